@@ -1,0 +1,2 @@
+export * from "./client.js";
+export { getDbEnv, type DbEnv } from "./env.js";

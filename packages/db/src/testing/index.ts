@@ -1,0 +1,108 @@
+import { randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { migrate } from "../migrate/index.js";
+
+/**
+ * Test helpers for integration suites. `scripts/test.sh` (or `scripts/test-services.sh` when running
+ * vitest by hand) starts a project-local PostgreSQL and Redis and exports:
+ *   TEST_PG_URL    admin URL of the test cluster (any database name; we switch it)
+ *   TEST_REDIS_URL Redis for tests
+ * Every suite gets databases of its own, so suites can run in parallel and leave nothing behind.
+ */
+export function testPgUrl(database = "postgres"): string {
+  const base = process.env.TEST_PG_URL;
+  if (!base) throw new Error("TEST_PG_URL is not set: run tests through `pnpm test` or source scripts/test-services.sh");
+  const url = new URL(base);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export function testRedisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error("TEST_REDIS_URL is not set: run tests through `pnpm test` or source scripts/test-services.sh");
+  return url;
+}
+
+async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: testPgUrl("postgres") });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+async function createDatabase(prefix: string, template?: string): Promise<TestDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString("hex")}`;
+  await admin((c) =>
+    c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}${template ? ` TEMPLATE ${pg.escapeIdentifier(template)}` : ""}`),
+  );
+  return {
+    name,
+    url: testPgUrl(name),
+    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() => {}),
+  };
+}
+
+/** A fresh, migrated metadata database. */
+export async function createMetadataDatabase(): Promise<TestDatabase> {
+  const db = await createDatabase("meta");
+  await migrate(db.url);
+  return db;
+}
+
+/** A fresh empty database (for targets a test builds itself). */
+export function createEmptyDatabase(prefix = "target"): Promise<TestDatabase> {
+  return createDatabase(prefix);
+}
+
+const CHINOOK_SQL = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../seed/chinook/chinook.sql");
+const CHINOOK_TEMPLATE = "chinook_template";
+
+/** A private copy of the Chinook demo database, cloned from a template loaded once per cluster. */
+export async function createChinookDatabase(): Promise<TestDatabase> {
+  await admin(async (c) => {
+    // Serialise template creation across parallel suites.
+    await c.query("SELECT pg_advisory_lock(4242)");
+    try {
+      const { rowCount } = await c.query("SELECT 1 FROM pg_database WHERE datname = $1", [CHINOOK_TEMPLATE]);
+      if (!rowCount) {
+        await c.query(`CREATE DATABASE ${CHINOOK_TEMPLATE}`);
+        await loadChinook(testPgUrl(CHINOOK_TEMPLATE));
+      }
+    } finally {
+      await c.query("SELECT pg_advisory_unlock(4242)");
+    }
+  });
+  return createDatabase("chinook", CHINOOK_TEMPLATE);
+}
+
+/** Loads the Chinook script (minus its DROP/CREATE DATABASE and \c lines) into an existing database. */
+export async function loadChinook(databaseUrl: string): Promise<void> {
+  const script = await readChinookScript();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await client.query(script);
+  } finally {
+    await client.end();
+  }
+}
+
+export async function readChinookScript(): Promise<string> {
+  const raw = await readFile(CHINOOK_SQL, "utf8");
+  return raw
+    .split("\n")
+    .filter((line) => !/^\s*(DROP DATABASE|CREATE DATABASE|\\c)\b/i.test(line))
+    .join("\n");
+}

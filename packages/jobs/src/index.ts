@@ -1,0 +1,3 @@
+export * from "./audit-event.js";
+export * from "./queues.js";
+export * from "./redis.js";

@@ -1,0 +1,45 @@
+import { z } from "zod";
+
+/** Queue names and job payloads shared by producers (gateway, web) and consumers (worker). */
+export const QUEUES = {
+  /** One job per audit event; the job id is the event id, so a replayed event is deduplicated. */
+  audit: "audit-events",
+  /** Audit jobs that failed every retry, kept for the dashboard to show and an operator to replay. */
+  auditDeadLetter: "audit-dead-letter",
+  introspection: "schema-introspection",
+  descriptions: "schema-descriptions",
+  housekeeping: "housekeeping",
+} as const;
+
+/** Redis pub/sub channel on which key and token revocations are broadcast to every gateway. */
+export const REVOCATION_CHANNEL = "portcullis:revocations";
+
+export const revocationMessageSchema = z.discriminatedUnion("kind", [
+  z.object({ kind: z.literal("api_key"), apiKeyId: z.string(), hash: z.string().optional() }),
+  z.object({ kind: z.literal("oauth_grant"), grantId: z.string() }),
+  z.object({ kind: z.literal("link"), linkId: z.string() }),
+  z.object({ kind: z.literal("connection"), connectionId: z.string() }),
+]);
+export type RevocationMessage = z.infer<typeof revocationMessageSchema>;
+
+export const introspectionJobSchema = z.object({
+  connectionId: z.string().uuid(),
+  reason: z.enum(["created", "on_demand", "scheduled"]),
+});
+export type IntrospectionJob = z.infer<typeof introspectionJobSchema>;
+
+export const descriptionsJobSchema = z.object({
+  connectionId: z.string().uuid(),
+  /** Limit to these tables ("schema.table"); all visible tables when absent. */
+  tables: z.array(z.string()).optional(),
+  requestedById: z.string().uuid().optional(),
+});
+export type DescriptionsJob = z.infer<typeof descriptionsJobSchema>;
+
+export const housekeepingJobSchema = z.object({
+  task: z.enum(["expire_keys", "prune_sessions", "prune_oauth", "flush_last_used", "audit_retention"]),
+});
+export type HousekeepingJob = z.infer<typeof housekeepingJobSchema>;
+
+/** Redis hash where gateways accumulate API key last-used times; the worker flushes it in batches. */
+export const LAST_USED_HASH = "portcullis:last-used:api-keys";

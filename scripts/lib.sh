@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Shared by scripts/up.sh and scripts/test.sh: installs what the project needs and runs
+# project-local PostgreSQL and Redis (own data directories, own ports, loopback only).
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PNPM=(npx -y pnpm@10.34.8)
+export PRISMA_HIDE_UPDATE_MESSAGE=1 CHECKPOINT_DISABLE=1 NEXT_TELEMETRY_DISABLED=1 TURBO_TELEMETRY_DISABLED=1
+
+say() { printf '\033[1;34m▸\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31m✗\033[0m %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+pg_bin_dir() {
+  local d
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    [ -x "$d/initdb" ] && { echo "$d"; return 0; }
+  done
+  return 1
+}
+
+# Debian packages: PostgreSQL server (with contrib: pg_trgm, pgcrypto), Redis, and optionally Chromium.
+ensure_system_packages() {
+  local want=()
+  pg_bin_dir >/dev/null || want+=(postgresql postgresql-contrib)
+  command -v redis-server >/dev/null || want+=(redis-server)
+  if [ "${1:-}" = "--with-browser" ]; then command -v chromium >/dev/null || want+=(chromium); fi
+  if [ ${#want[@]} -gt 0 ]; then
+    say "installing Debian packages: ${want[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${want[@]}" >/dev/null
+  fi
+  # Debian's postgresql package starts a system cluster on 5432; we never use it, and leave it be.
+}
+
+ensure_node_modules() {
+  cd "$ROOT"
+  local stamp="node_modules/.portcullis-install-stamp"
+  if [ ! -f "$stamp" ] || [ pnpm-lock.yaml -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+    say "installing npm packages (pnpm)"
+    CI=true "${PNPM[@]}" install --frozen-lockfile --reporter=append-only 2>&1 | grep -v -E '^(npm warn|Progress)' | tail -5
+    touch "$stamp"
+  fi
+  if [ ! -f packages/db/src/generated/prisma/client.ts ] || [ prisma/schema.prisma -nt packages/db/src/generated/prisma/client.ts ]; then
+    say "generating the Prisma client"
+    bash scripts/prisma-generate.sh >/dev/null
+  fi
+}
+
+# start_postgres DATA_DIR PORT [fast]  — creates the cluster on first use; reuses a running one.
+# Sets STARTED_PG=1 when this call started the server.
+start_postgres() {
+  local data="$1" port="$2" mode="${3:-}" bin runas=()
+  bin="$(pg_bin_dir)" || die "PostgreSQL server binaries not found (apt-get install postgresql)"
+  mkdir -p "$data"
+  # The server refuses to run as root; run it as the `postgres` system user when we are root.
+  if [ "$(id -u)" = 0 ]; then
+    id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
+    chown postgres "$data"; runas=(runuser -u postgres --)
+  fi
+  if [ ! -f "$data/PG_VERSION" ]; then
+    say "creating a PostgreSQL cluster in ${data#$ROOT/} (port $port)"
+    local pwfile; pwfile="$(mktemp)"; echo portcullis > "$pwfile"; chmod 644 "$pwfile"
+    "${runas[@]}" "$bin/initdb" -D "$data" -U portcullis --pwfile="$pwfile" --auth-local=trust \
+      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null || { rm -f "$pwfile"; die "initdb failed"; }
+    rm -f "$pwfile"
+    {
+      echo "listen_addresses = '127.0.0.1'"
+      echo "port = $port"
+      echo "unix_socket_directories = '$data'"
+      echo "max_connections = 300"
+      echo "shared_buffers = 256MB"
+      echo "log_min_messages = warning"
+      if [ "$mode" = fast ]; then echo "fsync = off"; echo "synchronous_commit = off"; echo "full_page_writes = off"; fi
+    } >> "$data/postgresql.conf"
+  fi
+  if "${runas[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+    STARTED_PG=0
+  else
+    "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null \
+      || die "PostgreSQL did not start; see ${data}/server.log"
+    STARTED_PG=1
+  fi
+}
+
+stop_postgres() {
+  local data="$1" bin runas=()
+  bin="$(pg_bin_dir)" || return 0
+  [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)
+  "${runas[@]}" "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+# start_redis DIR PORT — append-only persistence so queued audit jobs survive a restart.
+start_redis() {
+  local dir="$1" port="$2"
+  mkdir -p "$dir"
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then STARTED_REDIS=0; return 0; fi
+  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+    --logfile "$dir/redis.log" --appendonly yes --save "" --maxmemory-policy noeviction >/dev/null
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && { STARTED_REDIS=1; return 0; }; sleep 0.1; done
+  die "Redis did not start; see $dir/redis.log"
+}
+
+stop_redis() {
+  local port="$2"
+  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+}
+
+# Generates .env on first run with fresh secrets; later runs keep it.
+ensure_env_file() {
+  cd "$ROOT"
+  if [ ! -f .env ]; then
+    say "writing .env with fresh secrets (kept for later runs)"
+    local secret_key auth_secret
+    secret_key="k1:$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
+    auth_secret="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
+    sed -e "s#^PORTCULLIS_SECRET_KEYS=.*#PORTCULLIS_SECRET_KEYS=$secret_key#" \
+        -e "s#^NEXTAUTH_SECRET=.*#NEXTAUTH_SECRET=$auth_secret#" .env.example > .env
+  fi
+}

@@ -1,0 +1,31 @@
+import { defineConfig } from "vitest/config";
+
+// Two kinds of suites, kept apart: unit (pure, *.test.ts) and integration (real PostgreSQL and
+// Redis, *.int.test.ts). End-to-end suites run under Playwright (e2e/).
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["{apps,packages}/*/{src,test}/**/*.test.ts"],
+          exclude: ["**/*.int.test.ts", "**/node_modules/**"],
+          environment: "node",
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["{apps,packages}/*/{src,test}/**/*.int.test.ts"],
+          exclude: ["**/node_modules/**"],
+          environment: "node",
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Two cores: integration suites start servers and databases; two at a time is the sweet spot.
+          maxWorkers: 2,
+          fileParallelism: true,
+        },
+      },
+    ],
+  },
+});
