@@ -1,2 +1,3 @@
 export * from "./client.js";
 export { getDbEnv, type DbEnv } from "./env.js";
+export * from "./errors.js";

@@ -1,0 +1,37 @@
+import type { Command } from "commander";
+import { addMember, createUser, findTeam } from "@portcullis/db/operations";
+import { PortcullisError } from "@portcullis/db/errors";
+import { db } from "../context.js";
+import { emit, fail, type OutputOptions } from "../output.js";
+
+export function registerUserCommands(program: Command): void {
+  program
+    .command("user")
+    .description("manage users")
+    .command("create")
+    .description("create a user (password from --password or the PORTCULLIS_PASSWORD variable)")
+    .requiredOption("--email <email>")
+    .option("--password <password>", "at least 10 characters; prefer PORTCULLIS_PASSWORD to keep it out of shell history")
+    .option("--name <name>")
+    .option("--team <slug|id>", "also add the user to this team")
+    .option("--role <role>", "role in --team", "member")
+    .option("--json", "print JSON")
+    .action(async (options: OutputOptions & { email: string; password?: string; name?: string; team?: string; role: string }) => {
+      try {
+        const password = options.password ?? process.env.PORTCULLIS_PASSWORD;
+        if (!password) throw new PortcullisError("invalid_input", "give a password with --password or PORTCULLIS_PASSWORD");
+        const team = options.team ? await findTeam(db(), options.team) : undefined;
+        if (team && !["owner", "admin", "member", "viewer"].includes(options.role)) {
+          throw new PortcullisError("invalid_input", `unknown role "${options.role}"`);
+        }
+        const user = await createUser(db(), { email: options.email, password, name: options.name });
+        if (team) await addMember(db(), { teamId: team.id, userId: user.id, role: options.role as "member" });
+        const { passwordHash: _omit, ...visible } = user;
+        emit(options, { user: visible, team: team?.slug ?? null }, () =>
+          `created user ${user.email} (${user.id})${team ? `, ${options.role} of ${team.slug}` : ""}`,
+        );
+      } catch (error) {
+        fail(options, error);
+      }
+    });
+}

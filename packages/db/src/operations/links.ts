@@ -1,0 +1,29 @@
+import type { PrismaClient, Prisma } from "../client.js";
+import { PortcullisError, isUniqueViolation } from "../errors.js";
+
+/**
+ * Creates a link. The scope document must already be validated by the caller with
+ * `@portcullis/policy`'s parseScope (kept out of this package so db does not depend on policy).
+ */
+export async function createLink(
+  prisma: PrismaClient,
+  input: { teamId: string; connectionId: string; name: string; scope: Prisma.InputJsonValue; createdById?: string },
+) {
+  const name = input.name.trim();
+  if (!name) throw new PortcullisError("invalid_input", "a link needs a name");
+  const team = await prisma.team.findUnique({ where: { id: input.teamId }, include: { _count: { select: { links: true } } } });
+  if (!team) throw new PortcullisError("not_found", "team not found");
+  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  if (team.maxLinks !== null && team._count.links >= team.maxLinks) {
+    throw new PortcullisError("plan_limit", `the ${team.plan} plan allows ${team.maxLinks} link${team.maxLinks === 1 ? "" : "s"}; delete one or upgrade`);
+  }
+  try {
+    return await prisma.link.create({
+      data: { teamId: input.teamId, connectionId: input.connectionId, name, scope: input.scope, createdById: input.createdById ?? null },
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new PortcullisError("conflict", `this team already has a link named "${name}"`);
+    throw error;
+  }
+}

@@ -1,0 +1,34 @@
+import path from "node:path";
+import { createPrismaClient } from "../client.js";
+import { getDbEnv } from "../env.js";
+import { mcpClientConfigs, serverName } from "../mcp-client-config.js";
+import { DEMO_LOGIN, seedDemo } from "./index.js";
+
+// Run by scripts/up.sh after migrations: seeds the demo and prints where to go and what to paste.
+const env = getDbEnv();
+const root = path.resolve(import.meta.dirname, "../../../..");
+const prisma = createPrismaClient(env.DATABASE_URL);
+const gatewayUrl = (process.env.GATEWAY_PUBLIC_URL ?? "http://localhost:3001").replace(/\/$/, "");
+const webUrl = (process.env.WEB_PUBLIC_URL ?? process.env.NEXTAUTH_URL ?? "http://localhost:3000").replace(/\/$/, "");
+try {
+  const { links } = await seedDemo(prisma, {
+    targetAdminUrl: process.env.DEMO_TARGET_ADMIN_URL ?? env.DATABASE_URL,
+    keysFile: path.join(root, ".data", "demo-keys.json"),
+    log: (line) => console.log(`▸ ${line}`),
+  });
+  const out: string[] = [];
+  out.push("", "━━━ Portcullis is ready ━━━", "");
+  out.push(`Dashboard   ${webUrl}`, `Login       ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`, `Gateway     ${gatewayUrl}`, "");
+  for (const link of links) {
+    const url = `${gatewayUrl}/mcp/${link.id}`;
+    out.push(`── Link "${link.name}": ${url}`);
+    for (const config of mcpClientConfigs({ name: serverName(link.name), url, apiKey: link.apiKey })) {
+      out.push(`   ${config.title} — ${config.where}:`);
+      out.push(...config.snippet.split("\n").map((line) => `     ${line}`));
+    }
+    out.push("");
+  }
+  console.log(out.join("\n"));
+} finally {
+  await prisma.$disconnect();
+}
