@@ -16,6 +16,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          globalSetup: ["scripts/vitest-services.ts"],
           include: ["{apps,packages}/*/{src,test}/**/*.int.test.ts"],
           exclude: ["**/node_modules/**"],
           environment: "node",

@@ -50,7 +50,8 @@ ensure_node_modules() {
 # start_postgres DATA_DIR PORT [fast]  — creates the cluster on first use; reuses a running one.
 # Sets STARTED_PG=1 when this call started the server.
 start_postgres() {
-  local data="$1" port="$2" mode="${3:-}" bin runas=()
+  local data port="$2" mode="${3:-}" bin runas=()
+  data="$(realpath -m "$1")"
   bin="$(pg_bin_dir)" || die "PostgreSQL server binaries not found (apt-get install postgresql)"
   mkdir -p "$data"
   # The server refuses to run as root; run it as the `postgres` system user when we are root.
@@ -84,7 +85,8 @@ start_postgres() {
 }
 
 stop_postgres() {
-  local data="$1" bin runas=()
+  local data bin runas=()
+  data="$(realpath -m "$1")"
   bin="$(pg_bin_dir)" || return 0
   [ "$(id -u)" = 0 ] && runas=(runuser -u postgres --)
   "${runas[@]}" "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
@@ -92,7 +94,8 @@ stop_postgres() {
 
 # start_redis DIR PORT — append-only persistence so queued audit jobs survive a restart.
 start_redis() {
-  local dir="$1" port="$2"
+  local dir port="$2"
+  dir="$(realpath -m "$1")"
   mkdir -p "$dir"
   if redis-cli -p "$port" ping >/dev/null 2>&1; then STARTED_REDIS=0; return 0; fi
   redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \

@@ -12,7 +12,9 @@ const schema = z.object({
    * Keys for connection secrets: "id1:base64key1,id2:base64key2". The first one seals new secrets;
    * all of them open old ones, so a key can be rotated in without downtime.
    */
-  PORTCULLIS_SECRET_KEYS: z.string().min(1, "PORTCULLIS_SECRET_KEYS is not set (see .env.example)"),
+  PORTCULLIS_SECRET_KEYS: z
+    .string({ error: "PORTCULLIS_SECRET_KEYS is not set (see .env.example)" })
+    .min(1, "PORTCULLIS_SECRET_KEYS is empty (see .env.example)"),
 });
 
 export type DbEnv = z.infer<typeof schema>;
