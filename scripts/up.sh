@@ -70,7 +70,7 @@ start_app web bash -c "cd apps/web && exec npx next start -p ${WEB_PORT:-3000}"
 wait_http() {
   local name="$1" url="$2"
   for _ in $(seq 1 120); do
-    curl -fsS -o /dev/null "$url" 2>/dev/null && return 0
+    node -e 'fetch(process.argv[1]).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))' "$url" && return 0
     sleep 0.5
   done
   tail -30 ".data/logs/$name.log"; die "$name did not come up at $url (log: .data/logs/$name.log)"
