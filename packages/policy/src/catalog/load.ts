@@ -1,0 +1,320 @@
+import { createHash } from "node:crypto";
+import type pg from "pg";
+import { parseSql, type PgNode } from "../parse/parse.js";
+import type { Catalog, CatalogFunction, CatalogRelation, RelationKind, Volatility } from "./types.js";
+
+const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+
+// One round trip per query, each a set-based scan of a system catalog: on a database with thousands
+// of tables this stays a handful of queries (no per-table describe), which is what keeps loading fast.
+const QUERIES = {
+  meta: `SELECT current_database() AS database, current_setting('server_version_num')::int AS version,
+           (SELECT coalesce(array_agg(extname::text ORDER BY extname), '{}') FROM pg_extension) AS extensions,
+           (SELECT coalesce(array_agg(n.nspname::text ORDER BY n.nspname), '{}') FROM pg_namespace n WHERE ${USER_NAMESPACE}) AS schemas`,
+  relations: `SELECT c.oid::int8 AS oid, n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, d.description AS comment
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
+      WHERE c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}`,
+  systemRelations: `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname IN ('pg_catalog', 'information_schema')`,
+  columns: `SELECT a.attrelid::int8 AS oid, a.attnum AS num, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
+             NOT a.attnotnull AS nullable, a.atthasdef AS has_default
+      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}
+      ORDER BY a.attrelid, a.attnum`,
+  constraints: `SELECT con.conrelid::int8 AS rel, con.contype::text AS type, con.confrelid::int8 AS ref, con.conkey AS cols, con.confkey AS refcols
+      FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE con.contype IN ('p','f') AND ${USER_NAMESPACE}`,
+  inherits: `SELECT inhrelid::int8 AS child, inhparent::int8 AS parent FROM pg_inherits`,
+  // Views: what each rewrite rule depends on, column by column (refobjsubid = attnum), plus functions.
+  viewDeps: `SELECT DISTINCT r.ev_class::int8 AS view, d.refobjid::int8 AS ref, d.refobjsubid AS col,
+             d.refclassid = 'pg_proc'::regclass AS is_function
+      FROM pg_rewrite r JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid
+      WHERE d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass) AND d.refobjid <> r.ev_class`,
+  functions: `SELECT p.oid::int8 AS oid, n.nspname AS schema, p.proname AS name, p.prokind::text AS kind,
+             p.provolatile::text AS volatility, l.lanname AS language, p.prosecdef AS security_definer, e.extname AS extension,
+             CASE WHEN l.lanname = 'sql' AND p.prosqlbody IS NULL THEN p.prosrc END AS body,
+             p.prosqlbody IS NOT NULL AS atomic_body,
+             (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
+      LEFT JOIN pg_depend de ON de.classid = 'pg_proc'::regclass AND de.objid = p.oid AND de.deptype = 'e'
+      LEFT JOIN pg_extension e ON e.oid = de.refobjid
+      WHERE ${USER_NAMESPACE}`,
+  functionDeps: `SELECT d.objid::int8 AS fn, d.refobjid::int8 AS ref, d.refclassid = 'pg_proc'::regclass AS is_function
+      FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'n'
+        AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass) AND d.objid >= 16384`,
+  // User-defined operators run functions too: `a === b` can call anything `===` was built on.
+  operators: `SELECT DISTINCT o.oprname AS name, pn.nspname || '.' || p.proname AS fn
+      FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
+      JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_namespace pn ON pn.oid = p.pronamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')`,
+  builtins: `SELECT p.proname AS name, max(p.provolatile::text) AS volatility FROM pg_proc p
+      WHERE p.pronamespace = 'pg_catalog'::regnamespace GROUP BY p.proname`,
+} as const;
+
+const KINDS: Record<string, RelationKind> = {
+  r: "table",
+  p: "partitioned_table",
+  v: "view",
+  m: "materialized_view",
+  f: "foreign_table",
+  S: "sequence",
+};
+const VOLATILITY: Record<string, Volatility> = { i: "immutable", s: "stable", v: "volatile" };
+const FUNCTION_KINDS: Record<string, CatalogFunction["kind"]> = { f: "function", p: "procedure", a: "aggregate", w: "window" };
+const VOLATILITY_RANK: Record<Volatility, number> = { immutable: 0, stable: 1, volatile: 2 };
+
+type Queryable = Pick<pg.ClientBase, "query">;
+
+/**
+ * Loads the catalog of the database `client` is connected to, inside one REPEATABLE READ READ ONLY
+ * transaction so every query sees the same snapshot. Accepts a Pool (borrows one client).
+ */
+export async function loadCatalog(client: pg.ClientBase | pg.Pool): Promise<Catalog> {
+  const isPool = typeof (client as pg.Pool).totalCount === "number";
+  if (isPool) {
+    const borrowed = await (client as pg.Pool).connect();
+    try {
+      return await loadWith(borrowed);
+    } finally {
+      borrowed.release();
+    }
+  }
+  return loadWith(client as pg.ClientBase);
+}
+
+async function loadWith(client: Queryable): Promise<Catalog> {
+  await client.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+  try {
+    const rows: Record<keyof typeof QUERIES, Record<string, unknown>[]> = {} as never;
+    for (const [key, sql] of Object.entries(QUERIES)) {
+      rows[key as keyof typeof QUERIES] = (await client.query(sql)).rows;
+    }
+    await client.query("COMMIT");
+    return buildCatalog(rows);
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  }
+}
+
+function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>[]>): Catalog {
+  const meta = rows.meta[0] as { database: string; version: number; extensions: string[]; schemas: string[] };
+  const byOid = new Map<string, CatalogRelation>();
+  const relations: Record<string, CatalogRelation> = {};
+  for (const r of rows.relations as { oid: string; schema: string; name: string; kind: string; comment: string | null }[]) {
+    const rel: CatalogRelation = {
+      oid: Number(r.oid),
+      schema: r.schema,
+      name: r.name,
+      kind: KINDS[r.kind] ?? "table",
+      columns: [],
+      primaryKey: [],
+      foreignKeys: [],
+      children: [],
+    };
+    if (r.comment) rel.comment = r.comment;
+    byOid.set(r.oid, rel);
+    relations[`${r.schema}.${r.name}`] = rel;
+  }
+  const attnames = new Map<string, Map<number, string>>();
+  for (const c of rows.columns as { oid: string; num: number; name: string; type: string; nullable: boolean; has_default: boolean }[]) {
+    const rel = byOid.get(c.oid);
+    if (!rel) continue;
+    rel.columns.push({ name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.has_default });
+    let names = attnames.get(c.oid);
+    if (!names) attnames.set(c.oid, (names = new Map()));
+    names.set(c.num, c.name);
+  }
+  const colNames = (oid: string, nums: number[] | null): string[] =>
+    (nums ?? []).map((n) => attnames.get(oid)?.get(n) ?? `#${n}`);
+  for (const con of rows.constraints as { rel: string; type: string; ref: string; cols: number[]; refcols: number[] | null }[]) {
+    const rel = byOid.get(con.rel);
+    if (!rel) continue;
+    if (con.type === "p") rel.primaryKey = colNames(con.rel, con.cols);
+    else {
+      const target = byOid.get(con.ref);
+      if (target)
+        rel.foreignKeys.push({
+          columns: colNames(con.rel, con.cols),
+          references: `${target.schema}.${target.name}`,
+          referencedColumns: colNames(con.ref, con.refcols),
+        });
+    }
+  }
+  for (const inh of rows.inherits as { child: string; parent: string }[]) {
+    const parent = byOid.get(inh.parent);
+    const child = byOid.get(inh.child);
+    if (parent && child) parent.children.push(`${child.schema}.${child.name}`);
+  }
+
+  // Functions: merge overloads worst-case, since the checker resolves calls by name only.
+  const functions: Record<string, CatalogFunction> = {};
+  const functionByOid = new Map<string, CatalogFunction>();
+  const fnDeps = new Map<string, { ref: string; is_function: boolean }[]>();
+  for (const d of rows.functionDeps as { fn: string; ref: string; is_function: boolean }[]) {
+    let list = fnDeps.get(d.fn);
+    if (!list) fnDeps.set(d.fn, (list = []));
+    list.push(d);
+  }
+  type FnRow = {
+    oid: string; schema: string; name: string; kind: string; volatility: string; language: string;
+    security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; search_path: string | null;
+  };
+  const fnRows = rows.functions as FnRow[];
+  const fnKeyByOid = new Map(fnRows.map((f) => [f.oid, `${f.schema}.${f.name}`]));
+  for (const f of fnRows) {
+    let reads: string[] | null = null;
+    let calls: string[] | null = null;
+    if (f.atomic_body) {
+      reads = [];
+      calls = [];
+      for (const d of fnDeps.get(f.oid) ?? []) {
+        if (d.is_function) {
+          const key = fnKeyByOid.get(d.ref);
+          if (key) calls.push(key);
+        } else {
+          const rel = byOid.get(d.ref);
+          if (rel) reads.push(`${rel.schema}.${rel.name}`);
+        }
+      }
+    } else if (f.body !== null) {
+      const found = scanSqlBody(f.body, f.search_path);
+      if (found) ({ reads, calls } = found);
+    }
+    const fn: CatalogFunction = {
+      schema: f.schema,
+      name: f.name,
+      kind: FUNCTION_KINDS[f.kind] ?? "function",
+      volatility: VOLATILITY[f.volatility] ?? "volatile",
+      language: f.language,
+      securityDefiner: f.security_definer,
+      extension: f.extension,
+      reads,
+      calls,
+    };
+    functionByOid.set(f.oid, fn);
+    const key = `${f.schema}.${f.name}`;
+    const prev = functions[key];
+    if (!prev) functions[key] = fn;
+    else {
+      if (VOLATILITY_RANK[fn.volatility] > VOLATILITY_RANK[prev.volatility]) prev.volatility = fn.volatility;
+      prev.securityDefiner ||= fn.securityDefiner;
+      if (prev.language !== fn.language) prev.language = "mixed";
+      if (prev.kind !== fn.kind && fn.kind === "procedure") prev.kind = "procedure";
+      prev.extension = prev.extension && fn.extension ? prev.extension : null;
+      prev.reads = prev.reads && fn.reads ? [...new Set([...prev.reads, ...fn.reads])] : null;
+      prev.calls = prev.calls && fn.calls ? [...new Set([...prev.calls, ...fn.calls])] : null;
+    }
+  }
+
+  // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
+  const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string> }>();
+  for (const d of rows.viewDeps as { view: string; ref: string; col: number; is_function: boolean }[]) {
+    const view = byOid.get(d.view);
+    if (!view) continue;
+    let entry = direct.get(d.view);
+    if (!entry) direct.set(d.view, (entry = { rels: new Map(), fns: new Set() }));
+    if (d.is_function) {
+      const fn = functionByOid.get(d.ref);
+      if (fn && !fn.extension) entry.fns.add(`${fn.schema}.${fn.name}`);
+      continue;
+    }
+    const ref = byOid.get(d.ref);
+    if (!ref) continue; // system catalogs: governed by the catalog rules at check time
+    const key = ref.oid.toString();
+    const cur = entry.rels.get(key);
+    if (d.col === 0) entry.rels.set(key, "all");
+    else if (cur !== "all") {
+      const set = cur ?? new Set<string>();
+      set.add(attnames.get(d.ref)?.get(d.col) ?? `#${d.col}`);
+      entry.rels.set(key, set);
+    }
+  }
+  for (const [viewOid] of direct) {
+    const reads = new Map<string, Set<string> | "all">();
+    const calls = new Set<string>();
+    const seen = new Set<string>([viewOid]);
+    const stack = [viewOid];
+    while (stack.length) {
+      const cur = direct.get(stack.pop()!);
+      if (!cur) continue;
+      for (const fn of cur.fns) calls.add(fn);
+      for (const [refOid, cols] of cur.rels) {
+        const prev = reads.get(refOid);
+        if (cols === "all" || prev === "all") reads.set(refOid, "all");
+        else reads.set(refOid, new Set([...(prev ?? []), ...cols]));
+        if (!seen.has(refOid) && direct.has(refOid)) {
+          seen.add(refOid);
+          stack.push(refOid);
+        }
+      }
+    }
+    const view = byOid.get(viewOid)!;
+    view.reads = [...reads].map(([oid, cols]) => {
+      const rel = byOid.get(oid)!;
+      return { relation: `${rel.schema}.${rel.name}`, columns: cols === "all" ? "all" : [...cols].sort() };
+    });
+    view.calls = [...calls].sort();
+  }
+  for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
+
+  const systemRelations: Record<string, true> = {};
+  for (const s of rows.systemRelations as { schema: string; name: string }[]) systemRelations[`${s.schema}.${s.name}`] = true;
+  const builtinFunctions: Record<string, Volatility> = {};
+  for (const b of rows.builtins as { name: string; volatility: string }[]) builtinFunctions[b.name] = VOLATILITY[b.volatility] ?? "volatile";
+
+  const operators: Record<string, string[]> = {};
+  for (const o of rows.operators as { name: string; fn: string }[]) (operators[o.name] ??= []).push(o.fn);
+
+  const content = {
+    database: meta.database,
+    serverVersion: Number(meta.version),
+    schemas: meta.schemas,
+    relations,
+    systemRelations,
+    functions,
+    builtinFunctions,
+    operators,
+    extensions: meta.extensions,
+  };
+  const version = createHash("sha256").update(JSON.stringify(content)).digest("hex").slice(0, 24);
+  return { version, loadedAt: new Date().toISOString(), ...content };
+}
+
+/**
+ * The relations and functions a SQL-language function body names. Unqualified names stay
+ * unqualified when the function has no search_path of its own: they resolve at call time under the
+ * session's (the gateway's fixed) search_path, so the checker resolves them then.
+ */
+function scanSqlBody(body: string, searchPath: string | null): { reads: string[]; calls: string[] } | null {
+  const parsed = parseSql(body);
+  if (!parsed.ok) return null;
+  const fixedSchema = searchPath ? searchPath.split(",")[0]?.trim().replace(/^"|"$/g, "") : undefined;
+  const reads = new Set<string>();
+  const calls = new Set<string>();
+  let dynamic = false;
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 500) {
+      dynamic = true;
+      return;
+    }
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, depth + 1);
+      return;
+    }
+    if (!node || typeof node !== "object") return;
+    for (const [key, value] of Object.entries(node as PgNode)) {
+      if (key === "RangeVar") {
+        const rv = value as { schemaname?: string; relname: string };
+        reads.add(rv.schemaname ? `${rv.schemaname}.${rv.relname}` : fixedSchema ? `${fixedSchema}.${rv.relname}` : rv.relname);
+      } else if (key === "FuncCall") {
+        const names = ((value as { funcname: { String?: { sval: string } }[] }).funcname ?? []).map((n) => n.String?.sval ?? "");
+        calls.add(names.join("."));
+      }
+      walk(value, depth + 1);
+    }
+  };
+  walk(parsed.statements, 0);
+  return dynamic ? null : { reads: [...reads], calls: [...calls] };
+}

@@ -1,0 +1,72 @@
+export type RelationKind = "table" | "partitioned_table" | "view" | "materialized_view" | "foreign_table" | "sequence";
+
+export interface CatalogColumn {
+  name: string;
+  type: string;
+  nullable: boolean;
+  hasDefault: boolean;
+}
+
+export interface ForeignKey {
+  columns: string[];
+  references: string; // "schema.table"
+  referencedColumns: string[];
+}
+
+export interface CatalogRelation {
+  oid: number;
+  schema: string;
+  name: string;
+  kind: RelationKind;
+  columns: CatalogColumn[];
+  primaryKey: string[];
+  foreignKeys: ForeignKey[];
+  /** Inheritance/partition children ("schema.table"): a scan of the parent reads them too. */
+  children: string[];
+  /** Views and materialized views: relations (and their columns) read, transitively. */
+  reads?: { relation: string; columns: string[] | "all" }[];
+  /** Views: user functions called by the definition, transitively ("schema.name"). */
+  calls?: string[];
+  comment?: string;
+}
+
+export type Volatility = "immutable" | "stable" | "volatile";
+
+export interface CatalogFunction {
+  schema: string;
+  name: string;
+  kind: "function" | "procedure" | "aggregate" | "window";
+  volatility: Volatility;
+  language: string;
+  securityDefiner: boolean;
+  /** Part of an extension (pgcrypto, dblink, ...), not written by the database's users. */
+  extension: string | null;
+  /** For SQL-language bodies we could parse: relations read ("schema.table"); null when unknown. */
+  reads: string[] | null;
+  /** User functions the body calls ("schema.name"), for transitive checks; null when unknown. */
+  calls: string[] | null;
+}
+
+/**
+ * Everything the checker needs about one target database. Plain data (JSON-serialisable) so it
+ * can be cached, shipped between processes and hashed; `version` changes whenever the content does.
+ */
+export interface Catalog {
+  version: string;
+  loadedAt: string;
+  database: string;
+  serverVersion: number;
+  /** Non-system schemas. */
+  schemas: string[];
+  /** User relations by "schema.name". */
+  relations: Record<string, CatalogRelation>;
+  /** Names of relations in pg_catalog and information_schema, by "schema.name". */
+  systemRelations: Record<string, true>;
+  /** Non-built-in functions by "schema.name" (overloads merged, most permissive facts kept worst-case). */
+  functions: Record<string, CatalogFunction>;
+  /** pg_catalog function volatility by name (worst case over overloads). */
+  builtinFunctions: Record<string, Volatility>;
+  /** User-defined operators by symbol: the functions ("schema.name") behind them. */
+  operators: Record<string, string[]>;
+  extensions: string[];
+}

@@ -1,0 +1,136 @@
+import { Refusal, StatementAnalyzer, type StatementClass } from "../analyze/analyzer.js";
+import type { Catalog } from "../catalog/types.js";
+import { fingerprintStatements } from "../parse/fingerprint.js";
+import { parseSql } from "../parse/parse.js";
+import type { RuleId } from "../rules/rules.js";
+import { accessView } from "../scope/access.js";
+import { summarizeScope } from "../scope/describe.js";
+import type { Scope } from "../scope/schema.js";
+
+export interface Verdict {
+  allowed: boolean;
+  statementCount: number;
+  classes: StatementClass[];
+  /** Every statement is a read: the gateway runs it in a READ ONLY transaction. */
+  readOnly: boolean;
+  /** "schema.table" referenced, visible ones only. */
+  tables: string[];
+  /** Normalised statement fingerprint (constants, whitespace and comments ignored). */
+  fingerprint: string;
+  ruleId?: RuleId;
+  /** For the AI agent: statement number, object, needed permission, what the link allows, rule id. */
+  reason?: string;
+  /** 1-based index of the refused statement. */
+  statementIndex?: number;
+  /** Parse errors: 0-based character offset PostgreSQL's parser reported. */
+  position?: number;
+}
+
+export interface PolicyChecker {
+  check(sql: string, scope: Scope, catalog: Catalog): Verdict;
+  /** Verdict cache statistics (for metrics). */
+  readonly cacheStats: { hits: number; misses: number; size: number };
+}
+
+export interface PolicyCheckerOptions {
+  /** Most verdicts remembered (LRU). Default 5000; 0 disables the cache. */
+  cacheSize?: number;
+  /** Longest SQL text analysed, in characters. Default 100 000. */
+  maxSqlLength?: number;
+  /** Most statements in one call. Default 50. */
+  maxStatements?: number;
+}
+
+const PARSER_EXHAUSTION = /memory exhausted|stack depth|call stack|too complex|out of memory/i;
+
+export function createPolicyChecker(options: PolicyCheckerOptions = {}): PolicyChecker {
+  const cacheSize = options.cacheSize ?? 5000;
+  const maxSqlLength = options.maxSqlLength ?? 100_000;
+  const maxStatements = options.maxStatements ?? 50;
+  const cache = new Map<string, Verdict>();
+  const stats = { hits: 0, misses: 0, size: 0 };
+  // Scope objects are usually long-lived (one per link); key them by content once.
+  const scopeKeys = new WeakMap<Scope, string>();
+  const scopeKey = (scope: Scope): string => {
+    let key = scopeKeys.get(scope);
+    if (key === undefined) scopeKeys.set(scope, (key = JSON.stringify(scope)));
+    return key;
+  };
+
+  const check = (sql: string, scope: Scope, catalog: Catalog): Verdict => {
+    if (cacheSize > 0) {
+      const key = `${catalog.version}\u0000${scopeKey(scope)}\u0000${sql}`;
+      const hit = cache.get(key);
+      if (hit) {
+        stats.hits++;
+        cache.delete(key);
+        cache.set(key, hit);
+        return hit;
+      }
+      stats.misses++;
+      const verdict = Object.freeze(decide(sql, scope, catalog, maxSqlLength, maxStatements)) as Verdict;
+      cache.set(key, verdict);
+      if (cache.size > cacheSize) cache.delete(cache.keys().next().value as string);
+      stats.size = cache.size;
+      return verdict;
+    }
+    return decide(sql, scope, catalog, maxSqlLength, maxStatements);
+  };
+  return { check, cacheStats: stats };
+}
+
+function refused(
+  scope: Scope,
+  base: Omit<Verdict, "allowed">,
+  ruleId: RuleId,
+  message: string,
+  statementIndex: number | undefined,
+  need?: string,
+): Verdict {
+  const where = statementIndex !== undefined ? `Statement ${statementIndex}: ` : "";
+  const needs = need ? ` It would need ${need}.` : "";
+  const reason = `${where}${message}.${needs} This link allows: ${summarizeScope(scope)}. [rule ${ruleId}]`;
+  return { ...base, allowed: false, ruleId, reason, ...(statementIndex !== undefined ? { statementIndex } : {}) };
+}
+
+function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: number, maxStatements: number): Verdict {
+  const empty = { statementCount: 0, classes: [], readOnly: false, tables: [], fingerprint: "" };
+  if (typeof sql !== "string" || sql.length > maxSqlLength)
+    return refused(scope, empty, "statement_too_long", `the SQL text is ${typeof sql === "string" ? sql.length : 0} characters; at most ${maxSqlLength} are accepted`, undefined);
+  const parsed = parseSql(sql);
+  if (!parsed.ok) {
+    if (PARSER_EXHAUSTION.test(parsed.message))
+      return refused(scope, empty, "statement_too_complex", "the statement is nested too deeply to analyse", undefined);
+    const verdict = refused(scope, empty, "syntax_error", `${parsed.message}${parsed.position !== undefined ? ` (at character ${parsed.position + 1})` : ""}`, undefined);
+    return parsed.position !== undefined ? { ...verdict, position: parsed.position } : verdict;
+  }
+  const statements = parsed.statements;
+  if (statements.length === 0) return refused(scope, empty, "empty_statement", "there is no statement to run", undefined);
+  const fingerprint = fingerprintStatements(statements);
+  const base = { ...empty, statementCount: statements.length, fingerprint };
+  if (statements.length > maxStatements)
+    return refused(scope, base, "statement_too_complex", `${statements.length} statements in one call; at most ${maxStatements}`, undefined);
+  const view = accessView(scope, catalog);
+  const classes: StatementClass[] = [];
+  const tables = new Set<string>();
+  for (const [i, s] of statements.entries()) {
+    const analyzer = new StatementAnalyzer(view);
+    try {
+      classes.push(analyzer.analyze(s.stmt));
+    } catch (error) {
+      if (error instanceof Refusal) return refused(scope, { ...base, classes }, error.ruleId, error.message, i + 1, error.need);
+      if (error instanceof RangeError)
+        return refused(scope, { ...base, classes }, "statement_too_complex", "the statement is too deeply nested to analyse", i + 1);
+      throw error;
+    }
+    for (const t of analyzer.tables) tables.add(t);
+  }
+  return {
+    allowed: true,
+    statementCount: statements.length,
+    classes,
+    readOnly: classes.every((c) => c === "read"),
+    tables: [...tables].sort(),
+    fingerprint,
+  };
+}

@@ -1,0 +1,18 @@
+export { scopeSchema, parseScope, splitTableKey, ACCESS_LEVELS, DEFAULT_LIMITS } from "./scope/schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, ScopeError, ParseScopeResult } from "./scope/schema.js";
+export { SCOPE_PRESETS, presetScope } from "./scope/presets.js";
+export type { PresetName, PresetOptions } from "./scope/presets.js";
+export { describeScope, summarizeScope } from "./scope/describe.js";
+export { visibleObjects } from "./scope/visible.js";
+export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./scope/visible.js";
+export { searchPathFor, searchPathSchemas, accessView } from "./scope/access.js";
+export type { AccessView, RelationAccess, VisibleAccess } from "./scope/access.js";
+export { loadCatalog } from "./catalog/load.js";
+export { CatalogCache } from "./catalog/cache.js";
+export type { CatalogCacheOptions } from "./catalog/cache.js";
+export type { Catalog, CatalogRelation, CatalogColumn, CatalogFunction, ForeignKey, RelationKind, Volatility } from "./catalog/types.js";
+export { createPolicyChecker } from "./decide/checker.js";
+export type { Verdict, PolicyChecker, PolicyCheckerOptions } from "./decide/checker.js";
+export type { StatementClass } from "./analyze/analyzer.js";
+export { RULES } from "./rules/rules.js";
+export type { RuleId } from "./rules/rules.js";

@@ -1,0 +1,164 @@
+import type { Catalog, CatalogFunction, CatalogRelation } from "../catalog/types.js";
+import { splitTableKey, type AccessLevel, type Scope } from "./schema.js";
+
+export type VisibleAccess = Exclude<AccessLevel, "none">;
+
+export interface RelationAccess {
+  key: string; // "schema.name"
+  relation: CatalogRelation;
+  access: VisibleAccess;
+  hiddenColumns: ReadonlySet<string>;
+  /** Visible columns, in table order. */
+  columns: string[];
+}
+
+/** What one scope makes of one catalog: precomputed once per (scope, catalog) pair. */
+export interface AccessView {
+  scope: Scope;
+  catalog: Catalog;
+  /** Schemas unqualified names resolve in, in order (pg_catalog is implicitly searched first). */
+  searchPath: string[];
+  visibleSchemas: ReadonlySet<string>;
+  /** True when the scope hides at least one existing object: catalog reads could then reveal it. */
+  hidesSomething: boolean;
+  relations: ReadonlyMap<string, RelationAccess>;
+  /** Default access for relations that do not exist yet (CREATE TABLE) per schema. */
+  accessFor(schema: string, name: string): AccessLevel;
+  /** Visible user function, or undefined when hidden/absent. */
+  functionFor(schema: string, name: string): CatalogFunction | undefined;
+  /** Whether a user function's body provably touches only visible relations (transitively). */
+  functionVerified(key: string): boolean;
+}
+
+/** The search_path the gateway sets for this scope; checker resolution assumes exactly this. */
+export function searchPathSchemas(scope: Scope): string[] {
+  return scope.schemas ?? ["public"];
+}
+
+/** As a SET-able string: `SET LOCAL search_path = ${searchPathFor(scope)}`. */
+export function searchPathFor(scope: Scope): string {
+  return searchPathSchemas(scope)
+    .map((s) => `"${s.replace(/"/g, '""')}"`)
+    .join(", ");
+}
+
+const cache = new WeakMap<Catalog, WeakMap<Scope, AccessView>>();
+
+export function accessView(scope: Scope, catalog: Catalog): AccessView {
+  let perCatalog = cache.get(catalog);
+  if (!perCatalog) cache.set(catalog, (perCatalog = new WeakMap()));
+  let view = perCatalog.get(scope);
+  if (!view) perCatalog.set(scope, (view = buildAccessView(scope, catalog)));
+  return view;
+}
+
+function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
+  const visibleSchemas = new Set(scope.schemas ?? catalog.schemas);
+  const rules = new Map<string, { access?: AccessLevel; hiddenColumns?: string[] }>();
+  for (const [key, rule] of Object.entries(scope.tables)) {
+    const { schema, name } = splitTableKey(key);
+    rules.set(`${schema}.${name}`, rule);
+  }
+  const accessFor = (schema: string, name: string): AccessLevel => {
+    if (!visibleSchemas.has(schema)) return "none";
+    return rules.get(`${schema}.${name}`)?.access ?? scope.access;
+  };
+
+  let hidesSomething = false;
+  const base = new Map<string, RelationAccess>();
+  for (const [key, rel] of Object.entries(catalog.relations)) {
+    const access = accessFor(rel.schema, rel.name);
+    if (access === "none") {
+      hidesSomething = true;
+      continue;
+    }
+    const hidden = new Set(rules.get(key)?.hiddenColumns ?? []);
+    const columns = rel.columns.filter((c) => !hidden.has(c.name)).map((c) => c.name);
+    if (columns.length !== rel.columns.length) hidesSomething = true;
+    base.set(key, { key, relation: rel, access, hiddenColumns: hidden, columns });
+  }
+  for (const schema of catalog.schemas) if (!visibleSchemas.has(schema)) hidesSomething = true;
+
+  const functionFor = (schema: string, name: string): CatalogFunction | undefined =>
+    visibleSchemas.has(schema) ? catalog.functions[`${schema}.${name}`] : undefined;
+  const searchPath = searchPathSchemas(scope);
+
+  const resolveBodyRelation = (name: string): RelationAccess | undefined | "system" => {
+    if (name.includes(".")) {
+      const [schema, rel] = [name.slice(0, name.indexOf(".")), name.slice(name.indexOf(".") + 1)];
+      if (schema === "pg_catalog" || schema === "information_schema") return "system";
+      return base.get(`${schema}.${rel}`);
+    }
+    if (catalog.systemRelations[`pg_catalog.${name}`]) return "system";
+    for (const schema of searchPath) {
+      const hit = base.get(`${schema}.${name}`);
+      if (hit) return hit;
+      if (catalog.relations[`${schema}.${name}`]) return undefined;
+    }
+    return undefined;
+  };
+
+  // A function is verified when every relation its body reads is visible in full (no hidden
+  // columns: we do not track columns inside bodies) and every user function it calls is verified.
+  const verified = new Map<string, boolean>();
+  const functionVerified = (key: string): boolean => {
+    const known = verified.get(key);
+    if (known !== undefined) return known;
+    verified.set(key, false); // recursion guard: a cycle is not proof
+    const fn = catalog.functions[key];
+    let ok = !!fn && fn.reads !== null && fn.calls !== null;
+    if (ok && fn) {
+      for (const r of fn.reads!) {
+        const rel = resolveBodyRelation(r);
+        if (rel === "system") {
+          if (hidesSomething) ok = false;
+        } else if (!rel || rel.hiddenColumns.size > 0 || !derivedVisible(rel)) ok = false;
+      }
+      for (const c of fn.calls!) {
+        const parts = c.split(".");
+        const name = parts[parts.length - 1]!;
+        const schema = parts.length > 1 ? parts[parts.length - 2]! : undefined;
+        if (schema === "pg_catalog" || (!schema && catalog.builtinFunctions[name])) continue;
+        const target = schema ? `${schema}.${name}` : searchPath.map((s) => `${s}.${name}`).find((k) => catalog.functions[k]);
+        if (!target || !catalog.functions[target] || !functionVerified(target)) ok = false;
+      }
+    }
+    verified.set(key, ok);
+    return ok;
+  };
+
+  // Views (and materialized views) over hidden tables or hidden columns are hidden themselves:
+  // "hidden means absent" must hold through a view, so the view cannot even be named.
+  const derivedVisible = (rel: RelationAccess): boolean => {
+    const reads = rel.relation.reads;
+    if (!reads) return true;
+    for (const dep of reads) {
+      const target = base.get(dep.relation);
+      if (!target) return false;
+      if (target.hiddenColumns.size > 0) {
+        if (dep.columns === "all") return false;
+        for (const c of dep.columns) if (target.hiddenColumns.has(c)) return false;
+      }
+    }
+    if (hidesSomething) for (const fn of rel.relation.calls ?? []) if (!functionVerified(fn)) return false;
+    return true;
+  };
+
+  const relations = new Map<string, RelationAccess>();
+  for (const [key, rel] of base) {
+    if (derivedVisible(rel)) relations.set(key, rel);
+    else hidesSomething = true;
+  }
+
+  return {
+    scope,
+    catalog,
+    searchPath,
+    visibleSchemas,
+    hidesSomething,
+    relations,
+    accessFor,
+    functionFor,
+    functionVerified,
+  };
+}

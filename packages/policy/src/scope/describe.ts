@@ -1,0 +1,61 @@
+import type { Catalog } from "../catalog/types.js";
+import { accessView } from "./access.js";
+import { splitTableKey, type AccessLevel, type Scope } from "./schema.js";
+
+const WORDS: Record<AccessLevel, string> = {
+  none: "no access",
+  read: "read (SELECT)",
+  write: "read and write (SELECT, INSERT, UPDATE, DELETE, MERGE)",
+  admin: "read, write and schema changes (DDL)",
+};
+
+/**
+ * What the link allows, in plain words, for get_permissions and for refusals. Never names a hidden
+ * table or column (that would confirm it exists): it only says that some exist, and only when the
+ * catalog shows they do.
+ */
+export function describeScope(scope: Scope, catalog?: Catalog): string {
+  const lines: string[] = [];
+  const schemas = scope.schemas ? `schema${scope.schemas.length > 1 ? "s" : ""} ${scope.schemas.join(", ")}` : "every schema";
+  lines.push(`Default access: ${WORDS[scope.access]} on tables in ${schemas}.`);
+  const byLevel = new Map<AccessLevel, string[]>();
+  let hidesColumns = false;
+  for (const [key, rule] of Object.entries(scope.tables)) {
+    const { schema, name } = splitTableKey(key);
+    if (catalog && !accessView(scope, catalog).relations.has(`${schema}.${name}`)) continue;
+    const level = rule.access ?? scope.access;
+    if (level !== scope.access && level !== "none") {
+      const list = byLevel.get(level) ?? [];
+      list.push(`${schema}.${name}`);
+      byLevel.set(level, list);
+    }
+    if (rule.hiddenColumns?.length) hidesColumns = true;
+  }
+  for (const level of ["read", "write", "admin"] as const) {
+    const tables = byLevel.get(level);
+    if (tables?.length) lines.push(`${WORDS[level][0]!.toUpperCase()}${WORDS[level].slice(1)} on: ${tables.sort().join(", ")}.`);
+  }
+  const hides = catalog ? accessView(scope, catalog).hidesSomething : scope.access === "none" || hidesColumns || Object.values(scope.tables).some((t) => t.access === "none");
+  if (hides)
+    lines.push("Some tables or columns of this database are not available to this link; they behave as if they did not exist. System catalogs are not readable; use list_tables, describe_table and get_schema.");
+  else if (scope.access !== "none") lines.push("Schema browsing through information_schema and pg_catalog is allowed.");
+  lines.push(
+    "Never allowed: transaction control, SET/RESET and set_config, COPY, server files and programs, large objects, dblink, advisory locks, pg_sleep, LOAD, ALTER SYSTEM, extensions, roles and privileges.",
+  );
+  lines.push(`Each call returns at most ${scope.limits.maxRows} rows and stops after ${scope.limits.statementTimeoutMs} ms.`);
+  return lines.join("\n");
+}
+
+/** One line for refusals: what the link allows. */
+export function summarizeScope(scope: Scope): string {
+  const parts = [`${scope.access === "none" ? "no default access" : `${scope.access} by default`}${scope.schemas ? ` in ${scope.schemas.join(", ")}` : ""}`];
+  const byLevel = new Map<string, string[]>();
+  for (const [key, rule] of Object.entries(scope.tables)) {
+    const level = rule.access ?? scope.access;
+    if (level === scope.access || level === "none") continue;
+    const { schema, name } = splitTableKey(key);
+    byLevel.set(level, [...(byLevel.get(level) ?? []), `${schema}.${name}`]);
+  }
+  for (const [level, tables] of byLevel) parts.push(`${level} on ${tables.slice(0, 5).join(", ")}${tables.length > 5 ? ", ..." : ""}`);
+  return parts.join("; ");
+}
