@@ -1,0 +1,31 @@
+import type { NextConfig } from "next";
+
+const nextConfig: NextConfig = {
+  // libpg-query loads a .wasm next to its JS and argon2 is a native addon: bundling breaks both,
+  // so Node loads them from node_modules at run time.
+  serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer"],
+  // Workspace packages are exported as TypeScript source (no dist/), so Next compiles them.
+  transpilePackages: ["@portcullis/db", "@portcullis/jobs", "@portcullis/policy"],
+  poweredByHeader: false,
+  // Workspace packages use NodeNext-style "./x.js" specifiers for ".ts" files. Turbopack cannot map
+  // those yet (vercel/next.js#82945), so the app builds with webpack and this alias.
+  webpack(config: { resolve: { extensionAlias?: Record<string, string[]> } }) {
+    config.resolve.extensionAlias = { ".js": [".ts", ".tsx", ".js"], ".mjs": [".mts", ".mjs"] };
+    return config;
+  },
+  typedRoutes: false,
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          { key: "X-Frame-Options", value: "DENY" },
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
+        ],
+      },
+    ];
+  },
+};
+
+export default nextConfig;

@@ -1,0 +1,36 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { Card, PageHeader } from "@/components/ui";
+import { ConnectionForm } from "@/features/connections/connection-form";
+import { DeleteConnectionButton } from "@/features/connections/delete-connection";
+import { getConnection } from "@/features/connections/operations";
+import { roleAtLeast } from "@/lib/authz";
+import { getPrisma } from "@/lib/db";
+import { requireTeamPage } from "@/lib/session";
+
+export const metadata = { title: "Connection" };
+
+export default async function ConnectionPage({ params }: { params: Promise<{ slug: string; id: string }> }) {
+  const { slug, id } = await params;
+  const { user, team, role } = await requireTeamPage(slug);
+  const connection = await getConnection(user, team.id, id).catch(() => notFound());
+  const links = await getPrisma().link.count({ where: { connectionId: id, teamId: team.id } });
+  const canManage = roleAtLeast(role, "admin");
+  return (
+    <div className="max-w-2xl">
+      <Link href={`/t/${slug}/connections`} className="text-sm text-zinc-500 hover:text-zinc-800">← Connections</Link>
+      <PageHeader
+        title={connection.name}
+        description={<span className="font-mono text-xs">{connection.username}@{connection.host}:{connection.port}/{connection.database}</span>}
+        actions={canManage ? <DeleteConnectionButton teamId={team.id} slug={slug} connection={{ id, name: connection.name, links }} /> : undefined}
+      />
+      {canManage ? (
+        <Card className="p-5">
+          <ConnectionForm teamId={team.id} slug={slug} existing={connection} />
+        </Card>
+      ) : (
+        <Card className="p-5 text-sm text-zinc-600">Only owners and admins can edit connections.</Card>
+      )}
+    </div>
+  );
+}

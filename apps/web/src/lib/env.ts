@@ -1,0 +1,55 @@
+import { z } from "zod";
+
+/**
+ * The dashboard's configuration, validated once. Nothing else in apps/web reads process.env
+ * (enforced by the root ESLint rule), so a missing variable fails here with a sentence, not later
+ * with an undefined.
+ */
+const optional = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
+
+const schema = z.object({
+  DATABASE_URL: z.string({ error: "DATABASE_URL is not set" }).url({ error: "DATABASE_URL must be a postgresql:// URL" }),
+  REDIS_URL: z.string().url().default("redis://127.0.0.1:63799"),
+  PORTCULLIS_SECRET_KEYS: z.string({ error: "PORTCULLIS_SECRET_KEYS is not set (see .env.example)" }).min(1),
+  NEXTAUTH_SECRET: z.string({ error: "NEXTAUTH_SECRET is not set" }).min(16, "NEXTAUTH_SECRET must be at least 16 characters"),
+  WEB_PUBLIC_URL: optional,
+  NEXTAUTH_URL: optional,
+  WEB_PORT: z.coerce.number().int().positive().default(3000),
+  GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
+  GATEWAY_INTERNAL_URL: optional,
+  GATEWAY_INTERNAL_TOKEN: optional,
+  SMTP_URL: optional,
+  EMAIL_FROM: z.string().default("Portcullis <no-reply@localhost>"),
+  GITHUB_ID: optional,
+  GITHUB_SECRET: optional,
+  GOOGLE_ID: optional,
+  GOOGLE_SECRET: optional,
+  /** Sign-in attempts allowed per IP and per email in a 15-minute window. */
+  AUTH_RATE_LIMIT: z.coerce.number().int().positive().default(20),
+  NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+});
+
+export type WebEnv = z.infer<typeof schema> & { publicUrl: string; gatewayInternalUrl: string };
+
+let cached: WebEnv | undefined;
+
+export function env(): WebEnv {
+  if (cached) return cached;
+  const parsed = schema.safeParse(process.env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid dashboard environment:\n${problems.join("\n")}`);
+  }
+  const data = parsed.data;
+  const publicUrl = (data.WEB_PUBLIC_URL ?? data.NEXTAUTH_URL ?? `http://localhost:${data.WEB_PORT}`).replace(/\/$/, "");
+  cached = {
+    ...data,
+    publicUrl,
+    gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? data.GATEWAY_PUBLIC_URL).replace(/\/$/, ""),
+    GATEWAY_PUBLIC_URL: data.GATEWAY_PUBLIC_URL.replace(/\/$/, ""),
+  };
+  return cached;
+}

@@ -1,0 +1,61 @@
+import { cookies, headers } from "next/headers";
+import { redirect, notFound } from "next/navigation";
+import { getToken } from "next-auth/jwt";
+import type { Role } from "@portcullis/db/client";
+import { isPortcullisError } from "@portcullis/db/errors";
+import { authorizeTeamSlug } from "./authz";
+import { getPrisma } from "./db";
+import { env } from "./env";
+import { UnauthenticatedError } from "./errors";
+
+export interface SessionUser {
+  userId: string;
+  email: string;
+  name: string | null;
+  sessionId: string;
+}
+
+/**
+ * Reads the next-auth JWT from the request cookies and checks its `sessions` row (not revoked, not
+ * expired). Returns null when signed out.
+ */
+export async function getSessionUser(): Promise<SessionUser | null> {
+  const cookieStore = await cookies();
+  const headerStore = await headers();
+  const token = await getToken({
+    req: { cookies: Object.fromEntries(cookieStore.getAll().map((c) => [c.name, c.value])), headers: Object.fromEntries(headerStore.entries()) } as never,
+    secret: env().NEXTAUTH_SECRET,
+    secureCookie: env().publicUrl.startsWith("https://"),
+  });
+  if (!token?.uid || !token.sid) return null;
+  const session = await getPrisma().session.findUnique({
+    where: { id: token.sid as string },
+    include: { user: { select: { id: true, email: true, name: true } } },
+  });
+  if (!session || session.revokedAt || session.expiresAt < new Date() || session.userId !== token.uid) return null;
+  return { userId: session.user.id, email: session.user.email, name: session.user.name, sessionId: session.id };
+}
+
+export async function requireUser(): Promise<SessionUser> {
+  const user = await getSessionUser();
+  if (!user) throw new UnauthenticatedError();
+  return user;
+}
+
+/** For pages: signed out → sign-in; not a member (or no such team) → 404. */
+export async function requirePageUser(): Promise<SessionUser> {
+  const user = await getSessionUser();
+  if (!user) redirect("/sign-in");
+  return user;
+}
+
+export async function requireTeamPage(slug: string, minimum: Role = "viewer") {
+  const user = await requirePageUser();
+  try {
+    const ctx = await authorizeTeamSlug(user, slug, minimum);
+    return { user, ...ctx };
+  } catch (error) {
+    if (isPortcullisError(error) && (error.code === "not_found" || error.code === "forbidden")) notFound();
+    throw error;
+  }
+}
