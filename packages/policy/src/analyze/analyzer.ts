@@ -36,6 +36,8 @@ interface RangeEntry {
   columns: Column[] | null;
   relation?: RelationAccess;
   label: string;
+  /** `excluded`, `old`, `new`: reachable only as qualified names. */
+  qualifiedOnly?: boolean;
 }
 
 interface Frame {
@@ -252,6 +254,9 @@ export class StatementAnalyzer {
       const text = JSON.stringify(v).toLowerCase();
       return !(text.includes("false") || text.includes('"off"') || text.includes('"0"') || (arg[0] === "Boolean" && !v.boolval));
     });
+    // Refuse before analysing the inner statement, so the explanation names the real problem.
+    if (analyze && nodeType(node.query)?.[0] !== "SelectStmt")
+      throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE)");
     const inner = this.analyze(node.query as PgNode);
     if (analyze && inner !== "read")
       throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE), or running the statement itself with the access it needs");
@@ -326,6 +331,8 @@ export class StatementAnalyzer {
         if (relationTypes.has(node.removeType as string) && node.removeType !== "OBJECT_INDEX") {
           for (const obj of list(node.objects)) {
             const names = list((nodeType(obj)?.[1] as PgNode | undefined)?.items).map(str).filter((s): s is string => s !== undefined);
+            // DROP ... IF EXISTS of a name that exists nowhere is harmless; a hidden one must not be dropped.
+            if (node.missing_ok && this.existsNowhere(names)) continue;
             const rel = this.resolveRelationName(names, true);
             if (!rel || rel.access !== "admin") needAdmin(`dropping ${names.join(".")}`);
           }
@@ -335,6 +342,11 @@ export class StatementAnalyzer {
         return "ddl";
       }
       default: {
+        for (const cmd of list(node.cmds)) {
+          const sub = nodeType(cmd)?.[1]?.subtype as string | undefined;
+          if (sub === "AT_ChangeOwner" || sub === "AT_EnableRowSecurity" || sub === "AT_DisableRowSecurity" || sub === "AT_ForceRowSecurity" || sub === "AT_NoForceRowSecurity")
+            throw new Refusal("role_management", "ownership and row security are managed outside the gateway");
+        }
         const targets = this.adminTargets(node);
         const what = kind.replace(/Stmt$/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
         // Without a relation to check, the object could be a hidden one: only links hiding nothing.
@@ -343,6 +355,12 @@ export class StatementAnalyzer {
         return "ddl";
       }
     }
+  }
+
+  private existsNowhere(names: string[]): boolean {
+    const name = names[names.length - 1]!;
+    const schemas = names.length >= 2 ? [names[names.length - 2]!] : this.view.catalog.schemas;
+    return schemas.every((s) => !this.view.catalog.relations[`${s}.${name}`]);
   }
 
   /** Whether the statement names relations ("some"), or none we can check ("none"). */
@@ -413,7 +431,7 @@ export class StatementAnalyzer {
           const oc = node.onConflictClause as PgNode | undefined;
           if (oc) {
             const conflictFrame = newFrame(outer);
-            conflictFrame.entries.push(targetEntry, { ...targetEntry, name: "excluded", schema: undefined });
+            conflictFrame.entries.push(targetEntry, { ...targetEntry, name: "excluded", schema: undefined, qualifiedOnly: true });
             const infer = oc.infer as PgNode | undefined;
             for (const ie of list(infer?.indexElems)) {
               const el = nodeType(ie)?.[1];
@@ -471,7 +489,7 @@ export class StatementAnalyzer {
       const returning = list((node.returningClause as PgNode | undefined)?.exprs ?? node.returningList);
       if (returning.length === 0) return [];
       const retFrame = newFrame(outer);
-      retFrame.entries.push(...frame.entries.filter((e) => e !== targetEntry), targetEntry, { ...targetEntry, name: "old", schema: undefined }, { ...targetEntry, name: "new", schema: undefined });
+      retFrame.entries.push(...frame.entries.filter((e) => e !== targetEntry), targetEntry, { ...targetEntry, name: "old", schema: undefined, qualifiedOnly: true }, { ...targetEntry, name: "new", schema: undefined, qualifiedOnly: true });
       return this.targetList(returning, retFrame, {});
     } finally {
       this.popCtes(node.withClause as PgNode | undefined);
@@ -556,7 +574,7 @@ export class StatementAnalyzer {
   /** `*` / `t.*`: refused over hidden columns (except where the columns are never produced). */
   private star(fields: PgNode[], frame: Frame, ctx: ExprContext): Column[] | null {
     const qualifier = fields.slice(0, -1).map(str).filter((s): s is string => s !== undefined);
-    const entries = qualifier.length ? [this.findEntry(qualifier, frame)] : frame.entries;
+    const entries = qualifier.length ? [this.findEntry(qualifier, frame)] : frame.entries.filter((e) => !e.qualifiedOnly);
     if (qualifier.length && !entries[0]) throw new Refusal("undefined_table", `missing FROM-clause entry for table ${quoteName(qualifier[qualifier.length - 1]!)}`);
     const out: Column[] = [];
     let known = true;
@@ -701,7 +719,8 @@ export class StatementAnalyzer {
     if (!rel) {
       return { name: (alias?.aliasname as string | undefined) ?? relname, schema: alias ? undefined : (schemaname ?? "pg_catalog"), columns: null, label: relname };
     }
-    if (rv.inh !== false) {
+    // The JSON tree omits false booleans: `inh` is present only without ONLY.
+    if (rv.inh === true) {
       for (const child of allChildren(rel, this.view)) {
         if (!this.view.relations.has(child))
           throw new Refusal("hidden_inheritance", `reading ${rel.key} would also read rows of child tables this link cannot see; use FROM ONLY ${rel.key}`);
@@ -884,6 +903,20 @@ export class StatementAnalyzer {
             if (onRangeVar) onRangeVar(value as PgNode);
             else this.relationFromRangeVar(value as PgNode, false);
             continue;
+          case "relation":
+          case "relations":
+          case "view":
+          case "sequence":
+          case "rel":
+          case "pktable":
+            // Fields typed RangeVar arrive unwrapped (no {"RangeVar": ...} around them).
+            if (isBareRangeVar(value)) {
+              if (onRangeVar) onRangeVar(value as PgNode);
+              else this.relationFromRangeVar(value as PgNode, false);
+              continue;
+            }
+            this.generic(value, frame, ctx, onRangeVar);
+            continue;
           case "GroupingSet":
             for (const c of list((value as PgNode).content)) this.sortOrGroupItem(c, frame, ctx, false);
             continue;
@@ -957,6 +990,7 @@ export class StatementAnalyzer {
       let hidden = 0;
       let opaque = false;
       for (const e of f.entries) {
+        if (e.qualifiedOnly) continue;
         if (e.columns === null) {
           opaque = true;
           continue;
@@ -1120,6 +1154,10 @@ function firstFunctionName(rf: PgNode): string | null {
   if (fc?.[0] !== "FuncCall") return null;
   const names = list(fc[1].funcname);
   return str(names[names.length - 1]) ?? null;
+}
+
+function isBareRangeVar(value: unknown): boolean {
+  return !!value && typeof value === "object" && !Array.isArray(value) && typeof (value as PgNode).relname === "string";
 }
 
 function literalString(node: PgNode | undefined): string | undefined {

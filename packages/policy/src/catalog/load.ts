@@ -48,7 +48,11 @@ const QUERIES = {
       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
       JOIN pg_proc p ON p.oid = o.oprcode JOIN pg_namespace pn ON pn.oid = p.pronamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')`,
-  builtins: `SELECT p.proname AS name, max(p.provolatile::text) AS volatility FROM pg_proc p
+  // Per name, volatile if any overload is (side effects are the risk); otherwise immutable if any
+  // overload is: `length(bytea, name)` being stable must not make `length` need an allowlist entry.
+  builtins: `SELECT p.proname AS name,
+             CASE WHEN bool_or(p.provolatile = 'v') THEN 'v' WHEN bool_or(p.provolatile = 'i') THEN 'i' ELSE 's' END AS volatility
+      FROM pg_proc p
       WHERE p.pronamespace = 'pg_catalog'::regnamespace GROUP BY p.proname`,
 } as const;
 

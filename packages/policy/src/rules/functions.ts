@@ -19,7 +19,7 @@ export const DENIED_PREFIXES = [
   "pg_stat_reset", "pg_logical_", "pg_replication_", "pg_create_", "pg_drop_replication", "pg_copy_",
   "pg_backup_", "pg_start_backup", "pg_stop_backup", "pg_wal_replay_", "binary_upgrade_", "pg_log_",
   "query_to_xml", "cursor_to_xml", "table_to_xml", "schema_to_xml", "database_to_xml", "http_", "http",
-  "pg_terminate", "pg_cancel", "pg_signal",
+  "pg_terminate", "pg_cancel", "pg_signal", "pg_stat_get_",
 ];
 
 export function isDeniedFunction(name: string): boolean {
@@ -36,7 +36,7 @@ export const SEQUENCE_WRITERS = new Set(["nextval", "setval"]);
  * object's existence or definition otherwise (`to_regclass('secret')`, `pg_get_viewdef(...)`).
  */
 export const CATALOG_FUNCTIONS_PATTERN =
-  /^(pg_get_|pg_describe_object|pg_identify_object|obj_description|col_description|shobj_description|to_reg|has_.*_privilege$|pg_has_role$|pg_.*_is_visible$|pg_relation_|pg_total_relation_size$|pg_table_size$|pg_indexes_size$|pg_stat_get_|pg_partition_|pg_options_to_table$|pg_index_column_has_property$|pg_index_has_property$|pg_indexam_has_property$|pg_sequence_parameters$|pg_tablespace_|pg_database_size$|pg_filenode_relation$|pg_input_is_valid$|pg_input_error_info$|currtid|pg_visible_in_snapshot$|pg_event_trigger_)/;
+  /^(pg_get_|pg_describe_object|pg_identify_object|obj_description|col_description|shobj_description|to_reg|has_.*_privilege$|pg_has_role$|pg_.*_is_visible$|pg_relation_|pg_total_relation_size$|pg_table_size$|pg_indexes_size$|pg_partition_|pg_options_to_table$|pg_index_column_has_property$|pg_index_has_property$|pg_indexam_has_property$|pg_sequence_parameters$|pg_tablespace_|pg_database_size$|pg_filenode_relation$|pg_input_is_valid$|pg_input_error_info$|currtid|pg_visible_in_snapshot$|pg_event_trigger_)/;
 
 /**
  * Stable and volatile built-ins allowed in reads (immutable built-ins are allowed without listing:

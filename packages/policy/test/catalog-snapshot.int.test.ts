@@ -1,0 +1,79 @@
+import { writeFileSync } from "node:fs";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { CatalogCache, loadCatalog, type Catalog } from "../src/index.js";
+import { chinookCatalog } from "./fixtures/catalog-fixture.js";
+import { comparableCatalog, createPolicyDatabase, SNAPSHOT_PATH } from "./support/chinook.js";
+import type { TestDatabase } from "@portcullis/db/testing";
+
+let db: TestDatabase;
+let catalog: Catalog;
+
+beforeAll(async () => {
+  ({ db, catalog } = await createPolicyDatabase());
+  if (process.env.UPDATE_CATALOG_SNAPSHOT) writeFileSync(SNAPSHOT_PATH, `${JSON.stringify(catalog, null, 1)}\n`);
+});
+afterAll(() => db?.drop());
+
+describe("catalog loader", () => {
+  it("matches the snapshot the unit corpus runs on", () => {
+    expect(comparableCatalog(catalog)).toEqual(comparableCatalog(chinookCatalog));
+  });
+
+  it("records what views read, column by column and transitively", () => {
+    const nested = catalog.relations["public.nested_contacts"]!;
+    expect(nested.kind).toBe("view");
+    expect(nested.reads).toEqual(
+      expect.arrayContaining([{ relation: "public.customer", columns: expect.arrayContaining(["email"]) }]),
+    );
+    expect(catalog.relations["public.customer"]!.primaryKey).toEqual(["customer_id"]);
+    expect(catalog.relations["public.note"]!.children).toEqual(["public.secret_note"]);
+    expect(catalog.functions["public.employee_count"]).toMatchObject({ language: "sql", volatility: "stable", reads: ["employee"] });
+    expect(catalog.functions["public.album_title"]).toMatchObject({ language: "plpgsql", reads: null });
+    expect(catalog.operators["==="]).toEqual(["public.leak_employee_eq"]);
+    expect(catalog.builtinFunctions.pg_sleep).toBe("volatile");
+  });
+
+  it("changes version when the schema changes, and the cache reloads after invalidate", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      const cache = new CatalogCache({ ttlMs: 60_000 });
+      let loads = 0;
+      const loader = () => {
+        loads++;
+        return loadCatalog(client);
+      };
+      const [a, b] = await Promise.all([cache.get("c1", loader), cache.get("c1", loader)]);
+      expect(loads).toBe(1);
+      expect(a).toBe(b);
+      await client.query("CREATE TABLE policy_new_table (id int)");
+      expect(await cache.get("c1", loader)).toBe(a);
+      cache.invalidate("c1");
+      const fresh = await cache.get("c1", loader);
+      expect(loads).toBe(2);
+      expect(fresh.version).not.toBe(a.version);
+      expect(fresh.relations["public.policy_new_table"]).toBeDefined();
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("loads a database with thousands of tables quickly", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`DO $$ BEGIN FOR i IN 1..3000 LOOP
+        EXECUTE format('CREATE TABLE bulk_%s (id int PRIMARY KEY, a text, b int, c timestamptz, d jsonb)', i);
+      END LOOP; END $$`);
+      const started = performance.now();
+      const big = await loadCatalog(client);
+      const elapsed = performance.now() - started;
+      expect(Object.keys(big.relations).length).toBeGreaterThan(3000);
+      // Measured ~0.5 s on the 2-core CI box; the bound leaves room for a busy machine.
+      expect(elapsed).toBeLessThan(5000);
+    } finally {
+      await client.end();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,55 @@
+import { parseScope, type Scope } from "../../src/index.js";
+
+function scope(doc: unknown): Scope {
+  const parsed = parseScope(doc);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.scope;
+}
+
+/**
+ * The scopes the suites attack. Each hides something except `full` and `open` (the read-only preset
+ * on a database where nothing is hidden, where catalog browsing must work).
+ */
+export const SCOPES = {
+  /** Read-only with the PII story: employees hidden, customer contact columns hidden, hr schema invisible. */
+  read: scope({
+    access: "read",
+    schemas: ["public", "sales"],
+    tables: {
+      employee: { access: "none" },
+      customer: { hiddenColumns: ["email", "phone", "address", "fax"] },
+      audit_log: { access: "none" },
+      secret_note: { access: "none" },
+    },
+  }),
+  /** The read-only preset, nothing hidden. */
+  open: scope({ access: "read" }),
+  /** Read-write on chosen tables. */
+  write: scope({
+    access: "read",
+    schemas: ["public"],
+    tables: {
+      invoice: { access: "write" },
+      invoice_line: { access: "write" },
+      customer: { access: "write", hiddenColumns: ["email"] },
+      ticket_seq: { access: "write" },
+      employee: { access: "none" },
+    },
+  }),
+  /** Full access: admin on everything, nothing hidden. */
+  full: scope({ access: "admin" }),
+  /** Custom: deny by default, a few tables granted, one column hidden, one table admin. */
+  custom: scope({
+    access: "none",
+    schemas: ["public"],
+    tables: {
+      album: { access: "read" },
+      artist: { access: "read" },
+      track: { access: "read", hiddenColumns: ["unit_price", "bytes"] },
+      playlist: { access: "write" },
+      genre: { access: "admin" },
+    },
+  }),
+} satisfies Record<string, Scope>;
+
+export type ScopeName = keyof typeof SCOPES;
