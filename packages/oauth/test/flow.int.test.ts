@@ -24,6 +24,13 @@ let fx: Awaited<ReturnType<typeof createTeamWithLinks>>;
 
 const REDIRECT = "http://127.0.0.1/callback";
 
+interface TokenBody {
+  access_token: string;
+  refresh_token: string;
+  error?: string;
+  [key: string]: unknown;
+}
+
 beforeAll(async () => {
   db = await createMetadataDatabase();
   prisma = createPrismaClient(db.url);
@@ -81,12 +88,12 @@ async function authorize(clientId: string, userId: string, challenge: string, co
 
 async function exchange(values: Record<string, string | undefined>, context: OAuthContext = ctx) {
   const response = await handleTokenRequest(context, postForm("/oauth/token", { grant_type: "authorization_code", ...values }));
-  return { status: response.status, body: (await response.json()) as Record<string, string & number> };
+  return { status: response.status, body: (await response.json()) as TokenBody };
 }
 
-async function refresh(clientId: string, refreshToken: string, extra: Record<string, string> = {}) {
+async function refresh(clientId: string, refreshToken: string, extra: TokenBody = {}) {
   const response = await handleTokenRequest(ctx, postForm("/oauth/token", { grant_type: "refresh_token", client_id: clientId, refresh_token: refreshToken, ...extra }));
-  return { status: response.status, body: (await response.json()) as Record<string, string & number> };
+  return { status: response.status, body: (await response.json()) as TokenBody };
 }
 
 async function fullGrant(clientId: string, userId = fx.users.owner.id, linkId = fx.linkA.id) {
@@ -122,8 +129,8 @@ describe("authorization code flow", () => {
     });
     expect(tokens.status).toBe(200);
     expect(tokens.body).toMatchObject({ token_type: "Bearer", expires_in: 900, scope: "mcp" });
-    const access = tokens.body.access_token as string;
-    const refreshToken = tokens.body.refresh_token as string;
+    const access = tokens.body.access_token;
+    const refreshToken = tokens.body.refresh_token;
     expect(access).toMatch(/^pca_/);
     expect(refreshToken).toMatch(/^pcr_/);
     // Stored hashed only.
@@ -138,7 +145,7 @@ describe("authorization code flow", () => {
     const rotated = await refresh(clientId, refreshToken, { resource: resourceForLink(ctx.config, fx.linkA.id) });
     expect(rotated.status).toBe(200);
     expect(rotated.body.refresh_token).not.toBe(refreshToken);
-    expect(await verifyAccessToken({ prisma, token: rotated.body.access_token as string, linkId: fx.linkA.id })).not.toBeNull();
+    expect(await verifyAccessToken({ prisma, token: rotated.body.access_token, linkId: fx.linkA.id })).not.toBeNull();
 
     const kinds = ctx.recorder.events.map((event) => event.kind);
     expect(kinds).toContain("oauth_grant");
@@ -192,12 +199,12 @@ describe("attacks", () => {
     const values = { client_id: clientId, code, code_verifier: pkce.verifier, redirect_uri: "http://127.0.0.1:49152/callback" };
     const first = await exchange(values);
     expect(first.status).toBe(200);
-    expect(await verifyAccessToken({ prisma, token: first.body.access_token as string, linkId: fx.linkA.id })).not.toBeNull();
+    expect(await verifyAccessToken({ prisma, token: first.body.access_token, linkId: fx.linkA.id })).not.toBeNull();
     ctx.recorder.revocations.length = 0;
     const second = await exchange(values);
     expect(second.body.error).toBe("invalid_grant");
-    expect(await verifyAccessToken({ prisma, token: first.body.access_token as string, linkId: fx.linkA.id })).toBeNull();
-    expect((await refresh(clientId, first.body.refresh_token as string)).body.error).toBe("invalid_grant");
+    expect(await verifyAccessToken({ prisma, token: first.body.access_token, linkId: fx.linkA.id })).toBeNull();
+    expect((await refresh(clientId, first.body.refresh_token)).body.error).toBe("invalid_grant");
     expect(ctx.recorder.revocations).toHaveLength(1);
     expect(ctx.recorder.revocations[0]).toMatchObject({ kind: "oauth_grant" });
     expect(ctx.recorder.events.some((event) => event.ruleId === "oauth.code_reuse")).toBe(true);
@@ -250,8 +257,8 @@ describe("attacks", () => {
     const replay = await refresh(clientId, first.refresh_token);
     expect(replay.body.error).toBe("invalid_grant");
     // Everything minted under the grant is dead, including the newest pair.
-    expect(await verifyAccessToken({ prisma, token: second.body.access_token as string, linkId: fx.linkA.id })).toBeNull();
-    expect((await refresh(clientId, second.body.refresh_token as string)).body.error).toBe("invalid_grant");
+    expect(await verifyAccessToken({ prisma, token: second.body.access_token, linkId: fx.linkA.id })).toBeNull();
+    expect((await refresh(clientId, second.body.refresh_token)).body.error).toBe("invalid_grant");
     expect(ctx.recorder.revocations).toEqual([expect.objectContaining({ kind: "oauth_grant" })]);
     expect(ctx.recorder.events.some((event) => event.ruleId === "oauth.refresh_replay")).toBe(true);
   });
