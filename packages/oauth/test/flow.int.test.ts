@@ -91,7 +91,7 @@ async function exchange(values: Record<string, string | undefined>, context: OAu
   return { status: response.status, body: (await response.json()) as TokenBody };
 }
 
-async function refresh(clientId: string, refreshToken: string, extra: TokenBody = {}) {
+async function refresh(clientId: string, refreshToken: string, extra: Record<string, string> = {}) {
   const response = await handleTokenRequest(ctx, postForm("/oauth/token", { grant_type: "refresh_token", client_id: clientId, refresh_token: refreshToken, ...extra }));
   return { status: response.status, body: (await response.json()) as TokenBody };
 }
