@@ -1,0 +1,27 @@
+import type { Principal } from "../context.js";
+import type { AuthStrategy } from "./strategy.js";
+
+/**
+ * The single entry point for bearer tokens. Every failure is the same `null`: the HTTP layer turns
+ * it into one indistinguishable 401, whatever the reason (unknown link, wrong key, other link,
+ * revoked, expired).
+ */
+export class Authenticator {
+  constructor(private readonly strategies: AuthStrategy[]) {}
+
+  async authenticate(token: string | undefined, linkId: string): Promise<Principal | null> {
+    if (!token || token.length > 4096) return null;
+    for (const strategy of this.strategies) {
+      if (strategy.accepts(token)) return strategy.authenticate(token, linkId);
+    }
+    return null;
+  }
+
+  invalidate(message: Parameters<NonNullable<AuthStrategy["invalidate"]>>[0]): void {
+    for (const strategy of this.strategies) strategy.invalidate?.(message);
+  }
+
+  clear(): void {
+    for (const strategy of this.strategies) strategy.clear?.();
+  }
+}

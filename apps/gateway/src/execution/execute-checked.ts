@@ -1,0 +1,94 @@
+import { searchPathFor, type Verdict } from "@portcullis/policy";
+import type { LinkRecord } from "../context.js";
+import type { Services } from "../services.js";
+import { runStatement, type RunOutcome } from "./run-statement.js";
+import { encodeParam } from "./values.js";
+
+export interface CheckedExecution {
+  verdict: Verdict;
+  outcome?: RunOutcome;
+  /** Text for the caller when the statement failed (database error or unreachable database). */
+  error?: string;
+  /** Gateway-level refusal on top of the policy's verdict (e.g. several statements). */
+  refusal?: { ruleId: string; reason: string };
+}
+
+/** Connection-level failures, in words that never name the host, port, user or database. */
+export function describeConnectionFailure(error: unknown): string {
+  const e = error as { code?: string; message?: string };
+  const why =
+    e.code === "ECONNREFUSED"
+      ? "connection refused"
+      : e.code === "ENOTFOUND" || e.code === "EAI_AGAIN"
+        ? "host name does not resolve"
+        : e.code === "ETIMEDOUT" || /timeout/i.test(e.message ?? "")
+          ? "connection timed out"
+          : e.code === "28P01" || e.code === "28000"
+            ? "the server refused the stored credentials"
+            : e.code === "57P01" || e.code === "57P02" || e.code === "57P03"
+              ? "the server is shutting down or starting up"
+              : /terminat|ECONNRESET|EPIPE|Connection terminated/i.test(e.message ?? "")
+                ? "the connection was closed by the server"
+                : "connection failed";
+  return `The database is unreachable right now (${why}). Nothing was run; try again shortly.`;
+}
+
+export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0): string {
+  if (error.fatal) return describeConnectionFailure(error);
+  const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${error.message}`];
+  if (error.position !== undefined) {
+    const position = error.position - positionShift;
+    if (position >= 1 && position <= sql.length + 1) parts.push(`at character ${position}`);
+  }
+  if (error.detail) parts.push(`detail: ${error.detail}`);
+  if (error.hint) parts.push(`hint: ${error.hint}`);
+  if (error.code === "57014") parts.push("the link's statement timeout cancelled it");
+  return parts.join("; ");
+}
+
+/**
+ * Policy first, then execution under the verdict's transaction mode. Shared by execute_sql,
+ * explain_query and the dashboard's playground, so all three take exactly the same path.
+ */
+export async function executeChecked(
+  services: Services,
+  link: LinkRecord,
+  input: { sql: string; params?: unknown[]; checkSql?: string; forceRollback?: boolean; positionShift?: number; maxRows?: number },
+): Promise<CheckedExecution> {
+  const catalog = await services.catalogFor(link);
+  const checkSql = input.checkSql ?? input.sql;
+  const verdict = services.checker.check(checkSql, link.scope, catalog);
+  if (!verdict.allowed) return { verdict };
+  if (verdict.statementCount !== 1) {
+    return {
+      verdict,
+      refusal: {
+        ruleId: "multiple_statements",
+        reason: `The text holds ${verdict.statementCount} statements; Portcullis runs exactly one statement per call. Send them one at a time. [rule multiple_statements]`,
+      },
+    };
+  }
+  let values: (string | null)[];
+  try {
+    values = (input.params ?? []).map(encodeParam);
+  } catch {
+    return { verdict, error: "params must be JSON values (strings, numbers, booleans, null, arrays or objects)" };
+  }
+  let outcome: RunOutcome;
+  try {
+    outcome = await runStatement(services.poolFor(link), {
+      sql: input.sql,
+      values,
+      readOnly: verdict.readOnly,
+      rollback: input.forceRollback === true,
+      statementTimeoutMs: link.scope.limits.statementTimeoutMs,
+      searchPath: searchPathFor(link.scope),
+      maxRows: input.maxRows ?? link.scope.limits.maxRows,
+      maxBytes: services.maxResultBytes,
+    });
+  } catch (error) {
+    return { verdict, error: describeConnectionFailure(error) };
+  }
+  if (outcome.error) return { verdict, outcome, error: describeDatabaseError(outcome.error, input.sql, input.positionShift) };
+  return { verdict, outcome };
+}

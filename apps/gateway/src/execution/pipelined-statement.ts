@@ -1,0 +1,232 @@
+import { converterFor } from "./values.js";
+
+/** The subset of pg's Connection a submittable drives (pg calls `submit(connection)`). */
+interface PgConnection {
+  stream: { cork(): void; uncork(): void };
+  parse(msg: { text: string; name?: string; types?: number[] }): void;
+  bind(msg: { portal?: string; statement?: string; values?: (string | null)[] }): void;
+  describe(msg: { type: "P" | "S"; name?: string }): void;
+  execute(msg: { portal?: string; rows?: number }): void;
+  flush(): void;
+  sync(): void;
+  sendCopyFail(message: string): void;
+}
+
+interface PgField {
+  name: string;
+  dataTypeID: number;
+}
+
+export interface StatementError {
+  message: string;
+  code?: string;
+  position?: number;
+  detail?: string;
+  hint?: string;
+  /** Client-side failure (connection lost, ...): the connection must not be reused. */
+  fatal: boolean;
+}
+
+export interface StatementResult {
+  columns: { name: string; typeOid: number }[];
+  /** Each row already serialized as a JSON array, so the byte cap is exact and nothing is encoded twice. */
+  rowsJson: string[];
+  /** Rows returned to the caller. */
+  rowCount: number;
+  /** Rows the statement affected (DML) or produced (SELECT, up to the fetch). */
+  commandRowCount: number | null;
+  command: string | null;
+  truncated: boolean;
+  truncatedBy: "rows" | "bytes" | null;
+  bytes: number;
+  error: StatementError | null;
+}
+
+export interface PipelinedStatementOptions {
+  /** Statements run before, in the same round trip (BEGIN READ ONLY, SET LOCAL ...). Must not return rows. */
+  preamble: string[];
+  sql: string;
+  values: (string | null)[];
+  /** Statement run after (ROLLBACK or COMMIT). */
+  epilogue: string;
+  maxRows: number;
+  maxBytes: number;
+}
+
+/** Up to this many rows, the whole exchange is one round trip: rows beyond the cap are discarded as they arrive. */
+const SINGLE_SHOT_MAX_FETCH = 5_001;
+const CHUNK_ROWS = 1_000;
+
+/**
+ * Runs preamble + one statement + epilogue as a single pipelined extended-protocol exchange, written
+ * in one packet: `BEGIN READ ONLY`, `SET LOCAL`s, the statement (Parse/Bind/Describe/Execute with a
+ * row limit), `ROLLBACK`, `Sync`. For a typical read that is one network round trip instead of four.
+ *
+ * The extended protocol also guarantees exactly one statement: PostgreSQL refuses a second one in a
+ * Parse message, whatever the checker concluded.
+ *
+ * The row limit is applied while reading: the portal is executed with a row count, so PostgreSQL stops
+ * producing rows there; for large limits, rows are fetched in chunks and fetching stops once the byte
+ * cap is reached. Memory is bounded by the cap, never by the table.
+ */
+export class PipelinedStatement {
+  readonly result: StatementResult = {
+    columns: [],
+    rowsJson: [],
+    rowCount: 0,
+    commandRowCount: null,
+    command: null,
+    truncated: false,
+    truncatedBy: null,
+    bytes: 0,
+    error: null,
+  };
+  readonly done: Promise<StatementResult>;
+  private resolve!: (result: StatementResult) => void;
+  private connection: PgConnection | undefined;
+  private converters: ((text: string) => unknown)[] = [];
+  private completions = 0;
+  private received = 0;
+  private readonly singleShot: boolean;
+  private epilogueSent = false;
+  private stopReading = false;
+  // pg's Client reads these when a submittable is queued.
+  callback: undefined;
+
+  constructor(private readonly options: PipelinedStatementOptions) {
+    this.done = new Promise((resolve) => (this.resolve = resolve));
+    this.singleShot = options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
+  }
+
+  submit(connection: PgConnection): void {
+    this.connection = connection;
+    const { preamble, sql, values, epilogue, maxRows } = this.options;
+    connection.stream.cork();
+    for (const text of preamble) {
+      connection.parse({ text });
+      connection.bind({});
+      connection.execute({});
+    }
+    connection.parse({ text: sql });
+    connection.bind({ values });
+    connection.describe({ type: "P" });
+    connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
+    if (this.singleShot) this.sendEpilogue();
+    else connection.flush();
+    connection.stream.uncork();
+  }
+
+  private sendEpilogue(): void {
+    if (this.epilogueSent || !this.connection) return;
+    this.epilogueSent = true;
+    this.connection.parse({ text: this.options.epilogue });
+    this.connection.bind({});
+    this.connection.execute({});
+    this.connection.sync();
+  }
+
+  private get inUserStatement(): boolean {
+    return this.completions === this.options.preamble.length;
+  }
+
+  handleRowDescription(msg: { fields: PgField[] }): void {
+    this.result.columns = msg.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID }));
+    this.converters = msg.fields.map((f) => converterFor(f.dataTypeID));
+  }
+
+  handleDataRow(msg: { fields: (string | null)[] }): void {
+    if (!this.inUserStatement) return;
+    this.received++;
+    const r = this.result;
+    if (this.stopReading) return;
+    if (r.rowCount >= this.options.maxRows) {
+      r.truncated = true;
+      r.truncatedBy ??= "rows";
+      this.stopReading = true;
+      return;
+    }
+    const fields = msg.fields;
+    const row = new Array<unknown>(fields.length);
+    for (let i = 0; i < fields.length; i++) {
+      const text = fields[i];
+      row[i] = text === null || text === undefined ? null : this.converters[i]!(text);
+    }
+    const json = JSON.stringify(row);
+    // +1 for the separating comma in the final array.
+    if (r.bytes + json.length + 1 > this.options.maxBytes) {
+      r.truncated = true;
+      r.truncatedBy = "bytes";
+      this.stopReading = true;
+      return;
+    }
+    r.bytes += json.length + 1;
+    r.rowsJson.push(json);
+    r.rowCount++;
+  }
+
+  handlePortalSuspended(): void {
+    // Only the user's statement is executed with a row limit.
+    if (this.singleShot || this.epilogueSent) {
+      if (this.result.rowCount >= this.options.maxRows) this.result.truncated = true;
+      return;
+    }
+    if (!this.stopReading && this.result.rowCount < this.options.maxRows) {
+      this.connection!.execute({ rows: CHUNK_ROWS });
+      this.connection!.flush();
+      return;
+    }
+    this.result.truncated = true;
+    this.sendEpilogue();
+  }
+
+  handleCommandComplete(msg: { command?: string; rowCount?: number | null }): void {
+    if (this.inUserStatement) {
+      this.result.command = msg.command ?? null;
+      this.result.commandRowCount = typeof msg.rowCount === "number" ? msg.rowCount : null;
+      this.completions++;
+      if (!this.singleShot) this.sendEpilogue();
+      return;
+    }
+    this.completions++;
+  }
+
+  handleEmptyQuery(): void {
+    if (this.inUserStatement) {
+      this.completions++;
+      if (!this.singleShot) this.sendEpilogue();
+    }
+  }
+
+  handleError(error: Error & Record<string, unknown>, connection?: PgConnection): void {
+    if (!this.result.error) {
+      const isServer = typeof error.code === "string" && /^[0-9A-Z]{5}$/.test(error.code) && error.severity !== undefined;
+      this.result.error = {
+        message: error.message,
+        code: typeof error.code === "string" ? error.code : undefined,
+        position: error.position ? Number(error.position) : undefined,
+        detail: typeof error.detail === "string" ? error.detail : undefined,
+        hint: typeof error.hint === "string" ? error.hint : undefined,
+        fatal: !isServer,
+      };
+      // Position counts from the start of the statement the user sent; nothing to shift (own Parse).
+    }
+    // pg's Client detaches the active query on an error message: nothing more reaches this object,
+    // not even ReadyForQuery. The server skips to the next Sync; make sure one is on its way, then
+    // hand the result back (the caller rolls back; pg queues that behind the pending ReadyForQuery).
+    if (connection && !this.result.error.fatal && !this.epilogueSent) {
+      this.epilogueSent = true;
+      connection.sync();
+    }
+    this.resolve(this.result);
+  }
+
+  handleCopyInResponse(connection: PgConnection): void {
+    connection.sendCopyFail("COPY FROM STDIN is not supported through Portcullis");
+  }
+
+  handleCopyData(): void {}
+
+  handleReadyForQuery(): void {
+    this.resolve(this.result);
+  }
+}

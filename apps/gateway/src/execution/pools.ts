@@ -1,0 +1,89 @@
+import pg from "pg";
+import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import type { SecretKeyring } from "@portcullis/db/secrets";
+import type { Logger } from "../logger.js";
+
+interface PoolEntry {
+  pool: pg.Pool;
+  /** Changes when anything that reaches the database changes (host, credentials, TLS). */
+  fingerprint: string;
+  lastUsed: number;
+}
+
+// Pinned per session so values come back in the text forms execution/values.ts parses, and so a
+// transaction left open by a bug cannot hold locks forever.
+const SESSION_OPTIONS = [
+  "-c DateStyle=ISO,MDY",
+  "-c IntervalStyle=postgres",
+  "-c TimeZone=UTC",
+  "-c bytea_output=hex",
+  "-c extra_float_digits=1",
+  "-c idle_in_transaction_session_timeout=60000",
+].join(" ");
+
+/**
+ * One bounded pool per target connection, shared by every link on that connection, created on first
+ * use and closed after it sat idle. The password is decrypted only when a pool is created.
+ */
+export class TargetPools {
+  private readonly pools = new Map<string, PoolEntry>();
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(
+    private readonly options: { max: number; idleMs: number; keyring: SecretKeyring; onCountChange?: (n: number) => void },
+    private readonly logger: Logger,
+  ) {
+    this.sweeper = setInterval(() => this.sweep(), Math.max(1_000, Math.floor(options.idleMs / 4)));
+    this.sweeper.unref();
+  }
+
+  get(row: TargetConnectionRow): pg.Pool {
+    const fingerprint = `${row.host}\0${row.port}\0${row.database}\0${row.username}\0${row.secretCiphertext}\0${row.sslMode}\0${row.sslCaCert ?? ""}`;
+    const existing = this.pools.get(row.id);
+    const now = Date.now();
+    if (existing && existing.fingerprint === fingerprint) {
+      existing.lastUsed = now;
+      return existing.pool;
+    }
+    if (existing) this.close(row.id);
+    const pool = new pg.Pool({
+      ...targetClientConfig(row, this.options.keyring),
+      options: SESSION_OPTIONS,
+      max: this.options.max,
+      idleTimeoutMillis: Math.min(this.options.idleMs, 30_000),
+      allowExitOnIdle: true,
+    });
+    // Idle clients die when the target restarts; the pool replaces them. Without a listener the
+    // process would crash on that event.
+    pool.on("error", (error) => this.logger.warn({ connectionId: row.id, err: error.message }, "idle target connection failed"));
+    this.pools.set(row.id, { pool, fingerprint, lastUsed: now });
+    this.options.onCountChange?.(this.pools.size);
+    return pool;
+  }
+
+  close(connectionId: string): void {
+    const entry = this.pools.get(connectionId);
+    if (!entry) return;
+    this.pools.delete(connectionId);
+    this.options.onCountChange?.(this.pools.size);
+    entry.pool.end().catch(() => {});
+  }
+
+  private sweep(): void {
+    const cutoff = Date.now() - this.options.idleMs;
+    for (const [id, entry] of this.pools) {
+      if (entry.lastUsed < cutoff && entry.pool.waitingCount === 0 && entry.pool.idleCount === entry.pool.totalCount) this.close(id);
+    }
+  }
+
+  async closeAll(): Promise<void> {
+    clearInterval(this.sweeper);
+    const entries = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.all(entries.map((e) => e.pool.end().catch(() => {})));
+  }
+
+  get size(): number {
+    return this.pools.size;
+  }
+}

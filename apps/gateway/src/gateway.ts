@@ -1,0 +1,191 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import pg from "pg";
+import { CatalogCache, createPolicyChecker, loadCatalog } from "@portcullis/policy";
+import { getKeyring } from "@portcullis/db/secrets";
+import { createRedis } from "@portcullis/jobs";
+import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
+import { Authenticator } from "./auth/authenticate.js";
+import { LastUsedRecorder } from "./auth/last-used.js";
+import { RateLimiter } from "./auth/rate-limit.js";
+import { subscribeToRevocations } from "./auth/revocations.js";
+import { AuditProducer } from "./audit/producer.js";
+import type { GatewayEnv } from "./env.js";
+import { DescriptionStore } from "./execution/descriptions.js";
+import { TargetPools } from "./execution/pools.js";
+import type { HttpDeps } from "./http/deps.js";
+import { HostOriginPolicy } from "./http/host-origin.js";
+import { createRouter } from "./http/router.js";
+import { LinkStore } from "./links/link-store.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createMcpServer } from "./mcp/server.js";
+import { createMetrics } from "./metrics.js";
+import type { Services } from "./services.js";
+
+export interface Gateway {
+  /** Listens on GATEWAY_HOST:GATEWAY_PORT (port 0 = any free port); resolves with the base URL. */
+  start(): Promise<string>;
+  /** Graceful: stops accepting, finishes in-flight calls, flushes audit, closes pools. */
+  stop(): Promise<void>;
+  readonly http: HttpServer;
+  readonly logger: Logger;
+  readonly services: Services;
+}
+
+export function createGateway(env: GatewayEnv, options: { logger?: Logger; trustProxy?: boolean } = {}): Gateway {
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL);
+  const metrics = createMetrics();
+  const metadata = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10, application_name: "portcullis-gateway" });
+  metadata.on("error", (error) => logger.warn({ err: error.message }, "idle metadata connection failed"));
+  const redis = createRedis(env.REDIS_URL, "producer");
+  redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis error"));
+  const subscriber = createRedis(env.REDIS_URL, "subscriber");
+  const keyring = getKeyring(env.PORTCULLIS_SECRET_KEYS);
+
+  const pools = new TargetPools(
+    { max: env.GATEWAY_POOL_MAX, idleMs: env.GATEWAY_POOL_IDLE_MS, keyring, onCountChange: (n) => metrics.pools.set(n) },
+    logger,
+  );
+  const catalogs = new CatalogCache({ ttlMs: 5 * 60_000 });
+  const audit = new AuditProducer(
+    redis,
+    { prefix: env.QUEUE_PREFIX, spoolDir: env.GATEWAY_AUDIT_SPOOL_DIR, flushMs: env.GATEWAY_AUDIT_FLUSH_MS },
+    logger,
+    metrics,
+  );
+  const services: Services = {
+    logger,
+    metrics,
+    pools,
+    catalogs,
+    checker: createPolicyChecker({ cacheSize: 10_000 }),
+    descriptions: new DescriptionStore(metadata),
+    audit,
+    maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
+    poolFor: (link) => pools.get(link.connection),
+    catalogFor: (link) => catalogs.get(link.connection.id, () => loadCatalog(pools.get(link.connection))),
+  };
+
+  const authenticator = new Authenticator([new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS)]);
+  const links = new LinkStore(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, logger);
+  const unsubscribe = subscribeToRevocations(
+    subscriber,
+    {
+      apply(message) {
+        switch (message.kind) {
+          case "api_key":
+            authenticator.invalidate({ apiKeyId: message.apiKeyId, hash: message.hash });
+            break;
+          case "oauth_grant":
+            authenticator.invalidate({ grantId: message.grantId });
+            break;
+          case "link":
+            links.invalidateLink(message.linkId);
+            authenticator.invalidate({ linkId: message.linkId });
+            break;
+          case "connection":
+            links.invalidateConnection(message.connectionId);
+            pools.close(message.connectionId);
+            catalogs.invalidate(message.connectionId);
+            services.descriptions.invalidate(message.connectionId);
+            break;
+        }
+      },
+      clearAll() {
+        authenticator.clear();
+        links.clear();
+      },
+    },
+    logger,
+  );
+
+  const { transport } = createMcpServer(services);
+  let draining = false;
+  let lastDbCheck = { at: 0, ok: false };
+  const deps: HttpDeps = {
+    services,
+    authenticator,
+    links,
+    rateLimiter: new RateLimiter(redis, env.GATEWAY_RATE_LIMIT_PER_MINUTE),
+    lastUsed: new LastUsedRecorder(redis),
+    transport,
+    hostOrigin: new HostOriginPolicy({
+      publicUrl: env.GATEWAY_PUBLIC_URL,
+      webUrl: env.WEB_PUBLIC_URL,
+      allowedHosts: env.GATEWAY_ALLOWED_HOSTS,
+      allowedOrigins: env.GATEWAY_ALLOWED_ORIGINS,
+    }),
+    publicUrl: env.GATEWAY_PUBLIC_URL.replace(/\/$/, ""),
+    webUrl: env.WEB_PUBLIC_URL.replace(/\/$/, ""),
+    maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
+    internalToken: env.GATEWAY_INTERNAL_TOKEN,
+    trustProxy: options.trustProxy ?? env.GATEWAY_TRUST_PROXY,
+    async isReady() {
+      if (Date.now() - lastDbCheck.at > 1_000) {
+        const ok = await metadata.query("SELECT 1").then(
+          () => true,
+          () => false,
+        );
+        lastDbCheck = { at: Date.now(), ok };
+      }
+      // Redis down is degraded, not unready: audit spools to disk and auth works from PostgreSQL.
+      const checks = {
+        metadata: lastDbCheck.ok ? "ok" : "unreachable",
+        redis: redis.status === "ready" ? "ok" : "degraded (audit spooling to disk)",
+        draining: draining ? "yes" : "no",
+      };
+      return { ready: lastDbCheck.ok && !draining, checks };
+    },
+  };
+
+  const router = createRouter(deps);
+  let active = 0;
+  let idleResolve: (() => void) | undefined;
+  const http = createServer({ requestTimeout: 120_000, headersTimeout: 30_000, keepAliveTimeout: 65_000 }, (req, res) => {
+    active++;
+    if (draining) res.setHeader("connection", "close");
+    void router(req, res).finally(() => {
+      active--;
+      if (active === 0) idleResolve?.();
+    });
+  });
+
+  let stopped: Promise<void> | undefined;
+  return {
+    http,
+    logger,
+    services,
+    start() {
+      return new Promise((resolve, reject) => {
+        http.once("error", reject);
+        http.listen(env.GATEWAY_PORT, env.GATEWAY_HOST, () => {
+          const address = http.address() as AddressInfo;
+          const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+          logger.info({ port: address.port, host: address.address }, "gateway listening");
+          resolve(`http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`);
+        });
+      });
+    },
+    stop() {
+      stopped ??= (async () => {
+        draining = true;
+        logger.info({ inFlight: active }, "draining");
+        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        http.closeIdleConnections();
+        if (active > 0) {
+          await Promise.race([
+            new Promise<void>((resolve) => (idleResolve = resolve)),
+            new Promise((resolve) => setTimeout(resolve, env.GATEWAY_SHUTDOWN_GRACE_MS).unref()),
+          ]);
+        }
+        http.closeAllConnections();
+        await closed;
+        await audit.close();
+        await Promise.all([pools.closeAll(), metadata.end().catch(() => {}), unsubscribe()]);
+        await redis.quit().catch(() => redis.disconnect());
+        logger.info("stopped");
+      })();
+      return stopped;
+    },
+  };
+}

@@ -1,0 +1,24 @@
+import type { Authenticator } from "../auth/authenticate.js";
+import type { LastUsedRecorder } from "../auth/last-used.js";
+import type { RateLimiter } from "../auth/rate-limit.js";
+import type { LinkStore } from "../links/link-store.js";
+import type { DispatchTransport } from "../mcp/dispatch-transport.js";
+import type { Services } from "../services.js";
+import type { HostOriginPolicy } from "./host-origin.js";
+
+export interface HttpDeps {
+  services: Services;
+  authenticator: Authenticator;
+  links: LinkStore;
+  rateLimiter: RateLimiter;
+  lastUsed: LastUsedRecorder;
+  transport: DispatchTransport;
+  hostOrigin: HostOriginPolicy;
+  publicUrl: string;
+  webUrl: string;
+  maxBodyBytes: number;
+  internalToken: string | undefined;
+  trustProxy: boolean;
+  /** Readiness: false while starting or draining. */
+  isReady(): Promise<{ ready: boolean; checks: Record<string, string> }>;
+}

@@ -1,0 +1,112 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { z } from "zod";
+import { bearerToken } from "../auth/strategy.js";
+import { executeChecked } from "../execution/execute-checked.js";
+import { sqlParams, sqlText } from "../mcp/tools/sql-input.js";
+import { BodyTooLargeError, readBody } from "./body.js";
+import type { HttpDeps } from "./deps.js";
+import type { RequestMeta } from "./mcp-endpoint.js";
+import { sendJson } from "./respond.js";
+
+const bodySchema = z.object({ sql: sqlText, params: sqlParams, userId: z.string().uuid() });
+
+export const PLAYGROUND_CLIENT_NAME = "portcullis-playground";
+
+function tokenMatches(given: string | undefined, expected: string): boolean {
+  // Hash both sides: timingSafeEqual needs equal lengths, and the length must not leak either.
+  const a = createHash("sha256").update(given ?? "").digest();
+  const b = createHash("sha256").update(expected).digest();
+  return timingSafeEqual(a, b) && given !== undefined;
+}
+
+/**
+ * POST /internal/links/{linkId}/playground — the dashboard's "what would the gateway do with this
+ * SQL under this link", through exactly the path execute_sql takes (policy, transaction, limits,
+ * audit). Authenticated by the shared GATEWAY_INTERNAL_TOKEN; absent token = endpoint disabled.
+ * The dashboard has already checked that `userId` may use the link; the gateway records it.
+ */
+export async function handlePlayground(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
+  if (!deps.internalToken) {
+    sendJson(res, 404, { error: "not found" });
+    return;
+  }
+  if (!tokenMatches(bearerToken(req.headers.authorization), deps.internalToken)) {
+    req.resume();
+    deps.services.metrics.refused.inc({ reason: "internal_unauthenticated" });
+    sendJson(res, 401, { error: "unauthorized" });
+    return;
+  }
+  let input: z.infer<typeof bodySchema>;
+  try {
+    const parsed = bodySchema.safeParse(JSON.parse(await readBody(req, deps.maxBodyBytes)));
+    if (!parsed.success) {
+      sendJson(res, 422, { error: parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+      return;
+    }
+    input = parsed.data;
+  } catch (error) {
+    if (error instanceof BodyTooLargeError) sendJson(res, 413, { error: error.message });
+    else sendJson(res, 400, { error: "body is not JSON" });
+    return;
+  }
+  const link = await deps.links.get(linkId);
+  if (!link) {
+    sendJson(res, 404, { error: "link not found" });
+    return;
+  }
+  const started = performance.now();
+  const { services } = deps;
+  let execution: Awaited<ReturnType<typeof executeChecked>>;
+  try {
+    execution = await executeChecked(services, link, { sql: input.sql, params: input.params });
+  } catch (error) {
+    services.logger.error({ err: error, requestId: meta.requestId }, "playground failed");
+    sendJson(res, 500, { error: "internal error" });
+    return;
+  }
+  const { verdict, outcome, refusal } = execution;
+  const allowed = verdict.allowed && !refusal;
+  const ruleId = refusal?.ruleId ?? verdict.ruleId;
+  const reason = refusal?.reason ?? verdict.reason;
+  const rows = outcome && !execution.error ? (JSON.parse(`[${outcome.rowsJson.join(",")}]`) as unknown[][]) : undefined;
+  const auditVerdict = !allowed ? "blocked" : execution.error ? "error" : "allowed";
+  const bodyOut = {
+    verdict: { allowed, ...(ruleId ? { ruleId } : {}), ...(reason ? { reason } : {}), classes: verdict.classes, tables: verdict.tables },
+    ...(allowed && outcome && !execution.error
+      ? {
+          result: {
+            columns: outcome.columns.map((c) => c.name),
+            rows: rows!,
+            rowCount: outcome.columns.length ? outcome.rowCount : (outcome.commandRowCount ?? 0),
+            truncated: outcome.truncated,
+          },
+        }
+      : {}),
+    ...(execution.error ? { error: execution.error } : {}),
+  };
+  const text = JSON.stringify(bodyOut);
+  const durationMs = performance.now() - started;
+  services.metrics.toolCalls.inc({ tool: "playground", verdict: auditVerdict });
+  services.audit.record({
+    teamId: link.teamId,
+    kind: "tool_call",
+    linkId: link.id,
+    userId: input.userId,
+    clientName: PLAYGROUND_CLIENT_NAME,
+    tool: "execute_sql",
+    sql: input.sql,
+    fingerprint: verdict.fingerprint || undefined,
+    tables: verdict.tables.slice(0, 200),
+    verdict: auditVerdict,
+    ruleId,
+    reason: reason?.slice(0, 4000),
+    durationMs: Math.round(durationMs * 1000) / 1000,
+    rows: bodyOut.result?.rowCount,
+    bytes: Buffer.byteLength(text),
+    error: execution.error?.slice(0, 4000),
+    sourceIp: meta.sourceIp,
+    requestId: meta.requestId,
+  });
+  sendJson(res, 200, text);
+}

@@ -1,0 +1,89 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { HttpDeps } from "./deps.js";
+import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost, resourceMetadataUrl, type RequestMeta } from "./mcp-endpoint.js";
+import { handlePlayground } from "./playground.js";
+import { jsonRpcError, sendJson, sendText } from "./respond.js";
+
+const MCP_PATH = /^\/mcp\/([^/?]+)\/?$/;
+const PRM_PATH = /^\/\.well-known\/oauth-protected-resource\/mcp\/([^/?]+)\/?$/;
+const PLAYGROUND_PATH = /^\/internal\/links\/([^/?]+)\/playground\/?$/;
+const REQUEST_ID = /^[\w.:-]{1,100}$/;
+
+function meta(req: IncomingMessage, trustProxy: boolean): RequestMeta {
+  const given = req.headers["x-request-id"];
+  const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
+  let sourceIp = req.socket.remoteAddress ?? null;
+  if (trustProxy) {
+    const forwarded = req.headers["x-forwarded-for"];
+    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
+    if (first) sourceIp = first;
+  }
+  return { requestId, sourceIp: sourceIp?.slice(0, 64) ?? null };
+}
+
+/** RFC 9728 metadata: where OAuth-capable clients find the authorization server for a link. */
+function protectedResourceMetadata(deps: HttpDeps, linkId: string) {
+  return {
+    resource: `${deps.publicUrl}/mcp/${encodeURIComponent(linkId)}`,
+    authorization_servers: [deps.webUrl],
+    bearer_methods_supported: ["header"],
+    resource_name: "Portcullis MCP link",
+    resource_documentation: `${deps.webUrl}/docs`,
+  };
+}
+
+export function createRouter(deps: HttpDeps) {
+  const { metrics, logger } = deps.services;
+  return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const m = meta(req, deps.trustProxy);
+    res.setHeader("x-request-id", m.requestId);
+    const path = (req.url ?? "/").split("?")[0]!;
+    const method = req.method ?? "GET";
+    let routeName = "other";
+    metrics.inFlight.inc();
+    try {
+      let match: RegExpExecArray | null;
+      if ((match = MCP_PATH.exec(path))) {
+        routeName = "mcp";
+        const linkId = decodeURIComponent(match[1]!);
+        if (method === "POST") await handleMcpPost(req, res, deps, linkId, m);
+        else if (method === "GET") await handleMcpGet(req, res, deps, linkId, m);
+        else if (method === "DELETE") await handleMcpDelete(req, res, deps, linkId, m);
+        else if (method === "OPTIONS") handleMcpOptions(req, res, deps);
+        else sendJson(res, 405, jsonRpcError(-32000, "Method not allowed"), { allow: "POST, GET, DELETE, OPTIONS" });
+      } else if ((match = PRM_PATH.exec(path)) && (method === "GET" || method === "HEAD")) {
+        routeName = "protected_resource";
+        // Served for any link id: answering 404 for unknown links would reveal which exist.
+        sendJson(res, 200, protectedResourceMetadata(deps, decodeURIComponent(match[1]!)), {
+          "access-control-allow-origin": "*",
+          "cache-control": "public, max-age=300",
+        });
+      } else if ((match = PLAYGROUND_PATH.exec(path)) && method === "POST") {
+        routeName = "playground";
+        await handlePlayground(req, res, deps, decodeURIComponent(match[1]!), m);
+      } else if (path === "/healthz") {
+        routeName = "healthz";
+        sendJson(res, 200, { status: "ok" });
+      } else if (path === "/readyz") {
+        routeName = "readyz";
+        const { ready, checks } = await deps.isReady();
+        sendJson(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", checks });
+      } else if (path === "/metrics") {
+        routeName = "metrics";
+        sendText(res, 200, await metrics.registry.metrics(), { "content-type": metrics.registry.contentType });
+      } else {
+        sendJson(res, 404, { error: "not found" });
+      }
+    } catch (error) {
+      logger.error({ err: error, requestId: m.requestId, path }, "request failed");
+      if (!res.headersSent) sendJson(res, 500, jsonRpcError(-32603, "Internal error"));
+      else res.end();
+    } finally {
+      metrics.inFlight.dec();
+      metrics.http.inc({ route: routeName, method, status: String(res.statusCode) });
+    }
+  };
+}
+
+export { resourceMetadataUrl };

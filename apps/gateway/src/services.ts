@@ -1,0 +1,23 @@
+import type { Catalog, CatalogCache, PolicyChecker } from "@portcullis/policy";
+import type pg from "pg";
+import type { AuditProducer } from "./audit/producer.js";
+import type { LinkRecord } from "./context.js";
+import type { DescriptionStore } from "./execution/descriptions.js";
+import type { TargetPools } from "./execution/pools.js";
+import type { Logger } from "./logger.js";
+import type { GatewayMetrics } from "./metrics.js";
+
+/** The long-lived parts every tool call uses; built once per gateway instance. */
+export interface Services {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  pools: TargetPools;
+  catalogs: CatalogCache;
+  checker: PolicyChecker;
+  descriptions: DescriptionStore;
+  audit: AuditProducer;
+  maxResultBytes: number;
+  /** Catalog of the link's target database (cached; loaded through the connection's pool). */
+  catalogFor(link: LinkRecord): Promise<Catalog>;
+  poolFor(link: LinkRecord): pg.Pool;
+}

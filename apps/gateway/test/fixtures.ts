@@ -1,0 +1,128 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
+import { addConnection, createApiKey, createLink, createTeam, createUser, parseTargetUrlForTests } from "./operations.js";
+import { generateSecretKey, getKeyring } from "@portcullis/db/secrets";
+import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { parseGatewayEnv, type GatewayEnv } from "../src/env.js";
+import { createGateway, type Gateway } from "../src/gateway.js";
+
+export interface LinkFixture {
+  linkId: string;
+  key: string;
+  apiKeyId: string;
+  teamId: string;
+  userId: string;
+  url: string;
+}
+
+/**
+ * A metadata database, a Chinook target, a team with a member and a connection, and helpers to add
+ * links and keys and to start gateway instances (port 0, own BullMQ prefix and spool directory).
+ */
+export class GatewayWorld {
+  readonly prisma: PrismaClient;
+  readonly secretKeys = generateSecretKey("k1");
+  readonly queuePrefix = `gwtest-${randomBytes(4).toString("hex")}`;
+  private readonly gateways: Gateway[] = [];
+  teamId = "";
+  userId = "";
+  connectionId = "";
+  private constructor(
+    readonly meta: TestDatabase,
+    readonly target: TestDatabase,
+    readonly spoolDir: string,
+  ) {
+    this.prisma = createPrismaClient(meta.url);
+  }
+
+  static async create(options: { target?: TestDatabase } = {}): Promise<GatewayWorld> {
+    const [meta, target, spoolDir] = await Promise.all([
+      createMetadataDatabase(),
+      options.target ? Promise.resolve(options.target) : createChinookDatabase(),
+      mkdtemp(path.join(tmpdir(), "gw-spool-")),
+    ]);
+    const world = new GatewayWorld(meta, target, spoolDir);
+    await world.addTeam();
+    return world;
+  }
+
+  /** A team with an owner and a connection to the target; returns ids (also kept on the world). */
+  async addTeam(name = `team-${randomBytes(3).toString("hex")}`, targetUrl = this.target.url) {
+    const user = await createUser(this.prisma, { email: `${name}-${randomBytes(3).toString("hex")}@example.com` });
+    const team = await createTeam(this.prisma, { name, ownerId: user.id });
+    const fields = parseTargetUrlForTests(targetUrl);
+    const connection = await addConnection(this.prisma, { teamId: team.id, name: "target", fields, test: false }, getKeyring(this.secretKeys));
+    if (!this.teamId) {
+      this.teamId = team.id;
+      this.userId = user.id;
+      this.connectionId = connection.id;
+    }
+    return { teamId: team.id, userId: user.id, connectionId: connection.id };
+  }
+
+  async addLink(
+    scope: Record<string, unknown>,
+    where: { teamId: string; userId: string; connectionId: string } = { teamId: this.teamId, userId: this.userId, connectionId: this.connectionId },
+    gatewayUrl = "",
+  ): Promise<LinkFixture> {
+    const link = await createLink(this.prisma, {
+      teamId: where.teamId,
+      connectionId: where.connectionId,
+      name: `link-${randomBytes(4).toString("hex")}`,
+      scope: scope as never,
+    });
+    const { key, record } = await createApiKey(this.prisma, { teamId: where.teamId, linkId: link.id, userId: where.userId, name: "test" });
+    return { linkId: link.id, key, apiKeyId: record.id, teamId: where.teamId, userId: where.userId, url: `${gatewayUrl}/mcp/${link.id}` };
+  }
+
+  env(overrides: Record<string, string> = {}): GatewayEnv {
+    return parseGatewayEnv({
+      DATABASE_URL: this.meta.url,
+      REDIS_URL: testRedisUrl(),
+      PORTCULLIS_SECRET_KEYS: this.secretKeys,
+      GATEWAY_PORT: "0",
+      GATEWAY_HOST: "127.0.0.1",
+      GATEWAY_PUBLIC_URL: "http://localhost:3001",
+      WEB_PUBLIC_URL: "http://localhost:3000",
+      GATEWAY_AUDIT_SPOOL_DIR: this.spoolDir,
+      QUEUE_PREFIX: this.queuePrefix,
+      LOG_LEVEL: process.env.GATEWAY_TEST_LOG_LEVEL ?? "silent",
+      GATEWAY_INTERNAL_TOKEN: "internal-test-token",
+      ...overrides,
+    });
+  }
+
+  async startGateway(overrides: Record<string, string> = {}): Promise<{ gateway: Gateway; url: string }> {
+    const gateway = createGateway(this.env(overrides));
+    const url = await gateway.start();
+    this.gateways.push(gateway);
+    return { gateway, url };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.gateways.map((g) => g.stop().catch(() => {})));
+    await this.prisma.$disconnect();
+    await Promise.all([this.meta.drop(), this.target.drop().catch(() => {}), rm(this.spoolDir, { recursive: true, force: true })]);
+  }
+}
+
+export async function connectClient(url: string, key: string, name = "vitest-client"): Promise<Client> {
+  const client = new Client({ name, version: "1.0.0" });
+  const transport = new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers: { authorization: `Bearer ${key}` } } });
+  await client.connect(transport);
+  return client;
+}
+
+export function toolText(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((c) => c.text ?? "").join("");
+}
+
+export function toolJson<T = { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; note?: string }>(result: unknown): T {
+  return JSON.parse(toolText(result)) as T;
+}
