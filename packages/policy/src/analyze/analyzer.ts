@@ -54,8 +54,6 @@ interface Cte {
 interface ExprContext {
   /** Output column names usable by name (ORDER BY / GROUP BY / DISTINCT ON). */
   outputNames?: readonly string[];
-  /** `*` in the target list of an EXISTS subquery: its columns are never produced. */
-  existsTarget?: boolean;
 }
 
 const MAX_DEPTH = 200;
@@ -332,7 +330,11 @@ export class StatementAnalyzer {
           for (const obj of list(node.objects)) {
             const names = list((nodeType(obj)?.[1] as PgNode | undefined)?.items).map(str).filter((s): s is string => s !== undefined);
             // DROP ... IF EXISTS of a name that exists nowhere is harmless; a hidden one must not be dropped.
-            if (node.missing_ok && this.existsNowhere(names)) continue;
+            if (node.missing_ok && this.existsNowhere(names)) {
+              const schema = names.length >= 2 ? names[names.length - 2]! : (this.view.searchPath[0] ?? "public");
+              if (rank(this.view.accessFor(schema, names[names.length - 1]!)) < 3) needAdmin(`dropping ${names.join(".")}`);
+              continue;
+            }
             const rel = this.resolveRelationName(names, true);
             if (!rel || rel.access !== "admin") needAdmin(`dropping ${names.join(".")}`);
           }
@@ -499,7 +501,7 @@ export class StatementAnalyzer {
   // ---------------------------------------------------------------- SELECT
 
   /** Returns the output columns (null when unknown). */
-  private select(sel: PgNode, outer: Frame | null, ctx: ExprContext): Column[] | null {
+  private select(sel: PgNode, outer: Frame | null, _ctx: ExprContext): Column[] | null {
     this.enter();
     this.pushCtes(sel.withClause as PgNode | undefined, outer);
     try {
@@ -527,13 +529,7 @@ export class StatementAnalyzer {
       const frame = newFrame(outer);
       for (const f of list(sel.fromClause)) this.fromItem(f, frame);
       if (sel.whereClause) this.expr(sel.whereClause as PgNode, frame, {});
-      const starBefore = this.starOverHidden;
-      this.starOverHidden = false;
-      const output = this.targetList(list(sel.targetList), frame, { existsTarget: ctx.existsTarget });
-      const starredHidden = this.starOverHidden;
-      this.starOverHidden = starBefore;
-      if (starredHidden && (list(sel.groupClause).length || list(sel.sortClause).length || list(sel.distinctClause).length))
-        throw new Refusal("hidden_columns_wildcard", "* over a table with columns this link cannot see cannot be grouped, sorted or made distinct by position; name the columns");
+      const output = this.targetList(list(sel.targetList), frame, {});
       const outputNames = (output ?? []).filter((c) => !c.hidden).map((c) => c.name);
       for (const g of list(sel.groupClause)) this.expr(g, frame, { outputNames });
       if (sel.havingClause) this.expr(sel.havingClause as PgNode, frame, {});
@@ -549,8 +545,6 @@ export class StatementAnalyzer {
     }
   }
 
-  private starOverHidden = false;
-
   private targetList(targets: PgNode[], frame: Frame, ctx: ExprContext): Column[] | null {
     const out: Column[] = [];
     let known = true;
@@ -560,7 +554,7 @@ export class StatementAnalyzer {
       const val = rt.val as PgNode | undefined;
       const cr = nodeType(val);
       if (cr && cr[0] === "ColumnRef" && list(cr[1].fields).some((f) => nodeType(f)?.[0] === "A_Star")) {
-        const cols = this.star(list(cr[1].fields), frame, ctx);
+        const cols = this.star(list(cr[1].fields), frame);
         if (cols === null) known = false;
         else out.push(...cols);
         continue;
@@ -571,8 +565,8 @@ export class StatementAnalyzer {
     return known ? out : null;
   }
 
-  /** `*` / `t.*`: refused over hidden columns (except where the columns are never produced). */
-  private star(fields: PgNode[], frame: Frame, ctx: ExprContext): Column[] | null {
+  /** `*` / `t.*`: refused over hidden columns. */
+  private star(fields: PgNode[], frame: Frame): Column[] | null {
     const qualifier = fields.slice(0, -1).map(str).filter((s): s is string => s !== undefined);
     const entries = qualifier.length ? [this.findEntry(qualifier, frame)] : frame.entries.filter((e) => !e.qualifiedOnly);
     if (qualifier.length && !entries[0]) throw new Refusal("undefined_table", `missing FROM-clause entry for table ${quoteName(qualifier[qualifier.length - 1]!)}`);
@@ -584,10 +578,9 @@ export class StatementAnalyzer {
         known = false;
         continue;
       }
-      if (e.columns.some((c) => c.hidden)) {
-        if (!ctx.existsTarget) throw this.wildcardRefusal(e, qualifier.length ? `${qualifier.join(".")}.*` : "*");
-        this.starOverHidden = true;
-      }
+      // Even inside EXISTS, where the columns are never produced: PostgreSQL itself treats `*` as a
+      // reference to every column (it checks column privileges on all of them), and so do we.
+      if (e.columns.some((c) => c.hidden)) throw this.wildcardRefusal(e, qualifier.length ? `${qualifier.join(".")}.*` : "*");
       out.push(...e.columns.filter((c) => !c.hidden));
     }
     return known ? out : null;
@@ -877,7 +870,7 @@ export class StatementAnalyzer {
           case "SubLink": {
             const sl = value as PgNode;
             const q = nodeType(sl.subselect);
-            if (q?.[0] === "SelectStmt") this.select(q[1], frame, { existsTarget: sl.subLinkType === "EXISTS_SUBLINK" });
+            if (q?.[0] === "SelectStmt") this.select(q[1], frame, {});
             if (sl.testexpr) this.generic(sl.testexpr, frame, {}, onRangeVar);
             if (sl.operName) this.checkOperator(list(sl.operName).map(str).filter((s): s is string => s !== undefined));
             continue;
@@ -948,7 +941,7 @@ export class StatementAnalyzer {
   private columnRef(fields: PgNode[], frame: Frame, ctx: ExprContext): void {
     if (fields.some((f) => nodeType(f)?.[0] === "A_Star")) {
       // `t.*` outside a target list (row_to_json(t.*), ROW(t.*), count(t.*)): a whole-row value.
-      this.star(fields, frame, { existsTarget: false });
+      this.star(fields, frame);
       return;
     }
     const names = fields.map(str).filter((s): s is string => s !== undefined);
