@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { accessView, createPolicyChecker, RULES } from "../src/index.js";
+import { chinookCatalog } from "./fixtures/catalog-fixture.js";
+import { generateStatements } from "./support/fuzz.js";
+import { SCOPES } from "./support/scopes.js";
+
+const STATEMENTS = generateStatements(5000, 7);
+
+describe("fuzz: generated and mutated statements", () => {
+  it("never crash, never stall, and never allow a reference to a hidden relation", () => {
+    const checker = createPolicyChecker({ cacheSize: 0 });
+    let allowed = 0;
+    let slowest = 0;
+    for (const [name, scope] of Object.entries(SCOPES)) {
+      const view = accessView(scope, chinookCatalog);
+      for (const sql of STATEMENTS) {
+        const started = performance.now();
+        const verdict = checker.check(sql, scope, chinookCatalog);
+        slowest = Math.max(slowest, performance.now() - started);
+        if (verdict.allowed) {
+          allowed++;
+          expect(verdict.ruleId).toBeUndefined();
+          for (const t of verdict.tables) {
+            if (!t.startsWith("pg_catalog.") && !t.startsWith("information_schema.")) expect(view.relations.has(t), `${name}: ${sql}`).toBe(true);
+          }
+        } else {
+          expect(RULES, sql).toHaveProperty(verdict.ruleId!);
+          expect(verdict.reason).toContain(`[rule ${verdict.ruleId}]`);
+        }
+      }
+    }
+    console.info(`fuzz: ${STATEMENTS.length * Object.keys(SCOPES).length} checks, ${allowed} allowed, slowest ${slowest.toFixed(1)} ms`);
+    // A stall would show as one check taking far longer than the rest (typical: well under 1 ms).
+    expect(slowest).toBeLessThan(250);
+    expect(allowed).toBeGreaterThan(500);
+  });
+
+  it("pathological inputs are refused quickly", () => {
+    const checker = createPolicyChecker({ cacheSize: 0 });
+    const inputs = [
+      `SELECT ${"(".repeat(50_000)}1${")".repeat(50_000)}`,
+      `SELECT ${"ARRAY[".repeat(5000)}1${"]".repeat(5000)}`,
+      `SELECT 1 ${"UNION SELECT 1 ".repeat(3000)}`,
+      `SELECT ${"f(".repeat(3000)}1${")".repeat(3000)}`,
+      `${"WITH a AS (".repeat(500)}SELECT 1${") SELECT 1".repeat(500)}`,
+      "\u0000SELECT 1",
+      "SELECT 1".repeat(10_000),
+    ];
+    for (const sql of inputs) {
+      const started = performance.now();
+      const verdict = checker.check(sql, SCOPES.read, chinookCatalog);
+      expect(performance.now() - started, sql.slice(0, 40)).toBeLessThan(2000);
+      expect(verdict.allowed, sql.slice(0, 40)).toBe(false);
+    }
+    // Odd but valid text: must not crash (a lone surrogate reaches PostgreSQL as U+FFFD).
+    expect(() => checker.check("SELECT '\uD800'", SCOPES.read, chinookCatalog)).not.toThrow();
+  });
+});
