@@ -1,0 +1,26 @@
+import { createOAuthConfig, createQueueAuditSink, type OAuthContext } from "@portcullis/oauth";
+import { getPrisma } from "@/lib/db";
+import { env } from "@/lib/env";
+import { getRedis, publishRevocation } from "@/lib/redis";
+
+const globalForOAuth = globalThis as unknown as { portcullisOAuth?: OAuthContext };
+
+/**
+ * The authorization server's context for this process: the dashboard's Prisma client, its public
+ * URL as issuer, the gateway's public URL as the base of every resource indicator, audit events on
+ * the shared queue and revocations on the shared channel. The production fetch policy (https only,
+ * public addresses only) is the package default and is not configurable from the environment.
+ */
+export function getOAuthContext(): OAuthContext {
+  if (globalForOAuth.portcullisOAuth) return globalForOAuth.portcullisOAuth;
+  const e = env();
+  const audit = createQueueAuditSink(getRedis());
+  globalForOAuth.portcullisOAuth = {
+    prisma: getPrisma(),
+    config: createOAuthConfig({ issuer: e.publicUrl, gatewayPublicUrl: e.GATEWAY_PUBLIC_URL }),
+    audit: audit.sink,
+    publishRevocation,
+    warn: (message, details) => console.warn(`[oauth] ${message}`, details ?? {}),
+  };
+  return globalForOAuth.portcullisOAuth;
+}
