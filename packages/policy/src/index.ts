@@ -12,6 +12,7 @@ export { CatalogCache } from "./catalog/cache.js";
 export type { CatalogCacheOptions } from "./catalog/cache.js";
 export type { Catalog, CatalogRelation, CatalogColumn, CatalogFunction, ForeignKey, RelationKind, Volatility } from "./catalog/types.js";
 export { createPolicyChecker } from "./decide/checker.js";
+export { policyReady } from "./parse/parse.js";
 export type { Verdict, PolicyChecker, PolicyCheckerOptions } from "./decide/checker.js";
 export type { StatementClass } from "./analyze/analyzer.js";
 export { RULES } from "./rules/rules.js";

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
-import { parseSql, type PgNode } from "../parse/parse.js";
+import { parseSql, policyReady, type PgNode } from "../parse/parse.js";
 import type { Catalog, CatalogFunction, CatalogRelation, RelationKind, Volatility } from "./types.js";
 
 const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -75,6 +75,7 @@ type Queryable = Pick<pg.ClientBase, "query">;
  * transaction so every query sees the same snapshot. Accepts a Pool (borrows one client).
  */
 export async function loadCatalog(client: pg.ClientBase | pg.Pool): Promise<Catalog> {
+  await policyReady();
   const isPool = typeof (client as pg.Pool).totalCount === "number";
   if (isPool) {
     const borrowed = await (client as pg.Pool).connect();

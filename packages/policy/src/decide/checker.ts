@@ -1,7 +1,7 @@
 import { Refusal, StatementAnalyzer, type StatementClass } from "../analyze/analyzer.js";
 import type { Catalog } from "../catalog/types.js";
 import { fingerprintStatements } from "../parse/fingerprint.js";
-import { parseSql } from "../parse/parse.js";
+import { parseSql, policyReady } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import { accessView } from "../scope/access.js";
 import { summarizeScope } from "../scope/describe.js";
@@ -44,6 +44,8 @@ export interface PolicyCheckerOptions {
 const PARSER_EXHAUSTION = /memory exhausted|stack depth|call stack|too complex|out of memory/i;
 
 export function createPolicyChecker(options: PolicyCheckerOptions = {}): PolicyChecker {
+  // Start loading the parser now; by the time a catalog is loaded (which awaits it) it is ready.
+  void policyReady();
   const cacheSize = options.cacheSize ?? 5000;
   const maxSqlLength = options.maxSqlLength ?? 100_000;
   const maxStatements = options.maxStatements ?? 50;

@@ -1,8 +1,21 @@
-import { loadModule, parseSync } from "libpg-query";
+// libpg-query instantiates its wasm module as soon as it is imported, so it is imported lazily: the
+// dashboard can use the scope helpers of this package without loading (or bundling) the parser.
+type LibPgQuery = typeof import("libpg-query");
 
-// parseSync needs the wasm module instantiated first; doing it once at import time keeps the
-// checker synchronous on the hot path (the gateway imports this package at startup).
-await loadModule();
+let parser: LibPgQuery | undefined;
+let loading: Promise<void> | undefined;
+
+/**
+ * Loads the PostgreSQL parser (wasm). Await it once at startup; `loadCatalog` and the CLI do. The
+ * checker itself stays synchronous on the hot path, which is why it cannot load the parser itself.
+ */
+export function policyReady(): Promise<void> {
+  loading ??= import("libpg-query").then(async (mod) => {
+    await mod.loadModule();
+    parser = mod;
+  });
+  return loading;
+}
 
 export type PgNode = Record<string, unknown>;
 
@@ -16,10 +29,11 @@ export type ParseOutcome =
   | { ok: true; statements: RawStatement[] }
   | { ok: false; message: string; position: number | undefined };
 
-/** Parses with PostgreSQL's own grammar; never throws (the wasm parser can fail on pathological input). */
+/** Parses with PostgreSQL's own grammar; never throws on bad input (the wasm parser can fail on pathological text). */
 export function parseSql(sql: string): ParseOutcome {
+  if (!parser) throw new Error("the SQL parser is not loaded yet: await policyReady() once at startup (loadCatalog does it)");
   try {
-    const tree = parseSync(sql) as unknown as { stmts?: RawStatement[] };
+    const tree = parser.parseSync(sql) as unknown as { stmts?: RawStatement[] };
     return { ok: true, statements: tree.stmts ?? [] };
   } catch (error) {
     const err = error as { message?: string; sqlDetails?: { cursorPosition?: number } };

@@ -53,7 +53,7 @@ export async function createOracle(databaseUrl: string, scope: Scope, catalog: C
   const run = async (sql: string) => {
     await client.query("BEGIN READ ONLY");
     try {
-      await client.query(`SET LOCAL statement_timeout = '3s'`);
+      await client.query(`SET LOCAL statement_timeout = '1s'`);
       await client.query(`SET LOCAL track_functions = 'all'`);
       await client.query(`SET LOCAL search_path = ${searchPath}`);
       await client.query(`SET LOCAL ROLE ${role}`);

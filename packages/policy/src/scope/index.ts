@@ -1,0 +1,9 @@
+// Scope helpers without the SQL parser: safe to import from the dashboard (no wasm is loaded).
+export { scopeSchema, parseScope, splitTableKey, ACCESS_LEVELS, DEFAULT_LIMITS } from "./schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, ScopeError, ParseScopeResult } from "./schema.js";
+export { SCOPE_PRESETS, presetScope } from "./presets.js";
+export type { PresetName, PresetOptions } from "./presets.js";
+export { describeScope, summarizeScope } from "./describe.js";
+export { visibleObjects } from "./visible.js";
+export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./visible.js";
+export { searchPathFor, searchPathSchemas } from "./access.js";

@@ -1,0 +1,66 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { TestDatabase } from "@portcullis/db/testing";
+import { createPolicyDatabase } from "./support/chinook.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+let db: TestDatabase;
+beforeAll(async () => {
+  ({ db } = await createPolicyDatabase());
+});
+afterAll(() => db?.drop());
+
+function runCli(args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // The same entry `pnpm policy` runs (root package.json: tsx packages/policy/src/cli/main.ts).
+    const child = spawn(process.execPath, ["--import", "tsx", "packages/policy/src/cli/main.ts", ...args], { cwd: root });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+describe("pnpm policy check", () => {
+  it("checks JSON lines against a real database and keeps going past a malformed line", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "policy-cli-"));
+    const scopeFile = path.join(dir, "scope.json");
+    writeFileSync(scopeFile, JSON.stringify({ access: "read", tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } } }));
+    const input = [
+      { id: 1, sql: "SELECT title FROM album LIMIT 1" },
+      "this is not json",
+      { id: "three", sql: "SELECT email FROM customer" },
+      { id: 4, sql: "SELECT * FROM employee" },
+      { id: 5 },
+      { id: 6, sql: "DELETE FROM album" },
+    ]
+      .map((l) => (typeof l === "string" ? l : JSON.stringify(l)))
+      .join("\n");
+    const { code, stdout, stderr } = await runCli(["check", "--scope", scopeFile, "--database-url", db.url], `${input}\n`);
+    expect(code, stderr).toBe(0);
+    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(6);
+    expect(lines[0]).toEqual({ id: 1, verdict: "allow", rule: null, reason: null });
+    expect(lines[1]).toMatchObject({ id: null, error: expect.stringMatching(/invalid JSON/) });
+    expect(lines[2]).toMatchObject({ id: "three", verdict: "block", rule: "undefined_column" });
+    expect(lines[3]).toMatchObject({ id: 4, verdict: "block", rule: "undefined_table", reason: expect.stringContaining('relation "employee" does not exist') });
+    expect(lines[4]).toMatchObject({ id: 5, error: expect.stringMatching(/"sql"/) });
+    expect(lines[5]).toMatchObject({ id: 6, verdict: "block", rule: "write_not_permitted" });
+  }, 60_000);
+
+  it("refuses a bad scope file with its precise errors", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "policy-cli-"));
+    const scopeFile = path.join(dir, "scope.json");
+    writeFileSync(scopeFile, JSON.stringify({ access: "owner" }));
+    const { code, stderr } = await runCli(["check", "--scope", scopeFile, "--database-url", db.url], "");
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/scope access: unknown access level "owner"/);
+  }, 60_000);
+});
