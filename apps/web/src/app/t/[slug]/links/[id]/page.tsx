@@ -1,0 +1,133 @@
+import Link from "next/link";
+import { notFound } from "next/navigation";
+import { CopyButton } from "@/components/copy-button";
+import { Badge, Card, CardHeader, cx } from "@/components/ui";
+import { IssueKeyPanel } from "@/features/keys/issue-key";
+import { KeyTable } from "@/features/keys/key-table";
+import { listKeys } from "@/features/keys/operations";
+import { LinkAccessList } from "@/features/links/link-access";
+import { LinkDangerZone } from "@/features/links/link-danger";
+import { LinkForm } from "@/features/links/link-form";
+import { getLink, linkUrl } from "@/features/links/operations";
+import type { ScopeDoc } from "@/features/links/scope-editor";
+import { summarize } from "@/features/links/summary";
+import { Playground } from "@/features/playground/playground";
+import { roleAtLeast } from "@/lib/authz";
+import { getPrisma } from "@/lib/db";
+import { requireTeamPage } from "@/lib/session";
+
+export const metadata = { title: "MCP link" };
+
+const TABS = [
+  { id: "connect", label: "Connect" },
+  { id: "scope", label: "Scope" },
+  { id: "playground", label: "Playground" },
+  { id: "access", label: "Members" },
+] as const;
+
+export default async function LinkPage({ params, searchParams }: { params: Promise<{ slug: string; id: string }>; searchParams: Promise<{ tab?: string }> }) {
+  const { slug, id } = await params;
+  const { tab: tabParam } = await searchParams;
+  const { user, team, role } = await requireTeamPage(slug);
+  const { link } = await getLink(user, team.id, id).catch(() => notFound());
+  const isAdmin = roleAtLeast(role, "admin");
+  const canUse = roleAtLeast(role, "member");
+  const tabs = TABS.filter((t) => (t.id === "access" ? isAdmin : t.id === "playground" ? canUse : t.id === "scope" ? true : true));
+  const tab = tabs.find((t) => t.id === tabParam)?.id ?? "connect";
+  const url = linkUrl(link.id);
+  const prisma = getPrisma();
+
+  let body: React.ReactNode = null;
+  if (tab === "connect") {
+    const keys = await listKeys(user, team.id, { linkId: link.id });
+    const memberships = isAdmin ? await prisma.membership.findMany({ where: { teamId: team.id, role: { not: "viewer" } }, include: { user: true } }) : [];
+    const eligible = isAdmin
+      ? memberships.filter((m) => m.role !== "member" || link.access.some((a) => a.userId === m.userId)).map((m) => ({ id: m.userId, label: m.userId === user.userId ? `${m.user.name ?? m.user.email} (you)` : (m.user.name ?? m.user.email) }))
+      : [{ id: user.userId, label: "you" }];
+    body = (
+      <div className="space-y-6">
+        <Card>
+          <CardHeader title="Connect an AI client" description="Create a key, then paste the config for your client. Each developer should use their own key." />
+          <div className="p-5">
+            {canUse ? (
+              <IssueKeyPanel teamId={team.id} linkId={link.id} linkName={link.name} url={url} members={eligible} currentUserId={user.userId} />
+            ) : (
+              <p className="text-sm text-zinc-500">Viewers can read activity but cannot hold keys.</p>
+            )}
+          </div>
+        </Card>
+        <Card>
+          <CardHeader title={isAdmin ? "Keys for this link" : "Your keys for this link"} />
+          <KeyTable teamId={team.id} slug={slug} keys={JSON.parse(JSON.stringify(keys))} showOwner={isAdmin} showLink={false} />
+        </Card>
+      </div>
+    );
+  } else if (tab === "scope") {
+    const connections = [{ id: link.connection.id, name: link.connection.name, database: link.connection.database }];
+    body = isAdmin ? (
+      <Card className="p-5">
+        <LinkForm teamId={team.id} slug={slug} connections={connections} existing={{ id: link.id, name: link.name, connectionId: link.connectionId, scope: link.scope as unknown as ScopeDoc }} />
+        <div className="mt-8 border-t border-zinc-200 pt-5">
+          <h3 className="mb-3 text-sm font-medium text-zinc-800">Danger zone</h3>
+          <LinkDangerZone teamId={team.id} slug={slug} link={{ id: link.id, name: link.name, status: link.status }} />
+        </div>
+      </Card>
+    ) : (
+      <Card>
+        <CardHeader title="Scope" description="Only owners and admins can change it." />
+        <pre className="overflow-x-auto p-5 font-mono text-xs">{JSON.stringify(link.scope, null, 2)}</pre>
+      </Card>
+    );
+  } else if (tab === "playground") {
+    body = (
+      <Card>
+        <CardHeader title="Playground" description="Type SQL and see exactly what the gateway does with it under this scope." />
+        <div className="p-5"><Playground teamId={team.id} linkId={link.id} /></div>
+      </Card>
+    );
+  } else if (tab === "access") {
+    const memberships = await prisma.membership.findMany({ where: { teamId: team.id }, include: { user: true }, orderBy: { createdAt: "asc" } });
+    body = (
+      <Card>
+        <CardHeader title="Who can use this link" description="Members hold keys only on links they are granted. Owners and admins can use every link." />
+        <div className="px-5 py-2">
+          <LinkAccessList teamId={team.id} linkId={link.id} members={memberships.map((m) => ({ id: m.userId, label: m.user.name ? `${m.user.name} (${m.user.email})` : m.user.email, role: m.role, granted: link.access.some((a) => a.userId === m.userId) }))} />
+        </div>
+      </Card>
+    );
+  }
+
+  return (
+    <>
+      <Link href={`/t/${slug}/links`} className="text-sm text-zinc-500 hover:text-zinc-800">← MCP links</Link>
+      <div className="mb-5 mt-1 flex flex-wrap items-start justify-between gap-4">
+        <div>
+          <div className="flex items-center gap-2">
+            <h1 className="text-xl font-semibold tracking-tight">{link.name}</h1>
+            {link.status === "active" ? <Badge tone="green">Active</Badge> : <Badge>Disabled</Badge>}
+          </div>
+          <p className="mt-1 text-sm text-zinc-500">{link.connection.name} · {summarize(link.scope)}</p>
+        </div>
+        <Link href={`/t/${slug}/activity?link=${link.id}`} className="text-sm font-medium text-brand-600 hover:text-brand-700">View activity →</Link>
+      </div>
+      <div className="mb-5 flex items-center gap-2 rounded-lg bg-white p-2 pl-3 ring-1 ring-zinc-200">
+        <span className="text-xs font-medium uppercase tracking-wide text-zinc-500">MCP URL</span>
+        <code data-testid="link-url" className="min-w-0 flex-1 truncate font-mono text-sm text-zinc-900">{url}</code>
+        <CopyButton value={url} label="Copy URL" />
+      </div>
+      <nav aria-label="Link sections" className="mb-5 flex gap-1 border-b border-zinc-200">
+        {tabs.map((t) => (
+          <Link
+            key={t.id}
+            href={`/t/${slug}/links/${link.id}?tab=${t.id}`}
+            aria-current={tab === t.id ? "page" : undefined}
+            className={cx("-mb-px border-b-2 px-3 py-2 text-sm font-medium", tab === t.id ? "border-brand-600 text-brand-700" : "border-transparent text-zinc-500 hover:text-zinc-800")}
+          >
+            {t.label}
+          </Link>
+        ))}
+      </nav>
+      {body}
+    </>
+  );
+}

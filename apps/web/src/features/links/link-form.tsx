@@ -1,0 +1,99 @@
+"use client";
+import { useRouter } from "next/navigation";
+import { useEffect, useState } from "react";
+import { Alert, Button, Field, Input, Select } from "@/components/ui";
+import { connectionTablesAction, createLinkAction, updateLinkAction } from "./actions";
+import type { TableInfo } from "./operations";
+import { DEFAULT_SCOPE, ScopeEditor, type ScopeDoc } from "./scope-editor";
+
+export function LinkForm({
+  teamId,
+  slug,
+  connections,
+  existing,
+}: {
+  teamId: string;
+  slug: string;
+  connections: { id: string; name: string; database: string }[];
+  existing?: { id: string; name: string; connectionId: string; scope: ScopeDoc };
+}) {
+  const router = useRouter();
+  const [name, setName] = useState(existing?.name ?? "");
+  const [connectionId, setConnectionId] = useState(existing?.connectionId ?? connections[0]?.id ?? "");
+  const [scope, setScope] = useState<ScopeDoc>(existing?.scope ?? DEFAULT_SCOPE);
+  const [tables, setTables] = useState<TableInfo[] | null>(null);
+  const [tablesError, setTablesError] = useState<string>();
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<string>();
+  const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
+  const [saved, setSaved] = useState(false);
+  const [pending, setPending] = useState(false);
+
+  useEffect(() => {
+    if (!connectionId) return;
+    let cancelled = false;
+    setLoading(true);
+    setTablesError(undefined);
+    connectionTablesAction({ teamId, connectionId }).then((result) => {
+      if (cancelled) return;
+      setLoading(false);
+      if (result.ok) setTables(result.data);
+      else setTablesError(result.error);
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [teamId, connectionId]);
+
+  async function save(event: React.FormEvent) {
+    event.preventDefault();
+    setPending(true);
+    setError(undefined);
+    setFieldErrors({});
+    setSaved(false);
+    const result = existing
+      ? await updateLinkAction({ teamId, linkId: existing.id, name, scope })
+      : await createLinkAction({ teamId, connectionId, name, scope });
+    setPending(false);
+    if (!result.ok) {
+      setError(result.error);
+      setFieldErrors(result.fieldErrors ?? {});
+      return;
+    }
+    if (existing) {
+      setSaved(true);
+      router.refresh();
+    } else {
+      router.push(`/t/${slug}/links/${(result.data as { id: string }).id}`);
+    }
+  }
+
+  const scopeErrors = Object.entries(fieldErrors)
+    .filter(([k]) => k.startsWith("scope."))
+    .map(([k, message]) => ({ path: k.slice(6), message }));
+
+  return (
+    <form onSubmit={save} className="space-y-6" noValidate>
+      {error && scopeErrors.length === 0 ? <Alert>{error}</Alert> : null}
+      {saved ? <Alert tone="green">Saved. Gateways apply the new scope to the next call.</Alert> : null}
+      <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
+        <Field label="Link name" htmlFor="link-name" hint="Shown in the AI client's server list, e.g. “analytics-read-only”." error={fieldErrors.name}>
+          <Input id="link-name" value={name} onChange={(e) => setName(e.target.value)} required autoFocus={!existing} />
+        </Field>
+        <Field label="Connection" htmlFor="link-connection" hint={existing ? "A link stays bound to its connection." : undefined}>
+          <Select id="link-connection" value={connectionId} onChange={(e) => setConnectionId(e.target.value)} disabled={!!existing}>
+            {connections.map((c) => (
+              <option key={c.id} value={c.id}>{c.name} ({c.database})</option>
+            ))}
+          </Select>
+        </Field>
+      </div>
+      <ScopeEditor value={scope} onChange={setScope} tables={tables} tablesError={tablesError} loadingTables={loading} errors={scopeErrors} />
+      <div className="flex justify-end gap-2 border-t border-zinc-200 pt-4">
+        <Button type="submit" disabled={pending || !connectionId}>
+          {pending ? "Saving…" : existing ? "Save scope" : "Create link"}
+        </Button>
+      </div>
+    </form>
+  );
+}

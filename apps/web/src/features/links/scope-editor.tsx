@@ -1,0 +1,350 @@
+"use client";
+import { useEffect, useMemo, useRef, useState } from "react";
+import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "@/components/ui";
+import { validateScopeAction } from "./actions";
+import type { TableInfo } from "./operations";
+
+export type Access = "none" | "read" | "write" | "admin";
+export interface TableRule {
+  access?: Access;
+  hiddenColumns?: string[];
+}
+export interface ScopeDoc {
+  access: Access;
+  schemas?: string[];
+  tables: Record<string, TableRule>;
+  limits: { maxRows: number; statementTimeoutMs: number };
+}
+
+export const DEFAULT_SCOPE: ScopeDoc = { access: "read", tables: {}, limits: { maxRows: 1000, statementTimeoutMs: 15000 } };
+
+const ACCESS_TEXT: Record<Access, string> = { none: "Hidden", read: "Read", write: "Read & write", admin: "Admin (DDL)" };
+
+type Preset = "read-only" | "read-write" | "full" | "custom";
+const PRESETS: { id: Preset; title: string; description: string }[] = [
+  { id: "read-only", title: "Read only", description: "SELECT on every table. The safe default for AI assistants." },
+  { id: "read-write", title: "Read-write on chosen tables", description: "Read everything; pick the tables that may be written." },
+  { id: "full", title: "Full", description: "Read, write and DDL. Still no files, programs or role switching." },
+  { id: "custom", title: "Custom", description: "Any default and per-table mix." },
+];
+
+/** Which preset a document matches; hiding tables or columns fits every preset. */
+export function presetOf(scope: ScopeDoc): Preset {
+  const overrides = Object.values(scope.tables).map((r) => r.access).filter((a): a is Access => !!a && a !== "none");
+  if (scope.access === "read" && overrides.every((a) => a === "read")) return "read-only";
+  if (scope.access === "read" && overrides.every((a) => a === "write" || a === "read")) return "read-write";
+  if (scope.access === "admin" && overrides.length === 0) return "full";
+  return "custom";
+}
+
+/** Table keys are "table" for public, "schema.table" otherwise (the scope format's canonical form). */
+export function tableKey(schema: string, name: string): string {
+  return schema === "public" ? name : `${schema}.${name}`;
+}
+
+function ruleFor(scope: ScopeDoc, t: TableInfo): [string, TableRule | undefined] {
+  const short = tableKey(t.schema, t.name);
+  if (scope.tables[short]) return [short, scope.tables[short]];
+  if (scope.tables[t.key]) return [t.key, scope.tables[t.key]];
+  return [short, undefined];
+}
+
+function clean(scope: ScopeDoc): ScopeDoc {
+  const tables: Record<string, TableRule> = {};
+  for (const [k, r] of Object.entries(scope.tables)) {
+    const rule: TableRule = {};
+    if (r.access && r.access !== scope.access) rule.access = r.access;
+    if (r.hiddenColumns?.length && rule.access !== "none") rule.hiddenColumns = r.hiddenColumns;
+    if (rule.access || rule.hiddenColumns) tables[k] = rule;
+  }
+  return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
+}
+
+export function ScopeEditor({
+  value,
+  onChange,
+  tables,
+  tablesError,
+  loadingTables,
+  errors,
+}: {
+  value: ScopeDoc;
+  onChange: (scope: ScopeDoc) => void;
+  tables: TableInfo[] | null;
+  tablesError?: string;
+  loadingTables?: boolean;
+  errors?: { path: string; message: string }[];
+}) {
+  const [view, setView] = useState<"visual" | "json">("visual");
+  const [filter, setFilter] = useState("");
+  const [open, setOpen] = useState<string | null>(null);
+  const [json, setJson] = useState(() => JSON.stringify(value, null, 2));
+  const [jsonErrors, setJsonErrors] = useState<{ path: string; message: string }[]>([]);
+  const lastEmitted = useRef(JSON.stringify(value));
+  const fileInput = useRef<HTMLInputElement>(null);
+  const preset = presetOf(value);
+
+  // Keep the JSON text in step with visual edits (but never rewrite what the user is typing).
+  useEffect(() => {
+    const text = JSON.stringify(value);
+    if (text !== lastEmitted.current) {
+      lastEmitted.current = text;
+      setJson(JSON.stringify(value, null, 2));
+      setJsonErrors([]);
+    }
+  }, [value]);
+
+  function emit(next: ScopeDoc) {
+    const cleaned = clean(next);
+    lastEmitted.current = JSON.stringify(cleaned);
+    setJson(JSON.stringify(cleaned, null, 2));
+    setJsonErrors([]);
+    onChange(cleaned);
+  }
+
+  function applyPreset(p: Preset) {
+    if (p === "custom") return;
+    const tablesNext: Record<string, TableRule> = {};
+    for (const [k, r] of Object.entries(value.tables)) {
+      // Presets keep what is hidden (tables and columns): that is the PII decision, not the preset's.
+      if (r.access === "none") tablesNext[k] = { access: "none" };
+      else if (r.hiddenColumns?.length) tablesNext[k] = { hiddenColumns: r.hiddenColumns };
+      if (p === "read-write" && r.access === "write") tablesNext[k] = { ...tablesNext[k], access: "write" };
+    }
+    emit({ ...value, access: p === "full" ? "admin" : "read", tables: tablesNext });
+  }
+
+  function setRule(key: string, rule: TableRule) {
+    emit({ ...value, tables: { ...value.tables, [key]: rule } });
+  }
+
+  const validateTimer = useRef<ReturnType<typeof setTimeout>>(undefined);
+  function onJsonChange(text: string) {
+    setJson(text);
+    clearTimeout(validateTimer.current);
+    validateTimer.current = setTimeout(async () => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch (error) {
+        setJsonErrors([{ path: "(document)", message: `Not valid JSON: ${(error as Error).message}` }]);
+        return;
+      }
+      const result = await validateScopeAction(parsed);
+      if (!result.ok) return setJsonErrors([{ path: "(document)", message: result.error }]);
+      if (!result.data.ok) return setJsonErrors(result.data.errors);
+      setJsonErrors([]);
+      const scope = result.data.scope as ScopeDoc;
+      lastEmitted.current = JSON.stringify(scope);
+      onChange(scope);
+    }, 300);
+  }
+
+  const shown = useMemo(() => {
+    const f = filter.trim().toLowerCase();
+    return (tables ?? []).filter((t) => !f || t.key.toLowerCase().includes(f) || t.columns.some((c) => c.name.toLowerCase().includes(f)));
+  }, [tables, filter]);
+
+  const allErrors = [...(errors ?? []), ...jsonErrors];
+
+  return (
+    <div className="space-y-5">
+      <div className="flex items-center justify-between gap-2">
+        <div role="tablist" aria-label="Scope view" className="inline-flex rounded-lg bg-zinc-100 p-1">
+          {(["visual", "json"] as const).map((v) => (
+            <button
+              key={v}
+              type="button"
+              role="tab"
+              aria-selected={view === v}
+              onClick={() => setView(v)}
+              className={cx("rounded-md px-3 py-1 text-sm font-medium", view === v ? "bg-white text-zinc-900 shadow-sm ring-1 ring-zinc-200" : "text-zinc-500 hover:text-zinc-800")}
+            >
+              {v === "visual" ? "Editor" : "JSON"}
+            </button>
+          ))}
+        </div>
+        <div className="flex gap-2">
+          <Button
+            variant="ghost"
+            className="text-xs"
+            onClick={() => {
+              const blob = new Blob([JSON.stringify(value, null, 2) + "\n"], { type: "application/json" });
+              const a = document.createElement("a");
+              a.href = URL.createObjectURL(blob);
+              a.download = "scope.json";
+              a.click();
+            }}
+          >
+            Export
+          </Button>
+          <Button variant="ghost" className="text-xs" onClick={() => fileInput.current?.click()}>
+            Import…
+          </Button>
+          <input
+            ref={fileInput}
+            type="file"
+            accept="application/json,.json"
+            className="hidden"
+            aria-label="Import a scope file"
+            onChange={async (e) => {
+              const file = e.target.files?.[0];
+              if (!file) return;
+              setView("json");
+              onJsonChange(await file.text());
+              e.target.value = "";
+            }}
+          />
+        </div>
+      </div>
+
+      {allErrors.length > 0 ? (
+        <Alert title="The scope has problems">
+          <ul className="list-disc pl-4">
+            {allErrors.map((e, i) => (
+              <li key={i}>
+                <code className="font-mono text-xs">{e.path}</code>: {e.message}
+              </li>
+            ))}
+          </ul>
+        </Alert>
+      ) : null}
+
+      {view === "json" ? (
+        <div>
+          <label htmlFor="scope-json" className="sr-only">Scope document (JSON)</label>
+          <Textarea id="scope-json" rows={18} value={json} onChange={(e) => onJsonChange(e.target.value)} spellCheck={false} aria-invalid={jsonErrors.length > 0} />
+          <p className="mt-1 text-xs text-zinc-500">The same document the gateway enforces and <code>pnpm policy check --scope</code> reads. Edits here update the editor once they are valid.</p>
+        </div>
+      ) : (
+        <>
+          <fieldset>
+            <legend className="text-sm font-medium text-zinc-800">Starting point</legend>
+            <div className="mt-2 grid grid-cols-1 gap-2 sm:grid-cols-2 lg:grid-cols-4">
+              {PRESETS.map((p) => (
+                <label
+                  key={p.id}
+                  className={cx(
+                    "cursor-pointer rounded-lg p-3 ring-1 transition-colors has-[:focus-visible]:ring-2 has-[:focus-visible]:ring-brand-500",
+                    preset === p.id ? "bg-brand-50 ring-brand-500" : "bg-white ring-zinc-200 hover:ring-zinc-300",
+                  )}
+                >
+                  <input type="radio" name="preset" value={p.id} checked={preset === p.id} onChange={() => applyPreset(p.id)} className="sr-only" />
+                  <span className="block text-sm font-medium text-zinc-900">{p.title}</span>
+                  <span className="mt-0.5 block text-xs text-zinc-500">{p.description}</span>
+                </label>
+              ))}
+            </div>
+          </fieldset>
+
+          {preset === "custom" ? (
+            <div className="flex items-center gap-3">
+              <label htmlFor="default-access" className="text-sm font-medium text-zinc-800">Default access for tables not listed</label>
+              <Select id="default-access" className="w-44" value={value.access} onChange={(e) => emit({ ...value, access: e.target.value as Access })}>
+                {(["none", "read", "write", "admin"] as const).map((a) => (
+                  <option key={a} value={a}>{ACCESS_TEXT[a]}</option>
+                ))}
+              </Select>
+            </div>
+          ) : null}
+
+          <div>
+            <div className="flex flex-wrap items-end justify-between gap-2">
+              <div>
+                <h3 className="text-sm font-medium text-zinc-800">Tables</h3>
+                <p className="text-xs text-zinc-500">Hide tables that hold secrets or PII, and hide columns such as emails and phone numbers. Hidden objects behave as if they did not exist.</p>
+              </div>
+              <Input aria-label="Filter tables and columns" placeholder="Filter tables or columns…" className="w-56" value={filter} onChange={(e) => setFilter(e.target.value)} />
+            </div>
+            <div className="mt-3 max-h-[28rem] overflow-y-auto rounded-lg ring-1 ring-zinc-200">
+              {loadingTables ? (
+                <p className="p-4 text-sm text-zinc-500">Reading the connection&apos;s tables…</p>
+              ) : tablesError ? (
+                <div className="p-4"><Alert tone="amber">{tablesError} — you can still edit the scope in the JSON view.</Alert></div>
+              ) : shown.length === 0 ? (
+                <p className="p-4 text-sm text-zinc-500">{tables?.length ? "No table matches the filter." : "This connection has no tables yet."}</p>
+              ) : (
+                <ul className="divide-y divide-zinc-100">
+                  {shown.map((t) => {
+                    const [key, rule] = ruleFor(value, t);
+                    const access = rule?.access ?? value.access;
+                    const hidden = rule?.hiddenColumns ?? [];
+                    const expanded = open === t.key;
+                    return (
+                      <li key={t.key} className={cx("px-3 py-2", access === "none" && "bg-zinc-50")}>
+                        <div className="flex flex-wrap items-center gap-3">
+                          <div className="min-w-0 flex-1">
+                            <span className={cx("font-mono text-sm", access === "none" ? "text-zinc-400 line-through" : "text-zinc-900")}>{tableKey(t.schema, t.name)}</span>
+                            {t.kind !== "table" ? <Badge className="ml-2">{t.kind.replace("_", " ")}</Badge> : null}
+                            {hidden.length > 0 && access !== "none" ? <Badge tone="amber" className="ml-2">{hidden.length} hidden column{hidden.length === 1 ? "" : "s"}</Badge> : null}
+                          </div>
+                          <label className="sr-only" htmlFor={`access-${t.key}`}>Access to {t.key}</label>
+                          <select
+                            id={`access-${t.key}`}
+                            className={cx(inputClass, "w-40 py-1 text-xs")}
+                            value={rule?.access ?? ""}
+                            onChange={(e) => setRule(key, { ...rule, access: (e.target.value || undefined) as Access | undefined })}
+                          >
+                            <option value="">Default ({ACCESS_TEXT[value.access]})</option>
+                            {(["none", "read", "write", "admin"] as const).map((a) => (
+                              <option key={a} value={a}>{ACCESS_TEXT[a]}</option>
+                            ))}
+                          </select>
+                          <button
+                            type="button"
+                            disabled={access === "none"}
+                            aria-expanded={expanded}
+                            aria-controls={`cols-${t.key}`}
+                            onClick={() => setOpen(expanded ? null : t.key)}
+                            className="rounded px-2 py-1 text-xs font-medium text-brand-700 hover:bg-brand-50 disabled:text-zinc-300"
+                          >
+                            Columns ({t.columns.length - hidden.length}/{t.columns.length})
+                          </button>
+                        </div>
+                        {expanded && access !== "none" ? (
+                          <fieldset id={`cols-${t.key}`} className="mt-2 grid grid-cols-2 gap-x-4 gap-y-1 rounded-md bg-zinc-50 p-3 sm:grid-cols-3">
+                            <legend className="sr-only">Visible columns of {t.key}</legend>
+                            {t.columns.map((c) => {
+                              const isHidden = hidden.includes(c.name);
+                              return (
+                                <label key={c.name} className="flex items-center gap-2 text-xs">
+                                  <input
+                                    type="checkbox"
+                                    checked={!isHidden}
+                                    onChange={() =>
+                                      setRule(key, { ...rule, hiddenColumns: isHidden ? hidden.filter((h) => h !== c.name) : [...hidden, c.name] })
+                                    }
+                                    className="rounded border-zinc-300 text-brand-600"
+                                  />
+                                  <span className={cx("font-mono", isHidden ? "text-zinc-400 line-through" : "text-zinc-800")}>{c.name}</span>
+                                  <span className="truncate text-zinc-400">{c.type}</span>
+                                </label>
+                              );
+                            })}
+                          </fieldset>
+                        ) : null}
+                      </li>
+                    );
+                  })}
+                </ul>
+              )}
+            </div>
+          </div>
+
+          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
+            <div className="space-y-1">
+              <label htmlFor="max-rows" className="block text-sm font-medium text-zinc-800">Rows returned per call</label>
+              <Input id="max-rows" type="number" min={1} max={1000000} value={value.limits.maxRows} onChange={(e) => emit({ ...value, limits: { ...value.limits, maxRows: Number(e.target.value) } })} />
+              <p className="text-xs text-zinc-500">Extra rows are cut and the result says so.</p>
+            </div>
+            <div className="space-y-1">
+              <label htmlFor="timeout" className="block text-sm font-medium text-zinc-800">Statement timeout (ms)</label>
+              <Input id="timeout" type="number" min={100} max={3600000} step={100} value={value.limits.statementTimeoutMs} onChange={(e) => emit({ ...value, limits: { ...value.limits, statementTimeoutMs: Number(e.target.value) } })} />
+              <p className="text-xs text-zinc-500">Queries running longer are cancelled by PostgreSQL.</p>
+            </div>
+          </div>
+        </>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,53 @@
+import { z } from "zod";
+import { PortcullisError } from "@portcullis/db/errors";
+import { authorizeTeam, type Actor } from "@/lib/authz";
+import { getPrisma } from "@/lib/db";
+import { env } from "@/lib/env";
+
+export const playgroundResponseSchema = z.object({
+  verdict: z.object({
+    allowed: z.boolean(),
+    ruleId: z.string().nullish(),
+    reason: z.string().nullish(),
+    classes: z.array(z.string()).default([]),
+    tables: z.array(z.string()).default([]),
+  }),
+  result: z
+    .object({ columns: z.array(z.string()), rows: z.array(z.array(z.unknown())).or(z.array(z.record(z.string(), z.unknown()))), rowCount: z.number(), truncated: z.boolean() })
+    .nullish(),
+  error: z.string().nullish(),
+});
+export type PlaygroundResponse = z.infer<typeof playgroundResponseSchema>;
+
+/**
+ * Runs SQL through the real gateway path (same checker, same READ ONLY transaction, same audit) as
+ * the signed-in member, via the gateway's internal endpoint. The dashboard never checks SQL itself:
+ * a second implementation could disagree with the one that guards production.
+ */
+export async function runPlayground(actor: Actor, input: { teamId: string; linkId: string; sql: string }) {
+  const { role } = await authorizeTeam(actor, input.teamId, "member");
+  const sql = z.string().trim().min(1, "type a SQL statement").max(100_000, "the statement is too long").parse(input.sql);
+  const link = await getPrisma().link.findFirst({
+    where: { id: input.linkId, teamId: input.teamId, ...(role === "member" ? { access: { some: { userId: actor.userId } } } : {}) },
+  });
+  if (!link) throw new PortcullisError("not_found", "link not found");
+  const { GATEWAY_INTERNAL_TOKEN, gatewayInternalUrl } = env();
+  if (!GATEWAY_INTERNAL_TOKEN) throw new PortcullisError("unavailable", "the Playground is off: set GATEWAY_INTERNAL_TOKEN for the dashboard and the gateway");
+  let response: Response;
+  try {
+    response = await fetch(`${gatewayInternalUrl}/internal/links/${link.id}/playground`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_INTERNAL_TOKEN}` },
+      body: JSON.stringify({ sql, userId: actor.userId }),
+      signal: AbortSignal.timeout(30_000),
+    });
+  } catch (error) {
+    throw new PortcullisError("unavailable", `the gateway at ${gatewayInternalUrl} did not answer (${(error as Error).message}); is it running?`);
+  }
+  const body = await response.json().catch(() => null);
+  const parsed = playgroundResponseSchema.safeParse(body);
+  if (!parsed.success) {
+    throw new PortcullisError("unavailable", `the gateway answered ${response.status} ${typeof body === "object" && body && "error" in body ? String((body as { error: unknown }).error) : "unexpectedly"}`);
+  }
+  return parsed.data;
+}
