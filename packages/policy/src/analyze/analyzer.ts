@@ -43,7 +43,7 @@ interface RangeEntry {
 interface Frame {
   entries: RangeEntry[];
   /** Columns merged by USING/NATURAL joins: an unqualified reference to them is not ambiguous. */
-  merged: Set<string>;
+  merged: Set<string> | null;
   parent: Frame | null;
 }
 
@@ -64,10 +64,27 @@ function str(node: unknown): string | undefined {
   return s ? (s.sval ?? "") : undefined;
 }
 
+/** The String values of a list node (names, qualified names), without a closure per call. */
+function strings(value: unknown): string[] {
+  const out: string[] = [];
+  if (!Array.isArray(value)) return out;
+  for (const item of value) {
+    const s = str(item);
+    if (s !== undefined) out.push(s);
+  }
+  return out;
+}
+
+function hasStar(fields: PgNode[]): boolean {
+  for (const f of fields) if (f && typeof f === "object" && "A_Star" in f) return true;
+  return false;
+}
+
 function nodeType(node: unknown): [string, PgNode] | undefined {
   if (!node || typeof node !== "object" || Array.isArray(node)) return undefined;
-  const key = Object.keys(node)[0];
-  return key === undefined ? undefined : [key, (node as Record<string, PgNode>)[key]!];
+  // for-in instead of Object.keys: no array per node on the hot path.
+  for (const key in node) return [key, (node as Record<string, PgNode>)[key]!];
+  return undefined;
 }
 
 function list(value: unknown): PgNode[] {
@@ -264,7 +281,7 @@ export class StatementAnalyzer {
 
   private call(node: PgNode): StatementClass {
     const fc = (node.funccall as PgNode | undefined) ?? {};
-    const names = list(fc.funcname).map(str).filter((s): s is string => s !== undefined);
+    const names = strings(fc.funcname);
     const name = names[names.length - 1] ?? "";
     if (isDeniedFunction(name)) throw new Refusal("dangerous_function", `procedure ${name} is refused under every scope`);
     if (this.view.scope.access !== "admin" || this.view.hidesSomething)
@@ -553,7 +570,7 @@ export class StatementAnalyzer {
       if (!rt) continue;
       const val = rt.val as PgNode | undefined;
       const cr = nodeType(val);
-      if (cr && cr[0] === "ColumnRef" && list(cr[1].fields).some((f) => nodeType(f)?.[0] === "A_Star")) {
+      if (cr && cr[0] === "ColumnRef" && hasStar(list(cr[1].fields))) {
         const cols = this.star(list(cr[1].fields), frame);
         if (cols === null) known = false;
         else out.push(...cols);
@@ -567,7 +584,7 @@ export class StatementAnalyzer {
 
   /** `*` / `t.*`: refused over hidden columns. */
   private star(fields: PgNode[], frame: Frame): Column[] | null {
-    const qualifier = fields.slice(0, -1).map(str).filter((s): s is string => s !== undefined);
+    const qualifier = strings(fields.slice(0, -1));
     const entries = qualifier.length ? [this.findEntry(qualifier, frame)] : frame.entries.filter((e) => !e.qualifiedOnly);
     if (qualifier.length && !entries[0]) throw new Refusal("undefined_table", `missing FROM-clause entry for table ${quoteName(qualifier[qualifier.length - 1]!)}`);
     const out: Column[] = [];
@@ -624,7 +641,7 @@ export class StatementAnalyzer {
           }
           for (const cd of list(node.coldeflist)) this.generic(cd, frame, {});
           const alias = node.alias as PgNode | undefined;
-          const colnames = list(alias?.colnames).map(str).filter((s): s is string => s !== undefined);
+          const colnames = strings(alias?.colnames);
           const defs = list(node.coldeflist).map((c) => (nodeType(c)?.[1]?.colname as string | undefined) ?? "");
           const named = colnames.length ? colnames : defs.length ? defs : null;
           const entry: RangeEntry = {
@@ -638,7 +655,7 @@ export class StatementAnalyzer {
         case "JoinExpr": {
           const left = this.fromItem(node.larg as PgNode, frame);
           const right = this.fromItem(node.rarg as PgNode, frame);
-          const using = list(node.usingClause).map(str).filter((s): s is string => s !== undefined);
+          const using = strings(node.usingClause);
           const colsOf = (entries: RangeEntry[]): Column[] | null =>
             entries.some((e) => e.columns === null) ? null : entries.flatMap((e) => e.columns!);
           const leftCols = colsOf(left);
@@ -649,7 +666,7 @@ export class StatementAnalyzer {
               const hiddenCommon = common.some((c) => c.hidden || rightCols.some((r) => r.name === c.name && r.hidden));
               if (hiddenCommon)
                 throw new Refusal("hidden_columns_wildcard", "NATURAL JOIN here is not available on this link because it would compare columns the link cannot see; use JOIN ... ON with named columns");
-              for (const c of common) frame.merged.add(c.name);
+              for (const c of common) (frame.merged ??= new Set()).add(c.name);
             } else if (this.view.hidesSomething && [...left, ...right].some((e) => e.columns?.some((c) => c.hidden))) {
               throw new Refusal("hidden_columns_wildcard", "NATURAL JOIN with a table that has columns this link cannot see is not available; use JOIN ... ON");
             }
@@ -660,14 +677,14 @@ export class StatementAnalyzer {
               const c = cols.find((x) => x.name === name);
               if (!c || c.hidden) throw new Refusal("undefined_column", `column ${quoteName(name)} specified in USING clause does not exist in ${side} table`);
             }
-            frame.merged.add(name);
+            (frame.merged ??= new Set()).add(name);
           }
           if (node.quals) this.expr(node.quals as PgNode, frame, {});
           const alias = node.alias as PgNode | undefined;
           const added = [...left, ...right];
           if (alias?.aliasname) {
             const all = colsOf(added);
-            const merged = all ? all.filter((c, i) => !(frame.merged.has(c.name) && all.findIndex((x) => x.name === c.name) !== i)) : null;
+            const merged = all ? all.filter((c, i) => !(!!frame.merged?.has(c.name) && all.findIndex((x) => x.name === c.name) !== i)) : null;
             const entry: RangeEntry = { name: alias.aliasname as string, columns: renameColumns(merged, alias), label: `join ${alias.aliasname}` };
             frame.entries.push(entry);
             added.push(entry);
@@ -738,7 +755,10 @@ export class StatementAnalyzer {
    * same words PostgreSQL uses for a missing relation. Returns undefined for an allowed system relation.
    */
   private relationFromRangeVar(rv: PgNode, forDdl: boolean): RelationAccess | undefined {
-    const names = [rv.catalogname, rv.schemaname, rv.relname].filter((s): s is string => typeof s === "string");
+    const names: string[] = [];
+    if (typeof rv.catalogname === "string") names.push(rv.catalogname);
+    if (typeof rv.schemaname === "string") names.push(rv.schemaname);
+    names.push(rv.relname as string);
     return this.resolveRelationName(names, forDdl);
   }
 
@@ -799,7 +819,7 @@ export class StatementAnalyzer {
       const cte = nodeType(c)?.[1];
       if (!cte) continue;
       const name = cte.ctename as string;
-      const aliasCols = list(cte.aliascolnames).map(str).filter((s): s is string => s !== undefined);
+      const aliasCols = strings(cte.aliascolnames);
       if (withClause.recursive) scope.set(name, { columns: aliasCols.length ? aliasCols.map((n) => ({ name: n, hidden: false })) : null });
       const q = nodeType(cte.ctequery);
       let cols: Column[] | null = null;
@@ -848,21 +868,22 @@ export class StatementAnalyzer {
         for (const item of node) this.generic(item, frame, ctx, onRangeVar);
         return;
       }
-      for (const [key, value] of Object.entries(node as PgNode)) {
+      for (const key in node as PgNode) {
+        const value = (node as PgNode)[key];
         switch (key) {
           case "ColumnRef":
             this.columnRef(list((value as PgNode).fields), frame, ctx);
             continue;
           case "FuncCall": {
             const fc = value as PgNode;
-            const names = list(fc.funcname).map(str).filter((s): s is string => s !== undefined);
+            const names = strings(fc.funcname);
             this.checkFunction(names, true, list(fc.args));
             this.generic({ args: fc.args, agg_order: fc.agg_order, agg_filter: fc.agg_filter, over: fc.over }, frame, {}, onRangeVar);
             continue;
           }
           case "A_Expr": {
             const ae = value as PgNode;
-            const op = list(ae.name).map(str).filter((s): s is string => s !== undefined);
+            const op = strings(ae.name);
             this.checkOperator(op);
             this.generic({ l: ae.lexpr, r: ae.rexpr }, frame, {}, onRangeVar);
             continue;
@@ -872,7 +893,7 @@ export class StatementAnalyzer {
             const q = nodeType(sl.subselect);
             if (q?.[0] === "SelectStmt") this.select(q[1], frame, {});
             if (sl.testexpr) this.generic(sl.testexpr, frame, {}, onRangeVar);
-            if (sl.operName) this.checkOperator(list(sl.operName).map(str).filter((s): s is string => s !== undefined));
+            if (sl.operName) this.checkOperator(strings(sl.operName));
             continue;
           }
           case "SelectStmt":
@@ -889,7 +910,7 @@ export class StatementAnalyzer {
           case "SortBy": {
             const sb = value as PgNode;
             this.sortOrGroupItem(sb.node as PgNode, frame, ctx, true);
-            if (sb.useOp) this.checkOperator(list(sb.useOp).map(str).filter((s): s is string => s !== undefined));
+            if (sb.useOp) this.checkOperator(strings(sb.useOp));
             continue;
           }
           case "RangeVar":
@@ -939,12 +960,12 @@ export class StatementAnalyzer {
   }
 
   private columnRef(fields: PgNode[], frame: Frame, ctx: ExprContext): void {
-    if (fields.some((f) => nodeType(f)?.[0] === "A_Star")) {
+    if (hasStar(fields)) {
       // `t.*` outside a target list (row_to_json(t.*), ROW(t.*), count(t.*)): a whole-row value.
       this.star(fields, frame);
       return;
     }
-    const names = fields.map(str).filter((s): s is string => s !== undefined);
+    const names = strings(fields);
     if (names.length === 0) return;
     if (names.length === 1) return this.unqualified(names[0]!, frame, ctx, true);
     // a.b: table a's column b; else column a's field b (composite).
@@ -991,7 +1012,7 @@ export class StatementAnalyzer {
         for (const c of e.columns) if (c.name === name) c.hidden ? hidden++ : visible++;
       }
       if (hidden > 0) return "hidden";
-      if (visible > 1 && !f.merged.has(name)) return "ambiguous";
+      if (visible > 1 && !f.merged?.has(name)) return "ambiguous";
       if (visible >= 1) return "visible";
       if (opaque) return "opaque";
     }
@@ -1098,7 +1119,7 @@ export class StatementAnalyzer {
 // ---------------------------------------------------------------- helpers
 
 function newFrame(parent: Frame | null): Frame {
-  return { entries: [], merged: new Set(), parent };
+  return { entries: [], merged: null, parent };
 }
 
 function permissiveFrame(parent: Frame | null): Frame {
@@ -1108,7 +1129,7 @@ function permissiveFrame(parent: Frame | null): Frame {
 }
 
 function renameColumns(cols: Column[] | null, alias: PgNode | undefined): Column[] | null {
-  const names = list(alias?.colnames).map(str).filter((s): s is string => s !== undefined);
+  const names = strings(alias?.colnames);
   if (!cols || names.length === 0) return cols;
   return cols.map((c, i) => (names[i] !== undefined ? { name: names[i]!, hidden: c.hidden } : c));
 }

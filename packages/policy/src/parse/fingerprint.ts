@@ -5,6 +5,17 @@ import type { RawStatement } from "./parse.js";
 // Same idea as pg_query's: node structure and names, no constants, no locations, no whitespace or
 // comments, so `... where id = 1` and `... where id = 2` share a fingerprint.
 const SKIPPED_KEYS = new Set(["location", "stmt_location", "stmt_len"]);
+// Node and field names repeat endlessly: hash each one's small id instead of its characters.
+const keyIds = new Map<string, number>();
+function keyId(key: string): number {
+  let id = keyIds.get(key);
+  if (id === undefined) {
+    id = 0;
+    for (let i = 0; i < key.length; i++) id = (Math.imul(id, 31) + key.charCodeAt(i)) | 0;
+    if (keyIds.size < 10_000) keyIds.set(key, id);
+  }
+  return id;
+}
 
 export function fingerprintStatements(statements: RawStatement[]): string {
   let h1 = 0xdeadbeef;
@@ -16,6 +27,10 @@ export function fingerprintStatements(statements: RawStatement[]): string {
       h2 = Math.imul(h2 ^ ch, 1597334677);
     }
   };
+  const mixId = (id: number): void => {
+    h1 = Math.imul(h1 ^ id, 2654435761);
+    h2 = Math.imul(h2 ^ id, 1597334677);
+  };
   const walk = (node: unknown, depth: number): void => {
     if (depth > 2000) return;
     if (Array.isArray(node)) {
@@ -25,12 +40,13 @@ export function fingerprintStatements(statements: RawStatement[]): string {
       return;
     }
     if (node === null || typeof node !== "object") {
-      mix(String(node));
+      if (typeof node === "string") mix(node);
+      else mixId(typeof node === "number" ? node | 0 : node ? 1 : 2);
       return;
     }
     for (const key in node as Record<string, unknown>) {
       if (SKIPPED_KEYS.has(key)) continue;
-      mix(key);
+      mixId(keyId(key));
       if (key === "A_Const" || key === "ParamRef") {
         mix("?");
         continue;

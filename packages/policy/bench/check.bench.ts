@@ -1,0 +1,71 @@
+/**
+ * `pnpm bench` (turbo runs this package's "bench" script): the policy check's latency with the
+ * catalog already cached, for typical agent queries (single-table reads up to 5-way joins with CTEs).
+ *
+ *  - cold: every statement text is new (verdict cache misses): parse + analysis + fingerprint.
+ *  - warm: the agent repeats a statement it sent before (verdict cache hit).
+ *  - mixed: 70% new texts (the constants change), 30% repeats, as an agent's session looks.
+ * Targets (issue 3): p50 <= 50 µs, p99 <= 300 µs.
+ */
+import { readFileSync } from "node:fs";
+import { createPolicyChecker, parseScope, policyReady, type Catalog, type Scope } from "../src/index.js";
+
+await policyReady();
+const catalog = JSON.parse(readFileSync(new URL("../test/fixtures/chinook-catalog.json", import.meta.url), "utf8")) as Catalog;
+const parsed = parseScope({
+  access: "read",
+  tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email", "phone", "address"] }, invoice: { access: "write" } },
+});
+if (!parsed.ok) throw new Error("bad scope");
+const scope: Scope = parsed.scope;
+
+// Templates: `$n` is replaced by a varying constant so the cold runs never hit the verdict cache.
+const TEMPLATES = [
+  "SELECT * FROM album WHERE album_id = $n",
+  "SELECT title FROM album ORDER BY title LIMIT $n",
+  "SELECT count(*) FROM track WHERE milliseconds > $n",
+  "SELECT first_name, last_name, country FROM customer WHERE customer_id = $n",
+  "SELECT name, unit_price FROM track WHERE genre_id = $n ORDER BY name LIMIT 20",
+  "SELECT a.title, ar.name FROM album a JOIN artist ar ON ar.artist_id = a.artist_id WHERE a.album_id < $n",
+  "SELECT g.name, count(*) FROM track t JOIN genre g USING (genre_id) WHERE t.album_id > $n GROUP BY g.name ORDER BY 2 DESC",
+  "SELECT c.country, sum(i.total) FROM customer c JOIN invoice i ON i.customer_id = c.customer_id WHERE i.total > $n GROUP BY c.country",
+  "SELECT t.name, a.title, ar.name, g.name FROM track t JOIN album a ON a.album_id = t.album_id JOIN artist ar ON ar.artist_id = a.artist_id JOIN genre g ON g.genre_id = t.genre_id WHERE t.track_id = $n",
+  "WITH top AS (SELECT c.customer_id, sum(i.total) AS spent FROM customer c JOIN invoice i ON i.customer_id = c.customer_id GROUP BY c.customer_id) SELECT c.first_name, top.spent FROM top JOIN customer c ON c.customer_id = top.customer_id WHERE top.spent > $n ORDER BY top.spent DESC LIMIT 10",
+  "WITH sales AS (SELECT il.track_id, sum(il.quantity) AS qty FROM invoice_line il JOIN invoice i ON i.invoice_id = il.invoice_id WHERE i.total > $n GROUP BY il.track_id) SELECT t.name, a.title, ar.name, g.name, s.qty FROM sales s JOIN track t ON t.track_id = s.track_id JOIN album a ON a.album_id = t.album_id JOIN artist ar ON ar.artist_id = a.artist_id JOIN genre g ON g.genre_id = t.genre_id ORDER BY s.qty DESC LIMIT 10",
+  "SELECT name, row_number() OVER (PARTITION BY album_id ORDER BY milliseconds DESC) FROM track WHERE album_id = $n",
+];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+function measure(label: string, run: (i: number) => void, iterations: number): { p50: number; p99: number } {
+  for (let i = 0; i < 2000; i++) run(i + 1_000_000); // warm up the JIT
+  const samples = new Array<number>(iterations);
+  for (let i = 0; i < iterations; i++) {
+    const started = process.hrtime.bigint();
+    run(i);
+    samples[i] = Number(process.hrtime.bigint() - started) / 1000;
+  }
+  samples.sort((a, b) => a - b);
+  const result = { p50: percentile(samples, 50), p99: percentile(samples, 99) };
+  console.log(`${label.padEnd(44)} p50 ${result.p50.toFixed(1).padStart(7)} µs   p99 ${result.p99.toFixed(1).padStart(7)} µs   (n=${iterations})`);
+  return result;
+}
+
+const N = 20_000;
+const sql = (i: number) => TEMPLATES[i % TEMPLATES.length]!.replace("$n", String(i));
+
+console.log(`policy check, catalog cached (${Object.keys(catalog.relations).length} relations), ${TEMPLATES.length} query shapes`);
+const cold = createPolicyChecker({ cacheSize: 0 });
+const coldAll = measure("cold (every text new), all shapes", (i) => cold.check(sql(i), scope, catalog), N);
+for (const [k, t] of TEMPLATES.entries()) {
+  measure(`  cold, shape ${k + 1} (${t.length} chars)`, (i) => cold.check(t.replace("$n", String(i)), scope, catalog), 2000);
+}
+const cached = createPolicyChecker({ cacheSize: 5000 });
+const warm = measure("warm (verdict cache hit), all shapes", (i) => cached.check(sql(i % 500), scope, catalog), N);
+const mixedChecker = createPolicyChecker({ cacheSize: 5000 });
+const mixed = measure("mixed (70% new texts, 30% repeats)", (i) => mixedChecker.check(sql(i % 10 < 7 ? i : i % 200), scope, catalog), N);
+
+const verdict = (r: { p50: number; p99: number }) => (r.p50 <= 50 && r.p99 <= 300 ? "meets" : "misses");
+console.log(`targets p50 <= 50 µs, p99 <= 300 µs: cold ${verdict(coldAll)}, warm ${verdict(warm)}, mixed ${verdict(mixed)}`);
