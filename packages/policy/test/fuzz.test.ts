@@ -30,10 +30,11 @@ describe("fuzz: generated and mutated statements", () => {
       }
     }
     console.info(`fuzz: ${STATEMENTS.length * Object.keys(SCOPES).length} checks, ${allowed} allowed, slowest ${slowest.toFixed(1)} ms`);
-    // A stall would show as one check taking far longer than the rest (typical: well under 1 ms).
-    expect(slowest).toBeLessThan(250);
+    // A stall would show as one check taking far longer than the rest (typical: well under 1 ms;
+    // the bound leaves room for GC pauses on a loaded two-core machine).
+    expect(slowest).toBeLessThan(1000);
     expect(allowed).toBeGreaterThan(500);
-  });
+  }, 120_000);
 
   it("pathological inputs are refused quickly", () => {
     const checker = createPolicyChecker({ cacheSize: 0 });
@@ -54,5 +55,5 @@ describe("fuzz: generated and mutated statements", () => {
     }
     // Odd but valid text: must not crash (a lone surrogate reaches PostgreSQL as U+FFFD).
     expect(() => checker.check("SELECT '\uD800'", SCOPES.read, chinookCatalog)).not.toThrow();
-  });
+  }, 60_000);
 });
