@@ -1,0 +1,195 @@
+import type { Server } from "node:http";
+import { getKeyring } from "@portcullis/db/secrets";
+import { QUEUES, createRedis, type HousekeepingJob } from "@portcullis/jobs";
+import { Worker, type Job } from "bullmq";
+import pg from "pg";
+import { createDescriber } from "./describe/index.js";
+import type { WorkerEnv } from "./env.js";
+import { type Logger, createLogger } from "./logger.js";
+import { type Metrics, createMetrics, startMetricsServer } from "./metrics.js";
+import { createAuditWorker } from "./processors/audit-ingest.js";
+import { sweepFailedAuditJobs } from "./processors/dead-letter.js";
+import { descriptionsProcessor } from "./processors/descriptions.js";
+import { HOUSEKEEPING_EVERY, housekeepingProcessor } from "./processors/housekeeping.js";
+import { INTROSPECT_ALL, introspectionProcessor } from "./processors/introspection.js";
+import { createQueues } from "./queues.js";
+
+export interface WorkerOptions {
+  logger?: Logger;
+  /** Start the HTTP metrics/health server (default true). */
+  metricsServer?: boolean;
+  /** Register the repeatable housekeeping and introspection schedules (default true). */
+  schedules?: boolean;
+  /** Audit job lock; a crashed worker's jobs are retried after about this long (default 30 s). */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** Description retries per table and their first delay (tests shorten them). */
+  tableAttempts?: number;
+  retryBaseMs?: number;
+  /** How often the dead-letter sweep and the queue-lag gauges run (ms). */
+  sweepEveryMs?: number;
+}
+
+export interface RunningWorker {
+  metrics: Metrics;
+  server: Server | undefined;
+  pool: pg.Pool;
+  close(): Promise<void>;
+}
+
+/** Starts every consumer of the worker; `close()` stops them gracefully. */
+export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): Promise<RunningWorker> {
+  const logger = options.logger ?? createLogger(env.LOG_LEVEL);
+  const metrics = createMetrics();
+  const keyring = getKeyring(env.PORTCULLIS_SECRET_KEYS);
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.AUDIT_WRITERS + 4, application_name: "portcullis-worker" });
+  // An idle client's error (database restarted) must not crash the process; the next query reconnects.
+  pool.on("error", (error) => logger.warn({ err: error.message }, "idle database connection lost"));
+  const redis = createRedis(env.REDIS_URL, "worker");
+  redis.on("error", (error) => logger.debug({ err: error.message }, "redis connection error"));
+  const prefix = env.QUEUE_PREFIX;
+  const queues = createQueues(redis, prefix);
+  for (const q of queues.all) q.on("error", (error) => logger.debug({ err: error.message, queue: q.name }, "queue error"));
+
+  let sweepTimer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<unknown> | undefined;
+  const sweep = () => {
+    sweeping ??= sweepFailedAuditJobs(queues.audit, queues.auditDeadLetter, metrics, logger)
+      .catch((error) => logger.warn({ err: error }, "dead-letter sweep failed"))
+      .finally(() => (sweeping = undefined));
+    return sweeping;
+  };
+  let sweepSoon: NodeJS.Timeout | undefined;
+
+  const { worker: auditWorker, batcher } = createAuditWorker({
+    pool,
+    connection: redis,
+    prefix,
+    batchSize: env.AUDIT_BATCH_SIZE,
+    batchWaitMs: env.AUDIT_BATCH_WAIT_MS,
+    writers: env.AUDIT_WRITERS,
+    metrics,
+    logger,
+    lockDurationMs: options.lockDurationMs ?? env.AUDIT_LOCK_DURATION_MS,
+    stalledIntervalMs: options.stalledIntervalMs ?? env.AUDIT_STALLED_INTERVAL_MS,
+    onFinalFailure: () => {
+      sweepSoon ??= setTimeout(() => {
+        sweepSoon = undefined;
+        void sweep();
+      }, 200);
+    },
+  });
+
+  const describer = createDescriber(env, metrics);
+  const common = (queue: string) => ({
+    connection: redis,
+    prefix,
+    name: queue,
+  });
+  const withEvents = (worker: Worker, queue: string) => {
+    worker.on("completed", () => metrics.jobsCompleted.inc({ queue }));
+    worker.on("failed", (job: Job | undefined, error: Error) => {
+      metrics.jobsFailed.inc({ queue });
+      logger.warn({ queue, jobId: job?.id, attemptsMade: job?.attemptsMade, err: error.message }, "job failed");
+    });
+    worker.on("error", (error) => logger.error({ queue, err: error.message }, "worker error"));
+    return worker;
+  };
+  const introspectionWorker = withEvents(
+    new Worker(
+      QUEUES.introspection,
+      introspectionProcessor({ pool, keyring, descriptions: queues.descriptions, introspection: queues.introspection, logger }),
+      { ...common(QUEUES.introspection), concurrency: 2 },
+    ),
+    QUEUES.introspection,
+  );
+  const descriptionsWorker = withEvents(
+    new Worker(
+      QUEUES.descriptions,
+      descriptionsProcessor({ pool, keyring, describer, logger, tableAttempts: options.tableAttempts, retryBaseMs: options.retryBaseMs }),
+      // Model calls are paced by the describer's limiter; one connection at a time keeps order simple.
+      { ...common(QUEUES.descriptions), concurrency: 1, lockDuration: 120_000 },
+    ),
+    QUEUES.descriptions,
+  );
+  const stop = new AbortController();
+  const housekeepingWorker = withEvents(
+    new Worker(QUEUES.housekeeping, housekeepingProcessor({ pool, redis, logger, signal: stop.signal }), {
+      ...common(QUEUES.housekeeping),
+      concurrency: 1,
+      removeOnComplete: { count: 50 },
+      removeOnFail: { count: 200 },
+    }),
+    QUEUES.housekeeping,
+  );
+  const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker];
+
+  if (options.schedules !== false) {
+    for (const [task, every] of Object.entries(HOUSEKEEPING_EVERY) as [HousekeepingJob["task"], number][]) {
+      await queues.housekeeping.upsertJobScheduler(`housekeeping-${task}`, { every }, { name: task, data: { task } });
+    }
+    await queues.introspection.upsertJobScheduler(INTROSPECT_ALL, { pattern: env.INTROSPECTION_CRON, tz: "UTC" }, { name: INTROSPECT_ALL, data: {} });
+  }
+
+  // Queue lag and sizes for /metrics, and the dead-letter sweep, on one timer.
+  const measure = async () => {
+    for (const q of queues.all) {
+      try {
+        const counts = await q.getJobCounts("waiting", "active", "failed", "delayed");
+        metrics.queueWaiting.set({ queue: q.name }, counts.waiting ?? 0);
+        metrics.queueActive.set({ queue: q.name }, counts.active ?? 0);
+        metrics.queueFailed.set({ queue: q.name }, counts.failed ?? 0);
+        const [oldest] = q === queues.auditDeadLetter ? [] : await q.getJobs(["wait"], 0, 0, true);
+        metrics.queueOldestAge.set({ queue: q.name }, oldest ? Math.max(0, (Date.now() - oldest.timestamp) / 1000) : 0);
+      } catch {
+        // Redis unreachable: the gauges keep their last values; readiness reports the outage.
+      }
+    }
+  };
+  const tick = () => void Promise.all([measure(), sweep()]);
+  sweepTimer = setInterval(tick, options.sweepEveryMs ?? 15_000);
+  tick();
+
+  const server =
+    options.metricsServer === false
+      ? undefined
+      : await startMetricsServer(
+          metrics,
+          [
+            { name: "postgres", check: async () => void (await pool.query("SELECT 1")) },
+            { name: "redis", check: async () => void (await redis.ping()) },
+          ],
+          env.WORKER_METRICS_PORT,
+          env.WORKER_METRICS_HOST,
+        );
+
+  logger.info({ prefix, provider: env.AI_PROVIDER }, "worker started");
+  let closing: Promise<void> | undefined;
+  return {
+    metrics,
+    server,
+    pool,
+    close() {
+      closing ??= (async () => {
+        logger.info("worker stopping");
+        clearInterval(sweepTimer);
+        clearTimeout(sweepSoon);
+        sweepTimer = undefined;
+        stop.abort();
+        // Stop fetching; wait for active jobs. Audit jobs settle when their batch commits, which the
+        // batcher's timer triggers; drain() makes that immediate.
+        const closingWorkers = Promise.all(workers.map((w) => w.close()));
+        await batcher.drain();
+        batcher.abortRetries();
+        await closingWorkers;
+        await sweeping;
+        await queues.close();
+        await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+        await pool.end();
+        redis.disconnect();
+        logger.info("worker stopped");
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import { z } from "zod";
+
+/**
+ * The worker's configuration, validated once at start-up; nothing else in apps/worker reads
+ * process.env. Secrets (API keys, database URL) are never logged: `describeEnv` is what main logs.
+ */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
+const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+
+export const workerEnvSchema = z
+  .object({
+    DATABASE_URL: z.string({ error: "DATABASE_URL is not set: point it at the metadata PostgreSQL database" }).url(),
+    REDIS_URL: z.string({ error: "REDIS_URL is not set" }).url({ error: "REDIS_URL must be a redis:// URL" }),
+    PORTCULLIS_SECRET_KEYS: z.string().min(1, "PORTCULLIS_SECRET_KEYS is not set (see .env.example)"),
+    WORKER_METRICS_PORT: int(3002),
+    WORKER_METRICS_HOST: z.string().default("0.0.0.0"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** BullMQ key prefix; tests give each suite its own. */
+    QUEUE_PREFIX: z.string().default("bull"),
+    /** Events per audit write; larger batches amortise the transaction, smaller ones cut latency. */
+    AUDIT_BATCH_SIZE: int(500, 1),
+    /** Longest an event waits for its batch to fill (ms). */
+    AUDIT_BATCH_WAIT_MS: int(25, 1),
+    /** Audit batches written at once (each on its own connection). */
+    AUDIT_WRITERS: int(2, 1),
+    /**
+     * Lock on an active audit job. If the worker dies, its jobs return to the queue once the lock
+     * has expired and the stalled check (every AUDIT_STALLED_INTERVAL_MS) runs: lower means faster
+     * recovery but more Redis traffic renewing locks.
+     */
+    AUDIT_LOCK_DURATION_MS: int(30_000, 1000),
+    AUDIT_STALLED_INTERVAL_MS: int(30_000, 500),
+
+    AI_PROVIDER: z.enum(["openai", "anthropic", "openai-compatible", "none"]).default("none"),
+    AI_MODEL: optionalString,
+    OPENAI_API_KEY: optionalString,
+    ANTHROPIC_API_KEY: optionalString,
+    AI_BASE_URL: optionalString,
+    /** Model calls per minute across this worker (descriptions are batched one call per table). */
+    AI_REQUESTS_PER_MINUTE: int(30, 1),
+    /** Per-call timeout (ms); a hung provider fails the job, which is retried with backoff. */
+    AI_TIMEOUT_MS: int(60_000, 100),
+
+    /** Cron for scheduled schema introspection of every connection (UTC). */
+    INTROSPECTION_CRON: z.string().default("17 3 * * *"),
+  })
+  .superRefine((env, ctx) => {
+    if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY)
+      ctx.addIssue({ code: "custom", path: ["OPENAI_API_KEY"], message: "AI_PROVIDER=openai needs OPENAI_API_KEY" });
+    if (env.AI_PROVIDER === "anthropic" && !env.ANTHROPIC_API_KEY)
+      ctx.addIssue({ code: "custom", path: ["ANTHROPIC_API_KEY"], message: "AI_PROVIDER=anthropic needs ANTHROPIC_API_KEY" });
+    if (env.AI_PROVIDER === "openai-compatible" && !env.AI_BASE_URL)
+      ctx.addIssue({ code: "custom", path: ["AI_BASE_URL"], message: "AI_PROVIDER=openai-compatible needs AI_BASE_URL (e.g. http://localhost:11434/v1)" });
+    if (env.AI_PROVIDER !== "none" && env.AI_PROVIDER !== "openai" && env.AI_PROVIDER !== "anthropic" && !env.AI_MODEL)
+      ctx.addIssue({ code: "custom", path: ["AI_MODEL"], message: `AI_PROVIDER=${env.AI_PROVIDER} needs AI_MODEL` });
+  });
+
+export type WorkerEnv = z.infer<typeof workerEnvSchema>;
+
+export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEnv {
+  const parsed = workerEnvSchema.safeParse(source);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join(".")}: ${issue.message}`);
+    throw new Error(`Invalid worker environment:\n${problems.join("\n")}`);
+  }
+  return parsed.data;
+}
+
+/** What is safe to log about the configuration: no URLs with passwords, no keys. */
+export function describeEnv(env: WorkerEnv): Record<string, unknown> {
+  return {
+    metricsPort: env.WORKER_METRICS_PORT,
+    queuePrefix: env.QUEUE_PREFIX,
+    auditBatchSize: env.AUDIT_BATCH_SIZE,
+    auditWriters: env.AUDIT_WRITERS,
+    aiProvider: env.AI_PROVIDER,
+    aiModel: env.AI_MODEL ?? null,
+    aiBaseUrl: env.AI_BASE_URL ? new URL(env.AI_BASE_URL).origin : null,
+  };
+}

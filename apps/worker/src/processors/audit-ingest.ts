@@ -1,0 +1,184 @@
+import { ingestAuditBatch, type AuditEventInput } from "@portcullis/db/audit";
+import { QUEUES, auditEventSchema } from "@portcullis/jobs";
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import type pg from "pg";
+import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
+import { backoffDelay, isTransientDbError, sleep } from "../retry.js";
+
+interface Pending {
+  event: AuditEventInput;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+export interface AuditBatcherOptions {
+  pool: pg.Pool;
+  batchSize: number;
+  batchWaitMs: number;
+  /** Batches written concurrently (each holds one pooled connection). */
+  writers: number;
+  /** In-process retries of a batch on transient database errors, before the jobs themselves fail. */
+  transientRetries?: number;
+  metrics?: Metrics;
+  logger?: Logger;
+}
+
+/**
+ * Gathers events from many concurrently active BullMQ jobs into one database write. Each job's
+ * promise settles when the batch holding its event commits (or finally fails), so BullMQ marks a
+ * job completed only once its event is durable: a crash at any point leaves the job active, the
+ * stalled-job check returns it to the queue, and the id-idempotent write skips what was stored.
+ */
+export class AuditBatcher {
+  private pending: Pending[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private writing = 0;
+  private readonly idle = new Set<() => void>();
+  private readonly stop = new AbortController();
+
+  constructor(private readonly opts: AuditBatcherOptions) {}
+
+  add(event: AuditEventInput): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.pending.push({ event, resolve, reject });
+      if (this.pending.length >= this.opts.batchSize) this.pump();
+      else this.timer ??= setTimeout(() => this.pump(true), this.opts.batchWaitMs);
+    });
+  }
+
+  /** Writes full batches while writers are free; `force` also writes a partial one (the timer fired). */
+  private pump(force = false): void {
+    if (force) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.writing < this.opts.writers && (this.pending.length >= this.opts.batchSize || (force && this.pending.length > 0))) {
+      const batch = this.pending.splice(0, this.opts.batchSize);
+      this.writing++;
+      void this.write(batch).finally(() => {
+        this.writing--;
+        if (this.writing === 0) for (const done of this.idle) done();
+        // Events that arrived while every writer was busy go out now, full batch or not.
+        this.pump(this.pending.length > 0);
+      });
+    }
+    if (this.pending.length > 0 && !this.timer && this.writing < this.opts.writers) {
+      this.timer = setTimeout(() => this.pump(true), this.opts.batchWaitMs);
+    }
+  }
+
+  private async write(batch: Pending[]): Promise<void> {
+    const retries = this.opts.transientRetries ?? 5;
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now();
+      try {
+        const result = await ingestAuditBatch(
+          this.opts.pool,
+          batch.map((p) => p.event),
+        );
+        const m = this.opts.metrics;
+        if (m) {
+          m.auditBatchSeconds.observe((performance.now() - started) / 1000);
+          m.auditBatches.inc();
+          m.auditIngested.inc(result.inserted);
+          m.auditDuplicates.inc(result.duplicates);
+          if (result.unknownTeam.length) m.auditSkipped.inc({ reason: "unknown_team" }, result.unknownTeam.length);
+          const now = Date.now();
+          for (const p of batch) m.auditDelaySeconds.observe(Math.max(0, now - Date.parse(p.event.time)) / 1000);
+        }
+        if (result.unknownTeam.length) {
+          this.opts.logger?.warn({ count: result.unknownTeam.length }, "audit events for a team that no longer exists were dropped");
+        }
+        for (const p of batch) p.resolve();
+        return;
+      } catch (error) {
+        this.opts.metrics?.auditBatchFailures.inc();
+        const transient = isTransientDbError(error);
+        this.opts.logger?.warn({ err: error, size: batch.length, attempt, transient }, "audit batch write failed");
+        if (transient && attempt < retries && !this.stop.signal.aborted) {
+          await sleep(backoffDelay(attempt, 200, 5000), this.stop.signal);
+          continue;
+        }
+        if (!transient && batch.length > 1) {
+          // One malformed event must not hold back the others: write them one by one so only the
+          // culprit fails (and, after its retries, lands in the dead-letter queue).
+          await Promise.all(batch.map((p) => this.write([p])));
+          return;
+        }
+        const reason = error instanceof Error ? error : new Error(String(error));
+        for (const p of batch) p.reject(reason);
+        return;
+      }
+    }
+  }
+
+  /** Writes what is pending and waits for in-flight batches (graceful shutdown). */
+  async drain(): Promise<void> {
+    this.pump(true);
+    if (this.writing === 0 && this.pending.length === 0) return;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        if (this.writing === 0 && this.pending.length === 0) {
+          this.idle.delete(done);
+          resolve();
+        } else this.pump(true);
+      };
+      this.idle.add(done);
+    });
+  }
+
+  /** Stops in-process retry waits (shutdown): the affected jobs fail and BullMQ retries them. */
+  abortRetries(): void {
+    this.stop.abort();
+  }
+}
+
+export interface AuditWorkerOptions extends AuditBatcherOptions {
+  connection: ConnectionOptions;
+  prefix: string;
+  /** Lock on an active job; a killed worker's jobs return to the queue after about this long. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+  /** Called when a job has failed for good (the dead-letter sweep). */
+  onFinalFailure?: () => void;
+}
+
+/** The BullMQ consumer of QUEUES.audit: validate, batch, write; invalid events fail for good. */
+export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; batcher: AuditBatcher } {
+  const batcher = new AuditBatcher(opts);
+  const worker = new Worker(
+    QUEUES.audit,
+    async (job: Job) => {
+      const parsed = auditEventSchema.safeParse(job.data);
+      if (!parsed.success) {
+        // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
+        const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
+        throw new UnrecoverableError(`invalid audit event: ${problems.join("; ")}`);
+      }
+      await batcher.add(parsed.data);
+    },
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      // Enough jobs in flight to fill every writer's batch plus the next one.
+      concurrency: opts.batchSize * (opts.writers + 1),
+      lockDuration: opts.lockDurationMs ?? 30_000,
+      stalledInterval: opts.stalledIntervalMs ?? 30_000,
+      // A crash mid-batch stalls every job of it; that must not count against the events.
+      maxStalledCount: 10,
+      // Completed audit jobs are only a receipt: the row in PostgreSQL is the record.
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 100_000 },
+      name: "audit-ingest",
+    },
+  );
+  worker.on("completed", () => opts.metrics?.jobsCompleted.inc({ queue: QUEUES.audit }));
+  worker.on("failed", (job, error) => {
+    opts.metrics?.jobsFailed.inc({ queue: QUEUES.audit });
+    const attempts = job?.opts.attempts ?? 1;
+    if (!job || error instanceof UnrecoverableError || job.attemptsMade >= attempts) opts.onFinalFailure?.();
+  });
+  worker.on("error", (error) => opts.logger?.error({ err: error }, "audit worker error"));
+  return { worker, batcher };
+}

@@ -1,0 +1,163 @@
+import { pruneAuditEvents } from "@portcullis/db/audit";
+import { type HousekeepingJob, LAST_USED_HASH, REVOCATION_CHANNEL, housekeepingJobSchema } from "@portcullis/jobs";
+import { UnrecoverableError, type Job } from "bullmq";
+import type { Redis } from "ioredis";
+import type pg from "pg";
+import type { Logger } from "../logger.js";
+
+export interface HousekeepingDeps {
+  pool: pg.Pool;
+  redis: Redis;
+  logger?: Logger;
+  /** Rows per statement for every bulk delete/update: short transactions, no long locks. */
+  chunkSize?: number;
+  signal?: AbortSignal;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** Deletes matching rows in chunks (`DELETE … WHERE id IN (SELECT … LIMIT n)`) until none are left. */
+async function deleteInChunks(pool: pg.Pool, table: string, where: string, chunk: number, signal?: AbortSignal): Promise<number> {
+  let total = 0;
+  for (;;) {
+    if (signal?.aborted) return total;
+    const { rowCount } = await pool.query(`DELETE FROM ${table} WHERE id IN (SELECT id FROM ${table} WHERE ${where} LIMIT ${chunk})`);
+    total += rowCount ?? 0;
+    if ((rowCount ?? 0) < chunk) return total;
+  }
+}
+
+/**
+ * Keys past their expiry are marked revoked (so lists show them as such) and announced on the
+ * revocation channel, so gateways drop any cached copy at once rather than when their cache expires.
+ */
+export async function expireKeys(deps: HousekeepingDeps): Promise<{ expired: number }> {
+  const chunk = deps.chunkSize ?? 1000;
+  let expired = 0;
+  for (;;) {
+    const { rows } = await deps.pool.query<{ id: string; hash: string }>(
+      `UPDATE api_keys SET revoked_at = expires_at WHERE id IN (
+         SELECT id FROM api_keys WHERE revoked_at IS NULL AND expires_at IS NOT NULL AND expires_at <= now() LIMIT ${chunk})
+       RETURNING id, hash`,
+    );
+    for (const row of rows) {
+      await deps.redis.publish(REVOCATION_CHANNEL, JSON.stringify({ kind: "api_key", apiKeyId: row.id, hash: row.hash }));
+    }
+    expired += rows.length;
+    if (rows.length < chunk) break;
+  }
+  // Unused invitations, reset tokens and authorization codes are useless once expired.
+  await deleteInChunks(deps.pool, "invitations", "accepted_at IS NULL AND expires_at < now() - interval '30 days'", chunk, deps.signal);
+  await deleteInChunks(deps.pool, "password_reset_tokens", "expires_at < now() - interval '1 day'", chunk, deps.signal);
+  return { expired };
+}
+
+export async function pruneSessions(deps: HousekeepingDeps): Promise<{ deleted: number }> {
+  const deleted = await deleteInChunks(
+    deps.pool,
+    "sessions",
+    "expires_at < now() OR revoked_at < now() - interval '1 day'",
+    deps.chunkSize ?? 1000,
+    deps.signal,
+  );
+  return { deleted };
+}
+
+/**
+ * Expired OAuth tokens and codes are deleted a day after expiry: a rotated refresh token must stay
+ * until then, because presenting it again is how reuse (theft) is detected and the grant revoked.
+ */
+export async function pruneOAuth(deps: HousekeepingDeps): Promise<{ tokens: number; codes: number }> {
+  const chunk = deps.chunkSize ?? 1000;
+  const tokens = await deleteInChunks(deps.pool, "oauth_tokens", "expires_at < now() - interval '1 day'", chunk, deps.signal);
+  const codes = await deleteInChunks(deps.pool, "oauth_authorization_codes", "expires_at < now() - interval '1 hour'", chunk, deps.signal);
+  return { tokens, codes };
+}
+
+/**
+ * Moves the last-used times the gateways accumulate in Redis (LAST_USED_HASH: key id → ISO time) to
+ * api_keys.last_used_at. The hash is renamed first (atomic), so times written meanwhile go to a
+ * fresh hash and none is lost; a rename left over by a crashed flush is finished first.
+ */
+export async function flushLastUsed(deps: HousekeepingDeps): Promise<{ updated: number }> {
+  const flushing = `${LAST_USED_HASH}:flushing`;
+  const chunk = deps.chunkSize ?? 1000;
+  let updated = 0;
+  for (let round = 0; round < 2; round++) {
+    if (!(await deps.redis.exists(flushing))) {
+      try {
+        await deps.redis.rename(LAST_USED_HASH, flushing);
+      } catch (error) {
+        if (/no such key/i.test(String(error))) return { updated };
+        throw error;
+      }
+    }
+    let cursor = "0";
+    do {
+      const [next, flat] = await deps.redis.hscan(flushing, cursor, "COUNT", chunk);
+      cursor = next;
+      const ids: string[] = [];
+      const times: string[] = [];
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        const id = flat[i]!;
+        const raw = flat[i + 1]!;
+        const time = /^\d+$/.test(raw) ? new Date(Number(raw)) : new Date(raw);
+        if (!UUID.test(id) || Number.isNaN(time.getTime())) continue;
+        ids.push(id);
+        times.push(time.toISOString());
+      }
+      if (ids.length) {
+        const { rowCount } = await deps.pool.query(
+          `UPDATE api_keys k SET last_used_at = u.t FROM unnest($1::uuid[], $2::timestamptz[]) AS u(id, t)
+           WHERE k.id = u.id AND (k.last_used_at IS NULL OR k.last_used_at < u.t)`,
+          [ids, times],
+        );
+        updated += rowCount ?? 0;
+      }
+    } while (cursor !== "0");
+    await deps.redis.del(flushing);
+  }
+  return { updated };
+}
+
+/** Each team's audit events older than its retention (teams.audit_retention_days), in bounded chunks. */
+export async function applyAuditRetention(deps: HousekeepingDeps): Promise<{ deleted: number; teams: number }> {
+  const { rows } = await deps.pool.query<{ id: string; days: number }>(
+    `SELECT id, audit_retention_days AS days FROM teams WHERE audit_retention_days > 0 ORDER BY id`,
+  );
+  let deleted = 0;
+  for (const team of rows) {
+    if (deps.signal?.aborted) break;
+    const cutoff = new Date(Date.now() - team.days * 86_400_000);
+    const result = await pruneAuditEvents(deps.pool, team.id, cutoff, { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal });
+    deleted += result.deleted;
+  }
+  return { deleted, teams: rows.length };
+}
+
+const TASKS: Record<HousekeepingJob["task"], (deps: HousekeepingDeps) => Promise<unknown>> = {
+  expire_keys: expireKeys,
+  prune_sessions: pruneSessions,
+  prune_oauth: pruneOAuth,
+  flush_last_used: flushLastUsed,
+  audit_retention: applyAuditRetention,
+};
+
+export function housekeepingProcessor(deps: HousekeepingDeps) {
+  return async (job: Job): Promise<unknown> => {
+    const parsed = housekeepingJobSchema.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`invalid housekeeping job: ${parsed.error.message}`);
+    const result = await TASKS[parsed.data.task](deps);
+    deps.logger?.debug({ task: parsed.data.task, result }, "housekeeping done");
+    return result;
+  };
+}
+
+/** How often each task runs (ms). */
+export const HOUSEKEEPING_EVERY: Record<HousekeepingJob["task"], number> = {
+  flush_last_used: 30_000,
+  expire_keys: 60_000,
+  prune_sessions: 3_600_000,
+  prune_oauth: 3_600_000,
+  audit_retention: 3_600_000,
+};

@@ -1,0 +1,18 @@
+/**
+ * The audit trail's tamper evidence. The worker writes events with `ingestAuditBatch` (which extends
+ * each team's hash chain), retention removes old ones with `pruneAuditEvents` (which records where it
+ * cut), and anyone can check a team's chain with `verifyAuditChain`:
+ *
+ *   import { verifyAuditChain } from "@portcullis/db/audit";
+ *   const result = await verifyAuditChain(prisma, teamId);
+ *   // { ok: true, checked: 1042 } or
+ *   // { ok: false, checked: 17, firstBroken: { seq: "17", id: "…", reason: "content does not match its hash (the event was edited)" } }
+ *
+ * Chain format: hash = SHA-256(prev_hash ‖ "\n" ‖ canonicalAuditContent(event)), prev_hash of a
+ * team's first event = 64 zeros, seq = 1, 2, 3… per team (see canonical.ts).
+ */
+export { CHAIN_FORMAT, GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "./canonical.js";
+export { ingestAuditBatch, type AuditEventInput, type IngestResult } from "./ingest.js";
+export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
+export { verifyAuditChain, type AuditVerification } from "./verify.js";
+export type { AuditDatabase } from "./reader.js";

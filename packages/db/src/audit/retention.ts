@@ -1,0 +1,95 @@
+import type pg from "pg";
+import { GENESIS_HASH } from "./canonical.js";
+
+export interface PruneOptions {
+  /** Rows deleted per transaction; each chunk holds its locks only for its own few milliseconds. */
+  chunkSize?: number;
+  /** Upper bound of chunks per call, so one huge backlog cannot monopolise a worker. */
+  maxChunks?: number;
+  /** Pause between chunks, leaving room for ingestion's transactions (ms). */
+  pauseMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface PruneResult {
+  deleted: number;
+  prunedThroughSeq: string;
+  /** True when the call stopped at maxChunks with old events left. */
+  more: boolean;
+}
+
+/**
+ * Deletes a team's audit events older than `before`, oldest first, in bounded chunks, and records
+ * where the chain was cut (audit_chain_anchors) so `verifyAuditChain` can still prove the rest.
+ *
+ * Only a *prefix* of the chain is removed: events are deleted in seq order up to the first one that
+ * is still within retention, because a hole in the middle would be indistinguishable from tampering.
+ * Never touches the chain head row, so ingestion of the same team is never blocked by retention.
+ */
+export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Date, options: PruneOptions = {}): Promise<PruneResult> {
+  const chunkSize = options.chunkSize ?? 5000;
+  const maxChunks = options.maxChunks ?? 200;
+  const pauseMs = options.pauseMs ?? 20;
+  let deleted = 0;
+  let through = "0";
+  for (let chunk = 0; chunk < maxChunks; chunk++) {
+    if (options.signal?.aborted) return { deleted, prunedThroughSeq: through, more: true };
+    const client = await pool.connect();
+    let done = false;
+    try {
+      await client.query("BEGIN");
+      // Serialises pruners of the same team (the anchor row is theirs alone, never ingestion's).
+      await client.query(
+        `INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash) VALUES ($1, 0, $2)
+         ON CONFLICT (team_id) DO NOTHING`,
+        [teamId, GENESIS_HASH],
+      );
+      const anchor = await client.query<{ seq: string }>(
+        `SELECT pruned_through_seq::text AS seq FROM audit_chain_anchors WHERE team_id = $1 FOR UPDATE`,
+        [teamId],
+      );
+      const from = anchor.rows[0]!.seq;
+      // The leading run of the next chunk that is older than the cutoff (times are the producers',
+      // so not strictly monotonic in seq: we stop at the first event still within retention).
+      const cut = await client.query<{ seq: string | null; hash: string | null; n: string }>(
+        `WITH chunk AS (
+           SELECT seq, hash, time < $3 AS old FROM audit_events
+           WHERE team_id = $1 AND seq > $2::int8 ORDER BY seq LIMIT $4
+         ), firstkept AS (SELECT min(seq) AS seq FROM chunk WHERE NOT old)
+         SELECT (SELECT max(seq)::text FROM chunk WHERE firstkept.seq IS NULL OR seq < firstkept.seq) AS seq,
+                (SELECT hash FROM chunk WHERE firstkept.seq IS NULL OR seq < firstkept.seq ORDER BY seq DESC LIMIT 1) AS hash,
+                (SELECT count(*)::text FROM chunk WHERE firstkept.seq IS NULL OR seq < firstkept.seq) AS n
+         FROM firstkept`,
+        [teamId, from, before, chunkSize],
+      );
+      const { seq, hash, n } = cut.rows[0]!;
+      through = seq ?? from;
+      if (!seq || !hash || n === "0") {
+        await client.query("COMMIT");
+        done = true;
+      } else {
+        const removed = await client.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq > $2::int8 AND seq <= $3::int8`, [
+          teamId,
+          from,
+          seq,
+        ]);
+        await client.query(
+          `UPDATE audit_chain_anchors SET pruned_through_seq = $2, pruned_through_hash = $3,
+             pruned_count = pruned_count + $4, updated_at = now() WHERE team_id = $1`,
+          [teamId, seq, hash, removed.rowCount ?? 0],
+        );
+        await client.query("COMMIT");
+        deleted += removed.rowCount ?? 0;
+        done = Number(n) < chunkSize;
+      }
+    } catch (error) {
+      await client.query("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
+      client.release();
+    }
+    if (done) return { deleted, prunedThroughSeq: through, more: false };
+    if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  return { deleted, prunedThroughSeq: through, more: true };
+}
