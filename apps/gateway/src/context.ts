@@ -31,5 +31,4 @@ export interface CallContext {
   clientName: string | null;
   clientVersion: string | null;
   sourceIp: string | null;
-  signal: AbortSignal;
 }

@@ -46,7 +46,7 @@ const schema = z.object({
   GATEWAY_AUTH_CACHE_TTL_MS: positiveInt(30_000),
   GATEWAY_SHUTDOWN_GRACE_MS: positiveInt(25_000),
   /** Audit events are sent to Redis in small batches; this bounds how long one waits. */
-  GATEWAY_AUDIT_FLUSH_MS: positiveInt(5),
+  GATEWAY_AUDIT_FLUSH_MS: positiveInt(20),
   /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
   GATEWAY_TRUST_PROXY: z
     .enum(["true", "false", "1", "0", ""])

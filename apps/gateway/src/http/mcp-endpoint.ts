@@ -2,7 +2,6 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import {
   ErrorCode,
   InitializeRequestSchema,
-  JSONRPCMessageSchema,
   SUPPORTED_PROTOCOL_VERSIONS,
   type JSONRPCMessage,
   type RequestId,
@@ -134,6 +133,16 @@ export async function handleMcpDelete(req: IncomingMessage, res: ServerResponse,
 
 type RequestMessage = JSONRPCMessage & { id: RequestId; method: string; params?: Record<string, unknown> };
 
+function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== "2.0") return false;
+  const idOk = m.id === undefined || typeof m.id === "string" || (typeof m.id === "number" && Number.isInteger(m.id));
+  if (!idOk) return false;
+  if (typeof m.method === "string") return m.params === undefined || (typeof m.params === "object" && m.params !== null);
+  return m.id !== undefined && ("result" in m || "error" in m);
+}
+
 function isRequest(message: JSONRPCMessage): message is RequestMessage {
   return "method" in message && "id" in message && message.id !== undefined;
 }
@@ -203,13 +212,14 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
   const items = batch ? (body as unknown[]) : [body];
   const messages: JSONRPCMessage[] = [];
   for (const item of items) {
-    const parsed = JSONRPCMessageSchema.safeParse(item);
-    if (!parsed.success) {
+    // A structural check only: the SDK validates each message against its schema when it handles it,
+    // and a second zod pass here measured as a visible share of the per-call CPU.
+    if (!isJsonRpcMessage(item)) {
       auditRefusal(deps, meta, auth.link, auth.principal, "invalid_request", "not a JSON-RPC 2.0 message");
       sendJson(res, 400, jsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: not a JSON-RPC 2.0 message"), cors);
       return;
     }
-    messages.push(parsed.data);
+    messages.push(item);
   }
   if (messages.length === 0) {
     sendJson(res, 400, jsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch"), cors);
@@ -235,8 +245,6 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     return;
   }
 
-  const abort = new AbortController();
-  res.on("close", () => abort.abort());
   const ctx: CallContext = {
     requestId: meta.requestId,
     principal: auth.principal,
@@ -244,7 +252,6 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     clientName: session.clientName,
     clientVersion: session.clientVersion,
     sourceIp: meta.sourceIp,
-    signal: abort.signal,
   };
   const authInfo = {
     token: auth.principal.subject,
