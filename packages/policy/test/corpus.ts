@@ -699,4 +699,20 @@ on("read", "ok",
   "SELECT name, setting FROM pg_settings WHERE name LIKE 'work_mem'",
 );
 
+// ------------------------------------------------------------------ CTE names shadow tables (hidden or not)
+on("read", "ok",
+  "WITH employee AS (SELECT 1 AS employee_id) SELECT employee_id FROM employee",
+  "WITH customer AS (SELECT customer_id, first_name FROM customer) SELECT * FROM customer",
+  "WITH email AS (SELECT 'x' AS email) SELECT email FROM email",
+  "WITH RECURSIVE employee(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM employee WHERE n < 3) SELECT * FROM employee",
+);
+on("read", "undefined_table",
+  "WITH x AS (SELECT 1) SELECT * FROM employee",
+  "WITH employee AS (SELECT * FROM employee) SELECT 1 FROM employee",
+  "SELECT * FROM audit_log_id_seq",
+  "SELECT last_value FROM public.audit_log_id_seq",
+);
+on("read", "hidden_columns_wildcard", "WITH customer AS (SELECT * FROM customer) SELECT first_name FROM customer");
+on("open", "ok", "SELECT last_value FROM audit_log_id_seq");
+
 export const CORPUS: readonly Case[] = cases;

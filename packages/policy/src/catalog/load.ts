@@ -26,6 +26,10 @@ const QUERIES = {
       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE con.contype IN ('p','f') AND ${USER_NAMESPACE}`,
   inherits: `SELECT inhrelid::int8 AS child, inhparent::int8 AS parent FROM pg_inherits`,
+  // serial/identity sequences: owned by a table column ('a' for OWNED BY, 'i' for identity).
+  ownedSequences: `SELECT d.objid::int8 AS seq, d.refobjid::int8 AS rel, d.refobjsubid AS col
+      FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0`,
   // Views: what each rewrite rule depends on, column by column (refobjsubid = attnum), plus functions.
   viewDeps: `SELECT DISTINCT r.ev_class::int8 AS view, d.refobjid::int8 AS ref, d.refobjsubid AS col,
              d.refclassid = 'pg_proc'::regclass AS is_function
@@ -151,6 +155,12 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     const parent = byOid.get(inh.parent);
     const child = byOid.get(inh.child);
     if (parent && child) parent.children.push(`${child.schema}.${child.name}`);
+  }
+
+  for (const o of rows.ownedSequences as { seq: string; rel: string; col: number }[]) {
+    const seq = byOid.get(o.seq);
+    const owner = byOid.get(o.rel);
+    if (seq && owner) seq.ownedBy = { relation: `${owner.schema}.${owner.name}`, column: attnames.get(o.rel)?.get(o.col) ?? `#${o.col}` };
   }
 
   // Functions: merge overloads worst-case, since the checker resolves calls by name only.

@@ -25,6 +25,8 @@ export interface CatalogRelation {
   children: string[];
   /** Views and materialized views: relations (and their columns) read, transitively. */
   reads?: { relation: string; columns: string[] | "all" }[];
+  /** Sequences: the table column owning it (serial/identity), which hides it along with the table. */
+  ownedBy?: { relation: string; column: string };
   /** Views: user functions called by the definition, transitively ("schema.name"). */
   calls?: string[];
   comment?: string;

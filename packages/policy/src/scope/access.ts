@@ -144,9 +144,18 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
     return true;
   };
 
+  // A serial/identity sequence goes with its column: listing `audit_log_id_seq` would name a
+  // hidden table, and its last_value counts the hidden table's rows. Unless the scope names it.
+  const ownerVisible = (rel: RelationAccess): boolean => {
+    const owner = rel.relation.ownedBy;
+    if (!owner || rules.has(rel.key)) return true;
+    const table = base.get(owner.relation);
+    return !!table && !table.hiddenColumns.has(owner.column);
+  };
+
   const relations = new Map<string, RelationAccess>();
   for (const [key, rel] of base) {
-    if (derivedVisible(rel)) relations.set(key, rel);
+    if (derivedVisible(rel) && ownerVisible(rel)) relations.set(key, rel);
     else hidesSomething = true;
   }
 
