@@ -240,7 +240,7 @@ export function ScopeEditor({
           {preset === "custom" ? (
             <div className="flex items-center gap-3">
               <label htmlFor="default-access" className="text-sm font-medium text-zinc-800">Default access for tables not listed</label>
-              <Select id="default-access" className="w-44" value={value.access} onChange={(e) => emit({ ...value, access: e.target.value as Access })}>
+              <Select id="default-access" className="!w-44" value={value.access} onChange={(e) => emit({ ...value, access: e.target.value as Access })}>
                 {(["none", "read", "write", "admin"] as const).map((a) => (
                   <option key={a} value={a}>{ACCESS_TEXT[a]}</option>
                 ))}
@@ -281,7 +281,7 @@ export function ScopeEditor({
                           <label className="sr-only" htmlFor={`access-${t.key}`}>Access to {t.key}</label>
                           <select
                             id={`access-${t.key}`}
-                            className={cx(inputClass, "w-40 py-1 text-xs")}
+                            className={cx(inputClass.replace("w-full", "w-44"), "py-1 text-xs")}
                             value={rule?.access ?? ""}
                             onChange={(e) => setRule(key, { ...rule, access: (e.target.value || undefined) as Access | undefined })}
                           >

@@ -1,0 +1,65 @@
+import Link from "next/link";
+import { Badge, formatDate } from "@/components/ui";
+import type { AuditRow } from "./operations";
+import { SqlView } from "./sql-view";
+
+export function VerdictBadge({ verdict }: { verdict: AuditRow["verdict"] }) {
+  return verdict === "allowed" ? <Badge tone="green">Allowed</Badge> : verdict === "blocked" ? <Badge tone="red">Blocked</Badge> : <Badge tone="amber">Error</Badge>;
+}
+
+export function EventDetail({ event, closeHref, names }: { event: AuditRow; closeHref: string; names: { link?: string; key?: string; member?: string } }) {
+  const rows: [string, React.ReactNode][] = [
+    ["Time", formatDate(event.time).replace(" UTC", "") + ":" + event.time.toISOString().slice(17, 23) + " UTC"],
+    ["Tool", event.tool ?? event.kind],
+    ["Duration", `${event.duration_ms.toFixed(1)} ms`],
+    ["Rows", event.rows ?? "—"],
+    ["Bytes", event.bytes ?? "—"],
+    ["Link", names.link ?? event.link_id ?? "—"],
+    ["Key", names.key ?? event.api_key_id ?? (event.oauth_client_id ? `OAuth: ${event.oauth_client_id}` : "—")],
+    ["Member", names.member ?? event.user_id ?? "—"],
+    ["Client", event.client_name ? `${event.client_name}${event.client_version ? ` ${event.client_version}` : ""}` : "—"],
+    ["Tables", event.tables.length ? event.tables.join(", ") : "—"],
+    ["Source IP", event.source_ip ?? "—"],
+    ["Event id", <code key="id" className="font-mono text-[11px]">{event.id}</code>],
+  ];
+  return (
+    <aside aria-label="Event detail" className="rounded-lg bg-white ring-1 ring-zinc-200" data-testid="event-detail">
+      <div className="flex items-center justify-between border-b border-zinc-200 px-4 py-3">
+        <div className="flex items-center gap-2">
+          <VerdictBadge verdict={event.verdict} />
+          <span className="text-sm font-medium">{event.tool ?? event.kind}</span>
+        </div>
+        <Link href={closeHref} className="rounded px-2 py-1 text-sm text-zinc-500 hover:bg-zinc-100" aria-label="Close detail">✕</Link>
+      </div>
+      <div className="space-y-4 p-4">
+        {event.verdict === "blocked" ? (
+          <div className="rounded-md bg-red-50 p-3 text-sm text-red-900 ring-1 ring-red-200" data-testid="event-explanation">
+            <p className="font-medium">Why it was blocked</p>
+            <p className="mt-1 whitespace-pre-wrap">{event.reason ?? "No reason recorded."}</p>
+            {event.rule_id ? <p className="mt-2 text-xs">Rule: <code className="font-mono">{event.rule_id}</code></p> : null}
+          </div>
+        ) : null}
+        {event.error ? (
+          <div className="rounded-md bg-amber-50 p-3 text-sm text-amber-900 ring-1 ring-amber-200">
+            <p className="font-medium">Error</p>
+            <p className="mt-1 whitespace-pre-wrap font-mono text-xs">{event.error}</p>
+          </div>
+        ) : null}
+        {event.sql ? (
+          <div>
+            <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">Statement</p>
+            <SqlView sql={event.sql} />
+          </div>
+        ) : null}
+        <dl className="grid grid-cols-3 gap-x-3 gap-y-1.5 text-sm">
+          {rows.map(([k, v]) => (
+            <div key={k} className="contents">
+              <dt className="text-zinc-500">{k}</dt>
+              <dd className="col-span-2 break-words text-zinc-800">{v}</dd>
+            </div>
+          ))}
+        </dl>
+      </div>
+    </aside>
+  );
+}

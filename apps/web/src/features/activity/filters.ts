@@ -1,0 +1,79 @@
+import { z } from "zod";
+
+/** Activity filters as they travel in the URL (so a filtered view can be shared and exported). */
+export const activityFiltersSchema = z.object({
+  link: z.string().uuid().optional().catch(undefined),
+  key: z.string().uuid().optional().catch(undefined),
+  member: z.string().uuid().optional().catch(undefined),
+  client: z.string().max(200).optional().catch(undefined),
+  tool: z.string().max(100).optional().catch(undefined),
+  verdict: z.enum(["allowed", "blocked", "error"]).optional().catch(undefined),
+  range: z.enum(["1h", "24h", "7d", "30d", "90d", "custom"]).default("7d").catch("7d"),
+  from: z.string().optional().catch(undefined),
+  to: z.string().optional().catch(undefined),
+  q: z.string().max(500).optional().catch(undefined),
+});
+export type ActivityFilters = z.infer<typeof activityFiltersSchema>;
+
+const RANGE_MS: Record<string, number> = { "1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000, "90d": 90 * 86_400_000 };
+
+export function parseFilters(params: Record<string, string | string[] | undefined>): ActivityFilters {
+  const flat = Object.fromEntries(Object.entries(params).map(([k, v]) => [k, Array.isArray(v) ? v[0] : v]).filter(([, v]) => v !== undefined && v !== ""));
+  return activityFiltersSchema.parse(flat);
+}
+
+export function timeWindow(f: ActivityFilters, now = new Date()): { from: Date; to: Date } {
+  if (f.range === "custom") {
+    const from = f.from ? new Date(f.from) : new Date(now.getTime() - RANGE_MS["7d"]!);
+    const to = f.to ? new Date(f.to) : now;
+    return { from: Number.isNaN(from.getTime()) ? new Date(now.getTime() - RANGE_MS["7d"]!) : from, to: Number.isNaN(to.getTime()) ? now : to };
+  }
+  return { from: new Date(now.getTime() - RANGE_MS[f.range]!), to: now };
+}
+
+export function filtersToSearch(f: Partial<ActivityFilters> & { cursor?: string; event?: string }): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(f)) if (v !== undefined && v !== "" && !(k === "range" && v === "7d")) params.set(k, String(v));
+  const s = params.toString();
+  return s ? `?${s}` : "";
+}
+
+/** Escapes LIKE wildcards so a search for "100%" finds the text, not everything. */
+export function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * WHERE clause and parameters for the team's events under the filters. Every clause starts from
+ * team_id, so each filter rides one of the (team_id, …, time desc) indexes; the SQL text search uses
+ * the trigram index. Parameters are numbered from $1; callers append their own after.
+ */
+export function buildWhere(teamId: string, f: ActivityFilters, now = new Date()): { sql: string; params: unknown[] } {
+  const { from, to } = timeWindow(f, now);
+  const params: unknown[] = [teamId, from, to];
+  const clauses = ["team_id = $1::uuid", "time >= $2", "time <= $3"];
+  const add = (clause: (n: string) => string, value: unknown) => {
+    params.push(value);
+    clauses.push(clause(`$${params.length}`));
+  };
+  if (f.link) add((n) => `link_id = ${n}::uuid`, f.link);
+  if (f.key) add((n) => `api_key_id = ${n}::uuid`, f.key);
+  if (f.member) add((n) => `user_id = ${n}::uuid`, f.member);
+  if (f.client) add((n) => `client_name = ${n}`, f.client);
+  if (f.tool) add((n) => `tool = ${n}`, f.tool);
+  if (f.verdict) add((n) => `verdict = ${n}::"AuditVerdict"`, f.verdict);
+  if (f.q?.trim()) add((n) => `sql ILIKE ${n}`, likePattern(f.q.trim()));
+  return { sql: clauses.join(" AND "), params };
+}
+
+export function encodeCursor(time: Date, id: string): string {
+  return Buffer.from(`${time.toISOString()}|${id}`).toString("base64url");
+}
+
+export function decodeCursor(cursor: string | undefined): { time: Date; id: string } | null {
+  if (!cursor) return null;
+  const [time, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
+  if (!time || !id || !/^[0-9a-f-]{36}$/i.test(id)) return null;
+  const t = new Date(time);
+  return Number.isNaN(t.getTime()) ? null : { time: t, id };
+}

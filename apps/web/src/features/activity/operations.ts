@@ -1,0 +1,196 @@
+import { PortcullisError } from "@portcullis/db/errors";
+import { authorizeTeam, roleAtLeast, type Actor } from "@/lib/authz";
+import { getPrisma } from "@/lib/db";
+import { buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
+
+export interface AuditRow {
+  id: string;
+  time: Date;
+  link_id: string | null;
+  api_key_id: string | null;
+  oauth_client_id: string | null;
+  user_id: string | null;
+  client_name: string | null;
+  client_version: string | null;
+  tool: string | null;
+  sql: string | null;
+  tables: string[];
+  verdict: "allowed" | "blocked" | "error";
+  rule_id: string | null;
+  reason: string | null;
+  duration_ms: number;
+  rows: number | null;
+  bytes: number | null;
+  error: string | null;
+  source_ip: string | null;
+  kind: string;
+}
+
+const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client_name, client_version, tool, sql, tables,
+  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind`;
+
+export const PAGE_SIZE = 50;
+
+/**
+ * Members see the activity of their own keys; viewers, admins and owners (the "leads") see the
+ * whole team's. The restriction is part of the WHERE clause, not a filter applied after reading.
+ */
+async function scopedFilters(actor: Actor, teamId: string, filters: ActivityFilters): Promise<ActivityFilters> {
+  const { role } = await authorizeTeam(actor, teamId, "viewer");
+  if (role === "member") return { ...filters, member: actor.userId };
+  return filters;
+}
+
+/** One page, newest first, by keyset (time, id): constant cost at any depth, unlike OFFSET. */
+export async function listEvents(actor: Actor, teamId: string, filters: ActivityFilters, cursor?: string) {
+  const f = await scopedFilters(actor, teamId, filters);
+  const where = buildWhere(teamId, f);
+  const after = decodeCursor(cursor);
+  const params = [...where.params];
+  let keyset = "";
+  if (after) {
+    params.push(after.time, after.id);
+    keyset = ` AND (time, id) < ($${params.length - 1}, $${params.length}::uuid)`;
+  }
+  const rows = await getPrisma().$queryRawUnsafe<AuditRow[]>(
+    `SELECT ${COLUMNS} FROM audit_events WHERE ${where.sql}${keyset} ORDER BY time DESC, id DESC LIMIT ${PAGE_SIZE + 1}`,
+    ...params,
+  );
+  const page = rows.slice(0, PAGE_SIZE);
+  const last = page[page.length - 1];
+  return { events: page, nextCursor: rows.length > PAGE_SIZE && last ? encodeCursor(last.time, last.id) : null };
+}
+
+export async function getEvent(actor: Actor, teamId: string, eventId: string) {
+  const { role } = await authorizeTeam(actor, teamId, "viewer");
+  if (!/^[0-9a-f-]{36}$/i.test(eventId)) throw new PortcullisError("not_found", "event not found");
+  const [row] = await getPrisma().$queryRawUnsafe<AuditRow[]>(
+    `SELECT ${COLUMNS} FROM audit_events WHERE team_id = $1::uuid AND id = $2::uuid${role === "member" ? " AND user_id = $3::uuid" : ""}`,
+    ...[teamId, eventId, ...(role === "member" ? [actor.userId] : [])],
+  );
+  if (!row) throw new PortcullisError("not_found", "event not found");
+  return row;
+}
+
+export function bucketFor(from: Date, to: Date): { interval: string; ms: number } {
+  const span = to.getTime() - from.getTime();
+  if (span <= 2 * 3_600_000) return { interval: "5 minutes", ms: 300_000 };
+  if (span <= 2 * 86_400_000) return { interval: "1 hour", ms: 3_600_000 };
+  if (span <= 14 * 86_400_000) return { interval: "6 hours", ms: 6 * 3_600_000 };
+  return { interval: "1 day", ms: 86_400_000 };
+}
+
+export interface ActivityStats {
+  series: { t: string; allowed: number; blocked: number; error: number; p50: number | null; p95: number | null; p99: number | null }[];
+  totals: { allowed: number; blocked: number; error: number };
+  topRules: { rule: string; count: number }[];
+  topTables: { table: string; count: number }[];
+}
+
+export async function activityStats(actor: Actor, teamId: string, filters: ActivityFilters): Promise<ActivityStats> {
+  const f = await scopedFilters(actor, teamId, filters);
+  const where = buildWhere(teamId, f);
+  const { from, to } = timeWindow(f);
+  const bucket = bucketFor(from, to);
+  const prisma = getPrisma();
+  const [series, rules, tables] = await Promise.all([
+    // Buckets are computed as an index from the window start (not date_bin on a timestamp
+    // parameter), so the JS side can rebuild the axis without any time zone interpretation.
+    prisma.$queryRawUnsafe<{ b: number; allowed: bigint; blocked: bigint; error: bigint; p50: number | null; p95: number | null; p99: number | null }[]>(
+      `SELECT floor((extract(epoch FROM time) * 1000 - ${from.getTime()}) / ${bucket.ms})::int AS b,
+              count(*) FILTER (WHERE verdict = 'allowed') AS allowed,
+              count(*) FILTER (WHERE verdict = 'blocked') AS blocked,
+              count(*) FILTER (WHERE verdict = 'error') AS error,
+              percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p50,
+              percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p95,
+              percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p99
+         FROM audit_events WHERE ${where.sql} GROUP BY 1 ORDER BY 1`,
+      ...where.params,
+    ),
+    prisma.$queryRawUnsafe<{ rule: string; count: bigint }[]>(
+      `SELECT rule_id AS rule, count(*) AS count FROM audit_events WHERE ${where.sql} AND verdict = 'blocked' AND rule_id IS NOT NULL
+        GROUP BY 1 ORDER BY 2 DESC LIMIT 8`,
+      ...where.params,
+    ),
+    prisma.$queryRawUnsafe<{ table: string; count: bigint }[]>(
+      `SELECT t AS table, count(*) AS count FROM audit_events, unnest(tables) AS t WHERE ${where.sql}
+        GROUP BY 1 ORDER BY 2 DESC LIMIT 8`,
+      ...where.params,
+    ),
+  ]);
+  // Fill empty buckets so the chart's time axis is continuous.
+  const byBucket = new Map(series.map((s) => [Number(s.b), s]));
+  const count = Math.floor((to.getTime() - from.getTime()) / bucket.ms) + 1;
+  const filled: ActivityStats["series"] = [];
+  for (let i = 0; i < count; i++) {
+    const s = byBucket.get(i);
+    filled.push({
+      t: new Date(from.getTime() + i * bucket.ms).toISOString(),
+      allowed: Number(s?.allowed ?? 0),
+      blocked: Number(s?.blocked ?? 0),
+      error: Number(s?.error ?? 0),
+      p50: s?.p50 ?? null,
+      p95: s?.p95 ?? null,
+      p99: s?.p99 ?? null,
+    });
+  }
+  const totals = filled.reduce((acc, s) => ({ allowed: acc.allowed + s.allowed, blocked: acc.blocked + s.blocked, error: acc.error + s.error }), { allowed: 0, blocked: 0, error: 0 });
+  return {
+    series: filled,
+    totals,
+    topRules: rules.map((r) => ({ rule: r.rule, count: Number(r.count) })),
+    topTables: tables.map((r) => ({ table: r.table, count: Number(r.count) })),
+  };
+}
+
+/** Streams every matching event in keyset batches, for exports of any size without OFFSET. */
+export async function* iterateEvents(actor: Actor, teamId: string, filters: ActivityFilters, batch = 1000): AsyncGenerator<AuditRow> {
+  const f = await scopedFilters(actor, teamId, filters);
+  const where = buildWhere(teamId, f);
+  let after: { time: Date; id: string } | null = null;
+  for (;;) {
+    const params = [...where.params];
+    let keyset = "";
+    if (after) {
+      params.push(after.time, after.id);
+      keyset = ` AND (time, id) < ($${params.length - 1}, $${params.length}::uuid)`;
+    }
+    const rows: AuditRow[] = await getPrisma().$queryRawUnsafe<AuditRow[]>(
+      `SELECT ${COLUMNS} FROM audit_events WHERE ${where.sql}${keyset} ORDER BY time DESC, id DESC LIMIT ${batch}`,
+      ...params,
+    );
+    for (const row of rows) yield row;
+    if (rows.length < batch) return;
+    const last: AuditRow = rows[rows.length - 1]!;
+    after = { time: last.time, id: last.id };
+  }
+}
+
+/** Names for ids in the filter menus and the table (links, keys, members, clients, tools). */
+export async function activityLookups(actor: Actor, teamId: string) {
+  const { role } = await authorizeTeam(actor, teamId, "viewer");
+  const prisma = getPrisma();
+  const own = role === "member";
+  const [links, keys, members, clients, tools] = await Promise.all([
+    prisma.link.findMany({ where: { teamId }, select: { id: true, name: true }, orderBy: { name: "asc" } }),
+    prisma.apiKey.findMany({ where: { teamId, ...(own ? { userId: actor.userId } : {}) }, select: { id: true, name: true, prefix: true, userId: true }, orderBy: { createdAt: "desc" } }),
+    prisma.membership.findMany({ where: { teamId }, include: { user: { select: { id: true, email: true, name: true } } } }),
+    prisma.$queryRawUnsafe<{ client_name: string }[]>(
+      `SELECT DISTINCT client_name FROM (SELECT client_name FROM audit_events WHERE team_id = $1::uuid AND client_name IS NOT NULL ORDER BY time DESC LIMIT 5000) s ORDER BY 1`,
+      teamId,
+    ),
+    prisma.$queryRawUnsafe<{ tool: string }[]>(
+      `SELECT DISTINCT tool FROM (SELECT tool FROM audit_events WHERE team_id = $1::uuid AND tool IS NOT NULL ORDER BY time DESC LIMIT 5000) s ORDER BY 1`,
+      teamId,
+    ),
+  ]);
+  return {
+    role,
+    canSeeEveryone: roleAtLeast(role, "viewer") && role !== "member",
+    links,
+    keys,
+    members: members.map((m) => ({ id: m.user.id, label: m.user.name ?? m.user.email, email: m.user.email })),
+    clients: clients.map((c) => c.client_name),
+    tools: tools.map((t) => t.tool),
+  };
+}
