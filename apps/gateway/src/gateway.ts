@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { CatalogCache, createPolicyChecker, loadCatalog } from "@portcullis/policy";
 import { getKeyring } from "@portcullis/db/secrets";
-import { createRedis } from "@portcullis/jobs";
+import { REVOCATION_CHANNEL, createRedis, type RevocationMessage } from "@portcullis/jobs";
 import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
 import { Authenticator } from "./auth/authenticate.js";
 import { LastUsedRecorder } from "./auth/last-used.js";
@@ -64,6 +64,13 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
     poolFor: (link) => pools.get(link.connection),
     catalogFor: (link) => catalogs.get(link.connection.id, () => loadCatalog(pools.get(link.connection))),
+    schemaChanged(link) {
+      catalogs.invalidate(link.connection.id);
+      const message: RevocationMessage = { kind: "connection", connectionId: link.connection.id };
+      redis.publish(REVOCATION_CHANNEL, JSON.stringify(message)).catch(() => {
+        // Other instances fall back on the catalog TTL.
+      });
+    },
   };
 
   const authenticator = new Authenticator([new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS)]);
@@ -84,8 +91,9 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
             authenticator.invalidate({ linkId: message.linkId });
             break;
           case "connection":
+            // Pools are not closed here: a changed connection row yields a new pool (its fingerprint
+            // changes once the link cache reloads it), and idle pools of deleted connections are swept.
             links.invalidateConnection(message.connectionId);
-            pools.close(message.connectionId);
             catalogs.invalidate(message.connectionId);
             services.descriptions.invalidate(message.connectionId);
             break;

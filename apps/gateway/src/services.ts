@@ -20,4 +20,6 @@ export interface Services {
   /** Catalog of the link's target database (cached; loaded through the connection's pool). */
   catalogFor(link: LinkRecord): Promise<Catalog>;
   poolFor(link: LinkRecord): pg.Pool;
+  /** After DDL through a link: drop the cached catalog here and tell the other instances. */
+  schemaChanged(link: LinkRecord): void;
 }

@@ -126,3 +126,45 @@ export function toolText(result: unknown): string {
 export function toolJson<T = { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; note?: string }>(result: unknown): T {
   return JSON.parse(toolText(result)) as T;
 }
+
+import { Queue } from "bullmq";
+import { QUEUES, type AuditEvent } from "@portcullis/jobs";
+
+/** Audit events as the worker would receive them: the BullMQ jobs of this world's queue prefix. */
+export async function auditEvents(world: GatewayWorld, redisUrl = testRedisUrl()): Promise<(AuditEvent & { jobId: string })[]> {
+  const queue = new Queue(QUEUES.audit, { connection: { url: redisUrl }, prefix: world.queuePrefix });
+  try {
+    const jobs = await queue.getJobs(["wait", "delayed", "prioritized", "active", "completed", "failed"], 0, -1);
+    return jobs.map((j) => ({ ...(j.data as AuditEvent), jobId: j.id! }));
+  } finally {
+    await queue.close();
+  }
+}
+
+export async function waitFor<T>(fn: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000, stepMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let value = await fn();
+  while (!ok(value)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms: ${JSON.stringify(value)?.slice(0, 500)}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+    value = await fn();
+  }
+  return value;
+}
+
+/** A raw POST to the MCP endpoint (no SDK), for protocol-level tests. */
+export async function rawPost(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, json: json as Record<string, any> };
+}

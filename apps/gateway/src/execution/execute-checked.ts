@@ -89,6 +89,8 @@ export async function executeChecked(
   } catch (error) {
     return { verdict, error: describeConnectionFailure(error) };
   }
+  // Even a failed DDL statement may have been the last of a series; reload either way.
+  if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
   if (outcome.error) return { verdict, outcome, error: describeDatabaseError(outcome.error, input.sql, input.positionShift) };
   return { verdict, outcome };
 }

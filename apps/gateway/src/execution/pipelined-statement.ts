@@ -179,10 +179,13 @@ export class PipelinedStatement {
     this.sendEpilogue();
   }
 
-  handleCommandComplete(msg: { command?: string; rowCount?: number | null }): void {
+  handleCommandComplete(msg: { text?: string }): void {
     if (this.inUserStatement) {
-      this.result.command = msg.command ?? null;
-      this.result.commandRowCount = typeof msg.rowCount === "number" ? msg.rowCount : null;
+      // The command tag: "SELECT 5", "INSERT 0 1", "UPDATE 3", "CREATE TABLE".
+      const words = (msg.text ?? "").split(" ");
+      const last = words[words.length - 1] ?? "";
+      this.result.command = words[0] ? words[0] : null;
+      this.result.commandRowCount = /^\d+$/.test(last) ? Number(last) : null;
       this.completions++;
       if (!this.singleShot) this.sendEpilogue();
       return;

@@ -1,0 +1,243 @@
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import pg from "pg";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor, type LinkFixture } from "./fixtures.js";
+
+/**
+ * Every tool under each scope kind, through the official SDK client against a running gateway on
+ * a real Chinook database: read, write, admin, tables hidden (none) and hidden columns.
+ */
+let world: GatewayWorld;
+let base: string;
+const links: Record<string, LinkFixture> = {};
+const clients: Record<string, Client> = {};
+
+const SCOPES = {
+  read: { access: "read", schemas: ["public"] },
+  write: { access: "read", schemas: ["public"], tables: { playlist: { access: "write" }, playlist_track: { access: "write" } } },
+  admin: { access: "admin", schemas: ["public"] },
+  hidden: {
+    access: "read",
+    schemas: ["public"],
+    tables: {
+      employee: { access: "none" },
+      customer: { hiddenColumns: ["email", "phone", "fax", "address", "postal_code"] },
+    },
+    limits: { maxRows: 5, statementTimeoutMs: 1000 },
+  },
+} as const;
+
+beforeAll(async () => {
+  world = await GatewayWorld.create();
+  ({ url: base } = await world.startGateway());
+  // Descriptions as the worker (or a human) would store them.
+  await world.prisma.schemaDescription.createMany({
+    data: [
+      { connectionId: world.connectionId, schemaName: "public", tableName: "album", columnName: "", description: "Albums released by artists", source: "human" },
+      { connectionId: world.connectionId, schemaName: "public", tableName: "album", columnName: "title", description: "Album title as printed", source: "ai" },
+      { connectionId: world.connectionId, schemaName: "public", tableName: "employee", columnName: "", description: "Staff records (secret)", source: "ai" },
+    ],
+  });
+  for (const [kind, scope] of Object.entries(SCOPES)) {
+    links[kind] = await world.addLink(scope as Record<string, unknown>);
+    clients[kind] = await connectClient(`${base}/mcp/${links[kind]!.linkId}`, links[kind]!.key, `client-${kind}`);
+  }
+});
+
+afterAll(async () => {
+  await Promise.all(Object.values(clients).map((c) => c.close().catch(() => {})));
+  await world?.close();
+});
+
+const call = (kind: keyof typeof SCOPES, name: string, args: Record<string, unknown> = {}) => clients[kind]!.callTool({ name, arguments: args });
+
+describe("tools/list", () => {
+  test("the six contract tools, with per-link descriptions", async () => {
+    const { tools } = await clients.read!.listTools();
+    expect(tools.map((t) => t.name).sort()).toEqual(["describe_table", "execute_sql", "explain_query", "get_permissions", "get_schema", "list_tables"]);
+    const exec = tools.find((t) => t.name === "execute_sql")!;
+    expect(exec.description).toContain("read-only");
+    expect(exec.inputSchema.properties).toHaveProperty("sql");
+    const writeTools = (await clients.write!.listTools()).tools;
+    expect(writeTools.find((t) => t.name === "execute_sql")!.description).toContain("writes on the tables the scope allows");
+  });
+});
+
+describe("get_schema / list_tables / describe_table", () => {
+  test("full schema with stored descriptions; compact", async () => {
+    const text = toolText(await call("read", "get_schema"));
+    expect(text).toContain("## album — Albums released by artists");
+    expect(text).toContain("title varchar(160) — Album title as printed");
+    expect(text).toContain("artist_id int -> artist.artist_id");
+    expect(text).toContain("## employee — Staff records (secret)");
+    const bytes = Buffer.byteLength(text);
+    console.log(`get_schema output for Chinook (read link): ${bytes} bytes`);
+    expect(bytes).toBeLessThan(4000);
+  });
+
+  test("hidden tables and columns never appear, not even through descriptions or foreign keys", async () => {
+    const schema = toolText(await call("hidden", "get_schema"));
+    expect(schema).not.toMatch(/employee|Staff records/);
+    expect(schema).toContain("## customer");
+    const customerBlock = schema.split("\n\n").find((b) => b.startsWith("## customer"))!;
+    expect(customerBlock).not.toMatch(/\bemail\b|\bphone\b|\bfax\b|postal_code|\baddress\b/);
+    // customer.support_rep_id references the hidden employee table: the column stays, the reference goes.
+    expect(schema).toMatch(/support_rep_id int null(?! ->)/);
+    const list = toolText(await call("hidden", "list_tables"));
+    expect(list.split("\n")).toHaveLength(10);
+    expect(list).not.toContain("employee");
+    const hidden = await call("hidden", "describe_table", { table: "employee" });
+    const absent = await call("hidden", "describe_table", { table: "no_such_table" });
+    expect(hidden.isError).toBe(true);
+    // Indistinguishable from a table that does not exist.
+    expect(toolText(hidden).replace("employee", "X")).toBe(toolText(absent).replace("no_such_table", "X"));
+    const customer = toolText(await call("hidden", "describe_table", { table: "public.customer" }));
+    expect(customer).toContain("first_name varchar(40)");
+    expect(customer).not.toContain("email");
+  });
+
+  test("list_tables marks write and admin access", async () => {
+    expect(toolText(await call("write", "list_tables"))).toMatch(/^playlist \(write\)$/m);
+    expect(toolText(await call("admin", "list_tables"))).toMatch(/^album \(admin\)/m);
+  });
+});
+
+describe("execute_sql", () => {
+  test("read with bind parameters, type-faithful values", async () => {
+    const r = toolJson(await call("read", "execute_sql", { sql: "SELECT invoice_id, total, invoice_date FROM invoice WHERE customer_id = $1 ORDER BY invoice_id LIMIT 2", params: [2] }));
+    expect(r.columns).toEqual(["invoice_id", "total", "invoice_date"]);
+    expect(r.rows[0]).toEqual([1, "1.98", "2021-01-01T00:00:00"]);
+    expect(r.truncated).toBe(false);
+    const types = toolJson(
+      await call("read", "execute_sql", {
+        sql: `SELECT 9007199254740993::int8 AS big, 1.10::numeric AS num, 2.5::float8 AS f, true AS b, '\\x00ff'::bytea AS bin,
+                ARRAY[1,2,NULL]::int4[] AS arr, ARRAY['a b','c"d']::text[] AS txt, '{"k":[1,2]}'::jsonb AS j,
+                '2024-05-06 07:08:09.123456+02'::timestamptz AS tz, '2024-05-06'::date AS d, NULL::text AS n, 'NaN'::float8 AS nan`,
+      }),
+    );
+    expect(types.rows[0]).toEqual(["9007199254740993", "1.10", 2.5, true, "AP8=", [1, 2, null], ["a b", 'c"d'], { k: [1, 2] }, "2024-05-06T05:08:09.123456+00:00", "2024-05-06", null, "NaN"]);
+  });
+
+  test("the row limit cuts the result and says so", async () => {
+    const r = toolJson(await call("hidden", "execute_sql", { sql: "SELECT track_id FROM track ORDER BY track_id" }));
+    expect(r.rowCount).toBe(5);
+    expect(r.rows).toEqual([[1], [2], [3], [4], [5]]);
+    expect(r.truncated).toBe(true);
+    expect(r.note).toContain("at most 5 rows");
+  });
+
+  test("blocked statements come back as tool errors with the policy's reason and rule id", async () => {
+    const write = await call("read", "execute_sql", { sql: "DELETE FROM album WHERE album_id = 1" });
+    expect(write.isError).toBe(true);
+    expect(toolText(write)).toMatch(/write_not_permitted/);
+    const hiddenTable = await call("hidden", "execute_sql", { sql: "SELECT * FROM employee" });
+    expect(toolText(hiddenTable)).toMatch(/undefined_table/);
+    const hiddenColumn = await call("hidden", "execute_sql", { sql: "SELECT email FROM customer" });
+    expect(toolText(hiddenColumn)).toMatch(/undefined_column/);
+    const two = await call("read", "execute_sql", { sql: "SELECT 1; SELECT 2" });
+    expect(toolText(two)).toMatch(/multiple_statements/);
+  });
+
+  test("database errors carry PostgreSQL's message, code and position, and nothing about the server", async () => {
+    const r = await call("read", "execute_sql", { sql: "SELECT 1/0 FROM album LIMIT 1" });
+    expect(r.isError).toBe(true);
+    const text = toolText(r);
+    expect(text).toContain("22012");
+    expect(text).toContain("division by zero");
+    expect(text).not.toMatch(/127\.0\.0\.1|54339|portcullis/);
+    const cast = toolText(await call("read", "execute_sql", { sql: "SELECT 'x'::int" }));
+    expect(cast).toMatch(/22P02.*at character 8/);
+  });
+
+  test("statement timeout from the scope", async () => {
+    const r = await call("hidden", "execute_sql", { sql: "SELECT count(*) FROM generate_series(1, 200000000)" });
+    expect(r.isError).toBe(true);
+    expect(toolText(r)).toMatch(/57014.*statement timeout/);
+  });
+
+  test("write scope: allowed tables written and committed, others refused", async () => {
+    const ins = toolJson<{ command: string; rowCount: number }>(
+      await call("write", "execute_sql", { sql: "INSERT INTO playlist (playlist_id, name) VALUES ($1, $2)", params: [9001, "Gateway test"] }),
+    );
+    expect(ins).toMatchObject({ command: "INSERT", rowCount: 1 });
+    const back = toolJson(await call("read", "execute_sql", { sql: "SELECT name FROM playlist WHERE playlist_id = 9001" }));
+    expect(back.rows).toEqual([["Gateway test"]]);
+    const ret = toolJson(await call("write", "execute_sql", { sql: "UPDATE playlist SET name = 'x' WHERE playlist_id = 9001 RETURNING playlist_id, name" }));
+    expect(ret.rows).toEqual([[9001, "x"]]);
+    expect(toolText(await call("write", "execute_sql", { sql: "UPDATE album SET title = 'x'" }))).toMatch(/write_not_permitted/);
+  });
+
+  test("read transactions are READ ONLY even if a write slipped past the checker", async () => {
+    // Defence in depth, exercised directly: the runner itself refuses writes in a read verdict.
+    const { runStatement } = await import("../src/execution/run-statement.js");
+    const pool = new pg.Pool({ connectionString: world.target.url, max: 1 });
+    try {
+      const outcome = await runStatement(pool, { sql: "DELETE FROM playlist_track", values: [], readOnly: true, statementTimeoutMs: 1000, searchPath: '"public"', maxRows: 10, maxBytes: 10_000 });
+      expect(outcome.error?.code).toBe("25006");
+      const session = await runStatement(pool, { sql: "SET search_path = pg_catalog", values: [], readOnly: true, statementTimeoutMs: 1000, searchPath: '"public"', maxRows: 10, maxBytes: 10_000 });
+      expect(session.error).toBeNull();
+      // The session-level SET was rolled back with the read transaction.
+      const { rows } = await pool.query("SHOW search_path");
+      expect(rows[0].search_path).not.toBe("pg_catalog");
+    } finally {
+      await pool.end();
+    }
+  });
+
+  test("admin scope runs DDL", async () => {
+    const r = await call("admin", "execute_sql", { sql: "CREATE TABLE gw_admin_test (id int primary key)" });
+    expect(r.isError).toBeFalsy();
+    expect(toolJson<{ command: string }>(r).command).toBe("CREATE");
+    expect(toolText(await call("admin", "execute_sql", { sql: "DROP TABLE gw_admin_test" }))).toContain('"command":"DROP"');
+  });
+});
+
+describe("explain_query and get_permissions", () => {
+  test("plans for permitted reads; refusals for the rest; analyze never writes", async () => {
+    const plan = toolText(await call("read", "explain_query", { sql: "SELECT * FROM album WHERE album_id = $1", params: [1] }));
+    expect(plan).toMatch(/Scan/);
+    expect(toolText(await call("hidden", "explain_query", { sql: "SELECT * FROM employee" }))).toMatch(/undefined_table/);
+    const analyzed = await call("write", "explain_query", { sql: "DELETE FROM playlist_track WHERE playlist_id = 1", analyze: true });
+    const check = new pg.Client({ connectionString: world.target.url });
+    await check.connect();
+    const { rows } = await check.query("SELECT count(*)::int AS n FROM playlist_track WHERE playlist_id = 1");
+    await check.end();
+    if (!analyzed.isError) expect(toolText(analyzed)).toMatch(/Delete/);
+    expect(rows[0].n).toBeGreaterThan(0);
+  });
+
+  test("permissions in plain words", async () => {
+    const text = toolText(await call("hidden", "get_permissions"));
+    expect(text).toMatch(/read/i);
+    expect(text).toContain("5 rows");
+    expect(text).not.toContain("employee");
+  });
+});
+
+describe("audit", () => {
+  test("one event per tool call, with client name, verdict, rule and fingerprint", async () => {
+    const marker = `/* audit-${Date.now()} */`;
+    await call("read", "execute_sql", { sql: `SELECT 1 ${marker}` });
+    await call("read", "execute_sql", { sql: `DELETE FROM album ${marker}` });
+    const events = await waitFor(
+      () => auditEvents(world),
+      (es) => es.filter((e) => e.sql?.includes(marker)).length === 2,
+    );
+    const mine = events.filter((e) => e.sql?.includes(marker)).sort((a, b) => a.time.localeCompare(b.time));
+    expect(mine[0]).toMatchObject({
+      kind: "tool_call",
+      tool: "execute_sql",
+      verdict: "allowed",
+      teamId: world.teamId,
+      linkId: links.read!.linkId,
+      apiKeyId: links.read!.apiKeyId,
+      userId: world.userId,
+      clientName: "client-read",
+      clientVersion: "1.0.0",
+      rows: 1,
+    });
+    expect(mine[0]!.fingerprint).toMatch(/^[0-9a-f]{16}$/);
+    expect(mine[1]).toMatchObject({ verdict: "blocked", ruleId: "write_not_permitted" });
+    for (const e of mine) expect(e.jobId).toBe(e.id);
+  });
+});
