@@ -117,7 +117,9 @@ export function createAiDescriber(config: AiDescriberConfig): Describer {
           maxRetries: 0,
           timeout: config.timeoutMs,
           abortSignal: signal,
-          temperature: 0.2,
+          // Explicit, so unknown (self-hosted) models are not given a provider's maximum. No
+          // temperature: several current models reject it, and the schema already constrains output.
+          maxOutputTokens: 4096,
         });
         config.onCall?.("ok");
         return output;

@@ -1,0 +1,26 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { createMetadataDatabase } from "@portcullis/db/testing";
+import { ingestAuditBatch } from "@portcullis/db/audit";
+const db = await createMetadataDatabase();
+const pool = new pg.Pool({ connectionString: db.url, max: 4 });
+const orig = pg.Client.prototype.query;
+const times: Record<string, number> = {};
+(pg.Client.prototype as any).query = function (this: any, ...args: any[]) {
+  const k = String(typeof args[0] === "string" ? args[0] : args[0]?.text).trim().slice(0, 30);
+  const t = performance.now();
+  const r = orig.apply(this, args as any) as any;
+  if (r && r.then) return r.then((x: any) => { times[k] = (times[k] ?? 0) + performance.now() - t; return x; });
+  return r;
+};
+const teams = [randomUUID(), randomUUID(), randomUUID()];
+for (const t of teams) await pool.query("INSERT INTO teams (id, name, slug) VALUES ($1, 'x', $2)", [t, t]);
+const B = 1000, N = 50000;
+const mk = () => ({ id: randomUUID(), time: new Date().toISOString(), teamId: teams[Math.floor(Math.random() * 3)]!, verdict: "allowed" as const, tool: "execute_sql", sql: "SELECT id, name FROM customers WHERE country = $1 LIMIT 10", fingerprint: "a1b2c3d4e5f6", tables: ["public.customers"], durationMs: 1.234, rows: 10, bytes: 512, clientName: "cursor", clientVersion: "1.0", sourceIp: "127.0.0.1", linkId: randomUUID(), apiKeyId: randomUUID(), userId: randomUUID(), requestId: randomUUID() });
+const batches = Array.from({ length: N / B }, () => Array.from({ length: B }, mk));
+const t0 = performance.now();
+for (const b of batches) await ingestAuditBatch(pool, b);
+const ms = performance.now() - t0;
+console.log(`${N} in ${ms.toFixed(0)} ms = ${Math.round(N / (ms / 1000))}/s`);
+console.log(Object.fromEntries(Object.entries(times).map(([k, v]) => [k, Math.round(v)])));
+await pool.end(); await db.drop();
