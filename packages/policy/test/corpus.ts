@@ -713,6 +713,10 @@ on("read", "undefined_table",
   "SELECT last_value FROM public.audit_log_id_seq",
 );
 on("read", "hidden_columns_wildcard", "WITH customer AS (SELECT * FROM customer) SELECT first_name FROM customer");
-on("open", "ok", "SELECT last_value FROM audit_log_id_seq");
+on("open", "ok", "SELECT last_value FROM audit_log_id_seq", "SELECT reverse(1)");
+// public.reverse(int) reads employee: a call PostgreSQL could resolve to it is checked as a user function
+// (by name and argument count: the checker does not infer types).
+on(["read", "write"], "function_unverified", "SELECT reverse(1)", "SELECT reverse(album_id) FROM album");
+on(["read", "write"], "ok", "SELECT reverse('abc', 'x') IS NULL OR true", "SELECT reverse()");
 
 export const CORPUS: readonly Case[] = cases;

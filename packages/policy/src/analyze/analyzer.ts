@@ -1041,6 +1041,15 @@ export class StatementAnalyzer {
     if (isDeniedFunction(name)) throw new Refusal("dangerous_function", `function ${shown} is refused under every scope`);
     const catalog = this.view.catalog;
     const builtin = schema === "pg_catalog" || (schema === undefined && catalog.builtinFunctions[name] !== undefined);
+    if (builtin && schema === undefined) {
+      // PostgreSQL resolves overloads across pg_catalog and the search path together: `lower(1)`
+      // picks a user's public.lower(int) over pg_catalog.lower(text). So a user function of the
+      // same name on the search path must pass the user-function checks as well.
+      const shadow = this.view.searchPath.map((s) => `${s}.${name}`).find((k) => catalog.functions[k]);
+      const arity = args.length;
+      if (shadow && catalog.functions[shadow]!.arities.some(([min, max]) => arity >= min && arity <= max))
+        this.checkFunction(shadow.split("."), inExpression, args);
+    }
     if (builtin || schema === "information_schema") {
       if (schema === "pg_catalog" && catalog.builtinFunctions[name] === undefined)
         throw new Refusal("undefined_function", `function ${shown} does not exist`);

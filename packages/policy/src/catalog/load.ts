@@ -38,7 +38,8 @@ const QUERIES = {
   functions: `SELECT p.oid::int8 AS oid, n.nspname AS schema, p.proname AS name, p.prokind::text AS kind,
              p.provolatile::text AS volatility, l.lanname AS language, p.prosecdef AS security_definer, e.extname AS extension,
              CASE WHEN l.lanname = 'sql' AND p.prosqlbody IS NULL THEN p.prosrc END AS body,
-             p.prosqlbody IS NOT NULL AS atomic_body,
+             p.prosqlbody IS NOT NULL AS atomic_body, p.pronargs AS nargs, p.pronargdefaults AS ndefaults,
+             p.provariadic <> 0 AS variadic,
              (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
       LEFT JOIN pg_depend de ON de.classid = 'pg_proc'::regclass AND de.objid = p.oid AND de.deptype = 'e'
@@ -175,6 +176,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   type FnRow = {
     oid: string; schema: string; name: string; kind: string; volatility: string; language: string;
     security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; search_path: string | null;
+    nargs: number; ndefaults: number; variadic: boolean;
   };
   const fnRows = rows.functions as FnRow[];
   const fnKeyByOid = new Map(fnRows.map((f) => [f.oid, `${f.schema}.${f.name}`]));
@@ -207,6 +209,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       extension: f.extension,
       reads,
       calls,
+      arities: [[f.nargs - f.ndefaults, f.variadic ? 100 : f.nargs]],
     };
     functionByOid.set(f.oid, fn);
     const key = `${f.schema}.${f.name}`;
@@ -215,6 +218,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     else {
       if (VOLATILITY_RANK[fn.volatility] > VOLATILITY_RANK[prev.volatility]) prev.volatility = fn.volatility;
       prev.securityDefiner ||= fn.securityDefiner;
+      prev.arities.push(...fn.arities);
       if (prev.language !== fn.language) prev.language = "mixed";
       if (prev.kind !== fn.kind && fn.kind === "procedure") prev.kind = "procedure";
       prev.extension = prev.extension && fn.extension ? prev.extension : null;

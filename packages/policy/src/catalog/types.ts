@@ -45,6 +45,8 @@ export interface CatalogFunction {
   extension: string | null;
   /** For SQL-language bodies we could parse: relations read ("schema.table"); null when unknown. */
   reads: string[] | null;
+  /** Argument counts accepted, per overload: [min, max] (defaults lower min; VARIADIC raises max). */
+  arities: [number, number][];
   /** User functions the body calls ("schema.name"), for transitive checks; null when unknown. */
   calls: string[] | null;
 }
