@@ -92,6 +92,8 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
     teamId: link.teamId,
     kind: "tool_call",
     linkId: link.id,
+    apiKeyId: null,
+    oauthClientId: null,
     userId: input.userId,
     clientName: PLAYGROUND_CLIENT_NAME,
     tool: "execute_sql",
