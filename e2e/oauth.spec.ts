@@ -1,0 +1,254 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
+import { addConnection, createLink, createTeam, createUser } from "@portcullis/db/operations";
+import { parseTargetUrl } from "@portcullis/db/target";
+import { createChinookDatabase, type TestDatabase } from "@portcullis/db/testing";
+
+/**
+ * OAuth 2.1 + PKCE end to end: the official SDK client, with its OAuthClientProvider, discovers the
+ * dashboard from the gateway's 401, registers itself (RFC 7591: the SDK uses a Client ID Metadata
+ * Document only for an https client_id URL, which a local test cannot serve), and a member signs in
+ * and approves on the consent page in Chromium. The client then calls tools with its token.
+ *
+ * It runs against the stack the e2e harness started and needs, from the environment:
+ *   E2E_WEB_URL (or the config's baseURL), E2E_GATEWAY_URL (default http://localhost:3001),
+ *   DATABASE_URL and PORTCULLIS_SECRET_KEYS of that stack (the spec seeds its own team), and
+ *   TEST_PG_URL (a private Chinook target is cloned there, as in the integration suites).
+ * Missing variables fail the spec with a sentence; nothing is skipped.
+ */
+
+const PASSWORD = "a long passphrase for e2e";
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: the OAuth e2e spec seeds its own team in the running stack's database (see the header of e2e/oauth.spec.ts)`);
+  return value;
+}
+
+interface Seeded {
+  prisma: PrismaClient;
+  target: TestDatabase;
+  teamSlug: string;
+  owner: string;
+  viewer: string;
+  linkA: { id: string; name: string };
+  linkB: { id: string; name: string };
+}
+
+async function seed(): Promise<Seeded> {
+  const prisma = createPrismaClient(required("DATABASE_URL"));
+  required("PORTCULLIS_SECRET_KEYS");
+  required("TEST_PG_URL");
+  const target = await createChinookDatabase();
+  const tag = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const owner = await createUser(prisma, { email: `oauth-owner-${tag}@example.com`, password: PASSWORD });
+  const viewer = await createUser(prisma, { email: `oauth-viewer-${tag}@example.com`, password: PASSWORD });
+  const team = await createTeam(prisma, { name: `OAuth e2e ${tag}`, ownerId: owner.id });
+  await prisma.membership.create({ data: { teamId: team.id, userId: viewer.id, role: "viewer" } });
+  const connection = await addConnection(prisma, { teamId: team.id, name: "chinook", fields: { ...parseTargetUrl(target.url), sslMode: "disable" } });
+  const scope = { access: "read", schemas: ["public"], tables: { customer: { hiddenColumns: ["email", "phone"] } } };
+  const linkA = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: `oauth-a-${tag}`, scope });
+  const linkB = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: `oauth-b-${tag}`, scope });
+  return {
+    prisma,
+    target,
+    teamSlug: team.slug,
+    owner: owner.email,
+    viewer: viewer.email,
+    linkA: { id: linkA.id, name: linkA.name },
+    linkB: { id: linkB.id, name: linkB.name },
+  };
+}
+
+/** The loopback redirect a native MCP client listens on (RFC 8252 §7.3). */
+async function startCallbackServer() {
+  let deliver: ((url: URL) => void) | undefined;
+  const server = http.createServer((req, res) => {
+    deliver?.(new URL(req.url ?? "/", "http://127.0.0.1"));
+    res.writeHead(200, { "content-type": "text/plain" }).end("Signed in. You can close this window.");
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    redirectUrl: `http://127.0.0.1:${port}/callback`,
+    /** Call before the click that triggers the redirect; resolves with the URL the browser lands on. */
+    next(): Promise<URL> {
+      return new Promise<URL>((resolve) => (deliver = resolve));
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** An in-memory provider, as a CLI client keeps one on disk: it records the authorization URL. */
+class RecordingProvider implements OAuthClientProvider {
+  authorizationUrl: URL | undefined;
+  private info: OAuthClientInformationMixed | undefined;
+  private saved: OAuthTokens | undefined;
+  private verifier = "";
+
+  constructor(readonly redirectUrl: string) {}
+
+  get clientMetadata(): OAuthClientMetadata {
+    return {
+      client_name: "Portcullis e2e SDK client",
+      redirect_uris: [this.redirectUrl],
+      grant_types: ["authorization_code", "refresh_token"],
+      response_types: ["code"],
+      token_endpoint_auth_method: "none",
+    };
+  }
+  clientInformation() {
+    return this.info;
+  }
+  saveClientInformation(info: OAuthClientInformationMixed) {
+    this.info = info;
+  }
+  tokens() {
+    return this.saved;
+  }
+  saveTokens(tokens: OAuthTokens) {
+    this.saved = tokens;
+  }
+  redirectToAuthorization(url: URL) {
+    this.authorizationUrl = url;
+  }
+  saveCodeVerifier(verifier: string) {
+    this.verifier = verifier;
+  }
+  codeVerifier() {
+    return this.verifier;
+  }
+}
+
+const WEB = () => (process.env.E2E_WEB_URL ?? test.info().project.use.baseURL ?? "http://localhost:3000").replace(/\/$/, "");
+const GATEWAY = () => (process.env.E2E_GATEWAY_URL ?? "http://localhost:3001").replace(/\/$/, "");
+
+async function signIn(page: Page, email: string) {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: /sign in/i }).click();
+}
+
+async function openConsent(browser: Browser, url: URL, email: string): Promise<Page> {
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(url.toString());
+  // Signed out: the dashboard asks for sign-in first and comes back with the request intact.
+  await expect(page).toHaveURL(/\/sign-in/);
+  await signIn(page, email);
+  await expect(page.getByRole("heading", { name: /^Allow / })).toBeVisible({ timeout: 60_000 });
+  return page;
+}
+
+async function initializeWith(token: string, linkId: string): Promise<number> {
+  const response = await fetch(`${GATEWAY()}/mcp/${linkId}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
+    body: JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "raw", version: "1" } },
+    }),
+  });
+  await response.body?.cancel();
+  return response.status;
+}
+
+test.describe("OAuth sign-in from an MCP client", () => {
+  test.describe.configure({ mode: "serial" });
+  let seeded: Seeded;
+
+  test.beforeAll(async () => {
+    seeded = await seed();
+  });
+
+  test.afterAll(async () => {
+    await seeded?.prisma.$disconnect();
+    await seeded?.target.drop();
+  });
+
+  test("the SDK client signs in through the consent page, calls tools, is bound to its link, and is revoked from settings", async ({ browser }) => {
+    test.setTimeout(180_000);
+    const callback = await startCallbackServer();
+    const provider = new RecordingProvider(callback.redirectUrl);
+    const linkUrl = new URL(`${GATEWAY()}/mcp/${seeded.linkA.id}`);
+
+    // 1. Unauthenticated: the gateway answers 401 + resource metadata; the SDK discovers the
+    //    dashboard, registers, and hands us the authorization URL.
+    const first = new Client({ name: "portcullis-e2e", version: "1.0.0" });
+    await expect(first.connect(new StreamableHTTPClientTransport(linkUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
+    const authorizationUrl = provider.authorizationUrl!;
+    expect(authorizationUrl.origin).toBe(new URL(WEB()).origin);
+    expect(authorizationUrl.searchParams.get("code_challenge_method")).toBe("S256");
+    expect(authorizationUrl.searchParams.get("resource")).toBe(linkUrl.toString());
+
+    // 2. The member approves in Chromium; the consent page says who asks, from where, for what.
+    const page = await openConsent(browser, authorizationUrl, seeded.owner);
+    await expect(page.getByTestId("consent-client-name")).toHaveText("Portcullis e2e SDK client");
+    await expect(page.getByText("registered dynamically")).toBeVisible();
+    await expect(page.getByTestId("consent-link-name")).toHaveText(seeded.linkA.name);
+    await expect(page.getByTestId("consent-scope")).toContainText("read (SELECT)");
+    const arrived = callback.next();
+    await page.getByRole("button", { name: "Approve" }).click();
+    const redirect = await arrived;
+    expect(redirect.searchParams.get("iss")).toBe(new URL(WEB()).origin);
+    const code = redirect.searchParams.get("code");
+    expect(code).toBeTruthy();
+
+    // 3. The SDK exchanges the code (PKCE verifier, resource indicator) and calls tools.
+    const transport = new StreamableHTTPClientTransport(linkUrl, { authProvider: provider });
+    await transport.finishAuth(code!);
+    const tokens = provider.tokens()!;
+    expect(tokens.access_token).toMatch(/^pca_/);
+    expect(tokens.refresh_token).toMatch(/^pcr_/);
+    // Checked raw first so a gateway that does not accept OAuth tokens fails here, clearly, instead
+    // of the SDK refreshing and retrying until the test times out.
+    expect(await initializeWith(tokens.access_token, seeded.linkA.id), "the gateway must accept the OAuth access token for its link").toBe(200);
+    const client = new Client({ name: "portcullis-e2e", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(linkUrl, { authProvider: provider }));
+    const tools = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(tools).toEqual(expect.arrayContaining(["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions"]));
+    const result = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT count(*) AS n FROM artist" } });
+    expect(result.isError ?? false).toBe(false);
+    expect(JSON.stringify(result.content)).toContain("275");
+
+    // 4. RFC 8707: the token minted for link A opens nothing on link B.
+    expect(await initializeWith(tokens.access_token, seeded.linkB.id)).toBe(401);
+
+    // 5. The member sees the client in settings and revokes it; every gateway drops it within a second.
+    await page.goto(`${WEB()}/t/${seeded.teamSlug}/settings/authorized-apps`);
+    const row = page.getByRole("row", { name: /Portcullis e2e SDK client/ });
+    await expect(row).toContainText(seeded.linkA.name);
+    await row.getByRole("button", { name: "Revoke" }).click();
+    await page.getByRole("button", { name: "Revoke access" }).click();
+    await expect(page.getByText("No authorized applications")).toBeVisible();
+    await expect.poll(() => initializeWith(tokens.access_token, seeded.linkA.id), { timeout: 1_500, intervals: [100] }).toBe(401);
+    // The refresh token died with the grant: the SDK has to send the member back to the consent page.
+    await expect(client.callTool({ name: "list_tables", arguments: {} })).rejects.toThrow();
+    await client.close().catch(() => {});
+    await callback.close();
+  });
+
+  test("a member without access to the link sees the request but cannot approve it", async ({ browser }) => {
+    const callback = await startCallbackServer();
+    const provider = new RecordingProvider(callback.redirectUrl);
+    const linkUrl = new URL(`${GATEWAY()}/mcp/${seeded.linkA.id}`);
+    const client = new Client({ name: "portcullis-e2e", version: "1.0.0" });
+    await expect(client.connect(new StreamableHTTPClientTransport(linkUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);
+    const page = await openConsent(browser, provider.authorizationUrl!, seeded.viewer);
+    await expect(page.getByText("You do not have access to this link")).toBeVisible();
+    await expect(page.getByRole("button", { name: "Approve" })).toHaveCount(0);
+    // Nothing about the link leaks to someone who may not use it.
+    await expect(page.getByText(seeded.linkA.name)).toHaveCount(0);
+    const arrived = callback.next();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    expect((await arrived).searchParams.get("error")).toBe("access_denied");
+    await callback.close();
+  });
+});
