@@ -27,7 +27,6 @@ const SCOPE_NAMES: ScopeName[] = ["read", "open", "write", "full", "custom"];
  * so every scope sees every kind without multiplying the corpus fivefold.
  */
 let rotation = 0;
-const ALL = "rotate" as const;
 function onAll(expect: Expect, ...sqls: string[]): void {
   for (const sql of sqls) {
     for (let k = 0; k < 2; k++) cases.push({ scope: SCOPE_NAMES[(rotation + k) % SCOPE_NAMES.length]!, sql, expect });

@@ -562,7 +562,7 @@ export class StatementAnalyzer {
     }
   }
 
-  private targetList(targets: PgNode[], frame: Frame, ctx: ExprContext): Column[] | null {
+  private targetList(targets: PgNode[], frame: Frame, _ctx: ExprContext): Column[] | null {
     const out: Column[] = [];
     let known = true;
     for (const t of targets) {
@@ -1009,7 +1009,11 @@ export class StatementAnalyzer {
           opaque = true;
           continue;
         }
-        for (const c of e.columns) if (c.name === name) c.hidden ? hidden++ : visible++;
+        for (const c of e.columns) {
+          if (c.name !== name) continue;
+          if (c.hidden) hidden++;
+          else visible++;
+        }
       }
       if (hidden > 0) return "hidden";
       if (visible > 1 && !f.merged?.has(name)) return "ambiguous";
