@@ -1,0 +1,99 @@
+import { z } from "zod";
+import { PortcullisError } from "@portcullis/db/errors";
+import { authorizeTeam, type Actor } from "@/lib/authz";
+import { getPrisma } from "@/lib/db";
+import { enqueueDescriptions, enqueueIntrospection } from "@/lib/redis";
+
+/** The parts of the worker's snapshot document (apps/worker/src/schema/snapshot.ts) the page shows. */
+export interface SnapshotTable {
+  schema: string;
+  name: string;
+  kind: string;
+  comment: string | null;
+  rowEstimate: number | null;
+  columns: { name: string; type: string; nullable: boolean; comment: string | null }[];
+  primaryKey: string[] | null;
+}
+
+export interface DescriptionInfo {
+  description: string;
+  source: "ai" | "human" | "heuristic";
+  model: string | null;
+  updatedAt: Date;
+  updatedBy: string | null;
+}
+
+export async function schemaView(actor: Actor, teamId: string, connectionId: string) {
+  await authorizeTeam(actor, teamId, "admin");
+  const prisma = getPrisma();
+  const connection = await prisma.connection.findFirst({ where: { id: connectionId, teamId }, select: { id: true, name: true } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  const [snapshot, descriptions, links] = await Promise.all([
+    prisma.schemaSnapshot.findFirst({ where: { connectionId }, orderBy: { takenAt: "desc" } }),
+    prisma.schemaDescription.findMany({ where: { connectionId }, include: { updatedBy: { select: { name: true, email: true } } } }),
+    prisma.link.findMany({ where: { connectionId, teamId }, select: { id: true, name: true, scope: true }, orderBy: { name: "asc" } }),
+  ]);
+  const byKey = new Map<string, DescriptionInfo>();
+  for (const d of descriptions) {
+    byKey.set(`${d.schemaName}.${d.tableName}.${d.columnName}`, {
+      description: d.description,
+      source: d.source,
+      model: d.model,
+      updatedAt: d.updatedAt,
+      updatedBy: d.updatedBy ? (d.updatedBy.name ?? d.updatedBy.email) : null,
+    });
+  }
+  const doc = snapshot?.snapshot as { tables?: SnapshotTable[] } | undefined;
+  return { connection, takenAt: snapshot?.takenAt ?? null, tables: doc?.tables ?? [], descriptions: byKey, links };
+}
+
+/** What a link hides of a table: the whole table, some columns, or nothing. */
+export function hiddenUnder(scope: unknown, schema: string, table: string): { table: boolean; columns: Set<string> } {
+  const s = scope as { access?: string; schemas?: string[]; tables?: Record<string, { access?: string; hiddenColumns?: string[] }> };
+  const rule = s.tables?.[schema === "public" ? table : `${schema}.${table}`] ?? s.tables?.[`${schema}.${table}`];
+  const access = rule?.access ?? s.access ?? "read";
+  const outsideSchemas = !!s.schemas && !s.schemas.includes(schema);
+  return { table: access === "none" || outsideSchemas, columns: new Set(rule?.hiddenColumns ?? []) };
+}
+
+const descriptionSchema = z.string().trim().min(1, "a description cannot be empty; write what the table or column holds").max(2000, "keep descriptions under 2000 characters");
+
+/** A human edit: marked `human`, so regenerating never overwrites it (the worker's rule). */
+export async function updateDescription(
+  actor: Actor,
+  input: { teamId: string; connectionId: string; schema: string; table: string; column: string; description: string },
+) {
+  await authorizeTeam(actor, input.teamId, "admin");
+  const description = descriptionSchema.parse(input.description);
+  const prisma = getPrisma();
+  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  return prisma.schemaDescription.upsert({
+    where: { connectionId_schemaName_tableName_columnName: { connectionId: connection.id, schemaName: input.schema, tableName: input.table, columnName: input.column } },
+    create: { connectionId: connection.id, schemaName: input.schema, tableName: input.table, columnName: input.column, description, source: "human", updatedById: actor.userId },
+    update: { description, source: "human", model: null, updatedById: actor.userId },
+  });
+}
+
+/**
+ * Re-introspects and queues new descriptions. Human-edited descriptions are kept unless `resetHuman`
+ * (then they are deleted first, so the describer writes fresh ones).
+ */
+export async function regenerateDescriptions(actor: Actor, input: { teamId: string; connectionId: string; tables?: string[]; resetHuman?: boolean }) {
+  await authorizeTeam(actor, input.teamId, "admin");
+  const prisma = getPrisma();
+  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  if (input.resetHuman && input.tables?.length) {
+    for (const key of input.tables) {
+      const [schema, table] = key.includes(".") ? key.split(".", 2) : ["public", key];
+      await prisma.schemaDescription.deleteMany({ where: { connectionId: connection.id, schemaName: schema, tableName: table } });
+    }
+  }
+  try {
+    await enqueueIntrospection({ connectionId: connection.id, reason: "on_demand" });
+    await enqueueDescriptions({ connectionId: connection.id, ...(input.tables?.length ? { tables: input.tables } : {}), requestedById: actor.userId });
+  } catch (error) {
+    throw new PortcullisError("unavailable", `could not queue the job (is Redis running?): ${(error as Error).message}`);
+  }
+}
