@@ -1,0 +1,103 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { GatewayWorld, auditEvents, connectClient, toolText, waitFor } from "./fixtures.js";
+
+/**
+ * Redis stopped mid-run: calls keep working, audit events go to the disk spool and are replayed when
+ * Redis is back, both by the running instance and by a new instance after a shutdown during the
+ * outage. Every call's event arrives exactly once. Uses a Redis of its own (append-only, fsync
+ * always) so stopping it disturbs no other suite.
+ */
+let world: GatewayWorld;
+let redisDir: string;
+let port: number;
+let redis: ChildProcess | undefined;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+async function startRedis(): Promise<void> {
+  redis = spawn("redis-server", ["--bind", "127.0.0.1", "--port", String(port), "--dir", redisDir, "--appendonly", "yes", "--appendfsync", "always", "--save", ""], {
+    stdio: "ignore",
+  });
+  await waitFor(
+    () => fetch(`http://127.0.0.1:${port}`).then(() => true, (e: Error) => !String(e.cause).includes("ECONNREFUSED")),
+    (up) => up,
+  );
+}
+
+async function stopRedis(): Promise<void> {
+  const child = redis!;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGTERM");
+  await exited;
+  redis = undefined;
+}
+
+beforeAll(async () => {
+  port = await freePort();
+  redisDir = await mkdtemp(path.join(tmpdir(), "gw-redis-"));
+  await startRedis();
+  world = await GatewayWorld.create();
+});
+afterAll(async () => {
+  await world?.close();
+  if (redis) await stopRedis();
+  await rm(redisDir, { recursive: true, force: true });
+});
+
+test("no audit event lost or duplicated across a Redis outage and a restart of the gateway", async () => {
+  const redisUrl = `redis://127.0.0.1:${port}`;
+  const env = { REDIS_URL: redisUrl };
+  const link = await world.addLink({ access: "read" });
+  const first = await world.startGateway(env);
+  const client = await connectClient(`${first.url}/mcp/${link.linkId}`, link.key);
+  const run = async (i: number) => {
+    const r = await client.callTool({ name: "execute_sql", arguments: { sql: `SELECT ${i} AS n /* outage-test */` } });
+    expect(toolText(r)).toContain(`[[${i}]]`);
+  };
+  let i = 0;
+  for (; i < 20; i++) await run(i);
+
+  await stopRedis();
+  // Calls keep being served while Redis is down; their events go to the spool.
+  for (; i < 40; i++) await run(i);
+  await waitFor(() => readdir(world.spoolDir), (files) => files.some((f) => f.endsWith(".jsonl")));
+
+  await startRedis();
+  // The running instance replays its spool once Redis answers again.
+  await waitFor(() => auditEvents(world, redisUrl), (es) => es.filter((e) => e.sql?.includes("outage-test")).length === 40, 20_000, 200);
+
+  // Second outage, and the instance shuts down during it: shutdown flushes to the spool...
+  await stopRedis();
+  for (; i < 50; i++) await run(i);
+  await client.close();
+  await first.gateway.stop();
+  expect((await readdir(world.spoolDir)).some((f) => f.endsWith(".jsonl"))).toBe(true);
+  // ...and a new instance replays it when Redis is back.
+  await startRedis();
+  await world.startGateway(env);
+  const events = await waitFor(
+    () => auditEvents(world, redisUrl),
+    (es) => es.filter((e) => e.sql?.includes("outage-test")).length >= 50,
+    20_000,
+    200,
+  );
+  const mine = events.filter((e) => e.sql?.includes("outage-test"));
+  const numbers = mine.map((e) => Number(/SELECT (\d+)/.exec(e.sql!)![1])).sort((x, y) => x - y);
+  expect(numbers).toEqual(Array.from({ length: 50 }, (_, k) => k));
+  expect(new Set(mine.map((e) => e.id)).size).toBe(50);
+  for (const e of mine) expect(e.jobId).toBe(e.id);
+  await waitFor(() => readdir(world.spoolDir), (files) => !files.some((f) => f.includes(".jsonl")));
+}, 90_000);
