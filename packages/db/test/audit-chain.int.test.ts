@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { createPrismaClient } from "../src/client.js";
+import { GENESIS_HASH, type AuditEventInput, ingestAuditBatch, pruneAuditEvents, verifyAuditChain } from "../src/audit/index.js";
+import { createMetadataDatabase, type TestDatabase } from "../src/testing/index.js";
+
+let db: TestDatabase;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  db = await createMetadataDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 6 });
+});
+afterAll(async () => {
+  await pool?.end();
+  await db?.drop();
+});
+
+async function team(): Promise<string> {
+  const { rows } = await pool.query(`INSERT INTO teams (name, slug) VALUES ('t', $1) RETURNING id`, [randomUUID()]);
+  return rows[0].id;
+}
+
+function event(teamId: string, i: number, extra: Partial<AuditEventInput> = {}): AuditEventInput {
+  return {
+    id: randomUUID(),
+    time: new Date(Date.now() - 1000 + i).toISOString(),
+    teamId,
+    tool: "execute_sql",
+    sql: `SELECT ${i}`,
+    tables: ["public.t"],
+    verdict: "allowed",
+    durationMs: i / 3,
+    ...extra,
+  };
+}
+
+describe("the audit hash chain", () => {
+  test("batches are idempotent on id and the chain verifies", async () => {
+    const t = await team();
+    const batch = Array.from({ length: 50 }, (_, i) => event(t, i));
+    expect(await ingestAuditBatch(pool, batch)).toMatchObject({ inserted: 50, duplicates: 0 });
+    // The same events again, plus repeats inside one batch: nothing new, no gap in seq.
+    const again = await ingestAuditBatch(pool, [...batch.slice(0, 10), batch[0]!, event(t, 99)]);
+    expect(again).toMatchObject({ inserted: 1, duplicates: 11 });
+    const { rows } = await pool.query(`SELECT min(seq)::int AS lo, max(seq)::int AS hi, count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+    expect(rows[0]).toEqual({ lo: 1, hi: 51, n: 51 });
+    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 51 });
+    // The Prisma client (as the CLI passes it) and a URL work the same.
+    const prisma = createPrismaClient(db.url);
+    try {
+      expect(await verifyAuditChain(prisma, t)).toMatchObject({ ok: true, checked: 51 });
+    } finally {
+      await prisma.$disconnect();
+    }
+    expect(await verifyAuditChain(db.url, t)).toMatchObject({ ok: true, checked: 51 });
+  });
+
+  test("concurrent batches for the same teams keep each chain linear", async () => {
+    const [a, b] = [await team(), await team()];
+    await Promise.all(Array.from({ length: 12 }, (_, k) => ingestAuditBatch(pool, Array.from({ length: 40 }, (_, i) => event(i % 2 ? a : b, k * 40 + i)))));
+    for (const t of [a, b]) expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 240 });
+  });
+
+  test("text a client controls (NUL bytes, lone surrogates) is stored and still verifies", async () => {
+    const t = await team();
+    await ingestAuditBatch(pool, [event(t, 1, { sql: "SELECT 1\u0000; DROP TABLE x", reason: "bad \ud800 surrogate", tables: ['we"ird\\name', "a,b"] })]);
+    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 1 });
+  });
+
+  test("an event for a team that no longer exists is reported, not stored", async () => {
+    const result = await ingestAuditBatch(pool, [event(randomUUID(), 1)]);
+    expect(result.inserted).toBe(0);
+    expect(result.unknownTeam).toHaveLength(1);
+  });
+
+  test("an edited row is the first broken link", async () => {
+    const t = await team();
+    await ingestAuditBatch(pool, Array.from({ length: 30 }, (_, i) => event(t, i)));
+    const { rows } = await pool.query(`SELECT id FROM audit_events WHERE team_id = $1 AND seq = 17`, [t]);
+    await pool.query(`UPDATE audit_events SET sql = 'SELECT harmless' WHERE id = $1`, [rows[0].id]);
+    const result = await verifyAuditChain(pool, t);
+    expect(result.ok).toBe(false);
+    expect(result.firstBroken).toMatchObject({ seq: "17", id: rows[0].id });
+    expect(result.firstBroken!.reason).toMatch(/edited/);
+    expect(result.checked).toBe(17);
+  });
+
+  test("an edit that also recomputes the row's hash is caught at the next link", async () => {
+    const t = await team();
+    await ingestAuditBatch(pool, Array.from({ length: 10 }, (_, i) => event(t, i)));
+    await pool.query(`UPDATE audit_events SET hash = repeat('a', 64) WHERE team_id = $1 AND seq = 4`, [t]);
+    const result = await verifyAuditChain(pool, t);
+    expect(result.firstBroken?.seq).toBe("4");
+  });
+
+  test("a removed row, and removed newest rows, are found", async () => {
+    const t = await team();
+    await ingestAuditBatch(pool, Array.from({ length: 20 }, (_, i) => event(t, i)));
+    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 20`, [t]);
+    expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "20", id: "" });
+    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 8`, [t]);
+    const result = await verifyAuditChain(pool, t);
+    expect(result.firstBroken).toMatchObject({ seq: "9" });
+    expect(result.firstBroken!.reason).toMatch(/removed/);
+  });
+
+  test("retention removes the oldest events in chunks and the rest still verifies; deleting beyond it is caught", async () => {
+    const t = await team();
+    const old = Array.from({ length: 25 }, (_, i) => event(t, i, { time: new Date(Date.now() - 40 * 86_400_000 + i).toISOString() }));
+    const recent = Array.from({ length: 10 }, (_, i) => event(t, 100 + i));
+    await ingestAuditBatch(pool, old);
+    await ingestAuditBatch(pool, recent);
+    const pruned = await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { chunkSize: 7, pauseMs: 0 });
+    expect(pruned).toMatchObject({ deleted: 25, prunedThroughSeq: "25", more: false });
+    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 10, prunedThroughSeq: "25" });
+    // Ingestion continues after retention.
+    await ingestAuditBatch(pool, [event(t, 200)]);
+    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 11 });
+    // Someone deleting the oldest remaining event is not retention.
+    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 26`, [t]);
+    expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "27" });
+  });
+
+  test("a team without events verifies trivially", async () => {
+    expect(await verifyAuditChain(pool, await team())).toMatchObject({ ok: true, checked: 0 });
+    expect(GENESIS_HASH).toHaveLength(64);
+  });
+});
