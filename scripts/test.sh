@@ -22,7 +22,7 @@ REPORTS="$ROOT/.data/test/reports"; rm -rf "$REPORTS"; mkdir -p "$REPORTS"
 status=0
 
 say "typecheck"
-npx turbo run typecheck --output-logs=errors-only || status=1
+npx turbo run typecheck --continue --output-logs=errors-only || status=1
 
 say "unit and integration suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1

@@ -59,8 +59,8 @@ describe("migration runner", () => {
     const appliedCounts = results.map((r) => r.applied.length).sort();
     // Exactly one runner applied the migrations; the others found them applied.
     expect(appliedCounts.filter((n) => n > 0)).toHaveLength(1);
-    const [{ count }] = await query<{ count: string }>(db.url, `SELECT count(*) FROM "_prisma_migrations"`);
-    expect(Number(count)).toBe(results.find((r) => r.applied.length)!.applied.length);
+    const [row] = await query<{ count: string }>(db.url, `SELECT count(*) FROM "_prisma_migrations"`);
+    expect(Number(row?.count)).toBe(results.find((r) => r.applied.length)!.applied.length);
   });
 
   it("refuses a migration edited after it was applied", async () => {
