@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- third-party JSON payloads, read loosely on purpose */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 
 /**

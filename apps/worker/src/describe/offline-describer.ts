@@ -40,7 +40,7 @@ const PATTERNS: [RegExp, (subject: string, col: ColumnSnapshot) => string][] = [
   [/(^|_)(first|last|middle|full|display|user)?_?name$/i, (s, c) => (c.name.toLowerCase() === "name" ? `Name of the ${s}.` : `${capitalise(human(c.name))} of the ${s}.`)],
   [/(^|_)(title)$/i, (s) => `Title of the ${s}.`],
   [/(^|_)(address|street|city|state|country|postal_code|zip|zip_code|region)$/i, (s, c) => `${capitalise(human(c.name))} of the ${s}'s address.`],
-  [/_at$|(^|_)(timestamp)$/i, (s, c) => `When the ${s} was ${human(c.name.replace(/_at$/i, ""))} (timestamp).`],
+  [/_at$|(^|_)(timestamp)$/i, (s, c) => `When the ${s} was ${human(c.name.replace(/_at$/i, ""))}.`],
   [/(_date|_on)$|^date$/i, (s, c) => `${capitalise(human(c.name))} of the ${s}.`],
   [/(^|_)(price|amount|total|cost|fee|balance|subtotal)$/i, (s, c) => `${capitalise(human(c.name))} of the ${s} (monetary amount).`],
   [/(^|_)(quantity|qty|count)$/i, (s, c) => `${capitalise(human(c.name))} for the ${s}.`],
@@ -69,8 +69,10 @@ function describeColumn(table: TableSnapshot, col: ColumnSnapshot): string {
   if (table.primaryKey?.length === 1 && table.primaryKey[0] === col.name) {
     return `Unique identifier of the ${subject} (primary key, ${col.type}).`;
   }
+  // Patterns are written for snake_case; camelCase names are matched in their snake spelling.
+  const snake = { ...col, name: words(col.name).join("_") };
   for (const [pattern, text] of PATTERNS) {
-    if (pattern.test(col.name)) return `${text(subject, col)} (${typeNote(col)})`;
+    if (pattern.test(snake.name)) return `${text(subject, snake).replace(/\.$/, "")} (${typeNote(col)}).`;
   }
   if (/_id$/i.test(col.name)) return `Identifier of the related ${human(col.name.replace(/_id$/i, ""))} (${typeNote(col)}).`;
   return `${capitalise(human(col.name))} of the ${subject} (${typeNote(col)}).`;
