@@ -5,7 +5,7 @@ export type { PresetName, PresetOptions } from "./scope/presets.js";
 export { describeScope, summarizeScope } from "./scope/describe.js";
 export { visibleObjects } from "./scope/visible.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./scope/visible.js";
-export { searchPathFor, searchPathSchemas, accessView } from "./scope/access.js";
+export { searchPathFor, searchPathSchemas, accessView, scopeHidesObjects } from "./scope/access.js";
 export type { AccessView, RelationAccess, VisibleAccess } from "./scope/access.js";
 export { loadCatalog } from "./catalog/load.js";
 export { CatalogCache } from "./catalog/cache.js";

@@ -436,8 +436,15 @@ export class StatementAnalyzer {
         if (target.hiddenColumns.size > 0)
           throw new Refusal("hidden_columns_wildcard", `INSERT into ${target.key} without a column list is not available on this link; list the columns: ${target.columns.join(", ")}`);
       };
+      // A row can never be inserted when a hidden column is required: PostgreSQL's not-null error
+      // would name the hidden column (and its DETAIL would print the row), so refuse up front.
+      const requiredHidden = (): void => {
+        if (target.relation.columns.some((c) => target.hiddenColumns.has(c.name) && !c.nullable && !c.hasDefault))
+          throw new Refusal("hidden_required_column", `INSERT into ${target.key} is not available on this link: the table requires values for columns the link cannot see`);
+      };
       switch (kind) {
         case "InsertStmt": {
+          requiredHidden();
           const cols = list(node.cols);
           if (cols.length === 0) noColumnList();
           for (const c of cols) {
@@ -494,6 +501,7 @@ export class StatementAnalyzer {
             if (!mw) continue;
             if (mw.condition) this.expr(mw.condition as PgNode, frame, {});
             const targets = list(mw.targetList);
+            if (mw.commandType === "CMD_INSERT") requiredHidden();
             if (mw.commandType === "CMD_INSERT" && targets.length === 0 && list(mw.values).length > 0) noColumnList();
             for (const t of targets) {
               const rt = nodeType(t)?.[1];

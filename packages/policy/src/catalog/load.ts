@@ -18,7 +18,8 @@ const QUERIES = {
   systemRelations: `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname IN ('pg_catalog', 'information_schema')`,
   columns: `SELECT a.attrelid::int8 AS oid, a.attnum AS num, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
-             NOT a.attnotnull AS nullable, a.atthasdef AS has_default
+             NOT a.attnotnull AS nullable,
+             a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '' AS has_default
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}
       ORDER BY a.attrelid, a.attnum`,

@@ -12,6 +12,7 @@ export const RULES = {
   undefined_function: "The function does not exist for this link (absent, or in a schema the link cannot see).",
   ambiguous_column: "An unqualified column name matches more than one table in scope; qualify it.",
   hidden_columns_wildcard: "*, t.*, whole-row references, NATURAL joins and INSERT without a column list are refused on tables with columns this link cannot see; name the columns.",
+  hidden_required_column: "INSERT into a table that requires a value for a column this link cannot see (it could never succeed, and the error would name the column).",
   hidden_inheritance: "Scanning this parent table would also read child tables the link cannot see; use FROM ONLY.",
   write_not_permitted: "INSERT/UPDATE/DELETE/MERGE on a relation this link can only read.",
   ddl_not_permitted: "Schema changes (CREATE/ALTER/DROP/TRUNCATE/...) need admin access on the objects involved.",

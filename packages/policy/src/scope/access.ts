@@ -42,6 +42,15 @@ export function searchPathFor(scope: Scope): string {
     .join(", ");
 }
 
+/**
+ * True when the scope hides an existing table, view, column or schema. The gateway should then keep
+ * PostgreSQL's error DETAIL out of answers: "Failing row contains (...)" prints every column of the
+ * row, hidden ones included.
+ */
+export function scopeHidesObjects(scope: Scope, catalog: Catalog): boolean {
+  return accessView(scope, catalog).hidesSomething;
+}
+
 const cache = new WeakMap<Catalog, WeakMap<Scope, AccessView>>();
 
 export function accessView(scope: Scope, catalog: Catalog): AccessView {
