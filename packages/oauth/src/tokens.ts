@@ -7,19 +7,9 @@ import { OAuthError } from "./errors.js";
 import { revokeGrant } from "./grants.js";
 import { verifyCodeVerifier } from "./pkce.js";
 import { resourceForLink } from "./resource.js";
+import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX } from "./token-format.js";
 
-/**
- * Access and refresh tokens are opaque random strings; only their SHA-256 is stored (as for API keys:
- * 256 bits of entropy leave nothing to brute-force, and the gateway can check a hash on every call).
- * The prefixes let the gateway route a bearer token to the right check without I/O, and let secret
- * scanners recognise a leaked token.
- */
-export const ACCESS_TOKEN_PREFIX = "pca_";
-export const REFRESH_TOKEN_PREFIX = "pcr_";
-
-export function looksLikeAccessToken(token: string): boolean {
-  return token.startsWith(ACCESS_TOKEN_PREFIX) && token.length === ACCESS_TOKEN_PREFIX.length + 43;
-}
+export { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, looksLikeAccessToken } from "./token-format.js";
 
 export interface TokenResponse {
   access_token: string;

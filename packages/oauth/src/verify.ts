@@ -1,7 +1,7 @@
 import { sha256Hex } from "@portcullis/db/keys";
 import type { PrismaClient } from "@portcullis/db/client";
 import { linkIdFromAnyResource } from "./resource.js";
-import { looksLikeAccessToken } from "./tokens.js";
+import { looksLikeAccessToken } from "./token-format.js";
 
 /**
  * Access-token verification for the gateway (the protected resource).
