@@ -785,4 +785,20 @@ on("custom", "ok",
   "SELECT t.name AS unit_price, t.name AS bytes FROM track t",
 );
 
+// ------------------------------------------------------------------ spelling tricks the parser sees through
+on("read", "undefined_column",
+  'SELECT U&"\\0065mail" FROM customer',
+  'SELECT first_name FROM customer WHERE U&"ph\\006Fne" IS NULL',
+  "SELECT c.\"email\" FROM customer AS \"c\"",
+);
+on("read", "undefined_table", 'SELECT 1 FROM U&"\\0065mployee"', "SELECT 1 FROM public . employee", "SELECT 1 FROM/**/employee");
+on("read", "ok",
+  "SELECT 1 /* ; DELETE FROM album */",
+  "SELECT title FROM album WHERE album_id = $1",
+  "SELECT xmlelement(name email, first_name) FROM customer LIMIT 1",
+  "SELECT first_name FROM customer c, LATERAL (SELECT c.customer_id * 2 AS doubled) x WHERE x.doubled > 4",
+);
+on("read", "undefined_column", "SELECT first_name FROM customer c, LATERAL (SELECT c.email) x");
+on(["read", "write"], "dangerous_function", "SELECT pg_catalog.pg_sleep(1) FROM album", "SELECT \"pg_sleep\"(1)", "SELECT PG_SLEEP(1)");
+
 export const CORPUS: readonly Case[] = cases;

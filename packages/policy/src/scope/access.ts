@@ -51,13 +51,24 @@ export function scopeHidesObjects(scope: Scope, catalog: Catalog): boolean {
   return accessView(scope, catalog).hidesSomething;
 }
 
-const cache = new WeakMap<Catalog, WeakMap<Scope, AccessView>>();
+// By scope object first (the gateway keeps one per link); by content when a caller re-parses the
+// scope on every request, so the O(relations) build is not repeated for each call.
+const cache = new WeakMap<Catalog, { byObject: WeakMap<Scope, AccessView>; byContent: Map<string, AccessView> }>();
+const MAX_SCOPES_PER_CATALOG = 1000;
 
 export function accessView(scope: Scope, catalog: Catalog): AccessView {
   let perCatalog = cache.get(catalog);
-  if (!perCatalog) cache.set(catalog, (perCatalog = new WeakMap()));
-  let view = perCatalog.get(scope);
-  if (!view) perCatalog.set(scope, (view = buildAccessView(scope, catalog)));
+  if (!perCatalog) cache.set(catalog, (perCatalog = { byObject: new WeakMap(), byContent: new Map() }));
+  let view = perCatalog.byObject.get(scope);
+  if (view) return view;
+  const key = JSON.stringify(scope);
+  view = perCatalog.byContent.get(key);
+  if (!view) {
+    view = buildAccessView(scope, catalog);
+    perCatalog.byContent.set(key, view);
+    if (perCatalog.byContent.size > MAX_SCOPES_PER_CATALOG) perCatalog.byContent.delete(perCatalog.byContent.keys().next().value as string);
+  }
+  perCatalog.byObject.set(scope, view);
   return view;
 }
 
