@@ -4,7 +4,7 @@ import CredentialsProvider from "next-auth/providers/credentials";
 import GitHubProvider from "next-auth/providers/github";
 import GoogleProvider from "next-auth/providers/google";
 import { normalizeEmail } from "@portcullis/db/operations";
-import { checkCredentials } from "@/features/auth/credentials";
+import { checkCredentials } from "../features/auth/credentials";
 import { getPrisma } from "./db";
 import { env } from "./env";
 

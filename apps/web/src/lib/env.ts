@@ -13,6 +13,8 @@ const optional = z
 const schema = z.object({
   DATABASE_URL: z.string({ error: "DATABASE_URL is not set" }).url({ error: "DATABASE_URL must be a postgresql:// URL" }),
   REDIS_URL: z.string().url().default("redis://127.0.0.1:63799"),
+  /** BullMQ key prefix; must match the gateway's and the worker's. */
+  QUEUE_PREFIX: z.string().default("bull"),
   PORTCULLIS_SECRET_KEYS: z.string({ error: "PORTCULLIS_SECRET_KEYS is not set (see .env.example)" }).min(1),
   NEXTAUTH_SECRET: z.string({ error: "NEXTAUTH_SECRET is not set" }).min(16, "NEXTAUTH_SECRET must be at least 16 characters"),
   WEB_PUBLIC_URL: optional,

@@ -27,7 +27,7 @@ function queue(name: string): Queue {
   let q = globalForRedis.portcullisQueues.get(name);
   if (!q) {
     // BullMQ producers may share a connection that fails fast; only workers need maxRetriesPerRequest null.
-    q = new Queue(name, { connection: { url: env().REDIS_URL, maxRetriesPerRequest: 1, connectTimeout: 2000 } });
+    q = new Queue(name, { prefix: env().QUEUE_PREFIX, connection: { url: env().REDIS_URL, maxRetriesPerRequest: 1, connectTimeout: 2000 } });
     globalForRedis.portcullisQueues.set(name, q);
   }
   return q;

@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { Badge, formatDate } from "@/components/ui";
+import { Badge, formatDate } from "../../components/ui";
 import type { AuditRow } from "./operations";
 import { SqlView } from "./sql-view";
 

@@ -1,4 +1,4 @@
-import { Button, ButtonLink, Input, Select } from "@/components/ui";
+import { Button, ButtonLink, Input, Select } from "../../components/ui";
 import type { ActivityFilters } from "./filters";
 
 export function FilterBar({

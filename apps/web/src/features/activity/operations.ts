@@ -1,6 +1,6 @@
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, roleAtLeast, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
+import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
 import { buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
 
 export interface AuditRow {

@@ -3,10 +3,10 @@ import { createUser, normalizeEmail } from "@portcullis/db/operations";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "@portcullis/db/passwords";
 import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { PortcullisError } from "@portcullis/db/errors";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
-import { sendMail } from "@/lib/mail";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
+import { sendMail } from "../../lib/mail";
+import { hitRateLimit } from "../../lib/rate-limit";
 
 export const passwordSchema = z
   .string()

@@ -1,7 +1,7 @@
 "use server";
 import { headers } from "next/headers";
-import { runPublicAction } from "@/lib/action";
-import { clientIp } from "@/lib/auth";
+import { runPublicAction } from "../../lib/action";
+import { clientIp } from "../../lib/auth";
 import { requestPasswordReset, resetPassword, signUp } from "./account-operations";
 
 export async function signUpAction(input: { name?: string; email: string; password: string }) {

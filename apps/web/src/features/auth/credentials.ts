@@ -1,8 +1,8 @@
 import { normalizeEmail } from "@portcullis/db/operations";
 import { verifyPassword } from "@portcullis/db/passwords";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
+import { hitRateLimit } from "../../lib/rate-limit";
 
 /** Consecutive failures that lock an account, and for how long (doubling per further failure). */
 export const LOCKOUT_THRESHOLD = 5;

@@ -1,7 +1,7 @@
 "use client";
 import Link from "next/link";
 import { useState } from "react";
-import { Alert, Button, Field, Input } from "@/components/ui";
+import { Alert, Button, Field, Input } from "../../components/ui";
 import { requestPasswordResetAction, resetPasswordAction } from "./actions";
 
 export function ForgotPasswordForm() {

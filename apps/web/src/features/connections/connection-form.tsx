@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Alert, Button, Field, Input, Select, Textarea, cx } from "@/components/ui";
+import { Alert, Button, Field, Input, Select, Textarea, cx } from "../../components/ui";
 import { createConnectionAction, testConnectionAction, updateConnectionAction } from "./actions";
 import type { ConnectionInput } from "./operations";
 

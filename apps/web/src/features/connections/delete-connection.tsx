@@ -1,6 +1,6 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { ConfirmButton } from "@/components/confirm-button";
+import { ConfirmButton } from "../../components/confirm-button";
 import { deleteConnectionAction } from "./actions";
 
 export function DeleteConnectionButton({ teamId, slug, connection }: { teamId: string; slug: string; connection: { id: string; name: string; links: number } }) {

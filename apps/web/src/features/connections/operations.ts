@@ -3,9 +3,9 @@ import { PortcullisError } from "@portcullis/db/errors";
 import { addConnection, testConnectionFields, type ConnectionFields } from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
-import { authorizeTeam, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { enqueueIntrospection, publishRevocation } from "@/lib/redis";
+import { authorizeTeam, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { enqueueIntrospection, publishRevocation } from "../../lib/redis";
 
 const SSL_MODES = ["disable", "prefer", "require", "verify_ca", "verify_full"] as const;
 

@@ -1,6 +1,6 @@
 "use server";
 import { revalidatePath } from "next/cache";
-import { runAction } from "@/lib/action";
+import { runAction } from "../../lib/action";
 import * as ops from "./operations";
 
 export async function issueKeyAction(input: { teamId: string; linkId: string; name: string; expiresInDays: number | null; userId?: string }) {

@@ -1,8 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { CodeBlock, CopyButton } from "@/components/copy-button";
-import { Alert, Button, Field, Input, Select, cx } from "@/components/ui";
+import { CodeBlock, CopyButton } from "../../components/copy-button";
+import { Alert, Button, Field, Input, Select, cx } from "../../components/ui";
 import { issueKeyAction } from "./actions";
 import { clientConfigs } from "./client-configs";
 

@@ -1,8 +1,8 @@
 "use client";
 import { useRouter } from "next/navigation";
 import Link from "next/link";
-import { ConfirmButton } from "@/components/confirm-button";
-import { Badge, EmptyState, Table, td, th, timeAgo, formatDate } from "@/components/ui";
+import { ConfirmButton } from "../../components/confirm-button";
+import { Badge, EmptyState, Table, td, th, timeAgo, formatDate } from "../../components/ui";
 import { revokeKeyAction } from "./actions";
 
 export interface KeyRow {

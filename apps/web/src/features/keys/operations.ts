@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
 import { createApiKey, revokeApiKey } from "@portcullis/db/operations";
-import { authorizeTeam, roleAtLeast, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { publishRevocation } from "@/lib/redis";
+import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { publishRevocation } from "../../lib/redis";
 
 export const issueKeySchema = z.object({
   name: z.string().trim().min(1, "name the key after where it will live, e.g. “laptop-cursor”").max(60, "keep the name under 60 characters"),

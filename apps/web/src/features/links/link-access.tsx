@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Alert, Badge } from "@/components/ui";
+import { Alert, Badge } from "../../components/ui";
 import { setLinkAccessAction } from "./actions";
 
 export function LinkAccessList({ teamId, linkId, members }: { teamId: string; linkId: string; members: { id: string; label: string; role: string; granted: boolean }[] }) {

@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
-import { ConfirmButton } from "@/components/confirm-button";
-import { Button } from "@/components/ui";
+import { ConfirmButton } from "../../components/confirm-button";
+import { Button } from "../../components/ui";
 import { deleteLinkAction, updateLinkAction } from "./actions";
 
 export function LinkDangerZone({ teamId, slug, link }: { teamId: string; slug: string; link: { id: string; name: string; status: string } }) {

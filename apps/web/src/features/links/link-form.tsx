@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import { Alert, Button, Field, Input, Select } from "@/components/ui";
+import { Alert, Button, Field, Input, Select } from "../../components/ui";
 import { connectionTablesAction, createLinkAction, updateLinkAction } from "./actions";
 import type { TableInfo } from "./operations";
 import { DEFAULT_SCOPE, ScopeEditor, type ScopeDoc } from "./scope-editor";

@@ -5,10 +5,10 @@ import { PortcullisError } from "@portcullis/db/errors";
 import { createLink } from "@portcullis/db/operations";
 import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import { loadCatalog, parseScope, type Scope } from "@portcullis/policy";
-import { authorizeTeam, roleAtLeast, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
-import { publishRevocation } from "@/lib/redis";
+import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
+import { publishRevocation } from "../../lib/redis";
 
 export interface TableInfo {
   /** "schema.table" */

@@ -1,6 +1,6 @@
 "use client";
 import { useEffect, useMemo, useRef, useState } from "react";
-import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "@/components/ui";
+import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
 import { validateScopeAction } from "./actions";
 import type { TableInfo } from "./operations";
 

@@ -1,5 +1,5 @@
 "use server";
-import { runAction } from "@/lib/action";
+import { runAction } from "../../lib/action";
 import { runPlayground } from "./operations";
 
 export async function runPlaygroundAction(input: { teamId: string; linkId: string; sql: string }) {

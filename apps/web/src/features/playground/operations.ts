@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
+import { authorizeTeam, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
 
 export const playgroundResponseSchema = z.object({
   verdict: z.object({

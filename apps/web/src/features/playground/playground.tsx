@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { Alert, Badge, Button, Textarea } from "@/components/ui";
+import { Alert, Badge, Button, Textarea } from "../../components/ui";
 import { runPlaygroundAction } from "./actions";
 import type { PlaygroundResponse } from "./operations";
 

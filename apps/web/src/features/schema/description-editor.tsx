@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Button, Textarea, timeAgo } from "@/components/ui";
+import { Button, Textarea, timeAgo } from "../../components/ui";
 import { updateDescriptionAction } from "./actions";
 
 export function DescriptionEditor({

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { enqueueDescriptions, enqueueIntrospection } from "@/lib/redis";
+import { authorizeTeam, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { enqueueDescriptions, enqueueIntrospection } from "../../lib/redis";
 
 /** The parts of the worker's snapshot document (apps/worker/src/schema/snapshot.ts) the page shows. */
 export interface SnapshotTable {

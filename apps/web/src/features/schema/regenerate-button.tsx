@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { Button } from "@/components/ui";
+import { Button } from "../../components/ui";
 import { regenerateDescriptionsAction } from "./actions";
 
 export function RegenerateButton({ teamId, connectionId, tables, label = "Regenerate descriptions", small }: { teamId: string; connectionId: string; tables?: string[]; label?: string; small?: boolean }) {

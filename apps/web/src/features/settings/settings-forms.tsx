@@ -1,9 +1,9 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { ConfirmButton } from "@/components/confirm-button";
-import { CopyButton } from "@/components/copy-button";
-import { Alert, Badge, Button, Field, Input, Select } from "@/components/ui";
+import { ConfirmButton } from "../../components/confirm-button";
+import { CopyButton } from "../../components/copy-button";
+import { Alert, Badge, Button, Field, Input, Select } from "../../components/ui";
 import {
   changeMemberRoleAction,
   deleteTeamAction,
@@ -11,7 +11,7 @@ import {
   removeMemberAction,
   revokeInvitationAction,
   updateTeamSettingsAction,
-} from "@/features/teams/actions";
+} from "../teams/actions";
 
 type Role = "owner" | "admin" | "member" | "viewer";
 

@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Alert, Button } from "@/components/ui";
+import { Alert, Button } from "../../components/ui";
 import { acceptInvitationAction } from "./actions";
 
 export function AcceptInvitationButton({ token }: { token: string }) {

@@ -1,7 +1,7 @@
 "use server";
 import { revalidatePath } from "next/cache";
 import type { Role } from "@portcullis/db/client";
-import { runAction } from "@/lib/action";
+import { runAction } from "../../lib/action";
 import * as ops from "./operations";
 
 export async function createTeamAction(input: { name: string }) {

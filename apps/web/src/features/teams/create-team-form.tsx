@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useState } from "react";
-import { Alert, Button, Field, Input } from "@/components/ui";
+import { Alert, Button, Field, Input } from "../../components/ui";
 import { createTeamAction } from "./actions";
 
 export function CreateTeamForm() {

@@ -3,10 +3,10 @@ import type { Role } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { addMember, createTeam, normalizeEmail } from "@portcullis/db/operations";
-import { authorizeTeam, roleAtLeast, type Actor } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
-import { sendMail } from "@/lib/mail";
+import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
+import { sendMail } from "../../lib/mail";
 
 const roleSchema = z.enum(["owner", "admin", "member", "viewer"]);
 

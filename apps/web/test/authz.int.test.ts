@@ -1,0 +1,263 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Role } from "@portcullis/db/client";
+import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+
+/**
+ * Every dashboard mutation, tried as each role of the team and as a member of another team. The
+ * operations are exactly what the server actions call after resolving the session (the action is a
+ * one-line wrapper), so this is the server-side check the browser cannot bypass.
+ *   - below the required role  -> "forbidden" (the member knows the team; the error says what is needed)
+ *   - another team's member    -> "not_found" (nothing about the other team is revealed)
+ */
+let meta: TestDatabase;
+let chinook: TestDatabase;
+
+type Actor = { userId: string };
+type Who = "owner" | "admin" | "member" | "viewer" | "outsider";
+const ROLES: Who[] = ["owner", "admin", "member", "viewer", "outsider"];
+const RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+
+let actors: Record<Who, Actor>;
+let teamId: string;
+let otherTeamId: string;
+let connectionId: string;
+let linkId: string;
+let memberKeyId: string;
+
+// Imported after the environment is set (the modules read it lazily, but keep it explicit).
+let ops: {
+  teams: typeof import("../src/features/teams/operations");
+  connections: typeof import("../src/features/connections/operations");
+  links: typeof import("../src/features/links/operations");
+  keys: typeof import("../src/features/keys/operations");
+  schema: typeof import("../src/features/schema/operations");
+  activity: typeof import("../src/features/activity/operations");
+  playground: typeof import("../src/features/playground/operations");
+};
+let prisma: import("@portcullis/db/client").PrismaClient;
+
+async function outcome(run: () => Promise<unknown>): Promise<"ok" | string> {
+  try {
+    await run();
+    return "ok";
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code) return code;
+    if ((error as Error).name === "ZodError") return "invalid_input";
+    throw error;
+  }
+}
+
+async function user(label: string) {
+  const { createUser } = await import("@portcullis/db/operations");
+  return createUser(prisma, { email: `${label}-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
+}
+
+beforeAll(async () => {
+  [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+  process.env.DATABASE_URL = meta.url;
+  process.env.REDIS_URL = testRedisUrl();
+  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
+  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  process.env.QUEUE_PREFIX = `authz${randomBytes(3).toString("hex")}`;
+  delete process.env.GATEWAY_INTERNAL_TOKEN;
+  ops = {
+    teams: await import("../src/features/teams/operations"),
+    connections: await import("../src/features/connections/operations"),
+    links: await import("../src/features/links/operations"),
+    keys: await import("../src/features/keys/operations"),
+    schema: await import("../src/features/schema/operations"),
+    activity: await import("../src/features/activity/operations"),
+    playground: await import("../src/features/playground/operations"),
+  };
+  prisma = (await import("../src/lib/db")).getPrisma();
+  const { addMember } = await import("@portcullis/db/operations");
+  const owner = await user("owner");
+  const team = await ops.teams.createTeamForUser({ userId: owner.id }, { name: "Team A" });
+  teamId = team.id;
+  actors = { owner: { userId: owner.id } } as Record<Who, Actor>;
+  for (const role of ["admin", "member", "viewer"] as const) {
+    const u = await user(role);
+    await addMember(prisma, { teamId, userId: u.id, role });
+    actors[role] = { userId: u.id };
+  }
+  const outsider = await user("outsider");
+  otherTeamId = (await ops.teams.createTeamForUser({ userId: outsider.id }, { name: "Team B" })).id;
+  actors.outsider = { userId: outsider.id };
+
+  connectionId = (await ops.connections.createConnection(actors.owner, { teamId, values: connectionValues("Chinook") })).id;
+  linkId = (await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: "read-only", scope: { access: "read" } })).id;
+  await ops.links.setLinkAccess(actors.owner, { teamId, linkId, userId: actors.member.userId, granted: true });
+  memberKeyId = (await ops.keys.issueKey(actors.member, { teamId, linkId, name: "laptop", expiresInDays: 30 })).id;
+}, 120_000);
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await Promise.all([meta?.drop(), chinook?.drop()]);
+});
+
+function connectionValues(name: string) {
+  return { name, mode: "url" as const, url: `${chinook.url}${chinook.url.includes("?") ? "&" : "?"}sslmode=disable`, sslMode: "disable" as const };
+}
+
+let counter = 0;
+const unique = (p: string) => `${p}-${++counter}`;
+
+interface Case {
+  name: string;
+  min: Role;
+  /** What a role below `min` gets (default forbidden). */
+  below?: string;
+  run: (actor: Actor, team: string) => Promise<unknown>;
+}
+
+const CASES: Case[] = [
+  { name: "test a connection", min: "admin", run: (a, t) => ops.connections.testConnection(a, { teamId: t, values: connectionValues("x") }) },
+  { name: "add a connection", min: "admin", run: (a, t) => ops.connections.createConnection(a, { teamId: t, values: connectionValues(unique("c")) }) },
+  { name: "edit a connection", min: "admin", run: (a, t) => ops.connections.updateConnection(a, { teamId: t, connectionId, values: { ...connectionValues("Chinook") } }) },
+  {
+    name: "delete a connection",
+    min: "admin",
+    run: async (a, t) => {
+      const c = await ops.connections.createConnection(actors.owner, { teamId, values: connectionValues(unique("del")) });
+      return ops.connections.deleteConnection(a, { teamId: t, connectionId: c.id });
+    },
+  },
+  { name: "read a connection's tables", min: "admin", run: (a, t) => ops.links.connectionTables(a, t, connectionId) },
+  { name: "create a link", min: "admin", run: (a, t) => ops.links.createLinkForTeam(a, { teamId: t, connectionId, name: unique("l"), scope: { access: "read" } }) },
+  { name: "change a link's scope", min: "admin", run: (a, t) => ops.links.updateLink(a, { teamId: t, linkId, scope: { access: "read", tables: { customer: { hiddenColumns: ["email"] } } } }) },
+  {
+    name: "delete a link",
+    min: "admin",
+    run: async (a, t) => {
+      const l = await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: unique("dl"), scope: { access: "read" } });
+      return ops.links.deleteLink(a, { teamId: t, linkId: l.id });
+    },
+  },
+  { name: "grant a member a link", min: "admin", run: (a, t) => ops.links.setLinkAccess(a, { teamId: t, linkId, userId: actors.member.userId, granted: true }) },
+  { name: "issue a key for yourself", min: "member", run: (a, t) => ops.keys.issueKey(a, { teamId: t, linkId, name: unique("k"), expiresInDays: 7 }) },
+  {
+    name: "issue a key for someone else",
+    min: "admin",
+    // The key is for the team's admin: for everyone but the admin, that is someone else.
+    run: (a, t) => ops.keys.issueKey(a, { teamId: t, linkId, name: unique("k"), expiresInDays: 7, userId: actors.owner.userId }),
+  },
+  {
+    name: "revoke another member's key",
+    min: "admin",
+    below: "not_found",
+    run: async (a, t) => {
+      // The owner's key: someone else's for everyone but the owner.
+      const k = await ops.keys.issueKey(actors.owner, { teamId, linkId, name: unique("rk"), expiresInDays: 7 });
+      return ops.keys.revokeKey(a, { teamId: t, keyId: k.id });
+    },
+  },
+  { name: "invite a member", min: "admin", run: (a, t) => ops.teams.inviteMember(a, { teamId: t, email: `${unique("inv")}@example.com`, role: "member" }) },
+  {
+    name: "revoke an invitation",
+    min: "admin",
+    run: async (a, t) => {
+      const inv = await ops.teams.inviteMember(actors.owner, { teamId, email: null, role: "viewer" });
+      return ops.teams.revokeInvitation(a, { teamId: t, invitationId: inv.id });
+    },
+  },
+  {
+    name: "change a member's role",
+    min: "admin",
+    run: async (a, t) => {
+      const u = await user("promote");
+      const { addMember } = await import("@portcullis/db/operations");
+      await addMember(prisma, { teamId, userId: u.id, role: "viewer" });
+      return ops.teams.changeMemberRole(a, { teamId: t, userId: u.id, role: "member" });
+    },
+  },
+  {
+    name: "remove a member",
+    min: "admin",
+    run: async (a, t) => {
+      const u = await user("remove");
+      const { addMember } = await import("@portcullis/db/operations");
+      await addMember(prisma, { teamId, userId: u.id, role: "viewer" });
+      return ops.teams.removeMember(a, { teamId: t, userId: u.id });
+    },
+  },
+  { name: "change team settings", min: "admin", run: (a, t) => ops.teams.updateTeamSettings(a, { teamId: t, name: "Team A", auditRetentionDays: 30 }) },
+  {
+    name: "edit a schema description",
+    min: "admin",
+    run: (a, t) => ops.schema.updateDescription(a, { teamId: t, connectionId, schema: "public", table: "artist", column: "", description: "Musicians" }),
+  },
+  { name: "regenerate descriptions", min: "admin", run: (a, t) => ops.schema.regenerateDescriptions(a, { teamId: t, connectionId }) },
+  {
+    name: "run the playground",
+    min: "member",
+    // Authorised callers get as far as the gateway call, which is switched off here: "unavailable".
+    run: async (a, t) => {
+      try {
+        await ops.playground.runPlayground(a, { teamId: t, linkId, sql: "SELECT 1" });
+      } catch (error) {
+        if ((error as { code?: string }).code === "unavailable") return;
+        throw error;
+      }
+    },
+  },
+  { name: "read activity", min: "viewer", run: (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
+  { name: "export activity", min: "viewer", run: async (a, t) => { for await (const _ of ops.activity.iterateEvents(a, t, { range: "7d" })) break; } },
+];
+
+describe.each(CASES)("$name (needs $min)", (c) => {
+  test.each(ROLES)("as %s", async (who) => {
+    const got = await outcome(() => c.run(actors[who], teamId));
+    if (who === "outsider") expect(got).toBe("not_found");
+    else if (RANK[who as Role] >= RANK[c.min]) expect(got).toBe("ok");
+    else expect(got).toBe(c.below ?? "forbidden");
+  });
+
+  test("a member of another team aiming at their own team id cannot reach this team's objects", async () => {
+    // The outsider is owner of team B: authorised there, but the ids belong to team A.
+    const got = await outcome(() => c.run(actors.outsider, otherTeamId));
+    expect(["not_found", "ok", "invalid_input"]).toContain(got);
+    if (got === "ok") {
+      // Only operations that do not touch a team-A object may succeed (they act on team B).
+      expect(["test a connection", "add a connection", "invite a member", "change team settings", "read activity", "export activity", "revoke an invitation", "change a member's role", "remove a member", "issue a key for yourself"].includes(c.name) ? "ok" : c.name).toBe("ok");
+    }
+  });
+});
+
+describe("visibility", () => {
+  test("members see only their own keys; admins see all", async () => {
+    const mine = await ops.keys.listKeys(actors.member, teamId);
+    expect(mine.every((k) => k.userId === actors.member.userId)).toBe(true);
+    const viewerKeys = await ops.keys.listKeys(actors.viewer, teamId);
+    expect(viewerKeys).toHaveLength(0);
+    const all = await ops.keys.listKeys(actors.admin, teamId);
+    expect(all.some((k) => k.id === memberKeyId)).toBe(true);
+  });
+
+  test("a member sees only links they were granted", async () => {
+    const hidden = await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: unique("secret"), scope: { access: "read" } });
+    const seen = await ops.links.listLinks(actors.member, teamId);
+    expect(seen.map((l) => l.id)).not.toContain(hidden.id);
+    expect(await outcome(() => ops.links.getLink(actors.member, teamId, hidden.id))).toBe("not_found");
+    expect(await outcome(() => ops.keys.issueKey(actors.member, { teamId, linkId: hidden.id, name: "x", expiresInDays: 1 }))).toBe("not_found");
+  });
+
+  test("another team's connection, link and key ids answer not_found even to that team's owner role elsewhere", async () => {
+    expect(await outcome(() => ops.connections.getConnection(actors.outsider, otherTeamId, connectionId))).toBe("not_found");
+    expect(await outcome(() => ops.links.getLink(actors.outsider, otherTeamId, linkId))).toBe("not_found");
+    expect(await outcome(() => ops.keys.revokeKey(actors.outsider, { teamId: otherTeamId, keyId: memberKeyId }))).toBe("not_found");
+    expect(await outcome(() => ops.links.updateLink(actors.outsider, { teamId: otherTeamId, linkId, scope: { access: "admin" } }))).toBe("not_found");
+  });
+
+  test("an admin cannot hand out owner, and the last owner cannot be demoted", async () => {
+    expect(await outcome(() => ops.teams.changeMemberRole(actors.admin, { teamId, userId: actors.viewer.userId, role: "owner" }))).toBe("forbidden");
+    expect(await outcome(() => ops.teams.changeMemberRole(actors.owner, { teamId, userId: actors.owner.userId, role: "admin" }))).toBe("conflict");
+  });
+
+  test("scope validation explains precisely", async () => {
+    const result = ops.links.validateScopeDocument({ access: "raed", tables: { customer: { access: "none", hiddenColumns: ["email"] } } });
+    expect(result.ok).toBe(false);
+    if (!result.ok) expect(result.errors.map((e) => e.path)).toContain("access");
+  });
+});

@@ -1,0 +1,131 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const STATE_DIR = path.join(ROOT, "e2e", ".state");
+export const STATE_FILE = path.join(STATE_DIR, "stack.json");
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitFor(url: string, name: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see e2e/.state/${name}.log`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
+      if (res.status < 500) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`${name} did not answer at ${url} within ${timeoutMs / 1000} s; see e2e/.state/${name}.log`);
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+function start(name: string, command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): ChildProcess {
+  const log = createWriteStream(path.join(STATE_DIR, `${name}.log`));
+  const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  return child;
+}
+
+/**
+ * Starts the whole stack once for the run. Processes are started detached (their own process group)
+ * so teardown can stop each group by its pid, and nothing else.
+ */
+export default async function globalSetup(): Promise<void> {
+  mkdirSync(STATE_DIR, { recursive: true });
+  if (!process.env.TEST_PG_URL || !process.env.TEST_REDIS_URL) {
+    const out = execFileSync("bash", ["-c", 'source scripts/test-services.sh >&2; printf "%s\\n%s\\n" "$TEST_PG_URL" "$TEST_REDIS_URL"'], {
+      cwd: ROOT,
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const [pgUrl, redisUrl] = out.trim().split("\n");
+    process.env.TEST_PG_URL = pgUrl;
+    process.env.TEST_REDIS_URL = redisUrl;
+  }
+  const { createChinookDatabase, createMetadataDatabase } = await import("@portcullis/db/testing");
+  const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+
+  const [webPort, gatewayPort, workerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const webUrl = `http://localhost:${webPort}`;
+  const gatewayUrl = `http://localhost:${gatewayPort}`;
+  // A private Redis key space per run: BullMQ queues and rate limits of other runs never mix in.
+  const queuePrefix = `e2e${randomBytes(3).toString("hex")}`;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    DATABASE_URL: meta.url,
+    REDIS_URL: process.env.TEST_REDIS_URL,
+    PORTCULLIS_SECRET_KEYS: `e2e:${randomBytes(32).toString("base64")}`,
+    NEXTAUTH_SECRET: randomBytes(24).toString("hex"),
+    NEXTAUTH_URL: webUrl,
+    WEB_PUBLIC_URL: webUrl,
+    WEB_PORT: String(webPort),
+    GATEWAY_PUBLIC_URL: gatewayUrl,
+    GATEWAY_INTERNAL_URL: gatewayUrl,
+    GATEWAY_INTERNAL_TOKEN: randomBytes(24).toString("hex"),
+    GATEWAY_PORT: String(gatewayPort),
+    GATEWAY_HOST: "127.0.0.1",
+    GATEWAY_AUDIT_SPOOL_DIR: path.join(STATE_DIR, "spool"),
+    WORKER_METRICS_PORT: String(workerPort),
+    WORKER_METRICS_HOST: "127.0.0.1",
+    QUEUE_PREFIX: queuePrefix,
+    AI_PROVIDER: "none",
+    LOG_LEVEL: "warn",
+    NEXT_TELEMETRY_DISABLED: "1",
+    // Sign-in is rate limited per IP; the suite signs in many times from 127.0.0.1.
+    AUTH_RATE_LIMIT: "500",
+  };
+
+  const webDir = path.join(ROOT, "apps", "web");
+  const nextBin = path.join(webDir, "node_modules", "next", "dist", "bin", "next");
+  if (process.env.E2E_SKIP_BUILD !== "1" || !existsSync(path.join(webDir, ".next", "BUILD_ID"))) {
+    execFileSync(process.execPath, [nextBin, "build", "--webpack"], { cwd: webDir, env, stdio: "inherit" });
+  }
+  const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
+  const children = {
+    web: start("web", process.execPath, [nextBin, "start", "-p", String(webPort)], webDir, env),
+    gateway: start("gateway", tsx, ["apps/gateway/src/main.ts"], ROOT, env),
+    worker: start("worker", tsx, ["apps/worker/src/main.ts"], ROOT, env),
+  };
+  const state = {
+    pids: Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid])),
+    databases: [meta.name, chinook.name],
+    webUrl,
+    gatewayUrl,
+  };
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+  await Promise.all([
+    waitFor(`${webUrl}/sign-in`, "web", children.web),
+    waitFor(`${gatewayUrl}/healthz`, "gateway", children.gateway),
+    waitFor(`http://127.0.0.1:${workerPort}/healthz`, "worker", children.worker),
+  ]);
+
+  // What the specs read (Playwright hands globalSetup's process.env to its workers).
+  Object.assign(process.env, {
+    E2E_WEB_URL: webUrl,
+    E2E_GATEWAY_URL: gatewayUrl,
+    E2E_CHINOOK_URL: chinook.url,
+    DATABASE_URL: meta.url,
+    REDIS_URL: env.REDIS_URL,
+    PORTCULLIS_SECRET_KEYS: env.PORTCULLIS_SECRET_KEYS,
+    QUEUE_PREFIX: queuePrefix,
+  });
+}

@@ -1,0 +1,36 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+
+const STATE_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.state/stack.json");
+
+/** Stops exactly the process groups global setup started, then drops the run's databases. */
+export default async function globalTeardown(): Promise<void> {
+  const state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as { pids: Record<string, number>; databases: string[] };
+  for (const pid of Object.values(state.pids)) {
+    try {
+      process.kill(-pid, "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  for (const pid of Object.values(state.pids)) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  if (process.env.E2E_KEEP_DATABASES === "1" || !process.env.TEST_PG_URL) return;
+  const url = new URL(process.env.TEST_PG_URL);
+  url.pathname = "/postgres";
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    for (const name of state.databases) await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+  } finally {
+    await client.end();
+  }
+}
