@@ -1,5 +1,10 @@
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -250,5 +255,35 @@ test.describe("OAuth sign-in from an MCP client", () => {
     await page.getByRole("button", { name: "Cancel" }).click();
     expect((await arrived).searchParams.get("error")).toBe("access_denied");
     await callback.close();
+  });
+
+  test("mcp-remote's sign-in completes headless: it prints the URL, Chromium approves, it lists the tools", async ({ browser }) => {
+    test.setTimeout(180_000);
+    // mcp-remote opens a browser when it can and always prints the URL; here nothing can be opened,
+    // so the printed URL is driven in Chromium and mcp-remote's own loopback callback gets the code.
+    const configDir = await mkdtemp(path.join(tmpdir(), "mcp-remote-"));
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules/mcp-remote/dist/client.js");
+    const child = spawn(process.execPath, [script, `${GATEWAY()}/mcp/${seeded.linkA.id}`, "--host", "127.0.0.1"], {
+      env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: "/bin/false", DISPLAY: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      await expect.poll(() => /Please authorize this client by visiting:\s+(\S+)/.exec(output)?.[1], { timeout: 60_000 }).toBeTruthy();
+      const url = new URL(/Please authorize this client by visiting:\s+(\S+)/.exec(output)![1]!);
+      expect(url.searchParams.get("code_challenge_method")).toBe("S256");
+      const page = await openConsent(browser, url, seeded.owner);
+      await expect(page.getByTestId("consent-client-name")).toHaveText(/MCP CLI Client/);
+      await page.getByRole("button", { name: "Approve" }).click();
+      await expect.poll(() => output, { timeout: 90_000 }).toContain("execute_sql");
+      expect(output).toContain("get_permissions");
+    } finally {
+      child.kill("SIGTERM");
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
+      await rm(configDir, { recursive: true, force: true });
+    }
   });
 });
