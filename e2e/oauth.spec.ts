@@ -13,7 +13,6 @@ import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } fr
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { addConnection, createLink, createTeam, createUser } from "@portcullis/db/operations";
 import { parseTargetUrl } from "@portcullis/db/target";
-import { createChinookDatabase, type TestDatabase } from "@portcullis/db/testing";
 
 /**
  * OAuth 2.1 + PKCE end to end: the official SDK client, with its OAuthClientProvider, discovers the
@@ -24,7 +23,7 @@ import { createChinookDatabase, type TestDatabase } from "@portcullis/db/testing
  * It runs against the stack the e2e harness started and needs, from the environment:
  *   E2E_WEB_URL (or the config's baseURL), E2E_GATEWAY_URL (default http://localhost:3001),
  *   DATABASE_URL and PORTCULLIS_SECRET_KEYS of that stack (the spec seeds its own team), and
- *   TEST_PG_URL (a private Chinook target is cloned there, as in the integration suites).
+ *   E2E_CHINOOK_URL (the Chinook target the harness created). support/global-setup.ts sets them all.
  * Missing variables fail the spec with a sentence; nothing is skipped.
  */
 
@@ -38,7 +37,6 @@ function required(name: string): string {
 
 interface Seeded {
   prisma: PrismaClient;
-  target: TestDatabase;
   teamSlug: string;
   owner: string;
   viewer: string;
@@ -49,20 +47,18 @@ interface Seeded {
 async function seed(): Promise<Seeded> {
   const prisma = createPrismaClient(required("DATABASE_URL"));
   required("PORTCULLIS_SECRET_KEYS");
-  required("TEST_PG_URL");
-  const target = await createChinookDatabase();
+  const targetUrl = required("E2E_CHINOOK_URL");
   const tag = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   const owner = await createUser(prisma, { email: `oauth-owner-${tag}@example.com`, password: PASSWORD });
   const viewer = await createUser(prisma, { email: `oauth-viewer-${tag}@example.com`, password: PASSWORD });
   const team = await createTeam(prisma, { name: `OAuth e2e ${tag}`, ownerId: owner.id });
   await prisma.membership.create({ data: { teamId: team.id, userId: viewer.id, role: "viewer" } });
-  const connection = await addConnection(prisma, { teamId: team.id, name: "chinook", fields: { ...parseTargetUrl(target.url), sslMode: "disable" } });
+  const connection = await addConnection(prisma, { teamId: team.id, name: "chinook", fields: { ...parseTargetUrl(targetUrl), sslMode: "disable" } });
   const scope = { access: "read", schemas: ["public"], tables: { customer: { hiddenColumns: ["email", "phone"] } } };
   const linkA = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: `oauth-a-${tag}`, scope });
   const linkB = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: `oauth-b-${tag}`, scope });
   return {
     prisma,
-    target,
     teamSlug: team.slug,
     owner: owner.email,
     viewer: viewer.email,
@@ -175,7 +171,6 @@ test.describe("OAuth sign-in from an MCP client", () => {
 
   test.afterAll(async () => {
     await seeded?.prisma.$disconnect();
-    await seeded?.target.drop();
   });
 
   test("the SDK client signs in through the consent page, calls tools, is bound to its link, and is revoked from settings", async ({ browser }) => {
