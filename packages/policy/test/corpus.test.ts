@@ -5,7 +5,14 @@ import { chinookCatalog } from "./fixtures/catalog-fixture.js";
 import { SCOPES } from "./support/scopes.js";
 
 const checker = createPolicyChecker({ cacheSize: 0 });
-const kindOf: Record<string, string> = { read: "read-only (hides)", open: "read-only preset", write: "read-write", full: "full", custom: "custom" };
+const kindOf: Record<string, string> = {
+  read: "read-only (hides)",
+  open: "read-only preset",
+  write: "read-write",
+  full: "full",
+  custom: "custom",
+  adminHiding: "admin (hides)",
+};
 
 describe("attack corpus", () => {
   it("has at least 400 cases, roughly half allowed and half refused, over every scope kind", () => {

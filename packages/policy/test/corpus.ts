@@ -21,7 +21,7 @@ const cases: Case[] = [];
 function on(scopes: ScopeName | ScopeName[], expect: Expect, ...sqls: string[]): void {
   for (const scope of Array.isArray(scopes) ? scopes : [scopes]) for (const sql of sqls) cases.push({ scope, sql, expect });
 }
-const SCOPE_NAMES: ScopeName[] = ["read", "open", "write", "full", "custom"];
+const SCOPE_NAMES: ScopeName[] = ["read", "open", "write", "full", "custom", "adminHiding"];
 /**
  * Universal refusals (same verdict under every scope): each statement runs under two scopes, rotated,
  * so every scope sees every kind without multiplying the corpus fivefold.
@@ -800,5 +800,31 @@ on("read", "ok",
 );
 on("read", "undefined_column", "SELECT first_name FROM customer c, LATERAL (SELECT c.email) x");
 on(["read", "write"], "dangerous_function", "SELECT pg_catalog.pg_sleep(1) FROM album", "SELECT \"pg_sleep\"(1)", "SELECT PG_SLEEP(1)");
+
+// ------------------------------------------------------------------ admin links that still hide things
+on("adminHiding", "ok",
+  "CREATE TABLE scratch2 (id int)",
+  "ALTER TABLE album ADD COLUMN note text",
+  "CREATE VIEW album_titles AS SELECT title FROM album",
+  "UPDATE customer SET first_name = first_name WHERE false",
+  "DROP TABLE IF EXISTS scratch2",
+  "SELECT first_name FROM customer",
+  "TRUNCATE playlist_track",
+);
+on("adminHiding", "ddl_not_permitted",
+  "ALTER TABLE customer RENAME COLUMN email TO contact",
+  "ALTER TABLE customer RENAME TO clients",
+  "ALTER TABLE customer DROP COLUMN email",
+  "ALTER TABLE customer ALTER COLUMN email DROP NOT NULL",
+  "COMMENT ON COLUMN customer.email IS 'x'",
+  "DROP TABLE invoice CASCADE",
+  "ALTER SCHEMA public RENAME TO p2",
+  "TRUNCATE customer",
+);
+on("adminHiding", "undefined_table", "DROP TABLE employee", "ALTER TABLE employee RENAME TO staff", "CREATE VIEW staff AS SELECT * FROM employee");
+on("adminHiding", "hidden_columns_wildcard", "CREATE VIEW all_customers AS SELECT * FROM customer", "CREATE TABLE customer_copy AS SELECT * FROM customer");
+on("adminHiding", "code_creation", "CREATE FUNCTION leak() RETURNS SETOF text LANGUAGE sql AS 'SELECT email FROM customer'", "CREATE TRIGGER t AFTER INSERT ON album FOR EACH ROW EXECUTE FUNCTION bump_genre()");
+on("adminHiding", "volatile_function", "SELECT bump_genre()");
+on("adminHiding", "call_procedure", "CALL reset_genre()");
 
 export const CORPUS: readonly Case[] = cases;

@@ -408,6 +408,10 @@ export class StatementAnalyzer {
     this.generic(node, frame, {}, (rv) => {
       const rel = this.relationFromRangeVar(rv, true);
       if (rel && rel.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${rel.key} needs admin access`, "admin access");
+      // Renaming or altering a table whose columns are partly hidden would slip them out of the
+      // scope's rule (rules are by name), so such tables are not changed through the gateway.
+      if (rel && rel.hiddenColumns.size > 0)
+        throw new Refusal("ddl_not_permitted", `${rel.key} has columns this link cannot see, so it cannot be changed through this link`);
     });
   }
 

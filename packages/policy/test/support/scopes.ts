@@ -50,6 +50,12 @@ export const SCOPES = {
       genre: { access: "admin" },
     },
   }),
+  /** Admin that still hides: a lead's own link with the PII columns masked. */
+  adminHiding: scope({
+    access: "admin",
+    schemas: ["public"],
+    tables: { customer: { hiddenColumns: ["email"] }, employee: { access: "none" } },
+  }),
 } satisfies Record<string, Scope>;
 
 export type ScopeName = keyof typeof SCOPES;
