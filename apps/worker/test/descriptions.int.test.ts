@@ -59,8 +59,10 @@ async function runJob(queue: Queue, tables?: string[]) {
   );
 }
 
-function suite(kind: "openai" | "anthropic") {
-  describe(`descriptions through a fake ${kind} server`, () => {
+function suite(provider: "openai" | "anthropic" | "openai-compatible") {
+  const kind = provider === "anthropic" ? "anthropic" : "openai";
+  const model = kind === "openai" ? "gpt-test" : "claude-test";
+  describe(`descriptions through ${provider} (a fake ${kind} server)`, () => {
     let ai: FakeAi;
     let worker: RunningWorker;
     let queue: Queue;
@@ -71,8 +73,8 @@ function suite(kind: "openai" | "anthropic") {
       const env = {
         ...fixture.env,
         QUEUE_PREFIX: prefix,
-        AI_PROVIDER: kind,
-        AI_MODEL: kind === "openai" ? "gpt-test" : "claude-test",
+        AI_PROVIDER: provider,
+        AI_MODEL: model,
         OPENAI_API_KEY: "sk-test",
         ANTHROPIC_API_KEY: "sk-ant-test",
         AI_BASE_URL: ai.url,
@@ -97,7 +99,7 @@ function suite(kind: "openai" | "anthropic") {
       const status = await runJob(queue);
       expect(status.failedReason).toBeNull();
       expect(status.state).toBe("completed");
-      expect(status.progress).toMatchObject({ total: CHINOOK_TABLES, done: CHINOOK_TABLES, source: "ai", model: `${kind}:${kind === "openai" ? "gpt-test" : "claude-test"}` });
+      expect(status.progress).toMatchObject({ total: CHINOOK_TABLES, done: CHINOOK_TABLES, source: "ai", model: `${provider}:${model}` });
       const tries = (table: string) => ai.requests.filter((r) => r.table === table).length;
       expect(tries("public.genre")).toBe(2);
       expect(tries("public.media_type")).toBe(2);
@@ -141,3 +143,4 @@ function suite(kind: "openai" | "anthropic") {
 
 suite("openai");
 suite("anthropic");
+suite("openai-compatible");

@@ -54,6 +54,8 @@ const SYSTEM = [
   "Be concrete and brief: one or two sentences for the table, one sentence per column.",
   "Use only the information given; do not invent business rules. Mention units, formats and relationships when they are evident.",
   "Return one entry for every column, with the column name exactly as given.",
+  // Spelled out for endpoints that only offer a JSON mode (no schema-constrained output).
+  'Answer with JSON only: {"table": string, "columns": [{"name": string, "description": string}]}.',
 ].join(" ");
 
 /** The prompt: names, types, keys, foreign keys, comments, row estimate; sample values only if given. */
