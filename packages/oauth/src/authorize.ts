@@ -33,6 +33,13 @@ const MAX_STATE = 2000;
 
 /** Validates the query of `/oauth/authorize` (GET) or the consent form's hidden fields (POST). */
 export async function parseAuthorizationRequest(ctx: OAuthContext, params: URLSearchParams): Promise<ParsedAuthorization> {
+  // A repeated parameter is ambiguous (which redirect_uri was checked, which one is used?): refused
+  // before anything else, without redirecting (RFC 6749 §3.1; resource may repeat per RFC 8707).
+  for (const key of new Set(params.keys())) {
+    if (key !== "resource" && params.getAll(key).length > 1) {
+      return { ok: false, error: new OAuthError("invalid_request", `parameter ${key} is repeated`), redirectTo: null };
+    }
+  }
   const clientId = params.get("client_id") ?? "";
   let client: OAuthClient;
   try {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
+import { sha256Hex } from "@portcullis/db/keys";
 import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
 import {
   AccessTokenVerifier,
@@ -153,6 +154,12 @@ describe("authorization code flow", () => {
     const grantEvent = ctx.recorder.events.find((event) => event.kind === "oauth_grant")!;
     expect(grantEvent).toMatchObject({ teamId: fx.team.id, linkId: fx.linkA.id, userId: fx.users.owner.id, oauthClientId: clientId, verdict: "allowed" });
 
+    // "Last used" moves forward when the token is used (throttled, written in the background).
+    const grantId = (await prisma.oAuthToken.findFirstOrThrow({ where: { tokenHash: sha256Hex(access) } })).grantId;
+    const usedAt = Date.now() + 120_000;
+    expect(await verifyAccessToken({ prisma, token: access, linkId: fx.linkA.id, now: usedAt })).not.toBeNull();
+    await expect.poll(async () => (await prisma.oAuthGrant.findUniqueOrThrow({ where: { id: grantId } })).lastUsedAt?.getTime()).toBe(usedAt);
+
     const apps = await listAuthorizedApps(ctx, fx.users.owner.id);
     expect(apps.some((app) => app.clientId === clientId && app.linkName === "A" && app.origin.label === "registered dynamically")).toBe(true);
   });
@@ -234,6 +241,15 @@ describe("attacks", () => {
     const unknown = await parseAuthorizationRequest(ctx, authorizeParams("pcc_nope", pkce.challenge));
     expect(unknown.ok).toBe(false);
     if (!unknown.ok) expect(unknown.redirectTo).toBeNull();
+  });
+
+  it("refuses repeated parameters without redirecting", async () => {
+    const clientId = await register();
+    const params = authorizeParams(clientId, pkcePair().challenge);
+    params.append("redirect_uri", "https://evil.example/callback");
+    const parsed = await parseAuthorizationRequest(ctx, params);
+    expect(parsed.ok).toBe(false);
+    if (!parsed.ok) expect(parsed.redirectTo).toBeNull();
   });
 
   it("refuses a resource that is not one of our links", async () => {
