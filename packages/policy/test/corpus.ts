@@ -827,4 +827,9 @@ on("adminHiding", "code_creation", "CREATE FUNCTION leak() RETURNS SETOF text LA
 on("adminHiding", "volatile_function", "SELECT bump_genre()");
 on("adminHiding", "call_procedure", "CALL reset_genre()");
 
+// ------------------------------------------------------------------ row types name their table and columns
+on("read", "undefined_table", "SELECT null::employee", "SELECT * FROM json_populate_record(null::employee, '{}')", "SELECT 'employee'::regtype", "SELECT null::hr.salary", "SELECT null::hr.anything");
+on("read", "hidden_columns_wildcard", "SELECT * FROM jsonb_populate_record(null::customer, '{}')", "SELECT (null::public.customer) IS NULL");
+on("read", "ok", "SELECT null::album", "SELECT * FROM json_populate_record(null::album, '{\"title\": \"x\"}')", "SELECT 'text'::regtype", "SELECT '1'::int4, 'x'::varchar(3)");
+
 export const CORPUS: readonly Case[] = cases;

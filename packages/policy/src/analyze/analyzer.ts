@@ -1117,9 +1117,11 @@ export class StatementAnalyzer {
   }
 
   private typeCast(tc: PgNode, frame: Frame, onRangeVar?: (rv: PgNode) => void): void {
-    const typeNames = list((tc.typeName as PgNode | undefined)?.names).map(str);
+    const typeNames = strings((tc.typeName as PgNode | undefined)?.names);
     const type = typeNames[typeNames.length - 1];
     const lit = literalString(tc.arg as PgNode);
+    this.checkTypeName(typeNames);
+    if (type === "regtype" && lit !== undefined) this.checkTypeName(splitQualified(lit.replace(/\[\]$/, "")));
     if (type && /^reg/.test(type)) {
       // 'name'::regclass resolves (and so reveals) an object: hidden ones must look absent.
       if (lit === undefined) {
@@ -1134,6 +1136,30 @@ export class StatementAnalyzer {
         throw new Refusal("catalog_hidden", `casts to ${type} look up catalog objects, which is not available on this link because it hides some`);
     }
     this.generic(tc.arg, frame, {}, onRangeVar);
+  }
+
+  /**
+   * A table's row type carries the table's name and all its columns: `null::employee` would confirm
+   * a hidden table exists, and `json_populate_record(null::customer, ...)` would list hidden columns.
+   */
+  private checkTypeName(names: string[]): void {
+    const name = names[names.length - 1];
+    if (!name || names.length > 2) return;
+    const schema = names.length === 2 ? names[0]! : undefined;
+    if (schema === "pg_catalog" || schema === "information_schema") return;
+    const shown = names.join(".");
+    if (schema !== undefined && !this.view.visibleSchemas.has(schema)) throw new Refusal("undefined_table", `schema ${quoteName(schema)} does not exist`);
+    let key: string | undefined;
+    if (schema !== undefined) key = `${schema}.${name}`;
+    else {
+      if (this.view.catalog.builtinTypeNames?.[name]) return;
+      key = this.view.searchPath.map((s) => `${s}.${name}`).find((k) => this.view.catalog.relations[k]);
+    }
+    if (!key || !this.view.catalog.relations[key]) return;
+    const rel = this.view.relations.get(key);
+    if (!rel) throw new Refusal("undefined_table", `type ${quoteName(shown)} does not exist`);
+    if (rel.hiddenColumns.size > 0)
+      throw new Refusal("hidden_columns_wildcard", `the row type ${shown} includes columns this link cannot see; use the visible columns: ${rel.columns.join(", ")}`);
   }
 
   private enter(): void {

@@ -56,6 +56,7 @@ const QUERIES = {
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')`,
   // Per name, volatile if any overload is (side effects are the risk); otherwise immutable if any
   // overload is: `length(bytea, name)` being stable must not make `length` need an allowlist entry.
+  builtinTypes: `SELECT t.typname AS name FROM pg_type t WHERE t.typnamespace = 'pg_catalog'::regnamespace`,
   builtins: `SELECT p.proname AS name,
              CASE WHEN bool_or(p.provolatile = 'v') THEN 'v' WHEN bool_or(p.provolatile = 'i') THEN 'i' ELSE 's' END AS volatility
       FROM pg_proc p
@@ -284,6 +285,8 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   const builtinFunctions: Record<string, Volatility> = {};
   for (const b of rows.builtins as { name: string; volatility: string }[]) builtinFunctions[b.name] = VOLATILITY[b.volatility] ?? "volatile";
 
+  const builtinTypeNames: Record<string, true> = {};
+  for (const t of rows.builtinTypes as { name: string }[]) builtinTypeNames[t.name] = true;
   const operators: Record<string, string[]> = {};
   for (const o of rows.operators as { name: string; fn: string }[]) (operators[o.name] ??= []).push(o.fn);
 
@@ -295,6 +298,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     systemRelations,
     functions,
     builtinFunctions,
+    builtinTypeNames,
     operators,
     extensions: meta.extensions,
   };

@@ -70,6 +70,8 @@ export interface Catalog {
   functions: Record<string, CatalogFunction>;
   /** pg_catalog function volatility by name (worst case over overloads). */
   builtinFunctions: Record<string, Volatility>;
+  /** Type names in pg_catalog (they win over a table of the same name when unqualified). */
+  builtinTypeNames?: Record<string, true>;
   /** User-defined operators by symbol: the functions ("schema.name") behind them. */
   operators: Record<string, string[]>;
   extensions: string[];
