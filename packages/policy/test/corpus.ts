@@ -832,4 +832,9 @@ on("read", "undefined_table", "SELECT null::employee", "SELECT * FROM json_popul
 on("read", "hidden_columns_wildcard", "SELECT * FROM jsonb_populate_record(null::customer, '{}')", "SELECT (null::public.customer) IS NULL");
 on("read", "ok", "SELECT null::album", "SELECT * FROM json_populate_record(null::album, '{\"title\": \"x\"}')", "SELECT 'text'::regtype", "SELECT '1'::int4, 'x'::varchar(3)");
 
+// ------------------------------------------------------------------ EXPLAIN VERBOSE prints scan output columns (hidden ones too)
+on(["read", "write", "custom", "adminHiding"], "explain_verbose", "EXPLAIN VERBOSE SELECT 1", "EXPLAIN (VERBOSE, COSTS OFF) SELECT title FROM album");
+on(["open", "full"], "ok", "EXPLAIN VERBOSE SELECT c.first_name FROM customer c JOIN invoice i USING (customer_id)", "EXPLAIN (VERBOSE true) SELECT 1");
+on(["read", "custom"], "ok", "EXPLAIN (VERBOSE false) SELECT 1", "EXPLAIN (VERBOSE off, COSTS off) SELECT 2");
+
 export const CORPUS: readonly Case[] = cases;

@@ -269,6 +269,14 @@ export class StatementAnalyzer {
       const text = JSON.stringify(v).toLowerCase();
       return !(text.includes("false") || text.includes('"off"') || text.includes('"0"') || (arg[0] === "Boolean" && !v.boolval));
     });
+    // VERBOSE prints each plan node's output columns, and a scan may output the whole physical row
+    // (verified: a hash join over customer lists every column, hidden ones included).
+    const verbose = list(node.options).some((o) => {
+      const d = nodeType(o)?.[1];
+      return d?.defname === "verbose" && !/false|"off"|"0"/i.test(JSON.stringify(d.arg ?? ""));
+    });
+    if (verbose && this.view.hidesSomething)
+      throw new Refusal("explain_verbose", "EXPLAIN VERBOSE can print columns this link cannot see; use EXPLAIN without VERBOSE");
     // Refuse before analysing the inner statement, so the explanation names the real problem.
     if (analyze && nodeType(node.query)?.[0] !== "SelectStmt")
       throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE)");

@@ -20,6 +20,7 @@ export const RULES = {
   select_into: "SELECT ... INTO creates a table; it is not a read.",
   row_locking: "FOR UPDATE/SHARE locks rows; the gateway runs single statements without holding locks.",
   explain_analyze: "EXPLAIN ANALYZE executes the statement; only permitted reads may be analysed.",
+  explain_verbose: "EXPLAIN VERBOSE lists the columns each plan node outputs, hidden ones included; refused on links that hide objects.",
   transaction_control: "BEGIN/COMMIT/ROLLBACK/SAVEPOINT: the gateway manages transactions itself.",
   session_state: "SET/RESET/SET ROLE/SET SESSION AUTHORIZATION/set_config/DISCARD change session state shared by the pool.",
   copy: "COPY is not available through the gateway; use SELECT (or INSERT with a write link).",
