@@ -1,0 +1,91 @@
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { expect, test } from "@playwright/test";
+import { PASSWORD, signIn, signUp, uniqueEmail, webUrl } from "./support/stack";
+
+const WEB_LOG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".state/web.log");
+
+test("invitation by link, roles, and another team's pages answer 404", async ({ browser }) => {
+  const owner = await browser.newPage();
+  await signUp(owner, "Owner", uniqueEmail("owner"));
+  await owner.waitForURL(/onboarding/);
+  await owner.getByLabel("Team name").fill("Invite Co");
+  await owner.getByRole("button", { name: "Create team" }).click();
+  await owner.waitForURL(/\/t\/[^/]+$/);
+  const slug = new URL(owner.url()).pathname.split("/")[2]!;
+  await owner.goto(webUrl(`/t/${slug}/settings`));
+  await owner.getByLabel("Role").selectOption("viewer");
+  await owner.getByRole("button", { name: "Invite" }).click();
+  const inviteUrl = (await owner.getByTestId("invite-url").textContent())!.trim();
+
+  const viewerCtx = await browser.newContext();
+  const viewer = await viewerCtx.newPage();
+  await viewer.goto(inviteUrl);
+  await expect(viewer.getByRole("heading", { name: "Join Invite Co" })).toBeVisible();
+  await viewer.getByRole("link", { name: "Create an account to join" }).click();
+  await viewer.getByLabel("Name").fill("Vera Viewer");
+  await viewer.getByLabel("Work email").fill(uniqueEmail("viewer"));
+  await viewer.getByLabel("Password").fill(PASSWORD);
+  await viewer.getByRole("button", { name: "Create account" }).click();
+  await viewer.waitForURL(/\/invite\//);
+  await viewer.getByRole("button", { name: "Accept invitation" }).click();
+  await viewer.waitForURL(new RegExp(`/t/${slug}$`));
+  // Viewers read; they cannot add connections (the page itself is refused on the server).
+  const denied = await viewer.goto(webUrl(`/t/${slug}/connections/new`));
+  expect(denied?.status()).toBe(404);
+  await viewer.goto(webUrl(`/t/${slug}/connections`));
+  await expect(viewer.getByText("An owner or admin of this team adds connections.")).toBeVisible();
+  // The invitation is single-use.
+  await viewer.goto(inviteUrl);
+  await expect(viewer.getByText("This invitation is no longer valid")).toBeVisible();
+
+  // Someone from another team gets 404 on every page of this one, never a hint it exists.
+  const outsiderCtx = await browser.newContext();
+  const outsider = await outsiderCtx.newPage();
+  await signUp(outsider, "Mallory", uniqueEmail("mallory"));
+  await outsider.waitForURL(/onboarding/);
+  for (const p of ["", "/connections", "/links", "/activity", "/settings", "/keys", "/schema"]) {
+    const res = await outsider.goto(webUrl(`/t/${slug}${p}`));
+    expect(res?.status(), `/t/${slug}${p}`).toBe(404);
+  }
+  const exported = await outsider.request.get(webUrl(`/t/${slug}/activity/export?format=csv`));
+  expect(exported.status()).toBe(404);
+  await Promise.all([viewerCtx.close(), outsiderCtx.close()]);
+});
+
+test("lockout after repeated failures, and password reset through the server log", async ({ page }) => {
+  const email = uniqueEmail("locked");
+  await signUp(page, "Lou", email);
+  await page.waitForURL(/onboarding/);
+  await page.context().clearCookies();
+  for (let i = 0; i < 4; i++) {
+    await signIn(page, email, "not the password at all");
+    await expect(page.getByText("Wrong email or password.")).toBeVisible();
+  }
+  await signIn(page, email, "not the password at all");
+  await expect(page.getByText(/locked for \d+ minutes/)).toBeVisible();
+  // Even the right password is refused while locked.
+  await signIn(page, email, PASSWORD);
+  await expect(page.getByText(/account is locked/)).toBeVisible();
+
+  await page.goto(webUrl("/forgot-password"));
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Send reset link" }).click();
+  await expect(page.getByText(/reset link is on its way/)).toBeVisible();
+  // No SMTP_URL in the e2e stack: the message is printed to the dashboard's log.
+  let resetUrl: string | undefined;
+  await expect(async () => {
+    const log = readFileSync(WEB_LOG, "utf8");
+    const block = log.slice(log.lastIndexOf(`To: ${email}`));
+    resetUrl = /https?:\/\/\S+\/reset-password\/\S+/.exec(block)?.[0];
+    expect(resetUrl).toBeTruthy();
+  }).toPass({ timeout: 5000 });
+  await page.goto(resetUrl!);
+  await page.getByLabel("New password").fill("a brand new passphrase");
+  await page.getByLabel("Repeat it").fill("a brand new passphrase");
+  await page.getByRole("button", { name: "Set password" }).click();
+  await expect(page.getByText(/password is changed/)).toBeVisible();
+  await signIn(page, email, "a brand new passphrase");
+  await page.waitForURL(/onboarding/);
+});
