@@ -837,4 +837,7 @@ on(["read", "write", "custom", "adminHiding"], "explain_verbose", "EXPLAIN VERBO
 on(["open", "full"], "ok", "EXPLAIN VERBOSE SELECT c.first_name FROM customer c JOIN invoice i USING (customer_id)", "EXPLAIN (VERBOSE true) SELECT 1");
 on(["read", "custom"], "ok", "EXPLAIN (VERBOSE false) SELECT 1", "EXPLAIN (VERBOSE off, COSTS off) SELECT 2");
 
+// Pooled sessions are shared between callers: a session's last generated id is not this caller's.
+on(["read", "write", "full"], "function_not_allowed", "SELECT lastval()", "SELECT currval('ticket_seq')", "SELECT currval('audit_log_id_seq')");
+
 export const CORPUS: readonly Case[] = cases;

@@ -70,7 +70,8 @@ export const ALLOWED_NON_IMMUTABLE = new Set([
   "current_setting", "current_database", "current_catalog", "current_schema", "current_schemas",
   "current_user", "session_user", "current_role", "user", "version", "pg_postmaster_start_time",
   "pg_conf_load_time", "pg_encoding_to_char", "pg_char_to_encoding", "pg_client_encoding",
-  "inet_server_port", "pg_size_pretty", "pg_size_bytes", "pg_jit_available", "currval", "lastval",
+  // not currval/lastval: pooled sessions are shared, so they would show another caller's last id.
+  "inet_server_port", "pg_size_pretty", "pg_size_bytes", "pg_jit_available",
   "pg_column_size", "pg_typeof", "format_type", "num_nulls", "num_nonnulls", "pg_collation_actual_version",
   // aggregates and windows marked stable for some argument types
   "sum", "avg", "min", "max", "count", "percentile_cont", "percentile_disc", "mode", "stddev", "variance",
