@@ -109,7 +109,7 @@ describe("what a link can see", () => {
     const keys = seen.relations.map((r) => r.key);
     expect(keys).toContain("public.album");
     expect(keys).toContain("sales.region");
-    for (const hidden of ["public.employee", "hr.salary", "public.employee_directory", "public.customer_contacts", "public.nested_contacts", "public.audit_log", "public.secret_note"])
+    for (const hidden of ["public.employee", "hr.salary", "public.employee_directory", "public.customer_contacts", "public.nested_contacts", "public.audit_log", "public.audit_log_id_seq", "public.secret_note"])
       expect(keys).not.toContain(hidden);
     const customer = seen.relations.find((r) => r.key === "public.customer")!;
     expect(customer.columns.map((c) => c.name)).not.toContain("email");
@@ -149,6 +149,7 @@ describe("catalog cache", () => {
     expect((await cache.get("k", loader)).version).toBe("v2");
     await expect(cache.get("bad", () => Promise.reject(new Error("down")))).rejects.toThrow("down");
     expect((await cache.get("bad", loader)).version).toBe("v3");
+    expect((await cache.refresh("k", loader)).version).toBe("v4");
     cache.invalidate("k");
     expect(cache.peek("k")).toBeUndefined();
   });

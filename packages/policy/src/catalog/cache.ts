@@ -72,6 +72,12 @@ export class CatalogCache {
     return entry?.catalog && entry.expiresAt > this.now() ? entry.catalog : undefined;
   }
 
+  /** Reloads now (after DDL through the gateway, or on a worker's "schema changed" broadcast). */
+  refresh(key: string, loader: () => Promise<Catalog>): Promise<Catalog> {
+    this.entries.delete(key);
+    return this.get(key, loader);
+  }
+
   invalidate(key: string): void {
     this.entries.delete(key);
   }
