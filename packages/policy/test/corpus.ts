@@ -840,4 +840,6 @@ on(["read", "custom"], "ok", "EXPLAIN (VERBOSE false) SELECT 1", "EXPLAIN (VERBO
 // Pooled sessions are shared between callers: a session's last generated id is not this caller's.
 on(["read", "write", "full"], "function_not_allowed", "SELECT lastval()", "SELECT currval('ticket_seq')", "SELECT currval('audit_log_id_seq')");
 
+on(["full", "adminHiding", "read"], "session_state", "CREATE TEMP TABLE album AS SELECT 1 AS x", "CREATE TEMPORARY VIEW album AS SELECT 1", "CREATE TABLE pg_temp.album (x int)");
+
 export const CORPUS: readonly Case[] = cases;

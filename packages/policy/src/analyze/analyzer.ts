@@ -331,6 +331,10 @@ export class StatementAnalyzer {
       case "ViewStmt":
       case "CreateSeqStmt": {
         const rv = ((kind === "CreateTableAsStmt" ? (node.into as PgNode)?.rel : kind === "CreateSeqStmt" ? node.sequence : kind === "ViewStmt" ? node.view : node.relation) ?? {}) as PgNode;
+        // A temporary object outlives the call on the pooled session and would shadow a real table
+        // for the next caller (pg_temp is searched first).
+        if (rv.relpersistence === "t" || rv.schemaname === "pg_temp")
+          throw new Refusal("session_state", "temporary tables, views and sequences outlive the call on shared sessions; create a regular one");
         const schema = (rv.schemaname as string | undefined) ?? this.view.searchPath[0] ?? "public";
         const name = rv.relname as string;
         if (rank(this.view.accessFor(schema, name)) < 3 || (this.view.catalog.relations[`${schema}.${name}`] && !this.view.relations.has(`${schema}.${name}`)))
