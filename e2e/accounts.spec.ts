@@ -15,7 +15,7 @@ test("invitation by link, roles, and another team's pages answer 404", async ({ 
   await owner.waitForURL(/\/t\/[^/]+$/);
   const slug = new URL(owner.url()).pathname.split("/")[2]!;
   await owner.goto(webUrl(`/t/${slug}/settings`));
-  await owner.getByLabel("Role").selectOption("viewer");
+  await owner.getByLabel("Role", { exact: true }).selectOption("viewer");
   await owner.getByRole("button", { name: "Invite" }).click();
   const inviteUrl = (await owner.getByTestId("invite-url").textContent())!.trim();
 
