@@ -28,11 +28,13 @@ import { QUEUES } from "@portcullis/jobs";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const GATEWAY_DIR = path.resolve(HERE, "..");
 const SQL = "SELECT track_id, name, composer, milliseconds, unit_price FROM track ORDER BY track_id LIMIT 10";
-const RUNS = Number(process.env.BENCH_RUNS ?? 3);
-const SEQUENTIAL_CALLS = Number(process.env.BENCH_SEQUENTIAL ?? 1000);
+// Many short rounds with the order rotated, rather than one long stretch per target: the machine is
+// shared (2 cores), and background load then falls on every target alike.
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const SEQUENTIAL_CALLS = Number(process.env.BENCH_SEQUENTIAL ?? 600);
 const CONCURRENCY = 16;
-const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 4000);
-const WARMUP_CALLS = 300;
+const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 2500);
+const WARMUP_CALLS = 150;
 
 interface Target {
   name: string;
@@ -130,7 +132,7 @@ function mcpTarget(name: string, url: string, tool: string, headers: Record<stri
  * The same call as plain JSON-RPC over a keep-alive HTTP connection (no SDK client): shows how much
  * of each number is the client library rather than the server. Reported separately, never mixed in.
  */
-function rawTarget(name: string, url: string, tool: string, headers: Record<string, string>): Target {
+function rawTarget(name: string, url: string, tool: string, headers: Record<string, string>, method = "tools/call"): Target {
   const target = new URL(url);
   return {
     name,
@@ -167,7 +169,9 @@ function rawTarget(name: string, url: string, tool: string, headers: Record<stri
         });
       return {
         async call() {
-          const text = await post({ jsonrpc: "2.0", id: ++id, method: "tools/call", params: { name: tool, arguments: { sql: SQL } } });
+          const text = await post(
+            method === "tools/call" ? { jsonrpc: "2.0", id: ++id, method, params: { name: tool, arguments: { sql: SQL } } } : { jsonrpc: "2.0", id: ++id, method },
+          );
           if (text.includes('"isError":true')) throw new Error(`${name}: ${text.slice(0, 300)}`);
         },
         close: async () => agent.destroy(),
@@ -260,6 +264,8 @@ async function main(): Promise<void> {
       gateway: mcpTarget("gateway (auth+policy+audit)", `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`, "execute_sql", { authorization: `Bearer ${key}` }),
       dbhub: mcpTarget("dbhub 1.4 (no auth)", `http://127.0.0.1:${dbhubPort}/mcp`, "execute_sql", {}),
       "gateway-raw": rawTarget("gateway, raw JSON-RPC client", `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`, "execute_sql", { authorization: `Bearer ${key}` }),
+      // Diagnostics: HTTP + auth + SDK dispatch without a tool (ping).
+      "gateway-ping": rawTarget("gateway, raw ping (no tool)", `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`, "", { authorization: `Bearer ${key}` }, "ping"),
       "dbhub-raw": rawTarget("dbhub, raw JSON-RPC client", `http://127.0.0.1:${dbhubPort}/mcp`, "execute_sql", {}),
     };
     // BENCH_TARGETS picks targets (default: the three the contract compares, then the raw-client pair).
