@@ -24,7 +24,7 @@ describe("verdicts", () => {
     const v = checker.check("SELECT 1; UPDATE album SET title = 'x'", SCOPES.write, chinookCatalog);
     expect(v).toMatchObject({ allowed: false, ruleId: "write_not_permitted", statementIndex: 2, statementCount: 2 });
     expect(v.reason).toBe(
-      "Statement 2: UPDATE on public.album needs write access; this link can only read it. It would need write access on public.album. " +
+      "Statement 2: UPDATE on public.album is not allowed: this link can only read it. It would need write access on public.album. " +
         "This link allows: read by default in public; write on public.invoice, public.invoice_line, public.customer, public.ticket_seq. [rule write_not_permitted]",
     );
   });

@@ -434,7 +434,7 @@ export class StatementAnalyzer {
       const target = this.relationFromRangeVar(rv, false);
       if (!target) throw new Refusal("write_not_permitted", `${verb(kind)} on a system catalog is refused`);
       if (rank(target.access) < 2)
-        throw new Refusal("write_not_permitted", `${verb(kind)} on ${target.key} needs write access; this link can only read it`, `write access on ${target.key}`);
+        throw new Refusal("write_not_permitted", `${verb(kind)} on ${target.key} is not allowed: this link can only read it`, `write access on ${target.key}`);
       for (const dep of target.relation.reads ?? []) {
         const base = this.view.relations.get(dep.relation);
         if (!base || rank(base.access) < 2)
