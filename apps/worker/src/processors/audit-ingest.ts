@@ -16,7 +16,7 @@ export interface AuditBatcherOptions {
   pool: pg.Pool;
   batchSize: number;
   batchWaitMs: number;
-  /** Batches written concurrently (each holds one pooled connection). */
+  /** Batches written concurrently (each holds one pooled connection); teams are sharded across them. */
   writers: number;
   /** In-process retries of a batch on transient database errors, before the jobs themselves fail. */
   transientRetries?: number;
@@ -24,47 +24,66 @@ export interface AuditBatcherOptions {
   logger?: Logger;
 }
 
+/** One writer's share of the teams: its own pending events, timer, and at most one batch in flight. */
+interface Shard {
+  pending: Pending[];
+  timer: NodeJS.Timeout | undefined;
+  writing: boolean;
+}
+
 /**
  * Gathers events from many concurrently active BullMQ jobs into one database write. Each job's
  * promise settles when the batch holding its event commits (or finally fails), so BullMQ marks a
  * job completed only once its event is durable: a crash at any point leaves the job active, the
  * stalled-job check returns it to the queue, and the id-idempotent write skips what was stored.
+ *
+ * Events are sharded by team across the writers: a batch locks the chain heads of its teams until
+ * it commits, so two writers holding batches of the same teams would simply take turns. With each
+ * team always on the same writer, writers run in parallel whenever there is more than one team.
  */
 export class AuditBatcher {
-  private pending: Pending[] = [];
-  private timer: NodeJS.Timeout | undefined;
-  private writing = 0;
+  private readonly shards: Shard[];
   private readonly idle = new Set<() => void>();
   private readonly stop = new AbortController();
 
-  constructor(private readonly opts: AuditBatcherOptions) {}
+  constructor(private readonly opts: AuditBatcherOptions) {
+    this.shards = Array.from({ length: Math.max(1, opts.writers) }, () => ({ pending: [], timer: undefined, writing: false }));
+  }
+
+  private shardOf(teamId: string): Shard {
+    // The first 8 hex digits of a UUID are as good as any hash for spreading teams.
+    const n = Number.parseInt(teamId.slice(0, 8), 16);
+    return this.shards[(Number.isNaN(n) ? 0 : n) % this.shards.length]!;
+  }
 
   add(event: AuditEventInput): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.pending.push({ event, resolve, reject });
-      if (this.pending.length >= this.opts.batchSize) this.pump();
-      else this.timer ??= setTimeout(() => this.pump(true), this.opts.batchWaitMs);
+      const shard = this.shardOf(event.teamId);
+      shard.pending.push({ event, resolve, reject });
+      if (shard.pending.length >= this.opts.batchSize) this.pump(shard);
+      else shard.timer ??= setTimeout(() => this.pump(shard, true), this.opts.batchWaitMs);
     });
   }
 
-  /** Writes full batches while writers are free; `force` also writes a partial one (the timer fired). */
-  private pump(force = false): void {
+  /** Writes a full batch if the shard's writer is free; `force` also writes a partial one. */
+  private pump(shard: Shard, force = false): void {
     if (force) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
+      clearTimeout(shard.timer);
+      shard.timer = undefined;
     }
-    while (this.writing < this.opts.writers && (this.pending.length >= this.opts.batchSize || (force && this.pending.length > 0))) {
-      const batch = this.pending.splice(0, this.opts.batchSize);
-      this.writing++;
+    if (shard.writing) return;
+    if (shard.pending.length >= this.opts.batchSize || (force && shard.pending.length > 0)) {
+      const batch = shard.pending.splice(0, this.opts.batchSize);
+      shard.writing = true;
       void this.write(batch).finally(() => {
-        this.writing--;
-        if (this.writing === 0) for (const done of this.idle) done();
-        // Events that arrived while every writer was busy go out now, full batch or not.
-        this.pump(this.pending.length > 0);
+        shard.writing = false;
+        // Events that arrived while the writer was busy go out now, full batch or not.
+        this.pump(shard, shard.pending.length > 0);
+        if (this.shards.every((s) => !s.writing && s.pending.length === 0)) for (const done of this.idle) done();
       });
     }
-    if (this.pending.length > 0 && !this.timer && this.writing < this.opts.writers) {
-      this.timer = setTimeout(() => this.pump(true), this.opts.batchWaitMs);
+    if (shard.pending.length > 0 && !shard.timer && !shard.writing) {
+      shard.timer = setTimeout(() => this.pump(shard, true), this.opts.batchWaitMs);
     }
   }
 
@@ -115,14 +134,14 @@ export class AuditBatcher {
 
   /** Writes what is pending and waits for in-flight batches (graceful shutdown). */
   async drain(): Promise<void> {
-    this.pump(true);
-    if (this.writing === 0 && this.pending.length === 0) return;
+    const busy = () => this.shards.some((s) => s.writing || s.pending.length > 0);
+    for (const shard of this.shards) this.pump(shard, true);
+    if (!busy()) return;
     await new Promise<void>((resolve) => {
       const done = () => {
-        if (this.writing === 0 && this.pending.length === 0) {
-          this.idle.delete(done);
-          resolve();
-        } else this.pump(true);
+        if (busy()) return;
+        this.idle.delete(done);
+        resolve();
       };
       this.idle.add(done);
     });
