@@ -162,7 +162,6 @@ async function initializeWith(token: string, linkId: string): Promise<number> {
 }
 
 test.describe("OAuth sign-in from an MCP client", () => {
-  test.describe.configure({ mode: "serial" });
   let seeded: Seeded;
 
   test.beforeAll(async () => {
