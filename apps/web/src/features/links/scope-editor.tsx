@@ -3,24 +3,12 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
 import { validateScopeAction } from "./actions";
 import type { TableInfo } from "./operations";
+import { cleanScope, presetOf, tableKey, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
 
-export type Access = "none" | "read" | "write" | "admin";
-export interface TableRule {
-  access?: Access;
-  hiddenColumns?: string[];
-}
-export interface ScopeDoc {
-  access: Access;
-  schemas?: string[];
-  tables: Record<string, TableRule>;
-  limits: { maxRows: number; statementTimeoutMs: number };
-}
-
-export const DEFAULT_SCOPE: ScopeDoc = { access: "read", tables: {}, limits: { maxRows: 1000, statementTimeoutMs: 15000 } };
+export { DEFAULT_SCOPE, type ScopeDoc } from "./scope-doc";
 
 const ACCESS_TEXT: Record<Access, string> = { none: "Hidden", read: "Read", write: "Read & write", admin: "Admin (DDL)" };
 
-type Preset = "read-only" | "read-write" | "full" | "custom";
 const PRESETS: { id: Preset; title: string; description: string }[] = [
   { id: "read-only", title: "Read only", description: "SELECT on every table. The safe default for AI assistants." },
   { id: "read-write", title: "Read-write on chosen tables", description: "Read everything; pick the tables that may be written." },
@@ -28,36 +16,11 @@ const PRESETS: { id: Preset; title: string; description: string }[] = [
   { id: "custom", title: "Custom", description: "Any default and per-table mix." },
 ];
 
-/** Which preset a document matches; hiding tables or columns fits every preset. */
-export function presetOf(scope: ScopeDoc): Preset {
-  const overrides = Object.values(scope.tables).map((r) => r.access).filter((a): a is Access => !!a && a !== "none");
-  if (scope.access === "read" && overrides.every((a) => a === "read")) return "read-only";
-  if (scope.access === "read" && overrides.every((a) => a === "write" || a === "read")) return "read-write";
-  if (scope.access === "admin" && overrides.length === 0) return "full";
-  return "custom";
-}
-
-/** Table keys are "table" for public, "schema.table" otherwise (the scope format's canonical form). */
-export function tableKey(schema: string, name: string): string {
-  return schema === "public" ? name : `${schema}.${name}`;
-}
-
 function ruleFor(scope: ScopeDoc, t: TableInfo): [string, TableRule | undefined] {
   const short = tableKey(t.schema, t.name);
   if (scope.tables[short]) return [short, scope.tables[short]];
   if (scope.tables[t.key]) return [t.key, scope.tables[t.key]];
   return [short, undefined];
-}
-
-function clean(scope: ScopeDoc): ScopeDoc {
-  const tables: Record<string, TableRule> = {};
-  for (const [k, r] of Object.entries(scope.tables)) {
-    const rule: TableRule = {};
-    if (r.access && r.access !== scope.access) rule.access = r.access;
-    if (r.hiddenColumns?.length && rule.access !== "none") rule.hiddenColumns = r.hiddenColumns;
-    if (rule.access || rule.hiddenColumns) tables[k] = rule;
-  }
-  return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
 }
 
 export function ScopeEditor({
@@ -95,7 +58,7 @@ export function ScopeEditor({
   }, [value]);
 
   function emit(next: ScopeDoc) {
-    const cleaned = clean(next);
+    const cleaned = cleanScope(next);
     lastEmitted.current = JSON.stringify(cleaned);
     setJson(JSON.stringify(cleaned, null, 2));
     setJsonErrors([]);
@@ -296,7 +259,7 @@ export function ScopeEditor({
                             aria-expanded={expanded}
                             aria-controls={`cols-${t.key}`}
                             onClick={() => setOpen(expanded ? null : t.key)}
-                            className="rounded px-2 py-1 text-xs font-medium text-brand-700 hover:bg-brand-50 disabled:text-zinc-300"
+                            className="w-28 rounded px-2 py-1 text-right text-xs font-medium text-brand-700 hover:bg-brand-50 disabled:text-zinc-300"
                           >
                             Columns ({t.columns.length - hidden.length}/{t.columns.length})
                           </button>

@@ -1,0 +1,42 @@
+/** The scope document as the editor holds it, and the pure helpers around it (unit-tested). */
+export type Access = "none" | "read" | "write" | "admin";
+export interface TableRule {
+  access?: Access;
+  hiddenColumns?: string[];
+}
+export interface ScopeDoc {
+  access: Access;
+  schemas?: string[];
+  tables: Record<string, TableRule>;
+  limits: { maxRows: number; statementTimeoutMs: number };
+}
+
+export const DEFAULT_SCOPE: ScopeDoc = { access: "read", tables: {}, limits: { maxRows: 1000, statementTimeoutMs: 15000 } };
+
+export type Preset = "read-only" | "read-write" | "full" | "custom";
+/** Which preset a document matches; hiding tables or columns fits every preset. */
+export function presetOf(scope: ScopeDoc): Preset {
+  const overrides = Object.values(scope.tables).map((r) => r.access).filter((a): a is Access => !!a && a !== "none");
+  if (scope.access === "read" && overrides.every((a) => a === "read")) return "read-only";
+  if (scope.access === "read" && overrides.every((a) => a === "write" || a === "read")) return "read-write";
+  if (scope.access === "admin" && overrides.length === 0) return "full";
+  return "custom";
+}
+
+/** Table keys are "table" for public, "schema.table" otherwise (the scope format's canonical form). */
+export function tableKey(schema: string, name: string): string {
+  return schema === "public" ? name : `${schema}.${name}`;
+}
+
+
+/** Removes rules that say nothing (same access as the default, no hidden columns). */
+export function cleanScope(scope: ScopeDoc): ScopeDoc {
+  const tables: Record<string, TableRule> = {};
+  for (const [k, r] of Object.entries(scope.tables)) {
+    const rule: TableRule = {};
+    if (r.access && r.access !== scope.access) rule.access = r.access;
+    if (r.hiddenColumns?.length && rule.access !== "none") rule.hiddenColumns = r.hiddenColumns;
+    if (rule.access || rule.hiddenColumns) tables[k] = rule;
+  }
+  return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, test } from "vitest";
+import { csvCell, csvLine, jsonLine } from "../src/features/activity/export-format";
+import { buildWhere, decodeCursor, encodeCursor, filtersToSearch, likePattern, parseFilters } from "../src/features/activity/filters";
+import type { AuditRow } from "../src/features/activity/operations";
+import { formatSql, tokenizeSql } from "../src/features/activity/sql-format";
+import { cleanScope, presetOf, tableKey } from "../src/features/links/scope-doc";
+import { summarize } from "../src/features/links/summary";
+import { safeCallbackUrl } from "../src/lib/urls";
+
+const limits = { maxRows: 1000, statementTimeoutMs: 15000 };
+
+describe("scope document helpers", () => {
+  test("presets are recognised, and hiding fits every preset", () => {
+    expect(presetOf({ access: "read", tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } }, limits })).toBe("read-only");
+    expect(presetOf({ access: "read", tables: { invoice: { access: "write" } }, limits })).toBe("read-write");
+    expect(presetOf({ access: "admin", tables: { employee: { access: "none" } }, limits })).toBe("full");
+    expect(presetOf({ access: "none", tables: { artist: { access: "read" } }, limits })).toBe("custom");
+  });
+
+  test("cleanScope drops rules that say nothing and hidden columns of hidden tables", () => {
+    const cleaned = cleanScope({
+      access: "read",
+      tables: { artist: { access: "read" }, customer: { hiddenColumns: [] }, employee: { access: "none", hiddenColumns: ["email"] }, invoice: { hiddenColumns: ["total"] } },
+      limits,
+    });
+    expect(cleaned.tables).toEqual({ employee: { access: "none" }, invoice: { hiddenColumns: ["total"] } });
+  });
+
+  test("table keys use the short form for public", () => {
+    expect(tableKey("public", "orders")).toBe("orders");
+    expect(tableKey("sales", "orders")).toBe("sales.orders");
+  });
+
+  test("summaries read like a sentence", () => {
+    expect(summarize({ access: "read", tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email", "phone"] } }, limits })).toBe(
+      "Read only · 1 hidden table · 2 hidden columns · ≤ 1000 rows",
+    );
+  });
+});
+
+describe("activity filters", () => {
+  test("unknown or malformed values are dropped, not trusted", () => {
+    const f = parseFilters({ verdict: "maybe", link: "not-a-uuid", range: "forever", q: "customer" });
+    expect(f).toEqual({ range: "7d", q: "customer" });
+  });
+
+  test("every clause is parameterised and scoped to the team", () => {
+    const where = buildWhere("11111111-1111-1111-1111-111111111111", parseFilters({ q: "'; DROP TABLE x; --", verdict: "blocked", tool: "execute_sql" }));
+    expect(where.sql.startsWith("team_id = $1::uuid")).toBe(true);
+    expect(where.sql).not.toContain("DROP");
+    expect(where.params).toContain("%'; DROP TABLE x; --%");
+  });
+
+  test("LIKE wildcards in the search are literal", () => {
+    expect(likePattern("100%_done\\")).toBe("%100\\%\\_done\\\\%");
+  });
+
+  test("cursors round-trip and reject garbage", () => {
+    const time = new Date("2026-11-24T05:00:00.123Z");
+    const id = "22222222-2222-2222-2222-222222222222";
+    expect(decodeCursor(encodeCursor(time, id))).toEqual({ time, id });
+    expect(decodeCursor("garbage")).toBeNull();
+    expect(decodeCursor(Buffer.from("2026-01-01|1 OR 1=1").toString("base64url"))).toBeNull();
+  });
+
+  test("the default range stays out of URLs", () => {
+    expect(filtersToSearch({ range: "7d", verdict: "blocked" })).toBe("?verdict=blocked");
+  });
+});
+
+describe("exports", () => {
+  const row: AuditRow = {
+    id: "33333333-3333-3333-3333-333333333333",
+    time: new Date("2026-11-24T05:00:00Z"),
+    link_id: null, api_key_id: null, oauth_client_id: null, user_id: null, client_name: "cursor", client_version: "1.0",
+    tool: "execute_sql", sql: 'SELECT "a,b"\nFROM t', tables: ["public.t"], verdict: "blocked", rule_id: "undefined_column",
+    reason: "=HYPERLINK(\"http://evil\")", duration_ms: 1.5, rows: null, bytes: null, error: null, source_ip: "127.0.0.1", kind: "tool_call",
+  };
+
+  test("CSV quotes commas, quotes and newlines, and defuses spreadsheet formulas", () => {
+    expect(csvCell('a,"b"')).toBe('"a,""b"""');
+    expect(csvCell("=1+1")).toBe("'=1+1");
+    expect(csvCell(null)).toBe("");
+    const line = csvLine(row);
+    expect(line.endsWith("\r\n")).toBe(true);
+    expect(line).toContain(`"SELECT ""a,b""\nFROM t"`);
+    expect(line).toContain(`"'=HYPERLINK(""http://evil"")"`);
+  });
+
+  test("JSON lines are one object per line", () => {
+    const parsed = JSON.parse(jsonLine(row));
+    expect(parsed).toMatchObject({ id: row.id, verdict: "blocked", tables: ["public.t"], time: "2026-11-24T05:00:00.000Z" });
+  });
+});
+
+describe("SQL formatting", () => {
+  test("breaks before clauses without touching strings", () => {
+    const sql = "select a, 'from x where' as s from t left join u on u.id = t.id where a > 1 order by a";
+    expect(formatSql(sql)).toBe("select a, 'from x where' as s\nfrom t\nleft join u on u.id = t.id\nwhere a > 1\norder by a");
+  });
+
+  test("tokens cover the text exactly", () => {
+    const sql = "SELECT $1, 'it''s', \"Col\" -- c\nFROM t /* x */";
+    expect(tokenizeSql(sql).map((t) => t.text).join("")).toBe(sql);
+  });
+});
+
+describe("redirects", () => {
+  test("only same-site paths are followed", () => {
+    expect(safeCallbackUrl("/t/acme")).toBe("/t/acme");
+    expect(safeCallbackUrl("https://evil.example")).toBe("/");
+    expect(safeCallbackUrl("//evil.example")).toBe("/");
+    expect(safeCallbackUrl("/\\evil.example")).toBe("/");
+  });
+});
