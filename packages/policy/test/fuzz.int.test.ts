@@ -8,7 +8,7 @@ import { SCOPES, type ScopeName } from "./support/scopes.js";
 
 // The fuzz statements the checker allows are executed; PostgreSQL says whether any wrote or read a
 // hidden object (see support/oracle.ts). Capped so the suite stays within seconds on two cores.
-const STATEMENTS = generateStatements(6000, 1234);
+const STATEMENTS = generateStatements(10_000, 1234);
 const MAX_EXECUTED = 1200;
 
 let db: TestDatabase;
