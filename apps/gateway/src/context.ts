@@ -21,6 +21,8 @@ export interface Principal {
   oauthClientId: string | null;
   /** Rate-limit bucket: the key or grant id. */
   subject: string;
+  /** Name the principal's client registered with (OAuth), for audit when the session names none. */
+  clientName?: string;
 }
 
 /** Everything a tool call needs, carried to the SDK handlers in `authInfo.extra`. */

@@ -6,6 +6,7 @@ import { getKeyring } from "@portcullis/db/secrets";
 import { REVOCATION_CHANNEL, createRedis, type RevocationMessage } from "@portcullis/jobs";
 import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
 import { Authenticator } from "./auth/authenticate.js";
+import { OAuthTokenStrategy } from "./auth/oauth-strategy.js";
 import { LastUsedRecorder } from "./auth/last-used.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import { subscribeToRevocations } from "./auth/revocations.js";
@@ -73,7 +74,10 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     },
   };
 
-  const authenticator = new Authenticator([new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS)]);
+  const authenticator = new Authenticator([
+    new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS),
+    new OAuthTokenStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS),
+  ]);
   const links = new LinkStore(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, logger);
   const unsubscribe = subscribeToRevocations(
     subscriber,

@@ -267,3 +267,54 @@ describe("playground (internal)", () => {
     expect((await playground(link.linkId, { sql: "SELECT 1" })).status).toBe(422);
   });
 });
+
+describe("OAuth access tokens", () => {
+  test("a token for this link works, is attributed to its client, and dies with its grant", async () => {
+    const { createHash, randomBytes } = await import("node:crypto");
+    const token = `pca_${randomBytes(32).toString("base64url")}`;
+    const client = await world.prisma.oAuthClient.create({
+      data: { clientId: "https://client.example/metadata.json", kind: "metadata_document", name: "Example Client", redirectUris: [], metadata: {} },
+    });
+    const grant = await world.prisma.oAuthGrant.create({ data: { teamId: world.teamId, clientId: client.id, userId: world.userId, linkId: link.linkId } });
+    await world.prisma.oAuthToken.create({
+      data: { grantId: grant.id, kind: "access", tokenHash: createHash("sha256").update(token).digest("hex"), expiresAt: new Date(Date.now() + 600_000) },
+    });
+    const ok = await rawPost(`${base}/mcp/${link.linkId}`, call(1, "SELECT 'oauth-call' AS marker"), auth(token));
+    expect(ok.status).toBe(200);
+    expect(ok.json.result.content[0].text).toContain("oauth-call");
+    // Audience-bound: the same token on another link is just another 401.
+    expect((await rawPost(`${base}/mcp/${other.linkId}`, call(), auth(token))).status).toBe(401);
+    const events = await waitFor(() => auditEvents(world), (es) => es.some((e) => e.sql?.includes("oauth-call")));
+    expect(events.find((e) => e.sql?.includes("oauth-call"))).toMatchObject({
+      oauthClientId: "https://client.example/metadata.json",
+      clientName: "Example Client",
+      apiKeyId: null,
+      userId: world.userId,
+    });
+    await world.prisma.oAuthGrant.update({ where: { id: grant.id }, data: { revokedAt: new Date() } });
+    const { REVOCATION_CHANNEL } = await import("@portcullis/jobs");
+    const { testRedisUrl } = await import("@portcullis/db/testing");
+    const { Redis } = await import("ioredis");
+    const publisher = new Redis(testRedisUrl());
+    await publisher.publish(REVOCATION_CHANNEL, JSON.stringify({ kind: "oauth_grant", grantId: grant.id }));
+    await publisher.quit();
+    await waitFor(() => rawPost(`${base}/mcp/${link.linkId}`, call(), auth(token)).then((r) => r.status), (s) => s === 401, 1_000, 20);
+  });
+});
+
+describe("last used", () => {
+  test("recorded in Redis for the worker to flush, not written per request", async () => {
+    const { LAST_USED_HASH } = await import("@portcullis/jobs");
+    const { testRedisUrl } = await import("@portcullis/db/testing");
+    const { Redis } = await import("ioredis");
+    const redis = new Redis(testRedisUrl());
+    // A fresh key: other suites' workers flush (and empty) the shared hash.
+    const fresh = await world.addLink({ access: "read" });
+    await rawPost(`${base}/mcp/${fresh.linkId}`, call(), auth(fresh.key));
+    const value = await waitFor(() => redis.hget(LAST_USED_HASH, fresh.apiKeyId), (v) => v !== null, 2_000);
+    expect(new Date(value!).getTime()).toBeGreaterThan(Date.now() - 60_000);
+    const row = await world.prisma.apiKey.findUnique({ where: { id: fresh.apiKeyId } });
+    expect(row!.lastUsedAt).toBeNull();
+    await redis.quit();
+  });
+});

@@ -249,7 +249,7 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     requestId: meta.requestId,
     principal: auth.principal,
     link: auth.link,
-    clientName: session.clientName,
+    clientName: session.clientName ?? auth.principal.clientName?.slice(0, 100) ?? null,
     clientVersion: session.clientVersion,
     sourceIp: meta.sourceIp,
   };

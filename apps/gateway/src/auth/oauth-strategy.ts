@@ -1,0 +1,44 @@
+import { AccessTokenVerifier, type SqlQueryable } from "@portcullis/oauth/verify";
+import type { Principal } from "../context.js";
+import type { AuthStrategy } from "./strategy.js";
+
+/**
+ * OAuth 2.1 access tokens issued by the dashboard's authorization server (`pca_…`), verified against
+ * oauth_tokens/oauth_grants by @portcullis/oauth (token hash → grant, client, link, membership),
+ * cached and invalidated like API keys. The token must have been issued for this link (RFC 8707).
+ */
+export class OAuthTokenStrategy implements AuthStrategy {
+  readonly name = "oauth";
+  private readonly verifier: AccessTokenVerifier;
+
+  constructor(pool: SqlQueryable, ttlMs: number) {
+    this.verifier = new AccessTokenVerifier({ pool }, { ttlMs });
+  }
+
+  accepts(token: string): boolean {
+    return this.verifier.accepts(token);
+  }
+
+  async authenticate(token: string, linkId: string): Promise<Principal | null> {
+    const verified = await this.verifier.verify(token, linkId.toLowerCase());
+    if (!verified) return null;
+    return {
+      kind: "oauth",
+      teamId: verified.teamId,
+      linkId: verified.linkId,
+      userId: verified.userId,
+      apiKeyId: null,
+      oauthClientId: verified.clientId,
+      subject: verified.grantId,
+      clientName: verified.clientName,
+    };
+  }
+
+  invalidate(message: { grantId?: string; linkId?: string }): void {
+    if (message.grantId || message.linkId) this.verifier.invalidate({ grantId: message.grantId, linkId: message.linkId });
+  }
+
+  clear(): void {
+    this.verifier.clear();
+  }
+}
