@@ -53,7 +53,7 @@ SEED_OUTPUT="$(node --import tsx packages/db/src/seed/main.ts)"
 # Build the dashboard when its sources changed since the last build.
 if [ ! -f apps/web/.next/BUILD_ID ] || [ -n "$(find apps/web/src packages -newer apps/web/.next/BUILD_ID \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) -not -path '*/node_modules/*' -print -quit)" ]; then
   say "building the dashboard (first run takes a minute or two)"
-  (cd apps/web && npx next build > "$ROOT/.data/web-build.log" 2>&1) || { tail -40 "$ROOT/.data/web-build.log"; die "dashboard build failed (log: .data/web-build.log)"; }
+  (cd apps/web && node_modules/.bin/next build --webpack > "$ROOT/.data/web-build.log" 2>&1) || { tail -40 "$ROOT/.data/web-build.log"; die "dashboard build failed (log: .data/web-build.log)"; }
 fi
 
 mkdir -p .data/logs
@@ -65,7 +65,7 @@ start_app() {
 }
 start_app gateway node --import tsx apps/gateway/src/main.ts
 start_app worker node --import tsx apps/worker/src/main.ts
-start_app web bash -c "cd apps/web && exec npx next start -p ${WEB_PORT:-3000}"
+start_app web bash -c "cd apps/web && exec node_modules/.bin/next start -p ${WEB_PORT:-3000}"
 
 wait_http() {
   local name="$1" url="$2"
