@@ -114,10 +114,12 @@ ensure_env_file() {
   cd "$ROOT"
   if [ ! -f .env ]; then
     say "writing .env with fresh secrets (kept for later runs)"
-    local secret_key auth_secret
+    local secret_key auth_secret internal_token
     secret_key="k1:$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
     auth_secret="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
+    internal_token="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
     sed -e "s#^PORTCULLIS_SECRET_KEYS=.*#PORTCULLIS_SECRET_KEYS=$secret_key#" \
-        -e "s#^NEXTAUTH_SECRET=.*#NEXTAUTH_SECRET=$auth_secret#" .env.example > .env
+        -e "s#^NEXTAUTH_SECRET=.*#NEXTAUTH_SECRET=$auth_secret#" \
+        -e "s#^GATEWAY_INTERNAL_TOKEN=.*#GATEWAY_INTERNAL_TOKEN=$internal_token#" .env.example > .env
   fi
 }
