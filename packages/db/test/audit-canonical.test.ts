@@ -1,0 +1,52 @@
+import { expect, test } from "vitest";
+import { GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "../src/audit/canonical.js";
+
+const row: AuditRow = {
+  id: "0b6c2f3e-1d2a-4c5b-9e8f-7a6b5c4d3e2f",
+  teamId: "1b6c2f3e-1d2a-4c5b-9e8f-7a6b5c4d3e2f",
+  seq: 1n,
+  time: "2026-11-24T05:00:00.123Z",
+  kind: "tool_call",
+  linkId: null,
+  apiKeyId: null,
+  oauthClientId: null,
+  userId: null,
+  clientName: "cursor",
+  clientVersion: "1.0",
+  tool: "execute_sql",
+  sql: "SELECT 1",
+  fingerprint: null,
+  tables: [],
+  verdict: "allowed",
+  ruleId: null,
+  reason: null,
+  durationMs: 1.5,
+  rows: 1,
+  bytes: 10,
+  error: null,
+  sourceIp: null,
+  requestId: null,
+};
+
+test("the hash commits to the previous hash and to every field", () => {
+  const h = chainHash(GENESIS_HASH, row);
+  expect(h).toMatch(/^[0-9a-f]{64}$/);
+  expect(chainHash(GENESIS_HASH, row)).toBe(h);
+  expect(chainHash("f".repeat(64), row)).not.toBe(h);
+  for (const change of [{ sql: "SELECT 2" }, { seq: 2n }, { verdict: "blocked" as const }, { tables: ["x"] }, { durationMs: 1.25 }, { rows: null }]) {
+    expect(chainHash(GENESIS_HASH, { ...row, ...change })).not.toBe(h);
+  }
+  // Field boundaries are unambiguous: moving text from one field to the next changes the content.
+  expect(canonicalAuditContent({ ...row, clientName: "ab", clientVersion: "c" })).not.toBe(canonicalAuditContent({ ...row, clientName: "a", clientVersion: "bc" }));
+});
+
+test("times are one spelling: milliseconds, UTC", () => {
+  expect(canonicalTime("2026-11-24T07:00:00.1234+02:00")).toBe("2026-11-24T05:00:00.123Z");
+  expect(() => canonicalTime("yesterday")).toThrow(/invalid audit event time/);
+});
+
+test("text PostgreSQL cannot store faithfully is made storable", () => {
+  expect(sanitizeText("a\u0000b")).toBe("a\uFFFDb");
+  expect(sanitizeText("x\ud800y")).toBe("x\uFFFDy");
+  expect(sanitizeText(null)).toBeNull();
+});
