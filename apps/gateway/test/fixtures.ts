@@ -166,5 +166,6 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
   } catch {
     json = undefined;
   }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests probe arbitrary JSON-RPC shapes
   return { status: response.status, headers: response.headers, text, json: json as Record<string, any> };
 }

@@ -227,6 +227,12 @@ describe("operation", () => {
   });
 });
 
+interface PlaygroundAnswer {
+  verdict: { allowed: boolean; ruleId?: string; reason?: string };
+  result?: unknown;
+  error?: string;
+}
+
 describe("playground (internal)", () => {
   const playground = (linkId: string, body: unknown, token = "internal-test-token") =>
     fetch(`${base}/internal/links/${linkId}/playground`, {
@@ -242,10 +248,10 @@ describe("playground (internal)", () => {
       verdict: { allowed: true, classes: ["read"], tables: ["public.genre"] },
       result: { columns: ["name"], rows: [["Rock"]], rowCount: 1, truncated: false },
     });
-    const blocked = (await (await playground(link.linkId, { sql: "DROP TABLE genre", userId: world.userId })).json()) as Record<string, any>;
+    const blocked = (await (await playground(link.linkId, { sql: "DROP TABLE genre", userId: world.userId })).json()) as PlaygroundAnswer;
     expect(blocked.verdict).toMatchObject({ allowed: false, ruleId: "ddl_not_permitted" });
     expect(blocked.result).toBeUndefined();
-    const failed = (await (await playground(link.linkId, { sql: "SELECT 1/0", userId: world.userId })).json()) as Record<string, any>;
+    const failed = (await (await playground(link.linkId, { sql: "SELECT 1/0", userId: world.userId })).json()) as PlaygroundAnswer;
     expect(failed.verdict.allowed).toBe(true);
     expect(failed.error).toContain("division by zero");
     const events = await waitFor(

@@ -100,7 +100,7 @@ export class PipelinedStatement {
 
   submit(connection: PgConnection): void {
     this.connection = connection;
-    const { preamble, sql, values, epilogue, maxRows } = this.options;
+    const { preamble, sql, values, maxRows } = this.options;
     connection.stream.cork();
     for (const text of preamble) {
       connection.parse({ text });
