@@ -259,7 +259,8 @@ test.describe("OAuth sign-in from an MCP client", () => {
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), "node_modules/mcp-remote/dist/client.js");
     const child = spawn(process.execPath, [script, `${GATEWAY()}/mcp/${seeded.linkA.id}`, "--host", "127.0.0.1"], {
       env: { ...process.env, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: "/bin/false", DISPLAY: "" },
-      stdio: ["ignore", "pipe", "pipe"],
+      // stdin stays open: mcp-remote treats its end as "the host closed me" and shuts down.
+      stdio: ["pipe", "pipe", "pipe"],
     });
     let output = "";
     child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
@@ -275,6 +276,7 @@ test.describe("OAuth sign-in from an MCP client", () => {
       await expect.poll(() => output, { timeout: 90_000 }).toContain("execute_sql");
       expect(output).toContain("get_permissions");
     } finally {
+      child.stdin.end();
       child.kill("SIGTERM");
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       await rm(configDir, { recursive: true, force: true });
