@@ -63,6 +63,11 @@ export function authOptions(): NextAuthOptions {
       async signIn({ user, account, profile }) {
         if (!account || account.provider === "credentials") return true;
         // External identities are linked to a user by verified email; one is created on first sign-in.
+        // Linking by email is only safe when the provider vouches for the address: otherwise anyone
+        // could claim a victim's email at the provider and land in the victim's account.
+        if (account.provider === "google" && (profile as { email_verified?: boolean } | undefined)?.email_verified !== true) {
+          return "/sign-in?error=" + encodeURIComponent("Your Google email address is not verified.");
+        }
         const email = normalizeEmail(user.email ?? (profile as { email?: string } | undefined)?.email ?? "");
         if (!email) return "/sign-in?error=" + encodeURIComponent("Your provider did not share an email address.");
         const prisma = getPrisma();

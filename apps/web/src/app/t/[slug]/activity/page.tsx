@@ -5,6 +5,7 @@ import { ActivityCharts } from "@/features/activity/charts";
 import { EventDetail, VerdictBadge } from "@/features/activity/event-detail";
 import { FilterBar } from "@/features/activity/filter-bar";
 import { filtersToSearch, parseFilters } from "@/features/activity/filters";
+import { ActivityKeyboard } from "@/features/activity/keyboard";
 import { LiveRefresh } from "@/features/activity/live-refresh";
 import { activityLookups, activityStats, getEvent, listEvents } from "@/features/activity/operations";
 import { requireTeamPage } from "@/lib/session";
@@ -48,6 +49,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
       />
       <div className="space-y-4">
         <FilterBar slug={slug} filters={filters} lookups={lookups} />
+        <ActivityKeyboard closeHref={event ? `/t/${slug}/activity${filtersToSearch(base)}` : undefined} />
         <div className="grid grid-cols-3 gap-3 sm:max-w-lg">
           {(["allowed", "blocked", "error"] as const).map((v) => (
             <Link key={v} href={`/t/${slug}/activity${filtersToSearch({ ...filters, verdict: filters.verdict === v ? undefined : v })}`} className={cx("rounded-lg bg-white px-3 py-2 ring-1 hover:ring-zinc-300", filters.verdict === v ? "ring-brand-500" : "ring-zinc-200")}>
@@ -85,7 +87,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                           <td className="px-3 py-2 text-xs text-zinc-500" title={e.time.toISOString()}>{timeAgo(e.time)}</td>
                           <td className="px-3 py-2"><VerdictBadge verdict={e.verdict} /></td>
                           <td className="truncate px-3 py-2">
-                            <Link href={href} scroll={false} className="block truncate font-mono text-xs text-zinc-800 group-hover:text-brand-700">
+                            <Link href={href} scroll={false} data-event-link className="block truncate rounded font-mono text-xs text-zinc-800 group-hover:text-brand-700">
                               {e.sql ?? <span className="font-sans text-zinc-500">{e.tool ?? e.kind}</span>}
                             </Link>
                             {e.verdict === "blocked" && e.rule_id ? <span className="text-[11px] text-red-700">{e.rule_id}</span> : null}
