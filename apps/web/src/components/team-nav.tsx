@@ -14,11 +14,11 @@ const ITEMS = [
   { href: "/settings", label: "Settings", icon: "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-2.9 1.2V21a2 2 0 0 1-4 0v-.1A1.7 1.7 0 0 0 7 19.4l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1A1.7 1.7 0 0 0 3 13.7H3a2 2 0 0 1 0-4h.1A1.7 1.7 0 0 0 4.6 7l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1A1.7 1.7 0 0 0 10.3 3V3a2 2 0 0 1 4 0v.1a1.7 1.7 0 0 0 2.9 1.2l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0 1.2 2.9H21a2 2 0 0 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z" },
 ];
 
-export function TeamNav({ slug }: { slug: string }) {
+export function TeamNav({ slug, horizontal = false }: { slug: string; horizontal?: boolean }) {
   const pathname = usePathname();
   const base = `/t/${slug}`;
   return (
-    <nav aria-label="Team" className="space-y-0.5">
+    <nav aria-label="Team" className={horizontal ? "flex gap-1 whitespace-nowrap" : "space-y-0.5"}>
       {ITEMS.map((item) => {
         const href = base + item.href;
         const active = item.href === "" ? pathname === base : pathname.startsWith(href);

@@ -45,7 +45,7 @@ export function KeyTable({ teamId, slug, keys, showOwner, showLink }: { teamId: 
               <td className={td}><code className="font-mono text-xs">{k.prefix}_…</code></td>
               {showLink ? <td className={td}><Link href={`/t/${slug}/links/${k.link.id}`} className="hover:text-brand-700">{k.link.name}</Link></td> : null}
               {showOwner ? <td className={td}>{k.user.name ?? k.user.email}</td> : null}
-              <td className={td} title={formatDate(k.lastUsedAt)}>{timeAgo(k.lastUsedAt)}</td>
+              <td className={td} title={formatDate(k.lastUsedAt)} suppressHydrationWarning>{timeAgo(k.lastUsedAt)}</td>
               <td className={td}>{k.expiresAt ? formatDate(k.expiresAt).slice(0, 10) : "Never"}</td>
               <td className={`${td} text-right`}>
                 {k.revokedAt ? (

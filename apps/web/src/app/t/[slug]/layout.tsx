@@ -35,7 +35,7 @@ export default async function TeamLayout({ children, params }: { children: React
           <Link href="/" className="flex items-center gap-2 text-sm font-semibold"><Logo className="h-6 w-6" /> {team.name}</Link>
           <SignOutButton />
         </header>
-        <div className="overflow-x-auto border-b border-zinc-200 bg-white px-2 py-1 md:hidden"><TeamNav slug={slug} /></div>
+        <div className="overflow-x-auto border-b border-zinc-200 bg-white px-2 py-1 md:hidden"><TeamNav slug={slug} horizontal /></div>
         <main id="main" className="mx-auto max-w-6xl px-4 py-8 md:px-8">{children}</main>
       </div>
     </div>

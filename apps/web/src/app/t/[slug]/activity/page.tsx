@@ -68,8 +68,8 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                 action={<ButtonLink variant="secondary" href={`/t/${slug}/links`}>Go to MCP links</ButtonLink>}
               />
             ) : (
-              <Card>
-                <table className="min-w-full table-fixed divide-y divide-zinc-200 text-sm" data-testid="activity-table">
+              <Card className="overflow-x-auto">
+                <table className="min-w-[40rem] w-full table-fixed divide-y divide-zinc-200 text-sm" data-testid="activity-table">
                   <thead className="bg-zinc-50">
                     <tr>
                       <th className="w-24 px-3 py-2 text-left text-xs font-medium uppercase text-zinc-500">When</th>
