@@ -125,7 +125,25 @@ export async function approveAuthorization(
 ): Promise<string> {
   const { request, client } = input;
   const access = await loadLinkAccess(ctx.prisma, input.userId, request.linkId);
-  if (!access.allowed) throw new OAuthError("access_denied", "you do not have access to this link", 403);
+  if (!access.allowed) {
+    // The page offers no Approve button to such a member, so this is a forged or stale form: the
+    // link's team hears of it (a link of no team, or a disabled one, has nobody to tell).
+    const link = await ctx.prisma.link.findUnique({ where: { id: request.linkId }, select: { teamId: true } });
+    if (link) {
+      await recordOAuthEvent(ctx, {
+        kind: "oauth_refused",
+        teamId: link.teamId,
+        linkId: request.linkId,
+        userId: input.userId,
+        oauthClientId: client.clientId,
+        clientName: client.name,
+        ruleId: "oauth.not_allowed_on_link",
+        reason: "a user without access to the link tried to approve a client for it",
+        sourceIp: input.sourceIp ?? null,
+      });
+    }
+    throw new OAuthError("access_denied", "you do not have access to this link", 403);
+  }
   const code = randomToken(32);
   await ctx.prisma.oAuthAuthorizationCode.create({
     data: {

@@ -306,6 +306,7 @@ describe("attacks", () => {
     await expect(attempt(fx.users.member.id)).rejects.toMatchObject({ error: "access_denied" });
     const outsider = await createTeamWithLinks(prisma);
     await expect(attempt(outsider.users.owner.id)).rejects.toMatchObject({ error: "access_denied" });
+    expect(ctx.recorder.events.filter((event) => event.ruleId === "oauth.not_allowed_on_link" && event.teamId === fx.team.id)).toHaveLength(3);
     await expect(attempt(fx.users.admin.id)).resolves.toMatch(/code=/);
     await prisma.linkAccess.create({ data: { linkId: fx.linkA.id, userId: fx.users.member.id } });
     await expect(attempt(fx.users.member.id)).resolves.toMatch(/code=/);
