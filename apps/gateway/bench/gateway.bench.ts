@@ -8,7 +8,7 @@
  */
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -37,6 +37,20 @@ interface Measurement {
   p50: number;
   p99: number;
   throughput: number;
+  /** CPU time the server process spent per call during the throughput phase (µs), when known. */
+  serverCpuUs?: number;
+}
+
+/** utime + stime of a process in milliseconds (Linux /proc; clock ticks are 10 ms). */
+async function processCpuMs(pid: number | undefined): Promise<number | undefined> {
+  if (!pid) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
 }
 
 function freePort(): Promise<number> {
@@ -88,7 +102,7 @@ function startLoadProcess(): LoadProcess {
   };
 }
 
-async function measure(spec: TargetSpec, loaders: LoadProcess[]): Promise<Measurement> {
+async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: number): Promise<Measurement> {
   // Sequential latency: one client, one call at a time.
   const single = await connectClient(spec);
   for (let i = 0; i < WARMUP_CALLS; i++) await single.call();
@@ -104,12 +118,16 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[]): Promise<Measur
   // Throughput: 16 clients calling back to back for a fixed time, spread over the load processes.
   let calls = 0;
   let elapsed = 0;
+  let cpuBefore: number | undefined;
+  let cpuAfter: number | undefined;
   if (loaders.length > 0) {
     const per = CONCURRENCY / loaders.length;
     await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec, clients: per })));
     const started = Date.now() + 50;
+    cpuBefore = await processCpuMs(serverPid);
     const replies = await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: started + THROUGHPUT_MS })));
     elapsed = Date.now() - started;
+    cpuAfter = await processCpuMs(serverPid);
     calls = replies.reduce((sum, r) => sum + (r.calls ?? 0), 0);
     await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
   } else {
@@ -118,11 +136,14 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[]): Promise<Measur
       for (let i = 0; i < 20; i++) await c.call();
     }));
     const started = Date.now();
+    cpuBefore = await processCpuMs(serverPid);
     calls = await runUntil(clients, started + THROUGHPUT_MS);
     elapsed = Date.now() - started;
+    cpuAfter = await processCpuMs(serverPid);
     await Promise.all(clients.map((c) => c.close()));
   }
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (calls / elapsed) * 1000 };
+  const serverCpuUs = cpuBefore !== undefined && cpuAfter !== undefined && calls > 0 ? ((cpuAfter - cpuBefore) * 1000) / calls : undefined;
+  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (calls / elapsed) * 1000, serverCpuUs };
 }
 
 function median(values: number[]): number {
@@ -184,7 +205,7 @@ async function main(): Promise<void> {
     const dbhubPort = await freePort();
     const dbhubUrl = new URL(chinook.url);
     dbhubUrl.searchParams.set("sslmode", "disable");
-    const dbhub = spawn(path.join(GATEWAY_DIR, "node_modules/.bin/dbhub"), ["--transport=http", `--port=${dbhubPort}`, `--dsn=${dbhubUrl.toString()}`], {
+    const dbhub = spawn(process.execPath, [path.join(GATEWAY_DIR, "node_modules/@bytebase/dbhub/dist/index.js"), "--transport=http", `--port=${dbhubPort}`, `--dsn=${dbhubUrl.toString()}`], {
       env: { ...process.env, NODE_PATH: stubDir, NODE_ENV: "production" },
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -209,6 +230,10 @@ async function main(): Promise<void> {
       if (!t) throw new Error(`unknown bench target ${n}`);
       return t;
     });
+    // Server CPU per call is read from /proc: unlike latency and throughput it hardly moves with the
+    // load other processes put on the machine. 
+    const serverPids = new Map<string, number | undefined>();
+    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : undefined);
     const loaders = Array.from({ length: CLIENT_PROCESSES }, () => startLoadProcess());
     children.push(...loaders.map((l) => l.child));
 
@@ -217,18 +242,26 @@ async function main(): Promise<void> {
       // Rotate the order so no target always runs on a warmer (or hotter) machine.
       const order = targets.map((_, i) => targets[(i + run) % targets.length]!);
       for (const target of order) {
-        const m = await measure(target, loaders);
+        const m = await measure(target, loaders, serverPids.get(target.name));
         results.get(target.name)!.push(m);
-        console.log(`run ${run + 1} ${target.name.padEnd(28)} p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  ${m.throughput.toFixed(0)} calls/s`);
+        const cpu = m.serverCpuUs === undefined ? "" : `  server CPU ${m.serverCpuUs.toFixed(0)} µs/call`;
+        console.log(`run ${run + 1} ${target.name.padEnd(28)} p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  ${m.throughput.toFixed(0)} calls/s${cpu}`);
       }
     }
 
     if (targets.length < 3 || targets[1] !== allTargets.gateway || targets[2] !== allTargets.dbhub) return;
     console.log(`\nClients: sequential latency from one client in this process; throughput from ${CONCURRENCY} clients spread over ${CLIENT_PROCESSES || 1} process(es).`);
-    type Row = { name: string; p50: number; p99: number; throughput: number };
+    type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number };
     const medians: Row[] = targets.map((t) => {
       const ms = results.get(t.name)!;
-      return { name: t.name, p50: median(ms.map((m) => m.p50)), p99: median(ms.map((m) => m.p99)), throughput: median(ms.map((m) => m.throughput)) };
+      const cpus = ms.map((m) => m.serverCpuUs).filter((c): c is number => c !== undefined);
+      return {
+        name: t.name,
+        p50: median(ms.map((m) => m.p50)),
+        p99: median(ms.map((m) => m.p99)),
+        throughput: median(ms.map((m) => m.throughput)),
+        cpu: cpus.length ? median(cpus) : undefined,
+      };
     });
     // The least-disturbed round per target (lowest p50, highest throughput): on a shared two-core
     // machine other processes' bursts land on some rounds; this shows what each target does without them.
@@ -238,9 +271,9 @@ async function main(): Promise<void> {
     });
     const report = (title: string, rows: Row[]) => {
       console.log(`\n${title}\n`);
-      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) |");
-      console.log("|---|---:|---:|---:|");
-      for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} |`);
+      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | server CPU per call (µs) |");
+      console.log("|---|---:|---:|---:|---:|");
+      for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} | ${row.cpu === undefined ? "" : row.cpu.toFixed(0)} |`);
       const [pgRow, gw, hub] = rows as [Row, Row, Row];
       const throughputRatio = gw.throughput / hub.throughput;
       const p50Ratio = gw.p50 / hub.p50;

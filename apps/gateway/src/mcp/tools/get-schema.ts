@@ -20,9 +20,21 @@ export const getSchemaTool: ToolDefinition<typeof input> = {
     const defaultSchema = visible.searchPath[0];
     const relations = visible.relations.filter((r) => !args.schema || r.schema === args.schema);
     const header = `Database ${catalog.database}; unqualified names resolve in: ${visible.searchPath.join(", ")}. ${SCHEMA_LEGEND}`;
-    const text = relations.length
-      ? [header, ...relations.map((r) => formatRelation(r, descriptions, defaultSchema))].join("\n\n")
-      : `${header}\n\nNo tables are visible${args.schema ? ` in schema ${args.schema}` : ""}.`;
+    // Large databases: stop at the result cap on a table boundary and say how to see the rest.
+    const blocks: string[] = [header];
+    let size = header.length;
+    let shown = 0;
+    for (const relation of relations) {
+      const block = formatRelation(relation, descriptions, defaultSchema);
+      if (size + block.length + 2 > services.maxResultBytes) break;
+      blocks.push(block);
+      size += block.length + 2;
+      shown++;
+    }
+    if (shown < relations.length) {
+      blocks.push(`(Schema cut after ${shown} of ${relations.length} tables at the size limit: use list_tables, then describe_table, or pass schema.)`);
+    }
+    const text = relations.length ? blocks.join("\n\n") : `${header}\n\nNo tables are visible${args.schema ? ` in schema ${args.schema}` : ""}.`;
     return { result: textResult(text), audit: { verdict: "allowed", rows: relations.length, bytes: Buffer.byteLength(text) } };
   },
 };
