@@ -39,6 +39,7 @@ interface Seeded {
   prisma: PrismaClient;
   teamSlug: string;
   owner: string;
+  ownerId: string;
   viewer: string;
   linkA: { id: string; name: string };
   linkB: { id: string; name: string };
@@ -61,6 +62,7 @@ async function seed(): Promise<Seeded> {
     prisma,
     teamSlug: team.slug,
     owner: owner.email,
+    ownerId: owner.id,
     viewer: viewer.email,
     linkA: { id: linkA.id, name: linkA.name },
     linkB: { id: linkB.id, name: linkB.name },
@@ -216,6 +218,20 @@ test.describe("OAuth sign-in from an MCP client", () => {
     const result = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT count(*) AS n FROM artist" } });
     expect(result.isError ?? false).toBe(false);
     expect(JSON.stringify(result.content)).toContain("275");
+
+    // Activity: the grant and each call are attributed to the member and the client (through the
+    // audit queue and the worker).
+    const clientId = provider.clientInformation()!.client_id;
+    await expect
+      .poll(() => seeded.prisma.auditEvent.findMany({ where: { linkId: seeded.linkA.id }, select: { kind: true, tool: true, userId: true, oauthClientId: true } }), {
+        timeout: 30_000,
+      })
+      .toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ kind: "oauth_grant", userId: seeded.ownerId, oauthClientId: clientId }),
+          expect.objectContaining({ kind: "tool_call", tool: "execute_sql", userId: seeded.ownerId, oauthClientId: clientId }),
+        ]),
+      );
 
     // 4. RFC 8707: the token minted for link A opens nothing on link B.
     expect(await initializeWith(tokens.access_token, seeded.linkB.id)).toBe(401);

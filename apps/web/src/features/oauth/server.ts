@@ -14,7 +14,8 @@ const globalForOAuth = globalThis as unknown as { portcullisOAuth?: OAuthContext
 export function getOAuthContext(): OAuthContext {
   if (globalForOAuth.portcullisOAuth) return globalForOAuth.portcullisOAuth;
   const e = env();
-  const audit = createQueueAuditSink(getRedis());
+  // Same key prefix as the worker (QUEUE_PREFIX), or the events would wait in a queue nobody reads.
+  const audit = createQueueAuditSink(getRedis(), { prefix: e.QUEUE_PREFIX });
   globalForOAuth.portcullisOAuth = {
     prisma: getPrisma(),
     config: createOAuthConfig({ issuer: e.publicUrl, gatewayPublicUrl: e.GATEWAY_PUBLIC_URL }),
