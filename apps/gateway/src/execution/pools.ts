@@ -11,15 +11,11 @@ interface PoolEntry {
 }
 
 // Pinned per session so values come back in the text forms execution/values.ts parses, and so a
-// transaction left open by a bug cannot hold locks forever.
-const SESSION_OPTIONS = [
-  "-c DateStyle=ISO,MDY",
-  "-c IntervalStyle=postgres",
-  "-c TimeZone=UTC",
-  "-c bytea_output=hex",
-  "-c extra_float_digits=1",
-  "-c idle_in_transaction_session_timeout=60000",
-].join(" ");
+// transaction left open by a bug cannot hold locks forever. Sent as one SET when a connection opens,
+// not as startup `options`: PgBouncer and some hosted poolers refuse unknown startup parameters.
+const SESSION_SETUP =
+  "SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET bytea_output = hex; " +
+  "SET extra_float_digits = 1; SET idle_in_transaction_session_timeout = 60000";
 
 /**
  * One bounded pool per target connection, shared by every link on that connection, created on first
@@ -48,7 +44,6 @@ export class TargetPools {
     if (existing) this.close(row.id);
     const pool = new pg.Pool({
       ...targetClientConfig(row, this.options.keyring),
-      options: SESSION_OPTIONS,
       max: this.options.max,
       idleTimeoutMillis: Math.min(this.options.idleMs, 30_000),
       allowExitOnIdle: true,
@@ -56,6 +51,10 @@ export class TargetPools {
     // Idle clients die when the target restarts; the pool replaces them. Without a listener the
     // process would crash on that event.
     pool.on("error", (error) => this.logger.warn({ connectionId: row.id, err: error.message }, "idle target connection failed"));
+    // pg runs a client's queries in order, so this completes before the first statement it serves.
+    pool.on("connect", (client) => {
+      client.query(SESSION_SETUP).catch((error: Error) => this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed"));
+    });
     this.pools.set(row.id, { pool, fingerprint, lastUsed: now });
     this.options.onCountChange?.(this.pools.size);
     return pool;
