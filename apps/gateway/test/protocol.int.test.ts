@@ -91,6 +91,10 @@ describe("malformed and refused requests", () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
       expect(r.json.error.code).toBe(-32600);
     }
+    const tooMany = await rawPost(url, Array.from({ length: 33 }, (_, i) => call(i)), auth(link.key));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.text).toContain("more than 32 messages");
+    expect((await rawPost(`${base}/mcp/%E0%A4%A`, call(), auth(link.key))).status).toBe(401);
     const unknownMethod = await rawPost(url, { jsonrpc: "2.0", id: 7, method: "no/such" }, auth(link.key));
     expect(unknownMethod.status).toBe(200);
     expect(unknownMethod.json).toMatchObject({ id: 7, error: { code: -32601 } });

@@ -19,6 +19,8 @@ export interface RequestMeta {
 }
 
 const SESSION_HEADER = "mcp-session-id";
+/** Batches (protocol versions up to 2025-03-26) are bounded: each message may run a statement. */
+const MAX_BATCH = 32;
 const CORS_HEADERS = {
   "access-control-allow-methods": "POST, GET, DELETE, OPTIONS",
   "access-control-allow-headers": "authorization, content-type, accept, mcp-protocol-version, mcp-session-id, last-event-id",
@@ -221,8 +223,10 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     }
     messages.push(item);
   }
-  if (messages.length === 0) {
-    sendJson(res, 400, jsonRpcError(ErrorCode.InvalidRequest, "Invalid Request: empty batch"), cors);
+  if (messages.length === 0 || messages.length > MAX_BATCH) {
+    const reason = messages.length === 0 ? "empty batch" : `more than ${MAX_BATCH} messages in one batch`;
+    auditRefusal(deps, meta, auth.link, auth.principal, "invalid_request", reason);
+    sendJson(res, 400, jsonRpcError(ErrorCode.InvalidRequest, `Invalid Request: ${reason}`), cors);
     return;
   }
 

@@ -10,6 +10,15 @@ const PRM_PATH = /^\/\.well-known\/oauth-protected-resource\/mcp\/([^/?]+)\/?$/;
 const PLAYGROUND_PATH = /^\/internal\/links\/([^/?]+)\/playground\/?$/;
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
 
+/** Path segments are ids; a malformed escape is just an id that matches nothing. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 function meta(req: IncomingMessage, trustProxy: boolean): RequestMeta {
   const given = req.headers["x-request-id"];
   const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
@@ -47,7 +56,7 @@ export function createRouter(deps: HttpDeps) {
       let match: RegExpExecArray | null;
       if ((match = MCP_PATH.exec(path))) {
         routeName = "mcp";
-        const linkId = decodeURIComponent(match[1]!);
+        const linkId = decodeSegment(match[1]!);
         if (method === "POST") await handleMcpPost(req, res, deps, linkId, m);
         else if (method === "GET") await handleMcpGet(req, res, deps, linkId, m);
         else if (method === "DELETE") await handleMcpDelete(req, res, deps, linkId, m);
@@ -56,13 +65,13 @@ export function createRouter(deps: HttpDeps) {
       } else if ((match = PRM_PATH.exec(path)) && (method === "GET" || method === "HEAD")) {
         routeName = "protected_resource";
         // Served for any link id: answering 404 for unknown links would reveal which exist.
-        sendJson(res, 200, protectedResourceMetadata(deps, decodeURIComponent(match[1]!)), {
+        sendJson(res, 200, protectedResourceMetadata(deps, decodeSegment(match[1]!)), {
           "access-control-allow-origin": "*",
           "cache-control": "public, max-age=300",
         });
       } else if ((match = PLAYGROUND_PATH.exec(path)) && method === "POST") {
         routeName = "playground";
-        await handlePlayground(req, res, deps, decodeURIComponent(match[1]!), m);
+        await handlePlayground(req, res, deps, decodeSegment(match[1]!), m);
       } else if (path === "/healthz") {
         routeName = "healthz";
         sendJson(res, 200, { status: "ok" });
