@@ -6,6 +6,8 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import { mcpClientConfigs } from "@portcullis/db/mcp-client-config";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { GatewayWorld, toolJson, toolText, type LinkFixture } from "./fixtures.js";
 
@@ -34,10 +36,16 @@ afterAll(async () => {
   await rm(authDir, { recursive: true, force: true });
 });
 
-test("mcp-remote bridges a stdio client to the gateway with the key in a header", async () => {
+test("Claude Desktop's config from the dashboard: mcp-remote bridges stdio to the gateway with the key in a header", async () => {
+  const configs = mcpClientConfigs({ name: "chinook", url: `${url}/mcp/${link.linkId}`, apiKey: link.key });
+  const desktop = JSON.parse(configs.find((c) => c.client === "claude-desktop")!.snippet);
+  const { command, args } = desktop.mcpServers.chinook as { command: string; args: string[] };
+  expect(command).toBe("npx");
+  expect(args.slice(0, 2)).toEqual(["-y", "mcp-remote"]);
   const transport = new StdioClientTransport({
+    // `npx -y mcp-remote` with the copy installed in e2e/ (no registry access at test time).
     command: process.execPath,
-    args: [path.join(E2E, "mcp-remote/dist/proxy.js"), `${url}/mcp/${link.linkId}`, "--header", `Authorization:Bearer ${link.key}`],
+    args: [path.join(E2E, "mcp-remote/dist/proxy.js"), ...args.slice(2)],
     env: { ...process.env, MCP_REMOTE_CONFIG_DIR: authDir } as Record<string, string>,
     stderr: "ignore",
   });
@@ -50,6 +58,18 @@ test("mcp-remote bridges a stdio client to the gateway with the key in a header"
   expect(toolText(await client.callTool({ name: "execute_sql", arguments: { sql: "TRUNCATE album" } }))).toContain("ddl_not_permitted");
   await client.close();
 }, 60_000);
+
+test("Cursor's and VS Code's configs from the dashboard work with the SDK's Streamable HTTP client", async () => {
+  const configs = mcpClientConfigs({ name: "chinook", url: `${url}/mcp/${link.linkId}`, apiKey: link.key });
+  const cursor = JSON.parse(configs.find((c) => c.client === "cursor")!.snippet).mcpServers.chinook as { url: string; headers: Record<string, string> };
+  const vscode = JSON.parse(configs.find((c) => c.client === "vscode")!.snippet).servers.chinook as { url: string; headers: Record<string, string> };
+  for (const server of [cursor, vscode]) {
+    const client = new Client({ name: "cursor-like", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: server.headers } }));
+    expect(toolText(await client.callTool({ name: "get_permissions", arguments: {} }))).toMatch(/read/i);
+    await client.close();
+  }
+});
 
 test("MCP Inspector CLI lists tools and calls one", async () => {
   const bin = path.join(E2E, "@modelcontextprotocol/inspector-cli/build/index.js");
