@@ -240,4 +240,11 @@ describe("audit", () => {
     expect(mine[1]).toMatchObject({ verdict: "blocked", ruleId: "write_not_permitted" });
     for (const e of mine) expect(e.jobId).toBe(e.id);
   });
+
+  test("every event this suite produced is valid for the worker's schema", async () => {
+    const { auditEventSchema } = await import("@portcullis/jobs");
+    const events = await auditEvents(world);
+    expect(events.length).toBeGreaterThan(20);
+    for (const { jobId: _jobId, ...event } of events) expect(() => auditEventSchema.parse(event), JSON.stringify(event)).not.toThrow();
+  });
 });
