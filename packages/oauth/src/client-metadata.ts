@@ -2,7 +2,6 @@ import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
 import { z } from "zod";
-import { OAuthError } from "./errors.js";
 import { checkRedirectUri } from "./redirect-uri.js";
 import { AddressRefusedError, guardedLookup, isPublicAddress } from "./ssrf.js";
 
@@ -231,9 +230,4 @@ function requestWithLimits(target: URL, policy: FetchPolicy): Promise<{ status: 
     });
     request.end();
   });
-}
-
-/** Maps a fetch failure to the OAuth error an authorization request answers with. */
-export function toOAuthError(error: ClientMetadataFetchError): OAuthError {
-  return new OAuthError("invalid_client", error.message);
 }

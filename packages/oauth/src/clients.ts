@@ -45,12 +45,6 @@ export async function resolveClient(ctx: OAuthContext, clientId: string, options
   return saveMetadataDocument(ctx, clientId, fetched.document, fetched.maxAgeSeconds);
 }
 
-/** Resolves a client without any network access: for the token and revocation endpoints. */
-export async function findKnownClient(ctx: OAuthContext, clientId: string): Promise<OAuthClient | null> {
-  if (!clientId || clientId.length > 2048) return null;
-  return ctx.prisma.oAuthClient.findUnique({ where: { clientId } });
-}
-
 function isFresh(ctx: OAuthContext, client: OAuthClient): boolean {
   if (!client.fetchedAt) return false;
   const seconds = (client.metadata as StoredMetadata | null)?.cacheSeconds ?? CIMD_CACHE_SECONDS.default;

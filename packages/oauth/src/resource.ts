@@ -25,7 +25,3 @@ export function linkIdFromAnyResource(resource: string): string | null {
   const match = /\/mcp\/([0-9a-f-]{36})\/?$/i.exec(resource.split(/[?#]/)[0] ?? "");
   return match && UUID.test(match[1]!) ? match[1]!.toLowerCase() : null;
 }
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
