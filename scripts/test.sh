@@ -28,7 +28,7 @@ say "unit and integration suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1
 
 say "end-to-end suite (Playwright, Chromium)"
-PLAYWRIGHT_JSON_OUTPUT_NAME="$REPORTS/playwright.json" npx playwright test -c e2e/playwright.config.ts --reporter=list,json || status=1
+(cd e2e && PLAYWRIGHT_JSON_OUTPUT_NAME="$REPORTS/playwright.json" node_modules/.bin/playwright test --reporter=list,json) || status=1
 
 node scripts/test-summary.mjs "$REPORTS" || status=1
 exit $status
