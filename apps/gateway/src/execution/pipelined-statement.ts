@@ -2,7 +2,7 @@ import { converterFor } from "./values.js";
 
 /** The subset of pg's Connection a submittable drives (pg calls `submit(connection)`). */
 interface PgConnection {
-  stream: { cork(): void; uncork(): void };
+  stream: { write(chunk: Buffer): boolean };
   parse(msg: { text: string; name?: string; types?: number[] }): void;
   bind(msg: { portal?: string; statement?: string; values?: (string | null)[] }): void;
   describe(msg: { type: "P" | "S"; name?: string }): void;
@@ -53,6 +53,29 @@ export interface PipelinedStatementOptions {
   maxBytes: number;
 }
 
+/**
+ * Runs `fn` with the connection's socket writes collected, then sends them as one buffer. pg writes
+ * each protocol message separately; corked, they leave as one writev of a dozen small buffers, which
+ * measured ~20% more CPU per exchange than a single write on this VM (the exchange's biggest cost).
+ */
+function batchWrites(connection: PgConnection, fn: () => void): void {
+  const stream = connection.stream;
+  const ownWrite = Object.prototype.hasOwnProperty.call(stream, "write");
+  const write = stream.write;
+  const chunks: Buffer[] = [];
+  stream.write = (chunk: Buffer) => {
+    chunks.push(chunk);
+    return true;
+  };
+  try {
+    fn();
+  } finally {
+    if (ownWrite) stream.write = write;
+    else delete (stream as Partial<PgConnection["stream"]>).write;
+  }
+  if (chunks.length) write.call(stream, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+}
+
 /** Up to this many rows, the whole exchange is one round trip: rows beyond the cap are discarded as they arrive. */
 const SINGLE_SHOT_MAX_FETCH = 5_001;
 const CHUNK_ROWS = 1_000;
@@ -101,28 +124,31 @@ export class PipelinedStatement {
   submit(connection: PgConnection): void {
     this.connection = connection;
     const { preamble, sql, values, maxRows } = this.options;
-    connection.stream.cork();
-    for (const text of preamble) {
-      connection.parse({ text });
-      connection.bind({});
-      connection.execute({});
-    }
-    connection.parse({ text: sql });
-    connection.bind({ values });
-    connection.describe({ type: "P" });
-    connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
-    if (this.singleShot) this.sendEpilogue();
-    else connection.flush();
-    connection.stream.uncork();
+    batchWrites(connection, () => {
+      for (const text of preamble) {
+        connection.parse({ text });
+        connection.bind({});
+        connection.execute({});
+      }
+      connection.parse({ text: sql });
+      connection.bind({ values });
+      connection.describe({ type: "P" });
+      connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
+      if (this.singleShot) this.sendEpilogue();
+      else connection.flush();
+    });
   }
 
   private sendEpilogue(): void {
-    if (this.epilogueSent || !this.connection) return;
+    const connection = this.connection;
+    if (this.epilogueSent || !connection) return;
     this.epilogueSent = true;
-    this.connection.parse({ text: this.options.epilogue });
-    this.connection.bind({});
-    this.connection.execute({});
-    this.connection.sync();
+    batchWrites(connection, () => {
+      connection.parse({ text: this.options.epilogue });
+      connection.bind({});
+      connection.execute({});
+      connection.sync();
+    });
   }
 
   private get inUserStatement(): boolean {
@@ -171,8 +197,11 @@ export class PipelinedStatement {
       return;
     }
     if (!this.stopReading && this.result.rowCount < this.options.maxRows) {
-      this.connection!.execute({ rows: CHUNK_ROWS });
-      this.connection!.flush();
+      const connection = this.connection!;
+      batchWrites(connection, () => {
+        connection.execute({ rows: CHUNK_ROWS });
+        connection.flush();
+      });
       return;
     }
     this.result.truncated = true;
