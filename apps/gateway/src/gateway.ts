@@ -36,7 +36,14 @@ export interface Gateway {
 export function createGateway(env: GatewayEnv, options: { logger?: Logger; trustProxy?: boolean } = {}): Gateway {
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
-  const metadata = new pg.Pool({ connectionString: env.DATABASE_URL, max: 10, application_name: "portcullis-gateway" });
+  // Bounded waits on the metadata database: a stuck lookup must fail the request, not hold it forever.
+  const metadata = new pg.Pool({
+    connectionString: env.DATABASE_URL,
+    max: 10,
+    application_name: "portcullis-gateway",
+    connectionTimeoutMillis: 5_000,
+    query_timeout: 10_000,
+  });
   metadata.on("error", (error) => logger.warn({ err: error.message }, "idle metadata connection failed"));
   const redis = createRedis(env.REDIS_URL, "producer");
   redis.on("error", (error: Error) => logger.debug({ err: error.message }, "redis error"));
