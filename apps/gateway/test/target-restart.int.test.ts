@@ -35,6 +35,13 @@ test("a stopped target gives a clear error; the same pool recovers when it is ba
   expect(message).not.toMatch(/127\.0\.0\.1|:\d{4,5}|portcullis/);
   // Schema tools answer from the cached catalog even while the target is down.
   expect(toolText(await client.callTool({ name: "list_tables", arguments: {} }))).toContain("things");
+  // An instance that never loaded the catalog says the same clear thing.
+  const { url: fresh } = await world.startGateway();
+  const cold = await connectClient(`${fresh}/mcp/${link.linkId}`, link.key);
+  const coldSchema = await cold.callTool({ name: "get_schema", arguments: {} });
+  expect(coldSchema.isError).toBe(true);
+  expect(toolText(coldSchema)).toMatch(/database is unreachable right now/);
+  await cold.close();
 
   await cluster.start();
   // Idle connections killed by the restart were discarded: the very next call gets a fresh one.

@@ -13,6 +13,13 @@ export interface CheckedExecution {
   refusal?: { ruleId: string; reason: string };
 }
 
+/** Whether an error is the target database being unreachable (rather than a bug or a SQL error). */
+export function isConnectionFailure(error: unknown): boolean {
+  const e = error as { code?: string; message?: string };
+  if (typeof e?.code === "string" && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|EHOSTUNREACH|28P01|28000|57P0[123]|08\w{3})$/.test(e.code)) return true;
+  return /Connection terminated|timeout exceeded when trying to connect|connection timeout/i.test(e?.message ?? "");
+}
+
 /** Connection-level failures, in words that never name the host, port, user or database. */
 export function describeConnectionFailure(error: unknown): string {
   const e = error as { code?: string; message?: string };

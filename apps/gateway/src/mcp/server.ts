@@ -13,6 +13,7 @@ import {
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { z } from "zod";
 import type { CallContext, LinkRecord } from "../context.js";
+import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
 import type { Services } from "../services.js";
 import { DispatchTransport } from "./dispatch-transport.js";
 import { TOOLS, TOOLS_BY_NAME } from "./tools/index.js";
@@ -100,11 +101,18 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
     try {
       ({ result, audit } = await tool.run(parsed.data, ctx, services));
     } catch (error) {
-      // Unexpected failures (metadata database down, a bug) are logged in full and shown generically.
-      services.logger.error({ err: error, tool: name, requestId: ctx.requestId }, "tool failed");
-      const message = "The gateway could not complete this call (internal error). It has been logged; try again.";
-      result = { content: [{ type: "text", text: message }], isError: true };
-      audit = { verdict: "error", error: (error as Error).message?.slice(0, 4000) ?? "internal error" };
+      if (isConnectionFailure(error)) {
+        // The target is down while loading its catalog: the same clear answer as during execution.
+        const message = describeConnectionFailure(error);
+        result = { content: [{ type: "text", text: message }], isError: true };
+        audit = { verdict: "error", error: message };
+      } else {
+        // Unexpected failures (metadata database down, a bug) are logged in full and shown generically.
+        services.logger.error({ err: error, tool: name, requestId: ctx.requestId }, "tool failed");
+        const message = "The gateway could not complete this call (internal error). It has been logged; try again.";
+        result = { content: [{ type: "text", text: message }], isError: true };
+        audit = { verdict: "error", error: (error as Error).message?.slice(0, 4000) ?? "internal error" };
+      }
     }
   }
   recordToolAudit(services, ctx, name, started, audit);
