@@ -216,6 +216,18 @@ describe("operation", () => {
     expect(metrics).toContain("portcullis_gateway_http_requests_total");
   });
 
+  test("target pools are created on first use, shared by links of a connection, and closed when idle", async () => {
+    const { url: idle } = await world.startGateway({ GATEWAY_POOL_IDLE_MS: "300" });
+    const pools = async () => Number(/^portcullis_gateway_target_pools (\d+)/m.exec(await (await fetch(`${idle}/metrics`)).text())?.[1] ?? 0);
+    expect(await pools()).toBe(0);
+    expect((await rawPost(`${idle}/mcp/${link.linkId}`, call(), auth(link.key))).status).toBe(200);
+    expect((await rawPost(`${idle}/mcp/${other.linkId}`, call(), auth(other.key))).status).toBe(200);
+    expect(await pools()).toBe(1);
+    await waitFor(pools, (n) => n === 0, 5_000, 100);
+    const again = await rawPost(`${idle}/mcp/${link.linkId}`, call(), auth(link.key));
+    expect(again.json.result.content[0].text).toContain("[[1]]");
+  });
+
   test("per-key rate limit answers 429 with Retry-After", async () => {
     const { url: limited } = await world.startGateway({ GATEWAY_RATE_LIMIT_PER_MINUTE: "5" });
     const l = await world.addLink({ access: "read" });
