@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { expect, test } from "@playwright/test";
-import { PASSWORD, signIn, signUp, uniqueEmail, webUrl } from "./support/stack";
+import { PASSWORD, screenshot, signIn, signUp, uniqueEmail, webUrl } from "./support/stack";
 
 const WEB_LOG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".state/web.log");
 
@@ -88,4 +88,66 @@ test("lockout after repeated failures, and password reset through the server log
   await expect(page.getByText(/password is changed/)).toBeVisible();
   await signIn(page, email, "a brand new passphrase");
   await page.waitForURL(/onboarding/);
+});
+
+test("signing out kills the session on the server, not just in the browser", async ({ browser }) => {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  await signUp(page, "Sam", uniqueEmail("session"));
+  await page.waitForURL(/onboarding/);
+  const stolen = await ctx.cookies();
+  await page.getByLabel("Team name").fill("Session Co");
+  await page.getByRole("button", { name: "Create team" }).click();
+  await page.waitForURL(/\/t\/[^/]+$/);
+  const teamPath = new URL(page.url()).pathname;
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(/sign-in/);
+  // Replaying the old cookie (a copied token) no longer works: its sessions row is revoked.
+  const replay = await browser.newContext();
+  await replay.addCookies(stolen);
+  const again = await replay.newPage();
+  await again.goto(webUrl(teamPath));
+  await expect(again).toHaveURL(/\/sign-in/);
+  await Promise.all([ctx.close(), replay.close()]);
+});
+
+test("a member sees only the links they were granted and only their own keys", async ({ browser }) => {
+  const { createPrismaClient } = await import("@portcullis/db/client");
+  const { addConnection, addMember, createApiKey, createLink, createTeam, createUser } = await import("@portcullis/db/operations");
+  const { parseTargetUrl } = await import("@portcullis/db/target");
+  const prisma = createPrismaClient(process.env.DATABASE_URL!);
+  try {
+    const ownerUser = await createUser(prisma, { email: uniqueEmail("o"), password: PASSWORD });
+    const memberEmail = uniqueEmail("m");
+    const memberUser = await createUser(prisma, { email: memberEmail, password: PASSWORD, name: "Mia Member" });
+    const team = await createTeam(prisma, { name: "Grants Co", ownerId: ownerUser.id });
+    await addMember(prisma, { teamId: team.id, userId: memberUser.id, role: "member" });
+    const connection = await addConnection(prisma, { teamId: team.id, name: "db", fields: { ...parseTargetUrl(process.env.E2E_CHINOOK_URL!), sslMode: "disable" } });
+    const granted = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: "granted-link", scope: { access: "read" } });
+    const secret = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: "secret-link", scope: { access: "read" } });
+    await prisma.linkAccess.create({ data: { linkId: granted.id, userId: memberUser.id } });
+    await createApiKey(prisma, { teamId: team.id, linkId: secret.id, userId: ownerUser.id, name: "owners-key" });
+
+    const page = await (await browser.newContext()).newPage();
+    await signIn(page, memberEmail);
+    await page.waitForURL(new RegExp(`/t/${team.slug}$`));
+    await page.goto(webUrl(`/t/${team.slug}/links`));
+    await expect(page.getByRole("link", { name: "granted-link" })).toBeVisible();
+    await expect(page.getByText("secret-link")).toHaveCount(0);
+    expect((await page.goto(webUrl(`/t/${team.slug}/links/${secret.id}`)))?.status()).toBe(404);
+    await page.goto(webUrl(`/t/${team.slug}/links/${granted.id}`));
+    await page.getByLabel("Key name").fill("mia-laptop");
+    await page.getByRole("button", { name: "Create key" }).click();
+    await expect(page.getByTestId("new-api-key")).toBeVisible();
+    await page.goto(webUrl(`/t/${team.slug}/keys`));
+    await expect(page.getByRole("cell", { name: "mia-laptop" })).toBeVisible();
+    await expect(page.getByText("owners-key")).toHaveCount(0);
+    await screenshot(page, "keys-member-view");
+    // Members cannot manage the team.
+    expect((await page.goto(webUrl(`/t/${team.slug}/links/new`)))?.status()).toBe(404);
+    await page.goto(webUrl(`/t/${team.slug}/settings`));
+    await expect(page.getByRole("button", { name: "Invite" })).toHaveCount(0);
+  } finally {
+    await prisma.$disconnect();
+  }
 });

@@ -1,6 +1,9 @@
 import type { NextConfig } from "next";
 
 const nextConfig: NextConfig = {
+  // The e2e harness builds into its own directory so a test run never collides with `next dev`
+  // or with another run's build in the shared working tree.
+  distDir: process.env.PORTCULLIS_NEXT_DIST_DIR || ".next",
   // libpg-query loads a .wasm next to its JS and argon2 is a native addon: bundling breaks both,
   // so Node loads them from node_modules at run time.
   serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer"],

@@ -1,6 +1,6 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -92,11 +92,42 @@ export default async function globalSetup(): Promise<void> {
     NEXT_TELEMETRY_DISABLED: "1",
     // Sign-in is rate limited per IP; the suite signs in many times from 127.0.0.1.
     AUTH_RATE_LIMIT: "500",
+    SIGNUP_RATE_LIMIT: "500",
+    // Rate-limit counters of this run only (the test Redis is shared by every suite).
+    REDIS_KEY_PREFIX: queuePrefix,
   };
 
   const webDir = path.join(ROOT, "apps", "web");
   const nextBin = path.join(webDir, "node_modules", "next", "dist", "bin", "next");
-  if (process.env.E2E_SKIP_BUILD !== "1" || !existsSync(path.join(webDir, ".next", "BUILD_ID"))) {
+  // One run at a time owns .next-e2e (reusable with E2E_SKIP_BUILD=1); a concurrent run builds into
+  // a private directory instead of rebuilding under the other run's server.
+  let distDir = ".next-e2e";
+  let ownsLock = false;
+  const lockDir = path.join(webDir, ".next-e2e.lock");
+  const holder = (() => {
+    try {
+      return Number(readFileSync(path.join(lockDir, "pid"), "utf8"));
+    } catch {
+      return 0;
+    }
+  })();
+  const holderAlive = (() => {
+    try {
+      return holder > 0 && (process.kill(holder, 0), true);
+    } catch {
+      return false;
+    }
+  })();
+  // A lock left by a run that died (no live holder) is taken over.
+  if (!existsSync(lockDir) || !holderAlive) {
+    mkdirSync(lockDir, { recursive: true });
+    writeFileSync(path.join(lockDir, "pid"), String(process.pid));
+    ownsLock = true;
+  } else {
+    distDir = `.next-e2e-${randomBytes(4).toString("hex")}`;
+  }
+  env.PORTCULLIS_NEXT_DIST_DIR = distDir;
+  if (process.env.E2E_SKIP_BUILD !== "1" || !ownsLock || !existsSync(path.join(webDir, distDir, "BUILD_ID"))) {
     execFileSync(process.execPath, [nextBin, "build", "--webpack"], { cwd: webDir, env, stdio: "inherit" });
   }
   const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
@@ -106,6 +137,9 @@ export default async function globalSetup(): Promise<void> {
     worker: start("worker", tsx, ["apps/worker/src/main.ts"], ROOT, env),
   };
   const state = {
+    webDir,
+    distDir,
+    ownsLock,
     pids: Object.fromEntries(Object.entries(children).map(([k, c]) => [k, c.pid])),
     databases: [meta.name, chinook.name],
     webUrl,

@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
@@ -7,7 +7,13 @@ const STATE_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".
 
 /** Stops exactly the process groups global setup started, then drops the run's databases. */
 export default async function globalTeardown(): Promise<void> {
-  const state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as { pids: Record<string, number>; databases: string[] };
+  const state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as {
+    pids: Record<string, number>;
+    databases: string[];
+    webDir: string;
+    distDir: string;
+    ownsLock: boolean;
+  };
   for (const pid of Object.values(state.pids)) {
     try {
       process.kill(-pid, "SIGTERM");
@@ -23,6 +29,8 @@ export default async function globalTeardown(): Promise<void> {
       // already gone
     }
   }
+  if (state.ownsLock) rmSync(path.join(state.webDir, ".next-e2e.lock"), { recursive: true, force: true });
+  else rmSync(path.join(state.webDir, state.distDir), { recursive: true, force: true });
   if (process.env.E2E_KEEP_DATABASES === "1" || !process.env.TEST_PG_URL) return;
   const url = new URL(process.env.TEST_PG_URL);
   url.pathname = "/postgres";

@@ -31,6 +31,10 @@ const schema = z.object({
   GOOGLE_SECRET: optional,
   /** Sign-in attempts allowed per IP and per email in a 15-minute window. */
   AUTH_RATE_LIMIT: z.coerce.number().int().positive().default(20),
+  /** Sign-ups allowed per IP per hour. */
+  SIGNUP_RATE_LIMIT: z.coerce.number().int().positive().default(20),
+  /** Namespace of the dashboard's own Redis keys (rate-limit counters). */
+  REDIS_KEY_PREFIX: z.string().default("portcullis"),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
 });
 

@@ -1,3 +1,4 @@
+import { env } from "./env";
 import { getRedis } from "./redis";
 
 export interface RateLimitResult {
@@ -12,7 +13,7 @@ export interface RateLimitResult {
  * everybody out of sign-in during a Redis outage would be worse.
  */
 export async function hitRateLimit(bucket: string, limit: number, windowSeconds: number): Promise<RateLimitResult> {
-  const key = `portcullis:rl:${bucket}`;
+  const key = `${env().REDIS_KEY_PREFIX}:rl:${bucket}`;
   try {
     const redis = getRedis();
     const [[, count], [, ttl]] = (await redis.multi().incr(key).ttl(key).exec()) as [[null, number], [null, number]];

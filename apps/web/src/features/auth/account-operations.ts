@@ -21,7 +21,7 @@ export const signUpSchema = z.object({
 
 export async function signUp(input: z.input<typeof signUpSchema>, ip: string) {
   const data = signUpSchema.parse(input);
-  const limit = await hitRateLimit(`signup:ip:${ip}`, 20, 3600);
+  const limit = await hitRateLimit(`signup:ip:${ip}`, env().SIGNUP_RATE_LIMIT, 3600);
   if (!limit.allowed) throw new PortcullisError("forbidden", "too many sign-ups from this address; try again later");
   const user = await createUser(getPrisma(), { email: data.email, password: data.password, name: data.name });
   return { id: user.id, email: user.email };
