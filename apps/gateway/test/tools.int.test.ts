@@ -25,6 +25,7 @@ const SCOPES = {
     },
     limits: { maxRows: 5, statementTimeoutMs: 1000 },
   },
+  hiddenWrite: { access: "read", schemas: ["public"], tables: { customer: { access: "write", hiddenColumns: ["email"] } } },
 } as const;
 
 beforeAll(async () => {
@@ -147,6 +148,17 @@ describe("execute_sql", () => {
     expect(text).not.toMatch(/127\.0\.0\.1|54339|portcullis/);
     const cast = toolText(await call("read", "execute_sql", { sql: "SELECT 'x'::int" }));
     expect(cast).toMatch(/22P02.*at character 8/);
+  });
+
+  test("database errors on links that hide columns leave out PostgreSQL's detail (it can print the whole row)", async () => {
+    const full = toolText(await call("write", "execute_sql", { sql: "INSERT INTO playlist (playlist_id, name) VALUES (1, 'dup')" }));
+    expect(full).toMatch(/23505.*detail: Key \(playlist_id\)=\(1\) already exists/);
+    const r = await call("hiddenWrite", "execute_sql", { sql: "UPDATE customer SET first_name = NULL WHERE customer_id = 1" });
+    expect(r.isError).toBe(true);
+    const text = toolText(r);
+    expect(text).toContain("23502");
+    expect(text).not.toContain("Failing row");
+    expect(text).not.toContain("@");
   });
 
   test("statement timeout from the scope", async () => {

@@ -1,4 +1,4 @@
-import { searchPathFor, type Verdict } from "@portcullis/policy";
+import { scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord } from "../context.js";
 import type { Services } from "../services.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
@@ -40,15 +40,17 @@ export function describeConnectionFailure(error: unknown): string {
   return `The database is unreachable right now (${why}). Nothing was run; try again shortly.`;
 }
 
-export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0): string {
+export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0, hidesObjects = false): string {
   if (error.fatal) return describeConnectionFailure(error);
   const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${error.message}`];
   if (error.position !== undefined) {
     const position = error.position - positionShift;
     if (position >= 1 && position <= sql.length + 1) parts.push(`at character ${position}`);
   }
-  if (error.detail) parts.push(`detail: ${error.detail}`);
-  if (error.hint) parts.push(`hint: ${error.hint}`);
+  // On links that hide tables or columns, PostgreSQL's DETAIL ("Failing row contains (...)", "Key
+  // (email)=(...)") and HINT ("Perhaps you meant ...") can print hidden columns and values: left out.
+  if (error.detail && !hidesObjects) parts.push(`detail: ${error.detail}`);
+  if (error.hint && !hidesObjects) parts.push(`hint: ${error.hint}`);
   if (error.code === "57014") parts.push("the link's statement timeout cancelled it");
   return parts.join("; ");
 }
@@ -98,6 +100,9 @@ export async function executeChecked(
   }
   // Even a failed DDL statement may have been the last of a series; reload either way.
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
-  if (outcome.error) return { verdict, outcome, error: describeDatabaseError(outcome.error, input.sql, input.positionShift) };
+  if (outcome.error) {
+    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, scopeHidesObjects(link.scope, catalog));
+    return { verdict, outcome, error };
+  }
   return { verdict, outcome };
 }
