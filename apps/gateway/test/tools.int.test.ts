@@ -208,6 +208,8 @@ describe("explain_query and get_permissions", () => {
   test("plans for permitted reads; refusals for the rest; analyze never writes", async () => {
     const plan = toolText(await call("read", "explain_query", { sql: "SELECT * FROM album WHERE album_id = $1", params: [1] }));
     expect(plan).toMatch(/Scan/);
+    const analyzedRead = toolText(await call("read", "explain_query", { sql: "SELECT count(*) FROM track", analyze: true }));
+    expect(analyzedRead).toMatch(/actual time=/);
     expect(toolText(await call("hidden", "explain_query", { sql: "SELECT * FROM employee" }))).toMatch(/undefined_table/);
     const analyzed = await call("write", "explain_query", { sql: "DELETE FROM playlist_track WHERE playlist_id = 1", analyze: true });
     const check = new pg.Client({ connectionString: world.target.url });
