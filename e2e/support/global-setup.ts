@@ -147,7 +147,7 @@ export default async function globalSetup(): Promise<void> {
   };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
   await Promise.all([
-    waitFor(`${webUrl}/sign-in`, "web", children.web),
+    waitFor(`${webUrl}/api/health`, "web", children.web),
     waitFor(`${gatewayUrl}/healthz`, "gateway", children.gateway),
     waitFor(`http://127.0.0.1:${workerPort}/healthz`, "worker", children.worker),
   ]);

@@ -1,13 +1,20 @@
 import { getPrisma } from "@/lib/db";
+import { getRedis } from "@/lib/redis";
 
-// Liveness and readiness for scripts/up.sh and load balancers: 200 when the metadata database answers.
 export const dynamic = "force-dynamic";
 
-export async function GET(): Promise<Response> {
-  try {
-    await getPrisma().$queryRaw`SELECT 1`;
-    return Response.json({ ok: true });
-  } catch {
-    return Response.json({ ok: false, error: "metadata database unreachable" }, { status: 503 });
-  }
+/** Readiness for load balancers and scripts/up.sh: the metadata database and Redis answer. */
+export async function GET() {
+  const checks: Record<string, "ok" | string> = {};
+  await Promise.all([
+    getPrisma()
+      .$queryRawUnsafe("SELECT 1")
+      .then(() => (checks.database = "ok"))
+      .catch((error: Error) => (checks.database = error.message.slice(0, 200))),
+    Promise.race([getRedis().ping(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000))])
+      .then(() => (checks.redis = "ok"))
+      .catch((error: Error) => (checks.redis = error.message.slice(0, 200))),
+  ]);
+  const ok = Object.values(checks).every((v) => v === "ok");
+  return Response.json({ ok, checks }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
 }
