@@ -1,6 +1,6 @@
 import { expect, test } from "@playwright/test";
 import { connectMcp, resultText } from "./support/mcp-client";
-import { chinookUrl, PASSWORD, screenshot, signIn, signUp, uniqueEmail, webUrl } from "./support/stack";
+import { chinookUrl, screenshot, signUp, uniqueEmail, webUrl } from "./support/stack";
 
 /**
  * The first-run journey a new team takes, in real Chromium against the real stack: sign up → team →
@@ -130,7 +130,6 @@ test("sign-up to first query, activity, and revocation", async ({ page }) => {
   expect(lines.every((l) => String(l.sql).includes("artist"))).toBe(true);
 
   // ── Playground: the same gateway path ──────────────────────────────────────────────────────────
-  const linkPage = page.url().replace(/\/activity.*$/, "");
   await page.goto(webUrl(`/t/${slug}/links`));
   await page.getByRole("link", { name: "chinook-analytics" }).click();
   await page.getByRole("link", { name: "Playground" }).click();
@@ -142,7 +141,6 @@ test("sign-up to first query, activity, and revocation", async ({ page }) => {
   await expect(page.getByTestId("playground-result").getByText("Allowed")).toBeVisible();
   await expect(page.getByTestId("playground-result").getByText("For Those About To Rock We Salute You")).toBeVisible();
   await screenshot(page, "playground");
-  void linkPage;
 
   // ── Revocation: the client is refused ──────────────────────────────────────────────────────────
   await page.goto(webUrl(`/t/${slug}/keys`));
@@ -172,6 +170,4 @@ test("sign-up to first query, activity, and revocation", async ({ page }) => {
   await screenshot(page, "connections");
   await page.goto(webUrl(`/t/${slug}/links`));
   await screenshot(page, "links");
-  void PASSWORD;
-  void signIn;
 });

@@ -32,7 +32,8 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
   const { link } = await getLink(user, team.id, id).catch(() => notFound());
   const isAdmin = roleAtLeast(role, "admin");
   const canUse = roleAtLeast(role, "member");
-  const tabs = TABS.filter((t) => (t.id === "access" ? isAdmin : t.id === "playground" ? canUse : t.id === "scope" ? true : true));
+  // Viewers read the scope; the playground needs a role that may hold keys; grants are for admins.
+  const tabs = TABS.filter((t) => (t.id === "access" ? isAdmin : t.id === "playground" ? canUse : true));
   const tab = tabs.find((t) => t.id === tabParam)?.id ?? "connect";
   const url = linkUrl(link.id);
   const prisma = getPrisma();
