@@ -53,8 +53,9 @@ test("SELECT * over a million rows is cut at the row limit and at the byte cap, 
   const after = await gateway.memory();
   const growth = after.peak - before.peak;
   console.log(`10 cut reads of a 1,000,000-row table in ${elapsed.toFixed(0)} ms; peak RSS ${Math.round(before.peak / 2 ** 20)} MiB -> ${Math.round(after.peak / 2 ** 20)} MiB`);
-  // Reading the table (~80 MB as text, several times that as JS values) would show up here.
-  expect(growth).toBeLessThan(40 * 2 ** 20);
+  // Reading the table (~70 MB as text, several times that as JS values) would show up here; the
+  // margin is for the heap's own growth and GC timing.
+  expect(growth).toBeLessThan(64 * 2 ** 20);
   // PostgreSQL stopped producing rows at the cut: nowhere near a full scan per call.
   expect(elapsed).toBeLessThan(10_000);
   await byRows.close();
