@@ -5,6 +5,7 @@
 export const RULES = {
   syntax_error: "The text is not valid PostgreSQL (the parser's message and position are given).",
   empty_statement: "No statement to run.",
+  multiple_statements: "The text holds several statements; the gateway runs exactly one statement per call.",
   statement_too_long: "The SQL text is longer than the gateway accepts.",
   statement_too_complex: "The statement is nested too deeply or has too many parts to analyse safely.",
   undefined_table: "The relation does not exist for this link (absent, or hidden by the scope: the two are indistinguishable).",
