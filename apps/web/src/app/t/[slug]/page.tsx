@@ -32,7 +32,8 @@ export default async function OverviewPage({ params }: { params: Promise<{ slug:
     { done: myKeys > 0, title: "Create your key and paste the config", text: "Cursor, Claude Code, Claude Desktop and VS Code snippets are ready to copy.", href: firstLink ? `/t/${slug}/links/${firstLink.id}` : `/t/${slug}/links`, cta: "Connect a client" },
     { done: !!lastEvent, title: "Ask your AI about your data", text: "Every call shows up in Activity with its verdict.", href: `/t/${slug}/activity`, cta: "Open Activity" },
   ];
-  const next = steps.find((s) => !s.done);
+  // Viewers read activity only: a checklist about keys would point them at things they cannot do.
+  const next = role === "viewer" ? undefined : steps.find((s) => !s.done);
   return (
     <>
       <PageHeader title={team.name} description="Your team's MCP gateway at a glance." />
