@@ -93,8 +93,23 @@ test("lockout after repeated failures, and password reset through the server log
 test("signing out kills the session on the server, not just in the browser", async ({ browser }) => {
   const ctx = await browser.newContext();
   const page = await ctx.newPage();
-  await signUp(page, "Sam", uniqueEmail("session"));
+  const email = uniqueEmail("session");
+  await signUp(page, "Sam", email);
   await page.waitForURL(/onboarding/);
+  // A second browser, signed out from the first one's account page.
+  const laptop = await browser.newContext();
+  const laptopPage = await laptop.newPage();
+  await signIn(laptopPage, email);
+  await laptopPage.waitForURL(/onboarding/);
+  await page.goto(webUrl("/account"));
+  await expect(page.getByText("This browser")).toBeVisible();
+  await page.getByRole("button", { name: "Sign out other sessions" }).click();
+  await expect(page.getByText("Signed out 1 other session.")).toBeVisible();
+  await screenshot(page, "account");
+  await laptopPage.goto(webUrl("/onboarding"));
+  await expect(laptopPage).toHaveURL(/\/sign-in/);
+  await laptop.close();
+  await page.goto(webUrl("/onboarding"));
   const stolen = await ctx.cookies();
   await page.getByLabel("Team name").fill("Session Co");
   await page.getByRole("button", { name: "Create team" }).click();

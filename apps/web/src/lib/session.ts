@@ -33,6 +33,14 @@ export async function getSessionUser(): Promise<SessionUser | null> {
     include: { user: { select: { id: true, email: true, name: true } } },
   });
   if (!session || session.revokedAt || session.expiresAt < new Date() || session.userId !== token.uid) return null;
+  // Device details for the account page, refreshed at most every five minutes (not on every request).
+  if (Date.now() - session.lastSeenAt.getTime() > 5 * 60_000 || !session.userAgent) {
+    const userAgent = headerStore.get("user-agent")?.slice(0, 300) ?? null;
+    const ip = headerStore.get("x-forwarded-for")?.split(",")[0]?.trim().slice(0, 64) ?? headerStore.get("x-real-ip") ?? null;
+    await getPrisma()
+      .session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(), userAgent, ip } })
+      .catch(() => {});
+  }
   return { userId: session.user.id, email: session.user.email, name: session.user.name, sessionId: session.id };
 }
 

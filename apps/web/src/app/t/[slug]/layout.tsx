@@ -23,7 +23,7 @@ export default async function TeamLayout({ children, params }: { children: React
           <TeamNav slug={slug} />
         </div>
         <div className="border-t border-zinc-200 px-2.5 pt-3">
-          <p className="truncate text-xs font-medium text-zinc-800" title={user.email}>{user.name ?? user.email}</p>
+          <Link href="/account" className="block truncate text-xs font-medium text-zinc-800 hover:text-brand-700" title={`${user.email} — your account and sessions`}>{user.name ?? user.email}</Link>
           <div className="mt-1 flex items-center justify-between">
             <Badge tone="brand">{role}</Badge>
             <SignOutButton />
