@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { expect, test } from "@playwright/test";
 import { PASSWORD, screenshot, signIn, signUp, uniqueEmail, webUrl } from "./support/stack";
 
-const WEB_LOG = path.resolve(path.dirname(fileURLToPath(import.meta.url)), ".state/web.log");
+const WEB_LOG = process.env.E2E_WEB_LOG ?? "";
 
 test("invitation by link, roles, and another team's pages answer 404", async ({ browser }) => {
   const owner = await browser.newPage();

@@ -6,8 +6,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const STATE_DIR = path.join(ROOT, "e2e", ".state");
-export const STATE_FILE = path.join(STATE_DIR, "stack.json");
+// One directory per run: concurrent runs (two engineers, one tree) never read each other's pids or logs.
+const RUN_ID = `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}-${process.pid}`;
+const STATE_DIR = path.join(ROOT, "e2e", ".state", RUN_ID);
+const STATE_FILE = path.join(STATE_DIR, "stack.json");
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -24,14 +26,14 @@ function freePort(): Promise<number> {
 async function waitFor(url: string, name: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const started = Date.now();
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see e2e/.state/${name}.log`);
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see ${path.join(STATE_DIR, `${name}.log`)}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.status < 500) return;
     } catch {
       // not up yet
     }
-    if (Date.now() - started > timeoutMs) throw new Error(`${name} did not answer at ${url} within ${timeoutMs / 1000} s; see e2e/.state/${name}.log`);
+    if (Date.now() - started > timeoutMs) throw new Error(`${name} did not answer at ${url} within ${timeoutMs / 1000} s; see ${path.join(STATE_DIR, `${name}.log`)}`);
     await new Promise((r) => setTimeout(r, 300));
   }
 }
@@ -146,11 +148,24 @@ export default async function globalSetup(): Promise<void> {
     gatewayUrl,
   };
   writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
-  await Promise.all([
-    waitFor(`${webUrl}/api/health`, "web", children.web),
-    waitFor(`${gatewayUrl}/healthz`, "gateway", children.gateway),
-    waitFor(`http://127.0.0.1:${workerPort}/healthz`, "worker", children.worker),
-  ]);
+  process.env.E2E_STATE_FILE = STATE_FILE;
+  try {
+    await Promise.all([
+      waitFor(`${webUrl}/api/health`, "web", children.web),
+      waitFor(`${gatewayUrl}/healthz`, "gateway", children.gateway),
+      waitFor(`http://127.0.0.1:${workerPort}/healthz`, "worker", children.worker),
+    ]);
+  } catch (error) {
+    // A stack that did not come up must not outlive the run (teardown does not run after a failed setup).
+    for (const child of Object.values(children)) {
+      try {
+        if (child.pid) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    throw error;
+  }
 
   // What the specs read (Playwright hands globalSetup's process.env to its workers).
   Object.assign(process.env, {
@@ -161,5 +176,7 @@ export default async function globalSetup(): Promise<void> {
     REDIS_URL: env.REDIS_URL,
     PORTCULLIS_SECRET_KEYS: env.PORTCULLIS_SECRET_KEYS,
     QUEUE_PREFIX: queuePrefix,
+    E2E_STATE_FILE: STATE_FILE,
+    E2E_WEB_LOG: path.join(STATE_DIR, "web.log"),
   });
 }

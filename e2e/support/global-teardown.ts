@@ -1,13 +1,14 @@
 import { readFileSync, rmSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 
-const STATE_FILE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../.state/stack.json");
 
 /** Stops exactly the process groups global setup started, then drops the run's databases. */
 export default async function globalTeardown(): Promise<void> {
-  const state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as {
+  // Global setup and teardown run in the same process: the state file is this run's own.
+  const stateFile = process.env.E2E_STATE_FILE;
+  if (!stateFile) return;
+  const state = JSON.parse(readFileSync(stateFile, "utf8")) as {
     pids: Record<string, number>;
     databases: string[];
     webDir: string;
