@@ -37,6 +37,18 @@ beforeAll(async () => {
       { connectionId: world.connectionId, schemaName: "public", tableName: "album", columnName: "", description: "Albums released by artists", source: "human" },
       { connectionId: world.connectionId, schemaName: "public", tableName: "album", columnName: "title", description: "Album title as printed", source: "ai" },
       { connectionId: world.connectionId, schemaName: "public", tableName: "employee", columnName: "", description: "Staff records (secret)", source: "ai" },
+      // Text about the whole database, written before any link hid anything: it names the hidden
+      // employee table and the hidden email column from visible places.
+      {
+        connectionId: world.connectionId,
+        schemaName: "public",
+        tableName: "customer",
+        columnName: "",
+        description: "People who buy tracks. Each is looked after by one of the Employees; reach them at email.",
+        source: "ai",
+      },
+      { connectionId: world.connectionId, schemaName: "public", tableName: "customer", columnName: "support_rep_id", description: "Links to employee (via employee_id)", source: "ai" },
+      { connectionId: world.connectionId, schemaName: "public", tableName: "customer", columnName: "country", description: "Billing country", source: "human" },
     ],
   });
   for (const [kind, scope] of Object.entries(SCOPES)) {
@@ -95,6 +107,14 @@ describe("get_schema / list_tables / describe_table", () => {
     const customer = toolText(await call("hidden", "describe_table", { table: "public.customer" }));
     expect(customer).toContain("first_name varchar(40)");
     expect(customer).not.toContain("email");
+    // Stored descriptions keep what is safe and lose every sentence naming a hidden object.
+    expect(customer).toContain("## customer — People who buy tracks.");
+    expect(customer).toContain("country varchar(40) null — Billing country");
+    expect(customer).not.toMatch(/employee/i);
+    expect(list).toMatch(/^customer — People who buy tracks\.$/m);
+    expect(schema).not.toMatch(/employee/i);
+    // The read link, which hides nothing, still sees the whole text.
+    expect(toolText(await call("read", "describe_table", { table: "customer" }))).toContain("Links to employee (via employee_id)");
   });
 
   test("list_tables marks write and admin access", async () => {

@@ -4,6 +4,8 @@ export { SCOPE_PRESETS, presetScope } from "./scope/presets.js";
 export type { PresetName, PresetOptions } from "./scope/presets.js";
 export { describeScope, summarizeScope } from "./scope/describe.js";
 export { visibleObjects } from "./scope/visible.js";
+export { hiddenNames, redactHiddenMentions } from "./scope/redact.js";
+export type { HiddenNames } from "./scope/redact.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./scope/visible.js";
 export { searchPathFor, searchPathSchemas, accessView, scopeHidesObjects } from "./scope/access.js";
 export type { AccessView, RelationAccess, VisibleAccess } from "./scope/access.js";

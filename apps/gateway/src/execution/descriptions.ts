@@ -1,4 +1,5 @@
 import type pg from "pg";
+import { redactHiddenMentions, type HiddenNames } from "@portcullis/policy";
 import { TtlCache } from "../links/ttl-cache.js";
 
 /** "schema.table" -> { table description, column -> description } */
@@ -45,7 +46,38 @@ export class DescriptionStore {
     return out;
   }
 
+  /** The connection's descriptions as one link may see them (see descriptionsForLink). */
+  async forLink(connectionId: string, hidden: HiddenNames): Promise<Descriptions> {
+    return descriptionsForLink(await this.get(connectionId), hidden);
+  }
+
   invalidate(connectionId: string): void {
     this.cache.delete(connectionId);
   }
+}
+
+const redacted = new WeakMap<Descriptions, WeakMap<HiddenNames, Descriptions>>();
+
+/**
+ * The descriptions as one link may see them: stored text is written about the whole database and
+ * can name hidden tables or columns, so sentences that do are dropped (policy's
+ * redactHiddenMentions). Cached per stored map and per link view, so list/describe calls pay once.
+ */
+export function descriptionsForLink(descriptions: Descriptions, hidden: HiddenNames): Descriptions {
+  let perStore = redacted.get(descriptions);
+  if (!perStore) redacted.set(descriptions, (perStore = new WeakMap()));
+  const cached = perStore.get(hidden);
+  if (cached) return cached;
+  const out: Descriptions = new Map();
+  for (const [key, entry] of descriptions) {
+    const table = redactHiddenMentions(entry.table, hidden, key);
+    const columns = new Map<string, string>();
+    for (const [column, text] of entry.columns) {
+      const kept = redactHiddenMentions(text, hidden, key);
+      if (kept) columns.set(column, kept);
+    }
+    out.set(key, table ? { table, columns } : { columns });
+  }
+  perStore.set(hidden, out);
+  return out;
 }

@@ -5,5 +5,7 @@ export { SCOPE_PRESETS, presetScope } from "./presets.js";
 export type { PresetName, PresetOptions } from "./presets.js";
 export { describeScope, summarizeScope } from "./describe.js";
 export { visibleObjects } from "./visible.js";
+export { hiddenNames, redactHiddenMentions } from "./redact.js";
+export type { HiddenNames } from "./redact.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./visible.js";
 export { searchPathFor, searchPathSchemas } from "./access.js";

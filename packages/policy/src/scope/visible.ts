@@ -1,5 +1,6 @@
 import type { Catalog, CatalogColumn, ForeignKey, RelationKind } from "../catalog/types.js";
 import { accessView, type VisibleAccess } from "./access.js";
+import { hiddenNames, redactHiddenMentions } from "./redact.js";
 import type { Scope } from "./schema.js";
 
 export interface VisibleColumn extends CatalogColumn {
@@ -35,6 +36,7 @@ export interface VisibleObjects {
  */
 export function visibleObjects(scope: Scope, catalog: Catalog): VisibleObjects {
   const view = accessView(scope, catalog);
+  const hidden = hiddenNames(scope, catalog);
   const relations: VisibleRelation[] = [];
   for (const rel of view.relations.values()) {
     const r = rel.relation;
@@ -67,7 +69,7 @@ export function visibleObjects(scope: Scope, catalog: Catalog): VisibleObjects {
       columns,
       primaryKey,
       foreignKeys: visibleFks,
-      ...(r.comment ? { comment: r.comment } : {}),
+      ...(r.comment && redactHiddenMentions(r.comment, hidden, rel.key) ? { comment: redactHiddenMentions(r.comment, hidden, rel.key) } : {}),
     });
   }
   relations.sort((a, b) => a.key.localeCompare(b.key));

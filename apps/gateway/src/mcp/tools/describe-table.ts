@@ -1,4 +1,4 @@
-import { visibleObjects } from "@portcullis/policy";
+import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
 import { formatRelation, SCHEMA_LEGEND } from "./schema-format.js";
 import { textResult, type ToolDefinition } from "./types.js";
@@ -28,7 +28,7 @@ export const describeTableTool: ToolDefinition<typeof input> = {
       const text = `Table "${args.table}" does not exist (or is not visible through this link). Use list_tables to see what is.`;
       return { result: textResult(text, true), audit: { verdict: "error", error: text } };
     }
-    const descriptions = await services.descriptions.get(ctx.link.connection.id);
+    const descriptions = await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog));
     const text = `${formatRelation(relation, descriptions, visible.searchPath[0])}\n\n${SCHEMA_LEGEND}`;
     return { result: textResult(text), audit: { verdict: "allowed", tables: [relation.key], rows: relation.columns.length, bytes: Buffer.byteLength(text) } };
   },

@@ -1,4 +1,4 @@
-import { visibleObjects } from "@portcullis/policy";
+import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
 import { formatRelation, SCHEMA_LEGEND } from "./schema-format.js";
 import { textResult, type ToolDefinition } from "./types.js";
@@ -16,7 +16,7 @@ export const getSchemaTool: ToolDefinition<typeof input> = {
   readOnlyHint: true,
   async run(args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
-    const [visible, descriptions] = [visibleObjects(ctx.link.scope, catalog), await services.descriptions.get(ctx.link.connection.id)];
+    const [visible, descriptions] = [visibleObjects(ctx.link.scope, catalog), await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog))];
     const defaultSchema = visible.searchPath[0];
     const relations = visible.relations.filter((r) => !args.schema || r.schema === args.schema);
     const header = `Database ${catalog.database}; unqualified names resolve in: ${visible.searchPath.join(", ")}. ${SCHEMA_LEGEND}`;

@@ -1,4 +1,4 @@
-import { visibleObjects } from "@portcullis/policy";
+import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
 import { displayName, tableDescription } from "./schema-format.js";
 import { textResult, type ToolDefinition } from "./types.js";
@@ -16,7 +16,7 @@ export const listTablesTool: ToolDefinition<typeof input> = {
   async run(args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
     const visible = visibleObjects(ctx.link.scope, catalog);
-    const descriptions = await services.descriptions.get(ctx.link.connection.id);
+    const descriptions = await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog));
     const defaultSchema = visible.searchPath[0];
     const lines = visible.relations
       .filter((r) => !args.schema || r.schema === args.schema)
