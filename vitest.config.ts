@@ -8,6 +8,8 @@ export default defineConfig({
       {
         test: {
           name: "unit",
+          // Unit suites first (fast feedback), then integration with its own worker count.
+          sequence: { groupOrder: 0 },
           include: ["{apps,packages}/*/{src,test}/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
           environment: "node",
@@ -16,6 +18,7 @@ export default defineConfig({
       {
         test: {
           name: "integration",
+          sequence: { groupOrder: 1 },
           globalSetup: ["scripts/vitest-services.ts"],
           include: ["{apps,packages}/*/{src,test}/**/*.int.test.ts"],
           exclude: ["**/node_modules/**"],
