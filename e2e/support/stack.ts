@@ -16,9 +16,13 @@ export function chinookUrl(): string {
   return url;
 }
 
-const SCREENSHOTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots");
+// The README's pictures are refreshed only when asked (UPDATE_SCREENSHOTS=1), so an ordinary test
+// run leaves the working tree clean; otherwise they go with the run's other artefacts.
+const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS
+  ? path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../docs/screenshots")
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../test-results/screenshots");
 
-/** Screenshots of the real run, for the README. */
+/** Screenshots of the real run: every run takes them; UPDATE_SCREENSHOTS=1 puts them in the README. */
 export async function screenshot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), fullPage });
