@@ -1,4 +1,5 @@
 import js from "@eslint/js";
+import globals from "globals";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
@@ -6,6 +7,7 @@ export default tseslint.config(
     ignores: ["**/node_modules/**", "**/.next/**", "**/.next-e2e*/**", "**/test-results/**", "**/dist/**", "**/generated/**", ".data/**", "**/next-env.d.ts"],
   },
   js.configs.recommended,
+  { languageOptions: { globals: { ...globals.node } } },
   ...tseslint.configs.recommended,
   {
     rules: {

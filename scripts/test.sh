@@ -24,6 +24,9 @@ status=0
 say "typecheck"
 npx turbo run typecheck --continue --output-logs=errors-only || status=1
 
+say "lint"
+npx eslint . || status=1
+
 say "unit and integration suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1
 
