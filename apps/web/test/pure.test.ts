@@ -3,7 +3,7 @@ import { csvCell, csvLine, jsonLine } from "../src/features/activity/export-form
 import { buildWhere, decodeCursor, encodeCursor, filtersToSearch, likePattern, parseFilters } from "../src/features/activity/filters";
 import type { AuditRow } from "../src/features/activity/operations";
 import { formatSql, tokenizeSql } from "../src/features/activity/sql-format";
-import { cleanScope, presetOf, tableKey } from "../src/features/links/scope-doc";
+import { cleanScope, presetOf, tableKey, toggleSchema, DEFAULT_SCOPE } from "../src/features/links/scope-doc";
 import { summarize } from "../src/features/links/summary";
 import { safeCallbackUrl } from "../src/lib/urls";
 
@@ -111,5 +111,23 @@ describe("redirects", () => {
     expect(safeCallbackUrl("https://evil.example")).toBe("/");
     expect(safeCallbackUrl("//evil.example")).toBe("/");
     expect(safeCallbackUrl("/\\evil.example")).toBe("/");
+  });
+});
+
+describe("toggleSchema", () => {
+  const all = ["public", "sales", "staff"];
+  test("writes the explicit list when a schema is hidden, and goes back to 'every schema' when all are shown", () => {
+    const hidden = toggleSchema(DEFAULT_SCOPE, all, "staff");
+    expect(hidden.schemas).toEqual(["public", "sales"]);
+    const shown = toggleSchema(hidden, all, "staff");
+    expect(shown).not.toHaveProperty("schemas");
+    expect(shown.tables).toEqual(DEFAULT_SCOPE.tables);
+  });
+  test("never hides the last visible schema", () => {
+    const onlyPublic = { ...DEFAULT_SCOPE, schemas: ["public"] };
+    expect(toggleSchema(onlyPublic, all, "public")).toBe(onlyPublic);
+  });
+  test("survives cleanScope (the document the gateway enforces keeps the list)", () => {
+    expect(cleanScope(toggleSchema(DEFAULT_SCOPE, all, "sales")).schemas).toEqual(["public", "staff"]);
   });
 });

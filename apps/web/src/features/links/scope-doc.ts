@@ -40,3 +40,16 @@ export function cleanScope(scope: ScopeDoc): ScopeDoc {
   }
   return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
 }
+
+/**
+ * Shows or hides one schema. Absent `schemas` means every non-system schema, including ones created
+ * later; hiding one writes the explicit list, and checking them all again goes back to "every".
+ * The last visible schema cannot be hidden (a link that sees no schema sees nothing).
+ */
+export function toggleSchema(scope: ScopeDoc, allSchemas: string[], schema: string): ScopeDoc {
+  const visible = scope.schemas ?? allSchemas;
+  const next = visible.includes(schema) ? visible.filter((s) => s !== schema) : [...visible, schema].sort();
+  if (next.length === 0) return scope;
+  const { schemas: _previous, ...rest } = scope;
+  return allSchemas.every((s) => next.includes(s)) ? rest : { ...rest, schemas: next };
+}

@@ -3,7 +3,7 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
 import { validateScopeAction } from "./actions";
 import type { TableInfo } from "./operations";
-import { cleanScope, presetOf, tableKey, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
+import { cleanScope, presetOf, tableKey, toggleSchema, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
 
 export { DEFAULT_SCOPE, type ScopeDoc } from "./scope-doc";
 
@@ -108,6 +108,10 @@ export function ScopeEditor({
     return (tables ?? []).filter((t) => !f || t.key.toLowerCase().includes(f) || t.columns.some((c) => c.name.toLowerCase().includes(f)));
   }, [tables, filter]);
 
+  // Schemas: absent in the document means every non-system schema (see toggleSchema).
+  const allSchemas = useMemo(() => [...new Set((tables ?? []).map((t) => t.schema))].sort(), [tables]);
+  const visibleSchemas = value.schemas ?? allSchemas;
+
   const allErrors = [...(errors ?? []), ...jsonErrors];
 
   return (
@@ -211,6 +215,31 @@ export function ScopeEditor({
             </div>
           ) : null}
 
+          {allSchemas.length > 0 ? (
+            <fieldset>
+              <legend className="text-sm font-medium text-zinc-800">Schemas</legend>
+              <p className="text-xs text-zinc-500">
+                {value.schemas
+                  ? "Only the checked schemas exist for this link."
+                  : "Every schema is visible, including schemas created later. Uncheck one to hide it and everything in it."}
+              </p>
+              <div className="mt-2 flex flex-wrap gap-x-5 gap-y-1">
+                {allSchemas.map((schema) => (
+                  <label key={schema} className="flex items-center gap-2 text-sm">
+                    <input
+                      type="checkbox"
+                      checked={visibleSchemas.includes(schema)}
+                      disabled={visibleSchemas.length === 1 && visibleSchemas.includes(schema)}
+                      onChange={() => emit(toggleSchema(value, allSchemas, schema))}
+                      className="rounded border-zinc-300 text-brand-600"
+                    />
+                    <span className="font-mono">{schema}</span>
+                  </label>
+                ))}
+              </div>
+            </fieldset>
+          ) : null}
+
           <div>
             <div className="flex flex-wrap items-end justify-between gap-2">
               <div>
@@ -230,7 +259,8 @@ export function ScopeEditor({
                 <ul className="divide-y divide-zinc-100">
                   {shown.map((t) => {
                     const [key, rule] = ruleFor(value, t);
-                    const access = rule?.access ?? value.access;
+                    const schemaHidden = !visibleSchemas.includes(t.schema);
+                    const access = schemaHidden ? "none" : (rule?.access ?? value.access);
                     const hidden = rule?.hiddenColumns ?? [];
                     const expanded = open === t.key;
                     return (
@@ -239,12 +269,14 @@ export function ScopeEditor({
                           <div className="min-w-0 flex-1">
                             <span className={cx("font-mono text-sm", access === "none" ? "text-zinc-400 line-through" : "text-zinc-900")}>{tableKey(t.schema, t.name)}</span>
                             {t.kind !== "table" ? <Badge className="ml-2">{t.kind.replace("_", " ")}</Badge> : null}
+                            {schemaHidden ? <Badge className="ml-2">schema hidden</Badge> : null}
                             {hidden.length > 0 && access !== "none" ? <Badge tone="amber" className="ml-2">{hidden.length} hidden column{hidden.length === 1 ? "" : "s"}</Badge> : null}
                           </div>
                           <label className="sr-only" htmlFor={`access-${t.key}`}>Access to {t.key}</label>
                           <select
                             id={`access-${t.key}`}
                             className={cx(inputClass.replace("w-full", "w-44"), "py-1 text-xs")}
+                            disabled={schemaHidden}
                             value={rule?.access ?? ""}
                             onChange={(e) => setRule(key, { ...rule, access: (e.target.value || undefined) as Access | undefined })}
                           >
