@@ -26,10 +26,16 @@ const SCOPES = {
     limits: { maxRows: 5, statementTimeoutMs: 1000 },
   },
   hiddenWrite: { access: "read", schemas: ["public"], tables: { customer: { access: "write", hiddenColumns: ["email"] } } },
+  hiddenComposer: { access: "read", schemas: ["public"], tables: { track: { hiddenColumns: ["composer"] } } },
 } as const;
 
 beforeAll(async () => {
   world = await GatewayWorld.create();
+  // An index whose name gives a hidden column away (track.composer on the hiddenComposer link).
+  const target = new pg.Client({ connectionString: world.target.url });
+  await target.connect();
+  await target.query("CREATE INDEX track_name_composer_idx ON track (name, composer); ANALYZE track");
+  await target.end();
   ({ url: base } = await world.startGateway());
   // Descriptions as the worker (or a human) would store them.
   await world.prisma.schemaDescription.createMany({
@@ -120,6 +126,22 @@ describe("get_schema / list_tables / describe_table", () => {
   test("list_tables marks write and admin access", async () => {
     expect(toolText(await call("write", "list_tables"))).toMatch(/^playlist \(write\)$/m);
     expect(toolText(await call("admin", "list_tables"))).toMatch(/^album \(admin\)/m);
+  });
+});
+
+describe("plans never name what is hidden", () => {
+  const query = "SELECT track_id FROM track WHERE name = 'Balls to the Wall'";
+  test("index names are replaced in EXPLAIN output on links that hide something, in every format", async () => {
+    const open = toolText(await call("read", "explain_query", { sql: query }));
+    expect(open).toContain("track_name_composer_idx");
+    const plan = toolText(await call("hiddenComposer", "explain_query", { sql: query }));
+    expect(plan).toMatch(/Index|Scan/);
+    expect(plan).toContain("<index>");
+    expect(plan).not.toMatch(/composer/i);
+    for (const format of ["JSON", "YAML", "XML", "TEXT"]) {
+      const viaSql = toolText(await call("hiddenComposer", "execute_sql", { sql: `EXPLAIN (FORMAT ${format}) ${query}` }));
+      expect(viaSql, format).not.toMatch(/composer/i);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord } from "../context.js";
 import type { Services } from "../services.js";
+import { isPlanResult, redactPlanRows } from "./plan-redaction.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
 
@@ -100,9 +101,11 @@ export async function executeChecked(
   }
   // Even a failed DDL statement may have been the last of a series; reload either way.
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
+  const hides = scopeHidesObjects(link.scope, catalog);
   if (outcome.error) {
-    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, scopeHidesObjects(link.scope, catalog));
+    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides);
     return { verdict, outcome, error };
   }
+  if (hides && isPlanResult(outcome.columns)) outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson) };
   return { verdict, outcome };
 }
