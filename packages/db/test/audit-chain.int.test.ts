@@ -123,6 +123,37 @@ describe("the audit hash chain", () => {
     expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "27" });
   });
 
+  test("statement texts are kept once per team, found by text, and leave with the last event that used them", async () => {
+    const t = await team();
+    const other = await team();
+    const shared = "SELECT name FROM artist WHERE artist_id = $1";
+    const oldTime = () => new Date(Date.now() - 40 * 86_400_000).toISOString();
+    await ingestAuditBatch(pool, [
+      event(t, 1, { sql: shared, time: oldTime() }),
+      event(t, 2, { sql: "SELECT email FROM customer", time: oldTime() }),
+      event(t, 3, { sql: shared }),
+      event(t, 4, { sql: shared }),
+      event(t, 5, { sql: null, tool: "list_tables" }),
+      event(other, 1, { sql: shared }),
+    ]);
+    const texts = async (teamId: string) =>
+      (await pool.query<{ sql: string }>(`SELECT sql FROM audit_statements WHERE team_id = $1 ORDER BY sql`, [teamId])).rows.map((r) => r.sql);
+    expect(await texts(t)).toEqual([shared, "SELECT email FROM customer"].sort());
+    expect(await texts(other)).toEqual([shared]);
+    // The Activity search: texts by trigram match, then their events by hash.
+    const { rows } = await pool.query(
+      `SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1 AND sql_hash IN
+         (SELECT sql_hash FROM audit_statements s WHERE s.team_id = $1 AND s.sql ILIKE '%artist%')`,
+      [t],
+    );
+    expect(rows[0].n).toBe(3);
+    // Retention: the customer text was used only by an old event and goes; the shared one stays.
+    await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { pauseMs: 0 });
+    expect(await texts(t)).toEqual([shared]);
+    expect(await texts(other)).toEqual([shared]);
+    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true });
+  });
+
   test("a team without events verifies trivially", async () => {
     expect(await verifyAuditChain(pool, await team())).toMatchObject({ ok: true, checked: 0 });
     expect(GENESIS_HASH).toHaveLength(64);

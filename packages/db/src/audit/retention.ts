@@ -24,7 +24,8 @@ export interface PruneResult {
  *
  * Only a *prefix* of the chain is removed: events are deleted in seq order up to the first one that
  * is still within retention, because a hole in the middle would be indistinguishable from tampering.
- * Never touches the chain head row, so ingestion of the same team is never blocked by retention.
+ * Events are deleted without touching the chain head row, so ingestion is not blocked by them; only
+ * the short clean-up of unused statement texts takes the head lock (see pruneStatementTexts).
  */
 export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Date, options: PruneOptions = {}): Promise<PruneResult> {
   const chunkSize = options.chunkSize ?? 5000;
@@ -32,6 +33,8 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
   const pauseMs = options.pauseMs ?? 20;
   let deleted = 0;
   let through = "0";
+  // Statement texts the deleted events used; those no remaining event uses are deleted too.
+  const releasedTexts = new Set<string>();
   for (let chunk = 0; chunk < maxChunks; chunk++) {
     if (options.signal?.aborted) return { deleted, prunedThroughSeq: through, more: true };
     const client = await pool.connect();
@@ -68,11 +71,11 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
         await client.query("COMMIT");
         done = true;
       } else {
-        const removed = await client.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq > $2::int8 AND seq <= $3::int8`, [
-          teamId,
-          from,
-          seq,
-        ]);
+        const removed = await client.query<{ sql_hash: string | null }>(
+          `DELETE FROM audit_events WHERE team_id = $1 AND seq > $2::int8 AND seq <= $3::int8 RETURNING sql_hash`,
+          [teamId, from, seq],
+        );
+        for (const row of removed.rows) if (row.sql_hash) releasedTexts.add(row.sql_hash);
         await client.query(
           `UPDATE audit_chain_anchors SET pruned_through_seq = $2, pruned_through_hash = $3,
              pruned_count = pruned_count + $4, updated_at = now() WHERE team_id = $1`,
@@ -88,8 +91,37 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
     } finally {
       client.release();
     }
+    await pruneStatementTexts(pool, teamId, releasedTexts);
     if (done) return { deleted, prunedThroughSeq: through, more: false };
     if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
   }
   return { deleted, prunedThroughSeq: through, more: true };
+}
+
+/**
+ * Retention is about the text too: a statement text outlives its events only as long as another
+ * event still uses it. The team's chain head is locked for this one indexed delete, because an
+ * ingesting batch holds that lock while its trigger re-uses existing texts: without it, a text could
+ * be deleted under an event that is being committed with it.
+ */
+async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<string>): Promise<void> {
+  if (hashes.size === 0) return;
+  const candidates = [...hashes];
+  hashes.clear();
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query(`SELECT 1 FROM audit_chain_heads WHERE team_id = $1 FOR UPDATE`, [teamId]);
+    await client.query(
+      `DELETE FROM audit_statements s WHERE s.team_id = $1 AND s.sql_hash = ANY($2::text[])
+         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.team_id = $1 AND e.sql_hash = s.sql_hash)`,
+      [teamId, candidates],
+    );
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
 }

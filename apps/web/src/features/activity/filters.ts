@@ -46,7 +46,7 @@ export function likePattern(text: string): string {
 /**
  * WHERE clause and parameters for the team's events under the filters. Every clause starts from
  * team_id, so each filter rides one of the (team_id, …, time desc) indexes; the SQL text search uses
- * the trigram index. Parameters are numbered from $1; callers append their own after.
+ * the trigram index of audit_statements. Parameters are numbered from $1; callers append their own after.
  */
 export function buildWhere(teamId: string, f: ActivityFilters, now = new Date()): { sql: string; params: unknown[] } {
   const { from, to } = timeWindow(f, now);
@@ -62,7 +62,9 @@ export function buildWhere(teamId: string, f: ActivityFilters, now = new Date())
   if (f.client) add((n) => `client_name = ${n}`, f.client);
   if (f.tool) add((n) => `tool = ${n}`, f.tool);
   if (f.verdict) add((n) => `verdict = ${n}::"AuditVerdict"`, f.verdict);
-  if (f.q?.trim()) add((n) => `sql ILIKE ${n}`, likePattern(f.q.trim()));
+  // Texts are matched in audit_statements (each distinct statement once, trigram-indexed), then the
+  // events found through their hash: the search stays fast without a trigram index on every event.
+  if (f.q?.trim()) add((n) => `sql_hash IN (SELECT s.sql_hash FROM audit_statements s WHERE s.team_id = $1::uuid AND s.sql ILIKE ${n})`, likePattern(f.q.trim()));
   return { sql: clauses.join(" AND "), params };
 }
 
