@@ -34,6 +34,8 @@ let ops: {
   schema: typeof import("../src/features/schema/operations");
   activity: typeof import("../src/features/activity/operations");
   playground: typeof import("../src/features/playground/operations");
+  auditChain: typeof import("../src/features/activity/audit-chain");
+  settings: typeof import("../src/features/settings/operations");
 };
 let prisma: import("@portcullis/db/client").PrismaClient;
 
@@ -70,6 +72,8 @@ beforeAll(async () => {
     schema: await import("../src/features/schema/operations"),
     activity: await import("../src/features/activity/operations"),
     playground: await import("../src/features/playground/operations"),
+    auditChain: await import("../src/features/activity/audit-chain"),
+    settings: await import("../src/features/settings/operations"),
   };
   prisma = (await import("../src/lib/db")).getPrisma();
   const { addMember } = await import("@portcullis/db/operations");
@@ -202,6 +206,17 @@ const CASES: Case[] = [
       }
     },
   },
+  {
+    name: "follow description progress",
+    min: "admin",
+    run: async (a, t) => {
+      const { jobId } = await ops.schema.regenerateDescriptions(actors.owner, { teamId, connectionId });
+      return ops.schema.descriptionsStatus(a, { teamId: t, connectionId, jobId });
+    },
+  },
+  { name: "see whether the audit trail is verified", min: "viewer", run: (a, t) => ops.auditChain.auditChainStatus(a, t) },
+  { name: "list dead letters", min: "admin", run: (a, t) => ops.settings.teamDeadLetters(a, t) },
+  { name: "replay dead letters", min: "admin", run: (a, t) => ops.settings.replayTeamDeadLetters(a, t) },
   { name: "read activity", min: "viewer", run: (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
   { name: "export activity", min: "viewer", run: async (a, t) => { for await (const _ of ops.activity.iterateEvents(a, t, { range: "7d" })) break; } },
 ];
@@ -220,7 +235,7 @@ describe.each(CASES)("$name (needs $min)", (c) => {
     expect(["not_found", "ok", "invalid_input"]).toContain(got);
     if (got === "ok") {
       // Only operations that do not touch a team-A object may succeed (they act on team B).
-      expect(["test a connection", "add a connection", "invite a member", "change team settings", "read activity", "export activity", "revoke an invitation", "change a member's role", "remove a member", "issue a key for yourself"].includes(c.name) ? "ok" : c.name).toBe("ok");
+      expect(["test a connection", "add a connection", "invite a member", "change team settings", "read activity", "export activity", "see whether the audit trail is verified", "list dead letters", "replay dead letters", "revoke an invitation", "change a member's role", "remove a member", "issue a key for yourself"].includes(c.name) ? "ok" : c.name).toBe("ok");
     }
   });
 });
@@ -253,6 +268,54 @@ describe("visibility", () => {
   test("an admin cannot hand out owner, and the last owner cannot be demoted", async () => {
     expect(await outcome(() => ops.teams.changeMemberRole(actors.admin, { teamId, userId: actors.viewer.userId, role: "owner" }))).toBe("forbidden");
     expect(await outcome(() => ops.teams.changeMemberRole(actors.owner, { teamId, userId: actors.owner.userId, role: "admin" }))).toBe("conflict");
+  });
+
+  test("a descriptions job of another team answers not_found, even through a connection of one's own", async () => {
+    const { jobId } = await ops.schema.regenerateDescriptions(actors.owner, { teamId, connectionId });
+    const status = await ops.schema.descriptionsStatus(actors.admin, { teamId, connectionId, jobId });
+    expect(status.state).toBe("waiting");
+    // Job ids are sequential: team B's owner guesses team A's, naming a connection team B owns.
+    const theirs = await ops.connections.createConnection(actors.outsider, { teamId: otherTeamId, values: connectionValues(unique("b")) });
+    expect(await outcome(() => ops.schema.descriptionsStatus(actors.outsider, { teamId: otherTeamId, connectionId: theirs.id, jobId }))).toBe("not_found");
+  });
+
+  test("a team sees and replays only its own dead letters", async () => {
+    const { Queue } = await import("bullmq");
+    const { QUEUES } = await import("@portcullis/jobs");
+    const connection = { url: process.env.REDIS_URL! };
+    const dlq = new Queue(QUEUES.auditDeadLetter, { connection, prefix: process.env.QUEUE_PREFIX! });
+    const audit = new Queue(QUEUES.audit, { connection, prefix: process.env.QUEUE_PREFIX! });
+    try {
+      // Letters exactly as the worker's sweep writes them (job id = event id).
+      const letter = async (team: unknown, sql: string) => {
+        const id = crypto.randomUUID();
+        const event = { id, time: new Date().toISOString(), teamId: team, verdict: "allowed", tool: "execute_sql", sql };
+        await dlq.add("dead-letter", { event, failedReason: `insert failed: ${sql}`, attemptsMade: 10, failedAt: new Date().toISOString(), sourceQueue: QUEUES.audit }, { jobId: id });
+        return id;
+      };
+      const mine = [await letter(teamId, "SELECT 1 /* A */"), await letter(teamId, "SELECT 2 /* A */")];
+      const theirs = [await letter(otherTeamId, "SELECT secret /* B */")];
+      await letter(undefined, "malformed: no team");
+
+      const a = await ops.settings.teamDeadLetters(actors.admin, teamId);
+      expect(a.letters.map((l) => l.id).sort()).toEqual([...mine].sort());
+      expect(a.count).toBe(2);
+      expect(JSON.stringify(a)).not.toContain("secret");
+      const b = await ops.settings.teamDeadLetters(actors.outsider, otherTeamId);
+      expect(b.letters.map((l) => l.id)).toEqual(theirs);
+
+      expect(await ops.settings.replayTeamDeadLetters(actors.owner, teamId)).toEqual({ replayed: 2 });
+      const left = (await dlq.getJobs(["waiting"])).map((j) => j.id);
+      expect(left).toEqual(expect.arrayContaining(theirs));
+      expect(left).not.toEqual(expect.arrayContaining([mine[0]]));
+      expect(left).not.toEqual(expect.arrayContaining([mine[1]]));
+      const requeued = await Promise.all(mine.map((id) => audit.getJob(id)));
+      expect(requeued.map((j) => (j?.data as { teamId?: string } | undefined)?.teamId)).toEqual([teamId, teamId]);
+      expect(await audit.getJob(theirs[0]!)).toBeUndefined();
+      expect((await ops.settings.teamDeadLetters(actors.owner, teamId)).count).toBe(0);
+    } finally {
+      await Promise.all([dlq.close(), audit.close()]);
+    }
   });
 
   test("scope validation explains precisely", async () => {

@@ -5,6 +5,7 @@ import type { AuditRow } from "../src/features/activity/operations";
 import { formatSql, tokenizeSql } from "../src/features/activity/sql-format";
 import { cleanScope, presetOf, tableKey, toggleSchema, DEFAULT_SCOPE } from "../src/features/links/scope-doc";
 import { summarize } from "../src/features/links/summary";
+import { describeStatus, snapshotDiff } from "../src/features/schema/format";
 import { safeCallbackUrl } from "../src/lib/urls";
 
 const limits = { maxRows: 1000, statementTimeoutMs: 15000 };
@@ -129,5 +130,23 @@ describe("toggleSchema", () => {
   });
   test("survives cleanScope (the document the gateway enforces keeps the list)", () => {
     expect(cleanScope(toggleSchema(DEFAULT_SCOPE, all, "sales")).schemas).toEqual(["public", "staff"]);
+  });
+});
+
+describe("schema page formatting", () => {
+  const progress = { total: 11, done: 7, current: "public.track", completed: [], source: "heuristic" as const, model: null };
+  test("descriptions progress names the table being described", () => {
+    expect(describeStatus({ state: "active", progress, failedReason: null, attemptsMade: 0 })).toBe("Describing public.track (7/11)…");
+    expect(describeStatus({ state: "active", progress: { ...progress, lastError: "HTTP 429" }, failedReason: null, attemptsMade: 0 })).toContain("retrying: HTTP 429");
+    expect(describeStatus({ state: "completed", progress: { ...progress, done: 11, current: null }, failedReason: null, attemptsMade: 1 })).toMatch(/^Described 11 of 11 tables/);
+    expect(describeStatus({ state: "failed", progress, failedReason: "AI provider rate limit", attemptsMade: 3 })).toBe("AI provider rate limit");
+    expect(describeStatus(null)).toMatch(/waiting for the worker/);
+  });
+  test("the snapshot diff is read defensively and lists what changed", () => {
+    expect(snapshotDiff(null)).toBeNull();
+    expect(snapshotDiff({ tablesAdded: ["x"] })).toBeNull();
+    const diff = snapshotDiff({ initial: false, summary: "1 table added, 1 column dropped", tablesAdded: ["public.a"], columnsDropped: ["public.b.c"], indexesAdded: [] });
+    expect(diff).toEqual({ initial: false, summary: "1 table added, 1 column dropped", changes: [{ label: "Tables added", items: ["public.a"] }, { label: "Columns dropped", items: ["public.b.c"] }] });
+    expect(snapshotDiff({ initial: true, summary: "first snapshot: 11 tables", tablesAdded: ["public.a"] })?.changes).toEqual([]);
   });
 });

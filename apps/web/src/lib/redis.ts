@@ -1,6 +1,8 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { QUEUES, REVOCATION_CHANNEL, type DescriptionsJob, type IntrospectionJob, type RevocationMessage } from "@portcullis/jobs";
+import * as producer from "@portcullis/worker/enqueue";
+import { PortcullisError } from "@portcullis/db/errors";
 import { env } from "./env";
 
 const globalForRedis = globalThis as unknown as {
@@ -22,7 +24,8 @@ export function getRedis(): Redis {
   return globalForRedis.portcullisWebRedis;
 }
 
-function queue(name: string): Queue {
+/** The process's producer handle on one of the worker's queues (same prefix as the worker). */
+export function queue(name: string): Queue {
   globalForRedis.portcullisQueues ??= new Map();
   let q = globalForRedis.portcullisQueues.get(name);
   if (!q) {
@@ -33,12 +36,30 @@ function queue(name: string): Queue {
   return q;
 }
 
-export async function enqueueIntrospection(job: IntrospectionJob): Promise<void> {
-  await queue(QUEUES.introspection).add("introspect", job, { removeOnComplete: 100, removeOnFail: 100 });
+// The worker's own producer helpers, so these jobs carry the retries and history the worker expects.
+export async function enqueueIntrospection(job: IntrospectionJob): Promise<string> {
+  return producer.enqueueIntrospection(queue(QUEUES.introspection), job);
 }
 
-export async function enqueueDescriptions(job: DescriptionsJob): Promise<void> {
-  await queue(QUEUES.descriptions).add("describe", job, { removeOnComplete: 100, removeOnFail: 100 });
+/** Returns the job id, which the Schema page polls for progress. */
+export async function enqueueDescriptions(job: DescriptionsJob): Promise<string> {
+  return producer.enqueueDescriptions(queue(QUEUES.descriptions), job);
+}
+
+/**
+ * Bounds a queue read. With Redis down, BullMQ waits for its connection instead of failing, and a
+ * page section or a poll must answer with an error rather than hang.
+ */
+export async function withQueueTimeout<T>(work: Promise<T>, ms = 3000): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PortcullisError("unavailable", "the job queue (Redis) did not answer in time")), ms);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Tells every gateway instance to drop what it cached about a key, link or connection. */

@@ -13,3 +13,8 @@ export async function updateDescriptionAction(input: { teamId: string; connectio
 export async function regenerateDescriptionsAction(input: { teamId: string; connectionId: string; tables?: string[]; resetHuman?: boolean }) {
   return runAction((user) => ops.regenerateDescriptions(user, input));
 }
+
+/** Polled every 2 s by the Regenerate button while its job runs. */
+export async function descriptionsStatusAction(input: { teamId: string; connectionId: string; jobId: string }) {
+  return runAction((user) => ops.descriptionsStatus(user, input));
+}

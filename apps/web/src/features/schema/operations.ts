@@ -2,7 +2,10 @@ import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
 import { authorizeTeam, type Actor } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
-import { enqueueDescriptions, enqueueIntrospection } from "../../lib/redis";
+import { QUEUES, descriptionsJobSchema } from "@portcullis/jobs";
+import { getDescriptionsStatus, type DescriptionsStatus } from "@portcullis/worker/enqueue";
+import { enqueueDescriptions, enqueueIntrospection, queue, withQueueTimeout } from "../../lib/redis";
+import { snapshotDiff } from "./format";
 
 /** The parts of the worker's snapshot document (apps/worker/src/schema/snapshot.ts) the page shows. */
 export interface SnapshotTable {
@@ -44,7 +47,7 @@ export async function schemaView(actor: Actor, teamId: string, connectionId: str
     });
   }
   const doc = snapshot?.snapshot as { tables?: SnapshotTable[] } | undefined;
-  return { connection, takenAt: snapshot?.takenAt ?? null, tables: doc?.tables ?? [], descriptions: byKey, links };
+  return { connection, takenAt: snapshot?.takenAt ?? null, tables: doc?.tables ?? [], diff: snapshotDiff(snapshot?.diff), descriptions: byKey, links };
 }
 
 /** What a link hides of a table: the whole table, some columns, or nothing. */
@@ -92,8 +95,28 @@ export async function regenerateDescriptions(actor: Actor, input: { teamId: stri
   }
   try {
     await enqueueIntrospection({ connectionId: connection.id, reason: "on_demand" });
-    await enqueueDescriptions({ connectionId: connection.id, ...(input.tables?.length ? { tables: input.tables } : {}), requestedById: actor.userId });
+    const jobId = await enqueueDescriptions({ connectionId: connection.id, ...(input.tables?.length ? { tables: input.tables } : {}), requestedById: actor.userId });
+    return { jobId };
   } catch (error) {
     throw new PortcullisError("unavailable", `could not queue the job (is Redis running?): ${(error as Error).message}`);
   }
+}
+
+/**
+ * Progress of a descriptions job, polled by the Schema page. BullMQ job ids are sequential, so the
+ * job is only answered for when it describes a connection of this team: another team's id answers
+ * exactly like an id that does not exist, and its table names stay unseen.
+ */
+export async function descriptionsStatus(actor: Actor, input: { teamId: string; connectionId: string; jobId: string }): Promise<DescriptionsStatus> {
+  await authorizeTeam(actor, input.teamId, "admin");
+  const jobId = z.string().min(1).max(100).parse(input.jobId);
+  const connection = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId }, select: { id: true } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  const descriptions = queue(QUEUES.descriptions);
+  const job = await withQueueTimeout(descriptions.getJob(jobId));
+  const data = descriptionsJobSchema.safeParse(job?.data);
+  if (!job || !data.success || data.data.connectionId !== connection.id) throw new PortcullisError("not_found", "this descriptions job is no longer tracked");
+  const status = await withQueueTimeout(getDescriptionsStatus(descriptions, jobId));
+  if (!status) throw new PortcullisError("not_found", "this descriptions job is no longer tracked");
+  return status;
 }

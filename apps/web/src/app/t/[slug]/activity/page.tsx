@@ -1,6 +1,8 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
+import { Suspense } from "react";
 import { ButtonLink, Card, EmptyState, PageHeader, cx, timeAgo } from "@/components/ui";
+import { AuditChainBadge, AuditChainBadgePending } from "@/features/activity/audit-badge";
 import { ActivityCharts } from "@/features/activity/charts";
 import { EventDetail, VerdictBadge } from "@/features/activity/event-detail";
 import { FilterBar } from "@/features/activity/filter-bar";
@@ -41,6 +43,10 @@ export default async function ActivityPage({ params, searchParams }: { params: P
         description={lookups.canSeeEveryone ? "Every tool call through your team's links — allowed, blocked or failed — newest first." : "Calls made with your keys, newest first."}
         actions={
           <>
+            {/* Streamed: verifying reads the whole chain, and the events must not wait for it. */}
+            <Suspense fallback={<AuditChainBadgePending />}>
+              <AuditChainBadge actor={user} teamId={team.id} slug={slug} />
+            </Suspense>
             <LiveRefresh enabled={!cursor} />
             <ButtonLink variant="secondary" href={exportHref("csv")} prefetch={false}>Export CSV</ButtonLink>
             <ButtonLink variant="secondary" href={exportHref("jsonl")} prefetch={false}>Export JSON lines</ButtonLink>

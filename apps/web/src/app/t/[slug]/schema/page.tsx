@@ -61,8 +61,25 @@ export default async function SchemaPage({ params, searchParams }: { params: Pro
           </Select>
         </div>
         <Button type="submit" variant="secondary" className="py-1 text-xs">Show</Button>
-        <span className="ml-auto text-xs text-zinc-500">{view.takenAt ? `Snapshot ${formatDate(view.takenAt)} · ${view.tables.length} tables` : "No snapshot yet"}</span>
+        <span className="ml-auto text-xs text-zinc-500" data-testid="snapshot-summary">
+          {view.takenAt ? `Snapshot ${formatDate(view.takenAt)} · ${view.tables.length} tables` : "No snapshot yet"}
+          {view.diff && !view.diff.initial && view.diff.changes.length === 0 ? " · no changes since the previous one" : null}
+        </span>
       </form>
+      {view.diff && view.diff.changes.length > 0 ? (
+        // What changed, for a lead checking whether new tables need hiding before AI clients see them.
+        <details className="mb-4 rounded-lg bg-white px-3 py-2 text-xs ring-1 ring-zinc-200">
+          <summary className="cursor-pointer font-medium text-zinc-700" data-testid="snapshot-diff">Since the previous snapshot: {view.diff.summary}</summary>
+          <dl className="mt-2 grid grid-cols-1 gap-x-6 gap-y-2 sm:grid-cols-2">
+            {view.diff.changes.map((g) => (
+              <div key={g.label}>
+                <dt className="text-zinc-500">{g.label}</dt>
+                <dd className="font-mono text-zinc-800">{g.items.slice(0, 20).join(", ")}{g.items.length > 20 ? ` and ${g.items.length - 20} more` : ""}</dd>
+              </div>
+            ))}
+          </dl>
+        </details>
+      ) : null}
       {view.tables.length === 0 ? (
         <EmptyState title="No snapshot of this connection yet" description="The worker reads the schema when a connection is added and every night. Start it now with “Regenerate descriptions” (the worker must be running)." />
       ) : (

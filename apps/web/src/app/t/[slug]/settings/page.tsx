@@ -1,5 +1,7 @@
 import Link from "next/link";
+import { Suspense } from "react";
 import { Badge, Card, CardHeader, PageHeader, formatDate } from "@/components/ui";
+import { AuditPipelinePending, AuditPipelineSection } from "@/features/settings/audit-pipeline";
 import { DeleteTeamButton, GeneralSettingsForm, InviteForm, MemberRow, RevokeInvitationButton } from "@/features/settings/settings-forms";
 import { roleAtLeast } from "@/lib/authz";
 import { getPrisma } from "@/lib/db";
@@ -86,6 +88,12 @@ export default async function SettingsPage({ params }: { params: Promise<{ slug:
             </div>
           ) : null}
         </Card>
+        {isAdmin ? (
+          // Streamed: it reads Redis, and the rest of the page must not wait for (or fail with) it.
+          <Suspense fallback={<AuditPipelinePending />}>
+            <AuditPipelineSection actor={user} teamId={team.id} />
+          </Suspense>
+        ) : null}
         {role === "owner" ? (
           <Card>
             <CardHeader title="Danger zone" />
