@@ -1,6 +1,6 @@
 import { describe, expect, test } from "vitest";
 import { csvCell, csvLine, jsonLine } from "../src/features/activity/export-format";
-import { buildWhere, decodeCursor, encodeCursor, filtersToSearch, likePattern, parseFilters } from "../src/features/activity/filters";
+import { buildWhere, decodeCursor, encodeCursor, filtersToSearch, likePattern, parseFilters, shapeAnchor } from "../src/features/activity/filters";
 import type { AuditRow } from "../src/features/activity/operations";
 import { formatSql, tokenizeSql } from "../src/features/activity/sql-format";
 import { cleanScope, presetOf, tableKey, toggleSchema, DEFAULT_SCOPE } from "../src/features/links/scope-doc";
@@ -50,6 +50,31 @@ describe("activity filters", () => {
     expect(where.sql.startsWith("team_id = $1::uuid")).toBe(true);
     expect(where.sql).not.toContain("DROP");
     expect(where.params).toContain("%'; DROP TABLE x; --%");
+  });
+
+  test("a text search anchors on its longest digit-free run, which every matching statement's shape contains", () => {
+    expect(shapeAnchor("email FROM customer WHERE id = 1000")).toBe("email FROM customer WHERE id = ");
+    expect(shapeAnchor("id = 1000 LIMIT 25")).toBe(" LIMIT ");
+    expect(shapeAnchor("1000")).toBeUndefined();
+    expect(shapeAnchor("a.5")).toBeUndefined();
+    // The property the search relies on: shape(text) contains the anchor of any substring of text.
+    const shape = (text: string) => text.replace(/[0-9]+/g, "?");
+    const text = "SELECT t2.name, 1.55 FROM track2 t2 WHERE t2.id IN (10, 200) AND name <> 'Run 4 cover' LIMIT 50";
+    for (let i = 0; i < text.length; i++) {
+      for (let j = i + 1; j <= text.length; j++) {
+        const anchor = shapeAnchor(text.slice(i, j));
+        if (anchor) expect(shape(text).includes(anchor), text.slice(i, j)).toBe(true);
+      }
+    }
+  });
+
+  test("the text filter is always rechecked against the real text", () => {
+    const where = buildWhere("11111111-1111-1111-1111-111111111111", parseFilters({ q: "customer_id = 42" }));
+    expect(where.sql).toContain("shape_hash IN (SELECT");
+    expect(where.sql).toContain("sql ILIKE");
+    expect(where.params).toContain("%customer\\_id = %");
+    expect(where.params).toContain("%customer\\_id = 42%");
+    expect(buildWhere("11111111-1111-1111-1111-111111111111", parseFilters({ q: "42" })).sql).not.toContain("shape_hash");
   });
 
   test("LIKE wildcards in the search are literal", () => {

@@ -38,7 +38,7 @@ async function writePath(withoutTrigramIndex = false): Promise<number> {
   const pool = new pg.Pool({ connectionString: fixture.db.url, max: DEFAULTS.AUDIT_WRITERS });
   try {
     // For comparison only: the Activity tab's SQL text search index is the costliest to maintain.
-    if (withoutTrigramIndex) await fixture.pool.query(`DROP INDEX audit_statements_sql_trgm_idx`);
+    if (withoutTrigramIndex) await fixture.pool.query(`DROP INDEX audit_statements_shape_trgm_idx`);
     const teams = [await createTeamRow(fixture.pool), await createTeamRow(fixture.pool), await createTeamRow(fixture.pool)];
     const all = events(teams, WRITE_EVENTS) as Parameters<AuditBatcher["add"]>[0][];
     const batcher = new AuditBatcher({

@@ -123,34 +123,43 @@ describe("the audit hash chain", () => {
     expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "27" });
   });
 
-  test("statement texts are kept once per team, found by text, and leave with the last event that used them", async () => {
+  test("statement shapes are kept once per team, lead a text search to its events, and leave with the last event that used them", async () => {
     const t = await team();
     const other = await team();
-    const shared = "SELECT name FROM artist WHERE artist_id = $1";
     const oldTime = () => new Date(Date.now() - 40 * 86_400_000).toISOString();
     await ingestAuditBatch(pool, [
-      event(t, 1, { sql: shared, time: oldTime() }),
+      event(t, 1, { sql: "SELECT name FROM artist WHERE artist_id = 7", time: oldTime() }),
       event(t, 2, { sql: "SELECT email FROM customer", time: oldTime() }),
-      event(t, 3, { sql: shared }),
-      event(t, 4, { sql: shared }),
+      event(t, 3, { sql: "SELECT name FROM artist WHERE artist_id = 12" }),
+      event(t, 4, { sql: "SELECT name FROM artist WHERE artist_id = 1000 LIMIT 5" }),
       event(t, 5, { sql: null, tool: "list_tables" }),
-      event(other, 1, { sql: shared }),
+      event(other, 1, { sql: "SELECT name FROM artist WHERE artist_id = 7" }),
     ]);
-    const texts = async (teamId: string) =>
-      (await pool.query<{ sql: string }>(`SELECT sql FROM audit_statements WHERE team_id = $1 ORDER BY sql`, [teamId])).rows.map((r) => r.sql);
-    expect(await texts(t)).toEqual([shared, "SELECT email FROM customer"].sort());
-    expect(await texts(other)).toEqual([shared]);
-    // The Activity search: texts by trigram match, then their events by hash.
-    const { rows } = await pool.query(
-      `SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1 AND sql_hash IN
-         (SELECT sql_hash FROM audit_statements s WHERE s.team_id = $1 AND s.sql ILIKE '%artist%')`,
-      [t],
-    );
-    expect(rows[0].n).toBe(3);
-    // Retention: the customer text was used only by an old event and goes; the shared one stays.
+    const shapes = async (teamId: string) =>
+      (await pool.query<{ shape: string }>(`SELECT shape FROM audit_statements WHERE team_id = $1 ORDER BY shape`, [teamId])).rows.map((r) => r.shape);
+    // Texts that differ only in their numbers share one shape.
+    expect(await shapes(t)).toEqual([
+      "SELECT email FROM customer",
+      "SELECT name FROM artist WHERE artist_id = ?",
+      "SELECT name FROM artist WHERE artist_id = ? LIMIT ?",
+    ]);
+    expect(await shapes(other)).toEqual(["SELECT name FROM artist WHERE artist_id = ?"]);
+    // The Activity search: shapes containing the digit-free anchor, then events rechecked by text.
+    const search = async (anchor: string, text: string) =>
+      (
+        await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1 AND sql ILIKE $3 AND shape_hash IN
+             (SELECT shape_hash FROM audit_statements s WHERE s.team_id = $1 AND s.shape ILIKE $2)`,
+          [t, `%${anchor}%`, `%${text}%`],
+        )
+      ).rows[0]!.n;
+    expect(await search("FROM artist", "FROM artist")).toBe(3);
+    expect(await search("artist_id = ", "artist_id = 12")).toBe(1);
+    expect(await search(" LIMIT ", "= 1000 LIMIT 5")).toBe(1);
+    // Retention: the customer shape was used only by an old event and goes; the artist shape stays.
     await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { pauseMs: 0 });
-    expect(await texts(t)).toEqual([shared]);
-    expect(await texts(other)).toEqual([shared]);
+    expect(await shapes(t)).toEqual(["SELECT name FROM artist WHERE artist_id = ?", "SELECT name FROM artist WHERE artist_id = ? LIMIT ?"]);
+    expect(await shapes(other)).toEqual(["SELECT name FROM artist WHERE artist_id = ?"]);
     expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true });
   });
 

@@ -33,7 +33,7 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
   const pauseMs = options.pauseMs ?? 20;
   let deleted = 0;
   let through = "0";
-  // Statement texts the deleted events used; those no remaining event uses are deleted too.
+  // Statement shapes the deleted events used; those no remaining event uses are deleted too.
   const releasedTexts = new Set<string>();
   for (let chunk = 0; chunk < maxChunks; chunk++) {
     if (options.signal?.aborted) return { deleted, prunedThroughSeq: through, more: true };
@@ -71,11 +71,11 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
         await client.query("COMMIT");
         done = true;
       } else {
-        const removed = await client.query<{ sql_hash: string | null }>(
-          `DELETE FROM audit_events WHERE team_id = $1 AND seq > $2::int8 AND seq <= $3::int8 RETURNING sql_hash`,
+        const removed = await client.query<{ shape_hash: string | null }>(
+          `DELETE FROM audit_events WHERE team_id = $1 AND seq > $2::int8 AND seq <= $3::int8 RETURNING shape_hash`,
           [teamId, from, seq],
         );
-        for (const row of removed.rows) if (row.sql_hash) releasedTexts.add(row.sql_hash);
+        for (const row of removed.rows) if (row.shape_hash) releasedTexts.add(row.shape_hash);
         await client.query(
           `UPDATE audit_chain_anchors SET pruned_through_seq = $2, pruned_through_hash = $3,
              pruned_count = pruned_count + $4, updated_at = now() WHERE team_id = $1`,
@@ -99,7 +99,7 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
 }
 
 /**
- * Retention is about the text too: a statement text outlives its events only as long as another
+ * Retention is about the text too: a statement shape outlives its events only as long as another
  * event still uses it. The team's chain head is locked for this one indexed delete, because an
  * ingesting batch holds that lock while its trigger re-uses existing texts: without it, a text could
  * be deleted under an event that is being committed with it.
@@ -113,8 +113,8 @@ async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<st
     await client.query("BEGIN");
     await client.query(`SELECT 1 FROM audit_chain_heads WHERE team_id = $1 FOR UPDATE`, [teamId]);
     await client.query(
-      `DELETE FROM audit_statements s WHERE s.team_id = $1 AND s.sql_hash = ANY($2::text[])
-         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.team_id = $1 AND e.sql_hash = s.sql_hash)`,
+      `DELETE FROM audit_statements s WHERE s.team_id = $1 AND s.shape_hash = ANY($2::text[])
+         AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.team_id = $1 AND e.shape_hash = s.shape_hash)`,
       [teamId, candidates],
     );
     await client.query("COMMIT");

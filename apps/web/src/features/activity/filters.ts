@@ -38,6 +38,19 @@ export function filtersToSearch(f: Partial<ActivityFilters> & { cursor?: string;
   return s ? `?${s}` : "";
 }
 
+/**
+ * The longest digit-free run of a search text, when it is long enough (3+) to use the trigram index.
+ * Statement shapes are the texts with every run of digits replaced by "?" (audit_sql_shape in the
+ * migrations), so a digit-free run of a substring of a text is always a substring of its shape: the
+ * shapes containing the anchor are a superset of those whose texts contain the search, and nothing is
+ * missed.
+ */
+export function shapeAnchor(search: string): string | undefined {
+  const runs = search.split(/[0-9]+/);
+  const longest = runs.reduce((a, b) => (b.length > a.length ? b : a), "");
+  return longest.trim().length >= 3 ? longest : undefined;
+}
+
 /** Escapes LIKE wildcards so a search for "100%" finds the text, not everything. */
 export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
@@ -46,7 +59,7 @@ export function likePattern(text: string): string {
 /**
  * WHERE clause and parameters for the team's events under the filters. Every clause starts from
  * team_id, so each filter rides one of the (team_id, …, time desc) indexes; the SQL text search uses
- * the trigram index of audit_statements. Parameters are numbered from $1; callers append their own after.
+ * the trigram index of audit_statements (see shapeAnchor). Parameters are numbered from $1; callers append their own after.
  */
 export function buildWhere(teamId: string, f: ActivityFilters, now = new Date()): { sql: string; params: unknown[] } {
   const { from, to } = timeWindow(f, now);
@@ -62,9 +75,17 @@ export function buildWhere(teamId: string, f: ActivityFilters, now = new Date())
   if (f.client) add((n) => `client_name = ${n}`, f.client);
   if (f.tool) add((n) => `tool = ${n}`, f.tool);
   if (f.verdict) add((n) => `verdict = ${n}::"AuditVerdict"`, f.verdict);
-  // Texts are matched in audit_statements (each distinct statement once, trigram-indexed), then the
-  // events found through their hash: the search stays fast without a trigram index on every event.
-  if (f.q?.trim()) add((n) => `sql_hash IN (SELECT s.sql_hash FROM audit_statements s WHERE s.team_id = $1::uuid AND s.sql ILIKE ${n})`, likePattern(f.q.trim()));
+  if (f.q?.trim()) {
+    const q = f.q.trim();
+    const anchor = shapeAnchor(q);
+    // Candidate statement shapes first (trigram index of audit_statements), then their events by
+    // shape hash, rechecked against the real text. Without an anchor (a search for "42" or "a.5"),
+    // the text filter rides the team's time index alone.
+    if (anchor) {
+      add((n) => `shape_hash IN (SELECT s.shape_hash FROM audit_statements s WHERE s.team_id = $1::uuid AND s.shape ILIKE ${n})`, likePattern(anchor));
+    }
+    add((n) => `sql ILIKE ${n}`, likePattern(q));
+  }
   return { sql: clauses.join(" AND "), params };
 }
 
