@@ -8,8 +8,8 @@ import { fileURLToPath } from "node:url";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
+import { RecordingProvider } from "@portcullis/oauth/testing";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { addConnection, createLink, createTeam, createUser } from "@portcullis/db/operations";
 import { parseTargetUrl } from "@portcullis/db/target";
@@ -88,46 +88,6 @@ async function startCallbackServer() {
   };
 }
 
-/** An in-memory provider, as a CLI client keeps one on disk: it records the authorization URL. */
-class RecordingProvider implements OAuthClientProvider {
-  authorizationUrl: URL | undefined;
-  private info: OAuthClientInformationMixed | undefined;
-  private saved: OAuthTokens | undefined;
-  private verifier = "";
-
-  constructor(readonly redirectUrl: string) {}
-
-  get clientMetadata(): OAuthClientMetadata {
-    return {
-      client_name: "Portcullis e2e SDK client",
-      redirect_uris: [this.redirectUrl],
-      grant_types: ["authorization_code", "refresh_token"],
-      response_types: ["code"],
-      token_endpoint_auth_method: "none",
-    };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(verifier: string) {
-    this.verifier = verifier;
-  }
-  codeVerifier() {
-    return this.verifier;
-  }
-}
 
 const WEB = () => (process.env.E2E_WEB_URL ?? test.info().project.use.baseURL ?? "http://localhost:3000").replace(/\/$/, "");
 const GATEWAY = () => (process.env.E2E_GATEWAY_URL ?? "http://localhost:3001").replace(/\/$/, "");
@@ -177,7 +137,7 @@ test.describe("OAuth sign-in from an MCP client", () => {
   test("the SDK client signs in through the consent page, calls tools, is bound to its link, and is revoked from settings", async ({ browser }) => {
     test.setTimeout(180_000);
     const callback = await startCallbackServer();
-    const provider = new RecordingProvider(callback.redirectUrl);
+    const provider = new RecordingProvider(callback.redirectUrl, "Portcullis e2e SDK client");
     const linkUrl = new URL(`${GATEWAY()}/mcp/${seeded.linkA.id}`);
 
     // 1. Unauthenticated: the gateway answers 401 + resource metadata; the SDK discovers the
@@ -252,7 +212,7 @@ test.describe("OAuth sign-in from an MCP client", () => {
 
   test("a member without access to the link sees the request but cannot approve it", async ({ browser }) => {
     const callback = await startCallbackServer();
-    const provider = new RecordingProvider(callback.redirectUrl);
+    const provider = new RecordingProvider(callback.redirectUrl, "Portcullis e2e SDK client");
     const linkUrl = new URL(`${GATEWAY()}/mcp/${seeded.linkA.id}`);
     const client = new Client({ name: "portcullis-e2e", version: "1.0.0" });
     await expect(client.connect(new StreamableHTTPClientTransport(linkUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);

@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { UnauthorizedError, type OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
+import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from "@modelcontextprotocol/sdk/shared/auth.js";
+import { RecordingProvider } from "../src/testing/recording-provider.js";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
 import {
@@ -111,37 +111,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-class RecordingProvider implements OAuthClientProvider {
-  authorizationUrl: URL | undefined;
-  private info: OAuthClientInformationMixed | undefined;
-  private saved: OAuthTokens | undefined;
-  private verifierValue = "";
-  readonly redirectUrl = "http://127.0.0.1:45678/callback";
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: "SDK interop client", redirect_uris: [this.redirectUrl], grant_types: ["authorization_code", "refresh_token"], response_types: ["code"], token_endpoint_auth_method: "none" };
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.info = info;
-  }
-  tokens() {
-    return this.saved;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.saved = tokens;
-  }
-  redirectToAuthorization(url: URL) {
-    this.authorizationUrl = url;
-  }
-  saveCodeVerifier(value: string) {
-    this.verifierValue = value;
-  }
-  codeVerifier() {
-    return this.verifierValue;
-  }
-}
 
 async function rawInitialize(token: string, linkId: string): Promise<number> {
   const response = await fetch(`${rsUrl}/mcp/${linkId}`, {
@@ -155,7 +124,7 @@ async function rawInitialize(token: string, linkId: string): Promise<number> {
 
 describe("the MCP SDK client against the authorization server", () => {
   it("discovers, registers, authorizes with PKCE and a resource indicator, calls a tool, refreshes, and is cut off by revocation", async () => {
-    const provider = new RecordingProvider();
+    const provider = new RecordingProvider("http://127.0.0.1:45678/callback", "SDK interop client");
     const linkUrl = new URL(`${rsUrl}/mcp/${fx.linkA.id}`);
     const first = new Client({ name: "interop", version: "1.0.0" });
     await expect(first.connect(new StreamableHTTPClientTransport(linkUrl, { authProvider: provider }))).rejects.toBeInstanceOf(UnauthorizedError);

@@ -302,8 +302,6 @@ CREATE INDEX "audit_events_team_id_api_key_id_time_idx" ON "audit_events"("team_
 CREATE INDEX "audit_events_team_id_user_id_time_idx" ON "audit_events"("team_id", "user_id", "time" DESC);
 CREATE INDEX "audit_events_team_id_verdict_time_idx" ON "audit_events"("team_id", "verdict", "time" DESC);
 CREATE INDEX "audit_events_team_id_tool_time_idx" ON "audit_events"("team_id", "tool", "time" DESC);
--- Not expressible in schema.prisma: trigram index for the Activity tab's "text in the SQL" filter.
-CREATE INDEX "audit_events_sql_trgm_idx" ON "audit_events" USING gin ("sql" gin_trgm_ops);
 CREATE INDEX "schema_snapshots_connection_id_taken_at_idx" ON "schema_snapshots"("connection_id", "taken_at" DESC);
 CREATE UNIQUE INDEX "schema_descriptions_connection_id_schema_name_table_name_column_name_key" ON "schema_descriptions"("connection_id", "schema_name", "table_name", "column_name");
 CREATE UNIQUE INDEX "oauth_clients_client_id_key" ON "oauth_clients"("client_id");
