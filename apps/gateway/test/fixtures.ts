@@ -128,14 +128,18 @@ export function toolJson<T = { columns: string[]; rows: unknown[][]; rowCount: n
 }
 
 import { Queue } from "bullmq";
-import { QUEUES, type AuditEvent } from "@portcullis/jobs";
+import { AUDIT_JOBS, QUEUES, type AuditEvent } from "@portcullis/jobs";
 
-/** Audit events as the worker would receive them: the BullMQ jobs of this world's queue prefix. */
+/** Audit events as the worker would receive them: the events of the BullMQ jobs of this world's queue prefix. */
 export async function auditEvents(world: GatewayWorld, redisUrl = testRedisUrl()): Promise<(AuditEvent & { jobId: string })[]> {
   const queue = new Queue(QUEUES.audit, { connection: { url: redisUrl }, prefix: world.queuePrefix });
   try {
     const jobs = await queue.getJobs(["wait", "delayed", "prioritized", "active", "completed", "failed"], 0, -1);
-    return jobs.map((j) => ({ ...(j.data as AuditEvent), jobId: j.id! }));
+    return jobs.flatMap((j) =>
+      j.name === AUDIT_JOBS.batch
+        ? (j.data as { events: AuditEvent[] }).events.map((e) => ({ ...e, jobId: j.id! }))
+        : [{ ...(j.data as AuditEvent), jobId: j.id! }],
+    );
   } finally {
     await queue.close();
   }

@@ -4,8 +4,8 @@
  *  1. write path — events/s into PostgreSQL through the worker's `AuditBatcher` (batches, teams
  *     sharded across writers, `ingestAuditBatch`: COPY, per-team hash chain, duplicate check, every
  *     index of audit_events including the trigram one), with the worker's default settings;
- *  2. end to end — events/s from a BullMQ backlog (one job per event, as the gateway enqueues) to
- *     committed rows, through the real worker (`startWorker`).
+ *  2. end to end — events/s from a BullMQ backlog (batch jobs of 200 events, as the gateway enqueues
+ *     them under load) to committed rows, through the real worker (`startWorker`).
  *
  * Each is run BENCH_RUNS times (default 3) on a fresh database; the median is reported.
  * Events have realistic cardinalities (3 teams, a few links/keys/users, 300 distinct statements).
@@ -16,12 +16,12 @@ import { testRedisUrl } from "@portcullis/db/testing";
 import pg from "pg";
 import { startWorker } from "../src/app.js";
 import { workerEnvSchema } from "../src/env.js";
-import { AuditBatcher } from "../src/processors/audit-ingest.js";
+import { AuditBatcher, auditJobConcurrency } from "../src/processors/audit-ingest.js";
 import { auditQueue, countEvents, createTeamRow, createWorkerFixture, enqueueEvents, makeEvent, waitFor } from "../test/support.js";
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const WRITE_EVENTS = Number(process.env.BENCH_WRITE_EVENTS ?? 200_000);
-const E2E_EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 50_000);
+const E2E_EVENTS = Number(process.env.BENCH_E2E_EVENTS ?? 100_000);
 // The worker's defaults (AUDIT_BATCH_SIZE, AUDIT_BATCH_WAIT_MS, AUDIT_WRITERS), or these variables if set.
 const AUDIT_VARS = Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith("AUDIT_")));
 const DEFAULTS = workerEnvSchema.parse({ DATABASE_URL: "postgresql://x/y", REDIS_URL: "redis://x", PORTCULLIS_SECRET_KEYS: "x", ...AUDIT_VARS });
@@ -35,7 +35,7 @@ function events(teams: string[], n: number): AuditEventInput[] {
 
 async function writePath(withoutTrigramIndex = false): Promise<number> {
   const fixture = await createWorkerFixture();
-  const pool = new pg.Pool({ connectionString: fixture.db.url, max: DEFAULTS.AUDIT_WRITERS });
+  const pool = new pg.Pool({ connectionString: fixture.db.url, max: DEFAULTS.AUDIT_WRITERS * 2 });
   try {
     // For comparison only: the Activity tab's SQL text search index is the costliest to maintain.
     if (withoutTrigramIndex) await fixture.pool.query(`DROP INDEX audit_statements_shape_trgm_idx`);
@@ -49,7 +49,7 @@ async function writePath(withoutTrigramIndex = false): Promise<number> {
     });
     const started = performance.now();
     // Fed as BullMQ would: a bounded number of events in flight (the worker's job concurrency).
-    const inFlight = DEFAULTS.AUDIT_BATCH_SIZE * (DEFAULTS.AUDIT_WRITERS + 1);
+    const inFlight = auditJobConcurrency(DEFAULTS.AUDIT_BATCH_SIZE, DEFAULTS.AUDIT_WRITERS);
     let next = 0;
     await Promise.all(
       Array.from({ length: inFlight }, async () => {

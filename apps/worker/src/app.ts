@@ -42,7 +42,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
   const keyring = getKeyring(env.PORTCULLIS_SECRET_KEYS);
-  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.AUDIT_WRITERS + 4, application_name: "portcullis-worker" });
+  const pool = new pg.Pool({ connectionString: env.DATABASE_URL, max: env.AUDIT_WRITERS * 2 + 4, application_name: "portcullis-worker" });
   // An idle client's error (database restarted) must not crash the process; the next query reconnects.
   pool.on("error", (error) => logger.warn({ err: error.message }, "idle database connection lost"));
   const redis = createRedis(env.REDIS_URL, "worker");
@@ -70,6 +70,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     writers: env.AUDIT_WRITERS,
     metrics,
     logger,
+    deadLetter: queues.auditDeadLetter,
     lockDurationMs: options.lockDurationMs ?? env.AUDIT_LOCK_DURATION_MS,
     stalledIntervalMs: options.stalledIntervalMs ?? env.AUDIT_STALLED_INTERVAL_MS,
     onFinalFailure: () => {

@@ -4,7 +4,7 @@
  * backoff, bounded history — so callers need not know them. Each takes the caller's BullMQ Queue
  * (one per process, created with the same `prefix` as the worker's QUEUE_PREFIX).
  */
-import { type DescriptionsJob, type IntrospectionJob, QUEUES, descriptionsJobSchema, introspectionJobSchema } from "@portcullis/jobs";
+import { AUDIT_JOBS, type DescriptionsJob, type IntrospectionJob, QUEUES, descriptionsJobSchema, introspectionJobSchema } from "@portcullis/jobs";
 import type { Job, Queue } from "bullmq";
 import type { DeadLetter } from "./processors/dead-letter.js";
 import type { DescriptionsProgress } from "./processors/descriptions.js";
@@ -80,7 +80,7 @@ export async function replayDeadLetters(deadLetterQueue: Queue, auditQueue: Queu
     ? ((await Promise.all(ids.map((id) => deadLetterQueue.getJob(id)))).filter(Boolean) as Job<DeadLetter>[])
     : ((await deadLetterQueue.getJobs(["waiting", "delayed"], 0, 999, true)).filter(Boolean) as Job<DeadLetter>[]);
   for (const job of jobs) {
-    await auditQueue.add("audit", job.data.event, {
+    await auditQueue.add(AUDIT_JOBS.event, job.data.event, {
       jobId: job.id,
       attempts: 10,
       backoff: { type: "exponential", delay: 1000 },

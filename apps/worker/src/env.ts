@@ -24,8 +24,8 @@ export const workerEnvSchema = z
     AUDIT_BATCH_SIZE: int(500, 1),
     /** Longest an event waits for its batch to fill (ms). */
     AUDIT_BATCH_WAIT_MS: int(25, 1),
-    /** Audit batches written at once (each on its own connection). */
-    AUDIT_WRITERS: int(2, 1),
+    /** Parallel audit writers; teams are spread across them (each holds up to two connections). */
+    AUDIT_WRITERS: int(3, 1),
     /**
      * Lock on an active audit job. If the worker dies, its jobs return to the queue once the lock
      * has expired and the stalled check (every AUDIT_STALLED_INTERVAL_MS) runs: lower means faster

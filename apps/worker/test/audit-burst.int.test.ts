@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { verifyAuditChain } from "@portcullis/db/audit";
 import { testRedisUrl } from "@portcullis/db/testing";
-import type { Queue } from "bullmq";
+import { AUDIT_JOBS, QUEUES } from "@portcullis/jobs";
+import { Queue } from "bullmq";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type RunningWorker, startWorker } from "../src/app.js";
-import { auditQueue, countEvents, createTeamRow, createWorkerFixture, enqueueEvents, makeEvent, waitFor } from "./support.js";
+import { auditQueue, countEvents, createTeamRow, createWorkerFixture, enqueueEvents, enqueueSingleEvents, makeEvent, waitFor } from "./support.js";
 
 let fixture: Awaited<ReturnType<typeof createWorkerFixture>>;
 let worker: RunningWorker;
@@ -33,6 +34,8 @@ test("a burst of 100,000 events is stored exactly once, each team's chain intact
   await enqueueEvents(queue, events);
   await waitFor(async () => (await countEvents(fixture.pool)) >= 50_000, 120_000, "half of the burst");
   await enqueueEvents(queue, replays);
+  // …and as single-event jobs, as dead-letter replays send them.
+  await enqueueSingleEvents(queue, events.slice(1000, 3000));
   await waitFor(
     async () => {
       const counts = await queue.getJobCounts("waiting", "active", "delayed", "failed");
@@ -69,14 +72,37 @@ test("an invalid event goes to the dead-letter queue with its reason; valid neig
   const badId = randomUUID();
   await queue.add("audit", { id: badId, teamId: team, time: "yesterday", verdict: "maybe" }, { jobId: badId, attempts: 3 });
   await enqueueEvents(queue, [good]);
-  const { QUEUES } = await import("@portcullis/jobs");
-  const { Queue } = await import("bullmq");
   const dlq = new Queue(QUEUES.auditDeadLetter, { connection: { url: testRedisUrl() }, prefix: fixture.prefix });
   try {
     const letter = await waitFor(async () => dlq.getJob(badId), 20_000, "the dead letter");
     expect(letter.data.failedReason).toMatch(/invalid audit event/);
     expect(letter.data.event.id).toBe(badId);
     await waitFor(async () => (await countEvents(fixture.pool, team)) === 1, 10_000, "the good event");
+    expect((await queue.getJobCounts("failed")).failed).toBe(0);
+  } finally {
+    await dlq.close();
+  }
+});
+
+test("a batch job with invalid events: they are dead-lettered one by one with their reasons, the rest stored", async () => {
+  const [teamA, teamB] = [await createTeamRow(fixture.pool), await createTeamRow(fixture.pool)];
+  const good = [makeEvent(teamA, 1), makeEvent(teamB, 2), makeEvent(teamA, 3)];
+  const badId = randomUUID();
+  const bad = { ...makeEvent(teamB, 4), id: badId, verdict: "maybe" };
+  const noId = { teamId: teamA, time: "yesterday" };
+  await queue.add(AUDIT_JOBS.batch, { events: [good[0], bad, good[1], noId, good[2]] }, { jobId: `batch-${randomUUID()}`, attempts: 3 });
+  const dlq = new Queue(QUEUES.auditDeadLetter, { connection: { url: testRedisUrl() }, prefix: fixture.prefix });
+  try {
+    await waitFor(async () => (await countEvents(fixture.pool, teamA)) === 2 && (await countEvents(fixture.pool, teamB)) === 1, 20_000, "the valid events");
+    const letter = await waitFor(async () => dlq.getJob(badId), 20_000, "the invalid event's letter");
+    expect(letter.data.failedReason).toMatch(/invalid audit event: verdict/);
+    expect(letter.data.event).toMatchObject({ id: badId, teamId: teamB });
+    // An event without a usable id is still kept, under the job's id and its position.
+    const letters = await dlq.getJobs(["waiting"], 0, -1);
+    const anonymous = letters.find((l) => (l.data.event as { time?: string }).time === "yesterday" && l.data.event.teamId === teamA);
+    expect(anonymous?.data.failedReason).toMatch(/invalid audit event: id/);
+    expect(anonymous?.id).toMatch(/^batch-.*-3$/);
+    // The job itself completed: nothing waits for a retry that cannot help.
     expect((await queue.getJobCounts("failed")).failed).toBe(0);
   } finally {
     await dlq.close();

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { expect, test } from "vitest";
 import { GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "../src/audit/canonical.js";
 
@@ -38,6 +39,18 @@ test("the hash commits to the previous hash and to every field", () => {
   }
   // Field boundaries are unambiguous: moving text from one field to the next changes the content.
   expect(canonicalAuditContent({ ...row, clientName: "ab", clientVersion: "c" })).not.toBe(canonicalAuditContent({ ...row, clientName: "a", clientVersion: "bc" }));
+});
+
+test("the chain format is pinned: the content is one JSON array, seq as a string, in this order", () => {
+  // Stored chains depend on these exact bytes: a refactor that changes them breaks every verification.
+  const expected = JSON.stringify([
+    "pc-audit-v1", row.id, row.teamId, "1", row.time, row.kind, null, null, null, null, "cursor", "1.0", "execute_sql",
+    "SELECT 1", null, [], "allowed", null, null, 1.5, 1, 10, null, null, null,
+  ]);
+  expect(canonicalAuditContent(row)).toBe(expected);
+  expect(chainHash(GENESIS_HASH, row)).toBe(createHash("sha256").update(`${GENESIS_HASH}\n${expected}`).digest("hex"));
+  // Ids are compared lowercased wherever they come from.
+  expect(canonicalAuditContent({ ...row, id: row.id.toUpperCase(), teamId: row.teamId.toUpperCase() })).toBe(expected);
 });
 
 test("times are one spelling: milliseconds, UTC", () => {

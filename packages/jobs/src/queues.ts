@@ -2,7 +2,11 @@ import { z } from "zod";
 
 /** Queue names and job payloads shared by producers (gateway, web) and consumers (worker). */
 export const QUEUES = {
-  /** One job per audit event; the job id is the event id, so a replayed event is deduplicated. */
+  /**
+   * Audit events: `AUDIT_JOBS.batch` jobs (what the gateway sends: every event recorded in one flush,
+   * one job) or `AUDIT_JOBS.event` jobs (one event, job id = event id: dead-letter replays). Storage is
+   * idempotent on event id, so a replayed event or batch is stored once.
+   */
   audit: "audit-events",
   /** Audit jobs that failed every retry, kept for the dashboard to show and an operator to replay. */
   auditDeadLetter: "audit-dead-letter",
@@ -10,6 +14,15 @@ export const QUEUES = {
   descriptions: "schema-descriptions",
   housekeeping: "housekeeping",
 } as const;
+
+export const AUDIT_JOBS = { event: "audit-event", batch: "audit-batch" } as const;
+
+/** Events per batch job: one Redis job costs about as much as one event's row, so batches amortize it. */
+export const AUDIT_BATCH_MAX_EVENTS = 500;
+
+/** The payload of an `AUDIT_JOBS.batch` job; each event is validated on its own by the consumer. */
+export const auditBatchJobSchema = z.object({ events: z.array(z.unknown()).min(1).max(AUDIT_BATCH_MAX_EVENTS) });
+export type AuditBatchJob = z.infer<typeof auditBatchJobSchema>;
 
 /** Redis pub/sub channel on which key and token revocations are broadcast to every gateway. */
 export const REVOCATION_CHANNEL = "portcullis:revocations";

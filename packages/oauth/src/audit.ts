@@ -1,10 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { QUEUES, auditEventSchema, type AuditEventInput } from "@portcullis/jobs";
+import { AUDIT_JOBS, QUEUES, auditEventSchema, type AuditEventInput } from "@portcullis/jobs";
 import { nowOf, type AuditSink, type OAuthContext } from "./context.js";
 
-const JOB_NAME = "audit-event";
 
 /**
  * Audit sink on the shared BullMQ queue, with the event id as job id (so a retried add is a no-op),
@@ -21,7 +20,7 @@ export function createQueueAuditSink(connection: Redis, options: { prefix?: stri
   return {
     sink: async (event) => {
       const parsed = auditEventSchema.parse(event);
-      await queue.add(JOB_NAME, parsed, { jobId: parsed.id });
+      await queue.add(AUDIT_JOBS.event, parsed, { jobId: parsed.id });
     },
     close: () => queue.close(),
   };

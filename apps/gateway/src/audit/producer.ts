@@ -1,12 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { QUEUES, type AuditEventInput } from "@portcullis/jobs";
+import { AUDIT_BATCH_MAX_EVENTS, AUDIT_JOBS, QUEUES, type AuditBatchJob, type AuditEventInput } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { AuditSpool } from "./spool.js";
 
-const JOB_NAME = "audit-event";
 const SEND_TIMEOUT_MS = 2_000;
 const BATCH_MAX = 200;
 
@@ -14,8 +13,9 @@ export type AuditRecord = Omit<AuditEventInput, "id" | "time"> & { id?: string; 
 
 /**
  * Produces audit events without putting Redis (let alone PostgreSQL) on the request path: `record`
- * only appends to an in-memory batch, flushed every few milliseconds with one `addBulk` round trip.
- * When Redis is unreachable the batch goes to the fsync'd spool and is replayed once Redis is back.
+ * only appends to an in-memory batch, flushed every few milliseconds as one BullMQ job (a job per
+ * event would cost Redis and the worker more than storing the event does). When Redis is unreachable
+ * the batch goes to the fsync'd spool and is replayed once Redis is back.
  */
 export class AuditProducer {
   private readonly queue: Queue;
@@ -109,7 +109,7 @@ export class AuditProducer {
     let timeout: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.queue.addBulk(events.map((data) => ({ name: JOB_NAME, data, opts: { jobId: data.id } }))),
+        this.queue.addBulk(batchJobs(events)),
         new Promise((_, reject) => {
           timeout = setTimeout(() => reject(new Error("timed out sending audit events to Redis")), SEND_TIMEOUT_MS);
         }),
@@ -156,4 +156,18 @@ export class AuditProducer {
     await this.spool.close();
     await this.queue.close().catch(() => {});
   }
+}
+
+/**
+ * One job per chunk of events. The job id derives from the first event's id, so resending the same
+ * chunk while the first is still queued adds nothing; any other repeat is dropped by the worker,
+ * which stores each event id once.
+ */
+function batchJobs(events: AuditEventInput[]): { name: string; data: AuditBatchJob; opts: { jobId: string } }[] {
+  const jobs = [];
+  for (let i = 0; i < events.length; i += AUDIT_BATCH_MAX_EVENTS) {
+    const chunk = events.slice(i, i + AUDIT_BATCH_MAX_EVENTS);
+    jobs.push({ name: AUDIT_JOBS.batch, data: { events: chunk }, opts: { jobId: `batch-${chunk[0]!.id}` } });
+  }
+  return jobs;
 }

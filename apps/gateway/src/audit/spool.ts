@@ -9,8 +9,8 @@ const ACTIVE_SUFFIX = ".jsonl";
  * Durable local spool for audit events while Redis is unreachable: JSON lines, fdatasync'd before
  * `append` resolves, so an acknowledged event survives a crash. Files are claimed for replay by an
  * atomic rename, so instances sharing a directory never replay the same file twice at once.
- * Replaying can still send an event twice (a batch half-accepted before a failure); event ids are
- * the job ids and the worker's inserts are idempotent on them, so nothing is duplicated downstream.
+ * Replaying can still send an event twice (a batch half-accepted before a failure); the worker's
+ * inserts are idempotent on event id, so nothing is duplicated downstream.
  */
 export class AuditSpool {
   private handle: FileHandle | undefined;

@@ -1,10 +1,11 @@
-import { ingestAuditBatch, type AuditEventInput } from "@portcullis/db/audit";
-import { QUEUES, auditEventSchema } from "@portcullis/jobs";
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job } from "bullmq";
+import { prepareAuditBatch, writePreparedBatch, type AuditEventInput } from "@portcullis/db/audit";
+import { AUDIT_JOBS, QUEUES, auditBatchJobSchema, auditEventSchema } from "@portcullis/jobs";
+import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { backoffDelay, isTransientDbError, sleep } from "../retry.js";
+import { deadLetterEvents } from "./dead-letter.js";
 
 interface Pending {
   event: AuditEventInput;
@@ -16,7 +17,11 @@ export interface AuditBatcherOptions {
   pool: pg.Pool;
   batchSize: number;
   batchWaitMs: number;
-  /** Batches written concurrently (each holds one pooled connection); teams are sharded across them. */
+  /**
+   * Writers running in parallel; teams are spread across them. Each writer keeps up to two batches in
+   * flight (so it holds up to two pooled connections): the next one is encoded while the current one
+   * is in PostgreSQL.
+   */
   writers: number;
   /** In-process retries of a batch on transient database errors, before the jobs themselves fail. */
   transientRetries?: number;
@@ -24,11 +29,19 @@ export interface AuditBatcherOptions {
   logger?: Logger;
 }
 
-/** One writer's share of the teams: its own pending events, timer, and at most one batch in flight. */
+/** Batches one writer may have in flight: one in PostgreSQL, one being encoded or waiting for the chain lock. */
+const WRITER_DEPTH = 2;
+
+/** Audit jobs the worker keeps active: enough to fill every writer's batches plus the next one. */
+export function auditJobConcurrency(batchSize: number, writers: number): number {
+  return batchSize * (writers * WRITER_DEPTH + 1);
+}
+
+/** One writer's share of the teams: its own pending events, timer, and batches in flight. */
 interface Shard {
   pending: Pending[];
   timer: NodeJS.Timeout | undefined;
-  writing: boolean;
+  inFlight: number;
 }
 
 /**
@@ -37,23 +50,41 @@ interface Shard {
  * job completed only once its event is durable: a crash at any point leaves the job active, the
  * stalled-job check returns it to the queue, and the id-idempotent write skips what was stored.
  *
- * Events are sharded by team across the writers: a batch locks the chain heads of its teams until
- * it commits, so two writers holding batches of the same teams would simply take turns. With each
- * team always on the same writer, writers run in parallel whenever there is more than one team.
+ * A batch locks the chain heads of its teams until it commits, so batches sharing a team take turns.
+ * Teams are therefore spread across writers, and a team stays on its writer while it has events
+ * pending or in flight: writers then run in parallel whenever more than one team is active. A team
+ * that becomes active joins the writer with the least work, so a few busy teams never pile onto one
+ * writer by the luck of their ids. Within a writer, the second batch is encoded while the first is in
+ * PostgreSQL, and waits for the heads' lock only for the part that needs it.
  */
 export class AuditBatcher {
   private readonly shards: Shard[];
+  /** Each active team's writer, with its number of events pending or in flight. */
+  private readonly teams = new Map<string, { shard: Shard; events: number }>();
   private readonly idle = new Set<() => void>();
   private readonly stop = new AbortController();
 
   constructor(private readonly opts: AuditBatcherOptions) {
-    this.shards = Array.from({ length: Math.max(1, opts.writers) }, () => ({ pending: [], timer: undefined, writing: false }));
+    this.shards = Array.from({ length: Math.max(1, opts.writers) }, () => ({ pending: [], timer: undefined, inFlight: 0 }));
   }
 
   private shardOf(teamId: string): Shard {
-    // The first 8 hex digits of a UUID are as good as any hash for spreading teams.
-    const n = Number.parseInt(teamId.slice(0, 8), 16);
-    return this.shards[(Number.isNaN(n) ? 0 : n) % this.shards.length]!;
+    let team = this.teams.get(teamId);
+    if (!team) {
+      const load = (s: Shard) => s.pending.length + s.inFlight * this.opts.batchSize;
+      const shard = this.shards.reduce((best, s) => (load(s) < load(best) ? s : best));
+      team = { shard, events: 0 };
+      this.teams.set(teamId, team);
+    }
+    team.events++;
+    return team.shard;
+  }
+
+  private settled(batch: Pending[]): void {
+    for (const p of batch) {
+      const team = this.teams.get(p.event.teamId);
+      if (team && --team.events === 0) this.teams.delete(p.event.teamId);
+    }
   }
 
   add(event: AuditEventInput): Promise<void> {
@@ -65,37 +96,35 @@ export class AuditBatcher {
     });
   }
 
-  /** Writes a full batch if the shard's writer is free; `force` also writes a partial one. */
+  /** Starts full batches while the writer has room; `force` also starts a partial one. */
   private pump(shard: Shard, force = false): void {
     if (force) {
       clearTimeout(shard.timer);
       shard.timer = undefined;
     }
-    if (shard.writing) return;
-    if (shard.pending.length >= this.opts.batchSize || (force && shard.pending.length > 0)) {
+    while (shard.inFlight < WRITER_DEPTH && (shard.pending.length >= this.opts.batchSize || (force && shard.pending.length > 0))) {
       const batch = shard.pending.splice(0, this.opts.batchSize);
-      shard.writing = true;
+      shard.inFlight++;
       void this.write(batch).finally(() => {
-        shard.writing = false;
+        shard.inFlight--;
+        this.settled(batch);
         // Events that arrived while the writer was busy go out now, full batch or not.
         this.pump(shard, shard.pending.length > 0);
-        if (this.shards.every((s) => !s.writing && s.pending.length === 0)) for (const done of this.idle) done();
+        if (this.shards.every((s) => s.inFlight === 0 && s.pending.length === 0)) for (const done of this.idle) done();
       });
     }
-    if (shard.pending.length > 0 && !shard.timer && !shard.writing) {
+    if (shard.pending.length > 0 && !shard.timer && shard.inFlight < WRITER_DEPTH) {
       shard.timer = setTimeout(() => this.pump(shard, true), this.opts.batchWaitMs);
     }
   }
 
   private async write(batch: Pending[]): Promise<void> {
     const retries = this.opts.transientRetries ?? 5;
+    const prepared = prepareAuditBatch(batch.map((p) => p.event));
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        const result = await ingestAuditBatch(
-          this.opts.pool,
-          batch.map((p) => p.event),
-        );
+        const result = await writePreparedBatch(this.opts.pool, prepared);
         const m = this.opts.metrics;
         if (m) {
           m.auditBatchSeconds.observe((performance.now() - started) / 1000);
@@ -134,7 +163,7 @@ export class AuditBatcher {
 
   /** Writes what is pending and waits for in-flight batches (graceful shutdown). */
   async drain(): Promise<void> {
-    const busy = () => this.shards.some((s) => s.writing || s.pending.length > 0);
+    const busy = () => this.shards.some((s) => s.inFlight > 0 || s.pending.length > 0);
     for (const shard of this.shards) this.pump(shard, true);
     if (!busy()) return;
     await new Promise<void>((resolve) => {
@@ -161,27 +190,55 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   stalledIntervalMs?: number;
   /** Called when a job has failed for good (the dead-letter sweep). */
   onFinalFailure?: () => void;
+  /** Where invalid events of a batch job go at once (the rest of the batch is stored). */
+  deadLetter: Queue;
 }
 
-/** The BullMQ consumer of QUEUES.audit: validate, batch, write; invalid events fail for good. */
+function describeProblems(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
+    .join("; ");
+}
+
+/**
+ * The BullMQ consumer of QUEUES.audit: validate, batch, write. A batch job's events are validated one
+ * by one: invalid ones are dead-lettered with their reason, the others stored; a failed write fails
+ * the job, which BullMQ retries whole (storage skips what was already stored).
+ */
 export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; batcher: AuditBatcher } {
   const batcher = new AuditBatcher(opts);
   const worker = new Worker(
     QUEUES.audit,
     async (job: Job) => {
-      const parsed = auditEventSchema.safeParse(job.data);
-      if (!parsed.success) {
+      if (job.name !== AUDIT_JOBS.batch) {
+        const parsed = auditEventSchema.safeParse(job.data);
         // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
-        const problems = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(root)"}: ${i.message}`);
-        throw new UnrecoverableError(`invalid audit event: ${problems.join("; ")}`);
+        if (!parsed.success) throw new UnrecoverableError(`invalid audit event: ${describeProblems(parsed.error)}`);
+        await batcher.add(parsed.data);
+        return;
       }
-      await batcher.add(parsed.data);
+      const batch = auditBatchJobSchema.safeParse(job.data);
+      if (!batch.success) throw new UnrecoverableError(`invalid audit batch: ${describeProblems(batch.error)}`);
+      const writes: Promise<void>[] = [];
+      const invalid: { event: unknown; reason: string; index: number }[] = [];
+      batch.data.events.forEach((event, index) => {
+        const parsed = auditEventSchema.safeParse(event);
+        if (parsed.success) writes.push(batcher.add(parsed.data));
+        else invalid.push({ event, index, reason: `invalid audit event: ${describeProblems(parsed.error)}` });
+      });
+      if (invalid.length) {
+        await deadLetterEvents(opts.deadLetter, QUEUES.audit, job, invalid);
+        opts.logger?.warn({ job: job.id, count: invalid.length }, "invalid audit events in a batch were dead-lettered");
+      }
+      const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw failed.reason;
     },
     {
       connection: opts.connection,
       prefix: opts.prefix,
-      // Enough jobs in flight to fill every writer's batch plus the next one.
-      concurrency: opts.batchSize * (opts.writers + 1),
+      // Batch jobs carry up to AUDIT_BATCH_MAX_EVENTS events each; single-event jobs (replays) are rare.
+      concurrency: Math.max(50, Math.ceil(auditJobConcurrency(opts.batchSize, opts.writers) / 20)),
       lockDuration: opts.lockDurationMs ?? 30_000,
       stalledInterval: opts.stalledIntervalMs ?? 30_000,
       // A crash mid-batch stalls every job of it; that must not count against the events.

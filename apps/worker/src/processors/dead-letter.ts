@@ -1,4 +1,5 @@
-import type { Queue } from "bullmq";
+import type { Job, Queue } from "bullmq";
+import { AUDIT_JOBS } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 
@@ -12,8 +13,36 @@ export interface DeadLetter {
 }
 
 /**
+ * Dead-letters events of one audit job, one letter each: the dashboard shows letters per team, and a
+ * batch job holds events of many teams. A letter's id is its event's id when the event has a usable
+ * one (so sweeping or validating twice adds nothing), else the job id and the event's position.
+ */
+export async function deadLetterEvents(
+  deadLetter: Queue,
+  sourceQueue: string,
+  job: Job,
+  events: { event: unknown; index: number; reason: string }[],
+): Promise<void> {
+  const failedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
+  await deadLetter.addBulk(
+    events.map(({ event, index, reason }) => {
+      const id = (event as { id?: unknown } | null)?.id;
+      const letter: DeadLetter = { event, failedReason: reason, attemptsMade: job.attemptsMade, failedAt, sourceQueue };
+      const jobId = typeof id === "string" && /^[0-9a-f-]{36}$/i.test(id) ? id.toLowerCase() : `${job.id}-${index}`;
+      return { name: "dead-letter", data: letter, opts: { jobId, removeOnComplete: false, removeOnFail: false } };
+    }),
+  );
+}
+
+/** The events a failed audit job carried: a batch job's events, or the single event job's data. */
+function eventsOf(job: Job): unknown[] {
+  const events = (job.data as { events?: unknown } | null)?.events;
+  return job.name === AUDIT_JOBS.batch && Array.isArray(events) ? events : [job.data];
+}
+
+/**
  * Moves audit jobs that failed for good from the audit queue's failed set to QUEUES.auditDeadLetter
- * (job id = event id, so a second sweep of the same job adds nothing). The failed set itself is the
+ * (one letter per event, see `deadLetterEvents`, so a second sweep of the same job adds nothing). The failed set itself is the
  * source of truth, so an event whose final failure happened while this process died is still moved
  * by the next sweep. Dead letters have no consumer: the dashboard lists them and an operator replays
  * them (`replayDeadLetters` in ../enqueue.ts) once the cause is fixed.
@@ -25,17 +54,12 @@ export async function sweepFailedAuditJobs(audit: Queue, deadLetter: Queue, metr
     if (failed.length === 0) return moved;
     for (const job of failed) {
       if (!job.id) continue;
-      const letter: DeadLetter = {
-        event: job.data,
-        failedReason: job.failedReason ?? "unknown",
-        attemptsMade: job.attemptsMade,
-        failedAt: new Date(job.finishedOn ?? Date.now()).toISOString(),
-        sourceQueue: audit.name,
-      };
-      await deadLetter.add("dead-letter", letter, { jobId: job.id, removeOnComplete: false, removeOnFail: false });
+      const reason = job.failedReason || "unknown";
+      const events = eventsOf(job);
+      await deadLetterEvents(deadLetter, audit.name, job, events.map((event, index) => ({ event, index, reason })));
       await job.remove();
-      moved++;
-      metrics?.auditDeadLettered.inc();
+      moved += events.length;
+      metrics?.auditDeadLettered.inc(events.length);
     }
     logger?.warn({ count: failed.length }, "audit events moved to the dead-letter queue");
   }

@@ -12,7 +12,7 @@
  * team's first event = 64 zeros, seq = 1, 2, 3… per team (see canonical.ts).
  */
 export { CHAIN_FORMAT, GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "./canonical.js";
-export { ingestAuditBatch, type AuditEventInput, type IngestResult } from "./ingest.js";
+export { ingestAuditBatch, prepareAuditBatch, writePreparedBatch, type AuditEventInput, type IngestResult, type PreparedAuditBatch } from "./ingest.js";
 export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
 export { verifyAuditChain, type AuditVerification } from "./verify.js";
 export type { AuditDatabase } from "./reader.js";

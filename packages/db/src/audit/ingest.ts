@@ -2,7 +2,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { type AuditRow, GENESIS_HASH, canonicalTime, chainHash, sanitizeText } from "./canonical.js";
+import { type AuditRow, type CanonicalParts, GENESIS_HASH, canonicalParts, canonicalTime, chainHashOfParts, sanitizeText } from "./canonical.js";
 
 /** An audit event as produced by the gateway (`auditEventSchema` of @portcullis/jobs, parsed). */
 export interface AuditEventInput {
@@ -85,7 +85,10 @@ const COLUMNS = `id, team_id, time, seq, kind, link_id, api_key_id, oauth_client
 // locks before this runs, and a conflict would abort the batch (to be retried) rather than fork a chain.
 const COPY_SQL = `COPY audit_events (${COLUMNS}) FROM STDIN`;
 
+const COPY_SPECIAL = /[\\\n\r\t]/;
+
 function copyText(value: string): string {
+  if (!COPY_SPECIAL.test(value)) return value;
   return value.replace(/[\\\n\r\t]/g, (c) => (c === "\\" ? "\\\\" : c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t"));
 }
 
@@ -114,13 +117,69 @@ async function copyRows(client: pg.PoolClient, lines: string[]): Promise<void> {
  * - All or nothing: on any error the transaction rolls back and the caller may retry the same batch.
  */
 export async function ingestAuditBatch(pool: pg.Pool, events: readonly AuditEventInput[]): Promise<IngestResult> {
-  if (events.length === 0) return { inserted: 0, duplicates: 0, unknownTeam: [] };
-  const rows = new Map<string, Omit<AuditRow, "seq">>();
+  return writePreparedBatch(pool, prepareAuditBatch(events));
+}
+
+/** One event, ready to be chained: everything but seq, prev_hash and hash is already encoded. */
+interface PreparedRow {
+  id: string;
+  teamId: string;
+  parts: CanonicalParts;
+  /** COPY fields before seq (id, team_id, time), tab-terminated. */
+  lineHead: string;
+  /** COPY fields between seq and prev_hash, tab-delimited on both sides. */
+  lineMiddle: string;
+}
+
+export interface PreparedAuditBatch {
+  /** Events received, duplicates within the batch included. */
+  received: number;
+  rows: Map<string, PreparedRow>;
+  teamIds: string[];
+}
+
+/**
+ * The part of a write that needs no lock and no connection: normalizing, sanitizing and encoding
+ * every event. Done before the transaction, so the chain heads stay locked only while hashing and
+ * copying, and a second batch can be prepared while the first is in PostgreSQL.
+ */
+export function prepareAuditBatch(events: readonly AuditEventInput[]): PreparedAuditBatch {
+  const rows = new Map<string, PreparedRow>();
+  const teams = new Set<string>();
   for (const event of events) {
+    const id = event.id.toLowerCase();
+    if (rows.has(id)) continue;
     const row = toRow(event);
-    if (!rows.has(row.id)) rows.set(row.id, row);
+    teams.add(row.teamId);
+    const middle = [
+      row.kind, row.linkId, row.apiKeyId, row.oauthClientId, row.userId, row.clientName, row.clientVersion, row.tool,
+      row.sql, row.fingerprint, arrayLiteral(row.tables), row.verdict, row.ruleId, row.reason, row.durationMs, row.rows,
+      row.bytes, row.error, row.sourceIp, row.requestId,
+    ];
+    rows.set(id, {
+      id,
+      teamId: row.teamId,
+      parts: canonicalParts(row),
+      lineHead: `${copyField(row.id)}\t${copyField(row.teamId)}\t${copyField(row.time)}\t`,
+      lineMiddle: `\t${middle.map(copyField).join("\t")}\t`,
+    });
   }
-  const teamIds = [...new Set([...rows.values()].map((r) => r.teamId))].sort();
+  return { received: events.length, rows, teamIds: [...teams].sort() };
+}
+
+/**
+ * Writes a prepared batch in one transaction, extending each team's hash chain.
+ *
+ * - Idempotent on event id: ids already stored (and repeats inside the batch) are skipped *before*
+ *   sequence numbers are assigned, so a replay never leaves a gap in the chain.
+ * - Each team's chain head is locked (`FOR UPDATE`, in team-id order so two batches cannot deadlock)
+ *   from the duplicate check to the commit: concurrent batches, in this process or another worker,
+ *   extend a team's chain one after the other, never forking it.
+ * - All or nothing: on any error the transaction rolls back and the caller may retry the same batch.
+ */
+export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatch): Promise<IngestResult> {
+  const { rows, teamIds } = batch;
+  if (rows.size === 0) return { inserted: 0, duplicates: 0, unknownTeam: [] };
   const client = await pool.connect();
   let released = false;
   try {
@@ -148,16 +207,10 @@ export async function ingestAuditBatch(pool: pg.Pool, events: readonly AuditEven
         unknownTeam.push(row.id);
         continue;
       }
-      const full: AuditRow = { ...row, seq: h.seq + 1n };
-      const hash = chainHash(h.hash, full);
-      const fields = [
-        full.id, full.teamId, full.time, full.seq.toString(), full.kind, full.linkId, full.apiKeyId,
-        full.oauthClientId, full.userId, full.clientName, full.clientVersion, full.tool, full.sql,
-        full.fingerprint, arrayLiteral(full.tables), full.verdict, full.ruleId, full.reason,
-        full.durationMs, full.rows, full.bytes, full.error, full.sourceIp, full.requestId, h.hash, hash,
-      ];
-      lines.push(fields.map(copyField).join("\t") + "\n");
-      h.seq = full.seq;
+      const seq = h.seq + 1n;
+      const hash = chainHashOfParts(h.hash, row.parts, seq);
+      lines.push(`${row.lineHead}${seq.toString()}${row.lineMiddle}${h.hash}\t${hash}\n`);
+      h.seq = seq;
       h.hash = hash;
     }
     const inserted = lines.length;
@@ -172,7 +225,7 @@ export async function ingestAuditBatch(pool: pg.Pool, events: readonly AuditEven
       );
     }
     await client.query("COMMIT");
-    return { inserted, duplicates: events.length - inserted - unknownTeam.length, unknownTeam };
+    return { inserted, duplicates: batch.received - inserted - unknownTeam.length, unknownTeam };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {
       // The connection itself is broken: destroy it rather than return it to the pool.
