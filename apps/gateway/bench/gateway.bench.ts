@@ -39,6 +39,18 @@ interface Measurement {
   throughput: number;
   /** CPU time the server process spent per call during the throughput phase (µs), when known. */
   serverCpuUs?: number;
+  /** CPU time the load-generating client processes spent per call (µs). */
+  clientCpuUs?: number;
+  /** CPU time the whole machine (both cores, every process) spent per call (µs). */
+  machineCpuUs?: number;
+}
+
+/** Busy jiffies of the whole machine, in milliseconds (/proc/stat: everything but idle and iowait). */
+async function machineBusyMs(): Promise<number> {
+  const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
+  const [, ...ticks] = line.trim().split(/\s+/).map(Number);
+  const busy = ticks.slice(0, 8).reduce((a, b) => a + b, 0) - ticks[3]! - ticks[4]!;
+  return busy * 10;
 }
 
 /** utime + stime of a process in milliseconds (Linux /proc; clock ticks are 10 ms). */
@@ -90,7 +102,7 @@ interface LoadProcess {
 }
 
 function startLoadProcess(): LoadProcess {
-  const child = fork(path.join(HERE, "load-process.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(path.join(HERE, "load-process.ts"), [], { execArgv: [...(process.env.BENCH_CLIENT_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   return {
     child,
     send(message) {
@@ -120,14 +132,22 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: num
   let elapsed = 0;
   let cpuBefore: number | undefined;
   let cpuAfter: number | undefined;
+  let clientBefore: number | undefined;
+  let clientAfter: number | undefined;
+  let machineBefore: number | undefined;
+  let machineAfter: number | undefined;
   if (loaders.length > 0) {
     const per = CONCURRENCY / loaders.length;
     await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec, clients: per })));
     const started = Date.now() + 50;
     cpuBefore = await processCpuMs(serverPid);
+    clientBefore = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
+    machineBefore = await machineBusyMs();
     const replies = await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: started + THROUGHPUT_MS })));
     elapsed = Date.now() - started;
     cpuAfter = await processCpuMs(serverPid);
+    clientAfter = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
+    machineAfter = await machineBusyMs();
     calls = replies.reduce((sum, r) => sum + (r.calls ?? 0), 0);
     await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
   } else {
@@ -142,8 +162,15 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: num
     cpuAfter = await processCpuMs(serverPid);
     await Promise.all(clients.map((c) => c.close()));
   }
-  const serverCpuUs = cpuBefore !== undefined && cpuAfter !== undefined && calls > 0 ? ((cpuAfter - cpuBefore) * 1000) / calls : undefined;
-  return { p50: percentile(latencies, 50), p99: percentile(latencies, 99), throughput: (calls / elapsed) * 1000, serverCpuUs };
+  const perCall = (before?: number, after?: number) => (before !== undefined && after !== undefined && calls > 0 ? ((after - before) * 1000) / calls : undefined);
+  return {
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    throughput: (calls / elapsed) * 1000,
+    serverCpuUs: perCall(cpuBefore, cpuAfter),
+    clientCpuUs: perCall(clientBefore, clientAfter),
+    machineCpuUs: perCall(machineBefore, machineAfter),
+  };
 }
 
 function median(values: number[]): number {
@@ -210,6 +237,12 @@ async function main(): Promise<void> {
       stdio: ["ignore", "ignore", "inherit"],
     });
     children.push(dbhub);
+
+    // (d) a server that does nothing, to show what the SDK client itself costs per call.
+    const nullPort = await freePort();
+    const nullServer = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "null-server.ts"), String(nullPort)], { cwd: GATEWAY_DIR, stdio: ["ignore", "ignore", "inherit"] });
+    children.push(nullServer);
+    await waitForHttp(`http://127.0.0.1:${nullPort}/`, nullServer);
     await waitForHttp(`http://127.0.0.1:${dbhubPort}/healthz`, dbhub);
 
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`;
@@ -222,10 +255,11 @@ async function main(): Promise<void> {
       "gateway-raw": { kind: "raw", name: "gateway, raw JSON-RPC client", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       "dbhub-raw": { kind: "raw", name: "dbhub, raw JSON-RPC client", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
       // Diagnostics: HTTP + auth + SDK dispatch without a tool.
+      "null-sdk": { kind: "sdk", name: "null server, SDK client", url: `http://127.0.0.1:${nullPort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
       "gateway-ping": { kind: "raw", name: "gateway, raw ping (no tool)", url: gatewayUrl, headers: bearer, tool: "", sql: "", method: "ping" },
     };
     // BENCH_TARGETS picks targets (default: the three the contract compares, then the raw-client pair).
-    const targets = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw").split(",").map((n) => {
+    const targets = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk").split(",").map((n) => {
       const t = allTargets[n.trim()];
       if (!t) throw new Error(`unknown bench target ${n}`);
       return t;
@@ -233,7 +267,7 @@ async function main(): Promise<void> {
     // Server CPU per call is read from /proc: unlike latency and throughput it hardly moves with the
     // load other processes put on the machine. 
     const serverPids = new Map<string, number | undefined>();
-    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : undefined);
+    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : t.kind === "sdk" && t.url.includes(`:${nullPort}/`) ? nullServer.pid : undefined);
     const loaders = Array.from({ length: CLIENT_PROCESSES }, () => startLoadProcess());
     children.push(...loaders.map((l) => l.child));
 
@@ -244,23 +278,31 @@ async function main(): Promise<void> {
       for (const target of order) {
         const m = await measure(target, loaders, serverPids.get(target.name));
         results.get(target.name)!.push(m);
-        const cpu = m.serverCpuUs === undefined ? "" : `  server CPU ${m.serverCpuUs.toFixed(0)} µs/call`;
+        const cpu =
+          (m.serverCpuUs === undefined ? "" : `  server CPU ${m.serverCpuUs.toFixed(0)} µs/call`) +
+          (m.clientCpuUs === undefined ? "" : `  clients ${m.clientCpuUs.toFixed(0)}`) +
+          (m.machineCpuUs === undefined ? "" : `  machine ${m.machineCpuUs.toFixed(0)}`);
         console.log(`run ${run + 1} ${target.name.padEnd(28)} p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  ${m.throughput.toFixed(0)} calls/s${cpu}`);
       }
     }
 
     if (targets.length < 3 || targets[1] !== allTargets.gateway || targets[2] !== allTargets.dbhub) return;
     console.log(`\nClients: sequential latency from one client in this process; throughput from ${CONCURRENCY} clients spread over ${CLIENT_PROCESSES || 1} process(es).`);
-    type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number };
+    type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number; clientCpu?: number; machineCpu?: number };
+    const medianOf = (ms: Measurement[], pick: (m: Measurement) => number | undefined) => {
+      const values = ms.map(pick).filter((c): c is number => c !== undefined);
+      return values.length ? median(values) : undefined;
+    };
     const medians: Row[] = targets.map((t) => {
       const ms = results.get(t.name)!;
-      const cpus = ms.map((m) => m.serverCpuUs).filter((c): c is number => c !== undefined);
       return {
         name: t.name,
         p50: median(ms.map((m) => m.p50)),
         p99: median(ms.map((m) => m.p99)),
         throughput: median(ms.map((m) => m.throughput)),
-        cpu: cpus.length ? median(cpus) : undefined,
+        cpu: medianOf(ms, (m) => m.serverCpuUs),
+        clientCpu: medianOf(ms, (m) => m.clientCpuUs),
+        machineCpu: medianOf(ms, (m) => m.machineCpuUs),
       };
     });
     // The least-disturbed round per target (lowest p50, highest throughput): on a shared two-core
@@ -271,9 +313,12 @@ async function main(): Promise<void> {
     });
     const report = (title: string, rows: Row[]) => {
       console.log(`\n${title}\n`);
-      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | server CPU per call (µs) |");
-      console.log("|---|---:|---:|---:|---:|");
-      for (const row of rows) console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} | ${row.cpu === undefined ? "" : row.cpu.toFixed(0)} |`);
+      const us = (v?: number) => (v === undefined ? "" : v.toFixed(0));
+      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | CPU per call (µs): server | clients | whole machine |");
+      console.log("|---|---:|---:|---:|---:|---:|---:|");
+      for (const row of rows) {
+        console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} | ${us(row.cpu)} | ${us(row.clientCpu)} | ${us(row.machineCpu)} |`);
+      }
       const [pgRow, gw, hub] = rows as [Row, Row, Row];
       const throughputRatio = gw.throughput / hub.throughput;
       const p50Ratio = gw.p50 / hub.p50;
@@ -293,7 +338,11 @@ async function main(): Promise<void> {
     await queue.obliterate({ force: true });
     await queue.close();
   } finally {
-    for (const child of children) child.kill("SIGTERM");
+    // Load processes leave on request (so a --cpu-prof passed through BENCH_CLIENT_NODE_ARGS is written).
+    for (const child of children) {
+      if (child.connected) child.send({ cmd: "exit" });
+      else child.kill("SIGTERM");
+    }
     await new Promise((r) => setTimeout(r, 500));
     await prisma.$disconnect();
     await Promise.all([meta.drop(), chinook.drop(), rm(spoolDir, { recursive: true, force: true }), rm(stubDir, { recursive: true, force: true })]);

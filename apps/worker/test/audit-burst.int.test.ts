@@ -5,6 +5,7 @@ import { AUDIT_JOBS, QUEUES } from "@portcullis/jobs";
 import { Queue } from "bullmq";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type RunningWorker, startWorker } from "../src/app.js";
+import { replayDeadLetters } from "../src/enqueue.js";
 import { auditQueue, countEvents, createTeamRow, createWorkerFixture, enqueueEvents, enqueueSingleEvents, makeEvent, waitFor } from "./support.js";
 
 let fixture: Awaited<ReturnType<typeof createWorkerFixture>>;
@@ -104,6 +105,25 @@ test("a batch job with invalid events: they are dead-lettered one by one with th
     expect(anonymous?.id).toMatch(/^batch-.*-3$/);
     // The job itself completed: nothing waits for a retry that cannot help.
     expect((await queue.getJobCounts("failed")).failed).toBe(0);
+  } finally {
+    await dlq.close();
+  }
+});
+
+test("a batch dead-lettered whole (as a worker older than batch jobs did) is stored when replayed", async () => {
+  const team = await createTeamRow(fixture.pool);
+  const events = [makeEvent(team, 1), makeEvent(team, 2), makeEvent(team, 3)];
+  const dlq = new Queue(QUEUES.auditDeadLetter, { connection: { url: testRedisUrl() }, prefix: fixture.prefix });
+  try {
+    const letterId = `batch-${events[0]!.id}`;
+    await dlq.add(
+      "dead-letter",
+      { event: { events }, failedReason: "invalid audit event: id: Required", attemptsMade: 1, failedAt: new Date().toISOString(), sourceQueue: QUEUES.audit },
+      { jobId: letterId },
+    );
+    expect(await replayDeadLetters(dlq, queue, [letterId])).toBe(1);
+    await waitFor(async () => (await countEvents(fixture.pool, team)) === 3, 20_000, "the replayed batch");
+    expect(await verifyAuditChain(fixture.pool, team)).toMatchObject({ ok: true, checked: 3 });
   } finally {
     await dlq.close();
   }

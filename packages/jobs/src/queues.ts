@@ -24,6 +24,15 @@ export const AUDIT_BATCH_MAX_EVENTS = 500;
 export const auditBatchJobSchema = z.object({ events: z.array(z.unknown()).min(1).max(AUDIT_BATCH_MAX_EVENTS) });
 export type AuditBatchJob = z.infer<typeof auditBatchJobSchema>;
 
+/**
+ * Whether an audit job carries a batch: by name, or by shape (an `events` array and no event `id`),
+ * since a batch dead-lettered by an older worker is replayed as an event job whose data is the batch.
+ */
+export function isAuditBatchJob(name: string, data: unknown): boolean {
+  if (name === AUDIT_JOBS.batch) return true;
+  return typeof data === "object" && data !== null && Array.isArray((data as { events?: unknown }).events) && !("id" in data);
+}
+
 /** Redis pub/sub channel on which key and token revocations are broadcast to every gateway. */
 export const REVOCATION_CHANNEL = "portcullis:revocations";
 

@@ -1,5 +1,5 @@
 import { prepareAuditBatch, writePreparedBatch, type AuditEventInput } from "@portcullis/db/audit";
-import { AUDIT_JOBS, QUEUES, auditBatchJobSchema, auditEventSchema } from "@portcullis/jobs";
+import { QUEUES, auditBatchJobSchema, auditEventSchema, isAuditBatchJob } from "@portcullis/jobs";
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
@@ -211,7 +211,7 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
   const worker = new Worker(
     QUEUES.audit,
     async (job: Job) => {
-      if (job.name !== AUDIT_JOBS.batch) {
+      if (!isAuditBatchJob(job.name, job.data)) {
         const parsed = auditEventSchema.safeParse(job.data);
         // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
         if (!parsed.success) throw new UnrecoverableError(`invalid audit event: ${describeProblems(parsed.error)}`);

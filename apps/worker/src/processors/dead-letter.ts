@@ -1,5 +1,5 @@
 import type { Job, Queue } from "bullmq";
-import { AUDIT_JOBS } from "@portcullis/jobs";
+import { isAuditBatchJob } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 
@@ -37,7 +37,7 @@ export async function deadLetterEvents(
 /** The events a failed audit job carried: a batch job's events, or the single event job's data. */
 function eventsOf(job: Job): unknown[] {
   const events = (job.data as { events?: unknown } | null)?.events;
-  return job.name === AUDIT_JOBS.batch && Array.isArray(events) ? events : [job.data];
+  return isAuditBatchJob(job.name, job.data) && Array.isArray(events) ? events : [job.data];
 }
 
 /**
