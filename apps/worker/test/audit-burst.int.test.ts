@@ -110,21 +110,38 @@ test("a batch job with invalid events: they are dead-lettered one by one with th
   }
 });
 
-test("a batch dead-lettered whole (as a worker older than batch jobs did) is stored when replayed", async () => {
-  const team = await createTeamRow(fixture.pool);
-  const events = [makeEvent(team, 1), makeEvent(team, 2), makeEvent(team, 3)];
+test("a batch dead-lettered whole (as workers older than batch jobs did) is split per event, and each replays", async () => {
+  const [teamA, teamB] = [await createTeamRow(fixture.pool), await createTeamRow(fixture.pool)];
+  const events = [makeEvent(teamA, 1), makeEvent(teamB, 2), makeEvent(teamA, 3)];
   const dlq = new Queue(QUEUES.auditDeadLetter, { connection: { url: testRedisUrl() }, prefix: fixture.prefix });
   try {
-    const letterId = `batch-${events[0]!.id}`;
+    const batchLetter = `batch-${events[0]!.id}`;
+    const failedAt = "2026-11-24T08:00:00.000Z";
     await dlq.add(
       "dead-letter",
-      { event: { events }, failedReason: "invalid audit event: id: Required", attemptsMade: 1, failedAt: new Date().toISOString(), sourceQueue: QUEUES.audit },
-      { jobId: letterId },
+      { event: { events }, failedReason: "invalid audit event: id: Required", attemptsMade: 1, failedAt, sourceQueue: QUEUES.audit },
+      { jobId: batchLetter },
     );
-    expect(await replayDeadLetters(dlq, queue, [letterId])).toBe(1);
-    await waitFor(async () => (await countEvents(fixture.pool, team)) === 3, 20_000, "the replayed batch");
-    expect(await verifyAuditChain(fixture.pool, team)).toMatchObject({ ok: true, checked: 3 });
+    // The worker's sweep (every 500 ms here) splits it: one letter per event, same reason and time.
+    const letters = await waitFor(async () => {
+      const found = await Promise.all(events.map((e) => dlq.getJob(e.id)));
+      return found.every(Boolean) && !(await dlq.getJob(batchLetter)) ? found : undefined;
+    }, 20_000, "the split letters");
+    for (const [i, letter] of letters.entries()) expect(letter!.data).toMatchObject({ event: events[i], failedReason: "invalid audit event: id: Required", failedAt });
+    // Each team replays its own.
+    expect(await replayDeadLetters(dlq, queue, [events[0]!.id, events[2]!.id])).toBe(2);
+    expect(await replayDeadLetters(dlq, queue, [events[1]!.id])).toBe(1);
+    await waitFor(async () => (await countEvents(fixture.pool, teamA)) === 2 && (await countEvents(fixture.pool, teamB)) === 1, 20_000, "the replayed events");
+    expect(await verifyAuditChain(fixture.pool, teamA)).toMatchObject({ ok: true, checked: 2 });
   } finally {
     await dlq.close();
   }
+});
+
+test("an event job whose data is a batch (replayed whole from an older dead-letter queue) is stored as a batch", async () => {
+  const team = await createTeamRow(fixture.pool);
+  const events = [makeEvent(team, 1), makeEvent(team, 2)];
+  await queue.add(AUDIT_JOBS.event, { events }, { jobId: `replay-${randomUUID()}` });
+  await waitFor(async () => (await countEvents(fixture.pool, team)) === 2, 20_000, "the batch");
+  expect((await queue.getJobCounts("failed")).failed).toBe(0);
 });

@@ -5,7 +5,7 @@ import type pg from "pg";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { backoffDelay, isTransientDbError, sleep } from "../retry.js";
-import { deadLetterEvents } from "./dead-letter.js";
+import { deadLetterEvents, failedJob } from "./dead-letter.js";
 
 interface Pending {
   event: AuditEventInput;
@@ -228,7 +228,7 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
         else invalid.push({ event, index, reason: `invalid audit event: ${describeProblems(parsed.error)}` });
       });
       if (invalid.length) {
-        await deadLetterEvents(opts.deadLetter, QUEUES.audit, job, invalid);
+        await deadLetterEvents(opts.deadLetter, QUEUES.audit, failedJob(job), invalid);
         opts.logger?.warn({ job: job.id, count: invalid.length }, "invalid audit events in a batch were dead-lettered");
       }
       const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === "rejected");

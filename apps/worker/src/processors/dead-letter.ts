@@ -20,18 +20,22 @@ export interface DeadLetter {
 export async function deadLetterEvents(
   deadLetter: Queue,
   sourceQueue: string,
-  job: Job,
+  origin: { jobId: string | undefined; attemptsMade: number; failedAt: string },
   events: { event: unknown; index: number; reason: string }[],
 ): Promise<void> {
-  const failedAt = new Date(job.finishedOn ?? Date.now()).toISOString();
   await deadLetter.addBulk(
     events.map(({ event, index, reason }) => {
       const id = (event as { id?: unknown } | null)?.id;
-      const letter: DeadLetter = { event, failedReason: reason, attemptsMade: job.attemptsMade, failedAt, sourceQueue };
-      const jobId = typeof id === "string" && /^[0-9a-f-]{36}$/i.test(id) ? id.toLowerCase() : `${job.id}-${index}`;
+      const letter: DeadLetter = { event, failedReason: reason, attemptsMade: origin.attemptsMade, failedAt: origin.failedAt, sourceQueue };
+      const jobId = typeof id === "string" && /^[0-9a-f-]{36}$/i.test(id) ? id.toLowerCase() : `${origin.jobId}-${index}`;
       return { name: "dead-letter", data: letter, opts: { jobId, removeOnComplete: false, removeOnFail: false } };
     }),
   );
+}
+
+/** Where a failed job's letters come from: its id, attempts and when it finally failed. */
+export function failedJob(job: Job): { jobId: string | undefined; attemptsMade: number; failedAt: string } {
+  return { jobId: job.id, attemptsMade: job.attemptsMade, failedAt: new Date(job.finishedOn ?? Date.now()).toISOString() };
 }
 
 /** The events a failed audit job carried: a batch job's events, or the single event job's data. */
@@ -42,13 +46,14 @@ function eventsOf(job: Job): unknown[] {
 
 /**
  * Moves audit jobs that failed for good from the audit queue's failed set to QUEUES.auditDeadLetter
- * (one letter per event, see `deadLetterEvents`, so a second sweep of the same job adds nothing). The failed set itself is the
- * source of truth, so an event whose final failure happened while this process died is still moved
+ * (one letter per event, see `deadLetterEvents`, so a second sweep of the same job adds nothing).
+ * The failed set itself is the source of truth, so an event whose final failure happened while this process died is still moved
  * by the next sweep. Dead letters have no consumer: the dashboard lists them and an operator replays
  * them (`replayDeadLetters` in ../enqueue.ts) once the cause is fixed.
  */
 export async function sweepFailedAuditJobs(audit: Queue, deadLetter: Queue, metrics?: Metrics, logger?: Logger): Promise<number> {
   let moved = 0;
+  await splitBatchLetters(deadLetter, logger);
   for (;;) {
     const failed = (await audit.getFailed(0, 199)).filter(Boolean);
     if (failed.length === 0) return moved;
@@ -56,11 +61,30 @@ export async function sweepFailedAuditJobs(audit: Queue, deadLetter: Queue, metr
       if (!job.id) continue;
       const reason = job.failedReason || "unknown";
       const events = eventsOf(job);
-      await deadLetterEvents(deadLetter, audit.name, job, events.map((event, index) => ({ event, index, reason })));
+      await deadLetterEvents(deadLetter, audit.name, failedJob(job), events.map((event, index) => ({ event, index, reason })));
       await job.remove();
       moved += events.length;
       metrics?.auditDeadLettered.inc(events.length);
     }
     logger?.warn({ count: failed.length }, "audit events moved to the dead-letter queue");
   }
+}
+
+/**
+ * Workers older than batch jobs dead-lettered a whole batch as one letter, which no team's dashboard
+ * lists (the events of a batch belong to many teams). Such letters are split into one letter per
+ * event, keeping their reason, so each team sees and replays its own.
+ */
+async function splitBatchLetters(deadLetter: Queue, logger?: Logger): Promise<void> {
+  const letters = (await deadLetter.getJobs(["waiting", "delayed"], 0, 999)).filter(Boolean) as Job<DeadLetter>[];
+  let split = 0;
+  for (const letter of letters) {
+    const events = (letter.data.event as { events?: unknown } | null)?.events;
+    if (!isAuditBatchJob("", letter.data.event) || !Array.isArray(events)) continue;
+    const origin = { jobId: letter.id, attemptsMade: letter.data.attemptsMade, failedAt: letter.data.failedAt };
+    await deadLetterEvents(deadLetter, letter.data.sourceQueue, origin, events.map((event, index) => ({ event, index, reason: letter.data.failedReason })));
+    await letter.remove();
+    split++;
+  }
+  if (split) logger?.warn({ letters: split }, "batch dead letters split into one letter per event");
 }
