@@ -79,15 +79,18 @@ export async function replayDeadLetters(deadLetterQueue: Queue, auditQueue: Queu
   const jobs = ids
     ? ((await Promise.all(ids.map((id) => deadLetterQueue.getJob(id)))).filter(Boolean) as Job<DeadLetter>[])
     : ((await deadLetterQueue.getJobs(["waiting", "delayed"], 0, 999, true)).filter(Boolean) as Job<DeadLetter>[]);
-  for (const job of jobs) {
-    await auditQueue.add(AUDIT_JOBS.event, job.data.event, {
-      jobId: job.id,
-      attempts: 10,
-      backoff: { type: "exponential", delay: 1000 },
-      removeOnComplete: true,
-      removeOnFail: false,
-    });
-    await job.remove();
+  // In chunks, each one round trip to add and one to remove: a team's dead-letter queue can hold
+  // thousands of events after an outage, and the dashboard waits for this.
+  for (let i = 0; i < jobs.length; i += 500) {
+    const chunk = jobs.slice(i, i + 500);
+    await auditQueue.addBulk(
+      chunk.map((job) => ({
+        name: AUDIT_JOBS.event,
+        data: job.data.event,
+        opts: { jobId: job.id, attempts: 10, backoff: { type: "exponential" as const, delay: 1000 }, removeOnComplete: true, removeOnFail: false },
+      })),
+    );
+    await Promise.all(chunk.map((job) => job.remove()));
   }
   return jobs.length;
 }
