@@ -45,6 +45,10 @@ else
   say "using the Redis server in REDIS_URL"
 fi
 
+# What the operator CLI (`pnpm portcullis`) connects to when run from this checkout.
+mkdir -p .data
+(umask 077; printf 'DATABASE_URL=%s\nREDIS_URL=%s\n' "$DATABASE_URL" "$REDIS_URL" > .data/stack.env)
+
 say "migrating the metadata database"
 node --import tsx packages/db/src/migrate/cli.ts
 say "seeding the demo"

@@ -7,6 +7,9 @@ import { registerKeyCommands } from "./commands/key.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
 import { closeDb } from "./context.js";
+import { loadLocalEnv } from "./env.js";
+
+loadLocalEnv();
 
 // `pnpm portcullis <command>`: the operator CLI. Each command accepts --json for scripts.
 const program = new Command("portcullis")
