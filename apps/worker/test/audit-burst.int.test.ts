@@ -145,3 +145,30 @@ test("an event job whose data is a batch (replayed whole from an older dead-lett
   await waitFor(async () => (await countEvents(fixture.pool, team)) === 2, 20_000, "the batch");
   expect((await queue.getJobCounts("failed")).failed).toBe(0);
 });
+
+test("an event PostgreSQL refuses on its own is dead-lettered with the database's reason; its neighbours are stored", async () => {
+  const team = await createTeamRow(fixture.pool);
+  // Stand-in for any per-row refusal: a constraint only this event breaks.
+  await fixture.pool.query(`ALTER TABLE audit_events ADD CONSTRAINT test_refused_tool CHECK (tool IS DISTINCT FROM 'refuse-me')`);
+  const dlq = new Queue(QUEUES.auditDeadLetter, { connection: { url: testRedisUrl() }, prefix: fixture.prefix });
+  try {
+    const good = [makeEvent(team, 1), makeEvent(team, 2)];
+    const refused = { ...makeEvent(team, 3), tool: "refuse-me" };
+    await queue.add(AUDIT_JOBS.batch, { events: [good[0], refused, good[1]] }, { jobId: `batch-${randomUUID()}`, attempts: 3 });
+    await waitFor(async () => (await countEvents(fixture.pool, team)) === 2, 20_000, "the stored neighbours");
+    const letter = await waitFor(async () => dlq.getJob(refused.id), 20_000, "the refused event's letter");
+    expect(letter.data.failedReason).toMatch(/could not be stored: .*test_refused_tool/);
+    expect((await queue.getJobCounts("failed")).failed).toBe(0);
+
+    // When nothing of a batch can be stored the cause is not one event: the job is retried, not dead-lettered.
+    const allRefused = [{ ...makeEvent(team, 4), tool: "refuse-me" }, { ...makeEvent(team, 5), tool: "refuse-me" }];
+    const jobId = `batch-${randomUUID()}`;
+    await queue.add(AUDIT_JOBS.batch, { events: allRefused }, { jobId, attempts: 5, backoff: { type: "fixed", delay: 60_000 } });
+    await waitFor(async () => ((await queue.getJob(jobId))?.attemptsMade ?? 0) >= 1, 20_000, "a failed attempt");
+    expect(await dlq.getJob(allRefused[0]!.id)).toBeUndefined();
+    expect(await queue.getJobState(jobId)).toBe("delayed");
+  } finally {
+    await fixture.pool.query(`ALTER TABLE audit_events DROP CONSTRAINT test_refused_tool`);
+    await dlq.close();
+  }
+});

@@ -202,9 +202,10 @@ function describeProblems(error: { issues: { path: PropertyKey[]; message: strin
 }
 
 /**
- * The BullMQ consumer of QUEUES.audit: validate, batch, write. A batch job's events are validated one
- * by one: invalid ones are dead-lettered with their reason, the others stored; a failed write fails
- * the job, which BullMQ retries whole (storage skips what was already stored).
+ * The BullMQ consumer of QUEUES.audit: validate, batch, write. A batch job's events are handled one by
+ * one: invalid ones, and ones PostgreSQL refuses on their own, are dead-lettered with their reason and
+ * the others stored; a transient database failure fails the job, which BullMQ retries whole (storage
+ * skips what was already stored).
  */
 export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; batcher: AuditBatcher } {
   const batcher = new AuditBatcher(opts);
@@ -220,19 +221,29 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
       }
       const batch = auditBatchJobSchema.safeParse(job.data);
       if (!batch.success) throw new UnrecoverableError(`invalid audit batch: ${describeProblems(batch.error)}`);
-      const writes: Promise<void>[] = [];
-      const invalid: { event: unknown; reason: string; index: number }[] = [];
+      const writes: { event: unknown; index: number; done: Promise<void> }[] = [];
+      const refused: { event: unknown; reason: string; index: number }[] = [];
       batch.data.events.forEach((event, index) => {
         const parsed = auditEventSchema.safeParse(event);
-        if (parsed.success) writes.push(batcher.add(parsed.data));
-        else invalid.push({ event, index, reason: `invalid audit event: ${describeProblems(parsed.error)}` });
+        if (parsed.success) writes.push({ event, index, done: batcher.add(parsed.data) });
+        else refused.push({ event, index, reason: `invalid audit event: ${describeProblems(parsed.error)}` });
       });
-      if (invalid.length) {
-        await deadLetterEvents(opts.deadLetter, QUEUES.audit, failedJob(job), invalid);
-        opts.logger?.warn({ job: job.id, count: invalid.length }, "invalid audit events in a batch were dead-lettered");
+      const outcomes = await Promise.allSettled(writes.map((w) => w.done));
+      const stored = outcomes.filter((o) => o.status === "fulfilled").length;
+      let retry: unknown;
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === "fulfilled") return;
+        // A database that is down or busy, or that refuses every event (a systemic cause, such as a
+        // missing migration): retry the whole job with backoff; what was stored is skipped.
+        if (isTransientDbError(outcome.reason) || stored === 0) retry ??= outcome.reason;
+        // An event PostgreSQL refuses on its own while its neighbours are stored: retrying cannot help.
+        else refused.push({ ...writes[i]!, reason: `audit event could not be stored: ${(outcome.reason as Error).message}` });
+      });
+      if (refused.length) {
+        await deadLetterEvents(opts.deadLetter, QUEUES.audit, failedJob(job), refused);
+        opts.logger?.warn({ job: job.id, count: refused.length }, "audit events of a batch were dead-lettered");
       }
-      const failed = (await Promise.allSettled(writes)).find((r): r is PromiseRejectedResult => r.status === "rejected");
-      if (failed) throw failed.reason;
+      if (retry) throw retry;
     },
     {
       connection: opts.connection,

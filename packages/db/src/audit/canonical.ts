@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * The canonical content of an audit event, as committed to by its hash. The worker computes it from
@@ -92,7 +92,8 @@ export function chainHash(prevHash: string, row: AuditRow): string {
 }
 
 export function chainHashOfParts(prevHash: string, parts: CanonicalParts, seq: bigint): string {
-  return createHash("sha256").update(`${prevHash}\n${parts.head}"${seq.toString()}"${parts.tail}`).digest("hex");
+  // crypto.hash: the one-shot form, without a Hash object per event (ingestion hashes every row).
+  return hash("sha256", `${prevHash}\n${parts.head}"${seq.toString()}"${parts.tail}`, "hex");
 }
 
 /**
@@ -110,7 +111,12 @@ export function sanitizeText<T extends string | null | undefined>(value: T): T {
 }
 
 /** Milliseconds, UTC, `Z`: the one spelling of a time the chain accepts. */
+const CANONICAL_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
 export function canonicalTime(value: string | Date): string {
+  // Producers already send this spelling; PostgreSQL then stores exactly it (or refuses a date that
+  // does not exist, such as February 30th, rather than have it silently moved).
+  if (typeof value === "string" && CANONICAL_TIME.test(value)) return value;
   const date = typeof value === "string" ? new Date(value) : value;
   if (Number.isNaN(date.getTime())) throw new Error(`invalid audit event time: ${String(value)}`);
   return date.toISOString();
