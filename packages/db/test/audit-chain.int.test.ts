@@ -167,4 +167,48 @@ describe("the audit hash chain", () => {
     expect(await verifyAuditChain(pool, await team())).toMatchObject({ ok: true, checked: 0 });
     expect(GENESIS_HASH).toHaveLength(64);
   });
+
+  test("deleting a team removes its events, including a batch that commits while the deletion waits", async () => {
+    const t = await team();
+    await ingestAuditBatch(pool, [event(t, 1), event(t, 2)]);
+    // A batch in flight: it holds the team's chain head, as ingestAuditBatch does until it commits.
+    const batch = await pool.connect();
+    const remover = await pool.connect();
+    try {
+      await batch.query("BEGIN");
+      await batch.query(`SELECT 1 FROM audit_chain_heads WHERE team_id = $1 FOR UPDATE`, [t]);
+      await batch.query(
+        `INSERT INTO audit_events (id, team_id, time, seq, kind, tables, verdict, duration_ms, prev_hash, hash)
+         VALUES ($1, $2, now(), 3, 'tool_call', '{}', 'allowed', 0, $3, $3)`,
+        [randomUUID(), t, "0".repeat(64)],
+      );
+      const deletion = remover.query(`DELETE FROM teams WHERE id = $1`, [t]);
+      await new Promise((r) => setTimeout(r, 200));
+      await batch.query("COMMIT");
+      await deletion;
+    } finally {
+      batch.release();
+      remover.release();
+    }
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+    expect(rows[0].n).toBe(0);
+  });
+
+  test("team deletions racing real batches leave no event behind", async () => {
+    for (let round = 0; round < 10; round++) {
+      const t = await team();
+      await ingestAuditBatch(pool, [event(t, 0)]);
+      const batches = Array.from({ length: 3 }, (_, b) =>
+        ingestAuditBatch(pool, Array.from({ length: 200 }, (_, i) => event(t, b * 200 + i))).catch((error: { code?: string }) => {
+          // The team went first: the batch's new chain head cannot reference it.
+          expect(error.code).toBe("23503");
+        }),
+      );
+      await new Promise((r) => setTimeout(r, round));
+      await pool.query(`DELETE FROM teams WHERE id = $1`, [t]);
+      await Promise.all(batches);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+      expect(rows[0].n, `round ${round}`).toBe(0);
+    }
+  });
 });
