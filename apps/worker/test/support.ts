@@ -3,7 +3,7 @@ import { createPrismaClient } from "@portcullis/db/client";
 import { generateSecretKey } from "@portcullis/db/secrets";
 import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
 import type { AuditEventInput } from "@portcullis/jobs";
-import { AUDIT_JOBS, QUEUES } from "@portcullis/jobs";
+import { AUDIT_JOBS, QUEUES, auditBatchJobs } from "@portcullis/jobs";
 import { Queue } from "bullmq";
 import pg from "pg";
 import { type WorkerEnv, workerEnvSchema } from "../src/env.js";
@@ -73,15 +73,10 @@ export function makeEvent(teamId: string, i = 0, ids?: { links: string[]; keys: 
 
 /** Enqueues events exactly as the gateway does: batch jobs of up to 200 events (its flush size). */
 export async function enqueueEvents(queue: Queue, events: AuditEventInput[], perJob = 200): Promise<void> {
-  const jobs = [];
-  for (let i = 0; i < events.length; i += perJob) {
-    const chunk = events.slice(i, i + perJob);
-    jobs.push({
-      name: AUDIT_JOBS.batch,
-      data: { events: chunk },
-      opts: { jobId: `batch-${chunk[0]!.id}`, attempts: 10, backoff: { type: "exponential", delay: 1000 }, removeOnComplete: true, removeOnFail: false },
-    });
-  }
+  const jobs = auditBatchJobs(events, perJob).map((job) => ({
+    ...job,
+    opts: { ...job.opts, attempts: 10, backoff: { type: "exponential", delay: 1000 }, removeOnComplete: true, removeOnFail: false },
+  }));
   for (let i = 0; i < jobs.length; i += 100) await queue.addBulk(jobs.slice(i, i + 100));
 }
 

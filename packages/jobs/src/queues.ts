@@ -25,6 +25,20 @@ export const auditBatchJobSchema = z.object({ events: z.array(z.unknown()).min(1
 export type AuditBatchJob = z.infer<typeof auditBatchJobSchema>;
 
 /**
+ * Audit events as batch jobs of at most `perJob` events. The job id derives from the first event's id,
+ * so resending the same chunk while the first is still queued adds nothing; any other repeat is dropped
+ * by the worker, which stores each event id once.
+ */
+export function auditBatchJobs<E extends { id: string }>(events: E[], perJob = AUDIT_BATCH_MAX_EVENTS): { name: string; data: { events: E[] }; opts: { jobId: string } }[] {
+  const jobs = [];
+  for (let i = 0; i < events.length; i += perJob) {
+    const chunk = events.slice(i, i + perJob);
+    jobs.push({ name: AUDIT_JOBS.batch, data: { events: chunk }, opts: { jobId: `batch-${chunk[0]!.id}` } });
+  }
+  return jobs;
+}
+
+/**
  * Whether an audit job carries a batch: by name, or by shape (an `events` array and no event `id`),
  * since a batch dead-lettered by an older worker is replayed as an event job whose data is the batch.
  */

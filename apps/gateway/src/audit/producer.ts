@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { AUDIT_BATCH_MAX_EVENTS, AUDIT_JOBS, QUEUES, type AuditBatchJob, type AuditEventInput } from "@portcullis/jobs";
+import { QUEUES, auditBatchJobs, type AuditEventInput } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { AuditSpool } from "./spool.js";
@@ -109,7 +109,7 @@ export class AuditProducer {
     let timeout: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        this.queue.addBulk(batchJobs(events)),
+        this.queue.addBulk(auditBatchJobs(events)),
         new Promise((_, reject) => {
           timeout = setTimeout(() => reject(new Error("timed out sending audit events to Redis")), SEND_TIMEOUT_MS);
         }),
@@ -158,16 +158,3 @@ export class AuditProducer {
   }
 }
 
-/**
- * One job per chunk of events. The job id derives from the first event's id, so resending the same
- * chunk while the first is still queued adds nothing; any other repeat is dropped by the worker,
- * which stores each event id once.
- */
-function batchJobs(events: AuditEventInput[]): { name: string; data: AuditBatchJob; opts: { jobId: string } }[] {
-  const jobs = [];
-  for (let i = 0; i < events.length; i += AUDIT_BATCH_MAX_EVENTS) {
-    const chunk = events.slice(i, i + AUDIT_BATCH_MAX_EVENTS);
-    jobs.push({ name: AUDIT_JOBS.batch, data: { events: chunk }, opts: { jobId: `batch-${chunk[0]!.id}` } });
-  }
-  return jobs;
-}
