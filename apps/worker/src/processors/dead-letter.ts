@@ -70,17 +70,22 @@ export async function sweepFailedAuditJobs(audit: Queue, deadLetter: Queue, metr
   }
 }
 
+/** The id an older worker gave a batch it dead-lettered whole: the batch job's own id. */
+const WHOLE_BATCH_LETTER = /^batch-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Workers older than batch jobs dead-lettered a whole batch as one letter, which no team's dashboard
  * lists (the events of a batch belong to many teams). Such letters are split into one letter per
- * event, keeping their reason, so each team sees and replays its own.
+ * event, keeping their reason, so each team sees and replays its own. Only ids are scanned (every
+ * sweep, so letters from older workers still running during an upgrade are caught too).
  */
 async function splitBatchLetters(deadLetter: Queue, logger?: Logger): Promise<void> {
-  const letters = (await deadLetter.getJobs(["waiting", "delayed"], 0, 999)).filter(Boolean) as Job<DeadLetter>[];
+  const ids = (await deadLetter.getRanges(["waiting", "delayed"], 0, -1)).filter((id) => WHOLE_BATCH_LETTER.test(id));
   let split = 0;
-  for (const letter of letters) {
-    const events = (letter.data.event as { events?: unknown } | null)?.events;
-    if (!isAuditBatchJob("", letter.data.event) || !Array.isArray(events)) continue;
+  for (const id of ids) {
+    const letter = (await deadLetter.getJob(id)) as Job<DeadLetter> | undefined;
+    const events = (letter?.data.event as { events?: unknown } | null | undefined)?.events;
+    if (!letter || !isAuditBatchJob("", letter.data.event) || !Array.isArray(events)) continue;
     const origin = { jobId: letter.id, attemptsMade: letter.data.attemptsMade, failedAt: letter.data.failedAt };
     await deadLetterEvents(deadLetter, letter.data.sourceQueue, origin, events.map((event, index) => ({ event, index, reason: letter.data.failedReason })));
     await letter.remove();
