@@ -1,7 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import net from "node:net";
+import { createChinookDatabase, createMetadataDatabase, freePort } from "@portcullis/db/testing";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -11,17 +11,6 @@ const RUN_ID = `${new Date().toISOString().replace(/[-:.TZ]/g, "").slice(0, 14)}
 const STATE_DIR = path.join(ROOT, "e2e", ".state", RUN_ID);
 const STATE_FILE = path.join(STATE_DIR, "stack.json");
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function waitFor(url: string, name: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
   const started = Date.now();
@@ -62,7 +51,6 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEST_PG_URL = pgUrl;
     process.env.TEST_REDIS_URL = redisUrl;
   }
-  const { createChinookDatabase, createMetadataDatabase } = await import("@portcullis/db/testing");
   const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
 
   const [webPort, gatewayPort, workerPort] = await Promise.all([freePort(), freePort(), freePort()]);

@@ -9,7 +9,6 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +18,7 @@ import { createPrismaClient } from "@portcullis/db/client";
 import { addConnection, createApiKey, createLink, createTeam, createUser } from "@portcullis/db/operations";
 import { generateSecretKey, getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
-import { createChinookDatabase, createMetadataDatabase, testRedisUrl } from "@portcullis/db/testing";
+import { createChinookDatabase, createMetadataDatabase, freePort, testRedisUrl } from "@portcullis/db/testing";
 import { QUEUES } from "@portcullis/jobs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -65,16 +64,6 @@ async function processCpuMs(pid: number | undefined): Promise<number | undefined
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, "127.0.0.1", () => {
-      const port = (server.address() as { port: number }).port;
-      server.close(() => resolve(port));
-    });
-    server.on("error", reject);
-  });
-}
 
 async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

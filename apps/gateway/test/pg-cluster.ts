@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process";
 import { chmod, chown, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import type { TestDatabase } from "@portcullis/db/testing";
+import { freePort, type TestDatabase } from "@portcullis/db/testing";
 
 const run = promisify(execFile);
 
@@ -13,15 +12,6 @@ async function pgBin(): Promise<string> {
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, "127.0.0.1", () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /**
  * A throwaway PostgreSQL cluster in a temp directory, so a test can stop and start a target server

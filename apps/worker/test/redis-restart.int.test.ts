@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "@portcullis/db/testing";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { verifyAuditChain } from "@portcullis/db/audit";
@@ -16,16 +16,6 @@ let redis: ChildProcess | undefined;
 let fixture: Awaited<ReturnType<typeof createWorkerFixture>>;
 let worker: RunningWorker | undefined;
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** A Redis of this test's own (the shared test Redis must not be restarted under other suites). */
 async function startRedis(): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { createServer } from "node:net";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,6 +13,19 @@ import { migrate } from "../migrate/index.js";
  *   TEST_REDIS_URL Redis for tests
  * Every suite gets databases of its own, so suites can run in parallel and leave nothing behind.
  */
+/** A TCP port free on 127.0.0.1 right now (for a server a test or benchmark starts itself). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 export function testPgUrl(database = "postgres"): string {
   const base = process.env.TEST_PG_URL;
   if (!base) throw new Error("TEST_PG_URL is not set: run tests through `pnpm test` or source scripts/test-services.sh");
