@@ -31,6 +31,7 @@ const SEQUENTIAL_CALLS = Number(process.env.BENCH_SEQUENTIAL ?? 600);
 const CONCURRENCY = 16;
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 2500);
 const WARMUP_CALLS = 150;
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 
 interface Measurement {
   p50: number;
@@ -42,14 +43,20 @@ interface Measurement {
   clientCpuUs?: number;
   /** CPU time the whole machine (both cores, every process) spent per call (µs). */
   machineCpuUs?: number;
+  /** Share of the machine's time stolen by the hypervisor during the throughput phase (%). */
+  stealPct?: number;
 }
 
-/** Busy jiffies of the whole machine, in milliseconds (/proc/stat: everything but idle and iowait). */
-async function machineBusyMs(): Promise<number> {
+/**
+ * The whole machine's CPU time in milliseconds (/proc/stat): busy (user, nice, system, irq, softirq)
+ * and stolen (time the hypervisor gave this VM's cores to someone else). Steal is reported apart: it
+ * is not work done for the benchmark, but a round with much of it measured a slower machine.
+ */
+async function machineTimes(): Promise<{ busy: number; steal: number; total: number }> {
   const line = (await readFile("/proc/stat", "utf8")).split("\n")[0]!;
   const [, ...ticks] = line.trim().split(/\s+/).map(Number);
-  const busy = ticks.slice(0, 8).reduce((a, b) => a + b, 0) - ticks[3]! - ticks[4]!;
-  return busy * 10;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = ticks.map((t) => (t ?? 0) * 10) as number[];
+  return { busy: user! + nice! + system! + irq! + softirq!, steal: steal!, total: user! + nice! + system! + idle! + iowait! + irq! + softirq! + steal! };
 }
 
 /** utime + stime of a process in milliseconds (Linux /proc; clock ticks are 10 ms). */
@@ -123,20 +130,20 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: num
   let cpuAfter: number | undefined;
   let clientBefore: number | undefined;
   let clientAfter: number | undefined;
-  let machineBefore: number | undefined;
-  let machineAfter: number | undefined;
+  let machineBefore: Awaited<ReturnType<typeof machineTimes>> | undefined;
+  let machineAfter: Awaited<ReturnType<typeof machineTimes>> | undefined;
   if (loaders.length > 0) {
     const per = CONCURRENCY / loaders.length;
     await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec, clients: per })));
     const started = Date.now() + 50;
     cpuBefore = await processCpuMs(serverPid);
     clientBefore = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
-    machineBefore = await machineBusyMs();
+    machineBefore = await machineTimes();
     const replies = await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: started + THROUGHPUT_MS })));
     elapsed = Date.now() - started;
     cpuAfter = await processCpuMs(serverPid);
     clientAfter = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
-    machineAfter = await machineBusyMs();
+    machineAfter = await machineTimes();
     calls = replies.reduce((sum, r) => sum + (r.calls ?? 0), 0);
     await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
   } else {
@@ -158,7 +165,8 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: num
     throughput: (calls / elapsed) * 1000,
     serverCpuUs: perCall(cpuBefore, cpuAfter),
     clientCpuUs: perCall(clientBefore, clientAfter),
-    machineCpuUs: perCall(machineBefore, machineAfter),
+    machineCpuUs: perCall(machineBefore?.busy, machineAfter?.busy),
+    stealPct: machineBefore && machineAfter && machineAfter.total > machineBefore.total ? (100 * (machineAfter.steal - machineBefore.steal)) / (machineAfter.total - machineBefore.total) : undefined,
   };
 }
 
@@ -232,6 +240,12 @@ async function main(): Promise<void> {
     const nullServer = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "null-server.ts"), String(nullPort)], { cwd: GATEWAY_DIR, stdio: ["ignore", "ignore", "inherit"] });
     children.push(nullServer);
     await waitForHttp(`http://127.0.0.1:${nullPort}/`, nullServer);
+
+    // (e) the ceiling: HTTP + the same query through pg, and nothing else (no auth, policy, audit, SDK).
+    const barePort = await freePort();
+    const bareServer = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "bare-pg-server.ts"), String(barePort), chinook.url], { cwd: GATEWAY_DIR, stdio: ["ignore", "ignore", "inherit"] });
+    children.push(bareServer);
+    await waitForHttp(`http://127.0.0.1:${barePort}/`, bareServer);
     await waitForHttp(`http://127.0.0.1:${dbhubPort}/healthz`, dbhub);
 
     const gatewayUrl = `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`;
@@ -245,10 +259,11 @@ async function main(): Promise<void> {
       "dbhub-raw": { kind: "raw", name: "dbhub, raw JSON-RPC client", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
       // Diagnostics: HTTP + auth + SDK dispatch without a tool.
       "null-sdk": { kind: "sdk", name: "null server, SDK client", url: `http://127.0.0.1:${nullPort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
+      "bare-sdk": { kind: "sdk", name: "HTTP + pg only (ceiling), SDK client", url: `http://127.0.0.1:${barePort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
       "gateway-ping": { kind: "raw", name: "gateway, raw ping (no tool)", url: gatewayUrl, headers: bearer, tool: "", sql: "", method: "ping" },
     };
     // BENCH_TARGETS picks targets (default: the three the contract compares, then the raw-client pair).
-    const targets = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk").split(",").map((n) => {
+    const targets = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk,bare-sdk").split(",").map((n) => {
       const t = allTargets[n.trim()];
       if (!t) throw new Error(`unknown bench target ${n}`);
       return t;
@@ -256,9 +271,20 @@ async function main(): Promise<void> {
     // Server CPU per call is read from /proc: unlike latency and throughput it hardly moves with the
     // load other processes put on the machine. 
     const serverPids = new Map<string, number | undefined>();
-    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : t.kind === "sdk" && t.url.includes(`:${nullPort}/`) ? nullServer.pid : undefined);
+    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : t.url.includes(`:${nullPort}/`) ? nullServer.pid : t.url.includes(`:${barePort}/`) ? bareServer.pid : undefined);
     const loaders = Array.from({ length: CLIENT_PROCESSES }, () => startLoadProcess());
     children.push(...loaders.map((l) => l.child));
+
+    // Every target first serves a stretch of the concurrent load unmeasured: a fresh server process
+    // otherwise spends its first measured round compiling its hot path (seen as a first round up to
+    // twice as slow as the rest, whichever target went first).
+    for (const target of targets) {
+      if (loaders.length === 0) break;
+      const per = CONCURRENCY / loaders.length;
+      await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec: target, clients: per })));
+      await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: Date.now() + WARMUP_MS })));
+      await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
+    }
 
     const results = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));
     for (let run = 0; run < RUNS; run++) {
@@ -270,14 +296,15 @@ async function main(): Promise<void> {
         const cpu =
           (m.serverCpuUs === undefined ? "" : `  server CPU ${m.serverCpuUs.toFixed(0)} µs/call`) +
           (m.clientCpuUs === undefined ? "" : `  clients ${m.clientCpuUs.toFixed(0)}`) +
-          (m.machineCpuUs === undefined ? "" : `  machine ${m.machineCpuUs.toFixed(0)}`);
+          (m.machineCpuUs === undefined ? "" : `  machine ${m.machineCpuUs.toFixed(0)}`) +
+          (m.stealPct === undefined ? "" : `  steal ${m.stealPct.toFixed(0)}%`);
         console.log(`run ${run + 1} ${target.name.padEnd(28)} p50 ${m.p50.toFixed(3)} ms  p99 ${m.p99.toFixed(3)} ms  ${m.throughput.toFixed(0)} calls/s${cpu}`);
       }
     }
 
     if (targets.length < 3 || targets[1] !== allTargets.gateway || targets[2] !== allTargets.dbhub) return;
     console.log(`\nClients: sequential latency from one client in this process; throughput from ${CONCURRENCY} clients spread over ${CLIENT_PROCESSES || 1} process(es).`);
-    type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number; clientCpu?: number; machineCpu?: number };
+    type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number; clientCpu?: number; machineCpu?: number; steal?: number };
     const medianOf = (ms: Measurement[], pick: (m: Measurement) => number | undefined) => {
       const values = ms.map(pick).filter((c): c is number => c !== undefined);
       return values.length ? median(values) : undefined;
@@ -292,6 +319,7 @@ async function main(): Promise<void> {
         cpu: medianOf(ms, (m) => m.serverCpuUs),
         clientCpu: medianOf(ms, (m) => m.clientCpuUs),
         machineCpu: medianOf(ms, (m) => m.machineCpuUs),
+        steal: medianOf(ms, (m) => m.stealPct),
       };
     });
     // The least-disturbed round per target (lowest p50, highest throughput): on a shared two-core
@@ -303,10 +331,11 @@ async function main(): Promise<void> {
     const report = (title: string, rows: Row[]) => {
       console.log(`\n${title}\n`);
       const us = (v?: number) => (v === undefined ? "" : v.toFixed(0));
-      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | CPU per call (µs): server | clients | whole machine |");
-      console.log("|---|---:|---:|---:|---:|---:|---:|");
+      console.log("| target | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | CPU per call (µs): server | clients | whole machine | steal |");
+      console.log("|---|---:|---:|---:|---:|---:|---:|---:|");
       for (const row of rows) {
-        console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} | ${us(row.cpu)} | ${us(row.clientCpu)} | ${us(row.machineCpu)} |`);
+        const steal = row.steal === undefined ? "" : `${row.steal.toFixed(0)}%`;
+        console.log(`| ${row.name} | ${row.p50.toFixed(3)} | ${row.p99.toFixed(3)} | ${row.throughput.toFixed(0)} | ${us(row.cpu)} | ${us(row.clientCpu)} | ${us(row.machineCpu)} | ${steal} |`);
       }
       const [pgRow, gw, hub] = rows as [Row, Row, Row];
       const throughputRatio = gw.throughput / hub.throughput;
@@ -316,6 +345,15 @@ async function main(): Promise<void> {
       console.log(`gateway/dbhub throughput: ${throughputRatio.toFixed(2)}x (target >= 2.5x) ${throughputRatio >= 2.5 ? "OK" : "MISSED"}`);
       console.log(`gateway/dbhub p50:        ${p50Ratio.toFixed(2)} (target <= 0.5) ${p50Ratio <= 0.5 ? "OK" : "MISSED"}`);
       console.log(`gateway p50 - direct pg:  ${overPg.toFixed(3)} ms (target <= 1 ms) ${overPg <= 1 ? "OK" : "MISSED"}`);
+      const ceiling = rows.find((r) => r.name === allTargets["bare-sdk"]!.name);
+      if (ceiling) {
+        // What the targets ask of the gateway, relative to a server that does nothing but HTTP and the query.
+        console.log(
+          `ceiling (HTTP + pg only): ${ceiling.throughput.toFixed(0)} calls/s, p50 ${ceiling.p50.toFixed(3)} ms; ` +
+            `gateway reaches ${((100 * gw.throughput) / ceiling.throughput).toFixed(0)}% of its throughput, dbhub ${((100 * hub.throughput) / ceiling.throughput).toFixed(0)}%; ` +
+            `2.5x dbhub would be ${((250 * hub.throughput) / ceiling.throughput).toFixed(0)}% of the ceiling; half dbhub's p50 is ${((50 * hub.p50) / ceiling.p50).toFixed(0)}% of the ceiling's`,
+        );
+      }
     };
     console.log(`\n${SEQUENTIAL_CALLS} sequential calls and ${CONCURRENCY} concurrent clients for ${THROUGHPUT_MS / 1000} s per round, ${RUNS} rounds; query: ${SQL}`);
     report(`Medians of ${RUNS} rounds`, medians);

@@ -60,9 +60,14 @@ export class AuditProducer {
     });
   }
 
-  /** Queues one event; returns its id at once. */
+  /**
+   * Queues one event; returns its id at once. Takes ownership of `input` (callers pass a fresh object):
+   * it is completed in place with its id and time and queued as it is, not copied.
+   */
   record(input: AuditRecord): string {
-    const event: AuditEventInput = { ...input, id: input.id ?? randomUUID(), time: input.time ?? new Date().toISOString() };
+    const event = input as AuditEventInput;
+    event.id ??= randomUUID();
+    event.time ??= new Date().toISOString();
     this.buffer.push(event);
     if (this.buffer.length >= BATCH_MAX) this.flush();
     else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.flushMs);

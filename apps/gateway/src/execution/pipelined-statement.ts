@@ -54,11 +54,48 @@ export interface PipelinedStatementOptions {
 }
 
 /**
- * Runs `fn` with the connection's socket writes collected, then sends them as one buffer. pg writes
- * each protocol message separately; corked, they leave as one writev of a dozen small buffers, which
- * measured ~20% more CPU per exchange than a single write on this VM (the exchange's biggest cost).
+ * Runs `fn` with the connection's socket writes collected, then sends them, between `before` and
+ * `after`, as one buffer. pg writes each protocol message separately; corked, they leave as one writev
+ * of a dozen small buffers, which measured ~20% more CPU per exchange than a single write on this VM
+ * (the exchange's biggest cost).
  */
-function batchWrites(connection: PgConnection, fn: () => void): void {
+function batchWrites(connection: PgConnection, fn: () => void, before?: Buffer[], after?: Buffer): void {
+  const body = captureWrites(connection, fn);
+  // pg writes nothing on a closed socket; neither do we (the connection's error reaches the caller).
+  if (body.length === 0) return;
+  const parts = before ? [...before, body] : [body];
+  if (after) parts.push(after);
+  connection.stream.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+}
+
+/**
+ * Protocol bytes of a statement that is always sent the same way (Parse/Bind/Execute of a constant text,
+ * optionally followed by Sync), serialized once by pg's own serializer and then reused: the transaction
+ * wrapper around every call (BEGIN READ ONLY, SET LOCAL ..., ROLLBACK) repeats a handful of texts.
+ */
+const fixedStatements = new Map<string, Buffer>();
+const MAX_FIXED_STATEMENTS = 1_000;
+
+function fixedStatement(connection: PgConnection, text: string, withSync: boolean): Buffer {
+  const key = withSync ? `${text}\0sync` : text;
+  let bytes = fixedStatements.get(key);
+  if (!bytes) {
+    bytes = captureWrites(connection, () => {
+      connection.parse({ text });
+      connection.bind({});
+      connection.execute({});
+      if (withSync) connection.sync();
+    });
+    // Nothing is captured from a connection whose socket is gone (pg skips the write): not cached.
+    if (bytes.length === 0) return bytes;
+    if (fixedStatements.size >= MAX_FIXED_STATEMENTS) fixedStatements.clear();
+    fixedStatements.set(key, bytes);
+  }
+  return bytes;
+}
+
+/** What `fn` makes the connection write, as one buffer, without sending it. */
+function captureWrites(connection: PgConnection, fn: () => void): Buffer {
   const stream = connection.stream;
   const ownWrite = Object.prototype.hasOwnProperty.call(stream, "write");
   const write = stream.write;
@@ -73,7 +110,7 @@ function batchWrites(connection: PgConnection, fn: () => void): void {
     if (ownWrite) stream.write = write;
     else delete (stream as Partial<PgConnection["stream"]>).write;
   }
-  if (chunks.length) write.call(stream, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
 
 /** Up to this many rows, the whole exchange is one round trip: rows beyond the cap are discarded as they arrive. */
@@ -109,6 +146,8 @@ export class PipelinedStatement {
   private connection: PgConnection | undefined;
   private converters: ((text: string) => unknown)[] = [];
   private completions = 0;
+  /** Whether the messages arriving now belong to the caller's statement (not the preamble). */
+  private inUserStatement: boolean;
   private received = 0;
   private readonly singleShot: boolean;
   private epilogueSent = false;
@@ -119,40 +158,38 @@ export class PipelinedStatement {
   constructor(private readonly options: PipelinedStatementOptions) {
     this.done = new Promise((resolve) => (this.resolve = resolve));
     this.singleShot = options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
+    this.inUserStatement = options.preamble.length === 0;
   }
 
   submit(connection: PgConnection): void {
     this.connection = connection;
     const { preamble, sql, values, maxRows } = this.options;
-    batchWrites(connection, () => {
-      for (const text of preamble) {
-        connection.parse({ text });
-        connection.bind({});
-        connection.execute({});
-      }
-      connection.parse({ text: sql });
-      connection.bind({ values });
-      connection.describe({ type: "P" });
-      connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
-      if (this.singleShot) this.sendEpilogue();
-      else connection.flush();
-    });
+    const before = preamble.map((text) => fixedStatement(connection, text, false));
+    let after: Buffer | undefined;
+    if (this.singleShot) {
+      this.epilogueSent = true;
+      after = fixedStatement(connection, this.options.epilogue, true);
+    }
+    batchWrites(
+      connection,
+      () => {
+        connection.parse({ text: sql });
+        connection.bind({ values });
+        connection.describe({ type: "P" });
+        connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
+        if (!this.singleShot) connection.flush();
+      },
+      before,
+      after,
+    );
   }
 
   private sendEpilogue(): void {
     const connection = this.connection;
     if (this.epilogueSent || !connection) return;
     this.epilogueSent = true;
-    batchWrites(connection, () => {
-      connection.parse({ text: this.options.epilogue });
-      connection.bind({});
-      connection.execute({});
-      connection.sync();
-    });
-  }
-
-  private get inUserStatement(): boolean {
-    return this.completions === this.options.preamble.length;
+    const bytes = fixedStatement(connection, this.options.epilogue, true);
+    if (bytes.length) connection.stream.write(bytes);
   }
 
   handleRowDescription(msg: { fields: PgField[] }): void {
@@ -210,6 +247,7 @@ export class PipelinedStatement {
 
   handleCommandComplete(msg: { text?: string }): void {
     if (this.inUserStatement) {
+      this.inUserStatement = false;
       // The command tag: "SELECT 5", "INSERT 0 1", "UPDATE 3", "CREATE TABLE".
       const words = (msg.text ?? "").split(" ");
       const last = words[words.length - 1] ?? "";
@@ -220,10 +258,12 @@ export class PipelinedStatement {
       return;
     }
     this.completions++;
+    if (this.completions === this.options.preamble.length) this.inUserStatement = true;
   }
 
   handleEmptyQuery(): void {
     if (this.inUserStatement) {
+      this.inUserStatement = false;
       this.completions++;
       if (!this.singleShot) this.sendEpilogue();
     }

@@ -17,6 +17,19 @@ const SESSION_SETUP =
   "SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET bytea_output = hex; " +
   "SET extra_float_digits = 1; SET idle_in_transaction_session_timeout = 60000";
 
+// Link records (and their connection rows) are cached objects reused by every call: the fingerprint,
+// a long string (it includes the sealed secret), is built once per row object, not per statement.
+const fingerprints = new WeakMap<TargetConnectionRow, string>();
+
+function fingerprintOf(row: TargetConnectionRow): string {
+  let fingerprint = fingerprints.get(row);
+  if (fingerprint === undefined) {
+    fingerprint = `${row.host}\0${row.port}\0${row.database}\0${row.username}\0${row.secretCiphertext}\0${row.sslMode}\0${row.sslCaCert ?? ""}`;
+    fingerprints.set(row, fingerprint);
+  }
+  return fingerprint;
+}
+
 /**
  * One bounded pool per target connection, shared by every link on that connection, created on first
  * use and closed after it sat idle. The password is decrypted only when a pool is created.
@@ -34,7 +47,7 @@ export class TargetPools {
   }
 
   get(row: TargetConnectionRow): pg.Pool {
-    const fingerprint = `${row.host}\0${row.port}\0${row.database}\0${row.username}\0${row.secretCiphertext}\0${row.sslMode}\0${row.sslCaCert ?? ""}`;
+    const fingerprint = fingerprintOf(row);
     const existing = this.pools.get(row.id);
     const now = Date.now();
     if (existing && existing.fingerprint === fingerprint) {

@@ -38,7 +38,8 @@ export class DispatchTransport implements Transport {
 
   /**
    * Delivers one request and resolves with its response. `onNotification` receives notifications the
-   * server relates to this request (progress, logging), for SSE responses.
+   * server relates to this request (progress, logging), for SSE responses. The message's id is
+   * replaced while it is in flight: callers pass an object they own and do not reuse.
    */
   request(
     message: JSONRPCMessage & { id: RequestId; method: string },
@@ -49,7 +50,10 @@ export class DispatchTransport implements Transport {
     if (this.nextId > Number.MAX_SAFE_INTEGER - 1) this.nextId = 1;
     return new Promise((resolve) => {
       this.pending.set(internalId, { originalId: message.id, resolve, onNotification });
-      this.onmessage?.({ ...message, id: internalId }, { authInfo });
+      // The message is the HTTP layer's own freshly parsed object: renumbered in place rather than
+      // copied (a copy per request and per response was a visible share of the per-call allocations).
+      message.id = internalId;
+      this.onmessage?.(message, { authInfo });
     });
   }
 
@@ -64,7 +68,9 @@ export class DispatchTransport implements Transport {
       const pending = this.pending.get(internalId);
       if (!pending) return; // caller gave up (client disconnected); nothing to deliver
       this.pending.delete(internalId);
-      pending.resolve({ ...message, id: pending.originalId } as JSONRPCMessage);
+      // The SDK builds a new response object per request and keeps no reference to it once sent.
+      (message as { id: RequestId }).id = pending.originalId;
+      pending.resolve(message);
       return;
     }
     const related = options?.relatedRequestId;
