@@ -110,6 +110,11 @@ function startLoadProcess(): LoadProcess {
   };
 }
 
+/** Sends one command to every load process and waits for all their replies. */
+function tellAll(loaders: LoadProcess[], message: unknown) {
+  return Promise.all(loaders.map((l) => l.send(message)));
+}
+
 async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: number): Promise<Measurement> {
   // Sequential latency: one client, one call at a time.
   const single = await connectClient(spec);
@@ -134,18 +139,18 @@ async function measure(spec: TargetSpec, loaders: LoadProcess[], serverPid?: num
   let machineAfter: Awaited<ReturnType<typeof machineTimes>> | undefined;
   if (loaders.length > 0) {
     const per = CONCURRENCY / loaders.length;
-    await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec, clients: per })));
+    await tellAll(loaders, { cmd: "setup", spec, clients: per });
     const started = Date.now() + 50;
     cpuBefore = await processCpuMs(serverPid);
     clientBefore = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
     machineBefore = await machineTimes();
-    const replies = await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: started + THROUGHPUT_MS })));
+    const replies = await tellAll(loaders, { cmd: "run", deadline: started + THROUGHPUT_MS });
     elapsed = Date.now() - started;
     cpuAfter = await processCpuMs(serverPid);
     clientAfter = (await Promise.all(loaders.map((l) => processCpuMs(l.child.pid)))).reduce((a, b) => a! + (b ?? 0), 0);
     machineAfter = await machineTimes();
     calls = replies.reduce((sum, r) => sum + (r.calls ?? 0), 0);
-    await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
+    await tellAll(loaders, { cmd: "teardown" });
   } else {
     const clients = await Promise.all(Array.from({ length: CONCURRENCY }, () => connectClient(spec)));
     await Promise.all(clients.map(async (c) => {
@@ -281,9 +286,9 @@ async function main(): Promise<void> {
     for (const target of targets) {
       if (loaders.length === 0) break;
       const per = CONCURRENCY / loaders.length;
-      await Promise.all(loaders.map((l) => l.send({ cmd: "setup", spec: target, clients: per })));
-      await Promise.all(loaders.map((l) => l.send({ cmd: "run", deadline: Date.now() + WARMUP_MS })));
-      await Promise.all(loaders.map((l) => l.send({ cmd: "teardown" })));
+      await tellAll(loaders, { cmd: "setup", spec: target, clients: per });
+      await tellAll(loaders, { cmd: "run", deadline: Date.now() + WARMUP_MS });
+      await tellAll(loaders, { cmd: "teardown" });
     }
 
     const results = new Map<string, Measurement[]>(targets.map((t) => [t.name, []]));

@@ -11,6 +11,15 @@ describe("stateless session ids", () => {
     expect(decodeSessionId(id)).toEqual({ clientName: "Claude Desktop", clientVersion: "0.9.1" });
     expect(encodeSessionId("x", "1")).not.toBe(encodeSessionId("x", "1"));
   });
+  test("decoded once per id: repeated and many distinct ids each keep their own client, and nothing can alter them", () => {
+    const ids = Array.from({ length: 5_000 }, (_, i) => [encodeSessionId(`client ${i}`, String(i)), i] as const);
+    for (const round of [1, 2]) {
+      for (const [id, i] of ids) expect(decodeSessionId(id), `round ${round}`).toEqual({ clientName: `client ${i}`, clientVersion: String(i) });
+    }
+    const info = decodeSessionId(ids[0]![0]);
+    expect(() => ((info as { clientName: string | null }).clientName = "someone else")).toThrow();
+    expect(decodeSessionId(ids[0]![0]).clientName).toBe("client 0");
+  });
   test("garbage decodes to nothing", () => {
     for (const bad of [undefined, "", "abc", "abc.!!!", `a.${Buffer.from('{"x":1}').toString("base64url")}`, "a".repeat(700)]) {
       expect(decodeSessionId(bad)).toEqual({ clientName: null, clientVersion: null });

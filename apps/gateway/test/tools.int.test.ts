@@ -238,6 +238,30 @@ describe("execute_sql", () => {
     }
   });
 
+  test("one connection serving links with different limits gets each link's own wrapper, call after call", async () => {
+    // The wrapper's protocol bytes are cached by text: a cache mixing two links up would run one link's
+    // statement under the other's timeout, search_path or transaction mode.
+    const { runStatement } = await import("../src/execution/run-statement.js");
+    const pool = new pg.Pool({ connectionString: world.target.url, max: 1 });
+    const run = (sql: string, readOnly: boolean, statementTimeoutMs: number, searchPath: string) =>
+      runStatement(pool, { sql, values: [], readOnly, statementTimeoutMs, searchPath, maxRows: 10, maxBytes: 10_000 });
+    try {
+      for (let round = 0; round < 3; round++) {
+        expect((await run("SHOW statement_timeout", true, 1000, '"public"')).rowsJson).toEqual(['["1s"]']);
+        expect((await run("SHOW statement_timeout", true, 2500, '"pg_catalog"')).rowsJson).toEqual(['["2500ms"]']);
+        expect((await run("SHOW search_path", true, 1000, '"public"')).rowsJson).toEqual(['["public"]']);
+        expect((await run("SHOW search_path", true, 2500, '"pg_catalog"')).rowsJson).toEqual(['["pg_catalog"]']);
+        expect((await run("SHOW transaction_read_only", true, 1000, '"public"')).rowsJson).toEqual(['["on"]']);
+        expect((await run("SHOW transaction_read_only", false, 1000, '"public"')).rowsJson).toEqual(['["off"]']);
+      }
+      // Outside the calls the session keeps its own settings: every SET LOCAL ended with its transaction.
+      const { rows } = await pool.query("SELECT current_setting('statement_timeout') AS t, current_setting('transaction_read_only') AS ro");
+      expect(rows[0]).toEqual({ t: "0", ro: "off" });
+    } finally {
+      await pool.end();
+    }
+  });
+
   test("admin scope runs DDL", async () => {
     const r = await call("admin", "execute_sql", { sql: "CREATE TABLE gw_admin_test (id int primary key)" });
     expect(r.isError).toBeFalsy();

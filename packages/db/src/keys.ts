@@ -24,10 +24,8 @@ export function issueApiKey(): IssuedApiKey {
   return { key, prefix: `${API_KEY_PREFIX}${prefix}`, hash: hashApiKey(key) };
 }
 
-// One-shot crypto.hash: every gateway request hashes its bearer key, and the Hash object of
-// createHash().update().digest() measured at ~4 µs of the request path against ~1 µs.
 export function hashApiKey(key: string): string {
-  return hash("sha256", key, "hex");
+  return sha256Hex(key);
 }
 
 export function looksLikeApiKey(token: string): boolean {
@@ -51,6 +49,9 @@ export function randomToken(bytes = 32): string {
   return randomBytes(bytes).toString("base64url");
 }
 
+// One-shot crypto.hash rather than a Hash object: every gateway request hashes its bearer key, and
+// createHash().update().digest() measured 1.6 µs against 0.5 µs in a loop (4.5 µs in the gateway's
+// request-path profile).
 export function sha256Hex(value: string): string {
   return hash("sha256", value, "hex");
 }

@@ -53,47 +53,6 @@ export interface PipelinedStatementOptions {
   maxBytes: number;
 }
 
-/**
- * Runs `fn` with the connection's socket writes collected, then sends them, between `before` and
- * `after`, as one buffer. pg writes each protocol message separately; corked, they leave as one writev
- * of a dozen small buffers, which measured ~20% more CPU per exchange than a single write on this VM
- * (the exchange's biggest cost).
- */
-function batchWrites(connection: PgConnection, fn: () => void, before?: Buffer[], after?: Buffer): void {
-  const body = captureWrites(connection, fn);
-  // pg writes nothing on a closed socket; neither do we (the connection's error reaches the caller).
-  if (body.length === 0) return;
-  const parts = before ? [...before, body] : [body];
-  if (after) parts.push(after);
-  connection.stream.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
-}
-
-/**
- * Protocol bytes of a statement that is always sent the same way (Parse/Bind/Execute of a constant text,
- * optionally followed by Sync), serialized once by pg's own serializer and then reused: the transaction
- * wrapper around every call (BEGIN READ ONLY, SET LOCAL ..., ROLLBACK) repeats a handful of texts.
- */
-const fixedStatements = new Map<string, Buffer>();
-const MAX_FIXED_STATEMENTS = 1_000;
-
-function fixedStatement(connection: PgConnection, text: string, withSync: boolean): Buffer {
-  const key = withSync ? `${text}\0sync` : text;
-  let bytes = fixedStatements.get(key);
-  if (!bytes) {
-    bytes = captureWrites(connection, () => {
-      connection.parse({ text });
-      connection.bind({});
-      connection.execute({});
-      if (withSync) connection.sync();
-    });
-    // Nothing is captured from a connection whose socket is gone (pg skips the write): not cached.
-    if (bytes.length === 0) return bytes;
-    if (fixedStatements.size >= MAX_FIXED_STATEMENTS) fixedStatements.clear();
-    fixedStatements.set(key, bytes);
-  }
-  return bytes;
-}
-
 /** What `fn` makes the connection write, as one buffer, without sending it. */
 function captureWrites(connection: PgConnection, fn: () => void): Buffer {
   const stream = connection.stream;
@@ -111,6 +70,43 @@ function captureWrites(connection: PgConnection, fn: () => void): Buffer {
     else delete (stream as Partial<PgConnection["stream"]>).write;
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+/**
+ * Sends `parts` as one buffer. pg writes each protocol message separately; corked, they leave as one
+ * writev of a dozen small buffers, which measured ~20% more CPU per exchange than a single write on this
+ * VM (the exchange's biggest cost). An empty part means pg found the socket closed and wrote nothing:
+ * then nothing is sent (the connection's error reaches the caller).
+ */
+function writeAll(connection: PgConnection, parts: Buffer[]): void {
+  if (parts.some((part) => part.length === 0)) return;
+  connection.stream.write(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+}
+
+/**
+ * Protocol bytes of a statement that is always sent the same way (Parse/Bind/Execute of a constant text,
+ * optionally followed by Sync), serialized once by pg's own serializer and then reused: the transaction
+ * wrapper around every call (BEGIN READ ONLY, SET LOCAL ..., ROLLBACK) repeats a handful of texts.
+ */
+const fixedStatements = { plain: new Map<string, Buffer>(), withSync: new Map<string, Buffer>() };
+const MAX_FIXED_STATEMENTS = 1_000;
+
+function fixedStatement(connection: PgConnection, text: string, withSync: boolean): Buffer {
+  const cache = withSync ? fixedStatements.withSync : fixedStatements.plain;
+  let bytes = cache.get(text);
+  if (!bytes) {
+    bytes = captureWrites(connection, () => {
+      connection.parse({ text });
+      connection.bind({});
+      connection.execute({});
+      if (withSync) connection.sync();
+    });
+    // Nothing is captured from a connection whose socket is gone: not cached.
+    if (bytes.length === 0) return bytes;
+    if (cache.size >= MAX_FIXED_STATEMENTS) cache.clear();
+    cache.set(text, bytes);
+  }
+  return bytes;
 }
 
 /** Up to this many rows, the whole exchange is one round trip: rows beyond the cap are discarded as they arrive. */
@@ -145,10 +141,10 @@ export class PipelinedStatement {
   private resolve!: (result: StatementResult) => void;
   private connection: PgConnection | undefined;
   private converters: ((text: string) => unknown)[] = [];
-  private completions = 0;
+  /** Preamble statements completed so far: the caller's statement starts after the last one. */
+  private preambleCompleted = 0;
   /** Whether the messages arriving now belong to the caller's statement (not the preamble). */
   private inUserStatement: boolean;
-  private received = 0;
   private readonly singleShot: boolean;
   private epilogueSent = false;
   private stopReading = false;
@@ -163,33 +159,29 @@ export class PipelinedStatement {
 
   submit(connection: PgConnection): void {
     this.connection = connection;
-    const { preamble, sql, values, maxRows } = this.options;
-    const before = preamble.map((text) => fixedStatement(connection, text, false));
-    let after: Buffer | undefined;
-    if (this.singleShot) {
-      this.epilogueSent = true;
-      after = fixedStatement(connection, this.options.epilogue, true);
-    }
-    batchWrites(
-      connection,
-      () => {
+    const { preamble, sql, values, maxRows, epilogue } = this.options;
+    const parts = preamble.map((text) => fixedStatement(connection, text, false));
+    parts.push(
+      captureWrites(connection, () => {
         connection.parse({ text: sql });
         connection.bind({ values });
         connection.describe({ type: "P" });
         connection.execute({ rows: this.singleShot ? maxRows + 1 : Math.min(CHUNK_ROWS, maxRows + 1) });
         if (!this.singleShot) connection.flush();
-      },
-      before,
-      after,
+      }),
     );
+    if (this.singleShot) {
+      this.epilogueSent = true;
+      parts.push(fixedStatement(connection, epilogue, true));
+    }
+    writeAll(connection, parts);
   }
 
   private sendEpilogue(): void {
     const connection = this.connection;
     if (this.epilogueSent || !connection) return;
     this.epilogueSent = true;
-    const bytes = fixedStatement(connection, this.options.epilogue, true);
-    if (bytes.length) connection.stream.write(bytes);
+    writeAll(connection, [fixedStatement(connection, this.options.epilogue, true)]);
   }
 
   handleRowDescription(msg: { fields: PgField[] }): void {
@@ -199,7 +191,6 @@ export class PipelinedStatement {
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
     if (!this.inUserStatement) return;
-    this.received++;
     const r = this.result;
     if (this.stopReading) return;
     if (r.rowCount >= this.options.maxRows) {
@@ -235,10 +226,12 @@ export class PipelinedStatement {
     }
     if (!this.stopReading && this.result.rowCount < this.options.maxRows) {
       const connection = this.connection!;
-      batchWrites(connection, () => {
-        connection.execute({ rows: CHUNK_ROWS });
-        connection.flush();
-      });
+      writeAll(connection, [
+        captureWrites(connection, () => {
+          connection.execute({ rows: CHUNK_ROWS });
+          connection.flush();
+        }),
+      ]);
       return;
     }
     this.result.truncated = true;
@@ -253,18 +246,17 @@ export class PipelinedStatement {
       const last = words[words.length - 1] ?? "";
       this.result.command = words[0] ? words[0] : null;
       this.result.commandRowCount = /^\d+$/.test(last) ? Number(last) : null;
-      this.completions++;
       if (!this.singleShot) this.sendEpilogue();
       return;
     }
-    this.completions++;
-    if (this.completions === this.options.preamble.length) this.inUserStatement = true;
+    // Preamble statements, then the epilogue's (which leaves the count past the preamble's length).
+    this.preambleCompleted++;
+    if (this.preambleCompleted === this.options.preamble.length) this.inUserStatement = true;
   }
 
   handleEmptyQuery(): void {
     if (this.inUserStatement) {
       this.inUserStatement = false;
-      this.completions++;
       if (!this.singleShot) this.sendEpilogue();
     }
   }
