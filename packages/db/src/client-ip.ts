@@ -38,7 +38,8 @@ export const trustProxySchema = z.coerce
   .max(16)
   .default(0);
 
-export function trustProxyHops(source: NodeJS.ProcessEnv = process.env): number {
+/** Reads TRUST_PROXY from an environment the caller passes (apps read theirs through env.ts). */
+export function trustProxyHops(source: Readonly<Record<string, string | undefined>>): number {
   const raw = source.TRUST_PROXY;
   const parsed = trustProxySchema.safeParse(raw === undefined || raw.trim() === "" ? undefined : raw);
   if (!parsed.success) throw new Error(`Invalid environment:\n  - TRUST_PROXY: ${parsed.error.issues[0]?.message}`);
