@@ -3,9 +3,13 @@ import { requireUser } from "./session";
 import { toActionError, type ActionResult } from "./errors";
 
 /**
- * Every server action runs through here: the session is resolved on the server (never taken from
- * the client), and every failure becomes a typed result the form can show.
+ * Server actions are built on the action client (./action-client): `publicAction`, `userAction`,
+ * `teamAction`, each parsing its whole input with a strict zod schema before anything runs.
  */
+export { id, input, publicAction, teamAction, userAction, type TeamActionContext } from "./action-client";
+export type { ActionError, ActionResult } from "./errors";
+
+/** @deprecated Unparsed input: kept only until the last caller moves to `userAction`. */
 export async function runAction<T>(fn: (user: SessionUser) => Promise<T>): Promise<ActionResult<T>> {
   try {
     const user = await requireUser();
@@ -15,7 +19,7 @@ export async function runAction<T>(fn: (user: SessionUser) => Promise<T>): Promi
   }
 }
 
-/** For the few actions that run signed out (sign-up, password reset). */
+/** @deprecated Unparsed input: kept only until the last caller moves to `publicAction`. */
 export async function runPublicAction<T>(fn: () => Promise<T>): Promise<ActionResult<T>> {
   try {
     return { ok: true, data: await fn() };

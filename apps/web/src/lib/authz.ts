@@ -1,4 +1,5 @@
-import type { Role } from "@portcullis/db/client";
+import { z } from "zod";
+import type { Membership, Role, Team } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { getPrisma } from "./db";
 
@@ -6,6 +7,20 @@ import { getPrisma } from "./db";
 export interface Actor {
   userId: string;
 }
+
+/**
+ * What a team operation runs with: the caller, and the team and role resolved once (by the action
+ * wrapper, or by the page from its slug). Operations never look the team up again from input.
+ */
+export interface TeamContext {
+  user: Actor;
+  team: Team;
+  role: Role;
+  membership: Membership;
+}
+
+export const ROLES = ["owner", "admin", "member", "viewer"] as const;
+export const roleSchema = z.enum(ROLES);
 
 const RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 
@@ -20,30 +35,56 @@ export const ROLE_LABELS: Record<Role, string> = {
   viewer: "Viewer",
 };
 
+// The ids reach a Prisma `where`: an object there is a filter ({not: …}), so only a uuid string passes.
+const teamIdSchema = z.string().uuid();
+const userIdSchema = z.string().uuid();
+const slugSchema = z.string().min(1).max(100);
+
+function forbidden(minimum: Role, role: Role) {
+  return new PortcullisError("forbidden", `this needs the ${ROLE_LABELS[minimum].toLowerCase()} role or higher; you are ${role === "admin" || role === "owner" ? "an" : "a"} ${role}`);
+}
+
 /**
  * The tenant check every server action and route handler goes through. Not being a member answers
  * `not_found` — exactly what a team that does not exist answers — so ids of other teams reveal
  * nothing. Being a member with too low a role answers `forbidden`, which says what is needed.
  */
-export async function authorizeTeam(actor: Actor, teamId: string, minimum: Role = "viewer") {
-  const membership = await getPrisma().membership.findFirst({
-    where: { teamId, userId: actor.userId },
+export async function resolveTeam(actor: Actor, teamId: string, minimum: Role = "viewer"): Promise<TeamContext> {
+  const id = teamIdSchema.safeParse(teamId);
+  const userId = userIdSchema.safeParse(actor.userId);
+  if (!id.success || !userId.success) throw new PortcullisError("not_found", "team not found");
+  const membership = await getPrisma().membership.findUnique({
+    where: { teamId_userId: { teamId: id.data, userId: userId.data } },
     include: { team: true },
   });
   if (!membership) throw new PortcullisError("not_found", "team not found");
-  if (!roleAtLeast(membership.role, minimum)) {
-    throw new PortcullisError("forbidden", `this needs the ${ROLE_LABELS[minimum].toLowerCase()} role or higher; you are ${membership.role === "admin" || membership.role === "owner" ? "an" : "a"} ${membership.role}`);
-  }
-  return { team: membership.team, role: membership.role, membership };
+  if (!roleAtLeast(membership.role, minimum)) throw forbidden(minimum, membership.role);
+  const { team, ...rest } = membership;
+  return { user: { userId: userId.data }, team, role: membership.role, membership: rest };
+}
+
+/** For code that still authorises by id (Activity, owned elsewhere): the same parsed check. */
+export async function authorizeTeam(actor: Actor, teamId: string, minimum: Role = "viewer") {
+  const ctx = await resolveTeam(actor, teamId, minimum);
+  return { team: ctx.team, role: ctx.role, membership: ctx.membership };
 }
 
 /** Same check by slug, for pages (URLs carry the slug). */
 export async function authorizeTeamSlug(actor: Actor, slug: string, minimum: Role = "viewer") {
+  const parsed = slugSchema.safeParse(slug);
+  const userId = userIdSchema.safeParse(actor.userId);
+  if (!parsed.success || !userId.success) throw new PortcullisError("not_found", "team not found");
   const membership = await getPrisma().membership.findFirst({
-    where: { team: { slug }, userId: actor.userId },
+    where: { team: { slug: parsed.data }, userId: userId.data },
     include: { team: true },
   });
   if (!membership) throw new PortcullisError("not_found", "team not found");
   if (!roleAtLeast(membership.role, minimum)) throw new PortcullisError("forbidden", `this page needs the ${minimum} role`);
-  return { team: membership.team, role: membership.role, membership };
+  const { team, ...rest } = membership;
+  return { team, role: membership.role, membership: rest };
+}
+
+/** A second, in-operation check of the role the action declared (cheap: no query). */
+export function requireRole(ctx: TeamContext, minimum: Role) {
+  if (!roleAtLeast(ctx.role, minimum)) throw forbidden(minimum, ctx.role);
 }
