@@ -12,9 +12,14 @@ export const AUDIT_EVENT_KINDS = [
   "oauth_refresh",
   "oauth_revoke",
   "oauth_refused",
+  "config_change", // a configuration change (scope, keys, roles, connections…), from the transactional outbox
+  "chain_break", // written by the worker when a team's chain head did not match its newest event
 ] as const;
 
 export const auditVerdictSchema = z.enum(["allowed", "blocked", "error"]);
+
+/** Longest `detail` a configuration change may carry (before/after of a scope document fit easily). */
+export const CONFIG_DETAIL_MAX = 64_000;
 
 const optionalText = (max: number) => z.string().max(max).nullish();
 const uuid = z.string().uuid();
@@ -44,6 +49,8 @@ export const auditEventSchema = z.object({
   error: optionalText(4000),
   sourceIp: optionalText(64),
   requestId: optionalText(100),
+  /** Configuration changes: JSON {action, target, before, after}, secrets already redacted. */
+  detail: optionalText(CONFIG_DETAIL_MAX),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;

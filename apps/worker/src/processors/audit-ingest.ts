@@ -1,4 +1,4 @@
-import { prepareAuditBatch, writePreparedBatch, type AuditEventInput } from "@portcullis/db/audit";
+import { deleteConfigOutbox, prepareAuditBatch, readConfigOutbox, writePreparedBatch, type AuditEventInput } from "@portcullis/db/audit";
 import { QUEUES, auditBatchJobSchema, auditEventSchema, isAuditBatchJob } from "@portcullis/jobs";
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
 import type pg from "pg";
@@ -192,6 +192,8 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   onFinalFailure?: () => void;
   /** Where invalid events of a batch job go at once (the rest of the batch is stored). */
   deadLetter: Queue;
+  /** How often the configuration-change outbox is drained into the chain (ms; 0: never). */
+  outboxEveryMs?: number;
 }
 
 function describeProblems(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
@@ -267,5 +269,61 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
     if (!job || error instanceof UnrecoverableError || job.attemptsMade >= attempts) opts.onFinalFailure?.();
   });
   worker.on("error", (error) => opts.logger?.error({ err: error }, "audit worker error"));
+  startOutboxDrain(worker, batcher, opts);
   return { worker, batcher };
+}
+
+/**
+ * Configuration changes reach the chain through `audit_outbox` (written in the transaction of the
+ * change, see recordConfigChange). Polled rather than signalled: a change is rare, an empty-table
+ * probe every second costs nothing, and nothing is lost when a signal would have been. Several workers
+ * may drain the same rows: the write is idempotent on the event id, and a row is deleted only once
+ * its event is stored (or dead-lettered), so a crash in between only replays it.
+ */
+function startOutboxDrain(worker: Worker, batcher: AuditBatcher, opts: AuditWorkerOptions): void {
+  const every = opts.outboxEveryMs ?? 1000;
+  if (every <= 0) return;
+  let running: Promise<void> | undefined;
+  const tick = () => {
+    running ??= drainConfigOutbox(batcher, opts)
+      .then(() => undefined)
+      .catch((error) => opts.logger?.warn({ err: error }, "configuration-change outbox drain failed"))
+      .finally(() => (running = undefined));
+  };
+  const timer = setInterval(tick, every);
+  timer.unref();
+  worker.on("closing", () => clearInterval(timer));
+}
+
+/** Moves what the outbox holds into the chain; returns how many records were handled. */
+export async function drainConfigOutbox(batcher: AuditBatcher, opts: Pick<AuditWorkerOptions, "pool" | "deadLetter" | "logger">): Promise<number> {
+  let handled = 0;
+  for (;;) {
+    const rows = await readConfigOutbox(opts.pool, 500);
+    if (!rows.length) return handled;
+    const refused: { event: unknown; reason: string; index: number }[] = [];
+    const writes: { id: string; done: Promise<void> }[] = [];
+    rows.forEach((row, index) => {
+      let raw: unknown;
+      try {
+        raw = JSON.parse(row.event);
+      } catch {
+        raw = row.event;
+      }
+      const parsed = auditEventSchema.safeParse(raw);
+      if (parsed.success) writes.push({ id: row.id, done: batcher.add(parsed.data) });
+      else refused.push({ event: raw, index, reason: `invalid configuration-change record: ${describeProblems(parsed.error)}` });
+    });
+    const outcomes = await Promise.allSettled(writes.map((w) => w.done));
+    if (refused.length) {
+      await deadLetterEvents(opts.deadLetter, "audit-outbox", { jobId: "outbox", attemptsMade: 1, failedAt: new Date().toISOString() }, refused);
+      opts.logger?.error({ count: refused.length }, "configuration-change records could not be parsed and were dead-lettered");
+    }
+    const stored = writes.filter((_, i) => outcomes[i]!.status === "fulfilled").map((w) => w.id);
+    const done = [...stored, ...refused.map((r) => rows[r.index]!.id)];
+    await deleteConfigOutbox(opts.pool, done);
+    handled += done.length;
+    // A record that failed to store stays in the outbox and is retried by the next tick.
+    if (done.length < rows.length) return handled;
+  }
 }

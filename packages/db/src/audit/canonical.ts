@@ -40,6 +40,8 @@ export interface AuditRow {
   error: string | null;
   sourceIp: string | null;
   requestId: string | null;
+  /** Configuration changes only; absent from the content when null, so older rows hash as they did. */
+  detail: string | null;
 }
 
 /**
@@ -76,6 +78,8 @@ export function canonicalParts(row: Omit<AuditRow, "seq">): CanonicalParts {
     row.error,
     row.sourceIp,
     row.requestId,
+    // Appended only when present: every row written before `detail` existed keeps its content.
+    ...(row.detail == null ? [] : [row.detail]),
   ]);
   // `[a,b,c]` and `[d,…]` → `[a,b,c,` and `,d,…]`, so that head + "\"seq\"" + tail is one JSON array.
   return { head: `${head.slice(0, -1)},`, tail: `,${tail.slice(1)}` };

@@ -16,3 +16,5 @@ export { ingestAuditBatch, prepareAuditBatch, writePreparedBatch, type AuditEven
 export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
 export { verifyAuditChain, type AuditVerification } from "./verify.js";
 export type { AuditDatabase } from "./reader.js";
+export { CONFIG_DETAIL_MAX, configChangeEvent, configChangeSchema, recordConfigChange, redactSecrets, type ConfigAuditTx, type ConfigChange } from "./config-change.js";
+export { deleteConfigOutbox, readConfigOutbox, type OutboxRow } from "./outbox.js";

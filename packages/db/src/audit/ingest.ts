@@ -29,6 +29,7 @@ export interface AuditEventInput {
   error?: string | null;
   sourceIp?: string | null;
   requestId?: string | null;
+  detail?: string | null;
 }
 
 export interface IngestResult {
@@ -72,12 +73,13 @@ function toRow(event: AuditEventInput): Omit<AuditRow, "seq"> {
     error: text(event.error),
     sourceIp: text(event.sourceIp),
     requestId: text(event.requestId),
+    detail: text(event.detail),
   };
 }
 
 const COLUMNS = `id, team_id, time, seq, kind, link_id, api_key_id, oauth_client_id, user_id, client_name,
   client_version, tool, sql, fingerprint, tables, verdict, rule_id, reason, duration_ms, rows, bytes, error,
-  source_ip, request_id, prev_hash, hash`;
+  source_ip, request_id, detail, prev_hash, hash`;
 
 // COPY rather than INSERT: measured here (2 cores, all of audit_events' indexes) a COPY of 1,000 rows
 // costs PostgreSQL noticeably less than INSERT … SELECT FROM unnest(26 arrays), and the text format is
@@ -154,7 +156,7 @@ export function prepareAuditBatch(events: readonly AuditEventInput[]): PreparedA
     const middle = [
       row.kind, row.linkId, row.apiKeyId, row.oauthClientId, row.userId, row.clientName, row.clientVersion, row.tool,
       row.sql, row.fingerprint, arrayLiteral(row.tables), row.verdict, row.ruleId, row.reason, row.durationMs, row.rows,
-      row.bytes, row.error, row.sourceIp, row.requestId,
+      row.bytes, row.error, row.sourceIp, row.requestId, row.detail,
     ];
     rows.set(id, {
       id,

@@ -38,6 +38,7 @@ interface StoredRow {
   error: string | null;
   source_ip: string | null;
   request_id: string | null;
+  detail: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -51,7 +52,7 @@ SELECT id::text, team_id::text, seq::text,
   to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
   kind, link_id::text, api_key_id::text, oauth_client_id, user_id::text, client_name, client_version, tool,
   sql, fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error,
-  source_ip, request_id, prev_hash, hash
+  source_ip, request_id, detail, prev_hash, hash
 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT ${PAGE}`;
 
 function toAuditRow(r: StoredRow): AuditRow {
@@ -80,6 +81,7 @@ function toAuditRow(r: StoredRow): AuditRow {
     error: r.error,
     sourceIp: r.source_ip,
     requestId: r.request_id,
+    detail: r.detail,
   };
 }
 
