@@ -27,6 +27,7 @@ const row: AuditRow = {
   error: null,
   sourceIp: null,
   requestId: null,
+  detail: null,
 };
 
 test("the hash commits to the previous hash and to every field", () => {
