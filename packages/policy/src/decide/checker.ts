@@ -99,6 +99,10 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   const empty = { statementCount: 0, classes: [], readOnly: false, tables: [], fingerprint: "" };
   if (typeof sql !== "string" || sql.length > maxSqlLength)
     return refused(scope, empty, "statement_too_long", `the SQL text is ${typeof sql === "string" ? sql.length : 0} characters; at most ${maxSqlLength} are accepted`, undefined);
+  // libpg-query and the wire protocol both read C strings: text after a NUL would be seen by neither
+  // the checker nor (reliably) the server, and in the extended protocol it would shift the message.
+  if (sql.includes("\0"))
+    return refused(scope, empty, "control_character", `the SQL text contains a NUL character (at character ${sql.indexOf("\0") + 1}); remove it`, undefined);
   const parsed = parseSql(sql);
   if (!parsed.ok) {
     if (PARSER_EXHAUSTION.test(parsed.message))
@@ -118,7 +122,7 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   for (const [i, s] of statements.entries()) {
     const analyzer = new StatementAnalyzer(view);
     try {
-      classes.push(analyzer.analyze(s.stmt));
+      classes.push(analyzer.analyzeRaw(s, sql));
     } catch (error) {
       if (error instanceof Refusal) return refused(scope, { ...base, classes }, error.ruleId, error.message, i + 1, error.need);
       if (error instanceof RangeError)

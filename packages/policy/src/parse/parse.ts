@@ -41,3 +41,36 @@ export function parseSql(sql: string): ParseOutcome {
     return { ok: false, message, position: err?.sqlDetails?.cursorPosition };
   }
 }
+
+export type PlpgsqlOutcome = { ok: true; functions: PgNode[] } | { ok: false; message: string };
+
+/**
+ * Compiles the PL/pgSQL of one CREATE FUNCTION or DO statement (its own text) the way the server's
+ * PL/pgSQL compiler would, giving the embedded SQL of every statement and expression in the body.
+ */
+export function parsePlpgsql(statementText: string): PlpgsqlOutcome {
+  if (!parser) throw new Error("the SQL parser is not loaded yet: await policyReady() once at startup (loadCatalog does it)");
+  try {
+    const tree = parser.parsePlPgSQLSync(statementText) as unknown as { plpgsql_funcs?: PgNode[] };
+    return { ok: true, functions: tree.plpgsql_funcs ?? [] };
+  } catch (error) {
+    const message = typeof (error as { message?: unknown })?.message === "string" ? (error as Error).message : String(error);
+    return { ok: false, message };
+  }
+}
+
+export interface SqlToken {
+  start: number;
+  end: number;
+  text: string;
+}
+
+/** PostgreSQL's lexer over `sql` (offsets are UTF-8 byte offsets); empty when the text does not scan. */
+export function scanSql(sql: string): SqlToken[] {
+  if (!parser) throw new Error("the SQL parser is not loaded yet: await policyReady() once at startup (loadCatalog does it)");
+  try {
+    return (parser.scanSync(sql) as unknown as { tokens?: SqlToken[] }).tokens ?? [];
+  } catch {
+    return [];
+  }
+}

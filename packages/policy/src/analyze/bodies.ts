@@ -1,0 +1,84 @@
+import { Buffer } from "node:buffer";
+import { parsePlpgsql, scanSql, type PgNode } from "../parse/parse.js";
+import { Refusal } from "./refusal.js";
+
+/** Analyses one piece of SQL text found in a body (every statement in it), or throws a Refusal. */
+export type EmbeddedSqlCheck = (sql: string) => void;
+
+// PostgreSQL's RawParseMode, as the PL/pgSQL compiler records it on each expression.
+const RAW_PARSE_DEFAULT = 0;
+const RAW_PARSE_PLPGSQL_EXPR = 2;
+const RAW_PARSE_PLPGSQL_ASSIGN1 = 3;
+const RAW_PARSE_PLPGSQL_ASSIGN3 = 5;
+const MAX_BODY_DEPTH = 400;
+
+/**
+ * Compiles a PL/pgSQL body with the server's own PL/pgSQL grammar and hands every embedded statement
+ * and expression to `check`. Dynamic SQL (EXECUTE, FOR ... IN EXECUTE, OPEN ... FOR EXECUTE, RETURN
+ * QUERY EXECUTE) is refused outright: its text exists only at run time, so no check can see it.
+ */
+export function checkPlpgsqlBody(statementText: string, check: EmbeddedSqlCheck): void {
+  const compiled = parsePlpgsql(statementText);
+  if (!compiled.ok)
+    throw new Refusal("code_creation", `the PL/pgSQL body does not compile (${compiled.message}), so it cannot be verified`);
+  walk(compiled.functions, check, 0);
+}
+
+function walk(node: unknown, check: EmbeddedSqlCheck, depth: number): void {
+  if (!node || typeof node !== "object") return;
+  if (depth > MAX_BODY_DEPTH) throw new Refusal("statement_too_complex", "the body is nested too deeply to analyse");
+  if (Array.isArray(node)) {
+    for (const item of node) walk(item, check, depth + 1);
+    return;
+  }
+  for (const key in node as PgNode) {
+    const value = (node as PgNode)[key];
+    if (key === "PLpgSQL_stmt_dynexecute" || key === "PLpgSQL_stmt_dynfors" || key === "dynquery")
+      throw new Refusal("dynamic_sql", "EXECUTE of a string builds SQL at run time that no check can see; write the statement itself in the body");
+    if (key === "PLpgSQL_expr") {
+      const expr = value as { query?: unknown; parseMode?: unknown };
+      checkExpression(typeof expr.query === "string" ? expr.query : "", typeof expr.parseMode === "number" ? expr.parseMode : RAW_PARSE_DEFAULT, check);
+      continue;
+    }
+    walk(value, check, depth + 1);
+  }
+}
+
+function checkExpression(query: string, mode: number, check: EmbeddedSqlCheck): void {
+  if (mode === RAW_PARSE_DEFAULT) return check(query);
+  if (mode === RAW_PARSE_PLPGSQL_EXPR) return check(`SELECT ${query}`);
+  if (mode >= RAW_PARSE_PLPGSQL_ASSIGN1 && mode <= RAW_PARSE_PLPGSQL_ASSIGN3) {
+    const [target, value] = splitAssignment(query);
+    // The target's subscripts are expressions too (`arr[(SELECT ...)] := 1`).
+    check(`SELECT ${target}`);
+    return check(`SELECT ${value}`);
+  }
+  throw new Refusal("code_creation", "the body holds an expression of a kind the checker does not analyse");
+}
+
+/** `target := value` (or `=`): splits at the first assignment operator outside brackets, as the grammar does. */
+function splitAssignment(query: string): [string, string] {
+  let depth = 0;
+  for (const token of scanSql(query)) {
+    if (token.text === "[" || token.text === "(") depth++;
+    else if (token.text === "]" || token.text === ")") depth--;
+    else if (depth === 0 && (token.text === ":=" || token.text === "=")) {
+      const bytes = Buffer.from(query, "utf8");
+      return [bytes.subarray(0, token.start).toString("utf8"), bytes.subarray(token.end).toString("utf8")];
+    }
+  }
+  throw new Refusal("code_creation", "an assignment in the body could not be analysed");
+}
+
+/** Dollar-quotes `body` with a tag it does not contain. */
+export function dollarQuote(body: string): string {
+  let tag = "$body$";
+  for (let i = 0; body.includes(tag); i++) tag = `$body${i}$`;
+  return `${tag}${body}${tag}`;
+}
+
+/** The text of one statement of `sql`, from the parser's byte offsets. */
+export function statementText(sql: string, location: number, length: number): string {
+  const bytes = Buffer.from(sql, "utf8");
+  return bytes.subarray(location, length > 0 ? location + length : undefined).toString("utf8");
+}
