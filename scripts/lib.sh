@@ -47,10 +47,12 @@ ensure_node_modules() {
   fi
 }
 
-# start_postgres DATA_DIR PORT [fast]  — creates the cluster on first use; reuses a running one.
-# Sets STARTED_PG=1 when this call started the server.
+# start_postgres DATA_DIR PORT [fast] [SUPERUSER_PASSWORD] — creates the cluster on first use; reuses a
+# running one. The superuser is `portcullis`; its password defaults to "portcullis" (the test
+# clusters); up.sh passes a random one and then removes it (bootstrap_metadata). Sets STARTED_PG=1
+# when this call started the server.
 start_postgres() {
-  local data port="$2" mode="${3:-}" bin runas=()
+  local data port="$2" mode="${3:-}" superuser_password="${4:-portcullis}" bin runas=()
   data="$(realpath -m "$1")"
   bin="$(pg_bin_dir)" || die "PostgreSQL server binaries not found (apt-get install postgresql)"
   mkdir -p "$data"
@@ -61,7 +63,9 @@ start_postgres() {
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating a PostgreSQL cluster in ${data#$ROOT/} (port $port)"
-    local pwfile; pwfile="$(mktemp)"; echo portcullis > "$pwfile"; chmod 644 "$pwfile"
+    local pwfile; pwfile="$(mktemp)"; printf '%s\n' "$superuser_password" > "$pwfile"
+    # initdb runs as `postgres` when we are root: it alone may read the file.
+    [ "${#runas[@]}" -gt 0 ] && chown postgres "$pwfile"; chmod 600 "$pwfile"
     "${runas[@]}" "$bin/initdb" -D "$data" -U portcullis --pwfile="$pwfile" --auth-local=trust \
       --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null || { rm -f "$pwfile"; die "initdb failed"; }
     rm -f "$pwfile"
@@ -92,34 +96,79 @@ stop_postgres() {
   "${runas[@]}" "$bin/pg_ctl" -D "$data" -m fast -w stop >/dev/null 2>&1 || true
 }
 
-# start_redis DIR PORT — append-only persistence so queued audit jobs survive a restart.
+# start_redis DIR PORT [PASSWORD] — append-only persistence so queued audit jobs survive a restart.
+# With a password, the server requires it (kept in a 0600 config file, not on the command line where
+# `ps` shows it); a server already running on the port without one (the old scheme) gets it set live.
 start_redis() {
-  local dir port="$2"
+  local dir port="$2" password="${3:-}"
   dir="$(realpath -m "$1")"
-  mkdir -p "$dir"
-  if redis-cli -p "$port" ping >/dev/null 2>&1; then STARTED_REDIS=0; return 0; fi
-  redis-server --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
+  mkdir -p "$dir"; chmod 700 "$dir"
+  if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ]; then
+    STARTED_REDIS=0
+    if [ -n "$password" ]; then
+      redis-cli -p "$port" config set requirepass "$password" >/dev/null \
+        || die "Redis on port $port runs without a password and refused to take one"
+    fi
+    return 0
+  fi
+  if [ -n "$password" ] && [ "$(REDISCLI_AUTH="$password" redis-cli --no-auth-warning -p "$port" ping 2>/dev/null)" = PONG ]; then
+    STARTED_REDIS=0; return 0
+  fi
+  local conf="$dir/redis.conf"
+  (umask 077; if [ -n "$password" ]; then printf 'requirepass "%s"\n' "$password"; fi > "$conf")
+  redis-server "$conf" --bind 127.0.0.1 --port "$port" --dir "$dir" --daemonize yes --pidfile "$dir/redis.pid" \
     --logfile "$dir/redis.log" --appendonly yes --save "" --maxmemory-policy noeviction >/dev/null
-  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && { STARTED_REDIS=1; return 0; }; sleep 0.1; done
+  for _ in $(seq 1 50); do
+    [ "$(REDISCLI_AUTH="$password" redis-cli --no-auth-warning -p "$port" ping 2>/dev/null)" = PONG ] && { STARTED_REDIS=1; return 0; }
+    sleep 0.1
+  done
   die "Redis did not start; see $dir/redis.log"
 }
 
 stop_redis() {
-  local port="$2"
-  redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  local port="$2" password="${3:-}"
+  REDISCLI_AUTH="$password" redis-cli --no-auth-warning -p "$port" shutdown nosave >/dev/null 2>&1 || true
 }
 
-# Generates .env on first run with fresh secrets; later runs keep it.
+# bootstrap_metadata DATA_DIR PORT PASSWORD — as the cluster's superuser (through the Unix socket in
+# the data directory: trust, but only the OS user running the cluster can open it), gives the apps
+# the non-superuser role portcullis_app with PASSWORD, owner of database `portcullis`; removes the
+# superuser's password (no TCP login as superuser at all). Upgrades an old-scheme cluster in place.
+# Sets DATABASE_URL (the app role, TCP) and PG_SUPERUSER_URL (the socket, for the demo seed only).
+bootstrap_metadata() {
+  local data port="$2" password="$3"
+  data="$(realpath -m "$1")"
+  PG_SUPERUSER_URL="postgresql://portcullis@localhost/postgres?host=${data}&port=${port}"
+  PG_SUPERUSER_URL="$PG_SUPERUSER_URL" METADATA_DB_PASSWORD="$password" \
+    node --import tsx "$ROOT/packages/db/src/migrate/bootstrap-cli.ts" || die "could not prepare the metadata database role"
+  DATABASE_URL="postgresql://portcullis_app:${password}@127.0.0.1:${port}/portcullis"
+}
+
+random_secret() { node -e 'process.stdout.write(require("crypto").randomBytes(Number(process.argv[1])).toString("base64url"))' "${1:-32}"; }
+
+# Generates .env on first run with fresh secrets; later runs keep it, add the secrets a newer version
+# needs (an .env of the old scheme has no database or Redis password) and keep it private (0600).
 ensure_env_file() {
   cd "$ROOT"
   if [ ! -f .env ]; then
     say "writing .env with fresh secrets (kept for later runs)"
     local secret_key auth_secret internal_token
     secret_key="k1:$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64"))')"
-    auth_secret="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
-    internal_token="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("base64url"))')"
-    sed -e "s#^PORTCULLIS_SECRET_KEYS=.*#PORTCULLIS_SECRET_KEYS=$secret_key#" \
+    auth_secret="$(random_secret 32)"
+    internal_token="$(random_secret 32)"
+    (umask 077; sed -e "s#^PORTCULLIS_SECRET_KEYS=.*#PORTCULLIS_SECRET_KEYS=$secret_key#" \
         -e "s#^NEXTAUTH_SECRET=.*#NEXTAUTH_SECRET=$auth_secret#" \
-        -e "s#^GATEWAY_INTERNAL_TOKEN=.*#GATEWAY_INTERNAL_TOKEN=$internal_token#" .env.example > .env
+        -e "s#^GATEWAY_INTERNAL_TOKEN=.*#GATEWAY_INTERNAL_TOKEN=$internal_token#" .env.example > .env)
   fi
+  chmod 600 .env
+  local name
+  for name in METADATA_DB_PASSWORD REDIS_PASSWORD; do
+    if ! grep -q "^${name}=." .env; then
+      say "adding a random ${name} to .env"
+      local value; value="$(random_secret 24)"
+      if grep -q "^${name}=" .env; then sed -i "s#^${name}=.*#${name}=${value}#" .env; else printf '%s=%s\n' "$name" "$value" >> .env; fi
+    fi
+  done
+  chmod 600 .env
+  mkdir -p .data; chmod 700 .data
 }

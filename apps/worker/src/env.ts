@@ -16,7 +16,8 @@ export const workerEnvSchema = z
     REDIS_URL: z.string({ error: "REDIS_URL is not set" }).url({ error: "REDIS_URL must be a redis:// URL" }),
     PORTCULLIS_SECRET_KEYS: z.string().min(1, "PORTCULLIS_SECRET_KEYS is not set (see .env.example)"),
     WORKER_METRICS_PORT: int(3002),
-    WORKER_METRICS_HOST: z.string().default("0.0.0.0"),
+    /** Metrics and health are for the operator's scraper, not the internet: loopback unless told otherwise. */
+    WORKER_METRICS_HOST: z.string().default("127.0.0.1"),
     LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
     /** BullMQ key prefix; tests give each suite its own. */
     QUEUE_PREFIX: z.string().default("bull"),
