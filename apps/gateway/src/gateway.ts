@@ -10,6 +10,7 @@ import { OAuthTokenStrategy } from "./auth/oauth-strategy.js";
 import { LastUsedRecorder } from "./auth/last-used.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import { subscribeToRevocations } from "./auth/revocations.js";
+import { listenForAccessChanges, type AccessChange } from "./access/access-changes.js";
 import { AuditProducer } from "./audit/producer.js";
 import type { GatewayEnv } from "./env.js";
 import { DescriptionStore } from "./execution/descriptions.js";
@@ -31,6 +32,8 @@ export interface Gateway {
   readonly http: HttpServer;
   readonly logger: Logger;
   readonly services: Services;
+  /** Resolves once this instance hears access-change notifications (tests wait for it). */
+  accessListenerReady(timeoutMs?: number): Promise<boolean>;
 }
 
 export function createGateway(env: GatewayEnv, options: { logger?: Logger; trustProxy?: boolean } = {}): Gateway {
@@ -118,6 +121,50 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     logger,
   );
 
+  const applyAccessChange = (change: AccessChange) => {
+    switch (change.table) {
+      case "memberships":
+      case "teams":
+        // A member removed or demoted, a team deleted: every credential of the team is looked up again.
+        if (change.team) {
+          authenticator.invalidate({ teamId: change.team });
+          if (change.table === "teams") links.invalidateTeam(change.team);
+        } else clearCaches();
+        break;
+      case "link_access":
+        if (change.link) authenticator.invalidate({ linkId: change.link });
+        else clearCaches();
+        break;
+      case "links":
+        if (change.id) {
+          links.invalidateLink(change.id);
+          authenticator.invalidate({ linkId: change.id });
+        } else clearCaches();
+        break;
+      case "connections":
+        if (change.id) {
+          links.invalidateConnection(change.id);
+          catalogs.invalidate(change.id);
+          services.descriptions.invalidate(change.id);
+        }
+        break;
+      case "api_keys":
+        if (change.id) authenticator.invalidate({ apiKeyId: change.id });
+        break;
+      case "oauth_grants":
+        if (change.id) authenticator.invalidate({ grantId: change.id });
+        break;
+      case "oauth_tokens":
+        if (change.grant) authenticator.invalidate({ grantId: change.grant });
+        break;
+    }
+  };
+  function clearCaches() {
+    authenticator.clear();
+    links.clear();
+  }
+  const accessListener = listenForAccessChanges(env.DATABASE_URL, { apply: applyAccessChange, clearAll: clearCaches }, logger);
+
   const { transport } = createMcpServer(services);
   let draining = false;
   let lastDbCheck = { at: 0, ok: false };
@@ -148,12 +195,14 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         lastDbCheck = { at: Date.now(), ok };
       }
       // Redis down is degraded, not unready: audit spools to disk and auth works from PostgreSQL.
+      const listening = accessListener.listening();
       const checks = {
         metadata: lastDbCheck.ok ? "ok" : "unreachable",
+        accessChanges: listening ? "ok" : "reconnecting (caches cleared every second)",
         redis: redis.status === "ready" ? "ok" : "degraded (audit spooling to disk)",
         draining: draining ? "yes" : "no",
       };
-      return { ready: lastDbCheck.ok && !draining, checks };
+      return { ready: lastDbCheck.ok && listening && !draining, checks };
     },
   };
 
@@ -174,6 +223,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     http,
     logger,
     services,
+    accessListenerReady: (timeoutMs) => accessListener.ready(timeoutMs),
     start() {
       return new Promise((resolve, reject) => {
         http.once("error", reject);
@@ -200,7 +250,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         http.closeAllConnections();
         await closed;
         await audit.close();
-        await Promise.all([pools.closeAll(), metadata.end().catch(() => {}), unsubscribe()]);
+        await Promise.all([pools.closeAll(), metadata.end().catch(() => {}), unsubscribe(), accessListener.close()]);
         await redis.quit().catch(() => redis.disconnect());
         logger.info("stopped");
       })();

@@ -153,20 +153,27 @@ export class AccessTokenVerifier {
     return verified;
   }
 
-  /** Apply a message from REVOCATION_CHANNEL. */
-  invalidate(message: { grantId?: string; linkId?: string }): void {
+  /** Apply a revocation broadcast or an access-change notification (by grant, link or team). */
+  invalidate(message: { grantId?: string; linkId?: string; teamId?: string }): void {
+    // In-flight lookups may have read the grant before the change: later callers start a fresh one.
     this.generation++;
+    this.pending.clear();
     if (message.grantId) {
       for (const hash of this.byGrant.get(message.grantId) ?? []) this.cache.delete(hash);
       this.byGrant.delete(message.grantId);
     }
     if (message.linkId) {
-      for (const [hash, entry] of this.cache) if (entry.value?.linkId === message.linkId) this.cache.delete(hash);
+      for (const [hash, entry] of this.cache) if (entry.value === null || entry.value.linkId === message.linkId) this.cache.delete(hash);
+    }
+    // By team: membership changes. Negative answers go too, so a re-granted member is not kept out.
+    if (message.teamId) {
+      for (const [hash, entry] of this.cache) if (entry.value === null || entry.value.teamId === message.teamId) this.cache.delete(hash);
     }
   }
 
   clear(): void {
     this.generation++;
+    this.pending.clear();
     this.cache.clear();
     this.byGrant.clear();
   }
@@ -186,7 +193,10 @@ export class AccessTokenVerifier {
           if (generation === this.generation) this.store(hash, value, now);
           return value;
         })
-        .finally(() => this.pending.delete(hash));
+        .finally(() => {
+          if (this.pending.get(hash) === started) this.pending.delete(hash);
+        });
+      const started = pending;
       this.pending.set(hash, pending);
     }
     return pending;

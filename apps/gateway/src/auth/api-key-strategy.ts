@@ -84,21 +84,30 @@ export class ApiKeyStrategy implements AuthStrategy {
           if (generation === this.generation) this.cache.set(hash, row, row ? this.ttlMs : 5_000);
           return row;
         })
-        .finally(() => this.pending.delete(hash));
+        .finally(() => {
+          if (this.pending.get(hash) === started) this.pending.delete(hash);
+        });
+      const started = pending;
       this.pending.set(hash, pending);
     }
     return pending;
   }
 
-  invalidate(message: { apiKeyId?: string; hash?: string; linkId?: string }): void {
+  invalidate(message: { apiKeyId?: string; hash?: string; linkId?: string; teamId?: string }): void {
+    // In-flight lookups may have read the row before the change: later callers start a fresh one.
     this.generation++;
+    this.pending.clear();
     if (message.hash) this.cache.delete(message.hash);
     if (message.apiKeyId) this.cache.deleteWhere((row) => row?.id === message.apiKeyId);
-    if (message.linkId) this.cache.deleteWhere((row) => row?.linkId === message.linkId);
+    // Negative answers (null) go with link and team changes: access granted again must not wait for them.
+    if (message.linkId) this.cache.deleteWhere((row) => row === null || row.linkId === message.linkId);
+    // By team: membership changes.
+    if (message.teamId) this.cache.deleteWhere((row) => row === null || row.teamId === message.teamId);
   }
 
   clear(): void {
     this.generation++;
+    this.pending.clear();
     this.cache.clear();
   }
 }

@@ -34,8 +34,8 @@ export class OAuthTokenStrategy implements AuthStrategy {
     };
   }
 
-  invalidate(message: { grantId?: string; linkId?: string }): void {
-    if (message.grantId || message.linkId) this.verifier.invalidate({ grantId: message.grantId, linkId: message.linkId });
+  invalidate(message: { grantId?: string; linkId?: string; teamId?: string }): void {
+    if (message.grantId || message.linkId || message.teamId) this.verifier.invalidate({ grantId: message.grantId, linkId: message.linkId, teamId: message.teamId });
   }
 
   clear(): void {

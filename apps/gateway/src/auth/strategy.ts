@@ -11,7 +11,7 @@ export interface AuthStrategy {
   /** The principal, or null for any failure: unknown, revoked, expired, other link. */
   authenticate(token: string, linkId: string): Promise<Principal | null>;
   /** Drops cached lookups after a broadcast revocation. */
-  invalidate?(message: { apiKeyId?: string; hash?: string; linkId?: string; grantId?: string }): void;
+  invalidate?(message: { apiKeyId?: string; hash?: string; linkId?: string; grantId?: string; teamId?: string }): void;
   clear?(): void;
 }
 

@@ -1,4 +1,3 @@
-import type pg from "pg";
 import { parseScope } from "@portcullis/policy";
 import type { TargetConnectionRow } from "@portcullis/db/target";
 import type { LinkRecord } from "../context.js";
@@ -12,17 +11,27 @@ const LINK_QUERY = `SELECT l.id, l.team_id, l.name, l.status::text AS status, l.
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** What the store needs of the metadata pool (a `pg.Pool`). */
+export interface MetadataQueryable {
+  query(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
 /**
- * Link lookups (link + connection row), cached in-process. Scope edits and connection changes are
- * broadcast on the revocation channel and dropped here at once; the TTL is only a backstop for a
- * missed message.
+ * Link lookups (link + connection row), cached in-process. Scope edits, status changes and connection
+ * changes arrive as access-change notifications and are dropped here at once; the TTL is only a
+ * backstop for a missed message.
  */
 export class LinkStore {
   private readonly cache: TtlCache<LinkRecord | null>;
   private readonly pending = new Map<string, Promise<LinkRecord | null>>();
+  /**
+   * Bumped by every invalidation. A lookup that started before one may have read the old row; it
+   * answers its own callers but is not cached, or a narrowed scope could be put back by a slow query.
+   */
+  private generation = 0;
 
   constructor(
-    private readonly metadata: pg.Pool,
+    private readonly metadata: MetadataQueryable,
     private readonly ttlMs: number,
     private readonly logger: Logger,
   ) {
@@ -37,15 +46,20 @@ export class LinkStore {
     if (cached !== undefined) return cached;
     let pending = this.pending.get(key);
     if (!pending) {
-      pending = this.load(key).finally(() => this.pending.delete(key));
+      const started = this.load(key).finally(() => {
+        if (this.pending.get(key) === started) this.pending.delete(key);
+      });
+      pending = started;
       this.pending.set(key, pending);
     }
     return pending;
   }
 
   private async load(linkId: string): Promise<LinkRecord | null> {
+    const generation = this.generation;
     const { rows } = await this.metadata.query(LINK_QUERY, [linkId]);
-    const row = rows[0];
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of LINK_QUERY
+    const row = rows[0] as Record<string, any> | undefined;
     let record: LinkRecord | null = null;
     if (row) {
       const parsed = parseScope(row.scope);
@@ -66,19 +80,33 @@ export class LinkStore {
         this.logger.error({ linkId, errors: parsed.errors }, "link scope does not parse; refusing the link");
       }
     }
-    this.cache.set(linkId, record, record ? this.ttlMs : Math.min(this.ttlMs, 5_000));
+    if (generation === this.generation) this.cache.set(linkId, record, record ? this.ttlMs : Math.min(this.ttlMs, 5_000));
     return record;
   }
 
+  /** Starts a new generation: in-flight lookups are neither cached nor joined by later callers. */
+  private bump(): void {
+    this.generation++;
+    this.pending.clear();
+  }
+
   invalidateLink(linkId: string): void {
+    this.bump();
     this.cache.delete(linkId.toLowerCase());
   }
 
   invalidateConnection(connectionId: string): void {
+    this.bump();
     this.cache.deleteWhere((link) => link?.connection.id === connectionId);
   }
 
+  invalidateTeam(teamId: string): void {
+    this.bump();
+    this.cache.deleteWhere((link) => link?.teamId === teamId);
+  }
+
   clear(): void {
+    this.bump();
     this.cache.clear();
   }
 }
