@@ -10,9 +10,15 @@ const root = path.resolve(import.meta.dirname, "../../../..");
 const prisma = createPrismaClient(env.DATABASE_URL);
 const gatewayUrl = (process.env.GATEWAY_PUBLIC_URL ?? "http://localhost:3001").replace(/\/$/, "");
 const webUrl = (process.env.WEB_PUBLIC_URL ?? process.env.NEXTAUTH_URL ?? "http://localhost:3000").replace(/\/$/, "");
+const targetAdminUrl = process.env.DEMO_TARGET_ADMIN_URL || env.DATABASE_URL;
+// up.sh seeds through the cluster's Unix socket (no host in the URL); the gateway reaches the same
+// server over TCP, where the apps' DATABASE_URL points.
+const metadata = new URL(env.DATABASE_URL);
+const targetAddress = new URL(targetAdminUrl).hostname ? undefined : { host: metadata.hostname, port: Number(metadata.port || 5432) };
 try {
   const { links } = await seedDemo(prisma, {
-    targetAdminUrl: process.env.DEMO_TARGET_ADMIN_URL ?? env.DATABASE_URL,
+    targetAdminUrl,
+    targetAddress,
     keysFile: path.join(root, ".data", "demo-keys.json"),
     log: (line) => console.log(`▸ ${line}`),
   });
@@ -21,7 +27,7 @@ try {
   out.push(`Dashboard   ${webUrl}`, `Login       ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`, `Gateway     ${gatewayUrl}`, "");
   for (const link of links) {
     const url = `${gatewayUrl}/mcp/${link.id}`;
-    out.push(`── Link "${link.name}": ${url}`);
+    out.push(`── Link "${link.name}" (${link.description}): ${url}`);
     for (const config of mcpClientConfigs({ name: serverName(link.name), url, apiKey: link.apiKey })) {
       out.push(`   ${config.title} — ${config.where}:`);
       out.push(...config.snippet.split("\n").map((line) => `     ${line}`));

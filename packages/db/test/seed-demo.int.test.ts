@@ -1,0 +1,111 @@
+import { randomBytes } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createPrismaClient, type PrismaClient } from "../src/client.js";
+import { generateSecretKey } from "../src/secrets/index.js";
+import { DEMO_LINKS, seedDemo } from "../src/seed/index.js";
+import { targetClientConfig } from "../src/target.js";
+import { createMetadataDatabase, testPgUrl, type TestDatabase } from "../src/testing/index.js";
+
+/**
+ * The demo's target role (issue 12): its password was the constant "chinook-demo", so anyone who can
+ * reach the server signed in as it and read the columns the PII-safe link hides. Judged by signing in.
+ */
+let meta: TestDatabase;
+let prisma: PrismaClient;
+const role = `chinook_${randomBytes(4).toString("hex")}`;
+const database = `chinook_${randomBytes(4).toString("hex")}`;
+let keysFile: string;
+const previousKeys = process.env.PORTCULLIS_SECRET_KEYS;
+
+beforeAll(async () => {
+  process.env.PORTCULLIS_SECRET_KEYS ??= generateSecretKey("k1");
+  meta = await createMetadataDatabase();
+  prisma = createPrismaClient(meta.url);
+  keysFile = path.join(await mkdtemp(path.join(tmpdir(), "seed-")), "demo-keys.json");
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await meta?.drop();
+  const admin = new pg.Client({ connectionString: testPgUrl("postgres") });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch(() => {});
+  await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {});
+  await admin.end();
+  if (previousKeys === undefined) delete process.env.PORTCULLIS_SECRET_KEYS;
+});
+
+async function signInAs(password: string): Promise<string> {
+  const url = new URL(testPgUrl(database));
+  url.username = role;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await client.connect();
+    await client.query("SELECT count(*) FROM customer");
+    return "ok";
+  } catch (error) {
+    return (error as { code?: string }).code ?? (error as Error).message;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function storedPassword(): Promise<string> {
+  const row = await prisma.connection.findFirstOrThrow({ where: { name: "Chinook" } });
+  return String(targetClientConfig(row).password);
+}
+
+describe("demo seed", () => {
+  it("gives the demo role a random password, new on every run, and keeps the connection working", async () => {
+    const options = { targetAdminUrl: testPgUrl("postgres"), keysFile, targetRole: role, targetDatabase: database };
+    const first = await seedDemo(prisma, options);
+    const firstPassword = await storedPassword();
+    expect(firstPassword).not.toBe("chinook-demo");
+    expect(firstPassword.length).toBeGreaterThanOrEqual(24);
+    expect(await signInAs("chinook-demo")).toBe("28P01");
+    expect(await signInAs(firstPassword)).toBe("ok");
+
+    const second = await seedDemo(prisma, options);
+    expect(second.links.map((l) => l.id)).toEqual(first.links.map((l) => l.id));
+    const secondPassword = await storedPassword();
+    expect(secondPassword).not.toBe(firstPassword);
+    expect(await signInAs(firstPassword)).toBe("28P01");
+    expect(await signInAs(secondPassword)).toBe("ok");
+    const attributes = await prisma.$queryRawUnsafe<{ rolsuper: boolean; rolcreaterole: boolean; rolcreatedb: boolean }[]>(
+      `SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = '${role}'`,
+    );
+    expect(attributes).toEqual([{ rolsuper: false, rolcreaterole: false, rolcreatedb: false }]);
+  });
+
+  it("the PII-safe link hides invoices' billing address and postal code, and says so", async () => {
+    const pii = await prisma.link.findFirstOrThrow({ where: { name: "chinook-pii-safe" } });
+    expect((pii.scope as { tables: Record<string, { hiddenColumns?: string[] }> }).tables.invoice?.hiddenColumns).toEqual([
+      "billing_address",
+      "billing_postal_code",
+    ]);
+    const spec = DEMO_LINKS.find((l) => l.name === "chinook-pii-safe")!;
+    expect(spec.description).toMatch(/billing address and postal code/);
+  });
+
+  it("upgrades the PII-safe scope an earlier version seeded, but keeps one a person edited", async () => {
+    const options = { targetAdminUrl: testPgUrl("postgres"), keysFile, targetRole: role, targetDatabase: database };
+    const pii = await prisma.link.findFirstOrThrow({ where: { name: "chinook-pii-safe" } });
+    const old = structuredClone(pii.scope) as { tables: Record<string, unknown> };
+    delete old.tables.invoice;
+    await prisma.link.update({ where: { id: pii.id }, data: { scope: old } });
+    await seedDemo(prisma, options);
+    const upgraded = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
+    expect(JSON.stringify(upgraded.scope)).toContain("billing_postal_code");
+
+    const edited = { ...old, tables: { ...old.tables, album: { access: "none" } } };
+    await prisma.link.update({ where: { id: pii.id }, data: { scope: edited } });
+    await seedDemo(prisma, options);
+    const kept = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
+    expect(kept.scope).toEqual(edited);
+  });
+});
