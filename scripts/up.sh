@@ -13,9 +13,11 @@ ensure_system_packages
 ensure_node_modules
 ensure_env_file
 
-# Variables given by the caller win over .env.
+# Variables given by the caller win over .env (ports included: a second stack must not take the first's).
 CALLER_DATABASE_URL="${DATABASE_URL:-}"; CALLER_REDIS_URL="${REDIS_URL:-}"
+CALLER_ENV="$(export -p)"
 set -a; source .env; set +a
+eval "$CALLER_ENV"
 DATABASE_URL="$CALLER_DATABASE_URL"; REDIS_URL="$CALLER_REDIS_URL"
 
 STARTED_PG=0; STARTED_REDIS=0; PIDS=()
