@@ -69,10 +69,18 @@ describe("the audit hash chain", () => {
     expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 1 });
   });
 
-  test("an event for a team that no longer exists is reported, not stored", async () => {
-    const result = await ingestAuditBatch(pool, [event(randomUUID(), 1)]);
+  test("an event for a team that no longer exists is kept in audit_orphans, not in a chain", async () => {
+    const gone = randomUUID();
+    const late = event(gone, 1);
+    const result = await ingestAuditBatch(pool, [late]);
     expect(result.inserted).toBe(0);
-    expect(result.unknownTeam).toHaveLength(1);
+    expect(result.unknownTeam).toEqual([late.id]);
+    // A replay of the same event keeps one orphan row.
+    await ingestAuditBatch(pool, [late]);
+    const { rows } = await pool.query(`SELECT id, team_id, event, reason FROM audit_orphans WHERE team_id = $1`, [gone]);
+    expect(rows).toHaveLength(1);
+    expect(JSON.parse(rows[0].event)).toMatchObject({ id: late.id, sql: late.sql });
+    expect(rows[0].reason).toMatch(/team does not exist/);
   });
 
   test("an edited row is the first broken link", async () => {

@@ -1,7 +1,19 @@
-import { deleteConfigOutbox, prepareAuditBatch, readConfigOutbox, writePreparedBatch, type AuditEventInput } from "@portcullis/db/audit";
+import {
+  type AuditEventInput,
+  type ChainBreak,
+  type ChainKey,
+  type CheckpointRedis,
+  deleteConfigOutbox,
+  loadAuditChainKey,
+  prepareAuditBatch,
+  readConfigOutbox,
+  writeCheckpoints,
+  writePreparedBatch,
+} from "@portcullis/db/audit";
 import { QUEUES, auditBatchJobSchema, auditEventSchema, isAuditBatchJob } from "@portcullis/jobs";
 import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
 import type pg from "pg";
+import { Counter } from "prom-client";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 import { backoffDelay, isTransientDbError, sleep } from "../retry.js";
@@ -27,6 +39,13 @@ export interface AuditBatcherOptions {
   transientRetries?: number;
   metrics?: Metrics;
   logger?: Logger;
+  /**
+   * The chain key (AUDIT_CHAIN_KEY): events are HMAC-linked with it and each batch's heads are
+   * checkpointed, signed, outside the database. undefined: read from the environment; null: none.
+   */
+  chainKey?: ChainKey | null;
+  /** Where checkpoints go (Redis); without it (or without a key) none are written. */
+  checkpoints?: CheckpointRedis;
 }
 
 /** Batches one writer may have in flight: one in PostgreSQL, one being encoded or waiting for the chain lock. */
@@ -64,8 +83,29 @@ export class AuditBatcher {
   private readonly idle = new Set<() => void>();
   private readonly stop = new AbortController();
 
+  private readonly key: ChainKey | undefined;
+  private readonly breakCounter: Counter | undefined;
+
   constructor(private readonly opts: AuditBatcherOptions) {
     this.shards = Array.from({ length: Math.max(1, opts.writers) }, () => ({ pending: [], timer: undefined, inFlight: 0 }));
+    this.key = opts.chainKey === undefined ? loadAuditChainKey() : (opts.chainKey ?? undefined);
+    if (!this.key) opts.logger?.warn("AUDIT_CHAIN_KEY is not set: the audit chain is plain SHA-256 (anyone who can write the database can rewrite it) and no checkpoints are kept");
+    const registry = opts.metrics?.registry;
+    if (registry) {
+      const name = "portcullis_audit_chain_breaks_total";
+      this.breakCounter =
+        (registry.getSingleMetric(name) as Counter | undefined) ??
+        new Counter({ name, help: "Chain heads found not matching their newest event (changed outside the worker); each is recorded as a chain_break event", registers: [registry] });
+    }
+  }
+
+  private reportBreaks(breaks: ChainBreak[]): void {
+    if (!breaks.length) return;
+    this.breakCounter?.inc(breaks.length);
+    for (const b of breaks) {
+      // An alert, not a warning: the head or the newest events were changed outside the worker.
+      this.opts.logger?.error({ teamId: b.teamId, head: b.head, stored: b.stored, continuedFrom: b.continuedFrom, breakEventId: b.breakEventId }, "audit chain head does not match the stored events: chain break recorded, ingestion continues");
+    }
   }
 
   private shardOf(teamId: string): Shard {
@@ -124,19 +164,27 @@ export class AuditBatcher {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now();
       try {
-        const result = await writePreparedBatch(this.opts.pool, prepared);
+        const result = await writePreparedBatch(this.opts.pool, prepared, { key: this.key });
+        this.reportBreaks(result.breaks);
+        if (this.key && this.opts.checkpoints && result.heads.length) {
+          // After the commit: a checkpoint never names a head the database might not have. A failed
+          // write only leaves the checkpoint behind (the next batch moves it on).
+          await writeCheckpoints(this.opts.checkpoints, this.key, result.heads).catch((error) =>
+            this.opts.logger?.warn({ err: error }, "audit checkpoint could not be written"),
+          );
+        }
         const m = this.opts.metrics;
         if (m) {
           m.auditBatchSeconds.observe((performance.now() - started) / 1000);
           m.auditBatches.inc();
           m.auditIngested.inc(result.inserted);
           m.auditDuplicates.inc(result.duplicates);
-          if (result.unknownTeam.length) m.auditSkipped.inc({ reason: "unknown_team" }, result.unknownTeam.length);
+          if (result.unknownTeam.length) m.auditSkipped.inc({ reason: "team_deleted_kept_as_orphan" }, result.unknownTeam.length);
           const now = Date.now();
           for (const p of batch) m.auditDelaySeconds.observe(Math.max(0, now - Date.parse(p.event.time)) / 1000);
         }
         if (result.unknownTeam.length) {
-          this.opts.logger?.warn({ count: result.unknownTeam.length }, "audit events for a team that no longer exists were dropped");
+          this.opts.logger?.warn({ count: result.unknownTeam.length }, "audit events for a team that no longer exists were kept in audit_orphans");
         }
         for (const p of batch) p.resolve();
         return;
@@ -196,6 +244,9 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   outboxEveryMs?: number;
 }
 
+const isCheckpointRedis = (c: unknown): c is CheckpointRedis =>
+  typeof c === "object" && c !== null && typeof (c as CheckpointRedis).eval === "function" && typeof (c as CheckpointRedis).hgetall === "function";
+
 function describeProblems(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
   return error.issues
     .slice(0, 5)
@@ -210,7 +261,9 @@ function describeProblems(error: { issues: { path: PropertyKey[]; message: strin
  * skips what was already stored).
  */
 export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; batcher: AuditBatcher } {
-  const batcher = new AuditBatcher(opts);
+  // The worker's own Redis connection holds the checkpoints unless the caller names another.
+  const checkpoints = opts.checkpoints ?? (isCheckpointRedis(opts.connection) ? opts.connection : undefined);
+  const batcher = new AuditBatcher({ ...opts, checkpoints });
   const worker = new Worker(
     QUEUES.audit,
     async (job: Job) => {

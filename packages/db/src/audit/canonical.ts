@@ -1,4 +1,5 @@
 import { hash } from "node:crypto";
+import { type ChainKey, KEYED_PREFIX, hmacHex } from "./chain-key.js";
 
 /**
  * The canonical content of an audit event, as committed to by its hash. The worker computes it from
@@ -90,14 +91,21 @@ export function canonicalAuditContent(row: AuditRow): string {
   return `${head}"${row.seq.toString()}"${tail}`;
 }
 
-/** hash = SHA-256(prev_hash ‖ "\n" ‖ canonical content), hex. */
-export function chainHash(prevHash: string, row: AuditRow): string {
-  return chainHashOfParts(prevHash, canonicalParts(row), row.seq);
+/**
+ * hash = SHA-256(prev_hash ‖ "\n" ‖ canonical content), hex; with a chain key,
+ * "k1:" ‖ HMAC-SHA-256(key, prev_hash ‖ "\n" ‖ canonical content), hex. Chains written before the key
+ * existed keep their SHA-256 links; the first keyed event is the upgrade point, and after it every
+ * event must be keyed (verifyAuditChain refuses a downgrade).
+ */
+export function chainHash(prevHash: string, row: AuditRow, key?: ChainKey): string {
+  return chainHashOfParts(prevHash, canonicalParts(row), row.seq, key);
 }
 
-export function chainHashOfParts(prevHash: string, parts: CanonicalParts, seq: bigint): string {
+export function chainHashOfParts(prevHash: string, parts: CanonicalParts, seq: bigint, key?: ChainKey): string {
+  const data = `${prevHash}\n${parts.head}"${seq.toString()}"${parts.tail}`;
+  if (key) return `${KEYED_PREFIX}${hmacHex(key, data)}`;
   // crypto.hash: the one-shot form, without a Hash object per event (ingestion hashes every row).
-  return hash("sha256", `${prevHash}\n${parts.head}"${seq.toString()}"${parts.tail}`, "hex");
+  return hash("sha256", data, "hex");
 }
 
 /**

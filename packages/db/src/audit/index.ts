@@ -12,9 +12,20 @@
  * team's first event = 64 zeros, seq = 1, 2, 3… per team (see canonical.ts).
  */
 export { CHAIN_FORMAT, GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "./canonical.js";
-export { ingestAuditBatch, prepareAuditBatch, writePreparedBatch, type AuditEventInput, type IngestResult, type PreparedAuditBatch } from "./ingest.js";
+export {
+  ingestAuditBatch,
+  prepareAuditBatch,
+  writePreparedBatch,
+  type AuditEventInput,
+  type ChainBreak,
+  type IngestResult,
+  type PreparedAuditBatch,
+  type WriteOptions,
+} from "./ingest.js";
 export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
-export { verifyAuditChain, type AuditVerification } from "./verify.js";
+export { verifyAuditChain, type AuditVerification, type VerifyOptions } from "./verify.js";
+export { KEYED_PREFIX, auditChainKeySchema, isKeyedHash, loadAuditChainKey, parseAuditChainKey, type ChainKey } from "./chain-key.js";
+export { checkpointKey, readCheckpoint, signCheckpoint, writeCheckpoints, type Checkpoint, type CheckpointRedis } from "./checkpoint.js";
 export type { AuditDatabase } from "./reader.js";
 export { CONFIG_DETAIL_MAX, configChangeEvent, configChangeSchema, recordConfigChange, redactSecrets, type ConfigAuditTx, type ConfigChange } from "./config-change.js";
 export { deleteConfigOutbox, readConfigOutbox, type OutboxRow } from "./outbox.js";

@@ -2,7 +2,9 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
+import { randomUUID } from "node:crypto";
 import { type AuditRow, type CanonicalParts, GENESIS_HASH, canonicalParts, canonicalTime, chainHashOfParts, sanitizeText } from "./canonical.js";
+import type { ChainKey } from "./chain-key.js";
 
 /** An audit event as produced by the gateway (`auditEventSchema` of @portcullis/jobs, parsed). */
 export interface AuditEventInput {
@@ -33,12 +35,36 @@ export interface AuditEventInput {
 }
 
 export interface IngestResult {
-  /** Rows written by this call. */
+  /** Events of the batch written by this call (break events not counted). */
   inserted: number;
   /** Events already stored (a replay, a retry after a crash, or twice in one batch). */
   duplicates: number;
-  /** Ids of events whose team does not exist (deleted since): nothing to attach them to. */
+  /** Ids of events whose team does not exist (deleted since): kept in audit_orphans, not in a chain. */
   unknownTeam: string[];
+  /** Each moved team's new chain head, for checkpoints outside the database. */
+  heads: { teamId: string; seq: string; hash: string }[];
+  /** Teams whose chain head did not match their newest stored event (see ChainBreak). */
+  breaks: ChainBreak[];
+}
+
+/**
+ * A chain head that did not match the newest stored event: the head row or the newest events were
+ * changed outside the worker (a rewound head, deleted or edited newest events). Ingestion does not
+ * stop for it (the gateway keeps serving, so its events must keep landing): the chain continues from
+ * the newer of the two, and a `chain_break` event, chained like any other, records what was found.
+ */
+export interface ChainBreak {
+  teamId: string;
+  head: { seq: string; hash: string };
+  stored: { seq: string; hash: string };
+  /** Where the chain continues: seq and hash of the break event's predecessor. */
+  continuedFrom: { seq: string; hash: string };
+  breakEventId: string;
+}
+
+export interface WriteOptions {
+  /** The chain key: events are HMAC-linked with it (see canonical.ts); without it, SHA-256. */
+  key?: ChainKey;
 }
 
 const INT4_MAX = 2_147_483_647;
@@ -118,8 +144,8 @@ async function copyRows(client: pg.PoolClient, lines: string[]): Promise<void> {
  *   extend a team's chain one after the other, never forking it.
  * - All or nothing: on any error the transaction rolls back and the caller may retry the same batch.
  */
-export async function ingestAuditBatch(pool: pg.Pool, events: readonly AuditEventInput[]): Promise<IngestResult> {
-  return writePreparedBatch(pool, prepareAuditBatch(events));
+export async function ingestAuditBatch(pool: pg.Pool, events: readonly AuditEventInput[], options: WriteOptions = {}): Promise<IngestResult> {
+  return writePreparedBatch(pool, prepareAuditBatch(events), options);
 }
 
 /** One event, ready to be chained: everything but seq, prev_hash and hash is already encoded. */
@@ -131,6 +157,8 @@ interface PreparedRow {
   lineHead: string;
   /** COPY fields between seq and prev_hash, tab-delimited on both sides. */
   lineMiddle: string;
+  /** The event as received: what audit_orphans keeps when its team is gone. */
+  source: AuditEventInput;
 }
 
 export interface PreparedAuditBatch {
@@ -151,22 +179,59 @@ export function prepareAuditBatch(events: readonly AuditEventInput[]): PreparedA
   for (const event of events) {
     const id = event.id.toLowerCase();
     if (rows.has(id)) continue;
-    const row = toRow(event);
+    const row = prepareRow(event);
     teams.add(row.teamId);
-    const middle = [
-      row.kind, row.linkId, row.apiKeyId, row.oauthClientId, row.userId, row.clientName, row.clientVersion, row.tool,
-      row.sql, row.fingerprint, arrayLiteral(row.tables), row.verdict, row.ruleId, row.reason, row.durationMs, row.rows,
-      row.bytes, row.error, row.sourceIp, row.requestId, row.detail,
-    ];
-    rows.set(id, {
-      id,
-      teamId: row.teamId,
-      parts: canonicalParts(row),
-      lineHead: `${copyField(row.id)}\t${copyField(row.teamId)}\t${copyField(row.time)}\t`,
-      lineMiddle: `\t${middle.map(copyField).join("\t")}\t`,
-    });
+    rows.set(id, row);
   }
   return { received: events.length, rows, teamIds: [...teams].sort() };
+}
+
+function prepareRow(event: AuditEventInput): PreparedRow {
+  const row = toRow(event);
+  const middle = [
+    row.kind, row.linkId, row.apiKeyId, row.oauthClientId, row.userId, row.clientName, row.clientVersion, row.tool,
+    row.sql, row.fingerprint, arrayLiteral(row.tables), row.verdict, row.ruleId, row.reason, row.durationMs, row.rows,
+    row.bytes, row.error, row.sourceIp, row.requestId, row.detail,
+  ];
+  return {
+    id: row.id,
+    teamId: row.teamId,
+    parts: canonicalParts(row),
+    lineHead: `${copyField(row.id)}\t${copyField(row.teamId)}\t${copyField(row.time)}\t`,
+    lineMiddle: `\t${middle.map(copyField).join("\t")}\t`,
+    source: event,
+  };
+}
+
+// The newest stored event of each team (or, when retention removed them all, where it cut): what the
+// chain head must be. One index probe per team, on (team_id, seq).
+const TAIL_SQL = `
+SELECT t.id::text AS team_id, coalesce(e.seq, a.pruned_through_seq, 0)::text AS seq, coalesce(e.hash, a.pruned_through_hash, $2) AS hash
+FROM unnest($1::uuid[]) AS t(id)
+LEFT JOIN LATERAL (SELECT seq, hash FROM audit_events WHERE team_id = t.id ORDER BY seq DESC LIMIT 1) e ON true
+LEFT JOIN audit_chain_anchors a ON a.team_id = t.id`;
+
+function breakEvent(teamId: string, head: { seq: bigint; hash: string }, stored: { seq: bigint; hash: string }): AuditEventInput {
+  const detail = {
+    action: "audit.chain.break",
+    head: { seq: head.seq.toString(), hash: head.hash },
+    stored: { seq: stored.seq.toString(), hash: stored.hash },
+  };
+  const what =
+    head.seq > stored.seq
+      ? `events ${stored.seq + 1n}..${head.seq} are missing from the database`
+      : head.seq < stored.seq
+        ? `the chain head was set back from seq ${stored.seq} to seq ${head.seq}`
+        : `the newest event or the chain head at seq ${head.seq} was altered`;
+  return {
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    teamId,
+    kind: "chain_break",
+    verdict: "error",
+    reason: `the audit chain head (seq ${head.seq}) did not match the newest stored event (seq ${stored.seq}): ${what}; the chain continues after this event`,
+    detail: JSON.stringify(detail),
+  };
 }
 
 /**
@@ -179,9 +244,9 @@ export function prepareAuditBatch(events: readonly AuditEventInput[]): PreparedA
  *   extend a team's chain one after the other, never forking it.
  * - All or nothing: on any error the transaction rolls back and the caller may retry the same batch.
  */
-export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatch): Promise<IngestResult> {
+export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatch, options: WriteOptions = {}): Promise<IngestResult> {
   const { rows, teamIds } = batch;
-  if (rows.size === 0) return { inserted: 0, duplicates: 0, unknownTeam: [] };
+  if (rows.size === 0) return { inserted: 0, duplicates: 0, unknownTeam: [], heads: [], breaks: [] };
   const client = await pool.connect();
   let released = false;
   try {
@@ -197,37 +262,78 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
       [teamIds],
     );
     const head = new Map(heads.rows.map((h) => [h.team_id, { seq: BigInt(h.last_seq), hash: h.last_hash }]));
+    const breaks: ChainBreak[] = [];
+    const lines: string[] = [];
+    const key = options.key;
+    const append = (row: PreparedRow, h: { seq: bigint; hash: string }) => {
+      const seq = h.seq + 1n;
+      const hash = chainHashOfParts(h.hash, row.parts, seq, key);
+      lines.push(`${row.lineHead}${seq.toString()}${row.lineMiddle}${h.hash}\t${hash}\n`);
+      h.seq = seq;
+      h.hash = hash;
+    };
+    if (head.size > 0) {
+      const tails = await client.query<{ team_id: string; seq: string; hash: string }>(TAIL_SQL, [[...head.keys()], GENESIS_HASH]);
+      for (const tail of tails.rows) {
+        const h = head.get(tail.team_id)!;
+        const stored = { seq: BigInt(tail.seq), hash: tail.hash };
+        if (stored.seq === h.seq && stored.hash === h.hash) continue;
+        // Continue from the newer end: behind the stored events a new seq would collide with an
+        // existing one (the unique key would fail every batch: the stall this replaces).
+        const from = stored.seq >= h.seq ? { ...stored } : { ...h };
+        const event = breakEvent(tail.team_id, h, stored);
+        breaks.push({
+          teamId: tail.team_id,
+          head: { seq: h.seq.toString(), hash: h.hash },
+          stored: { seq: stored.seq.toString(), hash: stored.hash },
+          continuedFrom: { seq: from.seq.toString(), hash: from.hash },
+          breakEventId: event.id,
+        });
+        append(prepareRow(event), from);
+        head.set(tail.team_id, from);
+      }
+    }
     const existing = await client.query<{ id: string }>(`SELECT id FROM audit_events WHERE id = ANY($1::uuid[])`, [[...rows.keys()]]);
     const stored = new Set(existing.rows.map((r) => r.id));
 
-    const unknownTeam: string[] = [];
-    const lines: string[] = [];
+    const orphans: PreparedRow[] = [];
     for (const row of rows.values()) {
       if (stored.has(row.id)) continue;
       const h = head.get(row.teamId);
       if (!h) {
-        unknownTeam.push(row.id);
+        orphans.push(row);
         continue;
       }
-      const seq = h.seq + 1n;
-      const hash = chainHashOfParts(h.hash, row.parts, seq);
-      lines.push(`${row.lineHead}${seq.toString()}${row.lineMiddle}${h.hash}\t${hash}\n`);
-      h.seq = seq;
-      h.hash = hash;
+      append(row, h);
     }
-    const inserted = lines.length;
-    if (inserted > 0) {
+    const inserted = lines.length - breaks.length;
+    const moved: IngestResult["heads"] = [];
+    if (lines.length > 0) {
       await copyRows(client, lines);
-      const moved = [...head.entries()];
+      for (const [teamId, h] of head) moved.push({ teamId, seq: h.seq.toString(), hash: h.hash });
       await client.query(
         `UPDATE audit_chain_heads h SET last_seq = u.seq, last_hash = u.hash, updated_at = now()
          FROM unnest($1::uuid[], $2::int8[], $3::text[]) AS u(team_id, seq, hash)
-         WHERE h.team_id = u.team_id AND h.last_seq <> u.seq`,
-        [moved.map(([t]) => t), moved.map(([, h]) => h.seq.toString()), moved.map(([, h]) => h.hash)],
+         WHERE h.team_id = u.team_id AND (h.last_seq <> u.seq OR h.last_hash <> u.hash)`,
+        [moved.map((m) => m.teamId), moved.map((m) => m.seq), moved.map((m) => m.hash)],
+      );
+    }
+    if (orphans.length > 0) {
+      // SQL ran for these calls: their team is gone, the record of them is not (countable by `audit orphans`).
+      await client.query(
+        `INSERT INTO audit_orphans (id, team_id, event, reason)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) ON CONFLICT (id) DO NOTHING`,
+        [
+          orphans.map((o) => o.id),
+          orphans.map((o) => o.teamId),
+          orphans.map((o) => sanitizeText(JSON.stringify(o.source))),
+          orphans.map(() => "team does not exist (deleted before the event was stored)"),
+        ],
       );
     }
     await client.query("COMMIT");
-    return { inserted, duplicates: batch.received - inserted - unknownTeam.length, unknownTeam };
+    const unknownTeam = orphans.map((o) => o.id);
+    return { inserted, duplicates: batch.received - inserted - unknownTeam.length, unknownTeam, heads: moved, breaks };
   } catch (error) {
     await client.query("ROLLBACK").catch(() => {
       // The connection itself is broken: destroy it rather than return it to the pool.

@@ -1,5 +1,17 @@
 import { type AuditRow, GENESIS_HASH, chainHash } from "./canonical.js";
+import { type ChainKey, isKeyedHash } from "./chain-key.js";
+import { type Checkpoint, checkpointSignatureValid } from "./checkpoint.js";
 import { type AuditDatabase, withSnapshot } from "./reader.js";
+
+export interface VerifyOptions {
+  /** The chain key (AUDIT_CHAIN_KEY): needed to check keyed events and checkpoints. */
+  key?: ChainKey;
+  /**
+   * The team's checkpoint read from outside the database (readCheckpoint), or null when there is
+   * none; undefined: not consulted at all (the result says so).
+   */
+  checkpoint?: Checkpoint | null;
+}
 
 export interface AuditVerification {
   ok: boolean;
@@ -11,6 +23,17 @@ export interface AuditVerification {
   prunedThroughSeq?: string;
   /** The chain head as the worker last advanced it. */
   headSeq?: string;
+  /**
+   * Which part is keyed: events from `keyedFromSeq` on are HMAC-linked (checked with the key when
+   * `keyChecked`); the ones before it are plain SHA-256 (written before the key existed). Absent: no
+   * keyed event.
+   */
+  keyedFromSeq?: string;
+  keyChecked?: boolean;
+  /** The checkpoint kept outside the database that the chain was held against. */
+  checkpoint?: { seq: string; at: string; status: "matched" | "absent" | "not_consulted" | "behind_retention" };
+  /** chain_break events the worker wrote (a head that did not match its events), oldest first. */
+  breaks?: { seq: string; id: string; reason: string }[];
 }
 
 interface StoredRow {
@@ -97,7 +120,8 @@ function toAuditRow(r: StoredRow): AuditRow {
  * `db`: the Prisma client, a pg Pool or Client, or a connection URL.
  * Used by `pnpm portcullis audit verify --team X` and the dashboard's "verified" badge.
  */
-export async function verifyAuditChain(db: AuditDatabase, teamId: string): Promise<AuditVerification> {
+export async function verifyAuditChain(db: AuditDatabase, teamId: string, options: VerifyOptions = {}): Promise<AuditVerification> {
+  const { key } = options;
   return withSnapshot(db, async (query) => {
     const [anchor] = await query<{ seq: string; hash: string }>(
       `SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash FROM audit_chain_anchors WHERE team_id = $1::uuid`,
@@ -112,13 +136,38 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string): Promi
     const prunedThroughSeq = prevSeq.toString();
     const headSeq = head?.seq;
     let checked = 0;
+    // A keyed anchor means retention already cut into the keyed part.
+    let keyedFromSeq: bigint | undefined = isKeyedHash(prevHash) ? prevSeq : undefined;
+    const breaks: NonNullable<AuditVerification["breaks"]> = [];
+    const cp = options.checkpoint;
+    let checkpoint: AuditVerification["checkpoint"] =
+      cp === undefined ? { seq: "0", at: "", status: "not_consulted" } : cp === null ? { seq: "0", at: "", status: "absent" } : { seq: cp.seq, at: cp.at, status: "matched" };
+    const summary = () => ({
+      prunedThroughSeq,
+      headSeq,
+      ...(keyedFromSeq !== undefined ? { keyedFromSeq: keyedFromSeq.toString(), keyChecked: !!key } : {}),
+      checkpoint,
+      ...(breaks.length ? { breaks } : {}),
+    });
     const broken = (seq: bigint | string, id: string, reason: string): AuditVerification => ({
       ok: false,
       checked,
       firstBroken: { seq: seq.toString(), id, reason },
-      prunedThroughSeq,
-      headSeq,
+      ...summary(),
     });
+
+    if (cp) {
+      if (!key) return broken(cp.seq, "", "a checkpoint exists but no AUDIT_CHAIN_KEY was given to check its signature");
+      if (!checkpointSignatureValid(key, cp) || cp.teamId !== teamId.toLowerCase()) {
+        return broken(cp.seq, "", "the checkpoint's signature is not valid (forged, or signed with another key)");
+      }
+      const cpSeq = BigInt(cp.seq);
+      if (cpSeq < prevSeq) checkpoint = { seq: cp.seq, at: cp.at, status: "behind_retention" };
+      else if (cpSeq === prevSeq && cp.hash !== prevHash) {
+        return broken(cp.seq, "", `the retention anchor at seq ${cp.seq} does not match the checkpoint signed at ${cp.at}`);
+      }
+    }
+    const cpSeq = cp ? BigInt(cp.seq) : -1n;
 
     for (;;) {
       const page = await query<StoredRow>(PAGE_SQL, [teamId, prevSeq.toString()]);
@@ -132,8 +181,23 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string): Promi
         if (stored.prev_hash !== prevHash) {
           return broken(row.seq, row.id, "prev_hash does not match the previous event's hash (an event was replaced or re-linked)");
         }
-        if (chainHash(prevHash, row) !== stored.hash) {
-          return broken(row.seq, row.id, "content does not match its hash (the event was edited)");
+        if (isKeyedHash(stored.hash)) {
+          keyedFromSeq ??= row.seq;
+          if (!key) return broken(row.seq, row.id, "the event is HMAC-keyed: verifying it needs AUDIT_CHAIN_KEY");
+          if (chainHash(prevHash, row, key) !== stored.hash) {
+            return broken(row.seq, row.id, "content does not match its keyed hash (the event was edited, or another key wrote it)");
+          }
+        } else {
+          if (keyedFromSeq !== undefined) {
+            return broken(row.seq, row.id, `an unkeyed event after keyed ones (keyed from seq ${keyedFromSeq}): rewritten without the key`);
+          }
+          if (chainHash(prevHash, row) !== stored.hash) {
+            return broken(row.seq, row.id, "content does not match its hash (the event was edited)");
+          }
+        }
+        if (row.kind === "chain_break") breaks.push({ seq: row.seq.toString(), id: row.id, reason: row.reason ?? "" });
+        if (row.seq === cpSeq && stored.hash !== cp!.hash) {
+          return broken(row.seq, row.id, `the event at seq ${cp!.seq} is not the one the checkpoint signed at ${cp!.at} recorded (the chain was rewritten)`);
         }
         prevSeq = row.seq;
         prevHash = stored.hash;
@@ -141,6 +205,13 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string): Promi
       if (page.length < PAGE) break;
     }
 
+    if (cp && cpSeq > prevSeq) {
+      return broken(
+        prevSeq + 1n,
+        "",
+        `events ${prevSeq + 1n}..${cpSeq} are missing: the checkpoint signed at ${cp.at} (outside the database) recorded the chain at seq ${cpSeq}, the database ends at seq ${prevSeq}`,
+      );
+    }
     if (head) {
       const headSeqN = BigInt(head.seq);
       if (headSeqN > prevSeq) {
@@ -155,6 +226,12 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string): Promi
     } else if (prevSeq > 0n) {
       return broken(prevSeq, "", "events exist but the team has no chain head");
     }
-    return { ok: true, checked, prunedThroughSeq, headSeq };
+    if (breaks.length) {
+      // Every link holds, but the worker found the head and the events disagreeing: something changed
+      // them outside the worker. The trail is intact from the break on; it is not clean.
+      const first = breaks[0]!;
+      return broken(first.seq, first.id, `the worker recorded a chain break: ${first.reason}`);
+    }
+    return { ok: true, checked, ...summary() };
   });
 }
