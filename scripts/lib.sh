@@ -170,5 +170,7 @@ ensure_env_file() {
     fi
   done
   chmod 600 .env
-  mkdir -p .data; chmod 700 .data
+  # Private to the user running the stack; 0711 so the `postgres` system user (root runs the cluster
+  # as it) can reach .data/pg, which is its own 0700 directory.
+  mkdir -p .data; chmod 711 .data
 }

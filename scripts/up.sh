@@ -8,6 +8,8 @@
 set -euo pipefail
 source "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib.sh"
 cd "$ROOT"
+# Everything this script and the apps write (logs with SQL text, the audit spool, keys) is private.
+umask 077
 
 ensure_system_packages
 ensure_node_modules
@@ -57,7 +59,7 @@ else
 fi
 
 # What the operator CLI (`pnpm portcullis`) connects to when run from this checkout.
-mkdir -p .data; chmod 700 .data
+mkdir -p .data
 (umask 077; printf 'DATABASE_URL=%s\nREDIS_URL=%s\n' "$DATABASE_URL" "$REDIS_URL" > .data/stack.env)
 
 say "migrating the metadata database"
