@@ -20,7 +20,7 @@ try {
     dropSuperuserPassword: true,
   });
   if (result.createdRole) console.log(`created the application role ${env.APP_DB_ROLE}`);
-  if (result.reassigned > 0) console.log(`upgraded: ${result.reassigned} objects now owned by ${env.APP_DB_ROLE} (was the superuser)`);
+  if (result.reassigned > 0 && !result.createdDatabase) console.log(`upgraded: ${result.reassigned} objects now owned by ${env.APP_DB_ROLE} (was the superuser)`);
 } catch (error) {
   console.error(`database bootstrap failed: ${(error as Error).message}`);
   process.exit(1);

@@ -14,7 +14,9 @@ const targetAdminUrl = process.env.DEMO_TARGET_ADMIN_URL || env.DATABASE_URL;
 // up.sh seeds through the cluster's Unix socket (no host in the URL); the gateway reaches the same
 // server over TCP, where the apps' DATABASE_URL points.
 const metadata = new URL(env.DATABASE_URL);
-const targetAddress = new URL(targetAdminUrl).hostname ? undefined : { host: metadata.hostname, port: Number(metadata.port || 5432) };
+const admin = new URL(targetAdminUrl);
+const throughSocket = !admin.hostname || (admin.searchParams.get("host") ?? "").startsWith("/");
+const targetAddress = throughSocket ? { host: metadata.hostname, port: Number(metadata.port || 5432) } : undefined;
 try {
   const { links } = await seedDemo(prisma, {
     targetAdminUrl,
