@@ -25,15 +25,6 @@ export function parseAuditChainKey(value: string): ChainKey {
   return { key, id: hash("sha256", Buffer.concat([Buffer.from("pc-audit-key-id\n"), key]), "hex").slice(0, 8) };
 }
 
-/**
- * The key from the environment, or undefined when AUDIT_CHAIN_KEY is unset (the chain then stays
- * SHA-256 only, and `audit verify` says so). A malformed key is an error, never silently ignored.
- */
-export function loadAuditChainKey(source: NodeJS.ProcessEnv = process.env): ChainKey | undefined {
-  const value = source.AUDIT_CHAIN_KEY?.trim();
-  return value ? parseAuditChainKey(value) : undefined;
-}
-
 /** Keyed hashes carry this prefix: the row says how it was hashed, so one chain holds both kinds. */
 export const KEYED_PREFIX = "k1:";
 

@@ -24,7 +24,8 @@ export {
 } from "./ingest.js";
 export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
 export { verifyAuditChain, type AuditVerification, type VerifyOptions } from "./verify.js";
-export { KEYED_PREFIX, auditChainKeySchema, isKeyedHash, loadAuditChainKey, parseAuditChainKey, type ChainKey } from "./chain-key.js";
+export { KEYED_PREFIX, auditChainKeySchema, isKeyedHash, parseAuditChainKey, type ChainKey } from "./chain-key.js";
+export { loadAuditChainKey } from "./env.js";
 export { checkpointKey, readCheckpoint, signCheckpoint, writeCheckpoints, type Checkpoint, type CheckpointRedis } from "./checkpoint.js";
 export type { AuditDatabase } from "./reader.js";
 export { CONFIG_DETAIL_MAX, configChangeEvent, configChangeSchema, recordConfigChange, redactSecrets, type ConfigAuditTx, type ConfigChange } from "./config-change.js";
