@@ -202,14 +202,17 @@ describe("the audit hash chain", () => {
     expect(rows[0].n).toBe(0);
   });
 
-  test("team deletions racing real batches leave no event behind", async () => {
+  test("team deletions racing real batches leave no event in the chain, and every event in audit_orphans", async () => {
     for (let round = 0; round < 10; round++) {
       const t = await team();
-      await ingestAuditBatch(pool, [event(t, 0)]);
-      const batches = Array.from({ length: 3 }, (_, b) =>
-        ingestAuditBatch(pool, Array.from({ length: 200 }, (_, i) => event(t, b * 200 + i))).catch((error: { code?: string }) => {
-          // The team went first: the batch's new chain head cannot reference it.
+      const first = event(t, 0);
+      await ingestAuditBatch(pool, [first]);
+      const sent = Array.from({ length: 3 }, (_, b) => Array.from({ length: 200 }, (_, i) => event(t, b * 200 + i)));
+      const batches = sent.map((events) =>
+        ingestAuditBatch(pool, events).catch(async (error: { code?: string }) => {
+          // The team went first: the batch's new chain head cannot reference it. The worker retries it.
           expect(error.code).toBe("23503");
+          await ingestAuditBatch(pool, events);
         }),
       );
       await new Promise((r) => setTimeout(r, round));
@@ -217,6 +220,10 @@ describe("the audit hash chain", () => {
       await Promise.all(batches);
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
       expect(rows[0].n, `round ${round}`).toBe(0);
+      // No call without its record: stored before the deletion or arriving after it, each is kept.
+      const ids = [first, ...sent.flat()].map((e) => e.id);
+      const kept = await pool.query(`SELECT count(*)::int AS n FROM audit_orphans WHERE id = ANY($1::uuid[])`, [ids]);
+      expect(kept.rows[0].n, `round ${round}`).toBe(ids.length);
     }
   });
 });
