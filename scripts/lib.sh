@@ -162,10 +162,11 @@ ensure_env_file() {
   fi
   chmod 600 .env
   local name
-  for name in METADATA_DB_PASSWORD REDIS_PASSWORD; do
+  for name in METADATA_DB_PASSWORD REDIS_PASSWORD AUDIT_CHAIN_KEY; do
     if ! grep -q "^${name}=." .env; then
       say "adding a random ${name} to .env"
-      local value; value="$(random_secret 24)"
+      local value
+      if [ "$name" = AUDIT_CHAIN_KEY ]; then value="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"; else value="$(random_secret 24)"; fi
       if grep -q "^${name}=" .env; then sed -i "s#^${name}=.*#${name}=${value}#" .env; else printf '%s=%s\n' "$name" "$value" >> .env; fi
     fi
   done
