@@ -1,3 +1,4 @@
+import { z } from "zod";
 import { registerClient } from "./clients.js";
 import type { OAuthConfig } from "./config.js";
 import type { OAuthContext } from "./context.js";
@@ -45,12 +46,63 @@ export function metadataResponse(config: OAuthConfig, kind: "oauth" | "openid"):
   });
 }
 
-async function readBody(request: Request): Promise<string> {
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw new OAuthError("invalid_request", "request body too large");
-  const text = await request.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new OAuthError("invalid_request", "request body too large");
-  return text;
+/**
+ * The request body as text, never more than `max` bytes held: the declared Content-Length is checked
+ * first, then the stream itself is counted as it arrives (a chunked body declares no length), and
+ * reading stops — the stream cancelled — at the first byte over.
+ */
+export async function readLimitedText(request: Request, max = MAX_BODY_BYTES): Promise<string> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && !(Number(declared) <= max)) throw new OAuthError("invalid_request", "request body too large", 413);
+  if (!request.body) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      throw new OAuthError("invalid_request", "request body too large", 413);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder("utf-8", { fatal: false }).decode(Buffer.concat(chunks));
+}
+
+function readBody(request: Request): Promise<string> {
+  return readLimitedText(request, MAX_BODY_BYTES);
+}
+
+/**
+ * The parameters the token and revocation endpoints read, each a bounded string (resource may repeat).
+ * Unknown parameters are ignored, as RFC 6749 §3.2 requires, but never passed on.
+ */
+const formValue = z.string().max(4096);
+const oauthFormSchema = z.object({
+  grant_type: formValue.optional(),
+  code: formValue.optional(),
+  redirect_uri: formValue.optional(),
+  code_verifier: formValue.optional(),
+  client_id: formValue.optional(),
+  refresh_token: formValue.optional(),
+  scope: formValue.optional(),
+  token: formValue.optional(),
+  token_type_hint: formValue.optional(),
+  resource: z.array(formValue).max(10),
+});
+
+function parseForm(raw: URLSearchParams): URLSearchParams {
+  const single = Object.fromEntries([...raw.entries()].filter(([k]) => k !== "resource"));
+  const parsed = oauthFormSchema.safeParse({ ...single, resource: raw.getAll("resource") });
+  if (!parsed.success) throw new OAuthError("invalid_request", `invalid parameter ${parsed.error.issues[0]?.path.join(".") ?? ""}`.trim());
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(parsed.data)) {
+    if (Array.isArray(value)) for (const v of value) form.append(key, v);
+    else if (value !== undefined) form.set(key, value);
+  }
+  return form;
 }
 
 async function readForm(request: Request): Promise<URLSearchParams> {
@@ -64,7 +116,7 @@ async function readForm(request: Request): Promise<URLSearchParams> {
     if (key !== "resource" && form.getAll(key).length > 1) throw new OAuthError("invalid_request", `parameter ${key} is repeated`);
   }
   applyBasicAuth(request, form);
-  return form;
+  return parseForm(form);
 }
 
 /**

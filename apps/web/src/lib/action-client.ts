@@ -1,6 +1,8 @@
+import { headers } from "next/headers";
 import { createSafeActionClient } from "next-safe-action";
 import { z } from "zod";
 import type { Role } from "@portcullis/db/client";
+import { clientIp } from "./auth";
 import { resolveTeam, type TeamContext } from "./authz";
 import { toActionError, type ActionError, type ActionResult } from "./errors";
 import { requireUser, type SessionUser } from "./session";
@@ -20,7 +22,7 @@ const client = createSafeActionClient({
   handleServerError: (error): ActionError => toActionError(error),
 });
 
-const signedIn = client.use(async ({ next }) => next({ ctx: { user: await requireUser() } }));
+const signedIn = client.use(async ({ next }) => next({ ctx: { user: await requireUser(), sourceIp: clientIp(await headers()) } }));
 
 type Schema = z.ZodType<unknown, unknown>;
 /** A schema whose output carries the team the action is about. */
@@ -31,14 +33,14 @@ export function publicAction<S extends Schema, T>(schema: S, run: (input: z.outp
   return asResult<[input: z.input<S>], T>(client.inputSchema(schema).action(async ({ parsedInput }) => run(parsedInput as z.output<S>)));
 }
 
-export function userAction<S extends Schema, T>(schema: S, run: (ctx: { user: SessionUser }, input: z.output<S>) => Promise<T>) {
+export function userAction<S extends Schema, T>(schema: S, run: (ctx: { user: SessionUser; sourceIp: string }, input: z.output<S>) => Promise<T>) {
   return asResult<[input: z.input<S>], T>(signedIn.inputSchema(schema).action(async ({ ctx, parsedInput }) => run(ctx, parsedInput as z.output<S>)));
 }
 
 export function teamAction<S extends TeamSchema, T>(minimum: Role, schema: S, run: (ctx: TeamActionContext, input: z.output<S>) => Promise<T>) {
   const withTeam = signedIn.inputSchema(schema as TeamSchema).useValidated(async ({ parsedInput, ctx, next }) => {
     const team = await resolveTeam(ctx.user, parsedInput.teamId, minimum);
-    return next({ ctx: { ...team, user: ctx.user } });
+    return next({ ctx: { ...team, user: ctx.user, sourceIp: ctx.sourceIp } });
   });
   return asResult<[input: z.input<S>], T>(withTeam.action(async ({ ctx, parsedInput }) => run(ctx, parsedInput as z.output<S>)));
 }

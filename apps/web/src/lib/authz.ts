@@ -17,6 +17,8 @@ export interface TeamContext {
   team: Team;
   role: Role;
   membership: Membership;
+  /** Where the request came from, for the audit trail of configuration changes. */
+  sourceIp?: string | null;
 }
 
 export const ROLES = ["owner", "admin", "member", "viewer"] as const;
@@ -87,4 +89,11 @@ export async function authorizeTeamSlug(actor: Actor, slug: string, minimum: Rol
 /** A second, in-operation check of the role the action declared (cheap: no query). */
 export function requireRole(ctx: TeamContext, minimum: Role) {
   if (!roleAtLeast(ctx.role, minimum)) throw forbidden(minimum, ctx.role);
+}
+
+/** An id from a URL or another untrusted place: anything but a uuid is simply not found. */
+export function idOrNotFound(value: unknown, what: string): string {
+  const parsed = z.string().uuid().safeParse(value);
+  if (!parsed.success) throw new PortcullisError("not_found", `${what} not found`);
+  return parsed.data;
 }

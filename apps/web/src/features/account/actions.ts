@@ -1,19 +1,15 @@
 "use server";
 import { revalidatePath } from "next/cache";
-import { runAction } from "../../lib/action";
+import { id, input, userAction } from "../../lib/action";
 import { revokeOtherSessions, revokeSession } from "./operations";
 
-export async function revokeOtherSessionsAction() {
-  return runAction(async (user) => {
-    const result = await revokeOtherSessions(user);
-    revalidatePath("/account");
-    return result;
-  });
-}
+export const revokeOtherSessionsAction = userAction(input({}), async (ctx) => {
+  const result = await revokeOtherSessions(ctx.user);
+  revalidatePath("/account");
+  return result;
+});
 
-export async function revokeSessionAction(sessionId: string) {
-  return runAction(async (user) => {
-    await revokeSession(user, sessionId);
-    revalidatePath("/account");
-  });
-}
+export const revokeSessionAction = userAction(input({ sessionId: id() }), async (ctx, parsed) => {
+  await revokeSession(ctx.user, parsed.sessionId);
+  revalidatePath("/account");
+});

@@ -12,7 +12,7 @@ export function RevokeOthersButton() {
       <Button
         variant="secondary"
         onClick={async () => {
-          const r = await revokeOtherSessionsAction();
+          const r = await revokeOtherSessionsAction({});
           setMessage(r.ok ? `Signed out ${r.data.revoked} other session${r.data.revoked === 1 ? "" : "s"}.` : r.error);
           router.refresh();
         }}
@@ -31,7 +31,7 @@ export function RevokeSessionButton({ sessionId }: { sessionId: string }) {
       variant="ghost"
       className="px-2 py-1 text-xs"
       onClick={async () => {
-        await revokeSessionAction(sessionId);
+        await revokeSessionAction({ sessionId });
         router.refresh();
       }}
     >

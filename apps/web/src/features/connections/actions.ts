@@ -1,31 +1,28 @@
 "use server";
 import { revalidatePath } from "next/cache";
-import { runAction } from "../../lib/action";
+import { id, input, teamAction } from "../../lib/action";
 import * as ops from "./operations";
 
-export async function testConnectionAction(input: { teamId: string; connectionId?: string; values: ops.ConnectionInput }) {
-  return runAction((user) => ops.testConnection(user, input));
-}
+const testInput = input({ teamId: id(), connectionId: id().optional(), values: ops.connectionInputSchema });
+const createInput = input({ teamId: id(), values: ops.connectionInputSchema });
+const updateInput = input({ teamId: id(), connectionId: id(), values: ops.connectionInputSchema });
+const deleteInput = input({ teamId: id(), connectionId: id() });
 
-export async function createConnectionAction(input: { teamId: string; values: ops.ConnectionInput }) {
-  return runAction(async (user) => {
-    const result = await ops.createConnection(user, input);
-    revalidatePath("/t/[slug]/connections", "page");
-    return result;
-  });
-}
+export const testConnectionAction = teamAction("admin", testInput, (ctx, parsed) => ops.testConnection(ctx, parsed));
 
-export async function updateConnectionAction(input: { teamId: string; connectionId: string; values: ops.ConnectionInput }) {
-  return runAction(async (user) => {
-    const result = await ops.updateConnection(user, input);
-    revalidatePath("/t/[slug]/connections", "page");
-    return result;
-  });
-}
+export const createConnectionAction = teamAction("admin", createInput, async (ctx, parsed) => {
+  const result = await ops.createConnection(ctx, parsed);
+  revalidatePath("/t/[slug]/connections", "page");
+  return result;
+});
 
-export async function deleteConnectionAction(input: { teamId: string; connectionId: string }) {
-  return runAction(async (user) => {
-    await ops.deleteConnection(user, input);
-    revalidatePath("/t/[slug]/connections", "page");
-  });
-}
+export const updateConnectionAction = teamAction("admin", updateInput, async (ctx, parsed) => {
+  const result = await ops.updateConnection(ctx, parsed);
+  revalidatePath("/t/[slug]/connections", "page");
+  return result;
+});
+
+export const deleteConnectionAction = teamAction("admin", deleteInput, async (ctx, parsed) => {
+  await ops.deleteConnection(ctx, parsed);
+  revalidatePath("/t/[slug]/connections", "page");
+});

@@ -5,6 +5,11 @@ import { Alert, Button, Field, Input, Select, Textarea, cx } from "../../compone
 import { createConnectionAction, testConnectionAction, updateConnectionAction } from "./actions";
 import type { ConnectionInput } from "./operations";
 
+/** The action parses `{ teamId, values: {…} }`: its field errors are keyed `values.<field>`. */
+function formFieldErrors(fieldErrors: Record<string, string> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(fieldErrors ?? {}).map(([k, v]) => [k.replace(/^values\./, ""), v]));
+}
+
 type TestResult = { ok: boolean; serverVersion?: string; latencyMs?: number; error?: string };
 
 export function ConnectionForm({
@@ -50,7 +55,7 @@ export function ConnectionForm({
       const result = await testConnectionAction({ teamId, connectionId: existing?.id, values: v });
       setPending(null);
       if (!result.ok) {
-        setErrors(result.fieldErrors ?? {});
+        setErrors(formFieldErrors(result.fieldErrors));
         if (!result.fieldErrors) setFormError(result.error);
         return;
       }
@@ -62,7 +67,7 @@ export function ConnectionForm({
       : await createConnectionAction({ teamId, values: v });
     setPending(null);
     if (!result.ok) {
-      setErrors(result.fieldErrors ?? {});
+      setErrors(formFieldErrors(result.fieldErrors));
       if (!result.fieldErrors) setFormError(result.error);
       return;
     }

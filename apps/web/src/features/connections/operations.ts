@@ -1,27 +1,29 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
+import type { PrismaClient } from "@portcullis/db/client";
 import { addConnection, testConnectionFields, type ConnectionFields } from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
-import { authorizeTeam, type Actor } from "../../lib/authz";
+import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
+import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { enqueueIntrospection, publishRevocation } from "../../lib/redis";
 
 const SSL_MODES = ["disable", "prefer", "require", "verify_ca", "verify_full"] as const;
 
 export const connectionInputSchema = z
-  .object({
+  .strictObject({
     name: z.string().trim().min(1, "give the connection a name").max(60, "keep the name under 60 characters"),
     mode: z.enum(["url", "fields"]),
-    url: z.string().trim().optional(),
-    host: z.string().trim().optional(),
-    port: z.coerce.number().int("the port is a whole number").min(1).max(65535, "ports go up to 65535").optional(),
-    database: z.string().trim().optional(),
-    username: z.string().trim().optional(),
+    url: z.string().trim().max(2000).optional(),
+    host: z.string().trim().max(255).optional(),
+    port: z.number("the port is a whole number").int("the port is a whole number").min(1).max(65535, "ports go up to 65535").optional(),
+    database: z.string().trim().max(63).optional(),
+    username: z.string().trim().max(63).optional(),
     /** Empty on edit means "keep the stored password": it is write-only and never sent back. */
-    password: z.string().optional(),
+    password: z.string().max(1000).optional(),
     sslMode: z.enum(SSL_MODES).default("prefer"),
-    sslCaCert: z.string().trim().optional(),
+    sslCaCert: z.string().trim().max(20_000).optional(),
   })
   .superRefine((v, ctx) => {
     if (v.mode === "url") {
@@ -43,6 +45,7 @@ export const connectionInputSchema = z
     }
   });
 export type ConnectionInput = z.input<typeof connectionInputSchema>;
+export type ConnectionValues = z.output<typeof connectionInputSchema>;
 
 /** Resolves the form to concrete fields; a blank password on edit falls back to the stored one. */
 function toFields(input: z.output<typeof connectionInputSchema>, storedPassword?: string): ConnectionFields {
@@ -58,10 +61,9 @@ function toFields(input: z.output<typeof connectionInputSchema>, storedPassword?
   return { ...fields, password, sslMode: fields.sslMode ?? input.sslMode, sslCaCert: input.sslCaCert || null };
 }
 
-export async function listConnections(actor: Actor, teamId: string) {
-  await authorizeTeam(actor, teamId, "viewer");
+export async function listConnections(ctx: TeamContext) {
   return getPrisma().connection.findMany({
-    where: { teamId },
+    where: { teamId: ctx.team.id },
     orderBy: { createdAt: "asc" },
     select: {
       id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, status: true,
@@ -70,26 +72,41 @@ export async function listConnections(actor: Actor, teamId: string) {
   });
 }
 
-async function storedPassword(teamId: string, connectionId: string | undefined) {
-  if (!connectionId) return undefined;
+async function storedConnection(teamId: string, connectionId: string) {
   const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
-  return getKeyring().open(row.secretCiphertext, row.id);
+  return row;
 }
 
-export async function testConnection(actor: Actor, input: { teamId: string; connectionId?: string; values: ConnectionInput }) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const parsed = connectionInputSchema.parse(input.values);
-  const fields = toFields(parsed, await storedPassword(input.teamId, input.connectionId));
+/** What the audit trail shows of a connection: where it points, never its secret. */
+function auditView(row: { name: string; host: string; port: number; database: string; username: string; sslMode: string }) {
+  return { name: row.name, host: row.host, port: row.port, database: row.database, username: row.username, sslMode: row.sslMode };
+}
+
+export async function testConnection(ctx: TeamContext, input: { connectionId?: string; values: ConnectionValues }) {
+  requireRole(ctx, "admin");
+  const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
+  const fields = toFields(input.values, stored ? getKeyring().open(stored.secretCiphertext, stored.id) : undefined);
   return testConnectionFields(fields);
 }
 
-export async function createConnection(actor: Actor, input: { teamId: string; values: ConnectionInput }) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const parsed = connectionInputSchema.parse(input.values);
-  const fields = toFields(parsed);
+export async function createConnection(ctx: TeamContext, input: { values: ConnectionValues }) {
+  requireRole(ctx, "admin");
+  const fields = toFields(input.values);
   if (!fields.password) throw new PortcullisError("invalid_input", "enter the password (it is stored encrypted and never shown again)");
-  const connection = await addConnection(getPrisma(), { teamId: input.teamId, name: parsed.name, fields });
+  const test = await testConnectionFields(fields);
+  if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`, { test });
+  const prisma = getPrisma();
+  const connection = await prisma.$transaction(async (tx) => {
+    // The shared operation takes a client; the transaction client is one (no nested transaction inside).
+    const created = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, test: false });
+    const row = await tx.connection.update({ where: { id: created.id }, data: { status: "ok", lastTestedAt: new Date(), lastTestResult: { ...test } } });
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.create",
+      target: { type: "connection", id: row.id, name: row.name }, after: auditView(row), sourceIp: ctx.sourceIp,
+    });
+    return row;
+  });
   // Introspection feeds the Schema page and AI descriptions; the dashboard works without it.
   await enqueueIntrospection({ connectionId: connection.id, reason: "created" }).catch((error) =>
     console.warn("[web] could not queue introspection:", (error as Error).message),
@@ -97,45 +114,55 @@ export async function createConnection(actor: Actor, input: { teamId: string; va
   return { id: connection.id };
 }
 
-export async function updateConnection(actor: Actor, input: { teamId: string; connectionId: string; values: ConnectionInput }) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const parsed = connectionInputSchema.parse(input.values);
-  const fields = toFields(parsed, await storedPassword(input.teamId, input.connectionId));
+export async function updateConnection(ctx: TeamContext, input: { connectionId: string; values: ConnectionValues }) {
+  requireRole(ctx, "admin");
+  const stored = await storedConnection(ctx.team.id, input.connectionId);
+  const fields = toFields(input.values, getKeyring().open(stored.secretCiphertext, stored.id));
   const test = await testConnectionFields(fields);
   if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
-  const sealed = getKeyring().seal(fields.password, input.connectionId);
+  const sealed = getKeyring().seal(fields.password, stored.id);
   const prisma = getPrisma();
   try {
-    await prisma.connection.update({
-      where: { id: input.connectionId },
-      data: {
-        name: parsed.name, host: fields.host, port: fields.port, database: fields.database, username: fields.username,
-        secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null,
-        status: "ok", lastTestedAt: new Date(), lastTestResult: { ...test },
-      },
+    await prisma.$transaction(async (tx) => {
+      const row = await tx.connection.update({
+        where: { id: stored.id },
+        data: {
+          name: input.values.name, host: fields.host, port: fields.port, database: fields.database, username: fields.username,
+          secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null,
+          status: "ok", lastTestedAt: new Date(), lastTestResult: { ...test },
+        },
+      });
+      await recordConfigChange(tx, {
+        teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.update",
+        target: { type: "connection", id: row.id, name: row.name },
+        before: auditView(stored), after: { ...auditView(row), passwordChanged: fields.password !== getKeyring().open(stored.secretCiphertext, stored.id) }, sourceIp: ctx.sourceIp,
+      });
     });
   } catch (error) {
-    if ((error as { code?: string }).code === "P2002") throw new PortcullisError("conflict", `this team already has a connection named "${parsed.name}"`);
+    if ((error as { code?: string }).code === "P2002") throw new PortcullisError("conflict", `this team already has a connection named "${input.values.name}"`);
     throw error;
   }
   // Gateways hold pools to the old address/password: tell them to rebuild.
-  await publishRevocation({ kind: "connection", connectionId: input.connectionId }).catch(() => {});
-  return { id: input.connectionId };
+  await publishRevocation({ kind: "connection", connectionId: stored.id }).catch(() => {});
+  return { id: stored.id };
 }
 
-export async function deleteConnection(actor: Actor, input: { teamId: string; connectionId: string }) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const prisma = getPrisma();
-  const row = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
-  if (!row) throw new PortcullisError("not_found", "connection not found");
-  await prisma.connection.delete({ where: { id: row.id } });
+export async function deleteConnection(ctx: TeamContext, input: { connectionId: string }) {
+  requireRole(ctx, "admin");
+  const row = await storedConnection(ctx.team.id, input.connectionId);
+  await getPrisma().$transaction(async (tx) => {
+    await tx.connection.delete({ where: { id: row.id } });
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.delete",
+      target: { type: "connection", id: row.id, name: row.name }, before: auditView(row), sourceIp: ctx.sourceIp,
+    });
+  });
   await publishRevocation({ kind: "connection", connectionId: row.id }).catch(() => {});
 }
 
-export async function getConnection(actor: Actor, teamId: string, connectionId: string) {
-  await authorizeTeam(actor, teamId, "viewer");
+export async function getConnection(ctx: TeamContext, connectionId: string) {
   const row = await getPrisma().connection.findFirst({
-    where: { id: connectionId, teamId },
+    where: { id: idOrNotFound(connectionId, "connection"), teamId: ctx.team.id },
     select: { id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, sslCaCert: true, status: true, lastTestedAt: true, lastTestResult: true },
   });
   if (!row) throw new PortcullisError("not_found", "connection not found");

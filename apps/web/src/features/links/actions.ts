@@ -1,41 +1,46 @@
 "use server";
 import { revalidatePath } from "next/cache";
-import { runAction } from "../../lib/action";
+import { z } from "zod";
+import { id, input, teamAction, userAction } from "../../lib/action";
 import * as ops from "./operations";
 
-export async function connectionTablesAction(input: { teamId: string; connectionId: string }) {
-  return runAction((user) => ops.connectionTables(user, input.teamId, input.connectionId));
-}
+/** A scope document is checked by policy's own parser; here it only has to be a JSON object. */
+const scopeDocument = z.unknown().refine((v) => typeof v === "object" && v !== null && !Array.isArray(v), "a scope document is a JSON object");
 
-export async function validateScopeAction(scope: unknown) {
-  return runAction(async () => ops.validateScopeDocument(scope));
-}
+const tablesInput = input({ teamId: id(), connectionId: id() });
+const validateInput = input({ scope: z.unknown() });
+const createInput = input({ teamId: id(), connectionId: id(), name: ops.linkNameSchema, scope: scopeDocument });
+const updateInput = input({
+  teamId: id(),
+  linkId: id(),
+  name: ops.linkNameSchema.optional(),
+  scope: scopeDocument.optional(),
+  status: z.enum(["active", "disabled"]).optional(),
+});
+const deleteInput = input({ teamId: id(), linkId: id() });
+const accessInput = input({ teamId: id(), linkId: id(), userId: id(), granted: z.boolean() });
 
-export async function createLinkAction(input: { teamId: string; connectionId: string; name: string; scope: unknown }) {
-  return runAction(async (user) => {
-    const result = await ops.createLinkForTeam(user, input);
-    revalidatePath("/t/[slug]/links", "page");
-    return result;
-  });
-}
+export const connectionTablesAction = teamAction("admin", tablesInput, (ctx, parsed) => ops.connectionTables(ctx, parsed));
 
-export async function updateLinkAction(input: { teamId: string; linkId: string; name?: string; scope?: unknown; status?: "active" | "disabled" }) {
-  return runAction(async (user) => {
-    await ops.updateLink(user, input);
-    revalidatePath("/t/[slug]/links", "layout");
-  });
-}
+export const validateScopeAction = userAction(validateInput, async (_ctx, parsed) => ops.validateScopeDocument(parsed.scope));
 
-export async function deleteLinkAction(input: { teamId: string; linkId: string }) {
-  return runAction(async (user) => {
-    await ops.deleteLink(user, input);
-    revalidatePath("/t/[slug]/links", "page");
-  });
-}
+export const createLinkAction = teamAction("admin", createInput, async (ctx, parsed) => {
+  const result = await ops.createLinkForTeam(ctx, parsed);
+  revalidatePath("/t/[slug]/links", "page");
+  return result;
+});
 
-export async function setLinkAccessAction(input: { teamId: string; linkId: string; userId: string; granted: boolean }) {
-  return runAction(async (user) => {
-    await ops.setLinkAccess(user, input);
-    revalidatePath("/t/[slug]/links/[id]", "page");
-  });
-}
+export const updateLinkAction = teamAction("admin", updateInput, async (ctx, parsed) => {
+  await ops.updateLink(ctx, parsed);
+  revalidatePath("/t/[slug]/links", "layout");
+});
+
+export const deleteLinkAction = teamAction("admin", deleteInput, async (ctx, parsed) => {
+  await ops.deleteLink(ctx, parsed);
+  revalidatePath("/t/[slug]/links", "page");
+});
+
+export const setLinkAccessAction = teamAction("admin", accessInput, async (ctx, parsed) => {
+  await ops.setLinkAccess(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+});

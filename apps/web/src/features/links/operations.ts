@@ -1,11 +1,12 @@
 import pg from "pg";
 import { z } from "zod";
-import type { Prisma } from "@portcullis/db/client";
+import type { Prisma, PrismaClient } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { createLink } from "@portcullis/db/operations";
 import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import { loadCatalog, parseScope, type Scope } from "@portcullis/policy";
-import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { idOrNotFound, requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
+import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
 import { publishRevocation } from "../../lib/redis";
@@ -38,14 +39,18 @@ export function validateScopeDocument(input: unknown) {
   return parsed.ok ? { ok: true as const, scope: parsed.scope } : { ok: false as const, errors: parsed.errors };
 }
 
+/** Members see only the links they were granted; everyone else in the team sees all of them. */
+export function visibleLinks(ctx: TeamContext): Prisma.LinkWhereInput {
+  return { teamId: ctx.team.id, ...(ctx.role === "member" ? { access: { some: { userId: ctx.user.userId } } } : {}) };
+}
+
 /**
  * Members see the links they were granted; everyone else in the team sees all of them. Viewers see
  * them too (to read activity per link) but cannot issue keys.
  */
-export async function listLinks(actor: Actor, teamId: string) {
-  const { role } = await authorizeTeam(actor, teamId, "viewer");
+export async function listLinks(ctx: TeamContext) {
   return getPrisma().link.findMany({
-    where: { teamId, ...(role === "member" ? { access: { some: { userId: actor.userId } } } : {}) },
+    where: visibleLinks(ctx),
     orderBy: { createdAt: "asc" },
     include: {
       connection: { select: { id: true, name: true, database: true } },
@@ -54,24 +59,23 @@ export async function listLinks(actor: Actor, teamId: string) {
   });
 }
 
-export async function getLink(actor: Actor, teamId: string, linkId: string) {
-  const { role } = await authorizeTeam(actor, teamId, "viewer");
+export async function getLink(ctx: TeamContext, linkId: string) {
   const link = await getPrisma().link.findFirst({
-    where: { id: linkId, teamId, ...(role === "member" ? { access: { some: { userId: actor.userId } } } : {}) },
+    where: { id: idOrNotFound(linkId, "link"), ...visibleLinks(ctx) },
     include: { connection: { select: { id: true, name: true, database: true, host: true } }, access: { select: { userId: true } } },
   });
   if (!link) throw new PortcullisError("not_found", "link not found");
-  return { link, role };
+  return { link, role: ctx.role };
 }
 
 const tableCache = new Map<string, { at: number; tables: TableInfo[] }>();
 
 /** The live table list of a connection, for the scope editor (cached briefly: editors re-render). */
-export async function connectionTables(actor: Actor, teamId: string, connectionId: string): Promise<TableInfo[]> {
-  await authorizeTeam(actor, teamId, "admin");
-  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId } });
+export async function connectionTables(ctx: TeamContext, input: { connectionId: string }): Promise<TableInfo[]> {
+  requireRole(ctx, "admin");
+  const row = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
-  const cached = tableCache.get(connectionId);
+  const cached = tableCache.get(row.id);
   if (cached && Date.now() - cached.at < 30_000 && cached.at > row.updatedAt.getTime()) return cached.tables;
   const client = new pg.Client(targetClientConfig(row as TargetConnectionRow));
   client.on("error", () => {});
@@ -82,7 +86,7 @@ export async function connectionTables(actor: Actor, teamId: string, connectionI
       .filter((r) => r.kind !== "sequence")
       .map((r): TableInfo => ({ key: `${r.schema}.${r.name}`, schema: r.schema, name: r.name, kind: r.kind, columns: r.columns.map((c) => ({ name: c.name, type: c.type })) }))
       .sort((a, b) => a.key.localeCompare(b.key));
-    tableCache.set(connectionId, { at: Date.now(), tables });
+    tableCache.set(row.id, { at: Date.now(), tables });
     return tables;
   } catch (error) {
     throw new PortcullisError("unavailable", `could not read the tables of "${row.name}": ${(error as Error).message}`);
@@ -91,36 +95,54 @@ export async function connectionTables(actor: Actor, teamId: string, connectionI
   }
 }
 
-const nameSchema = z.string().trim().min(1, "give the link a name").max(60, "keep the name under 60 characters");
+export const linkNameSchema = z.string().trim().min(1, "give the link a name").max(60, "keep the name under 60 characters");
 
-export async function createLinkForTeam(actor: Actor, input: { teamId: string; connectionId: string; name: string; scope: unknown }) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const name = nameSchema.parse(input.name);
+/** What the audit trail shows of a link. */
+function auditView(link: { name: string; status: string; connectionId: string; scope: unknown }) {
+  return { name: link.name, status: link.status, connectionId: link.connectionId, scope: link.scope };
+}
+
+export async function createLinkForTeam(ctx: TeamContext, input: { connectionId: string; name: string; scope: unknown }) {
+  requireRole(ctx, "admin");
   const scope = requireValidScope(input.scope);
-  const link = await createLink(getPrisma(), {
-    teamId: input.teamId,
-    connectionId: input.connectionId,
-    name,
-    scope: scope as unknown as Prisma.InputJsonValue,
-    createdById: actor.userId,
+  const link = await getPrisma().$transaction(async (tx) => {
+    const created = await createLink(tx as unknown as PrismaClient, {
+      teamId: ctx.team.id,
+      connectionId: input.connectionId,
+      name: input.name,
+      scope: scope as unknown as Prisma.InputJsonValue,
+      createdById: ctx.user.userId,
+    });
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "link.create",
+      target: { type: "link", id: created.id, name: created.name }, after: auditView(created), sourceIp: ctx.sourceIp,
+    });
+    return created;
   });
   return { id: link.id };
 }
 
-export async function updateLink(
-  actor: Actor,
-  input: { teamId: string; linkId: string; name?: string; scope?: unknown; status?: "active" | "disabled" },
-) {
-  await authorizeTeam(actor, input.teamId, "admin");
+export async function updateLink(ctx: TeamContext, input: { linkId: string; name?: string; scope?: unknown; status?: "active" | "disabled" }) {
+  requireRole(ctx, "admin");
   const prisma = getPrisma();
-  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId: input.teamId } });
+  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId: ctx.team.id } });
   if (!link) throw new PortcullisError("not_found", "link not found");
   const data: Prisma.LinkUpdateInput = {};
-  if (input.name !== undefined) data.name = nameSchema.parse(input.name);
+  if (input.name !== undefined) data.name = input.name;
   if (input.scope !== undefined) data.scope = requireValidScope(input.scope) as unknown as Prisma.InputJsonValue;
-  if (input.status !== undefined) data.status = z.enum(["active", "disabled"]).parse(input.status);
+  if (input.status !== undefined) data.status = input.status;
+  const action =
+    input.status !== undefined && input.name === undefined && input.scope === undefined
+      ? input.status === "active" ? "link.enable" : "link.disable"
+      : input.scope !== undefined ? "link.scope.update" : "link.update";
   try {
-    await prisma.link.update({ where: { id: link.id }, data });
+    await prisma.$transaction(async (tx) => {
+      const updated = await tx.link.update({ where: { id: link.id }, data });
+      await recordConfigChange(tx, {
+        teamId: ctx.team.id, actorUserId: ctx.user.userId, action,
+        target: { type: "link", id: link.id, name: updated.name }, before: auditView(link), after: auditView(updated), sourceIp: ctx.sourceIp,
+      });
+    });
   } catch (error) {
     if ((error as { code?: string }).code === "P2002") throw new PortcullisError("conflict", `this team already has a link named "${input.name}"`);
     throw error;
@@ -129,37 +151,55 @@ export async function updateLink(
   await publishRevocation({ kind: "link", linkId: link.id }).catch(() => {});
 }
 
-export async function deleteLink(actor: Actor, input: { teamId: string; linkId: string }) {
-  await authorizeTeam(actor, input.teamId, "admin");
+export async function deleteLink(ctx: TeamContext, input: { linkId: string }) {
+  requireRole(ctx, "admin");
   const prisma = getPrisma();
-  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId: input.teamId } });
+  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId: ctx.team.id } });
   if (!link) throw new PortcullisError("not_found", "link not found");
-  await prisma.link.delete({ where: { id: link.id } });
+  await prisma.$transaction(async (tx) => {
+    await tx.link.delete({ where: { id: link.id } });
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "link.delete",
+      target: { type: "link", id: link.id, name: link.name }, before: auditView(link), sourceIp: ctx.sourceIp,
+    });
+  });
   await publishRevocation({ kind: "link", linkId: link.id }).catch(() => {});
 }
 
 /** Grants or withdraws a member's right to hold keys on a link (owners and admins always have it). */
-export async function setLinkAccess(actor: Actor, input: { teamId: string; linkId: string; userId: string; granted: boolean }) {
-  await authorizeTeam(actor, input.teamId, "admin");
+export async function setLinkAccess(ctx: TeamContext, input: { linkId: string; userId: string; granted: boolean }) {
+  requireRole(ctx, "admin");
   const prisma = getPrisma();
-  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId: input.teamId } });
+  const teamId = ctx.team.id;
+  const link = await prisma.link.findFirst({ where: { id: input.linkId, teamId } });
   if (!link) throw new PortcullisError("not_found", "link not found");
-  const member = await prisma.membership.findUnique({ where: { teamId_userId: { teamId: input.teamId, userId: input.userId } } });
+  const member = await prisma.membership.findUnique({ where: { teamId_userId: { teamId, userId: input.userId } } });
   if (!member) throw new PortcullisError("not_found", "member not found");
+  const audit = (tx: Prisma.TransactionClient, revokedKeys: string[] = []) =>
+    recordConfigChange(tx, {
+      teamId, actorUserId: ctx.user.userId, action: input.granted ? "link.access.grant" : "link.access.revoke",
+      target: { type: "link", id: link.id, name: link.name },
+      after: { userId: input.userId, granted: input.granted, ...(revokedKeys.length ? { revokedKeyIds: revokedKeys } : {}) }, sourceIp: ctx.sourceIp,
+    });
   if (input.granted) {
     if (roleAtLeast(member.role, "admin")) return;
-    await prisma.linkAccess.upsert({
-      where: { linkId_userId: { linkId: link.id, userId: input.userId } },
-      create: { linkId: link.id, userId: input.userId },
-      update: {},
+    await prisma.$transaction(async (tx) => {
+      await tx.linkAccess.upsert({
+        where: { linkId_userId: { linkId: link.id, userId: input.userId } },
+        create: { linkId: link.id, userId: input.userId },
+        update: {},
+      });
+      await audit(tx);
     });
   } else {
     const now = new Date();
-    const keys = await prisma.apiKey.findMany({ where: { linkId: link.id, userId: input.userId, revokedAt: null } });
-    await prisma.$transaction([
-      prisma.linkAccess.deleteMany({ where: { linkId: link.id, userId: input.userId } }),
-      prisma.apiKey.updateMany({ where: { id: { in: keys.map((k) => k.id) } }, data: { revokedAt: now } }),
-    ]);
+    const keys = await prisma.$transaction(async (tx) => {
+      const live = await tx.apiKey.findMany({ where: { linkId: link.id, userId: input.userId, revokedAt: null } });
+      await tx.linkAccess.deleteMany({ where: { linkId: link.id, userId: input.userId } });
+      await tx.apiKey.updateMany({ where: { id: { in: live.map((k) => k.id) } }, data: { revokedAt: now } });
+      await audit(tx, live.map((k) => k.id));
+      return live;
+    });
     for (const key of keys) await publishRevocation({ kind: "api_key", apiKeyId: key.id, hash: key.hash }).catch(() => {});
   }
 }

@@ -93,7 +93,7 @@ export function ScopeEditor({
         setJsonErrors([{ path: "(document)", message: `Not valid JSON: ${(error as Error).message}` }]);
         return;
       }
-      const result = await validateScopeAction(parsed);
+      const result = await validateScopeAction({ scope: parsed });
       if (!result.ok) return setJsonErrors([{ path: "(document)", message: result.error }]);
       if (!result.data.ok) return setJsonErrors(result.data.errors);
       setJsonErrors([]);

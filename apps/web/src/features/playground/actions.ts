@@ -1,7 +1,7 @@
 "use server";
-import { runAction } from "../../lib/action";
-import { runPlayground } from "./operations";
+import { id, input, teamAction } from "../../lib/action";
+import { playgroundSqlSchema, runPlayground } from "./operations";
 
-export async function runPlaygroundAction(input: { teamId: string; linkId: string; sql: string }) {
-  return runAction((user) => runPlayground(user, input));
-}
+const runInput = input({ teamId: id(), linkId: id(), sql: playgroundSqlSchema });
+
+export const runPlaygroundAction = teamAction("member", runInput, (ctx, parsed) => runPlayground(ctx, parsed));

@@ -1,8 +1,9 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, type Actor } from "../../lib/authz";
+import { requireRole, type TeamContext } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
+import { visibleLinks } from "../links/operations";
 
 export const playgroundResponseSchema = z.object({
   verdict: z.object({
@@ -24,13 +25,15 @@ export type PlaygroundResponse = z.infer<typeof playgroundResponseSchema>;
  * the signed-in member, via the gateway's internal endpoint. The dashboard never checks SQL itself:
  * a second implementation could disagree with the one that guards production.
  */
-export async function runPlayground(actor: Actor, input: { teamId: string; linkId: string; sql: string }) {
-  const { role } = await authorizeTeam(actor, input.teamId, "member");
-  const sql = z.string().trim().min(1, "type a SQL statement").max(100_000, "the statement is too long").parse(input.sql);
-  const link = await getPrisma().link.findFirst({
-    where: { id: input.linkId, teamId: input.teamId, ...(role === "member" ? { access: { some: { userId: actor.userId } } } : {}) },
-  });
+export const playgroundSqlSchema = z.string().trim().min(1, "type a SQL statement").max(100_000, "the statement is too long");
+
+export async function runPlayground(ctx: TeamContext, input: { linkId: string; sql: string }) {
+  requireRole(ctx, "member");
+  const sql = input.sql;
+  const link = await getPrisma().link.findFirst({ where: { id: input.linkId, ...visibleLinks(ctx) } });
   if (!link) throw new PortcullisError("not_found", "link not found");
+  // A disabled link serves nobody, the Playground included (the gateway refuses it too).
+  if (link.status !== "active") throw new PortcullisError("forbidden", `the link "${link.name}" is disabled; enable it on its Settings tab to run queries`);
   const { GATEWAY_INTERNAL_TOKEN, gatewayInternalUrl } = env();
   if (!GATEWAY_INTERNAL_TOKEN) throw new PortcullisError("unavailable", "the Playground is off: set GATEWAY_INTERNAL_TOKEN for the dashboard and the gateway");
   let response: Response;
@@ -38,7 +41,7 @@ export async function runPlayground(actor: Actor, input: { teamId: string; linkI
     response = await fetch(`${gatewayInternalUrl}/internal/links/${link.id}/playground`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_INTERNAL_TOKEN}` },
-      body: JSON.stringify({ sql, userId: actor.userId }),
+      body: JSON.stringify({ sql, userId: ctx.user.userId }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, type Actor } from "../../lib/authz";
+import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
+import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { QUEUES, descriptionsJobSchema } from "@portcullis/jobs";
 import { getDescriptionsStatus, type DescriptionsStatus } from "@portcullis/worker/enqueue";
@@ -26,8 +27,10 @@ export interface DescriptionInfo {
   updatedBy: string | null;
 }
 
-export async function schemaView(actor: Actor, teamId: string, connectionId: string) {
-  await authorizeTeam(actor, teamId, "admin");
+export async function schemaView(ctx: TeamContext, connectionIdParam: string) {
+  requireRole(ctx, "admin");
+  const teamId = ctx.team.id;
+  const connectionId = idOrNotFound(connectionIdParam, "connection");
   const prisma = getPrisma();
   const connection = await prisma.connection.findFirst({ where: { id: connectionId, teamId }, select: { id: true, name: true } });
   if (!connection) throw new PortcullisError("not_found", "connection not found");
@@ -59,22 +62,32 @@ export function hiddenUnder(scope: unknown, schema: string, table: string): { ta
   return { table: access === "none" || outsideSchemas, columns: new Set(rule?.hiddenColumns ?? []) };
 }
 
-const descriptionSchema = z.string().trim().min(1, "a description cannot be empty; write what the table or column holds").max(2000, "keep descriptions under 2000 characters");
+export const descriptionSchema = z.string().trim().min(1, "a description cannot be empty; write what the table or column holds").max(2000, "keep descriptions under 2000 characters");
 
 /** A human edit: marked `human`, so regenerating never overwrites it (the worker's rule). */
 export async function updateDescription(
-  actor: Actor,
-  input: { teamId: string; connectionId: string; schema: string; table: string; column: string; description: string },
+  ctx: TeamContext,
+  input: { connectionId: string; schema: string; table: string; column: string; description: string },
 ) {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const description = descriptionSchema.parse(input.description);
+  requireRole(ctx, "admin");
   const prisma = getPrisma();
-  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
+  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id } });
   if (!connection) throw new PortcullisError("not_found", "connection not found");
-  return prisma.schemaDescription.upsert({
-    where: { connectionId_schemaName_tableName_columnName: { connectionId: connection.id, schemaName: input.schema, tableName: input.table, columnName: input.column } },
-    create: { connectionId: connection.id, schemaName: input.schema, tableName: input.table, columnName: input.column, description, source: "human", updatedById: actor.userId },
-    update: { description, source: "human", model: null, updatedById: actor.userId },
+  const { description } = input;
+  const key = { connectionId: connection.id, schemaName: input.schema, tableName: input.table, columnName: input.column };
+  return prisma.$transaction(async (tx) => {
+    const before = await tx.schemaDescription.findUnique({ where: { connectionId_schemaName_tableName_columnName: key } });
+    const row = await tx.schemaDescription.upsert({
+      where: { connectionId_schemaName_tableName_columnName: key },
+      create: { ...key, description, source: "human", updatedById: ctx.user.userId },
+      update: { description, source: "human", model: null, updatedById: ctx.user.userId },
+    });
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "schema.description.update",
+      target: { type: "connection", id: connection.id, name: `${connection.name}: ${[input.schema, input.table, input.column].filter(Boolean).join(".")}` },
+      before: before ? { description: before.description, source: before.source } : undefined, after: { description, source: "human" }, sourceIp: ctx.sourceIp,
+    });
+    return row;
   });
 }
 
@@ -82,10 +95,10 @@ export async function updateDescription(
  * Re-introspects and queues new descriptions. Human-edited descriptions are kept unless `resetHuman`
  * (then they are deleted first, so the describer writes fresh ones).
  */
-export async function regenerateDescriptions(actor: Actor, input: { teamId: string; connectionId: string; tables?: string[]; resetHuman?: boolean }) {
-  await authorizeTeam(actor, input.teamId, "admin");
+export async function regenerateDescriptions(ctx: TeamContext, input: { connectionId: string; tables?: string[]; resetHuman?: boolean }) {
+  requireRole(ctx, "admin");
   const prisma = getPrisma();
-  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
+  const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id } });
   if (!connection) throw new PortcullisError("not_found", "connection not found");
   if (input.resetHuman && input.tables?.length) {
     for (const key of input.tables) {
@@ -95,7 +108,7 @@ export async function regenerateDescriptions(actor: Actor, input: { teamId: stri
   }
   try {
     await enqueueIntrospection({ connectionId: connection.id, reason: "on_demand" });
-    const jobId = await enqueueDescriptions({ connectionId: connection.id, ...(input.tables?.length ? { tables: input.tables } : {}), requestedById: actor.userId });
+    const jobId = await enqueueDescriptions({ connectionId: connection.id, ...(input.tables?.length ? { tables: input.tables } : {}), requestedById: ctx.user.userId });
     return { jobId };
   } catch (error) {
     throw new PortcullisError("unavailable", `could not queue the job (is Redis running?): ${(error as Error).message}`);
@@ -107,10 +120,10 @@ export async function regenerateDescriptions(actor: Actor, input: { teamId: stri
  * job is only answered for when it describes a connection of this team: another team's id answers
  * exactly like an id that does not exist, and its table names stay unseen.
  */
-export async function descriptionsStatus(actor: Actor, input: { teamId: string; connectionId: string; jobId: string }): Promise<DescriptionsStatus> {
-  await authorizeTeam(actor, input.teamId, "admin");
-  const jobId = z.string().min(1).max(100).parse(input.jobId);
-  const connection = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId }, select: { id: true } });
+export async function descriptionsStatus(ctx: TeamContext, input: { connectionId: string; jobId: string }): Promise<DescriptionsStatus> {
+  requireRole(ctx, "admin");
+  const { jobId } = input;
+  const connection = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id }, select: { id: true } });
   if (!connection) throw new PortcullisError("not_found", "connection not found");
   const descriptions = queue(QUEUES.descriptions);
   const job = await withQueueTimeout(descriptions.getJob(jobId));

@@ -1,17 +1,17 @@
 import type { ReactNode } from "react";
 import { isPortcullisError } from "@portcullis/db/errors";
 import { Alert, Badge, Card, CardHeader, timeAgo } from "../../components/ui";
-import type { Actor } from "../../lib/authz";
+import type { TeamContext } from "../../lib/authz";
 import { ReplayDeadLettersButton } from "./replay-button";
 import { teamDeadLetters } from "./operations";
 
 const SECTION_DESCRIPTION = "Audit events the worker could not store after every retry wait here, never dropped. Fix the cause, then replay them: each event is stored once, however often it is replayed.";
 
 /** Settings → "Audit pipeline" (owners and admins). Streamed under <Suspense>: it reads Redis. */
-export async function AuditPipelineSection({ actor, teamId }: { actor: Actor; teamId: string }) {
+export async function AuditPipelineSection({ ctx }: { ctx: TeamContext }) {
   let data: Awaited<ReturnType<typeof teamDeadLetters>>;
   try {
-    data = await teamDeadLetters(actor, teamId);
+    data = await teamDeadLetters(ctx);
   } catch (error) {
     // Redis down must not take the settings page with it; say what is missing instead.
     if (!isPortcullisError(error)) console.error("[web] reading dead letters failed", error);
@@ -29,7 +29,7 @@ export async function AuditPipelineSection({ actor, teamId }: { actor: Actor; te
     );
   }
   return (
-    <AuditPipelineCard actions={<ReplayDeadLettersButton teamId={teamId} count={data.count} />}>
+    <AuditPipelineCard actions={<ReplayDeadLettersButton teamId={ctx.team.id} count={data.count} />}>
       <p className="px-5 pt-4 text-sm text-zinc-700" data-testid="dead-letters-count">
         <Badge tone="red">{data.count.toLocaleString("en")}{data.truncated ? "+" : ""}</Badge> event{data.count === 1 ? "" : "s"} failed ingestion
         {data.count > data.letters.length ? <span className="text-zinc-500"> · the latest {data.letters.length} below</span> : null}

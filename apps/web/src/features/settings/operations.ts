@@ -1,7 +1,9 @@
 import { QUEUES } from "@portcullis/jobs";
 import { listDeadLetters, replayDeadLetters, type DeadLetter } from "@portcullis/worker/enqueue";
 import type { Queue } from "bullmq";
-import { authorizeTeam, type Actor } from "../../lib/authz";
+import { requireRole, type TeamContext } from "../../lib/authz";
+import { recordConfigChange } from "../../lib/config-audit";
+import { getPrisma } from "../../lib/db";
 import { queue, withQueueTimeout } from "../../lib/redis";
 
 /** Letters read per round trip, and at most this many (newest first) per request. */
@@ -55,9 +57,9 @@ function toView({ id, letter }: { id: string; letter: DeadLetter }): DeadLetterV
 }
 
 /** The Settings page's "Audit pipeline": how many of this team's events failed ingestion, and the latest. */
-export async function teamDeadLetters(actor: Actor, teamId: string, limit = 20) {
-  await authorizeTeam(actor, teamId, "admin");
-  const { mine, truncated } = await scanTeamLetters(queue(QUEUES.auditDeadLetter), teamId);
+export async function teamDeadLetters(ctx: TeamContext, limit = 20) {
+  requireRole(ctx, "admin");
+  const { mine, truncated } = await scanTeamLetters(queue(QUEUES.auditDeadLetter), ctx.team.id);
   mine.sort((a, b) => (a.letter.failedAt < b.letter.failedAt ? 1 : a.letter.failedAt > b.letter.failedAt ? -1 : 0));
   return { count: mine.length, truncated, letters: mine.slice(0, limit).map(toView) };
 }
@@ -67,14 +69,21 @@ export async function teamDeadLetters(actor: Actor, teamId: string, limit = 20) 
  * under this team are passed on, so another team's letters stay where they are. Safe to repeat:
  * ingestion stores each event id once.
  */
-export async function replayTeamDeadLetters(actor: Actor, teamId: string): Promise<{ replayed: number }> {
-  await authorizeTeam(actor, teamId, "admin");
+export async function replayTeamDeadLetters(ctx: TeamContext): Promise<{ replayed: number }> {
+  requireRole(ctx, "admin");
   const deadLetters = queue(QUEUES.auditDeadLetter);
-  const { mine } = await scanTeamLetters(deadLetters, teamId);
+  const { mine } = await scanTeamLetters(deadLetters, ctx.team.id);
   if (mine.length === 0) return { replayed: 0 };
   const replayed = await withQueueTimeout(
     replayDeadLetters(deadLetters, queue(QUEUES.audit), mine.map((m) => m.id)),
     30_000,
+  );
+  // Recorded after the fact: the replay lives in Redis, outside any database transaction.
+  await getPrisma().$transaction((tx) =>
+    recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "audit.dead_letters.replay",
+      target: { type: "team", id: ctx.team.id, name: ctx.team.name }, after: { replayed, letterIds: mine.map((m) => m.id).slice(0, 500) }, sourceIp: ctx.sourceIp,
+    }),
   );
   return { replayed };
 }

@@ -16,7 +16,7 @@ export function AcceptInvitationButton({ token }: { token: string }) {
         disabled={pending}
         onClick={async () => {
           setPending(true);
-          const result = await acceptInvitationAction(token);
+          const result = await acceptInvitationAction({ token });
           if (!result.ok) {
             setPending(false);
             setError(result.error);

@@ -1,56 +1,54 @@
 "use server";
 import { revalidatePath } from "next/cache";
-import type { Role } from "@portcullis/db/client";
-import { runAction } from "../../lib/action";
+import { z } from "zod";
+import { id, input, teamAction, userAction } from "../../lib/action";
+import { roleSchema } from "../../lib/authz";
 import * as ops from "./operations";
 
-export async function createTeamAction(input: { name: string }) {
-  return runAction(async (user) => {
-    const team = await ops.createTeamForUser(user, input);
-    return { slug: team.slug };
-  });
-}
+const email = z.string().trim().max(320).pipe(z.email("enter a valid email address"));
 
-export async function inviteMemberAction(input: { teamId: string; email?: string | null; role: Role }) {
-  return runAction(async (user) => {
-    const result = await ops.inviteMember(user, input);
-    revalidatePath("/t/[slug]/settings", "page");
-    return result;
-  });
-}
+const createInput = input({ name: ops.teamNameSchema });
+// An empty email field means "a shareable link".
+const inviteInput = input({ teamId: id(), email: z.union([z.literal(""), email]).nullish().transform((v) => v || null), role: roleSchema });
+const revokeInvitationInput = input({ teamId: id(), invitationId: id() });
+const acceptInput = input({ token: z.string().min(1).max(200) });
+const roleInput = input({ teamId: id(), userId: id(), role: roleSchema });
+const removeInput = input({ teamId: id(), userId: id() });
+const settingsInput = input({ teamId: id(), name: ops.teamNameSchema, auditRetentionDays: ops.retentionDaysSchema });
+const deleteInput = input({ teamId: id(), confirmSlug: z.string().max(100) });
 
-export async function revokeInvitationAction(input: { teamId: string; invitationId: string }) {
-  return runAction(async (user) => {
-    await ops.revokeInvitation(user, input);
-    revalidatePath("/t/[slug]/settings", "page");
-  });
-}
+export const createTeamAction = userAction(createInput, async (ctx, parsed) => {
+  const team = await ops.createTeamForUser(ctx.user, parsed);
+  return { slug: team.slug };
+});
 
-export async function acceptInvitationAction(token: string) {
-  return runAction((user) => ops.acceptInvitation(user, token));
-}
+export const inviteMemberAction = teamAction("admin", inviteInput, async (ctx, parsed) => {
+  const result = await ops.inviteMember(ctx, parsed);
+  revalidatePath("/t/[slug]/settings", "page");
+  return result;
+});
 
-export async function changeMemberRoleAction(input: { teamId: string; userId: string; role: Role }) {
-  return runAction(async (user) => {
-    await ops.changeMemberRole(user, input);
-    revalidatePath("/t/[slug]/settings", "page");
-  });
-}
+export const revokeInvitationAction = teamAction("admin", revokeInvitationInput, async (ctx, parsed) => {
+  await ops.revokeInvitation(ctx, parsed);
+  revalidatePath("/t/[slug]/settings", "page");
+});
 
-export async function removeMemberAction(input: { teamId: string; userId: string }) {
-  return runAction(async (user) => {
-    await ops.removeMember(user, input);
-    revalidatePath("/t/[slug]/settings", "page");
-  });
-}
+export const acceptInvitationAction = userAction(acceptInput, (ctx, parsed) => ops.acceptInvitation(ctx.user, parsed));
 
-export async function updateTeamSettingsAction(input: { teamId: string; name: string; auditRetentionDays: number }) {
-  return runAction(async (user) => {
-    await ops.updateTeamSettings(user, input);
-    revalidatePath("/t/[slug]", "layout");
-  });
-}
+export const changeMemberRoleAction = teamAction("admin", roleInput, async (ctx, parsed) => {
+  await ops.changeMemberRole(ctx, parsed);
+  revalidatePath("/t/[slug]/settings", "page");
+});
 
-export async function deleteTeamAction(input: { teamId: string; confirmSlug: string }) {
-  return runAction((user) => ops.deleteTeam(user, input));
-}
+// Anyone may leave a team; removing someone else needs admin (checked by the operation).
+export const removeMemberAction = teamAction("viewer", removeInput, async (ctx, parsed) => {
+  await ops.removeMember(ctx, parsed);
+  revalidatePath("/t/[slug]/settings", "page");
+});
+
+export const updateTeamSettingsAction = teamAction("admin", settingsInput, async (ctx, parsed) => {
+  await ops.updateTeamSettings(ctx, parsed);
+  revalidatePath("/t/[slug]", "layout");
+});
+
+export const deleteTeamAction = teamAction("owner", deleteInput, (ctx, parsed) => ops.deleteTeam(ctx, parsed));

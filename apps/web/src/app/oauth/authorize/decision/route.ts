@@ -1,4 +1,5 @@
-import { approveAuthorization, clientAddress, denyAuthorization, isOAuthError, parseAuthorizationRequest } from "@portcullis/oauth";
+import { z } from "zod";
+import { approveAuthorization, clientAddress, denyAuthorization, isOAuthError, parseAuthorizationRequest, readLimitedText } from "@portcullis/oauth";
 import { getOAuthContext } from "@/features/oauth/server";
 import { env } from "@/lib/env";
 import { getSessionUser } from "@/lib/session";
@@ -28,18 +29,58 @@ function sameOrigin(request: Request): boolean {
   return allowed.has(origin);
 }
 
+/**
+ * The consent form: the authorization request's parameters, as the page carried them, and the
+ * decision. Each is one bounded string (resource may repeat); anything else is refused.
+ */
+const value = z.string().max(4096);
+const decisionFormSchema = z.strictObject({
+  decision: z.enum(["approve", "deny"]),
+  response_type: value.optional(),
+  client_id: value.optional(),
+  redirect_uri: value.optional(),
+  code_challenge: value.optional(),
+  code_challenge_method: value.optional(),
+  state: value.optional(),
+  scope: value.optional(),
+  resource: z.array(value).max(10).optional(),
+});
+
+async function readDecisionForm(request: Request) {
+  if (!(request.headers.get("content-type") ?? "").toLowerCase().startsWith("application/x-www-form-urlencoded")) return null;
+  const raw = new URLSearchParams(await readLimitedText(request, 32 * 1024));
+  const fields: Record<string, string | string[]> = {};
+  for (const key of new Set(raw.keys())) {
+    const all = raw.getAll(key);
+    if (key === "resource") fields[key] = all;
+    else if (all.length === 1) fields[key] = all[0]!;
+    else return null;
+  }
+  const parsed = decisionFormSchema.safeParse(fields);
+  return parsed.success ? parsed.data : null;
+}
+
 export async function POST(request: Request) {
   if (!sameOrigin(request)) return plain(403, "This form can only be submitted from the Portcullis dashboard.");
+  let form: z.output<typeof decisionFormSchema> | null;
+  try {
+    form = await readDecisionForm(request);
+  } catch {
+    return plain(413, "The form is too large.");
+  }
+  if (!form) return plain(400, "The consent form was not understood; start the sign-in from your AI client again.");
   const user = await getSessionUser();
-  const form = await request.formData();
   const params = new URLSearchParams();
-  for (const [key, value] of form.entries()) if (key !== "decision" && typeof value === "string") params.append(key, value);
+  for (const [key, v] of Object.entries(form)) {
+    if (key === "decision" || v === undefined) continue;
+    for (const one of Array.isArray(v) ? v : [v]) params.append(key, one);
+  }
   if (!user) return seeOther(`/sign-in?callbackUrl=${encodeURIComponent(`/oauth/authorize?${params.toString()}`)}`);
   const ctx = getOAuthContext();
   const parsed = await parseAuthorizationRequest(ctx, params);
   if (!parsed.ok) return parsed.redirectTo ? seeOther(parsed.redirectTo) : plain(400, parsed.error.description);
   const input = { request: parsed.request, client: parsed.client, userId: user.userId, sourceIp: clientAddress(request) };
-  if (form.get("decision") !== "approve") return seeOther(await denyAuthorization(ctx, input));
+  if (form.decision !== "approve") return seeOther(await denyAuthorization(ctx, input));
   try {
     return seeOther(await approveAuthorization(ctx, input));
   } catch (error) {

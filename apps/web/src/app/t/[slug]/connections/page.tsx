@@ -8,8 +8,9 @@ export const metadata = { title: "Connections" };
 
 export default async function ConnectionsPage({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  const { user, team, role } = await requireTeamPage(slug);
-  const connections = await listConnections(user, team.id);
+  const ctx = await requireTeamPage(slug);
+  const { team, role } = ctx;
+  const connections = await listConnections(ctx);
   const canManage = roleAtLeast(role, "admin");
   const atLimit = team.maxConnections !== null && connections.length >= team.maxConnections;
   const add = canManage ? (

@@ -8,8 +8,9 @@ export const metadata = { title: "API keys" };
 
 export default async function KeysPage({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  const { user, team, role } = await requireTeamPage(slug);
-  const keys = await listKeys(user, team.id);
+  const ctx = await requireTeamPage(slug);
+  const { user, team, role } = ctx;
+  const keys = await listKeys(ctx);
   const isAdmin = roleAtLeast(role, "admin");
   return (
     <>

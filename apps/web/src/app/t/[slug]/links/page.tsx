@@ -10,8 +10,9 @@ export const metadata = { title: "MCP links" };
 
 export default async function LinksPage({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  const { user, team, role } = await requireTeamPage(slug);
-  const links = await listLinks(user, team.id);
+  const ctx = await requireTeamPage(slug);
+  const { team, role } = ctx;
+  const links = await listLinks(ctx);
   const canManage = roleAtLeast(role, "admin");
   const connections = canManage ? await getPrisma().connection.count({ where: { teamId: team.id } }) : 0;
   const atLimit = team.maxLinks !== null && links.length >= team.maxLinks;

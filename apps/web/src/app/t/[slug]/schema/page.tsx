@@ -13,7 +13,8 @@ export const metadata = { title: "Schema" };
 export default async function SchemaPage({ params, searchParams }: { params: Promise<{ slug: string }>; searchParams: Promise<{ connection?: string; link?: string }> }) {
   const { slug } = await params;
   const sp = await searchParams;
-  const { user, team, role } = await requireTeamPage(slug);
+  const ctx = await requireTeamPage(slug);
+  const { team, role } = ctx;
   if (!roleAtLeast(role, "admin")) {
     return (
       <>
@@ -32,7 +33,7 @@ export default async function SchemaPage({ params, searchParams }: { params: Pro
     );
   }
   const connectionId = connections.find((c) => c.id === sp.connection)?.id ?? connections[0]!.id;
-  const view = await schemaView(user, team.id, connectionId).catch(() => notFound());
+  const view = await schemaView(ctx, connectionId).catch(() => notFound());
   const link = view.links.find((l) => l.id === sp.link);
   const serialize = (key: string) => {
     const d = view.descriptions.get(key);

@@ -3,6 +3,7 @@ import { Suspense } from "react";
 import { Badge, Card, CardHeader, PageHeader, formatDate } from "@/components/ui";
 import { AuditPipelinePending, AuditPipelineSection } from "@/features/settings/audit-pipeline";
 import { DeleteTeamButton, GeneralSettingsForm, InviteForm, MemberRow, RevokeInvitationButton } from "@/features/settings/settings-forms";
+import { visibleLinks } from "@/features/links/operations";
 import { roleAtLeast } from "@/lib/authz";
 import { getPrisma } from "@/lib/db";
 import { requireTeamPage } from "@/lib/session";
@@ -28,14 +29,15 @@ function Usage({ label, used, max }: { label: string; used: number; max: number 
 
 export default async function SettingsPage({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  const { user, team, role } = await requireTeamPage(slug);
+  const ctx = await requireTeamPage(slug);
+  const { user, team, role } = ctx;
   const prisma = getPrisma();
   const isAdmin = roleAtLeast(role, "admin");
   const [members, invitations, connections, links, events, monthEvents] = await Promise.all([
     prisma.membership.findMany({ where: { teamId: team.id }, include: { user: true }, orderBy: { createdAt: "asc" } }),
     isAdmin ? prisma.invitation.findMany({ where: { teamId: team.id, acceptedAt: null, revokedAt: null, expiresAt: { gt: new Date() } }, orderBy: { createdAt: "desc" } }) : Promise.resolve([]),
     prisma.connection.count({ where: { teamId: team.id } }),
-    prisma.link.count({ where: { teamId: team.id } }),
+    prisma.link.count({ where: visibleLinks(ctx) }),
     prisma.auditEvent.count({ where: { teamId: team.id } }),
     prisma.auditEvent.count({ where: { teamId: team.id, time: { gte: new Date(Date.now() - 30 * 86_400_000) } } }),
   ]);
@@ -91,7 +93,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ slug:
         {isAdmin ? (
           // Streamed: it reads Redis, and the rest of the page must not wait for (or fail with) it.
           <Suspense fallback={<AuditPipelinePending />}>
-            <AuditPipelineSection actor={user} teamId={team.id} />
+            <AuditPipelineSection ctx={ctx} />
           </Suspense>
         ) : null}
         {role === "owner" ? (

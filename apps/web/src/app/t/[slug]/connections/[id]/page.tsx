@@ -12,8 +12,9 @@ export const metadata = { title: "Connection" };
 
 export default async function ConnectionPage({ params }: { params: Promise<{ slug: string; id: string }> }) {
   const { slug, id } = await params;
-  const { user, team, role } = await requireTeamPage(slug);
-  const connection = await getConnection(user, team.id, id).catch(() => notFound());
+  const ctx = await requireTeamPage(slug);
+  const { team, role } = ctx;
+  const connection = await getConnection(ctx, id).catch(() => notFound());
   const links = await getPrisma().link.count({ where: { connectionId: id, teamId: team.id } });
   const canManage = roleAtLeast(role, "admin");
   return (

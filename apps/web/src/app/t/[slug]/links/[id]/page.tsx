@@ -1,7 +1,7 @@
 import Link from "next/link";
 import { notFound } from "next/navigation";
 import { CopyButton } from "@/components/copy-button";
-import { Badge, Card, CardHeader, cx } from "@/components/ui";
+import { Alert, Badge, Card, CardHeader, cx } from "@/components/ui";
 import { IssueKeyPanel } from "@/features/keys/issue-key";
 import { KeyTable } from "@/features/keys/key-table";
 import { listKeys } from "@/features/keys/operations";
@@ -28,8 +28,9 @@ const TABS = [
 export default async function LinkPage({ params, searchParams }: { params: Promise<{ slug: string; id: string }>; searchParams: Promise<{ tab?: string }> }) {
   const { slug, id } = await params;
   const { tab: tabParam } = await searchParams;
-  const { user, team, role } = await requireTeamPage(slug);
-  const { link } = await getLink(user, team.id, id).catch(() => notFound());
+  const ctx = await requireTeamPage(slug);
+  const { user, team, role } = ctx;
+  const { link } = await getLink(ctx, id).catch(() => notFound());
   const isAdmin = roleAtLeast(role, "admin");
   const canUse = roleAtLeast(role, "member");
   // Viewers read the scope; the playground needs a role that may hold keys; grants are for admins.
@@ -40,7 +41,7 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
 
   let body: React.ReactNode = null;
   if (tab === "connect") {
-    const keys = await listKeys(user, team.id, { linkId: link.id });
+    const keys = await listKeys(ctx, { linkId: link.id });
     const memberships = isAdmin ? await prisma.membership.findMany({ where: { teamId: team.id, role: { not: "viewer" } }, include: { user: true } }) : [];
     const eligible = isAdmin
       ? memberships.filter((m) => m.role !== "member" || link.access.some((a) => a.userId === m.userId)).map((m) => ({ id: m.userId, label: m.userId === user.userId ? `${m.user.name ?? m.user.email} (you)` : (m.user.name ?? m.user.email) }))
@@ -83,7 +84,13 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
     body = (
       <Card>
         <CardHeader title="Playground" description="Type SQL and see exactly what the gateway does with it under this scope." />
-        <div className="p-5"><Playground teamId={team.id} linkId={link.id} /></div>
+        <div className="p-5">
+          {link.status === "active" ? (
+            <Playground teamId={team.id} linkId={link.id} />
+          ) : (
+            <Alert tone="amber">This link is disabled: it serves no queries, the Playground included.{isAdmin ? " Enable it on the Scope tab to run queries." : " Ask an owner or admin to enable it."}</Alert>
+          )}
+        </div>
       </Card>
     );
   } else if (tab === "access") {
