@@ -1,8 +1,15 @@
 import { converterFor } from "./values.js";
 
 /** The subset of pg's Connection a submittable drives (pg calls `submit(connection)`). */
+interface PgStream {
+  write(chunk: Buffer): boolean;
+  prependListener(event: "data", listener: (chunk: Buffer) => void): unknown;
+  removeListener(event: "data", listener: (chunk: Buffer) => void): unknown;
+  destroy(): void;
+}
+
 interface PgConnection {
-  stream: { write(chunk: Buffer): boolean };
+  stream: PgStream;
   parse(msg: { text: string; name?: string; types?: number[] }): void;
   bind(msg: { portal?: string; statement?: string; values?: (string | null)[] }): void;
   describe(msg: { type: "P" | "S"; name?: string }): void;
@@ -40,6 +47,11 @@ export interface StatementResult {
   truncatedBy: "rows" | "bytes" | null;
   bytes: number;
   error: StatementError | null;
+  /**
+   * Wire size of a row that was not read because it alone exceeded what was left of the byte cap: the
+   * connection was closed mid-row to stop it (the caller must discard the connection).
+   */
+  oversizedRowBytes: number | null;
 }
 
 export interface PipelinedStatementOptions {
@@ -112,6 +124,14 @@ function fixedStatement(connection: PgConnection, text: string, withSync: boolea
 /** Up to this many rows, the whole exchange is one round trip: rows beyond the cap are discarded as they arrive. */
 const SINGLE_SHOT_MAX_FETCH = 5_001;
 const CHUNK_ROWS = 1_000;
+/**
+ * A row is read whole only if its wire size fits in what is left of the byte cap plus this much; a
+ * bigger one is never buffered. pg decodes a DataRow only once all of it has arrived, so without this
+ * one `SELECT repeat('x', 200000000)` held the row, its strings and its JSON: ~600 MiB per call.
+ */
+const ROW_SLACK_BYTES = 64 * 1024;
+/** Message type byte of a DataRow ('D'). */
+const DATA_ROW = 0x44;
 
 /**
  * Runs preamble + one statement + epilogue as a single pipelined extended-protocol exchange, written
@@ -136,6 +156,7 @@ export class PipelinedStatement {
     truncatedBy: null,
     bytes: 0,
     error: null,
+    oversizedRowBytes: null,
   };
   readonly done: Promise<StatementResult>;
   private resolve!: (result: StatementResult) => void;
@@ -148,17 +169,27 @@ export class PipelinedStatement {
   private readonly singleShot: boolean;
   private epilogueSent = false;
   private stopReading = false;
+  /** Frame reader over the raw socket bytes, ahead of pg's parser: see `guardRows`. */
+  private readonly header = Buffer.alloc(5);
+  private headerFill = 0;
+  private skip = 0;
+  private guarding = false;
   // pg's Client reads these when a submittable is queued.
   callback: undefined;
 
   constructor(private readonly options: PipelinedStatementOptions) {
     this.done = new Promise((resolve) => (this.resolve = resolve));
-    this.singleShot = options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
+    // A write's COMMIT is sent only after its results were read, never pipelined with them: if a
+    // result row has to be abandoned (closing the connection), the transaction is certain to roll back.
+    this.singleShot = options.epilogue !== "COMMIT" && options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
     this.inUserStatement = options.preamble.length === 0;
   }
 
   submit(connection: PgConnection): void {
     this.connection = connection;
+    // The connection is idle (pg submits only after ReadyForQuery), so the next byte starts a message.
+    this.guarding = true;
+    connection.stream.prependListener("data", this.guardRows);
     const { preamble, sql, values, maxRows, epilogue } = this.options;
     const parts = preamble.map((text) => fixedStatement(connection, text, false));
     parts.push(
@@ -182,6 +213,58 @@ export class PipelinedStatement {
     if (this.epilogueSent || !connection) return;
     this.epilogueSent = true;
     writeAll(connection, [fixedStatement(connection, this.options.epilogue, true)]);
+  }
+
+  /**
+   * Sees every chunk before pg's parser does and follows the message frames (type byte, length). When
+   * a DataRow announces more bytes than the cap has room for, reading stops there: the socket is
+   * closed, which ends the backend's send (and with it the statement and its transaction), and the
+   * bytes pg already holds are at most one socket read. The result keeps the rows read so far.
+   */
+  private readonly guardRows = (chunk: Buffer): void => {
+    let i = 0;
+    while (i < chunk.length && this.guarding) {
+      if (this.skip > 0) {
+        const n = Math.min(this.skip, chunk.length - i);
+        this.skip -= n;
+        i += n;
+        continue;
+      }
+      const n = Math.min(5 - this.headerFill, chunk.length - i);
+      chunk.copy(this.header, this.headerFill, i, i + n);
+      this.headerFill += n;
+      i += n;
+      if (this.headerFill < 5) break;
+      this.headerFill = 0;
+      const length = this.header.readInt32BE(1);
+      if (length < 4) {
+        // Out of step with the stream (should not happen): stop guarding rather than misjudge.
+        this.unguard();
+        break;
+      }
+      const body = length - 4;
+      if (this.header[0] === DATA_ROW && body > Math.max(0, this.options.maxBytes - this.result.bytes) + ROW_SLACK_BYTES) {
+        this.abandonRow(body);
+        break;
+      }
+      this.skip = body;
+    }
+  };
+
+  private unguard(): void {
+    if (!this.guarding) return;
+    this.guarding = false;
+    this.connection?.stream.removeListener("data", this.guardRows);
+  }
+
+  private abandonRow(wireBytes: number): void {
+    const r = this.result;
+    r.oversizedRowBytes = wireBytes;
+    r.truncated = true;
+    r.truncatedBy = "bytes";
+    // Rows ahead of it in the same chunk still reach pg's parser (and handleDataRow) after this.
+    this.unguard();
+    this.connection?.stream.destroy();
   }
 
   handleRowDescription(msg: { fields: PgField[] }): void {
@@ -262,6 +345,20 @@ export class PipelinedStatement {
   }
 
   handleError(error: Error & Record<string, unknown>, connection?: PgConnection): void {
+    this.unguard();
+    if (this.result.oversizedRowBytes !== null) {
+      // The connection was closed on purpose (abandonRow): not a database failure. A read keeps the rows
+      // it had; a write was never committed (its COMMIT goes out only after its results are read).
+      if (this.options.epilogue === "COMMIT") {
+        this.result.error = {
+          message: `a result row of ${this.result.oversizedRowBytes} bytes exceeds the ${this.options.maxBytes}-byte result limit; the statement was cancelled and rolled back, nothing was written`,
+          code: "54000",
+          fatal: false,
+        };
+      }
+      this.resolve(this.result);
+      return;
+    }
     if (!this.result.error) {
       const isServer = typeof error.code === "string" && /^[0-9A-Z]{5}$/.test(error.code) && error.severity !== undefined;
       this.result.error = {
@@ -291,6 +388,7 @@ export class PipelinedStatement {
   handleCopyData(): void {}
 
   handleReadyForQuery(): void {
+    this.unguard();
     this.resolve(this.result);
   }
 }

@@ -66,6 +66,10 @@ export class TargetPools {
     pool.on("error", (error) => this.logger.warn({ connectionId: row.id, err: error.message }, "idle target connection failed"));
     // pg runs a client's queries in order, so this completes before the first statement it serves.
     pool.on("connect", (client) => {
+      // A checked-out client whose socket closes mid-statement (the server reset it, or the statement
+      // runner closed it to abandon an oversized row) emits "error" while the pool's idle listener is
+      // detached: without this the process would crash. The statement sees the failure itself.
+      client.on("error", (error: Error) => this.logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
       client.query(SESSION_SETUP).catch((error: Error) => this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed"));
     });
     this.pools.set(row.id, { pool, fingerprint, lastUsed: now });

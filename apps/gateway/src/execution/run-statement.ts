@@ -42,7 +42,10 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     });
     void client.query(statement as unknown as pg.QueryConfig);
     const result = await statement.done;
-    if (result.error) {
+    if (result.oversizedRowBytes !== null) {
+      // Closed mid-row on purpose: nothing more can be read from this connection.
+      broken = new Error("connection closed to abandon an oversized row");
+    } else if (result.error) {
       if (result.error.fatal) broken = new Error(result.error.message);
       else await client.query("ROLLBACK");
     }

@@ -14,6 +14,10 @@ function accessWords(link: LinkRecord): string {
   return "read-only";
 }
 
+function formatSize(bytes: number): string {
+  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
+}
+
 /** The result as compact JSON: column names once, rows as arrays (already serialized while reading). */
 export function formatRows(outcome: RunOutcome, maxRows: number, maxBytes: number): string {
   const columns = JSON.stringify(outcome.columns.map((c) => c.name));
@@ -27,9 +31,11 @@ export function formatRows(outcome: RunOutcome, maxRows: number, maxBytes: numbe
   text += `,"truncated":${outcome.truncated}`;
   if (outcome.truncated) {
     const why =
-      outcome.truncatedBy === "bytes"
-        ? `the result reached the ${Math.round(maxBytes / 1024)} KiB size limit`
-        : `the link returns at most ${maxRows} rows per call`;
+      outcome.oversizedRowBytes !== null
+        ? `the next row alone is ${formatSize(outcome.oversizedRowBytes)}, more than the ${Math.round(maxBytes / 1024)} KiB size limit allows, so it was not read and the query was cancelled`
+        : outcome.truncatedBy === "bytes"
+          ? `the result reached the ${Math.round(maxBytes / 1024)} KiB size limit`
+          : `the link returns at most ${maxRows} rows per call`;
     text += `,"note":${JSON.stringify(`Result cut after ${outcome.rowCount} rows: ${why}. Narrow the query (WHERE, LIMIT, aggregates) to see the rest.`)}`;
   }
   return `${text}}`;
