@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { trustProxySchema } from "@portcullis/db/client-ip";
 
 /**
  * The dashboard's configuration, validated once. Nothing else in apps/web reads process.env
@@ -36,6 +37,16 @@ const schema = z.object({
   /** Namespace of the dashboard's own Redis keys (rate-limit counters). */
   REDIS_KEY_PREFIX: z.string().default("portcullis"),
   NODE_ENV: z.enum(["development", "production", "test"]).default("development"),
+  /**
+   * Who may create an account: anyone (open), only someone holding a valid invitation (invite-only),
+   * or nobody (closed: operators create users with `pnpm portcullis user create`). Applies to
+   * GitHub/Google sign-ins that would create an account too.
+   */
+  SIGNUP_MODE: z.enum(["open", "invite-only", "closed"], { error: "SIGNUP_MODE must be open, invite-only or closed" }).default("open"),
+  /** Reverse proxies in front of the dashboard that append to X-Forwarded-For (0: believe none). */
+  TRUST_PROXY: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), trustProxySchema),
+  /** Set by scripts/web-server.mjs, which puts the socket's peer address in x-portcullis-peer. */
+  PORTCULLIS_PEER_HEADER: optional,
 });
 
 export type WebEnv = z.infer<typeof schema> & { publicUrl: string; gatewayInternalUrl: string };
