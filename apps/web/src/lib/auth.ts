@@ -3,17 +3,37 @@ import type { Provider } from "next-auth/providers/index";
 import CredentialsProvider from "next-auth/providers/credentials";
 import GitHubProvider from "next-auth/providers/github";
 import GoogleProvider from "next-auth/providers/google";
-import { normalizeEmail } from "@portcullis/db/operations";
+import { clientIp as clientIpFrom } from "@portcullis/db/client-ip";
 import { checkCredentials } from "../features/auth/credentials";
+import { githubVerifiedEmail, resolveExternalSignIn } from "../features/auth/oauth-link";
 import { getPrisma } from "./db";
 import { env } from "./env";
 
 const SESSION_MAX_AGE = 30 * 24 * 60 * 60;
+let warnedNoPeer = false;
 
+/**
+ * The request's source address for rate limits, sign-in delays and session records. The socket's
+ * peer comes from scripts/web-server.mjs (x-portcullis-peer, overwritten on every request, believed
+ * only when that launcher started this process); TRUST_PROXY says how many X-Forwarded-For hops on
+ * top of it are our own proxies. Under a bare `next start` the peer is unknowable: Next.js keeps a
+ * client's X-Forwarded-For and only fills it in when absent, so its last entry is the best guess.
+ */
 export function clientIp(headers: Record<string, unknown> | Headers | undefined): string {
-  const get = (name: string) =>
-    headers instanceof Headers ? headers.get(name) : (headers?.[name] as string | undefined);
-  return (get("x-forwarded-for")?.split(",")[0]?.trim() || get("x-real-ip") || "unknown").slice(0, 64);
+  const get = (name: string): string | undefined => {
+    const value = headers instanceof Headers ? headers.get(name) : headers?.[name];
+    return typeof value === "string" ? value : Array.isArray(value) ? value.join(",") : undefined;
+  };
+  const e = env();
+  const forwarded = get("x-forwarded-for");
+  if (e.PORTCULLIS_PEER_HEADER === "1") return clientIpFrom(get("x-portcullis-peer"), forwarded, e.TRUST_PROXY) ?? "unknown";
+  if (!warnedNoPeer && e.NODE_ENV === "production") {
+    warnedNoPeer = true;
+    console.warn("[web] not started through scripts/web-server.mjs: client addresses come from X-Forwarded-For, which clients can write");
+  }
+  const entries = (forwarded ?? "").split(",");
+  const peer = entries.pop();
+  return clientIpFrom(peer, entries.join(","), e.TRUST_PROXY) ?? "unknown";
 }
 
 export function oauthProviders(): { id: string; name: string }[] {
@@ -62,26 +82,22 @@ export function authOptions(): NextAuthOptions {
     callbacks: {
       async signIn({ user, account, profile }) {
         if (!account || account.provider === "credentials") return true;
-        // External identities are linked to a user by verified email; one is created on first sign-in.
-        // Linking by email is only safe when the provider vouches for the address: otherwise anyone
-        // could claim a victim's email at the provider and land in the victim's account.
-        if (account.provider === "google" && (profile as { email_verified?: boolean } | undefined)?.email_verified !== true) {
-          return "/sign-in?error=" + encodeURIComponent("Your Google email address is not verified.");
+        // Which user an external identity becomes, and when it may be linked: features/auth/oauth-link.
+        const claimed = user.email ?? (profile as { email?: string } | undefined)?.email ?? null;
+        let email = claimed;
+        let emailVerified = false;
+        if (account.provider === "google") {
+          emailVerified = (profile as { email_verified?: boolean } | undefined)?.email_verified === true;
+        } else if (account.provider === "github") {
+          email = await githubVerifiedEmail(account.access_token, claimed);
+          emailVerified = email !== null;
         }
-        const email = normalizeEmail(user.email ?? (profile as { email?: string } | undefined)?.email ?? "");
-        if (!email) return "/sign-in?error=" + encodeURIComponent("Your provider did not share an email address.");
-        const prisma = getPrisma();
-        const existing = await prisma.account.findUnique({
-          where: { provider_providerAccountId: { provider: account.provider, providerAccountId: account.providerAccountId } },
-        });
-        if (existing) return true;
-        const owner =
-          (await prisma.user.findUnique({ where: { email } })) ??
-          (await prisma.user.create({ data: { email, name: user.name ?? null, emailVerifiedAt: new Date() } }));
-        await prisma.account.create({
-          data: { userId: owner.id, provider: account.provider, providerAccountId: account.providerAccountId },
-        });
-        return true;
+        const decision = await resolveExternalSignIn(
+          getPrisma(),
+          { provider: account.provider, providerAccountId: account.providerAccountId, email, emailVerified, name: user.name },
+          env().SIGNUP_MODE,
+        );
+        return decision.ok ? true : "/sign-in?error=" + encodeURIComponent(decision.error);
       },
       async jwt({ token, user, account, trigger }) {
         if (trigger === "signIn" && user && account) {

@@ -3,6 +3,7 @@ import { redirect, notFound } from "next/navigation";
 import { getToken } from "next-auth/jwt";
 import type { Role } from "@portcullis/db/client";
 import { isPortcullisError } from "@portcullis/db/errors";
+import { clientIp } from "./auth";
 import { authorizeTeamSlug } from "./authz";
 import { getPrisma } from "./db";
 import { env } from "./env";
@@ -36,7 +37,7 @@ export async function getSessionUser(): Promise<SessionUser | null> {
   // Device details for the account page, refreshed at most every five minutes (not on every request).
   if (Date.now() - session.lastSeenAt.getTime() > 5 * 60_000 || !session.userAgent) {
     const userAgent = headerStore.get("user-agent")?.slice(0, 300) ?? null;
-    const ip = headerStore.get("x-forwarded-for")?.split(",")[0]?.trim().slice(0, 64) ?? headerStore.get("x-real-ip") ?? null;
+    const ip = clientIp(headerStore).slice(0, 64);
     await getPrisma()
       .session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(), userAgent, ip } })
       .catch(() => {});
