@@ -1,5 +1,9 @@
+import { lookup } from "node:dns/promises";
+import { BlockList, isIP } from "node:net";
+import { networkInterfaces } from "node:os";
 import type { ConnectionOptions } from "node:tls";
 import type pg from "pg";
+import { z } from "zod";
 import { getKeyring, type SecretKeyring } from "./secrets/index.js";
 
 /** The fields of a `connections` row needed to reach the target database. */
@@ -84,4 +88,207 @@ export function parseTargetUrl(url: string): {
     password: decodeURIComponent(parsed.password),
     sslMode,
   };
+}
+
+// ---------------------------------------------------------------- where a target may be
+
+/**
+ * Which networks a connection may point at. `public`: public addresses only. `private`: also
+ * RFC 1918 / unique-local / carrier-grade NAT networks (where self-hosted databases usually live).
+ * `any`: also loopback and link-local (this machine, cloud metadata endpoints). Multicast and
+ * reserved addresses are never targets.
+ */
+export const TARGET_NETWORKS = ["public", "private", "any"] as const;
+export type TargetNetworks = (typeof TARGET_NETWORKS)[number];
+export type AddressClass = "public" | "private" | "loopback" | "link-local" | "reserved";
+
+export interface TargetPolicy {
+  networks: TargetNetworks;
+  /** `address` or `address:port` (after name resolution) allowed whatever their network. */
+  allowAddresses: ReadonlySet<string>;
+  /** Databases of the stack's own PostgreSQL server that may be targets ("*": any but the metadata one). */
+  stackDatabases: ReadonlySet<string>;
+  /** Superusers and server program/file roles may be saved (their links are then never admin). */
+  allowPowerfulRoles: boolean;
+  /** The stack's Redis, which no target may point at. */
+  redis?: { host: string; port: number };
+}
+
+const list = (value: string | undefined): Set<string> =>
+  new Set((value ?? "").split(",").map((s) => s.trim()).filter(Boolean));
+
+const policyEnv = z.object({
+  TARGET_NETWORKS: z.enum(TARGET_NETWORKS, { error: `TARGET_NETWORKS must be one of ${TARGET_NETWORKS.join(", ")}` }).default("private"),
+  TARGET_ALLOW_ADDRESSES: z.string().optional(),
+  TARGET_STACK_DATABASES: z.string().optional(),
+  TARGET_ALLOW_POWERFUL_ROLES: z.enum(["true", "false", "1", "0", ""]).optional(),
+  REDIS_URL: z.string().optional(),
+});
+
+/**
+ * The operator's target settings (see .env.example), validated with zod here because every process
+ * that tests a connection (dashboard, CLI, seed) shares this one reading of them.
+ */
+// eslint-disable-next-line no-restricted-properties
+export function targetPolicyFromEnv(source: NodeJS.ProcessEnv = process.env): TargetPolicy {
+  const parsed = policyEnv.safeParse(source);
+  if (!parsed.success) throw new Error(`Invalid environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+  const env = parsed.data;
+  let redis: TargetPolicy["redis"];
+  if (env.REDIS_URL) {
+    try {
+      const url = new URL(env.REDIS_URL);
+      redis = { host: url.hostname.replace(/^\[|\]$/g, ""), port: url.port ? Number(url.port) : 6379 };
+    } catch {
+      redis = undefined;
+    }
+  }
+  const allow = new Set<string>();
+  for (const entry of list(env.TARGET_ALLOW_ADDRESSES)) allow.add(normalizeAllowEntry(entry));
+  return {
+    networks: env.TARGET_NETWORKS,
+    allowAddresses: allow,
+    stackDatabases: list(env.TARGET_STACK_DATABASES),
+    allowPowerfulRoles: env.TARGET_ALLOW_POWERFUL_ROLES === "true" || env.TARGET_ALLOW_POWERFUL_ROLES === "1",
+    redis,
+  };
+}
+
+function normalizeAllowEntry(entry: string): string {
+  const bracketed = /^\[([^\]]+)\](?::(\d+))?$/.exec(entry);
+  if (bracketed) return bracketed[2] ? `${normalizeAddress(bracketed[1]!)}:${bracketed[2]}` : normalizeAddress(bracketed[1]!);
+  const v4 = /^([^:]+):(\d+)$/.exec(entry);
+  if (v4) return `${normalizeAddress(v4[1]!)}:${v4[2]}`;
+  return normalizeAddress(entry);
+}
+
+/** One spelling per address: IPv4-mapped, -compatible and NAT64 IPv6 addresses become their IPv4 address. */
+export function normalizeAddress(address: string): string {
+  const bare = address.replace(/%.*$/, "");
+  if (isIP(bare) !== 6) return bare;
+  const groups = expandIPv6(bare);
+  if (!groups) return bare.toLowerCase();
+  const embedsV4 =
+    (groups.slice(0, 5).every((g) => g === 0) && (groups[5] === 0xffff || (groups[5] === 0 && (groups[6]! > 0 || groups[7]! > 1)))) ||
+    (groups[0] === 0x64 && groups[1] === 0xff9b && groups.slice(2, 6).every((g) => g === 0));
+  if (embedsV4) return `${groups[6]! >> 8}.${groups[6]! & 255}.${groups[7]! >> 8}.${groups[7]! & 255}`;
+  return groups.map((g) => g.toString(16)).join(":");
+}
+
+function expandIPv6(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted[1]!.split(".").map(Number) as [number, number, number, number];
+    text = `${text.slice(0, -dotted[1]!.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, tail] = text.split("::") as [string, string | undefined];
+  const h = head ? head.split(":") : [];
+  const t = tail !== undefined && tail ? tail.split(":") : [];
+  const missing = 8 - h.length - t.length;
+  if (tail === undefined ? h.length !== 8 : missing < 0) return undefined;
+  const groups = [...h, ...Array<string>(tail === undefined ? 0 : missing).fill("0"), ...t].map((g) => parseInt(g, 16));
+  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined;
+}
+
+const CLASSES: [AddressClass, string, number, "ipv4" | "ipv6"][] = [
+  ["loopback", "127.0.0.0", 8, "ipv4"],
+  // 0.0.0.0 reaches this machine on Linux.
+  ["loopback", "0.0.0.0", 8, "ipv4"],
+  ["loopback", "::1", 128, "ipv6"],
+  ["loopback", "::", 128, "ipv6"],
+  ["link-local", "169.254.0.0", 16, "ipv4"],
+  ["link-local", "fe80::", 10, "ipv6"],
+  ["private", "10.0.0.0", 8, "ipv4"],
+  ["private", "172.16.0.0", 12, "ipv4"],
+  ["private", "192.168.0.0", 16, "ipv4"],
+  ["private", "100.64.0.0", 10, "ipv4"],
+  ["private", "192.0.0.0", 24, "ipv4"],
+  ["private", "198.18.0.0", 15, "ipv4"],
+  ["private", "fc00::", 7, "ipv6"],
+  ["private", "fec0::", 10, "ipv6"],
+  ["reserved", "224.0.0.0", 4, "ipv4"],
+  ["reserved", "240.0.0.0", 4, "ipv4"],
+  ["reserved", "ff00::", 8, "ipv6"],
+];
+const classLists = new Map<AddressClass, BlockList>();
+for (const [cls, network, prefix, type] of CLASSES) {
+  let blocks = classLists.get(cls);
+  if (!blocks) classLists.set(cls, (blocks = new BlockList()));
+  blocks.addSubnet(network, prefix, type);
+}
+
+/** The network an address belongs to (IPv4 embedded in IPv6 is judged as IPv4). */
+export function classifyAddress(address: string): AddressClass {
+  const normal = normalizeAddress(address);
+  const type = isIP(normal) === 4 ? "ipv4" : isIP(normal) === 6 ? "ipv6" : undefined;
+  if (!type) return "reserved";
+  for (const [cls, blocks] of classLists) if (blocks.check(normal, type)) return cls;
+  return "public";
+}
+
+const ALLOWED_CLASSES: Record<TargetNetworks, ReadonlySet<AddressClass>> = {
+  public: new Set(["public"]),
+  private: new Set(["public", "private"]),
+  any: new Set(["public", "private", "loopback", "link-local"]),
+};
+
+export type TargetAddressCheck =
+  | { ok: true; addresses: string[] }
+  | { ok: false; error: string; code: "target_refused" | "ENOTFOUND" };
+
+export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
+const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true });
+
+/**
+ * Resolves `host` and checks every address it resolves to (an attacker's name may answer with a
+ * public address and a loopback one). The caller connects to the returned addresses, the ones checked,
+ * so a second resolution cannot rebind the name to somewhere else.
+ */
+export async function checkTargetAddress(host: string, port: number, policy: TargetPolicy, resolve: Resolver = systemResolver): Promise<TargetAddressCheck> {
+  let addresses: { address: string; family: number }[];
+  try {
+    addresses = await resolve(host);
+  } catch {
+    return { ok: false, error: `the host name "${host}" does not resolve`, code: "ENOTFOUND" };
+  }
+  if (addresses.length === 0) return { ok: false, error: `the host name "${host}" does not resolve`, code: "ENOTFOUND" };
+  const redisAddresses = policy.redis && policy.redis.port === port ? await stackAddresses(policy.redis.host, resolve) : undefined;
+  for (const { address } of addresses) {
+    const normal = normalizeAddress(address);
+    const cls = classifyAddress(normal);
+    const shown = normal === host ? host : `${host} (${normal})`;
+    if (redisAddresses && (cls === "loopback" || redisAddresses.has(normal)))
+      return { ok: false, code: "target_refused", error: `${shown}:${port} is Portcullis's own Redis, which can never be a target` };
+    if (policy.allowAddresses.has(`${normal}:${port}`) || policy.allowAddresses.has(normal)) continue;
+    if (cls === "reserved") return { ok: false, code: "target_refused", error: `${shown} is a multicast or reserved address, which can never be a target` };
+    if (!ALLOWED_CLASSES[policy.networks].has(cls))
+      return {
+        ok: false,
+        code: "target_refused",
+        error: `${shown} is a ${cls} address, and this Portcullis only connects to ${policy.networks === "public" ? "public" : "public and private"} addresses (the operator setting TARGET_NETWORKS=${policy.networks}; TARGET_ALLOW_ADDRESSES can allow one address)`,
+      };
+  }
+  return { ok: true, addresses: [...new Set(addresses.map((a) => normalizeAddress(a.address)))] };
+}
+
+/** The addresses a stack service answers on: its resolved host, and all of this machine's when it runs here. */
+async function stackAddresses(host: string, resolve: Resolver): Promise<Set<string>> {
+  const out = new Set<string>();
+  for (const { address } of await resolve(host).catch(() => [])) out.add(normalizeAddress(address));
+  const own = new Set<string>();
+  for (const nets of Object.values(networkInterfaces())) for (const net of nets ?? []) own.add(normalizeAddress(net.address));
+  // A service on this machine may listen on every interface: each of its addresses reaches it.
+  if ([...out].some((a) => classifyAddress(a) === "loopback" || own.has(a))) for (const a of own) out.add(a);
+  return out;
+}
+
+/**
+ * Client options that connect to the checked address while TLS still verifies (and SNI still names)
+ * the host the user typed.
+ */
+export function pinnedClientConfig(config: pg.ClientConfig, checkedAddress: string): pg.ClientConfig {
+  const host = String(config.host ?? "");
+  const ssl = config.ssl && typeof config.ssl === "object" && isIP(host) === 0 ? { ...config.ssl, servername: host } : config.ssl;
+  return { ...config, host: checkedAddress, ssl };
 }

@@ -3,7 +3,18 @@ import pg from "pg";
 import type { PrismaClient, SslMode } from "../client.js";
 import { PortcullisError, isUniqueViolation } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
-import { tlsOptions, targetClientConfig, type TargetConnectionRow } from "../target.js";
+import { z } from "zod";
+import { getDbEnv } from "../env.js";
+import {
+  checkTargetAddress,
+  pinnedClientConfig,
+  targetPolicyFromEnv,
+  tlsOptions,
+  targetClientConfig,
+  type Resolver,
+  type TargetConnectionRow,
+  type TargetPolicy,
+} from "../target.js";
 
 export interface ConnectionFields {
   host: string;
@@ -13,14 +24,6 @@ export interface ConnectionFields {
   password: string;
   sslMode: SslMode;
   sslCaCert?: string | null;
-}
-
-export interface ConnectionTestResult {
-  ok: boolean;
-  serverVersion?: string;
-  latencyMs?: number;
-  error?: string;
-  code?: string;
 }
 
 /** Turns driver errors into a sentence that says what to fix, without echoing the password. */
@@ -54,9 +57,125 @@ export function explainConnectionError(error: unknown, fields: Pick<ConnectionFi
   return message;
 }
 
-/** Connects, asks the server version, and measures one round trip. */
-export async function testConnectionFields(fields: ConnectionFields): Promise<ConnectionTestResult> {
-  const client = new pg.Client({
+/** What the target role may do beyond its own database. */
+export interface RolePrivileges {
+  role: string;
+  superuser: boolean;
+  createRole: boolean;
+  bypassRls: boolean;
+  replication: boolean;
+  /** Memberships (direct or inherited) in the roles that reach the server's programs and files. */
+  serverRoles: string[];
+  checkedAt: string;
+}
+
+export interface ConnectionTestOptions {
+  /** The operator's target settings; defaults to the environment's (targetPolicyFromEnv). */
+  policy?: TargetPolicy;
+  /** The metadata database (its client, or its URL): a target may not be the server it runs on. Defaults to DATABASE_URL. */
+  metadata?: PrismaClient | string;
+  /** Name resolution (tests substitute an attacker's DNS). */
+  resolve?: Resolver;
+}
+
+export interface ConnectionTestResult {
+  ok: boolean;
+  serverVersion?: string;
+  latencyMs?: number;
+  error?: string;
+  code?: string;
+  role?: RolePrivileges;
+}
+
+const SERVER_ROLES = ["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"] as const;
+
+const ROLE_FACTS = `SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolbypassrls, r.rolreplication,
+  ARRAY(SELECT s FROM unnest($1::text[]) s WHERE pg_has_role(r.oid, s, 'MEMBER')) AS server_roles
+FROM pg_roles r WHERE r.rolname = current_user`;
+
+/**
+ * Why a role is refused, in words, with the least-privilege role to create instead. `undefined` when
+ * the role reaches nothing beyond its database. CREATEROLE counts: up to PostgreSQL 15 such a role
+ * can grant itself pg_execute_server_program. BYPASSRLS and REPLICATION do not: they reach no
+ * program or file, and scopes do not rely on row-level security.
+ */
+export function explainPowerfulRole(facts: Pick<RolePrivileges, "role" | "superuser" | "createRole" | "serverRoles">, database?: string): string | undefined {
+  const why: string[] = [];
+  if (facts.superuser) why.push("is a superuser (it can run programs on the database server with COPY ... TO PROGRAM, read its files and every database)");
+  if (facts.createRole) why.push("has CREATEROLE (it can grant itself roles that run programs on the database server)");
+  for (const r of facts.serverRoles)
+    why.push(r === "pg_execute_server_program" ? "is a member of pg_execute_server_program (it can run programs on the database server)" : `is a member of ${r} (it can ${r === "pg_read_server_files" ? "read" : "write"} files on the database server)`);
+  if (why.length === 0) return undefined;
+  const role = "portcullis_reader";
+  const db = database ? pg.escapeIdentifier(database) : "your_database";
+  return (
+    `the role "${facts.role}" ${why.join(", and ")}. ` +
+    `Create a least-privilege role for Portcullis instead: CREATE ROLE ${role} LOGIN PASSWORD '...' NOSUPERUSER NOCREATEROLE NOCREATEDB; ` +
+    `GRANT CONNECT ON DATABASE ${db} TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}; ` +
+    `GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}; (add INSERT, UPDATE, DELETE on the tables links may write)`
+  );
+}
+
+interface ServerIdentity {
+  systemIdentifier: string | null;
+  startedAt: string;
+  database: string;
+}
+
+const IDENTITY = "SELECT pg_postmaster_start_time()::text AS started, current_database() AS database";
+// pg_control_system() is for superusers and pg_monitor members by default: used when readable.
+const SYSTEM_IDENTIFIER = "SELECT system_identifier::text AS id FROM pg_control_system()";
+
+async function identityOver(query: (sql: string) => Promise<Record<string, unknown>[]>): Promise<ServerIdentity> {
+  const [row] = await query(IDENTITY);
+  let systemIdentifier: string | null = null;
+  try {
+    systemIdentifier = String((await query(SYSTEM_IDENTIFIER))[0]?.id ?? "") || null;
+  } catch {
+    systemIdentifier = null;
+  }
+  return { systemIdentifier, startedAt: String(row?.started), database: String(row?.database) };
+}
+
+const stackIdentities = new Map<string, Promise<ServerIdentity>>();
+
+/** The metadata PostgreSQL server's identity (once per process and database). */
+function stackIdentity(metadata: PrismaClient | string | undefined): Promise<ServerIdentity> {
+  if (metadata === undefined) metadata = getDbEnv().DATABASE_URL;
+  if (typeof metadata !== "string") {
+    const prisma = metadata;
+    return identityOver((sql) => prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql));
+  }
+  const url = metadata;
+  let cached = stackIdentities.get(url);
+  if (!cached) {
+    cached = (async () => {
+      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: "portcullis-identity" });
+      client.on("error", () => {});
+      await client.connect();
+      try {
+        return await identityOver(async (sql) => (await client.query(sql)).rows);
+      } finally {
+        await client.end().catch(() => {});
+      }
+    })();
+    cached.catch(() => stackIdentities.delete(url));
+    stackIdentities.set(url, cached);
+  }
+  return cached;
+}
+
+/**
+ * Connects (to the address it checked), asks the server version, measures one round trip, and
+ * refuses what no team may use: the stack's own PostgreSQL (by what the server is, not its name) or
+ * Redis, addresses outside the operator's TARGET_NETWORKS, and roles that reach the server's programs
+ * or files (unless the operator allows them). The dashboard and the CLI both save through here.
+ */
+export async function testConnectionFields(fields: ConnectionFields, options: ConnectionTestOptions = {}): Promise<ConnectionTestResult> {
+  const policy = options.policy ?? targetPolicyFromEnv();
+  const checked = await checkTargetAddress(fields.host, fields.port, policy, options.resolve);
+  if (!checked.ok) return { ok: false, error: checked.error, code: checked.code };
+  const config: pg.ClientConfig = {
     host: fields.host,
     port: fields.port,
     database: fields.database,
@@ -65,25 +184,114 @@ export async function testConnectionFields(fields: ConnectionFields): Promise<Co
     ssl: tlsOptions({ host: fields.host, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null }),
     connectionTimeoutMillis: 5000,
     application_name: "portcullis-test",
-  });
-  client.on("error", () => {});
+  };
+  let client: pg.Client | undefined;
   try {
-    await client.connect();
+    // Every address was checked; like libpq, try them in order while nothing listens there.
+    for (const [i, address] of checked.addresses.entries()) {
+      const attempt = new pg.Client(pinnedClientConfig(config, address));
+      attempt.on("error", () => {});
+      try {
+        await attempt.connect();
+        client = attempt;
+        break;
+      } catch (error) {
+        await attempt.end().catch(() => {});
+        const code = (error as { code?: string }).code;
+        if (i === checked.addresses.length - 1 || !UNREACHABLE.has(code ?? "")) throw error;
+      }
+    }
+    if (!client) throw new Error("no address to connect to");
+    const session = client;
     const started = performance.now();
     const { rows } = await client.query<{ server_version: string }>("SHOW server_version");
     const latencyMs = Math.round((performance.now() - started) * 100) / 100;
-    return { ok: true, serverVersion: rows[0]?.server_version, latencyMs };
+
+    const [target, stack] = await Promise.all([identityOver(async (sql) => (await session.query(sql)).rows), stackIdentity(options.metadata)]);
+    const sameServer =
+      target.systemIdentifier && stack.systemIdentifier ? target.systemIdentifier === stack.systemIdentifier : target.startedAt === stack.startedAt;
+    if (sameServer) {
+      const allowed = target.database !== stack.database && (policy.stackDatabases.has(target.database) || policy.stackDatabases.has("*"));
+      if (!allowed)
+        return {
+          ok: false,
+          code: "target_refused",
+          error: `${fields.host}:${fields.port} is Portcullis's own PostgreSQL server (the one holding its metadata), which can never be a target${target.database === stack.database ? "" : `; the operator can allow its database "${target.database}" with TARGET_STACK_DATABASES`}`,
+        };
+    }
+
+    const facts = (await client.query<{ rolname: string; rolsuper: boolean; rolcreaterole: boolean; rolbypassrls: boolean; rolreplication: boolean; server_roles: string[] }>(ROLE_FACTS, [SERVER_ROLES])).rows[0];
+    const role: RolePrivileges = {
+      role: facts?.rolname ?? fields.username,
+      superuser: facts?.rolsuper ?? false,
+      createRole: facts?.rolcreaterole ?? false,
+      bypassRls: facts?.rolbypassrls ?? false,
+      replication: facts?.rolreplication ?? false,
+      serverRoles: facts?.server_roles ?? [],
+      checkedAt: new Date().toISOString(),
+    };
+    const powerful = explainPowerfulRole(role, fields.database);
+    if (powerful && !policy.allowPowerfulRoles) return { ok: false, code: "powerful_role", error: powerful, role };
+    return { ok: true, serverVersion: rows[0]?.server_version, latencyMs, role };
   } catch (error) {
     return { ok: false, error: explainConnectionError(error, fields), code: (error as { code?: string }).code };
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }
 
+const UNREACHABLE = new Set(["ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH", "EADDRNOTAVAIL"]);
+
+/** The test result as stored on the row (the role's facts have their own column). */
+function storedResult(result: ConnectionTestResult): { ok: boolean; serverVersion?: string; latencyMs?: number; error?: string; code?: string } {
+  const { role: _role, ...rest } = result;
+  return rest;
+}
+
+/** The subset of a scope document this check reads (packages/policy's Scope fits it). */
+export interface ScopeAccessLevels {
+  access?: string;
+  tables?: Record<string, { access?: string } | undefined>;
+}
+
+/**
+ * Link creation and scope changes call this: a connection whose role reaches the server's programs
+ * or files (allowed only by TARGET_ALLOW_POWERFUL_ROLES) never gets an admin link, and is refused
+ * outright when the operator no longer allows such roles. Facts come from the last connection test.
+ */
+export function assertScopeAllowedForConnection(
+  connection: { rolePrivileges: unknown; database?: string },
+  scope: ScopeAccessLevels,
+  policy: Pick<TargetPolicy, "allowPowerfulRoles"> = targetPolicyFromEnv(),
+): void {
+  const facts = rolePrivilegesSchema.safeParse(connection.rolePrivileges);
+  if (!facts.success) return;
+  const powerful = explainPowerfulRole(facts.data, connection.database);
+  if (!powerful) return;
+  if (!policy.allowPowerfulRoles) throw new PortcullisError("forbidden", `links on this connection are refused: ${powerful}`);
+  const admin = scope.access === "admin" || Object.values(scope.tables ?? {}).some((t) => t?.access === "admin");
+  if (admin)
+    throw new PortcullisError(
+      "forbidden",
+      `admin access is refused on this connection: ${powerful} (the operator allows such roles for read and write links only)`,
+    );
+}
+
+const rolePrivilegesSchema = z.object({
+  role: z.string(),
+  superuser: z.boolean(),
+  createRole: z.boolean(),
+  bypassRls: z.boolean().default(false),
+  replication: z.boolean().default(false),
+  serverRoles: z.array(z.string()),
+  checkedAt: z.string().optional(),
+});
+
 export async function addConnection(
   prisma: PrismaClient,
-  input: { teamId: string; name: string; fields: ConnectionFields; test?: boolean; sampleValuesOptIn?: boolean },
+  input: { teamId: string; name: string; fields: ConnectionFields; test?: boolean; tested?: ConnectionTestResult; sampleValuesOptIn?: boolean },
   keyring: SecretKeyring = getKeyring(),
+  testOptions: ConnectionTestOptions = {},
 ) {
   const name = input.name.trim();
   if (!name) throw new PortcullisError("invalid_input", "a connection needs a name");
@@ -95,8 +303,10 @@ export async function addConnection(
       `the ${team.plan} plan allows ${team.maxConnections} connection${team.maxConnections === 1 ? "" : "s"}; delete one or upgrade`,
     );
   }
-  const test = input.test === false ? undefined : await testConnectionFields(input.fields);
-  if (test && !test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`, { test });
+  // `test: false` is for operators' scripts and fixtures that vouch for the target; a caller that
+  // tested already (the dashboard, inside its transaction) hands its result over as `tested`.
+  const test = input.tested ?? (input.test === false ? undefined : await testConnectionFields(input.fields, { metadata: prisma, ...testOptions }));
+  if (test && !test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`, { test: storedResult(test) });
 
   const id = randomUUID();
   const sealed = keyring.seal(input.fields.password, id);
@@ -117,7 +327,8 @@ export async function addConnection(
         sampleValuesOptIn: input.sampleValuesOptIn ?? false,
         status: test ? "ok" : "untested",
         lastTestedAt: test ? new Date() : null,
-        lastTestResult: test ? { ...test } : undefined,
+        lastTestResult: test ? storedResult(test) : undefined,
+        rolePrivileges: test?.role ? { ...test.role } : undefined,
       },
     });
   } catch (error) {
@@ -127,7 +338,12 @@ export async function addConnection(
 }
 
 /** Re-tests a stored connection and records the result. */
-export async function retestConnection(prisma: PrismaClient, connectionId: string, keyring: SecretKeyring = getKeyring()) {
+export async function retestConnection(
+  prisma: PrismaClient,
+  connectionId: string,
+  keyring: SecretKeyring = getKeyring(),
+  testOptions: ConnectionTestOptions = {},
+) {
   const row = await prisma.connection.findUnique({ where: { id: connectionId } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
   const config = targetClientConfig(row as TargetConnectionRow, keyring);
@@ -139,10 +355,16 @@ export async function retestConnection(prisma: PrismaClient, connectionId: strin
     password: String(config.password),
     sslMode: row.sslMode,
     sslCaCert: row.sslCaCert,
-  });
+  }, { metadata: prisma, ...testOptions });
   await prisma.connection.update({
     where: { id: connectionId },
-    data: { status: result.ok ? "ok" : "error", lastTestedAt: new Date(), lastTestResult: { ...result } },
+    data: {
+      status: result.ok ? "ok" : "error",
+      lastTestedAt: new Date(),
+      lastTestResult: storedResult(result),
+      // A role made superuser since the last test is recorded as such, so its links stop passing.
+      ...(result.role ? { rolePrivileges: { ...result.role } } : {}),
+    },
   });
   return result;
 }
