@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { trustProxySchema } from "@portcullis/db/client-ip";
 
 /**
  * The gateway's whole configuration, validated once at start-up. Nothing else in apps/gateway reads
@@ -25,8 +26,14 @@ const schema = z.object({
   GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   WEB_PUBLIC_URL: z.string().url().default("http://localhost:3000"),
   GATEWAY_AUDIT_SPOOL_DIR: z.string().default(".data/spool"),
-  /** Empty or unset disables the internal (playground) endpoint. */
+  /** Empty or unset disables the internal (playground) endpoint and its listener. */
   GATEWAY_INTERNAL_TOKEN: z.string().optional().transform((v) => (v ? v : undefined)),
+  /**
+   * The internal (Playground) endpoint has its own listener, never the public port: loopback by
+   * default, so only processes on this machine (the dashboard) reach it even before the token.
+   */
+  GATEWAY_INTERNAL_PORT: z.coerce.number().int().min(0).max(65535).default(3003),
+  GATEWAY_INTERNAL_HOST: z.string().default("127.0.0.1"),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** BullMQ key prefix; must match the worker's. */
   QUEUE_PREFIX: z.string().default("bull"),
@@ -47,11 +54,29 @@ const schema = z.object({
   GATEWAY_SHUTDOWN_GRACE_MS: positiveInt(25_000),
   /** Audit events are sent to Redis in small batches; this bounds how long one waits. */
   GATEWAY_AUDIT_FLUSH_MS: positiveInt(20),
-  /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+  /**
+   * How many reverse proxies in front of the gateway append to X-Forwarded-For (0 = ignore the header:
+   * the socket's peer is the client). Shared with the dashboard; see @portcullis/db/client-ip.
+   */
+  TRUST_PROXY: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), trustProxySchema),
+  /** Replaced by TRUST_PROXY (a hop count); refused when set so a proxy setup does not silently change. */
   GATEWAY_TRUST_PROXY: z
-    .enum(["true", "false", "1", "0", ""])
+    .string()
     .optional()
-    .transform((v) => v === "true" || v === "1"),
+    .refine((v) => v === undefined || v === "" || v === "false" || v === "0", {
+      message: "GATEWAY_TRUST_PROXY is replaced by TRUST_PROXY: the number of proxy hops to trust (0 = ignore X-Forwarded-For)",
+    }),
+  /**
+   * Before authentication, per source IP, shared by all instances: requests per minute, and failed
+   * authentications per minute after which the address is refused (429) without a lookup.
+   */
+  GATEWAY_IP_RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+  GATEWAY_AUTH_FAILURES_PER_IP_PER_MINUTE: positiveInt(60),
+  /**
+   * Failed authentications per link per minute (all sources) after which only credentials this
+   * instance already verified are accepted on the link until the minute ends; the rest get 429.
+   */
+  GATEWAY_AUTH_FAILURES_PER_LINK_PER_MINUTE: positiveInt(600),
 });
 
 export type GatewayEnv = z.infer<typeof schema>;

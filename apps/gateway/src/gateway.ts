@@ -17,7 +17,7 @@ import { DescriptionStore } from "./execution/descriptions.js";
 import { TargetPools } from "./execution/pools.js";
 import type { HttpDeps } from "./http/deps.js";
 import { HostOriginPolicy } from "./http/host-origin.js";
-import { createRouter } from "./http/router.js";
+import { createInternalRouter, createRouter } from "./http/router.js";
 import { LinkStore } from "./links/link-store.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createMcpServer } from "./mcp/server.js";
@@ -25,8 +25,14 @@ import { createMetrics } from "./metrics.js";
 import type { Services } from "./services.js";
 
 export interface Gateway {
-  /** Listens on GATEWAY_HOST:GATEWAY_PORT (port 0 = any free port); resolves with the base URL. */
+  /**
+   * Listens on GATEWAY_HOST:GATEWAY_PORT (port 0 = any free port), and on
+   * GATEWAY_INTERNAL_HOST:GATEWAY_INTERNAL_PORT when GATEWAY_INTERNAL_TOKEN is set; resolves with the
+   * public base URL.
+   */
   start(): Promise<string>;
+  /** Base URL of the internal (Playground) listener once started; undefined when it is off. */
+  readonly internalUrl: string | undefined;
   /** Graceful: stops accepting, finishes in-flight calls, flushes audit, closes pools. */
   stop(): Promise<void>;
   readonly http: HttpServer;
@@ -36,7 +42,7 @@ export interface Gateway {
   accessListenerReady(timeoutMs?: number): Promise<boolean>;
 }
 
-export function createGateway(env: GatewayEnv, options: { logger?: Logger; trustProxy?: boolean } = {}): Gateway {
+export function createGateway(env: GatewayEnv, options: { logger?: Logger; trustProxy?: number } = {}): Gateway {
   const logger = options.logger ?? createLogger(env.LOG_LEVEL);
   const metrics = createMetrics();
   // Bounded waits on the metadata database: a stuck lookup must fail the request, not hold it forever.
@@ -185,7 +191,8 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     webUrl: env.WEB_PUBLIC_URL.replace(/\/$/, ""),
     maxBodyBytes: env.GATEWAY_MAX_BODY_BYTES,
     internalToken: env.GATEWAY_INTERNAL_TOKEN,
-    trustProxy: options.trustProxy ?? env.GATEWAY_TRUST_PROXY,
+    trustProxy: options.trustProxy ?? env.TRUST_PROXY,
+    metadata,
     async isReady() {
       if (Date.now() - lastDbCheck.at > 1_000) {
         const ok = await metadata.query("SELECT 1").then(
@@ -218,29 +225,52 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     });
   });
 
+  const internalRouter = createInternalRouter(deps);
+  const internalHttp = env.GATEWAY_INTERNAL_TOKEN
+    ? createServer({ requestTimeout: 120_000, headersTimeout: 30_000 }, (req, res) => {
+        active++;
+        void internalRouter(req, res).finally(() => {
+          active--;
+          if (active === 0) idleResolve?.();
+        });
+      })
+    : undefined;
+  let internalUrl: string | undefined;
+
+  const listen = (server: HttpServer, port: number, host: string, what: string) =>
+    new Promise<string>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        const address = server.address() as AddressInfo;
+        const shown = address.family === "IPv6" ? `[${address.address}]` : address.address;
+        logger.info({ port: address.port, host: address.address }, `${what} listening`);
+        resolve(`http://${shown === "0.0.0.0" || shown === "[::]" ? "127.0.0.1" : shown}:${address.port}`);
+      });
+    });
+
   let stopped: Promise<void> | undefined;
   return {
     http,
+    get internalUrl() {
+      return internalUrl;
+    },
     logger,
     services,
     accessListenerReady: (timeoutMs) => accessListener.ready(timeoutMs),
-    start() {
-      return new Promise((resolve, reject) => {
-        http.once("error", reject);
-        http.listen(env.GATEWAY_PORT, env.GATEWAY_HOST, () => {
-          const address = http.address() as AddressInfo;
-          const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
-          logger.info({ port: address.port, host: address.address }, "gateway listening");
-          resolve(`http://${host === "0.0.0.0" || host === "[::]" ? "127.0.0.1" : host}:${address.port}`);
-        });
-      });
+    async start() {
+      const url = await listen(http, env.GATEWAY_PORT, env.GATEWAY_HOST, "gateway");
+      if (internalHttp) internalUrl = await listen(internalHttp, env.GATEWAY_INTERNAL_PORT, env.GATEWAY_INTERNAL_HOST, "internal (playground) endpoint");
+      return url;
     },
     stop() {
       stopped ??= (async () => {
         draining = true;
         logger.info({ inFlight: active }, "draining");
-        const closed = new Promise<void>((resolve) => http.close(() => resolve()));
+        const closed = Promise.all(
+          [http, internalHttp].map((server) => (server?.listening ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve())),
+        );
         http.closeIdleConnections();
+        internalHttp?.closeIdleConnections();
         if (active > 0) {
           await Promise.race([
             new Promise<void>((resolve) => (idleResolve = resolve)),
@@ -248,6 +278,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
           ]);
         }
         http.closeAllConnections();
+        internalHttp?.closeAllConnections();
         await closed;
         await audit.close();
         await Promise.all([pools.closeAll(), metadata.end().catch(() => {}), unsubscribe(), accessListener.close()]);

@@ -93,15 +93,16 @@ export class GatewayWorld {
       QUEUE_PREFIX: this.queuePrefix,
       LOG_LEVEL: process.env.GATEWAY_TEST_LOG_LEVEL ?? "silent",
       GATEWAY_INTERNAL_TOKEN: "internal-test-token",
+      GATEWAY_INTERNAL_PORT: "0",
       ...overrides,
     });
   }
 
-  async startGateway(overrides: Record<string, string> = {}): Promise<{ gateway: Gateway; url: string }> {
+  async startGateway(overrides: Record<string, string> = {}): Promise<{ gateway: Gateway; url: string; internalUrl: string | undefined }> {
     const gateway = createGateway(this.env(overrides));
     const url = await gateway.start();
     this.gateways.push(gateway);
-    return { gateway, url };
+    return { gateway, url, internalUrl: gateway.internalUrl };
   }
 
   async close(): Promise<void> {

@@ -7,6 +7,7 @@ import { revokeApiKey } from "./operations.js";
 /** The HTTP/JSON-RPC surface: refusals, authentication answers, transports, operational endpoints. */
 let world: GatewayWorld;
 let base: string;
+let internalBase: string | undefined;
 let link: LinkFixture;
 let other: LinkFixture;
 
@@ -19,7 +20,7 @@ const call = (id: number | string = 1, sql = "SELECT 1 AS one") => ({
 
 beforeAll(async () => {
   world = await GatewayWorld.create();
-  ({ url: base } = await world.startGateway({ GATEWAY_MAX_BODY_BYTES: "65536", GATEWAY_RATE_LIMIT_PER_MINUTE: "1000" }));
+  ({ url: base, internalUrl: internalBase } = await world.startGateway({ GATEWAY_MAX_BODY_BYTES: "65536", GATEWAY_RATE_LIMIT_PER_MINUTE: "1000" }));
   link = await world.addLink({ access: "read", schemas: ["public"] });
   other = await world.addLink({ access: "read", schemas: ["public"] });
 });
@@ -250,8 +251,8 @@ interface PlaygroundAnswer {
 }
 
 describe("playground (internal)", () => {
-  const playground = (linkId: string, body: unknown, token = "internal-test-token") =>
-    fetch(`${base}/internal/links/${linkId}/playground`, {
+  const playground = (linkId: string, body: unknown, token = "internal-test-token", at = internalBase!) =>
+    fetch(`${at}/internal/links/${linkId}/playground`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify(body),

@@ -1,7 +1,7 @@
 import type { Authenticator } from "../auth/authenticate.js";
 import type { LastUsedRecorder } from "../auth/last-used.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
-import type { LinkStore } from "../links/link-store.js";
+import type { LinkStore, MetadataQueryable } from "../links/link-store.js";
 import type { DispatchTransport } from "../mcp/dispatch-transport.js";
 import type { Services } from "../services.js";
 import type { HostOriginPolicy } from "./host-origin.js";
@@ -18,7 +18,10 @@ export interface HttpDeps {
   webUrl: string;
   maxBodyBytes: number;
   internalToken: string | undefined;
-  trustProxy: boolean;
+  /** Proxy hops whose X-Forwarded-For entries are believed (0 = none). */
+  trustProxy: number;
+  /** The metadata database, for checks that must not be cached (Playground access). */
+  metadata: MetadataQueryable;
   /** Readiness: false while starting or draining. */
   isReady(): Promise<{ ready: boolean; checks: Record<string, string> }>;
 }

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { bearerToken } from "../auth/strategy.js";
+import { memberMayUseLink } from "../access/member-may-use-link.js";
 import { executeChecked } from "../execution/execute-checked.js";
 import { sqlParams, sqlText } from "../mcp/tools/sql-input.js";
 import { BodyTooLargeError, readBody } from "./body.js";
@@ -23,8 +24,10 @@ function tokenMatches(given: string | undefined, expected: string): boolean {
 /**
  * POST /internal/links/{linkId}/playground — the dashboard's "what would the gateway do with this
  * SQL under this link", through exactly the path execute_sql takes (policy, transaction, limits,
- * audit). Authenticated by the shared GATEWAY_INTERNAL_TOKEN; absent token = endpoint disabled.
- * The dashboard has already checked that `userId` may use the link; the gateway records it.
+ * audit). Served only on the internal listener (GATEWAY_INTERNAL_PORT, loopback by default) and
+ * authenticated by the shared GATEWAY_INTERNAL_TOKEN; absent token = no listener at all. The token
+ * proves the caller is the dashboard, not that `userId` may use the link: the gateway checks that
+ * itself, with the rule keys follow, and refuses disabled links.
  */
 export async function handlePlayground(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
   if (!deps.internalToken) {
@@ -53,6 +56,33 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   const link = await deps.links.get(linkId);
   if (!link) {
     sendJson(res, 404, { error: "link not found" });
+    return;
+  }
+  const access = await memberMayUseLink(deps.metadata, link.id, input.userId);
+  if (access !== "allowed") {
+    const reason =
+      access === "link_disabled"
+        ? "the link is disabled"
+        : access === "no_link"
+          ? "the link no longer exists"
+          : "this user may not use this link (not a member of its team, a viewer, or a member without access to it)";
+    deps.services.metrics.refused.inc({ reason: `playground_${access}` });
+    deps.services.audit.record({
+      teamId: link.teamId,
+      kind: "request_refused",
+      linkId: link.id,
+      apiKeyId: null,
+      oauthClientId: null,
+      // Not recorded as the actor: the user was not allowed here, the dashboard asked on their behalf.
+      userId: null,
+      clientName: PLAYGROUND_CLIENT_NAME,
+      verdict: "blocked",
+      ruleId: access === "link_disabled" ? "link_disabled" : "playground_forbidden",
+      reason: `${reason} (user ${input.userId})`,
+      sourceIp: meta.sourceIp,
+      requestId: meta.requestId,
+    });
+    sendJson(res, access === "no_link" ? 404 : 403, { error: reason });
     return;
   }
   const started = performance.now();

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { clientIp } from "@portcullis/db/client-ip";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { HttpDeps } from "./deps.js";
 import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost, resourceMetadataUrl, type RequestMeta } from "./mcp-endpoint.js";
@@ -19,15 +20,12 @@ function decodeSegment(segment: string): string {
   }
 }
 
-function meta(req: IncomingMessage, trustProxy: boolean): RequestMeta {
+function meta(req: IncomingMessage, trustProxy: number): RequestMeta {
   const given = req.headers["x-request-id"];
   const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
-  let sourceIp = req.socket.remoteAddress ?? null;
-  if (trustProxy) {
-    const forwarded = req.headers["x-forwarded-for"];
-    const first = (Array.isArray(forwarded) ? forwarded[0] : forwarded)?.split(",")[0]?.trim();
-    if (first) sourceIp = first;
-  }
+  // Only the X-Forwarded-For entries our own TRUST_PROXY hops appended are believed (the same rule
+  // as the dashboard's): per-IP limits and the audit's source IP must not be chosen by the client.
+  const sourceIp = clientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], trustProxy);
   return { requestId, sourceIp: sourceIp?.slice(0, 64) ?? null };
 }
 
@@ -69,9 +67,6 @@ export function createRouter(deps: HttpDeps) {
           "access-control-allow-origin": "*",
           "cache-control": "public, max-age=300",
         });
-      } else if ((match = PLAYGROUND_PATH.exec(path)) && method === "POST") {
-        routeName = "playground";
-        await handlePlayground(req, res, deps, decodeSegment(match[1]!), m);
       } else if (path === "/healthz") {
         routeName = "healthz";
         sendJson(res, 200, { status: "ok" });
@@ -97,6 +92,41 @@ export function createRouter(deps: HttpDeps) {
       if (logger.isLevelEnabled("debug")) {
         logger.debug({ requestId: m.requestId, method, route: routeName, status: res.statusCode, ms: Math.round((performance.now() - started) * 100) / 100, ip: m.sourceIp }, "request");
       }
+    }
+  };
+}
+
+/**
+ * The internal listener's routes: the Playground endpoint and a health check, nothing of the public
+ * surface. The public listener does not know the Playground path at all (404 like any unknown path).
+ */
+export function createInternalRouter(deps: HttpDeps) {
+  const { metrics, logger } = deps.services;
+  return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // Whoever reaches this listener is on the operator's side of the network: its peer is the dashboard.
+    const m = meta(req, 0);
+    res.setHeader("x-request-id", m.requestId);
+    const path = (req.url ?? "/").split("?")[0]!;
+    const method = req.method ?? "GET";
+    let routeName = "internal_other";
+    try {
+      const match = PLAYGROUND_PATH.exec(path);
+      if (match && method === "POST") {
+        routeName = "playground";
+        await handlePlayground(req, res, deps, decodeSegment(match[1]!), m);
+      } else if (path === "/healthz") {
+        routeName = "internal_healthz";
+        sendJson(res, 200, { status: "ok" });
+      } else {
+        req.resume();
+        sendJson(res, 404, { error: "not found" });
+      }
+    } catch (error) {
+      logger.error({ err: error, requestId: m.requestId, path }, "internal request failed");
+      if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
+      else res.end();
+    } finally {
+      metrics.http.inc({ route: routeName, method, status: String(res.statusCode) });
     }
   };
 }
