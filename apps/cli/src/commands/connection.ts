@@ -4,6 +4,7 @@ import { addConnection, findTeam, retestConnection } from "@portcullis/db/operat
 import { PortcullisError } from "@portcullis/db/errors";
 import { parseTargetUrl } from "@portcullis/db/target";
 import type { SslMode } from "@portcullis/db/client";
+import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { findConnection } from "./resolve.js";
@@ -77,13 +78,17 @@ export function registerConnectionCommands(program: Command): void {
           fields.sslMode = mode as SslMode;
         }
         const sslCaCert = options.caFile ? await readFile(options.caFile, "utf8") : null;
-        const row = await addConnection(db(), {
-          teamId: team.id,
-          name: options.name,
-          fields: { ...fields, sslCaCert },
-          test: options.test,
-          sampleValuesOptIn: options.sampleValues ?? false,
-        });
+        const row = await audited(
+          (tx) =>
+            addConnection(tx, {
+              teamId: team.id,
+              name: options.name,
+              fields: { ...fields, sslCaCert },
+              test: options.test,
+              sampleValuesOptIn: options.sampleValues ?? false,
+            }),
+          (c) => [{ teamId: team.id, action: "connection.create", target: { type: "connection", id: c.id, name: c.name }, after: publicConnection(c) }],
+        );
         const test = row.lastTestResult as { serverVersion?: string; latencyMs?: number } | null;
         emit(options, { connection: publicConnection(row) }, () =>
           `added connection ${row.name} (${row.id})${test ? `: PostgreSQL ${test.serverVersion}, ${test.latencyMs} ms` : " (not tested)"}`,

@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import { createApiKey, findTeam, findUserByEmail, revokeApiKey, isUuid } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
 import { REVOCATION_CHANNEL } from "@portcullis/jobs";
+import { audited } from "../audited.js";
 import { db, publish } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { findLink, parseDuration } from "./resolve.js";
@@ -28,13 +29,17 @@ export function registerKeyCommands(program: Command): void {
         const link = await findLink(team.id, options.link);
         const user = await findUserByEmail(db(), options.user);
         const expiresAt = options.expiresIn ? parseDuration(options.expiresIn) : null;
-        const { key: clear, record } = await createApiKey(db(), {
-          teamId: team.id,
-          linkId: link.id,
-          userId: user.id,
-          name: options.name,
-          expiresAt,
-        });
+        const { key: clear, record } = await audited(
+          (tx) => createApiKey(tx, { teamId: team.id, linkId: link.id, userId: user.id, name: options.name, expiresAt }),
+          ({ record: r }) => [
+            {
+              teamId: team.id,
+              action: "api_key.create",
+              target: { type: "api_key", id: r.id, name: r.name },
+              after: { prefix: r.prefix, linkId: r.linkId, userId: r.userId, expiresAt: r.expiresAt },
+            },
+          ],
+        );
         emit(options, { key: clear, apiKey: publicKey(record) }, () =>
           `issued key ${record.prefix}… (${record.id}) for ${user.email} on ${link.name}\n\n  ${clear}\n\nIt is shown only now; store it in the client's config.`,
         );
@@ -59,12 +64,27 @@ export function registerKeyCommands(program: Command): void {
         });
         if (!found) throw new PortcullisError("not_found", `no key "${idOrPrefix}"`);
         let broadcast = true;
-        const revoked = await revokeApiKey(db(), { apiKeyId: found.id }, (message) =>
-          publish(REVOCATION_CHANNEL, message).catch((error: Error) => {
-            broadcast = false;
-            process.stderr.write(`warning: ${error.message}\n`);
-          }),
+        // Revoked and recorded in one transaction; gateways are told only after it commits (told
+        // before, one could re-read the key while it still looks active and cache it again).
+        const revoked = await audited(
+          (tx) => revokeApiKey(tx, { apiKeyId: found.id }),
+          (r) =>
+            found.revokedAt
+              ? []
+              : [
+                  {
+                    teamId: r.teamId,
+                    action: "api_key.revoke",
+                    target: { type: "api_key", id: r.id, name: r.name },
+                    before: { revokedAt: null },
+                    after: { revokedAt: r.revokedAt },
+                  },
+                ],
         );
+        await publish(REVOCATION_CHANNEL, { kind: "api_key", apiKeyId: found.id, hash: found.hash }).catch((error: Error) => {
+          broadcast = false;
+          process.stderr.write(`warning: ${error.message}\n`);
+        });
         emit(options, { apiKey: publicKey(revoked), broadcast }, () => `revoked ${revoked.prefix}… (${revoked.id})`);
       } catch (error) {
         fail(options, error);

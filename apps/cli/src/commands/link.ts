@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { createLink, findTeam } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
 import type { Prisma } from "@portcullis/db/client";
+import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { findConnection } from "./resolve.js";
@@ -46,7 +47,12 @@ export function registerLinkCommands(program: Command): void {
         const team = await findTeam(db(), options.team);
         const connection = await findConnection(team.id, options.connection);
         const scope = await readScope(options.scope);
-        const row = await createLink(db(), { teamId: team.id, connectionId: connection.id, name: options.name, scope });
+        const row = await audited(
+          (tx) => createLink(tx, { teamId: team.id, connectionId: connection.id, name: options.name, scope }),
+          (l) => [
+            { teamId: team.id, action: "link.create", target: { type: "link", id: l.id, name: l.name }, after: { connectionId: l.connectionId, status: l.status, scope: l.scope } },
+          ],
+        );
         const gateway = (process.env.GATEWAY_PUBLIC_URL ?? "http://localhost:3001").replace(/\/$/, "");
         const url = `${gateway}/mcp/${row.id}`;
         emit(options, { link: row, url }, () => `created link ${row.name} (${row.id})\n  ${url}`);

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
-import { addMember, createTeam, findTeam } from "@portcullis/db/operations";
+import { addMember, createTeam, findTeam, slugify } from "@portcullis/db/operations";
 import { findUserByEmail } from "@portcullis/db/operations";
+import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 
@@ -18,12 +19,18 @@ export function registerTeamCommands(program: Command): void {
       try {
         if (!["free", "team", "self_hosted"].includes(options.plan)) throw new Error(`unknown plan "${options.plan}"`);
         const owner = options.owner ? await findUserByEmail(db(), options.owner) : undefined;
-        const created = await createTeam(db(), {
-          name: options.name,
-          slug: options.slug,
-          plan: options.plan as "free" | "team" | "self_hosted",
-          ownerId: owner?.id,
-        });
+        // A failed insert aborts the transaction, so a derived slug is made free before it (createTeam's
+        // retry-on-conflict cannot run inside one).
+        const slug = options.slug ?? (await freeSlug(options.name));
+        const created = await audited(
+          (tx) => createTeam(tx, { name: options.name, slug, plan: options.plan as "free" | "team" | "self_hosted", ownerId: owner?.id }),
+          (t) => [
+            { teamId: t.id, action: "team.create", target: { type: "team", id: t.id, name: t.slug }, after: { name: t.name, slug: t.slug, plan: t.plan } },
+            ...(owner
+              ? [{ teamId: t.id, action: "member.add", target: { type: "user", id: owner.id, name: owner.email }, after: { role: "owner" } }]
+              : []),
+          ],
+        );
         emit(options, { team: created }, () => `created team ${created.slug} (${created.id})`);
       } catch (error) {
         fail(options, error);
@@ -41,10 +48,31 @@ export function registerTeamCommands(program: Command): void {
         if (!["owner", "admin", "member", "viewer"].includes(options.role)) throw new Error(`unknown role "${options.role}"`);
         const t = await findTeam(db(), options.team);
         const user = await findUserByEmail(db(), options.email);
-        const membership = await addMember(db(), { teamId: t.id, userId: user.id, role: options.role as "member" });
+        const previous = await db().membership.findUnique({ where: { teamId_userId: { teamId: t.id, userId: user.id } } });
+        const membership = await audited(
+          (tx) => addMember(tx, { teamId: t.id, userId: user.id, role: options.role as "member" }),
+          (m) => [
+            {
+              teamId: t.id,
+              action: previous ? "member.role.update" : "member.add",
+              target: { type: "user", id: user.id, name: user.email },
+              before: previous ? { role: previous.role } : undefined,
+              after: { role: m.role },
+            },
+          ],
+        );
         emit(options, { membership }, () => `${user.email} is now ${membership.role} of ${t.slug}`);
       } catch (error) {
         fail(options, error);
       }
     });
+}
+
+async function freeSlug(name: string): Promise<string> {
+  const base = slugify(name);
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const slug = attempt === 0 ? base : `${base}-${attempt + 1}`;
+    if (!(await db().team.findUnique({ where: { slug }, select: { id: true } }))) return slug;
+  }
+  return `${base}-${Date.now().toString(36)}`;
 }

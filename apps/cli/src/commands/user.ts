@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { addMember, createUser, findTeam } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
+import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 
@@ -24,8 +25,21 @@ export function registerUserCommands(program: Command): void {
         if (team && !["owner", "admin", "member", "viewer"].includes(options.role)) {
           throw new PortcullisError("invalid_input", `unknown role "${options.role}"`);
         }
-        const user = await createUser(db(), { email: options.email, password, name: options.name });
-        if (team) await addMember(db(), { teamId: team.id, userId: user.id, role: options.role as "member" });
+        // A user belongs to no team's chain until added to one: with --team, both are recorded there.
+        const user = await audited(
+          async (tx) => {
+            const created = await createUser(tx, { email: options.email, password, name: options.name });
+            if (team) await addMember(tx, { teamId: team.id, userId: created.id, role: options.role as "member" });
+            return created;
+          },
+          (u) =>
+            team
+              ? [
+                  { teamId: team.id, action: "user.create", target: { type: "user", id: u.id, name: u.email }, after: { email: u.email, name: u.name } },
+                  { teamId: team.id, action: "member.add", target: { type: "user", id: u.id, name: u.email }, after: { role: options.role } },
+                ]
+              : [],
+        );
         const { passwordHash: _omit, ...visible } = user;
         emit(options, { user: visible, team: team?.slug ?? null }, () =>
           `created user ${user.email} (${user.id})${team ? `, ${options.role} of ${team.slug}` : ""}`,

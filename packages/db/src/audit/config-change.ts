@@ -23,6 +23,8 @@ export const configChangeSchema = z.object({
   before: z.unknown().optional(),
   after: z.unknown().optional(),
   sourceIp: z.string().max(64).nullish(),
+  /** Where the change was made, when not the dashboard (e.g. "cli" for the operator CLI). */
+  via: z.enum(["dashboard", "cli", "api", "worker"]).optional(),
 });
 
 export type ConfigChange = z.input<typeof configChangeSchema>;
@@ -62,9 +64,10 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 export function configChangeEvent(change: ConfigChange, now = new Date()): AuditEventInput {
   const c = configChangeSchema.parse(change);
   const target = { type: c.target.type, id: c.target.id, name: c.target.name ?? null };
-  let detail = JSON.stringify({ action: c.action, target, before: redactSecrets(c.before), after: redactSecrets(c.after) });
+  const via = c.via ? { via: c.via } : {};
+  let detail = JSON.stringify({ action: c.action, target, ...via, before: redactSecrets(c.before), after: redactSecrets(c.after) });
   // A huge document must not make the record unstorable: the change is still recorded, without the values.
-  if (detail.length > CONFIG_DETAIL_MAX) detail = JSON.stringify({ action: c.action, target, truncated: true });
+  if (detail.length > CONFIG_DETAIL_MAX) detail = JSON.stringify({ action: c.action, target, ...via, truncated: true });
   return {
     id: randomUUID(),
     time: now.toISOString(),

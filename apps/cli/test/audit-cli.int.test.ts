@@ -1,0 +1,118 @@
+import { execFile } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { Redis } from "ioredis";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ingestAuditBatch, parseAuditChainKey, readConfigOutbox, writeCheckpoints, type AuditEventInput } from "@portcullis/db/audit";
+import { generateSecretKey } from "@portcullis/db/secrets";
+import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+
+/** The CLI's side of issue 12: its changes land in the team's chain, and `audit verify` / `audit orphans` report truthfully. */
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, "../../..");
+const keyHex = randomBytes(32).toString("hex");
+const key = parseAuditChainKey(keyHex);
+let meta: TestDatabase;
+let target: TestDatabase;
+let pool: pg.Pool;
+let redis: Redis;
+let dir: string;
+const env: NodeJS.ProcessEnv = { ...process.env, PORTCULLIS_SECRET_KEYS: generateSecretKey("k1"), AUDIT_CHAIN_KEY: keyHex };
+
+async function cli(args: string[], extra: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run("node", ["--import", "tsx", "apps/cli/src/main.ts", ...args], { cwd: root, env: { ...env, ...extra } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+beforeAll(async () => {
+  [meta, target] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+  Object.assign(env, { DATABASE_URL: meta.url, REDIS_URL: testRedisUrl() });
+  pool = new pg.Pool({ connectionString: meta.url, max: 2 });
+  redis = new Redis(testRedisUrl());
+  dir = await mkdtemp(path.join(tmpdir(), "cli-audit-"));
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await pool?.end();
+  await Promise.all([meta?.drop(), target?.drop()]);
+});
+
+const events = (teamId: string, n: number): AuditEventInput[] =>
+  Array.from({ length: n }, (_, i) => ({ id: randomUUID(), time: new Date(Date.now() - 5000 + i).toISOString(), teamId, tool: "execute_sql", sql: `SELECT ${i}`, verdict: "allowed" }));
+
+describe("configuration changes made with the CLI", () => {
+  it("are recorded in the team's chain outbox, in the transaction of the change, without secrets", async () => {
+    const password = "correct horse battery";
+    const ok = async (args: string[]) => {
+      const r = await cli([...args, "--json"]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const { team } = await ok(["team", "create", "--name", "Audit Co"]);
+    await ok(["user", "create", "--email", "lead@audit.test", "--password", password, "--team", team.slug, "--role", "owner"]);
+    // --no-test: what is recorded is the point here, not the target checks (tested in their own suites).
+    await ok(["connection", "add", "--team", team.slug, "--name", "chinook", "--url", `${target.url}?sslmode=disable`, "--no-test"]);
+    const scopeFile = path.join(dir, "scope.json");
+    await writeFile(scopeFile, JSON.stringify({ access: "read" }));
+    await ok(["link", "create", "--team", team.slug, "--connection", "chinook", "--name", "analysts", "--scope", scopeFile]);
+    const { key: clear, apiKey } = await ok(["key", "create", "--team", team.slug, "--link", "analysts", "--user", "lead@audit.test"]);
+    await ok(["key", "revoke", apiKey.id]);
+    // A change that fails leaves no record (the duplicate link name is refused inside the transaction).
+    expect((await cli(["link", "create", "--team", team.slug, "--connection", "chinook", "--name", "analysts", "--scope", scopeFile])).code).toBe(1);
+
+    const records = (await readConfigOutbox(pool, 1000)).map((r) => JSON.parse(r.event)).filter((e) => e.teamId === team.id);
+    expect(records.map((r) => r.tool)).toEqual(["team.create", "user.create", "member.add", "connection.create", "link.create", "api_key.create", "api_key.revoke"]);
+    for (const r of records) expect(r).toMatchObject({ kind: "config_change", verdict: "allowed", teamId: team.id });
+    expect(JSON.parse(records[6].detail)).toMatchObject({ via: "cli", target: { type: "api_key", id: apiKey.id }, before: { revokedAt: null } });
+    const all = JSON.stringify(records);
+    const stored = await pool.query(`SELECT secret_ciphertext FROM connections WHERE team_id = $1`, [team.id]);
+    for (const secret of [password, clear, stored.rows[0].secret_ciphertext, "passwordHash", "secretCiphertext"]) expect(all).not.toContain(secret);
+  });
+});
+
+describe("pnpm portcullis audit verify", () => {
+  it("reports the keyed part and the checkpoint, and fails when the newest events were cut and the head rewound", async () => {
+    const { rows } = await pool.query(`INSERT INTO teams (name, slug) VALUES ('v', $1) RETURNING id, slug`, [`v-${randomUUID().slice(0, 8)}`]);
+    const team = rows[0];
+    await ingestAuditBatch(pool, events(team.id, 4));
+    const result = await ingestAuditBatch(pool, events(team.id, 8), { key });
+    await writeCheckpoints(redis, key, result.heads);
+
+    const good = await cli(["audit", "verify", "--team", team.slug]);
+    expect(good.code, good.stderr).toBe(0);
+    expect(good.stdout).toContain("verified: 12 events");
+    expect(good.stdout).toContain("seq 1..4 SHA-256 (unkeyed");
+    expect(good.stdout).toContain("seq 5..12 HMAC-SHA-256 (checked with AUDIT_CHAIN_KEY)");
+    expect(good.stdout).toMatch(/checkpoint: seq 12, signed .*: matches/);
+
+    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq > 9`, [team.id]);
+    await pool.query(`UPDATE audit_chain_heads SET last_seq = 9, last_hash = (SELECT hash FROM audit_events WHERE team_id = $1 AND seq = 9) WHERE team_id = $1`, [team.id]);
+    const bad = await cli(["audit", "verify", "--team", team.slug, "--json"]);
+    expect(bad.code).toBe(4);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ ok: false, firstBroken: { reason: expect.stringContaining("events 10..12 are missing") } });
+
+    // Without the key nothing keyed is vouched for, and the report says why.
+    const noKey = await cli(["audit", "verify", "--team", team.slug], { AUDIT_CHAIN_KEY: "" });
+    expect(noKey.code).toBe(4);
+    expect(noKey.stdout).toContain("needs AUDIT_CHAIN_KEY");
+  });
+
+  it("counts events kept for deleted teams", async () => {
+    const gone = randomUUID();
+    await ingestAuditBatch(pool, events(gone, 3), { key });
+    const r = await cli(["audit", "orphans", "--team", gone, "--json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ total: 3, teams: [{ teamId: gone, count: 3 }] });
+    expect((await cli(["audit", "orphans", "--team", "not-a-uuid"])).code).not.toBe(0);
+  });
+});
