@@ -38,6 +38,9 @@ let ops: {
   settings: typeof import("../src/features/settings/operations");
 };
 let prisma: import("@portcullis/db/client").PrismaClient;
+let resolveTeam: typeof import("../src/lib/authz").resolveTeam;
+/** What the action wrapper hands an operation: the team and the caller's role, resolved once. */
+const as = (actor: Actor, team: string) => resolveTeam(actor, team, "viewer");
 
 async function outcome(run: () => Promise<unknown>): Promise<"ok" | string> {
   try {
@@ -64,6 +67,10 @@ beforeAll(async () => {
   process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
   process.env.QUEUE_PREFIX = `authz${randomBytes(3).toString("hex")}`;
   delete process.env.GATEWAY_INTERNAL_TOKEN;
+  // The test databases live on loopback, in the same cluster as the metadata database.
+  process.env.TARGET_NETWORKS = "any";
+  process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
+  process.env.TARGET_STACK_DATABASES = new URL(chinook.url).pathname.slice(1);
   ops = {
     teams: await import("../src/features/teams/operations"),
     connections: await import("../src/features/connections/operations"),
@@ -76,6 +83,7 @@ beforeAll(async () => {
     settings: await import("../src/features/settings/operations"),
   };
   prisma = (await import("../src/lib/db")).getPrisma();
+  resolveTeam = (await import("../src/lib/authz")).resolveTeam;
   const { addMember } = await import("@portcullis/db/operations");
   const owner = await user("owner");
   const team = await ops.teams.createTeamForUser({ userId: owner.id }, { name: "Team A" });
@@ -90,10 +98,10 @@ beforeAll(async () => {
   otherTeamId = (await ops.teams.createTeamForUser({ userId: outsider.id }, { name: "Team B" })).id;
   actors.outsider = { userId: outsider.id };
 
-  connectionId = (await ops.connections.createConnection(actors.owner, { teamId, values: connectionValues("Chinook") })).id;
-  linkId = (await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: "read-only", scope: { access: "read" } })).id;
-  await ops.links.setLinkAccess(actors.owner, { teamId, linkId, userId: actors.member.userId, granted: true });
-  memberKeyId = (await ops.keys.issueKey(actors.member, { teamId, linkId, name: "laptop", expiresInDays: 30 })).id;
+  connectionId = (await ops.connections.createConnection(await as(actors.owner, teamId), { values: connectionValues("Chinook") })).id;
+  linkId = (await ops.links.createLinkForTeam(await as(actors.owner, teamId), { connectionId, name: "read-only", scope: { access: "read" } })).id;
+  await ops.links.setLinkAccess(await as(actors.owner, teamId), { linkId, userId: actors.member.userId, granted: true });
+  memberKeyId = (await ops.keys.issueKey(await as(actors.member, teamId), { linkId, name: "laptop", expiresInDays: 30 })).id;
 }, 120_000);
 
 afterAll(async () => {
@@ -117,35 +125,35 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: "test a connection", min: "admin", run: (a, t) => ops.connections.testConnection(a, { teamId: t, values: connectionValues("x") }) },
-  { name: "add a connection", min: "admin", run: (a, t) => ops.connections.createConnection(a, { teamId: t, values: connectionValues(unique("c")) }) },
-  { name: "edit a connection", min: "admin", run: (a, t) => ops.connections.updateConnection(a, { teamId: t, connectionId, values: { ...connectionValues("Chinook") } }) },
+  { name: "test a connection", min: "admin", run: async (a, t) => ops.connections.testConnection(await as(a, t), { values: connectionValues("x") }) },
+  { name: "add a connection", min: "admin", run: async (a, t) => ops.connections.createConnection(await as(a, t), { values: connectionValues(unique("c")) }) },
+  { name: "edit a connection", min: "admin", run: async (a, t) => ops.connections.updateConnection(await as(a, t), { connectionId, values: { ...connectionValues("Chinook") } }) },
   {
     name: "delete a connection",
     min: "admin",
     run: async (a, t) => {
-      const c = await ops.connections.createConnection(actors.owner, { teamId, values: connectionValues(unique("del")) });
-      return ops.connections.deleteConnection(a, { teamId: t, connectionId: c.id });
+      const c = await ops.connections.createConnection(await as(actors.owner, teamId), { values: connectionValues(unique("del")) });
+      return ops.connections.deleteConnection(await as(a, t), { connectionId: c.id });
     },
   },
-  { name: "read a connection's tables", min: "admin", run: (a, t) => ops.links.connectionTables(a, t, connectionId) },
-  { name: "create a link", min: "admin", run: (a, t) => ops.links.createLinkForTeam(a, { teamId: t, connectionId, name: unique("l"), scope: { access: "read" } }) },
-  { name: "change a link's scope", min: "admin", run: (a, t) => ops.links.updateLink(a, { teamId: t, linkId, scope: { access: "read", tables: { customer: { hiddenColumns: ["email"] } } } }) },
+  { name: "read a connection's tables", min: "admin", run: async (a, t) => ops.links.connectionTables(await as(a, t), { connectionId }) },
+  { name: "create a link", min: "admin", run: async (a, t) => ops.links.createLinkForTeam(await as(a, t), { connectionId, name: unique("l"), scope: { access: "read" } }) },
+  { name: "change a link's scope", min: "admin", run: async (a, t) => ops.links.updateLink(await as(a, t), { linkId, scope: { access: "read", tables: { customer: { hiddenColumns: ["email"] } } } }) },
   {
     name: "delete a link",
     min: "admin",
     run: async (a, t) => {
-      const l = await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: unique("dl"), scope: { access: "read" } });
-      return ops.links.deleteLink(a, { teamId: t, linkId: l.id });
+      const l = await ops.links.createLinkForTeam(await as(actors.owner, teamId), { connectionId, name: unique("dl"), scope: { access: "read" } });
+      return ops.links.deleteLink(await as(a, t), { linkId: l.id });
     },
   },
-  { name: "grant a member a link", min: "admin", run: (a, t) => ops.links.setLinkAccess(a, { teamId: t, linkId, userId: actors.member.userId, granted: true }) },
-  { name: "issue a key for yourself", min: "member", run: (a, t) => ops.keys.issueKey(a, { teamId: t, linkId, name: unique("k"), expiresInDays: 7 }) },
+  { name: "grant a member a link", min: "admin", run: async (a, t) => ops.links.setLinkAccess(await as(a, t), { linkId, userId: actors.member.userId, granted: true }) },
+  { name: "issue a key for yourself", min: "member", run: async (a, t) => ops.keys.issueKey(await as(a, t), { linkId, name: unique("k"), expiresInDays: 7 }) },
   {
     name: "issue a key for someone else",
     min: "admin",
     // The key is for the team's admin: for everyone but the admin, that is someone else.
-    run: (a, t) => ops.keys.issueKey(a, { teamId: t, linkId, name: unique("k"), expiresInDays: 7, userId: actors.owner.userId }),
+    run: async (a, t) => ops.keys.issueKey(await as(a, t), { linkId, name: unique("k"), expiresInDays: 7, userId: actors.owner.userId }),
   },
   {
     name: "revoke another member's key",
@@ -153,17 +161,17 @@ const CASES: Case[] = [
     below: "not_found",
     run: async (a, t) => {
       // The owner's key: someone else's for everyone but the owner.
-      const k = await ops.keys.issueKey(actors.owner, { teamId, linkId, name: unique("rk"), expiresInDays: 7 });
-      return ops.keys.revokeKey(a, { teamId: t, keyId: k.id });
+      const k = await ops.keys.issueKey(await as(actors.owner, teamId), { linkId, name: unique("rk"), expiresInDays: 7 });
+      return ops.keys.revokeKey(await as(a, t), { keyId: k.id });
     },
   },
-  { name: "invite a member", min: "admin", run: (a, t) => ops.teams.inviteMember(a, { teamId: t, email: `${unique("inv")}@example.com`, role: "member" }) },
+  { name: "invite a member", min: "admin", run: async (a, t) => ops.teams.inviteMember(await as(a, t), { email: `${unique("inv")}@example.com`, role: "member" }) },
   {
     name: "revoke an invitation",
     min: "admin",
     run: async (a, t) => {
-      const inv = await ops.teams.inviteMember(actors.owner, { teamId, email: null, role: "viewer" });
-      return ops.teams.revokeInvitation(a, { teamId: t, invitationId: inv.id });
+      const inv = await ops.teams.inviteMember(await as(actors.owner, teamId), { email: null, role: "viewer" });
+      return ops.teams.revokeInvitation(await as(a, t), { invitationId: inv.id });
     },
   },
   {
@@ -173,7 +181,7 @@ const CASES: Case[] = [
       const u = await user("promote");
       const { addMember } = await import("@portcullis/db/operations");
       await addMember(prisma, { teamId, userId: u.id, role: "viewer" });
-      return ops.teams.changeMemberRole(a, { teamId: t, userId: u.id, role: "member" });
+      return ops.teams.changeMemberRole(await as(a, t), { userId: u.id, role: "member" });
     },
   },
   {
@@ -183,23 +191,23 @@ const CASES: Case[] = [
       const u = await user("remove");
       const { addMember } = await import("@portcullis/db/operations");
       await addMember(prisma, { teamId, userId: u.id, role: "viewer" });
-      return ops.teams.removeMember(a, { teamId: t, userId: u.id });
+      return ops.teams.removeMember(await as(a, t), { userId: u.id });
     },
   },
-  { name: "change team settings", min: "admin", run: (a, t) => ops.teams.updateTeamSettings(a, { teamId: t, name: "Team A", auditRetentionDays: 30 }) },
+  { name: "change team settings", min: "admin", run: async (a, t) => ops.teams.updateTeamSettings(await as(a, t), { name: "Team A", auditRetentionDays: 30 }) },
   {
     name: "edit a schema description",
     min: "admin",
-    run: (a, t) => ops.schema.updateDescription(a, { teamId: t, connectionId, schema: "public", table: "artist", column: "", description: "Musicians" }),
+    run: async (a, t) => ops.schema.updateDescription(await as(a, t), { connectionId, schema: "public", table: "artist", column: "", description: "Musicians" }),
   },
-  { name: "regenerate descriptions", min: "admin", run: (a, t) => ops.schema.regenerateDescriptions(a, { teamId: t, connectionId }) },
+  { name: "regenerate descriptions", min: "admin", run: async (a, t) => ops.schema.regenerateDescriptions(await as(a, t), { connectionId }) },
   {
     name: "run the playground",
     min: "member",
     // Authorised callers get as far as the gateway call, which is switched off here: "unavailable".
     run: async (a, t) => {
       try {
-        await ops.playground.runPlayground(a, { teamId: t, linkId, sql: "SELECT 1" });
+        await ops.playground.runPlayground(await as(a, t), { linkId, sql: "SELECT 1" });
       } catch (error) {
         if ((error as { code?: string }).code === "unavailable") return;
         throw error;
@@ -210,20 +218,20 @@ const CASES: Case[] = [
     name: "follow description progress",
     min: "admin",
     run: async (a, t) => {
-      const { jobId } = await ops.schema.regenerateDescriptions(actors.owner, { teamId, connectionId });
-      return ops.schema.descriptionsStatus(a, { teamId: t, connectionId, jobId });
+      const { jobId } = await ops.schema.regenerateDescriptions(await as(actors.owner, teamId), { connectionId });
+      return ops.schema.descriptionsStatus(await as(a, t), { connectionId, jobId });
     },
   },
-  { name: "see whether the audit trail is verified", min: "viewer", run: (a, t) => ops.auditChain.auditChainStatus(a, t) },
-  { name: "list dead letters", min: "admin", run: (a, t) => ops.settings.teamDeadLetters(a, t) },
-  { name: "replay dead letters", min: "admin", run: (a, t) => ops.settings.replayTeamDeadLetters(a, t) },
-  { name: "read activity", min: "viewer", run: (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
+  { name: "see whether the audit trail is verified", min: "viewer", run: async (a, t) => ops.auditChain.auditChainStatus(a, t) },
+  { name: "list dead letters", min: "admin", run: async (a, t) => ops.settings.teamDeadLetters(await as(a, t)) },
+  { name: "replay dead letters", min: "admin", run: async (a, t) => ops.settings.replayTeamDeadLetters(await as(a, t)) },
+  { name: "read activity", min: "viewer", run: async (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
   { name: "export activity", min: "viewer", run: async (a, t) => { for await (const _ of ops.activity.iterateEvents(a, t, { range: "7d" })) break; } },
 ];
 
 describe.each(CASES)("$name (needs $min)", (c) => {
   test.each(ROLES)("as %s", async (who) => {
-    const got = await outcome(() => c.run(actors[who], teamId));
+    const got = await outcome(async () => c.run(actors[who], teamId));
     if (who === "outsider") expect(got).toBe("not_found");
     else if (RANK[who as Role] >= RANK[c.min]) expect(got).toBe("ok");
     else expect(got).toBe(c.below ?? "forbidden");
@@ -231,7 +239,7 @@ describe.each(CASES)("$name (needs $min)", (c) => {
 
   test("a member of another team aiming at their own team id cannot reach this team's objects", async () => {
     // The outsider is owner of team B: authorised there, but the ids belong to team A.
-    const got = await outcome(() => c.run(actors.outsider, otherTeamId));
+    const got = await outcome(async () => c.run(actors.outsider, otherTeamId));
     expect(["not_found", "ok", "invalid_input"]).toContain(got);
     if (got === "ok") {
       // Only operations that do not touch a team-A object may succeed (they act on team B).
@@ -242,41 +250,41 @@ describe.each(CASES)("$name (needs $min)", (c) => {
 
 describe("visibility", () => {
   test("members see only their own keys; admins see all", async () => {
-    const mine = await ops.keys.listKeys(actors.member, teamId);
+    const mine = await ops.keys.listKeys(await as(actors.member, teamId));
     expect(mine.every((k) => k.userId === actors.member.userId)).toBe(true);
-    const viewerKeys = await ops.keys.listKeys(actors.viewer, teamId);
+    const viewerKeys = await ops.keys.listKeys(await as(actors.viewer, teamId));
     expect(viewerKeys).toHaveLength(0);
-    const all = await ops.keys.listKeys(actors.admin, teamId);
+    const all = await ops.keys.listKeys(await as(actors.admin, teamId));
     expect(all.some((k) => k.id === memberKeyId)).toBe(true);
   });
 
   test("a member sees only links they were granted", async () => {
-    const hidden = await ops.links.createLinkForTeam(actors.owner, { teamId, connectionId, name: unique("secret"), scope: { access: "read" } });
-    const seen = await ops.links.listLinks(actors.member, teamId);
+    const hidden = await ops.links.createLinkForTeam(await as(actors.owner, teamId), { connectionId, name: unique("secret"), scope: { access: "read" } });
+    const seen = await ops.links.listLinks(await as(actors.member, teamId));
     expect(seen.map((l) => l.id)).not.toContain(hidden.id);
-    expect(await outcome(() => ops.links.getLink(actors.member, teamId, hidden.id))).toBe("not_found");
-    expect(await outcome(() => ops.keys.issueKey(actors.member, { teamId, linkId: hidden.id, name: "x", expiresInDays: 1 }))).toBe("not_found");
+    expect(await outcome(async () => ops.links.getLink(await as(actors.member, teamId), hidden.id))).toBe("not_found");
+    expect(await outcome(async () => ops.keys.issueKey(await as(actors.member, teamId), { linkId: hidden.id, name: "x", expiresInDays: 1 }))).toBe("not_found");
   });
 
   test("another team's connection, link and key ids answer not_found even to that team's owner role elsewhere", async () => {
-    expect(await outcome(() => ops.connections.getConnection(actors.outsider, otherTeamId, connectionId))).toBe("not_found");
-    expect(await outcome(() => ops.links.getLink(actors.outsider, otherTeamId, linkId))).toBe("not_found");
-    expect(await outcome(() => ops.keys.revokeKey(actors.outsider, { teamId: otherTeamId, keyId: memberKeyId }))).toBe("not_found");
-    expect(await outcome(() => ops.links.updateLink(actors.outsider, { teamId: otherTeamId, linkId, scope: { access: "admin" } }))).toBe("not_found");
+    expect(await outcome(async () => ops.connections.getConnection(await as(actors.outsider, otherTeamId), connectionId))).toBe("not_found");
+    expect(await outcome(async () => ops.links.getLink(await as(actors.outsider, otherTeamId), linkId))).toBe("not_found");
+    expect(await outcome(async () => ops.keys.revokeKey(await as(actors.outsider, otherTeamId), { keyId: memberKeyId }))).toBe("not_found");
+    expect(await outcome(async () => ops.links.updateLink(await as(actors.outsider, otherTeamId), { linkId, scope: { access: "admin" } }))).toBe("not_found");
   });
 
   test("an admin cannot hand out owner, and the last owner cannot be demoted", async () => {
-    expect(await outcome(() => ops.teams.changeMemberRole(actors.admin, { teamId, userId: actors.viewer.userId, role: "owner" }))).toBe("forbidden");
-    expect(await outcome(() => ops.teams.changeMemberRole(actors.owner, { teamId, userId: actors.owner.userId, role: "admin" }))).toBe("conflict");
+    expect(await outcome(async () => ops.teams.changeMemberRole(await as(actors.admin, teamId), { userId: actors.viewer.userId, role: "owner" }))).toBe("forbidden");
+    expect(await outcome(async () => ops.teams.changeMemberRole(await as(actors.owner, teamId), { userId: actors.owner.userId, role: "admin" }))).toBe("conflict");
   });
 
   test("a descriptions job of another team answers not_found, even through a connection of one's own", async () => {
-    const { jobId } = await ops.schema.regenerateDescriptions(actors.owner, { teamId, connectionId });
-    const status = await ops.schema.descriptionsStatus(actors.admin, { teamId, connectionId, jobId });
+    const { jobId } = await ops.schema.regenerateDescriptions(await as(actors.owner, teamId), { connectionId });
+    const status = await ops.schema.descriptionsStatus(await as(actors.admin, teamId), { connectionId, jobId });
     expect(status.state).toBe("waiting");
     // Job ids are sequential: team B's owner guesses team A's, naming a connection team B owns.
-    const theirs = await ops.connections.createConnection(actors.outsider, { teamId: otherTeamId, values: connectionValues(unique("b")) });
-    expect(await outcome(() => ops.schema.descriptionsStatus(actors.outsider, { teamId: otherTeamId, connectionId: theirs.id, jobId }))).toBe("not_found");
+    const theirs = await ops.connections.createConnection(await as(actors.outsider, otherTeamId), { values: connectionValues(unique("b")) });
+    expect(await outcome(async () => ops.schema.descriptionsStatus(await as(actors.outsider, otherTeamId), { connectionId: theirs.id, jobId }))).toBe("not_found");
   });
 
   test("a team sees and replays only its own dead letters", async () => {
@@ -297,14 +305,14 @@ describe("visibility", () => {
       const theirs = [await letter(otherTeamId, "SELECT secret /* B */")];
       await letter(undefined, "malformed: no team");
 
-      const a = await ops.settings.teamDeadLetters(actors.admin, teamId);
+      const a = await ops.settings.teamDeadLetters(await as(actors.admin, teamId));
       expect(a.letters.map((l) => l.id).sort()).toEqual([...mine].sort());
       expect(a.count).toBe(2);
       expect(JSON.stringify(a)).not.toContain("secret");
-      const b = await ops.settings.teamDeadLetters(actors.outsider, otherTeamId);
+      const b = await ops.settings.teamDeadLetters(await as(actors.outsider, otherTeamId));
       expect(b.letters.map((l) => l.id)).toEqual(theirs);
 
-      expect(await ops.settings.replayTeamDeadLetters(actors.owner, teamId)).toEqual({ replayed: 2 });
+      expect(await ops.settings.replayTeamDeadLetters(await as(actors.owner, teamId))).toEqual({ replayed: 2 });
       const left = (await dlq.getJobs(["waiting"])).map((j) => j.id);
       expect(left).toEqual(expect.arrayContaining(theirs));
       expect(left).not.toEqual(expect.arrayContaining([mine[0]]));
@@ -312,7 +320,7 @@ describe("visibility", () => {
       const requeued = await Promise.all(mine.map((id) => audit.getJob(id)));
       expect(requeued.map((j) => (j?.data as { teamId?: string } | undefined)?.teamId)).toEqual([teamId, teamId]);
       expect(await audit.getJob(theirs[0]!)).toBeUndefined();
-      expect((await ops.settings.teamDeadLetters(actors.owner, teamId)).count).toBe(0);
+      expect((await ops.settings.teamDeadLetters(await as(actors.owner, teamId))).count).toBe(0);
     } finally {
       await Promise.all([dlq.close(), audit.close()]);
     }

@@ -2,7 +2,7 @@
 import { revalidatePath } from "next/cache";
 import { revokeGrantForMember } from "@portcullis/oauth";
 import { PortcullisError } from "@portcullis/db/errors";
-import { id, input, userAction } from "@/lib/action";
+import { id, input, userAction } from "../../lib/action";
 import { getOAuthContext } from "./server";
 
 /** The member's own revoke button: only their grants, any team (another's grant answers not found). */

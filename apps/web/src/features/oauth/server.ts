@@ -1,7 +1,7 @@
 import { createOAuthConfig, createQueueAuditSink, type OAuthContext } from "@portcullis/oauth";
-import { getPrisma } from "@/lib/db";
-import { env } from "@/lib/env";
-import { getRedis, publishRevocation } from "@/lib/redis";
+import { getPrisma } from "../../lib/db";
+import { env } from "../../lib/env";
+import { getRedis, publishRevocation } from "../../lib/redis";
 
 const globalForOAuth = globalThis as unknown as { portcullisOAuth?: OAuthContext };
 

@@ -1,0 +1,382 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { readdirSync, existsSync } from "node:fs";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import type { Role } from "@portcullis/db/client";
+import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+
+/**
+ * The server actions themselves, called exactly as the browser calls them: with whatever argument
+ * the attacker likes. Only Next's request plumbing is replaced (`next/headers` hands over a cookie
+ * jar holding a real next-auth JWT for a real `sessions` row; `next/cache` revalidation is a no-op
+ * outside a render); the session check, the action client's parsing, the team resolution and the
+ * operations run for real against PostgreSQL and Redis. Every attack is judged by its effect: the
+ * metadata rows of both teams before and after must be identical.
+ */
+const jar = vi.hoisted(() => ({ token: undefined as string | undefined }));
+vi.mock("next/headers", () => ({
+  cookies: async () => ({
+    getAll: () => (jar.token ? [{ name: "next-auth.session-token", value: jar.token }] : []),
+    get: (name: string) => (jar.token && name === "next-auth.session-token" ? { name, value: jar.token } : undefined),
+  }),
+  headers: async () => new Headers({ "user-agent": "vitest boundary", "x-real-ip": "203.0.113.7" }),
+}));
+vi.mock("next/cache", () => ({ revalidatePath: () => {}, revalidateTag: () => {} }));
+
+type Who = "owner" | "admin" | "member" | "viewer" | "outsider";
+type Result = { ok: true; data: unknown } | { ok: false; code: string; error: string };
+type Action = (input: unknown) => Promise<Result>;
+
+let meta: TestDatabase;
+let chinook: TestDatabase;
+let prisma: import("@portcullis/db/client").PrismaClient;
+let tokens: Record<Who, string>;
+let users: Record<Who, string>;
+let teamA: string;
+let teamB: string;
+let connectionA: string;
+let linkA: string;
+let hiddenLinkA: string;
+let keyOfMember: string;
+let connectionB: string;
+let linkB: string;
+const actions: Record<string, Action> = {};
+
+const FEATURES_DIR = path.join(__dirname, "../src/features");
+// Sign-up and password reset are signed-out actions owned by the auth slice, with their own suite.
+const NOT_HERE = new Set(["auth"]);
+
+function as(who: Who) {
+  jar.token = tokens[who];
+}
+
+async function call(who: Who, name: string, input: unknown): Promise<Result> {
+  as(who);
+  const action = actions[name];
+  if (!action) throw new Error(`no action ${name}`);
+  return action(input);
+}
+
+/** Every row an action could change, of every team: compared whole before and after an attack. */
+async function snapshot(teamIds: string[] = [teamA, teamB]) {
+  const team = { teamId: { in: teamIds } };
+  return JSON.stringify(
+    await Promise.all([
+      prisma.team.findMany({ where: { id: { in: teamIds } }, orderBy: { id: "asc" } }),
+      prisma.membership.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.connection.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.link.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.linkAccess.findMany({ where: { link: team }, orderBy: [{ linkId: "asc" }, { userId: "asc" }] }),
+      prisma.apiKey.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.invitation.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.schemaDescription.findMany({ where: { connection: team }, orderBy: { id: "asc" } }),
+      prisma.oAuthGrant.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.session.findMany({ select: { id: true, revokedAt: true }, orderBy: { id: "asc" } }),
+      prisma.auditOutbox.count({ where: team }),
+      prisma.team.count(),
+    ]),
+  );
+}
+
+interface Case {
+  min: Role;
+  /** A well-formed input for team A, as its owner would send it (fresh objects where it destroys one). */
+  valid: () => Promise<Record<string, unknown>>;
+  optional?: string[];
+  /** Fields whose valid values include null. */
+  nullable?: string[];
+  /** What a role below `min` gets (default forbidden). */
+  below?: string;
+  /** Signed-in but team-less actions (no teamId): no role to fall short of. */
+  userOnly?: boolean;
+  /** Reads nothing and writes nothing (scope validation): every input may answer, none may write. */
+  pure?: boolean;
+}
+
+const CONNECTION_VALUES = () => ({ name: `c-${randomBytes(3).toString("hex")}`, mode: "url", url: `${chinook.url}${chinook.url.includes("?") ? "&" : "?"}sslmode=disable`, sslMode: "disable" });
+
+async function freshConnection() {
+  const { createConnection } = await import("../src/features/connections/operations");
+  const { resolveTeam } = await import("../src/lib/authz");
+  return (await createConnection(await resolveTeam({ userId: users.owner }, teamA, "owner"), { values: { ...CONNECTION_VALUES(), sslMode: "disable", mode: "url" } })).id;
+}
+
+async function freshLink() {
+  const { createLinkForTeam } = await import("../src/features/links/operations");
+  const { resolveTeam } = await import("../src/lib/authz");
+  return (await createLinkForTeam(await resolveTeam({ userId: users.owner }, teamA, "owner"), { connectionId: connectionA, name: `l-${randomBytes(3).toString("hex")}`, scope: { access: "read" } })).id;
+}
+
+async function freshMember(role: Role) {
+  const { createUser, addMember } = await import("@portcullis/db/operations");
+  const u = await createUser(prisma, { email: `m-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
+  await addMember(prisma, { teamId: teamA, userId: u.id, role });
+  return u.id;
+}
+
+const CASES: Record<string, Case> = {
+  testConnectionAction: { min: "admin", optional: ["connectionId"], valid: async () => ({ teamId: teamA, connectionId: connectionA, values: { ...CONNECTION_VALUES(), url: undefined, mode: "fields", host: "127.0.0.1", port: 1, database: "x", username: "x", password: "x" } }) },
+  createConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, values: CONNECTION_VALUES() }) },
+  updateConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: await freshConnection(), values: CONNECTION_VALUES() }) },
+  deleteConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: await freshConnection() }) },
+  connectionTablesAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA }) },
+  validateScopeAction: { min: "viewer", userOnly: true, pure: true, valid: async () => ({ scope: { access: "read" } }) },
+  createLinkAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA, name: `l-${randomBytes(3).toString("hex")}`, scope: { access: "read" } }) },
+  updateLinkAction: { min: "admin", optional: ["name", "scope", "status"], valid: async () => ({ teamId: teamA, linkId: await freshLink(), name: `u-${randomBytes(3).toString("hex")}`, scope: { access: "read" }, status: "disabled" }) },
+  deleteLinkAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink() }) },
+  setLinkAccessAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink(), userId: users.member, granted: true }) },
+  issueKeyAction: { min: "member", nullable: ["expiresInDays"], optional: ["userId"], valid: async () => ({ teamId: teamA, linkId: linkA, name: "laptop", expiresInDays: 30, userId: users.member }) },
+  revokeKeyAction: {
+    min: "viewer",
+    valid: async () => {
+      const { issueKey } = await import("../src/features/keys/operations");
+      const { resolveTeam } = await import("../src/lib/authz");
+      return { teamId: teamA, keyId: (await issueKey(await resolveTeam({ userId: users.owner }, teamA), { linkId: linkA, name: "rk", expiresInDays: 1 })).id };
+    },
+  },
+  revokeAuthorizedAppAction: { min: "viewer", userOnly: true, valid: async () => ({ grantId: randomUUID() }) },
+  runPlaygroundAction: { min: "member", valid: async () => ({ teamId: teamA, linkId: linkA, sql: "SELECT 1" }) },
+  updateDescriptionAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA, schema: "public", table: "artist", column: "", description: "Musicians" }) },
+  regenerateDescriptionsAction: { min: "admin", optional: ["tables", "resetHuman"], valid: async () => ({ teamId: teamA, connectionId: connectionA, tables: ["public.artist"], resetHuman: false }) },
+  descriptionsStatusAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA, jobId: "999999" }) },
+  replayDeadLettersAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
+  createTeamAction: { min: "viewer", userOnly: true, valid: async () => ({ name: `Team ${randomBytes(3).toString("hex")}` }) },
+  inviteMemberAction: { min: "admin", nullable: ["email"], optional: ["email"], valid: async () => ({ teamId: teamA, email: `i-${randomBytes(3).toString("hex")}@example.com`, role: "member" }) },
+  revokeInvitationAction: {
+    min: "admin",
+    valid: async () => {
+      const inv = await prisma.invitation.create({ data: { teamId: teamA, role: "viewer", tokenHash: randomBytes(16).toString("hex"), invitedById: users.owner, expiresAt: new Date(Date.now() + 86_400_000) } });
+      return { teamId: teamA, invitationId: inv.id };
+    },
+  },
+  acceptInvitationAction: { min: "viewer", userOnly: true, valid: async () => ({ token: randomBytes(16).toString("hex") }) },
+  changeMemberRoleAction: { min: "admin", valid: async () => ({ teamId: teamA, userId: await freshMember("viewer"), role: "member" }) },
+  removeMemberAction: { min: "admin", valid: async () => ({ teamId: teamA, userId: await freshMember("viewer") }) },
+  updateTeamSettingsAction: { min: "admin", valid: async () => ({ teamId: teamA, name: "Team A", auditRetentionDays: 30 }) },
+  deleteTeamAction: { min: "owner", valid: async () => ({ teamId: teamA, confirmSlug: "not-the-slug" }) },
+  revokeOtherSessionsAction: { min: "viewer", userOnly: true, valid: async () => ({}) },
+  revokeSessionAction: { min: "viewer", userOnly: true, valid: async () => ({ sessionId: randomUUID() }) },
+};
+
+beforeAll(async () => {
+  [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+  process.env.DATABASE_URL = meta.url;
+  process.env.REDIS_URL = testRedisUrl();
+  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
+  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  process.env.QUEUE_PREFIX = `bnd${randomBytes(3).toString("hex")}`;
+  process.env.WEB_PUBLIC_URL = "http://localhost:3999";
+  // The test databases live on loopback, in the metadata database's own cluster.
+  process.env.TARGET_NETWORKS = "any";
+  process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
+  process.env.TARGET_STACK_DATABASES = new URL(chinook.url).pathname.slice(1);
+  // Reaching the gateway would answer "unavailable": an attack must be refused before that.
+  delete process.env.GATEWAY_INTERNAL_TOKEN;
+
+  for (const dir of readdirSync(FEATURES_DIR)) {
+    const file = path.join(FEATURES_DIR, dir, "actions.ts");
+    if (NOT_HERE.has(dir) || !existsSync(file)) continue;
+    const mod = (await import(file)) as Record<string, unknown>;
+    for (const [name, value] of Object.entries(mod)) if (typeof value === "function") actions[name] = value as Action;
+  }
+
+  prisma = (await import("../src/lib/db")).getPrisma();
+  const { createUser, addMember, createTeam } = await import("@portcullis/db/operations");
+  const { encode } = await import("next-auth/jwt");
+  const mk = async (label: string) => createUser(prisma, { email: `${label}-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
+  users = {} as Record<Who, string>;
+  tokens = {} as Record<Who, string>;
+  for (const who of ["owner", "admin", "member", "viewer", "outsider"] as const) {
+    const u = await mk(who);
+    users[who] = u.id;
+    const session = await prisma.session.create({ data: { userId: u.id, expiresAt: new Date(Date.now() + 86_400_000), userAgent: "vitest boundary" } });
+    tokens[who] = await encode({ token: { uid: u.id, sid: session.id }, secret: process.env.NEXTAUTH_SECRET! });
+  }
+  teamA = (await createTeam(prisma, { name: "Victim", ownerId: users.owner })).id;
+  for (const role of ["admin", "member", "viewer"] as const) await addMember(prisma, { teamId: teamA, userId: users[role], role });
+  teamB = (await createTeam(prisma, { name: "Attacker", ownerId: users.outsider })).id;
+
+  const { resolveTeam } = await import("../src/lib/authz");
+  const conn = await import("../src/features/connections/operations");
+  const links = await import("../src/features/links/operations");
+  const keys = await import("../src/features/keys/operations");
+  const ownerA = await resolveTeam({ userId: users.owner }, teamA);
+  const ownerB = await resolveTeam({ userId: users.outsider }, teamB);
+  connectionA = (await conn.createConnection(ownerA, { values: { ...CONNECTION_VALUES(), mode: "url", sslMode: "disable" } })).id;
+  linkA = (await links.createLinkForTeam(ownerA, { connectionId: connectionA, name: "read-only", scope: { access: "read" } })).id;
+  hiddenLinkA = (await links.createLinkForTeam(ownerA, { connectionId: connectionA, name: "finance-secret", scope: { access: "read" } })).id;
+  await links.setLinkAccess(ownerA, { linkId: linkA, userId: users.member, granted: true });
+  keyOfMember = (await keys.issueKey(await resolveTeam({ userId: users.member }, teamA), { linkId: linkA, name: "laptop", expiresInDays: 30 })).id;
+  connectionB = (await conn.createConnection(ownerB, { values: { ...CONNECTION_VALUES(), mode: "url", sslMode: "disable" } })).id;
+  linkB = (await links.createLinkForTeam(ownerB, { connectionId: connectionB, name: "theirs", scope: { access: "read" } })).id;
+}, 120_000);
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await Promise.all([meta?.drop(), chinook?.drop()]);
+});
+
+test("every exported server action has a case here (a new action fails this until it is covered)", () => {
+  expect(Object.keys(actions).sort()).toEqual(Object.keys(CASES).sort());
+});
+
+test("the reported attack: operator objects for teamId and linkId run nothing, anywhere", async () => {
+  const before = await snapshot();
+  const result = await call("outsider", "runPlaygroundAction", { teamId: { not: randomUUID() }, linkId: { not: randomUUID() }, sql: "SELECT email FROM customer" });
+  // "unavailable" would mean the gateway was about to be called with some team's link.
+  expect(result).toMatchObject({ ok: false, code: "invalid_input" });
+  expect(await snapshot()).toBe(before);
+});
+
+test("signed out, every action answers unauthenticated and changes nothing", async () => {
+  const inputs: [string, Record<string, unknown>][] = [];
+  for (const [name, c] of Object.entries(CASES)) inputs.push([name, await c.valid()]);
+  jar.token = undefined;
+  const before = await snapshot();
+  for (const [name, input] of inputs) {
+    const result = await actions[name]!(input);
+    expect(result, name).toMatchObject({ ok: false, code: "unauthenticated" });
+  }
+  expect(await snapshot()).toBe(before);
+});
+
+/** Values that are never a uuid, a name, a flag or a document where the action expects one. */
+function hostile(value: unknown): [string, unknown][] {
+  const list: [string, unknown][] = [
+    ["{not: uuid}", { not: randomUUID() }],
+    ["{in: []}", { in: [] }],
+    ["{equals: value}", { equals: value }],
+    ["[value]", [value]],
+    ...(Array.isArray(value) ? [] : ([["[]", []]] as [string, unknown][])),
+    ["a number", 12_345],
+    ["null", null],
+    ["a string of 200 KB", "x".repeat(200_000)],
+  ];
+  if (typeof value !== "boolean") list.push(["true", true]);
+  return list;
+}
+
+describe.each(Object.entries(CASES))("%s", (name, c) => {
+  test("operator objects, arrays, numbers, null, oversize, missing fields and extra keys: refused, nothing written", async () => {
+    const valid = await c.valid();
+    const before = await snapshot();
+    const tried: string[] = [];
+    for (const [field, value] of Object.entries(valid)) {
+      for (const [label, bad] of hostile(value)) {
+        if (bad === null && c.nullable?.includes(field)) continue;
+        // The scope document is free-form JSON checked by the policy parser; an object there is its business.
+        if (field === "scope" && name === "validateScopeAction") continue;
+        const result = await call("owner", name, { ...valid, [field]: bad });
+        tried.push(`${field}=${label}`);
+        expect(result.ok, `${name} ${field}=${label}`).toBe(false);
+        if (!result.ok) expect(result.code, `${name} ${field}=${label}`).toBe("invalid_input");
+      }
+      if (!c.optional?.includes(field)) {
+        const { [field]: _dropped, ...missing } = valid;
+        const result = await call("owner", name, missing);
+        expect(result, `${name} without ${field}`).toMatchObject({ ok: false, code: "invalid_input" });
+      }
+    }
+    for (const extra of [{ extra: 1 }, { where: { teamId: { not: randomUUID() } } }, { userId: users.outsider, teamId: teamA, role: "owner", admin: true }]) {
+      // The last one carries keys other actions know; strict objects refuse what this one does not declare.
+      const result = await call("owner", name, { ...valid, ...extra });
+      expect(result, `${name} + ${JSON.stringify(extra).slice(0, 60)}`).toMatchObject({ ok: false, code: "invalid_input" });
+    }
+    for (const whole of [null, undefined, 42, "teamId", [valid], { not: valid }]) {
+      const result = await call("owner", name, whole);
+      if (c.pure || (whole === undefined && Object.keys(valid).length === 0)) continue;
+      expect(result, `${name}(${JSON.stringify(whole)?.slice(0, 40)})`).toMatchObject({ ok: false, code: "invalid_input" });
+    }
+    expect(await snapshot()).toBe(before);
+    if (!c.pure && Object.keys(valid).length > 0) expect(tried.length).toBeGreaterThan(0);
+  });
+
+  test.skipIf(!!c.userOnly)("as another team's owner, with this team's ids: not found, nothing written", async () => {
+    const valid = await c.valid();
+    const before = await snapshot();
+    const result = await call("outsider", name, valid);
+    expect(result).toMatchObject({ ok: false, code: "not_found" });
+    expect(await snapshot()).toBe(before);
+    // Their own team id, with ours for every object id: they act in their team, on none of our objects.
+    const ours = await snapshot([teamA]);
+    await call("outsider", name, { ...valid, teamId: teamB });
+    expect(await snapshot([teamA])).toBe(ours);
+  });
+
+  test.skipIf(!!c.userOnly || c.min === "viewer")("each role below the minimum is refused and writes nothing", async () => {
+    const ranks: Role[] = ["viewer", "member", "admin", "owner"];
+    for (const who of ranks.slice(0, ranks.indexOf(c.min)) as Who[]) {
+      const valid = await c.valid();
+      const before = await snapshot();
+      const result = await call(who, name, valid);
+      expect(result, `${name} as ${who}`).toMatchObject({ ok: false, code: c.below ?? "forbidden" });
+      expect(await snapshot(), `${name} as ${who}`).toBe(before);
+    }
+  });
+});
+
+describe("other tenants' object ids behind one's own team id", () => {
+  test("team B's owner names team A's objects under team B: every answer is not found, team A unchanged", async () => {
+    const attempts: [string, Record<string, unknown>][] = [
+      ["updateLinkAction", { teamId: teamB, linkId: linkA, scope: { access: "admin" } }],
+      ["deleteLinkAction", { teamId: teamB, linkId: linkA }],
+      ["setLinkAccessAction", { teamId: teamB, linkId: linkA, userId: users.outsider, granted: true }],
+      ["connectionTablesAction", { teamId: teamB, connectionId: connectionA }],
+      ["updateConnectionAction", { teamId: teamB, connectionId: connectionA, values: CONNECTION_VALUES() }],
+      ["deleteConnectionAction", { teamId: teamB, connectionId: connectionA }],
+      ["testConnectionAction", { teamId: teamB, connectionId: connectionA, values: { ...CONNECTION_VALUES(), password: "" } }],
+      ["revokeKeyAction", { teamId: teamB, keyId: keyOfMember }],
+      ["issueKeyAction", { teamId: teamB, linkId: linkA, name: "stolen", expiresInDays: 1 }],
+      ["runPlaygroundAction", { teamId: teamB, linkId: linkA, sql: "SELECT 1" }],
+      ["createLinkAction", { teamId: teamB, connectionId: connectionA, name: "stolen", scope: { access: "admin" } }],
+      ["updateDescriptionAction", { teamId: teamB, connectionId: connectionA, schema: "public", table: "artist", column: "", description: "pwned" }],
+      ["regenerateDescriptionsAction", { teamId: teamB, connectionId: connectionA }],
+      ["changeMemberRoleAction", { teamId: teamB, userId: users.owner, role: "viewer" }],
+      ["removeMemberAction", { teamId: teamB, userId: users.owner }],
+    ];
+    const before = await snapshot([teamA]);
+    for (const [name, input] of attempts) {
+      const result = await call("outsider", name, input);
+      expect(result, name).toMatchObject({ ok: false, code: "not_found" });
+    }
+    expect(await snapshot([teamA])).toBe(before);
+    // And the reverse direction: team A's owner cannot reach team B's link through team A.
+    expect(await call("owner", "runPlaygroundAction", { teamId: teamA, linkId: linkB, sql: "SELECT 1" })).toMatchObject({ ok: false, code: "not_found" });
+  });
+
+  test("a member names a link they were not granted: not found, like a link that does not exist", async () => {
+    for (const [name, input] of [
+      ["runPlaygroundAction", { teamId: teamA, linkId: hiddenLinkA, sql: "SELECT 1" }],
+      ["issueKeyAction", { teamId: teamA, linkId: hiddenLinkA, name: "x", expiresInDays: 1 }],
+    ] as const) {
+      const result = await call("member", name, input);
+      expect(result, name).toMatchObject({ ok: false, code: "not_found" });
+      if (!result.ok) expect(result.error).not.toContain("finance-secret");
+    }
+  });
+});
+
+describe("the well-formed calls work (the refusals above are not the whole story)", () => {
+  test("each action accepts its valid input from a role that may use it", async () => {
+    const expected: Record<string, string> = {
+      // These reach something the test world deliberately lacks, after every check passed.
+      testConnectionAction: "ok", // answers ok with { ok: false, error } for an unreachable server
+      runPlaygroundAction: "unavailable", // no gateway in this test: the call got past every check
+      descriptionsStatusAction: "not_found", // no such job
+      deleteTeamAction: "invalid_input", // the confirmation slug is wrong on purpose
+      revokeAuthorizedAppAction: "not_found",
+      acceptInvitationAction: "not_found",
+      revokeSessionAction: "not_found",
+    };
+    for (const [name, c] of Object.entries(CASES)) {
+      const result = await call("owner", name, await c.valid());
+      expect(result.ok ? "ok" : result.code, `${name}: ${result.ok ? "" : result.error}`).toBe(expected[name] ?? "ok");
+    }
+  });
+
+  test("field errors name the field, nested fields by their path", async () => {
+    const result = await call("owner", "createConnectionAction", { teamId: teamA, values: { ...CONNECTION_VALUES(), name: "" } });
+    expect(result).toMatchObject({ ok: false, code: "invalid_input" });
+    if (!result.ok) expect(Object.keys((result as { fieldErrors?: Record<string, string> }).fieldErrors ?? {})).toContain("values.name");
+  });
+});
