@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseTargetUrl, tlsOptions } from "../src/target.js";
+import { classifyAddress, normalizeAddress, parseTargetUrl, tlsOptions } from "../src/target.js";
 import { mcpClientConfigs } from "../src/mcp-client-config.js";
 
 describe("parseTargetUrl", () => {
@@ -58,5 +58,44 @@ describe("mcpClientConfigs", () => {
     for (const config of mcpClientConfigs({ name: "demo", url: "http://gw/mcp/1" })) {
       expect(config.snippet).not.toContain("Authorization");
     }
+  });
+});
+
+describe("classifyAddress", () => {
+  it("puts every spelling of this machine, link-local and private networks in their class", () => {
+    const cases: [string, string][] = [
+      ["127.0.0.1", "loopback"],
+      ["127.1.2.3", "loopback"],
+      ["0.0.0.0", "loopback"],
+      ["::1", "loopback"],
+      ["::", "loopback"],
+      ["::ffff:127.0.0.1", "loopback"],
+      ["::ffff:7f00:1", "loopback"],
+      ["0:0:0:0:0:ffff:7f00:0001", "loopback"],
+      ["64:ff9b::127.0.0.1", "loopback"],
+      ["169.254.169.254", "link-local"],
+      ["fe80::1%eth0", "link-local"],
+      ["::ffff:169.254.169.254", "link-local"],
+      ["10.0.0.1", "private"],
+      ["172.31.255.255", "private"],
+      ["192.168.1.1", "private"],
+      ["100.64.0.1", "private"],
+      ["fd12:3456::1", "private"],
+      ["224.0.0.251", "reserved"],
+      ["255.255.255.255", "reserved"],
+      ["ff02::1", "reserved"],
+      ["not-an-address", "reserved"],
+      ["93.184.215.14", "public"],
+      ["172.32.0.1", "public"],
+      ["2606:4700::1111", "public"],
+    ];
+    for (const [address, cls] of cases) expect(classifyAddress(address), address).toBe(cls);
+  });
+
+  it("spells IPv4 embedded in IPv6 as IPv4, so an allowance or a Redis address matches every spelling", () => {
+    expect(normalizeAddress("::ffff:10.1.2.3")).toBe("10.1.2.3");
+    expect(normalizeAddress("::FFFF:0a01:0203")).toBe("10.1.2.3");
+    expect(normalizeAddress("2001:DB8::1")).toBe("2001:db8:0:0:0:0:0:1");
+    expect(normalizeAddress("10.1.2.3")).toBe("10.1.2.3");
   });
 });
