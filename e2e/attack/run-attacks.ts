@@ -1,0 +1,172 @@
+import { randomUUID } from "node:crypto";
+import type { ServerAction } from "../support/dashboard-surface";
+import type { HttpActor } from "../support/attacker-http";
+import { describeChange, diffSnapshots, judge, protectedIds, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
+import { CANARY_PREFIX, VICTIM_MARKER, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
+import { PASSWORD } from "../support/stack";
+import { payloadsFor, type Payload } from "./payloads";
+
+export interface Finding {
+  actor: ActorKind;
+  action: string;
+  kind: "effect" | "leak" | "server-error" | "target-changed" | "late-effect";
+  detail: string;
+  payloads: string[];
+}
+
+const CONCURRENCY = 6;
+
+async function pool<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!);
+      }
+    }),
+  );
+  return results;
+}
+
+/** A concrete page that holds the action (dynamic segments filled with something that exists). */
+export function pageFor(action: ServerAction, slug: string, w: VictimWorld): string {
+  const page = action.pages.find((p) => !p.includes("[token]")) ?? action.pages[0] ?? "/";
+  return page.replace("[slug]", slug).replace("[id]", w.linkId).replace("[token]", "x").replace(/\[\.\.\.[^\]]+\]/, "x");
+}
+
+interface ActorState {
+  kind: ActorKind;
+  http: HttpActor;
+  userId: string | null;
+  ownTeamIds: string[];
+  ownSlug: string;
+}
+
+/**
+ * Puts the actor back where it started (signed in, its own team, its role in the victim team)
+ * after an action that legitimately changed it — leaving a team, revoking its own session —
+ * so every later action is attacked from the same position. Runs outside the judged window.
+ */
+async function heal(state: ActorState, w: VictimWorld): Promise<void> {
+  if (state.kind === "signed-out") return;
+  const { createPrismaClient } = await import("@portcullis/db/client");
+  const { addMember, createTeam } = await import("@portcullis/db/operations");
+  const prisma = createPrismaClient(process.env.DATABASE_URL!);
+  try {
+    if (state.kind === "outsider") {
+      const owned = await prisma.membership.findFirst({ where: { userId: state.userId!, role: "owner" } });
+      if (!owned) {
+        const team = await createTeam(prisma, { name: `Mallory again ${randomUUID().slice(0, 6)}`, ownerId: state.userId! });
+        state.ownTeamIds.push(team.id);
+        state.ownSlug = team.slug;
+      }
+    } else {
+      const role = state.kind;
+      const m = await prisma.membership.findUnique({ where: { teamId_userId: { teamId: w.teamId, userId: state.userId! } } });
+      if (!m || m.role !== role) await addMember(prisma, { teamId: w.teamId, userId: state.userId!, role });
+    }
+  } finally {
+    await prisma.$disconnect();
+  }
+  if (!(await state.http.signedIn())) await state.http.signIn(PASSWORD);
+}
+
+/**
+ * What came back that the actor must not see: any canary (no actor owns one), and for people outside
+ * the victim team any name or e-mail of a victim object — unless the attacker sent it themselves.
+ */
+export function leaks(kind: ActorKind | "outsider-route", text: string, sent: string): string[] {
+  const found: string[] = [];
+  if (text.includes(CANARY_PREFIX)) found.push(`a canary (${text.slice(text.indexOf(CANARY_PREFIX), text.indexOf(CANARY_PREFIX) + 20)}…)`);
+  if (kind !== "viewer" && kind !== "member" && kind !== "admin") {
+    for (const m of text.match(VICTIM_MARKER) ?? []) if (!sent.includes(m) && !found.includes(m)) found.push(m);
+  }
+  return found;
+}
+
+/** A body that is not a JSON array fails in Next's own argument decoder, before any of our code. */
+const FRAMEWORK_DECODER_CASES = new Set(["body: not JSON"]);
+
+/** Admins may change almost everything of their team; what they must not touch is the owner's. */
+function adminViolations(changes: RowChange[], w: VictimWorld): RowChange[] {
+  return changes.filter((ch) => {
+    const row = (ch.after ?? ch.before)!;
+    if (ch.table === "teams" && row.id === w.teamId && ch.kind === "removed") return true;
+    if (ch.table === "memberships" && row.user_id === w.ownerId) return true;
+    if ((ch.table === "users" && row.id === w.ownerId) || (ch.table === "sessions" && row.user_id === w.ownerId)) return true;
+    return false;
+  });
+}
+
+export async function attackActions(opts: {
+  kind: ActorKind;
+  actions: ServerAction[];
+  vocabulary: string[];
+  world: VictimWorld;
+  log: (line: string) => void;
+}): Promise<Finding[]> {
+  const { kind, world: w } = opts;
+  const findings: Finding[] = [];
+  const state: ActorState = {
+    kind,
+    http: w.actors[kind],
+    userId: w.userIds[kind],
+    ownTeamIds: kind === "outsider" ? [w.outsider.teamId] : [],
+    ownSlug: kind === "outsider" ? w.outsider.slug : w.slug,
+  };
+  const metaUrl = process.env.DATABASE_URL!;
+  let before: Snapshot = await snapshotMetadata(metaUrl);
+  const first = before;
+  let lastAfter = before;
+  for (const action of opts.actions) {
+    await heal(state, w);
+    before = await snapshotMetadata(metaUrl);
+    const checksum = await targetChecksum(w.targetUrl);
+    const attackerTeam = kind === "outsider" ? state.ownTeamIds[state.ownTeamIds.length - 1]! : null;
+    const payloads = payloadsFor(action, opts.vocabulary, w, attackerTeam);
+    const page = pageFor(action, state.ownSlug, w);
+    const replies = await pool(payloads, CONCURRENCY, async (p: Payload) => {
+      try {
+        return { p, reply: await state.http.callAction(action.id, page, p.args) };
+      } catch (error) {
+        return { p, reply: { status: 0, text: `request failed: ${(error as Error).message}`, result: null, ms: 0 } };
+      }
+    });
+    const after = await snapshotMetadata(metaUrl);
+    lastAfter = after;
+    const changes = diffSnapshots(before, after);
+    const ids = protectedIds(before, { userId: state.userId, ownTeamIds: state.ownTeamIds });
+    const violations = kind === "admin" ? adminViolations(changes, w) : judge(changes, ids, state.userId);
+    const succeeded = replies.filter((r) => r.reply.status === 200 && /"ok":true/.test(r.reply.text)).map((r) => r.p.label);
+    if (violations.length) {
+      findings.push({ actor: kind, action: action.name, kind: "effect", detail: violations.map(describeChange).join("\n    "), payloads: succeeded });
+    }
+    for (const r of replies) {
+      const leaked = leaks(kind, r.reply.text, typeof r.p.args === "string" ? r.p.args : JSON.stringify(r.p.args));
+      if (leaked.length) findings.push({ actor: kind, action: action.name, kind: "leak", detail: `response carried ${leaked.join(", ")}`, payloads: [r.p.label] });
+      if ((r.reply.status >= 500 && !FRAMEWORK_DECODER_CASES.has(r.p.label)) || r.reply.status === 0) {
+        findings.push({ actor: kind, action: action.name, kind: "server-error", detail: `HTTP ${r.reply.status}: ${r.reply.text.slice(0, 160).replace(/\s+/g, " ")}`, payloads: [r.p.label] });
+      }
+    }
+    if ((await targetChecksum(w.targetUrl)) !== checksum) {
+      findings.push({ actor: kind, action: action.name, kind: "target-changed", detail: "the victim's target database changed", payloads: succeeded });
+    }
+    opts.log(`${kind} ${action.name}: ${payloads.length} payloads, ${succeeded.length} ok, ${violations.length} protected rows changed`);
+  }
+  // Audit rows arrive through the queue: whatever lands after the last action is judged here.
+  await new Promise((r) => setTimeout(r, 2500));
+  const settled = await snapshotMetadata(metaUrl);
+  const late = diffSnapshots(lastAfter, settled).filter((ch) => ch.table.startsWith("audit"));
+  const lateIds = protectedIds(first, { userId: state.userId, ownTeamIds: state.ownTeamIds });
+  const lateViolations = kind === "admin" ? [] : judge(late, lateIds, state.userId);
+  if (lateViolations.length) {
+    findings.push({ actor: kind, action: "(queued effects of this actor's run)", kind: "late-effect", detail: lateViolations.slice(0, 5).map(describeChange).join("\n    "), payloads: [] });
+  }
+  return findings;
+}
+
+export function formatFindings(findings: Finding[]): string {
+  return findings.map((f) => `[${f.actor}] ${f.action} — ${f.kind}: ${f.detail}${f.payloads.length ? `\n    payloads answered ok: ${f.payloads.join("; ")}` : ""}`).join("\n");
+}

@@ -1,0 +1,73 @@
+import { randomUUID } from "node:crypto";
+import { expect, test } from "@playwright/test";
+import { readSurface, runDistDir, type Surface } from "../support/dashboard-surface";
+import { CANARY_PREFIX, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
+import { attackActions, formatFindings, pageFor } from "./run-attacks";
+import { ID_FIELDS } from "./payloads";
+
+/**
+ * Every server action the build contains, attacked over raw HTTP by an outsider, by each lower role
+ * of the victim team and signed out, with operator objects, arrays, numbers, null, extra keys and
+ * the victim's real ids — judged by what changed in the database and what came back.
+ */
+
+
+let surface: Surface;
+const worlds: VictimWorld[] = [];
+
+test.beforeAll(() => {
+  surface = readSurface(runDistDir());
+});
+
+test.afterAll(async () => {
+  for (const w of worlds) await w.dropTarget().catch(() => {});
+});
+
+async function world(): Promise<VictimWorld> {
+  const w = await seedVictimWorld();
+  worlds.push(w);
+  return w;
+}
+
+/** Every parameter field name the action sources declare, plus the usual id names. */
+function vocabulary(): string[] {
+  return [...new Set([...ID_FIELDS, ...surface.actions.flatMap((a) => a.params.flatMap((p) => [p.name, ...p.fields]))])];
+}
+
+test("the issue's attack: runPlaygroundAction with {not} ids reads nothing of another team", async () => {
+  const w = await world();
+  const playground = surface.actions.find((a) => a.name === "runPlaygroundAction");
+  test.skip(!playground, "no runPlaygroundAction in this build");
+  const before = await targetChecksum(w.targetUrl);
+  const reply = await w.actors.outsider.callAction(playground!.id, pageFor(playground!, w.outsider.slug, w), [
+    { teamId: { not: randomUUID() }, linkId: { not: randomUUID() }, sql: "SELECT marker, note FROM canary" },
+  ]);
+  // The mechanics work (the action answered, through the outsider's session) ...
+  expect(reply.status, reply.text.slice(0, 300)).toBeLessThan(500);
+  expect(reply.text.length).toBeGreaterThan(0);
+  // ... and the victim's canary, which lives only in the victim's database, did not come back.
+  // (The lookup is findFirst over every team: it may land on any victim world of the run, so any canary counts.)
+  expect(reply.text, "a victim's canary reached the outsider").not.toContain(CANARY_PREFIX);
+  expect(await targetChecksum(w.targetUrl)).toBe(before);
+});
+
+const ACTORS: Array<{ kind: ActorKind; only?: (name: string) => boolean }> = [
+  { kind: "outsider" },
+  { kind: "signed-out" },
+  { kind: "viewer" },
+  { kind: "member" },
+  // Admins manage the team; what is the owner's alone (the team itself, the owner's membership) is judged.
+  { kind: "admin" },
+];
+
+for (const actor of ACTORS) {
+  test(`every server action, attacked as ${actor.kind}`, async () => {
+    test.setTimeout(300_000);
+    const w = await world();
+    const log: string[] = [];
+    const findings = await attackActions({ kind: actor.kind, actions: surface.actions, vocabulary: vocabulary(), world: w, log: (l) => log.push(l) });
+    test.info().attach(`${actor.kind}-log`, { body: log.join("\n"), contentType: "text/plain" });
+    if (findings.length) test.info().attach(`${actor.kind}-findings`, { body: formatFindings(findings), contentType: "text/plain" });
+    expect(findings, `findings as ${actor.kind}:\n${formatFindings(findings)}`).toEqual([]);
+  });
+}
