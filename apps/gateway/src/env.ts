@@ -68,9 +68,10 @@ const schema = z.object({
     }),
   /**
    * Before authentication, per source IP, shared by all instances: requests per minute, and failed
-   * authentications per minute after which the address is refused (429) without a lookup.
+   * authentications per minute after which the address is refused (429) without a lookup. Loopback
+   * sources are exempt (this machine; behind a local proxy set TRUST_PROXY).
    */
-  GATEWAY_IP_RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+  GATEWAY_IP_RATE_LIMIT_PER_MINUTE: positiveInt(12000),
   GATEWAY_AUTH_FAILURES_PER_IP_PER_MINUTE: positiveInt(60),
   /**
    * Failed authentications per link per minute (all sources) after which only credentials this

@@ -8,7 +8,9 @@ import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
 import { Authenticator } from "./auth/authenticate.js";
 import { OAuthTokenStrategy } from "./auth/oauth-strategy.js";
 import { LastUsedRecorder } from "./auth/last-used.js";
+import { PreAuthLimits } from "./auth/pre-auth-limits.js";
 import { RateLimiter } from "./auth/rate-limit.js";
+import { RefusalCoalescer } from "./audit/refusal-coalescer.js";
 import { subscribeToRevocations } from "./auth/revocations.js";
 import { listenForAccessChanges, type AccessChange } from "./access/access-changes.js";
 import { AuditProducer } from "./audit/producer.js";
@@ -171,6 +173,21 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
   }
   const accessListener = listenForAccessChanges(env.DATABASE_URL, { apply: applyAccessChange, clearAll: clearCaches }, logger);
 
+  const preAuth = new PreAuthLimits(redis, {
+    ipRequestsPerMinute: env.GATEWAY_IP_RATE_LIMIT_PER_MINUTE,
+    authFailuresPerIpPerMinute: env.GATEWAY_AUTH_FAILURES_PER_IP_PER_MINUTE,
+    authFailuresPerLinkPerMinute: env.GATEWAY_AUTH_FAILURES_PER_LINK_PER_MINUTE,
+  });
+  const refusals = new RefusalCoalescer(
+    (linkId, event) => {
+      // Cached links only: a refusal must not cost a metadata query (the failed authentication that
+      // preceded it has already loaded the link if it exists). Unknown links have no team to file under.
+      const link = links.peek(linkId);
+      if (link) audit.record({ ...event, teamId: link.teamId, linkId: link.id });
+    },
+    () => metrics.refused.inc({ reason: "refusal_audit_overflow" }),
+  );
+
   const { transport } = createMcpServer(services);
   let draining = false;
   let lastDbCheck = { at: 0, ok: false };
@@ -179,6 +196,8 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     authenticator,
     links,
     rateLimiter: new RateLimiter(redis, env.GATEWAY_RATE_LIMIT_PER_MINUTE),
+    preAuth,
+    refusals,
     lastUsed: new LastUsedRecorder(redis),
     transport,
     hostOrigin: new HostOriginPolicy({
@@ -280,6 +299,8 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         http.closeAllConnections();
         internalHttp?.closeAllConnections();
         await closed;
+        refusals.close();
+        preAuth.close();
         await audit.close();
         await Promise.all([pools.closeAll(), metadata.end().catch(() => {}), unsubscribe(), accessListener.close()]);
         await redis.quit().catch(() => redis.disconnect());

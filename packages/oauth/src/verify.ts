@@ -153,6 +153,14 @@ export class AccessTokenVerifier {
     return verified;
   }
 
+  /** A cached valid answer for this token and link, or null; never queries (used under attack). */
+  peek(token: string, linkId: string): VerifiedAccessToken | null {
+    const now = this.now();
+    const cached = this.cache.get(sha256Hex(token));
+    if (!cached || cached.until <= now) return null;
+    return checkVerifiedToken(cached.value, linkId, now);
+  }
+
   /** Apply a revocation broadcast or an access-change notification (by grant, link or team). */
   invalidate(message: { grantId?: string; linkId?: string; teamId?: string }): void {
     // In-flight lookups may have read the grant before the change: later callers start a fresh one.

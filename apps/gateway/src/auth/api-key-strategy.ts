@@ -41,7 +41,15 @@ export class ApiKeyStrategy implements AuthStrategy {
 
   async authenticate(token: string, linkId: string): Promise<Principal | null> {
     const hash = hashApiKey(token);
-    const row = await this.lookup(hash);
+    return this.principal(await this.lookup(hash), hash, linkId);
+  }
+
+  peek(token: string, linkId: string): Principal | null {
+    const hash = hashApiKey(token);
+    return this.principal(this.cache.get(hash) ?? null, hash, linkId);
+  }
+
+  private principal(row: KeyRow | null, hash: string, linkId: string): Principal | null {
     if (!row) return null;
     // The row was found by this hash; the constant-time compare keeps that true even if a cache bug
     // ever returned a neighbour's entry.

@@ -17,6 +17,15 @@ export class Authenticator {
     return null;
   }
 
+  /** A principal only from what the strategies have cached as valid; null otherwise (no lookup). */
+  peek(token: string | undefined, linkId: string): Principal | null {
+    if (!token || token.length > 4096) return null;
+    for (const strategy of this.strategies) {
+      if (strategy.accepts(token)) return strategy.peek?.(token, linkId) ?? null;
+    }
+    return null;
+  }
+
   invalidate(message: Parameters<NonNullable<AuthStrategy["invalidate"]>>[0]): void {
     for (const strategy of this.strategies) strategy.invalidate?.(message);
   }

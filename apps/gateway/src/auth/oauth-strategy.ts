@@ -20,7 +20,14 @@ export class OAuthTokenStrategy implements AuthStrategy {
   }
 
   async authenticate(token: string, linkId: string): Promise<Principal | null> {
-    const verified = await this.verifier.verify(token, linkId.toLowerCase());
+    return this.principal(await this.verifier.verify(token, linkId.toLowerCase()));
+  }
+
+  peek(token: string, linkId: string): Principal | null {
+    return this.principal(this.verifier.peek(token, linkId.toLowerCase()));
+  }
+
+  private principal(verified: Awaited<ReturnType<AccessTokenVerifier["verify"]>>): Principal | null {
     if (!verified) return null;
     return {
       kind: "oauth",

@@ -1,5 +1,7 @@
 import type { Redis } from "ioredis";
 
+const MAX_SUBJECTS = 100_000;
+
 interface Bucket {
   window: number;
   /** Requests counted here and not yet added to Redis. */
@@ -33,15 +35,37 @@ export class RateLimiter {
 
   /** Counts one request; returns the milliseconds to wait when over the limit, else 0. */
   check(subject: string, now = Date.now()): number {
+    const wait = this.over(subject, now);
+    if (wait === 0) this.bucket(subject, now).pending++;
+    return wait;
+  }
+
+  /** Whether the subject is over the limit in this window (milliseconds to wait, else 0), counting nothing. */
+  over(subject: string, now = Date.now()): number {
+    const bucket = this.buckets.get(subject);
+    const window = Math.floor(now / this.windowMs);
+    if (!bucket || bucket.window !== window) return 0;
+    return bucket.global + bucket.pending >= this.limitPerMinute ? (window + 1) * this.windowMs - now : 0;
+  }
+
+  /** Counts one event (a failed authentication) without deciding anything. */
+  add(subject: string, now = Date.now()): void {
+    this.bucket(subject, now).pending++;
+  }
+
+  private bucket(subject: string, now: number): Bucket {
     const window = Math.floor(now / this.windowMs);
     let bucket = this.buckets.get(subject);
+    if (!bucket && this.buckets.size >= MAX_SUBJECTS) {
+      // Subjects include source addresses, which an attacker can vary: keep only buckets with counts
+      // still to send (the totals of the others live in Redis and come back with their next flush).
+      for (const [key, b] of this.buckets) if (b.pending === 0) this.buckets.delete(key);
+    }
     if (!bucket || bucket.window !== window) {
       bucket = { window, pending: 0, global: 0 };
       this.buckets.set(subject, bucket);
     }
-    if (bucket.global + bucket.pending >= this.limitPerMinute) return (window + 1) * this.windowMs - now;
-    bucket.pending++;
-    return 0;
+    return bucket;
   }
 
   private flush(): void {

@@ -10,6 +10,8 @@ export interface AuthStrategy {
   accepts(token: string): boolean;
   /** The principal, or null for any failure: unknown, revoked, expired, other link. */
   authenticate(token: string, linkId: string): Promise<Principal | null>;
+  /** The principal if a valid answer for this token is cached, else null; never queries. */
+  peek?(token: string, linkId: string): Principal | null;
   /** Drops cached lookups after a broadcast revocation. */
   invalidate?(message: { apiKeyId?: string; hash?: string; linkId?: string; grantId?: string; teamId?: string }): void;
   clear?(): void;

@@ -1,6 +1,8 @@
 import type { Authenticator } from "../auth/authenticate.js";
 import type { LastUsedRecorder } from "../auth/last-used.js";
+import type { PreAuthLimits } from "../auth/pre-auth-limits.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
+import type { RefusalCoalescer } from "../audit/refusal-coalescer.js";
 import type { LinkStore, MetadataQueryable } from "../links/link-store.js";
 import type { DispatchTransport } from "../mcp/dispatch-transport.js";
 import type { Services } from "../services.js";
@@ -11,6 +13,10 @@ export interface HttpDeps {
   authenticator: Authenticator;
   links: LinkStore;
   rateLimiter: RateLimiter;
+  /** Limits per source IP and per link, applied before any credential is looked up. */
+  preAuth: PreAuthLimits;
+  /** Audit of refusals anyone can cause: one event per source, link, rule and minute, with a count. */
+  refusals: RefusalCoalescer;
   lastUsed: LastUsedRecorder;
   transport: DispatchTransport;
   hostOrigin: HostOriginPolicy;

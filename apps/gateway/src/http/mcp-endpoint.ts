@@ -74,22 +74,62 @@ interface Authorized {
   link: LinkRecord;
 }
 
+/**
+ * Refusals anyone can cause without a valid credential: counted in metrics and audited once per source,
+ * link, rule and minute with a count (RefusalCoalescer), never one row per request.
+ */
+function coalescedRefusal(deps: HttpDeps, meta: RequestMeta, linkId: string, principal: Principal | null, ruleId: string, reason: string): void {
+  deps.services.metrics.refused.inc({ reason: ruleId });
+  deps.refusals.refuse({
+    linkId,
+    sourceIp: meta.sourceIp,
+    ruleId,
+    reason,
+    requestId: meta.requestId,
+    apiKeyId: principal?.apiKeyId ?? null,
+    oauthClientId: principal?.oauthClientId ?? null,
+    userId: principal?.userId ?? null,
+  });
+}
+
+function sendTooMany(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, waitMs: number, message: string): void {
+  sendJson(res, 429, jsonRpcError(-32000, message), {
+    "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))),
+    ...corsHeaders(req, deps),
+  });
+}
+
 async function authorize(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<Authorized | null> {
-  const principal = await deps.authenticator.authenticate(bearerToken(req.headers.authorization), linkId);
+  const token = bearerToken(req.headers.authorization);
+  // Before any lookup: the source's request rate and its failed authentications (all instances).
+  const source = deps.preAuth.checkSource(meta.sourceIp);
+  if (source) {
+    coalescedRefusal(deps, meta, linkId, null, source.ruleId, source.reason);
+    sendTooMany(req, res, deps, source.waitMs, "Too many requests from this address; slow down");
+    return null;
+  }
+  // A link that many sources fail on accepts, until the minute ends, only credentials this instance has
+  // already verified: its members keep working while random keys cost no lookup at all.
+  const attacked = deps.preAuth.linkUnderAttack(linkId);
+  const principal = attacked > 0 ? deps.authenticator.peek(token, linkId) : await deps.authenticator.authenticate(token, linkId);
+  if (!principal && attacked > 0) {
+    coalescedRefusal(deps, meta, linkId, null, "auth_failures_link", "too many failed authentications on this link; only credentials already verified are accepted for now");
+    sendTooMany(req, res, deps, attacked, "Too many failed authentications on this link; try again later");
+    return null;
+  }
   const link = await deps.links.get(linkId);
   if (!principal || !link || link.status !== "active" || principal.linkId !== link.id || principal.teamId !== link.teamId) {
-    const reason = !bearerToken(req.headers.authorization) ? "no bearer token" : "invalid, revoked or expired credentials, or a disabled link";
-    auditRefusal(deps, meta, link, null, "unauthenticated", reason);
+    deps.preAuth.authenticationFailed(meta.sourceIp, linkId);
+    const reason = !token ? "no bearer token" : "invalid, revoked or expired credentials, or a disabled link";
+    coalescedRefusal(deps, meta, linkId, null, "unauthenticated", reason);
+    deps.services.logger.info({ requestId: meta.requestId, linkId: link?.id, ruleId: "unauthenticated" }, "request refused");
     sendUnauthorized(res, req, deps, linkId);
     return null;
   }
   const wait = deps.rateLimiter.check(principal.subject);
   if (wait > 0) {
-    auditRefusal(deps, meta, link, principal, "rate_limited", "per-key rate limit exceeded");
-    sendJson(res, 429, jsonRpcError(-32000, "Too many requests for this key; slow down"), {
-      "retry-after": String(Math.ceil(wait / 1000)),
-      ...corsHeaders(req, deps),
-    });
+    coalescedRefusal(deps, meta, link.id, principal, "rate_limited", "per-key rate limit exceeded");
+    sendTooMany(req, res, deps, wait, "Too many requests for this key; slow down");
     return null;
   }
   if (principal.apiKeyId) deps.lastUsed.touch(principal.apiKeyId);

@@ -84,6 +84,11 @@ export class LinkStore {
     return record;
   }
 
+  /** The cached answer only (undefined: not cached); never queries. */
+  peek(linkId: string): LinkRecord | null | undefined {
+    return UUID.test(linkId) ? this.cache.get(linkId.toLowerCase()) : null;
+  }
+
   /** Starts a new generation: in-flight lookups are neither cached nor joined by later callers. */
   private bump(): void {
     this.generation++;
