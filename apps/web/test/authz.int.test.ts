@@ -332,3 +332,199 @@ describe("visibility", () => {
     if (!result.ok) expect(result.errors.map((e) => e.path)).toContain("access");
   });
 });
+
+describe("roles: only owners act on owners and admins; admins manage members and viewers", () => {
+  const TARGETS: Role[] = ["owner", "admin", "member", "viewer"];
+  const allowed = (actor: "owner" | "admin", ...roles: Role[]) => actor === "owner" || roles.every((r) => r === "member" || r === "viewer");
+
+  async function memberWith(role: Role) {
+    const u = await user(`t-${role}`);
+    const { addMember } = await import("@portcullis/db/operations");
+    await addMember(prisma, { teamId, userId: u.id, role });
+    return u.id;
+  }
+  const roleOf = async (userId: string) => (await prisma.membership.findUnique({ where: { teamId_userId: { teamId, userId } } }))?.role ?? null;
+
+  for (const actor of ["owner", "admin"] as const) {
+    for (const target of TARGETS) {
+      test(`${actor} invites a ${target}`, async () => {
+        const before = await prisma.invitation.count({ where: { teamId, role: target } });
+        const got = await outcome(async () => ops.teams.inviteMember(await as(actors[actor], teamId), { email: null, role: target }));
+        expect(got).toBe(allowed(actor, target) ? "ok" : "forbidden");
+        expect(await prisma.invitation.count({ where: { teamId, role: target } })).toBe(before + (allowed(actor, target) ? 1 : 0));
+      });
+
+      test(`${actor} revokes an invitation for a ${target}`, async () => {
+        const inv = await ops.teams.inviteMember(await as(actors.owner, teamId), { email: null, role: target });
+        const got = await outcome(async () => ops.teams.revokeInvitation(await as(actors[actor], teamId), { invitationId: inv.id }));
+        expect(got).toBe(allowed(actor, target) ? "ok" : "forbidden");
+        const row = await prisma.invitation.findUniqueOrThrow({ where: { id: inv.id } });
+        expect(row.revokedAt !== null).toBe(allowed(actor, target));
+      });
+
+      test(`${actor} removes a ${target}`, async () => {
+        const id = await memberWith(target);
+        const got = await outcome(async () => ops.teams.removeMember(await as(actors[actor], teamId), { userId: id }));
+        expect(got).toBe(allowed(actor, target) ? "ok" : "forbidden");
+        expect(await roleOf(id)).toBe(allowed(actor, target) ? null : target);
+      });
+
+      for (const next of TARGETS.filter((r) => r !== target)) {
+        test(`${actor} changes a ${target} to ${next}`, async () => {
+          const id = await memberWith(target);
+          const got = await outcome(async () => ops.teams.changeMemberRole(await as(actors[actor], teamId), { userId: id, role: next }));
+          expect(got).toBe(allowed(actor, target, next) ? "ok" : "forbidden");
+          expect(await roleOf(id)).toBe(allowed(actor, target, next) ? next : target);
+        });
+      }
+    }
+  }
+
+  test("an admin may still leave the team, and members and viewers too", async () => {
+    for (const role of ["admin", "member", "viewer"] as const) {
+      const id = await memberWith(role);
+      expect(await outcome(async () => ops.teams.removeMember(await as({ userId: id }, teamId), { userId: id }))).toBe("ok");
+      expect(await roleOf(id)).toBeNull();
+    }
+  });
+});
+
+describe("grants die with the membership", () => {
+  async function holder(role: Role = "member") {
+    const u = await user("holder");
+    const { addMember } = await import("@portcullis/db/operations");
+    await addMember(prisma, { teamId, userId: u.id, role });
+    const owner = await as(actors.owner, teamId);
+    await ops.links.setLinkAccess(owner, { linkId, userId: u.id, granted: true });
+    const key = await ops.keys.issueKey(await as({ userId: u.id }, teamId), { linkId, name: "cli", expiresInDays: 7 });
+    const client = await prisma.oAuthClient.create({
+      data: { clientId: `https://client-${randomBytes(4).toString("hex")}.example/meta.json`, kind: "metadata_document", name: "Some IDE", redirectUris: ["http://127.0.0.1/cb"], metadata: {} },
+    });
+    const grant = await prisma.oAuthGrant.create({ data: { teamId, clientId: client.id, userId: u.id, linkId } });
+    const later = new Date(Date.now() + 3600_000);
+    await prisma.oAuthToken.createMany({
+      data: [
+        { grantId: grant.id, kind: "access", tokenHash: randomBytes(32).toString("hex"), expiresAt: later },
+        { grantId: grant.id, kind: "refresh", tokenHash: randomBytes(32).toString("hex"), expiresAt: later },
+      ],
+    });
+    return { userId: u.id, keyId: key.id, grantId: grant.id };
+  }
+
+  async function live(h: { userId: string; keyId: string; grantId: string }) {
+    const [key, grant, tokens] = await Promise.all([
+      prisma.apiKey.findUniqueOrThrow({ where: { id: h.keyId } }),
+      prisma.oAuthGrant.findUnique({ where: { id: h.grantId } }),
+      prisma.oAuthToken.findMany({ where: { grantId: h.grantId } }),
+    ]);
+    return { key: key.revokedAt === null, grant: !!grant && grant.revokedAt === null, tokens: tokens.filter((t) => t.revokedAt === null).length };
+  }
+
+  test("removing a member revokes their keys, OAuth grants and tokens; a re-invite does not bring them back", async () => {
+    const h = await holder();
+    expect(await live(h)).toEqual({ key: true, grant: true, tokens: 2 });
+    await ops.teams.removeMember(await as(actors.admin, teamId), { userId: h.userId });
+    expect(await live(h)).toEqual({ key: false, grant: false, tokens: 0 });
+    const { addMember } = await import("@portcullis/db/operations");
+    await addMember(prisma, { teamId, userId: h.userId, role: "member" });
+    expect(await live(h)).toEqual({ key: false, grant: false, tokens: 0 });
+  });
+
+  test("a demotion to viewer takes keys and grants away too; a role change between member and admin does not", async () => {
+    const h = await holder();
+    await ops.teams.changeMemberRole(await as(actors.owner, teamId), { userId: h.userId, role: "admin" });
+    expect(await live(h)).toEqual({ key: true, grant: true, tokens: 2 });
+    await ops.teams.changeMemberRole(await as(actors.owner, teamId), { userId: h.userId, role: "viewer" });
+    expect(await live(h)).toEqual({ key: false, grant: false, tokens: 0 });
+  });
+
+  test("leaving the team revokes them as well", async () => {
+    const h = await holder();
+    await ops.teams.removeMember(await as({ userId: h.userId }, teamId), { userId: h.userId });
+    expect(await live(h)).toEqual({ key: false, grant: false, tokens: 0 });
+  });
+});
+
+describe("configuration changes are recorded with the change", () => {
+  /** The outbox rows written after `mark()`, oldest first. */
+  const mark = async () => new Set((await prisma.auditOutbox.findMany({ where: { teamId }, select: { id: true } })).map((r) => r.id));
+  async function outboxSince(seen: Set<string>) {
+    const rows = (await prisma.auditOutbox.findMany({ where: { teamId }, orderBy: { createdAt: "asc" } })).filter((r) => !seen.has(r.id));
+    return rows.map((r) => JSON.parse(r.event) as { tool: string; userId: string | null; kind: string; detail: string; sourceIp: string | null });
+  }
+
+  test("connections, links, access, keys, members and settings each leave one outbox row, without secrets", async () => {
+    const since = await mark();
+    const owner = await as(actors.owner, teamId);
+    const password = new URL(chinook.url).password;
+    const c = await ops.connections.createConnection(owner, { values: connectionValues(unique("audited")) as never });
+    const sealed = (await prisma.connection.findUniqueOrThrow({ where: { id: c.id } })).secretCiphertext;
+    await ops.connections.updateConnection(owner, { connectionId: c.id, values: connectionValues(unique("audited2")) as never });
+    const l = await ops.links.createLinkForTeam(owner, { connectionId: c.id, name: unique("al"), scope: { access: "read" } });
+    await ops.links.updateLink(owner, { linkId: l.id, scope: { access: "read", tables: { customer: { access: "none" } } } });
+    await ops.links.updateLink(owner, { linkId: l.id, status: "disabled" });
+    await ops.links.setLinkAccess(owner, { linkId: l.id, userId: actors.member.userId, granted: true });
+    const k = await ops.keys.issueKey(owner, { linkId: l.id, name: "audited", expiresInDays: 1 });
+    await ops.keys.revokeKey(owner, { keyId: k.id });
+    await ops.links.deleteLink(owner, { linkId: l.id });
+    await ops.connections.deleteConnection(owner, { connectionId: c.id });
+    await ops.teams.updateTeamSettings(owner, { name: "Team A", auditRetentionDays: 45 });
+    const events = await outboxSince(since);
+    expect(events.map((e) => e.tool)).toEqual([
+      "connection.create", "connection.update", "link.create", "link.scope.update", "link.disable", "link.access.grant",
+      "api_key.issue", "api_key.revoke", "link.delete", "connection.delete", "team.settings.update",
+    ]);
+    expect(events.every((e) => e.kind === "config_change" && e.userId === actors.owner.userId)).toBe(true);
+    const all = JSON.stringify(events);
+    // The test role's password equals its user name, so look for it where only a secret would be.
+    if (password) expect(all).not.toContain(`:${password}@`);
+    expect(all).not.toMatch(/secretCiphertext|"password"/);
+    expect(all).not.toContain(k.key);
+    expect(all).not.toContain(sealed);
+    const scopeChange = JSON.parse(events[3]!.detail) as { before: { scope: unknown }; after: { scope: { tables: unknown } } };
+    expect(scopeChange.after.scope.tables).toEqual({ customer: expect.objectContaining({ access: "none" }) });
+    const settings = JSON.parse(events[10]!.detail) as { before: { auditRetentionDays: number }; after: { auditRetentionDays: number } };
+    expect(settings.after.auditRetentionDays).toBe(45);
+  });
+
+  test("a refused change records nothing", async () => {
+    const since = await mark();
+    await outcome(async () => ops.teams.changeMemberRole(await as(actors.admin, teamId), { userId: actors.owner.userId, role: "viewer" }));
+    await outcome(async () => ops.links.updateLink(await as(actors.member, teamId), { linkId, scope: { access: "admin" } }));
+    expect(await outboxSince(since)).toEqual([]);
+  });
+});
+
+describe("the Playground and disabled links", () => {
+  test("a disabled link is refused with a clear message before the gateway is asked", async () => {
+    const owner = await as(actors.owner, teamId);
+    const l = await ops.links.createLinkForTeam(owner, { connectionId, name: unique("off"), scope: { access: "read" } });
+    await ops.links.updateLink(owner, { linkId: l.id, status: "disabled" });
+    let message = "";
+    const got = await outcome(async () => {
+      try {
+        await ops.playground.runPlayground(owner, { linkId: l.id, sql: "SELECT 1" });
+      } catch (error) {
+        message = (error as Error).message;
+        throw error;
+      }
+    });
+    expect(got).toBe("forbidden");
+    expect(message).toMatch(/disabled/);
+  });
+});
+
+describe("members see nothing of links they were not granted", () => {
+  test("their keys on a link whose grant was withdrawn disappear from their key list with the link's name", async () => {
+    const owner = await as(actors.owner, teamId);
+    const l = await ops.links.createLinkForTeam(owner, { connectionId, name: unique("withdrawn-secret"), scope: { access: "read" } });
+    await ops.links.setLinkAccess(owner, { linkId: l.id, userId: actors.member.userId, granted: true });
+    const member = await as(actors.member, teamId);
+    await ops.keys.issueKey(member, { linkId: l.id, name: "soon-gone", expiresInDays: 1 });
+    expect(JSON.stringify(await ops.keys.listKeys(member))).toContain("withdrawn-secret");
+    await ops.links.setLinkAccess(owner, { linkId: l.id, userId: actors.member.userId, granted: false });
+    expect(JSON.stringify(await ops.keys.listKeys(member))).not.toContain("withdrawn-secret");
+    expect(JSON.stringify(await ops.links.listLinks(member))).not.toContain("withdrawn-secret");
+    expect(await outcome(async () => ops.links.getLink(member, l.id))).toBe("not_found");
+  });
+});
