@@ -16,16 +16,22 @@ export async function AuditChainBadge({ actor, teamId, slug }: { actor: Actor; t
   }
   const checkedAt = `Checked ${new Date(status.verifiedAt).toLocaleTimeString("en", { timeZone: "UTC", hour12: false })} UTC; re-checked at most once a minute.`;
   const pruned = status.prunedThroughSeq && status.prunedThroughSeq !== "0" ? ` Events up to seq ${status.prunedThroughSeq} were removed by retention; the chain is checked from there.` : "";
+  const keyed = status.keyedFromSeq
+    ? ` Keyed (HMAC) from seq ${status.keyedFromSeq}${status.keyedFromSeq !== "1" ? "; older events plain SHA-256" : ""}.`
+    : " Not keyed: AUDIT_CHAIN_KEY is not set, so someone who can write the database could rewrite the chain.";
+  const cp = status.checkpoint?.status === "matched" ? ` Matches the head checkpoint kept outside the database (seq ${status.checkpoint.seq}).` : " No checkpoint outside the database was consulted.";
   if (status.ok) {
     return (
-      <span title={`Every event's hash commits to the previous one, and none was edited, removed or inserted.${pruned} ${checkedAt}`} data-testid="audit-chain">
+      <span title={`Every event's hash commits to the previous one, and none was edited, removed or inserted.${keyed}${cp}${pruned} ${checkedAt}`} data-testid="audit-chain">
         <Badge tone="green" className="whitespace-nowrap">✓ Audit trail verified · {status.checked.toLocaleString("en")} event{status.checked === 1 ? "" : "s"}</Badge>
       </span>
     );
   }
   return (
     <span title={`${status.firstBroken?.reason ?? "the hash chain does not hold"}.${pruned} ${checkedAt} Details: pnpm portcullis audit verify --team ${slug}`} data-testid="audit-chain">
-      <Badge tone="red" className="whitespace-nowrap">✗ Audit trail BROKEN at seq {status.firstBroken?.seq ?? "?"}</Badge>
+      <Badge tone="red" className="whitespace-nowrap">
+        ✗ Audit trail {status.breaks?.length ? "chain break" : "BROKEN"} at seq {status.firstBroken?.seq ?? "?"}
+      </Badge>
     </span>
   );
 }

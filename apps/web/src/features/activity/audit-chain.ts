@@ -1,6 +1,7 @@
-import { verifyAuditChain, type AuditVerification } from "@portcullis/db/audit";
+import { loadAuditChainKey, readCheckpoint, verifyAuditChain, type AuditVerification } from "@portcullis/db/audit";
 import { authorizeTeam, type Actor } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
+import { getRedis } from "../../lib/redis";
 
 /** How long one verification is reused: it reads the whole chain, and the Activity tab refreshes every few seconds. */
 export const VERIFY_TTL_MS = 60_000;
@@ -30,7 +31,7 @@ export async function auditChainStatus(actor: Actor, teamId: string, now = Date.
   await authorizeTeam(actor, teamId, "viewer");
   const hit = cache.get(teamId);
   if (hit && hit.expires > now) return hit.result;
-  const result = verifyAuditChain(getPrisma(), teamId).then((v) => ({ ...v, verifiedAt: new Date().toISOString() }));
+  const result = verifyTeamChain(teamId).then((v) => ({ ...v, verifiedAt: new Date().toISOString() }));
   cache.set(teamId, { expires: now + VERIFY_TTL_MS, result });
   result.catch(() => {
     if (cache.get(teamId)?.result === result) cache.delete(teamId);
@@ -38,6 +39,16 @@ export async function auditChainStatus(actor: Actor, teamId: string, now = Date.
   // Bound the map on a gateway serving many teams: drop expired entries as new ones come in.
   if (cache.size > 1000) for (const [key, entry] of cache) if (entry.expires <= now) cache.delete(key);
   return result;
+}
+
+/**
+ * The chain with the key (HMAC part) and against the checkpoint kept in Redis (a truncated tail).
+ * Redis being down only means the checkpoint is not consulted: the result says so.
+ */
+async function verifyTeamChain(teamId: string): Promise<AuditVerification> {
+  const key = loadAuditChainKey();
+  const checkpoint = key ? await readCheckpoint(getRedis(), teamId).catch(() => undefined) : undefined;
+  return verifyAuditChain(getPrisma(), teamId, { key, checkpoint });
 }
 
 /** For tests: forget cached verifications. */

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { Badge, formatDate } from "../../components/ui";
+import { configDiff } from "./config-diff";
 import type { AuditRow } from "./operations";
 import { SqlView } from "./sql-view";
 
@@ -45,6 +46,13 @@ export function EventDetail({ event, closeHref, names }: { event: AuditRow; clos
             <p className="mt-1 whitespace-pre-wrap font-mono text-xs">{event.error}</p>
           </div>
         ) : null}
+        {event.kind === "config_change" ? <ConfigChangeView detail={event.detail} /> : null}
+        {event.kind === "chain_break" ? (
+          <div className="rounded-md bg-red-50 p-3 text-sm text-red-900 ring-1 ring-red-200" data-testid="chain-break">
+            <p className="font-medium">Audit chain break</p>
+            <p className="mt-1 whitespace-pre-wrap">{event.reason}</p>
+          </div>
+        ) : null}
         {event.sql ? (
           <div>
             <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">Statement</p>
@@ -61,5 +69,41 @@ export function EventDetail({ event, closeHref, names }: { event: AuditRow; clos
         </dl>
       </div>
     </aside>
+  );
+}
+
+function ConfigChangeView({ detail }: { detail: string | null }) {
+  const diff = configDiff(detail);
+  if (!diff) return null;
+  return (
+    <div data-testid="config-change">
+      <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">
+        {diff.action} · {diff.target.type} {diff.target.name ?? diff.target.id}
+        {diff.via ? ` · via ${diff.via}` : ""}
+      </p>
+      {diff.truncated ? <p className="text-xs text-zinc-500">The values were too large to record; only the change itself is recorded.</p> : null}
+      {diff.rows.length ? (
+        <table className="w-full table-fixed text-xs">
+          <thead>
+            <tr className="text-left text-zinc-500">
+              <th className="w-1/3 py-1 font-medium">Field</th>
+              <th className="w-1/3 py-1 font-medium">Before</th>
+              <th className="w-1/3 py-1 font-medium">After</th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-zinc-100 font-mono">
+            {diff.rows.map((r) => (
+              <tr key={r.path}>
+                <td className="break-words py-1 pr-2 text-zinc-700">{r.path}</td>
+                <td className="break-words py-1 pr-2 text-red-800">{r.before ?? "—"}</td>
+                <td className="break-words py-1 text-emerald-800">{r.after ?? "—"}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : !diff.truncated ? (
+        <p className="text-xs text-zinc-500">No field values changed.</p>
+      ) : null}
+    </div>
   );
 }

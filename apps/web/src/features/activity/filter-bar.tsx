@@ -17,6 +17,7 @@ export function FilterBar({
         <label htmlFor="f-q" className="mb-1 block text-xs font-medium text-zinc-600">SQL contains</label>
         <Input id="f-q" name="q" defaultValue={filters.q} placeholder="e.g. customer" className="py-1 text-xs" />
       </div>
+      <FilterSelect id="f-kind" name="kind" label="Kind" value={filters.kind} className={sel} options={KIND_OPTIONS} />
       <FilterSelect id="f-verdict" name="verdict" label="Verdict" value={filters.verdict} className={sel} options={[["allowed", "Allowed"], ["blocked", "Blocked"], ["error", "Error"]]} />
       <FilterSelect id="f-link" name="link" label="Link" value={filters.link} className={sel} options={lookups.links.map((l) => [l.id, l.name])} />
       <FilterSelect id="f-key" name="key" label="Key" value={filters.key} className={sel} options={lookups.keys.map((k) => [k.id, `${k.name} (${k.prefix})`])} />
@@ -53,6 +54,17 @@ export function FilterBar({
     </form>
   );
 }
+
+const KIND_OPTIONS: [string, string][] = [
+  ["tool_call", "Tool calls"],
+  ["request_refused", "Refused requests"],
+  ["config_change", "Configuration changes"],
+  ["oauth_grant", "OAuth grants"],
+  ["oauth_refresh", "OAuth refreshes"],
+  ["oauth_revoke", "OAuth revocations"],
+  ["oauth_refused", "OAuth refusals"],
+  ["chain_break", "Audit chain breaks"],
+];
 
 function FilterSelect({ id, name, label, value, options, className }: { id: string; name: string; label: string; value?: string; options: [string, string][]; className: string }) {
   return (

@@ -1,17 +1,37 @@
+import { AUDIT_EVENT_KINDS } from "@portcullis/jobs";
 import { z } from "zod";
+
+/**
+ * PostgreSQL text cannot hold NUL (a parameter with one is an error, so a search for it was a 500),
+ * and stored audit text never has one: ingestion stored NUL as U+FFFD and a lone surrogate the same
+ * way. Searching with the same substitution finds exactly the statements that contained them.
+ */
+export function storableText(value: string): string {
+  const s = value as unknown as { isWellFormed(): boolean; toWellFormed(): string } & string;
+  return (s.isWellFormed() ? value : s.toWellFormed()).replaceAll("\u0000", "\uFFFD");
+}
+
+const text = (max: number) => z.string().max(max).transform(storableText).optional().catch(undefined);
+
+/** The longest window Activity reads (ranges, charts and exports): a 1,000-year range is this. */
+export const MAX_WINDOW_MS = 400 * 86_400_000;
+/** Most chart buckets one answer carries (buckets widen to stay under it). */
+export const MAX_BUCKETS = 400;
 
 /** Activity filters as they travel in the URL (so a filtered view can be shared and exported). */
 export const activityFiltersSchema = z.object({
   link: z.string().uuid().optional().catch(undefined),
   key: z.string().uuid().optional().catch(undefined),
   member: z.string().uuid().optional().catch(undefined),
-  client: z.string().max(200).optional().catch(undefined),
-  tool: z.string().max(100).optional().catch(undefined),
+  client: text(200),
+  tool: text(100),
   verdict: z.enum(["allowed", "blocked", "error"]).optional().catch(undefined),
+  /** config_change: the configuration changes recorded in the chain (who, what, before/after). */
+  kind: z.enum(AUDIT_EVENT_KINDS).optional().catch(undefined),
   range: z.enum(["1h", "24h", "7d", "30d", "90d", "custom"]).default("7d").catch("7d"),
-  from: z.string().optional().catch(undefined),
-  to: z.string().optional().catch(undefined),
-  q: z.string().max(500).optional().catch(undefined),
+  from: z.string().max(64).optional().catch(undefined),
+  to: z.string().max(64).optional().catch(undefined),
+  q: text(500),
 });
 export type ActivityFilters = z.infer<typeof activityFiltersSchema>;
 
@@ -22,13 +42,25 @@ export function parseFilters(params: Record<string, string | string[] | undefine
   return activityFiltersSchema.parse(flat);
 }
 
+const validDate = (value: string | undefined): Date | undefined => {
+  if (!value) return undefined;
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+};
+
+/**
+ * The window the filters ask for, clamped: it ends no later than a day from now and spans at most
+ * MAX_WINDOW_MS (a custom range keeps its end and loses the oldest part), so neither the charts nor
+ * an export can be asked for centuries of buckets or rows.
+ */
 export function timeWindow(f: ActivityFilters, now = new Date()): { from: Date; to: Date } {
-  if (f.range === "custom") {
-    const from = f.from ? new Date(f.from) : new Date(now.getTime() - RANGE_MS["7d"]!);
-    const to = f.to ? new Date(f.to) : now;
-    return { from: Number.isNaN(from.getTime()) ? new Date(now.getTime() - RANGE_MS["7d"]!) : from, to: Number.isNaN(to.getTime()) ? now : to };
-  }
-  return { from: new Date(now.getTime() - RANGE_MS[f.range]!), to: now };
+  if (f.range !== "custom") return { from: new Date(now.getTime() - RANGE_MS[f.range]!), to: now };
+  const latest = now.getTime() + 86_400_000;
+  let to = Math.min(validDate(f.to)?.getTime() ?? now.getTime(), latest);
+  let from = validDate(f.from)?.getTime() ?? to - RANGE_MS["7d"]!;
+  if (from > to) [from, to] = [to, Math.min(from, latest)];
+  from = Math.max(from, to - MAX_WINDOW_MS);
+  return { from: new Date(from), to: new Date(to) };
 }
 
 export function filtersToSearch(f: Partial<ActivityFilters> & { cursor?: string; event?: string }): string {
@@ -75,6 +107,7 @@ export function buildWhere(teamId: string, f: ActivityFilters, now = new Date())
   if (f.client) add((n) => `client_name = ${n}`, f.client);
   if (f.tool) add((n) => `tool = ${n}`, f.tool);
   if (f.verdict) add((n) => `verdict = ${n}::"AuditVerdict"`, f.verdict);
+  if (f.kind) add((n) => `kind = ${n}`, f.kind);
   if (f.q?.trim()) {
     const q = f.q.trim();
     const anchor = shapeAnchor(q);
@@ -94,7 +127,7 @@ export function encodeCursor(time: Date, id: string): string {
 }
 
 export function decodeCursor(cursor: string | undefined): { time: Date; id: string } | null {
-  if (!cursor) return null;
+  if (!cursor || cursor.length > 200) return null;
   const [time, id] = Buffer.from(cursor, "base64url").toString("utf8").split("|");
   if (!time || !id || !/^[0-9a-f-]{36}$/i.test(id)) return null;
   const t = new Date(time);

@@ -1,7 +1,7 @@
 import { PortcullisError } from "@portcullis/db/errors";
 import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
-import { buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
+import { MAX_BUCKETS, buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
 
 export interface AuditRow {
   id: string;
@@ -24,10 +24,12 @@ export interface AuditRow {
   error: string | null;
   source_ip: string | null;
   kind: string;
+  /** Configuration changes: JSON {action, target, via?, before, after}. */
+  detail: string | null;
 }
 
 const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client_name, client_version, tool, sql, tables,
-  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind`;
+  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind, detail`;
 
 export const PAGE_SIZE = 50;
 
@@ -72,12 +74,14 @@ export async function getEvent(actor: Actor, teamId: string, eventId: string) {
   return row;
 }
 
+/** Chart bucket width: a readable step, widened (whole days) so no window has more than MAX_BUCKETS. */
 export function bucketFor(from: Date, to: Date): { interval: string; ms: number } {
-  const span = to.getTime() - from.getTime();
+  const span = Math.max(0, to.getTime() - from.getTime());
   if (span <= 2 * 3_600_000) return { interval: "5 minutes", ms: 300_000 };
   if (span <= 2 * 86_400_000) return { interval: "1 hour", ms: 3_600_000 };
   if (span <= 14 * 86_400_000) return { interval: "6 hours", ms: 6 * 3_600_000 };
-  return { interval: "1 day", ms: 86_400_000 };
+  const days = Math.max(1, Math.ceil(span / 86_400_000 / (MAX_BUCKETS - 1)));
+  return { interval: days === 1 ? "1 day" : `${days} days`, ms: days * 86_400_000 };
 }
 
 export interface ActivityStats {
@@ -120,7 +124,7 @@ export async function activityStats(actor: Actor, teamId: string, filters: Activ
   ]);
   // Fill empty buckets so the chart's time axis is continuous.
   const byBucket = new Map(series.map((s) => [Number(s.b), s]));
-  const count = Math.floor((to.getTime() - from.getTime()) / bucket.ms) + 1;
+  const count = Math.min(Math.floor((to.getTime() - from.getTime()) / bucket.ms) + 1, MAX_BUCKETS);
   const filled: ActivityStats["series"] = [];
   for (let i = 0; i < count; i++) {
     const s = byBucket.get(i);
@@ -143,12 +147,21 @@ export async function activityStats(actor: Actor, teamId: string, filters: Activ
   };
 }
 
-/** Streams every matching event in keyset batches, for exports of any size without OFFSET. */
-export async function* iterateEvents(actor: Actor, teamId: string, filters: ActivityFilters, batch = 1000): AsyncGenerator<AuditRow> {
+/** Most events one export carries; narrow the filters or the range for more. */
+export const EXPORT_MAX_ROWS = 200_000;
+
+/**
+ * Streams matching events in keyset batches (no OFFSET), at most `maxRows` of them, newest first.
+ * The caller learns that the export was cut by the generator's return value (true: rows were left).
+ */
+export async function* iterateEvents(actor: Actor, teamId: string, filters: ActivityFilters, batch = 1000, maxRows = EXPORT_MAX_ROWS): AsyncGenerator<AuditRow, boolean> {
   const f = await scopedFilters(actor, teamId, filters);
   const where = buildWhere(teamId, f);
   let after: { time: Date; id: string } | null = null;
+  let sent = 0;
   for (;;) {
+    if (sent >= maxRows) return true;
+    batch = Math.min(batch, maxRows - sent);
     const params = [...where.params];
     let keyset = "";
     if (after) {
@@ -160,7 +173,8 @@ export async function* iterateEvents(actor: Actor, teamId: string, filters: Acti
       ...params,
     );
     for (const row of rows) yield row;
-    if (rows.length < batch) return;
+    sent += rows.length;
+    if (rows.length < batch) return false;
     const last: AuditRow = rows[rows.length - 1]!;
     after = { time: last.time, id: last.id };
   }

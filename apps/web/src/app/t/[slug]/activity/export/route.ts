@@ -1,13 +1,17 @@
 import { isPortcullisError } from "@portcullis/db/errors";
 import { csvLine, EXPORT_COLUMNS, jsonLine } from "@/features/activity/export-format";
-import { parseFilters } from "@/features/activity/filters";
-import { iterateEvents } from "@/features/activity/operations";
+import { parseExportQuery } from "@/features/activity/export-query";
+import { EXPORT_MAX_ROWS, iterateEvents } from "@/features/activity/operations";
 import { authorizeTeamSlug } from "@/lib/authz";
 import { getSessionUser } from "@/lib/session";
 
 export const dynamic = "force-dynamic";
 
-/** CSV or JSON-lines of every event under the filters, streamed in keyset batches. */
+/**
+ * CSV or JSON-lines of the events under the filters, streamed in keyset batches. Bounded: the query
+ * is parsed with zod (clamped window, no NUL), and at most EXPORT_MAX_ROWS rows are sent (announced
+ * in a header; JSON lines end with a `truncated` line when the cap was reached).
+ */
 export async function GET(request: Request, context: { params: Promise<{ slug: string }> }) {
   const { slug } = await context.params;
   const user = await getSessionUser();
@@ -19,9 +23,9 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
     if (isPortcullisError(error)) return Response.json({ error: "not found" }, { status: 404 });
     throw error;
   }
-  const url = new URL(request.url);
-  const format = url.searchParams.get("format") === "jsonl" ? "jsonl" : "csv";
-  const filters = parseFilters(Object.fromEntries(url.searchParams));
+  const query = parseExportQuery(new URL(request.url).searchParams);
+  if (!query.ok) return Response.json({ error: query.error }, { status: 400 });
+  const { format, filters } = query;
   const encoder = new TextEncoder();
   const events = iterateEvents(user, teamId, filters);
   const stream = new ReadableStream<Uint8Array>({
@@ -34,6 +38,7 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
       for (let i = 0; i < 500; i++) {
         const next = await events.next();
         if (next.done) {
+          if (next.value && format === "jsonl") chunk += `${JSON.stringify({ truncated: true, maxRows: EXPORT_MAX_ROWS })}\n`;
           if (chunk) controller.enqueue(encoder.encode(chunk));
           controller.close();
           return;
@@ -49,6 +54,7 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
       "content-type": format === "csv" ? "text/csv; charset=utf-8" : "application/x-ndjson; charset=utf-8",
       "content-disposition": `attachment; filename="portcullis-activity-${slug}-${stamp}.${format === "csv" ? "csv" : "jsonl"}"`,
       "cache-control": "no-store",
+      "x-portcullis-export-max-rows": String(EXPORT_MAX_ROWS),
     },
   });
 }
