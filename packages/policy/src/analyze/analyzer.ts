@@ -1,5 +1,4 @@
 import { parseSql, type PgNode, type RawStatement } from "../parse/parse.js";
-import type { RuleId } from "../rules/rules.js";
 import {
   ALLOWED_NON_IMMUTABLE,
   CATALOG_FUNCTIONS_PATTERN,
@@ -379,7 +378,9 @@ export class StatementAnalyzer {
   private routineBody(sqlBody: PgNode, name: string): void {
     const t = nodeType(sqlBody);
     if (t?.[0] === "ReturnStmt") {
-      this.expr(t[1].returnval as PgNode, permissiveFrame(null), {});
+      // RETURN expr is checked as the SELECT of that expression.
+      const select = { SelectStmt: { targetList: [{ ResTarget: { val: t[1].returnval } }], op: "SETOP_NONE" } };
+      this.nested(`function ${name}`, (a) => a.analyze(select));
       return;
     }
     const stmts: PgNode[] = [];
