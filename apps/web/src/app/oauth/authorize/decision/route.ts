@@ -1,8 +1,8 @@
 import { z } from "zod";
 import { approveAuthorization, clientAddress, denyAuthorization, isOAuthError, parseAuthorizationRequest, readLimitedText } from "@portcullis/oauth";
-import { getOAuthContext } from "@/features/oauth/server";
-import { env } from "@/lib/env";
-import { getSessionUser } from "@/lib/session";
+import { getOAuthContext } from "../../../../features/oauth/server";
+import { env } from "../../../../lib/env";
+import { getSessionUser } from "../../../../lib/session";
 
 export const dynamic = "force-dynamic";
 
