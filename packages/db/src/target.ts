@@ -292,3 +292,20 @@ export function pinnedClientConfig(config: pg.ClientConfig, checkedAddress: stri
   const ssl = config.ssl && typeof config.ssl === "object" && isIP(host) === 0 ? { ...config.ssl, servername: host } : config.ssl;
   return { ...config, host: checkedAddress, ssl };
 }
+
+/**
+ * For processes that open sessions to a stored connection (gateway pools, the worker's introspection):
+ * resolves the host now, applies the same address rules as the connection test, and pins the session
+ * to the checked address, so a name rebound after the connection was saved (to 127.0.0.1, the cloud
+ * metadata address, the stack's own servers) is refused instead of followed.
+ */
+export async function resolveTargetClientConfig(
+  row: TargetConnectionRow,
+  policy: TargetPolicy = targetPolicyFromEnv(),
+  keyring: SecretKeyring = getKeyring(),
+  resolve?: Resolver,
+): Promise<pg.ClientConfig> {
+  const checked = await checkTargetAddress(row.host, row.port, policy, resolve);
+  if (!checked.ok) throw new Error(`connection ${row.id} refused: ${checked.error}`);
+  return pinnedClientConfig(targetClientConfig(row, keyring), checked.addresses[0]!);
+}

@@ -6,7 +6,7 @@ import { createPrismaClient, type PrismaClient } from "../src/client.js";
 import { PortcullisError } from "../src/errors.js";
 import { addConnection, assertScopeAllowedForConnection, createTeam, createUser, retestConnection, testConnectionFields } from "../src/operations/index.js";
 import { generateSecretKey, SecretKeyring } from "../src/secrets/index.js";
-import { parseTargetUrl, targetPolicyFromEnv, type Resolver, type TargetPolicy } from "../src/target.js";
+import { parseTargetUrl, resolveTargetClientConfig, targetPolicyFromEnv, type Resolver, type TargetPolicy } from "../src/target.js";
 import { createEmptyDatabase, createMetadataDatabase, testPgUrl, testRedisUrl, type TestDatabase } from "../src/testing/index.js";
 
 // The test cluster holds the metadata database AND the target databases, exactly like the demo stack
@@ -262,3 +262,22 @@ function redisStat(name: string): Promise<number> {
     socket.write(`${url.password ? `AUTH ${decodeURIComponent(url.password)}\r\n` : ""}INFO stats\r\n`);
   });
 }
+
+describe("sessions opened later (gateway pools, worker)", () => {
+  it("re-check the stored host at connect time and pin the session: a name rebound to loopback is refused", async () => {
+    const row = await addConnection(prisma, { teamId, name: "rebound", fields: { ...otherFields(), host: "db.rebind.invalid" }, test: false }, keyring);
+    const strict = policy({ networks: "private" });
+    // Saved while it pointed at a public address; now the attacker's DNS answers 127.0.0.1.
+    await expect(resolveTargetClientConfig(row, strict, keyring, async () => [{ address: "127.0.0.1", family: 4 }])).rejects.toThrow(/loopback address/);
+    const config = await resolveTargetClientConfig(row, policy(), keyring, async () => [{ address: "127.0.0.1", family: 4 }]);
+    expect(config.host).toBe("127.0.0.1");
+    const client = new pg.Client(config);
+    await client.connect();
+    try {
+      expect((await client.query("SELECT current_user AS u")).rows[0].u).toBe(roles.plain);
+    } finally {
+      await client.end();
+    }
+    await prisma.connection.delete({ where: { id: row.id } });
+  });
+});
