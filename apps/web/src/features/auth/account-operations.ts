@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { createUser, normalizeEmail } from "@portcullis/db/operations";
+import { normalizeEmail } from "@portcullis/db/operations";
 import { hashPassword, MIN_PASSWORD_LENGTH } from "@portcullis/db/passwords";
 import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { PortcullisError } from "@portcullis/db/errors";
@@ -7,24 +7,65 @@ import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
 import { sendMail } from "../../lib/mail";
 import { hitRateLimit } from "../../lib/rate-limit";
+import { findInvitation } from "../teams/operations";
+import { clearSignInFailures } from "./credentials";
+import type { SignUpMode } from "./oauth-link";
 
 export const passwordSchema = z
   .string()
   .min(MIN_PASSWORD_LENGTH, `use at least ${MIN_PASSWORD_LENGTH} characters`)
   .max(256, "use at most 256 characters");
 
-export const signUpSchema = z.object({
+const emailSchema = z.string().trim().max(254, "use at most 254 characters").email("enter a valid email address");
+/** Invitation tokens are randomToken() output (base64url); anything else cannot be one. */
+export const invitationTokenSchema = z.string().regex(/^[A-Za-z0-9_-]{16,128}$/, "this invitation link is not valid");
+
+export const signUpSchema = z.strictObject({
   name: z.string().trim().max(100).optional(),
-  email: z.string().trim().email("enter a valid email address"),
+  email: emailSchema,
   password: passwordSchema,
+  invitationToken: invitationTokenSchema.optional(),
 });
 
-export async function signUp(input: z.input<typeof signUpSchema>, ip: string) {
+export const SIGN_UP_CLOSED = "Sign-up is closed on this server. Ask an administrator for an account.";
+export const SIGN_UP_NEEDS_INVITATION =
+  "Sign-up on this server needs an invitation: open the invitation link you received (for the address it was sent to).";
+
+/**
+ * Creates an account, answering exactly the same whether or not the address already has one (the
+ * same value, after the same argon2id work), so the form cannot be used to find out who is
+ * registered; the existing account's owner is told by e-mail instead, off the request's timing.
+ * SIGNUP_MODE: closed refuses everyone; invite-only needs a valid invitation token (one sent to an
+ * address is for that address only). An e-mailed invitation for this address verifies it.
+ */
+export async function signUp(input: z.input<typeof signUpSchema>, ip: string, mode: SignUpMode = env().SIGNUP_MODE): Promise<{ email: string }> {
   const data = signUpSchema.parse(input);
+  if (mode === "closed") throw new PortcullisError("forbidden", SIGN_UP_CLOSED);
   const limit = await hitRateLimit(`signup:ip:${ip}`, env().SIGNUP_RATE_LIMIT, 3600);
   if (!limit.allowed) throw new PortcullisError("forbidden", "too many sign-ups from this address; try again later");
-  const user = await createUser(getPrisma(), { email: data.email, password: data.password, name: data.name });
-  return { id: user.id, email: user.email };
+  const email = normalizeEmail(data.email);
+  const invitation = data.invitationToken ? await findInvitation(data.invitationToken) : null;
+  const invitationFits = invitation !== null && (invitation.email === null || invitation.email === email);
+  if (mode === "invite-only" && !invitationFits) throw new PortcullisError("forbidden", SIGN_UP_NEEDS_INVITATION);
+
+  const passwordHash = await hashPassword(data.password);
+  // One statement either way (INSERT … ON CONFLICT DO NOTHING): the same work whether the address is new.
+  const { count } = await getPrisma().user.createMany({
+    data: [{ email, name: data.name || null, passwordHash, emailVerifiedAt: invitationFits && invitation.email === email ? new Date() : null }],
+    skipDuplicates: true,
+  });
+  if (count === 0) {
+    void tellOwnerOfSignUpAttempt(email).catch((mailError: unknown) => console.warn("[web] sign-up notice not sent:", (mailError as Error).message));
+  }
+  return { email };
+}
+
+async function tellOwnerOfSignUpAttempt(email: string): Promise<void> {
+  await sendMail({
+    to: email,
+    subject: "Someone tried to create a Portcullis account with your address",
+    text: `Someone (hopefully you) tried to create a new Portcullis account for ${email}, which already has one. Nothing was changed.\n\nSign in: ${env().publicUrl}/sign-in\nForgot your password? ${env().publicUrl}/forgot-password\n\nIf it was not you, you can ignore this email.`,
+  });
 }
 
 const RESET_TTL_MS = 60 * 60 * 1000;
@@ -34,7 +75,7 @@ const RESET_TTL_MS = 60 * 60 * 1000;
  * to discover who is registered. The token is stored only as a hash.
  */
 export async function requestPasswordReset(emailInput: string, ip: string): Promise<void> {
-  const email = normalizeEmail(z.string().email("enter a valid email address").parse(emailInput.trim()));
+  const email = normalizeEmail(emailSchema.parse(emailInput));
   const limit = await hitRateLimit(`reset:${email}`, 5, 3600);
   const limitIp = await hitRateLimit(`reset:ip:${ip}`, 30, 3600);
   if (!limit.allowed || !limitIp.allowed) return;
@@ -55,6 +96,7 @@ export async function requestPasswordReset(emailInput: string, ip: string): Prom
 
 export async function resetPassword(token: string, password: string): Promise<{ email: string }> {
   const newPassword = passwordSchema.parse(password);
+  z.string().max(256).parse(token);
   const prisma = getPrisma();
   const record = await prisma.passwordResetToken.findUnique({ where: { tokenHash: sha256Hex(token) }, include: { user: true } });
   if (!record || record.usedAt || record.expiresAt < new Date()) {
@@ -63,9 +105,13 @@ export async function resetPassword(token: string, password: string): Promise<{ 
   const passwordHash = await hashPassword(newPassword);
   await prisma.$transaction([
     prisma.passwordResetToken.update({ where: { id: record.id }, data: { usedAt: new Date() } }),
-    // A reset also unlocks the account and signs every other browser out.
-    prisma.user.update({ where: { id: record.userId }, data: { passwordHash, failedLoginCount: 0, lockedUntil: null } }),
+    // A reset also signs every other browser out, and verifies the address (the link came by e-mail).
+    prisma.user.update({
+      where: { id: record.userId },
+      data: { passwordHash, failedLoginCount: 0, lockedUntil: null, emailVerifiedAt: record.user.emailVerifiedAt ?? new Date() },
+    }),
     prisma.session.updateMany({ where: { userId: record.userId, revokedAt: null }, data: { revokedAt: new Date() } }),
   ]);
+  await clearSignInFailures(record.user.email);
   return { email: record.user.email };
 }

@@ -1,19 +1,17 @@
 "use server";
 import { headers } from "next/headers";
-import { runPublicAction } from "../../lib/action";
+import { z } from "zod";
+import { input, publicAction } from "../../lib/action";
 import { clientIp } from "../../lib/auth";
-import { requestPasswordReset, resetPassword, signUp } from "./account-operations";
+import { passwordSchema, requestPasswordReset, resetPassword, signUp, signUpSchema } from "./account-operations";
 
-export async function signUpAction(input: { name?: string; email: string; password: string }) {
-  const ip = clientIp(await headers());
-  return runPublicAction(() => signUp(input, ip));
-}
+// Signed-out actions: every input parsed whole by a strict schema before anything runs.
+export const signUpAction = publicAction(signUpSchema, async (parsed) => signUp(parsed, clientIp(await headers())));
 
-export async function requestPasswordResetAction(email: string) {
-  const ip = clientIp(await headers());
-  return runPublicAction(() => requestPasswordReset(email, ip));
-}
+export const requestPasswordResetAction = publicAction(input({ email: z.string().trim().max(254) }), async (parsed) =>
+  requestPasswordReset(parsed.email, clientIp(await headers())),
+);
 
-export async function resetPasswordAction(token: string, password: string) {
-  return runPublicAction(() => resetPassword(token, password));
-}
+export const resetPasswordAction = publicAction(input({ token: z.string().min(1).max(256), password: passwordSchema }), async (parsed) =>
+  resetPassword(parsed.token, parsed.password),
+);

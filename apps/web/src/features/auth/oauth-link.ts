@@ -13,6 +13,16 @@ export interface ExternalIdentity {
   name?: string | null;
 }
 
+/** Every sentence a refused external sign-in shows (the sign-in page shows nothing else from its URL). */
+export const EXTERNAL_SIGN_IN_ERRORS = {
+  noEmail: "Your provider did not share an email address.",
+  unverified: "Your email address is not verified with your provider. Verify it there, then sign in again.",
+  unverifiedAccount:
+    "An account with this email already exists but its address was never verified, so it cannot be linked. Sign in with its password, or reset the password (that verifies the address), then try again.",
+  closed: "Sign-up is closed on this server. Ask an administrator for an account.",
+  inviteOnly: "Sign-up needs an invitation on this server. Open the invitation link you received and create your account there.",
+} as const;
+
 export type LinkDecision = { ok: true; userId: string; created: boolean; linked: boolean } | { ok: false; error: string };
 
 /**
@@ -30,26 +40,19 @@ export async function resolveExternalSignIn(prisma: PrismaClient, identity: Exte
   if (existing) return { ok: true, userId: existing.userId, created: false, linked: false };
 
   const email = normalizeEmail(identity.email ?? "");
-  if (!email || !z.string().email().safeParse(email).success) return { ok: false, error: "Your provider did not share an email address." };
-  if (!identity.emailVerified) return { ok: false, error: "Your email address is not verified with your provider. Verify it there, then sign in again." };
+  if (!email || !z.string().email().safeParse(email).success) return { ok: false, error: EXTERNAL_SIGN_IN_ERRORS.noEmail };
+  if (!identity.emailVerified) return { ok: false, error: EXTERNAL_SIGN_IN_ERRORS.unverified };
 
   const owner = await prisma.user.findUnique({ where: { email } });
   if (owner) {
     if (!owner.emailVerifiedAt) {
-      return {
-        ok: false,
-        error:
-          "An account with this email already exists but its address was never verified, so it cannot be linked. Sign in with its password, or reset the password (that verifies the address), then try again.",
-      };
+      return { ok: false, error: EXTERNAL_SIGN_IN_ERRORS.unverifiedAccount };
     }
     await prisma.account.create({ data: { userId: owner.id, provider: identity.provider, providerAccountId: identity.providerAccountId } });
     return { ok: true, userId: owner.id, created: false, linked: true };
   }
   if (mode !== "open") {
-    return {
-      ok: false,
-      error: mode === "closed" ? "Sign-up is closed on this server. Ask an administrator for an account." : "Sign-up needs an invitation on this server. Open the invitation link you received and create your account there.",
-    };
+    return { ok: false, error: mode === "closed" ? EXTERNAL_SIGN_IN_ERRORS.closed : EXTERNAL_SIGN_IN_ERRORS.inviteOnly };
   }
   const user = await prisma.user.create({
     data: {

@@ -10,7 +10,7 @@ export function ForgotPasswordForm() {
   async function onSubmit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
     setPending(true);
-    const result = await requestPasswordResetAction(String(new FormData(event.currentTarget).get("email") ?? ""));
+    const result = await requestPasswordResetAction({ email: String(new FormData(event.currentTarget).get("email") ?? "") });
     setPending(false);
     setState(result.ok ? { sent: true } : { error: result.error });
   }
@@ -54,7 +54,7 @@ export function ResetPasswordForm({ token }: { token: string }) {
       return;
     }
     setPending(true);
-    const result = await resetPasswordAction(token, password);
+    const result = await resetPasswordAction({ token, password });
     setPending(false);
     setState(result.ok ? { done: true } : { error: result.error });
   }

@@ -6,7 +6,7 @@ import { useState } from "react";
 import { Alert, Button, Field, Input } from "../../components/ui";
 import { signUpAction } from "./actions";
 
-export function SignUpForm({ callbackUrl, defaultEmail }: { callbackUrl: string; defaultEmail?: string }) {
+export function SignUpForm({ callbackUrl, defaultEmail, invitationToken }: { callbackUrl: string; defaultEmail?: string; invitationToken?: string }) {
   const router = useRouter();
   const [error, setError] = useState<string>();
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
@@ -15,7 +15,12 @@ export function SignUpForm({ callbackUrl, defaultEmail }: { callbackUrl: string;
   async function onSubmit(event: React.FormEvent<HTMLFormElement>) {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    const input = { name: String(form.get("name") ?? ""), email: String(form.get("email") ?? ""), password: String(form.get("password") ?? "") };
+    const input = {
+      name: String(form.get("name") ?? ""),
+      email: String(form.get("email") ?? ""),
+      password: String(form.get("password") ?? ""),
+      ...(invitationToken ? { invitationToken } : {}),
+    };
     setPending(true);
     setError(undefined);
     setFieldErrors({});
@@ -26,10 +31,16 @@ export function SignUpForm({ callbackUrl, defaultEmail }: { callbackUrl: string;
       setFieldErrors(created.fieldErrors ?? {});
       return;
     }
+    // The answer is the same for a new address and one that already has an account (it does not
+    // say which); signing in with the password just chosen is what tells the owner apart.
     const result = await signIn("credentials", { email: input.email, password: input.password, redirect: false });
     if (!result || result.error) {
       setPending(false);
-      setError("Your account was created, but signing in failed: " + (result?.error ?? "try signing in"));
+      setError(
+        result?.error?.startsWith("Too many")
+          ? result.error
+          : "We could not sign you in with this password. If this email already had an account, sign in with its password or reset it (we emailed the address).",
+      );
       return;
     }
     router.push(callbackUrl);
