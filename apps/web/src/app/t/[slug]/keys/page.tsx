@@ -9,7 +9,7 @@ export const metadata = { title: "API keys" };
 export default async function KeysPage({ params }: { params: Promise<{ slug: string }> }) {
   const { slug } = await params;
   const ctx = await requireTeamPage(slug);
-  const { user, team, role } = ctx;
+  const { team, role } = ctx;
   const keys = await listKeys(ctx);
   const isAdmin = roleAtLeast(role, "admin");
   return (
