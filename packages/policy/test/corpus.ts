@@ -889,6 +889,13 @@ on("full", "dangerous_function",
   "DO $$ BEGIN CREATE FUNCTION inner_pwn() RETURNS text LANGUAGE sql AS 'SELECT pg_read_file(''/etc/passwd'')'; END $$",
 );
 on("full", "alter_system", "DO $$ BEGIN ALTER SYSTEM SET log_statement = 'none'; END $$");
+// The body is found by the parser's byte offsets: statements before it, multi-byte text, comments.
+on("full", "dangerous_function",
+  "SELECT 1; CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN pg_read_file('/etc/passwd'); END $$",
+  "SELECT 'é€😀'; /* ü */ CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN pg_read_file('/etc/passwd'); END $$",
+  "CREATE FUNCTION ok1() RETURNS int LANGUAGE plpgsql AS $$ BEGIN RETURN 1; END $$; CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN pg_read_file('/etc/passwd'); END $$",
+  "CREATE FUNCTION \"é\"() RETURNS text LANGUAGE plpgsql AS $body$ BEGIN RETURN 'ü' || pg_read_file('/etc/passwd'); END $body$",
+);
 on("full", "load_library", "CREATE PROCEDURE pwn() LANGUAGE plpgsql AS $$ BEGIN LOAD '/tmp/evil.so'; END $$");
 on("full", "session_state",
   "CREATE FUNCTION pwn() RETURNS void LANGUAGE plpgsql AS $$ BEGIN SET ROLE postgres; END $$",

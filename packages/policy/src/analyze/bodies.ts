@@ -21,6 +21,8 @@ export function checkPlpgsqlBody(statementText: string, check: EmbeddedSqlCheck)
   const compiled = parsePlpgsql(statementText);
   if (!compiled.ok)
     throw new Refusal("code_creation", `the PL/pgSQL body does not compile (${compiled.message}), so it cannot be verified`);
+  // One statement's text holds exactly one body: anything else means the text was not the statement.
+  if (compiled.functions.length !== 1) throw new Refusal("code_creation", "the PL/pgSQL body could not be isolated, so it cannot be verified");
   walk(compiled.functions, check, 0);
 }
 
