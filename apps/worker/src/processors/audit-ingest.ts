@@ -48,6 +48,16 @@ export interface AuditBatcherOptions {
   checkpoints?: CheckpointRedis;
 }
 
+const CHECKPOINT_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 /** Batches one writer may have in flight: one in PostgreSQL, one being encoded or waiting for the chain lock. */
 const WRITER_DEPTH = 2;
 
@@ -169,7 +179,9 @@ export class AuditBatcher {
         if (this.key && this.opts.checkpoints && result.heads.length) {
           // After the commit: a checkpoint never names a head the database might not have. A failed
           // write only leaves the checkpoint behind (the next batch moves it on).
-          await writeCheckpoints(this.opts.checkpoints, this.key, result.heads).catch((error) =>
+          // Bounded: with Redis down the worker's connection queues commands, and the events (already
+          // committed) must not wait on it.
+          await withTimeout(writeCheckpoints(this.opts.checkpoints, this.key, result.heads), CHECKPOINT_TIMEOUT_MS).catch((error) =>
             this.opts.logger?.warn({ err: error }, "audit checkpoint could not be written"),
           );
         }

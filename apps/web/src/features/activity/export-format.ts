@@ -2,7 +2,7 @@ import type { AuditRow } from "./operations";
 
 export const EXPORT_COLUMNS = [
   "id", "time", "verdict", "tool", "sql", "rule_id", "reason", "duration_ms", "rows", "bytes", "error",
-  "link_id", "api_key_id", "oauth_client_id", "user_id", "client_name", "client_version", "tables", "source_ip",
+  "link_id", "api_key_id", "oauth_client_id", "user_id", "client_name", "client_version", "tables", "source_ip", "kind", "detail",
 ] as const;
 
 export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[number], unknown> {
@@ -26,6 +26,9 @@ export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[numb
     client_version: row.client_version,
     tables: row.tables,
     source_ip: row.source_ip,
+    // Appended last so existing CSV consumers keep their column positions.
+    kind: row.kind,
+    detail: row.detail,
   };
 }
 
