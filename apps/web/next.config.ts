@@ -1,4 +1,5 @@
 import type { NextConfig } from "next";
+import { STATIC_SECURITY_HEADERS } from "./src/lib/security-headers";
 
 const nextConfig: NextConfig = {
   // The e2e harness builds into its own directory so a test run never collides with `next dev`
@@ -17,17 +18,10 @@ const nextConfig: NextConfig = {
     return config;
   },
   typedRoutes: false,
+  // The request-independent security headers on everything, static files included; the CSP (with its
+  // per-request nonce) and HSTS come from src/proxy.ts.
   async headers() {
-    return [
-      {
-        source: "/:path*",
-        headers: [
-          { key: "X-Frame-Options", value: "DENY" },
-          { key: "X-Content-Type-Options", value: "nosniff" },
-          { key: "Referrer-Policy", value: "strict-origin-when-cross-origin" },
-        ],
-      },
-    ];
+    return [{ source: "/:path*", headers: STATIC_SECURITY_HEADERS }];
   },
 };
 
