@@ -87,20 +87,20 @@ export async function testConnection(ctx: TeamContext, input: { connectionId?: s
   requireRole(ctx, "admin");
   const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
   const fields = toFields(input.values, stored ? getKeyring().open(stored.secretCiphertext, stored.id) : undefined);
-  return testConnectionFields(fields);
+  return testConnectionFields(fields, { metadata: getPrisma() });
 }
 
 export async function createConnection(ctx: TeamContext, input: { values: ConnectionValues }) {
   requireRole(ctx, "admin");
   const fields = toFields(input.values);
   if (!fields.password) throw new PortcullisError("invalid_input", "enter the password (it is stored encrypted and never shown again)");
-  const test = await testConnectionFields(fields);
-  if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`, { test });
   const prisma = getPrisma();
+  // Tested before the transaction (a network round trip must not hold it open), then handed over.
+  const test = await testConnectionFields(fields, { metadata: prisma });
+  if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
   const connection = await prisma.$transaction(async (tx) => {
     // The shared operation takes a client; the transaction client is one (no nested transaction inside).
-    const created = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, test: false });
-    const row = await tx.connection.update({ where: { id: created.id }, data: { status: "ok", lastTestedAt: new Date(), lastTestResult: { ...test } } });
+    const row = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, tested: test });
     await recordConfigChange(tx, {
       teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.create",
       target: { type: "connection", id: row.id, name: row.name }, after: auditView(row), sourceIp: ctx.sourceIp,
@@ -118,8 +118,9 @@ export async function updateConnection(ctx: TeamContext, input: { connectionId: 
   requireRole(ctx, "admin");
   const stored = await storedConnection(ctx.team.id, input.connectionId);
   const fields = toFields(input.values, getKeyring().open(stored.secretCiphertext, stored.id));
-  const test = await testConnectionFields(fields);
+  const test = await testConnectionFields(fields, { metadata: getPrisma() });
   if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
+  const { role: rolePrivileges, ...lastTestResult } = test;
   const sealed = getKeyring().seal(fields.password, stored.id);
   const prisma = getPrisma();
   try {
@@ -129,7 +130,7 @@ export async function updateConnection(ctx: TeamContext, input: { connectionId: 
         data: {
           name: input.values.name, host: fields.host, port: fields.port, database: fields.database, username: fields.username,
           secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null,
-          status: "ok", lastTestedAt: new Date(), lastTestResult: { ...test },
+          status: "ok", lastTestedAt: new Date(), lastTestResult, rolePrivileges: rolePrivileges ? { ...rolePrivileges } : undefined,
         },
       });
       await recordConfigChange(tx, {

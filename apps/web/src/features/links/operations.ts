@@ -2,7 +2,7 @@ import pg from "pg";
 import { z } from "zod";
 import type { Prisma, PrismaClient } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
-import { createLink } from "@portcullis/db/operations";
+import { assertScopeAllowedForConnection, createLink } from "@portcullis/db/operations";
 import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import { loadCatalog, parseScope, type Scope } from "@portcullis/policy";
 import { idOrNotFound, requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
@@ -105,6 +105,10 @@ function auditView(link: { name: string; status: string; connectionId: string; s
 export async function createLinkForTeam(ctx: TeamContext, input: { connectionId: string; name: string; scope: unknown }) {
   requireRole(ctx, "admin");
   const scope = requireValidScope(input.scope);
+  const connection = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id } });
+  if (!connection) throw new PortcullisError("not_found", "connection not found");
+  // A role that reaches the server's programs or files never gets an admin link (operator setting aside).
+  assertScopeAllowedForConnection(connection, scope);
   const link = await getPrisma().$transaction(async (tx) => {
     const created = await createLink(tx as unknown as PrismaClient, {
       teamId: ctx.team.id,
@@ -129,7 +133,12 @@ export async function updateLink(ctx: TeamContext, input: { linkId: string; name
   if (!link) throw new PortcullisError("not_found", "link not found");
   const data: Prisma.LinkUpdateInput = {};
   if (input.name !== undefined) data.name = input.name;
-  if (input.scope !== undefined) data.scope = requireValidScope(input.scope) as unknown as Prisma.InputJsonValue;
+  if (input.scope !== undefined) {
+    const scope = requireValidScope(input.scope);
+    const connection = await prisma.connection.findUniqueOrThrow({ where: { id: link.connectionId } });
+    assertScopeAllowedForConnection(connection, scope);
+    data.scope = scope as unknown as Prisma.InputJsonValue;
+  }
   if (input.status !== undefined) data.status = input.status;
   const action =
     input.status !== undefined && input.name === undefined && input.scope === undefined
