@@ -82,7 +82,9 @@ start_postgres() {
   if "${runas[@]}" "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
     STARTED_PG=0
   else
-    "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null \
+    # Port and socket directory from the arguments, not only from postgresql.conf: a copied or moved
+    # .data, or PG_PORT given on a later run, must not bring the server up somewhere else.
+    "${runas[@]}" "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 -o "-p $port -c unix_socket_directories='$data'" start >/dev/null \
       || die "PostgreSQL did not start; see ${data}/server.log"
     STARTED_PG=1
   fi
