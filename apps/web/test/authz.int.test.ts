@@ -526,5 +526,11 @@ describe("members see nothing of links they were not granted", () => {
     expect(JSON.stringify(await ops.keys.listKeys(member))).not.toContain("withdrawn-secret");
     expect(JSON.stringify(await ops.links.listLinks(member))).not.toContain("withdrawn-secret");
     expect(await outcome(async () => ops.links.getLink(member, l.id))).toBe("not_found");
+    // Not even how many there are: the connection list counts only the member's links.
+    const granted = await prisma.linkAccess.count({ where: { userId: actors.member.userId, link: { connectionId } } });
+    const all = await prisma.link.count({ where: { connectionId } });
+    expect(all).toBeGreaterThan(granted);
+    expect((await ops.connections.listConnections(member)).find((c) => c.id === connectionId)?._count.links).toBe(granted);
+    expect((await ops.connections.listConnections(owner)).find((c) => c.id === connectionId)?._count.links).toBe(all);
   });
 });

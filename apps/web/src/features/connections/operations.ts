@@ -67,7 +67,9 @@ export async function listConnections(ctx: TeamContext) {
     orderBy: { createdAt: "asc" },
     select: {
       id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, status: true,
-      lastTestedAt: true, lastTestResult: true, createdAt: true, _count: { select: { links: true } },
+      lastTestedAt: true, lastTestResult: true, createdAt: true,
+      // A member counts only the links they were granted: the others are not theirs to know about.
+      _count: { select: { links: ctx.role === "member" ? { where: { access: { some: { userId: ctx.user.userId } } } } : true } },
     },
   });
 }

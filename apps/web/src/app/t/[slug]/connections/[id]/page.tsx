@@ -4,6 +4,7 @@ import { Card, PageHeader } from "@/components/ui";
 import { ConnectionForm } from "@/features/connections/connection-form";
 import { DeleteConnectionButton } from "@/features/connections/delete-connection";
 import { getConnection } from "@/features/connections/operations";
+import { visibleLinks } from "@/features/links/operations";
 import { roleAtLeast } from "@/lib/authz";
 import { getPrisma } from "@/lib/db";
 import { requireTeamPage } from "@/lib/session";
@@ -15,7 +16,7 @@ export default async function ConnectionPage({ params }: { params: Promise<{ slu
   const ctx = await requireTeamPage(slug);
   const { team, role } = ctx;
   const connection = await getConnection(ctx, id).catch(() => notFound());
-  const links = await getPrisma().link.count({ where: { connectionId: id, teamId: team.id } });
+  const links = await getPrisma().link.count({ where: { connectionId: connection.id, ...visibleLinks(ctx) } });
   const canManage = roleAtLeast(role, "admin");
   return (
     <div className="max-w-2xl">
