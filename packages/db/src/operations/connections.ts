@@ -101,9 +101,10 @@ FROM pg_roles r WHERE r.rolname = current_user`;
  */
 export function explainPowerfulRole(facts: Pick<RolePrivileges, "role" | "superuser" | "createRole" | "serverRoles">, database?: string): string | undefined {
   const why: string[] = [];
+  // A superuser is a member of every role: the one reason says it all.
   if (facts.superuser) why.push("is a superuser (it can run programs on the database server with COPY ... TO PROGRAM, read its files and every database)");
-  if (facts.createRole) why.push("has CREATEROLE (it can grant itself roles that run programs on the database server)");
-  for (const r of facts.serverRoles)
+  if (facts.createRole && !facts.superuser) why.push("has CREATEROLE (it can grant itself roles that run programs on the database server)");
+  if (!facts.superuser) for (const r of facts.serverRoles)
     why.push(r === "pg_execute_server_program" ? "is a member of pg_execute_server_program (it can run programs on the database server)" : `is a member of ${r} (it can ${r === "pg_read_server_files" ? "read" : "write"} files on the database server)`);
   if (why.length === 0) return undefined;
   const role = "portcullis_reader";
