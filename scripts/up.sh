@@ -47,7 +47,13 @@ if [ -z "$DATABASE_URL" ]; then
   start_postgres "$ROOT/.data/pg" "$PG_PORT" "" "$(random_secret 24)"
   bootstrap_metadata "$ROOT/.data/pg" "$PG_PORT" "$METADATA_DB_PASSWORD"
   export DATABASE_URL
-  SEED_ADMIN_URL="${SEED_ADMIN_URL:-$PG_SUPERUSER_URL}"
+  if [ -z "$SEED_ADMIN_URL" ]; then
+    SEED_ADMIN_URL="$PG_SUPERUSER_URL"
+    # The demo's Chinook lives on this cluster, on loopback: allow exactly that address and that one
+    # database as a target (the metadata database stays refused; other loopback targets too).
+    export TARGET_ALLOW_ADDRESSES="${TARGET_ALLOW_ADDRESSES:+$TARGET_ALLOW_ADDRESSES,}127.0.0.1:${PG_PORT}"
+    export TARGET_STACK_DATABASES="${TARGET_STACK_DATABASES:+$TARGET_STACK_DATABASES,}chinook"
+  fi
 else
   say "using the PostgreSQL server in DATABASE_URL"
 fi
