@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerAction } from "../support/dashboard-surface";
 import type { HttpActor } from "../support/attacker-http";
 import { describeChange, diffSnapshots, judge, protectedIds, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
-import { CANARY_PREFIX, VICTIM_MARKER, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
+import { CANARY_PREFIX, VICTIM_MARKER, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
 import { PASSWORD } from "../support/stack";
 import { payloadsFor, type Payload } from "./payloads";
 
@@ -70,7 +70,9 @@ async function heal(state: ActorState, w: VictimWorld): Promise<void> {
   } finally {
     await prisma.$disconnect();
   }
-  if (!(await state.http.signedIn())) await state.http.signIn(PASSWORD);
+  // A fresh session every time: a hostile payload may have revoked the actor's own session, which
+  // the JWT cookie alone does not show (the server checks the session row).
+  await state.http.signIn(PASSWORD);
 }
 
 /**
@@ -81,7 +83,10 @@ export function leaks(kind: ActorKind | "outsider-route", text: string, sent: st
   const found: string[] = [];
   if (text.includes(CANARY_PREFIX)) found.push(`a canary (${text.slice(text.indexOf(CANARY_PREFIX), text.indexOf(CANARY_PREFIX) + 20)}…)`);
   if (kind !== "viewer" && kind !== "member" && kind !== "admin") {
-    for (const m of text.match(VICTIM_MARKER) ?? []) if (!sent.includes(m) && !found.includes(m)) found.push(m);
+    for (const m of text.match(VICTIM_MARKER) ?? []) {
+      const at = text.indexOf(m);
+      if (!sent.includes(m) && !found.some((f) => f.startsWith(m))) found.push(`${m} in …${text.slice(Math.max(0, at - 120), at + m.length + 40)}…`);
+    }
   }
   return found;
 }
@@ -106,20 +111,22 @@ export async function attackActions(opts: {
   vocabulary: string[];
   world: VictimWorld;
   log: (line: string) => void;
+  reseed?: () => Promise<VictimWorld>;
 }): Promise<Finding[]> {
-  const { kind, world: w } = opts;
+  const { kind } = opts;
+  let w = opts.world;
   const findings: Finding[] = [];
-  const state: ActorState = {
+  const stateOf = (world: VictimWorld): ActorState => ({
     kind,
-    http: w.actors[kind],
-    userId: w.userIds[kind],
-    ownTeamIds: kind === "outsider" ? [w.outsider.teamId] : [],
-    ownSlug: kind === "outsider" ? w.outsider.slug : w.slug,
-  };
+    http: world.actors[kind],
+    userId: world.userIds[kind],
+    ownTeamIds: kind === "outsider" ? [world.outsider.teamId] : [],
+    ownSlug: kind === "outsider" ? world.outsider.slug : world.slug,
+  });
+  let state = stateOf(w);
   const metaUrl = process.env.DATABASE_URL!;
-  let before: Snapshot = await snapshotMetadata(metaUrl);
-  const first = before;
-  let lastAfter = before;
+  let before: Snapshot;
+  let lastAfter: Snapshot = await snapshotMetadata(metaUrl);
   for (const action of opts.actions) {
     await heal(state, w);
     before = await snapshotMetadata(metaUrl);
@@ -154,12 +161,18 @@ export async function attackActions(opts: {
       findings.push({ actor: kind, action: action.name, kind: "target-changed", detail: "the victim's target database changed", payloads: succeeded });
     }
     opts.log(`${kind} ${action.name}: ${payloads.length} payloads, ${succeeded.length} ok, ${violations.length} protected rows changed`);
+    // A damaged victim (links deleted, connection gone) would hide what later actions can do: the
+    // next action is attacked against a fresh world (older worlds stay protected and judged).
+    if (violations.length) {
+      w = await (opts.reseed ?? seedVictimWorld)();
+      state = stateOf(w);
+    }
   }
   // Audit rows arrive through the queue: whatever lands after the last action is judged here.
   await new Promise((r) => setTimeout(r, 2500));
   const settled = await snapshotMetadata(metaUrl);
   const late = diffSnapshots(lastAfter, settled).filter((ch) => ch.table.startsWith("audit"));
-  const lateIds = protectedIds(first, { userId: state.userId, ownTeamIds: state.ownTeamIds });
+  const lateIds = protectedIds(lastAfter, { userId: state.userId, ownTeamIds: state.ownTeamIds });
   const lateViolations = kind === "admin" ? [] : judge(late, lateIds, state.userId);
   if (lateViolations.length) {
     findings.push({ actor: kind, action: "(queued effects of this actor's run)", kind: "late-effect", detail: lateViolations.slice(0, 5).map(describeChange).join("\n    "), payloads: [] });

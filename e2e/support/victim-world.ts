@@ -50,7 +50,7 @@ function registerDatabase(name: string): void {
 export const CANARY_PREFIX = "CANARY-";
 
 /** Names and e-mails of victim objects (any world of the run), as the seeding spells them. */
-export const VICTIM_MARKER = /victim-(?:owner|viewer|member|admin|invitee)-[0-9a-f]{8}-[a-z0-9]+@example\.com|victim-(?:db|admin-link|read-link|key)-[0-9a-f]{8}|victim description [0-9a-f]{8}/g;
+export const VICTIM_MARKER = /victim-(?:owner|viewer|member|admin|invitee)-[0-9a-f]{8}-[a-z0-9]+@example\.com|victim-(?:db|admin-link|read-link|key)-[0-9a-f]{8}|victim description [0-9a-f]{8}|victim_tbl_[0-9a-f]{8}/g;
 
 export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -96,6 +96,8 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       await c.query(`INSERT INTO canary VALUES ($1, 'the victim''s secret')`, [canary]);
       await c.query(`CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL)`);
       await c.query(`INSERT INTO customers VALUES (1, $1), (2, $2)`, [`${canary}-alice@victim.example`, `${canary}-bob@victim.example`]);
+      // Its name alone is the victim's: table listings (connection tables, schema) must not show it to outsiders.
+      await c.query(`CREATE TABLE victim_tbl_${tag} (id int)`);
     });
 
     const ownerEmail = uniqueEmail(`victim-owner-${tag}`);
