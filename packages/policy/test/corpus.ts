@@ -854,7 +854,7 @@ on("full", "ok",
   "CREATE FUNCTION twice(x int) RETURNS int LANGUAGE sql AS 'SELECT x * 2'",
   "CREATE FUNCTION thrice(x int) RETURNS int LANGUAGE sql RETURN x * 3",
   "CREATE FUNCTION newest() RETURNS SETOF album LANGUAGE sql BEGIN ATOMIC SELECT * FROM album ORDER BY album_id DESC LIMIT 1; END",
-  "CREATE PROCEDURE touch_genre() LANGUAGE plpgsql AS $$ BEGIN UPDATE genre SET name = name WHERE false; COMMIT; END $$",
+  "CREATE PROCEDURE touch_genre() LANGUAGE plpgsql AS $$ BEGIN UPDATE genre SET name = name WHERE false; END $$",
   "CREATE FUNCTION g() RETURNS int LANGUAGE sql SECURITY INVOKER AS 'SELECT 1'",
 );
 on("full", "dynamic_sql",
@@ -889,6 +889,10 @@ on("full", "dangerous_function",
   "DO $$ BEGIN CREATE FUNCTION inner_pwn() RETURNS text LANGUAGE sql AS 'SELECT pg_read_file(''/etc/passwd'')'; END $$",
 );
 on("full", "alter_system", "DO $$ BEGIN ALTER SYSTEM SET log_statement = 'none'; END $$");
+on("full", "transaction_control",
+  "DO $$ BEGIN COMMIT; PERFORM count(*) FROM track, track t2, track t3; END $$",
+  "CREATE PROCEDURE p() LANGUAGE plpgsql AS $$ BEGIN UPDATE genre SET name = name WHERE false; ROLLBACK; END $$",
+);
 // The body is found by the parser's byte offsets: statements before it, multi-byte text, comments.
 on("full", "dangerous_function",
   "SELECT 1; CREATE FUNCTION pwn() RETURNS text LANGUAGE plpgsql AS $$ BEGIN RETURN pg_read_file('/etc/passwd'); END $$",

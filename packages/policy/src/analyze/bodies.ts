@@ -37,6 +37,9 @@ function walk(node: unknown, check: EmbeddedSqlCheck, depth: number): void {
     const value = (node as PgNode)[key];
     if (key === "PLpgSQL_stmt_dynexecute" || key === "PLpgSQL_stmt_dynfors" || key === "dynquery")
       throw new Refusal("dynamic_sql", "EXECUTE of a string builds SQL at run time that no check can see; write the statement itself in the body");
+    // A COMMIT inside the body would end the gateway's transaction and, with it, its SET LOCAL limits.
+    if (key === "PLpgSQL_stmt_commit" || key === "PLpgSQL_stmt_rollback")
+      throw new Refusal("transaction_control", "COMMIT/ROLLBACK inside a body would end the transaction the gateway runs the call in (and its time limit)");
     if (key === "PLpgSQL_expr") {
       const expr = value as { query?: unknown; parseMode?: unknown };
       checkExpression(typeof expr.query === "string" ? expr.query : "", typeof expr.parseMode === "number" ? expr.parseMode : RAW_PARSE_DEFAULT, check);
