@@ -487,6 +487,23 @@ describe("configuration changes are recorded with the change", () => {
     expect(settings.after.auditRetentionDays).toBe(45);
   });
 
+  test("member invitations, role changes and removals are recorded with before and after", async () => {
+    const since = await mark();
+    const owner = await as(actors.owner, teamId);
+    const { addMember } = await import("@portcullis/db/operations");
+    const u = await user("audited-member");
+    await addMember(prisma, { teamId, userId: u.id, role: "viewer" });
+    const inv = await ops.teams.inviteMember(owner, { email: `${unique("ai")}@example.com`, role: "member" });
+    await ops.teams.revokeInvitation(owner, { invitationId: inv.id });
+    await ops.teams.changeMemberRole(owner, { userId: u.id, role: "member" });
+    await ops.teams.removeMember(owner, { userId: u.id });
+    const events = await outboxSince(since);
+    expect(events.map((e) => e.tool)).toEqual(["member.invite", "member.invitation.revoke", "member.role.update", "member.remove"]);
+    const change = JSON.parse(events[2]!.detail) as { target: { id: string }; before: { role: string }; after: { role: string } };
+    expect(change).toMatchObject({ target: { id: u.id }, before: { role: "viewer" }, after: { role: "member" } });
+    expect(JSON.stringify(events)).not.toContain(inv.url.split("/invite/")[1]!);
+  });
+
   test("a refused change records nothing", async () => {
     const since = await mark();
     await outcome(async () => ops.teams.changeMemberRole(await as(actors.admin, teamId), { userId: actors.owner.userId, role: "viewer" }));
@@ -532,5 +549,28 @@ describe("members see nothing of links they were not granted", () => {
     expect(all).toBeGreaterThan(granted);
     expect((await ops.connections.listConnections(member)).find((c) => c.id === connectionId)?._count.links).toBe(granted);
     expect((await ops.connections.listConnections(owner)).find((c) => c.id === connectionId)?._count.links).toBe(all);
+  });
+});
+
+describe("deleting a team", () => {
+  test("takes its keys, grants and tokens with it, in one transaction; a wrong confirmation deletes nothing", async () => {
+    const owner = await user("doomed-owner");
+    const doomed = await ops.teams.createTeamForUser({ userId: owner.id }, { name: "Doomed" });
+    const ctx = await as({ userId: owner.id }, doomed.id);
+    const c = await ops.connections.createConnection(ctx, { values: connectionValues(unique("doomed")) as never });
+    const l = await ops.links.createLinkForTeam(ctx, { connectionId: c.id, name: "d", scope: { access: "read" } });
+    const k = await ops.keys.issueKey(ctx, { linkId: l.id, name: "d", expiresInDays: 1 });
+    const client = await prisma.oAuthClient.create({ data: { clientId: `https://doomed-${randomBytes(4).toString("hex")}.example/m.json`, kind: "metadata_document", name: "IDE", redirectUris: [], metadata: {} } });
+    const grant = await prisma.oAuthGrant.create({ data: { teamId: doomed.id, clientId: client.id, userId: owner.id, linkId: l.id } });
+    await prisma.oAuthToken.create({ data: { grantId: grant.id, kind: "access", tokenHash: randomBytes(32).toString("hex"), expiresAt: new Date(Date.now() + 3600_000) } });
+
+    expect(await outcome(async () => ops.teams.deleteTeam(ctx, { confirmSlug: "something-else" }))).toBe("invalid_input");
+    expect(await prisma.team.count({ where: { id: doomed.id } })).toBe(1);
+
+    await ops.teams.deleteTeam(ctx, { confirmSlug: doomed.slug });
+    expect(await prisma.team.count({ where: { id: doomed.id } })).toBe(0);
+    expect(await prisma.apiKey.count({ where: { id: k.id } })).toBe(0);
+    expect(await prisma.oAuthGrant.count({ where: { id: grant.id } })).toBe(0);
+    expect(await prisma.oAuthToken.count({ where: { grantId: grant.id } })).toBe(0);
   });
 });
