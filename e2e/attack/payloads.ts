@@ -95,8 +95,11 @@ export function payloadsFor(action: ServerAction, vocabulary: string[], w: Victi
   const push = (label: string, arg0: unknown) => out.push({ label, args: [arg0, ...rest] });
 
   if (isObjectParam(first)) {
-    // The action's own fields plus every id-ish name found anywhere in the action sources.
-    const fields = [...new Set([...first.fields, ...vocabulary.filter((f) => ID_FIELDS.includes(f) || first.fields.length === 0)])];
+    // The action's own fields (every name found in the action sources when they could not be read).
+    const fields = first.fields.length ? first.fields : vocabulary;
+    const everyId = [...new Set([...fields, ...vocabulary.filter((f) => ID_FIELDS.includes(f))])];
+    push("victim ids plus every id field of the sources", objectArg(everyId, w, (f) => victimValue(f, w)));
+    push("every id field as {not}", objectArg(everyId, w, () => ({ not: randomUUID() })));
     push("victim ids", objectArg(fields, w, (f) => victimValue(f, w)));
     if (attackerTeamId) push("own teamId + victim ids", { ...objectArg(fields, w, (f) => victimValue(f, w)), teamId: attackerTeamId });
     for (const [op, make] of OPERATORS) push(`ids as {${op}}`, objectArg(fields, w, (f) => make(f, w, attackerTeamId)));

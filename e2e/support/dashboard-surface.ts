@@ -58,9 +58,12 @@ function splitTopLevel(text: string, separators: string): string[] {
   const parts: string[] = [];
   let depth = 0;
   let current = "";
+  let prev = "";
   for (const ch of text) {
     if ("{([<".includes(ch)) depth++;
-    if ("})]>".includes(ch)) depth--;
+    // The ">" of an arrow function closes nothing.
+    if ("})]>".includes(ch) && !(ch === ">" && prev === "=")) depth--;
+    prev = ch;
     if (depth === 0 && separators.includes(ch)) {
       parts.push(current);
       current = "";
@@ -115,6 +118,49 @@ function fieldsOfType(typeText: string, source: string, file: string): string[] 
   return [];
 }
 
+const OBJECT_SCHEMA = /(?:\binput|z\.object|z\.strictObject|z\.looseObject)\(\s*\{/;
+
+/**
+ * Field names of an action built from a schema (`export const x = teamAction("admin", someInput, ...)`):
+ * the object literal given inline, or the one a constant named in the call holds.
+ */
+function schemaFields(source: string, from: number, file: string): string[] {
+  const call = source.indexOf("(", from);
+  if (call < 0) return [];
+  const args = balanced(source, call);
+  const keysOf = (text: string, at: number) => fieldsOfType(text.slice(at + text.slice(at).indexOf("{")), text, "");
+  const inline = OBJECT_SCHEMA.exec(args);
+  if (inline) return keysOf(args, inline.index);
+  for (const ident of splitTopLevel(args, ",").filter((a) => /^[A-Za-z_$][\w$]*$/.test(a))) {
+    // The constant may live in this file or in a module it imports relatively.
+    for (const text of [source, ...importedSources(source, file)]) {
+      const decl = new RegExp(`const\\s+${ident}\\s*=\\s*`).exec(text);
+      if (!decl) continue;
+      const rest = text.slice(decl.index + decl[0].length);
+      const schema = OBJECT_SCHEMA.exec(rest);
+      // The schema must be this constant's own initializer, not one further down the file.
+      if (schema && !/;\s*\n/.test(rest.slice(0, schema.index))) return keysOf(rest, schema.index);
+    }
+  }
+  return [];
+}
+
+function importedSources(source: string, file: string): string[] {
+  const out: string[] = [];
+  for (const m of source.matchAll(/from\s+["'](\.[^"']+|@\/[^"']+)["']/g)) {
+    const spec = m[1]!.startsWith("@/") ? path.join(WEB_SRC, m[1]!.slice(2)) : path.resolve(path.dirname(path.join(WEB_SRC, file)), m[1]!);
+    for (const ext of [".ts", ".tsx", "/index.ts"]) {
+      try {
+        out.push(readFileSync(spec.replace(/\.js$/, "") + ext, "utf8"));
+        break;
+      } catch {
+        // next extension
+      }
+    }
+  }
+  return out;
+}
+
 interface SourceExport {
   name: string;
   file: string;
@@ -143,7 +189,9 @@ export function serverActionSources(): { exports: SourceExport[]; inlineActions:
       });
       exports.push({ name: m[1]!, file, params });
     }
-    for (const m of source.matchAll(/export\s+const\s+([A-Za-z_$][\w$]*)\s*=/g)) exports.push({ name: m[1]!, file, params: [{ name: "input", type: "unknown", fields: [] }] });
+    for (const m of source.matchAll(/export\s+const\s+([A-Za-z_$][\w$]*)\s*=/g)) {
+      exports.push({ name: m[1]!, file, params: [{ name: "input", type: "schema", fields: schemaFields(source, m.index! + m[0].length, file) }] });
+    }
     for (const m of source.matchAll(/export\s*\{([^}]*)\}/g)) {
       for (const spec of m[1]!.split(",")) {
         const name = spec.split(/\s+as\s+/).pop()!.trim();
