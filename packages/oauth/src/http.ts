@@ -137,6 +137,19 @@ function applyBasicAuth(request: Request, form: URLSearchParams): void {
   form.set("client_id", id);
 }
 
+/**
+ * Where a request came from, as the caller resolved it. The hosting app knows its proxies (the
+ * dashboard's TRUST_PROXY and peer header) and passes `sourceIp`; without it the headers are all
+ * there is, and any client can write them, so this is a label for the audit trail, never a limit key.
+ */
+export interface RequestOrigin {
+  sourceIp?: string | null;
+}
+
+function originOf(request: Request, origin: RequestOrigin): string | null {
+  return origin.sourceIp !== undefined ? origin.sourceIp : clientAddress(request);
+}
+
 export function clientAddress(request: Request): string | null {
   const forwarded = request.headers.get("x-forwarded-for");
   return forwarded ? (forwarded.split(",")[0]?.trim() ?? null) : (request.headers.get("x-real-ip") ?? null);
@@ -153,10 +166,10 @@ async function guarded(run: () => Promise<Response>, ctx: OAuthContext): Promise
 }
 
 /** POST /oauth/token */
-export function handleTokenRequest(ctx: OAuthContext, request: Request): Promise<Response> {
+export function handleTokenRequest(ctx: OAuthContext, request: Request, origin: RequestOrigin = {}): Promise<Response> {
   return guarded(async () => {
     const form = await readForm(request);
-    const tokens = await handleTokenGrant(ctx, form, { sourceIp: clientAddress(request) });
+    const tokens = await handleTokenGrant(ctx, form, { sourceIp: originOf(request, origin) });
     return json(tokens);
   }, ctx);
 }
@@ -178,12 +191,12 @@ export function handleRegistrationRequest(ctx: OAuthContext, request: Request): 
 }
 
 /** POST /oauth/revoke (RFC 7009): 200 whether or not the token was known. */
-export function handleRevocationRequest(ctx: OAuthContext, request: Request): Promise<Response> {
+export function handleRevocationRequest(ctx: OAuthContext, request: Request, origin: RequestOrigin = {}): Promise<Response> {
   return guarded(async () => {
     const form = await readForm(request);
     const token = form.get("token");
     if (!token) throw new OAuthError("invalid_request", "token is required");
-    await revokeToken(ctx, { token, clientId: form.get("client_id"), sourceIp: clientAddress(request) });
+    await revokeToken(ctx, { token, clientId: form.get("client_id"), sourceIp: originOf(request, origin) });
     return new Response(null, { status: 200, headers: { "cache-control": "no-store", ...CORS } });
   }, ctx);
 }

@@ -1,6 +1,7 @@
-import { clientAddress, errorResponse, handleRegistrationRequest, OAuthError, preflightResponse } from "@portcullis/oauth";
-import { getOAuthContext } from "@/features/oauth/server";
-import { hitRateLimit } from "@/lib/rate-limit";
+import { errorResponse, handleRegistrationRequest, OAuthError, preflightResponse } from "@portcullis/oauth";
+import { getOAuthContext } from "../../../features/oauth/server";
+import { clientIp } from "../../../lib/auth";
+import { hitRateLimit } from "../../../lib/rate-limit";
 
 export const dynamic = "force-dynamic";
 
@@ -9,12 +10,14 @@ export const dynamic = "force-dynamic";
 const REGISTRATIONS_PER_HOUR = 60;
 
 export async function POST(request: Request) {
-  const limit = await hitRateLimit(`oauth-register:${clientAddress(request) ?? "unknown"}`, REGISTRATIONS_PER_HOUR, 3600);
+  // The address as the dashboard's proxies vouch for it (TRUST_PROXY): X-Forwarded-For alone is the client's to write.
+  const limit = await hitRateLimit(`oauth-register:${clientIp(request.headers)}`, REGISTRATIONS_PER_HOUR, 3600);
   if (!limit.allowed) {
     const response = errorResponse(new OAuthError("invalid_request", "too many client registrations from this address; try again later", 429));
     response.headers.set("retry-after", String(limit.retryAfterSeconds));
     return response;
   }
+  // The body (JSON, capped while it streams) is parsed by the OAuth package's metadata schema.
   return handleRegistrationRequest(getOAuthContext(), request);
 }
 

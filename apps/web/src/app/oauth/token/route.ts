@@ -1,10 +1,12 @@
 import { handleTokenRequest, preflightResponse } from "@portcullis/oauth";
-import { getOAuthContext } from "@/features/oauth/server";
+import { getOAuthContext } from "../../../features/oauth/server";
+import { clientIp } from "../../../lib/auth";
 
 export const dynamic = "force-dynamic";
 
+// The body (a bounded form, each parameter a bounded string) is read and parsed by the OAuth package.
 export function POST(request: Request) {
-  return handleTokenRequest(getOAuthContext(), request);
+  return handleTokenRequest(getOAuthContext(), request, { sourceIp: clientIp(request.headers) });
 }
 
 export function OPTIONS() {

@@ -1,6 +1,7 @@
 import { z } from "zod";
-import { approveAuthorization, clientAddress, denyAuthorization, isOAuthError, parseAuthorizationRequest, readLimitedText } from "@portcullis/oauth";
+import { approveAuthorization, denyAuthorization, isOAuthError, parseAuthorizationRequest, readLimitedText } from "@portcullis/oauth";
 import { getOAuthContext } from "../../../../features/oauth/server";
+import { clientIp } from "../../../../lib/auth";
 import { env } from "../../../../lib/env";
 import { getSessionUser } from "../../../../lib/session";
 
@@ -79,7 +80,7 @@ export async function POST(request: Request) {
   const ctx = getOAuthContext();
   const parsed = await parseAuthorizationRequest(ctx, params);
   if (!parsed.ok) return parsed.redirectTo ? seeOther(parsed.redirectTo) : plain(400, parsed.error.description);
-  const input = { request: parsed.request, client: parsed.client, userId: user.userId, sourceIp: clientAddress(request) };
+  const input = { request: parsed.request, client: parsed.client, userId: user.userId, sourceIp: clientIp(request.headers) };
   if (form.decision !== "approve") return seeOther(await denyAuthorization(ctx, input));
   try {
     return seeOther(await approveAuthorization(ctx, input));
