@@ -48,6 +48,10 @@ beforeAll(async () => {
   process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
   process.env.WEB_PUBLIC_URL = "http://localhost:3998";
   process.env.QUEUE_PREFIX = `oab${randomBytes(3).toString("hex")}`;
+  process.env.REDIS_KEY_PREFIX = process.env.QUEUE_PREFIX;
+  // As scripts/web-server.mjs runs the dashboard: the socket's peer in a header it overwrites.
+  process.env.PORTCULLIS_PEER_HEADER = "1";
+  process.env.TRUST_PROXY = "0";
   oauth = await import("@portcullis/oauth");
   ctx = (await import("../src/features/oauth/server")).getOAuthContext();
   prisma = (await import("../src/lib/db")).getPrisma();
@@ -126,5 +130,23 @@ describe("POST /oauth/authorize/decision (the consent form)", () => {
     expect(response.status).toBe(303);
     expect(response.headers.get("location")).toContain("/sign-in?callbackUrl=");
     expect(decodeURIComponent(response.headers.get("location")!)).toContain("client_id=abc");
+  });
+});
+
+describe("POST /oauth/register's per-address limit", () => {
+  test("rotating X-Forwarded-For does not reset it: the 61st registration from one peer in an hour is refused", async () => {
+    const { POST } = await import("../src/app/oauth/register/route");
+    const statuses: number[] = [];
+    for (let i = 0; i < 61; i++) {
+      // An invalid body: the limit is counted before the body is read, and no client row is made.
+      const response = await POST(post("http://localhost:3998/oauth/register", "{}", {
+        "content-type": "application/json",
+        "x-forwarded-for": `203.0.113.${i % 250}`,
+        "x-portcullis-peer": "198.51.100.77",
+      }));
+      statuses.push(response.status);
+    }
+    expect(statuses.slice(0, 60).every((s) => s === 400)).toBe(true);
+    expect(statuses[60]).toBe(429);
   });
 });
