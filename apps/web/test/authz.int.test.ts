@@ -313,6 +313,9 @@ describe("visibility", () => {
       expect(b.letters.map((l) => l.id)).toEqual(theirs);
 
       expect(await ops.settings.replayTeamDeadLetters(await as(actors.owner, teamId))).toEqual({ replayed: 2 });
+      const replays = (await prisma.auditOutbox.findMany({ where: { teamId } })).map((r) => JSON.parse(r.event) as { tool: string; detail: string }).filter((e) => e.tool === "audit.dead_letters.replay");
+      expect(replays).toHaveLength(1);
+      expect(JSON.parse(replays[0]!.detail)).toMatchObject({ after: { replayed: 2, letterIds: expect.arrayContaining(mine) } });
       const left = (await dlq.getJobs(["waiting"])).map((j) => j.id);
       expect(left).toEqual(expect.arrayContaining(theirs));
       expect(left).not.toEqual(expect.arrayContaining([mine[0]]));
