@@ -6,6 +6,7 @@ import {
   type Checkpoint,
   ingestAuditBatch,
   parseAuditChainKey,
+  pruneAuditEvents,
   signCheckpoint,
   verifyAuditChain,
 } from "../src/audit/index.js";
@@ -134,6 +135,24 @@ describe("the head checkpointed outside the database", () => {
     await ingestAuditBatch(pool, events(t, 3, 100), { key });
     expect(await verifyAuditChain(pool, t, { key })).toMatchObject({ ok: true });
     expect(await verifyAuditChain(pool, t, { key, checkpoint })).toMatchObject({ ok: false, firstBroken: { seq: "10", reason: expect.stringContaining("chain was rewritten") } });
+  });
+});
+
+describe("the retention anchor", () => {
+  test("retention's signed cut verifies; deleting everything and moving the anchor to the newest event does not", async () => {
+    const t = await team();
+    const old = events(t, 10).map((e, i) => ({ ...e, time: new Date(Date.now() - 100 * 86_400_000 + i).toISOString() }));
+    await ingestAuditBatch(pool, old, { key });
+    await ingestAuditBatch(pool, events(t, 5, 10), { key });
+    const checkpoint = await checkpointNow(t);
+    await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { pauseMs: 0, key });
+    expect(await verifyAuditChain(pool, t, { key, checkpoint })).toMatchObject({ ok: true, checked: 5, prunedThroughSeq: "10" });
+
+    // The attacker deletes the recent events too and "explains" it as retention, anchor and head consistent.
+    await pool.query(`DELETE FROM audit_events WHERE team_id = $1`, [t]);
+    await pool.query(`UPDATE audit_chain_anchors SET pruned_through_seq = 15, pruned_through_hash = $2 WHERE team_id = $1`, [t, checkpoint.hash]);
+    const v = await verifyAuditChain(pool, t, { key, checkpoint });
+    expect(v).toMatchObject({ ok: false, firstBroken: { seq: "15", reason: expect.stringContaining("not signed with the chain key") } });
   });
 });
 

@@ -1,4 +1,4 @@
-import { pruneAuditEvents } from "@portcullis/db/audit";
+import { type ChainKey, loadAuditChainKey, pruneAuditEvents } from "@portcullis/db/audit";
 import { type HousekeepingJob, LAST_USED_HASH, REVOCATION_CHANNEL, housekeepingJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
@@ -12,6 +12,8 @@ export interface HousekeepingDeps {
   /** Rows per statement for every bulk delete/update: short transactions, no long locks. */
   chunkSize?: number;
   signal?: AbortSignal;
+  /** AUDIT_CHAIN_KEY, to sign retention's cut points; undefined: read from the environment, null: none. */
+  chainKey?: ChainKey | null;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -126,10 +128,11 @@ export async function applyAuditRetention(deps: HousekeepingDeps): Promise<{ del
     `SELECT id, audit_retention_days AS days FROM teams WHERE audit_retention_days > 0 ORDER BY id`,
   );
   let deleted = 0;
+  const key = deps.chainKey === undefined ? loadAuditChainKey() : (deps.chainKey ?? undefined);
   for (const team of rows) {
     if (deps.signal?.aborted) break;
     const cutoff = new Date(Date.now() - team.days * 86_400_000);
-    const result = await pruneAuditEvents(deps.pool, team.id, cutoff, { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal });
+    const result = await pruneAuditEvents(deps.pool, team.id, cutoff, { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal, key });
     deleted += result.deleted;
   }
   return { deleted, teams: rows.length };

@@ -33,3 +33,8 @@ export const isKeyedHash = (h: string): boolean => h.startsWith(KEYED_PREFIX);
 export function hmacHex(key: ChainKey, data: string): string {
   return createHmac("sha256", key.key).update(data).digest("hex");
 }
+
+/** The MAC of a retention anchor: the cut point (seq and hash) of one team's chain. */
+export function anchorMac(key: ChainKey, teamId: string, seq: string, hash: string): string {
+  return hmacHex(key, `pc-audit-anchor-v1\n${teamId.toLowerCase()}\n${seq}\n${hash}`);
+}

@@ -1,5 +1,6 @@
 import type pg from "pg";
 import { GENESIS_HASH } from "./canonical.js";
+import { type ChainKey, anchorMac } from "./chain-key.js";
 
 export interface PruneOptions {
   /** Rows deleted per transaction; each chunk holds its locks only for its own few milliseconds. */
@@ -9,6 +10,8 @@ export interface PruneOptions {
   /** Pause between chunks, leaving room for ingestion's transactions (ms). */
   pauseMs?: number;
   signal?: AbortSignal;
+  /** AUDIT_CHAIN_KEY: the new cut point is signed with it (verify requires it for a keyed cut). */
+  key?: ChainKey;
 }
 
 export interface PruneResult {
@@ -78,8 +81,8 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
         for (const row of removed.rows) if (row.shape_hash) releasedTexts.add(row.shape_hash);
         await client.query(
           `UPDATE audit_chain_anchors SET pruned_through_seq = $2, pruned_through_hash = $3,
-             pruned_count = pruned_count + $4, updated_at = now() WHERE team_id = $1`,
-          [teamId, seq, hash, removed.rowCount ?? 0],
+             pruned_count = pruned_count + $4, pruned_mac = $5, updated_at = now() WHERE team_id = $1`,
+          [teamId, seq, hash, removed.rowCount ?? 0, options.key ? anchorMac(options.key, teamId, seq, hash) : null],
         );
         await client.query("COMMIT");
         deleted += removed.rowCount ?? 0;

@@ -1,5 +1,5 @@
 import { type AuditRow, GENESIS_HASH, chainHash } from "./canonical.js";
-import { type ChainKey, isKeyedHash } from "./chain-key.js";
+import { type ChainKey, anchorMac, isKeyedHash } from "./chain-key.js";
 import { type Checkpoint, checkpointSignatureValid } from "./checkpoint.js";
 import { type AuditDatabase, withSnapshot } from "./reader.js";
 
@@ -123,8 +123,8 @@ function toAuditRow(r: StoredRow): AuditRow {
 export async function verifyAuditChain(db: AuditDatabase, teamId: string, options: VerifyOptions = {}): Promise<AuditVerification> {
   const { key } = options;
   return withSnapshot(db, async (query) => {
-    const [anchor] = await query<{ seq: string; hash: string }>(
-      `SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash FROM audit_chain_anchors WHERE team_id = $1::uuid`,
+    const [anchor] = await query<{ seq: string; hash: string; mac: string | null }>(
+      `SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash, pruned_mac AS mac FROM audit_chain_anchors WHERE team_id = $1::uuid`,
       [teamId],
     );
     const [head] = await query<{ seq: string; hash: string }>(
@@ -155,6 +155,15 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string, option
       firstBroken: { seq: seq.toString(), id, reason },
       ...summary(),
     });
+
+    // A cut inside the keyed part must carry the pruner's MAC: otherwise deleting every event and
+    // moving the anchor to the newest one would pass (the anchor's hash is readable in the database).
+    if (anchor && isKeyedHash(anchor.hash) && anchor.seq !== "0") {
+      if (!key) return broken(anchor.seq, "", "the retention anchor is in the keyed part: verifying it needs AUDIT_CHAIN_KEY");
+      if (anchor.mac !== anchorMac(key, teamId, anchor.seq, anchor.hash)) {
+        return broken(anchor.seq, "", "the retention anchor is not signed with the chain key (moved outside the worker's retention)");
+      }
+    }
 
     if (cp) {
       if (!key) return broken(cp.seq, "", "a checkpoint exists but no AUDIT_CHAIN_KEY was given to check its signature");
