@@ -37,7 +37,8 @@ export async function getSessionUser(): Promise<SessionUser | null> {
   // Device details for the account page, refreshed at most every five minutes (not on every request).
   if (Date.now() - session.lastSeenAt.getTime() > 5 * 60_000 || !session.userAgent) {
     const userAgent = headerStore.get("user-agent")?.slice(0, 300) ?? null;
-    const ip = clientIp(headerStore).slice(0, 64);
+    const source = clientIp(headerStore);
+    const ip = source === "unknown" ? null : source;
     await getPrisma()
       .session.update({ where: { id: session.id }, data: { lastSeenAt: new Date(), userAgent, ip } })
       .catch(() => {});
