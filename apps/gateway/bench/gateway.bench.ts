@@ -211,6 +211,9 @@ async function main(): Promise<void> {
         GATEWAY_PUBLIC_URL: `http://localhost:${gatewayPort}`,
         GATEWAY_AUDIT_SPOOL_DIR: spoolDir,
         GATEWAY_RATE_LIMIT_PER_MINUTE: "100000000",
+        // Chinook on the loopback test cluster, reached as its superuser: allowed explicitly.
+        TARGET_NETWORKS: "any",
+        TARGET_ALLOW_POWERFUL_ROLES: "true",
         QUEUE_PREFIX: queuePrefix,
         LOG_LEVEL: "warn",
         NODE_ENV: "production",

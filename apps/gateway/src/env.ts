@@ -78,6 +78,14 @@ const schema = z.object({
    * instance already verified are accepted on the link until the minute ends; the rest get 429.
    */
   GATEWAY_AUTH_FAILURES_PER_LINK_PER_MINUTE: positiveInt(600),
+  /**
+   * The operator's target policy, shared with the dashboard (read by @portcullis/db/target): the gateway
+   * re-checks a connection's address and role each time it opens a pool for it.
+   */
+  TARGET_NETWORKS: z.string().optional(),
+  TARGET_ALLOW_ADDRESSES: z.string().optional(),
+  TARGET_STACK_DATABASES: z.string().optional(),
+  TARGET_ALLOW_POWERFUL_ROLES: z.string().optional(),
 });
 
 export type GatewayEnv = z.infer<typeof schema>;

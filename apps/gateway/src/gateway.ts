@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import pg from "pg";
 import { CatalogCache, createPolicyChecker, loadCatalog } from "@portcullis/policy";
 import { getKeyring } from "@portcullis/db/secrets";
+import { targetPolicyFromEnv } from "@portcullis/db/target";
 import { REVOCATION_CHANNEL, createRedis, type RevocationMessage } from "@portcullis/jobs";
 import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
 import { Authenticator } from "./auth/authenticate.js";
@@ -61,8 +62,15 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
   const subscriber = createRedis(env.REDIS_URL, "subscriber");
   const keyring = getKeyring(env.PORTCULLIS_SECRET_KEYS);
 
+  const targetPolicy = targetPolicyFromEnv({
+    TARGET_NETWORKS: env.TARGET_NETWORKS || undefined,
+    TARGET_ALLOW_ADDRESSES: env.TARGET_ALLOW_ADDRESSES,
+    TARGET_STACK_DATABASES: env.TARGET_STACK_DATABASES,
+    TARGET_ALLOW_POWERFUL_ROLES: env.TARGET_ALLOW_POWERFUL_ROLES,
+    REDIS_URL: env.REDIS_URL,
+  });
   const pools = new TargetPools(
-    { max: env.GATEWAY_POOL_MAX, idleMs: env.GATEWAY_POOL_IDLE_MS, keyring, onCountChange: (n) => metrics.pools.set(n) },
+    { max: env.GATEWAY_POOL_MAX, idleMs: env.GATEWAY_POOL_IDLE_MS, keyring, policy: targetPolicy, onCountChange: (n) => metrics.pools.set(n) },
     logger,
   );
   const catalogs = new CatalogCache({ ttlMs: 5 * 60_000 });
@@ -82,7 +90,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     audit,
     maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
     poolFor: (link) => pools.get(link.connection),
-    catalogFor: (link) => catalogs.get(link.connection.id, () => loadCatalog(pools.get(link.connection))),
+    catalogFor: (link) => catalogs.get(link.connection.id, async () => loadCatalog(await pools.get(link.connection))),
     schemaChanged(link) {
       catalogs.invalidate(link.connection.id);
       const message: RevocationMessage = { kind: "connection", connectionId: link.connection.id };

@@ -19,7 +19,8 @@ export interface Services {
   maxResultBytes: number;
   /** Catalog of the link's target database (cached; loaded through the connection's pool). */
   catalogFor(link: LinkRecord): Promise<Catalog>;
-  poolFor(link: LinkRecord): pg.Pool;
+  /** The connection's pool; rejects with TargetRefusedError when the target policy refuses it. */
+  poolFor(link: LinkRecord): Promise<pg.Pool>;
   /** After DDL through a link: drop the cached catalog here and tell the other instances. */
   schemaChanged(link: LinkRecord): void;
 }

@@ -94,6 +94,10 @@ export class GatewayWorld {
       LOG_LEVEL: process.env.GATEWAY_TEST_LOG_LEVEL ?? "silent",
       GATEWAY_INTERNAL_TOKEN: "internal-test-token",
       GATEWAY_INTERNAL_PORT: "0",
+      // Test targets live on the loopback test cluster and are reached as its superuser; the target
+      // policy itself is tested in target-policy.int.test.ts.
+      TARGET_NETWORKS: "any",
+      TARGET_ALLOW_POWERFUL_ROLES: "true",
       ...overrides,
     });
   }

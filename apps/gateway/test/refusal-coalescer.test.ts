@@ -3,7 +3,7 @@ import { RefusalCoalescer } from "../src/audit/refusal-coalescer.js";
 
 test("one event per source, link, rule and minute at once, then one with the count of the rest", () => {
   let now = Date.UTC(2026, 11, 6, 22, 0, 5);
-  const written: { linkId: string; ruleId?: string; reason?: string; sourceIp?: string | null }[] = [];
+  const written: { linkId: string; ruleId?: string | null; reason?: string | null; sourceIp?: string | null }[] = [];
   const dropped: number[] = [];
   const c = new RefusalCoalescer((linkId, e) => written.push({ linkId, ruleId: e.ruleId, reason: e.reason, sourceIp: e.sourceIp }), () => dropped.push(1), 3, () => now);
   const r = (ip: string, linkId = "L1", ruleId = "unauthenticated") => c.refuse({ linkId, sourceIp: ip, ruleId, reason: "bad key", requestId: "x" });

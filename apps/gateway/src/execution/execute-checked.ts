@@ -17,6 +17,7 @@ export interface CheckedExecution {
 /** Whether an error is the target database being unreachable (rather than a bug or a SQL error). */
 export function isConnectionFailure(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
+  if (e?.code === "target_refused") return true;
   if (typeof e?.code === "string" && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|EHOSTUNREACH|28P01|28000|57P0[123]|08\w{3})$/.test(e.code)) return true;
   return /Connection terminated|timeout exceeded when trying to connect|connection timeout/i.test(e?.message ?? "");
 }
@@ -24,6 +25,8 @@ export function isConnectionFailure(error: unknown): boolean {
 /** Connection-level failures, in words that never name the host, port, user or database. */
 export function describeConnectionFailure(error: unknown): string {
   const e = error as { code?: string; message?: string };
+  if (e?.code === "target_refused")
+    return "This link's database connection is refused by this Portcullis's target policy (its address is not allowed, or its role can reach the database server's programs or files). Nothing was run; a team admin must fix the connection (its settings page explains why).";
   const why =
     e.code === "ECONNREFUSED"
       ? "connection refused"
@@ -86,7 +89,7 @@ export async function executeChecked(
   }
   let outcome: RunOutcome;
   try {
-    outcome = await runStatement(services.poolFor(link), {
+    outcome = await runStatement(await services.poolFor(link), {
       sql: input.sql,
       values,
       readOnly: verdict.readOnly,

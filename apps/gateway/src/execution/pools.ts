@@ -1,10 +1,16 @@
 import pg from "pg";
-import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import { explainPowerfulRole } from "@portcullis/db/operations";
+import { resolveTargetClientConfig, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type { Logger } from "../logger.js";
 
 interface PoolEntry {
-  pool: pg.Pool;
+  /** Settles once the address was checked and the role re-checked (or refused). */
+  ready: Promise<pg.Pool>;
+  /** Set once `ready` resolved: the fast path needs no await on a settled promise's value. */
+  pool?: pg.Pool;
+  /** When the pool was refused (kept briefly so a refused connection is not re-checked per call). */
+  refusedAt?: number;
   /** Changes when anything that reaches the database changes (host, credentials, TLS). */
   fingerprint: string;
   lastUsed: number;
@@ -30,6 +36,18 @@ function fingerprintOf(row: TargetConnectionRow): string {
   return fingerprint;
 }
 
+/** The connection's address or role is refused by the operator's target policy; nothing was run. */
+export class TargetRefusedError extends Error {
+  readonly code = "target_refused";
+}
+
+// What a role can reach beyond its database, as the dashboard asks when the connection is saved.
+const ROLE_FACTS = `SELECT current_user AS role, r.rolsuper, r.rolcreaterole,
+    ARRAY(SELECT b.rolname::text FROM pg_roles b WHERE b.rolname = ANY($1::text[]) AND pg_has_role(r.oid, b.oid, 'MEMBER')) AS server_roles
+  FROM pg_roles r WHERE r.rolname = current_user`;
+const SERVER_ROLES = ["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
+const REFUSAL_MEMORY_MS = 5_000;
+
 /**
  * One bounded pool per target connection, shared by every link on that connection, created on first
  * use and closed after it sat idle. The password is decrypted only when a pool is created.
@@ -39,24 +57,61 @@ export class TargetPools {
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(
-    private readonly options: { max: number; idleMs: number; keyring: SecretKeyring; onCountChange?: (n: number) => void },
+    private readonly options: { max: number; idleMs: number; keyring: SecretKeyring; policy: TargetPolicy; onCountChange?: (n: number) => void },
     private readonly logger: Logger,
   ) {
     this.sweeper = setInterval(() => this.sweep(), Math.max(1_000, Math.floor(options.idleMs / 4)));
     this.sweeper.unref();
   }
 
-  get(row: TargetConnectionRow): pg.Pool {
+  /**
+   * The connection's pool. Created only after the host is resolved and checked against the operator's
+   * target policy (sessions are pinned to the checked address: a name rebound later to loopback or the
+   * stack's own servers is not followed) and after the role is re-checked: a role made superuser, or
+   * given a server program/file role, after the connection was saved is refused here.
+   */
+  get(row: TargetConnectionRow): Promise<pg.Pool> {
     const fingerprint = fingerprintOf(row);
     const existing = this.pools.get(row.id);
     const now = Date.now();
-    if (existing && existing.fingerprint === fingerprint) {
+    if (existing && existing.fingerprint === fingerprint && (existing.refusedAt === undefined || now - existing.refusedAt < REFUSAL_MEMORY_MS)) {
       existing.lastUsed = now;
-      return existing.pool;
+      return existing.pool ? Promise.resolve(existing.pool) : existing.ready;
     }
     if (existing) this.close(row.id);
+    const entry: PoolEntry = { ready: undefined as unknown as Promise<pg.Pool>, fingerprint, lastUsed: now };
+    entry.ready = this.create(row).then(
+      (pool) => {
+        if (this.pools.get(row.id) === entry) entry.pool = pool;
+        else pool.end().catch(() => {});
+        return pool;
+      },
+      (error: Error) => {
+        if (error instanceof TargetRefusedError && this.pools.get(row.id) === entry) entry.refusedAt = Date.now();
+        // Anything else (the target is down) is not remembered: the next call tries again.
+        else if (this.pools.get(row.id) === entry) this.pools.delete(row.id);
+        throw error;
+      },
+    );
+    // Callers handle the rejection; this only keeps an unobserved one from being reported as unhandled.
+    entry.ready.catch(() => {});
+    this.pools.set(row.id, entry);
+    this.options.onCountChange?.(this.pools.size);
+    return entry.ready;
+  }
+
+  private async create(row: TargetConnectionRow): Promise<pg.Pool> {
+    let config: pg.ClientConfig;
+    try {
+      config = await resolveTargetClientConfig(row, this.options.policy, this.options.keyring);
+    } catch (error) {
+      const message = (error as Error).message;
+      if (/does not resolve/.test(message)) throw Object.assign(new Error(message), { code: "ENOTFOUND" });
+      this.logger.warn({ connectionId: row.id, err: message }, "target connection refused by the target policy");
+      throw new TargetRefusedError(message);
+    }
     const pool = new pg.Pool({
-      ...targetClientConfig(row, this.options.keyring),
+      ...config,
       max: this.options.max,
       idleTimeoutMillis: Math.min(this.options.idleMs, 30_000),
       allowExitOnIdle: true,
@@ -72,8 +127,20 @@ export class TargetPools {
       client.on("error", (error: Error) => this.logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
       client.query(SESSION_SETUP).catch((error: Error) => this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed"));
     });
-    this.pools.set(row.id, { pool, fingerprint, lastUsed: now });
-    this.options.onCountChange?.(this.pools.size);
+    try {
+      const { rows } = await pool.query<{ role: string; rolsuper: boolean; rolcreaterole: boolean; server_roles: string[] }>(ROLE_FACTS, [SERVER_ROLES]);
+      const facts = rows[0];
+      const why = facts
+        ? explainPowerfulRole({ role: facts.role, superuser: facts.rolsuper, createRole: facts.rolcreaterole, serverRoles: facts.server_roles }, row.database)
+        : undefined;
+      if (why && !this.options.policy.allowPowerfulRoles) {
+        this.logger.warn({ connectionId: row.id, why }, "target role refused: it reaches beyond its database");
+        throw new TargetRefusedError(why);
+      }
+    } catch (error) {
+      await pool.end().catch(() => {});
+      throw error;
+    }
     return pool;
   }
 
@@ -82,13 +149,15 @@ export class TargetPools {
     if (!entry) return;
     this.pools.delete(connectionId);
     this.options.onCountChange?.(this.pools.size);
-    entry.pool.end().catch(() => {});
+    entry.pool?.end().catch(() => {});
   }
 
   private sweep(): void {
     const cutoff = Date.now() - this.options.idleMs;
     for (const [id, entry] of this.pools) {
-      if (entry.lastUsed < cutoff && entry.pool.waitingCount === 0 && entry.pool.idleCount === entry.pool.totalCount) this.close(id);
+      const pool = entry.pool;
+      if (entry.refusedAt !== undefined && Date.now() - entry.refusedAt >= REFUSAL_MEMORY_MS) this.close(id);
+      else if (pool && entry.lastUsed < cutoff && pool.waitingCount === 0 && pool.idleCount === pool.totalCount) this.close(id);
     }
   }
 
@@ -96,7 +165,7 @@ export class TargetPools {
     clearInterval(this.sweeper);
     const entries = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(entries.map((e) => e.pool.end().catch(() => {})));
+    await Promise.all(entries.map((e) => e.ready.then((pool) => pool.end()).catch(() => {})));
   }
 
   get size(): number {

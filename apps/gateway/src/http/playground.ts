@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { bearerToken } from "../auth/strategy.js";
 import { memberMayUseLink } from "../access/member-may-use-link.js";
-import { executeChecked } from "../execution/execute-checked.js";
+import { describeConnectionFailure, executeChecked, isConnectionFailure } from "../execution/execute-checked.js";
 import { sqlParams, sqlText } from "../mcp/tools/sql-input.js";
 import { BodyTooLargeError, readBody } from "./body.js";
 import type { HttpDeps } from "./deps.js";
@@ -91,6 +91,10 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   try {
     execution = await executeChecked(services, link, { sql: input.sql, params: input.params });
   } catch (error) {
+    if (isConnectionFailure(error)) {
+      sendJson(res, 503, { error: describeConnectionFailure(error) });
+      return;
+    }
     services.logger.error({ err: error, requestId: meta.requestId }, "playground failed");
     sendJson(res, 500, { error: "internal error" });
     return;
