@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { lookup } from "node:dns/promises";
 import { connect } from "node:net";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -65,14 +66,16 @@ async function refusal(promise: Promise<unknown>): Promise<PortcullisError> {
 }
 
 describe("the stack's own PostgreSQL is never a target", () => {
+  // An attacker's DNS name for the metadata server; every other name through the system resolver.
   const aliases: Resolver = async (host) =>
-    host === "metadata-alias.example" ? [{ address: "127.0.0.1", family: 4 }] : [{ address: host === "localhost" ? "127.0.0.1" : host, family: 4 }];
+    host === "metadata-alias.example" ? [{ address: "127.0.0.1", family: 4 }] : lookup(host, { all: true });
 
   it.each([
     ["127.0.0.1", "the address up.sh prints"],
     ["localhost", "a name"],
     ["::ffff:127.0.0.1", "an IPv4-mapped IPv6 spelling"],
     ["metadata-alias.example", "a DNS alias"],
+    ["2130706433", "a decimal spelling"],
   ])("refuses %s (%s) with the metadata superuser, and stores nothing", async (host) => {
     const before = await connectionCount();
     const error = await refusal(
@@ -133,6 +136,11 @@ describe("network placement follows TARGET_NETWORKS", () => {
     const privateOnly = policy({ networks: "private" });
     const cases: [string, TargetPolicy, RegExp][] = [
       ["127.0.0.1", privateOnly, /loopback/],
+      // Spellings the system resolver turns into 127.0.0.1: the resolved address is what is judged.
+      ["2130706433", privateOnly, /\(127\.0\.0\.1\) is a loopback/],
+      ["0x7f000001", privateOnly, /loopback/],
+      ["127.1", privateOnly, /loopback/],
+      ["0177.0.0.1", privateOnly, /loopback/],
       ["0.0.0.0", privateOnly, /loopback/],
       ["::1", privateOnly, /loopback/],
       ["169.254.169.254", privateOnly, /link-local/],
