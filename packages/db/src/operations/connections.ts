@@ -138,32 +138,24 @@ async function identityOver(query: (sql: string) => Promise<Record<string, unkno
   return { systemIdentifier, startedAt: String(row?.started), database: String(row?.database) };
 }
 
-const stackIdentities = new Map<string, Promise<ServerIdentity>>();
-
-/** The metadata PostgreSQL server's identity (once per process and database). */
-function stackIdentity(metadata: PrismaClient | string | undefined): Promise<ServerIdentity> {
+/**
+ * The metadata PostgreSQL server's identity, asked afresh each time: its start time changes when it
+ * restarts, and connection tests are rare enough that a cached answer would only go stale.
+ */
+async function stackIdentity(metadata: PrismaClient | string | undefined): Promise<ServerIdentity> {
   if (metadata === undefined) metadata = getDbEnv().DATABASE_URL;
   if (typeof metadata !== "string") {
     const prisma = metadata;
     return identityOver((sql) => prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql));
   }
-  const url = metadata;
-  let cached = stackIdentities.get(url);
-  if (!cached) {
-    cached = (async () => {
-      const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: "portcullis-identity" });
-      client.on("error", () => {});
-      await client.connect();
-      try {
-        return await identityOver(async (sql) => (await client.query(sql)).rows);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    })();
-    cached.catch(() => stackIdentities.delete(url));
-    stackIdentities.set(url, cached);
+  const client = new pg.Client({ connectionString: metadata, connectionTimeoutMillis: 5000, application_name: "portcullis-identity" });
+  client.on("error", () => {});
+  await client.connect();
+  try {
+    return await identityOver(async (sql) => (await client.query(sql)).rows);
+  } finally {
+    await client.end().catch(() => {});
   }
-  return cached;
 }
 
 /**
