@@ -105,3 +105,25 @@ test("a write whose RETURNING row is too big is rolled back, and says so", async
   expect((await admin.query("SELECT id FROM blobs")).rows).toEqual([{ id: 2 }]);
   await client.close();
 }, 60_000);
+
+test("an error whose text carries a huge value is not buffered either, and error texts are bounded", async () => {
+  const link = await world.addLink({ access: "read", limits: { maxRows: 1000, statementTimeoutMs: 60000 } });
+  const client = await connectClient(`${gateway.url}/mcp/${link.linkId}`, link.key);
+  // PostgreSQL puts the whole value in the message: invalid input syntax for type integer: "xxx…".
+  const before = await gateway.memory();
+  const huge = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT repeat('x', 200000000)::int" } });
+  const after = await gateway.memory();
+  console.log(`200 MB error message: peak RSS ${Math.round(before.peak / MiB)} -> ${Math.round(after.peak / MiB)} MiB; ${toolText(huge).slice(0, 200)}`);
+  expect(huge.isError).toBe(true);
+  expect(toolText(huge)).toContain("more than the gateway reads; the statement was cancelled");
+  expect(toolText(huge).length).toBeLessThan(1000);
+  expect(after.peak - before.peak).toBeLessThan(48 * MiB);
+  // Below the message limit: read, but what reaches the caller is cut.
+  const medium = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT repeat('y', 500000)::int" } });
+  expect(medium.isError).toBe(true);
+  expect(toolText(medium)).toContain("invalid input syntax for type integer");
+  expect(toolText(medium)).toContain("more characters cut");
+  expect(toolText(medium).length).toBeLessThan(3000);
+  expect(toolJson(await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT 7 AS n" } })).rows).toEqual([[7]]);
+  await client.close();
+}, 60_000);

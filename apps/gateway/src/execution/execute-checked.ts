@@ -44,17 +44,24 @@ export function describeConnectionFailure(error: unknown): string {
   return `The database is unreachable right now (${why}). Nothing was run; try again shortly.`;
 }
 
+const MAX_ERROR_TEXT = 2_000;
+
+function clip(text: string): string {
+  return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters cut)`;
+}
+
 export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0, hidesObjects = false): string {
   if (error.fatal) return describeConnectionFailure(error);
-  const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${error.message}`];
+  // A message can carry a value (invalid input syntax for type integer: "<the whole value>"): bounded.
+  const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${clip(error.message)}`];
   if (error.position !== undefined) {
     const position = error.position - positionShift;
     if (position >= 1 && position <= sql.length + 1) parts.push(`at character ${position}`);
   }
   // On links that hide tables or columns, PostgreSQL's DETAIL ("Failing row contains (...)", "Key
   // (email)=(...)") and HINT ("Perhaps you meant ...") can print hidden columns and values: left out.
-  if (error.detail && !hidesObjects) parts.push(`detail: ${error.detail}`);
-  if (error.hint && !hidesObjects) parts.push(`hint: ${error.hint}`);
+  if (error.detail && !hidesObjects) parts.push(`detail: ${clip(error.detail)}`);
+  if (error.hint && !hidesObjects) parts.push(`hint: ${clip(error.hint)}`);
   if (error.code === "57014") parts.push("the link's statement timeout cancelled it");
   return parts.join("; ");
 }

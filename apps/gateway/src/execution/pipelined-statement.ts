@@ -52,6 +52,8 @@ export interface StatementResult {
    * connection was closed mid-row to stop it (the caller must discard the connection).
    */
   oversizedRowBytes: number | null;
+  /** The connection was closed mid-message on purpose (an oversized row or message): discard it. */
+  abandoned: boolean;
 }
 
 export interface PipelinedStatementOptions {
@@ -132,6 +134,11 @@ const CHUNK_ROWS = 1_000;
 const ROW_SLACK_BYTES = 64 * 1024;
 /** Message type byte of a DataRow ('D'). */
 const DATA_ROW = 0x44;
+/**
+ * Any other message (an error or notice, whose text PostgreSQL may fill with a value: `SELECT
+ * repeat('x', 200000000)::int` fails with the whole string in its message) is read up to this size.
+ */
+const MAX_OTHER_MESSAGE_BYTES = 1024 * 1024;
 
 /**
  * Runs preamble + one statement + epilogue as a single pipelined extended-protocol exchange, written
@@ -157,6 +164,7 @@ export class PipelinedStatement {
     bytes: 0,
     error: null,
     oversizedRowBytes: null,
+    abandoned: false,
   };
   readonly done: Promise<StatementResult>;
   private resolve!: (result: StatementResult) => void;
@@ -247,6 +255,10 @@ export class PipelinedStatement {
         this.abandonRow(body);
         break;
       }
+      if (this.header[0] !== DATA_ROW && body > MAX_OTHER_MESSAGE_BYTES) {
+        this.abandonMessage(body);
+        break;
+      }
       this.skip = body;
     }
   };
@@ -262,7 +274,20 @@ export class PipelinedStatement {
     r.oversizedRowBytes = wireBytes;
     r.truncated = true;
     r.truncatedBy = "bytes";
+    r.abandoned = true;
     // Rows ahead of it in the same chunk still reach pg's parser (and handleDataRow) after this.
+    this.unguard();
+    this.connection?.stream.destroy();
+  }
+
+  private abandonMessage(wireBytes: number): void {
+    const r = this.result;
+    r.abandoned = true;
+    r.error = {
+      message: `the database answered with a message (an error or notice text) of ${(wireBytes / 2 ** 20).toFixed(1)} MiB, more than the gateway reads; the statement was cancelled${this.options.epilogue === "COMMIT" ? " and rolled back" : ""}`,
+      code: "54000",
+      fatal: false,
+    };
     this.unguard();
     this.connection?.stream.destroy();
   }
@@ -346,6 +371,11 @@ export class PipelinedStatement {
 
   handleError(error: Error & Record<string, unknown>, connection?: PgConnection): void {
     this.unguard();
+    if (this.result.abandoned && this.result.oversizedRowBytes === null) {
+      // abandonMessage already said why.
+      this.resolve(this.result);
+      return;
+    }
     if (this.result.oversizedRowBytes !== null) {
       // The connection was closed on purpose (abandonRow): not a database failure. A read keeps the rows
       // it had; a write was never committed (its COMMIT goes out only after its results are read).

@@ -42,9 +42,9 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     });
     void client.query(statement as unknown as pg.QueryConfig);
     const result = await statement.done;
-    if (result.oversizedRowBytes !== null) {
-      // Closed mid-row on purpose: nothing more can be read from this connection.
-      broken = new Error("connection closed to abandon an oversized row");
+    if (result.abandoned) {
+      // Closed mid-message on purpose: nothing more can be read from this connection.
+      broken = new Error("connection closed to abandon an oversized message");
     } else if (result.error) {
       if (result.error.fatal) broken = new Error(result.error.message);
       else await client.query("ROLLBACK");
