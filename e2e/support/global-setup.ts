@@ -53,7 +53,7 @@ export default async function globalSetup(): Promise<void> {
   }
   const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
 
-  const [webPort, gatewayPort, workerPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const [webPort, gatewayPort, workerPort, internalPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const webUrl = `http://localhost:${webPort}`;
   const gatewayUrl = `http://localhost:${gatewayPort}`;
   // A private Redis key space per run: BullMQ queues and rate limits of other runs never mix in.
@@ -69,7 +69,10 @@ export default async function globalSetup(): Promise<void> {
     WEB_PUBLIC_URL: webUrl,
     WEB_PORT: String(webPort),
     GATEWAY_PUBLIC_URL: gatewayUrl,
-    GATEWAY_INTERNAL_URL: gatewayUrl,
+    // The gateway's internal (Playground) endpoint has its own loopback port, apart from the public one.
+    GATEWAY_INTERNAL_URL: `http://127.0.0.1:${internalPort}`,
+    GATEWAY_INTERNAL_PORT: String(internalPort),
+    GATEWAY_INTERNAL_HOST: "127.0.0.1",
     GATEWAY_INTERNAL_TOKEN: randomBytes(24).toString("hex"),
     GATEWAY_PORT: String(gatewayPort),
     GATEWAY_HOST: "127.0.0.1",
