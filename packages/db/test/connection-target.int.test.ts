@@ -289,3 +289,39 @@ describe("sessions opened later (gateway pools, worker)", () => {
     await prisma.connection.delete({ where: { id: row.id } });
   });
 });
+
+describe("the application's own role", () => {
+  it("saves inside a transaction as a non-superuser metadata role (the identity check raises no error that would abort it)", async () => {
+    const appRole = `h6_app_${suffix}`;
+    await admin(`CREATE ROLE ${appRole} LOGIN PASSWORD '${password}'`);
+    const grant = new pg.Client({ connectionString: meta.url });
+    await grant.connect();
+    // An operator may revoke pg_control_system() (readable by every role on a stock server): the
+    // identity then rests on the start time, and the attempt must not abort the caller's transaction.
+    await grant.query(`GRANT USAGE ON SCHEMA public TO ${appRole}; GRANT ALL ON ALL TABLES IN SCHEMA public TO ${appRole};
+      REVOKE EXECUTE ON FUNCTION pg_catalog.pg_control_system() FROM PUBLIC`);
+    await grant.end();
+    const url = new URL(meta.url);
+    url.username = appRole;
+    url.password = password;
+    const asApp = createPrismaClient(url.toString());
+    try {
+      const row = await asApp.$transaction((tx) =>
+        addConnection(tx as unknown as PrismaClient, { teamId, name: "in-transaction", fields: otherFields() }, keyring, { policy: policy({ stackDatabases: new Set([other.name]) }) }),
+      );
+      expect(await prisma.connection.count({ where: { id: row.id } })).toBe(1);
+      // And the stack is still recognised from that role (by start time, the system identifier being unreadable to it).
+      const refused = await asApp.$transaction((tx) => testConnectionFields(otherFields(), { policy: policy(), metadata: tx as unknown as PrismaClient }));
+      expect(refused).toMatchObject({ ok: false, code: "target_refused" });
+      await prisma.connection.delete({ where: { id: row.id } });
+    } finally {
+      await asApp.$disconnect();
+      const revoke = new pg.Client({ connectionString: meta.url });
+      await revoke.connect();
+      await revoke.query(`REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${appRole}; REVOKE USAGE ON SCHEMA public FROM ${appRole};
+        GRANT EXECUTE ON FUNCTION pg_catalog.pg_control_system() TO PUBLIC`);
+      await revoke.end();
+      await admin(`DROP ROLE IF EXISTS ${appRole}`);
+    }
+  });
+});

@@ -123,18 +123,16 @@ interface ServerIdentity {
   database: string;
 }
 
-const IDENTITY = "SELECT pg_postmaster_start_time()::text AS started, current_database() AS database";
-// pg_control_system() is for superusers and pg_monitor members by default: used when readable.
+// pg_control_system() (the cluster's system identifier, shared by its standbys) is readable by every
+// role on a stock server, but an operator may revoke it: read only when allowed, so no error aborts
+// the caller's transaction (the CLI saves inside one). Without it, the postmaster's start time decides.
+const IDENTITY = `SELECT pg_postmaster_start_time()::text AS started, current_database() AS database,
+  has_function_privilege('pg_catalog.pg_control_system()', 'EXECUTE') AS can_identify`;
 const SYSTEM_IDENTIFIER = "SELECT system_identifier::text AS id FROM pg_control_system()";
 
 async function identityOver(query: (sql: string) => Promise<Record<string, unknown>[]>): Promise<ServerIdentity> {
   const [row] = await query(IDENTITY);
-  let systemIdentifier: string | null = null;
-  try {
-    systemIdentifier = String((await query(SYSTEM_IDENTIFIER))[0]?.id ?? "") || null;
-  } catch {
-    systemIdentifier = null;
-  }
+  const systemIdentifier = row?.can_identify === true ? String((await query(SYSTEM_IDENTIFIER))[0]?.id ?? "") || null : null;
   return { systemIdentifier, startedAt: String(row?.started), database: String(row?.database) };
 }
 
