@@ -7,7 +7,7 @@ import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ingestAuditBatch, parseAuditChainKey, readConfigOutbox, writeCheckpoints, type AuditEventInput } from "@portcullis/db/audit";
+import { checkpointHoldsIn, ingestAuditBatch, parseAuditChainKey, readConfigOutbox, writeCheckpoints, type AuditEventInput } from "@portcullis/db/audit";
 import { generateSecretKey } from "@portcullis/db/secrets";
 import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
 
@@ -86,7 +86,7 @@ describe("pnpm portcullis audit verify", () => {
     const team = rows[0];
     await ingestAuditBatch(pool, events(team.id, 4));
     const result = await ingestAuditBatch(pool, events(team.id, 8), { key });
-    await writeCheckpoints(redis, key, result.heads);
+    await writeCheckpoints(redis, key, result.heads, checkpointHoldsIn(pool));
 
     const good = await cli(["audit", "verify", "--team", team.slug]);
     expect(good.code, good.stderr).toBe(0);

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { parseAuditChainKey, readCheckpoint, recordConfigChange, verifyAuditChain } from "@portcullis/db/audit";
+import { parseAuditChainKey, readCheckpoint, readDivergedCheckpoints, recordConfigChange, verifyAuditChain } from "@portcullis/db/audit";
 import { testRedisUrl } from "@portcullis/db/testing";
 import { QUEUES, createRedis } from "@portcullis/jobs";
 import { Queue, type Worker } from "bullmq";
@@ -71,6 +71,17 @@ test("deleting the newest events and rewinding the head is caught by the checkpo
   const verdict = await verifyAuditChain(fixture.pool, team, { key, checkpoint: await readCheckpoint(redis, team) });
   expect(verdict.ok).toBe(false);
   expect(verdict.firstBroken?.reason).toContain("events 26..30 are missing");
+
+  // The gateway keeps serving: new events extend the rewound chain past the old checkpoint's seq. The
+  // worker must not let that erase the evidence: it finds its checkpoint gone from the chain and keeps it.
+  await enqueueEvents(queue, Array.from({ length: 20 }, (_, i) => makeEvent(team, 100 + i)), 10);
+  await storedCount(team, 45);
+  await waitFor(async () => (await readCheckpoint(redis, team))?.seq === "45", 5000, "checkpoint moved on to seq 45");
+  const diverged = await readDivergedCheckpoints(redis, team);
+  expect(diverged).toMatchObject([{ seq: "30", hash: checkpoint.hash }]);
+  const later = await verifyAuditChain(fixture.pool, team, { key, checkpoint: await readCheckpoint(redis, team), diverged });
+  expect(later).toMatchObject({ ok: false, firstBroken: { seq: "30", reason: expect.stringContaining("the chain was rewritten") } });
+  expect(await metrics.registry.metrics()).toMatch(/portcullis_audit_chain_breaks_total [1-9]/);
 });
 
 test("a rewound head raises an alert and new events keep landing", async () => {

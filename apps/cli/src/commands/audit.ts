@@ -53,11 +53,12 @@ export function registerAuditCommands(program: Command): void {
     .action(async (options: OutputOptions & { team: string }) => {
       try {
         const team = await findTeam(db(), options.team);
-        const { loadAuditChainKey, readCheckpoint, verifyAuditChain } = await import("@portcullis/db/audit");
+        const { loadAuditChainKey, readCheckpoint, readDivergedCheckpoints, verifyAuditChain } = await import("@portcullis/db/audit");
         const key = loadAuditChainKey();
         const result = await withRedis(async (redis) => {
           const checkpoint = key && redis ? await readCheckpoint(redis, team.id) : undefined;
-          return verifyAuditChain(db(), team.id, { key, checkpoint });
+          const diverged = key && redis ? await readDivergedCheckpoints(redis, team.id) : [];
+          return verifyAuditChain(db(), team.id, { key, checkpoint, diverged });
         });
         emit(options, result, () => describeVerification(result, !!key));
         if (!result.ok) process.exitCode = 4;

@@ -3,6 +3,7 @@ import {
   type ChainBreak,
   type ChainKey,
   type CheckpointRedis,
+  checkpointHoldsIn,
   deleteConfigOutbox,
   loadAuditChainKey,
   prepareAuditBatch,
@@ -45,8 +46,10 @@ export interface AuditBatcherOptions {
    */
   chainKey?: ChainKey | null;
   /** Where checkpoints go (Redis); without it (or without a key) none are written. */
-  checkpoints?: CheckpointRedis;
+  checkpoints?: CheckpointStore;
 }
+
+type CheckpointStore = CheckpointRedis & { lpush(key: string, ...values: string[]): Promise<number> };
 
 const CHECKPOINT_TIMEOUT_MS = 2000;
 
@@ -181,9 +184,17 @@ export class AuditBatcher {
           // write only leaves the checkpoint behind (the next batch moves it on).
           // Bounded: with Redis down the worker's connection queues commands, and the events (already
           // committed) must not wait on it.
-          await withTimeout(writeCheckpoints(this.opts.checkpoints, this.key, result.heads), CHECKPOINT_TIMEOUT_MS).catch((error) =>
-            this.opts.logger?.warn({ err: error }, "audit checkpoint could not be written"),
-          );
+          const diverged = await withTimeout(
+            writeCheckpoints(this.opts.checkpoints, this.key, result.heads, checkpointHoldsIn(this.opts.pool)),
+            CHECKPOINT_TIMEOUT_MS,
+          ).catch((error) => {
+            this.opts.logger?.warn({ err: error }, "audit checkpoint could not be written");
+            return [];
+          });
+          for (const d of diverged) {
+            this.breakCounter?.inc();
+            this.opts.logger?.error({ teamId: d.teamId, checkpoint: { seq: d.seq, hash: d.hash, at: d.at } }, "audit chain no longer contains its checkpoint: it was rewritten or truncated outside the worker (evidence kept)");
+          }
         }
         const m = this.opts.metrics;
         if (m) {
@@ -256,8 +267,8 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   outboxEveryMs?: number;
 }
 
-const isCheckpointRedis = (c: unknown): c is CheckpointRedis =>
-  typeof c === "object" && c !== null && typeof (c as CheckpointRedis).eval === "function" && typeof (c as CheckpointRedis).hgetall === "function";
+const isCheckpointRedis = (c: unknown): c is CheckpointStore =>
+  typeof c === "object" && c !== null && ["eval", "hgetall", "lpush"].every((m) => typeof (c as Record<string, unknown>)[m] === "function");
 
 function describeProblems(error: { issues: { path: PropertyKey[]; message: string }[] }): string {
   return error.issues

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from "node:crypto";
+import type pg from "pg";
 import { type ChainKey, hmacHex } from "./chain-key.js";
 
 /**
@@ -51,29 +52,106 @@ export function checkpointSignatureValid(key: ChainKey, c: Checkpoint): boolean 
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
 
-// Only forward: a checkpoint is replaced only by one with a higher seq.
-const ADVANCE = `
-local cur = redis.call('HGET', KEYS[1], 'seq')
-if cur and tonumber(cur) >= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2], 'at', ARGV[3], 'mac', ARGV[4], 'teamId', ARGV[5])
-return 1`;
+/**
+ * A checkpoint the chain no longer contains, found by the worker when it was about to move past it:
+ * the evidence of a rewrite is kept (signed as it was), so continuing the chain cannot erase it.
+ */
+export interface DivergedCheckpoint extends Checkpoint {
+  detectedAt: string;
+}
 
+export const divergedKey = (teamId: string) => `portcullis:audit-checkpoint-diverged:${teamId.toLowerCase()}`;
+
+// Forward only, and only from the head the batch started at: a checkpoint that is not the batch's
+// starting point (another batch moved it, or the chain was rewritten under it) is answered with 2 and
+// the current checkpoint, and the caller checks it against the database before forcing the write.
+const ADVANCE = `
+local cur = redis.call('HMGET', KEYS[1], 'seq', 'hash', 'at', 'mac')
+if cur[1] then
+  if tonumber(cur[1]) >= tonumber(ARGV[1]) then return {0} end
+  if ARGV[8] ~= 'force' and not (cur[1] == ARGV[6] and cur[2] == ARGV[7]) then return {2, cur[1], cur[2], cur[3], cur[4]} end
+end
+redis.call('HSET', KEYS[1], 'seq', ARGV[1], 'hash', ARGV[2], 'at', ARGV[3], 'mac', ARGV[4], 'teamId', ARGV[5])
+return {1}`;
+
+export interface HeadMove {
+  teamId: string;
+  seq: string;
+  hash: string;
+  /** The head the batch started from (as locked): a checkpoint equal to it is continued without a query. */
+  from: { seq: string; hash: string };
+}
+
+/** Whether the chain still holds `cp` (the event at cp.seq has cp.hash, or retention removed it). */
+export type CheckpointHolds = (cp: Checkpoint) => Promise<boolean>;
+
+/**
+ * Moves each team's checkpoint to its new head. Returns the checkpoints found diverged (each also kept
+ * under divergedKey, so `verifyAuditChain` reports the rewrite however far the chain has moved on).
+ */
 export async function writeCheckpoints(
-  redis: CheckpointRedis,
+  redis: CheckpointRedis & { lpush(key: string, ...values: string[]): Promise<number> },
   key: ChainKey,
-  heads: readonly { teamId: string; seq: string; hash: string }[],
+  heads: readonly HeadMove[],
+  holds: CheckpointHolds,
   now = new Date(),
-): Promise<void> {
+): Promise<DivergedCheckpoint[]> {
+  const diverged: DivergedCheckpoint[] = [];
   await Promise.all(
-    heads.map((h) => {
+    heads.map(async (h) => {
       const c = signCheckpoint(key, { teamId: h.teamId, seq: h.seq, hash: h.hash, at: now.toISOString() });
-      return redis.eval(ADVANCE, 1, checkpointKey(c.teamId), c.seq, c.hash, c.at, c.mac, c.teamId);
+      const args = (mode: string) => [c.seq, c.hash, c.at, c.mac, c.teamId, h.from.seq, h.from.hash, mode];
+      const result = (await redis.eval(ADVANCE, 1, checkpointKey(c.teamId), ...args("normal"))) as (number | string)[];
+      if (Number(result[0]) !== 2) return;
+      const [, seq, hash, at, mac] = result as [number, string, string, string, string];
+      const current: Checkpoint = { teamId: c.teamId, seq, hash, at, mac };
+      if (!(await holds(current))) {
+        const evidence: DivergedCheckpoint = { ...current, detectedAt: now.toISOString() };
+        await redis.lpush(divergedKey(c.teamId), JSON.stringify(evidence));
+        diverged.push(evidence);
+      }
+      await redis.eval(ADVANCE, 1, checkpointKey(c.teamId), ...args("force"));
     }),
   );
+  return diverged;
 }
 
 export async function readCheckpoint(redis: CheckpointRedis, teamId: string): Promise<Checkpoint | null> {
   const h = await redis.hgetall(checkpointKey(teamId));
   if (!h.seq || !h.hash || !h.at || !h.mac) return null;
   return { teamId: teamId.toLowerCase(), seq: h.seq, hash: h.hash, at: h.at, mac: h.mac };
+}
+
+/** The checkpoints the worker found diverged (newest first, at most `limit`). */
+export async function readDivergedCheckpoints(
+  redis: { lrange(key: string, start: number, stop: number): Promise<string[]> },
+  teamId: string,
+  limit = 100,
+): Promise<DivergedCheckpoint[]> {
+  const raw = await redis.lrange(divergedKey(teamId), 0, limit - 1);
+  const out: DivergedCheckpoint[] = [];
+  for (const line of raw) {
+    try {
+      const v = JSON.parse(line) as DivergedCheckpoint;
+      if (typeof v.seq === "string" && typeof v.hash === "string" && typeof v.at === "string" && typeof v.mac === "string") out.push({ ...v, teamId: teamId.toLowerCase() });
+    } catch {
+      // Not ours (someone wrote Redis): verify reports only signed evidence.
+    }
+  }
+  return out;
+}
+
+/** CheckpointHolds over the metadata database: one indexed lookup, made only when continuity is not already proven. */
+export function checkpointHoldsIn(pool: pg.Pool): CheckpointHolds {
+  return async (cp) => {
+    const { rows } = await pool.query<{ hash: string | null; pruned: string | null }>(
+      `SELECT (SELECT hash FROM audit_events WHERE team_id = $1::uuid AND seq = $2::int8) AS hash,
+              (SELECT pruned_through_seq::text FROM audit_chain_anchors WHERE team_id = $1::uuid) AS pruned`,
+      [cp.teamId, cp.seq],
+    );
+    const row = rows[0]!;
+    if (row.hash !== null) return row.hash === cp.hash;
+    // Removed by retention: nothing left to compare (the signed anchor vouches for the cut).
+    return row.pruned !== null && BigInt(row.pruned) >= BigInt(cp.seq);
+  };
 }

@@ -26,7 +26,20 @@ export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retenti
 export { verifyAuditChain, type AuditVerification, type VerifyOptions } from "./verify.js";
 export { KEYED_PREFIX, auditChainKeySchema, isKeyedHash, parseAuditChainKey, type ChainKey } from "./chain-key.js";
 export { loadAuditChainKey } from "./env.js";
-export { checkpointKey, readCheckpoint, signCheckpoint, writeCheckpoints, type Checkpoint, type CheckpointRedis } from "./checkpoint.js";
+export {
+  checkpointHoldsIn,
+  checkpointKey,
+  divergedKey,
+  readCheckpoint,
+  readDivergedCheckpoints,
+  signCheckpoint,
+  writeCheckpoints,
+  type Checkpoint,
+  type CheckpointHolds,
+  type CheckpointRedis,
+  type DivergedCheckpoint,
+  type HeadMove,
+} from "./checkpoint.js";
 export type { AuditDatabase } from "./reader.js";
 export { CONFIG_DETAIL_MAX, configChangeEvent, configChangeSchema, recordConfigChange, redactSecrets, type ConfigAuditTx, type ConfigChange } from "./config-change.js";
 export { deleteConfigOutbox, readConfigOutbox, type OutboxRow } from "./outbox.js";

@@ -5,6 +5,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import { randomUUID } from "node:crypto";
 import { type AuditRow, type CanonicalParts, GENESIS_HASH, canonicalParts, canonicalTime, chainHashOfParts, sanitizeText } from "./canonical.js";
 import type { ChainKey } from "./chain-key.js";
+import type { HeadMove } from "./checkpoint.js";
 
 /** An audit event as produced by the gateway (`auditEventSchema` of @portcullis/jobs, parsed). */
 export interface AuditEventInput {
@@ -41,8 +42,8 @@ export interface IngestResult {
   duplicates: number;
   /** Ids of events whose team does not exist (deleted since): kept in audit_orphans, not in a chain. */
   unknownTeam: string[];
-  /** Each moved team's new chain head, for checkpoints outside the database. */
-  heads: { teamId: string; seq: string; hash: string }[];
+  /** Each moved team's new chain head (and the head it started from), for checkpoints outside the database. */
+  heads: HeadMove[];
   /** Teams whose chain head did not match their newest stored event (see ChainBreak). */
   breaks: ChainBreak[];
 }
@@ -262,6 +263,7 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
       [teamIds],
     );
     const head = new Map(heads.rows.map((h) => [h.team_id, { seq: BigInt(h.last_seq), hash: h.last_hash }]));
+    const locked = new Map(heads.rows.map((h) => [h.team_id, { seq: h.last_seq, hash: h.last_hash }]));
     const breaks: ChainBreak[] = [];
     const lines: string[] = [];
     const key = options.key;
@@ -310,7 +312,7 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
     const moved: IngestResult["heads"] = [];
     if (lines.length > 0) {
       await copyRows(client, lines);
-      for (const [teamId, h] of head) moved.push({ teamId, seq: h.seq.toString(), hash: h.hash });
+      for (const [teamId, h] of head) moved.push({ teamId, seq: h.seq.toString(), hash: h.hash, from: locked.get(teamId)! });
       await client.query(
         `UPDATE audit_chain_heads h SET last_seq = u.seq, last_hash = u.hash, updated_at = now()
          FROM unnest($1::uuid[], $2::int8[], $3::text[]) AS u(team_id, seq, hash)

@@ -1,6 +1,6 @@
 import { type AuditRow, GENESIS_HASH, chainHash } from "./canonical.js";
 import { type ChainKey, anchorMac, isKeyedHash } from "./chain-key.js";
-import { type Checkpoint, checkpointSignatureValid } from "./checkpoint.js";
+import { type Checkpoint, type DivergedCheckpoint, checkpointSignatureValid } from "./checkpoint.js";
 import { type AuditDatabase, withSnapshot } from "./reader.js";
 
 export interface VerifyOptions {
@@ -11,6 +11,8 @@ export interface VerifyOptions {
    * none; undefined: not consulted at all (the result says so).
    */
   checkpoint?: Checkpoint | null;
+  /** Checkpoints the worker found no longer in the chain (readDivergedCheckpoints): evidence of a rewrite. */
+  diverged?: readonly DivergedCheckpoint[];
 }
 
 export interface AuditVerification {
@@ -162,6 +164,14 @@ export async function verifyAuditChain(db: AuditDatabase, teamId: string, option
       if (!key) return broken(anchor.seq, "", "the retention anchor is in the keyed part: verifying it needs AUDIT_CHAIN_KEY");
       if (anchor.mac !== anchorMac(key, teamId, anchor.seq, anchor.hash)) {
         return broken(anchor.seq, "", "the retention anchor is not signed with the chain key (moved outside the worker's retention)");
+      }
+    }
+
+    // Evidence the worker kept: a checkpoint it signed that the chain no longer contained when it moved
+    // on. However far the chain has grown since, that rewrite happened. Only signed evidence counts.
+    for (const d of options.diverged ?? []) {
+      if (key && d.teamId === teamId.toLowerCase() && checkpointSignatureValid(key, d)) {
+        return broken(d.seq, "", `the chain was rewritten: the checkpoint of seq ${d.seq} signed at ${d.at} was no longer in it when the worker moved on (${d.detectedAt})`);
       }
     }
 

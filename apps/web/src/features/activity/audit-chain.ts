@@ -1,4 +1,4 @@
-import { loadAuditChainKey, readCheckpoint, verifyAuditChain, type AuditVerification } from "@portcullis/db/audit";
+import { loadAuditChainKey, readCheckpoint, readDivergedCheckpoints, verifyAuditChain, type AuditVerification } from "@portcullis/db/audit";
 import { authorizeTeam, type Actor } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
 import { getRedis } from "../../lib/redis";
@@ -48,7 +48,8 @@ export async function auditChainStatus(actor: Actor, teamId: string, now = Date.
 async function verifyTeamChain(teamId: string): Promise<AuditVerification> {
   const key = loadAuditChainKey();
   const checkpoint = key ? await readCheckpoint(getRedis(), teamId).catch(() => undefined) : undefined;
-  return verifyAuditChain(getPrisma(), teamId, { key, checkpoint });
+  const diverged = key ? await readDivergedCheckpoints(getRedis(), teamId).catch(() => []) : [];
+  return verifyAuditChain(getPrisma(), teamId, { key, checkpoint, diverged });
 }
 
 /** For tests: forget cached verifications. */
