@@ -93,7 +93,7 @@ async function oauthToken(link: { linkId: string; teamId: string }, userId: stri
 }
 
 /** Starts steady calls on both instances, makes the change, and measures until each refuses. */
-async function measure(name: string, linkId: string, token: string, change: () => Promise<unknown>): Promise<void> {
+async function measure(name: string, linkId: string, token: string, change: () => Promise<unknown>, boundMs = 1000): Promise<void> {
   const streams = gateways.map((g) => steadyCalls(g.url, linkId, token));
   try {
     await Promise.all(streams.map((s) => s.warm));
@@ -103,7 +103,7 @@ async function measure(name: string, linkId: string, token: string, change: () =
     const refusedAt = await Promise.all(streams.map((s) => s.refused));
     const ms = refusedAt.map((t) => t - started);
     latencies[name] = ms;
-    expect(Math.max(...ms), `${name}: first refused call after ${ms.join(" / ")} ms`).toBeLessThan(1000);
+    expect(Math.max(...ms), `${name}: first refused call after ${ms.join(" / ")} ms`).toBeLessThan(boundMs);
     // Calls sent after the commit returned and still served (reported; the bound is the latency above).
     served[name] = streams.map((s) => s.servedAfter(committed));
   } finally {
@@ -202,4 +202,26 @@ test("a lost LISTEN connection clears the caches: a change made while it reconne
   }
   const after = await world.addLink({ access: "read" });
   await measure("revoked after reconnect", after.linkId, after.key, () => sql.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1", [after.apiKeyId]));
+});
+
+test("a LISTEN connection that hangs silently (no error, no notifications) is detected by its heartbeat", async () => {
+  for (const g of gateways) {
+    for (let i = 0; !(await fetch(`${g.url}/readyz`)).ok; i++) {
+      if (i > 50) throw new Error("listener not ready");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  const link = await world.addLink({ access: "read" });
+  const { rows } = await sql.query("SELECT pid FROM pg_stat_activity WHERE application_name = 'portcullis-gateway-listen' AND datname = current_database()");
+  expect(rows.length).toBe(2);
+  const pids = rows.map((r) => r.pid as number);
+  try {
+    await measure("revoked while the listener hangs", link.linkId, link.key, async () => {
+      // The backends stop answering but their sockets stay open: nothing tells the gateways.
+      for (const pid of pids) process.kill(pid, "SIGSTOP");
+      await sql.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1", [link.apiKeyId]);
+    }, 6_000);
+  } finally {
+    for (const pid of pids) process.kill(pid, "SIGCONT");
+  }
 });

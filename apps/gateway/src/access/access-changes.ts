@@ -35,6 +35,13 @@ const MIN_BACKOFF_MS = 100;
 // The reconnect loop clears every cache on each attempt, so while the listener is down nothing stays
 // cached longer than this: an access change still reaches this instance within about a second.
 const MAX_BACKOFF_MS = 1_000;
+/**
+ * A connection can die without the socket noticing (a dropped NAT entry, a partition): then no
+ * notification arrives and no error either. A query every HEARTBEAT_MS, given HEARTBEAT_TIMEOUT_MS to
+ * answer, turns that into a loss (caches cleared, reconnect) within a few seconds.
+ */
+const HEARTBEAT_MS = 2_000;
+const HEARTBEAT_TIMEOUT_MS = 2_000;
 
 /**
  * One LISTEN connection to the metadata database per gateway. PostgreSQL delivers a notification only
@@ -49,6 +56,14 @@ export function listenForAccessChanges(databaseUrl: string, handlers: AccessChan
   let timer: NodeJS.Timeout | undefined;
   let connected = false;
   const waiters: (() => void)[] = [];
+  const heartbeat = setInterval(() => {
+    const current = client;
+    if (!connected || !current) return;
+    current.query("SELECT 1").catch((error: Error) => {
+      if (client === current) lost(`heartbeat failed: ${error.message}`);
+    });
+  }, HEARTBEAT_MS);
+  heartbeat.unref();
 
   const onNotification = (message: pg.Notification) => {
     if (message.channel !== ACCESS_CHANNEL || !message.payload) return;
@@ -90,7 +105,13 @@ export function listenForAccessChanges(databaseUrl: string, handlers: AccessChan
 
   const connect = async () => {
     if (closed) return;
-    const next = new pg.Client({ connectionString: databaseUrl, application_name: "portcullis-gateway-listen", connectionTimeoutMillis: 5_000, keepAlive: true });
+    const next = new pg.Client({
+      connectionString: databaseUrl,
+      application_name: "portcullis-gateway-listen",
+      connectionTimeoutMillis: 5_000,
+      query_timeout: HEARTBEAT_TIMEOUT_MS,
+      keepAlive: true,
+    });
     client = next;
     next.on("error", (error: Error) => lost(error.message));
     next.on("end", () => lost("connection ended"));
@@ -133,6 +154,7 @@ export function listenForAccessChanges(databaseUrl: string, handlers: AccessChan
     },
     async close() {
       closed = true;
+      clearInterval(heartbeat);
       if (timer) clearTimeout(timer);
       const current = client;
       client = undefined;
