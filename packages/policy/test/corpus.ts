@@ -930,5 +930,6 @@ on("full", "deferred_code",
 );
 // A NUL byte: the parser stops at it, so the checker would see only the text before it.
 onAll("control_character", "SELECT 1\u0000; COPY album TO PROGRAM 'id'", "SELECT title FROM album\u0000", "\u0000DROP TABLE album");
+onAll("invalid_text", "SELECT '\ud800' AS x", "SELECT 1 AS \"\udc00\"");
 
 export const CORPUS: readonly Case[] = cases;

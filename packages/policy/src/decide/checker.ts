@@ -41,6 +41,9 @@ export interface PolicyCheckerOptions {
   maxStatements?: number;
 }
 
+/** String.prototype.isWellFormed (Node 20+; the compile target's lib predates it). */
+type WellFormedCheck = string & { isWellFormed(): boolean };
+
 const PARSER_EXHAUSTION = /memory exhausted|stack depth|call stack|too complex|out of memory/i;
 
 export function createPolicyChecker(options: PolicyCheckerOptions = {}): PolicyChecker {
@@ -103,6 +106,9 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   // the checker nor (reliably) the server, and in the extended protocol it would shift the message.
   if (sql.includes("\0"))
     return refused(scope, empty, "control_character", `the SQL text contains a NUL character (at character ${sql.indexOf("\0") + 1}); remove it`, undefined);
+  // A lone surrogate reaches the parser and the server as different bytes (the driver writes U+FFFD).
+  if (!(sql as WellFormedCheck).isWellFormed())
+    return refused(scope, empty, "invalid_text", "the SQL text is not well-formed Unicode (it holds a lone surrogate); send valid UTF-16/UTF-8 text", undefined);
   const parsed = parseSql(sql);
   if (!parsed.ok) {
     if (PARSER_EXHAUSTION.test(parsed.message))

@@ -42,6 +42,7 @@ export const RULES = {
   dynamic_sql: "EXECUTE of a string inside a function body or DO block builds SQL at run time that no check can see.",
   deferred_code: "Triggers, trigger functions and rules run code later as whichever role fires them: not created through the gateway.",
   control_character: "The SQL text contains a NUL character: the server and the checker would not see the same statement.",
+  invalid_text: "The SQL text is not well-formed Unicode (a lone surrogate): the server and the checker would not see the same bytes.",
   dangerous_function: "Functions that reach the server (files, programs, large objects, signals, dblink, advisory locks, sleeping, settings) are refused under every scope.",
   function_not_allowed: "This built-in function is not on the list of side-effect-free functions allowed in reads.",
   volatile_function: "A user-defined VOLATILE function may write or have side effects; refused unless the link has full access.",
