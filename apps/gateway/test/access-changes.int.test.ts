@@ -155,6 +155,14 @@ describe("two gateway processes under steady calls; the change is plain SQL", ()
     );
   });
 
+  test("connection repointed (the old database is no longer reached)", async () => {
+    const team = await world.addTeam();
+    const link = await world.addLink({ access: "read" }, team);
+    await measure("connection repointed", link.linkId, link.key, () =>
+      sql.query("UPDATE connections SET database = 'no_such_database' WHERE id = $1", [team.connectionId]),
+    );
+  });
+
   test("key revoked", async () => {
     const link = await world.addLink({ access: "read" });
     await measure("key revoked", link.linkId, link.key, () => sql.query("UPDATE api_keys SET revoked_at = now() WHERE id = $1", [link.apiKeyId]));
