@@ -70,7 +70,10 @@ describe("configuration changes made with the CLI", () => {
     // A change that fails leaves no record (the duplicate link name is refused inside the transaction).
     expect((await cli(["link", "create", "--team", team.slug, "--connection", "chinook", "--name", "analysts", "--scope", scopeFile])).code).toBe(1);
 
-    const records = (await readConfigOutbox(pool, 1000)).map((r) => JSON.parse(r.event)).filter((e) => e.teamId === team.id);
+    const rows = (await readConfigOutbox(pool, 1000)).filter((r) => JSON.parse(r.event).teamId === team.id);
+    // Authenticated with the CLI's AUDIT_CHAIN_KEY, so the worker will chain them.
+    for (const r of rows) expect(r.mac).toMatch(/^[0-9a-f]{64}$/);
+    const records = rows.map((r) => JSON.parse(r.event));
     expect(records.map((r) => r.tool)).toEqual(["team.create", "user.create", "member.add", "connection.create", "link.create", "api_key.create", "api_key.revoke"]);
     for (const r of records) expect(r).toMatchObject({ kind: "config_change", verdict: "allowed", teamId: team.id });
     expect(JSON.parse(records[6].detail)).toMatchObject({ via: "cli", target: { type: "api_key", id: apiKey.id }, before: { revokedAt: null } });

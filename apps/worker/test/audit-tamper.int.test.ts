@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
-import { parseAuditChainKey, readCheckpoint, readDivergedCheckpoints, recordConfigChange, verifyAuditChain } from "@portcullis/db/audit";
+import { randomBytes, randomUUID } from "node:crypto";
+import { configChangeEvent, parseAuditChainKey, readCheckpoint, readDivergedCheckpoints, recordConfigChange, verifyAuditChain } from "@portcullis/db/audit";
 import { testRedisUrl } from "@portcullis/db/testing";
 import { QUEUES, createRedis } from "@portcullis/jobs";
 import { Queue, type Worker } from "bullmq";
@@ -118,7 +118,7 @@ test("a configuration change committed with its transaction reaches the team's c
         before: { auditRetentionDays: 90 },
         after: { auditRetentionDays: 7 },
         sourceIp: "203.0.113.9",
-      });
+      }, key);
     });
   } finally {
     await prisma.$disconnect();
@@ -129,6 +129,21 @@ test("a configuration change committed with its transaction reaches the team's c
   expect(JSON.parse(rows[0].detail)).toMatchObject({ before: { auditRetentionDays: 90 }, after: { auditRetentionDays: 7 } });
   await waitFor(async () => (await fixture.pool.query(`SELECT 1 FROM audit_outbox WHERE team_id = $1`, [team])).rowCount === 0, 5000, "outbox drained");
   expect(await verifyAuditChain(fixture.pool, team, { key })).toMatchObject({ ok: true, checked: 1 });
+});
+
+test("a configuration change forged straight into the outbox is not chained", async () => {
+  const team = await createTeamRow(fixture.pool);
+  const forged = configChangeEvent({ teamId: team, action: "member.role.update", target: { type: "user", id: randomUUID() }, after: { role: "owner" } });
+  await fixture.pool.query(`INSERT INTO audit_outbox (id, team_id, event) VALUES ($1, $2, $3)`, [forged.id, team, JSON.stringify(forged)]);
+  // …nor one whose MAC belongs to another record.
+  const other = configChangeEvent({ teamId: team, action: "team.delete", target: { type: "team", id: team } });
+  await fixture.pool.query(`INSERT INTO audit_outbox (id, team_id, event, mac) VALUES ($1, $2, $3, $4)`, [other.id, team, JSON.stringify(other), "0".repeat(64)]);
+  await waitFor(async () => (await fixture.pool.query(`SELECT 1 FROM audit_outbox WHERE team_id = $1`, [team])).rowCount === 0, 5000, "outbox drained");
+  expect(await countEvents(fixture.pool, team)).toBe(0);
+  const letters = await deadLetter.getJobs(["waiting"], 0, 100);
+  const ours = letters.filter((j) => [forged.id, other.id].includes(j.id!));
+  expect(ours).toHaveLength(2);
+  for (const letter of ours) expect(letter.data.failedReason).toContain("not authenticated");
 });
 
 test("a team deleted while its calls are in flight: every call keeps its record", async () => {
@@ -148,5 +163,5 @@ test("a team deleted while its calls are in flight: every call keeps its record"
   );
   expect(await countEvents(fixture.pool, team)).toBe(0);
   expect((await queue.getJobCounts("failed")).failed).toBe(0);
-  expect(await deadLetter.count()).toBe(0);
+  expect((await deadLetter.getJobs(["waiting"], 0, 1000)).filter((j) => ids.includes(j.id!))).toHaveLength(0);
 });

@@ -6,6 +6,7 @@ import {
   checkpointHoldsIn,
   deleteConfigOutbox,
   loadAuditChainKey,
+  outboxRecordAuthentic,
   prepareAuditBatch,
   readConfigOutbox,
   writeCheckpoints,
@@ -97,6 +98,10 @@ export class AuditBatcher {
   private readonly stop = new AbortController();
 
   private readonly key: ChainKey | undefined;
+  /** The key events are chained with; also what outbox records must be authenticated with. */
+  get chainKey(): ChainKey | undefined {
+    return this.key;
+  }
   private readonly breakCounter: Counter | undefined;
 
   constructor(private readonly opts: AuditBatcherOptions) {
@@ -384,16 +389,22 @@ export async function drainConfigOutbox(batcher: AuditBatcher, opts: Pick<AuditW
       try {
         raw = JSON.parse(row.event);
       } catch {
-        raw = row.event;
+        raw = undefined;
+      }
+      // A letter is named by its event id; a record that is not even JSON keeps its outbox row id.
+      const letter = typeof (raw as { id?: unknown } | undefined)?.id === "string" ? raw : { id: row.id, record: row.event };
+      if (!outboxRecordAuthentic(batcher.chainKey, row)) {
+        refused.push({ event: letter, index, reason: "configuration-change record not authenticated with AUDIT_CHAIN_KEY (written outside Portcullis, or by a process without the key)" });
+        return;
       }
       const parsed = auditEventSchema.safeParse(raw);
       if (parsed.success) writes.push({ id: row.id, done: batcher.add(parsed.data) });
-      else refused.push({ event: raw, index, reason: `invalid configuration-change record: ${describeProblems(parsed.error)}` });
+      else refused.push({ event: letter, index, reason: `invalid configuration-change record: ${describeProblems(parsed.error)}` });
     });
     const outcomes = await Promise.allSettled(writes.map((w) => w.done));
     if (refused.length) {
       await deadLetterEvents(opts.deadLetter, "audit-outbox", { jobId: "outbox", attemptsMade: 1, failedAt: new Date().toISOString() }, refused);
-      opts.logger?.error({ count: refused.length }, "configuration-change records could not be parsed and were dead-lettered");
+      opts.logger?.error({ count: refused.length, reasons: [...new Set(refused.map((r) => r.reason))] }, "configuration-change records refused and dead-lettered");
     }
     const stored = writes.filter((_, i) => outcomes[i]!.status === "fulfilled").map((w) => w.id);
     const done = [...stored, ...refused.map((r) => rows[r.index]!.id)];

@@ -38,3 +38,8 @@ export function hmacHex(key: ChainKey, data: string): string {
 export function anchorMac(key: ChainKey, teamId: string, seq: string, hash: string): string {
   return hmacHex(key, `pc-audit-anchor-v1\n${teamId.toLowerCase()}\n${seq}\n${hash}`);
 }
+
+/** The MAC of a configuration-change record in the outbox (its event JSON, as stored). */
+export function outboxMac(key: ChainKey, event: string): string {
+  return hmacHex(key, `pc-audit-outbox-v1\n${event}`);
+}

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import type { Prisma } from "../generated/prisma/client.js";
 import { sanitizeText } from "./canonical.js";
+import { type ChainKey, outboxMac } from "./chain-key.js";
+import { loadAuditChainKey } from "./env.js";
 import type { AuditEventInput } from "./ingest.js";
 
 /** Must equal CONFIG_DETAIL_MAX of @portcullis/jobs (the worker refuses a longer detail). */
@@ -97,8 +99,16 @@ export function configChangeEvent(change: ConfigChange, now = new Date()): Audit
  *       target: { type: "link", id, name: link.name }, before: old.scope, after: scope });
  *   });
  */
-export async function recordConfigChange(tx: ConfigAuditTx, change: ConfigChange): Promise<{ id: string }> {
+export async function recordConfigChange(
+  tx: ConfigAuditTx,
+  change: ConfigChange,
+  // The process's AUDIT_CHAIN_KEY: the record is authenticated with it (the worker refuses unauthenticated ones).
+  key: ChainKey | undefined = loadAuditChainKey(),
+): Promise<{ id: string }> {
   const event = configChangeEvent(change);
-  await tx.auditOutbox.create({ data: { id: event.id, teamId: event.teamId, event: JSON.stringify(event), createdAt: new Date(event.time) } });
+  const json = JSON.stringify(event);
+  await tx.auditOutbox.create({
+    data: { id: event.id, teamId: event.teamId, event: json, mac: key ? outboxMac(key, json) : null, createdAt: new Date(event.time) },
+  });
   return { id: event.id };
 }

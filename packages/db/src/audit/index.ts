@@ -42,4 +42,4 @@ export {
 } from "./checkpoint.js";
 export type { AuditDatabase } from "./reader.js";
 export { CONFIG_DETAIL_MAX, configChangeEvent, configChangeSchema, recordConfigChange, redactSecrets, type ConfigAuditTx, type ConfigChange } from "./config-change.js";
-export { deleteConfigOutbox, readConfigOutbox, type OutboxRow } from "./outbox.js";
+export { deleteConfigOutbox, outboxRecordAuthentic, readConfigOutbox, type OutboxRow } from "./outbox.js";
