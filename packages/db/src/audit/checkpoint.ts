@@ -17,9 +17,11 @@ import { type ChainKey, hmacHex } from "./chain-key.js";
  * service with its own credentials, so the attacker this defends against (write access to the
  * metadata database) cannot rewind it; one who controls Redis too could only replay an older
  * checkpoint (making the check weaker, never making a forged chain pass), since every checkpoint is
- * signed. A checkpoint is written after each batch commits, and only moves forward (a Lua compare),
- * so two writers finishing out of order never rewind it. Losing Redis loses only this extra check:
- * verify then says there is no checkpoint.
+ * signed. A checkpoint is written after each batch commits and only moves forward (a Lua compare), so
+ * two writers finishing out of order never rewind it; it moves from the head the batch started at, or
+ * after the database is shown to still hold it. When it does not (the chain was cut or rewritten under
+ * it), the old checkpoint is kept as signed evidence before moving on: events that keep landing after a
+ * truncation cannot erase it. Losing Redis loses only this extra check: verify then says so.
  */
 export interface Checkpoint {
   teamId: string;
