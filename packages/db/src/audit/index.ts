@@ -8,8 +8,11 @@
  *   // { ok: true, checked: 1042 } or
  *   // { ok: false, checked: 17, firstBroken: { seq: "17", id: "…", reason: "content does not match its hash (the event was edited)" } }
  *
- * Chain format: hash = SHA-256(prev_hash ‖ "\n" ‖ canonicalAuditContent(event)), prev_hash of a
- * team's first event = 64 zeros, seq = 1, 2, 3… per team (see canonical.ts).
+ * Chain format: hash = SHA-256(prev_hash ‖ "\n" ‖ canonicalAuditContent(event)), or with
+ * AUDIT_CHAIN_KEY "k1:" ‖ HMAC-SHA-256(key, same), prev_hash of a team's first event = 64 zeros,
+ * seq = 1, 2, 3… per team (see canonical.ts). Keyed verification and the head checkpoints kept in
+ * Redis: `verifyAuditChain(db, teamId, { key, checkpoint, diverged })` (chain-key.ts, checkpoint.ts).
+ * Configuration changes: `recordConfigChange(tx, …)` (config-change.ts).
  */
 export { CHAIN_FORMAT, GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "./canonical.js";
 export {
