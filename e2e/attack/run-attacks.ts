@@ -124,6 +124,7 @@ export async function attackActions(opts: {
     ownSlug: kind === "outsider" ? world.outsider.slug : world.slug,
   });
   let state = stateOf(w);
+  let sentSoFar = "";
   const metaUrl = process.env.DATABASE_URL!;
   let before: Snapshot;
   let lastAfter: Snapshot = await snapshotMetadata(metaUrl);
@@ -134,6 +135,9 @@ export async function attackActions(opts: {
     const attackerTeam = kind === "outsider" ? state.ownTeamIds[state.ownTeamIds.length - 1]! : null;
     const payloads = payloadsFor(action, opts.vocabulary, w, attackerTeam);
     const page = pageFor(action, state.ownSlug, w);
+    // What the attacker sent may come back later on its own pages (an invitation to the victim's
+    // e-mail lists that e-mail): only what it never sent counts as a leak.
+    sentSoFar += payloads.map((p) => (typeof p.args === "string" ? p.args : JSON.stringify(p.args))).join("\n");
     const replies = await pool(payloads, CONCURRENCY, async (p: Payload) => {
       try {
         return { p, reply: await state.http.callAction(action.id, page, p.args) };
@@ -151,7 +155,7 @@ export async function attackActions(opts: {
       findings.push({ actor: kind, action: action.name, kind: "effect", detail: violations.map(describeChange).join("\n    "), payloads: succeeded });
     }
     for (const r of replies) {
-      const leaked = leaks(kind, r.reply.text, typeof r.p.args === "string" ? r.p.args : JSON.stringify(r.p.args));
+      const leaked = leaks(kind, r.reply.text, sentSoFar);
       if (leaked.length) findings.push({ actor: kind, action: action.name, kind: "leak", detail: `response carried ${leaked.join(", ")}`, payloads: [r.p.label] });
       if ((r.reply.status >= 500 && !FRAMEWORK_DECODER_CASES.has(r.p.label)) || r.reply.status === 0) {
         findings.push({ actor: kind, action: action.name, kind: "server-error", detail: `HTTP ${r.reply.status}: ${r.reply.text.slice(0, 160).replace(/\s+/g, " ")}`, payloads: [r.p.label] });
@@ -166,6 +170,7 @@ export async function attackActions(opts: {
     if (violations.length) {
       w = await (opts.reseed ?? seedVictimWorld)();
       state = stateOf(w);
+      sentSoFar = "";
     }
   }
   // Audit rows arrive through the queue: whatever lands after the last action is judged here.
