@@ -928,6 +928,29 @@ on("full", "deferred_code",
   "CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$",
   "DO $$ BEGIN CREATE TRIGGER t BEFORE INSERT ON album FOR EACH ROW EXECUTE FUNCTION bump_genre(); END $$",
 );
+// Expressions that run later as whoever writes, indexes or analyses the table: no user functions there.
+on("full", "deferred_code",
+  "CREATE TABLE t (a int DEFAULT add_one(1))",
+  "CREATE TABLE t (a int DEFAULT not_created_yet())",
+  "ALTER TABLE album ALTER COLUMN title SET DEFAULT album_title(1)",
+  "ALTER TABLE album ADD COLUMN n int DEFAULT public.add_one(1)",
+  "ALTER TABLE album ADD CONSTRAINT c CHECK (bump_genre() > 0)",
+  "CREATE TABLE t (a int, b int GENERATED ALWAYS AS (add_one(a)) STORED)",
+  "CREATE INDEX ON track (add_one(milliseconds))",
+  "CREATE INDEX ON track (album_id) WHERE add_one(album_id) > 0",
+  "CREATE DOMAIN d AS int CHECK (add_one(VALUE) > 0)",
+  "CREATE STATISTICS s ON (add_one(milliseconds)), album_id FROM track",
+  "CREATE TABLE p (a int) PARTITION BY RANGE (add_one(a))",
+  "CREATE TABLE t (a int CHECK (a === 1))",
+  "DO $$ BEGIN CREATE INDEX ON track (add_one(milliseconds)); END $$",
+);
+on("custom", "deferred_code", "ALTER TABLE genre ADD CONSTRAINT c CHECK (add_one(genre_id) > 0)");
+on("full", "ok",
+  "CREATE TABLE t2 (a int DEFAULT 1 CHECK (a > 0), b text DEFAULT lower('X'), c timestamptz DEFAULT now(), d uuid DEFAULT gen_random_uuid())",
+  "CREATE INDEX ON track (lower(name))",
+  "ALTER TABLE album ALTER COLUMN title SET DEFAULT 'untitled'",
+  "CREATE TABLE t3 (a int, b int GENERATED ALWAYS AS (a * 2) STORED)",
+);
 // A NUL byte: the parser stops at it, so the checker would see only the text before it.
 onAll("control_character", "SELECT 1\u0000; COPY album TO PROGRAM 'id'", "SELECT title FROM album\u0000", "\u0000DROP TABLE album");
 onAll("invalid_text", "SELECT '\ud800' AS x", "SELECT 1 AS \"\udc00\"");

@@ -418,6 +418,7 @@ export class StatementAnalyzer {
 
   private ddl(kind: string, node: PgNode): StatementClass {
     this.cls = "ddl";
+    this.deferredExpressions({ [kind]: node }, 0);
     const needAdmin = (what: string): never => {
       throw new Refusal("ddl_not_permitted", `${what} needs admin access`, "admin access", );
     };
@@ -484,6 +485,78 @@ export class StatementAnalyzer {
         return "ddl";
       }
     }
+  }
+
+  /**
+   * Defaults, CHECK and generated-column expressions, index, partition and statistics expressions run
+   * later, as whichever role writes, indexes or analyses the table (a DBA's load, autovacuum's
+   * ANALYZE): a user function there is a trigger by another name, refused like one. Built-in and
+   * extension functions are the operator's code, not the link's.
+   */
+  private deferredExpressions(node: unknown, depth: number): void {
+    if (!node || typeof node !== "object" || depth > MAX_DEPTH) return;
+    if (Array.isArray(node)) {
+      for (const item of node) this.deferredExpressions(item, depth + 1);
+      return;
+    }
+    for (const key in node as PgNode) {
+      const value = (node as PgNode)[key] as PgNode;
+      if (!value || typeof value !== "object") continue;
+      switch (key) {
+        case "Constraint":
+          this.userCodeIn(value.raw_expr, "a default, CHECK or generated column expression");
+          this.userCodeIn(value.where_clause, "an exclusion constraint");
+          break;
+        case "IndexElem":
+        case "StatsElem":
+        case "PartitionElem":
+          this.userCodeIn(value.expr, key === "IndexElem" ? "an index expression" : key === "StatsElem" ? "a statistics expression" : "a partition key");
+          break;
+        case "AlterTableCmd":
+          if (value.subtype === "AT_ColumnDefault" || value.subtype === "AT_SetExpression" || value.subtype === "AT_CookedColumnDefault")
+            this.userCodeIn(value.def, "a column default or generated expression");
+          break;
+        case "IndexStmt":
+          this.userCodeIn(value.whereClause, "a partial index predicate");
+          break;
+      }
+      this.deferredExpressions(value, depth + 1);
+    }
+  }
+
+  private userCodeIn(expr: unknown, where: string): void {
+    const visit = (n: unknown, depth: number): void => {
+      if (!n || typeof n !== "object" || depth > MAX_DEPTH) return;
+      if (Array.isArray(n)) {
+        for (const item of n) visit(item, depth + 1);
+        return;
+      }
+      for (const key in n as PgNode) {
+        const value = (n as PgNode)[key] as PgNode;
+        if (key === "FuncCall" && this.isUserFunction(strings(value.funcname)))
+          throw new Refusal("deferred_code", `function ${strings(value.funcname).join(".")} in ${where} would run later as whichever role writes or maintains the table; use built-in functions there`);
+        if (key === "A_Expr") {
+          const op = strings(value.name);
+          if (this.view.catalog.operators?.[op[op.length - 1] ?? ""])
+            throw new Refusal("deferred_code", `operator ${op.join(".")} in ${where} runs a user function later, as whichever role writes or maintains the table`);
+        }
+        visit(value, depth + 1);
+      }
+    };
+    visit(expr, 0);
+  }
+
+  /** A function the link's side could have written: not built in, not from an extension. */
+  private isUserFunction(names: string[]): boolean {
+    const name = names[names.length - 1] ?? "";
+    const schema = names.length >= 2 ? names[names.length - 2] : undefined;
+    if (schema === "pg_catalog") return false;
+    const catalog = this.view.catalog;
+    const key = schema !== undefined ? `${schema}.${name}` : this.view.searchPath.map((s) => `${s}.${name}`).find((k) => catalog.functions[k]);
+    const fn = key ? catalog.functions[key] : undefined;
+    if (fn) return !fn.extension;
+    // Unknown names (created in the same call, or later) count as user code; built-ins do not.
+    return schema !== undefined || catalog.builtinFunctions[name] === undefined;
   }
 
   private existsNowhere(names: string[]): boolean {

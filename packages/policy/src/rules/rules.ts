@@ -40,7 +40,7 @@ export const RULES = {
   role_management: "Roles, GRANT/REVOKE and ownership changes are refused under every scope.",
   code_creation: "Creating functions, procedures, casts or operators: only full-access links that hide nothing, in SQL or PL/pgSQL, never SECURITY DEFINER; every statement of the body is checked against the scope.",
   dynamic_sql: "EXECUTE of a string inside a function body or DO block builds SQL at run time that no check can see.",
-  deferred_code: "Triggers, trigger functions and rules run code later as whichever role fires them: not created through the gateway.",
+  deferred_code: "Triggers, trigger functions, rules, and user functions in defaults, CHECK/generated/index/partition/statistics expressions run code later as whichever role fires them: not created through the gateway.",
   control_character: "The SQL text contains a NUL character: the server and the checker would not see the same statement.",
   invalid_text: "The SQL text is not well-formed Unicode (a lone surrogate): the server and the checker would not see the same bytes.",
   dangerous_function: "Functions that reach the server (files, programs, large objects, signals, dblink, advisory locks, sleeping, settings) are refused under every scope.",
