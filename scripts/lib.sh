@@ -164,11 +164,15 @@ ensure_env_file() {
   fi
   chmod 600 .env
   local name
-  for name in METADATA_DB_PASSWORD REDIS_PASSWORD AUDIT_CHAIN_KEY; do
+  for name in METADATA_DB_PASSWORD REDIS_PASSWORD AUDIT_CHAIN_KEY DEMO_PASSWORD; do
     if ! grep -q "^${name}=." .env; then
       say "adding a random ${name} to .env"
       local value
-      if [ "$name" = AUDIT_CHAIN_KEY ]; then value="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')"; else value="$(random_secret 24)"; fi
+      case "$name" in
+        AUDIT_CHAIN_KEY) value="$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')" ;;
+        DEMO_PASSWORD) value="$(random_secret 12)" ;;
+        *) value="$(random_secret 24)" ;;
+      esac
       if grep -q "^${name}=" .env; then sed -i "s#^${name}=.*#${name}=${value}#" .env; else printf '%s=%s\n' "$name" "$value" >> .env; fi
     fi
   done

@@ -6,7 +6,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/client.js";
 import { generateSecretKey } from "../src/secrets/index.js";
-import { DEMO_LINKS, seedDemo } from "../src/seed/index.js";
+import { DEMO_LINKS, DEMO_LOGIN, seedDemo } from "../src/seed/index.js";
+import { hashPassword, verifyPassword } from "../src/passwords.js";
 import { targetClientConfig } from "../src/target.js";
 import { createMetadataDatabase, testPgUrl, type TestDatabase } from "../src/testing/index.js";
 
@@ -25,6 +26,12 @@ beforeAll(async () => {
   process.env.PORTCULLIS_SECRET_KEYS ??= generateSecretKey("k1");
   meta = await createMetadataDatabase();
   prisma = createPrismaClient(meta.url);
+  // What up.sh allows for the demo, nothing more: the target's one address and one database on the
+  // server that also holds the metadata database.
+  const server = new URL(testPgUrl());
+  process.env.DATABASE_URL = meta.url;
+  process.env.TARGET_ALLOW_ADDRESSES = `${server.hostname}:${server.port}`;
+  process.env.TARGET_STACK_DATABASES = database;
   keysFile = path.join(await mkdtemp(path.join(tmpdir(), "seed-")), "demo-keys.json");
 });
 
@@ -95,7 +102,7 @@ describe("demo seed", () => {
   it("upgrades the PII-safe scope an earlier version seeded, but keeps one a person edited", async () => {
     const options = { targetAdminUrl: testPgUrl("postgres"), keysFile, targetRole: role, targetDatabase: database };
     const pii = await prisma.link.findFirstOrThrow({ where: { name: "chinook-pii-safe" } });
-    const old = structuredClone(pii.scope) as { tables: Record<string, unknown> };
+    const old = structuredClone(pii.scope) as { tables: Record<string, object> };
     delete old.tables.invoice;
     await prisma.link.update({ where: { id: pii.id }, data: { scope: old } });
     await seedDemo(prisma, options);
@@ -107,5 +114,18 @@ describe("demo seed", () => {
     await seedDemo(prisma, options);
     const kept = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
     expect(kept.scope).toEqual(edited);
+  });
+
+  it("moves a demo owner still on the README's well-known password to DEMO_PASSWORD, and leaves a changed one alone", async () => {
+    const options = { targetAdminUrl: testPgUrl("postgres"), keysFile, targetRole: role, targetDatabase: database };
+    const owner = () => prisma.user.findUniqueOrThrow({ where: { email: DEMO_LOGIN.email } });
+    await prisma.user.update({ where: { email: DEMO_LOGIN.email }, data: { passwordHash: await hashPassword(DEMO_LOGIN.password) } });
+    await seedDemo(prisma, { ...options, demoPassword: "a-random-demo-password" });
+    expect(await verifyPassword((await owner()).passwordHash, DEMO_LOGIN.password)).toBe(false);
+    expect(await verifyPassword((await owner()).passwordHash, "a-random-demo-password")).toBe(true);
+
+    await prisma.user.update({ where: { email: DEMO_LOGIN.email }, data: { passwordHash: await hashPassword("the owner changed it") } });
+    await seedDemo(prisma, { ...options, demoPassword: "another-random-password" });
+    expect(await verifyPassword((await owner()).passwordHash, "the owner changed it")).toBe(true);
   });
 });

@@ -70,6 +70,7 @@ describe("scripts/lib.sh", () => {
     expect(envValue(text, "METADATA_DB_PASSWORD")).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(envValue(text, "REDIS_PASSWORD")).toMatch(/^[A-Za-z0-9_-]{32}$/);
     expect(envValue(text, "AUDIT_CHAIN_KEY")).toMatch(/^[0-9a-f]{64}$/);
+    expect(envValue(text, "DEMO_PASSWORD")).toMatch(/^[A-Za-z0-9_-]{16}$/);
     expect(envValue(text, "NEXTAUTH_SECRET")!.length).toBeGreaterThanOrEqual(32);
     expect(envValue(text, "PORTCULLIS_SECRET_KEYS")).toMatch(/^k1:/);
   });

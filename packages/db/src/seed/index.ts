@@ -11,7 +11,9 @@ import { createLink } from "../operations/links.js";
 import { createApiKey } from "../operations/api-keys.js";
 import { readChinookScript } from "../testing/index.js";
 import { getKeyring } from "../secrets/index.js";
+import { hashPassword, verifyPassword } from "../passwords.js";
 
+/** The demo owner. The password is the fallback only: up.sh passes a random one (DEMO_PASSWORD in .env). */
 export const DEMO_LOGIN = { email: "demo@portcullis.dev", password: "portcullis-demo" } as const;
 const DEMO_TEAM_SLUG = "demo";
 const CHINOOK_ROLE = "chinook_app";
@@ -69,6 +71,11 @@ export interface SeedOptions {
    * the cluster's Unix socket as its superuser; the gateway connects over TCP).
    */
   targetAddress?: { host: string; port: number };
+  /**
+   * The demo owner's password. Earlier versions always used DEMO_LOGIN.password, printed in the README:
+   * a demo owner still holding it is moved to this one; one whose password was changed is left alone.
+   */
+  demoPassword?: string;
   /** The demo's target role and database (tests use their own names on the shared test cluster). */
   targetRole?: string;
   targetDatabase?: string;
@@ -148,9 +155,14 @@ export async function seedDemo(prisma: PrismaClient, options: SeedOptions): Prom
   const target = options.targetAddress ?? { host: chinook.host, port: chinook.port };
   if (!target.host) throw new Error("seedDemo: the admin URL names no host; pass targetAddress");
 
-  const user =
+  const demoPassword = options.demoPassword ?? DEMO_LOGIN.password;
+  let user =
     (await prisma.user.findUnique({ where: { email: DEMO_LOGIN.email } })) ??
-    (await createUser(prisma, { email: DEMO_LOGIN.email, password: DEMO_LOGIN.password, name: "Demo Owner" }));
+    (await createUser(prisma, { email: DEMO_LOGIN.email, password: demoPassword, name: "Demo Owner" }));
+  if (demoPassword !== DEMO_LOGIN.password && (await verifyPassword(user.passwordHash, DEMO_LOGIN.password))) {
+    user = await prisma.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(demoPassword) } });
+    log("the demo owner's well-known password was replaced by DEMO_PASSWORD from .env");
+  }
   const team =
     (await prisma.team.findUnique({ where: { slug: DEMO_TEAM_SLUG } })) ??
     (await createTeam(prisma, { name: "Demo Team", slug: DEMO_TEAM_SLUG, ownerId: user.id }));

@@ -21,12 +21,13 @@ try {
   const { links } = await seedDemo(prisma, {
     targetAdminUrl,
     targetAddress,
+    demoPassword: process.env.DEMO_PASSWORD || undefined,
     keysFile: path.join(root, ".data", "demo-keys.json"),
     log: (line) => console.log(`▸ ${line}`),
   });
   const out: string[] = [];
   out.push("", "━━━ Portcullis is ready ━━━", "");
-  out.push(`Dashboard   ${webUrl}`, `Login       ${DEMO_LOGIN.email} / ${DEMO_LOGIN.password}`, `Gateway     ${gatewayUrl}`, "");
+  out.push(`Dashboard   ${webUrl}`, `Login       ${DEMO_LOGIN.email} / ${process.env.DEMO_PASSWORD || DEMO_LOGIN.password}`, `Gateway     ${gatewayUrl}`, "");
   for (const link of links) {
     const url = `${gatewayUrl}/mcp/${link.id}`;
     out.push(`── Link "${link.name}" (${link.description}): ${url}`);
