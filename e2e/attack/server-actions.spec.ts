@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
 import { readSurface, runDistDir, type Surface } from "../support/dashboard-surface";
 import { CANARY_PREFIX, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
+import { diffSnapshots, judge, protectedIds, snapshotMetadata } from "../support/tenant-snapshot";
 import { attackActions, formatFindings, pageFor } from "./run-attacks";
 import { ID_FIELDS } from "./payloads";
 
@@ -49,6 +50,24 @@ test("the issue's attack: runPlaygroundAction with {not} ids reads nothing of an
   // (The lookup is findFirst over every team: it may land on any victim world of the run, so any canary counts.)
   expect(reply.text, "a victim's canary reached the outsider").not.toContain(CANARY_PREFIX);
   expect(await targetChecksum(w.targetUrl)).toBe(before);
+});
+
+test("control: the same calls made by the victim's owner do reach the actions and the judge sees their effect", async () => {
+  // Without this, a suite whose calls never reached an action (wrong page, wrong header) would pass.
+  const w = await world();
+  const playground = surface.actions.find((a) => a.name === "runPlaygroundAction");
+  const deleteLink = surface.actions.find((a) => a.name === "deleteLinkAction");
+  test.skip(!playground || !deleteLink, "the control needs runPlaygroundAction and deleteLinkAction");
+  const read = await w.owner.callAction(playground!.id, pageFor(playground!, w.slug, w), [{ teamId: w.teamId, linkId: w.linkId, sql: "SELECT marker FROM canary" }]);
+  expect(read.text, "the owner reads its own canary through the Playground").toContain(w.canary);
+
+  const before = await snapshotMetadata(process.env.DATABASE_URL!);
+  const reply = await w.owner.callAction(deleteLink!.id, pageFor(deleteLink!, w.slug, w), [{ teamId: w.teamId, linkId: w.readLinkId }]);
+  expect(reply.text).toContain('"ok":true');
+  const after = await snapshotMetadata(process.env.DATABASE_URL!);
+  // Judged as if the outsider had sent it: the owner's legitimate deletion is exactly what the judge must see.
+  const seen = judge(diffSnapshots(before, after), protectedIds(before, { userId: w.outsider.userId, ownTeamIds: [w.outsider.teamId] }), w.outsider.userId);
+  expect(seen.some((ch) => ch.table === "links" && ch.kind === "removed" && (ch.before as { id: string }).id === w.readLinkId)).toBe(true);
 });
 
 const ACTORS: Array<{ kind: ActorKind; only?: (name: string) => boolean }> = [

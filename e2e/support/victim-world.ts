@@ -34,6 +34,8 @@ export interface VictimWorld {
   targetUrl: string;
   outsider: { userId: string; email: string; teamId: string; slug: string };
   actors: Record<ActorKind, HttpActor>;
+  /** The victim team's owner, signed in: the suite's positive control acts through it. */
+  owner: HttpActor;
   userIds: Record<ActorKind, string | null>;
   dropTarget: () => Promise<void>;
 }
@@ -184,6 +186,7 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       targetUrl: target.url,
       outsider: { userId: outsiderUser.id, email: outsiderEmail, teamId: outsiderTeam.id, slug: outsiderTeam.slug },
       actors,
+      owner: victimOwner,
       userIds: { outsider: outsiderUser.id, viewer: members.viewer.id, member: members.member.id, admin: members.admin.id, "signed-out": null },
       dropTarget: async () => {},
     };
