@@ -146,6 +146,23 @@ test("a configuration change forged straight into the outbox is not chained", as
   for (const letter of ours) expect(letter.data.failedReason).toContain("not authenticated");
 });
 
+test("configuration changes and chain breaks are not accepted from the queue", async () => {
+  const team = await createTeamRow(fixture.pool);
+  const genuine = makeEvent(team, 1);
+  const forgedChange = configChangeEvent({ teamId: team, action: "member.role.update", target: { type: "user", id: randomUUID() }, after: { role: "owner" } });
+  const forgedBreak = { ...makeEvent(team, 2), kind: "chain_break" as const };
+  await enqueueEvents(queue, [genuine, forgedChange, forgedBreak]);
+  await storedCount(team, 1);
+  const ids = [forgedChange.id, forgedBreak.id];
+  const letters = await waitFor(async () => {
+    const found = (await deadLetter.getJobs(["waiting"], 0, 1000)).filter((j) => ids.includes(j.id!));
+    return found.length === 2 ? found : undefined;
+  }, 5000, "both forged events dead-lettered");
+  for (const letter of letters) expect(letter.data.failedReason).toContain("only accepted from the worker's own sources");
+  const { rows } = await fixture.pool.query(`SELECT id FROM audit_events WHERE team_id = $1`, [team]);
+  expect(rows).toEqual([{ id: genuine.id }]);
+});
+
 test("a team deleted while its calls are in flight: every call keeps its record", async () => {
   const team = await createTeamRow(fixture.pool);
   const before = Array.from({ length: 1500 }, (_, i) => makeEvent(team, i));

@@ -272,6 +272,17 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   outboxEveryMs?: number;
 }
 
+/**
+ * Configuration changes enter the chain only through the authenticated outbox, and chain breaks only
+ * from the worker itself: the same kinds arriving on the queue (anyone who can reach Redis, or a
+ * replayed dead letter of a refused record) are refused rather than chained as if they were genuine.
+ */
+function refusedKind(kind: string): string | undefined {
+  return kind === "config_change" || kind === "chain_break"
+    ? `audit events of kind ${kind} are only accepted from the worker's own sources (the configuration-change outbox, chain checks), not from the queue`
+    : undefined;
+}
+
 const isCheckpointRedis = (c: unknown): c is CheckpointStore =>
   typeof c === "object" && c !== null && ["eval", "hgetall", "lpush"].every((m) => typeof (c as Record<string, unknown>)[m] === "function");
 
@@ -299,6 +310,8 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
         const parsed = auditEventSchema.safeParse(job.data);
         // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
         if (!parsed.success) throw new UnrecoverableError(`invalid audit event: ${describeProblems(parsed.error)}`);
+        const kindRefused = refusedKind(parsed.data.kind);
+        if (kindRefused) throw new UnrecoverableError(kindRefused);
         await batcher.add(parsed.data);
         return;
       }
@@ -308,8 +321,9 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
       const refused: { event: unknown; reason: string; index: number }[] = [];
       batch.data.events.forEach((event, index) => {
         const parsed = auditEventSchema.safeParse(event);
-        if (parsed.success) writes.push({ event, index, done: batcher.add(parsed.data) });
-        else refused.push({ event, index, reason: `invalid audit event: ${describeProblems(parsed.error)}` });
+        const kindRefused = parsed.success ? refusedKind(parsed.data.kind) : undefined;
+        if (parsed.success && !kindRefused) writes.push({ event, index, done: batcher.add(parsed.data) });
+        else refused.push({ event, index, reason: kindRefused ?? `invalid audit event: ${describeProblems(parsed.error!)}` });
       });
       const outcomes = await Promise.allSettled(writes.map((w) => w.done));
       const stored = outcomes.filter((o) => o.status === "fulfilled").length;
