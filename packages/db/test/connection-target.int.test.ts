@@ -158,6 +158,21 @@ describe("network placement follows TARGET_NETWORKS", () => {
     }
   });
 
+  it("never reaches a local socket: a socket directory or an empty host resolves to nothing and is refused", async () => {
+    const probe = new pg.Client({ connectionString: testPgUrl() });
+    await probe.connect();
+    const socketDir = String((await probe.query("SHOW unix_socket_directories")).rows[0].unix_socket_directories).split(",")[0]!.trim();
+    await probe.end();
+    // The attack is real: node-postgres given that directory as the host opens a local socket session.
+    const direct = new pg.Client({ ...otherFields(), user: superuser.username, password: superuser.password, host: socketDir, port: otherFields().port });
+    await direct.connect();
+    await direct.end();
+    for (const host of [socketDir, "/tmp", "", "  "]) {
+      const result = await testConnectionFields({ ...otherFields(), host }, { policy: policy({ stackDatabases: new Set([other.name]) }), metadata: prisma });
+      expect(result, JSON.stringify(host)).toMatchObject({ ok: false, code: "ENOTFOUND" });
+    }
+  });
+
   it("checks every address a name resolves to (a public answer cannot smuggle a loopback one)", async () => {
     const rebinding: Resolver = async () => [{ address: "93.184.215.14", family: 4 }, { address: "127.0.0.1", family: 4 }];
     const result = await testConnectionFields(fields("rebind.example"), { policy: policy({ networks: "private" }), metadata: prisma, resolve: rebinding });
