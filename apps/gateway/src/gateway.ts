@@ -13,7 +13,8 @@ import { PreAuthLimits } from "./auth/pre-auth-limits.js";
 import { RateLimiter } from "./auth/rate-limit.js";
 import { RefusalCoalescer } from "./audit/refusal-coalescer.js";
 import { subscribeToRevocations } from "./auth/revocations.js";
-import { listenForAccessChanges, type AccessChange } from "./access/access-changes.js";
+import { listenForAccessChanges } from "./access/access-changes.js";
+import { applyAccessChange, type AccessCaches } from "./access/apply-access-change.js";
 import { AuditProducer } from "./audit/producer.js";
 import type { GatewayEnv } from "./env.js";
 import { DescriptionStore } from "./execution/descriptions.js";
@@ -137,49 +138,12 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     logger,
   );
 
-  const applyAccessChange = (change: AccessChange) => {
-    switch (change.table) {
-      case "memberships":
-      case "teams":
-        // A member removed or demoted, a team deleted: every credential of the team is looked up again.
-        if (change.team) {
-          authenticator.invalidate({ teamId: change.team });
-          if (change.table === "teams") links.invalidateTeam(change.team);
-        } else clearCaches();
-        break;
-      case "link_access":
-        if (change.link) authenticator.invalidate({ linkId: change.link });
-        else clearCaches();
-        break;
-      case "links":
-        if (change.id) {
-          links.invalidateLink(change.id);
-          authenticator.invalidate({ linkId: change.id });
-        } else clearCaches();
-        break;
-      case "connections":
-        if (change.id) {
-          links.invalidateConnection(change.id);
-          catalogs.invalidate(change.id);
-          services.descriptions.invalidate(change.id);
-        }
-        break;
-      case "api_keys":
-        if (change.id) authenticator.invalidate({ apiKeyId: change.id });
-        break;
-      case "oauth_grants":
-        if (change.id) authenticator.invalidate({ grantId: change.id });
-        break;
-      case "oauth_tokens":
-        if (change.grant) authenticator.invalidate({ grantId: change.grant });
-        break;
-    }
-  };
+  const caches: AccessCaches = { authenticator, links, catalogs, descriptions: services.descriptions, clearAll: () => clearCaches() };
   function clearCaches() {
     authenticator.clear();
     links.clear();
   }
-  const accessListener = listenForAccessChanges(env.DATABASE_URL, { apply: applyAccessChange, clearAll: clearCaches }, logger);
+  const accessListener = listenForAccessChanges(env.DATABASE_URL, { apply: (change) => applyAccessChange(change, caches), clearAll: clearCaches }, logger);
 
   const preAuth = new PreAuthLimits(redis, {
     ipRequestsPerMinute: env.GATEWAY_IP_RATE_LIMIT_PER_MINUTE,

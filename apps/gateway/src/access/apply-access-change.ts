@@ -1,0 +1,56 @@
+import type { CatalogCache } from "@portcullis/policy";
+import type { Authenticator } from "../auth/authenticate.js";
+import type { DescriptionStore } from "../execution/descriptions.js";
+import type { LinkStore } from "../links/link-store.js";
+import type { AccessChange } from "./access-changes.js";
+
+export interface AccessCaches {
+  authenticator: Authenticator;
+  links: LinkStore;
+  catalogs: CatalogCache;
+  descriptions: DescriptionStore;
+  clearAll(): void;
+}
+
+/** Drops what one committed change may have made stale; a change without the ids it needs clears all. */
+export function applyAccessChange(change: AccessChange, caches: AccessCaches): void {
+  const { authenticator, links } = caches;
+  switch (change.table) {
+    case "memberships":
+    case "teams":
+      // A member removed or demoted, a team deleted: every credential of the team is looked up again.
+      if (!change.team) return caches.clearAll();
+      authenticator.invalidate({ teamId: change.team });
+      if (change.table === "teams") links.invalidateTeam(change.team);
+      return;
+    case "link_access":
+      if (!change.link) return caches.clearAll();
+      authenticator.invalidate({ linkId: change.link });
+      return;
+    case "links":
+      if (!change.id) return caches.clearAll();
+      links.invalidateLink(change.id);
+      authenticator.invalidate({ linkId: change.id });
+      return;
+    case "connections":
+      if (!change.id) return caches.clearAll();
+      // Pools are not closed here: the reloaded row yields a new pool when what reaches the database
+      // changed (its fingerprint), and idle pools are swept.
+      links.invalidateConnection(change.id);
+      caches.catalogs.invalidate(change.id);
+      caches.descriptions.invalidate(change.id);
+      return;
+    case "api_keys":
+      if (!change.id) return caches.clearAll();
+      authenticator.invalidate({ apiKeyId: change.id });
+      return;
+    case "oauth_grants":
+      if (!change.id) return caches.clearAll();
+      authenticator.invalidate({ grantId: change.id });
+      return;
+    case "oauth_tokens":
+      if (!change.grant) return caches.clearAll();
+      authenticator.invalidate({ grantId: change.grant });
+      return;
+  }
+}
