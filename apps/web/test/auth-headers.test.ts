@@ -16,7 +16,7 @@ beforeAll(async () => {
   process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
   process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
   process.env.WEB_PUBLIC_URL = "http://localhost:3000";
-  process.env.NODE_ENV = "production";
+  (process.env as Record<string, string>).NODE_ENV = "production";
   // As scripts/web-server.mjs runs it, behind one reverse proxy.
   process.env.PORTCULLIS_PEER_HEADER = "1";
   process.env.TRUST_PROXY = "1";

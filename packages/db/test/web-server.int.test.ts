@@ -32,7 +32,7 @@ beforeAll(async () => {
     });`,
   );
   port = await freePort();
-  const env = { ...process.env, WEB_PORT: String(port) };
+  const env: NodeJS.ProcessEnv = { ...process.env, WEB_PORT: String(port) };
   delete env.WEB_HOST;
   delete env.PORTCULLIS_PEER_HEADER;
   child = spawn(process.execPath, [path.join(REPO, "scripts", "web-server.mjs")], { cwd: dir, env, stdio: ["ignore", "pipe", "pipe"] });
