@@ -101,6 +101,10 @@ export function payloadsFor(action: ServerAction, vocabulary: string[], w: Victi
     push("victim ids plus every id field of the sources", objectArg(everyId, w, (f) => victimValue(f, w)));
     push("every id field as {not}", objectArg(everyId, w, () => ({ not: randomUUID() })));
     push("victim ids", objectArg(fields, w, (f) => victimValue(f, w)));
+    // Role changes aimed at a peer admin and invitations of admins: the owner's alone.
+    if (fields.includes("userId")) push("victim ids, userId of a peer admin", { ...objectArg(fields, w, (f) => victimValue(f, w)), userId: w.peerAdminId });
+    if (fields.includes("userId") && fields.includes("role")) push("peer admin demoted to member", { ...objectArg(fields, w, (f) => victimValue(f, w)), userId: w.peerAdminId, role: "member" });
+    if (fields.includes("role")) push("victim ids, role admin", { ...objectArg(fields, w, (f) => victimValue(f, w)), role: "admin" });
     if (attackerTeamId) push("own teamId + victim ids", { ...objectArg(fields, w, (f) => victimValue(f, w)), teamId: attackerTeamId });
     for (const [op, make] of OPERATORS) push(`ids as {${op}}`, objectArg(fields, w, (f) => make(f, w, attackerTeamId)));
     if (attackerTeamId) push("own teamId + ids as {in}", { ...objectArg(fields, w, (f) => ({ in: [victimValue(f, w)] })), teamId: attackerTeamId });

@@ -79,8 +79,10 @@ async function heal(state: ActorState, w: VictimWorld): Promise<void> {
  * What came back that the actor must not see: any canary (no actor owns one), and for people outside
  * the victim team any name or e-mail of a victim object — unless the attacker sent it themselves.
  */
-export function leaks(kind: ActorKind | "outsider-route", text: string, sent: string): string[] {
+export function leaks(kind: ActorKind | "outsider-route", text: string, sent: string, ownCanary?: string): string[] {
   const found: string[] = [];
+  // An admin of the victim team may read the team's own canary through the team's admin link.
+  if (ownCanary) text = text.split(ownCanary).join("");
   if (text.includes(CANARY_PREFIX)) found.push(`a canary (${text.slice(text.indexOf(CANARY_PREFIX), text.indexOf(CANARY_PREFIX) + 20)}…)`);
   if (kind !== "viewer" && kind !== "member" && kind !== "admin") {
     for (const m of text.match(VICTIM_MARKER) ?? []) {
@@ -94,10 +96,16 @@ export function leaks(kind: ActorKind | "outsider-route", text: string, sent: st
 /** A body that is not a JSON array fails in Next's own argument decoder, before any of our code. */
 const FRAMEWORK_DECODER_CASES = new Set(["body: not JSON"]);
 
-/** Admins may change almost everything of their team; what they must not touch is the owner's. */
-function adminViolations(changes: RowChange[], w: VictimWorld): RowChange[] {
+/**
+ * Admins may change almost everything of their team; what they must not touch is the owner's: the
+ * team itself, the owner, and who is an admin (appointing, demoting, removing or inviting admins).
+ */
+function adminViolations(changes: RowChange[], w: VictimWorld, actorId: string | null): RowChange[] {
+  const high = (r: RowChange["before"]) => r?.role === "admin" || r?.role === "owner";
   return changes.filter((ch) => {
     const row = (ch.after ?? ch.before)!;
+    if (ch.table === "memberships" && row.team_id === w.teamId && row.user_id !== actorId && (high(ch.before) || high(ch.after))) return true;
+    if (ch.table === "invitations" && ch.kind === "added" && row.team_id === w.teamId && high(ch.after)) return true;
     if (ch.table === "teams" && row.id === w.teamId && ch.kind === "removed") return true;
     if (ch.table === "memberships" && row.user_id === w.ownerId) return true;
     if ((ch.table === "users" && row.id === w.ownerId) || (ch.table === "sessions" && row.user_id === w.ownerId)) return true;
@@ -149,13 +157,13 @@ export async function attackActions(opts: {
     lastAfter = after;
     const changes = diffSnapshots(before, after);
     const ids = protectedIds(before, { userId: state.userId, ownTeamIds: state.ownTeamIds });
-    const violations = kind === "admin" ? adminViolations(changes, w) : judge(changes, ids, state.userId);
+    const violations = kind === "admin" ? adminViolations(changes, w, state.userId) : judge(changes, ids, state.userId);
     const succeeded = replies.filter((r) => r.reply.status === 200 && /"ok":true/.test(r.reply.text)).map((r) => r.p.label);
     if (violations.length) {
       findings.push({ actor: kind, action: action.name, kind: "effect", detail: violations.map(describeChange).join("\n    "), payloads: succeeded });
     }
     for (const r of replies) {
-      const leaked = leaks(kind, r.reply.text, sentSoFar);
+      const leaked = leaks(kind, r.reply.text, sentSoFar, kind === "admin" ? w.canary : undefined);
       if (leaked.length) findings.push({ actor: kind, action: action.name, kind: "leak", detail: `response carried ${leaked.join(", ")}`, payloads: [r.p.label] });
       if ((r.reply.status >= 500 && !FRAMEWORK_DECODER_CASES.has(r.p.label)) || r.reply.status === 0) {
         findings.push({ actor: kind, action: action.name, kind: "server-error", detail: `HTTP ${r.reply.status}: ${r.reply.text.slice(0, 160).replace(/\s+/g, " ")}`, payloads: [r.p.label] });
@@ -167,7 +175,8 @@ export async function attackActions(opts: {
     opts.log(`${kind} ${action.name}: ${payloads.length} payloads, ${succeeded.length} ok, ${violations.length} protected rows changed`);
     // A damaged victim (links deleted, connection gone) would hide what later actions can do: the
     // next action is attacked against a fresh world (older worlds stay protected and judged).
-    if (violations.length) {
+    // (An admin's legitimate changes count as damage too: a deleted connection takes the links with it.)
+    if (violations.length || judge(changes, ids, state.userId).length) {
       w = await (opts.reseed ?? seedVictimWorld)();
       state = stateOf(w);
       sentSoFar = "";

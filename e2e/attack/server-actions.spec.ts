@@ -86,6 +86,7 @@ for (const actor of ACTORS) {
     const log: string[] = [];
     const findings = await attackActions({ kind: actor.kind, actions: surface.actions, vocabulary: vocabulary(), world: w, log: (l) => log.push(l) });
     test.info().attach(`${actor.kind}-log`, { body: log.join("\n"), contentType: "text/plain" });
+    if (process.env.E2E_ATTACK_VERBOSE) console.log(log.join("\n"));
     if (findings.length) test.info().attach(`${actor.kind}-findings`, { body: formatFindings(findings), contentType: "text/plain" });
     expect(findings, `findings as ${actor.kind}:\n${formatFindings(findings)}`).toEqual([]);
   });

@@ -20,6 +20,8 @@ export interface VictimWorld {
   ownerEmail: string;
   ownerSessionId: string;
   memberIds: Record<"viewer" | "member" | "admin", string>;
+  /** A second admin: only the owner may demote, remove or appoint admins. */
+  peerAdminId: string;
   connectionId: string;
   linkId: string;
   readLinkId: string;
@@ -112,6 +114,8 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       await addMember(prisma, { teamId: team.id, userId: user.id, role });
       members[role] = { id: user.id, email };
     }
+    const peerAdmin = await createUser(prisma, { email: uniqueEmail(`victim-admin-${tag}`), password: PASSWORD, name: `Victim peer admin ${tag}` });
+    await addMember(prisma, { teamId: team.id, userId: peerAdmin.id, role: "admin" });
     const connection = await addConnection(prisma, {
       teamId: team.id,
       name: `victim-db-${tag}`,
@@ -174,6 +178,7 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       ownerEmail,
       ownerSessionId: session?.id ?? randomUUID(),
       memberIds: { viewer: members.viewer.id, member: members.member.id, admin: members.admin.id },
+      peerAdminId: peerAdmin.id,
       connectionId: connection.id,
       linkId: link.id,
       readLinkId: readLink.id,
