@@ -577,3 +577,25 @@ describe("deleting a team", () => {
     expect(await prisma.oAuthToken.count({ where: { grantId: grant.id } })).toBe(0);
   });
 });
+
+describe("a stored password stays with its server", () => {
+  test("a blank password is reused for the same server, database and user, and refused for any other", async () => {
+    const owner = await as(actors.owner, teamId);
+    const c = await ops.connections.createConnection(owner, { values: connectionValues(unique("kept")) as never });
+    const target = new URL(chinook.url);
+    const fields = { mode: "fields" as const, host: target.hostname, port: Number(target.port), database: target.pathname.slice(1), username: decodeURIComponent(target.username), password: "", sslMode: "disable" as const };
+    const before = await prisma.connection.findUniqueOrThrow({ where: { id: c.id } });
+
+    // Same target: the stored password is used and the test succeeds.
+    const same = await ops.connections.testConnection(owner, { connectionId: c.id, values: { name: "kept", ...fields } });
+    expect(same.ok).toBe(true);
+    // Any other address, port, database or user: refused before anything is sent anywhere.
+    for (const change of [{ host: "127.0.0.2" }, { port: 1 }, { database: "postgres" }, { username: "someone_else" }]) {
+      expect(await outcome(async () => ops.connections.testConnection(owner, { connectionId: c.id, values: { name: "kept", ...fields, ...change } }))).toBe("invalid_input");
+      expect(await outcome(async () => ops.connections.updateConnection(owner, { connectionId: c.id, values: { name: "kept", ...fields, ...change } }))).toBe("invalid_input");
+    }
+    const after = await prisma.connection.findUniqueOrThrow({ where: { id: c.id } });
+    expect(after.host).toBe(before.host);
+    expect(after.secretCiphertext).toBe(before.secretCiphertext);
+  });
+});

@@ -47,8 +47,14 @@ export const connectionInputSchema = z
 export type ConnectionInput = z.input<typeof connectionInputSchema>;
 export type ConnectionValues = z.output<typeof connectionInputSchema>;
 
-/** Resolves the form to concrete fields; a blank password on edit falls back to the stored one. */
-function toFields(input: z.output<typeof connectionInputSchema>, storedPassword?: string): ConnectionFields {
+type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string };
+
+/**
+ * Resolves the form to concrete fields. A blank password on edit falls back to the stored one, but
+ * only for the server, database and user it was stored for: sent anywhere else it would hand the
+ * secret (which nobody can read back) to whoever runs that server.
+ */
+function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null): ConnectionFields {
   let fields: Omit<ConnectionFields, "sslMode" | "sslCaCert"> & { sslMode?: ConnectionFields["sslMode"] };
   if (input.mode === "url") {
     const parsed = parseTargetUrl(input.url!);
@@ -57,7 +63,16 @@ function toFields(input: z.output<typeof connectionInputSchema>, storedPassword?
   } else {
     fields = { host: input.host!, port: input.port ?? 5432, database: input.database!, username: input.username!, password: input.password ?? "" };
   }
-  const password = fields.password || storedPassword || "";
+  let password = fields.password;
+  if (!password && stored) {
+    const same = fields.host === stored.host && fields.port === stored.port && fields.database === stored.database && fields.username === stored.username;
+    if (!same) {
+      throw new PortcullisError("invalid_input", "enter the password again: the stored one is only ever sent to the server, database and user it was saved for", {
+        fieldErrors: { [input.mode === "url" ? "url" : "password"]: "enter the password again: the stored one is only sent to the server, database and user it was saved for" },
+      });
+    }
+    password = getKeyring().open(stored.secretCiphertext, stored.id);
+  }
   return { ...fields, password, sslMode: fields.sslMode ?? input.sslMode, sslCaCert: input.sslCaCert || null };
 }
 
@@ -88,7 +103,7 @@ function auditView(row: { name: string; host: string; port: number; database: st
 export async function testConnection(ctx: TeamContext, input: { connectionId?: string; values: ConnectionValues }) {
   requireRole(ctx, "admin");
   const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
-  const fields = toFields(input.values, stored ? getKeyring().open(stored.secretCiphertext, stored.id) : undefined);
+  const fields = toFields(input.values, stored);
   return testConnectionFields(fields, { metadata: getPrisma() });
 }
 
@@ -119,7 +134,7 @@ export async function createConnection(ctx: TeamContext, input: { values: Connec
 export async function updateConnection(ctx: TeamContext, input: { connectionId: string; values: ConnectionValues }) {
   requireRole(ctx, "admin");
   const stored = await storedConnection(ctx.team.id, input.connectionId);
-  const fields = toFields(input.values, getKeyring().open(stored.secretCiphertext, stored.id));
+  const fields = toFields(input.values, stored);
   const test = await testConnectionFields(fields, { metadata: getPrisma() });
   if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
   const { role: rolePrivileges, ...lastTestResult } = test;
