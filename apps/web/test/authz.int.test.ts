@@ -152,8 +152,14 @@ const CASES: Case[] = [
   {
     name: "issue a key for someone else",
     min: "admin",
-    // The key is for the team's admin: for everyone but the admin, that is someone else.
-    run: async (a, t) => ops.keys.issueKey(await as(a, t), { linkId, name: unique("k"), expiresInDays: 7, userId: actors.owner.userId }),
+    // For a member granted the link: someone else for every actor.
+    run: async (a, t) => {
+      const u = await user("holder-of-issued");
+      const { addMember } = await import("@portcullis/db/operations");
+      await addMember(prisma, { teamId, userId: u.id, role: "member" });
+      await ops.links.setLinkAccess(await as(actors.owner, teamId), { linkId, userId: u.id, granted: true });
+      return ops.keys.issueKey(await as(a, t), { linkId, name: unique("k"), expiresInDays: 7, userId: u.id });
+    },
   },
   {
     name: "revoke another member's key",
@@ -389,6 +395,24 @@ describe("roles: only owners act on owners and admins; admins manage members and
       expect(await outcome(async () => ops.teams.removeMember(await as({ userId: id }, teamId), { userId: id }))).toBe("ok");
       expect(await roleOf(id)).toBeNull();
     }
+  });
+});
+
+describe("keys act as their holder: an admin cannot mint one acting as an owner or another admin", () => {
+  test.each([
+    ["admin", "owner", "forbidden"],
+    ["admin", "admin", "forbidden"],
+    ["admin", "member", "ok"],
+    ["owner", "admin", "ok"],
+    ["owner", "owner", "ok"],
+  ] as const)("%s issues a key for a %s: %s", async (actor, holderRole, expected) => {
+    const u = await user(`holder-${holderRole}`);
+    const { addMember } = await import("@portcullis/db/operations");
+    await addMember(prisma, { teamId, userId: u.id, role: holderRole });
+    if (holderRole === "member") await ops.links.setLinkAccess(await as(actors.owner, teamId), { linkId, userId: u.id, granted: true });
+    const before = await prisma.apiKey.count({ where: { userId: u.id } });
+    expect(await outcome(async () => ops.keys.issueKey(await as(actors[actor], teamId), { linkId, name: "as-them", expiresInDays: 1, userId: u.id }))).toBe(expected);
+    expect(await prisma.apiKey.count({ where: { userId: u.id } })).toBe(before + (expected === "ok" ? 1 : 0));
   });
 });
 

@@ -86,6 +86,15 @@ export async function authorizeTeamSlug(actor: Actor, slug: string, minimum: Rol
   return { team, role: membership.role, membership: rest };
 }
 
+/**
+ * Owners manage everyone; admins manage members and viewers only — they cannot invite, promote,
+ * demote or remove an admin or an owner, nor act as one, so nobody hands out (or borrows) power at
+ * their own level.
+ */
+export function mayManageRole(actorRole: Role, role: Role): boolean {
+  return actorRole === "owner" || (roleAtLeast(actorRole, "admin") && !roleAtLeast(role, "admin"));
+}
+
 /** A second, in-operation check of the role the action declared (cheap: no query). */
 export function requireRole(ctx: TeamContext, minimum: Role) {
   if (!roleAtLeast(ctx.role, minimum)) throw forbidden(minimum, ctx.role);

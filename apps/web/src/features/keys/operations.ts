@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { PrismaClient } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { createApiKey } from "@portcullis/db/operations";
-import { requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
+import { mayManageRole, requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { publishRevocation } from "../../lib/redis";
@@ -22,6 +22,12 @@ export async function issueKey(ctx: TeamContext, input: { linkId: string; name: 
     throw new PortcullisError("forbidden", "only owners and admins can issue keys for other members");
   }
   const prisma = getPrisma();
+  if (userId !== ctx.user.userId) {
+    // A key acts as its holder (row filters, audit): an admin must not mint one that acts as an owner or another admin.
+    const holder = await prisma.membership.findUnique({ where: { teamId_userId: { teamId: ctx.team.id, userId } } });
+    if (!holder) throw new PortcullisError("not_found", "that user is not a member of this team");
+    if (!mayManageRole(ctx.role, holder.role)) throw new PortcullisError("forbidden", `only owners can issue keys that act as ${holder.role === "admin" ? "an admin" : "an owner"}`);
+  }
   // A member who was not granted the link must not learn it exists: same answer as a missing link.
   const link = await prisma.link.findFirst({ where: { id: input.linkId, ...visibleLinks(ctx) } });
   if (!link) throw new PortcullisError("not_found", "link not found");

@@ -3,7 +3,7 @@ import type { Prisma, PrismaClient, Role } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { addMember, createTeam, normalizeEmail } from "@portcullis/db/operations";
-import { requireRole, roleAtLeast, type Actor, type TeamContext } from "../../lib/authz";
+import { mayManageRole, requireRole, type Actor, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
@@ -25,14 +25,6 @@ export async function listMyTeams(actor: Actor) {
 }
 
 const INVITE_TTL_MS = 7 * 24 * 3600 * 1000;
-
-/**
- * Owners manage everyone; admins manage members and viewers only — they cannot invite, promote,
- * demote or remove an admin or an owner, so nobody hands out (or takes away) power at their own level.
- */
-export function mayManageRole(actorRole: Role, role: Role): boolean {
-  return actorRole === "owner" || (roleAtLeast(actorRole, "admin") && !roleAtLeast(role, "admin"));
-}
 
 function audit(ctx: TeamContext, tx: Prisma.TransactionClient, action: string, target: { type: string; id: string; name?: string | null }, change: { before?: unknown; after?: unknown }) {
   return recordConfigChange(tx, { teamId: ctx.team.id, actorUserId: ctx.user.userId, action, target, ...change, sourceIp: ctx.sourceIp });

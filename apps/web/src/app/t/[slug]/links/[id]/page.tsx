@@ -12,7 +12,7 @@ import { getLink, linkUrl } from "@/features/links/operations";
 import type { ScopeDoc } from "@/features/links/scope-editor";
 import { summarize } from "@/features/links/summary";
 import { Playground } from "@/features/playground/playground";
-import { roleAtLeast } from "@/lib/authz";
+import { mayManageRole, roleAtLeast } from "@/lib/authz";
 import { getPrisma } from "@/lib/db";
 import { requireTeamPage } from "@/lib/session";
 
@@ -44,7 +44,10 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
     const keys = await listKeys(ctx, { linkId: link.id });
     const memberships = isAdmin ? await prisma.membership.findMany({ where: { teamId: team.id, role: { not: "viewer" } }, include: { user: true } }) : [];
     const eligible = isAdmin
-      ? memberships.filter((m) => m.role !== "member" || link.access.some((a) => a.userId === m.userId)).map((m) => ({ id: m.userId, label: m.userId === user.userId ? `${m.user.name ?? m.user.email} (you)` : (m.user.name ?? m.user.email) }))
+      ? memberships
+          .filter((m) => m.role !== "member" || link.access.some((a) => a.userId === m.userId))
+          // Keys act as their holder: an admin issues them for themselves and for members only.
+          .filter((m) => m.userId === user.userId || mayManageRole(role, m.role)).map((m) => ({ id: m.userId, label: m.userId === user.userId ? `${m.user.name ?? m.user.email} (you)` : (m.user.name ?? m.user.email) }))
       : [{ id: user.userId, label: "you" }];
     body = (
       <div className="space-y-6">
