@@ -416,6 +416,12 @@ describe("keys act as their holder: an admin cannot mint one acting as an owner 
   });
 });
 
+test("withdrawing link access from an owner (they use every link) revokes none of their keys", async () => {
+  const k = await ops.keys.issueKey(await as(actors.owner, teamId), { linkId, name: "owners-own", expiresInDays: 1 });
+  await ops.links.setLinkAccess(await as(actors.admin, teamId), { linkId, userId: actors.owner.userId, granted: false });
+  expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: k.id } })).revokedAt).toBeNull();
+});
+
 describe("grants die with the membership", () => {
   async function holder(role: Role = "member") {
     const u = await user("holder");

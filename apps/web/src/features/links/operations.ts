@@ -190,8 +190,10 @@ export async function setLinkAccess(ctx: TeamContext, input: { linkId: string; u
       target: { type: "link", id: link.id, name: link.name },
       after: { userId: input.userId, granted: input.granted, ...(revokedKeys.length ? { revokedKeyIds: revokedKeys } : {}) }, sourceIp: ctx.sourceIp,
     });
+  // Owners and admins use every link; grants are about members (withdrawing one from an admin would
+  // only have revoked their keys, which is not what "access" means for them).
+  if (roleAtLeast(member.role, "admin")) return;
   if (input.granted) {
-    if (roleAtLeast(member.role, "admin")) return;
     await prisma.$transaction(async (tx) => {
       await tx.linkAccess.upsert({
         where: { linkId_userId: { linkId: link.id, userId: input.userId } },
