@@ -98,7 +98,8 @@ const FRAMEWORK_DECODER_CASES = new Set(["body: not JSON"]);
 
 /**
  * Admins may change almost everything of their team; what they must not touch is the owner's: the
- * team itself, the owner, and who is an admin (appointing, demoting, removing or inviting admins).
+ * team itself, the owner, who is an admin (appointing, demoting, removing or inviting admins), and
+ * keys that would act as the owner or another admin.
  */
 function adminViolations(changes: RowChange[], w: VictimWorld, actorId: string | null): RowChange[] {
   const high = (r: RowChange["before"]) => r?.role === "admin" || r?.role === "owner";
@@ -106,6 +107,8 @@ function adminViolations(changes: RowChange[], w: VictimWorld, actorId: string |
     const row = (ch.after ?? ch.before)!;
     if (ch.table === "memberships" && row.team_id === w.teamId && row.user_id !== actorId && (high(ch.before) || high(ch.after))) return true;
     if (ch.table === "invitations" && ch.kind === "added" && row.team_id === w.teamId && high(ch.after)) return true;
+    // A key acts as its holder: an admin issuing one for the owner or another admin acts as them.
+    if (ch.table === "api_keys" && ch.kind === "added" && (row.user_id === w.ownerId || row.user_id === w.peerAdminId)) return true;
     if (ch.table === "teams" && row.id === w.teamId && ch.kind === "removed") return true;
     if (ch.table === "memberships" && row.user_id === w.ownerId) return true;
     if ((ch.table === "users" && row.id === w.ownerId) || (ch.table === "sessions" && row.user_id === w.ownerId)) return true;
