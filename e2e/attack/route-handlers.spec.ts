@@ -4,7 +4,7 @@ import { expect, test } from "@playwright/test";
 import { readSurface, runDistDir, type RouteHandler, type Surface } from "../support/dashboard-surface";
 import { HttpActor } from "../support/attacker-http";
 import { leaks } from "./run-attacks";
-import { describeChange, diffSnapshots, judge, protectedIds, snapshotMetadata } from "../support/tenant-snapshot";
+import { describeChange, diffSnapshots, judge, protectedIds, settle, snapshotMetadata } from "../support/tenant-snapshot";
 import { seedVictimWorld, targetChecksum, type VictimWorld } from "../support/victim-world";
 import { webUrl } from "../support/stack";
 
@@ -85,6 +85,7 @@ for (const kind of ["outsider", "signed-out"] as const) {
     const actor: HttpActor = kind === "outsider" ? w.actors.outsider : new HttpActor("signed-out");
     const findings: string[] = [];
     const metaUrl = process.env.DATABASE_URL!;
+    await settle(metaUrl);
     for (const route of surface.routes) {
       const before = await snapshotMetadata(metaUrl);
       const checksum = await targetChecksum(w.targetUrl);

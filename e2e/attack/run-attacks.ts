@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ServerAction } from "../support/dashboard-surface";
 import type { HttpActor } from "../support/attacker-http";
-import { describeChange, diffSnapshots, judge, protectedIds, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
+import { describeChange, diffSnapshots, judge, protectedIds, settle, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
 import { CANARY_PREFIX, VICTIM_MARKER, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
 import { PASSWORD } from "../support/stack";
 import { payloadsFor, type Payload } from "./payloads";
@@ -138,6 +138,7 @@ export async function attackActions(opts: {
   let sentSoFar = "";
   const metaUrl = process.env.DATABASE_URL!;
   let before: Snapshot;
+  await settle(metaUrl);
   let lastAfter: Snapshot = await snapshotMetadata(metaUrl);
   for (const action of opts.actions) {
     await heal(state, w);

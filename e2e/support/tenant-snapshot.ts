@@ -119,3 +119,18 @@ export function describeChange(ch: RowChange): string {
   const cols = ch.changedColumns ? ` [${ch.changedColumns.join(", ")}]` : "";
   return `${ch.kind} ${ch.table}${cols} ${JSON.stringify(brief).slice(0, 400)}`;
 }
+
+/**
+ * Waits until the metadata database stops changing on its own (audit events of earlier specs still
+ * arriving through the queue), so what the attack run sees changing is what the attack did.
+ */
+export async function settle(url: string, quietMs = 1500, maxMs = 20_000): Promise<void> {
+  const started = Date.now();
+  let previous = await snapshotMetadata(url);
+  while (Date.now() - started < maxMs) {
+    await new Promise((r) => setTimeout(r, quietMs));
+    const next = await snapshotMetadata(url);
+    if (diffSnapshots(previous, next).length === 0) return;
+    previous = next;
+  }
+}
