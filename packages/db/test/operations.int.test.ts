@@ -21,6 +21,12 @@ const keyring = SecretKeyring.parse(generateSecretKey("k1"));
 beforeAll(async () => {
   [meta, target] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
   prisma = createPrismaClient(meta.url);
+  // These operations save the test cluster's superuser on loopback, in the metadata database's own
+  // cluster: exactly what the operator settings below exist to allow (the refusals themselves are
+  // tested in connection-target.int.test.ts).
+  process.env.TARGET_NETWORKS = "any";
+  process.env.TARGET_STACK_DATABASES = "*";
+  process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
 });
 
 afterAll(async () => {
