@@ -108,3 +108,29 @@ test("a deleted connection fails its job once, without retries", async () => {
   expect(job.failedReason).toMatch(/no longer exists/);
   expect(job.attemptsMade).toBe(1);
 });
+
+test("a stored connection the operator's target policy refuses is never opened by the worker", async () => {
+  // Saved without a test (as the CLI's --no-test or an older version could): the worker checks the
+  // address again when it opens a session. A multicast address is refused under every policy.
+  const prisma = fixture.prisma();
+  let refusedId: string;
+  try {
+    const team = await createTeam(prisma, { name: "Refused target" });
+    const fields = { ...parseTargetUrl(chinook.url), host: "224.0.0.1" };
+    refusedId = (await addConnection(prisma, { teamId: team.id, name: "refused", fields, test: false }, getKeyring(SECRET_KEYS))).id;
+  } finally {
+    await prisma.$disconnect();
+  }
+  const job = await introspection.add("introspect", { connectionId: refusedId, reason: "on_demand" }, { attempts: 1 });
+  const failed = await waitFor(
+    async () => {
+      const current = await introspection.getJob(job.id!);
+      return (await current?.isFailed()) ? current : undefined;
+    },
+    30_000,
+    "the introspection job to fail",
+  );
+  expect(failed!.failedReason).toMatch(/connection .* refused: /);
+  const { rows } = await fixture.pool.query(`SELECT count(*)::int AS n FROM schema_snapshots WHERE connection_id = $1`, [refusedId]);
+  expect(rows[0].n).toBe(0);
+});

@@ -12,6 +12,12 @@ export const SECRET_KEYS = generateSecretKey("test");
 
 /** A fresh metadata database, a Redis key prefix of its own, and a worker environment for both. */
 export async function createWorkerFixture(extra: Record<string, string> = {}, redisUrl = testRedisUrl()) {
+  // The test targets (Chinook copies) live on the loopback test cluster, next to the metadata
+  // databases, as the test cluster's superuser: what these operator settings exist to allow. The
+  // worker checks every target against them when it opens a session (refusals: packages/db tests).
+  process.env.TARGET_NETWORKS = "any";
+  process.env.TARGET_STACK_DATABASES = "*";
+  process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
   const db = await createMetadataDatabase();
   const prefix = `t${randomBytes(4).toString("hex")}`;
   const env: WorkerEnv = workerEnvSchema.parse({

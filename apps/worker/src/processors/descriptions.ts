@@ -212,11 +212,14 @@ async function linkScopes(pool: pg.Pool, connectionId: string): Promise<unknown[
 }
 
 async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps): Promise<pg.Client | null> {
-  const client = new pg.Client(connectionConfig(connection, deps.keyring));
+  let client: pg.Client | undefined;
   try {
+    // Inside the try: a target the operator's policy refuses is as unreachable as a dead one.
+    client = new pg.Client(await connectionConfig(connection, deps.keyring));
     await client.connect();
     return client;
   } catch (error) {
+    void client?.end().catch(() => {});
     deps.logger?.warn({ connectionId: connection.id, err: error }, "target unreachable: describing without sample values");
     return null;
   }

@@ -39,7 +39,7 @@ export async function introspectConnection(deps: IntrospectionDeps, job: Introsp
   const connection = await loadConnection(deps.pool, job.connectionId);
   if (!connection) throw new UnrecoverableError(`connection ${job.connectionId} no longer exists`);
   const previous = await latestSnapshot(deps.pool, connection.id);
-  const snapshot = await takeSnapshot(connectionConfig(connection, deps.keyring));
+  const snapshot = await takeSnapshot(await connectionConfig(connection, deps.keyring));
   const diff = diffSnapshots(previous, snapshot);
   const { rows } = await deps.pool.query<{ id: string }>(
     `INSERT INTO schema_snapshots (connection_id, snapshot, diff, table_count) VALUES ($1, $2, $3, $4) RETURNING id`,

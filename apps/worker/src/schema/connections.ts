@@ -1,5 +1,5 @@
 import type { SecretKeyring } from "@portcullis/db/secrets";
-import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import { resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import type pg from "pg";
 
 export interface ConnectionRecord extends TargetConnectionRow {
@@ -30,6 +30,11 @@ export async function loadConnection(pool: pg.Pool, connectionId: string): Promi
   };
 }
 
-export function connectionConfig(connection: ConnectionRecord, keyring: SecretKeyring): pg.ClientConfig {
-  return { ...targetClientConfig(connection, keyring), application_name: "portcullis-worker" };
+/**
+ * The target is checked against the operator's target policy (never the stack's own servers,
+ * networks as allowed) each time the worker opens a session, and the session is pinned to the address
+ * that was checked: a name rebound after the connection was saved cannot redirect introspection.
+ */
+export async function connectionConfig(connection: ConnectionRecord, keyring: SecretKeyring): Promise<pg.ClientConfig> {
+  return { ...(await resolveTargetClientConfig(connection, undefined, keyring)), application_name: "portcullis-worker" };
 }
