@@ -134,6 +134,16 @@ describe("pnpm portcullis", () => {
     expect(JSON.parse(invalid.stdout).error.code).toBe("invalid_input");
     expect(invalid.stderr).toMatch(/access/);
 
+    // The test target's role is the cluster's superuser, saved only because the operator allows such
+    // roles: never with an admin link, whatever the caller (refused in createLink itself).
+    const adminScope = path.join(dir, "admin-scope.json");
+    await writeFile(adminScope, JSON.stringify({ access: "read", tables: { playlist: { access: "admin" } } }));
+    const admin = await cli(["link", "create", "--team", "acme-data", "--connection", "chinook", "--name", "dba", "--scope", adminScope, "--json"]);
+    expect(admin.code).toBe(1);
+    expect(JSON.parse(admin.stdout).error.code).toBe("forbidden");
+    expect(admin.stderr).toMatch(/admin access is refused on this connection: .*superuser/);
+    expect(await prisma.link.count({ where: { name: "dba" } })).toBe(0);
+
     const notJson = path.join(dir, "not-json.json");
     await writeFile(notJson, "{ access: read");
     expect((await cli(["link", "create", "--team", "acme-data", "--connection", "chinook", "--name", "y", "--scope", notJson])).stderr).toMatch(

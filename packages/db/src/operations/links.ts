@@ -1,5 +1,6 @@
 import type { PrismaClient, Prisma } from "../client.js";
 import { PortcullisError, isUniqueViolation } from "../errors.js";
+import { assertScopeAllowedForConnection, type ScopeAccessLevels } from "./connections.js";
 
 /**
  * Creates a link. The scope document must already be validated by the caller with
@@ -15,6 +16,9 @@ export async function createLink(
   if (!team) throw new PortcullisError("not_found", "team not found");
   const connection = await prisma.connection.findFirst({ where: { id: input.connectionId, teamId: input.teamId } });
   if (!connection) throw new PortcullisError("not_found", "connection not found");
+  // Here rather than in each caller, so the CLI and the dashboard refuse alike: a powerful target role
+  // never gets an admin link (and no link once the operator withdraws the allowance).
+  assertScopeAllowedForConnection(connection, (typeof input.scope === "object" && input.scope !== null ? input.scope : {}) as ScopeAccessLevels);
   if (team.maxLinks !== null && team._count.links >= team.maxLinks) {
     throw new PortcullisError("plan_limit", `the ${team.plan} plan allows ${team.maxLinks} link${team.maxLinks === 1 ? "" : "s"}; delete one or upgrade`);
   }
