@@ -88,6 +88,11 @@ export default async function globalSetup(): Promise<void> {
     SIGNUP_RATE_LIMIT: "500",
     // Rate-limit counters of this run only (the test Redis is shared by every suite).
     REDIS_KEY_PREFIX: queuePrefix,
+    // The specs' target databases live on the test cluster, which also holds this run's metadata
+    // database: that one server is allowed as a target, and any of its databases but the metadata one
+    // (which the target policy refuses whatever this says).
+    TARGET_ALLOW_ADDRESSES: `127.0.0.1:${new URL(process.env.TEST_PG_URL!).port || "5432"}`,
+    TARGET_STACK_DATABASES: "*",
   };
 
   const webDir = path.join(ROOT, "apps", "web");

@@ -94,8 +94,15 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
   // Global teardown drops the run's databases: a victim's target outlives its spec, so an attack that
   // lands on an older world's link (findFirst over every team) still meets a live canary.
   registerDatabase(target.name);
+  // The victim connects as a role of its own, neither superuser nor holder of server program/file
+  // roles, as the target policy asks of every target (the test cluster's own user is a superuser).
+  const roleName = `victim_${tag}`;
+  const rolePassword = randomBytes(18).toString("hex");
   try {
     await withPg(target.url, async (c) => {
+      await c.query(`CREATE ROLE ${roleName} LOGIN PASSWORD '${rolePassword}'`);
+      await c.query(`GRANT ALL ON SCHEMA public TO ${roleName}`);
+      await c.query(`SET ROLE ${roleName}`);
       await c.query(`CREATE TABLE canary (marker text PRIMARY KEY, note text NOT NULL)`);
       await c.query(`INSERT INTO canary VALUES ($1, 'the victim''s secret')`, [canary]);
       await c.query(`CREATE TABLE customers (id int PRIMARY KEY, email text NOT NULL)`);
@@ -119,7 +126,7 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
     const connection = await addConnection(prisma, {
       teamId: team.id,
       name: `victim-db-${tag}`,
-      fields: { ...parseTargetUrl(target.url), sslMode: "disable" },
+      fields: { ...parseTargetUrl(target.url), username: roleName, password: rolePassword, sslMode: "disable" },
       test: false,
     });
     // The admin link could write and run DDL: a cross-tenant call through it would change the target.
