@@ -79,7 +79,8 @@ function readBody(request: Request): Promise<string> {
  * The parameters the token and revocation endpoints read, each a bounded string (resource may repeat).
  * Unknown parameters are ignored, as RFC 6749 §3.2 requires, but never passed on.
  */
-const formValue = z.string().max(4096);
+// NUL cannot be stored or looked up in PostgreSQL text: refused here rather than failing as a 500 there.
+const formValue = z.string().max(4096).refine((v) => !v.includes("\0"), "NUL is not allowed");
 const oauthFormSchema = z.object({
   grant_type: formValue.optional(),
   code: formValue.optional(),
@@ -181,7 +182,10 @@ export function handleRegistrationRequest(ctx: OAuthContext, request: Request): 
     if (!type.toLowerCase().startsWith("application/json")) throw new OAuthError("invalid_client_metadata", "the body must be JSON");
     let body: unknown;
     try {
-      body = JSON.parse(await readBody(request));
+      const text = await readBody(request);
+      // A NUL (raw or escaped) would reach PostgreSQL text columns, which cannot hold it.
+      if (text.includes("\0") || /\\u0000/i.test(text)) throw new OAuthError("invalid_client_metadata", "NUL characters are not allowed");
+      body = JSON.parse(text);
     } catch (error) {
       if (isOAuthError(error)) throw error;
       throw new OAuthError("invalid_client_metadata", "the body is not valid JSON");

@@ -40,7 +40,8 @@ export const ROLE_LABELS: Record<Role, string> = {
 // The ids reach a Prisma `where`: an object there is a filter ({not: …}), so only a uuid string passes.
 const teamIdSchema = z.string().uuid();
 const userIdSchema = z.string().uuid();
-const slugSchema = z.string().min(1).max(100);
+// Slugs are what slugify makes (letters, digits, _ and -); anything else, NUL included, is no team.
+const slugSchema = z.string().min(1).max(100).regex(/^[\p{L}\p{N}_-]+$/u);
 
 function forbidden(minimum: Role, role: Role) {
   return new PortcullisError("forbidden", `this needs the ${ROLE_LABELS[minimum].toLowerCase()} role or higher; you are ${role === "admin" || role === "owner" ? "an" : "a"} ${role}`);
