@@ -104,6 +104,8 @@ export function payloadsFor(action: ServerAction, vocabulary: string[], w: Victi
     // Role changes aimed at a peer admin and invitations of admins: the owner's alone.
     if (fields.includes("userId")) push("victim ids, userId of a peer admin", { ...objectArg(fields, w, (f) => victimValue(f, w)), userId: w.peerAdminId });
     if (fields.includes("userId") && fields.includes("role")) push("peer admin demoted to member", { ...objectArg(fields, w, (f) => victimValue(f, w)), userId: w.peerAdminId, role: "member" });
+    // A write through another team's link would change its database: the target checksum sees it.
+    if (fields.includes("sql")) push("ids as {not}, writing SQL", { ...objectArg(fields, w, () => ({ not: randomUUID() })), sql: "UPDATE canary SET note = 'pwned'" });
     if (fields.includes("role")) push("victim ids, role admin", { ...objectArg(fields, w, (f) => victimValue(f, w)), role: "admin" });
     if (attackerTeamId) push("own teamId + victim ids", { ...objectArg(fields, w, (f) => victimValue(f, w)), teamId: attackerTeamId });
     for (const [op, make] of OPERATORS) push(`ids as {${op}}`, objectArg(fields, w, (f) => make(f, w, attackerTeamId)));

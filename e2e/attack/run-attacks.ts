@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { ServerAction } from "../support/dashboard-surface";
 import type { HttpActor } from "../support/attacker-http";
 import { describeChange, diffSnapshots, judge, protectedIds, settle, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
-import { CANARY_PREFIX, VICTIM_MARKER, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
+import { CANARY_PREFIX, SEEDED_TARGETS, VICTIM_MARKER, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
 import { PASSWORD } from "../support/stack";
 import { payloadsFor, type Payload } from "./payloads";
 
@@ -184,6 +184,16 @@ export async function attackActions(opts: {
       w = await (opts.reseed ?? seedVictimWorld)();
       state = stateOf(w);
       sentSoFar = "";
+    }
+  }
+  // A statement through an older world's link lands in that world's database: every target seeded
+  // in this run must still be as it was seeded (an admin's own worlds aside: it may write there).
+  if (kind !== "admin") {
+    for (const [url, seeded] of SEEDED_TARGETS) {
+      if ((await targetChecksum(url)) !== seeded) {
+        findings.push({ actor: kind, action: "(any action of this run)", kind: "target-changed", detail: `a victim's target database changed: ${new URL(url).pathname.slice(1)}`, payloads: [] });
+        SEEDED_TARGETS.set(url, await targetChecksum(url));
+      }
     }
   }
   // Audit rows arrive through the queue: whatever lands after the last action is judged here.

@@ -50,6 +50,9 @@ function registerDatabase(name: string): void {
   writeFileSync(file, JSON.stringify(state, null, 2));
 }
 
+/** The target of every world seeded in this process, with its checksum when seeded. */
+export const SEEDED_TARGETS = new Map<string, string>();
+
 /** Every canary starts so: no actor of the suite owns one, so none may ever see this prefix. */
 export const CANARY_PREFIX = "CANARY-";
 
@@ -111,6 +114,7 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       await c.query(`CREATE TABLE victim_tbl_${tag} (id int)`);
     });
 
+    SEEDED_TARGETS.set(target.url, await targetChecksum(target.url));
     const ownerEmail = uniqueEmail(`victim-owner-${tag}`);
     const owner = await createUser(prisma, { email: ownerEmail, password: PASSWORD, name: `Victim Owner ${tag}` });
     const team = await createTeam(prisma, { name: `Victim ${tag}`, ownerId: owner.id });
