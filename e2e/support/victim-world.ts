@@ -97,13 +97,14 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
   // Global teardown drops the run's databases: a victim's target outlives its spec, so an attack that
   // lands on an older world's link (findFirst over every team) still meets a live canary.
   registerDatabase(target.name);
-  // The victim connects as a role of its own, neither superuser nor holder of server program/file
+  // The victim connects as an ordinary role, neither superuser nor holder of server program/file
   // roles, as the target policy asks of every target (the test cluster's own user is a superuser).
-  const roleName = `victim_${tag}`;
-  const rolePassword = randomBytes(18).toString("hex");
+  // One role for every world and run (roles belong to the cluster and would outlive the databases).
+  const roleName = "e2e_victim";
+  const rolePassword = "e2e victim role of the attack suite";
   try {
     await withPg(target.url, async (c) => {
-      await c.query(`CREATE ROLE ${roleName} LOGIN PASSWORD '${rolePassword}'`);
+      await c.query(`DO $$ BEGIN CREATE ROLE ${roleName} LOGIN PASSWORD '${rolePassword}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
       await c.query(`GRANT ALL ON SCHEMA public TO ${roleName}`);
       await c.query(`SET ROLE ${roleName}`);
       await c.query(`CREATE TABLE canary (marker text PRIMARY KEY, note text NOT NULL)`);
