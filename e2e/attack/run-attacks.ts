@@ -9,7 +9,7 @@ import { payloadsFor, type Payload } from "./payloads";
 export interface Finding {
   actor: ActorKind;
   action: string;
-  kind: "effect" | "leak" | "server-error" | "target-changed" | "late-effect";
+  kind: "effect" | "leak" | "server-error" | "target-changed" | "late-effect" | "unreached";
   detail: string;
   payloads: string[];
 }
@@ -172,6 +172,11 @@ export async function attackActions(opts: {
       if ((r.reply.status >= 500 && !FRAMEWORK_DECODER_CASES.has(r.p.label)) || r.reply.status === 0) {
         findings.push({ actor: kind, action: action.name, kind: "server-error", detail: `HTTP ${r.reply.status}: ${r.reply.text.slice(0, 160).replace(/\s+/g, " ")}`, payloads: [r.p.label] });
       }
+    }
+    // Every action must have answered as an action (a result with `ok`), or the suite was not
+    // attacking it at all (wrong page, a changed wire protocol) and its silence would prove nothing.
+    if (!replies.some((r) => r.reply.result && typeof r.reply.result === "object" && "ok" in r.reply.result)) {
+      findings.push({ actor: kind, action: action.name, kind: "unreached", detail: `no payload got an action result (first answer: HTTP ${replies[0]?.reply.status} ${replies[0]?.reply.text.slice(0, 120)})`, payloads: [] });
     }
     if ((await targetChecksum(w.targetUrl)) !== checksum) {
       findings.push({ actor: kind, action: action.name, kind: "target-changed", detail: "the victim's target database changed", payloads: succeeded });
