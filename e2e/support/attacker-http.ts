@@ -29,20 +29,26 @@ function absorb(cookies: Map<string, string>, res: Response): void {
   }
 }
 
-/** The last flight row that parses as JSON is the action's result ("1:{...}"). */
+/**
+ * The action's return value in the flight payload: row 0 names it (`"a":"$@1"` is row 1); a page
+ * re-rendered by revalidatePath adds rows after it, so the row is looked up, not taken last.
+ */
 function actionResult(text: string): unknown {
-  const rows = text.split("\n").filter(Boolean);
-  for (const row of rows.reverse()) {
+  const rows = new Map<string, string>();
+  for (const row of text.split("\n")) {
     const colon = row.indexOf(":");
-    if (colon < 0 || !/^[0-9a-f]+$/.test(row.slice(0, colon))) continue;
-    try {
-      const value = JSON.parse(row.slice(colon + 1)) as unknown;
-      if (value && typeof value === "object" && !("a" in value && "f" in value)) return value;
-    } catch {
-      // not a JSON row
-    }
+    if (colon > 0 && /^[0-9a-f]+$/.test(row.slice(0, colon))) rows.set(row.slice(0, colon), row.slice(colon + 1));
   }
-  return null;
+  const parse = (raw: string | undefined): unknown => {
+    try {
+      return raw === undefined ? null : (JSON.parse(raw) as unknown);
+    } catch {
+      return null;
+    }
+  };
+  const head = parse(rows.get("0")) as { a?: unknown } | null;
+  const ref = typeof head?.a === "string" ? /^\$@([0-9a-f]+)$/.exec(head.a)?.[1] : undefined;
+  return ref ? parse(rows.get(ref)) : null;
 }
 
 export class HttpActor {
