@@ -124,3 +124,22 @@ test("text search finds statements and members see only their own events", async
   const neighbour = await ops.listEvents(owner, teamId, { range: "7d", q: "neighbour" });
   expect(neighbour.events).toHaveLength(0);
 });
+
+test("the filter menus name only the links a member was granted", async () => {
+  const prisma = (await import("../src/lib/db")).getPrisma();
+  const { addConnection, createLink } = await import("@portcullis/db/operations");
+  const { getKeyring } = await import("@portcullis/db/secrets");
+  const connection = await addConnection(
+    prisma,
+    { teamId, name: "menus", fields: { host: "db.example.com", port: 5432, database: "app", username: "reader", password: "x", sslMode: "disable" }, test: false },
+    getKeyring(),
+  );
+  const granted = await createLink(prisma, { teamId, connectionId: connection.id, name: "granted-link", scope: { access: "read" } });
+  await createLink(prisma, { teamId, connectionId: connection.id, name: "secret-project-link", scope: { access: "read" } });
+  await prisma.linkAccess.create({ data: { linkId: granted.id, userId: member.userId } });
+
+  const forMember = await ops.activityLookups(member, teamId);
+  expect(forMember.links.map((l) => l.name)).toEqual(["granted-link"]);
+  const forOwner = await ops.activityLookups(owner, teamId);
+  expect(forOwner.links.map((l) => l.name)).toEqual(["granted-link", "secret-project-link"]);
+});

@@ -100,7 +100,7 @@ describe("exports", () => {
     time: new Date("2026-11-24T05:00:00Z"),
     link_id: null, api_key_id: null, oauth_client_id: null, user_id: null, client_name: "cursor", client_version: "1.0",
     tool: "execute_sql", sql: 'SELECT "a,b"\nFROM t', tables: ["public.t"], verdict: "blocked", rule_id: "undefined_column",
-    reason: "=HYPERLINK(\"http://evil\")", duration_ms: 1.5, rows: null, bytes: null, error: null, source_ip: "127.0.0.1", kind: "tool_call",
+    reason: "=HYPERLINK(\"http://evil\")", duration_ms: 1.5, rows: null, bytes: null, error: null, source_ip: "127.0.0.1", kind: "tool_call", detail: null,
   };
 
   test("CSV quotes commas, quotes and newlines, and defuses spreadsheet formulas", () => {

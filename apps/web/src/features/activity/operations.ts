@@ -186,7 +186,8 @@ export async function activityLookups(actor: Actor, teamId: string) {
   const prisma = getPrisma();
   const own = role === "member";
   const [links, keys, members, clients, tools] = await Promise.all([
-    prisma.link.findMany({ where: { teamId }, select: { id: true, name: true }, orderBy: { name: "asc" } }),
+    // Members know only the links they were granted: not even the names of the others.
+    prisma.link.findMany({ where: { teamId, ...(own ? { access: { some: { userId: actor.userId } } } : {}) }, select: { id: true, name: true }, orderBy: { name: "asc" } }),
     prisma.apiKey.findMany({ where: { teamId, ...(own ? { userId: actor.userId } : {}) }, select: { id: true, name: true, prefix: true, userId: true }, orderBy: { createdAt: "desc" } }),
     prisma.membership.findMany({ where: { teamId }, include: { user: { select: { id: true, email: true, name: true } } } }),
     prisma.$queryRawUnsafe<{ client_name: string }[]>(
