@@ -122,7 +122,6 @@ export async function attackActions(opts: {
   vocabulary: string[];
   world: VictimWorld;
   log: (line: string) => void;
-  reseed?: () => Promise<VictimWorld>;
 }): Promise<Finding[]> {
   const { kind } = opts;
   let w = opts.world;
@@ -186,7 +185,7 @@ export async function attackActions(opts: {
     // next action is attacked against a fresh world (older worlds stay protected and judged).
     // (An admin's legitimate changes count as damage too: a deleted connection takes the links with it.)
     if (violations.length || judge(changes, ids, state.userId).length) {
-      w = await (opts.reseed ?? seedVictimWorld)();
+      w = await seedVictimWorld();
       state = stateOf(w);
       sentSoFar = "";
     }

@@ -14,20 +14,15 @@ import { ID_FIELDS } from "./payloads";
 
 
 let surface: Surface;
-const worlds: VictimWorld[] = [];
 
 test.beforeAll(() => {
   surface = readSurface(runDistDir());
 });
 
-test.afterAll(async () => {
-  for (const w of worlds) await w.dropTarget().catch(() => {});
-});
 
-async function world(): Promise<VictimWorld> {
-  const w = await seedVictimWorld();
-  worlds.push(w);
-  return w;
+/** A victim of its own for each test (global teardown drops its target with the run's databases). */
+function world(): Promise<VictimWorld> {
+  return seedVictimWorld();
 }
 
 /** Every parameter field name the action sources declare, plus the usual id names. */

@@ -31,15 +31,12 @@ export interface VictimWorld {
   grantId: string;
   /** A value that lives only in the victim's target database: it must never reach an attacker. */
   canary: string;
-  /** Strings only the victim's own people may see (names and e-mails of its objects). */
-  metadataMarkers: string[];
   targetUrl: string;
   outsider: { userId: string; email: string; teamId: string; slug: string };
   actors: Record<ActorKind, HttpActor>;
   /** The victim team's owner, signed in: the suite's positive control acts through it. */
   owner: HttpActor;
   userIds: Record<ActorKind, string | null>;
-  dropTarget: () => Promise<void>;
 }
 
 function registerDatabase(name: string): void {
@@ -199,13 +196,11 @@ export async function seedVictimWorld(): Promise<VictimWorld> {
       invitationToken,
       grantId: grant.id,
       canary,
-      metadataMarkers: [ownerEmail, `victim-db-${tag}`, `victim-admin-link-${tag}`, `victim-key-${tag}`, `victim description ${tag}`],
       targetUrl: target.url,
       outsider: { userId: outsiderUser.id, email: outsiderEmail, teamId: outsiderTeam.id, slug: outsiderTeam.slug },
       actors,
       owner: victimOwner,
       userIds: { outsider: outsiderUser.id, viewer: members.viewer.id, member: members.member.id, admin: members.admin.id, "signed-out": null },
-      dropTarget: async () => {},
     };
   } finally {
     await prisma.$disconnect();
