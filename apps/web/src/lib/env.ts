@@ -65,7 +65,9 @@ export function env(): WebEnv {
   cached = {
     ...data,
     publicUrl,
-    gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? data.GATEWAY_PUBLIC_URL).replace(/\/$/, ""),
+    // The Playground endpoint has its own loopback listener (GATEWAY_INTERNAL_PORT, 3003 by default);
+    // the public port answers 404 for it, so the public URL is no fallback.
+    gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? "http://127.0.0.1:3003").replace(/\/$/, ""),
     GATEWAY_PUBLIC_URL: data.GATEWAY_PUBLIC_URL.replace(/\/$/, ""),
   };
   return cached;
