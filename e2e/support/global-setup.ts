@@ -2,6 +2,7 @@ import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createChinookDatabase, createMetadataDatabase, freePort } from "@portcullis/db/testing";
+import pg from "pg";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -52,6 +53,7 @@ export default async function globalSetup(): Promise<void> {
     process.env.TEST_REDIS_URL = redisUrl;
   }
   const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+  const chinookUrl = await chinookAsOrdinaryRole(chinook.url);
 
   const [webPort, gatewayPort, workerPort, internalPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
   const webUrl = `http://localhost:${webPort}`;
@@ -130,7 +132,9 @@ export default async function globalSetup(): Promise<void> {
   }
   const tsx = path.join(ROOT, "node_modules", ".bin", "tsx");
   const children = {
-    web: start("web", process.execPath, [nextBin, "start", "-p", String(webPort)], webDir, env),
+    // As scripts/up.sh runs it: the launcher hands the app the socket's peer address (next start
+    // passes on only X-Forwarded-For, which any client writes).
+    web: start("web", process.execPath, [path.join(ROOT, "scripts", "web-server.mjs")], webDir, { ...env, WEB_HOST: "127.0.0.1" }),
     gateway: start("gateway", tsx, ["apps/gateway/src/main.ts"], ROOT, env),
     worker: start("worker", tsx, ["apps/worker/src/main.ts"], ROOT, env),
   };
@@ -167,7 +171,10 @@ export default async function globalSetup(): Promise<void> {
   Object.assign(process.env, {
     E2E_WEB_URL: webUrl,
     E2E_GATEWAY_URL: gatewayUrl,
-    E2E_CHINOOK_URL: chinook.url,
+    E2E_CHINOOK_URL: chinookUrl,
+    // Specs that save connections themselves (through @portcullis/db) apply the same target policy.
+    TARGET_ALLOW_ADDRESSES: env.TARGET_ALLOW_ADDRESSES,
+    TARGET_STACK_DATABASES: env.TARGET_STACK_DATABASES,
     DATABASE_URL: meta.url,
     REDIS_URL: env.REDIS_URL,
     PORTCULLIS_SECRET_KEYS: env.PORTCULLIS_SECRET_KEYS,
@@ -175,4 +182,28 @@ export default async function globalSetup(): Promise<void> {
     E2E_STATE_FILE: STATE_FILE,
     E2E_WEB_LOG: path.join(STATE_DIR, "web.log"),
   });
+}
+
+/**
+ * The specs add Chinook as a user would: through a least-privilege role. The test cluster's own user
+ * is a superuser, which the target policy refuses (as it should); one role for every run, since roles
+ * belong to the cluster and would outlive the databases.
+ */
+async function chinookAsOrdinaryRole(superuserUrl: string): Promise<string> {
+  const role = "e2e_chinook";
+  const password = "e2e chinook role (test cluster only)";
+  const client = new pg.Client({ connectionString: superuserUrl });
+  await client.connect();
+  try {
+    await client.query(`DO $$ BEGIN CREATE ROLE ${role} LOGIN PASSWORD '${password}'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    await client.query(`GRANT ALL ON SCHEMA public TO ${role}`);
+    await client.query(`GRANT ALL ON ALL TABLES IN SCHEMA public TO ${role}`);
+    await client.query(`GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO ${role}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(superuserUrl);
+  url.username = role;
+  url.password = password;
+  return url.toString();
 }
