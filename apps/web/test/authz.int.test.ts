@@ -629,3 +629,49 @@ describe("a stored password stays with its server", () => {
     expect(after.secretCiphertext).toBe(before.secretCiphertext);
   });
 });
+
+describe("an invitation is only as good as its sender's authority now", () => {
+  async function adminWhoInvites(role: Role) {
+    const u = await user("inviting-admin");
+    const { addMember } = await import("@portcullis/db/operations");
+    await addMember(prisma, { teamId, userId: u.id, role: "admin" });
+    const token = new URL((await ops.teams.inviteMember(await as({ userId: u.id }, teamId), { email: null, role })).url).pathname.split("/").pop()!;
+    return { adminId: u.id, token };
+  }
+  const membershipOf = async (userId: string) => prisma.membership.findUnique({ where: { teamId_userId: { teamId, userId } } });
+
+  test("a removed admin cannot walk back in through a shareable invitation they kept", async () => {
+    const { adminId, token } = await adminWhoInvites("viewer");
+    await ops.teams.removeMember(await as(actors.owner, teamId), { userId: adminId });
+    expect(await outcome(() => ops.teams.acceptInvitation({ userId: adminId }, { token }))).toBe("not_found");
+    expect(await membershipOf(adminId)).toBeNull();
+  });
+
+  test("an admin demoted to member: the invitations they sent no longer admit anyone", async () => {
+    const { adminId, token } = await adminWhoInvites("member");
+    await ops.teams.changeMemberRole(await as(actors.owner, teamId), { userId: adminId, role: "member" });
+    const stranger = await user("stranger");
+    expect(await outcome(() => ops.teams.acceptInvitation({ userId: stranger.id }, { token }))).toBe("not_found");
+    expect(await membershipOf(stranger.id)).toBeNull();
+  });
+
+  test("an admin still in place: their invitation works", async () => {
+    const { token } = await adminWhoInvites("viewer");
+    const invited = await user("invited");
+    expect(await outcome(() => ops.teams.acceptInvitation({ userId: invited.id }, { token }))).toBe("ok");
+    expect((await membershipOf(invited.id))?.role).toBe("viewer");
+  });
+});
+
+describe("the scope editor's table list goes through the target policy", () => {
+  test("a stored connection whose address the policy refuses is never opened", async () => {
+    // Saved as the database row would be after its name was rebound (or by an older version): the
+    // dashboard checks the address again when it opens the session. Multicast is refused under every policy.
+    const { addConnection } = await import("@portcullis/db/operations");
+    const { parseTargetUrl } = await import("@portcullis/db/target");
+    const refused = await addConnection(prisma, { teamId, name: unique("rebound"), fields: { ...parseTargetUrl(chinook.url), host: "224.0.0.1" }, test: false });
+    const failure = await ops.links.connectionTables(await as(actors.owner, teamId), { connectionId: refused.id }).catch((e: Error) => e);
+    expect(failure).toBeInstanceOf(Error);
+    expect((failure as Error).message).toMatch(/could not read the tables of .*refused: .*224\.0\.0\.1/);
+  });
+});

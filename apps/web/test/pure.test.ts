@@ -7,6 +7,7 @@ import { cleanScope, presetOf, tableKey, toggleSchema, DEFAULT_SCOPE } from "../
 import { summarize } from "../src/features/links/summary";
 import { describeStatus, snapshotDiff } from "../src/features/schema/format";
 import { safeCallbackUrl } from "../src/lib/urls";
+import { parseWebEnv } from "../src/lib/env";
 
 const limits = { maxRows: 1000, statementTimeoutMs: 15000 };
 
@@ -173,5 +174,16 @@ describe("schema page formatting", () => {
     const diff = snapshotDiff({ initial: false, summary: "1 table added, 1 column dropped", tablesAdded: ["public.a"], columnsDropped: ["public.b.c"], indexesAdded: [] });
     expect(diff).toEqual({ initial: false, summary: "1 table added, 1 column dropped", changes: [{ label: "Tables added", items: ["public.a"] }, { label: "Columns dropped", items: ["public.b.c"] }] });
     expect(snapshotDiff({ initial: true, summary: "first snapshot: 11 tables", tablesAdded: ["public.a"] })?.changes).toEqual([]);
+  });
+});
+
+describe("settings", () => {
+  const base = { DATABASE_URL: "postgresql://app@127.0.0.1:5432/portcullis", PORTCULLIS_SECRET_KEYS: "k1:x", NEXTAUTH_SECRET: "0123456789abcdef0123" };
+
+  test("the Playground's internal URL follows the gateway's internal port, never the public one", () => {
+    expect(parseWebEnv(base).gatewayInternalUrl).toBe("http://127.0.0.1:3003");
+    // A stack on other ports: the internal token goes to that port, not to whatever holds 3003.
+    expect(parseWebEnv({ ...base, GATEWAY_INTERNAL_PORT: "3204", GATEWAY_PUBLIC_URL: "http://localhost:3202" }).gatewayInternalUrl).toBe("http://127.0.0.1:3204");
+    expect(parseWebEnv({ ...base, GATEWAY_INTERNAL_URL: "http://gw.internal:9000/" }).gatewayInternalUrl).toBe("http://gw.internal:9000");
   });
 });

@@ -23,6 +23,7 @@ const schema = z.object({
   WEB_PORT: z.coerce.number().int().positive().default(3000),
   GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   GATEWAY_INTERNAL_URL: optional,
+  GATEWAY_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).default(3003),
   GATEWAY_INTERNAL_TOKEN: optional,
   SMTP_URL: optional,
   EMAIL_FROM: z.string().default("Portcullis <no-reply@localhost>"),
@@ -54,21 +55,26 @@ export type WebEnv = z.infer<typeof schema> & { publicUrl: string; gatewayIntern
 let cached: WebEnv | undefined;
 
 export function env(): WebEnv {
-  if (cached) return cached;
-  const parsed = schema.safeParse(process.env);
+  cached ??= parseWebEnv(process.env);
+  return cached;
+}
+
+/** The dashboard's settings from a given source (tests pass their own; env() reads process.env once). */
+export function parseWebEnv(source: Record<string, string | undefined>): WebEnv {
+  const parsed = schema.safeParse(source);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join(".")}: ${issue.message}`);
     throw new Error(`Invalid dashboard environment:\n${problems.join("\n")}`);
   }
   const data = parsed.data;
   const publicUrl = (data.WEB_PUBLIC_URL ?? data.NEXTAUTH_URL ?? `http://localhost:${data.WEB_PORT}`).replace(/\/$/, "");
-  cached = {
+  return {
     ...data,
     publicUrl,
-    // The Playground endpoint has its own loopback listener (GATEWAY_INTERNAL_PORT, 3003 by default);
-    // the public port answers 404 for it, so the public URL is no fallback.
-    gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? "http://127.0.0.1:3003").replace(/\/$/, ""),
+    // The Playground endpoint has its own loopback listener (the gateway's GATEWAY_INTERNAL_PORT); the
+    // public port answers 404 for it, so the public URL is no fallback. Same variable on both sides, so
+    // a stack started on other ports never sends the internal token to whatever holds the default one.
+    gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? `http://127.0.0.1:${data.GATEWAY_INTERNAL_PORT}`).replace(/\/$/, ""),
     GATEWAY_PUBLIC_URL: data.GATEWAY_PUBLIC_URL.replace(/\/$/, ""),
   };
-  return cached;
 }

@@ -2,8 +2,8 @@ import pg from "pg";
 import { z } from "zod";
 import type { Prisma, PrismaClient } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
-import { assertScopeAllowedForConnection, createLink } from "@portcullis/db/operations";
-import { targetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import { assertScopeAllowedForConnection, createLink, explainConnectionError } from "@portcullis/db/operations";
+import { resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import { loadCatalog, parseScope, type Scope } from "@portcullis/policy";
 import { idOrNotFound, requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
@@ -77,9 +77,13 @@ export async function connectionTables(ctx: TeamContext, input: { connectionId: 
   if (!row) throw new PortcullisError("not_found", "connection not found");
   const cached = tableCache.get(row.id);
   if (cached && Date.now() - cached.at < 30_000 && cached.at > row.updatedAt.getTime()) return cached.tables;
-  const client = new pg.Client(targetClientConfig(row as TargetConnectionRow));
-  client.on("error", () => {});
+  let client: pg.Client | undefined;
   try {
+    // Through the operator's target policy, pinned to the address it checked: a name that resolved to
+    // an allowed address when the connection was saved may point at loopback or an internal server now.
+    const config = await resolveTargetClientConfig(row as TargetConnectionRow);
+    client = new pg.Client(config);
+    client.on("error", () => {});
     await client.connect();
     const catalog = await loadCatalog(client);
     const tables: TableInfo[] = Object.values(catalog.relations)
@@ -89,9 +93,10 @@ export async function connectionTables(ctx: TeamContext, input: { connectionId: 
     tableCache.set(row.id, { at: Date.now(), tables });
     return tables;
   } catch (error) {
-    throw new PortcullisError("unavailable", `could not read the tables of "${row.name}": ${(error as Error).message}`);
+    // The explained sentence, not the driver's raw text: this must not serve as a port scanner.
+    throw new PortcullisError("unavailable", `could not read the tables of "${row.name}": ${explainConnectionError(error, row)}`);
   } finally {
-    await client.end().catch(() => {});
+    await client?.end().catch(() => {});
   }
 }
 

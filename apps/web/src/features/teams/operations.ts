@@ -3,7 +3,7 @@ import type { Prisma, PrismaClient, Role } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
 import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { addMember, createTeam, normalizeEmail } from "@portcullis/db/operations";
-import { mayManageRole, requireRole, type Actor, type TeamContext } from "../../lib/authz";
+import { mayManageRole, requireRole, roleAtLeast, type Actor, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
@@ -105,6 +105,14 @@ export async function acceptInvitation(actor: Actor, input: { token: string }) {
     // Marked used first and only once: two tabs accepting the same token cannot both add a member.
     const used = await tx.invitation.updateMany({ where: { id: invitation.id, acceptedAt: null, revokedAt: null }, data: { acceptedAt: new Date() } });
     if (used.count === 0) throw new PortcullisError("not_found", "this invitation has expired, was revoked, or was already used");
+    // An invitation carries its sender's authority, so it is only as good as that authority is now: a
+    // removed or demoted admin must not walk back in (or hand a seat out) through a link they kept.
+    if (invitation.invitedById) {
+      const inviter = await tx.membership.findUnique({ where: { teamId_userId: { teamId: invitation.teamId, userId: invitation.invitedById } } });
+      if (!inviter || !roleAtLeast(inviter.role, "admin") || !roleAtLeast(inviter.role, invitation.role)) {
+        throw new PortcullisError("not_found", "this invitation is no longer valid: the person who sent it may no longer invite to this team");
+      }
+    }
     const existing = await tx.membership.findUnique({ where: { teamId_userId: { teamId: invitation.teamId, userId: user.id } } });
     if (!existing) {
       await addMember(tx as unknown as PrismaClient, { teamId: invitation.teamId, userId: user.id, role: invitation.role });
@@ -129,6 +137,8 @@ async function ownerCount(tx: Prisma.TransactionClient, teamId: string) {
 async function revokeHoldings(tx: Prisma.TransactionClient, teamId: string, userId: string, now: Date) {
   const keys = await tx.apiKey.findMany({ where: { teamId, userId, revokedAt: null }, select: { id: true, hash: true } });
   await tx.apiKey.updateMany({ where: { id: { in: keys.map((k) => k.id) } }, data: { revokedAt: now } });
+  // Invitations they sent would otherwise outlive their authority (acceptInvitation re-checks too).
+  await tx.invitation.updateMany({ where: { teamId, invitedById: userId, acceptedAt: null, revokedAt: null }, data: { revokedAt: now } });
   const grants = await tx.oAuthGrant.findMany({ where: { teamId, userId, revokedAt: null }, select: { id: true } });
   await tx.oAuthToken.updateMany({ where: { grantId: { in: grants.map((g) => g.id) }, revokedAt: null }, data: { revokedAt: now } });
   await tx.oAuthGrant.updateMany({ where: { id: { in: grants.map((g) => g.id) } }, data: { revokedAt: now } });
