@@ -112,3 +112,15 @@ describe("sign-in lockout is per account and source", () => {
     expect((await credentials.checkCredentials(victim.email, PASSWORD, OWNER)).ok).toBe(true);
   });
 });
+
+describe("password reset cannot be used up by someone else", () => {
+  it("an attacker asking for a victim's resets over and over does not stop the victim getting one", async () => {
+    const { requestPasswordReset } = await import("../src/features/auth/account-operations");
+    const victim = await newUser("reset-victim");
+    for (let i = 0; i < 10; i++) await requestPasswordReset(victim.email, ATTACKER);
+    const fromAttacker = await prisma.passwordResetToken.count({ where: { userId: victim.id } });
+    expect(fromAttacker).toBe(3);
+    await requestPasswordReset(victim.email, OWNER);
+    expect(await prisma.passwordResetToken.count({ where: { userId: victim.id } })).toBe(fromAttacker + 1);
+  });
+});

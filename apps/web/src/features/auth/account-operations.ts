@@ -76,9 +76,14 @@ const RESET_TTL_MS = 60 * 60 * 1000;
  */
 export async function requestPasswordReset(emailInput: string, ip: string): Promise<void> {
   const email = normalizeEmail(emailSchema.parse(emailInput));
-  const limit = await hitRateLimit(`reset:${email}`, 5, 3600);
+  // Counted per address and source first: a limit per address alone let anyone use up a victim's
+  // resets for the hour from their own machine. The per-address ceiling (all sources) still stops
+  // mail-bombing; exhausting it takes many sources.
+  const limitSource = await hitRateLimit(`reset:${email}:${ip}`, 3, 3600);
   const limitIp = await hitRateLimit(`reset:ip:${ip}`, 30, 3600);
-  if (!limit.allowed || !limitIp.allowed) return;
+  if (!limitSource.allowed || !limitIp.allowed) return;
+  const limit = await hitRateLimit(`reset:${email}`, 20, 3600);
+  if (!limit.allowed) return;
   const prisma = getPrisma();
   const user = await prisma.user.findUnique({ where: { email } });
   if (!user) return;
