@@ -3,7 +3,8 @@ import { readdirSync, existsSync } from "node:fs";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import type { Role } from "@portcullis/db/client";
-import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createChinookDatabase, createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * The server actions themselves, called exactly as the browser calls them: with whatever argument
@@ -160,10 +161,7 @@ const CASES: Record<string, Case> = {
 
 beforeAll(async () => {
   [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   process.env.QUEUE_PREFIX = `bnd${randomBytes(3).toString("hex")}`;
   process.env.WEB_PUBLIC_URL = "http://localhost:3999";
   // The test databases live on loopback, in the metadata database's own cluster.

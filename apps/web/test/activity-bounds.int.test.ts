@@ -1,8 +1,9 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { configChangeEvent, ingestAuditBatch, type AuditEventInput } from "@portcullis/db/audit";
-import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /** Issue 12: Activity does bounded work whatever the URL asks, and answers a NUL byte cleanly. */
 let meta: TestDatabase;
@@ -15,10 +16,7 @@ let teamId: string;
 
 beforeAll(async () => {
   meta = await createMetadataDatabase();
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   ops = await import("../src/features/activity/operations");
   filters = await import("../src/features/activity/filters");
   exportQuery = await import("../src/features/activity/export-query");

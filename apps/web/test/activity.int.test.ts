@@ -1,7 +1,7 @@
-import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * The Activity queries on a team with a few hundred thousand events (and a noisy neighbour team):
@@ -18,10 +18,7 @@ const ROWS = 200_000;
 
 beforeAll(async () => {
   meta = await createMetadataDatabase();
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   ops = await import("../src/features/activity/operations");
   teams = await import("../src/features/teams/operations");
   const { createUser, addMember } = await import("@portcullis/db/operations");

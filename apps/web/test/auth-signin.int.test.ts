@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * Password sign-in against guessing and against lock-out (issue 12): five wrong passwords from anyone
@@ -25,10 +26,7 @@ async function letWaitLapse(source: string) {
 
 beforeAll(async () => {
   meta = await createMetadataDatabase();
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   process.env.REDIS_KEY_PREFIX = `signin${randomBytes(3).toString("hex")}`;
   process.env.AUTH_RATE_LIMIT = "1000";
   credentials = await import("../src/features/auth/credentials");

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * Sign-up (issue 12): it told whether an e-mail was registered, and anyone could always sign up.
@@ -34,10 +35,7 @@ async function invitation(address: string | null) {
 
 beforeAll(async () => {
   meta = await createMetadataDatabase();
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   process.env.REDIS_KEY_PREFIX = `signup${randomBytes(3).toString("hex")}`;
   process.env.SIGNUP_RATE_LIMIT = "1000";
   ops = await import("../src/features/auth/account-operations");

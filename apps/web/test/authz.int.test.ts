@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Role } from "@portcullis/db/client";
-import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createChinookDatabase, createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * Every dashboard mutation, tried as each role of the team and as a member of another team. The
@@ -61,10 +62,7 @@ async function user(label: string) {
 
 beforeAll(async () => {
   [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   process.env.QUEUE_PREFIX = `authz${randomBytes(3).toString("hex")}`;
   delete process.env.GATEWAY_INTERNAL_TOKEN;
   // The test databases live on loopback, in the same cluster as the metadata database.

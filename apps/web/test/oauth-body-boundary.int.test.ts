@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
-import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
  * The OAuth endpoints anyone on the network can call, fed bodies an attacker would send: a body
@@ -42,10 +43,7 @@ function post(url: string, body: BodyInit | ReadableStream<Uint8Array>, headers:
 
 beforeAll(async () => {
   meta = await createMetadataDatabase();
-  process.env.DATABASE_URL = meta.url;
-  process.env.REDIS_URL = testRedisUrl();
-  process.env.PORTCULLIS_SECRET_KEYS = `t:${randomBytes(32).toString("base64")}`;
-  process.env.NEXTAUTH_SECRET = randomBytes(24).toString("hex");
+  useDashboardEnv(meta.url);
   process.env.WEB_PUBLIC_URL = "http://localhost:3998";
   process.env.QUEUE_PREFIX = `oab${randomBytes(3).toString("hex")}`;
   process.env.REDIS_KEY_PREFIX = process.env.QUEUE_PREFIX;
