@@ -103,6 +103,10 @@ export function describeVerification(result: AuditVerification, haveKey: boolean
   if (result.keyedFromSeq) {
     const legacy = BigInt(result.keyedFromSeq) > 1n ? `seq 1..${BigInt(result.keyedFromSeq) - 1n} SHA-256 (unkeyed, written before AUDIT_CHAIN_KEY); ` : "";
     lines.push(`keyed: ${legacy}seq ${result.keyedFromSeq}..${result.headSeq ?? "?"} HMAC-SHA-256${result.keyChecked ? " (checked with AUDIT_CHAIN_KEY)" : " (NOT checked: AUDIT_CHAIN_KEY is not set)"}${pruned}`);
+  } else if (!result.ok && result.checked === 0) {
+    // Stopped on evidence found before any event was read (a signed checkpoint the chain lost, a bad
+    // anchor): what is keyed is unknown, not "nothing".
+    lines.push("keyed: not read (verification stopped at the first breach, before reading the events)");
   } else {
     lines.push(`keyed: no — every event is plain SHA-256${haveKey ? " (no event written with the key yet)" : " (AUDIT_CHAIN_KEY is not set: anyone who can write the database can rewrite the chain)"}${pruned}`);
   }
