@@ -530,6 +530,17 @@ onAll("catalog_denied",
   "SELECT * FROM pg_user_mappings",
   "SELECT * FROM pg_locks",
   "SELECT * FROM pg_config",
+  "SELECT setconfig FROM pg_db_role_setting",
+);
+// The functions behind those catalogs are refused too (the view alone was not enough).
+onAll("dangerous_function",
+  "SELECT * FROM pg_get_replication_slots()",
+  "SELECT pg_relation_filepath('album')",
+  "SELECT pg_relation_filenode('album')",
+  "SELECT * FROM pg_show_all_file_settings()",
+  "SELECT * FROM pg_hba_file_rules()",
+  "SELECT * FROM pg_control_system()",
+  "SELECT * FROM pg_config()",
 );
 on(["read", "custom", "write", "open", "full"], "ok",
   "SELECT name, setting FROM pg_settings WHERE name = 'TimeZone'",

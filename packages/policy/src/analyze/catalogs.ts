@@ -14,6 +14,8 @@ export const ALWAYS_DENIED_CATALOGS = new Set([
   "pg_stat_progress_create_index", "pg_stat_progress_cluster", "pg_stat_progress_basebackup",
   "pg_policy", "pg_policies", "user_mapping_options", "user_mappings", "pg_foreign_server", "foreign_servers",
   "foreign_server_options", "pg_wait_events", "pg_aios", "pg_shmem_allocations_numa",
+  // Per-role and per-database settings of the whole cluster (ALTER ROLE … SET can hold secrets).
+  "pg_db_role_setting",
 ]);
 
 /**

@@ -12,6 +12,12 @@ export const DENIED_FUNCTIONS = new Set([
   "set_config", "setseed", "pg_notify", "pg_export_snapshot", "pg_import_system_collations",
   "ts_stat", "ts_rewrite", "pg_nextoid", "pg_current_xact_id", "txid_current", "pg_stat_statements_reset",
   "pg_wal_lsn_diff", "pg_sequence_last_value", "pg_get_wal_replay_pause_state",
+  // The functions behind catalogs refused under every scope (the view refused, its function not, was
+  // a way round): replication slots of every database, server file paths and settings, control data.
+  "pg_get_replication_slots", "pg_relation_filepath", "pg_relation_filenode", "pg_show_all_file_settings",
+  "pg_hba_file_rules", "pg_ident_file_mappings", "pg_show_replication_origin_status",
+  "pg_get_backend_memory_contexts", "pg_get_shmem_allocations", "pg_get_shmem_allocations_numa", "pg_config",
+  "pg_control_system", "pg_control_checkpoint", "pg_control_recovery", "pg_control_init",
 ]);
 
 export const DENIED_PREFIXES = [
