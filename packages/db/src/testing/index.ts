@@ -64,8 +64,22 @@ async function createDatabase(prefix: string, template?: string): Promise<TestDa
   return {
     name,
     url: testPgUrl(name),
-    drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)).then(() => {}),
+    drop: () => admin((c) => dropDatabase(c, name)),
   };
+}
+
+/**
+ * Waits (up to 1 s) for the test's own sessions to finish closing before forcing the rest out: a pool
+ * whose end() has resolved may still have clients saying goodbye, and a FORCE drop would terminate
+ * them with a FATAL error that reaches the test process as an unhandled error (seen as a flaky run).
+ */
+async function dropDatabase(client: pg.Client, name: string): Promise<void> {
+  for (let i = 0; i < 10; i++) {
+    const { rows } = await client.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [name]);
+    if (rows[0].n === 0) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
 }
 
 /** A fresh, migrated metadata database. */
