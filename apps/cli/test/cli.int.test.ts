@@ -115,6 +115,21 @@ describe("pnpm portcullis", () => {
     expect(tail.stdout).toContain("no audit events yet");
   });
 
+  it("runs as ./portcullis where pnpm is not installed globally (the same CLI, the policy checker too)", async () => {
+    const { stdout } = await run(path.join(root, "portcullis"), ["team", "create", "--name", "Wrapper Co", "--json"], { cwd: root, env });
+    expect(JSON.parse(stdout).team.slug).toBe("wrapper-co");
+    expect(await prisma.team.count({ where: { slug: "wrapper-co" } })).toBe(1);
+    const scope = path.join(dir, "wrapper-scope.json");
+    await writeFile(scope, JSON.stringify({ access: "read" }));
+    const checked = await new Promise<string>((resolve, reject) => {
+      const child = execFile(path.join(root, "portcullis"), ["policy", "check", "--scope", scope, "--database-url", target.url], { cwd: root, env }, (error, out) =>
+        error ? reject(error) : resolve(out),
+      );
+      child.stdin!.end('{"id":"1","sql":"DELETE FROM album"}\n');
+    });
+    expect(JSON.parse(checked.trim())).toMatchObject({ id: "1", verdict: "block" });
+  });
+
   it("explains bad input and exits non-zero", async () => {
     const unknownTeam = await cli(["link", "list", "--team", "nope"]);
     expect(unknownTeam.code).toBe(1);
