@@ -1,28 +1,11 @@
 import { randomUUID } from "node:crypto";
-import pg from "pg";
-import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { createPrismaClient } from "../src/client.js";
 import { GENESIS_HASH, type AuditEventInput, ingestAuditBatch, pruneAuditEvents, verifyAuditChain } from "../src/audit/index.js";
-import { createMetadataDatabase, type TestDatabase } from "../src/testing/index.js";
+import { auditSuiteDatabase } from "./support/audit-suite.js";
 
-let db: TestDatabase;
-let pool: pg.Pool;
-
-beforeAll(async () => {
-  db = await createMetadataDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  // An idle client ended by the database (the FORCE drop at the end) must not crash the run.
-  pool.on("error", () => {});
-});
-afterAll(async () => {
-  await pool?.end();
-  await db?.drop();
-});
-
-async function team(): Promise<string> {
-  const { rows } = await pool.query(`INSERT INTO teams (name, slug) VALUES ('t', $1) RETURNING id`, [randomUUID()]);
-  return rows[0].id;
-}
+const suite = auditSuiteDatabase(6);
+const team = () => suite.team();
 
 function event(teamId: string, i: number, extra: Partial<AuditEventInput> = {}): AuditEventInput {
   return {
@@ -42,44 +25,44 @@ describe("the audit hash chain", () => {
   test("batches are idempotent on id and the chain verifies", async () => {
     const t = await team();
     const batch = Array.from({ length: 50 }, (_, i) => event(t, i));
-    expect(await ingestAuditBatch(pool, batch)).toMatchObject({ inserted: 50, duplicates: 0 });
+    expect(await ingestAuditBatch(suite.pool, batch)).toMatchObject({ inserted: 50, duplicates: 0 });
     // The same events again, plus repeats inside one batch: nothing new, no gap in seq.
-    const again = await ingestAuditBatch(pool, [...batch.slice(0, 10), batch[0]!, event(t, 99)]);
+    const again = await ingestAuditBatch(suite.pool, [...batch.slice(0, 10), batch[0]!, event(t, 99)]);
     expect(again).toMatchObject({ inserted: 1, duplicates: 11 });
-    const { rows } = await pool.query(`SELECT min(seq)::int AS lo, max(seq)::int AS hi, count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+    const { rows } = await suite.pool.query(`SELECT min(seq)::int AS lo, max(seq)::int AS hi, count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
     expect(rows[0]).toEqual({ lo: 1, hi: 51, n: 51 });
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 51 });
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 51 });
     // The Prisma client (as the CLI passes it) and a URL work the same.
-    const prisma = createPrismaClient(db.url);
+    const prisma = createPrismaClient(suite.db.url);
     try {
       expect(await verifyAuditChain(prisma, t)).toMatchObject({ ok: true, checked: 51 });
     } finally {
       await prisma.$disconnect();
     }
-    expect(await verifyAuditChain(db.url, t)).toMatchObject({ ok: true, checked: 51 });
+    expect(await verifyAuditChain(suite.db.url, t)).toMatchObject({ ok: true, checked: 51 });
   });
 
   test("concurrent batches for the same teams keep each chain linear", async () => {
     const [a, b] = [await team(), await team()];
-    await Promise.all(Array.from({ length: 12 }, (_, k) => ingestAuditBatch(pool, Array.from({ length: 40 }, (_, i) => event(i % 2 ? a : b, k * 40 + i)))));
-    for (const t of [a, b]) expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 240 });
+    await Promise.all(Array.from({ length: 12 }, (_, k) => ingestAuditBatch(suite.pool, Array.from({ length: 40 }, (_, i) => event(i % 2 ? a : b, k * 40 + i)))));
+    for (const t of [a, b]) expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 240 });
   });
 
   test("text a client controls (NUL bytes, lone surrogates) is stored and still verifies", async () => {
     const t = await team();
-    await ingestAuditBatch(pool, [event(t, 1, { sql: "SELECT 1\u0000; DROP TABLE x", reason: "bad \ud800 surrogate", tables: ['we"ird\\name', "a,b"] })]);
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 1 });
+    await ingestAuditBatch(suite.pool, [event(t, 1, { sql: "SELECT 1\u0000; DROP TABLE x", reason: "bad \ud800 surrogate", tables: ['we"ird\\name', "a,b"] })]);
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 1 });
   });
 
   test("an event for a team that no longer exists is kept in audit_orphans, not in a chain", async () => {
     const gone = randomUUID();
     const late = event(gone, 1);
-    const result = await ingestAuditBatch(pool, [late]);
+    const result = await ingestAuditBatch(suite.pool, [late]);
     expect(result.inserted).toBe(0);
     expect(result.unknownTeam).toEqual([late.id]);
     // A replay of the same event keeps one orphan row.
-    await ingestAuditBatch(pool, [late]);
-    const { rows } = await pool.query(`SELECT id, team_id, event, reason FROM audit_orphans WHERE team_id = $1`, [gone]);
+    await ingestAuditBatch(suite.pool, [late]);
+    const { rows } = await suite.pool.query(`SELECT id, team_id, event, reason FROM audit_orphans WHERE team_id = $1`, [gone]);
     expect(rows).toHaveLength(1);
     expect(JSON.parse(rows[0].event)).toMatchObject({ id: late.id, sql: late.sql });
     expect(rows[0].reason).toMatch(/team does not exist/);
@@ -87,10 +70,10 @@ describe("the audit hash chain", () => {
 
   test("an edited row is the first broken link", async () => {
     const t = await team();
-    await ingestAuditBatch(pool, Array.from({ length: 30 }, (_, i) => event(t, i)));
-    const { rows } = await pool.query(`SELECT id FROM audit_events WHERE team_id = $1 AND seq = 17`, [t]);
-    await pool.query(`UPDATE audit_events SET sql = 'SELECT harmless' WHERE id = $1`, [rows[0].id]);
-    const result = await verifyAuditChain(pool, t);
+    await ingestAuditBatch(suite.pool, Array.from({ length: 30 }, (_, i) => event(t, i)));
+    const { rows } = await suite.pool.query(`SELECT id FROM audit_events WHERE team_id = $1 AND seq = 17`, [t]);
+    await suite.pool.query(`UPDATE audit_events SET sql = 'SELECT harmless' WHERE id = $1`, [rows[0].id]);
+    const result = await verifyAuditChain(suite.pool, t);
     expect(result.ok).toBe(false);
     expect(result.firstBroken).toMatchObject({ seq: "17", id: rows[0].id });
     expect(result.firstBroken!.reason).toMatch(/edited/);
@@ -99,19 +82,19 @@ describe("the audit hash chain", () => {
 
   test("an edit that also recomputes the row's hash is caught at the next link", async () => {
     const t = await team();
-    await ingestAuditBatch(pool, Array.from({ length: 10 }, (_, i) => event(t, i)));
-    await pool.query(`UPDATE audit_events SET hash = repeat('a', 64) WHERE team_id = $1 AND seq = 4`, [t]);
-    const result = await verifyAuditChain(pool, t);
+    await ingestAuditBatch(suite.pool, Array.from({ length: 10 }, (_, i) => event(t, i)));
+    await suite.pool.query(`UPDATE audit_events SET hash = repeat('a', 64) WHERE team_id = $1 AND seq = 4`, [t]);
+    const result = await verifyAuditChain(suite.pool, t);
     expect(result.firstBroken?.seq).toBe("4");
   });
 
   test("a removed row, and removed newest rows, are found", async () => {
     const t = await team();
-    await ingestAuditBatch(pool, Array.from({ length: 20 }, (_, i) => event(t, i)));
-    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 20`, [t]);
-    expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "20", id: "" });
-    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 8`, [t]);
-    const result = await verifyAuditChain(pool, t);
+    await ingestAuditBatch(suite.pool, Array.from({ length: 20 }, (_, i) => event(t, i)));
+    await suite.pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 20`, [t]);
+    expect((await verifyAuditChain(suite.pool, t)).firstBroken).toMatchObject({ seq: "20", id: "" });
+    await suite.pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 8`, [t]);
+    const result = await verifyAuditChain(suite.pool, t);
     expect(result.firstBroken).toMatchObject({ seq: "9" });
     expect(result.firstBroken!.reason).toMatch(/removed/);
   });
@@ -120,24 +103,24 @@ describe("the audit hash chain", () => {
     const t = await team();
     const old = Array.from({ length: 25 }, (_, i) => event(t, i, { time: new Date(Date.now() - 40 * 86_400_000 + i).toISOString() }));
     const recent = Array.from({ length: 10 }, (_, i) => event(t, 100 + i));
-    await ingestAuditBatch(pool, old);
-    await ingestAuditBatch(pool, recent);
-    const pruned = await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { chunkSize: 7, pauseMs: 0 });
+    await ingestAuditBatch(suite.pool, old);
+    await ingestAuditBatch(suite.pool, recent);
+    const pruned = await pruneAuditEvents(suite.pool, t, new Date(Date.now() - 30 * 86_400_000), { chunkSize: 7, pauseMs: 0 });
     expect(pruned).toMatchObject({ deleted: 25, prunedThroughSeq: "25", more: false });
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 10, prunedThroughSeq: "25" });
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 10, prunedThroughSeq: "25" });
     // Ingestion continues after retention.
-    await ingestAuditBatch(pool, [event(t, 200)]);
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 11 });
+    await ingestAuditBatch(suite.pool, [event(t, 200)]);
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 11 });
     // Someone deleting the oldest remaining event is not retention.
-    await pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 26`, [t]);
-    expect((await verifyAuditChain(pool, t)).firstBroken).toMatchObject({ seq: "27" });
+    await suite.pool.query(`DELETE FROM audit_events WHERE team_id = $1 AND seq = 26`, [t]);
+    expect((await verifyAuditChain(suite.pool, t)).firstBroken).toMatchObject({ seq: "27" });
   });
 
   test("statement shapes are kept once per team, lead a text search to its events, and leave with the last event that used them", async () => {
     const t = await team();
     const other = await team();
     const oldTime = () => new Date(Date.now() - 40 * 86_400_000).toISOString();
-    await ingestAuditBatch(pool, [
+    await ingestAuditBatch(suite.pool, [
       event(t, 1, { sql: "SELECT name FROM artist WHERE artist_id = 7", time: oldTime() }),
       event(t, 2, { sql: "SELECT email FROM customer", time: oldTime() }),
       event(t, 3, { sql: "SELECT name FROM artist WHERE artist_id = 12" }),
@@ -146,7 +129,7 @@ describe("the audit hash chain", () => {
       event(other, 1, { sql: "SELECT name FROM artist WHERE artist_id = 7" }),
     ]);
     const shapes = async (teamId: string) =>
-      (await pool.query<{ shape: string }>(`SELECT shape FROM audit_statements WHERE team_id = $1 ORDER BY shape`, [teamId])).rows.map((r) => r.shape);
+      (await suite.pool.query<{ shape: string }>(`SELECT shape FROM audit_statements WHERE team_id = $1 ORDER BY shape`, [teamId])).rows.map((r) => r.shape);
     // Texts that differ only in their numbers share one shape.
     expect(await shapes(t)).toEqual([
       "SELECT email FROM customer",
@@ -157,7 +140,7 @@ describe("the audit hash chain", () => {
     // The Activity search: shapes containing the digit-free anchor, then events rechecked by text.
     const search = async (anchor: string, text: string) =>
       (
-        await pool.query<{ n: number }>(
+        await suite.pool.query<{ n: number }>(
           `SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1 AND sql ILIKE $3 AND shape_hash IN
              (SELECT shape_hash FROM audit_statements s WHERE s.team_id = $1 AND s.shape ILIKE $2)`,
           [t, `%${anchor}%`, `%${text}%`],
@@ -167,23 +150,23 @@ describe("the audit hash chain", () => {
     expect(await search("artist_id = ", "artist_id = 12")).toBe(1);
     expect(await search(" LIMIT ", "= 1000 LIMIT 5")).toBe(1);
     // Retention: the customer shape was used only by an old event and goes; the artist shape stays.
-    await pruneAuditEvents(pool, t, new Date(Date.now() - 30 * 86_400_000), { pauseMs: 0 });
+    await pruneAuditEvents(suite.pool, t, new Date(Date.now() - 30 * 86_400_000), { pauseMs: 0 });
     expect(await shapes(t)).toEqual(["SELECT name FROM artist WHERE artist_id = ?", "SELECT name FROM artist WHERE artist_id = ? LIMIT ?"]);
     expect(await shapes(other)).toEqual(["SELECT name FROM artist WHERE artist_id = ?"]);
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true });
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true });
   });
 
   test("a team without events verifies trivially", async () => {
-    expect(await verifyAuditChain(pool, await team())).toMatchObject({ ok: true, checked: 0 });
+    expect(await verifyAuditChain(suite.pool, await team())).toMatchObject({ ok: true, checked: 0 });
     expect(GENESIS_HASH).toHaveLength(64);
   });
 
   test("deleting a team removes its events, including a batch that commits while the deletion waits", async () => {
     const t = await team();
-    await ingestAuditBatch(pool, [event(t, 1), event(t, 2)]);
+    await ingestAuditBatch(suite.pool, [event(t, 1), event(t, 2)]);
     // A batch in flight: it holds the team's chain head, as ingestAuditBatch does until it commits.
-    const batch = await pool.connect();
-    const remover = await pool.connect();
+    const batch = await suite.pool.connect();
+    const remover = await suite.pool.connect();
     try {
       await batch.query("BEGIN");
       await batch.query(`SELECT 1 FROM audit_chain_heads WHERE team_id = $1 FOR UPDATE`, [t]);
@@ -200,7 +183,7 @@ describe("the audit hash chain", () => {
       batch.release();
       remover.release();
     }
-    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+    const { rows } = await suite.pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
     expect(rows[0].n).toBe(0);
   });
 
@@ -208,23 +191,23 @@ describe("the audit hash chain", () => {
     for (let round = 0; round < 10; round++) {
       const t = await team();
       const first = event(t, 0);
-      await ingestAuditBatch(pool, [first]);
+      await ingestAuditBatch(suite.pool, [first]);
       const sent = Array.from({ length: 3 }, (_, b) => Array.from({ length: 200 }, (_, i) => event(t, b * 200 + i)));
       const batches = sent.map((events) =>
-        ingestAuditBatch(pool, events).catch(async (error: { code?: string }) => {
+        ingestAuditBatch(suite.pool, events).catch(async (error: { code?: string }) => {
           // The team went first: the batch's new chain head cannot reference it. The worker retries it.
           expect(error.code).toBe("23503");
-          await ingestAuditBatch(pool, events);
+          await ingestAuditBatch(suite.pool, events);
         }),
       );
       await new Promise((r) => setTimeout(r, round));
-      await pool.query(`DELETE FROM teams WHERE id = $1`, [t]);
+      await suite.pool.query(`DELETE FROM teams WHERE id = $1`, [t]);
       await Promise.all(batches);
-      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
+      const { rows } = await suite.pool.query(`SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1`, [t]);
       expect(rows[0].n, `round ${round}`).toBe(0);
       // No call without its record: stored before the deletion or arriving after it, each is kept.
       const ids = [first, ...sent.flat()].map((e) => e.id);
-      const kept = await pool.query(`SELECT count(*)::int AS n FROM audit_orphans WHERE id = ANY($1::uuid[])`, [ids]);
+      const kept = await suite.pool.query(`SELECT count(*)::int AS n FROM audit_orphans WHERE id = ANY($1::uuid[])`, [ids]);
       expect(kept.rows[0].n, `round ${round}`).toBe(ids.length);
     }
   });

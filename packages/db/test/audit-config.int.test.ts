@@ -1,31 +1,17 @@
-import { randomUUID } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/client.js";
 import { ingestAuditBatch, readConfigOutbox, recordConfigChange, redactSecrets, verifyAuditChain } from "../src/audit/index.js";
-import { createMetadataDatabase, type TestDatabase } from "../src/testing/index.js";
+import { auditSuiteDatabase } from "./support/audit-suite.js";
 
-let db: TestDatabase;
-let pool: pg.Pool;
+const suite = auditSuiteDatabase(4);
+const team = () => suite.team();
 let prisma: PrismaClient;
-
-beforeAll(async () => {
-  db = await createMetadataDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-  // An idle client ended by the database (the FORCE drop at the end) must not crash the run.
-  pool.on("error", () => {});
-  prisma = createPrismaClient(db.url);
+beforeAll(() => {
+  prisma = createPrismaClient(suite.db.url);
 });
 afterAll(async () => {
   await prisma?.$disconnect();
-  await pool?.end();
-  await db?.drop();
 });
-
-async function team(): Promise<string> {
-  const { rows } = await pool.query(`INSERT INTO teams (name, slug) VALUES ('t', $1) RETURNING id`, [randomUUID()]);
-  return rows[0].id;
-}
 
 describe("configuration changes in the audit chain", () => {
   test("the record commits and rolls back with the change it records", async () => {
@@ -41,18 +27,18 @@ describe("configuration changes in the audit chain", () => {
         throw new Error("the change fails after its record was written");
       }),
     ).rejects.toThrow("the change fails");
-    const outbox = (await readConfigOutbox(pool)).map((r) => JSON.parse(r.event)).filter((e) => e.teamId === t);
+    const outbox = (await readConfigOutbox(suite.pool)).map((r) => JSON.parse(r.event)).filter((e) => e.teamId === t);
     expect(outbox).toHaveLength(1);
     expect(JSON.parse(outbox[0].detail)).toMatchObject({ action: "team.retention.update", after: { auditRetentionDays: 30 } });
     expect((await prisma.team.findUniqueOrThrow({ where: { id: t } })).auditRetentionDays).toBe(30);
 
     // Into the chain as the worker moves it: stored with its detail, and the chain commits to the detail.
-    expect(await ingestAuditBatch(pool, outbox)).toMatchObject({ inserted: 1 });
-    const { rows } = await pool.query(`SELECT kind, tool, detail FROM audit_events WHERE team_id = $1`, [t]);
+    expect(await ingestAuditBatch(suite.pool, outbox)).toMatchObject({ inserted: 1 });
+    const { rows } = await suite.pool.query(`SELECT kind, tool, detail FROM audit_events WHERE team_id = $1`, [t]);
     expect(rows).toEqual([{ kind: "config_change", tool: "team.retention.update", detail: outbox[0].detail }]);
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: true, checked: 1 });
-    await pool.query(`UPDATE audit_events SET detail = replace(detail, '30', '3000') WHERE team_id = $1`, [t]);
-    expect(await verifyAuditChain(pool, t)).toMatchObject({ ok: false, firstBroken: { reason: expect.stringContaining("edited") } });
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: true, checked: 1 });
+    await suite.pool.query(`UPDATE audit_events SET detail = replace(detail, '30', '3000') WHERE team_id = $1`, [t]);
+    expect(await verifyAuditChain(suite.pool, t)).toMatchObject({ ok: false, firstBroken: { reason: expect.stringContaining("edited") } });
   });
 
   test("secrets never reach before/after", () => {
@@ -74,6 +60,6 @@ describe("configuration changes in the audit chain", () => {
     await expect(
       prisma.$transaction((tx) => recordConfigChange(tx, { teamId: { not: t } as unknown as string, action: "x", target: { type: "team", id: t } })),
     ).rejects.toThrow();
-    expect((await readConfigOutbox(pool)).filter((r) => r.event.includes(t))).toHaveLength(0);
+    expect((await readConfigOutbox(suite.pool)).filter((r) => r.event.includes(t))).toHaveLength(0);
   });
 });
