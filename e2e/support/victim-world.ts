@@ -1,6 +1,6 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
-import pg from "pg";
+import { withClient as withPg } from "@portcullis/db/testing";
 import { HttpActor } from "./attacker-http";
 import { PASSWORD, uniqueEmail } from "./stack";
 
@@ -56,15 +56,7 @@ export const CANARY_PREFIX = "CANARY-";
 /** Names and e-mails of victim objects (any world of the run), as the seeding spells them. */
 export const VICTIM_MARKER = /victim-(?:owner|viewer|member|admin|invitee)-[0-9a-f]{8}-[a-z0-9]+@example\.com|victim-(?:db|admin-link|read-link|key)-[0-9a-f]{8}|victim description [0-9a-f]{8}|victim_tbl_[0-9a-f]{8}/g;
 
-export async function withPg<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
+export { withPg };
 
 /** Everything in the victim's target database, as one digest: data, tables, functions. */
 export async function targetChecksum(url: string): Promise<string> {

@@ -2,11 +2,10 @@ import { randomBytes } from "node:crypto";
 import { cp, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { bootstrapAppRole } from "../src/migrate/bootstrap.js";
 import { DEFAULT_MIGRATIONS_DIR, migrate } from "../src/migrate/index.js";
-import { createEmptyDatabase, testPgUrl } from "../src/testing/index.js";
+import { createEmptyDatabase, testPgUrl, withClient } from "../src/testing/index.js";
 
 /**
  * The applications' own metadata role (scripts/up.sh): judged by what the role can do on a real
@@ -28,15 +27,6 @@ function roleUrl(database: string, role: string, password: string) {
   return url.toString();
 }
 
-async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 async function sqlState(url: string, sql: string): Promise<string> {
   try {

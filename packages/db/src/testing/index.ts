@@ -40,14 +40,19 @@ export function testRedisUrl(): string {
   return url;
 }
 
-async function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: testPgUrl("postgres") });
+/** One session on `url` for the length of `fn`, closed whatever happens. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
     return await fn(client);
   } finally {
     await client.end();
   }
+}
+
+function admin<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  return withClient(testPgUrl("postgres"), fn);
 }
 
 export interface TestDatabase {
