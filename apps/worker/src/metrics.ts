@@ -1,5 +1,6 @@
 import { createServer, type Server } from "node:http";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { withTimeout } from "./retry.js";
 
 /** Every metric the worker exposes, on a registry of its own (tests run several workers per process). */
 export function createMetrics() {
@@ -118,12 +119,3 @@ export function startMetricsServer(metrics: Metrics, checks: HealthCheck[], port
   });
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-    promise.then(
-      (v) => (clearTimeout(timer), resolve(v)),
-      (e) => (clearTimeout(timer), reject(e)),
-    );
-  });
-}

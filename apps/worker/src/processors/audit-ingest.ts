@@ -18,7 +18,7 @@ import type pg from "pg";
 import { Counter } from "prom-client";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { backoffDelay, isTransientDbError, sleep } from "../retry.js";
+import { backoffDelay, isTransientDbError, sleep, withTimeout } from "../retry.js";
 import { deadLetterEvents, failedJob } from "./dead-letter.js";
 
 interface Pending {
@@ -53,14 +53,6 @@ export interface AuditBatcherOptions {
 type CheckpointStore = CheckpointRedis & { lpush(key: string, ...values: string[]): Promise<number> };
 
 const CHECKPOINT_TIMEOUT_MS = 2000;
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** Batches one writer may have in flight: one in PostgreSQL, one being encoded or waiting for the chain lock. */
 const WRITER_DEPTH = 2;
@@ -184,6 +176,8 @@ export class AuditBatcher {
       try {
         const result = await writePreparedBatch(this.opts.pool, prepared, { key: this.key });
         this.reportBreaks(result.breaks);
+        // Stored: acknowledged now, not after the checkpoint below (Redis must not delay the jobs).
+        for (const p of batch) p.resolve();
         if (this.key && this.opts.checkpoints && result.heads.length) {
           // After the commit: a checkpoint never names a head the database might not have. A failed
           // write only leaves the checkpoint behind (the next batch moves it on).
@@ -214,7 +208,6 @@ export class AuditBatcher {
         if (result.unknownTeam.length) {
           this.opts.logger?.warn({ count: result.unknownTeam.length }, "audit events for a team that no longer exists were kept in audit_orphans");
         }
-        for (const p of batch) p.resolve();
         return;
       } catch (error) {
         this.opts.metrics?.auditBatchFailures.inc();
