@@ -40,6 +40,11 @@ export async function parseAuthorizationRequest(ctx: OAuthContext, params: URLSe
       return { ok: false, error: new OAuthError("invalid_request", `parameter ${key} is repeated`), redirectTo: null };
     }
   }
+  // Both entry points (the consent page and its decision form) come here: a NUL byte would otherwise
+  // reach PostgreSQL in the client lookup and fail there as a 500.
+  for (const [key, value] of params) {
+    if (value.includes("\u0000")) return { ok: false, error: new OAuthError("invalid_request", `parameter ${key} contains a NUL byte`), redirectTo: null };
+  }
   const clientId = params.get("client_id") ?? "";
   let client: OAuthClient;
   try {

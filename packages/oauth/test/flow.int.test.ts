@@ -199,6 +199,18 @@ describe("attacks", () => {
     expect(missing.ok).toBe(false);
   });
 
+  it("a NUL byte in any authorization parameter is invalid_request, not a database error", async () => {
+    const clientId = await register();
+    for (const extra of [{ client_id: `${clientId}\u0000` }, { state: "st\u0000" }, { scope: "a\u0000b" }]) {
+      const parsed = await parseAuthorizationRequest(ctx, authorizeParams(clientId, pkcePair().challenge, extra));
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) {
+        expect(parsed.error.error).toBe("invalid_request");
+        expect(parsed.redirectTo).toBeNull();
+      }
+    }
+  });
+
   it("revokes the tokens issued from a code that is presented twice", async () => {
     const clientId = await register();
     const pkce = pkcePair();
