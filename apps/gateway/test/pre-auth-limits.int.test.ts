@@ -108,3 +108,24 @@ test("guessing link ids from one address is refused by address too", async () =>
   }
   expect(statuses.slice(-8).every((s) => s === 429)).toBe(true);
 });
+
+test("a path naming no link (anything but a UUID) is refused before it names a counter, and counts against its source", async () => {
+  await awayFromMinuteEnd();
+  const ip = freshSource();
+  const marker = `junk${randomBytes(4).toString("hex")}`;
+  const statuses: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    statuses.push((await rawPost(`${a}/mcp/${marker}-${i}`, call, from(ip, randomKey()))).status);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+  expect(statuses.slice(0, 6).every((s) => s === 401)).toBe(true);
+  expect(statuses.slice(-3).every((s) => s === 429)).toBe(true);
+  const { Redis } = await import("ioredis");
+  const { testRedisUrl } = await import("@portcullis/db/testing");
+  const redis = new Redis(testRedisUrl());
+  try {
+    expect(await redis.keys(`*${marker}*`)).toEqual([]);
+  } finally {
+    redis.disconnect();
+  }
+});

@@ -120,10 +120,12 @@ export function listenForAccessChanges(databaseUrl: string, handlers: AccessChan
       await next.connect();
       await next.query(`LISTEN ${ACCESS_CHANNEL}`);
     } catch (error) {
+      // Every attempt clears again (lost() does too): nothing learned while disconnected may be trusted.
       if (client === next) lost((error as Error).message);
-      else next.end().catch(() => {});
-      // Every attempt clears again: nothing learned while disconnected may be trusted.
-      handlers.clearAll();
+      else {
+        next.end().catch(() => {});
+        handlers.clearAll();
+      }
       return;
     }
     if (closed) {

@@ -35,13 +35,15 @@ export class PreAuthLimits {
   }
 
   /** Milliseconds until the link accepts unverified credentials again (0: it does now). */
+  /** `linkId`: already parsed (a lower-case UUID) by the endpoint. */
   linkUnderAttack(linkId: string): number {
-    return this.linkFailures.over(linkId.toLowerCase());
+    return this.linkFailures.over(linkId);
   }
 
-  authenticationFailed(sourceIp: string | null, linkId: string): void {
+  /** `linkId` null: the path named no link at all (counted against the source only). */
+  authenticationFailed(sourceIp: string | null, linkId: string | null): void {
     if (!isLoopback(sourceIp)) this.ipFailures.add(sourceKey(sourceIp));
-    this.linkFailures.add(linkId.toLowerCase());
+    if (linkId) this.linkFailures.add(linkId);
   }
 
   close(): void {

@@ -7,7 +7,7 @@ import type { Logger } from "../logger.js";
 interface PoolEntry {
   /** Settles once the address was checked and the role re-checked (or refused). */
   ready: Promise<pg.Pool>;
-  /** Set once `ready` resolved: the fast path needs no await on a settled promise's value. */
+  /** Set once `ready` resolved, for the synchronous close and sweep (callers await `ready`). */
   pool?: pg.Pool;
   /** When the pool was refused (kept briefly so a refused connection is not re-checked per call). */
   refusedAt?: number;
@@ -76,7 +76,7 @@ export class TargetPools {
     const now = Date.now();
     if (existing && existing.fingerprint === fingerprint && (existing.refusedAt === undefined || now - existing.refusedAt < REFUSAL_MEMORY_MS)) {
       existing.lastUsed = now;
-      return existing.pool ? Promise.resolve(existing.pool) : existing.ready;
+      return existing.ready;
     }
     if (existing) this.close(row.id);
     const entry: PoolEntry = { ready: undefined as unknown as Promise<pg.Pool>, fingerprint, lastUsed: now };

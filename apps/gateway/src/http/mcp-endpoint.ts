@@ -7,6 +7,7 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import { bearerToken } from "../auth/strategy.js";
+import { UUID } from "../links/link-store.js";
 import type { CallContext, LinkRecord, Principal } from "../context.js";
 import { decodeSessionId, encodeSessionId } from "../mcp/session.js";
 import { BodyTooLargeError, readBody } from "./body.js";
@@ -99,15 +100,23 @@ function sendTooMany(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, 
   });
 }
 
-async function authorize(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<Authorized | null> {
+async function authorize(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, rawLinkId: string, meta: RequestMeta): Promise<Authorized | null> {
   const token = bearerToken(req.headers.authorization);
   // Before any lookup: the source's request rate and its failed authentications (all instances).
   const source = deps.preAuth.checkSource(meta.sourceIp);
   if (source) {
-    coalescedRefusal(deps, meta, linkId, null, source.ruleId, source.reason);
     sendTooMany(req, res, deps, source.waitMs, "Too many requests from this address; slow down");
+    if (UUID.test(rawLinkId)) coalescedRefusal(deps, meta, rawLinkId.toLowerCase(), null, source.ruleId, source.reason);
     return null;
   }
+  // The path's link id is parsed before it names a counter, a cache entry or an audit tally: anything
+  // but a UUID is no link (answered as one, counted against the source only).
+  if (!UUID.test(rawLinkId)) {
+    deps.preAuth.authenticationFailed(meta.sourceIp, null);
+    sendUnauthorized(res, req, deps, rawLinkId);
+    return null;
+  }
+  const linkId = rawLinkId.toLowerCase();
   // A link that many sources fail on accepts, until the minute ends, only credentials this instance has
   // already verified: its members keep working while random keys cost no lookup at all.
   const attacked = deps.preAuth.linkUnderAttack(linkId);

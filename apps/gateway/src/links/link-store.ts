@@ -9,7 +9,7 @@ const LINK_QUERY = `SELECT l.id, l.team_id, l.name, l.status::text AS status, l.
   FROM links l JOIN connections c ON c.id = l.connection_id
   WHERE l.id = $1`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** What the store needs of the metadata pool (a `pg.Pool`). */
 export interface MetadataQueryable {
