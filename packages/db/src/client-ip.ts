@@ -38,14 +38,6 @@ export const trustProxySchema = z.coerce
   .max(16)
   .default(0);
 
-/** Reads TRUST_PROXY from an environment the caller passes (apps read theirs through env.ts). */
-export function trustProxyHops(source: Readonly<Record<string, string | undefined>>): number {
-  const raw = source.TRUST_PROXY;
-  const parsed = trustProxySchema.safeParse(raw === undefined || raw.trim() === "" ? undefined : raw);
-  if (!parsed.success) throw new Error(`Invalid environment:\n  - TRUST_PROXY: ${parsed.error.issues[0]?.message}`);
-  return parsed.data;
-}
-
 const MAX_HOPS = 16;
 // A header longer than this is not from a proxy chain we run; its tail is all we could use anyway.
 const MAX_HEADER = 4096;

@@ -1,4 +1,4 @@
 export * from "./client.js";
 export { getDbEnv, type DbEnv } from "./env.js";
 export * from "./errors.js";
-export { clientIp, trustProxyHops, trustProxySchema } from "./client-ip.js";
+export { clientIp, trustProxySchema } from "./client-ip.js";

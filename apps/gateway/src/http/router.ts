@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { clientIp } from "@portcullis/db/client-ip";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import type { HttpDeps } from "./deps.js";
 import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost, resourceMetadataUrl, type RequestMeta } from "./mcp-endpoint.js";
 import { handlePlayground } from "./playground.js";
@@ -25,8 +26,21 @@ function meta(req: IncomingMessage, trustProxy: number): RequestMeta {
   const requestId = typeof given === "string" && REQUEST_ID.test(given) ? given : randomUUID();
   // Only the X-Forwarded-For entries our own TRUST_PROXY hops appended are believed (the same rule
   // as the dashboard's): per-IP limits and the audit's source IP must not be chosen by the client.
+  if (trustProxy === 0) return { requestId, sourceIp: peerIp(req.socket) };
   const sourceIp = clientIp(req.socket.remoteAddress, req.headers["x-forwarded-for"], trustProxy);
   return { requestId, sourceIp: sourceIp?.slice(0, 64) ?? null };
+}
+
+// Without trusted proxies the source is the socket's peer: normalised once per connection, not once
+// per request (keep-alive clients send thousands of calls on one socket).
+const peerIps = new WeakMap<Socket, string | null>();
+function peerIp(socket: Socket): string | null {
+  let ip = peerIps.get(socket);
+  if (ip === undefined) {
+    ip = clientIp(socket.remoteAddress, undefined, 0)?.slice(0, 64) ?? null;
+    peerIps.set(socket, ip);
+  }
+  return ip;
 }
 
 /** RFC 9728 metadata: where OAuth-capable clients find the authorization server for a link. */
