@@ -9,14 +9,10 @@ import { db } from "./context.js";
  * Notifications to gateways (revocations) go out after the commit, by the caller.
  */
 export async function audited<T>(change: (tx: PrismaClient) => Promise<T>, records: (result: T, tx: PrismaClient) => Promise<ConfigChange[]> | ConfigChange[]): Promise<T> {
-  return db().$transaction(
-    async (tx) => {
-      const client = tx as unknown as PrismaClient;
-      const result = await change(client);
-      for (const record of await records(result, client)) await recordConfigChange(tx, { via: "cli", ...record });
-      return result;
-    },
-    // A connection is tested inside its transaction (a slow target takes seconds): Prisma's 5 s is too short.
-    { timeout: 60_000, maxWait: 10_000 },
-  );
+  return db().$transaction(async (tx) => {
+    const client = tx as unknown as PrismaClient;
+    const result = await change(client);
+    for (const record of await records(result, client)) await recordConfigChange(tx, { via: "cli", ...record });
+    return result;
+  });
 }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import { addConnection, findTeam, retestConnection } from "@portcullis/db/operations";
+import { addConnection, findTeam, retestConnection, testConnectionFields } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
 import { parseTargetUrl } from "@portcullis/db/target";
 import type { SslMode } from "@portcullis/db/client";
@@ -78,6 +78,9 @@ export function registerConnectionCommands(program: Command): void {
           fields.sslMode = mode as SslMode;
         }
         const sslCaCert = options.caFile ? await readFile(options.caFile, "utf8") : null;
+        // Tested before the transaction opens (DNS and a connection to the target take seconds), as the
+        // dashboard does; the result is what addConnection stores.
+        const tested = options.test === false ? undefined : await testConnectionFields({ ...fields, sslCaCert }, { metadata: db() });
         const row = await audited(
           (tx) =>
             addConnection(tx, {
@@ -85,6 +88,7 @@ export function registerConnectionCommands(program: Command): void {
               name: options.name,
               fields: { ...fields, sslCaCert },
               test: options.test,
+              tested,
               sampleValuesOptIn: options.sampleValues ?? false,
             }),
           (c) => [{ teamId: team.id, action: "connection.create", target: { type: "connection", id: c.id, name: c.name }, after: publicConnection(c) }],
