@@ -3,7 +3,7 @@ import { createSafeActionClient } from "next-safe-action";
 import { z } from "zod";
 import type { Role } from "@portcullis/db/client";
 import { clientIp } from "./auth";
-import { resolveTeam, type TeamContext } from "./authz";
+import { resolveTeam, uuidSchema, type TeamContext } from "./authz";
 import { toActionError, type ActionError, type ActionResult } from "./errors";
 import { requireUser, type SessionUser } from "./session";
 
@@ -46,7 +46,7 @@ export function teamAction<S extends TeamSchema, T>(minimum: Role, schema: S, ru
 }
 
 /** Strict ids: a uuid string and nothing else (an object here would be a Prisma filter). */
-export const id = () => z.string().uuid();
+export const id = () => uuidSchema;
 
 /** The zod object every action input is built from: unknown keys are refused, not stripped. */
 export const input = z.strictObject;

@@ -38,8 +38,7 @@ export const ROLE_LABELS: Record<Role, string> = {
 };
 
 // The ids reach a Prisma `where`: an object there is a filter ({not: …}), so only a uuid string passes.
-const teamIdSchema = z.string().uuid();
-const userIdSchema = z.string().uuid();
+export const uuidSchema = z.string().uuid();
 // Slugs are what slugify makes (letters, digits, _ and -); anything else, NUL included, is no team.
 const slugSchema = z.string().min(1).max(100).regex(/^[\p{L}\p{N}_-]+$/u);
 
@@ -53,17 +52,16 @@ function forbidden(minimum: Role, role: Role) {
  * nothing. Being a member with too low a role answers `forbidden`, which says what is needed.
  */
 export async function resolveTeam(actor: Actor, teamId: string, minimum: Role = "viewer"): Promise<TeamContext> {
-  const id = teamIdSchema.safeParse(teamId);
-  const userId = userIdSchema.safeParse(actor.userId);
-  if (!id.success || !userId.success) throw new PortcullisError("not_found", "team not found");
-  const membership = await getPrisma().membership.findUnique({
-    where: { teamId_userId: { teamId: id.data, userId: userId.data } },
-    include: { team: true },
-  });
-  if (!membership) throw new PortcullisError("not_found", "team not found");
-  if (!roleAtLeast(membership.role, minimum)) throw forbidden(minimum, membership.role);
-  const { team, ...rest } = membership;
-  return { user: { userId: userId.data }, team, role: membership.role, membership: rest };
+  const id = uuidSchema.safeParse(teamId);
+  if (!id.success) throw new PortcullisError("not_found", "team not found");
+  return membershipContext(actor, { teamId: id.data }, minimum);
+}
+
+/** Same check by slug, for pages (URLs carry the slug). */
+export async function authorizeTeamSlug(actor: Actor, slug: string, minimum: Role = "viewer"): Promise<TeamContext> {
+  const parsed = slugSchema.safeParse(slug);
+  if (!parsed.success) throw new PortcullisError("not_found", "team not found");
+  return membershipContext(actor, { team: { slug: parsed.data } }, minimum);
 }
 
 /** For code that still authorises by id (Activity, owned elsewhere): the same parsed check. */
@@ -72,19 +70,14 @@ export async function authorizeTeam(actor: Actor, teamId: string, minimum: Role 
   return { team: ctx.team, role: ctx.role, membership: ctx.membership };
 }
 
-/** Same check by slug, for pages (URLs carry the slug). */
-export async function authorizeTeamSlug(actor: Actor, slug: string, minimum: Role = "viewer") {
-  const parsed = slugSchema.safeParse(slug);
-  const userId = userIdSchema.safeParse(actor.userId);
-  if (!parsed.success || !userId.success) throw new PortcullisError("not_found", "team not found");
-  const membership = await getPrisma().membership.findFirst({
-    where: { team: { slug: parsed.data }, userId: userId.data },
-    include: { team: true },
-  });
+async function membershipContext(actor: Actor, team: { teamId: string } | { team: { slug: string } }, minimum: Role): Promise<TeamContext> {
+  const userId = uuidSchema.safeParse(actor.userId);
+  if (!userId.success) throw new PortcullisError("not_found", "team not found");
+  const membership = await getPrisma().membership.findFirst({ where: { ...team, userId: userId.data }, include: { team: true } });
   if (!membership) throw new PortcullisError("not_found", "team not found");
-  if (!roleAtLeast(membership.role, minimum)) throw new PortcullisError("forbidden", `this page needs the ${minimum} role`);
-  const { team, ...rest } = membership;
-  return { team, role: membership.role, membership: rest };
+  if (!roleAtLeast(membership.role, minimum)) throw forbidden(minimum, membership.role);
+  const { team: row, ...rest } = membership;
+  return { user: { userId: userId.data }, team: row, role: membership.role, membership: rest };
 }
 
 /**
@@ -103,7 +96,7 @@ export function requireRole(ctx: TeamContext, minimum: Role) {
 
 /** An id from a URL or another untrusted place: anything but a uuid is simply not found. */
 export function idOrNotFound(value: unknown, what: string): string {
-  const parsed = z.string().uuid().safeParse(value);
+  const parsed = uuidSchema.safeParse(value);
   if (!parsed.success) throw new PortcullisError("not_found", `${what} not found`);
   return parsed.data;
 }

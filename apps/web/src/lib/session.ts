@@ -63,7 +63,7 @@ export async function requireTeamPage(slug: string, minimum: Role = "viewer") {
   const user = await requirePageUser();
   try {
     const ctx = await authorizeTeamSlug(user, slug, minimum);
-    return { user, ...ctx };
+    return { ...ctx, user };
   } catch (error) {
     if (isPortcullisError(error) && (error.code === "not_found" || error.code === "forbidden")) notFound();
     throw error;
