@@ -201,7 +201,8 @@ describe("attacks", () => {
 
   it("a NUL byte in any authorization parameter is invalid_request, not a database error", async () => {
     const clientId = await register();
-    for (const extra of [{ client_id: `${clientId}\u0000` }, { state: "st\u0000" }, { scope: "a\u0000b" }]) {
+    const extras: Record<string, string>[] = [{ client_id: `${clientId}\u0000` }, { state: "st\u0000" }, { scope: "a\u0000b" }];
+    for (const extra of extras) {
       const parsed = await parseAuthorizationRequest(ctx, authorizeParams(clientId, pkcePair().challenge, extra));
       expect(parsed.ok).toBe(false);
       if (!parsed.ok) {
