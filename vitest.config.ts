@@ -20,7 +20,7 @@ export default defineConfig({
           name: "integration",
           sequence: { groupOrder: 1 },
           globalSetup: ["scripts/vitest-services.ts"],
-          include: ["{apps,packages}/*/{src,test}/**/*.int.test.ts"],
+          include: ["{apps,packages}/*/{src,test}/**/*.int.test.ts", "scripts/test/**/*.int.test.ts"],
           exclude: ["**/node_modules/**"],
           environment: "node",
           testTimeout: 60_000,
