@@ -26,3 +26,13 @@ test("an unreadable scope document shares nothing", () => {
   expect(sampleableColumns(["not a scope"], customer, cols).size).toBe(0);
   expect(sampleableColumns([{ tables: { customer: { hiddenColumns: "email" } } }], customer, cols).size).toBe(0);
 });
+
+test("a column masked by any link is never sampled: only its masked value may leave", () => {
+  const scopes = [{ access: "read" }, { access: "read", tables: { customer: { maskedColumns: { email: "email", phone: "last4" } } } }];
+  expect(sampleableColumns(scopes, customer, cols)).toEqual(new Set(["id", "name"]));
+});
+
+test("a table any link row-filters gives nothing: its common values may come from rows that link cannot see", () => {
+  const scopes = [{ access: "read" }, { access: "read", tables: { "public.customer": { rowFilter: "id = {{member.attr.customer}}" } } }];
+  expect(sampleableColumns(scopes, customer, cols).size).toBe(0);
+});

@@ -68,6 +68,7 @@ export function buildPrompt(context: TableContext): string {
     approximateRows: table.rowEstimate,
     primaryKey: table.primaryKey,
     uniqueConstraints: table.uniqueConstraints.map((u) => u.columns),
+    checks: table.checks?.map((c) => c.definition),
     foreignKeys: table.foreignKeys.map((f) => ({
       columns: f.columns,
       references: `${f.references.schema}.${f.references.table}(${f.references.columns.join(", ")})`,
@@ -80,6 +81,7 @@ export function buildPrompt(context: TableContext): string {
       default: c.default,
       comment: c.comment,
       ...(context.samples[c.name]?.length ? { sampleValues: context.samples[c.name] } : {}),
+      ...(context.stats?.[c.name] ? { statistics: context.stats[c.name] } : {}),
     })),
   };
   return `Describe this table.\n\n${JSON.stringify(doc, null, 2)}`;

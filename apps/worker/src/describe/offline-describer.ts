@@ -1,5 +1,21 @@
 import type { ColumnSnapshot, TableSnapshot } from "../schema/snapshot.js";
-import type { Describer, TableContext, TableDescription } from "./types.js";
+import type { ColumnStats, Describer, Referrer, TableContext, TableDescription } from "./types.js";
+
+/**
+ * The offline describer: deterministic, free, and honest. It says only what the catalog shows —
+ * comments, keys, the foreign-key graph, CHECK constraints, naming conventions, row estimates, and
+ * (for opted-in connections, visible columns only) pg_stats — never the column's type again (the
+ * schema output already carries it). Sentences are short and each names few objects: the gateway
+ * drops any sentence that mentions what a link hides, so one hidden table costs one sentence.
+ */
+
+/** Length budgets: a 3,000-table schema must still fit a model's context. */
+export const TABLE_MAX_CHARS = 200;
+export const COLUMN_MAX_CHARS = 100;
+/** Referrers named in a sentence before "and N more". */
+const MAX_NAMED = 3;
+/** A column with at most this many distinct values lists them (when statistics may be used). */
+const LOW_CARDINALITY = 12;
 
 /** Splits snake_case / camelCase / PascalCase names into lower-case words. */
 export function words(name: string): string[] {
@@ -19,82 +35,275 @@ function singular(word: string): string {
   return word.endsWith("s") ? word.slice(0, -1) : word;
 }
 
-function entity(table: string): string {
+function plural(word: string): string {
+  if (/[^aeiou]y$/.test(word)) return `${word.slice(0, -1)}ies`;
+  if (/(s|x|ch|sh)$/.test(word)) return `${word}es`;
+  return `${word}s`;
+}
+
+/** "invoice_lines" → "invoice line": what one row is called. */
+export function entity(table: string): string {
   const w = words(table);
   if (w.length) w[w.length - 1] = singular(w[w.length - 1]!);
   return w.join(" ");
 }
 
-const KIND_TEXT: Record<TableSnapshot["kind"], string> = {
-  table: "Table",
-  partitioned_table: "Partitioned table",
+const capitalise = (text: string) => text.charAt(0).toUpperCase() + text.slice(1);
+const article = (noun: string) => (/^[aeiou]/i.test(noun) ? `an ${noun}` : `a ${noun}`);
+const possessive = (noun: string) => (noun.endsWith("s") ? `${noun}'` : `${noun}'s`);
+const count = (n: number) => Math.round(n).toLocaleString("en-US");
+
+/** Keeps sentences in priority order while they fit; the first one always stays (cut if it must). */
+export function fit(sentences: (string | null | undefined)[], max: number): string {
+  const kept: string[] = [];
+  let length = 0;
+  for (const sentence of sentences) {
+    if (!sentence) continue;
+    const extra = (kept.length ? 1 : 0) + sentence.length;
+    if (kept.length === 0 && sentence.length > max) return `${sentence.slice(0, max - 1).trimEnd()}…`;
+    if (length + extra > max) continue;
+    kept.push(sentence);
+    length += extra;
+  }
+  return kept.join(" ");
+}
+
+/** A comment is a person's words: kept as written, only cut to its first sentence if too long. */
+function fromComment(comment: string, max: number): string {
+  const text = comment.trim().replace(/\s+/g, " ");
+  if (text.length <= max) return text;
+  const first = text.match(/^.+?[.!?](?=\s|$)/)?.[0];
+  return first && first.length <= max ? first : `${text.slice(0, max - 1).trimEnd()}…`;
+}
+
+const sentence = (text: string) => (/[.!?…]$/.test(text) ? text : `${text}.`);
+
+/** "track.album_id", schema-qualified only when it differs from the described table's. */
+function refName(schema: string, table: string, column: string | string[], home: string): string {
+  const cols = Array.isArray(column) ? (column.length === 1 ? column[0]! : `(${column.join(", ")})`) : column;
+  return `${schema === home ? "" : `${schema}.`}${table}.${cols}`;
+}
+
+function tableName(schema: string, table: string, home: string): string {
+  return schema === home ? table : `${schema}.${table}`;
+}
+
+/** "a, b; c; and 4 more": each item its own clause (see the module comment on redaction). */
+function listed(items: string[]): string {
+  if (items.length <= MAX_NAMED) return items.join("; ");
+  return `${items.slice(0, MAX_NAMED).join("; ")}; and ${items.length - MAX_NAMED} more`;
+}
+
+type ForeignKey = TableSnapshot["foreignKeys"][number];
+
+const TIMESTAMP_TYPE = /^(timestamp|date|time)/i;
+const BOOKKEEPING = /^(created|updated|modified|deleted|inserted)(_at|_on|_date)?$|^(created_by|updated_by|modified_by)(_id)?$/i;
+
+/**
+ * A junction table holds only its two foreign keys (plus perhaps its own id and bookkeeping
+ * timestamps): its rows pair the two referenced tables, many-to-many.
+ */
+export function junctionOf(table: TableSnapshot): [ForeignKey, ForeignKey] | null {
+  if (table.kind !== "table" && table.kind !== "partitioned_table") return null;
+  if (table.foreignKeys.length !== 2) return null;
+  const fkColumns = new Set(table.foreignKeys.flatMap((f) => f.columns));
+  const ownId = table.primaryKey?.length === 1 && !fkColumns.has(table.primaryKey[0]!) ? table.primaryKey[0] : null;
+  for (const column of table.columns) {
+    if (fkColumns.has(column.name) || column.name === ownId || BOOKKEEPING.test(column.name)) continue;
+    return null;
+  }
+  return [table.foreignKeys[0]!, table.foreignKeys[1]!];
+}
+
+const LABEL = /(^|_)(name|title|label|code|description|value|type|kind)$/i;
+
+/**
+ * A lookup table: small (by the planner's estimate), pointed at by others, pointing nowhere, and
+ * little more than a key and a label.
+ */
+export function isLookup(table: TableSnapshot, referrers: Referrer[]): boolean {
+  return (
+    table.kind === "table" &&
+    table.foreignKeys.length === 0 &&
+    referrers.length > 0 &&
+    table.rowEstimate != null &&
+    table.rowEstimate > 0 &&
+    table.rowEstimate <= 100 &&
+    table.columns.length <= 4 &&
+    table.columns.some((c) => LABEL.test(c.name))
+  );
+}
+
+/** Referrers from the context (structured, or parsed from "schema.table(columns)"). */
+function referrersOf(context: TableContext): Referrer[] {
+  if (context.referrers) return context.referrers;
+  const out: Referrer[] = [];
+  for (const text of context.referencedBy) {
+    const m = text.match(/^(.+?)\.([^.(]+)\((.*)\)$/);
+    if (m) out.push({ schema: m[1]!, table: m[2]!, columns: m[3]!.split(/,\s*/) });
+  }
+  return out;
+}
+
+const KIND_TEXT: Record<Exclude<TableSnapshot["kind"], "table" | "partitioned_table">, string> = {
   view: "View",
   materialized_view: "Materialized view",
   foreign_table: "Foreign table",
 };
 
-// Name patterns → what such a column usually holds. Checked in order; the first match wins.
-const PATTERNS: [RegExp, (subject: string, col: ColumnSnapshot) => string][] = [
-  [/(^|_)e?mail(_address)?$/i, (s) => `Email address of the ${s}.`],
-  [/(^|_)(phone|mobile|fax)(_number)?$/i, (_s, c) => `${capitalise(human(c.name))} number.`],
-  [/(^|_)(first|last|middle|full|display|user)?_?name$/i, (s, c) => (c.name.toLowerCase() === "name" ? `Name of the ${s}.` : `${capitalise(human(c.name))} of the ${s}.`)],
-  [/(^|_)(title)$/i, (s) => `Title of the ${s}.`],
-  [/(^|_)(address|street|city|state|country|postal_code|zip|zip_code|region)$/i, (s, c) => `${capitalise(human(c.name))} of the ${s}'s address.`],
-  [/_at$|(^|_)(timestamp)$/i, (s, c) => `When the ${s} was ${human(c.name.replace(/_at$/i, ""))}.`],
-  [/(_date|_on)$|^date$/i, (s, c) => `${capitalise(human(c.name))} of the ${s}.`],
-  [/(^|_)(price|amount|total|cost|fee|balance|subtotal)$/i, (s, c) => `${capitalise(human(c.name))} of the ${s} (monetary amount).`],
-  [/(^|_)(quantity|qty|count)$/i, (s, c) => `${capitalise(human(c.name))} for the ${s}.`],
-  [/^(is|has|can)_/i, (s, c) => `Whether the ${s} ${human(c.name)}.`],
-  [/(^|_)(status|state)$/i, (s) => `Current status of the ${s}.`],
-  [/(^|_)(description|notes?|comment)$/i, (s) => `Free-text ${"description"} of the ${s}.`],
-  [/(^|_)(url|uri|link|website)$/i, (s) => `Web address associated with the ${s}.`],
-  [/(^|_)(password|secret|token)(_hash)?$/i, (s, c) => `${capitalise(human(c.name))} of the ${s} (sensitive).`],
+function describeTable(table: TableSnapshot, referrers: Referrer[]): string {
+  const home = table.schema;
+  const subject = entity(table.name);
+  const rows = table.rowEstimate != null && table.rowEstimate > 0 ? table.rowEstimate : null;
+  const sentences: string[] = [];
+
+  const junction = junctionOf(table);
+  if (table.comment) sentences.push(fromComment(table.comment, TABLE_MAX_CHARS));
+  else if (table.kind !== "table" && table.kind !== "partitioned_table") sentences.push(`${KIND_TEXT[table.kind]} ${human(table.name)}.`);
+  else if (junction) {
+    const [a, b] = junction.map((f) => tableName(f.references.schema, f.references.table, home));
+    sentences.push(a === b ? `Links ${plural(entity(a!))} to other ${plural(entity(a!))}, many-to-many.` : `Links ${a} and ${b}, many-to-many: one row per pair.`);
+  } else if (isLookup(table, referrers)) sentences.push(`Lookup list of ${plural(subject)} (${count(rows!)} rows).`);
+  else {
+    const key = table.primaryKey && table.primaryKey.length > 1 ? ` per (${table.primaryKey.join(", ")})` : "";
+    sentences.push(`One row per ${subject}${key}${rows ? `, about ${count(rows)} rows` : ""}.`);
+  }
+
+  const outgoing: string[] = [];
+  for (const fk of table.foreignKeys) {
+    const self = fk.references.schema === table.schema && fk.references.table === table.name;
+    if (self) {
+      sentences.push(`${fk.columns.join(", ")} points to another ${subject} (self-reference).`);
+      continue;
+    }
+    if (junction) continue;
+    const via = fk.columns.length === 1 ? fk.columns[0] : `(${fk.columns.join(", ")})`;
+    outgoing.push(`${outgoing.length ? "" : "Joins "}${tableName(fk.references.schema, fk.references.table, home)} via ${via}`);
+  }
+  if (junction) {
+    sentences.push(`Joins ${junction.map((f) => `${tableName(f.references.schema, f.references.table, home)} via ${f.columns.join(", ")}`).join("; ")}.`);
+  }
+  if (outgoing.length) sentences.push(sentence(listed(outgoing)));
+
+  const incoming = referrers
+    .filter((r) => !(r.schema === table.schema && r.table === table.name))
+    .map((r) => refName(r.schema, r.table, r.columns, home));
+  if (incoming.length) sentences.push(sentence(`Referenced by ${listed(incoming)}`));
+  return fit(sentences, TABLE_MAX_CHARS);
+}
+
+/** The column's own words, without a leading repeat of the table's name ("invoice_date" → "date"). */
+function ownWords(table: TableSnapshot, column: string): string[] {
+  const col = words(column);
+  const tab = words(table.name);
+  const single = [...tab.slice(0, -1), singular(tab[tab.length - 1] ?? "")];
+  for (const prefix of [tab, single]) {
+    if (prefix.length < col.length && prefix.every((w, i) => col[i] === w)) return col.slice(prefix.length);
+  }
+  return col;
+}
+
+// A unit as the last word of a name: what the number measures, and in what.
+const UNITS: [RegExp, string, string][] = [
+  [/^(ms|millis|milliseconds)$/, "duration", "in milliseconds"],
+  [/^(secs|seconds)$/, "duration", "in seconds"],
+  [/^(minutes|mins)$/, "duration", "in minutes"],
+  [/^bytes$/, "size", "in bytes"],
+  [/^(pct|percent|percentage)$/, "share", "as a percentage"],
 ];
 
-function capitalise(text: string): string {
-  return text.charAt(0).toUpperCase() + text.slice(1);
-}
-
-function typeNote(col: ColumnSnapshot): string {
-  return `${col.type}${col.nullable ? ", optional" : ""}`;
-}
-
-function describeColumn(table: TableSnapshot, col: ColumnSnapshot): string {
-  if (col.comment) return col.comment;
+/** What the column holds, from its name alone (no foreign key, not the primary key). */
+function byName(table: TableSnapshot, col: ColumnSnapshot): string {
   const subject = entity(table.name);
-  const fk = table.foreignKeys.find((f) => f.columns.length === 1 && f.columns[0] === col.name);
-  if (fk) {
-    return `Reference to the ${entity(fk.references.table)} (${fk.references.schema}.${fk.references.table}.${fk.references.columns.join(", ")}) this ${subject} belongs to (${typeNote(col)}).`;
+  const own = ownWords(table, col.name);
+  const name = own.join(" ");
+  const last = own[own.length - 1] ?? "";
+  const unit = UNITS.find(([pattern]) => pattern.test(last));
+  if (unit) {
+    const rest = own.slice(0, -1).join(" ");
+    return rest ? `The ${possessive(subject)} ${rest}, ${unit[2]}.` : `A ${unit[1]} ${unit[2]}.`;
   }
-  if (table.primaryKey?.length === 1 && table.primaryKey[0] === col.name) {
-    return `Unique identifier of the ${subject} (primary key, ${col.type}).`;
+  if (/^(is|has|can|should|was)$/.test(own[0] ?? "") && own.length > 1 && /bool/i.test(col.type)) {
+    return `Whether the ${subject} ${name}.`;
   }
-  // Patterns are written for snake_case; camelCase names are matched in their snake spelling.
-  const snake = { ...col, name: words(col.name).join("_") };
-  for (const [pattern, text] of PATTERNS) {
-    if (pattern.test(snake.name)) return `${text(subject, snake).replace(/\.$/, "")} (${typeNote(col)}).`;
+  if (last === "at" && own.length > 1 && TIMESTAMP_TYPE.test(col.type)) return `When the ${subject} was ${own.slice(0, -1).join(" ")}.`;
+  if (/^e?mail$/.test(last) || (last === "address" && own.includes("email"))) return `The ${possessive(subject)} ${name.replace(/\bemail\b/, "e-mail")}${last === "address" ? "" : " address"}.`;
+  if (/^(phone|fax|mobile|telephone)$/.test(last)) return `The ${possessive(subject)} ${name} number.`;
+  if (/^(price|amount|total|cost|fee|balance|subtotal|tax|discount)$/.test(last) && /^(numeric|decimal|money|real|double|integer|bigint)/i.test(col.type)) {
+    return `The ${possessive(subject)} ${name}, a money amount.`;
   }
-  if (/_id$/i.test(col.name)) return `Identifier of the related ${human(col.name.replace(/_id$/i, ""))} (${typeNote(col)}).`;
-  return `${capitalise(human(col.name))} of the ${subject} (${typeNote(col)}).`;
+  if (last === "id" && own.length > 1) return `Refers to ${article(own.slice(0, -1).join(" "))} by id (no foreign key declared).`;
+  return `The ${possessive(subject)} ${name || human(col.name)}.`;
 }
 
-/**
- * Describes tables from names, types, keys and foreign keys alone: deterministic, offline, free.
- * Used when AI_PROVIDER=none so the demo shows useful descriptions without any model.
- */
+function describeForeignKey(table: TableSnapshot, col: ColumnSnapshot, fk: ForeignKey): string {
+  const subject = entity(table.name);
+  const target = entity(fk.references.table);
+  const self = fk.references.schema === table.schema && fk.references.table === table.name;
+  const index = fk.columns.indexOf(col.name);
+  const ref = refName(fk.references.schema, fk.references.table, fk.references.columns[index] ?? fk.references.columns.join(", "), table.schema);
+  if (self) {
+    const role = words(col.name.replace(/_?id$/i, "")).join(" ");
+    return `${capitalise(role)}: another ${subject} (joins ${ref}, self-reference).`;
+  }
+  if (fk.columns.length > 1) return `Part of a foreign key to ${fk.references.table}: joins ${ref}.`;
+  const role = words(col.name.replace(/_?id$/i, "")).join(" ");
+  if (!role || role === target || role === human(fk.references.table)) return `The ${possessive(subject)} ${target} (joins ${ref}).`;
+  return `${capitalise(role)}: ${article(target)} (joins ${ref}).`;
+}
+
+function valueStats(col: ColumnSnapshot, stats: ColumnStats | undefined, unique: boolean): string | null {
+  if (!stats) return null;
+  if (!unique && stats.nDistinct === -1) return "Every value distinct.";
+  if (stats.nDistinct == null || stats.nDistinct <= 0 || stats.nDistinct > LOW_CARDINALITY || !stats.commonValues.length) return null;
+  const quote = /^(integer|bigint|smallint|numeric|real|double|boolean)/i.test(col.type) ? (v: string) => v : (v: string) => `'${v}'`;
+  const values = stats.commonValues.slice(0, 5).map(quote);
+  const more = stats.nDistinct > values.length ? ` (${count(stats.nDistinct)} distinct)` : "";
+  return `Values: ${values.join(", ")}${more}.`;
+}
+
+function describeColumn(table: TableSnapshot, col: ColumnSnapshot, referrers: Referrer[], stats: ColumnStats | undefined): string {
+  if (col.comment) return fromComment(col.comment, COLUMN_MAX_CHARS);
+  const home = table.schema;
+  const sentences: string[] = [];
+  const pk = table.primaryKey ?? [];
+  const fk = table.foreignKeys.find((f) => f.columns.includes(col.name));
+  const unique = table.uniqueConstraints.some((u) => u.columns.length === 1 && u.columns[0] === col.name) || (pk.length === 1 && pk[0] === col.name);
+
+  if (pk.length === 1 && pk[0] === col.name) {
+    const pointing = referrers.filter((r) => r.columns.length === 1 && (r.references?.[0] ?? col.name) === col.name).map((r) => refName(r.schema, r.table, r.columns, home));
+    sentences.push(`Primary key of ${table.name}.`);
+    if (pointing.length) sentences.push(sentence(`Referenced by ${listed(pointing)}`));
+  } else if (pk.includes(col.name)) {
+    const index = fk?.columns.indexOf(col.name) ?? -1;
+    if (fk && index >= 0) {
+      const ref = refName(fk.references.schema, fk.references.table, fk.references.columns[index] ?? "", home);
+      sentences.push(`Part of the primary key; joins ${ref}.`);
+    } else sentences.push(`Part of the primary key (${pk.join(", ")}).`);
+  } else if (fk) {
+    sentences.push(describeForeignKey(table, col, fk));
+  } else {
+    sentences.push(byName(table, col));
+  }
+  if (!pk.includes(col.name)) {
+    const uniq = table.uniqueConstraints.find((u) => u.columns.includes(col.name));
+    if (uniq) sentences.push(uniq.columns.length === 1 ? "Unique." : `Unique together with ${uniq.columns.filter((c) => c !== col.name).join(", ")}.`);
+  }
+  for (const check of table.checks ?? []) {
+    if (check.columns.includes(col.name) && check.definition.length <= 60) sentences.push(`Check: ${check.definition}.`);
+  }
+  sentences.push(valueStats(col, stats, unique) ?? "");
+  if (col.default && /^(now\(\)|CURRENT_TIMESTAMP|statement_timestamp\(\)|clock_timestamp\(\))/i.test(col.default)) sentences.push("Defaults to the time of insert.");
+  return fit(sentences, COLUMN_MAX_CHARS);
+}
+
+/** Describes one table and its columns from what the catalog shows (see the module comment). */
 export function describeOffline(context: TableContext): TableDescription {
   const { table } = context;
-  const subject = entity(table.name);
-  const parts: string[] = [];
-  parts.push(table.comment ?? `${KIND_TEXT[table.kind]} of ${human(table.name)}: one row per ${subject}.`);
-  if (table.primaryKey?.length) parts.push(`Identified by ${table.primaryKey.join(", ")}.`);
-  const links = table.foreignKeys.map((f) => `${f.references.table} (via ${f.columns.join(", ")})`);
-  if (links.length) parts.push(`Links to ${links.join(", ")}.`);
-  if (context.referencedBy.length) parts.push(`Referenced by ${context.referencedBy.join(", ")}.`);
-  if (table.rowEstimate != null && table.rowEstimate > 0) parts.push(`About ${Math.round(table.rowEstimate).toLocaleString("en-US")} rows.`);
+  const referrers = referrersOf(context);
   return {
-    table: parts.join(" "),
-    columns: table.columns.map((c) => ({ name: c.name, description: describeColumn(table, c) })),
+    table: describeTable(table, referrers),
+    columns: table.columns.map((c) => ({ name: c.name, description: describeColumn(table, c, referrers, context.stats?.[c.name]) })),
   };
 }
 

@@ -2,7 +2,7 @@ import type { SecretKeyring } from "@portcullis/db/secrets";
 import { descriptionsJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import pg from "pg";
-import type { Describer, TableContext, TableDescription } from "../describe/types.js";
+import type { ColumnStats, Describer, Referrer, TableContext, TableDescription } from "../describe/types.js";
 import type { Logger } from "../logger.js";
 import { type ConnectionRecord, connectionConfig, loadConnection } from "../schema/connections.js";
 import { type SchemaSnapshotDoc, type TableSnapshot, tableKey } from "../schema/snapshot.js";
@@ -67,15 +67,51 @@ const SAMPLE_MAX_CHARS = 60;
 // Binary and large structured values tell a model little and may carry anything: never sampled.
 const UNSAMPLED_TYPES = /^(bytea|json|jsonb|xml|tsvector|tsquery|oid|geometry|geography)|\[\]$/;
 
-function referencedBy(snapshot: SchemaSnapshotDoc, table: TableSnapshot): string[] {
-  const key = tableKey(table);
-  const out: string[] = [];
+/** Who points at each table, built once per job: per table it would be quadratic in a large schema. */
+export function referrersIndex(snapshot: SchemaSnapshotDoc): Map<string, Referrer[]> {
+  const index = new Map<string, Referrer[]>();
   for (const other of snapshot.tables) {
     for (const fk of other.foreignKeys) {
-      if (`${fk.references.schema}.${fk.references.table}` === key) out.push(`${tableKey(other)}(${fk.columns.join(", ")})`);
+      const key = `${fk.references.schema}.${fk.references.table}`;
+      let list = index.get(key);
+      if (!list) index.set(key, (list = []));
+      list.push({ schema: other.schema, table: other.name, columns: fk.columns, references: fk.references.columns });
     }
   }
-  return out;
+  return index;
+}
+
+const STATS_VALUES = 5;
+const STATS_MAX_CHARS = 24;
+
+/**
+ * What the planner's statistics say about the allowed columns (distinct counts, most common values).
+ * Same conditions as samples: opted-in connections, columns no link hides, masks or row-filters.
+ */
+async function readStats(client: pg.Client, table: TableSnapshot, columns: string[]): Promise<Record<string, ColumnStats>> {
+  if (columns.length === 0) return {};
+  await client.query("BEGIN READ ONLY");
+  try {
+    await client.query("SET LOCAL statement_timeout = 5000");
+    const { rows } = await client.query<{ attname: string; n_distinct: number | null; mcv: string[] | null }>(
+      `SELECT attname, n_distinct, (most_common_vals::text)::text[] AS mcv
+       FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = ANY($3::text[]) AND NOT inherited`,
+      [table.schema, table.name, columns],
+    );
+    await client.query("COMMIT");
+    const stats: Record<string, ColumnStats> = {};
+    for (const row of rows) {
+      const values = (row.mcv ?? [])
+        .filter((v) => v != null && v.length <= STATS_MAX_CHARS && !/[\r\n]/.test(v))
+        .slice(0, STATS_VALUES);
+      stats[row.attname] = { nDistinct: row.n_distinct == null ? null : Number(row.n_distinct), commonValues: values };
+    }
+    return stats;
+  } catch {
+    // Statistics are a nicety, like samples.
+    await client.query("ROLLBACK").catch(() => {});
+    return {};
+  }
 }
 
 /**
@@ -169,6 +205,7 @@ export function descriptionsProcessor(deps: DescriptionsDeps) {
     };
     await job.updateProgress(progress);
 
+    const referrers = referrersIndex(snapshot);
     const scopes = connection.sampleValuesOptIn ? await linkScopes(deps.pool, connection.id) : [];
     const target = connection.sampleValuesOptIn ? await openTarget(connection, deps) : null;
     try {
@@ -182,10 +219,13 @@ export function descriptionsProcessor(deps: DescriptionsDeps) {
               (name) => !UNSAMPLED_TYPES.test(table.columns.find((c) => c.name === name)?.type ?? "bytea"),
             )
           : [];
+        const pointing = referrers.get(key) ?? [];
         const context: TableContext = {
           table,
-          referencedBy: referencedBy(snapshot, table),
+          referencedBy: pointing.map((r) => `${r.schema}.${r.table}(${r.columns.join(", ")})`),
+          referrers: pointing,
           samples: target ? await readSamples(target, table, allowed, deps.samplesPerColumn ?? 3) : {},
+          stats: target ? await readStats(target, table, allowed) : {},
         };
         const description = await describeWithRetries(deps, context, key, async (lastError) => {
           progress.lastError = lastError;

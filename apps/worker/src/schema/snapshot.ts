@@ -21,6 +21,8 @@ export interface TableSnapshot {
   uniqueConstraints: { name: string; columns: string[] }[];
   foreignKeys: { name: string; columns: string[]; references: { schema: string; table: string; columns: string[] } }[];
   indexes: { name: string; definition: string; unique: boolean; primary: boolean }[];
+  /** CHECK constraints ("quantity > 0"); absent in snapshots taken before they were recorded. */
+  checks?: { name: string; columns: string[]; definition: string }[];
 }
 
 export interface ColumnSnapshot {
@@ -61,10 +63,11 @@ SELECT c.oid::int8::text AS oid, con.conname AS name, con.contype AS type,
         JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS columns,
   fn.nspname AS ref_schema, fc.relname AS ref_table,
   ARRAY(SELECT a.attname FROM unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-        JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS ref_columns
+        JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.attnum ORDER BY k.ord)::text[] AS ref_columns,
+  CASE WHEN con.contype = 'c' THEN pg_get_constraintdef(con.oid) END AS definition
 ${RELATIONS.replace("FROM pg_class c", "FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid").replace(
   "WHERE",
-  "LEFT JOIN pg_class fc ON fc.oid = con.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace WHERE con.contype IN ('p','u','f') AND",
+  "LEFT JOIN pg_class fc ON fc.oid = con.confrelid LEFT JOIN pg_namespace fn ON fn.oid = fc.relnamespace WHERE con.contype IN ('p','u','f','c') AND",
 )}
 ORDER BY c.oid, con.conname`;
 
@@ -103,6 +106,7 @@ export async function takeSnapshot(config: pg.ClientConfig, statementTimeoutMs =
         uniqueConstraints: [],
         foreignKeys: [],
         indexes: [],
+        checks: [],
       });
     }
     for (const c of columns.rows) {
@@ -113,6 +117,7 @@ export async function takeSnapshot(config: pg.ClientConfig, statementTimeoutMs =
       if (!table) continue;
       if (k.type === "p") table.primaryKey = k.columns;
       else if (k.type === "u") table.uniqueConstraints.push({ name: k.name, columns: k.columns });
+      else if (k.type === "c") table.checks?.push({ name: k.name, columns: k.columns, definition: checkExpression(k.definition ?? "") });
       else table.foreignKeys.push({ name: k.name, columns: k.columns, references: { schema: k.ref_schema, table: k.ref_table, columns: k.ref_columns } });
     }
     for (const i of indexes.rows) {
@@ -122,6 +127,22 @@ export async function takeSnapshot(config: pg.ClientConfig, statementTimeoutMs =
   } finally {
     await client.end().catch(() => {});
   }
+}
+
+/** "CHECK ((quantity > 0)) NOT VALID" → "quantity > 0". */
+export function checkExpression(definition: string): string {
+  let text = definition.replace(/^CHECK\s*/i, "").replace(/\s+NOT VALID$/i, "").trim();
+  while (text.startsWith("(") && text.endsWith(")") && balanced(text.slice(1, -1))) text = text.slice(1, -1).trim();
+  return text;
+}
+
+function balanced(text: string): boolean {
+  let depth = 0;
+  for (const ch of text) {
+    if (ch === "(") depth++;
+    else if (ch === ")" && --depth < 0) return false;
+  }
+  return depth === 0;
 }
 
 export const tableKey = (t: { schema: string; name: string }) => `${t.schema}.${t.name}`;
