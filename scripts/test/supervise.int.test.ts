@@ -9,6 +9,7 @@ import { migrate } from "../../packages/db/src/migrate/index.js";
 import { addConnection, createApiKey, createLink, createTeam, createUser } from "../../packages/db/src/operations/index.js";
 import { generateSecretKey, getKeyring } from "../../packages/db/src/secrets/index.js";
 import { freePort, withClient } from "../../packages/db/src/testing/index.js";
+import { countLiveWorkers, createRedis } from "../../packages/jobs/src/index.js";
 import { ROOT, Supervisor, alive, deathTimes, httpOk, lib } from "./supervised-stack.js";
 
 /**
@@ -132,7 +133,7 @@ function load(client: Client) {
   };
 }
 
-test("a killed worker or Redis is restarted while the gateway keeps answering; SIGTERM stops apps, then Redis, then PostgreSQL", async () => {
+test("a killed worker, Redis or PostgreSQL is restarted while the rest keeps running; SIGTERM stops apps, then Redis, then PostgreSQL", async () => {
   supervisor = await Supervisor.start(
     {
       backoff: BACKOFF,
@@ -221,6 +222,29 @@ test("a killed worker or Redis is restarted while the gateway keeps answering; S
     });
   expect(await until(async () => (await rows()).n >= calls.answered.length, 60_000)).toBe(true);
   expect(await rows()).toEqual({ n: calls.answered.length, total: calls.answered.length });
+
+  // One live worker by its heartbeat once the killed one's beat has aged out (it said no goodbye).
+  const redis = createRedis(stackEnv().REDIS_URL!, "worker");
+  try {
+    expect(await until(async () => (await countLiveWorkers(redis, "supervise")) === 1, 30_000)).toBe(true);
+  } finally {
+    redis.disconnect();
+  }
+
+  // PostgreSQL (metadata and target), killed: restarted by the supervisor; the gateway and the worker
+  // ride it out in the same processes and are ready again, and calls are answered again.
+  const postmaster = Number((await lib('head -1 "$2"', path.join(dir, "pg/postmaster.pid"))).trim());
+  const beforePg = sup.lines.length;
+  process.kill(postmaster, "SIGKILL");
+  await sup.waitLine(/postgres is down/, beforePg, 10_000);
+  await sup.waitLine(/postgres restarted \(pid \d+\)/, beforePg, 60_000);
+  expect(await until(() => httpOk(`http://127.0.0.1:${workerPort}/readyz`), 30_000)).toBe(true);
+  expect(await until(() => httpOk(`http://127.0.0.1:${gatewayPort}/readyz`), 30_000)).toBe(true);
+  expect([alive(gatewayPid), alive(newWorkerPid)]).toEqual([true, true]);
+  const again = await connectClient(linkUrl, key, "supervise-test");
+  const after = await again.callTool({ name: "execute_sql", arguments: { sql: "SELECT 'after the restart' AS supervise_after" } });
+  await again.close();
+  expect(toolText(after)).toContain("after the restart");
 
   // SIGTERM: gateway first, then the worker, then Redis, then PostgreSQL; each process gone in that order.
   const pids = {

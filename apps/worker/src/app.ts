@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { getKeyring } from "@portcullis/db/secrets";
-import { QUEUES, createRedis, type HousekeepingJob } from "@portcullis/jobs";
+import { QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
 import { Worker, type Job } from "bullmq";
 import pg from "pg";
 import { createDescriber } from "./describe/index.js";
@@ -164,7 +164,10 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
           env.WORKER_METRICS_HOST,
         );
 
-  logger.info({ prefix, provider: env.AI_PROVIDER }, "worker started");
+  // The dashboard counts live workers from these beats (a stopped or killed worker ages out).
+  const heartbeat = startHeartbeat(redis, { prefix, onError: (error) => logger.debug({ err: error.message }, "heartbeat failed") });
+
+  logger.info({ prefix, provider: env.AI_PROVIDER, heartbeat: heartbeat.id }, "worker started");
   let closing: Promise<void> | undefined;
   return {
     metrics,
@@ -177,6 +180,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
         clearTimeout(sweepSoon);
         sweepTimer = undefined;
         stop.abort();
+        await heartbeat.stop();
         // Stop fetching; wait for active jobs. Audit jobs settle when their batch commits, which the
         // batcher's timer triggers; drain() makes that immediate.
         const closingWorkers = Promise.all(workers.map((w) => w.close()));

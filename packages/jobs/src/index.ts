@@ -1,3 +1,4 @@
 export * from "./audit-event.js";
 export * from "./queues.js";
 export * from "./redis.js";
+export * from "./heartbeat.js";
