@@ -30,6 +30,22 @@ export default defineConfig({
           fileParallelism: true,
         },
       },
+      {
+        test: {
+          // Issue 19's chaos test: its own databases, Redis and app processes, killed and restarted
+          // under load; after the integration suites, alone (it needs both cores to keep its timing).
+          name: "chaos",
+          sequence: { groupOrder: 2 },
+          globalSetup: ["scripts/vitest-services.ts"],
+          include: ["e2e/chaos/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 240_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
