@@ -25,7 +25,13 @@ const schema = z.object({
   GATEWAY_HOST: z.string().default("0.0.0.0"),
   GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   WEB_PUBLIC_URL: z.string().url().default("http://localhost:3000"),
+  /** The audit journal: one directory per instance below this; shared by instances on one disk (see audit/journal.ts). */
   GATEWAY_AUDIT_SPOOL_DIR: z.string().default(".data/spool"),
+  /**
+   * sync (default): a tool call is answered only once its audit event is fdatasync'd in the journal.
+   * async: answered at once, the event journalled just after; a crash can lose the last few ms of events.
+   */
+  GATEWAY_AUDIT_DURABILITY: z.enum(["sync", "async"]).default("sync"),
   /** Empty or unset disables the internal (playground) endpoint and its listener. */
   GATEWAY_INTERNAL_TOKEN: z.string().optional().transform((v) => (v ? v : undefined)),
   /**

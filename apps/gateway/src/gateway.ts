@@ -37,7 +37,10 @@ export interface Gateway {
   start(): Promise<string>;
   /** Base URL of the internal (Playground) listener once started; undefined when it is off. */
   readonly internalUrl: string | undefined;
-  /** Graceful: stops accepting, finishes in-flight calls, flushes audit, closes pools. */
+  /**
+   * Graceful: stops accepting, finishes in-flight calls (each answered one's event is already in the
+   * journal), hands journalled events to Redis within a bound, releases the journal, closes pools.
+   */
   stop(): Promise<void>;
   readonly http: HttpServer;
   readonly logger: Logger;
@@ -77,7 +80,8 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
   const catalogs = new CatalogCache({ ttlMs: 5 * 60_000 });
   const audit = new AuditProducer(
     redis,
-    { prefix: env.QUEUE_PREFIX, spoolDir: env.GATEWAY_AUDIT_SPOOL_DIR, flushMs: env.GATEWAY_AUDIT_FLUSH_MS },
+    metadata,
+    { prefix: env.QUEUE_PREFIX, spoolDir: env.GATEWAY_AUDIT_SPOOL_DIR, flushMs: env.GATEWAY_AUDIT_FLUSH_MS, durability: env.GATEWAY_AUDIT_DURABILITY },
     logger,
     metrics,
   );
@@ -192,12 +196,14 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         );
         lastDbCheck = { at: Date.now(), ok };
       }
-      // Redis down is degraded, not unready: audit spools to disk and auth works from PostgreSQL.
+      // Redis down is degraded, not unready: audit waits in the journal and auth works from PostgreSQL.
       const listening = accessListener.listening();
+      const backlog = audit.backlog();
       const checks = {
         metadata: lastDbCheck.ok ? "ok" : "unreachable",
         accessChanges: listening ? "ok" : "reconnecting (caches cleared every second)",
-        redis: redis.status === "ready" ? "ok" : "degraded (audit spooling to disk)",
+        redis: redis.status === "ready" ? "ok" : "degraded (audit events wait in the journal)",
+        auditBacklog: `${backlog.pending} events not yet stored, oldest ${(backlog.oldestAgeMs / 1000).toFixed(1)} s`,
         draining: draining ? "yes" : "no",
       };
       return { ready: lastDbCheck.ok && listening && !draining, checks };
@@ -249,6 +255,8 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     services,
     accessListenerReady: (timeoutMs) => accessListener.ready(timeoutMs),
     async start() {
+      // Before listening: a gateway that cannot journal audit events must not answer calls.
+      await audit.start();
       const url = await listen(http, env.GATEWAY_PORT, env.GATEWAY_HOST, "gateway");
       if (internalHttp) internalUrl = await listen(internalHttp, env.GATEWAY_INTERNAL_PORT, env.GATEWAY_INTERNAL_HOST, "internal (playground) endpoint");
       return url;

@@ -8,8 +8,17 @@ await gateway.start();
 let stopping = false;
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.on(signal, () => {
-    if (stopping) return;
+    // A second signal, or a stop that outlives the grace, still exits: every answered call's audit
+    // event is already fdatasync'd in the journal, which the next instance adopts.
+    if (stopping) {
+      gateway.logger.warn({ signal }, "second signal: exiting now");
+      process.exit(1);
+    }
     stopping = true;
+    setTimeout(() => {
+      gateway.logger.error("shutdown outlived its grace; exiting");
+      process.exit(1);
+    }, env.GATEWAY_SHUTDOWN_GRACE_MS + 10_000).unref();
     gateway.logger.info({ signal }, "shutting down");
     gateway.stop().then(
       () => process.exit(0),

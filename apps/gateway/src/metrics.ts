@@ -31,13 +31,25 @@ export function createMetrics() {
   });
   const auditEvents = new Counter({
     name: "portcullis_gateway_audit_events_total",
-    help: "Audit events by outcome (queued, spooled, replayed, lost)",
+    help: "Audit events by outcome (journalled, queued, resent, stored, dead_lettered, journal_failed)",
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
-  const auditSpoolPending = new Gauge({
-    name: "portcullis_gateway_audit_spool_pending",
-    help: "Audit events waiting in this instance's disk spool",
+  const auditJournalPending = new Gauge({
+    name: "portcullis_gateway_audit_journal_pending",
+    help: "Audit events in this instance's journal not yet seen in the metadata database",
+    registers: [registry],
+  });
+  const auditJournalOldestSeconds = new Gauge({
+    name: "portcullis_gateway_audit_journal_oldest_seconds",
+    help: "Age of the oldest journalled audit event not yet seen in the metadata database",
+    registers: [registry],
+  });
+  // One observation per fdatasync (its _count is the number of syncs: group commit keeps it far below calls).
+  const auditFsyncSeconds = new Histogram({
+    name: "portcullis_gateway_audit_journal_fsync_seconds",
+    help: "Duration of one audit journal fdatasync (one per group of events)",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });
   const pools = new Gauge({
@@ -50,7 +62,7 @@ export function createMetrics() {
     help: "HTTP requests being served",
     registers: [registry],
   });
-  return { registry, http, toolCalls, toolDuration, refused, auditEvents, auditSpoolPending, pools, inFlight };
+  return { registry, http, toolCalls, toolDuration, refused, auditEvents, auditJournalPending, auditJournalOldestSeconds, auditFsyncSeconds, pools, inFlight };
 }
 
 export type GatewayMetrics = ReturnType<typeof createMetrics>;

@@ -1,16 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { freePort } from "@portcullis/db/testing";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { journalSegments, rowsPerCall, startAuditWorker } from "./durability-support.js";
 import { GatewayWorld, auditEvents, connectClient, toolText, waitFor } from "./fixtures.js";
 
 /**
- * Redis stopped mid-run: calls keep working, audit events go to the disk spool and are replayed when
+ * Redis stopped mid-run: calls keep working, audit events wait in the journal and are sent when
  * Redis is back, both by the running instance and by a new instance after a shutdown during the
- * outage. Every call's event arrives exactly once. Uses a Redis of its own (append-only, fsync
- * always) so stopping it disturbs no other suite.
+ * outage. Every call's event arrives exactly once, and the journal is emptied once the worker has
+ * stored them. Uses a Redis of its own (append-only, fsync always) so stopping it disturbs no other suite.
  */
 let world: GatewayWorld;
 let redisDir: string;
@@ -78,19 +79,20 @@ test("no audit event lost or duplicated across a Redis outage and a restart of t
   await stopRedis();
   // Calls keep being served while Redis is down; their events go to the spool.
   for (; i < 40; i++) await run(i);
-  await waitFor(() => readdir(world.spoolDir), (files) => files.some((f) => f.endsWith(".jsonl")));
+  const segments = async () => [...(await journalSegments(world.spoolDir)).values()].flat().length;
+  expect(await segments()).toBeGreaterThan(0);
 
   await startRedis();
   // The running instance replays its spool once Redis answers again.
   await waitFor(() => outageSummary(world, redisUrl), (s) => s.numbers === 40, 20_000, 200);
 
-  // Second outage, and the instance shuts down during it: shutdown flushes to the spool...
+  // Second outage, and the instance shuts down during it: its journal keeps the events...
   await stopRedis();
   for (; i < 50; i++) await run(i);
   await client.close();
   await first.gateway.stop();
-  expect((await readdir(world.spoolDir)).some((f) => f.endsWith(".jsonl"))).toBe(true);
-  // ...and a new instance replays it when Redis is back.
+  expect(await segments()).toBeGreaterThan(0);
+  // ...and a new instance adopts it (released by the shutdown) and sends them when Redis is back.
   await startRedis();
   await world.startGateway(env);
   const summary = await waitFor(() => outageSummary(world, redisUrl), (s) => s.numbers === 50, 20_000, 200);
@@ -100,5 +102,15 @@ test("no audit event lost or duplicated across a Redis outage and a restart of t
   const mine = (await auditEvents(world, redisUrl)).filter((e) => e.sql?.includes("outage-test"));
   // Replayed from the spool as batch jobs; the worker stores each event id once.
   for (const e of mine) expect(e.jobId).toMatch(/^batch-[0-9a-f-]{36}$/);
-  await waitFor(() => readdir(world.spoolDir), (files) => !files.some((f) => f.includes(".jsonl")));
-}, 90_000);
+  // Journalled events stay until the database holds them: the worker stores each once, then the
+  // segments are deleted.
+  expect(await segments()).toBeGreaterThan(0);
+  const worker = await startAuditWorker(world, redisUrl);
+  try {
+    const rows = await waitFor(() => rowsPerCall(world, "outage-test"), (c) => c.size === 50, 30_000, 250);
+    expect([...rows.values()].every((n) => n === 1)).toBe(true);
+    await waitFor(segments, (n) => n === 0, 30_000, 250);
+  } finally {
+    await worker.close();
+  }
+}, 120_000);

@@ -1,41 +1,83 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type pg from "pg";
 import { QUEUES, auditBatchJobs, type AuditEventInput } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics.js";
-import { AuditSpool } from "./spool.js";
+import { AuditJournal, JOURNAL_DEFAULTS, JournalWriteError, type JournalOptions } from "./journal.js";
+import { missingFromStore } from "./stored-ids.js";
 
 const SEND_TIMEOUT_MS = 2_000;
 const BATCH_MAX = 200;
+/** The worker normally stores a batch well within this; a segment is first checked this long after it is sealed. */
+const CHECK_AFTER_MS = 2_000;
+/** Events still missing this long after they were sent are sent again (then with backoff, up to RESEND_MAX_MS). */
+const RESEND_AFTER_MS = 10_000;
+const RESEND_MAX_MS = 5 * 60_000;
+const CHECK_MAX_MS = 30_000;
+const PASS_EVERY_MS = 1_000;
+const ADOPT_EVERY_MS = 5_000;
+/** Ids per metadata query: bounds one check's cost during a long worker outage. */
+const CHECK_IDS_MAX = 10_000;
+/** On shutdown, how long to try to hand journalled events to Redis (they are on disk either way). */
+const SHUTDOWN_SHIP_MS = 3_000;
 
 export type AuditRecord = Omit<AuditEventInput, "id" | "time"> & { id?: string; time?: string };
+export type AuditDurability = "sync" | "async";
+
+/** The event could not be journalled: the call must not be answered as if audited (retry it). */
+export class AuditUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super("the audit journal cannot record events right now; the call was not completed as audited — retry it", { cause });
+    this.name = "AuditUnavailableError";
+  }
+}
+
+interface Segment {
+  file: string;
+  /** Ids not yet seen in the metadata database. */
+  pending: Set<string>;
+  /** Ids of each batch sent, so a re-send reuses its job id (a no-op while the first is still queued). */
+  batches: string[][];
+  sealed: boolean;
+  /** When its oldest pending event was journalled (ms). */
+  oldest: number;
+  checkAt: number;
+  checkEvery: number;
+  resendAt: number;
+  resendEvery: number;
+}
 
 /**
- * Produces audit events without putting Redis (let alone PostgreSQL) on the request path: `record`
- * only appends to an in-memory batch, flushed every few milliseconds as one BullMQ job (a job per
- * event would cost Redis and the worker more than storing the event does). When Redis is unreachable
- * the batch goes to the fsync'd spool and is replayed once Redis is back.
+ * Audit events on their way to PostgreSQL. `recordDurable` resolves once the event is fdatasync'd in
+ * this instance's journal (group commit; see journal.ts), so a tool call is answered only with its
+ * event on disk. Journalled events are sent to BullMQ in small batches as before; a background pass
+ * checks by id which of them the metadata database holds, deletes a segment once all of it is stored
+ * (or dead-lettered, or orphaned by a deleted team), and re-sends, with backoff, whatever Redis or the
+ * worker lost. Segments of instances that died are adopted and finished the same way.
  */
 export class AuditProducer {
   private readonly queue: Queue;
-  private readonly spool: AuditSpool;
+  private readonly journal: AuditJournal;
+  private readonly segments = new Map<string, Segment>();
   private buffer: AuditEventInput[] = [];
+  private bufferSegment: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
-  private replaying: Promise<void> | undefined;
-  private spoolDirty = false;
-  private readonly replayTimer: NodeJS.Timeout;
+  private passing: Promise<void> | undefined;
+  private adopting: Promise<void> | undefined;
+  private readonly passTimer: NodeJS.Timeout;
+  private readonly adoptTimer: NodeJS.Timeout;
   private closed = false;
-  private readonly flushMs: number;
 
   constructor(
     private readonly redis: Redis,
-    options: { prefix: string; spoolDir: string; flushMs: number },
+    private readonly metadata: pg.Pool,
+    private readonly options: { prefix: string; spoolDir: string; flushMs: number; durability: AuditDurability; journal?: Partial<JournalOptions> },
     private readonly logger: Logger,
     private readonly metrics: GatewayMetrics,
   ) {
-    this.flushMs = options.flushMs;
     this.queue = new Queue(QUEUES.audit, {
       connection: redis,
       prefix: options.prefix,
@@ -47,70 +89,129 @@ export class AuditProducer {
       },
     });
     this.queue.on("error", (error: Error) => logger.debug({ err: error.message }, "audit queue error"));
-    this.spool = new AuditSpool(options.spoolDir);
-    redis.on("ready", () => this.scheduleReplay());
-    // Also look for files left by an earlier run (or another instance sharing the directory).
-    this.replayTimer = setInterval(() => this.scheduleReplay(), 5_000);
-    this.replayTimer.unref();
-    void this.spool.hasFiles().then((has) => {
-      if (has) {
-        this.spoolDirty = true;
-        this.scheduleReplay();
-      }
+    this.journal = new AuditJournal(
+      options.spoolDir,
+      {
+        committed: (file, events) => this.committed(file, events),
+        sealed: (file) => {
+          const segment = this.segments.get(file);
+          if (segment) {
+            segment.sealed = true;
+            segment.checkAt = Date.now() + CHECK_AFTER_MS;
+          }
+          if (this.bufferSegment === file) this.flush();
+        },
+        synced: (seconds, events) => {
+          metrics.auditFsyncSeconds.observe(seconds);
+          metrics.auditEvents.inc({ outcome: "journalled" }, events);
+        },
+      },
+      { ...JOURNAL_DEFAULTS, ...options.journal },
+    );
+    // Redis back: whatever could not be sent is checked and re-sent now rather than after the grace.
+    redis.on("ready", () => {
+      for (const segment of this.segments.values()) if (segment.resendAt === 0) segment.checkAt = 0;
+      this.schedulePass();
     });
+    this.passTimer = setInterval(() => this.schedulePass(), PASS_EVERY_MS);
+    this.passTimer.unref();
+    this.adoptTimer = setInterval(() => this.scheduleAdoption(), ADOPT_EVERY_MS);
+    this.adoptTimer.unref();
+  }
+
+  /** Opens the journal and adopts what earlier or dead instances left. Rejects if the directory is unusable. */
+  async start(): Promise<void> {
+    await this.journal.open();
+    this.scheduleAdoption();
+    await this.adopting;
   }
 
   /**
-   * Queues one event; returns its id at once. Takes ownership of `input` (callers pass a fresh object):
-   * it is completed in place with its id and time and queued as it is, not copied.
+   * Journals one event and returns its id at once (refusals: answered whatever happens to their
+   * audit). Takes ownership of `input`: it is completed in place with its id and time.
    */
   record(input: AuditRecord): string {
+    const event = this.complete(input);
+    this.append(event).catch(() => {});
+    return event.id;
+  }
+
+  /**
+   * Journals one event and resolves with its id once it is on disk (in `async` durability, at once).
+   * Rejects with AuditUnavailableError when the journal cannot write: the caller must not answer the
+   * call as audited.
+   */
+  async recordDurable(input: AuditRecord): Promise<string> {
+    const event = this.complete(input);
+    const written = this.append(event);
+    if (this.options.durability === "async") {
+      written.catch(() => {});
+      return event.id;
+    }
+    try {
+      await written;
+    } catch (error) {
+      throw new AuditUnavailableError(error);
+    }
+    return event.id;
+  }
+
+  private complete(input: AuditRecord): AuditEventInput {
     const event = input as AuditEventInput;
     event.id ??= randomUUID();
     event.time ??= new Date().toISOString();
-    this.buffer.push(event);
+    return event;
+  }
+
+  private async append(event: AuditEventInput): Promise<void> {
+    try {
+      await this.journal.append(event);
+    } catch (error) {
+      this.metrics.auditEvents.inc({ outcome: "journal_failed" });
+      this.logger.error({ err: (error as JournalWriteError).message, event }, "audit event could not be journalled");
+      throw error;
+    }
+  }
+
+  private committed(file: string, events: AuditEventInput[]): void {
+    let segment = this.segments.get(file);
+    if (!segment) {
+      segment = newSegment(file, Date.now());
+      this.segments.set(file, segment);
+    }
+    for (const event of events) segment.pending.add(event.id.toLowerCase());
+    this.metrics.auditJournalPending.inc(events.length);
+    if (this.bufferSegment !== file) this.flush();
+    this.bufferSegment = file;
+    for (const event of events) this.buffer.push(event);
     if (this.buffer.length >= BATCH_MAX) this.flush();
-    else if (!this.timer) this.timer = setTimeout(() => this.flush(), this.flushMs);
-    return event.id!;
+    else this.timer ??= setTimeout(() => this.flush(), this.options.flushMs);
   }
 
   private flush(): void {
-    if (this.timer) {
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
     if (this.buffer.length === 0) return;
     const batch = this.buffer;
+    const segment = this.segments.get(this.bufferSegment!);
     this.buffer = [];
-    const done = this.deliver(batch).finally(() => this.inFlight.delete(done));
+    const ids = batch.map((e) => e.id.toLowerCase());
+    segment?.batches.push(ids);
+    const done = this.send(batch)
+      .then(
+        () => this.metrics.auditEvents.inc({ outcome: "queued" }, batch.length),
+        (error: Error) => {
+          // Still in the journal: re-sent once Redis is back (the "ready" handler), or by the pass.
+          if (segment) segment.resendAt = 0;
+          this.logger.warn({ err: error.message, events: batch.length }, "audit queue unreachable; events wait in the journal");
+        },
+      )
+      .finally(() => this.inFlight.delete(done));
     this.inFlight.add(done);
   }
 
-  private async deliver(batch: AuditEventInput[]): Promise<void> {
-    // While older events sit in the spool, new ones join them there only if Redis is down; when it is
-    // up they go straight to the queue (order across events is by their time field, not arrival).
-    if (this.redis.status === "ready") {
-      try {
-        await this.send(batch);
-        this.metrics.auditEvents.inc({ outcome: "queued" }, batch.length);
-        return;
-      } catch (error) {
-        this.logger.warn({ err: (error as Error).message, events: batch.length }, "audit queue unreachable; spooling to disk");
-      }
-    }
-    try {
-      await this.spool.append(batch);
-      this.spoolDirty = true;
-      this.metrics.auditEvents.inc({ outcome: "spooled" }, batch.length);
-      this.metrics.auditSpoolPending.set(this.spool.pending);
-    } catch (error) {
-      // Neither Redis nor the disk: nothing durable is left. Say so loudly; the event is in the log.
-      this.metrics.auditEvents.inc({ outcome: "lost" }, batch.length);
-      this.logger.error({ err: (error as Error).message, events: batch }, "audit events could not be queued or spooled");
-    }
-  }
-
   private async send(events: AuditEventInput[]): Promise<void> {
+    if (this.redis.status !== "ready") throw new Error(`redis is ${this.redis.status}`);
     let timeout: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
@@ -124,42 +225,181 @@ export class AuditProducer {
     }
   }
 
-  private scheduleReplay(): void {
-    if (!this.spoolDirty || this.replaying || this.redis.status !== "ready") return;
-    this.replaying = this.spool
-      .replay((events) => this.send(events))
-      .then((sent) => {
-        if (sent > 0) {
-          this.logger.info({ events: sent }, "replayed spooled audit events");
-          this.metrics.auditEvents.inc({ outcome: "replayed" }, sent);
-        }
-        return this.spool.hasFiles();
-      })
-      .then((has) => {
-        this.spoolDirty = has;
-      })
-      .catch((error: Error) => this.logger.warn({ err: error.message }, "audit spool replay failed; will retry"))
+  private scheduleAdoption(): void {
+    if (this.closed || this.adopting) return;
+    this.adopting = this.adoptOrphans()
+      .catch((error: Error) => this.logger.warn({ err: error.message }, "adopting audit journals failed; will retry"))
+      .finally(() => (this.adopting = undefined));
+  }
+
+  private async adoptOrphans(): Promise<void> {
+    const files = await this.journal.adopt();
+    if (files.length === 0) return;
+    let events = 0;
+    for (const file of files) {
+      const found = await this.journal.read(file);
+      const segment = newSegment(file, Date.now());
+      segment.sealed = true;
+      segment.checkAt = 0;
+      segment.resendAt = 0;
+      for (const event of found) {
+        segment.pending.add(event.id.toLowerCase());
+        segment.oldest = Math.min(segment.oldest, Date.parse(event.time) || segment.oldest);
+      }
+      this.segments.set(file, segment);
+      events += segment.pending.size;
+      this.metrics.auditJournalPending.inc(segment.pending.size);
+    }
+    this.logger.info({ segments: files.length, events }, "adopted audit journal segments left by an earlier instance");
+    this.schedulePass();
+  }
+
+  private schedulePass(): void {
+    if (this.closed || this.passing) return;
+    this.passing = this.pass()
+      .catch((error: Error) => this.logger.warn({ err: error.message }, "audit journal pass failed; will retry"))
       .finally(() => {
-        this.metrics.auditSpoolPending.set(this.spool.pending);
-        this.replaying = undefined;
+        this.passing = undefined;
+        this.updateGauges();
       });
   }
 
-  /** Waits until everything recorded so far is in Redis or on disk (and tries one replay). */
-  async drain(): Promise<void> {
+  /** One retirement pass: seal an idle segment, check due segments against the database, re-send what is missing. */
+  private async pass(): Promise<void> {
+    await this.journal.rotateIfIdle();
+    const now = Date.now();
+    const due: Segment[] = [];
+    let ids = 0;
+    for (const segment of this.segments.values()) {
+      if (!segment.sealed || segment.checkAt > now) continue;
+      if (ids > 0 && ids + segment.pending.size > CHECK_IDS_MAX) break;
+      due.push(segment);
+      ids += segment.pending.size;
+    }
+    if (due.length === 0) return;
+    let missing: Set<string>;
+    try {
+      missing = await missingFromStore(this.metadata, due.flatMap((s) => [...s.pending]));
+    } catch (error) {
+      for (const segment of due) segment.checkAt = now + 5_000;
+      this.logger.debug({ err: (error as Error).message }, "metadata database unreachable; audit journal check postponed");
+      return;
+    }
+    for (const segment of due) {
+      const before = segment.pending.size;
+      for (const id of segment.pending) if (!missing.has(id)) segment.pending.delete(id);
+      this.retired(segment, before - segment.pending.size, "stored");
+      if (segment.pending.size === 0) {
+        await this.removeSegment(segment);
+        continue;
+      }
+      if (segment.resendAt <= now && this.redis.status === "ready") {
+        // Checked again soon after a re-send, then less and less often until the next one is due.
+        segment.checkEvery = CHECK_AFTER_MS;
+        segment.checkAt = now + CHECK_AFTER_MS;
+        await this.resend(segment, now);
+      } else {
+        segment.checkAt = Math.min(now + segment.checkEvery, Math.max(segment.resendAt, now + CHECK_AFTER_MS));
+        segment.checkEvery = Math.min(segment.checkEvery * 2, CHECK_MAX_MS);
+      }
+    }
+  }
+
+  private async resend(segment: Segment, now: number): Promise<void> {
+    // The worker dead-letters an event it cannot store under the event's id: that counts as delivered.
+    const pending = [...segment.pending];
+    const lettered = await this.redis.pipeline(pending.map((id) => ["exists", `${this.options.prefix}:${QUEUES.auditDeadLetter}:${id}`])).exec();
+    pending.forEach((id, i) => {
+      if (lettered?.[i]?.[1] === 1) segment.pending.delete(id);
+    });
+    this.retired(segment, pending.length - segment.pending.size, "dead_lettered");
+    if (segment.pending.size === 0) {
+      await this.removeSegment(segment);
+      return;
+    }
+    const events = new Map((await this.journal.read(segment.file)).map((e) => [e.id.toLowerCase(), e]));
+    // Batches as first sent keep their job ids (BullMQ ignores an id it still holds); adopted segments
+    // have no batches and go out in fresh chunks. The worker stores each event id once either way.
+    const batches = segment.batches.length > 0 ? segment.batches.filter((b) => b.some((id) => segment.pending.has(id))) : chunk([...segment.pending], BATCH_MAX);
+    let sent = 0;
+    for (const batch of batches) {
+      const found = batch.map((id) => events.get(id)).filter((e): e is AuditEventInput => e !== undefined);
+      if (found.length === 0) continue;
+      await this.send(found);
+      sent += found.length;
+    }
+    if (segment.batches.length === 0) segment.batches = batches;
+    segment.resendAt = now + segment.resendEvery;
+    segment.resendEvery = Math.min(segment.resendEvery * 2, RESEND_MAX_MS);
+    this.metrics.auditEvents.inc({ outcome: "resent" }, sent);
+    this.logger.info({ segment: segment.file, events: sent }, "re-sent journalled audit events the database does not hold yet");
+  }
+
+  private retired(segment: Segment, count: number, outcome: "stored" | "dead_lettered"): void {
+    if (count <= 0) return;
+    this.metrics.auditEvents.inc({ outcome }, count);
+    this.metrics.auditJournalPending.dec(count);
+  }
+
+  private async removeSegment(segment: Segment): Promise<void> {
+    if (this.journal.isOpen(segment.file)) return;
+    await this.journal.remove(segment.file);
+    this.segments.delete(segment.file);
+  }
+
+  /** Events journalled and not yet known stored, and the age of the oldest (for /readyz and metrics). */
+  backlog(): { pending: number; oldestAgeMs: number } {
+    let pending = 0;
+    let oldest = Infinity;
+    for (const segment of this.segments.values()) {
+      if (segment.pending.size === 0) continue;
+      pending += segment.pending.size;
+      oldest = Math.min(oldest, segment.oldest);
+    }
+    return { pending, oldestAgeMs: pending === 0 ? 0 : Math.max(0, Date.now() - oldest) };
+  }
+
+  private updateGauges(): void {
+    const { pending, oldestAgeMs } = this.backlog();
+    this.metrics.auditJournalPending.set(pending);
+    this.metrics.auditJournalOldestSeconds.set(oldestAgeMs / 1000);
+  }
+
+  /** Hands everything journalled so far to Redis, waiting at most `timeoutMs` (it is on disk regardless). */
+  async drain(timeoutMs = SHUTDOWN_SHIP_MS): Promise<void> {
     this.flush();
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
-    this.scheduleReplay();
-    await this.replaying;
+    const deadline = new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref());
+    await Promise.race([Promise.all([...this.inFlight]), deadline]);
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.replayTimer);
+    clearInterval(this.passTimer);
+    clearInterval(this.adoptTimer);
+    await Promise.allSettled([this.passing, this.adopting]);
+    await this.journal.close();
     await this.drain();
-    await this.spool.close();
     await this.queue.close().catch(() => {});
   }
 }
 
+function newSegment(file: string, now: number): Segment {
+  return {
+    file,
+    pending: new Set(),
+    batches: [],
+    sealed: false,
+    oldest: now,
+    checkAt: Infinity,
+    checkEvery: CHECK_AFTER_MS,
+    resendAt: now + RESEND_AFTER_MS,
+    resendEvery: RESEND_AFTER_MS,
+  };
+}
+
+function chunk<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

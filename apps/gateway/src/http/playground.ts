@@ -122,7 +122,7 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   const text = JSON.stringify(bodyOut);
   const durationMs = performance.now() - started;
   services.metrics.toolCalls.inc({ tool: "playground", verdict: auditVerdict });
-  services.audit.record({
+  await services.audit.recordDurable({
     teamId: link.teamId,
     kind: "tool_call",
     linkId: link.id,

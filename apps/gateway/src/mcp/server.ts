@@ -14,6 +14,7 @@ import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { z } from "zod";
 import type { CallContext, LinkRecord } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
+import { AuditUnavailableError } from "../audit/producer.js";
 import type { Services } from "../services.js";
 import { DispatchTransport } from "./dispatch-transport.js";
 import { TOOLS, TOOLS_BY_NAME } from "./tools/index.js";
@@ -89,7 +90,7 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
   let audit: ToolAudit;
   if (!tool) {
     // Protocol-level error, as the spec asks for unknown tools; still audited.
-    recordToolAudit(services, ctx, name, started, { verdict: "error", error: `unknown tool ${name}` });
+    await recordToolAudit(services, ctx, name, started, { verdict: "error", error: `unknown tool ${name}` });
     throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Tools: ${TOOLS.map((t) => t.name).join(", ")}`);
   }
   const parsed = tool.input.safeParse(args);
@@ -115,15 +116,33 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
       }
     }
   }
-  recordToolAudit(services, ctx, name, started, audit);
+  await recordToolAudit(services, ctx, name, started, audit);
   return result;
 }
 
-function recordToolAudit(services: Services, ctx: CallContext, tool: string, started: number, audit: ToolAudit): void {
+/** JSON-RPC error of a call whose audit event could not be journalled; clients may retry it. */
+export const AUDIT_UNAVAILABLE_CODE = -32050;
+
+/**
+ * Resolves once the call's audit event is fdatasync'd in the journal, so the answer never leaves
+ * without it. When the journal cannot write, the call fails with a retryable error instead of being
+ * answered unaudited (its statement may have run: the log line of the failure carries the event).
+ */
+async function recordToolAudit(services: Services, ctx: CallContext, tool: string, started: number, audit: ToolAudit): Promise<void> {
   const durationMs = performance.now() - started;
   services.metrics.toolCalls.inc({ tool, verdict: audit.verdict });
   services.metrics.toolDuration.observe({ tool }, durationMs / 1000);
-  services.audit.record({
+  try {
+    await recordEvent(services, ctx, tool, durationMs, audit);
+  } catch (error) {
+    if (!(error instanceof AuditUnavailableError)) throw error;
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    throw new McpError(AUDIT_UNAVAILABLE_CODE, `${error.message}`, { retryable: true });
+  }
+}
+
+function recordEvent(services: Services, ctx: CallContext, tool: string, durationMs: number, audit: ToolAudit): Promise<string> {
+  return services.audit.recordDurable({
     teamId: ctx.principal.teamId,
     kind: "tool_call",
     linkId: ctx.link.id,

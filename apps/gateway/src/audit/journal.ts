@@ -1,0 +1,326 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { AuditEventInput } from "@portcullis/jobs";
+
+/** The journal could not make an event durable (disk full, read-only, I/O error). */
+export class JournalWriteError extends Error {
+  constructor(cause: unknown) {
+    super(`audit journal write failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+    this.name = "JournalWriteError";
+  }
+}
+
+export interface JournalHooks {
+  /** After each group commit: the segment file and the events now on disk in it, in order. */
+  committed(segment: string, events: AuditEventInput[]): void;
+  /** A segment will receive no more events (rotated, or abandoned after a failed write). */
+  sealed(segment: string): void;
+  /** Duration of one fdatasync, in seconds, and how many events it made durable. */
+  synced(seconds: number, events: number): void;
+}
+
+export interface JournalOptions {
+  /** Seal the open segment once it is this old (ms), so retirement can delete files while traffic flows. */
+  rotateMs: number;
+  rotateEvents: number;
+  heartbeatMs: number;
+  /** An owner whose heartbeat is older than this is gone, wherever it ran. */
+  staleOwnerMs: number;
+}
+
+export const JOURNAL_DEFAULTS: JournalOptions = { rotateMs: 1_000, rotateEvents: 5_000, heartbeatMs: 5_000, staleOwnerMs: 30_000 };
+
+const ownerSchema = z.object({
+  instanceId: z.string(),
+  pid: z.number().int(),
+  hostname: z.string(),
+  startedAt: z.string(),
+  /** Set by a graceful close: the directory may be adopted at once, even while the pid lives on. */
+  released: z.boolean().optional(),
+});
+type Owner = z.infer<typeof ownerSchema>;
+
+const OWNER_FILE = "owner.json";
+const SEGMENT = /^(?:adopted-.+-)?seg-.*\.jsonl$/;
+const CLAIM = /^\.claim-([^-]+-[^-]+)-(.+)$/;
+const LEGACY = /^audit-.*\.jsonl(?:\.replaying-.*)?$/;
+
+/** Journals open in this process: tests (and embedders) run several instances under one pid. */
+const LIVE_IN_PROCESS = new Set<string>();
+
+interface Pending {
+  line: string;
+  event: AuditEventInput;
+  resolve(): void;
+  reject(error: Error): void;
+}
+
+/**
+ * The gateway's local audit journal: one directory per instance under the spool directory, holding
+ * JSON-lines segments. `append` resolves only once its event is fdatasync'd; events appended while
+ * a sync runs are written and synced together by the next one (group commit: one write and one
+ * fdatasync per group, so N concurrent calls cost far fewer than N syncs).
+ *
+ * Ownership: `owner.json` names the instance (pid, host) and its mtime is a heartbeat. Directories
+ * of dead owners are claimed by an atomic rename, so of two live instances only one ever gets a
+ * given directory, and their segments move into the claimant's own directory.
+ */
+export class AuditJournal {
+  readonly instanceId = `${process.pid}-${randomBytes(4).toString("hex")}`;
+  readonly dir: string;
+  private readonly host = hostname();
+  private queue: Pending[] = [];
+  private committing: Promise<void> | undefined;
+  private handle: FileHandle | undefined;
+  private segment: { file: string; openedAt: number; events: number } | undefined;
+  private segmentSeq = 0;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private opened: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly base: string,
+    private readonly hooks: JournalHooks,
+    private readonly options: JournalOptions = JOURNAL_DEFAULTS,
+  ) {
+    this.dir = path.join(base, this.instanceId);
+  }
+
+  /** Creates this instance's directory and owner file; idempotent. Rejects when the disk refuses. */
+  open(): Promise<void> {
+    this.opened ??= (async () => {
+      await mkdir(this.dir, { recursive: true, mode: 0o700 });
+      const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: new Date().toISOString() };
+      await writeFile(path.join(this.dir, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
+      await syncDir(this.dir);
+      await syncDir(this.base);
+      LIVE_IN_PROCESS.add(this.instanceId);
+      clearInterval(this.heartbeat);
+      this.heartbeat = setInterval(() => {
+        const now = new Date();
+        utimes(path.join(this.dir, OWNER_FILE), now, now).catch(() => {});
+      }, this.options.heartbeatMs);
+      this.heartbeat.unref();
+    })();
+    // A failed open (read-only disk) is retried by the next append, not remembered forever.
+    this.opened.catch(() => (this.opened = undefined));
+    return this.opened;
+  }
+
+  /** Resolves once `event` is on disk (fdatasync'd); rejects with JournalWriteError otherwise. */
+  append(event: AuditEventInput): Promise<void> {
+    if (this.closed) return Promise.reject(new JournalWriteError(new Error("journal closed")));
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ line: JSON.stringify(event) + "\n", event, resolve, reject });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.committing || this.queue.length === 0) return;
+    this.committing = this.commitLoop().finally(() => {
+      this.committing = undefined;
+      this.kick();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    // Appends made in the same tick as the first one join its group.
+    await null;
+    while (this.queue.length > 0) {
+      const group = this.queue;
+      this.queue = [];
+      try {
+        const handle = await this.currentHandle();
+        const segment = this.segment!;
+        const bytes = Buffer.from(group.length === 1 ? group[0]!.line : group.map((p) => p.line).join(""));
+        let written = 0;
+        while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+        const started = performance.now();
+        await handle.datasync();
+        this.hooks.synced((performance.now() - started) / 1000, group.length);
+        segment.events += group.length;
+        this.hooks.committed(segment.file, group.map((p) => p.event));
+        for (const p of group) p.resolve();
+      } catch (error) {
+        // A failed write may have left part of a line behind: never append after it. The next group
+        // starts a fresh segment; readers skip the torn line (it was never acknowledged).
+        await this.sealSegment();
+        // The directory itself may be what failed (removed, replaced): recreate it on the next group.
+        this.opened = undefined;
+        const failure = error instanceof JournalWriteError ? error : new JournalWriteError(error);
+        for (const p of group) p.reject(failure);
+      }
+    }
+  }
+
+  private async currentHandle(): Promise<FileHandle> {
+    const segment = this.segment;
+    if (segment && this.handle && (Date.now() - segment.openedAt >= this.options.rotateMs || segment.events >= this.options.rotateEvents)) {
+      await this.sealSegment();
+    }
+    if (!this.handle) {
+      await this.open();
+      const file = path.join(this.dir, `seg-${Date.now().toString().padStart(14, "0")}-${String(this.segmentSeq++).padStart(6, "0")}.jsonl`);
+      this.handle = await open(file, "a", 0o600);
+      // The new file's directory entry must be durable too, or a crash could lose the whole file.
+      await syncDir(this.dir);
+      this.segment = { file, openedAt: Date.now(), events: 0 };
+    }
+    return this.handle;
+  }
+
+  private async sealSegment(): Promise<void> {
+    const handle = this.handle;
+    const segment = this.segment;
+    this.handle = undefined;
+    this.segment = undefined;
+    if (handle) await handle.close().catch(() => {});
+    if (segment) this.hooks.sealed(segment.file);
+  }
+
+  /** Seals the open segment if it has outlived `rotateMs` while no append came (an idle gateway). */
+  async rotateIfIdle(): Promise<void> {
+    const segment = this.segment;
+    if (!segment || this.committing || Date.now() - segment.openedAt < this.options.rotateMs) return;
+    // Through the commit chain, so a group being written is never cut off from its file.
+    const sealing = this.sealSegment().finally(() => {
+      this.committing = undefined;
+      this.kick();
+    });
+    this.committing = sealing;
+    await sealing;
+  }
+
+  /**
+   * Claims the directories of owners that are gone (and spool files of the previous format) and moves
+   * their segments into this instance's directory; returns the moved segment files.
+   */
+  async adopt(): Promise<string[]> {
+    await this.open();
+    let entries: string[];
+    try {
+      entries = await readdir(this.base);
+    } catch {
+      return [];
+    }
+    const moved: string[] = [];
+    for (const entry of entries) {
+      if (entry === this.instanceId) continue;
+      const source = path.join(this.base, entry);
+      try {
+        if (LEGACY.test(entry)) {
+          const target = path.join(this.dir, `adopted-legacy-seg-${entry.replace(/\.replaying-.*$/, "")}`);
+          await rename(source, target);
+          moved.push(target);
+          continue;
+        }
+        const claim = CLAIM.exec(entry);
+        const ownerId = claim ? claim[1]! : entry;
+        const originalId = claim ? claim[2]! : entry;
+        if (ownerId === this.instanceId || !(await this.ownerIsGone(claim ? path.join(this.base, ownerId) : source, ownerId))) continue;
+        const claimed = path.join(this.base, `.claim-${this.instanceId}-${originalId}`);
+        await rename(source, claimed); // atomic: whoever renames first owns it; the other gets ENOENT
+        for (const file of await readdir(claimed)) {
+          if (!SEGMENT.test(file)) continue;
+          const target = path.join(this.dir, file.startsWith("adopted-") ? file : `adopted-${originalId}-${file}`);
+          await rename(path.join(claimed, file), target);
+          moved.push(target);
+        }
+        await syncDir(this.dir);
+        await unlink(path.join(claimed, OWNER_FILE)).catch(() => {});
+        await rmdir(claimed).catch(() => {});
+      } catch {
+        // Lost the race for it, or it vanished: someone else has it.
+      }
+    }
+    if (moved.length > 0) await syncDir(this.dir);
+    return moved;
+  }
+
+  private async ownerIsGone(dir: string, expectedId: string): Promise<boolean> {
+    const ownerPath = path.join(dir, OWNER_FILE);
+    let owner: Owner;
+    let heartbeatAge: number;
+    try {
+      const [text, info] = await Promise.all([readFile(ownerPath, "utf8"), stat(ownerPath)]);
+      owner = ownerSchema.parse(JSON.parse(text));
+      heartbeatAge = Date.now() - info.mtimeMs;
+    } catch {
+      // No readable owner file: the claim was never finished. Gone once the directory itself is stale.
+      const info = await stat(dir).catch(() => undefined);
+      return info !== undefined && info.isDirectory() && Date.now() - info.mtimeMs > this.options.staleOwnerMs;
+    }
+    if (owner.released || heartbeatAge > this.options.staleOwnerMs) return true;
+    if (owner.instanceId !== expectedId || owner.hostname !== this.host) return false;
+    // Our own pid: another journal of this process, or an earlier incarnation that had our pid.
+    if (owner.pid === process.pid) return !LIVE_IN_PROCESS.has(owner.instanceId);
+    try {
+      process.kill(owner.pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === "ESRCH";
+    }
+  }
+
+  /** The events in a segment; a torn last line (a crash mid-write, never acknowledged) is skipped. */
+  async read(segment: string): Promise<AuditEventInput[]> {
+    const events: AuditEventInput[] = [];
+    for (const line of (await readFile(segment, "utf8")).split("\n")) {
+      if (!line.trim()) continue;
+      try {
+        events.push(JSON.parse(line) as AuditEventInput);
+      } catch {
+        // torn line
+      }
+    }
+    return events;
+  }
+
+  async remove(segment: string): Promise<void> {
+    await unlink(segment).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "ENOENT") throw error;
+    });
+  }
+
+  /** Whether `segment` is the one still receiving appends. */
+  isOpen(segment: string): boolean {
+    return this.segment?.file === segment;
+  }
+
+  /**
+   * Waits for the group being written, seals the open segment and releases the directory: with
+   * segments left, marked released (the next instance to start adopts it at once); empty, removed.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    while (this.committing) await this.committing;
+    await this.sealSegment();
+    clearInterval(this.heartbeat);
+    LIVE_IN_PROCESS.delete(this.instanceId);
+    if (!this.opened) return;
+    const remaining = (await readdir(this.dir).catch(() => [] as string[])).filter((f) => SEGMENT.test(f));
+    const ownerPath = path.join(this.dir, OWNER_FILE);
+    if (remaining.length === 0) {
+      await unlink(ownerPath).catch(() => {});
+      await rmdir(this.dir).catch(() => {});
+      return;
+    }
+    const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: new Date().toISOString(), released: true };
+    await writeFile(`${ownerPath}.tmp`, JSON.stringify(owner), { mode: 0o600 }).catch(() => {});
+    await rename(`${ownerPath}.tmp`, ownerPath).catch(() => {});
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, "r");
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}

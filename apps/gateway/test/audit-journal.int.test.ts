@@ -1,0 +1,215 @@
+import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { verifyAuditChain } from "@portcullis/db/audit";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
+import { spawnGateway } from "./child-gateway.js";
+import { ThrowawayRedis, callSql, journalSegments, rowsPerCall, startAuditWorker } from "./durability-support.js";
+import { GatewayWorld, auditEvents, waitFor, type LinkFixture } from "./fixtures.js";
+import type { Gateway } from "../src/gateway.js";
+import type { RunningWorker } from "../../worker/src/app.js";
+
+/**
+ * The audit journal's guarantee: a call answered 200 has its event fdatasync'd in the gateway's
+ * journal, and the journal keeps it until the metadata database holds it. Proved by effect: rows in
+ * audit_events after SIGKILLs of the gateway and of Redis (its dataset wiped), with the real worker.
+ */
+let world: GatewayWorld;
+let redis: ThrowawayRedis;
+let link: LinkFixture;
+let workers: RunningWorker[] = [];
+let gateways: Gateway[] = [];
+
+beforeAll(async () => {
+  [world, redis] = await Promise.all([GatewayWorld.create(), ThrowawayRedis.start()]);
+  link = await world.addLink({ access: "read" });
+});
+// Each test starts its own instances and worker: a later test must not find an earlier one's adopter.
+afterEach(async () => {
+  await Promise.all([...workers, ...gateways].map((w) => ("close" in w ? w.close() : w.stop()).catch(() => {})));
+  workers = [];
+  gateways = [];
+});
+afterAll(async () => {
+  await world?.close();
+  await redis?.close();
+});
+
+async function startGateway(): Promise<{ gateway: Gateway; url: string; dir: string }> {
+  const before = new Set((await readdir(world.spoolDir).catch(() => [] as string[])));
+  const { gateway, url } = await world.startGateway({ REDIS_URL: redis.url });
+  gateways.push(gateway);
+  const dir = (await readdir(world.spoolDir)).find((d) => !before.has(d) && !d.startsWith("."))!;
+  return { gateway, url: `${url}/mcp/${link.linkId}`, dir };
+}
+
+async function worker(): Promise<RunningWorker> {
+  const w = await startAuditWorker(world, redis.url);
+  workers.push(w);
+  return w;
+}
+
+/** `clients` loops of unique calls until `stop()`; returns the numbers answered 200 with a result. */
+function load(url: string, marker: string, clients: number, start: number) {
+  const answered: number[] = [];
+  const failures: string[] = [];
+  let running = true;
+  let next = start;
+  const loops = Array.from({ length: clients }, async () => {
+    while (running) {
+      const n = next++;
+      try {
+        const r = await callSql(url, link.key, `SELECT ${n} AS n /* ${marker} */`);
+        if (r.ok) answered.push(n);
+        else failures.push(r.text.slice(0, 200));
+      } catch (error) {
+        failures.push(String((error as Error).cause ?? error));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  });
+  return {
+    answered,
+    failures,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+    },
+  };
+}
+
+async function expectOneRowEach(marker: string, answered: number[], timeoutMs = 60_000): Promise<void> {
+  const counts = await waitFor(
+    () => rowsPerCall(world, marker),
+    (c) => answered.every((n) => c.has(n)),
+    timeoutMs,
+    250,
+  );
+  for (const n of answered) expect(counts.get(n), `call ${n}`).toBe(1);
+  for (const [n, count] of counts) expect(count, `call ${n} stored once`).toBe(1);
+}
+
+async function expectChainVerifies(): Promise<void> {
+  const pool = new pg.Pool({ connectionString: world.meta.url });
+  try {
+    expect(await verifyAuditChain(pool, world.teamId)).toMatchObject({ ok: true });
+  } finally {
+    await pool.end();
+  }
+}
+
+test("SIGKILL of a gateway under load: every call answered 200 gets exactly one row once another instance starts", async () => {
+  const env = world.env({ REDIS_URL: redis.url });
+  const child = await spawnGateway(env);
+  const traffic = load(`${child.url}/mcp/${link.linkId}`, "kill-gw", 8, 0);
+  await waitFor(async () => traffic.answered.length, (n) => n >= 300, 30_000);
+  const exited = new Promise((r) => child.child.once("exit", r));
+  child.child.kill("SIGKILL");
+  await exited;
+  await traffic.stop();
+  const answered = [...traffic.answered];
+  expect(answered.length).toBeGreaterThanOrEqual(300);
+  // The dead instance's directory is still there, with segments holding the unshipped tail.
+  const left = await journalSegments(world.spoolDir);
+  expect([...left.values()].flat().length).toBeGreaterThan(0);
+
+  // A new instance adopts the directory (its owner's pid is dead) and, with the worker running,
+  // makes sure each event is stored: what Redis already held is stored once, the rest is re-sent.
+  const { gateway } = await startGateway();
+  await worker();
+  await expectOneRowEach("kill-gw", answered);
+  await expectChainVerifies();
+  // Retired: no segment is left once the database holds every event.
+  await waitFor(async () => Object.fromEntries(await journalSegments(world.spoolDir)), (dirs) => Object.values(dirs).flat().length === 0, 20_000, 250);
+  expect(gateway.services.audit.backlog().pending).toBe(0);
+}, 120_000);
+
+test("Redis killed -9 and restarted empty while events were queued: the journal re-sends and every answered call gets one row", async () => {
+  const { gateway, url } = await startGateway();
+  const answered: number[] = [];
+  for (let n = 0; n < 40; n++) if ((await callSql(url, link.key, `SELECT ${n} AS n /* redis-wipe */`)).ok) answered.push(n);
+  expect(answered).toHaveLength(40);
+  // Queued in Redis, not yet ingested (no worker runs)...
+  await waitFor(async () => (await auditEvents(world, redis.url)).filter((e) => e.sql?.includes("redis-wipe")).length, (n) => n === 40, 10_000, 100);
+  // ...when Redis dies and comes back with nothing: its AOF is gone.
+  await redis.kill({ wipe: true });
+  await redis.up();
+  expect((await auditEvents(world, redis.url)).length).toBe(0);
+  await worker();
+  await expectOneRowEach("redis-wipe", answered, 60_000);
+  await expectChainVerifies();
+  await waitFor(() => Promise.resolve(gateway.services.audit.backlog().pending), (n) => n === 0, 20_000, 250);
+  expect(Number((await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "resent")?.value ?? 0)).toBeGreaterThanOrEqual(40);
+}, 120_000);
+
+test("a dead instance's journal is adopted by exactly one of two live instances, which never take each other's", async () => {
+  const a = await startGateway();
+  const b = await startGateway();
+  const child = await spawnGateway(world.env({ REDIS_URL: redis.url }));
+  const childDir = (await readdir(world.spoolDir)).find((d) => d !== a.dir && d !== b.dir && !d.startsWith(".") && d.startsWith(`${child.child.pid}-`))!;
+  expect(childDir).toBeDefined();
+  // Redis down: the child's events exist only in its journal.
+  await redis.kill();
+  const answered: number[] = [];
+  for (let n = 0; n < 30; n++) if ((await callSql(`${child.url}/mcp/${link.linkId}`, link.key, `SELECT ${n} AS n /* adopt */`)).ok) answered.push(n);
+  expect(answered).toHaveLength(30);
+  const exited = new Promise((r) => child.child.once("exit", r));
+  child.child.kill("SIGKILL");
+  await exited;
+  await redis.up();
+
+  // Within one adoption round (5 s) the dead directory is claimed, and its segments sit in one adopter's directory.
+  await waitFor(() => readdir(world.spoolDir), (entries) => !entries.some((e) => e.includes(childDir)), 15_000, 100);
+  const dirs = await journalSegments(world.spoolDir);
+  const adopters = [a.dir, b.dir].filter((d) => (dirs.get(d) ?? []).some((f) => f.startsWith(`adopted-${childDir}-`)));
+  expect(adopters).toHaveLength(1);
+  // Both live instances still own their own directories.
+  expect(dirs.has(a.dir) && dirs.has(b.dir)).toBe(true);
+
+  await worker();
+  await expectOneRowEach("adopt", answered);
+  await expectChainVerifies();
+  await waitFor(async () => Object.values(Object.fromEntries(await journalSegments(world.spoolDir))).flat().length, (n) => n === 0, 30_000, 250);
+}, 120_000);
+
+test("a journal that cannot write fails the call with a retryable error instead of answering it unaudited", async () => {
+  const { gateway, url, dir } = await startGateway();
+  await worker();
+  expect((await callSql(url, link.key, "SELECT 1 AS n /* disk-fail */")).ok).toBe(true);
+  // Past the rotation interval the next call opens a new segment: its directory is now a file.
+  await new Promise((r) => setTimeout(r, 1_200));
+  const journalDir = path.join(world.spoolDir, dir);
+  await rm(journalDir, { recursive: true, force: true });
+  await writeFile(journalDir, "not a directory");
+  const failed = await callSql(url, link.key, "SELECT 2 AS n /* disk-fail */");
+  expect(failed.ok).toBe(false);
+  expect(failed.error).toMatchObject({ code: -32050 });
+  expect(failed.error!.message).toMatch(/retry/);
+  expect(failed.text).not.toContain('"result"');
+  const refused = (await gateway.services.metrics.refused.get()).values.find((v) => v.labels.reason === "audit_unavailable");
+  expect(refused?.value).toBe(1);
+
+  // The disk is back: calls are answered (and audited) again.
+  await rm(journalDir, { force: true });
+  await mkdir(world.spoolDir, { recursive: true });
+  expect((await callSql(url, link.key, "SELECT 3 AS n /* disk-fail */")).ok).toBe(true);
+  const counts = await waitFor(() => rowsPerCall(world, "disk-fail"), (c) => c.has(1) && c.has(3), 30_000, 250);
+  // The refused call never became a row; the answered ones did, once each.
+  expect(Object.fromEntries(counts)).toEqual({ 1: 1, 3: 1 });
+}, 90_000);
+
+test("group commit: 64 concurrent calls cost far fewer than 64 fdatasyncs", async () => {
+  const { gateway, url } = await startGateway();
+  const syncs = async () => (await gateway.services.metrics.auditFsyncSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  const journalled = async () => (await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "journalled")?.value ?? 0;
+  // Warm the link's caches and pool first, so the 64 calls reach the journal close together.
+  expect((await callSql(url, link.key, "SELECT 0 AS n /* group */")).ok).toBe(true);
+  const [syncsBefore, eventsBefore] = [await syncs(), await journalled()];
+  const results = await Promise.all(Array.from({ length: 64 }, (_, i) => callSql(url, link.key, `SELECT ${i + 1} AS n /* group */`)));
+  expect(results.every((r) => r.ok)).toBe(true);
+  const [syncsAfter, eventsAfter] = [await syncs(), await journalled()];
+  expect(eventsAfter - eventsBefore).toBe(64);
+  expect(syncsAfter - syncsBefore).toBeGreaterThan(0);
+  expect(syncsAfter - syncsBefore).toBeLessThanOrEqual(32);
+  console.log(`group commit: 64 calls, ${syncsAfter - syncsBefore} fdatasyncs`);
+}, 60_000);
