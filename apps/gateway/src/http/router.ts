@@ -6,11 +6,14 @@ import type { HttpDeps } from "./deps.js";
 import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost, resourceMetadataUrl, type RequestMeta } from "./mcp-endpoint.js";
 import { handlePlayground } from "./playground.js";
 import { jsonRpcError, sendJson, sendText } from "./respond.js";
+import { isMetadataUnavailable, sendMetadataUnavailable } from "./unavailable.js";
 
 const MCP_PATH = /^\/mcp\/([^/?]+)\/?$/;
 const PRM_PATH = /^\/\.well-known\/oauth-protected-resource\/mcp\/([^/?]+)\/?$/;
 const PLAYGROUND_PATH = /^\/internal\/links\/([^/?]+)\/playground\/?$/;
 const REQUEST_ID = /^[\w.:-]{1,100}$/;
+/** While the metadata database is away every request says so; one log line a second is enough. */
+const UNAVAILABLE_LOG_EVERY_MS = 1_000;
 
 /** Path segments are ids; a malformed escape is just an id that matches nothing. */
 function decodeSegment(segment: string): string {
@@ -56,6 +59,7 @@ function protectedResourceMetadata(deps: HttpDeps, linkId: string) {
 
 export function createRouter(deps: HttpDeps) {
   const { metrics, logger } = deps.services;
+  let lastUnavailableLog = 0;
   return async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const m = meta(req, deps.trustProxy);
     res.setHeader("x-request-id", m.requestId);
@@ -95,6 +99,16 @@ export function createRouter(deps: HttpDeps) {
         sendJson(res, 404, { error: "not found" });
       }
     } catch (error) {
+      if (isMetadataUnavailable(error)) {
+        metrics.refused.inc({ reason: "metadata_unavailable" });
+        if (Date.now() - lastUnavailableLog > UNAVAILABLE_LOG_EVERY_MS) {
+          lastUnavailableLog = Date.now();
+          logger.warn({ err: (error as Error).message, requestId: m.requestId }, "metadata database unavailable: answering 503 with Retry-After");
+        }
+        if (!res.headersSent) sendMetadataUnavailable(res, routeName === "mcp");
+        else res.end();
+        return;
+      }
       logger.error({ err: error, requestId: m.requestId, path }, "request failed");
       if (!res.headersSent) sendJson(res, 500, jsonRpcError(-32603, "Internal error"));
       else res.end();
@@ -136,6 +150,11 @@ export function createInternalRouter(deps: HttpDeps) {
         sendJson(res, 404, { error: "not found" });
       }
     } catch (error) {
+      if (isMetadataUnavailable(error)) {
+        if (!res.headersSent) sendMetadataUnavailable(res, false);
+        else res.end();
+        return;
+      }
       logger.error({ err: error, requestId: m.requestId, path }, "internal request failed");
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
       else res.end();
