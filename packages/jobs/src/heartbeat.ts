@@ -41,10 +41,13 @@ export function startHeartbeat(redis: Redis, options: { prefix: string; everyMs?
   beat();
   const timer = setInterval(beat, options.everyMs ?? HEARTBEAT_EVERY_MS);
   timer.unref();
+  // Beat as soon as the connection is (back) up: a new or reconnected worker shows at once.
+  redis.on("ready", beat);
   return {
     id,
     async stop() {
       clearInterval(timer);
+      redis.off("ready", beat);
       await pending;
       // A clean stop leaves at once instead of ageing out, so the dashboard's count is right sooner.
       if (redis.status === "ready") await redis.zrem(key, id).catch(() => {});

@@ -1,27 +1,32 @@
-import { getPrisma } from "@/lib/db";
-import { getRedis } from "@/lib/redis";
+import type { NextRequest } from "next/server";
+import { getToken } from "next-auth/jwt";
+import { env } from "../../../lib/env";
+import { collectHealth } from "./collect";
 
 export const dynamic = "force-dynamic";
 
-/** Readiness for load balancers and scripts/up.sh: the metadata database and Redis answer. */
-export async function GET() {
-  const checks: Record<string, "ok" | string> = {};
-  await Promise.all([
-    getPrisma()
-      .$queryRawUnsafe("SELECT 1")
-      .then(() => (checks.database = "ok"))
-      // The cause goes to the log, not to an unauthenticated caller (it names hosts and users).
-      .catch((error: Error) => {
-        console.error("[web] health: database", error.message);
-        checks.database = "unavailable";
-      }),
-    Promise.race([getRedis().ping(), new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2000))])
-      .then(() => (checks.redis = "ok"))
-      .catch((error: Error) => {
-        console.error("[web] health: redis", error.message);
-        checks.redis = "unavailable";
-      }),
-  ]);
-  const ok = Object.values(checks).every((v) => v === "ok");
-  return Response.json({ ok, checks }, { status: ok ? 200 : 503, headers: { "cache-control": "no-store" } });
+/**
+ * Readiness for load balancers and scripts/up.sh (HTTP 503 only when the dashboard itself cannot
+ * work: its database or Redis is down), and the degraded-part banner's source. Signed-out callers get
+ * the overall status only; a signed-in browser gets each part and what its outage means.
+ */
+export async function GET(request: NextRequest) {
+  const report = await collectHealth();
+  const serving = report.parts.every((p) => (p.name === "database" || p.name === "redis" ? p.state === "ok" : true));
+  const headers = { "cache-control": "no-store" };
+  const body = (await signedIn(request)) ? report : { ok: report.ok, status: report.status };
+  return Response.json(body, { status: serving ? 200 : 503, headers });
+}
+
+/**
+ * The session's signed token only, without its database row: the banner must keep working when the
+ * metadata database is the part that is down, and the parts list reveals nothing a member could misuse.
+ */
+async function signedIn(request: NextRequest): Promise<boolean> {
+  try {
+    const token = await getToken({ req: request, secret: env().NEXTAUTH_SECRET, secureCookie: env().publicUrl.startsWith("https://") });
+    return Boolean(token?.uid && token.sid);
+  } catch {
+    return false;
+  }
 }

@@ -1,4 +1,5 @@
 import Link from "next/link";
+import { HealthBanner } from "@/components/health-banner";
 import { Logo } from "@/components/logo";
 import { SignOutButton, TeamNav, TeamSwitcher } from "@/components/team-nav";
 import { Badge } from "@/components/ui";
@@ -36,7 +37,7 @@ export default async function TeamLayout({ children, params }: { children: React
           <SignOutButton />
         </header>
         <div className="overflow-x-auto border-b border-zinc-200 bg-white px-2 py-1 md:hidden"><TeamNav slug={slug} horizontal /></div>
-        <main id="main" className="mx-auto max-w-6xl px-4 py-8 md:px-8">{children}</main>
+        <main id="main" className="mx-auto max-w-6xl px-4 py-8 md:px-8"><HealthBanner />{children}</main>
       </div>
     </div>
   );
