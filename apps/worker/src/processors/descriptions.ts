@@ -82,6 +82,8 @@ export function referrersIndex(snapshot: SchemaSnapshotDoc): Map<string, Referre
 }
 
 const STATS_VALUES = 5;
+/** At most this many distinct values: the offline describer lists them (offline-describer.ts). */
+const LISTABLE_DISTINCT = 12;
 const STATS_MAX_CHARS = 24;
 
 /**
@@ -93,18 +95,23 @@ async function readStats(client: pg.Client, table: TableSnapshot, columns: strin
   await client.query("BEGIN READ ONLY");
   try {
     await client.query("SET LOCAL statement_timeout = 5000");
-    const { rows } = await client.query<{ attname: string; n_distinct: number | null; mcv: string[] | null }>(
-      `SELECT attname, n_distinct, (most_common_vals::text)::text[] AS mcv
+    const { rows } = await client.query<{ attname: string; n_distinct: number | null; mcv: string[] | null; bounds: string[] | null }>(
+      `SELECT attname, n_distinct, (most_common_vals::text)::text[] AS mcv, (histogram_bounds::text)::text[] AS bounds
        FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = ANY($3::text[]) AND NOT inherited`,
       [table.schema, table.name, columns],
     );
     await client.query("COMMIT");
     const stats: Record<string, ColumnStats> = {};
     for (const row of rows) {
-      const values = (row.mcv ?? [])
+      // Values that are all distinct have no "most common" ones; in a small table the histogram's
+      // bounds are then every value.
+      const nd = row.n_distinct == null ? null : Number(row.n_distinct);
+      const distinct = nd == null ? null : nd > 0 ? nd : Math.round(-nd * (table.rowEstimate ?? Infinity));
+      const source = row.mcv?.length ? row.mcv : distinct != null && distinct <= LISTABLE_DISTINCT && (row.bounds?.length ?? 0) === distinct ? row.bounds : [];
+      const values = (source ?? [])
         .filter((v) => v != null && v.length <= STATS_MAX_CHARS && !/[\r\n]/.test(v))
         .slice(0, STATS_VALUES);
-      stats[row.attname] = { nDistinct: row.n_distinct == null ? null : Number(row.n_distinct), commonValues: values };
+      stats[row.attname] = { nDistinct: nd, commonValues: values };
     }
     return stats;
   } catch {

@@ -1,11 +1,21 @@
 import path from "node:path";
+import pg from "pg";
+import { z } from "zod";
 import { createPrismaClient } from "../client.js";
 import { getDbEnv } from "../env.js";
 import { mcpClientConfigs, serverName } from "../mcp-client-config.js";
 import { DEMO_LOGIN, seedDemo } from "./index.js";
+import { queueDemoSchemaJobs } from "./queue-demo.js";
 
 // Run by scripts/up.sh after migrations: seeds the demo and prints where to go and what to paste.
 const env = getDbEnv();
+// Where the worker's queues are: the demo's snapshot and descriptions are its jobs.
+const queueEnv = z
+  .object({
+    REDIS_URL: z.string({ error: "REDIS_URL is not set: the demo's schema snapshot is a job for the worker" }).url(),
+    QUEUE_PREFIX: z.string().min(1).default("bull"),
+  })
+  .parse(process.env);
 const root = path.resolve(import.meta.dirname, "../../../..");
 const prisma = createPrismaClient(env.DATABASE_URL);
 const gatewayUrl = (process.env.GATEWAY_PUBLIC_URL ?? "http://localhost:3001").replace(/\/$/, "");
@@ -18,13 +28,20 @@ const admin = new URL(targetAdminUrl);
 const throughSocket = !admin.hostname || (admin.searchParams.get("host") ?? "").startsWith("/");
 const targetAddress = throughSocket ? { host: metadata.hostname, port: Number(metadata.port || 5432) } : undefined;
 try {
-  const { links } = await seedDemo(prisma, {
+  const { links, connectionId } = await seedDemo(prisma, {
     targetAdminUrl,
     targetAddress,
     demoPassword: process.env.DEMO_PASSWORD || undefined,
     keysFile: path.join(root, ".data", "demo-keys.json"),
     log: (line) => console.log(`▸ ${line}`),
   });
+  const metadataDb = new pg.Client({ connectionString: env.DATABASE_URL });
+  await metadataDb.connect();
+  try {
+    await queueDemoSchemaJobs(metadataDb, connectionId, { redisUrl: queueEnv.REDIS_URL, prefix: queueEnv.QUEUE_PREFIX, log: (line) => console.log(`▸ ${line}`) });
+  } finally {
+    await metadataDb.end();
+  }
   const out: string[] = [];
   out.push("", "━━━ Portcullis is ready ━━━", "");
   out.push(`Dashboard   ${webUrl}`, `Login       ${DEMO_LOGIN.email} / ${process.env.DEMO_PASSWORD || DEMO_LOGIN.password}`, `Gateway     ${gatewayUrl}`, "");
