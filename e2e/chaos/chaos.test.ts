@@ -11,6 +11,8 @@ import { addConnection, createApiKey, createLink, createTeam, createUser } from 
 import { generateSecretKey, getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
 import { createChinookDatabase, freePort, withClient, type TestDatabase } from "@portcullis/db/testing";
+// Not a dependency of the e2e package: the queue names straight from their one definition.
+import { QUEUES } from "../../packages/jobs/src/queues.js";
 import { Load } from "./load.js";
 import { KillablePostgres, KillableRedis, NodeApp, ROOT } from "./processes.js";
 import { type AuditRowSeen, formatSummary, summarise } from "./summary.js";
@@ -139,7 +141,7 @@ async function chaos(): Promise<void> {
 
 test("every answered call keeps exactly one audit row while Redis, the worker, a gateway and PostgreSQL are killed in turn", async () => {
   const started = Date.now();
-  const load = new Load({ gateways: gateways.map((g) => g.url), linkId: link.id, key: link.key, clients: 4, periodMs: 80 });
+  const load = new Load({ gateways: gateways.map((g) => g.url), linkId: link.id, key: link.key, clients: 5, periodMs: 80 });
   load.start();
   try {
     await chaos();
@@ -170,6 +172,12 @@ test("every answered call keeps exactly one audit row while Redis, the worker, a
   const settleSeconds = (Date.now() - settleStarted) / 1000;
 
   const summary = summarise(load.attempts, rows, load.gaveUp);
+  // The worker rode out the outages: no audit job failed for good, no event was dead-lettered.
+  const redisCount = async (...args: string[]) => Number((await run("redis-cli", ["-p", String(redis.port), ...args])).stdout.trim());
+  const ingestion = {
+    failedJobs: await redisCount("ZCARD", `${queuePrefix}:${QUEUES.audit}:failed`),
+    deadLettered: await redisCount("LLEN", `${queuePrefix}:${QUEUES.auditDeadLetter}:wait`),
+  };
   const verify = await run(process.execPath, ["--import", "tsx", "apps/cli/src/main.ts", "audit", "verify", "--team", teamId, "--json"], {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: metaPg.url("portcullis"), REDIS_URL: redis.url, AUDIT_CHAIN_KEY: chainKey, PORTCULLIS_SECRET_KEYS: secretKeys },
@@ -185,7 +193,7 @@ test("every answered call keeps exactly one audit row while Redis, the worker, a
     }
   })();
 
-  log(`\n${formatSummary(summary, { loadSeconds, settleSeconds, verification })}`);
+  log(`\n${formatSummary(summary, { loadSeconds, settleSeconds, verification, ingestion })}`);
   if (summary.problems.length) {
     log(`first problems:\n${summary.problems.slice(0, 25).join("\n")}`);
     for (const g of [...gateways, worker]) log(`${g.name} log tail:\n${(await readFile(g.logFile, "utf8").catch(() => "")).split("\n").slice(-15).join("\n")}`);
@@ -201,5 +209,6 @@ test("every answered call keeps exactly one audit row while Redis, the worker, a
   expect(summary.duplicated, "request ids with more than one row").toEqual([]);
   expect(summary.unknownRows, "rows for request ids no client sent").toEqual([]);
   expect(summary.echoMismatch, "responses whose X-Request-Id is not the call's").toBe(0);
+  expect(ingestion, "audit jobs failed for good / events dead-lettered").toEqual({ failedJobs: 0, deadLettered: 0 });
   expect(verification, `audit verify: ${verify.out.slice(0, 500)}`).toMatchObject({ ok: true, keyChecked: true });
 }, 300_000);

@@ -90,7 +90,12 @@ const kinds = (m: Record<string, number>) =>
 /** The table the issue note quotes. */
 export function formatSummary(
   s: ChaosSummary,
-  extra: { loadSeconds: number; settleSeconds: number; verification: { ok: boolean; checked: number; keyChecked?: boolean; checkpoint?: { status: string } } },
+  extra: {
+    loadSeconds: number;
+    settleSeconds: number;
+    verification: { ok: boolean; checked: number; keyChecked?: boolean; checkpoint?: { status: string } };
+    ingestion: { failedJobs: number; deadLettered: number };
+  },
 ): string {
   const lines: [string, string][] = [
     ["load", `${extra.loadSeconds.toFixed(1)} s, ${(s.attempts / extra.loadSeconds).toFixed(1)} attempts/s; settled in ${extra.settleSeconds.toFixed(1)} s`],
@@ -105,6 +110,7 @@ export function formatSummary(
     ["rows not matching the call", String(s.wrongRow.length)],
     ["request ids with 2+ rows", String(s.duplicated.length)],
     ["rows of unknown request ids", String(s.unknownRows.length)],
+    ["failed audit jobs / dead letters", `${extra.ingestion.failedJobs} / ${extra.ingestion.deadLettered}`],
     ["chain verify", `${extra.verification.ok ? "ok" : "BROKEN"}, ${extra.verification.checked} checked, keyed ${extra.verification.keyChecked ? "yes" : "no"}, checkpoint ${extra.verification.checkpoint?.status ?? "?"}`],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
