@@ -99,17 +99,70 @@ describe("demo seed", () => {
     expect(spec.description).toMatch(/billing address and postal code/);
   });
 
-  it("upgrades the PII-safe scope an earlier version seeded, but keeps one a person edited", async () => {
+  it("the PII-safe link hides every copy of the personal data it hides: no visible column of Chinook holds one of its values", async () => {
+    const spec = DEMO_LINKS.find((l) => l.name === "chinook-pii-safe")!;
+    const tables = spec.scope.tables as Record<string, { hiddenColumns?: readonly string[] }>;
+    const hidden = (table: string, column: string) => tables[table]?.hiddenColumns?.includes(column) ?? false;
+    const admin = new pg.Client({ connectionString: testPgUrl(database) });
+    await admin.connect();
+    try {
+      const { rows: columns } = await admin.query<{ table_name: string; column_name: string }>(
+        `SELECT table_name, column_name FROM information_schema.columns
+         WHERE table_schema = 'public' AND data_type IN ('character varying', 'text') ORDER BY 1, 2`,
+      );
+      const secret = columns.filter((c) => hidden(c.table_name, c.column_name));
+      const visible = columns.filter((c) => !hidden(c.table_name, c.column_name));
+      expect(secret.map((c) => `${c.table_name}.${c.column_name}`)).toEqual(expect.arrayContaining(["customer.email", "invoice.billing_address", "employee.last_name"]));
+      // Every distinct value of a hidden column, looked for in every visible text column. A first or
+      // last name alone is a common word (an album is called "Frank"): names are looked for whole.
+      const parts = secret
+        .filter((c) => !/^(first|last)_name$/.test(c.column_name))
+        .map((c) => `SELECT ${pg.escapeIdentifier(c.column_name)}::text AS v FROM ${pg.escapeIdentifier(c.table_name)}`);
+      for (const table of ["customer", "employee"]) {
+        expect(hidden(table, "first_name") && hidden(table, "last_name")).toBe(true);
+        parts.push(`SELECT first_name || ' ' || last_name FROM ${table}`, `SELECT last_name || ', ' || first_name FROM ${table}`);
+      }
+      const values = `SELECT DISTINCT v FROM (${parts.join(" UNION ALL ")}) s WHERE v IS NOT NULL`;
+      const leaks: string[] = [];
+      for (const c of visible) {
+        const { rows } = await admin.query<{ v: string }>(
+          `SELECT DISTINCT ${pg.escapeIdentifier(c.column_name)}::text AS v FROM ${pg.escapeIdentifier(c.table_name)} WHERE ${pg.escapeIdentifier(c.column_name)}::text IN (${values}) LIMIT 3`,
+        );
+        for (const r of rows) leaks.push(`${c.table_name}.${c.column_name} = ${r.v}`);
+      }
+      expect(leaks).toEqual([]);
+    } finally {
+      await admin.end();
+    }
+    expect(spec.description).toMatch(/names, email, phone, fax, street address and postal code/);
+    expect(spec.description).toMatch(/invoices' billing address and postal code/);
+  });
+
+  it("upgrades the PII-safe scopes earlier versions seeded, but keeps one a person edited", async () => {
     const options = { targetAdminUrl: testPgUrl("postgres"), keysFile, targetRole: role, targetDatabase: database };
     const pii = await prisma.link.findFirstOrThrow({ where: { name: "chinook-pii-safe" } });
-    const old = structuredClone(pii.scope) as { tables: Record<string, object> };
-    delete old.tables.invoice;
-    await prisma.link.update({ where: { id: pii.id }, data: { scope: old } });
-    await seedDemo(prisma, options);
-    const upgraded = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
-    expect(JSON.stringify(upgraded.scope)).toContain("billing_postal_code");
+    const current = DEMO_LINKS.find((l) => l.name === "chinook-pii-safe")!.scope;
+    const contact = ["email", "phone", "fax", "address", "postal_code"];
+    const first = {
+      access: "read",
+      schemas: ["public"],
+      tables: {
+        customer: { hiddenColumns: contact },
+        employee: { hiddenColumns: [...contact, "birth_date"] },
+        playlist: { access: "write" },
+        playlist_track: { access: "write" },
+      },
+      limits: { maxRows: 500, statementTimeoutMs: 10000 },
+    };
+    const second = { ...first, tables: { ...first.tables, invoice: { hiddenColumns: ["billing_address", "billing_postal_code"] } } };
+    for (const old of [first, second]) {
+      await prisma.link.update({ where: { id: pii.id }, data: { scope: old } });
+      await seedDemo(prisma, options);
+      const upgraded = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
+      expect(JSON.parse(JSON.stringify(upgraded.scope))).toEqual(JSON.parse(JSON.stringify(current)));
+    }
 
-    const edited = { ...old, tables: { ...old.tables, album: { access: "none" } } };
+    const edited = { ...second, tables: { ...second.tables, album: { access: "none" } } };
     await prisma.link.update({ where: { id: pii.id }, data: { scope: edited } });
     await seedDemo(prisma, options);
     const kept = await prisma.link.findUniqueOrThrow({ where: { id: pii.id } });
