@@ -13,7 +13,7 @@ import {
   writePreparedBatch,
 } from "@portcullis/db/audit";
 import { QUEUES, auditBatchJobSchema, auditEventSchema, isAuditBatchJob } from "@portcullis/jobs";
-import { UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
+import { DelayedError, UnrecoverableError, Worker, type ConnectionOptions, type Job, type Queue } from "bullmq";
 import type pg from "pg";
 import { Counter } from "prom-client";
 import type { Logger } from "../logger.js";
@@ -263,7 +263,11 @@ export interface AuditWorkerOptions extends AuditBatcherOptions {
   deadLetter: Queue;
   /** How often the configuration-change outbox is drained into the chain (ms; 0: never). */
   outboxEveryMs?: number;
+  /** A job whose last attempt met a database outage is tried again after this long (ms), indefinitely. */
+  outageRetryMs?: number;
 }
+
+const OUTAGE_RETRY_MS = 5_000;
 
 /**
  * Configuration changes enter the chain only through the authenticated outbox, and chain breaks only
@@ -290,50 +294,69 @@ function describeProblems(error: { issues: { path: PropertyKey[]; message: strin
  * The BullMQ consumer of QUEUES.audit: validate, batch, write. A batch job's events are handled one by
  * one: invalid ones, and ones PostgreSQL refuses on their own, are dead-lettered with their reason and
  * the others stored; a transient database failure fails the job, which BullMQ retries whole (storage
- * skips what was already stored).
+ * skips what was already stored) — except on its last attempt, where it is delayed instead: a database
+ * outage, however long, never turns into dead letters.
  */
 export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; batcher: AuditBatcher } {
   // The worker's own Redis connection holds the checkpoints unless the caller names another.
   const checkpoints = opts.checkpoints ?? (isCheckpointRedis(opts.connection) ? opts.connection : undefined);
   const batcher = new AuditBatcher({ ...opts, checkpoints });
+  /** Validates, batches and stores one job's events; throws what should make BullMQ retry or fail it. */
+  const ingestJob = async (job: Job): Promise<void> => {
+    if (!isAuditBatchJob(job.name, job.data)) {
+      const parsed = auditEventSchema.safeParse(job.data);
+      // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
+      if (!parsed.success) throw new UnrecoverableError(`invalid audit event: ${describeProblems(parsed.error)}`);
+      const kindRefused = refusedKind(parsed.data.kind);
+      if (kindRefused) throw new UnrecoverableError(kindRefused);
+      await batcher.add(parsed.data);
+      return;
+    }
+    const batch = auditBatchJobSchema.safeParse(job.data);
+    if (!batch.success) throw new UnrecoverableError(`invalid audit batch: ${describeProblems(batch.error)}`);
+    const writes: { event: unknown; index: number; done: Promise<void> }[] = [];
+    const refused: { event: unknown; reason: string; index: number }[] = [];
+    batch.data.events.forEach((event, index) => {
+      const parsed = auditEventSchema.safeParse(event);
+      const kindRefused = parsed.success ? refusedKind(parsed.data.kind) : undefined;
+      if (parsed.success && !kindRefused) writes.push({ event, index, done: batcher.add(parsed.data) });
+      else refused.push({ event, index, reason: kindRefused ?? `invalid audit event: ${describeProblems(parsed.error!)}` });
+    });
+    const outcomes = await Promise.allSettled(writes.map((w) => w.done));
+    const stored = outcomes.filter((o) => o.status === "fulfilled").length;
+    let retry: unknown;
+    outcomes.forEach((outcome, i) => {
+      if (outcome.status === "fulfilled") return;
+      // A database that is down or busy, or that refuses every event (a systemic cause, such as a
+      // missing migration): retry the whole job with backoff; what was stored is skipped.
+      if (isTransientDbError(outcome.reason) || stored === 0) retry ??= outcome.reason;
+      // An event PostgreSQL refuses on its own while its neighbours are stored: retrying cannot help.
+      else refused.push({ ...writes[i]!, reason: `audit event could not be stored: ${(outcome.reason as Error).message}` });
+    });
+    if (refused.length) {
+      await deadLetterEvents(opts.deadLetter, QUEUES.audit, failedJob(job), refused);
+      opts.logger?.warn({ job: job.id, count: refused.length }, "audit events of a batch were dead-lettered");
+    }
+    if (retry) throw retry;
+  };
+  const outageRetryMs = opts.outageRetryMs ?? OUTAGE_RETRY_MS;
   const worker = new Worker(
     QUEUES.audit,
-    async (job: Job) => {
-      if (!isAuditBatchJob(job.name, job.data)) {
-        const parsed = auditEventSchema.safeParse(job.data);
-        // Retrying cannot fix a malformed event: straight to the dead-letter queue, with the reason.
-        if (!parsed.success) throw new UnrecoverableError(`invalid audit event: ${describeProblems(parsed.error)}`);
-        const kindRefused = refusedKind(parsed.data.kind);
-        if (kindRefused) throw new UnrecoverableError(kindRefused);
-        await batcher.add(parsed.data);
-        return;
+    async (job: Job, token?: string) => {
+      try {
+        await ingestJob(job);
+      } catch (error) {
+        // The database is down, restarting or recovering: the events are valid and will be stored once
+        // it is back. A job on its last attempt waits instead of failing, so an outage longer than the
+        // job's backoff never dead-letters events that could have been stored (nor needs a replay).
+        const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        if (lastAttempt && token && isTransientDbError(error)) {
+          opts.logger?.warn({ job: job.id, retryMs: outageRetryMs, err: (error as Error).message }, "audit job met a database outage on its last attempt: delayed, not failed");
+          await job.moveToDelayed(Date.now() + outageRetryMs, token);
+          throw new DelayedError();
+        }
+        throw error;
       }
-      const batch = auditBatchJobSchema.safeParse(job.data);
-      if (!batch.success) throw new UnrecoverableError(`invalid audit batch: ${describeProblems(batch.error)}`);
-      const writes: { event: unknown; index: number; done: Promise<void> }[] = [];
-      const refused: { event: unknown; reason: string; index: number }[] = [];
-      batch.data.events.forEach((event, index) => {
-        const parsed = auditEventSchema.safeParse(event);
-        const kindRefused = parsed.success ? refusedKind(parsed.data.kind) : undefined;
-        if (parsed.success && !kindRefused) writes.push({ event, index, done: batcher.add(parsed.data) });
-        else refused.push({ event, index, reason: kindRefused ?? `invalid audit event: ${describeProblems(parsed.error!)}` });
-      });
-      const outcomes = await Promise.allSettled(writes.map((w) => w.done));
-      const stored = outcomes.filter((o) => o.status === "fulfilled").length;
-      let retry: unknown;
-      outcomes.forEach((outcome, i) => {
-        if (outcome.status === "fulfilled") return;
-        // A database that is down or busy, or that refuses every event (a systemic cause, such as a
-        // missing migration): retry the whole job with backoff; what was stored is skipped.
-        if (isTransientDbError(outcome.reason) || stored === 0) retry ??= outcome.reason;
-        // An event PostgreSQL refuses on its own while its neighbours are stored: retrying cannot help.
-        else refused.push({ ...writes[i]!, reason: `audit event could not be stored: ${(outcome.reason as Error).message}` });
-      });
-      if (refused.length) {
-        await deadLetterEvents(opts.deadLetter, QUEUES.audit, failedJob(job), refused);
-        opts.logger?.warn({ job: job.id, count: refused.length }, "audit events of a batch were dead-lettered");
-      }
-      if (retry) throw retry;
     },
     {
       connection: opts.connection,
