@@ -233,6 +233,22 @@ describe("the demo at ready", () => {
     expect(rows[0].n).toBe(2);
   }, 120_000);
 
+  test("tables an earlier offline describer described are described again on the next seed", async () => {
+    await pool.query(
+      `UPDATE schema_descriptions SET description = 'Table of artist: one row per artist.', model = NULL
+       WHERE connection_id = $1 AND table_name = 'artist' AND column_name = ''`,
+      [seeded.connectionId],
+    );
+    await seed();
+    expect(await queueDemoSchemaJobs(pool, seeded.connectionId, queueOptions)).toBe("descriptions-queued");
+    const ready = await demoReady(60_000);
+    expect(ready.code, ready.stderr).toBe(0);
+    const stored = await descriptions();
+    expect(stored.get("artist.")?.description).toBe("One row per artist, about 275 rows. Referenced by album.artist_id.");
+    expect(stored.get("album.")?.source).toBe("human");
+    expect(await queueDemoSchemaJobs(pool, seeded.connectionId, queueOptions)).toBe("complete");
+  }, 120_000);
+
   test("with sample values opted in, descriptions use column statistics, never from a hidden or masked column", async () => {
     // Five employee titles and three cities: low-cardinality, so they would be listed if allowed.
     const titles = ["General Manager", "Sales Manager", "Sales Support Agent", "IT Manager", "IT Staff"];

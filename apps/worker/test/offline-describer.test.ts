@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
+import { OFFLINE_DESCRIBER_VERSION as SEED_OFFLINE_VERSION } from "@portcullis/db/seed";
 import { describe, expect, test } from "vitest";
-import { COLUMN_MAX_CHARS, TABLE_MAX_CHARS, describeOffline, isLookup, junctionOf, words } from "../src/describe/offline-describer.js";
+import { COLUMN_MAX_CHARS, OFFLINE_DESCRIBER_VERSION, offlineDescriber, TABLE_MAX_CHARS, describeOffline, isLookup, junctionOf, words } from "../src/describe/offline-describer.js";
 import type { ColumnStats, TableContext, TableDescription } from "../src/describe/types.js";
 import { referrersIndex } from "../src/processors/descriptions.js";
 import { type SchemaSnapshotDoc, type TableSnapshot, checkExpression, tableKey } from "../src/schema/snapshot.js";
@@ -184,6 +185,11 @@ describe("the offline describer on odd catalogs", () => {
     const out = describeOffline(context);
     expect(out.table).toMatch(/Referenced by child_table_number_0\.hub_id; child_table_number_1\.hub_id; child_table_number_2\.hub_id; and 247 more\.$/);
     expect(column(out, "id")!.length).toBeLessThanOrEqual(COLUMN_MAX_CHARS);
+  });
+
+  test("stores its version as the model, the one the demo seed compares with", () => {
+    expect(offlineDescriber.model).toBe(OFFLINE_DESCRIBER_VERSION);
+    expect(SEED_OFFLINE_VERSION).toBe(OFFLINE_DESCRIBER_VERSION);
   });
 
   test("is deterministic", () => {

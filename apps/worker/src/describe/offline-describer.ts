@@ -314,8 +314,14 @@ export function describeOffline(context: TableContext): TableDescription {
   };
 }
 
+/**
+ * Stored as the model of offline descriptions: the demo seed re-queues tables described by an
+ * earlier offline describer (OFFLINE_DESCRIBER_VERSION in packages/db/src/seed/queue-demo.ts).
+ */
+export const OFFLINE_DESCRIBER_VERSION = "offline-2";
+
 export const offlineDescriber: Describer = {
   source: "heuristic",
-  model: null,
+  model: OFFLINE_DESCRIBER_VERSION,
   describe: async (context) => describeOffline(context),
 };

@@ -52,7 +52,7 @@ export type TableDescription = z.infer<typeof tableDescriptionSchema>;
 export interface Describer {
   /** "heuristic" for the offline describer, "ai" otherwise. */
   readonly source: "ai" | "heuristic";
-  /** The model id stored with each description (null for the offline describer). */
+  /** The model id stored with each description (the offline describer's version for it). */
   readonly model: string | null;
   describe(context: TableContext, signal?: AbortSignal): Promise<TableDescription>;
 }

@@ -235,4 +235,4 @@ export async function seedDemo(prisma: PrismaClient, options: SeedOptions): Prom
   return { teamId: team.id, connectionId: connection.id, links };
 }
 
-export { queueDemoSchemaJobs, undescribedTables, type DemoQueueOutcome } from "./queue-demo.js";
+export { OFFLINE_DESCRIBER_VERSION, queueDemoSchemaJobs, undescribedTables, type DemoQueueOutcome } from "./queue-demo.js";

@@ -24,7 +24,17 @@ const INTROSPECTION_OPTIONS = { attempts: 3, backoff: { type: "exponential", del
 const DESCRIPTIONS_OPTIONS = { attempts: 3, backoff: { type: "exponential", delay: 30_000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } } as const;
 const PENDING = new Set(["waiting", "active", "delayed", "prioritized", "waiting-children"]);
 
-/** Tables of the latest snapshot that have no table description yet ("schema.table"); null: no snapshot. */
+/**
+ * The offline describer's current version, as the worker stores it in schema_descriptions.model
+ * (apps/worker/src/describe/offline-describer.ts; a test holds the two equal). Tables described by an
+ * earlier one (model NULL: the describer that repeated column types) are described again.
+ */
+export const OFFLINE_DESCRIBER_VERSION = "offline-2";
+
+/**
+ * Tables of the latest snapshot without a current table description ("schema.table"): none yet, or
+ * one by an earlier offline describer. Null: no snapshot.
+ */
 export async function undescribedTables(pool: pg.Pool | pg.Client, connectionId: string): Promise<string[] | null> {
   const { rows } = await pool.query<{ key: string | null; described: boolean }>(
     `WITH latest AS (
@@ -34,11 +44,12 @@ export async function undescribedTables(pool: pg.Pool | pg.Client, connectionId:
      )
      SELECT tables.schema_name || '.' || tables.table_name AS key,
             EXISTS (SELECT 1 FROM schema_descriptions d WHERE d.connection_id = $1 AND d.schema_name = tables.schema_name
-                    AND d.table_name = tables.table_name AND d.column_name = '') AS described
+                    AND d.table_name = tables.table_name AND d.column_name = ''
+                    AND (d.source <> 'heuristic' OR d.model IS NOT DISTINCT FROM $2)) AS described
      FROM tables
      UNION ALL SELECT NULL, true FROM latest
      ORDER BY 1`,
-    [connectionId],
+    [connectionId, OFFLINE_DESCRIBER_VERSION],
   );
   if (rows.length === 0) return null;
   return rows.filter((r) => r.key !== null && !r.described).map((r) => r.key!);
