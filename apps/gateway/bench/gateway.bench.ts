@@ -2,11 +2,15 @@
  * `pnpm bench` (gateway part): the same 10-row read on Chinook through
  *   (a) pg directly, (b) the gateway with auth + policy + audit (into real Redis/BullMQ),
  *   (c) @bytebase/dbhub over HTTP with no auth,
+ * and, for the audit durability price, the gateway with GATEWAY_AUDIT_DURABILITY=async
+ * (`gateway-async`, `gateway-async-raw`) and, with BENCH_BASELINE_REF=<git ref>, the gateway as it was
+ * at that ref (`gateway-before`, `gateway-before-raw`). A worker (apps/worker) ingests the audit
+ * events meanwhile, as in a deployment (BENCH_WORKER=0 leaves it out),
  * each through its client (pg; the official MCP SDK client for b and c). Per target: p50/p99 of
  * sequential calls and throughput with 16 concurrent clients; several runs, medians reported.
  * Needs TEST_PG_URL / TEST_REDIS_URL (scripts/bench.sh starts the test services).
  */
-import { fork, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -186,6 +190,7 @@ async function main(): Promise<void> {
   const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
   const spoolDir = await mkdtemp(path.join(tmpdir(), "gw-bench-spool-"));
   const stubDir = await mkdtemp(path.join(tmpdir(), "gw-bench-stub-"));
+  let baselineDir: string | undefined;
   const queuePrefix = `bench-${randomBytes(4).toString("hex")}`;
   const prisma = createPrismaClient(meta.url);
   const secretKeys = generateSecretKey("k1");
@@ -197,31 +202,57 @@ async function main(): Promise<void> {
     const link = await createLink(prisma, { teamId: team.id, connectionId: connection.id, name: "bench", scope: { access: "read", schemas: ["public"] } });
     const { key } = await createApiKey(prisma, { teamId: team.id, linkId: link.id, userId: user.id, name: "bench" });
 
-    // (b) the gateway, as its own process, exactly as `pnpm --filter @portcullis/gateway start` runs it.
-    const gatewayPort = await freePort();
-    const gateway = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", path.join(GATEWAY_DIR, "src/main.ts")], {
-      cwd: GATEWAY_DIR,
-      env: {
-        ...process.env,
-        DATABASE_URL: meta.url,
-        REDIS_URL: testRedisUrl(),
-        PORTCULLIS_SECRET_KEYS: secretKeys,
-        GATEWAY_PORT: String(gatewayPort),
-        GATEWAY_HOST: "127.0.0.1",
-        GATEWAY_PUBLIC_URL: `http://localhost:${gatewayPort}`,
-        GATEWAY_AUDIT_SPOOL_DIR: spoolDir,
-        GATEWAY_RATE_LIMIT_PER_MINUTE: "100000000",
-        // Chinook on the loopback test cluster, reached as its superuser: allowed explicitly.
-        TARGET_NETWORKS: "any",
-        TARGET_ALLOW_POWERFUL_ROLES: "true",
-        QUEUE_PREFIX: queuePrefix,
-        LOG_LEVEL: "warn",
-        NODE_ENV: "production",
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    children.push(gateway);
-    await waitForHttp(`http://127.0.0.1:${gatewayPort}/healthz`, gateway);
+    // (b) the gateway, as its own process, exactly as `pnpm --filter @portcullis/gateway start` runs it;
+    // also with asynchronous audit, and as it was at BENCH_BASELINE_REF, when those targets are asked for.
+    const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
+    const startGateway = async (mainTs: string, extra: Record<string, string>) => {
+      const port = await freePort();
+      const child = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", mainTs], {
+        cwd: GATEWAY_DIR,
+        env: {
+          ...process.env,
+          DATABASE_URL: meta.url,
+          REDIS_URL: testRedisUrl(),
+          PORTCULLIS_SECRET_KEYS: secretKeys,
+          GATEWAY_PORT: String(port),
+          GATEWAY_HOST: "127.0.0.1",
+          GATEWAY_PUBLIC_URL: `http://localhost:${port}`,
+          GATEWAY_AUDIT_SPOOL_DIR: spoolDir,
+          GATEWAY_RATE_LIMIT_PER_MINUTE: "100000000",
+          // Chinook on the loopback test cluster, reached as its superuser: allowed explicitly.
+          TARGET_NETWORKS: "any",
+          TARGET_ALLOW_POWERFUL_ROLES: "true",
+          QUEUE_PREFIX: queuePrefix,
+          LOG_LEVEL: "warn",
+          NODE_ENV: "production",
+          ...extra,
+        },
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      children.push(child);
+      await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
+      return { child, url: `http://127.0.0.1:${port}/mcp/${link.id}` };
+    };
+    const gateway = await startGateway(path.join(GATEWAY_DIR, "src/main.ts"), { GATEWAY_AUDIT_DURABILITY: "sync" });
+    const gatewayAsync = wanted.some((t) => t.startsWith("gateway-async")) ? await startGateway(path.join(GATEWAY_DIR, "src/main.ts"), { GATEWAY_AUDIT_DURABILITY: "async" }) : undefined;
+    let gatewayBefore: Awaited<ReturnType<typeof startGateway>> | undefined;
+    if (wanted.some((t) => t.startsWith("gateway-before"))) {
+      const ref = process.env.BENCH_BASELINE_REF;
+      if (!ref) throw new Error("gateway-before targets need BENCH_BASELINE_REF (a git ref of the gateway to compare with)");
+      // Inside apps/gateway, so the old sources resolve the same node_modules as the current ones.
+      baselineDir = await mkdtemp(path.join(GATEWAY_DIR, ".bench-baseline-"));
+      const archive = execFileSync("git", ["archive", ref, "src"], { cwd: GATEWAY_DIR, maxBuffer: 64 * 1024 * 1024 });
+      execFileSync("tar", ["-x", "-C", baselineDir], { input: archive });
+      gatewayBefore = await startGateway(path.join(baselineDir, "src/main.ts"), {});
+    }
+    if (process.env.BENCH_WORKER !== "0") {
+      const worker = spawn(process.execPath, ["--import", "tsx", path.join(GATEWAY_DIR, "../worker/src/main.ts")], {
+        cwd: path.join(GATEWAY_DIR, "../worker"),
+        env: { ...process.env, DATABASE_URL: meta.url, REDIS_URL: testRedisUrl(), PORTCULLIS_SECRET_KEYS: secretKeys, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: "warn", WORKER_METRICS_PORT: String(await freePort()), AI_PROVIDER: "none", NODE_ENV: "production" },
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      children.push(worker);
+    }
 
     // (c) DBHub over HTTP, no auth. On Node 20, pnpm skips @azure/identity (engine >= 22), which
     // tedious (its SQL Server driver) requires at load: stand-ins on NODE_PATH let DBHub start; the
@@ -256,7 +287,7 @@ async function main(): Promise<void> {
     await waitForHttp(`http://127.0.0.1:${barePort}/`, bareServer);
     await waitForHttp(`http://127.0.0.1:${dbhubPort}/healthz`, dbhub);
 
-    const gatewayUrl = `http://127.0.0.1:${gatewayPort}/mcp/${link.id}`;
+    const gatewayUrl = gateway.url;
     const dbhubMcpUrl = `http://127.0.0.1:${dbhubPort}/mcp`;
     const bearer = { authorization: `Bearer ${key}` };
     const allTargets: Record<string, TargetSpec> = {
@@ -268,18 +299,23 @@ async function main(): Promise<void> {
       // Diagnostics: HTTP + auth + SDK dispatch without a tool.
       "null-sdk": { kind: "sdk", name: "null server, SDK client", url: `http://127.0.0.1:${nullPort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
       "bare-sdk": { kind: "sdk", name: "HTTP + pg only (ceiling), SDK client", url: `http://127.0.0.1:${barePort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
+      "gateway-async": { kind: "sdk", name: "gateway, async audit, SDK client", url: gatewayAsync?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
+      "gateway-async-raw": { kind: "raw", name: "gateway, async audit, raw client", url: gatewayAsync?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
+      "gateway-before": { kind: "sdk", name: "gateway at baseline ref, SDK client", url: gatewayBefore?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
+      "gateway-before-raw": { kind: "raw", name: "gateway at baseline ref, raw client", url: gatewayBefore?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-ping": { kind: "raw", name: "gateway, raw ping (no tool)", url: gatewayUrl, headers: bearer, tool: "", sql: "", method: "ping" },
     };
     // BENCH_TARGETS picks targets (default: the three the contract compares, then the raw-client pair).
-    const targets = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk,bare-sdk").split(",").map((n) => {
-      const t = allTargets[n.trim()];
+    const targets = wanted.map((n) => {
+      const t = allTargets[n];
       if (!t) throw new Error(`unknown bench target ${n}`);
       return t;
     });
     // Server CPU per call is read from /proc: unlike latency and throughput it hardly moves with the
     // load other processes put on the machine. 
     const serverPids = new Map<string, number | undefined>();
-    for (const t of targets) serverPids.set(t.name, t.url === gatewayUrl ? gateway.pid : t.url === dbhubMcpUrl ? dbhub.pid : t.url.includes(`:${nullPort}/`) ? nullServer.pid : t.url.includes(`:${barePort}/`) ? bareServer.pid : undefined);
+    for (const t of targets)
+      serverPids.set(t.name, t.url === gatewayUrl ? gateway.child.pid : t.url === gatewayAsync?.url ? gatewayAsync.child.pid : t.url === gatewayBefore?.url ? gatewayBefore.child.pid : t.url === dbhubMcpUrl ? dbhub.pid : t.url.includes(`:${nullPort}/`) ? nullServer.pid : t.url.includes(`:${barePort}/`) ? bareServer.pid : undefined);
     const loaders = Array.from({ length: CLIENT_PROCESSES }, () => startLoadProcess());
     children.push(...loaders.map((l) => l.child));
 
@@ -310,6 +346,7 @@ async function main(): Promise<void> {
       }
     }
 
+    reportDurability(targets.map((t) => ({ key: Object.keys(allTargets).find((k) => allTargets[k] === t)!, ms: results.get(t.name)! })));
     if (targets.length < 3 || targets[1] !== allTargets.gateway || targets[2] !== allTargets.dbhub) return;
     console.log(`\nClients: sequential latency from one client in this process; throughput from ${CONCURRENCY} clients spread over ${CLIENT_PROCESSES || 1} process(es).`);
     type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number; clientCpu?: number; machineCpu?: number; steal?: number };
@@ -380,8 +417,37 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 500));
     await prisma.$disconnect();
-    await Promise.all([meta.drop(), chinook.drop(), rm(spoolDir, { recursive: true, force: true }), rm(stubDir, { recursive: true, force: true })]);
+    await Promise.all([meta.drop(), chinook.drop(), rm(spoolDir, { recursive: true, force: true }), rm(stubDir, { recursive: true, force: true }), baselineDir ? rm(baselineDir, { recursive: true, force: true }) : undefined]);
   }
+}
+
+/**
+ * The audit durability price: each gateway variant measured in this run (medians of its rounds)
+ * next to the synchronous (default) one, per client kind, with the ratio sync / other.
+ */
+function reportDurability(measured: { key: string; ms: Measurement[] }[]): void {
+  const byKey = new Map(measured.map((m) => [m.key, m.ms]));
+  const rows: string[] = [];
+  for (const suffix of ["", "-raw"]) {
+    const sync = byKey.get(`gateway${suffix}`);
+    if (!sync) continue;
+    for (const other of [`gateway-async${suffix}`, `gateway-before${suffix}`]) {
+      const ms = byKey.get(other);
+      if (!ms) continue;
+      const pick = (list: Measurement[], f: (m: Measurement) => number | undefined) => {
+        const values = list.map(f).filter((v): v is number => v !== undefined);
+        return values.length ? median(values) : NaN;
+      };
+      const cells = [(m: Measurement) => m.p50, (m: Measurement) => m.p99, (m: Measurement) => m.throughput, (m: Measurement) => m.serverCpuUs].map((f) => [pick(sync, f), pick(ms, f)] as const);
+      const fmt = ([a, b]: readonly [number, number], digits: number) => `${a.toFixed(digits)} / ${b.toFixed(digits)} (${(a / b).toFixed(2)}×)`;
+      rows.push(`| gateway${suffix} vs ${other} | ${fmt(cells[0]!, 3)} | ${fmt(cells[1]!, 3)} | ${fmt(cells[2]!, 0)} | ${fmt(cells[3]!, 0)} |`);
+    }
+  }
+  if (rows.length === 0) return;
+  console.log(`\nAudit durability (sync = answered after fdatasync; medians of ${RUNS} rounds; sync / other (ratio))\n`);
+  console.log("| comparison | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | server CPU per call (µs) |");
+  console.log("|---|---|---|---|---|");
+  for (const row of rows) console.log(row);
 }
 
 await main();

@@ -45,10 +45,11 @@ export function createMetrics() {
     help: "Age of the oldest journalled audit event not yet seen in the metadata database",
     registers: [registry],
   });
-  // One observation per fdatasync (its _count is the number of syncs: group commit keeps it far below calls).
+  // One observation per synchronous journal write (O_DSYNC: durable as after fdatasync); its _count is the
+  // number of syncs, which group commit keeps far below the number of calls.
   const auditFsyncSeconds = new Histogram({
     name: "portcullis_gateway_audit_journal_fsync_seconds",
-    help: "Duration of one audit journal fdatasync (one per group of events)",
+    help: "Duration of one synchronous (O_DSYNC) audit journal write, one per group of events",
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });

@@ -50,7 +50,7 @@ interface Segment {
 }
 
 /**
- * Audit events on their way to PostgreSQL. `recordDurable` resolves once the event is fdatasync'd in
+ * Audit events on their way to PostgreSQL. `recordDurable` resolves once the event is durably written (O_DSYNC) in
  * this instance's journal (group commit; see journal.ts), so a tool call is answered only with its
  * event on disk. Journalled events are sent to BullMQ in small batches as before; a background pass
  * checks by id which of them the metadata database holds, deletes a segment once all of it is stored

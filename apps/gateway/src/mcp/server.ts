@@ -124,7 +124,7 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
 export const AUDIT_UNAVAILABLE_CODE = -32050;
 
 /**
- * Resolves once the call's audit event is fdatasync'd in the journal, so the answer never leaves
+ * Resolves once the call's audit event is durably written (O_DSYNC) in the journal, so the answer never leaves
  * without it. When the journal cannot write, the call fails with a retryable error instead of being
  * answered unaudited (its statement may have run: the log line of the failure carries the event).
  */
