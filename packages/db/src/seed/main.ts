@@ -32,7 +32,8 @@ try {
     targetAdminUrl,
     targetAddress,
     demoPassword: process.env.DEMO_PASSWORD || undefined,
-    keysFile: path.join(root, ".data", "demo-keys.json"),
+    // The stack's own data directory (up.sh exports it): a second stack must not rewrite the first's keys.
+    keysFile: path.join(process.env.PORTCULLIS_DATA_DIR ? path.resolve(process.env.PORTCULLIS_DATA_DIR) : path.join(root, ".data"), "demo-keys.json"),
     log: (line) => console.log(`▸ ${line}`),
   });
   const metadataDb = new pg.Client({ connectionString: env.DATABASE_URL });
