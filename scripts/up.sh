@@ -159,7 +159,7 @@ ready_phase() {
   wait_http gateway "http://127.0.0.1:${GATEWAY_PORT}/healthz" || ok=0
   wait_http worker "http://$(probe_host "${WORKER_METRICS_HOST:-127.0.0.1}"):${WORKER_METRICS_PORT}/healthz" || ok=0
   wait_http web "http://$(probe_host "$WEB_HOST"):${WEB_PORT}/api/health" || ok=0
-  if [ "$ok" = 1 ] && [ -f packages/db/src/seed/demo-ready.ts ]; then
+  if [ "$ok" = 1 ]; then
     say "waiting for the demo's schema snapshot and descriptions"
     if ! node --import tsx packages/db/src/seed/demo-ready.ts; then
       ok=0
