@@ -304,3 +304,39 @@ test("a crash loop backs off exponentially and is reported with the log's last l
     await looping.close();
   }
 }, 120_000);
+
+test("an app that ignores SIGTERM is killed only after its grace period; a second signal kills at once", async () => {
+  // A process that refuses to stop (as a hung drain would), printing when SIGTERM reaches it.
+  const stubborn = [process.execPath, "-e", 'process.on("SIGTERM", () => console.log("ignoring SIGTERM")); console.log("up"); setInterval(() => {}, 1000);'];
+  const graceful = await Supervisor.start({ apps: [{ name: "stubborn", command: stubborn, graceMs: 1500 }], echo: true }, {});
+  try {
+    const pid = await graceful.pidOf("stubborn");
+    await graceful.waitLine(/\[stubborn\] up/);
+    const sentAt = Date.now();
+    graceful.child.kill("SIGTERM");
+    await graceful.waitLine(/\[stubborn\] ignoring SIGTERM/);
+    const [gone] = await Promise.all([deathTimes({ stubborn: pid }), graceful.exited]);
+    expect(gone.stubborn! - sentAt).toBeGreaterThanOrEqual(1500);
+    expect(gone.stubborn! - sentAt).toBeLessThan(4000);
+    await graceful.waitLine(/stubborn did not stop within its 1\.5 s grace period; killing it/);
+    await graceful.waitLine(/stubborn stopped \(signal SIGKILL/);
+  } finally {
+    await graceful.close();
+  }
+
+  const forced = await Supervisor.start({ apps: [{ name: "stubborn", command: stubborn, graceMs: 60_000 }], echo: true }, {});
+  try {
+    const pid = await forced.pidOf("stubborn");
+    await forced.waitLine(/\[stubborn\] up/);
+    forced.child.kill("SIGTERM");
+    await forced.waitLine(/\[stubborn\] ignoring SIGTERM/);
+    const secondAt = Date.now();
+    forced.child.kill("SIGINT");
+    const [gone, exit] = await Promise.all([deathTimes({ stubborn: pid }), forced.exited]);
+    expect(gone.stubborn! - secondAt).toBeLessThan(1000);
+    expect(exit.code).toBe(1);
+    await forced.waitLine(/SIGINT again: forcing/);
+  } finally {
+    await forced.close();
+  }
+}, 60_000);
