@@ -1,6 +1,7 @@
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { verifyAuditChain } from "@portcullis/db/audit";
+import { randomBytes } from "node:crypto";
+import { parseAuditChainKey, verifyAuditChain } from "@portcullis/db/audit";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { spawnGateway } from "./child-gateway.js";
@@ -20,7 +21,11 @@ let link: LinkFixture;
 let workers: RunningWorker[] = [];
 let gateways: Gateway[] = [];
 
+// The worker (in this process) chains with an HMAC key: re-sent duplicates must not break a keyed chain.
+const chainKey = randomBytes(32).toString("hex");
+
 beforeAll(async () => {
+  process.env.AUDIT_CHAIN_KEY = chainKey;
   [world, redis] = await Promise.all([GatewayWorld.create(), ThrowawayRedis.start()]);
   link = await world.addLink({ access: "read" });
 });
@@ -35,9 +40,9 @@ afterAll(async () => {
   await redis?.close();
 });
 
-async function startGateway(): Promise<{ gateway: Gateway; url: string; dir: string }> {
-  const before = new Set((await readdir(world.spoolDir).catch(() => [] as string[])));
-  const { gateway, url } = await world.startGateway({ REDIS_URL: redis.url });
+async function startGateway(overrides: Record<string, string> = {}): Promise<{ gateway: Gateway; url: string; dir: string }> {
+  const before = new Set(await readdir(world.spoolDir).catch(() => [] as string[]));
+  const { gateway, url } = await world.startGateway({ REDIS_URL: redis.url, ...overrides });
   gateways.push(gateway);
   const dir = (await readdir(world.spoolDir)).find((d) => !before.has(d) && !d.startsWith("."))!;
   return { gateway, url: `${url}/mcp/${link.linkId}`, dir };
@@ -89,10 +94,27 @@ async function expectOneRowEach(marker: string, answered: number[], timeoutMs = 
   for (const [n, count] of counts) expect(count, `call ${n} stored once`).toBe(1);
 }
 
+/** Holds an exclusive lock on a Chinook table: reads of it wait until `release()`, then all go on at once. */
+async function lockTable(table: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: world.target.url });
+  await client.connect();
+  await client.query("BEGIN");
+  await client.query(`LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
+  return async () => {
+    await client.query("COMMIT");
+    await client.end();
+  };
+}
+
 async function expectChainVerifies(): Promise<void> {
   const pool = new pg.Pool({ connectionString: world.meta.url });
   try {
-    expect(await verifyAuditChain(pool, world.teamId)).toMatchObject({ ok: true });
+    expect(await verifyAuditChain(pool, world.teamId, { key: parseAuditChainKey(chainKey) })).toMatchObject({ ok: true });
+    const { rows } = await pool.query<{ keyed: number; total: number }>(
+      `SELECT count(*) FILTER (WHERE hash LIKE 'k1:%')::int AS keyed, count(*)::int AS total FROM audit_events WHERE team_id = $1`,
+      [world.teamId],
+    );
+    expect(rows[0]!.keyed).toBe(rows[0]!.total);
   } finally {
     await pool.end();
   }
@@ -198,18 +220,77 @@ test("a journal that cannot write fails the call with a retryable error instead 
   expect(Object.fromEntries(counts)).toEqual({ 1: 1, 3: 1 });
 }, 90_000);
 
-test("group commit: 64 concurrent calls cost far fewer than 64 fdatasyncs", async () => {
-  const { gateway, url } = await startGateway();
+test("group commit: 64 calls completing together cost far fewer than 64 synchronous writes", async () => {
+  const { gateway, url } = await startGateway({ GATEWAY_POOL_MAX: "64" });
   const syncs = async () => (await gateway.services.metrics.auditFsyncSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
   const journalled = async () => (await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "journalled")?.value ?? 0;
-  // Warm the link's caches and pool first, so the 64 calls reach the journal close together.
-  expect((await callSql(url, link.key, "SELECT 0 AS n /* group */")).ok).toBe(true);
+  // Warm the link's caches and pool first. Then 64 calls wait on one lock and, released together,
+  // reach the journal within a few milliseconds of each other: what a burst of traffic looks like.
+  expect((await callSql(url, link.key, "SELECT 0 AS n FROM genre LIMIT 1 /* group */")).ok).toBe(true);
+  const release = await lockTable("genre");
   const [syncsBefore, eventsBefore] = [await syncs(), await journalled()];
-  const results = await Promise.all(Array.from({ length: 64 }, (_, i) => callSql(url, link.key, `SELECT ${i + 1} AS n /* group */`)));
+  const calls = Promise.all(Array.from({ length: 64 }, (_, i) => callSql(url, link.key, `SELECT ${i + 1} AS n FROM genre LIMIT 1 /* group */`)));
+  await new Promise((r) => setTimeout(r, 500));
+  await release();
+  const results = await calls;
   expect(results.every((r) => r.ok)).toBe(true);
   const [syncsAfter, eventsAfter] = [await syncs(), await journalled()];
   expect(eventsAfter - eventsBefore).toBe(64);
   expect(syncsAfter - syncsBefore).toBeGreaterThan(0);
   expect(syncsAfter - syncsBefore).toBeLessThanOrEqual(32);
-  console.log(`group commit: 64 calls, ${syncsAfter - syncsBefore} fdatasyncs`);
+  console.log(`group commit: 64 calls, ${syncsAfter - syncsBefore} synchronous writes`);
 }, 60_000);
+
+test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; no answered call goes unaudited", async () => {
+  const env = world.env({ REDIS_URL: redis.url, GATEWAY_SHUTDOWN_GRACE_MS: "5000" });
+  const answered: number[] = [];
+  const exitOf = (child: Awaited<ReturnType<typeof spawnGateway>>) => new Promise<number | null>((r) => child.child.once("exit", (code) => r(code)));
+
+  // One signal: the slow call in flight is finished and answered, then the process exits cleanly.
+  let child = await spawnGateway(env);
+  let url = `${child.url}/mcp/${link.linkId}`;
+  let traffic = load(url, "sigterm", 4, 0);
+  await waitFor(async () => traffic.answered.length, (n) => n >= 50, 30_000);
+  let release = await lockTable("media_type");
+  const slow = callSql(url, link.key, "SELECT 900001 AS n FROM media_type LIMIT 1 /* sigterm */");
+  await new Promise((r) => setTimeout(r, 200));
+  let exited = exitOf(child);
+  let started = Date.now();
+  child.child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 1_000));
+  await release();
+  expect((await slow).ok).toBe(true);
+  answered.push(900001);
+  expect(await exited).toBe(0);
+  expect(Date.now() - started).toBeGreaterThan(700);
+  expect(Date.now() - started).toBeLessThan(5_000);
+  await traffic.stop();
+  answered.push(...traffic.answered);
+
+  // Two signals: the second ends the drain at once, whatever is still running.
+  child = await spawnGateway(env);
+  url = `${child.url}/mcp/${link.linkId}`;
+  traffic = load(url, "sigterm", 4, 100_000);
+  await waitFor(async () => traffic.answered.length, (n) => n >= 50, 30_000);
+  release = await lockTable("media_type");
+  // Settled at once: its connection is cut by the exit, and the rejection must not go unhandled meanwhile.
+  const cut = callSql(url, link.key, "SELECT 900002 AS n FROM media_type LIMIT 1 /* sigterm */").catch(() => ({ ok: false }));
+  await new Promise((r) => setTimeout(r, 200));
+  exited = exitOf(child);
+  started = Date.now();
+  child.child.kill("SIGTERM");
+  await new Promise((r) => setTimeout(r, 300));
+  child.child.kill("SIGTERM");
+  expect(await exited).toBe(1);
+  expect(Date.now() - started).toBeLessThan(2_000);
+  expect((await cut).ok).toBe(false);
+  await release();
+  await traffic.stop();
+  answered.push(...traffic.answered);
+
+  // Whatever was answered before either exit is stored once, by the instance that adopts the journals.
+  await startGateway();
+  await worker();
+  await expectOneRowEach("sigterm", answered);
+  await expectChainVerifies();
+}, 120_000);
