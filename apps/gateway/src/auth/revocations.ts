@@ -2,6 +2,8 @@ import type { Redis } from "ioredis";
 import { REVOCATION_CHANNEL, revocationMessageSchema, type RevocationMessage } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 
+const QUIT_TIMEOUT_MS = 1_000;
+
 /**
  * Listens for revocation broadcasts. A message is applied the moment it arrives (well inside the one
  * second the contract allows). Pub/sub is fire-and-forget, so after any reconnect every cache is
@@ -34,6 +36,11 @@ export function subscribeToRevocations(
   });
   void subscriber.subscribe(REVOCATION_CHANNEL).catch((error: Error) => logger.warn({ err: error.message }, "subscribe failed"));
   return async () => {
-    await subscriber.quit().catch(() => subscriber.disconnect());
+    // QUIT waits in the offline queue while Redis is away (subscriber connections retry forever), which
+    // would hold a shutdown until Redis came back: only a connected subscriber says goodbye, briefly.
+    if (subscriber.status !== "ready") return subscriber.disconnect();
+    const quit = subscriber.quit().then(() => undefined);
+    const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), QUIT_TIMEOUT_MS).unref());
+    if ((await Promise.race([quit.catch(() => "failed" as const), timeout])) !== undefined) subscriber.disconnect();
   };
 }
