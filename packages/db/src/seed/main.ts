@@ -27,6 +27,14 @@ const metadata = new URL(env.DATABASE_URL);
 const admin = new URL(targetAdminUrl);
 const throughSocket = !admin.hostname || (admin.searchParams.get("host") ?? "").startsWith("/");
 const targetAddress = throughSocket ? { host: metadata.hostname, port: Number(metadata.port || 5432) } : undefined;
+function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
 try {
   const { links, connectionId } = await seedDemo(prisma, {
     targetAdminUrl,
@@ -39,7 +47,12 @@ try {
   const metadataDb = new pg.Client({ connectionString: env.DATABASE_URL });
   await metadataDb.connect();
   try {
-    await queueDemoSchemaJobs(metadataDb, connectionId, { redisUrl: queueEnv.REDIS_URL, prefix: queueEnv.QUEUE_PREFIX, log: (line) => console.log(`▸ ${line}`) });
+    // The links work without a snapshot: a queue that cannot be reached is a warning (demo-ready then
+    // says what is missing), not a failed quick start.
+    await withTimeout(
+      queueDemoSchemaJobs(metadataDb, connectionId, { redisUrl: queueEnv.REDIS_URL, prefix: queueEnv.QUEUE_PREFIX, log: (line) => console.log(`▸ ${line}`) }),
+      20_000,
+    ).catch((error: unknown) => console.error(`! could not queue the demo's schema snapshot (is Redis up?): ${error instanceof Error ? error.message : String(error)}`));
   } finally {
     await metadataDb.end();
   }

@@ -77,9 +77,13 @@ export async function queueDemoSchemaJobs(pool: pg.Pool | pg.Client, connectionI
   const log = options.log ?? (() => {});
   const missing = await undescribedTables(pool, connectionId);
   if (missing && missing.length === 0) return "complete";
-  const connection = { url: options.redisUrl, maxRetriesPerRequest: 1, connectTimeout: 5000 };
+  // One attempt, no reconnection: a Redis that is down fails this call at once (and lets the seed
+  // process exit) instead of retrying in the background.
+  const connection = { url: options.redisUrl, maxRetriesPerRequest: 1, connectTimeout: 5000, retryStrategy: () => null };
   const introspection = new Queue(QUEUES.introspection, { prefix: options.prefix, connection });
   const descriptions = new Queue(QUEUES.descriptions, { prefix: options.prefix, connection });
+  // Connection errors reach the caller through the failed commands; unhandled, they would also be thrown.
+  for (const queue of [introspection, descriptions]) queue.on("error", () => {});
   try {
     // A pending descriptions job takes the first snapshot itself when there is none.
     if (await pendingFor(descriptions, connectionId)) return "already-queued";
@@ -94,6 +98,6 @@ export async function queueDemoSchemaJobs(pool: pg.Pool | pg.Client, connectionI
     if (added) log(`queued descriptions for ${missing.length} demo table(s) without one`);
     return added ? "descriptions-queued" : "already-queued";
   } finally {
-    await Promise.all([introspection.close(), descriptions.close()]);
+    await Promise.all([introspection.close(), descriptions.close()]).catch(() => {});
   }
 }
