@@ -57,7 +57,7 @@ describe("the offline describer on Chinook", () => {
     expect(column(d.get("public.customer"), "support_rep_id")).toBe("Support rep: an employee (joins employee.employee_id).");
     expect(column(d.get("public.invoice"), "total")).toBe("The invoice's total, a money amount.");
     expect(column(d.get("public.invoice"), "invoice_date")).toBe("The invoice's date.");
-    expect(column(d.get("public.track"), "milliseconds")).toBe("A duration in milliseconds.");
+    expect(column(d.get("public.track"), "milliseconds")).toBe("A number of milliseconds.");
     for (const [key, description] of d) {
       const snapshot = chinook.tables.find((t) => tableKey(t) === key)!;
       for (const c of snapshot.columns) {
@@ -151,7 +151,7 @@ describe("the offline describer on odd catalogs", () => {
       referencedBy: [],
       samples: {},
     });
-    expect(out.table).toBe("One row per event log.");
+    expect(out.table).toBe("One row per event log. No primary key.");
     expect(column(out, "created_at")).toBe("When the event log was created. Defaults to the time of insert.");
     expect(column(out, "is_processed")).toBe("Whether the event log is processed.");
     expect(column(out, "payload")).toBe("The event log's payload.");

@@ -185,10 +185,13 @@ function describeTable(table: TableSnapshot, referrers: Referrer[]): string {
   }
   if (outgoing.length) sentences.push(sentence(listed(outgoing)));
 
+  // Without a key, rows may repeat: worth knowing before counting or joining.
+  const keyless = !table.primaryKey && (table.kind === "table" || table.kind === "partitioned_table") && !table.uniqueConstraints.length;
   const incoming = referrers
     .filter((r) => !(r.schema === table.schema && r.table === table.name))
     .map((r) => refName(r.schema, r.table, r.columns, home));
   if (incoming.length) sentences.push(sentence(`Referenced by ${listed(incoming)}`));
+  if (keyless) sentences.push("No primary key.");
   return fit(sentences, TABLE_MAX_CHARS);
 }
 
@@ -203,13 +206,14 @@ function ownWords(table: TableSnapshot, column: string): string[] {
   return col;
 }
 
-// A unit as the last word of a name: what the number measures, and in what.
-const UNITS: [RegExp, string, string][] = [
-  [/^(ms|millis|milliseconds)$/, "duration", "in milliseconds"],
-  [/^(secs|seconds)$/, "duration", "in seconds"],
-  [/^(minutes|mins)$/, "duration", "in minutes"],
-  [/^bytes$/, "size", "in bytes"],
-  [/^(pct|percent|percentage)$/, "share", "as a percentage"],
+// A unit as the last word of a name: what the number counts (whether a duration, a size or an epoch
+// time, the name does not say).
+const UNITS: [RegExp, string][] = [
+  [/^(ms|millis|milliseconds)$/, "milliseconds"],
+  [/^(secs|seconds)$/, "seconds"],
+  [/^(minutes|mins)$/, "minutes"],
+  [/^bytes$/, "bytes"],
+  [/^(pct|percent|percentage)$/, "percent"],
 ];
 
 /** What the column holds, from its name alone (no foreign key, not the primary key). */
@@ -221,7 +225,7 @@ function byName(table: TableSnapshot, col: ColumnSnapshot): string {
   const unit = UNITS.find(([pattern]) => pattern.test(last));
   if (unit) {
     const rest = own.slice(0, -1).join(" ");
-    return rest ? `The ${possessive(subject)} ${rest}, ${unit[2]}.` : `A ${unit[1]} ${unit[2]}.`;
+    return rest ? `The ${possessive(subject)} ${rest}, in ${unit[1]}.` : `A number of ${unit[1]}.`;
   }
   if (/^(is|has|can|should|was)$/.test(own[0] ?? "") && own.length > 1 && /bool/i.test(col.type)) {
     return `Whether the ${subject} ${name}.`;
