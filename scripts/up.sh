@@ -105,8 +105,10 @@ node --import tsx packages/db/src/migrate/cli.ts
 say "seeding the demo"
 SEED_OUTPUT="$(DEMO_TARGET_ADMIN_URL="$SEED_ADMIN_URL" node --import tsx packages/db/src/seed/main.ts)"
 
-# Build the dashboard when its sources changed since the last build.
-if [ ! -f apps/web/.next/BUILD_ID ] || [ -n "$(find apps/web/src packages -newer apps/web/.next/BUILD_ID \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) -not -path '*/node_modules/*' -print -quit)" ]; then
+# Build the dashboard when its sources changed since the last build. PORTCULLIS_NEXT_DIST_DIR (under
+# apps/web; next.config's distDir follows it) lets a second stack serve a build of its own.
+WEB_BUILD="apps/web/${PORTCULLIS_NEXT_DIST_DIR:-.next}/BUILD_ID"
+if [ ! -f "$WEB_BUILD" ] || [ -n "$(find apps/web/src packages -newer "$WEB_BUILD" \( -name '*.ts' -o -name '*.tsx' -o -name '*.css' \) -not -path '*/node_modules/*' -print -quit)" ]; then
   say "building the dashboard (first run takes a minute or two)"
   (cd apps/web && node_modules/.bin/next build --webpack > "$DATA/web-build.log" 2>&1) || { tail -40 "$DATA/web-build.log"; die "dashboard build failed (log: $DATA/web-build.log)"; }
 fi
