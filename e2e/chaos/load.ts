@@ -33,8 +33,8 @@ export interface LoadOptions {
   clients: number;
   /** Per-client pacing: at most one call every this many ms (clients × 1000 / period = calls/s). */
   periodMs: number;
-  /** Attempts per logical call before the client gives up (an outage longer than the test expects). */
-  maxAttempts?: number;
+  /** How long a logical call keeps being retried before the client gives up (ms). */
+  retryForMs?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -48,7 +48,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Load {
   readonly run = randomBytes(4).toString("hex");
   readonly attempts: Attempt[] = [];
-  /** Logical calls that exhausted their attempts. */
+  /** Logical calls still failing after retrying for `retryForMs`. */
   gaveUp = 0;
   private stopping = false;
   private loops: Promise<void>[] = [];
@@ -77,7 +77,7 @@ export class Load {
 
   private async client(c: number): Promise<void> {
     const { gateways, periodMs } = this.options;
-    const maxAttempts = this.options.maxAttempts ?? 40;
+    const retryForMs = this.options.retryForMs ?? 30_000;
     for (let n = 0; !this.stopping; n++) {
       const started = Date.now();
       let g = (n + c) % gateways.length;
@@ -86,7 +86,7 @@ export class Load {
         const result = await this.call(gateways[g]!, requestId, this.statement(requestId, n));
         this.attempts.push(result);
         if (result.outcome === "answered" || !result.retryable) break;
-        if (attempt + 1 >= maxAttempts) {
+        if (Date.now() - started > retryForMs) {
           this.gaveUp++;
           break;
         }
