@@ -187,7 +187,7 @@ describe("the demo at ready", () => {
     const schema = toolText(await client.callTool({ name: "get_schema", arguments: {} }));
     expect(schema).toContain("Joins artist via artist_id");
     expect(schema).toContain("Links playlist and track, many-to-many");
-    expect(schema).toContain("Reports to: another employee (joins employee.employee_id, self-reference).");
+    expect(schema).toContain("Reports to (another employee, a self-reference). Joins employee.employee_id.");
     const track = toolText(await client.callTool({ name: "describe_table", arguments: { table: "track" } }));
     expect(track).toContain("Referenced by invoice_line.track_id; playlist_track.track_id.");
     await client.close();

@@ -53,8 +53,8 @@ describe("the offline describer on Chinook", () => {
       "One row per track, about 3,503 rows. Joins album via album_id; genre via genre_id; media_type via media_type_id. Referenced by invoice_line.track_id; playlist_track.track_id.",
     );
     expect(column(d.get("public.album"), "title")).toBe("The album's title.");
-    expect(column(d.get("public.album"), "artist_id")).toBe("The album's artist (joins artist.artist_id).");
-    expect(column(d.get("public.customer"), "support_rep_id")).toBe("Support rep: an employee (joins employee.employee_id).");
+    expect(column(d.get("public.album"), "artist_id")).toBe("The album's artist. Joins artist.artist_id.");
+    expect(column(d.get("public.customer"), "support_rep_id")).toBe("Support rep (an employee). Joins employee.employee_id.");
     expect(column(d.get("public.invoice"), "total")).toBe("The invoice's total, a money amount.");
     expect(column(d.get("public.invoice"), "invoice_date")).toBe("The invoice's date.");
     expect(column(d.get("public.track"), "milliseconds")).toBe("A number of milliseconds.");
@@ -69,16 +69,16 @@ describe("the offline describer on Chinook", () => {
 
   test("a self-reference (employee.reports_to) is named as one", () => {
     expect(d.get("public.employee")?.table).toContain("reports_to points to another employee (self-reference).");
-    expect(column(d.get("public.employee"), "reports_to")).toBe("Reports to: another employee (joins employee.employee_id, self-reference).");
+    expect(column(d.get("public.employee"), "reports_to")).toBe("Reports to (another employee, a self-reference). Joins employee.employee_id.");
     expect(column(d.get("public.employee"), "employee_id")).toBe("Primary key of employee. Referenced by customer.support_rep_id; employee.reports_to.");
   });
 
   test("a junction table (playlist_track) links its two tables, many-to-many", () => {
     expect(junctionOf(chinook.tables.find((t) => t.name === "playlist_track")!)).not.toBeNull();
     expect(d.get("public.playlist_track")?.table).toBe(
-      "Links playlist and track, many-to-many: one row per pair. Joins playlist via playlist_id; track via track_id.",
+      "Links playlist and track, many-to-many (one row per pair). Joins playlist via playlist_id; track via track_id.",
     );
-    expect(column(d.get("public.playlist_track"), "track_id")).toBe("Part of the primary key; joins track.track_id.");
+    expect(column(d.get("public.playlist_track"), "track_id")).toBe("Part of the primary key. Joins track.track_id.");
     // invoice_line also has two foreign keys, but its own data (price, quantity): not a junction.
     expect(junctionOf(chinook.tables.find((t) => t.name === "invoice_line")!)).toBeNull();
   });
@@ -130,9 +130,9 @@ describe("the offline describer on odd catalogs", () => {
     });
     const out = describeOffline({ table: line, referencedBy: [], samples: {} });
     expect(out.table).toBe("One row per order line per (order_id, line_no). Joins orders via order_id; stock.bin via (warehouse_id, bin_code).");
-    expect(column(out, "order_id")).toBe("Part of the primary key; joins orders.id.");
+    expect(column(out, "order_id")).toBe("Part of the primary key. Joins orders.id.");
     expect(column(out, "line_no")).toBe("Part of the primary key (order_id, line_no).");
-    expect(column(out, "bin_code")).toBe("Part of a foreign key to bin: joins stock.bin.code.");
+    expect(column(out, "bin_code")).toBe("Part of a foreign key to bin. Joins stock.bin.code.");
     expect(column(out, "qty")).toBe("The order line's qty. Check: qty > 0.");
   });
 

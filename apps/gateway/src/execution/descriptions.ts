@@ -69,15 +69,43 @@ export function descriptionsForLink(descriptions: Descriptions, hidden: HiddenNa
   const cached = perStore.get(hidden);
   if (cached) return cached;
   const out: Descriptions = new Map();
+  const redact = (text: string | undefined, key: string) => withoutHiddenColumnsElsewhere(redactHiddenMentions(text, hidden, key), hidden);
   for (const [key, entry] of descriptions) {
-    const table = redactHiddenMentions(entry.table, hidden, key);
+    const table = redact(entry.table, key);
     const columns = new Map<string, string>();
     for (const [column, text] of entry.columns) {
-      const kept = redactHiddenMentions(text, hidden, key);
+      const kept = redact(text, key);
       if (kept) columns.set(column, kept);
     }
     out.set(key, table ? { table, columns } : { columns });
   }
   perStore.set(hidden, out);
   return out;
+}
+
+const QUALIFIED = /[\p{L}\p{N}_$]+(?:\.[\p{L}\p{N}_$]+)+/gu;
+
+/**
+ * Drops sentences naming a column another relation hides, written qualified ("Referenced by
+ * invoice.customer_id", "joins employee.employee_id"): redactHiddenMentions looks for hidden columns
+ * only in their own relation's texts, and descriptions name the other end of each foreign key.
+ */
+export function withoutHiddenColumnsElsewhere(text: string | undefined, hidden: HiddenNames): string | undefined {
+  if (!text || hidden.columns.size === 0) return text;
+  const byTable = new Map<string, ReadonlySet<string>[]>();
+  for (const [key, columns] of hidden.columns) {
+    const table = key.slice(key.indexOf(".") + 1).toLowerCase();
+    byTable.set(table, [...(byTable.get(table) ?? []), columns]);
+    byTable.set(key.toLowerCase(), [columns]);
+  }
+  const names = (sentence: string) =>
+    [...sentence.matchAll(QUALIFIED)].some((match) => {
+      const parts = match[0].toLowerCase().split(".");
+      const column = parts[parts.length - 1]!;
+      return (byTable.get(parts.slice(0, -1).join(".")) ?? []).some((set) => set.has(column));
+    });
+  const sentences = text.split(/(?<=[.!?;:])\s+|\n+/);
+  const kept = sentences.filter((sentence) => !names(sentence));
+  if (kept.length === sentences.length) return text;
+  return kept.join(" ").trim() || undefined;
 }

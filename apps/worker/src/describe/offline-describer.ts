@@ -6,7 +6,8 @@ import type { ColumnStats, Describer, Referrer, TableContext, TableDescription }
  * comments, keys, the foreign-key graph, CHECK constraints, naming conventions, row estimates, and
  * (for opted-in connections, visible columns only) pg_stats — never the column's type again (the
  * schema output already carries it). Sentences are short and each names few objects: the gateway
- * drops any sentence that mentions what a link hides, so one hidden table costs one sentence.
+ * drops any sentence (or ";"/":" clause) that mentions what a link hides, so one hidden table costs
+ * one clause — which is why what a column is and what it joins are separate sentences.
  */
 
 /** Length budgets: a 3,000-table schema must still fit a model's context. */
@@ -162,7 +163,7 @@ function describeTable(table: TableSnapshot, referrers: Referrer[]): string {
   else if (table.kind !== "table" && table.kind !== "partitioned_table") sentences.push(`${KIND_TEXT[table.kind]} ${human(table.name)}.`);
   else if (junction) {
     const [a, b] = junction.map((f) => tableName(f.references.schema, f.references.table, home));
-    sentences.push(a === b ? `Links ${plural(entity(a!))} to other ${plural(entity(a!))}, many-to-many.` : `Links ${a} and ${b}, many-to-many: one row per pair.`);
+    sentences.push(a === b ? `Links ${plural(entity(a!))} to other ${plural(entity(a!))}, many-to-many.` : `Links ${a} and ${b}, many-to-many (one row per pair).`);
   } else if (isLookup(table, referrers)) sentences.push(`Lookup list of ${plural(subject)} (${count(rows!)} rows).`);
   else {
     const key = table.primaryKey && table.primaryKey.length > 1 ? ` per (${table.primaryKey.join(", ")})` : "";
@@ -248,12 +249,12 @@ function describeForeignKey(table: TableSnapshot, col: ColumnSnapshot, fk: Forei
   const ref = refName(fk.references.schema, fk.references.table, fk.references.columns[index] ?? fk.references.columns.join(", "), table.schema);
   if (self) {
     const role = words(col.name.replace(/_?id$/i, "")).join(" ");
-    return `${capitalise(role)}: another ${subject} (joins ${ref}, self-reference).`;
+    return `${capitalise(role)} (another ${subject}, a self-reference). Joins ${ref}.`;
   }
-  if (fk.columns.length > 1) return `Part of a foreign key to ${fk.references.table}: joins ${ref}.`;
+  if (fk.columns.length > 1) return `Part of a foreign key to ${fk.references.table}. Joins ${ref}.`;
   const role = words(col.name.replace(/_?id$/i, "")).join(" ");
-  if (!role || role === target || role === human(fk.references.table)) return `The ${possessive(subject)} ${target} (joins ${ref}).`;
-  return `${capitalise(role)}: ${article(target)} (joins ${ref}).`;
+  if (!role || role === target || role === human(fk.references.table)) return `The ${possessive(subject)} ${target}. Joins ${ref}.`;
+  return `${capitalise(role)} (${article(target)}). Joins ${ref}.`;
 }
 
 function valueStats(table: TableSnapshot, col: ColumnSnapshot, stats: ColumnStats | undefined, unique: boolean, room: number): string | null {
@@ -289,7 +290,7 @@ function describeColumn(table: TableSnapshot, col: ColumnSnapshot, referrers: Re
     const index = fk?.columns.indexOf(col.name) ?? -1;
     if (fk && index >= 0) {
       const ref = refName(fk.references.schema, fk.references.table, fk.references.columns[index] ?? "", home);
-      sentences.push(`Part of the primary key; joins ${ref}.`);
+      sentences.push(`Part of the primary key. Joins ${ref}.`);
     } else sentences.push(`Part of the primary key (${pk.join(", ")}).`);
   } else if (fk) {
     sentences.push(describeForeignKey(table, col, fk));
