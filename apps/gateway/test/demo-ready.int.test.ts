@@ -207,7 +207,7 @@ describe("the demo at ready", () => {
     await pii.close();
   }, 180_000);
 
-  test("a human edit survives a re-seed and a re-introspection with new descriptions", async () => {
+  test("a human edit (and an AI description) survives a re-seed and a re-introspection with new descriptions", async () => {
     await pool.query(
       `UPDATE schema_descriptions SET description = 'Albums as released; one artist each.', source = 'human', model = NULL
        WHERE connection_id = $1 AND table_name = 'album' AND column_name = ''`,
@@ -225,9 +225,17 @@ describe("the demo at ready", () => {
     } finally {
       await introspection.close();
     }
+    // An AI description (a provider configured earlier) is not replaced by an offline one either.
+    await pool.query(
+      `UPDATE schema_descriptions SET description = 'Musical genres tracks are filed under.', source = 'ai', model = 'openai:gpt-4o-mini'
+       WHERE connection_id = $1 AND table_name = 'genre' AND column_name = ''`,
+      [seeded.connectionId],
+    );
+    expect(await queueDemoSchemaJobs(pool, seeded.connectionId, queueOptions)).toBe("complete");
     await regenerate();
     const stored = await descriptions();
     expect(stored.get("album.")).toEqual({ description: "Albums as released; one artist each.", source: "human" });
+    expect(stored.get("genre.")).toEqual({ description: "Musical genres tracks are filed under.", source: "ai" });
     expect(stored.get("artist.")?.source).toBe("heuristic");
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM schema_snapshots WHERE connection_id = $1`, [seeded.connectionId]);
     expect(rows[0].n).toBe(2);
