@@ -196,8 +196,10 @@ function scheduleRestart(app, code, signal, error) {
   app.failures += 1;
   const delay = delayFor(app.failures);
   const how = error ? `could not start (${error.message})` : signal ? `was killed (${signal})` : `exited with code ${code}`;
-  say("error", `${app.spec.name} ${how} after ${seconds(ran)}; restarting in ${seconds(delay)} — the other apps keep serving`);
-  if (app.failures >= config.crashLoopAfter) {
+  const looping = app.failures > config.crashLoopAfter ? ` (crash loop: ${app.failures} quick exits in a row; ${app.logFile})` : "";
+  say("error", `${app.spec.name} ${how} after ${seconds(ran)}; restarting in ${seconds(delay)} — the other apps keep serving${looping}`);
+  // The log's tail once, when the loop is recognised; later exits say so on their one line.
+  if (app.failures === config.crashLoopAfter) {
     say("error", `${app.spec.name} is crash-looping: ${app.failures} quick exits in a row (backoff up to ${seconds(config.backoff.maxMs)}); last lines of ${app.logFile}:`);
     for (const line of tail(app.logFile)) process.stdout.write(`    ${line}\n`);
   }
