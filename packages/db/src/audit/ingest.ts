@@ -6,6 +6,7 @@ import { randomUUID } from "node:crypto";
 import { type AuditRow, type CanonicalParts, GENESIS_HASH, canonicalParts, canonicalTime, chainHashOfParts, sanitizeText } from "./canonical.js";
 import type { ChainKey } from "./chain-key.js";
 import type { HeadMove } from "./checkpoint.js";
+import { checkOut } from "./checkout.js";
 
 /** An audit event as produced by the gateway (`auditEventSchema` of @portcullis/jobs, parsed). */
 export interface AuditEventInput {
@@ -248,8 +249,7 @@ function breakEvent(teamId: string, head: { seq: bigint; hash: string }, stored:
 export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatch, options: WriteOptions = {}): Promise<IngestResult> {
   const { rows, teamIds } = batch;
   if (rows.size === 0) return { inserted: 0, duplicates: 0, unknownTeam: [], heads: [], breaks: [] };
-  const client = await pool.connect();
-  let released = false;
+  const { client, release } = await checkOut(pool);
   try {
     await client.query("BEGIN");
     // Heads are created lazily; a team deleted since the event was produced has no row to attach to.
@@ -337,13 +337,10 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
     const unknownTeam = orphans.map((o) => o.id);
     return { inserted, duplicates: batch.received - inserted - unknownTeam.length, unknownTeam, heads: moved, breaks };
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => {
-      // The connection itself is broken: destroy it rather than return it to the pool.
-      client.release(true);
-      released = true;
-    });
+    // The connection itself is broken: destroy it rather than return it to the pool.
+    await client.query("ROLLBACK").catch(() => release(true));
     throw error;
   } finally {
-    if (!released) client.release();
+    release();
   }
 }

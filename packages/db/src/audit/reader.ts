@@ -1,5 +1,6 @@
 import pg from "pg";
 import type { PrismaClient } from "../generated/prisma/client.js";
+import { checkOut } from "./checkout.js";
 
 /** What the audit functions accept: the Prisma client (as the CLI and dashboard hold it) or pg. */
 export type AuditDatabase = PrismaClient | pg.Pool | pg.Client | string;
@@ -28,12 +29,14 @@ export async function withSnapshot<T>(db: AuditDatabase, fn: (query: RunQuery) =
   let done: () => Promise<void>;
   if (typeof db === "string") {
     const c = new pg.Client({ connectionString: db });
+    // A connection lost mid-read fails the next query; unlistened, its 'error' would end the process.
+    c.on("error", () => {});
     await c.connect();
     client = c;
     done = () => c.end();
   } else if (db instanceof pg.Pool) {
-    const c = await db.connect();
-    client = c;
+    const c = await checkOut(db);
+    client = c.client;
     done = async () => c.release();
   } else {
     client = db;

@@ -1,6 +1,7 @@
 import type pg from "pg";
 import { GENESIS_HASH } from "./canonical.js";
 import { type ChainKey, anchorMac } from "./chain-key.js";
+import { checkOut } from "./checkout.js";
 
 export interface PruneOptions {
   /** Rows deleted per transaction; each chunk holds its locks only for its own few milliseconds. */
@@ -40,7 +41,7 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
   const releasedTexts = new Set<string>();
   for (let chunk = 0; chunk < maxChunks; chunk++) {
     if (options.signal?.aborted) return { deleted, prunedThroughSeq: through, more: true };
-    const client = await pool.connect();
+    const { client, release } = await checkOut(pool);
     let done = false;
     try {
       await client.query("BEGIN");
@@ -89,10 +90,10 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
         done = Number(n) < chunkSize;
       }
     } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
+      await client.query("ROLLBACK").catch(() => release(true));
       throw error;
     } finally {
-      client.release();
+      release();
     }
     await pruneStatementTexts(pool, teamId, releasedTexts);
     if (done) return { deleted, prunedThroughSeq: through, more: false };
@@ -111,7 +112,7 @@ async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<st
   if (hashes.size === 0) return;
   const candidates = [...hashes];
   hashes.clear();
-  const client = await pool.connect();
+  const { client, release } = await checkOut(pool);
   try {
     await client.query("BEGIN");
     await client.query(`SELECT 1 FROM audit_chain_heads WHERE team_id = $1 FOR UPDATE`, [teamId]);
@@ -122,9 +123,9 @@ async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<st
     );
     await client.query("COMMIT");
   } catch (error) {
-    await client.query("ROLLBACK").catch(() => {});
+    await client.query("ROLLBACK").catch(() => release(true));
     throw error;
   } finally {
-    client.release();
+    release();
   }
 }
