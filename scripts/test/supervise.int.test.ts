@@ -2,7 +2,6 @@ import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { connectClient, toolText } from "../../apps/gateway/test/fixtures.js";
 import { createPrismaClient } from "../../packages/db/src/client.js";
 import { migrate } from "../../packages/db/src/migrate/index.js";
@@ -11,6 +10,8 @@ import { generateSecretKey, getKeyring } from "../../packages/db/src/secrets/ind
 import { freePort, withClient } from "../../packages/db/src/testing/index.js";
 import { countLiveWorkers, createRedis } from "../../packages/jobs/src/index.js";
 import { ROOT, Supervisor, alive, deathTimes, httpOk, lib } from "./supervised-stack.js";
+
+type Client = Awaited<ReturnType<typeof connectClient>>;
 
 /**
  * scripts/supervise.mjs running the real gateway and worker over a PostgreSQL and a Redis of this
