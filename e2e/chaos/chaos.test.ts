@@ -194,11 +194,14 @@ test("every answered call keeps exactly one audit row while Redis, the worker, a
   })();
 
   log(`\n${formatSummary(summary, { loadSeconds, settleSeconds, verification, ingestion })}`);
-  if (summary.problems.length) {
+  const crashes = [...gateways, worker].flatMap((app) => app.crashes);
+  if (crashes.length) log(`apps that died without being killed:\n${crashes.join("\n")}`);
+  if (summary.problems.length || crashes.length) {
     log(`first problems:\n${summary.problems.slice(0, 25).join("\n")}`);
     for (const g of [...gateways, worker]) log(`${g.name} log tail:\n${(await readFile(g.logFile, "utf8").catch(() => "")).split("\n").slice(-15).join("\n")}`);
   }
 
+  expect(crashes, "apps that died without being killed").toEqual([]);
   expect(load.attempts.length, "the load ran").toBeGreaterThan(1000);
   expect(summary.perVerdict.blocked, "refusals were part of the load").toBeGreaterThan(50);
   expect(summary.perVerdict.error, "database errors were part of the load").toBeGreaterThan(50);

@@ -183,6 +183,8 @@ async function killChild(child: ChildProcess | undefined, signal: NodeJS.Signals
 export class NodeApp {
   private child: ChildProcess | undefined;
   restarts = 0;
+  /** Exits nobody asked for (a crash the test did not cause), with code or signal and time. */
+  readonly crashes: string[] = [];
   constructor(
     readonly name: string,
     private readonly main: string,
@@ -210,6 +212,9 @@ export class NodeApp {
     });
     closeSync(log);
     this.child = child;
+    child.once("exit", (code, signal) => {
+      if (this.child === child) this.crashes.push(`${this.name} exited by itself (${signal ?? `code ${code}`}) at ${new Date().toISOString()}`);
+    });
     await until(`${this.name} answered ${this.healthPath}`, async () => {
       if (child.exitCode !== null) throw new Error(`${this.name} exited with ${child.exitCode}; see ${this.logFile}`);
       return (await fetch(`${this.url}${this.healthPath}`)).ok;
@@ -217,8 +222,9 @@ export class NodeApp {
   }
 
   async kill(): Promise<void> {
-    await killChild(this.child, "SIGKILL");
+    const child = this.child;
     this.child = undefined;
+    await killChild(child, "SIGKILL");
   }
 
   async restart(): Promise<void> {
@@ -228,7 +234,8 @@ export class NodeApp {
 
   /** Graceful stop (SIGTERM), as at the end of the run. */
   async stop(): Promise<void> {
-    await killChild(this.child, "SIGTERM");
+    const child = this.child;
     this.child = undefined;
+    await killChild(child, "SIGTERM");
   }
 }
