@@ -27,7 +27,7 @@ npx turbo run typecheck --continue --output-logs=errors-only || status=1
 say "lint"
 npx eslint . || status=1
 
-say "unit and integration suites"
+say "unit, integration and chaos suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1
 
 say "end-to-end suite (Playwright, Chromium)"
