@@ -104,13 +104,22 @@ function say(level, message) {
 }
 const seconds = (ms) => `${Number((ms / 1000).toFixed(ms < 10_000 ? 2 : 0))} s`;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// A daemonised store that died is the init process's child: until init reaps it (slowly in some
+// containers) it is a zombie that kill(pid, 0) still finds. A zombie is dead.
+const zombie = (pid) => {
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return false;
+  }
+};
 const alive = (pid) => {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return error.code === "EPERM";
   }
+  return !zombie(pid);
 };
 
 /** The last lines of a log, for a crash-loop report (read from the end: logs grow large). */
