@@ -379,7 +379,13 @@ export function createAuditWorker(opts: AuditWorkerOptions): { worker: Worker; b
     const attempts = job?.opts.attempts ?? 1;
     if (!job || error instanceof UnrecoverableError || job.attemptsMade >= attempts) opts.onFinalFailure?.();
   });
-  worker.on("error", (error) => opts.logger?.error({ err: error }, "audit worker error"));
+  worker.on("error", (error) => {
+    // Redis away (killed, restarting): BullMQ reconnects by itself and the jobs wait in Redis; a line
+    // per retry without the stack is enough. Anything else is a real fault.
+    const code = String((error as { code?: unknown }).code ?? "");
+    if (["ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EPIPE"].includes(code)) opts.logger?.warn({ err: error.message }, "audit worker: redis unreachable, reconnecting");
+    else opts.logger?.error({ err: error }, "audit worker error");
+  });
   startOutboxDrain(worker, batcher, opts);
   return { worker, batcher };
 }
