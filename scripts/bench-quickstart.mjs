@@ -63,7 +63,8 @@ function runUntilReady(dir, env, label) {
       tail = (tail + text).slice(-4000);
       for (const line of text.split("\n")) {
         const step = line.replace(ANSI, "").match(/▸\s*(.*)$/);
-        if (step && !done) steps.push({ at: performance.now() - started, step: step[1].trim() });
+        // The supervisor's own lines carry a clock time; the step is what follows it.
+        if (step && !done) steps.push({ at: performance.now() - started, step: step[1].replace(/^\d\d:\d\d:\d\d\.\d+ /, "").trim() });
         if (READY.test(line) && !done) {
           done = true;
           clearTimeout(timer);
