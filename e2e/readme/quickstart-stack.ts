@@ -167,18 +167,27 @@ export async function startQuickstart(options: { nextDistDir?: string; timeoutMs
 
 /**
  * Which dashboard build up.sh's stack serves. Best: the e2e global setup's, of the same sources, when
- * up.sh's rebuild check looks at PORTCULLIS_NEXT_DIST_DIR (then it is fresh and nothing is built).
- * An up.sh that checks only apps/web/.next rebuilds when .next is stale: that build goes to a private
- * directory (next.config's distDir follows the variable), never under another stack's running server.
+ * up.sh's rebuild check follows PORTCULLIS_NEXT_DIST_DIR and that build is fresh (nothing is built).
+ * Whenever up.sh would build (sources edited since, or an up.sh that checks only apps/web/.next), the
+ * build goes to a private directory (next.config's distDir follows the variable), never under a
+ * running server's feet.
  */
 function nextDistDir(upScript: string, e2eDistDir: string | undefined): { name: string; own: boolean } | undefined {
-  if (e2eDistDir && upScript.includes("PORTCULLIS_NEXT_DIST_DIR")) return { name: e2eDistDir, own: false };
-  const web = path.join(ROOT, "apps", "web");
-  const buildId = path.join(web, ".next", "BUILD_ID");
-  const stale =
-    !existsSync(buildId) ||
-    execFileSync("find", ["apps/web/src", "packages", "-newer", buildId, "(", "-name", "*.ts", "-o", "-name", "*.tsx", "-o", "-name", "*.css", ")", "-not", "-path", "*/node_modules/*", "-print", "-quit"], { cwd: ROOT, encoding: "utf8" }).trim() !== "";
-  return stale ? { name: `.next-readme-${process.pid}`, own: true } : undefined;
+  const own = { name: `.next-readme-${process.pid}`, own: true };
+  if (upScript.includes("PORTCULLIS_NEXT_DIST_DIR")) return e2eDistDir && !staleBuild(e2eDistDir) ? { name: e2eDistDir, own: false } : own;
+  return staleBuild(".next") ? own : undefined;
+}
+
+/** up.sh's rebuild condition: no BUILD_ID, or a source newer than it. */
+function staleBuild(distDir: string): boolean {
+  const buildId = path.join(ROOT, "apps", "web", distDir, "BUILD_ID");
+  if (!existsSync(buildId)) return true;
+  const newer = execFileSync(
+    "find",
+    ["apps/web/src", "packages", "-newer", buildId, "(", "-name", "*.ts", "-o", "-name", "*.tsx", "-o", "-name", "*.css", ")", "-not", "-path", "*/node_modules/*", "-print", "-quit"],
+    { cwd: ROOT, encoding: "utf8" },
+  );
+  return newer.trim() !== "";
 }
 
 /** Ctrl-C, as the README says; the process group is killed only if up.sh has not stopped within 60 s. */
