@@ -199,14 +199,17 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
       // Redis down is degraded, not unready: audit waits in the journal and auth works from PostgreSQL.
       const listening = accessListener.listening();
       const backlog = audit.backlog();
+      const journalFailure = audit.journalFailure();
       const checks = {
         metadata: lastDbCheck.ok ? "ok" : "unreachable",
         accessChanges: listening ? "ok" : "reconnecting (caches cleared every second)",
         redis: redis.status === "ready" ? "ok" : "degraded (audit events wait in the journal)",
         auditBacklog: `${backlog.pending} events not yet stored, oldest ${(backlog.oldestAgeMs / 1000).toFixed(1)} s`,
+        // Tool calls fail (retryably) while the journal cannot write: send them elsewhere.
+        auditJournal: journalFailure ? `failing: ${journalFailure}` : "ok",
         draining: draining ? "yes" : "no",
       };
-      return { ready: lastDbCheck.ok && listening && !draining, checks };
+      return { ready: lastDbCheck.ok && listening && !draining && !journalFailure, checks };
     },
   };
 

@@ -210,10 +210,17 @@ test("a journal that cannot write fails the call with a retryable error instead 
   expect(failed.text).not.toContain('"result"');
   const refused = (await gateway.services.metrics.refused.get()).values.find((v) => v.labels.reason === "audit_unavailable");
   expect(refused?.value).toBe(1);
+  // Unready meanwhile, so a load balancer sends calls to instances that can audit them.
+  const base = url.slice(0, url.indexOf("/mcp/"));
+  const unready = await fetch(`${base}/readyz`);
+  expect(unready.status).toBe(503);
+  expect(((await unready.json()) as { checks: Record<string, string> }).checks.auditJournal).toMatch(/^failing: /);
 
   // The disk is back: calls are answered (and audited) again.
   await rm(journalDir, { force: true });
   await mkdir(world.spoolDir, { recursive: true });
+  // The background pass probes the directory and the instance is ready again, without any call.
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status, (status) => status === 200, 10_000, 100);
   expect((await callSql(url, link.key, "SELECT 3 AS n /* disk-fail */")).ok).toBe(true);
   const counts = await waitFor(() => rowsPerCall(world, "disk-fail"), (c) => c.has(1) && c.has(3), 30_000, 250);
   // The refused call never became a row; the answered ones did, once each.

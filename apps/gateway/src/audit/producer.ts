@@ -70,6 +70,7 @@ export class AuditProducer {
   private readonly passTimer: NodeJS.Timeout;
   private readonly adoptTimer: NodeJS.Timeout;
   private closed = false;
+  private failure: string | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -163,10 +164,16 @@ export class AuditProducer {
     return event;
   }
 
+  /** Why the journal last failed to write, until a write (or the pass's probe) succeeds again. */
+  journalFailure(): string | undefined {
+    return this.failure;
+  }
+
   private async append(event: AuditEventInput): Promise<void> {
     try {
       await this.journal.append(event);
     } catch (error) {
+      this.failure = (error as Error).message;
       this.metrics.auditEvents.inc({ outcome: "journal_failed" });
       this.logger.error({ err: (error as JournalWriteError).message, event }, "audit event could not be journalled");
       throw error;
@@ -174,6 +181,7 @@ export class AuditProducer {
   }
 
   private committed(file: string, events: AuditEventInput[]): void {
+    this.failure = undefined;
     let segment = this.segments.get(file);
     if (!segment) {
       segment = newSegment(file, Date.now());
@@ -266,6 +274,14 @@ export class AuditProducer {
 
   /** One retirement pass: seal an idle segment, check due segments against the database, re-send what is missing. */
   private async pass(): Promise<void> {
+    if (this.failure) {
+      // Unready while the journal fails (no traffic then comes to prove it well): probe the
+      // directory itself, so the instance is ready again once the disk is.
+      await this.journal.open().then(
+        () => (this.failure = undefined),
+        () => {},
+      );
+    }
     await this.journal.rotateIfIdle();
     const now = Date.now();
     const due: Segment[] = [];
