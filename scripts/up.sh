@@ -35,6 +35,13 @@ case "$DATA" in /*) ;; *) DATA="$ROOT/$DATA" ;; esac
 DATA="$(realpath -m "$DATA")"
 # 0711: the `postgres` system user (root runs the cluster as it) must reach $DATA/pg, its own 0700 dir.
 mkdir -p "$DATA/logs"; chmod 711 "$DATA"
+# One stack per data directory: a second one would share its PostgreSQL and Redis and crash-loop on its ports.
+if [ -f "$DATA/supervisor.pid" ]; then
+  running="$(cat "$DATA/supervisor.pid")"
+  if [ -n "$running" ] && grep -qs "supervise.mjs" "/proc/$running/cmdline"; then
+    die "a stack already runs from $DATA (supervisor pid $running): stop it first, or give this one its own PORTCULLIS_DATA_DIR and ports"
+  fi
+fi
 export PORTCULLIS_DATA_DIR="$DATA"
 export WEB_PORT="${WEB_PORT:-3000}" GATEWAY_PORT="${GATEWAY_PORT:-3001}" GATEWAY_INTERNAL_PORT="${GATEWAY_INTERNAL_PORT:-3003}"
 export WORKER_METRICS_PORT="${WORKER_METRICS_PORT:-3002}"
@@ -183,4 +190,5 @@ ready_phase() {
 
 # The supervisor owns the stores from here: it restarts them and stops them last.
 trap - INT TERM EXIT
+echo $$ > "$DATA/supervisor.pid"
 exec node scripts/supervise.mjs "$SUPERVISE_CONFIG"
