@@ -110,32 +110,40 @@ async function phase(what: string, seconds: number): Promise<void> {
   await sleep(seconds * 1000);
 }
 
-/** The kills, in turn, with a few seconds of load after each restart. */
-async function chaos(): Promise<void> {
+/** The kills, in turn, with a few seconds of load after each restart; `mark` names each phase. */
+async function chaos(mark: (phase: string) => void): Promise<void> {
   await phase("steady", 4);
 
   log("SIGKILL redis");
+  mark("redis down");
   await redis.kill();
   await sleep(3000);
   await redis.start();
+  mark("redis back");
   await phase("redis restarted", 4);
 
   log("SIGKILL worker");
+  mark("worker down");
   await worker.kill();
   await sleep(2000);
   await worker.restart();
+  mark("worker back");
   await phase("worker restarted", 4);
 
   log("SIGKILL gateway-a");
+  mark("gateway-a down");
   await gateways[0]!.kill();
   await sleep(2000);
   await gateways[0]!.restart();
+  mark("gateway-a back");
   await phase("gateway-a restarted", 4);
 
+  mark("postgres down");
   const pid = await metaPg.kill();
   log(`SIGKILL metadata PostgreSQL postmaster (pid ${pid})`);
   await sleep(2000);
   await metaPg.start();
+  mark("postgres back");
   await phase("PostgreSQL restarted (crash recovery)", 6);
 }
 
@@ -144,7 +152,7 @@ test("every answered call keeps exactly one audit row while Redis, the worker, a
   const load = new Load({ gateways: gateways.map((g) => g.url), linkId: link.id, key: link.key, clients: 5, periodMs: 80 });
   load.start();
   try {
-    await chaos();
+    await chaos((phase) => (load.phase = phase));
   } finally {
     await load.stop();
   }

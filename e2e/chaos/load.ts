@@ -9,6 +9,8 @@ export interface Attempt {
   sql: string;
   expected: Expected;
   gateway: string;
+  /** What the test was doing to the parts when the attempt was sent. */
+  phase: string;
   /** answered: the gateway sent a JSON-RPC result; failed: anything else. */
   outcome: "answered" | "failed";
   /** For answers: the tool result's isError (a refusal and a database error are results too). */
@@ -48,6 +50,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class Load {
   readonly run = randomBytes(4).toString("hex");
   readonly attempts: Attempt[] = [];
+  /** Set by the test as it moves from one kill to the next; stamped on every attempt. */
+  phase = "steady";
   /** Logical calls still failing after retrying for `retryForMs`. */
   gaveUp = 0;
   private stopping = false;
@@ -99,7 +103,7 @@ export class Load {
 
   private async call(gateway: string, requestId: string, { sql, expected }: { sql: string; expected: Expected }): Promise<Attempt> {
     const started = performance.now();
-    const base = { requestId, sql, expected, gateway };
+    const base = { requestId, sql, expected, gateway, phase: this.phase };
     const body = JSON.stringify({ jsonrpc: "2.0", id: requestId, method: "tools/call", params: { name: "execute_sql", arguments: { sql } } });
     try {
       const response = await fetch(`${gateway}/mcp/${this.options.linkId}`, {

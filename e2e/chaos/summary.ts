@@ -13,6 +13,8 @@ export interface ChaosSummary {
   /** Answered calls by the verdict their statement must get. */
   perVerdict: Record<Expected, number>;
   retryable: Record<string, number>;
+  /** Per phase of the test: answers, and failed attempts by kind. */
+  byPhase: Record<string, { answered: number; errors: Record<string, number> }>;
   nonRetryable: Record<string, number>;
   rows: number;
   /** Failed attempts (no answer reached the client) that nevertheless have their row. */
@@ -37,6 +39,7 @@ export function summarise(attempts: Attempt[], rows: AuditRowSeen[], gaveUp: num
     answered: 0,
     perVerdict: { allowed: 0, blocked: 0, error: 0 },
     retryable: {},
+    byPhase: {},
     nonRetryable: {},
     rows: rows.length,
     failedWithRow: 0,
@@ -56,6 +59,7 @@ export function summarise(attempts: Attempt[], rows: AuditRowSeen[], gaveUp: num
     }
     if (a.outcome === "answered") {
       s.answered++;
+      (s.byPhase[a.phase] ??= { answered: 0, errors: {} }).answered++;
       s.perVerdict[a.expected]++;
       if (a.isError !== (a.expected !== "allowed")) {
         s.wrongRow.push(`${a.requestId}: answered with isError=${a.isError} for a statement expected ${a.expected}`);
@@ -66,6 +70,7 @@ export function summarise(attempts: Attempt[], rows: AuditRowSeen[], gaveUp: num
       }
     } else {
       count(a.retryable ? s.retryable : s.nonRetryable, a.errorKind ?? "?");
+      count((s.byPhase[a.phase] ??= { answered: 0, errors: {} }).errors, a.errorKind ?? "?");
       if (!a.retryable) s.problems.push(`${a.requestId} (${a.gateway}): ${a.errorKind} ${a.detail ?? ""}`);
       if (mine.length) s.failedWithRow++;
     }
@@ -103,6 +108,8 @@ export function formatSummary(
     ["answered", String(s.answered)],
     ["  allowed / blocked / error", `${s.perVerdict.allowed} / ${s.perVerdict.blocked} / ${s.perVerdict.error}`],
     ["retryable errors", `${Object.values(s.retryable).reduce((a, b) => a + b, 0)}: ${kinds(s.retryable)}`],
+    ["per phase (sent while…)", ""],
+    ...Object.entries(s.byPhase).map(([phase, p]): [string, string] => [`  ${phase}`, `answered ${p.answered}; errors: ${kinds(p.errors)}`]),
     ["NON-retryable errors", `${Object.values(s.nonRetryable).reduce((a, b) => a + b, 0)}: ${kinds(s.nonRetryable)}`],
     ["audit rows (this run)", String(s.rows)],
     ["failed attempts with a row", String(s.failedWithRow)],
