@@ -1,6 +1,6 @@
 import { mkdir, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { parseAuditChainKey, verifyAuditChain } from "@portcullis/db/audit";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
@@ -301,3 +301,25 @@ test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; 
   await expectOneRowEach("sigterm", answered);
   await expectChainVerifies();
 }, 120_000);
+
+test("spool files of the previous format are imported once; a torn last line (never acknowledged) is skipped", async () => {
+  const event = (n: number) => ({
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    teamId: world.teamId,
+    kind: "tool_call",
+    linkId: link.linkId,
+    tool: "execute_sql",
+    sql: `SELECT ${n} AS n /* legacy-spool */`,
+    verdict: "allowed",
+    durationMs: 1,
+  });
+  const lines = [event(1), event(2), event(3)].map((e) => JSON.stringify(e)).join("\n") + "\n" + JSON.stringify(event(4)).slice(0, 40);
+  await writeFile(path.join(world.spoolDir, `audit-12345-abcd-${Date.now()}-0.jsonl`), lines);
+  const { gateway } = await startGateway();
+  expect((await readdir(world.spoolDir)).filter((f) => f.startsWith("audit-"))).toEqual([]);
+  await worker();
+  const counts = await waitFor(() => rowsPerCall(world, "legacy-spool"), (c) => c.size === 3, 30_000, 250);
+  expect(Object.fromEntries(counts)).toEqual({ 1: 1, 2: 1, 3: 1 });
+  await waitFor(() => Promise.resolve(gateway.services.audit.backlog().pending), (n) => n === 0, 20_000, 250);
+}, 60_000);
