@@ -68,6 +68,33 @@ async function connectHttp(url: string, headers: Record<string, string>, name: s
   return client;
 }
 
+interface HttpServer {
+  url: string;
+  headers: Record<string, string>;
+}
+
+/**
+ * A printed Claude Desktop config, run as Claude Desktop runs it: `npx -y mcp-remote URL --header …`
+ * (mcp-remote is installed in e2e/, so npx needs no download), under a fresh machine's PATH.
+ */
+async function connectDesktop(snippet: string): Promise<Client> {
+  const server = Object.values((JSON.parse(snippet) as { mcpServers: Record<string, { command: string; args: string[] }> }).mcpServers)[0];
+  if (!server) throw new Error(`no server in the printed Claude Desktop config: ${snippet}`);
+  const configDir = mkdtempSync(path.join(tmpdir(), "first-run-mcp-remote-"));
+  const client = new Client({ name: "first-run-desktop", version: "1.0.0" });
+  client.onclose = () => rmSync(configDir, { recursive: true, force: true });
+  await client.connect(
+    new StdioClientTransport({
+      command: server.command,
+      args: server.args,
+      cwd: E2E_DIR,
+      env: { PATH: stack.env.PATH!, HOME: stack.env.HOME!, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: "/bin/false" },
+      stderr: "ignore",
+    }),
+  );
+  return client;
+}
+
 async function timed<T>(timings: [string, number][], label: string, step: () => Promise<T>): Promise<T> {
   const started = performance.now();
   const result = await step();
@@ -115,29 +142,12 @@ test("first-run journey: printed config → descriptions → answered → refuse
   expect(explanation, "the refusal names its rule id").toContain("undefined_column");
   expect(explanation, "the refusal says what the link allows").toMatch(/allow/i);
 
-  // The Claude Desktop config as printed: `npx -y mcp-remote URL --header …` (mcp-remote is installed
-  // in e2e/, so npx runs it without a download), under a fresh machine's PATH.
-  const desktop = Object.values(printedJson(readOnly, "Claude Desktop").mcpServers as Record<string, { command: string; args: string[] }>)[0]!;
-  const configDir = mkdtempSync(path.join(tmpdir(), "first-run-mcp-remote-"));
-  try {
-    const remote = new Client({ name: "first-run-desktop", version: "1.0.0" });
-    await timed(timings, "connect (mcp-remote, printed Claude Desktop config)", () =>
-      remote.connect(
-        new StdioClientTransport({
-          command: desktop.command,
-          args: desktop.args,
-          cwd: E2E_DIR,
-          env: { PATH: stack.env.PATH!, HOME: stack.env.HOME!, MCP_REMOTE_CONFIG_DIR: configDir, BROWSER: "/bin/false" },
-          stderr: "ignore",
-        }),
-      ),
-    );
-    const tools = await remote.listTools();
-    expect(tools.tools.map((t) => t.name)).toEqual(expect.arrayContaining(["get_schema", "execute_sql", "describe_table"]));
-    await remote.close();
-  } finally {
-    rmSync(configDir, { recursive: true, force: true });
-  }
+  // The Claude Desktop config as printed, through mcp-remote.
+  const desktopSnippet = readOnly.snippets.find((sn) => sn.client === "Claude Desktop")?.snippet ?? "";
+  const remote = await timed(timings, "connect (mcp-remote, printed Claude Desktop config)", () => connectDesktop(desktopSnippet));
+  const tools = await remote.listTools();
+  expect(tools.tools.map((t) => t.name)).toEqual(expect.arrayContaining(["get_schema", "execute_sql", "describe_table"]));
+  await remote.close();
 
   // The dashboard, with the printed credentials: both calls in Activity with their verdicts.
   await timed(timings, "sign in (Chromium, printed login)", async () => {
@@ -246,6 +256,29 @@ test("README contract: every command it shows runs as written; every MCP URL ans
     });
     expect(anonymous.status, written).toBe(401);
     expect(anonymous.headers.get("www-authenticate") ?? "", written).toMatch(/resource_metadata=/);
+  }
+
+  // Every config up.sh printed connects as written: a real MCP client lists the link's tools with it.
+  for (const link of stack.printed.links) {
+    expect(link.snippets.map((sn) => sn.client).sort(), link.name).toEqual(["Claude Code", "Claude Desktop", "Cursor", "VS Code"]);
+    for (const { client: kind, snippet } of link.snippets) {
+      const label = `${link.name}, ${kind}`;
+      let client: Client;
+      if (kind === "Claude Code") {
+        const m = snippet.trim().match(/^claude mcp add --transport http \S+ (\S+) --header "Authorization: (Bearer \S+)"$/);
+        expect(m, `${label}: ${snippet}`).not.toBeNull();
+        client = await connectHttp(m![1]!, { Authorization: m![2]! }, "readme-printed");
+      } else if (kind === "Claude Desktop") {
+        client = await connectDesktop(snippet);
+      } else {
+        const config = JSON.parse(snippet) as { mcpServers?: Record<string, HttpServer>; servers?: Record<string, HttpServer & { type?: string }> };
+        const server = Object.values(config.mcpServers ?? config.servers ?? {})[0];
+        expect(server?.url, label).toBe(link.url);
+        client = await connectHttp(server!.url, server!.headers, "readme-printed");
+      }
+      expect((await client.listTools()).tools.map((t) => t.name), label).toContain("execute_sql");
+      await client.close();
+    }
   }
 
   // Every file the README links to exists.
