@@ -3,7 +3,8 @@
 //
 // - Runs each app in its own process group (a terminal Ctrl-C reaches only this process, so the stop
 //   order below is ours and not the kernel's), logs it to <logDir>/<name>.log and, once echo is on
-//   (config `echo`, or SIGUSR1 from up.sh when the stack is ready), to the terminal with a prefix.
+//   (config `echo`, or once up.sh's readiness printout, PORTCULLIS_READY_PID, has finished), to the
+//   terminal with a prefix; a stop ends that printout's process group too.
 // - Restarts an app that exits on its own with exponential backoff (reset after a long enough run);
 //   the other apps keep serving. Repeated quick exits are reported as a crash loop with the log's tail.
 // - Watches the stores up.sh started itself (pid file) and restarts them with their own start command.
@@ -321,6 +322,7 @@ let forced = false;
 async function stopAll(signal) {
   say("info", `${signal}: stopping — apps first (web and gateway, then the worker), then the stores; a second Ctrl-C forces`);
   clearInterval(watch);
+  stopReady();
   const groups = [...new Set(apps.map((a) => a.spec.stopGroup))].sort((a, b) => a - b);
   for (const group of groups) {
     const members = apps.filter((a) => a.spec.stopGroup === group);
@@ -353,10 +355,30 @@ function onSignal(signal) {
   for (const app of apps) signalGroup(app, "SIGKILL");
 }
 for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"]) process.on(signal, () => onSignal(signal));
-// up.sh sends SIGUSR1 once the stack is ready: from then on the apps' output is shown here too.
-process.on("SIGUSR1", () => (echo = true));
+// up.sh's readiness checks and printout run beside us in a process group of their own (it forked them
+// before becoming this process). The apps' output joins the terminal once they are done, not before
+// (it would bury the printout); a stop ends them with whatever they run.
+const readyPid = Number(process.env.PORTCULLIS_READY_PID) || undefined;
+delete process.env.PORTCULLIS_READY_PID;
+const readyWatch = readyPid
+  ? setInterval(() => {
+      if (alive(readyPid)) return;
+      clearInterval(readyWatch);
+      echo = true;
+    }, 200)
+  : undefined;
+function stopReady() {
+  clearInterval(readyWatch);
+  if (!readyPid || !alive(readyPid)) return;
+  try {
+    process.kill(-readyPid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+}
 // A supervisor that dies some other way must not leave its apps running unseen in their own groups.
 process.on("exit", () => {
+  stopReady();
   for (const app of apps) signalGroup(app, "SIGTERM");
 });
 process.on("uncaughtException", (error) => {

@@ -183,10 +183,14 @@ ready_phase() {
     printf '\033[1;33m!\033[0m started with warnings (above); still serving\n'
   fi
   echo "Logs: $DATA/logs/{web,gateway,worker,supervisor}.log — Ctrl-C stops everything."
-  # From here on the supervisor shows the apps' output on the terminal too.
-  kill -USR1 "$SUPERVISOR" 2>/dev/null || true
 }
+# In a process group of its own (job control on for this one fork): a terminal Ctrl-C goes to the
+# supervisor alone, which ends this group when it stops; once it is done the supervisor shows the apps'
+# output on the terminal too.
+set -m
 ( trap - INT TERM EXIT; ready_phase ) &
+export PORTCULLIS_READY_PID=$!
+set +m
 
 # The supervisor owns the stores from here: it restarts them and stops them last.
 trap - INT TERM EXIT
