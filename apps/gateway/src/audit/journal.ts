@@ -149,8 +149,11 @@ export class AuditJournal {
         for (const p of group) p.resolve();
       } catch (error) {
         // A failed write may have left part of a line behind: never append after it. The next group
-        // starts a fresh segment; readers skip the torn line (it was never acknowledged).
+        // starts a fresh segment; readers skip the torn line (it was never acknowledged). A segment
+        // that never held an event is removed rather than left for nobody to retire.
+        const empty = this.segment?.events === 0 ? this.segment.file : undefined;
         await this.sealSegment();
+        if (empty) await unlink(empty).catch(() => {});
         // The directory itself may be what failed (removed, replaced): recreate it on the next group.
         this.opened = undefined;
         const failure = error instanceof JournalWriteError ? error : new JournalWriteError(error);
