@@ -277,7 +277,10 @@ export class AuditJournal {
     for (const line of (await readFile(segment, "utf8")).split("\n")) {
       if (!line.trim()) continue;
       try {
-        events.push(JSON.parse(line) as AuditEventInput);
+        // After a power loss a file can end in NUL bytes where an unacknowledged write was under way.
+        const event = JSON.parse(line.replace(/\0+$/, "")) as AuditEventInput;
+        // Only this code writes segments, but a line without an id could never be retired.
+        if (typeof event?.id === "string") events.push(event);
       } catch {
         // torn line
       }
