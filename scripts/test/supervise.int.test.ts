@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -339,5 +340,33 @@ test("an app that ignores SIGTERM is killed only after its grace period; a secon
     await forced.waitLine(/SIGINT again: forcing/);
   } finally {
     await forced.close();
+  }
+}, 60_000);
+
+test("the apps' output joins the terminal once up.sh's readiness printout is done; a stop ends the printout", async () => {
+  const ticker = [process.execPath, "-e", 'setInterval(() => console.log("tick"), 100);'];
+  const printout = (ms: number) => spawn(process.execPath, ["-e", `setTimeout(() => {}, ${ms})`], { detached: true, stdio: "ignore" });
+  const brief = printout(1500);
+  const briefEnded = new Promise<number>((resolve) => brief.once("exit", () => resolve(Date.now())));
+  const quiet = await Supervisor.start({ apps: [{ name: "ticker", command: ticker }] }, { PORTCULLIS_READY_PID: String(brief.pid) });
+  try {
+    const firstTick = await quiet.waitLine(/\[ticker\] tick/);
+    expect(firstTick.at).toBeGreaterThanOrEqual(await briefEnded);
+  } finally {
+    await quiet.close();
+  }
+
+  const long = printout(60_000);
+  const longEnded = new Promise<number>((resolve) => long.once("exit", () => resolve(Date.now())));
+  const stopping = await Supervisor.start({ apps: [{ name: "ticker", command: ticker }] }, { PORTCULLIS_READY_PID: String(long.pid) });
+  try {
+    await stopping.pidOf("ticker");
+    const sentAt = Date.now();
+    stopping.child.kill("SIGTERM");
+    expect((await longEnded) - sentAt).toBeLessThan(2000);
+    expect((await stopping.exited).code).toBe(0);
+    expect(stopping.lines.some((l) => l.text.includes("[ticker] tick"))).toBe(false);
+  } finally {
+    await stopping.close();
   }
 }, 60_000);
