@@ -26,3 +26,18 @@ test("no files, nothing changes", async () => {
   expect(() => loadLocalEnv(root)).not.toThrow();
   expect(process.env.PC_CLI_TEST_FROM_DOTENV).toBeUndefined();
 });
+
+test("a second stack's data directory (PORTCULLIS_DATA_DIR) gives the URLs, not the default .data", async () => {
+  const root = await mkdtemp(path.join(tmpdir(), "cli-env-"));
+  await mkdir(path.join(root, ".data"));
+  await mkdir(path.join(root, "second"));
+  await writeFile(path.join(root, ".data", "stack.env"), "PC_CLI_TEST_FROM_STACK=default\n");
+  await writeFile(path.join(root, "second", "stack.env"), "PC_CLI_TEST_FROM_STACK=second\n");
+  process.env.PORTCULLIS_DATA_DIR = "second";
+  try {
+    loadLocalEnv(root);
+  } finally {
+    delete process.env.PORTCULLIS_DATA_DIR;
+  }
+  expect(process.env.PC_CLI_TEST_FROM_STACK).toBe("second");
+});
