@@ -27,6 +27,8 @@ export interface Attempt {
 const RETRYABLE_SOCKET = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ECONNABORTED", "UND_ERR_SOCKET", "UND_ERR_CLOSED"]);
 /** HTTP statuses that say "not now, try again" (RFC 9110 §15.6; 429 with Retry-After). */
 const RETRYABLE_STATUS = new Set([429, 502, 503, 504]);
+/** JSON-RPC errors the gateway documents as retryable: AUDIT_UNAVAILABLE_CODE (apps/gateway/src/mcp/server.ts). */
+const RETRYABLE_JSONRPC = new Set([-32050]);
 
 export interface LoadOptions {
   gateways: string[];
@@ -134,7 +136,8 @@ export class Load {
       }
       const json = JSON.parse(text) as { id?: unknown; result?: { isError?: boolean }; error?: { code: number; message: string } };
       if (json.result && json.id === requestId) return { ...base, outcome: "answered", isError: json.result.isError === true, echoedRequestId, ms };
-      return { ...base, outcome: "failed", errorKind: `JSON-RPC ${json.error?.code ?? "no result"}`, retryable: false, detail: text.slice(0, 200), echoedRequestId, ms };
+      const code = json.error?.code;
+      return { ...base, outcome: "failed", errorKind: `JSON-RPC ${code ?? "no result"}`, retryable: code !== undefined && RETRYABLE_JSONRPC.has(code), detail: text.slice(0, 200), echoedRequestId, ms };
     } catch (error) {
       const ms = performance.now() - started;
       const err = error as Error & { cause?: { code?: string; message?: string } };
