@@ -223,7 +223,7 @@ test("README contract: every command it shows runs as written; every MCP URL ans
   expect(ran).toBeGreaterThanOrEqual(15);
 
   // The CLI block's effects, in the stack's metadata database.
-  const db = new pg.Client({ connectionString: stack.env.DATABASE_URL });
+  const db = new pg.Client({ connectionString: stack.stackEnv.DATABASE_URL });
   await db.connect();
   try {
     expect((await db.query(`SELECT 1 FROM teams WHERE slug = 'acme'`)).rowCount, "team acme").toBe(1);

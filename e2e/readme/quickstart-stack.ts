@@ -30,6 +30,8 @@ export interface PrintedReady {
 export interface QuickstartStack {
   /** The environment README commands run with: a fresh machine's, plus where this stack lives. */
   env: NodeJS.ProcessEnv;
+  /** What up.sh wrote to stack.env: the stack's DATABASE_URL and REDIS_URL. */
+  stackEnv: Record<string, string>;
   dataDir: string;
   ports: { pg: number; redis: number; web: number; gateway: number; internal: number; worker: number };
   printed: PrintedReady;
@@ -154,15 +156,16 @@ export async function startQuickstart(options: { nextDistDir?: string; timeoutMs
     throw error;
   }
   const startupMs = performance.now() - started;
-  // What the operator CLI reads from stack.env (the stack's database, Redis and target policy). Passed
-  // explicitly: should the CLI not follow PORTCULLIS_DATA_DIR, it would otherwise fall back to this
-  // checkout's own .data/stack.env, another stack's.
-  const stackEnvFile = [path.join(dataDir, "stack.env"), path.join(ROOT, ".data", "stack.env")].find((f) => existsSync(f));
-  if (!stackEnvFile) throw new Error(`up.sh wrote no stack.env (looked in ${dataDir} and .data)`);
-  Object.assign(env, readEnvFile(stackEnvFile));
+  const stackEnvFile = path.join(dataDir, "stack.env");
+  if (!existsSync(stackEnvFile)) throw new Error(`up.sh wrote no stack.env in ${dataDir}`);
+  const stackEnv = readEnvFile(stackEnvFile);
+  // The operator CLI finds stack.env through PORTCULLIS_DATA_DIR, as a user's shell would hand it over.
+  // A CLI that does not would read this checkout's own .data/stack.env, another stack's: then its
+  // variables are handed over explicitly instead.
+  if (!readFileSync(path.join(ROOT, "apps", "cli", "src", "env.ts"), "utf8").includes("PORTCULLIS_DATA_DIR")) Object.assign(env, stackEnv);
   const said = stripAnsi(output);
   const warnings = /started with warnings/.test(said) || !/^▸ ready: /m.test(said) ? said.split("\n").filter((l) => l.startsWith("! ")) : [];
-  return { env, dataDir, ports, printed: parsePrinted(output), output: () => stripAnsi(output), startupMs, warnings, stop };
+  return { env, stackEnv, dataDir, ports, printed: parsePrinted(output), output: () => stripAnsi(output), startupMs, warnings, stop };
 }
 
 /**
