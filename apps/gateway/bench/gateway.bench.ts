@@ -444,7 +444,7 @@ function reportDurability(measured: { key: string; ms: Measurement[] }[]): void 
     }
   }
   if (rows.length === 0) return;
-  console.log(`\nAudit durability (sync = answered after fdatasync; medians of ${RUNS} rounds; sync / other (ratio))\n`);
+  console.log(`\nAudit durability (sync = answered after the O_DSYNC journal write; medians of ${RUNS} rounds; sync / other (ratio))\n`);
   console.log("| comparison | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | server CPU per call (µs) |");
   console.log("|---|---|---|---|---|");
   for (const row of rows) console.log(row);
