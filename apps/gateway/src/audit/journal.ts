@@ -73,6 +73,7 @@ export class AuditJournal {
   readonly instanceId = `${process.pid}-${randomBytes(4).toString("hex")}`;
   readonly dir: string;
   private readonly host = hostname();
+  private readonly startedAt = new Date().toISOString();
   private queue: Pending[] = [];
   private committing: Promise<void> | undefined;
   private handle: FileHandle | undefined;
@@ -94,7 +95,7 @@ export class AuditJournal {
   open(): Promise<void> {
     this.opened ??= (async () => {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
-      const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: new Date().toISOString() };
+      const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: this.startedAt };
       await writeFile(path.join(this.dir, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
       await syncDir(this.dir);
       await syncDir(this.base);
@@ -318,7 +319,7 @@ export class AuditJournal {
       await rmdir(this.dir).catch(() => {});
       return;
     }
-    const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: new Date().toISOString(), released: true };
+    const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: this.startedAt, released: true };
     await writeFile(`${ownerPath}.tmp`, JSON.stringify(owner), { mode: 0o600 }).catch(() => {});
     await rename(`${ownerPath}.tmp`, ownerPath).catch(() => {});
   }
