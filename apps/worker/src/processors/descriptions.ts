@@ -263,6 +263,10 @@ async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps):
   try {
     // Inside the try: a target the operator's policy refuses is as unreachable as a dead one.
     client = new pg.Client(await connectionConfig(connection, deps.keyring));
+    // Held across AI calls: a target that dies meanwhile emits 'error', which unheard would end the
+    // worker. The next sample query fails and is handled there.
+    const connectionId = connection.id;
+    client.on("error", (error) => deps.logger?.warn({ connectionId, err: error.message }, "target connection lost while describing"));
     await client.connect();
     return client;
   } catch (error) {

@@ -82,6 +82,9 @@ ORDER BY c.oid, i.relname`;
  */
 export async function takeSnapshot(config: pg.ClientConfig, statementTimeoutMs = 30_000): Promise<SchemaSnapshotDoc> {
   const client = new pg.Client(config);
+  // A target that dies mid-read emits 'error' on the client as well as failing the pending query:
+  // unheard, that event would end the worker. The query's rejection is what reports it.
+  client.on("error", () => {});
   await client.connect();
   try {
     await client.query("BEGIN READ ONLY");
