@@ -55,11 +55,27 @@ start_postgres() {
   local data port="$2" mode="${3:-}" superuser_password="${4:-portcullis}" bin runas=()
   data="$(realpath -m "$1")"
   bin="$(pg_bin_dir)" || die "PostgreSQL server binaries not found (apt-get install postgresql)"
-  mkdir -p "$data"
   # The server refuses to run as root; run it as the `postgres` system user when we are root.
   if [ "$(id -u)" = 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash postgres
-    chown postgres "$data"; runas=(runuser -u postgres --)
+    runas=(runuser -u postgres --)
+    # `postgres` must be able to reach the data directory; in a checkout under a private directory
+    # (/root is 0700, so is a mktemp -d) it cannot. The cluster then lives in a directory of its own
+    # under /var/lib/postgresql, linked from the project's data directory (which stays the one path
+    # every script and the supervisor use).
+    mkdir -p "$(dirname "$data")"
+    if [ ! -e "$data/PG_VERSION" ] && ! runuser -u postgres -- test -x "$(dirname "$data")" 2>/dev/null; then
+      local home
+      home="/var/lib/postgresql/portcullis/$(printf '%s' "$data" | sha256sum | cut -c1-16)"
+      mkdir -p "$home"; chown postgres "$home"; chmod 700 "$home"
+      if [ -d "$data" ] && [ ! -L "$data" ]; then rmdir "$data" 2>/dev/null || die "$data is not empty and the postgres user cannot reach it"; fi
+      ln -sfn "$home" "$data"
+      say "the postgres user cannot reach ${data}: its cluster lives in ${home} (linked from there)"
+      data="$home"
+    fi
+    mkdir -p "$data"; chown postgres "$data"
+  else
+    mkdir -p "$data"
   fi
   if [ ! -f "$data/PG_VERSION" ]; then
     say "creating a PostgreSQL cluster in ${data#$ROOT/} (port $port)"

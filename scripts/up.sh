@@ -105,7 +105,13 @@ else
 fi
 
 # What the operator CLI (`pnpm portcullis`) connects to when run from this checkout.
-(umask 077; printf 'DATABASE_URL=%s\nREDIS_URL=%s\n' "$DATABASE_URL" "$REDIS_URL" > "$DATA/stack.env")
+# The target allowances too: `connection test` / `connection add` must judge the demo's loopback
+# Chinook as the apps do.
+(umask 077; {
+  printf 'DATABASE_URL=%s\nREDIS_URL=%s\n' "$DATABASE_URL" "$REDIS_URL"
+  if [ -n "${TARGET_ALLOW_ADDRESSES:-}" ]; then printf 'TARGET_ALLOW_ADDRESSES=%s\n' "$TARGET_ALLOW_ADDRESSES"; fi
+  if [ -n "${TARGET_STACK_DATABASES:-}" ]; then printf 'TARGET_STACK_DATABASES=%s\n' "$TARGET_STACK_DATABASES"; fi
+} > "$DATA/stack.env")
 
 say "migrating the metadata database"
 node --import tsx packages/db/src/migrate/cli.ts

@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 
 /**
- * `pnpm portcullis` runs in the checkout next to the quick-start stack, so it reads the same
+ * `./portcullis` (or `pnpm portcullis`) runs in the checkout next to the quick-start stack, so it reads the same
  * configuration the apps were started with: the repository's `.env`, then `stack.env` in the stack's
  * data directory (PORTCULLIS_DATA_DIR, `.data` by default: the DATABASE_URL and REDIS_URL
  * `scripts/up.sh` chose). Variables already in the environment win.

@@ -13,7 +13,7 @@ export function registerSecretsCommands(program: Command): void {
     .option("--json", "print JSON")
     .action((options: OutputOptions & { id: string }) => {
       const entry = generateSecretKey(options.id);
-      emit(options, { entry }, () => `${entry}\n\nPut it FIRST in PORTCULLIS_SECRET_KEYS (comma-separated), keep the old keys after it, restart, then run \`pnpm portcullis secrets reencrypt\`.`);
+      emit(options, { entry }, () => `${entry}\n\nPut it FIRST in PORTCULLIS_SECRET_KEYS (comma-separated), keep the old keys after it, restart, then run \`./portcullis secrets reencrypt\`.`);
     });
   secrets
     .command("reencrypt")

@@ -28,7 +28,7 @@ export async function AuditChainBadge({ actor, teamId, slug }: { actor: Actor; t
     );
   }
   return (
-    <span title={`${status.firstBroken?.reason ?? "the hash chain does not hold"}.${pruned} ${checkedAt} Details: pnpm portcullis audit verify --team ${slug}`} data-testid="audit-chain">
+    <span title={`${status.firstBroken?.reason ?? "the hash chain does not hold"}.${pruned} ${checkedAt} Details: ./portcullis audit verify --team ${slug}`} data-testid="audit-chain">
       <Badge tone="red" className="whitespace-nowrap">
         ✗ Audit trail {status.breaks?.length ? "chain break" : "BROKEN"} at seq {status.firstBroken?.seq ?? "?"}
       </Badge>
