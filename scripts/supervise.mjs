@@ -87,18 +87,33 @@ try {
   fail(`cannot read ${process.argv[2]}: ${error.message}`);
 }
 const config = parseConfig(rawConfig);
-mkdirSync(config.logDir, { recursive: true });
+// Logs hold SQL text (the gateway logs an event it could not journal): private whatever the umask.
+mkdirSync(config.logDir, { recursive: true, mode: 0o700 });
 const supervisorLog = path.join(config.logDir, "supervisor.log");
 
 const tty = process.stdout.isTTY;
 const paint = (code, text) => (tty ? `\x1b[${code}m${text}\x1b[0m` : text);
 const clock = () => new Date().toISOString().slice(11, 23);
+// The terminal can go away under us (an SSH session drops, `up.sh | head` exits): writes then fail
+// with EPIPE/EIO. From then on lines go to the log only; the stack keeps running (or stopping).
+let terminalGone = false;
+const loseTerminal = () => {
+  terminalGone = true;
+};
+process.stdout.on("error", loseTerminal);
+process.stderr.on("error", loseTerminal);
 /** One line per event, on the terminal and in <logDir>/supervisor.log (tests read the terminal). */
 function say(level, message) {
   const mark = level === "error" ? paint("1;31", "✗") : level === "warn" ? paint("1;33", "!") : paint("1;34", "▸");
-  process.stdout.write(`${mark} ${clock()} ${message}\n`);
+  if (!terminalGone) {
+    try {
+      process.stdout.write(`${mark} ${clock()} ${message}\n`);
+    } catch {
+      terminalGone = true;
+    }
+  }
   try {
-    appendFileSync(supervisorLog, `${new Date().toISOString()} ${level} ${message}\n`);
+    appendFileSync(supervisorLog, `${new Date().toISOString()} ${level} ${message}\n`, { mode: 0o600 });
   } catch {
     // the log is a convenience; the terminal has the line
   }
@@ -161,7 +176,7 @@ function pipeLines(app, stream, log) {
   let rest = "";
   stream.on("data", (chunk) => {
     log.write(chunk);
-    if (!echo) return;
+    if (!echo || terminalGone) return;
     const text = rest + chunk.toString("utf8");
     const lines = text.split("\n");
     rest = lines.pop() ?? "";
@@ -172,7 +187,7 @@ function pipeLines(app, stream, log) {
 function startApp(app) {
   app.timer = undefined;
   if (stopping) return;
-  const log = createWriteStream(app.logFile, { flags: "a" });
+  const log = createWriteStream(app.logFile, { flags: "a", mode: 0o600 });
   const child = spawn(app.spec.command[0], app.spec.command.slice(1), {
     cwd: app.spec.cwd,
     env: { ...process.env, ...app.spec.env },
@@ -257,7 +272,7 @@ function readPid(file) {
   }
 }
 
-const stores = config.stores.map((spec) => ({ spec, pid: readPid(spec.pidFile), failures: 0, restarting: false, downSince: 0 }));
+const stores = config.stores.map((spec) => ({ spec, pid: readPid(spec.pidFile), failures: 0, restarting: undefined, downSince: 0 }));
 
 /** Runs a store's start/stop command; resolves with its exit code and its output (for the report). */
 function run(command) {
@@ -271,8 +286,14 @@ function run(command) {
   });
 }
 
-async function restartStore(store) {
-  store.restarting = true;
+function restartStore(store) {
+  // Kept so that a stop arriving meanwhile waits for the start under way, then stops what it started.
+  store.restarting = startStore(store).finally(() => {
+    store.restarting = undefined;
+  });
+}
+
+async function startStore(store) {
   store.downSince = Date.now();
   say("error", `${store.spec.name} is down (pid ${store.pid ?? "?"} gone); restarting it — apps retry their connections meanwhile`);
   while (!stopping) {
@@ -288,9 +309,9 @@ async function restartStore(store) {
     store.failures += 1;
     const delay = delayFor(store.failures);
     say("error", `${store.spec.name} did not start (exit ${code}); retrying in ${seconds(delay)}${output.trim() ? `: ${output.trim().split("\n").slice(-3).join(" | ")}` : ""}`);
-    await sleep(delay);
+    // A stop must not wait out the backoff.
+    for (const until = Date.now() + delay; !stopping && Date.now() < until; ) await sleep(100);
   }
-  store.restarting = false;
 }
 
 const watch = setInterval(() => {
@@ -303,12 +324,13 @@ const watch = setInterval(() => {
       store.pid = pid;
       continue;
     }
-    void restartStore(store);
+    restartStore(store);
   }
 }, config.watchEveryMs);
 
 async function stopStore(store, force) {
   const began = Date.now();
+  if (store.restarting) await store.restarting;
   const pid = store.pid ?? readPid(store.spec.pidFile);
   const { code } = await run(store.spec.stop);
   const deadline = Date.now() + (force ? 5000 : store.spec.stopTimeoutMs);
@@ -382,6 +404,11 @@ process.on("exit", () => {
   for (const app of apps) signalGroup(app, "SIGTERM");
 });
 process.on("uncaughtException", (error) => {
+  // A failed terminal write is not a reason to stop the stack (see loseTerminal).
+  if (["EPIPE", "EIO", "ERR_STREAM_DESTROYED"].includes(error?.code)) {
+    terminalGone = true;
+    return;
+  }
   say("error", `supervisor error: ${error.stack ?? error}`);
   if (!stopping) onSignal("error");
 });

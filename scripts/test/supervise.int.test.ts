@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { chmod, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -368,5 +369,38 @@ test("the apps' output joins the terminal once up.sh's readiness printout is don
     expect(stopping.lines.some((l) => l.text.includes("[ticker] tick"))).toBe(false);
   } finally {
     await stopping.close();
+  }
+}, 60_000);
+
+test("a terminal that goes away (closed pipe) neither stops the stack nor makes the supervisor spin; SIGTERM still stops it in order", async () => {
+  // An app that prints all the time, as the gateway does under load; the supervisor echoes it.
+  const chatty = [process.execPath, "-e", 'setInterval(() => console.log("tick " + Date.now()), 10);'];
+  const sup = await Supervisor.start({ apps: [{ name: "chatty", command: chatty, graceMs: 3000 }], echo: true }, {});
+  try {
+    const pid = await sup.pidOf("chatty");
+    await sup.waitLine(/\[chatty\] tick/);
+    // The reading end goes away, as when an SSH session drops or `up.sh | head` exits.
+    sup.child.stdout!.destroy();
+    const cpu = () => {
+      const fields = readFileSync(`/proc/${sup.child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+      return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+    };
+    await new Promise((r) => setTimeout(r, 500));
+    const before = cpu();
+    await new Promise((r) => setTimeout(r, 2000));
+    const ticks = cpu() - before;
+    // Echoing into a dead pipe in a loop burns a whole core (~200 ticks in 2 s); a quiet one is near 0.
+    expect(ticks).toBeLessThan(40);
+    expect(alive(pid)).toBe(true);
+    const log = readFileSync(path.join(sup.dir, "logs", "supervisor.log"), "utf8");
+    expect(log.length).toBeLessThan(10_000);
+    expect(log).not.toMatch(/stopping/);
+    sup.child.kill("SIGTERM");
+    const [gone, exit] = await Promise.all([deathTimes({ chatty: pid }), sup.exited]);
+    expect(gone.chatty).toBeGreaterThan(0);
+    expect(exit.code).toBe(0);
+    expect(readFileSync(path.join(sup.dir, "logs", "supervisor.log"), "utf8")).toMatch(/chatty stopped[\s\S]*stopped/);
+  } finally {
+    await sup.close();
   }
 }, 60_000);
