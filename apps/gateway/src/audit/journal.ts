@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { hostname } from "node:os";
 import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { AuditEventInput } from "@portcullis/jobs";
@@ -96,7 +97,11 @@ export class AuditJournal {
     this.opened ??= (async () => {
       await mkdir(this.dir, { recursive: true, mode: 0o700 });
       const owner: Owner = { instanceId: this.instanceId, pid: process.pid, hostname: this.host, startedAt: this.startedAt };
-      await writeFile(path.join(this.dir, OWNER_FILE), JSON.stringify(owner), { mode: 0o600 });
+      // Written whole, then renamed: a reader never sees a half-written owner (which it would have to
+      // judge by the directory's age alone).
+      const ownerTmp = path.join(this.dir, `${OWNER_FILE}.tmp`);
+      await writeFile(ownerTmp, JSON.stringify(owner), { mode: 0o600 });
+      await rename(ownerTmp, path.join(this.dir, OWNER_FILE));
       await syncDir(this.dir);
       await syncDir(this.base);
       LIVE_IN_PROCESS.add(this.instanceId);
@@ -247,29 +252,52 @@ export class AuditJournal {
     return moved;
   }
 
+  /**
+   * Whether the owner of `dir` is gone. On this host the process table decides (a live owner keeps its
+   * directory however late its heartbeat: a paused process or a wall-clock step must not hand a live
+   * journal to someone else, whose retirement would then delete what the owner still appends); a pid
+   * reused by a newer process means gone. Another host's owner is gone once its heartbeat has stood
+   * still for staleOwnerMs by this process's monotonic clock, so clock skew between hosts cannot age it.
+   */
   private async ownerIsGone(dir: string, expectedId: string): Promise<boolean> {
     const ownerPath = path.join(dir, OWNER_FILE);
     let owner: Owner;
-    let heartbeatAge: number;
+    let mtimeMs: number;
     try {
       const [text, info] = await Promise.all([readFile(ownerPath, "utf8"), stat(ownerPath)]);
       owner = ownerSchema.parse(JSON.parse(text));
-      heartbeatAge = Date.now() - info.mtimeMs;
+      mtimeMs = info.mtimeMs;
     } catch {
-      // No readable owner file: the claim was never finished. Gone once the directory itself is stale.
+      // No readable owner file: the claim was never finished. Gone once the directory stands still.
       const info = await stat(dir).catch(() => undefined);
-      return info !== undefined && info.isDirectory() && Date.now() - info.mtimeMs > this.options.staleOwnerMs;
+      return info !== undefined && info.isDirectory() && this.stoodStill(dir, info.mtimeMs);
     }
-    if (owner.released || heartbeatAge > this.options.staleOwnerMs) return true;
-    if (owner.instanceId !== expectedId || owner.hostname !== this.host) return false;
+    if (owner.released) return true;
+    if (owner.instanceId !== expectedId) return false;
+    if (owner.hostname !== this.host) return this.stoodStill(dir, mtimeMs);
     // Our own pid: another journal of this process, or an earlier incarnation that had our pid.
     if (owner.pid === process.pid) return !LIVE_IN_PROCESS.has(owner.instanceId);
     try {
       process.kill(owner.pid, 0);
-      return false;
     } catch (error) {
       return (error as NodeJS.ErrnoException).code === "ESRCH";
     }
+    const started = processStartedAt(owner.pid);
+    // Alive: the owner, unless that pid now belongs to a process started after the owner's journal.
+    return started !== undefined && started > Date.parse(owner.startedAt) + 5_000;
+  }
+
+  /** Heartbeats as this process saw them: directory → last mtime and when (monotonic) it last changed. */
+  private readonly seen = new Map<string, { mtimeMs: number; changedAt: number }>();
+
+  private stoodStill(dir: string, mtimeMs: number): boolean {
+    const now = performance.now();
+    const last = this.seen.get(dir);
+    if (!last || last.mtimeMs !== mtimeMs) {
+      this.seen.set(dir, { mtimeMs, changedAt: now });
+      return false;
+    }
+    return now - last.changedAt > this.options.staleOwnerMs;
   }
 
   /** The events in a segment; a torn last line (a crash mid-write, never acknowledged) is skipped. */
@@ -331,5 +359,21 @@ async function syncDir(dir: string): Promise<void> {
     await handle.sync();
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * When process `pid` started (ms since the epoch), from /proc (Linux); undefined elsewhere. Start
+ * times are in clock ticks since boot; the kernel's USER_HZ is 100 on every Linux that runs Node.
+ */
+function processStartedAt(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const startTicks = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(readFileSync("/proc/stat", "utf8"))?.[1]);
+    if (!Number.isFinite(startTicks) || !Number.isFinite(bootSeconds)) return undefined;
+    return bootSeconds * 1000 + startTicks * 10;
+  } catch {
+    return undefined;
   }
 }
