@@ -206,7 +206,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         redis: redis.status === "ready" ? "ok" : "degraded (audit events wait in the journal)",
         auditBacklog: `${backlog.pending} events not yet stored, oldest ${(backlog.oldestAgeMs / 1000).toFixed(1)} s`,
         // Tool calls fail (retryably) while the journal cannot write: send them elsewhere.
-        auditJournal: journalFailure ? `failing: ${journalFailure}` : "ok",
+        auditJournal: journalFailure ? "failing (the cause is in the gateway's log)" : "ok",
         draining: draining ? "yes" : "no",
       };
       return { ready: lastDbCheck.ok && listening && !draining && !journalFailure, checks };

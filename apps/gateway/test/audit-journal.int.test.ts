@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { spawnGateway } from "./child-gateway.js";
 import { ThrowawayRedis, callSql, journalSegments, rowsPerCall, startAuditWorker } from "./durability-support.js";
 import { GatewayWorld, auditEvents, waitFor, type LinkFixture } from "./fixtures.js";
+import { withClient } from "@portcullis/db/testing";
 import type { Gateway } from "../src/gateway.js";
 import type { RunningWorker } from "../../worker/src/app.js";
 
@@ -214,7 +215,15 @@ test("a journal that cannot write fails the call with a retryable error instead 
   const base = url.slice(0, url.indexOf("/mcp/"));
   const unready = await fetch(`${base}/readyz`);
   expect(unready.status).toBe(503);
-  expect(((await unready.json()) as { checks: Record<string, string> }).checks.auditJournal).toMatch(/^failing: /);
+  const journalCheck = ((await unready.json()) as { checks: Record<string, string> }).checks.auditJournal!;
+  expect(journalCheck).toMatch(/^failing/);
+  // /readyz is public: the cause (paths, pids) stays in the log.
+  expect(journalCheck).not.toContain(world.spoolDir);
+  expect(journalCheck).not.toMatch(/ENOTDIR|EACCES|\//);
+  // Known failing: the next call is refused before anything runs (so retrying it is safe).
+  const early = await callSql(url, link.key, "SELECT 4 AS n /* disk-fail */");
+  expect(early.error).toMatchObject({ code: -32050 });
+  expect(early.error!.message).toMatch(/nothing was run/);
 
   // The disk is back: calls are answered (and audited) again.
   await rm(journalDir, { force: true });
@@ -226,6 +235,24 @@ test("a journal that cannot write fails the call with a retryable error instead 
   // The refused call never became a row; the answered ones did, once each.
   expect(Object.fromEntries(counts)).toEqual({ 1: 1, 3: 1 });
 }, 90_000);
+
+test("a write that ran but could not be journalled is answered as NOT retryable (a retry would apply it twice)", async () => {
+  const table = `journal_write_${randomBytes(3).toString("hex")}`;
+  await withClient(world.target.url, (c) => c.query(`CREATE TABLE ${table} (id int)`));
+  const writer = await world.addLink({ access: "write" });
+  const { url, dir } = await startGateway();
+  await new Promise((r) => setTimeout(r, 1_200));
+  const journalDir = path.join(world.spoolDir, dir);
+  await rm(journalDir, { recursive: true, force: true });
+  await writeFile(journalDir, "not a directory");
+  const wrote = await callSql(url.replace(link.linkId, writer.linkId), writer.key, `INSERT INTO ${table} VALUES (1)`);
+  expect(wrote.error).toMatchObject({ code: -32051 });
+  expect(wrote.error!.message).toMatch(/ran.*do not retry/);
+  // Judged by effect: it did run, once.
+  expect(await withClient(world.target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n)).toBe(1);
+  await rm(journalDir, { force: true });
+  await mkdir(world.spoolDir, { recursive: true });
+}, 60_000);
 
 test("group commit: 64 calls completing together cost far fewer than 64 synchronous writes", async () => {
   const { gateway, url } = await startGateway({ GATEWAY_POOL_MAX: "64" });

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
 import { bearerToken } from "../auth/strategy.js";
 import { memberMayUseLink } from "../access/member-may-use-link.js";
+import { AuditUnavailableError } from "../audit/producer.js";
 import { describeConnectionFailure, executeChecked, isConnectionFailure } from "../execution/execute-checked.js";
 import { sqlParams, sqlText } from "../mcp/tools/sql-input.js";
 import { BodyTooLargeError, readBody } from "./body.js";
@@ -87,6 +88,13 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   }
   const started = performance.now();
   const { services } = deps;
+  // As for MCP calls: nothing runs while the journal cannot record it (see callTool).
+  if (services.audit.journalFailure()) {
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    res.setHeader("retry-after", "1");
+    sendJson(res, 503, { error: "The audit journal cannot record calls right now; nothing was run. Try again in a moment." });
+    return;
+  }
   let execution: Awaited<ReturnType<typeof executeChecked>>;
   try {
     execution = await executeChecked(services, link, { sql: input.sql, params: input.params });
@@ -122,7 +130,7 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   const text = JSON.stringify(bodyOut);
   const durationMs = performance.now() - started;
   services.metrics.toolCalls.inc({ tool: "playground", verdict: auditVerdict });
-  await services.audit.recordDurable({
+  const recorded = services.audit.recordDurable({
     teamId: link.teamId,
     kind: "tool_call",
     linkId: link.id,
@@ -144,5 +152,18 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
     sourceIp: meta.sourceIp,
     requestId: meta.requestId,
   });
+  try {
+    await recorded;
+  } catch (error) {
+    if (!(error instanceof AuditUnavailableError)) throw error;
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    if (allowed && !execution.error && !verdict.readOnly) {
+      sendJson(res, 500, { error: "The statement ran, but its audit event could not be recorded (the gateway's log has it). Do not run it again before checking its effect." });
+    } else {
+      res.setHeader("retry-after", "1");
+      sendJson(res, 503, { error: "The audit journal cannot record calls right now; the answer was withheld. Try again in a moment." });
+    }
+    return;
+  }
   sendJson(res, 200, text);
 }

@@ -93,6 +93,14 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
     await recordToolAudit(services, ctx, name, started, { verdict: "error", error: `unknown tool ${name}` });
     throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}. Tools: ${TOOLS.map((t) => t.name).join(", ")}`);
   }
+  // Nothing runs while the journal is known to be failing: the statement could otherwise take effect
+  // and its answer then be withheld (a retry would run it twice). Nothing has run, so retrying is safe.
+  const journalFailure = services.audit.journalFailure();
+  if (journalFailure) {
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    services.logger.warn({ requestId: ctx.requestId, tool: name, reason: journalFailure }, "call refused before running: audit journal failing");
+    throw new McpError(AUDIT_UNAVAILABLE_CODE, "the audit journal cannot record events right now; nothing was run — retry it (another gateway instance may take it)", { retryable: true });
+  }
   const parsed = tool.input.safeParse(args);
   if (!parsed.success) {
     const message = `Invalid arguments for ${name}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`).join("; ")}`;
@@ -120,8 +128,13 @@ export async function callTool(services: Services, ctx: CallContext, name: strin
   return result;
 }
 
-/** JSON-RPC error of a call whose audit event could not be journalled; clients may retry it. */
+/** JSON-RPC error of a call whose audit event could not be journalled and that changed nothing; clients may retry it. */
 export const AUDIT_UNAVAILABLE_CODE = -32050;
+/**
+ * The same, for a call whose statement may have changed data (a write or DDL the link allowed ran):
+ * retrying could apply it twice, so it is not marked retryable and says so.
+ */
+export const AUDIT_UNAVAILABLE_AFTER_WRITE_CODE = -32051;
 
 /**
  * Resolves once the call's audit event is durably written (O_DSYNC) in the journal, so the answer never leaves
@@ -137,6 +150,13 @@ async function recordToolAudit(services: Services, ctx: CallContext, tool: strin
   } catch (error) {
     if (!(error instanceof AuditUnavailableError)) throw error;
     services.metrics.refused.inc({ reason: "audit_unavailable" });
+    if (audit.verdict === "allowed" && audit.wrote) {
+      throw new McpError(
+        AUDIT_UNAVAILABLE_AFTER_WRITE_CODE,
+        "the statement ran, but its audit event could not be recorded (the gateway's log has it); do not retry it — check its effect first",
+        { retryable: false },
+      );
+    }
     throw new McpError(AUDIT_UNAVAILABLE_CODE, `${error.message}`, { retryable: true });
   }
 }

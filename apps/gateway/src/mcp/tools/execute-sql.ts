@@ -66,7 +66,7 @@ export const executeSqlTool: ToolDefinition<typeof input> = {
     const text = formatRows(outcome, ctx.link.scope.limits.maxRows, services.maxResultBytes);
     return {
       result: textResult(text),
-      audit: { ...base, verdict: "allowed", rows: outcome.columns.length ? outcome.rowCount : (outcome.commandRowCount ?? 0), bytes: Buffer.byteLength(text) },
+      audit: { ...base, verdict: "allowed", wrote: !verdict.readOnly, rows: outcome.columns.length ? outcome.rowCount : (outcome.commandRowCount ?? 0), bytes: Buffer.byteLength(text) },
     };
   },
 };

@@ -15,6 +15,8 @@ export interface ToolAudit {
   rows?: number;
   bytes?: number;
   error?: string;
+  /** The statement ran and may have changed data (not read-only): its call must not be retried blindly. */
+  wrote?: boolean;
 }
 
 export interface ToolOutcome {
