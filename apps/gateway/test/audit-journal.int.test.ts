@@ -165,6 +165,22 @@ test("Redis killed -9 and restarted empty while events were queued: the journal 
   expect(Number((await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "resent")?.value ?? 0)).toBeGreaterThanOrEqual(40);
 }, 120_000);
 
+test("while the worker is down, events Redis still holds are not re-sent (a long outage must not re-upload the backlog); they land once it is back", async () => {
+  const { gateway, url } = await startGateway();
+  const answered: number[] = [];
+  for (let n = 0; n < 10; n++) if ((await callSql(url, link.key, `SELECT ${n} AS n /* worker-down */`)).ok) answered.push(n);
+  expect(answered).toHaveLength(10);
+  const resent = async () => Number((await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "resent")?.value ?? 0);
+  // Past the first re-send time (10 s), nothing is stored and the jobs wait in Redis.
+  await new Promise((r) => setTimeout(r, 13_000));
+  expect(gateway.services.audit.backlog().pending).toBe(10);
+  expect(await resent()).toBe(0);
+  await worker();
+  await expectOneRowEach("worker-down", answered, 60_000);
+  await waitFor(() => Promise.resolve(gateway.services.audit.backlog().pending), (n) => n === 0, 20_000, 250);
+  expect(await resent()).toBe(0);
+}, 90_000);
+
 test("a dead instance's journal is adopted by exactly one of two live instances, which never take each other's", async () => {
   const a = await startGateway();
   const b = await startGateway();

@@ -324,7 +324,7 @@ export class AuditProducer {
   private async resend(segment: Segment, now: number): Promise<void> {
     // The worker dead-letters an event it cannot store under the event's id: that counts as delivered.
     const pending = [...segment.pending];
-    const lettered = await this.redis.pipeline(pending.map((id) => ["exists", `${this.options.prefix}:${QUEUES.auditDeadLetter}:${id}`])).exec();
+    const lettered = await bounded(this.redis.pipeline(pending.map((id) => ["exists", `${this.options.prefix}:${QUEUES.auditDeadLetter}:${id}`])).exec());
     pending.forEach((id, i) => {
       if (lettered?.[i]?.[1] === 1) segment.pending.delete(id);
     });
@@ -337,8 +337,13 @@ export class AuditProducer {
     // Batches as first sent keep their job ids (BullMQ ignores an id it still holds); adopted segments
     // have no batches and go out in fresh chunks. The worker stores each event id once either way.
     const batches = segment.batches.length > 0 ? segment.batches.filter((b) => b.some((id) => segment.pending.has(id))) : chunk([...segment.pending], BATCH_MAX);
+    // A batch whose job Redis still holds (waiting for a worker that is down, say) is not sent again:
+    // over a long outage that would upload every pending event once per re-send for nothing.
+    const jobKey = (batch: string[]) => `${this.options.prefix}:${QUEUES.audit}:${auditBatchJobs([{ id: batch[0]! }])[0]!.opts.jobId}`;
+    const held = await bounded(this.redis.pipeline(batches.map((batch) => ["exists", jobKey(batch)])).exec());
     let sent = 0;
-    for (const batch of batches) {
+    for (const [index, batch] of batches.entries()) {
+      if (held?.[index]?.[1] === 1) continue;
       const found = batch.map((id) => events.get(id)).filter((e): e is AuditEventInput => e !== undefined);
       if (found.length === 0) continue;
       await this.send(found);
@@ -418,4 +423,15 @@ function chunk<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
   return out;
+}
+
+/** A Redis round trip of the background pass, bounded: a Redis that drops packets must not stall retirement. */
+function bounded<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error("timed out waiting for Redis")), SEND_TIMEOUT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
