@@ -167,6 +167,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
   const { transport } = createMcpServer(services);
   let draining = false;
   let lastDbCheck = { at: 0, ok: false };
+  let dbCheckInFlight: Promise<void> | undefined;
   const deps: HttpDeps = {
     services,
     authenticator,
@@ -189,12 +190,22 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     trustProxy: options.trustProxy ?? env.TRUST_PROXY,
     metadata,
     async isReady() {
+      // /readyz is public: however many probes arrive at once, one `SELECT 1` a second at most, so a
+      // flood cannot take the metadata pool's connections from authentication.
       if (Date.now() - lastDbCheck.at > 1_000) {
-        const ok = await metadata.query("SELECT 1").then(
-          () => true,
-          () => false,
-        );
-        lastDbCheck = { at: Date.now(), ok };
+        dbCheckInFlight ??= metadata
+          .query("SELECT 1")
+          .then(
+            () => true,
+            () => false,
+          )
+          .then((ok) => {
+            lastDbCheck = { at: Date.now(), ok };
+          })
+          .finally(() => {
+            dbCheckInFlight = undefined;
+          });
+        await dbCheckInFlight;
       }
       // Redis down is degraded, not unready: audit waits in the journal and auth works from PostgreSQL.
       const listening = accessListener.listening();
