@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { hostname, tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, expect, test } from "vitest";
@@ -86,4 +86,24 @@ test("another host's owner is gone only once its heartbeat has stood still for t
   expect(await journal.adopt()).toEqual([]);
   await new Promise((r) => setTimeout(r, 400));
   expect(await journal.adopt()).toHaveLength(1);
+});
+
+test("adoption takes only real directories and regular files: symlinks planted in the spool are left alone", async () => {
+  const spool = await base();
+  const elsewhere = await base();
+  // Files outside the spool that a symlink could otherwise pull in (and a retirement then delete).
+  await writeFile(path.join(elsewhere, "seg-9-0.jsonl"), JSON.stringify({ id: "00000000-0000-4000-8000-000000000009" }) + "\n");
+  await writeFile(path.join(elsewhere, "owner.json"), JSON.stringify({ instanceId: "1-deadbeef", pid: 999_999_999, hostname: hostname(), startedAt: anHourAgo().toISOString(), released: true }));
+  await symlink(elsewhere, path.join(spool, "1-deadbeef"));
+  await symlink(path.join(elsewhere, "seg-9-0.jsonl"), path.join(spool, "audit-1-2-3.jsonl"));
+  // A real dead owner's directory holding a symlinked segment among a real one.
+  const gone = await sleeper();
+  const deadPid = gone.pid!;
+  gone.kill("SIGKILL");
+  await new Promise((r) => gone.once("exit", r));
+  const id = await foreignDir(spool, { pid: deadPid, hostname: hostname(), startedAt: anHourAgo().toISOString() }, new Date());
+  await symlink(path.join(elsewhere, "seg-9-0.jsonl"), path.join(spool, id, "seg-2-0.jsonl"));
+  const { moved } = await adoptedBy(spool);
+  expect(moved.map((f) => path.basename(f))).toEqual([`adopted-${id}-seg-1-0.jsonl`]);
+  expect((await readdir(elsewhere)).sort()).toEqual(["owner.json", "seg-9-0.jsonl"]);
 });

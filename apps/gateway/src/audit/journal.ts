@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { constants } from "node:fs";
 import { hostname } from "node:os";
-import { mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink, utimes, writeFile, type FileHandle } from "node:fs/promises";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod";
@@ -223,6 +223,10 @@ export class AuditJournal {
       if (entry === this.instanceId) continue;
       const source = path.join(this.base, entry);
       try {
+        // Only what a journal writes: real directories and regular files. A symlink planted in the
+        // spool could otherwise move files from elsewhere into ours, or replay events from anywhere.
+        const kind = await lstat(source);
+        if (LEGACY.test(entry) ? !kind.isFile() : !kind.isDirectory()) continue;
         if (LEGACY.test(entry)) {
           const target = path.join(this.dir, `adopted-legacy-seg-${entry.replace(/\.replaying-.*$/, "")}`);
           await rename(source, target);
@@ -236,7 +240,7 @@ export class AuditJournal {
         const claimed = path.join(this.base, `.claim-${this.instanceId}-${originalId}`);
         await rename(source, claimed); // atomic: whoever renames first owns it; the other gets ENOENT
         for (const file of await readdir(claimed)) {
-          if (!SEGMENT.test(file)) continue;
+          if (!SEGMENT.test(file) || !(await lstat(path.join(claimed, file))).isFile()) continue;
           const target = path.join(this.dir, file.startsWith("adopted-") ? file : `adopted-${originalId}-${file}`);
           await rename(path.join(claimed, file), target);
           moved.push(target);
