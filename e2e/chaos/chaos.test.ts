@@ -42,7 +42,7 @@ const queuePrefix = `chaos-${randomBytes(4).toString("hex")}`;
 
 beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), "chaos-"));
-  [metaPg, redis, target] = await Promise.all([KillablePostgres.create(), KillableRedis.create(), createChinookDatabase()]);
+  [metaPg, redis, target] = await Promise.all([KillablePostgres.create({ durable: true }), KillableRedis.create(), createChinookDatabase()]);
   await withClient(metaPg.url(), (c) => c.query("CREATE DATABASE portcullis"));
   const metaUrl = metaPg.url("portcullis");
   await migrate(metaUrl);

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { openSync, closeSync } from "node:fs";
-import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,95 +19,11 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
   }
 }
 
-const isRoot = () => process.getuid?.() === 0;
-
 /**
- * The metadata PostgreSQL the chaos test kills: a cluster of its own with production durability
- * (fsync and synchronous_commit left at their defaults, on), so a SIGKILL of the postmaster is
- * followed by real crash recovery. As root the server runs as the `postgres` system user.
+ * The metadata PostgreSQL the chaos test kills: a throwaway cluster with production durability, so a
+ * SIGKILL of the postmaster is followed by real crash recovery.
  */
-export class KillablePostgres {
-  private constructor(
-    readonly dir: string,
-    readonly port: number,
-    private readonly bin: string,
-  ) {}
-
-  static async create(): Promise<KillablePostgres> {
-    const versions = (await readdir("/usr/lib/postgresql")).sort((a, b) => Number(b) - Number(a));
-    const bin = `/usr/lib/postgresql/${versions[0]}/bin`;
-    const [port, dir] = await Promise.all([freePort(), mkdtemp(path.join(tmpdir(), "chaos-pg-"))]);
-    const cluster = new KillablePostgres(dir, port, bin);
-    if (isRoot()) {
-      const uid = Number((await run("id", ["-u", "postgres"])).stdout.trim());
-      const gid = Number((await run("id", ["-g", "postgres"])).stdout.trim());
-      await chown(dir, uid, gid);
-      await chmod(dir, 0o700);
-    }
-    const pwfile = path.join(dir, "pw");
-    await writeFile(pwfile, "portcullis\n", { mode: 0o644 });
-    await cluster.asPostgres(`${bin}/initdb`, ["-D", `${dir}/data`, "-U", "portcullis", `--pwfile=${pwfile}`, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]);
-    await rm(pwfile, { force: true });
-    // Durability settings are deliberately not touched: fsync = on, synchronous_commit = on.
-    await cluster.asPostgres("bash", [
-      "-c",
-      `printf "listen_addresses = '127.0.0.1'\\nport = ${port}\\nunix_socket_directories = '${dir}'\\nshared_buffers = 32MB\\nmax_connections = 200\\n" >> ${dir}/data/postgresql.conf`,
-    ]);
-    await cluster.start();
-    return cluster;
-  }
-
-  private async asPostgres(command: string, args: string[]): Promise<void> {
-    if (isRoot()) await run("runuser", ["-u", "postgres", "--", command, ...args]);
-    else await run(command, args);
-  }
-
-  /**
-   * Starts the server; after a SIGKILL the orphaned backends may still hold the shared memory for a
-   * moment (the new postmaster refuses to start until they are gone), so it is retried.
-   */
-  async start(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.asPostgres(`${this.bin}/pg_ctl`, ["-D", `${this.dir}/data`, "-l", `${this.dir}/server.log`, "-w", "-t", "60", "start"]);
-        return;
-      } catch (error) {
-        if (attempt >= 20) throw error;
-        await sleep(250);
-      }
-    }
-  }
-
-  /** SIGKILL of the postmaster: its backends notice and exit; the next start runs crash recovery. */
-  async kill(): Promise<number> {
-    const pid = Number((await readFile(`${this.dir}/data/postmaster.pid`, "utf8")).split("\n")[0]);
-    process.kill(pid, "SIGKILL");
-    await until("postmaster exited", async () => !alive(pid), 10_000);
-    return pid;
-  }
-
-  async log(): Promise<string> {
-    return readFile(`${this.dir}/server.log`, "utf8").catch(() => "");
-  }
-
-  url(database = "postgres"): string {
-    return `postgresql://portcullis:portcullis@127.0.0.1:${this.port}/${database}`;
-  }
-
-  async destroy(): Promise<void> {
-    await this.asPostgres(`${this.bin}/pg_ctl`, ["-D", `${this.dir}/data`, "-m", "immediate", "-w", "stop"]).catch(() => {});
-    await rm(this.dir, { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
+export { TempCluster as KillablePostgres } from "../../apps/gateway/test/pg-cluster.js";
 
 /**
  * The quick start's Redis settings, read from scripts/lib.sh's start_redis (so this test follows a

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { chmod, chown, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -25,7 +25,11 @@ export class TempCluster {
     private readonly bin: string,
   ) {}
 
-  static async create(): Promise<TempCluster> {
+  /**
+   * `durable`: production durability (fsync and synchronous_commit left on), for tests that SIGKILL the
+   * server and need real crash recovery; otherwise fast and unsafe, as the shared test cluster.
+   */
+  static async create(options: { durable?: boolean } = {}): Promise<TempCluster> {
     const [bin, port, dir] = await Promise.all([pgBin(), freePort(), mkdtemp(path.join(tmpdir(), "gw-pg-"))]);
     const cluster = new TempCluster(dir, port, bin);
     if (process.getuid?.() === 0) {
@@ -40,7 +44,7 @@ export class TempCluster {
     await rm(pwfile, { force: true });
     await cluster.asPostgres("bash", [
       "-c",
-      `printf "listen_addresses = '127.0.0.1'\\nport = ${port}\\nunix_socket_directories = '${dir}'\\nfsync = off\\nsynchronous_commit = off\\nfull_page_writes = off\\nshared_buffers = 32MB\\n" >> ${dir}/data/postgresql.conf`,
+      `printf "listen_addresses = '127.0.0.1'\\nport = ${port}\\nunix_socket_directories = '${dir}'\\n${options.durable ? "" : "fsync = off\\nsynchronous_commit = off\\nfull_page_writes = off\\n"}shared_buffers = 32MB\\nmax_connections = 200\\n" >> ${dir}/data/postgresql.conf`,
     ]);
     await cluster.start();
     return cluster;
@@ -51,8 +55,38 @@ export class TempCluster {
     else await run(command, args);
   }
 
-  start(): Promise<void> {
-    return this.asPostgres(`${this.bin}/pg_ctl`, ["-D", `${this.dir}/data`, "-l", `${this.dir}/server.log`, "-w", "-t", "60", "start"]);
+  /**
+   * Starts the server; after a SIGKILL the orphaned backends may still hold the shared memory for a
+   * moment (the new postmaster refuses to start until they are gone), so it is retried.
+   */
+  async start(): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.asPostgres(`${this.bin}/pg_ctl`, ["-D", `${this.dir}/data`, "-l", `${this.dir}/server.log`, "-w", "-t", "60", "start"]);
+        return;
+      } catch (error) {
+        if (attempt >= 20) throw error;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  }
+
+  /** SIGKILL of the postmaster: its backends notice and exit; the next start runs crash recovery. */
+  async kill(): Promise<number> {
+    const pid = Number((await readFile(`${this.dir}/data/postmaster.pid`, "utf8")).split("\n")[0]);
+    process.kill(pid, "SIGKILL");
+    for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      try {
+        process.kill(pid, 0);
+      } catch {
+        return pid;
+      }
+    }
+    throw new Error(`postmaster ${pid} did not exit within 10 s`);
+  }
+
+  log(): Promise<string> {
+    return readFile(`${this.dir}/server.log`, "utf8").catch(() => "");
   }
 
   stop(): Promise<void> {
