@@ -23,14 +23,33 @@ export interface Principal {
   subject: string;
   /** Name the principal's client registered with (OAuth), for audit when the session names none. */
   clientName?: string;
+  /**
+   * OAuth scopes granted to the token (`mcp:read`, `mcp:write`, `mcp:admin`; legacy `mcp` = all three);
+   * null for API keys and internal callers, whose ceiling is the link's scope alone.
+   */
+  grantedScopes: string[] | null;
 }
 
-/** Everything a tool call needs, carried to the SDK handlers in `authInfo.extra`. */
+/** The protocol revision a request was served under ("playground" for the dashboard's own calls). */
+export type ProtocolRevision = "2026-07-28" | "2025-11-25" | "2025-06-18" | "2025-03-26" | "playground";
+
+/** Everything a tool call needs, resolved once per request by the protocol layer. */
 export interface CallContext {
   requestId: string;
   principal: Principal;
   link: LinkRecord;
+  /** Self-reported by the client (2026-07-28: per-request `_meta` clientInfo; 2025: `initialize`); audit only. */
   clientName: string | null;
   clientVersion: string | null;
+  protocolVersion: ProtocolRevision | null;
+  /** W3C trace id (32 hex) from a valid `traceparent` in `_meta`, for correlating logs and audit. */
+  traceId: string | null;
   sourceIp: string | null;
+  /** Aborted when the client goes away (closing the response stream cancels, per 2026-07-28). */
+  signal?: AbortSignal;
+  /**
+   * Set by the call path when a statement the link allows needs OAuth scopes the token lacks: the
+   * protocol layer answers HTTP 403 insufficient_scope with these scopes (step-up), not a tool result.
+   */
+  insufficientScope?: string[];
 }
