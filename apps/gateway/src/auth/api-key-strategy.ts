@@ -58,6 +58,7 @@ export class ApiKeyStrategy implements AuthStrategy {
     if (row.expiresAt !== null && row.expiresAt <= this.now()) return null;
     return {
       kind: "api_key",
+      grantedScopes: null,
       teamId: row.teamId,
       linkId: row.linkId,
       userId: row.userId,

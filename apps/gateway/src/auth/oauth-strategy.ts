@@ -31,6 +31,8 @@ export class OAuthTokenStrategy implements AuthStrategy {
     if (!verified) return null;
     return {
       kind: "oauth",
+      // Until tokens carry per-operation scopes, every OAuth token has the link scope as its only ceiling.
+      grantedScopes: null,
       teamId: verified.teamId,
       linkId: verified.linkId,
       userId: verified.userId,

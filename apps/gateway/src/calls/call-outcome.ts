@@ -6,7 +6,11 @@ import type { AuditVerdict } from "@portcullis/jobs";
  * CallOutcome; renderers (render-mcp.ts, render-playground.ts) only turn it into their wire shape.
  */
 export type CallOutcome =
-  | { kind: "ok"; data: Record<string, unknown>; audit: CallAudit }
+  /**
+   * `data` is the structured result (validated by the tool's outputSchema); `text` the compact rendering
+   * for the text block when it is not simply the JSON of `data` (schema tools use a denser format).
+   */
+  | { kind: "ok"; data: Record<string, unknown>; text?: string; audit: CallAudit }
   | { kind: "refused"; refusal: Refusal; audit: CallAudit }
   | { kind: "failed"; failure: CallFailure; audit: CallAudit };
 
@@ -69,4 +73,21 @@ export class CallAuditUnavailableError extends Error {
   constructor(message: string, readonly ranWrite: boolean) {
     super(message);
   }
+}
+
+/**
+ * A tool in the typed shape every tool moves to (issue 13). The catalog (mcp/tool-catalog.ts) builds
+ * the listed Tool from it: JSON Schema 2020-12 input, an outputSchema whose root is an object covering
+ * the ok arm (`output`) plus the refusal and failure arms (1.x clients validate structuredContent even
+ * on isError results), title/description/annotations from the link's scope.
+ */
+export interface TypedTool<Input extends import("zod").ZodType = import("zod").ZodType> {
+  name: string;
+  title(link: import("../context.js").LinkRecord): string;
+  description(link: import("../context.js").LinkRecord): string;
+  input: Input;
+  /** Shape of `data` in an ok outcome. */
+  output: import("zod").ZodObject;
+  annotations(link: import("../context.js").LinkRecord): { readOnlyHint: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint: boolean };
+  run(args: import("zod").output<Input>, ctx: import("../context.js").CallContext, services: import("../services.js").Services): Promise<CallOutcome>;
 }

@@ -304,6 +304,8 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     link: auth.link,
     clientName: session.clientName ?? auth.principal.clientName?.slice(0, 100) ?? null,
     clientVersion: session.clientVersion,
+    protocolVersion: null,
+    traceId: null,
     sourceIp: meta.sourceIp,
   };
   const authInfo = {
