@@ -64,3 +64,28 @@ test("text PostgreSQL cannot store faithfully is made storable", () => {
   expect(sanitizeText("x\ud800y")).toBe("x\uFFFDy");
   expect(sanitizeText(null)).toBeNull();
 });
+
+test("the revision and trace id (issue 13) are committed to when set, and rows without them hash as before", () => {
+  const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+  // Pinned: a row that sets either field appends [detail, protocolVersion, traceId] after request_id.
+  const base = ["pc-audit-v1", row.id, row.teamId, "1", row.time, row.kind, null, null, null, null, "cursor", "1.0", "execute_sql", "SELECT 1", null, [], "allowed", null, null, 1.5, 1, 10, null, null, null];
+  expect(canonicalAuditContent({ ...row, protocolVersion: "2026-07-28", traceId })).toBe(JSON.stringify([...base, null, "2026-07-28", traceId]));
+  expect(canonicalAuditContent({ ...row, protocolVersion: null, traceId })).toBe(JSON.stringify([...base, null, null, traceId]));
+  // Absent (undefined, as rows built before these fields) and null are the same: the old content.
+  expect(canonicalAuditContent({ ...row, protocolVersion: null, traceId: null })).toBe(JSON.stringify(base));
+  expect(canonicalAuditContent({ ...row, protocolVersion: undefined })).toBe(JSON.stringify(base));
+  expect(canonicalAuditContent({ ...row, detail: "{}" })).toBe(JSON.stringify([...base, "{}"]));
+
+  const h = chainHash(GENESIS_HASH, { ...row, protocolVersion: "2025-11-25", traceId });
+  for (const change of [{ protocolVersion: "2025-06-18" }, { protocolVersion: null }, { traceId: "5bf92f3577b34da6a3ce929d0e0e4736" }, { traceId: null }]) {
+    expect(chainHash(GENESIS_HASH, { ...row, protocolVersion: "2025-11-25", traceId, ...change })).not.toBe(h);
+  }
+  // No value can pass for another field: an edit moving the revision into `detail` (or the trace id
+  // into the revision) changes the content.
+  const variants = [
+    { detail: "2026-07-28", protocolVersion: null, traceId: null },
+    { detail: null, protocolVersion: "2026-07-28", traceId: null },
+    { detail: null, protocolVersion: null, traceId: "2026-07-28" },
+  ];
+  expect(new Set(variants.map((v) => canonicalAuditContent({ ...row, ...v }))).size).toBe(3);
+});

@@ -21,6 +21,20 @@ export const auditVerdictSchema = z.enum(["allowed", "blocked", "error"]);
 /** Longest `detail` a configuration change may carry (before/after of a scope document fit easily). */
 export const CONFIG_DETAIL_MAX = 64_000;
 
+/**
+ * The MCP revision a call was served under, or "playground" for the dashboard's own calls. A closed
+ * list rather than free text: the gateway only serves these, and the Activity tab filters on them.
+ */
+export const AUDIT_PROTOCOL_REVISIONS = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26", "playground"] as const;
+export const auditProtocolVersionSchema = z.enum(AUDIT_PROTOCOL_REVISIONS);
+export type AuditProtocolVersion = z.infer<typeof auditProtocolVersionSchema>;
+
+/** W3C trace-id: 32 lowercase hex, not all zeros (the spec's invalid value). */
+export const auditTraceIdSchema = z
+  .string()
+  .regex(/^[0-9a-f]{32}$/)
+  .refine((v) => v !== "0".repeat(32), "all-zero trace id is invalid");
+
 const optionalText = (max: number) => z.string().max(max).nullish();
 const uuid = z.string().uuid();
 
@@ -51,6 +65,10 @@ export const auditEventSchema = z.object({
   requestId: optionalText(100),
   /** Configuration changes: JSON {action, target, before, after}, secrets already redacted. */
   detail: optionalText(CONFIG_DETAIL_MAX),
+  /** Revision the request was served under (self-reported by the client in either era; shown, never trusted). */
+  protocolVersion: auditProtocolVersionSchema.nullish(),
+  /** From the request's `traceparent` when valid: correlates the event with logs and the client's trace. */
+  traceId: auditTraceIdSchema.nullish(),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;

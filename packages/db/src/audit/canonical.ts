@@ -43,6 +43,12 @@ export interface AuditRow {
   requestId: string | null;
   /** Configuration changes only; absent from the content when null, so older rows hash as they did. */
   detail: string | null;
+  /**
+   * MCP revision and W3C trace id (issue 13). Optional so rows built before they existed still type;
+   * undefined and null are the same value. See `canonicalParts` for how they enter the content.
+   */
+  protocolVersion?: string | null;
+  traceId?: string | null;
 }
 
 /**
@@ -79,11 +85,24 @@ export function canonicalParts(row: Omit<AuditRow, "seq">): CanonicalParts {
     row.error,
     row.sourceIp,
     row.requestId,
-    // Appended only when present: every row written before `detail` existed keeps its content.
-    ...(row.detail == null ? [] : [row.detail]),
+    ...optionalTail(row),
   ]);
   // `[a,b,c]` and `[d,…]` → `[a,b,c,` and `,d,…]`, so that head + "\"seq\"" + tail is one JSON array.
   return { head: `${head.slice(0, -1)},`, tail: `,${tail.slice(1)}` };
+}
+
+/**
+ * Fields added after the format was fixed, appended so that every row written before them keeps its
+ * content: nothing (21 fields), `[detail]` (22, rows since configuration changes), or, once the
+ * revision or trace id is set, all three in place `[detail, protocolVersion, traceId]` (24). Each shape
+ * has its own length, so no value can be read as another field's (a `detail` of "2026-07-28" and a
+ * protocol version of "2026-07-28" hash differently).
+ */
+function optionalTail(row: Omit<AuditRow, "seq">): (string | null)[] {
+  const protocolVersion = row.protocolVersion ?? null;
+  const traceId = row.traceId ?? null;
+  if (protocolVersion !== null || traceId !== null) return [row.detail, protocolVersion, traceId];
+  return row.detail == null ? [] : [row.detail];
 }
 
 export function canonicalAuditContent(row: AuditRow): string {

@@ -64,6 +64,8 @@ interface StoredRow {
   source_ip: string | null;
   request_id: string | null;
   detail: string | null;
+  protocol_version: string | null;
+  trace_id: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -77,7 +79,7 @@ SELECT id::text, team_id::text, seq::text,
   to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
   kind, link_id::text, api_key_id::text, oauth_client_id, user_id::text, client_name, client_version, tool,
   sql, fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error,
-  source_ip, request_id, detail, prev_hash, hash
+  source_ip, request_id, detail, protocol_version, trace_id, prev_hash, hash
 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT ${PAGE}`;
 
 function toAuditRow(r: StoredRow): AuditRow {
@@ -107,6 +109,8 @@ function toAuditRow(r: StoredRow): AuditRow {
     sourceIp: r.source_ip,
     requestId: r.request_id,
     detail: r.detail,
+    protocolVersion: r.protocol_version,
+    traceId: r.trace_id,
   };
 }
 
