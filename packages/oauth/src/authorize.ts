@@ -8,6 +8,7 @@ import { OAuthError, isOAuthError } from "./errors.js";
 import { checkCodeChallenge } from "./pkce.js";
 import { matchRedirectUri } from "./redirect-uri.js";
 import { linkIdFromResource } from "./resource.js";
+import { formatScopes, requestedScopes, unionScopes, type OperationScope } from "./scopes.js";
 
 /** A validated authorization request: everything the consent page shows and the approval binds. */
 export interface AuthorizationRequest {
@@ -17,7 +18,9 @@ export interface AuthorizationRequest {
   codeChallenge: string;
   resource: string;
   linkId: string;
+  /** The scopes asked for, normalized (space-separated, closed downwards). */
   scope: string;
+  scopes: OperationScope[];
 }
 
 export type ParsedAuthorization =
@@ -87,6 +90,7 @@ export async function parseAuthorizationRequest(ctx: OAuthContext, params: URLSe
   if (!linkId) {
     return fail(new OAuthError("invalid_target", `resource must be an MCP link URL of this server (${ctx.config.gatewayPublicUrl}/mcp/…)`));
   }
+  const scopes = requestedScopes(params.get("scope"));
   return {
     ok: true,
     client,
@@ -97,9 +101,10 @@ export async function parseAuthorizationRequest(ctx: OAuthContext, params: URLSe
       codeChallenge: params.get("code_challenge")!,
       resource,
       linkId,
-      // One scope exists; the link's scope document is the real permission. Unknown scopes asked for
-      // by generic clients (openid, profile…) are ignored rather than failing the sign-in.
-      scope: "mcp",
+      // Unknown scopes asked for by generic clients (openid, profile…) are ignored rather than failing
+      // the sign-in; the link's scope document stays the real permission (see scopes.ts).
+      scope: formatScopes(scopes),
+      scopes,
     },
   };
 }
@@ -149,6 +154,9 @@ export async function approveAuthorization(
     }
     throw new OAuthError("access_denied", "you do not have access to this link", 403);
   }
+  // Step-up: what this member already granted this client on this link is kept, so a client asking
+  // for mcp:write after a 403 does not lose mcp:read (nor an admin scope granted earlier).
+  const scopes = unionScopes(await previousGrantScopes(ctx, client.id, input.userId, request.linkId), request.scopes);
   const code = randomToken(32);
   await ctx.prisma.oAuthAuthorizationCode.create({
     data: {
@@ -159,10 +167,22 @@ export async function approveAuthorization(
       redirectUri: request.redirectUri,
       codeChallenge: request.codeChallenge,
       resource: request.resource,
+      scopes,
       expiresAt: new Date(nowOf(ctx).getTime() + ctx.config.authorizationCodeTtlSeconds * 1000),
     },
   });
   return buildRedirect(request.redirectUri, { code, state: request.state, iss: ctx.config.issuer });
+}
+
+/** The union of the scopes of this member's live grants to this client on this link (none: []). */
+export async function previousGrantScopes(ctx: OAuthContext, clientRowId: string, userId: string, linkId: string): Promise<OperationScope[]> {
+  const grants = await ctx.prisma.oAuthGrant.findMany({
+    where: { clientId: clientRowId, userId, linkId, revokedAt: null },
+    select: { scopes: true },
+    take: 50,
+    orderBy: { createdAt: "desc" },
+  });
+  return unionScopes(...grants.map((grant) => grant.scopes));
 }
 
 /** The member declined: the client hears access_denied; the team's audit hears of it too. */

@@ -13,6 +13,7 @@ export * from "./pkce.js";
 export * from "./redirect-uri.js";
 export * from "./resource.js";
 export * from "./revocation.js";
+export * from "./scopes.js";
 export * from "./ssrf.js";
 export * from "./tokens.js";
 export * from "./verify.js";

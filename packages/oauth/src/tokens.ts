@@ -7,6 +7,7 @@ import { OAuthError } from "./errors.js";
 import { revokeGrant } from "./grants.js";
 import { verifyCodeVerifier } from "./pkce.js";
 import { resourceForLink } from "./resource.js";
+import { formatScopes } from "./scopes.js";
 import { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX } from "./token-format.js";
 
 export { ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, looksLikeAccessToken } from "./token-format.js";
@@ -15,7 +16,8 @@ export interface TokenResponse {
   access_token: string;
   token_type: "Bearer";
   expires_in: number;
-  refresh_token: string;
+  /** Absent for grants an enterprise IdP controls (jwt-bearer): the client asks the IdP again. */
+  refresh_token?: string;
   scope: string;
 }
 
@@ -31,31 +33,33 @@ export async function handleTokenGrant(ctx: OAuthContext, form: URLSearchParams,
   throw new OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token");
 }
 
-async function issueTokens(tx: Prisma.TransactionClient, ctx: OAuthContext, grantId: string, now: Date): Promise<TokenResponse> {
+/** Mints an access token (and, unless `withRefresh` is false, a refresh token) under a grant. */
+export async function issueTokens(
+  tx: Prisma.TransactionClient,
+  ctx: OAuthContext,
+  grantId: string,
+  now: Date,
+  scopes: readonly string[],
+  options: { withRefresh?: boolean; accessTtlSeconds?: number } = {},
+): Promise<TokenResponse> {
   const accessToken = `${ACCESS_TOKEN_PREFIX}${randomToken(32)}`;
-  const refreshToken = `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;
+  const refreshToken = options.withRefresh === false ? null : `${REFRESH_TOKEN_PREFIX}${randomToken(32)}`;
+  const accessTtl = options.accessTtlSeconds ?? ctx.config.accessTokenTtlSeconds;
   await tx.oAuthToken.createMany({
     data: [
-      {
-        grantId,
-        kind: "access",
-        tokenHash: sha256Hex(accessToken),
-        expiresAt: new Date(now.getTime() + ctx.config.accessTokenTtlSeconds * 1000),
-      },
-      {
-        grantId,
-        kind: "refresh",
-        tokenHash: sha256Hex(refreshToken),
-        expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000),
-      },
+      { grantId, kind: "access", tokenHash: sha256Hex(accessToken), expiresAt: new Date(now.getTime() + accessTtl * 1000) },
+      ...(refreshToken
+        ? [{ grantId, kind: "refresh" as const, tokenHash: sha256Hex(refreshToken), expiresAt: new Date(now.getTime() + ctx.config.refreshTokenTtlSeconds * 1000) }]
+        : []),
     ],
   });
   return {
     access_token: accessToken,
     token_type: "Bearer",
-    expires_in: ctx.config.accessTokenTtlSeconds,
-    refresh_token: refreshToken,
-    scope: "mcp",
+    expires_in: accessTtl,
+    ...(refreshToken ? { refresh_token: refreshToken } : {}),
+    // Legacy grants hold "mcp": the response names the three it stands for.
+    scope: formatScopes(scopes),
   };
 }
 
@@ -117,9 +121,9 @@ export async function exchangeAuthorizationCode(ctx: OAuthContext, form: URLSear
   }
   const tokens = await ctx.prisma.$transaction(async (tx) => {
     await tx.oAuthGrant.create({
-      data: { id: row.id, teamId: row.link.teamId, clientId: row.clientId, userId: row.userId, linkId: row.linkId, lastUsedAt: now },
+      data: { id: row.id, teamId: row.link.teamId, clientId: row.clientId, userId: row.userId, linkId: row.linkId, scopes: row.scopes, lastUsedAt: now },
     });
-    return issueTokens(tx, ctx, row.id, now);
+    return issueTokens(tx, ctx, row.id, now, row.scopes);
   });
   await recordOAuthEvent(ctx, {
     kind: "oauth_grant",
@@ -190,7 +194,7 @@ export async function refreshAccessToken(ctx: OAuthContext, form: URLSearchParam
   }
   const tokens = await ctx.prisma.$transaction(async (tx) => {
     await tx.oAuthGrant.update({ where: { id: grant.id }, data: { lastUsedAt: now } });
-    return issueTokens(tx, ctx, grant.id, now);
+    return issueTokens(tx, ctx, grant.id, now, grant.scopes);
   });
   await recordOAuthEvent(ctx, { kind: "oauth_refresh", ...audit, reason: "access token refreshed" });
   return tokens;

@@ -1,6 +1,7 @@
 import { sha256Hex } from "@portcullis/db/keys";
 import type { PrismaClient } from "@portcullis/db/client";
 import { linkIdFromAnyResource } from "./resource.js";
+import { normalizeScopes, type OperationScope } from "./scopes.js";
 import { looksLikeAccessToken } from "./token-format.js";
 
 /**
@@ -19,6 +20,11 @@ export interface VerifiedAccessToken {
   /** The OAuth client_id (metadata-document URL or registered `pcc_…` id): audit's oauthClientId. */
   clientId: string;
   clientName: string;
+  /**
+   * OAuth scopes the token carries, expanded (`mcp` → mcp:read mcp:write mcp:admin) and closed
+   * downwards. A second ceiling under the link's scope document, for step-up challenges.
+   */
+  scopes: OperationScope[];
   /** When the token stops being valid: a cache must not keep a positive answer past this. */
   expiresAt: Date;
 }
@@ -28,7 +34,7 @@ export interface SqlQueryable {
   query(text: string, values: unknown[]): Promise<{ rows: unknown[] }>;
 }
 
-const TOKEN_QUERY = `SELECT g.id AS grant_id, g.team_id, g.link_id, g.user_id, c.client_id, c.name AS client_name, t.expires_at
+const TOKEN_QUERY = `SELECT g.id AS grant_id, g.team_id, g.link_id, g.user_id, c.client_id, c.name AS client_name, g.scopes, t.expires_at
   FROM oauth_tokens t
   JOIN oauth_grants g ON g.id = t.grant_id
   JOIN oauth_clients c ON c.id = g.client_id
@@ -46,6 +52,7 @@ interface TokenRow {
   user_id: string;
   client_id: string;
   client_name: string;
+  scopes: string[] | null;
   expires_at: Date | string;
 }
 
@@ -69,6 +76,8 @@ export async function lookupAccessToken(db: { prisma?: PrismaClient; pool?: SqlQ
     grantId: row.grant_id,
     clientId: row.client_id,
     clientName: row.client_name,
+    // A NULL (never written by us) grants nothing rather than everything.
+    scopes: normalizeScopes(row.scopes ?? []),
     expiresAt: new Date(row.expires_at),
   };
 }

@@ -31,8 +31,9 @@ export class OAuthTokenStrategy implements AuthStrategy {
     if (!verified) return null;
     return {
       kind: "oauth",
-      // Until tokens carry per-operation scopes, every OAuth token has the link scope as its only ceiling.
-      grantedScopes: null,
+      // The token's OAuth scopes (legacy `mcp` already expanded to the three): a second ceiling under
+      // the link's scope document; the call path answers 403 insufficient_scope when it is too low.
+      grantedScopes: [...verified.scopes],
       teamId: verified.teamId,
       linkId: verified.linkId,
       userId: verified.userId,
