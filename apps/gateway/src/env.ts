@@ -50,6 +50,8 @@ const schema = z.object({
   GATEWAY_MAX_BODY_BYTES: positiveInt(1024 * 1024),
   /** Serialized result rows per call are cut at this many bytes (the model's context is the budget). */
   GATEWAY_MAX_RESULT_BYTES: positiveInt(256 * 1024),
+  /** get_schema's full text up to this size; above it a summary with guidance (a model's context is the budget). */
+  GATEWAY_SCHEMA_BUDGET_BYTES: positiveInt(32 * 1024),
   /** Per API key, per fixed one-minute window, shared by all instances through Redis. */
   GATEWAY_RATE_LIMIT_PER_MINUTE: positiveInt(1200),
   /** Connections per target connection pool (per gateway instance). */

@@ -94,6 +94,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     descriptions: new DescriptionStore(metadata),
     audit,
     maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
+    schemaBudgetBytes: env.GATEWAY_SCHEMA_BUDGET_BYTES,
     poolFor: (link) => pools.get(link.connection),
     catalogFor: (link) => catalogs.get(link.connection.id, async () => loadCatalog(await pools.get(link.connection))),
     schemaChanged(link) {

@@ -17,6 +17,8 @@ export interface Services {
   descriptions: DescriptionStore;
   audit: AuditProducer;
   maxResultBytes: number;
+  /** get_schema's budget for the full text (GATEWAY_SCHEMA_BUDGET_BYTES); unset = 32 KiB. */
+  schemaBudgetBytes?: number;
   /** Catalog of the link's target database (cached; loaded through the connection's pool). */
   catalogFor(link: LinkRecord): Promise<Catalog>;
   /** The connection's pool; rejects with TargetRefusedError when the target policy refuses it. */
