@@ -102,6 +102,7 @@ describe("exports", () => {
     link_id: null, api_key_id: null, oauth_client_id: null, user_id: null, client_name: "cursor", client_version: "1.0",
     tool: "execute_sql", sql: 'SELECT "a,b"\nFROM t', tables: ["public.t"], verdict: "blocked", rule_id: "undefined_column",
     reason: "=HYPERLINK(\"http://evil\")", duration_ms: 1.5, rows: null, bytes: null, error: null, source_ip: "127.0.0.1", kind: "tool_call", detail: null,
+    protocol_version: "2026-07-28", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
   };
 
   test("CSV quotes commas, quotes and newlines, and defuses spreadsheet formulas", () => {

@@ -1,5 +1,6 @@
 import Link from "next/link";
 import { Badge, formatDate } from "../../components/ui";
+import { revisionLabel } from "./client-label";
 import { configDiff } from "./config-diff";
 import type { AuditRow } from "./operations";
 import { SqlView } from "./sql-view";
@@ -18,7 +19,10 @@ export function EventDetail({ event, closeHref, names }: { event: AuditRow; clos
     ["Link", names.link ?? event.link_id ?? "—"],
     ["Key", names.key ?? event.api_key_id ?? (event.oauth_client_id ? `OAuth: ${event.oauth_client_id}` : "—")],
     ["Member", names.member ?? event.user_id ?? "—"],
+    // Self-reported by the client (name, version and revision alike).
     ["Client", event.client_name ? `${event.client_name}${event.client_version ? ` ${event.client_version}` : ""}` : "—"],
+    ["MCP revision", event.protocol_version ? revisionLabel(event.protocol_version) : "—"],
+    ["Trace id", event.trace_id ? <code key="trace" className="font-mono text-[11px]" data-testid="event-trace-id">{event.trace_id}</code> : "—"],
     ["Tables", event.tables.length ? event.tables.join(", ") : "—"],
     ["Source IP", event.source_ip ?? "—"],
     ["Event id", <code key="id" className="font-mono text-[11px]">{event.id}</code>],

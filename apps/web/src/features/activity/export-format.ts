@@ -3,6 +3,7 @@ import type { AuditRow } from "./operations";
 export const EXPORT_COLUMNS = [
   "id", "time", "verdict", "tool", "sql", "rule_id", "reason", "duration_ms", "rows", "bytes", "error",
   "link_id", "api_key_id", "oauth_client_id", "user_id", "client_name", "client_version", "tables", "source_ip", "kind", "detail",
+  "protocol_version", "trace_id",
 ] as const;
 
 export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[number], unknown> {
@@ -29,6 +30,8 @@ export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[numb
     // Appended last so existing CSV consumers keep their column positions.
     kind: row.kind,
     detail: row.detail,
+    protocol_version: row.protocol_version,
+    trace_id: row.trace_id,
   };
 }
 

@@ -1,4 +1,6 @@
+import { AUDIT_PROTOCOL_REVISIONS } from "@portcullis/jobs";
 import { Button, ButtonLink, Input, Select } from "../../components/ui";
+import { revisionLabel } from "./client-label";
 import type { ActivityFilters } from "./filters";
 
 export function FilterBar({
@@ -24,6 +26,7 @@ export function FilterBar({
       {lookups.canSeeEveryone ? <FilterSelect id="f-member" name="member" label="Member" value={filters.member} className={sel} options={lookups.members.map((m) => [m.id, m.label])} /> : null}
       <FilterSelect id="f-client" name="client" label="Client" value={filters.client} className={sel} options={lookups.clients.map((c) => [c, c])} />
       <FilterSelect id="f-tool" name="tool" label="Tool" value={filters.tool} className={sel} options={lookups.tools.map((t) => [t, t])} />
+      <FilterSelect id="f-revision" name="revision" label="MCP revision" value={filters.revision} className={sel} options={AUDIT_PROTOCOL_REVISIONS.map((r) => [r, revisionLabel(r)])} />
       <div>
         <label htmlFor="f-range" className="mb-1 block text-xs font-medium text-zinc-600">Time</label>
         <Select id="f-range" name="range" defaultValue={filters.range} className={sel}>

@@ -1,4 +1,4 @@
-import { AUDIT_EVENT_KINDS } from "@portcullis/jobs";
+import { AUDIT_EVENT_KINDS, AUDIT_PROTOCOL_REVISIONS } from "@portcullis/jobs";
 import { z } from "zod";
 
 /**
@@ -28,6 +28,8 @@ export const activityFiltersSchema = z.object({
   verdict: z.enum(["allowed", "blocked", "error"]).optional().catch(undefined),
   /** config_change: the configuration changes recorded in the chain (who, what, before/after). */
   kind: z.enum(AUDIT_EVENT_KINDS).optional().catch(undefined),
+  /** MCP revision the calls were served under (or "playground"). */
+  revision: z.enum(AUDIT_PROTOCOL_REVISIONS).optional().catch(undefined),
   range: z.enum(["1h", "24h", "7d", "30d", "90d", "custom"]).default("7d").catch("7d"),
   from: z.string().max(64).optional().catch(undefined),
   to: z.string().max(64).optional().catch(undefined),
@@ -108,6 +110,8 @@ export function buildWhere(teamId: string, f: ActivityFilters, now = new Date())
   if (f.tool) add((n) => `tool = ${n}`, f.tool);
   if (f.verdict) add((n) => `verdict = ${n}::"AuditVerdict"`, f.verdict);
   if (f.kind) add((n) => `kind = ${n}`, f.kind);
+  // No index of its own (each one taxes every ingested event): narrows the team's time-ordered scan.
+  if (f.revision) add((n) => `protocol_version = ${n}`, f.revision);
   if (f.q?.trim()) {
     const q = f.q.trim();
     const anchor = shapeAnchor(q);

@@ -26,10 +26,14 @@ export interface AuditRow {
   kind: string;
   /** Configuration changes: JSON {action, target, via?, before, after}. */
   detail: string | null;
+  /** MCP revision the call was served under ("playground" for the dashboard's); null before issue 13. */
+  protocol_version: string | null;
+  /** W3C trace id the request carried (traceparent), for finding the call in logs and traces. */
+  trace_id: string | null;
 }
 
 const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client_name, client_version, tool, sql, tables,
-  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind, detail`;
+  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind, detail, protocol_version, trace_id`;
 
 export const PAGE_SIZE = 50;
 

@@ -4,6 +4,7 @@ import { Suspense } from "react";
 import { ButtonLink, Card, EmptyState, PageHeader, cx, timeAgo } from "@/components/ui";
 import { AuditChainBadge, AuditChainBadgePending } from "@/features/activity/audit-badge";
 import { ActivityCharts } from "@/features/activity/charts";
+import { ClientLine } from "@/features/activity/client-label";
 import { EventDetail, VerdictBadge } from "@/features/activity/event-detail";
 import { FilterBar } from "@/features/activity/filter-bar";
 import { filtersToSearch, parseFilters } from "@/features/activity/filters";
@@ -98,6 +99,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                             </Link>
                             {e.verdict === "blocked" && e.rule_id ? <span className="text-[11px] text-red-700">{e.rule_id}</span> : null}
                             {e.sql ? <span className="ml-1 text-[11px] text-zinc-400">{e.tool}</span> : null}
+                            <ClientLine row={e} />
                           </td>
                           {!event ? (
                             <td className="truncate px-3 py-2 text-xs text-zinc-600">
