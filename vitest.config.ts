@@ -46,6 +46,22 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      {
+        test: {
+          // Issue 13: the official MCP conformance suite (on Node 24) against the gateway as its own
+          // process, through an auth-injecting proxy; e2e/conformance/baseline.ts lists what may fail, and why.
+          name: "conformance",
+          sequence: { groupOrder: 3 },
+          globalSetup: ["scripts/vitest-services.ts"],
+          include: ["e2e/conformance/**/*.test.ts"],
+          exclude: ["**/node_modules/**"],
+          environment: "node",
+          testTimeout: 150_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });
