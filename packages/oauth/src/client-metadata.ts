@@ -166,7 +166,12 @@ function parseMaxAge(header: string | string[] | undefined): number | undefined 
   return match ? Number(match[1]) : undefined;
 }
 
-function requestWithLimits(target: URL, policy: FetchPolicy): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
+/**
+ * One GET under `policy` (SSRF-guarded lookup, no redirects followed, size and time bounds), for any
+ * document a stranger or an admin names: metadata documents here, identity providers' JWKS in jwks.ts.
+ * Errors are ClientMetadataFetchError whatever the document (the reasons are the same).
+ */
+export function requestWithLimits(target: URL, policy: FetchPolicy): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: Buffer }> {
   return new Promise((resolve, reject) => {
     const transport = target.protocol === "https:" ? https : http;
     let settled = false;

@@ -91,6 +91,8 @@ const oauthFormSchema = z.object({
   scope: formValue.optional(),
   token: formValue.optional(),
   token_type_hint: formValue.optional(),
+  // An RSA-signed ID-JAG with a few claims is 1–2 KB; room for larger keys and claims, still bounded.
+  assertion: z.string().max(12_000).refine((v) => !v.includes("\0"), "NUL is not allowed").optional(),
   resource: z.array(formValue).max(10),
 });
 

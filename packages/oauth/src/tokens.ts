@@ -5,6 +5,8 @@ import { recordOAuthEvent } from "./audit.js";
 import { nowOf, type OAuthContext } from "./context.js";
 import { OAuthError } from "./errors.js";
 import { revokeGrant } from "./grants.js";
+import { exchangeIdJag } from "./id-jag.js";
+import { JWT_BEARER_GRANT } from "./metadata.js";
 import { verifyCodeVerifier } from "./pkce.js";
 import { resourceForLink } from "./resource.js";
 import { formatScopes } from "./scopes.js";
@@ -25,12 +27,13 @@ interface TokenRequestMeta {
   sourceIp?: string | null;
 }
 
-/** The token endpoint: dispatches on grant_type (OAuth 2.1 keeps only these two for us). */
+/** The token endpoint: dispatches on grant_type (OAuth 2.1's two, and RFC 7523 for enterprise ID-JAGs). */
 export async function handleTokenGrant(ctx: OAuthContext, form: URLSearchParams, meta: TokenRequestMeta = {}): Promise<TokenResponse> {
   const grantType = form.get("grant_type");
   if (grantType === "authorization_code") return exchangeAuthorizationCode(ctx, form, meta);
   if (grantType === "refresh_token") return refreshAccessToken(ctx, form, meta);
-  throw new OAuthError("unsupported_grant_type", "grant_type must be authorization_code or refresh_token");
+  if (grantType === JWT_BEARER_GRANT) return exchangeIdJag(ctx, form, meta);
+  throw new OAuthError("unsupported_grant_type", `grant_type must be authorization_code, refresh_token or ${JWT_BEARER_GRANT}`);
 }
 
 /** Mints an access token (and, unless `withRefresh` is false, a refresh token) under a grant. */
