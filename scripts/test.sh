@@ -30,6 +30,9 @@ npx eslint . || status=1
 say "unit, integration and chaos suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1
 
+say "protocol and interop suites again on Node 22 and 24"
+REPORTS="$REPORTS" bash scripts/test-node-versions.sh || status=1
+
 say "end-to-end suite (Playwright, Chromium)"
 (cd e2e && PLAYWRIGHT_JSON_OUTPUT_NAME="$REPORTS/playwright.json" node_modules/.bin/playwright test --reporter=list,json) || status=1
 

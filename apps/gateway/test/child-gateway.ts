@@ -17,18 +17,25 @@ export interface ChildGateway {
   stop(): Promise<number | null>;
 }
 
-/** The gateway as its own process, started exactly as `pnpm start` does (src/main.ts). */
-export async function spawnGateway(env: GatewayEnv): Promise<ChildGateway> {
+/**
+ * The gateway as its own process, started exactly as `pnpm start` does (src/main.ts). `node`: another
+ * Node binary to run it on (e.g. e2e/node_modules/node22/bin/node) instead of the test's own.
+ */
+export async function spawnGateway(env: GatewayEnv, options: { node?: string } = {}): Promise<ChildGateway> {
   const port = await freePort();
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) vars[k] = Array.isArray(v) ? v.join(",") : String(v);
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  const child = spawn(options.node ?? process.execPath, ["--import", "tsx", MAIN], {
     env: { ...process.env, ...vars, GATEWAY_PORT: String(port), GATEWAY_HOST: "127.0.0.1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
+  // A binary that cannot be started (wrong path) fails here, not as an unhandled error 30 s later.
+  let spawnError: Error | undefined;
+  child.once("error", (error) => (spawnError = error));
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
+    if (spawnError) throw spawnError;
     if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
     try {
       if ((await fetch(`${url}/healthz`)).ok) break;
