@@ -1,18 +1,39 @@
 import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
-import { formatRelation, SCHEMA_LEGEND } from "./schema-format.js";
-import { textResult, type ToolDefinition } from "./types.js";
+import type { TypedTool } from "../../calls/call-outcome.js";
+import { formatRelation, SCHEMA_LEGEND, tableDescription } from "./schema-format.js";
 
 const input = z.object({
   table: z.string().min(1).max(200).describe('Table or view name: "table" (first schema of the search path) or "schema.table"'),
 });
 
-export const describeTableTool: ToolDefinition<typeof input> = {
+const output = z.object({
+  table: z.object({
+    name: z.string().describe("schema.table"),
+    kind: z.string(),
+    access: z.enum(["read", "write", "admin"]),
+    description: z.string().optional(),
+    columns: z.array(
+      z.object({
+        name: z.string(),
+        type: z.string(),
+        nullable: z.boolean(),
+        primaryKey: z.boolean(),
+        references: z.string().optional().describe("schema.table.column of a single-column foreign key"),
+        description: z.string().optional(),
+      }),
+    ),
+    foreignKeys: z.array(z.object({ columns: z.array(z.string()), references: z.string(), referencedColumns: z.array(z.string()) })),
+  }),
+});
+
+export const describeTableTool: TypedTool<typeof input> = {
   name: "describe_table",
-  title: "Describe a table",
+  title: () => "Describe a table",
   description: () => "Columns (types, nullability, keys, foreign keys) and descriptions of one table or view.",
   input,
-  readOnlyHint: true,
+  output,
+  annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
     const visible = visibleObjects(ctx.link.scope, catalog);
@@ -25,11 +46,31 @@ export const describeTableTool: ToolDefinition<typeof input> = {
       candidates.map((key) => visible.relations.find((r) => r.key.toLowerCase() === key.toLowerCase())).find(Boolean);
     if (!relation) {
       // Same answer for absent and hidden: a hidden table does not exist for this link.
-      const text = `Table "${args.table}" does not exist (or is not visible through this link). Use list_tables to see what is.`;
-      return { result: textResult(text, true), audit: { verdict: "error", error: text } };
+      const message = `Table "${args.table}" does not exist (or is not visible through this link). Use list_tables to see what is.`;
+      return { kind: "failed", failure: { code: "not_found", message, retryable: false }, audit: { verdict: "error", error: message } };
     }
     const descriptions = await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog));
+    const notes = descriptions.get(relation.key)?.columns;
+    const description = tableDescription(relation, descriptions);
+    const table = {
+      name: relation.key,
+      kind: relation.kind as string,
+      access: relation.access,
+      ...(description ? { description } : {}),
+      columns: relation.columns.map((c) => {
+        const note = notes?.get(c.name);
+        return {
+          name: c.name,
+          type: c.type,
+          nullable: c.nullable,
+          primaryKey: c.primaryKey,
+          ...(c.references ? { references: c.references } : {}),
+          ...(note ? { description: note } : {}),
+        };
+      }),
+      foreignKeys: relation.foreignKeys.map((fk) => ({ columns: fk.columns, references: fk.references, referencedColumns: fk.referencedColumns })),
+    };
     const text = `${formatRelation(relation, descriptions, visible.searchPath[0])}\n\n${SCHEMA_LEGEND}`;
-    return { result: textResult(text), audit: { verdict: "allowed", tables: [relation.key], rows: relation.columns.length, bytes: Buffer.byteLength(text) } };
+    return { kind: "ok", data: { table }, text, audit: { verdict: "allowed", tables: [relation.key], rows: relation.columns.length, bytes: Buffer.byteLength(text) } };
   },
 };

@@ -1,0 +1,68 @@
+import { z } from "zod";
+import type { CallOutcome } from "./call-outcome.js";
+
+const access = z.enum(["none", "read", "write", "admin"]);
+
+export const linkAllowanceSchema = z.object({
+  access,
+  tables: z.record(z.string(), access).describe('Tables whose access differs from the link default, "schema.table" → access'),
+  maxRows: z.number().int(),
+  statementTimeoutMs: z.number().int(),
+});
+
+export const refusalSchema = z.object({
+  ruleId: z.string(),
+  reason: z.string(),
+  statementIndex: z.number().int().optional(),
+  object: z.string().optional(),
+  needs: z.enum(["read", "write", "admin"]).optional(),
+  allows: linkAllowanceSchema.optional(),
+  stepUpScopes: z.array(z.string()).optional(),
+});
+
+export const failureSchema = z.object({
+  code: z.enum(["invalid_arguments", "not_found", "target_unavailable", "statement_error", "internal"]),
+  message: z.string(),
+  retryable: z.boolean(),
+});
+
+/**
+ * The structuredContent of a tool: `{status:"ok", …data}`, `{status:"refused", refusal}` or
+ * `{status:"failed", failure}`. Every arm is in the one schema because 1.x clients validate
+ * structuredContent against outputSchema even on isError results (and throw when it does not match).
+ */
+export function structuredSchema(output: z.ZodObject) {
+  return z.discriminatedUnion("status", [
+    z.object({ status: z.literal("ok") }).extend(output.shape),
+    z.object({ status: z.literal("refused"), refusal: refusalSchema }),
+    z.object({ status: z.literal("failed"), failure: failureSchema }),
+  ]);
+}
+
+/** JSON Schema 2020-12 of a tool's structuredContent; root `type: "object"` as 2025-11-25 requires. */
+export function outputJsonSchema(output: z.ZodObject): Record<string, unknown> {
+  const schema = z.toJSONSchema(structuredSchema(output), { target: "draft-2020-12" }) as Record<string, unknown>;
+  return { ...schema, type: "object" };
+}
+
+export function inputJsonSchema(input: z.ZodType): Record<string, unknown> {
+  const schema = z.toJSONSchema(input, { target: "draft-2020-12", io: "input" }) as Record<string, unknown>;
+  return schema.type === "object" ? schema : { ...schema, type: "object" };
+}
+
+/**
+ * Pre-serialized rows carried next to `data.rows` (execute_sql reads every row as JSON text once, to
+ * enforce the byte cap exactly): renderers splice it instead of serializing the rows again.
+ */
+export const ROWS_JSON = Symbol("rowsJson");
+
+export function structuredContentOf(outcome: CallOutcome): Record<string, unknown> {
+  switch (outcome.kind) {
+    case "ok":
+      return { status: "ok", ...outcome.data };
+    case "refused":
+      return { status: "refused", refusal: outcome.refusal };
+    case "failed":
+      return { status: "failed", failure: outcome.failure };
+  }
+}

@@ -1,0 +1,93 @@
+import { AuditUnavailableError } from "../audit/producer.js";
+import type { CallContext } from "../context.js";
+import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
+import { TOOLS, TOOLS_BY_NAME } from "../mcp/tools/index.js";
+import type { Services } from "../services.js";
+import { toolCallEvent } from "./audit-event.js";
+import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
+
+const INTERNAL_MESSAGE = "The gateway could not complete this call (internal error). It has been logged; try again.";
+const JOURNAL_FAILING_MESSAGE = "the audit journal cannot record events right now; nothing was run — retry it (another gateway instance may take it)";
+const AFTER_WRITE_MESSAGE =
+  "the statement ran, but its audit event could not be recorded (the gateway's log has it); do not retry it — check its effect first";
+
+/**
+ * The one function that checks, runs and audits a tool call, for MCP (either era) and the Playground
+ * alike; callers only render the outcome. Unknown tools are audited, then thrown (a protocol error).
+ * Throws CallAuditUnavailableError when the call cannot be audited: before running when the journal is
+ * known to fail (nothing ran), or after, with whether a write ran (then it must not be retried).
+ */
+export async function runCall(services: Services, ctx: CallContext, name: string, args: unknown): Promise<CallOutcome> {
+  const tool = TOOLS_BY_NAME.get(name);
+  if (!tool) {
+    const started = performance.now();
+    const error = `unknown tool ${name}`;
+    await record(services, ctx, name.slice(0, 100), started, { kind: "failed", failure: { code: "invalid_arguments", message: error, retryable: false }, audit: { verdict: "error", error } });
+    throw new UnknownToolError(name, TOOLS.map((t) => t.name));
+  }
+  return runTypedCall(services, ctx, tool, args);
+}
+
+/** The same for a caller holding a definition (resources/read audits its reads through this). */
+export async function runTypedCall(services: Services, ctx: CallContext, tool: TypedTool, args: unknown): Promise<CallOutcome> {
+  const started = performance.now();
+  // Nothing runs while the journal is known to be failing: the statement could otherwise take effect
+  // and its answer then be withheld (a retry would run it twice). Nothing has run, so retrying is safe.
+  const journalFailure = services.audit.journalFailure();
+  if (journalFailure) {
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    services.logger.warn({ requestId: ctx.requestId, tool: tool.name, reason: journalFailure }, "call refused before running: audit journal failing");
+    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+  }
+  const outcome = await execute(services, ctx, tool, args);
+  await record(services, ctx, tool.name, started, outcome);
+  return outcome;
+}
+
+async function execute(services: Services, ctx: CallContext, tool: TypedTool, args: unknown): Promise<CallOutcome> {
+  const parsed = tool.input.safeParse(args ?? {});
+  if (!parsed.success) {
+    const message = `Invalid arguments for ${tool.name}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(arguments)"}: ${i.message}`).join("; ")}`;
+    const sql = (args as { sql?: unknown } | null)?.sql;
+    return {
+      kind: "failed",
+      failure: { code: "invalid_arguments", message, retryable: false },
+      audit: { verdict: "error", error: message, ...(typeof sql === "string" ? { sql: sql.slice(0, 100_000) } : {}) },
+    };
+  }
+  try {
+    return await tool.run(parsed.data, ctx, services);
+  } catch (error) {
+    if (isConnectionFailure(error)) {
+      // The target is down while loading its catalog: the same clear answer as during execution.
+      const message = describeConnectionFailure(error);
+      return { kind: "failed", failure: { code: "target_unavailable", message, retryable: true }, audit: { verdict: "error", error: message } };
+    }
+    // Unexpected failures (metadata database down, a bug) are logged in full and shown generically.
+    services.logger.error({ err: error, tool: tool.name, requestId: ctx.requestId }, "tool failed");
+    return {
+      kind: "failed",
+      failure: { code: "internal", message: INTERNAL_MESSAGE, retryable: true },
+      audit: { verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" },
+    };
+  }
+}
+
+/**
+ * Metrics and exactly one audit event, resolved once the event is durably journalled, so an answer
+ * never leaves without it.
+ */
+async function record(services: Services, ctx: CallContext, tool: string, started: number, outcome: CallOutcome): Promise<void> {
+  const durationMs = performance.now() - started;
+  const audit: CallAudit = outcome.audit;
+  services.metrics.toolCalls.inc({ tool, verdict: audit.verdict });
+  services.metrics.toolDuration.observe({ tool }, durationMs / 1000);
+  try {
+    await services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs));
+  } catch (error) {
+    if (!(error instanceof AuditUnavailableError)) throw error;
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    const ranWrite = audit.verdict === "allowed" && audit.wrote === true;
+    throw new CallAuditUnavailableError(ranWrite ? AFTER_WRITE_MESSAGE : error.message, ranWrite);
+  }
+}
