@@ -1,5 +1,8 @@
-import { parseScope, type Catalog, type CatalogRelation, type Scope } from "@portcullis/policy";
-import type { Descriptions } from "../src/execution/descriptions.js";
+import { randomUUID } from "node:crypto";
+import { parseScope, type Catalog, type CatalogRelation, type HiddenNames, type Scope } from "@portcullis/policy";
+import type { CallContext, LinkRecord } from "../src/context.js";
+import { descriptionsForLink, type Descriptions } from "../src/execution/descriptions.js";
+import type { Services } from "../src/services.js";
 
 /**
  * A catalog shaped like the 3,000-table test database (30 schemas × 100 `entity_N` tables with a
@@ -104,3 +107,25 @@ export function scopeOf(input: unknown): Scope {
 /** The link every hiding test uses: a hidden table, two hidden columns, one writable table. */
 export const hidingScope = (): Scope =>
   scopeOf({ access: "read", tables: { secret_payroll: { access: "none" }, customer: { hiddenColumns: ["email", "ssn"] }, orders: { access: "write" } } });
+
+/**
+ * The two things the schema tools read from Services — the link's catalog and its stored descriptions
+ * (redacted per link by the real descriptionsForLink) — over a generated catalog, for pure unit tests.
+ */
+export function catalogServices(scope: Scope, catalog: Catalog = generatedCatalog(), stored: Descriptions = generatedDescriptions(), extra: Partial<Services> = {}) {
+  let current = catalog;
+  const link = { id: "link-1", teamId: "t", name: "l", status: "active", scope, connection: { id: `conn-${randomUUID()}` } } as unknown as LinkRecord;
+  const services = {
+    maxResultBytes: 256 * 1024,
+    catalogFor: async () => current,
+    descriptions: { forLink: async (_id: string, hidden: HiddenNames) => descriptionsForLink(stored, hidden) },
+    ...extra,
+  } as unknown as Services;
+  return {
+    ctx: { link } as CallContext,
+    services,
+    setCatalog(next: Catalog) {
+      current = next;
+    },
+  };
+}

@@ -1,13 +1,11 @@
 import { hiddenNames, type Catalog, type Scope } from "@portcullis/policy";
 import { describe, expect, test } from "vitest";
 import type { CallOutcome } from "../src/calls/call-outcome.js";
-import type { CallContext, LinkRecord } from "../src/context.js";
 import { descriptionsForLink, type Descriptions } from "../src/execution/descriptions.js";
 import { buildCatalogIndex } from "../src/mcp/catalog-index.js";
 import { searchCatalog } from "../src/mcp/search-catalog.js";
 import { SEARCH_PAGE_BYTES, searchObjectsTool } from "../src/mcp/tools/search-objects.js";
-import type { Services } from "../src/services.js";
-import { generatedCatalog, generatedDescriptions, hidingScope, scopeOf } from "./generated-catalog.js";
+import { catalogServices, generatedCatalog, generatedDescriptions, hidingScope, scopeOf } from "./generated-catalog.js";
 
 /**
  * search_objects over a generated 3,000-table catalog, run through the tool itself: the services it
@@ -15,21 +13,12 @@ import { generatedCatalog, generatedDescriptions, hidingScope, scopeOf } from ".
  * descriptionsForLink), exactly what the gateway's caches hand it.
  */
 function harness(scope: Scope, catalog: Catalog = generatedCatalog(), stored: Descriptions = generatedDescriptions()) {
-  let current = catalog;
-  const link = { id: "link-1", teamId: "t", name: "l", status: "active", scope, connection: { id: `conn-${Math.random()}` } } as unknown as LinkRecord;
-  const services = {
-    maxResultBytes: 256 * 1024,
-    catalogFor: async () => current,
-    descriptions: { forLink: async (_id: string, hidden: ReturnType<typeof hiddenNames>) => descriptionsForLink(stored, hidden) },
-  } as unknown as Services;
-  const ctx = { link } as CallContext;
+  const { ctx, services, setCatalog } = catalogServices(scope, catalog, stored);
   return {
     async search(args: Record<string, unknown>): Promise<CallOutcome> {
       return searchObjectsTool.run(searchObjectsTool.input.parse(args), ctx, services);
     },
-    setCatalog(next: Catalog) {
-      current = next;
-    },
+    setCatalog,
   };
 }
 
