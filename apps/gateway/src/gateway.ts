@@ -24,7 +24,7 @@ import { HostOriginPolicy } from "./http/host-origin.js";
 import { createInternalRouter, createRouter } from "./http/router.js";
 import { LinkStore } from "./links/link-store.js";
 import { createLogger, type Logger } from "./logger.js";
-import { createMcpServer } from "./mcp/server.js";
+import { createMcpServers } from "./mcp/servers.js";
 import { createMetrics } from "./metrics.js";
 import type { Services } from "./services.js";
 
@@ -165,7 +165,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     () => metrics.refused.inc({ reason: "refusal_audit_overflow" }),
   );
 
-  const { transport } = createMcpServer(services);
+  const mcp = createMcpServers(services);
   let draining = false;
   let lastDbCheck = { at: 0, ok: false };
   let dbCheckInFlight: Promise<void> | undefined;
@@ -177,7 +177,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     preAuth,
     refusals,
     lastUsed: new LastUsedRecorder(redis),
-    transport,
+    mcp,
     hostOrigin: new HostOriginPolicy({
       publicUrl: env.GATEWAY_PUBLIC_URL,
       webUrl: env.WEB_PUBLIC_URL,
@@ -272,6 +272,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     async start() {
       // Before listening: a gateway that cannot journal audit events must not answer calls.
       await audit.start();
+      await mcp.ready;
       const url = await listen(http, env.GATEWAY_PORT, env.GATEWAY_HOST, "gateway");
       if (internalHttp) internalUrl = await listen(internalHttp, env.GATEWAY_INTERNAL_PORT, env.GATEWAY_INTERNAL_HOST, "internal (playground) endpoint");
       return url;

@@ -53,7 +53,7 @@ test("Claude Desktop's config from the dashboard: mcp-remote bridges stdio to th
   await client.connect(transport);
   const { tools } = await client.listTools();
   expect(tools.map((t) => t.name)).toContain("execute_sql");
-  const r = toolJson(await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT name FROM media_type ORDER BY media_type_id LIMIT 2" } }));
+  const r = (await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT name FROM media_type ORDER BY media_type_id LIMIT 2" } })).structuredContent as { rows: unknown[][] };
   expect(r.rows).toEqual([["MPEG audio file"], ["Protected AAC audio file"]]);
   expect(toolText(await client.callTool({ name: "execute_sql", arguments: { sql: "TRUNCATE album" } }))).toContain("ddl_not_permitted");
   await client.close();

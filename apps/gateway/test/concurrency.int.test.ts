@@ -62,7 +62,7 @@ test("300 simultaneous calls: no cross-talk between links or teams", async () =>
       expect(result.content[0].text).toContain("undefined_column");
       continue;
     }
-    const rows = JSON.parse(result.content[0].text).rows;
+    const rows = result.structuredContent.rows;
     expect(rows, `call ${i}`).toEqual([[link === teamB ? `team-b-${n}` : chinookEmails.get(n), i]]);
   }
 

@@ -112,11 +112,15 @@ describe("malformed and refused requests", () => {
     expect(r.status).toBe(413);
   });
 
-  test("unsupported protocol version header → 400; supported earlier versions work", async () => {
-    const bad = await rawPost(`${base}/mcp/${link.linkId}`, call(), { ...auth(link.key), "mcp-protocol-version": "1999-01-01" });
-    expect(bad.status).toBe(400);
-    expect(bad.text).toContain("unsupported protocol version");
-    for (const version of ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]) {
+  test("unsupported protocol version header → 400 -32022 naming every supported revision; supported 2025 versions work", async () => {
+    // -32022 with data.supported (not -32000): a dual-era client reads it as "this server is modern".
+    for (const version of ["1999-01-01", "2024-11-05"]) {
+      const bad = await rawPost(`${base}/mcp/${link.linkId}`, call(), { ...auth(link.key), "mcp-protocol-version": version });
+      expect(bad.status, version).toBe(400);
+      expect(bad.json.error.code).toBe(-32022);
+      expect(bad.json.error.data).toEqual({ supported: ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"], requested: version });
+    }
+    for (const version of ["2025-11-25", "2025-06-18", "2025-03-26"]) {
       const ok = await rawPost(`${base}/mcp/${link.linkId}`, call(), { ...auth(link.key), "mcp-protocol-version": version });
       expect(ok.status, version).toBe(200);
     }

@@ -2,19 +2,19 @@ import { describe, expect, test } from "vitest";
 import { bearerToken } from "../src/auth/strategy.js";
 import { HostOriginPolicy } from "../src/http/host-origin.js";
 import { TtlCache } from "../src/links/ttl-cache.js";
-import { decodeSessionId, encodeSessionId } from "../src/mcp/session.js";
+import { decodeSessionId, encodeSessionId } from "../src/http/mcp/legacy-session.js";
 
 describe("stateless session ids", () => {
   test("carry the client's name and version; any instance can read them", () => {
-    const id = encodeSessionId("Claude Desktop", "0.9.1");
+    const id = encodeSessionId("Claude Desktop", "0.9.1", "2025-06-18");
     expect(id).toMatch(/^[\x21-\x7e]+$/);
-    expect(decodeSessionId(id)).toEqual({ clientName: "Claude Desktop", clientVersion: "0.9.1" });
+    expect(decodeSessionId(id)).toEqual({ clientName: "Claude Desktop", clientVersion: "0.9.1", protocolVersion: "2025-06-18" });
     expect(encodeSessionId("x", "1")).not.toBe(encodeSessionId("x", "1"));
   });
   test("decoded once per id: repeated and many distinct ids each keep their own client, and nothing can alter them", () => {
     const ids = Array.from({ length: 5_000 }, (_, i) => [encodeSessionId(`client ${i}`, String(i)), i] as const);
     for (const round of [1, 2]) {
-      for (const [id, i] of ids) expect(decodeSessionId(id), `round ${round}`).toEqual({ clientName: `client ${i}`, clientVersion: String(i) });
+      for (const [id, i] of ids) expect(decodeSessionId(id), `round ${round}`).toEqual({ clientName: `client ${i}`, clientVersion: String(i), protocolVersion: null });
     }
     const info = decodeSessionId(ids[0]![0]);
     expect(() => ((info as { clientName: string | null }).clientName = "someone else")).toThrow();
@@ -22,8 +22,12 @@ describe("stateless session ids", () => {
   });
   test("garbage decodes to nothing", () => {
     for (const bad of [undefined, "", "abc", "abc.!!!", `a.${Buffer.from('{"x":1}').toString("base64url")}`, "a".repeat(700)]) {
-      expect(decodeSessionId(bad)).toEqual({ clientName: null, clientVersion: null });
+      expect(decodeSessionId(bad)).toEqual({ clientName: null, clientVersion: null, protocolVersion: null });
     }
+  });
+  test("ids minted before the revision was carried still decode (revision unknown)", () => {
+    const old = `x.${Buffer.from(JSON.stringify(["Cursor", "1.2"])).toString("base64url")}`;
+    expect(decodeSessionId(old)).toEqual({ clientName: "Cursor", clientVersion: "1.2", protocolVersion: null });
   });
 });
 

@@ -4,7 +4,7 @@ import type { PreAuthLimits } from "../auth/pre-auth-limits.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
 import type { RefusalCoalescer } from "../audit/refusal-coalescer.js";
 import type { LinkStore, MetadataQueryable } from "../links/link-store.js";
-import type { DispatchTransport } from "../mcp/dispatch-transport.js";
+import type { McpServers } from "../mcp/servers.js";
 import type { Services } from "../services.js";
 import type { HostOriginPolicy } from "./host-origin.js";
 
@@ -18,7 +18,8 @@ export interface HttpDeps {
   /** Audit of refusals anyone can cause: one event per source, link, rule and minute, with a count. */
   refusals: RefusalCoalescer;
   lastUsed: LastUsedRecorder;
-  transport: DispatchTransport;
+  /** The long-lived modern (2026-07-28) and legacy (2025) SDK instances. */
+  mcp: McpServers;
   hostOrigin: HostOriginPolicy;
   publicUrl: string;
   webUrl: string;

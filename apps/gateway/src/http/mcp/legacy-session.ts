@@ -3,19 +3,21 @@ import { randomBytes } from "node:crypto";
 /**
  * Stateless session ids. The gateway keeps no session table: the id carries the client's name and
  * version from `initialize` (base64url JSON after a random part), so any instance can attribute later
- * calls in the audit log. Nothing in it is trusted for security: clients report their names anyway.
+ * calls in the audit log, with the protocol revision negotiated (2025-03-26 clients send no version
+ * header on later requests). Nothing in it is trusted for security: clients report their names anyway.
  */
-export function encodeSessionId(clientName: string | undefined, clientVersion: string | undefined): string {
-  const info = Buffer.from(JSON.stringify([(clientName ?? "").slice(0, 100), (clientVersion ?? "").slice(0, 50)])).toString("base64url");
+export function encodeSessionId(clientName: string | undefined, clientVersion: string | undefined, protocolVersion?: string): string {
+  const info = Buffer.from(JSON.stringify([(clientName ?? "").slice(0, 100), (clientVersion ?? "").slice(0, 50), (protocolVersion ?? "").slice(0, 20)])).toString("base64url");
   return `${randomBytes(16).toString("base64url")}.${info}`;
 }
 
 export interface SessionInfo {
   clientName: string | null;
   clientVersion: string | null;
+  protocolVersion: string | null;
 }
 
-const NONE: SessionInfo = Object.freeze({ clientName: null, clientVersion: null });
+const NONE: SessionInfo = Object.freeze({ clientName: null, clientVersion: null, protocolVersion: null });
 // A client sends the same id with every call: decoding it once per id (base64 + JSON.parse) instead of
 // once per request. Bounded; dropped wholesale when full, since ids are cheap to decode again.
 const decoded = new Map<string, SessionInfo>();
@@ -33,16 +35,17 @@ export function decodeSessionId(sessionId: string | undefined): SessionInfo {
 }
 
 function decodeUncached(sessionId: string): SessionInfo {
-  const none = { clientName: null, clientVersion: null };
+  const none = { clientName: null, clientVersion: null, protocolVersion: null };
   const dot = sessionId.indexOf(".");
   if (dot < 0) return none;
   try {
     const parsed = JSON.parse(Buffer.from(sessionId.slice(dot + 1), "base64url").toString("utf8")) as unknown;
     if (!Array.isArray(parsed)) return none;
-    const [name, version] = parsed;
+    const [name, version, protocolVersion] = parsed;
     return {
       clientName: typeof name === "string" && name ? name.slice(0, 100) : null,
       clientVersion: typeof version === "string" && version ? version.slice(0, 50) : null,
+      protocolVersion: typeof protocolVersion === "string" && protocolVersion ? protocolVersion.slice(0, 20) : null,
     };
   } catch {
     return none;

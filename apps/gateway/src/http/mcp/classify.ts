@@ -1,0 +1,215 @@
+import { classifyInboundRequest, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/server";
+import type { ProtocolRevision } from "../../context.js";
+
+export const MODERN_VERSION = "2026-07-28";
+export const LEGACY_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
+export type LegacyVersion = (typeof LEGACY_VERSIONS)[number];
+export const SUPPORTED_VERSIONS: readonly string[] = [MODERN_VERSION, ...LEGACY_VERSIONS];
+/** Batches (protocol versions up to 2025-03-26) are bounded: each message may run a statement. */
+export const MAX_BATCH = 32;
+
+export const HEADER_MISMATCH = -32020;
+export const UNSUPPORTED_PROTOCOL_VERSION = -32022;
+
+/** Self-reported by the client on each modern request; audit only, never a decision. */
+export interface RequestIdentity {
+  clientName: string | null;
+  clientVersion: string | null;
+  traceId: string | null;
+}
+
+/** A 2026-07-28 request, checked at the edge, for the modern instance. */
+export interface ModernCall {
+  kind: "modern";
+  message: JSONRPCRequest;
+  protocolVersion: typeof MODERN_VERSION;
+  identity: RequestIdentity;
+}
+
+/** A modern notification: nothing to dispatch (the revision defines no client notifications over HTTP). */
+export interface ModernNotification {
+  kind: "modern-notification";
+}
+
+/** 2025-era traffic for the legacy instance: one message or a batch. */
+export interface LegacyCall {
+  kind: "legacy";
+  messages: JSONRPCMessage[];
+  batch: boolean;
+  /** The MCP-Protocol-Version header when it named a supported 2025 revision. */
+  headerVersion: LegacyVersion | null;
+}
+
+/** A request refused at the edge: the HTTP status, the JSON-RPC error, and the rule for audit. */
+export interface EdgeRejection {
+  kind: "reject";
+  httpStatus: number;
+  code: number;
+  message: string;
+  data?: unknown;
+  ruleId: "header_mismatch" | "invalid_envelope" | "unsupported_protocol_version" | "invalid_request";
+  /** The request's id when the body had a usable one (the error then answers it). */
+  id: RequestId | null;
+}
+
+export type Classified = ModernCall | ModernNotification | LegacyCall | EdgeRejection;
+
+/** Lower-cased request headers (node:http's IncomingHttpHeaders fits). */
+export type InboundHeaders = Record<string, string | string[] | undefined>;
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+/** Where `Mcp-Name` comes from in the body (SEP-2243, the methods this server has or may have). */
+const NAME_SOURCE: Record<string, "name" | "uri"> = { "tools/call": "name", "prompts/get": "name", "resources/read": "uri" };
+const BASE64_SENTINEL = /^=\?base64\?(.*)\?=$/s;
+const BASE64_CANONICAL = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function bodyId(body: unknown): RequestId | null {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return null;
+  const id = (body as { id?: unknown }).id;
+  return typeof id === "string" || (typeof id === "number" && Number.isInteger(id)) ? id : null;
+}
+
+function reject(ruleId: EdgeRejection["ruleId"], httpStatus: number, code: number, message: string, id: RequestId | null, data?: unknown): EdgeRejection {
+  return { kind: "reject", httpStatus, code, message, id, ruleId, ...(data === undefined ? {} : { data }) };
+}
+
+function unsupportedVersion(requested: string, supported: readonly string[], id: RequestId | null): EdgeRejection {
+  const shown = requested.slice(0, 40);
+  return reject(
+    "unsupported_protocol_version",
+    400,
+    UNSUPPORTED_PROTOCOL_VERSION,
+    `Unsupported protocol version: ${shown} (supported: ${supported.join(", ")})`,
+    id,
+    { supported: [...supported], requested: shown },
+  );
+}
+
+function mismatch(message: string, header: string, id: RequestId | null): EdgeRejection {
+  return reject("header_mismatch", 400, HEADER_MISMATCH, `Bad Request: the request headers and body disagree: ${message}`, id, { mismatch: { header: header.slice(0, 200), body: message } });
+}
+
+/** `Mcp-Name` as the client meant it: OWS stripped, a Base64 sentinel decoded; undefined when the sentinel is invalid. */
+export function decodeMcpName(raw: string): string | undefined {
+  const value = raw.replace(/^[ \t]+|[ \t]+$/g, "");
+  const sentinel = BASE64_SENTINEL.exec(value);
+  if (!sentinel) return value;
+  const b64 = sentinel[1]!;
+  if (!BASE64_CANONICAL.test(b64)) return undefined;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(b64, "base64"));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The presence and `Mcp-Name` half of the standard-header rung, which the SDK keeps internal
+ * (core-internal `shared/inboundClassification.ts`, `validateStandardRequestHeaders`): the classifier
+ * routes by the body alone, so a proxy stripping a header cannot change the era, and this refuses to
+ * serve a request whose headers are missing or disagree — what a router or WAF saw must be what runs.
+ */
+function checkStandardHeaders(message: JSONRPCRequest, headers: InboundHeaders): EdgeRejection | null {
+  const id = message.id;
+  if (single(headers["mcp-protocol-version"]) === undefined) return mismatch("the required MCP-Protocol-Version header is absent", "(missing)", id);
+  if (single(headers["mcp-method"]) === undefined) return mismatch(`the body names method ${message.method} but the required Mcp-Method header is absent`, "(missing)", id);
+  const field = Object.hasOwn(NAME_SOURCE, message.method) ? NAME_SOURCE[message.method] : undefined;
+  if (!field) return null;
+  const raw = (message.params as Record<string, unknown> | undefined)?.[field];
+  const bodyValue = typeof raw === "string" ? raw : undefined;
+  const header = single(headers["mcp-name"]);
+  if (header === undefined) return bodyValue === undefined ? null : mismatch(`the body carries params.${field} but the required Mcp-Name header is absent`, "(missing)", id);
+  const decoded = decodeMcpName(header);
+  if (decoded === undefined) return mismatch("the Mcp-Name header carries an invalid Base64 sentinel value", header, id);
+  if (bodyValue !== undefined && decoded !== bodyValue) return mismatch(`params.${field} and the Mcp-Name header name different ${field === "uri" ? "resources" : "targets"}`, header, id);
+  return null;
+}
+
+function text(value: unknown, max: number): string | null {
+  return typeof value === "string" && value.length > 0 ? value.slice(0, max) : null;
+}
+
+/** Client name/version from the request's own envelope and a valid W3C trace id, if any. */
+function identityOf(message: JSONRPCRequest): RequestIdentity {
+  const meta = (message.params as { _meta?: Record<string, unknown> } | undefined)?._meta ?? {};
+  const info = meta["io.modelcontextprotocol/clientInfo"] as { name?: unknown; version?: unknown } | undefined;
+  const trace = typeof meta.traceparent === "string" ? TRACEPARENT.exec(meta.traceparent) : null;
+  return {
+    clientName: text(info?.name, 100),
+    clientVersion: text(info?.version, 50),
+    traceId: trace && trace[1] !== ZERO_TRACE && trace[2] !== ZERO_SPAN ? trace[1]! : null,
+  };
+}
+
+function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return false;
+  const m = value as Record<string, unknown>;
+  if (m.jsonrpc !== "2.0") return false;
+  const idOk = m.id === undefined || typeof m.id === "string" || (typeof m.id === "number" && Number.isInteger(m.id));
+  if (!idOk) return false;
+  if (typeof m.method === "string") return m.params === undefined || (typeof m.params === "object" && m.params !== null && !Array.isArray(m.params));
+  return m.id !== undefined && ("result" in m || "error" in m);
+}
+
+/**
+ * Decides the era of one parsed POST body and applies every edge rule of 2026-07-28 (design §2.3),
+ * returning a value; the endpoint turns rejections into HTTP through the one refusal mapper.
+ */
+export function classifyMcpPost(headers: InboundHeaders, body: unknown): Classified {
+  const versionHeader = single(headers["mcp-protocol-version"]);
+  const outcome = classifyInboundRequest({
+    httpMethod: "POST",
+    protocolVersionHeader: versionHeader,
+    mcpMethodHeader: single(headers["mcp-method"]),
+    mcpNameHeader: single(headers["mcp-name"]),
+    body,
+  });
+  if (outcome.kind === "reject") {
+    const id = bodyId(body);
+    // A 2025-shaped body with a version header we do not know: -32022 listing every revision we
+    // serve, so a dual-era client recognises a modern server instead of falling back (spec: a 400 whose
+    // body is not a recognised modern error means "legacy only").
+    if (outcome.cell === "modern-header-without-claim" && versionHeader !== undefined && !SUPPORTED_VERSIONS.includes(versionHeader)) {
+      return unsupportedVersion(versionHeader, SUPPORTED_VERSIONS, id);
+    }
+    const ruleId = outcome.code === HEADER_MISMATCH ? "header_mismatch" : outcome.code === UNSUPPORTED_PROTOCOL_VERSION ? "unsupported_protocol_version" : outcome.rung === "envelope" ? "invalid_envelope" : "invalid_request";
+    return reject(ruleId, outcome.httpStatus, outcome.code, outcome.message, id, outcome.data);
+  }
+  if (outcome.kind === "modern") {
+    if (outcome.messageKind === "notification") return { kind: "modern-notification" };
+    const message = outcome.message;
+    const requested = (message.params as { _meta?: Record<string, unknown> })._meta?.["io.modelcontextprotocol/protocolVersion"];
+    if (requested !== MODERN_VERSION) return unsupportedVersion(String(requested), [MODERN_VERSION], message.id);
+    const refused = checkStandardHeaders(message, headers);
+    if (refused) return refused;
+    return { kind: "modern", message, protocolVersion: MODERN_VERSION, identity: identityOf(message) };
+  }
+  // Legacy: the header, when sent, must name a 2025 revision (absent = 2025-03-26, which had none).
+  if (versionHeader !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader)) {
+    return unsupportedVersion(versionHeader, SUPPORTED_VERSIONS, bodyId(body));
+  }
+  const batch = Array.isArray(body);
+  const items = batch ? (body as unknown[]) : [body];
+  if (items.length === 0 || items.length > MAX_BATCH) {
+    return reject("invalid_request", 400, -32600, `Invalid Request: ${items.length === 0 ? "empty batch" : `more than ${MAX_BATCH} messages in one batch`}`, null);
+  }
+  // A structural check only: the SDK validates each message against its schema when it handles it,
+  // and a second zod pass here measured as a visible share of the per-call CPU.
+  for (const item of items) {
+    if (!isJsonRpcMessage(item)) return reject("invalid_request", 400, -32600, "Invalid Request: not a JSON-RPC 2.0 message", null);
+  }
+  return { kind: "legacy", messages: items as JSONRPCMessage[], batch, headerVersion: (versionHeader as LegacyVersion | undefined) ?? null };
+}
+
+/** The revision a legacy request is served under: header, else what its session negotiated, else 2025-03-26. */
+export function legacyRevision(headerVersion: LegacyVersion | null, sessionVersion: string | null): ProtocolRevision {
+  if (headerVersion) return headerVersion;
+  if (sessionVersion && (LEGACY_VERSIONS as readonly string[]).includes(sessionVersion)) return sessionVersion as LegacyVersion;
+  return "2025-03-26";
+}

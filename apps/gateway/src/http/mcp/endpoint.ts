@@ -1,0 +1,242 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/server";
+import { authenticateRequest } from "../../auth/authenticate-request.js";
+import { bearerToken } from "../../auth/strategy.js";
+import type { CallContext, LinkRecord, Principal } from "../../context.js";
+import type { DispatchTransport } from "../../mcp/dispatch-transport.js";
+import { BodyTooLargeError, readBody } from "../body.js";
+import type { HttpDeps } from "../deps.js";
+import type { RequestMeta } from "../request-meta.js";
+import { LEGACY_VERSIONS, classifyMcpPost, legacyRevision, type LegacyCall, type ModernCall } from "./classify.js";
+import { corsHeaders } from "./cors.js";
+import { decodeSessionId, encodeSessionId, type SessionInfo } from "./legacy-session.js";
+import { authRefusal, edgeRefusal, insufficientScopeRefusal, sendRefusal, type HttpRefusal } from "./refusal.js";
+import { SseReply, acceptable, sendReply, statusOf, wantsSse, type Era } from "./respond.js";
+
+const SESSION_HEADER = "mcp-session-id";
+
+interface Caller {
+  principal: Principal;
+  link: LinkRecord;
+}
+
+/** Host/Origin first (DNS rebinding), before anything is looked up. */
+function hostOriginRefusal(req: IncomingMessage, deps: HttpDeps): HttpRefusal | null {
+  if (!deps.hostOrigin.hostAllowed(req.headers)) return { status: 403, code: -32000, message: "Forbidden: Host not allowed", ruleId: "host_not_allowed", reason: "Host not allowed", audit: "none" };
+  if (!deps.hostOrigin.originAllowed(req.headers)) return { status: 403, code: -32000, message: "Forbidden: Origin not allowed", ruleId: "origin_not_allowed", reason: "Origin not allowed", audit: "none" };
+  return null;
+}
+
+/** Steps 1–2 of every method: host/origin, then authentication as a value; refusals answered here. */
+async function admit(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, rawLinkId: string, meta: RequestMeta): Promise<Caller | null> {
+  const blocked = hostOriginRefusal(req, deps);
+  if (blocked) {
+    sendRefusal(req, res, deps, meta, blocked);
+    return null;
+  }
+  const auth = await authenticateRequest(deps, { token: bearerToken(req.headers.authorization), rawLinkId, sourceIp: meta.sourceIp });
+  if (!auth.ok) {
+    sendRefusal(req, res, deps, meta, authRefusal(deps, auth.failure, rawLinkId));
+    return null;
+  }
+  return auth;
+}
+
+export function handleMcpOptions(req: IncomingMessage, res: ServerResponse, deps: HttpDeps): void {
+  res.writeHead(204, corsHeaders(req, deps));
+  res.end();
+}
+
+/** GET opens a server-to-client stream in stateful servers; a stateless gateway has nothing to push. */
+export async function handleMcpGet(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
+  if (!(await admit(req, res, deps, linkId, meta))) return;
+  req.resume();
+  res.writeHead(405, { "content-type": "application/json", allow: "POST, DELETE", ...corsHeaders(req, deps) });
+  res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed: this server does not offer a server-to-client stream" } }));
+}
+
+/** Legacy sessions hold no server state, so ending one has nothing to release. */
+export async function handleMcpDelete(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
+  if (!(await admit(req, res, deps, linkId, meta))) return;
+  req.resume();
+  res.writeHead(204, corsHeaders(req, deps));
+  res.end();
+}
+
+/**
+ * POST /mcp/{linkId}, in the order a request is handled: host/origin → authenticate → content
+ * negotiation → read + parse → classify the era → dispatch to the long-lived instance → respond.
+ */
+export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
+  const caller = await admit(req, res, deps, linkId, meta);
+  if (!caller) return;
+  const refuse = (status: number, code: number, message: string, ruleId: string, reason: string, extra: Partial<HttpRefusal> = {}) =>
+    sendRefusal(req, res, deps, meta, { status, code, message, ruleId, reason, audit: "record", link: caller.link, principal: caller.principal, ...extra });
+
+  const accept = (req.headers.accept ?? "").toLowerCase();
+  if (!acceptable(accept)) return refuse(406, -32000, "Not Acceptable: accept application/json or text/event-stream", "not_acceptable", `Accept: ${accept.slice(0, 100)}`);
+  const contentType = (req.headers["content-type"] ?? "").toLowerCase();
+  if (!contentType.startsWith("application/json")) {
+    return refuse(415, -32000, "Unsupported Media Type: Content-Type must be application/json", "unsupported_media_type", `Content-Type: ${contentType.slice(0, 100)}`);
+  }
+
+  // The era is decided by the body, so it is read (within the limit) before any version check.
+  let raw: string;
+  try {
+    raw = await readBody(req, deps.maxBodyBytes);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) throw error;
+    return refuse(413, -32000, `Payload Too Large: at most ${deps.maxBodyBytes} bytes`, "body_too_large", error.message, { closeConnection: true });
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    return refuse(400, -32700, "Parse error: body is not valid JSON", "parse_error", "body is not JSON");
+  }
+
+  const classified = classifyMcpPost(req.headers, body);
+  const cors = corsHeaders(req, deps);
+  switch (classified.kind) {
+    case "reject": {
+      const refusal = edgeRefusal(classified, caller.link, caller.principal);
+      const identity = envelopeIdentity(body);
+      return sendRefusal(req, res, deps, meta, { ...refusal, clientName: identity.name, clientVersion: identity.version });
+    }
+    case "modern-notification":
+      res.writeHead(202, cors);
+      res.end();
+      return;
+    case "modern":
+      return serveModern(req, res, deps, meta, caller, classified, accept, cors);
+    case "legacy":
+      return serveLegacy(req, res, deps, meta, caller, classified, accept, cors);
+  }
+}
+
+/** Client name/version from a (possibly refused) body's envelope, for the refusal's audit event. */
+function envelopeIdentity(body: unknown): { name: string | null; version: string | null } {
+  const info = (body as { params?: { _meta?: Record<string, { name?: unknown; version?: unknown }> } } | null)?.params?._meta?.["io.modelcontextprotocol/clientInfo"];
+  const name = typeof info?.name === "string" ? info.name.slice(0, 100) : null;
+  const version = typeof info?.version === "string" ? info.version.slice(0, 50) : null;
+  return { name, version };
+}
+
+function callContext(meta: RequestMeta, caller: Caller, fields: Pick<CallContext, "clientName" | "clientVersion" | "protocolVersion" | "traceId">): CallContext {
+  return {
+    requestId: meta.requestId,
+    principal: caller.principal,
+    link: caller.link,
+    clientName: fields.clientName ?? caller.principal.clientName?.slice(0, 100) ?? null,
+    clientVersion: fields.clientVersion,
+    protocolVersion: fields.protocolVersion,
+    traceId: fields.traceId,
+    sourceIp: meta.sourceIp,
+  };
+}
+
+async function serveModern(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: HttpDeps,
+  meta: RequestMeta,
+  caller: Caller,
+  call: ModernCall,
+  accept: string,
+  cors: Record<string, string>,
+): Promise<void> {
+  if (call.message.method === "subscriptions/listen") {
+    // Not offered (design §2.14 risk 6): a long-lived stream would outlive a revoked key, and nothing
+    // here pushes change notifications (listChanged is false; lists carry ttlMs instead).
+    return sendRefusal(req, res, deps, meta, {
+      status: 404,
+      code: -32601,
+      message: "Method not found: subscriptions/listen is not offered; this server sends no change notifications (tool and resource lists carry ttlMs)",
+      id: call.message.id,
+      ruleId: "method_not_offered",
+      reason: "subscriptions/listen",
+      audit: "none",
+    });
+  }
+  const ctx = callContext(meta, caller, { ...call.identity, protocolVersion: call.protocolVersion });
+  await dispatch(req, res, deps, caller, deps.mcp.modern, [call.message], false, ctx, "modern", accept, cors, meta);
+}
+
+async function serveLegacy(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: HttpDeps,
+  meta: RequestMeta,
+  caller: Caller,
+  call: LegacyCall,
+  accept: string,
+  cors: Record<string, string>,
+): Promise<void> {
+  const requests = call.messages.filter((m): m is JSONRPCRequest => "method" in m && "id" in m && m.id !== undefined);
+  const initialize = requests.find((m) => m.method === "initialize");
+  let session: SessionInfo = decodeSessionId(req.headers[SESSION_HEADER] as string | undefined);
+  const headers: Record<string, string> = { ...cors };
+  if (initialize) {
+    const params = initialize.params as { protocolVersion?: unknown; clientInfo?: { name?: unknown; version?: unknown } } | undefined;
+    const name = typeof params?.clientInfo?.name === "string" ? params.clientInfo.name : undefined;
+    const version = typeof params?.clientInfo?.version === "string" ? params.clientInfo.version : undefined;
+    const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : "";
+    const negotiated = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
+    headers[SESSION_HEADER] = encodeSessionId(name, version, negotiated);
+    session = { clientName: name?.slice(0, 100) ?? null, clientVersion: version?.slice(0, 50) ?? null, protocolVersion: negotiated };
+  }
+  if (requests.length === 0) {
+    // Notifications and responses only: accepted, nothing to answer. Client notifications are not
+    // forwarded: cancellations name ids of other requests that a stateless server cannot map.
+    res.writeHead(202, headers);
+    res.end();
+    return;
+  }
+  const ctx = callContext(meta, caller, {
+    clientName: session.clientName,
+    clientVersion: session.clientVersion,
+    protocolVersion: legacyRevision(call.headerVersion, session.protocolVersion),
+    traceId: null,
+  });
+  await dispatch(req, res, deps, caller, deps.mcp.legacy, requests, call.batch, ctx, "legacy", accept, headers, meta);
+}
+
+/**
+ * Hands the requests to an instance and answers. A client that goes away before its answer cancels
+ * its requests (2026-07-28: closing the response stream is cancellation; the statement is cancelled).
+ */
+async function dispatch(
+  req: IncomingMessage,
+  res: ServerResponse,
+  deps: HttpDeps,
+  caller: Caller,
+  wire: DispatchTransport,
+  requests: JSONRPCRequest[],
+  batch: boolean,
+  ctx: CallContext,
+  era: Era,
+  accept: string,
+  headers: Record<string, string>,
+  meta: RequestMeta,
+): Promise<void> {
+  const sse = wantsSse(accept) ? new SseReply(res, headers) : null;
+  const inFlight = requests.map((m) => wire.request(m as JSONRPCRequest & { id: RequestId }, ctx, sse ? (n) => sse.write(n) : undefined));
+  const onClose = () => {
+    if (!res.writableFinished) for (const d of inFlight) wire.cancel(d.internalId);
+  };
+  res.once("close", onClose);
+  const responses = await Promise.all(inFlight.map((d) => d.response));
+  res.off("close", onClose);
+  if (res.writableEnded || res.destroyed) return;
+  if (ctx.insufficientScope?.length && !sse?.started) {
+    const id = batch ? null : ((responses[0] as { id?: RequestId }).id ?? null);
+    return sendRefusal(req, res, deps, meta, insufficientScopeRefusal(deps, caller.link, ctx.insufficientScope, id));
+  }
+  const status = batch ? 200 : statusOf(responses[0]!, era);
+  if (sse) {
+    for (const r of responses) sse.write(r, status);
+    sse.end();
+    return;
+  }
+  sendReply(res, status, batch ? (responses as JSONRPCMessage[]) : responses[0]!, headers);
+}
