@@ -16,11 +16,14 @@ export const JWKS_CACHE_SECONDS = { default: 600, min: 60, max: 24 * 3600 } as c
 export const JWKS_REFETCH_COOLDOWN_MS = 10_000;
 
 const publicJwk = z
-  .object({ kty: z.enum(["RSA", "EC", "OKP"]), kid: z.string().max(200).optional(), alg: z.string().max(20).optional(), use: z.string().max(20).optional() })
+  .object({ kty: z.string().max(10), kid: z.string().max(200).optional(), alg: z.string().max(20).optional(), use: z.string().max(20).optional() })
   .passthrough()
   // A private or symmetric key in a trust anchor means someone pasted the wrong thing (or an attacker
   // wants HS256 with a "public" secret): refused rather than used.
-  .refine((key) => !("d" in key) && !("k" in key) && !("p" in key), "a JWKS must contain public keys only");
+  .refine(
+    (key) => ["RSA", "EC", "OKP"].includes(key.kty) && !("d" in key) && !("k" in key) && !("p" in key),
+    "a JWKS must contain public keys only (RSA, EC or OKP)",
+  );
 
 export const jwksSchema = z.object({ keys: z.array(publicJwk).min(1, "the JWKS has no keys").max(50, "at most 50 keys") });
 
