@@ -35,7 +35,7 @@ function validators(tool: ListedTool): [string, ValidateFunction][] {
 
 describe("tool catalog", () => {
   test("contract order, the same for every link", () => {
-    const order = ["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions"];
+    const order = ["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions", "search_objects"];
     for (const l of [readOnly, writeOne, admin]) expect(toolsFor(l).map((t) => t.name).filter((n) => order.includes(n))).toEqual(order);
   });
 
@@ -66,7 +66,7 @@ describe("tool catalog", () => {
   test("schema tools are read-only and idempotent on every link", () => {
     for (const l of [readOnly, admin]) {
       const tools = byName(toolsFor(l));
-      for (const name of ["get_schema", "list_tables", "describe_table", "explain_query", "get_permissions"])
+      for (const name of ["get_schema", "list_tables", "describe_table", "explain_query", "get_permissions", "search_objects"])
         expect(tools.get(name)!.annotations, name).toMatchObject({ readOnlyHint: true, openWorldHint: false });
     }
   });

@@ -1,14 +1,8 @@
+import { requestRefusedFields, type RequestRefusal } from "../calls/audit-event.js";
 import type { AuditRecord } from "./producer.js";
 
-export interface Refusal {
+export interface Refusal extends RequestRefusal {
   linkId: string;
-  sourceIp: string | null;
-  ruleId: string;
-  reason: string;
-  requestId: string;
-  apiKeyId?: string | null;
-  oauthClientId?: string | null;
-  userId?: string | null;
 }
 
 interface Tally {
@@ -80,16 +74,6 @@ export class RefusalCoalescer {
   }
 
   private emit(refusal: Refusal, reason: string): void {
-    this.write(refusal.linkId, {
-      kind: "request_refused",
-      apiKeyId: refusal.apiKeyId ?? null,
-      oauthClientId: refusal.oauthClientId ?? null,
-      userId: refusal.userId ?? null,
-      verdict: "blocked",
-      ruleId: refusal.ruleId,
-      reason: reason.slice(0, 4000),
-      sourceIp: refusal.sourceIp,
-      requestId: refusal.requestId,
-    });
+    this.write(refusal.linkId, requestRefusedFields({ ...refusal, reason }));
   }
 }

@@ -55,6 +55,8 @@ export interface CallAudit {
   error?: string;
   /** The statement ran and may have changed data: its call must not be retried blindly. */
   wrote?: boolean;
+  /** Statement classes the policy saw (read, write, ddl…), when a statement was checked; the Playground shows them. */
+  classes?: string[];
 }
 
 /** Thrown by runCall for a tool name that does not exist (a protocol error, -32602); already audited. */

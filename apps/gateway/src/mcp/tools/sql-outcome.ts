@@ -6,10 +6,10 @@ import { insufficientScope } from "../../calls/step-up.js";
 import type { CallContext } from "../../context.js";
 import type { Services } from "../../services.js";
 
-type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables">;
+type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes">;
 
 export function auditBase(sql: string, verdict: Verdict): AuditBase {
-  return { sql, fingerprint: verdict.fingerprint || undefined, tables: verdict.tables };
+  return { sql, fingerprint: verdict.fingerprint || undefined, tables: verdict.tables, classes: verdict.classes };
 }
 
 /**
