@@ -1,0 +1,160 @@
+import { describe, expect, test } from "vitest";
+import { classifyMcpPost, decodeMcpName, legacyRevision, type Classified } from "../src/http/mcp/classify.js";
+
+const MODERN = "2026-07-28";
+const ALL = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
+const envelope = (over: Record<string, unknown> = {}) => ({
+  "io.modelcontextprotocol/protocolVersion": MODERN,
+  "io.modelcontextprotocol/clientInfo": { name: "alice-client", version: "3.1" },
+  "io.modelcontextprotocol/clientCapabilities": {},
+  ...over,
+});
+const call = (name = "execute_sql", meta: Record<string, unknown> = envelope()) => ({
+  jsonrpc: "2.0",
+  id: 7,
+  method: "tools/call",
+  params: { name, arguments: { sql: "DELETE FROM album" }, _meta: meta },
+});
+const headers = (over: Record<string, string | undefined> = {}) => ({ "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "execute_sql", ...over });
+const b64 = (s: string) => `=?base64?${Buffer.from(s).toString("base64")}?=`;
+
+function rejected(c: Classified) {
+  if (c.kind !== "reject") throw new Error(`expected a rejection, got ${c.kind}`);
+  return c;
+}
+
+describe("2026-07-28 requests", () => {
+  test("a complete request is modern, with the client's own identity and revision", () => {
+    const c = classifyMcpPost(headers(), call());
+    expect(c).toMatchObject({ kind: "modern", protocolVersion: MODERN, identity: { clientName: "alice-client", clientVersion: "3.1", traceId: null } });
+  });
+
+  test.each([
+    ["MCP-Protocol-Version missing", { "mcp-protocol-version": undefined }],
+    ["Mcp-Method missing", { "mcp-method": undefined }],
+    ["Mcp-Name missing", { "mcp-name": undefined }],
+    ["Mcp-Name names another tool (the body's write must not run under a header a router allowed)", { "mcp-name": "get_schema" }],
+    ["Mcp-Name differs in case only (values are case-sensitive)", { "mcp-name": "EXECUTE_SQL" }],
+    ["Mcp-Name with an invalid Base64 sentinel", { "mcp-name": "=?base64?not base64!?=" }],
+    ["Mcp-Name Base64 of another name", { "mcp-name": b64("get_schema") }],
+    ["Mcp-Method disagrees", { "mcp-method": "tools/list" }],
+    ["Mcp-Method differs in case", { "mcp-method": "TOOLS/CALL" }],
+    ["MCP-Protocol-Version disagrees with the envelope", { "mcp-protocol-version": "2025-11-25" }],
+  ])("%s → 400 -32020", (_label, over) => {
+    const r = rejected(classifyMcpPost(headers(over), call()));
+    expect(r).toMatchObject({ httpStatus: 400, code: -32020, ruleId: "header_mismatch", id: 7 });
+  });
+
+  test("Mcp-Name: Base64 sentinel decoded, optional whitespace stripped", () => {
+    expect(classifyMcpPost(headers({ "mcp-name": b64("execute_sql") }), call()).kind).toBe("modern");
+    expect(classifyMcpPost(headers({ "mcp-name": " \texecute_sql \t" }), call()).kind).toBe("modern");
+    expect(classifyMcpPost(headers({ "mcp-name": b64("ünïcode") }), call("ünïcode")).kind).toBe("modern");
+    expect(decodeMcpName("=?base64?ZXhlY3V0ZV9zcWw=?=")).toBe("execute_sql");
+    expect(decodeMcpName("=?base64?ZXhlY3V0ZV9zcWw?=")).toBeUndefined(); // not canonical (padding)
+    expect(decodeMcpName("=?base64?/w==?=")).toBeUndefined(); // not UTF-8
+  });
+
+  test("resources/read: Mcp-Name mirrors params.uri", () => {
+    const read = { jsonrpc: "2.0", id: 3, method: "resources/read", params: { uri: "portcullis://tables/public/album", _meta: envelope() } };
+    const h = { "mcp-protocol-version": MODERN, "mcp-method": "resources/read" };
+    expect(classifyMcpPost({ ...h, "mcp-name": "portcullis://tables/public/album" }, read).kind).toBe("modern");
+    expect(rejected(classifyMcpPost({ ...h, "mcp-name": "portcullis://tables/public/artist" }, read)).code).toBe(-32020);
+    expect(rejected(classifyMcpPost(h, read)).code).toBe(-32020);
+  });
+
+  test("methods without a name need no Mcp-Name", () => {
+    const list = { jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: envelope() } };
+    expect(classifyMcpPost({ "mcp-protocol-version": MODERN, "mcp-method": "tools/list" }, list).kind).toBe("modern");
+  });
+
+  test("an unsupported revision in the envelope → 400 -32022 with supported and requested", () => {
+    for (const version of ["2099-01-01", "2025-11-25"]) {
+      const r = rejected(classifyMcpPost(headers({ "mcp-protocol-version": version }), call("execute_sql", envelope({ "io.modelcontextprotocol/protocolVersion": version }))));
+      expect(r).toMatchObject({ httpStatus: 400, code: -32022, data: { supported: [MODERN], requested: version }, ruleId: "unsupported_protocol_version" });
+    }
+  });
+
+  test("an envelope missing a required key or of the wrong type → 400 -32602", () => {
+    const { ["io.modelcontextprotocol/clientCapabilities"]: _caps, ...noCaps } = envelope();
+    for (const meta of [noCaps, envelope({ "io.modelcontextprotocol/protocolVersion": 5 })]) {
+      const r = rejected(classifyMcpPost(headers(), call("execute_sql", meta)));
+      expect(r).toMatchObject({ httpStatus: 400, code: -32602, ruleId: "invalid_envelope" });
+    }
+  });
+
+  test("a modern header on a body without an envelope → 400 -32602", () => {
+    const r = rejected(classifyMcpPost({ "mcp-protocol-version": MODERN, "mcp-method": "tools/list" }, { jsonrpc: "2.0", id: 1, method: "tools/list" }));
+    expect(r).toMatchObject({ httpStatus: 400, code: -32602 });
+  });
+
+  test("initialize with a modern header is refused; with a valid modern envelope it is a modern request (answered 404 later)", () => {
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+    expect(rejected(classifyMcpPost({ "mcp-protocol-version": MODERN }, init)).httpStatus).toBe(400);
+    const enveloped = { ...init, params: { ...init.params, _meta: envelope() } };
+    expect(classifyMcpPost({ "mcp-protocol-version": MODERN, "mcp-method": "initialize" }, enveloped).kind).toBe("modern");
+  });
+
+  test("notifications → modern-notification (202, nothing dispatched)", () => {
+    const n = { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, _meta: envelope() } };
+    expect(classifyMcpPost({ "mcp-protocol-version": MODERN, "mcp-method": "notifications/cancelled" }, n).kind).toBe("modern-notification");
+  });
+
+  test("batches may not carry modern requests", () => {
+    const r = rejected(classifyMcpPost({}, [call(), { jsonrpc: "2.0", id: 2, method: "tools/list" }]));
+    expect(r).toMatchObject({ httpStatus: 400, code: -32600 });
+  });
+
+  test("clientInfo is trimmed (100/50); traceparent taken only when valid and not all-zero", () => {
+    const long = classifyMcpPost(headers(), call("execute_sql", envelope({ "io.modelcontextprotocol/clientInfo": { name: "n".repeat(300), version: "v".repeat(300) } })));
+    expect(long).toMatchObject({ identity: { clientName: "n".repeat(100), clientVersion: "v".repeat(50) } });
+    const trace = "0af7651916cd43dd8448eb211c80319c";
+    const ok = classifyMcpPost(headers(), call("execute_sql", envelope({ traceparent: `00-${trace}-b7ad6b7169203331-01` })));
+    expect(ok).toMatchObject({ identity: { traceId: trace } });
+    for (const bad of [`00-${"0".repeat(32)}-b7ad6b7169203331-01`, `00-${trace}-${"0".repeat(16)}-01`, `01-${trace}-b7ad6b7169203331-01`, `00-${trace.toUpperCase()}-b7ad6b7169203331-01`, 42, `00-${trace}-b7ad6b7169203331-01 `]) {
+      expect(classifyMcpPost(headers(), call("execute_sql", envelope({ traceparent: bad })))).toMatchObject({ identity: { traceId: null } });
+    }
+    const anonymous = classifyMcpPost(headers(), call("execute_sql", envelope({ "io.modelcontextprotocol/clientInfo": undefined })));
+    expect(anonymous).toMatchObject({ identity: { clientName: null, clientVersion: null } });
+  });
+});
+
+describe("2025-era requests", () => {
+  const list = { jsonrpc: "2.0", id: 1, method: "tools/list" };
+  test("no header (2025-03-26) and each supported 2025 header are legacy", () => {
+    expect(classifyMcpPost({}, list)).toMatchObject({ kind: "legacy", batch: false, headerVersion: null });
+    for (const v of ["2025-11-25", "2025-06-18", "2025-03-26"]) expect(classifyMcpPost({ "mcp-protocol-version": v }, list)).toMatchObject({ kind: "legacy", headerVersion: v });
+  });
+
+  test("an unknown header version → 400 -32022 listing all four revisions (a dual-era client then goes modern)", () => {
+    for (const v of ["2099-01-01", "2024-11-05", "garbage"]) {
+      const r = rejected(classifyMcpPost({ "mcp-protocol-version": v }, list));
+      expect(r).toMatchObject({ httpStatus: 400, code: -32022, data: { supported: ALL, requested: v }, id: 1 });
+    }
+  });
+
+  test("batches: up to 32, never empty, every element a JSON-RPC message", () => {
+    expect(classifyMcpPost({}, Array.from({ length: 32 }, (_, i) => ({ ...list, id: i })))).toMatchObject({ kind: "legacy", batch: true });
+    expect(rejected(classifyMcpPost({}, Array.from({ length: 33 }, (_, i) => ({ ...list, id: i })))).code).toBe(-32600);
+    expect(rejected(classifyMcpPost({}, [])).code).toBe(-32600);
+    expect(rejected(classifyMcpPost({}, [list, { jsonrpc: "1.0", id: 2, method: "x" }])).code).toBe(-32600);
+  });
+
+  test("not JSON-RPC at all → 400 -32600", () => {
+    for (const body of [{}, "x", 42, null, { jsonrpc: "2.0", id: 1.5, method: "tools/list" }, { jsonrpc: "2.0", id: 1, method: "tools/list", params: [1] }]) {
+      expect(rejected(classifyMcpPost({}, body))).toMatchObject({ httpStatus: 400, code: -32600 });
+    }
+  });
+
+  test("initialize and notifications are legacy", () => {
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+    expect(classifyMcpPost({}, init).kind).toBe("legacy");
+    expect(classifyMcpPost({}, { jsonrpc: "2.0", method: "notifications/initialized" }).kind).toBe("legacy");
+  });
+
+  test("the revision a legacy request is served under: header, else the session's, else 2025-03-26", () => {
+    expect(legacyRevision("2025-06-18", "2025-11-25")).toBe("2025-06-18");
+    expect(legacyRevision(null, "2025-11-25")).toBe("2025-11-25");
+    expect(legacyRevision(null, "2099-01-01")).toBe("2025-03-26");
+    expect(legacyRevision(null, null)).toBe("2025-03-26");
+  });
+});
