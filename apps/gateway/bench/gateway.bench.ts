@@ -1,7 +1,11 @@
 /**
- * `pnpm bench` (gateway part): the same 10-row read on Chinook through
+ * `pnpm bench` (gateway part): the same 10-row read on Chinook (its text different on every call) through
  *   (a) pg directly, (b) the gateway with auth + policy + audit (into real Redis/BullMQ),
- *   (c) @bytebase/dbhub over HTTP with no auth,
+ *   (c) @bytebase/dbhub over HTTP with no auth (on Node 24: DBHub needs Node 22+),
+ * and both MCP revisions side by side with raw JSON-RPC clients: 2025-11-25 (`gateway-raw`) and
+ * 2026-07-28 (`gateway-modern-raw`: Mcp-Method/Mcp-Name headers, per-request `_meta` with client info),
+ * next to the legacy path as it was before issue 13 (`gateway-before-raw`, BENCH_BASELINE_REF, default
+ * 0035fec) — the bar: the modern path must not cost more server CPU per call than that;
  * and, for the audit durability price, the gateway with GATEWAY_AUDIT_DURABILITY=async
  * (`gateway-async`, `gateway-async-raw`) and, with BENCH_BASELINE_REF=<git ref>, the gateway as it was
  * at that ref (`gateway-before`, `gateway-before-raw`). A worker (apps/worker) ingests the audit
@@ -12,6 +16,7 @@
  */
 import { execFileSync, fork, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -27,7 +32,11 @@ import { QUEUES } from "@portcullis/jobs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const GATEWAY_DIR = path.resolve(HERE, "..");
-const SQL = "SELECT track_id, name, composer, milliseconds, unit_price FROM track ORDER BY track_id LIMIT 10";
+// `{n}` changes per call (clients.ts): 10 rows every time, never the same text twice in a row.
+const SQL = "SELECT track_id, name, composer, milliseconds, unit_price FROM track WHERE track_id > {n} ORDER BY track_id LIMIT 10";
+const BASELINE_REF = process.env.BENCH_BASELINE_REF ?? "0035fec";
+// DBHub 1.4 requires Node >= 22.5: the Node 24 binary e2e/ installs from npm, unless told otherwise.
+const DBHUB_NODE = process.env.BENCH_DBHUB_NODE ?? path.resolve(GATEWAY_DIR, "../../e2e/node_modules/node24/bin/node");
 // Many short rounds with the order rotated, rather than one long stretch per target: the machine is
 // shared (2 cores), and background load then falls on every target alike.
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
@@ -204,7 +213,7 @@ async function main(): Promise<void> {
 
     // (b) the gateway, as its own process, exactly as `pnpm --filter @portcullis/gateway start` runs it;
     // also with asynchronous audit, and as it was at BENCH_BASELINE_REF, when those targets are asked for.
-    const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,dbhub-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
+    const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,gateway-modern-raw,gateway-before-raw,dbhub-raw,dbhub-modern-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
     const startGateway = async (mainTs: string, extra: Record<string, string>) => {
       const port = await freePort();
       const child = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", mainTs], {
@@ -237,8 +246,7 @@ async function main(): Promise<void> {
     const gatewayAsync = wanted.some((t) => t.startsWith("gateway-async")) ? await startGateway(path.join(GATEWAY_DIR, "src/main.ts"), { GATEWAY_AUDIT_DURABILITY: "async" }) : undefined;
     let gatewayBefore: Awaited<ReturnType<typeof startGateway>> | undefined;
     if (wanted.some((t) => t.startsWith("gateway-before"))) {
-      const ref = process.env.BENCH_BASELINE_REF;
-      if (!ref) throw new Error("gateway-before targets need BENCH_BASELINE_REF (a git ref of the gateway to compare with)");
+      const ref = BASELINE_REF;
       // Inside apps/gateway, so the old sources resolve the same node_modules as the current ones.
       baselineDir = await mkdtemp(path.join(GATEWAY_DIR, ".bench-baseline-"));
       const archive = execFileSync("git", ["archive", ref, "src"], { cwd: GATEWAY_DIR, maxBuffer: 64 * 1024 * 1024 });
@@ -265,10 +273,12 @@ async function main(): Promise<void> {
           `module.exports = new Proxy({}, { get: (_t, name) => (name === "__esModule" ? false : name === "isTokenCredential" ? () => false : Unavailable) });\n`,
       );
     }
+    const dbhubNode = existsSync(DBHUB_NODE) ? DBHUB_NODE : process.execPath;
+    console.log(`DBHub runs on Node ${execFileSync(dbhubNode, ["--version"]).toString().trim()}; the gateways on ${process.version}`);
     const dbhubPort = await freePort();
     const dbhubUrl = new URL(chinook.url);
     dbhubUrl.searchParams.set("sslmode", "disable");
-    const dbhub = spawn(process.execPath, [path.join(GATEWAY_DIR, "node_modules/@bytebase/dbhub/dist/index.js"), "--transport=http", `--port=${dbhubPort}`, `--dsn=${dbhubUrl.toString()}`], {
+    const dbhub = spawn(dbhubNode, [path.join(GATEWAY_DIR, "node_modules/@bytebase/dbhub/dist/index.js"), "--transport=http", `--port=${dbhubPort}`, `--dsn=${dbhubUrl.toString()}`], {
       env: { ...process.env, NODE_PATH: stubDir, NODE_ENV: "production" },
       stdio: ["ignore", "ignore", "inherit"],
     });
@@ -295,14 +305,16 @@ async function main(): Promise<void> {
       gateway: { kind: "sdk", name: "gateway (auth+policy+audit)", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       dbhub: { kind: "sdk", name: "dbhub 1.4 (no auth)", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
       "gateway-raw": { kind: "raw", name: "gateway, raw JSON-RPC client", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
+      "gateway-modern-raw": { kind: "raw", era: "modern", name: "gateway, raw 2026-07-28 client", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       "dbhub-raw": { kind: "raw", name: "dbhub, raw JSON-RPC client", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
+      "dbhub-modern-raw": { kind: "raw", era: "modern", name: "dbhub, raw 2026-07-28 client", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
       // Diagnostics: HTTP + auth + SDK dispatch without a tool.
       "null-sdk": { kind: "sdk", name: "null server, SDK client", url: `http://127.0.0.1:${nullPort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
       "bare-sdk": { kind: "sdk", name: "HTTP + pg only (ceiling), SDK client", url: `http://127.0.0.1:${barePort}/mcp`, headers: {}, tool: "execute_sql", sql: SQL },
       "gateway-async": { kind: "sdk", name: "gateway, async audit, SDK client", url: gatewayAsync?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-async-raw": { kind: "raw", name: "gateway, async audit, raw client", url: gatewayAsync?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-before": { kind: "sdk", name: "gateway at baseline ref, SDK client", url: gatewayBefore?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
-      "gateway-before-raw": { kind: "raw", name: "gateway at baseline ref, raw client", url: gatewayBefore?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
+      "gateway-before-raw": { kind: "raw", name: `gateway at ${BASELINE_REF}, raw client`, url: gatewayBefore?.url ?? "", headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-ping": { kind: "raw", name: "gateway, raw ping (no tool)", url: gatewayUrl, headers: bearer, tool: "", sql: "", method: "ping" },
     };
     // BENCH_TARGETS picks targets (default: the three the contract compares, then the raw-client pair).
@@ -346,7 +358,9 @@ async function main(): Promise<void> {
       }
     }
 
-    reportDurability(targets.map((t) => ({ key: Object.keys(allTargets).find((k) => allTargets[k] === t)!, ms: results.get(t.name)! })));
+    const measuredByKey = targets.map((t) => ({ key: Object.keys(allTargets).find((k) => allTargets[k] === t)!, ms: results.get(t.name)! }));
+    reportDurability(measuredByKey);
+    reportEras(measuredByKey);
     if (targets.length < 3 || targets[1] !== allTargets.gateway || targets[2] !== allTargets.dbhub) return;
     console.log(`\nClients: sequential latency from one client in this process; throughput from ${CONCURRENCY} clients spread over ${CLIENT_PROCESSES || 1} process(es).`);
     type Row = { name: string; p50: number; p99: number; throughput: number; cpu?: number; clientCpu?: number; machineCpu?: number; steal?: number };
@@ -418,6 +432,52 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     await prisma.$disconnect();
     await Promise.all([meta.drop(), chinook.drop(), rm(spoolDir, { recursive: true, force: true }), rm(stubDir, { recursive: true, force: true }), baselineDir ? rm(baselineDir, { recursive: true, force: true }) : undefined]);
+  }
+}
+
+/**
+ * Issue 13's bar, from raw clients (no client library in the numbers): both MCP revisions of the
+ * current gateway next to the legacy path as it was at BASELINE_REF, direct pg and DBHub, and the
+ * modern path's server CPU per call against the old legacy path's, per round (both measured in the
+ * same round, so a noisy round is noisy for both) and as medians.
+ */
+function reportEras(measured: { key: string; ms: Measurement[] }[]): void {
+  const byKey = new Map(measured.map((m) => [m.key, m.ms]));
+  const rows: [string, string, string][] = [
+    ["pg", "direct pg", "—"],
+    ["gateway-before-raw", `gateway at ${BASELINE_REF} (before issue 13)`, "2025-11-25"],
+    ["gateway-raw", "gateway", "2025-11-25"],
+    ["gateway-modern-raw", "gateway", "2026-07-28"],
+    ["dbhub-raw", "DBHub 1.4 (no auth)", "2025-11-25"],
+    ["dbhub-modern-raw", "DBHub 1.4 (no auth)", "2026-07-28"],
+  ];
+  const present = rows.filter(([key]) => byKey.has(key));
+  if (!byKey.has("gateway-modern-raw")) return;
+  const med = (ms: Measurement[], f: (m: Measurement) => number | undefined) => {
+    const values = ms.map(f).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const fmt = (v: number | undefined, digits: number) => (v === undefined ? "" : v.toFixed(digits));
+  console.log(`
+MCP revisions side by side (raw JSON-RPC clients; medians of ${RUNS} rounds; statement text different on every call)
+`);
+  console.log("| target | revision | p50 (ms) | p99 (ms) | throughput @16 (calls/s) | server CPU per call (µs) |");
+  console.log("|---|---|---:|---:|---:|---:|");
+  for (const [key, label, revision] of present) {
+    const ms = byKey.get(key)!;
+    console.log(`| ${label} | ${revision} | ${fmt(med(ms, (m) => m.p50), 3)} | ${fmt(med(ms, (m) => m.p99), 3)} | ${fmt(med(ms, (m) => m.throughput), 0)} | ${fmt(med(ms, (m) => m.serverCpuUs), 0)} |`);
+  }
+  const modern = byKey.get("gateway-modern-raw")!;
+  for (const [key, label] of [["gateway-before-raw", `the legacy path at ${BASELINE_REF}`], ["gateway-raw", "today's legacy path"]] as const) {
+    const other = byKey.get(key);
+    if (!other) continue;
+    const perRound = modern.map((m, i) => (m.serverCpuUs !== undefined && other[i]?.serverCpuUs ? m.serverCpuUs / other[i]!.serverCpuUs! : undefined));
+    const a = med(modern, (m) => m.serverCpuUs);
+    const b = med(other, (m) => m.serverCpuUs);
+    if (a === undefined || b === undefined) continue;
+    const verdict = key === "gateway-before-raw" ? ` — bar (≤ 1.00×): ${a <= b ? "MET" : "MISSED"}` : "";
+    console.log(`
+server CPU per call, 2026-07-28 vs ${label}: ${a.toFixed(0)} / ${b.toFixed(0)} µs = ${(a / b).toFixed(2)}×${verdict}; per round ${perRound.map((r) => (r === undefined ? "?" : r.toFixed(2))).join(" · ")}`);
   }
 }
 
