@@ -23,6 +23,11 @@ export const BASELINE: BaselineEntry[] = [
   { scenario: "json-schema-2020-12", check: "json-schema-2020-12-tool-found", reason: FIXTURE_TOOL("json_schema_2020_12_tool") },
   { scenario: "resources-read-text", check: "resources-read-text", reason: "reads the fixture resource test://static-text; the gateway's resources are the link's visible tables (portcullis://…), and any other URI is 'not found' by design" },
   { scenario: "resources-templates-read", check: "resources-templates-read", reason: "reads through the fixture template test://template/{id}/data; the gateway's templates are portcullis://tables/{schema}/{table} and portcullis://schemas/{schema}" },
+  // The caching scenario asks prompts/list for cache hints whatever the server declares. The gateway
+  // declares no prompts capability, so -32601 is the right answer (server-stateless's
+  // sep-2575-discover-capabilities-match-handlers checks exactly that); offering an empty prompt list
+  // only to carry hints would be a feature made up for a test.
+  { scenario: "caching", check: "sep-2549-prompts-list-caching-hints", versions: ["2026-07-28"], reason: "the gateway has no prompts; prompts/list is -32601 Method not found, as the undeclared capability requires" },
   // server-stateless probes behaviours through diagnostic tools the suite expects a test server to have.
   { scenario: "server-stateless", check: "sep-2575-server-rejects-undeclared-capability", versions: ["2026-07-28"], reason: FIXTURE_TOOL("test_missing_capability") },
   { scenario: "server-stateless", check: "sep-2575-missing-capability-http-400", versions: ["2026-07-28"], reason: FIXTURE_TOOL("test_missing_capability") },
