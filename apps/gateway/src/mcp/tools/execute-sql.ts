@@ -60,7 +60,17 @@ export function statementClassOf(verdict: Verdict, command: string | null): Stat
   if (verdict.classes.includes("ddl")) return "ddl";
   if (command === "SELECT") return "select";
   if (command === "EXPLAIN") return "explain";
+  if (command === null && verdict.classes.every((c) => c === "read")) return "select";
   return (command && DML[command]) || "other";
+}
+
+/**
+ * The statement's own command tag. A result cut at the row limit never completes, and the execution
+ * layer then reports the wrapper's ROLLBACK/COMMIT tag instead: that one is not the statement's.
+ */
+function commandOf(outcome: RunOutcome): string | null {
+  if (outcome.truncated && (outcome.command === "ROLLBACK" || outcome.command === "COMMIT")) return null;
+  return outcome.command;
 }
 
 /** Rows as parsed values for structuredContent; the pre-serialized text travels along (not enumerable) for the text block. */
@@ -111,21 +121,22 @@ export const executeSqlTool: TypedTool<typeof input> = {
   async run(args, ctx, services) {
     const stepUp = await stepUpRefusal(services, ctx, args.sql);
     if (stepUp) return stepUp;
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params });
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, signal: ctx.signal });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;
     const { verdict } = execution;
     const outcome = execution.outcome!;
     const types = await columnTypeNames(() => services.poolFor(ctx.link), outcome.columns.map((c) => c.typeOid));
-    const statementClass = statementClassOf(verdict, outcome.command);
-    const affected = statementClass in DML_CLASSES ? { affected: outcome.commandRowCount ?? 0 } : {};
+    const command = commandOf(outcome);
+    const statementClass = statementClassOf(verdict, command);
+    const affected = statementClass in DML_CLASSES && command !== null ? { affected: outcome.commandRowCount ?? 0 } : {};
     const data = {
       columns: outcome.columns.map((c, i) => ({ name: c.name, type: types[i]! })),
       rows: rowsData(outcome),
       rowCount: outcome.rowCount,
       truncated: truncationOf(outcome, ctx.link.scope.limits.maxRows, services.maxResultBytes),
       statementClass,
-      ...(outcome.command ? { command: outcome.command } : {}),
+      ...(command ? { command } : {}),
       ...affected,
     };
     return {
