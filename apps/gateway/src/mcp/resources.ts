@@ -138,8 +138,9 @@ const readInput = z.object({ uri: z.string().max(4096) });
 const readOutput = z.object({ uri: z.string(), mimeType: z.string(), text: z.string() });
 
 function notFound(uri: string): CallOutcome {
-  // One answer for hidden, nonexistent and malformed: the text names only what the caller sent.
-  const message = `Resource not found: ${uri}`;
+  // One answer for hidden, nonexistent and malformed: the text names only what the caller sent (cut, so
+  // the audit event stays within its error field; the SDK's error data carries the whole URI).
+  const message = `Resource not found: ${uri.length > 512 ? `${uri.slice(0, 512)}…` : uri}`;
   return { kind: "failed", failure: { code: "not_found", message, retryable: false }, audit: { verdict: "error", error: message } };
 }
 
