@@ -128,8 +128,23 @@ export function toolText(result: unknown): string {
   return content.map((c) => c.text ?? "").join("");
 }
 
-export function toolJson<T = { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean; note?: string }>(result: unknown): T {
-  return JSON.parse(toolText(result)) as T;
+/** execute_sql's structured result (the ok arm of its outputSchema). */
+export interface SqlResult {
+  status: "ok";
+  columns: { name: string; type: string }[];
+  rows: unknown[][];
+  rowCount: number;
+  truncated: { value: boolean; by?: "rows" | "bytes"; limit?: number; note?: string };
+  statementClass: string;
+  command?: string;
+  affected?: number;
+}
+
+/** A tool result's structuredContent (every tool returns one; refusals and failures too, with status). */
+export function toolJson<T = SqlResult>(result: unknown): T {
+  const structured = (result as { structuredContent?: unknown }).structuredContent;
+  if (structured === undefined) throw new Error(`no structuredContent in the tool result: ${toolText(result).slice(0, 500)}`);
+  return structured as T;
 }
 
 import { Queue } from "bullmq";

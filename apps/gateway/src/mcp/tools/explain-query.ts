@@ -40,6 +40,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
       positionShift: prefix.length,
       // A plan is not a result set: the link's row limit does not apply to its lines.
       maxRows: 10_000,
+      signal: ctx.signal,
     });
     const stopped = refusedOrFailed(execution, sql, ctx);
     if (stopped) return stopped;
