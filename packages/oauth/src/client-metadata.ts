@@ -2,7 +2,7 @@ import http from "node:http";
 import https from "node:https";
 import { isIP } from "node:net";
 import { z } from "zod";
-import { checkRedirectUri } from "./redirect-uri.js";
+import { checkApplicationType, checkRedirectUri } from "./redirect-uri.js";
 import { AddressRefusedError, guardedLookup, isPublicAddress } from "./ssrf.js";
 
 /**
@@ -65,7 +65,9 @@ const httpsUrl = z.string().max(2000).refine((value) => {
 export const clientMetadataDocumentSchema = z
   .object({
     client_id: z.string(),
-    client_name: z.string().trim().min(1).max(200).optional(),
+    // Required by MCP 2026-07-28 (client_id, client_name, redirect_uris): the consent page names it.
+    client_name: z.string({ error: "client_name is required" }).trim().min(1, "client_name is required").max(200),
+    application_type: z.enum(["native", "web"]).optional(),
     client_uri: httpsUrl.optional(),
     logo_uri: httpsUrl.optional(),
     redirect_uris: z
@@ -129,6 +131,8 @@ export function validateClientMetadataDocument(url: string, value: unknown): Cli
   if ("client_secret" in parsed.data || "client_secret_expires_at" in parsed.data) {
     throw new ClientMetadataFetchError("invalid_document", "a client metadata document must not contain a client secret");
   }
+  const application = checkApplicationType(parsed.data.application_type, parsed.data.redirect_uris);
+  if (application.problem) throw new ClientMetadataFetchError("invalid_document", `the client metadata document is invalid: ${application.problem}`);
   return parsed.data;
 }
 
@@ -158,7 +162,8 @@ export async function fetchClientMetadataDocument(url: string, policy: FetchPoli
   return { document, maxAgeSeconds: parseMaxAge(headers["cache-control"]) };
 }
 
-function parseMaxAge(header: string | string[] | undefined): number | undefined {
+/** Cache-Control as the revision asks (SHOULD respect HTTP cache headers): no-store/no-cache → 0. */
+export function parseMaxAge(header: string | string[] | undefined): number | undefined {
   const value = Array.isArray(header) ? header.join(",") : header;
   if (!value) return undefined;
   if (/\bno-store\b|\bno-cache\b/i.test(value)) return 0;

@@ -10,10 +10,14 @@ import {
 } from "./client-metadata.js";
 import { nowOf, type OAuthContext } from "./context.js";
 import { OAuthError } from "./errors.js";
-import { checkRedirectUri } from "./redirect-uri.js";
+import { checkApplicationType, checkRedirectUri } from "./redirect-uri.js";
 
-/** How long a fetched metadata document is trusted: its Cache-Control max-age, within these bounds. */
-export const CIMD_CACHE_SECONDS = { default: 3600, min: 60, max: 24 * 3600 } as const;
+/**
+ * How long a fetched metadata document is trusted: its Cache-Control max-age up to a day (a changed
+ * redirect URI must not wait longer), an hour when it says nothing, and not at all for no-store /
+ * no-cache / max-age=0 (then every authorization request fetches it again).
+ */
+export const CIMD_CACHE_SECONDS = { default: 3600, min: 0, max: 24 * 3600 } as const;
 /** Registered client ids carry a prefix so they can never be mistaken for a metadata-document URL. */
 export const REGISTERED_CLIENT_PREFIX = "pcc_";
 
@@ -48,6 +52,7 @@ export async function resolveClient(ctx: OAuthContext, clientId: string, options
 function isFresh(ctx: OAuthContext, client: OAuthClient): boolean {
   if (!client.fetchedAt) return false;
   const seconds = (client.metadata as StoredMetadata | null)?.cacheSeconds ?? CIMD_CACHE_SECONDS.default;
+  if (seconds <= 0) return false;
   return client.fetchedAt.getTime() + seconds * 1000 > nowOf(ctx).getTime();
 }
 
@@ -55,8 +60,7 @@ async function saveMetadataDocument(ctx: OAuthContext, clientId: string, documen
   const cacheSeconds = Math.min(CIMD_CACHE_SECONDS.max, Math.max(CIMD_CACHE_SECONDS.min, maxAge ?? CIMD_CACHE_SECONDS.default));
   const data = {
     kind: "metadata_document" as const,
-    // No name: show where it came from rather than inventing one.
-    name: document.client_name ?? new URL(clientId).host,
+    name: document.client_name,
     clientUri: document.client_uri ?? null,
     logoUri: document.logo_uri ?? null,
     redirectUris: document.redirect_uris,
@@ -85,11 +89,13 @@ const registrationSchema = z
     scope: z.string().max(1000).optional(),
     software_id: z.string().max(200).optional(),
     software_version: z.string().max(100).optional(),
+    application_type: z.enum(["native", "web"]).optional(),
   })
   .passthrough();
 
 /**
- * Dynamic client registration (RFC 7591) for clients that predate metadata documents. Registration is
+ * Dynamic client registration (RFC 7591) for clients that predate metadata documents — deprecated by
+ * MCP 2026-07-28 in favour of Client ID Metadata Documents, kept for backwards compatibility. Registration is
  * open (anyone may register, as MCP expects), so it grants nothing by itself: every authorization
  * still needs a signed-in member's consent. Only public clients are registered — whatever
  * authentication method is asked for, `none` is what is registered and returned (RFC 7591 §3.2.1 lets
@@ -109,6 +115,8 @@ export async function registerClient(ctx: OAuthContext, body: unknown) {
     const problem = checkRedirectUri(uri);
     if (problem) throw new OAuthError("invalid_redirect_uri", `redirect URI ${JSON.stringify(uri.slice(0, 200))} is not allowed (${problem})`);
   }
+  const application = checkApplicationType(input.application_type, input.redirect_uris);
+  if (application.problem) throw new OAuthError("invalid_redirect_uri", application.problem);
   const grantTypes = input.grant_types ?? ["authorization_code", "refresh_token"];
   if (!grantTypes.includes("authorization_code") || grantTypes.some((t) => t !== "authorization_code" && t !== "refresh_token")) {
     throw new OAuthError("invalid_client_metadata", "grant_types may only be authorization_code and refresh_token");
@@ -126,6 +134,7 @@ export async function registerClient(ctx: OAuthContext, body: unknown) {
     grant_types: grantTypes,
     response_types: ["code"],
     token_endpoint_auth_method: "none",
+    application_type: application.type,
     ...(input.client_uri ? { client_uri: input.client_uri } : {}),
     ...(input.logo_uri ? { logo_uri: input.logo_uri } : {}),
     ...(input.scope ? { scope: input.scope } : {}),

@@ -74,3 +74,39 @@ function stripPort(value: string): string {
   // Only for loopback http URIs: http://host(:port)?/rest
   return value.replace(/^(http:\/\/(?:\[::1\]|[^/:?#@[\]]+))(?::\d{1,5})?(?=[/?]|$)/i, "$1");
 }
+
+export type ApplicationType = "native" | "web";
+
+/**
+ * SEP-837 / OpenID Connect Registration §2 `application_type`: a web client's redirect URIs are https
+ * on a real host (a loopback redirect would hand its codes to whatever listens on the user's machine),
+ * a native client's are loopback http or a private-use scheme. Absent, the type is read from the URIs,
+ * so clients registered before the field existed (loopback redirects, no type) keep working.
+ */
+export function checkApplicationType(type: ApplicationType | undefined, uris: readonly string[]): { type: ApplicationType; problem: string | null } {
+  const kinds = uris.map((uri) => {
+    const url = new URL(uri);
+    if (url.protocol === "https:") return isLoopbackHost(url.hostname) ? "loopback" : "web";
+    if (url.protocol === "http:") return "loopback";
+    return "private_scheme";
+  });
+  const resolved: ApplicationType = type ?? (kinds.every((kind) => kind === "web") ? "web" : "native");
+  if (resolved === "web" && kinds.some((kind) => kind !== "web")) {
+    return { type: resolved, problem: "a web application may only use https redirect URIs on a non-loopback host" };
+  }
+  if (resolved === "native" && kinds.some((kind) => kind === "web")) {
+    return { type: resolved, problem: "a native application may only use loopback http or private-use scheme redirect URIs" };
+  }
+  return { type: resolved, problem: null };
+}
+
+/** True when every redirect URI goes back to this computer: the consent page warns (MCP security considerations). */
+export function isLocalhostOnly(uris: readonly string[]): boolean {
+  return uris.length > 0 && uris.every((uri) => {
+    try {
+      return isLoopbackHost(new URL(uri).hostname);
+    } catch {
+      return false;
+    }
+  });
+}

@@ -72,6 +72,33 @@ beforeAll(async () => {
       case "/wrong-id.json":
         response.writeHead(200, { "content-type": "application/json" });
         return response.end(JSON.stringify(documentFor(`${base}/other.json`)));
+      // Each differs from its URL in one way a lax comparison would forgive.
+      case "/trailing.json":
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(documentFor(`${self}/`)));
+      case "/case.json":
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(documentFor(self.replace("/case.json", "/CASE.json"))));
+      case "/query.json":
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(documentFor(`${self}?v=1`)));
+      case "/host-case.json":
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(documentFor(self.replace("http://", "HTTP://"))));
+      case "/no-name.json": {
+        const { client_name: _name, ...rest } = documentFor(self);
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(rest));
+      }
+      case "/web-loopback.json":
+        response.writeHead(200, { "content-type": "application/json" });
+        return response.end(JSON.stringify(documentFor(self, { application_type: "web" })));
+      case "/no-store.json":
+        response.writeHead(200, { "content-type": "application/json", "cache-control": "no-store" });
+        return response.end(JSON.stringify(documentFor(self)));
+      case "/forever.json":
+        response.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=31536000" });
+        return response.end(JSON.stringify(documentFor(self)));
       case "/not-json.json":
         response.writeHead(200, { "content-type": "text/html" });
         return response.end("<html></html>");
@@ -119,6 +146,29 @@ describe("fetching client metadata documents", () => {
     await expect(fetchClientMetadataDocument(`${base}/missing.json`, RELAXED)).rejects.toMatchObject({ reason: "http_status" });
   });
 
+  it("requires client_id to equal the URL exactly: no trailing slash, case or query forgiven", async () => {
+    for (const path of ["/trailing.json", "/case.json", "/query.json", "/host-case.json"]) {
+      await expect(fetchClientMetadataDocument(`${base}${path}`, RELAXED), path).rejects.toMatchObject({
+        reason: "invalid_document",
+        message: expect.stringContaining("client_id does not equal its URL"),
+      });
+    }
+  });
+
+  it("requires client_name (a required field in MCP 2026-07-28)", async () => {
+    await expect(fetchClientMetadataDocument(`${base}/no-name.json`, RELAXED)).rejects.toMatchObject({
+      reason: "invalid_document",
+      message: expect.stringContaining("client_name"),
+    });
+  });
+
+  it("applies application_type: a web client may not use loopback redirects", async () => {
+    await expect(fetchClientMetadataDocument(`${base}/web-loopback.json`, RELAXED)).rejects.toMatchObject({
+      reason: "invalid_document",
+      message: expect.stringContaining("web application"),
+    });
+  });
+
   it("refuses private addresses: IP literals, and names that resolve to them, without connecting", async () => {
     expect(HTTP_ONLY_RELAXED.isAddressAllowed).toBe(isPublicAddress);
     const before = hits.get("/good.json") ?? 0;
@@ -161,10 +211,48 @@ describe("metadata-document clients in the authorization flow", () => {
     expect(hits.get("/good.json")).toBe(before + 2);
   });
 
+  it("honours no-store (fetched on every request) and bounds a long max-age to a day", async () => {
+    const ctx = createContext(prisma, { fetchPolicy: RELAXED });
+    const before = hits.get("/no-store.json") ?? 0;
+    await resolveClient(ctx, `${base}/no-store.json`);
+    await resolveClient(ctx, `${base}/no-store.json`);
+    expect(hits.get("/no-store.json")).toBe(before + 2);
+    const url = `${base}/forever.json`;
+    const start = hits.get("/forever.json") ?? 0;
+    await resolveClient(ctx, url);
+    await resolveClient(createContext(prisma, { fetchPolicy: RELAXED, now: () => new Date(Date.now() + 23 * 3600_000) }), url);
+    expect(hits.get("/forever.json")).toBe(start + 1);
+    await resolveClient(createContext(prisma, { fetchPolicy: RELAXED, now: () => new Date(Date.now() + 25 * 3600_000) }), url);
+    expect(hits.get("/forever.json")).toBe(start + 2);
+  });
+
+  it("refuses a redirect_uri the document does not list, without redirecting to it", async () => {
+    const ctx = createContext(prisma, { fetchPolicy: RELAXED });
+    const fx = await createTeamWithLinks(prisma);
+    for (const redirect of ["https://attacker.example.com/callback", "http://127.0.0.1/callback/../steal", "http://127.0.0.1/callbackx"]) {
+      const parsed = await parseAuthorizationRequest(
+        ctx,
+        new URLSearchParams({
+          response_type: "code",
+          client_id: `${base}/good.json`,
+          redirect_uri: redirect,
+          code_challenge: pkcePair().challenge,
+          code_challenge_method: "S256",
+          resource: resourceForLink(ctx.config, fx.linkA.id),
+        }),
+      );
+      expect(parsed.ok).toBe(false);
+      if (!parsed.ok) {
+        expect(parsed.error.error).toBe("invalid_request");
+        expect(parsed.redirectTo).toBeNull();
+      }
+    }
+  });
+
   it("answers an authorization request naming a bad document with an error shown to the user, never a redirect", async () => {
     const ctx = createContext(prisma, { fetchPolicy: RELAXED });
     const fx = await createTeamWithLinks(prisma);
-    for (const path of ["/large.json", "/redirect.json", "/wrong-id.json"]) {
+    for (const path of ["/large.json", "/redirect.json", "/wrong-id.json", "/no-name.json", "/trailing.json", "/large-chunked.json"]) {
       const parsed = await parseAuthorizationRequest(
         ctx,
         new URLSearchParams({

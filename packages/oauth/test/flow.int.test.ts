@@ -129,7 +129,7 @@ describe("authorization code flow", () => {
       resource: resourceForLink(ctx.config, fx.linkA.id),
     });
     expect(tokens.status).toBe(200);
-    expect(tokens.body).toMatchObject({ token_type: "Bearer", expires_in: 900, scope: "mcp" });
+    expect(tokens.body).toMatchObject({ token_type: "Bearer", expires_in: 900, scope: "mcp:read mcp:write mcp:admin" });
     const access = tokens.body.access_token;
     const refreshToken = tokens.body.refresh_token;
     expect(access).toMatch(/^pca_/);
