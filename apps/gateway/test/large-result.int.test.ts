@@ -41,11 +41,11 @@ test("SELECT * over a million rows is cut at the row limit and at the byte cap, 
   for (let i = 0; i < 5; i++) {
     const r = toolJson(await byRows.callTool(sql));
     expect(r.rowCount).toBe(1000);
-    expect(r.truncated).toBe(true);
-    expect(r.note).toContain("at most 1000 rows");
+    expect(r.truncated).toMatchObject({ value: true, by: "rows", limit: 1000 });
+    expect(r.truncated.note).toContain("at most 1000 rows");
     const b = toolJson(await byBytes.callTool(sql));
-    expect(b.truncated).toBe(true);
-    expect(b.note).toContain("KiB size limit");
+    expect(b.truncated).toMatchObject({ value: true, by: "bytes" });
+    expect(b.truncated.note).toContain("KiB size limit");
     expect(b.rowCount).toBeGreaterThan(1000);
     expect(b.rowCount).toBeLessThan(10_000);
   }

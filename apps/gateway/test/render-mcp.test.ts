@@ -73,7 +73,9 @@ describe("renderMcp", () => {
     expect(r.isError).toBe(true);
     const [first, ...rest] = r.content[0]!.text.split("\n");
     expect(first).toBe("Refused: Statement 1: writes public.album. [rule write_not_permitted]");
-    expect(JSON.parse(rest.join("\n"))).toEqual(r.structuredContent);
+    // The JSON after the words is the structured refusal without the words again.
+    const json = JSON.parse(rest.join("\n"));
+    expect({ ...json, refusal: { ...json.refusal, reason: refused.refusal.reason } }).toEqual(r.structuredContent);
     expect(r.structuredContent).toEqual({ status: "refused", refusal: refused.refusal });
     const noTag = renderMcp("execute_sql", { ...refused, refusal: { ruleId: "insufficient_scope", reason: "needs mcp:write" } });
     expect(noTag.content[0]!.text.split("\n")[0]).toBe("Refused: needs mcp:write (rule insufficient_scope)");
@@ -82,7 +84,7 @@ describe("renderMcp", () => {
   test("failures: the message, structured failure, isError", () => {
     const r = renderMcp("describe_table", { kind: "failed", failure: { code: "not_found", message: 'Table "x" does not exist', retryable: false }, audit: { verdict: "error" } });
     expect(r.isError).toBe(true);
-    expect(r.content[0]!.text.startsWith('Table "x" does not exist\n')).toBe(true);
+    expect(r.content[0]!.text).toBe('Table "x" does not exist\n{"status":"failed","failure":{"code":"not_found","retryable":false}}');
     expect(r.structuredContent).toEqual({ status: "failed", failure: { code: "not_found", message: 'Table "x" does not exist', retryable: false } });
   });
 

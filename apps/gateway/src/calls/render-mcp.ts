@@ -47,12 +47,17 @@ export function renderMcp(tool: string, outcome: CallOutcome): McpToolResult {
     else text = outcome.text ?? compactJson(structured);
     return { content: [{ type: "text", text }], structuredContent: structured };
   }
-  const json = JSON.stringify(structured);
+  // The words come first and are not repeated in the JSON after them (an error text can be kilobytes);
+  // structuredContent carries both.
   if (outcome.kind === "refused") {
-    const { reason, ruleId } = outcome.refusal;
+    const { reason, ...rest } = outcome.refusal;
+    const { ruleId } = outcome.refusal;
     // Policy reasons already end with "[rule …]"; the rule id is not repeated then.
     const words = reason.includes(`[rule ${ruleId}]`) ? reason : `${reason} (rule ${ruleId})`;
-    return { content: [{ type: "text", text: `Refused: ${words}\n${json}` }], structuredContent: structured, isError: true };
+    const text = `Refused: ${words}\n${JSON.stringify({ status: "refused", refusal: rest })}`;
+    return { content: [{ type: "text", text }], structuredContent: structured, isError: true };
   }
-  return { content: [{ type: "text", text: `${outcome.failure.message}\n${json}` }], structuredContent: structured, isError: true };
+  const { message, ...rest } = outcome.failure;
+  const text = `${message}\n${JSON.stringify({ status: "failed", failure: rest })}`;
+  return { content: [{ type: "text", text }], structuredContent: structured, isError: true };
 }
