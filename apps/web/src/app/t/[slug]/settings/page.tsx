@@ -2,6 +2,9 @@ import Link from "next/link";
 import { Suspense } from "react";
 import { Badge, Card, CardHeader, PageHeader, formatDate } from "@/components/ui";
 import { AuditPipelinePending, AuditPipelineSection } from "@/features/settings/audit-pipeline";
+import { IdentityProvidersSection } from "@/features/identity-providers/identity-providers-section";
+import { teamIdentityProviders } from "@/features/identity-providers/operations";
+import { getOAuthContext } from "@/features/oauth/server";
 import { DeleteTeamButton, GeneralSettingsForm, InviteForm, MemberRow, RevokeInvitationButton } from "@/features/settings/settings-forms";
 import { visibleLinks } from "@/features/links/operations";
 import { roleAtLeast } from "@/lib/authz";
@@ -95,6 +98,9 @@ export default async function SettingsPage({ params }: { params: Promise<{ slug:
           <Suspense fallback={<AuditPipelinePending />}>
             <AuditPipelineSection ctx={ctx} />
           </Suspense>
+        ) : null}
+        {isAdmin ? (
+          <IdentityProvidersSection teamId={team.id} providers={await teamIdentityProviders(ctx)} tokenEndpoint={`${getOAuthContext().config.issuer}/oauth/token`} />
         ) : null}
         {role === "owner" ? (
           <Card>
