@@ -73,7 +73,7 @@ export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, s
 export async function executeChecked(
   services: Services,
   link: LinkRecord,
-  input: { sql: string; params?: unknown[]; checkSql?: string; forceRollback?: boolean; positionShift?: number; maxRows?: number },
+  input: { sql: string; params?: unknown[]; checkSql?: string; forceRollback?: boolean; positionShift?: number; maxRows?: number; signal?: AbortSignal },
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
   const checkSql = input.checkSql ?? input.sql;
@@ -105,6 +105,7 @@ export async function executeChecked(
       searchPath: searchPathFor(link.scope),
       maxRows: input.maxRows ?? link.scope.limits.maxRows,
       maxBytes: services.maxResultBytes,
+      signal: input.signal,
     });
   } catch (error) {
     return { verdict, error: describeConnectionFailure(error) };

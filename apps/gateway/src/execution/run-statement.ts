@@ -12,6 +12,8 @@ export interface RunOptions {
   searchPath: string;
   maxRows: number;
   maxBytes: number;
+  /** Aborted when the caller went away: the running statement is cancelled in the database. */
+  signal?: AbortSignal;
 }
 
 export interface RunOutcome extends StatementResult {
@@ -41,7 +43,13 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       maxBytes: options.maxBytes,
     });
     void client.query(statement as unknown as pg.QueryConfig);
-    const result = await statement.done;
+    const stop = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;
+    let result: Awaited<typeof statement.done>;
+    try {
+      result = await statement.done;
+    } finally {
+      stop?.();
+    }
     if (result.abandoned) {
       // Closed mid-message on purpose: nothing more can be read from this connection.
       broken = new Error("connection closed to abandon an oversized message");
@@ -57,4 +65,25 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     // A connection that failed mid-protocol is destroyed, never handed to the next caller.
     client.release(broken);
   }
+}
+
+/**
+ * A client that went away before its answer cancels its statement (2026-07-28: closing the response
+ * stream is cancellation): pg_cancel_backend on another pooled connection, so a pg_sleep(30) or a runaway
+ * join stops holding a connection and locks. The statement then fails with 57014 and rolls back.
+ */
+function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal): () => void {
+  const pid = (client as unknown as { processID?: number }).processID;
+  if (pid === undefined) return () => {};
+  const cancel = () => {
+    pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {
+      // Best effort: the statement timeout still bounds it.
+    });
+  };
+  if (signal.aborted) {
+    cancel();
+    return () => {};
+  }
+  signal.addEventListener("abort", cancel, { once: true });
+  return () => signal.removeEventListener("abort", cancel);
 }

@@ -2,12 +2,12 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/server";
 import { authenticateRequest } from "../../auth/authenticate-request.js";
 import { bearerToken } from "../../auth/strategy.js";
-import type { CallContext, LinkRecord, Principal } from "../../context.js";
+import type { CallContext, LinkRecord, Principal, ProtocolRevision } from "../../context.js";
 import type { DispatchTransport } from "../../mcp/dispatch-transport.js";
 import { BodyTooLargeError, readBody } from "../body.js";
 import type { HttpDeps } from "../deps.js";
 import type { RequestMeta } from "../request-meta.js";
-import { LEGACY_VERSIONS, classifyMcpPost, legacyRevision, type LegacyCall, type ModernCall } from "./classify.js";
+import { LEGACY_VERSIONS, SUPPORTED_VERSIONS, classifyMcpPost, legacyRevision, type LegacyCall, type ModernCall } from "./classify.js";
 import { corsHeaders } from "./cors.js";
 import { decodeSessionId, encodeSessionId, type SessionInfo } from "./legacy-session.js";
 import { authRefusal, edgeRefusal, insufficientScopeRefusal, sendRefusal, type HttpRefusal } from "./refusal.js";
@@ -101,7 +101,7 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     case "reject": {
       const refusal = edgeRefusal(classified, caller.link, caller.principal);
       const identity = envelopeIdentity(body);
-      return sendRefusal(req, res, deps, meta, { ...refusal, clientName: identity.name, clientVersion: identity.version });
+      return sendRefusal(req, res, deps, meta, { ...refusal, clientName: identity.name, clientVersion: identity.version, protocolVersion: identity.revision });
     }
     case "modern-notification":
       res.writeHead(202, cors);
@@ -114,12 +114,18 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
   }
 }
 
-/** Client name/version from a (possibly refused) body's envelope, for the refusal's audit event. */
-function envelopeIdentity(body: unknown): { name: string | null; version: string | null } {
-  const info = (body as { params?: { _meta?: Record<string, { name?: unknown; version?: unknown }> } } | null)?.params?._meta?.["io.modelcontextprotocol/clientInfo"];
+/**
+ * Client name/version and revision from a (possibly refused) body's envelope, for the refusal's audit
+ * event; the revision only when it is one we serve (the event schema takes no other).
+ */
+function envelopeIdentity(body: unknown): { name: string | null; version: string | null; revision: ProtocolRevision | null } {
+  const meta = (body as { params?: { _meta?: Record<string, unknown> } } | null)?.params?._meta;
+  const info = meta?.["io.modelcontextprotocol/clientInfo"] as { name?: unknown; version?: unknown } | undefined;
   const name = typeof info?.name === "string" ? info.name.slice(0, 100) : null;
   const version = typeof info?.version === "string" ? info.version.slice(0, 50) : null;
-  return { name, version };
+  const claimed = meta?.["io.modelcontextprotocol/protocolVersion"];
+  const revision = typeof claimed === "string" && SUPPORTED_VERSIONS.includes(claimed) ? (claimed as ProtocolRevision) : null;
+  return { name, version, revision };
 }
 
 function callContext(meta: RequestMeta, caller: Caller, fields: Pick<CallContext, "clientName" | "clientVersion" | "protocolVersion" | "traceId">): CallContext {

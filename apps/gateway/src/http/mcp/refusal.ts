@@ -1,7 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { RequestId } from "@modelcontextprotocol/server";
 import type { AuthFailure } from "../../auth/authenticate-request.js";
-import type { LinkRecord, Principal } from "../../context.js";
+import { refusedRequestEvent, type RequestRefusal } from "../../calls/audit-event.js";
+import type { LinkRecord, Principal, ProtocolRevision } from "../../context.js";
 import type { HttpDeps } from "../deps.js";
 import { sendJson } from "../respond.js";
 import type { EdgeRejection } from "./classify.js";
@@ -30,6 +31,8 @@ export interface HttpRefusal {
   /** What the client said it is (2026-07-28 envelope or legacy session), for the audit event. */
   clientName?: string | null;
   clientVersion?: string | null;
+  protocolVersion?: ProtocolRevision | null;
+  traceId?: string | null;
   /** Stop reading the rest of the request (an oversized upload). */
   closeConnection?: boolean;
 }
@@ -112,34 +115,21 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, deps: Htt
   if (refusal.audit !== "none" || refusal.status !== 401) services.metrics.refused.inc({ reason: refusal.ruleId });
   services.logger.info({ requestId: meta.requestId, linkId: refusal.link?.id ?? refusal.linkId ?? undefined, ruleId: refusal.ruleId }, "request refused");
   const principal = refusal.principal ?? null;
-  if (refusal.audit === "coalesced" && refusal.linkId) {
-    deps.refusals.refuse({
-      linkId: refusal.linkId,
-      sourceIp: meta.sourceIp,
-      ruleId: refusal.ruleId,
-      reason: refusal.reason,
-      requestId: meta.requestId,
-      apiKeyId: principal?.apiKeyId ?? null,
-      oauthClientId: principal?.oauthClientId ?? null,
-      userId: principal?.userId ?? null,
-    });
-  } else if (refusal.audit === "record" && refusal.link) {
-    services.audit.record({
-      teamId: refusal.link.teamId,
-      kind: "request_refused",
-      linkId: refusal.link.id,
-      apiKeyId: principal?.apiKeyId ?? null,
-      oauthClientId: principal?.oauthClientId ?? null,
-      userId: principal?.userId ?? null,
-      clientName: refusal.clientName ?? null,
-      clientVersion: refusal.clientVersion ?? null,
-      verdict: "blocked",
-      ruleId: refusal.ruleId,
-      reason: refusal.reason.slice(0, 4000),
-      sourceIp: meta.sourceIp,
-      requestId: meta.requestId,
-    });
-  }
+  const event: RequestRefusal = {
+    ruleId: refusal.ruleId,
+    reason: refusal.reason,
+    sourceIp: meta.sourceIp,
+    requestId: meta.requestId,
+    apiKeyId: principal?.apiKeyId ?? null,
+    oauthClientId: principal?.oauthClientId ?? null,
+    userId: principal?.userId ?? null,
+    clientName: refusal.clientName ?? null,
+    clientVersion: refusal.clientVersion ?? null,
+    protocolVersion: refusal.protocolVersion ?? null,
+    traceId: refusal.traceId ?? null,
+  };
+  if (refusal.audit === "coalesced" && refusal.linkId) deps.refusals.refuse({ ...event, linkId: refusal.linkId });
+  else if (refusal.audit === "record" && refusal.link) services.audit.record(refusedRequestEvent(refusal.link, event));
   const error = { code: refusal.code, message: refusal.message, ...(refusal.data === undefined ? {} : { data: refusal.data }) };
   const headers = { ...refusal.headers, ...corsHeaders(req, deps), ...(refusal.closeConnection ? { connection: "close" } : {}) };
   if (!refusal.closeConnection && !req.readableEnded) req.resume();
