@@ -5,6 +5,10 @@ export interface ConsentView {
   origin: { kind: "metadata_document" | "dynamic_registration"; label: string };
   clientUri: string | null;
   redirectHost: string;
+  /** The redirect URI's host exactly (MCP: the AS MUST clearly display the redirect URI hostname). */
+  redirectUriHost: string;
+  localhostOnly: boolean;
+  scopes: { previous: { scope: string; description: string }[]; added: { scope: string; description: string }[] };
   link: { name: string; teamName: string; connectionName: string } | null;
   scopeLines: string[];
   hiddenFields: [string, string][];
@@ -38,7 +42,40 @@ export function ConsentScreen({ view, allowed }: { view: ConsentView; allowed: b
           {view.origin.kind === "dynamic_registration" ? (
             <dd className="mt-1 text-xs text-zinc-500">The name was chosen by the application itself and is not verified.</dd>
           ) : null}
-          <dd className="mt-1 text-xs text-zinc-500">After your answer you will be sent back to {view.redirectHost}.</dd>
+          <dd className="mt-1 text-xs text-zinc-500">
+            After your answer you will be sent back to {view.redirectHost} (<span className="font-mono" data-testid="consent-redirect-host">{view.redirectUriHost}</span>).
+          </dd>
+          {view.localhostOnly ? (
+            <dd className="mt-2" data-testid="consent-localhost-warning">
+              <Alert tone="amber" title="This application only returns to this computer">
+                Every address it accepts is on localhost, so any program running on your computer could be receiving this answer. Approve only if you just started
+                the sign-in from {view.clientName} yourself.
+              </Alert>
+            </dd>
+          ) : null}
+        </div>
+        <div>
+          <dt className="font-medium text-zinc-800">OAuth permissions</dt>
+          <dd className="mt-1 text-zinc-600" data-testid="consent-scopes">
+            {view.scopes.added.length ? (
+              <ul className="list-disc space-y-1 pl-5">
+                {view.scopes.added.map((s) => (
+                  <li key={s.scope} data-testid="consent-scope-added">
+                    <span className="font-mono text-xs">{s.scope}</span>
+                    {view.scopes.previous.length ? <Badge tone="amber" className="ml-1">new</Badge> : null} — {s.description}
+                  </li>
+                ))}
+              </ul>
+            ) : (
+              <p>Nothing new: it keeps what you granted before.</p>
+            )}
+            {view.scopes.previous.length ? (
+              <p className="mt-1 text-xs text-zinc-500">
+                Already granted: {view.scopes.previous.map((s) => s.scope).join(", ")}.
+              </p>
+            ) : null}
+            <p className="mt-1 text-xs text-zinc-500">Within what the link itself allows, below.</p>
+          </dd>
         </div>
         {view.link ? (
           <div>

@@ -1,4 +1,4 @@
-import { createOAuthConfig, createQueueAuditSink, type OAuthContext } from "@portcullis/oauth";
+import { createOAuthConfig, createQueueAuditSink, createRedisReplayGuard, type OAuthContext } from "@portcullis/oauth";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
 import { getRedis, publishRevocation } from "../../lib/redis";
@@ -21,6 +21,8 @@ export function getOAuthContext(): OAuthContext {
     config: createOAuthConfig({ issuer: e.publicUrl, gatewayPublicUrl: e.GATEWAY_PUBLIC_URL }),
     audit: audit.sink,
     publishRevocation,
+    // ID-JAG jti markers, shared by every dashboard instance (the jwt-bearer grant is refused without it).
+    replayGuard: createRedisReplayGuard(getRedis()),
     warn: (message, details) => console.warn(`[oauth] ${message}`, details ?? {}),
   };
   return globalForOAuth.portcullisOAuth;
