@@ -9,7 +9,8 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { mcpClientConfigs } from "@portcullis/db/mcp-client-config";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { GatewayWorld, toolJson, toolText, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, auditEvents, toolText, waitFor, type LinkFixture } from "./fixtures.js";
+import { revokeApiKey } from "./operations.js";
 
 /**
  * Real clients other than our tests' SDK client: mcp-remote (how Claude Desktop reaches remote
@@ -81,3 +82,135 @@ test("MCP Inspector CLI lists tools and calls one", async () => {
   const called = await run(process.execPath, [bin, ...common, "--method", "tools/call", "--tool-name", "execute_sql", "--tool-arg", "sql=SELECT 40 + 2 AS answer"], options);
   expect(called.stdout).toContain("[[42]]");
 }, 60_000);
+
+/**
+ * The SDK clients of both lines against one endpoint: the v2 client pinned to 2026-07-28, in `auto`
+ * mode (probes server/discover, goes modern) and by default (2025 handshake), and the 1.x client. Each
+ * lists tools, reads, is refused with an explanation (words and structured data), is audited as itself
+ * with its revision, and gets 401 once its key is revoked.
+ */
+interface Observed {
+  statuses: number[];
+  methods: string[];
+}
+
+function observingFetch(observed: Observed): typeof fetch {
+  return async (input, init) => {
+    const method = new Headers(init?.headers).get("mcp-method");
+    if (method) observed.methods.push(method);
+    const response = await fetch(input, init);
+    observed.statuses.push(response.status);
+    return response;
+  };
+}
+
+interface AnyClient {
+  connect(transport: unknown): Promise<void>;
+  listTools(): Promise<{ tools: { name: string; outputSchema?: unknown; annotations?: { readOnlyHint?: boolean } }[] }>;
+  callTool(params: { name: string; arguments: Record<string, unknown> }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+const kinds: { label: string; name: string; revision: string; era: string | null; make(observed: Observed, link: LinkFixture): Promise<{ client: AnyClient; transport: unknown; era(): string | null }> }[] = [
+  {
+    label: "v2 client pinned to 2026-07-28",
+    name: "v2-pinned",
+    revision: "2026-07-28",
+    era: "modern",
+    async make(observed, link) {
+      const v2 = await import("@modelcontextprotocol/client");
+      const client = new v2.Client({ name: "v2-pinned", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+      const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
+      return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
+    },
+  },
+  {
+    label: "v2 client in auto mode",
+    name: "v2-auto",
+    revision: "2026-07-28",
+    era: "modern",
+    async make(observed, link) {
+      const v2 = await import("@modelcontextprotocol/client");
+      const client = new v2.Client({ name: "v2-auto", version: "2.4.0" }, { versionNegotiation: { mode: "auto" } });
+      const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
+      return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
+    },
+  },
+  {
+    label: "v2 client by default (2025 handshake)",
+    name: "v2-default",
+    revision: "2025-11-25",
+    era: "legacy",
+    async make(observed, link) {
+      const v2 = await import("@modelcontextprotocol/client");
+      const client = new v2.Client({ name: "v2-default", version: "2.4.0" });
+      const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
+      return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
+    },
+  },
+  {
+    label: "1.x SDK client",
+    name: "sdk-1.x",
+    revision: "2025-11-25",
+    era: null,
+    async make(observed, link) {
+      const client = new Client({ name: "sdk-1.x", version: "1.32.2" });
+      const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
+      return { client: client as unknown as AnyClient, transport, era: () => null };
+    },
+  },
+];
+
+for (const kind of kinds) {
+  test(`${kind.label}: lists, reads, is refused with an explanation, is audited as itself, and is revoked`, async () => {
+    const own = await world.addLink({ access: "read" });
+    const observed: Observed = { statuses: [], methods: [] };
+    const { client, transport, era } = await kind.make(observed, own);
+    await client.connect(transport);
+    expect(era()).toBe(kind.era);
+    // 2026-07-28 clients send the standard headers on every request; 2025 clients none.
+    if (kind.era === "modern") expect(observed.methods).toContain("server/discover");
+    else expect(observed.methods).toEqual([]);
+
+    const { tools } = await client.listTools();
+    expect(tools.map((t) => t.name)).toEqual(expect.arrayContaining(["get_schema", "execute_sql", "search_objects"]));
+    const executeSql = tools.find((t) => t.name === "execute_sql")!;
+    expect(executeSql.outputSchema).toBeDefined();
+    expect(executeSql.annotations?.readOnlyHint).toBe(true);
+
+    const read = (await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT name FROM media_type ORDER BY media_type_id LIMIT 2" } })) as { structuredContent: { rows: unknown[][] }; isError?: boolean };
+    expect(read.isError ?? false).toBe(false);
+    expect(read.structuredContent.rows).toEqual([["MPEG audio file"], ["Protected AAC audio file"]]);
+
+    const refused = (await client.callTool({ name: "execute_sql", arguments: { sql: "DELETE FROM album" } })) as { isError: boolean; structuredContent: { status: string; refusal: { ruleId: string; reason: string } } };
+    expect(refused.isError).toBe(true);
+    expect(refused.structuredContent.status).toBe("refused");
+    expect(refused.structuredContent.refusal.reason).toMatch(/read/i);
+    expect(toolText(refused)).toContain(refused.structuredContent.refusal.ruleId);
+
+    const events = await waitFor(
+      () => auditEvents(world),
+      (all) => all.filter((e) => e.linkId === own.linkId && e.kind === "tool_call").length >= 2,
+    );
+    for (const e of events.filter((e) => e.linkId === own.linkId && e.kind === "tool_call")) {
+      expect(e).toMatchObject({ clientName: kind.name, protocolVersion: kind.revision });
+    }
+
+    await revokeApiKey(world.prisma, { apiKeyId: own.apiKeyId });
+    await waitFor(
+      async () => {
+        try {
+          await client.callTool({ name: "get_permissions", arguments: {} });
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      (failed) => failed,
+      10_000,
+      100,
+    );
+    expect(observed.statuses.at(-1)).toBe(401);
+    await client.close().catch(() => {});
+  }, 60_000);
+}
