@@ -6,6 +6,7 @@ import { registerLinkCommands } from "./commands/link.js";
 import { registerKeyCommands } from "./commands/key.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
+import { registerIdpCommands } from "./commands/idp.js";
 import { closeDb } from "./context.js";
 import { loadLocalEnv } from "./env.js";
 
@@ -26,6 +27,7 @@ registerLinkCommands(program);
 registerKeyCommands(program);
 registerAuditCommands(program);
 registerSecretsCommands(program);
+registerIdpCommands(program);
 
 try {
   await program.parseAsync(process.argv);
