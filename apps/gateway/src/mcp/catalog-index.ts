@@ -145,8 +145,9 @@ export function indexBinding(catalog: Catalog, scope: Scope): string {
   return `${catalog.version}:${scopeHash(scope)}`;
 }
 
-// One entry per (connection, catalog version, scope). An index of a 3,000-table catalog is a few MB;
-// 64 of them bound the memory while covering every link a busy instance serves at once.
+// One entry per (link, catalog version, scope). Keyed by link, not by connection and scope content: the
+// link's redacted descriptions are a distinct object per link, and a shared entry would be rebuilt at
+// every alternation. An index of a 3,000-table catalog is a few MB; 64 bound the memory.
 const indexes = new LRUCache<string, { descriptions: Descriptions; index: CatalogIndex }>({ max: 64 });
 
 /**
@@ -157,7 +158,7 @@ export async function catalogIndexFor(services: Services, link: LinkRecord): Pro
   const catalog = await services.catalogFor(link);
   const descriptions = await services.descriptions.forLink(link.connection.id, hiddenNames(link.scope, catalog));
   const binding = indexBinding(catalog, link.scope);
-  const cacheKey = `${link.connection.id}\u0000${binding}`;
+  const cacheKey = `${link.id}\u0000${link.connection.id}\u0000${binding}`;
   const cached = indexes.get(cacheKey);
   if (cached && cached.descriptions === descriptions) return cached.index;
   const index = buildCatalogIndex(catalog, link.scope, descriptions, binding);
