@@ -98,15 +98,15 @@ describe("edge rules on the wire", () => {
   });
 
   test("a header that disagrees with the body is refused before anything runs: the write in the body does not happen", async () => {
-    const [{ n: before }] = await targetQuery<{ n: string }>("SELECT count(*) AS n FROM media_type");
+    const count = async () => (await targetQuery<{ n: string }>("SELECT count(*) AS n FROM media_type"))[0]!.n;
+    const before = await count();
     const marker = `mcp-name-attack-${randomUUID()}`;
     const write = modernCall(`INSERT INTO media_type (media_type_id, name) VALUES (9001, '${marker}')`, 5, envelope({ name: "attacker", version: "6.6" }));
     // A router or WAF that allows read-only tool names by Mcp-Name must not be bypassed by the body.
     const r = await rawPost(writer.url, write, modernHeaders(writer.key, "tools/call", "get_schema"));
     expect(r.status).toBe(400);
     expect(r.json).toMatchObject({ id: 5, error: { code: -32020 } });
-    const [{ n: after }] = await targetQuery<{ n: string }>("SELECT count(*) AS n FROM media_type");
-    expect(after).toBe(before);
+    expect(await count()).toBe(before);
     expect(await targetQuery("SELECT 1 FROM media_type WHERE name = $1", [marker])).toEqual([]);
     // Audited as a refused request (with what the client said it is), never as a tool call.
     const events = await waitFor(
