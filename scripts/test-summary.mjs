@@ -6,13 +6,21 @@ import path from "node:path";
 const dir = process.argv[2];
 let passed = 0, failed = 0, skipped = 0, missing = [];
 
-const vitestFile = path.join(dir, "vitest.json");
-if (existsSync(vitestFile)) {
-  const v = JSON.parse(readFileSync(vitestFile, "utf8"));
+const addVitest = (file) => {
+  const v = JSON.parse(readFileSync(file, "utf8"));
   passed += v.numPassedTests ?? 0;
   failed += (v.numFailedTests ?? 0) + (v.numFailedTestSuites ?? 0) - (v.testResults ?? []).filter((s) => s.status === "failed" && (s.assertionResults ?? []).some((a) => a.status === "failed")).length;
   skipped += (v.numPendingTests ?? 0) + (v.numTodoTests ?? 0);
-} else missing.push("vitest");
+};
+const vitestFile = path.join(dir, "vitest.json");
+if (existsSync(vitestFile)) addVitest(vitestFile);
+else missing.push("vitest");
+// The protocol and client suites again on Node 22 and 24 (scripts/test-node-versions.sh).
+for (const version of [22, 24]) {
+  const file = path.join(dir, `vitest-node${version}.json`);
+  if (existsSync(file)) addVitest(file);
+  else missing.push(`vitest on Node ${version}`);
+}
 
 const pwFile = path.join(dir, "playwright.json");
 if (existsSync(pwFile)) {
