@@ -1,7 +1,11 @@
 import type { Catalog, Scope } from "@portcullis/policy";
+import { Ajv } from "ajv";
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { describe, expect, test } from "vitest";
-import type { CallOutcome } from "../src/calls/call-outcome.js";
+import type { CallOutcome, TypedTool } from "../src/calls/call-outcome.js";
+import { outputJsonSchema, structuredContentOf } from "../src/calls/outcome-schema.js";
 import { getSchemaTool } from "../src/mcp/tools/get-schema.js";
+import { searchObjectsTool } from "../src/mcp/tools/search-objects.js";
 import { catalogServices, generatedCatalog, hidingScope, scopeOf } from "./generated-catalog.js";
 
 type Data = {
@@ -78,5 +82,43 @@ describe("get_schema over the budget: a summary that says so, never a cut list",
     const tight = await getSchema(hidingScope(), small, {}, 2048);
     expect(tight.mode).toBe("summary");
     expect(tight.guidance).toContain("2 KiB budget");
+  });
+});
+
+describe("every ok outcome of the schema tools validates against the outputSchema clients see", () => {
+  // As the clients compile them: the 1.x SDK with ajv's draft-07 defaults (it validates even isError
+  // results and throws), 2.x clients and 2026-07-28 with 2020-12.
+  const ajv07 = new Ajv({ strict: false, validateSchema: false, allErrors: true });
+  const ajv2020 = new Ajv2020({ strict: false, allErrors: true });
+
+  test("get_schema full and summary, search_objects at every detail, with and without a next page", async () => {
+    const small = catalogServices(hidingScope(), generatedCatalog({ tables: 0 }));
+    const large = catalogServices(hidingScope());
+    const cases: [TypedTool, ReturnType<typeof catalogServices>, Record<string, unknown>][] = [
+      [getSchemaTool, small, {}],
+      [getSchemaTool, large, {}],
+      [getSchemaTool, large, { schema: "nope" }],
+      [searchObjectsTool, large, { query: "entity_2101" }],
+      [searchObjectsTool, large, { query: "orders", detail: "columns" }],
+      [searchObjectsTool, large, { query: "entity", detail: "definition", limit: 50 }],
+      [searchObjectsTool, large, { query: "orders", kinds: ["column", "function"], detail: "definition" }],
+      [searchObjectsTool, large, { query: "refresh", detail: "definition" }],
+      [searchObjectsTool, large, { query: "nothing matches this" }],
+    ];
+    for (const [tool, { ctx, services }, args] of cases) {
+      const outcome = await tool.run(tool.input.parse(args), ctx, services);
+      expect(outcome.kind).toBe("ok");
+      const schema = outputJsonSchema(tool.output);
+      for (const [mode, validate] of [["draft-07", ajv07.compile(schema)], ["2020-12", ajv2020.compile(schema)]] as const) {
+        expect(validate(structuredContentOf(outcome)), `${tool.name} ${JSON.stringify(args)} ${mode}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      }
+    }
+    // Not vacuous: a result of a kind the schema does not know fails it.
+    const one = await searchObjectsTool.run(searchObjectsTool.input.parse({ query: "orders" }), large.ctx, large.services);
+    const bent = structuredContentOf(one) as { results: { kind: string }[] };
+    bent.results[0]!.kind = "sequence";
+    expect(ajv2020.compile(outputJsonSchema(searchObjectsTool.output))(bent)).toBe(false);
+    const invalid = await searchObjectsTool.run(searchObjectsTool.input.parse({ query: "x", cursor: "bad" }), large.ctx, large.services);
+    expect(ajv2020.compile(outputJsonSchema(searchObjectsTool.output))(structuredContentOf(invalid))).toBe(true);
   });
 });
