@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { auditEvents, GatewayWorld, waitFor, type LinkFixture } from "./fixtures.js";
+import { auditEvents, connectClient, GatewayWorld, waitFor, type LinkFixture } from "./fixtures.js";
 import { mcpRequest, type Era } from "./mcp-wire.js";
 
 /**
@@ -81,4 +81,48 @@ test("every resources/read is audited like a tool call: allowed with its table, 
   expect(album).toMatchObject({ verdict: "allowed", rows: 3, clientName: "wire-bytes", protocolVersion: "2026-07-28" });
   const hidden = events.find((e) => e.error?.includes("employee"))!;
   expect(hidden).toMatchObject({ verdict: "error", error: "Resource not found: portcullis://tables/public/employee", tables: [] });
+});
+
+describe("real clients: the 1.x SDK client (2025-11-25) and the v2 client pinned to 2026-07-28", () => {
+  test("1.x: listResources, listResourceTemplates, readResource, search_objects; a hidden URI is an McpError -32602", async () => {
+    const client = await connectClient(url(), link.key, "v1-resources");
+    try {
+      const { resources } = await client.listResources();
+      expect(resources.map((r) => r.uri)).toContain("portcullis://tables/public/invoice_line");
+      expect(resources.map((r) => r.uri)).not.toContain("portcullis://tables/public/employee");
+      const { resourceTemplates } = await client.listResourceTemplates();
+      expect(resourceTemplates).toHaveLength(2);
+      const read = await client.readResource({ uri: "portcullis://tables/public/invoice_line" });
+      expect(read.contents[0]).toMatchObject({ uri: "portcullis://tables/public/invoice_line", mimeType: "text/plain" });
+      await expect(client.readResource({ uri: "portcullis://tables/public/employee" })).rejects.toMatchObject({ code: -32602 });
+      // The 1.x client validates structuredContent against the listed outputSchema: it would throw on drift.
+      const found = await client.callTool({ name: "search_objects", arguments: { query: "invoice", detail: "columns" } });
+      expect((found.structuredContent as { results: { name: string }[] }).results.map((r) => r.name)).toEqual(["invoice", "invoice_line"]);
+      const schema = await client.callTool({ name: "get_schema", arguments: {} });
+      expect(schema.structuredContent).toMatchObject({ status: "ok", mode: "full" });
+    } finally {
+      await client.close();
+    }
+  });
+
+  test("v2 pinned: the same, over 2026-07-28", async () => {
+    const v2 = await import("@modelcontextprotocol/client");
+    const client = new v2.Client({ name: "v2-resources", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+    await client.connect(new v2.StreamableHTTPClientTransport(new URL(url()), { requestInit: { headers: { authorization: `Bearer ${link.key}` } } }));
+    try {
+      const { resources } = await client.listResources();
+      expect(resources.map((r) => r.uri)).toContain("portcullis://tables/public/invoice_line");
+      const read = await client.readResource({ uri: "portcullis://tables/public/invoice_line" });
+      expect((read.contents[0] as { text: string }).text).toMatch(/^## invoice_line/);
+      await expect(client.readResource({ uri: "portcullis://tables/public/employee" })).rejects.toMatchObject({ code: -32602 });
+      const found = await client.callTool({ name: "search_objects", arguments: { query: "employee" } });
+      expect(found.structuredContent).toMatchObject({ status: "ok", total: 0, results: [] });
+      const customer = await client.callTool({ name: "search_objects", arguments: { query: "customer", detail: "columns", limit: 1 } });
+      const columns = (customer.structuredContent as { results: { columns: { name: string }[] }[] }).results[0]!.columns.map((c) => c.name);
+      expect(columns).toContain("first_name");
+      expect(columns).not.toContain("email");
+    } finally {
+      await client.close();
+    }
+  });
 });
