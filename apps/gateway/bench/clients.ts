@@ -1,4 +1,5 @@
 import http from "node:http";
+import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pg from "pg";
@@ -13,7 +14,7 @@ import pg from "pg";
  */
 export type TargetSpec =
   | { kind: "pg"; name: string; url: string; sql: string }
-  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; tool: string; sql: string }
+  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; tool: string; sql: string; era?: "legacy" | "modern" }
   | { kind: "raw"; name: string; url: string; headers: Record<string, string>; tool: string; sql: string; method?: string; era?: "legacy" | "modern" };
 
 /** The statement of call `n`: `{n}` replaced by a number that keeps the result the same size. */
@@ -35,7 +36,20 @@ export async function connectClient(spec: TargetSpec): Promise<BenchClient> {
       return { call: async () => void (await client.query(sqlFor(spec.sql, n++))), close: () => client.end() };
     }
     case "sdk": {
-      // The official SDK client, as every MCP host uses it.
+      if (spec.era === "modern") {
+        // The v2 SDK client pinned to 2026-07-28, as an application that opts into the new revision.
+        const client = new ClientV2({ name: "portcullis-bench", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+        await client.connect(new TransportV2(new URL(spec.url), { requestInit: { headers: spec.headers } }));
+        let n = Math.floor(Math.random() * 3000);
+        return {
+          async call() {
+            const result = await client.callTool({ name: spec.tool, arguments: { sql: sqlFor(spec.sql, n++) } });
+            if (result.isError) throw new Error(`${spec.name}: ${JSON.stringify(result.content)}`);
+          },
+          close: () => client.close(),
+        };
+      }
+      // The official SDK client (1.x, 2025-11-25), as most MCP hosts embed it today.
       const client = new Client({ name: "portcullis-bench", version: "1.0.0" });
       await client.connect(new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
       let n = Math.floor(Math.random() * 3000);

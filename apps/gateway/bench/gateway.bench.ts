@@ -213,7 +213,7 @@ async function main(): Promise<void> {
 
     // (b) the gateway, as its own process, exactly as `pnpm --filter @portcullis/gateway start` runs it;
     // also with asynchronous audit, and as it was at BENCH_BASELINE_REF, when those targets are asked for.
-    const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-raw,gateway-modern-raw,gateway-before-raw,dbhub-raw,dbhub-modern-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
+    const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-modern-sdk,gateway-raw,gateway-modern-raw,gateway-before-raw,dbhub-raw,dbhub-modern-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
     const startGateway = async (mainTs: string, extra: Record<string, string>) => {
       const port = await freePort();
       const child = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", mainTs], {
@@ -304,6 +304,7 @@ async function main(): Promise<void> {
       pg: { kind: "pg", name: "direct pg", url: chinook.url, sql: SQL },
       gateway: { kind: "sdk", name: "gateway (auth+policy+audit)", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       dbhub: { kind: "sdk", name: "dbhub 1.4 (no auth)", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
+      "gateway-modern-sdk": { kind: "sdk", era: "modern", name: "gateway, v2 SDK client on 2026-07-28", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-raw": { kind: "raw", name: "gateway, raw JSON-RPC client", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       "gateway-modern-raw": { kind: "raw", era: "modern", name: "gateway, raw 2026-07-28 client", url: gatewayUrl, headers: bearer, tool: "execute_sql", sql: SQL },
       "dbhub-raw": { kind: "raw", name: "dbhub, raw JSON-RPC client", url: dbhubMcpUrl, headers: {}, tool: "execute_sql", sql: SQL },
