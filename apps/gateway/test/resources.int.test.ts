@@ -1,3 +1,4 @@
+import { freePort } from "@portcullis/db/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditEvents, connectClient, GatewayWorld, waitFor, type LinkFixture } from "./fixtures.js";
 import { mcpRequest, type Era } from "./mcp-wire.js";
@@ -125,4 +126,20 @@ describe("real clients: the 1.x SDK client (2025-11-25) and the v2 client pinned
       await client.close();
     }
   });
+});
+
+test("a target that is down: resources and search answer in the call path's words, naming no host, port or user", async () => {
+  const port = await freePort();
+  const team = await world.addTeam("down", `postgres://secret_user:secret_pw@127.0.0.1:${port}/secret_db`);
+  const down = await world.addLink({ access: "read" }, team);
+  const downUrl = `${base}/mcp/${down.linkId}`;
+  for (const era of ["2026-07-28", "2025-11-25"] as const) {
+    const list = await mcpRequest(downUrl, down.key, era, "resources/list");
+    expect(list.json.error.message).toMatch(/^The database is unreachable right now \(connection refused\)/);
+    const read = await mcpRequest(downUrl, down.key, era, "resources/read", { uri: "portcullis://tables/public/album" });
+    expect(read.json.error.message).toMatch(/^The database is unreachable right now/);
+    const search = await mcpRequest(downUrl, down.key, era, "tools/call", { name: "search_objects", arguments: { query: "album" } });
+    expect(search.json.result.structuredContent).toMatchObject({ status: "failed", failure: { code: "target_unavailable", retryable: true } });
+    for (const answer of [list, read, search]) expect(JSON.stringify(answer.json)).not.toMatch(new RegExp(`${port}|secret_|127\\.0\\.0\\.1`));
+  }
 });

@@ -2,6 +2,7 @@ import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError } from "@modelc
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../calls/call-outcome.js";
 import type { CallContext } from "../context.js";
+import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
 import type { Services } from "../services.js";
 import { catalogIndexFor, oneLine, type CatalogIndex } from "./catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "./page-cursor.js";
@@ -76,9 +77,24 @@ function allResources(index: CatalogIndex): ListedResource[] {
   return out;
 }
 
+/**
+ * The link's index for resources/list, which is not a call (nothing to audit) and so does not go through
+ * runCall's error mapping: a thrown error would reach the client with its message (a host, a port, a
+ * metadata error). The same words as a tool call's instead.
+ */
+async function indexForListing(services: Services, ctx: CallContext): Promise<CatalogIndex> {
+  try {
+    return await catalogIndexFor(services, ctx.link);
+  } catch (error) {
+    if (isConnectionFailure(error)) throw new ProtocolError(ProtocolErrorCode.InternalError, describeConnectionFailure(error));
+    services.logger.error({ err: error, requestId: ctx.requestId }, "resources/list failed");
+    throw new ProtocolError(ProtocolErrorCode.InternalError, "The gateway could not list resources (internal error). It has been logged; try again.");
+  }
+}
+
 /** resources/list: 200 per page, deterministic; throws InvalidResourceCursorError for a bad cursor. */
 export async function listResources(services: Services, ctx: CallContext, cursor?: string): Promise<{ resources: ListedResource[]; nextCursor?: string }> {
-  const index = await catalogIndexFor(services, ctx.link);
+  const index = await indexForListing(services, ctx);
   const binding = cursorBinding("resources/list", index.binding);
   let offset = 0;
   if (cursor !== undefined) {
