@@ -155,6 +155,11 @@ test.describe("OAuth sign-in from an MCP client", () => {
     await expect(page.getByText("registered dynamically")).toBeVisible();
     await expect(page.getByTestId("consent-link-name")).toHaveText(seeded.linkA.name);
     await expect(page.getByTestId("consent-scope")).toContainText("read (SELECT)");
+    // MCP 2026-07-28: the redirect URI's host is shown as is, a localhost-only client is warned about,
+    // and the OAuth scopes being granted are listed (this 1.x client asks for none: all three).
+    await expect(page.getByTestId("consent-redirect-host")).toHaveText(new URL(callback.redirectUrl).host);
+    await expect(page.getByTestId("consent-localhost-warning")).toBeVisible();
+    await expect(page.getByTestId("consent-scope-added")).toHaveCount(3);
     const arrived = callback.next();
     await page.getByRole("button", { name: "Approve" }).click();
     const redirect = await arrived;
@@ -223,7 +228,10 @@ test.describe("OAuth sign-in from an MCP client", () => {
     await expect(page.getByText(seeded.linkA.name)).toHaveCount(0);
     const arrived = callback.next();
     await page.getByRole("button", { name: "Cancel" }).click();
-    expect((await arrived).searchParams.get("error")).toBe("access_denied");
+    const denied = await arrived;
+    expect(denied.searchParams.get("error")).toBe("access_denied");
+    // RFC 9207: the error response names the issuer too.
+    expect(denied.searchParams.get("iss")).toBe(new URL(WEB()).origin);
     await callback.close();
   });
 
@@ -257,5 +265,34 @@ test.describe("OAuth sign-in from an MCP client", () => {
       await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5_000))]);
       await rm(configDir, { recursive: true, force: true });
     }
+  });
+  test("an owner trusts an enterprise identity provider from Settings, a bad key is refused, and removal works", async ({ browser }) => {
+    const page = await (await browser.newContext()).newPage();
+    await page.goto(`${WEB()}/t/${seeded.teamSlug}/settings`);
+    await expect(page).toHaveURL(/\/sign-in/);
+    await signIn(page, seeded.owner);
+    const section = page.getByTestId("identity-providers");
+    await expect(section).toBeVisible({ timeout: 60_000 });
+    const issuer = `https://idp-${Date.now()}.example.com`;
+    await section.getByLabel("Name").fill("Acme IdP");
+    await section.getByLabel(/^Issuer/).fill(issuer);
+    await section.getByLabel(/Allowed client ids/).fill("pcc_e2e_client");
+    // A symmetric key pasted as the "public" keys: refused, nothing stored.
+    await section.getByLabel(/public keys/).fill(JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }));
+    await section.getByRole("button", { name: "Trust this identity provider" }).click();
+    await expect(section.getByText(/public keys only/)).toBeVisible();
+    await expect(section.getByTestId("identity-provider-row")).toHaveCount(0);
+    await section.getByLabel(/public keys/).fill(
+      JSON.stringify({ keys: [{ kty: "EC", crv: "P-256", kid: "e2e-key", x: "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU", y: "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] }),
+    );
+    await section.getByRole("button", { name: "Trust this identity provider" }).click();
+    const row = section.getByTestId("identity-provider-row");
+    await expect(row).toHaveCount(1);
+    await expect(row).toContainText(issuer);
+    await expect(row).toContainText("e2e-key");
+    await row.getByRole("button", { name: "Remove" }).click();
+    await page.getByRole("dialog").getByRole("button", { name: "Remove" }).click();
+    await expect(section.getByTestId("identity-provider-row")).toHaveCount(0);
+    expect(await seeded.prisma.trustedIdentityProvider.count({ where: { issuer } })).toBe(0);
   });
 });
