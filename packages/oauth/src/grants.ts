@@ -88,7 +88,8 @@ export interface AuthorizedApp {
 
 /**
  * The member's live authorizations for the settings page: not revoked, and still able to mint an
- * access token (an unexpired, unrotated refresh token) — a grant whose tokens all lapsed is dead weight.
+ * access token (an unexpired, unrotated refresh token) or, for an enterprise grant, holding a live
+ * access token — a grant whose tokens all lapsed is dead weight.
  */
 export async function listAuthorizedApps(ctx: OAuthContext, userId: string): Promise<AuthorizedApp[]> {
   const now = nowOf(ctx);
@@ -96,7 +97,11 @@ export async function listAuthorizedApps(ctx: OAuthContext, userId: string): Pro
     where: {
       userId,
       revokedAt: null,
-      tokens: { some: { kind: "refresh", revokedAt: null, expiresAt: { gt: now }, rotatedAt: null } },
+      OR: [
+        { tokens: { some: { kind: "refresh", revokedAt: null, expiresAt: { gt: now }, rotatedAt: null } } },
+        // Enterprise (ID-JAG) grants carry no refresh token: live while an access token is.
+        { identityProviderId: { not: null }, tokens: { some: { kind: "access", revokedAt: null, expiresAt: { gt: now } } } },
+      ],
     },
     include: {
       client: { select: { clientId: true, name: true, kind: true } },

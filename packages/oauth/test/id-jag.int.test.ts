@@ -16,6 +16,8 @@ import {
   handleTokenRequest,
   listIdentityProviders,
   removeIdentityProvider,
+  listAuthorizedApps,
+  revokeGrantForMember,
   verifyAccessToken,
   type OAuthContext,
 } from "../src/index.js";
@@ -202,6 +204,15 @@ describe("happy path", () => {
     }
     // The token is for that link only (RFC 8707).
     expect(await verifyAccessToken({ prisma: world.prisma, token: result.body.access_token!, linkId: linkA2.linkId })).toBeNull();
+  });
+
+  it("the member sees the enterprise grant under Authorized applications and can revoke it", async () => {
+    const result = await redeem(await jagFor("alice"));
+    const verified = await verifyAccessToken({ prisma: world.prisma, token: result.body.access_token!, linkId: linkA.linkId });
+    const apps = await listAuthorizedApps(ctx, world.userId);
+    expect(apps.map((a) => a.grantId)).toContain(verified!.grantId);
+    expect(await revokeGrantForMember(ctx, { grantId: verified!.grantId, userId: world.userId })).toBe(true);
+    expect(await verifyAccessToken({ prisma: world.prisma, token: result.body.access_token!, linkId: linkA.linkId })).toBeNull();
   });
 
   it("a linked subject signs in again by sub alone; scope is what was asked within the assertion's scope", async () => {
