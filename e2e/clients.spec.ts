@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { expect, test } from "@playwright/test";
 import type { ClientUnderTest, ToolCallSeen } from "./support/clients/client-under-test";
 import { inspectorCli } from "./support/clients/inspector-cli";
+import { codeBlocks, readmeText } from "./readme/readme-contract";
 import { connectMcpRemote } from "./support/clients/mcp-remote";
 import { connectV1, connectV2 } from "./support/clients/sdk-clients";
 import { type ClientWorld, auditRowsOfKey, revokeKey, seedClientWorld } from "./support/clients/world";
@@ -52,12 +53,28 @@ const CASES: Case[] = [
     connect: (url, key) => connectV2(url, key, "auto"),
     extra: (c) => expect((c as Awaited<ReturnType<typeof connectV2>>).negotiated()).toBe("2026-07-28"),
   },
+  {
+    label: "v2 client, default (no versionNegotiation)",
+    connect: (url, key) => connectV2(url, key, "default"),
+    extra: (c) => expect((c as Awaited<ReturnType<typeof connectV2>>).negotiated()).toBe("2025-11-25"),
+  },
   { label: "1.x SDK client", connect: (url, key) => connectV1(url, key) },
   { label: "Inspector CLI 2.12, protocolEra modern", connect: async (url, key) => inspectorCli(url, key, "modern") },
   { label: "Inspector CLI 2.12, default (legacy)", connect: async (url, key) => inspectorCli(url, key, "legacy") },
   { label: "mcp-remote --protocol auto", connect: (url, key) => connectMcpRemote(url, key, "auto") },
   { label: "mcp-remote, default", connect: (url, key) => connectMcpRemote(url, key, "legacy") },
 ];
+
+/** The README's snippet (a JSON block) that contains `marker`, with the placeholders filled in for this stack. */
+function readmeSnippet(marker: string, linkId: string, key: string): { mcpServers: Record<string, Record<string, unknown>> } {
+  const block = codeBlocks(readmeText()).find((b) => b.lang === "json" && b.text.includes(marker));
+  if (!block) throw new Error(`README.md has no json block containing ${marker}`);
+  const filled = block.text
+    .replaceAll("http://localhost:3001", process.env.E2E_GATEWAY_URL!)
+    .replaceAll("<linkId>", linkId)
+    .replaceAll("<key>", key);
+  return JSON.parse(filled) as { mcpServers: Record<string, Record<string, unknown>> };
+}
 
 function describeCall(seen: ToolCallSeen): string {
   return JSON.stringify({ isError: seen.isError, text: seen.text.slice(0, 600), structuredContent: seen.structuredContent }).slice(0, 1500);
@@ -132,6 +149,32 @@ for (const c of CASES) {
     console.log(`[clients] ${c.label}: revision ${rows[0]!.protocol_version}, client "${rows[0]!.client_name} ${rows[0]!.client_version ?? ""}"`);
   });
 }
+
+test("the README's 2026-07-28 snippets (mcp-remote --protocol auto, Inspector protocolEra modern) speak 2026-07-28 as written", async () => {
+  test.setTimeout(120_000);
+  const remoteKey = await world.issueKey("readme-mcp-remote");
+  const desktop = Object.values(readmeSnippet('"--protocol", "auto"', world.linkId, remoteKey.key).mcpServers)[0]!;
+  const args = desktop.args as string[];
+  // `npx -y mcp-remote …` as Claude Desktop runs it; the suite runs the same package from e2e/node_modules.
+  expect(args.slice(0, 2)).toEqual(["-y", "mcp-remote"]);
+  const remote = await connectMcpRemote(world.linkUrl, remoteKey.key, "auto", args.slice(2));
+  try {
+    expect((await remote.callTool("execute_sql", { sql: READ_SQL })).text).toContain("AC/DC");
+  } finally {
+    await remote.close();
+  }
+  const inspectorKey = await world.issueKey("readme-inspector");
+  const inspector = inspectorCli(world.linkUrl, inspectorKey.key, "modern", readmeSnippet('"protocolEra": "modern"', world.linkId, inspectorKey.key));
+  try {
+    expect((await inspector.callTool("execute_sql", { sql: READ_SQL })).text).toContain("AC/DC");
+  } finally {
+    await inspector.close();
+  }
+  for (const key of [remoteKey, inspectorKey]) {
+    const rows = await auditRowsOfKey(key.id, 1);
+    expect(rows.map((r) => [r.tool, r.protocol_version])).toEqual([["execute_sql", "2026-07-28"]]);
+  }
+});
 
 test("Activity shows each call's client and revision, filters by revision, and shows the trace id", async ({ page }) => {
   // Its own calls, so this test does not depend on the others having run.

@@ -26,15 +26,20 @@ export interface InspectorRun {
  * - modern: a config file naming the server with `"protocolEra": "modern"` (the documented way to
  *   select 2026-07-28; the command line has no flag for it).
  */
-export function inspectorCli(url: string, key: string, era: InspectorEra): ClientUnderTest & { run(args: string[]): Promise<InspectorRun> } {
+export function inspectorCli(
+  url: string,
+  key: string,
+  era: InspectorEra,
+  /** A config file's content to use as written (e.g. the README's), naming one server; modern only. */
+  configFile?: { mcpServers: Record<string, unknown> },
+): ClientUnderTest & { run(args: string[]): Promise<InspectorRun> } {
   // The CLI stores OAuth state and a catalog under HOME; each client gets a fresh one.
   const home = mkdtempSync(path.join(tmpdir(), `inspector-${era}-`));
   const config = path.join(home, "servers.json");
-  writeFileSync(
-    config,
-    JSON.stringify({ mcpServers: { gateway: { type: "streamable-http", url, headers: { Authorization: `Bearer ${key}` }, protocolEra: "modern" } } }, null, 2),
-  );
-  const target = era === "modern" ? ["--config", config, "--server", "gateway"] : [url, "--transport", "http", "--header", `Authorization: Bearer ${key}`];
+  const file = configFile ?? { mcpServers: { gateway: { type: "streamable-http", url, headers: { Authorization: `Bearer ${key}` }, protocolEra: "modern" } } };
+  writeFileSync(config, JSON.stringify(file, null, 2));
+  const server = Object.keys(file.mcpServers)[0]!;
+  const target = era === "modern" ? ["--config", config, "--server", server] : [url, "--transport", "http", "--header", `Authorization: Bearer ${key}`];
   const run = (args: string[]) =>
     new Promise<InspectorRun>((resolve) => {
       execFile(

@@ -16,10 +16,17 @@ export type RemoteProtocol = "legacy" | "auto";
  * stdio MCP client as such a host drives it. Default (legacy): it passes the host's 2025 handshake
  * through; `--protocol auto`: it probes server/discover and speaks 2026-07-28 upstream.
  */
-export async function connectMcpRemote(url: string, key: string, protocol: RemoteProtocol): Promise<ClientUnderTest & { stderr(): string }> {
+export async function connectMcpRemote(
+  url: string,
+  key: string,
+  protocol: RemoteProtocol,
+  /** mcp-remote's arguments as a config writes them (e.g. the README's), instead of the suite's own. */
+  written?: string[],
+): Promise<ClientUnderTest & { stderr(): string }> {
   const configDir = mkdtempSync(path.join(tmpdir(), `mcp-remote-${protocol}-`));
-  const args = [MCP_REMOTE, url, "--transport", "http-only", "--header", `Authorization: Bearer ${key}`, "--auth-timeout", "5"];
-  if (protocol === "auto") args.push("--protocol", "auto");
+  const own = [url, "--transport", "http-only", "--header", `Authorization: Bearer ${key}`, ...(protocol === "auto" ? ["--protocol", "auto"] : [])];
+  // A short OAuth wait: after a revocation mcp-remote waits this long for a browser sign-in.
+  const args = [MCP_REMOTE, ...(written ?? own), "--auth-timeout", "5"];
   const transport = new StdioClientTransport({
     command: process.execPath,
     args,

@@ -6,18 +6,19 @@ import { type ClientUnderTest, seenResult } from "./client-under-test";
 /**
  * The TypeScript SDK's v2 client (@modelcontextprotocol/client 2.4.0), as an application embeds it:
  * `pinned` asks for 2026-07-28 and nothing else; `auto` probes with server/discover and speaks
- * 2026-07-28 when the server offers it, 2025 otherwise.
+ * 2026-07-28 when the server offers it, 2025 otherwise; `default` (no versionNegotiation) speaks 2025.
  */
-export async function connectV2(url: string, key: string, mode: "pinned" | "auto", traceparent?: string): Promise<ClientUnderTest & { negotiated(): string | undefined }> {
+export async function connectV2(url: string, key: string, mode: "pinned" | "auto" | "default", traceparent?: string): Promise<ClientUnderTest & { negotiated(): string | undefined }> {
   const name = `e2e-v2-${mode}`;
   const client = new ClientV2(
     { name, version: "2.4.0" },
-    { versionNegotiation: { mode: mode === "pinned" ? { pin: "2026-07-28" } : "auto" } },
+    mode === "default" ? {} : { versionNegotiation: { mode: mode === "pinned" ? { pin: "2026-07-28" } : "auto" } },
   );
   await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
   return {
     label: `v2 client (${mode})`,
-    expectedRevision: "2026-07-28",
+    // Without versionNegotiation the v2 client stays on the 2025 era.
+    expectedRevision: mode === "default" ? "2025-11-25" : "2026-07-28",
     negotiated: () => client.getNegotiatedProtocolVersion(),
     async listTools() {
       return (await client.listTools()).tools.map((t) => t.name);
