@@ -206,3 +206,71 @@ test("Activity shows each call's client and revision, filters by revision, and s
   }).toPass({ timeout: 30_000 });
   for (const text of await table.getByTestId("event-client").allTextContents()) expect(text).toMatch(/ · 2025-11-25$/);
 });
+
+/** One JSON-RPC exchange over plain HTTP, as a hand-written 2025 client makes it; JSON or SSE reply. */
+async function rawCall(url: string, headers: Record<string, string>, body: unknown): Promise<{ status: number; headers: Headers; message: Record<string, unknown> | undefined }> {
+  const res = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json, text/event-stream", ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  const json = (res.headers.get("content-type") ?? "").includes("text/event-stream")
+    ? text.split("\n").find((l) => l.startsWith("data: "))?.slice(6)
+    : text;
+  return { status: res.status, headers: res.headers, message: json ? (JSON.parse(json) as Record<string, unknown>) : undefined };
+}
+
+test("the older 2025 revisions are recorded as negotiated: 2025-06-18 by its header, 2025-03-26 from the session (no header)", async () => {
+  for (const revision of ["2025-06-18", "2025-03-26"] as const) {
+    const key = await world.issueKey(`raw-${revision}`);
+    const auth = { Authorization: `Bearer ${key.key}` };
+    const init = await rawCall(world.linkUrl, auth, {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion: revision, capabilities: {}, clientInfo: { name: `e2e-raw-${revision}`, version: "0.1" } },
+    });
+    expect(init.status, JSON.stringify(init.message)).toBe(200);
+    expect(init.message).toMatchObject({ result: { protocolVersion: revision } });
+    const session = init.headers.get("mcp-session-id");
+    expect(session).toBeTruthy();
+    // 2025-03-26 clients do not send MCP-Protocol-Version (the header came in 2025-06-18).
+    const call = await rawCall(
+      world.linkUrl,
+      { ...auth, "mcp-session-id": session!, ...(revision === "2025-06-18" ? { "mcp-protocol-version": revision } : {}) },
+      { jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "execute_sql", arguments: { sql: READ_SQL } } },
+    );
+    expect(call.status).toBe(200);
+    expect(JSON.stringify(call.message)).toContain("AC/DC");
+    const rows = await auditRowsOfKey(key.id, 1);
+    expect(rows.map((r) => [r.tool, r.protocol_version, r.client_name, r.client_version])).toEqual([["execute_sql", revision, `e2e-raw-${revision}`, "0.1"]]);
+  }
+});
+
+test("a malformed traceparent neither fails the call nor loses its audit row: the row is stored without a trace id", async () => {
+  // W3C Trace Context: a traceparent that does not parse is ignored, the request is served. The worker
+  // refuses an event whose trace id is not 32 lowercase hex (dead-lettered: the call would be missing
+  // from the trail), so the gateway must drop a bad one rather than pass it on.
+  const bad = [
+    `00-${TRACE_ID.toUpperCase()}-${"a".repeat(16)}-01`,
+    `00-${"0".repeat(32)}-${"a".repeat(16)}-01`,
+    `00-${TRACE_ID}ab-${"a".repeat(16)}-01`,
+    "not a traceparent",
+  ];
+  const key = await world.issueKey("bad-traceparent");
+  for (const traceparent of bad) {
+    const client = await connectV2(world.linkUrl, key.key, "pinned", traceparent);
+    try {
+      const read = await client.callTool("execute_sql", { sql: READ_SQL });
+      // The client sent it as given (it does not clean it up on its own).
+      expect(client.sentBodies().some((b) => b.includes(`"traceparent":${JSON.stringify(traceparent)}`))).toBe(true);
+      expect(read.isError, `${traceparent}: ${describeCall(read)}`).toBe(false);
+      expect(read.text).toContain("AC/DC");
+    } finally {
+      await client.close();
+    }
+  }
+  const rows = await auditRowsOfKey(key.id, bad.length);
+  expect(rows.map((r) => [r.tool, r.protocol_version, r.trace_id])).toEqual(bad.map(() => ["execute_sql", "2026-07-28", null]));
+});

@@ -8,15 +8,27 @@ import { type ClientUnderTest, seenResult } from "./client-under-test";
  * `pinned` asks for 2026-07-28 and nothing else; `auto` probes with server/discover and speaks
  * 2026-07-28 when the server offers it, 2025 otherwise; `default` (no versionNegotiation) speaks 2025.
  */
-export async function connectV2(url: string, key: string, mode: "pinned" | "auto" | "default", traceparent?: string): Promise<ClientUnderTest & { negotiated(): string | undefined }> {
+export async function connectV2(
+  url: string,
+  key: string,
+  mode: "pinned" | "auto" | "default",
+  traceparent?: string,
+): Promise<ClientUnderTest & { negotiated(): string | undefined; sentBodies(): string[] }> {
   const name = `e2e-v2-${mode}`;
   const client = new ClientV2(
     { name, version: "2.4.0" },
     mode === "default" ? {} : { versionNegotiation: { mode: mode === "pinned" ? { pin: "2026-07-28" } : "auto" } },
   );
-  await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${key}` } } }));
+  // What went on the wire, so a test can show it sent what it claims to send.
+  const sent: string[] = [];
+  const recordingFetch: typeof fetch = (input, init) => {
+    sent.push(typeof init?.body === "string" ? init.body : "");
+    return fetch(input, init);
+  };
+  await client.connect(new TransportV2(new URL(url), { requestInit: { headers: { Authorization: `Bearer ${key}` } }, fetch: recordingFetch }));
   return {
     label: `v2 client (${mode})`,
+    sentBodies: () => sent,
     // Without versionNegotiation the v2 client stays on the 2025 era.
     expectedRevision: mode === "default" ? "2025-11-25" : "2026-07-28",
     negotiated: () => client.getNegotiatedProtocolVersion(),
