@@ -78,6 +78,8 @@ describe("edge rules on the wire", () => {
       ["initialize is not a 2026-07-28 method", modernHeaders(reader.key, "initialize"), modern("initialize", { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } }), 404, -32601],
       ["legacy body, unknown version header", { authorization: `Bearer ${reader.key}`, "mcp-protocol-version": "2099-01-01" }, { jsonrpc: "2.0", id: 1, method: "tools/list" }, 400, -32022, { supported: ALL, requested: "2099-01-01" }],
       ["batch with a modern element", { authorization: `Bearer ${reader.key}` }, [call], 400, -32600],
+      // Not offered (no change notifications; lists carry ttlMs): said plainly rather than a stream that outlives a revoked key.
+      ["subscriptions/listen", modernHeaders(reader.key, "subscriptions/listen"), modern("subscriptions/listen", { notifications: { toolsListChanged: true } }), 404, -32601],
     ];
     for (const [label, headers, body, status, code, data] of cases) {
       const r = await rawPost(reader.url, body, headers);
@@ -91,6 +93,13 @@ describe("edge rules on the wire", () => {
       expect(r.status, name).toBe(200);
       expect(r.json.result.structuredContent.rows).toEqual([[42]]);
     }
+    // SSE-only clients get the answer as one event, with the same status rules.
+    const sse = await rawPost(reader.url, modernCall("SELECT 7 AS seven"), { ...modernHeaders(reader.key, "tools/call", "execute_sql"), accept: "text/event-stream" });
+    expect(sse.status).toBe(200);
+    expect(sse.headers.get("content-type")).toBe("text/event-stream");
+    expect(JSON.parse(sse.text.split("data: ")[1]!).result.structuredContent.rows).toEqual([[7]]);
+    const sse404 = await rawPost(reader.url, modern("prompts/list"), { ...modernHeaders(reader.key, "prompts/list"), accept: "text/event-stream" });
+    expect(sse404.status).toBe(404);
     // A modern notification is accepted with nothing to answer.
     const n = await rawPost(reader.url, { jsonrpc: "2.0", method: "notifications/cancelled", params: { requestId: 1, _meta: envelope() } }, modernHeaders(reader.key, "notifications/cancelled"));
     expect(n.status).toBe(202);
