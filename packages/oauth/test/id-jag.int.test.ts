@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import path from "node:path";
 import { Redis } from "ioredis";
 import { SignJWT, base64url } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -31,6 +33,11 @@ import { TestIdentityProvider } from "./support/test-idp.js";
  * real MCP client with the issued token. Every negative checks the OAuth error AND that no token row
  * was written.
  */
+// The v2 client (SEP-990 helpers) is a dependency of the gateway, not of this package.
+const gatewayRequire = createRequire(path.resolve(import.meta.dirname, "../../../apps/gateway/package.json"));
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- typed at the use site
+const v2: any = await import(gatewayRequire.resolve("@modelcontextprotocol/client"));
+
 const ISSUER = "http://localhost:3000";
 const GATEWAY = "http://localhost:3001";
 const permissive = { requireHttps: false, isAddressAllowed: () => true, maxBytes: 5 * 1024, timeoutMs: 5_000 };
@@ -160,26 +167,33 @@ describe("metadata", () => {
 
 describe("happy path", () => {
   it("an ID-JAG from the IdP's token exchange becomes a link token a real MCP client reads with", async () => {
-    // The client's side of SEP-990 step 2: RFC 8693 token exchange at the IdP.
-    const exchange = await fetch(`${idp.url}/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({
-        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
-        requested_token_type: "urn:ietf:params:oauth:token-type:id-jag",
-        audience: ISSUER,
-        resource: resourceOf(linkA.linkId),
-        subject_token: "idtoken:alice",
-        subject_token_type: "urn:ietf:params:oauth:token-type:id_token",
-        client_id: clientId,
-        scope: "mcp:read",
-      }).toString(),
-    });
-    const jag = ((await exchange.json()) as { access_token: string }).access_token;
-    const result = await redeem(jag);
-    expect(result.status, JSON.stringify(result.body)).toBe(200);
-    expect(result.body.token_type).toBe("Bearer");
-    expect(result.body.scope).toBe("mcp:read");
+    // The client's side with the v2 SDK's SEP-990 helpers: IdP discovery + RFC 8693 token exchange,
+    // then the jwt-bearer grant at our token endpoint (the package's handler, as /oauth/token serves it).
+    const grant = (await v2.discoverAndRequestJwtAuthGrant({
+      idpUrl: idp.url,
+      audience: ISSUER,
+      resource: resourceOf(linkA.linkId),
+      idToken: "idtoken:alice",
+      clientId,
+      scope: "mcp:read",
+    })) as { jwtAuthGrant: string };
+    let tokenResponse: Record<string, string> | undefined;
+    const tokens = (await v2.exchangeJwtAuthGrant({
+      tokenEndpoint: `${ISSUER}/oauth/token`,
+      jwtAuthGrant: grant.jwtAuthGrant,
+      clientId,
+      // Public client (see id-jag.ts): no secret, client_id in the body.
+      authMethod: "none",
+      fetchFn: async (url: string | URL, init?: RequestInit) => {
+        const response = await handleTokenRequest(ctx, new Request(url, init));
+        tokenResponse = (await response.clone().json()) as Record<string, string>;
+        return response;
+      },
+    })) as { access_token: string; token_type: string; scope?: string };
+    const body = { ...(tokenResponse as Record<string, string> | undefined) } as Record<string, string | undefined>;
+    const result = { status: 200, body: { ...body, access_token: tokens.access_token } };
+    expect(tokens.token_type).toBe("Bearer");
+    expect(tokens.scope).toBe("mcp:read");
     // The IdP stays in control: no refresh token, the client asks the IdP again.
     expect(result.body.refresh_token).toBeUndefined();
     // First sign-in linked the enterprise identity by verified email (case-insensitive) to the owner.

@@ -92,7 +92,14 @@ export class TestIdentityProvider {
       return send(200, this.publicJwks);
     }
     if (url.pathname === "/.well-known/oauth-authorization-server") {
-      return send(200, { issuer: this.issuer, token_endpoint: `${this.url}/token`, jwks_uri: this.jwksUri, response_types_supported: ["code"] });
+      return send(200, {
+        issuer: this.issuer,
+        authorization_endpoint: `${this.url}/authorize`,
+        token_endpoint: `${this.url}/token`,
+        jwks_uri: this.jwksUri,
+        response_types_supported: ["code"],
+        grant_types_supported: ["urn:ietf:params:oauth:grant-type:token-exchange"],
+      });
     }
     if (url.pathname === "/token" && req.method === "POST") {
       const chunks: Buffer[] = [];
