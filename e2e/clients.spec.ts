@@ -6,7 +6,7 @@ import { codeBlocks, readmeText } from "./readme/readme-contract";
 import { connectMcpRemote } from "./support/clients/mcp-remote";
 import { connectV1, connectV2 } from "./support/clients/sdk-clients";
 import { type ClientWorld, auditRowsOfKey, revokeKey, seedClientWorld } from "./support/clients/world";
-import { signIn, webUrl } from "./support/stack";
+import { screenshot, signIn, webUrl } from "./support/stack";
 
 /**
  * Issue 13, item 7: real MCP clients against the running stack, in both eras on one endpoint. Each
@@ -199,6 +199,7 @@ test("Activity shows each call's client and revision, filters by revision, and s
   const detail = page.getByTestId("event-detail");
   await expect(detail).toContainText("2026-07-28");
   await expect(detail.getByTestId("event-trace-id")).toHaveText(TRACE_ID);
+  await screenshot(page, "activity-revisions");
 
   await expect(async () => {
     await page.goto(webUrl(`/t/${world.slug}/activity?revision=2025-11-25`));
