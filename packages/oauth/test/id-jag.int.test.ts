@@ -190,8 +190,10 @@ describe("happy path", () => {
         return response;
       },
     })) as { access_token: string; token_type: string; scope?: string };
-    const body = { ...(tokenResponse as Record<string, string> | undefined) } as Record<string, string | undefined>;
-    const result = { status: 200, body: { ...body, access_token: tokens.access_token } };
+    const result: { status: number; body: Record<string, string | undefined> } = {
+      status: 200,
+      body: { ...(tokenResponse as Record<string, string> | undefined), access_token: tokens.access_token },
+    };
     expect(tokens.token_type).toBe("Bearer");
     expect(tokens.scope).toBe("mcp:read");
     // The IdP stays in control: no refresh token, the client asks the IdP again.
