@@ -58,17 +58,20 @@ async function execute(services: Services, ctx: CallContext, tool: TypedTool, ar
   try {
     return await tool.run(parsed.data, ctx, services);
   } catch (error) {
+    // The statement stays on the audit row even when the call failed before the policy saw it.
+    const sql = (parsed.data as { sql?: unknown } | null)?.sql;
+    const statement = typeof sql === "string" ? { sql } : {};
     if (isConnectionFailure(error)) {
       // The target is down while loading its catalog: the same clear answer as during execution.
       const message = describeConnectionFailure(error);
-      return { kind: "failed", failure: { code: "target_unavailable", message, retryable: true }, audit: { verdict: "error", error: message } };
+      return { kind: "failed", failure: { code: "target_unavailable", message, retryable: true }, audit: { ...statement, verdict: "error", error: message } };
     }
     // Unexpected failures (metadata database down, a bug) are logged in full and shown generically.
     services.logger.error({ err: error, tool: tool.name, requestId: ctx.requestId }, "tool failed");
     return {
       kind: "failed",
       failure: { code: "internal", message: INTERNAL_MESSAGE, retryable: true },
-      audit: { verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" },
+      audit: { ...statement, verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" },
     };
   }
 }
