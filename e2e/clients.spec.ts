@@ -13,9 +13,9 @@ import { screenshot, signIn, webUrl } from "./support/stack";
  * client, in each mode: lists the tools, runs a read, is refused with an explanation (the structured
  * refusal and the words), and is revoked (its next call fails authentication). Which revision it
  * actually spoke is read from its audit rows in the database (written by the worker from the
- * gateway's events), not from the client's own claims; the last test reads the same on the Activity page.
+ * gateway's events), not from the client's own claims; the Activity test reads the same on the page.
+ * Each test stands alone (its own key, its own calls): one client failing does not hide the others.
  */
-// Each test stands alone (its own key, its own calls): one client failing does not hide the others.
 
 const READ_SQL = "SELECT name FROM artist ORDER BY artist_id LIMIT 3";
 const REFUSED_SQL = "SELECT first_name, email FROM customer LIMIT 5";
