@@ -28,21 +28,23 @@ const perPool = new WeakMap<pg.Pool, Map<number, string>>();
 export async function columnTypeNames(pool: () => Promise<pg.Pool>, oids: readonly number[]): Promise<string[]> {
   const missing = oids.filter((oid) => !BUILT_IN.has(oid));
   if (missing.length === 0) return oids.map((oid) => BUILT_IN.get(oid)!);
-  const target = await pool();
-  let known = perPool.get(target);
-  if (!known) perPool.set(target, (known = new Map()));
-  const unknown = [...new Set(missing.filter((oid) => !known.has(oid)))];
-  if (unknown.length > 0) {
-    try {
+  let known: Map<number, string> | undefined;
+  try {
+    const target = await pool();
+    known = perPool.get(target);
+    if (!known) perPool.set(target, (known = new Map()));
+    const unknown = [...new Set(missing.filter((oid) => !known!.has(oid)))];
+    if (unknown.length > 0) {
       const { rows } = await target.query<{ oid: number; name: string }>(
         "SELECT oid::int AS oid, format_type(oid, NULL) AS name FROM pg_catalog.pg_type WHERE oid = ANY($1::oid[])",
         [unknown],
       );
       if (known.size + rows.length > MAX_PER_POOL) known.clear();
       for (const row of rows) known.set(row.oid, row.name);
-    } catch {
-      // Not remembered: the next call asks again.
     }
+  } catch {
+    // The statement already ran and its rows are here: a failed name lookup must not lose them (not
+    // remembered, the next call asks again).
   }
-  return oids.map((oid) => BUILT_IN.get(oid) ?? known.get(oid) ?? "unknown");
+  return oids.map((oid) => BUILT_IN.get(oid) ?? known?.get(oid) ?? "unknown");
 }
