@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { freePort } from "@portcullis/db/testing";
+import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor, type LinkFixture } from "./fixtures.js";
 
@@ -59,4 +60,30 @@ test("Playground: 503 with the same words; audited once as an error", async () =
   for (const e of mine) expect(e.error).toMatch(/database is unreachable/);
   // The statement is on the row although the call failed before the policy saw it.
   expect(mine.map((e) => e.sql).sort()).toEqual(["SELECT 'mcp-down' AS m", "SELECT 'playground-down' AS m"]);
+});
+
+test("Playground: the dashboard closing its request cancels the running statement in the database", async () => {
+  const live = await world.addLink({ access: "read" });
+  const marker = `cancel_${randomUUID().slice(0, 8)}`;
+  const gone = new AbortController();
+  const request = fetch(`${internal}/internal/links/${live.linkId}/playground`, {
+    method: "POST",
+    headers: { authorization: "Bearer internal-test-token", "content-type": "application/json" },
+    body: JSON.stringify({ sql: `SELECT count(*) AS ${marker} FROM track a, track b, track c`, userId: world.userId }),
+    signal: gone.signal,
+  }).catch(() => "aborted");
+  const target = new pg.Client({ connectionString: world.target.url });
+  await target.connect();
+  try {
+    const running = () => target.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE $1 AND state = 'active' AND pid <> pg_backend_pid()", [`%${marker}%`]).then((r) => r.rows[0].n as number);
+    expect(await waitFor(running, (n) => n === 1, 10_000)).toBe(1);
+    gone.abort();
+    expect(await request).toBe("aborted");
+    // Well before the link's 15 s statement timeout: cancelled, not timed out.
+    expect(await waitFor(running, (n) => n === 0, 5_000)).toBe(0);
+    const events = await waitFor(() => auditEvents(world), (es) => es.some((e) => e.sql?.includes(marker)));
+    expect(events.find((e) => e.sql?.includes(marker))).toMatchObject({ verdict: "error", clientName: "portcullis-playground", error: expect.stringContaining("57014") });
+  } finally {
+    await target.end();
+  }
 });

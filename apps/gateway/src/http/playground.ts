@@ -86,6 +86,11 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
     sendJson(res, access === "no_link" ? 404 : 403, { error: reason });
     return;
   }
+  // The dashboard giving up (its request closed) cancels a long statement, as an MCP client's would.
+  const abort = new AbortController();
+  res.on("close", () => {
+    if (!res.writableFinished) abort.abort();
+  });
   const ctx: CallContext = {
     requestId: meta.requestId,
     principal: {
@@ -104,6 +109,7 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
     protocolVersion: "playground",
     traceId: null,
     sourceIp: meta.sourceIp,
+    signal: abort.signal,
   };
   // The same call path as an MCP execute_sql (policy, transaction, limits, metrics, one audit event).
   let outcome: CallOutcome;
@@ -115,7 +121,7 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
       sendJson(res, 500, { error: "The statement ran, but its audit event could not be recorded (the gateway's log has it). Do not run it again before checking its effect." });
     } else {
       res.setHeader("retry-after", "1");
-      sendJson(res, 503, { error: "The audit journal cannot record calls right now; nothing was run or changed, or the answer was withheld. Try again in a moment." });
+      sendJson(res, 503, { error: "The audit journal cannot record calls right now; no data was changed (a read's answer is withheld). Try again in a moment." });
     }
     return;
   }
