@@ -271,6 +271,8 @@ test.describe("OAuth sign-in from an MCP client", () => {
     await page.goto(`${WEB()}/t/${seeded.teamSlug}/settings`);
     await expect(page).toHaveURL(/\/sign-in/);
     await signIn(page, seeded.owner);
+    await expect(page).not.toHaveURL(/\/sign-in/, { timeout: 60_000 });
+    await page.goto(`${WEB()}/t/${seeded.teamSlug}/settings`);
     const section = page.getByTestId("identity-providers");
     await expect(section).toBeVisible({ timeout: 60_000 });
     const issuer = `https://idp-${Date.now()}.example.com`;
