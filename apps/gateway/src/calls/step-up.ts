@@ -1,4 +1,4 @@
-import { OPERATION_SCOPES, normalizeScopes, type OperationScope } from "@portcullis/oauth";
+import { OPERATION_SCOPES, normalizeScopes, type OperationScope } from "@portcullis/oauth/scopes";
 import type { StatementClass } from "@portcullis/policy";
 import type { CallContext } from "../context.js";
 import type { Refusal } from "./call-outcome.js";
