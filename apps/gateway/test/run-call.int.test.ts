@@ -157,11 +157,11 @@ describe("execute_sql typed data", () => {
     expect(await run("read", "EXPLAIN SELECT 1")).toMatchObject({ statementClass: "explain" });
   });
 
-  test("refusals carry the rule, statement index and what the link allows (hidden tables left out)", async () => {
+  test("refusals carry the rule, statement index, object, needed access and what the link allows (hidden tables left out)", async () => {
     const outcome = await runCall(gateway.services, ctxFor("write"), "execute_sql", { sql: "UPDATE album SET title = 'x'" });
     expect(outcome.kind).toBe("refused");
     const { refusal } = outcome as Extract<CallOutcome, { kind: "refused" }>;
-    expect(refusal).toMatchObject({ ruleId: "write_not_permitted", statementIndex: 1, allows: { access: "read", tables: { "public.playlist": "write" }, maxRows: 1000 } });
+    expect(refusal).toMatchObject({ ruleId: "write_not_permitted", statementIndex: 1, object: "public.album", needs: "write", allows: { access: "read", tables: { "public.playlist": "write" }, maxRows: 1000 } });
     expect(refusal.reason).toMatch(/\[rule write_not_permitted\]/);
     const hidden = await runCall(gateway.services, ctxFor("read"), "execute_sql", { sql: "DELETE FROM track" });
     expect(JSON.stringify(hidden)).not.toContain("employee");

@@ -23,10 +23,21 @@ describe("verdicts", () => {
   it("explains a refusal for an AI: statement number, object, needed permission, what the link allows, rule id", () => {
     const v = checker.check("SELECT 1; UPDATE album SET title = 'x'", SCOPES.write, chinookCatalog);
     expect(v).toMatchObject({ allowed: false, ruleId: "write_not_permitted", statementIndex: 2, statementCount: 2 });
+    expect(v).toMatchObject({ object: "public.album", needs: "write" });
     expect(v.reason).toBe(
       "Statement 2: UPDATE on public.album is not allowed: this link can only read it. It would need write access on public.album. " +
         "This link allows: read by default in public; write on public.invoice, public.invoice_line, public.customer, public.ticket_seq. [rule write_not_permitted]",
     );
+  });
+
+  it("names the object and the needed access as data for the rules that have them, and nothing it was not told", () => {
+    expect(checker.check("DROP TABLE album", SCOPES.write, chinookCatalog)).toMatchObject({ ruleId: "ddl_not_permitted", needs: "admin" });
+    expect(checker.check("ALTER TABLE invoice ADD COLUMN x int", SCOPES.write, chinookCatalog)).toMatchObject({ ruleId: "ddl_not_permitted", object: "public.invoice", needs: "admin" });
+    expect(checker.check("SELECT * FROM no_such_table", SCOPES.read, chinookCatalog)).toMatchObject({ ruleId: "undefined_table", object: "no_such_table" });
+    expect(checker.check("SELECT nextval('invoice_invoice_id_seq')", SCOPES.read, chinookCatalog)).toMatchObject({ allowed: false });
+    const syntax = checker.check("SELECT * FRM album", SCOPES.read, chinookCatalog);
+    expect(syntax.object).toBeUndefined();
+    expect(syntax.needs).toBeUndefined();
   });
 
   it("reports PostgreSQL's parser message and position", () => {

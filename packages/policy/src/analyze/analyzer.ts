@@ -411,7 +411,7 @@ export class StatementAnalyzer {
       run(analyzer);
     } catch (error) {
       if (!(error instanceof Refusal) || error.message.startsWith("in the body of")) throw error;
-      throw new Refusal(error.ruleId, `in the body of ${where}: ${error.message}`, error.need);
+      throw new Refusal(error.ruleId, `in the body of ${where}: ${error.message}`, error.need, error.object);
     }
     for (const t of analyzer.tables) this.tables.add(t);
   }
@@ -420,7 +420,7 @@ export class StatementAnalyzer {
     this.cls = "ddl";
     this.deferredExpressions({ [kind]: node }, 0);
     const needAdmin = (what: string): never => {
-      throw new Refusal("ddl_not_permitted", `${what} needs admin access`, "admin access", );
+      throw new Refusal("ddl_not_permitted", `${what} needs admin access`, "admin access");
     };
     if (node.behavior === "DROP_CASCADE" && this.view.hidesSomething)
       throw new Refusal("ddl_not_permitted", "DROP ... CASCADE could drop objects this link cannot see", "admin access on a link that hides nothing");
@@ -590,11 +590,11 @@ export class StatementAnalyzer {
     const frame = permissiveFrame(null);
     this.generic(node, frame, {}, (rv) => {
       const rel = this.relationFromRangeVar(rv, true);
-      if (rel && rel.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${rel.key} needs admin access`, "admin access");
+      if (rel && rel.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${rel.key} needs admin access`, "admin access", rel.key);
       // Renaming or altering a table whose columns are partly hidden would slip them out of the
       // scope's rule (rules are by name), so such tables are not changed through the gateway.
       if (rel && rel.hiddenColumns.size > 0)
-        throw new Refusal("ddl_not_permitted", `${rel.key} has columns this link cannot see, so it cannot be changed through this link`);
+        throw new Refusal("ddl_not_permitted", `${rel.key} has columns this link cannot see, so it cannot be changed through this link`, undefined, rel.key);
     });
   }
 
@@ -605,11 +605,11 @@ export class StatementAnalyzer {
       const target = this.relationFromRangeVar(rv, false);
       if (!target) throw new Refusal("write_not_permitted", `${verb(kind)} on a system catalog is refused`);
       if (rank(target.access) < 2)
-        throw new Refusal("write_not_permitted", `${verb(kind)} on ${target.key} is not allowed: this link can only read it`, `write access on ${target.key}`);
+        throw new Refusal("write_not_permitted", `${verb(kind)} on ${target.key} is not allowed: this link can only read it`, `write access on ${target.key}`, target.key);
       for (const dep of target.relation.reads ?? []) {
         const base = this.view.relations.get(dep.relation);
         if (!base || rank(base.access) < 2)
-          throw new Refusal("write_not_permitted", `${verb(kind)} through view ${target.key} writes tables this link can only read`, `write access on the view's tables`);
+          throw new Refusal("write_not_permitted", `${verb(kind)} through view ${target.key} writes tables this link can only read`, `write access on the view's tables`, target.key);
       }
       const alias = (rv.alias as PgNode | undefined)?.aliasname as string | undefined;
       const targetEntry = this.relationEntry(target, alias, undefined);
@@ -617,17 +617,17 @@ export class StatementAnalyzer {
       const checkTargetColumn = (name: string | undefined): void => {
         if (name === undefined) return;
         const col = targetEntry.columns?.find((c) => c.name === name);
-        if (!col || col.hidden) throw new Refusal("undefined_column", `column ${quoteName(name)} of relation ${quoteName(target.relation.name)} does not exist`);
+        if (!col || col.hidden) throw new Refusal("undefined_column", `column ${quoteName(name)} of relation ${quoteName(target.relation.name)} does not exist`, undefined, name);
       };
       const noColumnList = (): void => {
         if (target.hiddenColumns.size > 0)
-          throw new Refusal("hidden_columns_wildcard", `INSERT into ${target.key} without a column list is not available on this link; list the columns: ${target.columns.join(", ")}`);
+          throw new Refusal("hidden_columns_wildcard", `INSERT into ${target.key} without a column list is not available on this link; list the columns: ${target.columns.join(", ")}`, undefined, target.key);
       };
       // A row can never be inserted when a hidden column is required: PostgreSQL's not-null error
       // would name the hidden column (and its DETAIL would print the row), so refuse up front.
       const requiredHidden = (): void => {
         if (target.relation.columns.some((c) => target.hiddenColumns.has(c.name) && !c.nullable && !c.hasDefault))
-          throw new Refusal("hidden_required_column", `INSERT into ${target.key} is not available on this link: the table requires values for columns the link cannot see`);
+          throw new Refusal("hidden_required_column", `INSERT into ${target.key} is not available on this link: the table requires values for columns the link cannot see`, undefined, target.key);
       };
       switch (kind) {
         case "InsertStmt": {
@@ -959,7 +959,7 @@ export class StatementAnalyzer {
 
   private resolveRelationName(names: string[], forDdl: boolean): RelationAccess | undefined {
     const shown = names.join(".");
-    const missing = (): Refusal => new Refusal("undefined_table", `relation ${quoteName(shown)} does not exist`);
+    const missing = (): Refusal => new Refusal("undefined_table", `relation ${quoteName(shown)} does not exist`, undefined, shown);
     let relname = names[names.length - 1]!;
     let schema = names.length >= 2 ? names[names.length - 2] : undefined;
     if (names.length === 3 && names[0] !== this.view.catalog.database)
@@ -1027,7 +1027,7 @@ export class StatementAnalyzer {
           cols = this.dml(q[0], q[1], outer);
         } catch (error) {
           if (error instanceof Refusal && error.ruleId === "write_not_permitted")
-            throw new Refusal("data_modifying_cte", `WITH query ${quoteName(name)} is a ${verb(q[0])}: ${error.message}`, error.need);
+            throw new Refusal("data_modifying_cte", `WITH query ${quoteName(name)} is a ${verb(q[0])}: ${error.message}`, error.need, error.object);
           throw error;
         }
       } else if (q) throw new Refusal("unsupported_statement", `WITH query ${quoteName(name)} is not a SELECT or a data change`);
@@ -1179,7 +1179,7 @@ export class StatementAnalyzer {
   private unqualified(name: string, frame: Frame, ctx: ExprContext, wholeRowAllowed: boolean): void {
     const found = this.lookupColumn(name, frame);
     if (found === "visible" || found === "opaque") return;
-    if (found === "hidden") throw new Refusal("undefined_column", `column ${quoteName(name)} does not exist`);
+    if (found === "hidden") throw new Refusal("undefined_column", `column ${quoteName(name)} does not exist`, undefined, name);
     if (found === "ambiguous") throw new Refusal("ambiguous_column", `column reference ${quoteName(name)} is ambiguous; qualify it with its table name`);
     if (ctx.outputNames?.includes(name)) return;
     if (wholeRowAllowed) {
@@ -1295,7 +1295,7 @@ export class StatementAnalyzer {
     if (lit === undefined) throw new Refusal("sequence_manipulation", `${name} needs the sequence name as a string literal`);
     const rel = this.resolveRelationName(splitQualified(lit), false);
     if (!rel) throw new Refusal("sequence_manipulation", `${name} on a system object is refused`);
-    if (rank(rel.access) < 2) throw new Refusal("sequence_manipulation", `${name}('${lit}') changes the sequence; this link can only read it`, `write access on ${rel.key}`);
+    if (rank(rel.access) < 2) throw new Refusal("sequence_manipulation", `${name}('${lit}') changes the sequence; this link can only read it`, `write access on ${rel.key}`, rel.key);
     this.cls = this.cls === "ddl" ? "ddl" : "write";
   }
 
@@ -1342,7 +1342,7 @@ export class StatementAnalyzer {
     const rel = this.view.relations.get(key);
     if (!rel) throw new Refusal("undefined_table", `type ${quoteName(shown)} does not exist`);
     if (rel.hiddenColumns.size > 0)
-      throw new Refusal("hidden_columns_wildcard", `the row type ${shown} includes columns this link cannot see; use the visible columns: ${rel.columns.join(", ")}`);
+      throw new Refusal("hidden_columns_wildcard", `the row type ${shown} includes columns this link cannot see; use the visible columns: ${rel.columns.join(", ")}`, undefined, rel.key);
   }
 
   private enter(): void {

@@ -7,5 +7,7 @@ export class Refusal {
     readonly message: string,
     /** What the statement would need, in words ("write access on public.orders"). */
     readonly need?: string,
+    /** The object the rule is about ("public.orders", a column name), as the statement named it. */
+    readonly object?: string,
   ) {}
 }

@@ -22,6 +22,10 @@ export interface Verdict {
   reason?: string;
   /** 1-based index of the refused statement. */
   statementIndex?: number;
+  /** Refusals: the object the rule is about, as the statement named it, when there is one. */
+  object?: string;
+  /** Refusals: the access level the statement would need on this link, when a higher level would allow it. */
+  needs?: "read" | "write" | "admin";
   /** Parse errors: 0-based character offset PostgreSQL's parser reported. */
   position?: number;
 }
@@ -91,11 +95,30 @@ function refused(
   message: string,
   statementIndex: number | undefined,
   need?: string,
+  object?: string,
 ): Verdict {
   const where = statementIndex !== undefined ? `Statement ${statementIndex}: ` : "";
   const needs = need ? ` It would need ${need}.` : "";
   const reason = `${where}${message}.${needs} This link allows: ${summarizeScope(scope)}. [rule ${ruleId}]`;
-  return { ...base, allowed: false, ruleId, reason, ...(statementIndex !== undefined ? { statementIndex } : {}) };
+  const level = neededLevel(need);
+  return {
+    ...base,
+    allowed: false,
+    ruleId,
+    reason,
+    ...(statementIndex !== undefined ? { statementIndex } : {}),
+    ...(object !== undefined ? { object } : {}),
+    ...(level ? { needs: level } : {}),
+  };
+}
+
+/** The access level named by a refusal's need ("write access on public.orders", "a link with full (admin) access"). */
+function neededLevel(need: string | undefined): Verdict["needs"] {
+  if (!need) return undefined;
+  if (/\badmin\b/.test(need)) return "admin";
+  if (/\bwrite access\b/.test(need)) return "write";
+  if (/\bread access\b/.test(need)) return "read";
+  return undefined;
 }
 
 function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: number, maxStatements: number): Verdict {
@@ -130,7 +153,7 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
     try {
       classes.push(analyzer.analyzeRaw(s, sql));
     } catch (error) {
-      if (error instanceof Refusal) return refused(scope, { ...base, classes }, error.ruleId, error.message, i + 1, error.need);
+      if (error instanceof Refusal) return refused(scope, { ...base, classes }, error.ruleId, error.message, i + 1, error.need, error.object);
       if (error instanceof RangeError)
         return refused(scope, { ...base, classes }, "statement_too_complex", "the statement is too deeply nested to analyse", i + 1);
       throw error;

@@ -42,6 +42,8 @@ export function refusedOrFailed(execution: CheckedExecution, sql: string, ctx: C
         ruleId,
         reason,
         ...(verdict.statementIndex !== undefined && !execution.refusal ? { statementIndex: verdict.statementIndex } : {}),
+        ...(verdict.object !== undefined && !execution.refusal ? { object: verdict.object } : {}),
+        ...(verdict.needs !== undefined && !execution.refusal ? { needs: verdict.needs } : {}),
         allows: linkAllowance(ctx.link),
       },
       audit: { ...base, verdict: "blocked", ruleId, reason },
