@@ -1,10 +1,13 @@
-import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
-import type { TypedTool } from "../../calls/call-outcome.js";
+import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
+import { catalogIndexFor } from "../catalog-index.js";
+import { cursorBinding, decodeCursor, encodeCursor } from "../page-cursor.js";
+import { DEFAULT_SCHEMA_BUDGET_BYTES } from "./get-schema.js";
 import { displayName, tableDescription } from "./schema-format.js";
 
 const input = z.object({
   schema: z.string().max(63).optional().describe("Only this schema (default: every schema the link can see)"),
+  cursor: z.string().max(200).optional().describe("nextCursor of the previous page, with the same schema"),
 });
 
 const output = z.object({
@@ -17,31 +20,77 @@ const output = z.object({
       description: z.string().optional(),
     }),
   ),
+  /** Every visible table and view (of `schema` when given), on all pages. */
+  total: z.number().int(),
+  /** Present when more pages follow: pass it back as `cursor`. */
+  nextCursor: z.string().optional(),
 });
 
+type Table = z.infer<typeof output>["tables"][number];
+
+function line(t: Table): string {
+  const flags = [t.kind === "table" ? null : t.kind.replace("_", " "), t.access === "read" ? null : t.access].filter(Boolean);
+  return `${t.name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
+}
+
+function invalidCursor(): CallOutcome {
+  const message = "Invalid cursor: it belongs to another schema filter, was altered, or the schema changed since. Call list_tables again without a cursor.";
+  return { kind: "failed", failure: { code: "invalid_arguments", message, retryable: false }, audit: { verdict: "error", error: message } };
+}
+
+/**
+ * Pages by the schema budget (GATEWAY_SCHEMA_BUDGET_BYTES): on a 3,000-table database the whole list
+ * was 1.25 MB on the wire (text and structuredContent each carry it), more than a model's context can
+ * spend on one call. Each page counts both copies; the text says how to get the rest or to search.
+ */
 export const listTablesTool: TypedTool<typeof input> = {
   name: "list_tables",
   title: () => "List tables",
-  description: () => "Tables and views this link can see, one per line, with their kind, access and description.",
+  description: () =>
+    "Tables and views this link can see, one per line, with their kind, access and description; paged on large databases (use search_objects to find one by name, column or description).",
   input,
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(args, ctx, services) {
-    const catalog = await services.catalogFor(ctx.link);
-    const visible = visibleObjects(ctx.link.scope, catalog);
-    const descriptions = await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog));
-    const defaultSchema = visible.searchPath[0];
-    const tables = visible.relations
-      .filter((r) => !args.schema || r.schema === args.schema)
-      .map((r) => {
-        const description = tableDescription(r, descriptions)?.replace(/\s+/g, " ").trim();
-        return { name: displayName(r, defaultSchema), schema: r.schema, kind: r.kind as string, access: r.access, ...(description ? { description } : {}) };
-      });
-    const lines = tables.map((t) => {
-      const flags = [t.kind === "table" ? null : t.kind.replace("_", " "), t.access === "read" ? null : t.access].filter(Boolean);
-      return `${t.name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
-    });
-    const text = lines.length ? lines.join("\n") : "No tables are visible through this link.";
-    return { kind: "ok", data: { tables }, text, audit: { verdict: "allowed", rows: lines.length, bytes: Buffer.byteLength(text) } };
+    const index = await catalogIndexFor(services, ctx.link);
+    const { visible, descriptions, defaultSchema } = index;
+    const relations = visible.relations.filter((r) => !args.schema || r.schema === args.schema);
+    const binding = cursorBinding("list_tables", index.binding, args.schema);
+    let offset = 0;
+    if (args.cursor !== undefined) {
+      const decoded = decodeCursor(args.cursor, binding);
+      if (decoded === null || decoded > relations.length) return invalidCursor();
+      offset = decoded;
+    }
+    const budget = Math.min(services.schemaBudgetBytes ?? DEFAULT_SCHEMA_BUDGET_BYTES, services.maxResultBytes);
+    const tables: Table[] = [];
+    const lines: string[] = [];
+    let bytes = 0;
+    let next = offset;
+    for (; next < relations.length; next++) {
+      const r = relations[next]!;
+      const description = tableDescription(r, descriptions)?.replace(/\s+/g, " ").trim();
+      const table: Table = { name: displayName(r, defaultSchema), schema: r.schema, kind: r.kind as string, access: r.access, ...(description ? { description } : {}) };
+      const text = line(table);
+      // The line in the text plus the same entry in structuredContent; always at least one per page.
+      const cost = Buffer.byteLength(text) + 1 + Buffer.byteLength(JSON.stringify(table)) + 1;
+      if (tables.length > 0 && bytes + cost > budget) break;
+      bytes += cost;
+      tables.push(table);
+      lines.push(text);
+    }
+    const nextCursor = next < relations.length ? encodeCursor(binding, next) : undefined;
+    if (relations.length === 0) lines.push("No tables are visible through this link.");
+    else if (nextCursor)
+      lines.push(
+        `(${offset + 1}–${next} of ${relations.length} shown. More: call list_tables again with cursor "${nextCursor}"${args.schema ? "" : ", or pass schema"}; to find one table, use search_objects.)`,
+      );
+    const text = lines.join("\n");
+    return {
+      kind: "ok",
+      data: { tables, total: relations.length, ...(nextCursor ? { nextCursor } : {}) },
+      text,
+      audit: { verdict: "allowed", rows: tables.length, bytes: Buffer.byteLength(text) },
+    };
   },
 };
