@@ -206,6 +206,18 @@ test("Activity shows each call's client and revision, filters by revision, and s
     await expect(table.getByText("e2e-sdk1 1.0.0 · 2025-11-25").first()).toBeVisible({ timeout: 1000 });
   }).toPass({ timeout: 30_000 });
   for (const text of await table.getByTestId("event-client").allTextContents()) expect(text).toMatch(/ · 2025-11-25$/);
+
+  // The dashboard's Playground takes the same call path; its calls are marked as such, not as an MCP revision.
+  await page.goto(webUrl(`/t/${world.slug}/links/${world.linkId}`));
+  await page.getByRole("link", { name: "Playground" }).click();
+  await page.getByLabel("SQL").fill(READ_SQL);
+  await page.getByRole("button", { name: /^Run/ }).click();
+  await expect(page.getByTestId("playground-result").getByText("Allowed")).toBeVisible();
+  await expect(async () => {
+    await page.goto(webUrl(`/t/${world.slug}/activity?revision=playground`));
+    await expect(table.getByText("portcullis-playground · Playground").first()).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  for (const text of await table.getByTestId("event-client").allTextContents()) expect(text).toMatch(/ · Playground$/);
 });
 
 /** One JSON-RPC exchange over plain HTTP, as a hand-written 2025 client makes it; JSON or SSE reply. */
