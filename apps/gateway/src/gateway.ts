@@ -24,7 +24,7 @@ import { HostOriginPolicy } from "./http/host-origin.js";
 import { createInternalRouter, createRouter } from "./http/router.js";
 import { LinkStore } from "./links/link-store.js";
 import { createLogger, type Logger } from "./logger.js";
-import { createMcpServers } from "./mcp/servers.js";
+import { createMcpServers, type McpServers } from "./mcp/servers.js";
 import { createMetrics } from "./metrics.js";
 import type { Services } from "./services.js";
 
@@ -45,6 +45,8 @@ export interface Gateway {
   readonly http: HttpServer;
   readonly logger: Logger;
   readonly services: Services;
+  /** The long-lived MCP instances (tests look at what their dispatch transports still hold). */
+  readonly mcp: McpServers;
   /** Resolves once this instance hears access-change notifications (tests wait for it). */
   accessListenerReady(timeoutMs?: number): Promise<boolean>;
 }
@@ -268,6 +270,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     },
     logger,
     services,
+    mcp,
     accessListenerReady: (timeoutMs) => accessListener.ready(timeoutMs),
     async start() {
       // Before listening: a gateway that cannot journal audit events must not answer calls.

@@ -1,11 +1,13 @@
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { Gateway } from "../src/gateway.js";
 import { GatewayWorld, auditEvents, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
 
 /** MCP 2026-07-28 on the wire against the real gateway: the edge rules, result fields, audit, cancellation. */
 let world: GatewayWorld;
 let base: string;
+let gateway: Gateway;
 let reader: LinkFixture;
 let writer: LinkFixture;
 
@@ -33,7 +35,7 @@ const modern = (method: string, params: Record<string, unknown> = {}, id: number
 
 beforeAll(async () => {
   world = await GatewayWorld.create();
-  ({ url: base } = await world.startGateway({ GATEWAY_RATE_LIMIT_PER_MINUTE: "10000" }));
+  ({ url: base, gateway } = await world.startGateway({ GATEWAY_RATE_LIMIT_PER_MINUTE: "10000" }));
   reader = await world.addLink({ access: "read", schemas: ["public"], limits: { statementTimeoutMs: 60_000 } }, undefined, base);
   writer = await world.addLink({ access: "write", schemas: ["public"] }, undefined, base);
 });
@@ -248,14 +250,24 @@ describe("cancellation", () => {
       body: JSON.stringify(modernCall(sql)),
       signal: aborter.signal,
     }).catch((error: Error) => error);
-    const running = () => targetQuery<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [`%${marker}%`]);
+    const running = () => targetQuery<{ pid: number }>("SELECT pid, state, backend_type, now() - query_start AS age FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()", [`%${marker}%`]);
     await waitFor(running, (rows) => rows.length === 1, 10_000);
     aborter.abort();
     expect(await pending).toBeInstanceOf(Error);
     const started = Date.now();
     await waitFor(running, (rows) => rows.length === 0, 5_000, 100);
     expect(Date.now() - started).toBeLessThan(5_000);
-    // The call is still audited once (as cancelled by the database), and the gateway keeps serving.
+    // Nothing stays behind in the dispatch transport (the SDK sends no answer for a cancelled id).
+    await waitFor(async () => [gateway.mcp.modern.inFlight, gateway.mcp.modern.contextsHeld], ([a, b]) => a === 0 && b === 0, 5_000);
+    // The call is still audited once (cancelled by the database), and the gateway keeps serving.
+    const events = await waitFor(
+      () => auditEvents(world),
+      (all) => all.some((e) => e.kind === "tool_call" && e.sql === sql),
+    );
+    const mine = events.filter((e) => e.kind === "tool_call" && e.sql === sql);
+    expect(mine).toHaveLength(1);
+    expect(mine[0]).toMatchObject({ verdict: "error", protocolVersion: MODERN });
+    expect(mine[0]!.error).toMatch(/cancel/i);
     const ok = await rawPost(reader.url, modernCall("SELECT 1 AS one", 2), modernHeaders(reader.key, "tools/call", "execute_sql"));
     expect(ok.json.result.structuredContent.rows).toEqual([[1]]);
   }, 30_000);

@@ -69,21 +69,30 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
 
 /**
  * A client that went away before its answer cancels its statement (2026-07-28: closing the response
- * stream is cancellation): pg_cancel_backend on another pooled connection, so a pg_sleep(30) or a runaway
- * join stops holding a connection and locks. The statement then fails with 57014 and rolls back.
+ * stream is cancellation): pg_cancel_backend on another pooled connection, so a runaway join stops
+ * holding a connection and locks. The statement then fails with 57014 and rolls back. Repeated each
+ * second until the statement ends (at most 5 times): PostgreSQL drops a cancel that lands while the
+ * backend is between the pipelined messages of the statement (seen: one in ~5 right after it started).
  */
+const CANCEL_RETRY_MS = 1_000;
+const CANCEL_ATTEMPTS = 5;
+
 function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal): () => void {
   const pid = (client as unknown as { processID?: number }).processID;
   if (pid === undefined) return () => {};
+  let timer: NodeJS.Timeout | undefined;
+  let attempts = 0;
   const cancel = () => {
+    attempts++;
     pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {
       // Best effort: the statement timeout still bounds it.
     });
+    if (attempts < CANCEL_ATTEMPTS) timer = setTimeout(cancel, CANCEL_RETRY_MS);
   };
-  if (signal.aborted) {
-    cancel();
-    return () => {};
-  }
-  signal.addEventListener("abort", cancel, { once: true });
-  return () => signal.removeEventListener("abort", cancel);
+  if (signal.aborted) cancel();
+  else signal.addEventListener("abort", cancel, { once: true });
+  return () => {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", cancel);
+  };
 }

@@ -49,6 +49,11 @@ export class DispatchTransport implements Transport {
     return this.pending.size;
   }
 
+  /** Callers remembered (equals inFlight unless something leaks). */
+  get contextsHeld(): number {
+    return this.contexts.size;
+  }
+
   /** The caller of an in-flight request, by the id the server sees. */
   contextOf(requestId: RequestId): CallContext | undefined {
     return this.contexts.get(requestId as number);
