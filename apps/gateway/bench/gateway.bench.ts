@@ -216,7 +216,8 @@ async function main(): Promise<void> {
     const wanted = (process.env.BENCH_TARGETS ?? "pg,gateway,dbhub,gateway-modern-sdk,gateway-raw,gateway-modern-raw,gateway-before-raw,dbhub-raw,dbhub-modern-raw,null-sdk,bare-sdk").split(",").map((t) => t.trim());
     const startGateway = async (mainTs: string, extra: Record<string, string>) => {
       const port = await freePort();
-      const child = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", mainTs], {
+      // BENCH_GATEWAY_NODE: another Node binary for the gateways (e.g. the Node 24 DBHub runs on).
+      const child = spawn(process.env.BENCH_GATEWAY_NODE || process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", mainTs], {
         cwd: GATEWAY_DIR,
         env: {
           ...process.env,
@@ -274,7 +275,8 @@ async function main(): Promise<void> {
       );
     }
     const dbhubNode = existsSync(DBHUB_NODE) ? DBHUB_NODE : process.execPath;
-    console.log(`DBHub runs on Node ${execFileSync(dbhubNode, ["--version"]).toString().trim()}; the gateways on ${process.version}`);
+    const gatewayNode = process.env.BENCH_GATEWAY_NODE ? execFileSync(process.env.BENCH_GATEWAY_NODE, ["--version"]).toString().trim() : process.version;
+    console.log(`DBHub runs on Node ${execFileSync(dbhubNode, ["--version"]).toString().trim()}; the gateways on ${gatewayNode}`);
     const dbhubPort = await freePort();
     const dbhubUrl = new URL(chinook.url);
     dbhubUrl.searchParams.set("sslmode", "disable");
