@@ -184,8 +184,17 @@ describe("2026-07-28 results carry the revision's fields; 2025 results do not", 
     expect(r.status).toBe(200);
     expect(r.json.result).toMatchObject({ supportedVersions: [MODERN], capabilities: { tools: {}, resources: {} }, resultType: "complete", ttlMs: 300_000, cacheScope: "private" });
     expect(r.json.result.instructions).toContain("get_schema");
-    // Link-independent (the SDK answers it per instance): no link name in it.
-    expect(JSON.stringify(r.json.result)).not.toContain(reader.linkId);
+    // Link-independent (the SDK answers it per instance, shared by every link): no link name in it;
+    // the 2025 handshake, answered per request, names the link.
+    const { name } = await world.prisma.link.findUniqueOrThrow({ where: { id: reader.linkId }, select: { name: true } });
+    expect(JSON.stringify(r.json.result)).not.toContain(name);
+    const init = await rawPost(
+      reader.url,
+      { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "x", version: "1" } } },
+      { authorization: `Bearer ${reader.key}` },
+    );
+    expect(init.json.result.instructions).toContain(`"${name}"`);
+    expect(init.json.result.capabilities).toEqual(r.json.result.capabilities);
   });
 
   test("discover needs a credential like everything else", async () => {
