@@ -56,7 +56,7 @@ export default defineConfig({
           include: ["e2e/conformance/**/*.test.ts"],
           exclude: ["**/node_modules/**"],
           environment: "node",
-          testTimeout: 150_000,
+          testTimeout: 90_000,
           hookTimeout: 120_000,
           maxWorkers: 1,
           fileParallelism: false,

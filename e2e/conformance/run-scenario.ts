@@ -48,10 +48,10 @@ export async function runScenario(options: { url: string; scenario: string; vers
   await mkdir(outDir, { recursive: true });
   const baselineFile = path.join(outDir, "expected-failures.yml");
   await writeFile(baselineFile, options.baselineYaml);
-  const args = [CONFORMANCE_CLI, "server", "--url", options.url, "--scenario", options.scenario, "--spec-version", options.version, "--expected-failures", baselineFile, "-o", outDir, "--timeout", "60000"];
+  const args = [CONFORMANCE_CLI, "server", "--url", options.url, "--scenario", options.scenario, "--spec-version", options.version, "--expected-failures", baselineFile, "-o", outDir, "--timeout", "30000"];
   const started = Date.now();
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(NODE24, args, { cwd: outDir, timeout: 120_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } }, (error, stdout, stderr) => {
+    execFile(NODE24, args, { cwd: outDir, timeout: 80_000, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === "number" ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });
