@@ -170,6 +170,32 @@ describe("2026-07-28 results carry the revision's fields; 2025 results do not", 
     expect(legacyCall.json.result.resultType).toBeUndefined();
   });
 
+  test("tools/call (answered without the SDK's dispatch) keeps the SDK's wire: the result shape of each era, -32602 for bad params and unknown tools, ids echoed as sent", async () => {
+    const headers = modernHeaders(reader.key, "tools/call", "execute_sql");
+    const ok = await rawPost(reader.url, modernCall("SELECT 2 AS two", "call-α"), headers);
+    expect(ok.status).toBe(200);
+    expect(ok.json.id).toBe("call-α");
+    expect(Object.keys(ok.json.result).sort()).toEqual(["_meta", "content", "resultType", "structuredContent"]);
+    expect(ok.json.result._meta).toEqual({ "io.modelcontextprotocol/serverInfo": { name: "portcullis", title: "Portcullis PostgreSQL gateway", version: "0.1.0" } });
+    const badParams: [string, unknown][] = [
+      ["arguments as an array", { name: "execute_sql", arguments: ["SELECT 1"] }],
+      ["arguments null", { name: "execute_sql", arguments: null }],
+    ];
+    for (const [label, params] of badParams) {
+      const reply = await rawPost(reader.url, { jsonrpc: "2.0", id: 7, method: "tools/call", params: { ...(params as object), _meta: envelope() } }, headers);
+      expect(reply.json.error?.code, label).toBe(-32602);
+      expect(reply.json.id, label).toBe(7);
+    }
+    const unknown = await rawPost(reader.url, modernCall("SELECT 1", 8, envelope(), "drop_everything"), modernHeaders(reader.key, "tools/call", "drop_everything"));
+    expect(unknown.json.error).toMatchObject({ code: -32602, message: expect.stringContaining("Unknown tool: drop_everything") });
+    const legacy = { authorization: `Bearer ${reader.key}`, "mcp-protocol-version": "2025-11-25" };
+    const numeric = await rawPost(reader.url, { jsonrpc: "2.0", id: 0, method: "tools/call", params: { name: 5 } }, legacy);
+    expect(numeric.json).toMatchObject({ id: 0, error: { code: -32602 } });
+    const legacyOk = await rawPost(reader.url, { jsonrpc: "2.0", id: 0, method: "tools/call", params: { name: "execute_sql", arguments: { sql: "SELECT 3 AS three" } } }, legacy);
+    expect(legacyOk.json.id).toBe(0);
+    expect(Object.keys(legacyOk.json.result).sort()).toEqual(["content", "structuredContent"]);
+  });
+
   test("404 -32601 only on 2026-07-28: 2025 clients keep 200 for an unknown method, and ping", async () => {
     const auth = { authorization: `Bearer ${reader.key}`, "mcp-protocol-version": "2025-06-18" };
     const unknown = await rawPost(reader.url, { jsonrpc: "2.0", id: 1, method: "prompts/list" }, auth);

@@ -1,7 +1,6 @@
 import { ProtocolError, type Server, type ServerContext, type Tool } from "@modelcontextprotocol/server";
 import { CallAuditUnavailableError, UnknownToolError, type CallOutcome } from "../calls/call-outcome.js";
-import { renderMcp } from "../calls/render-mcp.js";
-import { runCall, runTypedCall } from "../calls/run-call.js";
+import { runTypedCall } from "../calls/run-call.js";
 import type { CallContext, LinkRecord } from "../context.js";
 import type { Services } from "../services.js";
 import { listResourceTemplates, listResources, readResourceContents, readResourceDefinition } from "./resources.js";
@@ -49,14 +48,7 @@ function callerOf(lookup: ContextLookup, ctx: ServerContext): CallContext {
 export function registerHandlers(server: Server, services: Services, lookup: ContextLookup): void {
   // The catalog types its schemas loosely (Record); they are object-rooted JSON Schemas by construction.
   server.setRequestHandler("tools/list", (_request, ctx) => ({ tools: toolsFor(callerOf(lookup, ctx).link) as Tool[] }));
-  server.setRequestHandler("tools/call", async (request, ctx) => {
-    const caller = callerOf(lookup, ctx);
-    // Aborted when the client goes away (the dispatch transport delivers notifications/cancelled).
-    caller.signal = ctx.mcpReq.signal;
-    const name = request.params.name;
-    const outcome = await audited(() => runCall(services, caller, name, request.params.arguments ?? {}));
-    return renderMcp(name, outcome);
-  });
+  // tools/call is answered by mcp/tool-call.ts without the SDK's dispatch (the hot path; see there).
   server.setRequestHandler("resources/list", (request, ctx) => listResources(services, callerOf(lookup, ctx), request.params?.cursor));
   server.setRequestHandler("resources/templates/list", () => listResourceTemplates());
   server.setRequestHandler("resources/read", async (request, ctx) => {
@@ -67,17 +59,23 @@ export function registerHandlers(server: Server, services: Services, lookup: Con
   });
 }
 
-/** The call path's two protocol-level failures as JSON-RPC errors (texts are the call path's). */
+/** The call path's two protocol-level failures as JSON-RPC errors (texts are the call path's); null for anything else. */
+export function protocolErrorOf(error: unknown): { code: number; message: string; data?: unknown } | null {
+  if (error instanceof UnknownToolError) return { code: -32602, message: error.message };
+  if (error instanceof CallAuditUnavailableError) {
+    return error.ranWrite
+      ? { code: AUDIT_UNAVAILABLE_AFTER_WRITE_CODE, message: error.message, data: { retryable: false } }
+      : { code: AUDIT_UNAVAILABLE_CODE, message: error.message, data: { retryable: true } };
+  }
+  return null;
+}
+
 async function audited(run: () => Promise<CallOutcome>): Promise<CallOutcome> {
   try {
     return await run();
   } catch (error) {
-    if (error instanceof UnknownToolError) throw new ProtocolError(-32602, error.message);
-    if (error instanceof CallAuditUnavailableError) {
-      throw error.ranWrite
-        ? new ProtocolError(AUDIT_UNAVAILABLE_AFTER_WRITE_CODE, error.message, { retryable: false })
-        : new ProtocolError(AUDIT_UNAVAILABLE_CODE, error.message, { retryable: true });
-    }
+    const mapped = protocolErrorOf(error);
+    if (mapped) throw new ProtocolError(mapped.code, mapped.message, mapped.data);
     throw error;
   }
 }

@@ -4,6 +4,7 @@ import { authenticateRequest } from "../../auth/authenticate-request.js";
 import { bearerToken } from "../../auth/strategy.js";
 import type { CallContext, LinkRecord, Principal, ProtocolRevision } from "../../context.js";
 import type { DispatchTransport } from "../../mcp/dispatch-transport.js";
+import { answerToolCall } from "../../mcp/tool-call.js";
 import { BodyTooLargeError, readBody } from "../body.js";
 import type { HttpDeps } from "../deps.js";
 import type { RequestMeta } from "../request-meta.js";
@@ -226,9 +227,22 @@ async function dispatch(
   meta: RequestMeta,
 ): Promise<void> {
   const sse = wantsSse(accept) ? new SseReply(res, headers) : null;
-  const inFlight = requests.map((m) => wire.request(m as JSONRPCRequest & { id: RequestId }, ctx, sse ? (n) => sse.write(n) : undefined));
+  const inFlight = requests.map((m): { response: Promise<JSONRPCMessage>; cancel(): void } => {
+    if (m.method === "tools/call") {
+      // Each call gets its own context (its own signal and step-up outcome) even inside a batch.
+      const controller = new AbortController();
+      const own: CallContext = { ...ctx, signal: controller.signal };
+      const response = answerToolCall(deps.services, own, m, era === "modern").then((answer) => {
+        if (own.insufficientScope) ctx.insufficientScope = own.insufficientScope;
+        return answer;
+      });
+      return { response, cancel: () => controller.abort() };
+    }
+    const dispatched = wire.request(m as JSONRPCRequest & { id: RequestId }, ctx, sse ? (n) => sse.write(n) : undefined);
+    return { response: dispatched.response, cancel: () => wire.cancel(dispatched.internalId) };
+  });
   const onClose = () => {
-    if (!res.writableFinished) for (const d of inFlight) wire.cancel(d.internalId);
+    if (!res.writableFinished) for (const d of inFlight) d.cancel();
   };
   res.once("close", onClose);
   const responses = await Promise.all(inFlight.map((d) => d.response));
