@@ -55,16 +55,24 @@ function jwksOf(ctx: OAuthContext): JwksCache {
   return sharedJwks;
 }
 
-/** A refusal before the assertion is verified: nothing is known to be true yet, so nothing is audited. */
+/**
+ * Every refusal before the assertion's signature verifies gets this one answer: malformed token, wrong
+ * typ or alg, unknown link, disabled link, a team that does not trust the issuer, keys that cannot be
+ * loaded, a bad signature. Until the signature holds the caller is anonymous, and any difference would
+ * tell them which links exist and which issuer each link's team trusts. The detail goes to the server
+ * log only; nothing is audited (nothing is known to be true yet).
+ */
+const UNVERIFIED = "the assertion could not be verified for this resource";
+
+function unverified(ctx: OAuthContext, detail: string, extra: Record<string, unknown> = {}): OAuthError {
+  ctx.warn?.("refused an enterprise assertion before its signature verified", { detail, ...extra });
+  return new OAuthError("invalid_grant", UNVERIFIED);
+}
+
+/** A refusal after the signature verified: the assertion is the provider's own word, details are fine. */
 function invalidGrant(description: string): OAuthError {
   return new OAuthError("invalid_grant", description);
 }
-
-/**
- * The same answer for "no team trusts this issuer", "unknown link", "link of a team that does not
- * trust this issuer" and "disabled link", so the endpoint is no oracle for links or teams.
- */
-const NOT_TRUSTED = "the assertion's issuer is not trusted for this resource";
 
 /** POST /oauth/token with grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer. */
 export async function exchangeIdJag(ctx: OAuthContext, form: URLSearchParams, meta: { sourceIp?: string | null } = {}): Promise<TokenResponse> {
@@ -75,28 +83,31 @@ export async function exchangeIdJag(ctx: OAuthContext, form: URLSearchParams, me
   if (!ctx.replayGuard) throw new OAuthError("unsupported_grant_type", "this server is not configured for the jwt-bearer grant");
 
   let header: ReturnType<typeof decodeProtectedHeader>;
-  let unverified: JWTPayload;
+  let payload: JWTPayload;
   try {
     header = decodeProtectedHeader(assertion);
-    unverified = decodeJwt(assertion);
+    payload = decodeJwt(assertion);
   } catch {
-    throw invalidGrant("the assertion is not a JWT");
+    throw unverified(ctx, "the assertion is not a JWT");
   }
   // RFC 8725 §3.11: explicit typing, so an ID token or access token of the same IdP cannot be replayed as a grant.
-  if (typeof header.typ !== "string" || header.typ.toLowerCase() !== ID_JAG_TYP) throw invalidGrant(`the assertion's typ must be ${ID_JAG_TYP}`);
+  if (typeof header.typ !== "string" || header.typ.toLowerCase() !== ID_JAG_TYP) throw unverified(ctx, `typ must be ${ID_JAG_TYP}`, { typ: header.typ });
   if (!(ID_JAG_ALGORITHMS as readonly string[]).includes(String(header.alg))) {
-    throw invalidGrant(`the assertion's alg must be one of ${ID_JAG_ALGORITHMS.join(", ")}`);
+    throw unverified(ctx, `alg must be one of ${ID_JAG_ALGORITHMS.join(", ")}`, { alg: header.alg });
   }
-  const pre = claimsSchema.safeParse(unverified);
-  if (!pre.success) throw invalidGrant(`the assertion lacks or misforms a required claim (${pre.error.issues[0]?.path.join(".") ?? "claims"})`);
+  const pre = claimsSchema.safeParse(payload);
+  if (!pre.success) throw unverified(ctx, `a required claim is missing or malformed (${pre.error.issues[0]?.path.join(".") ?? "claims"})`);
   const resourceClaim = Array.isArray(pre.data.resource) ? pre.data.resource[0]! : pre.data.resource;
   const linkId = linkIdFromResource(ctx.config, resourceClaim);
-  if (!linkId) throw invalidGrant(NOT_TRUSTED);
+  if (!linkId) throw unverified(ctx, "the resource is not a link of this gateway", { resource: resourceClaim });
   const link = await ctx.prisma.link.findUnique({ where: { id: linkId }, select: { id: true, teamId: true, status: true } });
   const provider = link
     ? await ctx.prisma.trustedIdentityProvider.findUnique({ where: { teamId_issuer: { teamId: link.teamId, issuer: pre.data.iss } } })
     : null;
-  if (!link || !provider || link.status !== "active") throw invalidGrant(NOT_TRUSTED);
+  if (!link || !provider || link.status !== "active") {
+    const detail = !link ? "unknown link" : !provider ? "the link's team does not trust this issuer" : "the link is not active";
+    throw unverified(ctx, detail, { linkId, issuer: pre.data.iss });
+  }
 
   const claims = await verifySignedClaims(ctx, assertion, provider);
   // From here the assertion is the provider's own word: refusals go to the team's audit trail.
@@ -176,20 +187,20 @@ async function verifySignedClaims(ctx: OAuthContext, assertion: string, provider
     getKey = await jwks.resolve(provider);
   } catch (error) {
     ctx.warn?.("could not load an identity provider's keys", { provider: provider.id, err: (error as Error).message });
-    throw new OAuthError("invalid_grant", "the identity provider's keys could not be loaded");
+    throw unverified(ctx, "the identity provider's keys could not be loaded", { provider: provider.id });
   }
   let payload: JWTPayload;
   try {
     payload = (await jwtVerify(assertion, getKey, options)).payload;
   } catch (error) {
-    if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw describeJoseError(error);
+    if (!(error instanceof joseErrors.JWKSNoMatchingKey)) throw describeJoseError(ctx, provider, error);
     // Key rotation at the IdP: one refetch, then the same verdict as any unknown key.
     const again = await jwks.refetch(provider).catch(() => null);
-    if (!again) throw invalidGrant("the assertion is signed with a key the identity provider does not publish");
+    if (!again) throw unverified(ctx, "signed with a key the identity provider does not publish", { provider: provider.id });
     try {
       payload = (await jwtVerify(assertion, again, options)).payload;
     } catch (retryError) {
-      throw describeJoseError(retryError);
+      throw describeJoseError(ctx, provider, retryError);
     }
   }
   const parsed = claimsSchema.safeParse(payload);
@@ -197,12 +208,14 @@ async function verifySignedClaims(ctx: OAuthContext, assertion: string, provider
   return parsed.data;
 }
 
-function describeJoseError(error: unknown): OAuthError {
+/**
+ * jose checks the signature before any claim, so an expired or misaddressed assertion has a valid
+ * signature and may be described; every other error (no key, alg, bad signature) is pre-verification.
+ */
+function describeJoseError(ctx: OAuthContext, provider: TrustedIdentityProvider, error: unknown): OAuthError {
   if (error instanceof joseErrors.JWTExpired) return invalidGrant("the assertion has expired");
   if (error instanceof joseErrors.JWTClaimValidationFailed) return invalidGrant(`the assertion's ${error.claim} claim is not valid here`);
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return invalidGrant("the assertion is signed with a key the identity provider does not publish");
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return invalidGrant("the assertion's alg is not allowed");
-  return invalidGrant("the assertion's signature is not valid");
+  return unverified(ctx, (error as Error)?.message ?? "signature not valid", { provider: provider.id, code: (error as { code?: string })?.code });
 }
 
 /**

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Redis } from "ioredis";
-import { SignJWT, base64url } from "jose";
+import { SignJWT, base64url, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testRedisUrl } from "@portcullis/db/testing";
 import { GatewayWorld, connectClient } from "../../../apps/gateway/test/fixtures.js";
@@ -60,6 +60,8 @@ let gatewayUrl: string;
 let ownerEmail: string;
 
 const resourceOf = (linkId: string) => `${GATEWAY}/mcp/${linkId}`;
+/** The one answer for every refusal before the assertion's signature verifies. */
+const UNVERIFIED = "the assertion could not be verified for this resource";
 
 async function register(name: string): Promise<string> {
   const response = await handleRegistrationRequest(
@@ -242,14 +244,14 @@ describe("happy path", () => {
 describe("refusals (nothing issued)", () => {
   it("typ other than oauth-id-jag+jwt", async () => {
     const token = await idp.sign({ iss: idp.issuer, sub: "alice", aud: ISSUER, resource: resourceOf(linkA.linkId), client_id: clientId, jti: randomUUID(), iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 300 }, { typ: "JWT" });
-    expect((await expectRefused(token, "invalid_grant")).error_description).toMatch(/typ/);
+    expect((await expectRefused(token, "invalid_grant")).error_description).toBe(UNVERIFIED);
   });
 
   it("alg none", async () => {
     const now = Math.floor(clock / 1000);
     const header = base64url.encode(JSON.stringify({ alg: "none", typ: "oauth-id-jag+jwt" }));
     const payload = base64url.encode(JSON.stringify({ iss: idp.issuer, sub: "alice", aud: ISSUER, resource: resourceOf(linkA.linkId), client_id: clientId, jti: randomUUID(), iat: now, exp: now + 300 }));
-    expect((await expectRefused(`${header}.${payload}.`, "invalid_grant")).error_description).toMatch(/alg/);
+    expect((await expectRefused(`${header}.${payload}.`, "invalid_grant")).error_description).toBe(UNVERIFIED);
   });
 
   it("HS256 signed with the IdP's public JWKS as the shared secret", async () => {
@@ -258,14 +260,14 @@ describe("refusals (nothing issued)", () => {
     const forged = await new SignJWT({ iss: idp.issuer, sub: "alice", aud: ISSUER, resource: resourceOf(linkA.linkId), client_id: clientId, jti: randomUUID(), iat: now, exp: now + 300 })
       .setProtectedHeader({ alg: "HS256", typ: "oauth-id-jag+jwt", kid: idp.publicJwks.keys[0]!.kid! })
       .sign(secret);
-    await expectRefused(forged, "invalid_grant");
+    expect((await expectRefused(forged, "invalid_grant")).error_description).toBe(UNVERIFIED);
   });
 
   it("a signature by a key the IdP never published", async () => {
     const impostor = await new TestIdentityProvider().start();
     try {
       const token = await impostor.sign({ iss: idp.issuer, sub: "alice", aud: ISSUER, resource: resourceOf(linkA.linkId), client_id: clientId, jti: randomUUID(), iat: Math.floor(clock / 1000), exp: Math.floor(clock / 1000) + 300 }, { kid: idp.publicJwks.keys[0]!.kid! });
-      await expectRefused(token, "invalid_grant");
+      expect((await expectRefused(token, "invalid_grant")).error_description).toBe(UNVERIFIED);
     } finally {
       await impostor.stop();
     }
@@ -275,14 +277,51 @@ describe("refusals (nothing issued)", () => {
     const stranger = await new TestIdentityProvider().start();
     try {
       const a = await stranger.idJag({ sub: "alice", audience: ISSUER, resource: resourceOf(linkA.linkId), clientId });
-      expect((await expectRefused(a, "invalid_grant")).error_description).toBe("the assertion's issuer is not trusted for this resource");
+      expect((await expectRefused(a, "invalid_grant")).error_description).toBe(UNVERIFIED);
     } finally {
       await stranger.stop();
     }
     // otherIdp is trusted by team B: its assertion for a link of team A is refused the same way.
     otherIdp.users.set("alice", { email: ownerEmail, emailVerified: true });
     const b = await otherIdp.idJag({ sub: "alice", audience: ISSUER, resource: resourceOf(linkA.linkId), clientId });
-    expect((await expectRefused(b, "invalid_grant")).error_description).toBe("the assertion's issuer is not trusted for this resource");
+    expect((await expectRefused(b, "invalid_grant")).error_description).toBe(UNVERIFIED);
+  });
+
+  it("before the signature verifies, one byte-identical answer: no oracle for links, teams or trusted issuers", async () => {
+    // The reviewer's four cases, each signed by a key nobody published: a link whose team trusts the
+    // issuer, another team's link with the same issuer, an issuer the link's team does not trust, and
+    // a link that does not exist. Any difference would tell an unauthenticated caller which links
+    // exist and which issuer their team trusts.
+    const { privateKey } = await generateKeyPair("ES256");
+    const now = Math.floor(clock / 1000);
+    const forged = (iss: string, linkId: string) =>
+      new SignJWT({ resource: resourceOf(linkId), client_id: clientId, jti: randomUUID() })
+        .setProtectedHeader({ alg: "ES256", typ: "oauth-id-jag+jwt" })
+        .setIssuer(iss)
+        .setSubject("alice")
+        .setAudience(ISSUER)
+        .setIssuedAt(now)
+        .setExpirationTime(now + 300)
+        .sign(privateKey);
+    const bodies = new Set<string>();
+    for (const [iss, linkId] of [
+      [idp.issuer, linkA.linkId],
+      [idp.issuer, linkB.linkId],
+      ["https://login.other.example", linkA.linkId],
+      [idp.issuer, randomUUID()],
+    ] as const) {
+      const before = await tokenCount();
+      const body = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion: await forged(iss, linkId), client_id: clientId });
+      const response = await handleTokenRequest(
+        ctx,
+        new Request(`${ISSUER}/oauth/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: body.toString() }),
+      );
+      expect(response.status).toBe(400);
+      bodies.add(await response.text());
+      expect(await tokenCount()).toBe(before);
+    }
+    expect([...bodies]).toHaveLength(1);
+    expect(JSON.parse([...bodies][0]!)).toEqual({ error: "invalid_grant", error_description: UNVERIFIED });
   });
 
   it("wrong audience", async () => {
@@ -294,7 +333,7 @@ describe("refusals (nothing issued)", () => {
     for (const resource of [resourceOf(linkB.linkId), resourceOf(randomUUID()), `https://elsewhere.example.com/mcp/${linkA.linkId}`]) {
       answers.add((await expectRefused(await jagFor("alice", { resource }), "invalid_grant")).error_description!);
     }
-    expect([...answers]).toEqual(["the assertion's issuer is not trusted for this resource"]);
+    expect([...answers]).toEqual([UNVERIFIED]);
   });
 
   it("client_id claim differs from the authenticated client; a client the admin did not allow", async () => {
