@@ -50,7 +50,7 @@ function clip(text: string): string {
   return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters cut)`;
 }
 
-export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0, hidesObjects = false): string {
+export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0, hidesObjects = false, callerLeft = false): string {
   if (error.fatal) return describeConnectionFailure(error);
   // A message can carry a value (invalid input syntax for type integer: "<the whole value>"): bounded.
   const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${clip(error.message)}`];
@@ -62,7 +62,7 @@ export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, s
   // (email)=(...)") and HINT ("Perhaps you meant ...") can print hidden columns and values: left out.
   if (error.detail && !hidesObjects) parts.push(`detail: ${clip(error.detail)}`);
   if (error.hint && !hidesObjects) parts.push(`hint: ${clip(error.hint)}`);
-  if (error.code === "57014") parts.push("the link's statement timeout cancelled it");
+  if (error.code === "57014") parts.push(callerLeft ? "the caller went away, so the statement was cancelled" : "the link's statement timeout cancelled it");
   return parts.join("; ");
 }
 
@@ -114,7 +114,7 @@ export async function executeChecked(
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
   const hides = scopeHidesObjects(link.scope, catalog);
   if (outcome.error) {
-    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides);
+    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides, input.signal?.aborted === true);
     return { verdict, outcome, error };
   }
   if (hides && isPlanResult(outcome.columns)) outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson) };

@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import { PipelinedStatement, type StatementResult } from "./pipelined-statement.js";
 
 export interface RunOptions {
@@ -43,12 +43,14 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       maxBytes: options.maxBytes,
     });
     void client.query(statement as unknown as pg.QueryConfig);
-    const stop = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;
+    const canceller = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;
     let result: Awaited<typeof statement.done>;
     try {
       result = await statement.done;
     } finally {
-      stop?.();
+      // Every cancel already sent is waited for while this backend is still ours: one landing after the
+      // release would cancel whatever the next caller runs on it.
+      await canceller?.stop();
     }
     if (result.abandoned) {
       // Closed mid-message on purpose: nothing more can be read from this connection.
@@ -69,30 +71,53 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
 
 /**
  * A client that went away before its answer cancels its statement (2026-07-28: closing the response
- * stream is cancellation): pg_cancel_backend on another pooled connection, so a runaway join stops
- * holding a connection and locks. The statement then fails with 57014 and rolls back. Repeated each
- * second until the statement ends (at most 5 times): PostgreSQL drops a cancel that lands while the
- * backend is between the pipelined messages of the statement (seen: one in ~5 right after it started).
+ * stream is cancellation), so a runaway join stops holding a connection and locks; the statement then
+ * fails with 57014 and rolls back. The cancel goes over a connection of its own, never through the pool:
+ * queued behind the very statements it should relieve, it could run after this backend was handed to
+ * another caller and cancel theirs. Repeated each second while the statement runs (at most 5 times):
+ * PostgreSQL drops a cancel that lands between the pipelined messages of the statement (seen: one in ~5
+ * right after it started). `stop()` sends no more and resolves once the ones sent have finished.
  */
 const CANCEL_RETRY_MS = 1_000;
 const CANCEL_ATTEMPTS = 5;
 
-function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal): () => void {
+function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal): { stop(): Promise<void> } {
   const pid = (client as unknown as { processID?: number }).processID;
-  if (pid === undefined) return () => {};
+  if (pid === undefined) return { stop: async () => {} };
   let timer: NodeJS.Timeout | undefined;
   let attempts = 0;
+  let finished = false;
+  const sent: Promise<void>[] = [];
   const cancel = () => {
+    if (finished) return;
     attempts++;
-    pool.query("SELECT pg_cancel_backend($1)", [pid]).catch(() => {
-      // Best effort: the statement timeout still bounds it.
-    });
+    sent.push(cancelBackend(pool, pid));
     if (attempts < CANCEL_ATTEMPTS) timer = setTimeout(cancel, CANCEL_RETRY_MS);
   };
   if (signal.aborted) cancel();
   else signal.addEventListener("abort", cancel, { once: true });
-  return () => {
-    clearTimeout(timer);
-    signal.removeEventListener("abort", cancel);
+  return {
+    async stop() {
+      finished = true;
+      clearTimeout(timer);
+      signal.removeEventListener("abort", cancel);
+      await Promise.all(sent);
+    },
   };
+}
+
+/** pg_cancel_backend over a fresh connection with the pool's own settings (address, credentials, TLS). */
+async function cancelBackend(pool: pg.Pool, pid: number): Promise<void> {
+  const options = (pool as unknown as { options: pg.ClientConfig }).options;
+  const client = new pg.Client({ ...options, connectionTimeoutMillis: 5_000 });
+  // Best effort: the statement timeout still bounds the statement.
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.query("SELECT pg_cancel_backend($1)", [pid]);
+  } catch {
+    // unreachable target, or the backend is gone already
+  } finally {
+    await client.end().catch(() => {});
+  }
 }
