@@ -109,7 +109,8 @@ function cancelOnAbort(pool: pg.Pool, client: pg.PoolClient, signal: AbortSignal
 /** pg_cancel_backend over a fresh connection with the pool's own settings (address, credentials, TLS). */
 async function cancelBackend(pool: pg.Pool, pid: number): Promise<void> {
   const options = (pool as unknown as { options: pg.ClientConfig }).options;
-  const client = new pg.Client({ ...options, connectionTimeoutMillis: 5_000 });
+  // pg keeps the pool's password non-enumerable: a spread alone would drop it.
+  const client = new pg.Client({ ...options, password: options.password, connectionTimeoutMillis: 5_000 });
   // Best effort: the statement timeout still bounds the statement.
   client.on("error", () => {});
   try {
