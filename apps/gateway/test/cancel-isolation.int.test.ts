@@ -51,10 +51,10 @@ test("the attacker's disconnect cancels its own statement only; the victim queue
   const second = call(attacker, slow(4)).then((r) => r.json());
   await sleep(300);
   // The pool (2) is full: the victim waits for a connection; the attacker's cancel would queue too.
-  const victimCall = call(victim, slow(2)).then((r) => r.json());
+  const victimCall = call(victim, slow(2)).then((r) => r.json() as Promise<{ result?: { isError?: boolean; structuredContent?: unknown } }>);
   await sleep(400);
   aborted.abort();
   const [victimReply] = await Promise.all([victimCall, second, first]);
   expect(victimReply.result?.isError, JSON.stringify(victimReply).slice(0, 400)).toBeUndefined();
-  expect(victimReply.result.structuredContent).toMatchObject({ status: "ok", rowCount: 1 });
+  expect(victimReply.result?.structuredContent).toMatchObject({ status: "ok", rowCount: 1 });
 }, 60_000);

@@ -139,6 +139,23 @@ describe("2025-era requests", () => {
     expect(rejected(classifyMcpPost({}, [list, { jsonrpc: "1.0", id: 2, method: "x" }])).code).toBe(-32600);
   });
 
+  test("batches only on 2025-03-26: a batch under a 2025-06-18 or 2025-11-25 header is refused (batching was removed then)", () => {
+    const batch = [list, { ...list, id: 2 }];
+    expect(classifyMcpPost({ "mcp-protocol-version": "2025-03-26" }, batch)).toMatchObject({ kind: "legacy", batch: true });
+    for (const v of ["2025-06-18", "2025-11-25"]) expect(rejected(classifyMcpPost({ "mcp-protocol-version": v }, batch))).toMatchObject({ httpStatus: 400, code: -32600 });
+  });
+
+  test("Mcp-Method / Mcp-Name sent with a 2025 body must agree with it, as on 2026-07-28 (a filter on them is not bypassed)", () => {
+    const call = { jsonrpc: "2.0", id: 3, method: "tools/call", params: { name: "execute_sql", arguments: { sql: "DELETE FROM t" } } };
+    const h = { "mcp-protocol-version": "2025-11-25" };
+    expect(classifyMcpPost({ ...h, "mcp-method": "tools/call", "mcp-name": "execute_sql" }, call).kind).toBe("legacy");
+    expect(classifyMcpPost({ ...h, "mcp-method": "tools/call", "mcp-name": "=?base64?ZXhlY3V0ZV9zcWw=?=" }, call).kind).toBe("legacy");
+    expect(rejected(classifyMcpPost({ ...h, "mcp-method": "tools/list" }, call))).toMatchObject({ httpStatus: 400, code: -32020, id: 3 });
+    expect(rejected(classifyMcpPost({ ...h, "mcp-name": "get_permissions" }, call))).toMatchObject({ httpStatus: 400, code: -32020 });
+    expect(rejected(classifyMcpPost({ ...h, "mcp-name": "execute_sql" }, list))).toMatchObject({ code: -32020 });
+    expect(rejected(classifyMcpPost({ "mcp-method": "tools/list" }, [list, { ...list, id: 2 }]))).toMatchObject({ code: -32020 });
+  });
+
   test("not JSON-RPC at all → 400 -32600", () => {
     for (const body of [{}, "x", 42, null, { jsonrpc: "2.0", id: 1.5, method: "tools/list" }, { jsonrpc: "2.0", id: 1, method: "tools/list", params: [1] }]) {
       expect(rejected(classifyMcpPost({}, body))).toMatchObject({ httpStatus: 400, code: -32600 });

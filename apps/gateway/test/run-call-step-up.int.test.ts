@@ -19,12 +19,12 @@ beforeAll(async () => {
 });
 afterAll(() => world?.close());
 
-async function tokenWith(scopes: string[]): Promise<string> {
+async function tokenWith(scopes: string[], forLink: LinkFixture = link): Promise<string> {
   const token = `pca_${randomBytes(32).toString("base64url")}`;
   const client = await world.prisma.oAuthClient.create({
     data: { clientId: `https://client-${randomUUID()}.example/metadata.json`, kind: "metadata_document", name: "Step-up Client", redirectUris: [], metadata: {} },
   });
-  const grant = await world.prisma.oAuthGrant.create({ data: { teamId: world.teamId, clientId: client.id, userId: world.userId, linkId: link.linkId, scopes } });
+  const grant = await world.prisma.oAuthGrant.create({ data: { teamId: world.teamId, clientId: client.id, userId: world.userId, linkId: forLink.linkId, scopes } });
   await world.prisma.oAuthToken.create({
     data: { grantId: grant.id, kind: "access", tokenHash: createHash("sha256").update(token).digest("hex"), expiresAt: new Date(Date.now() + 600_000) },
   });
@@ -82,6 +82,23 @@ describe("step-up", () => {
     const ok = await rawPost(`${base}/mcp/${link.linkId}`, body(`INSERT INTO playlist (playlist_id, name) VALUES (${id}, '${marker}')`), { ...auth, authorization: `Bearer ${stepped}` });
     expect(ok.status).toBe(200);
     expect(ok.json.result.structuredContent).toMatchObject({ status: "ok", statementClass: "insert", affected: 1 });
+    expect(await playlistRows(id)).toBe(1);
+  });
+
+  test("in a 2025-03-26 batch, a refused write is answered as its own item: a write of the same batch that ran is acknowledged, not hidden by a 403", async () => {
+    const admin = await world.addLink({ access: "admin", schemas: ["public"] });
+    const token = await tokenWith(["mcp:read", "mcp:write"], admin);
+    const id = 8000 + Math.floor(Math.random() * 1000);
+    const batch = [
+      { ...legacyCall(`INSERT INTO playlist (playlist_id, name) VALUES (${id}, 'batch')`), id: 1 },
+      { ...legacyCall("CREATE TABLE step_up_batch (id int)"), id: 2 },
+    ];
+    const r = await rawPost(`${base}/mcp/${admin.linkId}`, batch, { authorization: `Bearer ${token}` });
+    expect(r.status).toBe(200);
+    const byId = new Map((r.json as { id: number; result: { isError?: boolean; structuredContent: Record<string, unknown> } }[]).map((m) => [m.id, m.result]));
+    expect(byId.get(1)!.structuredContent).toMatchObject({ status: "ok", affected: 1 });
+    expect(byId.get(2)!.isError).toBe(true);
+    expect(byId.get(2)!.structuredContent).toMatchObject({ status: "refused", refusal: { ruleId: "insufficient_scope", stepUpScopes: ["mcp:read", "mcp:write", "mcp:admin"] } });
     expect(await playlistRows(id)).toBe(1);
   });
 

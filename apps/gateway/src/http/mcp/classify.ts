@@ -131,6 +131,29 @@ function checkStandardHeaders(message: JSONRPCRequest, headers: InboundHeaders):
   return null;
 }
 
+/**
+ * 2025 revisions define no Mcp-Method/Mcp-Name, but when a client (or a proxy) sends them they must agree
+ * with the body as on 2026-07-28: a router or WAF that filters on them must not be bypassed by sending a
+ * 2025-shaped body (found by attack: `Mcp-Method: tools/list` over a tools/call ran the SQL). A batch has
+ * no single method or name, so it carries neither.
+ */
+function checkLegacyHeaders(messages: JSONRPCMessage[], batch: boolean, headers: InboundHeaders): EdgeRejection | null {
+  const methodHeader = single(headers["mcp-method"]);
+  const nameHeader = single(headers["mcp-name"]);
+  if (methodHeader === undefined && nameHeader === undefined) return null;
+  if (batch) return mismatch("a batch names several methods, so it carries no Mcp-Method or Mcp-Name header", methodHeader ?? nameHeader ?? "", null);
+  const message = messages[0]!;
+  if (!("method" in message)) return mismatch("the body is a response, which names no method", methodHeader ?? nameHeader ?? "", null);
+  const id = "id" in message && message.id !== undefined ? message.id : null;
+  if (methodHeader !== undefined && methodHeader !== message.method) return mismatch(`the Mcp-Method header names ${methodHeader.slice(0, 100)} but the body calls ${message.method}`, methodHeader, id);
+  if (nameHeader === undefined) return null;
+  const field = Object.hasOwn(NAME_SOURCE, message.method) ? NAME_SOURCE[message.method] : undefined;
+  const raw = field ? (message.params as Record<string, unknown> | undefined)?.[field] : undefined;
+  const decoded = decodeMcpName(nameHeader);
+  if (decoded === undefined || typeof raw !== "string" || decoded !== raw) return mismatch("the Mcp-Name header and the body name different targets", nameHeader, id);
+  return null;
+}
+
 function text(value: unknown, max: number): string | null {
   return typeof value === "string" && value.length > 0 ? value.slice(0, max) : null;
 }
@@ -199,11 +222,17 @@ export function classifyMcpPost(headers: InboundHeaders, body: unknown): Classif
   if (items.length === 0 || items.length > MAX_BATCH) {
     return reject("invalid_request", 400, -32600, `Invalid Request: ${items.length === 0 ? "empty batch" : `more than ${MAX_BATCH} messages in one batch`}`, null);
   }
+  // JSON-RPC batching was removed in 2025-06-18: only 2025-03-26 (which sends no version header) batches.
+  if (batch && versionHeader !== undefined && versionHeader !== "2025-03-26") {
+    return reject("invalid_request", 400, -32600, `Invalid Request: JSON-RPC batches are not part of protocol revision ${versionHeader} (removed in 2025-06-18); send one request per POST`, null);
+  }
   // A structural check only: the SDK validates each message against its schema when it handles it,
   // and a second zod pass here measured as a visible share of the per-call CPU.
   for (const item of items) {
     if (!isJsonRpcMessage(item)) return reject("invalid_request", 400, -32600, "Invalid Request: not a JSON-RPC 2.0 message", null);
   }
+  const refused = checkLegacyHeaders(items as JSONRPCMessage[], batch, headers);
+  if (refused) return refused;
   return { kind: "legacy", messages: items as JSONRPCMessage[], batch, headerVersion: (versionHeader as LegacyVersion | undefined) ?? null };
 }
 

@@ -248,7 +248,9 @@ async function dispatch(
   const responses = await Promise.all(inFlight.map((d) => d.response));
   res.off("close", onClose);
   if (res.writableEnded || res.destroyed) return;
-  if (ctx.insufficientScope?.length && !sse?.started) {
+  // A batch is answered item by item (found by attack: a 403 for the whole batch hid a write of the same
+  // batch that had committed, and a retry would apply it twice); its refused call carries stepUpScopes.
+  if (ctx.insufficientScope?.length && !sse?.started && !batch) {
     const id = batch ? null : ((responses[0] as { id?: RequestId }).id ?? null);
     return sendRefusal(req, res, deps, meta, insufficientScopeRefusal(deps, caller.link, ctx.insufficientScope, id));
   }
