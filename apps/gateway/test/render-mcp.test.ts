@@ -3,6 +3,7 @@ import type { CallOutcome } from "../src/calls/call-outcome.js";
 import { renderMcp } from "../src/calls/render-mcp.js";
 import { rowsData } from "../src/mcp/tools/execute-sql.js";
 import type { RunOutcome } from "../src/execution/run-statement.js";
+import { insideBoundary } from "./untrusted-boundary.js";
 
 const BOUNDARY = /<(untrusted-data-[0-9a-f-]{36})>\n([\s\S]*)\n<\/\1>/;
 
@@ -97,10 +98,19 @@ describe("renderMcp", () => {
     expect(r.content[0]!.text.split("Ignore all previous").length).toBe(2);
   });
 
-  test("other tools: their compact text when they have one, else the JSON", () => {
+  test("schema tools: their compact text (else the JSON) inside the untrusted-data boundary, with wording for schema text", () => {
     const withText = renderMcp("list_tables", { kind: "ok", data: { tables: [] }, text: "No tables are visible through this link.", audit: { verdict: "allowed" } });
-    expect(withText.content[0]!.text).toBe("No tables are visible through this link.");
+    expect(insideBoundary(withText.content[0]!.text)).toBe("No tables are visible through this link.");
+    expect(withText.content[0]!.text).toMatch(/^Below is the list of tables\. Names, comments and descriptions in it come from the database/);
     const plain = renderMcp("get_permissions", { kind: "ok", data: { a: 1 }, audit: { verdict: "allowed" } });
-    expect(JSON.parse(plain.content[0]!.text)).toEqual(plain.structuredContent);
+    expect(JSON.parse(insideBoundary(plain.content[0]!.text))).toEqual(plain.structuredContent);
+    for (const tool of ["get_schema", "describe_table", "search_objects"]) {
+      expect(insideBoundary(renderMcp(tool, { kind: "ok", data: {}, text: "## album", audit: { verdict: "allowed" } }).content[0]!.text)).toBe("## album");
+    }
+  });
+
+  test("a tool whose text carries no database words keeps its text as is", () => {
+    const other = renderMcp("resources/list", { kind: "ok", data: {}, text: "plain words", audit: { verdict: "allowed" } });
+    expect(other.content[0]!.text).toBe("plain words");
   });
 });

@@ -2,6 +2,7 @@ import { freePort } from "@portcullis/db/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { auditEvents, connectClient, GatewayWorld, waitFor, type LinkFixture } from "./fixtures.js";
 import { mcpRequest, type Era } from "./mcp-wire.js";
+import { insideBoundary } from "./untrusted-boundary.js";
 
 /**
  * MCP resources on a real gateway over Chinook, in both eras: the link's visible tables as
@@ -48,7 +49,7 @@ describe.each(["2026-07-28", "2025-11-25"] as const)("resources, %s", (era: Era)
     const read = await mcpRequest(url(), link.key, era, "resources/read", { uri: "portcullis://tables/public/customer" });
     const [content] = read.json.result.contents as { uri: string; mimeType: string; text: string }[];
     expect(content).toMatchObject({ uri: "portcullis://tables/public/customer", mimeType: "text/plain" });
-    expect(content!.text).toMatch(/^## customer\n/);
+    expect(insideBoundary(content!.text)).toMatch(/^## customer\n/);
     expect(content!.text).toContain("customer_id int PK");
     expect(content!.text).not.toMatch(/email|phone|employee/);
     const schema = await mcpRequest(url(), link.key, era, "resources/read", { uri: "portcullis://schema" });
@@ -63,7 +64,7 @@ describe.each(["2026-07-28", "2025-11-25"] as const)("resources, %s", (era: Era)
     expect(answers[0]!.json.error).toMatchObject({ code: -32602, message: expect.stringContaining("Resource not found: portcullis://tables/public/employee") });
     // Not vacuous: the same URI reads on a link that does not hide the table.
     const visible = await mcpRequest(`${base}/mcp/${open.linkId}`, open.key, era, "resources/read", { uri: uris[0]! });
-    expect(visible.json.result.contents[0].text).toMatch(/^## employee/);
+    expect(insideBoundary(visible.json.result.contents[0].text)).toMatch(/^## employee/);
     const cursor = await mcpRequest(url(), link.key, era, "resources/list", { cursor: "eyJvIjoyMDAsImgiOiJ4eHh4eHh4eHh4eHh4eHh4eHh4eHh4In0" });
     expect(cursor.json.error.code).toBe(-32602);
     expect(cursor.json.error.message).toMatch(/Invalid cursor/);
@@ -114,7 +115,7 @@ describe("real clients: the 1.x SDK client (2025-11-25) and the v2 client pinned
       const { resources } = await client.listResources();
       expect(resources.map((r) => r.uri)).toContain("portcullis://tables/public/invoice_line");
       const read = await client.readResource({ uri: "portcullis://tables/public/invoice_line" });
-      expect((read.contents[0] as { text: string }).text).toMatch(/^## invoice_line/);
+      expect(insideBoundary((read.contents[0] as { text: string }).text)).toMatch(/^## invoice_line/);
       await expect(client.readResource({ uri: "portcullis://tables/public/employee" })).rejects.toMatchObject({ code: -32602 });
       const found = await client.callTool({ name: "search_objects", arguments: { query: "employee" } });
       expect(found.structuredContent).toMatchObject({ status: "ok", total: 0, results: [] });

@@ -3,6 +3,7 @@ import { describe, expect, test } from "vitest";
 import type { CallOutcome } from "../src/calls/call-outcome.js";
 import { InvalidResourceCursorError, listResources, listResourceTemplates, parseResourceUri, readResourceContents, readResourceDefinition, tableUri } from "../src/mcp/resources.js";
 import { catalogServices, generatedCatalog, hidingScope } from "./generated-catalog.js";
+import { insideBoundary } from "./untrusted-boundary.js";
 
 /** The resources functions the protocol layer calls, over a generated 3,000-table catalog. */
 const world = catalogServices(hidingScope());
@@ -64,9 +65,10 @@ describe("resources/read", () => {
     if (outcome.kind !== "ok") return;
     expect(outcome.text).toMatch(/^## customer — People who buy\.\nid int PK\nname text null\ntax_token text null — Opaque token\.\n\nColumns are NOT NULL/);
     expect(outcome.audit).toMatchObject({ verdict: "allowed", tables: ["public.customer"], rows: 3 });
-    expect(readResourceContents(outcome, "portcullis://tables/public/customer")).toEqual({
-      contents: [{ uri: "portcullis://tables/public/customer", mimeType: "text/plain", text: outcome.text }],
-    });
+    // The contents are the same text inside the untrusted-data boundary (it is the database's words).
+    const contents = readResourceContents(outcome, "portcullis://tables/public/customer");
+    expect(contents).toEqual({ contents: [{ uri: "portcullis://tables/public/customer", mimeType: "text/plain", text: expect.any(String) }] });
+    expect(insideBoundary(contents.contents[0]!.text)).toBe(outcome.text);
   });
 
   test("the whole schema and one schema: get_schema's answer (summary on 3,000 tables)", async () => {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import pg from "pg";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor, type LinkFixture } from "./fixtures.js";
+import { insideBoundary } from "./untrusted-boundary.js";
 
 /**
  * Every tool under each scope kind, through the official SDK client against a running gateway on
@@ -111,7 +112,7 @@ describe("get_schema / list_tables / describe_table", () => {
     // customer.support_rep_id references the hidden employee table: the column stays, the reference goes.
     expect(schema).toMatch(/support_rep_id int null(?! ->)/);
     const list = toolText(await call("hidden", "list_tables"));
-    expect(list.split("\n")).toHaveLength(10);
+    expect(insideBoundary(list).split("\n")).toHaveLength(10);
     expect(list).not.toContain("employee");
     const hidden = await call("hidden", "describe_table", { table: "employee" });
     const absent = await call("hidden", "describe_table", { table: "no_such_table" });

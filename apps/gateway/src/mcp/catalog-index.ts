@@ -4,7 +4,9 @@ import { LRUCache } from "lru-cache";
 import type { LinkRecord } from "../context.js";
 import type { Descriptions } from "../execution/descriptions.js";
 import type { Services } from "../services.js";
-import { displayName, tableDescription } from "./tools/schema-format.js";
+import { displayName, oneLine, tableDescription } from "./tools/schema-format.js";
+
+export { oneLine };
 
 export type ObjectKind = "table" | "view" | "materialized_view" | "function";
 
@@ -59,10 +61,6 @@ const RELATION_KINDS: Partial<Record<VisibleRelation["kind"], ObjectKind>> = {
   view: "view",
   materialized_view: "materialized_view",
 };
-
-export function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
-}
 
 /** Lower-case word tokens (letters and digits; `_` and punctuation split words). */
 export function tokens(text: string): string[] {

@@ -1,13 +1,14 @@
 import { ProtocolError, ProtocolErrorCode, ResourceNotFoundError } from "@modelcontextprotocol/server";
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../calls/call-outcome.js";
+import { SCHEMA_TEXT_NOTE, untrustedText } from "../calls/render-mcp.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
 import type { Services } from "../services.js";
 import { catalogIndexFor, oneLine, type CatalogIndex } from "./catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "./page-cursor.js";
 import { DEFAULT_SCHEMA_BUDGET_BYTES, renderSchema } from "./tools/get-schema.js";
-import { formatRelation, SCHEMA_LEGEND } from "./tools/schema-format.js";
+import { formatRelation, ident, SCHEMA_LEGEND } from "./tools/schema-format.js";
 
 /**
  * The link's visible objects as MCP resources: the whole schema, one per schema, one per table or view.
@@ -60,15 +61,18 @@ function allResources(index: CatalogIndex): ListedResource[] {
     { uri: SCHEMA_URI, name: "schema", title: `Schema of ${index.database}`, description: "Every table this link can see, or a summary on large databases (as get_schema).", mimeType: MIME, annotations },
   ];
   for (const schema of [...index.visible.schemas].sort()) {
-    out.push({ uri: schemaUri(schema), name: schema, title: `Schema ${schema}`, description: `Tables and views of schema ${schema} (as get_schema({ schema }))`, mimeType: MIME, annotations });
+    // Names are the database's words: escaped like in the schema text (a host may show them to the model).
+    const name = ident(schema);
+    out.push({ uri: schemaUri(schema), name, title: `Schema ${name}`, description: `Tables and views of schema ${name} (as get_schema({ schema }))`, mimeType: MIME, annotations });
   }
   for (const object of index.objects) {
     if (!object.relation) continue;
     const description = short(object.description);
+    const name = `${ident(object.schema)}.${ident(object.name)}`;
     out.push({
       uri: tableUri(object.schema, object.name),
-      name: object.key,
-      title: `${object.kind === "table" ? "Table" : object.kind === "view" ? "View" : "Materialized view"} ${object.key}${object.access === "read" ? "" : ` (${object.access})`}`,
+      name,
+      title: `${object.kind === "table" ? "Table" : object.kind === "view" ? "View" : "Materialized view"} ${name}${object.access === "read" ? "" : ` (${object.access})`}`,
       ...(description ? { description } : {}),
       mimeType: MIME,
       annotations,
@@ -207,7 +211,11 @@ export const readResourceDefinition: TypedTool<typeof readInput> = {
  * for bad arguments, InternalError (with the outcome's already-safe message) otherwise.
  */
 export function readResourceContents(outcome: CallOutcome, uri: string): { contents: { uri: string; mimeType: string; text: string }[] } {
-  if (outcome.kind === "ok") return { contents: [{ uri, mimeType: MIME, text: outcome.text ?? String(outcome.data.text ?? "") }] };
+  if (outcome.kind === "ok") {
+    // The contents are schema text: the database's own words, marked as data like a schema tool's text.
+    const text = untrustedText(outcome.text ?? String(outcome.data.text ?? ""), "schema text", SCHEMA_TEXT_NOTE);
+    return { contents: [{ uri, mimeType: MIME, text }] };
+  }
   if (outcome.kind === "failed" && outcome.failure.code === "not_found") throw new ResourceNotFoundError(uri, outcome.failure.message);
   if (outcome.kind === "failed" && outcome.failure.code === "invalid_arguments") throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.failure.message);
   const message = outcome.kind === "failed" ? outcome.failure.message : outcome.refusal.reason;

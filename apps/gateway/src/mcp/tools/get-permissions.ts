@@ -1,10 +1,32 @@
-import { describeScope } from "@portcullis/policy";
+import { describeScope, splitTableKey, type Scope } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { linkAllowanceSchema } from "../../calls/outcome-schema.js";
+import { escapeUnsafe, ident } from "./schema-format.js";
 
 const input = z.object({});
+
+/**
+ * describeScope names schemas and tables as they are; they come from the database (the admin picked
+ * them from its catalog), so a name with a line break or an ESC would forge a line of this text. Each
+ * such name is replaced by its escaped spelling (ident), then any unsafe character left is escaped too.
+ */
+function escapeNames(summary: string, scope: Scope): string {
+  const names = new Map<string, string>();
+  for (const schema of scope.schemas ?? []) if (ident(schema) !== schema) names.set(schema, ident(schema));
+  for (const key of Object.keys(scope.tables)) {
+    const { schema, name } = splitTableKey(key);
+    const escaped = `${ident(schema)}.${ident(name)}`;
+    if (escaped !== `${schema}.${name}`) names.set(`${schema}.${name}`, escaped);
+  }
+  let out = summary;
+  for (const [raw, escaped] of [...names].sort((a, b) => b[0].length - a[0].length)) out = out.split(raw).join(escaped);
+  return out
+    .split("\n")
+    .map((line) => escapeUnsafe(line))
+    .join("\n");
+}
 
 const output = z.object({
   allows: linkAllowanceSchema,
@@ -22,7 +44,7 @@ export const getPermissionsTool: TypedTool<typeof input> = {
   async run(_args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
     const summary = [
-      describeScope(ctx.link.scope, catalog),
+      escapeNames(describeScope(ctx.link.scope, catalog), ctx.link.scope),
       `Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`,
       "One statement per call. Reads run in a read-only transaction.",
     ].join("\n");

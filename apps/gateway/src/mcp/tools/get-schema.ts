@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { catalogIndexFor, memo, oneLine, type CatalogIndex } from "../catalog-index.js";
-import { formatRelation, SCHEMA_LEGEND } from "./schema-format.js";
+import { displayText, formatRelation, ident, SCHEMA_LEGEND } from "./schema-format.js";
 
 const input = z.object({
   schema: z.string().max(63).optional().describe("Only this schema (default: every schema the link can see)"),
@@ -38,13 +38,17 @@ interface Rendered {
   rows: number;
 }
 
+function databaseLine(index: CatalogIndex): string {
+  return `Database ${ident(index.database)}; unqualified names resolve in: ${index.visible.searchPath.map(ident).join(", ")}.`;
+}
+
 function fullText(index: CatalogIndex, schema: string | undefined): { text: string; rows: number; relations: NonNullable<Data["relations"]> } {
   const { visible, descriptions, defaultSchema } = index;
   const relations = visible.relations.filter((r) => schema === undefined || r.schema === schema);
-  const header = `Database ${index.database}; unqualified names resolve in: ${visible.searchPath.join(", ")}. ${SCHEMA_LEGEND}`;
+  const header = `${databaseLine(index)} ${SCHEMA_LEGEND}`;
   const text = relations.length
     ? [header, ...relations.map((r) => formatRelation(r, descriptions, defaultSchema))].join("\n\n")
-    : `${header}\n\nNo tables are visible${schema !== undefined ? ` in schema ${schema}` : ""}.`;
+    : `${header}\n\nNo tables are visible${schema !== undefined ? ` in schema ${ident(schema)}` : ""}.`;
   return {
     text,
     rows: relations.length,
@@ -68,21 +72,21 @@ function summary(index: CatalogIndex, schema: string | undefined, fullBytes: num
     for (const fk of r.foreignKeys) if (fk.references !== r.key) degree.set(fk.references, (degree.get(fk.references) ?? 0) + 1);
   }
   const schemas = [...counts].map(([name, c]) => ({ name, ...c }));
-  const hubs = relations
+  const hubRelations = relations
     .filter((r) => r.kind !== "sequence" && (degree.get(r.key) ?? 0) > 0)
     .sort((a, b) => (degree.get(b.key) ?? 0) - (degree.get(a.key) ?? 0) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-    .slice(0, HUBS)
-    .map((r) => {
-      const described = index.objects.find((o) => o.key === r.key)?.description;
-      const line = described ? oneLine(described) : undefined;
-      return {
-        name: r.schema === defaultSchema ? r.name : r.key,
-        kind: r.kind,
-        access: r.access,
-        foreignKeys: degree.get(r.key) ?? 0,
-        ...(line ? { description: line.length > HUB_DESCRIPTION_CHARS ? `${line.slice(0, HUB_DESCRIPTION_CHARS - 1)}…` : line } : {}),
-      };
-    });
+    .slice(0, HUBS);
+  const hubs = hubRelations.map((r) => {
+    const described = index.objects.find((o) => o.key === r.key)?.description;
+    const line = described ? oneLine(described) : undefined;
+    return {
+      name: r.schema === defaultSchema ? r.name : r.key,
+      kind: r.kind,
+      access: r.access,
+      foreignKeys: degree.get(r.key) ?? 0,
+      ...(line ? { description: line.length > HUB_DESCRIPTION_CHARS ? `${line.slice(0, HUB_DESCRIPTION_CHARS - 1)}…` : line } : {}),
+    };
+  });
   const tables = schemas.reduce((n, s) => n + s.tables, 0);
   const views = schemas.reduce((n, s) => n + s.views, 0);
   const guidance =
@@ -100,11 +104,11 @@ function summary(index: CatalogIndex, schema: string | undefined, fullBytes: num
     guidance,
   };
   const lines = [
-    `Database ${index.database}; unqualified names resolve in: ${visible.searchPath.join(", ")}.`,
+    databaseLine(index),
     guidance,
-    `Schemas (tables/views): ${listed.map((s) => `${s.name} ${s.tables}/${s.views}`).join(", ")}${data.moreSchemas ? `, and ${data.moreSchemas} more` : ""}.`,
+    `Schemas (tables/views): ${listed.map((s) => `${ident(s.name)} ${s.tables}/${s.views}`).join(", ")}${data.moreSchemas ? `, and ${data.moreSchemas} more` : ""}.`,
     hubs.length ? `Most connected tables (foreign keys in+out):` : "No foreign keys between visible tables.",
-    ...hubs.map((h) => `${h.name} (${h.foreignKeys})${h.access === "read" ? "" : ` ${h.access}`}${h.description ? ` — ${h.description}` : ""}`),
+    ...hubs.map((h, i) => `${displayText(hubRelations[i]!, defaultSchema)} (${h.foreignKeys})${h.access === "read" ? "" : ` ${h.access}`}${h.description ? ` — ${h.description}` : ""}`),
   ];
   return { data, text: lines.join("\n"), rows: relations.length };
 }

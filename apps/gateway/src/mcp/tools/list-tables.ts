@@ -3,7 +3,7 @@ import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { catalogIndexFor } from "../catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "../page-cursor.js";
 import { DEFAULT_SCHEMA_BUDGET_BYTES } from "./get-schema.js";
-import { displayName, tableDescription } from "./schema-format.js";
+import { displayName, displayText, oneLine, tableDescription } from "./schema-format.js";
 
 const input = z.object({
   schema: z.string().max(63).optional().describe("Only this schema (default: every schema the link can see)"),
@@ -28,9 +28,10 @@ const output = z.object({
 
 type Table = z.infer<typeof output>["tables"][number];
 
-function line(t: Table): string {
+/** One table's line; `name` is the escaped spelling (displayText), the entry keeps the name as it is. */
+function line(t: Table, name: string): string {
   const flags = [t.kind === "table" ? null : t.kind.replace("_", " "), t.access === "read" ? null : t.access].filter(Boolean);
-  return `${t.name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
+  return `${name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
 }
 
 function invalidCursor(): CallOutcome {
@@ -69,9 +70,10 @@ export const listTablesTool: TypedTool<typeof input> = {
     let next = offset;
     for (; next < relations.length; next++) {
       const r = relations[next]!;
-      const description = tableDescription(r, descriptions)?.replace(/\s+/g, " ").trim();
+      const raw = tableDescription(r, descriptions);
+      const description = raw === undefined ? undefined : oneLine(raw);
       const table: Table = { name: displayName(r, defaultSchema), schema: r.schema, kind: r.kind as string, access: r.access, ...(description ? { description } : {}) };
-      const text = line(table);
+      const text = line(table, displayText(r, defaultSchema));
       // The line in the text plus the same entry in structuredContent; always at least one per page.
       const cost = Buffer.byteLength(text) + 1 + Buffer.byteLength(JSON.stringify(table)) + 1;
       if (tables.length > 0 && bytes + cost > budget) break;

@@ -22,13 +22,62 @@ export function shortType(type: string): string {
   return type;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+/**
+ * Names, types and comments are database-controlled text: whoever can create a table or write COMMENT
+ * ON can put words in front of the model. A line break in a name would start a new line of the schema
+ * text (a forged heading, a forged closing tag of the data boundary), an ESC would drive a terminal.
+ * Control, format, separator, private-use and unassigned code points are what no honest name needs.
+ */
+const UNSAFE_CHAR = /[\p{C}\p{Zl}\p{Zp}]/u;
+const UNSAFE_CHARS = /[\p{C}\p{Zl}\p{Zp}]/gu;
+
+function codePointEscape(ch: string): string {
+  const cp = ch.codePointAt(0)!;
+  return cp > 0xffff ? `\\+${cp.toString(16).padStart(6, "0")}` : `\\${cp.toString(16).padStart(4, "0")}`;
+}
+
+/**
+ * An identifier for the schema text: as it is when every character is printable, else as PostgreSQL's
+ * Unicode-escaped quoted identifier (U&"notes\000a…"), which names the same object in SQL and keeps the
+ * name on one line.
+ */
+export function ident(name: string): string {
+  if (!UNSAFE_CHAR.test(name)) return name;
+  let out = "";
+  for (const ch of name) {
+    if (ch === '"') out += '""';
+    else if (ch === "\\") out += "\\\\";
+    else if (UNSAFE_CHAR.test(ch)) out += codePointEscape(ch);
+    else out += ch;
+  }
+  return `U&"${out}"`;
+}
+
+/** Text that is not an identifier (a type as format_type spells it): unsafe characters as \XXXX. */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE_CHARS, codePointEscape);
+}
+
+/** A description or comment on one line, without control characters (they carry no meaning for a model). */
+export function oneLine(text: string): string {
+  return text.replace(/[\s\p{Zl}\p{Zp}]+/gu, " ").replace(UNSAFE_CHARS, "").trim();
 }
 
 /** Relation name as the link's SQL would write it: bare for schemas on the search path's first entry. */
 export function displayName(relation: { schema: string; name: string }, defaultSchema: string | undefined): string {
   return relation.schema === defaultSchema ? relation.name : `${relation.schema}.${relation.name}`;
+}
+
+/** displayName for text: each part through ident. */
+export function displayText(relation: { schema: string; name: string }, defaultSchema: string | undefined): string {
+  return relation.schema === defaultSchema ? ident(relation.name) : `${ident(relation.schema)}.${ident(relation.name)}`;
+}
+
+/** "schema.table" (a relation key, or a foreign key's target) for text; the schema part ends at the first dot. */
+export function keyText(key: string, defaultSchema?: string): string {
+  const dot = key.indexOf(".");
+  if (dot < 0) return ident(key);
+  return displayText({ schema: key.slice(0, dot), name: key.slice(dot + 1) }, defaultSchema);
 }
 
 export function tableDescription(relation: VisibleRelation, descriptions: Descriptions): string | undefined {
@@ -48,16 +97,16 @@ export function formatRelation(relation: VisibleRelation, descriptions: Descript
   const flags: string[] = [];
   if (relation.kind !== "table") flags.push(relation.kind.replace("_", " "));
   if (relation.access !== "read") flags.push(relation.access);
-  const head = `## ${displayName(relation, defaultSchema)}${flags.length ? ` (${flags.join(", ")})` : ""}`;
+  const head = `## ${displayText(relation, defaultSchema)}${flags.length ? ` (${flags.join(", ")})` : ""}`;
   const description = tableDescription(relation, descriptions);
   const lines = [description ? `${head} — ${oneLine(description)}` : head];
   for (const column of relation.columns) {
-    let line = `${column.name} ${shortType(column.type)}`;
+    let line = `${ident(column.name)} ${escapeUnsafe(shortType(column.type))}`;
     if (column.primaryKey) line += " PK";
     if (column.nullable && !column.primaryKey) line += " null";
     if (column.references) {
       const [schema, table, col] = splitReference(column.references);
-      line += ` -> ${schema === defaultSchema ? table : `${schema}.${table}`}.${col}`;
+      line += ` -> ${displayText({ schema, name: table }, defaultSchema)}.${ident(col)}`;
     }
     const note = described?.columns.get(column.name);
     if (note) line += ` — ${oneLine(note)}`;
@@ -65,7 +114,7 @@ export function formatRelation(relation: VisibleRelation, descriptions: Descript
   }
   for (const fk of relation.foreignKeys) {
     if (fk.columns.length < 2) continue; // single-column keys are shown inline
-    lines.push(`FK (${fk.columns.join(", ")}) -> ${fk.references}(${fk.referencedColumns.join(", ")})`);
+    lines.push(`FK (${fk.columns.map(ident).join(", ")}) -> ${keyText(fk.references)}(${fk.referencedColumns.map(ident).join(", ")})`);
   }
   return lines.join("\n");
 }

@@ -3,7 +3,7 @@ import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { catalogIndexFor, oneLine, type CatalogIndex, type IndexedObject } from "../catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "../page-cursor.js";
 import { searchCatalog, type SearchHit } from "../search-catalog.js";
-import { displayName, formatRelation, shortType } from "./schema-format.js";
+import { displayName, displayText, escapeUnsafe, formatRelation, ident, shortType } from "./schema-format.js";
 
 const KINDS = ["table", "view", "materialized_view", "column", "function"] as const;
 
@@ -55,22 +55,32 @@ function short(text: string | undefined): string | undefined {
   return line.length > DESCRIPTION_CHARS ? `${line.slice(0, DESCRIPTION_CHARS - 1)}…` : line;
 }
 
-function columnsOf(object: IndexedObject, index: CatalogIndex, only?: string): Column[] {
-  return (object.relation?.columns ?? [])
-    .filter((c) => only === undefined || c.name === only)
-    .map((c) => {
-      let fk: string | undefined;
-      if (c.references) {
-        const last = c.references.lastIndexOf(".");
-        const table = c.references.slice(0, last);
-        const dot = table.indexOf(".");
-        fk = `${displayName({ schema: table.slice(0, dot), name: table.slice(dot + 1) }, index.defaultSchema)}.${c.references.slice(last + 1)}`;
-      }
-      return { name: c.name, type: shortType(c.type), nullable: c.nullable, pk: c.primaryKey, ...(fk ? { fk } : {}) };
-    });
+/** The columns as entries (names as they are) and as one line of text (names escaped). */
+function columnsOf(object: IndexedObject, index: CatalogIndex, only?: string): { columns: Column[]; text: string } {
+  const columns: Column[] = [];
+  const texts: string[] = [];
+  for (const c of object.relation?.columns ?? []) {
+    if (only !== undefined && c.name !== only) continue;
+    let fk: string | undefined;
+    let fkText = "";
+    if (c.references) {
+      const last = c.references.lastIndexOf(".");
+      const table = c.references.slice(0, last);
+      const dot = table.indexOf(".");
+      const target = { schema: table.slice(0, dot), name: table.slice(dot + 1) };
+      const column = c.references.slice(last + 1);
+      fk = `${displayName(target, index.defaultSchema)}.${column}`;
+      fkText = ` -> ${displayText(target, index.defaultSchema)}.${ident(column)}`;
+    }
+    const type = shortType(c.type);
+    columns.push({ name: c.name, type, nullable: c.nullable, pk: c.primaryKey, ...(fk ? { fk } : {}) });
+    texts.push(`${ident(c.name)} ${escapeUnsafe(type)}${c.primaryKey ? " PK" : ""}${c.nullable && !c.primaryKey ? " null" : ""}${fkText}`);
+  }
+  return { columns, text: texts.join(", ") };
 }
 
-function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", index: CatalogIndex): Result {
+/** One result as an entry (names as they are) and as its lines of text (names escaped, see schema-format.ts). */
+function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", index: CatalogIndex): { entry: Result; lines: string[] } {
   const { object } = hit;
   const columnName = hit.columnEntry ? hit.column?.name : undefined;
   const description = columnName !== undefined ? index.descriptions.get(object.key)?.columns.get(columnName) : object.description;
@@ -83,31 +93,30 @@ function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", in
   const shown = short(description);
   if (shown) entry.description = shown;
   if (hit.matched === "column" && hit.column) entry.matchedColumn = hit.column.name;
-  if (detail !== "names" && object.relation) entry.columns = columnsOf(object, index, columnName);
+  const objectText = displayText(object, index.defaultSchema);
+  let columnsText: string | undefined;
+  if (detail !== "names" && object.relation) ({ columns: entry.columns, text: columnsText } = columnsOf(object, index, columnName));
+  const functionText = `${objectText}: ${object.access === "read" ? "stable or immutable" : "volatile"} function`;
   if (detail === "definition") {
-    entry.definition = object.relation
-      ? formatRelation(object.relation, index.descriptions, index.defaultSchema)
-      : `${object.display}: ${object.access === "read" ? "stable or immutable" : "volatile"} function`;
+    entry.definition = object.relation ? formatRelation(object.relation, index.descriptions, index.defaultSchema) : functionText;
   }
-  return entry;
+  const via = entry.matchedColumn !== undefined ? ` [column ${ident(entry.matchedColumn)}]` : entry.matched === "description" ? " [description]" : "";
+  if (entry.definition !== undefined) return { entry, lines: [`${entry.definition}${via}`] };
+  const flags = [entry.kind.replace("_", " "), entry.access === "read" ? null : entry.access].filter(Boolean).join(", ");
+  const name = columnName !== undefined ? `${objectText}.${ident(columnName)}` : objectText;
+  const lines = [`${name} (${flags})${entry.description ? ` — ${entry.description}` : ""}${via}`];
+  if (columnsText !== undefined) lines.push(`  ${columnsText}`);
+  return { entry, lines };
 }
 
-function renderText(query: string, results: Result[], offset: number, total: number, nextCursor: string | undefined): string {
-  if (total === 0) return `No visible object matches "${query}". Try a shorter word, a column name, or list_tables.`;
-  const lines = [`${total} match${total === 1 ? "" : "es"} for "${query}"; ${results.length === total ? "all shown" : `shown ${offset + 1}–${offset + results.length}`}:`];
-  for (const r of results) {
-    const flags = [r.kind.replace("_", " "), r.access === "read" ? null : r.access].filter(Boolean).join(", ");
-    const via = r.matchedColumn ? ` [column ${r.matchedColumn}]` : r.matched === "description" ? " [description]" : "";
-    if (r.definition) {
-      lines.push(`${r.definition}${via}`);
-      continue;
-    }
-    lines.push(`${r.name} (${flags})${r.description ? ` — ${r.description}` : ""}${via}`);
-    if (r.columns) lines.push(`  ${r.columns.map((c) => `${c.name} ${c.type}${c.pk ? " PK" : ""}${c.nullable && !c.pk ? " null" : ""}${c.fk ? ` -> ${c.fk}` : ""}`).join(", ")}`);
-  }
-  if (nextCursor) lines.push(`More: call search_objects again with cursor "${nextCursor}".`);
-  else if (results.length && !results[0]!.columns) lines.push("Next: search_objects with detail 'columns', or describe_table, for the one you need.");
-  return lines.join("\n");
+function renderText(query: string, results: Result[], lines: string[], offset: number, total: number, nextCursor: string | undefined): string {
+  // The query is the caller's own words, but it is echoed: kept on one line like everything else.
+  const asked = escapeUnsafe(query);
+  if (total === 0) return `No visible object matches "${asked}". Try a shorter word, a column name, or list_tables.`;
+  const out = [`${total} match${total === 1 ? "" : "es"} for "${asked}"; ${results.length === total ? "all shown" : `shown ${offset + 1}–${offset + results.length}`}:`, ...lines];
+  if (nextCursor) out.push(`More: call search_objects again with cursor "${nextCursor}".`);
+  else if (results.length && !results[0]!.columns) out.push("Next: search_objects with detail 'columns', or describe_table, for the one you need.");
+  return out.join("\n");
 }
 
 function invalidCursor(): CallOutcome {
@@ -134,10 +143,11 @@ export const searchObjectsTool: TypedTool<typeof input> = {
     }
     const hits = searchCatalog(index, { query: args.query, kinds: args.kinds, schema: args.schema });
     const results: Result[] = [];
+    const lines: string[] = [];
     let bytes = 2;
     let cutByBytes = false;
     for (let i = offset; i < hits.length && results.length < args.limit; i++) {
-      const entry = toResult(hits[i]!, args.detail, index);
+      const { entry, lines: entryLines } = toResult(hits[i]!, args.detail, index);
       const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
       // At least one result per page, or a single huge definition would stall paging.
       if (results.length > 0 && bytes + size > SEARCH_PAGE_BYTES) {
@@ -145,6 +155,7 @@ export const searchObjectsTool: TypedTool<typeof input> = {
         break;
       }
       results.push(entry);
+      lines.push(...entryLines);
       bytes += size;
     }
     const next = offset + results.length;
@@ -154,7 +165,7 @@ export const searchObjectsTool: TypedTool<typeof input> = {
       total: hits.length,
       ...(nextCursor ? { nextCursor, truncated: { by: cutByBytes ? ("bytes" as const) : ("limit" as const) } } : {}),
     };
-    const text = renderText(args.query, results, offset, hits.length, nextCursor);
+    const text = renderText(args.query, results, lines, offset, hits.length, nextCursor);
     return { kind: "ok", data, text, audit: { verdict: "allowed", rows: results.length, bytes: Buffer.byteLength(text) } };
   },
 };
