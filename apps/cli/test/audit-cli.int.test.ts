@@ -119,3 +119,26 @@ describe("pnpm portcullis audit verify", () => {
     expect((await cli(["audit", "orphans", "--team", "not-a-uuid"])).code).not.toBe(0);
   });
 });
+
+describe("pnpm portcullis audit tail", () => {
+  it("escapes every non-printable character it prints (security review finding 5: terminal escapes in audit fields); --json keeps the record as it is", async () => {
+    const { rows } = await pool.query(`INSERT INTO teams (name, slug) VALUES ('t', $1) RETURNING id, slug`, [`tail-${randomUUID().slice(0, 8)}`]);
+    const team = rows[0];
+    // As old records (written before the gateway cleaned labels) or any writer could hold them.
+    const tool = "\u001b]0;pwned\u0007\u001b[2K\r2026-12-07T00:00:00.000Z  allowed execute_sql";
+    const sql = "SELECT 1 \u001b[2J\u001b[H-- cleared\u009b31m";
+    const ruleId = "rule\u001b[8m";
+    await ingestAuditBatch(pool, [{ id: randomUUID(), time: new Date().toISOString(), teamId: team.id, tool, sql, ruleId, verdict: "blocked" }], { key });
+    const text = await cli(["audit", "tail", "--team", team.slug]);
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.trimEnd().split("\n");
+    expect(lines, text.stdout).toHaveLength(1);
+    // eslint-disable-next-line no-control-regex -- the point: no raw control character reaches the terminal
+    expect(text.stdout.trimEnd()).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/);
+    expect(lines[0]).toContain("\\x1b]0;pwned\\x07\\x1b[2K\\x0d2026-12-07T00:00:00.000Z  allowed execute_sql");
+    expect(lines[0]).toContain("[rule\\x1b[8m]");
+    expect(lines[0]).toContain("SELECT 1 \\x1b[2J\\x1b[H-- cleared\\x9b31m");
+    const json = await cli(["audit", "tail", "--team", team.slug, "--json"]);
+    expect(JSON.parse(json.stdout)).toMatchObject({ tool, sql, ruleId });
+  });
+});

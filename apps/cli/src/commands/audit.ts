@@ -6,10 +6,23 @@ import { z } from "zod";
 import { db, withRedis } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 
+/**
+ * Audit fields hold what clients sent (tool names, SQL, client names): on a terminal an ESC sequence
+ * would retitle the window, clear the screen or overwrite a line with a forged one. Every non-printable
+ * character (control, format, separator, unassigned) is printed as \xNN or \u{…}. --json needs none
+ * of this: JSON escapes them.
+ */
+export function printable(text: string): string {
+  return text.replace(/[\p{C}\p{Zl}\p{Zp}]/gu, (ch) => {
+    const cp = ch.codePointAt(0)!;
+    return cp <= 0xff ? `\\x${cp.toString(16).padStart(2, "0")}` : `\\u{${cp.toString(16)}}`;
+  });
+}
+
 function line(row: AuditRow): string {
-  const sql = row.sql ? ` ${row.sql.replace(/\s+/g, " ").slice(0, 120)}` : "";
-  const rule = row.ruleId ? ` [${row.ruleId}]` : "";
-  return `${row.time.toISOString()}  ${row.verdict.padEnd(7)} ${(row.tool ?? row.kind).padEnd(15)} ${row.durationMs.toFixed(1)}ms${rule}${sql}`;
+  const sql = row.sql ? ` ${printable(row.sql.replace(/\s+/g, " ").slice(0, 120))}` : "";
+  const rule = row.ruleId ? ` [${printable(row.ruleId)}]` : "";
+  return `${row.time.toISOString()}  ${printable(row.verdict).padEnd(7)} ${printable(row.tool ?? row.kind).padEnd(15)} ${row.durationMs.toFixed(1)}ms${rule}${sql}`;
 }
 
 function serialise(row: AuditRow): Record<string, unknown> {
@@ -86,7 +99,7 @@ export function registerAuditCommands(program: Command): void {
           [
             `${total} orphaned audit event(s)${teams.length ? ` from ${teams.length} deleted team(s)` : ""}`,
             ...teams.map((t) => `  ${t.teamId}  ${t.count}`),
-            ...rows.map((r) => `${r.receivedAt.toISOString()}  ${r.teamId}  ${r.reason}  ${r.event.slice(0, 160)}`),
+            ...rows.map((r) => `${r.receivedAt.toISOString()}  ${printable(r.teamId)}  ${printable(r.reason)}  ${printable(r.event.slice(0, 160))}`),
           ].join("\n"),
         );
       } catch (error) {

@@ -13,6 +13,21 @@ const traceIdOf = (id: string | null | undefined): string | null => (id && /^[0-
 
 const cap = (text: string | null | undefined, max: number): string | undefined => (text == null ? undefined : text.slice(0, max));
 
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/**
+ * Tool, client name and client version are one-line labels the client chose (an unknown tool's name,
+ * MCP clientInfo): an ESC sequence or a line break in them would forge lines and drive terminals
+ * wherever the trail is shown (`portcullis audit tail`, Activity). Dropped, then capped; empty is
+ * absent. The SQL is not cleaned: it is evidence, and its readers escape it.
+ */
+const label = (text: string | null | undefined, max: number): string | undefined => {
+  const cleaned = cap(text?.replace(CONTROLS, ""), max);
+  return cleaned ? cleaned : undefined;
+};
+
 /** The event of one tool call (allowed, blocked or failed), after it ran. */
 export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, durationMs: number): AuditRecord {
   return {
@@ -23,9 +38,9 @@ export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, 
     oauthClientId: ctx.principal.oauthClientId,
     userId: ctx.principal.userId,
     // Self-reported by the client; the OAuth client's registered name stands in when it sent none.
-    clientName: cap(ctx.clientName ?? ctx.principal.clientName, 200) ?? null,
-    clientVersion: cap(ctx.clientVersion, 100) ?? null,
-    tool: tool.slice(0, 100),
+    clientName: label(ctx.clientName ?? ctx.principal.clientName, 200) ?? null,
+    clientVersion: label(ctx.clientVersion, 100) ?? null,
+    tool: tool.replace(CONTROLS, "").slice(0, 100),
     sql: cap(audit.sql, 100_000),
     fingerprint: audit.fingerprint,
     tables: (audit.tables ?? []).slice(0, 200),
@@ -68,8 +83,8 @@ export function requestRefusedFields(refusal: RequestRefusal): Omit<AuditRecord,
     apiKeyId: refusal.apiKeyId ?? null,
     oauthClientId: refusal.oauthClientId ?? null,
     userId: refusal.userId ?? null,
-    ...(refusal.clientName ? { clientName: refusal.clientName.slice(0, 200) } : {}),
-    ...(refusal.clientVersion ? { clientVersion: refusal.clientVersion.slice(0, 100) } : {}),
+    ...(label(refusal.clientName, 200) ? { clientName: label(refusal.clientName, 200) } : {}),
+    ...(label(refusal.clientVersion, 100) ? { clientVersion: label(refusal.clientVersion, 100) } : {}),
     verdict: "blocked",
     ruleId: refusal.ruleId.slice(0, 100),
     reason: refusal.reason.slice(0, 4000),
