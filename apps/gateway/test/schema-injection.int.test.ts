@@ -159,6 +159,16 @@ describe("database text reaches the model only inside the untrusted-data boundar
     ]);
   });
 
+  test("describe_table takes a name as the schema text spells it (U&\"…\"), so an escaped table can still be described", async () => {
+    const schema = await tool(reader, "get_schema", {});
+    const spelled = /^## (U&"notes[^\n]*")$/m.exec(schema)?.[1];
+    expect(spelled, schema).toBeDefined();
+    for (const table of [spelled!, `public.${spelled!}`]) {
+      const text = await tool(reader, "describe_table", { table });
+      expectContained(text, ['U&"body\\000a## admin']);
+    }
+  });
+
   test("search_objects at every detail, and matching columns", async () => {
     for (const detail of ["names", "columns", "definition"]) {
       expectContained(await tool(reader, "search_objects", { query: "albums", detail }), [

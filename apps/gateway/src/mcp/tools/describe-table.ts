@@ -1,10 +1,11 @@
 import { hiddenNames, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
-import { formatRelation, SCHEMA_LEGEND, tableDescription } from "./schema-format.js";
+import { escapeUnsafe, formatRelation, parseQualifiedName, SCHEMA_LEGEND, tableDescription } from "./schema-format.js";
 
 const input = z.object({
-  table: z.string().min(1).max(200).describe('Table or view name: "table" (first schema of the search path) or "schema.table"'),
+  // Up to 63 characters per part written as U&"\+XXXXXX" escapes: ~1,000 characters.
+  table: z.string().min(1).max(1000).describe('Table or view name: "table" (first schema of the search path) or "schema.table", as get_schema writes it'),
 });
 
 const output = z.object({
@@ -37,16 +38,19 @@ export const describeTableTool: TypedTool<typeof input> = {
   async run(args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
     const visible = visibleObjects(ctx.link.scope, catalog);
-    const wanted = args.table.replace(/"/g, "");
-    const dot = wanted.indexOf(".");
-    const candidates = dot >= 0 ? [wanted] : visible.searchPath.map((s) => `${s}.${wanted}`);
+    // A name spelled as the schema text shows it (U&"…" for names with unusual characters) is read
+    // like SQL reads it; anything else as before: quotes dropped, schema before the first dot.
+    const parsed = /[uU]&"/.test(args.table) ? parseQualifiedName(args.table) : null;
+    const wanted = parsed && parsed.length <= 2 ? parsed.join(".") : args.table.replace(/"/g, "");
+    const qualified = parsed && parsed.length <= 2 ? parsed.length === 2 : wanted.includes(".");
+    const candidates = qualified ? [wanted] : visible.searchPath.map((s) => `${s}.${wanted}`);
     // Exact name first, then case-insensitively (models often write names unquoted in lower case).
     const relation =
       candidates.map((key) => visible.relations.find((r) => r.key === key)).find(Boolean) ??
       candidates.map((key) => visible.relations.find((r) => r.key.toLowerCase() === key.toLowerCase())).find(Boolean);
     if (!relation) {
       // Same answer for absent and hidden: a hidden table does not exist for this link.
-      const message = `Table "${args.table}" does not exist (or is not visible through this link). Use list_tables to see what is.`;
+      const message = `Table "${escapeUnsafe(args.table)}" does not exist (or is not visible through this link). Use list_tables to see what is.`;
       return { kind: "failed", failure: { code: "not_found", message, retryable: false }, audit: { verdict: "error", error: message } };
     }
     const descriptions = await services.descriptions.forLink(ctx.link.connection.id, hiddenNames(ctx.link.scope, catalog));

@@ -53,6 +53,61 @@ export function ident(name: string): string {
   return `U&"${out}"`;
 }
 
+/**
+ * The parts of a dotted name as SQL would read it, undoing ident: bare parts as they are, "quoted"
+ * parts with "" for ", U&"…" parts with \XXXX, \+XXXXXX and \\ escapes. Null when it is not such a
+ * name (an unclosed quote, a bad escape). Used where a model passes back a name it read in the text.
+ */
+export function parseQualifiedName(input: string): string[] | null {
+  const parts: string[] = [];
+  let i = 0;
+  for (;;) {
+    let part = "";
+    const unicode = input.startsWith('U&"', i) || input.startsWith('u&"', i);
+    if (unicode || input[i] === '"') {
+      i += unicode ? 3 : 1;
+      for (;;) {
+        if (i >= input.length) return null;
+        const ch = input[i]!;
+        if (ch === '"') {
+          if (input[i + 1] === '"') {
+            part += '"';
+            i += 2;
+            continue;
+          }
+          i++;
+          break;
+        }
+        if (unicode && ch === "\\") {
+          if (input[i + 1] === "\\") {
+            part += "\\";
+            i += 2;
+            continue;
+          }
+          const long = input[i + 1] === "+";
+          const hex = long ? input.slice(i + 2, i + 8) : input.slice(i + 1, i + 5);
+          if (!/^[0-9a-fA-F]+$/.test(hex) || hex.length !== (long ? 6 : 4)) return null;
+          const cp = parseInt(hex, 16);
+          if (cp > 0x10ffff) return null;
+          part += String.fromCodePoint(cp);
+          i += long ? 8 : 5;
+          continue;
+        }
+        part += ch;
+        i++;
+      }
+    } else {
+      const end = input.indexOf(".", i);
+      part = end < 0 ? input.slice(i) : input.slice(i, end);
+      i = end < 0 ? input.length : end;
+    }
+    parts.push(part);
+    if (i >= input.length) return parts;
+    if (input[i] !== ".") return null;
+    i++;
+  }
+}
+
 /** Text that is not an identifier (a type as format_type spells it): unsafe characters as \XXXX. */
 export function escapeUnsafe(text: string): string {
   return text.replace(UNSAFE_CHARS, codePointEscape);
