@@ -68,7 +68,6 @@ describe("authentication answers reveal nothing", () => {
         resource: `http://localhost:3001/mcp/${id}`,
         authorization_servers: ["http://localhost:3000"],
         bearer_methods_supported: ["header"],
-        scopes_supported: ["mcp:read", "mcp:write", "mcp:admin"],
       });
     }
   });

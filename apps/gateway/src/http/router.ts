@@ -1,7 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { clientIp } from "@portcullis/db/client-ip";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { OPERATION_SCOPES } from "@portcullis/oauth/scopes";
 import type { Socket } from "node:net";
 import type { HttpDeps } from "./deps.js";
 import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost } from "./mcp/endpoint.js";
@@ -55,8 +54,6 @@ function protectedResourceMetadata(deps: HttpDeps, linkId: string) {
     resource: `${deps.publicUrl}/mcp/${encodeURIComponent(linkId)}`,
     authorization_servers: [deps.webUrl],
     bearer_methods_supported: ["header"],
-    // RFC 9728: the scopes a client may ask for; step-up (403 insufficient_scope) names the ones needed.
-    scopes_supported: [...OPERATION_SCOPES],
     resource_name: "Portcullis MCP link",
     resource_documentation: `${deps.webUrl}/docs`,
   };
