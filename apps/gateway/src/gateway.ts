@@ -21,6 +21,7 @@ import { DescriptionStore } from "./execution/descriptions.js";
 import { TargetPools } from "./execution/pools.js";
 import type { HttpDeps } from "./http/deps.js";
 import { HostOriginPolicy } from "./http/host-origin.js";
+import { EndedSessions } from "./http/mcp/ended-sessions.js";
 import { createInternalRouter, createRouter } from "./http/router.js";
 import { LinkStore } from "./links/link-store.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -113,6 +114,12 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     new OAuthTokenStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS),
   ]);
   const links = new LinkStore(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, logger);
+  const endedSessions = new EndedSessions((sessionHash) => {
+    const message: RevocationMessage = { kind: "session_ended", sessionHash };
+    redis.publish(REVOCATION_CHANNEL, JSON.stringify(message)).catch(() => {
+      // Other instances keep serving the ended session id: its client asked to end it, nothing is exposed.
+    });
+  });
   const unsubscribe = subscribeToRevocations(
     subscriber,
     {
@@ -134,6 +141,9 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
             links.invalidateConnection(message.connectionId);
             catalogs.invalidate(message.connectionId);
             services.descriptions.invalidate(message.connectionId);
+            break;
+          case "session_ended":
+            endedSessions.apply(message.sessionHash);
             break;
         }
       },
@@ -172,6 +182,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
   let lastDbCheck = { at: 0, ok: false };
   let dbCheckInFlight: Promise<void> | undefined;
   const deps: HttpDeps = {
+    endedSessions,
     services,
     authenticator,
     links,

@@ -55,6 +55,8 @@ export const revocationMessageSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("oauth_grant"), grantId: z.string() }),
   z.object({ kind: z.literal("link"), linkId: z.string() }),
   z.object({ kind: z.literal("connection"), connectionId: z.string() }),
+  /** A 2025-era MCP session a client ended with DELETE (sha256 of its id): answered 404 by every gateway. */
+  z.object({ kind: z.literal("session_ended"), sessionHash: z.string().max(100) }),
 ]);
 export type RevocationMessage = z.infer<typeof revocationMessageSchema>;
 

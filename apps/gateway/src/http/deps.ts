@@ -7,9 +7,12 @@ import type { LinkStore, MetadataQueryable } from "../links/link-store.js";
 import type { McpServers } from "../mcp/servers.js";
 import type { Services } from "../services.js";
 import type { HostOriginPolicy } from "./host-origin.js";
+import type { EndedSessions } from "./mcp/ended-sessions.js";
 
 export interface HttpDeps {
   services: Services;
+  /** 2025-era session ids their clients ended (DELETE): answered 404 from then on. */
+  endedSessions: EndedSessions;
   authenticator: Authenticator;
   links: LinkStore;
   rateLimiter: RateLimiter;

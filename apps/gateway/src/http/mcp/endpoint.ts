@@ -52,16 +52,30 @@ export function handleMcpOptions(req: IncomingMessage, res: ServerResponse, deps
 export async function handleMcpGet(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
   if (!(await admit(req, res, deps, linkId, meta))) return;
   req.resume();
+  if (deps.endedSessions.has(single(req.headers[SESSION_HEADER]))) return sessionNotFound(req, res, deps);
   res.writeHead(405, { "content-type": "application/json", allow: "POST, DELETE", ...corsHeaders(req, deps) });
   res.end(JSON.stringify({ jsonrpc: "2.0", id: null, error: { code: -32000, message: "Method not allowed: this server does not offer a server-to-client stream" } }));
 }
 
-/** Legacy sessions hold no server state, so ending one has nothing to release. */
+/** Ends a 2025-era session: its id is answered 404 from then on, on every instance. */
 export async function handleMcpDelete(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, linkId: string, meta: RequestMeta): Promise<void> {
   if (!(await admit(req, res, deps, linkId, meta))) return;
   req.resume();
+  const sessionId = single(req.headers[SESSION_HEADER]);
+  if (sessionId && deps.endedSessions.has(sessionId)) return sessionNotFound(req, res, deps);
+  if (sessionId) deps.endedSessions.end(sessionId);
   res.writeHead(204, corsHeaders(req, deps));
   res.end();
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** 2025 transports: a request bearing a terminated session id MUST be answered 404 (the client re-initializes). */
+function sessionNotFound(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, id: RequestId | null = null): void {
+  res.writeHead(404, { "content-type": "application/json", ...corsHeaders(req, deps) });
+  res.end(JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32001, message: "Session not found: this session was terminated; start a new one with initialize" } }));
 }
 
 /**
@@ -181,7 +195,12 @@ async function serveLegacy(
 ): Promise<void> {
   const requests = call.messages.filter((m): m is JSONRPCRequest => "method" in m && "id" in m && m.id !== undefined);
   const initialize = requests.find((m) => m.method === "initialize");
-  let session: SessionInfo = decodeSessionId(req.headers[SESSION_HEADER] as string | undefined);
+  const sessionId = single(req.headers[SESSION_HEADER]);
+  if (!initialize && deps.endedSessions.has(sessionId)) {
+    const first = requests[0];
+    return sessionNotFound(req, res, deps, call.batch || !first ? null : (first.id as RequestId));
+  }
+  let session: SessionInfo = decodeSessionId(sessionId);
   const headers: Record<string, string> = { ...cors };
   if (initialize) {
     const params = initialize.params as { protocolVersion?: unknown; clientInfo?: { name?: unknown; version?: unknown } } | undefined;
