@@ -41,6 +41,7 @@ let hiddenLinkA: string;
 let keyOfMember: string;
 let connectionB: string;
 let linkB: string;
+let providerA: string;
 const actions: Record<string, Action> = {};
 
 const FEATURES_DIR = path.join(__dirname, "../src/features");
@@ -72,6 +73,8 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.invitation.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.schemaDescription.findMany({ where: { connection: team }, orderBy: { id: "asc" } }),
       prisma.oAuthGrant.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.trustedIdentityProvider.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.enterpriseIdentity.findMany({ where: { provider: team }, orderBy: { id: "asc" } }),
       prisma.session.findMany({ select: { id: true, revokedAt: true }, orderBy: { id: "asc" } }),
       prisma.auditOutbox.count({ where: team }),
       prisma.team.count(),
@@ -113,6 +116,14 @@ async function freshMember(role: Role) {
   const u = await createUser(prisma, { email: `m-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
   await addMember(prisma, { teamId: teamA, userId: u.id, role });
   return u.id;
+}
+
+/** A provider input as an admin would type it; each issuer is new (a team trusts an issuer once). */
+const PROVIDER_VALUES = () => ({ name: "Okta", issuer: `https://idp-${randomBytes(4).toString("hex")}.example.com`, jwksUri: "https://idp.example.com/oauth2/v1/keys", allowedClientIds: ["0oa-client-1"] });
+
+async function freshProvider(teamId = teamA, ownerId = users.owner) {
+  const { addIdentityProvider } = await import("@portcullis/oauth");
+  return (await addIdentityProvider(prisma, { teamId, actorUserId: ownerId }, PROVIDER_VALUES())).id;
 }
 
 const CASES: Record<string, Case> = {
@@ -157,6 +168,8 @@ const CASES: Record<string, Case> = {
   deleteTeamAction: { min: "owner", valid: async () => ({ teamId: teamA, confirmSlug: "not-the-slug" }) },
   revokeOtherSessionsAction: { min: "viewer", userOnly: true, valid: async () => ({}) },
   revokeSessionAction: { min: "viewer", userOnly: true, valid: async () => ({ sessionId: randomUUID() }) },
+  addIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, ...PROVIDER_VALUES() }) },
+  removeIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, providerId: await freshProvider() }) },
 };
 
 beforeAll(async () => {
@@ -207,6 +220,7 @@ beforeAll(async () => {
   keyOfMember = (await keys.issueKey(await resolveTeam({ userId: users.member }, teamA), { linkId: linkA, name: "laptop", expiresInDays: 30 })).id;
   connectionB = (await conn.createConnection(ownerB, { values: { ...CONNECTION_VALUES(), mode: "url", sslMode: "disable" } })).id;
   linkB = (await links.createLinkForTeam(ownerB, { connectionId: connectionB, name: "theirs", scope: { access: "read" } })).id;
+  providerA = await freshProvider();
 }, 120_000);
 
 afterAll(async () => {
@@ -331,6 +345,7 @@ describe("other tenants' object ids behind one's own team id", () => {
       ["regenerateDescriptionsAction", { teamId: teamB, connectionId: connectionA }],
       ["changeMemberRoleAction", { teamId: teamB, userId: users.owner, role: "viewer" }],
       ["removeMemberAction", { teamId: teamB, userId: users.owner }],
+      ["removeIdentityProviderAction", { teamId: teamB, providerId: providerA }],
     ];
     const before = await snapshot([teamA]);
     for (const [name, input] of attempts) {
@@ -351,6 +366,63 @@ describe("other tenants' object ids behind one's own team id", () => {
       expect(result, name).toMatchObject({ ok: false, code: "not_found" });
       if (!result.ok) expect(result.error).not.toContain("finance-secret");
     }
+  });
+});
+
+describe("trusted identity providers", () => {
+  const providersOf = (teamId: string) => prisma.trustedIdentityProvider.findMany({ where: { teamId }, orderBy: { createdAt: "asc" } });
+
+  test("an admin's provider lands in their team alone; another team trusting the same issuer keeps its own row", async () => {
+    const values = PROVIDER_VALUES();
+    const added = await call("admin", "addIdentityProviderAction", { teamId: teamA, ...values });
+    expect(added).toMatchObject({ ok: true });
+    const ours = (await providersOf(teamA)).filter((p) => p.issuer === values.issuer);
+    expect(ours).toHaveLength(1);
+    expect(ours[0]).toMatchObject({ createdById: users.admin, jwksUri: values.jwksUri, allowedClientIds: values.allowedClientIds });
+    expect(added.ok && (added.data as { id: string }).id).toBe(ours[0]!.id);
+
+    // Team B may trust the same issuer for its own links; that row is B's, and removing it leaves A's.
+    const before = await snapshot([teamA]);
+    const theirs = await call("outsider", "addIdentityProviderAction", { teamId: teamB, ...values });
+    expect(theirs).toMatchObject({ ok: true });
+    const theirId = theirs.ok ? (theirs.data as { id: string }).id : "";
+    expect((await prisma.trustedIdentityProvider.findUnique({ where: { id: theirId } }))?.teamId).toBe(teamB);
+    expect(await call("outsider", "removeIdentityProviderAction", { teamId: teamB, providerId: theirId })).toMatchObject({ ok: true, data: { id: theirId } });
+    expect(await snapshot([teamA])).toBe(before);
+
+    expect(await call("owner", "addIdentityProviderAction", { teamId: teamA, ...values })).toMatchObject({ ok: false, code: "conflict" });
+    expect(await call("admin", "removeIdentityProviderAction", { teamId: teamA, providerId: ours[0]!.id })).toMatchObject({ ok: true, data: { id: ours[0]!.id } });
+    expect(await prisma.trustedIdentityProvider.findUnique({ where: { id: ours[0]!.id } })).toBeNull();
+    // Removed once: the second call finds nothing, as for an id that never existed.
+    expect(await call("admin", "removeIdentityProviderAction", { teamId: teamA, providerId: ours[0]!.id })).toMatchObject({ ok: false, code: "not_found" });
+  });
+
+  test("what an admin pastes is checked before it is trusted: refused as invalid input, nothing written", async () => {
+    const rsa = { kty: "RSA", kid: "k1", n: "sXch", e: "AQAB" };
+    const { jwksUri: _uri, ...inline } = PROVIDER_VALUES();
+    const attempts: [string, Record<string, unknown>][] = [
+      ["a private RSA key", { ...inline, jwks: JSON.stringify({ keys: [{ ...rsa, d: "secret" }] }) }],
+      ["a symmetric key (HS256 with a known secret)", { ...inline, jwks: JSON.stringify({ keys: [{ kty: "oct", k: "c2VjcmV0" }] }) }],
+      ["a JWKS object instead of its text", { ...inline, jwks: { keys: [rsa] } }],
+      ["text that is not JSON", { ...inline, jwks: "{keys:" }],
+      ["no keys", { ...inline, jwks: JSON.stringify({ keys: [] }) }],
+      ["both a URI and inline keys", { ...inline, jwksUri: "https://idp.example.com/keys", jwks: JSON.stringify({ keys: [rsa] }) }],
+      ["neither", inline],
+      ["an http URI", { ...inline, jwksUri: "http://idp.example.com/keys" }],
+      ["a URI with credentials", { ...inline, jwksUri: "https://user:pw@idp.example.com/keys" }],
+      ["a file URI", { ...inline, jwksUri: "file:///etc/passwd" }],
+      ["a padded issuer", { ...inline, jwks: JSON.stringify({ keys: [rsa] }), issuer: ` ${inline.issuer}` }],
+      ["an empty name", { ...inline, jwks: JSON.stringify({ keys: [rsa] }), name: "" }],
+      ["no allowed client", { ...inline, jwks: JSON.stringify({ keys: [rsa] }), allowedClientIds: [] }],
+      ["21 allowed clients", { ...inline, jwks: JSON.stringify({ keys: [rsa] }), allowedClientIds: Array.from({ length: 21 }, (_, i) => `c${i}`) }],
+    ];
+    const before = await snapshot();
+    for (const [label, values] of attempts) {
+      expect(await call("owner", "addIdentityProviderAction", { teamId: teamA, ...values }), label).toMatchObject({ ok: false, code: "invalid_input" });
+    }
+    expect(await snapshot()).toBe(before);
+    // The same inline key set, public only, is accepted: the refusals above are about what was pasted.
+    expect(await call("owner", "addIdentityProviderAction", { teamId: teamA, ...inline, jwks: JSON.stringify({ keys: [rsa] }) })).toMatchObject({ ok: true });
   });
 });
 
