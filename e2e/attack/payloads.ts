@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { ActionParam, ServerAction } from "../support/dashboard-surface";
 import type { VictimWorld } from "../support/victim-world";
+import { victimProvider } from "./victim-provider";
 
 /**
  * Hostile arguments for any action, built from its parameter list and from every field name the
@@ -10,7 +11,7 @@ import type { VictimWorld } from "../support/victim-world";
 
 export const ID_FIELDS = [
   "teamId", "linkId", "connectionId", "userId", "apiKeyId", "keyId", "invitationId", "sessionId",
-  "grantId", "clientId", "token", "slug", "id", "jobId", "memberId", "ownerId", "confirmSlug",
+  "grantId", "clientId", "token", "slug", "id", "jobId", "memberId", "ownerId", "confirmSlug", "providerId",
 ];
 
 export interface Payload {
@@ -55,6 +56,13 @@ export function victimValue(field: string, w: VictimWorld): unknown {
     description: "pwned description",
     tables: ["canary"],
     resetHuman: true,
+    // The victim's trusted identity provider (seeded by run-attacks before each action), and a
+    // provider that is well-formed apart from its team, so adding one gets past input parsing.
+    providerId: victimProvider(w)?.id ?? randomUUID(),
+    issuer: victimProvider(w)?.issuer ?? "https://pwned.example.com",
+    jwksUri: "https://pwned.example.com/keys",
+    jwks: undefined,
+    allowedClientIds: ["pwned-client"],
     values: {
       name: "pwned",
       ...targetFields(w.targetUrl),

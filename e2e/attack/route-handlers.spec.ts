@@ -3,7 +3,9 @@ import http from "node:http";
 import { expect, test } from "@playwright/test";
 import { readSurface, runDistDir, type RouteHandler, type Surface } from "../support/dashboard-surface";
 import { HttpActor } from "../support/attacker-http";
+import { withoutWorkerBookkeeping } from "./bookkeeping";
 import { leaks } from "./run-attacks";
+import { ensureVictimProvider } from "./victim-provider";
 import { describeChange, diffSnapshots, judge, protectedIds, settle, snapshotMetadata } from "../support/tenant-snapshot";
 import { seedVictimWorld, targetChecksum, type VictimWorld } from "../support/victim-world";
 import { webUrl } from "../support/stack";
@@ -21,6 +23,8 @@ let w: VictimWorld;
 test.beforeAll(async () => {
   surface = readSurface(runDistDir());
   w = await seedVictimWorld();
+  // Its identity provider too: a route that printed the provider's name to an outsider is a leak.
+  await ensureVictimProvider(w);
 });
 
 
@@ -112,7 +116,7 @@ for (const kind of ["outsider", "signed-out"] as const) {
       }
       const after = await snapshotMetadata(metaUrl);
       const ids = protectedIds(before, { userId: kind === "outsider" ? w.outsider.userId : null, ownTeamIds: kind === "outsider" ? [w.outsider.teamId] : [] });
-      for (const ch of judge(diffSnapshots(before, after), ids, kind === "outsider" ? w.outsider.userId : null)) findings.push(`${route.route}: ${describeChange(ch)}`);
+      for (const ch of judge(withoutWorkerBookkeeping(diffSnapshots(before, after)), ids, kind === "outsider" ? w.outsider.userId : null)) findings.push(`${route.route}: ${describeChange(ch)}`);
       if ((await targetChecksum(w.targetUrl)) !== checksum) findings.push(`${route.route}: the victim's target database changed`);
       // The outsider's session may have been signed out by a hostile /api/auth call: sign back in.
       if (kind === "outsider" && !(await actor.signedIn())) await actor.signIn("correct horse battery staple");

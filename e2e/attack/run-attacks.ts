@@ -4,7 +4,9 @@ import type { HttpActor } from "../support/attacker-http";
 import { describeChange, diffSnapshots, judge, protectedIds, settle, snapshotMetadata, type RowChange, type Snapshot } from "../support/tenant-snapshot";
 import { CANARY_PREFIX, SEEDED_TARGETS, VICTIM_MARKER, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
 import { PASSWORD } from "../support/stack";
+import { withoutWorkerBookkeeping } from "./bookkeeping";
 import { payloadsFor, type Payload } from "./payloads";
+import { VICTIM_PROVIDER_MARKER, ensureVictimProvider } from "./victim-provider";
 
 export interface Finding {
   actor: ActorKind;
@@ -85,7 +87,7 @@ export function leaks(kind: ActorKind | "outsider-route", text: string, sent: st
   if (ownCanary) text = text.split(ownCanary).join("");
   if (text.includes(CANARY_PREFIX)) found.push(`a canary (${text.slice(text.indexOf(CANARY_PREFIX), text.indexOf(CANARY_PREFIX) + 20)}…)`);
   if (kind !== "viewer" && kind !== "member" && kind !== "admin") {
-    for (const m of text.match(VICTIM_MARKER) ?? []) {
+    for (const m of [...(text.match(VICTIM_MARKER) ?? []), ...(text.match(VICTIM_PROVIDER_MARKER) ?? [])]) {
       const at = text.indexOf(m);
       if (!sent.includes(m) && !found.some((f) => f.startsWith(m))) found.push(`${m} in …${text.slice(Math.max(0, at - 120), at + m.length + 40)}…`);
     }
@@ -141,6 +143,7 @@ export async function attackActions(opts: {
   let lastAfter: Snapshot = await snapshotMetadata(metaUrl);
   for (const action of opts.actions) {
     await heal(state, w);
+    await ensureVictimProvider(w);
     before = await snapshotMetadata(metaUrl);
     const checksum = await targetChecksum(w.targetUrl);
     const attackerTeam = kind === "outsider" ? state.ownTeamIds[state.ownTeamIds.length - 1]! : null;
@@ -158,7 +161,7 @@ export async function attackActions(opts: {
     });
     const after = await snapshotMetadata(metaUrl);
     lastAfter = after;
-    const changes = diffSnapshots(before, after);
+    const changes = withoutWorkerBookkeeping(diffSnapshots(before, after));
     const ids = protectedIds(before, { userId: state.userId, ownTeamIds: state.ownTeamIds });
     const violations = kind === "admin" ? adminViolations(changes, w, state.userId) : judge(changes, ids, state.userId);
     const succeeded = replies.filter((r) => r.reply.status === 200 && /"ok":true/.test(r.reply.text)).map((r) => r.p.label);
@@ -203,7 +206,7 @@ export async function attackActions(opts: {
   // Audit rows arrive through the queue: whatever lands after the last action is judged here.
   await new Promise((r) => setTimeout(r, 2500));
   const settled = await snapshotMetadata(metaUrl);
-  const late = diffSnapshots(lastAfter, settled).filter((ch) => ch.table.startsWith("audit"));
+  const late = withoutWorkerBookkeeping(diffSnapshots(lastAfter, settled)).filter((ch) => ch.table.startsWith("audit"));
   const lateIds = protectedIds(lastAfter, { userId: state.userId, ownTeamIds: state.ownTeamIds });
   const lateViolations = kind === "admin" ? [] : judge(late, lateIds, state.userId);
   if (lateViolations.length) {

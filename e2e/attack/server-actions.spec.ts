@@ -5,6 +5,7 @@ import { CANARY_PREFIX, seedVictimWorld, targetChecksum, type ActorKind, type Vi
 import { diffSnapshots, judge, protectedIds, snapshotMetadata } from "../support/tenant-snapshot";
 import { attackActions, formatFindings, pageFor } from "./run-attacks";
 import { ID_FIELDS } from "./payloads";
+import { ensureVictimProvider } from "./victim-provider";
 
 /**
  * Every server action the build contains, attacked over raw HTTP by an outsider, by each lower role
@@ -63,6 +64,46 @@ test("control: the same calls made by the victim's owner do reach the actions an
   // Judged as if the outsider had sent it: the owner's legitimate deletion is exactly what the judge must see.
   const seen = judge(diffSnapshots(before, after), protectedIds(before, { userId: w.outsider.userId, ownTeamIds: [w.outsider.teamId] }), w.outsider.userId);
   expect(seen.some((ch) => ch.table === "links" && ch.kind === "removed" && (ch.before as { id: string }).id === w.readLinkId)).toBe(true);
+});
+
+test("the victim's identity provider: refused to an outsider under either team, removed by its owner with what hangs off it", async () => {
+  const w = await world();
+  const remove = surface.actions.find((a) => a.name === "removeIdentityProviderAction");
+  const add = surface.actions.find((a) => a.name === "addIdentityProviderAction");
+  test.skip(!remove || !add, "no identity provider actions in this build");
+  const provider = await ensureVictimProvider(w);
+  const metaUrl = process.env.DATABASE_URL!;
+  const outsiderPage = pageFor(remove!, w.outsider.slug, w);
+
+  const before = await snapshotMetadata(metaUrl);
+  const underTheirs = await w.actors.outsider.callAction(remove!.id, outsiderPage, [{ teamId: w.outsider.teamId, providerId: provider.id }]);
+  const underOurs = await w.actors.outsider.callAction(remove!.id, outsiderPage, [{ teamId: w.teamId, providerId: provider.id }]);
+  for (const reply of [underTheirs, underOurs]) {
+    expect(reply.result, reply.text.slice(0, 300)).toMatchObject({ ok: false, code: "not_found" });
+    expect(reply.text).not.toContain(provider.name);
+  }
+  // Adding to the victim's team, and to their own a provider with the victim's issuer (each team
+  // trusts issuers for its own links): the first is refused, the second is theirs alone.
+  const intoOurs = await w.actors.outsider.callAction(add!.id, pageFor(add!, w.outsider.slug, w), [
+    { teamId: w.teamId, name: "pwned", issuer: "https://pwned.example.com", jwksUri: "https://pwned.example.com/keys", allowedClientIds: ["pwned"] },
+  ]);
+  expect(intoOurs.result, intoOurs.text.slice(0, 300)).toMatchObject({ ok: false, code: "not_found" });
+  const sameIssuer = await w.actors.outsider.callAction(add!.id, pageFor(add!, w.outsider.slug, w), [
+    { teamId: w.outsider.teamId, name: "mine", issuer: provider.issuer, jwksUri: `${provider.issuer}/keys`, allowedClientIds: ["victim-client"] },
+  ]);
+  expect(sameIssuer.result, sameIssuer.text.slice(0, 300)).toMatchObject({ ok: true });
+  const ids = protectedIds(before, { userId: w.outsider.userId, ownTeamIds: [w.outsider.teamId] });
+  expect(judge(diffSnapshots(before, await snapshotMetadata(metaUrl)), ids, w.outsider.userId)).toEqual([]);
+
+  // Control: the owner's removal answers ok, and the judge sees the provider, its linked identity and
+  // the grant issued through it go (so the refusals above were not a harness that reaches nothing).
+  const mid = await snapshotMetadata(metaUrl);
+  const own = await w.owner.callAction(remove!.id, pageFor(remove!, w.slug, w), [{ teamId: w.teamId, providerId: provider.id }]);
+  expect(own.result, own.text.slice(0, 300)).toMatchObject({ ok: true, data: { id: provider.id, revokedGrants: 1 } });
+  const seen = judge(diffSnapshots(mid, await snapshotMetadata(metaUrl)), protectedIds(mid, { userId: w.outsider.userId, ownTeamIds: [w.outsider.teamId] }), w.outsider.userId);
+  expect(seen.some((ch) => ch.table === "trusted_identity_providers" && ch.kind === "removed" && (ch.before as { id: string }).id === provider.id)).toBe(true);
+  expect(seen.some((ch) => ch.table === "enterprise_identities" && ch.kind === "removed")).toBe(true);
+  expect(seen.some((ch) => ch.table === "oauth_grants" && (ch.before as { id: string }).id === w.grantId && ch.changedColumns?.includes("revoked_at"))).toBe(true);
 });
 
 const ACTORS: Array<{ kind: ActorKind; only?: (name: string) => boolean }> = [
