@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { expect, test } from "@playwright/test";
 import { readSurface, runDistDir, type Surface } from "../support/dashboard-surface";
 import { CANARY_PREFIX, seedVictimWorld, targetChecksum, type ActorKind, type VictimWorld } from "../support/victim-world";
-import { diffSnapshots, judge, protectedIds, snapshotMetadata } from "../support/tenant-snapshot";
+import { diffSnapshots, judge, protectedIds, settle, snapshotMetadata } from "../support/tenant-snapshot";
 import { attackActions, formatFindings, pageFor } from "./run-attacks";
 import { ID_FIELDS } from "./payloads";
 import { ensureVictimProvider } from "./victim-provider";
@@ -75,6 +75,9 @@ test("the victim's identity provider: refused to an outsider under either team, 
   const metaUrl = process.env.DATABASE_URL!;
   const outsiderPage = pageFor(remove!, w.outsider.slug, w);
 
+  // Audit events of the test before (the owner's link deletion) still arrive through the worker: wait
+  // them out, or the judge would see them as this attack's doing.
+  await settle(metaUrl);
   const before = await snapshotMetadata(metaUrl);
   const underTheirs = await w.actors.outsider.callAction(remove!.id, outsiderPage, [{ teamId: w.outsider.teamId, providerId: provider.id }]);
   const underOurs = await w.actors.outsider.callAction(remove!.id, outsiderPage, [{ teamId: w.teamId, providerId: provider.id }]);
