@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -6,6 +7,7 @@ import { promisify } from "node:util";
 import { exportJWK, generateKeyPair } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
+import { generateSecretKey } from "@portcullis/db/secrets";
 import { createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
 import { createTeamWithLinks } from "./support/fixtures.js";
 
@@ -33,7 +35,8 @@ beforeAll(async () => {
   prisma = createPrismaClient(db.url);
   fx = await createTeamWithLinks(prisma);
   other = await createTeamWithLinks(prisma);
-  env = { ...process.env, DATABASE_URL: db.url, REDIS_URL: testRedisUrl() };
+  // Everything the CLI needs is given here: a fresh clone has no .env to fall back on.
+  env = { ...process.env, DATABASE_URL: db.url, REDIS_URL: testRedisUrl(), PORTCULLIS_SECRET_KEYS: generateSecretKey("k1"), AUDIT_CHAIN_KEY: randomBytes(32).toString("hex") };
 });
 
 afterAll(async () => {
