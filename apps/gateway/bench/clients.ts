@@ -36,22 +36,14 @@ export async function connectClient(spec: TargetSpec): Promise<BenchClient> {
       return { call: async () => void (await client.query(sqlFor(spec.sql, n++))), close: () => client.end() };
     }
     case "sdk": {
-      if (spec.era === "modern") {
-        // The v2 SDK client pinned to 2026-07-28, as an application that opts into the new revision.
-        const client = new ClientV2({ name: "portcullis-bench", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
-        await client.connect(new TransportV2(new URL(spec.url), { requestInit: { headers: spec.headers } }));
-        let n = Math.floor(Math.random() * 3000);
-        return {
-          async call() {
-            const result = await client.callTool({ name: spec.tool, arguments: { sql: sqlFor(spec.sql, n++) } });
-            if (result.isError) throw new Error(`${spec.name}: ${JSON.stringify(result.content)}`);
-          },
-          close: () => client.close(),
-        };
-      }
-      // The official SDK client (1.x, 2025-11-25), as most MCP hosts embed it today.
-      const client = new Client({ name: "portcullis-bench", version: "1.0.0" });
-      await client.connect(new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
+      const client =
+        spec.era === "modern"
+          ? // The v2 SDK client pinned to 2026-07-28, as an application that opts into the new revision.
+            new ClientV2({ name: "portcullis-bench", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } })
+          : // The official SDK client (1.x, 2025-11-25), as most MCP hosts embed it today.
+            new Client({ name: "portcullis-bench", version: "1.0.0" });
+      if (client instanceof ClientV2) await client.connect(new TransportV2(new URL(spec.url), { requestInit: { headers: spec.headers } }));
+      else await client.connect(new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
       let n = Math.floor(Math.random() * 3000);
       return {
         async call() {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { GatewayWorld, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, modernCall, modernHeaders, type LinkFixture } from "./fixtures.js";
 
 /**
  * A disconnecting caller's cancel must never reach another caller's statement. Found by attack: the
@@ -11,7 +11,6 @@ import { GatewayWorld, type LinkFixture } from "./fixtures.js";
 let world: GatewayWorld;
 let attacker: LinkFixture;
 let victim: LinkFixture;
-const MODERN = "2026-07-28";
 
 beforeAll(async () => {
   world = await GatewayWorld.create();
@@ -22,18 +21,8 @@ beforeAll(async () => {
 afterAll(() => world?.close());
 
 function call(link: LinkFixture, sql: string, signal?: AbortSignal): Promise<Response> {
-  const body = {
-    jsonrpc: "2.0",
-    id: 1,
-    method: "tools/call",
-    params: {
-      name: "execute_sql",
-      arguments: { sql },
-      _meta: { "io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientInfo": { name: "t", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} },
-    },
-  };
-  const headers = { "content-type": "application/json", accept: "application/json", authorization: `Bearer ${link.key}`, "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "execute_sql" };
-  return fetch(link.url, { method: "POST", signal, headers, body: JSON.stringify(body) });
+  const headers = { "content-type": "application/json", accept: "application/json", ...modernHeaders(link.key, "tools/call", "execute_sql") };
+  return fetch(link.url, { method: "POST", signal, headers, body: JSON.stringify(modernCall(sql)) });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

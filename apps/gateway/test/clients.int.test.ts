@@ -111,43 +111,28 @@ interface AnyClient {
   close(): Promise<void>;
 }
 
-const kinds: { label: string; name: string; revision: string; era: string | null; make(observed: Observed, link: LinkFixture): Promise<{ client: AnyClient; transport: unknown; era(): string | null }> }[] = [
-  {
-    label: "v2 client pinned to 2026-07-28",
-    name: "v2-pinned",
-    revision: "2026-07-28",
-    era: "modern",
+type Kind = { label: string; name: string; revision: string; era: string | null; make(observed: Observed, link: LinkFixture): Promise<{ client: AnyClient; transport: unknown; era(): string | null }> };
+
+/** The v2 client, told (or not) which revision to negotiate. */
+function v2Kind(label: string, name: string, revision: string, era: string, versionNegotiation?: { mode: "auto" | { pin: string } }): Kind {
+  return {
+    label,
+    name,
+    revision,
+    era,
     async make(observed, link) {
       const v2 = await import("@modelcontextprotocol/client");
-      const client = new v2.Client({ name: "v2-pinned", version: "2.4.0" }, { versionNegotiation: { mode: { pin: "2026-07-28" } } });
+      const client = new v2.Client({ name, version: "2.4.0" }, versionNegotiation ? { versionNegotiation } : undefined);
       const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
       return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
     },
-  },
-  {
-    label: "v2 client in auto mode",
-    name: "v2-auto",
-    revision: "2026-07-28",
-    era: "modern",
-    async make(observed, link) {
-      const v2 = await import("@modelcontextprotocol/client");
-      const client = new v2.Client({ name: "v2-auto", version: "2.4.0" }, { versionNegotiation: { mode: "auto" } });
-      const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
-      return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
-    },
-  },
-  {
-    label: "v2 client by default (2025 handshake)",
-    name: "v2-default",
-    revision: "2025-11-25",
-    era: "legacy",
-    async make(observed, link) {
-      const v2 = await import("@modelcontextprotocol/client");
-      const client = new v2.Client({ name: "v2-default", version: "2.4.0" });
-      const transport = new v2.StreamableHTTPClientTransport(new URL(`${url}/mcp/${link.linkId}`), { fetch: observingFetch(observed), requestInit: { headers: { authorization: `Bearer ${link.key}` } } });
-      return { client: client as unknown as AnyClient, transport, era: () => client.getProtocolEra() ?? null };
-    },
-  },
+  };
+}
+
+const kinds: Kind[] = [
+  v2Kind("v2 client pinned to 2026-07-28", "v2-pinned", "2026-07-28", "modern", { mode: { pin: "2026-07-28" } }),
+  v2Kind("v2 client in auto mode", "v2-auto", "2026-07-28", "modern", { mode: "auto" }),
+  v2Kind("v2 client by default (2025 handshake)", "v2-default", "2025-11-25", "legacy"),
   {
     label: "1.x SDK client",
     name: "sdk-1.x",

@@ -193,3 +193,30 @@ export async function rawPost(url: string, body: unknown, headers: Record<string
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests probe arbitrary JSON-RPC shapes
   return { status: response.status, headers: response.headers, text, json: json as Record<string, any> };
 }
+
+/** MCP 2026-07-28 on the wire, for tests that speak it raw: the per-request envelope and the standard headers. */
+export const MODERN = "2026-07-28";
+
+export function modernEnvelope(client: { name: string; version: string } = { name: "vitest", version: "1" }, extra: Record<string, unknown> = {}) {
+  return {
+    "io.modelcontextprotocol/protocolVersion": MODERN,
+    "io.modelcontextprotocol/clientInfo": client,
+    "io.modelcontextprotocol/clientCapabilities": {},
+    ...extra,
+  };
+}
+
+/** A 2026-07-28 request of `method` with `params` and the envelope. */
+export function modernRequest(method: string, params: Record<string, unknown> = {}, id: number | string = 1, meta: Record<string, unknown> = modernEnvelope()) {
+  return { jsonrpc: "2.0", id, method, params: { ...params, _meta: meta } };
+}
+
+/** execute_sql (or another tool) as a 2026-07-28 tools/call. */
+export function modernCall(sql: string, id: number | string = 1, meta: Record<string, unknown> = modernEnvelope(), name = "execute_sql") {
+  return modernRequest("tools/call", { name, arguments: { sql } }, id, meta);
+}
+
+/** The headers 2026-07-28 requires: version, method and (tools/call, resources/read) name. */
+export function modernHeaders(key: string, method: string, name?: string): Record<string, string> {
+  return { authorization: `Bearer ${key}`, "mcp-protocol-version": MODERN, "mcp-method": method, ...(name === undefined ? {} : { "mcp-name": name }) };
+}

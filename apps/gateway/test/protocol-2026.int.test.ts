@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import type { Gateway } from "../src/gateway.js";
-import { GatewayWorld, auditEvents, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, MODERN, auditEvents, modernCall as modernCallOf, modernEnvelope, modernHeaders, modernRequest, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
 
 /** MCP 2026-07-28 on the wire against the real gateway: the edge rules, result fields, audit, cancellation. */
 let world: GatewayWorld;
@@ -11,27 +11,11 @@ let gateway: Gateway;
 let reader: LinkFixture;
 let writer: LinkFixture;
 
-const MODERN = "2026-07-28";
 const ALL = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
-const envelope = (client = { name: "alice-client", version: "1.0" }, extra: Record<string, unknown> = {}) => ({
-  "io.modelcontextprotocol/protocolVersion": MODERN,
-  "io.modelcontextprotocol/clientInfo": client,
-  "io.modelcontextprotocol/clientCapabilities": {},
-  ...extra,
-});
-const modernCall = (sql: string, id: number | string = 1, meta: Record<string, unknown> = envelope(), name = "execute_sql") => ({
-  jsonrpc: "2.0",
-  id,
-  method: "tools/call",
-  params: { name, arguments: { sql }, _meta: meta },
-});
-const modernHeaders = (key: string, method: string, name?: string) => ({
-  authorization: `Bearer ${key}`,
-  "mcp-protocol-version": MODERN,
-  "mcp-method": method,
-  ...(name === undefined ? {} : { "mcp-name": name }),
-});
-const modern = (method: string, params: Record<string, unknown> = {}, id: number | string = 1) => ({ jsonrpc: "2.0", id, method, params: { ...params, _meta: envelope() } });
+// This file's requests come from "alice-client" unless a test names another.
+const envelope = (client = { name: "alice-client", version: "1.0" }, extra: Record<string, unknown> = {}) => modernEnvelope(client, extra);
+const modernCall = (sql: string, id: number | string = 1, meta: Record<string, unknown> = envelope(), name = "execute_sql") => modernCallOf(sql, id, meta, name);
+const modern = (method: string, params: Record<string, unknown> = {}, id: number | string = 1) => modernRequest(method, params, id, envelope());
 
 beforeAll(async () => {
   world = await GatewayWorld.create();

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { GatewayWorld, auditEvents, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, auditEvents, MODERN, modernCall, modernEnvelope, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
 
 /**
  * Step-up over the wire, with real OAuth tokens whose grants carry operation scopes: a statement the
@@ -32,17 +32,8 @@ async function tokenWith(scopes: string[], forLink: LinkFixture = link): Promise
 }
 
 const legacyCall = (sql: string) => ({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "execute_sql", arguments: { sql } } });
-const modernCall = (sql: string) => ({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: {
-    name: "execute_sql",
-    arguments: { sql },
-    _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28", "io.modelcontextprotocol/clientInfo": { name: "step-up-modern", version: "1" }, "io.modelcontextprotocol/clientCapabilities": {} },
-  },
-});
-const modernHeaders = { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "execute_sql" };
+const modern = (sql: string) => modernCall(sql, 1, modernEnvelope({ name: "step-up-modern", version: "1" }));
+const headersModern = { "mcp-protocol-version": MODERN, "mcp-method": "tools/call", "mcp-name": "execute_sql" };
 
 async function playlistRows(id: number): Promise<number> {
   const c = new pg.Client({ connectionString: world.target.url });
@@ -57,7 +48,7 @@ async function playlistRows(id: number): Promise<number> {
 describe("step-up", () => {
   test.each([
     ["2025 era", legacyCall, {}],
-    ["2026-07-28", modernCall, modernHeaders],
+    ["2026-07-28", modern, headersModern],
   ] as const)("%s: a read token reads, is refused a write with 403 insufficient_scope, nothing written, audited", async (_era, body, headers) => {
     const token = await tokenWith(["mcp:read"]);
     const auth = { authorization: `Bearer ${token}`, ...headers };

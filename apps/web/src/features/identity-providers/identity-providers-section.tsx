@@ -3,17 +3,11 @@ import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { ConfirmButton } from "../../components/confirm-button";
 import { Alert, Badge, Button, Card, CardHeader, Field, Input, Textarea } from "../../components/ui";
+import type { IdentityProviderView } from "@portcullis/oauth";
 import { addIdentityProviderAction, removeIdentityProviderAction } from "./actions";
 
-export interface IdentityProviderRow {
-  id: string;
-  name: string;
-  issuer: string;
-  jwksUri: string | null;
-  inlineKeyIds: string[];
-  allowedClientIds: string[];
-  linkedIdentities: number;
-}
+/** What the page passes: the operations' view without its Date (a client component's props are serialized). */
+export type IdentityProviderRow = Omit<IdentityProviderView, "createdAt">;
 
 /**
  * Settings › Enterprise identity providers. An admin names an issuer the team trusts, where its keys
