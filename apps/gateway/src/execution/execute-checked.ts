@@ -10,8 +10,16 @@ export interface CheckedExecution {
   outcome?: RunOutcome;
   /** Text for the caller when the statement failed (database error or unreachable database). */
   error?: string;
-  /** Gateway-level refusal on top of the policy's verdict (e.g. several statements). */
-  refusal?: { ruleId: string; reason: string };
+  /** Gateway-level refusal on top of the policy's verdict (several statements, the caller's own gate). */
+  refusal?: GateRefusal;
+}
+
+/** A refusal of a statement the policy allowed; step-up refusals also name the scopes to ask for. */
+export interface GateRefusal {
+  ruleId: string;
+  reason: string;
+  needs?: "read" | "write" | "admin";
+  stepUpScopes?: string[];
 }
 
 /** Whether an error is the target database being unreachable (rather than a bug or a SQL error). */
@@ -73,7 +81,17 @@ export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, s
 export async function executeChecked(
   services: Services,
   link: LinkRecord,
-  input: { sql: string; params?: unknown[]; checkSql?: string; forceRollback?: boolean; positionShift?: number; maxRows?: number; signal?: AbortSignal },
+  input: {
+    sql: string;
+    params?: unknown[];
+    checkSql?: string;
+    forceRollback?: boolean;
+    positionShift?: number;
+    maxRows?: number;
+    signal?: AbortSignal;
+    /** Last say before anything runs, on a verdict the link allows (the OAuth token's scope ceiling). */
+    gate?: (verdict: Verdict) => GateRefusal | null;
+  },
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
   const checkSql = input.checkSql ?? input.sql;
@@ -88,6 +106,8 @@ export async function executeChecked(
       },
     };
   }
+  const gated = input.gate?.(verdict);
+  if (gated) return { verdict, refusal: gated };
   let values: (string | null)[];
   try {
     values = (input.params ?? []).map(encodeParam);

@@ -7,7 +7,7 @@ import { executeChecked } from "../../execution/execute-checked.js";
 import type { RunOutcome } from "../../execution/run-statement.js";
 import type { LinkRecord } from "../../context.js";
 import { columnTypeNames } from "./column-types.js";
-import { refusedOrFailed, stepUpRefusal, auditBase } from "./sql-outcome.js";
+import { refusedOrFailed, stepUpGate, auditBase } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
 const input = z.object({ sql: sqlText, params: sqlParams });
@@ -119,9 +119,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     return { readOnlyHint: readOnly, destructiveHint: !readOnly, idempotentHint: false, openWorldHint: false };
   },
   async run(args, ctx, services) {
-    const stepUp = await stepUpRefusal(services, ctx, args.sql);
-    if (stepUp) return stepUp;
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, signal: ctx.signal });
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, signal: ctx.signal, gate: stepUpGate(ctx) });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;
     const { verdict } = execution;

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { executeChecked } from "../../execution/execute-checked.js";
-import { auditBase, refusedOrFailed, stepUpRefusal } from "./sql-outcome.js";
+import { auditBase, refusedOrFailed, stepUpGate } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
 const input = z.object({
@@ -29,8 +29,6 @@ export const explainQueryTool: TypedTool<typeof input> = {
   async run(args, ctx, services) {
     const prefix = args.analyze ? "EXPLAIN (ANALYZE, BUFFERS) " : "EXPLAIN ";
     const sql = prefix + args.sql;
-    const stepUp = await stepUpRefusal(services, ctx, sql);
-    if (stepUp) return stepUp;
     // The policy judges the EXPLAIN as a whole (EXPLAIN ANALYZE of a write is a write), and the
     // transaction is rolled back whatever it was.
     const execution = await executeChecked(services, ctx.link, {
@@ -41,6 +39,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
       // A plan is not a result set: the link's row limit does not apply to its lines.
       maxRows: 10_000,
       signal: ctx.signal,
+      gate: stepUpGate(ctx),
     });
     const stopped = refusedOrFailed(execution, sql, ctx);
     if (stopped) return stopped;

@@ -1,10 +1,9 @@
 import type { Verdict } from "@portcullis/policy";
-import type { CheckedExecution } from "../../execution/execute-checked.js";
+import type { CheckedExecution, GateRefusal } from "../../execution/execute-checked.js";
 import type { CallAudit, CallOutcome } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { insufficientScope } from "../../calls/step-up.js";
 import type { CallContext } from "../../context.js";
-import type { Services } from "../../services.js";
 
 type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes">;
 
@@ -13,20 +12,12 @@ export function auditBase(sql: string, verdict: Verdict): AuditBase {
 }
 
 /**
- * Step-up before anything runs: a statement the link allows but the OAuth token's scopes do not is
- * refused, and the protocol layer turns `ctx.insufficientScope` into 403 insufficient_scope. Only
- * principals with scopes pay for the extra (cached) verdict lookup.
+ * The pre-run gate of execute_sql and explain_query: a statement the link allows but the OAuth token's
+ * scopes do not is refused before it runs (API keys and internal callers have no scopes: no gate).
  */
-export async function stepUpRefusal(services: Services, ctx: CallContext, sql: string): Promise<CallOutcome | null> {
-  if (ctx.principal.grantedScopes === null) return null;
-  const catalog = await services.catalogFor(ctx.link);
-  const verdict = services.checker.check(sql, ctx.link.scope, catalog);
-  if (!verdict.allowed) return null; // the link refuses it anyway: that refusal explains more
-  const refusal = insufficientScope(ctx, verdict.classes);
-  if (!refusal) return null;
-  ctx.insufficientScope = refusal.stepUpScopes;
-  const withAllowance = { ...refusal, allows: linkAllowance(ctx.link) };
-  return { kind: "refused", refusal: withAllowance, audit: { ...auditBase(sql, verdict), verdict: "blocked", ruleId: refusal.ruleId, reason: refusal.reason } };
+export function stepUpGate(ctx: CallContext): ((verdict: Verdict) => GateRefusal | null) | undefined {
+  if (ctx.principal.grantedScopes === null) return undefined;
+  return (verdict) => insufficientScope(ctx, verdict.classes);
 }
 
 /** The refused or failed outcome of a checked execution, or null when it ran and has rows to give. */
@@ -36,6 +27,8 @@ export function refusedOrFailed(execution: CheckedExecution, sql: string, ctx: C
   if (!verdict.allowed || execution.refusal) {
     const ruleId = execution.refusal?.ruleId ?? verdict.ruleId ?? "refused";
     const reason = execution.refusal?.reason ?? verdict.reason ?? "refused";
+    // The protocol layer answers a step-up refusal with HTTP 403 insufficient_scope (outside batches).
+    if (execution.refusal?.stepUpScopes) ctx.insufficientScope = execution.refusal.stepUpScopes;
     return {
       kind: "refused",
       refusal: {
@@ -44,6 +37,8 @@ export function refusedOrFailed(execution: CheckedExecution, sql: string, ctx: C
         ...(verdict.statementIndex !== undefined && !execution.refusal ? { statementIndex: verdict.statementIndex } : {}),
         ...(verdict.object !== undefined && !execution.refusal ? { object: verdict.object } : {}),
         ...(verdict.needs !== undefined && !execution.refusal ? { needs: verdict.needs } : {}),
+        ...(execution.refusal?.needs ? { needs: execution.refusal.needs } : {}),
+        ...(execution.refusal?.stepUpScopes ? { stepUpScopes: execution.refusal.stepUpScopes } : {}),
         allows: linkAllowance(ctx.link),
       },
       audit: { ...base, verdict: "blocked", ruleId, reason },
