@@ -21,8 +21,27 @@ const app = next({ dev: false, dir, hostname, port });
 await app.prepare();
 const handle = app.getRequestHandler();
 
+// Next.js reads the whole body of every request its proxy sees before routing it (it clones the
+// body for the proxy, then waits for the end), so a 160 MiB chunked POST costs ~100 MiB of memory
+// before any route's own bounded reader runs. Bodies are therefore bounded here, before Next: a
+// declared length over the cap is refused with 413, and a body without a declared length with 411
+// (browsers and OAuth clients always declare one; nothing in the dashboard streams uploads).
+const maxBody = Number(process.env.WEB_MAX_BODY_BYTES || 2 * 1024 * 1024);
+
+function refuse(res, status, message) {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+  res.end(`${message}\n`);
+}
+
 const server = createServer((req, res) => {
   req.headers["x-portcullis-peer"] = req.socket.remoteAddress ?? "";
+  if (req.headers["transfer-encoding"] !== undefined) {
+    return refuse(res, 411, "the dashboard needs a Content-Length on request bodies; send the body with its length");
+  }
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && !(Number(declared) <= maxBody)) {
+    return refuse(res, 413, `request body too large: the dashboard accepts at most ${maxBody} bytes (WEB_MAX_BODY_BYTES)`);
+  }
   handle(req, res);
 });
 server.listen(port, hostname, () => console.log(`▸ dashboard listening on http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`));

@@ -192,3 +192,15 @@ test("POST route handlers do not hold an unbounded chunked body in memory", asyn
   expect(health.status).toBeLessThan(500);
   expect(findings, findings.join("\n")).toEqual([]);
 });
+
+test("the dashboard refuses an oversized or unmeasured body before Next.js reads it, pages and server actions included", async () => {
+  const big = Buffer.alloc(3 * 1024 * 1024, 0x61);
+  for (const target of ["/oauth/token", "/sign-in", "/"]) {
+    const res = await fetch(webUrl(target), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: big });
+    expect(res.status, target).toBe(413);
+    expect(await res.text()).toContain("WEB_MAX_BODY_BYTES");
+  }
+  const small = await fetch(webUrl("/oauth/token"), { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "grant_type=nope" });
+  expect(small.status).toBe(400);
+  expect(((await small.json()) as { error: string }).error).toBe("unsupported_grant_type");
+});
