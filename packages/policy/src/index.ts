@@ -1,5 +1,16 @@
-export { scopeSchema, parseScope, splitTableKey, ACCESS_LEVELS, DEFAULT_LIMITS } from "./scope/schema.js";
-export type { Scope, ScopeInput, TableRule, AccessLevel, ScopeError, ParseScopeResult } from "./scope/schema.js";
+export {
+  scopeSchema,
+  parseScope,
+  splitTableKey,
+  isGoverned,
+  ACCESS_LEVELS,
+  DEFAULT_LIMITS,
+  MASK_KINDS,
+  ROW_FILTER_PLACEHOLDER,
+  MEMBER_ATTRIBUTE_NAME,
+  TABLE_KEY_PATTERN,
+} from "./scope/schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, ParseScopeResult } from "./scope/schema.js";
 export { SCOPE_PRESETS, presetScope } from "./scope/presets.js";
 export type { PresetName, PresetOptions } from "./scope/presets.js";
 export { describeScope, summarizeScope } from "./scope/describe.js";
@@ -19,3 +30,7 @@ export type { Verdict, PolicyChecker, PolicyCheckerOptions } from "./decide/chec
 export type { StatementClass } from "./analyze/analyzer.js";
 export { RULES } from "./rules/rules.js";
 export type { RuleId } from "./rules/rules.js";
+export { bindRewriteParams, maskKeyFor } from "./rewrite/bind.js";
+export type { RewriteBindings, BoundValue } from "./rewrite/bind.js";
+export { ROW_FILTER_VIOLATION_MARKER } from "./rewrite/types.js";
+export type { StatementRewrite, ParamSource } from "./rewrite/types.js";

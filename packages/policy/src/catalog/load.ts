@@ -15,6 +15,11 @@ const QUERIES = {
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_description d ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0
       WHERE c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}`,
+  // Plain views' definitions, schema-qualified (search_path is pg_catalog during the load): the
+  // rewrite stage expands a view over a governed table into its definition.
+  viewDefinitions: `SELECT c.oid::int8 AS oid, pg_get_viewdef(c.oid) AS definition
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind = 'v' AND ${USER_NAMESPACE}`,
   systemRelations: `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname IN ('pg_catalog', 'information_schema')`,
   columns: `SELECT a.attrelid::int8 AS oid, a.attnum AS num, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -100,7 +105,14 @@ async function loadWith(client: Queryable): Promise<Catalog> {
   try {
     const rows: Record<keyof typeof QUERIES, Record<string, unknown>[]> = {} as never;
     for (const [key, sql] of Object.entries(QUERIES)) {
+      // pg_get_viewdef qualifies every name the search path does not reach: with pg_catalog alone, a
+      // view's definition names each user relation with its schema, whatever the link's search path.
+      // Only for that query: format_type's type names elsewhere stay as the session shows them.
+      const qualified = key === "viewDefinitions";
+      const previous = qualified ? ((await client.query("SHOW search_path")).rows[0] as { search_path: string }).search_path : null;
+      if (qualified) await client.query("SET LOCAL search_path = pg_catalog");
       rows[key as keyof typeof QUERIES] = (await client.query(sql)).rows;
+      if (previous !== null) await client.query("SELECT set_config('search_path', $1, true)", [previous]);
     }
     await client.query("COMMIT");
     return buildCatalog(rows);
@@ -128,6 +140,10 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     if (r.comment) rel.comment = r.comment;
     byOid.set(r.oid, rel);
     relations[`${r.schema}.${r.name}`] = rel;
+  }
+  for (const v of rows.viewDefinitions as { oid: string; definition: string | null }[]) {
+    const rel = byOid.get(v.oid);
+    if (rel && v.definition) rel.definition = v.definition;
   }
   const attnames = new Map<string, Map<number, string>>();
   for (const c of rows.columns as { oid: string; num: number; name: string; type: string; nullable: boolean; has_default: boolean }[]) {

@@ -27,6 +27,8 @@ export interface CatalogRelation {
   reads?: { relation: string; columns: string[] | "all" }[];
   /** Sequences: the table column owning it (serial/identity), which hides it along with the table. */
   ownedBy?: { relation: string; column: string };
+  /** Plain views: the defining SELECT, every user relation schema-qualified (pg_get_viewdef). */
+  definition?: string;
   /** Views: user functions called by the definition, transitively ("schema.name"). */
   calls?: string[];
   comment?: string;

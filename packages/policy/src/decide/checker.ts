@@ -6,6 +6,7 @@ import type { RuleId } from "../rules/rules.js";
 import { accessView } from "../scope/access.js";
 import { summarizeScope } from "../scope/describe.js";
 import type { Scope } from "../scope/schema.js";
+import type { StatementRewrite } from "../rewrite/types.js";
 
 export interface Verdict {
   allowed: boolean;
@@ -28,6 +29,12 @@ export interface Verdict {
   needs?: "read" | "write" | "admin";
   /** Parse errors: 0-based character offset PostgreSQL's parser reported. */
   position?: number;
+  /**
+   * Allowed statements on tables with row filters or masks, or catalog reads on links that hide
+   * something: the statement to run instead of the caller's text (same meaning plus our predicates,
+   * masks and catalog filters) and the parameters to bind after the caller's.
+   */
+  rewrite?: StatementRewrite;
 }
 
 export interface PolicyChecker {

@@ -51,6 +51,11 @@ export const RULES = {
   catalog_denied: "This system view exposes credentials, other sessions or server files: refused under every scope.",
   sequence_manipulation: "nextval/setval change a sequence: a write, needing write access on that sequence.",
   unsupported_statement: "A statement kind the gateway does not run.",
+  row_filter_violation: "The write would produce a row outside the table's row filter on this link (like a row-level-security WITH CHECK), or cannot be checked against it.",
+  masked_column_oracle: "The statement would use the clear value of a masked column where its result could reveal it (a write's WHERE, SET, ON CONFLICT or MERGE condition); only the masked value may be used.",
+  row_filter_view: "A materialized view, or a view that cannot be expanded, reads a table with a row filter or masks: its rows were not computed under them.",
+  catalog_unanswerable: "This catalog query cannot be answered without revealing objects, statistics or definitions the link cannot see.",
+  rewrite_failed: "The rewritten statement (row filters, masks, virtual catalog) could not be produced and verified; nothing was run.",
 } as const;
 
 export type RuleId = keyof typeof RULES;

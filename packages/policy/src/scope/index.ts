@@ -1,6 +1,17 @@
 // Scope helpers without the SQL parser: safe to import from the dashboard (no wasm is loaded).
-export { scopeSchema, parseScope, splitTableKey, ACCESS_LEVELS, DEFAULT_LIMITS } from "./schema.js";
-export type { Scope, ScopeInput, TableRule, AccessLevel, ScopeError, ParseScopeResult } from "./schema.js";
+export {
+  scopeSchema,
+  parseScope,
+  splitTableKey,
+  isGoverned,
+  ACCESS_LEVELS,
+  DEFAULT_LIMITS,
+  MASK_KINDS,
+  ROW_FILTER_PLACEHOLDER,
+  MEMBER_ATTRIBUTE_NAME,
+  TABLE_KEY_PATTERN,
+} from "./schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, ParseScopeResult } from "./schema.js";
 export { SCOPE_PRESETS, presetScope } from "./presets.js";
 export type { PresetName, PresetOptions } from "./presets.js";
 export { describeScope, summarizeScope } from "./describe.js";

@@ -13,9 +13,36 @@ const identifier = z
   .max(63, "PostgreSQL names are at most 63 bytes")
   .refine((s) => !s.includes("\0"), "must not contain NUL");
 
+/**
+ * How a masked column's value leaves the database (the mask is applied in SQL, below everything the
+ * statement does with the column): `redact` → `***` (NULL for non-text columns), `partial` → first and
+ * last character, `email` → `***@domain`, `last4` → `***` + last four characters, `hash` → a keyed,
+ * stable hash per link (`h:` + 16 hex), so values can be counted and grouped but not reversed.
+ */
+export const MASK_KINDS = ["redact", "partial", "email", "last4", "hash"] as const;
+export type MaskKind = (typeof MASK_KINDS)[number];
+
+const maskKindSchema = z.enum(MASK_KINDS, {
+  error: (issue) => `unknown mask ${JSON.stringify(issue.input)}: expected one of ${MASK_KINDS.join(", ")}`,
+});
+
+/**
+ * Placeholders a row filter may use; each is bound as a query parameter at call time, never spliced
+ * into the SQL text. `member.attr.NAME` are attributes an admin sets per member on the link.
+ */
+export const ROW_FILTER_PLACEHOLDER = /\{\{\s*(member\.id|member\.email|key\.id|link\.id|team\.id|member\.attr\.[a-z][a-z0-9_]{0,62})\s*\}\}/g;
+export const MEMBER_ATTRIBUTE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
 const tableRuleSchema = z.strictObject({
   access: accessSchema.optional(),
   hiddenColumns: z.array(identifier).optional(),
+  /**
+   * A SQL boolean expression over this table's columns; only rows for which it is true can be read,
+   * updated or deleted, and no write may produce a row for which it is not. Shape only here: the SQL
+   * is parsed and checked against the catalog by validateScopeAgainstCatalog (policy main export).
+   */
+  rowFilter: z.string().trim().min(1, "must not be empty; leave rowFilter out for no filter").max(4096, "at most 4096 characters").refine((s) => !s.includes("\0"), "must not contain NUL").optional(),
+  maskedColumns: z.record(identifier, maskKindSchema).optional(),
 });
 
 export const DEFAULT_LIMITS = { maxRows: 1000, statementTimeoutMs: 15000 } as const;
@@ -86,12 +113,31 @@ export const scopeSchema = z
           ctx.addIssue({ code: "custom", path: ["tables", key, "hiddenColumns", i], message: `column "${column}" is listed twice` });
         seenColumns.add(column);
       }
+      if (access === "none" && (rule.rowFilter !== undefined || Object.keys(rule.maskedColumns ?? {}).length > 0))
+        ctx.addIssue({
+          code: "custom",
+          path: ["tables", key, rule.rowFilter !== undefined ? "rowFilter" : "maskedColumns"],
+          message: `table "${full}" is hidden (access none), so a row filter or masks on it mean nothing; remove them or give the table access`,
+        });
+      for (const column of Object.keys(rule.maskedColumns ?? {})) {
+        if (seenColumns.has(column))
+          ctx.addIssue({
+            code: "custom",
+            path: ["tables", key, "maskedColumns", column],
+            message: `column "${column}" is both hidden and masked; a hidden column is never shown, so remove one of the two`,
+          });
+      }
     }
   });
 
 export type Scope = z.output<typeof scopeSchema>;
 export type ScopeInput = z.input<typeof scopeSchema>;
 export type TableRule = z.output<typeof tableRuleSchema>;
+
+/** Whether a table rule governs rows or values (the rewrite stage substitutes every reference to it). */
+export function isGoverned(rule: TableRule | undefined): boolean {
+  return !!rule && (rule.rowFilter !== undefined || Object.keys(rule.maskedColumns ?? {}).length > 0);
+}
 
 export interface ScopeError {
   path: string;
