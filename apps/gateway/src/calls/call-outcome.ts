@@ -1,4 +1,5 @@
 import type { AuditVerdict } from "@portcullis/jobs";
+import type { AccessLevel } from "@portcullis/policy/scope";
 
 /**
  * The contract between the protocol layer (http/mcp, mcp/handlers) and the one call path
@@ -29,9 +30,9 @@ export interface Refusal {
 }
 
 export interface LinkAllowance {
-  access: "none" | "read" | "write" | "admin";
+  access: AccessLevel;
   /** Tables with an access other than the link's default, "schema.table" → access. */
-  tables: Record<string, "none" | "read" | "write" | "admin">;
+  tables: Record<string, AccessLevel>;
   maxRows: number;
   statementTimeoutMs: number;
 }

@@ -1,7 +1,8 @@
+import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { z } from "zod";
 import type { CallOutcome } from "./call-outcome.js";
 
-const access = z.enum(["none", "read", "write", "admin"]);
+const access = z.enum(ACCESS_LEVELS);
 
 export const linkAllowanceSchema = z.object({
   access,
