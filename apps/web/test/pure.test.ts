@@ -28,6 +28,29 @@ describe("scope document helpers", () => {
     expect(cleaned.tables).toEqual({ employee: { access: "none" }, invoice: { hiddenColumns: ["total"] } });
   });
 
+  test("cleanScope keeps row filters and masks, drops blank filters, masks of hidden columns and rules of hidden tables", () => {
+    const cleaned = cleanScope({
+      access: "read",
+      tables: {
+        customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}", maskedColumns: { email: "email", phone: "last4" }, hiddenColumns: ["phone"] },
+        invoice: { rowFilter: "   " },
+        employee: { access: "none", rowFilter: "true", maskedColumns: { email: "hash" } },
+      },
+      limits,
+    });
+    expect(cleaned.tables).toEqual({
+      customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}", maskedColumns: { email: "email" }, hiddenColumns: ["phone"] },
+      employee: { access: "none" },
+    });
+  });
+
+  test("summaries count row filters and masked columns; an unreadable scope says nothing is allowed", () => {
+    expect(summarize({ access: "read", tables: { customer: { rowFilter: "country = 'USA'", maskedColumns: { email: "email", company: "hash" } } }, limits })).toBe(
+      "Read only · 1 row filter · 2 masked columns · ≤ 1000 rows",
+    );
+    expect(summarize({ access: "read", tables: { customer: { maskedColumns: { email: "rot13" } } } })).toBe("Unreadable scope (nothing is allowed)");
+  });
+
   test("table keys use the short form for public", () => {
     expect(tableKey("public", "orders")).toBe("orders");
     expect(tableKey("sales", "orders")).toBe("sales.orders");

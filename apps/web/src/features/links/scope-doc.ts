@@ -1,17 +1,13 @@
 /** The scope document as the editor holds it, and the pure helpers around it (unit-tested). */
-export type Access = "none" | "read" | "write" | "admin";
-export interface TableRule {
-  access?: Access;
-  hiddenColumns?: string[];
-}
-export interface ScopeDoc {
-  access: Access;
-  schemas?: string[];
-  tables: Record<string, TableRule>;
-  limits: { maxRows: number; statementTimeoutMs: number };
-}
+import { DEFAULT_LIMITS, type AccessLevel, type MaskKind, type Scope, type TableRule } from "@portcullis/policy/scope";
 
-export const DEFAULT_SCOPE: ScopeDoc = { access: "read", tables: {}, limits: { maxRows: 1000, statementTimeoutMs: 15000 } };
+// The one schema lives in packages/policy (scope/schema.ts); the editor only names its types.
+export type Access = AccessLevel;
+export type { MaskKind, TableRule };
+/** The editor's draft: the parsed scope shape (defaults applied), checked again by the server on save. */
+export type ScopeDoc = Scope;
+
+export const DEFAULT_SCOPE: ScopeDoc = { access: "read", tables: {}, limits: { ...DEFAULT_LIMITS } };
 
 export type Preset = "read-only" | "read-write" | "full" | "custom";
 /** Which preset a document matches; hiding tables or columns fits every preset. */
@@ -28,15 +24,21 @@ export function tableKey(schema: string, name: string): string {
   return schema === "public" ? name : `${schema}.${name}`;
 }
 
-
-/** Removes rules that say nothing (same access as the default, no hidden columns). */
+/**
+ * Removes rules that say nothing (same access as the default, no hidden columns, no filter, no masks).
+ * A hidden table keeps nothing else: a filter or mask on it would mean nothing (the schema refuses it).
+ */
 export function cleanScope(scope: ScopeDoc): ScopeDoc {
   const tables: Record<string, TableRule> = {};
   for (const [k, r] of Object.entries(scope.tables)) {
     const rule: TableRule = {};
     if (r.access && r.access !== scope.access) rule.access = r.access;
-    if (r.hiddenColumns?.length && rule.access !== "none") rule.hiddenColumns = r.hiddenColumns;
-    if (rule.access || rule.hiddenColumns) tables[k] = rule;
+    const hidden = (rule.access ?? scope.access) === "none";
+    if (r.hiddenColumns?.length && !hidden) rule.hiddenColumns = r.hiddenColumns;
+    if (r.rowFilter !== undefined && r.rowFilter.trim() !== "" && !hidden) rule.rowFilter = r.rowFilter;
+    const masks = Object.entries(r.maskedColumns ?? {}).filter(([column]) => !rule.hiddenColumns?.includes(column));
+    if (masks.length > 0 && !hidden) rule.maskedColumns = Object.fromEntries(masks);
+    if (Object.keys(rule).length > 0) tables[k] = rule;
   }
   return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
 }

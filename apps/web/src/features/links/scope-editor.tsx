@@ -1,5 +1,6 @@
 "use client";
 import { useEffect, useMemo, useRef, useState } from "react";
+import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
 import { validateScopeAction } from "./actions";
 import type { TableInfo } from "./operations";
@@ -69,9 +70,12 @@ export function ScopeEditor({
     if (p === "custom") return;
     const tablesNext: Record<string, TableRule> = {};
     for (const [k, r] of Object.entries(value.tables)) {
-      // Presets keep what is hidden (tables and columns): that is the PII decision, not the preset's.
+      // Presets keep what is hidden, filtered and masked: that is the PII decision, not the preset's.
       if (r.access === "none") tablesNext[k] = { access: "none" };
-      else if (r.hiddenColumns?.length) tablesNext[k] = { hiddenColumns: r.hiddenColumns };
+      else {
+        const { access: _access, ...kept } = r;
+        if (Object.keys(kept).length > 0) tablesNext[k] = kept;
+      }
       if (p === "read-write" && r.access === "write") tablesNext[k] = { ...tablesNext[k], access: "write" };
     }
     emit({ ...value, access: p === "full" ? "admin" : "read", tables: tablesNext });
@@ -208,7 +212,7 @@ export function ScopeEditor({
             <div className="flex items-center gap-3">
               <label htmlFor="default-access" className="text-sm font-medium text-zinc-800">Default access for tables not listed</label>
               <Select id="default-access" className="!w-44" value={value.access} onChange={(e) => emit({ ...value, access: e.target.value as Access })}>
-                {(["none", "read", "write", "admin"] as const).map((a) => (
+                {ACCESS_LEVELS.map((a) => (
                   <option key={a} value={a}>{ACCESS_TEXT[a]}</option>
                 ))}
               </Select>
@@ -281,7 +285,7 @@ export function ScopeEditor({
                             onChange={(e) => setRule(key, { ...rule, access: (e.target.value || undefined) as Access | undefined })}
                           >
                             <option value="">Default ({ACCESS_TEXT[value.access]})</option>
-                            {(["none", "read", "write", "admin"] as const).map((a) => (
+                            {ACCESS_LEVELS.map((a) => (
                               <option key={a} value={a}>{ACCESS_TEXT[a]}</option>
                             ))}
                           </select>

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseScope, type MaskKind } from "@portcullis/policy/scope";
 import { PortcullisError } from "@portcullis/db/errors";
 import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
@@ -53,13 +54,25 @@ export async function schemaView(ctx: TeamContext, connectionIdParam: string) {
   return { connection, takenAt: snapshot?.takenAt ?? null, tables: doc?.tables ?? [], diff: snapshotDiff(snapshot?.diff), descriptions: byKey, links };
 }
 
-/** What a link hides of a table: the whole table, some columns, or nothing. */
-export function hiddenUnder(scope: unknown, schema: string, table: string): { table: boolean; columns: Set<string> } {
-  const s = scope as { access?: string; schemas?: string[]; tables?: Record<string, { access?: string; hiddenColumns?: string[] }> };
-  const rule = s.tables?.[schema === "public" ? table : `${schema}.${table}`] ?? s.tables?.[`${schema}.${table}`];
-  const access = rule?.access ?? s.access ?? "read";
+/** What a link hides of a table: the whole table, some columns, or nothing; and what it masks or filters. */
+export function hiddenUnder(
+  scope: unknown,
+  schema: string,
+  table: string,
+): { table: boolean; columns: Set<string>; masked: Map<string, MaskKind>; filtered: boolean } {
+  const parsed = parseScope(scope);
+  // A stored scope that no longer parses makes the gateway refuse the link: show it as hiding all.
+  if (!parsed.ok) return { table: true, columns: new Set(), masked: new Map(), filtered: false };
+  const s = parsed.scope;
+  const rule = s.tables[schema === "public" ? table : `${schema}.${table}`] ?? s.tables[`${schema}.${table}`];
+  const access = rule?.access ?? s.access;
   const outsideSchemas = !!s.schemas && !s.schemas.includes(schema);
-  return { table: access === "none" || outsideSchemas, columns: new Set(rule?.hiddenColumns ?? []) };
+  return {
+    table: access === "none" || outsideSchemas,
+    columns: new Set(rule?.hiddenColumns ?? []),
+    masked: new Map(Object.entries(rule?.maskedColumns ?? {})),
+    filtered: rule?.rowFilter !== undefined,
+  };
 }
 
 export const descriptionSchema = z.string().trim().min(1, "a description cannot be empty; write what the table or column holds").max(2000, "keep descriptions under 2000 characters");

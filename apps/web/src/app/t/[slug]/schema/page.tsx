@@ -97,6 +97,7 @@ export default async function SchemaPage({ params, searchParams }: { params: Pro
                       {t.kind !== "table" ? <Badge>{t.kind.replace("_", " ")}</Badge> : null}
                       {t.rowEstimate !== null ? <span className="text-xs text-zinc-400">~{t.rowEstimate.toLocaleString("en")} rows</span> : null}
                       {hidden?.table ? <Badge tone="red">Hidden by {link!.name}</Badge> : null}
+                      {hidden?.filtered && !hidden.table ? <Badge tone="amber">Rows filtered by {link!.name}</Badge> : null}
                     </div>
                     <div className="mt-1">
                       <DescriptionEditor teamId={team.id} connectionId={connectionId} schema={t.schema} table={t.name} column="" label={tableKey} info={serialize(`${tableKey}.`)} />
@@ -114,6 +115,7 @@ export default async function SchemaPage({ params, searchParams }: { params: Pro
                             <span className={colHidden ? "font-mono text-xs text-zinc-400 line-through" : "font-mono text-xs text-zinc-900"}>{c.name}</span>
                             {t.primaryKey?.includes(c.name) ? <Badge tone="brand" className="ml-1">PK</Badge> : null}
                             {colHidden && !hidden?.table ? <Badge tone="red" className="ml-1">hidden</Badge> : null}
+                            {!colHidden && hidden?.masked.has(c.name) ? <Badge tone="amber" className="ml-1">masked ({hidden.masked.get(c.name)})</Badge> : null}
                           </td>
                           <td className="w-44 px-2 py-1.5 align-top font-mono text-xs text-zinc-500">{c.type}{c.nullable ? "" : " not null"}</td>
                           <td className="px-2 py-1 align-top">
