@@ -69,6 +69,10 @@ export const auditEventSchema = z.object({
   protocolVersion: auditProtocolVersionSchema.nullish(),
   /** From the request's `traceparent` when valid: correlates the event with logs and the client's trace. */
   traceId: auditTraceIdSchema.nullish(),
+  /** The statement that ran when the policy rewrote the caller's (row filters, masks, virtual catalog). */
+  rewrittenSql: optionalText(100_000),
+  /** Names of the member attributes the rewritten statement bound — never their values. */
+  attributeNames: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/)).max(100).nullish(),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;
