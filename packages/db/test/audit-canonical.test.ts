@@ -89,3 +89,26 @@ test("the revision and trace id (issue 13) are committed to when set, and rows w
   ];
   expect(new Set(variants.map((v) => canonicalAuditContent({ ...row, ...v }))).size).toBe(3);
 });
+
+test("the rewritten statement and attribute names (issue 14) are committed to when set; rows without them hash as before", () => {
+  const base = ["pc-audit-v1", row.id, row.teamId, "1", row.time, row.kind, null, null, null, null, "cursor", "1.0", "execute_sql", "SELECT 1", null, [], "allowed", null, null, 1.5, 1, 10, null, null, null];
+  const rewrittenSql = "SELECT 1 FROM (SELECT * FROM customer WHERE support_rep_id = $1 OFFSET 0) AS customer";
+  // Pinned: either field appends all five optional fields in place.
+  expect(canonicalAuditContent({ ...row, rewrittenSql, attributeNames: ["rep_id"] })).toBe(JSON.stringify([...base, null, null, null, rewrittenSql, ["rep_id"]]));
+  expect(canonicalAuditContent({ ...row, protocolVersion: "2026-07-28", rewrittenSql })).toBe(JSON.stringify([...base, null, "2026-07-28", null, rewrittenSql, null]));
+  // Absent, null and an empty name list are the old content.
+  expect(canonicalAuditContent({ ...row, rewrittenSql: null, attributeNames: [] })).toBe(JSON.stringify(base));
+  expect(canonicalAuditContent({ ...row, protocolVersion: "2026-07-28", attributeNames: [] })).toBe(JSON.stringify([...base, null, "2026-07-28", null]));
+
+  const h = chainHash(GENESIS_HASH, { ...row, rewrittenSql, attributeNames: ["rep_id"] });
+  for (const change of [{ rewrittenSql: "SELECT 2" }, { rewrittenSql: null }, { attributeNames: ["region"] }, { attributeNames: [] }, { attributeNames: ["rep_id", "region"] }]) {
+    expect(chainHash(GENESIS_HASH, { ...row, rewrittenSql, attributeNames: ["rep_id"], ...change })).not.toBe(h);
+  }
+  // The rewritten text cannot pass for the trace id or detail.
+  const variants = [
+    { detail: "x", rewrittenSql: null, attributeNames: ["a"] },
+    { detail: null, rewrittenSql: "x", attributeNames: ["a"] },
+    { detail: null, traceId: "x", rewrittenSql: null, attributeNames: ["a"] },
+  ];
+  expect(new Set(variants.map((v) => canonicalAuditContent({ ...row, ...v }))).size).toBe(3);
+});

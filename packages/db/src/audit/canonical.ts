@@ -49,6 +49,12 @@ export interface AuditRow {
    */
   protocolVersion?: string | null;
   traceId?: string | null;
+  /**
+   * The statement that ran when the policy rewrote it, and the member attribute names it bound (issue
+   * 14). Optional like the two above; an empty name list is the same as none.
+   */
+  rewrittenSql?: string | null;
+  attributeNames?: readonly string[] | null;
 }
 
 /**
@@ -93,14 +99,20 @@ export function canonicalParts(row: Omit<AuditRow, "seq">): CanonicalParts {
 
 /**
  * Fields added after the format was fixed, appended so that every row written before them keeps its
- * content: nothing (21 fields), `[detail]` (22, rows since configuration changes), or, once the
- * revision or trace id is set, all three in place `[detail, protocolVersion, traceId]` (24). Each shape
+ * content: nothing (21 fields), `[detail]` (22, rows since configuration changes), once the
+ * revision or trace id is set, all three in place `[detail, protocolVersion, traceId]` (24), and once a
+ * rewritten statement or attribute names are set, all five (26). Each shape
  * has its own length, so no value can be read as another field's (a `detail` of "2026-07-28" and a
  * protocol version of "2026-07-28" hash differently).
  */
-function optionalTail(row: Omit<AuditRow, "seq">): (string | null)[] {
+function optionalTail(row: Omit<AuditRow, "seq">): (string | readonly string[] | null)[] {
   const protocolVersion = row.protocolVersion ?? null;
   const traceId = row.traceId ?? null;
+  const rewrittenSql = row.rewrittenSql ?? null;
+  const attributeNames = row.attributeNames?.length ? row.attributeNames : null;
+  // Issue 14 (26 fields): `[detail, protocolVersion, traceId, rewrittenSql, attributeNames]` once either
+  // of the last two is set; older shapes unchanged.
+  if (rewrittenSql !== null || attributeNames !== null) return [row.detail, protocolVersion, traceId, rewrittenSql, attributeNames];
   if (protocolVersion !== null || traceId !== null) return [row.detail, protocolVersion, traceId];
   return row.detail == null ? [] : [row.detail];
 }

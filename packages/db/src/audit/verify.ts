@@ -66,6 +66,8 @@ interface StoredRow {
   detail: string | null;
   protocol_version: string | null;
   trace_id: string | null;
+  rewritten_sql: string | null;
+  attribute_names: string[];
   prev_hash: string;
   hash: string;
 }
@@ -79,7 +81,7 @@ SELECT id::text, team_id::text, seq::text,
   to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
   kind, link_id::text, api_key_id::text, oauth_client_id, user_id::text, client_name, client_version, tool,
   sql, fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error,
-  source_ip, request_id, detail, protocol_version, trace_id, prev_hash, hash
+  source_ip, request_id, detail, protocol_version, trace_id, rewritten_sql, attribute_names, prev_hash, hash
 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT ${PAGE}`;
 
 function toAuditRow(r: StoredRow): AuditRow {
@@ -111,6 +113,8 @@ function toAuditRow(r: StoredRow): AuditRow {
     detail: r.detail,
     protocolVersion: r.protocol_version,
     traceId: r.trace_id,
+    rewrittenSql: r.rewritten_sql,
+    attributeNames: r.attribute_names,
   };
 }
 
