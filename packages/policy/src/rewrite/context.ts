@@ -11,6 +11,13 @@ export interface RewriteContext {
   /** The target's server_version_num (MERGE … RETURNING needs 170000). */
   readonly serverVersion: number;
   /**
+   * The statement being rewritten as the driver received it: the RawStmt's `stmt` wrapper object
+   * (`{ InsertStmt: … }`, `{ ExplainStmt: … }`). The write check (rewrite/dml-check.ts) replaces this
+   * wrapper's single key in place to turn a top-level INSERT/UPDATE into a data-modifying CTE, and uses
+   * it to tell a top-level DML from one nested in a WITH query. Absent: writes needing a check are refused.
+   */
+  readonly statement?: PgNode;
+  /**
    * A parameter reference (`$n`, as a ParamRef node, wrapped in a TypeCast to `castType` when given)
    * for a value bound at call time. The same source (and cast) gets the same `$n` within a statement.
    */
