@@ -14,6 +14,8 @@ export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, P
 export { SCOPE_PRESETS, presetScope } from "./scope/presets.js";
 export type { PresetName, PresetOptions } from "./scope/presets.js";
 export { describeScope, summarizeScope } from "./scope/describe.js";
+export { describeGovernance, MASK_WORDS } from "./scope/describe-governance.js";
+export type { GovernanceWords, RowFilterWords, MaskedColumnWords } from "./scope/describe-governance.js";
 export { visibleObjects } from "./scope/visible.js";
 export { hiddenNames, redactHiddenMentions } from "./scope/redact.js";
 export type { HiddenNames } from "./scope/redact.js";

@@ -1,5 +1,6 @@
 import type { Catalog } from "../catalog/types.js";
 import { accessView } from "./access.js";
+import { describeGovernance } from "./describe-governance.js";
 import { splitTableKey, type AccessLevel, type Scope } from "./schema.js";
 
 const WORDS: Record<AccessLevel, string> = {
@@ -35,6 +36,8 @@ export function describeScope(scope: Scope, catalog?: Catalog): string {
     const tables = byLevel.get(level);
     if (tables?.length) lines.push(`${WORDS[level][0]!.toUpperCase()}${WORDS[level].slice(1)} on: ${tables.sort().join(", ")}.`);
   }
+  // Row filters and masks change what a read returns without a refusal; the caller must hear of them.
+  lines.push(...describeGovernance(scope, catalog).lines);
   const hides = catalog ? accessView(scope, catalog).hidesSomething : scope.access === "none" || hidesColumns || Object.values(scope.tables).some((t) => t.access === "none");
   if (hides)
     lines.push("Some tables or columns of this database are not available to this link; they behave as if they did not exist. System catalogs are not readable; use list_tables, describe_table and get_schema.");

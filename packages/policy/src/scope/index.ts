@@ -15,6 +15,8 @@ export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, P
 export { SCOPE_PRESETS, presetScope } from "./presets.js";
 export type { PresetName, PresetOptions } from "./presets.js";
 export { describeScope, summarizeScope } from "./describe.js";
+export { describeGovernance, MASK_WORDS } from "./describe-governance.js";
+export type { GovernanceWords, RowFilterWords, MaskedColumnWords } from "./describe-governance.js";
 export { visibleObjects } from "./visible.js";
 export { hiddenNames, redactHiddenMentions } from "./redact.js";
 export type { HiddenNames } from "./redact.js";

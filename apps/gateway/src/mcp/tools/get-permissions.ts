@@ -1,4 +1,4 @@
-import { describeScope, splitTableKey, type Scope } from "@portcullis/policy";
+import { MASK_KINDS, describeGovernance, describeScope, splitTableKey, type Scope } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
@@ -19,6 +19,7 @@ function escapeNames(summary: string, scope: Scope): string {
     const { schema, name } = splitTableKey(key);
     const escaped = `${ident(schema)}.${ident(name)}`;
     if (escaped !== `${schema}.${name}`) names.set(`${schema}.${name}`, escaped);
+    for (const column of Object.keys(scope.tables[key]?.maskedColumns ?? {})) if (ident(column) !== column) names.set(column, ident(column));
   }
   let out = summary;
   for (const [raw, escaped] of [...names].sort((a, b) => b[0].length - a[0].length)) out = out.split(raw).join(escaped);
@@ -31,18 +32,33 @@ function escapeNames(summary: string, scope: Scope): string {
 const output = z.object({
   allows: linkAllowanceSchema,
   maxResultBytes: z.number().int().describe("Results are also cut at this many bytes per call"),
-  summary: z.string().describe("The same in plain words, with hidden columns"),
+  summary: z.string().describe("The same in plain words, with hidden columns, row filters and masks"),
+  rowFilters: z
+    .array(
+      z.object({
+        table: z.string(),
+        description: z.string().describe("Which rows a statement sees and writes, in words; the member's values are never shown"),
+        attributes: z.array(z.string()).describe("Member attributes the filter compares with (names only)"),
+        shown: z.boolean().describe("false: the filter mentions something this link cannot see, so only its existence is said"),
+      }),
+    )
+    .describe("Tables whose rows are filtered for this caller: reads see only those rows, writes may not leave them"),
+  maskedColumns: z
+    .array(z.object({ table: z.string(), column: z.string(), mask: z.enum(MASK_KINDS), description: z.string() }))
+    .describe("Columns whose values come back masked; filters, joins and GROUP BY on them operate on the masked value"),
 });
 
 export const getPermissionsTool: TypedTool<typeof input> = {
   name: "get_permissions",
   title: () => "What this link may do",
-  description: () => "This link's permissions in plain words and as data: access per table, hidden columns, row limit and statement timeout.",
+  description: () =>
+    "This link's permissions in plain words and as data: access per table, hidden columns, row filters and masked columns, row limit and statement timeout.",
   input,
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(_args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
+    const governance = describeGovernance(ctx.link.scope, catalog);
     const summary = [
       escapeNames(describeScope(ctx.link.scope, catalog), ctx.link.scope),
       `Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`,
@@ -50,7 +66,13 @@ export const getPermissionsTool: TypedTool<typeof input> = {
     ].join("\n");
     return {
       kind: "ok",
-      data: { allows: linkAllowance(ctx.link), maxResultBytes: services.maxResultBytes, summary },
+      data: {
+        allows: linkAllowance(ctx.link),
+        maxResultBytes: services.maxResultBytes,
+        summary,
+        rowFilters: governance.rowFilters,
+        maskedColumns: governance.maskedColumns.map(({ table, column, mask, description }) => ({ table, column, mask, description })),
+      },
       text: summary,
       audit: { verdict: "allowed", bytes: Buffer.byteLength(summary) },
     };
