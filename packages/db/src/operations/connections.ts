@@ -3,6 +3,7 @@ import pg from "pg";
 import type { PrismaClient, SslMode } from "../client.js";
 import { PortcullisError, isUniqueViolation } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
+import { reencryptMaskSecrets } from "./mask-secrets.js";
 import { z } from "zod";
 import { getDbEnv } from "../env.js";
 import {
@@ -377,6 +378,8 @@ export async function reencryptSecrets(prisma: PrismaClient, keyring: SecretKeyr
       data: { secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId },
     });
   }
-  const remaining = await prisma.connection.count({ where: { secretKeyId: { not: keyring.primary.id } } });
-  return { reencrypted: stale.length, remaining, primaryKeyId: keyring.primary.id };
+  // The teams' hash-mask secrets are sealed with the same keys: an old key cannot go while one needs it.
+  const masks = await reencryptMaskSecrets({ query: async (sql, values) => ({ rows: await prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...values) }) }, keyring);
+  const remaining = (await prisma.connection.count({ where: { secretKeyId: { not: keyring.primary.id } } })) + masks.remaining;
+  return { reencrypted: stale.length + masks.reencrypted, remaining, primaryKeyId: keyring.primary.id };
 }
