@@ -1,6 +1,7 @@
 import { Buffer } from "node:buffer";
 import { parsePlpgsql, scanSql, type PgNode } from "../parse/parse.js";
-import { Refusal } from "./refusal.js";
+import { dynamicSql, unverifiable } from "./code.js";
+import { tooComplex, transactionControl } from "./dispatch.js";
 
 /** Analyses one piece of SQL text found in a body (every statement in it), or throws a Refusal. */
 export type EmbeddedSqlCheck = (sql: string) => void;
@@ -20,15 +21,15 @@ const MAX_BODY_DEPTH = 400;
 export function checkPlpgsqlBody(statementText: string, check: EmbeddedSqlCheck): void {
   const compiled = parsePlpgsql(statementText);
   if (!compiled.ok)
-    throw new Refusal("code_creation", `the PL/pgSQL body does not compile (${compiled.message}), so it cannot be verified`);
+    throw unverifiable(`the PL/pgSQL body does not compile (${compiled.message}), so it cannot be verified`);
   // One statement's text holds exactly one body: anything else means the text was not the statement.
-  if (compiled.functions.length !== 1) throw new Refusal("code_creation", "the PL/pgSQL body could not be isolated, so it cannot be verified");
+  if (compiled.functions.length !== 1) throw unverifiable("the PL/pgSQL body could not be isolated, so it cannot be verified");
   walk(compiled.functions, check, 0);
 }
 
 function walk(node: unknown, check: EmbeddedSqlCheck, depth: number): void {
   if (!node || typeof node !== "object") return;
-  if (depth > MAX_BODY_DEPTH) throw new Refusal("statement_too_complex", "the body is nested too deeply to analyse");
+  if (depth > MAX_BODY_DEPTH) throw tooComplex("the body is nested too deeply to analyse");
   if (Array.isArray(node)) {
     for (const item of node) walk(item, check, depth + 1);
     return;
@@ -36,10 +37,10 @@ function walk(node: unknown, check: EmbeddedSqlCheck, depth: number): void {
   for (const key in node as PgNode) {
     const value = (node as PgNode)[key];
     if (key === "PLpgSQL_stmt_dynexecute" || key === "PLpgSQL_stmt_dynfors" || key === "dynquery")
-      throw new Refusal("dynamic_sql", "EXECUTE of a string builds SQL at run time that no check can see; write the statement itself in the body");
+      throw dynamicSql("EXECUTE of a string builds SQL at run time that no check can see; write the statement itself in the body");
     // A COMMIT inside the body would end the gateway's transaction and, with it, its SET LOCAL limits.
     if (key === "PLpgSQL_stmt_commit" || key === "PLpgSQL_stmt_rollback")
-      throw new Refusal("transaction_control", "COMMIT/ROLLBACK inside a body would end the transaction the gateway runs the call in (and its time limit)");
+      throw transactionControl("COMMIT/ROLLBACK inside a body would end the transaction the gateway runs the call in (and its time limit)");
     if (key === "PLpgSQL_expr") {
       const expr = value as { query?: unknown; parseMode?: unknown };
       checkExpression(typeof expr.query === "string" ? expr.query : "", typeof expr.parseMode === "number" ? expr.parseMode : RAW_PARSE_DEFAULT, check);
@@ -58,7 +59,7 @@ function checkExpression(query: string, mode: number, check: EmbeddedSqlCheck): 
     check(`SELECT ${target}`);
     return check(`SELECT ${value}`);
   }
-  throw new Refusal("code_creation", "the body holds an expression of a kind the checker does not analyse");
+  throw unverifiable("the body holds an expression of a kind the checker does not analyse");
 }
 
 /** `target := value` (or `=`): splits at the first assignment operator outside brackets, as the grammar does. */
@@ -72,7 +73,7 @@ function splitAssignment(query: string): [string, string] {
       return [bytes.subarray(0, token.start).toString("utf8"), bytes.subarray(token.end).toString("utf8")];
     }
   }
-  throw new Refusal("code_creation", "an assignment in the body could not be analysed");
+  throw unverifiable("an assignment in the body could not be analysed");
 }
 
 /** Dollar-quotes `body` with a tag it does not contain. */

@@ -1,0 +1,212 @@
+import type { PgNode } from "../parse/parse.js";
+import type { RuleId } from "../rules/rules.js";
+import type { StatementAnalyzer, StatementClass } from "./analyzer.js";
+import { sessionState } from "./dispatch.js";
+import { generic } from "./expressions.js";
+import { relationFromRangeVar, resolveRelationName } from "./names.js";
+import { Refusal } from "./refusal.js";
+import { select } from "./select.js";
+import { MAX_DEPTH, list, nodeType, permissiveFrame, rank, str, strings } from "./tree.js";
+
+/** Schema changes, and the statements that reach outside the database or manage roles. */
+export const RULES_OWNED = ["ddl_not_permitted", "create_extension", "server_escape", "role_management", "deferred_code"] as const satisfies readonly RuleId[];
+
+export function ddlNotPermitted(message: string, need?: string, object?: string): Refusal {
+  return new Refusal("ddl_not_permitted", message, need, object);
+}
+export function deferredCode(message: string): Refusal {
+  return new Refusal("deferred_code", message);
+}
+export function roleManagement(message: string): Refusal {
+  return new Refusal("role_management", message);
+}
+export function serverEscape(): Refusal {
+  return new Refusal("server_escape", "this statement reaches outside the database");
+}
+
+/** CREATE/ALTER EXTENSION. */
+export function extensionStatement(_a: StatementAnalyzer, _kind: string, _node: PgNode): StatementClass {
+  throw new Refusal("create_extension", "installing or changing extensions is refused");
+}
+
+export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): StatementClass {
+  a.cls = "ddl";
+  deferredExpressions(a, { [kind]: node }, 0);
+  const needAdmin = (what: string): never => {
+    throw new Refusal("ddl_not_permitted", `${what} needs admin access`, "admin access");
+  };
+  if (node.behavior === "DROP_CASCADE" && a.view.hidesSomething)
+    throw new Refusal("ddl_not_permitted", "DROP ... CASCADE could drop objects this link cannot see", "admin access on a link that hides nothing");
+  switch (kind) {
+    case "CreateStmt":
+    case "CreateTableAsStmt":
+    case "ViewStmt":
+    case "CreateSeqStmt": {
+      const rv = ((kind === "CreateTableAsStmt" ? (node.into as PgNode)?.rel : kind === "CreateSeqStmt" ? node.sequence : kind === "ViewStmt" ? node.view : node.relation) ?? {}) as PgNode;
+      // A temporary object outlives the call on the pooled session and would shadow a real table
+      // for the next caller (pg_temp is searched first).
+      if (rv.relpersistence === "t" || rv.schemaname === "pg_temp")
+        throw sessionState("temporary tables, views and sequences outlive the call on shared sessions; create a regular one");
+      const schema = (rv.schemaname as string | undefined) ?? a.view.searchPath[0] ?? "public";
+      const name = rv.relname as string;
+      if (rank(a.view.accessFor(schema, name)) < 3 || (a.view.catalog.relations[`${schema}.${name}`] && !a.view.relations.has(`${schema}.${name}`)))
+        needAdmin(`creating ${schema}.${name}`);
+      if (kind === "CreateTableAsStmt" || kind === "ViewStmt") {
+        const query = (node.query as PgNode) ?? {};
+        const q = nodeType(query);
+        if (q?.[0] === "SelectStmt") select(a, q[1], a.root, {});
+        else if (q) throw new Refusal("ddl_not_permitted", "CREATE ... AS must be a SELECT");
+      }
+      // Inherited/partitioned-of parents, LIKE sources and references are checked as relations.
+      genericDdl(a, { ...node, relation: undefined, view: undefined, into: undefined, query: undefined, sequence: undefined });
+      return "ddl";
+    }
+    case "CreateSchemaStmt":
+      if (a.view.scope.access !== "admin" || a.view.scope.schemas) needAdmin("creating a schema");
+      if (list(node.schemaElts).length) throw new Refusal("ddl_not_permitted", "CREATE SCHEMA with embedded statements is not supported; create the objects separately");
+      return "ddl";
+    case "DropStmt": {
+      const relationTypes = new Set(["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE", "OBJECT_INDEX"]);
+      if (relationTypes.has(node.removeType as string) && node.removeType !== "OBJECT_INDEX") {
+        for (const obj of list(node.objects)) {
+          const names = list((nodeType(obj)?.[1] as PgNode | undefined)?.items).map(str).filter((s): s is string => s !== undefined);
+          // DROP ... IF EXISTS of a name that exists nowhere is harmless; a hidden one must not be dropped.
+          if (node.missing_ok && existsNowhere(a, names)) {
+            const schema = names.length >= 2 ? names[names.length - 2]! : (a.view.searchPath[0] ?? "public");
+            if (rank(a.view.accessFor(schema, names[names.length - 1]!)) < 3) needAdmin(`dropping ${names.join(".")}`);
+            continue;
+          }
+          const rel = resolveRelationName(a, names, true);
+          if (!rel || rel.access !== "admin") needAdmin(`dropping ${names.join(".")}`);
+        }
+        return "ddl";
+      }
+      if (a.view.scope.access !== "admin" || a.view.hidesSomething) needAdmin(`DROP ${String(node.removeType).replace("OBJECT_", "")}`);
+      return "ddl";
+    }
+    default: {
+      for (const cmd of list(node.cmds)) {
+        const sub = nodeType(cmd)?.[1]?.subtype as string | undefined;
+        if (sub === "AT_ChangeOwner" || sub === "AT_EnableRowSecurity" || sub === "AT_DisableRowSecurity" || sub === "AT_ForceRowSecurity" || sub === "AT_NoForceRowSecurity")
+          throw roleManagement("ownership and row security are managed outside the gateway");
+      }
+      const targets = adminTargets(node);
+      const what = kind.replace(/Stmt$/, "").replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
+      // Without a relation to check, the object could be a hidden one: only links hiding nothing.
+      if (targets === "none" && (a.view.scope.access !== "admin" || a.view.hidesSomething)) needAdmin(`${what} on a link that hides nothing`);
+      genericDdl(a, node);
+      return "ddl";
+    }
+  }
+}
+
+/**
+ * Defaults, CHECK and generated-column expressions, index, partition and statistics expressions run
+ * later, as whichever role writes, indexes or analyses the table (a DBA's load, autovacuum's
+ * ANALYZE): a user function there is a trigger by another name, refused like one. Built-in and
+ * extension functions are the operator's code, not the link's.
+ */
+function deferredExpressions(a: StatementAnalyzer, node: unknown, depth: number): void {
+  if (!node || typeof node !== "object" || depth > MAX_DEPTH) return;
+  if (Array.isArray(node)) {
+    for (const item of node) deferredExpressions(a, item, depth + 1);
+    return;
+  }
+  for (const key in node as PgNode) {
+    const value = (node as PgNode)[key] as PgNode;
+    if (!value || typeof value !== "object") continue;
+    switch (key) {
+      case "Constraint":
+        userCodeIn(a, value.raw_expr, "a default, CHECK or generated column expression");
+        userCodeIn(a, value.where_clause, "an exclusion constraint");
+        break;
+      case "IndexElem":
+      case "StatsElem":
+      case "PartitionElem":
+        userCodeIn(a, value.expr, key === "IndexElem" ? "an index expression" : key === "StatsElem" ? "a statistics expression" : "a partition key");
+        break;
+      case "AlterTableCmd":
+        if (value.subtype === "AT_ColumnDefault" || value.subtype === "AT_SetExpression" || value.subtype === "AT_CookedColumnDefault")
+          userCodeIn(a, value.def, "a column default or generated expression");
+        break;
+      case "IndexStmt":
+        userCodeIn(a, value.whereClause, "a partial index predicate");
+        break;
+    }
+    deferredExpressions(a, value, depth + 1);
+  }
+}
+
+function userCodeIn(a: StatementAnalyzer, expr: unknown, where: string): void {
+  const visit = (n: unknown, depth: number): void => {
+    if (!n || typeof n !== "object" || depth > MAX_DEPTH) return;
+    if (Array.isArray(n)) {
+      for (const item of n) visit(item, depth + 1);
+      return;
+    }
+    for (const key in n as PgNode) {
+      const value = (n as PgNode)[key] as PgNode;
+      if (key === "FuncCall" && isUserFunction(a, strings(value.funcname)))
+        throw new Refusal("deferred_code", `function ${strings(value.funcname).join(".")} in ${where} would run later as whichever role writes or maintains the table; use built-in functions there`);
+      if (key === "A_Expr") {
+        const op = strings(value.name);
+        if (a.view.catalog.operators?.[op[op.length - 1] ?? ""])
+          throw new Refusal("deferred_code", `operator ${op.join(".")} in ${where} runs a user function later, as whichever role writes or maintains the table`);
+      }
+      visit(value, depth + 1);
+    }
+  };
+  visit(expr, 0);
+}
+
+/** A function the link's side could have written: not built in, not from an extension. */
+function isUserFunction(a: StatementAnalyzer, names: string[]): boolean {
+  const name = names[names.length - 1] ?? "";
+  const schema = names.length >= 2 ? names[names.length - 2] : undefined;
+  if (schema === "pg_catalog") return false;
+  const catalog = a.view.catalog;
+  const key = schema !== undefined ? `${schema}.${name}` : a.view.searchPath.map((s) => `${s}.${name}`).find((k) => catalog.functions[k]);
+  const fn = key ? catalog.functions[key] : undefined;
+  if (fn) return !fn.extension;
+  // Unknown names (created in the same call, or later) count as user code; built-ins do not.
+  return schema !== undefined || catalog.builtinFunctions[name] === undefined;
+}
+
+function existsNowhere(a: StatementAnalyzer, names: string[]): boolean {
+  const name = names[names.length - 1]!;
+  const schemas = names.length >= 2 ? [names[names.length - 2]!] : a.view.catalog.schemas;
+  return schemas.every((s) => !a.view.catalog.relations[`${s}.${name}`]);
+}
+
+/** Whether the statement names relations ("some"), or none we can check ("none"). */
+function adminTargets(node: PgNode): "none" | "some" {
+  let found = false;
+  const visit = (n: unknown, depth: number): void => {
+    if (depth > MAX_DEPTH || !n || typeof n !== "object") return;
+    if (Array.isArray(n)) return n.forEach((x) => visit(x, depth + 1));
+    for (const [k, v] of Object.entries(n)) {
+      if (k === "RangeVar" || k === "relation") {
+        const rv = v as PgNode;
+        if (rv && typeof rv.relname === "string") {
+          found = true;
+        }
+      }
+      visit(v, depth + 1);
+    }
+  };
+  visit(node, 0);
+  return found ? "some" : "none";
+}
+
+/** DDL: every relation named must be visible and admin; expressions are checked permissively. */
+export function genericDdl(a: StatementAnalyzer, node: PgNode): void {
+  const frame = permissiveFrame(null);
+  generic(a, node, frame, {}, (rv) => {
+    const rel = relationFromRangeVar(a, rv, true);
+    if (rel && rel.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${rel.key} needs admin access`, "admin access", rel.key);
+    // Renaming or altering a table whose columns are partly hidden would slip them out of the
+    // scope's rule (rules are by name), so such tables are not changed through the gateway.
+    if (rel && rel.hiddenColumns.size > 0)
+      throw new Refusal("ddl_not_permitted", `${rel.key} has columns this link cannot see, so it cannot be changed through this link`, undefined, rel.key);
+  });
+}
