@@ -1,0 +1,256 @@
+import { maskedColumnOracle, rowFilterViolation } from "../analyze/dml.js";
+import { Refusal } from "../analyze/refusal.js";
+import type { PgNode } from "../parse/parse.js";
+import type { Governance, RelationAccess } from "../scope/access.js";
+import { andAll, clone, list, nodeType, replaceNode, str, strNode, template, templateExpression } from "./ast.js";
+import type { RewriteContext } from "./context.js";
+import { columnRefsIn, outputName, returningItems, setReturningItems, targetRefsAtLevel } from "./dml-returning.js";
+import { ROW_FILTER_VIOLATION_MARKER, type RewriteAnchor, type RewritePlan } from "./types.js";
+
+type DmlAnchor = Extract<RewriteAnchor, { kind: "dml_target" }>;
+
+const VERB: Record<DmlAnchor["stmtKind"], string> = { InsertStmt: "INSERT", UpdateStmt: "UPDATE", DeleteStmt: "DELETE", MergeStmt: "MERGE" };
+const CTE = "__pc_write";
+const OK = "__pc_ok";
+
+/**
+ * Writes on a governed table (design §2.4). UPDATE/DELETE touch only rows inside the row filter (the
+ * filter is ANDed into their WHERE, read on the old row). INSERT and UPDATE may not leave a row outside
+ * it: the statement becomes a data-modifying CTE whose RETURNING carries the filter evaluated on the
+ * new row, and whose outer query makes PostgreSQL itself raise (a cast of the marker text to integer)
+ * on any row where it is not true — no extra round trip, nothing written (the transaction fails).
+ * RETURNING of a masked column of the target returns the masked value.
+ *
+ * Output of a checked write: the caller's RETURNING columns (same names, same order), one row per
+ * written row; without a caller RETURNING, a result with ZERO columns and one row per written row, so
+ * the gateway reports its row count as "rows affected".
+ */
+export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: RewritePlan): { writeCheck: boolean } {
+  const kind = anchor.stmtKind;
+  const stmt = (anchor.stmt[kind] as PgNode | undefined) ?? anchor.stmt;
+  const rel = anchor.rel;
+  const g = ctx.view.governed.get(rel.key);
+  if (!g) return { writeCheck: false };
+  const rv = anchor.rangeVar;
+  if (g.readsGoverned.length > 0)
+    throw refuse(`${VERB[kind]} through view ${rel.key} would change ${g.readsGoverned.join(", ")}, which this link sees only through a row filter or masks; write the table itself`, rel);
+  if (g.governedChildren.length > 0 && rv.inh !== false)
+    throw refuse(`${VERB[kind]} on ${rel.key} would also change rows of ${g.governedChildren.join(", ")}, which have a row filter or masks on this link; use ${VERB[kind]} … ONLY ${rel.key}, or write the child table itself`, rel);
+  const qualifier = ((rv.alias as PgNode | undefined)?.aliasname as string | undefined) ?? (rv.relname as string);
+  const items = maskReturning(kind, stmt, rel, g, qualifier, ctx, plan);
+
+  if (kind === "MergeStmt") {
+    if (g.rowFilter === undefined) return { writeCheck: false };
+    throw refuse(
+      ctx.serverVersion < 170000
+        ? "MERGE into a table with a row filter cannot be checked on PostgreSQL < 17"
+        : "MERGE into a table with a row filter is not available through the gateway yet; use INSERT … ON CONFLICT, UPDATE or DELETE",
+      rel,
+    );
+  }
+  if (g.rowFilter === undefined) return { writeCheck: false };
+  if (kind === "UpdateStmt" || kind === "DeleteStmt") {
+    const filter = ctx.rowFilter(rel, qualifier);
+    if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+    const where = stmt.whereClause as PgNode | undefined;
+    stmt.whereClause = where ? andAll([where, filter]) : filter;
+  }
+  if (kind === "DeleteStmt") {
+    ctx.note(`${rel.key}: DELETE limited to rows inside the row filter`);
+    return { writeCheck: false };
+  }
+  if (kind === "InsertStmt") conflictCheck(stmt, rel, qualifier, ctx);
+  withCheck(anchor, stmt, items, rel, qualifier, ctx);
+  ctx.note(`${rel.key}: ${VERB[kind]} checked against the row filter (a row outside it is refused)`);
+  return { writeCheck: true };
+}
+
+function refuse(message: string, rel: RelationAccess): Refusal {
+  return rowFilterViolation(message, rel.key);
+}
+
+/**
+ * Masks the target's masked columns in RETURNING, in place, and returns the RETURNING items with any
+ * `*` of the target expanded (the write check selects them back by position). Whole-row references to
+ * a target with masks carry the clear values and cannot be masked in place: refused.
+ */
+function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationAccess, g: Governance, qualifier: string, ctx: RewriteContext, plan: RewritePlan): PgNode[] {
+  let items = returningItems(stmt);
+  if (items.length === 0) return items;
+  const needsExpansion = g.masks.size > 0 || g.rowFilter !== undefined;
+  const otherEntries = list(stmt.fromClause).length + list(stmt.usingClause).length > 0;
+  // `*` and `q.*` of the target become its columns (masked ones masked): checked by shape.
+  const expanded: PgNode[] = [];
+  for (const item of items) {
+    const rt = item.ResTarget as PgNode | undefined;
+    const ref = (rt?.val as PgNode | undefined)?.ColumnRef as PgNode | undefined;
+    const fields = list(ref?.fields);
+    const star = fields.length > 0 && nodeType(fields.at(-1))?.[0] === "A_Star";
+    const targetStar = star && (fields.length === 1 || str(fields.at(-2)) === qualifier);
+    if (!star || !needsExpansion) {
+      expanded.push(item);
+      continue;
+    }
+    if (!targetStar || (fields.length === 1 && otherEntries))
+      throw (g.masks.size > 0 ? maskedColumnOracle : rowFilterViolation)(
+        `RETURNING * of ${kind === "UpdateStmt" ? "UPDATE … FROM" : "DELETE … USING"} with other tables cannot be ${g.masks.size > 0 ? "masked" : "checked"} on this link; list the returned columns`,
+        rel.key,
+      );
+    for (const column of rel.columns) expanded.push(columnTarget(qualifier, column));
+  }
+  items = expanded;
+  setReturningItems(stmt, items);
+  if (g.masks.size === 0) return items;
+
+  // Anchors say which column references the analyzer resolved to the target; newly expanded stars
+  // are ours and handled here too.
+  const inReturning = columnRefsIn(items);
+  const masked = new Set<PgNode>();
+  for (const a of plan.anchors) {
+    if (a.kind !== "column" || a.rel !== rel || !inReturning.has(a.node) || a.where === "source") continue;
+    if (a.column === "*")
+      throw maskedColumnOracle(`RETURNING a whole row of ${rel.key} would carry the clear values of its masked columns; list the returned columns`, rel.key);
+    if (g.masks.has(a.column)) masked.add(a.node);
+  }
+  // Cross-check by shape at this query level: a reference to a masked target column the anchors
+  // missed (or a whole-row reference) refuses rather than leaving the clear value in the output.
+  targetRefsAtLevel(items, (wrapper, fields) => {
+    const names = fields.map(str);
+    const last = names.at(-1);
+    const target = names.length === 1 || names.at(-2) === qualifier;
+    if (names.length === 1 && last === qualifier && !rel.columns.includes(qualifier))
+      throw maskedColumnOracle(`RETURNING a whole row of ${rel.key} would carry the clear values of its masked columns; list the returned columns`, rel.key);
+    if (target && last !== undefined && g.masks.has(last)) masked.add(wrapper);
+  });
+  for (const item of items) {
+    const rt = item.ResTarget as PgNode;
+    if (masked.has(rt.val as PgNode) && typeof rt.name !== "string") rt.name = outputName(item);
+  }
+  for (const wrapper of masked) {
+    const column = str(list((wrapper.ColumnRef as PgNode).fields).at(-1))!;
+    const value = { ColumnRef: wrapper.ColumnRef };
+    const mask = ctx.mask(rel, column, value);
+    if (!mask) throw new Refusal("rewrite_failed", `the mask of ${rel.key}.${column} could not be applied`, undefined, rel.key);
+    replaceNode(wrapper, mask);
+  }
+  ctx.note(`${rel.key}: masked columns in RETURNING are returned masked`);
+  return items;
+}
+
+/**
+ * INSERT … ON CONFLICT DO UPDATE over an existing row outside the filter: refused like row-level
+ * security refuses it (never silently skipped, and never updated). The check runs after the caller's
+ * own ON CONFLICT WHERE, as PostgreSQL runs its policy check after that WHERE. The ELSE arm reads the
+ * existing row's ctid, so the planner cannot fold it into an error before any row is seen.
+ */
+function conflictCheck(stmt: PgNode, rel: RelationAccess, qualifier: string, ctx: RewriteContext): void {
+  const oc = stmt.onConflictClause as PgNode | undefined;
+  if (!oc || oc.action !== "ONCONFLICT_UPDATE") return;
+  const filter = ctx.rowFilter(rel, qualifier);
+  if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+  const check = templateExpression(
+    `SELECT CASE WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_filter IS TRUE THEN true ELSE CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:conflict:', pg_catalog.left(CAST(__pc_q.ctid AS pg_catalog.text), 0)), COALESCE(CAST(__pc_filter AS pg_catalog.text), 'null')) AS pg_catalog.int4) OPERATOR(pg_catalog.=) 1 END`,
+  );
+  const where = (oc.whereClause as PgNode | undefined) ?? templateExpression("SELECT true");
+  substitute(check, { __pc_where: where, __pc_filter: filter }, qualifier);
+  oc.whereClause = check;
+}
+
+/**
+ * The WITH CHECK of design §2.4: `stmt` (top level, or directly under EXPLAIN) moves into a CTE whose
+ * RETURNING is the caller's list plus the filter on the new row; the outer SELECT returns the caller's
+ * columns under their own names and raises on a row where the filter is not true.
+ */
+function withCheck(anchor: DmlAnchor, stmt: PgNode, items: PgNode[], rel: RelationAccess, qualifier: string, ctx: RewriteContext): void {
+  const kind = anchor.stmtKind;
+  const top = topWrapper(ctx.statement, stmt, kind);
+  if (!top)
+    throw refuse(`${VERB[kind]} on ${rel.key} inside a WITH query cannot be checked against its row filter on this link; run it as a statement of its own`, rel);
+  const filter = ctx.rowFilter(rel, qualifier);
+  if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+  const ok = template(`SELECT true AS ${OK}`).SelectStmt as PgNode;
+  const okTarget = list(ok.targetList)[0]!;
+  (okTarget.ResTarget as PgNode).val = filter;
+  const names = items.map(outputName);
+  setReturningItems(stmt, [...items, okTarget]);
+
+  const callerWith = stmt.withClause as PgNode | undefined;
+  delete stmt.withClause;
+  const taken = new Set(list(callerWith?.ctes).map((c) => (c.CommonTableExpr as PgNode | undefined)?.ctename as string));
+  let name = CTE;
+  for (let i = 2; taken.has(name); i++) name = `${CTE}${i}`;
+
+  const outer = template(
+    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE (CASE WHEN __pc_cte.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(__pc_cte.${OK} AS pg_catalog.text), 'null')) AS pg_catalog.int4) END) OPERATOR(pg_catalog.=) 1`,
+  ).SelectStmt as PgNode;
+  const cte = list((outer.withClause as PgNode).ctes)[0]!.CommonTableExpr as PgNode;
+  cte.ctename = name;
+  cte.aliascolnames = [...names.map((_, i) => strNode(`__pc_c${i + 1}`)), strNode(OK)];
+  cte.ctequery = { [kind]: stmt };
+  const column = list(outer.targetList)[0]!;
+  outer.targetList = names.map((n, i) => {
+    const t = clone(column);
+    const rt = t.ResTarget as PgNode;
+    rt.name = n;
+    (rt.val as PgNode).ColumnRef = { ...((rt.val as PgNode).ColumnRef as PgNode), fields: [strNode(name), strNode(`__pc_c${i + 1}`)] };
+    return t;
+  });
+  if (names.length === 0) delete outer.targetList;
+  renameRefs(outer.fromClause, "__pc_cte", name);
+  renameRefs(outer.whereClause, "__pc_cte", name);
+  if (callerWith) {
+    (callerWith.ctes as PgNode[]).push(list((outer.withClause as PgNode).ctes)[0]!);
+    outer.withClause = callerWith;
+  }
+  replaceNode(top, { SelectStmt: outer });
+}
+
+/** The wrapper (`{ InsertStmt: stmt }`) when `stmt` is the statement itself or directly under EXPLAIN. */
+function topWrapper(statement: PgNode | undefined, stmt: PgNode, kind: string): PgNode | undefined {
+  if (!statement) return undefined;
+  if (statement[kind] === stmt) return statement;
+  const query = (statement.ExplainStmt as PgNode | undefined)?.query as PgNode | undefined;
+  if (query && query[kind] === stmt) return query;
+  return undefined;
+}
+
+/** A `SELECT q.col` target built from a fixed template (templates are cached by text). */
+function columnTarget(qualifier: string, column: string): PgNode {
+  const sel = template("SELECT __pc_q.__pc_col").SelectStmt as PgNode;
+  const t = list(sel.targetList)[0]!;
+  ((t.ResTarget as PgNode).val as PgNode).ColumnRef = { ...(((t.ResTarget as PgNode).val as PgNode).ColumnRef as PgNode), fields: [strNode(qualifier), strNode(column)] };
+  return t;
+}
+
+/** Renames RangeVar and ColumnRef qualifiers `from` → `to` in a tree we built from a template. */
+function renameRefs(node: unknown, from: string, to: string): void {
+  if (!node || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const x of node) renameRefs(x, from, to);
+    return;
+  }
+  const n = node as PgNode;
+  if (n.relname === from) n.relname = to;
+  const s = n.String as PgNode | undefined;
+  if (s && s.sval === from) s.sval = to;
+  for (const key in n) renameRefs(n[key], from, to);
+}
+
+/** Replaces single-name ColumnRef placeholders with copies of the given trees, and `__pc_q` with the qualifier. */
+function substitute(node: unknown, values: Record<string, PgNode>, qualifier: string): void {
+  if (!node || typeof node !== "object") return;
+  if (Array.isArray(node)) {
+    for (const x of node) substitute(x, values, qualifier);
+    return;
+  }
+  const n = node as PgNode;
+  const ref = n.ColumnRef as PgNode | undefined;
+  if (ref) {
+    const fields = list(ref.fields);
+    const name = str(fields[0]);
+    if (fields.length === 1 && name !== undefined && Object.hasOwn(values, name)) replaceNode(n, clone(values[name]!));
+    else if (fields.length === 2 && name === "__pc_q") fields[0] = strNode(qualifier);
+    return;
+  }
+  for (const key in n) substitute(n[key], values, qualifier);
+}
