@@ -1,5 +1,5 @@
 import type { Catalog, CatalogFunction, CatalogRelation } from "../catalog/types.js";
-import { splitTableKey, type AccessLevel, type Scope } from "./schema.js";
+import { splitTableKey, type AccessLevel, type MaskKind, type Scope, type TableRule } from "./schema.js";
 
 export type VisibleAccess = Exclude<AccessLevel, "none">;
 
@@ -12,6 +12,21 @@ export interface RelationAccess {
   columns: string[];
 }
 
+/**
+ * Why the rewrite stage must touch references to a relation (row filters and masks, issue 14).
+ * Only visible relations have one; a relation absent from `AccessView.governed` is read as is.
+ */
+export interface Governance {
+  /** The scope's row filter on this relation (admin SQL with placeholders), if any. */
+  rowFilter: string | undefined;
+  /** Masked columns that exist and are visible, with their mask. */
+  masks: ReadonlyMap<string, MaskKind>;
+  /** Views and materialized views: governed relations their definition reads (transitively). */
+  readsGoverned: readonly string[];
+  /** Inheritance/partition parents: governed descendants a scan without ONLY would read. */
+  governedChildren: readonly string[];
+}
+
 /** What one scope makes of one catalog: precomputed once per (scope, catalog) pair. */
 export interface AccessView {
   scope: Scope;
@@ -22,6 +37,12 @@ export interface AccessView {
   /** True when the scope hides at least one existing object: catalog reads could then reveal it. */
   hidesSomething: boolean;
   relations: ReadonlyMap<string, RelationAccess>;
+  /**
+   * Relations whose references the rewrite stage changes: row-filtered or masked tables, views over
+   * them, parents of them. Empty for scopes without filters or masks: the rewrite then costs one
+   * size check per statement.
+   */
+  governed: ReadonlyMap<string, Governance>;
   /** Default access for relations that do not exist yet (CREATE TABLE) per schema. */
   accessFor(schema: string, name: string): AccessLevel;
   /** Visible user function, or undefined when hidden/absent. */
@@ -74,7 +95,7 @@ export function accessView(scope: Scope, catalog: Catalog): AccessView {
 
 function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
   const visibleSchemas = new Set(scope.schemas ?? catalog.schemas);
-  const rules = new Map<string, { access?: AccessLevel; hiddenColumns?: string[] }>();
+  const rules = new Map<string, TableRule>();
   for (const [key, rule] of Object.entries(scope.tables)) {
     const { schema, name } = splitTableKey(key);
     rules.set(`${schema}.${name}`, rule);
@@ -186,8 +207,51 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
     visibleSchemas,
     hidesSomething,
     relations,
+    governed: governedRelations(relations, rules, catalog),
     accessFor,
     functionFor,
     functionVerified,
   };
+}
+
+function governedRelations(relations: ReadonlyMap<string, RelationAccess>, rules: ReadonlyMap<string, TableRule>, catalog: Catalog): Map<string, Governance> {
+  const governed = new Map<string, Governance>();
+  const own = new Set<string>();
+  for (const [key, rule] of rules) {
+    const rel = relations.get(key);
+    if (!rel || (rule.rowFilter === undefined && Object.keys(rule.maskedColumns ?? {}).length === 0)) continue;
+    const masks = new Map<string, MaskKind>();
+    for (const [column, kind] of Object.entries(rule.maskedColumns ?? {})) if (rel.columns.includes(column)) masks.set(column, kind);
+    governed.set(key, { rowFilter: rule.rowFilter, masks, readsGoverned: [], governedChildren: [] });
+    own.add(key);
+  }
+  if (own.size === 0) return governed;
+  const entry = (key: string): Governance => {
+    let g = governed.get(key);
+    if (!g) governed.set(key, (g = { rowFilter: undefined, masks: new Map(), readsGoverned: [], governedChildren: [] }));
+    return g;
+  };
+  for (const [key, rel] of relations) {
+    // A view's rows come from its base tables: its catalog `reads` is already transitive. A view
+    // over a governed table that the scope itself hides is not in `relations` and needs nothing.
+    const reads = (rel.relation.reads ?? []).map((d) => d.relation).filter((r) => own.has(r));
+    if (reads.length > 0) (entry(key).readsGoverned as string[]).push(...reads);
+  }
+  // A scan of a parent reads its children's rows (inheritance, partitions): a governed child read
+  // through an ungoverned (or differently governed) parent would escape the child's filter.
+  const descendants = (key: string, seen: Set<string>): void => {
+    for (const child of catalog.relations[key]?.children ?? []) {
+      if (seen.has(child)) continue;
+      seen.add(child);
+      descendants(child, seen);
+    }
+  };
+  for (const key of relations.keys()) {
+    if (!catalog.relations[key]?.children.length) continue;
+    const seen = new Set<string>();
+    descendants(key, seen);
+    const governedChildren = [...seen].filter((c) => own.has(c));
+    if (governedChildren.length > 0) (entry(key).governedChildren as string[]).push(...governedChildren);
+  }
+  return governed;
 }

@@ -1,0 +1,198 @@
+import { Refusal } from "../analyze/refusal.js";
+import type { PgNode, RawStatement } from "../parse/parse.js";
+import type { AccessView, RelationAccess } from "../scope/access.js";
+import type { RewriteContext } from "./context.js";
+import { deparseVerified } from "./deparse.js";
+import { rowFilterExpression } from "./filter.js";
+import { maskExpression } from "./masks.js";
+import { ParamAllocator } from "./params.js";
+import { requalifyColumn, substituteSource } from "./sources.js";
+import type { ParamSource, RewriteAnchor, RewritePlan, StatementRewrite } from "./types.js";
+import { expandView } from "./views.js";
+
+// ---------------------------------------------------------------- hooks of the other slices
+
+/**
+ * Slice V (virtual catalog): whether this view's catalog anchors are rewritten at all, and the
+ * rewrite of one (true when it changed the tree). Wired by V in rewrite/catalog.ts.
+ */
+function catalogRewriteNeeded(_view: AccessView): boolean {
+  return false;
+}
+function rewriteCatalogAnchor(_anchor: Extract<RewriteAnchor, { kind: "catalog" }>, _ctx: RewriteContext): boolean {
+  return false;
+}
+
+/**
+ * Slice D (writes): the target of INSERT/UPDATE/DELETE/MERGE on a governed table, rewritten by
+ * `rewriteDmlTarget` in rewrite/dml-check.ts. Until then such writes are refused.
+ */
+function rewriteDmlTargetHook(anchor: Extract<RewriteAnchor, { kind: "dml_target" }>, _ctx: RewriteContext, _plan: RewritePlan): { writeCheck: boolean } {
+  throw new Refusal("row_filter_violation", `writes to tables with row filters or masks are not available yet (${anchor.rel.key})`, undefined, anchor.rel.key);
+}
+
+// ---------------------------------------------------------------- context
+
+class Context implements RewriteContext {
+  readonly notes: string[] = [];
+  changed = false;
+  writeCheck = false;
+
+  constructor(
+    readonly view: AccessView,
+    readonly serverVersion: number,
+    readonly params: ParamAllocator,
+    readonly statement: PgNode,
+  ) {}
+
+  param(source: ParamSource, castType?: string): PgNode {
+    return this.params.node(source, castType);
+  }
+
+  rowFilter(rel: RelationAccess, qualifier: string): PgNode | undefined {
+    return rowFilterExpression(this.view, rel, qualifier, this);
+  }
+
+  mask(rel: RelationAccess, column: string, value: PgNode): PgNode | undefined {
+    const kind = this.view.governed.get(rel.key)?.masks.get(column);
+    if (!kind) return undefined;
+    const type = rel.relation.columns.find((c) => c.name === column)?.type ?? "text";
+    return maskExpression(kind, value, type, this);
+  }
+
+  note(text: string): void {
+    if (!this.notes.includes(text)) this.notes.push(text);
+  }
+}
+
+// ---------------------------------------------------------------- driver
+
+/**
+ * Whether a checked statement needs the rewrite stage: one loop over its anchors, no allocation,
+ * and nothing at all when the scope governs nothing and the catalog needs no filtering.
+ */
+export function needsRewrite(plan: RewritePlan | undefined, view: AccessView): boolean {
+  if (!plan) return false;
+  const catalog = catalogRewriteNeeded(view);
+  if (view.governed.size === 0 && !catalog) return false;
+  for (const a of plan.anchors) {
+    if (a.kind === "catalog") {
+      if (catalog) return true;
+    } else if (a.kind !== "column" && view.governed.has(a.rel.key)) return true;
+  }
+  return false;
+}
+
+function applyPlan(plan: RewritePlan, ctx: RewriteContext, depth: number): void {
+  const c = ctx as Context;
+  const substituted = new Set<string>();
+  for (const anchor of plan.anchors) {
+    switch (anchor.kind) {
+      case "source": {
+        const governance = ctx.view.governed.get(anchor.rel.key);
+        // A node already replaced (an anchor recorded twice) is no longer a RangeVar.
+        if (!governance || !("RangeVar" in anchor.node)) break;
+        if (governance.readsGoverned.length > 0) expandView(anchor, ctx, applyPlan, depth);
+        else substituteSource(anchor, ctx);
+        c.changed = c.changed || !("RangeVar" in anchor.node);
+        if (!("RangeVar" in anchor.node)) substituted.add(anchor.rel.key);
+        break;
+      }
+      case "dml_target": {
+        const governance = ctx.view.governed.get(anchor.rel.key);
+        if (!governance) break;
+        if (governance.readsGoverned.length > 0)
+          throw new Refusal("row_filter_view", `writing through view ${anchor.rel.key} over ${governance.readsGoverned.join(", ")}, which this link reads only through a row filter or masks, is not available; write to the table itself`, undefined, anchor.rel.key);
+        if (governance.rowFilter === undefined && governance.masks.size === 0) break; // a parent only
+        const { writeCheck } = rewriteDmlTargetHook(anchor, ctx, plan);
+        c.writeCheck = c.writeCheck || writeCheck;
+        c.changed = true;
+        break;
+      }
+      case "catalog":
+        if (rewriteCatalogAnchor(anchor, ctx)) c.changed = true;
+        break;
+      case "column":
+        break;
+    }
+  }
+  if (substituted.size === 0) return;
+  for (const anchor of plan.anchors)
+    if (anchor.kind === "column" && anchor.where === "source" && anchor.qualifiedBySchema && substituted.has(anchor.rel.key)) requalifyColumn(anchor);
+}
+
+/** One statement of a text with the plan its analysis recorded. */
+export interface PlannedStatement {
+  raw: RawStatement;
+  plan: RewritePlan | undefined;
+}
+
+/**
+ * Rewrites one checked statement for the scope's row filters, masks and virtual catalog: the plan's
+ * anchors are replaced in place (the tree is the checker's own, parsed for this check), and the tree
+ * is printed and verified. Undefined when nothing changes: the caller's text then runs byte for byte.
+ * Throws a Refusal (rewrite_failed, row_filter_view, …) when the statement cannot be rewritten safely.
+ */
+export function rewriteStatement(
+  stmt: RawStatement,
+  plan: RewritePlan | undefined,
+  view: AccessView,
+  callerSql: string,
+  serverVersion: number,
+): StatementRewrite | undefined {
+  return rewriteStatements([{ raw: stmt, plan }], view, callerSql, serverVersion);
+}
+
+/**
+ * The same for every statement of one text: one parameter numbering for the whole text (numbered
+ * after the highest `$n` of any statement), changed statements printed, unchanged ones kept as the
+ * caller wrote them, joined with `;\n`.
+ */
+export function rewriteStatements(statements: readonly PlannedStatement[], view: AccessView, callerSql: string, serverVersion: number): StatementRewrite | undefined {
+  let any = false;
+  for (const s of statements) if (needsRewrite(s.plan, view)) any = true;
+  if (!any) return undefined;
+  const params = new ParamAllocator(statements.map((s) => s.raw.stmt));
+  const texts: string[] = [];
+  const notes: string[] = [];
+  let writeCheck = false;
+  let changed = false;
+  for (const s of statements) {
+    if (!needsRewrite(s.plan, view)) {
+      texts.push(originalText(callerSql, s.raw));
+      continue;
+    }
+    const ctx = new Context(view, serverVersion, params, s.raw.stmt);
+    applyPlan(s.plan!, ctx, 0);
+    for (const n of ctx.notes) if (!notes.includes(n)) notes.push(n);
+    writeCheck = writeCheck || ctx.writeCheck;
+    if (!ctx.changed) {
+      texts.push(originalText(callerSql, s.raw));
+      continue;
+    }
+    changed = true;
+    texts.push(deparseVerified(s.raw.stmt));
+  }
+  if (!changed) return undefined;
+  return {
+    sql: texts.join(";\n"),
+    params: [...params.params],
+    firstParam: params.firstParam,
+    writeCheck,
+    attributes: params.attributes(),
+    notes,
+  };
+}
+
+/** A statement's own text (the parser's positions are UTF-8 byte offsets). */
+function originalText(sql: string, raw: RawStatement): string {
+  const bytes = Buffer.from(sql, "utf8");
+  const start = raw.stmt_location ?? 0;
+  const length = raw.stmt_len ?? 0;
+  return bytes
+    .subarray(start, length > 0 ? start + length : undefined)
+    .toString("utf8")
+    .trim();
+}
+
+export { applyPlan };
