@@ -1,7 +1,12 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { parseSql, policyReady, type PgNode } from "../parse/parse.js";
-import type { Catalog, CatalogFunction, CatalogRelation, RelationKind, Volatility } from "./types.js";
+import { VIRTUAL_STATS, VIRTUAL_TABLES, VIRTUAL_VIEWS } from "../analyze/catalogs.js";
+import type { Catalog, CatalogFunction, CatalogObjectRef, CatalogRelation, RelationKind, Volatility } from "./types.js";
+
+const sqlList = (items: Iterable<string>): string => [...items].map((s) => `'${s.replace(/'/g, "''")}'`).join(", ");
+const VIRTUAL_ROOTS = sqlList(VIRTUAL_VIEWS);
+const VIRTUAL_COVERED = sqlList([...VIRTUAL_VIEWS, VIRTUAL_STATS, ...[...VIRTUAL_TABLES].map((t) => `pg_catalog.${t}`)]);
 
 const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
@@ -66,6 +71,49 @@ const QUERIES = {
              CASE WHEN bool_or(p.provolatile = 'v') THEN 'v' WHEN bool_or(p.provolatile = 'i') THEN 'i' ELSE 's' END AS volatility
       FROM pg_proc p
       WHERE p.pronamespace = 'pg_catalog'::regnamespace GROUP BY p.proname`,
+  // The virtual catalog's hidden sets: what DROP … CASCADE of each user relation, or of some of its
+  // columns, would drop (indexes, constraints, defaults, triggers, rules, row and array types, toast,
+  // owned sequences, FKs of other tables through the referenced index…), found transitively in
+  // pg_depend in one recursive scan; `cols` are the root's columns it hangs on (0: the whole relation).
+  dependents: `WITH RECURSIVE dep(root, col, classid, objid, depth) AS (
+        SELECT d.refobjid, d.refobjsubid, d.classid, d.objid, 1
+        FROM pg_depend d JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE d.refclassid = 'pg_class'::regclass AND d.deptype IN ('n', 'a', 'i') AND c.relkind IN ('r','p','v','m','f','S')
+          AND ${USER_NAMESPACE} AND NOT (d.classid = 'pg_class'::regclass AND d.objid = d.refobjid)
+        UNION
+        SELECT dep.root, dep.col, d.classid, d.objid, dep.depth + 1
+        FROM dep JOIN pg_depend d ON d.refclassid = dep.classid AND d.refobjid = dep.objid AND d.deptype IN ('n', 'a', 'i')
+        WHERE dep.depth < 4 AND NOT (d.classid = 'pg_class'::regclass AND d.objid = dep.root))
+      SELECT root::int8 AS rel, classid::regclass::text AS catalog, objid::int8 AS oid, array_agg(DISTINCT col) AS cols
+      FROM dep GROUP BY root, classid, objid ORDER BY root, classid::regclass::text, objid`,
+  // Objects in each user schema that are not its relations (those have their own dependents): what a
+  // hidden schema takes with it besides the rows its oid already filters.
+  schemaObjects: `SELECT n.nspname AS schema, n.oid::int8 AS ns, o.catalog, o.oid::int8 AS oid
+      FROM pg_namespace n LEFT JOIN (
+        SELECT 'pg_proc' AS catalog, p.oid, p.pronamespace AS ns FROM pg_proc p
+        UNION ALL SELECT 'pg_type', t.oid, t.typnamespace FROM pg_type t
+          LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typelem <> 0
+          LEFT JOIN pg_class r ON r.oid = coalesce(nullif(t.typrelid, 0), e.typrelid)
+          WHERE r.oid IS NULL OR r.relkind = 'c'
+        UNION ALL SELECT 'pg_class', c.oid, c.relnamespace FROM pg_class c WHERE c.relkind = 'c'
+        UNION ALL SELECT 'pg_constraint', k.oid, k.connamespace FROM pg_constraint k WHERE k.conrelid = 0
+        UNION ALL SELECT 'pg_operator', o.oid, o.oprnamespace FROM pg_operator o
+      ) o ON o.ns = n.oid
+      WHERE ${USER_NAMESPACE} ORDER BY n.nspname, o.catalog, o.oid`,
+  // System views the virtual catalog expands, and the views their definitions read, transitively.
+  systemViews: `WITH RECURSIVE v(oid) AS (
+        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname || '.' || c.relname IN (${VIRTUAL_ROOTS}) AND c.relkind = 'v'
+        UNION
+        SELECT d.refobjid FROM v JOIN pg_rewrite r ON r.ev_class = v.oid
+        JOIN pg_depend d ON d.classid = 'pg_rewrite'::regclass AND d.objid = r.oid AND d.refclassid = 'pg_class'::regclass
+        JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v' AND c.oid <> v.oid)
+      SELECT n.nspname || '.' || c.relname AS key, pg_get_viewdef(c.oid) AS definition
+      FROM v JOIN pg_class c ON c.oid = v.oid JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1`,
+  systemColumns: `SELECT n.nspname || '.' || c.relname AS key, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
+      WHERE n.nspname || '.' || c.relname IN (${VIRTUAL_COVERED}) AND a.attnum > 0 AND NOT a.attisdropped
+      GROUP BY 1 ORDER BY 1`,
 } as const;
 
 const KINDS: Record<string, RelationKind> = {
@@ -108,7 +156,7 @@ async function loadWith(client: Queryable): Promise<Catalog> {
       // pg_get_viewdef qualifies every name the search path does not reach: with pg_catalog alone, a
       // view's definition names each user relation with its schema, whatever the link's search path.
       // Only for that query: format_type's type names elsewhere stay as the session shows them.
-      const qualified = key === "viewDefinitions";
+      const qualified = key === "viewDefinitions" || key === "systemViews";
       const previous = qualified ? ((await client.query("SHOW search_path")).rows[0] as { search_path: string }).search_path : null;
       if (qualified) await client.query("SET LOCAL search_path = pg_catalog");
       rows[key as keyof typeof QUERIES] = (await client.query(sql)).rows;
@@ -150,6 +198,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     const rel = byOid.get(c.oid);
     if (!rel) continue;
     rel.columns.push({ name: c.name, type: c.type, nullable: c.nullable, hasDefault: c.has_default });
+    (rel.attnums ??= []).push(c.num);
     let names = attnames.get(c.oid);
     if (!names) attnames.set(c.oid, (names = new Map()));
     names.set(c.num, c.name);
@@ -296,6 +345,23 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
 
+  for (const d of rows.dependents as { rel: string; catalog: string; oid: string; cols: number[] }[]) {
+    const rel = byOid.get(d.rel);
+    if (!rel) continue;
+    const ref: CatalogObjectRef = { oid: Number(d.oid), catalog: d.catalog };
+    if (!d.cols.includes(0)) ref.columns = [...d.cols].sort((a, b) => a - b);
+    (rel.dependents ??= []).push(ref);
+  }
+  const schemaObjects: Record<string, { oid: number; objects: CatalogObjectRef[] }> = {};
+  for (const o of rows.schemaObjects as { schema: string; ns: string; catalog: string | null; oid: string | null }[]) {
+    const entry = (schemaObjects[o.schema] ??= { oid: Number(o.ns), objects: [] });
+    if (o.catalog && o.oid) entry.objects.push({ oid: Number(o.oid), catalog: o.catalog });
+  }
+  const systemViews: Record<string, string> = {};
+  for (const v of rows.systemViews as { key: string; definition: string | null }[]) if (v.definition) systemViews[v.key] = v.definition;
+  const systemColumns: Record<string, string[]> = {};
+  for (const c of rows.systemColumns as { key: string; columns: string[] }[]) systemColumns[c.key] = c.columns;
+
   const systemRelations: Record<string, true> = {};
   for (const s of rows.systemRelations as { schema: string; name: string }[]) systemRelations[`${s.schema}.${s.name}`] = true;
   const builtinFunctions: Record<string, Volatility> = {};
@@ -317,6 +383,9 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     builtinTypeNames,
     operators,
     extensions: meta.extensions,
+    schemaObjects,
+    systemViews,
+    systemColumns,
   };
   const version = createHash("sha256").update(JSON.stringify(content)).digest("hex").slice(0, 24);
   return { version, loadedAt: new Date().toISOString(), ...content };

@@ -32,6 +32,23 @@ export interface CatalogRelation {
   /** Views: user functions called by the definition, transitively ("schema.name"). */
   calls?: string[];
   comment?: string;
+  /** Column numbers (pg_attribute.attnum), parallel to `columns` (dropped columns leave gaps). */
+  attnums?: number[];
+  /**
+   * What PostgreSQL would drop with this relation (DROP … CASCADE) or with some of its columns:
+   * indexes, constraints, defaults, triggers, rules, row types, toast tables, owned sequences… For
+   * the virtual catalog, which removes them when the relation or one of `columns` is hidden.
+   */
+  dependents?: CatalogObjectRef[];
+}
+
+/** A row of a pg_catalog table that belongs to a user object (the virtual catalog's hidden sets). */
+export interface CatalogObjectRef {
+  oid: number;
+  /** The pg_catalog table holding the row: "pg_class", "pg_type", "pg_constraint", … */
+  catalog: string;
+  /** For a relation's dependents: the column numbers it depends on; absent when the whole relation. */
+  columns?: number[];
 }
 
 export type Volatility = "immutable" | "stable" | "volatile";
@@ -77,4 +94,13 @@ export interface Catalog {
   /** User-defined operators by symbol: the functions ("schema.name") behind them. */
   operators: Record<string, string[]>;
   extensions: string[];
+  /** For the virtual catalog: user schemas' oids and the objects in them that are not relations. */
+  schemaObjects?: Record<string, { oid: number; objects: CatalogObjectRef[] }>;
+  /**
+   * For the virtual catalog: definitions of the system views it expands, by "schema.name"
+   * (pg_get_viewdef with search_path = pg_catalog, so names outside pg_catalog are qualified).
+   */
+  systemViews?: Record<string, string>;
+  /** For the virtual catalog: column names of the system relations it covers, by "schema.name". */
+  systemColumns?: Record<string, string[]>;
 }
