@@ -6,6 +6,7 @@ import type { RuleId } from "../rules/rules.js";
 import { accessView } from "../scope/access.js";
 import { summarizeScope } from "../scope/describe.js";
 import type { Scope } from "../scope/schema.js";
+import { rewriteStatements, StatementRefusal, type PlannedStatement } from "../rewrite/apply.js";
 import type { StatementRewrite } from "../rewrite/types.js";
 
 export interface Verdict {
@@ -155,6 +156,7 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   const view = accessView(scope, catalog);
   const classes: StatementClass[] = [];
   const tables = new Set<string>();
+  const planned: PlannedStatement[] = [];
   for (const [i, s] of statements.entries()) {
     const analyzer = new StatementAnalyzer(view);
     try {
@@ -166,6 +168,17 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
       throw error;
     }
     for (const t of analyzer.tables) tables.add(t);
+    planned.push({ raw: s, plan: analyzer.plan });
+  }
+  // Row filters, masks and the virtual catalog: the checked trees are this call's own (parsed above),
+  // so the rewrite changes them in place. Nothing to rewrite costs one loop over each plan's anchors.
+  let rewrite: StatementRewrite | undefined;
+  try {
+    rewrite = rewriteStatements(planned, view, sql, catalog.serverVersion);
+  } catch (error) {
+    if (!(error instanceof StatementRefusal)) throw error;
+    const r = error.refusal;
+    return refused(scope, { ...base, classes }, r.ruleId, r.message, error.index + 1, r.need, r.object);
   }
   return {
     allowed: true,
@@ -174,5 +187,6 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
     readOnly: classes.every((c) => c === "read"),
     tables: [...tables].sort(),
     fingerprint,
+    ...(rewrite ? { rewrite } : {}),
   };
 }

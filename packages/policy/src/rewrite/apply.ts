@@ -1,3 +1,4 @@
+import { rowFilterViolation } from "../analyze/dml.js";
 import { Refusal } from "../analyze/refusal.js";
 import type { PgNode, RawStatement } from "../parse/parse.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
@@ -28,7 +29,7 @@ function rewriteCatalogAnchor(_anchor: Extract<RewriteAnchor, { kind: "catalog" 
  * `rewriteDmlTarget` in rewrite/dml-check.ts. Until then such writes are refused.
  */
 function rewriteDmlTargetHook(anchor: Extract<RewriteAnchor, { kind: "dml_target" }>, _ctx: RewriteContext, _plan: RewritePlan): { writeCheck: boolean } {
-  throw new Refusal("row_filter_violation", `writes to tables with row filters or masks are not available yet (${anchor.rel.key})`, undefined, anchor.rel.key);
+  throw rowFilterViolation(`writes to tables with row filters or masks are not available yet (${anchor.rel.key})`, anchor.rel.key);
 }
 
 // ---------------------------------------------------------------- context
@@ -140,7 +141,12 @@ export function rewriteStatement(
   callerSql: string,
   serverVersion: number,
 ): StatementRewrite | undefined {
-  return rewriteStatements([{ raw: stmt, plan }], view, callerSql, serverVersion);
+  try {
+    return rewriteStatements([{ raw: stmt, plan }], view, callerSql, serverVersion);
+  } catch (error) {
+    if (error instanceof StatementRefusal) throw error.refusal;
+    throw error;
+  }
 }
 
 /**
@@ -157,31 +163,52 @@ export function rewriteStatements(statements: readonly PlannedStatement[], view:
   const notes: string[] = [];
   let writeCheck = false;
   let changed = false;
-  for (const s of statements) {
+  for (const [i, s] of statements.entries()) {
     if (!needsRewrite(s.plan, view)) {
       texts.push(originalText(callerSql, s.raw));
       continue;
     }
     const ctx = new Context(view, serverVersion, params, s.raw.stmt);
-    applyPlan(s.plan!, ctx, 0);
+    let text: string | undefined;
+    try {
+      applyPlan(s.plan!, ctx, 0);
+      if (ctx.changed) text = deparseVerified(s.raw.stmt);
+    } catch (error) {
+      throw new StatementRefusal(i, asRefusal(error));
+    }
     for (const n of ctx.notes) if (!notes.includes(n)) notes.push(n);
     writeCheck = writeCheck || ctx.writeCheck;
-    if (!ctx.changed) {
-      texts.push(originalText(callerSql, s.raw));
-      continue;
+    if (text === undefined) texts.push(originalText(callerSql, s.raw));
+    else {
+      changed = true;
+      texts.push(text);
     }
-    changed = true;
-    texts.push(deparseVerified(s.raw.stmt));
   }
   if (!changed) return undefined;
-  return {
+  // Frozen with the verdict that carries it: a cached verdict is shared by every later call.
+  return Object.freeze({
     sql: texts.join(";\n"),
-    params: [...params.params],
+    params: Object.freeze(params.params.map((p) => Object.freeze(p))),
     firstParam: params.firstParam,
     writeCheck,
-    attributes: params.attributes(),
-    notes,
-  };
+    attributes: Object.freeze(params.attributes()),
+    notes: Object.freeze(notes),
+  });
+}
+
+/** A refusal of the rewrite stage, with the 0-based index of the statement it is about. */
+export class StatementRefusal {
+  constructor(
+    readonly index: number,
+    readonly refusal: Refusal,
+  ) {}
+}
+
+// Anything unexpected while rewriting refuses the statement: running it unrewritten could leak.
+function asRefusal(error: unknown): Refusal {
+  if (error instanceof Refusal) return error;
+  if (error instanceof RangeError) return new Refusal("rewrite_failed", "the statement is nested too deeply to rewrite");
+  return new Refusal("rewrite_failed", `the statement could not be rewritten (${(error as Error)?.message ?? String(error)})`);
 }
 
 /** A statement's own text (the parser's positions are UTF-8 byte offsets). */

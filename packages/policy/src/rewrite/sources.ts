@@ -25,7 +25,7 @@ export function substituteSource(anchor: Extract<RewriteAnchor, { kind: "source"
   const governance = ctx.view.governed.get(rel.key)!;
   if (rv.inh === true && governance.governedChildren.length > 0)
     throw new Refusal(
-      "hidden_inheritance",
+      "row_filter_view",
       `reading ${rel.key} would also read rows of ${governance.governedChildren.join(", ")}, which this link reads only through a row filter or masks; use FROM ONLY ${rel.key}`,
       undefined,
       rel.key,

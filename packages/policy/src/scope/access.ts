@@ -1,5 +1,5 @@
 import type { Catalog, CatalogFunction, CatalogRelation } from "../catalog/types.js";
-import { splitTableKey, type AccessLevel, type MaskKind, type Scope, type TableRule } from "./schema.js";
+import { isGoverned, splitTableKey, type AccessLevel, type MaskKind, type Scope, type TableRule } from "./schema.js";
 
 export type VisibleAccess = Exclude<AccessLevel, "none">;
 
@@ -105,7 +105,11 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
     return rules.get(`${schema}.${name}`)?.access ?? scope.access;
   };
 
-  let hidesSomething = false;
+  // Row filters hide rows and masks hide values: for everything that asks "could this reveal what the
+  // link must not see" (catalog reads, error DETAIL, user functions' bodies) a governed table counts.
+  const ruleGoverned = new Set<string>();
+  for (const [key, rule] of rules) if (isGoverned(rule) && accessFor(splitTableKey(key).schema, splitTableKey(key).name) !== "none") ruleGoverned.add(key);
+  let hidesSomething = ruleGoverned.size > 0;
   const base = new Map<string, RelationAccess>();
   for (const [key, rel] of Object.entries(catalog.relations)) {
     const access = accessFor(rel.schema, rel.name);
@@ -153,7 +157,7 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
         const rel = resolveBodyRelation(r);
         if (rel === "system") {
           if (hidesSomething) ok = false;
-        } else if (!rel || rel.hiddenColumns.size > 0 || !derivedVisible(rel)) ok = false;
+        } else if (!rel || rel.hiddenColumns.size > 0 || readsGoverned(rel) || !derivedVisible(rel)) ok = false;
       }
       for (const c of fn.calls!) {
         const parts = c.split(".");
@@ -167,6 +171,10 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
     verified.set(key, ok);
     return ok;
   };
+
+  // A body reading a filtered or masked table (directly or through a view) would read it in full.
+  const readsGoverned = (rel: RelationAccess): boolean =>
+    ruleGoverned.has(rel.key) || (rel.relation.reads ?? []).some((d) => ruleGoverned.has(d.relation));
 
   // Views (and materialized views) over hidden tables or hidden columns are hidden themselves:
   // "hidden means absent" must hold through a view, so the view cannot even be named.
