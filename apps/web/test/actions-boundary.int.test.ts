@@ -69,6 +69,7 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.connection.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.link.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.linkAccess.findMany({ where: { link: team }, orderBy: [{ linkId: "asc" }, { userId: "asc" }] }),
+      prisma.linkMemberAttribute.findMany({ where: { link: team }, orderBy: [{ linkId: "asc" }, { userId: "asc" }, { name: "asc" }] }),
       prisma.apiKey.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.invitation.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.schemaDescription.findMany({ where: { connection: team }, orderBy: { id: "asc" } }),
@@ -137,6 +138,11 @@ const CASES: Record<string, Case> = {
   updateLinkAction: { min: "admin", optional: ["name", "scope", "status"], valid: async () => ({ teamId: teamA, linkId: await freshLink(), name: `u-${randomBytes(3).toString("hex")}`, scope: { access: "read" }, status: "disabled" }) },
   deleteLinkAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink() }) },
   setLinkAccessAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink(), userId: users.member, granted: true }) },
+  checkScopeAction: { min: "admin", pure: true, valid: async () => ({ teamId: teamA, connectionId: connectionA, scope: { access: "read" } }) },
+  previewRowFilterAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, scope: { access: "read" }, table: "public.artist", userId: users.member }) },
+  sampleMaskAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, scope: { access: "read" }, table: "public.artist", column: "name", userId: users.member }) },
+  setMemberAttributeAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "3" }) },
+  unsetMemberAttributeAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id" }) },
   issueKeyAction: { min: "member", nullable: ["expiresInDays"], optional: ["userId"], valid: async () => ({ teamId: teamA, linkId: linkA, name: "laptop", expiresInDays: 30, userId: users.member }) },
   revokeKeyAction: {
     min: "viewer",
@@ -277,7 +283,7 @@ describe.each(Object.entries(CASES))("%s", (name, c) => {
       for (const [label, bad] of hostile(value)) {
         if (bad === null && c.nullable?.includes(field)) continue;
         // The scope document is free-form JSON checked by the policy parser; an object there is its business.
-        if (field === "scope" && name === "validateScopeAction") continue;
+        if (field === "scope" && (name === "validateScopeAction" || name === "checkScopeAction")) continue;
         const result = await call("owner", name, { ...valid, [field]: bad });
         tried.push(`${field}=${label}`);
         expect(result.ok, `${name} ${field}=${label}`).toBe(false);
@@ -346,6 +352,12 @@ describe("other tenants' object ids behind one's own team id", () => {
       ["changeMemberRoleAction", { teamId: teamB, userId: users.owner, role: "viewer" }],
       ["removeMemberAction", { teamId: teamB, userId: users.owner }],
       ["removeIdentityProviderAction", { teamId: teamB, providerId: providerA }],
+      ["checkScopeAction", { teamId: teamB, connectionId: connectionA, scope: { access: "read" } }],
+      ["previewRowFilterAction", { teamId: teamB, linkId: linkA, scope: { access: "read" }, table: "public.artist", userId: users.member }],
+      ["sampleMaskAction", { teamId: teamB, linkId: linkA, scope: { access: "read" }, table: "public.customer", column: "email", userId: users.member }],
+      ["setMemberAttributeAction", { teamId: teamB, linkId: linkA, userId: users.member, name: "rep_id", value: "1" }],
+      ["setMemberAttributeAction", { teamId: teamB, linkId: linkB, userId: users.member, name: "rep_id", value: "1" }],
+      ["unsetMemberAttributeAction", { teamId: teamB, linkId: linkA, userId: users.member, name: "rep_id" }],
     ];
     const before = await snapshot([teamA]);
     for (const [name, input] of attempts) {
@@ -448,5 +460,62 @@ describe("the well-formed calls work (the refusals above are not the whole story
     const result = await call("owner", "createConnectionAction", { teamId: teamA, values: { ...CONNECTION_VALUES(), name: "" } });
     expect(result).toMatchObject({ ok: false, code: "invalid_input" });
     if (!result.ok) expect(Object.keys((result as { fieldErrors?: Record<string, string> }).fieldErrors ?? {})).toContain("values.name");
+  });
+});
+
+describe("member attributes and the row-filter preview (issue 14)", () => {
+  const attributesOf = (linkId: string) => prisma.linkMemberAttribute.findMany({ where: { linkId }, orderBy: [{ userId: "asc" }, { name: "asc" }] });
+
+  test("an admin sets, edits and removes a granted member's attribute: rows and audit entries follow, nothing else moves", async () => {
+    const before = await snapshot([teamB]);
+    const audits = await prisma.auditOutbox.count({ where: { teamId: teamA } });
+    expect(await call("admin", "setMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "region", value: "EMEA" })).toMatchObject({ ok: true, data: { region: "EMEA" } });
+    expect(await call("admin", "setMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "region", value: "APAC" })).toMatchObject({ ok: true, data: { region: "APAC" } });
+    expect((await attributesOf(linkA)).filter((a) => a.name === "region").map((a) => [a.userId, a.value, a.updatedBy])).toEqual([[users.member, "APAC", users.admin]]);
+    expect(await call("admin", "unsetMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "region" })).toMatchObject({ ok: true });
+    expect((await attributesOf(linkA)).some((a) => a.name === "region")).toBe(false);
+    expect(await prisma.auditOutbox.count({ where: { teamId: teamA } })).toBe(audits + 3);
+    expect(await snapshot([teamB])).toBe(before);
+  });
+
+  test("attributes only for someone who may use the link: another team's user, a viewer, an ungranted member are refused, nothing written", async () => {
+    const ungranted = await freshMember("member");
+    const before = await snapshot();
+    const attempts: [Who, Record<string, unknown>, string][] = [
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.outsider, name: "rep_id", value: "1" }, "not_found"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.viewer, name: "rep_id", value: "1" }, "forbidden"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: ungranted, name: "rep_id", value: "1" }, "forbidden"],
+      ["owner", { teamId: teamA, linkId: linkB, userId: users.member, name: "rep_id", value: "1" }, "not_found"],
+      ["member", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "999" }, "forbidden"],
+      // Names the row filter could not bind, a value over 1 KB, an operator object for the value.
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.member, name: "Rep-Id", value: "1" }, "invalid_input"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.member, name: "__proto__", value: "1" }, "invalid_input"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "é".repeat(600) }, "invalid_input"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: { not: "1" } }, "invalid_input"],
+      ["owner", { teamId: teamA, linkId: linkA, userId: users.member, name: ["rep_id"], value: "1" }, "invalid_input"],
+    ];
+    for (const [who, input, code] of attempts) expect(await call(who, "setMemberAttributeAction", input), JSON.stringify(input).slice(0, 120)).toMatchObject({ ok: false, code });
+    expect(await snapshot()).toBe(before);
+  });
+
+  test("the preview counts through the draft scope and refuses what the draft hides or who cannot use the link", async () => {
+    const preview = await call("owner", "previewRowFilterAction", { teamId: teamA, linkId: linkA, scope: { access: "read" }, table: "public.customer", userId: users.member });
+    expect(preview).toMatchObject({ ok: true, data: { visible: 59, total: 59 } });
+    const hidden = { access: "read", tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } } };
+    const before = await snapshot();
+    for (const [input, code] of [
+      [{ table: "public.employee", userId: users.member }, "not_found"],
+      [{ table: "public.no_such_table", userId: users.member }, "not_found"],
+      [{ table: "public.customer", userId: users.outsider }, "not_found"],
+      [{ table: "public.customer", userId: users.viewer }, "not_found"],
+    ] as const) {
+      const result = await call("owner", "previewRowFilterAction", { teamId: teamA, linkId: linkA, scope: hidden, ...input });
+      expect(result, JSON.stringify(input)).toMatchObject({ ok: false, code });
+    }
+    // A hidden column cannot be sampled, masked or not; and the sample of a visible one is its values.
+    expect(await call("owner", "sampleMaskAction", { teamId: teamA, linkId: linkA, scope: hidden, table: "public.customer", column: "email", userId: users.member })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await snapshot()).toBe(before);
+    const sample = await call("owner", "sampleMaskAction", { teamId: teamA, linkId: linkA, scope: hidden, table: "public.artist", column: "name", userId: users.member });
+    expect(sample.ok && (sample.data as { values: string[] }).values).toHaveLength(5);
   });
 });

@@ -2,7 +2,11 @@
 import { revalidatePath } from "next/cache";
 import { z } from "zod";
 import { id, input, teamAction, userAction } from "../../lib/action";
+import { MEMBER_ATTRIBUTE_NAME } from "@portcullis/policy/scope";
+import * as governance from "./governance";
+import * as attributes from "./member-attributes";
 import * as ops from "./operations";
+import { catalogErrors } from "./scope-check";
 
 /** A scope document is checked by policy's own parser; here it only has to be a JSON object. */
 const scopeDocument = z.unknown().refine((v) => typeof v === "object" && v !== null && !Array.isArray(v), "a scope document is a JSON object");
@@ -19,6 +23,15 @@ const updateInput = input({
 });
 const deleteInput = input({ teamId: id(), linkId: id() });
 const accessInput = input({ teamId: id(), linkId: id(), userId: id(), granted: z.boolean() });
+const tableName = z.string().min(1).max(200, "a table key is schema.table, at most 200 characters");
+const checkInput = input({ teamId: id(), connectionId: id(), scope: scopeDocument });
+const previewInput = input({ teamId: id(), linkId: id(), scope: scopeDocument, table: tableName, userId: id() });
+const sampleInput = input({ teamId: id(), linkId: id(), scope: scopeDocument, table: tableName, column: z.string().min(1).max(63), userId: id() });
+const attributeName = z.string().regex(MEMBER_ATTRIBUTE_NAME, "attribute names are lower-case letters, digits and _, starting with a letter, at most 63 characters");
+// The db operation checks the byte length (1 KB) and well-formedness; this bounds what is parsed at all.
+const attributeValue = z.string().max(1024, "attribute values are at most 1024 bytes");
+const setAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName, value: attributeValue });
+const unsetAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName });
 
 export const connectionTablesAction = teamAction("admin", tablesInput, (ctx, parsed) => ops.connectionTables(ctx, parsed));
 
@@ -43,4 +56,29 @@ export const deleteLinkAction = teamAction("admin", deleteInput, async (ctx, par
 export const setLinkAccessAction = teamAction("admin", accessInput, async (ctx, parsed) => {
   await ops.setLinkAccess(ctx, parsed);
   revalidatePath("/t/[slug]/links/[id]", "page");
+});
+
+/** Row filters and masks checked against the connection's catalog, on demand (the save checks again). */
+export const checkScopeAction = teamAction("admin", checkInput, async (ctx, parsed) => {
+  const connection = await ops.teamConnection(ctx, parsed.connectionId);
+  const scope = ops.validateScopeDocument(parsed.scope);
+  if (!scope.ok) return scope;
+  const errors = await catalogErrors(scope.scope, connection);
+  return errors.length ? { ok: false as const, errors } : scope;
+});
+
+export const previewRowFilterAction = teamAction("admin", previewInput, (ctx, parsed) => governance.previewRowFilter(ctx, parsed));
+
+export const sampleMaskAction = teamAction("admin", sampleInput, (ctx, parsed) => governance.sampleMasked(ctx, parsed));
+
+export const setMemberAttributeAction = teamAction("admin", setAttributeInput, async (ctx, parsed) => {
+  const result = await attributes.setMemberAttribute(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return result.attributes;
+});
+
+export const unsetMemberAttributeAction = teamAction("admin", unsetAttributeInput, async (ctx, parsed) => {
+  const result = await attributes.unsetMemberAttribute(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return result.attributes;
 });

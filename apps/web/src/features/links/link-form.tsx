@@ -11,11 +11,14 @@ export function LinkForm({
   slug,
   connections,
   existing,
+  members = [],
 }: {
   teamId: string;
   slug: string;
   connections: { id: string; name: string; database: string }[];
   existing?: { id: string; name: string; connectionId: string; scope: ScopeDoc };
+  /** Who may use the link: the row-filter preview runs as one of them. */
+  members?: { id: string; label: string }[];
 }) {
   const router = useRouter();
   const [name, setName] = useState(existing?.name ?? "");
@@ -88,7 +91,15 @@ export function LinkForm({
           </Select>
         </Field>
       </div>
-      <ScopeEditor value={scope} onChange={setScope} tables={tables} tablesError={tablesError} loadingTables={loading} errors={scopeErrors} />
+      <ScopeEditor
+        value={scope}
+        onChange={setScope}
+        tables={tables}
+        tablesError={tablesError}
+        loadingTables={loading}
+        errors={scopeErrors}
+        governance={connectionId ? { teamId, connectionId, ...(existing ? { linkId: existing.id } : {}), members } : undefined}
+      />
       <div className="flex justify-end gap-2 border-t border-zinc-200 pt-4">
         <Button type="submit" disabled={pending || !connectionId}>
           {pending ? "Saving…" : existing ? "Save scope" : "Create link"}

@@ -1,15 +1,15 @@
-import pg from "pg";
 import { z } from "zod";
 import type { Prisma, PrismaClient } from "@portcullis/db/client";
 import { PortcullisError } from "@portcullis/db/errors";
-import { assertScopeAllowedForConnection, createLink, explainConnectionError } from "@portcullis/db/operations";
-import { resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
-import { loadCatalog, parseScope, type Scope } from "@portcullis/policy";
+import { assertScopeAllowedForConnection, createLink } from "@portcullis/db/operations";
+import { parseScope, type Scope } from "@portcullis/policy";
 import { idOrNotFound, requireRole, roleAtLeast, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
 import { publishRevocation } from "../../lib/redis";
+import { checkScopeAgainstTarget } from "./scope-check";
+import { connectionCatalog } from "./target-catalog";
 
 export interface TableInfo {
   /** "schema.table" */
@@ -68,36 +68,21 @@ export async function getLink(ctx: TeamContext, linkId: string) {
   return { link, role: ctx.role };
 }
 
-const tableCache = new Map<string, { at: number; tables: TableInfo[] }>();
-
-/** The live table list of a connection, for the scope editor (cached briefly: editors re-render). */
-export async function connectionTables(ctx: TeamContext, input: { connectionId: string }): Promise<TableInfo[]> {
+/** One of the team's connections (admins: the scope editor reads its catalog). */
+export async function teamConnection(ctx: TeamContext, connectionId: string) {
   requireRole(ctx, "admin");
-  const row = await getPrisma().connection.findFirst({ where: { id: input.connectionId, teamId: ctx.team.id } });
+  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId: ctx.team.id } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
-  const cached = tableCache.get(row.id);
-  if (cached && Date.now() - cached.at < 30_000 && cached.at > row.updatedAt.getTime()) return cached.tables;
-  let client: pg.Client | undefined;
-  try {
-    // Through the operator's target policy, pinned to the address it checked: a name that resolved to
-    // an allowed address when the connection was saved may point at loopback or an internal server now.
-    const config = await resolveTargetClientConfig(row as TargetConnectionRow);
-    client = new pg.Client(config);
-    client.on("error", () => {});
-    await client.connect();
-    const catalog = await loadCatalog(client);
-    const tables: TableInfo[] = Object.values(catalog.relations)
-      .filter((r) => r.kind !== "sequence")
-      .map((r): TableInfo => ({ key: `${r.schema}.${r.name}`, schema: r.schema, name: r.name, kind: r.kind, columns: r.columns.map((c) => ({ name: c.name, type: c.type })) }))
-      .sort((a, b) => a.key.localeCompare(b.key));
-    tableCache.set(row.id, { at: Date.now(), tables });
-    return tables;
-  } catch (error) {
-    // The explained sentence, not the driver's raw text: this must not serve as a port scanner.
-    throw new PortcullisError("unavailable", `could not read the tables of "${row.name}": ${explainConnectionError(error, row)}`);
-  } finally {
-    await client?.end().catch(() => {});
-  }
+  return row;
+}
+
+/** The live table list of a connection, for the scope editor. */
+export async function connectionTables(ctx: TeamContext, input: { connectionId: string }): Promise<TableInfo[]> {
+  const catalog = await connectionCatalog(await teamConnection(ctx, input.connectionId));
+  return Object.values(catalog.relations)
+    .filter((r) => r.kind !== "sequence")
+    .map((r): TableInfo => ({ key: `${r.schema}.${r.name}`, schema: r.schema, name: r.name, kind: r.kind, columns: r.columns.map((c) => ({ name: c.name, type: c.type })) }))
+    .sort((a, b) => a.key.localeCompare(b.key));
 }
 
 export const linkNameSchema = z.string().trim().min(1, "give the link a name").max(60, "keep the name under 60 characters");
@@ -114,6 +99,7 @@ export async function createLinkForTeam(ctx: TeamContext, input: { connectionId:
   if (!connection) throw new PortcullisError("not_found", "connection not found");
   // A role that reaches the server's programs or files never gets an admin link (operator setting aside).
   assertScopeAllowedForConnection(connection, scope);
+  await checkScopeAgainstTarget(scope, connection);
   const link = await getPrisma().$transaction(async (tx) => {
     const created = await createLink(tx as unknown as PrismaClient, {
       teamId: ctx.team.id,
@@ -142,6 +128,7 @@ export async function updateLink(ctx: TeamContext, input: { linkId: string; name
     const scope = requireValidScope(input.scope);
     const connection = await prisma.connection.findUniqueOrThrow({ where: { id: link.connectionId } });
     assertScopeAllowedForConnection(connection, scope);
+    await checkScopeAgainstTarget(scope, connection);
     data.scope = scope as unknown as Prisma.InputJsonValue;
   }
   if (input.status !== undefined) data.status = input.status;

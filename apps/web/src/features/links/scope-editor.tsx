@@ -2,9 +2,10 @@
 import { useEffect, useMemo, useRef, useState } from "react";
 import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
-import { validateScopeAction } from "./actions";
+import { checkScopeAction, validateScopeAction } from "./actions";
 import type { TableInfo } from "./operations";
 import { cleanScope, presetOf, tableKey, toggleSchema, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
+import { TableRulesPanel, type GovernanceContext } from "./table-rules-panel";
 
 export { DEFAULT_SCOPE, type ScopeDoc } from "./scope-doc";
 
@@ -31,6 +32,7 @@ export function ScopeEditor({
   tablesError,
   loadingTables,
   errors,
+  governance,
 }: {
   value: ScopeDoc;
   onChange: (scope: ScopeDoc) => void;
@@ -38,12 +40,15 @@ export function ScopeEditor({
   tablesError?: string;
   loadingTables?: boolean;
   errors?: { path: string; message: string }[];
+  /** Row filters and masks: on-demand checks against the connection, previews and samples. */
+  governance?: GovernanceContext;
 }) {
   const [view, setView] = useState<"visual" | "json">("visual");
   const [filter, setFilter] = useState("");
   const [open, setOpen] = useState<string | null>(null);
   const [json, setJson] = useState(() => JSON.stringify(value, null, 2));
   const [jsonErrors, setJsonErrors] = useState<{ path: string; message: string }[]>([]);
+  const [checkErrors, setCheckErrors] = useState<{ path: string; message: string }[]>([]);
   const lastEmitted = useRef(JSON.stringify(value));
   const fileInput = useRef<HTMLInputElement>(null);
   const preset = presetOf(value);
@@ -116,7 +121,16 @@ export function ScopeEditor({
   const allSchemas = useMemo(() => [...new Set((tables ?? []).map((t) => t.schema))].sort(), [tables]);
   const visibleSchemas = value.schemas ?? allSchemas;
 
-  const allErrors = [...(errors ?? []), ...jsonErrors];
+  // Filters and masks against the connection's own catalog (the server checks again on save).
+  async function checkAgainstDatabase() {
+    if (!governance) return;
+    const result = await checkScopeAction({ teamId: governance.teamId, connectionId: governance.connectionId, scope: value });
+    if (!result.ok) return setCheckErrors([{ path: "(document)", message: result.error }]);
+    setCheckErrors(result.data.ok ? [] : result.data.errors);
+  }
+
+  const allErrors = [...(errors ?? []), ...jsonErrors, ...checkErrors];
+  const errorsOf = (key: string) => allErrors.filter((e) => e.path.startsWith(`tables.${key}.`) || e.path.startsWith(`tables[${JSON.stringify(key)}]`));
 
   return (
     <div className="space-y-5">
@@ -275,6 +289,8 @@ export function ScopeEditor({
                             {t.kind !== "table" ? <Badge className="ml-2">{t.kind.replace("_", " ")}</Badge> : null}
                             {schemaHidden ? <Badge className="ml-2">schema hidden</Badge> : null}
                             {hidden.length > 0 && access !== "none" ? <Badge tone="amber" className="ml-2">{hidden.length} hidden column{hidden.length === 1 ? "" : "s"}</Badge> : null}
+                            {rule?.rowFilter && access !== "none" ? <Badge tone="blue" className="ml-2">row filter</Badge> : null}
+                            {Object.keys(rule?.maskedColumns ?? {}).length > 0 && access !== "none" ? <Badge tone="blue" className="ml-2">{Object.keys(rule?.maskedColumns ?? {}).length} masked</Badge> : null}
                           </div>
                           <label className="sr-only" htmlFor={`access-${t.key}`}>Access to {t.key}</label>
                           <select
@@ -301,26 +317,17 @@ export function ScopeEditor({
                           </button>
                         </div>
                         {expanded && access !== "none" ? (
-                          <fieldset id={`cols-${t.key}`} className="mt-2 grid grid-cols-2 gap-x-4 gap-y-1 rounded-md bg-zinc-50 p-3 sm:grid-cols-3">
-                            <legend className="sr-only">Visible columns of {t.key}</legend>
-                            {t.columns.map((c) => {
-                              const isHidden = hidden.includes(c.name);
-                              return (
-                                <label key={c.name} className="flex items-center gap-2 text-xs">
-                                  <input
-                                    type="checkbox"
-                                    checked={!isHidden}
-                                    onChange={() =>
-                                      setRule(key, { ...rule, hiddenColumns: isHidden ? hidden.filter((h) => h !== c.name) : [...hidden, c.name] })
-                                    }
-                                    className="rounded border-zinc-300 text-brand-600"
-                                  />
-                                  <span className={cx("font-mono", isHidden ? "text-zinc-400 line-through" : "text-zinc-800")}>{c.name}</span>
-                                  <span className="truncate text-zinc-400">{c.type}</span>
-                                </label>
-                              );
-                            })}
-                          </fieldset>
+                          <TableRulesPanel
+                            id={`cols-${t.key}`}
+                            table={t}
+                            ruleKey={key}
+                            rule={rule}
+                            scope={value}
+                            errors={errorsOf(key)}
+                            onChange={(next) => setRule(key, next)}
+                            onCheck={checkAgainstDatabase}
+                            governance={governance}
+                          />
                         ) : null}
                       </li>
                     );

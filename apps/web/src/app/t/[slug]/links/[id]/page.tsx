@@ -8,6 +8,7 @@ import { listKeys } from "@/features/keys/operations";
 import { LinkAccessList } from "@/features/links/link-access";
 import { LinkDangerZone } from "@/features/links/link-danger";
 import { LinkForm } from "@/features/links/link-form";
+import { linkMemberAttributes } from "@/features/links/member-attributes";
 import { getLink, linkUrl } from "@/features/links/operations";
 import type { ScopeDoc } from "@/features/links/scope-editor";
 import { summarize } from "@/features/links/summary";
@@ -69,9 +70,14 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
     );
   } else if (tab === "scope") {
     const connections = [{ id: link.connection.id, name: link.connection.name, database: link.connection.database }];
+    // The row-filter preview runs as someone who may use the link: owners, admins and granted members.
+    const users = isAdmin ? await prisma.membership.findMany({ where: { teamId: team.id, role: { not: "viewer" } }, include: { user: true }, orderBy: { createdAt: "asc" } }) : [];
+    const previewMembers = users
+      .filter((m) => m.role !== "member" || link.access.some((a) => a.userId === m.userId))
+      .map((m) => ({ id: m.userId, label: m.user.name ? `${m.user.name} (${m.user.email})` : m.user.email }));
     body = isAdmin ? (
       <Card className="p-5">
-        <LinkForm teamId={team.id} slug={slug} connections={connections} existing={{ id: link.id, name: link.name, connectionId: link.connectionId, scope: link.scope as unknown as ScopeDoc }} />
+        <LinkForm teamId={team.id} slug={slug} connections={connections} members={previewMembers} existing={{ id: link.id, name: link.name, connectionId: link.connectionId, scope: link.scope as unknown as ScopeDoc }} />
         <div className="mt-8 border-t border-zinc-200 pt-5">
           <h3 className="mb-3 text-sm font-medium text-zinc-800">Danger zone</h3>
           <LinkDangerZone teamId={team.id} slug={slug} link={{ id: link.id, name: link.name, status: link.status }} />
@@ -98,11 +104,12 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
     );
   } else if (tab === "access") {
     const memberships = await prisma.membership.findMany({ where: { teamId: team.id }, include: { user: true }, orderBy: { createdAt: "asc" } });
+    const attributes = Object.fromEntries((await linkMemberAttributes(ctx, link.id)).map((m) => [m.userId, m.attributes]));
     body = (
       <Card>
-        <CardHeader title="Who can use this link" description="Members hold keys only on links they are granted. Owners and admins can use every link." />
+        <CardHeader title="Who can use this link" description="Members hold keys only on links they are granted. Owners and admins can use every link. Attributes (NAME=VALUE) feed row filters' {{member.attr.NAME}}." />
         <div className="px-5 py-2">
-          <LinkAccessList teamId={team.id} linkId={link.id} members={memberships.map((m) => ({ id: m.userId, label: m.user.name ? `${m.user.name} (${m.user.email})` : m.user.email, role: m.role, granted: link.access.some((a) => a.userId === m.userId) }))} />
+          <LinkAccessList teamId={team.id} linkId={link.id} attributes={attributes} members={memberships.map((m) => ({ id: m.userId, label: m.user.name ? `${m.user.name} (${m.user.email})` : m.user.email, role: m.role, granted: link.access.some((a) => a.userId === m.userId) }))} />
         </div>
       </Card>
     );
