@@ -36,3 +36,7 @@ export { bindRewriteParams, maskKeyFor } from "./rewrite/bind.js";
 export type { RewriteBindings, BoundValue } from "./rewrite/bind.js";
 export { ROW_FILTER_VIOLATION_MARKER } from "./rewrite/types.js";
 export type { StatementRewrite, ParamSource } from "./rewrite/types.js";
+export { validateScopeAgainstCatalog } from "./scope/row-filter.js";
+export type { Governance } from "./scope/access.js";
+export { maskExpression } from "./rewrite/masks.js";
+export { rewriteStatement, rewriteStatements } from "./rewrite/apply.js";
