@@ -2,6 +2,7 @@ import { rowFilterViolation } from "../analyze/dml.js";
 import { Refusal } from "../analyze/refusal.js";
 import type { PgNode, RawStatement } from "../parse/parse.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
+import { catalogRewriteNeeded as virtualCatalogRewriteNeeded, virtualCatalogSource } from "./catalog.js";
 import type { RewriteContext } from "./context.js";
 import { deparseVerified } from "./deparse.js";
 import { rowFilterExpression } from "./filter.js";
@@ -17,11 +18,11 @@ import { expandView } from "./views.js";
  * Slice V (virtual catalog): whether this view's catalog anchors are rewritten at all, and the
  * rewrite of one (true when it changed the tree). Wired by V in rewrite/catalog.ts.
  */
-function catalogRewriteNeeded(_view: AccessView): boolean {
-  return false;
+function catalogRewriteNeeded(view: AccessView): boolean {
+  return virtualCatalogRewriteNeeded(view);
 }
-function rewriteCatalogAnchor(_anchor: Extract<RewriteAnchor, { kind: "catalog" }>, _ctx: RewriteContext): boolean {
-  return false;
+function rewriteCatalogAnchor(anchor: Extract<RewriteAnchor, { kind: "catalog" }>, ctx: RewriteContext): boolean {
+  return virtualCatalogSource(anchor, ctx);
 }
 
 /**

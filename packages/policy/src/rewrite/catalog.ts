@@ -164,24 +164,30 @@ function rangeVarKey(rv: PgNode, ctes: Set<string>): string | null {
 
 // ---------------------------------------------------------------- rewrite
 
+/** Whether any catalog reference may need rewriting on this link (the driver's fast check). */
+export function catalogRewriteNeeded(view: AccessView): boolean {
+  return view.hidesSomething || Object.values(view.scope.tables).some((rule) => isGoverned(rule));
+}
+
 /**
  * Whether a reference to `key` must be rewritten on this link: everything covered when the link hides
  * something; on a link hiding nothing but governing tables, only what shows sizes and statistics.
  */
 export function virtualCatalogNeeded(view: AccessView, key: string): boolean {
   if (view.hidesSomething) return true;
-  if (!Object.values(view.scope.tables).some((rule) => isGoverned(rule))) return false;
+  if (!catalogRewriteNeeded(view)) return false;
   return key === "pg_catalog.pg_class" || key === VIRTUAL_STATS || /^pg_catalog\.pg_stat(io)?_/.test(key);
 }
 
 /**
  * Replaces a catalog anchor's RangeVar in place by its virtual subquery (alias and column aliases
- * kept). Throws VirtualCatalogUncovered when the relation cannot be answered; the analyzer refuses
+ * kept); false when the reference needs no rewrite on this link. Throws VirtualCatalogUncovered when the relation cannot be answered; the analyzer refuses
  * those before the rewrite runs, so this is the last line, not the decision.
  */
-export function virtualCatalogSource(anchor: Extract<RewriteAnchor, { kind: "catalog" }>, ctx: RewriteContext): void {
+export function virtualCatalogSource(anchor: Extract<RewriteAnchor, { kind: "catalog" }>, ctx: RewriteContext): boolean {
   const view = ctx.view;
-  if (!virtualCatalogNeeded(view, anchor.key)) return;
+  // An anchor recorded twice is replaced once.
+  if (!("RangeVar" in anchor.node) || !virtualCatalogNeeded(view, anchor.key)) return false;
   if (!virtualCatalogCovers(view.catalog, anchor.key)) throw new VirtualCatalogUncovered(`${anchor.key} is not covered by the virtual catalog`);
   const hidden = hiddenCatalogSet(view);
   if (!hidden.complete) throw new VirtualCatalogUncovered("the catalog was loaded without the virtual catalog's data");
@@ -190,6 +196,7 @@ export function virtualCatalogSource(anchor: Extract<RewriteAnchor, { kind: "cat
   const subquery = expand(view, anchor.key, hidden, ctx, 0);
   replaceNode(anchor.node, { RangeSubselect: { subquery, alias: clone(alias) } });
   ctx.note(`${anchor.key}: answered without the objects this link cannot see`);
+  return true;
 }
 
 /** The SelectStmt wrapper answering `key`. */
