@@ -149,7 +149,7 @@ function conflictCheck(stmt: PgNode, rel: RelationAccess, qualifier: string, ctx
   const filter = ctx.rowFilter(rel, qualifier);
   if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
   const check = templateExpression(
-    `SELECT CASE WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_filter IS TRUE THEN true ELSE CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:conflict:', pg_catalog.left(CAST(__pc_q.ctid AS pg_catalog.text), 0)), COALESCE(CAST(__pc_filter AS pg_catalog.text), 'null')) AS pg_catalog.int4) OPERATOR(pg_catalog.=) 1 END`,
+    `SELECT CASE WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_filter IS TRUE THEN true ELSE CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:conflict:', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)), COALESCE(CAST(__pc_filter AS text), 'null')) AS integer) OPERATOR(pg_catalog.=) 1 END`,
   );
   const where = (oc.whereClause as PgNode | undefined) ?? templateExpression("SELECT true");
   substitute(check, { __pc_where: where, __pc_filter: filter }, qualifier);
@@ -181,7 +181,7 @@ function withCheck(anchor: DmlAnchor, stmt: PgNode, items: PgNode[], rel: Relati
   for (let i = 2; taken.has(name); i++) name = `${CTE}${i}`;
 
   const outer = template(
-    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE (CASE WHEN __pc_cte.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(__pc_cte.${OK} AS pg_catalog.text), 'null')) AS pg_catalog.int4) END) OPERATOR(pg_catalog.=) 1`,
+    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE (CASE WHEN __pc_cte.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(__pc_cte.${OK} AS text), 'null')) AS integer) END) OPERATOR(pg_catalog.=) 1`,
   ).SelectStmt as PgNode;
   const cte = list((outer.withClause as PgNode).ctes)[0]!.CommonTableExpr as PgNode;
   cte.ctename = name;
