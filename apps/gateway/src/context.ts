@@ -28,6 +28,10 @@ export interface Principal {
    * null for API keys and internal callers, whose ceiling is the link's scope alone.
    */
   grantedScopes: string[] | null;
+  /** The member's email (`{{member.email}}` in row filters); null for callers without a user. */
+  email: string | null;
+  /** Attributes an admin set for this member on this link (`{{member.attr.NAME}}`); `{}` when none. */
+  attributes: Readonly<Record<string, string>>;
 }
 
 /** The protocol revision a request was served under ("playground" for the dashboard's own calls). */

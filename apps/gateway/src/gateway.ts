@@ -7,6 +7,7 @@ import { targetPolicyFromEnv } from "@portcullis/db/target";
 import { REVOCATION_CHANNEL, createRedis, type RevocationMessage } from "@portcullis/jobs";
 import { ApiKeyStrategy } from "./auth/api-key-strategy.js";
 import { Authenticator } from "./auth/authenticate.js";
+import { MemberDirectory } from "./auth/member-directory.js";
 import { OAuthTokenStrategy } from "./auth/oauth-strategy.js";
 import { LastUsedRecorder } from "./auth/last-used.js";
 import { PreAuthLimits } from "./auth/pre-auth-limits.js";
@@ -18,6 +19,7 @@ import { applyAccessChange, type AccessCaches } from "./access/apply-access-chan
 import { AuditProducer } from "./audit/producer.js";
 import type { GatewayEnv } from "./env.js";
 import { DescriptionStore } from "./execution/descriptions.js";
+import { MaskKeys } from "./execution/mask-keys.js";
 import { TargetPools } from "./execution/pools.js";
 import type { HttpDeps } from "./http/deps.js";
 import { HostOriginPolicy } from "./http/host-origin.js";
@@ -96,6 +98,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     checker: createPolicyChecker({ cacheSize: 10_000 }),
     descriptions: new DescriptionStore(metadata),
     audit,
+    maskKeys: new MaskKeys(metadata, keyring),
     maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
     schemaBudgetBytes: env.GATEWAY_SCHEMA_BUDGET_BYTES,
     poolFor: (link) => pools.get(link.connection),
@@ -109,10 +112,11 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     },
   };
 
-  const authenticator = new Authenticator([
-    new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS),
-    new OAuthTokenStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS),
-  ]);
+  const members = new MemberDirectory(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS);
+  const authenticator = new Authenticator(
+    [new ApiKeyStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, members), new OAuthTokenStrategy(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, members)],
+    members,
+  );
   const links = new LinkStore(metadata, env.GATEWAY_AUTH_CACHE_TTL_MS, logger);
   const endedSessions = new EndedSessions((sessionHash) => {
     const message: RevocationMessage = { kind: "session_ended", sessionHash };

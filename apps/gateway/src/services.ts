@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { AuditProducer } from "./audit/producer.js";
 import type { LinkRecord } from "./context.js";
 import type { DescriptionStore } from "./execution/descriptions.js";
+import type { MaskKeys } from "./execution/mask-keys.js";
 import type { TargetPools } from "./execution/pools.js";
 import type { Logger } from "./logger.js";
 import type { GatewayMetrics } from "./metrics.js";
@@ -16,6 +17,8 @@ export interface Services {
   checker: PolicyChecker;
   descriptions: DescriptionStore;
   audit: AuditProducer;
+  /** Per-link keys of the `hash` mask (team secret read or created on first need). */
+  maskKeys: MaskKeys;
   maxResultBytes: number;
   /** get_schema's budget for the full text (GATEWAY_SCHEMA_BUDGET_BYTES); unset = 32 KiB. */
   schemaBudgetBytes?: number;

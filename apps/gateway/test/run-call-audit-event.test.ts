@@ -10,7 +10,7 @@ const linkId = randomUUID();
 function ctx(extra: Partial<CallContext> = {}, principal: Partial<CallContext["principal"]> = {}): CallContext {
   return {
     requestId: "req-1",
-    principal: { kind: "oauth", teamId, linkId, userId: randomUUID(), apiKeyId: null, oauthClientId: "https://c.example/m.json", subject: "s", grantedScopes: ["mcp:read"], clientName: "Registered Name", ...principal },
+    principal: { kind: "oauth", teamId, linkId, userId: randomUUID(), apiKeyId: null, oauthClientId: "https://c.example/m.json", subject: "s", grantedScopes: ["mcp:read"], clientName: "Registered Name", email: null, attributes: {}, ...principal },
     link: { id: linkId, teamId } as CallContext["link"],
     clientName: "claude-code",
     clientVersion: "2.1.0",

@@ -63,6 +63,8 @@ function ctxFor(kind: keyof typeof SCOPES, grantedScopes: string[] | null = null
       oauthClientId: grantedScopes ? "https://client.example/metadata.json" : null,
       subject: "test",
       grantedScopes,
+      email: null,
+      attributes: {},
     },
     link,
     clientName: "run-call-test",

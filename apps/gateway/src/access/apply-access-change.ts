@@ -52,5 +52,10 @@ export function applyAccessChange(change: AccessChange, caches: AccessCaches): v
       if (!change.grant) return caches.clearAll();
       authenticator.invalidate({ grantId: change.grant });
       return;
+    case "link_member_attributes":
+      // Row filters bind these: the member's next call must see the new values (issue 14).
+      if (!change.link || !change.user) return caches.clearAll();
+      authenticator.invalidateMember({ linkId: change.link, userId: change.user });
+      return;
   }
 }

@@ -2,6 +2,7 @@ import type pg from "pg";
 import { apiKeyPrefix, constantTimeEqualHex, hashApiKey } from "@portcullis/db/keys";
 import type { Principal } from "../context.js";
 import { TtlCache } from "../links/ttl-cache.js";
+import type { MemberDirectory } from "./member-directory.js";
 import type { AuthStrategy } from "./strategy.js";
 
 interface KeyRow {
@@ -32,6 +33,7 @@ export class ApiKeyStrategy implements AuthStrategy {
   constructor(
     private readonly metadata: pg.Pool,
     private readonly ttlMs: number,
+    private readonly members: MemberDirectory,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -41,12 +43,13 @@ export class ApiKeyStrategy implements AuthStrategy {
 
   async authenticate(token: string, linkId: string): Promise<Principal | null> {
     const hash = hashApiKey(token);
-    return this.principal(await this.lookup(hash), hash, linkId);
+    const principal = this.principal(await this.lookup(hash), hash, linkId);
+    return principal && this.members.complete(principal);
   }
 
   peek(token: string, linkId: string): Principal | null {
     const hash = hashApiKey(token);
-    return this.principal(this.cache.get(hash) ?? null, hash, linkId);
+    return this.members.peekComplete(this.principal(this.cache.get(hash) ?? null, hash, linkId));
   }
 
   private principal(row: KeyRow | null, hash: string, linkId: string): Principal | null {
@@ -65,6 +68,8 @@ export class ApiKeyStrategy implements AuthStrategy {
       apiKeyId: row.id,
       oauthClientId: null,
       subject: row.id,
+      email: null,
+      attributes: {},
     };
   }
 

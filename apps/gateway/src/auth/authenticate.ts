@@ -1,4 +1,5 @@
 import type { Principal } from "../context.js";
+import type { MemberDirectory } from "./member-directory.js";
 import type { AuthStrategy } from "./strategy.js";
 
 /**
@@ -7,7 +8,11 @@ import type { AuthStrategy } from "./strategy.js";
  * revoked, expired).
  */
 export class Authenticator {
-  constructor(private readonly strategies: AuthStrategy[]) {}
+  constructor(
+    private readonly strategies: AuthStrategy[],
+    /** The member details the strategies put on principals: dropped with them. */
+    private readonly members?: MemberDirectory,
+  ) {}
 
   async authenticate(token: string | undefined, linkId: string): Promise<Principal | null> {
     if (!token || token.length > 4096) return null;
@@ -28,9 +33,17 @@ export class Authenticator {
 
   invalidate(message: Parameters<NonNullable<AuthStrategy["invalidate"]>>[0]): void {
     for (const strategy of this.strategies) strategy.invalidate?.(message);
+    if (message.linkId) this.members?.invalidate({ linkId: message.linkId });
+  }
+
+  /** A member's attributes on a link changed: their next call reads them again (keys stay cached). */
+  invalidateMember(message: { linkId?: string; userId?: string }): void {
+    if (!message.linkId && !message.userId) return this.clear();
+    this.members?.invalidate(message);
   }
 
   clear(): void {
     for (const strategy of this.strategies) strategy.clear?.();
+    this.members?.clear();
   }
 }

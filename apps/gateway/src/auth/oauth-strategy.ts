@@ -1,5 +1,6 @@
 import { AccessTokenVerifier, type SqlQueryable } from "@portcullis/oauth/verify";
 import type { Principal } from "../context.js";
+import type { MemberDirectory } from "./member-directory.js";
 import type { AuthStrategy } from "./strategy.js";
 
 /**
@@ -11,7 +12,11 @@ export class OAuthTokenStrategy implements AuthStrategy {
   readonly name = "oauth";
   private readonly verifier: AccessTokenVerifier;
 
-  constructor(pool: SqlQueryable, ttlMs: number) {
+  constructor(
+    pool: SqlQueryable,
+    ttlMs: number,
+    private readonly members: MemberDirectory,
+  ) {
     this.verifier = new AccessTokenVerifier({ pool }, { ttlMs });
   }
 
@@ -20,11 +25,12 @@ export class OAuthTokenStrategy implements AuthStrategy {
   }
 
   async authenticate(token: string, linkId: string): Promise<Principal | null> {
-    return this.principal(await this.verifier.verify(token, linkId.toLowerCase()));
+    const principal = this.principal(await this.verifier.verify(token, linkId.toLowerCase()));
+    return principal && this.members.complete(principal);
   }
 
   peek(token: string, linkId: string): Principal | null {
-    return this.principal(this.verifier.peek(token, linkId.toLowerCase()));
+    return this.members.peekComplete(this.principal(this.verifier.peek(token, linkId.toLowerCase())));
   }
 
   private principal(verified: Awaited<ReturnType<AccessTokenVerifier["verify"]>>): Principal | null {
@@ -41,6 +47,8 @@ export class OAuthTokenStrategy implements AuthStrategy {
       oauthClientId: verified.clientId,
       subject: verified.grantId,
       clientName: verified.clientName,
+      email: null,
+      attributes: {},
     };
   }
 

@@ -55,6 +55,9 @@ export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, 
     requestId: ctx.requestId,
     protocolVersion: ctx.protocolVersion,
     traceId: traceIdOf(ctx.traceId),
+    // Issue 14: what ran when the policy rewrote the statement, and which attributes it bound (names only).
+    ...(audit.rewrittenSql ? { rewrittenSql: audit.rewrittenSql.slice(0, 100_000) } : {}),
+    ...(audit.attributeNames?.length ? { attributeNames: audit.attributeNames.slice(0, 100) } : {}),
   };
 }
 

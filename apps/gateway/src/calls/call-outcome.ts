@@ -58,6 +58,10 @@ export interface CallAudit {
   wrote?: boolean;
   /** Statement classes the policy saw (read, write, ddl…), when a statement was checked; the Playground shows them. */
   classes?: string[];
+  /** The statement that ran instead of `sql` when the policy rewrote it (row filters, masks, virtual catalog). */
+  rewrittenSql?: string;
+  /** Names of the member attributes the rewritten statement bound (never their values). */
+  attributeNames?: readonly string[];
 }
 
 /** Thrown by runCall for a tool name that does not exist (a protocol error, -32602); already audited. */

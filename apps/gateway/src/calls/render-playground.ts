@@ -1,8 +1,11 @@
 import type { CallOutcome } from "./call-outcome.js";
 
-/** The dashboard's Playground answer (apps/web/src/features/playground parses it): unchanged by issue 13. */
+/**
+ * The dashboard's Playground answer (apps/web/src/features/playground parses it). Issue 14 adds
+ * `verdict.rewrittenSql` (the statement that ran instead of the caller's) and `verdict.attributeNames`.
+ */
 export interface PlaygroundAnswer {
-  verdict: { allowed: boolean; ruleId?: string; reason?: string; classes: string[]; tables: string[] };
+  verdict: { allowed: boolean; ruleId?: string; reason?: string; classes: string[]; tables: string[]; rewrittenSql?: string; attributeNames?: string[] };
   result?: { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean };
   error?: string;
 }
@@ -24,7 +27,12 @@ interface SqlData {
  */
 export function renderPlayground(outcome: CallOutcome): PlaygroundRendering {
   const { audit } = outcome;
-  const seen = { classes: audit.classes ?? [], tables: audit.tables ?? [] };
+  const seen = {
+    classes: audit.classes ?? [],
+    tables: audit.tables ?? [],
+    ...(audit.rewrittenSql ? { rewrittenSql: audit.rewrittenSql } : {}),
+    ...(audit.attributeNames?.length ? { attributeNames: [...audit.attributeNames] } : {}),
+  };
   if (outcome.kind === "refused") {
     const { ruleId, reason } = outcome.refusal;
     return { status: 200, body: { verdict: { allowed: false, ruleId, reason, ...seen } } };

@@ -1,7 +1,8 @@
-import { scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
-import type { LinkRecord } from "../context.js";
+import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
+import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
 import { isPlanResult, redactPlanRows } from "./plan-redaction.js";
+import { bindRewrite, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
 
@@ -58,11 +59,19 @@ function clip(text: string): string {
   return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters cut)`;
 }
 
-export function describeDatabaseError(error: NonNullable<RunOutcome["error"]>, sql: string, positionShift = 0, hidesObjects = false, callerLeft = false): string {
+export function describeDatabaseError(
+  error: NonNullable<RunOutcome["error"]>,
+  sql: string,
+  positionShift = 0,
+  hidesObjects = false,
+  callerLeft = false,
+  /** The statement that ran was our rewrite of the caller's: a position would point into our text. */
+  rewritten = false,
+): string {
   if (error.fatal) return describeConnectionFailure(error);
   // A message can carry a value (invalid input syntax for type integer: "<the whole value>"): bounded.
   const parts = [`PostgreSQL error${error.code ? ` ${error.code}` : ""}: ${clip(error.message)}`];
-  if (error.position !== undefined) {
+  if (error.position !== undefined && !rewritten) {
     const position = error.position - positionShift;
     if (position >= 1 && position <= sql.length + 1) parts.push(`at character ${position}`);
   }
@@ -84,6 +93,8 @@ export async function executeChecked(
   input: {
     sql: string;
     params?: unknown[];
+    /** Who is calling: a rewritten statement binds their id, email and attributes (row filters). */
+    principal: Principal;
     checkSql?: string;
     forceRollback?: boolean;
     positionShift?: number;
@@ -108,17 +119,25 @@ export async function executeChecked(
   }
   const gated = input.gate?.(verdict);
   if (gated) return { verdict, refusal: gated };
-  let values: (string | null)[];
+  let values: (string | Buffer | null)[];
   try {
     values = (input.params ?? []).map(encodeParam);
   } catch {
     return { verdict, error: "params must be JSON values (strings, numbers, booleans, null, arrays or objects)" };
   }
+  const rewrite = verdict.rewrite;
+  if (rewrite) {
+    const bound = await bindRewrite(services, link, input.principal, rewrite, values);
+    if (!bound.ok) return { verdict, error: bound.error };
+    values = bound.values;
+  }
   let outcome: RunOutcome;
   try {
     outcome = await runStatement(await services.poolFor(link), {
-      sql: input.sql,
+      sql: rewrite?.sql ?? input.sql,
       values,
+      // A write check runs row by row as the outer query is fetched: every row must be fetched.
+      readAll: rewrite?.writeCheck === true,
       readOnly: verdict.readOnly,
       rollback: input.forceRollback === true,
       statementTimeoutMs: link.scope.limits.statementTimeoutMs,
@@ -132,11 +151,21 @@ export async function executeChecked(
   }
   // Even a failed DDL statement may have been the last of a series; reload either way.
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
-  const hides = scopeHidesObjects(link.scope, catalog);
+  // DETAIL ("Failing row contains (…)") prints the stored row, masked columns and filtered rows included.
+  const hides = scopeHidesObjects(link.scope, catalog) || Object.values(link.scope.tables).some(isGoverned);
+  if (rewrite?.writeCheck) {
+    const violation = rowFilterViolation(outcome, verdict, link);
+    if (violation) return { verdict, outcome, refusal: violation };
+    // An oversized RETURNING row closed the connection before COMMIT: say so rather than show a cut result.
+    if (outcome.abandoned) return { verdict, outcome, error: "A returned row was larger than the result size limit, so the connection was closed before the write committed; nothing was written. Return fewer or smaller columns." };
+  }
   if (outcome.error) {
-    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides, input.signal?.aborted === true);
+    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides, input.signal?.aborted === true, rewrite !== undefined);
     return { verdict, outcome, error };
   }
-  if (hides && isPlanResult(outcome.columns)) outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson) };
+  if (isPlanResult(outcome.columns) && (hides || rewrite)) {
+    // Row estimates, widths and costs describe the whole table, not the rows the filter leaves.
+    outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || Object.values(link.scope.tables).some(isGoverned) }) };
+  }
   return { verdict, outcome };
 }

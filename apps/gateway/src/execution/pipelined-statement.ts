@@ -11,7 +11,7 @@ interface PgStream {
 interface PgConnection {
   stream: PgStream;
   parse(msg: { text: string; name?: string; types?: number[] }): void;
-  bind(msg: { portal?: string; statement?: string; values?: (string | null)[] }): void;
+  bind(msg: { portal?: string; statement?: string; values?: (string | Buffer | null)[] }): void;
   describe(msg: { type: "P" | "S"; name?: string }): void;
   execute(msg: { portal?: string; rows?: number }): void;
   flush(): void;
@@ -60,11 +60,19 @@ export interface PipelinedStatementOptions {
   /** Statements run before, in the same round trip (BEGIN READ ONLY, SET LOCAL ...). Must not return rows. */
   preamble: string[];
   sql: string;
-  values: (string | null)[];
+  /** Text-format values; a Buffer is sent in binary format (bytea). */
+  values: (string | Buffer | null)[];
   /** Statement run after (ROLLBACK or COMMIT). */
   epilogue: string;
   maxRows: number;
   maxBytes: number;
+  /**
+   * Fetch the statement to its end even past the row or byte cap (rows beyond it are counted, not
+   * kept). A row-filter write check (issue 14) is evaluated by the outer query row by row as rows are
+   * fetched, while its data-modifying CTE completes anyway when the portal closes: a COMMIT after a
+   * partial fetch would commit rows whose check never ran.
+   */
+  readAll?: boolean;
 }
 
 /** What `fn` makes the connection write, as one buffer, without sending it. */
@@ -302,6 +310,7 @@ export class PipelinedStatement {
     const r = this.result;
     if (this.stopReading) return;
     if (r.rowCount >= this.options.maxRows) {
+      // A read-all statement keeps going past the cap (handlePortalSuspended); its rows beyond are dropped.
       r.truncated = true;
       r.truncatedBy ??= "rows";
       this.stopReading = true;
@@ -332,7 +341,8 @@ export class PipelinedStatement {
       if (this.result.rowCount >= this.options.maxRows) this.result.truncated = true;
       return;
     }
-    if (!this.stopReading && this.result.rowCount < this.options.maxRows) {
+    if (this.options.readAll || (!this.stopReading && this.result.rowCount < this.options.maxRows)) {
+      if (this.options.readAll && (this.stopReading || this.result.rowCount >= this.options.maxRows)) this.result.truncated = true;
       const connection = this.connection!;
       writeAll(connection, [
         captureWrites(connection, () => {

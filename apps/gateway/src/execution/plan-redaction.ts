@@ -31,12 +31,50 @@ export function isPlanResult(columns: { name: string }[]): boolean {
   return columns.length === 1 && columns[0]!.name === "QUERY PLAN";
 }
 
+/**
+ * On a statement over a table with a row filter or masks (issue 14), the planner's numbers describe the
+ * whole table: `rows=59` over a filtered customer table says how many customers exist, "Rows Removed by
+ * Filter: 46" how many the member may not see, costs and buffer counts the table's size. Every such
+ * number in the plan is replaced, in each format; the plan's shape, node types and conditions (our
+ * filter shows with its `$n`, never a value) stay.
+ */
+const ESTIMATE_FIELDS =
+  "Plan Rows|Plan Width|Startup Cost|Total Cost|Actual Rows|Actual Startup Time|Actual Total Time|Rows Removed by [A-Za-z ]+?|Heap Fetches|Exact Heap Blocks|Lossy Heap Blocks|(?:Shared|Local|Temp) (?:Hit|Read|Dirtied|Written) Blocks|Peak Memory Usage|Sort Space Used|Original Hash Batches|Hash Batches|Hash Buckets|Original Hash Buckets";
+
+const ESTIMATE_PATTERNS: [RegExp, string][] = [
+  // TEXT: "(cost=0.00..1.59 rows=59 width=72) (actual time=0.010..0.020 rows=13 loops=1)"
+  [/\bcost=\d+(?:\.\d+)?\.\.\d+(?:\.\d+)?/g, "cost=?"],
+  [/\b(rows|width)=\d+/g, "$1=?"],
+  [/\btime=\d+(?:\.\d+)?\.\.\d+(?:\.\d+)?/g, "time=?"],
+  // TEXT: "Rows Removed by Filter: 46", "Heap Fetches: 3", "Buffers: shared hit=4 read=1", "Heap Blocks: exact=2"
+  [/(\bRows Removed by [A-Za-z ]+?: )\d+/g, "$1?"],
+  [/(\b(?:Heap Fetches|Memory Usage|Peak Memory Usage|Batches|Buckets): )\d+\w*/g, "$1?"],
+  [/(\b(?:Buffers|Heap Blocks|I\/O Timings):)[^\n"]*/g, "$1 ?"],
+  [/(\bMemory: )\d+\w*/g, "$1?"],
+  // JSON: "Plan Rows": 59
+  [new RegExp(`("(?:${ESTIMATE_FIELDS})":\\s*)-?\\d+(?:\\.\\d+)?`, "g"), "$1null"],
+  // YAML: Plan Rows: 59
+  [new RegExp(`(^|\\n)(\\s*-?\\s*(?:${ESTIMATE_FIELDS}): )-?\\d+(?:\\.\\d+)?`, "g"), "$1$2null"],
+  // XML: <Plan-Rows>59</Plan-Rows>
+  [new RegExp(`(<(${ESTIMATE_FIELDS.replace(/ /g, "-")})>)[^<]*(</\\2>)`, "g"), "$1$3"],
+];
+
+export function redactPlanEstimates(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of ESTIMATE_PATTERNS) out = out.replace(pattern, replacement);
+  return out;
+}
+
 /** Rows are JSON arrays of one string; redact inside the string and re-serialise. */
-export function redactPlanRows(rowsJson: string[]): string[] {
+export function redactPlanRows(rowsJson: string[], options: { estimates?: boolean } = {}): string[] {
+  const redact = (text: string) => {
+    const named = redactPlanIndexNames(text);
+    return options.estimates ? redactPlanEstimates(named) : named;
+  };
   return rowsJson.map((row) => {
     const [value] = JSON.parse(row) as [unknown];
-    if (typeof value === "string") return JSON.stringify([redactPlanIndexNames(value)]);
+    if (typeof value === "string") return JSON.stringify([redact(value)]);
     // FORMAT JSON arrives as a json value: redact its text form.
-    return JSON.stringify([JSON.parse(redactPlanIndexNames(JSON.stringify(value)))]);
+    return JSON.stringify([JSON.parse(redact(JSON.stringify(value)))]);
   });
 }

@@ -3,8 +3,11 @@ import { PipelinedStatement, type StatementResult } from "./pipelined-statement.
 
 export interface RunOptions {
   sql: string;
-  values: (string | null)[];
+  /** Text-format values; Buffers go in binary format (bytea). */
+  values: (string | Buffer | null)[];
   readOnly: boolean;
+  /** Fetch to the end even past the caps (a row-filter write check runs as rows are fetched). */
+  readAll?: boolean;
   /** Roll back even a write (explain_query: EXPLAIN ANALYZE never changes data). */
   rollback?: boolean;
   statementTimeoutMs: number;
@@ -41,6 +44,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       epilogue: options.readOnly || options.rollback ? "ROLLBACK" : "COMMIT",
       maxRows: options.maxRows,
       maxBytes: options.maxBytes,
+      readAll: options.readAll === true,
     });
     void client.query(statement as unknown as pg.QueryConfig);
     const canceller = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
+import { memberDetailsFresh } from "../auth/member-directory.js";
 import { bearerToken } from "../auth/strategy.js";
 import { memberMayUseLink } from "../access/member-may-use-link.js";
 import { refusedRequestEvent } from "../calls/audit-event.js";
@@ -102,6 +103,8 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
       oauthClientId: null,
       subject: `playground:${input.userId}`,
       grantedScopes: null,
+      // Read fresh like the access check above: the Playground shows what this member would get now.
+      ...(await memberDetailsFresh(deps.metadata, link.id, input.userId)),
     },
     link,
     clientName: PLAYGROUND_CLIENT_NAME,

@@ -119,7 +119,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     return { readOnlyHint: readOnly, destructiveHint: !readOnly, idempotentHint: false, openWorldHint: false };
   },
   async run(args, ctx, services) {
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, signal: ctx.signal, gate: stepUpGate(ctx) });
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate: stepUpGate(ctx) });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;
     const { verdict } = execution;

@@ -34,6 +34,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
     const execution = await executeChecked(services, ctx.link, {
       sql,
       params: args.params,
+      principal: ctx.principal,
       forceRollback: true,
       positionShift: prefix.length,
       // A plan is not a result set: the link's row limit does not apply to its lines.

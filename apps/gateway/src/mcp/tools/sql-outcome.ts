@@ -5,10 +5,17 @@ import { linkAllowance } from "../../calls/link-allowance.js";
 import { insufficientScope } from "../../calls/step-up.js";
 import type { CallContext } from "../../context.js";
 
-type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes">;
+type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes" | "rewrittenSql" | "attributeNames">;
 
 export function auditBase(sql: string, verdict: Verdict): AuditBase {
-  return { sql, fingerprint: verdict.fingerprint || undefined, tables: verdict.tables, classes: verdict.classes };
+  const rewrite = verdict.rewrite;
+  return {
+    sql,
+    fingerprint: verdict.fingerprint || undefined,
+    tables: verdict.tables,
+    classes: verdict.classes,
+    ...(rewrite ? { rewrittenSql: rewrite.sql, ...(rewrite.attributes.length ? { attributeNames: rewrite.attributes } : {}) } : {}),
+  };
 }
 
 /**

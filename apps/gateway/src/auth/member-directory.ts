@@ -1,0 +1,104 @@
+import type { Principal } from "../context.js";
+import type { MetadataQueryable } from "../links/link-store.js";
+import { TtlCache } from "../links/ttl-cache.js";
+
+/** What a row filter may bind about the caller: their email and the attributes an admin set on this link. */
+export interface MemberDetails {
+  email: string | null;
+  attributes: Readonly<Record<string, string>>;
+}
+
+const NONE: MemberDetails = Object.freeze({ email: null, attributes: Object.freeze({}) });
+
+// One round trip: the user's email and their attributes on the link (an empty object when none).
+const DETAILS_QUERY = `SELECT u.email,
+    coalesce((SELECT json_object_agg(a.name, a.value) FROM link_member_attributes a WHERE a.link_id = $1 AND a.user_id = u.id), '{}'::json) AS attributes
+  FROM users u WHERE u.id = $2`;
+
+function freezeDetails(row: { email: string; attributes: Record<string, string> } | undefined): MemberDetails {
+  if (!row) return NONE;
+  // A plain object without a prototype: an attribute named like an Object.prototype member (constructor)
+  // is data, never inherited behaviour.
+  const attributes = Object.assign(Object.create(null) as Record<string, string>, row.attributes);
+  return Object.freeze({ email: row.email, attributes: Object.freeze(attributes) });
+}
+
+/**
+ * The member details of (link, user), cached like the keys and grants they are loaded with and dropped
+ * by the access channel when an attribute changes (the link_member_attributes trigger), so a change
+ * applies within a second. Both authentication strategies put them on the principal.
+ */
+export class MemberDirectory {
+  private readonly cache = new TtlCache<MemberDetails>(50_000);
+  private readonly pending = new Map<string, Promise<MemberDetails>>();
+  /** Bumped by every invalidation, so a lookup that raced a change is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly metadata: MetadataQueryable,
+    private readonly ttlMs: number,
+  ) {}
+
+  get(linkId: string, userId: string): Promise<MemberDetails> {
+    const key = `${linkId}/${userId}`;
+    const cached = this.cache.get(key);
+    if (cached) return Promise.resolve(cached);
+    let pending = this.pending.get(key);
+    if (!pending) {
+      const generation = this.generation;
+      const started: Promise<MemberDetails> = this.metadata
+        .query(DETAILS_QUERY, [linkId, userId])
+        .then(({ rows }) => {
+          const details = freezeDetails(rows[0] as { email: string; attributes: Record<string, string> } | undefined);
+          if (generation === this.generation) this.cache.set(key, details, this.ttlMs);
+          return details;
+        })
+        .finally(() => {
+          if (this.pending.get(key) === started) this.pending.delete(key);
+        });
+      pending = started;
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  peek(linkId: string, userId: string): MemberDetails | undefined {
+    return this.cache.get(`${linkId}/${userId}`);
+  }
+
+  /** The principal with its member's details; callers without a user (none today) get none. */
+  async complete(principal: Principal): Promise<Principal> {
+    if (!principal.userId) return principal;
+    const details = await this.get(principal.linkId, principal.userId);
+    return { ...principal, email: details.email, attributes: details.attributes };
+  }
+
+  /** The same from the cache only: null when the details are not cached (never a principal without them). */
+  peekComplete(principal: Principal | null): Principal | null {
+    if (!principal?.userId) return principal;
+    const details = this.peek(principal.linkId, principal.userId);
+    return details ? { ...principal, email: details.email, attributes: details.attributes } : null;
+  }
+
+  invalidate(message: { linkId?: string; userId?: string }): void {
+    this.generation++;
+    this.pending.clear();
+    const { linkId, userId } = message;
+    if (linkId && userId) this.cache.delete(`${linkId}/${userId}`);
+    else if (linkId) this.cache.deleteWhere((_v, key) => key.startsWith(`${linkId}/`));
+    else if (userId) this.cache.deleteWhere((_v, key) => key.endsWith(`/${userId}`));
+    else this.cache.clear();
+  }
+
+  clear(): void {
+    this.generation++;
+    this.pending.clear();
+    this.cache.clear();
+  }
+}
+
+/** Details of a caller resolved fresh (the Playground asks on every call, no cache). */
+export async function memberDetailsFresh(metadata: MetadataQueryable, linkId: string, userId: string): Promise<MemberDetails> {
+  const { rows } = await metadata.query(DETAILS_QUERY, [linkId, userId]);
+  return freezeDetails(rows[0] as { email: string; attributes: Record<string, string> } | undefined);
+}
