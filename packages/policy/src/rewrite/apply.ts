@@ -1,10 +1,10 @@
-import { rowFilterViolation } from "../analyze/dml.js";
 import { Refusal } from "../analyze/refusal.js";
 import type { PgNode, RawStatement } from "../parse/parse.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
 import { catalogRewriteNeeded as virtualCatalogRewriteNeeded, virtualCatalogSource } from "./catalog.js";
 import type { RewriteContext } from "./context.js";
 import { deparseVerified } from "./deparse.js";
+import { rewriteDmlTarget } from "./dml-check.js";
 import { rowFilterExpression } from "./filter.js";
 import { maskExpression } from "./masks.js";
 import { ParamAllocator } from "./params.js";
@@ -23,14 +23,6 @@ function catalogRewriteNeeded(view: AccessView): boolean {
 }
 function rewriteCatalogAnchor(anchor: Extract<RewriteAnchor, { kind: "catalog" }>, ctx: RewriteContext): boolean {
   return virtualCatalogSource(anchor, ctx);
-}
-
-/**
- * Slice D (writes): the target of INSERT/UPDATE/DELETE/MERGE on a governed table, rewritten by
- * `rewriteDmlTarget` in rewrite/dml-check.ts. Until then such writes are refused.
- */
-function rewriteDmlTargetHook(anchor: Extract<RewriteAnchor, { kind: "dml_target" }>, _ctx: RewriteContext, _plan: RewritePlan): { writeCheck: boolean } {
-  throw rowFilterViolation(`writes to tables with row filters or masks are not available yet (${anchor.rel.key})`, anchor.rel.key);
 }
 
 // ---------------------------------------------------------------- context
@@ -105,8 +97,10 @@ function applyPlan(plan: RewritePlan, ctx: RewriteContext, depth: number): void 
         if (!governance) break;
         if (governance.readsGoverned.length > 0)
           throw new Refusal("row_filter_view", `writing through view ${anchor.rel.key} over ${governance.readsGoverned.join(", ")}, which this link reads only through a row filter or masks, is not available; write to the table itself`, undefined, anchor.rel.key);
+        // Slice D's write rewrite (rewrite/dml-check.ts); for a parent only, it refuses a write that
+        // would reach a governed child (without ONLY) and changes nothing otherwise.
+        const { writeCheck } = rewriteDmlTarget(anchor, ctx, plan);
         if (governance.rowFilter === undefined && governance.masks.size === 0) break; // a parent only
-        const { writeCheck } = rewriteDmlTargetHook(anchor, ctx, plan);
         c.writeCheck = c.writeCheck || writeCheck;
         c.changed = true;
         break;
