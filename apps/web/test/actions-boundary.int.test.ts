@@ -519,3 +519,70 @@ describe("member attributes and the row-filter preview (issue 14)", () => {
     expect(sample.ok && (sample.data as { values: string[] }).values).toHaveLength(5);
   });
 });
+
+describe("the preview and samples run the draft's rewrite (row filter bound with the member's attributes, masks applied)", () => {
+  const governed = {
+    access: "read",
+    tables: { customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}", maskedColumns: { email: "email", company: "hash", phone: "last4" } } },
+  };
+  async function direct<T>(sql: string, values: unknown[] = []): Promise<T[]> {
+    const pg = (await import("pg")).default;
+    const client = new pg.Client({ connectionString: chinook.url });
+    await client.connect();
+    try {
+      return (await client.query(sql, values)).rows as T[];
+    } finally {
+      await client.end();
+    }
+  }
+
+  test("N of M: N counts only the member's rows, M the whole table; without the attribute N is 0", async () => {
+    const [{ total }] = await direct<{ total: string }>("SELECT count(*) AS total FROM customer");
+    const [{ mine }] = await direct<{ mine: string }>("SELECT count(*) AS mine FROM customer WHERE support_rep_id = 4");
+    expect(Number(mine)).toBeGreaterThan(0);
+    expect(Number(mine)).toBeLessThan(Number(total));
+    const input = { teamId: teamA, linkId: linkA, scope: governed, table: "public.customer", userId: users.member };
+    await call("owner", "unsetMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id" });
+    expect(await call("owner", "previewRowFilterAction", input)).toMatchObject({ ok: true, data: { visible: 0, total: Number(total) } });
+    expect(await call("owner", "setMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "4" })).toMatchObject({ ok: true });
+    const preview = await call("owner", "previewRowFilterAction", input);
+    expect(preview).toMatchObject({ ok: true, data: { visible: Number(mine), total: Number(total) } });
+    // The attribute's value is bound, never spliced: the rewritten text carries a parameter, not "4".
+    const rewrittenSql = preview.ok ? (preview.data as { rewrittenSql: string }).rewrittenSql : "";
+    expect(rewrittenSql).toMatch(/\$1/);
+    expect(rewrittenSql).not.toMatch(/=\s*'?4'?\b/);
+  });
+
+  test("samples are masked values from the member's rows only, never a clear one", async () => {
+    await call("owner", "setMemberAttributeAction", { teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "4" });
+    const clear = await direct<{ email: string; company: string | null; phone: string | null }>("SELECT email, company, phone FROM customer");
+    const mineEmails = new Set((await direct<{ email: string }>("SELECT email FROM customer WHERE support_rep_id = 4")).map((r) => r.email.split("@")[1]));
+    const sample = async (column: string) => {
+      const r = await call("owner", "sampleMaskAction", { teamId: teamA, linkId: linkA, scope: governed, table: "public.customer", column, userId: users.member });
+      expect(r, column).toMatchObject({ ok: true });
+      return r.ok ? (r.data as { values: (string | null)[] }).values : [];
+    };
+    const emails = await sample("email");
+    expect(emails).toHaveLength(5);
+    for (const v of emails) {
+      expect(v).toMatch(/^\*\*\*@/);
+      expect(mineEmails.has(v!.slice(4))).toBe(true);
+    }
+    const leaks = new Set(clear.flatMap((r) => [r.email, r.company, r.phone]).filter((v): v is string => !!v));
+    for (const column of ["email", "company", "phone"]) for (const v of await sample(column)) expect(leaks.has(v ?? ""), `${column} ${v}`).toBe(false);
+    for (const v of await sample("company")) if (v !== null) expect(v).toMatch(/^h:[0-9a-f]{16}$/);
+  });
+
+  test("a filter that does not hold for this database is refused on save and by the check, with the error at the field", async () => {
+    const broken = { access: "read", tables: { customer: { rowFilter: "no_such_column = {{member.attr.rep_id}}" } } };
+    const check = await call("owner", "checkScopeAction", { teamId: teamA, connectionId: connectionA, scope: broken });
+    expect(check.ok && (check.data as { ok: boolean }).ok).toBe(false);
+    const errors = check.ok ? (check.data as { errors: { path: string }[] }).errors : [];
+    expect(errors.some((e) => e.path.includes("customer") && e.path.includes("rowFilter"))).toBe(true);
+    const before = await snapshot([teamA]);
+    const saved = await call("owner", "updateLinkAction", { teamId: teamA, linkId: linkA, scope: broken });
+    expect(saved).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(Object.keys((saved as { fieldErrors?: Record<string, string> }).fieldErrors ?? {}).some((k) => k.startsWith("scope.tables") && k.includes("rowFilter"))).toBe(true);
+    expect(await snapshot([teamA])).toBe(before);
+  });
+});

@@ -14,8 +14,9 @@ const OWNER = "packages/policy/src/scope/";
 
 const REDECLARATIONS: { what: string; pattern: RegExp }[] = [
   { what: "a zod field hiddenColumns", pattern: /hiddenColumns\s*:\s*z\s*\./ },
-  { what: "a zod field maskedColumns", pattern: /maskedColumns\s*:\s*z\s*\./ },
-  { what: "a zod field rowFilter", pattern: /rowFilter\s*:\s*z\s*\./ },
+  // The scope's shapes (a record of masks, the filter's text); get_permissions' output lists are other types.
+  { what: "a zod field maskedColumns", pattern: /maskedColumns\s*:\s*z\s*\.\s*record/ },
+  { what: "a zod field rowFilter", pattern: /rowFilter\s*:\s*z\s*\.\s*(string|unknown)/ },
   { what: "the access levels as a list or union", pattern: /["']none["']\s*[,|]\s*["']read["']\s*[,|]\s*["']write["']\s*[,|]\s*["']admin["']/ },
   // Subsets such as ["read", "write", "admin"] (what a visible relation may carry) are other types.
   { what: "a zod access enum", pattern: /z\s*\.\s*enum\(\s*\[\s*["']none["']\s*,\s*["']read["']/ },

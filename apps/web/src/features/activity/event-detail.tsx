@@ -63,6 +63,16 @@ export function EventDetail({ event, closeHref, names }: { event: AuditRow; clos
             <SqlView sql={event.sql} />
           </div>
         ) : null}
+        {event.rewritten_sql ? (
+          <div>
+            <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">Ran as (rewritten by the policy)</p>
+            <SqlView sql={event.rewritten_sql} testId="event-rewritten-sql" />
+            <p className="mt-1 text-xs text-zinc-500" data-testid="event-attribute-names">
+              Row filters and masks were applied in SQL; $n after the caller&apos;s parameters are bound per call
+              {event.attribute_names?.length ? <> — member attributes bound: {event.attribute_names.join(", ")}</> : null}.
+            </p>
+          </div>
+        ) : null}
         <dl className="grid grid-cols-3 gap-x-3 gap-y-1.5 text-sm">
           {rows.map(([k, v]) => (
             <div key={k} className="contents">

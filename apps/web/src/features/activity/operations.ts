@@ -30,6 +30,10 @@ export interface AuditRow {
   protocol_version: string | null;
   /** W3C trace id the request carried (traceparent), for finding the call in logs and traces. */
   trace_id: string | null;
+  /** The detail only: the statement that ran when the policy rewrote it (row filters, masks, virtual catalog). */
+  rewritten_sql?: string | null;
+  /** The detail only: names (never values) of the member attributes the rewritten statement bound. */
+  attribute_names?: string[];
 }
 
 const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client_name, client_version, tool, sql, tables,
@@ -71,7 +75,8 @@ export async function getEvent(actor: Actor, teamId: string, eventId: string) {
   const { role } = await authorizeTeam(actor, teamId, "viewer");
   if (!/^[0-9a-f-]{36}$/i.test(eventId)) throw new PortcullisError("not_found", "event not found");
   const [row] = await getPrisma().$queryRawUnsafe<AuditRow[]>(
-    `SELECT ${COLUMNS} FROM audit_events WHERE team_id = $1::uuid AND id = $2::uuid${role === "member" ? " AND user_id = $3::uuid" : ""}`,
+    // The rewritten text (up to 100 000 characters) is read for the one event shown, not for lists.
+    `SELECT ${COLUMNS}, rewritten_sql, attribute_names FROM audit_events WHERE team_id = $1::uuid AND id = $2::uuid${role === "member" ? " AND user_id = $3::uuid" : ""}`,
     ...[teamId, eventId, ...(role === "member" ? [actor.userId] : [])],
   );
   if (!row) throw new PortcullisError("not_found", "event not found");

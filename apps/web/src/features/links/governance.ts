@@ -43,11 +43,13 @@ async function memberOnLink(ctx: TeamContext, linkId: string, userId: string) {
 
 /** The relation a preview names: it must exist and be visible under the draft scope; with its rule. */
 function visibleRelation(scope: Scope, catalog: Catalog, table: string) {
-  const rel = accessView(scope, catalog).relations.get(table);
+  const view = accessView(scope, catalog);
+  const rel = view.relations.get(table);
   if (!rel) throw new PortcullisError("not_found", `no table "${table}" is visible under this scope`);
   const short = rel.relation.schema === "public" ? rel.relation.name : undefined;
   const rule = scope.tables[table] ?? (short !== undefined ? scope.tables[short] : undefined);
-  return { ...rel, rule };
+  // Views over a governed table and parents of one are governed too, without a rule of their own.
+  return { ...rel, rule, governed: view.governed.has(table) || isGoverned(rule) };
 }
 
 /** The checked statement to run: refused ones are explained; a governed table without a rewrite fails closed. */
@@ -106,7 +108,7 @@ export async function previewRowFilter(ctx: TeamContext, input: PreviewInput) {
   const rel = visibleRelation(scope, catalog, input.table);
   const member = await memberOnLink(ctx, link.id, input.userId);
   const from = `${quoteIdent(rel.relation.schema)}.${quoteIdent(rel.relation.name)}`;
-  const { verdict, sql } = rewritten(`SELECT count(*) FROM ${from}`, scope, catalog, isGoverned(rel.rule));
+  const { verdict, sql } = rewritten(`SELECT count(*) FROM ${from}`, scope, catalog, rel.governed);
   const values = await bindings(ctx, link.id, member, verdict);
   const counts = await withTargetClient(link.connection, "preview the rows", (client) =>
     readOnly(client, scope, async () => {
@@ -132,7 +134,7 @@ export async function sampleMasked(ctx: TeamContext, input: SampleInput) {
   const rel = visibleRelation(scope, catalog, input.table);
   if (!rel.relation.columns.some((c) => c.name === input.column) || rel.hiddenColumns.has(input.column)) throw new PortcullisError("not_found", `no column "${input.column}" is visible on this table`);
   const member = await memberOnLink(ctx, link.id, input.userId);
-  const { verdict, sql } = rewritten(`SELECT ${quoteIdent(input.column)} FROM ${quoteIdent(rel.relation.schema)}.${quoteIdent(rel.relation.name)} LIMIT ${SAMPLE_ROWS}`, scope, catalog, isGoverned(rel.rule));
+  const { verdict, sql } = rewritten(`SELECT ${quoteIdent(input.column)} FROM ${quoteIdent(rel.relation.schema)}.${quoteIdent(rel.relation.name)} LIMIT ${SAMPLE_ROWS}`, scope, catalog, rel.governed);
   const values = await bindings(ctx, link.id, member, verdict);
   const rows = await withTargetClient(link.connection, "sample the column", (client) => readOnly(client, scope, async () => (await client.query({ text: sql, values, rowMode: "array" })).rows));
   const sample = rows.slice(0, SAMPLE_ROWS).map((r: unknown[]) => (r[0] === null || r[0] === undefined ? null : String(r[0]).slice(0, SAMPLE_VALUE_CHARS)));

@@ -12,6 +12,10 @@ export const playgroundResponseSchema = z.object({
     reason: z.string().nullish(),
     classes: z.array(z.string()).default([]),
     tables: z.array(z.string()).default([]),
+    /** Issue 14: the statement that ran instead of the caller's (row filters, masks, virtual catalog). */
+    rewrittenSql: z.string().max(200_000).nullish(),
+    /** Names (never values) of the member attributes the rewritten statement bound. */
+    attributeNames: z.array(z.string().max(63)).max(100).nullish(),
   }),
   result: z
     .object({ columns: z.array(z.string()), rows: z.array(z.array(z.unknown())).or(z.array(z.record(z.string(), z.unknown()))), rowCount: z.number(), truncated: z.boolean() })

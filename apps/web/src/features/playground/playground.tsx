@@ -3,6 +3,7 @@ import { useState } from "react";
 import { Alert, Badge, Button, Textarea } from "../../components/ui";
 import { runPlaygroundAction } from "./actions";
 import type { PlaygroundResponse } from "./operations";
+import { SqlView } from "../activity/sql-view";
 
 const EXAMPLES = ["SELECT * FROM artist LIMIT 5", "SELECT email FROM customer LIMIT 5", "DELETE FROM invoice_line"];
 
@@ -70,6 +71,21 @@ export function Playground({ teamId, linkId }: { teamId: string; linkId: string 
               {result.verdict.ruleId ? <p className="mt-1 text-xs">Rule <Badge tone="red">{result.verdict.ruleId}</Badge></p> : null}
             </Alert>
           )}
+          {result.verdict.rewrittenSql ? (
+            <div className="grid grid-cols-1 gap-3 lg:grid-cols-2" data-testid="playground-rewrite">
+              <div>
+                <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">You wrote</p>
+                <SqlView sql={sql} testId="playground-original-sql" />
+              </div>
+              <div>
+                <p className="mb-1 text-xs font-medium uppercase tracking-wide text-zinc-500">Ran as (row filters and masks applied)</p>
+                <SqlView sql={result.verdict.rewrittenSql} testId="playground-rewritten-sql" />
+                {result.verdict.attributeNames?.length ? (
+                  <p className="mt-1 text-xs text-zinc-500">Your attributes bound as parameters: {result.verdict.attributeNames.join(", ")}</p>
+                ) : null}
+              </div>
+            </div>
+          ) : null}
           {result.error ? <Alert tone="amber" title="PostgreSQL error">{result.error}</Alert> : null}
           {result.result ? (
             <div className="overflow-x-auto rounded-lg ring-1 ring-zinc-200">
