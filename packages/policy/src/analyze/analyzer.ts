@@ -25,6 +25,8 @@ export class StatementAnalyzer {
   readonly plan = new RewritePlan();
   readonly cteStack: Map<string, Cte>[] = [];
   depth = 0;
+  /** Inside a DML statement's RETURNING list: target columns there are recorded as "returning". */
+  returning = false;
   /** Outermost name scope: permissive inside function bodies, where names may be variables or parameters. */
   readonly root: Frame | null;
   // The statement's source, for bodies the PL/pgSQL compiler must see as written (set by analyzeRaw).

@@ -1,3 +1,4 @@
+import type { PgNode } from "../parse/parse.js";
 import { CATALOG_FUNCTIONS_PATTERN } from "../rules/functions.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
@@ -64,4 +65,13 @@ export function regCast(a: StatementAnalyzer, type: string, lit: string | undefi
 /** For the virtual catalog (rewrite/catalog.ts): a catalog query it cannot answer without revealing. */
 export function catalogUnanswerable(message: string, object?: string): Refusal {
   return new Refusal("catalog_unanswerable", message, undefined, object);
+}
+
+/**
+ * A reference to a system relation in FROM or an expression: the virtual catalog's anchor. Not for
+ * the harmless catalogs: they list nothing per user object, so there is nothing to answer virtually.
+ */
+export function catalogReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgNode): void {
+  if (HARMLESS_CATALOGS.has(rv.relname as string)) return;
+  a.plan.add({ kind: "catalog", node: wrapper, rangeVar: rv, key: `${(rv.schemaname as string | undefined) ?? "pg_catalog"}.${rv.relname as string}` });
 }

@@ -16,6 +16,8 @@ export const RULES_OWNED = [
   "row_filter_violation",
 ] as const satisfies readonly RuleId[];
 
+type DmlKind = "InsertStmt" | "UpdateStmt" | "DeleteStmt" | "MergeStmt";
+
 /**
  * A data-modifying CTE makes the whole statement a write (never run in the READ ONLY transaction);
  * it is allowed only where the link may write the modified table.
@@ -45,7 +47,8 @@ export function dml(a: StatementAnalyzer, kind: string, node: PgNode, outer: Fra
         throw new Refusal("write_not_permitted", `${verb(kind)} through view ${target.key} writes tables this link can only read`, `write access on the view's tables`, target.key);
     }
     const alias = (rv.alias as PgNode | undefined)?.aliasname as string | undefined;
-    const targetEntry = relationEntry(target, alias, undefined);
+    a.plan.add({ kind: "dml_target", stmtKind: kind as DmlKind, stmt: node, rangeVar: rv, rel: target });
+    const targetEntry = relationEntry(target, alias, undefined, "dml_target");
     const frame = newFrame(outer);
     const checkTargetColumn = (name: string | undefined): void => {
       if (name === undefined) return;
@@ -77,7 +80,7 @@ export function dml(a: StatementAnalyzer, kind: string, node: PgNode, outer: Fra
         const oc = node.onConflictClause as PgNode | undefined;
         if (oc) {
           const conflictFrame = newFrame(outer);
-          conflictFrame.entries.push(targetEntry, { ...targetEntry, name: "excluded", schema: undefined, qualifiedOnly: true });
+          conflictFrame.entries.push(targetEntry, { ...targetEntry, name: "excluded", schema: undefined, qualifiedOnly: true, role: "excluded" });
           const infer = oc.infer as PgNode | undefined;
           for (const ie of list(infer?.indexElems)) {
             const el = nodeType(ie)?.[1];
@@ -137,7 +140,13 @@ export function dml(a: StatementAnalyzer, kind: string, node: PgNode, outer: Fra
     if (returning.length === 0) return [];
     const retFrame = newFrame(outer);
     retFrame.entries.push(...frame.entries.filter((e) => e !== targetEntry), targetEntry, { ...targetEntry, name: "old", schema: undefined, qualifiedOnly: true }, { ...targetEntry, name: "new", schema: undefined, qualifiedOnly: true });
-    return targetList(a, returning, retFrame, {});
+    const outside = a.returning;
+    a.returning = true;
+    try {
+      return targetList(a, returning, retFrame, {});
+    } finally {
+      a.returning = outside;
+    }
   } finally {
     popCtes(a, node.withClause as PgNode | undefined);
   }

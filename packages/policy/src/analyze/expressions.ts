@@ -3,7 +3,7 @@ import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { unsupported } from "./dispatch.js";
 import { checkFunction, checkOperator, typeCast } from "./functions.js";
-import { columnRef, relationFromRangeVar } from "./names.js";
+import { columnRef, rangeVarReference, relationFromRangeVar } from "./names.js";
 import { select } from "./select.js";
 import { isBareRangeVar, list, nodeType, str, strings, type ExprContext, type Frame } from "./tree.js";
 
@@ -29,7 +29,7 @@ export function generic(a: StatementAnalyzer, node: unknown, frame: Frame, ctx: 
       const value = (node as PgNode)[key];
       switch (key) {
         case "ColumnRef":
-          columnRef(a, list((value as PgNode).fields), frame, ctx);
+          columnRef(a, list((value as PgNode).fields), frame, ctx, node as PgNode);
           continue;
         case "FuncCall": {
           const fc = value as PgNode;
@@ -72,7 +72,7 @@ export function generic(a: StatementAnalyzer, node: unknown, frame: Frame, ctx: 
         }
         case "RangeVar":
           if (onRangeVar) onRangeVar(value as PgNode);
-          else relationFromRangeVar(a, value as PgNode, false);
+          else rangeVarReference(a, node as PgNode, value as PgNode);
           continue;
         case "relation":
         case "relations":

@@ -2,7 +2,7 @@ import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
 import type { StatementAnalyzer } from "./analyzer.js";
-import { SYSTEM_SCHEMAS, isSystemRelation, systemRelation } from "./catalog.js";
+import { SYSTEM_SCHEMAS, catalogReference, isSystemRelation, systemRelation } from "./catalog.js";
 import { unsupported } from "./dispatch.js";
 import { cteDml } from "./dml.js";
 import { Refusal } from "./refusal.js";
@@ -23,7 +23,7 @@ export function hiddenColumnsWildcard(message: string, need?: string, object?: s
 }
 
 /** `*` / `t.*`: refused over hidden columns. */
-export function star(a: StatementAnalyzer, fields: PgNode[], frame: Frame): Column[] | null {
+export function star(a: StatementAnalyzer, fields: PgNode[], frame: Frame, wrapper: PgNode): Column[] | null {
   const qualifier = strings(fields.slice(0, -1));
   const entries = qualifier.length ? [findEntry(qualifier, frame)] : frame.entries.filter((e) => !e.qualifiedOnly);
   if (qualifier.length && !entries[0]) throw undefinedTable(`missing FROM-clause entry for table ${quoteName(qualifier[qualifier.length - 1]!)}`);
@@ -39,6 +39,7 @@ export function star(a: StatementAnalyzer, fields: PgNode[], frame: Frame): Colu
     // reference to every column (it checks column privileges on all of them), and so do we.
     if (e.columns.some((c) => c.hidden)) throw wildcardRefusal(e, qualifier.length ? `${qualifier.join(".")}.*` : "*");
     out.push(...e.columns.filter((c) => !c.hidden));
+    columnAnchor(a, wrapper, e, "*", qualifier.length >= 2);
   }
   return known ? out : null;
 }
@@ -51,7 +52,11 @@ export function wildcardRefusal(e: RangeEntry, what: string): Refusal {
   );
 }
 
-export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode): RangeEntry {
+/**
+ * A relation in FROM/JOIN/USING: its range entry. `wrapper` is the `{ RangeVar: rv }` node as it sits
+ * in its parent, which the rewrite may replace (a source or catalog anchor).
+ */
+export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode, wrapper: PgNode): RangeEntry {
   const relname = rv.relname as string;
   const schemaname = rv.schemaname as string | undefined;
   const alias = rv.alias as PgNode | undefined;
@@ -61,6 +66,7 @@ export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode): RangeEntry {
   }
   const rel = relationFromRangeVar(a, rv, false);
   if (!rel) {
+    catalogReference(a, wrapper, rv);
     return { name: (alias?.aliasname as string | undefined) ?? relname, schema: alias ? undefined : (schemaname ?? "pg_catalog"), columns: null, label: relname };
   }
   // The JSON tree omits false booleans: `inh` is present only without ONLY.
@@ -70,10 +76,34 @@ export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode): RangeEntry {
         throw new Refusal("hidden_inheritance", `reading ${rel.key} would also read rows of child tables this link cannot see; use FROM ONLY ${rel.key}`);
     }
   }
-  return relationEntry(rel, alias?.aliasname as string | undefined, alias);
+  a.plan.add({ kind: "source", node: wrapper, rangeVar: rv, rel });
+  return relationEntry(rel, alias?.aliasname as string | undefined, alias, "source");
 }
 
-export function relationEntry(rel: RelationAccess, aliasName: string | undefined, alias: PgNode | undefined): RangeEntry {
+/** A RangeVar met by the generic walk (not a FROM item): checked, and anchored like one. */
+export function rangeVarReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgNode): void {
+  const rel = relationFromRangeVar(a, rv, false);
+  if (rel) a.plan.add({ kind: "source", node: wrapper, rangeVar: rv, rel });
+  else catalogReference(a, wrapper, rv);
+}
+
+/**
+ * A column of a relation-backed range entry, for the rewrite (masks, DML checks, requalification).
+ * `column` is the relation's own column name (not an alias's), or "*" for `t.*`, `*` and `t`.
+ */
+function columnAnchor(a: StatementAnalyzer, wrapper: PgNode, entry: RangeEntry, column: string, qualifiedBySchema: boolean): void {
+  const rel = entry.relation;
+  if (rel === undefined || entry.role === "excluded") return;
+  const where = entry.role === "dml_target" ? (a.returning ? "returning" : "dml_target") : "source";
+  a.plan.add({ kind: "column", node: wrapper, rel, column, where, qualifiedBySchema });
+}
+
+/** The relation's column behind position `index` of a relation-backed entry (aliases rename by position). */
+function relationColumn(entry: RangeEntry, index: number): string {
+  return entry.relation?.relation.columns[index]?.name ?? entry.columns![index]!.name;
+}
+
+export function relationEntry(rel: RelationAccess, aliasName: string | undefined, alias: PgNode | undefined, role: "source" | "dml_target"): RangeEntry {
   const cols = rel.relation.columns.map((c) => ({ name: c.name, hidden: rel.hiddenColumns.has(c.name) }));
   return {
     name: aliasName ?? rel.relation.name,
@@ -81,6 +111,7 @@ export function relationEntry(rel: RelationAccess, aliasName: string | undefined
     columns: renameColumns(cols, alias),
     relation: rel,
     label: rel.key,
+    role,
   };
 }
 
@@ -163,31 +194,40 @@ function findCte(a: StatementAnalyzer, name: string): Cte | undefined {
   return undefined;
 }
 
-export function columnRef(a: StatementAnalyzer, fields: PgNode[], frame: Frame, ctx: ExprContext): void {
+/** `wrapper` is the `{ ColumnRef: … }` node, recorded as a column anchor when it names a relation's column. */
+export function columnRef(a: StatementAnalyzer, fields: PgNode[], frame: Frame, ctx: ExprContext, wrapper: PgNode): void {
   if (hasStar(fields)) {
     // `t.*` outside a target list (row_to_json(t.*), ROW(t.*), count(t.*)): a whole-row value.
-    star(a, fields, frame);
+    star(a, fields, frame, wrapper);
     return;
   }
   const names = strings(fields);
   if (names.length === 0) return;
-  if (names.length === 1) return unqualified(a, names[0]!, frame, ctx, true);
+  if (names.length === 1) return unqualified(a, names[0]!, frame, ctx, true, wrapper);
   // a.b: table a's column b; else column a's field b (composite).
-  const entry = findEntry(names.slice(0, -1), frame) ?? (names.length >= 3 ? findEntry(names.slice(0, -2), frame) : undefined);
+  const direct = findEntry(names.slice(0, -1), frame);
+  const entry = direct ?? (names.length >= 3 ? findEntry(names.slice(0, -2), frame) : undefined);
   if (entry) {
-    const colName = findEntry(names.slice(0, -1), frame) === entry ? names[names.length - 1]! : names[names.length - 2]!;
+    const qualifierLength = direct ? names.length - 1 : names.length - 2;
+    const colName = names[qualifierLength]!;
     if (entry.columns === null) return;
-    const col = entry.columns.find((c) => c.name === colName);
+    const index = entry.columns.findIndex((c) => c.name === colName);
+    const col = entry.columns[index];
     if (!col || col.hidden) throw undefinedColumn(`column ${names.slice(0, names.indexOf(colName) + 1).join(".")} does not exist`);
+    columnAnchor(a, wrapper, entry, relationColumn(entry, index), qualifierLength >= 2);
     return;
   }
-  if (lookupColumn(names[0]!, frame) !== "none") return unqualified(a, names[0]!, frame, ctx, false);
+  if (lookupColumn(names[0]!, frame) !== "none") return unqualified(a, names[0]!, frame, ctx, false, wrapper);
   throw undefinedTable(`missing FROM-clause entry for table ${quoteName(names[names.length - 2]!)}`);
 }
 
-function unqualified(a: StatementAnalyzer, name: string, frame: Frame, ctx: ExprContext, wholeRowAllowed: boolean): void {
+function unqualified(a: StatementAnalyzer, name: string, frame: Frame, ctx: ExprContext, wholeRowAllowed: boolean, wrapper: PgNode): void {
   const found = lookupColumn(name, frame);
-  if (found === "visible" || found === "opaque") return;
+  if (found === "visible") {
+    if (foundEntry.relation !== undefined) columnAnchor(a, wrapper, foundEntry, relationColumn(foundEntry, foundIndex), false);
+    return;
+  }
+  if (found === "opaque") return;
   if (found === "hidden") throw undefinedColumn(`column ${quoteName(name)} does not exist`, undefined, name);
   if (found === "ambiguous") throw new Refusal("ambiguous_column", `column reference ${quoteName(name)} is ambiguous; qualify it with its table name`);
   if (ctx.outputNames?.includes(name)) return;
@@ -195,11 +235,17 @@ function unqualified(a: StatementAnalyzer, name: string, frame: Frame, ctx: Expr
     const entry = findEntry([name], frame);
     if (entry) {
       if (entry.columns?.some((c) => c.hidden)) throw wildcardRefusal(entry, `whole-row reference ${name}`);
+      columnAnchor(a, wrapper, entry, "*", false);
       return;
     }
   }
   throw undefinedColumn(`column ${quoteName(name)} does not exist`);
 }
+
+// Where lookupColumn's last "visible" answer was found (module state instead of a result object:
+// no allocation per column reference on the hot path). Read right after the call.
+let foundEntry: RangeEntry = { name: null, columns: null, label: "" };
+let foundIndex = -1;
 
 /** PostgreSQL's colNameToVar: innermost query level first; within a level, more than one match is ambiguous. */
 export function lookupColumn(name: string, frame: Frame): "visible" | "hidden" | "ambiguous" | "opaque" | "none" {
@@ -213,10 +259,15 @@ export function lookupColumn(name: string, frame: Frame): "visible" | "hidden" |
         opaque = true;
         continue;
       }
-      for (const c of e.columns) {
+      const columns = e.columns;
+      for (let i = 0; i < columns.length; i++) {
+        const c = columns[i]!;
         if (c.name !== name) continue;
         if (c.hidden) hidden++;
-        else visible++;
+        else if (visible++ === 0) {
+          foundEntry = e;
+          foundIndex = i;
+        }
       }
     }
     if (hidden > 0) return "hidden";

@@ -63,7 +63,7 @@ export function targetList(a: StatementAnalyzer, targets: PgNode[], frame: Frame
     const val = rt.val as PgNode | undefined;
     const cr = nodeType(val);
     if (cr && cr[0] === "ColumnRef" && hasStar(list(cr[1].fields))) {
-      const cols = star(a, list(cr[1].fields), frame);
+      const cols = star(a, list(cr[1].fields), frame, val!);
       if (cols === null) known = false;
       else out.push(...cols);
       continue;
@@ -83,7 +83,7 @@ export function fromItem(a: StatementAnalyzer, item: PgNode, frame: Frame): Rang
     const [kind, node] = t;
     switch (kind) {
       case "RangeVar": {
-        const entry = rangeVarEntry(a, node);
+        const entry = rangeVarEntry(a, node, item);
         frame.entries.push(entry);
         return [entry];
       }

@@ -20,6 +20,11 @@ export interface RangeEntry {
   label: string;
   /** `excluded`, `old`, `new`: reachable only as qualified names. */
   qualifiedOnly?: boolean;
+  /**
+   * With `relation`: how the statement reads it, for column anchors — through a source (FROM, JOIN,
+   * USING...), as the DML target, or as ON CONFLICT's `excluded` (the caller's proposed row: no anchor).
+   */
+  role?: "source" | "dml_target" | "excluded";
 }
 
 export interface Frame {
