@@ -6,6 +6,7 @@ import type { RewriteContext } from "./context.js";
 import { deparseVerified } from "./deparse.js";
 import { rewriteDmlTarget } from "./dml-check.js";
 import { rowFilterExpression } from "./filter.js";
+import { templateExpression } from "./ast.js";
 import { maskExpression } from "./masks.js";
 import { ParamAllocator } from "./params.js";
 import { requalifyColumn, substituteSource } from "./sources.js";
@@ -32,14 +33,23 @@ class Context implements RewriteContext {
   changed = false;
   writeCheck = false;
 
+  /** The statement binds the hash mask's key (its HMAC pads). */
+  usesMaskKey = false;
+  /** The plan being applied (a view's definition has its own). */
+  plan: RewritePlan | undefined;
+  private readonly explain: boolean;
+
   constructor(
     readonly view: AccessView,
     readonly serverVersion: number,
     readonly params: ParamAllocator,
     readonly statement: PgNode,
-  ) {}
+  ) {
+    this.explain = "ExplainStmt" in statement;
+  }
 
   param(source: ParamSource, castType?: string): PgNode {
+    if (source.kind === "mask_key_inner" || source.kind === "mask_key_outer") this.usesMaskKey = true;
     return this.params.node(source, castType);
   }
 
@@ -51,7 +61,21 @@ class Context implements RewriteContext {
     const kind = this.view.governed.get(rel.key)?.masks.get(column);
     if (!kind) return undefined;
     const type = rel.relation.columns.find((c) => c.name === column)?.type ?? "text";
+    if (kind === "hash" && this.explain) {
+      // PostgreSQL folds bound values into the plan, and EXPLAIN prints a grouping or join key over
+      // the column as the whole mask expression, the key's pads with it. A column the statement
+      // never reads is never printed: NULL stands in for it.
+      if (this.reads(rel, column))
+        throw new Refusal("rewrite_failed", `EXPLAIN of a statement that reads ${column} of ${rel.key} (a hash-masked column) is not available: the plan would print the mask's key; run the statement itself`);
+      return templateExpression("SELECT NULL::text");
+    }
     return maskExpression(kind, value, type, this);
+  }
+
+  private reads(rel: RelationAccess, column: string): boolean {
+    if (!this.plan) return true;
+    for (const a of this.plan.anchors) if (a.kind === "column" && a.rel.key === rel.key && (a.column === column || a.column === "*")) return true;
+    return false;
   }
 
   note(text: string): void {
@@ -79,6 +103,17 @@ export function needsRewrite(plan: RewritePlan | undefined, view: AccessView): b
 
 function applyPlan(plan: RewritePlan, ctx: RewriteContext, depth: number): void {
   const c = ctx as Context;
+  const outer = c.plan;
+  c.plan = plan;
+  try {
+    applyAnchors(plan, c, depth);
+  } finally {
+    c.plan = outer;
+  }
+}
+
+function applyAnchors(plan: RewritePlan, c: Context, depth: number): void {
+  const ctx: RewriteContext = c;
   const substituted = new Set<string>();
   for (const anchor of plan.anchors) {
     switch (anchor.kind) {
@@ -167,6 +202,9 @@ export function rewriteStatements(statements: readonly PlannedStatement[], view:
     let text: string | undefined;
     try {
       applyPlan(s.plan!, ctx, 0);
+      // Backstop for Context.mask: the hash key must never reach a plan EXPLAIN prints.
+      if (ctx.usesMaskKey && "ExplainStmt" in s.raw.stmt)
+        throw new Refusal("rewrite_failed", "EXPLAIN of a statement that reads a hash-masked column is not available: the plan would print the mask's key; run the statement itself");
       if (ctx.changed) text = deparseVerified(s.raw.stmt);
     } catch (error) {
       throw new StatementRefusal(i, asRefusal(error));
