@@ -7,6 +7,7 @@ import { registerKeyCommands } from "./commands/key.js";
 import { registerAuditCommands } from "./commands/audit.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerIdpCommands } from "./commands/idp.js";
+import { registerMemberCommands } from "./commands/member.js";
 import { closeDb } from "./context.js";
 import { loadLocalEnv } from "./env.js";
 
@@ -28,6 +29,7 @@ registerKeyCommands(program);
 registerAuditCommands(program);
 registerSecretsCommands(program);
 registerIdpCommands(program);
+registerMemberCommands(program);
 
 try {
   await program.parseAsync(process.argv);

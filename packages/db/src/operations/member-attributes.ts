@@ -18,9 +18,8 @@ export const MEMBER_ATTRIBUTE_VALUE_MAX_BYTES = 1024;
 export const MEMBER_ATTRIBUTES_MAX = 50;
 
 const uuid = z.string().uuid();
-export const memberAttributeNameSchema = z
-  .string()
-  .regex(MEMBER_ATTRIBUTE_NAME, "attribute names are lower-case letters, digits and _, starting with a letter, at most 63 characters");
+const NAME_RULE = "attribute names are lower-case letters, digits and _, starting with a letter, at most 63 characters";
+export const memberAttributeNameSchema = z.string().regex(MEMBER_ATTRIBUTE_NAME, NAME_RULE);
 export const memberAttributeValueSchema = z
   .string()
   .refine((v) => !v.includes("\u0000"), "attribute values cannot contain NUL characters")
@@ -32,7 +31,11 @@ export const setMemberAttributesInput = z.strictObject({
   linkId: uuid,
   userId: uuid,
   values: z
-    .record(memberAttributeNameSchema, memberAttributeValueSchema)
+    .record(z.string(), memberAttributeValueSchema)
+    // Checked here rather than as the record's key schema, whose message names no rule.
+    .superRefine((values, ctx) => {
+      for (const name of Object.keys(values)) if (!MEMBER_ATTRIBUTE_NAME.test(name)) ctx.addIssue({ code: "custom", path: [name], message: NAME_RULE });
+    })
     .refine((v) => Object.keys(v).length > 0, "give at least one NAME=VALUE")
     .refine((v) => Object.keys(v).length <= MEMBER_ATTRIBUTES_MAX, `at most ${MEMBER_ATTRIBUTES_MAX} attributes per member and link`),
 });
