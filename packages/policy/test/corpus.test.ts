@@ -12,6 +12,8 @@ const kindOf: Record<string, string> = {
   full: "full",
   custom: "custom",
   adminHiding: "admin (hides)",
+  governed: "governed (row filters, masks)",
+  governedRead: "governed, read-only",
 };
 
 describe("attack corpus", () => {

@@ -138,21 +138,25 @@ function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationA
 }
 
 /**
- * INSERT … ON CONFLICT DO UPDATE over an existing row outside the filter: refused like row-level
- * security refuses it (never silently skipped, and never updated). The check runs after the caller's
- * own ON CONFLICT WHERE, as PostgreSQL runs its policy check after that WHERE. The ELSE arm reads the
- * existing row's ctid, so the planner cannot fold it into an error before any row is seen.
+ * INSERT … ON CONFLICT DO UPDATE, in row-level security's order: the proposed row (`excluded`) must be
+ * inside the filter, then the caller's ON CONFLICT WHERE decides, then an existing row outside the
+ * filter is refused (never silently skipped, never updated); the updated row is checked by the CTE.
+ * The raising arms read the existing row's ctid, so the planner cannot fold them into an error before
+ * any row is seen.
  */
 function conflictCheck(stmt: PgNode, rel: RelationAccess, qualifier: string, ctx: RewriteContext): void {
   const oc = stmt.onConflictClause as PgNode | undefined;
   if (!oc || oc.action !== "ONCONFLICT_UPDATE") return;
-  const filter = ctx.rowFilter(rel, qualifier);
-  if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+  const existing = ctx.rowFilter(rel, qualifier);
+  const proposed = ctx.rowFilter(rel, "excluded");
+  if (!existing || !proposed) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+  const raise = (what: string, value: string): string =>
+    `CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:${what}:', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)), COALESCE(CAST(${value} AS text), 'null')) AS integer) OPERATOR(pg_catalog.=) 1`;
   const check = templateExpression(
-    `SELECT CASE WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_filter IS TRUE THEN true ELSE CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:conflict:', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)), COALESCE(CAST(__pc_filter AS text), 'null')) AS integer) OPERATOR(pg_catalog.=) 1 END`,
+    `SELECT CASE WHEN __pc_new IS NOT TRUE THEN ${raise("proposed", "__pc_new")} WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_old IS TRUE THEN true ELSE ${raise("conflict", "__pc_old")} END`,
   );
   const where = (oc.whereClause as PgNode | undefined) ?? templateExpression("SELECT true");
-  substitute(check, { __pc_where: where, __pc_filter: filter }, qualifier);
+  substitute(check, { __pc_new: proposed, __pc_where: where, __pc_old: existing }, qualifier);
   oc.whereClause = check;
 }
 
@@ -236,21 +240,27 @@ function renameRefs(node: unknown, from: string, to: string): void {
   for (const key in n) renameRefs(n[key], from, to);
 }
 
-/** Replaces single-name ColumnRef placeholders with copies of the given trees, and `__pc_q` with the qualifier. */
-function substitute(node: unknown, values: Record<string, PgNode>, qualifier: string): void {
+/**
+ * Puts the given trees where a template has single-name ColumnRef placeholders, and the qualifier
+ * where it has `__pc_q`. The first use of a tree places the object itself (the caller's ON CONFLICT
+ * WHERE carries nodes the analyzer anchored, which the rest of the rewrite changes in place: a copy
+ * would escape those changes); further uses place copies.
+ */
+function substitute(node: unknown, values: Record<string, PgNode>, qualifier: string, used = new Set<string>()): void {
   if (!node || typeof node !== "object") return;
-  if (Array.isArray(node)) {
-    for (const x of node) substitute(x, values, qualifier);
-    return;
+  const slots = node as Record<string, unknown>;
+  for (const key in slots) {
+    const child = slots[key];
+    const ref = (child as PgNode | null)?.ColumnRef as PgNode | undefined;
+    if (ref) {
+      const fields = list(ref.fields);
+      const name = str(fields[0]);
+      if (fields.length === 1 && name !== undefined && Object.hasOwn(values, name)) {
+        slots[key] = used.has(name) ? clone(values[name]!) : values[name]!;
+        used.add(name);
+      } else if (fields.length === 2 && name === "__pc_q") fields[0] = strNode(qualifier);
+      continue;
+    }
+    substitute(child, values, qualifier, used);
   }
-  const n = node as PgNode;
-  const ref = n.ColumnRef as PgNode | undefined;
-  if (ref) {
-    const fields = list(ref.fields);
-    const name = str(fields[0]);
-    if (fields.length === 1 && name !== undefined && Object.hasOwn(values, name)) replaceNode(n, clone(values[name]!));
-    else if (fields.length === 2 && name === "__pc_q") fields[0] = strNode(qualifier);
-    return;
-  }
-  for (const key in n) substitute(n[key], values, qualifier);
 }

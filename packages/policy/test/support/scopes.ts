@@ -56,6 +56,34 @@ export const SCOPES = {
     schemas: ["public"],
     tables: { customer: { hiddenColumns: ["email"] }, employee: { access: "none" } },
   }),
+  /**
+   * Issue 14: row filters and masks. A member sees the customers of their support rep and the
+   * invoices of their country; customer contact columns leave only masked. Writes on both tables.
+   */
+  governed: scope({
+    access: "read",
+    schemas: ["public"],
+    tables: {
+      customer: {
+        access: "write",
+        rowFilter: "support_rep_id = {{member.attr.rep_id}}",
+        maskedColumns: { email: "email", phone: "last4", fax: "redact", company: "hash" },
+      },
+      invoice: { access: "write", rowFilter: "billing_country = {{member.attr.country}}" },
+    },
+  }),
+  /** The read-only twin of `governed`. */
+  governedRead: scope({
+    access: "read",
+    schemas: ["public"],
+    tables: {
+      customer: {
+        rowFilter: "support_rep_id = {{member.attr.rep_id}}",
+        maskedColumns: { email: "email", phone: "last4", fax: "redact", company: "hash" },
+      },
+      invoice: { rowFilter: "billing_country = {{member.attr.country}}" },
+    },
+  }),
 } satisfies Record<string, Scope>;
 
 export type ScopeName = keyof typeof SCOPES;
