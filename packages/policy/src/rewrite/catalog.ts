@@ -1,4 +1,4 @@
-import { VIRTUAL_INNER_PLAIN, VIRTUAL_STATS, VIRTUAL_TABLES, VIRTUAL_VIEWS } from "../analyze/catalogs.js";
+import { HARMLESS_CATALOGS, VIRTUAL_INNER_PLAIN, VIRTUAL_STATS, VIRTUAL_TABLES, VIRTUAL_VIEWS } from "../analyze/catalogs.js";
 import type { Catalog } from "../catalog/types.js";
 import { parseSql, type PgNode } from "../parse/parse.js";
 import type { AccessView } from "../scope/access.js";
@@ -174,6 +174,8 @@ export function catalogRewriteNeeded(view: AccessView): boolean {
  * something; on a link hiding nothing but governing tables, only what shows sizes and statistics.
  */
 export function virtualCatalogNeeded(view: AccessView, key: string): boolean {
+  // Catalogs listing nothing per user object (access methods, collations, settings) are read as they are.
+  if (HARMLESS_CATALOGS.has(splitKey(key)[1])) return false;
   if (view.hidesSomething) return true;
   if (!catalogRewriteNeeded(view)) return false;
   return key === "pg_catalog.pg_class" || key === VIRTUAL_STATS || /^pg_catalog\.pg_stat(io)?_/.test(key);
