@@ -55,6 +55,40 @@ describe("pnpm policy check", () => {
     expect(lines[5]).toMatchObject({ id: 6, verdict: "block", rule: "write_not_permitted" });
   }, 60_000);
 
+  it("prints the rewritten statement and its bound values, with --member-attr bound and names only listed", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "policy-cli-"));
+    const scopeFile = path.join(dir, "scope.json");
+    writeFileSync(
+      scopeFile,
+      JSON.stringify({ access: "read", tables: { customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}", maskedColumns: { email: "email" } } } }),
+    );
+    const input = [
+      { id: 1, sql: "SELECT customer_id, email FROM customer WHERE country = $1" },
+      { id: 2, sql: "SELECT title FROM album LIMIT 1" },
+    ]
+      .map((l) => JSON.stringify(l))
+      .join("\n");
+    const args = ["check", "--scope", scopeFile, "--database-url", db.url];
+    const { code, stdout, stderr } = await runCli([...args, "--member-attr", "rep_id=3", "--member-attr", "region=emea"], `${input}\n`);
+    expect(code, stderr).toBe(0);
+    const [governed, plain] = stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(plain).toEqual({ id: 2, verdict: "allow", rule: null, reason: null });
+    const rewritten = governed!.rewritten as { sql: string; params: unknown[]; firstParam: number; attributes: string[] };
+    expect(governed).toMatchObject({ id: 1, verdict: "allow" });
+    expect(rewritten.firstParam).toBe(2);
+    expect(rewritten.sql).toMatch(/support_rep_id/);
+    expect(rewritten.sql).toMatch(/\$2/);
+    expect(rewritten.sql).not.toMatch(/'3'/);
+    expect(rewritten.params).toContain("3");
+    expect(rewritten.attributes).toEqual(["rep_id"]);
+    // Without the attribute: null bound (the filter then matches no row).
+    const bare = await runCli(args, `${input}\n`);
+    expect((JSON.parse(bare.stdout.split("\n")[0]!) as { rewritten: { params: unknown[] } }).rewritten.params).not.toContain("3");
+    const bad = await runCli([...args, "--member-attr", "Rep=3"], "");
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--member-attr takes NAME=VALUE/);
+  }, 60_000);
+
   it("refuses a bad scope file with its precise errors", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "policy-cli-"));
     const scopeFile = path.join(dir, "scope.json");
