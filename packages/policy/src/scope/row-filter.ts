@@ -115,7 +115,16 @@ export function compileRowFilter(text: string, relation: CatalogRelation, catalo
       if (!okQualifier) problem = `${names.join(".")} is not a column of ${relation.schema}.${relation.name}; a row filter reads only its own table's columns`;
       else if (!columns.has(column)) problem = `column "${column}" does not exist in ${relation.schema}.${relation.name}`;
     } else if (kind === "FuncCall") {
-      const name = str(list(node.funcname).at(-1)) ?? "";
+      const names = list(node.funcname).map(str);
+      const name = names.at(-1) ?? "";
+      const schema = names.length > 1 ? names.at(-2) : undefined;
+      const user = schema && schema !== "pg_catalog" ? catalog.functions[`${schema}.${name}`] : undefined;
+      // A filter must give the same answer for a row every time it is asked (the write check asks
+      // again after the write): nothing volatile, even what reads may use (random, clock_timestamp).
+      if ((user ?? (schema === undefined || schema === "pg_catalog" ? { volatility: catalog.builtinFunctions[name] } : undefined))?.volatility === "volatile") {
+        problem = `${name}() is VOLATILE; a row filter may use only IMMUTABLE or STABLE functions`;
+        return;
+      }
       const userFn = Object.values(catalog.functions).find((f) => f.name === name && (f.kind === "aggregate" || f.kind === "window"));
       if (node.over || node.agg_star || node.agg_distinct || node.agg_order || node.agg_filter || node.agg_within_group || AGGREGATES.has(name) || userFn)
         problem = `${name}() is an aggregate or window function; a row filter is evaluated on one row at a time`;
