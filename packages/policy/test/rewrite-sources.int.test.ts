@@ -1,7 +1,7 @@
 import { createHmac, randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { TestDatabase } from "@portcullis/db/testing";
+import { testPgUrl, withClient, type TestDatabase } from "@portcullis/db/testing";
 import { bindRewriteParams, createPolicyChecker, maskKeyFor, parseScope, type Catalog, type RewriteBindings, type Scope } from "../src/index.js";
 import { createPolicyDatabase } from "./support/chinook.js";
 
@@ -99,18 +99,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await client?.end();
   await db?.drop();
-  await pg.Client.prototype.query.call(
-    await (async () => {
-      const c = new pg.Client({ connectionString: db.url.replace(/\/[^/]*$/, "/postgres") });
-      await c.connect();
-      return c;
-    })().then(async (c) => {
-      await c.query(`DROP ROLE IF EXISTS ${ROLE}`);
-      await c.end();
-      return c;
-    }),
-    "SELECT 1",
-  ).catch(() => undefined);
+  // Roles are cluster-wide; its grants went with the database.
+  await withClient(testPgUrl("postgres"), (c) => c.query(`DROP ROLE IF EXISTS ${ROLE}`));
 });
 
 const READS = [
