@@ -57,7 +57,9 @@ export interface Truth {
 }
 
 /** The truth copy: Chinook + extras, masks applied in place, RLS policies for a fresh role. */
-export async function createTruthDatabase(options: { masks?: boolean; rls?: boolean } = {}): Promise<Truth> {
+export async function createTruthDatabase(options: { masks?: Readonly<Record<string, string>>; rls?: boolean; maskKey?: Buffer } = {}): Promise<Truth> {
+  const masks: Readonly<Record<string, string>> = options.masks ?? MASKS;
+  const key = options.maskKey ?? MASK_KEY;
   const db = await createChinookDatabase();
   const role = `pc_rls_${randomBytes(4).toString("hex")}`;
   const admin = new pg.Client({ connectionString: db.url });
@@ -65,13 +67,18 @@ export async function createTruthDatabase(options: { masks?: boolean; rls?: bool
   const clearValues = new Set<string>();
   try {
     await admin.query(EXTRAS_SQL);
-    const rows = await admin.query<Record<string, string | null>>(`SELECT customer_id, email, phone, fax, company FROM customer`);
-    for (const row of rows.rows) for (const c of Object.keys(MASKS)) if (row[c] !== null && row[c]!.length > 3) clearValues.add(row[c]!);
-    if (options.masks !== false) {
-      for (const row of rows.rows) {
-        const masked = Object.entries(MASKS).map(([c, kind]) => maskValue(kind, row[c]!));
-        await admin.query(`UPDATE customer SET email = $1, phone = $2, fax = $3, company = $4 WHERE customer_id = $5`, [...masked, row.customer_id]);
-      }
+    const columns = Object.keys(masks);
+    const types = await admin.query<{ attname: string; text: boolean }>(
+      `SELECT attname, atttypid IN ('text'::regtype, 'varchar'::regtype, 'bpchar'::regtype) AS text FROM pg_attribute WHERE attrelid = 'customer'::regclass AND attnum > 0`,
+    );
+    const isText = new Map(types.rows.map((r) => [r.attname, r.text]));
+    const rows = await admin.query<Record<string, string | null>>(`SELECT customer_id, ${columns.map((c) => `${c}::text AS ${c}`).join(", ")} FROM customer`);
+    for (const row of rows.rows) for (const c of columns) if (row[c] !== null && row[c]!.length > 3) clearValues.add(row[c]!);
+    const sets = columns.map((c, i) => `${c} = $${i + 1}`).join(", ");
+    for (const row of rows.rows) {
+      // redact of a non-text column is NULL of its type (design §2.5); every other mask is text.
+      const masked = columns.map((c) => (masks[c] === "redact" && !isText.get(c) ? null : maskValue(masks[c]!, row[c]!, key)));
+      await admin.query(`UPDATE customer SET ${sets} WHERE customer_id = $${columns.length + 1}`, [...masked, row.customer_id]);
     }
     await admin.query(`CREATE ROLE ${role} NOLOGIN`);
     await admin.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
