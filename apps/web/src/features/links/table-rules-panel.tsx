@@ -124,6 +124,11 @@ export function TableRulesPanel({
                   </>
                 ) : null}
               </div>
+              {errors
+                .filter((e) => e.path.includes(`maskedColumns[${JSON.stringify(c.name)}]`) || e.path.endsWith(`maskedColumns.${c.name}`))
+                .map((e, i) => (
+                  <p key={i} className="ml-6 mt-0.5 text-red-600" role="alert">{e.message}</p>
+                ))}
               {sample ? (
                 <p className={cx("ml-6 mt-0.5 font-mono", sample.error ? "text-red-600" : "text-zinc-600")} data-testid={`sample-${c.name}`}>
                   {sample.error ?? (sample.values ? (sample.values.length ? sample.values.map((v) => v ?? "NULL").join(" · ") : "no rows") : "Sampling…")}
