@@ -39,16 +39,20 @@ const rewritten = (sql: string, s: Scope = SMALL): string => {
   return v.rewrite?.sql ?? "(unchanged)";
 };
 
-const ARTIST_INT = "( SELECT _pc_src.artist_id, _pc_src.name FROM public.artist AS _pc_src WHERE CAST($1 AS int) IS NOT NULL AND _pc_src.artist_id < CAST($1 AS int) OFFSET 0 )";
-const GENRE =
-  "( SELECT _pc_src.genre_id, CASE WHEN _pc_src.name IS NULL THEN NULL WHEN pg_catalog.length(_pc_src.name::text) OPERATOR(pg_catalog.>) 4 THEN pg_catalog.textcat(pg_catalog.textcat(pg_catalog.left(_pc_src.name::text, 1), '***'), pg_catalog.right(_pc_src.name::text, 1)) ELSE '***' END AS name FROM public.genre AS _pc_src OFFSET 0 )";
+// A source projects the columns the statement reads (all of them for *, whole-row, NATURAL).
+const artist = (cols: string) =>
+  `( SELECT ${cols.split(",").filter(Boolean).map((c) => `_pc_src.${c}`).join(", ")} FROM public.artist AS _pc_src WHERE CAST($1 AS int) IS NOT NULL AND _pc_src.artist_id < CAST($1 AS int) OFFSET 0 )`;
+const ARTIST_INT = artist("artist_id,name");
+const GENRE_NAME =
+  "CASE WHEN _pc_src.name IS NULL THEN NULL WHEN pg_catalog.length(_pc_src.name::text) OPERATOR(pg_catalog.>) 4 THEN pg_catalog.textcat(pg_catalog.textcat(pg_catalog.left(_pc_src.name::text, 1), '***'), pg_catalog.right(_pc_src.name::text, 1)) ELSE '***' END AS name";
+const GENRE = `( SELECT _pc_src.genre_id, ${GENRE_NAME} FROM public.genre AS _pc_src OFFSET 0 )`;
 
 describe("the rewritten text", () => {
   it("a placeholder compared with a column takes the column's type (without its modifier), else text", () => {
-    expect(rewritten("SELECT name FROM artist")).toBe(`SELECT name FROM ${ARTIST_INT} AS artist`);
+    expect(rewritten("SELECT name FROM artist")).toBe(`SELECT name FROM ${artist("name")} AS artist`);
     const s = scope({ access: "read", tables: { artist: { rowFilter: "name ILIKE {{member.attr.prefix}} || '%' AND name <> {{member.email}}" } } });
     expect(rewritten("SELECT 1 FROM artist", s)).toBe(
-      "SELECT 1 FROM ( SELECT _pc_src.artist_id, _pc_src.name FROM public.artist AS _pc_src WHERE CAST($1 AS text) IS NOT NULL AND CAST($2 AS varchar) IS NOT NULL AND _pc_src.name ILIKE CAST($1 AS text) || '%' AND _pc_src.name <> CAST($2 AS varchar) OFFSET 0 ) AS artist",
+      "SELECT 1 FROM ( SELECT  FROM public.artist AS _pc_src WHERE CAST($1 AS text) IS NOT NULL AND CAST($2 AS varchar) IS NOT NULL AND _pc_src.name ILIKE CAST($1 AS text) || '%' AND _pc_src.name <> CAST($2 AS varchar) OFFSET 0 ) AS artist",
     );
   });
 
@@ -56,20 +60,28 @@ describe("the rewritten text", () => {
     expect(rewritten("SELECT a.name, g.name FROM artist a JOIN genre g ON g.genre_id = a.artist_id")).toBe(
       `SELECT a.name, g.name FROM ${ARTIST_INT} AS a JOIN ${GENRE} AS g ON g.genre_id = a.artist_id`,
     );
-    expect(rewritten("SELECT name FROM ONLY public.artist")).toBe(`SELECT name FROM ${ARTIST_INT.replace("FROM public.artist", "FROM ONLY public.artist")} AS artist`);
+    // Nothing read: no column projected (count(*) counts the filtered rows).
+    expect(rewritten("SELECT count(*) FROM artist")).toBe(`SELECT count(*) FROM ${artist("")} AS artist`);
+    expect(rewritten("SELECT name FROM ONLY public.artist")).toBe(`SELECT name FROM ${artist("name").replace("FROM public.artist", "FROM ONLY public.artist")} AS artist`);
     // schema.table.column cannot name a subquery: it is requalified to the alias.
-    expect(rewritten("SELECT public.artist.name FROM public.artist")).toBe(`SELECT artist.name FROM ${ARTIST_INT} AS artist`);
+    expect(rewritten("SELECT public.artist.name FROM public.artist")).toBe(`SELECT artist.name FROM ${artist("name")} AS artist`);
+    // USING compares a column no reference names: it is projected too; NATURAL projects everything.
+    expect(rewritten("SELECT count(*) FROM album JOIN artist USING (artist_id)")).toBe(`SELECT count(*) FROM album JOIN ${artist("artist_id")} AS artist USING (artist_id)`);
+    expect(rewritten("SELECT count(*) FROM album NATURAL JOIN artist")).toBe(`SELECT count(*) FROM album NATURAL JOIN ${ARTIST_INT} AS artist`);
   });
 
   it("column alias lists are applied inside the source (by position), the outer alias keeps the name", () => {
     expect(rewritten("SELECT x.id, x.label FROM genre AS x(id, label)")).toBe(`SELECT x.id, x.label FROM ${GENRE.replace("_pc_src.genre_id,", "_pc_src.genre_id AS id,").replace("END AS name", "END AS label")} AS x`);
+    expect(rewritten("SELECT x.label FROM genre AS x(id, label)")).toBe(`SELECT x.label FROM ( SELECT ${GENRE_NAME.replace("END AS name", "END AS label")} FROM public.genre AS _pc_src OFFSET 0 ) AS x`);
   });
 
   it("CTE bodies, UNION arms, sublinks, LATERAL and EXPLAIN are rewritten; a CTE named like the table is not", () => {
     expect(rewritten("WITH a AS (SELECT * FROM artist) SELECT count(*) FROM a")).toBe(`WITH a AS (SELECT * FROM ${ARTIST_INT} AS artist) SELECT count(*) FROM a`);
     expect(rewritten("WITH artist AS (SELECT 1 AS artist_id) SELECT * FROM artist")).toBe("(unchanged)");
-    expect(rewritten("SELECT artist_id FROM artist UNION SELECT genre_id FROM genre")).toBe(`SELECT artist_id FROM ${ARTIST_INT} AS artist UNION SELECT genre_id FROM ${GENRE} AS genre`);
-    expect(rewritten("SELECT title FROM album WHERE artist_id IN (SELECT artist_id FROM artist)")).toBe(`SELECT title FROM album WHERE artist_id IN (SELECT artist_id FROM ${ARTIST_INT} AS artist)`);
+    expect(rewritten("SELECT artist_id FROM artist UNION SELECT genre_id FROM genre")).toBe(
+      `SELECT artist_id FROM ${artist("artist_id")} AS artist UNION SELECT genre_id FROM ( SELECT _pc_src.genre_id FROM public.genre AS _pc_src OFFSET 0 ) AS genre`,
+    );
+    expect(rewritten("SELECT title FROM album WHERE artist_id IN (SELECT artist_id FROM artist)")).toBe(`SELECT title FROM album WHERE artist_id IN (SELECT artist_id FROM ${artist("artist_id")} AS artist)`);
     expect(rewritten("SELECT * FROM album al, LATERAL (SELECT name FROM artist ar WHERE ar.artist_id = al.artist_id) x")).toBe(
       `SELECT * FROM album AS al, LATERAL ( SELECT name FROM ${ARTIST_INT} AS ar WHERE ar.artist_id = al.artist_id ) AS x`,
     );
@@ -91,6 +103,7 @@ describe("the rewritten text", () => {
     const v = check("SELECT a.name FROM artist a JOIN artist b ON b.artist_id = $2 WHERE a.artist_id = $1");
     expect(v.rewrite).toMatchObject({ firstParam: 3, params: [{ kind: "member.attr", name: "max_artist" }], attributes: ["max_artist"] });
     expect(v.rewrite!.sql).toBe(`SELECT a.name FROM ${ARTIST_INT.replaceAll("$1", "$3")} AS a JOIN ${ARTIST_INT.replaceAll("$1", "$3")} AS b ON b.artist_id = $2 WHERE a.artist_id = $1`);
+    // (Columns are gathered per table, not per reference: a and b both project what either reads.)
     expect(v.rewrite!.notes).toEqual(["public.artist: row filter applied"]);
   });
 

@@ -6,7 +6,7 @@ import type { RewriteContext } from "./context.js";
 import { deparseVerified } from "./deparse.js";
 import { rewriteDmlTarget } from "./dml-check.js";
 import { rowFilterExpression } from "./filter.js";
-import { templateExpression } from "./ast.js";
+import { str, templateExpression, walk } from "./ast.js";
 import { maskExpression } from "./masks.js";
 import { ParamAllocator } from "./params.js";
 import { requalifyColumn, substituteSource } from "./sources.js";
@@ -35,8 +35,10 @@ class Context implements RewriteContext {
 
   /** The statement binds the hash mask's key (its HMAC pads). */
   usesMaskKey = false;
-  /** The plan being applied (a view's definition has its own). */
+  /** The plan being applied and the tree it belongs to (a view's definition has its own). */
   plan: RewritePlan | undefined;
+  tree: PgNode | undefined;
+  private readonly read = new Map<RewritePlan, Map<string, ReadonlySet<string> | null>>();
   private readonly explain: boolean;
 
   constructor(
@@ -72,6 +74,30 @@ class Context implements RewriteContext {
     return maskExpression(kind, value, type, this);
   }
 
+  /**
+   * The columns of `rel` the current tree reads through a source (null: all of them — `*`, a
+   * whole-row reference, or a NATURAL join). A source projects only these: the masks and columns
+   * nobody reads would only lengthen the text every rewritten miss prints and parses back.
+   */
+  columnsRead(rel: RelationAccess): ReadonlySet<string> | null {
+    const plan = this.plan;
+    if (!plan || !this.tree) return null;
+    let perPlan = this.read.get(plan);
+    if (!perPlan) this.read.set(plan, (perPlan = new Map()));
+    let cols = perPlan.get(rel.key);
+    if (cols !== undefined) return cols;
+    const joins = joinColumns(this.tree);
+    let set: Set<string> | null = joins === null ? null : new Set(joins);
+    for (const a of plan.anchors) {
+      if (set === null) break;
+      if (a.kind !== "column" || a.rel.key !== rel.key || a.where !== "source") continue;
+      if (a.column === "*") set = null;
+      else set.add(a.column);
+    }
+    perPlan.set(rel.key, (cols = set));
+    return cols;
+  }
+
   private reads(rel: RelationAccess, column: string): boolean {
     if (!this.plan) return true;
     for (const a of this.plan.anchors) if (a.kind === "column" && a.rel.key === rel.key && (a.column === column || a.column === "*")) return true;
@@ -101,15 +127,30 @@ export function needsRewrite(plan: RewritePlan | undefined, view: AccessView): b
   return false;
 }
 
-function applyPlan(plan: RewritePlan, ctx: RewriteContext, depth: number): void {
+function applyPlan(plan: RewritePlan, ctx: RewriteContext, depth: number, tree: PgNode): void {
   const c = ctx as Context;
-  const outer = c.plan;
+  const [outerPlan, outerTree] = [c.plan, c.tree];
   c.plan = plan;
+  c.tree = tree;
   try {
     applyAnchors(plan, c, depth);
   } finally {
-    c.plan = outer;
+    c.plan = outerPlan;
+    c.tree = outerTree;
   }
+}
+
+/** Column names USING joins compare (implicitly, without a column reference); null for a NATURAL join. */
+function joinColumns(tree: PgNode): string[] | null {
+  const names: string[] = [];
+  let natural = false;
+  walk(tree, (n) => {
+    const j = n.JoinExpr as PgNode | undefined;
+    if (!j) return;
+    if (j.isNatural) natural = true;
+    for (const u of (j.usingClause as PgNode[] | undefined) ?? []) names.push(str(u) ?? "");
+  });
+  return natural ? null : names;
 }
 
 function applyAnchors(plan: RewritePlan, c: Context, depth: number): void {
@@ -201,7 +242,7 @@ export function rewriteStatements(statements: readonly PlannedStatement[], view:
     const ctx = new Context(view, serverVersion, params, s.raw.stmt);
     let text: string | undefined;
     try {
-      applyPlan(s.plan!, ctx, 0);
+      applyPlan(s.plan!, ctx, 0, s.raw.stmt);
       // Backstop for Context.mask: the hash key must never reach a plan EXPLAIN prints.
       if (ctx.usesMaskKey && "ExplainStmt" in s.raw.stmt)
         throw new Refusal("rewrite_failed", "EXPLAIN of a statement that reads a hash-masked column is not available: the plan would print the mask's key; run the statement itself");

@@ -55,10 +55,17 @@ export function substituteSource(anchor: Extract<RewriteAnchor, { kind: "source"
   if (governance.masks.size > 0) ctx.note(`${rel.key}: ${[...governance.masks].map(([c, k]) => `${c} masked (${k})`).join(", ")}`);
 }
 
-function targetList(rel: RelationAccess, renamed: string[], ctx: RewriteContext): PgNode[] {
+/** What the driver's context adds for sources: the columns the statement reads (null: all). */
+interface SourceContext extends RewriteContext {
+  columnsRead?(rel: RelationAccess): ReadonlySet<string> | null;
+}
+
+function targetList(rel: RelationAccess, renamed: string[], ctx: SourceContext): PgNode[] {
   const targets: PgNode[] = [];
+  const read = ctx.columnsRead?.(rel) ?? null;
   rel.relation.columns.forEach((column, i) => {
     if (rel.hiddenColumns.has(column.name)) return;
+    if (read && !read.has(column.name)) return;
     const name = renamed[i] ?? column.name;
     const ref: PgNode = { ColumnRef: { fields: [strNode(SOURCE_ALIAS), strNode(column.name)] } };
     const masked = ctx.mask(rel, column.name, ref);
@@ -66,7 +73,6 @@ function targetList(rel: RelationAccess, renamed: string[], ctx: RewriteContext)
     if (masked || name !== column.name) target.name = name;
     targets.push({ ResTarget: target });
   });
-  if (targets.length === 0) throw new Refusal("rewrite_failed", `${rel.key} has no column this link can see`);
   return targets;
 }
 

@@ -28,7 +28,7 @@ function definitionTree(catalog: Catalog, key: string, text: string | undefined)
 }
 
 /** How the driver applies a plan to a tree (passed in to keep the view and driver modules acyclic). */
-export type ApplyPlan = (plan: RewritePlan, ctx: RewriteContext, depth: number) => void;
+export type ApplyPlan = (plan: RewritePlan, ctx: RewriteContext, depth: number, tree: PgNode) => void;
 
 /**
  * A plain view that reads a filtered or masked table is replaced by its own definition, analysed
@@ -56,7 +56,7 @@ export function expandView(anchor: Extract<RewriteAnchor, { kind: "source" }>, c
   }
   const plan = (analyzer as unknown as { plan?: RewritePlan }).plan;
   if (!plan) throw refuse("it cannot be expanded yet");
-  apply(plan, ctx, depth + 1);
+  apply(plan, ctx, depth + 1, tree);
   const alias = rv.alias as PgNode | undefined;
   const renamed = list(alias?.colnames).map((c) => str(c)!);
   const colnames = rel.relation.columns.map((c, i) => strNode(renamed[i] ?? c.name));
