@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { TestDatabase } from "@portcullis/db/testing";
-import { createPolicyChecker, ROW_FILTER_VIOLATION_MARKER, type Catalog } from "../src/index.js";
+import { createPolicyChecker, type Catalog } from "../src/index.js";
 import { createPolicyDatabase } from "./support/chinook.js";
-import { ATTRS, bindings, clearValuesIn, createTruthDatabase, runOurs, runTruth, type Outcome, type Truth } from "./support/governed.js";
+import { agree, ATTRS, bindings, clearValuesIn, createTruthDatabase, rlsRefused, runOurs, runTruth, type Truth } from "./support/governed.js";
 import { SCOPES } from "./support/scopes.js";
 
 // Differential test of row filters against PostgreSQL's own row-level security (design §2.10): the
@@ -15,6 +15,7 @@ let catalog: Catalog;
 let truth: Truth;
 let a: pg.Client;
 let b: pg.Client;
+let baseline: string | undefined;
 const checker = createPolicyChecker();
 const scope = SCOPES.governed;
 
@@ -140,40 +141,6 @@ export const WRITES = [
   "INSERT INTO customer DEFAULT VALUES",
 ];
 
-function rlsRefused(o: Outcome): boolean {
-  return !o.ok && /row-level security/.test(o.message ?? "");
-}
-
-/**
- * Where we knowingly differ from RLS, and why it is no weaker (each is in the report):
- *  - RLS checks a proposed row before the table's own constraints; our check reads the written row,
- *    so a row that breaks a NOT NULL constraint fails on the constraint first. Both refuse.
- *  - RLS checks the proposed row of INSERT … ON CONFLICT DO NOTHING even when a conflict skips it;
- *    a skipped row is never written, so we do not check it: nothing is written either way, and the
- *    conflict it reveals is revealed by RLS too for a proposed row inside the filter.
- */
-const TOLERATED: { pattern: RegExp; when: (mine: Outcome) => boolean }[] = [
-  { pattern: /^INSERT INTO customer DEFAULT VALUES$/, when: (mine) => !mine.ok && mine.code === "23502" },
-  { pattern: /ON CONFLICT \(customer_id\) DO NOTHING/, when: (mine) => mine.ok && mine.count === 0 && mine.state === baseline },
-];
-let baseline: string | undefined;
-
-/** Our outcome agrees with RLS's: same rows/state, or both refused (RLS's violation = our marker). */
-function agree(sql: string, mine: Outcome, theirs: Outcome): string | undefined {
-  if (rlsRefused(theirs)) {
-    if (!mine.ok && mine.code === "22P02" && mine.message!.includes(ROW_FILTER_VIOLATION_MARKER)) return undefined;
-    if (TOLERATED.some((t) => t.pattern.test(sql) && t.when(mine))) return undefined;
-    return `${sql}\n  RLS refused (${theirs.message}) but we: ${mine.ok ? "succeeded" : mine.message}`;
-  }
-  if (!theirs.ok) return mine.ok || mine.code !== theirs.code ? `${sql}\n  RLS: ${theirs.code} ${theirs.message}; we: ${mine.ok ? "succeeded" : `${mine.code} ${mine.message}`}` : undefined;
-  if (!mine.ok) return `${sql}\n  RLS succeeded, we failed: ${mine.code} ${mine.message}`;
-  if (JSON.stringify(mine.fields) !== JSON.stringify(theirs.fields)) return `${sql}\n  columns ${JSON.stringify(mine.fields)} vs RLS ${JSON.stringify(theirs.fields)}`;
-  if (JSON.stringify(mine.rows) !== JSON.stringify(theirs.rows)) return `${sql}\n  rows differ: ${mine.rows!.length} vs RLS ${theirs.rows!.length}: ${mine.rows!.slice(0, 2).join(" ")} | ${theirs.rows!.slice(0, 2).join(" ")}`;
-  if (mine.count !== theirs.count) return `${sql}\n  ${mine.count} rows vs RLS ${theirs.count}`;
-  if (mine.state !== theirs.state) return `${sql}\n  table state after the write differs`;
-  return undefined;
-}
-
 describe("row filters and masks equal row-level security on the masked ground truth", () => {
   it(`${READS.length} reads return what RLS returns`, async () => {
     expect(READS.length).toBeGreaterThanOrEqual(60);
@@ -184,7 +151,7 @@ describe("row filters and masks equal row-level security on the masked ground tr
       expect(verdict.allowed, `${sql}: ${verdict.reason}`).toBe(true);
       expect(verdict.rewrite, sql).toBeDefined();
       const [mine, theirs] = await Promise.all([runOurs(a, sql, verdict, bindings(), false), runTruth(b, truth, sql, ATTRS, false)]);
-      const d = agree(sql, mine, theirs);
+      const d = agree(sql, mine, theirs, baseline);
       if (d) divergences.push(d);
       rowsSeen += mine.rows?.length ?? 0;
       expect(clearValuesIn(mine, truth.clearValues), sql).toEqual([]);
@@ -203,7 +170,7 @@ describe("row filters and masks equal row-level security on the masked ground tr
       expect(verdict.allowed, `${sql}: ${verdict.reason}`).toBe(true);
       expect(verdict.rewrite, sql).toBeDefined();
       const [mine, theirs] = await Promise.all([runOurs(a, sql, verdict, bindings(), true), runTruth(b, truth, sql, ATTRS, true)]);
-      const d = agree(sql, mine, theirs);
+      const d = agree(sql, mine, theirs, baseline);
       if (d) divergences.push(d);
       if (rlsRefused(theirs)) {
         refused++;
@@ -224,7 +191,7 @@ describe("row filters and masks equal row-level security on the masked ground tr
       const verdict = checker.check(sql, scope, catalog);
       const write = !verdict.readOnly;
       const [mine, theirs] = await Promise.all([runOurs(a, sql, verdict, bindings({}), write), runTruth(b, truth, sql, {}, write)]);
-      const d = agree(sql, mine, theirs);
+      const d = agree(sql, mine, theirs, baseline);
       if (d) divergences.push(d);
       if (/^SELECT \* FROM customer$|^TABLE customer$/.test(sql)) expect(mine.rows).toEqual([]);
     }
