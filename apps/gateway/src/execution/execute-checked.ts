@@ -136,7 +136,10 @@ export async function executeChecked(
     outcome = await runStatement(await services.poolFor(link), {
       sql: rewrite?.sql ?? input.sql,
       values,
-      // A write check runs row by row as the outer query is fetched: every row must be fetched.
+      // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
+      // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
+      // (measured: a 3,001-row UPDATE whose last row leaves the filter, row limit 2, is refused). Read to
+      // the end for the count of written rows (one row each), which the caller gets as rows affected.
       readAll: rewrite?.writeCheck === true,
       readOnly: verdict.readOnly,
       rollback: input.forceRollback === true,

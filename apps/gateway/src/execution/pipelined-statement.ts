@@ -67,10 +67,9 @@ export interface PipelinedStatementOptions {
   maxRows: number;
   maxBytes: number;
   /**
-   * Fetch the statement to its end even past the row or byte cap (rows beyond it are counted, not
-   * kept). A row-filter write check (issue 14) is evaluated by the outer query row by row as rows are
-   * fetched, while its data-modifying CTE completes anyway when the portal closes: a COMMIT after a
-   * partial fetch would commit rows whose check never ran.
+   * Fetch the statement to its end even past the row or byte cap (rows beyond it are dropped, not
+   * kept), so its command tag and row count arrive. A write checked against a row filter (issue 14)
+   * answers one row per written row: the count of them is the "rows affected" the caller asked for.
    */
   readAll?: boolean;
 }
@@ -188,6 +187,8 @@ export class PipelinedStatement {
   /** Frame reader over the raw socket bytes, ahead of pg's parser: see `guardRows`. */
   private readonly header = Buffer.alloc(5);
   private headerFill = 0;
+  /** DataRows of the user's statement, kept or not (readAll's count). */
+  private rowsSeen = 0;
   private skip = 0;
   private guarding = false;
   // pg's Client reads these when a submittable is queued.
@@ -307,6 +308,7 @@ export class PipelinedStatement {
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
     if (!this.inUserStatement) return;
+    this.rowsSeen++;
     const r = this.result;
     if (this.stopReading) return;
     if (r.rowCount >= this.options.maxRows) {
@@ -364,6 +366,8 @@ export class PipelinedStatement {
       const last = words[words.length - 1] ?? "";
       this.result.command = words[0] ? words[0] : null;
       this.result.commandRowCount = /^\d+$/.test(last) ? Number(last) : null;
+      // A portal fetched in several Executes tags only the last one's rows: read to the end, the count is ours.
+      if (this.options.readAll && this.result.command === "SELECT") this.result.commandRowCount = this.rowsSeen;
       if (!this.singleShot) this.sendEpilogue();
       return;
     }

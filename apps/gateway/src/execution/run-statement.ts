@@ -6,7 +6,7 @@ export interface RunOptions {
   /** Text-format values; Buffers go in binary format (bytea). */
   values: (string | Buffer | null)[];
   readOnly: boolean;
-  /** Fetch to the end even past the caps (a row-filter write check runs as rows are fetched). */
+  /** Fetch to the end even past the caps, for the command tag's count (rows beyond are dropped). */
   readAll?: boolean;
   /** Roll back even a write (explain_query: EXPLAIN ANALYZE never changes data). */
   rollback?: boolean;

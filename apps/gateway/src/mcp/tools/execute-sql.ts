@@ -73,6 +73,19 @@ function commandOf(outcome: RunOutcome): string | null {
   return outcome.command;
 }
 
+/**
+ * A write checked against a row filter runs as `WITH … INSERT/UPDATE … RETURNING … SELECT …`: the tag is
+ * SELECT, and without a caller RETURNING each written row comes back as a row of no columns. The
+ * caller asked for an INSERT or UPDATE, and gets that answer: its verb, rows affected, no rows.
+ */
+function checkedWrite(verdict: Verdict, outcome: RunOutcome): RunOutcome {
+  if (!verdict.rewrite?.writeCheck || outcome.command !== "SELECT") return outcome;
+  const verb = verdict.rewrite.notes.map((n) => /: (INSERT|UPDATE) checked against the row filter/.exec(n)?.[1]).find(Boolean) ?? null;
+  const affected = outcome.commandRowCount;
+  if (outcome.columns.length > 0) return { ...outcome, command: verb ?? outcome.command };
+  return { ...outcome, command: verb, commandRowCount: affected, rowsJson: [], rowCount: 0, truncated: false, truncatedBy: null };
+}
+
 /** Rows as parsed values for structuredContent; the pre-serialized text travels along (not enumerable) for the text block. */
 export function rowsData(outcome: RunOutcome): unknown[][] {
   const json = `[${outcome.rowsJson.join(",")}]`;
@@ -123,7 +136,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;
     const { verdict } = execution;
-    const outcome = execution.outcome!;
+    const outcome = checkedWrite(verdict, execution.outcome!);
     const types = await columnTypeNames(() => services.poolFor(ctx.link), outcome.columns.map((c) => c.typeOid));
     const command = commandOf(outcome);
     const statementClass = statementClassOf(verdict, command);
