@@ -67,7 +67,7 @@ export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode, wrapper: PgNode)
   const rel = relationFromRangeVar(a, rv, false);
   if (!rel) {
     catalogReference(a, wrapper, rv);
-    return { name: (alias?.aliasname as string | undefined) ?? relname, schema: alias ? undefined : (schemaname ?? "pg_catalog"), columns: null, label: relname };
+    return { name: (alias?.aliasname as string | undefined) ?? relname, schema: alias ? undefined : (schemaname ?? "pg_catalog"), columns: null, label: relname, catalog: `${schemaname ?? "pg_catalog"}.${relname}` };
   }
   // The JSON tree omits false booleans: `inh` is present only without ONLY.
   if (rv.inh === true) {
