@@ -1,5 +1,8 @@
+import { deparseSync } from "pgsql-deparser";
 import { describe, expect, it } from "vitest";
 import { accessView, createPolicyChecker, RULES } from "../src/index.js";
+import { parseSql } from "../src/parse/parse.js";
+import { sameTree } from "../src/rewrite/deparse.js";
 import { chinookCatalog } from "./fixtures/catalog-fixture.js";
 import { generateStatements } from "./support/fuzz.js";
 import { SCOPES } from "./support/scopes.js";
@@ -56,4 +59,47 @@ describe("fuzz: generated and mutated statements", () => {
     // Odd but valid text: must not crash (a lone surrogate reaches PostgreSQL as U+FFFD).
     expect(() => checker.check("SELECT '\uD800'", SCOPES.read, chinookCatalog)).not.toThrow();
   }, 60_000);
+
+  it("every allowed statement survives the deparse round trip, and every rewrite parses to one statement", () => {
+    // The rewrite stage prints the checked tree back to SQL: a statement the deparser would change
+    // must not be one we allow (the rewrite's own verify step refuses it; this shows it never has to).
+    const checker = createPolicyChecker({ cacheSize: 0 });
+    const allowed = new Set<string>();
+    const failures: string[] = [];
+    let rewrites = 0;
+    for (const scope of Object.values(SCOPES)) {
+      for (const sql of STATEMENTS) {
+        const verdict = checker.check(sql, scope, chinookCatalog);
+        if (!verdict.allowed) continue;
+        allowed.add(sql);
+        if (verdict.rewrite) {
+          rewrites++;
+          const again = parseSql(verdict.rewrite.sql);
+          if (!again.ok || again.statements.length !== verdict.statementCount) failures.push(`rewrite of ${sql} does not parse: ${verdict.rewrite.sql}`);
+        }
+      }
+    }
+    for (const sql of allowed) {
+      const parsed = parseSql(sql);
+      if (!parsed.ok) {
+        failures.push(`allowed but does not parse: ${sql}`);
+        continue;
+      }
+      for (const s of parsed.statements) {
+        let text: string;
+        try {
+          text = deparseSync(s.stmt as never, { pretty: false });
+        } catch (error) {
+          failures.push(`${sql}: deparse threw ${(error as Error).message}`);
+          continue;
+        }
+        const back = parseSql(text);
+        if (!back.ok || back.statements.length !== 1 || !sameTree(back.statements[0]!.stmt, s.stmt)) failures.push(`${sql}\n  => ${text}`);
+      }
+    }
+    console.info(`round trip: ${allowed.size} distinct allowed statements, ${rewrites} rewrites`);
+    expect(failures).toEqual([]);
+    expect(allowed.size).toBeGreaterThan(300);
+    expect(rewrites).toBeGreaterThan(100);
+  }, 120_000);
 });
