@@ -2,12 +2,14 @@ import type { PgNode } from "../parse/parse.js";
 import { CATALOG_FUNCTIONS_PATTERN } from "../rules/functions.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
+import { VIRTUAL_CATALOG_COVERED, virtualCatalogCovers } from "../rewrite/catalog.js";
+import type { AccessView } from "../scope/access.js";
 import { ALWAYS_DENIED_CATALOGS, HARMLESS_CATALOGS } from "./catalogs.js";
 import { ddlNotPermitted } from "./ddl.js";
 import { checkFunction, checkTypeName } from "./functions.js";
-import { resolveRelationName, undefinedTable } from "./names.js";
+import { findEntry, resolveRelationName, undefinedTable } from "./names.js";
 import { Refusal } from "./refusal.js";
-import { quoteName, splitQualified } from "./tree.js";
+import { literalString, nodeType, quoteName, splitQualified, strings, type Frame, type RangeEntry } from "./tree.js";
 
 /**
  * Every decision about the system catalogs: pg_catalog / information_schema relations, the functions
@@ -28,10 +30,12 @@ export function systemRelation(a: StatementAnalyzer, schema: string, relname: st
   if (!a.view.catalog.systemRelations[key]) throw undefinedTable(`relation ${quoteName(shown)} does not exist`, undefined, shown);
   if (forDdl) throw ddlNotPermitted(`system catalog ${key} cannot be changed`);
   if (ALWAYS_DENIED_CATALOGS.has(relname)) throw new Refusal("catalog_denied", `reading ${key} is refused under every scope`);
-  if (a.view.hidesSomething && !HARMLESS_CATALOGS.has(relname))
+  // On a link that hides something, the covered relations are answered by the virtual catalog
+  // (rewrite/catalog.ts: the analyzer's catalog anchor is rewritten); the rest would list hidden objects.
+  if (a.view.hidesSomething && !HARMLESS_CATALOGS.has(relname) && !virtualCatalogCovers(a.view.catalog, key))
     throw new Refusal(
       "catalog_hidden",
-      `reading ${key} is not available on this link because it would list objects the link cannot see; use the list_tables, describe_table and get_schema tools`,
+      `reading ${key} is not available on this link because it would list objects the link cannot see; these catalog relations are answered without them: ${VIRTUAL_CATALOG_COVERED.join(", ")}; or use the list_tables, describe_table and get_schema tools`,
     );
   a.tables.add(key);
   return undefined;
@@ -42,16 +46,21 @@ export function isCatalogFunction(schema: string | undefined, name: string): boo
   return schema === "information_schema" || CATALOG_FUNCTIONS_PATTERN.test(name);
 }
 
-export function catalogFunction(a: StatementAnalyzer, shown: string): void {
-  if (a.view.hidesSomething)
-    throw new Refusal("catalog_hidden", `function ${shown} looks up catalog objects, which is not available on this link because it hides some`);
-}
-
-/** `'name'::regclass` and friends resolve (and so reveal) an object: hidden ones must look absent. */
-export function regCast(a: StatementAnalyzer, type: string, lit: string | undefined): void {
+/**
+ * `'name'::regclass` and friends resolve (and so reveal) an object: hidden ones must look absent. A
+ * cast of something else (`conrelid::regclass`) follows the catalog functions' argument rule.
+ */
+export function regCast(a: StatementAnalyzer, type: string, lit: string | undefined, arg?: PgNode, frame?: Frame): void {
   if (type === "regtype" && lit !== undefined) checkTypeName(a, splitQualified(lit.replace(/\[\]$/, "")));
   if (lit === undefined) {
-    if (a.view.hidesSomething) throw new Refusal("catalog_hidden", `casts to ${type} look up catalog objects, which is not available on this link because it hides some`);
+    if (!a.view.hidesSomething) return;
+    if (!frame) throw new Refusal("catalog_hidden", `casts to ${type} look up catalog objects, which is not available on this link because it hides some`);
+    const problem = argumentProblem(a, arg, frame, true);
+    if (problem) throw catalogUnanswerable(`the cast to ${type}: its value ${problem}, so it could name an object this link cannot see`);
+  } else if (/^\s*\d+\s*$/.test(lit)) {
+    // An oid spelled as text ('19173'::regclass, as psql sends it) names whatever has that oid.
+    const problem = a.view.hidesSomething ? literalProblem(a, lit, true) : undefined;
+    if (problem) throw catalogUnanswerable(`the cast to ${type}: '${lit}' ${problem}`);
   } else if (type === "regclass") {
     resolveRelationName(a, splitQualified(lit), false);
   } else if (type === "regproc" || type === "regprocedure") {
@@ -74,4 +83,161 @@ export function catalogUnanswerable(message: string, object?: string): Refusal {
 export function catalogReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgNode): void {
   if (HARMLESS_CATALOGS.has(rv.relname as string)) return;
   a.plan.add({ kind: "catalog", node: wrapper, rangeVar: rv, key: `${(rv.schemaname as string | undefined) ?? "pg_catalog"}.${rv.relname as string}` });
+}
+
+// ---------------------------------------------------------------- the virtual catalog's arguments
+
+/**
+ * On a link that hides something, a function that looks catalog objects up (pg_get_viewdef,
+ * obj_description, pg_table_is_visible, has_table_privilege, …) may only be given what cannot name a
+ * hidden object: a bare column of a catalog relation the virtual catalog answers in the same query
+ * (its rows are already the visible ones), a literal naming a visible relation or schema, or a small
+ * non-object literal (a column number, a flag, a catalog or privilege name) after the first argument.
+ */
+export function catalogFunction(a: StatementAnalyzer, shown: string, args: PgNode[] = [], frame?: Frame): void {
+  if (!a.view.hidesSomething) return;
+  if (!frame) throw new Refusal("catalog_hidden", `function ${shown} looks up catalog objects, which is not available on this link because it hides some`);
+  const name = shown.slice(shown.lastIndexOf(".") + 1);
+  if (name.startsWith("to_reg")) return toReg(a, name, shown, args);
+  for (const [i, arg] of args.entries()) {
+    const problem = argumentProblem(a, arg, frame, i === 0);
+    if (problem) throw catalogUnanswerable(`function ${shown}: argument ${i + 1} ${problem}, so it could name an object this link cannot see`);
+  }
+}
+
+/**
+ * to_regclass('x') answers NULL for a name that does not exist, so refusing only hidden names would
+ * tell them apart: it is answered only for names of visible objects, and refused the same way for
+ * every other name, hidden or not.
+ */
+function toReg(a: StatementAnalyzer, name: string, shown: string, args: PgNode[]): void {
+  const lit = literalString(args[0]);
+  const refuse = (): never => {
+    throw catalogUnanswerable(`function ${shown} is answered on this link only for a literal naming a relation, schema or built-in type it can see`);
+  };
+  if (lit === undefined || args.length !== 1) return refuse();
+  const parts = splitQualified(lit);
+  const view = a.view;
+  const catalog = view.catalog;
+  const relationVisible = (): boolean => {
+    if (parts.length === 2) return view.relations.has(`${parts[0]}.${parts[1]}`) || (SYSTEM_SCHEMAS.has(parts[0]!) && !!catalog.systemRelations[`${parts[0]}.${parts[1]}`]);
+    if (parts.length !== 1) return false;
+    if (catalog.systemRelations[`pg_catalog.${parts[0]}`]) return true;
+    for (const s of view.searchPath) {
+      if (view.relations.has(`${s}.${parts[0]}`)) return true;
+      if (catalog.relations[`${s}.${parts[0]}`]) return false;
+    }
+    return false;
+  };
+  if (name === "to_regclass" && relationVisible()) return;
+  if (name === "to_regnamespace" && parts.length === 1 && (view.visibleSchemas.has(parts[0]!) || SYSTEM_SCHEMAS.has(parts[0]!))) return;
+  if (name === "to_regtype" && (relationVisible() || (parts.length === 1 && !!catalog.builtinTypeNames?.[parts[0]!.replace(/\[\]$/, "")]))) return;
+  refuse();
+}
+
+function argumentProblem(a: StatementAnalyzer, arg: PgNode | undefined, frame: Frame, objectPosition: boolean): string | undefined {
+  const t = nodeType(arg);
+  if (!t) return undefined;
+  const [kind, node] = t;
+  switch (kind) {
+    case "TypeCast":
+      return argumentProblem(a, node.arg as PgNode, frame, objectPosition);
+    case "ColumnRef":
+      return catalogColumn(a, strings(node.fields), frame) ? undefined : "is not a column of a catalog relation read in the same query";
+    case "A_Const": {
+      if (node.isnull || node.boolval !== undefined) return undefined;
+      const text = literalString(arg) ?? numericLiteral(node);
+      if (text === undefined) return undefined;
+      return literalProblem(a, text, objectPosition);
+    }
+    case "ParamRef":
+      return "is a parameter";
+    default:
+      return "is an expression";
+  }
+}
+
+function numericLiteral(node: PgNode): string | undefined {
+  const i = node.ival as { ival?: number } | undefined;
+  if (i) return String(i.ival ?? 0);
+  const f = node.fval as { fval?: string } | undefined;
+  return f?.fval;
+}
+
+/**
+ * A literal argument: an oid must be a visible relation's; a name that reaches a hidden relation or
+ * schema is refused exactly as a name that does not exist (PostgreSQL's own words), so the refusal
+ * says nothing a dropped object would not.
+ */
+function literalProblem(a: StatementAnalyzer, text: string, objectPosition: boolean): string | undefined {
+  if (/^\s*\d+\s*$/.test(text)) {
+    if (!objectPosition) return undefined;
+    // Only a visible relation's oid: any other number might be a hidden object's (or a built-in's,
+    // which an agent has no reason to spell as a number).
+    const oid = Number(text);
+    return visibleOids(a.view).has(oid) ? undefined : `is the oid ${oid}, which names no relation this link can see`;
+  }
+  const parts = splitQualified(text);
+  if (parts.length > 2) return undefined;
+  const name = parts[parts.length - 1]!;
+  const schema = parts.length === 2 ? parts[0] : undefined;
+  const catalog = a.view.catalog;
+  const hiddenSchema = (s: string): boolean => catalog.schemas.includes(s) && !a.view.visibleSchemas.has(s);
+  if (schema !== undefined) {
+    if (hiddenSchema(schema)) throw undefinedTable(`schema ${quoteName(schema)} does not exist`);
+    if (catalog.relations[`${schema}.${name}`] && !a.view.relations.has(`${schema}.${name}`))
+      throw undefinedTable(`relation ${quoteName(text)} does not exist`, undefined, text);
+    return undefined;
+  }
+  if (hiddenSchema(name)) throw undefinedTable(`schema ${quoteName(name)} does not exist`);
+  for (const s of a.view.searchPath) {
+    const key = `${s}.${name}`;
+    if (a.view.relations.has(key)) return undefined;
+    if (catalog.relations[key]) throw undefinedTable(`relation ${quoteName(name)} does not exist`, undefined, name);
+  }
+  return undefined;
+}
+
+const oidSets = new WeakMap<AccessView, Set<number>>();
+
+function visibleOids(view: AccessView): Set<number> {
+  let set = oidSets.get(view);
+  if (!set) oidSets.set(view, (set = new Set([...view.relations.values()].map((r) => r.relation.oid))));
+  return set;
+}
+
+/**
+ * Whether `fields` (a column reference) reads a column of a catalog range entry the virtual catalog
+ * answers (or a harmless catalog), resolving as PostgreSQL does: the nearest level that has the name.
+ */
+function catalogColumn(a: StatementAnalyzer, fields: string[], frame: Frame): boolean {
+  if (fields.length === 0 || fields.length > 3) return false;
+  const column = fields[fields.length - 1]!;
+  if (fields.length >= 2) {
+    const entry = findEntry(fields.slice(0, -1), frame);
+    return !!entry && catalogEntryHas(a, entry, column) === true;
+  }
+  for (let f: Frame | null = frame; f; f = f.parent) {
+    let found: boolean | undefined;
+    for (const e of f.entries) {
+      if (e.qualifiedOnly) continue;
+      const has = catalogEntryHas(a, e, column);
+      if (has === "unknown") return false;
+      if (has === false && e.columns?.some((c) => c.name === column)) return false;
+      if (has === true) found = true;
+    }
+    if (found) return true;
+  }
+  return false;
+}
+
+/** true / false for a catalog entry that has / lacks the column; "unknown" for an opaque other entry. */
+function catalogEntryHas(a: StatementAnalyzer, entry: RangeEntry, column: string): boolean | "unknown" {
+  const key = entry.catalog;
+  if (key === undefined) return entry.columns === null ? "unknown" : false;
+  const relname = key.slice(key.indexOf(".") + 1);
+  const columns = a.view.catalog.systemColumns?.[key];
+  if (HARMLESS_CATALOGS.has(relname)) return columns ? columns.includes(column) : "unknown";
+  if (!virtualCatalogCovers(a.view.catalog, key) || !columns) return "unknown";
+  return columns.includes(column);
 }

@@ -34,7 +34,7 @@ export function generic(a: StatementAnalyzer, node: unknown, frame: Frame, ctx: 
         case "FuncCall": {
           const fc = value as PgNode;
           const names = strings(fc.funcname);
-          checkFunction(a, names, true, list(fc.args));
+          checkFunction(a, names, true, list(fc.args), frame);
           generic(a, { args: fc.args, agg_order: fc.agg_order, agg_filter: fc.agg_filter, over: fc.over }, frame, {}, onRangeVar);
           continue;
         }

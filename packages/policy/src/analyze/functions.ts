@@ -22,7 +22,8 @@ export function dangerousFunction(message: string): Refusal {
   return new Refusal("dangerous_function", message);
 }
 
-export function checkFunction(a: StatementAnalyzer, names: string[], inExpression: boolean, args: PgNode[] = []): void {
+/** `frame`: the name scope of the call, for the catalog functions' argument rule (analyze/catalog.ts). */
+export function checkFunction(a: StatementAnalyzer, names: string[], inExpression: boolean, args: PgNode[] = [], frame?: Frame): void {
   const name = names[names.length - 1] ?? "";
   const schema = names.length >= 2 ? names[names.length - 2] : undefined;
   const shown = names.join(".");
@@ -42,7 +43,7 @@ export function checkFunction(a: StatementAnalyzer, names: string[], inExpressio
     if (schema === "pg_catalog" && catalog.builtinFunctions[name] === undefined)
       throw new Refusal("undefined_function", `function ${shown} does not exist`);
     if (SEQUENCE_WRITERS.has(name)) return sequenceWrite(a, name, args);
-    if (isCatalogFunction(schema, name)) return catalogFunction(a, shown);
+    if (isCatalogFunction(schema, name)) return catalogFunction(a, shown, args, frame);
     const volatility = catalog.builtinFunctions[name] ?? "volatile";
     if (volatility === "immutable" || ALLOWED_NON_IMMUTABLE.has(name)) return;
     throw new Refusal("function_not_allowed", `function ${shown} is not on the list of functions allowed in queries on this link`);
@@ -89,7 +90,7 @@ export function typeCast(a: StatementAnalyzer, tc: PgNode, frame: Frame, onRange
   const type = typeNames[typeNames.length - 1];
   const lit = literalString(tc.arg as PgNode);
   checkTypeName(a, typeNames);
-  if (type && /^reg/.test(type)) regCast(a, type, lit);
+  if (type && /^reg/.test(type)) regCast(a, type, lit, tc.arg as PgNode | undefined, frame);
   generic(a, tc.arg, frame, {}, onRangeVar);
 }
 

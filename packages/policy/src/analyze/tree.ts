@@ -25,6 +25,8 @@ export interface RangeEntry {
    * USING...), as the DML target, or as ON CONFLICT's `excluded` (the caller's proposed row: no anchor).
    */
   role?: "source" | "dml_target" | "excluded";
+  /** A system relation's entry: its key ("pg_catalog.pg_class"), for the virtual catalog's argument rule. */
+  catalog?: string;
 }
 
 export interface Frame {
