@@ -1,7 +1,8 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addMember, createApiKey, createUser, setMemberAttributes } from "@portcullis/db/operations";
+import { addMember, createApiKey, createUser, MEMBER_ATTRIBUTE_NAME as DB_ATTRIBUTE_NAME, setMemberAttributes } from "@portcullis/db/operations";
+import { MEMBER_ATTRIBUTE_NAME } from "@portcullis/policy/scope";
 import { testRedisUrl } from "@portcullis/db/testing";
 import type { RunningWorker } from "../../worker/src/app.js";
 import { startAuditWorker } from "./durability-support.js";
@@ -104,6 +105,28 @@ describe("row filters bound to member attributes", () => {
   });
 });
 
+describe("member attributes over OAuth", () => {
+  it("an OAuth token's principal binds its member's attributes, refreshed within a second of a change", async () => {
+    const token = `pca_${randomBytes(32).toString("base64url")}`;
+    const client = await world.prisma.oAuthClient.create({
+      data: { clientId: `https://client-${randomUUID()}.example/metadata.json`, kind: "metadata_document", name: "Governed Client", redirectUris: [], metadata: {} },
+    });
+    const grant = await world.prisma.oAuthGrant.create({ data: { teamId: world.teamId, clientId: client.id, userId: members.c.id, linkId: links.two, scopes: ["mcp:read"] } });
+    await world.prisma.oAuthToken.create({
+      data: { grantId: grant.id, kind: "access", tokenHash: createHash("sha256").update(token).digest("hex"), expiresAt: new Date(Date.now() + 600_000) },
+    });
+    const q = "SELECT DISTINCT support_rep_id FROM customer";
+    expect(data(await sql(links.two, token, q)).rows).toEqual([]);
+    await setMemberAttributes(world.prisma, { teamId: world.teamId, actorUserId: world.userId }, { linkId: links.two, userId: members.c.id, values: { rep_id: "5" } });
+    await waitFor(async () => JSON.stringify(data(await sql(links.two, token, q)).rows), (rows) => rows === "[[5]]", 1_000, 50);
+  });
+
+  it("the attribute name rule is one rule: the database operations use the policy's", () => {
+    expect(DB_ATTRIBUTE_NAME.source).toBe(MEMBER_ATTRIBUTE_NAME.source);
+    expect(DB_ATTRIBUTE_NAME.flags).toBe(MEMBER_ATTRIBUTE_NAME.flags);
+  });
+});
+
 describe("masks on the wire", () => {
   it("never carry a clear email or phone; the hash is stable per link and differs between links", async () => {
     const clear = await truth("SELECT customer_id, email, phone FROM customer WHERE support_rep_id = 4 ORDER BY 1");
@@ -146,6 +169,12 @@ describe("writes on a filtered table", () => {
     const update = await sql(links.one, members.b.keyOne, "UPDATE customer SET company = 'Moved' WHERE support_rep_id = 3");
     expect(data(update)).toMatchObject({ status: "ok", affected: 0 });
     expect(await truth("SELECT customer_id, company FROM customer WHERE support_rep_id = 3 ORDER BY 1")).toEqual(before);
+    // A constraint error's DETAIL prints the stored row (clear email included): never on a governed link.
+    const [victim] = await truth("SELECT customer_id, email FROM customer WHERE support_rep_id = 4 ORDER BY 1 LIMIT 1");
+    const detail = await sql(links.one, members.b.keyOne, `UPDATE customer SET first_name = NULL WHERE customer_id = ${victim!.customer_id}`);
+    expect(data(detail).status).toBe("failed");
+    expect(JSON.stringify(detail.json)).not.toContain(victim!.email as string);
+    expect(JSON.stringify(detail.json)).not.toMatch(/Failing row/);
     // Moving one's own row out of the filter is a violation too.
     const move = await sql(links.one, members.b.keyOne, "UPDATE customer SET support_rep_id = 3 WHERE customer_id = 9002");
     expect(data(move).refusal?.ruleId).toBe("row_filter_violation");
