@@ -15,7 +15,7 @@ export const SCOPE_PRESETS: Record<PresetName, { label: string; description: str
   "read-only": { label: "Read only", description: "SELECT on every table; no writes, no schema changes." },
   "read-write": { label: "Read and write", description: "SELECT everywhere; INSERT/UPDATE/DELETE/MERGE on the chosen tables (all tables if none chosen)." },
   full: { label: "Full", description: "Read, write and DDL everywhere; still no server escape (files, programs, roles, ALTER SYSTEM)." },
-  custom: { label: "Custom", description: "Any scope document: per-table access and hidden columns." },
+  custom: { label: "Custom", description: "Any scope document: per-table access, hidden columns, row filters and masked columns." },
 };
 
 export function presetScope(name: PresetName, options: PresetOptions = {}): Scope {
