@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { StatementAnalyzer } from "../src/analyze/analyzer.js";
+import { createPolicyChecker } from "../src/decide/checker.js";
 import { parseSql, type PgNode } from "../src/parse/parse.js";
 import type { RewriteAnchor } from "../src/rewrite/types.js";
 import { accessView } from "../src/scope/access.js";
@@ -169,5 +170,28 @@ describe("catalog anchors", () => {
 
   it("a statement touching no relation records nothing", () => {
     expect(analyse("SELECT 1 + 1, now()").anchors).toEqual([]);
+  });
+});
+
+// Not anchors: the classes of the statements slice S stopped refusing (issue 14 item 6), which decide
+// how the gateway runs them (READ ONLY or not, inside a transaction block or not).
+describe("classes of row locks, VACUUM/ANALYZE and EXPLAIN ANALYZE of a write", () => {
+  const checker = createPolicyChecker({ cacheSize: 0 });
+  it("a row lock is a write, wherever it sits", () => {
+    for (const sql of ["SELECT invoice_id FROM invoice FOR UPDATE", "SELECT 1 WHERE EXISTS (SELECT 1 FROM invoice FOR SHARE)", "WITH l AS (SELECT invoice_id FROM invoice FOR UPDATE) SELECT * FROM l"]) {
+      expect(checker.check(sql, SCOPES.write, chinookCatalog), sql).toMatchObject({ allowed: true, classes: ["write"], readOnly: false });
+    }
+    // Plain EXPLAIN only plans, but planning a row lock needs UPDATE privilege: classed as the write.
+    expect(checker.check("EXPLAIN SELECT invoice_id FROM invoice FOR UPDATE", SCOPES.write, chinookCatalog)).toMatchObject({ allowed: true, classes: ["write"], readOnly: false });
+    expect(checker.check("EXPLAIN SELECT invoice_id FROM invoice", SCOPES.write, chinookCatalog)).toMatchObject({ allowed: true, readOnly: true });
+  });
+
+  it("VACUUM and ANALYZE are utility statements", () => {
+    expect(checker.check("VACUUM (ANALYZE) album", SCOPES.full, chinookCatalog)).toMatchObject({ allowed: true, classes: ["utility"], readOnly: false });
+    expect(checker.check("ANALYZE", SCOPES.full, chinookCatalog)).toMatchObject({ allowed: true, classes: ["utility"], readOnly: false });
+  });
+
+  it("EXPLAIN ANALYZE of a write is the write", () => {
+    expect(checker.check("EXPLAIN ANALYZE DELETE FROM genre WHERE false", SCOPES.full, chinookCatalog)).toMatchObject({ allowed: true, classes: ["write"], readOnly: false });
   });
 });

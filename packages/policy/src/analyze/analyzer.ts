@@ -25,6 +25,10 @@ export class StatementAnalyzer {
   readonly plan = new RewritePlan();
   readonly cteStack: Map<string, Cte>[] = [];
   depth = 0;
+  /** A FOR UPDATE/SHARE clause was allowed (it needs UPDATE privilege even under a plain EXPLAIN). */
+  rowLocks = false;
+  /** References to system relations met so far (row locks must not reach them). */
+  systemRefs = 0;
   /** Inside a DML statement's RETURNING list: target columns there are recorded as "returning". */
   returning = false;
   /** Outermost name scope: permissive inside function bodies, where names may be variables or parameters. */

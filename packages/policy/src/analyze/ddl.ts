@@ -24,9 +24,38 @@ export function serverEscape(): Refusal {
   return new Refusal("server_escape", "this statement reaches outside the database");
 }
 
-/** CREATE/ALTER EXTENSION. */
-export function extensionStatement(_a: StatementAnalyzer, _kind: string, _node: PgNode): StatementClass {
-  throw new Refusal("create_extension", "installing or changing extensions is refused");
+/** What the extension check reads of the catalog (catalog/types.ts's `availableExtensions`). */
+interface ExtensionCatalog {
+  /** Extensions the server can install, by name; trusted = every version is marked trusted. */
+  availableExtensions?: Readonly<Record<string, { trusted: boolean }>>;
+}
+
+/**
+ * CREATE EXTENSION of an extension the server marks trusted (pg_available_extension_versions.trusted:
+ * its authors vouch it is safe for any role with CREATE on the database), on admin links that hide
+ * nothing; untrusted extensions and ALTER EXTENSION stay refused. Not CASCADE (it would install the
+ * required extensions unchecked), and only into a schema of the link's.
+ */
+export function extensionStatement(a: StatementAnalyzer, kind: string, node: PgNode): StatementClass {
+  a.cls = "ddl";
+  if (kind !== "CreateExtensionStmt") throw new Refusal("create_extension", "changing installed extensions is refused");
+  const name = String(node.extname ?? "");
+  if (a.view.scope.access !== "admin" || a.view.hidesSomething)
+    throw new Refusal("create_extension", `installing extension ${name} needs a link with full (admin) access that hides nothing`, "a link with full (admin) access that hides nothing", name);
+  const available = (a.view.catalog as ExtensionCatalog).availableExtensions;
+  if (available?.[name]?.trusted !== true)
+    throw new Refusal("create_extension", `extension ${name} is not a trusted extension of this server (or is not available), so installing it is refused`, undefined, name);
+  for (const o of list(node.options)) {
+    const d = nodeType(o)?.[1];
+    if (d?.defname === "cascade" && (d.arg as { Boolean?: { boolval?: boolean } } | undefined)?.Boolean?.boolval !== false)
+      throw new Refusal("create_extension", `CASCADE would also install the extensions ${name} requires, unchecked; install them one by one`, undefined, name);
+    if (d?.defname === "schema") {
+      const schema = str(d.arg) ?? "";
+      if (!a.view.visibleSchemas.has(schema) || schema === "pg_catalog" || schema === "information_schema")
+        throw new Refusal("create_extension", `extension ${name} can be installed only into one of this link's schemas, not ${schema}`, undefined, name);
+    }
+  }
+  return "ddl";
 }
 
 export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): StatementClass {

@@ -6,7 +6,8 @@ import { ddlStatement, extensionStatement, roleManagement, serverEscape } from "
 import { dml } from "./dml.js";
 import { Refusal } from "./refusal.js";
 import { select } from "./select.js";
-import { list, nodeType } from "./tree.js";
+import { allChildren, relationFromRangeVar, undefinedColumn } from "./names.js";
+import { list, nodeType, quoteName, strings } from "./tree.js";
 
 /** Emitted by decide/checker.ts on the text before any statement is analysed; listed here. */
 export const TEXT_LEVEL_RULES = [
@@ -102,6 +103,7 @@ export function analyzeStatement(a: StatementAnalyzer, stmt: PgNode): StatementC
     case "LockStmt":
       throw new Refusal("lock_table", "LOCK TABLE is not available");
     case "VacuumStmt":
+      return vacuum(a, node);
     case "ClusterStmt":
     case "ReindexStmt":
     case "CheckPointStmt":
@@ -212,14 +214,68 @@ function explain(a: StatementAnalyzer, node: PgNode): StatementClass {
   });
   if (verbose && a.view.hidesSomething)
     throw new Refusal("explain_verbose", "EXPLAIN VERBOSE can print columns this link cannot see; use EXPLAIN without VERBOSE");
+  // On admin links EXPLAIN ANALYZE of a write the link may run is that write (explain_query rolls it
+  // back); elsewhere only reads are analysed.
+  const admin = a.view.scope.access === "admin";
   // Refuse before analysing the inner statement, so the explanation names the real problem.
-  if (analyze && nodeType(node.query)?.[0] !== "SelectStmt")
+  if (analyze && !admin && nodeType(node.query)?.[0] !== "SelectStmt")
     throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE)");
   const inner = analyzeStatement(a, node.query as PgNode);
-  if (analyze && inner !== "read")
+  if (analyze && inner !== "read" && !(admin && inner === "write"))
     throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE), or running the statement itself with the access it needs");
-  // Plain EXPLAIN only plans: it runs fine inside the READ ONLY transaction.
-  return analyze ? inner : "read";
+  // Plain EXPLAIN only plans: it runs fine inside the READ ONLY transaction. A row lock still needs
+  // UPDATE privilege to be planned, so that EXPLAIN is classed with the write it plans (a read needs
+  // only SELECT privileges; the fuzz oracle holds the checker to that).
+  return analyze ? inner : a.rowLocks ? "write" : "read";
+}
+
+/** Options that only change how VACUUM/ANALYZE works on the named tables, not what it touches. */
+const VACUUM_OPTIONS = new Set([
+  "analyze", "verbose", "freeze", "skip_locked", "disable_page_skipping", "index_cleanup", "process_main", "process_toast",
+  "truncate", "parallel", "buffer_usage_limit",
+]);
+
+/**
+ * VACUUM / ANALYZE (not FULL, which rewrites tables under an exclusive lock): each named relation needs
+ * admin access, and so does every table a parent's VACUUM/ANALYZE also processes; without a relation
+ * list it processes the whole database, so only on links with admin on everything that hide nothing.
+ * VERBOSE prints per-table details (hidden tables' included through inheritance and TOAST), so not on
+ * hiding links. A utility statement: VACUUM cannot run inside a transaction block (see the gateway).
+ */
+function vacuum(a: StatementAnalyzer, node: PgNode): StatementClass {
+  const view = a.view;
+  for (const o of list(node.options)) {
+    const d = nodeType(o)?.[1];
+    const name = String(d?.defname ?? "");
+    const off = /false|"off"|"0"/i.test(JSON.stringify(d?.arg ?? ""));
+    if (name === "verbose" && !off && view.hidesSomething)
+      throw new Refusal("maintenance", "VACUUM/ANALYZE VERBOSE prints details of tables this link cannot see; leave out VERBOSE");
+    if (!VACUUM_OPTIONS.has(name) && !(name === "full" && off))
+      throw new Refusal("maintenance", `${name === "full" ? "VACUUM FULL rewrites tables under an exclusive lock, and" : `VACUUM option ${name.toUpperCase()}`} is not available through the gateway`);
+  }
+  const rels = list(node.rels);
+  if (rels.length === 0) {
+    let everything = view.scope.access === "admin" && !view.hidesSomething;
+    for (const rel of view.relations.values()) if (rel.access !== "admin") everything = false;
+    if (!everything)
+      throw new Refusal("maintenance", "VACUUM/ANALYZE without a table list processes every table in the database; name the tables", "a link with full (admin) access that hides nothing");
+    return "utility";
+  }
+  for (const vr of rels) {
+    const v = nodeType(vr)?.[1];
+    const rv = (v?.relation ?? {}) as PgNode;
+    const rel = relationFromRangeVar(a, rv, false);
+    if (!rel) throw new Refusal("maintenance", "VACUUM/ANALYZE of system catalogs is not available through the gateway");
+    if (rel.access !== "admin") throw new Refusal("maintenance", `VACUUM/ANALYZE of ${rel.key} needs admin access`, `admin access on ${rel.key}`, rel.key);
+    // The JSON tree omits false booleans: `inh` is present only without ONLY.
+    if (rv.inh === true)
+      for (const child of allChildren(rel, view))
+        if (view.relations.get(child)?.access !== "admin")
+          throw new Refusal("maintenance", `VACUUM/ANALYZE of ${rel.key} also processes ${child}; that needs admin access on it too`, `admin access on ${child}`, rel.key);
+    for (const column of strings(v?.va_cols))
+      if (!rel.columns.includes(column)) throw undefinedColumn(`column ${quoteName(column)} of relation ${quoteName(rel.relation.name)} does not exist`, undefined, column);
+  }
+  return "utility";
 }
 
 function describeSet(node: PgNode): string {

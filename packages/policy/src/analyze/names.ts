@@ -66,6 +66,7 @@ export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode, wrapper: PgNode)
   }
   const rel = relationFromRangeVar(a, rv, false);
   if (!rel) {
+    a.systemRefs++;
     catalogReference(a, wrapper, rv);
     return { name: (alias?.aliasname as string | undefined) ?? relname, schema: alias ? undefined : (schemaname ?? "pg_catalog"), columns: null, label: relname, catalog: `${schemaname ?? "pg_catalog"}.${relname}` };
   }
@@ -84,7 +85,10 @@ export function rangeVarEntry(a: StatementAnalyzer, rv: PgNode, wrapper: PgNode)
 export function rangeVarReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgNode): void {
   const rel = relationFromRangeVar(a, rv, false);
   if (rel) a.plan.add({ kind: "source", node: wrapper, rangeVar: rv, rel });
-  else catalogReference(a, wrapper, rv);
+  else {
+    a.systemRefs++;
+    catalogReference(a, wrapper, rv);
+  }
 }
 
 /**
@@ -291,7 +295,7 @@ export function findEntry(qualifier: string[], frame: Frame): RangeEntry | undef
   return undefined;
 }
 
-function allChildren(rel: RelationAccess, view: AccessView): string[] {
+export function allChildren(rel: RelationAccess, view: AccessView): string[] {
   const out: string[] = [];
   const stack = [...rel.relation.children];
   const seen = new Set<string>();

@@ -1,10 +1,11 @@
 import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
+import type { RelationAccess } from "../scope/access.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { expr, generic } from "./expressions.js";
 import { hiddenColumnsWildcard, popCtes, pushCtes, rangeVarEntry, star, undefinedColumn } from "./names.js";
 import { Refusal } from "./refusal.js";
-import { hasStar, list, newFrame, nodeType, quoteName, renameColumns, str, strings, type Column, type ExprContext, type Frame, type RangeEntry } from "./tree.js";
+import { hasStar, list, newFrame, nodeType, quoteName, rank, renameColumns, str, strings, type Column, type ExprContext, type Frame, type RangeEntry } from "./tree.js";
 
 /** SELECT and its FROM clause: the query levels whose range entries the names family resolves against. */
 export const RULES_OWNED = ["select_into", "row_locking"] as const satisfies readonly RuleId[];
@@ -15,7 +16,10 @@ export function select(a: StatementAnalyzer, sel: PgNode, outer: Frame | null, _
   pushCtes(a, sel.withClause as PgNode | undefined, outer);
   try {
     if (sel.intoClause) throw new Refusal("select_into", "SELECT ... INTO creates a table", "CREATE TABLE ... AS with admin access");
-    if (list(sel.lockingClause).length) throw new Refusal("row_locking", "FOR UPDATE/SHARE row locks are not available; remove the locking clause");
+    const locking = list(sel.lockingClause);
+    // PostgreSQL refuses these itself; refusing first keeps the lock rules below about FROM items only.
+    if (locking.length && ((sel.op && sel.op !== "SETOP_NONE") || list(sel.valuesLists).length))
+      throw new Refusal("row_locking", "FOR UPDATE/SHARE cannot lock the rows of a set operation or VALUES; lock inside each SELECT");
     if (sel.op && sel.op !== "SETOP_NONE") {
       const left = select(a, sel.larg as PgNode, outer, {});
       select(a, sel.rarg as PgNode, outer, {});
@@ -36,7 +40,13 @@ export function select(a: StatementAnalyzer, sel: PgNode, outer: Frame | null, _
       return Array.from({ length: width }, (_, i) => ({ name: `column${i + 1}`, hidden: false }));
     }
     const frame = newFrame(outer);
+    const fromAnchors = a.plan.anchors.length;
+    const systemRefs = a.systemRefs;
     for (const f of list(sel.fromClause)) fromItem(a, f, frame);
+    if (locking.length) {
+      if (a.systemRefs !== systemRefs) throw new Refusal("row_locking", "FOR UPDATE/SHARE would lock rows of system catalogs; lock only tables of the database");
+      lockRows(a, locking, frame, fromAnchors);
+    }
     if (sel.whereClause) expr(a, sel.whereClause as PgNode, frame, {});
     const output = targetList(a, list(sel.targetList), frame, {});
     const outputNames = (output ?? []).filter((c) => !c.hidden).map((c) => c.name);
@@ -51,6 +61,48 @@ export function select(a: StatementAnalyzer, sel: PgNode, outer: Frame | null, _
   } finally {
     popCtes(a, sel.withClause as PgNode | undefined);
     a.depth--;
+  }
+}
+
+/**
+ * FOR UPDATE/SHARE/NO KEY UPDATE/KEY SHARE: row locks are a write (the statement runs outside READ
+ * ONLY), so every locked relation needs write access — those named in OF, or every relation this
+ * level's FROM reads (subqueries and views included: PostgreSQL locks their tables too). A name in OF
+ * that is not a plain relation locks what is behind it; we then require it of all of FROM. Rows of a
+ * governed table are read through its row filter and masks, which a lock would have to pass through
+ * the rewrite's source subquery: not offered.
+ */
+function lockRows(a: StatementAnalyzer, locking: PgNode[], frame: Frame, fromAnchors: number): void {
+  for (const lc of locking) {
+    let everything = false;
+    for (const named of list(nodeType(lc)?.[1]?.lockedRels)) {
+      const name = (nodeType(named)?.[1]?.relname as string | undefined) ?? (named.relname as string | undefined);
+      let entry: RangeEntry | undefined;
+      for (const e of frame.entries) if (e.name === name) entry = e;
+      if (entry?.relation) lockable(a, entry.relation);
+      else everything = true;
+    }
+    if (everything || list(nodeType(lc)?.[1]?.lockedRels).length === 0) {
+      const anchors = a.plan.anchors;
+      for (let i = fromAnchors; i < anchors.length; i++) {
+        const anchor = anchors[i]!;
+        if (anchor.kind === "source") lockable(a, anchor.rel);
+      }
+    }
+  }
+  a.rowLocks = true;
+  if (a.cls === "read") a.cls = "write";
+}
+
+function lockable(a: StatementAnalyzer, rel: RelationAccess): void {
+  if (a.view.governed.has(rel.key))
+    throw new Refusal("row_locking", `FOR UPDATE/SHARE on ${rel.key} is not available: this link reads it through a row filter or masks`, undefined, rel.key);
+  if (rank(rel.access) < 2)
+    throw new Refusal("row_locking", `FOR UPDATE/SHARE locks rows of ${rel.key}, which this link can only read`, `write access on ${rel.key}`, rel.key);
+  for (const dep of rel.relation.reads ?? []) {
+    const base = a.view.relations.get(dep.relation);
+    if (!base || rank(base.access) < 2)
+      throw new Refusal("row_locking", `FOR UPDATE/SHARE through view ${rel.key} locks rows of tables this link can only read`, "write access on the view's tables", rel.key);
   }
 }
 
