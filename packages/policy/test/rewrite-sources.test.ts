@@ -85,7 +85,7 @@ describe("the rewritten text", () => {
     expect(rewritten("SELECT * FROM album al, LATERAL (SELECT name FROM artist ar WHERE ar.artist_id = al.artist_id) x")).toBe(
       `SELECT * FROM album AS al, LATERAL ( SELECT name FROM ${ARTIST_INT} AS ar WHERE ar.artist_id = al.artist_id ) AS x`,
     );
-    expect(rewritten("EXPLAIN SELECT * FROM artist WHERE artist_id = 1")).toBe(`EXPLAIN SELECT * FROM ${ARTIST_INT} AS artist WHERE artist_id = 1`);
+    expect(rewritten("EXPLAIN SELECT * FROM artist WHERE artist_id = 1")).toBe(`EXPLAIN SELECT * FROM ${ARTIST_INT.replace(" OFFSET 0", " AND _pc_src.artist_id = 1 OFFSET 0")} AS artist WHERE artist_id = 1`);
   });
 
   it("*, t.* and whole-row references read the source's columns (the masked values)", () => {
@@ -102,14 +102,16 @@ describe("the rewritten text", () => {
   it("the caller's $1, $2 keep their numbers; ours start at $3, one per (source, cast)", () => {
     const v = check("SELECT a.name FROM artist a JOIN artist b ON b.artist_id = $2 WHERE a.artist_id = $1");
     expect(v.rewrite).toMatchObject({ firstParam: 3, params: [{ kind: "member.attr", name: "max_artist" }], attributes: ["max_artist"] });
-    expect(v.rewrite!.sql).toBe(`SELECT a.name FROM ${ARTIST_INT.replaceAll("$1", "$3")} AS a JOIN ${ARTIST_INT.replaceAll("$1", "$3")} AS b ON b.artist_id = $2 WHERE a.artist_id = $1`);
+    expect(v.rewrite!.sql).toBe(
+      `SELECT a.name FROM ${ARTIST_INT.replaceAll("$1", "$3").replace(" OFFSET 0", " AND _pc_src.artist_id = $1 OFFSET 0")} AS a JOIN ${ARTIST_INT.replaceAll("$1", "$3")} AS b ON b.artist_id = $2 WHERE a.artist_id = $1`,
+    );
     // (Columns are gathered per table, not per reference: a and b both project what either reads.)
     expect(v.rewrite!.notes).toEqual(["public.artist: row filter applied"]);
   });
 
   it("a multi-statement text: one numbering, unchanged statements kept as written", () => {
     const v = check("SELECT  1 ;SELECT name FROM artist WHERE artist_id = $1");
-    expect(v.rewrite!.sql).toBe(`SELECT  1;\nSELECT name FROM ${ARTIST_INT.replaceAll("$1", "$2")} AS artist WHERE artist_id = $1`);
+    expect(v.rewrite!.sql).toBe(`SELECT  1;\nSELECT name FROM ${ARTIST_INT.replaceAll("$1", "$2").replace(" OFFSET 0", " AND _pc_src.artist_id = $1 OFFSET 0")} AS artist WHERE artist_id = $1`);
   });
 
   it("views over a governed table are expanded and rewritten; a materialized view is refused", () => {
@@ -119,6 +121,48 @@ describe("the rewritten text", () => {
     // nested_contacts reads customer_contacts, which reads customer: both expanded.
     expect(rewritten("SELECT email FROM nested_contacts", GOVERNED)).toMatch(/FROM \( SELECT customer_contacts\.customer_id, customer_contacts\.email FROM \( SELECT customer\.customer_id, .* \) AS customer_contacts\(customer_id, first_name, email, phone\) \) AS nested_contacts\(customer_id, email\)$/);
     expect(check("SELECT * FROM invoice_totals", GOVERNED)).toMatchObject({ allowed: false, ruleId: "row_filter_view", object: "public.invoice_totals" });
+  });
+});
+
+describe("leakproof comparisons are copied below the fence (index use), nothing else", () => {
+  const pushed = (sql: string, s: Scope = GOVERNED): string => {
+    const inner = /FROM public\.\w+ AS _pc_src WHERE (.*?) OFFSET 0/.exec(rewritten(sql, s))?.[1] ?? "";
+    return inner.replace(/^CAST\(\$\d AS \w+\) IS NOT NULL AND _pc_src\.\w+ = CAST\(\$\d AS \w+\)( AND )?/, "");
+  };
+
+  it("copies column-vs-constant comparisons on integer, text and timestamp columns, from WHERE conjuncts", () => {
+    expect(pushed("SELECT first_name FROM customer WHERE customer_id = 16")).toBe("_pc_src.customer_id = 16");
+    expect(pushed("SELECT first_name FROM customer c WHERE 16 <= c.customer_id AND c.country = 'Brazil' AND c.first_name <> $1")).toBe(
+      "16 <= _pc_src.customer_id AND _pc_src.country = 'Brazil' AND _pc_src.first_name <> $1",
+    );
+    expect(pushed("SELECT invoice_id FROM invoice WHERE invoice_date >= '2021-01-01' AND customer_id = '5'")).toBe("_pc_src.invoice_date >= '2021-01-01' AND _pc_src.customer_id = '5'");
+    // In a join, a qualified conjunct goes to its own source only.
+    expect(rewritten("SELECT c.first_name FROM customer c JOIN invoice i ON i.customer_id = c.customer_id WHERE i.invoice_id = 7 AND c.customer_id = 3", GOVERNED)).toMatch(
+      /_pc_src\.customer_id = 3 OFFSET 0 \) AS c JOIN .*_pc_src\.invoice_id = 7 OFFSET 0 \) AS i ON/,
+    );
+  });
+
+  it("never copies a comparison that could raise or reveal: numeric, expressions, masked columns, OR, functions, other operators", () => {
+    for (const sql of [
+      "SELECT invoice_id FROM invoice WHERE total = 1.98",
+      "SELECT invoice_id FROM invoice WHERE total > 1",
+      "SELECT customer_id FROM customer WHERE 1 / (customer_id - 17) = 1",
+      "SELECT customer_id FROM customer WHERE email = 'luisg@embraer.com.br'",
+      "SELECT customer_id FROM customer WHERE phone < 'x'",
+      "SELECT customer_id FROM customer WHERE customer_id = 1 OR customer_id = 2",
+      "SELECT customer_id FROM customer WHERE lower(country) = 'brazil'",
+      "SELECT customer_id FROM customer WHERE country LIKE 'B%'",
+      "SELECT customer_id FROM customer WHERE customer_id = 2.5",
+      "SELECT customer_id FROM customer WHERE customer_id OPERATOR(public.===) 1",
+      "SELECT customer_id FROM customer WHERE customer_id = NULL",
+      "SELECT customer_id FROM customer WHERE customer_id = '1'::int",
+      "SELECT c.customer_id FROM customer c, invoice i WHERE customer_id = 3 AND i.invoice_id = c.customer_id",
+      "SELECT x.a FROM customer AS x(a) WHERE x.a = 3",
+    ]) {
+      const v = check(sql, GOVERNED);
+      if (!v.allowed) continue;
+      expect(v.rewrite!.sql.match(/_pc_src\.\w+ (=|<|>|<=|>=|<>) (?!CAST\(\$)/g) ?? [], sql).toEqual([]);
+    }
   });
 });
 

@@ -9,6 +9,7 @@ import { rowFilterExpression } from "./filter.js";
 import { str, templateExpression, walk } from "./ast.js";
 import { maskExpression } from "./masks.js";
 import { ParamAllocator } from "./params.js";
+import { sourceLevels } from "./pushdown.js";
 import { requalifyColumn, substituteSource } from "./sources.js";
 import type { ParamSource, RewriteAnchor, RewritePlan, StatementRewrite } from "./types.js";
 import { expandView } from "./views.js";
@@ -39,6 +40,7 @@ class Context implements RewriteContext {
   plan: RewritePlan | undefined;
   tree: PgNode | undefined;
   private readonly read = new Map<RewritePlan, Map<string, ReadonlySet<string> | null>>();
+  private readonly levels = new Map<PgNode, Map<PgNode, { select: PgNode; alone: boolean }>>();
   private readonly explain: boolean;
 
   constructor(
@@ -96,6 +98,13 @@ class Context implements RewriteContext {
     }
     perPlan.set(rel.key, (cols = set));
     return cols;
+  }
+
+  sourceLevel(node: PgNode): { select: PgNode; alone: boolean } | undefined {
+    if (!this.tree) return undefined;
+    let levels = this.levels.get(this.tree);
+    if (!levels) this.levels.set(this.tree, (levels = sourceLevels(this.tree)));
+    return levels.get(node);
   }
 
   private reads(rel: RelationAccess, column: string): boolean {

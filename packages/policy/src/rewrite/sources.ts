@@ -1,7 +1,8 @@
 import { Refusal } from "../analyze/refusal.js";
 import type { PgNode } from "../parse/parse.js";
 import type { RelationAccess } from "../scope/access.js";
-import { list, replaceNode, str, strNode, template } from "./ast.js";
+import { andAll, list, replaceNode, str, strNode, template } from "./ast.js";
+import { leakproofConjuncts } from "./pushdown.js";
 import type { RewriteContext } from "./context.js";
 import type { RewriteAnchor } from "./types.js";
 
@@ -45,7 +46,10 @@ export function substituteSource(anchor: Extract<RewriteAnchor, { kind: "source"
   else delete base.inh;
   inner.targetList = targetList(rel, renamed, ctx);
   const filter = ctx.rowFilter(rel, SOURCE_ALIAS);
-  if (filter) inner.whereClause = filter;
+  // Renamed columns (alias lists) are not looked at: the outer names are not the table's.
+  const level = renamed.length === 0 ? (ctx as SourceContext).sourceLevel?.(anchor.node) : undefined;
+  const pushed = level ? leakproofConjuncts(level.select, outerName, level.alone, rel, new Set(governance.masks.keys()), SOURCE_ALIAS) : [];
+  if (filter || pushed.length > 0) inner.whereClause = andAll(filter ? [filter, ...pushed] : pushed);
   // Column aliases are applied inside (by position over every column, hidden ones included, as
   // PostgreSQL counts them), so the outer alias carries only the name.
   (subselect.alias as PgNode).aliasname = outerName;
@@ -58,6 +62,8 @@ export function substituteSource(anchor: Extract<RewriteAnchor, { kind: "source"
 /** What the driver's context adds for sources: the columns the statement reads (null: all). */
 interface SourceContext extends RewriteContext {
   columnsRead?(rel: RelationAccess): ReadonlySet<string> | null;
+  /** The SELECT level whose FROM holds this reference (see pushdown.ts), if it is a plain FROM item. */
+  sourceLevel?(node: PgNode): { select: PgNode; alone: boolean } | undefined;
 }
 
 function targetList(rel: RelationAccess, renamed: string[], ctx: SourceContext): PgNode[] {
