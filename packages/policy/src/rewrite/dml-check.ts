@@ -36,6 +36,7 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
     throw refuse(`${VERB[kind]} through view ${rel.key} would change ${g.readsGoverned.join(", ")}, which this link sees only through a row filter or masks; write the table itself`, rel);
   if (g.governedChildren.length > 0 && rv.inh !== false)
     throw refuse(`${VERB[kind]} on ${rel.key} would also change rows of ${g.governedChildren.join(", ")}, which have a row filter or masks on this link; use ${VERB[kind]} … ONLY ${rel.key}, or write the child table itself`, rel);
+  if (g.masks.size > 0) refuseOracles(rel, g, plan);
   const qualifier = ((rv.alias as PgNode | undefined)?.aliasname as string | undefined) ?? (rv.relname as string);
   const items = maskReturning(kind, stmt, rel, g, qualifier, ctx, plan);
 
@@ -63,6 +64,24 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
   withCheck(anchor, stmt, items, rel, qualifier, ctx);
   ctx.note(`${rel.key}: ${VERB[kind]} checked against the row filter (a row outside it is refused)`);
   return { writeCheck: true };
+}
+
+/**
+ * A write's own clauses (WHERE, SET expressions, ON CONFLICT target/WHERE/SET, MERGE ON/WHEN, the
+ * join conditions of UPDATE … FROM) read the target's clear values: a masked column there would be
+ * an oracle (`WHERE email LIKE 'a%'` answers by how many rows it touches) or a copy of the clear
+ * value into a column that is not masked. The analyzer anchors every such reference as "dml_target";
+ * a whole-row reference (`customer::text`) carries every column. Writing INTO a masked column
+ * (`SET email = 'x'`, an INSERT column list, `excluded.email`) reads nothing and stays allowed.
+ */
+function refuseOracles(rel: RelationAccess, g: Governance, plan: RewritePlan): void {
+  for (const a of plan.anchors) {
+    if (a.kind !== "column" || a.where !== "dml_target" || a.rel.key !== rel.key) continue;
+    if (a.column === "*")
+      throw maskedColumnOracle(`a whole-row reference to ${rel.key} in a write would read the clear values of its masked columns (${[...g.masks.keys()].join(", ")}); name the columns`, rel.key);
+    if (g.masks.has(a.column))
+      throw maskedColumnOracle(`${rel.relation.name}.${a.column} is masked on this link; a write may not test or copy its clear value (use it only as a SET target or an INSERT column)`, `${rel.key}.${a.column}`);
+  }
 }
 
 function refuse(message: string, rel: RelationAccess): Refusal {
