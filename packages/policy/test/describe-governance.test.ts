@@ -60,6 +60,10 @@ describe("get_permissions words for row filters and masks", () => {
     ]);
     const text = describeScope(onHidden, chinookCatalog);
     for (const secret of ["fax", "employee", "emp"]) expect(text).not.toMatch(new RegExp(`\\b${secret}\\b`));
+    // A literal naming a hidden table names it as surely as an identifier.
+    const literal = scope({ access: "read", tables: { employee: { access: "none" }, invoice: { rowFilter: "billing_city <> 'employee'" } } });
+    expect(describeGovernance(literal, chinookCatalog).rowFilters[0]!.shown).toBe(false);
+    expect(describeScope(literal, chinookCatalog)).not.toMatch(/\bemployee\b/);
     // Without a catalog the hidden set is unknown: a filter that reads another relation is not shown.
     expect(describeGovernance(scope({ tables: { invoice: { rowFilter: "customer_id IN (SELECT customer_id FROM audit_log)" } } })).rowFilters[0]!.shown).toBe(false);
   });

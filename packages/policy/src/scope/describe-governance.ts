@@ -47,11 +47,12 @@ const PH = `\\{\\{\\s*([a-z.0-9_]+)\\s*\\}\\}`;
 const COLUMN_EQUALS = new RegExp(`^(${IDENT}(?:\\.${IDENT})?)\\s*=\\s*${PH}$`);
 const EQUALS_COLUMN = new RegExp(`^${PH}\\s*=\\s*(${IDENT}(?:\\.${IDENT})?)$`);
 
-/** Words of the filter, and whether it names only what the link may see (identifiers outside string literals and placeholders). */
+/** Words of the filter, and whether it names only what the link may see (every word outside placeholders). */
 function filterWords(filter: string, hiddenWords: (word: string) => boolean): { text: string; safe: boolean; attributes: string[] } {
   const attributes = [...filter.matchAll(new RegExp(ROW_FILTER_PLACEHOLDER.source, "g"))].map((m) => m[1]!).filter((p) => p.startsWith("member.attr.")).map((p) => p.slice(12));
   const oneLine = filter.replace(/\s+/g, " ").trim();
-  const bare = oneLine.replace(new RegExp(ROW_FILTER_PLACEHOLDER.source, "g"), " ").replace(/'(?:[^']|'')*'/g, " ");
+  // String literals are searched too: 'employee' in a filter would name a hidden table just the same.
+  const bare = oneLine.replace(new RegExp(ROW_FILTER_PLACEHOLDER.source, "g"), " ");
   const safe = ![...bare.matchAll(/[\p{L}\p{N}_$]+/gu)].some((m) => hiddenWords(m[0].toLowerCase()));
   const simple = oneLine.match(COLUMN_EQUALS) ?? oneLine.match(EQUALS_COLUMN);
   if (simple) {
