@@ -1057,4 +1057,78 @@ on("full", "create_extension",
 );
 on(["read", "write", "custom", "adminHiding"], "create_extension", "CREATE EXTENSION pg_trgm", "CREATE EXTENSION IF NOT EXISTS citext");
 
+// ------------------------------------------------------------------ issue 14: row filters and masks (governed scopes)
+// customer: support_rep_id = {{member.attr.rep_id}}, email/phone/fax/company masked; invoice:
+// billing_country = {{member.attr.country}}; both writable on `governed`, read-only on `governedRead`.
+const NEW_CUSTOMER = "INSERT INTO customer (customer_id, first_name, last_name, email, support_rep_id)";
+on(["governed", "governedRead"], "ok",
+  "SELECT * FROM customer",
+  "SELECT email, count(*) FROM customer GROUP BY email ORDER BY email",
+  "SELECT * FROM customer WHERE email LIKE '%gmail%'",
+  "SELECT c.first_name, sum(i.total) FROM customer c JOIN invoice i USING (customer_id) GROUP BY 1",
+  "SELECT * FROM customer c WHERE EXISTS (SELECT 1 FROM invoice i WHERE i.customer_id = c.customer_id)",
+  "WITH c AS (SELECT company FROM customer) SELECT company, count(*) FROM c GROUP BY 1",
+  "SELECT customer_id FROM customer UNION SELECT customer_id FROM invoice",
+  "SELECT row_to_json(c) FROM customer c",
+  "SELECT * FROM customer_names",
+  "SELECT * FROM customer_contacts",
+  "SELECT public.customer.email FROM public.customer",
+  "EXPLAIN SELECT email FROM customer",
+  "EXPLAIN SELECT * FROM invoice WHERE total > 1",
+  "SELECT relname FROM pg_class WHERE relname = 'customer'",
+  "SELECT column_name FROM information_schema.columns WHERE table_name = 'customer'",
+);
+on("governed", "ok",
+  "UPDATE customer SET city = 'x' WHERE country = 'USA'",
+  "UPDATE invoice SET total = total + 1 WHERE invoice_id < 10 RETURNING invoice_id, total",
+  "UPDATE invoice i SET total = 1 FROM customer c WHERE c.customer_id = i.customer_id RETURNING i.invoice_id",
+  "DELETE FROM customer WHERE customer_id = 16",
+  "WITH x AS (DELETE FROM invoice WHERE invoice_id = -1 RETURNING invoice_id) SELECT * FROM x",
+  `${NEW_CUSTOMER} VALUES (100, 'a', 'b', 'c@d.e', 3)`,
+  `${NEW_CUSTOMER} VALUES (1, 'a', 'b', 'c@d.e', 3) ON CONFLICT (customer_id) DO UPDATE SET first_name = excluded.first_name`,
+  `${NEW_CUSTOMER} VALUES (1, 'a', 'b', 'c@d.e', 3) ON CONFLICT DO NOTHING`,
+  `WITH s AS (SELECT 3 AS r) ${NEW_CUSTOMER} SELECT 101, 'a', 'b', 'x@y.z', r FROM s RETURNING customer_id`,
+  "INSERT INTO invoice (invoice_id, customer_id, invoice_date, total, billing_country) VALUES (1000, 1, '2026-01-01', 1, 'USA')",
+  "EXPLAIN UPDATE customer SET city = 'x'",
+  // Writing INTO a masked column reads nothing; RETURNING it returns the masked value.
+  "UPDATE customer SET email = 'x@y.z' WHERE customer_id = 1",
+  "UPDATE customer SET phone = NULL WHERE country = 'USA'",
+  `${NEW_CUSTOMER} VALUES (1, 'a', 'b', 'c@d.e', 3) ON CONFLICT (customer_id) DO UPDATE SET email = excluded.email`,
+  "UPDATE customer SET city = 'x' WHERE customer_id IN (SELECT customer_id FROM customer WHERE email LIKE '%gmail%')",
+  "UPDATE customer SET city = 'x' RETURNING email, phone, upper(company)",
+  "UPDATE customer SET city = 'x' WHERE customer_id = 1 RETURNING *",
+);
+// A write may not produce a row outside the filter, and where that cannot be checked it is refused.
+on("governed", "row_filter_violation",
+  "MERGE INTO customer c USING (SELECT 1 AS id) s ON c.customer_id = s.id WHEN MATCHED THEN UPDATE SET city = 'x'",
+  "MERGE INTO invoice i USING invoice_line l ON l.invoice_id = i.invoice_id WHEN MATCHED THEN DELETE",
+  `WITH x AS (${NEW_CUSTOMER} VALUES (100, 'a', 'b', 'c@d.e', 3) RETURNING customer_id) SELECT * FROM x`,
+  "WITH x AS (UPDATE invoice SET total = 1 RETURNING invoice_id) SELECT count(*) FROM x",
+  "UPDATE invoice i SET total = 1 FROM customer c WHERE c.customer_id = i.customer_id RETURNING *",
+);
+// A write's own clauses see the target's clear values: a masked column there is an oracle or a copy.
+on("governed", "masked_column_oracle",
+  "UPDATE customer SET city = 'x' WHERE email = 'a@b.c'",
+  "UPDATE customer SET first_name = email",
+  "UPDATE customer SET email = lower(email)",
+  "UPDATE customer SET (city, state) = (SELECT email, phone)",
+  "DELETE FROM customer WHERE phone LIKE '%5'",
+  "DELETE FROM customer c WHERE c.fax IS NULL",
+  "UPDATE customer SET city = 'x' WHERE customer::text LIKE '%gmail%'",
+  "UPDATE customer c SET city = 'x' FROM invoice i WHERE i.customer_id = c.customer_id AND c.email LIKE 'a%'",
+  "UPDATE customer SET city = 'x' WHERE EXISTS (SELECT 1 FROM invoice i WHERE i.customer_id = customer.customer_id AND customer.email LIKE 'a%')",
+  `${NEW_CUSTOMER} VALUES (1, 'a', 'b', 'c@d.e', 3) ON CONFLICT (customer_id) DO UPDATE SET first_name = customer.email`,
+  `${NEW_CUSTOMER} VALUES (1, 'a', 'b', 'c@d.e', 3) ON CONFLICT (customer_id) DO UPDATE SET city = 'x' WHERE customer.company = 'Apple'`,
+  "MERGE INTO customer c USING (SELECT 1 AS id) s ON c.email = 'x' WHEN MATCHED THEN UPDATE SET city = 'x'",
+  "UPDATE customer SET city = 'x' RETURNING customer",
+  "UPDATE customer c SET city = 'x' FROM invoice i WHERE i.customer_id = c.customer_id RETURNING *",
+);
+on(["governed", "governedRead"], "row_filter_view", "SELECT * FROM invoice_totals", "SELECT total FROM invoice_totals WHERE customer_id = 1");
+on(["governed", "governedRead"], "catalog_unanswerable", "SELECT pg_get_viewdef(16385)", "SELECT obj_description(16385)");
+// A plan of a hash-masked column would print the mask's key as a constant.
+on(["governed", "governedRead"], "rewrite_failed", "EXPLAIN SELECT company FROM customer", "EXPLAIN SELECT * FROM customer");
+on(["governed", "governedRead"], "row_locking", "SELECT * FROM customer FOR UPDATE");
+on(["governed", "governedRead"], "function_unverified", "SELECT customer_email(1)");
+on("governedRead", "write_not_permitted", "UPDATE customer SET city = 'x'", `${NEW_CUSTOMER} VALUES (100, 'a', 'b', 'c@d.e', 3)`);
+
 export const CORPUS: readonly Case[] = cases;
