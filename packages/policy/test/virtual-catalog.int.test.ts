@@ -315,3 +315,54 @@ describe.each(CASES.map((c, i) => [c.name, i] as const))("virtual catalog equals
     expect(differWithoutRewrite).toBeGreaterThanOrEqual(10);
   }, 120_000);
 });
+
+describe("the virtual catalog under attack", () => {
+  const scope = () => scopeOf(CASES[0]!.scope); // employee hidden
+
+  it("the caller's predicates run above the hidden-object filter (no error oracle)", async () => {
+    await withClient(original.url, async (o) => {
+      // Were the caller's qual evaluated before ours, the hidden row would raise division_by_zero.
+      for (const sql of [
+        "SELECT count(*) FROM pg_class c WHERE 1 / (CASE WHEN c.relname = 'employee' THEN 0 ELSE 1 END) = 1",
+        "SELECT count(*) FROM information_schema.tables t WHERE 1 / (CASE WHEN t.table_name = 'employee' THEN 0 ELSE 1 END) = 1",
+        "SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid WHERE 1 / (CASE WHEN c.relname = 'employee' THEN 0 ELSE 1 END) = 1",
+      ]) {
+        const { rows } = await runChecked(o, sql, scope());
+        expect(Number(rows[0]!.count)).toBeGreaterThan(0);
+      }
+    });
+  });
+
+  it("no row, name, comment or definition of a hidden object comes back from any query of the list", async () => {
+    const hiddenScope = scopeOf({ access: "read", schemas: ["public"], tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } } });
+    const markers = ["employee", "vault", "the secret table", "reveal", "secrets live here", "staff", "job title", "where the invoices go", "customer_email_idx", "customer_contacts"];
+    const customer = String(catalog.relations["public.customer"]!.oid);
+    await withClient(original.url, async (o) => {
+      await o.query("SET search_path = public");
+      for (const [label, template, params] of QUERIES) {
+        const { rows } = await runChecked(o, template.replaceAll("$CUSTOMER", customer), hiddenScope, params);
+        const text = JSON.stringify(rows).toLowerCase();
+        for (const m of markers) expect([label, m, text.includes(m)]).toEqual([label, m, false]);
+      }
+    });
+  }, 120_000);
+
+  it("a governed table's size and counters are unknown, and its statistics are not listed", async () => {
+    const governed = scopeOf({ access: "read", tables: { invoice: { rowFilter: "billing_country = 'USA'" }, customer: { maskedColumns: { email: "email" } } } });
+    await withClient(original.url, async (o) => {
+      const cls = await runChecked(o, "SELECT relname, reltuples, relpages FROM pg_class WHERE relname IN ('invoice', 'track')", governed);
+      expect(cls.rewritten).toBe(true);
+      const byName = Object.fromEntries(cls.rows.map((r) => [r.relname, r]));
+      expect(byName.invoice).toMatchObject({ reltuples: -1, relpages: 0 });
+      expect(Number(byName.track!.reltuples)).toBeGreaterThan(0);
+      const stat = await runChecked(o, "SELECT relname, n_live_tup, seq_scan FROM pg_stat_user_tables WHERE relname IN ('invoice', 'track')", governed);
+      expect(Object.fromEntries(stat.rows.map((r) => [r.relname, r.n_live_tup]))).toMatchObject({ invoice: null });
+      const stats = await runChecked(o, "SELECT tablename, attname FROM pg_stats WHERE schemaname = 'public' AND tablename IN ('invoice', 'customer', 'track')", governed);
+      const listed = stats.rows.map((r) => `${r.tablename}.${r.attname}`);
+      expect(listed.some((x) => x.startsWith("invoice."))).toBe(false);
+      expect(listed).not.toContain("customer.email");
+      expect(listed).toContain("customer.first_name");
+      expect(listed.some((x) => x.startsWith("track."))).toBe(true);
+    });
+  });
+});

@@ -2,7 +2,6 @@ import { HARMLESS_CATALOGS, VIRTUAL_INNER_PLAIN, VIRTUAL_STATS, VIRTUAL_TABLES, 
 import type { Catalog } from "../catalog/types.js";
 import { parseSql, type PgNode } from "../parse/parse.js";
 import type { AccessView } from "../scope/access.js";
-import { isGoverned } from "../scope/schema.js";
 import { clone, list, replaceNode, strNode, template, walk } from "./ast.js";
 import { hiddenCatalogSet, type HiddenCatalogSet } from "./catalog-hidden.js";
 import type { RewriteContext } from "./context.js";
@@ -166,7 +165,7 @@ function rangeVarKey(rv: PgNode, ctes: Set<string>): string | null {
 
 /** Whether any catalog reference may need rewriting on this link (the driver's fast check). */
 export function catalogRewriteNeeded(view: AccessView): boolean {
-  return view.hidesSomething || Object.values(view.scope.tables).some((rule) => isGoverned(rule));
+  return view.hidesSomething || view.governed.size > 0;
 }
 
 /**
