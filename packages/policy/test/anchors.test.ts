@@ -4,6 +4,7 @@ import { createPolicyChecker } from "../src/decide/checker.js";
 import { parseSql, type PgNode } from "../src/parse/parse.js";
 import type { RewriteAnchor } from "../src/rewrite/types.js";
 import { accessView } from "../src/scope/access.js";
+import { parseScope } from "../src/scope/schema.js";
 import type { Scope } from "../src/scope/schema.js";
 import { chinookCatalog } from "./fixtures/catalog-fixture.js";
 import { SCOPES } from "./support/scopes.js";
@@ -193,5 +194,34 @@ describe("classes of row locks, VACUUM/ANALYZE and EXPLAIN ANALYZE of a write", 
 
   it("EXPLAIN ANALYZE of a write is the write", () => {
     expect(checker.check("EXPLAIN ANALYZE DELETE FROM genre WHERE false", SCOPES.full, chinookCatalog)).toMatchObject({ allowed: true, classes: ["write"], readOnly: false });
+  });
+});
+
+describe("an admin link cannot change a governed table's shape (it would escape or reach past its filter)", () => {
+  const checker = createPolicyChecker({ cacheSize: 0 });
+  const parsed = parseScope({
+    access: "admin",
+    tables: { customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}", maskedColumns: { email: "email" } } },
+  });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  const adminGoverned = parsed.scope;
+
+  it("refuses DDL that names the governed table", () => {
+    for (const sql of [
+      "ALTER TABLE customer RENAME TO c2",
+      "ALTER TABLE customer RENAME COLUMN email TO contact",
+      "ALTER TABLE customer DROP COLUMN support_rep_id",
+      "TRUNCATE customer",
+      "DROP TABLE customer",
+      "CREATE TABLE c2 () INHERITS (customer)",
+      "ALTER TABLE invoice ADD CONSTRAINT f FOREIGN KEY (customer_id) REFERENCES customer (customer_id)",
+    ]) {
+      expect(checker.check(sql, adminGoverned, chinookCatalog), sql).toMatchObject({ allowed: false, ruleId: "ddl_not_permitted", object: "public.customer" });
+    }
+  });
+
+  it("other tables stay the admin's", () => {
+    for (const sql of ["ALTER TABLE album RENAME COLUMN title TO name2", "TRUNCATE genre", "DROP TABLE playlist_track"])
+      expect(checker.check(sql, adminGoverned, chinookCatalog), sql).toMatchObject({ allowed: true });
   });
 });

@@ -20,6 +20,9 @@ export function deferredCode(message: string): Refusal {
 export function roleManagement(message: string): Refusal {
   return new Refusal("role_management", message);
 }
+function governedDdl(key: string): Refusal {
+  return new Refusal("ddl_not_permitted", `${key} has a row filter or masked columns on this link, so it cannot be changed through this link`, undefined, key);
+}
 export function serverEscape(): Refusal {
   return new Refusal("server_escape", "this statement reaches outside the database");
 }
@@ -107,6 +110,8 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
           }
           const rel = resolveRelationName(a, names, true);
           if (!rel || rel.access !== "admin") needAdmin(`dropping ${names.join(".")}`);
+          // Dropping it would take the rows outside the link's row filter with it.
+          if (rel && a.view.governed.has(rel.key)) throw governedDdl(rel.key);
         }
         return "ddl";
       }
@@ -237,5 +242,8 @@ export function genericDdl(a: StatementAnalyzer, node: PgNode): void {
     // scope's rule (rules are by name), so such tables are not changed through the gateway.
     if (rel && rel.hiddenColumns.size > 0)
       throw new Refusal("ddl_not_permitted", `${rel.key} has columns this link cannot see, so it cannot be changed through this link`, undefined, rel.key);
+    // Likewise a row filter or masks (renaming the table or a masked column would escape them), and
+    // TRUNCATE, a new child, or a foreign key would reach or reveal rows outside the filter.
+    if (rel && a.view.governed.has(rel.key)) throw governedDdl(rel.key);
   });
 }
