@@ -103,7 +103,7 @@ export function describeGovernance(scope: Scope, catalog?: Catalog): GovernanceW
       parts.push(description);
     }
     if (masked.length > 0 && writable)
-      parts.push("a write may not filter on, set or match a masked column (masked_column_oracle); RETURNING shows it masked");
+      parts.push("a write may not read a masked column in its WHERE, SET values or conflict/merge conditions (masked_column_oracle); writing a new value into one is allowed, and RETURNING shows it masked");
     if (parts.length > 0) out.lines.push(`${table}: ${parts.join("; ")}.`);
   }
   return out;
