@@ -55,6 +55,34 @@ export function describeConnectionFailure(error: unknown): string {
 
 const MAX_ERROR_TEXT = 2_000;
 
+/**
+ * Whether the text is an EXPLAIN (after whitespace and comments, nested ones included, scanned in one
+ * pass): EXPLAIN ANALYZE of a write the link may run (admin links) executes it, and an explanation must
+ * not change data, so it is rolled back. Missing one would only commit a write the link may run anyway.
+ */
+function isExplain(sql: string): boolean {
+  let i = 0;
+  while (i < sql.length) {
+    if (/\s/.test(sql[i]!)) i++;
+    else if (sql.startsWith("--", i)) {
+      const end = sql.indexOf("\n", i);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (sql.startsWith("/*", i)) {
+      let depth = 0;
+      do {
+        if (sql.startsWith("/*", i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith("*/", i)) {
+          depth--;
+          i += 2;
+        } else i++;
+      } while (depth > 0 && i < sql.length);
+    } else break;
+  }
+  return /^explain\b/i.test(sql.slice(i, i + 8));
+}
+
 function clip(text: string): string {
   return text.length <= MAX_ERROR_TEXT ? text : `${text.slice(0, MAX_ERROR_TEXT)}… (${text.length - MAX_ERROR_TEXT} more characters cut)`;
 }
@@ -141,8 +169,9 @@ export async function executeChecked(
       // (measured: a 3,001-row UPDATE whose last row leaves the filter, row limit 2, is refused). Read to
       // the end for the count of written rows (one row each), which the caller gets as rows affected.
       readAll: rewrite?.writeCheck === true,
+      outsideTransaction: verdict.classes.length > 0 && verdict.classes.every((c) => c === "utility") && !input.forceRollback,
       readOnly: verdict.readOnly,
-      rollback: input.forceRollback === true,
+      rollback: input.forceRollback === true || (!verdict.readOnly && isExplain(input.sql)),
       statementTimeoutMs: link.scope.limits.statementTimeoutMs,
       searchPath: searchPathFor(link.scope),
       maxRows: input.maxRows ?? link.scope.limits.maxRows,

@@ -8,6 +8,11 @@ export interface RunOptions {
   readOnly: boolean;
   /** Fetch to the end even past the caps, for the command tag's count (rows beyond are dropped). */
   readAll?: boolean;
+  /**
+   * VACUUM / ANALYZE (the policy's class "utility"): VACUUM refuses to run in a transaction block and in
+   * a pipeline, so the statement goes alone, after session-level SETs that are reset before release.
+   */
+  outsideTransaction?: boolean;
   /** Roll back even a write (explain_query: EXPLAIN ANALYZE never changes data). */
   rollback?: boolean;
   statementTimeoutMs: number;
@@ -29,6 +34,7 @@ export interface RunOutcome extends StatementResult {
  * `SET LOCAL statement_timeout` and a fixed `search_path`. All of it goes out as one pipelined write.
  */
 export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<RunOutcome> {
+  if (options.outsideTransaction) return runAlone(pool, options);
   const started = performance.now();
   const client = await pool.connect();
   let broken: Error | undefined;
@@ -69,6 +75,58 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     throw error;
   } finally {
     // A connection that failed mid-protocol is destroyed, never handed to the next caller.
+    client.release(broken);
+  }
+}
+
+const EMPTY: Omit<StatementResult, "command" | "error"> = {
+  columns: [],
+  rowsJson: [],
+  rowCount: 0,
+  commandRowCount: null,
+  truncated: false,
+  truncatedBy: null,
+  bytes: 0,
+  oversizedRowBytes: null,
+  abandoned: false,
+};
+
+/**
+ * One statement outside any transaction block: SET (session) the link's statement timeout and search
+ * path, run it on its own (its own Sync: not pipelined, which VACUUM also refuses), then RESET both
+ * before the connection goes back to the pool, whatever happened. A connection whose RESET fails is
+ * destroyed rather than handed on with our settings.
+ */
+async function runAlone(pool: pg.Pool, options: RunOptions): Promise<RunOutcome> {
+  const started = performance.now();
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  const canceller = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;
+  try {
+    await client.query(`SET statement_timeout = ${Math.floor(options.statementTimeoutMs)}`);
+    await client.query(`SET search_path = ${options.searchPath}`);
+    let result: StatementResult;
+    try {
+      const r = await client.query({ text: options.sql, values: options.values as unknown[] });
+      result = { ...EMPTY, command: r.command ?? null, commandRowCount: r.rowCount ?? null, error: null };
+    } catch (error) {
+      const e = error as { message: string; code?: string; position?: string; detail?: string; hint?: string };
+      const fatal = typeof e.code !== "string" || !/^[0-9A-Z]{5}$/.test(e.code);
+      result = {
+        ...EMPTY,
+        command: null,
+        error: { message: e.message, code: e.code, position: e.position ? Number(e.position) : undefined, detail: e.detail, hint: e.hint, fatal },
+      };
+      if (fatal) broken = error as Error;
+    } finally {
+      await canceller?.stop();
+    }
+    if (!broken) await client.query("RESET statement_timeout; RESET search_path");
+    return { ...result, durationMs: performance.now() - started };
+  } catch (error) {
+    broken = error as Error;
+    throw error;
+  } finally {
     client.release(broken);
   }
 }
