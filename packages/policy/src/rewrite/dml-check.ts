@@ -152,7 +152,7 @@ function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationA
     if (!mask) throw new Refusal("rewrite_failed", `the mask of ${rel.key}.${column} could not be applied`, undefined, rel.key);
     replaceNode(wrapper, mask);
   }
-  ctx.note(`${rel.key}: masked columns in RETURNING are returned masked`);
+  if (masked.size > 0) ctx.note(`${rel.key}: masked columns in RETURNING are returned masked`);
   return items;
 }
 
