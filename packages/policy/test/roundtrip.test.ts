@@ -1,6 +1,6 @@
 import { deparseSync } from "pgsql-deparser";
 import { describe, expect, it } from "vitest";
-import { createPolicyChecker } from "../src/index.js";
+import { createPolicyChecker, parseScope } from "../src/index.js";
 import { parseSql, type PgNode } from "../src/parse/parse.js";
 import { deparseVerified, sameTree } from "../src/rewrite/deparse.js";
 import { CORPUS } from "./corpus.js";
@@ -78,6 +78,17 @@ describe("deparse round trip", () => {
     }
     expect(bad).toEqual([]);
     expect(allowed).toBeGreaterThan(300);
+  });
+
+  it("a misprint that would turn an erroring statement into a running one is refused, not run", () => {
+    // PostgreSQL matches EXPLAIN options case-sensitively: ("ANALYZE") is an unknown option (an
+    // error); the deparser prints it unquoted, which would run EXPLAIN ANALYZE — executing the write.
+    const governed = parseScope({ access: "write", tables: { genre: { rowFilter: "genre_id > 0" } } });
+    if (!governed.ok) throw new Error("scope");
+    for (const sql of ['EXPLAIN ("ANALYZE") UPDATE genre SET name = name', 'EXPLAIN ("ANALYZE") SELECT * FROM genre']) {
+      const v = checker.check(sql, governed.scope, chinookCatalog);
+      expect(v, sql).toMatchObject({ allowed: false, ruleId: "rewrite_failed" });
+    }
   });
 
   it("the verify step refuses a tree the deparser would print as something else", () => {
