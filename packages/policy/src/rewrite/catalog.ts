@@ -194,17 +194,30 @@ export function virtualCatalogSource(anchor: Extract<RewriteAnchor, { kind: "cat
   if (!hidden.complete) throw new VirtualCatalogUncovered("the catalog was loaded without the virtual catalog's data");
   const rv = anchor.rangeVar;
   const alias = (rv.alias as PgNode | undefined) ?? { aliasname: rv.relname as string };
-  const subquery = expand(view, anchor.key, hidden, ctx, 0);
+  const subquery = bind(clone(expansion(view.catalog, anchor.key, hidden.governed.length > 0)), hidden, ctx);
   replaceNode(anchor.node, { RangeSubselect: { subquery, alias: clone(alias) } });
   ctx.note(`${anchor.key}: answered without the objects this link cannot see`);
   return true;
 }
 
-/** The SelectStmt wrapper answering `key`. */
-function expand(view: AccessView, key: string, hidden: HiddenCatalogSet, ctx: RewriteContext, depth: number): PgNode {
+const expansions = new WeakMap<Catalog, Map<string, PgNode>>();
+
+/**
+ * The SelectStmt wrapper answering `key`, its hidden sets still as the templates' `$k` slots: the same
+ * for every scope of a catalog (but for whether a table is governed), so built once per catalog and
+ * copied per statement; only binding the slots depends on the scope.
+ */
+function expansion(catalog: Catalog, key: string, governed: boolean): PgNode {
+  let perCatalog = expansions.get(catalog);
+  if (!perCatalog) expansions.set(catalog, (perCatalog = new Map()));
+  const cacheKey = `${key}\u0000${governed}`;
+  let tree = perCatalog.get(cacheKey);
+  if (!tree) perCatalog.set(cacheKey, (tree = expand(catalog, key, governed, 0)));
+  return tree;
+}
+
+function expand(catalog: Catalog, key: string, governed: boolean, depth: number): PgNode {
   const [schema, name] = splitKey(key);
-  const catalog = view.catalog;
-  const governed = hidden.governed.length > 0;
   if (schema === "pg_catalog" && VIRTUAL_TABLES.has(name)) {
     let projection = "*";
     if (name === "pg_class" && governed) {
@@ -212,9 +225,9 @@ function expand(view: AccessView, key: string, hidden: HiddenCatalogSet, ctx: Re
       if (!cols) throw new VirtualCatalogUncovered(`the columns of ${key} were not loaded`);
       projection = cols.map((c) => (CLASS_ESTIMATES[c] ? `${CLASS_ESTIMATES[c]} AS ${quote(c)}` : quote(c))).join(", ");
     }
-    return bind(template(`SELECT ${projection} FROM pg_catalog.${name} WHERE ${TABLE_FILTERS[name]} OFFSET 0`), hidden, ctx);
+    return template(`SELECT ${projection} FROM pg_catalog.${name} WHERE ${TABLE_FILTERS[name]} OFFSET 0`);
   }
-  if (key === VIRTUAL_STATS) return bind(template(STATS_FILTER), hidden, ctx);
+  if (key === VIRTUAL_STATS) return template(STATS_FILTER);
   if (depth > MAX_EXPANSION_DEPTH) throw new VirtualCatalogUncovered(`${key} nests too deeply`);
   const tree = definition(catalog, key);
   if (!tree) throw new VirtualCatalogUncovered(`the definition of ${key} was not loaded`);
@@ -240,7 +253,7 @@ function expand(view: AccessView, key: string, hidden: HiddenCatalogSet, ctx: Re
     } else if (refSchema === "pg_catalog" && VIRTUAL_INNER_PLAIN.has(refName)) {
       rv.schemaname = "pg_catalog";
     } else {
-      const inner = expand(view, ref, hidden, ctx, depth + 1);
+      const inner = expand(catalog, ref, governed, depth + 1);
       replaceNode(wrapper, { RangeSubselect: { subquery: inner, alias: clone((rv.alias as PgNode | undefined) ?? { aliasname: refName }) } });
     }
   }
@@ -248,7 +261,7 @@ function expand(view: AccessView, key: string, hidden: HiddenCatalogSet, ctx: Re
     const cols = catalog.systemColumns?.[key];
     if (!cols) throw new VirtualCatalogUncovered(`the columns of ${key} were not loaded`);
     const projection = cols.map((c) => (COUNTER_KEEP.has(c) ? `v.${quote(c)}` : `CASE WHEN v.relid = ANY($4) THEN NULL ELSE v.${quote(c)} END AS ${quote(c)}`));
-    const outer = bind(template(`SELECT ${projection.join(", ")} FROM (SELECT 1) AS v`), hidden, ctx);
+    const outer = template(`SELECT ${projection.join(", ")} FROM (SELECT 1) AS v`);
     const from = list((outer.SelectStmt as PgNode).fromClause)[0]!;
     (from.RangeSubselect as PgNode).subquery = body;
     return outer;
