@@ -112,7 +112,14 @@ test("row filter, mask, member attribute: preview, Playground, MCP and Activity 
   await page.getByRole("button", { name: "Create key" }).click();
   const key = (await page.getByTestId("new-api-key").textContent())!.trim();
   const client = await connectMcp(linkUrl, key, "e2e-governance");
-  const permissions = resultText(await client.callTool({ name: "get_permissions", arguments: {} }));
+  const permissionsResult = await client.callTool({ name: "get_permissions", arguments: {} });
+  const permissions = resultText(permissionsResult);
+  expect(permissionsResult.structuredContent).toMatchObject({
+    rowFilters: [{ table: "public.customer", attributes: ["rep_id"], shown: true }],
+    maskedColumns: [{ table: "public.customer", column: "email", mask: "email" }],
+  });
+  // Words, never the member's value.
+  expect(JSON.stringify(permissionsResult.structuredContent)).not.toMatch(new RegExp(`rep_id\\D{0,12}${REP}\\b`));
   expect(permissions).toContain("public.customer: you see only rows where support_rep_id equals your rep_id attribute");
   expect(permissions).toContain("email is masked (only the domain is shown)");
   const count = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT count(*)::int AS n FROM customer" } });
