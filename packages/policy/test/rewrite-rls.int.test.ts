@@ -139,6 +139,8 @@ export const WRITES = [
   "UPDATE invoice SET billing_country = 'Canada' WHERE invoice_id = (SELECT min(invoice_id) FROM invoice)",
   "UPDATE invoice i SET total = 0 FROM customer c WHERE c.customer_id = i.customer_id AND c.country = 'USA' RETURNING i.invoice_id",
   "INSERT INTO customer DEFAULT VALUES",
+  "UPDATE customer c SET city = 'x' WHERE customer_id IN (SELECT customer_id FROM customer ORDER BY 1 LIMIT 3) RETURNING (SELECT c.email), c.phone, upper(c.company), c.fax IS NULL",
+  "DELETE FROM customer c WHERE customer_id NOT IN (SELECT customer_id FROM invoice) RETURNING c.*",
   // The checked write selects the caller's RETURNING back out of a CTE under the names PostgreSQL gives them.
   "UPDATE invoice SET total = total WHERE invoice_id < 120 RETURNING invoice_id::text, total + 1, (SELECT 1), CASE WHEN true THEN 'x' END, coalesce(billing_city, '?'), now() IS NOT NULL, invoice.*, billing_country::varchar(2), ARRAY[1], ROW(1), greatest(1, 2), current_date IS NULL, nullif(1, 2), (SELECT max(total) AS m FROM invoice i2), EXISTS (SELECT 1), 'a'::text, 3::int, invoice_id AS invoice_id",
 ];

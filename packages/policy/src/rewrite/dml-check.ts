@@ -34,7 +34,8 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
   const rv = anchor.rangeVar;
   if (g.readsGoverned.length > 0)
     throw refuse(`${VERB[kind]} through view ${rel.key} would change ${g.readsGoverned.join(", ")}, which this link sees only through a row filter or masks; write the table itself`, rel);
-  if (g.governedChildren.length > 0 && rv.inh !== false)
+  // The parser omits inh when it is false (ONLY): present and true means descendants are written too.
+  if (g.governedChildren.length > 0 && rv.inh === true)
     throw refuse(`${VERB[kind]} on ${rel.key} would also change rows of ${g.governedChildren.join(", ")}, which have a row filter or masks on this link; use ${VERB[kind]} … ONLY ${rel.key}, or write the child table itself`, rel);
   if (g.masks.size > 0) refuseOracles(rel, g, plan);
   const qualifier = ((rv.alias as PgNode | undefined)?.aliasname as string | undefined) ?? (rv.relname as string);
@@ -141,10 +142,9 @@ function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationA
       throw maskedColumnOracle(`RETURNING a whole row of ${rel.key} would carry the clear values of its masked columns; list the returned columns`, rel.key);
     if (target && last !== undefined && g.masks.has(last)) masked.add(wrapper);
   });
-  for (const item of items) {
-    const rt = item.ResTarget as PgNode;
-    if (masked.has(rt.val as PgNode) && typeof rt.name !== "string") rt.name = outputName(item);
-  }
+  // Masking changes what PostgreSQL would name a column (`email` → `case`, also inside a sublink's
+  // target): names are taken before, and kept explicitly where they would change.
+  const before = items.map(outputName);
   for (const wrapper of masked) {
     const column = str(list((wrapper.ColumnRef as PgNode).fields).at(-1))!;
     const value = { ColumnRef: wrapper.ColumnRef };
@@ -152,6 +152,10 @@ function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationA
     if (!mask) throw new Refusal("rewrite_failed", `the mask of ${rel.key}.${column} could not be applied`, undefined, rel.key);
     replaceNode(wrapper, mask);
   }
+  items.forEach((item, i) => {
+    const rt = item.ResTarget as PgNode;
+    if (typeof rt.name !== "string" && outputName(item) !== before[i]) rt.name = before[i];
+  });
   if (masked.size > 0) ctx.note(`${rel.key}: masked columns in RETURNING are returned masked`);
   return items;
 }
