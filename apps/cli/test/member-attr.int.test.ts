@@ -2,6 +2,9 @@ import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { ingestAuditBatch } from "@portcullis/db/audit";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { addConnection, addMember, createLink, createTeam, createUser } from "@portcullis/db/operations";
 import { generateSecretKey, SecretKeyring } from "@portcullis/db/secrets";
@@ -109,5 +112,23 @@ describe("portcullis member attr", () => {
     expect(unsetBad.stderr).toMatch(/not an attribute name/);
     expect(await attrs()).toEqual(before);
     expect(await prisma.auditOutbox.count()).toBe(outboxBefore);
+  });
+
+  it("audit tail --json shows a rewritten call's original and rewritten SQL and the attribute names", async () => {
+    const pool = new pg.Pool({ connectionString: meta.url, max: 1 });
+    try {
+      const id = randomUUID();
+      const rewrittenSql = "SELECT customer_id FROM (SELECT customer_id FROM public.customer WHERE support_rep_id = CAST($1 AS int) OFFSET 0) AS customer";
+      await ingestAuditBatch(pool, [
+        { id, time: new Date().toISOString(), teamId: team.id, tool: "execute_sql", sql: "SELECT customer_id FROM customer", rewrittenSql, attributeNames: ["rep_id"], verdict: "allowed" },
+      ]);
+      const tail = await cli(["audit", "tail", "--team", team.slug, "--json"]);
+      expect(tail.code, tail.stderr).toBe(0);
+      const rows = tail.stdout.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(rows.find((r) => r.id === id)).toMatchObject({ sql: "SELECT customer_id FROM customer", rewrittenSql, attributeNames: ["rep_id"] });
+      expect((await cli(["audit", "tail", "--team", team.slug])).stdout).toMatch(/allowed +execute_sql .*\(rewritten; binds rep_id\) SELECT customer_id FROM customer/);
+    } finally {
+      await pool.end();
+    }
   });
 });

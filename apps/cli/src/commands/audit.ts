@@ -22,7 +22,9 @@ export function printable(text: string): string {
 function line(row: AuditRow): string {
   const sql = row.sql ? ` ${printable(row.sql.replace(/\s+/g, " ").slice(0, 120))}` : "";
   const rule = row.ruleId ? ` [${printable(row.ruleId)}]` : "";
-  return `${row.time.toISOString()}  ${printable(row.verdict).padEnd(7)} ${printable(row.tool ?? row.kind).padEnd(15)} ${row.durationMs.toFixed(1)}ms${rule}${sql}`;
+  // Rewritten by row filters, masks or the virtual catalog (--json has the statement that ran).
+  const rewritten = row.rewrittenSql ? ` (rewritten${row.attributeNames.length ? `; binds ${printable(row.attributeNames.join(", "))}` : ""})` : "";
+  return `${row.time.toISOString()}  ${printable(row.verdict).padEnd(7)} ${printable(row.tool ?? row.kind).padEnd(15)} ${row.durationMs.toFixed(1)}ms${rule}${rewritten}${sql}`;
 }
 
 function serialise(row: AuditRow): Record<string, unknown> {

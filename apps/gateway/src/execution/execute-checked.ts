@@ -55,6 +55,17 @@ export function describeConnectionFailure(error: unknown): string {
 
 const MAX_ERROR_TEXT = 2_000;
 
+// Per scope object (link records are cached and reused): the hot path pays one WeakMap lookup.
+const governedScopes = new WeakMap<LinkRecord["scope"], boolean>();
+function governsTables(scope: LinkRecord["scope"]): boolean {
+  let governed = governedScopes.get(scope);
+  if (governed === undefined) {
+    governed = Object.values(scope.tables).some(isGoverned);
+    governedScopes.set(scope, governed);
+  }
+  return governed;
+}
+
 /**
  * Whether the text is an EXPLAIN (after whitespace and comments, nested ones included, scanned in one
  * pass): EXPLAIN ANALYZE of a write the link may run (admin links) executes it, and an explanation must
@@ -184,7 +195,7 @@ export async function executeChecked(
   // Even a failed DDL statement may have been the last of a series; reload either way.
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
   // DETAIL ("Failing row contains (…)") prints the stored row, masked columns and filtered rows included.
-  const hides = scopeHidesObjects(link.scope, catalog) || Object.values(link.scope.tables).some(isGoverned);
+  const hides = scopeHidesObjects(link.scope, catalog) || governsTables(link.scope);
   if (rewrite?.writeCheck) {
     const violation = rowFilterViolation(outcome, verdict, link);
     if (violation) return { verdict, outcome, refusal: violation };
@@ -197,7 +208,7 @@ export async function executeChecked(
   }
   if (isPlanResult(outcome.columns) && (hides || rewrite)) {
     // Row estimates, widths and costs describe the whole table, not the rows the filter leaves.
-    outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || Object.values(link.scope.tables).some(isGoverned) }) };
+    outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope) }) };
   }
   return { verdict, outcome };
 }
