@@ -1,10 +1,15 @@
 import type { Catalog, CatalogColumn, ForeignKey, RelationKind } from "../catalog/types.js";
-import { accessView, type VisibleAccess } from "./access.js";
+import { accessView, type AccessView, type VisibleAccess } from "./access.js";
 import { hiddenNames, redactHiddenMentions } from "./redact.js";
-import type { Scope } from "./schema.js";
+import type { MaskKind, Scope } from "./schema.js";
 
 export interface VisibleColumn extends CatalogColumn {
   primaryKey: boolean;
+  /**
+   * Values of this column come back masked (issue 14): text (`redact` of a non-text column: NULL of its
+   * type), so comparisons, joins and GROUP BY on it work on the masked value, not on `type`.
+   */
+  mask?: MaskKind;
   /** "schema.table.column" this column references, when the referenced table and column are visible. */
   references?: string;
 }
@@ -20,6 +25,8 @@ export interface VisibleRelation {
   primaryKey: string[];
   foreignKeys: ForeignKey[];
   comment?: string;
+  /** Rows are filtered for this link (a row filter on it, or on what a view over it reads). */
+  rowFiltered?: true;
 }
 
 export interface VisibleObjects {
@@ -40,12 +47,15 @@ export function visibleObjects(scope: Scope, catalog: Catalog): VisibleObjects {
   const relations: VisibleRelation[] = [];
   for (const rel of view.relations.values()) {
     const r = rel.relation;
+    const masks = view.governed.get(rel.key)?.masks;
+    // A key through a masked column would invite a join that can no longer match (masked text on one side).
     const visibleFks = r.foreignKeys.filter((fk) => {
       const target = view.relations.get(fk.references);
+      const targetMasks = view.governed.get(fk.references)?.masks;
       return (
         target &&
-        fk.columns.every((c) => !rel.hiddenColumns.has(c)) &&
-        fk.referencedColumns.every((c) => !target.hiddenColumns.has(c))
+        fk.columns.every((c) => !rel.hiddenColumns.has(c) && !masks?.has(c)) &&
+        fk.referencedColumns.every((c) => !target.hiddenColumns.has(c) && !targetMasks?.has(c))
       );
     });
     const pkVisible = r.primaryKey.every((c) => !rel.hiddenColumns.has(c));
@@ -58,6 +68,7 @@ export function visibleObjects(scope: Scope, catalog: Catalog): VisibleObjects {
           ...c,
           primaryKey: primaryKey.includes(c.name),
           ...(fk ? { references: `${fk.references}.${fk.referencedColumns[0]}` } : {}),
+          ...(masks?.has(c.name) ? { mask: masks.get(c.name)! } : {}),
         };
       });
     relations.push({
@@ -69,10 +80,18 @@ export function visibleObjects(scope: Scope, catalog: Catalog): VisibleObjects {
       columns,
       primaryKey,
       foreignKeys: visibleFks,
+      ...(isRowFiltered(view, rel.key) ? { rowFiltered: true as const } : {}),
       ...(r.comment && redactHiddenMentions(r.comment, hidden, rel.key) ? { comment: redactHiddenMentions(r.comment, hidden, rel.key) } : {}),
     });
   }
   relations.sort((a, b) => a.key.localeCompare(b.key));
   const schemas = catalog.schemas.filter((s) => view.visibleSchemas.has(s));
   return { schemas, relations, searchPath: view.searchPath };
+}
+
+function isRowFiltered(view: AccessView, key: string): boolean {
+  const governance = view.governed.get(key);
+  if (!governance) return false;
+  if (governance.rowFilter !== undefined) return true;
+  return [...governance.readsGoverned, ...governance.governedChildren].some((k) => view.governed.get(k)?.rowFilter !== undefined);
 }
