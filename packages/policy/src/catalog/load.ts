@@ -295,12 +295,18 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
 
   // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
-  const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string> }>();
+  const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string> }>();
+  // System catalogs are pinned, so pg_depend records no dependency on them: the definition says.
+  for (const [oid, rel] of byOid)
+    if (rel.definition) {
+      const system = systemRelationsRead(rel.definition);
+      if (system.length > 0) direct.set(oid, { rels: new Map(), fns: new Set(), system: new Set(system) });
+    }
   for (const d of rows.viewDeps as { view: string; ref: string; col: number; is_function: boolean }[]) {
     const view = byOid.get(d.view);
     if (!view) continue;
     let entry = direct.get(d.view);
-    if (!entry) direct.set(d.view, (entry = { rels: new Map(), fns: new Set() }));
+    if (!entry) direct.set(d.view, (entry = { rels: new Map(), fns: new Set(), system: new Set() }));
     if (d.is_function) {
       const fn = functionByOid.get(d.ref);
       if (fn && !fn.extension) entry.fns.add(`${fn.schema}.${fn.name}`);
@@ -320,12 +326,14 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   for (const [viewOid] of direct) {
     const reads = new Map<string, Set<string> | "all">();
     const calls = new Set<string>();
+    const system = new Set<string>();
     const seen = new Set<string>([viewOid]);
     const stack = [viewOid];
     while (stack.length) {
       const cur = direct.get(stack.pop()!);
       if (!cur) continue;
       for (const fn of cur.fns) calls.add(fn);
+      for (const key of cur.system) system.add(key);
       for (const [refOid, cols] of cur.rels) {
         const prev = reads.get(refOid);
         if (cols === "all" || prev === "all") reads.set(refOid, "all");
@@ -342,6 +350,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       return { relation: `${rel.schema}.${rel.name}`, columns: cols === "all" ? "all" : [...cols].sort() };
     });
     view.calls = [...calls].sort();
+    if (system.size > 0) view.readsCatalog = [...system].sort();
   }
   for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
 
@@ -426,4 +435,35 @@ function scanSqlBody(body: string, searchPath: string | null): { reads: string[]
   };
   walk(parsed.statements, 0);
   return dynamic ? null : { reads: [...reads], calls: [...calls] };
+}
+
+/**
+ * The system relations a view's definition reads. It was printed under search_path = pg_catalog, so
+ * an unqualified name that is not one of its CTEs is a pg_catalog relation; anything unparsable counts
+ * as reading the catalog (the view is then treated as the catalog is).
+ */
+function systemRelationsRead(definition: string): string[] {
+  const parsed = parseSql(definition);
+  if (!parsed.ok) return ["pg_catalog.?"];
+  const ctes = new Set<string>();
+  const found = new Set<string>();
+  const rangeVars: { schemaname?: string; relname: string }[] = [];
+  const walk = (node: unknown, depth: number): void => {
+    if (depth > 500 || !node || typeof node !== "object") return;
+    if (Array.isArray(node)) {
+      for (const item of node) walk(item, depth + 1);
+      return;
+    }
+    for (const [key, value] of Object.entries(node as PgNode)) {
+      if (key === "RangeVar") rangeVars.push(value as { schemaname?: string; relname: string });
+      else if (key === "CommonTableExpr") ctes.add((value as { ctename: string }).ctename);
+      walk(value, depth + 1);
+    }
+  };
+  walk(parsed.statements, 0);
+  for (const rv of rangeVars) {
+    if (rv.schemaname === undefined && !ctes.has(rv.relname)) found.add(`pg_catalog.${rv.relname}`);
+    else if (rv.schemaname === "pg_catalog" || rv.schemaname === "information_schema") found.add(`${rv.schemaname}.${rv.relname}`);
+  }
+  return [...found].sort();
 }

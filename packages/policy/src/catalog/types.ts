@@ -31,6 +31,11 @@ export interface CatalogRelation {
   definition?: string;
   /** Views: user functions called by the definition, transitively ("schema.name"). */
   calls?: string[];
+  /**
+   * Views: system relations the definition reads, transitively ("pg_catalog.pg_class"). Such a view
+   * runs with its owner's rights over the real catalog, so it lists hidden objects too.
+   */
+  readsCatalog?: string[];
   comment?: string;
   /** Column numbers (pg_attribute.attnum), parallel to `columns` (dropped columns leave gaps). */
   attnums?: number[];
