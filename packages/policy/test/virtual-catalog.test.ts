@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { parseScope, policyReady, type Catalog, type Scope } from "../src/index.js";
+import { createPolicyChecker, parseScope, policyReady, type Catalog, type Scope } from "../src/index.js";
 import { parseSql } from "../src/parse/parse.js";
 import { walk } from "../src/rewrite/ast.js";
 import { rewriteStatements } from "../src/rewrite/apply.js";
@@ -154,5 +154,90 @@ describe("rewritten text", () => {
     for (const key of VIRTUAL_CATALOG_COVERED) expect([key, virtualCatalogCovers(chinookCatalog, key)]).toEqual([key, true]);
     for (const key of ["pg_catalog.pg_enum", "pg_catalog.pg_stats_ext", "information_schema.routine_table_usage", "pg_catalog.pg_stat_xact_user_tables"])
       expect([key, virtualCatalogCovers(chinookCatalog, key)]).toEqual([key, false]);
+  });
+});
+
+describe("the analyzer on a link that hides something", () => {
+  const checker = createPolicyChecker({ cacheSize: 0 });
+  const hiding = scopeOf({ tables: { employee: { access: "none" } }, schemas: ["public", "sales"] });
+  const verdict = (sql: string) => {
+    const v = checker.check(sql, hiding, chinookCatalog);
+    return v.allowed ? "ok" : v.ruleId;
+  };
+
+  it.each([
+    // Arguments that are bare columns of a virtual catalog relation: the rows are already the visible ones.
+    ["SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c", "ok"],
+    ["SELECT pg_get_indexdef(i.indexrelid, 0, true) FROM pg_index i", "ok"],
+    ["SELECT conrelid::regclass, pg_get_constraintdef(oid, true) FROM pg_constraint", "ok"],
+    ["SELECT pg_get_viewdef(c.oid) FROM pg_catalog.pg_class c WHERE c.relkind = 'v'", "ok"],
+    ["SELECT col_description(a.attrelid, a.attnum) FROM pg_attribute a", "ok"],
+    ["SELECT typnamespace::regnamespace FROM pg_type", "ok"],
+    [`SELECT '${customer.oid}'::regclass`, "ok"],
+    ["SELECT obj_description('customer'::regclass)", "ok"],
+    ["SELECT to_regclass('customer')", "ok"],
+    ["SELECT has_table_privilege('customer', 'select')", "ok"],
+    // Anything that could name another object.
+    ["SELECT pg_get_viewdef(12345)", "catalog_unanswerable"],
+    ["SELECT obj_description(c.oid + 1) FROM pg_class c", "catalog_unanswerable"],
+    ["SELECT pg_get_viewdef(x) FROM (SELECT 12345::oid AS x) s", "catalog_unanswerable"],
+    ["SELECT (SELECT pg_get_viewdef(x) FROM pg_class LIMIT 1) FROM (SELECT 12345::oid AS x) s", "catalog_unanswerable"],
+    ["SELECT pg_get_viewdef($1)", "catalog_unanswerable"],
+    ["SELECT (c.oid + 1)::regclass FROM pg_class c", "catalog_unanswerable"],
+    [`SELECT '${employee.oid}'::regclass`, "catalog_unanswerable"],
+    [`SELECT obj_description(${employee.oid})`, "catalog_unanswerable"],
+    // A hidden name is refused as a missing one, in PostgreSQL's words; to_reg* answer only visible names.
+    ["SELECT 'employee'::regclass", "undefined_table"],
+    ["SELECT has_table_privilege('employee', 'select')", "undefined_table"],
+    ["SELECT has_schema_privilege('hr', 'usage')", "undefined_table"],
+    ["SELECT to_regclass('employee')", "catalog_unanswerable"],
+    ["SELECT to_regclass('no_such_table')", "catalog_unanswerable"],
+    // Catalog relations the virtual catalog does not answer stay refused, and say what is answered.
+    ["SELECT * FROM pg_enum", "catalog_hidden"],
+    ["SELECT * FROM information_schema.routine_table_usage", "catalog_hidden"],
+    ["SELECT * FROM pg_policy", "catalog_denied"],
+  ])("%s → %s", (sql, expected) => {
+    expect(verdict(sql)).toBe(expected);
+  });
+
+  it("names the covered relations when it refuses one it does not cover", () => {
+    const v = checker.check("SELECT * FROM pg_enum", hiding, chinookCatalog);
+    expect(v.reason).toContain("information_schema.columns");
+    expect(v.reason).toContain("pg_catalog.pg_class");
+  });
+
+  it("rewrites through the checker on hiding links and not at all on links hiding nothing", () => {
+    const sql = "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'";
+    const hidden = checker.check(sql, hiding, chinookCatalog);
+    expect(hidden.allowed).toBe(true);
+    expect(hidden.rewrite?.sql).toContain("OFFSET 0");
+    const open = checker.check(sql, scopeOf({ access: "read" }), chinookCatalog);
+    expect(open.allowed).toBe(true);
+    expect(open.rewrite).toBeUndefined();
+  });
+});
+
+describe("user views over the system catalogs", () => {
+  // Such a view runs with its owner's rights over the real catalog: on a hiding link it would list
+  // hidden objects, so it is hidden itself; on a link hiding nothing it is an ordinary view.
+  const withView: Catalog = {
+    ...chinookCatalog,
+    relations: {
+      ...chinookCatalog.relations,
+      "public.v_rel": { oid: 999_001, schema: "public", name: "v_rel", kind: "view", columns: [{ name: "relname", type: "name", nullable: true, hasDefault: false }], primaryKey: [], foreignKeys: [], children: [], reads: [], calls: [], readsCatalog: ["pg_catalog.pg_class"] },
+      "public.v_am": { oid: 999_002, schema: "public", name: "v_am", kind: "view", columns: [{ name: "amname", type: "name", nullable: true, hasDefault: false }], primaryKey: [], foreignKeys: [], children: [], reads: [], calls: [], readsCatalog: ["pg_catalog.pg_am"] },
+    },
+  };
+  const checker = createPolicyChecker({ cacheSize: 0 });
+
+  it("are hidden on a link that hides something, except over harmless catalogs", () => {
+    const hiding = scopeOf({ tables: { employee: { access: "none" } } });
+    expect(checker.check("SELECT relname FROM v_rel", hiding, withView).ruleId).toBe("undefined_table");
+    expect(checker.check("SELECT amname FROM v_am", hiding, withView).allowed).toBe(true);
+    expect(hiddenCatalogSet(accessView(hiding, withView)).objects).toContain("999001");
+  });
+
+  it("are ordinary views on a link that hides nothing", () => {
+    expect(checker.check("SELECT relname FROM v_rel", scopeOf({ access: "read" }), withView).allowed).toBe(true);
   });
 });

@@ -1,3 +1,4 @@
+import { HARMLESS_CATALOGS } from "../analyze/catalogs.js";
 import type { Catalog, CatalogFunction, CatalogRelation } from "../catalog/types.js";
 import { isGoverned, splitTableKey, type AccessLevel, type MaskKind, type Scope, type TableRule } from "./schema.js";
 
@@ -190,6 +191,8 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
       }
     }
     if (hidesSomething) for (const fn of rel.relation.calls ?? []) if (!functionVerified(fn)) return false;
+    // A view over the system catalogs reads them with its owner's rights, hidden objects included.
+    if (hidesSomething && rel.relation.readsCatalog?.some((k) => !HARMLESS_CATALOGS.has(k.slice(k.indexOf(".") + 1)))) return false;
     return true;
   };
 
