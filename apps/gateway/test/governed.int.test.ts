@@ -86,6 +86,11 @@ describe("row filters bound to member attributes", () => {
     const count = await sql(links.one, members.a.keyOne, "SELECT count(*) FROM customer c JOIN invoice i USING (customer_id) WHERE c.country <> $1", ["Nowhere"]);
     const expected = await truth("SELECT count(*) FROM customer c JOIN invoice i USING (customer_id) WHERE c.support_rep_id = 3");
     expect(data(count).rows).toEqual([[String(expected[0]!.count)]]);
+    // An attribute that is not a valid value for the filter's column: said as such, not as the server's text.
+    await setMemberAttributes(world.prisma, { teamId: world.teamId, actorUserId: world.userId }, { linkId: links.one, userId: members.c.id, values: { rep_id: "abc" } });
+    const bad = await waitFor(async () => data(await sql(links.one, members.c.keyOne, q)), (d) => d.status === "failed", 1_000, 50);
+    expect(bad.failure.message).toMatch(/member attribute rep_id on this link is not a valid integer/);
+    await world.prisma.linkMemberAttribute.deleteMany({ where: { linkId: links.one, userId: members.c.id } });
     // More values than the text's $n would land on the filter's parameter: refused before running.
     const shifted = await sql(links.one, members.a.keyOne, "SELECT count(*) FROM customer WHERE country = $1", ["USA", "4"]);
     expect(data(shifted).status).toBe("failed");

@@ -2,7 +2,7 @@ import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@por
 import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
 import { isPlanResult, redactPlanRows } from "./plan-redaction.js";
-import { bindRewrite, rowFilterViolation } from "./rewrite-binding.js";
+import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
 
@@ -203,6 +203,8 @@ export async function executeChecked(
     if (outcome.abandoned) return { verdict, outcome, error: "A returned row was larger than the result size limit, so the connection was closed before the write committed; nothing was written. Return fewer or smaller columns." };
   }
   if (outcome.error) {
+    const attribute = rewrite && describeAttributeError(outcome.error, rewrite, input.principal);
+    if (attribute) return { verdict, outcome, error: attribute };
     const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides, input.signal?.aborted === true, rewrite !== undefined);
     return { verdict, outcome, error };
   }

@@ -74,3 +74,19 @@ export function rowFilterViolation(outcome: RunOutcome, verdict: Verdict, link: 
   }
   return null;
 }
+
+/**
+ * A member attribute the row filter casts (`$n::integer`) that does not parse fails with PostgreSQL's
+ * "invalid input syntax for type integer: "abc"": said as what it is — an attribute an admin set — so
+ * the caller does not take it for a problem in their statement. Null when the error is anything else.
+ */
+export function describeAttributeError(error: NonNullable<RunOutcome["error"]>, rewrite: StatementRewrite, principal: Principal): string | null {
+  if (error.code !== "22P02" && error.code !== "22003") return null;
+  const m = /^(?:invalid input syntax for type ([\w ]+)|value "[^"]*" is out of range for type ([\w ]+))(?:: "(.*)")?$/s.exec(error.message);
+  if (!m) return null;
+  const type = m[1] ?? m[2];
+  const value = m[3] ?? /^value "(.*)" is out of range/s.exec(error.message)?.[1];
+  const name = rewrite.attributes.find((n) => Object.hasOwn(principal.attributes, n) && principal.attributes[n] === value);
+  if (!name) return null;
+  return `Your member attribute ${name} on this link is not a valid ${type}, so this link's row filter cannot use it; nothing was read or changed. A team admin must correct it (Members tab, or portcullis member attr set).`;
+}
