@@ -5,6 +5,7 @@ import { accessView, bindRewriteParams, createPolicyChecker, isGoverned, maskKey
 import { roleAtLeast, requireRole, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
+import { hitRateLimit } from "../../lib/rate-limit";
 import { requireValidScope } from "./operations";
 import { checkScopeAgainstTarget } from "./scope-check";
 import { connectionCatalog, withTargetClient } from "./target-catalog";
@@ -24,8 +25,13 @@ const checker = createPolicyChecker({ cacheSize: 200 });
 
 const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 
+// Each run opens a connection to the customer's database: bounded per admin, on every dashboard instance.
+const RUNS_PER_MINUTE = 60;
+
 async function loadLink(ctx: TeamContext, linkId: string) {
   requireRole(ctx, "admin");
+  const limit = await hitRateLimit(`scope-preview:user:${ctx.user.userId}`, RUNS_PER_MINUTE, 60);
+  if (!limit.allowed) throw new PortcullisError("unavailable", `too many previews; try again in ${limit.retryAfterSeconds} s`);
   const link = await getPrisma().link.findFirst({ where: { id: linkId, teamId: ctx.team.id }, include: { connection: true } });
   if (!link) throw new PortcullisError("not_found", "link not found");
   return link;
