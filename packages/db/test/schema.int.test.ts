@@ -182,6 +182,13 @@ describe("schema.prisma agrees with the migrations", () => {
       },
     });
 
+    // Issue 14: member attributes (with their editor) and the team's sealed hash-mask secret.
+    await prisma.linkMemberAttribute.create({ data: { linkId: link.id, userId: user.id, name: "rep_id", value: "3", updatedBy: user.id } });
+    await prisma.teamMaskSecret.create({ data: { teamId: team.id, secretCiphertext: "v1.k1.a.b.c", secretKeyId: "k1" } });
+    const attribute = await prisma.linkMemberAttribute.findFirstOrThrow({ include: { link: true, user: true, editor: true } });
+    expect(attribute).toMatchObject({ name: "rep_id", value: "3", link: { id: link.id }, editor: { email: "owner@example.com" } });
+    expect((await prisma.team.findUniqueOrThrow({ where: { id: team.id }, include: { maskSecret: true } })).maskSecret?.secretKeyId).toBe("k1");
+
     const loaded = await prisma.team.findUniqueOrThrow({
       where: { id: team.id },
       include: {
