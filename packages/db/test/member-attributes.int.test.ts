@@ -10,6 +10,7 @@ import {
   createUser,
   listMemberAttributes,
   reencryptMaskSecrets,
+  reencryptSecrets,
   setMemberAttributes,
   teamMaskSecret,
   unsetMemberAttributes,
@@ -215,6 +216,12 @@ describe("hash mask secret", () => {
       expect(result.reencrypted).toBeGreaterThanOrEqual(1);
       expect((await prisma.teamMaskSecret.findUniqueOrThrow({ where: { teamId: w.team.id } })).secretKeyId).toBe("k2");
       expect((await teamMaskSecret(pool, w.team.id, SecretKeyring.parse(`k2:${rotated.primary.key.toString("base64")}`))).equals(secrets[0]!)).toBe(true);
+      // `portcullis secrets reencrypt` (reencryptSecrets) re-seals them with the connections.
+      const third = SecretKeyring.parse(`${generateSecretKey("k3")},k2:${rotated.primary.key.toString("base64")},k1:${keyring.primary.key.toString("base64")}`);
+      const all = await reencryptSecrets(prisma, third);
+      expect(all.remaining).toBe(0);
+      expect((await prisma.teamMaskSecret.findUniqueOrThrow({ where: { teamId: w.team.id } })).secretKeyId).toBe("k3");
+      expect((await teamMaskSecret(pool, w.team.id, third)).equals(secrets[0]!)).toBe(true);
       // Deleting the team deletes its secret.
       await prisma.team.delete({ where: { id: w.team.id } });
       expect(await prisma.teamMaskSecret.count({ where: { teamId: w.team.id } })).toBe(0);
