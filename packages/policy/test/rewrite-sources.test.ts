@@ -114,6 +114,13 @@ describe("the rewritten text", () => {
     expect(v.rewrite!.sql).toBe(`SELECT  1;\nSELECT name FROM ${ARTIST_INT.replaceAll("$1", "$2").replace(" OFFSET 0", " AND _pc_src.artist_id = $1 OFFSET 0")} AS artist WHERE artist_id = $1`);
   });
 
+  it("an unchanged statement ending in a line comment does not swallow the joining semicolon", () => {
+    const v = check("SELECT 1 -- one\n; SELECT name FROM artist");
+    expect(v.rewrite!.sql).toBe(`SELECT 1 -- one\n;\nSELECT name FROM ${artist("name")} AS artist`);
+    const back = parseSql(v.rewrite!.sql);
+    expect(back.ok && back.statements.length).toBe(2);
+  });
+
   it("views over a governed table are expanded and rewritten; a materialized view is refused", () => {
     const sql = rewritten("SELECT * FROM customer_names", GOVERNED);
     expect(sql).toMatch(/^SELECT \* FROM \( SELECT customer\.customer_id, customer\.first_name, customer\.last_name, customer\.country FROM \( SELECT _pc_src\.customer_id, .* FROM public\.customer AS _pc_src WHERE .* OFFSET 0 \) AS customer \) AS customer_names\(customer_id, first_name, last_name, country\)$/);

@@ -299,10 +299,12 @@ function originalText(sql: string, raw: RawStatement): string {
   const bytes = Buffer.from(sql, "utf8");
   const start = raw.stmt_location ?? 0;
   const length = raw.stmt_len ?? 0;
-  return bytes
+  const text = bytes
     .subarray(start, length > 0 ? start + length : undefined)
     .toString("utf8")
     .trim();
+  // A trailing `-- comment` would swallow the `;` that joins the next statement.
+  return text.includes("--") ? `${text}\n` : text;
 }
 
 export { applyPlan };
