@@ -22,9 +22,21 @@ function sources(sql: string, scope?: Scope): string[] {
   return analyse(sql, scope).anchors.flatMap((a) => (a.kind === "source" ? [`${a.rel.key} ${(a.rangeVar.alias as PgNode | undefined)?.aliasname ?? "-"}`] : []));
 }
 
-function columns(sql: string, scope?: Scope): string[] {
+function columns(sql: string, scope: Scope = FULL_GOVERNING): string[] {
   return analyse(sql, scope).anchors.flatMap((a) => (a.kind === "column" ? [`${a.where} ${a.rel.key}.${a.column}${a.qualifiedBySchema ? " (schema-qualified)" : ""}`] : []));
 }
+
+/** A scope governing one table no column test reads: column anchors are recorded only when a scope governs something. */
+function governing(doc: { access: "admin" | "read"; tables?: Record<string, unknown> }): Scope {
+  const parsed = parseScope({ ...doc, tables: { ...doc.tables, playlist: { rowFilter: "playlist_id > 0" } } });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.scope;
+}
+const FULL_GOVERNING = governing({ access: "admin" });
+const WRITE_GOVERNING = governing({
+  access: "read",
+  tables: { invoice: { access: "write" }, invoice_line: { access: "write" }, customer: { access: "write", hiddenColumns: ["email"] } },
+});
 
 /** Every object of the tree, by identity: an anchor must point into the checked tree itself. */
 function objectsOf(tree: unknown, into = new Set<unknown>()): Set<unknown> {
@@ -128,7 +140,7 @@ describe("column anchors", () => {
   });
 
   it("the DML target's own columns in WHERE, SET and ON CONFLICT; RETURNING apart; excluded is not the table", () => {
-    expect(columns("UPDATE invoice SET total = total + 1 WHERE billing_country = 'X' RETURNING total", SCOPES.write)).toEqual([
+    expect(columns("UPDATE invoice SET total = total + 1 WHERE billing_country = 'X' RETURNING total", WRITE_GOVERNING)).toEqual([
       "dml_target public.invoice.total",
       "dml_target public.invoice.billing_country",
       "returning public.invoice.total",
@@ -136,16 +148,21 @@ describe("column anchors", () => {
     expect(
       columns(
         "INSERT INTO invoice_line (invoice_line_id, invoice_id, track_id, unit_price, quantity) VALUES (1, 1, 1, 1, 1) ON CONFLICT (invoice_line_id) DO UPDATE SET quantity = excluded.quantity WHERE invoice_line.quantity < 5",
-        SCOPES.write,
+        WRITE_GOVERNING,
       ),
     ).toEqual(["dml_target public.invoice_line.quantity"]);
   });
 
   it("a read source's columns inside a write stay source columns", () => {
-    expect(columns("DELETE FROM invoice i USING customer c WHERE c.customer_id = i.customer_id", SCOPES.write)).toEqual([
+    expect(columns("DELETE FROM invoice i USING customer c WHERE c.customer_id = i.customer_id", WRITE_GOVERNING)).toEqual([
       "source public.customer.customer_id",
       "dml_target public.invoice.customer_id",
     ]);
+  });
+
+  it("none on a link that governs nothing (no rewrite reads them)", () => {
+    expect(columns("SELECT c.first_name FROM customer c WHERE c.customer_id = 1", SCOPES.full)).toEqual([]);
+    expect(columns("UPDATE invoice SET total = 1 WHERE total = 0 RETURNING total", SCOPES.write)).toEqual([]);
   });
 
   it("names resolving to a CTE, a subquery or an output column are not relation columns", () => {

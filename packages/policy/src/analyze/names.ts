@@ -97,7 +97,9 @@ export function rangeVarReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgN
  */
 function columnAnchor(a: StatementAnalyzer, wrapper: PgNode, entry: RangeEntry, column: string, qualifiedBySchema: boolean): void {
   const rel = entry.relation;
-  if (rel === undefined || entry.role === "excluded") return;
+  // Only masks, filters and their write checks read column anchors: a link governing nothing records
+  // none (the most numerous anchor, kept off the plain scopes' hot path).
+  if (rel === undefined || entry.role === "excluded" || a.view.governed.size === 0) return;
   const where = entry.role === "dml_target" ? (a.returning ? "returning" : "dml_target") : "source";
   a.plan.add({ kind: "column", node: wrapper, rel, column, where, qualifiedBySchema });
 }
