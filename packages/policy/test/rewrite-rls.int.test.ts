@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import type { TestDatabase } from "@portcullis/db/testing";
-import { createPolicyChecker, type Catalog } from "../src/index.js";
+import { createPolicyChecker, ROW_FILTER_VIOLATION_MARKER, type Catalog } from "../src/index.js";
 import { createPolicyDatabase } from "./support/chinook.js";
 import { agree, ATTRS, bindings, clearValuesIn, createTruthDatabase, rlsRefused, runOurs, runTruth, type Truth } from "./support/governed.js";
 import { SCOPES } from "./support/scopes.js";
@@ -186,6 +186,25 @@ describe("row filters and masks equal row-level security on the masked ground tr
     expect(divergences).toEqual([]);
     expect(refused).toBeGreaterThanOrEqual(8);
     expect(wrote).toBeGreaterThanOrEqual(8);
+  });
+
+  it("a client that fetches only the first row of a checked write still has every row checked", async () => {
+    // The CTE's writes run to completion whatever the client reads; the check must not depend on it.
+    // LIMIT 1 on our outer query stands in for a portal's row limit: the first row is in the filter,
+    // the second is not, and nothing may be written.
+    const sql = `${C} VALUES (101, 'a', 'b', 'c@d.e', 3), (102, 'a', 'b', 'c@d.e', 4) RETURNING customer_id`;
+    const verdict = checker.check(sql, scope, catalog);
+    expect(verdict.rewrite?.writeCheck).toBe(true);
+    const firstRowOnly = { ...verdict, rewrite: { ...verdict.rewrite!, sql: `${verdict.rewrite!.sql} LIMIT 1` } };
+    const outcome = await runOurs(a, sql, firstRowOnly, bindings(), true);
+    expect(outcome.ok).toBe(false);
+    expect(outcome.message).toContain(ROW_FILTER_VIOLATION_MARKER);
+    // In the filter only: the same statement writes both rows and returns the first.
+    const fine = `${C} VALUES (101, 'a', 'b', 'c@d.e', 3), (102, 'a', 'b', 'c@d.e', 3) RETURNING customer_id`;
+    const ok = checker.check(fine, scope, catalog);
+    const written = await runOurs(a, fine, { ...ok, rewrite: { ...ok.rewrite!, sql: `${ok.rewrite!.sql} LIMIT 1` } }, bindings(), true);
+    expect(written).toMatchObject({ ok: true, count: 1 });
+    expect(written.state).not.toBe(baseline);
   });
 
   it("a member without the attribute reads no rows and writes nothing", async () => {

@@ -207,8 +207,14 @@ function withCheck(anchor: DmlAnchor, stmt: PgNode, items: PgNode[], rel: Relati
   let name = CTE;
   for (let i = 2; taken.has(name); i++) name = `${CTE}${i}`;
 
+  // The check runs twice over the written rows: per returned row, and once over all of them in an
+  // uncorrelated subquery that PostgreSQL evaluates before it returns the first row. The CTE's writes
+  // always run to completion, but the per-row check only sees rows the caller fetches: a client that
+  // stops after the first row (a portal's row limit) must not leave later rows unchecked.
+  const check = (alias: string): string =>
+    `(CASE WHEN ${alias}.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(${alias}.${OK} AS text), 'null')) AS integer) END) OPERATOR(pg_catalog.=) 1`;
   const outer = template(
-    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE (CASE WHEN __pc_cte.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(__pc_cte.${OK} AS text), 'null')) AS integer) END) OPERATOR(pg_catalog.=) 1`,
+    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE ${check("__pc_cte")} AND (SELECT pg_catalog.count(*) FROM __pc_cte AS __pc_all WHERE ${check("__pc_all")}) OPERATOR(pg_catalog.>=) 0`,
   ).SelectStmt as PgNode;
   const cte = list((outer.withClause as PgNode).ctes)[0]!.CommonTableExpr as PgNode;
   cte.ctename = name;
