@@ -73,19 +73,11 @@ const QUERIES = {
       WHERE p.pronamespace = 'pg_catalog'::regnamespace GROUP BY p.proname`,
   // The virtual catalog's hidden sets: what DROP … CASCADE of each user relation, or of some of its
   // columns, would drop (indexes, constraints, defaults, triggers, rules, row and array types, toast,
-  // owned sequences, FKs of other tables through the referenced index…), found transitively in
-  // pg_depend in one recursive scan; `cols` are the root's columns it hangs on (0: the whole relation).
-  dependents: `WITH RECURSIVE dep(root, col, classid, objid, depth) AS (
-        SELECT d.refobjid, d.refobjsubid, d.classid, d.objid, 1
-        FROM pg_depend d JOIN pg_class c ON c.oid = d.refobjid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE d.refclassid = 'pg_class'::regclass AND d.deptype IN ('n', 'a', 'i') AND c.relkind IN ('r','p','v','m','f','S')
-          AND ${USER_NAMESPACE} AND NOT (d.classid = 'pg_class'::regclass AND d.objid = d.refobjid)
-        UNION
-        SELECT dep.root, dep.col, d.classid, d.objid, dep.depth + 1
-        FROM dep JOIN pg_depend d ON d.refclassid = dep.classid AND d.refobjid = dep.objid AND d.deptype IN ('n', 'a', 'i')
-        WHERE dep.depth < 4 AND NOT (d.classid = 'pg_class'::regclass AND d.objid = dep.root))
-      SELECT root::int8 AS rel, classid::regclass::text AS catalog, objid::int8 AS oid, array_agg(DISTINCT col) AS cols
-      FROM dep GROUP BY root, classid, objid ORDER BY root, classid::regclass::text, objid`,
+  // owned sequences, FKs of other tables through the referenced index…). One flat scan of the
+  // dependencies between user objects (oids from 16384 on); the closure is taken in buildCatalog.
+  dependencies: `SELECT d.classid::int8 AS classid, d.classid::regclass::text AS catalog, d.objid::int8 AS objid,
+             d.refclassid::int8 AS refclassid, d.refobjid::int8 AS refobjid, d.refobjsubid AS col
+      FROM pg_depend d WHERE d.deptype IN ('n', 'a', 'i') AND d.objid >= 16384 AND d.refobjid >= 16384`,
   // Objects in each user schema that are not its relations (those have their own dependents): what a
   // hidden schema takes with it besides the rows its oid already filters.
   schemaObjects: `SELECT n.nspname AS schema, n.oid::int8 AS ns, o.catalog, o.oid::int8 AS oid
@@ -354,13 +346,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
 
-  for (const d of rows.dependents as { rel: string; catalog: string; oid: string; cols: number[] }[]) {
-    const rel = byOid.get(d.rel);
-    if (!rel) continue;
-    const ref: CatalogObjectRef = { oid: Number(d.oid), catalog: d.catalog };
-    if (!d.cols.includes(0)) ref.columns = [...d.cols].sort((a, b) => a - b);
-    (rel.dependents ??= []).push(ref);
-  }
+  collectDependents(byOid, rows.dependencies as unknown as DependencyRow[]);
   const schemaObjects: Record<string, { oid: number; objects: CatalogObjectRef[] }> = {};
   for (const o of rows.schemaObjects as { schema: string; ns: string; catalog: string | null; oid: string | null }[]) {
     const entry = (schemaObjects[o.schema] ??= { oid: Number(o.ns), objects: [] });
@@ -466,4 +452,69 @@ function systemRelationsRead(definition: string): string[] {
     else if (rv.schemaname === "pg_catalog" || rv.schemaname === "information_schema") found.add(`${rv.schemaname}.${rv.relname}`);
   }
   return [...found].sort();
+}
+
+interface DependencyRow {
+  classid: string;
+  catalog: string;
+  objid: string;
+  refclassid: string;
+  refobjid: string;
+  col: number;
+}
+
+const PG_CLASS = "pg_class";
+const MAX_DEPENDENCY_DEPTH = 4;
+
+/**
+ * Each user relation's dependents, transitively (at most MAX_DEPENDENCY_DEPTH steps: relation → index
+ * → foreign key of another table → its triggers is three), each with the relation's columns it hangs
+ * on (none when it hangs on the whole relation): what DROP … CASCADE would take with it.
+ */
+function collectDependents(byOid: Map<string, CatalogRelation>, rows: DependencyRow[]): void {
+  const byReferenced = new Map<string, DependencyRow[]>();
+  let pgClass: string | undefined;
+  for (const r of rows) {
+    const key = `${r.refclassid}:${r.refobjid}`;
+    let list = byReferenced.get(key);
+    if (!list) byReferenced.set(key, (list = []));
+    list.push(r);
+    if (r.catalog === PG_CLASS) pgClass = r.classid;
+  }
+  if (pgClass === undefined) return;
+  for (const [oid, rel] of byOid) {
+    const found = new Map<string, { catalog: string; oid: number; cols: Set<number> }>();
+    let frontier: { key: string; col: number }[] = (byReferenced.get(`${pgClass}:${oid}`) ?? [])
+      .filter((r) => !(r.classid === pgClass && r.objid === oid))
+      .map((r) => {
+        const key = `${r.classid}:${r.objid}`;
+        note(found, key, r, r.col);
+        return { key, col: r.col };
+      });
+    for (let depth = 1; depth < MAX_DEPENDENCY_DEPTH && frontier.length > 0; depth++) {
+      const next: { key: string; col: number }[] = [];
+      const seen = new Set<string>();
+      for (const { key, col } of frontier)
+        for (const r of byReferenced.get(key) ?? []) {
+          if (r.classid === pgClass && r.objid === oid) continue;
+          const child = `${r.classid}:${r.objid}`;
+          note(found, child, r, col);
+          if (!seen.has(`${child}:${col}`)) {
+            seen.add(`${child}:${col}`);
+            next.push({ key: child, col });
+          }
+        }
+      frontier = next;
+    }
+    if (found.size === 0) continue;
+    rel.dependents = [...found.values()]
+      .sort((a, b) => (a.catalog < b.catalog ? -1 : a.catalog > b.catalog ? 1 : a.oid - b.oid))
+      .map((d): CatalogObjectRef => (d.cols.has(0) ? { oid: d.oid, catalog: d.catalog } : { oid: d.oid, catalog: d.catalog, columns: [...d.cols].sort((x, y) => x - y) }));
+  }
+}
+
+function note(found: Map<string, { catalog: string; oid: number; cols: Set<number> }>, key: string, r: DependencyRow, col: number): void {
+  let entry = found.get(key);
+  if (!entry) found.set(key, (entry = { catalog: r.catalog, oid: Number(r.objid), cols: new Set() }));
+  entry.cols.add(col);
 }
