@@ -102,6 +102,7 @@ const QUERIES = {
         JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v' AND c.oid <> v.oid)
       SELECT n.nspname || '.' || c.relname AS key, pg_get_viewdef(c.oid) AS definition
       FROM v JOIN pg_class c ON c.oid = v.oid JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1`,
+  availableExtensions: `SELECT name::text AS name, bool_and(trusted) AS trusted FROM pg_available_extension_versions GROUP BY name ORDER BY name`,
   systemColumns: `SELECT n.nspname || '.' || c.relname AS key, array_agg(a.attname::text ORDER BY a.attnum) AS columns
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
       WHERE n.nspname || '.' || c.relname IN (${VIRTUAL_COVERED}) AND a.attnum > 0 AND NOT a.attisdropped
@@ -354,6 +355,8 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   const systemViews: Record<string, string> = {};
   for (const v of rows.systemViews as { key: string; definition: string | null }[]) if (v.definition) systemViews[v.key] = v.definition;
+  const availableExtensions: Record<string, { trusted: boolean }> = {};
+  for (const e of rows.availableExtensions as { name: string; trusted: boolean }[]) availableExtensions[e.name] = { trusted: e.trusted };
   const systemColumns: Record<string, string[]> = {};
   for (const c of rows.systemColumns as { key: string; columns: string[] }[]) systemColumns[c.key] = c.columns;
 
@@ -378,6 +381,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     builtinTypeNames,
     operators,
     extensions: meta.extensions,
+    availableExtensions,
     schemaObjects,
     systemViews,
     systemColumns,

@@ -99,6 +99,11 @@ export interface Catalog {
   /** User-defined operators by symbol: the functions ("schema.name") behind them. */
   operators: Record<string, string[]>;
   extensions: string[];
+  /**
+   * Extensions the server could install, by name: `trusted` when every version is (a trusted extension
+   * can be created by a non-superuser with CREATE on the database; its scripts are the server's).
+   */
+  availableExtensions?: Record<string, { trusted: boolean }>;
   /** For the virtual catalog: user schemas' oids and the objects in them that are not relations. */
   schemaObjects?: Record<string, { oid: number; objects: CatalogObjectRef[] }>;
   /**
