@@ -3,7 +3,7 @@ import pg from "pg";
 import type { TestDatabase } from "@portcullis/db/testing";
 import { createPolicyChecker, type Catalog } from "../src/index.js";
 import { createPolicyDatabase } from "./support/chinook.js";
-import { generateStatements } from "./support/fuzz.js";
+import { generateStatements, rng } from "./support/fuzz.js";
 import { agree, ATTRS, bindings, clearValuesIn, createTruthDatabase, limits, runOurs, runTruth, type Truth } from "./support/governed.js";
 import { SCOPES } from "./support/scopes.js";
 
@@ -24,6 +24,7 @@ let catalog: Catalog;
 let truth: Truth;
 let a: pg.Client;
 let b: pg.Client;
+let baseline: string | undefined;
 
 beforeAll(async () => {
   [{ db: ours, catalog }, truth] = await Promise.all([createPolicyDatabase(), createTruthDatabase()]);
@@ -31,13 +32,74 @@ beforeAll(async () => {
   b = new pg.Client({ connectionString: truth.db.url });
   await Promise.all([a.connect(), b.connect()]);
   limits.statementTimeout = "1s";
+  baseline = (await runOurs(a, "SELECT 1", createPolicyChecker().check("SELECT 1", SCOPES.governed, catalog), bindings(), true)).state;
 });
 afterAll(async () => {
   await Promise.all([a?.end(), b?.end()]);
   await Promise.all([ours?.drop(), truth?.close()]);
 });
 
+/**
+ * Random writes on the two filtered tables: in- and out-of-filter rows, moves across the filter,
+ * multi-row inserts, ON CONFLICT both ways, UPDATE … FROM, RETURNING lists (masked columns only where
+ * the truth copy stores them masked: never SET, so RETURNING them compares).
+ */
+function generateWrites(count: number, seed: number): string[] {
+  const r = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const rep = () => pick(["3", "4", "5", "NULL", "support_rep_id", "3"]);
+  const country = () => pick(["'USA'", "'Canada'", "NULL", "billing_country", "'USA'"]);
+  const cpred = () => pick(["customer_id < 20", "country = 'USA'", "customer_id IN (1, 16, 17, 20, 59)", "support_rep_id = 4", "city LIKE 'S%'", "true", "customer_id = 16"]);
+  const ipred = () => pick(["invoice_id < 60", "billing_country = 'USA'", "customer_id IN (1, 16, 17)", "total > 10", "invoice_id IN (1, 2, 3, 98)"]);
+  const cret = () => pick(["", "", " RETURNING customer_id", " RETURNING customer_id, email, phone, company, fax", " RETURNING *", " RETURNING c.customer_id, upper(c.city)"]);
+  const iret = () => pick(["", " RETURNING invoice_id", " RETURNING *", " RETURNING invoice_id, total * 2"]);
+  const values = (id: number) => `(${id}, 'F${id}', 'L${id}', 'e${id}@x.org', ${pick(["3", "4", "NULL", "3"])})`;
+  const out: string[] = [];
+  while (out.length < count) {
+    const roll = r();
+    if (roll < 0.25) out.push(`UPDATE customer c SET city = 'Q${out.length}'${r() < 0.4 ? `, support_rep_id = ${rep()}` : ""} WHERE ${cpred()}${cret()}`);
+    else if (roll < 0.4) out.push(`UPDATE invoice SET total = total + 1${r() < 0.4 ? `, billing_country = ${country()}` : ""} WHERE ${ipred()}${iret()}`);
+    else if (roll < 0.5) out.push(`UPDATE customer c SET state = 'S' FROM invoice i WHERE i.customer_id = c.customer_id AND i.${ipred()}${r() < 0.3 ? `, support_rep_id = ${rep()}` : ""}`.replace(/, support_rep_id = .*$/, "") + cret());
+    else if (roll < 0.6) out.push(`DELETE FROM customer c WHERE ${cpred()} AND customer_id NOT IN (SELECT customer_id FROM invoice)${cret()}`);
+    else if (roll < 0.85) {
+      const ids = [pick([1, 16, 17, 100, 101]), pick([2, 20, 102, 103])];
+      const rows = r() < 0.5 ? values(ids[0]!) : `${values(ids[0]!)}, ${values(ids[1]!)}`;
+      const conflict = pick(["", "", " ON CONFLICT (customer_id) DO NOTHING", " ON CONFLICT (customer_id) DO UPDATE SET city = excluded.city", ` ON CONFLICT (customer_id) DO UPDATE SET support_rep_id = ${rep()}`, " ON CONFLICT (customer_id) DO UPDATE SET city = 'x' WHERE c.country = 'USA'"]);
+      // RETURNING of an inserted row's masked column is masked here, clear on the truth copy: not compared.
+      const ret = pick(["", " RETURNING customer_id", " RETURNING c.customer_id, upper(c.city), support_rep_id"]);
+      out.push(`INSERT INTO customer AS c (customer_id, first_name, last_name, email, support_rep_id) VALUES ${rows}${conflict}${ret}`);
+    } else out.push(`INSERT INTO invoice (invoice_id, customer_id, invoice_date, total, billing_country) VALUES (${pick([1, 500, 501])}, ${pick([1, 16])}, '2026-01-01', 1, ${pick(["'USA'", "'Canada'", "NULL"])})${pick(["", " ON CONFLICT (invoice_id) DO NOTHING", " ON CONFLICT (invoice_id) DO UPDATE SET total = excluded.total"])}${iret()}`);
+  }
+  return out;
+}
+
 describe("fuzz: the rewrite against row-level security and the masked ground truth", () => {
+  it("generated writes on filtered tables: same rows, RETURNING, tables after and refusals as RLS", async () => {
+    const checker = createPolicyChecker();
+    const scope = SCOPES.governed;
+    const divergences: string[] = [];
+    let allowed = 0;
+    let refusedByUs = 0;
+    let wrote = 0;
+    for (const sql of new Set(generateWrites(160, 99))) {
+      const verdict = checker.check(sql, scope, catalog);
+      if (!verdict.allowed) continue;
+      allowed++;
+      const [mine, theirs] = await Promise.all([runOurs(a, sql, verdict, bindings(), true), runTruth(b, truth, sql, ATTRS, true)]);
+      const d = agree(sql, mine, theirs, baseline);
+      if (d) divergences.push(d);
+      if (!mine.ok && mine.message?.includes("portcullis_row_filter_violation")) refusedByUs++;
+      if (mine.ok && (mine.count ?? 0) > 0) wrote++;
+      expect(clearValuesIn(mine, truth.clearValues), sql).toEqual([]);
+    }
+    console.info(`fuzz writes: ${allowed} allowed, ${wrote} wrote rows, ${refusedByUs} refused by the write check`);
+    expect(divergences).toEqual([]);
+    expect(allowed).toBeGreaterThan(100);
+    expect(wrote).toBeGreaterThan(20);
+    expect(refusedByUs).toBeGreaterThan(10);
+  }, 120_000);
+
+
   it("allowed statements agree with RLS and never return a clear masked value", async () => {
     const checker = createPolicyChecker();
     const scope = SCOPES.governed;
@@ -69,7 +131,7 @@ describe("fuzz: the rewrite against row-level security and the masked ground tru
         continue;
       }
       compared++;
-      const d = agree(sql, mine, theirs);
+      const d = agree(sql, mine, theirs, baseline);
       if (d) divergences.push(d);
     }
     console.info(`fuzz rewrite: ${executed} allowed statements executed (${rewritten} rewritten, ${withRows} with rows), ${compared} compared with RLS, ${timedOut} timed out`);
