@@ -8,6 +8,8 @@ import type { RunningWorker } from "../../worker/src/app.js";
 import { startAuditWorker } from "./durability-support.js";
 import { GatewayWorld, waitFor } from "./fixtures.js";
 import { mcpRequest } from "./mcp-wire.js";
+import { arrayText } from "../src/execution/plan-redaction.js";
+import { encodeParam } from "../src/execution/values.js";
 
 /**
  * Issue 14 through the real gateway: row filters bound to each member's attributes, masks on the wire,
@@ -217,6 +219,25 @@ describe("EXPLAIN and audit", () => {
     const plan = String(data(tool).plan);
     expect(plan).toMatch(/actual/);
     expect(plan).not.toMatch(/rows=\d|Rows Removed by Filter: \d|width=\d|cost=\d|Buffers: shared/);
+  });
+
+  it("EXPLAIN of a catalog query on a hiding link prints $n, never the hidden objects' oids or column positions", async () => {
+    const hiding = await world.addLink({ access: "read", tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } } }, undefined, gatewayUrl);
+    const [{ oid }] = await truth("SELECT 'employee'::regclass::oid::text AS oid");
+    const [{ attnum, rel }] = await truth("SELECT attnum::text, attrelid::text AS rel FROM pg_attribute WHERE attrelid = 'customer'::regclass AND attname = 'email'");
+    for (const q of ["EXPLAIN SELECT relname FROM pg_class", "EXPLAIN (FORMAT JSON) SELECT column_name FROM information_schema.columns WHERE table_name = 'customer'"]) {
+      const answer = await sql(hiding.linkId, hiding.key, q);
+      expect(data(answer).status, JSON.stringify(data(answer))).toBe("ok");
+      const text = JSON.stringify(data(answer).rows);
+      expect(text).toMatch(/\$\d/);
+      expect(text).not.toContain(oid);
+      expect(text).not.toContain(`${rel}:${attnum}`);
+    }
+    // arrayText prints arrays as PostgreSQL does (what the plan shows for a folded array parameter).
+    for (const values of [["1", "2"], ["a b", 'q"uote', "back\\slash", "", "NULL", "null", "x,y", "{z}", "it's"], []]) {
+      const [{ printed }] = await truth("SELECT $1::text[]::text AS printed", [encodeParam(values)]);
+      expect(arrayText(values)).toBe(printed);
+    }
   });
 
   it("the stored audit row has the original and rewritten SQL and the attribute names, never a value", async () => {

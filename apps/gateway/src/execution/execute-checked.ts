@@ -210,7 +210,8 @@ export async function executeChecked(
   }
   if (isPlanResult(outcome.columns) && (hides || rewrite)) {
     // Row estimates, widths and costs describe the whole table, not the rows the filter leaves.
-    outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope) }) };
+    const constants = (rewrite?.params ?? []).flatMap((p, i) => (p.kind === "constant" ? [{ param: `$${rewrite!.firstParam + i}`, value: p.value }] : []));
+    outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope), constants }) };
   }
   return { verdict, outcome };
 }

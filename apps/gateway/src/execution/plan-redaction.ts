@@ -65,16 +65,52 @@ export function redactPlanEstimates(text: string): string {
   return out;
 }
 
+/** A value bound to a rewritten statement that the plan may print folded in, and the `$n` it stands for. */
+export interface BoundConstant {
+  param: string;
+  value: string | readonly string[];
+}
+
+// array_out's quoting: empty, NULL, or any of `"\{},` or white space (as isspace sees it).
+const NEEDS_QUOTES = /^$|^null$|["\\{},\s]/i;
+
+/** How PostgreSQL prints a text array value (array_out), which is how EXPLAIN shows a folded array parameter. */
+export function arrayText(values: readonly string[]): string {
+  return `{${values.map((v) => (NEEDS_QUOTES.test(v) ? `"${v.replace(/[\\"]/g, (c) => `\\${c}`)}"` : v)).join(",")}}`;
+}
+
+/**
+ * PostgreSQL folds bound parameters into an EXPLAIN's plan: the virtual catalog's constants (the oids
+ * of hidden objects, hidden columns' positions) would print as literals. Each is put back as its `$n`.
+ */
+function replaceConstants(text: string, constants: readonly BoundConstant[]): string {
+  let out = text;
+  for (const c of constants) {
+    const literal = typeof c.value === "string" ? c.value : arrayText(c.value);
+    out = out.split(`'${literal.replace(/'/g, "''")}'`).join(c.param);
+  }
+  return out;
+}
+
+function mapStrings(value: unknown, fn: (s: string) => string): unknown {
+  if (typeof value === "string") return fn(value);
+  if (Array.isArray(value)) return value.map((v) => mapStrings(v, fn));
+  if (value && typeof value === "object") return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, fn)]));
+  return value;
+}
+
 /** Rows are JSON arrays of one string; redact inside the string and re-serialise. */
-export function redactPlanRows(rowsJson: string[], options: { estimates?: boolean } = {}): string[] {
+export function redactPlanRows(rowsJson: string[], options: { estimates?: boolean; constants?: readonly BoundConstant[] } = {}): string[] {
+  const constants = options.constants ?? [];
   const redact = (text: string) => {
     const named = redactPlanIndexNames(text);
     return options.estimates ? redactPlanEstimates(named) : named;
   };
   return rowsJson.map((row) => {
     const [value] = JSON.parse(row) as [unknown];
-    if (typeof value === "string") return JSON.stringify([redact(value)]);
-    // FORMAT JSON arrives as a json value: redact its text form.
-    return JSON.stringify([JSON.parse(redact(JSON.stringify(value)))]);
+    if (typeof value === "string") return JSON.stringify([redact(replaceConstants(value, constants))]);
+    // FORMAT JSON arrives as a json value: constants in its strings, the rest on its text form.
+    const plain = constants.length ? mapStrings(value, (s) => replaceConstants(s, constants)) : value;
+    return JSON.stringify([JSON.parse(redact(JSON.stringify(plain)))]);
   });
 }
