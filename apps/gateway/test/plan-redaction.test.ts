@@ -26,3 +26,20 @@ describe("redactPlanIndexNames", () => {
     expect(JSON.parse(redactPlanRows(json)[0]!)[0][0].Plan["Index Name"]).toBe("<index>");
   });
 });
+
+describe("bound constants folded into a plan (issue 14)", () => {
+  test("are put back as their $n, in text and JSON plans, and nothing else is touched", () => {
+    const pads = "\\x3636363636";
+    const constants = [
+      { param: "$2", value: ["19178", "19179"] },
+      { param: "$3", value: pads },
+    ];
+    const text = [JSON.stringify(["  Filter: ((oid <> ALL ('{19178,19179}'::oid[])) AND (x = '{19178}'::oid[]))"]), JSON.stringify([`  Output: sha256(('${pads}'::bytea || 'a'::bytea))`])];
+    const out = redactPlanRows(text, { constants }).map((r) => JSON.parse(r)[0] as string);
+    expect(out[0]).toBe("  Filter: ((oid <> ALL ($2::oid[])) AND (x = '{19178}'::oid[]))");
+    expect(out[1]).toBe("  Output: sha256(($3::bytea || 'a'::bytea))");
+    const json = [JSON.stringify([[{ Plan: { "Node Type": "Seq Scan", Filter: "(oid <> ALL ('{19178,19179}'::oid[]))", "Plan Rows": 12 } }]])];
+    const [plan] = JSON.parse(redactPlanRows(json, { constants, estimates: true })[0]!) as [[{ Plan: Record<string, unknown> }]];
+    expect(plan[0].Plan).toEqual({ "Node Type": "Seq Scan", Filter: "(oid <> ALL ($2::oid[]))", "Plan Rows": null });
+  });
+});

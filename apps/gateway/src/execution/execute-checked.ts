@@ -1,7 +1,7 @@
 import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
-import { isPlanResult, redactPlanRows } from "./plan-redaction.js";
+import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
@@ -123,6 +123,20 @@ export function describeDatabaseError(
 }
 
 /**
+ * The bound values an EXPLAIN must not print: the virtual catalog's constants and, should a plan ever
+ * carry them (the policy refuses EXPLAIN over a hash mask), the hash key's pads as bytea literals.
+ */
+function foldedConstants(rewrite: NonNullable<Verdict["rewrite"]>, values: readonly (string | Buffer | null)[]): BoundConstant[] {
+  return rewrite.params.flatMap((p, i): BoundConstant[] => {
+    const param = `$${rewrite.firstParam + i}`;
+    if (p.kind === "constant") return [{ param, value: p.value }];
+    const bound = values[rewrite.firstParam - 1 + i];
+    if ((p.kind === "mask_key_inner" || p.kind === "mask_key_outer") && Buffer.isBuffer(bound)) return [{ param, value: `\\x${bound.toString("hex")}` }];
+    return [];
+  });
+}
+
+/**
  * Policy first, then execution under the verdict's transaction mode. Shared by execute_sql,
  * explain_query and the dashboard's playground, so all three take exactly the same path.
  */
@@ -210,7 +224,7 @@ export async function executeChecked(
   }
   if (isPlanResult(outcome.columns) && (hides || rewrite)) {
     // Row estimates, widths and costs describe the whole table, not the rows the filter leaves.
-    const constants = (rewrite?.params ?? []).flatMap((p, i) => (p.kind === "constant" ? [{ param: `$${rewrite!.firstParam + i}`, value: p.value }] : []));
+    const constants = rewrite ? foldedConstants(rewrite, values) : [];
     outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope), constants }) };
   }
   return { verdict, outcome };
