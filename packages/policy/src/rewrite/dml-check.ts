@@ -173,10 +173,11 @@ function conflictCheck(stmt: PgNode, rel: RelationAccess, qualifier: string, ctx
   const existing = ctx.rowFilter(rel, qualifier);
   const proposed = ctx.rowFilter(rel, "excluded");
   if (!existing || !proposed) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
-  const raise = (what: string, value: string): string =>
-    `CAST(pg_catalog.textcat(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:${what}:', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)), COALESCE(CAST(${value} AS text), 'null')) AS integer) OPERATOR(pg_catalog.=) 1`;
+  // The raise names no value (the filter is not copied again: the text the verify step re-parses stays short).
+  const raise = (what: string): string =>
+    `CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:${what}', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)) AS integer) OPERATOR(pg_catalog.=) 1`;
   const check = templateExpression(
-    `SELECT CASE WHEN __pc_new IS NOT TRUE THEN ${raise("proposed", "__pc_new")} WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_old IS TRUE THEN true ELSE ${raise("conflict", "__pc_old")} END`,
+    `SELECT CASE WHEN __pc_new IS NOT TRUE THEN ${raise("proposed")} WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_old IS TRUE THEN true ELSE ${raise("conflict")} END`,
   );
   const where = (oc.whereClause as PgNode | undefined) ?? templateExpression("SELECT true");
   substitute(check, { __pc_new: proposed, __pc_where: where, __pc_old: existing }, qualifier);
@@ -207,14 +208,12 @@ function withCheck(anchor: DmlAnchor, stmt: PgNode, items: PgNode[], rel: Relati
   let name = CTE;
   for (let i = 2; taken.has(name); i++) name = `${CTE}${i}`;
 
-  // The check runs twice over the written rows: per returned row, and once over all of them in an
-  // uncorrelated subquery that PostgreSQL evaluates before it returns the first row. The CTE's writes
-  // always run to completion, but the per-row check only sees rows the caller fetches: a client that
-  // stops after the first row (a portal's row limit) must not leave later rows unchecked.
-  const check = (alias: string): string =>
-    `(CASE WHEN ${alias}.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(${alias}.${OK} AS text), 'null')) AS integer) END) OPERATOR(pg_catalog.=) 1`;
+  // The check is an uncorrelated subquery over every written row, which PostgreSQL evaluates (as a
+  // one-time filter) before it returns the first row — or finds there is none. The CTE's writes always
+  // run to completion, so a check per returned row would see only the rows a client fetches: one
+  // that stops after the first (a portal's row limit) would leave later rows unchecked.
   const outer = template(
-    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE ${check("__pc_cte")} AND (SELECT pg_catalog.count(*) FROM __pc_cte AS __pc_all WHERE ${check("__pc_all")}) OPERATOR(pg_catalog.>=) 0`,
+    `WITH __pc_cte(__pc_col, ${OK}) AS (SELECT 1) SELECT __pc_cte.__pc_col AS __pc_name FROM __pc_cte WHERE (SELECT pg_catalog.count(*) FROM __pc_cte AS __pc_all WHERE (CASE WHEN __pc_all.${OK} IS TRUE THEN 1 ELSE CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:', COALESCE(CAST(__pc_all.${OK} AS text), 'null')) AS integer) END) OPERATOR(pg_catalog.=) 1) OPERATOR(pg_catalog.>=) 0`,
   ).SelectStmt as PgNode;
   const cte = list((outer.withClause as PgNode).ctes)[0]!.CommonTableExpr as PgNode;
   cte.ctename = name;
