@@ -28,6 +28,8 @@ CREATE FUNCTION vault.reveal(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELEC
 COMMENT ON FUNCTION vault.reveal(int) IS 'reveals';
 CREATE FUNCTION public.double_it(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n * 2';
 CREATE TABLE public.audit_note (id int PRIMARY KEY, secret_id int REFERENCES vault.secret (id), note text DEFAULT 'n/a');
+CREATE FUNCTION vault.stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+CREATE TRIGGER audit_note_stamp BEFORE INSERT ON public.audit_note FOR EACH ROW EXECUTE FUNCTION vault.stamp();
 ANALYZE;
 `;
 
@@ -207,6 +209,11 @@ const QUERIES: [string, string, unknown[]?][] = [
      FROM pg_catalog.pg_constraint c
      WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors('$CUSTOMER') UNION ALL VALUES ('$CUSTOMER'::pg_catalog.regclass))
        AND contype = 'f' AND conparentid = 0 ORDER BY conname`,
+  ],
+  [
+    "psql \\d audit_note: triggers (one calls a function of the hidden schema)",
+    `SELECT t.tgname, pg_catalog.pg_get_triggerdef(t.oid, true), t.tgenabled, t.tgisinternal
+     FROM pg_catalog.pg_trigger t WHERE t.tgrelid = 'audit_note'::regclass AND (NOT t.tgisinternal OR (t.tgisinternal AND t.tgenabled = 'D')) ORDER BY 1`,
   ],
   [
     "psql \\d customer: triggers",

@@ -76,7 +76,7 @@ const QUERIES = {
   // owned sequences, FKs of other tables through the referenced index…). One flat scan of the
   // dependencies between user objects (oids from 16384 on); the closure is taken in buildCatalog.
   dependencies: `SELECT d.classid::int8 AS classid, d.classid::regclass::text AS catalog, d.objid::int8 AS objid,
-             d.refclassid::int8 AS refclassid, d.refobjid::int8 AS refobjid, d.refobjsubid AS col
+             d.refclassid::int8 AS refclassid, d.refclassid::regclass::text AS refcatalog, d.refobjid::int8 AS refobjid, d.refobjsubid AS col
       FROM pg_depend d WHERE d.deptype IN ('n', 'a', 'i') AND d.objid >= 16384 AND d.refobjid >= 16384`,
   // Objects in each user schema that are not its relations (those have their own dependents): what a
   // hidden schema takes with it besides the rows its oid already filters.
@@ -347,11 +347,18 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
 
-  collectDependents(byOid, rows.dependencies as unknown as DependencyRow[]);
+  const dependencies = new Dependencies(rows.dependencies as unknown as DependencyRow[]);
+  for (const [oid, rel] of byOid) {
+    const found = dependencies.of(PG_CLASS, oid);
+    if (found.length > 0) rel.dependents = found;
+  }
   const schemaObjects: Record<string, { oid: number; objects: CatalogObjectRef[] }> = {};
   for (const o of rows.schemaObjects as { schema: string; ns: string; catalog: string | null; oid: string | null }[]) {
     const entry = (schemaObjects[o.schema] ??= { oid: Number(o.ns), objects: [] });
-    if (o.catalog && o.oid) entry.objects.push({ oid: Number(o.oid), catalog: o.catalog });
+    if (!o.catalog || !o.oid) continue;
+    entry.objects.push({ oid: Number(o.oid), catalog: o.catalog });
+    // What hangs on a schema's function or type (a trigger, a default, a constraint) goes with the schema.
+    for (const d of dependencies.of(o.catalog, o.oid)) entry.objects.push({ oid: d.oid, catalog: d.catalog });
   }
   const systemViews: Record<string, string> = {};
   for (const v of rows.systemViews as { key: string; definition: string | null }[]) if (v.definition) systemViews[v.key] = v.definition;
@@ -461,6 +468,7 @@ function systemRelationsRead(definition: string): string[] {
 interface DependencyRow {
   classid: string;
   catalog: string;
+  refcatalog: string;
   objid: string;
   refclassid: string;
   refobjid: string;
@@ -470,37 +478,45 @@ interface DependencyRow {
 const PG_CLASS = "pg_class";
 const MAX_DEPENDENCY_DEPTH = 4;
 
-/**
- * Each user relation's dependents, transitively (at most MAX_DEPENDENCY_DEPTH steps: relation → index
- * → foreign key of another table → its triggers is three), each with the relation's columns it hangs
- * on (none when it hangs on the whole relation): what DROP … CASCADE would take with it.
- */
-function collectDependents(byOid: Map<string, CatalogRelation>, rows: DependencyRow[]): void {
-  const byReferenced = new Map<string, DependencyRow[]>();
-  let pgClass: string | undefined;
-  for (const r of rows) {
-    const key = `${r.refclassid}:${r.refobjid}`;
-    let list = byReferenced.get(key);
-    if (!list) byReferenced.set(key, (list = []));
-    list.push(r);
-    if (r.catalog === PG_CLASS) pgClass = r.classid;
+/** The dependencies between user objects, by referenced object, for closures. */
+class Dependencies {
+  private readonly byReferenced = new Map<string, DependencyRow[]>();
+  private readonly classIds = new Map<string, string>();
+
+  constructor(rows: DependencyRow[]) {
+    for (const r of rows) {
+      const key = `${r.refclassid}:${r.refobjid}`;
+      let list = this.byReferenced.get(key);
+      if (!list) this.byReferenced.set(key, (list = []));
+      list.push(r);
+      this.classIds.set(r.catalog, r.classid);
+      this.classIds.set(r.refcatalog, r.refclassid);
+    }
   }
-  if (pgClass === undefined) return;
-  for (const [oid, rel] of byOid) {
+
+  /**
+   * What depends on the object, transitively (at most MAX_DEPENDENCY_DEPTH steps: relation → index →
+   * foreign key of another table → its triggers is three), each with the object's sub-ids (a
+   * relation's columns) it hangs on, none when the whole object: what DROP … CASCADE would take.
+   */
+  of(catalog: string, oid: string): CatalogObjectRef[] {
+    const classId = this.classIds.get(catalog);
+    if (classId === undefined) return [];
+    const self = (r: DependencyRow): boolean => r.classid === classId && r.objid === oid;
     const found = new Map<string, { catalog: string; oid: number; cols: Set<number> }>();
-    let frontier: { key: string; col: number }[] = (byReferenced.get(`${pgClass}:${oid}`) ?? [])
-      .filter((r) => !(r.classid === pgClass && r.objid === oid))
-      .map((r) => {
-        const key = `${r.classid}:${r.objid}`;
-        note(found, key, r, r.col);
-        return { key, col: r.col };
-      });
+    let frontier: { key: string; col: number }[] = [];
+    for (const r of this.byReferenced.get(`${classId}:${oid}`) ?? []) {
+      if (self(r)) continue;
+      const key = `${r.classid}:${r.objid}`;
+      note(found, key, r, r.col);
+      frontier.push({ key, col: r.col });
+    }
     for (let depth = 1; depth < MAX_DEPENDENCY_DEPTH && frontier.length > 0; depth++) {
       const next: { key: string; col: number }[] = [];
       const seen = new Set<string>();
       for (const { key, col } of frontier)
-        for (const r of byReferenced.get(key) ?? []) {
-          if (r.classid === pgClass && r.objid === oid) continue;
+        for (const r of this.byReferenced.get(key) ?? []) {
+          if (self(r)) continue;
           const child = `${r.classid}:${r.objid}`;
           note(found, child, r, col);
           if (!seen.has(`${child}:${col}`)) {
@@ -510,8 +526,7 @@ function collectDependents(byOid: Map<string, CatalogRelation>, rows: Dependency
         }
       frontier = next;
     }
-    if (found.size === 0) continue;
-    rel.dependents = [...found.values()]
+    return [...found.values()]
       .sort((a, b) => (a.catalog < b.catalog ? -1 : a.catalog > b.catalog ? 1 : a.oid - b.oid))
       .map((d): CatalogObjectRef => (d.cols.has(0) ? { oid: d.oid, catalog: d.catalog } : { oid: d.oid, catalog: d.catalog, columns: [...d.cols].sort((x, y) => x - y) }));
   }

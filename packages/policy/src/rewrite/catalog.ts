@@ -46,7 +46,8 @@ const TABLE_FILTERS: Record<string, string> = {
     "objid <> ALL($1) AND refobjid <> ALL($1) AND objid <> ALL($2) AND refobjid <> ALL($2) AND (objid::text || ':' || objsubid) <> ALL($3) AND (refobjid::text || ':' || refobjsubid) <> ALL($3)",
   pg_proc: "oid <> ALL($1) AND pronamespace <> ALL($2)",
   pg_type: "oid <> ALL($1) AND typnamespace <> ALL($2) AND typrelid <> ALL($1)",
-  pg_trigger: "oid <> ALL($1) AND tgrelid <> ALL($1)",
+  // tgfoid: a trigger calling a function of a hidden schema goes with it (DROP SCHEMA … CASCADE would).
+  pg_trigger: "oid <> ALL($1) AND tgrelid <> ALL($1) AND tgfoid <> ALL($1)",
   pg_rewrite: "oid <> ALL($1) AND ev_class <> ALL($1)",
   pg_statistic_ext: "oid <> ALL($1) AND stxrelid <> ALL($1) AND stxnamespace <> ALL($2)",
   pg_sequence: "seqrelid <> ALL($1)",
