@@ -93,6 +93,10 @@ describe("row filters bound to member attributes", () => {
     const bad = await waitFor(async () => data(await sql(links.one, members.c.keyOne, q)), (d) => d.status === "failed", 1_000, 50);
     expect(bad.failure.message).toMatch(/member attribute rep_id on this link is not a valid integer/);
     await world.prisma.linkMemberAttribute.deleteMany({ where: { linkId: links.one, userId: members.c.id } });
+    // A server error's position would point into our rewritten text: left out.
+    const cast = data(await sql(links.one, members.b.keyOne, "SELECT customer_id, 'abc'::int FROM customer"));
+    expect(cast.failure.message).toMatch(/invalid input syntax for type integer/);
+    expect(cast.failure.message).not.toMatch(/at character/);
     // More values than the text's $n would land on the filter's parameter: refused before running.
     const shifted = await sql(links.one, members.a.keyOne, "SELECT count(*) FROM customer WHERE country = $1", ["USA", "4"]);
     expect(data(shifted).status).toBe("failed");
