@@ -132,8 +132,9 @@ describe("rewritten text", () => {
     const invoice = [String(chinookCatalog.relations["public.invoice"]!.oid)];
     const paramOf = (r: StatementRewrite): number => r.firstParam + r.params.findIndex((p) => p.kind === "constant" && JSON.stringify(p.value) === JSON.stringify(invoice));
     const r = rewrite("SELECT relname, reltuples FROM pg_class", governed)!;
-    expect(r.sql).toContain(`CASE WHEN oid = ANY (CAST($${paramOf(r)} AS oid[])) THEN CAST(-1 AS real) ELSE reltuples END AS reltuples`);
-    expect(r.sql).toContain(`CASE WHEN oid = ANY (CAST($${paramOf(r)} AS oid[])) THEN 0 ELSE relpages END AS relpages`);
+    expect(r.sql).toContain(`CASE WHEN oid = ANY (CAST($${paramOf(r)} AS oid[])) OR oid = ANY (`);
+    expect(r.sql).toMatch(/OR oid = ANY \(CAST\(\$\d+ AS oid\[\]\)\) THEN CAST\(-1 AS real\) ELSE reltuples END AS reltuples/);
+    expect(r.sql).toMatch(/THEN 0 ELSE relpages END AS relpages/);
     const stats = rewrite("SELECT relname, n_live_tup FROM pg_stat_user_tables", governed)!;
     expect(stats.sql).toContain(`CASE WHEN v.relid = ANY (CAST($${paramOf(stats)} AS oid[])) THEN NULL ELSE v.n_live_tup END AS n_live_tup`);
     const pgStats = rewrite("SELECT attname FROM pg_stats", governed)!;
@@ -239,5 +240,26 @@ describe("user views over the system catalogs", () => {
 
   it("are ordinary views on a link that hides nothing", () => {
     expect(checker.check("SELECT relname FROM v_rel", scopeOf({ access: "read" }), withView).allowed).toBe(true);
+  });
+});
+
+describe("sizes on a link with a row filter", () => {
+  const checker = createPolicyChecker({ cacheSize: 0 });
+  const governed = scopeOf({ tables: { invoice: { rowFilter: "billing_country = 'USA'" } } });
+  it.each([
+    ["SELECT pg_total_relation_size('invoice')", "catalog_unanswerable"],
+    ["SELECT pg_relation_size(c.oid) FROM pg_class c", "catalog_unanswerable"],
+    ["SELECT pg_table_size('track')", "ok"],
+    ["SELECT pg_relation_size('track', 'main')", "ok"],
+  ])("%s → %s", (sql, expected) => {
+    const v = checker.check(sql, governed, chinookCatalog);
+    expect(v.allowed ? "ok" : v.ruleId).toBe(expected);
+  });
+
+  it("an index of a filtered table has unknown estimates too", () => {
+    const r = rewrite("SELECT relname, reltuples FROM pg_class", { tables: { invoice: { rowFilter: "billing_country = 'USA'" } } })!;
+    expect(r.sql).toMatch(/CASE WHEN oid = ANY \(CAST\(\$\d+ AS oid\[\]\)\) OR oid = ANY \(CAST\(\$\d+ AS oid\[\]\)\) THEN CAST\(-1 AS real\) ELSE reltuples END AS reltuples/);
+    const index = chinookCatalog.relations["public.invoice"]!.dependents!.find((d) => d.catalog === "pg_class")!;
+    expect(r.params.some((p) => p.kind === "constant" && p.value.includes(String(index.oid)))).toBe(true);
   });
 });

@@ -99,6 +99,7 @@ export function catalogFunction(a: StatementAnalyzer, shown: string, args: PgNod
   if (!frame) throw new Refusal("catalog_hidden", `function ${shown} looks up catalog objects, which is not available on this link because it hides some`);
   const name = shown.slice(shown.lastIndexOf(".") + 1);
   if (name.startsWith("to_reg")) return toReg(a, name, shown, args);
+  if (SIZE_FUNCTIONS.has(name) && a.view.governed.size > 0) return relationSize(a, shown, args);
   for (const [i, arg] of args.entries()) {
     const problem = argumentProblem(a, arg, frame, i === 0);
     if (problem) throw catalogUnanswerable(`function ${shown}: argument ${i + 1} ${problem}, so it could name an object this link cannot see`);
@@ -133,6 +134,21 @@ function toReg(a: StatementAnalyzer, name: string, shown: string, args: PgNode[]
   if (name === "to_regnamespace" && parts.length === 1 && (view.visibleSchemas.has(parts[0]!) || SYSTEM_SCHEMAS.has(parts[0]!))) return;
   if (name === "to_regtype" && (relationVisible() || (parts.length === 1 && !!catalog.builtinTypeNames?.[parts[0]!.replace(/\[\]$/, "")]))) return;
   refuse();
+}
+
+/** On-disk sizes grow with the rows: a filtered table's would tell how many rows it holds in all. */
+const SIZE_FUNCTIONS = new Set(["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"]);
+
+/** On a link with governed tables, sizes only of relations named by a literal and not governed. */
+function relationSize(a: StatementAnalyzer, shown: string, args: PgNode[]): void {
+  const lit = literalString(args[0]);
+  const refuse = (): never => {
+    throw catalogUnanswerable(`function ${shown} is answered on this link only for a table named as a literal that has no row filter or masks, since a size counts rows the link may not see`);
+  };
+  if (lit === undefined || /^\s*\d+\s*$/.test(lit)) return refuse();
+  const rel = resolveRelationName(a, splitQualified(lit), false);
+  if (!rel || a.view.governed.has(rel.key) || rel.relation.kind === "view") return refuse();
+  if (args.slice(1).some((arg) => nodeType(arg)?.[0] !== "A_Const")) refuse();
 }
 
 function argumentProblem(a: StatementAnalyzer, arg: PgNode | undefined, frame: Frame, objectPosition: boolean): string | undefined {

@@ -59,10 +59,11 @@ const STATS_FILTER = `SELECT * FROM pg_catalog.pg_stats s WHERE NOT EXISTS (SELE
     AND (c.oid = ANY($1) OR n.oid = ANY($2) OR c.oid = ANY($5) OR (c.oid::text || ':' || a.attnum) = ANY($3) OR (c.oid::text || ':' || a.attnum) = ANY($6))) OFFSET 0`;
 
 /** pg_class's size estimates of a governed table: "unknown", not the whole table's count. */
+// $5 adds the indexes of filtered tables: an index's size estimates count the table's rows too.
 const CLASS_ESTIMATES: Record<string, string> = {
-  reltuples: "CASE WHEN oid = ANY($4) THEN CAST(-1 AS real) ELSE reltuples END",
-  relpages: "CASE WHEN oid = ANY($4) THEN 0 ELSE relpages END",
-  relallvisible: "CASE WHEN oid = ANY($4) THEN 0 ELSE relallvisible END",
+  reltuples: "CASE WHEN oid = ANY($4) OR oid = ANY($5) THEN CAST(-1 AS real) ELSE reltuples END",
+  relpages: "CASE WHEN oid = ANY($4) OR oid = ANY($5) THEN 0 ELSE relpages END",
+  relallvisible: "CASE WHEN oid = ANY($4) OR oid = ANY($5) THEN 0 ELSE relallvisible END",
 };
 /** Activity views of tables and indexes: every counter of a governed table is NULL (unknown). */
 const COUNTER_VIEWS = new Set(["pg_catalog.pg_stat_all_tables", "pg_catalog.pg_statio_all_tables", "pg_catalog.pg_stat_all_indexes", "pg_catalog.pg_statio_all_indexes"]);
