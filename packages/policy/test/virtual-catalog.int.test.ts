@@ -121,6 +121,8 @@ const QUERIES: [string, string, unknown[]?][] = [
   ["pg_sequence", `SELECT seqrelid, seqstart FROM pg_sequence`],
   ["pg_tables", `SELECT schemaname, tablename, hasindexes, hastriggers FROM pg_tables WHERE schemaname ${USER}`],
   ["pg_views", `SELECT schemaname, viewname, definition FROM pg_views WHERE schemaname ${USER}`],
+  // Definitions printed by the server: a visible view's never names a hidden column (a view reading one is hidden).
+  ["pg_get_viewdef of every view", `SELECT c.relname, pg_get_viewdef(c.oid, true) FROM pg_class c WHERE c.relkind = 'v' AND c.relnamespace = 'public'::regnamespace`],
   ["pg_indexes", `SELECT schemaname, tablename, indexname, indexdef FROM pg_indexes WHERE schemaname ${USER}`],
   ["pg_matviews", `SELECT schemaname, matviewname FROM pg_matviews`],
   ["pg_sequences", `SELECT schemaname, sequencename, start_value FROM pg_sequences`],
@@ -342,7 +344,7 @@ describe("the virtual catalog under attack", () => {
 
   it("no row, name, comment or definition of a hidden object comes back from any query of the list", async () => {
     const hiddenScope = scopeOf({ access: "read", schemas: ["public"], tables: { employee: { access: "none" }, customer: { hiddenColumns: ["email"] } } });
-    const markers = ["employee", "vault", "the secret table", "reveal", "secrets live here", "staff", "job title", "where the invoices go", "customer_email_idx", "customer_contacts"];
+    const markers = ["employee", "vault", "the secret table", "reveal", "secrets live here", "staff", "job title", "where the invoices go", "customer_email_idx", "customer_contacts", "email"];
     const customer = String(catalog.relations["public.customer"]!.oid);
     await withClient(original.url, async (o) => {
       await o.query("SET search_path = public");
