@@ -277,11 +277,15 @@ function bind(tree: PgNode, hidden: HiddenCatalogSet, ctx: RewriteContext): PgNo
   walk(tree, (n) => {
     if (n.ParamRef) refs.push(n);
   });
+  // One ctx.param per slot (it keys sources by their value: a large hidden set is costly to key).
+  const bound = new Map<number, PgNode>();
   for (const wrapper of refs) {
-    const slot = SLOTS[((wrapper.ParamRef as PgNode).number as number) - 1];
+    const n = (wrapper.ParamRef as PgNode).number as number;
+    const slot = SLOTS[n - 1];
     if (!slot) throw new Error("virtual catalog template uses an unknown slot");
-    const [field, cast] = slot;
-    replaceNode(wrapper, ctx.param({ kind: "constant", value: hidden[field] as string[] }, cast));
+    let node = bound.get(n);
+    if (!node) bound.set(n, (node = ctx.param({ kind: "constant", value: hidden[slot[0]] as string[] }, slot[1])));
+    replaceNode(wrapper, clone(node));
   }
   return tree;
 }
