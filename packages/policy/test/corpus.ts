@@ -1060,6 +1060,21 @@ on("full", "create_extension",
   "ALTER EXTENSION plpgsql UPDATE",
 );
 on(["read", "write", "custom", "adminHiding"], "create_extension", "CREATE EXTENSION pg_trgm", "CREATE EXTENSION IF NOT EXISTS citext");
+on("full", "create_extension",
+  "CREATE EXTENSION pg_trgm CASCADE",
+  "CREATE EXTENSION pg_trgm SCHEMA pg_catalog",
+  "CREATE EXTENSION hstore WITH SCHEMA information_schema",
+  "CREATE EXTENSION no_such_extension",
+  "DO $$ BEGIN CREATE EXTENSION dblink; END $$",
+);
+// Trusted extensions (pg_available_extension_versions.trusted for every version) on a full link.
+on("full", "ok",
+  "CREATE EXTENSION pg_trgm",
+  "CREATE EXTENSION IF NOT EXISTS citext",
+  "CREATE EXTENSION hstore WITH SCHEMA public",
+  "CREATE EXTENSION pgcrypto VERSION '1.3'",
+  "DO $$ BEGIN CREATE EXTENSION IF NOT EXISTS pg_trgm; END $$",
+);
 
 // ------------------------------------------------------------------ issue 14: row filters and masks (governed scopes)
 // customer: support_rep_id = {{member.attr.rep_id}}, email/phone/fax/company masked; invoice:

@@ -27,12 +27,6 @@ export function serverEscape(): Refusal {
   return new Refusal("server_escape", "this statement reaches outside the database");
 }
 
-/** What the extension check reads of the catalog (catalog/types.ts's `availableExtensions`). */
-interface ExtensionCatalog {
-  /** Extensions the server can install, by name; trusted = every version is marked trusted. */
-  availableExtensions?: Readonly<Record<string, { trusted: boolean }>>;
-}
-
 /**
  * CREATE EXTENSION of an extension the server marks trusted (pg_available_extension_versions.trusted:
  * its authors vouch it is safe for any role with CREATE on the database), on admin links that hide
@@ -45,8 +39,8 @@ export function extensionStatement(a: StatementAnalyzer, kind: string, node: PgN
   const name = String(node.extname ?? "");
   if (a.view.scope.access !== "admin" || a.view.hidesSomething)
     throw new Refusal("create_extension", `installing extension ${name} needs a link with full (admin) access that hides nothing`, "a link with full (admin) access that hides nothing", name);
-  const available = (a.view.catalog as ExtensionCatalog).availableExtensions;
-  if (available?.[name]?.trusted !== true)
+  // A catalog loaded before the loader collected extensions has none: every extension stays refused.
+  if (a.view.catalog.availableExtensions?.[name]?.trusted !== true)
     throw new Refusal("create_extension", `extension ${name} is not a trusted extension of this server (or is not available), so installing it is refused`, undefined, name);
   for (const o of list(node.options)) {
     const d = nodeType(o)?.[1];
