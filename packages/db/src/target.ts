@@ -294,6 +294,20 @@ export function pinnedClientConfig(config: pg.ClientConfig, checkedAddress: stri
 }
 
 /**
+ * Settings the policy checker's parser assumes, pinned on every session opened to a target before any
+ * statement runs. libpg-query reads text as PostgreSQL does with standard_conforming_strings on: a
+ * target (or a role, or a database) configured with it off reads `'\\'` as an escape, so the server
+ * would see a different statement than the one that was checked — one whose string literal hides a
+ * subquery. A session where the pin fails must not be used.
+ */
+export const TARGET_SESSION_PIN = "SET standard_conforming_strings = on";
+
+/** Pins the parser-relevant settings on a freshly connected target session (throws when refused). */
+export async function pinTargetSession(client: Pick<pg.ClientBase, "query">): Promise<void> {
+  await client.query(TARGET_SESSION_PIN);
+}
+
+/**
  * For processes that open sessions to a stored connection (gateway pools, the worker's introspection):
  * resolves the host now, applies the same address rules as the connection test, and pins the session
  * to the checked address, so a name rebound after the connection was saved (to 127.0.0.1, the cloud

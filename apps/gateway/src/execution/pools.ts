@@ -1,6 +1,6 @@
 import pg from "pg";
 import { explainPowerfulRole } from "@portcullis/db/operations";
-import { resolveTargetClientConfig, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
+import { resolveTargetClientConfig, TARGET_SESSION_PIN, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type { Logger } from "../logger.js";
 
@@ -16,11 +16,12 @@ interface PoolEntry {
   lastUsed: number;
 }
 
-// Pinned per session so values come back in the text forms execution/values.ts parses, and so a
-// transaction left open by a bug cannot hold locks forever. Sent as one SET when a connection opens,
-// not as startup `options`: PgBouncer and some hosted poolers refuse unknown startup parameters.
+// Pinned per session so the server reads statements as the checker parsed them (TARGET_SESSION_PIN),
+// values come back in the text forms execution/values.ts parses, and a transaction left open by a bug
+// cannot hold locks forever. Sent as one SET when a connection opens, not as startup `options`:
+// PgBouncer and some hosted poolers refuse unknown startup parameters.
 const SESSION_SETUP =
-  "SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET bytea_output = hex; " +
+  `${TARGET_SESSION_PIN}; SET DateStyle = ISO, MDY; SET IntervalStyle = postgres; SET TimeZone = 'UTC'; SET bytea_output = hex; ` +
   "SET extra_float_digits = 1; SET idle_in_transaction_session_timeout = 60000";
 
 // Link records (and their connection rows) are cached objects reused by every call: the fingerprint,
@@ -125,7 +126,12 @@ export class TargetPools {
       // runner closed it to abandon an oversized row) emits "error" while the pool's idle listener is
       // detached: without this the process would crash. The statement sees the failure itself.
       client.on("error", (error: Error) => this.logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
-      client.query(SESSION_SETUP).catch((error: Error) => this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed"));
+      // A session whose setup failed may read statements differently from the checker: it is closed,
+      // so the statement queued behind the setup fails instead of running on it.
+      client.query(SESSION_SETUP).catch((error: Error) => {
+        this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed: closing the session");
+        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+      });
     });
     try {
       const { rows } = await pool.query<{ role: string; rolsuper: boolean; rolcreaterole: boolean; server_roles: string[] }>(ROLE_FACTS, [SERVER_ROLES]);

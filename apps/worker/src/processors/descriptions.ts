@@ -1,4 +1,5 @@
 import type { SecretKeyring } from "@portcullis/db/secrets";
+import { pinTargetSession } from "@portcullis/db/target";
 import { descriptionsJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import pg from "pg";
@@ -268,6 +269,7 @@ async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps):
     const connectionId = connection.id;
     client.on("error", (error) => deps.logger?.warn({ connectionId, err: error.message }, "target connection lost while describing"));
     await client.connect();
+    await pinTargetSession(client);
     return client;
   } catch (error) {
     void client?.end().catch(() => {});

@@ -1,4 +1,5 @@
 import pg from "pg";
+import { pinTargetSession } from "@portcullis/db/target";
 
 /** A schema snapshot as stored in schema_snapshots.snapshot (also what the describer reads). */
 export interface SchemaSnapshotDoc {
@@ -87,6 +88,7 @@ export async function takeSnapshot(config: pg.ClientConfig, statementTimeoutMs =
   client.on("error", () => {});
   await client.connect();
   try {
+    await pinTargetSession(client);
     await client.query("BEGIN READ ONLY");
     await client.query(`SET LOCAL statement_timeout = ${Math.trunc(statementTimeoutMs)}`);
     const version = await client.query<{ server_version: string }>("SHOW server_version");

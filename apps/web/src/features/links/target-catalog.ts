@@ -1,7 +1,7 @@
 import pg from "pg";
 import { PortcullisError } from "@portcullis/db/errors";
 import { explainConnectionError } from "@portcullis/db/operations";
-import { resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import { pinTargetSession, resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
 import { loadCatalog, type Catalog } from "@portcullis/policy";
 
 type ConnectionRow = TargetConnectionRow & { name: string; updatedAt: Date };
@@ -18,6 +18,7 @@ export async function withTargetClient<T>(row: ConnectionRow, what: string, run:
     client = new pg.Client(await resolveTargetClientConfig(row));
     client.on("error", () => {});
     await client.connect();
+    await pinTargetSession(client);
   } catch (error) {
     await client?.end().catch(() => {});
     throw new PortcullisError("unavailable", `could not ${what} of "${row.name}": ${explainConnectionError(error, row)}`);
