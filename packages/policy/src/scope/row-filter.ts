@@ -76,7 +76,8 @@ export function compileRowFilter(text: string, relation: CatalogRelation, catalo
       `unknown placeholder ${unknown.name} (at character ${unknown.at + 1}): use {{member.id}}, {{member.email}}, {{key.id}}, {{link.id}}, {{team.id}} or {{member.attr.NAME}} (NAME: lowercase letters, digits, _)`,
       unknown.at,
     );
-  const prefix = `SELECT 1 FROM ${quoteIdent(relation.schema)}.${quoteIdent(relation.name)} WHERE `;
+  // ONLY: the filter is checked on the table itself, whatever partitions or children it has.
+  const prefix = `SELECT 1 FROM ONLY ${quoteIdent(relation.schema)}.${quoteIdent(relation.name)} WHERE `;
   const parsed = parseSql(prefix + replaced);
   if (!parsed.ok) {
     const at = parsed.position !== undefined && parsed.position >= prefix.length ? parsed.position - prefix.length : undefined;
