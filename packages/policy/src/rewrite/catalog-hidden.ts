@@ -1,6 +1,6 @@
 import type { CatalogRelation } from "../catalog/types.js";
 import type { AccessView } from "../scope/access.js";
-import { isGoverned, splitTableKey, type TableRule } from "../scope/schema.js";
+import { isGoverned, type TableRule } from "../scope/schema.js";
 
 /**
  * What the virtual catalog removes for one scope on one catalog, as the arrays bound to its
@@ -34,12 +34,9 @@ export function hiddenCatalogSet(view: AccessView): HiddenCatalogSet {
   return set;
 }
 
+// The rule in force, a partition's or child's taken from its parent included.
 function ruleFor(view: AccessView, key: string): TableRule | undefined {
-  for (const [k, rule] of Object.entries(view.scope.tables)) {
-    const { schema, name } = splitTableKey(k);
-    if (`${schema}.${name}` === key) return rule;
-  }
-  return undefined;
+  return view.ruleFor(key);
 }
 
 function attnumOf(rel: CatalogRelation, column: string): number | undefined {

@@ -50,6 +50,11 @@ export interface AccessView {
   functionFor(schema: string, name: string): CatalogFunction | undefined;
   /** Whether a user function's body provably touches only visible relations (transitively). */
   functionVerified(key: string): boolean;
+  /**
+   * The rule in force for an existing relation ("schema.name"): the scope's own, or the one a
+   * partition / inheritance child takes from its governed or restricted ancestor (see effectiveRules).
+   */
+  ruleFor(key: string): TableRule | undefined;
 }
 
 /** The search_path the gateway sets for this scope; checker resolution assumes exactly this. */
@@ -96,11 +101,12 @@ export function accessView(scope: Scope, catalog: Catalog): AccessView {
 
 function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
   const visibleSchemas = new Set(scope.schemas ?? catalog.schemas);
-  const rules = new Map<string, TableRule>();
+  const own = new Map<string, TableRule>();
   for (const [key, rule] of Object.entries(scope.tables)) {
     const { schema, name } = splitTableKey(key);
-    rules.set(`${schema}.${name}`, rule);
+    own.set(`${schema}.${name}`, rule);
   }
+  const rules = effectiveRules(own, scope, catalog);
   const accessFor = (schema: string, name: string): AccessLevel => {
     if (!visibleSchemas.has(schema)) return "none";
     return rules.get(`${schema}.${name}`)?.access ?? scope.access;
@@ -222,7 +228,65 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
     accessFor,
     functionFor,
     functionVerified,
+    ruleFor: (key) => rules.get(key),
   };
+}
+
+const LEVEL: Record<AccessLevel, number> = { none: 0, read: 1, write: 2, admin: 3 };
+
+function sameGovernance(a: TableRule | undefined, b: TableRule | undefined): boolean {
+  if (a?.rowFilter !== b?.rowFilter) return false;
+  const ma = Object.entries(a?.maskedColumns ?? {}).sort(([x], [y]) => x.localeCompare(y));
+  const mb = Object.entries(b?.maskedColumns ?? {}).sort(([x], [y]) => x.localeCompare(y));
+  return JSON.stringify(ma) === JSON.stringify(mb);
+}
+
+/**
+ * Partitions and inheritance children hold their parent's rows: reading one by name must not escape
+ * what the scope says of the parent. A child takes its ancestor's restrictions — never a grant: the
+ * lower access, the parent's hidden columns added to its own, and the parent's row filter and masks
+ * unless it has a filter or masks of its own (then reading the parent without ONLY is refused, see
+ * governedRelations). A child lacking a column its parent's rule names, or taking two different
+ * governances from two parents, is hidden: no rule could be applied to it faithfully.
+ */
+function effectiveRules(own: ReadonlyMap<string, TableRule>, scope: Scope, catalog: Catalog): Map<string, TableRule> {
+  const rules = new Map(own);
+  const restricts = (rule: TableRule | undefined): boolean =>
+    !!rule && (isGoverned(rule) || (rule.hiddenColumns?.length ?? 0) > 0 || LEVEL[rule.access ?? scope.access] < LEVEL[scope.access]);
+  const inherited = new Map<string, TableRule>();
+  const visit = (parentKey: string, parentRule: TableRule, path: Set<string>): void => {
+    for (const childKey of catalog.relations[parentKey]?.children ?? []) {
+      if (path.has(childKey)) continue;
+      const child = catalog.relations[childKey];
+      if (!child) continue;
+      const mine = own.get(childKey);
+      const parentAccess = parentRule.access ?? scope.access;
+      const childAccess = mine?.access ?? scope.access;
+      const names = new Set(child.columns.map((c) => c.name));
+      const parentColumns = new Set(catalog.relations[parentKey]!.columns.map((c) => c.name));
+      const needed = [...(parentRule.hiddenColumns ?? []), ...Object.keys(parentRule.maskedColumns ?? {})].filter((c) => parentColumns.has(c));
+      let rule: TableRule = {
+        ...mine,
+        access: LEVEL[parentAccess] < LEVEL[childAccess] ? parentAccess : childAccess,
+        hiddenColumns: [...new Set([...(parentRule.hiddenColumns ?? []), ...(mine?.hiddenColumns ?? [])])],
+      };
+      if (!isGoverned(mine)) {
+        delete rule.rowFilter;
+        delete rule.maskedColumns;
+        if (parentRule.rowFilter !== undefined) rule.rowFilter = parentRule.rowFilter;
+        if (parentRule.maskedColumns) rule.maskedColumns = { ...parentRule.maskedColumns };
+      }
+      if (needed.some((c) => !names.has(c))) rule = { access: "none" };
+      const earlier = inherited.get(childKey);
+      if (earlier && !isGoverned(mine) && !sameGovernance(earlier, rule)) rule = { access: "none" };
+      if (earlier && LEVEL[earlier.access ?? scope.access] < LEVEL[rule.access ?? scope.access]) rule = { ...rule, access: earlier.access };
+      inherited.set(childKey, rule);
+      rules.set(childKey, rule);
+      visit(childKey, rule, new Set([...path, childKey]));
+    }
+  };
+  for (const [key, rule] of own) if (restricts(rule) && catalog.relations[key]?.children.length) visit(key, rule, new Set([key]));
+  return rules;
 }
 
 function governedRelations(relations: ReadonlyMap<string, RelationAccess>, rules: ReadonlyMap<string, TableRule>, catalog: Catalog): Map<string, Governance> {
@@ -261,7 +325,10 @@ function governedRelations(relations: ReadonlyMap<string, RelationAccess>, rules
     if (!catalog.relations[key]?.children.length) continue;
     const seen = new Set<string>();
     descendants(key, seen);
-    const governedChildren = [...seen].filter((c) => own.has(c));
+    // Descendants under the same filter and masks (those that took this relation's rule) are read
+    // correctly by the parent's own substitution: the filter and masks apply to every row it scans.
+    const mine = rules.get(key);
+    const governedChildren = [...seen].filter((c) => own.has(c) && !(isGoverned(mine) && sameGovernance(mine, rules.get(c))));
     if (governedChildren.length > 0) (entry(key).governedChildren as string[]).push(...governedChildren);
   }
   return governed;
