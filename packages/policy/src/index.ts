@@ -40,3 +40,4 @@ export { validateScopeAgainstCatalog } from "./scope/row-filter.js";
 export type { Governance } from "./scope/access.js";
 export { maskExpression } from "./rewrite/masks.js";
 export { rewriteStatement, rewriteStatements } from "./rewrite/apply.js";
+export { namesFilterSecrets } from "./rewrite/explain-guard.js";

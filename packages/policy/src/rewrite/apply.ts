@@ -4,6 +4,7 @@ import type { AccessView, RelationAccess } from "../scope/access.js";
 import { catalogRewriteNeeded as virtualCatalogRewriteNeeded, virtualCatalogSource } from "./catalog.js";
 import type { RewriteContext } from "./context.js";
 import { deparseVerified } from "./deparse.js";
+import { refuseExplainNamingFilterSecrets } from "./explain-guard.js";
 import { rewriteDmlTarget } from "./dml-check.js";
 import { rowFilterExpression } from "./filter.js";
 import { str, templateExpression, walk } from "./ast.js";
@@ -255,7 +256,10 @@ export function rewriteStatements(statements: readonly PlannedStatement[], view:
       // Backstop for Context.mask: the hash key must never reach a plan EXPLAIN prints.
       if (ctx.usesMaskKey && "ExplainStmt" in s.raw.stmt)
         throw new Refusal("rewrite_failed", "EXPLAIN of a statement that reads a hash-masked column is not available: the plan would print the mask's key; run the statement itself");
-      if (ctx.changed) text = deparseVerified(s.raw.stmt);
+      if (ctx.changed) {
+        text = deparseVerified(s.raw.stmt);
+        refuseExplainNamingFilterSecrets(s.raw.stmt, text, view);
+      }
     } catch (error) {
       throw new StatementRefusal(i, asRefusal(error));
     }

@@ -55,6 +55,7 @@ export const RULES = {
   masked_column_oracle: "The statement would use the clear value of a masked column where its result could reveal it (a write's WHERE, SET, ON CONFLICT or MERGE condition); only the masked value may be used.",
   row_filter_view: "A materialized view, or a view that cannot be expanded, reads a table with a row filter or masks: its rows were not computed under them.",
   catalog_unanswerable: "This catalog query cannot be answered without revealing objects, statistics or definitions the link cannot see.",
+  explain_row_filter: "EXPLAIN prints the statement that runs, the link's row filters included; refused where a row filter uses a column the link cannot see.",
   rewrite_failed: "The rewritten statement (row filters, masks, virtual catalog) could not be produced and verified; nothing was run.",
 } as const;
 
