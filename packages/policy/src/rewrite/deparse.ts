@@ -2,6 +2,8 @@ import { deparseSync } from "pgsql-deparser";
 import { Refusal } from "../analyze/refusal.js";
 import { parseSql, type PgNode } from "../parse/parse.js";
 
+export const MAX_REWRITTEN_CHARS = 256 * 1024;
+
 // Fields that say where text was, not what it means.
 const POSITION_KEY = /^(location|stmt_location|stmt_len)$|_(start|end)$/;
 
@@ -45,6 +47,9 @@ export function deparseVerified(stmt: PgNode): string {
   } catch (error) {
     throw new Refusal("rewrite_failed", `the rewritten statement could not be printed (${(error as Error)?.message ?? String(error)})`);
   }
+  // A bound on what the gateway prints, parses back and sends (views are also bounded while they expand).
+  if (text.length > MAX_REWRITTEN_CHARS)
+    throw new Refusal("rewrite_failed", `the statement is too complex to rewrite: its rewritten text would exceed ${MAX_REWRITTEN_CHARS / 1024} KB`);
   const parsed = parseSql(text);
   if (!parsed.ok || parsed.statements.length !== 1 || !sameTree(parsed.statements[0]!.stmt, stmt))
     throw new Refusal("rewrite_failed", "the rewritten statement did not read back as the statement that was checked");

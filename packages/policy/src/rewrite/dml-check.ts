@@ -4,6 +4,7 @@ import type { PgNode } from "../parse/parse.js";
 import type { Governance, RelationAccess } from "../scope/access.js";
 import { andAll, clone, list, nodeType, replaceNode, str, strNode, template, templateExpression } from "./ast.js";
 import type { RewriteContext } from "./context.js";
+import { leakproofConjuncts } from "./pushdown.js";
 import { columnRefsIn, outputName, returningItems, setReturningItems, targetRefsAtLevel } from "./dml-returning.js";
 import { ROW_FILTER_VIOLATION_MARKER, type RewriteAnchor, type RewritePlan } from "./types.js";
 
@@ -37,7 +38,17 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
   // The parser omits inh when it is false (ONLY): present and true means descendants are written too.
   if (g.governedChildren.length > 0 && rv.inh === true)
     throw refuse(`${VERB[kind]} on ${rel.key} would also change rows of ${g.governedChildren.join(", ")}, which have a row filter or masks on this link; use ${VERB[kind]} … ONLY ${rel.key}, or write the child table itself`, rel);
-  if (g.masks.size > 0) refuseOracles(rel, g, plan);
+  if (g.masks.size > 0) {
+    refuseOracles(rel, g, plan);
+    // The catalog does not say which columns a named constraint covers: it might be a masked one,
+    // whose clear value a guessed conflict would then confirm.
+    const oc = kind === "InsertStmt" ? (stmt.onConflictClause as PgNode | undefined) : undefined;
+    if (oc?.infer && typeof (oc.infer as PgNode).conname === "string")
+      throw maskedColumnOracle(
+        `ON CONFLICT ON CONSTRAINT on ${rel.key}, which has masked columns (${[...g.masks.keys()].join(", ")}), cannot be proven not to test their clear values; name the columns: ON CONFLICT (col, …)`,
+        rel.key,
+      );
+  }
   const qualifier = ((rv.alias as PgNode | undefined)?.aliasname as string | undefined) ?? (rv.relname as string);
   const items = maskReturning(kind, stmt, rel, g, qualifier, ctx, plan);
 
@@ -51,12 +62,7 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
     );
   }
   if (g.rowFilter === undefined) return { writeCheck: false };
-  if (kind === "UpdateStmt" || kind === "DeleteStmt") {
-    const filter = ctx.rowFilter(rel, qualifier);
-    if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
-    const where = stmt.whereClause as PgNode | undefined;
-    stmt.whereClause = where ? andAll([where, filter]) : filter;
-  }
+  if (kind === "UpdateStmt" || kind === "DeleteStmt") guardWhere(stmt, rel, g, qualifier, ctx);
   if (kind === "DeleteStmt") {
     ctx.note(`${rel.key}: DELETE limited to rows inside the row filter`);
     return { writeCheck: false };
@@ -65,6 +71,31 @@ export function rewriteDmlTarget(anchor: DmlAnchor, ctx: RewriteContext, plan: R
   withCheck(anchor, stmt, items, rel, qualifier, ctx);
   ctx.note(`${rel.key}: ${VERB[kind]} checked against the row filter (a row outside it is refused)`);
   return { writeCheck: true };
+}
+
+/**
+ * UPDATE/DELETE touch only rows inside the filter, and the caller's conditions (its WHERE, the join
+ * conditions of UPDATE … FROM / DELETE … USING) are only ever evaluated on such rows: the planner
+ * orders ANDed quals by cost, so `WHERE <filter> AND address::int IS NULL` could run the cast on a
+ * row outside the filter and its error would name the value (an oracle RLS does not have). The
+ * caller's WHERE therefore sits in `CASE WHEN <filter> THEN <where> ELSE false END`, which
+ * PostgreSQL evaluates in order. Leakproof `col op const` conjuncts (pushdown.ts's rule) are copied
+ * outside the CASE so an index still finds `WHERE id = 5`; they can neither fail nor say anything
+ * about a row except whether it matches. SET and RETURNING run only on rows the WHERE accepted.
+ */
+function guardWhere(stmt: PgNode, rel: RelationAccess, g: Governance, qualifier: string, ctx: RewriteContext): void {
+  const filter = ctx.rowFilter(rel, qualifier);
+  if (!filter) throw refuse(`the row filter of ${rel.key} could not be applied`, rel);
+  const where = stmt.whereClause as PgNode | undefined;
+  if (!where) {
+    stmt.whereClause = filter;
+    return;
+  }
+  const alone = list(stmt.fromClause).length + list(stmt.usingClause).length === 0;
+  const pushed = leakproofConjuncts(stmt, qualifier, alone, rel, new Set(g.masks.keys()), qualifier);
+  const gated = templateExpression("SELECT CASE WHEN __pc_in THEN __pc_where ELSE false END");
+  substitute(gated, { __pc_in: clone(filter), __pc_where: where }, qualifier);
+  stmt.whereClause = andAll([filter, ...pushed, gated]);
 }
 
 /**
@@ -161,9 +192,12 @@ function maskReturning(kind: DmlAnchor["stmtKind"], stmt: PgNode, rel: RelationA
 }
 
 /**
- * INSERT … ON CONFLICT DO UPDATE, in row-level security's order: the proposed row (`excluded`) must be
- * inside the filter, then the caller's ON CONFLICT WHERE decides, then an existing row outside the
- * filter is refused (never silently skipped, never updated); the updated row is checked by the CTE.
+ * INSERT … ON CONFLICT DO UPDATE: the proposed row (`excluded`) must be inside the filter, then an
+ * existing row outside the filter is refused (never silently skipped, never updated), and only then
+ * does the caller's ON CONFLICT WHERE decide; the updated row is checked by the CTE. Unlike RLS
+ * (which runs the caller's WHERE first), the caller's WHERE and SET never see an existing row
+ * outside the filter: its cast errors would name values, and skipped-vs-refused would answer
+ * whatever it tests. Such a row gets the same refusal whatever the caller wrote.
  * The raising arms read the existing row's ctid, so the planner cannot fold them into an error before
  * any row is seen.
  */
@@ -177,7 +211,7 @@ function conflictCheck(stmt: PgNode, rel: RelationAccess, qualifier: string, ctx
   const raise = (what: string): string =>
     `CAST(pg_catalog.textcat('${ROW_FILTER_VIOLATION_MARKER}:${what}', pg_catalog.left(CAST(__pc_q.ctid AS text), 0)) AS integer) OPERATOR(pg_catalog.=) 1`;
   const check = templateExpression(
-    `SELECT CASE WHEN __pc_new IS NOT TRUE THEN ${raise("proposed")} WHEN __pc_where IS NOT TRUE THEN false WHEN __pc_old IS TRUE THEN true ELSE ${raise("conflict")} END`,
+    `SELECT CASE WHEN __pc_new IS NOT TRUE THEN ${raise("proposed")} WHEN __pc_old IS NOT TRUE THEN ${raise("conflict")} WHEN __pc_where IS TRUE THEN true ELSE false END`,
   );
   const where = (oc.whereClause as PgNode | undefined) ?? templateExpression("SELECT true");
   substitute(check, { __pc_new: proposed, __pc_where: where, __pc_old: existing }, qualifier);

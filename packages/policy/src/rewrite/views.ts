@@ -7,6 +7,10 @@ import type { RewriteContext } from "./context.js";
 import type { RewriteAnchor, RewritePlan } from "./types.js";
 
 const MAX_VIEW_DEPTH = 16;
+// Views joining a view to itself expand exponentially (vvN = vv(N-1) ⋈ vv(N-1): 2^N copies), and
+// the expansion is synchronous CPU in the gateway. Counted per statement while it happens.
+export const MAX_VIEW_EXPANSIONS = 200;
+const expansions = new WeakMap<RewriteContext, number>();
 
 // Parsed once per catalog (a new catalog version is a new object); a fresh copy per expansion,
 // because the rewrite changes the tree it is given.
@@ -43,6 +47,10 @@ export function expandView(anchor: Extract<RewriteAnchor, { kind: "source" }>, c
   if (rel.relation.kind === "materialized_view") throw refuse("its stored rows were computed without them; read the tables instead");
   if (rel.relation.kind !== "view") throw refuse("it cannot be expanded");
   if (depth >= MAX_VIEW_DEPTH) throw refuse("views nest too deeply to expand");
+  const count = (expansions.get(ctx) ?? 0) + 1;
+  expansions.set(ctx, count);
+  if (count > MAX_VIEW_EXPANSIONS)
+    throw new Refusal("rewrite_failed", `the statement is too complex to rewrite: it expands too many views over tables with row filters or masks (more than ${MAX_VIEW_EXPANSIONS}); read the tables, or fewer views`, undefined, rel.key);
   const governance = ctx.view.governed.get(rel.key)!;
   if (governance.rowFilter !== undefined || governance.masks.size > 0) throw refuse("it has a row filter or masks of its own, which cannot be combined with expanding it");
   const tree = definitionTree(ctx.view.catalog, rel.key, rel.relation.definition);
