@@ -203,6 +203,10 @@ export function rlsRefused(o: Outcome): boolean {
  *  - RLS checks the proposed row of INSERT … ON CONFLICT DO NOTHING even when a conflict skips it;
  *    a skipped row is never written, so we do not check it: nothing is written either way, and the
  *    conflict it reveals is revealed by RLS too for a proposed row inside the filter.
+ *  - INSERT … ON CONFLICT DO UPDATE on an existing row outside the filter: RLS evaluates the caller's
+ *    ON CONFLICT WHERE on that row first (a false WHERE skips it silently, a cast error names its
+ *    values), we refuse it before the caller's WHERE or SET reads it, whatever they say. Nothing is
+ *    written either way.
  */
 const TOLERATED: { pattern: RegExp; when: (mine: Outcome, baseline: string | undefined) => boolean }[] = [
   { pattern: /^(INSERT|UPDATE)\b/, when: (mine) => !mine.ok && /^23/.test(mine.code ?? "") },
@@ -224,6 +228,8 @@ export function agree(sql: string, mine: Outcome, theirs: Outcome, baseline?: st
   }
   if (!theirs.ok) return mine.ok || mine.code !== theirs.code ? `${sql}\n  RLS: ${theirs.code} ${theirs.message}; we: ${mine.ok ? "succeeded" : `${mine.code} ${mine.message}`}` : undefined;
   if (!mine.ok) {
+    const conflictFirst = /ON CONFLICT .*DO UPDATE/.test(sql) && mine.code === "22P02" && mine.message!.includes(`${ROW_FILTER_VIOLATION_MARKER}:conflict`);
+    if (conflictFirst && theirs.count === 0 && baseline !== undefined && theirs.state === baseline) return undefined;
     if (OUR_EXTRA_ERRORS.some((e) => e.code === mine.code && e.message.test(mine.message ?? ""))) return undefined;
     return `${sql}\n  RLS succeeded, we failed: ${mine.code} ${mine.message}`;
   }
