@@ -1,4 +1,4 @@
-import { hiddenNames, visibleObjects } from "@portcullis/policy";
+import { hiddenNames, MASK_KINDS, visibleObjects } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { escapeUnsafe, formatRelation, parseQualifiedName, SCHEMA_LEGEND, tableDescription } from "./schema-format.js";
@@ -13,6 +13,7 @@ const output = z.object({
     name: z.string().describe("schema.table"),
     kind: z.string(),
     access: z.enum(["read", "write", "admin"]),
+    rowFiltered: z.boolean().optional().describe("true: this link sees only the rows its row filter allows"),
     description: z.string().optional(),
     columns: z.array(
       z.object({
@@ -21,6 +22,7 @@ const output = z.object({
         nullable: z.boolean(),
         primaryKey: z.boolean(),
         references: z.string().optional().describe("schema.table.column of a single-column foreign key"),
+        mask: z.enum(MASK_KINDS).optional().describe("values come back masked this way, as text; comparisons, joins and grouping see the masked value"),
         description: z.string().optional(),
       }),
     ),
@@ -31,7 +33,7 @@ const output = z.object({
 export const describeTableTool: TypedTool<typeof input> = {
   name: "describe_table",
   title: () => "Describe a table",
-  description: () => "Columns (types, nullability, keys, foreign keys) and descriptions of one table or view.",
+  description: () => "Columns (types, nullability, keys, foreign keys, masks) and descriptions of one table or view; says when the link sees only some of its rows.",
   input,
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
@@ -60,6 +62,7 @@ export const describeTableTool: TypedTool<typeof input> = {
       name: relation.key,
       kind: relation.kind as string,
       access: relation.access,
+      ...(relation.rowFiltered ? { rowFiltered: true } : {}),
       ...(description ? { description } : {}),
       columns: relation.columns.map((c) => {
         const note = notes?.get(c.name);
@@ -69,6 +72,7 @@ export const describeTableTool: TypedTool<typeof input> = {
           nullable: c.nullable,
           primaryKey: c.primaryKey,
           ...(c.references ? { references: c.references } : {}),
+          ...(c.mask ? { mask: c.mask } : {}),
           ...(note ? { description: note } : {}),
         };
       }),

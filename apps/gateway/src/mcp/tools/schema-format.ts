@@ -152,6 +152,7 @@ export function formatRelation(relation: VisibleRelation, descriptions: Descript
   const flags: string[] = [];
   if (relation.kind !== "table") flags.push(relation.kind.replace("_", " "));
   if (relation.access !== "read") flags.push(relation.access);
+  if (relation.rowFiltered) flags.push("row-filtered");
   const head = `## ${displayText(relation, defaultSchema)}${flags.length ? ` (${flags.join(", ")})` : ""}`;
   const description = tableDescription(relation, descriptions);
   const lines = [description ? `${head} — ${oneLine(description)}` : head];
@@ -159,6 +160,7 @@ export function formatRelation(relation: VisibleRelation, descriptions: Descript
     let line = `${ident(column.name)} ${escapeUnsafe(shortType(column.type))}`;
     if (column.primaryKey) line += " PK";
     if (column.nullable && !column.primaryKey) line += " null";
+    if (column.mask) line += ` masked(${column.mask})`;
     if (column.references) {
       const [schema, table, col] = splitReference(column.references);
       line += ` -> ${displayText({ schema, name: table }, defaultSchema)}.${ident(col)}`;
@@ -182,4 +184,6 @@ function splitReference(reference: string): [string, string, string] {
   return [rest.slice(0, dot), rest.slice(dot + 1), column];
 }
 
-export const SCHEMA_LEGEND = "Columns are NOT NULL unless marked null; PK = primary key; -> = foreign key.";
+export const SCHEMA_LEGEND =
+  "Columns are NOT NULL unless marked null; PK = primary key; -> = foreign key; masked(kind) = values come back masked, as text " +
+  "(comparisons, joins and grouping see the masked value); row-filtered = this link sees only some of the table's rows.";
