@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { StatementAnalyzer } from "../src/analyze/analyzer.js";
+import { generic } from "../src/analyze/expressions.js";
+import { permissiveFrame } from "../src/analyze/tree.js";
 import { createPolicyChecker } from "../src/decide/checker.js";
 import { parseSql, type PgNode } from "../src/parse/parse.js";
 import type { RewriteAnchor } from "../src/rewrite/types.js";
@@ -165,10 +167,26 @@ describe("column anchors", () => {
     expect(columns("UPDATE invoice SET total = 1 WHERE total = 0 RETURNING total", SCOPES.write)).toEqual([]);
   });
 
+  it("GROUP BY inside GROUPING SETS / ROLLUP resolves an input column first, so it is anchored", () => {
+    expect(columns("SELECT country FROM customer GROUP BY ROLLUP (country)")).toEqual(["source public.customer.country", "source public.customer.country"]);
+  });
+
   it("names resolving to a CTE, a subquery or an output column are not relation columns", () => {
     expect(columns("WITH t AS (SELECT 1 AS x) SELECT x FROM t")).toEqual([]);
     expect(columns("SELECT s.y FROM (SELECT 1 AS y) s")).toEqual([]);
     expect(columns("SELECT name AS n FROM genre ORDER BY n")).toEqual(["source public.genre.name"]);
+  });
+});
+
+describe("a RangeVar without a wrapper (no anchor possible) outside DDL", () => {
+  it("is refused where the rewrite would have to act, and checked as before elsewhere", () => {
+    const walk = (scope: Scope, relname: string) => () =>
+      generic(new StatementAnalyzer(accessView(scope, chinookCatalog)), { relation: { relname, inh: true } }, permissiveFrame(null), {});
+    expect(walk(FULL_GOVERNING, "playlist")).toThrow(/row filters, masks or catalog view cannot be applied/);
+    expect(walk(SCOPES.read, "pg_class")).toThrow(/cannot be applied/);
+    expect(walk(FULL_GOVERNING, "album")).not.toThrow();
+    expect(walk(SCOPES.full, "pg_class")).not.toThrow();
+    expect(walk(SCOPES.read, "employee")).toThrow(/does not exist/);
   });
 });
 

@@ -3,7 +3,7 @@ import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { unsupported } from "./dispatch.js";
 import { checkFunction, checkOperator, typeCast } from "./functions.js";
-import { columnRef, rangeVarReference, relationFromRangeVar } from "./names.js";
+import { bareRangeVar, columnRef, rangeVarReference } from "./names.js";
 import { select } from "./select.js";
 import { isBareRangeVar, list, nodeType, str, strings, type ExprContext, type Frame } from "./tree.js";
 
@@ -83,7 +83,7 @@ export function generic(a: StatementAnalyzer, node: unknown, frame: Frame, ctx: 
           // Fields typed RangeVar arrive unwrapped (no {"RangeVar": ...} around them).
           if (isBareRangeVar(value)) {
             if (onRangeVar) onRangeVar(value as PgNode);
-            else relationFromRangeVar(a, value as PgNode, false);
+            else bareRangeVar(a, value as PgNode);
             continue;
           }
           generic(a, value, frame, ctx, onRangeVar);
@@ -106,12 +106,13 @@ function sortOrGroupItem(a: StatementAnalyzer, item: PgNode, frame: Frame, ctx: 
   if (t?.[0] === "ColumnRef" && ctx.outputNames) {
     const fields = list(t[1].fields);
     const only = fields.length === 1 ? str(fields[0]) : undefined;
-    // ORDER BY prefers an output column of that name; GROUP BY prefers the input column.
-    if (only !== undefined && ctx.outputNames.includes(only) && (outputFirst || !inputHasHidden(only, frame))) return;
+    // ORDER BY prefers an output column of that name; GROUP BY prefers an input column of this level
+    // (then it is checked, and anchored, as the column reference it is).
+    if (only !== undefined && ctx.outputNames.includes(only) && (outputFirst || !inputHas(only, frame))) return;
   }
   generic(a, item, frame, { outputNames: ctx.outputNames });
 }
 
-function inputHasHidden(name: string, frame: Frame): boolean {
-  return frame.entries.some((e) => e.columns?.some((c) => c.name === name && c.hidden));
+function inputHas(name: string, frame: Frame): boolean {
+  return frame.entries.some((e) => e.columns?.some((c) => c.name === name));
 }

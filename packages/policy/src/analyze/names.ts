@@ -92,6 +92,19 @@ export function rangeVarReference(a: StatementAnalyzer, wrapper: PgNode, rv: PgN
 }
 
 /**
+ * A RangeVar-typed field outside DDL (no `{ RangeVar }` wrapper, so no anchor the rewrite could
+ * replace): fine for plain relations, refused where the rewrite would have to act — a governed
+ * relation, or a system catalog on a link whose catalog reads are answered virtually. No statement
+ * the analyzer accepts reaches this today; it keeps an unforeseen one from skipping the rewrite.
+ */
+export function bareRangeVar(a: StatementAnalyzer, rv: PgNode): void {
+  const rel = relationFromRangeVar(a, rv, false);
+  if (rel ? a.view.governed.has(rel.key) : a.view.hidesSomething)
+    throw unsupported(`${rel?.key ?? String(rv.relname)} is referenced where the link's row filters, masks or catalog view cannot be applied`);
+  if (!rel) a.systemRefs++;
+}
+
+/**
  * A column of a relation-backed range entry, for the rewrite (masks, DML checks, requalification).
  * `column` is the relation's own column name (not an alias's), or "*" for `t.*`, `*` and `t`.
  */
