@@ -18,6 +18,9 @@ const MAX_EXECUTED = 400;
 // another name, other oids and statistics; the virtual catalog has its own differential test) cannot
 // be compared between two databases: they still run, and still may not leak, but are not compared.
 const UNSTABLE = /\b(LIMIT|OFFSET|now|current_\w+|random|txid_current|pg_\w+|information_schema|DISTINCT ON)\b/i;
+// An aggregate of rows into one value without ORDER BY lists them in scan order, and the truth copy's
+// physical order differs (its masked columns were rewritten in place).
+const UNORDERED_AGG = /\b(json|jsonb|array|string|xml)_agg\s*\((?:(?!ORDER BY)[^)])*\)/i;
 
 let ours: TestDatabase;
 let catalog: Catalog;
@@ -120,7 +123,7 @@ describe("fuzz: the rewrite against row-level security and the masked ground tru
       executed++;
       if (verdict.rewrite) rewritten++;
       const write = !verdict.readOnly;
-      const unstable = UNSTABLE.test(sql);
+      const unstable = UNSTABLE.test(sql) || UNORDERED_AGG.test(sql);
       const [mine, theirs] = await Promise.all([runOurs(a, sql, verdict, bindings(), write), unstable ? undefined : runTruth(b, truth, sql, ATTRS, write)]);
       for (const v of clearValuesIn(mine, truth.clearValues)) leaks.push(`${sql}\n  returned the clear value ${v}`);
       if ((mine.rows?.length ?? 0) > 0) withRows++;
