@@ -3,7 +3,7 @@ import { CATALOG_FUNCTIONS_PATTERN } from "../rules/functions.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { VIRTUAL_CATALOG_COVERED, virtualCatalogCovers } from "../rewrite/catalog.js";
-import type { AccessView } from "../scope/access.js";
+import type { AccessView, RelationAccess } from "../scope/access.js";
 import { ALWAYS_DENIED_CATALOGS, HARMLESS_CATALOGS } from "./catalogs.js";
 import { ddlNotPermitted } from "./ddl.js";
 import { checkFunction, checkTypeName } from "./functions.js";
@@ -100,10 +100,75 @@ export function catalogFunction(a: StatementAnalyzer, shown: string, args: PgNod
   const name = shown.slice(shown.lastIndexOf(".") + 1);
   if (name.startsWith("to_reg")) return toReg(a, name, shown, args);
   if (SIZE_FUNCTIONS.has(name) && a.view.governed.size > 0) return relationSize(a, shown, args);
+  // currtid2('invoice', '(6,1)') answers whether a page exists: a table's size, rows the link may not see.
+  if (name.startsWith("currtid")) throw catalogUnanswerable(`function ${shown} is not available on this link: it reveals how large a table is`);
+  const objectAt = objectArgument(name, args.length);
   for (const [i, arg] of args.entries()) {
-    const problem = argumentProblem(a, arg, frame, i === 0);
+    const problem = argumentProblem(a, arg, frame, i === 0 || i === objectAt);
     if (problem) throw catalogUnanswerable(`function ${shown}: argument ${i + 1} ${problem}, so it could name an object this link cannot see`);
   }
+  const columnAt = COLUMN_FUNCTIONS[name]?.(args.length);
+  if (columnAt) columnArgument(a, shown, args, columnAt, frame);
+}
+
+/** has_table_privilege(role, table, privilege): with a role first, the object is the second argument. */
+function objectArgument(name: string, count: number): number {
+  if (name === "has_column_privilege") return count === 4 ? 1 : 0;
+  if (name.startsWith("has_") || name === "pg_has_role") return count === 3 ? 1 : 0;
+  return 0;
+}
+
+/** Functions taking a relation and one of its columns (by number or name): [relation, column] positions. */
+const COLUMN_FUNCTIONS: Record<string, (count: number) => [number, number] | undefined> = {
+  col_description: () => [0, 1],
+  has_column_privilege: (count) => (count === 4 ? [1, 2] : [0, 1]),
+  pg_get_serial_sequence: () => [0, 1],
+};
+
+/**
+ * A column argument names a hidden column as surely as a hidden table's name does
+ * (col_description('customer'::regclass, 12) printed a hidden column's comment): it must be a visible
+ * column of a visible relation, both literals, or the attrelid and attnum/attname of one pg_attribute
+ * row the virtual catalog answers (psql's col_description(a.attrelid, a.attnum)). Anything else is
+ * refused, a column that does not exist as one that is hidden.
+ */
+function columnArgument(a: StatementAnalyzer, shown: string, args: PgNode[], [relAt, colAt]: [number, number], frame: Frame): void {
+  const refuse = (): never => {
+    throw catalogUnanswerable(
+      `function ${shown} is answered on this link only for a column it can see, named as a literal with its relation, or as attrelid and attnum/attname of one pg_attribute row`,
+    );
+  };
+  const relArg = stripCasts(args[relAt]);
+  const colArg = stripCasts(args[colAt]);
+  if (!relArg || !colArg) return refuse();
+  const relRef = nodeType(relArg)?.[0] === "ColumnRef" ? catalogColumn(a, strings((relArg.ColumnRef as PgNode).fields), frame) : undefined;
+  const colRef = nodeType(colArg)?.[0] === "ColumnRef" ? catalogColumn(a, strings((colArg.ColumnRef as PgNode).fields), frame) : undefined;
+  if (relRef && colRef) {
+    if (relRef.entry === colRef.entry && relRef.key === "pg_catalog.pg_attribute" && relRef.column === "attrelid" && (colRef.column === "attnum" || colRef.column === "attname")) return;
+    return refuse();
+  }
+  const relText = literalString(relArg) ?? (nodeType(relArg)?.[0] === "A_Const" ? numericLiteral(relArg.A_Const as PgNode) : undefined);
+  const colText = literalString(colArg) ?? (nodeType(colArg)?.[0] === "A_Const" ? numericLiteral(colArg.A_Const as PgNode) : undefined);
+  if (relText === undefined || colText === undefined) return refuse();
+  let rel: RelationAccess | undefined;
+  if (/^\s*\d+\s*$/.test(relText)) rel = [...a.view.relations.values()].find((r) => r.relation.oid === Number(relText));
+  else {
+    const parts = splitQualified(relText);
+    const system = parts.length === 2 ? SYSTEM_SCHEMAS.has(parts[0]!) : parts.length === 1 && isSystemRelation(a, "pg_catalog", parts[0]!);
+    if (system) return; // a system catalog's columns hide nothing
+    rel = resolveRelationName(a, parts, false);
+  }
+  if (!rel) return refuse();
+  const relation = rel.relation;
+  const visible = relation.columns.map((c, i) => ({ name: c.name, num: relation.attnums?.[i] })).filter((c) => !rel!.hiddenColumns.has(c.name));
+  const ok = /^\s*-?\d+\s*$/.test(colText) ? visible.some((c) => c.num === Number(colText)) : visible.some((c) => c.name === colText);
+  if (!ok) refuse();
+}
+
+function stripCasts(node: PgNode | undefined): PgNode | undefined {
+  let cur = node;
+  for (let t = nodeType(cur); t && t[0] === "TypeCast"; t = nodeType(cur)) cur = t[1].arg as PgNode;
+  return cur;
 }
 
 /**
@@ -158,8 +223,16 @@ function argumentProblem(a: StatementAnalyzer, arg: PgNode | undefined, frame: F
   switch (kind) {
     case "TypeCast":
       return argumentProblem(a, node.arg as PgNode, frame, objectPosition);
-    case "ColumnRef":
-      return catalogColumn(a, strings(node.fields), frame) ? undefined : "is not a column of a catalog relation read in the same query";
+    case "ColumnRef": {
+      const found = catalogColumn(a, strings(node.fields), frame);
+      if (!found) return "is not a column of a catalog relation read in the same query";
+      // Only a column holding an oid names the object of its own (visible) row: a name or text
+      // column resolves through the search path (c.relname::regclass finds a hidden table of that name).
+      const type = a.view.catalog.systemColumnTypes?.[found.key]?.[a.view.catalog.systemColumns?.[found.key]?.indexOf(found.column) ?? -1];
+      if (type === undefined) return "is a catalog column of unknown type";
+      if (objectPosition ? !OID_TYPES.has(type) : TEXT_TYPES.test(type)) return `is the ${type} column ${found.column}, which resolves names rather than holding an object's oid`;
+      return undefined;
+    }
     case "A_Const": {
       if (node.isnull || node.boolval !== undefined) return undefined;
       const text = literalString(arg) ?? numericLiteral(node);
@@ -222,29 +295,44 @@ function visibleOids(view: AccessView): Set<number> {
   return set;
 }
 
+/** Types whose values are oids: a column of one, read from a virtual catalog row, names a visible object. */
+const OID_TYPES = new Set(["oid", "regclass", "regproc", "regprocedure", "regoper", "regoperator", "regtype", "regnamespace", "regrole", "regcollation", "regconfig", "regdictionary", "pg_node_tree"]);
+/** Text-like types (information_schema's sql_identifier and character_data are domains over them). */
+const TEXT_TYPES = /(^|\.)(name|text|character varying|character|bpchar|cstring|unknown|sql_identifier|character_data|yes_or_no)(\(\d+\))?(\[\])?$/;
+
+interface CatalogColumnRef {
+  key: string;
+  column: string;
+  entry: RangeEntry;
+}
+
 /**
  * Whether `fields` (a column reference) reads a column of a catalog range entry the virtual catalog
  * answers (or a harmless catalog), resolving as PostgreSQL does: the nearest level that has the name.
  */
-function catalogColumn(a: StatementAnalyzer, fields: string[], frame: Frame): boolean {
-  if (fields.length === 0 || fields.length > 3) return false;
+function catalogColumn(a: StatementAnalyzer, fields: string[], frame: Frame): CatalogColumnRef | undefined {
+  if (fields.length === 0 || fields.length > 3) return undefined;
   const column = fields[fields.length - 1]!;
   if (fields.length >= 2) {
     const entry = findEntry(fields.slice(0, -1), frame);
-    return !!entry && catalogEntryHas(a, entry, column) === true;
+    return entry && entry.catalog && catalogEntryHas(a, entry, column) === true ? { key: entry.catalog, column, entry } : undefined;
   }
   for (let f: Frame | null = frame; f; f = f.parent) {
-    let found: boolean | undefined;
+    let found: RangeEntry | undefined;
     for (const e of f.entries) {
       if (e.qualifiedOnly) continue;
       const has = catalogEntryHas(a, e, column);
-      if (has === "unknown") return false;
-      if (has === false && e.columns?.some((c) => c.name === column)) return false;
-      if (has === true) found = true;
+      if (has === "unknown") return undefined;
+      if (has === false && e.columns?.some((c) => c.name === column)) return undefined;
+      if (has === true) {
+        // Two entries with the name: PostgreSQL calls it ambiguous; either way, not one known row.
+        if (found) return undefined;
+        found = e;
+      }
     }
-    if (found) return true;
+    if (found) return { key: found.catalog!, column, entry: found };
   }
-  return false;
+  return undefined;
 }
 
 /** true / false for a catalog entry that has / lacks the column; "unknown" for an opaque other entry. */

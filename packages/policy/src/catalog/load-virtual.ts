@@ -1,5 +1,6 @@
 import { VIRTUAL_STATS, VIRTUAL_TABLES, VIRTUAL_VIEWS } from "../analyze/catalogs.js";
 import { parseSql, type PgNode } from "../parse/parse.js";
+import { isDeniedFunction } from "../rules/functions.js";
 import type { CatalogObjectRef, CatalogRelation } from "./types.js";
 
 // What the catalog loader collects for the virtual catalog (rewrite/catalog.ts): the hidden sets' raw
@@ -48,7 +49,8 @@ export function virtualCatalogQueries(USER_NAMESPACE: string) {
         JOIN pg_class c ON c.oid = d.refobjid AND c.relkind = 'v' AND c.oid <> v.oid)
       SELECT n.nspname || '.' || c.relname AS key, pg_get_viewdef(c.oid) AS definition
       FROM v JOIN pg_class c ON c.oid = v.oid JOIN pg_namespace n ON n.oid = c.relnamespace ORDER BY 1`,
-    systemColumns: `SELECT n.nspname || '.' || c.relname AS key, array_agg(a.attname::text ORDER BY a.attnum) AS columns
+    systemColumns: `SELECT n.nspname || '.' || c.relname AS key, array_agg(a.attname::text ORDER BY a.attnum) AS columns,
+        array_agg(format_type(a.atttypid, NULL) ORDER BY a.attnum) AS types
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid
       WHERE n.nspname || '.' || c.relname IN (${VIRTUAL_COVERED}) AND a.attnum > 0 AND NOT a.attisdropped
       GROUP BY 1 ORDER BY 1`,
@@ -84,9 +86,12 @@ export function virtualCatalogData(rows: Rows, byOid: Map<string, CatalogRelatio
   for (const v of rows.systemViews as { key: string; definition: string | null }[])
     if (v.definition) systemViews[v.key] = v.definition;
   const systemColumns: Record<string, string[]> = {};
-  for (const c of rows.systemColumns as { key: string; columns: string[] }[])
+  const systemColumnTypes: Record<string, string[]> = {};
+  for (const c of rows.systemColumns as { key: string; columns: string[]; types: string[] }[]) {
     systemColumns[c.key] = c.columns;
-  return { schemaObjects, systemViews, systemColumns };
+    systemColumnTypes[c.key] = c.types;
+  }
+  return { schemaObjects, systemViews, systemColumns, systemColumnTypes };
 }
 
 /**
@@ -95,8 +100,17 @@ export function virtualCatalogData(rows: Rows, byOid: Map<string, CatalogRelatio
  * as reading the catalog (the view is then treated as the catalog is).
  */
 export function systemRelationsRead(definition: string): string[] {
+  return definitionFacts(definition).system;
+}
+
+/**
+ * What a view's definition reads of the system catalogs and which denied built-ins it calls
+ * (unparsable: reads the catalog and calls "?", so the view is treated the worst way).
+ */
+export function definitionFacts(definition: string): { system: string[]; denied: string[] } {
   const parsed = parseSql(definition);
-  if (!parsed.ok) return ["pg_catalog.?"];
+  if (!parsed.ok) return { system: ["pg_catalog.?"], denied: ["?"] };
+  const denied = new Set<string>();
   const ctes = new Set<string>();
   const found = new Set<string>();
   const rangeVars: { schemaname?: string; relname: string }[] = [];
@@ -108,7 +122,11 @@ export function systemRelationsRead(definition: string): string[] {
     }
     for (const [key, value] of Object.entries(node as PgNode)) {
       if (key === "RangeVar") rangeVars.push(value as { schemaname?: string; relname: string });
-      else if (key === "CommonTableExpr") ctes.add((value as { ctename: string }).ctename);
+      else if (key === "FuncCall") {
+        const names = ((value as PgNode).funcname as { String?: { sval?: string } }[] | undefined)?.map((n) => n.String?.sval ?? "") ?? [];
+        const name = names[names.length - 1] ?? "";
+        if ((names.length === 1 || names[0] === "pg_catalog") && isDeniedFunction(name)) denied.add(name);
+      } else if (key === "CommonTableExpr") ctes.add((value as { ctename: string }).ctename);
       walk(value, depth + 1);
     }
   };
@@ -118,7 +136,7 @@ export function systemRelationsRead(definition: string): string[] {
     else if (rv.schemaname === "pg_catalog" || rv.schemaname === "information_schema")
       found.add(`${rv.schemaname}.${rv.relname}`);
   }
-  return [...found].sort();
+  return { system: [...found].sort(), denied: [...denied].sort() };
 }
 
 interface DependencyRow {
@@ -184,11 +202,12 @@ class Dependencies {
     }
     return [...found.values()]
       .sort((a, b) => (a.catalog < b.catalog ? -1 : a.catalog > b.catalog ? 1 : a.oid - b.oid))
-      .map((d): CatalogObjectRef =>
-        d.cols.has(0)
-          ? { oid: d.oid, catalog: d.catalog }
-          : { oid: d.oid, catalog: d.catalog, columns: [...d.cols].sort((x, y) => x - y) },
-      );
+      .map((d): CatalogObjectRef => {
+        // An expression index records the whole table (no simple column) AND each column its
+        // expressions use: dropping any of them drops it, so the columns are kept beside the 0.
+        const columns = [...d.cols].filter((c) => c !== 0).sort((x, y) => x - y);
+        return columns.length === 0 ? { oid: d.oid, catalog: d.catalog } : { oid: d.oid, catalog: d.catalog, columns };
+      });
   }
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import type pg from "pg";
 import { parseSql, policyReady, type PgNode } from "../parse/parse.js";
-import { systemRelationsRead, virtualCatalogData, virtualCatalogQueries } from "./load-virtual.js";
+import { definitionFacts, virtualCatalogData, virtualCatalogQueries } from "./load-virtual.js";
 import type { Catalog, CatalogFunction, CatalogRelation, RelationKind, Volatility } from "./types.js";
 
 const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
@@ -18,9 +18,9 @@ const QUERIES = {
       WHERE c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}`,
   // Plain views' definitions, schema-qualified (search_path is pg_catalog during the load): the
   // rewrite stage expands a view over a governed table into its definition.
-  viewDefinitions: `SELECT c.oid::int8 AS oid, pg_get_viewdef(c.oid) AS definition
+  viewDefinitions: `SELECT c.oid::int8 AS oid, c.relkind::text AS kind, pg_get_viewdef(c.oid) AS definition
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'v' AND ${USER_NAMESPACE}`,
+      WHERE c.relkind IN ('v', 'm') AND ${USER_NAMESPACE}`,
   systemRelations: `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r','p','v','m','f') AND n.nspname IN ('pg_catalog', 'information_schema')`,
   columns: `SELECT a.attrelid::int8 AS oid, a.attnum AS num, a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type,
@@ -144,9 +144,14 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     byOid.set(r.oid, rel);
     relations[`${r.schema}.${r.name}`] = rel;
   }
-  for (const v of rows.viewDefinitions as { oid: string; definition: string | null }[]) {
+  // Materialized views' definitions are read for their facts only: `definition` is what the rewrite
+  // expands, and a materialized view's rows are the stored ones.
+  const definitions = new Map<string, string>();
+  for (const v of rows.viewDefinitions as { oid: string; kind: string; definition: string | null }[]) {
     const rel = byOid.get(v.oid);
-    if (rel && v.definition) rel.definition = v.definition;
+    if (!rel || !v.definition) continue;
+    definitions.set(v.oid, v.definition);
+    if (v.kind === "v") rel.definition = v.definition;
   }
   const attnames = new Map<string, Map<number, string>>();
   for (const c of rows.columns as { oid: string; num: number; name: string; type: string; nullable: boolean; has_default: boolean }[]) {
@@ -250,18 +255,17 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
 
   // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
-  const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string> }>();
-  // System catalogs are pinned, so pg_depend records no dependency on them: the definition says.
-  for (const [oid, rel] of byOid)
-    if (rel.definition) {
-      const system = systemRelationsRead(rel.definition);
-      if (system.length > 0) direct.set(oid, { rels: new Map(), fns: new Set(), system: new Set(system) });
-    }
+  const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string>; denied: Set<string> }>();
+  // System catalogs and built-ins are pinned, so pg_depend records no dependency on them: the definition says.
+  for (const [oid, definition] of definitions) {
+    const { system, denied } = definitionFacts(definition);
+    if (system.length > 0 || denied.length > 0) direct.set(oid, { rels: new Map(), fns: new Set(), system: new Set(system), denied: new Set(denied) });
+  }
   for (const d of rows.viewDeps as { view: string; ref: string; col: number; is_function: boolean }[]) {
     const view = byOid.get(d.view);
     if (!view) continue;
     let entry = direct.get(d.view);
-    if (!entry) direct.set(d.view, (entry = { rels: new Map(), fns: new Set(), system: new Set() }));
+    if (!entry) direct.set(d.view, (entry = { rels: new Map(), fns: new Set(), system: new Set(), denied: new Set() }));
     if (d.is_function) {
       const fn = functionByOid.get(d.ref);
       if (fn && !fn.extension) entry.fns.add(`${fn.schema}.${fn.name}`);
@@ -282,6 +286,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     const reads = new Map<string, Set<string> | "all">();
     const calls = new Set<string>();
     const system = new Set<string>();
+    const denied = new Set<string>();
     const seen = new Set<string>([viewOid]);
     const stack = [viewOid];
     while (stack.length) {
@@ -289,6 +294,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       if (!cur) continue;
       for (const fn of cur.fns) calls.add(fn);
       for (const key of cur.system) system.add(key);
+      for (const name of cur.denied) denied.add(name);
       for (const [refOid, cols] of cur.rels) {
         const prev = reads.get(refOid);
         if (cols === "all" || prev === "all") reads.set(refOid, "all");
@@ -306,10 +312,11 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     });
     view.calls = [...calls].sort();
     if (system.size > 0) view.readsCatalog = [...system].sort();
+    if (denied.size > 0) view.deniedCalls = [...denied].sort();
   }
   for (const rel of Object.values(relations)) if (rel.kind === "view" && !rel.reads) rel.reads = [];
 
-  const { schemaObjects, systemViews, systemColumns } = virtualCatalogData(rows, byOid);
+  const { schemaObjects, systemViews, systemColumns, systemColumnTypes } = virtualCatalogData(rows, byOid);
   const availableExtensions: Record<string, { trusted: boolean }> = {};
   for (const e of rows.availableExtensions as { name: string; trusted: boolean }[]) availableExtensions[e.name] = { trusted: e.trusted };
 
@@ -338,6 +345,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     schemaObjects,
     systemViews,
     systemColumns,
+    systemColumnTypes,
   };
   const version = createHash("sha256").update(JSON.stringify(content)).digest("hex").slice(0, 24);
   return { version, loadedAt: new Date().toISOString(), ...content };

@@ -36,6 +36,11 @@ export interface CatalogRelation {
    * runs with its owner's rights over the real catalog, so it lists hidden objects too.
    */
   readsCatalog?: string[];
+  /**
+   * Views and materialized views: denied built-ins the definition calls, transitively (query_to_xml,
+   * ts_stat…: they run SQL text, which no dependency records). Such a view reads what it likes.
+   */
+  deniedCalls?: string[];
   comment?: string;
   /** Column numbers (pg_attribute.attnum), parallel to `columns` (dropped columns leave gaps). */
   attnums?: number[];
@@ -52,7 +57,10 @@ export interface CatalogObjectRef {
   oid: number;
   /** The pg_catalog table holding the row: "pg_class", "pg_type", "pg_constraint", … */
   catalog: string;
-  /** For a relation's dependents: the column numbers it depends on; absent when the whole relation. */
+  /**
+   * For a relation's dependents: the column numbers it depends on (an expression index, CHECK or
+   * default records one per column its expression uses); absent when only the whole relation.
+   */
   columns?: number[];
 }
 
@@ -113,4 +121,6 @@ export interface Catalog {
   systemViews?: Record<string, string>;
   /** For the virtual catalog: column names of the system relations it covers, by "schema.name". */
   systemColumns?: Record<string, string[]>;
+  /** Their types (format_type), parallel to `systemColumns`: only oid-like columns may name objects. */
+  systemColumnTypes?: Record<string, string[]>;
 }

@@ -98,6 +98,18 @@ function build(view: AccessView): HiddenCatalogSet {
     for (const d of indexes) if (d.columns?.some((c) => maskedNums.has(c))) filtered.add(d.oid);
   }
 
+  // Views and materialized views over governed relations, and parents of governed children: their
+  // statistics and sizes count or show the rows and values the filter and masks keep from the link
+  // (a materialized view over customer.email has a histogram of every clear email).
+  for (const [key, g] of view.governed) {
+    if (g.readsGoverned.length === 0 && g.governedChildren.length === 0) continue;
+    const rel = view.relations.get(key)?.relation;
+    if (!rel) continue;
+    governed.add(rel.oid);
+    filtered.add(rel.oid);
+    for (const d of rel.dependents ?? []) if (d.catalog === "pg_class") filtered.add(d.oid);
+  }
+
   for (const [schema, entry] of Object.entries(catalog.schemaObjects ?? {})) {
     if (view.visibleSchemas.has(schema)) continue;
     namespaces.add(entry.oid);

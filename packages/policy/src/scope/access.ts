@@ -197,6 +197,9 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
       }
     }
     if (hidesSomething) for (const fn of rel.relation.calls ?? []) if (!functionVerified(fn)) return false;
+    // query_to_xml('select email from customer'), ts_stat(…): SQL text run with the owner's rights
+    // reads what no dependency shows, hidden and governed relations included.
+    if (hidesSomething && (rel.relation.deniedCalls?.length ?? 0) > 0) return false;
     // A view over the system catalogs reads them with its owner's rights, hidden objects included.
     if (hidesSomething && rel.relation.readsCatalog?.some((k) => !HARMLESS_CATALOGS.has(k.slice(k.indexOf(".") + 1)))) return false;
     return true;
