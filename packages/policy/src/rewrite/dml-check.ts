@@ -93,6 +93,14 @@ function guardWhere(stmt: PgNode, rel: RelationAccess, g: Governance, qualifier:
   }
   const alone = list(stmt.fromClause).length + list(stmt.usingClause).length === 0;
   const pushed = leakproofConjuncts(stmt, qualifier, alone, rel, new Set(g.masks.keys()), qualifier);
+  // Nothing but leakproof conjuncts (`WHERE id = 5`, the usual write): no CASE needed, and the text
+  // the verify step parses back stays short.
+  const b = where.BoolExpr as PgNode | undefined;
+  const conjuncts = b?.boolop === "AND_EXPR" ? list(b.args).length : 1;
+  if (pushed.length === conjuncts) {
+    stmt.whereClause = andAll([filter, where]);
+    return;
+  }
   const gated = templateExpression("SELECT CASE WHEN __pc_in THEN __pc_where ELSE false END");
   substitute(gated, { __pc_in: clone(filter), __pc_where: where }, qualifier);
   stmt.whereClause = andAll([filter, ...pushed, gated]);
