@@ -13,6 +13,10 @@ import { bindRewriteParams, createPolicyChecker, loadCatalog, parseScope, type C
 
 const SETUP = `
 CREATE INDEX customer_email_idx ON customer (email);
+CREATE INDEX customer_lower_email_idx ON customer (lower(email));
+CREATE INDEX customer_partial_idx ON customer (customer_id) WHERE email LIKE '%@%';
+CREATE STATISTICS customer_email_xst ON (lower(email)) FROM customer;
+ALTER TABLE customer ADD CONSTRAINT customer_email_at CHECK (email LIKE '%@%' OR country IS NOT NULL);
 COMMENT ON COLUMN customer.email IS 'where the invoices go';
 COMMENT ON COLUMN customer.first_name IS 'given name';
 COMMENT ON TABLE employee IS 'staff';
@@ -114,6 +118,8 @@ const QUERIES: [string, string, unknown[]?][] = [
   ["pg_depend (user objects)", `SELECT classid, objid, objsubid, refclassid, refobjid, refobjsubid, deptype FROM pg_depend WHERE objid >= 16384`],
   ["pg_constraint", `SELECT oid, conname, contype, conrelid, confrelid, conkey, confkey FROM pg_constraint WHERE oid >= 16384`],
   ["pg_index", `SELECT indexrelid, indrelid, indkey::text, indisunique FROM pg_index WHERE indexrelid >= 16384`],
+  ["pg_index expressions", `SELECT indexrelid, pg_get_expr(indexprs, indrelid) AS exprs, pg_get_expr(indpred, indrelid) AS pred FROM pg_index WHERE indexrelid >= 16384`],
+  ["pg_constraint definitions", `SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid >= 16384`],
   ["pg_attrdef", `SELECT adrelid, adnum FROM pg_attrdef`],
   ["pg_trigger", `SELECT oid, tgname, tgrelid, tgconstraint FROM pg_trigger`],
   ["pg_rewrite", `SELECT oid, rulename, ev_class FROM pg_rewrite WHERE oid >= 16384`],

@@ -21,6 +21,8 @@ export interface HiddenCatalogSet {
   filtered: string[];
   /** Masked columns as `relid:attnum`: their statistics hold real values. */
   masked: string[];
+  /** Visible relations that lost a CHECK (or other) constraint to the hidden set: relchecks is recounted. */
+  checked: string[];
   /** False when the catalog was loaded without the data the sets need: the virtual catalog refuses. */
   complete: boolean;
 }
@@ -53,6 +55,7 @@ function build(view: AccessView): HiddenCatalogSet {
   const governed = new Set<number>();
   const filtered = new Set<number>();
   const masked = new Set<string>();
+  const lostConstraints = new Set<number>();
   // A relation the scope shows stays, even when pg_depend hangs it on a hidden one (a sequence the
   // scope names explicitly although its owning column is hidden): the catalog must agree with names.
   const visibleOids = new Set<number>();
@@ -77,7 +80,11 @@ function build(view: AccessView): HiddenCatalogSet {
       columns.add(`${rel.oid}:${n}`);
     }
     if (hiddenNums.size > 0)
-      for (const d of rel.dependents ?? []) if (d.columns?.some((c) => hiddenNums.has(c))) hide(d.oid);
+      for (const d of rel.dependents ?? [])
+        if (d.columns?.some((c) => hiddenNums.has(c))) {
+          hide(d.oid);
+          if (d.catalog === "pg_constraint") lostConstraints.add(d.oid);
+        }
 
     const rule = ruleFor(view, key);
     if (!isGoverned(rule)) continue;
@@ -113,8 +120,17 @@ function build(view: AccessView): HiddenCatalogSet {
   for (const [schema, entry] of Object.entries(catalog.schemaObjects ?? {})) {
     if (view.visibleSchemas.has(schema)) continue;
     namespaces.add(entry.oid);
-    for (const o of entry.objects) hide(o.oid);
+    for (const o of entry.objects) {
+      hide(o.oid);
+      if (o.catalog === "pg_constraint") lostConstraints.add(o.oid);
+    }
   }
+
+  // Only constraints lost through hidden columns or schemas: a foreign key to a hidden table is no
+  // CHECK, and keeping the common case's pg_class text short matters more than recounting for it.
+  const checked = new Set<number>();
+  for (const rel of view.relations.values())
+    if ((rel.relation.dependents ?? []).some((d) => d.catalog === "pg_constraint" && lostConstraints.has(d.oid))) checked.add(rel.relation.oid);
 
   const text = (s: Set<number>): string[] => [...s].sort((a, b) => a - b).map(String);
   return {
@@ -124,6 +140,7 @@ function build(view: AccessView): HiddenCatalogSet {
     governed: text(governed),
     filtered: text(filtered),
     masked: [...masked].sort(),
+    checked: text(checked),
     complete,
   };
 }

@@ -31,6 +31,7 @@ const SLOTS: readonly [keyof HiddenCatalogSet, string][] = [
   ["governed", "oid[]"],
   ["filtered", "oid[]"],
   ["masked", "text[]"],
+  ["checked", "oid[]"],
 ];
 
 const TABLE_FILTERS: Record<string, string> = {
@@ -65,6 +66,10 @@ const CLASS_ESTIMATES: Record<string, string> = {
   relpages: "CASE WHEN oid = ANY($4) OR oid = ANY($5) THEN 0 ELSE relpages END",
   relallvisible: "CASE WHEN oid = ANY($4) OR oid = ANY($5) THEN 0 ELSE relallvisible END",
 };
+// A hidden CHECK constraint (over a hidden column) is gone from the copy, and with it from relchecks.
+const RELCHECKS = `CASE WHEN oid = ANY($7) THEN CAST((SELECT count(*) FROM pg_catalog.pg_constraint k
+  WHERE k.conrelid = pg_class.oid AND k.contype = 'c' AND k.oid <> ALL($1)) AS smallint) ELSE relchecks END`;
+
 /** Activity views of tables and indexes: every counter of a governed table is NULL (unknown). */
 const COUNTER_VIEWS = new Set(["pg_catalog.pg_stat_all_tables", "pg_catalog.pg_statio_all_tables", "pg_catalog.pg_stat_all_indexes", "pg_catalog.pg_statio_all_indexes"]);
 const COUNTER_KEEP = new Set(["relid", "indexrelid", "schemaname", "relname", "indexrelname"]);
@@ -196,7 +201,7 @@ export function virtualCatalogSource(anchor: Extract<RewriteAnchor, { kind: "cat
   if (!hidden.complete) throw new VirtualCatalogUncovered("the catalog was loaded without the virtual catalog's data");
   const rv = anchor.rangeVar;
   const alias = (rv.alias as PgNode | undefined) ?? { aliasname: rv.relname as string };
-  const subquery = bind(clone(expansion(view.catalog, anchor.key, hidden.governed.length > 0)), hidden, ctx);
+  const subquery = bind(clone(expansion(view.catalog, anchor.key, { governed: hidden.governed.length > 0, checks: hidden.checked.length > 0 })), hidden, ctx);
   replaceNode(anchor.node, { RangeSubselect: { subquery, alias: clone(alias) } });
   ctx.note(`${anchor.key}: answered without the objects this link cannot see`);
   return true;
@@ -209,23 +214,31 @@ const expansions = new WeakMap<Catalog, Map<string, PgNode>>();
  * for every scope of a catalog (but for whether a table is governed), so built once per catalog and
  * copied per statement; only binding the slots depends on the scope.
  */
-function expansion(catalog: Catalog, key: string, governed: boolean): PgNode {
+interface Flags {
+  governed: boolean;
+  /** Some visible relation lost a CHECK constraint: pg_class.relchecks is recounted for it. */
+  checks: boolean;
+}
+
+function expansion(catalog: Catalog, key: string, flags: Flags): PgNode {
   let perCatalog = expansions.get(catalog);
   if (!perCatalog) expansions.set(catalog, (perCatalog = new Map()));
-  const cacheKey = `${key}\u0000${governed}`;
+  const cacheKey = `${key}\u0000${flags.governed}\u0000${flags.checks}`;
   let tree = perCatalog.get(cacheKey);
-  if (!tree) perCatalog.set(cacheKey, (tree = expand(catalog, key, governed, 0)));
+  if (!tree) perCatalog.set(cacheKey, (tree = expand(catalog, key, flags, 0)));
   return tree;
 }
 
-function expand(catalog: Catalog, key: string, governed: boolean, depth: number): PgNode {
+function expand(catalog: Catalog, key: string, flags: Flags, depth: number): PgNode {
+  const governed = flags.governed;
   const [schema, name] = splitKey(key);
   if (schema === "pg_catalog" && VIRTUAL_TABLES.has(name)) {
     let projection = "*";
-    if (name === "pg_class" && governed) {
+    if (name === "pg_class" && (governed || flags.checks)) {
       const cols = catalog.systemColumns?.[key];
       if (!cols) throw new VirtualCatalogUncovered(`the columns of ${key} were not loaded`);
-      projection = cols.map((c) => (CLASS_ESTIMATES[c] ? `${CLASS_ESTIMATES[c]} AS ${quote(c)}` : quote(c))).join(", ");
+      const replaced = (c: string): string | undefined => (c === "relchecks" && flags.checks ? RELCHECKS : governed ? CLASS_ESTIMATES[c] : undefined);
+      projection = cols.map((c) => (replaced(c) ? `${replaced(c)} AS ${quote(c)}` : quote(c))).join(", ");
     }
     return template(`SELECT ${projection} FROM pg_catalog.${name} WHERE ${TABLE_FILTERS[name]} OFFSET 0`);
   }
@@ -255,7 +268,7 @@ function expand(catalog: Catalog, key: string, governed: boolean, depth: number)
     } else if (refSchema === "pg_catalog" && VIRTUAL_INNER_PLAIN.has(refName)) {
       rv.schemaname = "pg_catalog";
     } else {
-      const inner = expand(catalog, ref, governed, depth + 1);
+      const inner = expand(catalog, ref, flags, depth + 1);
       replaceNode(wrapper, { RangeSubselect: { subquery: inner, alias: clone((rv.alias as PgNode | undefined) ?? { aliasname: refName }) } });
     }
   }
