@@ -10,7 +10,10 @@ const MAX_VIEW_DEPTH = 16;
 // Views joining a view to itself expand exponentially (vvN = vv(N-1) ⋈ vv(N-1): 2^N copies), and
 // the expansion is synchronous CPU in the gateway. Counted per statement while it happens.
 export const MAX_VIEW_EXPANSIONS = 200;
-const expansions = new WeakMap<RewriteContext, number>();
+// …and a few large definitions expanded many times would print megabytes before the deparse bound
+// (deparse.ts) could see them: the definitions' text is counted as they are expanded.
+export const MAX_EXPANDED_CHARS = 256 * 1024;
+const expansions = new WeakMap<RewriteContext, { count: number; chars: number }>();
 
 // Parsed once per catalog (a new catalog version is a new object); a fresh copy per expansion,
 // because the rewrite changes the tree it is given.
@@ -47,10 +50,17 @@ export function expandView(anchor: Extract<RewriteAnchor, { kind: "source" }>, c
   if (rel.relation.kind === "materialized_view") throw refuse("its stored rows were computed without them; read the tables instead");
   if (rel.relation.kind !== "view") throw refuse("it cannot be expanded");
   if (depth >= MAX_VIEW_DEPTH) throw refuse("views nest too deeply to expand");
-  const count = (expansions.get(ctx) ?? 0) + 1;
-  expansions.set(ctx, count);
-  if (count > MAX_VIEW_EXPANSIONS)
-    throw new Refusal("rewrite_failed", `the statement is too complex to rewrite: it expands too many views over tables with row filters or masks (more than ${MAX_VIEW_EXPANSIONS}); read the tables, or fewer views`, undefined, rel.key);
+  let spent = expansions.get(ctx);
+  if (!spent) expansions.set(ctx, (spent = { count: 0, chars: 0 }));
+  spent.count += 1;
+  spent.chars += rel.relation.definition?.length ?? 0;
+  if (spent.count > MAX_VIEW_EXPANSIONS || spent.chars > MAX_EXPANDED_CHARS)
+    throw new Refusal(
+      "rewrite_failed",
+      `the statement is too complex to rewrite: it expands too many views over tables with row filters or masks (more than ${MAX_VIEW_EXPANSIONS}, or more than ${MAX_EXPANDED_CHARS / 1024} KB of their definitions); read the tables, or fewer views`,
+      undefined,
+      rel.key,
+    );
   const governance = ctx.view.governed.get(rel.key)!;
   if (governance.rowFilter !== undefined || governance.masks.size > 0) throw refuse("it has a row filter or masks of its own, which cannot be combined with expanding it");
   const tree = definitionTree(ctx.view.catalog, rel.key, rel.relation.definition);
