@@ -1149,5 +1149,16 @@ on(["governed", "governedRead"], "rewrite_failed", "EXPLAIN SELECT company FROM 
 on(["governed", "governedRead"], "row_locking", "SELECT * FROM customer FOR UPDATE");
 on(["governed", "governedRead"], "function_unverified", "SELECT customer_email(1)");
 on("governedRead", "write_not_permitted", "UPDATE customer SET city = 'x'", `${NEW_CUSTOMER} VALUES (100, 'a', 'b', 'c@d.e', 3)`);
+// Fix slice P: a named constraint may cover a masked column (the catalog does not say which).
+on("governed", "masked_column_oracle",
+  `${NEW_CUSTOMER} VALUES (999, 'a', 'b', 'x@y.z', 3) ON CONFLICT ON CONSTRAINT customer_pkey DO UPDATE SET city = 'x'`,
+  `${NEW_CUSTOMER} VALUES (999, 'a', 'b', 'x@y.z', 3) ON CONFLICT ON CONSTRAINT customer_pkey DO NOTHING`,
+);
+// …and the write oracles of the attacker review are allowed: their conditions run only inside the filter (rewrite-oracle.int).
+on("governed", "ok",
+  "UPDATE customer SET city = city WHERE (100 / ('[2:2][5:5]={{0}}'::int[])[customer_id][support_rep_id]) IS NULL",
+  "DELETE FROM customer WHERE customer_id = 2 AND address::int IS NULL",
+  "INSERT INTO invoice (invoice_id, customer_id, invoice_date, billing_country, total) VALUES (1, 1, now(), 'USA', 1) ON CONFLICT ON CONSTRAINT invoice_pkey DO UPDATE SET total = 1",
+);
 
 export const CORPUS: readonly Case[] = cases;
