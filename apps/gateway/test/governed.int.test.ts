@@ -286,7 +286,7 @@ describe("EXPLAIN and audit", () => {
 
 describe("the schema tools say what is governed", () => {
   it("describe_table and get_schema mark masked columns and row-filtered tables, in data and words", async () => {
-    const described = await call(links.one, members.a.keyOne, "describe_table", { table: "customer" });
+    const described = await call(links.one, members.b.keyOne, "describe_table", { table: "customer" });
     const table = data(described).table as { rowFiltered?: boolean; columns: { name: string; mask?: string }[] };
     expect(table.rowFiltered).toBe(true);
     expect(table.columns.find((c) => c.name === "email")?.mask).toBe("email");
@@ -295,9 +295,9 @@ describe("the schema tools say what is governed", () => {
     const text = described.json.result.content[0].text as string;
     expect(text).toMatch(/customer.*row-filtered/);
     expect(text).toMatch(/email \S+.*masked\(email\)/);
-    const invoice = await call(links.one, members.a.keyOne, "describe_table", { table: "invoice" });
+    const invoice = await call(links.one, members.b.keyOne, "describe_table", { table: "invoice" });
     expect(data(invoice).table.rowFiltered).toBeUndefined();
-    const schema = await call(links.one, members.a.keyOne, "get_schema", {});
+    const schema = await call(links.one, members.b.keyOne, "get_schema", {});
     expect(schema.json.result.content[0].text).toContain("masked(hash)");
   });
 });
