@@ -23,6 +23,8 @@ CREATE MATERIALIZED VIEW invoice_totals AS SELECT billing_country, sum(total) AS
 CREATE VIEW v_xml AS SELECT query_to_xml('select email, support_rep_id from customer', true, false, '') AS x;
 CREATE VIEW v_tsstat AS SELECT * FROM ts_stat('select to_tsvector(''simple'', email) from customer');
 CREATE VIEW v_over_xml AS SELECT x FROM v_xml;
+CREATE FUNCTION xml_emails() RETURNS xml LANGUAGE sql STABLE AS $$ SELECT query_to_xml('select email from customer', true, false, '') $$;
+CREATE VIEW v_fn_xml AS SELECT xml_emails() AS x;
 CREATE MATERIALIZED VIEW mv_xml AS SELECT query_to_xml('select email from customer', true, false, '') AS x;
 ANALYZE;
 `;
@@ -171,13 +173,19 @@ describe("finding 5: what hangs on a hidden column through an expression", () =>
 
 describe("finding 6: views that run SQL text", () => {
   it("views and materialized views calling query_to_xml / ts_stat are absent on a governing link", async () => {
-    for (const name of ["v_xml", "v_tsstat", "v_over_xml", "mv_xml"]) {
+    for (const name of ["v_xml", "v_tsstat", "v_over_xml", "mv_xml", "v_fn_xml"]) {
       // Before (v_xml): every clear email, unfiltered.
       const out = await run(GOV, `SELECT * FROM ${name}`);
       expect(out, name).toMatchObject({ refused: expect.stringContaining("does not exist") });
       const listed = await run(GOV, `SELECT relname FROM pg_class WHERE relname = '${name}'`);
       expect(listed, name).toEqual({ rows: [] });
     }
+  });
+
+  it("a SQL function whose body calls query_to_xml is not verified: calling it is refused", async () => {
+    const out = await run(GOV, "SELECT xml_emails()");
+    expect(out).toMatchObject({ refused: expect.any(String) });
+    expect(leaks(out)).toEqual([]);
   });
 
   it("on a link that hides nothing they stay (nothing to hide from it)", async () => {

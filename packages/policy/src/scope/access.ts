@@ -1,5 +1,6 @@
 import { HARMLESS_CATALOGS } from "../analyze/catalogs.js";
 import type { Catalog, CatalogFunction, CatalogRelation } from "../catalog/types.js";
+import { isDeniedFunction } from "../rules/functions.js";
 import { isGoverned, splitTableKey, type AccessLevel, type MaskKind, type Scope, type TableRule } from "./schema.js";
 
 export type VisibleAccess = Exclude<AccessLevel, "none">;
@@ -170,7 +171,9 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
         const parts = c.split(".");
         const name = parts[parts.length - 1]!;
         const schema = parts.length > 1 ? parts[parts.length - 2]! : undefined;
-        if (schema === "pg_catalog" || (!schema && catalog.builtinFunctions[name])) continue;
+        // A denied built-in (query_to_xml, ts_stat…) runs SQL text the body does not show: unverifiable.
+        if ((schema === "pg_catalog" || (!schema && catalog.builtinFunctions[name])) && isDeniedFunction(name)) ok = false;
+        else if (schema === "pg_catalog" || (!schema && catalog.builtinFunctions[name])) continue;
         const target = schema ? `${schema}.${name}` : searchPath.map((s) => `${s}.${name}`).find((k) => catalog.functions[k]);
         if (!target || !catalog.functions[target] || !functionVerified(target)) ok = false;
       }
