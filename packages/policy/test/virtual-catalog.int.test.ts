@@ -14,6 +14,7 @@ import { bindRewriteParams, createPolicyChecker, loadCatalog, parseScope, type C
 const SETUP = `
 CREATE INDEX customer_email_idx ON customer (email);
 CREATE INDEX customer_lower_email_idx ON customer (lower(email));
+ALTER TABLE customer ADD COLUMN email_domain text GENERATED ALWAYS AS (split_part(email, '@', 2)) STORED;
 CREATE INDEX customer_partial_idx ON customer (customer_id) WHERE email LIKE '%@%';
 CREATE STATISTICS customer_email_xst ON (lower(email)) FROM customer;
 ALTER TABLE customer ADD CONSTRAINT customer_email_at CHECK (email LIKE '%@%' OR country IS NOT NULL);

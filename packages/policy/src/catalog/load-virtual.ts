@@ -23,7 +23,8 @@ export function virtualCatalogQueries(USER_NAMESPACE: string) {
     // owned sequences, FKs of other tables through the referenced index…). One flat scan of the
     // dependencies between user objects (oids from 16384 on); the closure is taken in virtualCatalogData.
     dependencies: `SELECT d.classid::int8 AS classid, d.classid::regclass::text AS catalog, d.objid::int8 AS objid,
-             d.refclassid::int8 AS refclassid, d.refclassid::regclass::text AS refcatalog, d.refobjid::int8 AS refobjid, d.refobjsubid AS col
+             d.refclassid::int8 AS refclassid, d.refclassid::regclass::text AS refcatalog, d.refobjid::int8 AS refobjid, d.refobjsubid AS col,
+             d.deptype::text AS deptype
       FROM pg_depend d WHERE d.deptype IN ('n', 'a', 'i') AND d.objid >= 16384 AND d.refobjid >= 16384`,
     // Objects in each user schema that are not its relations (those have their own dependents): what a
     // hidden schema takes with it besides the rows its oid already filters.
@@ -68,6 +69,24 @@ export function virtualCatalogData(rows: Rows, byOid: Map<string, CatalogRelatio
   for (const [oid, rel] of byOid) {
     const found = dependencies.of(PG_CLASS, oid);
     if (found.length > 0) rel.dependents = found;
+  }
+  // A generated column's expression (its pg_attrdef row) belongs to it (internal dependency) and
+  // depends normally on each column it reads; a plain default cannot read columns.
+  const attrdefs = new Map<string, { rel: string; own?: number; reads: number[] }>();
+  for (const r of rows.dependencies as unknown as DependencyRow[]) {
+    if (r.catalog !== "pg_attrdef" || r.refcatalog !== PG_CLASS || !(r.col > 0)) continue;
+    let entry = attrdefs.get(r.objid);
+    if (!entry) attrdefs.set(r.objid, (entry = { rel: r.refobjid, reads: [] }));
+    if (r.deptype === "i") entry.own = r.col;
+    else entry.reads.push(r.col);
+  }
+  for (const { rel: oid, own, reads } of attrdefs.values()) {
+    const rel = byOid.get(oid);
+    const nameOf = (num: number): string | undefined => rel?.columns[rel.attnums?.indexOf(num) ?? -1]?.name;
+    const generated = own === undefined ? undefined : nameOf(own);
+    if (!rel || !generated) continue;
+    const sources = reads.map(nameOf).filter((c): c is string => c !== undefined && c !== generated);
+    if (sources.length > 0) (rel.derivedColumns ??= {})[generated] = sources;
   }
   const schemaObjects: Record<string, { oid: number; objects: CatalogObjectRef[] }> = {};
   for (const o of rows.schemaObjects as {
@@ -147,6 +166,7 @@ interface DependencyRow {
   refclassid: string;
   refobjid: string;
   col: number;
+  deptype: string;
 }
 
 const PG_CLASS = "pg_class";

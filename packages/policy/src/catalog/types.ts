@@ -42,6 +42,8 @@ export interface CatalogRelation {
    */
   deniedCalls?: string[];
   comment?: string;
+  /** Generated columns: the columns their expression reads (DROP COLUMN … CASCADE of one drops them). */
+  derivedColumns?: Record<string, string[]>;
   /** Column numbers (pg_attribute.attnum), parallel to `columns` (dropped columns leave gaps). */
   attnums?: number[];
   /**

@@ -126,6 +126,10 @@ function buildAccessView(scope: Scope, catalog: Catalog): AccessView {
       continue;
     }
     const hidden = new Set(rules.get(key)?.hiddenColumns ?? []);
+    // A generated column computed from a hidden or masked one (lower(email)) would give it away.
+    const masked = Object.keys(rules.get(key)?.maskedColumns ?? {});
+    for (const [column, sources] of Object.entries(rel.derivedColumns ?? {}))
+      if (sources.some((c) => hidden.has(c) || masked.includes(c))) hidden.add(column);
     const columns = rel.columns.filter((c) => !hidden.has(c.name)).map((c) => c.name);
     if (columns.length !== rel.columns.length) hidesSomething = true;
     base.set(key, { key, relation: rel, access, hiddenColumns: hidden, columns });
