@@ -115,6 +115,16 @@ describe("governed partitions and inheritance children", () => {
     expect(await run(SCOPE, "SELECT * FROM ONLY pcust")).toEqual({ rows: await rls("SELECT id, region, '***' AS secret FROM ONLY pcust") });
   });
 
+  it("on a link whose default is none, a governed partitioned table's partitions follow it (no false refusal)", async () => {
+    const scope = { access: "none", tables: { pcust: { ...SCOPE.tables.pcust, access: "read" } } };
+    expect(await run(scope, "SELECT * FROM pcust")).toEqual({ rows: [{ id: 1, region: "eu", secret: "***" }] });
+    expect(await run(scope, "SELECT * FROM pcust_us")).toEqual({ rows: [] });
+    // An inheritance child may add columns: it stays at the default (none), so the parent needs ONLY.
+    const inherited = { access: "none", tables: { customer: { ...SCOPE.tables.customer, access: "read" } } };
+    expect(await run(inherited, "SELECT customer_id FROM cust_child")).toMatchObject({ refused: expect.stringMatching(/does not exist/) });
+    expect(await run(inherited, "SELECT customer_id FROM customer")).toMatchObject({ refused: expect.stringMatching(/ONLY/) });
+  });
+
   it("an inheritance child read by name gets its parent's filter and masks", async () => {
     // Before the fix: 9001 with child.secret@hidden.org in clear.
     const out = await run(SCOPE, "SELECT customer_id, email, support_rep_id FROM cust_child");

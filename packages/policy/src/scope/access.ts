@@ -254,7 +254,8 @@ function sameGovernance(a: TableRule | undefined, b: TableRule | undefined): boo
 /**
  * Partitions and inheritance children hold their parent's rows: reading one by name must not escape
  * what the scope says of the parent. A child takes its ancestor's restrictions — never a grant: the
- * lower access, the parent's hidden columns added to its own, and the parent's row filter and masks
+ * lower access (a partition: the parent's, its columns and rows being the parent's), the parent's
+ * hidden columns added to its own, and the parent's row filter and masks
  * unless it has a filter or masks of its own (then reading the parent without ONLY is refused, see
  * governedRelations). A child lacking a column its parent's rule names, or taking two different
  * governances from two parents, is hidden: no rule could be applied to it faithfully.
@@ -271,7 +272,10 @@ function effectiveRules(own: ReadonlyMap<string, TableRule>, scope: Scope, catal
       if (!child) continue;
       const mine = own.get(childKey);
       const parentAccess = parentRule.access ?? scope.access;
-      const childAccess = mine?.access ?? scope.access;
+      // A partition has exactly its parent's columns and only rows the parent shows: it may have the
+      // parent's access. An inheritance child may add columns of its own: never more than the default.
+      const partition = catalog.relations[parentKey]?.kind === "partitioned_table";
+      const childAccess = mine?.access ?? (partition ? parentAccess : scope.access);
       const names = new Set(child.columns.map((c) => c.name));
       const parentColumns = new Set(catalog.relations[parentKey]!.columns.map((c) => c.name));
       const needed = [...(parentRule.hiddenColumns ?? []), ...Object.keys(parentRule.maskedColumns ?? {})].filter((c) => parentColumns.has(c));
@@ -295,7 +299,10 @@ function effectiveRules(own: ReadonlyMap<string, TableRule>, scope: Scope, catal
       visit(childKey, rule, new Set([...path, childKey]));
     }
   };
-  for (const [key, rule] of own) if (restricts(rule) && catalog.relations[key]?.children.length) visit(key, rule, new Set([key]));
+  for (const [key, rule] of own) {
+    const rel = catalog.relations[key];
+    if (rel?.children.length && (restricts(rule) || rel.kind === "partitioned_table")) visit(key, rule, new Set([key]));
+  }
   return rules;
 }
 
