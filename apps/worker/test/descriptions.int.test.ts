@@ -30,6 +30,13 @@ beforeAll(async () => {
     // Two links: one hides customer contact columns, the other hides the employee table entirely.
     await createLink(prisma, { teamId: team.id, connectionId, name: "analysts", scope: { access: "read", tables: { customer: { hiddenColumns: ["email", "phone"] } } } });
     await createLink(prisma, { teamId: team.id, connectionId, name: "support", scope: { access: "read", tables: { "public.employee": { access: "none" } } } });
+    // A third governs rows and values: nothing of invoice (filtered) or customer.company (masked) is sampled.
+    await createLink(prisma, {
+      teamId: team.id,
+      connectionId,
+      name: "governed",
+      scope: { access: "read", tables: { invoice: { rowFilter: "billing_country = {{member.attr.country}}" }, customer: { maskedColumns: { company: "hash" } } } },
+    });
   } finally {
     await prisma.$disconnect();
   }
@@ -125,6 +132,13 @@ function suite(provider: "openai" | "anthropic" | "openai-compatible") {
       const employee = JSON.stringify(ai.requests.find((r) => r.table === "public.employee")!.body);
       expect(employee).not.toContain("sampleValues");
       expect(employee).not.toMatch(/@chinookcorp\.com/);
+      // Row filters and masks (decided on the target's own catalog): a filtered table gives no values,
+      // a masked column none, and tables no link governs still give theirs.
+      const invoice = JSON.stringify(ai.requests.find((r) => r.table === "public.invoice")!.body);
+      expect(invoice).not.toContain("sampleValues");
+      expect(invoice).not.toContain("Stuttgart");
+      expect(text).not.toContain("Embraer");
+      expect(JSON.stringify(ai.requests.find((r) => r.table === "public.album")!.body)).toContain("sampleValues");
     });
 
     test("a provider that keeps failing fails the job with a clear reason after the retries", async () => {

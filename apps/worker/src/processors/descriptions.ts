@@ -2,6 +2,8 @@ import type { SecretKeyring } from "@portcullis/db/secrets";
 import { pinTargetSession } from "@portcullis/db/target";
 import { descriptionsJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
+import { loadCatalog } from "@portcullis/policy";
+import { isGoverned, parseScope } from "@portcullis/policy/scope";
 import pg from "pg";
 import type { ColumnStats, Describer, Referrer, TableContext, TableDescription } from "../describe/types.js";
 import type { Logger } from "../logger.js";
@@ -216,6 +218,9 @@ export function descriptionsProcessor(deps: DescriptionsDeps) {
     const referrers = referrersIndex(snapshot);
     const scopes = connection.sampleValuesOptIn ? await linkScopes(deps.pool, connection.id) : [];
     const target = connection.sampleValuesOptIn ? await openTarget(connection, deps) : null;
+    // Row filters, masks and what a governed table passes to its children and views are decided on the
+    // target's own catalog (the policy's); without it, a connection with a governing link is not sampled.
+    const catalog = target && governsAnything(scopes) ? await loadCatalog(target).catch(() => undefined) : undefined;
     try {
       for (const table of tables) {
         const key = tableKey(table);
@@ -223,7 +228,7 @@ export function descriptionsProcessor(deps: DescriptionsDeps) {
         progress.current = key;
         await job.updateProgress(progress);
         const allowed = target
-          ? [...sampleableColumns(scopes, table, table.columns.map((c) => c.name))].filter(
+          ? [...sampleableColumns(scopes, table, table.columns.map((c) => c.name), catalog)].filter(
               (name) => !UNSAMPLED_TYPES.test(table.columns.find((c) => c.name === name)?.type ?? "bytea"),
             )
           : [];
@@ -257,6 +262,13 @@ export function descriptionsProcessor(deps: DescriptionsDeps) {
 async function linkScopes(pool: pg.Pool, connectionId: string): Promise<unknown[]> {
   const { rows } = await pool.query<{ scope: unknown }>(`SELECT scope FROM links WHERE connection_id = $1`, [connectionId]);
   return rows.map((r) => r.scope);
+}
+
+function governsAnything(scopes: readonly unknown[]): boolean {
+  return scopes.some((raw) => {
+    const parsed = parseScope(raw);
+    return parsed.ok && Object.values(parsed.scope.tables).some((rule) => isGoverned(rule));
+  });
 }
 
 async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps): Promise<pg.Client | null> {
