@@ -216,8 +216,19 @@ test("README contract: every command it shows runs as written; every MCP URL ans
     if (failed) failures.push(describeFailure(failed));
     else if (runs.length < commands.length) failures.push(`README.md:${block.line}: the block stopped after ${runs.length} of ${commands.length} commands`);
     // What the commands claim to do, judged by their effect.
+    // A policy check block says what it prints (`# prints {"id":"1","verdict":"…"…`): that verdict, and a
+    // rewritten statement when it shows one.
     const policy = runs.find((r) => r.command.text.includes("policy check"));
-    if (policy && policy.exitCode === 0) expect(JSON.parse(policy.output.trim().split("\n").at(-1)!)).toMatchObject({ id: "1", verdict: "block" });
+    if (policy && policy.exitCode === 0) {
+      const claimed = /# prints (\{"id":"1","verdict":"(\w+)".*)$/m.exec(block.text);
+      expect(claimed, `README.md:${block.line}: a policy check block says what it prints`).not.toBeNull();
+      const printed = JSON.parse(policy.output.trim().split("\n").at(-1)!) as { verdict: string; rewritten?: { sql: string; params: unknown[] } };
+      expect(printed).toMatchObject({ id: "1", verdict: claimed![2] });
+      if (claimed![1]!.includes('"rewritten"')) {
+        expect(printed.rewritten?.sql).toMatch(/OFFSET 0/);
+        expect(printed.rewritten?.params).toEqual(["3"]);
+      }
+    }
   }
   expect(failures, failures.join("\n\n")).toEqual([]);
   expect(ran).toBeGreaterThanOrEqual(15);
