@@ -213,3 +213,66 @@ describe("finding 7: currtid2", () => {
     expect(await run(GOV, "SELECT currtid2('invoice', '(6,1)')")).toMatchObject({ ruleId: "catalog_unanswerable" });
   });
 });
+
+describe("second review: object addresses and identities in later arguments", () => {
+  const oidOf = (key: string) => catalog.relations[key]!.oid;
+  const attnumOf = (key: string, column: string) => catalog.relations[key]!.attnums![catalog.relations[key]!.columns.findIndex((c) => c.name === column)]!;
+
+  it("pg_describe_object / pg_identify_object* of a literal objid or subid are refused (they named the hidden table and column)", async () => {
+    const employee = oidOf("public.employee");
+    const customer = oidOf("public.customer");
+    const email = attnumOf("public.customer", "email");
+    for (const sql of [
+      `SELECT pg_describe_object('pg_class'::regclass, ${employee}, 0)`,
+      `SELECT pg_describe_object('pg_class'::regclass, ${customer}, ${email})`,
+      `SELECT (pg_identify_object('pg_class'::regclass, ${employee}, 0)).identity`,
+      `SELECT pg_identify_object_as_address('pg_class'::regclass, ${customer}, ${email})`,
+    ]) {
+      const out = await run(READ, sql);
+      expect(out, sql).toMatchObject({ ruleId: "catalog_unanswerable" });
+    }
+    // psql's and pg_depend's own form, over rows the virtual catalog answers, still works and names nothing hidden.
+    const out = await run(READ, "SELECT pg_describe_object(classid, objid, objsubid) AS d FROM pg_depend WHERE refobjid = 'customer'::regclass");
+    expect("rows" in out).toBe(true);
+    expect(JSON.stringify(out)).not.toMatch(/employee|column email/);
+  });
+
+  it("pg_get_object_address resolves names to addresses (an existence oracle): refused", async () => {
+    for (const sql of ["SELECT pg_get_object_address('table', '{employee}', '{}')", "SELECT pg_get_object_address('table column', CAST('{customer,email}' AS text[]), '{}')"]) {
+      expect(await run(READ, sql), sql).toMatchObject({ ruleId: "catalog_unanswerable" });
+    }
+  });
+
+  it("format_type of a hidden table's row type, and satisfies_hash_partition of its oid, are refused", async () => {
+    const employee = oidOf("public.employee");
+    const rowType = (await client.query<{ t: number }>(`SELECT reltype::int8 AS t FROM pg_class WHERE oid = ${employee}`)).rows[0]!.t;
+    expect(await run(READ, `SELECT format_type(${rowType}, NULL)`)).toMatchObject({ ruleId: "catalog_unanswerable" });
+    expect(await run(READ, "SELECT format_type(t, NULL) FROM generate_series(16384, 40000) t WHERE format_type(t, NULL) <> '???'")).toMatchObject({ ruleId: "catalog_unanswerable" });
+    expect(await run(READ, `SELECT satisfies_hash_partition(${employee}, 1, 0, 1)`)).toMatchObject({ ruleId: "catalog_unanswerable" });
+    // The form every client uses still answers.
+    const out = await run(READ, "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS t FROM pg_attribute a WHERE a.attrelid = 'customer'::regclass AND a.attnum > 0 AND NOT a.attisdropped");
+    expect("rows" in out && out.rows.some((r) => r.attname === "city")).toBe(true);
+  });
+
+  it("pg_get_expr must decode a node tree against its own row's relation", async () => {
+    const employee = oidOf("public.employee");
+    for (const sql of [
+      `SELECT pg_get_expr(i.indexprs, ${employee}) FROM pg_index i WHERE i.indexprs IS NOT NULL`,
+      "SELECT pg_get_expr(i.indexprs, 'customer'::regclass) FROM pg_index i WHERE i.indexprs IS NOT NULL",
+      "SELECT pg_get_expr(d.adbin, c.oid) FROM pg_attrdef d, pg_class c WHERE c.relname = 'customer'",
+    ]) {
+      const out = await run(READ, sql);
+      expect(out, sql).toMatchObject({ ruleId: "catalog_unanswerable" });
+    }
+    const out = await run(READ, "SELECT pg_get_expr(d.adbin, d.adrelid) AS e FROM pg_attrdef d");
+    expect("rows" in out).toBe(true);
+    expect(leaks(out)).toEqual([]);
+  });
+
+  it("pg_filenode_relation and pg_input_is_valid's type name cannot reach a hidden relation", async () => {
+    const filenode = (await client.query<{ f: number }>(`SELECT relfilenode::int8 AS f FROM pg_class WHERE oid = ${oidOf("public.employee")}`)).rows[0]!.f;
+    expect(await run(READ, `SELECT pg_filenode_relation(0, ${filenode})`)).toMatchObject({ ruleId: "catalog_unanswerable" });
+    const typed = await run(READ, "SELECT pg_input_is_valid('(1)', 'employee')");
+    expect("rows" in typed).toBe(false);
+  });
+});

@@ -3,7 +3,8 @@ import { CATALOG_FUNCTIONS_PATTERN } from "../rules/functions.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { VIRTUAL_CATALOG_COVERED, virtualCatalogCovers } from "../rewrite/catalog.js";
-import type { AccessView, RelationAccess } from "../scope/access.js";
+import type { AccessView } from "../scope/access.js";
+import { columnArgument, COLUMN_FUNCTIONS, nodeTreeOfItsRow, objectAddress, OBJECT_ADDRESS_FUNCTIONS, relationSize, SIZE_FUNCTIONS, toReg } from "./catalog-arguments.js";
 import { ALWAYS_DENIED_CATALOGS, HARMLESS_CATALOGS } from "./catalogs.js";
 import { ddlNotPermitted } from "./ddl.js";
 import { checkFunction, checkTypeName } from "./functions.js";
@@ -102,6 +103,10 @@ export function catalogFunction(a: StatementAnalyzer, shown: string, args: PgNod
   if (SIZE_FUNCTIONS.has(name) && a.view.governed.size > 0) return relationSize(a, shown, args);
   // currtid2('invoice', '(6,1)') answers whether a page exists: a table's size, rows the link may not see.
   if (name.startsWith("currtid")) throw catalogUnanswerable(`function ${shown} is not available on this link: it reveals how large a table is`);
+  // Resolves any object's name to its address, and errors on a name that does not exist: an oracle.
+  if (name === "pg_get_object_address") throw catalogUnanswerable(`function ${shown} is not available on this link: it looks objects up by name, hidden ones included`);
+  if (OBJECT_ADDRESS_FUNCTIONS.has(name)) return objectAddress(a, shown, args, frame);
+  if (name === "pg_get_expr") return nodeTreeOfItsRow(a, shown, args, frame);
   const objectAt = objectArgument(name, args.length);
   for (const [i, arg] of args.entries()) {
     const problem = argumentProblem(a, arg, frame, i === 0 || i === objectAt);
@@ -116,104 +121,6 @@ function objectArgument(name: string, count: number): number {
   if (name === "has_column_privilege") return count === 4 ? 1 : 0;
   if (name.startsWith("has_") || name === "pg_has_role") return count === 3 ? 1 : 0;
   return 0;
-}
-
-/** Functions taking a relation and one of its columns (by number or name): [relation, column] positions. */
-const COLUMN_FUNCTIONS: Record<string, (count: number) => [number, number] | undefined> = {
-  col_description: () => [0, 1],
-  has_column_privilege: (count) => (count === 4 ? [1, 2] : [0, 1]),
-  pg_get_serial_sequence: () => [0, 1],
-};
-
-/**
- * A column argument names a hidden column as surely as a hidden table's name does
- * (col_description('customer'::regclass, 12) printed a hidden column's comment): it must be a visible
- * column of a visible relation, both literals, or the attrelid and attnum/attname of one pg_attribute
- * row the virtual catalog answers (psql's col_description(a.attrelid, a.attnum)). Anything else is
- * refused, a column that does not exist as one that is hidden.
- */
-function columnArgument(a: StatementAnalyzer, shown: string, args: PgNode[], [relAt, colAt]: [number, number], frame: Frame): void {
-  const refuse = (): never => {
-    throw catalogUnanswerable(
-      `function ${shown} is answered on this link only for a column it can see, named as a literal with its relation, or as attrelid and attnum/attname of one pg_attribute row`,
-    );
-  };
-  const relArg = stripCasts(args[relAt]);
-  const colArg = stripCasts(args[colAt]);
-  if (!relArg || !colArg) return refuse();
-  const relRef = nodeType(relArg)?.[0] === "ColumnRef" ? catalogColumn(a, strings((relArg.ColumnRef as PgNode).fields), frame) : undefined;
-  const colRef = nodeType(colArg)?.[0] === "ColumnRef" ? catalogColumn(a, strings((colArg.ColumnRef as PgNode).fields), frame) : undefined;
-  if (relRef && colRef) {
-    if (relRef.entry === colRef.entry && relRef.key === "pg_catalog.pg_attribute" && relRef.column === "attrelid" && (colRef.column === "attnum" || colRef.column === "attname")) return;
-    return refuse();
-  }
-  const relText = literalString(relArg) ?? (nodeType(relArg)?.[0] === "A_Const" ? numericLiteral(relArg.A_Const as PgNode) : undefined);
-  const colText = literalString(colArg) ?? (nodeType(colArg)?.[0] === "A_Const" ? numericLiteral(colArg.A_Const as PgNode) : undefined);
-  if (relText === undefined || colText === undefined) return refuse();
-  let rel: RelationAccess | undefined;
-  if (/^\s*\d+\s*$/.test(relText)) rel = [...a.view.relations.values()].find((r) => r.relation.oid === Number(relText));
-  else {
-    const parts = splitQualified(relText);
-    const system = parts.length === 2 ? SYSTEM_SCHEMAS.has(parts[0]!) : parts.length === 1 && isSystemRelation(a, "pg_catalog", parts[0]!);
-    if (system) return; // a system catalog's columns hide nothing
-    rel = resolveRelationName(a, parts, false);
-  }
-  if (!rel) return refuse();
-  const relation = rel.relation;
-  const visible = relation.columns.map((c, i) => ({ name: c.name, num: relation.attnums?.[i] })).filter((c) => !rel!.hiddenColumns.has(c.name));
-  const ok = /^\s*-?\d+\s*$/.test(colText) ? visible.some((c) => c.num === Number(colText)) : visible.some((c) => c.name === colText);
-  if (!ok) refuse();
-}
-
-function stripCasts(node: PgNode | undefined): PgNode | undefined {
-  let cur = node;
-  for (let t = nodeType(cur); t && t[0] === "TypeCast"; t = nodeType(cur)) cur = t[1].arg as PgNode;
-  return cur;
-}
-
-/**
- * to_regclass('x') answers NULL for a name that does not exist, so refusing only hidden names would
- * tell them apart: it is answered only for names of visible objects, and refused the same way for
- * every other name, hidden or not.
- */
-function toReg(a: StatementAnalyzer, name: string, shown: string, args: PgNode[]): void {
-  const lit = literalString(args[0]);
-  const refuse = (): never => {
-    throw catalogUnanswerable(`function ${shown} is answered on this link only for a literal naming a relation, schema or built-in type it can see`);
-  };
-  if (lit === undefined || args.length !== 1) return refuse();
-  const parts = splitQualified(lit);
-  const view = a.view;
-  const catalog = view.catalog;
-  const relationVisible = (): boolean => {
-    if (parts.length === 2) return view.relations.has(`${parts[0]}.${parts[1]}`) || (SYSTEM_SCHEMAS.has(parts[0]!) && !!catalog.systemRelations[`${parts[0]}.${parts[1]}`]);
-    if (parts.length !== 1) return false;
-    if (catalog.systemRelations[`pg_catalog.${parts[0]}`]) return true;
-    for (const s of view.searchPath) {
-      if (view.relations.has(`${s}.${parts[0]}`)) return true;
-      if (catalog.relations[`${s}.${parts[0]}`]) return false;
-    }
-    return false;
-  };
-  if (name === "to_regclass" && relationVisible()) return;
-  if (name === "to_regnamespace" && parts.length === 1 && (view.visibleSchemas.has(parts[0]!) || SYSTEM_SCHEMAS.has(parts[0]!))) return;
-  if (name === "to_regtype" && (relationVisible() || (parts.length === 1 && !!catalog.builtinTypeNames?.[parts[0]!.replace(/\[\]$/, "")]))) return;
-  refuse();
-}
-
-/** On-disk sizes grow with the rows: a filtered table's would tell how many rows it holds in all. */
-const SIZE_FUNCTIONS = new Set(["pg_relation_size", "pg_total_relation_size", "pg_table_size", "pg_indexes_size"]);
-
-/** On a link with governed tables, sizes only of relations named by a literal and not governed. */
-function relationSize(a: StatementAnalyzer, shown: string, args: PgNode[]): void {
-  const lit = literalString(args[0]);
-  const refuse = (): never => {
-    throw catalogUnanswerable(`function ${shown} is answered on this link only for a table named as a literal that has no row filter or masks, since a size counts rows the link may not see`);
-  };
-  if (lit === undefined || /^\s*\d+\s*$/.test(lit)) return refuse();
-  const rel = resolveRelationName(a, splitQualified(lit), false);
-  if (!rel || a.view.governed.has(rel.key) || rel.relation.kind === "view") return refuse();
-  if (args.slice(1).some((arg) => nodeType(arg)?.[0] !== "A_Const")) refuse();
 }
 
 function argumentProblem(a: StatementAnalyzer, arg: PgNode | undefined, frame: Frame, objectPosition: boolean): string | undefined {
@@ -246,7 +153,7 @@ function argumentProblem(a: StatementAnalyzer, arg: PgNode | undefined, frame: F
   }
 }
 
-function numericLiteral(node: PgNode): string | undefined {
+export function numericLiteral(node: PgNode): string | undefined {
   const i = node.ival as { ival?: number } | undefined;
   if (i) return String(i.ival ?? 0);
   const f = node.fval as { fval?: string } | undefined;
@@ -310,7 +217,7 @@ interface CatalogColumnRef {
  * Whether `fields` (a column reference) reads a column of a catalog range entry the virtual catalog
  * answers (or a harmless catalog), resolving as PostgreSQL does: the nearest level that has the name.
  */
-function catalogColumn(a: StatementAnalyzer, fields: string[], frame: Frame): CatalogColumnRef | undefined {
+export function catalogColumn(a: StatementAnalyzer, fields: string[], frame: Frame): CatalogColumnRef | undefined {
   if (fields.length === 0 || fields.length > 3) return undefined;
   const column = fields[fields.length - 1]!;
   if (fields.length >= 2) {

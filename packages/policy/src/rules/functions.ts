@@ -42,7 +42,7 @@ export const SEQUENCE_WRITERS = new Set(["nextval", "setval"]);
  * object's existence or definition otherwise (`to_regclass('secret')`, `pg_get_viewdef(...)`).
  */
 export const CATALOG_FUNCTIONS_PATTERN =
-  /^(pg_get_|pg_describe_object|pg_identify_object|obj_description|col_description|shobj_description|to_reg|has_.*_privilege$|pg_has_role$|pg_.*_is_visible$|pg_relation_|pg_total_relation_size$|pg_table_size$|pg_indexes_size$|pg_partition_|pg_options_to_table$|pg_index_column_has_property$|pg_index_has_property$|pg_indexam_has_property$|pg_sequence_parameters$|pg_tablespace_|pg_database_size$|pg_filenode_relation$|pg_input_is_valid$|pg_input_error_info$|currtid|pg_visible_in_snapshot$|pg_event_trigger_)/;
+  /^(pg_get_|pg_describe_object|pg_identify_object|obj_description|col_description|shobj_description|to_reg|has_.*_privilege$|pg_has_role$|pg_.*_is_visible$|pg_relation_|pg_total_relation_size$|pg_table_size$|pg_indexes_size$|pg_partition_|pg_options_to_table$|pg_index_column_has_property$|pg_index_has_property$|pg_indexam_has_property$|pg_sequence_parameters$|pg_tablespace_|pg_database_size$|pg_filenode_relation$|pg_input_is_valid$|pg_input_error_info$|currtid|pg_visible_in_snapshot$|pg_event_trigger_|format_type$|satisfies_hash_partition$)/;
 
 /**
  * Stable and volatile built-ins allowed in reads (immutable built-ins are allowed without listing:
