@@ -17,7 +17,7 @@ export { describeScope, summarizeScope } from "./scope/describe.js";
 export { describeGovernance, MASK_WORDS } from "./scope/describe-governance.js";
 export type { GovernanceWords, RowFilterWords, MaskedColumnWords } from "./scope/describe-governance.js";
 export { visibleObjects } from "./scope/visible.js";
-export { hiddenNames, redactHiddenMentions } from "./scope/redact.js";
+export { hiddenNames, redactHiddenMentions, withoutValues } from "./scope/redact.js";
 export type { HiddenNames } from "./scope/redact.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./scope/visible.js";
 export { searchPathFor, searchPathSchemas, accessView, scopeHidesObjects } from "./scope/access.js";

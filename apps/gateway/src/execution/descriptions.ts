@@ -1,5 +1,5 @@
 import type pg from "pg";
-import { redactHiddenMentions, type HiddenNames } from "@portcullis/policy";
+import { redactHiddenMentions, withoutValues, type HiddenNames } from "@portcullis/policy";
 import { TtlCache } from "../links/ttl-cache.js";
 
 /** "schema.table" -> { table description, column -> description } */
@@ -71,10 +71,12 @@ export function descriptionsForLink(descriptions: Descriptions, hidden: HiddenNa
   const out: Descriptions = new Map();
   const redact = (text: string | undefined, key: string) => withoutHiddenColumnsElsewhere(redactHiddenMentions(text, hidden, key), hidden);
   for (const [key, entry] of descriptions) {
-    const table = redact(entry.table, key);
+    // Row filters and masks: counts and values in texts written about the whole table stay out.
+    const governed = hidden.governed.get(key);
+    const table = governed?.partialRows ? withoutValues(redact(entry.table, key)) : redact(entry.table, key);
     const columns = new Map<string, string>();
     for (const [column, text] of entry.columns) {
-      const kept = redact(text, key);
+      const kept = governed && (governed.partialRows || governed.masked.has(column)) ? withoutValues(redact(text, key)) : redact(text, key);
       if (kept) columns.set(column, kept);
     }
     out.set(key, table ? { table, columns } : { columns });

@@ -18,7 +18,7 @@ export { describeScope, summarizeScope } from "./describe.js";
 export { describeGovernance, MASK_WORDS } from "./describe-governance.js";
 export type { GovernanceWords, RowFilterWords, MaskedColumnWords } from "./describe-governance.js";
 export { visibleObjects } from "./visible.js";
-export { hiddenNames, redactHiddenMentions } from "./redact.js";
+export { hiddenNames, redactHiddenMentions, withoutValues } from "./redact.js";
 export type { HiddenNames } from "./redact.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./visible.js";
 export { searchPathFor, searchPathSchemas } from "./access.js";

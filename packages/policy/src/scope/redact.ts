@@ -17,6 +17,11 @@ export interface HiddenNames {
   global: ReadonlySet<string>;
   /** Hidden columns per visible relation key: never mentioned in that relation's texts. */
   columns: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Relations whose rows this link sees only in part (a row filter, or a view / parent reading one) and
+   * masked columns per relation: texts about them may not carry counts or values (see withoutValues).
+   */
+  governed: ReadonlyMap<string, { partialRows: boolean; masked: ReadonlySet<string> }>;
 }
 
 const cache = new WeakMap<Catalog, WeakMap<Scope, HiddenNames>>();
@@ -40,7 +45,12 @@ export function hiddenNames(scope: Scope, catalog: Catalog): HiddenNames {
   for (const relation of view.relations.values()) {
     if (relation.hiddenColumns.size) columns.set(relation.key, new Set([...relation.hiddenColumns].map((c) => c.toLowerCase())));
   }
-  const names = { global, columns };
+  const governed = new Map<string, { partialRows: boolean; masked: ReadonlySet<string> }>();
+  for (const [key, g] of view.governed) {
+    const partialRows = g.rowFilter !== undefined || g.readsGoverned.length > 0 || g.governedChildren.length > 0;
+    governed.set(key, { partialRows, masked: new Set(g.masks.keys()) });
+  }
+  const names = { global, columns, governed };
   perCatalog.set(scope, names);
   return names;
 }
@@ -76,4 +86,24 @@ export function redactHiddenMentions(text: string | undefined, names: HiddenName
   if (kept.length === sentences.length) return text;
   const result = kept.join(" ").trim();
   return result || undefined;
+}
+
+// A count ("about 59 rows", "(25 rows)", "12 distinct"), a listed value ("Values: USA, Canada"), a quoted
+// example or an address: what a text written about the whole table may say that a filtered or masked
+// link must not learn.
+// A single quote counts only where it opens a quotation (after a space or punctuation), not in "customer's".
+const CARRIES_VALUES = /\d|["\u201c\u201d@]|(^|[\s(,:=])['\u2018][^'\u2019]+['\u2019]|\bvalues?\b|\be\.g\./i;
+
+/**
+ * The text without its sentences that carry counts or values. Descriptions are written about the
+ * whole table (row estimates, common values, samples taken before a filter or mask was set), so on a
+ * link that sees only some rows, or a masked column, those sentences go; the rest (what the table is,
+ * how it joins) stays. Undefined when nothing is left.
+ */
+export function withoutValues(text: string | undefined): string | undefined {
+  if (!text) return text;
+  const sentences = text.split(/(?<=[.!?;])\s+|\n+/);
+  const kept = sentences.filter((sentence) => !CARRIES_VALUES.test(sentence));
+  if (kept.length === sentences.length) return text;
+  return kept.join(" ").trim() || undefined;
 }
