@@ -28,19 +28,24 @@ const handle = app.getRequestHandler();
 // (browsers and OAuth clients always declare one; nothing in the dashboard streams uploads).
 const maxBody = Number(process.env.WEB_MAX_BODY_BYTES || 2 * 1024 * 1024);
 
-function refuse(res, status, message) {
-  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+// A refused body of moderate size is read and discarded (Node drains an unread request once the
+// response ends), so the client, still writing, gets the answer instead of a broken pipe; beyond this
+// the connection is closed at once rather than spend the bandwidth.
+const DRAIN_LIMIT = 16 * 1024 * 1024;
+
+function refuse(res, status, message, drain) {
+  res.writeHead(status, { "content-type": "text/plain; charset=utf-8", ...(drain ? {} : { connection: "close" }) });
   res.end(`${message}\n`);
 }
 
 const server = createServer((req, res) => {
   req.headers["x-portcullis-peer"] = req.socket.remoteAddress ?? "";
   if (req.headers["transfer-encoding"] !== undefined) {
-    return refuse(res, 411, "the dashboard needs a Content-Length on request bodies; send the body with its length");
+    return refuse(res, 411, "the dashboard needs a Content-Length on request bodies; send the body with its length", false);
   }
   const declared = req.headers["content-length"];
   if (declared !== undefined && !(Number(declared) <= maxBody)) {
-    return refuse(res, 413, `request body too large: the dashboard accepts at most ${maxBody} bytes (WEB_MAX_BODY_BYTES)`);
+    return refuse(res, 413, `request body too large: the dashboard accepts at most ${maxBody} bytes (WEB_MAX_BODY_BYTES)`, Number(declared) <= DRAIN_LIMIT);
   }
   handle(req, res);
 });
