@@ -82,3 +82,15 @@ describe("get_permissions words for row filters and masks", () => {
     expect(describeGovernance(absent, chinookCatalog)).toEqual({ rowFilters: [], maskedColumns: [], lines: [] });
   });
 });
+
+describe("get_permissions words for inherited rules", () => {
+  it("names the partitions and child tables that follow a table's rule, and not those with their own", () => {
+    const inherited = describeGovernance(scope({ access: "read", tables: { note: { rowFilter: "id < {{member.attr.max_note}}" } } }), chinookCatalog);
+    expect(inherited.lines).toEqual(["public.note: you see only rows for which id < [your max_note attribute] is true; its partitions and child tables (public.secret_note) follow the same rule."]);
+    const own = describeGovernance(scope({ access: "read", tables: { note: { rowFilter: "id < 5" }, secret_note: { rowFilter: "id < 3" } } }), chinookCatalog);
+    expect(own.lines.find((l) => l.startsWith("public.note:"))).not.toContain("secret_note");
+    // A hidden child is not named at all.
+    const hidden = describeGovernance(scope({ access: "read", tables: { note: { rowFilter: "id < 5" }, secret_note: { access: "none" } } }), chinookCatalog);
+    expect(hidden.lines.join(" ")).not.toContain("secret_note");
+  });
+});

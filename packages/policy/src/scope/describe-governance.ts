@@ -102,6 +102,9 @@ export function describeGovernance(scope: Scope, catalog?: Catalog): GovernanceW
       out.maskedColumns.push({ table, column, mask, description });
       parts.push(description);
     }
+    // Partitions and inheritance children without a rule of their own take this one (scope/access.ts).
+    const children = (view?.relations.get(table)?.relation.children ?? []).filter((c) => view!.relations.has(c) && !scope.tables[c] && !(c.startsWith("public.") && scope.tables[c.slice(7)]));
+    if (parts.length > 0 && children.length > 0) parts.push(`its partitions and child tables (${children.join(", ")}) follow the same rule`);
     if (masked.length > 0 && writable)
       parts.push("a write may not read a masked column in its WHERE, SET values or conflict/merge conditions (masked_column_oracle); writing a new value into one is allowed, and RETURNING shows it masked");
     if (parts.length > 0) out.lines.push(`${table}: ${parts.join("; ")}.`);
