@@ -172,12 +172,17 @@ describe("row filters equal row-level security with the same predicate", () => {
     const plan = async (sql: string) => (await gateway(sql, FILTERED, { rep_id: "3" })).rows.map((r) => r["QUERY PLAN"]).join("\n");
     // PostgreSQL folds bound values into the plan: the member's own attribute shows, as in its rows.
     // (On 59 rows the planner may still prefer a sequential scan; the predicate is below the fence.)
-    expect(await plan("EXPLAIN SELECT * FROM customer WHERE customer_id = 5")).toMatch(
-      /Subquery Scan on customer[\s\S]*Filter: \(customer\.customer_id = 5\)[\s\S]*Scan.* on customer _pc_src[\s\S]*(Index Cond: \(customer_id = 5\)|Filter: \(\(support_rep_id = 3\) AND \(customer_id = 5\)\))/,
-    );
-    expect(await plan("EXPLAIN SELECT * FROM customer WHERE 1 / (customer_id - 5) = 1")).toMatch(
-      /Subquery Scan on customer[\s\S]*Filter: \(\(1 \/ \(customer\.customer_id - 5\)\) = 1\)[\s\S]*Seq Scan on customer _pc_src[\s\S]*Filter: \(support_rep_id = 3\)$/,
-    );
+    // Which index (the key's or support_rep_id's) the planner takes depends on the statistics of the
+    // moment: what is asserted is where each predicate sits — below the fence (a condition of the
+    // _pc_src scan) or above it.
+    const below = (p: string) => p.slice(p.search(/Scan.* on customer _pc_src/));
+    const lookup = await plan("EXPLAIN SELECT * FROM customer WHERE customer_id = 5");
+    expect(lookup).toMatch(/Subquery Scan on customer[\s\S]*Filter: \(customer\.customer_id = 5\)[\s\S]*Scan.* on customer _pc_src/);
+    expect(below(lookup)).toMatch(/(Index Cond|Filter): [^\n]*customer_id = 5/);
+    const oracle = await plan("EXPLAIN SELECT * FROM customer WHERE 1 / (customer_id - 5) = 1");
+    expect(oracle).toMatch(/Subquery Scan on customer[\s\S]*Filter: \(\(1 \/ \(customer\.customer_id - 5\)\) = 1\)[\s\S]*Scan.* on customer _pc_src/);
+    expect(below(oracle)).toMatch(/(Index Cond|Filter): \(support_rep_id = 3\)/);
+    expect(below(oracle)).not.toMatch(/customer_id - 5/);
   });
 });
 
@@ -257,7 +262,7 @@ describe("masks equal the mask applied to the clear values", () => {
     }
     const { rows } = await gateway("EXPLAIN SELECT count(*) FROM customer GROUP BY email", MASKED, { rep_id: "3" });
     const plan = rows.map((r) => r["QUERY PLAN"]).join("\n");
-    expect(plan).toMatch(/Group Key: CASE WHEN/);
+    expect(plan).toMatch(/Group Key: \(?CASE WHEN/);
     expect(plan).not.toMatch(/\\x|bytea/);
   });
 });
