@@ -10,7 +10,8 @@ export {
   MEMBER_ATTRIBUTE_NAME,
   TABLE_KEY_PATTERN,
 } from "./scope/schema.js";
-export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, ParseScopeResult } from "./scope/schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ApprovalMode, ScopeError, ParseScopeResult } from "./scope/schema.js";
+export { APPROVAL_MODES, DEFAULT_APPROVAL_EXPIRY_MINUTES } from "./scope/schema.js";
 export { SCOPE_PRESETS, presetScope } from "./scope/presets.js";
 export type { PresetName, PresetOptions } from "./scope/presets.js";
 export { describeScope, summarizeScope } from "./scope/describe.js";

@@ -10,8 +10,10 @@ export {
   ROW_FILTER_PLACEHOLDER,
   MEMBER_ATTRIBUTE_NAME,
   TABLE_KEY_PATTERN,
+  APPROVAL_MODES,
+  DEFAULT_APPROVAL_EXPIRY_MINUTES,
 } from "./schema.js";
-export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ScopeError, ParseScopeResult } from "./schema.js";
+export type { Scope, ScopeInput, TableRule, AccessLevel, MaskKind, ApprovalMode, ScopeError, ParseScopeResult } from "./schema.js";
 export { SCOPE_PRESETS, presetScope } from "./presets.js";
 export type { PresetName, PresetOptions } from "./presets.js";
 export { describeScope, summarizeScope } from "./describe.js";

@@ -30,6 +30,29 @@ const maskKindSchema = z.enum(MASK_KINDS, {
  * Placeholders a row filter may use; each is bound as a query parameter at call time, never spliced
  * into the SQL text. `member.attr.NAME` are attributes an admin sets per member on the link.
  */
+/**
+ * Who decides before a write runs (issue 15), per table or for the whole link: `writes` — a lead
+ * approves every write; `destructive` — a lead approves DELETE, UPDATE or DELETE without a WHERE,
+ * TRUNCATE and DDL (other writes run); `confirm` — the caller confirms in their own AI client (or in
+ * the dashboard). The statement is dry-run for a preview and stored as a pending write request.
+ */
+export const APPROVAL_MODES = ["writes", "destructive", "confirm"] as const;
+export type ApprovalMode = (typeof APPROVAL_MODES)[number];
+
+const approvalSchema = z.enum(APPROVAL_MODES, {
+  error: (issue) => `unknown approval ${JSON.stringify(issue.input)}: expected one of ${APPROVAL_MODES.join(", ")} (or leave approval out for none)`,
+});
+
+export const DEFAULT_APPROVAL_EXPIRY_MINUTES = 60;
+
+/** How a link's write requests are decided: who may approve their own, and how long a request waits. */
+const approvalOptionsSchema = z.strictObject({
+  /** Whether the member who made a request may approve it (default: nobody approves their own). */
+  selfApproval: z.boolean().default(false),
+  /** Minutes a pending request waits for a decision, and an approved one for its execution. */
+  expiresAfterMinutes: z.number().int().min(1).max(10_080).default(DEFAULT_APPROVAL_EXPIRY_MINUTES),
+});
+
 export const ROW_FILTER_PLACEHOLDER = /\{\{\s*(member\.id|member\.email|key\.id|link\.id|team\.id|member\.attr\.[a-z][a-z0-9_]{0,62})\s*\}\}/g;
 export const MEMBER_ATTRIBUTE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
 
@@ -43,6 +66,7 @@ const tableRuleSchema = z.strictObject({
    */
   rowFilter: z.string().trim().min(1, "must not be empty; leave rowFilter out for no filter").max(4096, "at most 4096 characters").refine((s) => !s.includes("\0"), "must not contain NUL").optional(),
   maskedColumns: z.record(identifier, maskKindSchema).optional(),
+  approval: approvalSchema.optional(),
 });
 
 export const DEFAULT_LIMITS = { maxRows: 1000, statementTimeoutMs: 15000 } as const;
@@ -50,6 +74,10 @@ export const DEFAULT_LIMITS = { maxRows: 1000, statementTimeoutMs: 15000 } as co
 const limitsSchema = z.strictObject({
   maxRows: z.number().int().min(1).max(1_000_000).default(DEFAULT_LIMITS.maxRows),
   statementTimeoutMs: z.number().int().min(100).max(3_600_000).default(DEFAULT_LIMITS.statementTimeoutMs),
+  /** Cost gate: a read whose planner estimate (EXPLAIN total cost) exceeds this is refused before it runs. */
+  maxEstimatedCost: z.number().positive().max(1e15).optional(),
+  /** Cost gate: a read whose planner row estimate exceeds this is refused before it runs. */
+  maxEstimatedRows: z.number().int().positive().max(1e15).optional(),
 });
 
 /**
@@ -69,6 +97,10 @@ export const scopeSchema = z
     schemas: z.array(identifier).min(1, "list at least one schema, or leave schemas out for every schema").optional(),
     tables: z.record(z.string(), tableRuleSchema).default({}),
     limits: limitsSchema.default({ ...DEFAULT_LIMITS }),
+    /** Link-level approval: applies to every table without its own `approval`. */
+    approval: approvalSchema.optional(),
+    /** Absent: nobody approves their own request; requests expire after DEFAULT_APPROVAL_EXPIRY_MINUTES. */
+    approvalOptions: approvalOptionsSchema.optional(),
   })
   .superRefine((scope, ctx) => {
     const seenSchemas = new Set<string>();
@@ -118,6 +150,12 @@ export const scopeSchema = z
           code: "custom",
           path: ["tables", key, rule.rowFilter !== undefined ? "rowFilter" : "maskedColumns"],
           message: `table "${full}" is hidden (access none), so a row filter or masks on it mean nothing; remove them or give the table access`,
+        });
+      if (rule.approval !== undefined && (access === "none" || access === "read"))
+        ctx.addIssue({
+          code: "custom",
+          path: ["tables", key, "approval"],
+          message: `table "${full}" has access ${access}, so nothing on it is written and approval means nothing; give it write or admin access, or remove approval`,
         });
       for (const column of Object.keys(rule.maskedColumns ?? {})) {
         if (seenColumns.has(column))
