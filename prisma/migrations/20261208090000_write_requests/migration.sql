@@ -44,7 +44,6 @@ CREATE TABLE "write_requests" (
   "error" TEXT,
   "request_audit_id" UUID,
   "execution_audit_id" UUID,
-  "notified_at" TIMESTAMPTZ(3),
   "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
   "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
   CONSTRAINT "write_requests_pkey" PRIMARY KEY ("id"),
@@ -59,7 +58,6 @@ CREATE TABLE "write_requests" (
 CREATE INDEX "write_requests_team_id_status_created_at_idx" ON "write_requests"("team_id", "status", "created_at" DESC);
 CREATE INDEX "write_requests_link_id_created_at_idx" ON "write_requests"("link_id", "created_at" DESC);
 CREATE INDEX "write_requests_open_expiry_idx" ON "write_requests"("expires_at") WHERE "status" IN ('pending', 'approved');
-CREATE INDEX "write_requests_unnotified_idx" ON "write_requests"("created_at") WHERE "notified_at" IS NULL;
 
 -- Members (besides owners and admins) an admin names as approvers of a link.
 CREATE TABLE "link_approvers" (
@@ -98,7 +96,6 @@ CREATE TABLE "access_grants" (
   "revoked_at" TIMESTAMPTZ(3),
   -- A pending request not decided by then expires.
   "request_expires_at" TIMESTAMPTZ(3) NOT NULL,
-  "notified_at" TIMESTAMPTZ(3),
   "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
   "updated_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
   CONSTRAINT "access_grants_pkey" PRIMARY KEY ("id"),
@@ -134,6 +131,21 @@ CREATE TABLE "team_notification_settings" (
   CONSTRAINT "team_notification_settings_updated_by_fkey" FOREIGN KEY ("updated_by") REFERENCES "users"("id") ON DELETE SET NULL ON UPDATE CASCADE,
   CONSTRAINT "team_notification_settings_format_check" CHECK ("webhook_format" IN ('portcullis', 'slack'))
 );
+
+-- Transactional outbox of notification events: written in the transaction that creates or decides a
+-- request (so none is lost when Redis or the worker is down), fanned out by the worker into deliveries.
+CREATE TABLE "notification_outbox" (
+  "id" UUID NOT NULL DEFAULT gen_random_uuid(),
+  "team_id" UUID NOT NULL,
+  -- write_request.created | write_request.decided | access_grant.requested | access_grant.decided
+  "event" TEXT NOT NULL,
+  "subject_id" UUID NOT NULL,
+  "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  "processed_at" TIMESTAMPTZ(3),
+  CONSTRAINT "notification_outbox_pkey" PRIMARY KEY ("id"),
+  CONSTRAINT "notification_outbox_team_id_fkey" FOREIGN KEY ("team_id") REFERENCES "teams"("id") ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX "notification_outbox_unprocessed_idx" ON "notification_outbox"("created_at") WHERE "processed_at" IS NULL;
 
 -- Each notification sent (or being retried), for the dashboard and for the tests.
 CREATE TABLE "notification_deliveries" (
