@@ -13,6 +13,8 @@ export const QUEUES = {
   introspection: "schema-introspection",
   descriptions: "schema-descriptions",
   housekeeping: "housekeeping",
+  /** One job per notification delivery (job id = notification_deliveries.id): a webhook POST or an e-mail. */
+  notifications: "notifications",
 } as const;
 
 export const AUDIT_JOBS = { event: "audit-event", batch: "audit-batch" } as const;
@@ -81,3 +83,29 @@ export type HousekeepingJob = z.infer<typeof housekeepingJobSchema>;
 
 /** Redis hash where gateways accumulate API key last-used times; the worker flushes it in batches. */
 export const LAST_USED_HASH = "portcullis:last-used:api-keys";
+
+/** Events written to notification_outbox (by the data operations) and fanned out by the worker. */
+export const NOTIFICATION_EVENTS = ["write_request.created", "write_request.decided", "access_grant.requested", "access_grant.decided"] as const;
+export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
+
+/** A delivery's job: the row holds the target and the attempts; the job only names it (and its team, checked). */
+export const notificationJobSchema = z.object({ deliveryId: z.string().uuid(), teamId: z.string().uuid() });
+export type NotificationJob = z.infer<typeof notificationJobSchema>;
+
+/** Attempts per delivery: with a 2 s base the last retry comes about a minute after the first try. */
+export const NOTIFICATION_ATTEMPTS = 6;
+
+/**
+ * Options of a delivery's job. The job id is the delivery id, so enqueueing the same delivery twice (the
+ * fan-out and the re-enqueue pass racing, two workers) adds one job while the first is kept.
+ */
+export function notificationJobOptions(deliveryId: string, backoffBaseMs: number) {
+  return {
+    jobId: deliveryId,
+    attempts: NOTIFICATION_ATTEMPTS,
+    backoff: { type: "exponential" as const, delay: backoffBaseMs },
+    // Kept for a day after completion so a late re-enqueue of the same id is still a no-op.
+    removeOnComplete: { age: 86_400, count: 10_000 },
+    removeOnFail: { age: 7 * 86_400 },
+  };
+}
