@@ -98,6 +98,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     checker: createPolicyChecker({ cacheSize: 10_000 }),
     descriptions: new DescriptionStore(metadata),
     audit,
+    metadata,
     maskKeys: new MaskKeys(metadata, keyring),
     maxResultBytes: env.GATEWAY_MAX_RESULT_BYTES,
     schemaBudgetBytes: env.GATEWAY_SCHEMA_BUDGET_BYTES,

@@ -17,6 +17,11 @@ export interface Services {
   checker: PolicyChecker;
   descriptions: DescriptionStore;
   audit: AuditProducer;
+  /**
+   * The metadata database's pool (bounded waits): issue 15's operations (write requests, access grants)
+   * run their SQL on it through packages/db's SqlPool (no Prisma on the gateway).
+   */
+  metadata: pg.Pool;
   /** Per-link keys of the `hash` mask (team secret read or created on first need). */
   maskKeys: MaskKeys;
   maxResultBytes: number;
