@@ -1,9 +1,9 @@
 /** The scope document as the editor holds it, and the pure helpers around it (unit-tested). */
-import { DEFAULT_LIMITS, type AccessLevel, type MaskKind, type Scope, type TableRule } from "@portcullis/policy/scope";
+import { DEFAULT_APPROVAL_EXPIRY_MINUTES, DEFAULT_LIMITS, type AccessLevel, type ApprovalMode, type MaskKind, type Scope, type TableRule } from "@portcullis/policy/scope";
 
 // The one schema lives in packages/policy (scope/schema.ts); the editor only names its types.
 export type Access = AccessLevel;
-export type { MaskKind, TableRule };
+export type { ApprovalMode, MaskKind, TableRule };
 /** The editor's draft: the parsed scope shape (defaults applied), checked again by the server on save. */
 export type ScopeDoc = Scope;
 
@@ -38,9 +38,48 @@ export function cleanScope(scope: ScopeDoc): ScopeDoc {
     if (r.rowFilter !== undefined && r.rowFilter.trim() !== "" && !hidden) rule.rowFilter = r.rowFilter;
     const masks = Object.entries(r.maskedColumns ?? {}).filter(([column]) => !rule.hiddenColumns?.includes(column));
     if (masks.length > 0 && !hidden) rule.maskedColumns = Object.fromEntries(masks);
+    // The schema refuses approval on a table nothing can write: dropped with the access that allowed it.
+    if (r.approval && mayWrite(rule.access ?? scope.access)) rule.approval = r.approval;
     if (Object.keys(rule).length > 0) tables[k] = rule;
   }
-  return { access: scope.access, ...(scope.schemas ? { schemas: scope.schemas } : {}), tables, limits: scope.limits };
+  return {
+    access: scope.access,
+    ...(scope.schemas ? { schemas: scope.schemas } : {}),
+    tables,
+    limits: cleanLimits(scope.limits),
+    ...(scope.approval ? { approval: scope.approval } : {}),
+    ...(scope.approvalOptions ? { approvalOptions: scope.approvalOptions } : {}),
+  };
+}
+
+/** Whether an access level lets a statement write (only then does an approval rule mean anything). */
+export function mayWrite(access: Access): boolean {
+  return access === "write" || access === "admin";
+}
+
+/** The cost gate's limits are optional: an emptied field removes the key (absent = no gate). */
+function cleanLimits(limits: ScopeDoc["limits"]): ScopeDoc["limits"] {
+  const { maxEstimatedCost, maxEstimatedRows, ...rest } = limits;
+  return {
+    ...rest,
+    ...(maxEstimatedCost !== undefined && Number.isFinite(maxEstimatedCost) ? { maxEstimatedCost } : {}),
+    ...(maxEstimatedRows !== undefined && Number.isFinite(maxEstimatedRows) ? { maxEstimatedRows } : {}),
+  };
+}
+
+/** Words for each approval choice, shown beside it (the link-level and per-table pickers share them). */
+export const APPROVAL_TEXT: Record<ApprovalMode | "", { title: string; description: string }> = {
+  "": { title: "No approval", description: "Allowed writes run at once, as before." },
+  writes: { title: "Every write", description: "Every INSERT, UPDATE, DELETE, MERGE, TRUNCATE and DDL waits for a lead's approval; the caller gets a preview and a request id." },
+  destructive: { title: "Destructive writes", description: "Any DELETE, an UPDATE without WHERE, a MERGE that deletes, TRUNCATE and DDL wait for a lead's approval; other writes run at once." },
+  confirm: { title: "Caller confirms", description: "Every write waits until the person at the AI client confirms it (in the client where it can ask, else in the dashboard); no lead is involved." },
+};
+
+/** Sets or removes one approval option, dropping the whole object when both are back to the defaults. */
+export function withApprovalOptions(scope: ScopeDoc, patch: Partial<NonNullable<ScopeDoc["approvalOptions"]>>): ScopeDoc {
+  const next = { selfApproval: false, expiresAfterMinutes: DEFAULT_APPROVAL_EXPIRY_MINUTES, ...scope.approvalOptions, ...patch };
+  const { approvalOptions: _previous, ...rest } = scope;
+  return next.selfApproval === false && next.expiresAfterMinutes === DEFAULT_APPROVAL_EXPIRY_MINUTES ? rest : { ...rest, approvalOptions: next };
 }
 
 /**

@@ -3,8 +3,10 @@ import { useEffect, useMemo, useRef, useState } from "react";
 import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { Alert, Badge, Button, Input, Select, Textarea, cx, inputClass } from "../../components/ui";
 import { checkScopeAction, validateScopeAction } from "./actions";
+import { ApprovalSettings } from "./approval-settings";
+import { LimitsSettings } from "./limits-settings";
 import type { TableInfo } from "./operations";
-import { cleanScope, presetOf, tableKey, toggleSchema, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
+import { cleanScope, mayWrite, presetOf, tableKey, toggleSchema, type Access, type Preset, type ScopeDoc, type TableRule } from "./scope-doc";
 import { TableRulesPanel, type GovernanceContext } from "./table-rules-panel";
 
 export { DEFAULT_SCOPE, type ScopeDoc } from "./scope-doc";
@@ -290,6 +292,7 @@ export function ScopeEditor({
                             {schemaHidden ? <Badge className="ml-2">schema hidden</Badge> : null}
                             {hidden.length > 0 && access !== "none" ? <Badge tone="amber" className="ml-2">{hidden.length} hidden column{hidden.length === 1 ? "" : "s"}</Badge> : null}
                             {rule?.rowFilter && access !== "none" ? <Badge tone="blue" className="ml-2">row filter</Badge> : null}
+                            {rule?.approval && mayWrite(access) ? <Badge tone="amber" className="ml-2">approval: {rule.approval}</Badge> : null}
                             {Object.keys(rule?.maskedColumns ?? {}).length > 0 && access !== "none" ? <Badge tone="blue" className="ml-2">{Object.keys(rule?.maskedColumns ?? {}).length} masked</Badge> : null}
                           </div>
                           <label className="sr-only" htmlFor={`access-${t.key}`}>Access to {t.key}</label>
@@ -337,18 +340,9 @@ export function ScopeEditor({
             </div>
           </div>
 
-          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2">
-            <div className="space-y-1">
-              <label htmlFor="max-rows" className="block text-sm font-medium text-zinc-800">Rows returned per call</label>
-              <Input id="max-rows" type="number" min={1} max={1000000} value={value.limits.maxRows} onChange={(e) => emit({ ...value, limits: { ...value.limits, maxRows: Number(e.target.value) } })} />
-              <p className="text-xs text-zinc-500">Extra rows are cut and the result says so.</p>
-            </div>
-            <div className="space-y-1">
-              <label htmlFor="timeout" className="block text-sm font-medium text-zinc-800">Statement timeout (ms)</label>
-              <Input id="timeout" type="number" min={100} max={3600000} step={100} value={value.limits.statementTimeoutMs} onChange={(e) => emit({ ...value, limits: { ...value.limits, statementTimeoutMs: Number(e.target.value) } })} />
-              <p className="text-xs text-zinc-500">Queries running longer are cancelled by PostgreSQL.</p>
-            </div>
-          </div>
+          <ApprovalSettings value={value} onChange={emit} errors={allErrors} />
+
+          <LimitsSettings value={value} onChange={emit} errors={allErrors} />
         </>
       )}
     </div>

@@ -4,6 +4,7 @@ import { MASK_KINDS, type MaskKind } from "@portcullis/policy/scope";
 import { Button, Textarea, cx, inputClass } from "../../components/ui";
 import { previewRowFilterAction, sampleMaskAction } from "./actions";
 import type { TableInfo } from "./operations";
+import { TableApproval } from "./table-approval";
 import type { ScopeDoc, TableRule } from "./scope-doc";
 
 /** What the preview and samples need; absent while a link is being created (there is no link yet). */
@@ -138,6 +139,8 @@ export function TableRulesPanel({
           );
         })}
       </fieldset>
+
+      <TableApproval id={id} ruleKey={ruleKey} rule={rule} scope={scope} errors={errors} onChange={onChange} />
 
       <div className="space-y-1">
         <label htmlFor={`${id}-filter`} className="block text-xs font-medium text-zinc-800">Row filter for {ruleKey}</label>
