@@ -42,3 +42,5 @@ export type { Governance } from "./scope/access.js";
 export { maskExpression } from "./rewrite/masks.js";
 export { rewriteStatement, rewriteStatements } from "./rewrite/apply.js";
 export { namesFilterSecrets } from "./rewrite/explain-guard.js";
+export { previewReturning } from "./rewrite/preview-returning.js";
+export type { PreviewReturning } from "./rewrite/preview-returning.js";

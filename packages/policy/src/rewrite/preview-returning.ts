@@ -1,0 +1,62 @@
+import { parseSql, type PgNode } from "../parse/parse.js";
+import { list, nodeType, strNode } from "./ast.js";
+import { deparseVerified } from "./deparse.js";
+import { setReturningItems } from "./dml-returning.js";
+import { Refusal } from "../analyze/refusal.js";
+
+/**
+ * The dry run of a write that needs a decision (issue 15, gateway execution/dry-run.ts) shows the rows
+ * it would write: the caller's own INSERT, UPDATE or DELETE with its RETURNING list replaced by the
+ * target's columns the link may see. Built on the parse tree and printed by the verified deparser, never
+ * by pasting text, so the preview statement is the caller's statement and nothing else; the gateway then
+ * checks the printed text with the policy like any caller statement (masks, filters, hidden columns).
+ */
+export type PreviewReturning =
+  | {
+      ok: true;
+      sql: string;
+      command: "insert" | "update" | "delete";
+      /** The target as the statement names it (schema null when unqualified). */
+      target: { schema: string | null; name: string };
+      /** UPDATE: the columns its SET assigns (lower-cased as parsed). */
+      setColumns: string[];
+    }
+  | { ok: false; reason: string };
+
+const COMMANDS: Record<string, "insert" | "update" | "delete"> = { InsertStmt: "insert", UpdateStmt: "update", DeleteStmt: "delete" };
+
+export function previewReturning(sql: string, columns: readonly string[]): PreviewReturning {
+  if (columns.length === 0) return { ok: false, reason: "no column of the target is visible on this link" };
+  const parsed = parseSql(sql);
+  if (!parsed.ok) return { ok: false, reason: "the statement does not parse" };
+  if (parsed.statements.length !== 1) return { ok: false, reason: "the text is not exactly one statement" };
+  const raw = parsed.statements[0]!;
+  const typed = nodeType(raw.stmt);
+  const command = typed && COMMANDS[typed[0]];
+  if (!typed || !command) return { ok: false, reason: "only a single INSERT, UPDATE or DELETE has a row preview" };
+  const stmt = typed[1];
+  const relation = stmt.relation as PgNode | undefined;
+  const name = relation?.relname as string | undefined;
+  if (!name) return { ok: false, reason: "the statement's target could not be read" };
+  const alias = (relation!.alias as PgNode | undefined)?.aliasname as string | undefined;
+  // Qualified by the target's own name or alias: an UPDATE … FROM or DELETE … USING source with a
+  // column of the same name must not make a RETURNING item ambiguous (or name the other table's).
+  const qualifier = alias ?? name;
+  setReturningItems(
+    stmt,
+    columns.map((column) => ({ ResTarget: { val: { ColumnRef: { fields: [strNode(qualifier), strNode(column)] } } } })),
+  );
+  const setColumns = command === "update" ? list(stmt.targetList).map((t) => String((t.ResTarget as PgNode | undefined)?.name ?? "")) : [];
+  try {
+    return {
+      ok: true,
+      sql: deparseVerified(raw.stmt as PgNode),
+      command,
+      target: { schema: (relation!.schemaname as string | undefined) ?? null, name },
+      setColumns,
+    };
+  } catch (error) {
+    if (error instanceof Refusal) return { ok: false, reason: error.message };
+    throw error;
+  }
+}
