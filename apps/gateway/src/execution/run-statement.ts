@@ -22,10 +22,17 @@ export interface RunOptions {
   maxBytes: number;
   /** Aborted when the caller went away: the running statement is cancelled in the database. */
   signal?: AbortSignal;
+  /**
+   * Reads only (the cost gate, issue 15): this statement (EXPLAIN of `sql`, same values) runs first, in
+   * the same READ ONLY transaction; `sql` runs only when `proceed` says so. One extra round trip.
+   */
+  preflight?: { sql: string; proceed(result: StatementResult): boolean };
 }
 
 export interface RunOutcome extends StatementResult {
   durationMs: number;
+  /** The preflight's result when one ran; `stopped`: it said no (or failed), so the statement did not run. */
+  preflight?: { result: StatementResult; stopped: boolean; durationMs: number };
 }
 
 /**
@@ -39,12 +46,24 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
+    const preamble = [
+      options.readOnly ? "BEGIN READ ONLY" : "BEGIN",
+      `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
+      `SET LOCAL search_path = ${options.searchPath}`,
+    ];
+    let preflight: RunOutcome["preflight"];
+    if (options.preflight && options.readOnly) {
+      preflight = await runPreflight(client, pool, options, preamble);
+      if (preflight.result.abandoned || preflight.result.error?.fatal) broken = new Error("preflight connection closed");
+      if (preflight.stopped) {
+        if (!broken) await client.query("ROLLBACK");
+        return { ...preflight.result, preflight, durationMs: performance.now() - started };
+      }
+      // The transaction is open: the statement goes out without its own preamble.
+      preamble.length = 0;
+    }
     const statement = new PipelinedStatement({
-      preamble: [
-        options.readOnly ? "BEGIN READ ONLY" : "BEGIN",
-        `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
-        `SET LOCAL search_path = ${options.searchPath}`,
-      ],
+      preamble,
       sql: options.sql,
       values: options.values,
       epilogue: options.readOnly || options.rollback ? "ROLLBACK" : "COMMIT",
@@ -69,7 +88,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       if (result.error.fatal) broken = new Error(result.error.message);
       else await client.query("ROLLBACK");
     }
-    return { ...result, durationMs: performance.now() - started };
+    return { ...result, ...(preflight ? { preflight } : {}), durationMs: performance.now() - started };
   } catch (error) {
     broken = error as Error;
     throw error;
@@ -78,6 +97,36 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     client.release(broken);
   }
 }
+
+/**
+ * The transaction's preamble and the preflight statement in one pipelined exchange, leaving the
+ * transaction open. The epilogue is an empty statement (Sync only, nothing runs): the COMMIT/ROLLBACK
+ * comes with the statement that follows, or from the caller when the preflight stops it.
+ */
+async function runPreflight(client: pg.PoolClient, pool: pg.Pool, options: RunOptions, preamble: string[]): Promise<NonNullable<RunOutcome["preflight"]>> {
+  const started = performance.now();
+  const statement = new PipelinedStatement({
+    preamble,
+    sql: options.preflight!.sql,
+    values: options.values,
+    epilogue: "",
+    maxRows: 10,
+    maxBytes: PREFLIGHT_MAX_BYTES,
+  });
+  void client.query(statement as unknown as pg.QueryConfig);
+  const canceller = options.signal ? cancelOnAbort(pool, client, options.signal) : undefined;
+  let result: StatementResult;
+  try {
+    result = await statement.done;
+  } finally {
+    await canceller?.stop();
+  }
+  const stopped = result.error !== null || result.abandoned || !options.preflight!.proceed(result);
+  return { result, stopped, durationMs: performance.now() - started };
+}
+
+/** A plan of a statement the policy accepted fits in far less; a bigger one is refused, not read. */
+const PREFLIGHT_MAX_BYTES = 4 * 1024 * 1024;
 
 const EMPTY: Omit<StatementResult, "command" | "error"> = {
   columns: [],
