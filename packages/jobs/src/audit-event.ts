@@ -73,6 +73,10 @@ export const auditEventSchema = z.object({
   rewrittenSql: optionalText(100_000),
   /** Names of the member attributes the rewritten statement bound — never their values. */
   attributeNames: z.array(z.string().regex(/^[a-z][a-z0-9_]{0,62}$/)).max(100).nullish(),
+  /** Issue 15: the write request this event belongs to (its creation, decision or execution). */
+  writeRequestId: uuid.nullish(),
+  /** Issue 15: the access grant (time-boxed elevation) this event belongs to. */
+  accessGrantId: uuid.nullish(),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;

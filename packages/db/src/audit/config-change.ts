@@ -26,7 +26,12 @@ export const configChangeSchema = z.object({
   after: z.unknown().optional(),
   sourceIp: z.string().max(64).nullish(),
   /** Where the change was made, when not the dashboard (e.g. "cli" for the operator CLI). */
-  via: z.enum(["dashboard", "cli", "api", "worker"]).optional(),
+  via: z.enum(["dashboard", "cli", "api", "worker", "client"]).optional(),
+  /** A decider's words on a write request or access grant (issue 15), kept beside before/after. */
+  comment: z.string().max(2000).nullish(),
+  /** Issue 15: the write request or access grant the change decided (audit_events columns of the same names). */
+  writeRequestId: uuid.nullish(),
+  accessGrantId: uuid.nullish(),
 });
 
 export type ConfigChange = z.input<typeof configChangeSchema>;
@@ -67,9 +72,14 @@ export function configChangeEvent(change: ConfigChange, now = new Date()): Audit
   const c = configChangeSchema.parse(change);
   const target = { type: c.target.type, id: c.target.id, name: c.target.name ?? null };
   const via = c.via ? { via: c.via } : {};
-  let detail = JSON.stringify({ action: c.action, target, ...via, before: redactSecrets(c.before), after: redactSecrets(c.after) });
+  const comment = c.comment != null ? { comment: sanitizeText(c.comment) } : {};
+  let detail = JSON.stringify({ action: c.action, target, ...via, before: redactSecrets(c.before), after: redactSecrets(c.after), ...comment });
   // A huge document must not make the record unstorable: the change is still recorded, without the values.
   if (detail.length > CONFIG_DETAIL_MAX) detail = JSON.stringify({ action: c.action, target, ...via, truncated: true });
+  const links = {
+    ...(c.writeRequestId ? { writeRequestId: c.writeRequestId.toLowerCase() } : {}),
+    ...(c.accessGrantId ? { accessGrantId: c.accessGrantId.toLowerCase() } : {}),
+  };
   return {
     id: randomUUID(),
     time: now.toISOString(),
@@ -82,6 +92,7 @@ export function configChangeEvent(change: ConfigChange, now = new Date()): Audit
     reason: `${c.action} ${target.type} ${target.name ?? target.id}`.slice(0, 4000),
     sourceIp: c.sourceIp ?? null,
     detail,
+    ...links,
   };
 }
 

@@ -5,3 +5,6 @@ export * from "./links.js";
 export * from "./api-keys.js";
 export * from "./member-attributes.js";
 export * from "./mask-secrets.js";
+export * from "./write-requests.js";
+export * from "./approvers.js";
+export type { OperationsDb, SqlPool, SqlQueryable } from "./sql-db.js";
