@@ -1,0 +1,220 @@
+import type { Prisma, WriteRequestStatus } from "@portcullis/db/client";
+import { roleAtLeast, type TeamContext } from "../../lib/authz";
+import { getPrisma } from "../../lib/db";
+import { parsePreview, type WritePreview } from "./preview-diff";
+
+export const OPEN_STATUSES: WriteRequestStatus[] = ["pending"];
+export const HISTORY_STATUSES: WriteRequestStatus[] = ["approved", "rejected", "expired", "executing", "executed", "failed"];
+
+/**
+ * The links whose requests this member decides: every link for owners and admins, else the links an
+ * admin named them approver of. `null` means "all of the team's".
+ */
+export async function approverLinkIds(ctx: TeamContext): Promise<string[] | null> {
+  if (roleAtLeast(ctx.role, "admin")) return null;
+  const rows = await getPrisma().linkApprover.findMany({ where: { userId: ctx.user.userId, link: { teamId: ctx.team.id } }, select: { linkId: true } });
+  return rows.map((r) => r.linkId);
+}
+
+/**
+ * What of the team's requests this member may see: an approver sees the requests of the links they
+ * decide (the preview is data read under the requester's scope, shown to the people who must judge
+ * it), everyone sees their own. Viewers and members who approve nothing see only their own.
+ */
+function visibleRequests(ctx: TeamContext, links: string[] | null): Prisma.WriteRequestWhereInput {
+  if (links === null) return { teamId: ctx.team.id };
+  return { teamId: ctx.team.id, OR: [{ userId: ctx.user.userId }, { linkId: { in: links } }] };
+}
+
+function visibleGrants(ctx: TeamContext, links: string[] | null): Prisma.AccessGrantWhereInput {
+  if (links === null) return { teamId: ctx.team.id };
+  return { teamId: ctx.team.id, OR: [{ userId: ctx.user.userId }, { linkId: { in: links } }] };
+}
+
+export interface WriteRequestView {
+  id: string;
+  kind: "approval" | "confirm";
+  status: WriteRequestStatus;
+  mode: string;
+  tables: string[];
+  reason: string;
+  sql: string;
+  params: unknown;
+  linkId: string;
+  linkName: string;
+  requester: string | null;
+  requesterId: string | null;
+  clientName: string | null;
+  createdAt: Date;
+  expiresAt: Date;
+  executeBefore: Date | null;
+  decider: string | null;
+  decidedAt: Date | null;
+  comment: string | null;
+  executedAt: Date | null;
+  result: unknown;
+  error: string | null;
+  preview: WritePreview | null;
+  /** What this viewer may do with it: decide (approve/reject), confirm (their own confirm-kind), or nothing and why. */
+  may: { approve: boolean; reject: boolean; confirm: boolean; why: string | null };
+  /** The audit chain of the request: request → decision → execution (event ids, oldest first). */
+  chain: { id: string; kind: string; tool: string | null; verdict: string | null; time: Date }[];
+}
+
+const include = {
+  link: { select: { name: true, scope: true } },
+  user: { select: { email: true } },
+  decider: { select: { email: true } },
+} satisfies Prisma.WriteRequestInclude;
+type Row = Prisma.WriteRequestGetPayload<{ include: typeof include }>;
+
+function selfApprovalAllowed(scope: unknown): boolean {
+  const options = (scope as { approvalOptions?: { selfApproval?: unknown } } | null)?.approvalOptions;
+  return options?.selfApproval === true;
+}
+
+function toView(ctx: TeamContext, row: Row, links: string[] | null, chain: WriteRequestView["chain"] = []): WriteRequestView {
+  const approver = links === null || links.includes(row.linkId);
+  const own = row.userId === ctx.user.userId;
+  const open = row.status === "pending" && row.expiresAt.getTime() > Date.now();
+  const selfOk = selfApprovalAllowed(row.link.scope);
+  let may: WriteRequestView["may"] = { approve: false, reject: false, confirm: false, why: null };
+  if (open && row.kind === "confirm") {
+    // The caller confirms their own statement; approvers may still stop it.
+    may = { approve: false, reject: own || approver, confirm: own, why: own ? null : "the requester confirms this one" };
+  } else if (open && approver && ctx.role !== "viewer") {
+    if (own && !selfOk) may = { approve: false, reject: true, confirm: false, why: "you cannot approve your own request" };
+    else may = { approve: true, reject: true, confirm: false, why: null };
+  } else if (open) {
+    may = { approve: false, reject: false, confirm: false, why: own ? "you cannot approve your own request" : "you are not an approver of this link" };
+  }
+  return {
+    id: row.id, kind: row.kind, status: row.status, mode: row.mode, tables: row.tables, reason: row.reason, sql: row.sql, params: row.params,
+    linkId: row.linkId, linkName: row.link.name, requester: row.user?.email ?? null, requesterId: row.userId, clientName: row.clientName,
+    createdAt: row.createdAt, expiresAt: row.expiresAt, executeBefore: row.executeBefore, decider: row.decider?.email ?? null,
+    decidedAt: row.decidedAt, comment: row.decisionComment, executedAt: row.executedAt, result: row.result, error: row.error,
+    preview: parsePreview(row.preview), may, chain,
+  };
+}
+
+/** The queue: open requests, oldest first (the one closest to expiring leads). */
+export async function listOpenRequests(ctx: TeamContext): Promise<WriteRequestView[]> {
+  const links = await approverLinkIds(ctx);
+  const rows = await getPrisma().writeRequest.findMany({
+    where: { ...visibleRequests(ctx, links), status: { in: OPEN_STATUSES }, expiresAt: { gt: new Date() } },
+    orderBy: { createdAt: "asc" },
+    take: 200,
+    include,
+  });
+  return rows.map((r) => toView(ctx, r, links));
+}
+
+export interface HistoryFilter {
+  linkId?: string;
+  status?: WriteRequestStatus;
+}
+
+/** Decided, executed and expired requests, newest first, with each one's audit chain. */
+export async function listHistory(ctx: TeamContext, filter: HistoryFilter = {}): Promise<WriteRequestView[]> {
+  const links = await approverLinkIds(ctx);
+  const prisma = getPrisma();
+  const rows = await prisma.writeRequest.findMany({
+    where: {
+      AND: [
+        visibleRequests(ctx, links),
+        // A pending request past its expiry is history (expired) even before the sweep marks it.
+        filter.status === "expired"
+          ? { OR: [{ status: "expired" }, { status: "pending", expiresAt: { lte: new Date() } }] }
+          : filter.status
+            ? { status: filter.status }
+            : { OR: [{ status: { in: HISTORY_STATUSES } }, { status: "pending", expiresAt: { lte: new Date() } }] },
+        filter.linkId ? { linkId: filter.linkId } : {},
+      ],
+    },
+    orderBy: { createdAt: "desc" },
+    take: 100,
+    include,
+  });
+  const events = rows.length
+    ? await prisma.auditEvent.findMany({
+        where: { teamId: ctx.team.id, writeRequestId: { in: rows.map((r) => r.id) } },
+        select: { id: true, kind: true, tool: true, verdict: true, time: true, writeRequestId: true },
+        orderBy: { time: "asc" },
+        take: 1000,
+      })
+    : [];
+  return rows.map((r) => toView(ctx, r, links, events.filter((e) => e.writeRequestId === r.id).map(({ writeRequestId: _w, ...e }) => e)));
+}
+
+/** The nav badge: open requests this member can act on (decide, or confirm their own). */
+export async function countActionable(ctx: TeamContext): Promise<number> {
+  const links = await approverLinkIds(ctx);
+  const now = new Date();
+  const prisma = getPrisma();
+  const own = { teamId: ctx.team.id, status: "pending" as const, expiresAt: { gt: now }, kind: "confirm" as const, userId: ctx.user.userId };
+  if (ctx.role === "viewer" || (links !== null && links.length === 0)) {
+    return prisma.writeRequest.count({ where: own });
+  }
+  const approvable: Prisma.WriteRequestWhereInput = { teamId: ctx.team.id, status: "pending", expiresAt: { gt: now }, kind: "approval", ...(links === null ? {} : { linkId: { in: links } }) };
+  const [requests, grants] = await Promise.all([
+    prisma.writeRequest.count({ where: { OR: [approvable, own] } }),
+    prisma.accessGrant.count({ where: { teamId: ctx.team.id, status: "pending", requestExpiresAt: { gt: now }, ...(links === null ? {} : { linkId: { in: links } }) } }),
+  ]);
+  return requests + grants;
+}
+
+export interface AccessGrantView {
+  id: string;
+  status: string;
+  linkId: string;
+  linkName: string;
+  member: string;
+  memberId: string;
+  tableKey: string;
+  access: string;
+  minutes: number;
+  reason: string;
+  via: string;
+  createdAt: Date;
+  requestExpiresAt: Date;
+  expiresAt: Date | null;
+  decider: string | null;
+  comment: string | null;
+  may: { decide: boolean; revoke: boolean; why: string | null };
+}
+
+/** Pending access requests (oldest first) and the grants in force (ending soonest first). */
+export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: AccessGrantView[]; active: AccessGrantView[] }> {
+  const links = await approverLinkIds(ctx);
+  const now = new Date();
+  const where = visibleGrants(ctx, links);
+  const grantInclude = { link: { select: { name: true } }, user: { select: { email: true } }, decider: { select: { email: true } } } as const;
+  const prisma = getPrisma();
+  const [pending, active] = await Promise.all([
+    prisma.accessGrant.findMany({ where: { ...where, status: "pending", requestExpiresAt: { gt: now } }, orderBy: { createdAt: "asc" }, take: 200, include: grantInclude }),
+    prisma.accessGrant.findMany({ where: { ...where, status: "granted", expiresAt: { gt: now } }, orderBy: { expiresAt: "asc" }, take: 200, include: grantInclude }),
+  ]);
+  const view = (g: (typeof pending)[number]): AccessGrantView => {
+    const approver = (links === null || links.includes(g.linkId)) && ctx.role !== "viewer";
+    const own = g.userId === ctx.user.userId;
+    const decide = g.status === "pending" && approver && (!own || roleAtLeast(ctx.role, "admin"));
+    return {
+      id: g.id, status: g.status, linkId: g.linkId, linkName: g.link.name, member: g.user.email, memberId: g.userId, tableKey: g.tableKey,
+      access: g.access, minutes: g.minutes, reason: g.reason, via: g.requestedVia, createdAt: g.createdAt, requestExpiresAt: g.requestExpiresAt,
+      expiresAt: g.expiresAt, decider: g.decider?.email ?? null, comment: g.decisionComment,
+      may: { decide, revoke: g.status === "granted" && (approver || own), why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
+    };
+  };
+  return { pending: pending.map(view), active: active.map(view) };
+}
+
+/** Links the history filter offers: those whose requests this member can see. */
+export async function historyLinks(ctx: TeamContext): Promise<{ id: string; name: string }[]> {
+  const links = await approverLinkIds(ctx);
+  return getPrisma().link.findMany({
+    where: { teamId: ctx.team.id, writeRequests: { some: visibleRequests(ctx, links) } },
+    select: { id: true, name: true },
+    orderBy: { name: "asc" },
+  });
+}
+
