@@ -27,7 +27,16 @@ export interface RunOptions {
    * the same READ ONLY transaction; `sql` runs only when `proceed` says so. One extra round trip.
    */
   preflight?: { sql: string; proceed(result: StatementResult): boolean };
+  /**
+   * Run inside this client's open transaction (the approval dry run, issue 15) instead of a pooled one:
+   * between `SAVEPOINT` and `ROLLBACK TO SAVEPOINT`, so nothing it does outlives the step, under the
+   * transaction's own timeout and search path. The client is not released; one left unusable is
+   * reported by `error.fatal` / `abandoned` (its owner then destroys it). No preflight here.
+   */
+  client?: pg.PoolClient;
 }
+
+const STEP_SAVEPOINT = "portcullis_step";
 
 export interface RunOutcome extends StatementResult {
   durationMs: number;
@@ -43,16 +52,19 @@ export interface RunOutcome extends StatementResult {
 export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<RunOutcome> {
   if (options.outsideTransaction) return runAlone(pool, options);
   const started = performance.now();
-  const client = await pool.connect();
+  const held = options.client;
+  const client = held ?? (await pool.connect());
   let broken: Error | undefined;
   try {
-    const preamble = [
-      options.readOnly ? "BEGIN READ ONLY" : "BEGIN",
-      `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
-      `SET LOCAL search_path = ${options.searchPath}`,
-    ];
+    const preamble = held
+      ? [`SAVEPOINT ${STEP_SAVEPOINT}`]
+      : [
+          options.readOnly ? "BEGIN READ ONLY" : "BEGIN",
+          `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
+          `SET LOCAL search_path = ${options.searchPath}`,
+        ];
     let preflight: RunOutcome["preflight"];
-    if (options.preflight && options.readOnly) {
+    if (options.preflight && options.readOnly && !held) {
       preflight = await runPreflight(client, pool, options, preamble);
       if (preflight.result.abandoned || preflight.result.error?.fatal) broken = new Error("preflight connection closed");
       if (preflight.stopped) {
@@ -66,7 +78,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       preamble,
       sql: options.sql,
       values: options.values,
-      epilogue: options.readOnly || options.rollback ? "ROLLBACK" : "COMMIT",
+      epilogue: held ? `ROLLBACK TO SAVEPOINT ${STEP_SAVEPOINT}` : options.readOnly || options.rollback ? "ROLLBACK" : "COMMIT",
       maxRows: options.maxRows,
       maxBytes: options.maxBytes,
       readAll: options.readAll === true,
@@ -86,7 +98,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       broken = new Error("connection closed to abandon an oversized message");
     } else if (result.error) {
       if (result.error.fatal) broken = new Error(result.error.message);
-      else await client.query("ROLLBACK");
+      else await client.query(held ? `ROLLBACK TO SAVEPOINT ${STEP_SAVEPOINT}` : "ROLLBACK");
     }
     return { ...result, ...(preflight ? { preflight } : {}), durationMs: performance.now() - started };
   } catch (error) {
@@ -94,7 +106,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
     throw error;
   } finally {
     // A connection that failed mid-protocol is destroyed, never handed to the next caller.
-    client.release(broken);
+    if (!held) client.release(broken);
   }
 }
 
