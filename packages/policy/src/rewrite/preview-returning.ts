@@ -25,8 +25,14 @@ export type PreviewReturning =
 
 const COMMANDS: Record<string, "insert" | "update" | "delete"> = { InsertStmt: "insert", UpdateStmt: "update", DeleteStmt: "delete" };
 
-export function previewReturning(sql: string, columns: readonly string[]): PreviewReturning {
-  if (columns.length === 0) return { ok: false, reason: "no column of the target is visible on this link" };
+/**
+ * `columnsFor` names the RETURNING columns once the target is known (the link's visible columns of it),
+ * or null when the preview should not show rows.
+ */
+export function previewReturning(
+  sql: string,
+  columnsFor: (target: { schema: string | null; name: string }) => readonly string[] | null,
+): PreviewReturning {
   const parsed = parseSql(sql);
   if (!parsed.ok) return { ok: false, reason: "the statement does not parse" };
   if (parsed.statements.length !== 1) return { ok: false, reason: "the text is not exactly one statement" };
@@ -38,6 +44,9 @@ export function previewReturning(sql: string, columns: readonly string[]): Previ
   const relation = stmt.relation as PgNode | undefined;
   const name = relation?.relname as string | undefined;
   if (!name) return { ok: false, reason: "the statement's target could not be read" };
+  const target = { schema: (relation!.schemaname as string | undefined) ?? null, name };
+  const columns = columnsFor(target);
+  if (!columns || columns.length === 0) return { ok: false, reason: "no column of the target is visible on this link" };
   const alias = (relation!.alias as PgNode | undefined)?.aliasname as string | undefined;
   // Qualified by the target's own name or alias: an UPDATE … FROM or DELETE … USING source with a
   // column of the same name must not make a RETURNING item ambiguous (or name the other table's).
@@ -52,7 +61,7 @@ export function previewReturning(sql: string, columns: readonly string[]): Previ
       ok: true,
       sql: deparseVerified(raw.stmt as PgNode),
       command,
-      target: { schema: (relation!.schemaname as string | undefined) ?? null, name },
+      target,
       setColumns,
     };
   } catch (error) {
