@@ -4,6 +4,7 @@ import type { PreAuthLimits } from "../auth/pre-auth-limits.js";
 import type { RateLimiter } from "../auth/rate-limit.js";
 import type { RefusalCoalescer } from "../audit/refusal-coalescer.js";
 import type { LinkStore, MetadataQueryable } from "../links/link-store.js";
+import type { ConfirmationBroker } from "../mcp/confirmation-broker.js";
 import type { McpServers } from "../mcp/servers.js";
 import type { Services } from "../services.js";
 import type { HostOriginPolicy } from "./host-origin.js";
@@ -24,6 +25,11 @@ export interface HttpDeps {
   /** The long-lived modern (2026-07-28) and legacy (2025) SDK instances. */
   mcp: McpServers;
   hostOrigin: HostOriginPolicy;
+  /**
+   * Confirmations in the caller's client (approval "confirm"): signed requestState and 2025 elicitation
+   * routing. Absent: callers confirm in the dashboard, and a retry carrying a requestState is refused.
+   */
+  confirmations?: ConfirmationBroker;
   publicUrl: string;
   webUrl: string;
   maxBodyBytes: number;

@@ -1,11 +1,26 @@
 import type { JSONRPCMessage, JSONRPCRequest, RequestId } from "@modelcontextprotocol/server";
+import type { CallOutcome } from "../calls/call-outcome.js";
 import { renderMcp } from "../calls/render-mcp.js";
 import { runCall } from "../calls/run-call.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
+import { applyAnswer, inputRequiredFor, resumeConfirmation } from "./confirm-flow.js";
+import type { ConfirmationBroker, WaitResult } from "./confirmation-broker.js";
+import { declaresFormElicitation, elicitationParams, pendingConfirmation } from "./confirmation.js";
 import { SERVER_INFO, protocolErrorOf } from "./handlers.js";
 
 const SERVER_INFO_META = { "io.modelcontextprotocol/serverInfo": SERVER_INFO };
+
+/**
+ * How a call may ask its caller to confirm a write (approval "confirm"). 2026-07-28 needs only the
+ * broker (the question travels in the result); a 2025 call also needs `elicit`, which the HTTP layer
+ * gives only to a single request on a stream-capable reply whose session declared elicitation.
+ */
+export interface ConfirmOptions {
+  broker?: ConfirmationBroker;
+  /** 2025: sends `elicitation/create` on the call's SSE stream and waits for the client's answer. */
+  elicit?: (params: ReturnType<typeof elicitationParams>, expiresAtMs: number, signal?: AbortSignal) => Promise<WaitResult>;
+}
 
 /**
  * `tools/call` — the one method on the hot path — answered without the SDK's dispatch; every other
@@ -15,20 +30,32 @@ const SERVER_INFO_META = { "io.modelcontextprotocol/serverInfo": SERVER_INFO };
  * was ~60 µs of server CPU per call on 2026-07-28 and ~30 µs on 2025-11-25, which put the modern path
  * 1.5× over the pre-v2 legacy path (issue 13's bar: not more). What the SDK does here is small and
  * fixed by the spec, and is kept: params checked (-32602), the same ProtocolError mapping, and on
- * 2026-07-28 `resultType: "complete"` and `_meta` serverInfo stamped on the result exactly as the SDK's
+ * 2026-07-28 `resultType` and `_meta` serverInfo stamped on the result exactly as the SDK's
  * codec does (its envelope was validated by the SDK's classifier before this point). The conformance
  * suite and the v2/1.x clients in the test command hold the two paths to the same wire.
+ * A confirmation costs a call nothing until its outcome is pending: one property read per call.
  */
-export async function answerToolCall(services: Services, ctx: CallContext, message: JSONRPCRequest, modern: boolean): Promise<JSONRPCMessage> {
+export async function answerToolCall(services: Services, ctx: CallContext, message: JSONRPCRequest, modern: boolean, confirm: ConfirmOptions = {}): Promise<JSONRPCMessage> {
   const id = message.id as RequestId;
-  const params = message.params as { name?: unknown; arguments?: unknown } | undefined;
+  const params = message.params as { name?: unknown; arguments?: unknown; requestState?: unknown; inputResponses?: unknown; _meta?: Record<string, unknown> } | undefined;
   const args = params?.arguments;
   if (typeof params?.name !== "string" || (args !== undefined && (typeof args !== "object" || args === null || Array.isArray(args)))) {
     return { jsonrpc: "2.0", id, error: { code: -32602, message: "Invalid params: tools/call needs params.name (a string) and, optionally, params.arguments (an object)" } };
   }
+  const argv = (args ?? {}) as Record<string, unknown>;
   let result: Record<string, unknown>;
   try {
-    result = renderMcp(params.name, await runCall(services, ctx, params.name, args ?? {}));
+    if (modern && (params.requestState !== undefined || params.inputResponses !== undefined)) {
+      result = renderMcp(params.name, await resumeConfirmation(services, confirm.broker, ctx, params.name, argv, params));
+    } else {
+      let outcome = await runCall(services, ctx, params.name, argv);
+      const pending = (outcome as { kind: string }).kind === "pending" ? pendingConfirmation(outcome) : null;
+      if (pending && modern && confirm.broker && declaresFormElicitation(params._meta?.["io.modelcontextprotocol/clientCapabilities"])) {
+        return { jsonrpc: "2.0", id, result: { ...inputRequiredFor(confirm.broker, ctx, pending, argv), _meta: SERVER_INFO_META } } as JSONRPCMessage;
+      }
+      if (pending && !modern && confirm.elicit) outcome = await askOnStream(services, ctx, confirm.elicit, pending, argv, outcome);
+      result = renderMcp(params.name, outcome);
+    }
   } catch (error) {
     const protocolError = protocolErrorOf(error);
     if (!protocolError) throw error;
@@ -39,4 +66,22 @@ export async function answerToolCall(services: Services, ctx: CallContext, messa
     result._meta = SERVER_INFO_META;
   }
   return { jsonrpc: "2.0", id, result } as JSONRPCMessage;
+}
+
+/**
+ * 2025: the question goes to the client on this call's stream and the call waits for the answer. No
+ * answer in time (or the client left): the request stays pending for the dashboard, and the call
+ * answers with the pending result as a client without elicitation would get it.
+ */
+async function askOnStream(
+  services: Services,
+  ctx: CallContext,
+  elicit: NonNullable<ConfirmOptions["elicit"]>,
+  pending: NonNullable<ReturnType<typeof pendingConfirmation>>,
+  args: Record<string, unknown>,
+  outcome: CallOutcome,
+): Promise<CallOutcome> {
+  const waited = await elicit(elicitationParams(pending, String(args.sql ?? "")), Date.parse(pending.expiresAt) || 0, ctx.signal);
+  if (waited.kind !== "answered") return outcome;
+  return applyAnswer(services, ctx, pending.requestId, args, waited.response);
 }

@@ -4,7 +4,8 @@ import { authenticateRequest } from "../../auth/authenticate-request.js";
 import { bearerToken } from "../../auth/strategy.js";
 import type { CallContext, LinkRecord, Principal, ProtocolRevision } from "../../context.js";
 import type { DispatchTransport } from "../../mcp/dispatch-transport.js";
-import { answerToolCall } from "../../mcp/tool-call.js";
+import { CONFIRM_WINDOW_MS, declaresFormElicitation } from "../../mcp/confirmation.js";
+import { answerToolCall, type ConfirmOptions } from "../../mcp/tool-call.js";
 import { BodyTooLargeError, readBody } from "../body.js";
 import type { HttpDeps } from "../deps.js";
 import type { RequestMeta } from "../request-meta.js";
@@ -203,16 +204,21 @@ async function serveLegacy(
   let session: SessionInfo = decodeSessionId(sessionId);
   const headers: Record<string, string> = { ...cors };
   if (initialize) {
-    const params = initialize.params as { protocolVersion?: unknown; clientInfo?: { name?: unknown; version?: unknown } } | undefined;
+    const params = initialize.params as { protocolVersion?: unknown; clientInfo?: { name?: unknown; version?: unknown }; capabilities?: unknown } | undefined;
     const name = typeof params?.clientInfo?.name === "string" ? params.clientInfo.name : undefined;
     const version = typeof params?.clientInfo?.version === "string" ? params.clientInfo.version : undefined;
     const requested = typeof params?.protocolVersion === "string" ? params.protocolVersion : "";
     const negotiated = (LEGACY_VERSIONS as readonly string[]).includes(requested) ? requested : LEGACY_VERSIONS[0];
-    headers[SESSION_HEADER] = encodeSessionId(name, version, negotiated);
-    session = { clientName: name?.slice(0, 100) ?? null, clientVersion: version?.slice(0, 50) ?? null, protocolVersion: negotiated };
+    const elicitation = declaresFormElicitation(params?.capabilities);
+    headers[SESSION_HEADER] = encodeSessionId(name, version, negotiated, elicitation);
+    session = { clientName: name?.slice(0, 100) ?? null, clientVersion: version?.slice(0, 50) ?? null, protocolVersion: negotiated, ...(elicitation ? { elicitation: true as const } : {}) };
   }
   if (requests.length === 0) {
-    // Notifications and responses only: accepted, nothing to answer. Client notifications are not
+    // Answers to our confirmation questions go to the call waiting for them (here or on another
+    // instance), and only from the key that call belongs to.
+    const refused = await deliverResponses(deps, caller, call.messages);
+    if (refused) return sendRefusal(req, res, deps, meta, { ...refused, audit: "record", link: caller.link, principal: caller.principal });
+    // Notifications and other responses: accepted, nothing to answer. Client notifications are not
     // forwarded: cancellations name ids of other requests that a stateless server cannot map.
     res.writeHead(202, headers);
     res.end();
@@ -224,7 +230,29 @@ async function serveLegacy(
     protocolVersion: legacyRevision(call.headerVersion, session.protocolVersion),
     traceId: null,
   });
-  await dispatch(req, res, deps, caller, deps.mcp.legacy, requests, call.batch, ctx, "legacy", accept, headers, meta);
+  await dispatch(req, res, deps, caller, deps.mcp.legacy, requests, call.batch, ctx, "legacy", accept, headers, meta, session.elicitation === true);
+}
+
+/** Routes JSON-RPC responses that answer confirmation questions; a refusal when one is not the poster's to give. */
+async function deliverResponses(deps: HttpDeps, caller: Caller, messages: JSONRPCMessage[]): Promise<Pick<HttpRefusal, "status" | "code" | "message" | "ruleId" | "reason"> | null> {
+  const broker = deps.confirmations;
+  if (!broker) return null;
+  const poster = { linkId: caller.link.id, subject: caller.principal.subject };
+  for (const message of messages) {
+    if ("method" in message || !("id" in message)) continue;
+    const delivery = await broker.deliver(poster, message as { id: unknown });
+    if (delivery === "foreign" || delivery === "unknown") {
+      // One answer for both: whether another key's question exists is not this caller's to learn.
+      return {
+        status: 404,
+        code: -32600,
+        message: "No confirmation of yours is waiting for this response (answered, expired, or asked of another key); nothing ran",
+        ruleId: "write_request_mismatch",
+        reason: delivery === "foreign" ? "confirmation answer from another key or link" : "confirmation answer for no waiting request",
+      };
+    }
+  }
+  return null;
 }
 
 /**
@@ -244,20 +272,37 @@ async function dispatch(
   accept: string,
   headers: Record<string, string>,
   meta: RequestMeta,
+  elicitation = false,
 ): Promise<void> {
-  const sse = wantsSse(accept) ? new SseReply(res, headers) : null;
+  let sse = wantsSse(accept) ? new SseReply(res, headers) : null;
+  const confirm: ConfirmOptions = { broker: deps.confirmations };
+  // 2025: a question can only reach the client on this call's own stream — a single request whose
+  // client declared elicitation and accepts SSE. Batches and JSON-only clients confirm in the dashboard.
+  if (era === "legacy" && elicitation && !batch && deps.confirmations && accept.includes("text/event-stream")) {
+    const broker = deps.confirmations;
+    confirm.elicit = async (params, expiresAtMs, signal) => {
+      const owner = { linkId: caller.link.id, subject: caller.principal.subject };
+      const timeoutMs = Math.max(0, Math.min(expiresAtMs - Date.now(), CONFIRM_WINDOW_MS));
+      const waiter = broker.wait(owner, timeoutMs, signal);
+      await waiter.registered;
+      sse ??= new SseReply(res, headers);
+      sse.write({ jsonrpc: "2.0", id: waiter.id, method: "elicitation/create", params } as JSONRPCMessage);
+      return waiter.result;
+    };
+  }
   const inFlight = requests.map((m): { response: Promise<JSONRPCMessage>; cancel(): void } => {
     if (m.method === "tools/call") {
       // Each call gets its own context (its own signal and step-up outcome) even inside a batch.
       const controller = new AbortController();
       const own: CallContext = { ...ctx, signal: controller.signal };
-      const response = answerToolCall(deps.services, own, m, era === "modern").then((answer) => {
+      const response = answerToolCall(deps.services, own, m, era === "modern", confirm).then((answer) => {
         if (own.insufficientScope) ctx.insufficientScope = own.insufficientScope;
         return answer;
       });
       return { response, cancel: () => controller.abort() };
     }
-    const dispatched = wire.request(m as JSONRPCRequest & { id: RequestId }, ctx, sse ? (n) => sse.write(n) : undefined);
+    const stream = sse;
+    const dispatched = wire.request(m as JSONRPCRequest & { id: RequestId }, ctx, stream ? (n) => stream.write(n) : undefined);
     return { response: dispatched.response, cancel: () => wire.cancel(dispatched.internalId) };
   });
   const onClose = () => {

@@ -1,0 +1,14 @@
+import type { CallOutcome } from "../calls/call-outcome.js";
+import { confirmAndExecute, declineConfirmation } from "../calls/confirm-write.js";
+import type { CallContext } from "../context.js";
+import type { Services } from "../services.js";
+
+/**
+ * The call path's two confirmation entries (calls/, G1): the caller's yes (decide via "client", then
+ * claim and run once, audited with the request id) and no (the request rejected, nothing ran). Bound
+ * here, in one place, so the protocol layer never decides or runs anything itself.
+ */
+export const confirmActions: {
+  confirm(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>): Promise<CallOutcome>;
+  decline(services: Services, ctx: CallContext, requestId: string): Promise<CallOutcome>;
+} = { confirm: confirmAndExecute, decline: declineConfirmation };
