@@ -27,6 +27,7 @@ import { EndedSessions } from "./http/mcp/ended-sessions.js";
 import { createInternalRouter, createRouter } from "./http/router.js";
 import { LinkStore } from "./links/link-store.js";
 import { createLogger, type Logger } from "./logger.js";
+import { ConfirmationBroker } from "./mcp/confirmation-broker.js";
 import { createMcpServers, type McpServers } from "./mcp/servers.js";
 import { createMetrics } from "./metrics.js";
 import type { Services } from "./services.js";
@@ -196,6 +197,7 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     refusals,
     lastUsed: new LastUsedRecorder(redis),
     mcp,
+    confirmations: new ConfirmationBroker(keyring, redis, subscriber, logger),
     hostOrigin: new HostOriginPolicy({
       publicUrl: env.GATEWAY_PUBLIC_URL,
       webUrl: env.WEB_PUBLIC_URL,
