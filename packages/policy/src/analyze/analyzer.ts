@@ -2,6 +2,7 @@ import type { PgNode, RawStatement } from "../parse/parse.js";
 import { RewritePlan } from "../rewrite/types.js";
 import type { AccessView } from "../scope/access.js";
 import { analyzeStatement, tooComplex } from "./dispatch.js";
+import type { PendingEffect } from "./effects.js";
 import { Refusal } from "./refusal.js";
 import { MAX_DEPTH, permissiveFrame, type Cte, type Frame } from "./tree.js";
 
@@ -21,6 +22,8 @@ export { Refusal };
 export class StatementAnalyzer {
   readonly tables = new Set<string>();
   cls: StatementClass = "read";
+  /** What the statement writes (analyze/effects.ts), for approvals; empty for reads. */
+  readonly writes: PendingEffect[] = [];
   /** Places the rewrite stage may change, recorded while names resolve (decide/checker.ts hands it on). */
   readonly plan = new RewritePlan();
   readonly cteStack: Map<string, Cte>[] = [];

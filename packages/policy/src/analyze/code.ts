@@ -4,6 +4,7 @@ import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer, StatementClass } from "./analyzer.js";
 import { checkPlpgsqlBody, dollarQuote, statementText } from "./bodies.js";
 import { deferredCode, genericDdl } from "./ddl.js";
+import { ddlEffect, opaqueEffect } from "./effects.js";
 import { controlCharacter, sessionState, tooComplex } from "./dispatch.js";
 import { expr } from "./expressions.js";
 import { checkFunction, dangerousFunction } from "./functions.js";
@@ -30,6 +31,7 @@ export function call(a: StatementAnalyzer, node: PgNode): StatementClass {
     throw new Refusal("call_procedure", `CALL ${names.join(".")} runs a procedure the checker cannot verify`, "a link with full (admin) access that hides nothing");
   checkFunction(a, names, false);
   for (const x of list(fc.args)) expr(a, x, permissiveFrame(null), {});
+  opaqueEffect(a);
   return "write";
 }
 
@@ -74,6 +76,7 @@ export function codeCreation(a: StatementAnalyzer, kind: string, node: PgNode): 
     }
   }
   genericDdl(a, node);
+  ddlEffect(a, null);
   return "ddl";
 }
 
@@ -90,6 +93,7 @@ export function doBlock(a: StatementAnalyzer, node: PgNode): StatementClass {
   }
   if (language !== "plpgsql") throw new Refusal("do_block", `DO in language ${language} is refused: only PL/pgSQL bodies can be verified`);
   proceduralBody(a, `DO ${dollarQuote(body ?? "")}`, "DO block");
+  opaqueEffect(a);
   return "write";
 }
 

@@ -2,8 +2,10 @@ import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer, StatementClass } from "./analyzer.js";
 import { sessionState } from "./dispatch.js";
+import { ddlEffect, relationEffect, truncateEffects } from "./effects.js";
 import { generic } from "./expressions.js";
 import { relationFromRangeVar, resolveRelationName } from "./names.js";
+import type { RelationAccess } from "../scope/access.js";
 import { Refusal } from "./refusal.js";
 import { select } from "./select.js";
 import { MAX_DEPTH, list, nodeType, permissiveFrame, rank, str, strings } from "./tree.js";
@@ -85,11 +87,15 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
       }
       // Inherited/partitioned-of parents, LIKE sources and references are checked as relations.
       genericDdl(a, { ...node, relation: undefined, view: undefined, into: undefined, query: undefined, sequence: undefined });
+      // A new partition or child takes rows of its parents' from now on: their approval applies too.
+      const parents = list(node.inhRelations).map((r) => relationFromRangeVar(a, nodeType(r)?.[1] ?? {}, true)?.key).filter((k): k is string => !!k);
+      ddlEffect(a, `${schema}.${name}`, parents);
       return "ddl";
     }
     case "CreateSchemaStmt":
       if (a.view.scope.access !== "admin" || a.view.scope.schemas) needAdmin("creating a schema");
       if (list(node.schemaElts).length) throw new Refusal("ddl_not_permitted", "CREATE SCHEMA with embedded statements is not supported; create the objects separately");
+      ddlEffect(a, null);
       return "ddl";
     case "DropStmt": {
       const relationTypes = new Set(["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE", "OBJECT_INDEX"]);
@@ -100,16 +106,20 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
           if (node.missing_ok && existsNowhere(a, names)) {
             const schema = names.length >= 2 ? names[names.length - 2]! : (a.view.searchPath[0] ?? "public");
             if (rank(a.view.accessFor(schema, names[names.length - 1]!)) < 3) needAdmin(`dropping ${names.join(".")}`);
+            ddlEffect(a, `${schema}.${names[names.length - 1]!}`);
             continue;
           }
           const rel = resolveRelationName(a, names, true);
           if (!rel || rel.access !== "admin") needAdmin(`dropping ${names.join(".")}`);
           // Dropping it would take the rows outside the link's row filter with it.
           if (rel && a.view.governed.has(rel.key)) throw governedDdl(rel.key);
+          // DROP TABLE of a parent drops nothing else without CASCADE (which the link may use only when it hides nothing).
+          if (rel) ddlEffect(a, rel.key);
         }
         return "ddl";
       }
       if (a.view.scope.access !== "admin" || a.view.hidesSomething) needAdmin(`DROP ${String(node.removeType).replace("OBJECT_", "")}`);
+      ddlEffect(a, null);
       return "ddl";
     }
     default: {
@@ -123,6 +133,7 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
       // Without a relation to check, the object could be a hidden one: only links hiding nothing.
       if (targets === "none" && (a.view.scope.access !== "admin" || a.view.hidesSomething)) needAdmin(`${what} on a link that hides nothing`);
       genericDdl(a, node);
+      targetEffects(a, kind, node);
       return "ddl";
     }
   }
@@ -204,6 +215,17 @@ function existsNowhere(a: StatementAnalyzer, names: string[]): boolean {
   const name = names[names.length - 1]!;
   const schemas = names.length >= 2 ? [names[names.length - 2]!] : a.view.catalog.schemas;
   return schemas.every((s) => !a.view.catalog.relations[`${s}.${name}`]);
+}
+
+/** The relation a DDL statement changes (TRUNCATE: each it empties); none found: an effect on no table. */
+function targetEffects(a: StatementAnalyzer, kind: string, node: PgNode): void {
+  const resolve = (rv: PgNode): RelationAccess | undefined => (typeof rv.relname === "string" ? relationFromRangeVar(a, rv, true) : undefined);
+  if (kind === "TruncateStmt") return truncateEffects(a, node, resolve);
+  const rv = (node.relation ?? node.sequence) as PgNode | undefined;
+  const rel = rv ? resolve(rv) : undefined;
+  if (!rel) return ddlEffect(a, null);
+  // ALTER TABLE without ONLY recurses into children.
+  relationEffect(a, rel.key, "ddl", true, { inherited: rv!.inh === true });
 }
 
 /** Whether the statement names relations ("some"), or none we can check ("none"). */

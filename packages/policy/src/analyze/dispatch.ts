@@ -220,7 +220,10 @@ function explain(a: StatementAnalyzer, node: PgNode): StatementClass {
   // Refuse before analysing the inner statement, so the explanation names the real problem.
   if (analyze && !admin && nodeType(node.query)?.[0] !== "SelectStmt")
     throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE)");
+  // A plain EXPLAIN writes nothing: what its statement would write is forgotten.
+  const writesBefore = a.writes.length;
   const inner = analyzeStatement(a, node.query as PgNode);
+  if (!analyze) a.writes.length = writesBefore;
   if (analyze && inner !== "read" && !(admin && inner === "write"))
     throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE), or running the statement itself with the access it needs");
   // Plain EXPLAIN only plans: it runs fine inside the READ ONLY transaction. A row lock still needs

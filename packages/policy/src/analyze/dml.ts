@@ -1,6 +1,7 @@
 import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
+import { dmlEffect } from "./effects.js";
 import { expr } from "./expressions.js";
 import { hiddenColumnsWildcard, popCtes, pushCtes, relationEntry, relationFromRangeVar, undefinedColumn } from "./names.js";
 import { Refusal } from "./refusal.js";
@@ -48,6 +49,7 @@ export function dml(a: StatementAnalyzer, kind: string, node: PgNode, outer: Fra
     }
     const alias = (rv.alias as PgNode | undefined)?.aliasname as string | undefined;
     a.plan.add({ kind: "dml_target", stmtKind: kind as DmlKind, stmt: node, rangeVar: rv, rel: target });
+    dmlEffect(a, kind, node, target);
     const targetEntry = relationEntry(target, alias, undefined, "dml_target");
     const frame = newFrame(outer);
     const checkTargetColumn = (name: string | undefined): void => {

@@ -3,6 +3,7 @@ import { ALLOWED_NON_IMMUTABLE, SEQUENCE_WRITERS, isDeniedFunction } from "../ru
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { catalogFunction, isCatalogFunction, regCast } from "./catalog.js";
+import { opaqueEffect, relationEffect } from "./effects.js";
 import { generic } from "./expressions.js";
 import { hiddenColumnsWildcard, resolveRelationName, undefinedTable } from "./names.js";
 import { Refusal } from "./refusal.js";
@@ -62,6 +63,7 @@ export function checkFunction(a: StatementAnalyzer, names: string[], inExpressio
     if (a.view.scope.access !== "admin" || a.view.hidesSomething)
       throw new Refusal("volatile_function", `function ${shown} is VOLATILE (it may write or have side effects)`, "a link with full (admin) access that hides nothing");
     a.cls = a.cls === "ddl" ? "ddl" : "write";
+    opaqueEffect(a);
     return;
   }
   if (a.view.hidesSomething && (fn.securityDefiner || !a.view.functionVerified(key)))
@@ -83,6 +85,7 @@ function sequenceWrite(a: StatementAnalyzer, name: string, args: PgNode[]): void
   if (!rel) throw new Refusal("sequence_manipulation", `${name} on a system object is refused`);
   if (rank(rel.access) < 2) throw new Refusal("sequence_manipulation", `${name}('${lit}') changes the sequence; this link can only read it`, `write access on ${rel.key}`, rel.key);
   a.cls = a.cls === "ddl" ? "ddl" : "write";
+  relationEffect(a, rel.key, "update", false);
 }
 
 export function typeCast(a: StatementAnalyzer, tc: PgNode, frame: Frame, onRangeVar?: (rv: PgNode) => void): void {

@@ -1,4 +1,5 @@
 import { Refusal, StatementAnalyzer, type StatementClass } from "../analyze/analyzer.js";
+import { NO_WRITES, type WriteEffect } from "../analyze/effects.js";
 import type { Catalog } from "../catalog/types.js";
 import { fingerprintStatements } from "../parse/fingerprint.js";
 import { parseSql, policyReady } from "../parse/parse.js";
@@ -19,6 +20,11 @@ export interface Verdict {
   tables: string[];
   /** Normalised statement fingerprint (constants, whitespace and comments ignored). */
   fingerprint: string;
+  /**
+   * What the statements write, one effect per written table per statement (issue 15's approvals:
+   * scope/approval.ts decides from these); [] for reads. On a refusal: the effects found before it.
+   */
+  writes: WriteEffect[];
   ruleId?: RuleId;
   /** For the AI agent: statement number, object, needed permission, what the link allows, rule id. */
   reason?: string;
@@ -130,7 +136,7 @@ function neededLevel(need: string | undefined): Verdict["needs"] {
 }
 
 function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: number, maxStatements: number): Verdict {
-  const empty = { statementCount: 0, classes: [], readOnly: false, tables: [], fingerprint: "" };
+  const empty = { statementCount: 0, classes: [], readOnly: false, tables: [], fingerprint: "", writes: NO_WRITES };
   if (typeof sql !== "string" || sql.length > maxSqlLength)
     return refused(scope, empty, "statement_too_long", `the SQL text is ${typeof sql === "string" ? sql.length : 0} characters; at most ${maxSqlLength} are accepted`, undefined);
   // libpg-query and the wire protocol both read C strings: text after a NUL would be seen by neither
@@ -157,16 +163,24 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   const classes: StatementClass[] = [];
   const tables = new Set<string>();
   const planned: PlannedStatement[] = [];
+  let writes: WriteEffect[] = NO_WRITES;
+  const collect = (analyzer: StatementAnalyzer, index: number): void => {
+    if (analyzer.writes.length === 0) return;
+    if (writes === NO_WRITES) writes = [];
+    for (const w of analyzer.writes) writes.push({ statementIndex: index, ...w });
+  };
   for (const [i, s] of statements.entries()) {
     const analyzer = new StatementAnalyzer(view);
     try {
       classes.push(analyzer.analyzeRaw(s, sql));
     } catch (error) {
-      if (error instanceof Refusal) return refused(scope, { ...base, classes }, error.ruleId, error.message, i + 1, error.need, error.object);
+      collect(analyzer, i + 1);
+      if (error instanceof Refusal) return refused(scope, { ...base, classes, writes }, error.ruleId, error.message, i + 1, error.need, error.object);
       if (error instanceof RangeError)
-        return refused(scope, { ...base, classes }, "statement_too_complex", "the statement is too deeply nested to analyse", i + 1);
+        return refused(scope, { ...base, classes, writes }, "statement_too_complex", "the statement is too deeply nested to analyse", i + 1);
       throw error;
     }
+    collect(analyzer, i + 1);
     for (const t of analyzer.tables) tables.add(t);
     planned.push({ raw: s, plan: analyzer.plan });
   }
@@ -178,7 +192,7 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
   } catch (error) {
     if (!(error instanceof StatementRefusal)) throw error;
     const r = error.refusal;
-    return refused(scope, { ...base, classes }, r.ruleId, r.message, error.index + 1, r.need, r.object);
+    return refused(scope, { ...base, classes, writes }, r.ruleId, r.message, error.index + 1, r.need, r.object);
   }
   return {
     allowed: true,
@@ -187,6 +201,8 @@ function decide(sql: string, scope: Scope, catalog: Catalog, maxSqlLength: numbe
     readOnly: classes.every((c) => c === "read"),
     tables: [...tables].sort(),
     fingerprint,
+    // Cached verdicts are shared: their effects must not change under a caller.
+    writes: writes === NO_WRITES ? writes : Object.freeze(writes.map((w) => Object.freeze(w))) as WriteEffect[],
     ...(rewrite ? { rewrite } : {}),
   };
 }

@@ -57,6 +57,31 @@ export const RULES = {
   catalog_unanswerable: "This catalog query cannot be answered without revealing objects, statistics or definitions the link cannot see.",
   explain_row_filter: "EXPLAIN prints the statement that runs, the link's row filters included; refused where a row filter uses a column the link cannot see.",
   rewrite_failed: "The rewritten statement (row filters, masks, virtual catalog) could not be produced and verified; nothing was run.",
+  estimated_cost_exceeded: "The planner's cost estimate for this read is above the link's limit (limits.maxEstimatedCost); it was refused before it ran. Narrow it (WHERE, LIMIT, fewer joins) or ask for a higher limit.",
+  estimated_rows_exceeded: "The planner's row estimate for this read is above the link's limit (limits.maxEstimatedRows); it was refused before it ran. Narrow it or ask for a higher limit.",
+  approval_required: "The write needs a lead's approval on this link: nothing ran; a write request with a dry-run preview waits for a decision.",
+  confirmation_required: "The write needs the caller's confirmation on this link: nothing ran; a write request with a dry-run preview waits to be confirmed.",
+  write_request_mismatch: "The write request was made for another statement, parameters, link, key or member than this call's.",
+  write_request_not_approved: "The write request is still pending, or was rejected: it cannot run.",
+  write_request_expired: "The write request expired before it was decided or before it ran; send the statement again for a new request.",
+  write_request_used: "The write request already ran (or is running, or failed): each approved request runs at most once.",
+  write_request_schema_changed: "The database schema changed since the write request was made; send the statement again for a new request and preview.",
 } as const;
 
 export type RuleId = keyof typeof RULES;
+
+/**
+ * Rule ids the gateway decides (cost gate, approvals, write requests), not an analyzer family: listed
+ * for the Activity filters and the docs, like the text-level ids the checker raises.
+ */
+export const GATEWAY_RULES = [
+  "estimated_cost_exceeded",
+  "estimated_rows_exceeded",
+  "approval_required",
+  "confirmation_required",
+  "write_request_mismatch",
+  "write_request_not_approved",
+  "write_request_expired",
+  "write_request_used",
+  "write_request_schema_changed",
+] as const satisfies readonly RuleId[];

@@ -1,0 +1,187 @@
+import type { PgNode } from "../parse/parse.js";
+import type { Catalog } from "../catalog/types.js";
+import type { RelationAccess } from "../scope/access.js";
+import type { StatementAnalyzer } from "./analyzer.js";
+import { list, nodeType } from "./tree.js";
+
+export type WriteCommand = "insert" | "update" | "delete" | "merge" | "truncate" | "ddl";
+
+/**
+ * What one allowed statement changes, for approvals (issue 15): one effect per written table per
+ * statement. `approvalFor` (scope/approval.ts) decides from these alone, so every way a statement can
+ * change rows or objects must leave one here — when the target cannot be named, an `opaque` effect.
+ */
+export interface WriteEffect {
+  /** 1-based. */
+  statementIndex: number;
+  /** "schema.table" written (DDL: the object's table when there is one); null for DDL on no table. */
+  table: string | null;
+  command: WriteCommand;
+  /** DELETE (any), UPDATE without WHERE (or WHERE true), MERGE with a DELETE action, TRUNCATE, DDL. */
+  destructive: boolean;
+  /** Partition/inheritance ancestors of `table`, nearest first: a table with no approval of its own follows theirs. */
+  ancestors?: string[];
+  /**
+   * Other relations the write reaches, whose own approval applies as well: descendants of a parent
+   * written without ONLY, the base tables of an updatable view, tables a TRUNCATE … CASCADE empties.
+   */
+  through?: string[];
+  /** Code runs whose writes cannot be listed (DO, CALL, a VOLATILE user function): every rule applies. */
+  opaque?: true;
+}
+
+export type PendingEffect = Omit<WriteEffect, "statementIndex">;
+
+/** The frozen empty list every read shares (verdicts are frozen and cached). */
+export const NO_WRITES = Object.freeze([]) as unknown as WriteEffect[];
+
+const parentsByCatalog = new WeakMap<Catalog, Map<string, string[]>>();
+
+/** Direct parents per relation, built once per catalog (the catalog records children only). */
+function parentMap(catalog: Catalog): Map<string, string[]> {
+  let map = parentsByCatalog.get(catalog);
+  if (map) return map;
+  map = new Map();
+  for (const [key, rel] of Object.entries(catalog.relations))
+    for (const child of rel.children) {
+      const parents = map.get(child);
+      if (parents) parents.push(key);
+      else map.set(child, [key]);
+    }
+  parentsByCatalog.set(catalog, map);
+  return map;
+}
+
+function ancestorsOf(catalog: Catalog, key: string): string[] {
+  const parents = parentMap(catalog);
+  const out: string[] = [];
+  const queue = [...(parents.get(key) ?? [])];
+  while (queue.length) {
+    const next = queue.shift()!;
+    if (out.includes(next) || next === key) continue;
+    out.push(next);
+    queue.push(...(parents.get(next) ?? []));
+  }
+  return out;
+}
+
+function descendantsOf(catalog: Catalog, key: string): string[] {
+  const out: string[] = [];
+  const stack = [...(catalog.relations[key]?.children ?? [])];
+  while (stack.length) {
+    const next = stack.pop()!;
+    if (out.includes(next) || next === key) continue;
+    out.push(next);
+    stack.push(...(catalog.relations[next]?.children ?? []));
+  }
+  return out;
+}
+
+/** Tables whose foreign keys reference `keys`, transitively: what TRUNCATE … CASCADE also empties. */
+function referencingTables(catalog: Catalog, keys: string[]): string[] {
+  const out: string[] = [];
+  const pending = [...keys];
+  while (pending.length) {
+    const target = pending.pop()!;
+    for (const [key, rel] of Object.entries(catalog.relations))
+      if (!keys.includes(key) && !out.includes(key) && rel.foreignKeys.some((fk) => fk.references === target)) {
+        out.push(key);
+        pending.push(key);
+      }
+  }
+  return out;
+}
+
+const RANK: Record<WriteCommand, number> = { insert: 0, update: 1, merge: 2, delete: 3, truncate: 4, ddl: 5 };
+
+/** Adds an effect, merging a second write to the same table in the same statement into one. */
+export function addEffect(a: StatementAnalyzer, effect: PendingEffect): void {
+  const same = effect.table !== null ? a.writes.find((e) => e.table === effect.table && !e.opaque) : undefined;
+  if (!same) {
+    a.writes.push(effect);
+    return;
+  }
+  if (RANK[effect.command] > RANK[same.command]) same.command = effect.command;
+  same.destructive ||= effect.destructive;
+  if (effect.through) same.through = [...new Set([...(same.through ?? []), ...effect.through])];
+}
+
+/** A relation written by INSERT/UPDATE/DELETE/MERGE/TRUNCATE or changed by DDL. */
+export function relationEffect(
+  a: StatementAnalyzer,
+  key: string,
+  command: WriteCommand,
+  destructive: boolean,
+  reach: { inherited?: boolean; rel?: RelationAccess; also?: string[] } = {},
+): void {
+  const catalog = a.view.catalog;
+  const effect: PendingEffect = { table: key, command, destructive };
+  const ancestors = ancestorsOf(catalog, key);
+  if (ancestors.length) effect.ancestors = ancestors;
+  const through = new Set<string>(reach.also ?? []);
+  // INSERT into a plain parent stays in the parent; into a partitioned one it lands in a partition.
+  if (reach.inherited && (command !== "insert" || catalog.relations[key]?.kind === "partitioned_table"))
+    for (const d of descendantsOf(catalog, key)) through.add(d);
+  for (const dep of reach.rel?.relation.reads ?? []) through.add(dep.relation);
+  through.delete(key);
+  if (through.size) effect.through = [...through];
+  addEffect(a, effect);
+}
+
+export function opaqueEffect(a: StatementAnalyzer): void {
+  if (!a.writes.some((e) => e.opaque)) a.writes.push({ table: null, command: "ddl", destructive: true, opaque: true });
+}
+
+export function ddlEffect(a: StatementAnalyzer, key: string | null, also?: string[]): void {
+  if (key === null) {
+    if (!a.writes.some((e) => e.table === null && !e.opaque)) a.writes.push({ table: null, command: "ddl", destructive: true });
+    return;
+  }
+  relationEffect(a, key, "ddl", true, { also });
+}
+
+/** `WHERE true` (a literal boolean) is no WHERE at all; anything else counts as a condition. */
+function trivialWhere(where: unknown): boolean {
+  if (!where) return true;
+  const c = nodeType(where as PgNode);
+  return c?.[0] === "A_Const" && (c[1].boolval as { boolval?: boolean } | undefined)?.boolval === true;
+}
+
+/** INSERT/UPDATE/DELETE/MERGE on `target` (a view's base tables and, without ONLY, children too). */
+export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, target: RelationAccess): void {
+  const rv = node.relation as PgNode;
+  let command: WriteCommand;
+  let destructive: boolean;
+  switch (kind) {
+    case "InsertStmt":
+      command = "insert";
+      destructive = false;
+      break;
+    case "UpdateStmt":
+      command = "update";
+      destructive = trivialWhere(node.whereClause);
+      break;
+    case "DeleteStmt":
+      command = "delete";
+      destructive = true;
+      break;
+    default:
+      command = "merge";
+      destructive = list(node.mergeWhenClauses).some((w) => nodeType(w)?.[1]?.commandType === "CMD_DELETE");
+  }
+  // The JSON tree omits false booleans: `inh` is present only without ONLY.
+  relationEffect(a, target.key, command, destructive, { inherited: rv.inh === true, rel: target });
+}
+
+/** TRUNCATE: each table, its descendants unless ONLY, and with CASCADE the tables referencing them. */
+export function truncateEffects(a: StatementAnalyzer, node: PgNode, resolve: (rv: PgNode) => RelationAccess | undefined): void {
+  const targets: { key: string; inherited: boolean }[] = [];
+  for (const r of list(node.relations)) {
+    const rv = nodeType(r)?.[1];
+    const rel = rv ? resolve(rv) : undefined;
+    if (rel) targets.push({ key: rel.key, inherited: rv!.inh === true });
+  }
+  const cascade = node.behavior === "DROP_CASCADE" ? referencingTables(a.view.catalog, targets.map((t) => t.key)) : [];
+  for (const t of targets) relationEffect(a, t.key, "truncate", true, { inherited: t.inherited, also: cascade });
+  if (targets.length === 0) ddlEffect(a, null);
+}
