@@ -1,5 +1,6 @@
 import type { Scope } from "@portcullis/policy";
 import type { TargetConnectionRow } from "@portcullis/db/target";
+import type { ActiveGrant } from "./access/grant-directory.js";
 
 /** A link as the gateway needs it, with its connection row (secret still sealed). */
 export interface LinkRecord {
@@ -9,6 +10,17 @@ export interface LinkRecord {
   status: "active" | "disabled";
   scope: Scope;
   connection: TargetConnectionRow;
+  /**
+   * Why no admin access may reach this link's connection (its role reaches beyond its database, or its
+   * role was never checked), null when it may. Read by elevation (issue 15): an admin grant applies only
+   * where this is null. Absent is read as refused.
+   */
+  adminRefusal?: string | null;
+  /**
+   * The caller's access grants this record's scope includes (issue 15: `withGrants` of the link's own
+   * scope), set only on a member's effective record; absent or empty on the link's own.
+   */
+  grants?: readonly ActiveGrant[];
 }
 
 /** Who is calling: resolved once per HTTP request by an authentication strategy. */

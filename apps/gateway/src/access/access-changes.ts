@@ -7,7 +7,7 @@ export const ACCESS_CHANNEL = "portcullis_access";
 
 const id = z.string().uuid().nullable().optional();
 export const accessChangeSchema = z.object({
-  table: z.enum(["memberships", "link_access", "teams", "links", "connections", "api_keys", "oauth_grants", "oauth_tokens", "link_member_attributes"]),
+  table: z.enum(["memberships", "link_access", "teams", "links", "connections", "api_keys", "oauth_grants", "oauth_tokens", "link_member_attributes", "access_grants"]),
   id,
   team: id,
   link: id,

@@ -57,5 +57,10 @@ export function applyAccessChange(change: AccessChange, caches: AccessCaches): v
       if (!change.link || !change.user) return caches.clearAll();
       authenticator.invalidateMember({ linkId: change.link, userId: change.user });
       return;
+    case "access_grants":
+      // Granted, refused, revoked or expired: the member's next call reads their grants again (issue 15).
+      if (!change.link || !change.user) return caches.clearAll();
+      links.grants.invalidate({ linkId: change.link, userId: change.user });
+      return;
   }
 }

@@ -71,7 +71,9 @@ export async function authenticateRequest(deps: AuthDeps, input: { token: string
     return fail({ kind: "too_many", ruleId: "rate_limited", reason: "per-key rate limit exceeded", message: "Too many requests for this key; slow down", waitMs: wait, auditLinkId: link.id, principal });
   }
   if (principal.apiKeyId) deps.lastUsed.touch(principal.apiKeyId);
-  return { ok: true, principal, link };
+  // A member's time-boxed access grants (issue 15) are part of the scope their call runs under.
+  const effective = deps.links.forPrincipal(link, principal);
+  return { ok: true, principal, link: effective instanceof Promise ? await effective : effective };
 }
 
 function fail(failure: AuthFailure): AuthResult {

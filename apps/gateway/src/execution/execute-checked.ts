@@ -1,6 +1,7 @@
 import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
+import { costGate, type CostEstimate } from "./cost-gate.js";
 import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
@@ -11,8 +12,10 @@ export interface CheckedExecution {
   outcome?: RunOutcome;
   /** Text for the caller when the statement failed (database error or unreachable database). */
   error?: string;
-  /** Gateway-level refusal on top of the policy's verdict (several statements, the caller's own gate). */
+  /** Gateway-level refusal on top of the policy's verdict (several statements, the caller's own gate, the cost gate). */
   refusal?: GateRefusal;
+  /** The planner's estimate when the cost gate planned the statement first (limits.maxEstimated*). */
+  estimate?: CostEstimate;
 }
 
 /** A refusal of a statement the policy allowed; step-up refusals also name the scopes to ask for. */
@@ -184,10 +187,14 @@ export async function executeChecked(
     if (!bound.ok) return { verdict, error: bound.error };
     values = bound.values;
   }
+  const runSql = rewrite?.sql ?? input.sql;
+  // The cost gate plans exactly what will run (the rewritten text, its bound values) before it runs.
+  const gate = input.forceRollback ? undefined : costGate(link.scope, verdict, runSql);
   let outcome: RunOutcome;
   try {
     outcome = await runStatement(await services.poolFor(link), {
-      sql: rewrite?.sql ?? input.sql,
+      sql: runSql,
+      ...(gate ? { preflight: gate.preflight() } : {}),
       values,
       // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
       // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
@@ -206,6 +213,12 @@ export async function executeChecked(
   } catch (error) {
     return { verdict, error: describeConnectionFailure(error) };
   }
+  const estimate = gate?.estimate ?? undefined;
+  if (gate && outcome.preflight?.stopped) {
+    const refusal = gate.refusal ?? (outcome.error ? null : gate.unreadable());
+    if (refusal) return { verdict, refusal, ...(estimate ? { estimate } : {}) };
+    // The plan failed as the statement would have (the server's error): said as its error, below.
+  }
   // Even a failed DDL statement may have been the last of a series; reload either way.
   if (verdict.classes.includes("ddl") && !input.forceRollback) services.schemaChanged(link);
   // DETAIL ("Failing row contains (…)") prints the stored row, masked columns and filtered rows included.
@@ -219,7 +232,8 @@ export async function executeChecked(
   if (outcome.error) {
     const attribute = rewrite && describeAttributeError(outcome.error, rewrite, input.principal);
     if (attribute) return { verdict, outcome, error: attribute };
-    const error = describeDatabaseError(outcome.error, input.sql, input.positionShift, hides, input.signal?.aborted === true, rewrite !== undefined);
+    const shift = (input.positionShift ?? 0) + (outcome.preflight?.stopped && gate ? gate.positionShift : 0);
+    const error = describeDatabaseError(outcome.error, input.sql, shift, hides, input.signal?.aborted === true, rewrite !== undefined);
     return { verdict, outcome, error };
   }
   if (isPlanResult(outcome.columns) && (hides || rewrite)) {
@@ -227,5 +241,5 @@ export async function executeChecked(
     const constants = rewrite ? foldedConstants(rewrite, values) : [];
     outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope), constants }) };
   }
-  return { verdict, outcome };
+  return { verdict, outcome, ...(estimate ? { estimate } : {}) };
 }

@@ -1,0 +1,88 @@
+import type { AccessLevel } from "@portcullis/policy/scope";
+import type { MetadataQueryable } from "../links/link-store.js";
+import { TtlCache } from "../links/ttl-cache.js";
+
+/** A granted, unexpired, unrevoked elevation of one member on one link (issue 15). */
+export interface ActiveGrant {
+  id: string;
+  /** Canonical "schema.table". */
+  tableKey: string;
+  access: Exclude<AccessLevel, "none">;
+  /** Epoch milliseconds: the grant stops applying at exactly this instant. */
+  expiresAt: number;
+}
+
+// Grants whose window has not closed as of the query; the caller re-checks expires_at on every call.
+const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at
+  FROM access_grants
+  WHERE link_id = $1::uuid AND user_id = $2::uuid AND status = 'granted' AND expires_at > now()
+  ORDER BY id`;
+
+const NONE: readonly ActiveGrant[] = Object.freeze([]);
+
+/**
+ * Each member's active grants per link, cached in-process. A grant, refusal or revoke changes an
+ * access_grants row, whose trigger notifies the access channel on commit; the listener drops the
+ * member's entry here at once (every gateway within a second). The TTL is only a backstop for a missed
+ * message, and expiry needs no message: the caller filters by `expiresAt` on every call.
+ */
+export class GrantDirectory {
+  private readonly cache = new TtlCache<readonly ActiveGrant[]>(50_000);
+  private readonly pending = new Map<string, Promise<readonly ActiveGrant[]>>();
+  /** Bumped by every invalidation: a lookup that raced a change answers its callers but is not cached. */
+  private generation = 0;
+
+  constructor(
+    private readonly metadata: MetadataQueryable,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Synchronous on a cache hit (the hot path pays a Map lookup); a promise on a miss. */
+  get(linkId: string, userId: string): readonly ActiveGrant[] | Promise<readonly ActiveGrant[]> {
+    const key = `${linkId}/${userId}`;
+    const cached = this.cache.get(key);
+    if (cached !== undefined) return cached;
+    let pending = this.pending.get(key);
+    if (!pending) {
+      const generation = this.generation;
+      const started: Promise<readonly ActiveGrant[]> = this.metadata
+        .query(ACTIVE_QUERY, [linkId, userId])
+        .then(({ rows }) => {
+          const grants = rows.length === 0 ? NONE : Object.freeze(rows.map(toGrant).filter((g): g is ActiveGrant => g !== null));
+          if (generation === this.generation) this.cache.set(key, grants, this.ttlMs);
+          return grants;
+        })
+        .finally(() => {
+          if (this.pending.get(key) === started) this.pending.delete(key);
+        });
+      pending = started;
+      this.pending.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Drops what a change to one grant row (or a member, link or team) may have made stale. */
+  invalidate(change: { linkId?: string | null; userId?: string | null }): void {
+    this.generation++;
+    this.pending.clear();
+    const { linkId, userId } = change;
+    if (linkId && userId) this.cache.delete(`${linkId}/${userId}`);
+    else if (linkId) this.cache.deleteWhere((_v, key) => key.startsWith(`${linkId}/`));
+    else if (userId) this.cache.deleteWhere((_v, key) => key.endsWith(`/${userId}`));
+    else this.cache.clear();
+  }
+
+  clear(): void {
+    this.generation++;
+    this.pending.clear();
+    this.cache.clear();
+  }
+}
+
+function toGrant(row: Record<string, unknown>): ActiveGrant | null {
+  const access = row.access;
+  const expiresAt = row.expires_at instanceof Date ? row.expires_at.getTime() : Date.parse(String(row.expires_at));
+  // A row the schema's CHECKs should have refused is not applied (never an elevation we cannot read).
+  if ((access !== "read" && access !== "write" && access !== "admin") || !Number.isFinite(expiresAt) || typeof row.table_key !== "string") return null;
+  return { id: String(row.id), tableKey: row.table_key, access, expiresAt };
+}

@@ -1,0 +1,154 @@
+import type { Scope, Verdict } from "@portcullis/policy";
+import type { StatementResult } from "./pipelined-statement.js";
+import type { RunOptions } from "./run-statement.js";
+
+/** The planner's estimate of the top plan node (EXPLAIN's Total Cost and Plan Rows). */
+export interface CostEstimate {
+  totalCost: number;
+  planRows: number;
+}
+
+export interface CostRefusal {
+  ruleId: "estimated_cost_exceeded" | "estimated_rows_exceeded";
+  reason: string;
+}
+
+const EXPLAIN_PREFIX = "EXPLAIN (FORMAT JSON) ";
+
+/**
+ * Texts EXPLAIN accepts as a statement to plan: a query (SELECT, WITH, VALUES, TABLE, a parenthesised
+ * one). Other reads (SHOW, EXPLAIN itself) scan nothing the gate could weigh and are not gated.
+ */
+const EXPLAINABLE = /^(select|with|values|table)\b|^\(/i;
+
+/** Skips leading whitespace and comments (nested block comments included), as the server's lexer does. */
+function firstWordAt(sql: string): number {
+  let i = 0;
+  while (i < sql.length) {
+    if (/\s/.test(sql[i]!)) i++;
+    else if (sql.startsWith("--", i)) {
+      const end = sql.indexOf("\n", i);
+      i = end < 0 ? sql.length : end + 1;
+    } else if (sql.startsWith("/*", i)) {
+      let depth = 0;
+      do {
+        if (sql.startsWith("/*", i)) {
+          depth++;
+          i += 2;
+        } else if (sql.startsWith("*/", i)) {
+          depth--;
+          i += 2;
+        } else i++;
+      } while (depth > 0 && i < sql.length);
+    } else break;
+  }
+  return i;
+}
+
+/**
+ * The cost gate of one call (issue 15), or undefined when none applies: a read, on a link whose scope
+ * sets `limits.maxEstimatedCost` or `limits.maxEstimatedRows`, whose text (the one that will run: the
+ * rewritten one when the policy rewrote it) is a query. explain_query is not gated: its EXPLAIN does
+ * not run the statement (its text starts with EXPLAIN).
+ *
+ * The returned preflight plans exactly the statement that would run, with the same bound values, in
+ * its READ ONLY transaction; `refusal()` afterwards says whether (and why) it was stopped.
+ */
+export function costGate(scope: Scope, verdict: Verdict, runSql: string): CostGate | undefined {
+  const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
+  if (maxEstimatedCost === undefined && maxEstimatedRows === undefined) return undefined;
+  if (!verdict.readOnly) return undefined;
+  if (!EXPLAINABLE.test(runSql.slice(firstWordAt(runSql), firstWordAt(runSql) + 7))) return undefined;
+  return new CostGate(runSql, { maxEstimatedCost, maxEstimatedRows });
+}
+
+export class CostGate {
+  private decided: { estimate: CostEstimate | null; refusal: CostRefusal | null } | undefined;
+  /** Characters the EXPLAIN puts before the statement (a server error's position counts them). */
+  readonly positionShift = EXPLAIN_PREFIX.length;
+
+  constructor(
+    private readonly sql: string,
+    private readonly limits: { maxEstimatedCost?: number; maxEstimatedRows?: number },
+  ) {}
+
+  preflight(): NonNullable<RunOptions["preflight"]> {
+    return {
+      sql: EXPLAIN_PREFIX + this.sql,
+      proceed: (result) => {
+        this.decided = this.judge(result);
+        return this.decided.refusal === null;
+      },
+    };
+  }
+
+  /** The planner's estimate, once the preflight ran and could be read. */
+  get estimate(): CostEstimate | null {
+    return this.decided?.estimate ?? null;
+  }
+
+  /** Why the statement was stopped; null when it may run (or the preflight has not been judged). */
+  get refusal(): CostRefusal | null {
+    return this.decided?.refusal ?? null;
+  }
+
+  /** Fails closed: a limit the gateway cannot check is not a limit it may skip. */
+  unreadable(): CostRefusal {
+    const ruleId = this.limits.maxEstimatedCost !== undefined ? "estimated_cost_exceeded" : "estimated_rows_exceeded";
+    return {
+      ruleId,
+      reason: `This link limits how expensive a read may be, and PostgreSQL's plan for this statement could not be read, so its estimate could not be checked; nothing was run. Try a simpler statement. [rule ${ruleId}]`,
+    };
+  }
+
+  private judge(result: StatementResult): { estimate: CostEstimate | null; refusal: CostRefusal | null } {
+    const estimate = readEstimate(result);
+    const { maxEstimatedCost, maxEstimatedRows } = this.limits;
+    if (!estimate) return { estimate, refusal: this.unreadable() };
+    const narrow =
+      "Narrow the query before running it: add WHERE conditions (on indexed columns where you can), join on keys instead of forming a cross product, aggregate in the query, or add a LIMIT. explain_query shows the plan without running it.";
+    if (maxEstimatedCost !== undefined && estimate.totalCost > maxEstimatedCost) {
+      return {
+        estimate,
+        refusal: {
+          ruleId: "estimated_cost_exceeded",
+          reason:
+            `PostgreSQL estimates this statement's cost at ${words(estimate.totalCost)} (the Total Cost of the plan's top node), above this link's limit of ${words(maxEstimatedCost)} (limits.maxEstimatedCost); nothing was run. ` +
+            `${narrow} [rule estimated_cost_exceeded]`,
+        },
+      };
+    }
+    if (maxEstimatedRows !== undefined && estimate.planRows > maxEstimatedRows) {
+      return {
+        estimate,
+        refusal: {
+          ruleId: "estimated_rows_exceeded",
+          reason:
+            `PostgreSQL estimates this statement returns ${words(estimate.planRows)} rows (the Plan Rows of the plan's top node), above this link's limit of ${words(maxEstimatedRows)} (limits.maxEstimatedRows); nothing was run. ` +
+            `${narrow} [rule estimated_rows_exceeded]`,
+        },
+      };
+    }
+    return { estimate, refusal: null };
+  }
+}
+
+/** Total Cost and Plan Rows of the top node of `EXPLAIN (FORMAT JSON)`'s one row; null if unreadable. */
+export function readEstimate(result: StatementResult): CostEstimate | null {
+  if (result.error || result.truncated || result.rowsJson.length !== 1) return null;
+  try {
+    const [cell] = JSON.parse(result.rowsJson[0]!) as unknown[];
+    const document = typeof cell === "string" ? (JSON.parse(cell) as unknown) : cell;
+    const plan = (document as { Plan?: { "Total Cost"?: unknown; "Plan Rows"?: unknown } }[])[0]?.Plan;
+    const totalCost = plan?.["Total Cost"];
+    const planRows = plan?.["Plan Rows"];
+    if (typeof totalCost !== "number" || typeof planRows !== "number" || !Number.isFinite(totalCost) || !Number.isFinite(planRows)) return null;
+    return { totalCost, planRows };
+  } catch {
+    return null;
+  }
+}
+
+function words(n: number): string {
+  return n >= 1e6 ? n.toExponential(2).replace("e+", "e") : Math.round(n * 100) / 100 === Math.round(n) ? Math.round(n).toLocaleString("en-US") : n.toFixed(2);
+}

@@ -1,0 +1,141 @@
+import { randomUUID } from "node:crypto";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addMember, createApiKey, createUser, setMemberAttributes } from "@portcullis/db/operations";
+import { auditEvents, GatewayWorld, waitFor } from "./fixtures.js";
+import { mcpRequest } from "./mcp-wire.js";
+
+/**
+ * The cost gate (issue 15) through the real gateway on Chinook: a read whose planner estimate exceeds
+ * limits.maxEstimatedCost / maxEstimatedRows is refused before it runs, with the estimate and the limit
+ * in words; the estimate is of the statement that would run (a row filter's rewrite lowers it).
+ */
+let world: GatewayWorld;
+let target: pg.Client;
+let gatewayUrl: string;
+let costLink: { linkId: string; key: string };
+let rowsLink: { linkId: string; key: string };
+let plainLink: { linkId: string; key: string };
+let filtered: { linkId: string; ownerKey: string; memberKey: string };
+
+// Chinook: track 3,503 rows, invoice_line 2,240; their cross product ~7.8 M rows.
+const CROSS = "SELECT t.name, l.quantity FROM track t CROSS JOIN invoice_line l";
+const SMALL = "SELECT name FROM genre WHERE genre_id = $1";
+
+beforeAll(async () => {
+  world = await GatewayWorld.create();
+  const started = await world.startGateway();
+  gatewayUrl = started.url;
+  const limits = { maxRows: 100, statementTimeoutMs: 5000 };
+  const cost = await world.addLink({ access: "read", limits: { ...limits, maxEstimatedCost: 50_000 } });
+  const rows = await world.addLink({ access: "read", limits: { ...limits, maxEstimatedRows: 1_000 } });
+  const plain = await world.addLink({ access: "read", limits });
+  costLink = { linkId: cost.linkId, key: cost.key };
+  rowsLink = { linkId: rows.linkId, key: rows.key };
+  plainLink = { linkId: plain.linkId, key: plain.key };
+  // A row-filtered customer table: the rewrite's filter lowers the row estimate below the limit.
+  const f = await world.addLink({
+    access: "read",
+    tables: { customer: { rowFilter: "support_rep_id = {{member.attr.rep_id}}" } },
+    limits: { ...limits, maxEstimatedRows: 30 },
+  });
+  const user = await createUser(world.prisma, { email: `cost-${randomUUID().slice(0, 6)}@example.com` });
+  await addMember(world.prisma, { teamId: world.teamId, userId: user.id, role: "member" });
+  await world.prisma.linkAccess.create({ data: { linkId: f.linkId, userId: user.id } });
+  await setMemberAttributes(world.prisma, { teamId: world.teamId, actorUserId: world.userId }, { linkId: f.linkId, userId: user.id, values: { rep_id: "3" } });
+  const memberKey = (await createApiKey(world.prisma, { teamId: world.teamId, linkId: f.linkId, userId: user.id, name: "m" })).key;
+  filtered = { linkId: f.linkId, ownerKey: f.key, memberKey };
+  target = new pg.Client({ connectionString: world.target.url });
+  await target.connect();
+  // Planner statistics as a fresh restore would have them after autovacuum.
+  await target.query("ANALYZE");
+}, 120_000);
+
+afterAll(async () => {
+  await target?.end().catch(() => {});
+  await world?.close();
+});
+
+const sql = (link: { linkId: string; key: string }, text: string, params?: unknown[]) =>
+  mcpRequest(`${gatewayUrl}/mcp/${link.linkId}`, link.key, "2026-07-28", "tools/call", { name: "execute_sql", arguments: { sql: text, ...(params ? { params } : {}) } });
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- structuredContent of either arm
+const data = (a: Awaited<ReturnType<typeof mcpRequest>>): Record<string, any> => a.json.result.structuredContent;
+
+async function activeBackendsRunning(text: string): Promise<number> {
+  const { rows } = await target.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND pid <> pg_backend_pid()", [text]);
+  return rows[0].n as number;
+}
+
+describe("cost gate", () => {
+  it("refuses a big cross join before it runs, naming the estimate and the limit; a small read passes", async () => {
+    const truth = (await target.query(`EXPLAIN (FORMAT JSON) ${CROSS}`)).rows[0]["QUERY PLAN"][0].Plan;
+    expect(truth["Total Cost"]).toBeGreaterThan(50_000);
+    const started = performance.now();
+    const refused = await sql(costLink, CROSS);
+    const ms = performance.now() - started;
+    expect(refused.json.result.isError).toBe(true);
+    const body = data(refused);
+    expect(body.status).toBe("refused");
+    expect(body.refusal.ruleId).toBe("estimated_cost_exceeded");
+    expect(body.refusal.reason).toMatch(/Total Cost of the plan's top node/);
+    expect(body.refusal.reason).toMatch(/50,000 \(limits\.maxEstimatedCost\)/);
+    expect(body.refusal.reason).toMatch(/nothing was run/);
+    // The estimate in the words is the planner's own figure for this statement.
+    const shown = Number(/cost at ([0-9.,e]+)/.exec(body.refusal.reason)![1]!.replaceAll(",", ""));
+    expect(Math.abs(shown - truth["Total Cost"]) / truth["Total Cost"]).toBeLessThan(0.01);
+    // Refused from the plan, not after running a 7.8 M-row join (which takes seconds here).
+    expect(ms).toBeLessThan(1_500);
+    expect(await activeBackendsRunning(CROSS)).toBe(0);
+
+    const small = await sql(costLink, SMALL, [1]);
+    expect(data(small).status).toBe("ok");
+    expect(data(small).rows).toEqual([["Rock"]]);
+    // The same cross join without a limit runs (cut at the link's row limit).
+    const plain = await sql(plainLink, CROSS);
+    expect(data(plain).status).toBe("ok");
+    expect(data(plain).rows).toHaveLength(100);
+  });
+
+  it("refuses on the row estimate with its own rule; explain_query is not gated", async () => {
+    const refused = data(await sql(rowsLink, "SELECT * FROM track"));
+    expect(refused.status).toBe("refused");
+    expect(refused.refusal.ruleId).toBe("estimated_rows_exceeded");
+    expect(refused.refusal.reason).toMatch(/returns 3,503 rows \(the Plan Rows of the plan's top node\), above this link's limit of 1,000 \(limits\.maxEstimatedRows\)/);
+    expect(data(await sql(rowsLink, "SELECT * FROM track WHERE track_id < $1", [50])).status).toBe("ok");
+    const explained = await mcpRequest(`${gatewayUrl}/mcp/${rowsLink.linkId}`, rowsLink.key, "2026-07-28", "tools/call", {
+      name: "explain_query",
+      arguments: { sql: "SELECT * FROM track" },
+    });
+    expect(data(explained).plan).toMatch(/Seq Scan on track/);
+  });
+
+  it("estimates the rewritten statement: the member's row filter lowers the estimate under the limit", async () => {
+    const q = "SELECT customer_id, first_name FROM customer";
+    // Owners hold no rep_id attribute: an unbound attribute filters out every row, so both callers get
+    // a rewrite; the member's is bound to rep 3 (21 of 59 customers), under the 30-row limit.
+    const whole = (await target.query(`EXPLAIN (FORMAT JSON) ${q}`)).rows[0]["QUERY PLAN"][0].Plan["Plan Rows"];
+    expect(whole).toBeGreaterThan(30);
+    const member = data(await sql({ linkId: filtered.linkId, key: filtered.memberKey }, q));
+    expect(member.status).toBe("ok");
+    const rep3 = (await target.query("SELECT count(*)::int AS n FROM customer WHERE support_rep_id = 3")).rows[0].n;
+    expect(member.rows).toHaveLength(rep3);
+    // The same text on an unfiltered link with the same limit is refused: the limit is not loose.
+    const unfiltered = await world.addLink({ access: "read", limits: { maxRows: 100, statementTimeoutMs: 5000, maxEstimatedRows: 30 } });
+    const refused = data(await sql({ linkId: unfiltered.linkId, key: unfiltered.key }, q));
+    expect(refused.refusal.ruleId).toBe("estimated_rows_exceeded");
+  });
+
+  it("audit events carry the rule ids of refused reads", async () => {
+    const events = await waitFor(
+      () => auditEvents(world),
+      (list) => list.some((e) => e.ruleId === "estimated_cost_exceeded") && list.some((e) => e.ruleId === "estimated_rows_exceeded"),
+      10_000,
+      100,
+    );
+    const cost = events.find((e) => e.ruleId === "estimated_cost_exceeded")!;
+    expect(cost.verdict).toBe("blocked");
+    expect(cost.sql).toBe(CROSS);
+    expect(cost.linkId).toBe(costLink.linkId);
+    expect(cost.reason).toMatch(/limits\.maxEstimatedCost/);
+  });
+});
