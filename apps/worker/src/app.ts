@@ -12,6 +12,10 @@ import { sweepFailedAuditJobs } from "./processors/dead-letter.js";
 import { descriptionsProcessor } from "./processors/descriptions.js";
 import { HOUSEKEEPING_EVERY, housekeepingProcessor } from "./processors/housekeeping.js";
 import { INTROSPECT_ALL, introspectionProcessor } from "./processors/introspection.js";
+import { createMailer } from "./notify/email.js";
+import { fanOutOnce, requeueLostDeliveries } from "./notify/fan-out.js";
+import { sweepApprovals } from "./processors/approval-sweep.js";
+import { notificationsProcessor } from "./processors/notifications.js";
 import { createQueues } from "./queues.js";
 
 export interface WorkerOptions {
@@ -28,6 +32,8 @@ export interface WorkerOptions {
   retryBaseMs?: number;
   /** How often the dead-letter sweep and the queue-lag gauges run (ms). */
   sweepEveryMs?: number;
+  /** A pending delivery without a job is queued again once it is this old (default 10 s). */
+  notifyRequeueAfterMs?: number;
 }
 
 export interface RunningWorker {
@@ -123,7 +129,52 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     }),
     QUEUES.housekeeping,
   );
-  const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker];
+  const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.EMAIL_FROM, logger });
+  const notificationsWorker = withEvents(
+    new Worker(
+      QUEUES.notifications,
+      notificationsProcessor({
+        pool,
+        keyring,
+        mailer,
+        metrics,
+        logger,
+        webPublicUrl: env.WEB_PUBLIC_URL,
+        webhookTimeoutMs: env.NOTIFY_WEBHOOK_TIMEOUT_MS,
+        allowPrivateWebhooks: env.PORTCULLIS_WEBHOOK_ALLOW_PRIVATE,
+      }),
+      // The lock outlives the slowest attempt (a webhook's timeout), so a live attempt is never re-run as stalled.
+      { ...common(QUEUES.notifications), concurrency: env.NOTIFY_CONCURRENCY, lockDuration: Math.max(30_000, env.NOTIFY_WEBHOOK_TIMEOUT_MS * 3) },
+    ),
+    QUEUES.notifications,
+  );
+  const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker];
+
+  // The notification outbox is polled (every NOTIFY_POLL_MS, at most 2 s); a pass drains full batches.
+  const fanOutDeps = { pool, queue: queues.notifications, metrics, logger, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
+  let fanningOut: Promise<void> | undefined;
+  const fanOut = () => {
+    fanningOut ??= (async () => {
+      while (!stop.signal.aborted && (await fanOutOnce(fanOutDeps)) >= 50);
+    })()
+      .catch((error) => logger.warn({ err: (error as Error).message }, "notification fan-out failed; retried on the next poll"))
+      .finally(() => (fanningOut = undefined));
+    return fanningOut;
+  };
+  const fanOutTimer = setInterval(() => void fanOut(), env.NOTIFY_POLL_MS);
+  // Expiry of write requests and access grants, and deliveries whose job Redis lost, on one slower timer.
+  let approvalSweeping: Promise<void> | undefined;
+  const approvalSweep = () => {
+    approvalSweeping ??= (async () => {
+      await sweepApprovals({ pool, metrics, logger }).catch((error) => logger.warn({ err: (error as Error).message }, "approval expiry sweep failed"));
+      await requeueLostDeliveries(fanOutDeps, options.notifyRequeueAfterMs).catch((error) =>
+        logger.debug({ err: (error as Error).message }, "re-enqueue of lost notification deliveries failed"),
+      );
+    })().finally(() => (approvalSweeping = undefined));
+    return approvalSweeping;
+  };
+  const approvalTimer = setInterval(() => void approvalSweep(), env.APPROVAL_SWEEP_EVERY_MS);
+  void fanOut();
 
   if (options.schedules !== false) {
     for (const [task, every] of Object.entries(HOUSEKEEPING_EVERY) as [HousekeepingJob["task"], number][]) {
@@ -178,6 +229,8 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
         logger.info("worker stopping");
         clearInterval(sweepTimer);
         clearTimeout(sweepSoon);
+        clearInterval(fanOutTimer);
+        clearInterval(approvalTimer);
         sweepTimer = undefined;
         stop.abort();
         await heartbeat.stop();
@@ -188,6 +241,8 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
         batcher.abortRetries();
         await closingWorkers;
         await sweeping;
+        await Promise.all([fanningOut, approvalSweeping]);
+        mailer.close();
         await queues.close();
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
         await pool.end();

@@ -47,6 +47,26 @@ export const workerEnvSchema = z
 
     /** Cron for scheduled schema introspection of every connection (UTC). */
     INTROSPECTION_CRON: z.string().default("17 3 * * *"),
+
+    /** The dashboard's public URL: notifications link to its approvals page. */
+    WEB_PUBLIC_URL: z.string().url().default("http://localhost:3000"),
+    /** Approval e-mails go through this server; unset, they are printed to the worker's log. */
+    SMTP_URL: optionalString,
+    EMAIL_FROM: z.string().default("Portcullis <no-reply@localhost>"),
+    /** How often the notification outbox is polled (ms). */
+    NOTIFY_POLL_MS: int(1000, 50).refine((v) => v <= 2000, "NOTIFY_POLL_MS is at most 2000"),
+    /** First retry delay of a failed delivery (ms); it doubles on each of the 6 attempts. */
+    NOTIFY_RETRY_BASE_MS: int(2000, 10),
+    NOTIFY_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+    /** Parallel deliveries per worker. */
+    NOTIFY_CONCURRENCY: int(4, 1),
+    /** Webhooks to private, loopback and link-local addresses: refused unless 1 (tests, closed networks). */
+    PORTCULLIS_WEBHOOK_ALLOW_PRIVATE: z
+      .enum(["", "0", "1", "true", "false"])
+      .optional()
+      .transform((v) => v === "1" || v === "true"),
+    /** How often pending write requests and access grants past their time are expired (ms). */
+    APPROVAL_SWEEP_EVERY_MS: int(15_000, 100),
   })
   .superRefine((env, ctx) => {
     if (env.AI_PROVIDER === "openai" && !env.OPENAI_API_KEY)
@@ -80,5 +100,8 @@ export function describeEnv(env: WorkerEnv): Record<string, unknown> {
     aiProvider: env.AI_PROVIDER,
     aiModel: env.AI_MODEL ?? null,
     aiBaseUrl: env.AI_BASE_URL ? new URL(env.AI_BASE_URL).origin : null,
+    webPublicUrl: env.WEB_PUBLIC_URL,
+    smtp: env.SMTP_URL ? (URL.canParse(env.SMTP_URL) ? new URL(env.SMTP_URL).host : "set") : "log",
+    webhookAllowPrivate: env.PORTCULLIS_WEBHOOK_ALLOW_PRIVATE,
   };
 }

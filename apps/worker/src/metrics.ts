@@ -59,6 +59,33 @@ export function createMetrics() {
       labelNames: ["queue"] as const,
       registers: [registry],
     }),
+    notificationEvents: new Counter({
+      name: "portcullis_notification_events_total",
+      help: "Notification outbox rows fanned out into deliveries",
+      registers: [registry],
+    }),
+    notificationDeliveriesCreated: new Counter({
+      name: "portcullis_notification_deliveries_created_total",
+      help: "Notification deliveries written and queued by the fan-out",
+      registers: [registry],
+    }),
+    notificationRequeued: new Counter({
+      name: "portcullis_notification_deliveries_requeued_total",
+      help: "Pending deliveries queued again because their job was lost (Redis down or emptied)",
+      registers: [registry],
+    }),
+    notificationsSent: new Counter({
+      name: "portcullis_notification_attempts_total",
+      help: "Notification delivery attempts by channel and outcome (delivered, retry, failed)",
+      labelNames: ["channel", "outcome"] as const,
+      registers: [registry],
+    }),
+    approvalsExpired: new Counter({
+      name: "portcullis_approvals_expired_total",
+      help: "Write requests and access grants expired by the sweep",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
     aiCalls: new Counter({
       name: "portcullis_ai_calls_total",
       help: "Model calls for schema descriptions by outcome",

@@ -7,6 +7,7 @@ export interface QueueSet {
   introspection: Queue;
   descriptions: Queue;
   housekeeping: Queue;
+  notifications: Queue;
   all: Queue[];
   close(): Promise<void>;
 }
@@ -20,6 +21,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     introspection: make(QUEUES.introspection),
     descriptions: make(QUEUES.descriptions),
     housekeeping: make(QUEUES.housekeeping),
+    notifications: make(QUEUES.notifications),
   };
   const all = Object.values(set);
   return { ...set, all, close: async () => void (await Promise.all(all.map((q) => q.close()))) };
