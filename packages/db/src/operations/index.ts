@@ -8,3 +8,4 @@ export * from "./mask-secrets.js";
 export * from "./write-requests.js";
 export * from "./approvers.js";
 export type { OperationsDb, SqlPool, SqlQueryable } from "./sql-db.js";
+export * from "./access-grants.js";

@@ -1,0 +1,86 @@
+import { toDate } from "./sql-db.js";
+
+export const ACCESS_GRANT_STATUSES = ["pending", "granted", "refused", "revoked", "expired"] as const;
+export type AccessGrantStatus = (typeof ACCESS_GRANT_STATUSES)[number];
+export const ACCESS_GRANT_LEVELS = ["read", "write", "admin"] as const;
+export type AccessGrantLevel = (typeof ACCESS_GRANT_LEVELS)[number];
+
+export interface AccessGrantRow {
+  id: string;
+  teamId: string;
+  linkId: string;
+  userId: string;
+  tableKey: string;
+  access: AccessGrantLevel;
+  minutes: number;
+  reason: string;
+  status: AccessGrantStatus;
+  requestedVia: "tool" | "dashboard" | "cli";
+  requestedBy: string | null;
+  apiKeyId: string | null;
+  oauthClientId: string | null;
+  decidedBy: string | null;
+  decidedAt: Date | null;
+  decisionComment: string | null;
+  startsAt: Date | null;
+  expiresAt: Date | null;
+  revokedBy: string | null;
+  revokedAt: Date | null;
+  requestExpiresAt: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface AccessGrantListItem extends AccessGrantRow {
+  linkName: string;
+  userEmail: string;
+  deciderEmail: string | null;
+  revokerEmail: string | null;
+}
+
+export const ACCESS_GRANT_COLUMNS = `
+  g.id::text AS id, g.team_id::text AS team_id, g.link_id::text AS link_id, g.user_id::text AS user_id, g.table_key, g.access,
+  g.minutes, g.reason, g.status::text AS status, g.requested_via, g.requested_by::text AS requested_by,
+  g.api_key_id::text AS api_key_id, g.oauth_client_id, g.decided_by::text AS decided_by, g.decided_at, g.decision_comment,
+  g.starts_at, g.expires_at, g.revoked_by::text AS revoked_by, g.revoked_at, g.request_expires_at, g.created_at, g.updated_at`;
+
+type Raw = Record<string, unknown>;
+const text = (v: unknown): string | null => (v == null ? null : String(v));
+
+export function toAccessGrant(r: Raw): AccessGrantRow {
+  return {
+    id: String(r.id),
+    teamId: String(r.team_id),
+    linkId: String(r.link_id),
+    userId: String(r.user_id),
+    tableKey: String(r.table_key),
+    access: r.access as AccessGrantLevel,
+    minutes: Number(r.minutes),
+    reason: String(r.reason),
+    status: r.status as AccessGrantStatus,
+    requestedVia: r.requested_via as AccessGrantRow["requestedVia"],
+    requestedBy: text(r.requested_by),
+    apiKeyId: text(r.api_key_id),
+    oauthClientId: text(r.oauth_client_id),
+    decidedBy: text(r.decided_by),
+    decidedAt: toDate(r.decided_at),
+    decisionComment: text(r.decision_comment),
+    startsAt: toDate(r.starts_at),
+    expiresAt: toDate(r.expires_at),
+    revokedBy: text(r.revoked_by),
+    revokedAt: toDate(r.revoked_at),
+    requestExpiresAt: toDate(r.request_expires_at)!,
+    createdAt: toDate(r.created_at)!,
+    updatedAt: toDate(r.updated_at)!,
+  };
+}
+
+export function toAccessGrantListItem(r: Raw): AccessGrantListItem {
+  return {
+    ...toAccessGrant(r),
+    linkName: String(r.link_name),
+    userEmail: String(r.user_email),
+    deciderEmail: text(r.decider_email),
+    revokerEmail: text(r.revoker_email),
+  };
+}
