@@ -1,0 +1,125 @@
+import { describe, expect, it } from "vitest";
+import { approvalFor, createPolicyChecker, parseScope, type Catalog, type CatalogRelation, type Scope } from "../src/index.js";
+import { chinookCatalog } from "./fixtures/catalog-fixture.js";
+
+function scope(doc: unknown): Scope {
+  const parsed = parseScope(doc);
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.scope;
+}
+
+/** Chinook plus a partitioned table with two partitions (the fixture database has none). */
+function withPartitions(): Catalog {
+  const rel = (name: string, kind: CatalogRelation["kind"], children: string[], oid: number): CatalogRelation => ({
+    oid,
+    schema: "public",
+    name,
+    kind,
+    columns: [
+      { name: "id", type: "integer", nullable: false, hasDefault: false },
+      { name: "reading", type: "integer", nullable: true, hasDefault: false },
+    ],
+    primaryKey: [],
+    foreignKeys: [],
+    children,
+  });
+  return {
+    ...chinookCatalog,
+    version: `${chinookCatalog.version}+partitions`,
+    relations: {
+      ...chinookCatalog.relations,
+      "public.measurement": rel("measurement", "partitioned_table", ["public.measurement_2025", "public.measurement_2026"], 990001),
+      "public.measurement_2025": rel("measurement_2025", "table", [], 990002),
+      "public.measurement_2026": rel("measurement_2026", "table", [], 990003),
+    },
+  };
+}
+
+const SCOPES = {
+  tableWrites: scope({ access: "write", tables: { invoice: { approval: "writes" }, employee: { access: "none" } } }),
+  linkDestructive: scope({ access: "write", approval: "destructive" }),
+  mixed: scope({ access: "write", approval: "confirm", tables: { invoice: { approval: "destructive" }, genre: { approval: "writes" } } }),
+  adminTable: scope({ access: "admin", tables: { invoice: { approval: "destructive" } } }),
+  adminLink: scope({ access: "admin", approval: "writes" }),
+  none: scope({ access: "admin" }),
+  noteParent: scope({ access: "write", tables: { note: { approval: "writes" } } }),
+  noteChild: scope({ access: "write", tables: { secret_note: { approval: "writes" } } }),
+  partitionParent: scope({ access: "write", tables: { measurement: { approval: "writes" } } }),
+  partitionOwn: scope({ access: "write", tables: { measurement: { approval: "writes" }, measurement_2026: { approval: "confirm" } } }),
+  sequence: scope({ access: "write", approval: "writes" }),
+};
+
+type Expected = null | { kind: "approval" | "confirm"; mode: string; tables: string[] };
+
+const CASES: [string, keyof typeof SCOPES, string, Expected][] = [
+  // Reads never need a decision, whatever the rule.
+  ["read", "tableWrites", "SELECT total FROM invoice WHERE invoice_id = 1", null],
+  ["read under a link rule", "adminLink", "SELECT count(*) FROM invoice", null],
+  ["plain EXPLAIN of a DELETE plans only", "linkDestructive", "EXPLAIN DELETE FROM invoice", null],
+  ["EXPLAIN ANALYZE of a read", "adminLink", "EXPLAIN ANALYZE SELECT 1", null],
+  // approval: writes on one table.
+  ["INSERT on the table", "tableWrites", "INSERT INTO invoice (invoice_id, customer_id, invoice_date, total) VALUES (999, 1, now(), 1)", { kind: "approval", mode: "writes", tables: ["public.invoice"] }],
+  ["UPDATE with WHERE on the table (alias)", "tableWrites", "UPDATE invoice AS i SET total = 2 WHERE i.invoice_id = 1", { kind: "approval", mode: "writes", tables: ["public.invoice"] }],
+  ["a write on another table", "tableWrites", "UPDATE album SET title = 'x' WHERE album_id = 1", null],
+  ["a data-modifying CTE writing the table", "tableWrites", "WITH d AS (DELETE FROM invoice WHERE invoice_id = 1 RETURNING invoice_id) SELECT count(*) FROM d", { kind: "approval", mode: "writes", tables: ["public.invoice"] }],
+  ["schema-qualified with ONLY", "tableWrites", "DELETE FROM ONLY public.invoice WHERE invoice_id = 1", { kind: "approval", mode: "writes", tables: ["public.invoice"] }],
+  // approval: destructive at link level.
+  ["INSERT is not destructive", "linkDestructive", "INSERT INTO genre (genre_id, name) VALUES (99, 'x')", null],
+  ["UPDATE with WHERE is not destructive", "linkDestructive", "UPDATE genre SET name = 'x' WHERE genre_id = 1", null],
+  ["UPDATE without WHERE is", "linkDestructive", "UPDATE genre SET name = upper(name)", { kind: "approval", mode: "destructive", tables: ["public.genre"] }],
+  ["UPDATE WHERE true is no WHERE", "linkDestructive", "UPDATE genre SET name = upper(name) WHERE true", { kind: "approval", mode: "destructive", tables: ["public.genre"] }],
+  ["DELETE with WHERE is", "linkDestructive", "DELETE FROM genre WHERE genre_id = 1", { kind: "approval", mode: "destructive", tables: ["public.genre"] }],
+  ["MERGE without DELETE is not", "linkDestructive", "MERGE INTO genre g USING (SELECT 1 AS id) s ON g.genre_id = s.id WHEN MATCHED THEN UPDATE SET name = 'x'", null],
+  ["MERGE with a DELETE action is", "linkDestructive", "MERGE INTO genre g USING (SELECT 1 AS id) s ON g.genre_id = s.id WHEN MATCHED THEN DELETE", { kind: "approval", mode: "destructive", tables: ["public.genre"] }],
+  ["a CTE DELETE inside a read", "linkDestructive", "WITH d AS (DELETE FROM genre WHERE genre_id = 1 RETURNING 1) SELECT * FROM d", { kind: "approval", mode: "destructive", tables: ["public.genre"] }],
+  // The table's own rule wins over the link's; any approval beats confirmation.
+  ["link confirm on an unruled table", "mixed", "UPDATE album SET title = 'x' WHERE album_id = 1", { kind: "confirm", mode: "confirm", tables: ["public.album"] }],
+  ["own destructive rule, harmless write: no link confirm", "mixed", "UPDATE invoice SET total = 1 WHERE invoice_id = 1", null],
+  ["own destructive rule, destructive write", "mixed", "DELETE FROM invoice WHERE invoice_id = 1", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["approval beats confirmation in one statement", "mixed", "WITH a AS (UPDATE album SET title = 'x' WHERE album_id = 1 RETURNING 1) INSERT INTO genre (genre_id, name) VALUES (99, 'x')", { kind: "approval", mode: "writes", tables: ["public.genre"] }],
+  ["writes beats destructive", "mixed", "DELETE FROM invoice WHERE invoice_id = 1; INSERT INTO genre (genre_id, name) VALUES (99, 'x')", { kind: "approval", mode: "writes", tables: ["public.invoice", "public.genre"] }],
+  // TRUNCATE and DDL are destructive; DDL on no table follows the link's rule only.
+  ["TRUNCATE", "adminTable", "TRUNCATE invoice", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["TRUNCATE … CASCADE reaches referencing tables", "adminTable", "TRUNCATE customer CASCADE", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["TRUNCATE of another table", "adminTable", "TRUNCATE playlist_track", null],
+  ["CREATE INDEX on the table", "adminTable", "CREATE INDEX ON invoice (total)", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["ALTER TABLE", "adminTable", "ALTER TABLE invoice ADD COLUMN note text", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["DROP TABLE", "adminTable", "DROP TABLE invoice", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["CREATE FUNCTION under a table rule only", "adminTable", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", null],
+  ["CREATE FUNCTION under a link rule", "adminLink", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", { kind: "approval", mode: "writes", tables: [] }],
+  ["CREATE TABLE names the new table", "adminLink", "CREATE TABLE scratch (id int)", { kind: "approval", mode: "writes", tables: ["public.scratch"] }],
+  // Code whose writes cannot be listed meets every rule.
+  ["DO block", "adminTable", "DO $$ BEGIN UPDATE genre SET name = name WHERE genre_id = 1; END $$", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["CALL", "adminTable", "CALL reset_genre()", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["a VOLATILE function in a SELECT", "adminTable", "SELECT bump_genre()", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["no rule at all", "none", "DELETE FROM invoice", null],
+  ["nextval writes the sequence", "sequence", "SELECT nextval('ticket_seq')", { kind: "approval", mode: "writes", tables: ["public.ticket_seq"] }],
+  // Inheritance and partitions follow a parent with no rule of their own; a parent reaches its children.
+  ["inheritance child follows the parent's rule", "noteParent", "INSERT INTO secret_note (id, body, classified) VALUES (3, 'x', false)", { kind: "approval", mode: "writes", tables: ["public.note"] }],
+  ["a parent without ONLY reaches a child's rule", "noteChild", "UPDATE note SET body = 'x' WHERE id = 1", { kind: "approval", mode: "writes", tables: ["public.secret_note"] }],
+  ["with ONLY it does not", "noteChild", "UPDATE ONLY note SET body = 'x' WHERE id = 1", null],
+  ["a partition follows its parent", "partitionParent", "UPDATE measurement_2025 SET reading = 1 WHERE id = 1", { kind: "approval", mode: "writes", tables: ["public.measurement"] }],
+  ["a partition's own rule wins", "partitionOwn", "UPDATE measurement_2026 SET reading = 1 WHERE id = 1", { kind: "confirm", mode: "confirm", tables: ["public.measurement_2026"] }],
+  ["the parent reaches partitions with their own rule", "partitionOwn", "UPDATE measurement SET reading = 1 WHERE id = 1", { kind: "approval", mode: "writes", tables: ["public.measurement"] }],
+];
+
+describe("approvalFor: statements × scopes", () => {
+  const checker = createPolicyChecker();
+  const partitioned = withPartitions();
+  for (const [name, scopeName, sql, expected] of CASES) {
+    it(`${name} (${scopeName}): ${sql.slice(0, 70)}`, () => {
+      const s = SCOPES[scopeName];
+      const catalog = scopeName.startsWith("partition") ? partitioned : chinookCatalog;
+      const verdict = checker.check(sql, s, catalog);
+      expect(verdict.allowed, verdict.reason).toBe(true);
+      const requirement = approvalFor(verdict, s);
+      if (expected === null) expect(requirement).toBeNull();
+      else {
+        expect(requirement).toMatchObject({ kind: expected.kind, mode: expected.mode });
+        expect(requirement!.tables).toEqual(expected.tables);
+        for (const table of expected.tables) expect(requirement!.reason).toContain(table);
+        expect(requirement!.reason).toContain(`approval: ${expected.mode}`);
+      }
+    });
+  }
+});
