@@ -15,7 +15,7 @@ export interface ActiveGrant {
 // Grants whose window has not closed as of the query; the caller re-checks expires_at on every call.
 const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at
   FROM access_grants
-  WHERE link_id = $1::uuid AND user_id = $2::uuid AND status = 'granted' AND expires_at > now()
+  WHERE link_id = $1::uuid AND user_id = $2::uuid AND status = 'granted' AND starts_at <= now() AND expires_at > now()
   ORDER BY id`;
 
 const NONE: readonly ActiveGrant[] = Object.freeze([]);

@@ -1,3 +1,4 @@
+import { listAccessGrants } from "@portcullis/db/operations";
 import { MASK_KINDS, describeGovernance, describeScope, splitTableKey, type Scope } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
@@ -46,21 +47,47 @@ const output = z.object({
   maskedColumns: z
     .array(z.object({ table: z.string(), column: z.string(), mask: z.enum(MASK_KINDS), description: z.string() }))
     .describe("Columns whose values come back masked; filters, joins and GROUP BY on them operate on the masked value"),
+  grants: z
+    .array(z.object({ grantId: z.string(), table: z.string(), access: z.enum(["read", "write", "admin"]), until: z.string().describe("ISO 8601; the grant ends exactly then") }))
+    .describe("Time-boxed access granted to this caller (request_access), in force now and already included in `allows`"),
+  pendingRequests: z
+    .array(
+      z.object({
+        grantId: z.string(),
+        table: z.string(),
+        access: z.enum(["read", "write", "admin"]),
+        minutes: z.number().int(),
+        requestExpiresAt: z.string().describe("ISO 8601; the request expires then if nobody decides"),
+      }),
+    )
+    .describe("This caller's access requests still waiting for an approver"),
 });
 
 export const getPermissionsTool: TypedTool<typeof input> = {
   name: "get_permissions",
   title: () => "What this link may do",
   description: () =>
-    "This link's permissions in plain words and as data: access per table, hidden columns, row filters and masked columns, row limit and statement timeout.",
+    "This link's permissions in plain words and as data: access per table, hidden columns, row filters and masked columns, row limit and statement timeout, and your time-boxed grants and pending access requests (request_access).",
   input,
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(_args, ctx, services) {
     const catalog = await services.catalogFor(ctx.link);
     const governance = describeGovernance(ctx.link.scope, catalog);
+    const now = Date.now();
+    // Applied grants only (ctx.link is the caller's effective record): a blocked or ended one is not shown as in force.
+    const grants = (ctx.link.grants ?? [])
+      .filter((g) => g.expiresAt > now)
+      .map((g) => ({ grantId: g.id, table: g.tableKey, access: g.access, until: new Date(g.expiresAt).toISOString() }));
+    const pendingRequests = ctx.principal.userId
+      ? (await listAccessGrants(services.metadata, { teamId: ctx.link.teamId, linkId: ctx.link.id, userId: ctx.principal.userId, status: ["pending"], limit: 50 }))
+          .filter((g) => g.requestExpiresAt.getTime() > now)
+          .map((g) => ({ grantId: g.id, table: g.tableKey, access: g.access, minutes: g.minutes, requestExpiresAt: g.requestExpiresAt.toISOString() }))
+      : [];
     const summary = [
       escapeNames(describeScope(ctx.link.scope, catalog), ctx.link.scope),
+      ...grants.map((g) => escapeUnsafe(`Granted to you for a while: ${g.access} on ${g.table} until ${g.until} (already included above).`)),
+      ...pendingRequests.map((r) => escapeUnsafe(`Waiting for an approver: ${r.access} on ${r.table} for ${r.minutes} minutes (request ${r.grantId}, expires ${r.requestExpiresAt}).`)),
       `Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`,
       "One statement per call. Reads run in a read-only transaction.",
     ].join("\n");
@@ -72,6 +99,8 @@ export const getPermissionsTool: TypedTool<typeof input> = {
         summary,
         rowFilters: governance.rowFilters,
         maskedColumns: governance.maskedColumns.map(({ table, column, mask, description }) => ({ table, column, mask, description })),
+        grants,
+        pendingRequests,
       },
       text: summary,
       audit: { verdict: "allowed", bytes: Buffer.byteLength(summary) },
