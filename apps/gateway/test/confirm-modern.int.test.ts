@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(() => w?.world.close());
 
-async function v2Client(key: string, answer: (message: string) => { action: "accept" | "decline" | "cancel"; content?: Record<string, unknown> }, elicitation = true) {
+async function v2Client(key: string, answer: (message: string) => { action: "accept" | "decline" | "cancel"; content?: Record<string, string | number | boolean> }, elicitation = true) {
   const v2 = await import("@modelcontextprotocol/client");
   const client = new v2.Client(
     { name: "v2-confirm", version: "2.4.0" },
