@@ -9,12 +9,16 @@ const ITEMS = [
   { href: "/links", label: "MCP links", icon: "M10 14a4 4 0 0 0 5.66 0l3-3a4 4 0 0 0-5.66-5.66l-1 1M14 10a4 4 0 0 0-5.66 0l-3 3a4 4 0 0 0 5.66 5.66l1-1" },
   { href: "/connections", label: "Connections", icon: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3-3.6 3-8 3-8-1.3-8-3zm0 0v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3" },
   { href: "/activity", label: "Activity", icon: "M3 12h4l3-8 4 16 3-8h4" },
+  { href: "/approvals", label: "Approvals", icon: "M9 12l2 2 4-4M12 3l7 3v6c0 4.4-3 8.3-7 9-4-.7-7-4.6-7-9V6l7-3z" },
   { href: "/schema", label: "Schema", icon: "M4 5h16M4 12h16M4 19h16M9 5v14" },
   { href: "/keys", label: "API keys", icon: "M15 7a4 4 0 1 1-3.9 4.9L4 19v2h3v-2h2v-2h2l1.1-1.1A4 4 0 0 1 15 7z" },
   { href: "/settings", label: "Settings", icon: "M12 15a3 3 0 1 0 0-6 3 3 0 0 0 0 6zM19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-2.9 1.2V21a2 2 0 0 1-4 0v-.1A1.7 1.7 0 0 0 7 19.4l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1A1.7 1.7 0 0 0 3 13.7H3a2 2 0 0 1 0-4h.1A1.7 1.7 0 0 0 4.6 7l-.1-.1a2 2 0 1 1 2.8-2.8l.1.1A1.7 1.7 0 0 0 10.3 3V3a2 2 0 0 1 4 0v.1a1.7 1.7 0 0 0 2.9 1.2l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0 1.2 2.9H21a2 2 0 0 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z" },
 ];
 
-export function TeamNav({ slug, horizontal = false }: { slug: string; horizontal?: boolean }) {
+/** Counts shown beside nav items (Approvals: open requests the viewer can act on). */
+export type NavCounts = Partial<Record<"/approvals", number>>;
+
+export function TeamNav({ slug, horizontal = false, counts = {} }: { slug: string; horizontal?: boolean; counts?: NavCounts }) {
   const pathname = usePathname();
   const base = `/t/${slug}`;
   return (
@@ -36,6 +40,11 @@ export function TeamNav({ slug, horizontal = false }: { slug: string; horizontal
               <path d={item.icon} />
             </svg>
             {item.label}
+            {counts[item.href as keyof NavCounts] ? (
+              <span className="ml-auto rounded-full bg-amber-500 px-1.5 text-[11px] font-semibold tabular-nums text-white" aria-label={`${counts[item.href as keyof NavCounts]} waiting`} data-testid={`nav-count${item.href.replace("/", "-")}`}>
+                {counts[item.href as keyof NavCounts]}
+              </span>
+            ) : null}
           </Link>
         );
       })}

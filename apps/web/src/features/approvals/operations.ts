@@ -197,12 +197,12 @@ export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: A
   const view = (g: (typeof pending)[number]): AccessGrantView => {
     const approver = (links === null || links.includes(g.linkId)) && ctx.role !== "viewer";
     const own = g.userId === ctx.user.userId;
-    const decide = g.status === "pending" && approver && (!own || roleAtLeast(ctx.role, "admin"));
+    const decide = g.status === "pending" && approver && !own;
     return {
       id: g.id, status: g.status, linkId: g.linkId, linkName: g.link.name, member: g.user.email, memberId: g.userId, tableKey: g.tableKey,
       access: g.access, minutes: g.minutes, reason: g.reason, via: g.requestedVia, createdAt: g.createdAt, requestExpiresAt: g.requestExpiresAt,
       expiresAt: g.expiresAt, decider: g.decider?.email ?? null, comment: g.decisionComment,
-      may: { decide, revoke: g.status === "granted" && (approver || own), why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
+      may: { decide, revoke: g.status === "granted" && approver, why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
     };
   };
   return { pending: pending.map(view), active: active.map(view) };

@@ -1,0 +1,227 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { createChinookDatabase, createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { useDashboardEnv } from "./support/dashboard-env";
+
+/**
+ * The approval queue's server actions and page data, called as the browser calls them (a real
+ * next-auth JWT for a real session row; only Next's request plumbing is replaced), against real
+ * PostgreSQL: who sees which request, who may decide it, races between two deciders and with the
+ * expiry, other tenants' ids. Judged by the rows: status, decider, audit outbox.
+ */
+// Each call carries its own session (AsyncLocalStorage): the race tests run two callers at once.
+const jar = vi.hoisted(() => {
+  const { AsyncLocalStorage } = process.getBuiltinModule("node:async_hooks") as typeof import("node:async_hooks");
+  return { als: new AsyncLocalStorage<string>() };
+});
+vi.mock("next/headers", () => ({
+  cookies: async () => {
+    const token = jar.als.getStore();
+    return {
+      getAll: () => (token ? [{ name: "next-auth.session-token", value: token }] : []),
+      get: (name: string) => (token && name === "next-auth.session-token" ? { name, value: token } : undefined),
+    };
+  },
+  headers: async () => new Headers({ "user-agent": "vitest approvals", "x-real-ip": "203.0.113.9" }),
+}));
+vi.mock("next/cache", () => ({ revalidatePath: () => {}, revalidateTag: () => {} }));
+
+type Who = "owner" | "admin" | "approver" | "member" | "viewer" | "outsider";
+type Result = { ok: true; data: unknown } | { ok: false; code: string; error: string; fieldErrors?: Record<string, string> };
+
+let meta: TestDatabase;
+let chinook: TestDatabase;
+let prisma: import("@portcullis/db/client").PrismaClient;
+const users = {} as Record<Who, string>;
+const tokens = {} as Record<Who, string>;
+let teamA: string;
+let teamB: string;
+let linkA: string;
+let actions: typeof import("../src/features/approvals/actions");
+let ops: typeof import("../src/features/approvals/operations");
+let resolveTeam: typeof import("../src/lib/authz").resolveTeam;
+
+const PREVIEW = {
+  command: "delete", affected: 2, table: "public.invoice_line", columns: ["invoice_line_id", "unit_price"], keyColumns: ["invoice_line_id"],
+  before: [[1, "0.99"], [2, "0.99"]], after: [], plan: null, notes: [], durationMs: 2,
+};
+
+async function call<K extends keyof typeof actions>(who: Who, name: K, input: unknown): Promise<Result> {
+  return jar.als.run(tokens[who], () => (actions[name] as unknown as (i: unknown) => Promise<Result>)(input));
+}
+
+/** A pending request as the gateway stores it after the dry run, made by `who` on link A. */
+async function pending(who: Who = "member", over: { kind?: "approval" | "confirm"; expiresInMs?: number } = {}) {
+  const { createWriteRequest } = await import("@portcullis/db/operations");
+  const row = await createWriteRequest(prisma, {
+    teamId: teamA, linkId: linkA, kind: over.kind ?? "approval", mode: over.kind === "confirm" ? "confirm" : "writes", tables: ["public.invoice_line"],
+    reason: "public.invoice_line requires a lead's approval for every write (approval: writes)", sql: "DELETE FROM invoice_line WHERE invoice_line_id IN (1, 2)",
+    params: [], catalogVersion: "v1", scopeHash: "s1", userId: users[who], principalSubject: `key:${randomUUID()}`, clientName: "vitest-client",
+    preview: PREVIEW, expiresAt: new Date(Date.now() + (over.expiresInMs ?? 3_600_000)),
+  });
+  return row.id;
+}
+
+const statusOf = async (id: string) => (await prisma.writeRequest.findUniqueOrThrow({ where: { id } })).status;
+
+beforeAll(async () => {
+  [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
+  useDashboardEnv(meta.url);
+  process.env.QUEUE_PREFIX = `apr${randomBytes(3).toString("hex")}`;
+  process.env.WEB_PUBLIC_URL = "http://localhost:3999";
+  process.env.TARGET_NETWORKS = "any";
+  process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
+  process.env.TARGET_STACK_DATABASES = new URL(chinook.url).pathname.slice(1);
+  actions = await import("../src/features/approvals/actions");
+  ops = await import("../src/features/approvals/operations");
+  resolveTeam = (await import("../src/lib/authz")).resolveTeam;
+  prisma = (await import("../src/lib/db")).getPrisma();
+  const { createUser, addMember, createTeam, setLinkApprovers } = await import("@portcullis/db/operations");
+  const { encode } = await import("next-auth/jwt");
+  for (const who of ["owner", "admin", "approver", "member", "viewer", "outsider"] as const) {
+    const u = await createUser(prisma, { email: `${who}-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
+    users[who] = u.id;
+    const session = await prisma.session.create({ data: { userId: u.id, expiresAt: new Date(Date.now() + 86_400_000) } });
+    tokens[who] = await encode({ token: { uid: u.id, sid: session.id }, secret: process.env.NEXTAUTH_SECRET! });
+  }
+  teamA = (await createTeam(prisma, { name: "Approvers", ownerId: users.owner })).id;
+  await addMember(prisma, { teamId: teamA, userId: users.admin, role: "admin" });
+  await addMember(prisma, { teamId: teamA, userId: users.approver, role: "member" });
+  await addMember(prisma, { teamId: teamA, userId: users.member, role: "member" });
+  await addMember(prisma, { teamId: teamA, userId: users.viewer, role: "viewer" });
+  teamB = (await createTeam(prisma, { name: "Elsewhere", ownerId: users.outsider })).id;
+  const conn = await import("../src/features/connections/operations");
+  const links = await import("../src/features/links/operations");
+  const ownerA = await resolveTeam({ userId: users.owner }, teamA);
+  const connectionA = (await conn.createConnection(ownerA, { values: { name: "chinook", mode: "url", url: `${chinook.url}${chinook.url.includes("?") ? "&" : "?"}sslmode=disable`, sslMode: "disable" } as never })).id;
+  linkA = (await links.createLinkForTeam(ownerA, { connectionId: connectionA, name: "writes-approved", scope: { access: "read", tables: { invoice_line: { access: "write", approval: "writes" } } } })).id;
+  await links.setLinkAccess(ownerA, { linkId: linkA, userId: users.member, granted: true });
+  await links.setLinkAccess(ownerA, { linkId: linkA, userId: users.approver, granted: true });
+  await setLinkApprovers(prisma, { teamId: teamA, linkId: linkA, userIds: [users.approver] });
+}, 120_000);
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await Promise.all([meta?.drop(), chinook?.drop()]);
+});
+
+describe("who sees and decides", () => {
+  test("approvers see the request with its preview; a member who neither made nor approves it sees nothing and cannot decide it", async () => {
+    const id = await pending("member");
+    const asOwner = await ops.listOpenRequests(await resolveTeam({ userId: users.owner }, teamA));
+    const seen = asOwner.find((r) => r.id === id);
+    expect(seen).toMatchObject({ linkName: "writes-approved", clientName: "vitest-client", may: { approve: true, reject: true } });
+    expect(seen?.preview).toMatchObject({ command: "delete", affected: 2 });
+    expect((await ops.listOpenRequests(await resolveTeam({ userId: users.approver }, teamA))).map((r) => r.id)).toContain(id);
+    expect((await ops.listOpenRequests(await resolveTeam({ userId: users.viewer }, teamA))).map((r) => r.id)).not.toContain(id);
+    expect(await ops.countActionable(await resolveTeam({ userId: users.viewer }, teamA))).toBe(0);
+    expect(await ops.countActionable(await resolveTeam({ userId: users.approver }, teamA))).toBeGreaterThan(0);
+
+    expect(await call("viewer", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve" })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await statusOf(id)).toBe("pending");
+  });
+
+  test("the requester cannot approve their own request (the link does not allow self-approval); another approver can", async () => {
+    const id = await pending("approver");
+    const mine = (await ops.listOpenRequests(await resolveTeam({ userId: users.approver }, teamA))).find((r) => r.id === id);
+    expect(mine?.may).toMatchObject({ approve: false, why: "you cannot approve your own request" });
+    const refused = await call("approver", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve", comment: "mine" });
+    expect(refused).toMatchObject({ ok: false, code: "forbidden", error: "You cannot approve your own request" });
+    expect(await statusOf(id)).toBe("pending");
+    expect(await call("admin", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve", comment: "looks right" })).toMatchObject({ ok: true, data: { status: "approved" } });
+    const row = await prisma.writeRequest.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: "approved", decidedBy: users.admin, decisionComment: "looks right" });
+    expect(row.executeBefore!.getTime()).toBeGreaterThan(Date.now());
+  });
+
+  test("a member who is not an approver is told not found for someone else's request, and nothing changes", async () => {
+    const { addMember, createUser } = await import("@portcullis/db/operations");
+    const u = await createUser(prisma, { email: `plain-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
+    await addMember(prisma, { teamId: teamA, userId: u.id, role: "member" });
+    const id = await pending("member");
+    const ctx = await resolveTeam({ userId: u.id }, teamA);
+    const { decideRequest } = await import("../src/features/approvals/decisions");
+    await expect(decideRequest(ctx, { requestId: id, decision: "reject", comment: "no" })).rejects.toMatchObject({ code: "not_found" });
+    expect(await statusOf(id)).toBe("pending");
+  });
+
+  test("a rejection needs a comment; with one it is recorded with the decider", async () => {
+    const id = await pending("member");
+    const bare = await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "reject" });
+    expect(bare).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(bare.ok ? "" : bare.fieldErrors?.comment).toMatch(/say why/i);
+    expect(await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "reject", comment: "   " })).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await statusOf(id)).toBe("pending");
+    expect(await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "reject", comment: "not on a Friday" })).toMatchObject({ ok: true, data: { status: "rejected" } });
+    expect(await prisma.writeRequest.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "rejected", decidedBy: users.owner, decisionComment: "not on a Friday" });
+  });
+
+  test("confirm kind: only the requester confirms; an admin's approve is refused in words, the requester's goes through", async () => {
+    const id = await pending("member", { kind: "confirm" });
+    const view = (await ops.listOpenRequests(await resolveTeam({ userId: users.member }, teamA))).find((r) => r.id === id);
+    expect(view?.may).toMatchObject({ confirm: true, approve: false });
+    const admin = await call("admin", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve" });
+    expect(admin).toMatchObject({ ok: false, code: "forbidden" });
+    expect(admin.ok ? "" : admin.error).toMatch(/only the member who made this request can confirm it/i);
+    expect(await call("member", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve" })).toMatchObject({ ok: true, data: { status: "approved" } });
+  });
+});
+
+describe("races", () => {
+  test("two approvers at once: exactly one decision wins, the other reads 'already decided' naming the winner", async () => {
+    for (let round = 0; round < 5; round++) {
+      const id = await pending("member");
+      const [a, b] = await Promise.all([
+        call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve", comment: "go" }),
+        call("admin", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "reject", comment: "stop" }),
+      ]);
+      const results = [a, b];
+      expect(results.filter((r) => r.ok)).toHaveLength(1);
+      const loser = results.find((r) => !r.ok) as Extract<Result, { ok: false }>;
+      expect(loser.code).toBe("conflict");
+      expect(loser.error).toMatch(/^Already decided — this request was already (approved|rejected) by .+@example\.com/);
+      const row = await prisma.writeRequest.findUniqueOrThrow({ where: { id } });
+      expect(row.status).toBe(a.ok ? "approved" : "rejected");
+      expect(row.decidedBy).toBe(a.ok ? users.owner : users.admin);
+    }
+  });
+
+  test("approval at expiry: the request expired just before the click → 'expired', nothing approved", async () => {
+    const id = await pending("member");
+    await prisma.$executeRawUnsafe(`UPDATE write_requests SET expires_at = now() - interval '1 second' WHERE id = $1::uuid`, id);
+    const result = await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve", comment: "late" });
+    expect(result).toMatchObject({ ok: false, code: "conflict" });
+    expect(result.ok ? "" : result.error).toMatch(/^Expired/);
+    const row = await prisma.writeRequest.findUniqueOrThrow({ where: { id } });
+    expect(row.status).not.toBe("approved");
+    expect(row.executeBefore).toBeNull();
+    // It is history now, not in the queue.
+    const owner = await resolveTeam({ userId: users.owner }, teamA);
+    expect((await ops.listOpenRequests(owner)).map((r) => r.id)).not.toContain(id);
+    expect((await ops.listHistory(owner, { status: "expired" })).map((r) => r.id)).toContain(id);
+  });
+});
+
+describe("tenancy", () => {
+  test("another team's owner, with team A's request id under either team id: not found, the request unchanged", async () => {
+    const id = await pending("member");
+    for (const teamId of [teamA, teamB]) {
+      expect(await call("outsider", "decideWriteRequestAction", { teamId, requestId: id, decision: "approve" })).toMatchObject({ ok: false, code: "not_found" });
+      expect(await call("outsider", "decideWriteRequestAction", { teamId, requestId: id, decision: "reject", comment: "x" })).toMatchObject({ ok: false, code: "not_found" });
+    }
+    expect(await statusOf(id)).toBe("pending");
+    const theirs = await resolveTeam({ userId: users.outsider }, teamB);
+    expect(await ops.listOpenRequests(theirs)).toEqual([]);
+    expect(await ops.listHistory(theirs)).toEqual([]);
+  });
+
+  test("operator objects and arrays for the ids are refused before anything runs", async () => {
+    const id = await pending("member");
+    for (const bad of [{ not: randomUUID() }, [id], { in: [id] }, null, 7]) {
+      expect(await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: bad, decision: "approve" })).toMatchObject({ ok: false, code: "invalid_input" });
+      expect(await call("owner", "decideWriteRequestAction", { teamId: bad, requestId: id, decision: "approve" })).toMatchObject({ ok: false, code: "invalid_input" });
+    }
+    expect(await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve", status: "approved" })).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await statusOf(id)).toBe("pending");
+  });
+});
