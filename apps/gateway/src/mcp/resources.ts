@@ -218,6 +218,6 @@ export function readResourceContents(outcome: CallOutcome, uri: string): { conte
   }
   if (outcome.kind === "failed" && outcome.failure.code === "not_found") throw new ResourceNotFoundError(uri, outcome.failure.message);
   if (outcome.kind === "failed" && outcome.failure.code === "invalid_arguments") throw new ProtocolError(ProtocolErrorCode.InvalidParams, outcome.failure.message);
-  const message = outcome.kind === "failed" ? outcome.failure.message : outcome.refusal.reason;
+  const message = outcome.kind === "failed" ? outcome.failure.message : outcome.kind === "pending" ? outcome.data.message : outcome.refusal.reason;
   throw new ProtocolError(ProtocolErrorCode.InternalError, message);
 }
