@@ -31,6 +31,7 @@ const label = (text: string | null | undefined, max: number): string | undefined
 /** The event of one tool call (allowed, blocked or failed), after it ran. */
 export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, durationMs: number): AuditRecord {
   return {
+    ...(audit.eventId ? { id: audit.eventId } : {}),
     teamId: ctx.principal.teamId,
     kind: "tool_call",
     linkId: ctx.link.id,
@@ -58,6 +59,9 @@ export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, 
     // Issue 14: what ran when the policy rewrote the statement, and which attributes it bound (names only).
     ...(audit.rewrittenSql ? { rewrittenSql: audit.rewrittenSql.slice(0, 100_000) } : {}),
     ...(audit.attributeNames?.length ? { attributeNames: audit.attributeNames.slice(0, 100) } : {}),
+    // Issue 15: the chain request → decision → execution, and the grant a call relied on.
+    ...(audit.writeRequestId ? { writeRequestId: audit.writeRequestId } : {}),
+    ...(audit.accessGrantId ? { accessGrantId: audit.accessGrantId } : {}),
   };
 }
 

@@ -1,5 +1,8 @@
 import type { AuditVerdict } from "@portcullis/jobs";
 import type { AccessLevel } from "@portcullis/policy/scope";
+import type { PendingWrite } from "./pending-write.js";
+
+export type { PendingWrite, WritePreview } from "./pending-write.js";
 
 /**
  * The contract between the protocol layer (http/mcp, mcp/handlers) and the one call path
@@ -12,6 +15,13 @@ export type CallOutcome =
    * for the text block when it is not simply the JSON of `data` (schema tools use a denser format).
    */
   | { kind: "ok"; data: Record<string, unknown>; text?: string; audit: CallAudit }
+  /**
+   * A write that needs a person's decision (issue 15): dry-run, stored as a write request, not run.
+   * Rendered as a successful result (the model acts on `data.message`); audited as blocked
+   * (approval_required / confirmation_required) with the request's id. The protocol layer turns a
+   * `data.kind` "confirm" into a confirmation round trip where the client can answer one.
+   */
+  | { kind: "pending"; data: PendingWrite; text?: string; audit: CallAudit }
   | { kind: "refused"; refusal: Refusal; audit: CallAudit }
   | { kind: "failed"; failure: CallFailure; audit: CallAudit };
 
@@ -62,6 +72,12 @@ export interface CallAudit {
   rewrittenSql?: string;
   /** Names of the member attributes the rewritten statement bound (never their values). */
   attributeNames?: readonly string[];
+  /** The audit event's id, chosen before it is recorded so a write request can name it (issue 15). */
+  eventId?: string;
+  /** The write request this call created, executed or was refused about (issue 15). */
+  writeRequestId?: string;
+  /** The access grant that let this call through (issue 15 elevation; set by G2's path). */
+  accessGrantId?: string;
 }
 
 /** Thrown by runCall for a tool name that does not exist (a protocol error, -32602); already audited. */
@@ -95,6 +111,8 @@ export interface TypedTool<Input extends import("zod").ZodType = import("zod").Z
   input: Input;
   /** Shape of `data` in an ok outcome. */
   output: import("zod").ZodObject;
+  /** The tool may answer with a pending write request (its outputSchema lists that arm). */
+  pending?: boolean;
   annotations(link: import("../context.js").LinkRecord): { readOnlyHint: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint: boolean };
   run(args: import("zod").output<Input>, ctx: import("../context.js").CallContext, services: import("../services.js").Services): Promise<CallOutcome>;
 }

@@ -1,6 +1,7 @@
 import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { z } from "zod";
 import type { CallOutcome } from "./call-outcome.js";
+import { pendingWriteSchema } from "./pending-write.js";
 
 const access = z.enum(ACCESS_LEVELS);
 
@@ -32,17 +33,17 @@ export const failureSchema = z.object({
  * `{status:"failed", failure}`. Every arm is in the one schema because 1.x clients validate
  * structuredContent against outputSchema even on isError results (and throw when it does not match).
  */
-export function structuredSchema(output: z.ZodObject) {
-  return z.discriminatedUnion("status", [
-    z.object({ status: z.literal("ok") }).extend(output.shape),
-    z.object({ status: z.literal("refused"), refusal: refusalSchema }),
-    z.object({ status: z.literal("failed"), failure: failureSchema }),
-  ]);
+export function structuredSchema(output: z.ZodObject, options: { pending?: boolean } = {}) {
+  const ok = z.object({ status: z.literal("ok") }).extend(output.shape);
+  const refused = z.object({ status: z.literal("refused"), refusal: refusalSchema });
+  const failed = z.object({ status: z.literal("failed"), failure: failureSchema });
+  // Tools that can answer with a pending write request (execute_sql) list that arm too.
+  return options.pending ? z.discriminatedUnion("status", [ok, pendingWriteSchema, refused, failed]) : z.discriminatedUnion("status", [ok, refused, failed]);
 }
 
 /** JSON Schema 2020-12 of a tool's structuredContent; root `type: "object"` as 2025-11-25 requires. */
-export function outputJsonSchema(output: z.ZodObject): Record<string, unknown> {
-  const schema = z.toJSONSchema(structuredSchema(output), { target: "draft-2020-12" }) as Record<string, unknown>;
+export function outputJsonSchema(output: z.ZodObject, options: { pending?: boolean } = {}): Record<string, unknown> {
+  const schema = z.toJSONSchema(structuredSchema(output, options), { target: "draft-2020-12" }) as Record<string, unknown>;
   return { ...schema, type: "object" };
 }
 
@@ -61,6 +62,8 @@ export function structuredContentOf(outcome: CallOutcome): Record<string, unknow
   switch (outcome.kind) {
     case "ok":
       return { status: "ok", ...outcome.data };
+    case "pending":
+      return { ...outcome.data };
     case "refused":
       return { status: "refused", refusal: outcome.refusal };
     case "failed":

@@ -63,6 +63,15 @@ export function renderMcp(tool: string, outcome: CallOutcome): McpToolResult {
     else text = outcome.text ?? compactJson(structured);
     return { content: [{ type: "text", text }], structuredContent: structured };
   }
+  if (outcome.kind === "pending") {
+    // Not an error: nothing ran by design, and the model's next step is in the message. The preview holds
+    // rows read from the database, so the JSON after the words is marked like rows are.
+    const { message, ...rest } = outcome.data;
+    const p = outcome.data.preview;
+    const numbers = `${p.command}${p.table ? ` on ${p.table}` : ""}: ${p.affected === null ? "rows affected unknown" : `${p.affected} row${p.affected === 1 ? "" : "s"} affected`}; request ${outcome.data.requestId}, expires ${outcome.data.expiresAt}.`;
+    const text = `${outcome.text ?? message}\n${numbers}\n${untrustedText(JSON.stringify(rest), "preview of the write (a dry run, rolled back)")}`;
+    return { content: [{ type: "text", text }], structuredContent: structured };
+  }
   // The words come first and are not repeated in the JSON after them (an error text can be kilobytes);
   // structuredContent carries both.
   if (outcome.kind === "refused") {

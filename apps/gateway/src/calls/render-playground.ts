@@ -1,4 +1,4 @@
-import type { CallOutcome } from "./call-outcome.js";
+import type { CallOutcome, PendingWrite } from "./call-outcome.js";
 
 /**
  * The dashboard's Playground answer (apps/web/src/features/playground parses it). Issue 14 adds
@@ -8,6 +8,8 @@ export interface PlaygroundAnswer {
   verdict: { allowed: boolean; ruleId?: string; reason?: string; classes: string[]; tables: string[]; rewrittenSql?: string; attributeNames?: string[] };
   result?: { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean };
   error?: string;
+  /** Issue 15: the write was not run; it waits for a decision (verdict.allowed false, ruleId approval_required/confirmation_required). */
+  pending?: PendingWrite;
 }
 
 export type PlaygroundRendering = { status: 200; body: PlaygroundAnswer } | { status: 500 | 503; body: { error: string } };
@@ -36,6 +38,10 @@ export function renderPlayground(outcome: CallOutcome): PlaygroundRendering {
   if (outcome.kind === "refused") {
     const { ruleId, reason } = outcome.refusal;
     return { status: 200, body: { verdict: { allowed: false, ruleId, reason, ...seen } } };
+  }
+  if (outcome.kind === "pending") {
+    const { ruleId, reason } = outcome.audit;
+    return { status: 200, body: { verdict: { allowed: false, ruleId, reason: outcome.data.message ?? reason, ...seen }, pending: outcome.data } };
   }
   if (outcome.kind === "failed") {
     if (audit.classes === undefined) {

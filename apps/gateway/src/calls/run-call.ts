@@ -44,6 +44,28 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   return outcome;
 }
 
+/**
+ * A call whose work is not a tool's `run` (the confirmation round trip's yes or no, issue 15): the same
+ * journal gate before, and exactly one audit event after, as every tool call.
+ */
+export async function runAuditedCall(services: Services, ctx: CallContext, toolName: string, work: () => Promise<CallOutcome>): Promise<CallOutcome> {
+  const started = performance.now();
+  const journalFailure = services.audit.journalFailure();
+  if (journalFailure) {
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+  }
+  let outcome: CallOutcome;
+  try {
+    outcome = await work();
+  } catch (error) {
+    services.logger.error({ err: error, tool: toolName, requestId: ctx.requestId }, "tool failed");
+    outcome = { kind: "failed", failure: { code: "internal", message: INTERNAL_MESSAGE, retryable: false }, audit: { verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" } };
+  }
+  await record(services, ctx, toolName, started, outcome);
+  return outcome;
+}
+
 async function execute(services: Services, ctx: CallContext, tool: TypedTool, args: unknown): Promise<CallOutcome> {
   const parsed = tool.input.safeParse(args ?? {});
   if (!parsed.success) {

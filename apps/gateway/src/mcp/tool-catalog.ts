@@ -25,7 +25,7 @@ const schemas = new WeakMap<TypedTool, Schemas>();
 
 export function schemasOf(tool: TypedTool): Schemas {
   let s = schemas.get(tool);
-  if (!s) schemas.set(tool, (s = { inputSchema: inputJsonSchema(tool.input), outputSchema: outputJsonSchema(tool.output) }));
+  if (!s) schemas.set(tool, (s = { inputSchema: inputJsonSchema(tool.input), outputSchema: outputJsonSchema(tool.output, { pending: tool.pending === true }) }));
   return s;
 }
 

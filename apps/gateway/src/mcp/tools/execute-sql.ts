@@ -1,98 +1,28 @@
-import type { Verdict } from "@portcullis/policy";
+import type { ApprovalRequirement } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { accessLevels, tablesWith } from "../../calls/link-allowance.js";
-import { ROWS_JSON } from "../../calls/outcome-schema.js";
+import { sqlResultOf, sqlResultSchema } from "../../calls/sql-result.js";
+import { executeApproved, requestDecision } from "../../calls/write-requests.js";
 import { executeChecked } from "../../execution/execute-checked.js";
-import type { RunOutcome } from "../../execution/run-statement.js";
 import type { LinkRecord } from "../../context.js";
-import { columnTypeNames } from "./column-types.js";
 import { refusedOrFailed, stepUpGate, auditBase } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
-const input = z.object({ sql: sqlText, params: sqlParams });
+// Moved to calls/sql-result.ts (shared with the execution of approved write requests); kept importable here.
+export { rowsData, statementClassOf, truncationOf, truncationSchema } from "../../calls/sql-result.js";
 
-const STATEMENT_CLASSES = ["select", "insert", "update", "delete", "merge", "ddl", "explain", "other"] as const;
-type StatementClassName = (typeof STATEMENT_CLASSES)[number];
-
-export const truncationSchema = z.object({
-  value: z.boolean(),
-  by: z.enum(["rows", "bytes"]).optional(),
-  limit: z.number().int().optional().describe("The row limit or byte limit that cut the result"),
-  note: z.string().optional(),
+const input = z.object({
+  sql: sqlText,
+  params: sqlParams,
+  requestId: z
+    .string()
+    .uuid()
+    .optional()
+    .describe("An approved write request's id (issue 15): runs exactly that statement, once; send the same sql and params as the request"),
 });
 
-const output = z.object({
-  columns: z.array(z.object({ name: z.string(), type: z.string().describe("PostgreSQL type, as format_type names it") })),
-  rows: z.array(z.array(z.unknown())).describe("One array per row, values in column order; numeric, int8 and dates as strings"),
-  rowCount: z.number().int().describe("Rows returned"),
-  truncated: truncationSchema,
-  statementClass: z.enum(STATEMENT_CLASSES),
-  command: z.string().optional().describe("PostgreSQL's command tag (SELECT, INSERT, CREATE, …)"),
-  affected: z.number().int().optional().describe("Rows inserted, updated, deleted or merged"),
-});
-
-function formatSize(bytes: number): string {
-  return bytes >= 2 ** 20 ? `${(bytes / 2 ** 20).toFixed(1)} MiB` : `${Math.ceil(bytes / 1024)} KiB`;
-}
-
-/** Why and where a result was cut, in words a model can act on. */
-export function truncationOf(outcome: RunOutcome, maxRows: number, maxBytes: number): z.infer<typeof truncationSchema> {
-  if (!outcome.truncated) return { value: false };
-  const by = outcome.oversizedRowBytes !== null || outcome.truncatedBy === "bytes" ? "bytes" : "rows";
-  const why =
-    outcome.oversizedRowBytes !== null
-      ? `the next row alone is ${formatSize(outcome.oversizedRowBytes)}, more than the ${Math.round(maxBytes / 1024)} KiB size limit allows, so it was not read and the query was cancelled`
-      : by === "bytes"
-        ? `the result reached the ${Math.round(maxBytes / 1024)} KiB size limit`
-        : `the link returns at most ${maxRows} rows per call`;
-  return {
-    value: true,
-    by,
-    limit: by === "bytes" ? maxBytes : maxRows,
-    note: `Result cut after ${outcome.rowCount} rows: ${why}. Narrow the query (WHERE, LIMIT, aggregates) to see the rest.`,
-  };
-}
-
-const DML: Record<string, StatementClassName> = { INSERT: "insert", UPDATE: "update", DELETE: "delete", MERGE: "merge" };
-
-export function statementClassOf(verdict: Verdict, command: string | null): StatementClassName {
-  if (verdict.classes.includes("ddl")) return "ddl";
-  if (command === "SELECT") return "select";
-  if (command === "EXPLAIN") return "explain";
-  if (command === null && verdict.classes.every((c) => c === "read")) return "select";
-  return (command && DML[command]) || "other";
-}
-
-/**
- * The statement's own command tag. A result cut at the row limit never completes, and the execution
- * layer then reports the wrapper's ROLLBACK/COMMIT tag instead: that one is not the statement's.
- */
-function commandOf(outcome: RunOutcome): string | null {
-  if (outcome.truncated && (outcome.command === "ROLLBACK" || outcome.command === "COMMIT")) return null;
-  return outcome.command;
-}
-
-/**
- * A write checked against a row filter runs as `WITH … INSERT/UPDATE … RETURNING … SELECT …`: the tag is
- * SELECT, and without a caller RETURNING each written row comes back as a row of no columns. The
- * caller asked for an INSERT or UPDATE, and gets that answer: its verb, rows affected, no rows.
- */
-function checkedWrite(verdict: Verdict, outcome: RunOutcome): RunOutcome {
-  if (!verdict.rewrite?.writeCheck || outcome.command !== "SELECT") return outcome;
-  const verb = verdict.rewrite.notes.map((n) => /: (INSERT|UPDATE) checked against the row filter/.exec(n)?.[1]).find(Boolean) ?? null;
-  const affected = outcome.commandRowCount;
-  if (outcome.columns.length > 0) return { ...outcome, command: verb ?? outcome.command };
-  return { ...outcome, command: verb, commandRowCount: affected, rowsJson: [], rowCount: 0, truncated: false, truncatedBy: null };
-}
-
-/** Rows as parsed values for structuredContent; the pre-serialized text travels along (not enumerable) for the text block. */
-export function rowsData(outcome: RunOutcome): unknown[][] {
-  const json = `[${outcome.rowsJson.join(",")}]`;
-  const rows = JSON.parse(json) as unknown[][];
-  Object.defineProperty(rows, ROWS_JSON, { value: json, enumerable: false });
-  return rows;
-}
+const output = sqlResultSchema;
 
 function levelsWords(link: LinkRecord): { title: string; words: string } {
   const levels = accessLevels(link);
@@ -125,6 +55,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     "Refusals say which rule refused the statement and what the link allows.",
   input,
   output,
+  pending: true,
   annotations(link) {
     const levels = accessLevels(link);
     const readOnly = !levels.has("write") && !levels.has("admin");
@@ -132,36 +63,21 @@ export const executeSqlTool: TypedTool<typeof input> = {
     return { readOnlyHint: readOnly, destructiveHint: !readOnly, idempotentHint: false, openWorldHint: false };
   },
   async run(args, ctx, services) {
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate: stepUpGate(ctx) });
+    if (args.requestId) return executeApproved(services, ctx, { sql: args.sql, params: args.params, requestId: args.requestId });
+    // A write that needs a decision is stopped at the gate (after the policy and the token's scopes, before
+    // anything runs) and dry-run instead; nothing else can reach the database without passing this gate.
+    let requirement: ApprovalRequirement | null = null;
+    const gate = stepUpGate(ctx, { capture: (r) => (requirement = r) });
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate });
+    if (requirement && execution.refusal && !execution.outcome) return requestDecision(services, ctx, args, execution.verdict, requirement);
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;
     const { verdict } = execution;
-    const outcome = checkedWrite(verdict, execution.outcome!);
-    const types = await columnTypeNames(() => services.poolFor(ctx.link), outcome.columns.map((c) => c.typeOid));
-    const command = commandOf(outcome);
-    const statementClass = statementClassOf(verdict, command);
-    const affected = statementClass in DML_CLASSES && command !== null ? { affected: outcome.commandRowCount ?? 0 } : {};
-    const data = {
-      columns: outcome.columns.map((c, i) => ({ name: c.name, type: types[i]! })),
-      rows: rowsData(outcome),
-      rowCount: outcome.rowCount,
-      truncated: truncationOf(outcome, ctx.link.scope.limits.maxRows, services.maxResultBytes),
-      statementClass,
-      ...(command ? { command } : {}),
-      ...affected,
-    };
+    const result = await sqlResultOf(services, ctx, execution);
     return {
       kind: "ok",
-      data,
-      audit: {
-        ...auditBase(args.sql, verdict),
-        verdict: "allowed",
-        wrote: !verdict.readOnly,
-        rows: outcome.columns.length ? outcome.rowCount : (outcome.commandRowCount ?? 0),
-        bytes: outcome.bytes,
-      },
+      data: result.data,
+      audit: { ...auditBase(args.sql, verdict), verdict: "allowed", wrote: !verdict.readOnly, rows: result.rows, bytes: result.bytes },
     };
   },
 };
-
-const DML_CLASSES = { insert: 1, update: 1, delete: 1, merge: 1 } as Record<string, 1>;

@@ -1,4 +1,4 @@
-import type { Verdict } from "@portcullis/policy";
+import { approvalFor, type ApprovalRequirement, type Verdict } from "@portcullis/policy";
 import type { CheckedExecution, GateRefusal } from "../../execution/execute-checked.js";
 import type { CallAudit, CallOutcome } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
@@ -18,13 +18,48 @@ export function auditBase(sql: string, verdict: Verdict): AuditBase {
   };
 }
 
+/** The gate rule id of a statement that needs a decision, by who decides. */
+export const approvalRuleId = (requirement: ApprovalRequirement): "approval_required" | "confirmation_required" =>
+  requirement.kind === "approval" ? "approval_required" : "confirmation_required";
+
+/**
+ * Whether a statement the link allows needs a person's decision first (issue 15). Reads never do, and
+ * pay one property read for it (the hot path).
+ */
+export function approvalNeeded(verdict: Verdict, ctx: CallContext): ApprovalRequirement | null {
+  if (verdict.readOnly) return null;
+  return approvalFor(verdict, ctx.link.scope);
+}
+
+/**
+ * How a statement that needs a decision is met at the gate: `refuse` — refused outright (explain_query:
+ * EXPLAIN ANALYZE executes the write, so it must not become a way around the approval, even rolled
+ * back); `capture` — handed to `onApproval` and stopped before it runs (execute_sql dry-runs it and
+ * stores a request); `approved` — already decided (an approved request's execution).
+ */
+export type ApprovalHandling = "refuse" | "approved" | { capture(requirement: ApprovalRequirement): void };
+
 /**
  * The pre-run gate of execute_sql and explain_query: a statement the link allows but the OAuth token's
- * scopes do not is refused before it runs (API keys and internal callers have no scopes: no gate).
+ * scopes do not is refused before it runs (API keys and internal callers have no scopes), and a write
+ * that needs a person's decision does not run without one.
  */
-export function stepUpGate(ctx: CallContext): ((verdict: Verdict) => GateRefusal | null) | undefined {
-  if (ctx.principal.grantedScopes === null) return undefined;
-  return (verdict) => insufficientScope(ctx, verdict.classes);
+export function stepUpGate(ctx: CallContext, approval: ApprovalHandling = "refuse"): (verdict: Verdict) => GateRefusal | null {
+  return (verdict) => {
+    const scopeRefusal = ctx.principal.grantedScopes === null ? null : insufficientScope(ctx, verdict.classes);
+    if (scopeRefusal || approval === "approved") return scopeRefusal;
+    const requirement = approvalNeeded(verdict, ctx);
+    if (!requirement) return null;
+    const ruleId = approvalRuleId(requirement);
+    if (approval === "refuse") {
+      return {
+        ruleId,
+        reason: `${requirement.reason}. explain_query with analyze would run it, so it is not explained that way; explain it without analyze, or run it with execute_sql, which previews it and asks for the decision. Nothing was run. [rule ${ruleId}]`,
+      };
+    }
+    approval.capture(requirement);
+    return { ruleId, reason: requirement.reason };
+  };
 }
 
 /** The refused or failed outcome of a checked execution, or null when it ran and has rows to give. */

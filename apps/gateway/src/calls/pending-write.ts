@@ -1,0 +1,33 @@
+import { z } from "zod";
+
+/**
+ * The dry run of a write that needs a person's decision (issue 15, docs/design/approvals.md §3): what
+ * the statement would do, read in a transaction that is always rolled back. Rows are the link's view of
+ * them — visible columns only, masked values masked, filtered rows absent — because the preview reaches
+ * the model, the approver and notifications alike.
+ */
+export const writePreviewSchema = z.object({
+  command: z.string().describe("INSERT, UPDATE, DELETE, TRUNCATE, MERGE or the DDL's command"),
+  affected: z.number().int().nullable().describe("Rows the statement would change (null when the dry run could not tell)"),
+  table: z.string().nullable().describe('"schema.table" written, when there is one'),
+  columns: z.array(z.string()).describe("Columns of before/after, visible ones only"),
+  keyColumns: z.array(z.string()).describe("The table's primary key when visible and unmasked (rows of before/after match by it), else []"),
+  before: z.array(z.array(z.unknown())).describe("Up to 5 rows as they are now (UPDATE, DELETE)"),
+  after: z.array(z.array(z.unknown())).describe("Up to 5 rows as the statement would leave them (INSERT, UPDATE)"),
+  plan: z.unknown().nullable().describe("EXPLAIN (FORMAT JSON) of the statement, redacted like explain_query"),
+  notes: z.array(z.string()).describe("What the preview could not show, and why"),
+  durationMs: z.number(),
+});
+export type WritePreview = z.infer<typeof writePreviewSchema>;
+
+export const pendingWriteShape = {
+  requestId: z.string().describe("Pass it to get_write_request, and to execute_sql (with the same sql and params) once approved"),
+  kind: z.enum(["approval", "confirm"]).describe("approval: a lead decides; confirm: you (the caller) confirm"),
+  preview: writePreviewSchema,
+  expiresAt: z.string().describe("ISO time the request expires when nobody decides"),
+  message: z.string().describe("What happens next, in words"),
+};
+
+/** structuredContent of a call answered with a pending request (not an error: nothing ran, by design). */
+export const pendingWriteSchema = z.object({ status: z.literal("pending_approval"), ...pendingWriteShape });
+export type PendingWrite = z.infer<typeof pendingWriteSchema>;

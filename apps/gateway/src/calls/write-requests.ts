@@ -1,0 +1,197 @@
+import { createHash, randomUUID } from "node:crypto";
+import { claimWriteRequest, createWriteRequest, finishWriteRequest, getWriteRequest, statementHash, type WriteRequestRow } from "@portcullis/db/operations";
+import { DEFAULT_APPROVAL_EXPIRY_MINUTES, type ApprovalRequirement, type Verdict } from "@portcullis/policy";
+import type { CallContext } from "../context.js";
+import { dryRunWrite } from "../execution/dry-run.js";
+import { executeChecked } from "../execution/execute-checked.js";
+import { approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
+import type { Services } from "../services.js";
+import type { CallOutcome, WritePreview } from "./call-outcome.js";
+import { linkAllowance } from "./link-allowance.js";
+import { insufficientScope } from "./step-up.js";
+import { sqlResultOf, type SqlResultData } from "./sql-result.js";
+
+export interface SqlArgs {
+  sql: string;
+  params?: unknown[];
+}
+
+// Scope objects are long-lived (one per cached link): hashed once each.
+const scopeHashes = new WeakMap<CallContext["link"]["scope"], string>();
+function scopeHashOf(scope: CallContext["link"]["scope"]): string {
+  let hash = scopeHashes.get(scope);
+  if (!hash) scopeHashes.set(scope, (hash = createHash("sha256").update(JSON.stringify(scope)).digest("hex")));
+  return hash;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** What the statement would do, from the dry run's numbers: "this DELETE would remove 340 rows from public.invoice". */
+function effectWords(preview: WritePreview): string {
+  const where = preview.table ? ` ${preview.command === "INSERT" ? "into" : preview.command === "DELETE" ? "from" : "in"} ${preview.table}` : "";
+  if (preview.affected === null) return `this ${preview.command} would change ${preview.table ?? "the database"} (the dry run could not count the rows)`;
+  const verb = { INSERT: "insert", UPDATE: "update", DELETE: "remove", TRUNCATE: "remove", MERGE: "change" }[preview.command] ?? "change";
+  return `this ${preview.command} would ${verb} ${plural(preview.affected, "row")}${where}`;
+}
+
+export function pendingMessage(request: { id: string; kind: "approval" | "confirm"; reason: string; expiresAt: Date }, preview: WritePreview): string {
+  const next = `Check it with get_write_request {"requestId": "${request.id}"}; once it is approved, run execute_sql again with exactly the same sql and params plus "requestId": "${request.id}" (it runs once).`;
+  const who =
+    request.kind === "approval"
+      ? `A lead must approve request ${request.id} (Portcullis dashboard → Approvals, or \`portcullis approvals approve\`) before ${request.expiresAt.toISOString()}; tell the user it is waiting.`
+      : `You (the caller) must confirm request ${request.id}: your client may ask you now; otherwise confirm it in the Portcullis dashboard (Approvals) before ${request.expiresAt.toISOString()}.`;
+  return `${request.reason}: ${effectWords(preview)}. Nothing was run. ${who} ${next}`;
+}
+
+/**
+ * A write that needs a decision and came without a requestId: dry run (nothing kept), store the request
+ * with the call's binding (statement hash, key or grant, member, link, catalog version, scope), and
+ * answer pending. A statement that fails in the dry run is not stored: the call fails as the write would.
+ */
+export async function requestDecision(services: Services, ctx: CallContext, args: SqlArgs, verdict: Verdict, requirement: ApprovalRequirement): Promise<CallOutcome> {
+  const base = auditBase(args.sql, verdict);
+  const dry = await dryRunWrite(services, ctx, { sql: args.sql, params: args.params, verdict });
+  if (!dry.ok) {
+    if (dry.refusal) {
+      const { ruleId, reason } = dry.refusal;
+      return { kind: "refused", refusal: { ruleId, reason, allows: linkAllowance(ctx.link) }, audit: { ...base, verdict: "blocked", ruleId, reason } };
+    }
+    return {
+      kind: "failed",
+      failure: { code: dry.code, message: dry.error, retryable: false },
+      audit: { ...base, verdict: "error", error: dry.error },
+    };
+  }
+  const catalog = await services.catalogFor(ctx.link);
+  const minutes = ctx.link.scope.approvalOptions?.expiresAfterMinutes ?? DEFAULT_APPROVAL_EXPIRY_MINUTES;
+  const eventId = randomUUID();
+  const { principal } = ctx;
+  const request = await createWriteRequest(services.metadata, {
+    teamId: ctx.link.teamId,
+    linkId: ctx.link.id,
+    kind: requirement.kind,
+    mode: requirement.mode,
+    tables: requirement.tables,
+    reason: requirement.reason,
+    sql: args.sql,
+    params: args.params ?? [],
+    catalogVersion: catalog.version,
+    scopeHash: scopeHashOf(ctx.link.scope),
+    userId: principal.userId,
+    apiKeyId: principal.apiKeyId,
+    oauthClientId: principal.oauthClientId,
+    principalSubject: principal.subject,
+    clientName: (ctx.clientName ?? principal.clientName ?? null)?.slice(0, 200) ?? null,
+    preview: dry.preview,
+    expiresAt: new Date(Date.now() + minutes * 60_000),
+    requestAuditId: eventId,
+  });
+  const ruleId = approvalRuleId(requirement);
+  const message = pendingMessage(request, dry.preview);
+  return {
+    kind: "pending",
+    data: { status: "pending_approval", requestId: request.id, kind: requirement.kind, preview: dry.preview, expiresAt: request.expiresAt.toISOString(), message },
+    audit: { ...base, eventId, verdict: "blocked", ruleId, reason: `${requirement.reason}. Request ${request.id} waits for a decision; nothing was run. [rule ${ruleId}]`, writeRequestId: request.id },
+  };
+}
+
+/** The request as the caller may see it: on this link, made by this member through this key or grant; else null (no existence leak). */
+export async function ownRequest(services: Services, ctx: CallContext, id: string, sameSubject = true): Promise<WriteRequestRow | null> {
+  const request = await getWriteRequest(services.metadata, { teamId: ctx.link.teamId, id });
+  if (!request || request.linkId !== ctx.link.id) return null;
+  const sameMember = ctx.principal.userId !== null && request.userId === ctx.principal.userId;
+  if (sameSubject ? request.principalSubject !== ctx.principal.subject || request.userId !== ctx.principal.userId : !sameMember && request.principalSubject !== ctx.principal.subject) return null;
+  return request;
+}
+
+type Refusable = "write_request_mismatch" | "write_request_not_approved" | "write_request_expired" | "write_request_used" | "write_request_schema_changed";
+
+function refuse(ctx: CallContext, args: SqlArgs, id: string, ruleId: Refusable, words: string, verdict?: Verdict): CallOutcome {
+  const reason = `${words} Nothing was run. [rule ${ruleId}]`;
+  return {
+    kind: "refused",
+    refusal: { ruleId, reason, allows: linkAllowance(ctx.link) },
+    audit: { ...(verdict ? auditBase(args.sql, verdict) : { sql: args.sql }), verdict: "blocked", ruleId, reason, writeRequestId: id },
+  };
+}
+
+const NOT_FOUND = (id: string) =>
+  `There is no write request ${id} for you on this link (requests are executed by the key or sign-in that made them, on the link they were made on).`;
+
+/** Refusal words for a request that cannot run now, by its state. */
+function stateRefusal(ctx: CallContext, args: SqlArgs, request: WriteRequestRow, code: string): CallOutcome {
+  const id = request.id;
+  switch (code) {
+    case "not_approved":
+      return request.status === "rejected"
+        ? refuse(ctx, args, id, "write_request_not_approved", `Write request ${id} was rejected${request.decisionComment ? ` (“${request.decisionComment}”)` : ""}; do not run it. Change the statement if the reason allows, and ask again.`)
+        : refuse(ctx, args, id, "write_request_not_approved", `Write request ${id} is still waiting for a decision. Check it with get_write_request and run it once it is approved.`);
+    case "expired":
+      return refuse(ctx, args, id, "write_request_expired", `Write request ${id} expired before it ran. Run execute_sql without requestId to ask again.`);
+    case "used":
+      return refuse(ctx, args, id, "write_request_used", `Write request ${id} has already been ${request.status === "executing" ? "claimed for execution" : request.status === "failed" ? "run (it failed)" : "run"}; a request runs at most once. get_write_request shows its result.`);
+    case "schema_changed":
+      return refuse(ctx, args, id, "write_request_schema_changed", `The database's schema changed since write request ${id} was made, so its preview may no longer hold. Run execute_sql without requestId to ask again.`);
+    default:
+      return refuse(ctx, args, id, "write_request_mismatch", `The sql and params must be exactly those of write request ${id} (text and values, byte for byte).`);
+  }
+}
+
+/** A result small enough to keep on the request row (the caller got the whole of it). */
+function bounded(data: SqlResultData): SqlResultData {
+  const LIMIT = 64 * 1024;
+  let size = 0;
+  const rows: unknown[][] = [];
+  for (const row of data.rows) {
+    size += JSON.stringify(row).length + 1;
+    if (size > LIMIT) break;
+    rows.push(row);
+  }
+  if (rows.length === data.rows.length) return { ...data, rows: [...data.rows] };
+  return { ...data, rows, truncated: { value: true, by: "bytes", limit: LIMIT, note: `The stored result keeps the first ${rows.length} rows.` } };
+}
+
+/**
+ * execute_sql with a requestId: the approved statement runs once, for the key or grant that asked, on
+ * the link it was asked on, against the link's current scope. The cheap checks come first for clear
+ * words; the claim (one conditional UPDATE) is what makes it exactly once, even under concurrency.
+ */
+export async function executeApproved(services: Services, ctx: CallContext, args: SqlArgs & { requestId: string }): Promise<CallOutcome> {
+  const id = args.requestId;
+  const request = await ownRequest(services, ctx, id);
+  if (!request) return refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
+  const hash = statementHash(args.sql, args.params);
+  if (hash !== request.statementHash) return stateRefusal(ctx, args, request, "mismatch");
+  const catalog = await services.catalogFor(ctx.link);
+  const verdict = services.checker.check(args.sql, ctx.link.scope, catalog);
+  const binding = { teamId: ctx.link.teamId, id, linkId: ctx.link.id, statementHash: hash, principalSubject: ctx.principal.subject, userId: ctx.principal.userId, catalogVersion: catalog.version };
+  // A token whose scopes no longer cover it steps up first; the request stays approved.
+  const scopeRefusal = verdict.allowed && ctx.principal.grantedScopes !== null ? insufficientScope(ctx, verdict.classes) : null;
+  if (scopeRefusal) return refusedOrFailed({ verdict, refusal: scopeRefusal }, args.sql, ctx)!;
+  const claim = await claimWriteRequest(services.metadata, binding);
+  if (!claim.ok) return claim.request ? stateRefusal(ctx, args, claim.request, claim.code) : refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
+  const eventId = randomUUID();
+  let outcome: CallOutcome;
+  if (!verdict.allowed) {
+    // The scope was narrowed since the approval: the request is spent, with the policy's reason.
+    outcome = refusedOrFailed({ verdict }, args.sql, ctx)!;
+  } else {
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate: stepUpGate(ctx, "approved") });
+    const stopped = refusedOrFailed(execution, args.sql, ctx);
+    if (stopped) outcome = stopped;
+    else {
+      const result = await sqlResultOf(services, ctx, execution);
+      outcome = {
+        kind: "ok",
+        data: result.data,
+        audit: { ...auditBase(args.sql, execution.verdict), verdict: "allowed", wrote: !execution.verdict.readOnly, rows: result.rows, bytes: result.bytes },
+      };
+    }
+  }
+  const finished =
+    outcome.kind === "ok"
+      ? { ok: true as const, result: bounded(outcome.data as SqlResultData) }
+      : { ok: false as const, error: (outcome.kind === "refused" ? outcome.refusal.reason : outcome.kind === "failed" ? outcome.failure.message : "not run").slice(0, 4000) };
+  await finishWriteRequest(services.metadata, { teamId: ctx.link.teamId, id, outcome: finished, executionAuditId: eventId });
+  return { ...outcome, audit: { ...outcome.audit, eventId, writeRequestId: id } } as CallOutcome;
+}
