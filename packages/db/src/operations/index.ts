@@ -9,3 +9,4 @@ export * from "./write-requests.js";
 export * from "./approvers.js";
 export type { OperationsDb, SqlPool, SqlQueryable } from "./sql-db.js";
 export * from "./access-grants.js";
+export * from "./replay.js";

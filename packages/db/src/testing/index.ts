@@ -139,3 +139,4 @@ export async function readChinookScript(): Promise<string> {
     .filter((line) => !/^\s*(DROP DATABASE|CREATE DATABASE|\\c)\b/i.test(line))
     .join("\n");
 }
+export { seedToolCallEvents, type SeedToolCallsOptions } from "./audit-seed.js";
