@@ -5,6 +5,7 @@ import { explainQueryTool } from "./explain-query.js";
 import { getPermissionsTool } from "./get-permissions.js";
 import { getSchemaTool } from "./get-schema.js";
 import { listTablesTool } from "./list-tables.js";
+import { requestAccessTool } from "./request-access.js";
 import { searchObjectsTool } from "./search-objects.js";
 
 /** The tool names and this order are part of the public contract (PRODUCT.md): clients and prompts refer to them. */
@@ -16,6 +17,7 @@ export const TOOLS: readonly TypedTool[] = [
   explainQueryTool,
   getPermissionsTool,
   searchObjectsTool,
+  requestAccessTool,
 ] as TypedTool[];
 
 export const TOOLS_BY_NAME: ReadonlyMap<string, TypedTool> = new Map(TOOLS.map((t) => [t.name, t]));
