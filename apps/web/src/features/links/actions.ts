@@ -6,6 +6,7 @@ import { MEMBER_ATTRIBUTE_NAME } from "@portcullis/policy/scope";
 import * as governance from "./governance";
 import * as attributes from "./member-attributes";
 import * as ops from "./operations";
+import { setApprovers } from "./approvers";
 import { catalogErrors } from "./scope-check";
 
 /** A scope document is checked by policy's own parser; here it only has to be a JSON object. */
@@ -32,6 +33,8 @@ const attributeName = z.string().regex(MEMBER_ATTRIBUTE_NAME, "attribute names a
 const attributeValue = z.string().max(1024, "attribute values are at most 1024 bytes");
 const setAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName, value: attributeValue });
 const unsetAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName });
+// The db operation bounds the list (LINK_APPROVERS_MAX = 100) too; this bounds what is parsed at all.
+const approversInput = input({ teamId: id(), linkId: id(), userIds: z.array(id()).max(100, "at most 100 approvers per link") });
 
 export const connectionTablesAction = teamAction("admin", tablesInput, (ctx, parsed) => ops.connectionTables(ctx, parsed));
 
@@ -81,4 +84,10 @@ export const unsetMemberAttributeAction = teamAction("admin", unsetAttributeInpu
   const result = await attributes.unsetMemberAttribute(ctx, parsed);
   revalidatePath("/t/[slug]/links/[id]", "page");
   return result.attributes;
+});
+
+export const setLinkApproversAction = teamAction("admin", approversInput, async (ctx, parsed) => {
+  const approvers = await setApprovers(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return approvers.map((a) => a.userId);
 });

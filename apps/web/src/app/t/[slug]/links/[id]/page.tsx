@@ -2,10 +2,12 @@ import Link from "next/link";
 import { notFound } from "next/navigation";
 import { CopyButton } from "@/components/copy-button";
 import { Alert, Badge, Card, CardHeader, cx } from "@/components/ui";
+import { mayDecideGrants } from "@/features/access-grants/operations";
 import { IssueKeyPanel } from "@/features/keys/issue-key";
 import { KeyTable } from "@/features/keys/key-table";
 import { listKeys } from "@/features/keys/operations";
 import { LinkAccessList } from "@/features/links/link-access";
+import { LinkApprovalsTab } from "@/features/links/link-approvals-tab";
 import { LinkDangerZone } from "@/features/links/link-danger";
 import { LinkForm } from "@/features/links/link-form";
 import { linkMemberAttributes } from "@/features/links/member-attributes";
@@ -24,6 +26,7 @@ const TABS = [
   { id: "scope", label: "Scope" },
   { id: "playground", label: "Playground" },
   { id: "access", label: "Members" },
+  { id: "approvals", label: "Approvals" },
 ] as const;
 
 export default async function LinkPage({ params, searchParams }: { params: Promise<{ slug: string; id: string }>; searchParams: Promise<{ tab?: string }> }) {
@@ -35,7 +38,9 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
   const isAdmin = roleAtLeast(role, "admin");
   const canUse = roleAtLeast(role, "member");
   // Viewers read the scope; the playground needs a role that may hold keys; grants are for admins.
-  const tabs = TABS.filter((t) => (t.id === "access" ? isAdmin : t.id === "playground" ? canUse : true));
+  // Approvals: owners/admins, and members named as this link's approvers (they decide access requests).
+  const decides = isAdmin || (role === "member" && (await mayDecideGrants(ctx, link.id)));
+  const tabs = TABS.filter((t) => (t.id === "access" ? isAdmin : t.id === "playground" ? canUse : t.id === "approvals" ? decides : true));
   const tab = tabs.find((t) => t.id === tabParam)?.id ?? "connect";
   const url = linkUrl(link.id);
   const prisma = getPrisma();
@@ -113,6 +118,8 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
         </div>
       </Card>
     );
+  } else if (tab === "approvals") {
+    body = <LinkApprovalsTab ctx={ctx} linkId={link.id} isAdmin={isAdmin} />;
   }
 
   return (
