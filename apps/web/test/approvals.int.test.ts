@@ -225,3 +225,48 @@ describe("tenancy", () => {
     expect(await statusOf(id)).toBe("pending");
   });
 });
+
+describe("access requests", () => {
+  // Requests come from the gateway, which runs D's operation on a pg.Pool (as here). Through Prisma it
+  // fails today (SELECT pg_advisory_xact_lock(...) returns void, which Prisma cannot decode): told to D.
+  async function ask(who: Who = "member", table = "public.invoice") {
+    const { requestAccessGrant } = await import("@portcullis/db/operations");
+    const pg = (await import("pg")).default;
+    const pool = new pg.Pool({ connectionString: meta.url, max: 1 });
+    return (await requestAccessGrant(pool, { teamId: teamA, linkId: linkA, userId: users[who], tableKey: table, access: "write", minutes: 30, reason: "fix a typo", via: "tool", requestedBy: users[who] }).finally(() => pool.end())).id;
+  }
+
+  test("an approver grants with a comment; the grant shows as active with time left; revoke ends it early", async () => {
+    const id = await ask("member", "public.invoice");
+    const approver = await resolveTeam({ userId: users.approver }, teamA);
+    const listed = await ops.listAccessRequests(approver);
+    expect(listed.pending.find((g) => g.id === id)).toMatchObject({ tableKey: "public.invoice", access: "write", minutes: 30, may: { decide: true } });
+    expect(await call("approver", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant", comment: "30 min" })).toMatchObject({ ok: true, data: { status: "granted" } });
+    const row = await prisma.accessGrant.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ status: "granted", decidedBy: users.approver, decisionComment: "30 min" });
+    expect(row.expiresAt!.getTime() - row.startsAt!.getTime()).toBe(30 * 60_000);
+    expect((await ops.listAccessRequests(approver)).active.map((g) => g.id)).toContain(id);
+
+    // The grantee is no approver: they cannot end someone's grant, nor their own from here.
+    expect(await call("member", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await call("outsider", "endAccessGrantAction", { teamId: teamB, grantId: id })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("admin", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: true, data: { status: "revoked" } });
+    expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("revoked");
+    // A second revoke is a conflict in words, not a second change.
+    expect(await call("owner", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "conflict" });
+  });
+
+  test("refusing needs a comment; the member's own request is not theirs to grant; viewers and outsiders decide nothing", async () => {
+    const id = await ask("approver", "public.customer");
+    expect(await call("approver", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden", error: "You cannot grant your own request" });
+    expect(await call("viewer", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await call("outsider", "decideAccessRequestAction", { teamId: teamB, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("owner", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "refuse" })).toMatchObject({ ok: false, code: "invalid_input" });
+    expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("pending");
+    expect(await call("owner", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "refuse", comment: "use the read replica" })).toMatchObject({ ok: true, data: { status: "refused" } });
+    const late = await call("admin", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" });
+    expect(late).toMatchObject({ ok: false, code: "conflict" });
+    expect(late.ok ? "" : late.error).toMatch(/^Already decided/);
+    expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("refused");
+  });
+});
