@@ -48,3 +48,5 @@ export { rewriteStatement, rewriteStatements } from "./rewrite/apply.js";
 export { namesFilterSecrets } from "./rewrite/explain-guard.js";
 export { previewReturning } from "./rewrite/preview-returning.js";
 export type { PreviewReturning } from "./rewrite/preview-returning.js";
+export { replayScope } from "./replay.js";
+export type { ReplayInput, ReplayReport, ReplayGroup, ReplayExample, ReplayStatement } from "./replay.js";

@@ -52,10 +52,12 @@ function parentMap(catalog: Catalog): Map<string, string[]> {
   return map;
 }
 
-function ancestorsOf(catalog: Catalog, key: string): string[] {
+function ancestorsOf(catalog: Catalog, key: string): string[] | undefined {
   const parents = parentMap(catalog);
+  const direct = parents.get(key);
+  if (!direct) return undefined;
   const out: string[] = [];
-  const queue = [...(parents.get(key) ?? [])];
+  const queue = [...direct];
   while (queue.length) {
     const next = queue.shift()!;
     if (out.includes(next) || next === key) continue;
@@ -117,7 +119,10 @@ export function relationEffect(
   const catalog = a.view.catalog;
   const effect: PendingEffect = { table: key, command, destructive };
   const ancestors = ancestorsOf(catalog, key);
-  if (ancestors.length) effect.ancestors = ancestors;
+  if (ancestors?.length) effect.ancestors = ancestors;
+  const reads = reach.rel?.relation.reads;
+  const inherits = reach.inherited && (catalog.relations[key]?.children.length ?? 0) > 0;
+  if (!reach.also?.length && !reads?.length && !inherits) return addEffect(a, effect);
   const through = new Set<string>(reach.also ?? []);
   // INSERT into a plain parent stays in the parent; into a partitioned one it lands in a partition.
   if (reach.inherited && (command !== "insert" || catalog.relations[key]?.kind === "partitioned_table"))
