@@ -1,0 +1,66 @@
+import { describe, expect, it } from "vitest";
+import { parseScope, type Scope, type Verdict } from "@portcullis/policy";
+import { costGate, readEstimate } from "../src/execution/cost-gate.js";
+import type { StatementResult } from "../src/execution/pipelined-statement.js";
+
+function scope(limits: Record<string, number>): Scope {
+  const parsed = parseScope({ access: "read", limits: { maxRows: 10, statementTimeoutMs: 1000, ...limits } });
+  if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
+  return parsed.scope;
+}
+
+const read = { allowed: true, readOnly: true, statementCount: 1, classes: ["read"], tables: [], fingerprint: "x" } as unknown as Verdict;
+const write = { ...read, readOnly: false, classes: ["write"] } as unknown as Verdict;
+
+function planResult(plan: unknown, extra: Partial<StatementResult> = {}): StatementResult {
+  return {
+    columns: [{ name: "QUERY PLAN", typeOid: 114 }],
+    rowsJson: [JSON.stringify([plan])],
+    rowCount: 1,
+    commandRowCount: 1,
+    command: "EXPLAIN",
+    truncated: false,
+    truncatedBy: null,
+    bytes: 10,
+    error: null,
+    oversizedRowBytes: null,
+    abandoned: false,
+    ...extra,
+  };
+}
+
+describe("costGate", () => {
+  it("applies only to reads that are queries, on links with a limit", () => {
+    const limited = scope({ maxEstimatedCost: 100 });
+    expect(costGate(scope({}), read, "SELECT 1")).toBeUndefined();
+    expect(costGate(limited, write, "UPDATE t SET a = 1")).toBeUndefined();
+    expect(costGate(limited, read, "SHOW search_path")).toBeUndefined();
+    expect(costGate(limited, read, "EXPLAIN SELECT 1")).toBeUndefined();
+    for (const sql of ["SELECT 1", "  /* a /* nested */ comment */ -- line\n select 1", "WITH x AS (SELECT 1) SELECT * FROM x", "VALUES (1)", "TABLE genre", "(SELECT 1)"])
+      expect(costGate(limited, read, sql), sql).toBeDefined();
+    expect(costGate(limited, read, "SELECT 1")!.preflight().sql).toBe("EXPLAIN (FORMAT JSON) SELECT 1");
+  });
+
+  it("refuses over either limit, names the estimate and the limit, and fails closed on an unreadable plan", () => {
+    const gate = costGate(scope({ maxEstimatedCost: 100, maxEstimatedRows: 50 }), read, "SELECT 1")!;
+    const preflight = gate.preflight();
+    expect(preflight.proceed(planResult([{ Plan: { "Total Cost": 99.5, "Plan Rows": 50 } }]))).toBe(true);
+    expect(gate.refusal).toBeNull();
+    expect(gate.estimate).toEqual({ totalCost: 99.5, planRows: 50 });
+    expect(preflight.proceed(planResult([{ Plan: { "Total Cost": 1234.5, "Plan Rows": 10 } }]))).toBe(false);
+    expect(gate.refusal!.ruleId).toBe("estimated_cost_exceeded");
+    expect(gate.refusal!.reason).toMatch(/cost at 1234\.50 \(the Total Cost of the plan's top node\), above this link's limit of 100 \(limits\.maxEstimatedCost\)/);
+    expect(preflight.proceed(planResult([{ Plan: { "Total Cost": 10, "Plan Rows": 51 } }]))).toBe(false);
+    expect(gate.refusal!.ruleId).toBe("estimated_rows_exceeded");
+    expect(gate.refusal!.reason).toMatch(/returns 51 rows/);
+    for (const bad of [planResult([{}]), planResult([{ Plan: { "Total Cost": "1" } }]), planResult([{ Plan: { "Total Cost": 1, "Plan Rows": 1 } }], { truncated: true })]) {
+      expect(preflight.proceed(bad)).toBe(false);
+      expect(gate.refusal!.reason).toMatch(/could not be read/);
+    }
+  });
+
+  it("reads a plan delivered as json text too", () => {
+    const result = planResult(JSON.stringify([{ Plan: { "Total Cost": 3e9, "Plan Rows": 7 } }]));
+    expect(readEstimate(result)).toEqual({ totalCost: 3e9, planRows: 7 });
+  });
+});
