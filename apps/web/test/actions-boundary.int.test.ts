@@ -78,6 +78,8 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.enterpriseIdentity.findMany({ where: { provider: team }, orderBy: { id: "asc" } }),
       prisma.session.findMany({ select: { id: true, revokedAt: true }, orderBy: { id: "asc" } }),
       prisma.auditOutbox.count({ where: team }),
+      prisma.writeRequest.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.accessGrant.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.team.count(),
     ]),
   );
@@ -176,7 +178,32 @@ const CASES: Record<string, Case> = {
   revokeSessionAction: { min: "viewer", userOnly: true, valid: async () => ({ sessionId: randomUUID() }) },
   addIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, ...PROVIDER_VALUES() }) },
   removeIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, providerId: await freshProvider() }) },
+  // Approvals (W1): a comment is required to reject or refuse, so it is not optional in these inputs.
+  decideWriteRequestAction: { min: "member", valid: async () => ({ teamId: teamA, requestId: await freshWriteRequest(), decision: "reject", comment: "not now" }) },
+  decideAccessRequestAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest(), decision: "refuse", comment: "not now" }) },
+  endAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest() }) },
 };
+
+/** A pending write request on link A by the member, as the gateway stores it. */
+async function freshWriteRequest() {
+  const { createWriteRequest } = await import("@portcullis/db/operations");
+  return (await createWriteRequest(prisma, {
+    teamId: teamA, linkId: linkA, kind: "approval", mode: "writes", tables: ["public.artist"], reason: "approval: writes", sql: "DELETE FROM artist WHERE artist_id = 1",
+    catalogVersion: "v", scopeHash: "s", userId: users.member, principalSubject: `key:${randomUUID()}`, preview: null, expiresAt: new Date(Date.now() + 3_600_000),
+  })).id;
+}
+
+/** A pending access request of the member on link A (through a pg pool, as the gateway asks). */
+async function freshAccessRequest() {
+  const { requestAccessGrant } = await import("@portcullis/db/operations");
+  const pg = (await import("pg")).default;
+  const pool = new pg.Pool({ connectionString: meta.url, max: 1 });
+  try {
+    return (await requestAccessGrant(pool, { teamId: teamA, linkId: linkA, userId: users.member, tableKey: `public.t${randomBytes(3).toString("hex")}`, access: "write", minutes: 5, reason: "boundary", via: "tool" })).id;
+  } finally {
+    await pool.end();
+  }
+}
 
 beforeAll(async () => {
   [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
