@@ -35,7 +35,7 @@ function validators(tool: ListedTool): [string, ValidateFunction][] {
 
 describe("tool catalog", () => {
   test("contract order, the same for every link", () => {
-    const order = ["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions", "search_objects"];
+    const order = ["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions", "search_objects", "get_write_request", "request_access"];
     for (const l of [readOnly, writeOne, admin]) expect(toolsFor(l).map((t) => t.name).filter((n) => order.includes(n))).toEqual(order);
   });
 
@@ -105,6 +105,22 @@ describe("tool catalog", () => {
         expect(validate({ status: "failed", failure: { code: "nope", message: "", retryable: false } }), `${tool.name} bad code ${mode}`).toBe(false);
       }
     }
+  });
+
+  test("execute_sql's outputSchema covers the pending arm (issue 15); other tools' do not", () => {
+    const preview = { command: "DELETE", affected: 3, table: "public.invoice", columns: ["invoice_id"], keyColumns: ["invoice_id"], before: [[1], [2], [3]], after: [], plan: [{ Plan: {} }], notes: [], durationMs: 4.2 };
+    const pending = structuredContentOf({
+      kind: "pending",
+      data: { status: "pending_approval", requestId: crypto.randomUUID(), kind: "approval", preview, expiresAt: new Date().toISOString(), message: "public.invoice needs a lead's approval" },
+      audit: { verdict: "blocked", ruleId: "approval_required" },
+    });
+    const tools = byName(toolsFor(writeOne));
+    for (const [mode, validate] of validators(tools.get("execute_sql")!)) {
+      expect(validate(pending), `pending ${mode}: ${JSON.stringify(validate.errors)}`).toBe(true);
+      expect(validate({ ...pending, kind: "later" }), `bad kind ${mode}`).toBe(false);
+      expect(validate({ ...pending, preview: { ...preview, affected: "3" } }), `bad preview ${mode}`).toBe(false);
+    }
+    for (const [mode, validate] of validators(tools.get("explain_query")!)) expect(validate(pending), `explain_query ${mode}`).toBe(false);
   });
 
   test("every tool's definition names match the registry", () => {

@@ -74,7 +74,7 @@ const call = (kind: keyof typeof SCOPES, name: string, args: Record<string, unkn
 describe("tools/list", () => {
   test("the contract tools in contract order, with per-link titles, descriptions, annotations and output schemas", async () => {
     const { tools } = await clients.read!.listTools();
-    expect(tools.map((t) => t.name)).toEqual(["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions", "search_objects"]);
+    expect(tools.map((t) => t.name)).toEqual(["get_schema", "list_tables", "describe_table", "execute_sql", "explain_query", "get_permissions", "search_objects", "get_write_request", "request_access"]);
     const exec = tools.find((t) => t.name === "execute_sql")!;
     expect(exec.description).toContain("read-only");
     expect(exec.title).toBe("Run SQL (read-only)");

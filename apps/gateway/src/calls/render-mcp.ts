@@ -10,7 +10,8 @@ export interface McpToolResult {
 }
 
 /** Tools whose results are rows or plans from the database: their text marks the data as untrusted. */
-const DATABASE_RESULT_TOOLS = new Set(["execute_sql", "explain_query"]);
+const DATABASE_RESULT_TOOLS = new Set(["execute_sql", "explain_query", "get_write_request"]);
+const DATABASE_RESULT_WORDS: Record<string, string> = { explain_query: "query plan", get_write_request: "write request (its preview and result hold rows from the database)" };
 
 /**
  * Tools whose text is made of the database's own words: names of schemas, tables, columns and types,
@@ -58,7 +59,7 @@ export function renderMcp(tool: string, outcome: CallOutcome): McpToolResult {
   const structured = structuredContentOf(outcome);
   if (outcome.kind === "ok") {
     let text: string;
-    if (DATABASE_RESULT_TOOLS.has(tool)) text = untrustedText(compactJson(structured), tool === "explain_query" ? "query plan" : "result of the SQL query");
+    if (DATABASE_RESULT_TOOLS.has(tool)) text = untrustedText(compactJson(structured), DATABASE_RESULT_WORDS[tool] ?? "result of the SQL query");
     else if (SCHEMA_TEXT_TOOLS.has(tool)) text = untrustedText(outcome.text ?? compactJson(structured), SCHEMA_TEXT_TOOLS.get(tool)!, SCHEMA_TEXT_NOTE);
     else text = outcome.text ?? compactJson(structured);
     return { content: [{ type: "text", text }], structuredContent: structured };

@@ -4,6 +4,7 @@ import { executeSqlTool } from "./execute-sql.js";
 import { explainQueryTool } from "./explain-query.js";
 import { getPermissionsTool } from "./get-permissions.js";
 import { getSchemaTool } from "./get-schema.js";
+import { getWriteRequestTool } from "./get-write-request.js";
 import { listTablesTool } from "./list-tables.js";
 import { requestAccessTool } from "./request-access.js";
 import { searchObjectsTool } from "./search-objects.js";
@@ -17,6 +18,7 @@ export const TOOLS: readonly TypedTool[] = [
   explainQueryTool,
   getPermissionsTool,
   searchObjectsTool,
+  getWriteRequestTool,
   requestAccessTool,
 ] as TypedTool[];
 
