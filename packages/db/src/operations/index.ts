@@ -10,3 +10,4 @@ export * from "./approvers.js";
 export type { OperationsDb, SqlPool, SqlQueryable } from "./sql-db.js";
 export * from "./access-grants.js";
 export * from "./replay.js";
+export * from "./notifications.js";
