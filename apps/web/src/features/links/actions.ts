@@ -7,6 +7,7 @@ import * as governance from "./governance";
 import * as attributes from "./member-attributes";
 import * as ops from "./operations";
 import { setApprovers } from "./approvers";
+import { REPLAY_DAYS, replayDraftScope } from "./replay";
 import { catalogErrors } from "./scope-check";
 
 /** A scope document is checked by policy's own parser; here it only has to be a JSON object. */
@@ -33,6 +34,7 @@ const attributeName = z.string().regex(MEMBER_ATTRIBUTE_NAME, "attribute names a
 const attributeValue = z.string().max(1024, "attribute values are at most 1024 bytes");
 const setAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName, value: attributeValue });
 const unsetAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), name: attributeName });
+const replayInput = input({ teamId: id(), linkId: id(), scope: scopeDocument, days: z.union(REPLAY_DAYS.map((d) => z.literal(d))) });
 // The db operation bounds the list (LINK_APPROVERS_MAX = 100) too; this bounds what is parsed at all.
 const approversInput = input({ teamId: id(), linkId: id(), userIds: z.array(id()).max(100, "at most 100 approvers per link") });
 
@@ -85,6 +87,9 @@ export const unsetMemberAttributeAction = teamAction("admin", unsetAttributeInpu
   revalidatePath("/t/[slug]/links/[id]", "page");
   return result.attributes;
 });
+
+/** The draft scope against the link's audited statements of the last 1, 7 or 30 days (nothing is saved). */
+export const replayScopeAction = teamAction("admin", replayInput, (ctx, parsed) => replayDraftScope(ctx, parsed));
 
 export const setLinkApproversAction = teamAction("admin", approversInput, async (ctx, parsed) => {
   const approvers = await setApprovers(ctx, parsed);

@@ -4,6 +4,7 @@ import { useEffect, useState } from "react";
 import { Alert, Button, Field, Input, Select } from "../../components/ui";
 import { connectionTablesAction, createLinkAction, updateLinkAction } from "./actions";
 import type { TableInfo } from "./operations";
+import { ReplayPanel, type ReplayVerdict } from "./replay-panel";
 import { DEFAULT_SCOPE, ScopeEditor, type ScopeDoc } from "./scope-editor";
 
 export function LinkForm({
@@ -31,6 +32,9 @@ export function LinkForm({
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState(false);
   const [pending, setPending] = useState(false);
+  const [replay, setReplay] = useState<ReplayVerdict | null>(null);
+  // Only a replay of exactly this draft speaks for it; an edit since then says nothing either way.
+  const blocks = replay && replay.scope === JSON.stringify(scope) ? replay.blockedCalls : 0;
 
   useEffect(() => {
     if (!connectionId) return;
@@ -100,9 +104,15 @@ export function LinkForm({
         errors={scopeErrors}
         governance={connectionId ? { teamId, connectionId, ...(existing ? { linkId: existing.id } : {}), members } : undefined}
       />
-      <div className="flex justify-end gap-2 border-t border-zinc-200 pt-4">
+      {existing ? <ReplayPanel teamId={teamId} linkId={existing.id} scope={scope} onResult={setReplay} /> : null}
+      <div className="flex items-center justify-end gap-3 border-t border-zinc-200 pt-4">
+        {blocks > 0 ? (
+          <p className="text-sm text-red-700" data-testid="save-warning">
+            This draft blocks {blocks.toLocaleString("en")} call{blocks === 1 ? "" : "s"} of the replay that pass today.
+          </p>
+        ) : null}
         <Button type="submit" disabled={pending || !connectionId}>
-          {pending ? "Saving…" : existing ? "Save scope" : "Create link"}
+          {pending ? "Saving…" : existing ? (blocks > 0 ? "Save anyway" : "Save scope") : "Create link"}
         </Button>
       </div>
     </form>
