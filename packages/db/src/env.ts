@@ -31,3 +31,8 @@ export function getDbEnv(source: NodeJS.ProcessEnv = process.env): DbEnv {
   if (source === process.env) cached = parsed.data;
   return parsed.data;
 }
+
+/** PORTCULLIS_WEBHOOK_ALLOW_HTTP=1: team webhooks may use http:// (local receivers in development and tests). */
+export function webhookAllowsHttp(source: NodeJS.ProcessEnv = process.env): boolean {
+  return source.PORTCULLIS_WEBHOOK_ALLOW_HTTP === "1";
+}

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { webhookAllowsHttp } from "../env.js";
 import { PortcullisError } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
 import { recordConfigChangeSql } from "./audit-sql.js";
@@ -18,8 +19,7 @@ export type WebhookFormat = (typeof WEBHOOK_FORMATS)[number];
 export const webhookSecretContext = (teamId: string) => `webhook:${teamId.toLowerCase()}`;
 
 /** http:// only for local receivers in development and tests (PORTCULLIS_WEBHOOK_ALLOW_HTTP=1). */
-export function webhookUrlSchema(env: NodeJS.ProcessEnv = process.env) {
-  const allowHttp = env.PORTCULLIS_WEBHOOK_ALLOW_HTTP === "1";
+export function webhookUrlSchema(allowHttp: boolean = webhookAllowsHttp()) {
   return z
     .string()
     .trim()
