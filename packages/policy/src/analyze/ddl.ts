@@ -54,6 +54,7 @@ export function extensionStatement(a: StatementAnalyzer, kind: string, node: PgN
         throw new Refusal("create_extension", `extension ${name} can be installed only into one of this link's schemas, not ${schema}`, undefined, name);
     }
   }
+  ddlEffect(a, null);
   return "ddl";
 }
 
