@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { approvalFor, createPolicyChecker, parseScope, type Catalog, type CatalogRelation, type Scope } from "../src/index.js";
+import { approvalFor, createPolicyChecker, describeScope, parseScope, summarizeScope, type Catalog, type CatalogRelation, type Scope } from "../src/index.js";
 import { chinookCatalog } from "./fixtures/catalog-fixture.js";
 
 function scope(doc: unknown): Scope {
@@ -122,4 +122,41 @@ describe("approvalFor: statements × scopes", () => {
       }
     });
   }
+});
+
+describe("approval in the scope document and its words", () => {
+  it("refuses approval on a table that is read-only or hidden, at the table's path", () => {
+    const parsed = parseScope({ access: "read", tables: { invoice: { approval: "writes" }, genre: { access: "none", approval: "confirm" }, album: { access: "write", approval: "destructive" } } });
+    expect(parsed.ok).toBe(false);
+    if (parsed.ok) return;
+    expect(parsed.errors.map((e) => e.path).sort()).toEqual(['tables.genre.approval', 'tables.invoice.approval']);
+    expect(parsed.errors.find((e) => e.path === "tables.invoice.approval")!.message).toMatch(/access read/);
+    expect(parseScope({ access: "write", tables: { invoice: { approval: "sometimes" } } })).toMatchObject({ ok: false, errors: [{ path: "tables.invoice.approval" }] });
+  });
+
+  it("a refused statement needs no decision", () => {
+    const s = SCOPES.tableWrites;
+    const v = createPolicyChecker().check("DELETE FROM employee", s, chinookCatalog);
+    expect(v.allowed).toBe(false);
+    expect(approvalFor(v, s)).toBeNull();
+  });
+
+  it("describeScope and summarizeScope name the rules, the limits and what a caller does next", () => {
+    const s = scope({
+      access: "write",
+      approval: "confirm",
+      approvalOptions: { expiresAfterMinutes: 15 },
+      tables: { invoice: { approval: "writes" }, employee: { access: "none" } },
+      limits: { maxEstimatedCost: 50000, maxEstimatedRows: 2000 },
+    });
+    const text = describeScope(s, chinookCatalog);
+    expect(text).toMatch(/Approval: every write needs the caller's confirmation .*\(approval: confirm\)/);
+    expect(text).toMatch(/Approval on public\.invoice: every write needs a lead's approval \(approval: writes\)/);
+    expect(text).toMatch(/requestId/);
+    expect(text).toMatch(/within 15 minutes/);
+    expect(text).toMatch(/planner estimate exceeds cost 50000 or 2000 rows is refused/);
+    expect(summarizeScope(s)).toBe("write by default; approval: confirm; approval writes on public.invoice; reads up to an estimated cost 50000 or 2000 rows");
+    expect(describeScope(SCOPES.none)).not.toMatch(/[Aa]pproval|planner estimate/);
+    expect(summarizeScope(SCOPES.none)).toBe("admin by default");
+  });
 });
