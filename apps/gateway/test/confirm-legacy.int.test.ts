@@ -23,10 +23,16 @@ beforeAll(async () => {
 afterAll(() => w?.world.close());
 
 /** Sends the client's JSON-RPC responses (its answers to our questions) to the other instance. */
+let answersSent = 0;
 const answersElsewhere: typeof fetch = async (input, init) => {
   const body = typeof init?.body === "string" ? init.body : undefined;
   const parsed = body ? (JSON.parse(body) as Record<string, unknown>) : undefined;
-  if (init?.method === "POST" && parsed && !("method" in parsed) && ("result" in parsed || "error" in parsed)) return fetch(secondUrl, init);
+  if (init?.method === "POST" && parsed && !("method" in parsed) && ("result" in parsed || "error" in parsed)) {
+    answersSent++;
+    const answered = await fetch(secondUrl, init);
+    expect(answered.status).toBe(202);
+    return answered;
+  }
   return fetch(input, init);
 };
 
@@ -45,9 +51,12 @@ describe("1.x SDK client with elicitation (2025-11-25)", () => {
       asked.push(message);
       return { action: "accept", content: { confirm: true } };
     });
+    const sent = answersSent;
     const result = await client.callTool({ name: "execute_sql", arguments: { sql: BUMP, params: [11] } });
     expect(result.structuredContent).toMatchObject({ status: "ok", affected: 1 });
     expect(asked).toHaveLength(1);
+    // The answer went to the other instance and came back through Redis.
+    expect(answersSent).toBe(sent + 1);
     expect(asked[0]).toMatch(/^Update 1 row in public\.genre\? /);
     expect(await bumps(w.world, 11)).toBe(before + 1);
     const [request] = await requestsOf(w.world, w.link.linkId);
