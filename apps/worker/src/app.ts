@@ -151,7 +151,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
   const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker];
 
   // The notification outbox is polled (every NOTIFY_POLL_MS, at most 2 s); a pass drains full batches.
-  const fanOutDeps = { pool, queue: queues.notifications, metrics, logger, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
+  const fanOutDeps = { pool, queue: queues.notifications, metrics, logger, keyring, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
   let fanningOut: Promise<void> | undefined;
   const fanOut = () => {
     fanningOut ??= (async () => {

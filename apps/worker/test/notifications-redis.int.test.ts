@@ -61,7 +61,7 @@ afterAll(async () => {
 test("requests written while Redis is down are notified once it returns, each exactly once", async () => {
   worker = await startWorker(fixture.env, { schedules: false, metricsServer: false, sweepEveryMs: 60_000, notifyRequeueAfterMs: 500 });
   const team = await seedTeam(fixture.pool);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/r`, "portcullis", "whsec_r", false);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/r`, "portcullis", false);
   const first = await askApproval(fixture.pool, team);
   await waitFor(async () => receiver.at("/r").length === 1, 15_000, "the first notification");
 
@@ -102,7 +102,7 @@ test("a delivery whose job Redis lost (restarted empty during the backoff) is qu
   });
   const team = await seedTeam(fixture.pool);
   receiver.script("/lost", [503, 200]);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/lost`, "portcullis", "whsec_lost", false);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/lost`, "portcullis", false);
   const request = await askApproval(fixture.pool, team);
   const row = async () => (await fixture.pool.query(`SELECT status, attempts FROM notification_deliveries WHERE subject_id = $1`, [request.id])).rows[0];
   await waitFor(async () => (await row())?.attempts === 1, 10_000, "the first (failed) attempt");

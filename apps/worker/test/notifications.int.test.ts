@@ -46,7 +46,7 @@ const verify = (secret: string, header: string, body: string) => {
 test("a new request: the webhook is retried after two 500s and delivered on the third attempt, signed; approvers are e-mailed, nobody else", async () => {
   const team = await seedTeam(fixture.pool);
   receiver.script("/flaky", [500, 500, 200]);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/flaky`, "portcullis", "whsec_flaky");
+  const whsec_flaky = await setWebhook(fixture.pool, team.teamId, `${receiver.base}/flaky`, "portcullis");
   const request = await askApproval(fixture.pool, team, { params: [42] });
 
   const webhook = await waitFor(
@@ -62,7 +62,7 @@ test("a new request: the webhook is retried after two 500s and delivered on the 
   for (const post of posts) {
     expect(post.headers["portcullis-delivery"]).toBe(webhook.id);
     expect(post.headers["portcullis-event"]).toBe("write_request.created");
-    expect(verify("whsec_flaky", String(post.headers["portcullis-signature"]), post.body)).toBe(true);
+    expect(verify(whsec_flaky, String(post.headers["portcullis-signature"]), post.body)).toBe(true);
     expect(verify("another-secret", String(post.headers["portcullis-signature"]), post.body)).toBe(false);
   }
   const body = JSON.parse(posts[2]!.body);
@@ -106,7 +106,7 @@ test("a new request: the webhook is retried after two 500s and delivered on the 
 test("a 400 fails at once: one attempt, no retry", async () => {
   const team = await seedTeam(fixture.pool);
   receiver.script("/bad", [400]);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/bad`, "portcullis", "whsec_bad", false);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/bad`, "portcullis", false);
   const request = await askApproval(fixture.pool, team);
   const webhook = await waitFor(
     async () => (await deliveries(fixture.pool, request.id)).find((d) => d.channel === "webhook" && d.status !== "pending"),
@@ -124,7 +124,7 @@ test("a 400 fails at once: one attempt, no retry", async () => {
 test("Slack format: { text, blocks } with the SQL in a code block and a link to the dashboard, never the parameters; the decision reaches the requester", async () => {
   const team = await seedTeam(fixture.pool);
   receiver.script("/slack", [200]);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/slack`, "slack", "whsec_slack");
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/slack`, "slack");
   const secretParam = `param-${randomUUID()}`;
   const request = await askApproval(fixture.pool, team, { params: [secretParam] });
   await waitFor(async () => receiver.at("/slack").length >= 1, 15_000, "the Slack message of the request");
@@ -156,7 +156,7 @@ test("Slack format: { text, blocks } with the SQL in a code block and a link to 
 
 test("an access request reaches the approvers, with the table, access and minutes", async () => {
   const team = await seedTeam(fixture.pool);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/access`, "portcullis", "whsec_access");
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/access`, "portcullis");
   const grantId = (
     await fixture.pool.query(
       `INSERT INTO access_grants (team_id, link_id, user_id, table_key, access, minutes, reason, requested_via, requested_by, request_expires_at)
@@ -180,7 +180,7 @@ test("an access request reaches the approvers, with the table, access and minute
 
 test("two workers draining the same outbox: every delivery happens exactly once", async () => {
   const team = await seedTeam(fixture.pool);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/twice`, "portcullis", "whsec_twice");
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/twice`, "portcullis");
   workers.push(await startWorker(fixture.env, { schedules: false, metricsServer: false, sweepEveryMs: 60_000 }));
   const requests = await Promise.all(Array.from({ length: 20 }, () => askApproval(fixture.pool, team)));
   const ids = new Set(requests.map((r) => r.id));
@@ -235,7 +235,7 @@ test("without PORTCULLIS_WEBHOOK_ALLOW_PRIVATE a loopback webhook is refused and
   const strict = await startWorker(env, { schedules: false, metricsServer: false, sweepEveryMs: 60_000 });
   workers.push(strict);
   const team = await seedTeam(fixture.pool);
-  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/private`, "portcullis", "whsec_private");
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/private`, "portcullis");
   const request = await askApproval(fixture.pool, team);
   const rows = await waitFor(async () => {
     const all = await deliveries(fixture.pool, request.id);

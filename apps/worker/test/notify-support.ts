@@ -1,11 +1,10 @@
 import { randomBytes } from "node:crypto";
 import { type IncomingMessage, type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createWriteRequest } from "@portcullis/db/operations";
+import { createWriteRequest, saveNotificationSettings } from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import type pg from "pg";
 import { SMTPServer } from "smtp-server";
-import { webhookSecretContext } from "../src/notify/settings.js";
 import { SECRET_KEYS } from "./support.js";
 
 export interface Received {
@@ -125,15 +124,13 @@ export async function seedTeam(pool: pg.Pool): Promise<SeededTeam> {
   return { teamId, slug, linkId, users };
 }
 
-/** The team's webhook, its secret sealed as the dashboard seals it. */
-export async function setWebhook(pool: pg.Pool, teamId: string, url: string, format: "portcullis" | "slack", secret: string, emailApprovers = true) {
-  const sealed = getKeyring(SECRET_KEYS).seal(secret, webhookSecretContext(teamId));
-  await pool.query(
-    `INSERT INTO team_notification_settings (team_id, webhook_url, webhook_format, webhook_secret_ciphertext, webhook_secret_key_id, email_approvers)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (team_id) DO UPDATE SET webhook_url = $2, webhook_format = $3, webhook_secret_ciphertext = $4, webhook_secret_key_id = $5, email_approvers = $6`,
-    [teamId, url, format, sealed.ciphertext, sealed.keyId, emailApprovers],
-  );
+/** The team's webhook, saved as the dashboard saves it; returns the signing secret (shown once). */
+export async function setWebhook(pool: pg.Pool, teamId: string, url: string, format: "portcullis" | "slack", emailApprovers = true): Promise<string> {
+  // The receivers are plain http on loopback; D's URL check wants https unless this is set.
+  process.env.PORTCULLIS_WEBHOOK_ALLOW_HTTP = "1";
+  const { secret } = await saveNotificationSettings(pool, { teamId, webhookUrl: url, webhookFormat: format, emailApprovers }, getKeyring(SECRET_KEYS));
+  if (!secret) throw new Error("no signing secret was generated");
+  return secret;
 }
 
 export const PREVIEW = { command: "DELETE", table: "public.invoice", affected: 340, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [], durationMs: 3 };

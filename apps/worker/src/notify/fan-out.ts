@@ -1,16 +1,19 @@
+import { NOTIFICATION_EVENTS, type OperationsDb, notificationTargets, recordDelivery } from "@portcullis/db/operations";
+import type { SecretKeyring } from "@portcullis/db/secrets";
 import { notificationJobOptions } from "@portcullis/jobs";
 import type { Queue } from "bullmq";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
-import { withTimeout } from "../retry.js";
-import { notificationTargets } from "./targets.js";
+import { isTransientDbError, withTimeout } from "../retry.js";
 
 export interface FanOutDeps {
   pool: pg.Pool;
   queue: Queue;
   metrics: Metrics;
   logger: Logger;
+  /** Opens the team's webhook secret (notificationTargets checks it opens before a delivery is recorded). */
+  keyring: SecretKeyring;
   /** First retry delay of a delivery (doubles each attempt). */
   backoffBaseMs: number;
   /** Outbox rows per transaction. */
@@ -34,7 +37,7 @@ async function enqueue(deps: FanOutDeps, deliveries: PendingDelivery[]): Promise
   try {
     await withTimeout(
       deps.queue.addBulk(deliveries.map((d) => ({ name: "deliver", data: { deliveryId: d.id, teamId: d.team_id }, opts: notificationJobOptions(d.id, deps.backoffBaseMs) }))),
-      deps.enqueueTimeoutMs ?? 5000,
+      deps.enqueueTimeoutMs ?? 2000,
     );
     return true;
   } catch (error) {
@@ -44,45 +47,76 @@ async function enqueue(deps: FanOutDeps, deliveries: PendingDelivery[]): Promise
 }
 
 /**
- * Claims unprocessed outbox rows (FOR UPDATE SKIP LOCKED: two workers never take the same row), writes
+ * Where a webhook delivery is recorded as going: the origin only. The path of a Slack incoming webhook
+ * (and of many others) is its credential, and the delivery log is shown on the dashboard.
+ */
+export function webhookTarget(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname === "/" && !u.search ? u.origin : `${u.origin}/…`;
+  } catch {
+    return "invalid webhook URL";
+  }
+}
+
+const KNOWN_EVENTS: ReadonlySet<string> = new Set(NOTIFICATION_EVENTS);
+
+/**
+ * Claims unprocessed outbox rows (FOR UPDATE SKIP LOCKED: two workers never take the same row), records
  * one delivery per target, and marks the rows processed — all in one transaction, so a worker that
- * dies half-way leaves the rows unclaimed and the deliveries unwritten, and the unique
- * (event, subject, channel, target) index makes a second pass insert nothing twice. Returns the
- * number of outbox rows handled; call again while it returns a full batch.
+ * dies half-way leaves the rows unclaimed and nothing recorded, and the unique
+ * (event, subject, channel, target) index makes a second pass record nothing twice. (D's
+ * claimNotificationOutbox marks rows processed in a transaction of its own, which a crash before the
+ * deliveries are recorded would lose; the targets and the delivery rows are D's operations, run here on
+ * this transaction's connection.) Returns the number of outbox rows handled.
  */
 export async function fanOutOnce(deps: FanOutDeps): Promise<number> {
   const batch = deps.batch ?? 50;
   const client = await deps.pool.connect();
-  let created: PendingDelivery[] = [];
-  let claimed = 0;
+  // D's notificationTargets and recordDelivery issue single statements through queryOf (no transaction
+  // of their own), so on this connection they run inside the claim's transaction.
+  const tx = client as unknown as OperationsDb;
+  const created: PendingDelivery[] = [];
+  const done: string[] = [];
   let broken = false;
   try {
     await client.query("BEGIN");
     const { rows } = await client.query<{ id: string; team_id: string; event: string; subject_id: string }>(
       `SELECT id::text, team_id::text, event, subject_id::text FROM notification_outbox
-        WHERE processed_at IS NULL ORDER BY created_at LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        WHERE processed_at IS NULL ORDER BY created_at, id LIMIT $1 FOR UPDATE SKIP LOCKED`,
       [batch],
     );
-    claimed = rows.length;
-    const q = (text: string, values?: unknown[]) => client.query(text, values);
     for (const row of rows) {
-      const targets = await notificationTargets(q, { teamId: row.team_id, event: row.event, subjectId: row.subject_id });
-      if (targets.length === 0) continue;
-      await client.query(
-        `INSERT INTO notification_deliveries (team_id, event, subject_id, channel, target)
-         SELECT $1::uuid, $2, $3::uuid, t.channel, t.target FROM unnest($4::text[], $5::text[]) AS t(channel, target)
-         ON CONFLICT (event, subject_id, channel, target) DO NOTHING`,
-        [row.team_id, row.event, row.subject_id, targets.map((t) => t.channel), targets.map((t) => t.target)],
-      );
-      // Pending ones only, including any a crashed pass wrote: enqueueing again is a no-op per job id.
-      const pending = await client.query<PendingDelivery>(
-        `SELECT id::text, team_id::text FROM notification_deliveries
-          WHERE event = $1 AND subject_id = $2::uuid AND team_id = $3::uuid AND status = 'pending'`,
-        [row.event, row.subject_id, row.team_id],
-      );
-      created = created.concat(pending.rows);
+      if (!KNOWN_EVENTS.has(row.event)) {
+        deps.logger.warn({ outboxId: row.id, event: row.event }, "notification outbox row with an unknown event; skipped");
+        done.push(row.id);
+        continue;
+      }
+      await client.query("SAVEPOINT outbox_row");
+      try {
+        const event = row.event as (typeof NOTIFICATION_EVENTS)[number];
+        const targets = await notificationTargets(tx, { teamId: row.team_id, event, subjectId: row.subject_id }, deps.keyring);
+        const list = [
+          ...targets.emails.map((target) => ({ channel: "email" as const, target })),
+          ...(targets.webhook ? [{ channel: "webhook" as const, target: webhookTarget(targets.webhook.url) }] : []),
+        ];
+        for (const t of list) {
+          const delivery = await recordDelivery(tx, { teamId: row.team_id, event, subjectId: row.subject_id, ...t });
+          // Pending ones only, including any a crashed pass recorded: enqueueing again is a no-op per job id.
+          if (delivery.status === "pending") created.push({ id: delivery.id, team_id: delivery.teamId });
+        }
+        await client.query("RELEASE SAVEPOINT outbox_row");
+        done.push(row.id);
+      } catch (error) {
+        await client.query("ROLLBACK TO SAVEPOINT outbox_row");
+        // A transient failure leaves the row for the next poll; anything else (an unreadable webhook
+        // secret, a malformed row) would fail the same way forever, so the row is closed and logged.
+        if (isTransientDbError(error)) throw error;
+        deps.logger.error({ outboxId: row.id, event: row.event, err: (error as Error).message }, "notification not fanned out");
+        done.push(row.id);
+      }
     }
-    if (claimed > 0) await client.query(`UPDATE notification_outbox SET processed_at = clock_timestamp() WHERE id = ANY($1::uuid[])`, [rows.map((r) => r.id)]);
+    if (done.length > 0) await client.query(`UPDATE notification_outbox SET processed_at = clock_timestamp() WHERE id = ANY($1::uuid[])`, [done]);
     await client.query("COMMIT");
   } catch (error) {
     try {
@@ -94,10 +128,10 @@ export async function fanOutOnce(deps: FanOutDeps): Promise<number> {
   } finally {
     client.release(broken);
   }
-  if (claimed > 0) deps.metrics.notificationEvents.inc(claimed);
+  if (done.length > 0) deps.metrics.notificationEvents.inc(done.length);
   if (created.length > 0) deps.metrics.notificationDeliveriesCreated.inc(created.length);
   await enqueue(deps, created);
-  return claimed;
+  return done.length;
 }
 
 /**
