@@ -80,6 +80,7 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.auditOutbox.count({ where: team }),
       prisma.writeRequest.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.accessGrant.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.teamNotificationSettings.findMany({ where: team, orderBy: { teamId: "asc" } }),
       prisma.team.count(),
     ]),
   );
@@ -178,10 +179,13 @@ const CASES: Record<string, Case> = {
   revokeSessionAction: { min: "viewer", userOnly: true, valid: async () => ({ sessionId: randomUUID() }) },
   addIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, ...PROVIDER_VALUES() }) },
   removeIdentityProviderAction: { min: "admin", valid: async () => ({ teamId: teamA, providerId: await freshProvider() }) },
-  // Approvals (W1): a comment is required to reject or refuse, so it is not optional in these inputs.
+  // Approvals (W1) and access grants (W2's actions, used by the Approvals page too): a comment is
+  // required to reject or refuse, so it is not optional in these inputs.
   decideWriteRequestAction: { min: "member", valid: async () => ({ teamId: teamA, requestId: await freshWriteRequest(), decision: "reject", comment: "not now" }) },
-  decideAccessRequestAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest(), decision: "refuse", comment: "not now" }) },
-  endAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest() }) },
+  decideAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest(), decision: "refuse", comment: "not now" }) },
+  revokeAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest() }) },
+  saveNotificationSettingsAction: { min: "admin", nullable: ["webhookUrl"], valid: async () => ({ teamId: teamA, webhookUrl: "https://hooks.example.com/portcullis", webhookFormat: "portcullis", emailApprovers: true }) },
+  rotateWebhookSecretAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
 };
 
 /** A pending write request on link A by the member, as the gateway stores it. */

@@ -37,7 +37,7 @@ const tokens = {} as Record<Who, string>;
 let teamA: string;
 let teamB: string;
 let linkA: string;
-let actions: typeof import("../src/features/approvals/actions");
+let actions: typeof import("../src/features/approvals/actions") & typeof import("../src/features/access-grants/actions");
 let ops: typeof import("../src/features/approvals/operations");
 let resolveTeam: typeof import("../src/lib/authz").resolveTeam;
 
@@ -72,7 +72,8 @@ beforeAll(async () => {
   process.env.TARGET_NETWORKS = "any";
   process.env.TARGET_ALLOW_POWERFUL_ROLES = "true";
   process.env.TARGET_STACK_DATABASES = new URL(chinook.url).pathname.slice(1);
-  actions = await import("../src/features/approvals/actions");
+  // Access requests are decided with the link page's actions (one operation), which the Approvals page uses.
+  actions = { ...(await import("../src/features/approvals/actions")), ...(await import("../src/features/access-grants/actions")) };
   ops = await import("../src/features/approvals/operations");
   resolveTeam = (await import("../src/lib/authz")).resolveTeam;
   prisma = (await import("../src/lib/db")).getPrisma();
@@ -237,34 +238,36 @@ describe("access requests", () => {
   }
 
   test("an approver grants with a comment; the grant shows as active with time left; revoke ends it early", async () => {
+    // The grantee may give it up early: the page offers Revoke to them too.
     const id = await ask("member", "public.invoice");
     const approver = await resolveTeam({ userId: users.approver }, teamA);
     const listed = await ops.listAccessRequests(approver);
+    expect((await ops.listAccessRequests(await resolveTeam({ userId: users.viewer }, teamA))).pending.map((g) => g.id)).not.toContain(id);
     expect(listed.pending.find((g) => g.id === id)).toMatchObject({ tableKey: "public.invoice", access: "write", minutes: 30, may: { decide: true } });
-    expect(await call("approver", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant", comment: "30 min" })).toMatchObject({ ok: true, data: { status: "granted" } });
+    expect(await call("approver", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "grant", comment: "30 min" })).toMatchObject({ ok: true, data: { status: "granted" } });
     const row = await prisma.accessGrant.findUniqueOrThrow({ where: { id } });
     expect(row).toMatchObject({ status: "granted", decidedBy: users.approver, decisionComment: "30 min" });
     expect(row.expiresAt!.getTime() - row.startsAt!.getTime()).toBe(30 * 60_000);
     expect((await ops.listAccessRequests(approver)).active.map((g) => g.id)).toContain(id);
 
-    // The grantee is no approver: they cannot end someone's grant, nor their own from here.
-    expect(await call("member", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "forbidden" });
-    expect(await call("outsider", "endAccessGrantAction", { teamId: teamB, grantId: id })).toMatchObject({ ok: false, code: "not_found" });
-    expect(await call("admin", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: true, data: { status: "revoked" } });
+    // Another team's owner cannot end it, under either team id.
+    expect(await call("outsider", "revokeAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("outsider", "revokeAccessGrantAction", { teamId: teamB, grantId: id })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("admin", "revokeAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: true, data: { status: "revoked" } });
     expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("revoked");
     // A second revoke is a conflict in words, not a second change.
-    expect(await call("owner", "endAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "conflict" });
+    expect(await call("owner", "revokeAccessGrantAction", { teamId: teamA, grantId: id })).toMatchObject({ ok: false, code: "conflict" });
   });
 
   test("refusing needs a comment; the member's own request is not theirs to grant; viewers and outsiders decide nothing", async () => {
     const id = await ask("approver", "public.customer");
-    expect(await call("approver", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden", error: "You cannot grant your own request" });
-    expect(await call("viewer", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden" });
-    expect(await call("outsider", "decideAccessRequestAction", { teamId: teamB, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "not_found" });
-    expect(await call("owner", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "refuse" })).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await call("approver", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden", error: expect.stringMatching(/^You cannot grant your own request/) });
+    expect(await call("viewer", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "forbidden" });
+    expect(await call("outsider", "decideAccessGrantAction", { teamId: teamB, grantId: id, decision: "grant" })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("owner", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "refuse" })).toMatchObject({ ok: false, code: "invalid_input" });
     expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("pending");
-    expect(await call("owner", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "refuse", comment: "use the read replica" })).toMatchObject({ ok: true, data: { status: "refused" } });
-    const late = await call("admin", "decideAccessRequestAction", { teamId: teamA, grantId: id, decision: "grant" });
+    expect(await call("owner", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "refuse", comment: "use the read replica" })).toMatchObject({ ok: true, data: { status: "refused" } });
+    const late = await call("admin", "decideAccessGrantAction", { teamId: teamA, grantId: id, decision: "grant" });
     expect(late).toMatchObject({ ok: false, code: "conflict" });
     expect(late.ok ? "" : late.error).toMatch(/^Already decided/);
     expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("refused");

@@ -1,4 +1,4 @@
-import { Badge, Card, CardHeader, formatDate, timeAgo } from "@/components/ui";
+import { Badge, Card, CardHeader, formatDate, timeAgo } from "../../components/ui";
 import { GrantDecisionForm, RevokeGrantButton } from "./decision-form";
 import type { AccessGrantView } from "./operations";
 import { timeLeft } from "./preview-diff";

@@ -1,8 +1,9 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useId, useState } from "react";
-import { Alert, Button, inputClass } from "@/components/ui";
-import { decideAccessRequestAction, decideWriteRequestAction, endAccessGrantAction } from "./actions";
+import { Alert, Button, inputClass } from "../../components/ui";
+import { decideAccessGrantAction, revokeAccessGrantAction } from "../access-grants/actions";
+import { decideWriteRequestAction } from "./actions";
 
 type Reply = { ok: true } | { ok: false; error: string; fieldErrors?: Record<string, string> };
 
@@ -61,7 +62,7 @@ export function GrantDecisionForm({ teamId, grantId }: { teamId: string; grantId
   const fieldId = useId();
   if (done) return <Alert tone="green">{done}</Alert>;
   const decide = (decision: "grant" | "refuse", success: string) =>
-    run(decision, () => decideAccessRequestAction({ teamId, grantId, decision, ...(comment.trim() ? { comment: comment.trim() } : {}) }) as Promise<Reply>, success);
+    run(decision, () => decideAccessGrantAction({ teamId, grantId, decision, ...(comment.trim() ? { comment: comment.trim() } : {}) }) as Promise<Reply>, success);
   return (
     <div className="space-y-2">
       <label htmlFor={fieldId} className="sr-only">Comment</label>
@@ -80,7 +81,7 @@ export function RevokeGrantButton({ teamId, grantId }: { teamId: string; grantId
   if (done) return <span className="text-xs text-zinc-500">{done}</span>;
   return (
     <div className="space-y-1">
-      <Button variant="secondary" className="px-2 py-1 text-xs" disabled={!!pending} onClick={() => run("revoke", () => endAccessGrantAction({ teamId, grantId }) as Promise<Reply>, "Revoked.")}>
+      <Button variant="secondary" className="px-2 py-1 text-xs" disabled={!!pending} onClick={() => run("revoke", () => revokeAccessGrantAction({ teamId, grantId }) as Promise<Reply>, "Revoked.")}>
         {pending ? "Revoking…" : "Revoke"}
       </Button>
       {error ? <Alert>{error}</Alert> : null}

@@ -202,7 +202,7 @@ export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: A
       id: g.id, status: g.status, linkId: g.linkId, linkName: g.link.name, member: g.user.email, memberId: g.userId, tableKey: g.tableKey,
       access: g.access, minutes: g.minutes, reason: g.reason, via: g.requestedVia, createdAt: g.createdAt, requestExpiresAt: g.requestExpiresAt,
       expiresAt: g.expiresAt, decider: g.decider?.email ?? null, comment: g.decisionComment,
-      may: { decide, revoke: g.status === "granted" && approver, why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
+      may: { decide, revoke: g.status === "granted" && (approver || own), why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
     };
   };
   return { pending: pending.map(view), active: active.map(view) };

@@ -1,4 +1,4 @@
-import { cx } from "@/components/ui";
+import { cx } from "../../components/ui";
 import { affectedWords, diffPreview, type DiffRow, type WritePreview } from "./preview-diff";
 
 const ROW_TONE: Record<DiffRow["kind"], string> = {

@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { Badge, Card, formatDate, timeAgo } from "@/components/ui";
+import { Badge, Card, formatDate, timeAgo } from "../../components/ui";
 import { SqlView } from "../activity/sql-view";
 import { DecisionForm } from "./decision-form";
 import type { WriteRequestView } from "./operations";

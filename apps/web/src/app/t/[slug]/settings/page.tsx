@@ -2,6 +2,7 @@ import Link from "next/link";
 import { Suspense } from "react";
 import { Badge, Card, CardHeader, PageHeader, formatDate } from "@/components/ui";
 import { AuditPipelinePending, AuditPipelineSection } from "@/features/settings/audit-pipeline";
+import { NotificationsSection } from "@/features/notifications/notifications-section";
 import { IdentityProvidersSection } from "@/features/identity-providers/identity-providers-section";
 import { teamIdentityProviders } from "@/features/identity-providers/operations";
 import { getOAuthContext } from "@/features/oauth/server";
@@ -99,6 +100,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ slug:
             <AuditPipelineSection ctx={ctx} />
           </Suspense>
         ) : null}
+        {isAdmin ? <NotificationsSection ctx={ctx} /> : null}
         {isAdmin ? (
           <IdentityProvidersSection teamId={team.id} providers={await teamIdentityProviders(ctx)} tokenEndpoint={`${getOAuthContext().config.issuer}/oauth/token`} />
         ) : null}
