@@ -146,6 +146,9 @@ const CASES: Record<string, Case> = {
   sampleMaskAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, scope: { access: "read" }, table: "public.artist", column: "name", userId: users.member }) },
   setMemberAttributeAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id", value: "3" }) },
   unsetMemberAttributeAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, userId: users.member, name: "rep_id" }) },
+  // Link page (W2): replay before save reads the link's audit and writes only its own audit row; approvers.
+  replayScopeAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: linkA, scope: { access: "read" }, days: 7 }) },
+  setLinkApproversAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink(), userIds: [users.member] }) },
   issueKeyAction: { min: "member", nullable: ["expiresInDays"], optional: ["userId"], valid: async () => ({ teamId: teamA, linkId: linkA, name: "laptop", expiresInDays: 30, userId: users.member }) },
   revokeKeyAction: {
     min: "viewer",
@@ -389,6 +392,8 @@ describe("other tenants' object ids behind one's own team id", () => {
       ["setMemberAttributeAction", { teamId: teamB, linkId: linkA, userId: users.member, name: "rep_id", value: "1" }],
       ["setMemberAttributeAction", { teamId: teamB, linkId: linkB, userId: users.member, name: "rep_id", value: "1" }],
       ["unsetMemberAttributeAction", { teamId: teamB, linkId: linkA, userId: users.member, name: "rep_id" }],
+      ["replayScopeAction", { teamId: teamB, linkId: linkA, scope: { access: "none" }, days: 30 }],
+      ["setLinkApproversAction", { teamId: teamB, linkId: linkA, userIds: [users.outsider] }],
     ];
     const before = await snapshot([teamA]);
     for (const [name, input] of attempts) {
