@@ -112,3 +112,21 @@ test("the rewritten statement and attribute names (issue 14) are committed to wh
   ];
   expect(new Set(variants.map((v) => canonicalAuditContent({ ...row, ...v }))).size).toBe(3);
 });
+
+test("the write request and access grant (issue 15) are committed to when set; rows without them hash as before", () => {
+  const base = ["pc-audit-v1", row.id, row.teamId, "1", row.time, row.kind, null, null, null, null, "cursor", "1.0", "execute_sql", "SELECT 1", null, [], "allowed", null, null, 1.5, 1, 10, null, null, null];
+  const wr = "2b6c2f3e-1d2a-4c5b-9e8f-7a6b5c4d3e2f";
+  const ag = "3b6c2f3e-1d2a-4c5b-9e8f-7a6b5c4d3e2f";
+  // Pinned: either id appends all seven optional fields in place (ids lower-cased).
+  expect(canonicalAuditContent({ ...row, writeRequestId: wr.toUpperCase() })).toBe(JSON.stringify([...base, null, null, null, null, null, wr, null]));
+  expect(canonicalAuditContent({ ...row, accessGrantId: ag, rewrittenSql: "x" })).toBe(JSON.stringify([...base, null, null, null, "x", null, null, ag]));
+  // Absent and null are the old content.
+  expect(canonicalAuditContent({ ...row, writeRequestId: null, accessGrantId: undefined })).toBe(JSON.stringify(base));
+  const h = chainHash(GENESIS_HASH, { ...row, writeRequestId: wr });
+  for (const change of [{ writeRequestId: ag }, { writeRequestId: null }, { writeRequestId: null, accessGrantId: wr }, { accessGrantId: ag }]) {
+    expect(chainHash(GENESIS_HASH, { ...row, writeRequestId: wr, ...change })).not.toBe(h);
+  }
+  // The ids cannot pass for one another or for an earlier field.
+  const variants = [{ writeRequestId: wr }, { accessGrantId: wr }, { rewrittenSql: wr }, { detail: wr }];
+  expect(new Set(variants.map((v) => canonicalAuditContent({ ...row, ...v }))).size).toBe(4);
+});

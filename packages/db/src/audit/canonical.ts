@@ -55,6 +55,12 @@ export interface AuditRow {
    */
   rewrittenSql?: string | null;
   attributeNames?: readonly string[] | null;
+  /**
+   * The write request and access grant the event belongs to (issue 15). Optional like the fields
+   * above; lower-case uuids.
+   */
+  writeRequestId?: string | null;
+  accessGrantId?: string | null;
 }
 
 /**
@@ -101,7 +107,8 @@ export function canonicalParts(row: Omit<AuditRow, "seq">): CanonicalParts {
  * Fields added after the format was fixed, appended so that every row written before them keeps its
  * content: nothing (21 fields), `[detail]` (22, rows since configuration changes), once the
  * revision or trace id is set, all three in place `[detail, protocolVersion, traceId]` (24), and once a
- * rewritten statement or attribute names are set, all five (26). Each shape
+ * rewritten statement or attribute names are set, all five (26), and once a write request or access
+ * grant is set, all seven (28). Each shape
  * has its own length, so no value can be read as another field's (a `detail` of "2026-07-28" and a
  * protocol version of "2026-07-28" hash differently).
  */
@@ -110,6 +117,12 @@ function optionalTail(row: Omit<AuditRow, "seq">): (string | readonly string[] |
   const traceId = row.traceId ?? null;
   const rewrittenSql = row.rewrittenSql ?? null;
   const attributeNames = row.attributeNames?.length ? row.attributeNames : null;
+  const writeRequestId = row.writeRequestId?.toLowerCase() ?? null;
+  const accessGrantId = row.accessGrantId?.toLowerCase() ?? null;
+  // Issue 15 (28 fields): all seven once a write request or access grant is set.
+  if (writeRequestId !== null || accessGrantId !== null) {
+    return [row.detail, protocolVersion, traceId, rewrittenSql, attributeNames, writeRequestId, accessGrantId];
+  }
   // Issue 14 (26 fields): `[detail, protocolVersion, traceId, rewrittenSql, attributeNames]` once either
   // of the last two is set; older shapes unchanged.
   if (rewrittenSql !== null || attributeNames !== null) return [row.detail, protocolVersion, traceId, rewrittenSql, attributeNames];

@@ -68,6 +68,8 @@ interface StoredRow {
   trace_id: string | null;
   rewritten_sql: string | null;
   attribute_names: string[];
+  write_request_id: string | null;
+  access_grant_id: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -81,7 +83,8 @@ SELECT id::text, team_id::text, seq::text,
   to_char(time AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS time,
   kind, link_id::text, api_key_id::text, oauth_client_id, user_id::text, client_name, client_version, tool,
   sql, fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error,
-  source_ip, request_id, detail, protocol_version, trace_id, rewritten_sql, attribute_names, prev_hash, hash
+  source_ip, request_id, detail, protocol_version, trace_id, rewritten_sql, attribute_names,
+  write_request_id::text, access_grant_id::text, prev_hash, hash
 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT ${PAGE}`;
 
 function toAuditRow(r: StoredRow): AuditRow {
@@ -115,6 +118,8 @@ function toAuditRow(r: StoredRow): AuditRow {
     traceId: r.trace_id,
     rewrittenSql: r.rewritten_sql,
     attributeNames: r.attribute_names,
+    writeRequestId: r.write_request_id,
+    accessGrantId: r.access_grant_id,
   };
 }
 
