@@ -1,7 +1,6 @@
-import { isGoverned, scopeHidesObjects, searchPathFor, type Catalog, type Verdict } from "@portcullis/policy";
+import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
-import { grantUsed } from "../access/effective-link.js";
 import { costGate, type CostEstimate } from "./cost-gate.js";
 import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
@@ -17,8 +16,6 @@ export interface CheckedExecution {
   refusal?: GateRefusal;
   /** The planner's estimate when the cost gate planned the statement first (limits.maxEstimated*). */
   estimate?: CostEstimate;
-  /** The caller's access grant (issue 15) on a table the verdict touched, for the call's audit event. */
-  accessGrantId?: string;
 }
 
 /** A refusal of a statement the policy allowed; step-up refusals also name the scopes to ask for. */
@@ -166,24 +163,6 @@ export async function executeChecked(
   const catalog = await services.catalogFor(link);
   const checkSql = input.checkSql ?? input.sql;
   const verdict = services.checker.check(checkSql, link.scope, catalog);
-  if (link.grants?.length) {
-    const accessGrantId = grantUsed(link, verdict.tables);
-    if (accessGrantId) return withGrant(await checkedRun(services, link, input, catalog, verdict), accessGrantId);
-  }
-  return checkedRun(services, link, input, catalog, verdict);
-}
-
-function withGrant(execution: CheckedExecution, accessGrantId: string): CheckedExecution {
-  return { ...execution, accessGrantId };
-}
-
-async function checkedRun(
-  services: Services,
-  link: LinkRecord,
-  input: Parameters<typeof executeChecked>[2],
-  catalog: Catalog,
-  verdict: Verdict,
-): Promise<CheckedExecution> {
   if (!verdict.allowed) return { verdict };
   if (verdict.statementCount !== 1) {
     return {

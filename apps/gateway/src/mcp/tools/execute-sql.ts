@@ -77,7 +77,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     return {
       kind: "ok",
       data: result.data,
-      audit: { ...auditBase(args.sql, verdict), verdict: "allowed", wrote: !verdict.readOnly, rows: result.rows, bytes: result.bytes },
+      audit: { ...auditBase(args.sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly, rows: result.rows, bytes: result.bytes },
     };
   },
 };

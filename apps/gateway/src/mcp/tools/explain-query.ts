@@ -49,7 +49,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
     return {
       kind: "ok",
       data: { plan, analyzed: args.analyze === true, truncated: outcome.truncated },
-      audit: { ...auditBase(sql, execution.verdict), verdict: "allowed", rows: outcome.rowCount, bytes: Buffer.byteLength(plan) },
+      audit: { ...auditBase(sql, execution.verdict, ctx.link), verdict: "allowed", rows: outcome.rowCount, bytes: Buffer.byteLength(plan) },
     };
   },
 };

@@ -3,13 +3,17 @@ import type { CheckedExecution, GateRefusal } from "../../execution/execute-chec
 import type { CallAudit, CallOutcome } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { insufficientScope } from "../../calls/step-up.js";
-import type { CallContext } from "../../context.js";
+import type { CallContext, LinkRecord } from "../../context.js";
+import { grantUsed } from "../../access/effective-link.js";
 
-type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes" | "rewrittenSql" | "attributeNames">;
+type AuditBase = Pick<CallAudit, "sql" | "fingerprint" | "tables" | "classes" | "rewrittenSql" | "attributeNames" | "accessGrantId">;
 
-export function auditBase(sql: string, verdict: Verdict): AuditBase {
+export function auditBase(sql: string, verdict: Verdict, link?: LinkRecord): AuditBase {
   const rewrite = verdict.rewrite;
+  // The caller's access grant (issue 15) when the verdict touched a table it raised.
+  const accessGrantId = link ? grantUsed(link, verdict.tables) : undefined;
   return {
+    ...(accessGrantId ? { accessGrantId } : {}),
     sql,
     fingerprint: verdict.fingerprint || undefined,
     tables: verdict.tables,
@@ -65,7 +69,7 @@ export function stepUpGate(ctx: CallContext, approval: ApprovalHandling = "refus
 /** The refused or failed outcome of a checked execution, or null when it ran and has rows to give. */
 export function refusedOrFailed(execution: CheckedExecution, sql: string, ctx: CallContext): CallOutcome | null {
   const { verdict } = execution;
-  const base = auditBase(sql, verdict);
+  const base = auditBase(sql, verdict, ctx.link);
   if (!verdict.allowed || execution.refusal) {
     const ruleId = execution.refusal?.ruleId ?? verdict.ruleId ?? "refused";
     const reason = execution.refusal?.reason ?? verdict.reason ?? "refused";
