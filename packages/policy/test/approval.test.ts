@@ -35,6 +35,19 @@ function withPartitions(): Catalog {
   };
 }
 
+/** Chinook with invoice_line's key to invoice ON DELETE CASCADE (the fixture's keys are NO ACTION). */
+function withCascade(): Catalog {
+  const line = chinookCatalog.relations["public.invoice_line"]!;
+  return {
+    ...chinookCatalog,
+    version: `${chinookCatalog.version}+cascade`,
+    relations: {
+      ...chinookCatalog.relations,
+      "public.invoice_line": { ...line, foreignKeys: line.foreignKeys.map((fk) => (fk.references === "public.invoice" ? { ...fk, onDelete: "cascade" as const } : fk)) },
+    },
+  };
+}
+
 const SCOPES = {
   tableWrites: scope({ access: "write", tables: { invoice: { approval: "writes" }, employee: { access: "none" } } }),
   linkDestructive: scope({ access: "write", approval: "destructive" }),
@@ -47,6 +60,8 @@ const SCOPES = {
   partitionParent: scope({ access: "write", tables: { measurement: { approval: "writes" } } }),
   partitionOwn: scope({ access: "write", tables: { measurement: { approval: "writes" }, measurement_2026: { approval: "confirm" } } }),
   sequence: scope({ access: "write", approval: "writes" }),
+  cascadeLine: scope({ access: "write", tables: { invoice_line: { approval: "writes" } } }),
+  cascadeLinePlain: scope({ access: "write", tables: { invoice_line: { approval: "writes" } } }),
 };
 
 type Expected = null | { kind: "approval" | "confirm"; mode: string; tables: string[] };
@@ -100,16 +115,21 @@ const CASES: [string, keyof typeof SCOPES, string, Expected][] = [
   ["with ONLY it does not", "noteChild", "UPDATE ONLY note SET body = 'x' WHERE id = 1", null],
   ["a partition follows its parent", "partitionParent", "UPDATE measurement_2025 SET reading = 1 WHERE id = 1", { kind: "approval", mode: "writes", tables: ["public.measurement"] }],
   ["a partition's own rule wins", "partitionOwn", "UPDATE measurement_2026 SET reading = 1 WHERE id = 1", { kind: "confirm", mode: "confirm", tables: ["public.measurement_2026"] }],
+  // The database's own writes for the statement: ON DELETE CASCADE reaches the referencing table.
+  ["ON DELETE CASCADE reaches the referencing table's rule", "cascadeLine", "DELETE FROM invoice WHERE invoice_id = 1", { kind: "approval", mode: "writes", tables: ["public.invoice_line"] }],
+  ["an UPDATE fires no ON DELETE action", "cascadeLine", "UPDATE invoice SET total = 1 WHERE invoice_id = 1", null],
+  ["NO ACTION keys reach nothing", "cascadeLinePlain", "DELETE FROM invoice WHERE invoice_id = 1", null],
   ["the parent reaches partitions with their own rule", "partitionOwn", "UPDATE measurement SET reading = 1 WHERE id = 1", { kind: "approval", mode: "writes", tables: ["public.measurement"] }],
 ];
 
 describe("approvalFor: statements × scopes", () => {
   const checker = createPolicyChecker();
   const partitioned = withPartitions();
+  const cascade = withCascade();
   for (const [name, scopeName, sql, expected] of CASES) {
     it(`${name} (${scopeName}): ${sql.slice(0, 70)}`, () => {
       const s = SCOPES[scopeName];
-      const catalog = scopeName.startsWith("partition") ? partitioned : chinookCatalog;
+      const catalog = scopeName.startsWith("partition") ? partitioned : scopeName === "cascadeLine" ? cascade : chinookCatalog;
       const verdict = checker.check(sql, s, catalog);
       expect(verdict.allowed, verdict.reason).toBe(true);
       const requirement = approvalFor(verdict, s);

@@ -59,6 +59,24 @@ describe("catalog loader", () => {
     }
   });
 
+  it("records foreign-key actions that change the referencing rows (approvals follow them), not NO ACTION/RESTRICT", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE TABLE fk_head (id int PRIMARY KEY);
+        CREATE TABLE fk_cascade (id int, head int REFERENCES fk_head ON DELETE CASCADE ON UPDATE SET NULL);
+        CREATE TABLE fk_restrict (id int, head int REFERENCES fk_head ON DELETE RESTRICT)`);
+      const loaded = await loadCatalog(client);
+      expect(loaded.relations["public.fk_cascade"]!.foreignKeys).toEqual([
+        { columns: ["head"], references: "public.fk_head", referencedColumns: ["id"], onDelete: "cascade", onUpdate: "set null" },
+      ]);
+      expect(loaded.relations["public.fk_restrict"]!.foreignKeys).toEqual([{ columns: ["head"], references: "public.fk_head", referencedColumns: ["id"] }]);
+      await client.query("DROP TABLE fk_cascade, fk_restrict, fk_head");
+    } finally {
+      await client.end();
+    }
+  });
+
   it("loads a database with thousands of tables quickly", async () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

@@ -94,6 +94,40 @@ function referencingTables(catalog: Catalog, keys: string[]): string[] {
   return out;
 }
 
+/**
+ * Tables whose rows a DELETE (or UPDATE) of `key`'s rows changes through ON DELETE (ON UPDATE) CASCADE,
+ * SET NULL or SET DEFAULT, transitively: the database writes them on the statement's behalf.
+ */
+function actionTables(catalog: Catalog, key: string, on: "onDelete" | "onUpdate"): string[] {
+  const byTarget = fkActionMap(catalog)[on];
+  if (!byTarget.has(key)) return [];
+  const out: string[] = [];
+  const pending = [key];
+  while (pending.length) {
+    for (const referencing of byTarget.get(pending.pop()!) ?? [])
+      if (referencing !== key && !out.includes(referencing)) {
+        out.push(referencing);
+        pending.push(referencing);
+      }
+  }
+  return out;
+}
+
+const actionsByCatalog = new WeakMap<Catalog, { onDelete: Map<string, string[]>; onUpdate: Map<string, string[]> }>();
+
+/** Referenced table → tables with an FK action on it, built once per catalog (most have none). */
+function fkActionMap(catalog: Catalog): { onDelete: Map<string, string[]>; onUpdate: Map<string, string[]> } {
+  let maps = actionsByCatalog.get(catalog);
+  if (maps) return maps;
+  maps = { onDelete: new Map(), onUpdate: new Map() };
+  for (const [key, rel] of Object.entries(catalog.relations))
+    for (const fk of rel.foreignKeys)
+      for (const on of ["onDelete", "onUpdate"] as const)
+        if (fk[on]) maps[on].set(fk.references, [...(maps[on].get(fk.references) ?? []), key]);
+  actionsByCatalog.set(catalog, maps);
+  return maps;
+}
+
 const RANK: Record<WriteCommand, number> = { insert: 0, update: 1, merge: 2, delete: 3, truncate: 4, ddl: 5 };
 
 /** Adds an effect, merging a second write to the same table in the same statement into one. */
@@ -174,8 +208,16 @@ export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, targ
       command = "merge";
       destructive = list(node.mergeWhenClauses).some((w) => nodeType(w)?.[1]?.commandType === "CMD_DELETE");
   }
+  // Rows the database changes for the statement: FK actions on the target's rows (views: their base tables').
+  const catalog = a.view.catalog;
+  const bases = [target.key, ...(target.relation.reads ?? []).map((d) => d.relation)];
+  const also: string[] = [];
+  for (const base of bases) {
+    if (command === "delete" || command === "merge") also.push(...actionTables(catalog, base, "onDelete"));
+    if (command === "update" || command === "merge" || (command === "insert" && node.onConflictClause)) also.push(...actionTables(catalog, base, "onUpdate"));
+  }
   // The JSON tree omits false booleans: `inh` is present only without ONLY.
-  relationEffect(a, target.key, command, destructive, { inherited: rv.inh === true, rel: target });
+  relationEffect(a, target.key, command, destructive, { inherited: rv.inh === true, rel: target, also });
 }
 
 /** TRUNCATE: each table, its descendants unless ONLY, and with CASCADE the tables referencing them. */

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { parseSql, policyReady, type PgNode } from "../parse/parse.js";
 import { definitionFacts, virtualCatalogData, virtualCatalogQueries } from "./load-virtual.js";
-import type { Catalog, CatalogFunction, CatalogRelation, RelationKind, Volatility } from "./types.js";
+import type { Catalog, CatalogFunction, CatalogRelation, FkAction, RelationKind, Volatility } from "./types.js";
 
 const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
@@ -29,7 +29,8 @@ const QUERIES = {
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE a.attnum > 0 AND NOT a.attisdropped AND c.relkind IN ('r','p','v','m','f','S') AND ${USER_NAMESPACE}
       ORDER BY a.attrelid, a.attnum`,
-  constraints: `SELECT con.conrelid::int8 AS rel, con.contype::text AS type, con.confrelid::int8 AS ref, con.conkey AS cols, con.confkey AS refcols
+  constraints: `SELECT con.conrelid::int8 AS rel, con.contype::text AS type, con.confrelid::int8 AS ref, con.conkey AS cols, con.confkey AS refcols,
+        con.confdeltype::text AS ondelete, con.confupdtype::text AS onupdate
       FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE con.contype IN ('p','f') AND ${USER_NAMESPACE}`,
   inherits: `SELECT inhrelid::int8 AS child, inhparent::int8 AS parent FROM pg_inherits`,
@@ -165,7 +166,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   const colNames = (oid: string, nums: number[] | null): string[] =>
     (nums ?? []).map((n) => attnames.get(oid)?.get(n) ?? `#${n}`);
-  for (const con of rows.constraints as { rel: string; type: string; ref: string; cols: number[]; refcols: number[] | null }[]) {
+  for (const con of rows.constraints as { rel: string; type: string; ref: string; cols: number[]; refcols: number[] | null; ondelete: string; onupdate: string }[]) {
     const rel = byOid.get(con.rel);
     if (!rel) continue;
     if (con.type === "p") rel.primaryKey = colNames(con.rel, con.cols);
@@ -176,6 +177,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
           columns: colNames(con.rel, con.cols),
           references: `${target.schema}.${target.name}`,
           referencedColumns: colNames(con.ref, con.refcols),
+          ...fkActions(con.ondelete, con.onupdate),
         });
     }
   }
@@ -386,4 +388,14 @@ function scanSqlBody(body: string, searchPath: string | null): { reads: string[]
   };
   walk(parsed.statements, 0);
   return dynamic ? null : { reads: [...reads], calls: [...calls] };
+}
+
+const FK_ACTIONS: Record<string, FkAction> = { c: "cascade", n: "set null", d: "set default" };
+
+/** ON DELETE / ON UPDATE actions that change the referencing rows (NO ACTION and RESTRICT only refuse). */
+function fkActions(onDelete: string, onUpdate: string): { onDelete?: FkAction; onUpdate?: FkAction } {
+  const out: { onDelete?: FkAction; onUpdate?: FkAction } = {};
+  if (FK_ACTIONS[onDelete]) out.onDelete = FK_ACTIONS[onDelete];
+  if (FK_ACTIONS[onUpdate]) out.onUpdate = FK_ACTIONS[onUpdate];
+  return out;
 }

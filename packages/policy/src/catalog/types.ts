@@ -7,10 +7,16 @@ export interface CatalogColumn {
   hasDefault: boolean;
 }
 
+export type FkAction = "cascade" | "set null" | "set default";
+
 export interface ForeignKey {
   columns: string[];
   references: string; // "schema.table"
   referencedColumns: string[];
+  /** ON DELETE action that changes this table's rows when a referenced row goes; absent: NO ACTION / RESTRICT. */
+  onDelete?: FkAction;
+  /** ON UPDATE action that changes this table's rows when a referenced key changes; absent: NO ACTION / RESTRICT. */
+  onUpdate?: FkAction;
 }
 
 export interface CatalogRelation {
