@@ -198,7 +198,9 @@ export class PipelinedStatement {
     this.done = new Promise((resolve) => (this.resolve = resolve));
     // A write's COMMIT is sent only after its results were read, never pipelined with them: if a
     // result row has to be abandoned (closing the connection), the transaction is certain to roll back.
-    this.singleShot = options.epilogue !== "COMMIT" && options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
+    // readAll wants the command tag, which only a statement fetched to its end sends (the approval dry
+    // run reads a sample of a rolled-back write and its full count).
+    this.singleShot = !options.readAll && options.epilogue !== "COMMIT" && options.maxRows + 1 <= SINGLE_SHOT_MAX_FETCH;
     this.inUserStatement = options.preamble.length === 0;
   }
 
@@ -367,7 +369,8 @@ export class PipelinedStatement {
       this.result.command = words[0] ? words[0] : null;
       this.result.commandRowCount = /^\d+$/.test(last) ? Number(last) : null;
       // A portal fetched in several Executes tags only the last one's rows: read to the end, the count is ours.
-      if (this.options.readAll && this.result.command === "SELECT") this.result.commandRowCount = this.rowsSeen;
+      // The same for a write's RETURNING rows (the approval dry run): one row per written row.
+      if (this.options.readAll && (this.result.command === "SELECT" || this.result.columns.length > 0)) this.result.commandRowCount = this.rowsSeen;
       if (!this.singleShot) this.sendEpilogue();
       return;
     }
