@@ -28,7 +28,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** What the statement would do, from the dry run's numbers: "this DELETE would remove 340 rows from public.invoice". */
 function effectWords(preview: WritePreview): string {
-  const where = preview.table ? ` ${preview.command === "INSERT" ? "into" : preview.command === "DELETE" ? "from" : "in"} ${preview.table}` : "";
+  const where = preview.table ? ` ${preview.command === "INSERT" ? "into" : preview.command === "DELETE" || preview.command === "TRUNCATE" ? "from" : "in"} ${preview.table}` : "";
   if (preview.affected === null) return `this ${preview.command} would change ${preview.table ?? "the database"} (the dry run could not count the rows)`;
   const verb = { INSERT: "insert", UPDATE: "update", DELETE: "remove", TRUNCATE: "remove", MERGE: "change" }[preview.command] ?? "change";
   return `this ${preview.command} would ${verb} ${plural(preview.affected, "row")}${where}`;
@@ -40,7 +40,7 @@ export function pendingMessage(request: { id: string; kind: "approval" | "confir
     request.kind === "approval"
       ? `A lead must approve request ${request.id} (Portcullis dashboard → Approvals, or \`portcullis approvals approve\`) before ${request.expiresAt.toISOString()}; tell the user it is waiting.`
       : `You (the caller) must confirm request ${request.id}: your client may ask you now; otherwise confirm it in the Portcullis dashboard (Approvals) before ${request.expiresAt.toISOString()}.`;
-  return `${request.reason}: ${effectWords(preview)}. Nothing was run. ${who} ${next}`;
+  return `${request.reason.replace(/[.\s]+$/, "")}: ${effectWords(preview)}. Nothing was run. ${who} ${next}`;
 }
 
 /**
@@ -91,7 +91,7 @@ export async function requestDecision(services: Services, ctx: CallContext, args
   return {
     kind: "pending",
     data: { status: "pending_approval", requestId: request.id, kind: requirement.kind, preview: dry.preview, expiresAt: request.expiresAt.toISOString(), message },
-    audit: { ...base, eventId, verdict: "blocked", ruleId, reason: `${requirement.reason}. Request ${request.id} waits for a decision; nothing was run. [rule ${ruleId}]`, writeRequestId: request.id },
+    audit: { ...base, eventId, verdict: "blocked", ruleId, reason: `${requirement.reason.replace(/[.\s]+$/, "")}. Request ${request.id} waits for a decision; nothing was run. [rule ${ruleId}]`, writeRequestId: request.id },
   };
 }
 
