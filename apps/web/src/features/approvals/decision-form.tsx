@@ -4,6 +4,7 @@ import { useId, useState } from "react";
 import { Alert, Button, inputClass } from "../../components/ui";
 import { decideAccessGrantAction, revokeAccessGrantAction } from "../access-grants/actions";
 import { decideWriteRequestAction } from "./actions";
+import { announceDecision } from "./decision-notices";
 
 type Reply = { ok: true } | { ok: false; error: string; fieldErrors?: Record<string, string> };
 
@@ -17,8 +18,11 @@ function useDecision() {
     setError(undefined);
     const result = await call();
     setPending(null);
+    // A missing comment is the form's business: nothing changed, the list stays as it is.
+    if (!result.ok && result.fieldErrors?.comment) return setError(result.fieldErrors.comment);
     if (result.ok) setDone(success);
-    else setError(result.fieldErrors?.comment ?? result.error);
+    else setError(result.error);
+    announceDecision(result.ok ? "green" : "red", result.ok ? success : result.error);
     // Won or lost, the list is stale now (someone else may have decided): show what is true.
     router.refresh();
   }

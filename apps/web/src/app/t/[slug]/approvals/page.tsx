@@ -2,6 +2,7 @@ import Link from "next/link";
 import { z } from "zod";
 import { EmptyState, PageHeader, Select, cx } from "@/components/ui";
 import { AccessRequests } from "@/features/approvals/access-requests";
+import { DecisionNotices } from "@/features/approvals/decision-notices";
 import { historyLinks, listAccessRequests, listHistory, listOpenRequests, HISTORY_STATUSES } from "@/features/approvals/operations";
 import { RequestCard } from "@/features/approvals/request-card";
 import { requireTeamPage } from "@/lib/session";
@@ -69,6 +70,7 @@ export default async function ApprovalsPage({ params, searchParams }: { params: 
     <>
       {header}
       {tabs}
+      <DecisionNotices />
       <section aria-labelledby="write-requests" className="space-y-4">
         <h2 id="write-requests" className="text-sm font-semibold text-zinc-900">Write requests <span className="font-normal text-zinc-500">({open.length})</span></h2>
         {open.length === 0 ? (

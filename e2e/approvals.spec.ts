@@ -1,0 +1,187 @@
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { mcpClient, onDb, seedApprovalWorld, type ApprovalWorld } from "./support/approvals";
+import { screenshot, signIn, webUrl } from "./support/stack";
+
+/**
+ * Issue 15 as a lead lives it, in real Chromium against the real stack: a real MCP client (the v2
+ * SDK, 2026-07-28) sends a DELETE on a table whose link asks a lead's approval → pending_approval
+ * with a preview; an admin opens Approvals, reads the diff and approves with a comment; the client
+ * runs the request and gets the result; the target changed once; get_write_request says executed.
+ * Then the races: two approvers at once (one decision wins), an approval at expiry (nothing runs),
+ * and self-approval (refused). Expected numbers come from the target database itself.
+ */
+test.describe.configure({ mode: "serial" });
+
+let world: ApprovalWorld;
+const gateway = () => process.env.E2E_GATEWAY_URL!;
+
+test.beforeAll(async () => {
+  world = await seedApprovalWorld();
+});
+
+async function lines(invoiceId: number) {
+  return onDb<{ invoice_line_id: number; unit_price: string }>(world.targetUrl, "SELECT invoice_line_id, unit_price::text FROM invoice_line WHERE invoice_id = $1 ORDER BY invoice_line_id", [invoiceId]);
+}
+const totalLines = async () => (await onDb<{ n: number }>(world.targetUrl, "SELECT count(*)::int AS n FROM invoice_line"))[0]!.n;
+
+async function signedIn(browser: Browser, email: string): Promise<Page> {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await signIn(page, email);
+  await page.waitForURL(/\/t\/|\/onboarding/);
+  return page;
+}
+
+/** The member's client asks for a DELETE; the gateway answers pending with a request id. */
+async function askToDelete(invoiceId: number, key = world.member.key) {
+  const client = await mcpClient(gateway(), world.linkId, key);
+  try {
+    const sql = `DELETE FROM invoice_line WHERE invoice_id = ${invoiceId}`;
+    const answer = await client.call("execute_sql", { sql });
+    expect(answer.isError, answer.text).toBe(false);
+    expect(answer.structured).toMatchObject({ status: "pending_approval", kind: "approval" });
+    return { sql, requestId: answer.structured!.requestId as string, preview: answer.structured!.preview as { affected: number } };
+  } finally {
+    await client.close();
+  }
+}
+
+const card = (page: Page, requestId: string) => page.locator(`[data-testid="write-request"][data-request-id="${requestId}"]`);
+
+test("a DELETE waits for a lead: the diff, the approval with a comment, one execution, the history", async ({ page }) => {
+  const before = await lines(5);
+  expect(before.length).toBeGreaterThan(1);
+  const total = await totalLines();
+  const { sql, requestId, preview } = await askToDelete(5);
+  expect(preview.affected).toBe(before.length);
+  // Nothing ran: the dry run was rolled back.
+  expect(await totalLines()).toBe(total);
+
+  await signIn(page, world.admins[0]!.email);
+  await page.waitForURL(/\/t\//);
+  await page.goto(webUrl(`/t/${world.slug}/approvals`));
+  await expect(page.getByTestId("nav-count-approvals").first()).toHaveText(/^[1-9]\d*$/);
+  const request = card(page, requestId);
+  await expect(request.getByTestId("affected-words")).toHaveText(`This statement would delete ${before.length} rows from public.invoice_line.`);
+  await expect(request.getByTestId("request-sql")).toContainText("DELETE");
+  await expect(request.getByText(world.member.email)).toBeVisible();
+  // The before rows, from the target itself: each shown row is a deleted row with its key and price.
+  const rows = request.locator('[data-testid="preview-diff"] tbody tr');
+  const shown = Math.min(5, before.length);
+  await expect(rows).toHaveCount(shown);
+  for (let i = 0; i < shown; i++) {
+    await expect(rows.nth(i)).toHaveAttribute("data-row-kind", "deleted");
+    await expect(rows.nth(i)).toContainText(String(before[i]!.invoice_line_id));
+    await expect(rows.nth(i)).toContainText(before[i]!.unit_price);
+  }
+  await expect(request.getByTestId("time-left")).toHaveText(/min left/);
+  await screenshot(page, "approvals");
+
+  // Rejecting needs words; approving with a comment goes through.
+  await request.getByRole("button", { name: "Reject" }).click();
+  await expect(request.getByRole("alert")).toContainText("Say why you reject it");
+  await request.getByLabel(/^Comment/).fill("Invoice 5 was a test order; fine to remove");
+  await request.getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByTestId("decision-notices")).toContainText("Approved. The client may now run it once.");
+  // The queue refreshed: the decided request left it.
+  await expect(card(page, requestId)).toHaveCount(0);
+  expect((await onDb<{ status: string; decision_comment: string }>(world.metaUrl, "SELECT status::text, decision_comment FROM write_requests WHERE id = $1", [requestId]))[0]).toEqual({
+    status: "approved",
+    decision_comment: "Invoice 5 was a test order; fine to remove",
+  });
+
+  const client = await mcpClient(gateway(), world.linkId, world.member.key);
+  try {
+    const ran = await client.call("execute_sql", { sql, requestId });
+    expect(ran.isError, ran.text).toBe(false);
+    expect(ran.structured).toMatchObject({ affected: before.length });
+    expect(await lines(5)).toEqual([]);
+    expect(await totalLines()).toBe(total - before.length);
+    // At most once: the same request again runs nothing.
+    const again = await client.call("execute_sql", { sql, requestId });
+    expect(again.isError).toBe(true);
+    expect(await totalLines()).toBe(total - before.length);
+    const state = await client.call("get_write_request", { requestId });
+    expect(state.structured).toMatchObject({ requestId, status: "executed" });
+  } finally {
+    await client.close();
+  }
+
+  // History: executed, the result in words, the audit chain request → decision → execution.
+  await page.goto(webUrl(`/t/${world.slug}/approvals?tab=history&status=executed`));
+  const done = card(page, requestId);
+  await expect(done.getByTestId("result-words")).toHaveText(`${before.length} rows affected`);
+  await expect(done.getByText("“Invoice 5 was a test order; fine to remove”")).toBeVisible();
+  const chain = done.getByTestId("audit-chain");
+  await expect(chain.getByRole("link", { name: "request" })).toBeVisible({ timeout: 20_000 });
+  await expect(chain.getByRole("link", { name: "decision" })).toBeVisible();
+  await expect(chain.getByRole("link", { name: "execution" })).toBeVisible();
+});
+
+test("two approvers at once: exactly one decision wins, the other reads 'already decided'", async ({ browser }) => {
+  const total = await totalLines();
+  const { requestId } = await askToDelete(6);
+  const [a, b] = await Promise.all(world.admins.map((admin) => signedIn(browser, admin.email)));
+  for (const page of [a!, b!]) await page.goto(webUrl(`/t/${world.slug}/approvals`));
+  const cardA = card(a!, requestId);
+  const cardB = card(b!, requestId);
+  await cardA.getByLabel(/^Comment/).fill("approve");
+  await cardB.getByLabel(/^Comment/).fill("reject: wrong invoice");
+  await Promise.all([cardA.getByRole("button", { name: "Approve" }).click(), cardB.getByRole("button", { name: "Reject" }).click()]);
+  const noticeA = a!.getByTestId("decision-notices");
+  const noticeB = b!.getByTestId("decision-notices");
+  await expect(noticeA).toContainText(/Approved\. The client may now run it once\.|Already decided/);
+  await expect(noticeB).toContainText(/Rejected\. Nothing will run\.|Already decided/);
+  const losers = (await noticeA.getByText(/Already decided/).count()) + (await noticeB.getByText(/Already decided/).count());
+  expect(losers).toBe(1);
+  // The loser hears who won.
+  await expect(a!.getByText(/Already decided/).or(b!.getByText(/Already decided/))).toContainText(/by .+@example\.com/);
+  const row = (await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!;
+  expect(["approved", "rejected"]).toContain(row.status);
+  // Exactly one decision in the audit trail for this request (the outbox, or already in the chain).
+  const decisions = await onDb<{ n: number }>(
+    world.metaUrl,
+    `SELECT count(DISTINCT id)::int AS n FROM (
+       SELECT id FROM audit_events WHERE write_request_id = $1::uuid AND kind = 'config_change'
+       UNION SELECT id FROM audit_outbox WHERE event LIKE '%' || $1 || '%' AND event LIKE '%config_change%') x`,
+    [requestId],
+  );
+  expect(decisions[0]!.n).toBe(1);
+  expect(await totalLines()).toBe(total);
+  await Promise.all([a!.context().close(), b!.context().close()]);
+});
+
+test("approval at expiry: the request lapses just before the click → 'expired', nothing runs", async ({ page }) => {
+  const total = await totalLines();
+  const { sql, requestId } = await askToDelete(7);
+  await signIn(page, world.admins[1]!.email);
+  await page.waitForURL(/\/t\//);
+  await page.goto(webUrl(`/t/${world.slug}/approvals`));
+  const request = card(page, requestId);
+  await request.getByLabel(/^Comment/).fill("late");
+  await onDb(world.metaUrl, "UPDATE write_requests SET expires_at = now() - interval '1 second' WHERE id = $1", [requestId]);
+  await request.getByRole("button", { name: "Approve" }).click();
+  await expect(page.getByTestId("decision-notices")).toContainText(/Expired: this request expired before the decision; nothing ran/);
+  // The refreshed queue no longer lists it.
+  await expect(card(page, requestId)).toHaveCount(0);
+  const client = await mcpClient(gateway(), world.linkId, world.member.key);
+  try {
+    const ran = await client.call("execute_sql", { sql, requestId });
+    expect(ran.isError).toBe(true);
+  } finally {
+    await client.close();
+  }
+  expect(await totalLines()).toBe(total);
+  expect((await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!.status).not.toBe("approved");
+});
+
+test("self-approval is refused: the requester sees why, and has no Approve button", async ({ page }) => {
+  const { requestId } = await askToDelete(8, world.adminKey);
+  await signIn(page, world.admins[0]!.email);
+  await page.waitForURL(/\/t\//);
+  await page.goto(webUrl(`/t/${world.slug}/approvals`));
+  const request = card(page, requestId);
+  await expect(request.getByTestId("decision-why")).toHaveText("You cannot approve your own request.");
+  await expect(request.getByRole("button", { name: "Approve" })).toHaveCount(0);
+  expect((await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!.status).toBe("pending");
+});
