@@ -210,11 +210,14 @@ export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, targ
   }
   // Rows the database changes for the statement: FK actions on the target's rows (views: their base tables').
   const catalog = a.view.catalog;
-  const bases = [target.key, ...(target.relation.reads ?? []).map((d) => d.relation)];
-  const also: string[] = [];
-  for (const base of bases) {
-    if (command === "delete" || command === "merge") also.push(...actionTables(catalog, base, "onDelete"));
-    if (command === "update" || command === "merge" || (command === "insert" && node.onConflictClause)) also.push(...actionTables(catalog, base, "onUpdate"));
+  const actions = fkActionMap(catalog);
+  let also: string[] | undefined;
+  if (actions.onDelete.size > 0 || actions.onUpdate.size > 0) {
+    also = [];
+    for (const base of [target.key, ...(target.relation.reads ?? []).map((d) => d.relation)]) {
+      if (command === "delete" || command === "merge") also.push(...actionTables(catalog, base, "onDelete"));
+      if (command === "update" || command === "merge" || (command === "insert" && node.onConflictClause)) also.push(...actionTables(catalog, base, "onUpdate"));
+    }
   }
   // The JSON tree omits false booleans: `inh` is present only without ONLY.
   relationEffect(a, target.key, command, destructive, { inherited: rv.inh === true, rel: target, also });
