@@ -49,14 +49,22 @@ describe("costGate", () => {
     expect(gate.estimate).toEqual({ totalCost: 99.5, planRows: 50 });
     expect(preflight.proceed(planResult([{ Plan: { "Total Cost": 1234.5, "Plan Rows": 10 } }]))).toBe(false);
     expect(gate.refusal!.ruleId).toBe("estimated_cost_exceeded");
-    expect(gate.refusal!.reason).toMatch(/cost at 1234\.50 \(the Total Cost of the plan's top node\), above this link's limit of 100 \(limits\.maxEstimatedCost\)/);
+    expect(gate.refusal!.reason).toMatch(/cost \(the Total Cost of the plan's top node\) is 1234\.50; this link's limit is 100 \(limits\.maxEstimatedCost\)/);
     expect(preflight.proceed(planResult([{ Plan: { "Total Cost": 10, "Plan Rows": 51 } }]))).toBe(false);
     expect(gate.refusal!.ruleId).toBe("estimated_rows_exceeded");
-    expect(gate.refusal!.reason).toMatch(/returns 51 rows/);
+    expect(gate.refusal!.reason).toMatch(/\(the Plan Rows of the plan's top node\) is 51 rows; this link's limit is 50 rows/);
     for (const bad of [planResult([{}]), planResult([{ Plan: { "Total Cost": "1" } }]), planResult([{ Plan: { "Total Cost": 1, "Plan Rows": 1 } }], { truncated: true })]) {
       expect(preflight.proceed(bad)).toBe(false);
       expect(gate.refusal!.reason).toMatch(/could not be read/);
     }
+  });
+
+  it("withholds the figures where estimates are redacted (filtered or masked rows)", () => {
+    const gate = costGate(scope({ maxEstimatedRows: 50 }), read, "SELECT 1", { showEstimate: false })!;
+    expect(gate.preflight().proceed(planResult([{ Plan: { "Total Cost": 10, "Plan Rows": 4321 } }]))).toBe(false);
+    expect(gate.refusal!.ruleId).toBe("estimated_rows_exceeded");
+    expect(gate.refusal!.reason).toMatch(/is above the limit \(the figure is not shown/);
+    expect(gate.refusal!.reason).not.toMatch(/4,?321/);
   });
 
   it("reads a plan delivered as json text too", () => {

@@ -54,12 +54,13 @@ function firstWordAt(sql: string): number {
  * The returned preflight plans exactly the statement that would run, with the same bound values, in
  * its READ ONLY transaction; `refusal()` afterwards says whether (and why) it was stopped.
  */
-export function costGate(scope: Scope, verdict: Verdict, runSql: string): CostGate | undefined {
+export function costGate(scope: Scope, verdict: Verdict, runSql: string, options: { showEstimate: boolean } = { showEstimate: true }): CostGate | undefined {
   const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
   if (maxEstimatedCost === undefined && maxEstimatedRows === undefined) return undefined;
   if (!verdict.readOnly) return undefined;
-  if (!EXPLAINABLE.test(runSql.slice(firstWordAt(runSql), firstWordAt(runSql) + 7))) return undefined;
-  return new CostGate(runSql, { maxEstimatedCost, maxEstimatedRows });
+  const start = firstWordAt(runSql);
+  if (!EXPLAINABLE.test(runSql.slice(start, start + 7))) return undefined;
+  return new CostGate(runSql, { maxEstimatedCost, maxEstimatedRows }, options.showEstimate);
 }
 
 export class CostGate {
@@ -70,6 +71,12 @@ export class CostGate {
   constructor(
     private readonly sql: string,
     private readonly limits: { maxEstimatedCost?: number; maxEstimatedRows?: number },
+    /**
+     * false where explain_query redacts estimates (row-filtered or masked statements): the planner's
+     * figures come from the whole table's statistics, rows outside the filter included, so the words
+     * then say only that the estimate is over the limit.
+     */
+    private readonly showEstimate = true,
   ) {}
 
   preflight(): NonNullable<RunOptions["preflight"]> {
@@ -107,24 +114,27 @@ export class CostGate {
     if (!estimate) return { estimate, refusal: this.unreadable() };
     const narrow =
       "Narrow the query before running it: add WHERE conditions (on indexed columns where you can), join on keys instead of forming a cross product, aggregate in the query, or add a LIMIT. explain_query shows the plan without running it.";
+    const withheld = " (the figure is not shown: on this link rows are filtered or masked, and the planner's estimates count the whole table)";
     if (maxEstimatedCost !== undefined && estimate.totalCost > maxEstimatedCost) {
+      const figure = this.showEstimate ? `is ${words(estimate.totalCost)}` : `is above the limit${withheld}`;
       return {
         estimate,
         refusal: {
           ruleId: "estimated_cost_exceeded",
           reason:
-            `PostgreSQL estimates this statement's cost at ${words(estimate.totalCost)} (the Total Cost of the plan's top node), above this link's limit of ${words(maxEstimatedCost)} (limits.maxEstimatedCost); nothing was run. ` +
+            `PostgreSQL's estimate of this statement's cost (the Total Cost of the plan's top node) ${figure}; this link's limit is ${words(maxEstimatedCost)} (limits.maxEstimatedCost), so nothing was run. ` +
             `${narrow} [rule estimated_cost_exceeded]`,
         },
       };
     }
     if (maxEstimatedRows !== undefined && estimate.planRows > maxEstimatedRows) {
+      const figure = this.showEstimate ? `is ${words(estimate.planRows)} rows` : `is above the limit${withheld}`;
       return {
         estimate,
         refusal: {
           ruleId: "estimated_rows_exceeded",
           reason:
-            `PostgreSQL estimates this statement returns ${words(estimate.planRows)} rows (the Plan Rows of the plan's top node), above this link's limit of ${words(maxEstimatedRows)} (limits.maxEstimatedRows); nothing was run. ` +
+            `PostgreSQL's estimate of the rows this statement returns (the Plan Rows of the plan's top node) ${figure}; this link's limit is ${words(maxEstimatedRows)} rows (limits.maxEstimatedRows), so nothing was run. ` +
             `${narrow} [rule estimated_rows_exceeded]`,
         },
       };

@@ -189,7 +189,8 @@ export async function executeChecked(
   }
   const runSql = rewrite?.sql ?? input.sql;
   // The cost gate plans exactly what will run (the rewritten text, its bound values) before it runs.
-  const gate = input.forceRollback ? undefined : costGate(link.scope, verdict, runSql);
+  // Figures withheld where explain_query redacts estimates (rewritten statements, governed links).
+  const gate = input.forceRollback ? undefined : costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
   let outcome: RunOutcome;
   try {
     outcome = await runStatement(await services.poolFor(link), {
