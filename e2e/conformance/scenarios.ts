@@ -28,6 +28,10 @@ export const SCENARIOS: ScenarioSpec[] = [
   { scenario: "sep-2164-resource-not-found", versions: ["2026-07-28"], why: "an unknown resource is -32602 with data.uri, never empty contents (same answer as a hidden table)" },
   { scenario: "server-sse-multiple-streams", versions: ["2026-07-28", "2025-11-25"], why: "concurrent POST streams from one client" },
   { scenario: "server-session-lifecycle", versions: ["2025-11-25", "2025-06-18", "2025-03-26"], why: "what a DELETE of a (stateless) session id means afterwards" },
+  // The gateway answers input_required (approval "confirm") on tools/call only; this is the one MRTR
+  // scenario that needs none of the suite's fixture tools. The confirmation itself is tested with real
+  // clients in apps/gateway/test/confirm-*.int.test.ts.
+  { scenario: "input-required-result-unsupported-methods", versions: ["2026-07-28"], why: "input_required only on the methods that may carry it (tools/call), never on lists" },
 ];
 
 /** Scenarios not run, and why (printed in the summary so the choice is visible, not silent). */
@@ -36,8 +40,11 @@ export const NOT_APPLICABLE: { scenarios: string[]; reason: string }[] = [
   { scenarios: ["prompts-list", "prompts-get-simple", "prompts-get-with-args", "prompts-get-embedded-resource", "prompts-get-with-image"], reason: "the gateway offers no prompts" },
   { scenarios: ["resources-read-binary", "resources-subscribe", "resources-unsubscribe"], reason: "no binary resources; resources are offered without subscribe" },
   { scenarios: ["logging-set-level", "completion-complete"], reason: "no logging or completions capability" },
-  { scenarios: ["elicitation-sep1034-defaults", "elicitation-sep1330-enums"], reason: "the gateway never elicits" },
+  { scenarios: ["elicitation-sep1034-defaults", "elicitation-sep1330-enums"], reason: "call the suite's fixture tools; the gateway elicits only to confirm a write on an approval \"confirm\" table (apps/gateway/test/confirm-*.int.test.ts)" },
   { scenarios: ["http-custom-header-server-validation"], reason: "applies only to tools with x-mcp-header parameters; the gateway declares none" },
-  { scenarios: ["input-required-result-*"], reason: "no input-required (MRTR) flows" },
+  {
+    scenarios: ["input-required-result-* (all but unsupported-methods)"],
+    reason: "call the suite's fixture tools (test_input_required_result_*); the gateway's own round trip (approval confirm) is tested with the v2 client in apps/gateway/test/confirm-modern.int.test.ts",
+  },
   { scenarios: ["tasks-*", "sep-2640-skills-*"], reason: "extensions the gateway does not implement" },
 ];
