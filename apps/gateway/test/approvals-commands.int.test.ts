@@ -74,6 +74,14 @@ describe("commands without a row preview", () => {
     expect(p.preview.before.map((r: unknown[]) => r[1])).not.toContain("all");
     expect((await target.query("SELECT count(*)::int AS n FROM scratch WHERE v = 'all'")).rows[0].n).toBe(0);
   });
+  it("a writing CTE under a SELECT: pending, no row count taken from the SELECT's rows, nothing removed", async () => {
+    const before = await scratchRows();
+    const p = await run("WITH d AS (DELETE FROM scratch WHERE id <= 3 RETURNING id) SELECT count(*) FROM d");
+    expect(p.status).toBe("pending_approval");
+    expect(p.preview).toMatchObject({ command: "DELETE", table: "public.scratch", affected: null, before: [], after: [] });
+    expect(p.preview.notes.join(" ")).toMatch(/only a single INSERT, UPDATE or DELETE has a row preview/);
+    expect(await scratchRows()).toBe(before);
+  });
 });
 
 describe("the Playground", () => {

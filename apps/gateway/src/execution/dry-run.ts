@@ -14,7 +14,7 @@ export type DryRunResult =
 
 const SAMPLE_ROWS = 5;
 
-type Step = { kind: "ok"; outcome: RunOutcome } | { kind: "refused"; reason: string } | { kind: "failed"; error: string; refusal?: GateRefusal; fatal?: boolean };
+type Step = { kind: "ok"; outcome: RunOutcome; writeCheck: boolean } | { kind: "refused"; reason: string } | { kind: "failed"; error: string; refusal?: GateRefusal; fatal?: boolean };
 
 interface Run {
   services: Services;
@@ -68,7 +68,7 @@ async function checkedStep(run: Run, sql: string, values: (string | Buffer | nul
     // Positions point into our preview text, not the caller's: left out for our statements.
     return { kind: "failed", error: attribute || describeDatabaseError(outcome.error, sql, 0, run.hides, ctx.signal?.aborted === true, ours || verdict.rewrite !== undefined) };
   }
-  return { kind: "ok", outcome };
+  return { kind: "ok", outcome, writeCheck: verdict.rewrite?.writeCheck === true };
 }
 
 /** The rows an UPDATE would change, as they are now: their keys re-read through a checked SELECT. */
@@ -104,9 +104,13 @@ async function planOf(services: Services, ctx: CallContext, sql: string, params:
   }
 }
 
+function writtenTables(verdict: Verdict): string[] {
+  return verdict.writes.map((w) => w.table).filter((t): t is string => t !== null);
+}
+
 /** The table a single-target statement writes (policy's write effects), for commands without RETURNING. */
 function writtenTable(verdict: Verdict): { table: string | null; command: string | null } {
-  const writes = (verdict as Verdict & { writes?: { table: string | null; command: string }[] }).writes ?? [];
+  const writes = verdict.writes;
   const tables = [...new Set(writes.map((w) => w.table))];
   return { table: tables.length === 1 ? tables[0]! : null, command: writes.length ? writes[0]!.command : null };
 }
@@ -191,7 +195,12 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
       return { ok: false, code: main.fatal ? "target_unavailable" : "statement_error", error: main.error, ...(main.refusal ? { refusal: main.refusal } : {}) };
     }
     if (main.kind === "refused") return { ok: false, code: "statement_error", error: main.reason };
-    if (preview.affected === null && /^(INSERT|UPDATE|DELETE|MERGE|SELECT)$/.test(main.outcome.command ?? "")) preview.affected = main.outcome.commandRowCount;
+    // A checked write answers as SELECT, one row per written row; a caller's own SELECT (a writing CTE
+    // under it) counts its result rows, not the writes: no count then.
+    const counted = /^(INSERT|UPDATE|DELETE|MERGE)$/.test(main.outcome.command ?? "") || (main.writeCheck && main.outcome.command === "SELECT");
+    if (preview.affected === null && counted) preview.affected = main.outcome.commandRowCount;
+    const others = [...new Set(writtenTables(input.verdict))].filter((t) => t !== preview.table);
+    if (others.length) notes.push(`The statement also writes ${others.join(", ")}; the count and rows shown are ${preview.table ?? "the statement's own"} only.`);
     if (/^(INSERT|UPDATE|DELETE|MERGE)$/.test(preview.command)) {
       if (performance.now() > deadline) notes.push("The plan is not shown: the dry run reached the link's statement timeout.");
       else preview.plan = await planOf(services, ctx, input.sql, input.params);
