@@ -49,7 +49,7 @@ export function pendingMessage(request: { id: string; kind: "approval" | "confir
  * answer pending. A statement that fails in the dry run is not stored: the call fails as the write would.
  */
 export async function requestDecision(services: Services, ctx: CallContext, args: SqlArgs, verdict: Verdict, requirement: ApprovalRequirement): Promise<CallOutcome> {
-  const base = auditBase(args.sql, verdict);
+  const base = auditBase(args.sql, verdict, ctx.link);
   const dry = await dryRunWrite(services, ctx, { sql: args.sql, params: args.params, verdict });
   if (!dry.ok) {
     if (dry.refusal) {
@@ -111,7 +111,7 @@ function refuse(ctx: CallContext, args: SqlArgs, id: string, ruleId: Refusable, 
   return {
     kind: "refused",
     refusal: { ruleId, reason, allows: linkAllowance(ctx.link) },
-    audit: { ...(verdict ? auditBase(args.sql, verdict) : { sql: args.sql }), verdict: "blocked", ruleId, reason, writeRequestId: id },
+    audit: { ...(verdict ? auditBase(args.sql, verdict, ctx.link) : { sql: args.sql }), verdict: "blocked", ruleId, reason, writeRequestId: id },
   };
 }
 
@@ -184,7 +184,7 @@ export async function executeApproved(services: Services, ctx: CallContext, args
       outcome = {
         kind: "ok",
         data: result.data,
-        audit: { ...auditBase(args.sql, execution.verdict), verdict: "allowed", wrote: !execution.verdict.readOnly, rows: result.rows, bytes: result.bytes },
+        audit: { ...auditBase(args.sql, execution.verdict, ctx.link), verdict: "allowed", wrote: !execution.verdict.readOnly, rows: result.rows, bytes: result.bytes },
       };
     }
   }
