@@ -129,12 +129,16 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     }),
     QUEUES.housekeeping,
   );
-  const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.EMAIL_FROM, logger });
+  // Notifications get a small pool of their own: a burst of deliveries (each waits on a webhook or an
+  // SMTP server between its queries) never queues the audit writers behind it.
+  const notifyPool = new pg.Pool({ connectionString: env.DATABASE_URL, max: 4, application_name: "portcullis-worker-notify" });
+  notifyPool.on("error", (error) => logger.warn({ err: error.message }, "idle database connection lost"));
+  const mailer = createMailer({ smtpUrl: env.SMTP_URL, from: env.EMAIL_FROM, logger, maxConnections: env.NOTIFY_CONCURRENCY });
   const notificationsWorker = withEvents(
     new Worker(
       QUEUES.notifications,
       notificationsProcessor({
-        pool,
+        pool: notifyPool,
         keyring,
         mailer,
         metrics,
@@ -151,7 +155,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
   const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker];
 
   // The notification outbox is polled (every NOTIFY_POLL_MS, at most 2 s); a pass drains full batches.
-  const fanOutDeps = { pool, queue: queues.notifications, metrics, logger, keyring, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
+  const fanOutDeps = { pool: notifyPool, queue: queues.notifications, metrics, logger, keyring, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
   let fanningOut: Promise<void> | undefined;
   const fanOut = () => {
     fanningOut ??= (async () => {
@@ -166,7 +170,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
   let approvalSweeping: Promise<void> | undefined;
   const approvalSweep = () => {
     approvalSweeping ??= (async () => {
-      await sweepApprovals({ pool, metrics, logger }).catch((error) => logger.warn({ err: (error as Error).message }, "approval expiry sweep failed"));
+      await sweepApprovals({ pool: notifyPool, metrics, logger }).catch((error) => logger.warn({ err: (error as Error).message }, "approval expiry sweep failed"));
       await requeueLostDeliveries(fanOutDeps, options.notifyRequeueAfterMs).catch((error) =>
         logger.debug({ err: (error as Error).message }, "re-enqueue of lost notification deliveries failed"),
       );
@@ -245,7 +249,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
         mailer.close();
         await queues.close();
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-        await pool.end();
+        await Promise.all([pool.end(), notifyPool.end()]);
         redis.disconnect();
         logger.info("worker stopped");
       })();

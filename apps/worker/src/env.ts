@@ -58,8 +58,8 @@ export const workerEnvSchema = z
     /** First retry delay of a failed delivery (ms); it doubles on each of the 6 attempts. */
     NOTIFY_RETRY_BASE_MS: int(2000, 10),
     NOTIFY_WEBHOOK_TIMEOUT_MS: int(10_000, 100),
-    /** Parallel deliveries per worker. */
-    NOTIFY_CONCURRENCY: int(4, 1),
+    /** Parallel deliveries per worker (each mostly waits on a receiver; they share 4 database connections). */
+    NOTIFY_CONCURRENCY: int(8, 1),
     /** Webhooks to private, loopback and link-local addresses: refused unless 1 (tests, closed networks). */
     PORTCULLIS_WEBHOOK_ALLOW_PRIVATE: z
       .enum(["", "0", "1", "true", "false"])

@@ -23,7 +23,7 @@ export function isPermanentMailError(error: unknown): boolean {
  * Through SMTP_URL when set. Without it (a laptop, a first try) the message is printed to the worker's
  * log, as the dashboard does for invitations, so nobody is stuck waiting for a mail server.
  */
-export function createMailer(options: { smtpUrl: string | undefined; from: string; logger: Logger; timeoutMs?: number }): Mailer {
+export function createMailer(options: { smtpUrl: string | undefined; from: string; logger: Logger; timeoutMs?: number; maxConnections?: number }): Mailer {
   let transport: Transporter | undefined;
   return {
     async send(mail) {
@@ -37,7 +37,15 @@ export function createMailer(options: { smtpUrl: string | undefined; from: strin
         return { delivered: "log" };
       }
       const timeout = options.timeoutMs ?? 10_000;
-      transport ??= nodemailer.createTransport({ url: options.smtpUrl, connectionTimeout: timeout, greetingTimeout: timeout, socketTimeout: timeout });
+      // Pooled: a burst of approvals reuses a few SMTP sessions instead of a handshake per message.
+      transport ??= nodemailer.createTransport({
+        pool: true,
+        maxConnections: options.maxConnections ?? 4,
+        url: options.smtpUrl,
+        connectionTimeout: timeout,
+        greetingTimeout: timeout,
+        socketTimeout: timeout,
+      });
       await transport.sendMail({ from: options.from, to: mail.to, subject, text: mail.text });
       return { delivered: "smtp" };
     },

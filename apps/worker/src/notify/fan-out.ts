@@ -72,6 +72,9 @@ const KNOWN_EVENTS: ReadonlySet<string> = new Set(NOTIFICATION_EVENTS);
  */
 export async function fanOutOnce(deps: FanOutDeps): Promise<number> {
   const batch = deps.batch ?? 50;
+  // The usual poll finds nothing: one indexed probe (the partial index on unprocessed rows), no transaction.
+  const probe = await deps.pool.query(`SELECT 1 FROM notification_outbox WHERE processed_at IS NULL LIMIT 1`);
+  if (probe.rows.length === 0) return 0;
   const client = await deps.pool.connect();
   // D's notificationTargets and recordDelivery issue single statements through queryOf (no transaction
   // of their own), so on this connection they run inside the claim's transaction.
