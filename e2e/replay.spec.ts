@@ -45,7 +45,7 @@ test("replay a draft against a link's audited calls: would become blocked, appro
   await page.waitForURL(/\/connections$/);
   await page.goto(webUrl(`/t/${slug}/links/new`));
   await page.getByLabel("Link name").fill("replay-desk");
-  await page.getByLabel("Access to public.playlist").selectOption("write");
+  await page.getByLabel("Access to public.playlist", { exact: true }).selectOption("write");
   await page.getByRole("button", { name: "Create link" }).click();
   await page.waitForURL(/\/links\/[0-9a-f-]{36}$/);
   const linkPath = new URL(page.url()).pathname;
@@ -73,7 +73,7 @@ test("replay a draft against a link's audited calls: would become blocked, appro
 
   // ── The draft: artist hidden; replay the week ──────────────────────────────────────────────────
   await page.goto(webUrl(`${linkPath}?tab=scope`));
-  await page.getByLabel("Access to public.artist").selectOption("none");
+  await page.getByLabel("Access to public.artist", { exact: true }).selectOption("none");
   await expect(page.getByRole("button", { name: "Save scope" })).toBeVisible();
   await page.getByRole("button", { name: "Replay last 7 days" }).click();
   const result = page.getByTestId("replay-result");
