@@ -178,6 +178,39 @@ test("an access request reaches the approvers, with the table, access and minute
   expect(mails.flatMap((m) => m.to).sort()).toEqual([team.users.owner.email, team.users.admin.email, team.users.approver.email].sort());
 });
 
+test("a delivery already recorded for the event (a pass that died before marking its outbox row) is reused, not sent twice", async () => {
+  const team = await seedTeam(fixture.pool);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/again`, "portcullis", false);
+  const client = await fixture.pool.connect();
+  let grantId: string;
+  let existing: string;
+  try {
+    // One transaction, so the worker sees the grant, the earlier pass's delivery and the unprocessed row together.
+    await client.query("BEGIN");
+    grantId = (
+      await client.query(
+        `INSERT INTO access_grants (team_id, link_id, user_id, table_key, access, minutes, reason, requested_via, request_expires_at)
+         VALUES ($1, $2, $3, 'public.invoice', 'read', 10, 'audit', 'tool', now() + interval '1 hour') RETURNING id`,
+        [team.teamId, team.linkId, team.users.requester.id],
+      )
+    ).rows[0].id;
+    existing = (
+      await client.query(
+        `INSERT INTO notification_deliveries (team_id, event, subject_id, channel, target) VALUES ($1, 'access_grant.requested', $2, 'webhook', $3) RETURNING id::text`,
+        [team.teamId, grantId, `${receiver.base}/…`],
+      )
+    ).rows[0].id;
+    await client.query(`INSERT INTO notification_outbox (team_id, event, subject_id) VALUES ($1, 'access_grant.requested', $2)`, [team.teamId, grantId]);
+    await client.query("COMMIT");
+  } finally {
+    client.release();
+  }
+  await waitFor(async () => (await deliveries(fixture.pool, grantId)).every((d) => d.status === "delivered") && receiver.at("/again").length === 1, 15_000, "the delivery");
+  await new Promise((r) => setTimeout(r, 500));
+  expect(receiver.at("/again").map((p) => p.headers["portcullis-delivery"])).toEqual([existing]);
+  expect(await deliveries(fixture.pool, grantId)).toEqual([expect.objectContaining({ id: existing, channel: "webhook", status: "delivered", attempts: 1 })]);
+});
+
 test("two workers draining the same outbox: every delivery happens exactly once", async () => {
   const team = await seedTeam(fixture.pool);
   await setWebhook(fixture.pool, team.teamId, `${receiver.base}/twice`, "portcullis");
