@@ -2,6 +2,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ElicitRequestSchema, type ElicitResult } from "@modelcontextprotocol/sdk/types.js";
 import { decideWriteRequest } from "@portcullis/db/operations";
+import { testRedisUrl } from "@portcullis/db/testing";
+import { createRedis } from "@portcullis/jobs";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { rawPost, waitFor } from "./fixtures.js";
 import { BUMP, bumps, chainOf, confirmWorld, requestsOf, writeRequestRow, type ConfirmWorld } from "./confirm-support.js";
@@ -103,6 +105,47 @@ describe("1.x SDK client with elicitation (2025-11-25)", () => {
     await client.close();
     expect(await bumps(w.world, 13)).toBe(before);
     expect((await writeRequestRow(w.world, request!.id))!.status).toBe("rejected");
+  });
+});
+
+describe("a question nobody answers", () => {
+  test("the client leaves while asked: its waiter is dropped everywhere, nothing ran, the request stays pending for the dashboard", async () => {
+    const before = await bumps(w.world, 15);
+    const base = { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${w.link.key}` };
+    const init = await fetch(w.link.url, {
+      method: "POST",
+      headers: base,
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: { elicitation: {} }, clientInfo: { name: "raw-2025", version: "1" } } }),
+    });
+    const session = init.headers.get("mcp-session-id")!;
+    await init.text();
+    const controller = new AbortController();
+    const call = await fetch(w.link.url, {
+      method: "POST",
+      signal: controller.signal,
+      headers: { ...base, "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 2, method: "tools/call", params: { name: "execute_sql", arguments: { sql: BUMP, params: [15] } } }),
+    });
+    expect(call.headers.get("content-type")).toMatch(/text\/event-stream/);
+    // Read the stream up to the question, then go away.
+    const reader = call.body!.getReader();
+    let text = "";
+    while (!text.includes("elicitation/create")) text += new TextDecoder().decode((await reader.read()).value);
+    const question = JSON.parse(/data: (.*)/.exec(text)![1]!) as { id: string; params: { message: string } };
+    expect(question.params.message).toMatch(/^Update 1 row in public\.genre\? /);
+    const redis = createRedis(testRedisUrl(), "subscriber");
+    try {
+      expect(await redis.exists(`portcullis:confirm:wait:${question.id}`)).toBe(1);
+      controller.abort();
+      await waitFor(() => redis.exists(`portcullis:confirm:wait:${question.id}`), (n) => n === 0);
+    } finally {
+      redis.disconnect();
+    }
+    // An answer arriving afterwards finds nothing to answer.
+    const late = await rawPost(secondUrl, { jsonrpc: "2.0", id: question.id, result: { action: "accept", content: { confirm: true } } }, { authorization: `Bearer ${w.link.key}`, "mcp-protocol-version": "2025-11-25" });
+    expect(late.status).toBe(404);
+    expect(await bumps(w.world, 15)).toBe(before);
+    expect((await requestsOf(w.world, w.link.linkId))[0]!.status).toBe("pending");
   });
 });
 

@@ -16,6 +16,7 @@ import { authRefusal, edgeRefusal, insufficientScopeRefusal, sendRefusal, type H
 import { SseReply, acceptable, sendReply, statusOf, wantsSse, type Era } from "./respond.js";
 
 const SESSION_HEADER = "mcp-session-id";
+const HEARTBEAT_MS = 15_000;
 
 interface Caller {
   principal: Principal;
@@ -285,9 +286,15 @@ async function dispatch(
       const timeoutMs = Math.max(0, Math.min(expiresAtMs - Date.now(), CONFIRM_WINDOW_MS));
       const waiter = broker.wait(owner, timeoutMs, signal);
       await waiter.registered;
-      sse ??= new SseReply(res, headers);
-      sse.write({ jsonrpc: "2.0", id: waiter.id, method: "elicitation/create", params } as JSONRPCMessage);
-      return waiter.result;
+      const stream = (sse ??= new SseReply(res, headers));
+      stream.write({ jsonrpc: "2.0", id: waiter.id, method: "elicitation/create", params } as JSONRPCMessage);
+      // A person may take minutes: proxies that cut idle streams see a comment every 15 s.
+      const heartbeat = setInterval(() => stream.comment("waiting for the confirmation"), HEARTBEAT_MS);
+      try {
+        return await waiter.result;
+      } finally {
+        clearInterval(heartbeat);
+      }
     };
   }
   const inFlight = requests.map((m): { response: Promise<JSONRPCMessage>; cancel(): void } => {

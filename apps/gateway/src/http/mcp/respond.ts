@@ -51,6 +51,12 @@ export class SseReply {
     this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
   };
 
+  /** An SSE comment: keeps an idle stream (a question waiting for a person) open through proxies; clients ignore it. */
+  comment(text: string): void {
+    if (!this.opened || this.res.writableEnded || this.res.destroyed) return;
+    this.res.write(`: ${text.replace(/[\r\n]/g, " ")}\n\n`);
+  }
+
   end(): void {
     if (!this.opened) {
       this.opened = true;
