@@ -121,6 +121,22 @@ test("a 400 fails at once: one attempt, no retry", async () => {
   expect((await deliveries(fixture.pool, request.id)).filter((d) => d.channel === "email")).toEqual([]);
 });
 
+test("a receiver that keeps failing with 503 is tried 6 times, then the delivery is failed with its last answer", async () => {
+  const team = await seedTeam(fixture.pool);
+  receiver.script("/down", [503]);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/down`, "portcullis", false);
+  const request = await askApproval(fixture.pool, team);
+  const webhook = await waitFor(
+    async () => (await deliveries(fixture.pool, request.id)).find((d) => d.channel === "webhook" && d.status !== "pending"),
+    20_000,
+    "the delivery to give up",
+  );
+  expect(webhook).toMatchObject({ status: "failed", attempts: 6, response_status: 503 });
+  expect(webhook.last_error).toContain("HTTP 503");
+  await new Promise((r) => setTimeout(r, 1000));
+  expect(receiver.at("/down")).toHaveLength(6);
+});
+
 test("Slack format: { text, blocks } with the SQL in a code block and a link to the dashboard, never the parameters; the decision reaches the requester", async () => {
   const team = await seedTeam(fixture.pool);
   receiver.script("/slack", [200]);
