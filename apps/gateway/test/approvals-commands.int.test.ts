@@ -1,7 +1,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decideWriteRequest } from "@portcullis/db/operations";
-import { GatewayWorld, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, waitFor, type LinkFixture } from "./fixtures.js";
 import { mcpRequest } from "./mcp-wire.js";
 
 /**
@@ -81,6 +81,32 @@ describe("commands without a row preview", () => {
     expect(p.preview).toMatchObject({ command: "DELETE", table: "public.scratch", affected: null, before: [], after: [] });
     expect(p.preview.notes.join(" ")).toMatch(/only a single INSERT, UPDATE or DELETE has a row preview/);
     expect(await scratchRows()).toBe(before);
+  });
+});
+
+describe("a confirmation", () => {
+  it("confirmed by its requester it runs; once the link requires a lead's approval instead, the confirmation no longer suffices", async () => {
+    const confirmScope = (approval: string) => ({ access: "read", tables: { playlist: { access: "write", approval } }, limits: { maxRows: 100, statementTimeoutMs: 5000 } });
+    const own = await world.addLink(confirmScope("confirm"), undefined, gatewayUrl);
+    const exec = async (sql: string, requestId?: string) =>
+      (await mcpRequest(own.url, own.key, "2026-07-28", "tools/call", { name: "execute_sql", arguments: { sql, ...(requestId ? { requestId } : {}) } })).json.result.structuredContent;
+    const confirm = (id: string) => decideWriteRequest(world.prisma, { teamId: world.teamId, id, deciderId: world.userId, decision: "approve", via: "dashboard" });
+    const names = async () => (await target.query("SELECT name FROM playlist WHERE playlist_id IN (1, 2) ORDER BY playlist_id")).rows.map((r) => r.name as string);
+    const first = await exec("UPDATE playlist SET name = name || ' (c)' WHERE playlist_id = 1");
+    expect(first).toMatchObject({ status: "pending_approval", kind: "confirm" });
+    expect(first.message).toMatch(/You \(the caller\) must confirm/);
+    await confirm(first.requestId);
+    const start = await names();
+    expect(await exec("UPDATE playlist SET name = name || ' (c)' WHERE playlist_id = 1", first.requestId)).toMatchObject({ status: "ok", affected: 1 });
+    expect((await names())[0]).toBe(`${start[0]} (c)`);
+    const second = await exec("UPDATE playlist SET name = name || ' (c)' WHERE playlist_id = 2");
+    await confirm(second.requestId);
+    await meta.query("UPDATE links SET scope = $2 WHERE id = $1", [own.linkId, JSON.stringify(confirmScope("writes"))]);
+    await waitFor(async () => (await exec("UPDATE playlist SET name = name WHERE playlist_id = -1")).kind, (k) => k === "approval", 3_000, 50);
+    const refused = await exec("UPDATE playlist SET name = name || ' (c)' WHERE playlist_id = 2", second.requestId);
+    expect(refused.refusal.ruleId).toBe("write_request_not_approved");
+    expect(refused.refusal.reason).toMatch(/now requires a lead's approval/);
+    expect((await names())[1]).toBe(start[1]);
   });
 });
 

@@ -4,7 +4,7 @@ import { DEFAULT_APPROVAL_EXPIRY_MINUTES, type ApprovalRequirement, type Verdict
 import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
 import { executeChecked } from "../execution/execute-checked.js";
-import { approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
+import { approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
 import type { Services } from "../services.js";
 import type { CallOutcome, WritePreview } from "./call-outcome.js";
 import { linkAllowance } from "./link-allowance.js";
@@ -168,6 +168,10 @@ export async function executeApproved(services: Services, ctx: CallContext, args
   // A token whose scopes no longer cover it steps up first; the request stays approved.
   const scopeRefusal = verdict.allowed && ctx.principal.grantedScopes !== null ? insufficientScope(ctx, verdict.classes) : null;
   if (scopeRefusal) return refusedOrFailed({ verdict, refusal: scopeRefusal }, args.sql, ctx)!;
+  // A confirmation the caller gave themselves does not stand in for a lead's approval the link has
+  // required since: the request stays as it is, and the caller asks again.
+  if (verdict.allowed && request.kind === "confirm" && approvalNeeded(verdict, ctx)?.kind === "approval")
+    return refuse(ctx, args, id, "write_request_not_approved", `This link now requires a lead's approval for this write; your confirmation of request ${id} does not replace it. Run execute_sql without requestId to ask for the approval.`, verdict);
   const claim = await claimWriteRequest(services.metadata, binding);
   if (!claim.ok) return claim.request ? stateRefusal(ctx, args, claim.request, claim.code) : refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
   const eventId = randomUUID();
