@@ -30,6 +30,21 @@ function escapeNames(summary: string, scope: Scope): string {
     .join("\n");
 }
 
+function costLimitsOf(scope: Scope): { maxEstimatedCost?: number; maxEstimatedRows?: number } {
+  const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
+  return { ...(maxEstimatedCost !== undefined ? { maxEstimatedCost } : {}), ...(maxEstimatedRows !== undefined ? { maxEstimatedRows } : {}) };
+}
+
+/** The cost gate in words: what a read may be estimated at before it is refused without running. */
+function costLimitLines(scope: Scope): string[] {
+  const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
+  const parts = [
+    ...(maxEstimatedCost !== undefined ? [`an estimated cost above ${maxEstimatedCost.toLocaleString("en-US")} (EXPLAIN's Total Cost)`] : []),
+    ...(maxEstimatedRows !== undefined ? [`more than ${maxEstimatedRows.toLocaleString("en-US")} estimated rows (EXPLAIN's Plan Rows)`] : []),
+  ];
+  return parts.length ? [`Reads with ${parts.join(" or ")} are refused before they run; narrow such queries (WHERE, joins on keys, LIMIT).`] : [];
+}
+
 const output = z.object({
   allows: linkAllowanceSchema,
   maxResultBytes: z.number().int().describe("Results are also cut at this many bytes per call"),
@@ -47,6 +62,9 @@ const output = z.object({
   maskedColumns: z
     .array(z.object({ table: z.string(), column: z.string(), mask: z.enum(MASK_KINDS), description: z.string() }))
     .describe("Columns whose values come back masked; filters, joins and GROUP BY on them operate on the masked value"),
+  costLimits: z
+    .object({ maxEstimatedCost: z.number().optional(), maxEstimatedRows: z.number().optional() })
+    .describe("Reads whose planner estimate (EXPLAIN's Total Cost / Plan Rows of the top node) exceeds these are refused before they run; {} when none"),
   grants: z
     .array(z.object({ grantId: z.string(), table: z.string(), access: z.enum(["read", "write", "admin"]), until: z.string().describe("ISO 8601; the grant ends exactly then") }))
     .describe("Time-boxed access granted to this caller (request_access), in force now and already included in `allows`"),
@@ -88,6 +106,7 @@ export const getPermissionsTool: TypedTool<typeof input> = {
       escapeNames(describeScope(ctx.link.scope, catalog), ctx.link.scope),
       ...grants.map((g) => escapeUnsafe(`Granted to you for a while: ${g.access} on ${g.table} until ${g.until} (already included above).`)),
       ...pendingRequests.map((r) => escapeUnsafe(`Waiting for an approver: ${r.access} on ${r.table} for ${r.minutes} minutes (request ${r.grantId}, expires ${r.requestExpiresAt}).`)),
+      ...costLimitLines(ctx.link.scope),
       `Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`,
       "One statement per call. Reads run in a read-only transaction.",
     ].join("\n");
@@ -99,6 +118,7 @@ export const getPermissionsTool: TypedTool<typeof input> = {
         summary,
         rowFilters: governance.rowFilters,
         maskedColumns: governance.maskedColumns.map(({ table, column, mask, description }) => ({ table, column, mask, description })),
+        costLimits: costLimitsOf(ctx.link.scope),
         grants,
         pendingRequests,
       },
