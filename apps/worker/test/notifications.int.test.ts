@@ -137,6 +137,25 @@ test("a receiver that keeps failing with 503 is tried 6 times, then the delivery
   expect(receiver.at("/down")).toHaveLength(6);
 });
 
+test("e-mail: a mailbox the server refuses (550) fails at once; a 451 is retried until the server takes it", async () => {
+  const team = await seedTeam(fixture.pool);
+  smtp.refuse.set(team.users.owner.email, 550);
+  smtp.refuse.set(team.users.admin.email, 451);
+  setTimeout(() => smtp.refuse.delete(team.users.admin.email), 400);
+  const request = await askApproval(fixture.pool, team);
+  const rows = await waitFor(async () => {
+    const all = await deliveries(fixture.pool, request.id);
+    return all.length === 3 && all.every((d) => d.status !== "pending") && all;
+  }, 20_000, "the e-mails to settle");
+  const by = (email: string) => rows.find((d) => d.target === email)!;
+  expect(by(team.users.owner.email)).toMatchObject({ status: "failed", attempts: 1, response_status: 550 });
+  expect(by(team.users.admin.email)).toMatchObject({ status: "delivered" });
+  expect(by(team.users.admin.email).attempts).toBeGreaterThan(1);
+  expect(by(team.users.approver.email)).toMatchObject({ status: "delivered", attempts: 1 });
+  expect(smtp.mails.some((m) => m.to.includes(team.users.owner.email))).toBe(false);
+  expect(smtp.mails.filter((m) => m.to.includes(team.users.admin.email))).toHaveLength(1);
+});
+
 test("Slack format: { text, blocks } with the SQL in a code block and a link to the dashboard, never the parameters; the decision reaches the requester", async () => {
   const team = await seedTeam(fixture.pool);
   receiver.script("/slack", [200]);

@@ -67,10 +67,17 @@ function decode(raw: string): { subject: string; text: string } {
 /** A real SMTP server (smtp-server) that keeps what it is sent. */
 export async function startSmtpSink() {
   const mails: ReceivedMail[] = [];
+  /** Recipients refused with an SMTP code: 550 (no such mailbox, final) or 451 (try later). */
+  const refuse = new Map<string, number>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
+    onRcptTo(address, _session, callback) {
+      const code = refuse.get(address.address);
+      if (code) return callback(Object.assign(new Error(code >= 500 ? "no such mailbox" : "try again later"), { responseCode: code }));
+      callback();
+    },
     onData(stream, session, callback) {
       const chunks: Buffer[] = [];
       stream.on("data", (c: Buffer) => chunks.push(c));
@@ -84,7 +91,7 @@ export async function startSmtpSink() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, mails, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: `smtp://127.0.0.1:${port}`, mails, refuse, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 export interface SeededTeam {
