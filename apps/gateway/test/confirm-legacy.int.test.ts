@@ -108,6 +108,26 @@ describe("1.x SDK client with elicitation (2025-11-25)", () => {
   });
 });
 
+describe("v2 client on its default 2025 handshake, with elicitation", () => {
+  test("is asked on the call's stream and its yes runs the write once", async () => {
+    const before = await bumps(w.world, 16);
+    const v2 = await import("@modelcontextprotocol/client");
+    const client = new v2.Client({ name: "v2-default-confirm", version: "2.4.0" }, { capabilities: { elicitation: { form: {} } } });
+    const asked: string[] = [];
+    client.setRequestHandler("elicitation/create", async (request) => {
+      asked.push((request.params as { message: string }).message);
+      return { action: "accept", content: { confirm: true } };
+    });
+    await client.connect(new v2.StreamableHTTPClientTransport(new URL(w.link.url), { fetch: answersElsewhere, requestInit: { headers: { authorization: `Bearer ${w.link.key}` } } }));
+    expect(client.getProtocolEra()).toBe("legacy");
+    const result = await client.callTool({ name: "execute_sql", arguments: { sql: BUMP, params: [16] } });
+    expect(result.structuredContent).toMatchObject({ status: "ok", affected: 1 });
+    expect(asked).toHaveLength(1);
+    expect(await bumps(w.world, 16)).toBe(before + 1);
+    await client.close();
+  });
+});
+
 describe("a question nobody answers", () => {
   test("the client leaves while asked: its waiter is dropped everywhere, nothing ran, the request stays pending for the dashboard", async () => {
     const before = await bumps(w.world, 15);
