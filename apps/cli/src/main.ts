@@ -8,6 +8,8 @@ import { registerAuditCommands } from "./commands/audit.js";
 import { registerSecretsCommands } from "./commands/secrets.js";
 import { registerIdpCommands } from "./commands/idp.js";
 import { registerMemberCommands } from "./commands/member.js";
+import { registerApprovalCommands } from "./commands/approvals.js";
+import { registerAccessCommands } from "./commands/access.js";
 import { closeDb } from "./context.js";
 import { loadLocalEnv } from "./env.js";
 
@@ -30,6 +32,8 @@ registerAuditCommands(program);
 registerSecretsCommands(program);
 registerIdpCommands(program);
 registerMemberCommands(program);
+registerApprovalCommands(program);
+registerAccessCommands(program);
 
 try {
   await program.parseAsync(process.argv);

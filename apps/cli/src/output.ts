@@ -14,9 +14,14 @@ function jsonReplacer(_key: string, value: unknown): unknown {
   return typeof value === "bigint" ? value.toString() : value;
 }
 
-/** Exit codes: 1 bad input / not found / conflict, 2 usage (commander), 3 unavailable, 70 internal. */
+/** The issue-15 decisions' typed refusals (already_decided, not_approver, …): known outcomes, exit 1. */
+function decisionError(error: unknown): error is Error & { code: string } {
+  return error instanceof Error && (error.name === "WriteRequestDecisionError" || error.name === "AccessGrantError") && typeof (error as { code?: unknown }).code === "string";
+}
+
+/** Exit codes: 1 bad input / not found / conflict / refused decision, 2 usage (commander), 3 unavailable, 70 internal. */
 export function fail(options: OutputOptions, error: unknown): never {
-  const known = isPortcullisError(error);
+  const known = isPortcullisError(error) || decisionError(error);
   const code = known ? error.code : "internal";
   const message = known ? error.message : `unexpected error: ${(error as Error)?.message ?? String(error)}`;
   if (options.json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);

@@ -1,36 +1,11 @@
-import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import { createLink, findTeam } from "@portcullis/db/operations";
-import { PortcullisError } from "@portcullis/db/errors";
-import type { Prisma } from "@portcullis/db/client";
 import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
+import { registerLinkReviewCommands } from "./link-review.js";
 import { findConnection } from "./resolve.js";
-
-async function readScope(file: string): Promise<Prisma.InputJsonValue> {
-  let raw: string;
-  try {
-    raw = await readFile(file, "utf8");
-  } catch {
-    throw new PortcullisError("invalid_input", `cannot read scope file ${file}`);
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(raw);
-  } catch (error) {
-    throw new PortcullisError("invalid_input", `scope file ${file} is not valid JSON: ${(error as Error).message}`);
-  }
-  const { parseScope } = await import("@portcullis/policy");
-  const parsed = parseScope(json);
-  if (!parsed.ok) {
-    throw new PortcullisError(
-      "invalid_input",
-      `scope file ${file} is not a valid scope:\n${parsed.errors.map((e) => `  - ${e.path || "(root)"}: ${e.message}`).join("\n")}`,
-    );
-  }
-  return parsed.scope as Prisma.InputJsonValue;
-}
+import { readScope } from "./scope-file.js";
 
 export function registerLinkCommands(program: Command): void {
   const link = program.command("link").description("manage MCP links");
@@ -73,4 +48,5 @@ export function registerLinkCommands(program: Command): void {
         fail(options, error);
       }
     });
+  registerLinkReviewCommands(link);
 }

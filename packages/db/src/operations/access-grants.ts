@@ -77,7 +77,7 @@ export async function requestAccessGrant(db: OperationsDb, input: z.input<typeof
     if (!link[0]) return new AccessGrantError("not_found", "link not found");
     if (!(await usesLink(q, v.teamId, v.linkId, v.userId))) return new AccessGrantError("not_member", "only a member who uses this link can ask for more access on it");
     // Two identical requests at once: the second waits here and then finds the first.
-    await q("SELECT pg_advisory_xact_lock(hashtextextended($1, 15))", [`${v.linkId}|${v.userId}|${v.tableKey}|${v.access}`]);
+    await q("SELECT count(*)::int AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 15))) AS l", [`${v.linkId}|${v.userId}|${v.tableKey}|${v.access}`]);
     const open = await q(
       `SELECT ${ACCESS_GRANT_COLUMNS} FROM access_grants g
        WHERE g.team_id = $1::uuid AND g.link_id = $2::uuid AND g.user_id = $3::uuid AND g.table_key = $4 AND g.access = $5

@@ -3,6 +3,7 @@ import pg from "pg";
 import type { PrismaClient, SslMode } from "../client.js";
 import { PortcullisError, isUniqueViolation } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
+import { reencryptWebhookSecrets } from "./notification-settings.js";
 import { reencryptMaskSecrets } from "./mask-secrets.js";
 import { z } from "zod";
 import { getDbEnv } from "../env.js";
@@ -380,6 +381,8 @@ export async function reencryptSecrets(prisma: PrismaClient, keyring: SecretKeyr
   }
   // The teams' hash-mask secrets are sealed with the same keys: an old key cannot go while one needs it.
   const masks = await reencryptMaskSecrets({ query: async (sql, values) => ({ rows: await prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...values) }) }, keyring);
-  const remaining = (await prisma.connection.count({ where: { secretKeyId: { not: keyring.primary.id } } })) + masks.remaining;
-  return { reencrypted: stale.length + masks.reencrypted, remaining, primaryKeyId: keyring.primary.id };
+  // And the webhook signing secrets of the teams' approval notifications (issue 15).
+  const webhooks = await reencryptWebhookSecrets(prisma, keyring);
+  const remaining = (await prisma.connection.count({ where: { secretKeyId: { not: keyring.primary.id } } })) + masks.remaining + webhooks.remaining;
+  return { reencrypted: stale.length + masks.reencrypted + webhooks.reencrypted, remaining, primaryKeyId: keyring.primary.id };
 }
