@@ -121,6 +121,10 @@ describe("tool catalog", () => {
       expect(validate({ ...pending, preview: { ...preview, affected: "3" } }), `bad preview ${mode}`).toBe(false);
     }
     for (const [mode, validate] of validators(tools.get("explain_query")!)) expect(validate(pending), `explain_query ${mode}`).toBe(false);
+    // Only links where a write needs a decision tell the model about the pending answer.
+    const approving = link({ access: "read", tables: { playlist: { access: "write", approval: "writes" } } });
+    expect(byName(toolsFor(approving)).get("execute_sql")!.description).toMatch(/pending_approval.*requestId/);
+    expect(tools.get("execute_sql")!.description).not.toMatch(/pending_approval/);
   });
 
   test("every tool's definition names match the registry", () => {
