@@ -66,6 +66,10 @@ export const RULES = {
   write_request_expired: "The write request expired before it was decided or before it ran; send the statement again for a new request.",
   write_request_used: "The write request already ran (or is running, or failed): each approved request runs at most once.",
   write_request_schema_changed: "The database schema changed since the write request was made; send the statement again for a new request and preview.",
+  access_not_grantable: "request_access: the table cannot be granted at that level on this link (already allowed, or capped by its parent table's rule); nothing was requested.",
+  admin_not_grantable: "request_access: admin access cannot be granted on this link (its connection carries read and write links only); nothing was requested.",
+  access_request_refused: "request_access: the request could not be recorded (the member lost the link); nothing was requested.",
+  member_required: "request_access: only a team member's key or OAuth token can ask for access; nothing was requested.",
 } as const;
 
 export type RuleId = keyof typeof RULES;
@@ -84,4 +88,9 @@ export const GATEWAY_RULES = [
   "write_request_expired",
   "write_request_used",
   "write_request_schema_changed",
+  // request_access (apps/gateway/src/mcp/tools/request-access.ts)
+  "access_not_grantable",
+  "admin_not_grantable",
+  "access_request_refused",
+  "member_required",
 ] as const satisfies readonly RuleId[];
