@@ -205,6 +205,9 @@ describe("executing an approved request", () => {
     const other = data(await call(links.one, m.b.keyOne, "get_write_request", { requestId: id }));
     const missing = data(await call(links.one, m.b.keyOne, "get_write_request", { requestId: randomUUID() }));
     expect(other.failure.code).toBe("not_found");
+    // The same member through another key of the link may read it (not run it); another link may not.
+    expect(data(await call(links.one, m.a.keyOneOther, "get_write_request", { requestId: id }))).toMatchObject({ status: "ok", requestStatus: "approved", sql: text, params: [11] });
+    expect(data(await call(links.two, m.a.keyTwo, "get_write_request", { requestId: id })).failure.code).toBe("not_found");
     expect(other.failure.message.replace(id, "X")).toBe(missing.failure.message.replace(/[0-9a-f-]{36}/, "X"));
     expect((await requestRow(id)).status).toBe("approved");
     expect(data(await sql(links.one, m.a.keyOne, text, [11], id)).status).toBe("ok");
