@@ -84,10 +84,6 @@ export type HousekeepingJob = z.infer<typeof housekeepingJobSchema>;
 /** Redis hash where gateways accumulate API key last-used times; the worker flushes it in batches. */
 export const LAST_USED_HASH = "portcullis:last-used:api-keys";
 
-/** Events written to notification_outbox (by the data operations) and fanned out by the worker. */
-export const NOTIFICATION_EVENTS = ["write_request.created", "write_request.decided", "access_grant.requested", "access_grant.decided"] as const;
-export type NotificationEvent = (typeof NOTIFICATION_EVENTS)[number];
-
 /** A delivery's job: the row holds the target and the attempts; the job only names it (and its team, checked). */
 export const notificationJobSchema = z.object({ deliveryId: z.string().uuid(), teamId: z.string().uuid() });
 export type NotificationJob = z.infer<typeof notificationJobSchema>;
