@@ -4,19 +4,19 @@ import { authenticateRequest } from "../../auth/authenticate-request.js";
 import { bearerToken } from "../../auth/strategy.js";
 import type { CallContext, LinkRecord, Principal, ProtocolRevision } from "../../context.js";
 import type { DispatchTransport } from "../../mcp/dispatch-transport.js";
-import { CONFIRM_WINDOW_MS, declaresFormElicitation } from "../../mcp/confirmation.js";
+import { declaresFormElicitation } from "../../mcp/confirmation.js";
 import { answerToolCall, type ConfirmOptions } from "../../mcp/tool-call.js";
 import { BodyTooLargeError, readBody } from "../body.js";
 import type { HttpDeps } from "../deps.js";
 import type { RequestMeta } from "../request-meta.js";
 import { LEGACY_VERSIONS, SUPPORTED_VERSIONS, classifyMcpPost, legacyRevision, type LegacyCall, type ModernCall } from "./classify.js";
+import { deliverResponses, elicitOnStream } from "./confirm-stream.js";
 import { corsHeaders } from "./cors.js";
 import { decodeSessionId, encodeSessionId, type SessionInfo } from "./legacy-session.js";
 import { authRefusal, edgeRefusal, insufficientScopeRefusal, sendRefusal, type HttpRefusal } from "./refusal.js";
 import { SseReply, acceptable, sendReply, statusOf, wantsSse, type Era } from "./respond.js";
 
 const SESSION_HEADER = "mcp-session-id";
-const HEARTBEAT_MS = 15_000;
 
 interface Caller {
   principal: Principal;
@@ -217,7 +217,7 @@ async function serveLegacy(
   if (requests.length === 0) {
     // Answers to our confirmation questions go to the call waiting for them (here or on another
     // instance), and only from the key that call belongs to.
-    const refused = await deliverResponses(deps, caller, call.messages);
+    const refused = await deliverResponses(deps.confirmations, { linkId: caller.link.id, subject: caller.principal.subject }, call.messages);
     if (refused) return sendRefusal(req, res, deps, meta, { ...refused, audit: "record", link: caller.link, principal: caller.principal });
     // Notifications and other responses: accepted, nothing to answer. Client notifications are not
     // forwarded: cancellations name ids of other requests that a stateless server cannot map.
@@ -234,27 +234,7 @@ async function serveLegacy(
   await dispatch(req, res, deps, caller, deps.mcp.legacy, requests, call.batch, ctx, "legacy", accept, headers, meta, session.elicitation === true);
 }
 
-/** Routes JSON-RPC responses that answer confirmation questions; a refusal when one is not the poster's to give. */
-async function deliverResponses(deps: HttpDeps, caller: Caller, messages: JSONRPCMessage[]): Promise<Pick<HttpRefusal, "status" | "code" | "message" | "ruleId" | "reason"> | null> {
-  const broker = deps.confirmations;
-  if (!broker) return null;
-  const poster = { linkId: caller.link.id, subject: caller.principal.subject };
-  for (const message of messages) {
-    if ("method" in message || !("id" in message)) continue;
-    const delivery = await broker.deliver(poster, message as { id: unknown });
-    if (delivery === "foreign" || delivery === "unknown") {
-      // One answer for both: whether another key's question exists is not this caller's to learn.
-      return {
-        status: 404,
-        code: -32600,
-        message: "No confirmation of yours is waiting for this response (answered, expired, or asked of another key); nothing ran",
-        ruleId: "write_request_mismatch",
-        reason: delivery === "foreign" ? "confirmation answer from another key or link" : "confirmation answer for no waiting request",
-      };
-    }
-  }
-  return null;
-}
+
 
 /**
  * Hands the requests to an instance and answers. A client that goes away before its answer cancels
@@ -280,22 +260,8 @@ async function dispatch(
   // 2025: a question can only reach the client on this call's own stream — a single request whose
   // client declared elicitation and accepts SSE. Batches and JSON-only clients confirm in the dashboard.
   if (era === "legacy" && elicitation && !batch && deps.confirmations && accept.includes("text/event-stream")) {
-    const broker = deps.confirmations;
-    confirm.elicit = async (params, expiresAtMs, signal) => {
-      const owner = { linkId: caller.link.id, subject: caller.principal.subject };
-      const timeoutMs = Math.max(0, Math.min(expiresAtMs - Date.now(), CONFIRM_WINDOW_MS));
-      const waiter = broker.wait(owner, timeoutMs, signal);
-      await waiter.registered;
-      const stream = (sse ??= new SseReply(res, headers));
-      stream.write({ jsonrpc: "2.0", id: waiter.id, method: "elicitation/create", params } as JSONRPCMessage);
-      // A person may take minutes: proxies that cut idle streams see a comment every 15 s.
-      const heartbeat = setInterval(() => stream.comment("waiting for the confirmation"), HEARTBEAT_MS);
-      try {
-        return await waiter.result;
-      } finally {
-        clearInterval(heartbeat);
-      }
-    };
+    const owner = { linkId: caller.link.id, subject: caller.principal.subject };
+    confirm.elicit = elicitOnStream(deps.confirmations, owner, () => (sse ??= new SseReply(res, headers)));
   }
   const inFlight = requests.map((m): { response: Promise<JSONRPCMessage>; cancel(): void } => {
     if (m.method === "tools/call") {
