@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createApiKey, createUser, decideAccessGrant, revokeAccessGrant } from "@portcullis/db/operations";
@@ -181,6 +181,33 @@ describe("time-boxed elevation", () => {
     const read = await ask("genre", "read");
     expect(read.status).toBe("not_needed");
     expect(read.grantId).toBeNull();
+  });
+
+  it("over OAuth: asking needs no extra scope; a grant raises the link, not the token's scopes", async () => {
+    const token = async (scopes: string[]) => {
+      const value = `pca_${randomBytes(32).toString("base64url")}`;
+      const client = await world.prisma.oAuthClient.create({
+        data: { clientId: `https://client-${randomUUID()}.example/metadata.json`, kind: "metadata_document", name: "Elevation Client", redirectUris: [], metadata: {} },
+      });
+      const grant = await world.prisma.oAuthGrant.create({ data: { teamId: world.teamId, clientId: client.id, userId: users.b, linkId: links.two, scopes } });
+      await world.prisma.oAuthToken.create({
+        data: { grantId: grant.id, kind: "access", tokenHash: createHash("sha256").update(value).digest("hex"), expiresAt: new Date(Date.now() + 600_000) },
+      });
+      return value;
+    };
+    const readOnly = await token(["mcp:read"]);
+    const writer = await token(["mcp:read", "mcp:write"]);
+    const asked = await ask("genre", "write", 5, readOnly, links.two);
+    expect(asked.status).toBe("pending");
+    const row = (await meta.query("SELECT user_id::text, oauth_client_id, api_key_id FROM access_grants WHERE id = $1", [asked.grantId])).rows[0];
+    expect(row.user_id).toBe(users.b);
+    expect(row.oauth_client_id).not.toBeNull();
+    expect(row.api_key_id).toBeNull();
+    expect(await status(urls.a, links.two, writer)).toBe("refused");
+    await decideAccessGrant(world.prisma, { teamId: world.teamId, id: asked.grantId, deciderId: world.userId, decision: "grant" });
+    await timeUntil(() => status(urls.a, links.two, writer), "ok");
+    // The read-only token is still asked to step up (HTTP 403 insufficient_scope), grant or not.
+    expect((await sql(urls.a, links.two, readOnly, WRITE)).status).toBe(403);
   });
 
   it("admin: refused on a powerful role; on a plain role a granted admin stops applying once the role turns powerful", async () => {
