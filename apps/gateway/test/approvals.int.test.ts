@@ -63,7 +63,7 @@ const sql = (link: string, key: string, text: string, params?: unknown[], reques
 const data = (a: Answer): Record<string, any> => a.json.result.structuredContent;
 const truth = async (text: string, values: unknown[] = []) => (await target.query(text, values)).rows;
 const checksum = async (table: string) => String((await truth(`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS s FROM ${table} t`))[0]!.s);
-const requestRow = async (id: string) => (await meta.query("SELECT status, error, result FROM write_requests WHERE id = $1", [id])).rows[0];
+const requestRow = async (id: string) => (await meta.query("SELECT status, error, result, request_audit_id, execution_audit_id FROM write_requests WHERE id = $1", [id])).rows[0];
 const approve = (id: string) => decideWriteRequest(world.prisma, { teamId: world.teamId, id, deciderId: world.userId, decision: "approve", via: "dashboard" });
 
 /** A pending request for an UPDATE of one invoice's total, approved by the team owner. */
@@ -124,6 +124,7 @@ describe("a write that needs approval", () => {
     const events = await waitFor(() => auditEvents(world), (es) => es.some((e) => e.writeRequestId === p.requestId));
     const event = events.find((e) => e.writeRequestId === p.requestId)!;
     expect(event).toMatchObject({ verdict: "blocked", ruleId: "approval_required", tool: "execute_sql", sql: text });
+    expect((await requestRow(p.requestId)).request_audit_id).toBe(event.id);
   });
 
   it("a DELETE's preview shows the rows it would remove; one that fails in the dry run is not stored", async () => {
@@ -185,6 +186,9 @@ describe("executing an approved request", () => {
     const events = await waitFor(() => auditEvents(world), (es) => es.filter((e) => e.writeRequestId === id).length >= 3);
     const mine = events.filter((e) => e.writeRequestId === id && e.tool === "execute_sql");
     expect(mine.map((e) => `${e.verdict}:${e.ruleId ?? ""}`).sort()).toEqual(["allowed:", "blocked:approval_required", "blocked:write_request_used"]);
+    const row = await requestRow(id);
+    expect(row.request_audit_id).toBe(mine.find((e) => e.ruleId === "approval_required")!.id);
+    expect(row.execution_audit_id).toBe(mine.find((e) => e.verdict === "allowed")!.id);
   });
 
   it("other text, other params, another key, member or link is refused as a mismatch and nothing runs", async () => {

@@ -196,6 +196,12 @@ export async function executeApproved(services: Services, ctx: CallContext, args
     outcome.kind === "ok"
       ? { ok: true as const, result: bounded(outcome.data as SqlResultData) }
       : { ok: false as const, error: (outcome.kind === "refused" ? outcome.refusal.reason : outcome.kind === "failed" ? outcome.failure.message : "not run").slice(0, 4000) };
-  await finishWriteRequest(services.metadata, { teamId: ctx.link.teamId, id, outcome: finished, executionAuditId: eventId });
+  try {
+    await finishWriteRequest(services.metadata, { teamId: ctx.link.teamId, id, outcome: finished, executionAuditId: eventId });
+  } catch (error) {
+    // The statement has run (or been refused) and the claim already spends the request: the caller gets
+    // the real answer; the row stays `executing` and the log says why (the audit event still links it).
+    services.logger.error({ err: error, writeRequestId: id, requestId: ctx.requestId }, "write request result not stored");
+  }
   return { ...outcome, audit: { ...outcome.audit, eventId, writeRequestId: id } } as CallOutcome;
 }
