@@ -136,6 +136,13 @@ describe("a write that needs approval", () => {
     expect(failed.status).toBe("failed");
     expect(failed.failure.message).toMatch(/foreign key|violates/);
     expect(await count()).toBe(stored);
+    // A write that would move a row out of the member's filter is refused in the dry run, not stored.
+    const mine = Number((await truth("SELECT min(customer_id) AS id FROM customer WHERE support_rep_id = 3"))[0]!.id);
+    const outside = data(await sql(links.one, m.a.keyOne, "UPDATE customer SET support_rep_id = 4 WHERE customer_id = $1", [mine]));
+    expect(outside.status).toBe("refused");
+    expect(outside.refusal.ruleId).toBe("row_filter_violation");
+    expect(await count()).toBe(stored);
+    expect((await truth("SELECT support_rep_id FROM customer WHERE customer_id = $1", [mine]))[0]!.support_rep_id).toBe(3);
     // A genre nobody references: removed in the preview, still there after it.
     await target.query("INSERT INTO genre (genre_id, name) VALUES (9001, 'Preview me')");
     const p = data(await sql(links.one, m.a.keyOne, "DELETE FROM genre WHERE genre_id >= 9000"));
