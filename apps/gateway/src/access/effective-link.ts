@@ -41,6 +41,22 @@ const logged = new WeakMap<LinkRecord, Set<string>>();
  */
 export function effectiveLink(link: LinkRecord, grants: readonly ActiveGrant[], logger?: Logger, now = Date.now()): LinkRecord {
   if (grants.length === 0) return link;
+  // The directory hands out one frozen array per member until a change: the answer for (array, link
+  // record) holds until the next of its grants ends, so a call pays two WeakMap lookups.
+  const memo = answers.get(grants)?.get(link);
+  if (memo && now < memo.until) return memo.record;
+  const record = computeEffective(link, grants, logger, now);
+  let until = Infinity;
+  for (const grant of grants) if (grant.expiresAt > now && grant.expiresAt < until) until = grant.expiresAt;
+  let perLink = answers.get(grants);
+  if (!perLink) answers.set(grants, (perLink = new WeakMap()));
+  perLink.set(link, { record, until });
+  return record;
+}
+
+const answers = new WeakMap<readonly ActiveGrant[], WeakMap<LinkRecord, { record: LinkRecord; until: number }>>();
+
+function computeEffective(link: LinkRecord, grants: readonly ActiveGrant[], logger: Logger | undefined, now: number): LinkRecord {
   const applied: ActiveGrant[] = [];
   for (const grant of grants) {
     if (grant.expiresAt <= now) continue;
