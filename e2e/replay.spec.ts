@@ -103,6 +103,17 @@ test("replay a draft against a link's audited calls: would become blocked, appro
   await page.getByTestId("replay-result").scrollIntoViewIfNeeded();
   await screenshot(page, "replay");
 
+  // ── The server's scope errors land next to their fields (then the values are put right) ────────
+  await page.getByLabel("Requests expire after (minutes)").fill("0");
+  await page.getByLabel("Maximum estimated cost").fill("-5");
+  await page.getByRole("button", { name: /^Save/ }).click();
+  await expect(page.locator("#approval-expiry ~ p[role=alert]")).toContainText(/1/);
+  await expect(page.locator("#max-estimated-cost ~ p[role=alert]")).toBeVisible();
+  await page.getByLabel("Requests expire after (minutes)").fill("60");
+  await page.getByLabel("Maximum estimated cost").fill("");
+  await page.getByRole("button", { name: "Replay last 7 days" }).click();
+  await expect(result.getByText("The draft changed since this replay")).toHaveCount(0);
+
   // ── Save anyway: the link's scope now hides artist and puts playlist under approval ────────────
   await page.getByRole("button", { name: "Save anyway" }).click();
   await expect(page.getByText("Saved. Gateways apply the new scope to the next call.")).toBeVisible();
@@ -115,4 +126,26 @@ test("replay a draft against a link's audited calls: would become blocked, appro
   } finally {
     await meta.end();
   }
+
+  // ── Approvals tab: the owner approves always; an access request from the client is decided ──────
+  const asking = await connectMcp(linkUrl, key, "e2e-replay-access");
+  const asked = await asking.callTool({ name: "request_access", arguments: { table: "playlist_track", access: "write", minutes: 30, reason: "dedupe the playlists" } });
+  await asking.close();
+  expect(asked.isError, JSON.stringify(asked.content).slice(0, 300)).toBeFalsy();
+  expect(asked.structuredContent).toMatchObject({ status: "pending", table: "public.playlist_track", access: "write", minutes: 30 });
+  await page.goto(webUrl(`${linkPath}?tab=approvals`));
+  await expect(page.getByText("Always approve")).toBeVisible();
+  const pendingRequest = page.locator('[data-testid^="grant-request-"]');
+  await expect(pendingRequest).toContainText("asks for write on public.playlist_track for 30 min");
+  await expect(pendingRequest).toContainText("dedupe the playlists");
+  // The request is the owner's own (their key asked): granting it needs another approver (no self-approval).
+  await pendingRequest.getByRole("button", { name: "Grant" }).click();
+  await expect(page.getByRole("alert").filter({ hasText: /own request/ })).toBeVisible();
+  await pendingRequest.getByLabel(/^Comment on the request of/).fill("use a migration instead");
+  await pendingRequest.getByRole("button", { name: "Refuse" }).click();
+  await expect(page.getByTestId("grant-history")).toContainText("refused");
+  await expect(page.getByTestId("grant-history")).toContainText("use a migration instead");
+  await expect(page.locator('[data-testid^="grant-request-"]')).toHaveCount(0);
+  await expect(page.getByRole("alert").filter({ hasText: /own request/ })).toHaveCount(0);
+  await screenshot(page, "link-approvals");
 });

@@ -23,7 +23,7 @@ export interface GrantView {
 
 const STATUS_TONE: Record<string, "green" | "amber" | "red" | "zinc" | "blue"> = { granted: "green", pending: "amber", refused: "red", revoked: "red", expired: "zinc" };
 
-function PendingRow({ teamId, grant, onError }: { teamId: string; grant: GrantView; onError: (message: string) => void }) {
+function PendingRow({ teamId, grant, onError }: { teamId: string; grant: GrantView; onError: (message: string | undefined) => void }) {
   const router = useRouter();
   const [comment, setComment] = useState("");
   const [busy, setBusy] = useState(false);
@@ -31,7 +31,8 @@ function PendingRow({ teamId, grant, onError }: { teamId: string; grant: GrantVi
     setBusy(true);
     const result = await decideAccessGrantAction({ teamId, grantId: grant.id, decision, ...(comment.trim() ? { comment: comment.trim() } : {}) });
     setBusy(false);
-    if (!result.ok) onError(result.error);
+    // A refusal from the server stays on screen until the next decision succeeds.
+    onError(result.ok ? undefined : result.error);
     router.refresh();
   }
   return (
@@ -60,7 +61,7 @@ export function AccessGrantsPanel({ teamId, grants }: { teamId: string; grants: 
 
   async function revoke(grant: GrantView) {
     const result = await revokeAccessGrantAction({ teamId, grantId: grant.id });
-    if (!result.ok) setError(result.error);
+    setError(result.ok ? undefined : result.error);
     router.refresh();
   }
 

@@ -85,7 +85,7 @@ export function ApproversPanel({
       </fieldset>
       <div className="flex items-center justify-between gap-2">
         <p className="text-xs text-zinc-500">Approvers are told of new requests (e-mail and the team webhook) and decide them on the Approvals page or here. Nobody approves their own request unless the scope allows it.</p>
-        <Button type="button" disabled={!dirty || pending} onClick={save}>{pending ? "Saving…" : "Save approvers"}</Button>
+        <Button type="button" className="shrink-0" disabled={!dirty || pending} onClick={save}>{pending ? "Saving…" : "Save approvers"}</Button>
       </div>
     </div>
   );
