@@ -17,7 +17,10 @@ describe("requestState", () => {
     const { token, claims } = codec.mint(binding, Date.now() + 60_000);
     const check = codec.verify(token);
     expect(check).toEqual({ ok: true, claims });
-    expect(claims).toMatchObject(binding);
+    expect(claims).toMatchObject({ requestId: binding.requestId, statementHash: binding.statementHash });
+    // The client can read the state: it names no team, link or key id, only a digest of them.
+    const readable = Buffer.from(token.split(".")[2]!, "base64url").toString();
+    for (const id of [binding.teamId, binding.linkId, binding.subject]) expect(readable).not.toContain(`"${id}"`);
 
     const [prefix, keyId, payload, signature] = token.split(".") as [string, string, string, string];
     // The client edits the claims (another request id) and keeps the signature: forged.
@@ -38,13 +41,15 @@ describe("requestState", () => {
     expect(codec.verify(expired, Date.now() + 2_000)).toEqual({ ok: false, reason: "expired" });
   });
 
-  test("the binding: link, key and statement each decide", () => {
+  test("the binding: team, link, key and statement each decide", () => {
+    const { claims } = codec.mint(binding, Date.now() + 60_000);
     const same = { teamId: "t1", linkId: "l1", subject: "key_a", statementHash: binding.statementHash };
-    expect(bindingMismatch(binding, same)).toBeNull();
-    expect(bindingMismatch(binding, { ...same, linkId: "l2" })).toMatch(/another link/);
-    expect(bindingMismatch(binding, { ...same, subject: "key_b" })).toMatch(/another key/);
-    expect(bindingMismatch(binding, { ...same, statementHash: statementHashOf({ sql: "DELETE FROM invoice WHERE invoice_id = $1", params: [8] }) })).toMatch(/differ/);
-    expect(bindingMismatch(binding, { ...same, statementHash: statementHashOf({ sql: "DELETE FROM invoice WHERE invoice_id = $1 OR true", params: [7] }) })).toMatch(/differ/);
+    expect(bindingMismatch(claims, same)).toBeNull();
+    expect(bindingMismatch(claims, { ...same, teamId: "t2" })).toMatch(/another key, client or link/);
+    expect(bindingMismatch(claims, { ...same, linkId: "l2" })).toMatch(/another key, client or link/);
+    expect(bindingMismatch(claims, { ...same, subject: "key_b" })).toMatch(/another key/);
+    expect(bindingMismatch(claims, { ...same, statementHash: statementHashOf({ sql: "DELETE FROM invoice WHERE invoice_id = $1", params: [8] }) })).toMatch(/differ/);
+    expect(bindingMismatch(claims, { ...same, statementHash: statementHashOf({ sql: "DELETE FROM invoice WHERE invoice_id = $1 OR true", params: [7] }) })).toMatch(/differ/);
   });
 
   test("only accept with confirm: true is a yes; capabilities are read as the SDK reads them", () => {

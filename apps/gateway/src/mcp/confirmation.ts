@@ -111,18 +111,27 @@ export interface StateBinding {
   statementHash: string;
 }
 
-export interface StateClaims extends StateBinding {
-  /** Single use: the first retry presenting it consumes it. */
+/**
+ * What the state carries: the request, a digest of who may use it (team, link, key or grant — the
+ * client can read the state, and needs no ids it does not already know), the statement's hash, a nonce
+ * for single use and the expiry (ms since the epoch).
+ */
+export interface StateClaims {
+  requestId: string;
+  who: string;
+  statementHash: string;
   nonce: string;
-  /** Expiry, ms since the epoch. */
   exp: number;
+}
+
+/** The digest of the caller a state is bound to. */
+export function callerDigest(binding: Pick<StateBinding, "teamId" | "linkId" | "subject">): string {
+  return createHash("sha256").update(JSON.stringify(["portcullis-confirm-caller", binding.teamId, binding.linkId, binding.subject])).digest("hex");
 }
 
 const claimsSchema = z.object({
   requestId: z.string().min(1).max(200),
-  teamId: z.string().min(1).max(200),
-  linkId: z.string().min(1).max(200),
-  subject: z.string().min(1).max(500),
+  who: z.string().regex(/^[0-9a-f]{64}$/),
   statementHash: z.string().regex(/^[0-9a-f]{64}$/),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   exp: z.number().int().positive(),
@@ -149,7 +158,13 @@ export class RequestStateCodec {
   }
 
   mint(binding: StateBinding, expiresAtMs: number): { token: string; claims: StateClaims } {
-    const claims: StateClaims = { ...binding, nonce: randomBytes(16).toString("base64url"), exp: Math.floor(expiresAtMs) };
+    const claims: StateClaims = {
+      requestId: binding.requestId,
+      who: callerDigest(binding),
+      statementHash: binding.statementHash,
+      nonce: randomBytes(16).toString("base64url"),
+      exp: Math.floor(expiresAtMs),
+    };
     const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
     return { token: `${STATE_PREFIX}.${this.keyId}.${payload}.${this.sign(payload)}`, claims };
   }
@@ -178,9 +193,8 @@ export class RequestStateCodec {
 }
 
 /** The first binding field a retry disagrees on, or null when it is the same call by the same caller. */
-export function bindingMismatch(claims: StateBinding, actual: Omit<StateBinding, "requestId">): string | null {
-  if (claims.teamId !== actual.teamId || claims.linkId !== actual.linkId) return "it was issued on another link";
-  if (claims.subject !== actual.subject) return "it was issued to another key or client";
+export function bindingMismatch(claims: Pick<StateClaims, "who" | "statementHash">, actual: Omit<StateBinding, "requestId">): string | null {
+  if (claims.who !== callerDigest(actual)) return "it was issued to another key, client or link";
   if (claims.statementHash !== actual.statementHash) return "the retry's statement or parameters differ from the ones confirmed";
   return null;
 }
