@@ -125,7 +125,15 @@ function stateRefusal(ctx: CallContext, args: SqlArgs, request: WriteRequestRow,
     case "not_approved":
       return request.status === "rejected"
         ? refuse(ctx, args, id, "write_request_not_approved", `Write request ${id} was rejected${request.decisionComment ? ` (“${request.decisionComment}”)` : ""}; do not run it. Change the statement if the reason allows, and ask again.`)
-        : refuse(ctx, args, id, "write_request_not_approved", `Write request ${id} is still waiting for a decision. Check it with get_write_request and run it once it is approved.`);
+        : refuse(
+            ctx,
+            args,
+            id,
+            "write_request_not_approved",
+            request.kind === "confirm"
+              ? `Write request ${id} waits for your confirmation: confirm it when your client asks, or in the Portcullis dashboard (Approvals), then run it.`
+              : `Write request ${id} is still waiting for a lead's decision. Check it with get_write_request and run it once it is approved.`,
+          );
     case "expired":
       return refuse(ctx, args, id, "write_request_expired", `Write request ${id} expired before it ran. Run execute_sql without requestId to ask again.`);
     case "used":
