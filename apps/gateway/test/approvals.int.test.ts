@@ -82,6 +82,10 @@ describe("a write that needs approval", () => {
     const text = "UPDATE customer SET company = $1 WHERE country = $2";
     const answer = await sql(links.one, m.a.keyOne, text, ["Approved Co", "USA"]);
     expect(answer.json.result.isError).toBeUndefined();
+    // Words first, then the preview inside the untrusted-data boundary (its rows come from the database).
+    const words = String(answer.json.result.content[0].text);
+    expect(words.indexOf("Nothing was run")).toBeLessThan(words.indexOf("<untrusted-data-"));
+    expect(words).toMatch(/UPDATE on public\.customer: \d+ rows affected; request [0-9a-f-]{36}/);
     const p = data(answer);
     expect(p.status).toBe("pending_approval");
     expect(p.kind).toBe("approval");
