@@ -80,3 +80,21 @@ describe("the preview as a diff", () => {
     expect(timeLeft("2026-12-07T09:59:59Z", now)).toBe("expired");
   });
 });
+
+describe("the audit chain in words", async () => {
+  const { chainStep, resultWords } = await import("../src/features/approvals/request-card");
+  test("request, decision, execution, and refused attempts named by their rule", () => {
+    expect(chainStep({ kind: "tool_call", tool: "execute_sql", verdict: "blocked", ruleId: "approval_required" })).toBe("request");
+    expect(chainStep({ kind: "tool_call", tool: "execute_sql", verdict: "blocked", ruleId: "confirmation_required" })).toBe("request");
+    expect(chainStep({ kind: "config_change", tool: null, verdict: "allowed", ruleId: null })).toBe("decision");
+    expect(chainStep({ kind: "tool_call", tool: "execute_sql", verdict: "allowed", ruleId: null })).toBe("execution");
+    expect(chainStep({ kind: "tool_call", tool: "execute_sql", verdict: "blocked", ruleId: "write_request_used" })).toBe("refused run (write_request_used)");
+    expect(chainStep({ kind: "tool_call", tool: "execute_sql", verdict: "error", ruleId: null })).toBe("failed execution");
+  });
+  test("the execution's result in words", () => {
+    expect(resultWords({ affected: 18, rowCount: 0 })).toBe("18 rows affected");
+    expect(resultWords({ affected: 1 })).toBe("1 row affected");
+    expect(resultWords(null)).toBeNull();
+    expect(resultWords({ rows: [] })).toBeNull();
+  });
+});

@@ -58,7 +58,7 @@ export interface WriteRequestView {
   /** What this viewer may do with it: decide (approve/reject), confirm (their own confirm-kind), or nothing and why. */
   may: { approve: boolean; reject: boolean; confirm: boolean; why: string | null };
   /** The audit chain of the request: request → decision → execution (event ids, oldest first). */
-  chain: { id: string; kind: string; tool: string | null; verdict: string | null; time: Date }[];
+  chain: { id: string; kind: string; tool: string | null; verdict: string | null; ruleId: string | null; time: Date }[];
 }
 
 const include = {
@@ -138,7 +138,7 @@ export async function listHistory(ctx: TeamContext, filter: HistoryFilter = {}):
   const events = rows.length
     ? await prisma.auditEvent.findMany({
         where: { teamId: ctx.team.id, writeRequestId: { in: rows.map((r) => r.id) } },
-        select: { id: true, kind: true, tool: true, verdict: true, time: true, writeRequestId: true },
+        select: { id: true, kind: true, tool: true, verdict: true, ruleId: true, time: true, writeRequestId: true },
         orderBy: { time: "asc" },
         take: 1000,
       })

@@ -10,6 +10,16 @@ const STATUS_TONE: Record<string, "zinc" | "green" | "red" | "amber" | "brand" |
   pending: "amber", approved: "blue", executing: "blue", executed: "green", rejected: "red", expired: "zinc", failed: "red",
 };
 
+/** Each audit event of a request's chain, named for what it was in the request's life. */
+export function chainStep(e: { kind: string; tool: string | null; verdict: string | null; ruleId: string | null }): string {
+  if (e.kind === "config_change") return "decision";
+  if (e.ruleId === "approval_required" || e.ruleId === "confirmation_required") return "request";
+  if (e.tool === "get_write_request") return "status check";
+  if (e.verdict === "allowed") return "execution";
+  if (e.verdict === "error") return "failed execution";
+  return `refused run${e.ruleId ? ` (${e.ruleId})` : ""}`;
+}
+
 /** What the execution reported, in words (the gateway's structured result carries `affected` for writes). */
 export function resultWords(result: unknown): string | null {
   if (!result || typeof result !== "object") return null;
@@ -65,7 +75,7 @@ export function RequestCard({ request: r, teamId, slug, open }: { request: Write
                 {r.chain.map((e) => (
                   <li key={e.id}>
                     <Link href={`/t/${slug}/activity?event=${e.id}`} className="text-brand-600 hover:text-brand-700">
-                      {e.kind === "config_change" ? "decision" : e.verdict === "blocked" ? "request" : "execution"}
+                      {chainStep(e)}
                     </Link>{" "}
                     <span className="text-zinc-500">{formatDate(e.time)}</span>
                   </li>
