@@ -8,9 +8,12 @@ import { BUMP, bumps, chainOf, confirmWorld, requestsOf, writeRequestRow, type C
  * v2 client (pinned to 2026-07-28, its own multi-round-trip driver), and raw for the attacks.
  */
 let w: ConfirmWorld;
+let secondUrl: string;
 
 beforeAll(async () => {
   w = await confirmWorld();
+  const second = await w.world.startGateway({ GATEWAY_RATE_LIMIT_PER_MINUTE: "10000" });
+  secondUrl = `${second.url}/mcp/${w.link.linkId}`;
 });
 afterAll(() => w?.world.close());
 
@@ -35,7 +38,7 @@ async function v2Client(key: string, answer: (message: string) => { action: "acc
 const elicitingEnvelope = () => modernEnvelope({ name: "raw-2026", version: "1" }, { "io.modelcontextprotocol/clientCapabilities": { elicitation: {} } });
 const call = (args: Record<string, unknown>, extra: Record<string, unknown> = {}, id: number | string = 1) =>
   modernRequest("tools/call", { name: "execute_sql", arguments: args, ...extra }, id, elicitingEnvelope());
-const post = (key: string, body: unknown) => rawPost(w.link.url, body, modernHeaders(key, "tools/call", "execute_sql"));
+const post = (key: string, body: unknown, url = w.link.url) => rawPost(url, body, modernHeaders(key, "tools/call", "execute_sql"));
 
 /** A raw first call: the input_required answer (asserted) with its state and the request it names. */
 async function ask(genreId: number) {
@@ -135,10 +138,11 @@ describe("attacks on the round trip (raw 2026-07-28)", () => {
     expect((await writeRequestRow(w.world, requestId))!.status).toBe("pending");
   });
 
-  test("the state confirms once: replayed after the execution it is refused and nothing runs twice", async () => {
+  test("the state confirms once, on any instance: replayed after the execution it is refused and nothing runs twice", async () => {
     const before = await bumps(w.world, 8);
     const { state, requestId } = await ask(8);
-    const first = await post(w.link.key, call({ sql: BUMP, params: [8] }, { inputResponses: yes, requestState: state }));
+    // Stateless: the retry lands on another instance, which verifies and consumes the state itself.
+    const first = await post(w.link.key, call({ sql: BUMP, params: [8] }, { inputResponses: yes, requestState: state }), secondUrl);
     expect(first.json.result.structuredContent).toMatchObject({ status: "ok", affected: 1 });
     expect(first.json.result.resultType).toBe("complete");
     const replay = await post(w.link.key, call({ sql: BUMP, params: [8] }, { inputResponses: yes, requestState: state }));
