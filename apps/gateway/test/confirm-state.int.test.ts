@@ -1,6 +1,6 @@
 import { createRedis } from "@portcullis/jobs";
 import { generateSecretKey, getKeyring } from "@portcullis/db/secrets";
-import { testRedisUrl } from "@portcullis/db/testing";
+import { freePort, testRedisUrl } from "@portcullis/db/testing";
 import type { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { createLogger } from "../src/logger.js";
@@ -122,5 +122,28 @@ describe("broker across two instances (real Redis)", () => {
     setTimeout(() => controller.abort(), 50);
     expect(await waiter.result).toEqual({ kind: "aborted" });
     expect(a.waiting).toBe(0);
+  });
+});
+
+describe("broker without Redis", () => {
+  test("single use cannot be checked: consume rejects (the retry is refused); a waiter still takes an answer posted to its own instance", async () => {
+    const port = await freePort();
+    const down = createRedis(`redis://127.0.0.1:${port}`, "producer");
+    const sub = createRedis(`redis://127.0.0.1:${port}`, "producer");
+    down.on("error", () => {});
+    sub.on("error", () => {});
+    try {
+      const broker = new ConfirmationBroker(getKeyring(generateSecretKey("k1")), down, sub, createLogger("silent"));
+      await expect(broker.consume("n".repeat(22), 60_000)).rejects.toThrow();
+      const owner = { linkId: "l1", subject: "key_a" };
+      const waiter = broker.wait(owner, 5_000);
+      await waiter.registered;
+      expect(await broker.deliver({ linkId: "l1", subject: "key_b" }, { id: waiter.id } as never)).toBe("foreign");
+      expect(await broker.deliver(owner, { id: waiter.id, result: { action: "decline" } } as never)).toBe("delivered");
+      expect(await waiter.result).toEqual({ kind: "answered", response: { action: "decline" } });
+    } finally {
+      down.disconnect();
+      sub.disconnect();
+    }
   });
 });
