@@ -88,6 +88,8 @@ export async function decideWriteRequest(db: OperationsDb, input: DecideWriteReq
       [v.id, v.teamId, approve ? "approved" : "rejected", v.deciderId, v.comment ?? null, approve, options.expiresAfterMinutes],
     );
     if (!rows[0]) {
+      // Past its time but not yet swept: record the expiry now (committed, the error is returned not thrown).
+      await q("UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp() WHERE id = $1::uuid AND team_id = $2::uuid AND status = 'pending' AND expires_at <= clock_timestamp()", [v.id, v.teamId]);
       const now = await readRequest(q, v.teamId, v.id);
       if (now && now.status === "pending") return new WriteRequestDecisionError("expired", "this request expired before it was decided", now);
       if (now?.status === "expired") return new WriteRequestDecisionError("expired", "this request expired before it was decided", now);
@@ -167,6 +169,7 @@ export async function claimWriteRequest(db: OperationsDb, input: z.input<typeof 
       return { ok: false, code: "used", request };
     case "approved":
       if (request.catalogVersion !== v.catalogVersion) return { ok: false, code: "schema_changed", request };
+      await q("UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp() WHERE id = $1::uuid AND team_id = $2::uuid AND status = 'approved' AND execute_before <= clock_timestamp()", [v.id, v.teamId]);
       return { ok: false, code: "expired", request };
   }
 }
