@@ -105,7 +105,19 @@ describe("cost gate", () => {
     expect(data(plain).rows).toHaveLength(100);
   });
 
-  it("refuses on the row estimate with its own rule; explain_query is not gated", async () => {
+  it("EXPLAIN ANALYZE runs the statement, so it is gated on the statement's plan; a plain EXPLAIN is not", async () => {
+    const explain = (analyze: boolean) =>
+      mcpRequest(`${gatewayUrl}/mcp/${rowsLink.linkId}`, rowsLink.key, "2026-07-28", "tools/call", { name: "explain_query", arguments: { sql: "SELECT * FROM track", analyze } });
+    const analyzed = data(await explain(true));
+    expect(analyzed.status).toBe("refused");
+    expect(analyzed.refusal.ruleId).toBe("estimated_rows_exceeded");
+    expect(analyzed.refusal.reason).toMatch(/is 3,503 rows/);
+    expect(data(await sql(rowsLink, "EXPLAIN (ANALYZE, COSTS false) SELECT * FROM track")).refusal.ruleId).toBe("estimated_rows_exceeded");
+    expect(data(await sql(rowsLink, "EXPLAIN ANALYZE SELECT * FROM track WHERE track_id < $1", [50])).status).toBe("ok");
+    expect(data(await explain(false)).plan).toMatch(/Seq Scan on track/);
+  });
+
+  it("refuses on the row estimate with its own rule; a plain explain_query is not gated", async () => {
     const refused = data(await sql(rowsLink, "SELECT * FROM track"));
     expect(refused.status).toBe("refused");
     expect(refused.refusal.ruleId).toBe("estimated_rows_exceeded");

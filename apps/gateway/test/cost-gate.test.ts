@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseScope, type Scope, type Verdict } from "@portcullis/policy";
-import { costGate, readEstimate } from "../src/execution/cost-gate.js";
+import { costGate, explainedStatement, readEstimate } from "../src/execution/cost-gate.js";
 import type { StatementResult } from "../src/execution/pipelined-statement.js";
 
 function scope(limits: Record<string, number>): Scope {
@@ -35,7 +35,12 @@ describe("costGate", () => {
     expect(costGate(scope({}), read, "SELECT 1")).toBeUndefined();
     expect(costGate(limited, write, "UPDATE t SET a = 1")).toBeUndefined();
     expect(costGate(limited, read, "SHOW search_path")).toBeUndefined();
+    // EXPLAIN plans without running: not gated. EXPLAIN ANALYZE runs it: gated on the inner statement.
     expect(costGate(limited, read, "EXPLAIN SELECT 1")).toBeUndefined();
+    expect(costGate(limited, read, "EXPLAIN (ANALYZE false, COSTS) SELECT 1")).toBeUndefined();
+    expect(costGate(limited, read, "EXPLAIN ANALYZE SELECT 1")!.preflight().sql).toBe("EXPLAIN (FORMAT JSON) SELECT 1");
+    expect(costGate(limited, read, "explain (analyse, buffers) /* c */ SELECT 2")!.preflight().sql).toBe("EXPLAIN (FORMAT JSON) SELECT 2");
+    expect(costGate(limited, read, "EXPLAIN (ANALYZE (x)) SELECT 1")!.upfront!.reason).toMatch(/could not be read/);
     for (const sql of ["SELECT 1", "  /* a /* nested */ comment */ -- line\n select 1", "WITH x AS (SELECT 1) SELECT * FROM x", "VALUES (1)", "TABLE genre", "(SELECT 1)"])
       expect(costGate(limited, read, sql), sql).toBeDefined();
     expect(costGate(limited, read, "SELECT 1")!.preflight().sql).toBe("EXPLAIN (FORMAT JSON) SELECT 1");
@@ -65,6 +70,21 @@ describe("costGate", () => {
     expect(gate.refusal!.ruleId).toBe("estimated_rows_exceeded");
     expect(gate.refusal!.reason).toMatch(/is above the limit \(the figure is not shown/);
     expect(gate.refusal!.reason).not.toMatch(/4,?321/);
+  });
+
+  it("reads an EXPLAIN's prefix: options, legacy keywords, comments and quoted values", () => {
+    const inner = (sql: string) => {
+      const e = explainedStatement(sql)!;
+      return { analyze: e.analyze, inner: sql.slice(e.innerStart) };
+    };
+    expect(inner("EXPLAIN SELECT 1")).toEqual({ analyze: false, inner: "SELECT 1" });
+    expect(inner("EXPLAIN ANALYZE VERBOSE SELECT 1")).toEqual({ analyze: true, inner: "SELECT 1" });
+    expect(inner("EXPLAIN VERBOSE SELECT 1")).toEqual({ analyze: false, inner: "SELECT 1" });
+    expect(inner("EXPLAIN (FORMAT 'json', ANALYZE on) -- why\n WITH x AS (SELECT 1) SELECT * FROM x")).toEqual({ analyze: true, inner: "WITH x AS (SELECT 1) SELECT * FROM x" });
+    expect(inner("EXPLAIN (ANALYZE off) SELECT 1")).toEqual({ analyze: false, inner: "SELECT 1" });
+    expect(inner("EXPLAIN (COSTS false, ANALYZE) (SELECT 1)")).toEqual({ analyze: true, inner: "(SELECT 1)" });
+    expect(explainedStatement("EXPLAIN (ANALYZE")).toBeNull();
+    expect(explainedStatement("SELECT 1")).toBeNull();
   });
 
   it("reads a plan delivered as json text too", () => {

@@ -21,9 +21,9 @@ const EXPLAIN_PREFIX = "EXPLAIN (FORMAT JSON) ";
  */
 const EXPLAINABLE = /^(select|with|values|table)\b|^\(/i;
 
-/** Skips leading whitespace and comments (nested block comments included), as the server's lexer does. */
-function firstWordAt(sql: string): number {
-  let i = 0;
+/** Skips whitespace and comments (nested block comments included) from `i`, as the server's lexer does. */
+function firstWordAt(sql: string, from = 0): number {
+  let i = from;
   while (i < sql.length) {
     if (/\s/.test(sql[i]!)) i++;
     else if (sql.startsWith("--", i)) {
@@ -58,15 +58,77 @@ export function costGate(scope: Scope, verdict: Verdict, runSql: string, options
   const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
   if (maxEstimatedCost === undefined && maxEstimatedRows === undefined) return undefined;
   if (!verdict.readOnly) return undefined;
-  const start = firstWordAt(runSql);
+  const limits = { maxEstimatedCost, maxEstimatedRows };
+  let start = firstWordAt(runSql);
+  if (/^explain\b/i.test(runSql.slice(start, start + 8))) {
+    // EXPLAIN plans without running; EXPLAIN ANALYZE runs the statement: that one is weighed by its
+    // inner statement's plan (same values: options cannot hold parameters).
+    const explained = explainedStatement(runSql, start);
+    if (!explained) return new CostGate("", limits, options.showEstimate, true);
+    if (!explained.analyze) return undefined;
+    start = explained.innerStart;
+  }
   if (!EXPLAINABLE.test(runSql.slice(start, start + 7))) return undefined;
-  return new CostGate(runSql, { maxEstimatedCost, maxEstimatedRows }, options.showEstimate);
+  return new CostGate(runSql.slice(start), limits, options.showEstimate, false, start);
+}
+
+/**
+ * The statement an EXPLAIN explains and whether it runs it (ANALYZE), read from the text the policy
+ * has already parsed: `EXPLAIN [ANALYZE] [VERBOSE] stmt` or `EXPLAIN (option [value], …) stmt`. Null
+ * when the prefix cannot be read (the gate then refuses: it cannot tell what would run).
+ */
+export function explainedStatement(sql: string, from = 0): { analyze: boolean; innerStart: number } | null {
+  let i = firstWordAt(sql, from);
+  if (!/^explain\b/i.test(sql.slice(i, i + 8))) return null;
+  i = firstWordAt(sql, i + 7);
+  let analyze = false;
+  if (sql[i] === "(") {
+    const options: string[] = [];
+    let current = "";
+    let j = i + 1;
+    for (;;) {
+      if (j >= sql.length) return null;
+      const c = sql[j]!;
+      if (c === "'" || c === '"') {
+        const end = sql.indexOf(c, j + 1);
+        if (end < 0) return null;
+        current += sql.slice(j, end + 1);
+        j = end + 1;
+      } else if (c === "(") return null;
+      else if (c === ")") {
+        options.push(current);
+        j++;
+        break;
+      } else if (c === ",") {
+        options.push(current);
+        current = "";
+        j++;
+      } else {
+        current += c;
+        j++;
+      }
+    }
+    for (const option of options) {
+      const [name = "", ...value] = option.trim().split(/\s+/);
+      const v = value.join(" ").toLowerCase().replaceAll("'", "");
+      if (/^analy[sz]e$/i.test(name) && !["false", "off", "0", "no"].includes(v)) analyze = true;
+    }
+    i = firstWordAt(sql, j);
+  } else {
+    for (;;) {
+      const word = /^[a-z]+/i.exec(sql.slice(i, i + 9))?.[0]?.toLowerCase();
+      if (word === "analyze" || word === "analyse") analyze = true;
+      else if (word !== "verbose") break;
+      i = firstWordAt(sql, i + word.length);
+    }
+  }
+  return { analyze, innerStart: i };
 }
 
 export class CostGate {
   private decided: { estimate: CostEstimate | null; refusal: CostRefusal | null } | undefined;
-  /** Characters the EXPLAIN puts before the statement (a server error's position counts them). */
-  readonly positionShift = EXPLAIN_PREFIX.length;
+  /** Characters the preflight's text has before the statement's own (a server error's position counts them). */
+  readonly positionShift: number;
 
   constructor(
     private readonly sql: string,
@@ -77,7 +139,13 @@ export class CostGate {
      * then say only that the estimate is over the limit.
      */
     private readonly showEstimate = true,
-  ) {}
+    /** The text could not be read (an EXPLAIN's options): refused without planning anything. */
+    private readonly unreadableText = false,
+    /** Where `sql` starts in the statement that runs (after an EXPLAIN ANALYZE's prefix). */
+    innerStart = 0,
+  ) {
+    this.positionShift = EXPLAIN_PREFIX.length - innerStart;
+  }
 
   preflight(): NonNullable<RunOptions["preflight"]> {
     return {
@@ -87,6 +155,11 @@ export class CostGate {
         return this.decided.refusal === null;
       },
     };
+  }
+
+  /** A refusal before anything is planned: the text could not be read (callers check this first). */
+  get upfront(): CostRefusal | null {
+    return this.unreadableText ? this.unreadable() : null;
   }
 
   /** The planner's estimate, once the preflight ran and could be read. */

@@ -190,7 +190,9 @@ export async function executeChecked(
   const runSql = rewrite?.sql ?? input.sql;
   // The cost gate plans exactly what will run (the rewritten text, its bound values) before it runs.
   // Figures withheld where explain_query redacts estimates (rewritten statements, governed links).
-  const gate = input.forceRollback ? undefined : costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
+  // explain_query's EXPLAIN ANALYZE (forceRollback) runs its statement too: gated on the inner plan.
+  const gate = costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
+  if (gate?.upfront) return { verdict, refusal: gate.upfront };
   let outcome: RunOutcome;
   try {
     outcome = await runStatement(await services.poolFor(link), {
