@@ -106,7 +106,8 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
       // Read fresh like the access check above: the Playground shows what this member would get now.
       ...(await memberDetailsFresh(deps.metadata, link.id, input.userId)),
     },
-    link,
+    // The member's time-boxed grants apply here as on their own keys: the Playground shows what they would get.
+    link: await deps.links.forPrincipal(link, { userId: input.userId }),
     clientName: PLAYGROUND_CLIENT_NAME,
     clientVersion: null,
     protocolVersion: "playground",
