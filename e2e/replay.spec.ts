@@ -117,6 +117,9 @@ test("replay a draft against a link's audited calls: would become blocked, appro
   // ── Save anyway: the link's scope now hides artist and puts playlist under approval ────────────
   await page.getByRole("button", { name: "Save anyway" }).click();
   await expect(page.getByText("Saved. Gateways apply the new scope to the next call.")).toBeVisible();
+  // The saved draft is the new baseline: the old comparison is gone, and so is "Save anyway".
+  await expect(page.getByTestId("replay-result")).toHaveCount(0);
+  await expect(page.getByRole("button", { name: "Save scope" })).toBeVisible();
   const meta = new pg.Client({ connectionString: process.env.DATABASE_URL });
   await meta.connect();
   try {

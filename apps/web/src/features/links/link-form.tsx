@@ -33,6 +33,8 @@ export function LinkForm({
   const [saved, setSaved] = useState(false);
   const [pending, setPending] = useState(false);
   const [replay, setReplay] = useState<ReplayVerdict | null>(null);
+  // A save makes the draft the baseline: the replay compared against the old one is dropped with it.
+  const [saves, setSaves] = useState(0);
   // Only a replay of exactly this draft speaks for it; an edit since then says nothing either way.
   const blocks = replay && replay.scope === JSON.stringify(scope) ? replay.blockedCalls : 0;
 
@@ -69,6 +71,8 @@ export function LinkForm({
     }
     if (existing) {
       setSaved(true);
+      setReplay(null);
+      setSaves((n) => n + 1);
       router.refresh();
     } else {
       router.push(`/t/${slug}/links/${(result.data as { id: string }).id}`);
@@ -104,7 +108,7 @@ export function LinkForm({
         errors={scopeErrors}
         governance={connectionId ? { teamId, connectionId, ...(existing ? { linkId: existing.id } : {}), members } : undefined}
       />
-      {existing ? <ReplayPanel teamId={teamId} linkId={existing.id} scope={scope} onResult={setReplay} /> : null}
+      {existing ? <ReplayPanel key={saves} teamId={teamId} linkId={existing.id} scope={scope} onResult={setReplay} /> : null}
       <div className="flex items-center justify-end gap-3 border-t border-zinc-200 pt-4">
         {blocks > 0 ? (
           <p className="text-sm text-red-700" data-testid="save-warning">
