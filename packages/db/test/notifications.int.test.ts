@@ -129,6 +129,8 @@ describe("notification outbox and deliveries", () => {
     expect(created).toEqual({ emails: [w.admin.email, w.approver.email, w.owner.email].sort(), webhook: null, linkId: w.link.id });
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "access_grant.requested", subjectId: g.id }, keyring)).emails).not.toContain(w.requester.email);
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.decided", subjectId: r.id }, keyring)).emails).toEqual([w.requester.email]);
+    const confirm = await newRequest(pool, w, { kind: "confirm", mode: "confirm" });
+    expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: confirm.id }, keyring)).emails).toEqual([w.requester.email]);
     // Another team's id: no targets at all.
     expect(await notificationTargets(pool, { teamId: w.otherTeam.id, event: "write_request.created", subjectId: r.id }, keyring)).toEqual({ emails: [], webhook: null, linkId: null });
     // A listed requester is still left out unless the link allows self-approval.

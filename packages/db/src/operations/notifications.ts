@@ -61,7 +61,10 @@ export async function releaseNotificationOutbox(db: OperationsDb, ids: string[])
 }
 
 export interface NotificationTargets {
-  /** Approvers' addresses for a new request (owners, admins, the link's approvers, minus the requester unless self-approval), or the requester's for a decision. */
+  /**
+   * Approvers' addresses for a new approval or access request (owners, admins, the link's approvers,
+   * minus the requester unless self-approval), or the requester's for a decision or a confirmation.
+   */
   emails: string[];
   webhook: { url: string; format: WebhookFormat; secret: string } | null;
   /** The request's link, for the message (null when the subject is gone). */
@@ -77,8 +80,9 @@ export async function notificationTargets(db: OperationsDb, row: Pick<OutboxRow,
   const v = parseInput(z.object({ teamId: uuidSchema, event: z.enum(NOTIFICATION_EVENTS), subjectId: uuidSchema }), row);
   const q = queryOf(db);
   const table = v.event.startsWith("write_request.") ? "write_requests" : "access_grants";
-  const subject = (await q<{ link_id: string; user_id: string | null; scope: unknown }>(
-    `SELECT s.link_id::text AS link_id, s.user_id::text AS user_id, l.scope
+  const kind = table === "write_requests" ? "s.kind::text" : "'approval'";
+  const subject = (await q<{ link_id: string; user_id: string | null; scope: unknown; kind: string }>(
+    `SELECT s.link_id::text AS link_id, s.user_id::text AS user_id, l.scope, ${kind} AS kind
      FROM ${table} s JOIN links l ON l.id = s.link_id AND l.team_id = s.team_id
      WHERE s.id = $1::uuid AND s.team_id = $2::uuid`,
     [v.subjectId, v.teamId],
@@ -90,7 +94,9 @@ export async function notificationTargets(db: OperationsDb, row: Pick<OutboxRow,
   ))[0];
   const emailOn = settings?.email_approvers ?? true;
   let emails: string[] = [];
-  if (emailOn && (v.event === "write_request.created" || v.event === "access_grant.requested")) {
+  // A confirmation is the requester's to give (in their client or the dashboard): it goes to them, like a decision.
+  const toDeciders = (v.event === "write_request.created" && subject.kind === "approval") || v.event === "access_grant.requested";
+  if (emailOn && toDeciders) {
     const scope = typeof subject.scope === "string" ? JSON.parse(subject.scope) : subject.scope;
     const withoutRequester = !approvalOptionsOf(scope).selfApproval;
     const rows = await q<{ email: string }>(
