@@ -102,7 +102,7 @@ test("a DELETE waits for a lead: the diff, the approval with a comment, one exec
     expect(again.isError).toBe(true);
     expect(await totalLines()).toBe(total - before.length);
     const state = await client.call("get_write_request", { requestId });
-    expect(state.structured).toMatchObject({ requestId, status: "executed" });
+    expect(state.structured).toMatchObject({ requestId, requestStatus: "executed" });
   } finally {
     await client.close();
   }
@@ -112,10 +112,22 @@ test("a DELETE waits for a lead: the diff, the approval with a comment, one exec
   const done = card(page, requestId);
   await expect(done.getByTestId("result-words")).toHaveText(`${before.length} rows affected`);
   await expect(done.getByText("“Invoice 5 was a test order; fine to remove”")).toBeVisible();
-  const chain = done.getByTestId("audit-chain");
-  await expect(chain.getByRole("link", { name: "request" })).toBeVisible({ timeout: 20_000 });
-  await expect(chain.getByRole("link", { name: "decision" })).toBeVisible();
-  await expect(chain.getByRole("link", { name: "execution" })).toBeVisible();
+  // The chain's events arrive through the audit pipeline (queue → worker, the decision through the
+  // outbox): the page is read again until all of them are in.
+  await expect(async () => {
+    await page.reload();
+    const chain = card(page, requestId).getByTestId("audit-chain");
+    await expect(chain.getByRole("link", { name: "request", exact: true })).toBeVisible({ timeout: 1000 });
+    await expect(chain.getByRole("link", { name: "decision", exact: true })).toBeVisible({ timeout: 1000 });
+    await expect(chain.getByRole("link", { name: "execution", exact: true })).toBeVisible({ timeout: 1000 });
+    // The second attempt is in the chain too, as what it was.
+    await expect(chain.getByRole("link", { name: "refused run (write_request_used)" })).toBeVisible({ timeout: 1000 });
+  }).toPass({ timeout: 45_000 });
+  // Each step opens its event in Activity.
+  const decision = card(page, requestId).getByTestId("audit-chain").getByRole("link", { name: "decision", exact: true });
+  await decision.click();
+  await expect(page).toHaveURL(/\/activity\?event=[0-9a-f-]{36}$/);
+  await expect(page.getByRole("complementary", { name: "Event detail" })).toContainText("write_request.approved · write_request");
 });
 
 test("two approvers at once: exactly one decision wins, the other reads 'already decided'", async ({ browser }) => {
@@ -135,7 +147,8 @@ test("two approvers at once: exactly one decision wins, the other reads 'already
   const losers = (await noticeA.getByText(/Already decided/).count()) + (await noticeB.getByText(/Already decided/).count());
   expect(losers).toBe(1);
   // The loser hears who won.
-  await expect(a!.getByText(/Already decided/).or(b!.getByText(/Already decided/))).toContainText(/by .+@example\.com/);
+  const loser = (await noticeA.getByText(/Already decided/).count()) ? noticeA : noticeB;
+  await expect(loser).toContainText(/Already decided — this request was already (approved|rejected) by approver-[ab]-.+@example\.com/);
   const row = (await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!;
   expect(["approved", "rejected"]).toContain(row.status);
   // Exactly one decision in the audit trail for this request (the outbox, or already in the chain).
