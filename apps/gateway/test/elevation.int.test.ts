@@ -51,12 +51,12 @@ afterAll(async () => {
 
 /**
  * The role facts a connection test stores (what decides whether admin may reach the connection). The
- * connections trigger notifies only for the columns listed in migration 20261206100100, role_privileges
- * not among them: `team_id = team_id` makes this update announce itself as a saved connection does.
+ * update alone must reach the gateway: the connections trigger announces role_privileges (migration
+ * 20261208100000), so no cache is invalidated by hand here.
  */
 async function setRole(facts: { superuser: boolean }): Promise<void> {
   const role = { role: "portcullis_reader", superuser: facts.superuser, createRole: false, bypassRls: false, replication: false, serverRoles: [], checkedAt: new Date().toISOString() };
-  await meta.query("UPDATE connections SET role_privileges = $1::jsonb, team_id = team_id WHERE id = $2", [JSON.stringify(role), world.connectionId]);
+  await meta.query("UPDATE connections SET role_privileges = $1::jsonb WHERE id = $2", [JSON.stringify(role), world.connectionId]);
 }
 
 type Answer = Awaited<ReturnType<typeof mcpRequest>>;
