@@ -186,7 +186,8 @@ const CASES: Record<string, Case> = {
   // required to reject or refuse, so it is not optional in these inputs.
   decideWriteRequestAction: { min: "member", valid: async () => ({ teamId: teamA, requestId: await freshWriteRequest(), decision: "reject", comment: "not now" }) },
   decideAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest(), decision: "refuse", comment: "not now" }) },
-  revokeAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest() }) },
+  // Only a grant in force can be revoked (a pending request is refused instead).
+  revokeAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessGrant() }) },
   saveNotificationSettingsAction: { min: "admin", nullable: ["webhookUrl"], valid: async () => ({ teamId: teamA, webhookUrl: "https://hooks.example.com/portcullis", webhookFormat: "portcullis", emailApprovers: true }) },
   rotateWebhookSecretAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
 };
@@ -210,6 +211,14 @@ async function freshAccessRequest() {
   } finally {
     await pool.end();
   }
+}
+
+/** The member's request on link A, granted by the owner: a grant in force. */
+async function freshAccessGrant() {
+  const { decideAccessGrant } = await import("@portcullis/db/operations");
+  const id = await freshAccessRequest();
+  await decideAccessGrant(prisma, { teamId: teamA, id, deciderId: users.owner, decision: "grant" });
+  return id;
 }
 
 beforeAll(async () => {
