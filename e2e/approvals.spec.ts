@@ -75,7 +75,27 @@ test("a DELETE waits for a lead: the diff, the approval with a comment, one exec
     await expect(rows.nth(i)).toContainText(before[i]!.unit_price);
   }
   await expect(request.getByTestId("time-left")).toHaveText(/min left/);
-  await screenshot(page, "approvals");
+
+  // An UPDATE beside it: rows matched by key, each changed cell old (struck) and new.
+  const priced = await lines(9);
+  const raise = await mcpClient(gateway(), world.linkId, world.member.key);
+  let updateId: string;
+  try {
+    const answer = await raise.call("execute_sql", { sql: "UPDATE invoice_line SET unit_price = unit_price + 1 WHERE invoice_id = 9" });
+    expect(answer.structured).toMatchObject({ status: "pending_approval" });
+    updateId = answer.structured!.requestId as string;
+  } finally {
+    await raise.close();
+  }
+  await page.reload();
+  const update = card(page, updateId);
+  await expect(update.getByTestId("affected-words")).toHaveText(`This statement would update ${priced.length} rows in public.invoice_line.`);
+  const firstChanged = update.locator('[data-testid="preview-diff"] tbody tr').first().locator('[data-cell="changed"]');
+  await expect(firstChanged).toHaveCount(1);
+  await expect(firstChanged.locator("del")).toHaveText(priced[0]!.unit_price);
+  await expect(firstChanged.locator("ins")).toHaveText((Number(priced[0]!.unit_price) + 1).toFixed(2));
+  expect(await lines(9)).toEqual(priced);
+  await screenshot(page, "approvals", true);
 
   // Rejecting needs words; approving with a comment goes through.
   await request.getByRole("button", { name: "Reject" }).click();
