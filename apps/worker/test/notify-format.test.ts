@@ -84,3 +84,34 @@ test("a very long statement is cut in Slack and e-mail (the dashboard has it who
   expect(code).toContain("more characters in the dashboard");
   expect(emailMessage(f).text).toContain("more characters in the dashboard");
 });
+
+test("expiries: the requester learns whether nobody decided or the approval ran out, and that nothing ran", () => {
+  const undecided = facts("write_request.expired", request({ status: "expired" }));
+  expect(headline(undecided)).toBe("Expired without a decision: DELETE on public.invoice (340 rows)");
+  expect(emailMessage(undecided).text).toContain("Nothing ran.");
+  const approved = { outcome: "approved" as const, by: { email: "lead@example.com", name: null }, at: "2026-12-07T09:05:00.000Z", comment: null };
+  expect(headline(facts("write_request.expired", request({ status: "expired", decision: approved })))).toBe("Expired before it ran: DELETE on public.invoice (340 rows)");
+  const grant = {
+    type: "access_grant" as const,
+    id: "g1",
+    status: "expired",
+    table: "public.invoice",
+    access: "write",
+    minutes: 30,
+    reason: "r",
+    requester: { id: "u1", email: "dev@example.com", name: null },
+    requestedVia: "tool",
+    createdAt: "2026-12-07T09:00:00.000Z",
+    requestExpiresAt: "2026-12-07T10:00:00.000Z",
+    startsAt: null,
+    expiresAt: null,
+    decision: null,
+  };
+  expect(headline(facts("access_grant.expired", grant))).toBe("Access request expired without a decision: write on public.invoice for 30 minutes");
+  const ended = facts("access_grant.expired", { ...grant, startsAt: "2026-12-07T09:01:00.000Z", expiresAt: "2026-12-07T09:31:00.000Z", decision: { ...approved, outcome: "granted" as const } });
+  expect(headline(ended)).toBe("Access ended: write on public.invoice for 30 minutes");
+  expect(emailMessage(ended).text).toContain("Access ended: 2026-12-07T09:31:00.000Z");
+  // Slack: an expired subject is not pending, so no "decide" button.
+  const actions = (slackPayload(ended).blocks as { type: string; elements?: { text: { text: string } }[] }[]).find((b) => b.type === "actions")!;
+  expect(actions.elements![0]!.text.text).toBe("Open in Portcullis");
+});

@@ -4,7 +4,11 @@ import { createPrismaClient, type PrismaClient } from "../src/client.js";
 import { PortcullisError } from "../src/errors.js";
 import {
   claimNotificationOutbox,
+  claimWriteRequest,
+  decideAccessGrant,
   decideWriteRequest,
+  expireAccessGrants,
+  expireWriteRequests,
   getNotificationSettings,
   listDeliveries,
   notificationTargets,
@@ -13,6 +17,7 @@ import {
   releaseNotificationOutbox,
   requestAccessGrant,
   saveNotificationSettings,
+  statementHash,
   updateDelivery,
 } from "../src/operations/index.js";
 import { generateSecretKey, SecretKeyring } from "../src/secrets/index.js";
@@ -158,5 +163,71 @@ describe("notification outbox and deliveries", () => {
     expect((await listDeliveries(pool, { teamId: w.team.id })).map((d) => [d.id, d.status])).toEqual([[a.id, "delivered"]]);
     expect(await listDeliveries(pool, { teamId: w.otherTeam.id })).toEqual([]);
     expect(await refusal(recordDelivery(pool, { ...input, channel: "sms" } as never))).toContain("invalid_input");
+  });
+});
+
+describe("expiry notifications", () => {
+  const outboxOf = async (teamId: string) =>
+    (await pool.query<{ event: string; subject_id: string }>("SELECT event, subject_id::text FROM notification_outbox WHERE team_id = $1 ORDER BY event, subject_id", [teamId])).rows
+      .filter((r) => r.event.endsWith(".expired"))
+      .map((r) => `${r.event} ${r.subject_id}`);
+
+  it("each expiry writes one outbox row in its own statement, even with sweeps racing; the requester and the webhook are told", async () => {
+    const w = await approvalsWorld(prisma);
+    const { secret } = await saveNotificationSettings(pool, { teamId: w.team.id, webhookUrl: "https://hooks.example.com/exp" }, keyring);
+    const pending = await newRequest(pool, w);
+    const approved = await newRequest(pool, w);
+    await decideWriteRequest(pool, { teamId: w.team.id, id: approved.id, deciderId: w.admin.id, decision: "approve", via: "cli" });
+    const later = await newRequest(pool, w, { expiresAt: new Date(Date.now() + 5 * 3_600_000) });
+    const asked = await requestAccessGrant(pool, { teamId: w.team.id, linkId: w.link.id, userId: w.requester.id, tableKey: "public.invoice", access: "write", minutes: 5, reason: "fix", via: "tool" });
+    const granted = await decideAccessGrant(pool, { teamId: w.team.id, id: asked.id, deciderId: w.admin.id, decision: "grant" });
+    const waiting = await requestAccessGrant(pool, { teamId: w.team.id, linkId: w.link.id, userId: w.requester.id, tableKey: "public.invoice", access: "read", minutes: 5, reason: "look", via: "tool" });
+    expect(await outboxOf(w.team.id)).toEqual([]);
+
+    // Two hours on: the pending request (1 h) and the approval (60 min to run) are past, the grant (5 min) ended;
+    // the 5-hour request and the access request (24 h wait) are not. Four sweeps at once, two of each.
+    const at = new Date(Date.now() + 2 * 3_600_000);
+    await Promise.all([expireWriteRequests(pool, at), expireWriteRequests(prisma, at), expireAccessGrants(pool, at), expireAccessGrants(prisma, at)]);
+    expect(await outboxOf(w.team.id)).toEqual(
+      [`write_request.expired ${pending.id}`, `write_request.expired ${approved.id}`, `access_grant.expired ${granted.id}`].sort(),
+    );
+    const status = async (table: string, id: string) => (await pool.query(`SELECT status::text FROM ${table} WHERE id = $1`, [id])).rows[0].status;
+    expect([await status("write_requests", later.id), await status("access_grants", waiting.id)]).toEqual(["pending", "pending"]);
+    // A later sweep finds nothing new to tell.
+    await Promise.all([expireWriteRequests(pool, at), expireAccessGrants(pool, at)]);
+    expect(await outboxOf(w.team.id)).toHaveLength(3);
+
+    for (const [event, subjectId] of [["write_request.expired", pending.id], ["write_request.expired", approved.id], ["access_grant.expired", granted.id]] as const) {
+      expect(await notificationTargets(pool, { teamId: w.team.id, event, subjectId }, keyring)).toEqual({
+        emails: [w.requester.email],
+        webhook: { url: "https://hooks.example.com/exp", format: "portcullis", secret },
+        linkId: w.link.id,
+      });
+    }
+  });
+
+  it("an expiry recorded by a losing decision or a late claim is told once too, and the sweep does not tell it again", async () => {
+    const w = await approvalsWorld(prisma);
+    const undecided = await newRequest(pool, w);
+    const unrun = await newRequest(pool, w);
+    await decideWriteRequest(pool, { teamId: w.team.id, id: unrun.id, deciderId: w.admin.id, decision: "approve", via: "cli" });
+    // Past their times on the database clock, as the sweep has not run yet.
+    await pool.query("UPDATE write_requests SET expires_at = now() - interval '1 second' WHERE id = $1", [undecided.id]);
+    await pool.query("UPDATE write_requests SET execute_before = now() - interval '1 second' WHERE id = $1", [unrun.id]);
+    const late = await decideWriteRequest(pool, { teamId: w.team.id, id: undecided.id, deciderId: w.admin.id, decision: "approve", via: "cli" }).catch((e: { code?: string }) => e.code);
+    expect(late).toBe("expired");
+    const claim = await claimWriteRequest(pool, {
+      teamId: w.team.id,
+      id: unrun.id,
+      linkId: w.link.id,
+      statementHash: statementHash("DELETE FROM invoice WHERE invoice_id = $1", [100]),
+      principalSubject: "key:abc",
+      userId: w.requester.id,
+      catalogVersion: "cat-1",
+    });
+    expect(claim).toMatchObject({ ok: false, code: "expired" });
+    expect(await outboxOf(w.team.id)).toEqual([`write_request.expired ${undecided.id}`, `write_request.expired ${unrun.id}`].sort());
+    await expireWriteRequests(pool);
+    expect(await outboxOf(w.team.id)).toHaveLength(2);
   });
 });

@@ -26,7 +26,8 @@ export function headline(facts: NotificationFacts): string {
         return `${outcome.charAt(0).toUpperCase()}${outcome.slice(1)}: ${what}`;
       }
       case "write_request.expired":
-        return `Expired: ${what}`;
+        // Approved but not run in time, or nobody decided: the requester has to ask again either way.
+        return s.decision && s.decision.outcome !== "rejected" ? `Expired before it ran: ${what}` : `Expired without a decision: ${what}`;
       default:
         return `${facts.event}: ${what}`;
     }
@@ -34,6 +35,8 @@ export function headline(facts: NotificationFacts): string {
   const what = `${s.access} on ${s.table} for ${s.minutes} minute${s.minutes === 1 ? "" : "s"}`;
   if (facts.event === "access_grant.requested") return `Access requested: ${what}`;
   if (facts.event === "access_grant.decided") return `Access ${s.decision?.outcome ?? s.status}: ${what}`;
+  // A grant that ran its course, or a request nobody decided before it lapsed.
+  if (facts.event === "access_grant.expired") return s.startsAt ? `Access ended: ${what}` : `Access request expired without a decision: ${what}`;
   return `${facts.event}: ${what}`;
 }
 
@@ -143,10 +146,11 @@ export function emailMessage(facts: NotificationFacts): { subject: string; text:
   if (s.type === "write_request") {
     lines.push(`Affected: ${rows(s.affected)}`, `Rule: ${s.mode}`, `Status: ${s.status}`);
     if (s.status === "pending") lines.push(`Expires: ${s.expiresAt}`);
+    if (s.status === "expired") lines.push("Nothing ran. To make this change, run the statement again: it asks anew.");
   } else {
     lines.push(`Status: ${s.status}`);
     if (s.status === "pending") lines.push(`Request expires: ${s.requestExpiresAt}`);
-    if (s.expiresAt) lines.push(`Access ends: ${s.expiresAt}`);
+    if (s.expiresAt) lines.push(`${s.status === "expired" ? "Access ended" : "Access ends"}: ${s.expiresAt}`);
   }
   if (s.decision) {
     lines.push(`Decision: ${s.decision.outcome} by ${who(s.decision.by)} at ${s.decision.at}`);

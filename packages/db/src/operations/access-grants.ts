@@ -294,15 +294,22 @@ export async function getAccessGrant(db: OperationsDb, input: { teamId: string; 
   return readGrant(queryOf(db), v.teamId, v.id);
 }
 
-/** Grants past their end and requests past their wait → expired, every team (the worker's sweep). */
+/**
+ * Grants past their end and requests past their wait → expired, every team (the worker's sweep), each
+ * with an access_grant.expired notification written by the same statement (the member learns their
+ * access ended, or that nobody decided in time). A racing sweep skips rows already expired: told once.
+ */
 export async function expireAccessGrants(db: OperationsDb, now?: Date): Promise<number> {
   if (now !== undefined && Number.isNaN(now.getTime())) throw new PortcullisError("invalid_input", "now is not a valid time");
   const rows = await queryOf(db)(
-    `WITH t AS (SELECT COALESCE($1::timestamptz, clock_timestamp()) AS at)
-     UPDATE access_grants SET status = 'expired', updated_at = clock_timestamp()
-     FROM t
-     WHERE (status = 'granted' AND expires_at <= t.at) OR (status = 'pending' AND request_expires_at <= t.at)
-     RETURNING id`,
+    `WITH t AS (SELECT COALESCE($1::timestamptz, clock_timestamp()) AS at),
+     e AS (
+       UPDATE access_grants SET status = 'expired', updated_at = clock_timestamp()
+       FROM t
+       WHERE (status = 'granted' AND expires_at <= t.at) OR (status = 'pending' AND request_expires_at <= t.at)
+       RETURNING access_grants.id, access_grants.team_id),
+     n AS (INSERT INTO notification_outbox (team_id, event, subject_id) SELECT team_id, 'access_grant.expired', id FROM e)
+     SELECT id::text AS id FROM e`,
     [now?.toISOString() ?? null],
   );
   return rows.length;

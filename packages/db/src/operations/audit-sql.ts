@@ -20,7 +20,13 @@ export async function recordConfigChangeSql(q: Query, change: ConfigChange, key:
   return { id: event.id };
 }
 
-export type NotificationEvent = "write_request.created" | "write_request.decided" | "access_grant.requested" | "access_grant.decided";
+export type NotificationEvent =
+  | "write_request.created"
+  | "write_request.decided"
+  | "write_request.expired"
+  | "access_grant.requested"
+  | "access_grant.decided"
+  | "access_grant.expired";
 
 /** One notification_outbox row, in the transaction that caused it (the worker fans it out). */
 export async function recordNotification(q: Query, teamId: string, event: NotificationEvent, subjectId: string): Promise<void> {

@@ -12,7 +12,14 @@ export * from "./notification-settings.js";
  * notificationTargets where each goes, records one delivery per target and updates it as it retries.
  */
 
-export const NOTIFICATION_EVENTS = ["write_request.created", "write_request.decided", "access_grant.requested", "access_grant.decided"] as const;
+export const NOTIFICATION_EVENTS = [
+  "write_request.created",
+  "write_request.decided",
+  "write_request.expired",
+  "access_grant.requested",
+  "access_grant.decided",
+  "access_grant.expired",
+] as const;
 export type OutboxEvent = (typeof NOTIFICATION_EVENTS)[number];
 
 export interface OutboxRow {
@@ -63,7 +70,7 @@ export async function releaseNotificationOutbox(db: OperationsDb, ids: string[])
 export interface NotificationTargets {
   /**
    * Approvers' addresses for a new approval or access request (owners, admins, the link's approvers,
-   * minus the requester unless self-approval), or the requester's for a decision or a confirmation.
+   * minus the requester unless self-approval), or the requester's for a decision, a confirmation or an expiry.
    */
   emails: string[];
   webhook: { url: string; format: WebhookFormat; secret: string } | null;
@@ -72,8 +79,8 @@ export interface NotificationTargets {
 }
 
 /**
- * Where one outbox event goes. New requests go to those who can decide them; decisions go back to the
- * member who asked. E-mail only when the team left emailApprovers on; the webhook gets every event.
+ * Where one outbox event goes. New requests go to those who can decide them; decisions and expiries go
+ * back to the member who asked. E-mail only when the team left emailApprovers on; the webhook gets every event.
  * A subject that no longer exists (deleted link, team) has no targets.
  */
 export async function notificationTargets(db: OperationsDb, row: Pick<OutboxRow, "teamId" | "event" | "subjectId">, keyring: SecretKeyring = getKeyring()): Promise<NotificationTargets> {

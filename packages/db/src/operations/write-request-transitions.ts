@@ -88,8 +88,9 @@ export async function decideWriteRequest(db: OperationsDb, input: DecideWriteReq
       [v.id, v.teamId, approve ? "approved" : "rejected", v.deciderId, v.comment ?? null, approve, options.expiresAfterMinutes],
     );
     if (!rows[0]) {
-      // Past its time but not yet swept: record the expiry now (committed, the error is returned not thrown).
-      await q("UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp() WHERE id = $1::uuid AND team_id = $2::uuid AND status = 'pending' AND expires_at <= clock_timestamp()", [v.id, v.teamId]);
+      // Past its time but not yet swept: record the expiry now (committed, the error is returned not thrown),
+      // and tell the requester as the sweep would have.
+      await q(expireOneSql("status = 'pending' AND expires_at <= clock_timestamp()"), [v.id, v.teamId]);
       const now = await readRequest(q, v.teamId, v.id);
       if (now && now.status === "pending") return new WriteRequestDecisionError("expired", "this request expired before it was decided", now);
       if (now?.status === "expired") return new WriteRequestDecisionError("expired", "this request expired before it was decided", now);
@@ -169,7 +170,7 @@ export async function claimWriteRequest(db: OperationsDb, input: z.input<typeof 
       return { ok: false, code: "used", request };
     case "approved":
       if (request.catalogVersion !== v.catalogVersion) return { ok: false, code: "schema_changed", request };
-      await q("UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp() WHERE id = $1::uuid AND team_id = $2::uuid AND status = 'approved' AND execute_before <= clock_timestamp()", [v.id, v.teamId]);
+      await q(expireOneSql("status = 'approved' AND execute_before <= clock_timestamp()"), [v.id, v.teamId]);
       return { ok: false, code: "expired", request };
   }
 }
@@ -195,15 +196,35 @@ export async function finishWriteRequest(db: OperationsDb, input: z.input<typeof
   if (!rows.length) throw new WriteRequestDecisionError("not_executing", "this write request is not being executed (it was never claimed, or already finished)");
 }
 
-/** pending past expires_at and approved past execute_before → expired, every team (the worker's sweep). */
+/**
+ * One request → expired when `condition` holds ($1 id, $2 team), with its write_request.expired
+ * notification in the same statement: the expiry and the requester's notice commit together or not at all.
+ */
+function expireOneSql(condition: string): string {
+  return `WITH e AS (
+       UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp()
+       WHERE id = $1::uuid AND team_id = $2::uuid AND ${condition}
+       RETURNING id, team_id),
+     n AS (INSERT INTO notification_outbox (team_id, event, subject_id) SELECT team_id, 'write_request.expired', id FROM e)
+     SELECT id::text AS id FROM e`;
+}
+
+/**
+ * pending past expires_at and approved past execute_before → expired, every team (the worker's sweep),
+ * each with a write_request.expired notification written by the same statement. A second sweep racing
+ * this one re-checks the status after the row lock and skips the row, so each expiry is told once.
+ */
 export async function expireWriteRequests(db: OperationsDb, now?: Date): Promise<number> {
   if (now !== undefined && Number.isNaN(now.getTime())) throw new PortcullisError("invalid_input", "now is not a valid time");
   const rows = await queryOf(db)(
-    `WITH t AS (SELECT COALESCE($1::timestamptz, clock_timestamp()) AS at)
-     UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp()
-     FROM t
-     WHERE (status = 'pending' AND expires_at <= t.at) OR (status = 'approved' AND execute_before <= t.at)
-     RETURNING id`,
+    `WITH t AS (SELECT COALESCE($1::timestamptz, clock_timestamp()) AS at),
+     e AS (
+       UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp()
+       FROM t
+       WHERE (status = 'pending' AND expires_at <= t.at) OR (status = 'approved' AND execute_before <= t.at)
+       RETURNING write_requests.id, write_requests.team_id),
+     n AS (INSERT INTO notification_outbox (team_id, event, subject_id) SELECT team_id, 'write_request.expired', id FROM e)
+     SELECT id::text AS id FROM e`,
     [now?.toISOString() ?? null],
   );
   return rows.length;
