@@ -4,7 +4,7 @@ import { type RunningWorker, startWorker } from "../src/app.js";
 import { askApproval, deliveries, seedTeam, setWebhook, startReceiver, startSmtpSink } from "./notify-support.js";
 import { createWorkerFixture, waitFor } from "./support.js";
 
-/** Expiry notifications, end to end through a running worker. */
+/** Expiry notifications and a webhook whose secret cannot be opened, end to end through a running worker. */
 
 let fixture: Awaited<ReturnType<typeof createWorkerFixture>>;
 let receiver: Awaited<ReturnType<typeof startReceiver>>;
@@ -81,4 +81,34 @@ test("the sweep's expiries reach the requester by e-mail and the webhook: an und
   ]);
   expect(smtp.mails.filter((m) => m.text.includes(request.id) && m.subject.startsWith("Expired"))).toHaveLength(1);
   expect(receiver.at("/expired").filter((p) => p.headers["portcullis-event"] === "write_request.expired")).toHaveLength(1);
+});
+
+test("an unreadable webhook secret: the approvers are still e-mailed, nothing unsigned is posted, and the delivery log says why", async () => {
+  const team = await seedTeam(fixture.pool);
+  await setWebhook(fixture.pool, team.teamId, `${receiver.base}/corrupt`, "portcullis");
+  // The GCM tag of the sealed secret (v1.<key>.<iv>.<tag>.<body>) altered in place: it no longer opens.
+  const altered = await fixture.pool.query(
+    `UPDATE team_notification_settings SET webhook_secret_ciphertext = concat_ws('.',
+        split_part(webhook_secret_ciphertext, '.', 1), split_part(webhook_secret_ciphertext, '.', 2), split_part(webhook_secret_ciphertext, '.', 3),
+        translate(split_part(webhook_secret_ciphertext, '.', 4), 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz', 'BCDEFGHIJKLMNOPQRSTUVWXYZAbcdefghijklmnopqrstuvwxyza'),
+        split_part(webhook_secret_ciphertext, '.', 5))
+      WHERE team_id = $1 RETURNING webhook_secret_ciphertext`,
+    [team.teamId],
+  );
+  expect(altered.rows[0].webhook_secret_ciphertext.split(".")).toHaveLength(5);
+  const request = await askApproval(fixture.pool, team);
+
+  const rows = await waitFor(async () => {
+    const all = await deliveries(fixture.pool, request.id);
+    return all.length === 4 && all.every((d) => d.status !== "pending") && all;
+  }, 15_000, "the deliveries to settle");
+  const approvers = [team.users.owner.email, team.users.admin.email, team.users.approver.email].sort();
+  expect(rows.filter((d) => d.channel === "email").map((d) => [d.target, d.status])).toEqual(approvers.map((a) => [a, "delivered"]));
+  const webhook = rows.find((d) => d.channel === "webhook")!;
+  expect(webhook).toMatchObject({ status: "failed", attempts: 0, response_status: null, target: `${receiver.base}/…` });
+  expect(webhook.last_error).toContain("signing secret cannot be read");
+  const mails = smtp.mails.filter((m) => m.text.includes(request.id));
+  expect(mails.flatMap((m) => m.to).sort()).toEqual(approvers);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(receiver.at("/corrupt")).toHaveLength(0);
 });

@@ -131,13 +131,13 @@ describe("notification outbox and deliveries", () => {
 
     const created = await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: r.id }, keyring);
     // Owner, admin and the listed approver; not the requester, not the listed viewer, no webhook configured.
-    expect(created).toEqual({ emails: [w.admin.email, w.approver.email, w.owner.email].sort(), webhook: null, linkId: w.link.id });
+    expect(created).toEqual({ emails: [w.admin.email, w.approver.email, w.owner.email].sort(), webhook: null, webhookError: null, linkId: w.link.id });
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "access_grant.requested", subjectId: g.id }, keyring)).emails).not.toContain(w.requester.email);
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.decided", subjectId: r.id }, keyring)).emails).toEqual([w.requester.email]);
     const confirm = await newRequest(pool, w, { kind: "confirm", mode: "confirm" });
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: confirm.id }, keyring)).emails).toEqual([w.requester.email]);
     // Another team's id: no targets at all.
-    expect(await notificationTargets(pool, { teamId: w.otherTeam.id, event: "write_request.created", subjectId: r.id }, keyring)).toEqual({ emails: [], webhook: null, linkId: null });
+    expect(await notificationTargets(pool, { teamId: w.otherTeam.id, event: "write_request.created", subjectId: r.id }, keyring)).toEqual({ emails: [], webhook: null, webhookError: null, linkId: null });
     // A listed requester is still left out unless the link allows self-approval.
     await prisma.linkApprover.create({ data: { linkId: w.link.id, userId: w.requester.id } });
     expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: r.id }, keyring)).emails).not.toContain(w.requester.email);
@@ -201,6 +201,7 @@ describe("expiry notifications", () => {
       expect(await notificationTargets(pool, { teamId: w.team.id, event, subjectId }, keyring)).toEqual({
         emails: [w.requester.email],
         webhook: { url: "https://hooks.example.com/exp", format: "portcullis", secret },
+        webhookError: null,
         linkId: w.link.id,
       });
     }
@@ -229,5 +230,31 @@ describe("expiry notifications", () => {
     expect(await outboxOf(w.team.id)).toEqual([`write_request.expired ${undecided.id}`, `write_request.expired ${unrun.id}`].sort());
     await expireWriteRequests(pool);
     expect(await outboxOf(w.team.id)).toHaveLength(2);
+  });
+
+  it("an unreadable webhook secret: no webhook, the reason, and the e-mails all the same", async () => {
+    const w = await approvalsWorld(prisma);
+    await saveNotificationSettings(pool, { teamId: w.team.id, webhookUrl: "https://hooks.example.com/broken" }, keyring);
+    // One character of the sealed secret changed: authenticated encryption refuses to open it.
+    await pool.query(
+      `UPDATE team_notification_settings SET webhook_secret_ciphertext =
+         overlay(webhook_secret_ciphertext PLACING CASE WHEN substr(webhook_secret_ciphertext, length(webhook_secret_ciphertext) - 4, 1) = 'A' THEN 'B' ELSE 'A' END
+                 FROM length(webhook_secret_ciphertext) - 4 FOR 1)
+       WHERE team_id = $1`,
+      [w.team.id],
+    );
+    const r = await newRequest(pool, w);
+    const targets = await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: r.id }, keyring);
+    expect(targets).toEqual({
+      emails: [w.admin.email, w.approver.email, w.owner.email].sort(),
+      webhook: null,
+      webhookError: { url: "https://hooks.example.com/broken", message: expect.stringContaining("cannot be read") },
+      linkId: w.link.id,
+    });
+    // A keyring without the sealing key: the same.
+    const other = SecretKeyring.parse(generateSecretKey("k9"));
+    await saveNotificationSettings(pool, { teamId: w.team.id, webhookUrl: "https://hooks.example.com/broken", rotateSecret: true }, keyring);
+    expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: r.id }, other)).webhookError).not.toBeNull();
+    expect((await notificationTargets(pool, { teamId: w.team.id, event: "write_request.created", subjectId: r.id }, keyring)).webhook).not.toBeNull();
   });
 });

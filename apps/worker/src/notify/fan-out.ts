@@ -1,4 +1,4 @@
-import { NOTIFICATION_EVENTS, type OperationsDb, notificationTargets, recordDelivery } from "@portcullis/db/operations";
+import { NOTIFICATION_EVENTS, type OperationsDb, notificationTargets, recordDelivery, updateDelivery } from "@portcullis/db/operations";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import { notificationJobOptions } from "@portcullis/jobs";
 import type { Queue } from "bullmq";
@@ -12,7 +12,7 @@ export interface FanOutDeps {
   queue: Queue;
   metrics: Metrics;
   logger: Logger;
-  /** Opens the team's webhook secret (notificationTargets checks it opens before a delivery is recorded). */
+  /** Opens the team's webhook secret (notificationTargets checks it opens before a webhook delivery is queued). */
   keyring: SecretKeyring;
   /** First retry delay of a delivery (doubles each attempt). */
   backoffBaseMs: number;
@@ -108,12 +108,19 @@ export async function fanOutOnce(deps: FanOutDeps): Promise<number> {
           // Pending ones only, including any a crashed pass recorded: enqueueing again is a no-op per job id.
           if (delivery.status === "pending") created.push({ id: delivery.id, team_id: delivery.teamId });
         }
+        if (targets.webhookError) {
+          // Nothing unsigned is sent; the e-mails above still go. The delivery log says why the webhook
+          // got nothing, so the team sees it on the dashboard and not only in this log.
+          deps.logger.error({ outboxId: row.id, event: row.event, teamId: row.team_id, err: targets.webhookError.message }, "webhook not sent: its signing secret cannot be read");
+          const failed = await recordDelivery(tx, { teamId: row.team_id, event, subjectId: row.subject_id, channel: "webhook", target: webhookTarget(targets.webhookError.url) });
+          if (failed.created) await updateDelivery(tx, { teamId: row.team_id, id: failed.id, status: "failed", attempts: 0, lastError: targets.webhookError.message });
+        }
         await client.query("RELEASE SAVEPOINT outbox_row");
         done.push(row.id);
       } catch (error) {
         await client.query("ROLLBACK TO SAVEPOINT outbox_row");
-        // A transient failure leaves the row for the next poll; anything else (an unreadable webhook
-        // secret, a malformed row) would fail the same way forever, so the row is closed and logged.
+        // A transient failure leaves the row for the next poll; anything else (a malformed row) would
+        // fail the same way forever, so the row is closed and logged.
         if (isTransientDbError(error)) throw error;
         deps.logger.error({ outboxId: row.id, event: row.event, err: (error as Error).message }, "notification not fanned out");
         done.push(row.id);

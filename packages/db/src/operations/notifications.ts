@@ -74,8 +74,28 @@ export interface NotificationTargets {
    */
   emails: string[];
   webhook: { url: string; format: WebhookFormat; secret: string } | null;
+  /**
+   * Set (with `webhook: null`) when the team has a webhook whose signing secret cannot be opened (a
+   * retired key, an altered row): nothing unsigned is sent, but the e-mails still go, and the caller
+   * records why the webhook got nothing.
+   */
+  webhookError: { url: string; message: string } | null;
   /** The request's link, for the message (null when the subject is gone). */
   linkId: string | null;
+}
+
+function openWebhook(
+  keyring: SecretKeyring,
+  teamId: string,
+  settings: { webhook_url: string | null; webhook_format: string; c: string | null } | undefined,
+): Pick<NotificationTargets, "webhook" | "webhookError"> {
+  if (!settings?.webhook_url || !settings.c) return { webhook: null, webhookError: null };
+  try {
+    return { webhook: { url: settings.webhook_url, format: settings.webhook_format as WebhookFormat, secret: keyring.open(settings.c, webhookSecretContext(teamId)) }, webhookError: null };
+  } catch {
+    // The keyring's message may name key ids; the team is told only what to do about it.
+    return { webhook: null, webhookError: { url: settings.webhook_url, message: "the team's webhook signing secret cannot be read; save the notification settings again to set a new one" } };
+  }
 }
 
 /**
@@ -94,7 +114,7 @@ export async function notificationTargets(db: OperationsDb, row: Pick<OutboxRow,
      WHERE s.id = $1::uuid AND s.team_id = $2::uuid`,
     [v.subjectId, v.teamId],
   ))[0];
-  if (!subject) return { emails: [], webhook: null, linkId: null };
+  if (!subject) return { emails: [], webhook: null, webhookError: null, linkId: null };
   const settings = (await q<{ webhook_url: string | null; webhook_format: string; c: string | null; email_approvers: boolean }>(
     "SELECT webhook_url, webhook_format, webhook_secret_ciphertext AS c, email_approvers FROM team_notification_settings WHERE team_id = $1::uuid",
     [v.teamId],
@@ -123,11 +143,7 @@ export async function notificationTargets(db: OperationsDb, row: Pick<OutboxRow,
     );
     emails = rows.map((r) => r.email);
   }
-  const webhook =
-    settings?.webhook_url && settings.c
-      ? { url: settings.webhook_url, format: settings.webhook_format as WebhookFormat, secret: keyring.open(settings.c, webhookSecretContext(v.teamId)) }
-      : null;
-  return { emails, webhook, linkId: subject.link_id };
+  return { emails, ...openWebhook(keyring, v.teamId, settings), linkId: subject.link_id };
 }
 
 export const DELIVERY_CHANNELS = ["webhook", "email"] as const;
