@@ -218,3 +218,39 @@ test("self-approval is refused: the requester sees why, and has no Approve butto
   await expect(request.getByRole("button", { name: "Approve" })).toHaveCount(0);
   expect((await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!.status).toBe("pending");
 });
+
+test("notifications: the signing secret is shown once, never in the page or its RSC payload again; the delivery log lists what was sent", async ({ page }) => {
+  await signIn(page, world.admins[0]!.email);
+  await page.waitForURL(/\/t\//);
+  const settings = webUrl(`/t/${world.slug}/settings`);
+  await page.goto(settings);
+  const section = page.getByTestId("notifications-section");
+  await section.getByLabel("Webhook URL").fill("https://hooks.example.com/portcullis");
+  await section.getByLabel("Format").selectOption("slack");
+  await section.getByRole("button", { name: "Save" }).click();
+  const secret = (await section.getByTestId("webhook-secret").textContent())!.trim();
+  expect(secret).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+  await expect(section.getByRole("button", { name: "Copy secret to clipboard" })).toBeVisible();
+  const stored = (await onDb<{ webhook_secret_ciphertext: string; webhook_format: string }>(world.metaUrl, "SELECT webhook_secret_ciphertext, webhook_format FROM team_notification_settings WHERE team_id = $1", [world.teamId]))[0]!;
+  expect(stored.webhook_format).toBe("slack");
+  expect(stored.webhook_secret_ciphertext).not.toContain(secret);
+
+  // Reloaded: the page, and the RSC payload a client navigation fetches, carry neither the secret nor its sealed form.
+  await page.reload();
+  await expect(section.getByLabel("Webhook URL")).toHaveValue("https://hooks.example.com/portcullis");
+  await expect(section.getByText("A signing secret is set (shown only when made).")).toBeVisible();
+  const html = await page.content();
+  const rsc = await page.evaluate(async (url) => (await fetch(url, { headers: { RSC: "1" } })).text(), settings);
+  expect(rsc).toContain("hooks.example.com");
+  for (const body of [html, rsc]) {
+    expect(body).not.toContain(secret);
+    expect(body).not.toContain(stored.webhook_secret_ciphertext);
+  }
+
+  // E-mail to approvers is on by default: the worker fanned this run's requests out to them (SMTP unset: logged, delivered).
+  await expect(async () => {
+    await page.reload();
+    await expect(page.getByTestId("delivery-log")).toContainText("write_request.created", { timeout: 1000 });
+  }).toPass({ timeout: 30_000 });
+  await expect(page.getByTestId("delivery-log")).toContainText(world.admins[1]!.email);
+});
