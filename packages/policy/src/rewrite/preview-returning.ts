@@ -1,7 +1,7 @@
 import { parseSql, type PgNode } from "../parse/parse.js";
-import { list, nodeType, strNode } from "./ast.js";
+import { list, nodeType, strNode, walk } from "./ast.js";
 import { deparseVerified } from "./deparse.js";
-import { setReturningItems } from "./dml-returning.js";
+import { returningItems } from "./dml-returning.js";
 import { Refusal } from "../analyze/refusal.js";
 
 /**
@@ -24,6 +24,24 @@ export type PreviewReturning =
   | { ok: false; reason: string };
 
 const COMMANDS: Record<string, "insert" | "update" | "delete"> = { InsertStmt: "insert", UpdateStmt: "update", DeleteStmt: "delete" };
+
+/** The $n a tree refers to. */
+function paramNumbers(node: unknown): Set<number> {
+  const found = new Set<number>();
+  walk(node, (n) => {
+    const p = n.ParamRef as PgNode | undefined;
+    if (p && typeof p.number === "number") found.add(p.number);
+  });
+  return found;
+}
+
+/**
+ * PostgreSQL 18 names the rows before and after a write `old` and `new` inside RETURNING unless the
+ * statement already uses those names; a target called (or aliased) old or new is the one case where a
+ * qualified reference could mean the other row, so there the columns go unqualified — unambiguous only
+ * without FROM/USING sources.
+ */
+const PSEUDO_ROWS = new Set(["old", "new"]);
 
 /**
  * `columnsFor` names the RETURNING columns once the target is known (the link's visible columns of it),
@@ -51,10 +69,25 @@ export function previewReturning(
   // Qualified by the target's own name or alias: an UPDATE … FROM or DELETE … USING source with a
   // column of the same name must not make a RETURNING item ambiguous (or name the other table's).
   const qualifier = alias ?? name;
-  setReturningItems(
-    stmt,
-    columns.map((column) => ({ ResTarget: { val: { ColumnRef: { fields: [strNode(qualifier), strNode(column)] } } } })),
-  );
+  const sources = list(stmt.fromClause).length + list(stmt.usingClause).length;
+  if (PSEUDO_ROWS.has(qualifier) && sources > 0) return { ok: false, reason: `a target named ${qualifier} with FROM/USING sources has no unambiguous row preview` };
+  // A parameter only the caller's RETURNING used would vanish with it, and the statement would no
+  // longer take the parameters the call binds (PostgreSQL counts them from the text).
+  const callerReturning = returningItems(stmt);
+  if (callerReturning.length) {
+    const inReturning = paramNumbers(callerReturning);
+    if (inReturning.size) {
+      const elsewhere = paramNumbers({ ...stmt, returningClause: undefined, returningList: undefined });
+      if ([...inReturning].some((n) => !elsewhere.has(n))) return { ok: false, reason: "a parameter is used only in the statement's RETURNING list" };
+    }
+  }
+  const items = columns.map((column) => ({
+    ResTarget: { val: { ColumnRef: { fields: PSEUDO_ROWS.has(qualifier) ? [strNode(column)] : [strNode(qualifier), strNode(column)] } } },
+  }));
+  // The whole clause is replaced: the caller's `WITH (OLD AS x, NEW AS y)` could rename a row to the
+  // target's name and make the preview show the other image.
+  delete stmt.returningList;
+  stmt.returningClause = { exprs: items };
   const setColumns = command === "update" ? list(stmt.targetList).map((t) => String((t.ResTarget as PgNode | undefined)?.name ?? "")) : [];
   try {
     return {
