@@ -14,7 +14,8 @@ export interface ApprovalSweepDeps {
  * access grants past their end (and requests nobody decided in time) likewise. Each is one conditional
  * UPDATE, so several workers sweeping at once, or a decision racing the sweep, leave one winner.
  * The gateway refuses an expired request or grant by its times alone; the sweep makes lists and the
- * dashboard say so, and tells gateways (access grants NOTIFY on change) to drop a grant from their caches.
+ * dashboard say so, tells gateways (access grants NOTIFY on change) to drop a grant from their caches,
+ * and tells the requester: each expiry writes its notification_outbox row in the same statement.
  */
 export async function sweepApprovals(deps: ApprovalSweepDeps, now?: Date): Promise<{ writeRequests: number; accessGrants: number }> {
   const writeRequests = await expireWriteRequests(deps.pool, now);
