@@ -135,6 +135,21 @@ describe("who sees and decides", () => {
     expect(row.executeBefore!.getTime()).toBeGreaterThan(Date.now());
   });
 
+  test("where the link allows self-approval (approvalOptions.selfApproval), the requester who approves may approve their own", async () => {
+    const link = await prisma.link.findUniqueOrThrow({ where: { id: linkA } });
+    const scope = link.scope as Record<string, unknown>;
+    await prisma.link.update({ where: { id: linkA }, data: { scope: { ...scope, approvalOptions: { selfApproval: true } } as never } });
+    try {
+      const id = await pending("approver");
+      const mine = (await ops.listOpenRequests(await resolveTeam({ userId: users.approver }, teamA))).find((r) => r.id === id);
+      expect(mine?.may).toMatchObject({ approve: true, why: null });
+      expect(await call("approver", "decideWriteRequestAction", { teamId: teamA, requestId: id, decision: "approve" })).toMatchObject({ ok: true, data: { status: "approved" } });
+      expect(await prisma.writeRequest.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: "approved", decidedBy: users.approver });
+    } finally {
+      await prisma.link.update({ where: { id: linkA }, data: { scope: scope as never } });
+    }
+  });
+
   test("a member who is not an approver is told not found for someone else's request, and nothing changes", async () => {
     const { addMember, createUser } = await import("@portcullis/db/operations");
     const u = await createUser(prisma, { email: `plain-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
@@ -228,8 +243,7 @@ describe("tenancy", () => {
 });
 
 describe("access requests", () => {
-  // Requests come from the gateway, which runs D's operation on a pg.Pool (as here). Through Prisma it
-  // fails today (SELECT pg_advisory_xact_lock(...) returns void, which Prisma cannot decode): told to D.
+  // Requests come from the gateway, which runs D's operation on a pg.Pool: asked the same way here.
   async function ask(who: Who = "member", table = "public.invoice") {
     const { requestAccessGrant } = await import("@portcullis/db/operations");
     const pg = (await import("pg")).default;
