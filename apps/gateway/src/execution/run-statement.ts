@@ -23,8 +23,9 @@ export interface RunOptions {
   /** Aborted when the caller went away: the running statement is cancelled in the database. */
   signal?: AbortSignal;
   /**
-   * Reads only (the cost gate, issue 15): this statement (EXPLAIN of `sql`, same values) runs first, in
-   * the same READ ONLY transaction; `sql` runs only when `proceed` says so. One extra round trip.
+   * The cost gate (issue 15): this statement (EXPLAIN of `sql`, same values) runs first, in the same
+   * transaction (READ ONLY for reads; a plain EXPLAIN of a write executes nothing); `sql` runs only when
+   * `proceed` says so. One extra round trip.
    */
   preflight?: { sql: string; proceed(result: StatementResult): boolean };
   /**
@@ -64,7 +65,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
           `SET LOCAL search_path = ${options.searchPath}`,
         ];
     let preflight: RunOutcome["preflight"];
-    if (options.preflight && options.readOnly && !held) {
+    if (options.preflight && !held) {
       preflight = await runPreflight(client, pool, options, preamble);
       if (preflight.result.abandoned || preflight.result.error?.fatal) broken = new Error("preflight connection closed");
       if (preflight.stopped) {
