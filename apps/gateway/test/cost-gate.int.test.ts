@@ -17,6 +17,10 @@ let costLink: { linkId: string; key: string };
 let rowsLink: { linkId: string; key: string };
 let plainLink: { linkId: string; key: string };
 let filtered: { linkId: string; ownerKey: string; memberKey: string };
+let writeCost: { linkId: string; key: string };
+let writePlain: { linkId: string; key: string };
+let adminCost: { linkId: string; key: string };
+let approvalCost: { linkId: string; key: string };
 
 // Chinook: track 3,503 rows, invoice_line 2,240; their cross product ~7.8 M rows.
 const CROSS = "SELECT t.name, l.quantity FROM track t CROSS JOIN invoice_line l";
@@ -31,6 +35,19 @@ beforeAll(async () => {
   const rows = await world.addLink({ access: "read", limits: { ...limits, maxEstimatedRows: 1_000 } });
   const plain = await world.addLink({ access: "read", limits });
   costLink = { linkId: cost.linkId, key: cost.key };
+  for (const [name, scope] of [
+    ["writeCost", { access: "write", limits: { ...limits, maxEstimatedCost: 50_000 } }],
+    ["writePlain", { access: "write", limits }],
+    ["adminCost", { access: "admin", limits: { ...limits, maxEstimatedCost: 50_000 } }],
+    ["approvalCost", { access: "write", tables: { genre: { approval: "writes" } }, limits: { ...limits, maxEstimatedCost: 50_000 } }],
+  ] as const) {
+    const l = await world.addLink(scope);
+    const fixture = { linkId: l.linkId, key: l.key };
+    if (name === "writeCost") writeCost = fixture;
+    else if (name === "writePlain") writePlain = fixture;
+    else if (name === "adminCost") adminCost = fixture;
+    else approvalCost = fixture;
+  }
   rowsLink = { linkId: rows.linkId, key: rows.key };
   plainLink = { linkId: plain.linkId, key: plain.key };
   // A row-filtered customer table: the rewrite's filter lowers the row estimate below the limit.
@@ -154,6 +171,70 @@ describe("cost gate", () => {
     const unfiltered = await world.addLink({ access: "read", limits: { maxRows: 100, statementTimeoutMs: 5000, maxEstimatedRows: 30 } });
     const refused = data(await sql({ linkId: unfiltered.linkId, key: unfiltered.key }, q));
     expect(refused.refusal.ruleId).toBe("estimated_rows_exceeded");
+  });
+
+  it("gates every statement EXPLAIN accepts on a write link: each heavy shape is refused with its estimate, nothing ran", async () => {
+    // Genre 1 is "Rock"; 9100 is a row a DELETE would remove; the cross product has 3503 × 2240 rows.
+    await target.query("INSERT INTO genre (genre_id, name) VALUES (9100, 'keep') ON CONFLICT DO NOTHING");
+    const heavy = `SELECT count(*) AS c FROM (${CROSS}) y`;
+    const n = 3503 * 2240;
+    const shapes: Record<string, string> = {
+      "SELECT … FOR UPDATE": `SELECT g.genre_id, (${heavy}) AS c FROM genre g WHERE g.genre_id = 1 FOR UPDATE OF g`,
+      "writing CTE + heavy read": `WITH x AS (${heavy}), u AS (UPDATE genre SET name = 'gated' WHERE genre_id = 1 RETURNING 1) SELECT c FROM x`,
+      "INSERT … SELECT": `INSERT INTO genre (genre_id, name) SELECT 9000 + count(*) % 2, 'gated' FROM (${CROSS}) y`,
+      "UPDATE … WHERE subquery": `UPDATE genre SET name = 'gated' WHERE genre_id = (${heavy}) - ${n - 1}`,
+      "DELETE … WHERE subquery": `DELETE FROM genre WHERE genre_id = 9100 AND (${heavy}) > 0`,
+      MERGE: `MERGE INTO genre g USING (SELECT 1 AS id, count(*) AS c FROM (${CROSS}) y) s ON g.genre_id = s.id WHEN MATCHED THEN UPDATE SET name = 'gated'`,
+    };
+    const before = (await target.query("SELECT genre_id, name FROM genre ORDER BY genre_id")).rows;
+    await sql(writeCost, SMALL, [1]);
+    for (const [shape, text] of Object.entries(shapes)) {
+      const started = performance.now();
+      const body = data(await sql(writeCost, text));
+      expect(body.status, shape).toBe("refused");
+      expect(body.refusal.ruleId, shape).toBe("estimated_cost_exceeded");
+      expect(body.refusal.reason, shape).toMatch(/top node\) is [0-9.,e]+; this link's limit is 50,000/);
+      console.info(`${shape}: refused in ${(performance.now() - started).toFixed(0)} ms`);
+    }
+    // By effect: genre is exactly as it was (no rename, no insert, 9100 still there).
+    expect((await target.query("SELECT genre_id, name FROM genre ORDER BY genre_id")).rows).toEqual(before);
+    // A FOR UPDATE counting the product: refused from the plan far sooner than it runs without a limit.
+    const forUpdate = shapes["SELECT … FOR UPDATE"]!;
+    let started = performance.now();
+    expect(data(await sql(writeCost, forUpdate)).refusal.ruleId).toBe("estimated_cost_exceeded");
+    const gated = performance.now() - started;
+    started = performance.now();
+    expect(data(await sql(writePlain, forUpdate)).rows).toEqual([[1, String(n)]]);
+    const ran = performance.now() - started;
+    console.info(`FOR UPDATE over the cross join: refused by the gate in ${gated.toFixed(0)} ms, run unlimited in ${ran.toFixed(0)} ms`);
+    expect(gated * 2).toBeLessThan(ran);
+    // Small writes pass and commit.
+    const small = data(await sql(writeCost, "UPDATE genre SET name = $2 WHERE genre_id = $1", [9100, "small"]));
+    expect(small.status).toBe("ok");
+    expect((await target.query("SELECT name FROM genre WHERE genre_id = 9100")).rows).toEqual([{ name: "small" }]);
+    // Utility statements EXPLAIN refuses (DDL) are not gated.
+    expect(data(await sql(adminCost, "CREATE TABLE cost_gate_ddl (a int)")).status).toBe("ok");
+    expect((await target.query("SELECT to_regclass('public.cost_gate_ddl') IS NOT NULL AS here")).rows).toEqual([{ here: true }]);
+  });
+
+  it("gates a write that needs approval before its dry run: refused, nothing stored or changed", async () => {
+    const text = `UPDATE genre SET name = 'gated' WHERE genre_id = (SELECT count(*) FROM (${CROSS}) y) - ${3503 * 2240 - 1}`;
+    const started = performance.now();
+    const body = data(await sql(approvalCost, text));
+    const took = performance.now() - started;
+    expect(body.status).toBe("refused");
+    expect(body.refusal.ruleId).toBe("estimated_cost_exceeded");
+    expect(took).toBeLessThan(1500);
+    expect((await target.query("SELECT name FROM genre WHERE genre_id = 1")).rows).toEqual([{ name: "Rock" }]);
+    const meta = new pg.Client({ connectionString: world.meta.url });
+    await meta.connect();
+    try {
+      expect((await meta.query("SELECT count(*)::int AS n FROM write_requests WHERE link_id = $1", [approvalCost.linkId])).rows[0].n).toBe(0);
+    } finally {
+      await meta.end();
+    }
+    // A light write on the same link is dry-run and pending as before.
+    expect(data(await sql(approvalCost, "UPDATE genre SET name = name WHERE genre_id = $1", [1])).status).toBe("pending_approval");
   });
 
   it("audit events carry the rule ids of refused reads", async () => {

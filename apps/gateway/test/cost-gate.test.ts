@@ -30,10 +30,13 @@ function planResult(plan: unknown, extra: Partial<StatementResult> = {}): Statem
 }
 
 describe("costGate", () => {
-  it("applies only to reads that are queries, on links with a limit", () => {
+  it("applies to every statement EXPLAIN plans, reads and writes, on links with a limit", () => {
     const limited = scope({ maxEstimatedCost: 100 });
     expect(costGate(scope({}), read, "SELECT 1")).toBeUndefined();
-    expect(costGate(limited, write, "UPDATE t SET a = 1")).toBeUndefined();
+    for (const sql of ["UPDATE t SET a = 1", "insert into t select 1", "DELETE FROM t WHERE a IN (SELECT 1)", "MERGE INTO t USING s ON true WHEN MATCHED THEN DELETE", "WITH u AS (UPDATE t SET a = 1 RETURNING 1) SELECT 1", "SELECT 1 FROM t FOR UPDATE"])
+      expect(costGate(limited, write, sql)!.preflight().sql, sql).toBe(`EXPLAIN (FORMAT JSON) ${sql}`);
+    // Utility statements EXPLAIN refuses are not gated (the statement timeout bounds them).
+    for (const sql of ["CREATE TABLE t (a int)", "DROP TABLE t", "CALL p()", "DO $$BEGIN END$$", "VACUUM t", "TRUNCATE t"]) expect(costGate(limited, write, sql), sql).toBeUndefined();
     expect(costGate(limited, read, "SHOW search_path")).toBeUndefined();
     // EXPLAIN plans without running: not gated. EXPLAIN ANALYZE runs it: gated on the inner statement.
     expect(costGate(limited, read, "EXPLAIN SELECT 1")).toBeUndefined();

@@ -16,10 +16,18 @@ export interface CostRefusal {
 const EXPLAIN_PREFIX = "EXPLAIN (FORMAT JSON) ";
 
 /**
- * Texts EXPLAIN accepts as a statement to plan: a query (SELECT, WITH, VALUES, TABLE, a parenthesised
- * one). Other reads (SHOW, EXPLAIN itself) scan nothing the gate could weigh and are not gated.
+ * Texts EXPLAIN accepts as a statement to plan: a query (SELECT — FOR UPDATE included —, WITH — writing
+ * CTEs included —, VALUES, TABLE, a parenthesised one) and INSERT, UPDATE, DELETE, MERGE. A plain
+ * EXPLAIN (no ANALYZE) executes nothing, a write's included, so a write is planned in its own read-write
+ * transaction before it runs. Utility statements EXPLAIN refuses (DDL, CALL, DO, VACUUM, SHOW, …) are
+ * not gated: the statement timeout bounds them. CREATE TABLE … AS is not recognised here (it would
+ * need the parse tree to tell from a plain CREATE TABLE) and is bounded by the timeout alone.
+ *
+ * Estimates can be wrong: a recursive CTE, a function the planner cannot see into, stale statistics.
+ * The gate stops statements the planner already knows to be expensive; the link's statement timeout
+ * remains the backstop for the rest.
  */
-const EXPLAINABLE = /^(select|with|values|table)\b|^\(/i;
+const EXPLAINABLE = /^(select|with|values|table|insert|update|delete|merge)\b|^\(/i;
 
 /** Skips whitespace and comments (nested block comments included) from `i`, as the server's lexer does. */
 function firstWordAt(sql: string, from = 0): number {
@@ -46,18 +54,20 @@ function firstWordAt(sql: string, from = 0): number {
 }
 
 /**
- * The cost gate of one call (issue 15), or undefined when none applies: a read, on a link whose scope
- * sets `limits.maxEstimatedCost` or `limits.maxEstimatedRows`, whose text (the one that will run: the
- * rewritten one when the policy rewrote it) is a query. explain_query is not gated: its EXPLAIN does
- * not run the statement (its text starts with EXPLAIN).
+ * The cost gate of one call (issue 15), or undefined when none applies: a statement on a link whose
+ * scope sets `limits.maxEstimatedCost` or `limits.maxEstimatedRows`, whose text (the one that will run:
+ * the rewritten one when the policy rewrote it) EXPLAIN can plan — reads and writes alike (a write's
+ * heavy subquery, a writing CTE's heavy read, SELECT … FOR UPDATE cost as much as a read's). A plain
+ * EXPLAIN is not gated: it does not run the statement.
  *
  * The returned preflight plans exactly the statement that would run, with the same bound values, in
- * its READ ONLY transaction; `refusal()` afterwards says whether (and why) it was stopped.
+ * its own transaction (READ ONLY for reads), before it; `refusal()` afterwards says whether (and why) it
+ * was stopped.
  */
 export function costGate(scope: Scope, verdict: Verdict, runSql: string, options: { showEstimate: boolean } = { showEstimate: true }): CostGate | undefined {
   const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
   if (maxEstimatedCost === undefined && maxEstimatedRows === undefined) return undefined;
-  if (!verdict.readOnly) return undefined;
+  if (!verdict.allowed) return undefined;
   const limits = { maxEstimatedCost, maxEstimatedRows };
   let start = firstWordAt(runSql);
   if (/^explain\b/i.test(runSql.slice(start, start + 8))) {
@@ -177,7 +187,7 @@ export class CostGate {
     const ruleId = this.limits.maxEstimatedCost !== undefined ? "estimated_cost_exceeded" : "estimated_rows_exceeded";
     return {
       ruleId,
-      reason: `This link limits how expensive a read may be, and PostgreSQL's plan for this statement could not be read, so its estimate could not be checked; nothing was run. Try a simpler statement. [rule ${ruleId}]`,
+      reason: `This link limits how expensive a statement may be, and PostgreSQL's plan for this statement could not be read, so its estimate could not be checked; nothing was run. Try a simpler statement. [rule ${ruleId}]`,
     };
   }
 
@@ -207,7 +217,7 @@ export class CostGate {
         refusal: {
           ruleId: "estimated_rows_exceeded",
           reason:
-            `PostgreSQL's estimate of the rows this statement returns (the Plan Rows of the plan's top node) ${figure}; this link's limit is ${words(maxEstimatedRows)} rows (limits.maxEstimatedRows), so nothing was run. ` +
+            `PostgreSQL's estimate of the rows this statement returns or writes (the Plan Rows of the plan's top node) ${figure}; this link's limit is ${words(maxEstimatedRows)} rows (limits.maxEstimatedRows), so nothing was run. ` +
             `${narrow} [rule estimated_rows_exceeded]`,
         },
       };

@@ -3,6 +3,7 @@ import type pg from "pg";
 import type { WritePreview } from "../calls/pending-write.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
+import { costGate } from "./cost-gate.js";
 import { describeConnectionFailure, describeDatabaseError, executeChecked, type GateRefusal } from "./execute-checked.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
@@ -35,7 +36,7 @@ const rowsOf = (outcome: RunOutcome) => outcome.rowsJson.map((row) => JSON.parse
  * transaction between a savepoint and its rollback. Rows beyond the sample are read and dropped, so the
  * command's own count is the number of rows the statement changes.
  */
-async function checkedStep(run: Run, sql: string, values: (string | Buffer | null)[], ours: boolean): Promise<Step> {
+async function checkedStep(run: Run, sql: string, values: (string | Buffer | null)[], ours: boolean, gated = false): Promise<Step> {
   const { services, ctx, catalog } = run;
   const verdict: Verdict = services.checker.check(sql, ctx.link.scope, catalog);
   if (!verdict.allowed) return { kind: "refused", reason: verdict.reason ?? verdict.ruleId ?? "refused" };
@@ -45,6 +46,10 @@ async function checkedStep(run: Run, sql: string, values: (string | Buffer | nul
     const binding = await bindRewrite(services, ctx.link, ctx.principal, verdict.rewrite, values);
     if (!binding.ok) return { kind: "failed", error: binding.error };
     bound = binding.values;
+  }
+  if (gated) {
+    const refused = await costRefusal(run, verdict, verdict.rewrite?.sql ?? sql, bound);
+    if (refused) return refused;
   }
   const outcome = await runStatement(run.pool, {
     sql: verdict.rewrite?.sql ?? sql,
@@ -69,6 +74,36 @@ async function checkedStep(run: Run, sql: string, values: (string | Buffer | nul
     return { kind: "failed", error: attribute || describeDatabaseError(outcome.error, sql, 0, run.hides, ctx.signal?.aborted === true, ours || verdict.rewrite !== undefined) };
   }
   return { kind: "ok", outcome, writeCheck: verdict.rewrite?.writeCheck === true };
+}
+
+/**
+ * The cost gate (limits.maxEstimatedCost / maxEstimatedRows) before the dry run runs the caller's
+ * statement: the dry run executes it (rolled back), so a heavy write would otherwise run to the
+ * statement timeout before anyone is asked. Planned in the dry run's transaction, with its values; a
+ * plain EXPLAIN executes nothing. Figures withheld where explain_query redacts estimates.
+ */
+async function costRefusal(run: Run, verdict: Verdict, runSql: string, values: (string | Buffer | null)[]): Promise<Step | null> {
+  const gate = costGate(run.ctx.link.scope, verdict, runSql, { showEstimate: !verdict.rewrite && !run.hides });
+  if (!gate) return null;
+  if (gate.upfront) return { kind: "failed", error: gate.upfront.reason, refusal: gate.upfront };
+  const preflight = gate.preflight();
+  const planned = await runStatement(run.pool, {
+    sql: preflight.sql,
+    values,
+    readOnly: false,
+    statementTimeoutMs: run.ctx.link.scope.limits.statementTimeoutMs,
+    searchPath: searchPathFor(run.ctx.link.scope),
+    maxRows: 10,
+    maxBytes: 4 * 1024 * 1024,
+    signal: run.ctx.signal,
+    client: run.client,
+  });
+  if (planned.abandoned || planned.error?.fatal) return { kind: "failed", error: planned.error ? describeConnectionFailure(planned.error) : "The plan was larger than the result size limit.", fatal: true };
+  // A plan that fails fails as the statement would (its own error follows when it runs).
+  if (planned.error) return null;
+  if (preflight.proceed(planned)) return null;
+  const refusal = gate.refusal ?? gate.unreadable();
+  return { kind: "failed", error: refusal.reason, refusal };
 }
 
 /** The rows an UPDATE would change, as they are now: their keys re-read through a checked SELECT. */
@@ -156,10 +191,10 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
       preview.table = rel.key;
       const masks = view.governed.get(rel.key)?.masks;
       const keyColumns = rel.relation.primaryKey.length && rel.relation.primaryKey.every((k) => rel.columns.includes(k) && !masks?.has(k)) ? [...rel.relation.primaryKey] : [];
-      main = await checkedStep(run, shaped.sql, callerValues, true);
+      main = await checkedStep(run, shaped.sql, callerValues, true, true);
       if (main.kind === "refused") {
         notes.push("Rows are not shown: the policy refused the preview statement that returns them (a column of the table cannot be returned on this link).");
-        main = await checkedStep(run, input.sql, callerValues, false);
+        main = await checkedStep(run, input.sql, callerValues, false, true);
       } else if (main.kind === "ok") {
         const rows = rowsOf(main.outcome);
         preview.columns = main.outcome.columns.map((c) => c.name);
@@ -188,7 +223,7 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
         if (counted.kind === "ok") preview.affected = Number((rowsOf(counted.outcome)[0] ?? [])[0] ?? 0);
         notes.push("TRUNCATE removes every row of the table (the rows the link can see were counted before it); rows are not shown.");
       } else notes.push(`Rows are not shown: ${shaped.ok ? "the statement's target is not a table this link can see" : shaped.reason}.`);
-      main = await checkedStep(run, input.sql, callerValues, false);
+      main = await checkedStep(run, input.sql, callerValues, false, true);
     }
     if (main.kind === "failed") {
       if (main.fatal) broken = new Error(main.error);
