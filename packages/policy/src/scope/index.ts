@@ -28,3 +28,4 @@ export { approvalFor } from "./approval.js";
 export type { ApprovalRequirement, ApprovalInput, WriteEffect, WriteCommand } from "./approval.js";
 export { withGrants, canGrant, grantableTables, GrantError } from "./grants.js";
 export type { AccessGrantInput } from "./grants.js";
+export { scopeHash } from "./scope-hash.js";
