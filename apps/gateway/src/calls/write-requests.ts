@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { claimWriteRequest, createWriteRequest, finishWriteRequest, getWriteRequest, statementHash, type WriteRequestRow } from "@portcullis/db/operations";
 import { DEFAULT_APPROVAL_EXPIRY_MINUTES, type ApprovalRequirement, type Verdict } from "@portcullis/policy";
+import { scopeHash } from "@portcullis/policy/scope";
 import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
 import { executeChecked } from "../execution/execute-checked.js";
@@ -9,19 +10,46 @@ import type { Services } from "../services.js";
 import type { CallOutcome, WritePreview } from "./call-outcome.js";
 import { linkAllowance } from "./link-allowance.js";
 import { insufficientScope } from "./step-up.js";
-import { sqlResultOf, type SqlResultData } from "./sql-result.js";
+import { sqlResultOf, sqlResultSchema, type SqlResultData } from "./sql-result.js";
+import { writePreviewSchema } from "./pending-write.js";
 
 export interface SqlArgs {
   sql: string;
   params?: unknown[];
 }
 
-// Scope objects are long-lived (one per cached link): hashed once each.
+// Scope objects are long-lived (one per cached link): hashed once each, by the one definition the
+// dashboard also compares with (@portcullis/policy/scope).
 const scopeHashes = new WeakMap<CallContext["link"]["scope"], string>();
 function scopeHashOf(scope: CallContext["link"]["scope"]): string {
   let hash = scopeHashes.get(scope);
-  if (!hash) scopeHashes.set(scope, (hash = createHash("sha256").update(JSON.stringify(scope)).digest("hex")));
+  if (!hash) scopeHashes.set(scope, (hash = scopeHash(scope)));
   return hash;
+}
+
+export const SCOPE_CHANGED_NOTE = "the link's scope changed since this preview was taken; rows are withheld — ask again to see a fresh preview";
+
+/**
+ * A stored request as the link's current (effective) scope may show it. Its preview and result were
+ * read under the scope it was made under; once that scope differs (a column hidden, a filter added, a
+ * grant ended) the stored rows may hold what the link no longer shows, so they are withheld — columns,
+ * rows and plan — and only the counts stay. Fails closed: any difference withholds.
+ */
+export function throughCurrentScope(request: WriteRequestRow, ctx: CallContext): { preview: WritePreview | null; result: unknown; error: string | null; withheld: boolean } {
+  const parsed = writePreviewSchema.safeParse(request.preview);
+  const preview = parsed.success ? parsed.data : null;
+  if (request.scopeHash === scopeHashOf(ctx.link.scope)) return { preview, result: request.result, error: request.error, withheld: false };
+  const withheld = preview && { ...preview, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [SCOPE_CHANGED_NOTE] };
+  const stored = sqlResultSchema.safeParse(request.result);
+  const result =
+    request.result === null || request.result === undefined
+      ? request.result
+      : stored.success
+        ? { ...stored.data, columns: [], rows: [], truncated: { value: stored.data.rowCount > 0, note: SCOPE_CHANGED_NOTE } }
+        : { note: SCOPE_CHANGED_NOTE };
+  // A stored error's DETAIL/HINT can print row values; the message itself is the statement's.
+  const error = request.error?.replace(/; (detail|hint): [\s\S]*$/, "") ?? null;
+  return { preview: withheld, result, error, withheld: true };
 }
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;

@@ -2,7 +2,7 @@ import type { WriteRequestRow } from "@portcullis/db/operations";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { writePreviewSchema } from "../../calls/pending-write.js";
-import { ownRequest } from "../../calls/write-requests.js";
+import { ownRequest, throughCurrentScope } from "../../calls/write-requests.js";
 
 const input = z.object({ requestId: z.string().uuid().describe("The requestId execute_sql answered with") });
 
@@ -26,7 +26,7 @@ const output = z.object({
   expiresAt: z.string(),
   executeBefore: z.string().optional().describe("An approved request must run before this time"),
   decision: z.object({ by: z.string().nullable(), at: z.string(), comment: z.string().optional() }).optional(),
-  result: z.unknown().optional().describe("What execute_sql returned when it ran (rows bounded)"),
+  result: z.unknown().optional().describe("What execute_sql returned when it ran (rows bounded; withheld, counts kept, when the link's scope changed since)"),
   error: z.string().optional(),
   next: z.string().describe("What to do now"),
 });
@@ -74,7 +74,8 @@ export const getWriteRequestTool: TypedTool<typeof input> = {
       const message = `No write request ${args.requestId} of yours on this link.`;
       return { kind: "failed", failure: { code: "not_found", message, retryable: false }, audit: { verdict: "error", error: message } };
     }
-    const preview = writePreviewSchema.safeParse(r.preview);
+    // Rows read under another scope than the link's current one are withheld (counts stay).
+    const current = throughCurrentScope(r, ctx);
     const by = r.decidedAt ? await deciderEmail(services.metadata as never, r.decidedBy) : null;
     const data = {
       requestId: r.id,
@@ -85,13 +86,13 @@ export const getWriteRequestTool: TypedTool<typeof input> = {
       reason: r.reason,
       sql: r.sql,
       params: r.params,
-      preview: preview.success ? preview.data : null,
+      preview: current.preview,
       createdAt: r.createdAt.toISOString(),
       expiresAt: r.expiresAt.toISOString(),
       ...(r.executeBefore ? { executeBefore: r.executeBefore.toISOString() } : {}),
       ...(r.decidedAt ? { decision: { by, at: r.decidedAt.toISOString(), ...(r.decisionComment ? { comment: r.decisionComment } : {}) } } : {}),
-      ...(r.result !== null && r.result !== undefined ? { result: r.result } : {}),
-      ...(r.error ? { error: r.error } : {}),
+      ...(current.result !== null && current.result !== undefined ? { result: current.result } : {}),
+      ...(current.error ? { error: current.error } : {}),
       next: nextWords(r),
     };
     return { kind: "ok", data, audit: { verdict: "allowed", writeRequestId: r.id } };
