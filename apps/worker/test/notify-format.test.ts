@@ -115,3 +115,18 @@ test("expiries: the requester learns whether nobody decided or the approval ran 
   const actions = (slackPayload(ended).blocks as { type: string; elements?: { text: { text: string } }[] }[]).find((b) => b.type === "actions")!;
   expect(actions.elements![0]!.text.text).toBe("Open in Portcullis");
 });
+
+test("a request whose writes cannot be listed (function call, DO, CALL) says so, never 'DDL on <table>' nor a row count", () => {
+  const opaque = request({ command: "runs code (function call / DO / CALL) whose writes cannot be listed", table: null, affected: null, tables: ["public.invoice", "public.invoice_line"], sql: "SELECT public.atk_f()" });
+  const label = "runs code (function call / DO / CALL) whose writes cannot be listed";
+  expect(headline(facts("write_request.created", opaque))).toBe(`Approval needed: ${label}`);
+  expect(headline(facts("write_request.created", { ...opaque, kind: "confirm" }))).toBe(`Confirmation needed: ${label}`);
+  const decision = { outcome: "approved" as const, by: { email: "lead@example.com", name: null }, at: "2026-12-07T09:05:00.000Z", comment: null };
+  expect(headline(facts("write_request.decided", { ...opaque, status: "approved", decision }))).toBe(`Approved: ${label}`);
+  const mail = emailMessage(facts("write_request.created", opaque));
+  expect(mail.subject).toBe(`Approval needed: ${label}`);
+  expect(mail.subject).not.toMatch(/DDL|public\.invoice|row count/);
+  expect(JSON.stringify(slackPayload(facts("write_request.created", opaque)))).not.toMatch(/DDL on/);
+  // Requests stored before the label (command "DDL" with no table) still read as before.
+  expect(headline(facts("write_request.created", request({ command: "DDL", table: null, affected: null, tables: [] })))).toBe("Approval needed: DDL (row count unknown)");
+});

@@ -7,7 +7,14 @@ const who = (p: Person | null) => (p ? p.name && p.email ? `${p.name} <${p.email
 const rows = (n: number | null) => (n === null ? "row count unknown" : `${n} row${n === 1 ? "" : "s"}`);
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters in the dashboard)` : text);
 
+/**
+ * The gateway's command label for a statement that runs code (a user function, DO, CALL): its writes
+ * cannot be listed, so neither a table nor a row count would be true — the rules of every table applied.
+ */
+const OPAQUE = /^runs code\b/i;
+
 function commandWords(s: WriteRequestFacts): string {
+  if (s.command && OPAQUE.test(s.command)) return s.command;
   const command = (s.command ?? "write").toUpperCase();
   const on = s.table ?? (s.tables.length ? s.tables.join(", ") : null);
   return on ? `${command} on ${on}` : command;
@@ -17,7 +24,7 @@ function commandWords(s: WriteRequestFacts): string {
 export function headline(facts: NotificationFacts): string {
   const s = facts.subject;
   if (s.type === "write_request") {
-    const what = `${commandWords(s)} (${rows(s.affected)})`;
+    const what = s.command && OPAQUE.test(s.command) ? commandWords(s) : `${commandWords(s)} (${rows(s.affected)})`;
     switch (facts.event) {
       case "write_request.created":
         return `${s.kind === "confirm" ? "Confirmation needed" : "Approval needed"}: ${what}`;
