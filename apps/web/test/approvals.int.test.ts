@@ -1,6 +1,8 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { createChinookDatabase, createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { createElement } from "react";
+import { renderToStaticMarkup } from "react-dom/server";
 import { useDashboardEnv } from "./support/dashboard-env";
 
 /**
@@ -50,14 +52,22 @@ async function call<K extends keyof typeof actions>(who: Who, name: K, input: un
   return jar.als.run(tokens[who], () => (actions[name] as unknown as (i: unknown) => Promise<Result>)(input));
 }
 
+/** The hash the gateway stores with a request: of the link's parsed scope as it is now. */
+async function currentScopeHash(linkId = linkA): Promise<string> {
+  const { parseScope, scopeHash } = await import("@portcullis/policy/scope");
+  const parsed = parseScope((await prisma.link.findUniqueOrThrow({ where: { id: linkId } })).scope);
+  if (!parsed.ok) throw new Error("the link's scope does not parse");
+  return scopeHash(parsed.scope);
+}
+
 /** A pending request as the gateway stores it after the dry run, made by `who` on link A. */
-async function pending(who: Who = "member", over: { kind?: "approval" | "confirm"; expiresInMs?: number } = {}) {
+async function pending(who: Who = "member", over: { kind?: "approval" | "confirm"; expiresInMs?: number; preview?: unknown } = {}) {
   const { createWriteRequest } = await import("@portcullis/db/operations");
   const row = await createWriteRequest(prisma, {
     teamId: teamA, linkId: linkA, kind: over.kind ?? "approval", mode: over.kind === "confirm" ? "confirm" : "writes", tables: ["public.invoice_line"],
     reason: "public.invoice_line requires a lead's approval for every write (approval: writes)", sql: "DELETE FROM invoice_line WHERE invoice_line_id IN (1, 2)",
-    params: [], catalogVersion: "v1", scopeHash: "s1", userId: users[who], principalSubject: `key:${randomUUID()}`, clientName: "vitest-client",
-    preview: PREVIEW, expiresAt: new Date(Date.now() + (over.expiresInMs ?? 3_600_000)),
+    params: [], catalogVersion: "v1", scopeHash: await currentScopeHash(), userId: users[who], principalSubject: `key:${randomUUID()}`, clientName: "vitest-client",
+    preview: over.preview ?? PREVIEW, expiresAt: new Date(Date.now() + (over.expiresInMs ?? 3_600_000)),
   });
   return row.id;
 }
@@ -285,5 +295,122 @@ describe("access requests", () => {
     expect(late).toMatchObject({ ok: false, code: "conflict" });
     expect(late.ok ? "" : late.error).toMatch(/^Already decided/);
     expect((await prisma.accessGrant.findUniqueOrThrow({ where: { id } })).status).toBe("refused");
+  });
+});
+
+describe("stale previews (the link's scope changed since the dry run)", () => {
+  // Values no other fixture carries, so their absence from the page data means something.
+  const SECRET_PRICE = "7319.57";
+  const STALE_PREVIEW = {
+    command: "UPDATE", affected: 2, table: "public.invoice_line", columns: ["invoice_line_id", "unit_price"], keyColumns: ["invoice_line_id"],
+    before: [[1, SECRET_PRICE], [2, SECRET_PRICE]], after: [[1, "0.01"], [2, "0.01"]], plan: [{ Plan: { "Node Type": "ModifyTable", Output: ["unit_price"] } }], notes: [], durationMs: 2,
+  };
+
+  test("a column hidden after the preview was taken: rows, columns and the stored result's rows are withheld everywhere in the page data; the counts stay", async () => {
+    const open = await pending("member", { preview: STALE_PREVIEW });
+    const ran = await pending("member", { preview: STALE_PREVIEW });
+    await prisma.writeRequest.update({
+      where: { id: ran },
+      data: { status: "executed", executedAt: new Date(), result: { columns: [{ name: "invoice_line_id" }, { name: "unit_price" }], rows: [[1, SECRET_PRICE]], rowCount: 1, affected: 2 } },
+    });
+    const owner = await resolveTeam({ userId: users.owner }, teamA);
+    // Under the scope the preview was taken with, the rows show (the hash is computed as the gateway's).
+    const fresh = (await ops.listOpenRequests(owner)).find((r) => r.id === open)!;
+    expect(fresh.previewWithheld).toBe(false);
+    expect(JSON.stringify(fresh.preview)).toContain(SECRET_PRICE);
+
+    const link = await prisma.link.findUniqueOrThrow({ where: { id: linkA } });
+    const scope = link.scope as { tables: Record<string, Record<string, unknown>> };
+    await prisma.link.update({
+      where: { id: linkA },
+      data: { scope: { ...scope, tables: { ...scope.tables, invoice_line: { ...scope.tables.invoice_line, hiddenColumns: ["unit_price"] } } } as never },
+    });
+    try {
+      const [queue, history] = await Promise.all([ops.listOpenRequests(owner), ops.listHistory(owner)]);
+      const page = JSON.stringify({ queue, history });
+      expect(page).not.toContain(SECRET_PRICE);
+      expect(page).not.toContain("unit_price");
+      const stale = queue.find((r) => r.id === open)!;
+      expect(stale).toMatchObject({ previewWithheld: true, preview: { command: "UPDATE", affected: 2, table: "public.invoice_line", before: [], after: [], columns: [] } });
+      const done = history.find((r) => r.id === ran)!;
+      expect(done).toMatchObject({ previewWithheld: true, result: { rowCount: 1, affected: 2 } });
+
+      // Rendered: the sentence, the count in words, no hidden value.
+      const { RequestCard, resultWords } = await import("../src/features/approvals/request-card");
+      const html = renderToStaticMarkup(createElement(RequestCard, { request: done, teamId: teamA, slug: "s", open: false }));
+      expect(html).toMatch(/the link&#x27;s scope changed since this preview was taken; rows are withheld/i);
+      expect(html).toContain("would update 2 rows");
+      expect(resultWords(done.result)).toBe("2 rows affected");
+      expect(html).not.toContain(SECRET_PRICE);
+      expect(html).not.toContain("unit_price");
+    } finally {
+      await prisma.link.update({ where: { id: linkA }, data: { scope: scope as never } });
+    }
+  });
+
+  test("a request made under a time-boxed grant shows its rows while the grant is in force, and withholds them once it ends", async () => {
+    const { requestAccessGrant, decideAccessGrant } = await import("@portcullis/db/operations");
+    const grant = await requestAccessGrant(prisma, { teamId: teamA, linkId: linkA, userId: users.member, tableKey: "public.invoice", access: "write", minutes: 30, reason: "fix totals", via: "tool", requestedBy: users.member });
+    await decideAccessGrant(prisma, { teamId: teamA, id: grant.id, deciderId: users.owner, decision: "grant" });
+    const { parseScope, scopeHash, withGrants } = await import("@portcullis/policy/scope");
+    const parsed = parseScope((await prisma.link.findUniqueOrThrow({ where: { id: linkA } })).scope);
+    if (!parsed.ok) throw new Error("scope");
+    const id = await pending("member", { preview: STALE_PREVIEW });
+    await prisma.writeRequest.update({ where: { id }, data: { scopeHash: scopeHash(withGrants(parsed.scope, [{ table: "public.invoice", access: "write" }])) } });
+    const owner = await resolveTeam({ userId: users.owner }, teamA);
+    const during = (await ops.listOpenRequests(owner)).find((r) => r.id === id)!;
+    expect(during.previewWithheld).toBe(false);
+    expect(JSON.stringify(during.preview)).toContain(SECRET_PRICE);
+    await prisma.accessGrant.update({ where: { id: grant.id }, data: { status: "revoked" } });
+    const after = (await ops.listOpenRequests(owner)).find((r) => r.id === id)!;
+    expect(after.previewWithheld).toBe(true);
+    expect(JSON.stringify(after)).not.toContain(SECRET_PRICE);
+  });
+
+  test("a link whose stored scope no longer parses withholds every preview (fail closed)", async () => {
+    const id = await pending("member", { preview: STALE_PREVIEW });
+    const link = await prisma.link.findUniqueOrThrow({ where: { id: linkA } });
+    await prisma.link.update({ where: { id: linkA }, data: { scope: { access: "everything" } as never } });
+    try {
+      const view = (await ops.listOpenRequests(await resolveTeam({ userId: users.owner }, teamA))).find((r) => r.id === id)!;
+      expect(view.previewWithheld).toBe(true);
+      expect(JSON.stringify(view)).not.toContain(SECRET_PRICE);
+    } finally {
+      await prisma.link.update({ where: { id: linkA }, data: { scope: link.scope as never } });
+    }
+  });
+});
+
+describe("the nav count", () => {
+  test("counts only what the viewer can act on: not their own approval requests (self-approval off) nor their own access requests; their own confirmations yes", async () => {
+    const { requestAccessGrant } = await import("@portcullis/db/operations");
+    for (const who of ["approver", "admin"] as const) {
+      const ctx = async () => resolveTeam({ userId: users[who] }, teamA);
+      const start = await ops.countActionable(await ctx());
+      await pending(who);
+      await requestAccessGrant(prisma, { teamId: teamA, linkId: linkA, userId: users[who], tableKey: "public.track", access: "write", minutes: 10, reason: "mine", via: "tool", requestedBy: users[who] });
+      expect(await ops.countActionable(await ctx())).toBe(start);
+      await pending(who, { kind: "confirm" });
+      expect(await ops.countActionable(await ctx())).toBe(start + 1);
+      await pending("member");
+      expect(await ops.countActionable(await ctx())).toBe(start + 2);
+      // Someone else's confirmation is theirs to confirm, not this viewer's.
+      await pending("member", { kind: "confirm" });
+      expect(await ops.countActionable(await ctx())).toBe(start + 2);
+    }
+  });
+
+  test("with self-approval on the link, the approver's own approval request counts", async () => {
+    const link = await prisma.link.findUniqueOrThrow({ where: { id: linkA } });
+    const scope = link.scope as Record<string, unknown>;
+    const ctx = async () => resolveTeam({ userId: users.approver }, teamA);
+    const start = await ops.countActionable(await ctx());
+    await prisma.link.update({ where: { id: linkA }, data: { scope: { ...scope, approvalOptions: { selfApproval: true } } as never } });
+    try {
+      await pending("approver");
+      expect(await ops.countActionable(await ctx())).toBe(start + 1);
+    } finally {
+      await prisma.link.update({ where: { id: linkA }, data: { scope: scope as never } });
+    }
   });
 });

@@ -2,6 +2,7 @@ import type { Prisma, WriteRequestStatus } from "@portcullis/db/client";
 import { roleAtLeast, type TeamContext } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
 import { parsePreview, type WritePreview } from "./preview-diff";
+import { previewChecker, resultCounts, withholdRows } from "./stale-preview";
 
 export const OPEN_STATUSES: WriteRequestStatus[] = ["pending"];
 export const HISTORY_STATUSES: WriteRequestStatus[] = ["approved", "rejected", "expired", "executing", "executed", "failed"];
@@ -52,9 +53,12 @@ export interface WriteRequestView {
   decidedAt: Date | null;
   comment: string | null;
   executedAt: Date | null;
-  result: unknown;
+  /** The execution's counts only (never its rows). */
+  result: { affected?: number; rowCount?: number } | null;
   error: string | null;
   preview: WritePreview | null;
+  /** The link's scope changed since the preview was taken: `preview` keeps only its counts. */
+  previewWithheld: boolean;
   /** What this viewer may do with it: decide (approve/reject), confirm (their own confirm-kind), or nothing and why. */
   may: { approve: boolean; reject: boolean; confirm: boolean; why: string | null };
   /** The audit chain of the request: request → decision → execution (event ids, oldest first). */
@@ -73,7 +77,7 @@ function selfApprovalAllowed(scope: unknown): boolean {
   return options?.selfApproval === true;
 }
 
-function toView(ctx: TeamContext, row: Row, links: string[] | null, chain: WriteRequestView["chain"] = []): WriteRequestView {
+function toView(ctx: TeamContext, row: Row, links: string[] | null, current: boolean, chain: WriteRequestView["chain"] = []): WriteRequestView {
   const approver = links === null || links.includes(row.linkId);
   const own = row.userId === ctx.user.userId;
   const open = row.status === "pending" && row.expiresAt.getTime() > Date.now();
@@ -88,12 +92,13 @@ function toView(ctx: TeamContext, row: Row, links: string[] | null, chain: Write
   } else if (open) {
     may = { approve: false, reject: false, confirm: false, why: own ? "you cannot approve your own request" : "you are not an approver of this link" };
   }
+  const preview = parsePreview(row.preview);
   return {
     id: row.id, kind: row.kind, status: row.status, mode: row.mode, tables: row.tables, reason: row.reason, sql: row.sql, params: row.params,
     linkId: row.linkId, linkName: row.link.name, requester: row.user?.email ?? null, requesterId: row.userId, clientName: row.clientName,
     createdAt: row.createdAt, expiresAt: row.expiresAt, executeBefore: row.executeBefore, decider: row.decider?.email ?? null,
-    decidedAt: row.decidedAt, comment: row.decisionComment, executedAt: row.executedAt, result: row.result, error: row.error,
-    preview: parsePreview(row.preview), may, chain,
+    decidedAt: row.decidedAt, comment: row.decisionComment, executedAt: row.executedAt, result: resultCounts(row.result), error: row.error,
+    preview: preview && !current ? withholdRows(preview) : preview, previewWithheld: preview !== null && !current, may, chain,
   };
 }
 
@@ -106,7 +111,8 @@ export async function listOpenRequests(ctx: TeamContext): Promise<WriteRequestVi
     take: 200,
     include,
   });
-  return rows.map((r) => toView(ctx, r, links));
+  const current = previewChecker(ctx.team.id);
+  return Promise.all(rows.map(async (r) => toView(ctx, r, links, await current(r))));
 }
 
 export interface HistoryFilter {
@@ -143,7 +149,8 @@ export async function listHistory(ctx: TeamContext, filter: HistoryFilter = {}):
         take: 1000,
       })
     : [];
-  return rows.map((r) => toView(ctx, r, links, events.filter((e) => e.writeRequestId === r.id).map(({ writeRequestId: _w, ...e }) => e)));
+  const current = previewChecker(ctx.team.id);
+  return Promise.all(rows.map(async (r) => toView(ctx, r, links, await current(r), events.filter((e) => e.writeRequestId === r.id).map(({ writeRequestId: _w, ...e }) => e))));
 }
 
 /** The nav badge: open requests this member can act on (decide, or confirm their own). */

@@ -19,6 +19,9 @@ export const writePreviewSchema = z.object({
 });
 export type WritePreview = z.infer<typeof writePreviewSchema>;
 
+/** Shown instead of a preview's rows when the link's scope changed since the dry run. */
+export const STALE_PREVIEW_SENTENCE = "The link's scope changed since this preview was taken; rows are withheld.";
+
 export function parsePreview(value: unknown): WritePreview | null {
   const parsed = writePreviewSchema.safeParse(value);
   return parsed.success ? parsed.data : null;

@@ -1,5 +1,5 @@
 import { cx } from "../../components/ui";
-import { affectedWords, diffPreview, type DiffRow, type WritePreview } from "./preview-diff";
+import { affectedWords, diffPreview, STALE_PREVIEW_SENTENCE, type DiffRow, type WritePreview } from "./preview-diff";
 
 const ROW_TONE: Record<DiffRow["kind"], string> = {
   deleted: "bg-red-50",
@@ -31,8 +31,17 @@ function Cell({ cell, kind }: { cell: DiffRow["cells"][number]; kind: DiffRow["k
  * changed cells marked (old struck through in red, new in green), deleted rows red, inserted green.
  * Values are exactly what the gateway's policy let out of the dry run: masked values stay masked.
  */
-export function PreviewView({ preview }: { preview: WritePreview | null }) {
+export function PreviewView({ preview, withheld = false }: { preview: WritePreview | null; withheld?: boolean }) {
   if (!preview) return <p className="text-sm text-zinc-500">No preview was recorded for this request.</p>;
+  if (withheld) {
+    // Only the counts survive (operations withheld the rest before this rendered); say why the rows are missing.
+    return (
+      <div className="space-y-2" data-testid="write-preview">
+        <p className="text-sm font-medium text-zinc-900" data-testid="affected-words">This statement {affectedWords(preview)}.</p>
+        <p className="text-xs text-amber-800" data-testid="preview-withheld">{STALE_PREVIEW_SENTENCE}</p>
+      </div>
+    );
+  }
   const diff = diffPreview(preview);
   const shown = diff.rows.length;
   const affected = preview.affected ?? null;

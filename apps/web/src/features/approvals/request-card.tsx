@@ -55,7 +55,7 @@ export function RequestCard({ request: r, teamId, slug, open }: { request: Write
           <p className="text-sm text-zinc-700">{r.reason}</p>
           <SqlView sql={r.sql} testId="request-sql" />
           {Array.isArray(r.params) && r.params.length > 0 ? <p className="font-mono text-xs text-zinc-500">Parameters: {JSON.stringify(r.params)}</p> : null}
-          <PreviewView preview={r.preview} />
+          <PreviewView preview={r.preview} withheld={r.previewWithheld} />
         </div>
         <div className="space-y-4">
           <dl className="grid grid-cols-2 gap-3 lg:grid-cols-1">
