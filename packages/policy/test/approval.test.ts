@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { approvalFor, createPolicyChecker, describeScope, parseScope, summarizeScope, type Catalog, type CatalogRelation, type Scope } from "../src/index.js";
+import { approvalFor, createPolicyChecker, describeScope, parseScope, summarizeScope, type Catalog, type CatalogFunction, type CatalogRelation, type Scope } from "../src/index.js";
 import { chinookCatalog } from "./fixtures/catalog-fixture.js";
 
 function scope(doc: unknown): Scope {
@@ -100,8 +100,15 @@ const CASES: [string, keyof typeof SCOPES, string, Expected][] = [
   ["CREATE INDEX on the table", "adminTable", "CREATE INDEX ON invoice (total)", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
   ["ALTER TABLE", "adminTable", "ALTER TABLE invoice ADD COLUMN note text", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
   ["DROP TABLE", "adminTable", "DROP TABLE invoice", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
-  ["CREATE FUNCTION under a table rule only", "adminTable", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", null],
+  // New or changed code can write anything later: every rule applies (attack finding 1).
+  ["CREATE FUNCTION under a table rule only", "adminTable", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["CREATE OR REPLACE FUNCTION", "adminTable", "CREATE OR REPLACE FUNCTION add_one(x int) RETURNS int LANGUAGE sql AS 'SELECT x + 2'", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["ALTER FUNCTION", "adminTable", "ALTER FUNCTION add_one(int) VOLATILE", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["DROP FUNCTION", "adminTable", "DROP FUNCTION add_one(int)", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
   ["CREATE FUNCTION under a link rule", "adminLink", "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 1'", { kind: "approval", mode: "writes", tables: [] }],
+  ["a read-only SQL function (the loader parsed its body)", "tableWrites", "SELECT add_one(total::int) FROM invoice", null],
+  ["a STABLE PL/pgSQL function may call a writer", "adminTable", "SELECT album_title(1)", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["no approval anywhere: a function call needs nothing", "none", "SELECT album_title(1)", null],
   ["CREATE TABLE names the new table", "adminLink", "CREATE TABLE scratch (id int)", { kind: "approval", mode: "writes", tables: ["public.scratch"] }],
   // Code whose writes cannot be listed meets every rule.
   ["DO block", "adminTable", "DO $$ BEGIN UPDATE genre SET name = name WHERE genre_id = 1; END $$", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
@@ -142,6 +149,83 @@ describe("approvalFor: statements × scopes", () => {
       }
     });
   }
+});
+
+/** Chinook plus user functions whose code the loader proved read-only or could not (attack finding 1). */
+function withCode(): Catalog {
+  const fn = (name: string, facts: Partial<CatalogFunction>): [string, CatalogFunction] => [
+    `public.${name}`,
+    { schema: "public", name, kind: "function", volatility: "stable", language: "sql", securityDefiner: false, extension: null, reads: [], calls: [], readOnly: true, arities: [[0, 1]], ...facts },
+  ];
+  return {
+    ...chinookCatalog,
+    version: `${chinookCatalog.version}+code`,
+    functions: {
+      ...chinookCatalog.functions,
+      ...Object.fromEntries([
+        fn("atk_wrap", { language: "plpgsql", reads: null, calls: null, readOnly: false }),
+        fn("atk_wrap_immutable", { language: "plpgsql", volatility: "immutable", reads: null, calls: null, readOnly: false }),
+        fn("sql_wrap", { volatility: "immutable", calls: ["bump_genre"] }),
+        fn("sql_wrap_qualified", { calls: ["public.atk_wrap"] }),
+        fn("cycle_a", { calls: ["cycle_b"] }),
+        fn("cycle_b", { calls: ["cycle_a"] }),
+        fn("pure_count", { reads: ["track"], calls: ["count", "pg_catalog.lower"] }),
+        fn("calls_nextval", { calls: ["nextval"] }),
+        fn("reads_writer_view", { reads: ["writer_view"] }),
+        fn("unparsed_sql", { reads: null, calls: null, readOnly: false }),
+        fn("ext_digest", { language: "c", volatility: "immutable", extension: "pgcrypto", reads: null, calls: null, readOnly: false }),
+        fn("ext_plpgsql", { language: "plpgsql", volatility: "immutable", extension: "evil", reads: null, calls: null, readOnly: false }),
+      ]),
+    },
+    relations: {
+      ...chinookCatalog.relations,
+      "public.writer_view": { ...chinookCatalog.relations["public.genre"]!, name: "writer_view", kind: "view", oid: 990010, reads: [], calls: ["public.atk_wrap"] },
+    },
+  };
+}
+
+describe("approvalFor: user function calls (attack finding 1)", () => {
+  const checker = createPolicyChecker();
+  const catalog = withCode();
+  const writeLink = scope({ access: "write", tables: { invoice: { approval: "writes" } } });
+  const adminTable = SCOPES.adminTable;
+  const cases: [string, Scope, string, boolean][] = [
+    ["t02: a STABLE PL/pgSQL wrapper inside an INSERT", adminTable, "INSERT INTO genre (genre_id, name) VALUES (9001, atk_wrap()::text)", true],
+    ["t04: a STABLE wrapper in a SELECT on a write link", writeLink, "SELECT atk_wrap()", true],
+    ["an IMMUTABLE PL/pgSQL wrapper", writeLink, "SELECT atk_wrap_immutable()", true],
+    ["an IMMUTABLE SQL function calling a VOLATILE writer", writeLink, "SELECT sql_wrap()", true],
+    ["a read-only SQL body calling a PL/pgSQL function", writeLink, "SELECT sql_wrap_qualified()", true],
+    ["a cycle proves nothing", writeLink, "SELECT cycle_a()", true],
+    ["nextval in a body writes a sequence", writeLink, "SELECT calls_nextval()", true],
+    ["a body reading a view that calls a writer", writeLink, "SELECT reads_writer_view()", true],
+    ["reading a view whose definition calls a writer", writeLink, "SELECT * FROM writer_view", true],
+    ["a SQL body the loader could not read", writeLink, "SELECT unparsed_sql()", true],
+    ["an extension function in PL/pgSQL", writeLink, "SELECT ext_plpgsql()", true],
+    ["schema-qualified call", writeLink, "SELECT public.atk_wrap()", true],
+    ["a proven read-only SQL function", writeLink, "SELECT pure_count()", false],
+    ["an extension's C function", writeLink, "SELECT ext_digest()", false],
+    ["built-ins only", writeLink, "SELECT lower(name) FROM genre", false],
+  ];
+  for (const [name, s, sql, needs] of cases)
+    it(`${name}: ${sql}`, () => {
+      const verdict = checker.check(sql, s, catalog);
+      expect(verdict.allowed, verdict.reason).toBe(true);
+      const requirement = approvalFor(verdict, s);
+      if (!needs) return expect(requirement).toBeNull();
+      expect(requirement).toMatchObject({ kind: "approval" });
+      expect(requirement!.tables).toEqual(["public.invoice"]);
+      expect(requirement!.reason).toMatch(/runs code/);
+      expect(verdict.writes.find((w) => w.opaque)?.code?.length).toBeGreaterThan(0);
+    });
+
+  it("links without approval rules: the same calls need nothing", () => {
+    const plain = scope({ access: "write" });
+    for (const sql of ["SELECT atk_wrap()", "SELECT sql_wrap()", "INSERT INTO genre (genre_id, name) VALUES (9001, atk_wrap()::text)"]) {
+      const verdict = checker.check(sql, plain, catalog);
+      expect(verdict.allowed, verdict.reason).toBe(true);
+      expect(approvalFor(verdict, plain)).toBeNull();
+    }
+  });
 });
 
 describe("approval in the scope document and its words", () => {

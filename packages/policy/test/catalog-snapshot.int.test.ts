@@ -34,6 +34,31 @@ describe("catalog loader", () => {
     expect(catalog.builtinFunctions.pg_sleep).toBe("volatile");
   });
 
+  it("proves read-only only SQL bodies of plain SELECTs, atomic bodies included (attack finding 1)", async () => {
+    expect(catalog.functions["public.add_one"]).toMatchObject({ readOnly: true, calls: [] });
+    expect(catalog.functions["public.employee_count"]).toMatchObject({ readOnly: true });
+    expect(catalog.functions["public.bump_genre"]!.readOnly).toBe(false);
+    expect(catalog.functions["public.album_title"]!.readOnly).toBe(false);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA proof;
+        CREATE FUNCTION proof.cte_writer() RETURNS bigint LANGUAGE sql AS 'WITH d AS (DELETE FROM genre WHERE false RETURNING 1) SELECT count(*) FROM d';
+        CREATE FUNCTION proof.locker() RETURNS int LANGUAGE sql AS 'SELECT genre_id FROM genre FOR UPDATE';
+        CREATE FUNCTION proof.atomic_inner(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x * 2;
+        CREATE FUNCTION proof.atomic_return(x int) RETURNS int LANGUAGE sql IMMUTABLE RETURN x + proof.atomic_inner(x);
+        CREATE FUNCTION proof.atomic_writer() RETURNS int LANGUAGE sql BEGIN ATOMIC DELETE FROM genre WHERE false; SELECT 1; END;`);
+      const loaded = await loadCatalog(client);
+      expect(loaded.functions["proof.cte_writer"]!.readOnly).toBe(false);
+      expect(loaded.functions["proof.locker"]!.readOnly).toBe(false);
+      expect(loaded.functions["proof.atomic_return"]).toMatchObject({ readOnly: true, calls: ["proof.atomic_inner"] });
+      expect(loaded.functions["proof.atomic_writer"]!.readOnly).toBe(false);
+    } finally {
+      await client.query("DROP SCHEMA proof CASCADE").catch(() => {});
+      await client.end();
+    }
+  });
+
   it("changes version when the schema changes, and the cache reloads after invalidate", async () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

@@ -4,7 +4,7 @@ import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer, StatementClass } from "./analyzer.js";
 import { checkPlpgsqlBody, dollarQuote, statementText } from "./bodies.js";
 import { deferredCode, genericDdl } from "./ddl.js";
-import { ddlEffect, opaqueEffect } from "./effects.js";
+import { opaqueEffect } from "./effects.js";
 import { controlCharacter, sessionState, tooComplex } from "./dispatch.js";
 import { expr } from "./expressions.js";
 import { checkFunction, dangerousFunction } from "./functions.js";
@@ -76,8 +76,15 @@ export function codeCreation(a: StatementAnalyzer, kind: string, node: PgNode): 
     }
   }
   genericDdl(a, node);
-  ddlEffect(a, null);
+  // New or replaced code (a function, cast, operator, aggregate…) writes whatever it likes when it
+  // runs later, and a replaced body changes what statements already approved would do.
+  const name = kind === "CreateFunctionStmt" ? strings(node.funcname) : kind === "AlterFunctionStmt" ? strings((node.func as PgNode | undefined)?.objname) : [];
+  opaqueEffect(a, name.length ? qualifiedName(a, name) : undefined);
   return "ddl";
+}
+
+function qualifiedName(a: StatementAnalyzer, names: string[]): string {
+  return names.length >= 2 ? names.slice(-2).join(".") : `${a.view.searchPath[0] ?? "public"}.${names[0]}`;
 }
 
 /** DO: on links that may create functions, its PL/pgSQL is verified like a function body. */

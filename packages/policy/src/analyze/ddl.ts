@@ -2,7 +2,7 @@ import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer, StatementClass } from "./analyzer.js";
 import { sessionState } from "./dispatch.js";
-import { ddlEffect, relationEffect, truncateEffects } from "./effects.js";
+import { ddlEffect, opaqueEffect, relationEffect, truncateEffects } from "./effects.js";
 import { generic } from "./expressions.js";
 import { relationFromRangeVar, resolveRelationName } from "./names.js";
 import type { RelationAccess } from "../scope/access.js";
@@ -22,6 +22,8 @@ export function deferredCode(message: string): Refusal {
 export function roleManagement(message: string): Refusal {
   return new Refusal("role_management", message);
 }
+const CODE_OBJECTS = new Set(["OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE", "OBJECT_AGGREGATE", "OBJECT_OPERATOR", "OBJECT_CAST", "OBJECT_TRANSFORM"]);
+
 function governedDdl(key: string): Refusal {
   return new Refusal("ddl_not_permitted", `${key} has a row filter or masked columns on this link, so it cannot be changed through this link`, undefined, key);
 }
@@ -120,7 +122,9 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
         return "ddl";
       }
       if (a.view.scope.access !== "admin" || a.view.hidesSomething) needAdmin(`DROP ${String(node.removeType).replace("OBJECT_", "")}`);
-      ddlEffect(a, null);
+      // Dropping code changes what the statements that call it do (or drops what depends on it).
+      if (CODE_OBJECTS.has(node.removeType as string)) opaqueEffect(a);
+      else ddlEffect(a, null);
       return "ddl";
     }
     default: {

@@ -26,8 +26,13 @@ export interface WriteEffect {
    * written without ONLY, the base tables of an updatable view, tables a TRUNCATE … CASCADE empties.
    */
   through?: string[];
-  /** Code runs whose writes cannot be listed (DO, CALL, a VOLATILE user function): every rule applies. */
+  /**
+   * Code runs whose writes cannot be listed (DO, CALL, a user function the catalog does not prove
+   * read-only, creating or changing code, DDL whose reach cannot be computed): every rule applies.
+   */
   opaque?: true;
+  /** With `opaque`: the user functions or procedures whose code runs ("schema.name"), when known. */
+  code?: string[];
 }
 
 export type PendingEffect = Omit<WriteEffect, "statementIndex">;
@@ -167,8 +172,14 @@ export function relationEffect(
   addEffect(a, effect);
 }
 
-export function opaqueEffect(a: StatementAnalyzer): void {
-  if (!a.writes.some((e) => e.opaque)) a.writes.push({ table: null, command: "ddl", destructive: true, opaque: true });
+/** `code`: the user function or procedure that runs, if one is named ("schema.name"). */
+export function opaqueEffect(a: StatementAnalyzer, code?: string): void {
+  const existing = a.writes.find((e) => e.opaque);
+  if (!existing) {
+    a.writes.push({ table: null, command: "ddl", destructive: true, opaque: true, ...(code ? { code: [code] } : {}) });
+    return;
+  }
+  if (code && !existing.code?.includes(code)) existing.code = [...(existing.code ?? []), code];
 }
 
 export function ddlEffect(a: StatementAnalyzer, key: string | null, also?: string[]): void {

@@ -4,6 +4,7 @@ import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
 import { catalogFunction, isCatalogFunction, regCast } from "./catalog.js";
 import { opaqueEffect, relationEffect } from "./effects.js";
+import { provenReadOnly } from "./function-writes.js";
 import { generic } from "./expressions.js";
 import { hiddenColumnsWildcard, resolveRelationName, undefinedTable } from "./names.js";
 import { Refusal } from "./refusal.js";
@@ -55,7 +56,10 @@ export function checkFunction(a: StatementAnalyzer, names: string[], inExpressio
   const fn = key ? catalog.functions[key] : undefined;
   if (!fn || !key) throw new Refusal("undefined_function", `function ${shown} does not exist`);
   if (fn.extension) {
-    if (fn.volatility === "immutable" || ALLOWED_NON_IMMUTABLE.has(name)) return;
+    if (fn.volatility === "immutable" || ALLOWED_NON_IMMUTABLE.has(name)) {
+      if (!provenReadOnly(catalog, key)) opaqueEffect(a, key);
+      return;
+    }
     throw new Refusal("function_not_allowed", `function ${shown} (extension ${fn.extension}) is not on the list of functions allowed on this link`);
   }
   if (fn.kind === "procedure" && inExpression) throw new Refusal("undefined_function", `function ${shown} does not exist`);
@@ -63,11 +67,13 @@ export function checkFunction(a: StatementAnalyzer, names: string[], inExpressio
     if (a.view.scope.access !== "admin" || a.view.hidesSomething)
       throw new Refusal("volatile_function", `function ${shown} is VOLATILE (it may write or have side effects)`, "a link with full (admin) access that hides nothing");
     a.cls = a.cls === "ddl" ? "ddl" : "write";
-    opaqueEffect(a);
+    opaqueEffect(a, key);
     return;
   }
   if (a.view.hidesSomething && (fn.securityDefiner || !a.view.functionVerified(key)))
     throw new Refusal("function_unverified", `function ${shown} cannot be shown to read only objects visible to this link`);
+  // STABLE or IMMUTABLE is the author's word, not proof: a PL/pgSQL wrapper can call a VOLATILE writer.
+  if (!provenReadOnly(catalog, key)) opaqueEffect(a, key);
 }
 
 export function checkOperator(a: StatementAnalyzer, names: string[]): void {

@@ -1,3 +1,5 @@
+import { opaqueEffect } from "./effects.js";
+import { provenReadOnly } from "./function-writes.js";
 import type { PgNode } from "../parse/parse.js";
 import type { RuleId } from "../rules/rules.js";
 import type { AccessView, RelationAccess } from "../scope/access.js";
@@ -165,6 +167,9 @@ export function resolveRelationName(a: StatementAnalyzer, names: string[], forDd
   }
   if (!rel) throw missing();
   a.tables.add(rel.key);
+  // A view runs the functions its definition calls, with whatever they write.
+  if (rel.relation.kind === "view" && rel.relation.calls?.length)
+    for (const fn of rel.relation.calls) if (!provenReadOnly(a.view.catalog, fn)) opaqueEffect(a, fn);
   return rel;
 }
 

@@ -46,7 +46,8 @@ const QUERIES = {
   functions: `SELECT p.oid::int8 AS oid, n.nspname AS schema, p.proname AS name, p.prokind::text AS kind,
              p.provolatile::text AS volatility, l.lanname AS language, p.prosecdef AS security_definer, e.extname AS extension,
              CASE WHEN l.lanname = 'sql' AND p.prosqlbody IS NULL THEN p.prosrc END AS body,
-             p.prosqlbody IS NOT NULL AS atomic_body, p.pronargs AS nargs, p.pronargdefaults AS ndefaults,
+             p.prosqlbody IS NOT NULL AS atomic_body,
+             CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) END AS atomic_text, p.pronargs AS nargs, p.pronargdefaults AS ndefaults,
              p.provariadic <> 0 AS variadic,
              (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
@@ -204,17 +205,27 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   type FnRow = {
     oid: string; schema: string; name: string; kind: string; volatility: string; language: string;
-    security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; search_path: string | null;
+    security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; atomic_text: string | null; search_path: string | null;
     nargs: number; ndefaults: number; variadic: boolean;
   };
   const fnRows = rows.functions as FnRow[];
   const fnKeyByOid = new Map(fnRows.map((f) => [f.oid, `${f.schema}.${f.name}`]));
+  // User operators run their functions: a body's `a === b` is a call as much as `f(a, b)` is.
+  const operatorFns = new Map<string, string[]>();
+  for (const o of rows.operators as { name: string; fn: string }[]) operatorFns.set(o.name, [...(operatorFns.get(o.name) ?? []), o.fn]);
   for (const f of fnRows) {
     let reads: string[] | null = null;
     let calls: string[] | null = null;
+    let readOnly = false;
     if (f.atomic_body) {
       reads = [];
       calls = [];
+      // The dependencies name what the body uses; its text (re-parsed) says whether it writes.
+      const scanned = f.atomic_text !== null ? scanSqlBody(`CREATE FUNCTION f() RETURNS int LANGUAGE sql ${f.atomic_text}`, f.search_path, operatorFns, true) : null;
+      if (scanned) {
+        readOnly = scanned.readOnly;
+        calls.push(...scanned.calls);
+      }
       for (const d of fnDeps.get(f.oid) ?? []) {
         if (d.is_function) {
           const key = fnKeyByOid.get(d.ref);
@@ -224,9 +235,10 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
           if (rel) reads.push(`${rel.schema}.${rel.name}`);
         }
       }
+      calls = [...new Set(calls)];
     } else if (f.body !== null) {
-      const found = scanSqlBody(f.body, f.search_path);
-      if (found) ({ reads, calls } = found);
+      const found = scanSqlBody(f.body, f.search_path, operatorFns, false);
+      if (found) ({ reads, calls, readOnly } = found);
     }
     const fn: CatalogFunction = {
       schema: f.schema,
@@ -238,6 +250,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       extension: f.extension,
       reads,
       calls,
+      readOnly,
       arities: [[f.nargs - f.ndefaults, f.variadic ? 100 : f.nargs]],
     };
     functionByOid.set(f.oid, fn);
@@ -253,6 +266,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       prev.extension = prev.extension && fn.extension ? prev.extension : null;
       prev.reads = prev.reads && fn.reads ? [...new Set([...prev.reads, ...fn.reads])] : null;
       prev.calls = prev.calls && fn.calls ? [...new Set([...prev.calls, ...fn.calls])] : null;
+      prev.readOnly = prev.readOnly && fn.readOnly;
     }
   }
 
@@ -354,17 +368,25 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
 }
 
 /**
- * The relations and functions a SQL-language function body names. Unqualified names stay
- * unqualified when the function has no search_path of its own: they resolve at call time under the
- * session's (the gateway's fixed) search_path, so the checker resolves them then.
+ * The relations and functions a SQL-language function body names, and whether it provably only
+ * reads: every statement a plain SELECT, no data-modifying CTE, no SELECT INTO, no row lock. Unqualified
+ * relation names stay unqualified when the function has no search_path of its own: they resolve at
+ * call time under the session's (the gateway's fixed) search_path, so the checker resolves them then.
+ * `created`: the text is a CREATE FUNCTION wrapping an atomic body (pg_get_function_sqlbody).
  */
-function scanSqlBody(body: string, searchPath: string | null): { reads: string[]; calls: string[] } | null {
+function scanSqlBody(
+  body: string,
+  searchPath: string | null,
+  operatorFns: Map<string, string[]>,
+  created: boolean,
+): { reads: string[]; calls: string[]; readOnly: boolean } | null {
   const parsed = parseSql(body);
   if (!parsed.ok) return null;
   const fixedSchema = searchPath ? searchPath.split(",")[0]?.trim().replace(/^"|"$/g, "") : undefined;
   const reads = new Set<string>();
   const calls = new Set<string>();
   let dynamic = false;
+  let readOnly = true;
   const walk = (node: unknown, depth: number): void => {
     if (depth > 500) {
       dynamic = true;
@@ -376,19 +398,42 @@ function scanSqlBody(body: string, searchPath: string | null): { reads: string[]
     }
     if (!node || typeof node !== "object") return;
     for (const [key, value] of Object.entries(node as PgNode)) {
+      if (WRITING_NODES.has(key)) readOnly = false;
+      if ((key === "lockingClause" || key === "intoClause") && value) readOnly = false;
       if (key === "RangeVar") {
         const rv = value as { schemaname?: string; relname: string };
         reads.add(rv.schemaname ? `${rv.schemaname}.${rv.relname}` : fixedSchema ? `${fixedSchema}.${rv.relname}` : rv.relname);
       } else if (key === "FuncCall") {
         const names = ((value as { funcname: { String?: { sval: string } }[] }).funcname ?? []).map((n) => n.String?.sval ?? "");
         calls.add(names.join("."));
+      } else if (key === "A_Expr") {
+        const names = ((value as { name?: { String?: { sval: string } }[] }).name ?? []).map((n) => n.String?.sval ?? "");
+        for (const fn of operatorFns.get(names[names.length - 1] ?? "") ?? []) calls.add(fn);
       }
       walk(value, depth + 1);
     }
   };
-  walk(parsed.statements, 0);
-  return dynamic ? null : { reads: [...reads], calls: [...calls] };
+  const statements = parsed.statements.map((s) => s.stmt as PgNode);
+  if (created) {
+    const create = (statements[0] as { CreateFunctionStmt?: PgNode } | undefined)?.CreateFunctionStmt;
+    if (statements.length !== 1 || !create?.sql_body) return null;
+    const bodyNode = create.sql_body as PgNode;
+    if (!("ReturnStmt" in bodyNode)) {
+      const items = ((bodyNode.List as { items?: unknown[] } | undefined)?.items ?? []).flatMap((item) =>
+        item && typeof item === "object" && "List" in item ? ((item as { List: { items?: unknown[] } }).List.items ?? []) : [item],
+      );
+      for (const item of items) if (!(item && typeof item === "object" && "SelectStmt" in item)) readOnly = false;
+    }
+    walk(bodyNode, 0);
+  } else {
+    // Only plain SELECTs at the top: anything else (DML, CALL, NOTIFY, DDL…) may change something.
+    for (const stmt of statements) if (!(stmt && typeof stmt === "object" && "SelectStmt" in stmt)) readOnly = false;
+    walk(statements, 0);
+  }
+  return dynamic ? null : { reads: [...reads], calls: [...calls], readOnly };
 }
+
+const WRITING_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "NotifyStmt", "CopyStmt"]);
 
 const FK_ACTIONS: Record<string, FkAction> = { c: "cascade", n: "set null", d: "set default" };
 

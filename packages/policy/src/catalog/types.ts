@@ -89,6 +89,12 @@ export interface CatalogFunction {
   arities: [number, number][];
   /** User functions the body calls ("schema.name"), for transitive checks; null when unknown. */
   calls: string[] | null;
+  /**
+   * SQL-language bodies the loader parsed: true when every statement is a plain SELECT (no
+   * data-modifying CTE, SELECT INTO or row lock). Says nothing of the functions it calls (see
+   * analyze/function-writes.ts). Absent (older catalogs) or false: the body may write.
+   */
+  readOnly?: boolean;
 }
 
 /**

@@ -85,7 +85,10 @@ const COMMAND_WORDS: Record<WriteEffect["command"], string> = {
 
 function what(effect: WriteEffect, several: boolean): string {
   const which = several ? `statement ${effect.statementIndex}` : "the statement";
-  if (effect.opaque) return `${which} runs code (DO, CALL or a VOLATILE function) whose writes cannot be listed`;
+  if (effect.opaque) {
+    const code = effect.code?.length ? ` (${effect.code.slice(0, 3).join(", ")}${effect.code.length > 3 ? ", …" : ""})` : "";
+    return `${which} runs code${code} — a function call, DO, CALL, new or changed code, or a schema change whose reach cannot be listed — whose writes cannot be listed`;
+  }
   const target = effect.table ? ` on ${effect.table}` : "";
   const noWhere = effect.command === "update" && effect.destructive ? " without a WHERE" : "";
   const deletes = effect.command === "merge" && effect.destructive ? " that deletes" : "";
