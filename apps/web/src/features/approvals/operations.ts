@@ -153,21 +153,29 @@ export async function listHistory(ctx: TeamContext, filter: HistoryFilter = {}):
   return Promise.all(rows.map(async (r) => toView(ctx, r, links, await current(r), events.filter((e) => e.writeRequestId === r.id).map(({ writeRequestId: _w, ...e }) => e))));
 }
 
-/** The nav badge: open requests this member can act on (decide, or confirm their own). */
+/**
+ * The nav badge: open requests this member can act on — others' approval requests on the links they
+ * decide, their own only where the link allows self-approval, their own confirmations, and others'
+ * access requests. What the queue would show them as "you cannot approve your own request" is not
+ * a thing waiting for them.
+ */
 export async function countActionable(ctx: TeamContext): Promise<number> {
   const links = await approverLinkIds(ctx);
   const now = new Date();
+  const me = ctx.user.userId;
   const prisma = getPrisma();
-  const own = { teamId: ctx.team.id, status: "pending" as const, expiresAt: { gt: now }, kind: "confirm" as const, userId: ctx.user.userId };
-  if (ctx.role === "viewer" || (links !== null && links.length === 0)) {
-    return prisma.writeRequest.count({ where: own });
-  }
-  const approvable: Prisma.WriteRequestWhereInput = { teamId: ctx.team.id, status: "pending", expiresAt: { gt: now }, kind: "approval", ...(links === null ? {} : { linkId: { in: links } }) };
-  const [requests, grants] = await Promise.all([
-    prisma.writeRequest.count({ where: { OR: [approvable, own] } }),
-    prisma.accessGrant.count({ where: { teamId: ctx.team.id, status: "pending", requestExpiresAt: { gt: now }, ...(links === null ? {} : { linkId: { in: links } }) } }),
+  const open = { teamId: ctx.team.id, status: "pending" as const, expiresAt: { gt: now } };
+  const ownConfirms = prisma.writeRequest.count({ where: { ...open, kind: "confirm", userId: me } });
+  if (ctx.role === "viewer" || (links !== null && links.length === 0)) return ownConfirms;
+  const onLinks = links === null ? {} : { linkId: { in: links } };
+  const [others, mine, confirms, grants] = await Promise.all([
+    // A request with no member (none today) is someone else's: `not` alone would skip NULLs.
+    prisma.writeRequest.count({ where: { ...open, kind: "approval", ...onLinks, OR: [{ userId: null }, { userId: { not: me } }] } }),
+    prisma.writeRequest.findMany({ where: { ...open, kind: "approval", ...onLinks, userId: me }, select: { link: { select: { scope: true } } }, take: 200 }),
+    ownConfirms,
+    prisma.accessGrant.count({ where: { teamId: ctx.team.id, status: "pending", requestExpiresAt: { gt: now }, ...onLinks, userId: { not: me } } }),
   ]);
-  return requests + grants;
+  return others + mine.filter((r) => selfApprovalAllowed(r.link.scope)).length + confirms + grants;
 }
 
 export interface AccessGrantView {
