@@ -59,6 +59,34 @@ describe("catalog loader", () => {
     }
   });
 
+  it("changes version when a function's body or behaviour changes, not only its signature (attack finding 2)", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query("CREATE FUNCTION atk_f() RETURNS int LANGUAGE plpgsql AS $$BEGIN DELETE FROM genre WHERE genre_id = -1; RETURN 1; END$$");
+      const versions = [(await loadCatalog(client)).version];
+      const changes = [
+        "CREATE OR REPLACE FUNCTION atk_f() RETURNS int LANGUAGE plpgsql AS $$BEGIN DELETE FROM genre WHERE genre_id > 0; RETURN 1; END$$",
+        "ALTER FUNCTION atk_f() STABLE",
+        "ALTER FUNCTION atk_f() SECURITY DEFINER",
+        "ALTER FUNCTION atk_f() LEAKPROOF",
+        "ALTER FUNCTION atk_f() SET work_mem = '8MB'",
+        "CREATE OR REPLACE FUNCTION atk_f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+      ];
+      for (const sql of changes) {
+        await client.query(sql);
+        const version = (await loadCatalog(client)).version;
+        expect(versions, sql).not.toContain(version);
+        versions.push(version);
+      }
+      // Nothing changed: the same version.
+      expect((await loadCatalog(client)).version).toBe(versions[versions.length - 1]);
+    } finally {
+      await client.query("DROP FUNCTION IF EXISTS atk_f()").catch(() => {});
+      await client.end();
+    }
+  });
+
   it("changes version when the schema changes, and the cache reloads after invalidate", async () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

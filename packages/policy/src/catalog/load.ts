@@ -49,7 +49,9 @@ const QUERIES = {
              p.prosqlbody IS NOT NULL AS atomic_body,
              CASE WHEN p.prosqlbody IS NOT NULL THEN pg_get_function_sqlbody(p.oid) END AS atomic_text, p.pronargs AS nargs, p.pronargdefaults AS ndefaults,
              p.provariadic <> 0 AS variadic,
-             (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path
+             (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path,
+             md5(row(p.prosrc, p.probin, p.proconfig, p.provolatile, p.prosecdef, p.proleakproof, p.prolang,
+                     p.prosqlbody::text, p.proargdefaults::text, p.prokind)::text) AS code_md5
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
       LEFT JOIN pg_depend de ON de.classid = 'pg_proc'::regclass AND de.objid = p.oid AND de.deptype = 'e'
       LEFT JOIN pg_extension e ON e.oid = de.refobjid
@@ -205,7 +207,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   }
   type FnRow = {
     oid: string; schema: string; name: string; kind: string; volatility: string; language: string;
-    security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; atomic_text: string | null; search_path: string | null;
+    security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; atomic_text: string | null; search_path: string | null; code_md5: string;
     nargs: number; ndefaults: number; variadic: boolean;
   };
   const fnRows = rows.functions as FnRow[];
@@ -363,7 +365,10 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     systemColumns,
     systemColumnTypes,
   };
-  const version = createHash("sha256").update(JSON.stringify(content)).digest("hex").slice(0, 24);
+  // What each function runs, not only its signature: a body replaced after a request was approved
+  // must change the version the gateway bound the request to (write_request_schema_changed).
+  const code = fnRows.map((f) => `${f.schema}.${f.name}(${f.nargs}):${f.code_md5}`).sort().join("\n");
+  const version = createHash("sha256").update(JSON.stringify(content)).update("\u0000").update(code).digest("hex").slice(0, 24);
   return { version, loadedAt: new Date().toISOString(), ...content };
 }
 
