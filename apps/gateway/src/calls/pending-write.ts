@@ -6,8 +6,14 @@ import { z } from "zod";
  * them — visible columns only, masked values masked, filtered rows absent — because the preview reaches
  * the model, the approver and notifications alike.
  */
+/**
+ * The command label of a statement that runs code (a user function, DO, CALL): what it writes is what
+ * the code writes, which nobody can list — never "DDL on <table>". The worker's notifications match it.
+ */
+export const OPAQUE_COMMAND = "runs code (function call / DO / CALL) whose writes cannot be listed";
+
 export const writePreviewSchema = z.object({
-  command: z.string().describe("INSERT, UPDATE, DELETE, TRUNCATE, MERGE or the DDL's command"),
+  command: z.string().describe(`INSERT, UPDATE, DELETE, TRUNCATE, MERGE, the DDL's command, or "${OPAQUE_COMMAND}"`),
   affected: z.number().int().nullable().describe("Rows the statement would change (null when the dry run could not tell)"),
   table: z.string().nullable().describe('"schema.table" written, when there is one'),
   columns: z.array(z.string()).describe("Columns of before/after, visible ones only"),
@@ -16,6 +22,7 @@ export const writePreviewSchema = z.object({
   after: z.array(z.array(z.unknown())).describe("Up to 5 rows as the statement would leave them (INSERT, UPDATE)"),
   plan: z.unknown().nullable().describe("EXPLAIN (FORMAT JSON) of the statement, redacted like explain_query"),
   notes: z.array(z.string()).describe("What the preview could not show, and why"),
+  functions: z.array(z.string()).optional().describe("The user functions or procedures the statement runs (schema.name), when the policy names them"),
   durationMs: z.number(),
 });
 export type WritePreview = z.infer<typeof writePreviewSchema>;

@@ -11,7 +11,7 @@ import type { CallOutcome, WritePreview } from "./call-outcome.js";
 import { linkAllowance } from "./link-allowance.js";
 import { insufficientScope } from "./step-up.js";
 import { sqlResultOf, sqlResultSchema, type SqlResultData } from "./sql-result.js";
-import { writePreviewSchema } from "./pending-write.js";
+import { OPAQUE_COMMAND, writePreviewSchema } from "./pending-write.js";
 
 export interface SqlArgs {
   sql: string;
@@ -56,6 +56,11 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
 /** What the statement would do, from the dry run's numbers: "this DELETE would remove 340 rows from public.invoice". */
 function effectWords(preview: WritePreview): string {
+  if (preview.command === OPAQUE_COMMAND) {
+    const calls = preview.functions?.length ? ` (it calls ${preview.functions.map((f) => `${f}()`).join(", ")})` : "";
+    const own = preview.table && preview.affected !== null ? `; its own write changes ${plural(preview.affected, "row")} in ${preview.table}` : "";
+    return `this statement ${OPAQUE_COMMAND}${calls}${own}`;
+  }
   const where = preview.table ? ` ${preview.command === "INSERT" ? "into" : preview.command === "DELETE" || preview.command === "TRUNCATE" ? "from" : "in"} ${preview.table}` : "";
   if (preview.affected === null) return `this ${preview.command} would change ${preview.table ?? "the database"} (the dry run could not count the rows)`;
   const verb = { INSERT: "insert", UPDATE: "update", DELETE: "remove", TRUNCATE: "remove", MERGE: "change" }[preview.command] ?? "change";

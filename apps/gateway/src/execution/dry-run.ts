@@ -1,6 +1,6 @@
 import { accessView, isGoverned, previewReturning, scopeHidesObjects, searchPathFor, type Catalog, type RelationAccess, type Verdict } from "@portcullis/policy";
 import type pg from "pg";
-import type { WritePreview } from "../calls/pending-write.js";
+import { OPAQUE_COMMAND, type WritePreview } from "../calls/pending-write.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
 import { costGate } from "./cost-gate.js";
@@ -139,6 +139,36 @@ async function planOf(services: Services, ctx: CallContext, sql: string, params:
   }
 }
 
+/** The user functions or procedures an opaque effect runs (possibly none named), or null when nothing opaque runs. */
+function opaqueCode(verdict: Verdict): string[] | null {
+  const opaque = verdict.writes.filter((w) => w.opaque);
+  return opaque.length ? [...new Set(opaque.flatMap((w) => w.code ?? []))] : null;
+}
+
+/**
+ * A statement that runs code writes whatever the code writes: labelled so (the pending message, the
+ * dashboard and notifications read the label), with the functions it calls when the policy names them.
+ * A target write beside it (INSERT … VALUES (f())) keeps its rows, described in a note.
+ */
+function labelOpaque(preview: WritePreview, verdict: Verdict): void {
+  const code = opaqueCode(verdict);
+  if (!code) return;
+  if (code.length) preview.functions = code;
+  const names = code.map((c) => `${c}()`).join(", ");
+  // Creating, replacing or dropping code (class ddl) runs none now: it keeps its DDL label.
+  if (verdict.classes.includes("ddl")) {
+    if (code.length) preview.notes.push(`It creates, changes or drops code that runs later: ${names}.`);
+    return;
+  }
+  if (preview.table && /^(INSERT|UPDATE|DELETE|MERGE)$/.test(preview.command)) {
+    const where = `${preview.command === "INSERT" ? "into" : preview.command === "DELETE" ? "from" : "in"} ${preview.table}`;
+    const count = preview.affected === null ? "" : ` (${preview.affected} row${preview.affected === 1 ? "" : "s"})`;
+    preview.notes.push(`The rows shown are the statement's ${preview.command} ${where}${count}; the code it runs can write other rows and tables, which cannot be listed.`);
+  }
+  if (code.length) preview.notes.push(`It calls ${names}.`);
+  preview.command = OPAQUE_COMMAND;
+}
+
 function writtenTables(verdict: Verdict): string[] {
   return verdict.writes.map((w) => w.table).filter((t): t is string => t !== null);
 }
@@ -222,7 +252,8 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
         const counted = await checkedStep(run, `SELECT count(*) FROM ${quote(rel.relation.schema)}.${quote(rel.relation.name)}`, [], true);
         if (counted.kind === "ok") preview.affected = Number((rowsOf(counted.outcome)[0] ?? [])[0] ?? 0);
         notes.push("TRUNCATE removes every row of the table (the rows the link can see were counted before it); rows are not shown.");
-      } else notes.push(`Rows are not shown: ${shaped.ok ? "the statement's target is not a table this link can see" : shaped.reason}.`);
+      } else if (opaqueCode(input.verdict) && !input.verdict.classes.includes("ddl")) notes.push("Rows are not shown: the statement runs code whose writes cannot be listed; the dry run ran it and rolled it back.");
+      else notes.push(`Rows are not shown: ${shaped.ok ? "the statement's target is not a table this link can see" : shaped.reason}.`);
       main = await checkedStep(run, input.sql, callerValues, false, true);
     }
     if (main.kind === "failed") {
@@ -240,6 +271,7 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
       if (performance.now() > deadline) notes.push("The plan is not shown: the dry run reached the link's statement timeout.");
       else preview.plan = await planOf(services, ctx, input.sql, input.params);
     }
+    labelOpaque(preview, input.verdict);
     preview.durationMs = Math.round((performance.now() - started) * 1000) / 1000;
     return { ok: true, preview };
   } catch (error) {
