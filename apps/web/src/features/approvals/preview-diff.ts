@@ -134,6 +134,8 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n.toLocaleString
 
 /** "would delete 340 rows from public.invoice": the affected count in words, as approvers read it. */
 export function affectedWords(preview: Pick<WritePreview, "command" | "affected" | "table">): string {
+  // A function call, DO or CALL: the gateway names it in words ("runs code … whose writes cannot be listed").
+  if (/^runs code\b/.test(preview.command)) return preview.command;
   const command = preview.command.toLowerCase();
   const table = preview.table ?? "the database";
   const n = preview.affected;

@@ -21,6 +21,21 @@ export const playgroundResponseSchema = z.object({
     .object({ columns: z.array(z.string()), rows: z.array(z.array(z.unknown())).or(z.array(z.record(z.string(), z.unknown()))), rowCount: z.number(), truncated: z.boolean() })
     .nullish(),
   error: z.string().nullish(),
+  /**
+   * Issue 15: the write did not run, it waits for a decision (apps/gateway PendingWrite). Only what the
+   * Playground says is kept: the preview's rows stay on the Approvals page, which withholds them once
+   * the link's scope changes; this answer outlives no scope change but needs no rows either.
+   */
+  pending: z
+    .object({
+      status: z.literal("pending_approval"),
+      requestId: z.uuid(),
+      kind: z.enum(["approval", "confirm"]),
+      preview: z.object({ command: z.string().max(200), affected: z.number().int().nonnegative().nullable(), table: z.string().max(300).nullable() }),
+      expiresAt: z.iso.datetime({ offset: true }),
+      message: z.string().max(5_000),
+    })
+    .nullish(),
 });
 export type PlaygroundResponse = z.infer<typeof playgroundResponseSchema>;
 
