@@ -237,6 +237,35 @@ describe("cost gate", () => {
     expect(data(await sql(approvalCost, "UPDATE genre SET name = name WHERE genre_id = $1", [1])).status).toBe("pending_approval");
   });
 
+  it("estimates can be wrong: a recursive CTE the planner underestimates passes the gate and the statement timeout stops it", async () => {
+    const short = await world.addLink({ access: "write", limits: { maxRows: 100, statementTimeoutMs: 1000, maxEstimatedCost: 50_000 } });
+    const text = "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 100000000) SELECT count(*) FROM r";
+    const planned = (await target.query(`EXPLAIN (FORMAT JSON) ${text}`)).rows[0]["QUERY PLAN"][0].Plan["Total Cost"];
+    expect(planned).toBeLessThan(50_000);
+    const started = performance.now();
+    const body = data(await sql({ linkId: short.linkId, key: short.key }, text));
+    expect(body.status).toBe("failed");
+    expect(body.failure.message).toMatch(/57014.*statement timeout/);
+    expect(performance.now() - started).toBeLessThan(4000);
+  });
+
+  it("a small write on a limited link pays one planning round trip", async () => {
+    const text = "UPDATE genre SET name = name WHERE genre_id = $1";
+    const time = async (link: { linkId: string; key: string }) => {
+      const runs: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const started = performance.now();
+        expect(data(await sql(link, text, [2])).status).toBe("ok");
+        runs.push(performance.now() - started);
+      }
+      return runs.sort((a, b) => a - b)[10]!;
+    };
+    await time(writeCost);
+    const [gated, plain] = [await time(writeCost), await time(writePlain)];
+    console.info(`small UPDATE, median of 20: ${gated.toFixed(2)} ms with the gate, ${plain.toFixed(2)} ms without`);
+    expect(gated).toBeLessThan(plain + 20);
+  });
+
   it("audit events carry the rule ids of refused reads", async () => {
     const events = await waitFor(
       () => auditEvents(world),
