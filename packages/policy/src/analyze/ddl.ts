@@ -22,8 +22,6 @@ export function deferredCode(message: string): Refusal {
 export function roleManagement(message: string): Refusal {
   return new Refusal("role_management", message);
 }
-const CODE_OBJECTS = new Set(["OBJECT_FUNCTION", "OBJECT_PROCEDURE", "OBJECT_ROUTINE", "OBJECT_AGGREGATE", "OBJECT_OPERATOR", "OBJECT_CAST", "OBJECT_TRANSFORM"]);
-
 function governedDdl(key: string): Refusal {
   return new Refusal("ddl_not_permitted", `${key} has a row filter or masked columns on this link, so it cannot be changed through this link`, undefined, key);
 }
@@ -56,7 +54,8 @@ export function extensionStatement(a: StatementAnalyzer, kind: string, node: PgN
         throw new Refusal("create_extension", `extension ${name} can be installed only into one of this link's schemas, not ${schema}`, undefined, name);
     }
   }
-  ddlEffect(a, null);
+  // Its scripts create functions, operators and casts that later statements may run.
+  opaqueEffect(a);
   return "ddl";
 }
 
@@ -102,6 +101,8 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
       return "ddl";
     case "DropStmt": {
       const relationTypes = new Set(["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_SEQUENCE", "OBJECT_FOREIGN_TABLE", "OBJECT_INDEX"]);
+      // CASCADE drops whatever depends on the objects (views, defaults, whole tables' columns…): not listable.
+      if (node.behavior === "DROP_CASCADE") opaqueEffect(a);
       if (relationTypes.has(node.removeType as string) && node.removeType !== "OBJECT_INDEX") {
         for (const obj of list(node.objects)) {
           const names = list((nodeType(obj)?.[1] as PgNode | undefined)?.items).map(str).filter((s): s is string => s !== undefined);
@@ -122,9 +123,9 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
         return "ddl";
       }
       if (a.view.scope.access !== "admin" || a.view.hidesSomething) needAdmin(`DROP ${String(node.removeType).replace("OBJECT_", "")}`);
-      // Dropping code changes what the statements that call it do (or drops what depends on it).
-      if (CODE_OBJECTS.has(node.removeType as string)) opaqueEffect(a);
-      else ddlEffect(a, null);
+      // A schema, type, domain, index, function… : what it takes with it (its tables, the columns of
+      // that type, what calls the code) is not listed in the catalog, so every rule applies.
+      opaqueEffect(a);
       return "ddl";
     }
     default: {
@@ -139,6 +140,8 @@ export function ddlStatement(a: StatementAnalyzer, kind: string, node: PgNode): 
       if (targets === "none" && (a.view.scope.access !== "admin" || a.view.hidesSomething)) needAdmin(`${what} on a link that hides nothing`);
       genericDdl(a, node);
       targetEffects(a, kind, node);
+      // DROP COLUMN / DROP CONSTRAINT … CASCADE drops what depends on them, in other tables too.
+      if (list(node.cmds).some((cmd) => nodeType(cmd)?.[1]?.behavior === "DROP_CASCADE")) opaqueEffect(a);
       return "ddl";
     }
   }
@@ -222,15 +225,46 @@ function existsNowhere(a: StatementAnalyzer, names: string[]): boolean {
   return schemas.every((s) => !a.view.catalog.relations[`${s}.${name}`]);
 }
 
-/** The relation a DDL statement changes (TRUNCATE: each it empties); none found: an effect on no table. */
+/** New types and schemas: they change nothing that exists, so only the link's rule applies. */
+const CREATES_NEW = new Set(["CreateEnumStmt", "CompositeTypeStmt", "CreateDomainStmt", "CreateRangeStmt"]);
+/** Relation kinds COMMENT ON names by their own name; OBJECT_COLUMN names the relation then the column. */
+const COMMENTED_RELATIONS = new Set(["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE", "OBJECT_SEQUENCE", "OBJECT_COLUMN"]);
+
+/**
+ * What a DDL statement changes: the relation it names (TRUNCATE: each it empties). When the object is
+ * not a relation of the catalog (a schema, type, domain, index, function, statistics object…), what
+ * it reaches cannot be computed — renaming a schema moves every table out from under the rules that
+ * name them, a domain's constraint or an enum's label changes rows of every table using it — so the
+ * effect is opaque: every approval rule applies.
+ */
 function targetEffects(a: StatementAnalyzer, kind: string, node: PgNode): void {
   const resolve = (rv: PgNode): RelationAccess | undefined => (typeof rv.relname === "string" ? relationFromRangeVar(a, rv, true) : undefined);
   if (kind === "TruncateStmt") return truncateEffects(a, node, resolve);
+  if (CREATES_NEW.has(kind)) return ddlEffect(a, null);
+  if (kind === "CommentStmt") return commentEffect(a, node);
+  if (kind === "CreateStatsStmt") {
+    const rels = list(node.relations).map((r) => nodeType(r)?.[1]).map((rv) => (rv ? resolve(rv) : undefined));
+    if (rels.length === 0 || rels.some((r) => !r)) return opaqueEffect(a);
+    for (const rel of rels) relationEffect(a, rel!.key, "ddl", true);
+    return;
+  }
   const rv = (node.relation ?? node.sequence) as PgNode | undefined;
   const rel = rv ? resolve(rv) : undefined;
-  if (!rel) return ddlEffect(a, null);
+  if (!rel) return opaqueEffect(a);
   // ALTER TABLE without ONLY recurses into children.
   relationEffect(a, rel.key, "ddl", true, { inherited: rv!.inh === true });
+}
+
+function commentEffect(a: StatementAnalyzer, node: PgNode): void {
+  if (!COMMENTED_RELATIONS.has(node.objtype as string)) return opaqueEffect(a);
+  const names = strings((nodeType(node.object)?.[1] as PgNode | undefined)?.items);
+  if (node.objtype === "OBJECT_COLUMN") names.pop();
+  const rel = names.length ? resolveRelationName(a, names, true) : undefined;
+  if (!rel) return opaqueEffect(a);
+  if (rel.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${rel.key} needs admin access`, "admin access", rel.key);
+  if (rel.hiddenColumns.size > 0 || a.view.governed.has(rel.key))
+    throw new Refusal("ddl_not_permitted", `${rel.key} has hidden, filtered or masked data on this link, so it cannot be changed through this link`, undefined, rel.key);
+  relationEffect(a, rel.key, "ddl", true);
 }
 
 /** Whether the statement names relations ("some"), or none we can check ("none"). */
