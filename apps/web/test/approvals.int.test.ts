@@ -27,6 +27,8 @@ vi.mock("next/headers", () => ({
   headers: async () => new Headers({ "user-agent": "vitest approvals", "x-real-ip": "203.0.113.9" }),
 }));
 vi.mock("next/cache", () => ({ revalidatePath: () => {}, revalidateTag: () => {} }));
+// The page's decision forms ask for the router while rendering; outside a mounted app router, a stand-in.
+vi.mock("next/navigation", async (original) => ({ ...(await original<typeof import("next/navigation")>()), useRouter: () => ({ refresh() {}, push() {}, replace() {}, prefetch() {}, back() {}, forward() {} }) }));
 
 type Who = "owner" | "admin" | "approver" | "member" | "viewer" | "outsider";
 type Result = { ok: true; data: unknown } | { ok: false; code: string; error: string; fieldErrors?: Record<string, string> };
@@ -415,5 +417,60 @@ describe("the nav count", () => {
     } finally {
       await prisma.link.update({ where: { id: linkA }, data: { scope: scope as never } });
     }
+  });
+});
+
+describe("deep links from notifications (?request=, ?grant=)", () => {
+  async function renderPage(who: Who, query: Record<string, string>): Promise<string> {
+    const { ApprovalsView } = await import("../src/features/approvals/approvals-view");
+    const slug = (await prisma.team.findUniqueOrThrow({ where: { id: teamA } })).slug;
+    return renderToStaticMarkup(await ApprovalsView({ ctx: await resolveTeam({ userId: users[who] }, teamA), slug, query }));
+  }
+  const highlighted = (html: string) => [...html.matchAll(/id="((?:request|grant)-[0-9a-f-]{36})"[^>]*data-highlighted="true"/g)].map((m) => m[1]);
+  const current = (html: string) => /aria-current="page"[^>]*>(Waiting|History)</.exec(html)?.[1];
+
+  test("an open request opens Waiting with its card highlighted; a decided one opens History with it highlighted", async () => {
+    const open = await pending("member");
+    const decided = await pending("member");
+    expect(await call("owner", "decideWriteRequestAction", { teamId: teamA, requestId: decided, decision: "reject", comment: "not now" })).toMatchObject({ ok: true });
+
+    const queue = await renderPage("owner", { request: open });
+    expect(current(queue)).toBe("Waiting");
+    expect(highlighted(queue)).toEqual([`request-${open}`]);
+
+    const history = await renderPage("owner", { request: decided });
+    expect(current(history)).toBe("History");
+    expect(highlighted(history)).toEqual([`request-${decided}`]);
+    // Even when a tab is named in the URL, the request's state decides.
+    expect(current(await renderPage("owner", { tab: "queue", request: decided }))).toBe("History");
+  });
+
+  test("a request the viewer may not see is not highlighted nor shown: the page says so, as for an id that does not exist", async () => {
+    const id = await pending("member");
+    for (const [who, request] of [["viewer", id], ["owner", randomUUID()]] as const) {
+      const html = await renderPage(who, { request });
+      expect(html).toContain('data-testid="deep-link-missing"');
+      expect(highlighted(html)).toEqual([]);
+      expect(html).not.toContain(request);
+    }
+    // Not a uuid: ignored like any unknown parameter.
+    expect(await renderPage("owner", { request: "'><script>" })).not.toContain("<script>");
+  });
+
+  test("an access request opens Waiting with its row highlighted; a refused one is shown on its own with its decision", async () => {
+    const { requestAccessGrant } = await import("@portcullis/db/operations");
+    const ask = async (table: string) => (await requestAccessGrant(prisma, { teamId: teamA, linkId: linkA, userId: users.member, tableKey: table, access: "write", minutes: 15, reason: "deep link", via: "tool", requestedBy: users.member })).id;
+    const waiting = await ask("public.album");
+    const html = await renderPage("owner", { grant: waiting });
+    expect(current(html)).toBe("Waiting");
+    expect(highlighted(html)).toEqual([`grant-${waiting}`]);
+
+    const refused = await ask("public.artist");
+    expect(await call("owner", "decideAccessGrantAction", { teamId: teamA, grantId: refused, decision: "refuse", comment: "ask the DBA" })).toMatchObject({ ok: true });
+    const past = await renderPage("approver", { grant: refused });
+    expect(highlighted(past)).toEqual([`grant-${refused}`]);
+    expect(past).toContain("Access request: refused");
+    expect(past).toContain("ask the DBA");
+    expect(await renderPage("viewer", { grant: refused })).toContain('data-testid="deep-link-missing"');
   });
 });

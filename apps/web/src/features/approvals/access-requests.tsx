@@ -1,17 +1,23 @@
-import { Badge, Card, CardHeader, formatDate, timeAgo } from "../../components/ui";
+import { Badge, Card, CardHeader, cx, formatDate, timeAgo } from "../../components/ui";
 import { GrantDecisionForm, RevokeGrantButton } from "./decision-form";
 import type { AccessGrantView } from "./operations";
 import { timeLeft } from "./preview-diff";
 
 /** Time-boxed elevation: requests waiting for a decision, then the grants in force with time left. */
-export function AccessRequests({ teamId, pending, active }: { teamId: string; pending: AccessGrantView[]; active: AccessGrantView[] }) {
+export function AccessRequests({ teamId, pending, active, highlight }: { teamId: string; pending: AccessGrantView[]; active: AccessGrantView[]; highlight?: string }) {
+  // A notification's deep link (?grant=<id>) marks its row; the page scrolls to it.
+  const mark = (id: string) => ({
+    id: `grant-${id}`,
+    tabIndex: id === highlight ? -1 : undefined,
+    "data-highlighted": id === highlight ? "true" : undefined,
+  });
   return (
     <Card data-testid="access-requests">
       <CardHeader title="Access requests" description="A member asks for more access on one table of one link, for a number of minutes. Granted access ends by itself; revoke ends it now." />
       {pending.length === 0 && active.length === 0 ? <p className="px-5 py-4 text-sm text-zinc-500">No access requests and no grants in force.</p> : null}
       <ul className="divide-y divide-zinc-100">
         {pending.map((g) => (
-          <li key={g.id} className="grid gap-3 px-5 py-4 md:grid-cols-[minmax(0,1fr)_20rem]" data-testid="access-request">
+          <li key={g.id} {...mark(g.id)} className={cx("grid gap-3 px-5 py-4 md:grid-cols-[minmax(0,1fr)_20rem]", g.id === highlight && "bg-amber-50 outline-none ring-2 ring-inset ring-amber-400")} data-testid="access-request">
             <div className="space-y-1 text-sm">
               <p>
                 <span className="font-medium text-zinc-900">{g.member}</span> asks for <Badge tone="amber">{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span> through{" "}
@@ -24,7 +30,7 @@ export function AccessRequests({ teamId, pending, active }: { teamId: string; pe
           </li>
         ))}
         {active.map((g) => (
-          <li key={g.id} className="flex flex-wrap items-center justify-between gap-3 px-5 py-3" data-testid="active-grant">
+          <li key={g.id} {...mark(g.id)} className={cx("flex flex-wrap items-center justify-between gap-3 px-5 py-3", g.id === highlight && "bg-amber-50 outline-none ring-2 ring-inset ring-amber-400")} data-testid="active-grant">
             <div className="text-sm">
               <Badge tone="green">granted</Badge> <span className="font-medium">{g.member}</span> has <Badge>{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span> ({g.linkName})
               <span className="ml-2 text-xs text-zinc-500" title={formatDate(g.expiresAt)}>{g.expiresAt ? timeLeft(g.expiresAt) : ""}</span>

@@ -118,6 +118,8 @@ export async function listOpenRequests(ctx: TeamContext): Promise<WriteRequestVi
 export interface HistoryFilter {
   linkId?: string;
   status?: WriteRequestStatus;
+  /** One request (a deep link to a decided one), still only among those this member may see. */
+  id?: string;
 }
 
 /** Decided, executed and expired requests, newest first, with each one's audit chain. */
@@ -135,6 +137,7 @@ export async function listHistory(ctx: TeamContext, filter: HistoryFilter = {}):
             ? { status: filter.status }
             : { OR: [{ status: { in: HISTORY_STATUSES } }, { status: "pending", expiresAt: { lte: new Date() } }] },
         filter.linkId ? { linkId: filter.linkId } : {},
+        filter.id ? { id: filter.id } : {},
       ],
     },
     orderBy: { createdAt: "desc" },
@@ -176,6 +179,17 @@ export async function countActionable(ctx: TeamContext): Promise<number> {
     prisma.accessGrant.count({ where: { teamId: ctx.team.id, status: "pending", requestExpiresAt: { gt: now }, ...onLinks, userId: { not: me } } }),
   ]);
   return others + mine.filter((r) => selfApprovalAllowed(r.link.scope)).length + confirms + grants;
+}
+
+/**
+ * Where a deep link (`?request=<id>`, from a notification) points: the Waiting tab while the request is
+ * open, else History. Null for an id this member may not see — the same as one that does not exist.
+ */
+export async function locateRequest(ctx: TeamContext, id: string): Promise<"queue" | "history" | null> {
+  const links = await approverLinkIds(ctx);
+  const row = await getPrisma().writeRequest.findFirst({ where: { AND: [visibleRequests(ctx, links), { id }] }, select: { status: true, expiresAt: true } });
+  if (!row) return null;
+  return row.status === "pending" && row.expiresAt.getTime() > Date.now() ? "queue" : "history";
 }
 
 export interface AccessGrantView {
@@ -221,6 +235,38 @@ export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: A
     };
   };
   return { pending: pending.map(view), active: active.map(view) };
+}
+
+export interface GrantLocation {
+  id: string;
+  /** The Waiting tab lists it (pending, or granted and in force); else it is over and shown on its own. */
+  listed: boolean;
+  /** As it reads now: a pending request or a grant past its time is "expired" even before the sweep. */
+  status: string;
+  tableKey: string;
+  access: string;
+  member: string;
+  linkName: string;
+  decider: string | null;
+  comment: string | null;
+}
+
+/** Where `?grant=<id>` points, among the access requests this member may see (else null, as for none). */
+export async function locateGrant(ctx: TeamContext, id: string): Promise<GrantLocation | null> {
+  const links = await approverLinkIds(ctx);
+  const g = await getPrisma().accessGrant.findFirst({
+    where: { AND: [visibleGrants(ctx, links), { id }] },
+    include: { link: { select: { name: true } }, user: { select: { email: true } }, decider: { select: { email: true } } },
+  });
+  if (!g) return null;
+  const now = Date.now();
+  const pendingOpen = g.status === "pending" && g.requestExpiresAt.getTime() > now;
+  const inForce = g.status === "granted" && g.expiresAt !== null && g.expiresAt.getTime() > now;
+  const over = (g.status === "pending" || g.status === "granted") && !pendingOpen && !inForce;
+  return {
+    id: g.id, listed: pendingOpen || inForce, status: over ? "expired" : g.status, tableKey: g.tableKey, access: g.access, member: g.user.email,
+    linkName: g.link.name, decider: g.decider?.email ?? null, comment: g.decisionComment,
+  };
 }
 
 /** Links the history filter offers: those whose requests this member can see. */

@@ -1,5 +1,5 @@
 import Link from "next/link";
-import { Badge, Card, formatDate, timeAgo } from "../../components/ui";
+import { Badge, Card, cx, formatDate, timeAgo } from "../../components/ui";
 import { SqlView } from "../activity/sql-view";
 import { DecisionForm } from "./decision-form";
 import type { WriteRequestView } from "./operations";
@@ -38,10 +38,17 @@ function Meta({ label, children }: { label: string; children: React.ReactNode })
   );
 }
 
-export function RequestCard({ request: r, teamId, slug, open }: { request: WriteRequestView; teamId: string; slug: string; open: boolean }) {
+export function RequestCard({ request: r, teamId, slug, open, highlighted = false }: { request: WriteRequestView; teamId: string; slug: string; open: boolean; highlighted?: boolean }) {
   const status = r.status === "pending" && r.expiresAt.getTime() <= Date.now() ? "expired" : r.status;
   return (
-    <Card className="overflow-hidden" data-testid="write-request" data-request-id={r.id}>
+    <Card
+      id={`request-${r.id}`}
+      tabIndex={highlighted ? -1 : undefined}
+      className={cx("overflow-hidden scroll-mt-6", highlighted && "ring-2 ring-amber-400 outline-none")}
+      data-testid="write-request"
+      data-request-id={r.id}
+      data-highlighted={highlighted ? "true" : undefined}
+    >
       <div className="flex flex-wrap items-center justify-between gap-2 border-b border-zinc-200 px-5 py-3">
         <div className="flex flex-wrap items-center gap-2">
           <Badge tone={STATUS_TONE[status] ?? "zinc"}>{status}</Badge>
