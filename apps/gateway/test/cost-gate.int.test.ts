@@ -148,7 +148,7 @@ describe("cost gate", () => {
     // get_permissions says so, in data and in words.
     const permissions = data(await mcpRequest(`${gatewayUrl}/mcp/${rowsLink.linkId}`, rowsLink.key, "2026-07-28", "tools/call", { name: "get_permissions", arguments: {} }));
     expect(permissions.costLimits).toEqual({ maxEstimatedRows: 1000 });
-    expect(permissions.summary).toMatch(/Reads with more than 1,000 estimated rows \(EXPLAIN's Plan Rows\) are refused before they run/);
+    expect(permissions.summary).toMatch(/Statements \(reads and writes the planner can estimate\) with more than 1,000 estimated rows \(EXPLAIN's Plan Rows\) are refused before they run/);
   });
 
   it("estimates the rewritten statement: the member's row filter lowers the estimate under the limit", async () => {

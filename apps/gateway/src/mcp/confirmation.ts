@@ -2,6 +2,7 @@ import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import { z } from "zod";
 import type { CallOutcome } from "../calls/call-outcome.js";
+import { OPAQUE_COMMAND } from "../calls/pending-write.js";
 
 /**
  * `approval: "confirm"`: the caller confirms a write in their own client. The pieces both eras share:
@@ -62,12 +63,15 @@ const VERBS: Record<string, [string, string]> = {
 /** "Delete 340 rows from public.invoice?" with the statement, so the person sees what they confirm. */
 export function confirmationQuestion(pending: PendingConfirm, sql: string): string {
   const { command, affected, table } = pending.preview;
+  const shown = sql.length > 400 ? `${sql.slice(0, 400)}…` : sql;
+  const until = `\nNothing runs unless you confirm (request ${pending.requestId}, until ${pending.expiresAt}).`;
+  // Code whose writes cannot be listed (a function call, DO, CALL): no verb or row count to promise.
+  if (command === OPAQUE_COMMAND) return `Run code whose writes cannot be listed in advance? The AI client asks to run: ${shown}${until}`;
   const [verb, preposition] = VERBS[command.toLowerCase()] ?? [command.toUpperCase(), "on"];
   const rows = affected === null ? "an unknown number of rows" : `${affected} row${affected === 1 ? "" : "s"}`;
   const target = table ?? "the database";
   const head = verb === "Truncate" ? `Truncate ${target} (${rows})?` : `${verb} ${rows} ${preposition} ${target}?`;
-  const shown = sql.length > 400 ? `${sql.slice(0, 400)}…` : sql;
-  return `${head} The AI client asks to run: ${shown}\nNothing runs unless you confirm (request ${pending.requestId}, until ${pending.expiresAt}).`;
+  return `${head} The AI client asks to run: ${shown}${until}`;
 }
 
 /** The embedded request (2026-07-28) and the params of the 2025 server→client request: one boolean. */

@@ -35,14 +35,16 @@ function costLimitsOf(scope: Scope): { maxEstimatedCost?: number; maxEstimatedRo
   return { ...(maxEstimatedCost !== undefined ? { maxEstimatedCost } : {}), ...(maxEstimatedRows !== undefined ? { maxEstimatedRows } : {}) };
 }
 
-/** The cost gate in words: what a read may be estimated at before it is refused without running. */
+/** The cost gate in words: what a statement may be estimated at before it is refused without running. */
 function costLimitLines(scope: Scope): string[] {
   const { maxEstimatedCost, maxEstimatedRows } = scope.limits;
   const parts = [
     ...(maxEstimatedCost !== undefined ? [`an estimated cost above ${maxEstimatedCost.toLocaleString("en-US")} (EXPLAIN's Total Cost)`] : []),
     ...(maxEstimatedRows !== undefined ? [`more than ${maxEstimatedRows.toLocaleString("en-US")} estimated rows (EXPLAIN's Plan Rows)`] : []),
   ];
-  return parts.length ? [`Reads with ${parts.join(" or ")} are refused before they run; narrow such queries (WHERE, joins on keys, LIMIT).`] : [];
+  return parts.length
+    ? [`Statements (reads and writes the planner can estimate) with ${parts.join(" or ")} are refused before they run; narrow such queries (WHERE, joins on keys, LIMIT).`]
+    : [];
 }
 
 const output = z.object({
