@@ -138,3 +138,32 @@ describe("DDL effects (attack finding 3): every DDL kind, decided", () => {
       else expect(requirement).toBeNull();
     });
 });
+
+describe("inheritance and partitions (attack finding 4): the parent and its ancestors are reached", () => {
+  const checker = createPolicyChecker({ cacheSize: 0 });
+  const onInvoice = ADMIN;
+  const onNote = scope({ access: "admin", tables: { note: { approval: "writes" } } });
+  const onGenre = scope({ access: "admin", tables: { genre: { approval: "destructive" } } });
+  const cases: [Scope, string, string[]][] = [
+    // t07: rows injected into an approval table by making another table its child.
+    [onInvoice, "ALTER TABLE genre INHERIT invoice", ["public.invoice"]],
+    [onInvoice, "ALTER TABLE ONLY genre INHERIT public.invoice", ["public.invoice"]],
+    [onInvoice, "ALTER TABLE genre NO INHERIT invoice", ["public.invoice"]],
+    [onNote, "ALTER TABLE genre INHERIT secret_note", ["public.note"]],
+    [onNote, "ALTER TABLE secret_note NO INHERIT note", ["public.note"]],
+    [onInvoice, "ALTER TABLE invoice ATTACH PARTITION genre FOR VALUES IN (1)", ["public.invoice"]],
+    [onInvoice, "ALTER TABLE invoice DETACH PARTITION genre", ["public.invoice"]],
+    // The attached or detached table's own rule applies too.
+    [onGenre, "ALTER TABLE invoice ATTACH PARTITION genre FOR VALUES IN (1)", ["public.genre"]],
+    [onGenre, "ALTER TABLE invoice DETACH PARTITION genre CONCURRENTLY", ["public.genre"]],
+  ];
+  for (const [s, sql, tables] of cases)
+    it(sql, () => {
+      const verdict = checker.check(sql, s, chinookCatalog);
+      expect(verdict.allowed, verdict.reason).toBe(true);
+      expect(verdict.writes.every((w) => w.destructive)).toBe(true);
+      const requirement = approvalFor(verdict, s);
+      expect(requirement?.kind).toBe("approval");
+      for (const t of tables) expect(requirement!.tables).toContain(t);
+    });
+});

@@ -251,8 +251,36 @@ function targetEffects(a: StatementAnalyzer, kind: string, node: PgNode): void {
   const rv = (node.relation ?? node.sequence) as PgNode | undefined;
   const rel = rv ? resolve(rv) : undefined;
   if (!rel) return opaqueEffect(a);
+  const also = kind === "AlterTableStmt" ? hierarchyEffects(a, node) : [];
   // ALTER TABLE without ONLY recurses into children.
-  relationEffect(a, rel.key, "ddl", true, { inherited: rv!.inh === true });
+  relationEffect(a, rel.key, "ddl", true, { inherited: rv!.inh === true, also });
+}
+
+/**
+ * INHERIT / NO INHERIT change which rows a scan of the parent returns (t07: rows injected into an
+ * approval table): an effect on the parent, whose own and ancestors' rules apply. ATTACH / DETACH
+ * PARTITION (the statement names the parent): the partition is reached too, its own rule applies.
+ */
+function hierarchyEffects(a: StatementAnalyzer, node: PgNode): string[] {
+  const reached: string[] = [];
+  for (const cmd of list(node.cmds)) {
+    const c = nodeType(cmd)?.[1];
+    const sub = c?.subtype as string | undefined;
+    if (sub === "AT_AddInherit" || sub === "AT_DropInherit") {
+      const parent = relationFromRangeVar(a, nodeType(c!.def)?.[1] ?? {}, true);
+      if (!parent) opaqueEffect(a);
+      else relationEffect(a, parent.key, "ddl", true);
+    } else if (sub === "AT_AttachPartition" || sub === "AT_DetachPartition" || sub === "AT_DetachPartitionFinalize") {
+      const name = (nodeType(c!.def)?.[1] as PgNode | undefined)?.name as PgNode | undefined;
+      const part = name && typeof name.relname === "string" ? relationFromRangeVar(a, name, true) : undefined;
+      if (!part) opaqueEffect(a);
+      else {
+        if (part.access !== "admin") throw new Refusal("ddl_not_permitted", `changing ${part.key} needs admin access`, "admin access", part.key);
+        reached.push(part.key);
+      }
+    }
+  }
+  return reached;
 }
 
 function commentEffect(a: StatementAnalyzer, node: PgNode): void {
