@@ -219,6 +219,64 @@ test("self-approval is refused: the requester sees why, and has no Approve butto
   expect((await onDb<{ status: string }>(world.metaUrl, "SELECT status::text FROM write_requests WHERE id = $1", [requestId]))[0]!.status).toBe("pending");
 });
 
+test("a notification's deep link opens the request highlighted; a narrowed scope withholds its preview rows; decided, it opens in History", async ({ page }) => {
+  const before = await lines(10);
+  const { requestId } = await askToDelete(10);
+  await signIn(page, world.admins[1]!.email);
+  await page.waitForURL(/\/t\//);
+  await page.goto(webUrl(`/t/${world.slug}/approvals?request=${requestId}`));
+  const request = card(page, requestId);
+  await expect(request).toHaveAttribute("data-highlighted", "true");
+  await expect(request).toBeInViewport();
+  await expect(page.getByRole("link", { name: "Waiting", exact: true })).toHaveAttribute("aria-current", "page");
+  await expect(request.locator('[data-testid="preview-diff"] tbody tr')).toHaveCount(Math.min(5, before.length));
+
+  // The link hides unit_price after the dry run: the stored rows are withheld, the count stays.
+  const scope = (await onDb<{ scope: unknown }>(world.metaUrl, "SELECT scope FROM links WHERE id = $1", [world.linkId]))[0]!.scope;
+  await onDb(world.metaUrl, `UPDATE links SET scope = jsonb_set(scope, '{tables,invoice_line,hiddenColumns}', '["unit_price"]') WHERE id = $1`, [world.linkId]);
+  try {
+    await page.reload();
+    await expect(request.getByTestId("preview-withheld")).toHaveText("The link's scope changed since this preview was taken; rows are withheld.");
+    await expect(request.getByTestId("affected-words")).toHaveText(`This statement would delete ${before.length} rows from public.invoice_line.`);
+    await expect(request.getByTestId("preview-diff")).toHaveCount(0);
+    const html = await request.innerHTML();
+    expect(html).not.toContain("unit_price");
+    for (const line of before) expect(html).not.toContain(`>${line.unit_price}<`);
+  } finally {
+    await onDb(world.metaUrl, "UPDATE links SET scope = $2::jsonb WHERE id = $1", [world.linkId, JSON.stringify(scope)]);
+  }
+
+  await request.getByLabel(/^Comment/).fill("not this one");
+  await request.getByRole("button", { name: "Reject" }).click();
+  await expect(page.getByTestId("decision-notices")).toContainText("Rejected");
+  await page.goto(webUrl(`/t/${world.slug}/approvals?request=${requestId}`));
+  await expect(page.getByRole("link", { name: "History", exact: true })).toHaveAttribute("aria-current", "page");
+  await expect(card(page, requestId)).toHaveAttribute("data-highlighted", "true");
+  await expect(card(page, requestId)).toBeInViewport();
+  expect(await lines(10)).toEqual(before);
+});
+
+test("the Playground: a write that needs a lead says 'Waiting for approval' with the count and links to the request", async ({ browser }) => {
+  const before = await lines(11);
+  const page = await signedIn(browser, world.member.email);
+  await page.goto(webUrl(`/t/${world.slug}/links/${world.linkId}?tab=playground`));
+  await page.getByLabel("SQL").fill("DELETE FROM invoice_line WHERE invoice_id = 11");
+  await page.getByRole("button", { name: /^Run/ }).click();
+  const waiting = page.getByTestId("playground-pending");
+  await expect(waiting).toContainText("Waiting for approval");
+  await expect(page.getByTestId("playground-pending-words")).toHaveText(`This statement would delete ${before.length} rows from public.invoice_line. Nothing was run.`);
+  await expect(page.getByTestId("playground-pending-message")).toContainText("requires a lead's approval");
+  await expect(page.getByTestId("playground-result").getByText("Blocked")).toHaveCount(0);
+  const [row] = await onDb<{ id: string }>(world.metaUrl, "SELECT id::text FROM write_requests WHERE sql = $1 AND status = 'pending'", ["DELETE FROM invoice_line WHERE invoice_id = 11"]);
+  await page.getByTestId("playground-pending-link").click();
+  await expect(page).toHaveURL(new RegExp(`/approvals\\?request=${row!.id}$`));
+  await expect(card(page, row!.id)).toHaveAttribute("data-highlighted", "true");
+  // Their own request is not something waiting for them: no badge.
+  await expect(page.getByTestId("nav-count-approvals")).toHaveCount(0);
+  expect(await lines(11)).toEqual(before);
+  await page.context().close();
+});
+
 test("notifications: the signing secret is shown once, never in the page or its RSC payload again; the delivery log lists what was sent", async ({ page }) => {
   await signIn(page, world.admins[0]!.email);
   await page.waitForURL(/\/t\//);
