@@ -2,6 +2,7 @@ import type { PgNode } from "../parse/parse.js";
 import type { Catalog } from "../catalog/types.js";
 import type { RelationAccess } from "../scope/access.js";
 import type { StatementAnalyzer } from "./analyzer.js";
+import { whereNarrowsTarget } from "./narrowing.js";
 import { list, nodeType } from "./tree.js";
 
 export type WriteCommand = "insert" | "update" | "delete" | "merge" | "truncate" | "ddl";
@@ -17,7 +18,11 @@ export interface WriteEffect {
   /** "schema.table" written (DDL: the object's table when there is one); null for DDL on no table. */
   table: string | null;
   command: WriteCommand;
-  /** DELETE (any), UPDATE without WHERE (or WHERE true), MERGE with a DELETE action, TRUNCATE, DDL. */
+  /**
+   * DELETE (any); UPDATE whose WHERE narrows by no column of the target (none, constants, parameters,
+   * uncorrelated subqueries, UPDATE … FROM joined on the other table only); MERGE with an UPDATE or
+   * DELETE action; INSERT … ON CONFLICT DO UPDATE; TRUNCATE; DDL.
+   */
   destructive: boolean;
   /** Partition/inheritance ancestors of `table`, nearest first: a table with no approval of its own follows theirs. */
   ancestors?: string[];
@@ -190,13 +195,6 @@ export function ddlEffect(a: StatementAnalyzer, key: string | null, also?: strin
   relationEffect(a, key, "ddl", true, { also });
 }
 
-/** `WHERE true` (a literal boolean) is no WHERE at all; anything else counts as a condition. */
-function trivialWhere(where: unknown): boolean {
-  if (!where) return true;
-  const c = nodeType(where as PgNode);
-  return c?.[0] === "A_Const" && (c[1].boolval as { boolval?: boolean } | undefined)?.boolval === true;
-}
-
 /** INSERT/UPDATE/DELETE/MERGE on `target` (a view's base tables and, without ONLY, children too). */
 export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, target: RelationAccess): void {
   const rv = node.relation as PgNode;
@@ -205,11 +203,12 @@ export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, targ
   switch (kind) {
     case "InsertStmt":
       command = "insert";
-      destructive = false;
+      // ON CONFLICT DO UPDATE changes existing rows, as many as the VALUES or SELECT collide with.
+      destructive = (node.onConflictClause as PgNode | undefined)?.action === "ONCONFLICT_UPDATE";
       break;
     case "UpdateStmt":
       command = "update";
-      destructive = trivialWhere(node.whereClause);
+      destructive = !whereNarrowsTarget(a, node.whereClause, rv, target);
       break;
     case "DeleteStmt":
       command = "delete";
@@ -217,7 +216,8 @@ export function dmlEffect(a: StatementAnalyzer, kind: string, node: PgNode, targ
       break;
     default:
       command = "merge";
-      destructive = list(node.mergeWhenClauses).some((w) => nodeType(w)?.[1]?.commandType === "CMD_DELETE");
+      // Any action on existing rows: the join condition decides how many match (`ON true`: all).
+      destructive = list(node.mergeWhenClauses).some((w) => ["CMD_DELETE", "CMD_UPDATE"].includes(nodeType(w)?.[1]?.commandType as string));
   }
   // Rows the database changes for the statement: FK actions on the target's rows (views: their base tables').
   const catalog = a.view.catalog;

@@ -90,17 +90,22 @@ function what(effect: WriteEffect, several: boolean): string {
     return `${which} runs code${code} — a function call, DO, CALL, new or changed code, or a schema change whose reach cannot be listed — whose writes cannot be listed`;
   }
   const target = effect.table ? ` on ${effect.table}` : "";
-  const noWhere = effect.command === "update" && effect.destructive ? " without a WHERE" : "";
-  const deletes = effect.command === "merge" && effect.destructive ? " that deletes" : "";
-  return `${which} is ${COMMAND_WORDS[effect.command]}${noWhere}${deletes}${target}`;
+  const noWhere = effect.command === "update" && effect.destructive ? " whose WHERE does not narrow by a column of the table" : "";
+  const changes = effect.command === "merge" && effect.destructive ? " that updates or deletes existing rows" : "";
+  const upsert = effect.command === "insert" && effect.destructive ? " that updates existing rows on conflict" : "";
+  return `${which} is ${COMMAND_WORDS[effect.command]}${noWhere}${changes}${upsert}${target}`;
 }
+
+/** What `destructive` means, in the words the scope's descriptions and reasons use. */
+export const DESTRUCTIVE_WORDS =
+  "DELETE; UPDATE whose WHERE does not narrow by a column of the table (no WHERE, a constant or parameter condition, a subquery not correlated to it, UPDATE … FROM joined on the other table only); MERGE that updates or deletes; INSERT … ON CONFLICT DO UPDATE; TRUNCATE; schema changes; code whose writes cannot be listed";
 
 function meaning(mode: ApprovalMode): string {
   switch (mode) {
     case "writes":
       return "requires a lead's approval for every write";
     case "destructive":
-      return "requires a lead's approval for destructive writes — DELETE, UPDATE without WHERE, MERGE that deletes, TRUNCATE, schema changes";
+      return `requires a lead's approval for destructive writes — ${DESTRUCTIVE_WORDS}`;
     case "confirm":
       return "requires the caller's confirmation before any write runs";
   }

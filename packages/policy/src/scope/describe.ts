@@ -1,3 +1,4 @@
+import { DESTRUCTIVE_WORDS } from "./approval.js";
 import type { Catalog } from "../catalog/types.js";
 import { accessView } from "./access.js";
 import { describeGovernance } from "./describe-governance.js";
@@ -54,7 +55,7 @@ export function describeScope(scope: Scope, catalog?: Catalog): string {
 
 const APPROVAL_WORDS: Record<ApprovalMode, string> = {
   writes: "every write needs a lead's approval",
-  destructive: "destructive writes (DELETE, UPDATE without WHERE, MERGE that deletes, TRUNCATE, schema changes) need a lead's approval; other writes run",
+  destructive: `destructive writes (${DESTRUCTIVE_WORDS}) need a lead's approval; other writes run`,
   confirm: "every write needs the caller's confirmation",
 };
 

@@ -32,8 +32,9 @@ const maskKindSchema = z.enum(MASK_KINDS, {
  */
 /**
  * Who decides before a write runs (issue 15), per table or for the whole link: `writes` — a lead
- * approves every write; `destructive` — a lead approves DELETE, UPDATE or DELETE without a WHERE,
- * TRUNCATE and DDL (other writes run); `confirm` — the caller confirms in their own AI client (or in
+ * approves every write; `destructive` — a lead approves DELETE, an UPDATE whose WHERE narrows by no
+ * column of the table, MERGE that updates or deletes, INSERT … ON CONFLICT DO UPDATE, TRUNCATE, DDL and
+ * code whose writes cannot be listed (scope/approval.ts DESTRUCTIVE_WORDS; other writes run); `confirm` — the caller confirms in their own AI client (or in
  * the dashboard). The statement is dry-run for a preview and stored as a pending write request.
  */
 export const APPROVAL_MODES = ["writes", "destructive", "confirm"] as const;
