@@ -68,6 +68,10 @@ describe("the preview as a diff", () => {
   test("a stored preview that does not parse is no preview, not a half-rendered one", () => {
     expect(parsePreview({ command: "delete" })).toBeNull();
     expect(parsePreview(null)).toBeNull();
+    // The gateway's label for code whose writes cannot be listed is longer than a command tag: still a preview.
+    const code = parsePreview({ command: "runs code (function call / DO / CALL) whose writes cannot be listed", affected: null, table: null, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [], functions: ["public.cleanup"] });
+    expect(code?.functions).toEqual(["public.cleanup"]);
+    expect(affectedWords(code!)).toBe("runs code (function call / DO / CALL) whose writes cannot be listed");
     expect(parsePreview({ command: "delete", affected: 1, table: null, columns: ["a"], keyColumns: [], before: [[1]], after: [], plan: null, notes: [] })).not.toBeNull();
   });
 

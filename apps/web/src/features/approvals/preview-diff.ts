@@ -6,7 +6,9 @@ import { z } from "zod";
  * parse is shown as "no preview" rather than half-rendered.
  */
 export const writePreviewSchema = z.object({
-  command: z.string().max(40),
+  // A command tag (DELETE), or the gateway's label for code whose writes cannot be listed (~70 characters).
+  command: z.string().max(200),
+  functions: z.array(z.string().max(300)).max(50).optional(),
   affected: z.number().int().nullable(),
   table: z.string().max(300).nullable(),
   columns: z.array(z.string().max(300)).max(500),
