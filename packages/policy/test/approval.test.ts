@@ -197,6 +197,9 @@ function withCode(): Catalog {
     },
     relations: {
       ...chinookCatalog.relations,
+      // A default, CHECK or trigger the database runs on a write (created outside the gateway).
+      "public.playlist": { ...chinookCatalog.relations["public.playlist"]!, runs: ["public.atk_wrap"] },
+      "public.media_type": { ...chinookCatalog.relations["public.media_type"]!, runs: ["public.pure_count"] },
       "public.writer_view": { ...chinookCatalog.relations["public.genre"]!, name: "writer_view", kind: "view", oid: 990010, reads: [], calls: ["public.atk_wrap"] },
     },
   };
@@ -217,12 +220,15 @@ describe("approvalFor: user function calls (attack finding 1)", () => {
     ["nextval in a body writes a sequence", writeLink, "SELECT calls_nextval()", true],
     ["a body reading a view that calls a writer", writeLink, "SELECT reads_writer_view()", true],
     ["reading a view whose definition calls a writer", writeLink, "SELECT * FROM writer_view", true],
+    ["t15: an INSERT whose table's default or trigger runs a PL/pgSQL function", writeLink, "INSERT INTO playlist (playlist_id) VALUES (9100)", true],
+    ["a DELETE firing a trigger", writeLink, "DELETE FROM playlist WHERE playlist_id = 9100", true],
     ["a SQL body the loader could not read", writeLink, "SELECT unparsed_sql()", true],
     ["an extension function in PL/pgSQL", writeLink, "SELECT ext_plpgsql()", true],
     ["schema-qualified call", writeLink, "SELECT public.atk_wrap()", true],
     ["a proven read-only SQL function", writeLink, "SELECT pure_count()", false],
     ["an extension's C function", writeLink, "SELECT ext_digest()", false],
     ["built-ins only", writeLink, "SELECT lower(name) FROM genre", false],
+    ["a write whose table's hooks are proven read-only", writeLink, "INSERT INTO media_type (media_type_id, name) VALUES (99, 'x')", false],
   ];
   for (const [name, s, sql, needs] of cases)
     it(`${name}: ${sql}`, () => {

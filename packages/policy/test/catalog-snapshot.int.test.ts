@@ -59,6 +59,26 @@ describe("catalog loader", () => {
     }
   });
 
+  it("records the user functions a write runs: defaults, generated columns, CHECKs, triggers", async () => {
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    try {
+      await client.query(`CREATE SCHEMA hooks;
+        CREATE FUNCTION hooks.dflt() RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN 'x'; END$$;
+        CREATE FUNCTION hooks.ok(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN x > 0; END$$;
+        CREATE FUNCTION hooks.trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
+        CREATE TABLE hooks.t (id int CHECK (hooks.ok(id)), name text DEFAULT hooks.dflt());
+        CREATE TABLE hooks.plain (id int DEFAULT 1);
+        CREATE TRIGGER t_trg BEFORE INSERT ON hooks.t FOR EACH ROW EXECUTE FUNCTION hooks.trg();`);
+      const loaded = await loadCatalog(client);
+      expect(loaded.relations["hooks.t"]!.runs).toEqual(["hooks.dflt", "hooks.ok", "hooks.trg"]);
+      expect(loaded.relations["hooks.plain"]!.runs).toBeUndefined();
+    } finally {
+      await client.query("DROP SCHEMA hooks CASCADE").catch(() => {});
+      await client.end();
+    }
+  });
+
   it("changes version when a function's body or behaviour changes, not only its signature (attack finding 2)", async () => {
     const client = new pg.Client({ connectionString: db.url });
     await client.connect();

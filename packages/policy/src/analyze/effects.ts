@@ -2,6 +2,7 @@ import type { PgNode } from "../parse/parse.js";
 import type { Catalog } from "../catalog/types.js";
 import type { RelationAccess } from "../scope/access.js";
 import type { StatementAnalyzer } from "./analyzer.js";
+import { provenReadOnly } from "./function-writes.js";
 import { whereNarrowsTarget } from "./narrowing.js";
 import { list, nodeType } from "./tree.js";
 
@@ -161,6 +162,8 @@ export function relationEffect(
   reach: { inherited?: boolean; rel?: RelationAccess; also?: string[] } = {},
 ): void {
   const catalog = a.view.catalog;
+  // Defaults, CHECKs and triggers run code on the statement's behalf (schema changes fire none of it).
+  if (command !== "ddl") hookEffects(a, key);
   const effect: PendingEffect = { table: key, command, destructive };
   const ancestors = ancestorsOf(catalog, key);
   if (ancestors?.length) effect.ancestors = ancestors;
@@ -173,11 +176,16 @@ export function relationEffect(
     for (const d of descendantsOf(catalog, key)) through.add(d);
   for (const dep of reach.rel?.relation.reads ?? []) through.add(dep.relation);
   through.delete(key);
+  if (command !== "ddl") for (const k of through) hookEffects(a, k);
   if (through.size) effect.through = [...through];
   addEffect(a, effect);
 }
 
 /** `code`: the user function or procedure that runs, if one is named ("schema.name"). */
+function hookEffects(a: StatementAnalyzer, key: string): void {
+  for (const fn of a.view.catalog.relations[key]?.runs ?? []) if (!provenReadOnly(a.view.catalog, fn)) opaqueEffect(a, fn);
+}
+
 export function opaqueEffect(a: StatementAnalyzer, code?: string): void {
   const existing = a.writes.find((e) => e.opaque);
   if (!existing) {

@@ -59,6 +59,14 @@ const QUERIES = {
   functionDeps: `SELECT d.objid::int8 AS fn, d.refobjid::int8 AS ref, d.refclassid = 'pg_proc'::regclass AS is_function
       FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'n'
         AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass) AND d.objid >= 16384`,
+  // Functions the database runs when a relation's rows are written: defaults and generated columns
+  // (pg_attrdef), CHECK constraints (pg_constraint), and user triggers (pg_trigger).
+  writeHooks: `SELECT DISTINCT ad.adrelid::int8 AS rel, d.refobjid::int8 AS fn
+        FROM pg_attrdef ad JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_proc'::regclass
+      UNION SELECT DISTINCT con.conrelid::int8, d.refobjid::int8
+        FROM pg_constraint con JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
+        WHERE con.conrelid <> 0
+      UNION SELECT t.tgrelid::int8, t.tgfoid::int8 FROM pg_trigger t WHERE NOT t.tgisinternal`,
   // User-defined operators run functions too: `a === b` can call anything `===` was built on.
   operators: `SELECT DISTINCT o.oprname AS name, pn.nspname || '.' || p.proname AS fn
       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
@@ -271,6 +279,13 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       prev.readOnly = prev.readOnly && fn.readOnly;
     }
   }
+
+  for (const h of rows.writeHooks as { rel: string; fn: string }[]) {
+    const rel = byOid.get(h.rel);
+    const key = fnKeyByOid.get(h.fn);
+    if (rel && key && !(rel.runs ??= []).includes(key)) rel.runs.push(key);
+  }
+  for (const rel of Object.values(relations)) rel.runs?.sort();
 
   // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
   const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string>; denied: Set<string> }>();

@@ -48,6 +48,11 @@ export interface CatalogRelation {
    */
   deniedCalls?: string[];
   comment?: string;
+  /**
+   * User functions the database runs when this relation's rows are written ("schema.name"): column
+   * defaults and generated columns, CHECK constraints, triggers. Absent when none.
+   */
+  runs?: string[];
   /** Generated columns: the columns their expression reads (DROP COLUMN … CASCADE of one drops them). */
   derivedColumns?: Record<string, string[]>;
   /** Column numbers (pg_attribute.attnum), parallel to `columns` (dropped columns leave gaps). */
