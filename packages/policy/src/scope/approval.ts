@@ -86,8 +86,9 @@ const COMMAND_WORDS: Record<WriteEffect["command"], string> = {
 function what(effect: WriteEffect, several: boolean): string {
   const which = several ? `statement ${effect.statementIndex}` : "the statement";
   if (effect.opaque) {
-    const code = effect.code?.length ? ` (${effect.code.slice(0, 3).join(", ")}${effect.code.length > 3 ? ", …" : ""})` : "";
-    return `${which} runs code${code} — a function call, DO, CALL, new or changed code, or a schema change whose reach cannot be listed — whose writes cannot be listed`;
+    if (!effect.code?.length)
+      return `${which} runs code or changes the schema in a way whose writes cannot be listed (DO, CALL, new or changed code, DROP … CASCADE, a schema, type, index or function change)`;
+    return `${which} runs code whose writes cannot be listed (${effect.code.slice(0, 3).join(", ")}${effect.code.length > 3 ? ", …" : ""}: a function call, or code created, changed or dropped)`;
   }
   const target = effect.table ? ` on ${effect.table}` : "";
   const noWhere = effect.command === "update" && effect.destructive ? " whose WHERE does not narrow by a column of the table" : "";
