@@ -127,6 +127,10 @@ const CASES: [string, keyof typeof SCOPES, string, Expected][] = [
   ["a read-only SQL function (the loader parsed its body)", "tableWrites", "SELECT add_one(total::int) FROM invoice", null],
   ["a STABLE PL/pgSQL function may call a writer", "adminTable", "SELECT album_title(1)", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
   ["no approval anywhere: a function call needs nothing", "none", "SELECT album_title(1)", null],
+  // The planner folds IMMUTABLE/STABLE calls with constant arguments while planning: a plain EXPLAIN
+  // run read-write (it plans a row lock) may run the code; one run READ ONLY cannot write.
+  ["a plain EXPLAIN planning a row lock keeps the call's effect", "adminTable", "EXPLAIN SELECT album_title(1) FROM genre FOR UPDATE", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],
+  ["a plain EXPLAIN of a read calling it runs READ ONLY", "adminTable", "EXPLAIN SELECT album_title(1)", null],
   ["CREATE TABLE names the new table", "adminLink", "CREATE TABLE scratch (id int)", { kind: "approval", mode: "writes", tables: ["public.scratch"] }],
   // Code whose writes cannot be listed meets every rule.
   ["DO block", "adminTable", "DO $$ BEGIN UPDATE genre SET name = name WHERE genre_id = 1; END $$", { kind: "approval", mode: "destructive", tables: ["public.invoice"] }],

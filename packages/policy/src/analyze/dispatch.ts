@@ -223,7 +223,13 @@ function explain(a: StatementAnalyzer, node: PgNode): StatementClass {
   // A plain EXPLAIN writes nothing: what its statement would write is forgotten.
   const writesBefore = a.writes.length;
   const inner = analyzeStatement(a, node.query as PgNode);
-  if (!analyze) a.writes.length = writesBefore;
+  // Planning folds IMMUTABLE/STABLE calls with constant arguments, running their code: when the plan
+  // runs read-write (a row lock), a function the catalog does not prove read-only keeps its effect.
+  if (!analyze) {
+    const kept = a.rowLocks ? a.writes.slice(writesBefore).filter((w) => w.opaque && w.code?.length) : [];
+    a.writes.length = writesBefore;
+    a.writes.push(...kept);
+  }
   if (analyze && inner !== "read" && !(admin && inner === "write"))
     throw new Refusal("explain_analyze", "EXPLAIN ANALYZE executes the statement, and it is not a read", "a plain EXPLAIN (without ANALYZE), or running the statement itself with the access it needs");
   // Plain EXPLAIN only plans: it runs fine inside the READ ONLY transaction. A row lock still needs
