@@ -199,6 +199,7 @@ function withCode(): Catalog {
         fn("ext_plpgsql", { language: "plpgsql", volatility: "immutable", extension: "evil", reads: null, calls: null, readOnly: false }),
       ]),
     },
+    typeRuns: { mood: ["public.atk_wrap"], fine: ["public.pure_count"] },
     relations: {
       ...chinookCatalog.relations,
       // A default, CHECK or trigger the database runs on a write (created outside the gateway).
@@ -226,12 +227,15 @@ describe("approvalFor: user function calls (attack finding 1)", () => {
     ["reading a view whose definition calls a writer", writeLink, "SELECT * FROM writer_view", true],
     ["t15: an INSERT whose table's default or trigger runs a PL/pgSQL function", writeLink, "INSERT INTO playlist (playlist_id) VALUES (9100)", true],
     ["a DELETE firing a trigger", writeLink, "DELETE FROM playlist WHERE playlist_id = 9100", true],
+    ["a cast whose user cast function (or domain CHECK) is unproven", writeLink, "SELECT 1::mood", true],
+    ["a schema-qualified cast", writeLink, "SELECT 1::public.mood", true],
     ["a SQL body the loader could not read", writeLink, "SELECT unparsed_sql()", true],
     ["an extension function in PL/pgSQL", writeLink, "SELECT ext_plpgsql()", true],
     ["schema-qualified call", writeLink, "SELECT public.atk_wrap()", true],
     ["a proven read-only SQL function", writeLink, "SELECT pure_count()", false],
     ["an extension's C function", writeLink, "SELECT ext_digest()", false],
     ["built-ins only", writeLink, "SELECT lower(name) FROM genre", false],
+    ["a cast whose function is proven", writeLink, "SELECT 1::fine", false],
     ["a write whose table's hooks are proven read-only", writeLink, "INSERT INTO media_type (media_type_id, name) VALUES (99, 'x')", false],
   ];
   for (const [name, s, sql, needs] of cases)

@@ -68,11 +68,20 @@ describe("catalog loader", () => {
         CREATE FUNCTION hooks.ok(x int) RETURNS boolean LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN x > 0; END$$;
         CREATE FUNCTION hooks.trg() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NEW; END$$;
         CREATE TABLE hooks.t (id int CHECK (hooks.ok(id)), name text DEFAULT hooks.dflt());
-        CREATE TABLE hooks.plain (id int DEFAULT 1);
-        CREATE TRIGGER t_trg BEFORE INSERT ON hooks.t FOR EACH ROW EXECUTE FUNCTION hooks.trg();`);
+        CREATE TABLE hooks.plain (label text DEFAULT 'x');
+        CREATE TRIGGER t_trg BEFORE INSERT ON hooks.t FOR EACH ROW EXECUTE FUNCTION hooks.trg();
+        CREATE TYPE hooks.mood AS ENUM ('sad', 'ok');
+        CREATE FUNCTION hooks.int_mood(x int) RETURNS hooks.mood LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN 'ok'; END$$;
+        CREATE CAST (int AS hooks.mood) WITH FUNCTION hooks.int_mood(int) AS ASSIGNMENT;
+        CREATE DOMAIN hooks.pos AS int CHECK (hooks.ok(VALUE));
+        CREATE TABLE hooks.typed (m hooks.mood, p hooks.pos);`);
       const loaded = await loadCatalog(client);
-      expect(loaded.relations["hooks.t"]!.runs).toEqual(["hooks.dflt", "hooks.ok", "hooks.trg"]);
+      // Its int column: a cast from int (hooks.int_mood) may run on its values, so it is listed too.
+      expect(loaded.relations["hooks.t"]!.runs).toEqual(["hooks.dflt", "hooks.int_mood", "hooks.ok", "hooks.trg"]);
       expect(loaded.relations["hooks.plain"]!.runs).toBeUndefined();
+      // INSERT INTO typed (m) VALUES (1) runs the assignment cast; a value for p runs the domain's CHECK.
+      expect(loaded.relations["hooks.typed"]!.runs).toEqual(["hooks.int_mood", "hooks.ok"]);
+      expect(loaded.typeRuns).toMatchObject({ mood: ["hooks.int_mood"], pos: ["hooks.ok"] });
     } finally {
       await client.query("DROP SCHEMA hooks CASCADE").catch(() => {});
       await client.end();

@@ -99,6 +99,8 @@ export function typeCast(a: StatementAnalyzer, tc: PgNode, frame: Frame, onRange
   const type = typeNames[typeNames.length - 1];
   const lit = literalString(tc.arg as PgNode);
   checkTypeName(a, typeNames);
+  // A user cast function or a domain's CHECK runs on the cast (schema-blind: any type of that name).
+  if (type) for (const fn of a.view.catalog.typeRuns?.[type] ?? []) if (!provenReadOnly(a.view.catalog, fn)) opaqueEffect(a, fn);
   if (type && /^reg/.test(type)) regCast(a, type, lit, tc.arg as PgNode | undefined, frame);
   generic(a, tc.arg, frame, {}, onRangeVar);
 }

@@ -66,7 +66,18 @@ const QUERIES = {
       UNION SELECT DISTINCT con.conrelid::int8, d.refobjid::int8
         FROM pg_constraint con JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
         WHERE con.conrelid <> 0
-      UNION SELECT t.tgrelid::int8, t.tgfoid::int8 FROM pg_trigger t WHERE NOT t.tgisinternal`,
+      UNION SELECT t.tgrelid::int8, t.tgfoid::int8 FROM pg_trigger t WHERE NOT t.tgisinternal
+      UNION SELECT a.attrelid::int8, c.castfunc::int8 FROM pg_attribute a
+        JOIN pg_cast c ON (c.casttarget = a.atttypid OR c.castsource = a.atttypid) AND c.castfunc <> 0
+        WHERE a.attnum > 0 AND NOT a.attisdropped
+      UNION SELECT a.attrelid::int8, d.refobjid::int8 FROM pg_attribute a
+        JOIN pg_constraint con ON con.contypid = a.atttypid
+        JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
+        WHERE a.attnum > 0 AND NOT a.attisdropped`,
+  // Casts (and a domain's CHECKs) to a type run functions: a cast to the type calls each, by type name.
+  typeHooks: `SELECT t.typname AS type, c.castfunc::int8 AS fn FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget WHERE c.castfunc <> 0
+      UNION SELECT t.typname, d.refobjid::int8 FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid
+        JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass`,
   // User-defined operators run functions too: `a === b` can call anything `===` was built on.
   operators: `SELECT DISTINCT o.oprname AS name, pn.nspname || '.' || p.proname AS fn
       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
@@ -286,6 +297,11 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     if (rel && key && !(rel.runs ??= []).includes(key)) rel.runs.push(key);
   }
   for (const rel of Object.values(relations)) rel.runs?.sort();
+  const typeRuns: Record<string, string[]> = {};
+  for (const h of rows.typeHooks as { type: string; fn: string }[]) {
+    const key = fnKeyByOid.get(h.fn);
+    if (key && !(typeRuns[h.type] ??= []).includes(key)) typeRuns[h.type]!.push(key);
+  }
 
   // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
   const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string>; denied: Set<string> }>();
@@ -373,6 +389,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     builtinFunctions,
     builtinTypeNames,
     operators,
+    ...(Object.keys(typeRuns).length ? { typeRuns } : {}),
     extensions: meta.extensions,
     availableExtensions,
     schemaObjects,

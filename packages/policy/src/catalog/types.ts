@@ -123,6 +123,11 @@ export interface Catalog {
   builtinFunctions: Record<string, Volatility>;
   /** Type names in pg_catalog (they win over a table of the same name when unqualified). */
   builtinTypeNames?: Record<string, true>;
+  /**
+   * User functions a cast to a type runs, by type name (pg_type.typname): cast functions and a domain's
+   * CHECK functions. Absent when none.
+   */
+  typeRuns?: Record<string, string[]>;
   /** User-defined operators by symbol: the functions ("schema.name") behind them. */
   operators: Record<string, string[]>;
   extensions: string[];
