@@ -263,6 +263,17 @@ describe("executing an approved request", () => {
     expect(await totalOf(40)).toBe(start);
   });
 
+  it("a function body replaced directly in the database after the approval is write_request_schema_changed, with no cache to wait for", async () => {
+    await target.query("CREATE OR REPLACE FUNCTION approval_probe_fn() RETURNS integer LANGUAGE sql AS 'SELECT 1'");
+    gateway.services.catalogs.invalidate(world.connectionId);
+    const start = await totalOf(45);
+    const { text, id } = await approvedInvoiceUpdate(45);
+    // Not through the gateway, and the gateway's cached catalog is not told: the execution reloads it.
+    await target.query("CREATE OR REPLACE FUNCTION approval_probe_fn() RETURNS integer LANGUAGE sql AS 'SELECT 2'");
+    expect(data(await sql(links.one, m.a.keyOne, text, [45], id)).refusal.ruleId).toBe("write_request_schema_changed");
+    expect(await totalOf(45)).toBe(start);
+  });
+
   it("a scope narrowed after the approval refuses the execution, marks the request failed, runs nothing", async () => {
     const start = await totalOf(50);
     const { text, id } = await approvedInvoiceUpdate(50);

@@ -203,6 +203,10 @@ export async function executeApproved(services: Services, ctx: CallContext, args
   if (!request) return refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
   const hash = statementHash(args.sql, args.params);
   if (hash !== request.statementHash) return stateRefusal(ctx, args, request, "mismatch");
+  // The cached catalog learns of DDL sent through a gateway at once, of DDL sent straight to the database
+  // (a function body replaced after the approval) only at its TTL: the binding is judged on one loaded now.
+  // Only for a request about to run, so refused retries cannot make the gateway reload catalogs.
+  if (request.status === "approved") services.catalogs.invalidate(ctx.link.connection.id);
   const catalog = await services.catalogFor(ctx.link);
   const verdict = services.checker.check(args.sql, ctx.link.scope, catalog);
   const binding = { teamId: ctx.link.teamId, id, linkId: ctx.link.id, statementHash: hash, principalSubject: ctx.principal.subject, userId: ctx.principal.userId, catalogVersion: catalog.version };
