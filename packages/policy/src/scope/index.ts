@@ -24,7 +24,7 @@ export { hiddenNames, redactHiddenMentions, withoutValues } from "./redact.js";
 export type { HiddenNames } from "./redact.js";
 export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./visible.js";
 export { searchPathFor, searchPathSchemas } from "./access.js";
-export { approvalFor } from "./approval.js";
+export { approvalFor, DESTRUCTIVE_WORDS } from "./approval.js";
 export type { ApprovalRequirement, ApprovalInput, WriteEffect, WriteCommand } from "./approval.js";
 export { withGrants, canGrant, grantableTables, GrantError } from "./grants.js";
 export type { AccessGrantInput } from "./grants.js";

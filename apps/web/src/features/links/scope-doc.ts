@@ -1,5 +1,5 @@
 /** The scope document as the editor holds it, and the pure helpers around it (unit-tested). */
-import { DEFAULT_APPROVAL_EXPIRY_MINUTES, DEFAULT_LIMITS, type AccessLevel, type ApprovalMode, type MaskKind, type Scope, type TableRule } from "@portcullis/policy/scope";
+import { DEFAULT_APPROVAL_EXPIRY_MINUTES, DESTRUCTIVE_WORDS, DEFAULT_LIMITS, type AccessLevel, type ApprovalMode, type MaskKind, type Scope, type TableRule } from "@portcullis/policy/scope";
 
 // The one schema lives in packages/policy (scope/schema.ts); the editor only names its types.
 export type Access = AccessLevel;
@@ -71,7 +71,7 @@ function cleanLimits(limits: ScopeDoc["limits"]): ScopeDoc["limits"] {
 export const APPROVAL_TEXT: Record<ApprovalMode | "", { title: string; description: string }> = {
   "": { title: "No approval", description: "Allowed writes run at once, as before." },
   writes: { title: "Every write", description: "Every INSERT, UPDATE, DELETE, MERGE, TRUNCATE and DDL waits for a lead's approval; the caller gets a preview and a request id." },
-  destructive: { title: "Destructive writes", description: "Any DELETE, an UPDATE without WHERE, a MERGE that deletes, TRUNCATE and DDL wait for a lead's approval; other writes run at once." },
+  destructive: { title: "Destructive writes", description: `These wait for a lead's approval: ${DESTRUCTIVE_WORDS}. Other writes run at once.` },
   confirm: { title: "Caller confirms", description: "Every write waits until the person at the AI client confirms it (in the client where it can ask, else in the dashboard); no lead is involved." },
 };
 
