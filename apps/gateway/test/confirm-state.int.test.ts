@@ -32,6 +32,11 @@ describe("requestState", () => {
     // A signature flipped in one character, a truncated token, garbage, a non-string.
     const flipped = signature.slice(0, -1) + (signature.endsWith("A") ? "B" : "A");
     expect(codec.verify([prefix, keyId, payload, flipped].join(".")).ok).toBe(false);
+    // Every other spelling of the last character (its low bits are unused by base64url) is refused too.
+    for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+      if (c !== signature.at(-1)) expect(codec.verify([prefix, keyId, payload, signature.slice(0, -1) + c].join(".")).ok).toBe(false);
+    const middle = signature.slice(0, 10) + (signature[10] === "A" ? "B" : "A") + signature.slice(11);
+    expect(codec.verify([prefix, keyId, payload, middle].join(".")).ok).toBe(false);
     expect(codec.verify(token.slice(0, -10)).ok).toBe(false);
     expect(codec.verify("pcs1.k1.e30.AAAA")).toEqual({ ok: false, reason: "forged" });
     expect(codec.verify({ token })).toEqual({ ok: false, reason: "malformed" });

@@ -178,8 +178,10 @@ export class RequestStateCodec {
     const parts = token.split(".");
     if (parts.length !== 4 || parts[0] !== STATE_PREFIX) return { ok: false, reason: "malformed" };
     const [, keyId, payload, signature] = parts as [string, string, string, string];
-    const expected = Buffer.from(this.sign(payload), "base64url");
-    const given = Buffer.from(signature, "base64url");
+    // Compared as text, not as decoded bytes: base64url's last character carries unused bits, so two
+    // spellings decode alike — a state is valid in exactly the spelling that was minted.
+    const expected = Buffer.from(this.sign(payload));
+    const given = Buffer.from(signature);
     if (keyId !== this.keyId || given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "forged" };
     let claims: StateClaims;
     try {
