@@ -218,12 +218,56 @@ for (const [cls, network, prefix, type] of CLASSES) {
   blocks.addSubnet(network, prefix, type);
 }
 
+// Discard-only (RFC 6666) and documentation (RFC 3849) prefixes route nowhere legitimate.
+classLists.get("reserved")!.addSubnet("100::", 64, "ipv6");
+classLists.get("reserved")!.addSubnet("2001:db8::", 32, "ipv6");
+
+const SEVERITY: AddressClass[] = ["reserved", "loopback", "link-local", "private", "public"];
+
+function v4(hi: number, lo: number): string {
+  return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`;
+}
+
+/**
+ * IPv4 addresses an IPv6 address carries to a translator or relay that forwards to them: 6to4
+ * (2002:AABB:CCDD::/48), SIIT (::ffff:0:a.b.c.d) and local-use NAT64 (64:ff9b:1::/48, RFC 6052
+ * layouts). A 64:ff9b:1:: address does not say its prefix length: every layout whose suffix is zero
+ * (RFC 6052 §2.2) is a candidate and the caller judges the address by the worst of them, so a /48-style
+ * address whose /96 reading is 0.0.0.0 is refused rather than guessed public.
+ */
+function embeddedIPv4(groups: number[]): string[] {
+  const g = groups;
+  if (g[0] === 0x2002) return [v4(g[1]!, g[2]!)];
+  if (g.slice(0, 4).every((x) => x === 0) && g[4] === 0xffff && g[5] === 0) return [v4(g[6]!, g[7]!)];
+  if (g[0] === 0x64 && g[1] === 0xff9b && g[2] === 1) {
+    const byte = (i: number) => (g[i >> 1]! >> (i % 2 === 0 ? 8 : 0)) & 255;
+    const out: string[] = [];
+    // The /48, /56, /64 and /96 layouts within this /48; bits 64-71 (byte 8) never carry address bits.
+    for (const start of [6, 7, 9, 12]) {
+      const at: number[] = [];
+      let i = start;
+      for (; at.length < 4; i++) if (i !== 8) at.push(i);
+      let suffixZero = true;
+      for (; i < 16; i++) if (byte(i) !== 0) suffixZero = false;
+      if (suffixZero) out.push(at.map(byte).join("."));
+    }
+    return out;
+  }
+  return [];
+}
+
 /** The network an address belongs to (IPv4 embedded in IPv6 is judged as IPv4). */
 export function classifyAddress(address: string): AddressClass {
   const normal = normalizeAddress(address);
   const type = isIP(normal) === 4 ? "ipv4" : isIP(normal) === 6 ? "ipv6" : undefined;
   if (!type) return "reserved";
   for (const [cls, blocks] of classLists) if (blocks.check(normal, type)) return cls;
+  if (type === "ipv6") {
+    const groups = expandIPv6(normal);
+    if (!groups) return "reserved";
+    const embedded = embeddedIPv4(groups).map((a) => classifyAddress(a));
+    if (embedded.length) return SEVERITY.find((cls) => embedded.includes(cls))!;
+  }
   return "public";
 }
 

@@ -92,6 +92,36 @@ describe("classifyAddress", () => {
     for (const [address, cls] of cases) expect(classifyAddress(address), address).toBe(cls);
   });
 
+  it("judges 6to4, SIIT and NAT64 addresses by the IPv4 address they carry; discard and documentation prefixes are reserved", () => {
+    const cases: [string, string][] = [
+      // 6to4 2002:AABB:CCDD::/48 relays to AA.BB.CC.DD
+      ["2002:7f00:1::", "loopback"],
+      ["2002:a9fe:a9fe::1", "link-local"],
+      ["2002:0a00:0001:1::1", "private"],
+      ["2002:5db8:d70e::", "public"],
+      // SIIT ::ffff:0:0:0/96
+      ["::ffff:0:a9fe:a9fe", "link-local"],
+      ["::ffff:0:127.0.0.1", "loopback"],
+      ["::ffff:0:5db8:d70e", "public"],
+      // NAT64 well-known /96 and local-use /48 (every RFC 6052 layout inside it)
+      ["64:ff9b::a9fe:a9fe", "link-local"],
+      ["64:ff9b::5db8:d70e", "public"],
+      ["64:ff9b:1::a9fe:a9fe", "link-local"],
+      ["64:ff9b:1:7f00:1::", "loopback"],
+      ["64:ff9b:1::a00:1", "private"],
+      // a /48-layout public address also reads as 0.0.0.0 in the /96 layout: refused, not guessed
+      ["64:ff9b:1:5db8:d7:e00::", "loopback"],
+      ["64:ff9b:1::5db8:d70e", "public"],
+      // discard-only and documentation
+      ["100::1", "reserved"],
+      ["100::ffff:1", "reserved"],
+      ["2001:db8::1", "reserved"],
+      ["2001:db8:ffff::1", "reserved"],
+      ["2001:db9::1", "public"],
+    ];
+    for (const [address, cls] of cases) expect(classifyAddress(address), address).toBe(cls);
+  });
+
   it("spells IPv4 embedded in IPv6 as IPv4, so an allowance or a Redis address matches every spelling", () => {
     expect(normalizeAddress("::ffff:10.1.2.3")).toBe("10.1.2.3");
     expect(normalizeAddress("::FFFF:0a01:0203")).toBe("10.1.2.3");
