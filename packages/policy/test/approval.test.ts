@@ -197,9 +197,20 @@ function withCode(): Catalog {
         fn("unparsed_sql", { reads: null, calls: null, readOnly: false }),
         fn("ext_digest", { language: "c", volatility: "immutable", extension: "pgcrypto", reads: null, calls: null, readOnly: false }),
         fn("ext_plpgsql", { language: "plpgsql", volatility: "immutable", extension: "evil", reads: null, calls: null, readOnly: false }),
+        // Range and multirange constructors PostgreSQL created for a range type.
+        fn("atk_rng", { language: "internal", volatility: "immutable", reads: null, calls: null, readOnly: false, forType: true }),
+        fn("atk_multirng", { language: "internal", volatility: "immutable", reads: null, calls: null, readOnly: false, forType: true }),
+        fn("fake_for_type", { language: "plpgsql", volatility: "immutable", reads: null, calls: null, readOnly: false, forType: true }),
       ]),
     },
-    typeRuns: { mood: ["public.atk_wrap"], fine: ["public.pure_count"] },
+    // A cast from int to mood, and one from atk_ct to text, backed by a writer; a domain CHECK proven read-only.
+    typeRuns: {
+      "public.mood": [{ fn: "public.atk_wrap", from: "pg_catalog.int4" }],
+      "public.fine": [{ fn: "public.pure_count" }],
+      "pg_catalog.text": [{ fn: "public.atk_wrap", from: "public.atk_ct" }],
+      "public.atk_multirng": [{ fn: "public.atk_multirng", from: "public.atk_rng" }],
+    },
+    builtinReturnTypes: { ...chinookCatalog.builtinReturnTypes, gen_random_uuid: "uuid", now: "timestamptz" },
     relations: {
       ...chinookCatalog.relations,
       // A default, CHECK or trigger the database runs on a write (created outside the gateway).
@@ -236,6 +247,17 @@ describe("approvalFor: user function calls (attack finding 1)", () => {
     ["an extension's C function", writeLink, "SELECT ext_digest()", false],
     ["built-ins only", writeLink, "SELECT lower(name) FROM genre", false],
     ["a cast whose function is proven", writeLink, "SELECT 1::fine", false],
+    ["F5: an explicit cast from a type the analyzer cannot tell still runs any user cast to it", writeLink, "SELECT (1.5)::mood", true],
+    ["F5: a cast from an expression of unknown type to text may be the user cast", writeLink, "SELECT (SELECT name FROM genre LIMIT 1)::text", true],
+    ["F5: a user cast to text, explicitly from its source type", writeLink, "SELECT (NULL::public.atk_ct)::text", true],
+    ["F5: a plpgsql function that merely claims forType", writeLink, "SELECT fake_for_type()", true],
+    ["F5 (t29): gen_random_uuid()::text is a cast from uuid, not the user cast from atk_ct", writeLink, "INSERT INTO genre (genre_id, name) VALUES (9101, gen_random_uuid()::text)", false],
+    ["F5 (t29): now()::text, random()::text", writeLink, "UPDATE genre SET name = now()::text || random()::text WHERE genre_id = 9101", false],
+    ["F5: a string literal is read by the type's input function, no cast", writeLink, "SELECT 'x'::mood", false],
+    ["F5: a cast from bool is not the cast from int", writeLink, "SELECT true::mood", false],
+    ["F5: a cast to a built-in type from a built-in type", writeLink, "SELECT 1::int8::text", false],
+    ["F5: range and multirange constructors PostgreSQL created", writeLink, "SELECT atk_rng(1, 5), atk_multirng(atk_rng(1, 5))", false],
+    ["F5: a multirange literal", writeLink, "SELECT '{[1,5)}'::atk_multirng", false],
     ["a write whose table's hooks are proven read-only", writeLink, "INSERT INTO media_type (media_type_id, name) VALUES (99, 'x')", false],
   ];
   for (const [name, s, sql, needs] of cases)

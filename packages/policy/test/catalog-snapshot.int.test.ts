@@ -74,14 +74,32 @@ describe("catalog loader", () => {
         CREATE FUNCTION hooks.int_mood(x int) RETURNS hooks.mood LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN 'ok'; END$$;
         CREATE CAST (int AS hooks.mood) WITH FUNCTION hooks.int_mood(int) AS ASSIGNMENT;
         CREATE DOMAIN hooks.pos AS int CHECK (hooks.ok(VALUE));
-        CREATE TABLE hooks.typed (m hooks.mood, p hooks.pos);`);
+        CREATE TABLE hooks.typed (m hooks.mood, p hooks.pos);
+        CREATE TABLE hooks.moods (ms hooks.mood[]);
+        CREATE TYPE hooks.rng AS RANGE (SUBTYPE = float8);
+        CREATE TABLE hooks.rt (id int, r hooks.rng, mr hooks.rng_multirange);
+        CREATE TYPE hooks.ct AS (v int);
+        CREATE FUNCTION hooks.ct_text(hooks.ct) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$BEGIN RETURN 'x'; END$$;
+        CREATE CAST (hooks.ct AS text) WITH FUNCTION hooks.ct_text(hooks.ct);`);
       const loaded = await loadCatalog(client);
-      // Its int column: a cast from int (hooks.int_mood) may run on its values, so it is listed too.
-      expect(loaded.relations["hooks.t"]!.runs).toEqual(["hooks.dflt", "hooks.int_mood", "hooks.ok", "hooks.trg"]);
+      // Its int column is a cast's source, not its target: writing it never converts to hooks.mood (F5).
+      expect(loaded.relations["hooks.t"]!.runs).toEqual(["hooks.dflt", "hooks.ok", "hooks.trg"]);
       expect(loaded.relations["hooks.plain"]!.runs).toBeUndefined();
       // INSERT INTO typed (m) VALUES (1) runs the assignment cast; a value for p runs the domain's CHECK.
       expect(loaded.relations["hooks.typed"]!.runs).toEqual(["hooks.int_mood", "hooks.ok"]);
-      expect(loaded.typeRuns).toMatchObject({ mood: ["hooks.int_mood"], pos: ["hooks.ok"] });
+      expect(loaded.relations["hooks.moods"]!.runs).toEqual(["hooks.int_mood"]);
+      // The range→multirange cast (explicit, PostgreSQL's own) does not make a range column run code.
+      expect(loaded.relations["hooks.rt"]!.runs).toBeUndefined();
+      expect(loaded.functions["hooks.rng"]).toMatchObject({ language: "internal", forType: true });
+      expect(loaded.functions["hooks.rng_multirange"]).toMatchObject({ language: "internal", forType: true });
+      expect(loaded.functions["hooks.ct_text"]!.forType).toBeUndefined();
+      expect(loaded.typeRuns).toMatchObject({
+        "hooks.mood": [{ fn: "hooks.int_mood", from: "pg_catalog.int4" }],
+        "hooks.pos": [{ fn: "hooks.ok" }],
+        "pg_catalog.text": [{ fn: "hooks.ct_text", from: "hooks.ct" }],
+      });
+      expect(loaded.builtinReturnTypes).toMatchObject({ gen_random_uuid: "uuid", random: "float8", now: "timestamptz" });
+      expect(loaded.builtinReturnTypes!.coalesce).toBeUndefined();
     } finally {
       await client.query("DROP SCHEMA hooks CASCADE").catch(() => {});
       await client.end();

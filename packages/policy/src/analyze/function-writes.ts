@@ -35,6 +35,7 @@ function prove(catalog: Catalog, key: string, memo: Map<string, boolean>): boole
 
 function bodyProven(catalog: Catalog, fn: CatalogFunction, memo: Map<string, boolean>): boolean {
   if (fn.kind === "procedure") return false;
+  if (fn.forType === true && fn.language === "internal") return true;
   if (fn.extension && (fn.language === "c" || fn.language === "internal"))
     return fn.volatility === "immutable" || ALLOWED_NON_IMMUTABLE.has(fn.name);
   if (fn.language !== "sql" || fn.readOnly !== true || fn.calls === null) return false;

@@ -2,6 +2,7 @@ import type { PgNode } from "../parse/parse.js";
 import { ALLOWED_NON_IMMUTABLE, SEQUENCE_WRITERS, isDeniedFunction } from "../rules/functions.js";
 import type { RuleId } from "../rules/rules.js";
 import type { StatementAnalyzer } from "./analyzer.js";
+import { castRuns } from "./cast-runs.js";
 import { catalogFunction, isCatalogFunction, regCast } from "./catalog.js";
 import { opaqueEffect, relationEffect } from "./effects.js";
 import { provenReadOnly } from "./function-writes.js";
@@ -99,8 +100,8 @@ export function typeCast(a: StatementAnalyzer, tc: PgNode, frame: Frame, onRange
   const type = typeNames[typeNames.length - 1];
   const lit = literalString(tc.arg as PgNode);
   checkTypeName(a, typeNames);
-  // A user cast function or a domain's CHECK runs on the cast (schema-blind: any type of that name).
-  if (type) for (const fn of a.view.catalog.typeRuns?.[type] ?? []) if (!provenReadOnly(a.view.catalog, fn)) opaqueEffect(a, fn);
+  // A user cast function or a domain's CHECK runs on the cast.
+  for (const fn of castRuns(a, tc)) if (!provenReadOnly(a.view.catalog, fn)) opaqueEffect(a, fn);
   if (type && /^reg/.test(type)) regCast(a, type, lit, tc.arg as PgNode | undefined, frame);
   generic(a, tc.arg, frame, {}, onRangeVar);
 }

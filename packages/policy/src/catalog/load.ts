@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type pg from "pg";
 import { parseSql, policyReady, type PgNode } from "../parse/parse.js";
 import { definitionFacts, virtualCatalogData, virtualCatalogQueries } from "./load-virtual.js";
-import type { Catalog, CatalogFunction, CatalogRelation, FkAction, RelationKind, Volatility } from "./types.js";
+import type { Catalog, CatalogFunction, CatalogRelation, FkAction, RelationKind, TypeRun, Volatility } from "./types.js";
 
 const USER_NAMESPACE = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 
@@ -51,7 +51,10 @@ const QUERIES = {
              p.provariadic <> 0 AS variadic,
              (SELECT substr(cfg, 13) FROM unnest(p.proconfig) cfg WHERE cfg LIKE 'search_path=%' LIMIT 1) AS search_path,
              md5(row(p.prosrc, p.probin, p.proconfig, p.provolatile, p.prosecdef, p.proleakproof, p.prolang,
-                     p.prosqlbody::text, p.proargdefaults::text, p.prokind)::text) AS code_md5
+                     p.prosqlbody::text, p.proargdefaults::text, p.prokind)::text) AS code_md5,
+             -- Range/multirange constructors: internal code PostgreSQL made for the type (only it records 'i' on one).
+             l.lanname = 'internal' AND EXISTS (SELECT 1 FROM pg_depend dt WHERE dt.classid = 'pg_proc'::regclass AND dt.objid = p.oid
+               AND dt.refclassid = 'pg_type'::regclass AND dt.deptype = 'i') AS for_type
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang
       LEFT JOIN pg_depend de ON de.classid = 'pg_proc'::regclass AND de.objid = p.oid AND de.deptype = 'e'
       LEFT JOIN pg_extension e ON e.oid = de.refobjid
@@ -67,17 +70,27 @@ const QUERIES = {
         FROM pg_constraint con JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
         WHERE con.conrelid <> 0
       UNION SELECT t.tgrelid::int8, t.tgfoid::int8 FROM pg_trigger t WHERE NOT t.tgisinternal
-      UNION SELECT a.attrelid::int8, c.castfunc::int8 FROM pg_attribute a
-        JOIN pg_cast c ON (c.casttarget = a.atttypid OR c.castsource = a.atttypid) AND c.castfunc <> 0
+      UNION SELECT a.attrelid::int8, c.castfunc::int8 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
+        JOIN pg_cast c ON c.casttarget IN (a.atttypid, ty.typbasetype, ty.typelem) AND c.castcontext IN ('a', 'i') AND c.castfunc <> 0
         WHERE a.attnum > 0 AND NOT a.attisdropped
       UNION SELECT a.attrelid::int8, d.refobjid::int8 FROM pg_attribute a
         JOIN pg_constraint con ON con.contypid = a.atttypid
         JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
         WHERE a.attnum > 0 AND NOT a.attisdropped`,
-  // Casts (and a domain's CHECKs) to a type run functions: a cast to the type calls each, by type name.
-  typeHooks: `SELECT t.typname AS type, c.castfunc::int8 AS fn FROM pg_cast c JOIN pg_type t ON t.oid = c.casttarget WHERE c.castfunc <> 0
-      UNION SELECT t.typname, d.refobjid::int8 FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid
+  // Casts (and a domain's CHECKs) to a type run functions, by schema-qualified target and, for a
+  // cast, its source (a domain's casts are its base type's): x::t runs only the cast from x's type.
+  typeHooks: `SELECT tn.nspname || '.' || t.typname AS type, sn.nspname || '.' || s.typname AS source, c.castfunc::int8 AS fn
+        FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
+        JOIN pg_cast c ON c.casttarget IN (t.oid, t.typbasetype) AND c.castfunc <> 0
+        JOIN pg_type s ON s.oid = c.castsource JOIN pg_namespace sn ON sn.oid = s.typnamespace
+      UNION SELECT tn.nspname || '.' || t.typname, NULL, d.refobjid::int8 FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid
+        JOIN pg_namespace tn ON tn.oid = t.typnamespace
         JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass`,
+  // A built-in's result type when every overload returns the same concrete one: gen_random_uuid()::text
+  // is a cast from uuid. Polymorphic and pseudo-typed results stay unknown.
+  builtinReturnTypes: `SELECT p.proname AS name, min(t.typname) AS type FROM pg_proc p JOIN pg_type t ON t.oid = p.prorettype
+      WHERE p.pronamespace = 'pg_catalog'::regnamespace GROUP BY p.proname
+      HAVING count(DISTINCT p.prorettype) = 1 AND bool_and(t.typnamespace = 'pg_catalog'::regnamespace AND t.typtype NOT IN ('p', 'd'))`,
   // User-defined operators run functions too: `a === b` can call anything `===` was built on.
   operators: `SELECT DISTINCT o.oprname AS name, pn.nspname || '.' || p.proname AS fn
       FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace
@@ -227,7 +240,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   type FnRow = {
     oid: string; schema: string; name: string; kind: string; volatility: string; language: string;
     security_definer: boolean; extension: string | null; body: string | null; atomic_body: boolean; atomic_text: string | null; search_path: string | null; code_md5: string;
-    nargs: number; ndefaults: number; variadic: boolean;
+    nargs: number; ndefaults: number; variadic: boolean; for_type: boolean;
   };
   const fnRows = rows.functions as FnRow[];
   const fnKeyByOid = new Map(fnRows.map((f) => [f.oid, `${f.schema}.${f.name}`]));
@@ -273,6 +286,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       calls,
       readOnly,
       arities: [[f.nargs - f.ndefaults, f.variadic ? 100 : f.nargs]],
+      ...(f.for_type ? { forType: true as const } : {}),
     };
     functionByOid.set(f.oid, fn);
     const key = `${f.schema}.${f.name}`;
@@ -288,6 +302,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       prev.reads = prev.reads && fn.reads ? [...new Set([...prev.reads, ...fn.reads])] : null;
       prev.calls = prev.calls && fn.calls ? [...new Set([...prev.calls, ...fn.calls])] : null;
       prev.readOnly = prev.readOnly && fn.readOnly;
+      if (!fn.forType) delete prev.forType;
     }
   }
 
@@ -297,11 +312,15 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     if (rel && key && !(rel.runs ??= []).includes(key)) rel.runs.push(key);
   }
   for (const rel of Object.values(relations)) rel.runs?.sort();
-  const typeRuns: Record<string, string[]> = {};
-  for (const h of rows.typeHooks as { type: string; fn: string }[]) {
-    const key = fnKeyByOid.get(h.fn);
-    if (key && !(typeRuns[h.type] ??= []).includes(key)) typeRuns[h.type]!.push(key);
+  const typeRuns: Record<string, TypeRun[]> = {};
+  for (const h of rows.typeHooks as { type: string; source: string | null; fn: string }[]) {
+    const fn = fnKeyByOid.get(h.fn);
+    if (!fn) continue;
+    const list = (typeRuns[h.type] ??= []);
+    if (!list.some((r) => r.fn === fn && r.from === (h.source ?? undefined))) list.push(h.source ? { fn, from: h.source } : { fn });
   }
+  const builtinReturnTypes: Record<string, string> = {};
+  for (const b of rows.builtinReturnTypes as { name: string; type: string }[]) builtinReturnTypes[b.name] = b.type;
 
   // Views: direct dependencies first, then the transitive closure (a view over a view over a table).
   const direct = new Map<string, { rels: Map<string, Set<string> | "all">; fns: Set<string>; system: Set<string>; denied: Set<string> }>();
@@ -390,6 +409,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     builtinTypeNames,
     operators,
     ...(Object.keys(typeRuns).length ? { typeRuns } : {}),
+    builtinReturnTypes,
     extensions: meta.extensions,
     availableExtensions,
     schemaObjects,

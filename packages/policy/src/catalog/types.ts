@@ -100,6 +100,17 @@ export interface CatalogFunction {
    * analyze/function-writes.ts). Absent (older catalogs) or false: the body may write.
    */
   readOnly?: boolean;
+  /**
+   * Every overload is internal code PostgreSQL created for a type (range and multirange constructors:
+   * pg_depend 'i' on the type): it builds a value and writes nothing.
+   */
+  forType?: true;
+}
+
+/** A function a cast to a type runs: `from` is the cast's source type ("schema.typname"); absent for a domain CHECK. */
+export interface TypeRun {
+  fn: string;
+  from?: string;
 }
 
 /**
@@ -124,10 +135,13 @@ export interface Catalog {
   /** Type names in pg_catalog (they win over a table of the same name when unqualified). */
   builtinTypeNames?: Record<string, true>;
   /**
-   * User functions a cast to a type runs, by type name (pg_type.typname): cast functions and a domain's
-   * CHECK functions. Absent when none.
+   * User functions a cast to a type runs, by schema-qualified type name ("schema.typname"): cast
+   * functions (with the cast's source type) and a domain's CHECK functions (no source: every value
+   * cast to the domain runs them). Absent when none.
    */
-  typeRuns?: Record<string, string[]>;
+  typeRuns?: Record<string, TypeRun[]>;
+  /** pg_catalog functions whose overloads all return one concrete pg_catalog type, by name: that typname. */
+  builtinReturnTypes?: Record<string, string>;
   /** User-defined operators by symbol: the functions ("schema.name") behind them. */
   operators: Record<string, string[]>;
   extensions: string[];
