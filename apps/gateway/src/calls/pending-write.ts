@@ -24,6 +24,7 @@ export const writePreviewSchema = z.object({
   notes: z.array(z.string()).describe("What the preview could not show, and why"),
   functions: z.array(z.string()).optional().describe("The user functions or procedures the statement runs (schema.name), when the policy names them"),
   durationMs: z.number(),
+  codeDigest: z.string().optional().describe("md5 of the code the write reaches (functions, triggers, rules) when the preview was taken; execution refuses if it changed"),
 });
 export type WritePreview = z.infer<typeof writePreviewSchema>;
 

@@ -4,6 +4,7 @@ import { DEFAULT_APPROVAL_EXPIRY_MINUTES, type ApprovalRequirement, type Verdict
 import { scopeHash } from "@portcullis/policy/scope";
 import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
+import { CODE_DIGEST_SQL, codeDigestValues, codeReach, reachesCode } from "../execution/code-digest.js";
 import { executeChecked } from "../execution/execute-checked.js";
 import { approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
 import type { Services } from "../services.js";
@@ -193,6 +194,35 @@ function bounded(data: SqlResultData): SqlResultData {
 }
 
 /**
+ * The code the approved write reaches must be what it was: compared inside the execution transaction,
+ * right before the statement, with the digest taken in the dry run (the code the approver's preview ran),
+ * or, for a request stored without one, with a digest taken right after the fresh catalog load. The
+ * residual window is the statement's own run: a replacement committed after the guard's snapshot and
+ * before the statement starts (one pipelined round trip, no client wait between them) is not seen.
+ */
+async function codeGuard(services: Services, ctx: CallContext, request: WriteRequestRow, verdict: Verdict): Promise<NonNullable<Parameters<typeof executeChecked>[2]["guard"]> | null> {
+  const reach = codeReach(verdict);
+  if (!reachesCode(reach)) return null;
+  const values = codeDigestValues(reach);
+  const stored = writePreviewSchema.safeParse(request.preview);
+  let expect = stored.success ? stored.data.codeDigest : undefined;
+  if (!expect) {
+    const pool = await services.poolFor(ctx.link);
+    expect = (await pool.query<{ digest: string }>(CODE_DIGEST_SQL, values)).rows[0]!.digest;
+  }
+  const ruleId = "write_request_schema_changed";
+  return {
+    sql: CODE_DIGEST_SQL,
+    values,
+    expect,
+    refusal: {
+      ruleId,
+      reason: `The code write request ${request.id} runs (a function, trigger or rule) was replaced since it was approved, so its preview no longer holds; it was not run and the request is spent. Run execute_sql without requestId to ask again. [rule ${ruleId}]`,
+    },
+  };
+}
+
+/**
  * execute_sql with a requestId: the approved statement runs once, for the key or grant that asked, on
  * the link it was asked on, against the link's current scope. The cheap checks come first for clear
  * words; the claim (one conditional UPDATE) is what makes it exactly once, even under concurrency.
@@ -217,15 +247,28 @@ export async function executeApproved(services: Services, ctx: CallContext, args
   // required since: the request stays as it is, and the caller asks again.
   if (verdict.allowed && request.kind === "confirm" && approvalNeeded(verdict, ctx)?.kind === "approval")
     return refuse(ctx, args, id, "write_request_not_approved", `This link now requires a lead's approval for this write; your confirmation of request ${id} does not replace it. Run execute_sql without requestId to ask for the approval.`, verdict);
-  const claim = await claimWriteRequest(services.metadata, binding);
+  // One attempt per approval: a changed schema spends the request (claimed on the version it was made
+  // under, then failed with the reason), so retrying until a swapped body lines up wins nothing.
+  const schemaChanged = catalog.version !== request.catalogVersion;
+  const claim = await claimWriteRequest(services.metadata, schemaChanged ? { ...binding, catalogVersion: request.catalogVersion } : binding);
   if (!claim.ok) return claim.request ? stateRefusal(ctx, args, claim.request, claim.code) : refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
   const eventId = randomUUID();
   let outcome: CallOutcome;
-  if (!verdict.allowed) {
+  if (schemaChanged) {
+    outcome = stateRefusal(ctx, args, request, "schema_changed");
+  } else if (!verdict.allowed) {
     // The scope was narrowed since the approval: the request is spent, with the policy's reason.
     outcome = refusedOrFailed({ verdict }, args.sql, ctx)!;
   } else {
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate: stepUpGate(ctx, "approved") });
+    const guard = await codeGuard(services, ctx, request, verdict);
+    const execution = await executeChecked(services, ctx.link, {
+      sql: args.sql,
+      params: args.params,
+      principal: ctx.principal,
+      signal: ctx.signal,
+      gate: stepUpGate(ctx, "approved"),
+      ...(guard ? { guard } : {}),
+    });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) outcome = stopped;
     else {

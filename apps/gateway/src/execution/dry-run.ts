@@ -1,3 +1,4 @@
+import { CODE_DIGEST_SQL, codeDigestValues, codeReach, reachesCode } from "./code-digest.js";
 import { accessView, isGoverned, previewReturning, scopeHidesObjects, searchPathFor, type Catalog, type RelationAccess, type Verdict } from "@portcullis/policy";
 import type pg from "pg";
 import { OPAQUE_COMMAND, type WritePreview } from "../calls/pending-write.js";
@@ -214,6 +215,13 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
   try {
     await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.floor(scope.limits.statementTimeoutMs)}; SET LOCAL search_path = ${searchPathFor(scope)}`);
     const preview: WritePreview = { command: "", affected: null, table: null, columns: [], keyColumns: [], before: [], after: [], plan: null, notes, durationMs: 0 };
+    // What the code the write reaches is while the preview is taken: execution compares it again inside
+    // its own transaction, so a body swapped after the approval is refused, not run.
+    const reach = codeReach(input.verdict);
+    if (reachesCode(reach)) {
+      const digest = await client.query<{ digest: string }>(CODE_DIGEST_SQL, codeDigestValues(reach));
+      preview.codeDigest = digest.rows[0]!.digest;
+    }
     let main: Step | undefined;
     if (shaped.ok && target) {
       const rel = target;

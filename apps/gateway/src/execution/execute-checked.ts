@@ -139,6 +139,13 @@ function foldedConstants(rewrite: NonNullable<Verdict["rewrite"]>, values: reado
   });
 }
 
+/** The one value of a one-row, one-column result, as text; null otherwise. */
+export function singleValue(result: { error: unknown; truncated: boolean; rowsJson: string[] }): string | null {
+  if (result.error || result.truncated || result.rowsJson.length !== 1) return null;
+  const row = JSON.parse(result.rowsJson[0]!) as unknown[];
+  return row.length === 1 && typeof row[0] === "string" ? row[0] : null;
+}
+
 /**
  * Policy first, then execution under the verdict's transaction mode. Shared by execute_sql,
  * explain_query and the dashboard's playground, so all three take exactly the same path.
@@ -158,6 +165,11 @@ export async function executeChecked(
     signal?: AbortSignal;
     /** Last say before anything runs, on a verdict the link allows (the OAuth token's scope ceiling). */
     gate?: (verdict: Verdict) => GateRefusal | null;
+    /**
+     * Inside the transaction, before anything else: a statement whose single value must equal
+     * `expect`, else nothing runs and the call is refused with `refusal` (an approved write's code digest).
+     */
+    guard?: { sql: string; values: (string | null)[]; expect: string; refusal: GateRefusal };
   },
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
@@ -198,6 +210,7 @@ export async function executeChecked(
     outcome = await runStatement(await services.poolFor(link), {
       sql: runSql,
       ...(gate ? { preflight: gate.preflight() } : {}),
+      ...(input.guard ? { guard: { sql: input.guard.sql, values: input.guard.values, proceed: (r) => singleValue(r) === input.guard!.expect } } : {}),
       values,
       // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
       // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
@@ -215,6 +228,10 @@ export async function executeChecked(
     });
   } catch (error) {
     return { verdict, error: describeConnectionFailure(error) };
+  }
+  if (input.guard && outcome.guard?.stopped) {
+    if (outcome.guard.result.error?.fatal || outcome.guard.result.abandoned) return { verdict, error: describeConnectionFailure(outcome.guard.result.error ?? new Error("Connection terminated")) };
+    return { verdict, refusal: input.guard.refusal };
   }
   const estimate = gate?.estimate ?? undefined;
   if (gate && outcome.preflight?.stopped) {

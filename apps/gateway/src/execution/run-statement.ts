@@ -29,6 +29,11 @@ export interface RunOptions {
    */
   preflight?: { sql: string; proceed(result: StatementResult): boolean };
   /**
+   * Runs first in the transaction, with its own values, before the preflight and the statement; the
+   * statement runs only when `proceed` says so (an approved write's code digest, issue 15). Not with `client`.
+   */
+  guard?: { sql: string; values: (string | null)[]; proceed(result: StatementResult): boolean };
+  /**
    * Run inside this client's open transaction (the approval dry run, issue 15) instead of a pooled one:
    * between `SAVEPOINT` and `ROLLBACK TO SAVEPOINT`, so nothing it does outlives the step, under the
    * transaction's own timeout and search path. The client is not released; one left unusable is
@@ -43,6 +48,8 @@ export interface RunOutcome extends StatementResult {
   durationMs: number;
   /** The preflight's result when one ran; `stopped`: it said no (or failed), so the statement did not run. */
   preflight?: { result: StatementResult; stopped: boolean; durationMs: number };
+  /** The guard's result when one ran; `stopped`: it said no (or failed), so nothing else ran. */
+  guard?: { result: StatementResult; stopped: boolean; durationMs: number };
 }
 
 /**
@@ -64,9 +71,19 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
           `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
           `SET LOCAL search_path = ${options.searchPath}`,
         ];
+    let guard: RunOutcome["guard"];
+    if (options.guard && !held) {
+      guard = await runPreflight(client, pool, options, preamble, options.guard);
+      if (guard.result.abandoned || guard.result.error?.fatal) broken = new Error("guard connection closed");
+      if (guard.stopped) {
+        if (!broken) await client.query("ROLLBACK");
+        return { ...guard.result, guard, durationMs: performance.now() - started };
+      }
+      preamble.length = 0;
+    }
     let preflight: RunOutcome["preflight"];
     if (options.preflight && !held) {
-      preflight = await runPreflight(client, pool, options, preamble);
+      preflight = await runPreflight(client, pool, options, preamble, { ...options.preflight, values: options.values });
       if (preflight.result.abandoned || preflight.result.error?.fatal) broken = new Error("preflight connection closed");
       if (preflight.stopped) {
         if (!broken) await client.query("ROLLBACK");
@@ -101,7 +118,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       if (result.error.fatal) broken = new Error(result.error.message);
       else await client.query(held ? `ROLLBACK TO SAVEPOINT ${STEP_SAVEPOINT}` : "ROLLBACK");
     }
-    return { ...result, ...(preflight ? { preflight } : {}), durationMs: performance.now() - started };
+    return { ...result, ...(preflight ? { preflight } : {}), ...(guard ? { guard } : {}), durationMs: performance.now() - started };
   } catch (error) {
     broken = error as Error;
     throw error;
@@ -116,12 +133,18 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
  * transaction open. The epilogue is an empty statement (Sync only, nothing runs): the COMMIT/ROLLBACK
  * comes with the statement that follows, or from the caller when the preflight stops it.
  */
-async function runPreflight(client: pg.PoolClient, pool: pg.Pool, options: RunOptions, preamble: string[]): Promise<NonNullable<RunOutcome["preflight"]>> {
+async function runPreflight(
+  client: pg.PoolClient,
+  pool: pg.Pool,
+  options: RunOptions,
+  preamble: string[],
+  step: { sql: string; values: (string | Buffer | null)[]; proceed(result: StatementResult): boolean },
+): Promise<NonNullable<RunOutcome["preflight"]>> {
   const started = performance.now();
   const statement = new PipelinedStatement({
     preamble,
-    sql: options.preflight!.sql,
-    values: options.values,
+    sql: step.sql,
+    values: step.values,
     epilogue: "",
     maxRows: 10,
     maxBytes: PREFLIGHT_MAX_BYTES,
@@ -134,7 +157,7 @@ async function runPreflight(client: pg.PoolClient, pool: pg.Pool, options: RunOp
   } finally {
     await canceller?.stop();
   }
-  const stopped = result.error !== null || result.abandoned || !options.preflight!.proceed(result);
+  const stopped = result.error !== null || result.abandoned || !step.proceed(result);
   return { result, stopped, durationMs: performance.now() - started };
 }
 
