@@ -25,6 +25,8 @@ const FIXTURES = `
   CREATE FUNCTION public.atk_ct_text(c public.atk_ct) RETURNS text LANGUAGE plpgsql VOLATILE AS
     $$BEGIN PERFORM public.atk_del_i(c.v); RETURN 'x'; END$$;
   CREATE CAST (public.atk_ct AS text) WITH FUNCTION public.atk_ct_text(public.atk_ct);
+  CREATE FUNCTION public.atk_ro_cast() RETURNS text LANGUAGE sql STABLE AS 'SELECT (340)::public.atk_ct::text';
+  CREATE FUNCTION public.atk_ro_cast_atomic() RETURNS text LANGUAGE sql STABLE BEGIN ATOMIC SELECT (340)::public.atk_ct::text; END;
   CREATE TYPE public.atk_rng AS RANGE (SUBTYPE = int4);
   CREATE TABLE public.atk_rt (id int, r public.atk_rng, m public.atk_rng_multirange);`;
 
@@ -161,6 +163,9 @@ describe("casts that do run a writer stay pending (F5)", () => {
     "SELECT (SELECT max(genre_id) FROM genre)::atk_ct",
     "SELECT (NULL::atk_ct)::text",
     "INSERT INTO genre (genre_id, name) VALUES (9102, (ROW(5)::atk_ct)::text)",
+    // a SQL body that only SELECTs, but its cast runs the writer
+    "SELECT atk_ro_cast()",
+    "SELECT atk_ro_cast_atomic()",
   ];
   for (const sql of cases)
     it(sql, () => {

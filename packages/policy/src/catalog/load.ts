@@ -244,6 +244,13 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
   };
   const fnRows = rows.functions as FnRow[];
   const fnKeyByOid = new Map(fnRows.map((f) => [f.oid, `${f.schema}.${f.name}`]));
+  const typeRuns: Record<string, TypeRun[]> = {};
+  for (const h of rows.typeHooks as { type: string; source: string | null; fn: string }[]) {
+    const fn = fnKeyByOid.get(h.fn);
+    if (!fn) continue;
+    const list = (typeRuns[h.type] ??= []);
+    if (!list.some((r) => r.fn === fn && r.from === (h.source ?? undefined))) list.push(h.source ? { fn, from: h.source } : { fn });
+  }
   // User operators run their functions: a body's `a === b` is a call as much as `f(a, b)` is.
   const operatorFns = new Map<string, string[]>();
   for (const o of rows.operators as { name: string; fn: string }[]) operatorFns.set(o.name, [...(operatorFns.get(o.name) ?? []), o.fn]);
@@ -255,7 +262,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       reads = [];
       calls = [];
       // The dependencies name what the body uses; its text (re-parsed) says whether it writes.
-      const scanned = f.atomic_text !== null ? scanSqlBody(`CREATE FUNCTION f() RETURNS int LANGUAGE sql ${f.atomic_text}`, f.search_path, operatorFns, true) : null;
+      const scanned = f.atomic_text !== null ? scanSqlBody(`CREATE FUNCTION f() RETURNS int LANGUAGE sql ${f.atomic_text}`, f.search_path, operatorFns, true, typeRuns) : null;
       if (scanned) {
         readOnly = scanned.readOnly;
         calls.push(...scanned.calls);
@@ -271,7 +278,7 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
       }
       calls = [...new Set(calls)];
     } else if (f.body !== null) {
-      const found = scanSqlBody(f.body, f.search_path, operatorFns, false);
+      const found = scanSqlBody(f.body, f.search_path, operatorFns, false, typeRuns);
       if (found) ({ reads, calls, readOnly } = found);
     }
     const fn: CatalogFunction = {
@@ -312,13 +319,6 @@ function buildCatalog(rows: Record<keyof typeof QUERIES, Record<string, unknown>
     if (rel && key && !(rel.runs ??= []).includes(key)) rel.runs.push(key);
   }
   for (const rel of Object.values(relations)) rel.runs?.sort();
-  const typeRuns: Record<string, TypeRun[]> = {};
-  for (const h of rows.typeHooks as { type: string; source: string | null; fn: string }[]) {
-    const fn = fnKeyByOid.get(h.fn);
-    if (!fn) continue;
-    const list = (typeRuns[h.type] ??= []);
-    if (!list.some((r) => r.fn === fn && r.from === (h.source ?? undefined))) list.push(h.source ? { fn, from: h.source } : { fn });
-  }
   const builtinReturnTypes: Record<string, string> = {};
   for (const b of rows.builtinReturnTypes as { name: string; type: string }[]) builtinReturnTypes[b.name] = b.type;
 
@@ -436,6 +436,7 @@ function scanSqlBody(
   searchPath: string | null,
   operatorFns: Map<string, string[]>,
   created: boolean,
+  typeRuns: Record<string, TypeRun[]>,
 ): { reads: string[]; calls: string[]; readOnly: boolean } | null {
   const parsed = parseSql(body);
   if (!parsed.ok) return null;
@@ -463,6 +464,10 @@ function scanSqlBody(
       } else if (key === "FuncCall") {
         const names = ((value as { funcname: { String?: { sval: string } }[] }).funcname ?? []).map((n) => n.String?.sval ?? "");
         calls.add(names.join("."));
+      } else if (key === "TypeCast") {
+        // x::t runs t's user cast functions and domain CHECKs: calls as much as f(x) (schema-blind
+        // unqualified, any source: the body's types are not tracked; a quoted literal uses no cast).
+        for (const fn of bodyCastRuns(value as PgNode, typeRuns)) calls.add(fn);
       } else if (key === "A_Expr") {
         const names = ((value as { name?: { String?: { sval: string } }[] }).name ?? []).map((n) => n.String?.sval ?? "");
         for (const fn of operatorFns.get(names[names.length - 1] ?? "") ?? []) calls.add(fn);
@@ -488,6 +493,20 @@ function scanSqlBody(
     walk(statements, 0);
   }
   return dynamic ? null : { reads: [...reads], calls: [...calls], readOnly };
+}
+
+function bodyCastRuns(tc: PgNode, typeRuns: Record<string, TypeRun[]>): string[] {
+  const names = (((tc.typeName as PgNode | undefined)?.names as { String?: { sval: string } }[] | undefined) ?? []).map((n) => n.String?.sval ?? "");
+  const name = names[names.length - 1];
+  if (!name) return [];
+  const arg = tc.arg as { A_Const?: { sval?: unknown; isnull?: boolean } } | undefined;
+  const literal = !!arg?.A_Const && (arg.A_Const.sval !== undefined || arg.A_Const.isnull === true);
+  const out: string[] = [];
+  for (const [key, runs] of Object.entries(typeRuns)) {
+    if (names.length >= 2 ? key !== `${names[names.length - 2]}.${name}` : !key.endsWith(`.${name}`)) continue;
+    for (const r of runs) if (!literal || r.from === undefined) out.push(r.fn);
+  }
+  return out;
 }
 
 const WRITING_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "CallStmt", "DoStmt", "NotifyStmt", "CopyStmt"]);
