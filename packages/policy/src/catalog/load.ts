@@ -63,7 +63,8 @@ const QUERIES = {
       FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'n'
         AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass) AND d.objid >= 16384`,
   // Functions the database runs when a relation's rows are written: defaults and generated columns
-  // (pg_attrdef), CHECK constraints (pg_constraint), and user triggers (pg_trigger).
+  // (pg_attrdef), CHECK constraints (pg_constraint), user triggers (pg_trigger), index expressions,
+  // predicates and operator-class support functions, and a range column's canonical/subtype_diff.
   writeHooks: `SELECT DISTINCT ad.adrelid::int8 AS rel, d.refobjid::int8 AS fn
         FROM pg_attrdef ad JOIN pg_depend d ON d.classid = 'pg_attrdef'::regclass AND d.objid = ad.oid AND d.refclassid = 'pg_proc'::regclass
       UNION SELECT DISTINCT con.conrelid::int8, d.refobjid::int8
@@ -73,6 +74,13 @@ const QUERIES = {
       UNION SELECT a.attrelid::int8, c.castfunc::int8 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
         JOIN pg_cast c ON c.casttarget IN (a.atttypid, ty.typbasetype, ty.typelem) AND c.castcontext IN ('a', 'i') AND c.castfunc <> 0
         WHERE a.attnum > 0 AND NOT a.attisdropped
+      UNION SELECT i.indrelid::int8, d.refobjid::int8 FROM pg_index i
+        JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.refclassid = 'pg_proc'::regclass
+      UNION SELECT i.indrelid::int8, ap.amproc::oid::int8 FROM pg_index i CROSS JOIN LATERAL unnest(i.indclass::oid[]) oc(opc)
+        JOIN pg_opclass o ON o.oid = oc.opc JOIN pg_amproc ap ON ap.amprocfamily = o.opcfamily
+      UNION SELECT a.attrelid::int8, f.fn::oid::int8 FROM pg_attribute a JOIN pg_range r ON a.atttypid IN (r.rngtypid, r.rngmultitypid)
+        CROSS JOIN LATERAL (VALUES (r.rngcanonical), (r.rngsubdiff)) f(fn)
+        WHERE a.attnum > 0 AND NOT a.attisdropped AND f.fn::oid <> 0
       UNION SELECT a.attrelid::int8, d.refobjid::int8 FROM pg_attribute a
         JOIN pg_constraint con ON con.contypid = a.atttypid
         JOIN pg_depend d ON d.classid = 'pg_constraint'::regclass AND d.objid = con.oid AND d.refclassid = 'pg_proc'::regclass
