@@ -24,6 +24,10 @@ export const writePreviewSchema = z.object({
   notes: z.array(z.string()).describe("What the preview could not show, and why"),
   functions: z.array(z.string()).optional().describe("The user functions or procedures the statement runs (schema.name), when the policy names them"),
   durationMs: z.number(),
+  tablesChanged: z
+    .array(z.object({ table: z.string().describe('"schema.table", or "another table" for one the link does not show'), inserted: z.number().int(), updated: z.number().int(), deleted: z.number().int() }))
+    .optional()
+    .describe("Rows each table gained, changed or lost in the dry run, rules and triggers included"),
   codeDigest: z.string().optional().describe("md5 of the code the write reaches (functions, triggers, rules) when the preview was taken; execution refuses if it changed"),
 });
 export type WritePreview = z.infer<typeof writePreviewSchema>;

@@ -6,6 +6,7 @@ import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
 import { CODE_DIGEST_SQL, codeDigestValues, codeReach, reachesCode } from "../execution/code-digest.js";
 import { executeChecked } from "../execution/execute-checked.js";
+import { THROUGH_NOTE } from "../execution/tables-changed.js";
 import { approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
 import type { Services } from "../services.js";
 import type { CallOutcome, WritePreview } from "./call-outcome.js";
@@ -74,7 +75,9 @@ export function pendingMessage(request: { id: string; kind: "approval" | "confir
     request.kind === "approval"
       ? `A lead must approve request ${request.id} (Portcullis dashboard → Approvals, or \`portcullis approvals approve\`) before ${request.expiresAt.toISOString()}; tell the user it is waiting.`
       : `You (the caller) must confirm request ${request.id}: your client may ask you now; otherwise confirm it in the Portcullis dashboard (Approvals) before ${request.expiresAt.toISOString()}.`;
-  return `${request.reason.replace(/[.\s]+$/, "")}: ${effectWords(preview)}. Nothing was run. ${who} ${next}`;
+  const through = preview.notes.find((n) => n.startsWith(THROUGH_NOTE));
+  const also = through ? `; it also ${through.slice(THROUGH_NOTE.length).replace(/\.$/, "")} through rules or triggers` : "";
+  return `${request.reason.replace(/[.\s]+$/, "")}: ${effectWords(preview)}${also}. Nothing was run. ${who} ${next}`;
 }
 
 /**

@@ -1,13 +1,14 @@
-import { CODE_DIGEST_SQL, codeDigestValues, codeReach, reachesCode } from "./code-digest.js";
 import { accessView, isGoverned, previewReturning, scopeHidesObjects, searchPathFor, type Catalog, type RelationAccess, type Verdict } from "@portcullis/policy";
 import type pg from "pg";
 import { OPAQUE_COMMAND, type WritePreview } from "../calls/pending-write.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
+import { CODE_DIGEST_SQL, codeDigestValues, codeReach, reachesCode } from "./code-digest.js";
 import { costGate } from "./cost-gate.js";
 import { describeConnectionFailure, describeDatabaseError, executeChecked, type GateRefusal } from "./execute-checked.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
+import { changeWords, hiddenEffects, readCounters, tablesChanged, THROUGH_NOTE } from "./tables-changed.js";
 import { encodeParam } from "./values.js";
 
 export type DryRunResult =
@@ -214,6 +215,7 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
   let broken: Error | undefined;
   try {
     await client.query(`BEGIN; SET LOCAL statement_timeout = ${Math.floor(scope.limits.statementTimeoutMs)}; SET LOCAL search_path = ${searchPathFor(scope)}`);
+    const counters = await readCounters(client);
     const preview: WritePreview = { command: "", affected: null, table: null, columns: [], keyColumns: [], before: [], after: [], plan: null, notes, durationMs: 0 };
     // What the code the write reaches is while the preview is taken: execution compares it again inside
     // its own transaction, so a body swapped after the approval is refused, not run.
@@ -275,6 +277,10 @@ export async function dryRunWrite(services: Services, ctx: CallContext, input: {
     if (preview.affected === null && counted) preview.affected = main.outcome.commandRowCount;
     const others = [...new Set(writtenTables(input.verdict))].filter((t) => t !== preview.table);
     if (others.length) notes.push(`The statement also writes ${others.join(", ")}; the count and rows shown are ${preview.table ?? "the statement's own"} only.`);
+    // Read before the ROLLBACK below: what rules and triggers wrote, which no RETURNING shows.
+    preview.tablesChanged = await tablesChanged(client, counters, (t) => view.relations.has(t));
+    const hiddenWrites = hiddenEffects(preview, others);
+    if (hiddenWrites.length) notes.push(`${THROUGH_NOTE}${hiddenWrites.map(changeWords).join("; ")}.`);
     if (/^(INSERT|UPDATE|DELETE|MERGE)$/.test(preview.command)) {
       if (performance.now() > deadline) notes.push("The plan is not shown: the dry run reached the link's statement timeout.");
       else preview.plan = await planOf(services, ctx, input.sql, input.params);
