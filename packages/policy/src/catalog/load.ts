@@ -62,6 +62,8 @@ const QUERIES = {
   functionDeps: `SELECT d.objid::int8 AS fn, d.refobjid::int8 AS ref, d.refclassid = 'pg_proc'::regclass AS is_function
       FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'n'
         AND d.refclassid IN ('pg_class'::regclass, 'pg_proc'::regclass) AND d.objid >= 16384`,
+  // Built-ins are left out in SQL (oid < 16384, FirstNormalObjectId): thousands of columns and indexes
+  // would otherwise ship rows for every built-in cast and comparison function.
   // Functions the database runs when a relation's rows are written: defaults and generated columns
   // (pg_attrdef), CHECK constraints (pg_constraint), user triggers (pg_trigger), index expressions,
   // predicates and operator-class support functions, and a range column's canonical/subtype_diff.
@@ -72,12 +74,12 @@ const QUERIES = {
         WHERE con.conrelid <> 0
       UNION SELECT t.tgrelid::int8, t.tgfoid::int8 FROM pg_trigger t WHERE NOT t.tgisinternal
       UNION SELECT a.attrelid::int8, c.castfunc::int8 FROM pg_attribute a JOIN pg_type ty ON ty.oid = a.atttypid
-        JOIN pg_cast c ON c.casttarget IN (a.atttypid, ty.typbasetype, ty.typelem) AND c.castcontext IN ('a', 'i') AND c.castfunc <> 0
+        JOIN pg_cast c ON c.casttarget IN (a.atttypid, ty.typbasetype, ty.typelem) AND c.castcontext IN ('a', 'i') AND c.castfunc >= 16384
         WHERE a.attnum > 0 AND NOT a.attisdropped
       UNION SELECT i.indrelid::int8, d.refobjid::int8 FROM pg_index i
         JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = i.indexrelid AND d.refclassid = 'pg_proc'::regclass
       UNION SELECT i.indrelid::int8, ap.amproc::oid::int8 FROM pg_index i CROSS JOIN LATERAL unnest(i.indclass::oid[]) oc(opc)
-        JOIN pg_opclass o ON o.oid = oc.opc JOIN pg_amproc ap ON ap.amprocfamily = o.opcfamily
+        JOIN pg_opclass o ON o.oid = oc.opc JOIN pg_amproc ap ON ap.amprocfamily = o.opcfamily AND ap.amproc::oid >= 16384
       UNION SELECT a.attrelid::int8, f.fn::oid::int8 FROM pg_attribute a JOIN pg_range r ON a.atttypid IN (r.rngtypid, r.rngmultitypid)
         CROSS JOIN LATERAL (VALUES (r.rngcanonical), (r.rngsubdiff)) f(fn)
         WHERE a.attnum > 0 AND NOT a.attisdropped AND f.fn::oid <> 0
@@ -89,7 +91,7 @@ const QUERIES = {
   // cast, its source (a domain's casts are its base type's): x::t runs only the cast from x's type.
   typeHooks: `SELECT tn.nspname || '.' || t.typname AS type, sn.nspname || '.' || s.typname AS source, c.castfunc::int8 AS fn
         FROM pg_type t JOIN pg_namespace tn ON tn.oid = t.typnamespace
-        JOIN pg_cast c ON c.casttarget IN (t.oid, t.typbasetype) AND c.castfunc <> 0
+        JOIN pg_cast c ON c.casttarget IN (t.oid, t.typbasetype) AND c.castfunc >= 16384
         JOIN pg_type s ON s.oid = c.castsource JOIN pg_namespace sn ON sn.oid = s.typnamespace
       UNION SELECT tn.nspname || '.' || t.typname, NULL, d.refobjid::int8 FROM pg_constraint con JOIN pg_type t ON t.oid = con.contypid
         JOIN pg_namespace tn ON tn.oid = t.typnamespace
