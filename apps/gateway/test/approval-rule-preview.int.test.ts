@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addMember, createApiKey, createUser } from "@portcullis/db/operations";
-import { GatewayWorld } from "./fixtures.js";
+import { GatewayWorld, waitFor } from "./fixtures.js";
 import { mcpRequest } from "./mcp-wire.js";
 
 /**
@@ -70,6 +70,23 @@ describe("the dry run's preview of writes a rule makes", () => {
     expect(pending.preview.notes).toContain("Through rules or triggers it also deletes 21 rows in public.invoice_line.");
     expect(pending.message).toContain("it also deletes 21 rows in public.invoice_line through rules or triggers");
     expect(await lines()).toBe(before);
+    // Once the link hides invoice_line, the stored preview no longer names it.
+    const meta = new pg.Client({ connectionString: world.meta.url });
+    await meta.connect();
+    try {
+      const hiding = { access: "write", tables: { rule_probe: { approval: "writes" }, invoice: { access: "none" } }, limits: { maxRows: 100, statementTimeoutMs: 5000 } };
+      await meta.query("UPDATE links SET scope = $2 WHERE id = $1", [links.shown, JSON.stringify(hiding)]);
+      const read = async () => {
+        const answer = await mcpRequest(`${gatewayUrl}/mcp/${links.shown}`, keys.shown, "2026-07-28", "tools/call", { name: "get_write_request", arguments: { requestId: pending.requestId } });
+        return JSON.stringify(answer.json.result.structuredContent);
+      };
+      await waitFor(read, (text) => text.includes("scope changed"), 5_000, 50);
+      const stored = await read();
+      expect(stored).not.toContain("invoice_line");
+      expect(stored).toContain('"affected":1');
+    } finally {
+      await meta.end();
+    }
   });
 
   it("names a table the link hides (written by a trigger) as another table, and nowhere else", async () => {

@@ -41,7 +41,8 @@ export function throughCurrentScope(request: WriteRequestRow, ctx: CallContext):
   const parsed = writePreviewSchema.safeParse(request.preview);
   const preview = parsed.success ? parsed.data : null;
   if (request.scopeHash === scopeHashOf(ctx.link.scope)) return { preview, result: request.result, error: request.error, withheld: false };
-  const withheld = preview && { ...preview, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [SCOPE_CHANGED_NOTE] };
+  // tablesChanged names tables the old scope showed: withheld with the rows (it is not a count of the request's own).
+  const withheld = preview && { ...preview, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [SCOPE_CHANGED_NOTE], tablesChanged: undefined };
   const stored = sqlResultSchema.safeParse(request.result);
   const result =
     request.result === null || request.result === undefined
