@@ -201,8 +201,10 @@ function bounded(data: SqlResultData): SqlResultData {
  * The code the approved write reaches must be what it was: compared inside the execution transaction,
  * right before the statement, with the digest taken in the dry run (the code the approver's preview ran),
  * or, for a request stored without one, with a digest taken right after the fresh catalog load. The
- * residual window is the statement's own run: a replacement committed after the guard's snapshot and
- * before the statement starts (one pipelined round trip, no client wait between them) is not seen.
+ * residual window is one statement's run: a replacement committed after the guard's snapshot and before
+ * the statement resolves the function (the two go out in one pipelined write, no client wait between
+ * them), or during a long statement's run, is not seen. No check runs after the statement: its COMMIT
+ * goes out in the same pipelined write (run-statement's epilogue).
  */
 async function codeGuard(services: Services, ctx: CallContext, request: WriteRequestRow, verdict: Verdict): Promise<NonNullable<Parameters<typeof executeChecked>[2]["guard"]> | null> {
   const reach = codeReach(verdict);
