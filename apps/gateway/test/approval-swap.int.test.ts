@@ -71,6 +71,12 @@ describe("an approved function call whose body is swapped outside the gateway", 
     }
     const before = await linesAfter();
     expect(before).toBeGreaterThan(100);
+    // With nothing replaced, an approved call runs (the guard is no refusal by default): the harmless body.
+    const calm = data(await sql(text));
+    await decideWriteRequest(world.prisma, { teamId: world.teamId, id: calm.requestId, deciderId: world.userId, decision: "approve", via: "dashboard" });
+    const ran = data(await sql(text, calm.requestId));
+    expect(ran.rows, JSON.stringify(ran)).toEqual([[1]]);
+    expect(await linesAfter()).toBe(before);
 
     const toggler = new pg.Client({ connectionString: world.target.url });
     await toggler.connect();

@@ -139,13 +139,6 @@ function foldedConstants(rewrite: NonNullable<Verdict["rewrite"]>, values: reado
   });
 }
 
-/** The one value of a one-row, one-column result, as text; null otherwise. */
-export function singleValue(result: { error: unknown; truncated: boolean; rowsJson: string[] }): string | null {
-  if (result.error || result.truncated || result.rowsJson.length !== 1) return null;
-  const row = JSON.parse(result.rowsJson[0]!) as unknown[];
-  return row.length === 1 && typeof row[0] === "string" ? row[0] : null;
-}
-
 /**
  * Policy first, then execution under the verdict's transaction mode. Shared by execute_sql,
  * explain_query and the dashboard's playground, so all three take exactly the same path.
@@ -166,10 +159,10 @@ export async function executeChecked(
     /** Last say before anything runs, on a verdict the link allows (the OAuth token's scope ceiling). */
     gate?: (verdict: Verdict) => GateRefusal | null;
     /**
-     * Inside the transaction, before anything else: a statement whose single value must equal
-     * `expect`, else nothing runs and the call is refused with `refusal` (an approved write's code digest).
+     * Pipelined right before the statement (run-statement's `guard`): a statement that fails with an
+     * error naming `marker` when the statement must not run; the call is then refused with `refusal`.
      */
-    guard?: { sql: string; values: (string | null)[]; expect: string; refusal: GateRefusal };
+    guard?: { sql: string; marker: string; refusal: GateRefusal };
   },
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
@@ -210,7 +203,7 @@ export async function executeChecked(
     outcome = await runStatement(await services.poolFor(link), {
       sql: runSql,
       ...(gate ? { preflight: gate.preflight() } : {}),
-      ...(input.guard ? { guard: { sql: input.guard.sql, values: input.guard.values, proceed: (r) => singleValue(r) === input.guard!.expect } } : {}),
+      ...(input.guard ? { guard: input.guard.sql } : {}),
       values,
       // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
       // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
@@ -229,10 +222,7 @@ export async function executeChecked(
   } catch (error) {
     return { verdict, error: describeConnectionFailure(error) };
   }
-  if (input.guard && outcome.guard?.stopped) {
-    if (outcome.guard.result.error?.fatal || outcome.guard.result.abandoned) return { verdict, error: describeConnectionFailure(outcome.guard.result.error ?? new Error("Connection terminated")) };
-    return { verdict, refusal: input.guard.refusal };
-  }
+  if (input.guard && outcome.error?.message.includes(input.guard.marker)) return { verdict, refusal: input.guard.refusal };
   const estimate = gate?.estimate ?? undefined;
   if (gate && outcome.preflight?.stopped) {
     const refusal = gate.refusal ?? (outcome.error ? null : gate.unreadable());

@@ -64,6 +64,11 @@ export interface PipelinedStatementOptions {
   values: (string | Buffer | null)[];
   /** Statement run after (ROLLBACK or COMMIT). */
   epilogue: string;
+  /**
+   * Sent right before the epilogue, after the statement's results: a statement that fails when the
+   * transaction must not commit (its error skips the epilogue up to its Sync; the caller rolls back).
+   */
+  beforeEpilogue?: string;
   maxRows: number;
   maxBytes: number;
   /**
@@ -222,6 +227,7 @@ export class PipelinedStatement {
     );
     if (this.singleShot) {
       this.epilogueSent = true;
+      if (this.options.beforeEpilogue) parts.push(fixedStatement(connection, this.options.beforeEpilogue, false));
       parts.push(fixedStatement(connection, epilogue, true));
     }
     writeAll(connection, parts);
@@ -231,7 +237,8 @@ export class PipelinedStatement {
     const connection = this.connection;
     if (this.epilogueSent || !connection) return;
     this.epilogueSent = true;
-    writeAll(connection, [fixedStatement(connection, this.options.epilogue, true)]);
+    const before = this.options.beforeEpilogue ? [fixedStatement(connection, this.options.beforeEpilogue, false)] : [];
+    writeAll(connection, [...before, fixedStatement(connection, this.options.epilogue, true)]);
   }
 
   /**

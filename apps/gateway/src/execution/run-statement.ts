@@ -29,10 +29,12 @@ export interface RunOptions {
    */
   preflight?: { sql: string; proceed(result: StatementResult): boolean };
   /**
-   * Runs first in the transaction, with its own values, before the preflight and the statement; the
-   * statement runs only when `proceed` says so (an approved write's code digest, issue 15). Not with `client`.
+   * A statement that goes out right before `sql` and again right before the COMMIT, in the same pipelined
+   * write (after the preflight when there is one), and fails when the transaction must not commit: an
+   * error there skips what follows up to the Sync (the statement, or the COMMIT) and the caller rolls
+   * back; the outcome carries that error. Not with `client`.
    */
-  guard?: { sql: string; values: (string | null)[]; proceed(result: StatementResult): boolean };
+  guard?: string;
   /**
    * Run inside this client's open transaction (the approval dry run, issue 15) instead of a pooled one:
    * between `SAVEPOINT` and `ROLLBACK TO SAVEPOINT`, so nothing it does outlives the step, under the
@@ -48,8 +50,6 @@ export interface RunOutcome extends StatementResult {
   durationMs: number;
   /** The preflight's result when one ran; `stopped`: it said no (or failed), so the statement did not run. */
   preflight?: { result: StatementResult; stopped: boolean; durationMs: number };
-  /** The guard's result when one ran; `stopped`: it said no (or failed), so nothing else ran. */
-  guard?: { result: StatementResult; stopped: boolean; durationMs: number };
 }
 
 /**
@@ -71,16 +71,6 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
           `SET LOCAL statement_timeout = ${Math.floor(options.statementTimeoutMs)}`,
           `SET LOCAL search_path = ${options.searchPath}`,
         ];
-    let guard: RunOutcome["guard"];
-    if (options.guard && !held) {
-      guard = await runPreflight(client, pool, options, preamble, options.guard);
-      if (guard.result.abandoned || guard.result.error?.fatal) broken = new Error("guard connection closed");
-      if (guard.stopped) {
-        if (!broken) await client.query("ROLLBACK");
-        return { ...guard.result, guard, durationMs: performance.now() - started };
-      }
-      preamble.length = 0;
-    }
     let preflight: RunOutcome["preflight"];
     if (options.preflight && !held) {
       preflight = await runPreflight(client, pool, options, preamble, { ...options.preflight, values: options.values });
@@ -92,11 +82,13 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       // The transaction is open: the statement goes out without its own preamble.
       preamble.length = 0;
     }
+    if (options.guard && !held) preamble.push(options.guard);
     const statement = new PipelinedStatement({
       preamble,
       sql: options.sql,
       values: options.values,
       epilogue: held ? `ROLLBACK TO SAVEPOINT ${STEP_SAVEPOINT}` : options.readOnly || options.rollback ? "ROLLBACK" : "COMMIT",
+      ...(options.guard && !held ? { beforeEpilogue: options.guard } : {}),
       maxRows: options.maxRows,
       maxBytes: options.maxBytes,
       readAll: options.readAll === true,
@@ -118,7 +110,7 @@ export async function runStatement(pool: pg.Pool, options: RunOptions): Promise<
       if (result.error.fatal) broken = new Error(result.error.message);
       else await client.query(held ? `ROLLBACK TO SAVEPOINT ${STEP_SAVEPOINT}` : "ROLLBACK");
     }
-    return { ...result, ...(preflight ? { preflight } : {}), ...(guard ? { guard } : {}), durationMs: performance.now() - started };
+    return { ...result, ...(preflight ? { preflight } : {}), durationMs: performance.now() - started };
   } catch (error) {
     broken = error as Error;
     throw error;
