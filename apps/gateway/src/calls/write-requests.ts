@@ -201,13 +201,12 @@ function bounded(data: SqlResultData): SqlResultData {
  * The code the approved write reaches must be what it was: compared inside the execution transaction,
  * right before the statement, with the digest taken in the dry run (the code the approver's preview ran),
  * or, for a request stored without one, with a digest taken right after the fresh catalog load. The
- * guard goes out in the same pipelined write as the statement (it fails when the digest differs, which
- * aborts the transaction and skips the statement and its COMMIT): no round trip to the gateway between
- * them. Measured before, with the guard answered to the gateway first, a body flipped every 3 ms still
- * ran 1 time in 7. The residual window is one statement's run: a replacement committed after the
- * guard's snapshot and before the statement resolves the function (back to back in the server), or
- * during a long statement's run, is not seen. No check runs after the statement: its COMMIT is
- * pipelined with it. (Row locks on pg_proc would close it, but need UPDATE on the catalog.)
+ * guard goes out in the same pipelined write as the statement, right before it and again right before
+ * its COMMIT (run-statement's `guard`); it fails in the server when the digest differs, which aborts the
+ * transaction and skips what follows. The digest carries the rows' xmin, so any version the statement
+ * could have run other than the approved one shows at the second check. Measured before, with one check
+ * answered to the gateway first, a body flipped every 3 ms still ran 1 time in ~7. Not covered: code
+ * those functions call in turn, defaults and CHECK constraints' functions, DO/CALL whose code has no name.
  */
 async function codeGuard(services: Services, ctx: CallContext, request: WriteRequestRow, verdict: Verdict): Promise<NonNullable<Parameters<typeof executeChecked>[2]["guard"]> | null> {
   const reach = codeReach(verdict);
