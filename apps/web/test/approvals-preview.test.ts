@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { affectedWords, diffPreview, parsePreview, showValue, timeLeft, type WritePreview } from "../src/features/approvals/preview-diff";
+import { affectedWords, diffPreview, otherTablesWords, parsePreview, showValue, timeLeft, type WritePreview } from "../src/features/approvals/preview-diff";
 
 const base = { plan: null, notes: [], durationMs: 3 };
 
@@ -73,6 +73,19 @@ describe("the preview as a diff", () => {
     expect(code?.functions).toEqual(["public.cleanup"]);
     expect(affectedWords(code!)).toBe("runs code (function call / DO / CALL) whose writes cannot be listed");
     expect(parsePreview({ command: "delete", affected: 1, table: null, columns: ["a"], keyColumns: [], before: [[1]], after: [], plan: null, notes: [] })).not.toBeNull();
+  });
+
+  test("tables a rule or trigger also changes are named for the approver; the target itself is not repeated", () => {
+    const stored = parsePreview({
+      command: "INSERT", affected: 1, table: "public.audit_rule", columns: ["id"], keyColumns: ["id"], before: [], after: [[21]], plan: null, notes: [],
+      tablesChanged: [
+        { table: "public.audit_rule", inserted: 1, updated: 0, deleted: 0 },
+        { table: "public.invoice_line", inserted: 0, updated: 0, deleted: 21 },
+        { table: "another table", inserted: 0, updated: 2, deleted: 0 },
+      ],
+    });
+    expect(otherTablesWords(stored!)).toEqual(["public.invoice_line: 21 rows deleted", "another table: 2 rows updated"]);
+    expect(otherTablesWords({ table: "public.t", tablesChanged: undefined })).toEqual([]);
   });
 
   test("values in words: objects as JSON, NULL, and time left", () => {

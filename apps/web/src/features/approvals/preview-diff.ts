@@ -9,6 +9,11 @@ export const writePreviewSchema = z.object({
   // A command tag (DELETE), or the gateway's label for code whose writes cannot be listed (~70 characters).
   command: z.string().max(200),
   functions: z.array(z.string().max(300)).max(50).optional(),
+  // Rows the dry run changed per table, rules and triggers included (hidden tables arrive unnamed).
+  tablesChanged: z
+    .array(z.object({ table: z.string().max(300), inserted: z.number().int().nonnegative(), updated: z.number().int().nonnegative(), deleted: z.number().int().nonnegative() }))
+    .max(100)
+    .optional(),
   affected: z.number().int().nullable(),
   table: z.string().max(300).nullable(),
   columns: z.array(z.string().max(300)).max(500),
@@ -167,4 +172,18 @@ export function timeLeft(until: Date | string, now = Date.now()): string {
   const h = Math.floor(min / 60);
   if (h < 48) return `${h} h ${min % 60} min left`;
   return `${Math.floor(h / 24)} d left`;
+}
+
+/**
+ * Tables other than the statement's own target that the dry run changed (through rules, triggers or
+ * the code it runs), in words: "public.invoice_line: 21 deleted". The approver must see them: the
+ * headline only speaks of the target.
+ */
+export function otherTablesWords(preview: Pick<WritePreview, "table" | "tablesChanged">): string[] {
+  return (preview.tablesChanged ?? [])
+    .filter((t) => t.table !== preview.table && t.inserted + t.updated + t.deleted > 0)
+    .map((t) => {
+      const parts = [t.inserted && `${plural(t.inserted, "row")} inserted`, t.updated && `${plural(t.updated, "row")} updated`, t.deleted && `${plural(t.deleted, "row")} deleted`].filter(Boolean);
+      return `${t.table}: ${parts.join(", ")}`;
+    });
 }

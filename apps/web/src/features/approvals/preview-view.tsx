@@ -1,5 +1,5 @@
 import { cx } from "../../components/ui";
-import { affectedWords, diffPreview, STALE_PREVIEW_SENTENCE, type DiffRow, type WritePreview } from "./preview-diff";
+import { affectedWords, diffPreview, otherTablesWords, STALE_PREVIEW_SENTENCE, type DiffRow, type WritePreview } from "./preview-diff";
 
 const ROW_TONE: Record<DiffRow["kind"], string> = {
   deleted: "bg-red-50",
@@ -45,9 +45,15 @@ export function PreviewView({ preview, withheld = false }: { preview: WritePrevi
   const diff = diffPreview(preview);
   const shown = diff.rows.length;
   const affected = preview.affected ?? null;
+  const others = otherTablesWords(preview);
   return (
     <div className="space-y-2" data-testid="write-preview">
       <p className="text-sm font-medium text-zinc-900" data-testid="affected-words">This statement {affectedWords(preview)}.</p>
+      {others.length > 0 ? (
+        <p className="text-sm font-medium text-red-700" data-testid="other-tables">
+          It also changes other tables (through rules, triggers or the code it runs): {others.join("; ")}.
+        </p>
+      ) : null}
       {diff.rows.length > 0 ? (
         <div className="overflow-x-auto rounded-md ring-1 ring-zinc-200">
           <table className="min-w-full divide-y divide-zinc-200 text-left" data-testid="preview-diff">
