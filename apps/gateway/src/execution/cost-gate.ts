@@ -30,7 +30,7 @@ const EXPLAIN_PREFIX = "EXPLAIN (FORMAT JSON) ";
 const EXPLAINABLE = /^(select|with|values|table|insert|update|delete|merge)\b|^\(/i;
 
 /** Skips whitespace and comments (nested block comments included) from `i`, as the server's lexer does. */
-function firstWordAt(sql: string, from = 0): number {
+export function firstWordAt(sql: string, from = 0): number {
   let i = from;
   while (i < sql.length) {
     if (/\s/.test(sql[i]!)) i++;

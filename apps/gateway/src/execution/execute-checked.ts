@@ -1,7 +1,7 @@
 import { isGoverned, scopeHidesObjects, searchPathFor, type Verdict } from "@portcullis/policy";
 import type { LinkRecord, Principal } from "../context.js";
 import type { Services } from "../services.js";
-import { costGate, type CostEstimate } from "./cost-gate.js";
+import { costGate, firstWordAt, type CostEstimate } from "./cost-gate.js";
 import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runStatement, type RunOutcome } from "./run-statement.js";
@@ -75,25 +75,7 @@ function governsTables(scope: LinkRecord["scope"]): boolean {
  * not change data, so it is rolled back. Missing one would only commit a write the link may run anyway.
  */
 function isExplain(sql: string): boolean {
-  let i = 0;
-  while (i < sql.length) {
-    if (/\s/.test(sql[i]!)) i++;
-    else if (sql.startsWith("--", i)) {
-      const end = sql.indexOf("\n", i);
-      i = end < 0 ? sql.length : end + 1;
-    } else if (sql.startsWith("/*", i)) {
-      let depth = 0;
-      do {
-        if (sql.startsWith("/*", i)) {
-          depth++;
-          i += 2;
-        } else if (sql.startsWith("*/", i)) {
-          depth--;
-          i += 2;
-        } else i++;
-      } while (depth > 0 && i < sql.length);
-    } else break;
-  }
+  const i = firstWordAt(sql);
   return /^explain\b/i.test(sql.slice(i, i + 8));
 }
 
