@@ -1,6 +1,6 @@
 import type { AccessLevel } from "@portcullis/policy/scope";
 import type { MetadataQueryable } from "../links/link-store.js";
-import { TtlCache } from "../links/ttl-cache.js";
+import { MemberLinkCache } from "./member-link-cache.js";
 
 /** A granted, unexpired, unrevoked elevation of one member on one link (issue 15). */
 export interface ActiveGrant {
@@ -27,55 +27,27 @@ const NONE: readonly ActiveGrant[] = Object.freeze([]);
  * message, and expiry needs no message: the caller filters by `expiresAt` on every call.
  */
 export class GrantDirectory {
-  private readonly cache = new TtlCache<readonly ActiveGrant[]>(50_000);
-  private readonly pending = new Map<string, Promise<readonly ActiveGrant[]>>();
-  /** Bumped by every invalidation: a lookup that raced a change answers its callers but is not cached. */
-  private generation = 0;
+  private readonly entries: MemberLinkCache<readonly ActiveGrant[]>;
 
-  constructor(
-    private readonly metadata: MetadataQueryable,
-    private readonly ttlMs: number,
-  ) {}
+  constructor(metadata: MetadataQueryable, ttlMs: number) {
+    this.entries = new MemberLinkCache(ttlMs, async (linkId, userId) => {
+      const { rows } = await metadata.query(ACTIVE_QUERY, [linkId, userId]);
+      return rows.length === 0 ? NONE : Object.freeze(rows.map(toGrant).filter((g): g is ActiveGrant => g !== null));
+    });
+  }
 
   /** Synchronous on a cache hit (the hot path pays a Map lookup); a promise on a miss. */
   get(linkId: string, userId: string): readonly ActiveGrant[] | Promise<readonly ActiveGrant[]> {
-    const key = `${linkId}/${userId}`;
-    const cached = this.cache.get(key);
-    if (cached !== undefined) return cached;
-    let pending = this.pending.get(key);
-    if (!pending) {
-      const generation = this.generation;
-      const started: Promise<readonly ActiveGrant[]> = this.metadata
-        .query(ACTIVE_QUERY, [linkId, userId])
-        .then(({ rows }) => {
-          const grants = rows.length === 0 ? NONE : Object.freeze(rows.map(toGrant).filter((g): g is ActiveGrant => g !== null));
-          if (generation === this.generation) this.cache.set(key, grants, this.ttlMs);
-          return grants;
-        })
-        .finally(() => {
-          if (this.pending.get(key) === started) this.pending.delete(key);
-        });
-      pending = started;
-      this.pending.set(key, pending);
-    }
-    return pending;
+    return this.entries.get(linkId, userId);
   }
 
   /** Drops what a change to one grant row (or a member, link or team) may have made stale. */
   invalidate(change: { linkId?: string | null; userId?: string | null }): void {
-    this.generation++;
-    this.pending.clear();
-    const { linkId, userId } = change;
-    if (linkId && userId) this.cache.delete(`${linkId}/${userId}`);
-    else if (linkId) this.cache.deleteWhere((_v, key) => key.startsWith(`${linkId}/`));
-    else if (userId) this.cache.deleteWhere((_v, key) => key.endsWith(`/${userId}`));
-    else this.cache.clear();
+    this.entries.invalidate(change);
   }
 
   clear(): void {
-    this.generation++;
-    this.pending.clear();
-    this.cache.clear();
+    this.entries.clear();
   }
 }
 

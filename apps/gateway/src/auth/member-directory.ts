@@ -1,6 +1,6 @@
 import type { Principal } from "../context.js";
 import type { MetadataQueryable } from "../links/link-store.js";
-import { TtlCache } from "../links/ttl-cache.js";
+import { MemberLinkCache } from "../access/member-link-cache.js";
 
 /** What a row filter may bind about the caller: their email and the attributes an admin set on this link. */
 export interface MemberDetails {
@@ -29,41 +29,18 @@ function freezeDetails(row: { email: string; attributes: Record<string, string> 
  * applies within a second. Both authentication strategies put them on the principal.
  */
 export class MemberDirectory {
-  private readonly cache = new TtlCache<MemberDetails>(50_000);
-  private readonly pending = new Map<string, Promise<MemberDetails>>();
-  /** Bumped by every invalidation, so a lookup that raced a change is not cached. */
-  private generation = 0;
+  private readonly entries: MemberLinkCache<MemberDetails>;
 
-  constructor(
-    private readonly metadata: MetadataQueryable,
-    private readonly ttlMs: number,
-  ) {}
+  constructor(metadata: MetadataQueryable, ttlMs: number) {
+    this.entries = new MemberLinkCache(ttlMs, (linkId, userId) => memberDetailsFresh(metadata, linkId, userId));
+  }
 
   get(linkId: string, userId: string): Promise<MemberDetails> {
-    const key = `${linkId}/${userId}`;
-    const cached = this.cache.get(key);
-    if (cached) return Promise.resolve(cached);
-    let pending = this.pending.get(key);
-    if (!pending) {
-      const generation = this.generation;
-      const started: Promise<MemberDetails> = this.metadata
-        .query(DETAILS_QUERY, [linkId, userId])
-        .then(({ rows }) => {
-          const details = freezeDetails(rows[0] as { email: string; attributes: Record<string, string> } | undefined);
-          if (generation === this.generation) this.cache.set(key, details, this.ttlMs);
-          return details;
-        })
-        .finally(() => {
-          if (this.pending.get(key) === started) this.pending.delete(key);
-        });
-      pending = started;
-      this.pending.set(key, pending);
-    }
-    return pending;
+    return Promise.resolve(this.entries.get(linkId, userId));
   }
 
   peek(linkId: string, userId: string): MemberDetails | undefined {
-    return this.cache.get(`${linkId}/${userId}`);
+    return this.entries.peek(linkId, userId);
   }
 
   /**
@@ -85,19 +62,11 @@ export class MemberDirectory {
   }
 
   invalidate(message: { linkId?: string; userId?: string }): void {
-    this.generation++;
-    this.pending.clear();
-    const { linkId, userId } = message;
-    if (linkId && userId) this.cache.delete(`${linkId}/${userId}`);
-    else if (linkId) this.cache.deleteWhere((_v, key) => key.startsWith(`${linkId}/`));
-    else if (userId) this.cache.deleteWhere((_v, key) => key.endsWith(`/${userId}`));
-    else this.cache.clear();
+    this.entries.invalidate(message);
   }
 
   clear(): void {
-    this.generation++;
-    this.pending.clear();
-    this.cache.clear();
+    this.entries.clear();
   }
 }
 
