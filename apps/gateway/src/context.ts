@@ -21,6 +21,36 @@ export interface LinkRecord {
    * scope), set only on a member's effective record; absent or empty on the link's own.
    */
   grants?: readonly ActiveGrant[];
+  // Issue 17 (docs/design/reach.md). A record is always ONE database of the link: `scope` and
+  // `connection` are that database's. The link's own record is its first database.
+  /** The `database` argument naming this record's database (the link's `database_name` for the first). */
+  databaseName?: string;
+  /** Every database of the link, the first being the link's own record; absent: only this one. */
+  databases?: readonly LinkRecord[];
+  /** Built-in tools this link does not expose. */
+  disabledTools?: readonly string[];
+  /** The link's curated tools (saved queries), in name order. */
+  savedTools?: readonly SavedToolRecord[];
+}
+
+/** A curated tool (issue 17): a saved, parameterised query; `parameters` bound in order to $1..$n. */
+export interface SavedToolRecord {
+  id: string;
+  name: string;
+  title: string | null;
+  description: string;
+  sql: string;
+  parameters: readonly SavedToolParameter[];
+  /** Which of the link's databases it runs on; null: the first. */
+  databaseName: string | null;
+}
+
+export interface SavedToolParameter {
+  name: string;
+  type: "string" | "integer" | "number" | "boolean" | "date" | "timestamp" | "uuid";
+  description: string;
+  required: boolean;
+  default?: string | number | boolean | null;
 }
 
 /** Who is calling: resolved once per HTTP request by an authentication strategy. */

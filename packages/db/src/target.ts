@@ -1,10 +1,10 @@
 import { lookup } from "node:dns/promises";
 import { BlockList, isIP } from "node:net";
 import { networkInterfaces } from "node:os";
-import type { ConnectionOptions } from "node:tls";
 import type pg from "pg";
 import { z } from "zod";
 import { getKeyring, type SecretKeyring } from "./secrets/index.js";
+import { tlsOptions } from "./target-tls.js";
 
 /** The fields of a `connections` row needed to reach the target database. */
 export interface TargetConnectionRow {
@@ -16,29 +16,51 @@ export interface TargetConnectionRow {
   secretCiphertext: string;
   sslMode: "disable" | "prefer" | "require" | "verify_ca" | "verify_full";
   sslCaCert: string | null;
+  // Issue 17 (docs/design/reach.md). Optional so rows built by older code paths still type; absent reads
+  // as "none".
+  /** Client certificate (PEM) for mTLS, and its key sealed like the password (AAD `<id>:ssl-key`). */
+  sslClientCert?: string | null;
+  sslClientKeyCiphertext?: string | null;
+  /** The name verify-full checks (and SNI sends) when it is not `host`. */
+  sslServerName?: string | null;
+  /** The SSH route, in dialling order; empty or absent: connect directly. */
+  sshHops?: readonly TargetSshHop[];
+  /** Read replicas (same database, role, password, route, TLS). */
+  replicas?: readonly TargetReplica[];
+  /** Replicas further behind than this are skipped for reads. */
+  replicaMaxLagMs?: number;
+  /**
+   * Which of the connection's servers this row reaches: absent or "primary", or a replica's name (then
+   * `host`/`port` are the replica's; `id` stays the connection's, the secrets' AAD). See `forServer`.
+   */
+  server?: string;
 }
 
-/**
- * TLS options per libpq's sslmode semantics. `prefer` cannot be expressed in node-postgres (it has no
- * fallback to plaintext), so it is treated as `disable` on loopback hosts and `require` elsewhere:
- * never silently plaintext across a network.
- */
-export function tlsOptions(row: Pick<TargetConnectionRow, "host" | "sslMode" | "sslCaCert">): false | ConnectionOptions {
-  const loopback = row.host === "localhost" || row.host.startsWith("127.") || row.host === "::1";
-  switch (row.sslMode) {
-    case "disable":
-      return false;
-    case "prefer":
-      return loopback ? false : { rejectUnauthorized: false };
-    case "require":
-      return { rejectUnauthorized: false };
-    case "verify_ca":
-      // Chain checked against the CA; the host name is not (libpq's verify-ca).
-      return { rejectUnauthorized: true, ca: row.sslCaCert ?? undefined, checkServerIdentity: () => undefined };
-    case "verify_full":
-      return { rejectUnauthorized: true, ca: row.sslCaCert ?? undefined };
-  }
+/** One SSH hop: position 0 is dialled first; the last forwards to the database. */
+export interface TargetSshHop {
+  position: number;
+  host: string;
+  port: number;
+  username: string;
+  /** Sealed with AAD `<connection id>:ssh:<position>:key` / `…:passphrase`. */
+  privateKeyCiphertext: string;
+  passphraseCiphertext: string | null;
+  /** The confirmed host key, "SHA256:<base64>"; null: not confirmed, so refused. */
+  hostKeySha256: string | null;
 }
+
+export interface TargetReplica {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** The row that reaches one replica of `row` (same id, secrets, route and TLS; its host and port). */
+export function forServer(row: TargetConnectionRow, replica: TargetReplica): TargetConnectionRow {
+  return { ...row, host: replica.host, port: replica.port, server: replica.name, replicas: [] };
+}
+
+export { tlsOptions } from "./target-tls.js";
 
 /** A pg client/pool config for a connection row; the password is decrypted only here, in memory. */
 export function targetClientConfig(row: TargetConnectionRow, keyring: SecretKeyring = getKeyring()): pg.ClientConfig {

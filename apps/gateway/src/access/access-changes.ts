@@ -7,7 +7,7 @@ export const ACCESS_CHANNEL = "portcullis_access";
 
 const id = z.string().uuid().nullable().optional();
 export const accessChangeSchema = z.object({
-  table: z.enum(["memberships", "link_access", "teams", "links", "connections", "api_keys", "oauth_grants", "oauth_tokens", "link_member_attributes", "access_grants"]),
+  table: z.enum(["memberships", "link_access", "teams", "links", "connections", "api_keys", "oauth_grants", "oauth_tokens", "link_member_attributes", "access_grants", "link_databases", "link_tools", "connection_ssh_hops", "connection_replicas"]),
   id,
   team: id,
   link: id,

@@ -27,6 +27,20 @@ export function applyAccessChange(change: AccessChange, caches: AccessCaches): v
       if (!change.link) return caches.clearAll();
       authenticator.invalidate({ linkId: change.link });
       return;
+    case "link_databases":
+    case "link_tools":
+      // A link's further databases or its curated tools changed (issue 17): the link is loaded again.
+      if (!change.link) return caches.clearAll();
+      links.invalidateLink(change.link);
+      return;
+    case "connection_ssh_hops":
+    case "connection_replicas":
+      // What reaches the database changed (issue 17): as an edit of the connection row itself.
+      if (!change.connection) return caches.clearAll();
+      links.invalidateConnection(change.connection);
+      caches.catalogs.invalidate(change.connection);
+      caches.descriptions.invalidate(change.connection);
+      return;
     case "links":
       if (!change.id) return caches.clearAll();
       links.invalidateLink(change.id);

@@ -1,7 +1,7 @@
 import { AuditUnavailableError } from "../audit/producer.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
-import { TOOLS, TOOLS_BY_NAME } from "../mcp/tools/index.js";
+import { TOOLS, toolByName } from "../mcp/tools/index.js";
 import type { Services } from "../services.js";
 import { toolCallEvent } from "./audit-event.js";
 import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
@@ -18,7 +18,7 @@ const AFTER_WRITE_MESSAGE =
  * known to fail (nothing ran), or after, with whether a write ran (then it must not be retried).
  */
 export async function runCall(services: Services, ctx: CallContext, name: string, args: unknown): Promise<CallOutcome> {
-  const tool = TOOLS_BY_NAME.get(name);
+  const tool = toolByName(ctx.link, name);
   if (!tool) {
     const started = performance.now();
     const error = `unknown tool ${name}`;
