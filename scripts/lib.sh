@@ -24,7 +24,12 @@ ensure_system_packages() {
   local want=()
   pg_bin_dir >/dev/null || want+=(postgresql postgresql-contrib)
   command -v redis-server >/dev/null || want+=(redis-server)
-  if [ "${1:-}" = "--with-browser" ]; then command -v chromium >/dev/null || want+=(chromium); fi
+  if [ "${1:-}" = "--with-browser" ]; then
+    command -v chromium >/dev/null || want+=(chromium)
+    # The tests start their own sshd (SSH tunnels, issue 17), with their own host keys, config and port;
+    # installing the package starts no daemon where there is no init system, and the tests never use one.
+    [ -x /usr/sbin/sshd ] || want+=(openssh-server)
+  fi
   if [ ${#want[@]} -gt 0 ]; then
     say "installing Debian packages: ${want[*]}"
     as_root apt-get update -qq
