@@ -30,16 +30,18 @@ describe("parseTargetUrl", () => {
 
 describe("tlsOptions", () => {
   it("never sends a remote password in plaintext under prefer", () => {
-    expect(tlsOptions({ host: "db.example.com", sslMode: "prefer", sslCaCert: null })).toEqual({ rejectUnauthorized: false });
+    expect(tlsOptions({ host: "db.example.com", sslMode: "prefer", sslCaCert: null })).toEqual({ rejectUnauthorized: false, servername: "db.example.com" });
     expect(tlsOptions({ host: "127.0.0.1", sslMode: "prefer", sslCaCert: null })).toBe(false);
   });
 
   it("verifies the chain for verify_ca and the host too for verify_full", () => {
     const ca = tlsOptions({ host: "h", sslMode: "verify_ca", sslCaCert: "PEM" });
-    expect(ca).toMatchObject({ rejectUnauthorized: true, ca: "PEM" });
+    expect(ca).toMatchObject({ rejectUnauthorized: true, ca: ["PEM"] });
     expect(typeof (ca as { checkServerIdentity?: unknown }).checkServerIdentity).toBe("function");
     const full = tlsOptions({ host: "h", sslMode: "verify_full", sslCaCert: "PEM" });
-    expect(full).toEqual({ rejectUnauthorized: true, ca: "PEM" });
+    // The identity check is explicit: the session dials a pinned address or a tunnel, not the name.
+    expect(full).toMatchObject({ rejectUnauthorized: true, ca: ["PEM"], servername: "h" });
+    expect(typeof (full as { checkServerIdentity?: unknown }).checkServerIdentity).toBe("function");
   });
 });
 
