@@ -140,3 +140,4 @@ export async function readChinookScript(): Promise<string> {
     .join("\n");
 }
 export { seedToolCallEvents, type SeedToolCallsOptions } from "./audit-seed.js";
+export { sharedReplicationPair, startReplicationPair, type ReplicaServer, type ReplicationPair } from "./replication.js";
