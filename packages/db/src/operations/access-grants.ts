@@ -58,6 +58,8 @@ export const requestAccessGrantInput = z.strictObject({
   apiKeyId: uuidSchema.nullish(),
   oauthClientId: z.string().min(1).max(2048).nullish(),
   sourceIp: z.string().max(64).nullish(),
+  /** Which of the link's databases the table is in (issue 17); null or absent: the link's first. */
+  databaseName: z.string().min(1).max(63).nullish(),
 });
 
 async function usesLink(q: Query, teamId: string, linkId: string, userId: string): Promise<boolean> {
@@ -81,20 +83,20 @@ export async function requestAccessGrant(db: OperationsDb, input: z.input<typeof
     const open = await q(
       `SELECT ${ACCESS_GRANT_COLUMNS} FROM access_grants g
        WHERE g.team_id = $1::uuid AND g.link_id = $2::uuid AND g.user_id = $3::uuid AND g.table_key = $4 AND g.access = $5
-         AND g.status = 'pending' AND g.request_expires_at > clock_timestamp()
+         AND g.status = 'pending' AND g.request_expires_at > clock_timestamp() AND g.database_name IS NOT DISTINCT FROM $6
        ORDER BY g.created_at DESC LIMIT 1`,
-      [v.teamId, v.linkId, v.userId, v.tableKey, v.access],
+      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.databaseName ?? null],
     );
     if (open[0]) return toAccessGrant(open[0]);
     const rows = await q(
       `WITH g AS (
          INSERT INTO access_grants (team_id, link_id, user_id, table_key, access, minutes, reason, requested_via, requested_by,
-           api_key_id, oauth_client_id, request_expires_at)
+           api_key_id, oauth_client_id, request_expires_at, database_name)
          VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7, $8, $9::uuid, $10::uuid, $11,
-           clock_timestamp() + make_interval(mins => $12::int))
+           clock_timestamp() + make_interval(mins => $12::int), $13)
          RETURNING *)
        SELECT ${ACCESS_GRANT_COLUMNS} FROM g`,
-      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.minutes, v.reason, v.via, v.requestedBy ?? null, v.apiKeyId ?? null, v.oauthClientId ?? null, ACCESS_REQUEST_WAIT_MINUTES],
+      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.minutes, v.reason, v.via, v.requestedBy ?? null, v.apiKeyId ?? null, v.oauthClientId ?? null, ACCESS_REQUEST_WAIT_MINUTES, v.databaseName ?? null],
     );
     const grant = toAccessGrant(rows[0]!);
     // The tool's request is audited as its tool call; a person asking in the dashboard or CLI, here.

@@ -2,6 +2,7 @@ export * from "./teams.js";
 export * from "./users.js";
 export * from "./connections.js";
 export * from "./links.js";
+export * from "./link-databases.js";
 export * from "./api-keys.js";
 export * from "./member-attributes.js";
 export * from "./mask-secrets.js";

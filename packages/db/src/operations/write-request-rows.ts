@@ -38,6 +38,8 @@ export interface WriteRequestRow {
   error: string | null;
   requestAuditId: string | null;
   executionAuditId: string | null;
+  /** Which of the link's databases it was made on and runs on (issue 17); null: the link's first. */
+  databaseName: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -56,7 +58,7 @@ export const WRITE_REQUEST_COLUMNS = `
   r.user_id::text AS user_id, r.api_key_id::text AS api_key_id, r.oauth_client_id, r.principal_subject, r.client_name,
   r.preview::text AS preview, r.expires_at, r.execute_before, r.decided_by::text AS decided_by, r.decided_at, r.decision_comment,
   r.executed_at, r.result::text AS result, r.error, r.request_audit_id::text AS request_audit_id,
-  r.execution_audit_id::text AS execution_audit_id, r.created_at, r.updated_at`;
+  r.execution_audit_id::text AS execution_audit_id, r.database_name, r.created_at, r.updated_at`;
 
 type Raw = Record<string, unknown>;
 
@@ -96,6 +98,7 @@ export function toWriteRequest(r: Raw): WriteRequestRow {
     error: text(r.error),
     requestAuditId: text(r.request_audit_id),
     executionAuditId: text(r.execution_audit_id),
+    databaseName: text(r.database_name),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
   };

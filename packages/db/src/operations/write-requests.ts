@@ -51,6 +51,8 @@ export const createWriteRequestInput = z.strictObject({
   expiresAt: z.union([z.date(), z.string().datetime({ offset: true })]),
   /** The id of the audit event the gateway records for the call that made the request (producer-generated). */
   requestAuditId: uuidSchema.nullish(),
+  /** Which of the link's databases it runs on (issue 17); null or absent: the link's first. */
+  databaseName: z.string().min(1).max(63).nullish(),
 });
 export type CreateWriteRequestInput = z.input<typeof createWriteRequestInput>;
 
@@ -64,9 +66,9 @@ export async function createWriteRequest(db: OperationsDb, input: CreateWriteReq
     const rows = await q(
       `WITH r AS (
          INSERT INTO write_requests (team_id, link_id, kind, mode, tables, reason, sql, params, statement_hash, catalog_version,
-           scope_hash, user_id, api_key_id, oauth_client_id, principal_subject, client_name, preview, expires_at, request_audit_id)
+           scope_hash, user_id, api_key_id, oauth_client_id, principal_subject, client_name, preview, expires_at, request_audit_id, database_name)
          SELECT l.team_id, l.id, $3::"WriteRequestKind", $4, $5::text[], $6, $7, $8::jsonb, $9, $10, $11, $12::uuid, $13::uuid, $14,
-           $15, $16, $17::jsonb, $18::timestamptz, $19::uuid
+           $15, $16, $17::jsonb, $18::timestamptz, $19::uuid, $20
          FROM links l WHERE l.id = $2::uuid AND l.team_id = $1::uuid
          RETURNING *)
        SELECT ${WRITE_REQUEST_COLUMNS} FROM r`,
@@ -90,6 +92,7 @@ export async function createWriteRequest(db: OperationsDb, input: CreateWriteReq
         jsonParam(v.preview),
         expiresAt,
         v.requestAuditId ?? null,
+        v.databaseName ?? null,
       ],
     );
     if (!rows[0]) throw new PortcullisError("not_found", "link not found");
