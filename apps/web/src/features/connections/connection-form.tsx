@@ -4,32 +4,51 @@ import { useState } from "react";
 import { Alert, Button, Field, Input, Select, Textarea, cx } from "../../components/ui";
 import { createConnectionAction, testConnectionAction, updateConnectionAction } from "./actions";
 import type { ConnectionInput } from "./operations";
+import { SshSection, type HopState } from "./ssh-section";
+import { TestResultView, type ConnectionTestView, type HostKeySeen } from "./test-result";
+import { ReplicasSection, TlsClientSection, type ReplicaState, type TlsState } from "./tls-replica-sections";
 
 /** The action parses `{ teamId, values: {…} }`: its field errors are keyed `values.<field>`. */
 function formFieldErrors(fieldErrors: Record<string, string> | undefined): Record<string, string> {
   return Object.fromEntries(Object.entries(fieldErrors ?? {}).map(([k, v]) => [k.replace(/^values\./, ""), v]));
 }
 
-type TestResult = { ok: boolean; serverVersion?: string; latencyMs?: number; error?: string };
+/** What the edit page hands the form: never a secret, only whether one is stored. */
+export interface ExistingConnection {
+  id: string;
+  name: string;
+  host: string;
+  port: number;
+  database: string;
+  username: string;
+  sslMode: string;
+  sslCaCert: string | null;
+  sslClientCert?: string | null;
+  sslClientKeyStored?: boolean;
+  sslServerName?: string | null;
+  replicaMaxLagMs?: number;
+  sshHops?: { host: string; port: number; username: string; keyStored: boolean; passphraseStored: boolean; hostKeySha256: string | null }[];
+  replicas?: { name: string; host: string; port: number }[];
+}
 
-export function ConnectionForm({
-  teamId,
-  slug,
-  existing,
-}: {
-  teamId: string;
-  slug: string;
-  existing?: { id: string; name: string; host: string; port: number; database: string; username: string; sslMode: string; sslCaCert: string | null };
-}) {
+const num = (v: string): number | undefined => (v.trim() === "" ? undefined : Number(v));
+
+export function ConnectionForm({ teamId, slug, existing }: { teamId: string; slug: string; existing?: ExistingConnection }) {
   const router = useRouter();
   const [mode, setMode] = useState<"url" | "fields">(existing ? "fields" : "url");
   const [sslMode, setSslMode] = useState(existing?.sslMode ?? "prefer");
   const [errors, setErrors] = useState<Record<string, string>>({});
   const [formError, setFormError] = useState<string>();
-  const [test, setTest] = useState<TestResult>();
+  const [test, setTest] = useState<ConnectionTestView>();
   const [pending, setPending] = useState<"test" | "save" | null>(null);
+  const [hops, setHops] = useState<HopState[]>(
+    () => existing?.sshHops?.map((h) => ({ host: h.host, port: String(h.port), username: h.username, privateKey: "", passphrase: "", keyStored: h.keyStored, passphraseStored: h.passphraseStored, hostKeySha256: h.hostKeySha256 ?? undefined })) ?? [],
+  );
+  const [tls, setTls] = useState<TlsState>({ clientCert: existing?.sslClientCert ?? "", clientKey: "", serverName: existing?.sslServerName ?? "", keyStored: existing?.sslClientKeyStored });
+  const [replicas, setReplicas] = useState<ReplicaState[]>(() => existing?.replicas?.map((r) => ({ name: r.name, host: r.host, port: String(r.port) })) ?? []);
+  const [maxLag, setMaxLag] = useState(String(Math.round((existing?.replicaMaxLagMs ?? 30_000) / 1000)));
 
-  function values(form: HTMLFormElement): ConnectionInput {
+  function values(form: HTMLFormElement, pinned: HopState[] = hops): ConnectionInput {
     const f = new FormData(form);
     const s = (k: string) => (f.get(k) as string | null) ?? undefined;
     return {
@@ -43,14 +62,33 @@ export function ConnectionForm({
       password: s("password"),
       sslMode: sslMode as ConnectionInput["sslMode"],
       sslCaCert: s("sslCaCert"),
+      sshHops: pinned.map((h) => ({
+        host: h.host,
+        port: num(h.port) ?? 22,
+        username: h.username,
+        privateKey: h.privateKey || undefined,
+        passphrase: h.passphrase || undefined,
+        hostKeySha256: h.hostKeySha256 || undefined,
+      })),
+      tls: { clientCert: tls.clientCert || undefined, clientKey: tls.clientKey || undefined, serverName: tls.serverName || undefined },
+      replicas: replicas.map((r) => ({ name: r.name, host: r.host, port: num(r.port) ?? 5432 })),
+      replicaMaxLagSeconds: replicas.length ? num(maxLag) : undefined,
     };
   }
 
-  async function run(kind: "test" | "save", form: HTMLFormElement) {
+  /** Pins exactly the fingerprint the test showed for that hop, then tests again: the route checks it. */
+  async function confirmHostKey(key: HostKeySeen, form: HTMLFormElement | null) {
+    if (!form) return;
+    const pinned = hops.map((h, i) => (i === key.position ? { ...h, hostKeySha256: key.offered } : h));
+    setHops(pinned);
+    await run("test", form, pinned);
+  }
+
+  async function run(kind: "test" | "save", form: HTMLFormElement, pinned: HopState[] = hops) {
     setPending(kind);
     setErrors({});
     setFormError(undefined);
-    const v = values(form);
+    const v = values(form, pinned);
     if (kind === "test") {
       const result = await testConnectionAction({ teamId, connectionId: existing?.id, values: v });
       setPending(null);
@@ -69,6 +107,10 @@ export function ConnectionForm({
     if (!result.ok) {
       setErrors(formFieldErrors(result.fieldErrors));
       if (!result.fieldErrors) setFormError(result.error);
+      return;
+    }
+    if ("test" in result.data) {
+      setTest(result.data.test);
       return;
     }
     router.push(`/t/${slug}/connections`);
@@ -90,6 +132,7 @@ export function ConnectionForm({
   return (
     <form
       className="space-y-5"
+      data-connection-form
       noValidate
       onSubmit={(e) => {
         e.preventDefault();
@@ -149,14 +192,17 @@ export function ConnectionForm({
         </Field>
       ) : null}
 
+      <TlsClientSection tls={tls} onChange={setTls} errors={errors} />
+      <SshSection hops={hops} onChange={setHops} errors={errors} />
+      <ReplicasSection replicas={replicas} maxLagSeconds={maxLag} onChange={setReplicas} onMaxLag={setMaxLag} errors={errors} />
+
       {test ? (
-        test.ok ? (
-          <Alert tone="green" title="Connected">
-            PostgreSQL {test.serverVersion} · round trip {test.latencyMs} ms
-          </Alert>
-        ) : (
-          <Alert title="Could not connect">{test.error}</Alert>
-        )
+        <TestResultView
+          test={test}
+          canConfirm
+          pending={pending !== null}
+          onConfirm={(key) => void confirmHostKey(key, document.querySelector<HTMLFormElement>("form[data-connection-form]"))}
+        />
       ) : null}
 
       <div className="flex items-center justify-end gap-2 border-t border-zinc-200 pt-4">

@@ -8,6 +8,8 @@ import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { enqueueIntrospection, publishRevocation } from "../../lib/redis";
+import { reachInputShape } from "./reach-input";
+import { reachAuditView, resolveReach, writeReach, type ReachFields, type StoredReach } from "./reach-store";
 
 const SSL_MODES = ["disable", "prefer", "require", "verify_ca", "verify_full"] as const;
 
@@ -24,6 +26,7 @@ export const connectionInputSchema = z
     password: z.string().max(1000).optional(),
     sslMode: z.enum(SSL_MODES).default("prefer"),
     sslCaCert: z.string().trim().max(20_000).optional(),
+    ...reachInputShape,
   })
   .superRefine((v, ctx) => {
     if (v.mode === "url") {
@@ -47,14 +50,15 @@ export const connectionInputSchema = z
 export type ConnectionInput = z.input<typeof connectionInputSchema>;
 export type ConnectionValues = z.output<typeof connectionInputSchema>;
 
-type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string };
+type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string } & StoredReach;
+type Fields = ConnectionFields & ReachFields;
 
 /**
  * Resolves the form to concrete fields. A blank password on edit falls back to the stored one, but
  * only for the server, database and user it was stored for: sent anywhere else it would hand the
  * secret (which nobody can read back) to whoever runs that server.
  */
-function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null): ConnectionFields {
+function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null): Fields {
   let fields: Omit<ConnectionFields, "sslMode" | "sslCaCert"> & { sslMode?: ConnectionFields["sslMode"] };
   if (input.mode === "url") {
     const parsed = parseTargetUrl(input.url!);
@@ -73,7 +77,32 @@ function toFields(input: z.output<typeof connectionInputSchema>, stored?: Stored
     }
     password = getKeyring().open(stored.secretCiphertext, stored.id);
   }
-  return { ...fields, password, sslMode: fields.sslMode ?? input.sslMode, sslCaCert: input.sslCaCert || null };
+  const reach = resolveReach(input, stored ?? null, getKeyring());
+  return { ...fields, ...reach, password, sslMode: fields.sslMode ?? input.sslMode, sslCaCert: input.sslCaCert || null };
+}
+
+/** The connection test as the form shows it: the stage in words, host keys offered, replicas' state; never the role's facts. */
+export interface ConnectionTestView {
+  ok: boolean;
+  stage?: string;
+  message?: string;
+  error?: string;
+  code?: string;
+  serverVersion?: string;
+  latencyMs?: number;
+  hostKeys?: { position: number; host: string; offered: string; pinned: string | null }[];
+  replicas?: { name: string; ok: boolean; lagMs?: number | null; message?: string; stage?: string }[];
+}
+
+async function runTest(fields: Fields): Promise<ConnectionTestView & { role?: unknown }> {
+  const result = (await testConnectionFields(fields, { metadata: getPrisma() })) as ConnectionTestView & { role?: unknown };
+  if (!result.ok) return { ...result, stage: result.stage ?? "other", message: result.message ?? result.error };
+  return result;
+}
+
+function view(result: ConnectionTestView & { role?: unknown }): ConnectionTestView {
+  const { role: _role, ...rest } = result;
+  return rest;
 }
 
 export async function listConnections(ctx: TeamContext) {
@@ -90,7 +119,7 @@ export async function listConnections(ctx: TeamContext) {
 }
 
 async function storedConnection(teamId: string, connectionId: string) {
-  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId } });
+  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId }, include: { sshHops: { orderBy: { position: "asc" } } } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
   return row;
 }
@@ -104,7 +133,7 @@ export async function testConnection(ctx: TeamContext, input: { connectionId?: s
   requireRole(ctx, "admin");
   const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
   const fields = toFields(input.values, stored);
-  return testConnectionFields(fields, { metadata: getPrisma() });
+  return view(await runTest(fields));
 }
 
 export async function createConnection(ctx: TeamContext, input: { values: ConnectionValues }) {
@@ -112,15 +141,17 @@ export async function createConnection(ctx: TeamContext, input: { values: Connec
   const fields = toFields(input.values);
   if (!fields.password) throw new PortcullisError("invalid_input", "enter the password (it is stored encrypted and never shown again)");
   const prisma = getPrisma();
-  // Tested before the transaction (a network round trip must not hold it open), then handed over.
-  const test = await testConnectionFields(fields, { metadata: prisma });
-  if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
+  // Tested before the transaction (a network round trip must not hold it open), then handed over. A
+  // failed test is an answer, not an error: the form shows its stage and any host key to confirm.
+  const test = await runTest(fields);
+  if (!test.ok) return { test: view(test) };
   const connection = await prisma.$transaction(async (tx) => {
     // The shared operation takes a client; the transaction client is one (no nested transaction inside).
-    const row = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, tested: test });
+    const row = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, tested: test as never });
+    await writeReach(tx, ctx.team.id, row.id, fields, getKeyring());
     await recordConfigChange(tx, {
       teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.create",
-      target: { type: "connection", id: row.id, name: row.name }, after: auditView(row), sourceIp: ctx.sourceIp,
+      target: { type: "connection", id: row.id, name: row.name }, after: { ...auditView(row), ...reachAuditView(fields) }, sourceIp: ctx.sourceIp,
     });
     return row;
   });
@@ -135,9 +166,9 @@ export async function updateConnection(ctx: TeamContext, input: { connectionId: 
   requireRole(ctx, "admin");
   const stored = await storedConnection(ctx.team.id, input.connectionId);
   const fields = toFields(input.values, stored);
-  const test = await testConnectionFields(fields, { metadata: getPrisma() });
-  if (!test.ok) throw new PortcullisError("invalid_input", `connection test failed: ${test.error}`);
-  const { role: rolePrivileges, ...lastTestResult } = test;
+  const test = await runTest(fields);
+  if (!test.ok) return { test: view(test) };
+  const { role: rolePrivileges, hostKeys: _hostKeys, replicas: _replicas, ...lastTestResult } = test;
   const sealed = getKeyring().seal(fields.password, stored.id);
   const prisma = getPrisma();
   try {
@@ -147,13 +178,14 @@ export async function updateConnection(ctx: TeamContext, input: { connectionId: 
         data: {
           name: input.values.name, host: fields.host, port: fields.port, database: fields.database, username: fields.username,
           secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null,
-          status: "ok", lastTestedAt: new Date(), lastTestResult, rolePrivileges: rolePrivileges ? { ...rolePrivileges } : undefined,
+          status: "ok", lastTestedAt: new Date(), lastTestResult, rolePrivileges: rolePrivileges ? { ...(rolePrivileges as object) } : undefined,
         },
       });
+      await writeReach(tx, ctx.team.id, row.id, fields, getKeyring());
       await recordConfigChange(tx, {
         teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.update",
         target: { type: "connection", id: row.id, name: row.name },
-        before: auditView(stored), after: { ...auditView(row), passwordChanged: fields.password !== getKeyring().open(stored.secretCiphertext, stored.id) }, sourceIp: ctx.sourceIp,
+        before: auditView(stored), after: { ...auditView(row), ...reachAuditView(fields), passwordChanged: fields.password !== getKeyring().open(stored.secretCiphertext, stored.id) }, sourceIp: ctx.sourceIp,
       });
     });
   } catch (error) {
@@ -181,8 +213,19 @@ export async function deleteConnection(ctx: TeamContext, input: { connectionId: 
 export async function getConnection(ctx: TeamContext, connectionId: string) {
   const row = await getPrisma().connection.findFirst({
     where: { id: idOrNotFound(connectionId, "connection"), teamId: ctx.team.id },
-    select: { id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, sslCaCert: true, status: true, lastTestedAt: true, lastTestResult: true },
+    select: {
+      id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, sslCaCert: true, status: true, lastTestedAt: true, lastTestResult: true,
+      sslClientCert: true, sslClientKeyCiphertext: true, sslServerName: true, replicaMaxLagMs: true,
+      sshHops: { orderBy: { position: "asc" }, select: { position: true, host: true, port: true, username: true, privateKeyCiphertext: true, passphraseCiphertext: true, hostKeySha256: true, hostKeySeenSha256: true, hostKeySeenAt: true } },
+      replicas: { orderBy: { position: "asc" }, select: { name: true, host: true, port: true } },
+    },
   });
   if (!row) throw new PortcullisError("not_found", "connection not found");
-  return row;
+  // Secrets leave this function only as "stored or not": the page is rendered for the browser.
+  const { sslClientKeyCiphertext, sshHops, ...rest } = row;
+  return {
+    ...rest,
+    sslClientKeyStored: Boolean(sslClientKeyCiphertext),
+    sshHops: sshHops.map(({ privateKeyCiphertext, passphraseCiphertext, ...hop }) => ({ ...hop, keyStored: Boolean(privateKeyCiphertext), passphraseStored: Boolean(passphraseCiphertext) })),
+  };
 }
