@@ -98,4 +98,11 @@ export interface CallContext {
    * protocol layer answers HTTP 403 insufficient_scope with these scopes (step-up), not a tool result.
    */
   insufficientScope?: string[];
+  /**
+   * Issue 17, set by run-call: the database the caller named (`database` argument; absent: none), and
+   * whether the tool answers for every database of the link (get_schema, list_tables, search_objects
+   * without `database` on a multi-database link). `link` is then the named database's record.
+   */
+  databaseNamed?: string;
+  allDatabases?: boolean;
 }
