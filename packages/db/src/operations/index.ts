@@ -12,3 +12,4 @@ export type { OperationsDb, SqlPool, SqlQueryable } from "./sql-db.js";
 export * from "./access-grants.js";
 export * from "./replay.js";
 export * from "./notifications.js";
+export * from "./link-tools.js";
