@@ -3,6 +3,7 @@ import { createLink, findTeam } from "@portcullis/db/operations";
 import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
+import { registerLinkDatabaseCommands } from "./link-database.js";
 import { registerLinkReviewCommands } from "./link-review.js";
 import { findConnection } from "./resolve.js";
 import { readScope } from "./scope-file.js";
@@ -16,14 +17,15 @@ export function registerLinkCommands(program: Command): void {
     .requiredOption("--connection <name|id>")
     .requiredOption("--name <name>")
     .requiredOption("--scope <file>", "scope document (JSON)")
+    .option("--database-name <name>", "what the tools' database argument calls this first database (default: the connection's database)")
     .option("--json", "print JSON")
-    .action(async (options: OutputOptions & { team: string; connection: string; name: string; scope: string }) => {
+    .action(async (options: OutputOptions & { team: string; connection: string; name: string; scope: string; databaseName?: string }) => {
       try {
         const team = await findTeam(db(), options.team);
         const connection = await findConnection(team.id, options.connection);
         const scope = await readScope(options.scope);
         const row = await audited(
-          (tx) => createLink(tx, { teamId: team.id, connectionId: connection.id, name: options.name, scope }),
+          (tx) => createLink(tx, { teamId: team.id, connectionId: connection.id, name: options.name, scope, ...(options.databaseName !== undefined ? { databaseName: options.databaseName } : {}) }),
           (l) => [
             { teamId: team.id, action: "link.create", target: { type: "link", id: l.id, name: l.name }, after: { connectionId: l.connectionId, status: l.status, scope: l.scope } },
           ],
@@ -49,4 +51,5 @@ export function registerLinkCommands(program: Command): void {
       }
     });
   registerLinkReviewCommands(link);
+  registerLinkDatabaseCommands(link);
 }

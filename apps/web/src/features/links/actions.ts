@@ -9,6 +9,10 @@ import * as ops from "./operations";
 import { setApprovers } from "./approvers";
 import { REPLAY_DAYS, replayDraftScope } from "./replay";
 import { catalogErrors } from "./scope-check";
+import { databaseNameSchema } from "@portcullis/db/operations";
+import * as databases from "./link-databases";
+import { disabledToolsSchema, savedToolSchema } from "@portcullis/db/operations";
+import * as tools from "./link-tools";
 
 /** A scope document is checked by policy's own parser; here it only has to be a JSON object. */
 const scopeDocument = z.unknown().refine((v) => typeof v === "object" && v !== null && !Array.isArray(v), "a scope document is a JSON object");
@@ -37,6 +41,15 @@ const unsetAttributeInput = input({ teamId: id(), linkId: id(), userId: id(), na
 const replayInput = input({ teamId: id(), linkId: id(), scope: scopeDocument, days: z.union(REPLAY_DAYS.map((d) => z.literal(d))) });
 // The db operation bounds the list (LINK_APPROVERS_MAX = 100) too; this bounds what is parsed at all.
 const approversInput = input({ teamId: id(), linkId: id(), userIds: z.array(id()).max(100, "at most 100 approvers per link") });
+
+const addDatabaseInput = input({ teamId: id(), linkId: id(), name: databaseNameSchema, connectionId: id(), scope: scopeDocument });
+const updateDatabaseInput = input({ teamId: id(), linkId: id(), name: databaseNameSchema, newName: databaseNameSchema.optional(), scope: scopeDocument.optional() });
+const removeDatabaseInput = input({ teamId: id(), linkId: id(), name: databaseNameSchema });
+
+const saveToolInput = savedToolSchema.extend({ teamId: id(), linkId: id(), toolId: id().optional() });
+const deleteToolInput = input({ teamId: id(), linkId: id(), toolId: id() });
+const builtInToolsInput = input({ teamId: id(), linkId: id(), disabledTools: disabledToolsSchema });
+const tryToolInput = input({ teamId: id(), linkId: id(), toolId: id(), arguments: tools.toolArgumentsSchema });
 
 export const connectionTablesAction = teamAction("admin", tablesInput, (ctx, parsed) => ops.connectionTables(ctx, parsed));
 
@@ -96,3 +109,41 @@ export const setLinkApproversAction = teamAction("admin", approversInput, async 
   revalidatePath("/t/[slug]/links/[id]", "page");
   return approvers.map((a) => a.userId);
 });
+
+export const addLinkDatabaseAction = teamAction("admin", addDatabaseInput, async (ctx, parsed) => {
+  const result = await databases.addDatabaseToLink(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return result;
+});
+
+export const updateLinkDatabaseAction = teamAction("admin", updateDatabaseInput, async (ctx, parsed) => {
+  const result = await databases.updateDatabaseOfLink(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return result;
+});
+
+export const removeLinkDatabaseAction = teamAction("admin", removeDatabaseInput, async (ctx, parsed) => {
+  await databases.removeDatabaseFromLink(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+});
+
+export const saveLinkToolAction = teamAction("admin", saveToolInput, async (ctx, parsed) => {
+  const { teamId: _team, linkId, toolId, ...tool } = parsed;
+  const result = await tools.saveLinkTool(ctx, { linkId, ...(toolId ? { toolId } : {}), tool });
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return result;
+});
+
+export const deleteLinkToolAction = teamAction("admin", deleteToolInput, async (ctx, parsed) => {
+  await tools.removeLinkTool(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+});
+
+export const setLinkBuiltInToolsAction = teamAction("admin", builtInToolsInput, async (ctx, parsed) => {
+  const stored = await tools.setBuiltInTools(ctx, parsed);
+  revalidatePath("/t/[slug]/links/[id]", "page");
+  return stored;
+});
+
+/** A saved tool run through the gateway's Playground path as the caller (members who may use the link too). */
+export const tryLinkToolAction = teamAction("member", tryToolInput, (ctx, parsed) => tools.tryLinkTool(ctx, parsed));

@@ -9,6 +9,10 @@ import { listKeys } from "@/features/keys/operations";
 import { LinkAccessList } from "@/features/links/link-access";
 import { LinkApprovalsTab } from "@/features/links/link-approvals-tab";
 import { LinkDangerZone } from "@/features/links/link-danger";
+import { LinkDatabasesPanel } from "@/features/links/link-databases-panel";
+import { linkDatabasesFor } from "@/features/links/link-databases";
+import { LinkToolsPanel } from "@/features/links/link-tools-panel";
+import { linkToolsFor } from "@/features/links/link-tools";
 import { LinkForm } from "@/features/links/link-form";
 import { linkMemberAttributes } from "@/features/links/member-attributes";
 import { getLink, linkUrl } from "@/features/links/operations";
@@ -24,6 +28,8 @@ export const metadata = { title: "MCP link" };
 const TABS = [
   { id: "connect", label: "Connect" },
   { id: "scope", label: "Scope" },
+  { id: "databases", label: "Databases" },
+  { id: "tools", label: "Tools" },
   { id: "playground", label: "Playground" },
   { id: "access", label: "Members" },
   { id: "approvals", label: "Approvals" },
@@ -44,6 +50,9 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
   const tab = tabs.find((t) => t.id === tabParam)?.id ?? "connect";
   const url = linkUrl(link.id);
   const prisma = getPrisma();
+  // Every tab names the link's databases (header, Connect) so one view of them is read for all.
+  const databases = await linkDatabasesFor(ctx, link.id);
+  const databaseNames = databases.map((d) => d.name);
 
   let body: React.ReactNode = null;
   if (tab === "connect") {
@@ -67,6 +76,20 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
             )}
           </div>
         </Card>
+        {databases.length > 1 ? (
+          <Card>
+            <CardHeader title="Databases behind this link" description="One key reaches all of them. Every tool takes an optional database argument; without it the first answers, and get_schema, list_tables and search_objects cover them all." />
+            <ul className="divide-y divide-zinc-100 px-5 py-2" data-testid="connect-databases">
+              {databases.map((d) => (
+                <li key={d.name} className="py-2 text-sm">
+                  <code className="font-mono font-semibold text-zinc-900">{d.name}</code>
+                  <span className="text-zinc-500"> · {d.connectionName} · {summarize(d.scope)}</span>
+                  <p className="mt-0.5 font-mono text-xs text-zinc-500">{`execute_sql { "database": "${d.name}", "sql": "SELECT …" }`}</p>
+                </li>
+              ))}
+            </ul>
+          </Card>
+        ) : null}
         <Card>
           <CardHeader title={isAdmin ? "Keys for this link" : "Your keys for this link"} />
           <KeyTable teamId={team.id} slug={slug} keys={JSON.parse(JSON.stringify(keys))} showOwner={isAdmin} showLink={false} />
@@ -92,6 +115,37 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
       <Card>
         <CardHeader title="Scope" description="Only owners and admins can change it." />
         <pre className="overflow-x-auto p-5 font-mono text-xs">{JSON.stringify(link.scope, null, 2)}</pre>
+      </Card>
+    );
+  } else if (tab === "databases") {
+    const connections = isAdmin
+      ? (await prisma.connection.findMany({ where: { teamId: team.id }, orderBy: { createdAt: "asc" }, select: { id: true, name: true, database: true } }))
+      : [];
+    const byId = new Map((await prisma.connection.findMany({ where: { teamId: team.id, id: { in: databases.map((d) => d.connectionId) } }, select: { id: true, database: true } })).map((c) => [c.id, c.database]));
+    const views = databases.map((d) => ({
+      name: d.name,
+      connectionId: d.connectionId,
+      connectionName: d.connectionName,
+      database: byId.get(d.connectionId) ?? "",
+      summary: summarize(d.scope),
+      scope: d.scope as ScopeDoc,
+    }));
+    body = (
+      <Card>
+        <CardHeader title="Databases" description="A link may reach several databases, each through its own connection and under its own scope. AI clients choose one with the tools' database argument." />
+        <div className="px-5 py-2">
+          <LinkDatabasesPanel teamId={team.id} linkId={link.id} first={views[0]!} others={views.slice(1)} connections={connections} isAdmin={isAdmin} />
+        </div>
+      </Card>
+    );
+  } else if (tab === "tools") {
+    const tools = await linkToolsFor(ctx, link.id);
+    body = (
+      <Card>
+        <CardHeader title="Tools" description={isAdmin ? "Choose which built-in tools AI clients see, and add curated ones: saved statements with typed parameters." : "The tools this link offers. Only owners and admins can change them."} />
+        <div className="px-5 py-4">
+          <LinkToolsPanel teamId={team.id} linkId={link.id} disabledTools={link.disabledTools} tools={JSON.parse(JSON.stringify(tools))} databases={databaseNames} isAdmin={isAdmin} linkActive={link.status === "active" && canUse} />
+        </div>
       </Card>
     );
   } else if (tab === "playground") {
@@ -131,7 +185,11 @@ export default async function LinkPage({ params, searchParams }: { params: Promi
             <h1 className="text-xl font-semibold tracking-tight">{link.name}</h1>
             {link.status === "active" ? <Badge tone="green">Active</Badge> : <Badge>Disabled</Badge>}
           </div>
-          <p className="mt-1 text-sm text-zinc-500">{link.connection.name} · {summarize(link.scope)}</p>
+          <p className="mt-1 text-sm text-zinc-500" data-testid="link-summary">
+            {databases.length > 1
+              ? databases.map((d) => `${d.name} (${d.connectionName}): ${summarize(d.scope)}`).join(" | ")
+              : `${link.connection.name} · ${summarize(link.scope)}`}
+          </p>
         </div>
         <Link href={`/t/${slug}/activity?link=${link.id}`} className="text-sm font-medium text-brand-600 hover:text-brand-700">View activity →</Link>
       </div>
