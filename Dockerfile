@@ -1,0 +1,67 @@
+# syntax=docker/dockerfile:1
+# One image, five roles (scripts/docker-entrypoint.sh): web, gateway, worker and the one-shots migrate
+# and seed-demo. docker-compose.yml and deploy/helm/portcullis run it; e2e/deploy checks that every
+# file and stage this file names exists, and runs the entrypoint outside a container as the image does.
+#   docker build -t portcullis:local .
+ARG NODE_IMAGE=node:24-bookworm-slim
+
+# ── base: Node 24, pnpm as the quick start gets it (npx, no corepack: it cannot download here) ────────
+FROM ${NODE_IMAGE} AS base
+ENV PNPM_VERSION=10.34.8 \
+    CI=true \
+    NEXT_TELEMETRY_DISABLED=1 \
+    TURBO_TELEMETRY_DISABLED=1 \
+    PRISMA_HIDE_UPDATE_MESSAGE=1 \
+    CHECKPOINT_DISABLE=1
+WORKDIR /app
+
+# ── deps: the manifests and the lockfile only, so this layer is reused until a dependency changes ───
+FROM base AS deps
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY apps/cli/package.json apps/cli/
+COPY apps/gateway/package.json apps/gateway/
+COPY apps/web/package.json apps/web/
+COPY apps/worker/package.json apps/worker/
+COPY packages/db/package.json packages/db/
+COPY packages/jobs/package.json packages/jobs/
+COPY packages/oauth/package.json packages/oauth/
+COPY packages/policy/package.json packages/policy/
+COPY e2e/package.json e2e/
+# The e2e package (Playwright, two Node binaries, MCP inspectors: several hundred MB) is left out; the
+# root project stays in: tsx, which runs the apps from their TypeScript sources, is a root devDependency.
+RUN npx -y pnpm@${PNPM_VERSION} install --frozen-lockfile --filter '!@portcullis/e2e' --reporter=append-only
+
+# ── build: sources, the Prisma client (scripts/prisma-generate.sh), the dashboard's production build ─
+FROM deps AS build
+COPY tsconfig.base.json turbo.json prisma.config.ts ./
+COPY prisma prisma
+COPY scripts scripts
+COPY packages packages
+COPY apps apps
+# `prisma generate` never runs the schema engine it insists on; the script points it at `node`.
+RUN bash scripts/prisma-generate.sh
+# The dashboard reads its settings at request time (apps/web/src/lib/env.ts), not at build time.
+RUN cd apps/web && node_modules/.bin/next build --webpack \
+ && rm -rf .next/cache
+
+# ── runtime: the built tree, owned by root and read-only to the app's user ────────────────────────────
+FROM base AS runtime
+ENV NODE_ENV=production \
+    GATEWAY_AUDIT_SPOOL_DIR=/var/lib/portcullis/spool \
+    PORTCULLIS_DATA_DIR=/var/lib/portcullis \
+    WEB_HOST=0.0.0.0 \
+    GATEWAY_HOST=0.0.0.0
+COPY --from=build /app /app
+# The only places the apps write: the gateway's audit journal (mount a persistent volume on it), the
+# demo seed's key file, Next.js's runtime cache and tsx's compile cache (under /tmp).
+RUN mkdir -p /var/lib/portcullis/spool /app/apps/web/.next/cache \
+ && chown -R 1000:1000 /var/lib/portcullis /app/apps/web/.next/cache \
+ && chmod 0700 /var/lib/portcullis /var/lib/portcullis/spool
+# `node` (uid 1000) of the base image, by number so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 3000 3001 3002 3003
+VOLUME ["/var/lib/portcullis/spool"]
+# The role's readiness endpoint: gateway /readyz, worker /readyz (metrics port), web /api/health.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 CMD ["/app/scripts/docker-entrypoint.sh", "healthcheck"]
+ENTRYPOINT ["/app/scripts/docker-entrypoint.sh"]
+CMD ["gateway"]
