@@ -2,8 +2,9 @@ import { createHash } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import type { TypedTool } from "../calls/call-outcome.js";
 import { inputJsonSchema, outputJsonSchema } from "../calls/outcome-schema.js";
+import { DATABASE_ARGUMENT, withDatabaseInput } from "../access/link-database.js";
 import type { LinkRecord } from "../context.js";
-import { TOOLS } from "./tools/index.js";
+import { TOOLS, enabledBuiltIns, savedToolsOf } from "./tools/index.js";
 
 /** A tool as tools/list gives it. */
 export interface ListedTool {
@@ -38,27 +39,60 @@ function scopeHash(scope: LinkRecord["scope"]): string {
   return hash;
 }
 
+// Saved tools and disabled built-ins are per link record load (frozen arrays, replaced on every edit):
+// keyed by content once per array, so an edited tool, a renamed database or a hidden built-in lists anew.
+const contentKeys = new WeakMap<object, string>();
+
+function contentKey(value: object | undefined): string {
+  if (!value) return "";
+  let key = contentKeys.get(value);
+  if (key === undefined) contentKeys.set(value, (key = createHash("sha256").update(JSON.stringify(value)).digest("base64url")));
+  return key;
+}
+
+function listingKey(link: LinkRecord): string {
+  const names = link.databases && link.databases.length > 1 ? contentKey(link.databases.map((d) => d.databaseName ?? "")) : "";
+  return `${link.id}\0${scopeHash(link.scope)}\0${link.name}\0${contentKey(link.disabledTools)}\0${contentKey(link.savedTools)}\0${names}`;
+}
+
 const lists = new LRUCache<string, ListedTool[]>({ max: 5_000 });
+
+/** The input without a `database` property (run-call reads it; the listing shows it only where it has a choice). */
+function withoutDatabase(inputSchema: Record<string, unknown>): Record<string, unknown> {
+  const properties = inputSchema.properties as Record<string, unknown> | undefined;
+  if (!properties || !Object.hasOwn(properties, DATABASE_ARGUMENT)) return inputSchema;
+  const { [DATABASE_ARGUMENT]: _database, ...rest } = properties;
+  const required = Array.isArray(inputSchema.required) ? inputSchema.required.filter((n) => n !== DATABASE_ARGUMENT) : undefined;
+  return { ...inputSchema, properties: rest, ...(required ? { required } : {}) };
+}
+
+function listed(link: LinkRecord, tool: TypedTool, builtIn: boolean): ListedTool {
+  const title = tool.title(link);
+  const { inputSchema, outputSchema } = schemasOf(tool);
+  return {
+    name: tool.name,
+    title,
+    description: tool.description(link),
+    // A built-in takes `database` on a link with several (an enum of their names; absent on one); a
+    // saved tool's database is part of it.
+    inputSchema: builtIn ? withDatabaseInput(withoutDatabase(inputSchema), link, tool.name) : inputSchema,
+    outputSchema,
+    annotations: { title, ...tool.annotations(link) },
+  };
+}
 
 /**
  * The tools a link lists, in the contract order (clients and the 2026-07-28 spec want a deterministic
- * order), with titles, descriptions and annotations derived from what this link's scope allows.
- * Annotations are hints for the client's UI; the policy still decides every statement.
+ * order): the built-ins it does not hide, then its saved tools in name order, with titles, descriptions
+ * and annotations derived from what this link's scope allows. Annotations are hints for the client's
+ * UI; the policy still decides every statement.
  */
-export function toolsFor(link: LinkRecord, tools: readonly TypedTool[] = TOOLS): ListedTool[] {
-  const key = `${link.id}\0${scopeHash(link.scope)}\0${link.name}`;
-  const cached = tools === TOOLS ? lists.get(key) : undefined;
+export function toolsFor(link: LinkRecord, tools?: readonly TypedTool[]): ListedTool[] {
+  if (tools) return tools.map((tool) => listed(link, tool, TOOLS.includes(tool)));
+  const key = listingKey(link);
+  const cached = lists.get(key);
   if (cached) return cached;
-  const listed = tools.map((tool) => {
-    const title = tool.title(link);
-    return {
-      name: tool.name,
-      title,
-      description: tool.description(link),
-      ...schemasOf(tool),
-      annotations: { title, ...tool.annotations(link) },
-    };
-  });
-  if (tools === TOOLS) lists.set(key, listed);
-  return listed;
+  const all = [...enabledBuiltIns(link).map((tool) => listed(link, tool, true)), ...savedToolsOf(link).map((tool) => listed(link, tool, false))];
+  lists.set(key, all);
+  return all;
 }
