@@ -70,7 +70,7 @@ export function targetClientConfig(row: TargetConnectionRow, keyring: SecretKeyr
     database: row.database,
     user: row.username,
     password: keyring.open(row.secretCiphertext, row.id),
-    ssl: tlsOptions(row),
+    ssl: tlsOptions(row, keyring),
     application_name: "portcullis",
     connectionTimeoutMillis: 5000,
   };
@@ -355,7 +355,7 @@ async function stackAddresses(host: string, resolve: Resolver): Promise<Set<stri
  */
 export function pinnedClientConfig(config: pg.ClientConfig, checkedAddress: string): pg.ClientConfig {
   const host = String(config.host ?? "");
-  const ssl = config.ssl && typeof config.ssl === "object" && isIP(host) === 0 ? { ...config.ssl, servername: host } : config.ssl;
+  const ssl = config.ssl && typeof config.ssl === "object" && isIP(host) === 0 ? { servername: host, ...config.ssl } : config.ssl;
   return { ...config, host: checkedAddress, ssl };
 }
 
@@ -385,7 +385,30 @@ export async function resolveTargetClientConfig(
   keyring: SecretKeyring = getKeyring(),
   resolve?: Resolver,
 ): Promise<pg.ClientConfig> {
-  const checked = await checkTargetAddress(row.host, row.port, policy, resolve);
-  if (!checked.ok) throw new Error(`connection ${row.id} refused: ${checked.error}`);
-  return pinnedClientConfig(targetClientConfig(row, keyring), checked.addresses[0]!);
+  const address = await checkedTargetAddress(row.id, row.host, row.port, policy, resolve);
+  return pinnedClientConfig(targetClientConfig(row, keyring), address);
+}
+
+/** A host this machine would dial is refused by the target policy, or its name does not resolve. */
+export class TargetAddressError extends Error {
+  constructor(
+    message: string,
+    readonly code: "target_refused" | "ENOTFOUND",
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(message);
+    this.name = "TargetAddressError";
+  }
+}
+
+/**
+ * The address this machine may dial for `host:port` (the database, or an SSH route's first hop),
+ * checked against the policy; throws TargetAddressError (message kept as before: "connection <id>
+ * refused: …").
+ */
+export async function checkedTargetAddress(connectionId: string, host: string, port: number, policy: TargetPolicy, resolve?: Resolver): Promise<string> {
+  const checked = await checkTargetAddress(host, port, policy, resolve);
+  if (!checked.ok) throw new TargetAddressError(`connection ${connectionId} refused: ${checked.error}`, checked.code, host, port);
+  return checked.addresses[0]!;
 }

@@ -2,7 +2,8 @@ import type { Command } from "commander";
 import pg from "pg";
 import { PortcullisError } from "@portcullis/db/errors";
 import { explainConnectionError, findTeam, listLinkApprovers, normalizeEmail, replayStatements, setLinkApprovers } from "@portcullis/db/operations";
-import { pinTargetSession, resolveTargetClientConfig, type TargetConnectionRow } from "@portcullis/db/target";
+import { pinTargetSession, type TargetConnectionRow } from "@portcullis/db/target";
+import { openTargetRoute, type TargetRoute } from "@portcullis/db/target-route";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { actingMember } from "./acting.js";
@@ -11,12 +12,17 @@ import { findLink } from "./resolve.js";
 
 type LinkOptions = OutputOptions & { team: string; link: string };
 
-/** The link's target catalog, loaded the way the gateway loads it: the operator's target policy, the session pinned. */
+/**
+ * The link's target catalog, loaded the way the gateway loads it: its route (direct or through its SSH
+ * hops), the operator's target policy, the session pinned.
+ */
 async function targetCatalog(row: TargetConnectionRow & { name: string }) {
   const { loadCatalog } = await import("@portcullis/policy");
+  let route: TargetRoute | undefined;
   let client: pg.Client | undefined;
   try {
-    client = new pg.Client(await resolveTargetClientConfig(row));
+    route = await openTargetRoute(row);
+    client = new pg.Client(route.config);
     client.on("error", () => {});
     await client.connect();
     await pinTargetSession(client);
@@ -25,6 +31,7 @@ async function targetCatalog(row: TargetConnectionRow & { name: string }) {
     throw new PortcullisError("unavailable", `could not read the tables of "${row.name}": ${explainConnectionError(error, row)}`);
   } finally {
     await client?.end().catch(() => {});
+    await route?.close();
   }
 }
 
@@ -95,7 +102,8 @@ export function registerLinkReviewCommands(link: Command): void {
         const current = parseScope(row.scope);
         if (!draft.ok) throw new PortcullisError("invalid_input", "the draft scope is not valid");
         if (!current.ok) throw new PortcullisError("invalid_input", `the link's current scope is not valid: ${current.errors.map((e) => `${e.path}: ${e.message}`).join("; ")}`);
-        const connection = await db().connection.findFirst({ where: { id: row.connectionId, teamId: team.id } });
+        // With its SSH hops: a connection behind a bastion must never be dialled directly instead.
+        const connection = await db().connection.findFirst({ where: { id: row.connectionId, teamId: team.id }, include: { sshHops: { orderBy: { position: "asc" } } } });
         if (!connection) throw new PortcullisError("not_found", "the link's connection is gone");
         const [catalog, statements] = await Promise.all([
           targetCatalog(connection as unknown as TargetConnectionRow & { name: string }),

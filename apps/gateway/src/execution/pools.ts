@@ -1,17 +1,21 @@
 import pg from "pg";
 import { explainPowerfulRole } from "@portcullis/db/operations";
-import { resolveTargetClientConfig, TARGET_SESSION_PIN, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
+import { TARGET_SESSION_PIN, TargetAddressError, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
+import { openTargetRoute, type TargetRoute } from "@portcullis/db/target-route";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type { Logger } from "../logger.js";
 
 interface PoolEntry {
+  connectionId: string;
   /** Settles once the address was checked and the role re-checked (or refused). */
   ready: Promise<pg.Pool>;
   /** Set once `ready` resolved, for the synchronous close and sweep (callers await `ready`). */
   pool?: pg.Pool;
+  /** The route the pool's sessions travel (its SSH chain), closed after the pool ends. */
+  route?: TargetRoute;
   /** When the pool was refused (kept briefly so a refused connection is not re-checked per call). */
   refusedAt?: number;
-  /** Changes when anything that reaches the database changes (host, credentials, TLS). */
+  /** Changes when anything that reaches the database changes (host, credentials, TLS, SSH route). */
   fingerprint: string;
   lastUsed: number;
 }
@@ -31,10 +35,33 @@ const fingerprints = new WeakMap<TargetConnectionRow, string>();
 function fingerprintOf(row: TargetConnectionRow): string {
   let fingerprint = fingerprints.get(row);
   if (fingerprint === undefined) {
-    fingerprint = `${row.host}\0${row.port}\0${row.database}\0${row.username}\0${row.secretCiphertext}\0${row.sslMode}\0${row.sslCaCert ?? ""}`;
+    // Every field that reaches the database, so an edited connection (a re-pinned host key, a new client
+    // key, another bastion) gets a new pool and route instead of the old one.
+    const hops = (row.sshHops ?? []).map((h) =>
+      [h.position, h.host, h.port, h.username, h.privateKeyCiphertext, h.passphraseCiphertext ?? "", h.hostKeySha256 ?? ""].join("\u0001"),
+    );
+    fingerprint = [
+      row.server ?? "primary",
+      row.host,
+      row.port,
+      row.database,
+      row.username,
+      row.secretCiphertext,
+      row.sslMode,
+      row.sslCaCert ?? "",
+      row.sslClientCert ?? "",
+      row.sslClientKeyCiphertext ?? "",
+      row.sslServerName ?? "",
+      ...hops,
+    ].join("\0");
     fingerprints.set(row, fingerprint);
   }
   return fingerprint;
+}
+
+/** Pools are per connection and server: a replica (forServer) never shares the primary's sessions. */
+function poolKey(row: TargetConnectionRow): string {
+  return `${row.id}\0${row.server ?? "primary"}`;
 }
 
 /** The connection's address or role is refused by the operator's target policy; nothing was run. */
@@ -50,8 +77,10 @@ const SERVER_ROLES = ["pg_execute_server_program", "pg_read_server_files", "pg_w
 const REFUSAL_MEMORY_MS = 5_000;
 
 /**
- * One bounded pool per target connection, shared by every link on that connection, created on first
- * use and closed after it sat idle. The password is decrypted only when a pool is created.
+ * One bounded pool per target connection and server (primary or a replica), shared by every link on
+ * that connection, created on first use and closed after it sat idle. The password (and SSH keys) are
+ * decrypted only when a pool is created; each pool owns its route (an SSH chain shared by its sessions)
+ * and closes it when the pool is closed.
  */
 export class TargetPools {
   private readonly pools = new Map<string, PoolEntry>();
@@ -73,58 +102,62 @@ export class TargetPools {
    */
   get(row: TargetConnectionRow): Promise<pg.Pool> {
     const fingerprint = fingerprintOf(row);
-    const existing = this.pools.get(row.id);
+    const key = poolKey(row);
+    const existing = this.pools.get(key);
     const now = Date.now();
     if (existing && existing.fingerprint === fingerprint && (existing.refusedAt === undefined || now - existing.refusedAt < REFUSAL_MEMORY_MS)) {
       existing.lastUsed = now;
       return existing.ready;
     }
-    if (existing) this.close(row.id);
-    const entry: PoolEntry = { ready: undefined as unknown as Promise<pg.Pool>, fingerprint, lastUsed: now };
-    entry.ready = this.create(row).then(
+    if (existing) this.closeKey(key);
+    const entry: PoolEntry = { connectionId: row.id, ready: undefined as unknown as Promise<pg.Pool>, fingerprint, lastUsed: now };
+    entry.ready = this.create(row, entry).then(
       (pool) => {
-        if (this.pools.get(row.id) === entry) entry.pool = pool;
-        else pool.end().catch(() => {});
+        if (this.pools.get(key) === entry) entry.pool = pool;
+        else void endEntry(entry, pool);
         return pool;
       },
       (error: Error) => {
-        if (error instanceof TargetRefusedError && this.pools.get(row.id) === entry) entry.refusedAt = Date.now();
+        if (error instanceof TargetRefusedError && this.pools.get(key) === entry) entry.refusedAt = Date.now();
         // Anything else (the target is down) is not remembered: the next call tries again.
-        else if (this.pools.get(row.id) === entry) this.pools.delete(row.id);
+        else if (this.pools.get(key) === entry) this.pools.delete(key);
         throw error;
       },
     );
     // Callers handle the rejection; this only keeps an unobserved one from being reported as unhandled.
     entry.ready.catch(() => {});
-    this.pools.set(row.id, entry);
+    this.pools.set(key, entry);
     this.options.onCountChange?.(this.pools.size);
     return entry.ready;
   }
 
-  private async create(row: TargetConnectionRow): Promise<pg.Pool> {
-    let config: pg.ClientConfig;
+  private async create(row: TargetConnectionRow, entry: PoolEntry): Promise<pg.Pool> {
+    let route: TargetRoute;
     try {
-      config = await resolveTargetClientConfig(row, this.options.policy, this.options.keyring);
+      route = await openTargetRoute(row, { policy: this.options.policy, keyring: this.options.keyring });
     } catch (error) {
-      const message = (error as Error).message;
-      if (/does not resolve/.test(message)) throw Object.assign(new Error(message), { code: "ENOTFOUND" });
-      this.logger.warn({ connectionId: row.id, err: message }, "target connection refused by the target policy");
-      throw new TargetRefusedError(message);
+      if (!(error instanceof TargetAddressError)) throw error;
+      if (error.code === "ENOTFOUND") throw Object.assign(new Error(error.message), { code: "ENOTFOUND" });
+      this.logger.warn({ connectionId: row.id, err: error.message }, "target connection refused by the target policy");
+      throw new TargetRefusedError(error.message);
     }
+    entry.route = route;
+    const config = route.config;
     const pool = new pg.Pool({
       ...config,
       max: this.options.max,
       idleTimeoutMillis: Math.min(this.options.idleMs, 30_000),
       allowExitOnIdle: true,
     });
-    // Idle clients die when the target restarts; the pool replaces them. Without a listener the
-    // process would crash on that event.
+    // Idle clients die when the target restarts (or the SSH chain drops); the pool replaces them.
+    // Without a listener the process would crash on that event.
     pool.on("error", (error) => this.logger.warn({ connectionId: row.id, err: error.message }, "idle target connection failed"));
     // pg runs a client's queries in order, so this completes before the first statement it serves.
     pool.on("connect", (client) => {
-      // A checked-out client whose socket closes mid-statement (the server reset it, or the statement
-      // runner closed it to abandon an oversized row) emits "error" while the pool's idle listener is
-      // detached: without this the process would crash. The statement sees the failure itself.
+      // A checked-out client whose socket closes mid-statement (the server reset it, the SSH chain
+      // dropped, or the statement runner closed it to abandon an oversized row) emits "error" while the
+      // pool's idle listener is detached: without this the process would crash. The statement sees the
+      // failure itself.
       client.on("error", (error: Error) => this.logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
       // A session whose setup failed may read statements differently from the checker: it is closed,
       // so the statement queued behind the setup fails instead of running on it.
@@ -144,26 +177,32 @@ export class TargetPools {
         throw new TargetRefusedError(why);
       }
     } catch (error) {
-      await pool.end().catch(() => {});
+      await endEntry(entry, pool);
       throw error;
     }
     return pool;
   }
 
+  /** Closes every pool of the connection (primary and replicas) and their routes. */
   close(connectionId: string): void {
-    const entry = this.pools.get(connectionId);
+    for (const [key, entry] of this.pools) if (entry.connectionId === connectionId) this.closeKey(key);
+  }
+
+  private closeKey(key: string): void {
+    const entry = this.pools.get(key);
     if (!entry) return;
-    this.pools.delete(connectionId);
+    this.pools.delete(key);
     this.options.onCountChange?.(this.pools.size);
-    entry.pool?.end().catch(() => {});
+    // A pool still being created is ended by get()'s settle handler (it is no longer the map's entry).
+    if (entry.pool) void endEntry(entry, entry.pool);
   }
 
   private sweep(): void {
     const cutoff = Date.now() - this.options.idleMs;
-    for (const [id, entry] of this.pools) {
+    for (const [key, entry] of this.pools) {
       const pool = entry.pool;
-      if (entry.refusedAt !== undefined && Date.now() - entry.refusedAt >= REFUSAL_MEMORY_MS) this.close(id);
-      else if (pool && entry.lastUsed < cutoff && pool.waitingCount === 0 && pool.idleCount === pool.totalCount) this.close(id);
+      if (entry.refusedAt !== undefined && Date.now() - entry.refusedAt >= REFUSAL_MEMORY_MS) this.closeKey(key);
+      else if (pool && entry.lastUsed < cutoff && pool.waitingCount === 0 && pool.idleCount === pool.totalCount) this.closeKey(key);
     }
   }
 
@@ -171,10 +210,16 @@ export class TargetPools {
     clearInterval(this.sweeper);
     const entries = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(entries.map((e) => e.ready.then((pool) => pool.end()).catch(() => {})));
+    await Promise.all(entries.map((e) => e.ready.then((pool) => endEntry(e, pool)).catch(() => e.route?.close())));
   }
 
   get size(): number {
     return this.pools.size;
   }
+}
+
+/** Ends the pool's sessions, then its route (the SSH chain they travelled). */
+async function endEntry(entry: PoolEntry, pool: pg.Pool): Promise<void> {
+  await pool.end().catch(() => {});
+  await entry.route?.close().catch(() => {});
 }

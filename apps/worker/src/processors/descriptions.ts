@@ -7,7 +7,7 @@ import { isGoverned, parseScope } from "@portcullis/policy/scope";
 import pg from "pg";
 import type { ColumnStats, Describer, Referrer, TableContext, TableDescription } from "../describe/types.js";
 import type { Logger } from "../logger.js";
-import { type ConnectionRecord, connectionConfig, loadConnection } from "../schema/connections.js";
+import { type ConnectionRecord, loadConnection, openConnectionRoute } from "../schema/connections.js";
 import { type SchemaSnapshotDoc, type TableSnapshot, tableKey } from "../schema/snapshot.js";
 import { sampleableColumns } from "../schema/visibility.js";
 import { backoffDelay, sleep } from "../retry.js";
@@ -273,9 +273,14 @@ function governsAnything(scopes: readonly unknown[]): boolean {
 
 async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps): Promise<pg.Client | null> {
   let client: pg.Client | undefined;
+  let route: Awaited<ReturnType<typeof openConnectionRoute>> | undefined;
   try {
     // Inside the try: a target the operator's policy refuses is as unreachable as a dead one.
-    client = new pg.Client(await connectionConfig(connection, deps.keyring));
+    route = await openConnectionRoute(connection, deps.keyring);
+    client = new pg.Client(route.config);
+    // The route (an SSH chain, if any) lives as long as this one session.
+    const opened = route;
+    client.once("end", () => void opened.close());
     // Held across AI calls: a target that dies meanwhile emits 'error', which unheard would end the
     // worker. The next sample query fails and is handled there.
     const connectionId = connection.id;
@@ -285,6 +290,7 @@ async function openTarget(connection: ConnectionRecord, deps: DescriptionsDeps):
     return client;
   } catch (error) {
     void client?.end().catch(() => {});
+    void route?.close();
     deps.logger?.warn({ connectionId: connection.id, err: error }, "target unreachable: describing without sample values");
     return null;
   }

@@ -3,7 +3,7 @@ import { introspectionJobSchema, type IntrospectionJob } from "@portcullis/jobs"
 import { UnrecoverableError, type Job, type Queue } from "bullmq";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
-import { connectionConfig, loadConnection } from "../schema/connections.js";
+import { loadConnection, openConnectionRoute } from "../schema/connections.js";
 import { type SchemaDiff, diffSnapshots } from "../schema/diff.js";
 import { type SchemaSnapshotDoc, takeSnapshot } from "../schema/snapshot.js";
 
@@ -39,7 +39,13 @@ export async function introspectConnection(deps: IntrospectionDeps, job: Introsp
   const connection = await loadConnection(deps.pool, job.connectionId);
   if (!connection) throw new UnrecoverableError(`connection ${job.connectionId} no longer exists`);
   const previous = await latestSnapshot(deps.pool, connection.id);
-  const snapshot = await takeSnapshot(await connectionConfig(connection, deps.keyring));
+  const route = await openConnectionRoute(connection, deps.keyring);
+  let snapshot: SchemaSnapshotDoc;
+  try {
+    snapshot = await takeSnapshot(route.config);
+  } finally {
+    await route.close();
+  }
   const diff = diffSnapshots(previous, snapshot);
   const { rows } = await deps.pool.query<{ id: string }>(
     `INSERT INTO schema_snapshots (connection_id, snapshot, diff, table_count) VALUES ($1, $2, $3, $4) RETURNING id`,
