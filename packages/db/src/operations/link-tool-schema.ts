@@ -47,7 +47,8 @@ export function savedToolValueSchema(type: SavedToolParameterType): z.ZodType<st
     case "date":
       return z.iso.date();
     case "timestamp":
-      return z.iso.datetime({ offset: true, local: true });
+      // RFC 3339 with its offset (JSON Schema's date-time): never read in whatever zone the session has.
+      return z.iso.datetime({ offset: true });
     case "uuid":
       // Any 8-4-4-4-12 hex, as PostgreSQL's uuid input accepts (z.uuid() also checks the RFC variant bits).
       return z.guid();

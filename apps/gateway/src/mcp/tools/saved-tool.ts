@@ -26,7 +26,7 @@ const requestId = z
 function argumentSchema(p: SavedToolParameter): z.ZodType {
   const value = savedToolValueSchema(p.type).describe(p.description || p.name);
   if (p.default !== undefined && p.default !== null) return value.default(p.default as never);
-  return p.required ? value : value.nullish();
+  return p.required ? value : value.optional();
 }
 
 function inputOf(record: SavedToolRecord) {
