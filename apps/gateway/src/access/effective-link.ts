@@ -41,6 +41,47 @@ const logged = new WeakMap<LinkRecord, Set<string>>();
  */
 export function effectiveLink(link: LinkRecord, grants: readonly ActiveGrant[], logger?: Logger, now = Date.now()): LinkRecord {
   if (grants.length === 0) return link;
+  if (link.databases && link.databases.length > 1) return effectiveDatabases(link, grants, logger, now);
+  return effectiveOne(link, grantsOf(link, grants, true), logger, now);
+}
+
+/**
+ * The grants that apply to one database's record (issue 17): those naming it, and for the link's first
+ * database those naming none (grants made before a link had several databases).
+ */
+function grantsOf(record: LinkRecord, grants: readonly ActiveGrant[], first: boolean): readonly ActiveGrant[] {
+  if (grants.every((g) => (g.databaseName ?? null) === null) && first) return grants;
+  const matching = grants.filter((g) => ((g.databaseName ?? null) === null ? first : g.databaseName === record.databaseName));
+  return matching.length === grants.length ? grants : matching;
+}
+
+// Per member grant array, per link's first record: the effective record list (stable objects, so the
+// caches keyed by record see one object per state), valid until the next of the grants ends.
+const multi = new WeakMap<readonly ActiveGrant[], WeakMap<LinkRecord, { record: LinkRecord; until: number }>>();
+
+/** Each database's record with its own grants applied; every record lists the new set. */
+function effectiveDatabases(link: LinkRecord, grants: readonly ActiveGrant[], logger: Logger | undefined, now: number): LinkRecord {
+  const memo = multi.get(grants)?.get(link);
+  if (memo && now < memo.until) return memo.record;
+  const databases = link.databases!;
+  const records = databases.map((d, i) => effectiveOne(d, grantsOf(d, grants, i === 0), logger, now));
+  let record = link;
+  if (records.some((r, i) => r !== databases[i])) {
+    const copies = records.map((r) => ({ ...r }));
+    const all = Object.freeze(copies);
+    for (const copy of copies) copy.databases = all;
+    record = copies[0]!;
+  }
+  let until = Infinity;
+  for (const grant of grants) if (grant.expiresAt > now && grant.expiresAt < until) until = grant.expiresAt;
+  let perLink = multi.get(grants);
+  if (!perLink) multi.set(grants, (perLink = new WeakMap()));
+  perLink.set(link, { record, until });
+  return record;
+}
+
+function effectiveOne(link: LinkRecord, grants: readonly ActiveGrant[], logger: Logger | undefined, now: number): LinkRecord {
+  if (grants.length === 0) return link;
   // The directory hands out one frozen array per member until a change: the answer for (array, link
   // record) holds until the next of its grants ends, so a call pays two WeakMap lookups.
   const memo = answers.get(grants)?.get(link);

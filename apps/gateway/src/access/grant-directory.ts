@@ -10,10 +10,12 @@ export interface ActiveGrant {
   access: Exclude<AccessLevel, "none">;
   /** Epoch milliseconds: the grant stops applying at exactly this instant. */
   expiresAt: number;
+  /** Which of the link's databases the table is in (issue 17); null: the link's first. */
+  databaseName?: string | null;
 }
 
 // Grants whose window has not closed as of the query; the caller re-checks expires_at on every call.
-const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at
+const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at, database_name
   FROM access_grants
   WHERE link_id = $1::uuid AND user_id = $2::uuid AND status = 'granted' AND starts_at <= now() AND expires_at > now()
   ORDER BY id`;
@@ -56,5 +58,6 @@ function toGrant(row: Record<string, unknown>): ActiveGrant | null {
   const expiresAt = row.expires_at instanceof Date ? row.expires_at.getTime() : Date.parse(String(row.expires_at));
   // A row the schema's CHECKs should have refused is not applied (never an elevation we cannot read).
   if ((access !== "read" && access !== "write" && access !== "admin") || !Number.isFinite(expiresAt) || typeof row.table_key !== "string") return null;
-  return { id: String(row.id), tableKey: row.table_key, access, expiresAt };
+  if (row.database_name != null && typeof row.database_name !== "string") return null;
+  return { id: String(row.id), tableKey: row.table_key, access, expiresAt, databaseName: (row.database_name as string | null | undefined) ?? null };
 }

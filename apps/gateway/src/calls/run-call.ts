@@ -1,3 +1,4 @@
+import { selectDatabase } from "../access/link-database.js";
 import { AuditUnavailableError } from "../audit/producer.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
@@ -39,8 +40,21 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
     services.logger.warn({ requestId: ctx.requestId, tool: tool.name, reason: journalFailure }, "call refused before running: audit journal failing");
     throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
   }
-  const outcome = await execute(services, ctx, tool, args);
-  await record(services, ctx, tool.name, started, outcome);
+  // Issue 17: the call runs under the record of the database it names (absent: the first, or every
+  // database for the tools that cover all); an unknown name is refused here, before anything runs.
+  const selection = selectDatabase(ctx.link, tool.name, args);
+  if (!selection.ok) {
+    await record(services, ctx, tool.name, started, selection.outcome);
+    return selection.outcome;
+  }
+  const callCtx: CallContext =
+    selection.named === undefined && !selection.all && selection.link === ctx.link
+      ? ctx
+      : { ...ctx, link: selection.link, ...(selection.named !== undefined ? { databaseNamed: selection.named } : {}), ...(selection.all ? { allDatabases: true } : {}) };
+  const outcome = await execute(services, callCtx, tool, selection.args);
+  // A step-up the tool asked for is answered by the protocol layer, which holds the original context.
+  if (callCtx !== ctx && callCtx.insufficientScope) ctx.insufficientScope = callCtx.insufficientScope;
+  await record(services, callCtx, tool.name, started, outcome);
   return outcome;
 }
 

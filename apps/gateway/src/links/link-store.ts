@@ -1,17 +1,11 @@
 import { parseScope } from "@portcullis/policy";
 import { explainPowerfulRole } from "@portcullis/db/operations";
-import type { TargetConnectionRow } from "@portcullis/db/target";
 import { effectiveLink } from "../access/effective-link.js";
 import { GrantDirectory } from "../access/grant-directory.js";
 import type { LinkRecord, Principal } from "../context.js";
 import type { Logger } from "../logger.js";
+import { connectionOf, databaseJson, LINK_QUERY, savedToolOf } from "./link-rows.js";
 import { TtlCache } from "./ttl-cache.js";
-
-const LINK_QUERY = `SELECT l.id, l.team_id, l.name, l.status::text AS status, l.scope,
-    c.id AS c_id, c.host, c.port, c.database, c.username, c.secret_ciphertext, c.ssl_mode::text AS ssl_mode, c.ssl_ca_cert,
-    c.role_privileges
-  FROM links l JOIN connections c ON c.id = l.connection_id
-  WHERE l.id = $1`;
 
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -76,38 +70,58 @@ export class LinkStore {
   private async load(linkId: string): Promise<LinkRecord | null> {
     const generation = this.generation;
     const { rows } = await this.metadata.query(LINK_QUERY, [linkId]);
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of LINK_QUERY
-    const row = rows[0] as Record<string, any> | undefined;
-    let record: LinkRecord | null = null;
-    if (row) {
-      const parsed = parseScope(row.scope);
-      if (parsed.ok) {
-        const connection: TargetConnectionRow = {
-          id: row.c_id,
-          host: row.host,
-          port: row.port,
-          database: row.database,
-          username: row.username,
-          secretCiphertext: row.secret_ciphertext,
-          sslMode: row.ssl_mode,
-          sslCaCert: row.ssl_ca_cert,
-        };
-        record = {
-          id: row.id,
-          teamId: row.team_id,
-          name: row.name,
-          status: row.status,
-          scope: parsed.scope,
-          connection,
-          adminRefusal: adminRefusalOf(row.role_privileges, row.database),
-        };
-      } else {
-        // A stored scope that no longer validates must not be enforced half-way: the link is unusable.
-        this.logger.error({ linkId, errors: parsed.errors }, "link scope does not parse; refusing the link");
-      }
-    }
+    const record = rows[0] ? this.recordOf(rows[0]) : null;
     if (generation === this.generation) this.cache.set(linkId, record, record ? this.ttlMs : Math.min(this.ttlMs, 5_000));
     return record;
+  }
+
+  /**
+   * The link's records, one per database, sharing the link's identity, status and tools; the first is
+   * the link's own. A further database whose scope or connection cannot be read is left out (refused as
+   * a database the link does not have), the link stays; the first one unreadable makes the link unusable.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a row of LINK_QUERY
+  private recordOf(row: Record<string, any>): LinkRecord | null {
+    const linkId = String(row.id);
+    const parsed = parseScope(row.scope);
+    const connection = connectionOf(row.connection);
+    if (!parsed.ok || !connection) {
+      // A stored scope that no longer validates must not be enforced half-way: the link is unusable.
+      this.logger.error({ linkId, errors: parsed.ok ? "connection row" : parsed.errors }, "link scope does not parse; refusing the link");
+      return null;
+    }
+    const savedTools: LinkRecord["savedTools"] = Object.freeze(
+      (Array.isArray(row.tools) ? row.tools : []).flatMap((raw: unknown) => {
+        const tool = savedToolOf(raw);
+        if (!tool) this.logger.error({ linkId, tool: (raw as { name?: unknown } | null)?.name }, "saved tool does not parse; leaving it out");
+        return tool ? [tool] : [];
+      }),
+    );
+    const shared = {
+      id: linkId,
+      teamId: String(row.team_id),
+      name: String(row.name),
+      status: row.status as LinkRecord["status"],
+      disabledTools: Object.freeze(Array.isArray(row.disabled_tools) ? row.disabled_tools.map(String) : []),
+      savedTools,
+    };
+    const databases: LinkRecord[] = [
+      { ...shared, scope: parsed.scope, connection: connection.row, adminRefusal: adminRefusalOf(connection.rolePrivileges, connection.row.database), databaseName: String(row.database_name) },
+    ];
+    for (const raw of Array.isArray(row.databases) ? row.databases : []) {
+      const database = databaseJson.safeParse(raw);
+      const scope = database.success ? parseScope(database.data.scope) : null;
+      const further = database.success ? connectionOf(database.data.connection) : null;
+      if (!database.success || !scope?.ok || !further) {
+        this.logger.error({ linkId, database: database.success ? database.data.name : null, errors: scope && !scope.ok ? scope.errors : undefined }, "link database does not parse; refusing that database");
+        continue;
+      }
+      databases.push({ ...shared, scope: scope.scope, connection: further.row, adminRefusal: adminRefusalOf(further.rolePrivileges, further.row.database), databaseName: database.data.name });
+    }
+    // Every record lists them all (the same frozen array), so whichever one a call holds can switch.
+    const all = Object.freeze(databases);
+    for (const record of databases) (record as { databases?: readonly LinkRecord[] }).databases = all;
+    return databases[0]!;
   }
 
   /** The cached answer only (undefined: not cached); never queries. */
@@ -128,7 +142,8 @@ export class LinkStore {
 
   invalidateConnection(connectionId: string): void {
     this.bump();
-    this.cache.deleteWhere((link) => link?.connection.id === connectionId);
+    // Any of the link's databases: a further database's connection changing changes the link too.
+    this.cache.deleteWhere((link) => link?.connection.id === connectionId || (link?.databases ?? []).some((d) => d.connection.id === connectionId));
   }
 
   invalidateTeam(teamId: string): void {

@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
 import { accessView, hiddenNames, visibleObjects, type Catalog, type Scope, type VisibleAccess, type VisibleObjects, type VisibleRelation } from "@portcullis/policy";
 import { LRUCache } from "lru-cache";
-import type { LinkRecord } from "../context.js";
+import { isMultiDatabase, linkDatabases } from "../access/link-database.js";
+import type { CallContext, LinkRecord } from "../context.js";
 import type { Descriptions } from "../execution/descriptions.js";
 import type { Services } from "../services.js";
 import { displayName, oneLine, tableDescription } from "./tools/schema-format.js";
@@ -156,7 +157,7 @@ export async function catalogIndexFor(services: Services, link: LinkRecord): Pro
   const catalog = await services.catalogFor(link);
   const descriptions = await services.descriptions.forLink(link.connection.id, hiddenNames(link.scope, catalog));
   const binding = indexBinding(catalog, link.scope);
-  const cacheKey = `${link.id}\u0000${link.connection.id}\u0000${binding}`;
+  const cacheKey = `${link.id}\u0000${link.databaseName ?? ""}\u0000${link.connection.id}\u0000${binding}`;
   const cached = indexes.get(cacheKey);
   if (cached && cached.descriptions === descriptions) return cached.index;
   const index = buildCatalogIndex(catalog, link.scope, descriptions, binding);
@@ -170,4 +171,22 @@ export function memo<T>(index: CatalogIndex, key: string, compute: () => T): T {
   const value = compute();
   index.memo.set(key, value);
   return value;
+}
+
+/** One database's index, with the label its objects carry (undefined on a single-database link). */
+export interface LabelledIndex {
+  database: string | undefined;
+  index: CatalogIndex;
+}
+
+/**
+ * The indexes a schema tool answers from (issue 17): the call's database, or every database of the link
+ * when the tool covers all (ctx.allDatabases). Labelled only when the link has more than one database, so
+ * a single-database link answers exactly as before. Each index is built from its own database's scope.
+ */
+export async function callIndexes(services: Services, ctx: CallContext): Promise<LabelledIndex[]> {
+  const labelled = isMultiDatabase(ctx.link);
+  const records = ctx.allDatabases ? linkDatabases(ctx.link) : [ctx.link];
+  const indexes = await Promise.all(records.map((record) => catalogIndexFor(services, record)));
+  return indexes.map((index, i) => ({ database: labelled ? records[i]!.databaseName : undefined, index }));
 }

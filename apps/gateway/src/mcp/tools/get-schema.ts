@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
-import { catalogIndexFor, memo, oneLine, type CatalogIndex } from "../catalog-index.js";
+import { callIndexes, memo, oneLine, type CatalogIndex, type LabelledIndex } from "../catalog-index.js";
 import { displayText, formatRelation, ident, SCHEMA_LEGEND } from "./schema-format.js";
 
 const input = z.object({
@@ -10,7 +10,7 @@ const input = z.object({
 const KINDS = ["table", "partitioned_table", "view", "materialized_view", "foreign_table", "sequence"] as const;
 const ACCESS = z.enum(["read", "write", "admin"]);
 
-const output = z.object({
+const section = z.object({
   mode: z.enum(["full", "summary"]).describe("full: every visible table is in `text`; summary: the schema is over the budget, see guidance"),
   database: z.string(),
   searchPath: z.array(z.string()),
@@ -25,7 +25,14 @@ const output = z.object({
   guidance: z.string().optional(),
 });
 
-type Data = z.infer<typeof output>;
+const output = section.extend({
+  /** Multi-database links: the link database (the `database` argument) each relation is in. */
+  relations: z.array(z.object({ name: z.string(), kind: z.enum(KINDS), access: ACCESS, columns: z.array(z.string()), database: z.string().optional() })).optional(),
+  /** Multi-database links without `database`: one section per database, in the link's order. */
+  databases: z.array(section.extend({ name: z.string().describe("The `database` argument naming it") })).optional(),
+});
+
+type Data = z.infer<typeof section>;
 
 export const DEFAULT_SCHEMA_BUDGET_BYTES = 32 * 1024;
 const HUBS = 25;
@@ -129,6 +136,33 @@ export function renderSchema(index: CatalogIndex, schema: string | undefined, bu
   });
 }
 
+/**
+ * A multi-database link (issue 17): each database rendered from its own index (its own scope), under a
+ * line naming it; relations labelled with their database. The budget is shared: when the full texts do
+ * not fit together, each database gets an equal part (and may answer with its summary).
+ */
+function renderDatabases(indexes: LabelledIndex[], schema: string | undefined, budget: number): { data: z.infer<typeof output>; text: string; rows: number } {
+  let parts = indexes.map(({ index }) => renderSchema(index, schema, budget));
+  if (indexes.length > 1 && parts.reduce((n, p) => n + Buffer.byteLength(p.text), 0) > budget) {
+    const share = Math.max(1024, Math.floor(budget / indexes.length));
+    parts = indexes.map(({ index }) => renderSchema(index, schema, share));
+  }
+  const names = indexes.map((i) => i.database ?? "");
+  const sections = parts.map((p, i) => ({ name: names[i]!, ...p.data }));
+  const first = parts[0]!.data;
+  const data: z.infer<typeof output> = {
+    mode: parts.every((p) => p.data.mode === "full") ? "full" : "summary",
+    database: first.database,
+    searchPath: first.searchPath,
+    relations: parts.flatMap((p, i) => (p.data.relations ?? []).map((r) => ({ ...r, database: names[i]! }))),
+    databases: sections,
+  };
+  const text = parts
+    .map((p, i) => `=== database ${JSON.stringify(names[i])} (pass "database": ${JSON.stringify(names[i])} to describe_table, execute_sql and the others) ===\n${p.text}`)
+    .join("\n\n");
+  return { data, text, rows: parts.reduce((n, p) => n + p.rows, 0) };
+}
+
 export const getSchemaTool: TypedTool<typeof input> = {
   name: "get_schema",
   title: () => "Database schema",
@@ -138,9 +172,13 @@ export const getSchemaTool: TypedTool<typeof input> = {
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(args, ctx, services): Promise<CallOutcome> {
-    const index = await catalogIndexFor(services, ctx.link);
+    const indexes = await callIndexes(services, ctx);
     const budget = Math.min(services.schemaBudgetBytes ?? DEFAULT_SCHEMA_BUDGET_BYTES, services.maxResultBytes);
-    const rendered = renderSchema(index, args.schema, budget);
+    if (indexes.length === 1 && indexes[0]!.database === undefined) {
+      const rendered = renderSchema(indexes[0]!.index, args.schema, budget);
+      return { kind: "ok", data: rendered.data, text: rendered.text, audit: { verdict: "allowed", rows: rendered.rows, bytes: Buffer.byteLength(rendered.text) } };
+    }
+    const rendered = renderDatabases(indexes, args.schema, budget);
     return { kind: "ok", data: rendered.data, text: rendered.text, audit: { verdict: "allowed", rows: rendered.rows, bytes: Buffer.byteLength(rendered.text) } };
   },
 };

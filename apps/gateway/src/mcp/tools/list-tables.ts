@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
-import { catalogIndexFor } from "../catalog-index.js";
+import { callIndexes } from "../catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "../page-cursor.js";
 import { DEFAULT_SCHEMA_BUDGET_BYTES } from "./get-schema.js";
 import { displayName, displayText, oneLine, tableDescription } from "./schema-format.js";
@@ -18,6 +18,7 @@ const output = z.object({
       kind: z.string(),
       access: z.enum(["read", "write", "admin"]),
       description: z.string().optional(),
+      database: z.string().optional().describe("Multi-database links: the `database` argument naming the database it is in"),
     }),
   ),
   /** Every visible table and view (of `schema` when given), on all pages. */
@@ -30,8 +31,9 @@ type Table = z.infer<typeof output>["tables"][number];
 
 /** One table's line; `name` is the escaped spelling (displayText), the entry keeps the name as it is. */
 function line(t: Table, name: string): string {
+  const where = t.database === undefined ? "" : `[${t.database}] `;
   const flags = [t.kind === "table" ? null : t.kind.replace("_", " "), t.access === "read" ? null : t.access].filter(Boolean);
-  return `${name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
+  return `${where}${name}${flags.length ? ` (${flags.join(", ")})` : ""}${t.description ? ` — ${t.description}` : ""}`;
 }
 
 function invalidCursor(): CallOutcome {
@@ -53,10 +55,15 @@ export const listTablesTool: TypedTool<typeof input> = {
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(args, ctx, services) {
-    const index = await catalogIndexFor(services, ctx.link);
-    const { visible, descriptions, defaultSchema } = index;
-    const relations = visible.relations.filter((r) => !args.schema || r.schema === args.schema);
-    const binding = cursorBinding("list_tables", index.binding, args.schema);
+    // Every database of a multi-database link without `database` (issue 17), one after the other.
+    const indexes = await callIndexes(services, ctx);
+    const relations = indexes.flatMap(({ database, index }) =>
+      index.visible.relations.filter((r) => !args.schema || r.schema === args.schema).map((r) => ({ r, database, index })),
+    );
+    const binding =
+      indexes.length === 1 && indexes[0]!.database === undefined
+        ? cursorBinding("list_tables", indexes[0]!.index.binding, args.schema)
+        : cursorBinding("list_tables", indexes.map((i) => `${i.database}\u0000${i.index.binding}`), args.schema);
     let offset = 0;
     if (args.cursor !== undefined) {
       const decoded = decodeCursor(args.cursor, binding);
@@ -69,10 +76,18 @@ export const listTablesTool: TypedTool<typeof input> = {
     let bytes = 0;
     let next = offset;
     for (; next < relations.length; next++) {
-      const r = relations[next]!;
+      const { r, database, index } = relations[next]!;
+      const { descriptions, defaultSchema } = index;
       const raw = tableDescription(r, descriptions);
       const description = raw === undefined ? undefined : oneLine(raw);
-      const table: Table = { name: displayName(r, defaultSchema), schema: r.schema, kind: r.kind as string, access: r.access, ...(description ? { description } : {}) };
+      const table: Table = {
+        name: displayName(r, defaultSchema),
+        schema: r.schema,
+        kind: r.kind as string,
+        access: r.access,
+        ...(description ? { description } : {}),
+        ...(database !== undefined ? { database } : {}),
+      };
       const text = line(table, displayText(r, defaultSchema));
       // The line in the text plus the same entry in structuredContent; always at least one per page.
       const cost = Buffer.byteLength(text) + 1 + Buffer.byteLength(JSON.stringify(table)) + 1;

@@ -1,8 +1,8 @@
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
-import { catalogIndexFor, oneLine, type CatalogIndex, type IndexedObject } from "../catalog-index.js";
+import { callIndexes, compareKeys, oneLine, type CatalogIndex, type IndexedObject } from "../catalog-index.js";
 import { cursorBinding, decodeCursor, encodeCursor } from "../page-cursor.js";
-import { searchCatalog, type SearchHit } from "../search-catalog.js";
+import { hitKey, searchCatalog, type SearchHit } from "../search-catalog.js";
 import { displayName, displayText, escapeUnsafe, formatRelation, ident, shortType } from "./schema-format.js";
 
 const KINDS = ["table", "view", "materialized_view", "column", "function"] as const;
@@ -33,6 +33,7 @@ const result = z.object({
   matchedColumn: z.string().optional(),
   columns: z.array(column).optional(),
   definition: z.string().optional(),
+  database: z.string().optional().describe("Multi-database links: the `database` argument naming the database it is in"),
 });
 
 const output = z.object({
@@ -80,7 +81,7 @@ function columnsOf(object: IndexedObject, index: CatalogIndex, only?: string): {
 }
 
 /** One result as an entry (names as they are) and as its lines of text (names escaped, see schema-format.ts). */
-function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", index: CatalogIndex): { entry: Result; lines: string[] } {
+function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", index: CatalogIndex, database: string | undefined): { entry: Result; lines: string[] } {
   const { object } = hit;
   const columnName = hit.columnEntry ? hit.column?.name : undefined;
   const description = columnName !== undefined ? index.descriptions.get(object.key)?.columns.get(columnName) : object.description;
@@ -89,6 +90,7 @@ function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", in
     kind: columnName !== undefined ? "column" : object.kind,
     access: object.access,
     matched: hit.matched,
+    ...(database !== undefined ? { database } : {}),
   };
   const shown = short(description);
   if (shown) entry.description = shown;
@@ -100,11 +102,12 @@ function toResult(hit: SearchHit, detail: "names" | "columns" | "definition", in
   if (detail === "definition") {
     entry.definition = object.relation ? formatRelation(object.relation, index.descriptions, index.defaultSchema) : functionText;
   }
+  const where = database === undefined ? "" : `[${database}] `;
   const via = entry.matchedColumn !== undefined ? ` [column ${ident(entry.matchedColumn)}]` : entry.matched === "description" ? " [description]" : "";
-  if (entry.definition !== undefined) return { entry, lines: [`${entry.definition}${via}`] };
+  if (entry.definition !== undefined) return { entry, lines: [`${where}${entry.definition}${via}`] };
   const flags = [entry.kind.replace("_", " "), entry.access === "read" ? null : entry.access].filter(Boolean).join(", ");
   const name = columnName !== undefined ? `${objectText}.${ident(columnName)}` : objectText;
-  const lines = [`${name} (${flags})${entry.description ? ` — ${entry.description}` : ""}${via}`];
+  const lines = [`${where}${name} (${flags})${entry.description ? ` — ${entry.description}` : ""}${via}`];
   if (columnsText !== undefined) lines.push(`  ${columnsText}`);
   return { entry, lines };
 }
@@ -133,21 +136,28 @@ export const searchObjectsTool: TypedTool<typeof input> = {
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(args, ctx, services) {
-    const index = await catalogIndexFor(services, ctx.link);
-    const binding = cursorBinding("search_objects", index.binding, args.query.trim().toLowerCase(), [...(args.kinds ?? [])].sort(), args.schema);
+    // Every database of a multi-database link without `database` (issue 17): each searched in its own
+    // index (its own scope), the hits merged by rank, then the link's database order, then name.
+    const indexes = await callIndexes(services, ctx);
+    const single = indexes.length === 1 && indexes[0]!.database === undefined;
+    const bindingOf = single ? indexes[0]!.index.binding : indexes.map((i) => `${i.database}\u0000${i.index.binding}`);
+    const binding = cursorBinding("search_objects", bindingOf, args.query.trim().toLowerCase(), [...(args.kinds ?? [])].sort(), args.schema);
     let offset = 0;
     if (args.cursor !== undefined) {
       const decoded = decodeCursor(args.cursor, binding);
       if (decoded === null) return invalidCursor();
       offset = decoded;
     }
-    const hits = searchCatalog(index, { query: args.query, kinds: args.kinds, schema: args.schema });
+    const hits = indexes
+      .flatMap(({ database, index }, order) => searchCatalog(index, { query: args.query, kinds: args.kinds, schema: args.schema }).map((hit) => ({ hit, database, index, order })))
+      .sort((a, b) => a.hit.rank - b.hit.rank || a.order - b.order || compareKeys(hitKey(a.hit), hitKey(b.hit)));
     const results: Result[] = [];
     const lines: string[] = [];
     let bytes = 2;
     let cutByBytes = false;
     for (let i = offset; i < hits.length && results.length < args.limit; i++) {
-      const { entry, lines: entryLines } = toResult(hits[i]!, args.detail, index);
+      const { hit, index, database } = hits[i]!;
+      const { entry, lines: entryLines } = toResult(hit, args.detail, index, database);
       const size = Buffer.byteLength(JSON.stringify(entry)) + 1;
       // At least one result per page, or a single huge definition would stall paging.
       if (results.length > 0 && bytes + size > SEARCH_PAGE_BYTES) {
