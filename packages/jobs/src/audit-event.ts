@@ -77,6 +77,10 @@ export const auditEventSchema = z.object({
   writeRequestId: uuid.nullish(),
   /** Issue 15: the access grant (time-boxed elevation) this event belongs to. */
   accessGrantId: uuid.nullish(),
+  /** Issue 17: which of the link's databases the call ran on (its `database` name). */
+  databaseName: optionalText(100),
+  /** Issue 17: the server that ran the statement: "primary" or the replica's name. */
+  targetServer: optionalText(100),
 });
 
 export type AuditEvent = z.infer<typeof auditEventSchema>;

@@ -78,6 +78,11 @@ export interface CallAudit {
   writeRequestId?: string;
   /** The access grant that let this call through (issue 15 elevation; set by G2's path). */
   accessGrantId?: string;
+  /**
+   * Where the statement ran (issue 17): "primary" or the replica's name, as execution reports it
+   * (CheckedExecution.targetServer); absent when no statement was sent.
+   */
+  targetServer?: string;
 }
 
 /** Thrown by runCall for a tool name that does not exist (a protocol error, -32602); already audited. */

@@ -4,7 +4,8 @@ import type { Services } from "../services.js";
 import { costGate, firstWordAt, type CostEstimate } from "./cost-gate.js";
 import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
-import { runStatement, type RunOutcome } from "./run-statement.js";
+import { runRouted } from "./replica-run.js";
+import type { RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
 
 export interface CheckedExecution {
@@ -16,6 +17,8 @@ export interface CheckedExecution {
   refusal?: GateRefusal;
   /** The planner's estimate when the cost gate planned the statement first (limits.maxEstimated*). */
   estimate?: CostEstimate;
+  /** Where the statement ran (or failed to reach): "primary" or a replica's name; absent when nothing ran. */
+  targetServer?: string;
 }
 
 /** A refusal of a statement the policy allowed; step-up refusals also name the scopes to ask for. */
@@ -180,35 +183,35 @@ export async function executeChecked(
   // explain_query's EXPLAIN ANALYZE (forceRollback) runs its statement too: gated on the inner plan.
   const gate = costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
   if (gate?.upfront) return { verdict, refusal: gate.upfront };
-  let outcome: RunOutcome;
-  try {
-    outcome = await runStatement(await services.poolFor(link), {
-      sql: runSql,
-      ...(gate ? { preflight: gate.preflight() } : {}),
-      ...(input.guard ? { guard: input.guard.sql } : {}),
-      values,
-      // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
-      // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
-      // (measured: a 3,001-row UPDATE whose last row leaves the filter, row limit 2, is refused). Read to
-      // the end for the count of written rows (one row each), which the caller gets as rows affected.
-      readAll: rewrite?.writeCheck === true,
-      outsideTransaction: verdict.classes.length > 0 && verdict.classes.every((c) => c === "utility") && !input.forceRollback,
-      readOnly: verdict.readOnly,
-      rollback: input.forceRollback === true || (!verdict.readOnly && isExplain(input.sql)),
-      statementTimeoutMs: link.scope.limits.statementTimeoutMs,
-      searchPath: searchPathFor(link.scope),
-      maxRows: input.maxRows ?? link.scope.limits.maxRows,
-      maxBytes: services.maxResultBytes,
-      signal: input.signal,
-    });
-  } catch (error) {
-    return { verdict, error: describeConnectionFailure(error) };
-  }
-  if (input.guard && outcome.error?.message.includes(input.guard.marker)) return { verdict, refusal: input.guard.refusal };
+  // Pure reads may go to a replica (issue 17); everything else, and anything guarded, to the primary.
+  const routed = await runRouted(services, link, verdict, {
+    guarded: input.guard !== undefined,
+    sql: runSql,
+    ...(gate ? { preflight: gate.preflight() } : {}),
+    ...(input.guard ? { guard: input.guard.sql } : {}),
+    values,
+    // The write check itself needs no full fetch: PostgreSQL runs a statement with a data-modifying
+    // CTE to completion on its first Execute (portal strategy ONE_MOD_WITH), outer WHERE included
+    // (measured: a 3,001-row UPDATE whose last row leaves the filter, row limit 2, is refused). Read to
+    // the end for the count of written rows (one row each), which the caller gets as rows affected.
+    readAll: rewrite?.writeCheck === true,
+    outsideTransaction: verdict.classes.length > 0 && verdict.classes.every((c) => c === "utility") && !input.forceRollback,
+    readOnly: verdict.readOnly,
+    rollback: input.forceRollback === true || (!verdict.readOnly && isExplain(input.sql)),
+    statementTimeoutMs: link.scope.limits.statementTimeoutMs,
+    searchPath: searchPathFor(link.scope),
+    maxRows: input.maxRows ?? link.scope.limits.maxRows,
+    maxBytes: services.maxResultBytes,
+    signal: input.signal,
+  });
+  const targetServer = routed.server;
+  if ("failure" in routed) return { verdict, error: describeConnectionFailure(routed.failure), targetServer };
+  let outcome: RunOutcome = routed.outcome;
+  if (input.guard && outcome.error?.message.includes(input.guard.marker)) return { verdict, targetServer, refusal: input.guard.refusal };
   const estimate = gate?.estimate ?? undefined;
   if (gate && outcome.preflight?.stopped) {
     const refusal = gate.refusal ?? (outcome.error ? null : gate.unreadable());
-    if (refusal) return { verdict, refusal, ...(estimate ? { estimate } : {}) };
+    if (refusal) return { verdict, targetServer, refusal, ...(estimate ? { estimate } : {}) };
     // The plan failed as the statement would have (the server's error): said as its error, below.
   }
   // Even a failed DDL statement may have been the last of a series; reload either way.
@@ -217,21 +220,21 @@ export async function executeChecked(
   const hides = scopeHidesObjects(link.scope, catalog) || governsTables(link.scope);
   if (rewrite?.writeCheck) {
     const violation = rowFilterViolation(outcome, verdict, link);
-    if (violation) return { verdict, outcome, refusal: violation };
+    if (violation) return { verdict, targetServer, outcome, refusal: violation };
     // An oversized RETURNING row closed the connection before COMMIT: say so rather than show a cut result.
-    if (outcome.abandoned) return { verdict, outcome, error: "A returned row was larger than the result size limit, so the connection was closed before the write committed; nothing was written. Return fewer or smaller columns." };
+    if (outcome.abandoned) return { verdict, targetServer, outcome, error: "A returned row was larger than the result size limit, so the connection was closed before the write committed; nothing was written. Return fewer or smaller columns." };
   }
   if (outcome.error) {
     const attribute = rewrite && describeAttributeError(outcome.error, rewrite, input.principal);
-    if (attribute) return { verdict, outcome, error: attribute };
+    if (attribute) return { verdict, targetServer, outcome, error: attribute };
     const shift = (input.positionShift ?? 0) + (outcome.preflight?.stopped && gate ? gate.positionShift : 0);
     const error = describeDatabaseError(outcome.error, input.sql, shift, hides, input.signal?.aborted === true, rewrite !== undefined);
-    return { verdict, outcome, error };
+    return { verdict, targetServer, outcome, error };
   }
   if (isPlanResult(outcome.columns) && (hides || rewrite)) {
     // Row estimates, widths and costs describe the whole table, not the rows the filter leaves.
     const constants = rewrite ? foldedConstants(rewrite, values) : [];
     outcome = { ...outcome, rowsJson: redactPlanRows(outcome.rowsJson, { estimates: rewrite !== undefined || governsTables(link.scope), constants }) };
   }
-  return { verdict, outcome, ...(estimate ? { estimate } : {}) };
+  return { verdict, targetServer, outcome, ...(estimate ? { estimate } : {}) };
 }

@@ -61,6 +61,12 @@ export interface AuditRow {
    */
   writeRequestId?: string | null;
   accessGrantId?: string | null;
+  /**
+   * Which of the link's databases the call ran on, and which server ran it ("primary" or a replica's
+   * name) (issue 17). Optional like the fields above.
+   */
+  databaseName?: string | null;
+  targetServer?: string | null;
 }
 
 /**
@@ -108,7 +114,7 @@ export function canonicalParts(row: Omit<AuditRow, "seq">): CanonicalParts {
  * content: nothing (21 fields), `[detail]` (22, rows since configuration changes), once the
  * revision or trace id is set, all three in place `[detail, protocolVersion, traceId]` (24), and once a
  * rewritten statement or attribute names are set, all five (26), and once a write request or access
- * grant is set, all seven (28). Each shape
+ * grant is set, all seven (28), and once a database name or target server is set, all nine (30). Each shape
  * has its own length, so no value can be read as another field's (a `detail` of "2026-07-28" and a
  * protocol version of "2026-07-28" hash differently).
  */
@@ -119,6 +125,12 @@ function optionalTail(row: Omit<AuditRow, "seq">): (string | readonly string[] |
   const attributeNames = row.attributeNames?.length ? row.attributeNames : null;
   const writeRequestId = row.writeRequestId?.toLowerCase() ?? null;
   const accessGrantId = row.accessGrantId?.toLowerCase() ?? null;
+  const databaseName = row.databaseName ?? null;
+  const targetServer = row.targetServer ?? null;
+  // Issue 17 (30 fields): all nine once the database or the server is named.
+  if (databaseName !== null || targetServer !== null) {
+    return [row.detail, protocolVersion, traceId, rewrittenSql, attributeNames, writeRequestId, accessGrantId, databaseName, targetServer];
+  }
   // Issue 15 (28 fields): all seven once a write request or access grant is set.
   if (writeRequestId !== null || accessGrantId !== null) {
     return [row.detail, protocolVersion, traceId, rewrittenSql, attributeNames, writeRequestId, accessGrantId];

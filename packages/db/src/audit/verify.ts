@@ -70,6 +70,8 @@ interface StoredRow {
   attribute_names: string[];
   write_request_id: string | null;
   access_grant_id: string | null;
+  database_name: string | null;
+  target_server: string | null;
   prev_hash: string;
   hash: string;
 }
@@ -84,7 +86,7 @@ SELECT id::text, team_id::text, seq::text,
   kind, link_id::text, api_key_id::text, oauth_client_id, user_id::text, client_name, client_version, tool,
   sql, fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error,
   source_ip, request_id, detail, protocol_version, trace_id, rewritten_sql, attribute_names,
-  write_request_id::text, access_grant_id::text, prev_hash, hash
+  write_request_id::text, access_grant_id::text, database_name, target_server, prev_hash, hash
 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT ${PAGE}`;
 
 function toAuditRow(r: StoredRow): AuditRow {
@@ -120,6 +122,8 @@ function toAuditRow(r: StoredRow): AuditRow {
     attributeNames: r.attribute_names,
     writeRequestId: r.write_request_id,
     accessGrantId: r.access_grant_id,
+    databaseName: r.database_name,
+    targetServer: r.target_server,
   };
 }
 
