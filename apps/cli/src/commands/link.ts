@@ -5,6 +5,7 @@ import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { registerLinkDatabaseCommands } from "./link-database.js";
 import { registerLinkReviewCommands } from "./link-review.js";
+import { registerLinkToolCommands } from "./link-tool.js";
 import { findConnection } from "./resolve.js";
 import { readScope } from "./scope-file.js";
 
@@ -52,4 +53,5 @@ export function registerLinkCommands(program: Command): void {
     });
   registerLinkReviewCommands(link);
   registerLinkDatabaseCommands(link);
+  registerLinkToolCommands(link);
 }

@@ -44,7 +44,7 @@ export function bindToolArguments(tool: SavedToolView, args: Record<string, stri
   return tool.parameters.map((p) => {
     const text = args[p.name];
     if (text === undefined || text === "") {
-      if (p.required) throw new PortcullisError("invalid_input", `${p.name} is required`, { fieldErrors: { [`arguments.${p.name}`]: "required" } });
+      if (p.required) throw new PortcullisError("invalid_input", `the parameter ${p.name} is required`, { fieldErrors: { [`arguments.${p.name}`]: "required" } });
       return p.default ?? null;
     }
     // The form's text as the JSON value an AI client would send, then the gateway's own check of it.
@@ -52,7 +52,7 @@ export function bindToolArguments(tool: SavedToolView, args: Record<string, stri
     const checked = typed.ok ? savedToolValueSchema(p.type).safeParse(typed.value) : undefined;
     if (!typed.ok || !checked?.success) {
       const words = typed.ok ? `a valid ${p.type}` : typed.error;
-      throw new PortcullisError("invalid_input", `${p.name} must be ${words}`, { fieldErrors: { [`arguments.${p.name}`]: words } });
+      throw new PortcullisError("invalid_input", `the parameter ${p.name} must be ${words}`, { fieldErrors: { [`arguments.${p.name}`]: words } });
     }
     return checked.data;
   });

@@ -1,0 +1,216 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import { randomUUID } from "node:crypto";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { BUILT_IN_TOOL_NAMES } from "@portcullis/db/operations";
+import { createChinookDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { createActionWorld, loadActions, type ActionWorld, type Result, type Who } from "./support/action-world";
+
+/**
+ * The link page's Databases and Tools tabs through their real server actions (issue 17): a further
+ * database with its own scope, saved tools checked against their database's scope at save time, the
+ * built-in switches, and Try it's binding. Judged by the rows of links, link_databases and link_tools
+ * before and after; members, viewers and another team's owner change nothing.
+ */
+const jar = vi.hoisted(() => ({ store: undefined as { getStore(): string | undefined } | undefined }));
+vi.mock("next/headers", () => ({
+  cookies: async () => {
+    const token = jar.store?.getStore();
+    return {
+      getAll: () => (token ? [{ name: "next-auth.session-token", value: token }] : []),
+      get: (name: string) => (token && name === "next-auth.session-token" ? { name, value: token } : undefined),
+    };
+  },
+  headers: async () => new Headers({ "user-agent": "vitest link reach", "x-real-ip": "203.0.113.9" }),
+}));
+vi.mock("next/cache", () => ({ revalidatePath: () => {}, revalidateTag: () => {} }));
+
+let world: ActionWorld;
+let second: TestDatabase;
+let connection2: string;
+let actions: Record<string, (input: unknown) => Promise<Result>>;
+const sessions = new AsyncLocalStorage<string>();
+jar.store = sessions;
+
+function call(who: Who, name: string, input: unknown): Promise<Result> {
+  return sessions.run(world.tokens[who], () => actions[name]!(input));
+}
+
+/** Everything these actions could change, of both teams. */
+async function rows() {
+  const p = world.prisma;
+  return JSON.stringify(
+    await Promise.all([
+      p.link.findMany({ orderBy: { id: "asc" }, select: { id: true, databaseName: true, disabledTools: true, scope: true } }),
+      p.linkDatabase.findMany({ orderBy: [{ linkId: "asc" }, { name: "asc" }] }),
+      p.linkTool.findMany({ orderBy: { id: "asc" } }),
+    ]),
+  );
+}
+
+const TOOL = {
+  name: "artists_upto",
+  title: "Artists up to an id",
+  description: "Artist names with an id up to max_id",
+  sql: "SELECT name FROM artist WHERE artist_id <= $1 ORDER BY artist_id",
+  parameters: [{ name: "max_id", type: "integer", description: "highest id", required: true }],
+  databaseName: null,
+};
+
+beforeAll(async () => {
+  world = await createActionWorld("reach");
+  second = await createChinookDatabase();
+  process.env.TARGET_STACK_DATABASES = [world.chinook, second].map((d) => new URL(d.url).pathname.slice(1)).join(",");
+  actions = await loadActions([path.join(__dirname, "../src/features/links/actions.ts")]);
+  const { resolveTeam } = await import("../src/lib/authz");
+  const conn = await import("../src/features/connections/operations");
+  const ownerA = await resolveTeam({ userId: world.users.owner }, world.teamA);
+  connection2 = (await conn.createConnection(ownerA, { values: { name: "archive", mode: "url", url: `${second.url}${second.url.includes("?") ? "&" : "?"}sslmode=disable`, sslMode: "disable" } })).id;
+}, 180_000);
+
+afterAll(async () => {
+  await world?.drop();
+  await second?.drop();
+});
+
+describe("Databases tab", () => {
+  test("an admin adds a second database with its own scope, renames the first, removes the second", async () => {
+    const added = await call("admin", "addLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "archive", connectionId: connection2, scope: { access: "read", tables: { customer: { access: "none" } } } });
+    expect(added).toMatchObject({ ok: true, data: { name: "archive" } });
+    const stored = await world.prisma.linkDatabase.findUniqueOrThrow({ where: { linkId_name: { linkId: world.linkA, name: "archive" } } });
+    expect(stored).toMatchObject({ connectionId: connection2, teamId: world.teamA });
+    expect(stored.scope).toMatchObject({ tables: { customer: { access: "none" } } });
+
+    const first = (await world.prisma.link.findUniqueOrThrow({ where: { id: world.linkA } })).databaseName;
+    expect(await call("owner", "updateLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: first, newName: "sales" })).toMatchObject({ ok: true });
+    expect((await world.prisma.link.findUniqueOrThrow({ where: { id: world.linkA } })).databaseName).toBe("sales");
+    // The first database's scope is the link's own: it is not edited here.
+    expect(await call("owner", "updateLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "sales", scope: { access: "admin" } })).toMatchObject({ ok: false, code: "not_found" });
+
+    expect(await call("admin", "updateLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "archive", scope: { access: "read" } })).toMatchObject({ ok: true });
+    expect((await world.prisma.linkDatabase.findUniqueOrThrow({ where: { linkId_name: { linkId: world.linkA, name: "archive" } } })).scope).not.toHaveProperty("tables.customer");
+
+    // The page reads them through the same operation: the first one first.
+    const { linkDatabasesFor } = await import("../src/features/links/link-databases");
+    const { resolveTeam } = await import("../src/lib/authz");
+    const views = await linkDatabasesFor(await resolveTeam({ userId: world.users.member }, world.teamA), world.linkA);
+    expect(views.map((v) => v.name)).toEqual(["sales", "archive"]);
+
+    expect(await call("admin", "removeLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "archive" })).toMatchObject({ ok: true });
+    expect(await world.prisma.linkDatabase.count({ where: { linkId: world.linkA } })).toBe(0);
+    // The changes are in the team's audit chain.
+    const outbox = JSON.stringify(await world.prisma.auditOutbox.findMany({ where: { teamId: world.teamA } }));
+    for (const action of ["link.database.add", "link.database.rename", "link.database.update", "link.database.remove"]) expect(outbox).toContain(action);
+  });
+
+  test("a row filter naming a column the second database does not have is refused against that database's catalog", async () => {
+    const before = await rows();
+    const result = await call("owner", "addLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "filtered", connectionId: connection2, scope: { access: "read", tables: { artist: { rowFilter: "no_such_column = 1" } } } });
+    expect(result).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await rows()).toBe(before);
+  });
+
+  test("members and viewers cannot change databases; another team's owner gets not found; nothing changes", async () => {
+    await call("owner", "addLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "kept", connectionId: connection2, scope: { access: "read" } });
+    const before = await rows();
+    const attempts: [string, Record<string, unknown>][] = [
+      ["addLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "mine", connectionId: connection2, scope: { access: "admin" } }],
+      ["updateLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "kept", scope: { access: "admin" } }],
+      ["removeLinkDatabaseAction", { teamId: world.teamA, linkId: world.linkA, name: "kept" }],
+    ];
+    for (const [name, input] of attempts) {
+      for (const who of ["member", "viewer"] as const) expect(await call(who, name, input), `${name} as ${who}`).toMatchObject({ ok: false, code: "forbidden" });
+      expect(await call("outsider", name, input), `${name} as outsider`).toMatchObject({ ok: false, code: "not_found" });
+      // Their own team's id with our link and connection: still nothing of ours.
+      expect(await call("outsider", name, { ...input, teamId: world.teamB }), `${name} under team B`).toMatchObject({ ok: false, code: "not_found" });
+    }
+    // Team B's own link, team A's connection: the connection is not theirs.
+    expect(await call("outsider", "addLinkDatabaseAction", { teamId: world.teamB, linkId: world.linkB, name: "stolen", connectionId: connection2, scope: { access: "read" } })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await rows()).toBe(before);
+  });
+});
+
+describe("Tools tab", () => {
+  test("a saved tool the database's scope refuses is not saved, and the form gets the policy's words", async () => {
+    await call("owner", "updateLinkAction", { teamId: world.teamA, linkId: world.linkA, scope: { access: "read", tables: { customer: { access: "none" } } } });
+    const before = await rows();
+    const refused = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, name: "emails", sql: "SELECT email FROM customer WHERE customer_id = $1" });
+    expect(refused).toMatchObject({ ok: false, code: "invalid_input" });
+    expect((refused as { error: string }).error).toMatch(/not saved/i);
+    expect((refused as { error: string }).error).toMatch(/customer/);
+    const placeholders = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, sql: "SELECT name FROM artist" });
+    expect(placeholders).toMatchObject({ ok: false, code: "invalid_input" });
+    const builtIn = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, name: "execute_sql" });
+    expect(builtIn).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await rows()).toBe(before);
+  });
+
+  test("an admin saves, edits and deletes a tool; members, viewers and another team change nothing", async () => {
+    const saved = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL });
+    expect(saved).toMatchObject({ ok: true, data: { name: "artists_upto" } });
+    const id = (saved as { data: { id: string } }).data.id;
+    const row = await world.prisma.linkTool.findUniqueOrThrow({ where: { id } });
+    expect(row).toMatchObject({ teamId: world.teamA, linkId: world.linkA, sql: TOOL.sql, createdById: world.users.admin });
+    expect(row.parameters).toEqual([{ name: "max_id", type: "integer", description: "highest id", required: true }]);
+
+    const before = await rows();
+    const edit = { teamId: world.teamA, linkId: world.linkA, toolId: id, ...TOOL, sql: "SELECT name, artist_id FROM artist WHERE artist_id <= $1" };
+    for (const who of ["member", "viewer"] as const) {
+      expect(await call(who, "saveLinkToolAction", edit)).toMatchObject({ ok: false, code: "forbidden" });
+      expect(await call(who, "deleteLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId: id })).toMatchObject({ ok: false, code: "forbidden" });
+      expect(await call(who, "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: ["execute_sql"] })).toMatchObject({ ok: false, code: "forbidden" });
+    }
+    expect(await call("outsider", "saveLinkToolAction", { ...edit, teamId: world.teamB })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("outsider", "deleteLinkToolAction", { teamId: world.teamB, linkId: world.linkA, toolId: id })).toMatchObject({ ok: false, code: "not_found" });
+    // Their own link with our tool's id: not theirs either.
+    expect(await call("outsider", "deleteLinkToolAction", { teamId: world.teamB, linkId: world.linkB, toolId: id })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("outsider", "tryLinkToolAction", { teamId: world.teamB, linkId: world.linkB, toolId: id, arguments: { max_id: "3" } })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await call("outsider", "setLinkBuiltInToolsAction", { teamId: world.teamB, linkId: world.linkA, disabledTools: ["execute_sql"] })).toMatchObject({ ok: false, code: "not_found" });
+    expect(await rows()).toBe(before);
+
+    expect(await call("admin", "saveLinkToolAction", edit)).toMatchObject({ ok: true });
+    expect((await world.prisma.linkTool.findUniqueOrThrow({ where: { id } })).sql).toBe(edit.sql);
+    expect(await call("owner", "deleteLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId: id })).toMatchObject({ ok: true });
+    expect(await world.prisma.linkTool.count({ where: { id } })).toBe(0);
+  });
+
+  test("built-in switches: execute_sql off is stored; an unknown name is refused", async () => {
+    expect(await call("admin", "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: ["explain_query", "execute_sql"] })).toMatchObject({ ok: true, data: ["execute_sql", "explain_query"] });
+    expect((await world.prisma.link.findUniqueOrThrow({ where: { id: world.linkA } })).disabledTools).toEqual(["execute_sql", "explain_query"]);
+    const before = await rows();
+    expect(await call("admin", "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: ["drop_everything"] })).toMatchObject({ ok: false, code: "invalid_input" });
+    expect(await rows()).toBe(before);
+    expect(await call("admin", "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: [] })).toMatchObject({ ok: true, data: [] });
+  });
+
+  test("the dashboard's list of built-in tools is the db package's (the gateway test pins that one to TOOLS)", async () => {
+    const { BUILT_IN_TOOLS } = await import("../src/features/links/tool-shapes");
+    expect(BUILT_IN_TOOLS.map((t) => t.name)).toEqual([...BUILT_IN_TOOL_NAMES]);
+  });
+
+  test("Try it binds typed values in order and refuses a value that is not of its type before anything is sent", async () => {
+    const { bindToolArguments } = await import("../src/features/links/link-tools");
+    const tool = {
+      id: randomUUID(), name: "t", title: null, description: "d", sql: "SELECT $1, $2, $3, $4", databaseName: null,
+      parameters: [
+        { name: "n", type: "integer" as const, description: "", required: true },
+        { name: "s", type: "string" as const, description: "", required: true },
+        { name: "flag", type: "boolean" as const, description: "", required: false, default: true },
+        { name: "day", type: "date" as const, description: "", required: false },
+      ],
+    };
+    expect(bindToolArguments(tool, { n: "42", s: "' OR 1=1 --" })).toEqual([42, "' OR 1=1 --", true, null]);
+    expect(bindToolArguments(tool, { n: "7", s: "x", flag: "false", day: "2024-02-29" })).toEqual([7, "x", false, "2024-02-29"]);
+    expect(() => bindToolArguments(tool, { n: "1; DROP TABLE artist", s: "x" })).toThrow(/n must be a whole number/);
+    expect(() => bindToolArguments(tool, { s: "x" })).toThrow(/n is required/);
+    expect(() => bindToolArguments(tool, { n: "1", s: "x", day: "yesterday" })).toThrow(/day must be/);
+    expect(() => bindToolArguments(tool, { n: "1", s: "x", sql: "DELETE FROM artist" })).toThrow(/no parameter sql/);
+
+    const saved = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, name: "try_me" });
+    const toolId = (saved as { data: { id: string } }).data.id;
+    // A bad value is refused in words; a good one reaches for the gateway (off in this test: unavailable).
+    expect(await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "three" } })).toMatchObject({ ok: false, code: "invalid_input", error: expect.stringMatching(/the parameter max_id must be a whole number/i) });
+    expect(await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "3" } })).toMatchObject({ ok: false, code: "unavailable" });
+    expect(await call("viewer", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "3" } })).toMatchObject({ ok: false, code: "forbidden" });
+  });
+});
