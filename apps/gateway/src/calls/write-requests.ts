@@ -5,7 +5,7 @@ import { scopeHash } from "@portcullis/policy/scope";
 import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
 import { CODE_CHANGED_MARKER, CODE_DIGEST_SQL, codeDigestValues, codeGuardSql, codeReach, reachesCode } from "../execution/code-digest.js";
-import { executeChecked } from "../execution/execute-checked.js";
+import { executeChecked, ranOn } from "../execution/execute-checked.js";
 import { THROUGH_NOTE } from "../execution/tables-changed.js";
 import { approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
 import type { Services } from "../services.js";
@@ -283,7 +283,7 @@ export async function executeApproved(services: Services, ctx: CallContext, args
       outcome = {
         kind: "ok",
         data: result.data,
-        audit: { ...auditBase(args.sql, execution.verdict, ctx.link), verdict: "allowed", wrote: !execution.verdict.readOnly, rows: result.rows, bytes: result.bytes },
+        audit: { ...auditBase(args.sql, execution.verdict, ctx.link), ...ranOn(execution), verdict: "allowed", wrote: !execution.verdict.readOnly, rows: result.rows, bytes: result.bytes },
       };
     }
   }

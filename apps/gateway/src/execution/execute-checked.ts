@@ -21,6 +21,11 @@ export interface CheckedExecution {
   targetServer?: string;
 }
 
+/** Where an execution ran, for its audit (CallAudit.targetServer, issue 17); nothing when nothing was sent. */
+export function ranOn(execution: Pick<CheckedExecution, "targetServer">): { targetServer?: string } {
+  return execution.targetServer ? { targetServer: execution.targetServer } : {};
+}
+
 /** A refusal of a statement the policy allowed; step-up refusals also name the scopes to ask for. */
 export interface GateRefusal {
   ruleId: string;

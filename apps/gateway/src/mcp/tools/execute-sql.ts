@@ -4,7 +4,7 @@ import type { TypedTool } from "../../calls/call-outcome.js";
 import { accessLevels, tablesWith } from "../../calls/link-allowance.js";
 import { sqlResultOf, sqlResultSchema } from "../../calls/sql-result.js";
 import { executeApproved, requestDecision } from "../../calls/write-requests.js";
-import { executeChecked } from "../../execution/execute-checked.js";
+import { executeChecked, ranOn } from "../../execution/execute-checked.js";
 import type { LinkRecord } from "../../context.js";
 import { refusedOrFailed, stepUpGate, auditBase } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
@@ -88,7 +88,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     return {
       kind: "ok",
       data: result.data,
-      audit: { ...auditBase(args.sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly, rows: result.rows, bytes: result.bytes },
+      audit: { ...auditBase(args.sql, verdict, ctx.link), ...ranOn(execution), verdict: "allowed", wrote: !verdict.readOnly, rows: result.rows, bytes: result.bytes },
     };
   },
 };

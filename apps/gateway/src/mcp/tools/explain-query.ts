@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
-import { executeChecked } from "../../execution/execute-checked.js";
+import { executeChecked, ranOn } from "../../execution/execute-checked.js";
 import { auditBase, refusedOrFailed, stepUpGate } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
@@ -49,7 +49,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
     return {
       kind: "ok",
       data: { plan, analyzed: args.analyze === true, truncated: outcome.truncated },
-      audit: { ...auditBase(sql, execution.verdict, ctx.link), verdict: "allowed", rows: outcome.rowCount, bytes: Buffer.byteLength(plan) },
+      audit: { ...auditBase(sql, execution.verdict, ctx.link), ...ranOn(execution), verdict: "allowed", rows: outcome.rowCount, bytes: Buffer.byteLength(plan) },
     };
   },
 };

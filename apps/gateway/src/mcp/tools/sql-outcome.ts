@@ -1,5 +1,5 @@
 import { approvalFor, type ApprovalRequirement, type Verdict } from "@portcullis/policy";
-import type { CheckedExecution, GateRefusal } from "../../execution/execute-checked.js";
+import { ranOn, type CheckedExecution, type GateRefusal } from "../../execution/execute-checked.js";
 import type { CallAudit, CallOutcome } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { insufficientScope } from "../../calls/step-up.js";
@@ -69,7 +69,7 @@ export function stepUpGate(ctx: CallContext, approval: ApprovalHandling = "refus
 /** The refused or failed outcome of a checked execution, or null when it ran and has rows to give. */
 export function refusedOrFailed(execution: CheckedExecution, sql: string, ctx: CallContext): CallOutcome | null {
   const { verdict } = execution;
-  const base = auditBase(sql, verdict, ctx.link);
+  const base = { ...auditBase(sql, verdict, ctx.link), ...ranOn(execution) };
   if (!verdict.allowed || execution.refusal) {
     const ruleId = execution.refusal?.ruleId ?? verdict.ruleId ?? "refused";
     const reason = execution.refusal?.reason ?? verdict.reason ?? "refused";
