@@ -63,7 +63,9 @@ export function toolCallEvent(ctx: CallContext, tool: string, audit: CallAudit, 
     ...(audit.writeRequestId ? { writeRequestId: audit.writeRequestId } : {}),
     ...(audit.accessGrantId ? { accessGrantId: audit.accessGrantId } : {}),
     // Issue 17: which of the link's databases, and which of its servers, the call ran on.
-    ...(label(ctx.link.databaseName, 100) ? { databaseName: label(ctx.link.databaseName, 100) } : {}),
+    ...(label(audit.databaseName !== undefined ? audit.databaseName : ctx.link.databaseName, 100)
+      ? { databaseName: label(audit.databaseName !== undefined ? audit.databaseName : ctx.link.databaseName, 100) }
+      : {}),
     ...(label(audit.targetServer, 100) ? { targetServer: label(audit.targetServer, 100) } : {}),
   };
 }

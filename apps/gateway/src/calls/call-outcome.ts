@@ -83,6 +83,11 @@ export interface CallAudit {
    * (CheckedExecution.targetServer); absent when no statement was sent.
    */
   targetServer?: string;
+  /**
+   * Issue 17: the link database the call ran on when it is not the call's own record's (an approved write
+   * runs on the database it was asked on); null: the call covered every database. Absent: ctx.link's.
+   */
+  databaseName?: string | null;
 }
 
 /** Thrown by runCall for a tool name that does not exist (a protocol error, -32602); already audited. */
