@@ -1,4 +1,4 @@
-import { utils } from "ssh2";
+import { utils, type ParsedKey } from "ssh2";
 import type { SecretKeyring } from "../secrets/index.js";
 import { checkedTargetAddress, targetClientConfig, type Resolver, type TargetConnectionRow, type TargetPolicy, type TargetSshHop } from "../target.js";
 import type { TargetRoute } from "../target-route.js";
@@ -16,7 +16,7 @@ export const SSH_TIMINGS: ChainTimings = {
 };
 
 /** The hop's key, opened and parsed now, so a wrong passphrase is refused in words before any dialling. */
-function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyring): { privateKey: string; passphrase?: string } {
+function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyring): { privateKey: ParsedKey } {
   const ref = { position: hop.position, host: hop.host, port: hop.port, username: hop.username };
   let privateKey: string;
   let passphrase: string | undefined;
@@ -33,7 +33,10 @@ function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyr
     const passphraseProblem = /passphrase|decrypt/i.test(parsed.message);
     throw new SshAuthError(ref, passphraseProblem ? "passphrase" : "key_unreadable", passphraseProblem && !passphrase ? "the key is encrypted and no passphrase is stored" : parsed.message);
   }
-  return { privateKey, passphrase };
+  // A file may hold several keys; OpenSSH uses the first.
+  const key = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
+  if (!key || key.isPrivateKey() !== true) throw new SshAuthError(ref, "key_unreadable", "it is not a private key");
+  return { privateKey: key };
 }
 
 /**
