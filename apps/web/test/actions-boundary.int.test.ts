@@ -81,6 +81,8 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.writeRequest.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.accessGrant.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.teamNotificationSettings.findMany({ where: team, orderBy: { teamId: "asc" } }),
+      prisma.linkDatabase.findMany({ where: team, orderBy: [{ linkId: "asc" }, { name: "asc" }] }),
+      prisma.linkTool.findMany({ where: team, orderBy: { id: "asc" } }),
       prisma.team.count(),
     ]),
   );
@@ -188,9 +190,36 @@ const CASES: Record<string, Case> = {
   decideAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessRequest(), decision: "refuse", comment: "not now" }) },
   // Only a grant in force can be revoked (a pending request is refused instead).
   revokeAccessGrantAction: { min: "member", valid: async () => ({ teamId: teamA, grantId: await freshAccessGrant() }) },
+  // Link page, issue 17 (WL): a link's further databases, its saved tools and built-in switches, Try it.
+  addLinkDatabaseAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink(), name: `d${randomBytes(3).toString("hex")}`, connectionId: connectionA, scope: { access: "read" } }) },
+  updateLinkDatabaseAction: { min: "admin", optional: ["newName", "scope"], valid: async () => ({ teamId: teamA, linkId: await freshLinkWithDatabase(), name: "extra", newName: `n${randomBytes(3).toString("hex")}`, scope: { access: "read" } }) },
+  removeLinkDatabaseAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLinkWithDatabase(), name: "extra" }) },
+  saveLinkToolAction: {
+    min: "admin",
+    optional: ["title", "parameters", "databaseName"],
+    nullable: ["title", "databaseName"],
+    valid: async () => ({ teamId: teamA, linkId: await freshLink(), name: "artists_upto", title: "Artists", description: "Artists up to an id", sql: "SELECT name FROM artist WHERE artist_id <= $1", parameters: [{ name: "max_id", type: "integer", description: "", required: true }], databaseName: null }),
+  },
+  deleteLinkToolAction: { min: "admin", valid: async () => freshTool() },
+  setLinkBuiltInToolsAction: { min: "admin", valid: async () => ({ teamId: teamA, linkId: await freshLink(), disabledTools: ["execute_sql"] }) },
+  tryLinkToolAction: { min: "member", valid: async () => ({ ...(await freshTool(linkA)), arguments: { max_id: "3" } }) },
   saveNotificationSettingsAction: { min: "admin", nullable: ["webhookUrl"], valid: async () => ({ teamId: teamA, webhookUrl: "https://hooks.example.com/portcullis", webhookFormat: "portcullis", emailApprovers: true }) },
   rotateWebhookSecretAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
 };
+
+/** A fresh link of team A with a further database named "extra" (on connection A). */
+async function freshLinkWithDatabase() {
+  const linkId = await freshLink();
+  await prisma.linkDatabase.create({ data: { linkId, teamId: teamA, name: "extra", connectionId: connectionA, scope: { access: "read" }, position: 1 } });
+  return linkId;
+}
+
+/** A saved tool of team A (on a fresh link unless given), as the Tools tab stores it. */
+async function freshTool(linkId?: string) {
+  const link = linkId ?? (await freshLink());
+  const tool = await prisma.linkTool.create({ data: { linkId: link, teamId: teamA, name: `t${randomBytes(3).toString("hex")}`, description: "d", sql: "SELECT name FROM artist WHERE artist_id <= $1", parameters: [{ name: "max_id", type: "integer", description: "", required: true }] } });
+  return { teamId: teamA, linkId: link, toolId: tool.id };
+}
 
 /** A pending write request on link A by the member, as the gateway stores it. */
 async function freshWriteRequest() {
@@ -396,6 +425,10 @@ describe("other tenants' object ids behind one's own team id", () => {
       ["removeMemberAction", { teamId: teamB, userId: users.owner }],
       ["removeIdentityProviderAction", { teamId: teamB, providerId: providerA }],
       ["checkScopeAction", { teamId: teamB, connectionId: connectionA, scope: { access: "read" } }],
+      ["addLinkDatabaseAction", { teamId: teamB, linkId: linkA, name: "stolen", connectionId: connectionA, scope: { access: "admin" } }],
+      ["addLinkDatabaseAction", { teamId: teamB, linkId: linkB, name: "stolen", connectionId: connectionA, scope: { access: "read" } }],
+      ["setLinkBuiltInToolsAction", { teamId: teamB, linkId: linkA, disabledTools: [] }],
+      ["saveLinkToolAction", { teamId: teamB, linkId: linkA, name: "stolen", description: "d", sql: "SELECT 1" }],
       ["previewRowFilterAction", { teamId: teamB, linkId: linkA, scope: { access: "read" }, table: "public.artist", userId: users.member }],
       ["sampleMaskAction", { teamId: teamB, linkId: linkA, scope: { access: "read" }, table: "public.customer", column: "email", userId: users.member }],
       ["setMemberAttributeAction", { teamId: teamB, linkId: linkA, userId: users.member, name: "rep_id", value: "1" }],
@@ -489,6 +522,7 @@ describe("the well-formed calls work (the refusals above are not the whole story
       // These reach something the test world deliberately lacks, after every check passed.
       testConnectionAction: "ok", // answers ok with { ok: false, error } for an unreachable server
       runPlaygroundAction: "unavailable", // no gateway in this test: the call got past every check
+      tryLinkToolAction: "unavailable", // the same: the values were bound, the gateway was next
       descriptionsStatusAction: "not_found", // no such job
       deleteTeamAction: "invalid_input", // the confirmation slug is wrong on purpose
       revokeAuthorizedAppAction: "not_found",
