@@ -1,0 +1,164 @@
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ingestAuditBatch } from "@portcullis/db/audit";
+import { sharedReplicationPair, type ReplicationPair } from "@portcullis/db/testing";
+import pg from "pg";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { useReplicaTiming } from "../src/execution/replica-router.js";
+import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor } from "./fixtures.js";
+
+// Issue 17, read replicas: a real primary and two streaming replicas (pg_basebackup), the gateway as it
+// runs, an MCP client. Where a statement ran is judged by effect: the server's own port and recovery
+// state returned by the statement, and the audit row's target_server.
+// pg_is_in_recovery() is not among the functions a link may call; the port says which server answered
+// (the pair checked each replica is in recovery).
+const WHERE = "SELECT inet_server_port() AS port FROM artist WHERE artist_id = 1";
+const MAX_LAG_MS = 1_000;
+
+let pair: ReplicationPair;
+let world: GatewayWorld;
+let client: Client;
+let meta: pg.Pool;
+
+beforeAll(async () => {
+  pair = await sharedReplicationPair({ replicas: 2 });
+  // The pair outlives the world (cached per file): dropping the world's target drops nothing.
+  world = await GatewayWorld.create({ target: { name: pair.database, url: pair.primary.url(pair.database), drop: async () => {} } });
+  meta = new pg.Pool({ connectionString: world.meta.url, max: 2 });
+  for (const [position, replica] of pair.replicas.entries()) {
+    await meta.query(`INSERT INTO connection_replicas (connection_id, team_id, name, host, port, position) VALUES ($1, $2, $3, '127.0.0.1', $4, $5)`, [
+      world.connectionId,
+      world.teamId,
+      replica.name,
+      replica.port,
+      position,
+    ]);
+  }
+  await meta.query(`UPDATE connections SET replica_max_lag_ms = $2 WHERE id = $1`, [world.connectionId, MAX_LAG_MS]);
+  const { gateway, url } = await world.startGateway();
+  useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000 });
+  const link = await world.addLink({ access: "read", tables: { artist: { access: "write" } } });
+  client = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+}, 180_000);
+
+afterAll(async () => {
+  await client?.close();
+  await meta?.end();
+  await world?.close();
+  await pair?.destroy();
+});
+
+type Where = { port: number; standby: boolean };
+
+async function where(sql = WHERE): Promise<Where> {
+  const result = await client.callTool({ name: "execute_sql", arguments: { sql } });
+  expect(result.isError, toolText(result)).toBeFalsy();
+  const port = Number((toolJson(result).rows[0] as [number])[0]);
+  return { port, standby: port !== pair.primary.port };
+}
+
+const portOf = (name: string) => (name === "primary" ? pair.primary.port : pair.replicas.find((r) => r.name === name)!.port);
+
+/**
+ * target_server of the stored audit rows of the calls whose SQL is LIKE `sqlLike` (the worker's batch
+ * insert, run here on the queued events), once `count` of them are stored (the queue is fed from the
+ * journal shortly after each answer).
+ */
+async function storedServers(sqlLike: string, count: number): Promise<(string | null)[]> {
+  return waitFor(
+    async () => {
+      await ingestAuditBatch(meta, await auditEvents(world));
+      const { rows } = await meta.query(`SELECT target_server FROM audit_events WHERE tool = 'execute_sql' AND sql LIKE $1 ORDER BY time, seq`, [sqlLike]);
+      return rows.map((r) => r.target_server as string | null);
+    },
+    (servers) => servers.length >= count,
+    10_000,
+    100,
+  );
+}
+
+test("reads go to the replicas, round robin, and the audit row names the replica", async () => {
+  // The first read after the connection is idle may go to the primary while the probes start.
+  await waitFor(() => where(), (w) => w.standby, 10_000, 50);
+  const seen: Where[] = [];
+  for (let i = 0; i < 6; i++) seen.push(await where(`${WHERE} AND ${i} = ${i}`));
+  expect(seen.every((w) => w.standby)).toBe(true);
+  const ports = seen.map((w) => w.port);
+  expect(new Set(ports)).toEqual(new Set(pair.replicas.map((r) => r.port)));
+  // Alternating: each replica every other read.
+  for (let i = 1; i < ports.length; i++) expect(ports[i]).not.toBe(ports[i - 1]);
+  const servers = await storedServers(`${WHERE} AND _ = _`.replace(/_/g, "%"), 6);
+  expect(servers).toHaveLength(6);
+  expect(servers.map((s) => portOf(s!))).toEqual(ports);
+}, 60_000);
+
+test("writes go to the primary, never retried on a replica, and reach the replicas by replication", async () => {
+  const insert = await client.callTool({
+    name: "execute_sql",
+    arguments: { sql: "INSERT INTO artist (artist_id, name) VALUES (9001, 'Replica Test') RETURNING inet_server_port() AS port" },
+  });
+  expect(insert.isError, toolText(insert)).toBeFalsy();
+  expect(toolJson(insert).rows[0]).toEqual([pair.primary.port]);
+  // A data-modifying CTE under a SELECT is a write by the verdict: the primary.
+  const cte = await client.callTool({
+    name: "execute_sql",
+    arguments: { sql: "WITH u AS (UPDATE artist SET name = 'Replica Test 2' WHERE artist_id = 9001 RETURNING 1) SELECT inet_server_port() AS port FROM u" },
+  });
+  expect(cte.isError, toolText(cte)).toBeFalsy();
+  expect(toolJson(cte).rows[0]).toEqual([pair.primary.port]);
+  expect(await storedServers("INSERT INTO artist (artist_id, name) VALUES (9001%", 1)).toEqual(["primary"]);
+  expect(await storedServers("WITH u AS (UPDATE artist%", 1)).toEqual(["primary"]);
+  // Visible on a replica once replayed, read through the gateway.
+  await pair.waitForReplay(0);
+  await pair.waitForReplay(1);
+  const read = await client.callTool({ name: "execute_sql", arguments: { sql: "SELECT name, inet_server_port() AS port FROM artist WHERE artist_id = 9001" } });
+  const [name, port] = toolJson(read).rows[0] as [string, number];
+  expect(name).toBe("Replica Test 2");
+  expect(pair.replicas.map((r) => r.port)).toContain(port);
+}, 60_000);
+
+test("replay paused beyond the lag limit: reads go to the primary until it is resumed", async () => {
+  await pair.pauseReplay(0);
+  await pair.pauseReplay(1);
+  try {
+    // Something to replay: the replicas now fall behind by the time since their last replayed commit.
+    const primary = new pg.Client({ connectionString: pair.primary.url(pair.database) });
+    await primary.connect();
+    await primary.query("INSERT INTO replication_marker (note) VALUES ('lag')");
+    await primary.end();
+    const lagging = await waitFor(() => where(), (w) => !w.standby, MAX_LAG_MS * 6, 100);
+    expect(lagging.port).toBe(pair.primary.port);
+    for (let i = 0; i < 3; i++) expect(await where(`${WHERE} AND 'lag${i}' = 'lag${i}'`)).toEqual({ port: pair.primary.port, standby: false });
+    expect(await storedServers(`${WHERE} AND 'lag%`, 3)).toEqual(["primary", "primary", "primary"]);
+  } finally {
+    await pair.resumeReplay(0);
+    await pair.resumeReplay(1);
+  }
+  const back = await waitFor(() => where(), (w) => w.standby, 10_000, 100);
+  expect(pair.replicas.map((r) => r.port)).toContain(back.port);
+}, 60_000);
+
+test("replicas stopped: reads go to the other replica, then the primary, with no error to the client; back when they return", async () => {
+  await waitFor(() => where(), (w) => w.standby, 10_000, 100);
+  await pair.stopReplica(0);
+  try {
+    // Right after the stop, before any probe noticed: the read that picks replica1 is retried elsewhere.
+    for (let i = 0; i < 4; i++) expect(await where(`${WHERE} AND 'one${i}' = 'one${i}'`)).toEqual({ port: pair.replicas[1]!.port, standby: true });
+    await pair.stopReplica(1);
+    try {
+      for (let i = 0; i < 3; i++) expect(await where(`${WHERE} AND 'none${i}' = 'none${i}'`)).toEqual({ port: pair.primary.port, standby: false });
+      expect(await storedServers(`${WHERE} AND 'none%`, 3)).toEqual(["primary", "primary", "primary"]);
+      expect(await storedServers(`${WHERE} AND 'one%`, 4)).toEqual(["replica2", "replica2", "replica2", "replica2"]);
+    } finally {
+      await pair.startReplica(1);
+    }
+  } finally {
+    await pair.startReplica(0);
+  }
+  const ports = new Set<number>();
+  await waitFor(
+    async () => ports.add((await where()).port),
+    (p) => pair.replicas.every((r) => p.has(r.port)),
+    20_000,
+    100,
+  );
+}, 90_000);
