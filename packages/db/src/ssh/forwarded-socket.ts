@@ -64,7 +64,10 @@ export class ForwardedSocket extends Duplex {
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     this.ending = true;
     this.channel?.destroy();
-    callback(error);
+    // TLS destroys the socket under it when the handshake fails and reports why a tick later; a net
+    // socket's "close" comes after that, so pg reports the TLS error. Closing as late keeps the reason
+    // (else pg sees the close first and says only "Connection terminated unexpectedly").
+    setImmediate(() => callback(error));
   }
 
   // Socket methods pg calls; TCP options belong to the first hop's socket, not to a channel.
