@@ -1,5 +1,5 @@
 import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from "@modelcontextprotocol/client";
-import { createLinkTool, deleteLinkTool, listLinkTools, setLinkDisabledTools, updateLinkTool, type SavedToolInput, type SavedToolCheckDeps } from "@portcullis/db/operations";
+import { createLinkTool, decideWriteRequest, deleteLinkTool, listLinkTools, setLinkDisabledTools, updateLinkTool, type SavedToolInput, type SavedToolCheckDeps } from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import { targetPolicyFromEnv } from "@portcullis/db/target";
 import { withClient } from "@portcullis/db/testing";
@@ -302,6 +302,45 @@ describe("run time", () => {
       const fresh = await connect(edit.url, edit.key);
       expect((await fresh.listTools()).tools.map((t) => t.name)).not.toContain("first_genre");
       await fresh.close();
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("a saved write that needs approval is previewed, not run; approved, the same tool with requestId runs it once", async () => {
+    const approving = await world.addLink(
+      { ...SCOPE, tables: { ...SCOPE.tables, playlist: { access: "write", approval: "writes" } }, approvalOptions: { selfApproval: true } },
+      undefined,
+      gatewayUrl,
+    );
+    await save(approving, {
+      name: "rename_playlist",
+      description: "Renames a playlist",
+      sql: "UPDATE playlist SET name = $2 WHERE playlist_id = $1",
+      parameters: [
+        { name: "id", type: "integer", required: true },
+        { name: "name", type: "string", required: true },
+      ],
+    });
+    const c = await connect(approving.url, approving.key);
+    try {
+      const args = { id: 2, name: "Approved name" };
+      const pending = toolJson<{ status: string; requestId: string; message: string }>(await c.callTool({ name: "rename_playlist", arguments: args }));
+      expect(pending.status).toBe("pending_approval");
+      expect(pending.message).toContain("call rename_playlist again with exactly the same arguments plus");
+      expect(await targetRows("SELECT name FROM playlist WHERE playlist_id = 2")).not.toEqual([{ name: "Approved name" }]);
+      // Not approved yet: refused, nothing run.
+      const early = await c.callTool({ name: "rename_playlist", arguments: { ...args, requestId: pending.requestId } });
+      expect(toolJson<{ status: string; refusal: { ruleId: string } }>(early).refusal.ruleId).toBe("write_request_not_approved");
+      await decideWriteRequest(world.prisma, { teamId: approving.teamId, id: pending.requestId, deciderId: approving.userId, decision: "approve", via: "dashboard" });
+      // Other arguments than the request's: refused as a different statement.
+      const other = await c.callTool({ name: "rename_playlist", arguments: { id: 2, name: "Something else", requestId: pending.requestId } });
+      expect(toolJson<{ status: string; refusal: { ruleId: string } }>(other).refusal.ruleId).toBe("write_request_mismatch");
+      const ran = toolJson<SqlResult>(await c.callTool({ name: "rename_playlist", arguments: { ...args, requestId: pending.requestId } }));
+      expect(ran.status).toBe("ok");
+      expect(await targetRows("SELECT name FROM playlist WHERE playlist_id = 2")).toEqual([{ name: "Approved name" }]);
+      const again = await c.callTool({ name: "rename_playlist", arguments: { ...args, requestId: pending.requestId } });
+      expect(toolJson<{ status: string; refusal: { ruleId: string } }>(again).refusal.ruleId).toBe("write_request_used");
     } finally {
       await c.close();
     }
