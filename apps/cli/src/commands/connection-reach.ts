@@ -73,6 +73,7 @@ export async function reachFromOptions(options: ReachOptions): Promise<ReachFiel
   if (!options.ssh && (jumps.length || options.sshKey || options.sshJumpKey?.length || options.sshHostKey))
     throw new PortcullisError("invalid_input", "--ssh-key, --ssh-jump and --ssh-host-key go with --ssh user@bastion");
   if (options.ssh) {
+    const bastion = parseSshTarget(options.ssh, "--ssh");
     if (!options.sshKey) throw new PortcullisError("invalid_input", "--ssh needs --ssh-key FILE (the private key; agents are not used)");
     const bastionKey = await readPem(options.sshKey, "--ssh-key", "key");
     let passphrase: string | undefined;
@@ -91,7 +92,7 @@ export async function reachFromOptions(options: ReachOptions): Promise<ReachFiel
     }
     if (options.sshHostKey && !FINGERPRINT.test(options.sshHostKey))
       throw new PortcullisError("invalid_input", "--ssh-host-key wants a fingerprint as ssh-keygen -lf prints it: SHA256:…");
-    hops.push({ ...parseSshTarget(options.ssh, "--ssh"), privateKey: bastionKey, passphrase, hostKeySha256: options.sshHostKey });
+    hops.push({ ...bastion, privateKey: bastionKey, passphrase, hostKeySha256: options.sshHostKey });
     if (hops.length > 8) throw new PortcullisError("invalid_input", "at most 8 SSH hops");
     fields.ssh = { hops };
   }

@@ -1,7 +1,5 @@
 import type { Command } from "commander";
-import * as operations from "@portcullis/db/operations";
-import type { PrismaClient } from "@portcullis/db/client";
-import { addConnection, findTeam, retestConnection, testConnectionFields } from "@portcullis/db/operations";
+import { addConnection, confirmHostKey, findTeam, retestConnection, testConnectionFields } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
 import { parseTargetUrl } from "@portcullis/db/target";
 import type { SslMode } from "@portcullis/db/client";
@@ -42,14 +40,6 @@ function publicConnection(row: { secretCiphertext: string; secretKeyId: string }
 
 const confirmCommand = (team: string, name: string) => (hop: number, fingerprint: string) =>
   `pnpm portcullis connection host-key confirm ${JSON.stringify(name)} --team ${team} --hop ${hop} --fingerprint ${fingerprint}`;
-
-type ConfirmHostKey = (prisma: PrismaClient, teamId: string, connectionId: string, position: number, fingerprint: string) => Promise<unknown>;
-/** T's confirmHostKey (packages/db operations): pins only the fingerprint the last test saw. */
-function confirmHostKey(...args: Parameters<ConfirmHostKey>) {
-  const confirm = (operations as unknown as { confirmHostKey?: ConfirmHostKey }).confirmHostKey;
-  if (!confirm) throw new PortcullisError("unavailable", "this build cannot confirm host keys yet");
-  return confirm(...args);
-}
 
 /** What the audit trail records of the route: where it goes and what is pinned, never a key. */
 function reachAudit(fields: Awaited<ReturnType<typeof reachFromOptions>>) {
@@ -132,23 +122,15 @@ export function registerConnectionCommands(program: Command): void {
         // dashboard does; the result is what addConnection stores.
         const tested = (options.test === false ? undefined : await testConnectionFields(all, { metadata: db() })) as (TestView & Awaited<ReturnType<typeof testConnectionFields>>) | undefined;
         // A tunnel's first test meets host keys nobody confirmed yet: that is the one failure saved
-        // (untested, nothing pinned), so the operator can compare the fingerprint and confirm it.
-        const awaitingHostKey = tested && !tested.ok && tested.stage === "ssh_host_key" && Boolean(all.ssh);
+        // (addConnection records what each hop offered; nothing is pinned), so the operator can compare
+        // the fingerprint and confirm it.
+        const awaitingHostKey = Boolean(tested && !tested.ok && tested.stage === "ssh_host_key" && all.ssh && tested.hostKeys?.every((k) => k.pinned === null));
         if (tested && !tested.ok && !awaitingHostKey) throw new PortcullisError("invalid_input", `connection test failed at ${tested.stage ?? "other"}: ${tested.message ?? tested.error}`);
         const saved = await audited(
-          (tx) =>
-            addConnection(tx, {
-              teamId: team.id,
-              name: options.name,
-              fields: all,
-              test: awaitingHostKey ? false : options.test,
-              tested: awaitingHostKey ? undefined : tested,
-              sampleValuesOptIn: options.sampleValues ?? false,
-            }),
+          (tx) => addConnection(tx, { teamId: team.id, name: options.name, fields: all, test: options.test, tested, sampleValuesOptIn: options.sampleValues ?? false }),
           (c) => [{ teamId: team.id, action: "connection.create", target: { type: "connection", id: c.id, name: c.name }, after: { ...publicConnection(c), ...reachAudit(all) } }],
         );
-        // The stored row's own test records the fingerprints seen, which `host-key confirm` checks against.
-        const retested = awaitingHostKey ? ((await retestConnection(db(), saved.id)) as TestView) : undefined;
+        const retested = awaitingHostKey ? tested : undefined;
         const row = await withReach(saved.id);
         const test = row.lastTestResult as { serverVersion?: string; latencyMs?: number } | null;
         emit(options, { connection: publicConnection(row), ...(retested ? { test: retested } : {}) }, () =>
@@ -194,13 +176,20 @@ export function registerConnectionCommands(program: Command): void {
         if (!Number.isInteger(hop) || hop < 1 || hop > 8) throw new PortcullisError("invalid_input", `--hop wants a hop number from 1 to 8, got "${options.hop}"`);
         if (!FINGERPRINT.test(options.fingerprint)) throw new PortcullisError("invalid_input", "--fingerprint wants SHA256:… as `connection test` printed it");
         const row = await findConnection(team.id, name);
-        await audited(
+        // Pinned only if it is exactly what the hop offered to the last test, and kept only if the test
+        // with it then passes (or stops at the next hop's first-seen key): confirmHostKey decides.
+        const { pinned, test } = await audited(
           (tx) => confirmHostKey(tx, team.id, row.id, hop - 1, options.fingerprint),
-          () => [{ teamId: team.id, action: "connection.host_key_confirm", target: { type: "connection", id: row.id, name: row.name }, after: { hop, hostKeySha256: options.fingerprint } }],
+          (r) =>
+            r.pinned
+              ? [{ teamId: team.id, action: "connection.host_key_confirm", target: { type: "connection", id: row.id, name: row.name }, after: { hop, hostKeySha256: options.fingerprint } }]
+              : [],
         );
-        emit(options, { connection: { id: row.id, name: row.name }, hop, hostKeySha256: options.fingerprint }, () =>
-          `pinned hop ${hop}'s host key ${options.fingerprint}; now: pnpm portcullis connection test ${JSON.stringify(row.name)} --team ${options.team}`,
+        const view = test as TestView;
+        emit(options, { connection: { id: row.id, name: row.name }, hop, pinned, hostKeySha256: pinned ? options.fingerprint : null, test }, () =>
+          `${pinned ? `pinned hop ${hop}'s host key ${options.fingerprint}` : `not pinned: the test with that key failed`}\n${describeTest(view, confirmCommand(options.team, row.name))}`,
         );
+        if (!view.ok) process.exitCode = 1;
       } catch (error) {
         fail(options, error);
       }

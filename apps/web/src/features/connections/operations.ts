@@ -1,7 +1,15 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
 import type { PrismaClient } from "@portcullis/db/client";
-import { addConnection, testConnectionFields, type ConnectionFields } from "@portcullis/db/operations";
+import {
+  addConnection,
+  completeFieldsFromStored,
+  confirmHostKey,
+  testConnectionFields,
+  updateConnection as updateStoredConnection,
+  type ConnectionFields,
+  type ConnectionTestResult,
+} from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
 import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
@@ -9,7 +17,6 @@ import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
 import { enqueueIntrospection, publishRevocation } from "../../lib/redis";
 import { reachInputShape } from "./reach-input";
-import { reachAuditView, resolveReach, writeReach, type ReachFields, type StoredReach } from "./reach-store";
 
 const SSL_MODES = ["disable", "prefer", "require", "verify_ca", "verify_full"] as const;
 
@@ -50,15 +57,14 @@ export const connectionInputSchema = z
 export type ConnectionInput = z.input<typeof connectionInputSchema>;
 export type ConnectionValues = z.output<typeof connectionInputSchema>;
 
-type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string } & StoredReach;
-type Fields = ConnectionFields & ReachFields;
+type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string };
 
 /**
  * Resolves the form to concrete fields. A blank password on edit falls back to the stored one, but
  * only for the server, database and user it was stored for: sent anywhere else it would hand the
  * secret (which nobody can read back) to whoever runs that server.
  */
-function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null): Fields {
+async function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null, teamId?: string): Promise<ConnectionFields> {
   let fields: Omit<ConnectionFields, "sslMode" | "sslCaCert"> & { sslMode?: ConnectionFields["sslMode"] };
   if (input.mode === "url") {
     const parsed = parseTargetUrl(input.url!);
@@ -77,8 +83,29 @@ function toFields(input: z.output<typeof connectionInputSchema>, stored?: Stored
     }
     password = getKeyring().open(stored.secretCiphertext, stored.id);
   }
-  const reach = resolveReach(input, stored ?? null, getKeyring());
-  return { ...fields, ...reach, password, sslMode: fields.sslMode ?? input.sslMode, sslCaCert: input.sslCaCert || null };
+  const hops = input.sshHops ?? [];
+  const complete: ConnectionFields = {
+    ...fields,
+    password,
+    sslMode: fields.sslMode ?? input.sslMode,
+    sslCaCert: input.sslCaCert || null,
+    ssh: hops.length ? { hops: hops.map((h) => ({ ...h, privateKey: h.privateKey || undefined, passphrase: h.passphrase || undefined })) } : null,
+    tls: input.tls?.clientCert || input.tls?.serverName ? input.tls : null,
+    replicas: input.replicas ?? [],
+    replicaMaxLagMs: input.replicaMaxLagSeconds !== undefined ? input.replicaMaxLagSeconds * 1000 : undefined,
+  };
+  // A blank key keeps the stored one, only for the SSH server and user (or certificate) it was stored for.
+  return stored && teamId ? completeFieldsFromStored(getPrisma(), teamId, stored.id, complete, getKeyring()) : complete;
+}
+
+/** What the audit trail records of the route: where it goes and what is pinned, never a key. */
+function reachAuditView(fields: ConnectionFields) {
+  return {
+    sshHops: fields.ssh?.hops.map((h) => ({ host: h.host, port: h.port, username: h.username, hostKeySha256: h.hostKeySha256 ?? null })) ?? [],
+    sslClientCert: Boolean(fields.tls?.clientCert),
+    sslServerName: fields.tls?.serverName ?? null,
+    replicas: fields.replicas ?? [],
+  };
 }
 
 /** The connection test as the form shows it: the stage in words, host keys offered, replicas' state; never the role's facts. */
@@ -94,14 +121,27 @@ export interface ConnectionTestView {
   replicas?: { name: string; ok: boolean; lagMs?: number | null; message?: string; stage?: string }[];
 }
 
-async function runTest(fields: Fields): Promise<ConnectionTestView & { role?: unknown }> {
-  const result = (await testConnectionFields(fields, { metadata: getPrisma() })) as ConnectionTestView & { role?: unknown };
+async function runTest(fields: ConnectionFields): Promise<ConnectionTestResult> {
+  const result = await testConnectionFields(fields, { metadata: getPrisma() });
   if (!result.ok) return { ...result, stage: result.stage ?? "other", message: result.message ?? result.error };
   return result;
 }
 
-function view(result: ConnectionTestView & { role?: unknown }): ConnectionTestView {
-  const { role: _role, ...rest } = result;
+/**
+ * A failed test on save: an error for every caller (the form's actions turn it back into the result
+ * to show, with its stage and any host key to confirm).
+ */
+function testFailed(test: ConnectionTestView): PortcullisError {
+  return new PortcullisError("invalid_input", `connection test failed: ${test.message ?? test.error}`, { test: view(test) });
+}
+
+/** The test result a save failed on, if that is why it failed. */
+export function failedTestOf(error: unknown): ConnectionTestView | undefined {
+  return error instanceof PortcullisError && error.details?.test ? (error.details.test as ConnectionTestView) : undefined;
+}
+
+function view(result: ConnectionTestResult | ConnectionTestView): ConnectionTestView {
+  const { role: _role, ...rest } = result as ConnectionTestResult;
   return rest;
 }
 
@@ -119,7 +159,7 @@ export async function listConnections(ctx: TeamContext) {
 }
 
 async function storedConnection(teamId: string, connectionId: string) {
-  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId }, include: { sshHops: { orderBy: { position: "asc" } } } });
+  const row = await getPrisma().connection.findFirst({ where: { id: connectionId, teamId } });
   if (!row) throw new PortcullisError("not_found", "connection not found");
   return row;
 }
@@ -132,23 +172,21 @@ function auditView(row: { name: string; host: string; port: number; database: st
 export async function testConnection(ctx: TeamContext, input: { connectionId?: string; values: ConnectionValues }) {
   requireRole(ctx, "admin");
   const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
-  const fields = toFields(input.values, stored);
+  const fields = await toFields(input.values, stored, ctx.team.id);
   return view(await runTest(fields));
 }
 
 export async function createConnection(ctx: TeamContext, input: { values: ConnectionValues }) {
   requireRole(ctx, "admin");
-  const fields = toFields(input.values);
+  const fields = await toFields(input.values);
   if (!fields.password) throw new PortcullisError("invalid_input", "enter the password (it is stored encrypted and never shown again)");
   const prisma = getPrisma();
-  // Tested before the transaction (a network round trip must not hold it open), then handed over. A
-  // failed test is an answer, not an error: the form shows its stage and any host key to confirm.
+  // Tested before the transaction (a network round trip must not hold it open), then handed over.
   const test = await runTest(fields);
-  if (!test.ok) return { test: view(test) };
+  if (!test.ok) throw testFailed(test);
   const connection = await prisma.$transaction(async (tx) => {
     // The shared operation takes a client; the transaction client is one (no nested transaction inside).
-    const row = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, tested: test as never });
-    await writeReach(tx, ctx.team.id, row.id, fields, getKeyring());
+    const row = await addConnection(tx as unknown as PrismaClient, { teamId: ctx.team.id, name: input.values.name, fields, tested: test });
     await recordConfigChange(tx, {
       teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.create",
       target: { type: "connection", id: row.id, name: row.name }, after: { ...auditView(row), ...reachAuditView(fields) }, sourceIp: ctx.sourceIp,
@@ -165,33 +203,23 @@ export async function createConnection(ctx: TeamContext, input: { values: Connec
 export async function updateConnection(ctx: TeamContext, input: { connectionId: string; values: ConnectionValues }) {
   requireRole(ctx, "admin");
   const stored = await storedConnection(ctx.team.id, input.connectionId);
-  const fields = toFields(input.values, stored);
+  const fields = await toFields(input.values, stored, ctx.team.id);
   const test = await runTest(fields);
-  if (!test.ok) return { test: view(test) };
-  const { role: rolePrivileges, hostKeys: _hostKeys, replicas: _replicas, ...lastTestResult } = test;
-  const sealed = getKeyring().seal(fields.password, stored.id);
+  if (!test.ok) throw testFailed(test);
   const prisma = getPrisma();
-  try {
-    await prisma.$transaction(async (tx) => {
-      const row = await tx.connection.update({
-        where: { id: stored.id },
-        data: {
-          name: input.values.name, host: fields.host, port: fields.port, database: fields.database, username: fields.username,
-          secretCiphertext: sealed.ciphertext, secretKeyId: sealed.keyId, sslMode: fields.sslMode, sslCaCert: fields.sslCaCert ?? null,
-          status: "ok", lastTestedAt: new Date(), lastTestResult, rolePrivileges: rolePrivileges ? { ...(rolePrivileges as object) } : undefined,
-        },
-      });
-      await writeReach(tx, ctx.team.id, row.id, fields, getKeyring());
-      await recordConfigChange(tx, {
-        teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.update",
-        target: { type: "connection", id: row.id, name: row.name },
-        before: auditView(stored), after: { ...auditView(row), ...reachAuditView(fields), passwordChanged: fields.password !== getKeyring().open(stored.secretCiphertext, stored.id) }, sourceIp: ctx.sourceIp,
-      });
+  await prisma.$transaction(async (tx) => {
+    // The shared operation writes the row, the route and the replicas; on a transaction client it runs in this transaction.
+    const { connection: row } = await updateStoredConnection(tx as unknown as PrismaClient, {
+      teamId: ctx.team.id, connectionId: stored.id, name: input.values.name, fields, tested: test,
     });
-  } catch (error) {
-    if ((error as { code?: string }).code === "P2002") throw new PortcullisError("conflict", `this team already has a connection named "${input.values.name}"`);
-    throw error;
-  }
+    await recordConfigChange(tx, {
+      teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.update",
+      target: { type: "connection", id: row.id, name: row.name },
+      before: auditView(stored),
+      after: { ...auditView(row), ...reachAuditView(fields), passwordChanged: fields.password !== getKeyring().open(stored.secretCiphertext, stored.id) },
+      sourceIp: ctx.sourceIp,
+    });
+  });
   // Gateways hold pools to the old address/password: tell them to rebuild.
   await publishRevocation({ kind: "connection", connectionId: stored.id }).catch(() => {});
   return { id: stored.id };
@@ -228,4 +256,24 @@ export async function getConnection(ctx: TeamContext, connectionId: string) {
     sslClientKeyStored: Boolean(sslClientKeyCiphertext),
     sshHops: sshHops.map(({ privateKeyCiphertext, passphraseCiphertext, ...hop }) => ({ ...hop, keyStored: Boolean(privateKeyCiphertext), passphraseStored: Boolean(passphraseCiphertext) })),
   };
+}
+
+/**
+ * Confirms the host key a hop of a stored connection offered to its last test (the CLI's `host-key
+ * confirm`): confirmHostKey pins it only if it is exactly what was seen, then tests with it.
+ */
+export async function confirmStoredHostKey(ctx: TeamContext, input: { connectionId: string; position: number; fingerprint: string }) {
+  requireRole(ctx, "admin");
+  const stored = await storedConnection(ctx.team.id, input.connectionId);
+  const prisma = getPrisma();
+  const { pinned, test } = await confirmHostKey(prisma, ctx.team.id, stored.id, input.position, input.fingerprint);
+  if (pinned) {
+    await prisma.$transaction((tx) =>
+      recordConfigChange(tx, {
+        teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "connection.host_key_confirm",
+        target: { type: "connection", id: stored.id, name: stored.name }, after: { hop: input.position + 1, hostKeySha256: input.fingerprint }, sourceIp: ctx.sourceIp,
+      }),
+    );
+  }
+  return { pinned, test: view(test) };
 }
