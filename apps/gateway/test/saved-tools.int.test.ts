@@ -177,6 +177,10 @@ describe("listing and calling", () => {
   });
 });
 
+async function expectSaveRefused(on: LinkFixture, tool: SavedToolInput, words: RegExp = /refuses/) {
+  await expect(save(on, tool)).rejects.toMatchObject({ code: "invalid_input", message: expect.stringMatching(words) });
+}
+
 describe("the save-time check", () => {
   const expectRefused = async (tool: SavedToolInput, words: RegExp) => {
     await expect(save(link, tool)).rejects.toMatchObject({ code: "invalid_input", message: expect.stringMatching(words) });
@@ -341,6 +345,32 @@ describe("run time", () => {
       expect(await targetRows("SELECT name FROM playlist WHERE playlist_id = 2")).toEqual([{ name: "Approved name" }]);
       const again = await c.callTool({ name: "rename_playlist", arguments: { ...args, requestId: pending.requestId } });
       expect(toolJson<{ status: string; refusal: { ruleId: string } }>(again).refusal.ruleId).toBe("write_request_used");
+    } finally {
+      await c.close();
+    }
+  });
+
+  test("a saved tool runs on its own database of a multi-database link, under that database's scope; `database` cannot move it", async () => {
+    const multi = await world.addLink(SCOPE, undefined, gatewayUrl);
+    // The second database: the same Chinook server under another scope (employee visible, genre hidden).
+    await world.prisma.linkDatabase.create({
+      data: { linkId: multi.linkId, teamId: multi.teamId, name: "second", connectionId: world.connectionId, position: 1, scope: { access: "read", schemas: ["public"], tables: { genre: { access: "none" } } } },
+    });
+    await expectSaveRefused(multi, { name: "genres_two", description: "d", sql: "SELECT count(*) FROM genre", parameters: [], databaseName: "second" });
+    await expectSaveRefused(multi, { name: "staff_main", description: "d", sql: "SELECT count(*) FROM employee", parameters: [] });
+    await save(multi, { name: "staff_count", description: "How many employees", sql: "SELECT count(*)::int AS n FROM employee", parameters: [], databaseName: "second" });
+    const c = await connect(multi.url, multi.key);
+    try {
+      const listed = await waitFor(async () => (await c.listTools()).tools, (ts) => ts.some((t) => t.name === "staff_count"));
+      const execute = listed.find((t) => t.name === "execute_sql")!.inputSchema.properties as Record<string, { enum?: string[] }>;
+      expect(execute.database!.enum).toEqual([expect.any(String), "second"]);
+      expect((listed.find((t) => t.name === "staff_count")!.inputSchema.properties as Record<string, unknown>).database).toBeUndefined();
+      expect(toolJson<SqlResult>(await c.callTool({ name: "staff_count", arguments: {} })).rows).toEqual([[8]]);
+      const first = execute.database!.enum![0]!;
+      const moved = await c.callTool({ name: "staff_count", arguments: { database: first } });
+      expect(moved.isError).toBe(true);
+      expect(toolJson<{ status: string; refusal: { ruleId: string } }>(moved).refusal.ruleId).toBe("database_not_found");
+      expect(toolJson<SqlResult>(await c.callTool({ name: "staff_count", arguments: { database: "second" } })).rows).toEqual([[8]]);
     } finally {
       await c.close();
     }
