@@ -88,6 +88,10 @@ function connectHop(plan: HopPlan, timings: ChainTimings, sock: Duplex | undefin
         keepaliveInterval: timings.keepaliveIntervalMs,
         keepaliveCountMax: timings.keepaliveCountMax,
       });
+      // Statements are small request/response exchanges: without TCP_NODELAY on the first hop's socket,
+      // Nagle and delayed ACKs added ~40 ms to every statement through the tunnel (measured: median
+      // 46 ms vs 0.2 ms direct for a 10-row read on loopback).
+      client.setNoDelay(true);
     } catch (error) {
       fail(new SshAuthError(plan, "key_unreadable", (error as Error).message.replace(/^Cannot parse privateKey: /, "")));
     }
