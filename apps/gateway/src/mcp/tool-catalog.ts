@@ -50,8 +50,19 @@ function contentKey(value: object | undefined): string {
   return key;
 }
 
+// The database names a multi-database link lists, once per (frozen) list of its records.
+const databaseKeys = new WeakMap<readonly LinkRecord[], string>();
+
+function databasesKey(link: LinkRecord): string {
+  const all = link.databases;
+  if (!all || all.length < 2) return "";
+  let key = databaseKeys.get(all);
+  if (key === undefined) databaseKeys.set(all, (key = JSON.stringify(all.map((d) => d.databaseName ?? ""))));
+  return key;
+}
+
 function listingKey(link: LinkRecord): string {
-  const names = link.databases && link.databases.length > 1 ? contentKey(link.databases.map((d) => d.databaseName ?? "")) : "";
+  const names = databasesKey(link);
   return `${link.id}\0${scopeHash(link.scope)}\0${link.name}\0${contentKey(link.disabledTools)}\0${contentKey(link.savedTools)}\0${names}`;
 }
 
