@@ -21,6 +21,9 @@ export function EventDetail({ event, closeHref, names }: { event: AuditRow; clos
     ["Member", names.member ?? event.user_id ?? "—"],
     // Self-reported by the client (name, version and revision alike).
     ["Client", event.client_name ? `${event.client_name}${event.client_version ? ` ${event.client_version}` : ""}` : "—"],
+    // Issue 17: which of the link's databases, and which server (primary or a replica) ran it.
+    ["Database", event.database_name ? <span key="db" data-testid="event-database">{event.database_name}</span> : "—"],
+    ["Server", event.target_server ? <span key="server" data-testid="event-server">{event.target_server === "primary" ? "primary" : `replica ${event.target_server}`}</span> : "—"],
     ["MCP revision", event.protocol_version ? revisionLabel(event.protocol_version) : "—"],
     ["Trace id", event.trace_id ? <code key="trace" className="font-mono text-[11px]" data-testid="event-trace-id">{event.trace_id}</code> : "—"],
     ["Tables", event.tables.length ? event.tables.join(", ") : "—"],

@@ -3,7 +3,7 @@ import type { AuditRow } from "./operations";
 export const EXPORT_COLUMNS = [
   "id", "time", "verdict", "tool", "sql", "rule_id", "reason", "duration_ms", "rows", "bytes", "error",
   "link_id", "api_key_id", "oauth_client_id", "user_id", "client_name", "client_version", "tables", "source_ip", "kind", "detail",
-  "protocol_version", "trace_id",
+  "protocol_version", "trace_id", "database_name", "target_server",
 ] as const;
 
 export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[number], unknown> {
@@ -32,6 +32,8 @@ export function exportRecord(row: AuditRow): Record<(typeof EXPORT_COLUMNS)[numb
     detail: row.detail,
     protocol_version: row.protocol_version,
     trace_id: row.trace_id,
+    database_name: row.database_name ?? null,
+    target_server: row.target_server ?? null,
   };
 }
 

@@ -10,7 +10,7 @@ export function FilterBar({
 }: {
   slug: string;
   filters: ActivityFilters;
-  lookups: { links: { id: string; name: string }[]; keys: { id: string; name: string; prefix: string }[]; members: { id: string; label: string }[]; clients: string[]; tools: string[]; canSeeEveryone: boolean };
+  lookups: { links: { id: string; name: string }[]; keys: { id: string; name: string; prefix: string }[]; members: { id: string; label: string }[]; clients: string[]; tools: string[]; canSeeEveryone: boolean; servers?: string[] };
 }) {
   const sel = "!w-auto min-w-32 py-1 text-xs";
   return (
@@ -26,6 +26,7 @@ export function FilterBar({
       {lookups.canSeeEveryone ? <FilterSelect id="f-member" name="member" label="Member" value={filters.member} className={sel} options={lookups.members.map((m) => [m.id, m.label])} /> : null}
       <FilterSelect id="f-client" name="client" label="Client" value={filters.client} className={sel} options={lookups.clients.map((c) => [c, c])} />
       <FilterSelect id="f-tool" name="tool" label="Tool" value={filters.tool} className={sel} options={lookups.tools.map((t) => [t, t])} />
+      {lookups.servers?.length ? <FilterSelect id="f-server" name="server" label="Server" value={filters.server} className={sel} options={lookups.servers.map((s) => [s, s])} /> : null}
       <FilterSelect id="f-revision" name="revision" label="MCP revision" value={filters.revision} className={sel} options={AUDIT_PROTOCOL_REVISIONS.map((r) => [r, revisionLabel(r)])} />
       <div>
         <label htmlFor="f-range" className="mb-1 block text-xs font-medium text-zinc-600">Time</label>

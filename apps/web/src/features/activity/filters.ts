@@ -30,6 +30,10 @@ export const activityFiltersSchema = z.object({
   kind: z.enum(AUDIT_EVENT_KINDS).optional().catch(undefined),
   /** MCP revision the calls were served under (or "playground"). */
   revision: z.enum(AUDIT_PROTOCOL_REVISIONS).optional().catch(undefined),
+  /** Issue 17: the server that ran the statement ("primary" or a replica's name). */
+  server: text(100),
+  /** Issue 17: the link database the call ran on. */
+  database: text(100),
   range: z.enum(["1h", "24h", "7d", "30d", "90d", "custom"]).default("7d").catch("7d"),
   from: z.string().max(64).optional().catch(undefined),
   to: z.string().max(64).optional().catch(undefined),
@@ -112,6 +116,8 @@ export function buildWhere(teamId: string, f: ActivityFilters, now = new Date())
   if (f.kind) add((n) => `kind = ${n}`, f.kind);
   // No index of its own (each one taxes every ingested event): narrows the team's time-ordered scan.
   if (f.revision) add((n) => `protocol_version = ${n}`, f.revision);
+  if (f.server) add((n) => `target_server = ${n}`, f.server);
+  if (f.database) add((n) => `database_name = ${n}`, f.database);
   if (f.q?.trim()) {
     const q = f.q.trim();
     const anchor = shapeAnchor(q);

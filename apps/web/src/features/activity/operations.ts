@@ -30,6 +30,10 @@ export interface AuditRow {
   protocol_version: string | null;
   /** W3C trace id the request carried (traceparent), for finding the call in logs and traces. */
   trace_id: string | null;
+  /** Issue 17: which of the link's databases the call ran on (its `database` name); null before, or when none. */
+  database_name: string | null;
+  /** Issue 17: the server that ran the statement, "primary" or a replica's name; null when none ran. */
+  target_server: string | null;
   /** The detail only: the statement that ran when the policy rewrote it (row filters, masks, virtual catalog). */
   rewritten_sql?: string | null;
   /** The detail only: names (never values) of the member attributes the rewritten statement bound. */
@@ -37,7 +41,8 @@ export interface AuditRow {
 }
 
 const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client_name, client_version, tool, sql, tables,
-  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind, detail, protocol_version, trace_id`;
+  verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, kind, detail, protocol_version, trace_id,
+  database_name, target_server`;
 
 export const PAGE_SIZE = 50;
 
@@ -194,7 +199,7 @@ export async function activityLookups(actor: Actor, teamId: string) {
   const { role } = await authorizeTeam(actor, teamId, "viewer");
   const prisma = getPrisma();
   const own = role === "member";
-  const [links, keys, members, clients, tools] = await Promise.all([
+  const [links, keys, members, clients, tools, servers] = await Promise.all([
     // Members know only the links they were granted: not even the names of the others.
     prisma.link.findMany({ where: { teamId, ...(own ? { access: { some: { userId: actor.userId } } } : {}) }, select: { id: true, name: true }, orderBy: { name: "asc" } }),
     prisma.apiKey.findMany({ where: { teamId, ...(own ? { userId: actor.userId } : {}) }, select: { id: true, name: true, prefix: true, userId: true }, orderBy: { createdAt: "desc" } }),
@@ -207,6 +212,7 @@ export async function activityLookups(actor: Actor, teamId: string) {
       `SELECT DISTINCT tool FROM (SELECT tool FROM audit_events WHERE team_id = $1::uuid AND tool IS NOT NULL ORDER BY time DESC LIMIT 5000) s ORDER BY 1`,
       teamId,
     ),
+    serverNames(teamId, own ? actor.userId : null),
   ]);
   return {
     role,
@@ -216,5 +222,26 @@ export async function activityLookups(actor: Actor, teamId: string) {
     members: members.map((m) => ({ id: m.user.id, label: m.user.name ?? m.user.email, email: m.user.email })),
     clients: clients.map((c) => c.client_name),
     tools: tools.map((t) => t.tool),
+    servers,
   };
+}
+
+/**
+ * The servers a "Server" filter offers (issue 17): for leads, "primary" and the team's replicas, and
+ * nothing when the team has none (every call ran on a primary: no filter to show); for a member, the
+ * servers their own calls ran on — the team's connections are not theirs to enumerate.
+ */
+async function serverNames(teamId: string, ownUserId: string | null): Promise<string[]> {
+  const prisma = getPrisma();
+  if (ownUserId) {
+    const rows = await prisma.$queryRawUnsafe<{ target_server: string }[]>(
+      `SELECT DISTINCT target_server FROM (SELECT target_server FROM audit_events WHERE team_id = $1::uuid AND user_id = $2::uuid AND target_server IS NOT NULL ORDER BY time DESC LIMIT 5000) s ORDER BY 1`,
+      teamId,
+      ownUserId,
+    );
+    const names = rows.map((r) => r.target_server);
+    return names.some((n) => n !== "primary") ? names : [];
+  }
+  const replicas = await prisma.connectionReplica.findMany({ where: { teamId }, select: { name: true }, distinct: ["name"], orderBy: { name: "asc" } });
+  return replicas.length ? ["primary", ...replicas.map((r) => r.name)] : [];
 }
