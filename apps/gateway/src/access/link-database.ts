@@ -106,7 +106,11 @@ export function databaseRecord(link: LinkRecord, name: string | null): LinkRecor
   return all.find((d) => d.databaseName === name) ?? null;
 }
 
-/** The name a request or grant made under `link` stores (null when the record has no name). */
-export function storedDatabaseName(link: LinkRecord): string | null {
-  return link.databaseName ?? null;
+/**
+ * What a write request or an access grant made under `record` stores as its database: null for the
+ * link's first database (as rows made before a link had several: they keep following the link's own
+ * database through a rename), else the database's name.
+ */
+export function storedDatabaseName(record: LinkRecord): string | null {
+  return linkDatabases(record)[0] === record ? null : (record.databaseName ?? null);
 }

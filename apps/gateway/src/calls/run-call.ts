@@ -51,7 +51,9 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
     selection.named === undefined && !selection.all && selection.link === ctx.link
       ? ctx
       : { ...ctx, link: selection.link, ...(selection.named !== undefined ? { databaseNamed: selection.named } : {}), ...(selection.all ? { allDatabases: true } : {}) };
-  const outcome = await execute(services, callCtx, tool, selection.args);
+  let outcome = await execute(services, callCtx, tool, selection.args);
+  // A call that covered every database ran on none in particular: its audit event names none.
+  if (callCtx.allDatabases && outcome.audit.databaseName === undefined) outcome = { ...outcome, audit: { ...outcome.audit, databaseName: null } } as CallOutcome;
   // A step-up the tool asked for is answered by the protocol layer, which holds the original context.
   if (callCtx !== ctx && callCtx.insufficientScope) ctx.insufficientScope = callCtx.insufficientScope;
   await record(services, callCtx, tool.name, started, outcome);

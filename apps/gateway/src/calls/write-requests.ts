@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { claimWriteRequest, createWriteRequest, finishWriteRequest, getWriteRequest, statementHash, type WriteRequestRow } from "@portcullis/db/operations";
 import { DEFAULT_APPROVAL_EXPIRY_MINUTES, type ApprovalRequirement, type Verdict } from "@portcullis/policy";
 import { scopeHash } from "@portcullis/policy/scope";
+import { databaseRecord, isMultiDatabase, storedDatabaseName } from "../access/link-database.js";
 import type { CallContext } from "../context.js";
 import { dryRunWrite } from "../execution/dry-run.js";
 import { CODE_CHANGED_MARKER, CODE_DIGEST_SQL, codeDigestValues, codeGuardSql, codeReach, reachesCode } from "../execution/code-digest.js";
@@ -37,10 +38,11 @@ export const SCOPE_CHANGED_NOTE = "the link's scope changed since this preview w
  * grant ended) the stored rows may hold what the link no longer shows, so they are withheld — columns,
  * rows and plan — and only the counts stay. Fails closed: any difference withholds.
  */
-export function throughCurrentScope(request: WriteRequestRow, ctx: CallContext): { preview: WritePreview | null; result: unknown; error: string | null; withheld: boolean } {
+export function throughCurrentScope(request: WriteRequestRow, ctx: CallContext | null): { preview: WritePreview | null; result: unknown; error: string | null; withheld: boolean } {
   const parsed = writePreviewSchema.safeParse(request.preview);
   const preview = parsed.success ? parsed.data : null;
-  if (request.scopeHash === scopeHashOf(ctx.link.scope)) return { preview, result: request.result, error: request.error, withheld: false };
+  // ctx null: the request's database is no longer the link's (issue 17), so no current scope shows it.
+  if (ctx && request.scopeHash === scopeHashOf(ctx.link.scope)) return { preview, result: request.result, error: request.error, withheld: false };
   // tablesChanged names tables the old scope showed: withheld with the rows (it is not a count of the request's own).
   const withheld = preview && { ...preview, columns: [], keyColumns: [], before: [], after: [], plan: null, notes: [SCOPE_CHANGED_NOTE], tablesChanged: undefined };
   const stored = sqlResultSchema.safeParse(request.result);
@@ -70,8 +72,9 @@ function effectWords(preview: WritePreview): string {
   return `this ${preview.command} would ${verb} ${plural(preview.affected, "row")}${where}`;
 }
 
-export function pendingMessage(request: { id: string; kind: "approval" | "confirm"; reason: string; expiresAt: Date }, preview: WritePreview): string {
-  const next = `Check it with get_write_request {"requestId": "${request.id}"}; once it is approved, run execute_sql again with exactly the same sql and params plus "requestId": "${request.id}" (it runs once).`;
+export function pendingMessage(request: { id: string; kind: "approval" | "confirm"; reason: string; expiresAt: Date; databaseName?: string | null }, preview: WritePreview, multiDatabase = false): string {
+  const on = multiDatabase && request.databaseName ? ` and "database": ${JSON.stringify(request.databaseName)}` : "";
+  const next = `Check it with get_write_request {"requestId": "${request.id}"}; once it is approved, run execute_sql again with exactly the same sql and params plus "requestId": "${request.id}"${on} (it runs once).`;
   const who =
     request.kind === "approval"
       ? `A lead must approve request ${request.id} (Portcullis dashboard → Approvals, or \`portcullis approvals approve\`) before ${request.expiresAt.toISOString()}; tell the user it is waiting.`
@@ -123,9 +126,11 @@ export async function requestDecision(services: Services, ctx: CallContext, args
     preview: dry.preview,
     expiresAt: new Date(Date.now() + minutes * 60_000),
     requestAuditId: eventId,
+    // Issue 17: the request runs on this database only.
+    databaseName: storedDatabaseName(ctx.link),
   });
   const ruleId = approvalRuleId(requirement);
-  const message = pendingMessage(request, dry.preview);
+  const message = pendingMessage({ ...request, databaseName: ctx.link.databaseName ?? null }, dry.preview, isMultiDatabase(ctx.link));
   return {
     kind: "pending",
     data: { status: "pending_approval", requestId: request.id, kind: requirement.kind, preview: dry.preview, expiresAt: request.expiresAt.toISOString(), message },
@@ -133,13 +138,34 @@ export async function requestDecision(services: Services, ctx: CallContext, args
   };
 }
 
-/** The request as the caller may see it: on this link, made by this member through this key or grant; else null (no existence leak). */
+/**
+ * The request as the caller may see it: on this link, made by this member through this key or grant; else
+ * null (no existence leak). Issue 17: a caller who named another database than the request's is answered
+ * as for a request that does not exist.
+ */
 export async function ownRequest(services: Services, ctx: CallContext, id: string, sameSubject = true): Promise<WriteRequestRow | null> {
   const request = await getWriteRequest(services.metadata, { teamId: ctx.link.teamId, id });
   if (!request || request.linkId !== ctx.link.id) return null;
+  if (ctx.databaseNamed !== undefined && ctx.databaseNamed !== requestDatabase(ctx, request)) return null;
   const sameMember = ctx.principal.userId !== null && request.userId === ctx.principal.userId;
   if (sameSubject ? request.principalSubject !== ctx.principal.subject || request.userId !== ctx.principal.userId : !sameMember && request.principalSubject !== ctx.principal.subject) return null;
   return request;
+}
+
+/** The name of the database a request was made on (null stored: the link's first). */
+function requestDatabase(ctx: CallContext, request: WriteRequestRow): string | undefined {
+  return request.databaseName ?? databaseRecord(ctx.link, null)?.databaseName;
+}
+
+/**
+ * The caller's context moved to the record of the request's database (issue 17): a request runs, and is
+ * shown, under the scope of the database it was made on, whatever database the call defaulted to. Null
+ * when the link no longer has that database (renamed or removed): the request cannot run.
+ */
+export function onRequestDatabase(ctx: CallContext, request: WriteRequestRow): CallContext | null {
+  const record = databaseRecord(ctx.link, request.databaseName);
+  if (!record) return null;
+  return record === ctx.link ? ctx : { ...ctx, link: record };
 }
 
 type Refusable = "write_request_mismatch" | "write_request_not_approved" | "write_request_expired" | "write_request_used" | "write_request_schema_changed";
@@ -234,10 +260,22 @@ async function codeGuard(services: Services, ctx: CallContext, request: WriteReq
  * the link it was asked on, against the link's current scope. The cheap checks come first for clear
  * words; the claim (one conditional UPDATE) is what makes it exactly once, even under concurrency.
  */
-export async function executeApproved(services: Services, ctx: CallContext, args: SqlArgs & { requestId: string }): Promise<CallOutcome> {
+export async function executeApproved(services: Services, callCtx: CallContext, args: SqlArgs & { requestId: string }): Promise<CallOutcome> {
   const id = args.requestId;
-  const request = await ownRequest(services, ctx, id);
-  if (!request) return refuse(ctx, args, id, "write_request_mismatch", NOT_FOUND(id));
+  const request = await ownRequest(services, callCtx, id);
+  if (!request) return refuse(callCtx, args, id, "write_request_mismatch", NOT_FOUND(id));
+  // Bound to its database: it runs there (the confirmation path and a call naming no database follow it;
+  // a call naming another one found no request above), or nowhere once the link no longer has it.
+  const ctx = onRequestDatabase(callCtx, request);
+  if (!ctx)
+    return refuse(callCtx, args, id, "write_request_mismatch", `Write request ${id} was made on database "${request.databaseName}", which this link no longer has.`);
+  const outcome = await executeOnDatabase(services, ctx, request, args);
+  if (ctx !== callCtx && ctx.insufficientScope) callCtx.insufficientScope = ctx.insufficientScope;
+  return ctx === callCtx ? outcome : ({ ...outcome, audit: { ...outcome.audit, databaseName: ctx.link.databaseName ?? null } } as CallOutcome);
+}
+
+async function executeOnDatabase(services: Services, ctx: CallContext, request: WriteRequestRow, args: SqlArgs & { requestId: string }): Promise<CallOutcome> {
+  const id = args.requestId;
   const hash = statementHash(args.sql, args.params);
   if (hash !== request.statementHash) return stateRefusal(ctx, args, request, "mismatch");
   // The cached catalog learns of DDL sent through a gateway at once, of DDL sent straight to the database

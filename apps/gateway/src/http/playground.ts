@@ -15,7 +15,9 @@ import type { HttpDeps } from "./deps.js";
 import type { RequestMeta } from "./request-meta.js";
 import { sendJson } from "./respond.js";
 
-const bodySchema = z.object({ sql: sqlText, params: sqlParams, userId: z.string().uuid() });
+// `database` (issue 17): which of the link's databases; absent: the first. Checked by run-call like a
+// tool call's (an unknown name is refused and audited there).
+const bodySchema = z.object({ sql: sqlText, params: sqlParams, userId: z.string().uuid(), database: z.string().min(1).max(63).optional() });
 
 export const PLAYGROUND_CLIENT_NAME = "portcullis-playground";
 
@@ -118,7 +120,7 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
   // The same call path as an MCP execute_sql (policy, transaction, limits, metrics, one audit event).
   let outcome: CallOutcome;
   try {
-    outcome = await runCall(deps.services, ctx, "execute_sql", { sql: input.sql, params: input.params });
+    outcome = await runCall(deps.services, ctx, "execute_sql", { sql: input.sql, params: input.params, ...(input.database !== undefined ? { database: input.database } : {}) });
   } catch (error) {
     if (!(error instanceof CallAuditUnavailableError)) throw error;
     if (error.ranWrite) {

@@ -4,6 +4,9 @@ import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { linkAllowanceSchema } from "../../calls/outcome-schema.js";
+import { isMultiDatabase, linkDatabases } from "../../access/link-database.js";
+import type { LinkRecord } from "../../context.js";
+import type { Services } from "../../services.js";
 import { escapeUnsafe, ident } from "./schema-format.js";
 
 const input = z.object({});
@@ -47,6 +50,16 @@ function costLimitLines(scope: Scope): string[] {
     : [];
 }
 
+const perDatabase = z.object({
+  name: z.string().describe("The `database` argument naming it"),
+  allows: linkAllowanceSchema,
+  summary: z.string(),
+  rowFilters: z.array(z.object({ table: z.string(), description: z.string(), attributes: z.array(z.string()), shown: z.boolean() })),
+  maskedColumns: z.array(z.object({ table: z.string(), column: z.string(), mask: z.enum(MASK_KINDS), description: z.string() })),
+  costLimits: z.object({ maxEstimatedCost: z.number().optional(), maxEstimatedRows: z.number().optional() }),
+  grants: z.array(z.object({ grantId: z.string(), table: z.string(), access: z.enum(["read", "write", "admin"]), until: z.string() })),
+});
+
 const output = z.object({
   allows: linkAllowanceSchema,
   maxResultBytes: z.number().int().describe("Results are also cut at this many bytes per call"),
@@ -81,6 +94,7 @@ const output = z.object({
       }),
     )
     .describe("This caller's access requests still waiting for an approver"),
+  databases: z.array(perDatabase).optional().describe("Multi-database links: each database's permissions (the top-level fields are the first's, or the named one's)"),
 });
 
 export const getPermissionsTool: TypedTool<typeof input> = {
@@ -92,40 +106,68 @@ export const getPermissionsTool: TypedTool<typeof input> = {
   output,
   annotations: () => ({ readOnlyHint: true, idempotentHint: true, openWorldHint: false }),
   async run(_args, ctx, services) {
-    const catalog = await services.catalogFor(ctx.link);
-    const governance = describeGovernance(ctx.link.scope, catalog);
     const now = Date.now();
-    // Applied grants only (ctx.link is the caller's effective record): a blocked or ended one is not shown as in force.
-    const grants = (ctx.link.grants ?? [])
-      .filter((g) => g.expiresAt > now)
-      .map((g) => ({ grantId: g.id, table: g.tableKey, access: g.access, until: new Date(g.expiresAt).toISOString() }));
     const pendingRequests = ctx.principal.userId
       ? (await listAccessGrants(services.metadata, { teamId: ctx.link.teamId, linkId: ctx.link.id, userId: ctx.principal.userId, status: ["pending"], limit: 50 }))
           .filter((g) => g.requestExpiresAt.getTime() > now)
           .map((g) => ({ grantId: g.id, table: g.tableKey, access: g.access, minutes: g.minutes, requestExpiresAt: g.requestExpiresAt.toISOString() }))
       : [];
-    const summary = [
-      escapeNames(describeScope(ctx.link.scope, catalog), ctx.link.scope),
-      ...grants.map((g) => escapeUnsafe(`Granted to you for a while: ${g.access} on ${g.table} until ${g.until} (already included above).`)),
-      ...pendingRequests.map((r) => escapeUnsafe(`Waiting for an approver: ${r.access} on ${r.table} for ${r.minutes} minutes (request ${r.grantId}, expires ${r.requestExpiresAt}).`)),
-      ...costLimitLines(ctx.link.scope),
-      `Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`,
-      "One statement per call. Reads run in a read-only transaction.",
-    ].join("\n");
+    // Issue 17: a multi-database link without `database` is described database by database (each its
+    // own scope, grants and limits); the top-level fields are then the first database's.
+    const records = isMultiDatabase(ctx.link) && ctx.databaseNamed === undefined ? linkDatabases(ctx.link) : [ctx.link];
+    const parts = await Promise.all(records.map((record) => describeRecord(services, record, now)));
+    const first = parts[0]!;
+    const waiting = pendingRequests.map((r) =>
+      escapeUnsafe(`Waiting for an approver: ${r.access} on ${r.table} for ${r.minutes} minutes (request ${r.grantId}, expires ${r.requestExpiresAt}).`),
+    );
+    const tail = [`Results are also cut at ${Math.round(services.maxResultBytes / 1024)} KiB per call.`, "One statement per call. Reads run in a read-only transaction."];
+    const labelled = isMultiDatabase(ctx.link);
+    // A single-database link reads exactly as before: scope, grants, pending requests, cost limits.
+    const summary = (
+      labelled
+        ? [
+            ...parts.map((p, i) => `=== database ${JSON.stringify(records[i]!.databaseName)} (the "database" argument) ===\n${p.summary}`),
+            ...waiting,
+            ...tail,
+          ]
+        : [first.lines.scope, ...first.lines.grants, ...waiting, ...first.lines.cost, ...tail]
+    ).join("\n");
+    const { summary: _summary, lines: _lines, ...firstData } = first;
     return {
       kind: "ok",
       data: {
-        allows: linkAllowance(ctx.link),
+        ...firstData,
         maxResultBytes: services.maxResultBytes,
         summary,
-        rowFilters: governance.rowFilters,
-        maskedColumns: governance.maskedColumns.map(({ table, column, mask, description }) => ({ table, column, mask, description })),
-        costLimits: costLimitsOf(ctx.link.scope),
-        grants,
         pendingRequests,
+        ...(labelled ? { databases: parts.map(({ lines: _lines, ...p }, i) => ({ name: records[i]!.databaseName ?? "", ...p })) } : {}),
       },
       text: summary,
       audit: { verdict: "allowed", bytes: Buffer.byteLength(summary) },
     };
   },
 };
+
+/** One database's permissions: its scope in words and as data, with the caller's grants on it. */
+async function describeRecord(services: Services, link: LinkRecord, now: number) {
+  const catalog = await services.catalogFor(link);
+  const governance = describeGovernance(link.scope, catalog);
+  // Applied grants only (the caller's effective record): a blocked or ended one is not shown as in force.
+  const grants = (link.grants ?? [])
+    .filter((g) => g.expiresAt > now)
+    .map((g) => ({ grantId: g.id, table: g.tableKey, access: g.access, until: new Date(g.expiresAt).toISOString() }));
+  const lines = {
+    scope: escapeNames(describeScope(link.scope, catalog), link.scope),
+    grants: grants.map((g) => escapeUnsafe(`Granted to you for a while: ${g.access} on ${g.table} until ${g.until} (already included above).`)),
+    cost: costLimitLines(link.scope),
+  };
+  return {
+    lines,
+    allows: linkAllowance(link),
+    summary: [lines.scope, ...lines.grants, ...lines.cost].join("\n"),
+    rowFilters: governance.rowFilters,
+    maskedColumns: governance.maskedColumns.map(({ table, column, mask, description }) => ({ table, column, mask, description })),
+    costLimits: costLimitsOf(link.scope),
+    grants,
+  };
+}

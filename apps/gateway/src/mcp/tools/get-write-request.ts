@@ -1,8 +1,9 @@
 import type { WriteRequestRow } from "@portcullis/db/operations";
 import { z } from "zod";
+import { isMultiDatabase } from "../../access/link-database.js";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { writePreviewSchema } from "../../calls/pending-write.js";
-import { ownRequest, throughCurrentScope } from "../../calls/write-requests.js";
+import { onRequestDatabase, ownRequest, throughCurrentScope } from "../../calls/write-requests.js";
 
 const input = z.object({ requestId: z.string().uuid().describe("The requestId execute_sql answered with") });
 
@@ -26,13 +27,15 @@ const output = z.object({
   expiresAt: z.string(),
   executeBefore: z.string().optional().describe("An approved request must run before this time"),
   decision: z.object({ by: z.string().nullable(), at: z.string(), comment: z.string().optional() }).optional(),
+  database: z.string().optional().describe("Multi-database links: the database the request runs on"),
   result: z.unknown().optional().describe("What execute_sql returned when it ran (rows bounded; withheld, counts kept, when the link's scope changed since)"),
   error: z.string().optional(),
   next: z.string().describe("What to do now"),
 });
 
-function nextWords(r: WriteRequestRow): string {
-  const run = `run execute_sql with exactly the same sql and params plus "requestId": "${r.id}"`;
+function nextWords(r: WriteRequestRow, database: string | undefined): string {
+  const on = database ? ` and "database": ${JSON.stringify(database)}` : "";
+  const run = `run execute_sql with exactly the same sql and params plus "requestId": "${r.id}"${on}`;
   switch (r.status) {
     case "pending":
       return r.kind === "approval"
@@ -75,7 +78,10 @@ export const getWriteRequestTool: TypedTool<typeof input> = {
       return { kind: "failed", failure: { code: "not_found", message, retryable: false }, audit: { verdict: "error", error: message } };
     }
     // Rows read under another scope than the link's current one are withheld (counts stay).
-    const current = throughCurrentScope(r, ctx);
+    // Judged by the scope of the database the request was made on (issue 17), not the call's default.
+    const on = onRequestDatabase(ctx, r);
+    const current = throughCurrentScope(r, on);
+    const database = isMultiDatabase(ctx.link) ? (r.databaseName ?? on?.link.databaseName) : undefined;
     const by = r.decidedAt ? await deciderEmail(services.metadata as never, r.decidedBy) : null;
     const data = {
       requestId: r.id,
@@ -93,7 +99,8 @@ export const getWriteRequestTool: TypedTool<typeof input> = {
       ...(r.decidedAt ? { decision: { by, at: r.decidedAt.toISOString(), ...(r.decisionComment ? { comment: r.decisionComment } : {}) } } : {}),
       ...(current.result !== null && current.result !== undefined ? { result: current.result } : {}),
       ...(current.error ? { error: current.error } : {}),
-      next: nextWords(r),
+      next: nextWords(r, database),
+      ...(database ? { database } : {}),
     };
     return { kind: "ok", data, audit: { verdict: "allowed", writeRequestId: r.id } };
   },

@@ -2,6 +2,7 @@ import { AccessGrantError, requestAccessGrant } from "@portcullis/db/operations"
 import { accessView, canGrant } from "@portcullis/policy";
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
+import { storedDatabaseName } from "../../access/link-database.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 
 const LEVEL = { none: 0, read: 1, write: 2, admin: 3 } as const;
@@ -96,6 +97,8 @@ export const requestAccessTool: TypedTool<typeof input> = {
         apiKeyId: principal.apiKeyId,
         oauthClientId: principal.oauthClientId,
         sourceIp: ctx.sourceIp?.slice(0, 64) ?? null,
+        // Issue 17: the grant applies to this database's record only (null: the link's first).
+        databaseName: storedDatabaseName(link),
       });
     } catch (error) {
       if (!(error instanceof AccessGrantError)) throw error;
