@@ -35,6 +35,12 @@ export interface TestSshd {
   connections(): Promise<number>;
   /** SIGKILL to sshd and every session process it forked: every tunnel drops at once, mid-statement. */
   kill(): Promise<void>;
+  /**
+   * SIGSTOP to sshd and its sessions: the TCP connections stay up but nothing answers (a bastion that
+   * hung, or a network that silently drops packets). `resume()` sends SIGCONT.
+   */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   /** Starts sshd again on the same port with the same host key (after kill or stop). */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -69,11 +75,11 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
-async function waitForBanner(port: number, timeoutMs = 10_000): Promise<void> {
+async function waitForBanner(port: number, host = "127.0.0.1", timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, "127.0.0.1");
+      const socket = connect(port, host);
       socket.setTimeout(1_000);
       socket.once("data", (data) => {
         socket.destroy();
@@ -111,7 +117,9 @@ async function establishedTo(port: number): Promise<number> {
  * Runs as the current user; as root it needs a privilege-separation directory and StrictModes off (the
  * temp directory is not root-owned 0755 all the way up).
  */
-export async function startSshd(): Promise<TestSshd> {
+export async function startSshd(options: { listenAddress?: string } = {}): Promise<TestSshd> {
+  // Loopback unless told otherwise (the e2e stack's target policy allows private networks, not loopback).
+  const listen = options.listenAddress ?? "127.0.0.1";
   const dir = await mkdtemp(path.join(tmpdir(), "portcullis-sshd-"));
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 }).catch(() => {});
   const hostKey = path.join(dir, "host_ed25519");
@@ -132,7 +140,7 @@ export async function startSshd(): Promise<TestSshd> {
     config,
     [
       `Port ${port}`,
-      "ListenAddress 127.0.0.1",
+      `ListenAddress ${listen.includes(":") ? `[${listen}]` : listen}`,
       `HostKey ${hostKey}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
       `AuthorizedKeysFile ${path.join(dir, "authorized_keys")}`,
@@ -161,7 +169,7 @@ export async function startSshd(): Promise<TestSshd> {
     proc.once("exit", (code, signal) => (log += `[sshd exited: ${code ?? signal}]\n`));
     child = proc;
     try {
-      await waitForBanner(port);
+      await waitForBanner(port, listen);
     } catch (error) {
       proc.kill("SIGKILL");
       throw new Error(`${(error as Error).message}:\n${log}`);
@@ -171,6 +179,8 @@ export async function startSshd(): Promise<TestSshd> {
     const proc = child;
     child = undefined;
     if (!proc?.pid || proc.exitCode !== null) return;
+    // A paused sshd would never act on SIGTERM.
+    if (signal !== "SIGKILL") for (const p of [proc.pid, ...(await descendants(proc.pid))]) process.kill(p, "SIGCONT");
     // Sessions first, then the listener; each pid is one this helper started (or its sshd forked).
     for (const pid of (await descendants(proc.pid)).reverse()) {
       try {
@@ -183,9 +193,20 @@ export async function startSshd(): Promise<TestSshd> {
     proc.kill(signal);
     await exited;
   };
+  const signalAll = async (signal: NodeJS.Signals) => {
+    const pid = child?.pid;
+    if (!pid) return;
+    for (const p of [pid, ...(await descendants(pid))]) {
+      try {
+        process.kill(p, signal);
+      } catch {
+        // Already gone.
+      }
+    }
+  };
   await start();
   return {
-    host: "127.0.0.1",
+    host: listen,
     port,
     username,
     hostKeyFingerprint,
@@ -193,6 +214,8 @@ export async function startSshd(): Promise<TestSshd> {
     log: () => log,
     connections: () => establishedTo(port),
     kill: () => killAll("SIGKILL"),
+    pause: () => signalAll("SIGSTOP"),
+    resume: () => signalAll("SIGCONT"),
     restart: async () => {
       await killAll("SIGKILL");
       await start();
