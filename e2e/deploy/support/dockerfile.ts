@@ -74,12 +74,13 @@ export function dockerIgnored(): (relative: string) => boolean {
     .map((l) => {
       const negate = l.startsWith("!");
       const pattern = (negate ? l.slice(1) : l).replace(/^\/+/, "").replace(/\/+$/, "");
+      // `**` becomes a character no pattern holds while the rest is escaped, then its regex.
       const source = pattern
         .split("/")
-        .map((part) => (part === "**" ? "\u0000" : part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")))
+        .map((part) => (part === "**" ? "\u2042" : part.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(/\?/g, "[^/]")))
         .join("/")
-        .replace(/\u0000\//g, "(?:.*/)?")
-        .replace(/\u0000/g, ".*");
+        .replace(/\u2042\//g, "(?:.*/)?")
+        .replace(/\u2042/g, ".*");
       return { negate, re: new RegExp(`^${source}$`) };
     });
   return (relative) => {
