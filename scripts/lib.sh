@@ -29,6 +29,7 @@ ensure_system_packages() {
     # The tests start their own sshd (SSH tunnels, issue 17), with their own host keys, config and port;
     # installing the package starts no daemon where there is no init system, and the tests never use one.
     [ -x /usr/sbin/sshd ] || want+=(openssh-server)
+    command -v docker-compose >/dev/null || want+=(docker-compose) # e2e/deploy: `docker-compose config`, PyYAML
   fi
   if [ ${#want[@]} -gt 0 ]; then
     say "installing Debian packages: ${want[*]}"

@@ -30,6 +30,8 @@ npx eslint . || status=1
 say "unit, integration and chaos suites"
 npx vitest run --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest.json" || status=1
 
+say "deployment artifacts: Dockerfile, docker-compose.yml, Helm chart, the image's entrypoint run outside a container"; npx vitest run --config e2e/deploy/vitest.config.ts --reporter=default --reporter=json --outputFile.json="$REPORTS/vitest-deploy.json" || status=1
+
 say "protocol and interop suites again on Node 22 and 24"
 REPORTS="$REPORTS" bash scripts/test-node-versions.sh || status=1
 
