@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { generateSecretKey, SecretKeyring } from "../src/secrets/index.js";
 import { SshAuthError, SshConnectError, SshHostKeyError, sealSshSecret } from "../src/ssh/index.js";
 import { parseTargetUrl, type TargetConnectionRow, type TargetPolicy, type TargetSshHop } from "../src/target.js";
+import { openSshRoute } from "../src/ssh/route.js";
 import { openTargetRoute, type TargetRoute } from "../src/target-route.js";
-import { testPgUrl, withClient } from "../src/testing/index.js";
+import { freePort, testPgUrl, withClient } from "../src/testing/index.js";
 import { startSshd, type SshClientKey, type TestSshd } from "../src/testing/sshd.js";
 
 // The test cluster (127.0.0.1:54339) is the database behind the tunnel; two real OpenSSH servers play
@@ -265,4 +266,45 @@ describe("a chain that drops", () => {
     await pool.end();
     await route.close();
   }, 30_000);
+
+  it("a hung bastion (no reset, nothing answers) is noticed by keepalive: the statement fails instead of hanging", async () => {
+    const r = row([{ server: flaky }]);
+    const route = await openSshRoute(r, { policy: onlyHops(flaky), keyring, timings: { readyTimeoutMs: 3_000, keepaliveIntervalMs: 300, keepaliveCountMax: 2 } });
+    const pool = new pg.Pool({ ...route.config, max: 1 });
+    pool.on("error", () => {});
+    expect((await pool.query("SELECT 1 AS ok")).rows).toEqual([{ ok: 1 }]);
+    const sleeping = pool.query("SELECT pg_sleep(30)").then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 200));
+    const started = Date.now();
+    await flaky.pause();
+    try {
+      const error = (await sleeping) as SshConnectError;
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(error).toBeInstanceOf(SshConnectError);
+      expect(error.stage).toBe("closed");
+      expect(error.message).toMatch(/Keepalive timeout/);
+    } finally {
+      await flaky.resume();
+    }
+    expect((await pool.query("SELECT 'again' AS ok")).rows).toEqual([{ ok: "again" }]);
+    await pool.end();
+    await route.close();
+  }, 30_000);
+});
+
+describe("the last hop's forward", () => {
+  it("a database the bastion cannot reach fails at stage 'forward', naming the hop and the address it tried", async () => {
+    const closed = await freePort();
+    const r = { ...row([{ server: bastion }]), port: closed };
+    const route = await openTargetRoute(r, { policy: onlyHops(bastion), keyring });
+    const error = (await query(route, "SELECT 1").catch((e: unknown) => e)) as SshConnectError;
+    await route.close();
+    expect(error).toBeInstanceOf(SshConnectError);
+    expect(error.stage).toBe("forward");
+    expect(error.position).toBe(0);
+    expect(error.message).toContain(`could not open a connection to 127.0.0.1:${closed}`);
+  });
 });

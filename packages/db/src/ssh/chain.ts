@@ -158,9 +158,10 @@ export class SshChain {
     const onDrop = (error: SshConnectError) => {
       if (generation.dropped) return;
       generation.dropped = error;
-      // The rest of the chain is useless without this hop; the next session starts a fresh one.
+      // The rest of the chain is useless without this hop; the next session starts a fresh one. Destroyed,
+      // not ended: a hung hop would never answer a polite disconnect, and sessions must fail now.
       this.forget(generation);
-      for (const client of generation.clients) client.end();
+      for (const client of generation.clients) client.destroy();
     };
     try {
       for (const plan of this.plans) {
@@ -217,7 +218,10 @@ export class SshChain {
             client.once("close", () => resolve());
             client.end();
             // A hop that never answers the disconnect is not waited on forever.
-            setTimeout(resolve, 2_000).unref();
+            setTimeout(() => {
+              client.destroy();
+              resolve();
+            }, 2_000).unref();
           }),
       ),
     );

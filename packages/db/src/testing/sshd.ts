@@ -75,6 +75,16 @@ async function descendants(pid: number): Promise<number[]> {
   return out;
 }
 
+async function signalTree(pid: number, signal: NodeJS.Signals): Promise<void> {
+  for (const p of [pid, ...(await descendants(pid))]) {
+    try {
+      process.kill(p, signal);
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 async function waitForBanner(port: number, host = "127.0.0.1", timeoutMs = 10_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -180,7 +190,7 @@ export async function startSshd(options: { listenAddress?: string } = {}): Promi
     child = undefined;
     if (!proc?.pid || proc.exitCode !== null) return;
     // A paused sshd would never act on SIGTERM.
-    if (signal !== "SIGKILL") for (const p of [proc.pid, ...(await descendants(proc.pid))]) process.kill(p, "SIGCONT");
+    if (signal !== "SIGKILL") await signalTree(proc.pid, "SIGCONT");
     // Sessions first, then the listener; each pid is one this helper started (or its sshd forked).
     for (const pid of (await descendants(proc.pid)).reverse()) {
       try {
@@ -194,15 +204,7 @@ export async function startSshd(options: { listenAddress?: string } = {}): Promi
     await exited;
   };
   const signalAll = async (signal: NodeJS.Signals) => {
-    const pid = child?.pid;
-    if (!pid) return;
-    for (const p of [pid, ...(await descendants(pid))]) {
-      try {
-        process.kill(p, signal);
-      } catch {
-        // Already gone.
-      }
-    }
+    if (child?.pid) await signalTree(child.pid, signal);
   };
   await start();
   return {
