@@ -27,7 +27,7 @@ export function TlsClientSection({ tls, onChange, errors }: { tls: TlsState; onC
         >
           <Textarea id="tls-key" rows={3} value={tls.clientKey} onChange={(e) => set({ clientKey: e.target.value })} placeholder={tls.keyStored ? "•••••••• (stored)" : "-----BEGIN PRIVATE KEY-----"} className="font-mono text-xs" spellCheck={false} />
         </Field>
-        <Field label="Server name" htmlFor="tls-server-name" error={errors["tls.serverName"]} hint="What verify-full checks in the server's certificate when it is not the host above (e.g. connecting by IP or through a tunnel).">
+        <Field label="Certificate host (verify-full)" htmlFor="tls-server-name" error={errors["tls.serverName"]} hint="What verify-full checks in the server's certificate when it is not the host above (e.g. connecting by IP or through a tunnel).">
           <Input id="tls-server-name" value={tls.serverName} onChange={(e) => set({ serverName: e.target.value })} placeholder="db.internal" spellCheck={false} />
         </Field>
       </div>
@@ -63,13 +63,13 @@ export function ReplicasSection({
       <div className="mt-3 space-y-2">
         {replicas.map((r, i) => (
           <div key={i} className="grid grid-cols-1 items-end gap-2 sm:grid-cols-8" aria-label={`Replica ${i + 1}`}>
-            <Field label="Name" htmlFor={`replica-name-${i}`} className="sm:col-span-2" error={errors[`replicas.${i}.name`] ?? (i === 0 ? errors.replicas : undefined)}>
+            <Field label="Replica" htmlFor={`replica-name-${i}`} className="sm:col-span-2" error={errors[`replicas.${i}.name`] ?? (i === 0 ? errors.replicas : undefined)}>
               <Input id={`replica-name-${i}`} value={r.name} onChange={(e) => set(i, { name: e.target.value })} placeholder="replica-1" spellCheck={false} />
             </Field>
-            <Field label="Host" htmlFor={`replica-host-${i}`} className="sm:col-span-3" error={errors[`replicas.${i}.host`]}>
+            <Field label="Replica host" htmlFor={`replica-host-${i}`} className="sm:col-span-3" error={errors[`replicas.${i}.host`]}>
               <Input id={`replica-host-${i}`} value={r.host} onChange={(e) => set(i, { host: e.target.value })} spellCheck={false} />
             </Field>
-            <Field label="Port" htmlFor={`replica-port-${i}`} className="sm:col-span-2" error={errors[`replicas.${i}.port`]}>
+            <Field label="Replica port" htmlFor={`replica-port-${i}`} className="sm:col-span-2" error={errors[`replicas.${i}.port`]}>
               <Input id={`replica-port-${i}`} type="number" value={r.port} onChange={(e) => set(i, { port: e.target.value })} />
             </Field>
             <Button variant="ghost" onClick={() => onChange(replicas.filter((_, j) => j !== i))}>Remove</Button>
