@@ -137,6 +137,8 @@ const CASES: Record<string, Case> = {
   createConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, values: CONNECTION_VALUES() }) },
   updateConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: await freshConnection(), values: CONNECTION_VALUES() }) },
   deleteConnectionAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: await freshConnection() }) },
+  // connectionA has no SSH hop: the well-formed call passes every check and then finds none (not_found).
+  confirmHostKeyAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA, position: 0, fingerprint: `SHA256:${"A".repeat(43)}` }) },
   connectionTablesAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA }) },
   validateScopeAction: { min: "viewer", userOnly: true, pure: true, valid: async () => ({ scope: { access: "read" } }) },
   createLinkAction: { min: "admin", valid: async () => ({ teamId: teamA, connectionId: connectionA, name: `l-${randomBytes(3).toString("hex")}`, scope: { access: "read" } }) },
@@ -414,6 +416,7 @@ describe("other tenants' object ids behind one's own team id", () => {
       ["connectionTablesAction", { teamId: teamB, connectionId: connectionA }],
       ["updateConnectionAction", { teamId: teamB, connectionId: connectionA, values: CONNECTION_VALUES() }],
       ["deleteConnectionAction", { teamId: teamB, connectionId: connectionA }],
+      ["confirmHostKeyAction", { teamId: teamB, connectionId: connectionA, position: 0, fingerprint: `SHA256:${"A".repeat(43)}` }],
       ["testConnectionAction", { teamId: teamB, connectionId: connectionA, values: { ...CONNECTION_VALUES(), password: "" } }],
       ["revokeKeyAction", { teamId: teamB, keyId: keyOfMember }],
       ["issueKeyAction", { teamId: teamB, linkId: linkA, name: "stolen", expiresInDays: 1 }],
@@ -528,6 +531,7 @@ describe("the well-formed calls work (the refusals above are not the whole story
       revokeAuthorizedAppAction: "not_found",
       acceptInvitationAction: "not_found",
       revokeSessionAction: "not_found",
+      confirmHostKeyAction: "not_found", // connectionA has no SSH hop to confirm
     };
     for (const [name, c] of Object.entries(CASES)) {
       const result = await call("owner", name, await c.valid());
