@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import type { LinkRecord, SavedToolRecord } from "../src/context.js";
 import { toolsFor } from "../src/mcp/tool-catalog.js";
 import { TOOLS, toolByName } from "../src/mcp/tools/index.js";
+import { savedToolStatement } from "../src/mcp/tools/saved-tool.js";
 
 /** Curated tools in the listing and the lookup (issue 17), on hand-built link records: no servers. */
 
@@ -111,5 +112,14 @@ describe("saved tools in tools/list", () => {
     expect(execute.properties.database!.enum).toEqual(["main", "b"]);
     const onB = listed.find((t) => t.name === "on_b")!.inputSchema as { properties: Record<string, unknown> };
     expect(onB.properties.database).toBeUndefined();
+  });
+
+  test("the statement a call runs: the saved text, arguments bound in parameter order, defaults and NULLs filled", () => {
+    const l = link({ savedTools: [typed] });
+    const args = { u: "0e9bc1c6-5b1c-4f2e-8d8e-3a1f0c9d2b7a", d: "2024-02-29", i: 7, s: "x'; DROP TABLE t; --", sql: "DELETE FROM t" };
+    expect(savedToolStatement(l, "typed", args)).toEqual({ sql: "SELECT 1", params: ["x'; DROP TABLE t; --", 7, null, true, "2024-02-29", null, "0e9bc1c6-5b1c-4f2e-8d8e-3a1f0c9d2b7a"] });
+    expect(savedToolStatement(l, "typed", { ...args, i: "7" })).toBeNull();
+    expect(savedToolStatement(l, "execute_sql", { sql: "SELECT 1" })).toBeNull();
+    expect(savedToolStatement(link(), "typed", args)).toBeNull();
   });
 });

@@ -4,7 +4,7 @@ import { databaseRecord } from "../../access/link-database.js";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import { compactJson, untrustedText } from "../../calls/render-mcp.js";
-import type { CallContext, SavedToolParameter, SavedToolRecord } from "../../context.js";
+import type { CallContext, LinkRecord, SavedToolParameter, SavedToolRecord } from "../../context.js";
 import { executeSqlTool } from "./execute-sql.js";
 
 /**
@@ -57,6 +57,11 @@ function markedUntrusted(outcome: CallOutcome): CallOutcome {
   return outcome;
 }
 
+/** The values in placeholder order ($1 = the first parameter); an optional one not given is NULL. */
+function boundParams(record: SavedToolRecord, values: Record<string, unknown>): unknown[] {
+  return record.parameters.map((p) => (values[p.name] === undefined ? null : values[p.name]));
+}
+
 function refused(ctx: CallContext, sql: string, ruleId: string, reason: string): CallOutcome {
   return { kind: "refused", refusal: { ruleId, reason, allows: linkAllowance(ctx.link) }, audit: { verdict: "blocked", ruleId, reason, sql } };
 }
@@ -83,7 +88,7 @@ function buildSavedTool(record: SavedToolRecord): TypedTool {
           : `${record.name} runs on database ${target.databaseName}; it takes no other database. Nothing was run. [rule database_not_found]`;
         return refused(ctx, record.sql, "database_not_found", reason);
       }
-      const params = record.parameters.map((p) => (values[p.name] === undefined ? null : values[p.name]));
+      const params = boundParams(record, values);
       const call = target === ctx.link ? ctx : { ...ctx, link: target };
       const outcome = await executeSqlTool.run({ sql: record.sql, params: params as never, requestId: values.requestId as string | undefined }, call, services);
       // The step-up the statement asked for is answered by the protocol layer, which holds `ctx`.
@@ -101,4 +106,17 @@ export function savedTool(record: SavedToolRecord): TypedTool {
   let tool = built.get(record);
   if (!tool) built.set(record, (tool = buildSavedTool(record)));
   return tool;
+}
+
+/**
+ * The statement a call of a saved tool runs — its text and its arguments bound as execute_sql's
+ * `params` — or null when `name` is not a saved tool of the link or the arguments do not parse. For
+ * code that binds a confirmation to the statement (mcp/confirm-flow.ts keys on execute_sql's sql and
+ * params): the same statement hash whichever tool asked.
+ */
+export function savedToolStatement(link: LinkRecord, name: string, args: unknown): { sql: string; params: unknown[] } | null {
+  const record = link.savedTools?.find((t) => t.name === name);
+  if (!record) return null;
+  const parsed = savedTool(record).input.safeParse(args ?? {});
+  return parsed.success ? { sql: record.sql, params: boundParams(record, parsed.data as Record<string, unknown>) } : null;
 }
