@@ -6,8 +6,9 @@ const nextConfig: NextConfig = {
   // or with another run's build in the shared working tree.
   distDir: process.env.PORTCULLIS_NEXT_DIST_DIR || ".next",
   // libpg-query loads a .wasm next to its JS and argon2 is a native addon: bundling breaks both,
-  // so Node loads them from node_modules at run time.
-  serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer"],
+  // so Node loads them from node_modules at run time. ssh2 requires its optional native helpers
+  // (cpu-features, sshcrypto) inside try/catch; webpack fails on the missing .node files instead.
+  serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer", "ssh2"],
   // Workspace packages are exported as TypeScript source (no dist/), so Next compiles them.
   transpilePackages: ["@portcullis/db", "@portcullis/jobs", "@portcullis/policy", "@portcullis/oauth", "@portcullis/worker"],
   poweredByHeader: false,
