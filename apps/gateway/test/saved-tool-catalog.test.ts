@@ -33,6 +33,9 @@ describe("saved tools in tools/list", () => {
   test("the db package's built-in names are the gateway's tools, in order", () => {
     expect([...BUILT_IN_TOOL_NAMES]).toEqual(TOOLS.map((t) => t.name));
     for (const name of BUILT_IN_TOOL_NAMES) expect(savedToolSchema.safeParse({ name, description: "x", sql: "SELECT 1" }).success, name).toBe(false);
+    // Parameter names an argument object inherits would read as given when missing.
+    for (const name of ["constructor", "database"])
+      expect(savedToolSchema.safeParse({ name: "t", description: "x", sql: "SELECT $1::text", parameters: [{ name, type: "string" }] }).success, name).toBe(false);
   });
 
   test("enabled built-ins first (contract order), then saved tools by name; disabled ones absent", () => {

@@ -60,7 +60,9 @@ export const savedToolParameterSchema = z
     name: z
       .string()
       .regex(SAVED_TOOL_NAME, "a parameter name is lower case letters, digits and _ (starting with a letter, at most 64)")
-      .refine((n) => !RESERVED_PARAMETER_NAMES.includes(n), { message: "`database` is reserved (it selects one of the link's databases)" }),
+      .refine((n) => !RESERVED_PARAMETER_NAMES.includes(n), { message: "`database` is reserved (it selects one of the link's databases)" })
+      // An argument object inherits these (constructor, valueOf…): a missing argument would read as one.
+      .refine((n) => !(n in Object.prototype), { message: "that name is reserved (a property every JavaScript object has); choose another" }),
     type: z.enum(SAVED_TOOL_PARAMETER_TYPES),
     description: z.string().trim().max(1_000).default(""),
     required: z.boolean().default(true),

@@ -59,7 +59,7 @@ function markedUntrusted(outcome: CallOutcome): CallOutcome {
 
 /** The values in placeholder order ($1 = the first parameter); an optional one not given is NULL. */
 function boundParams(record: SavedToolRecord, values: Record<string, unknown>): unknown[] {
-  return record.parameters.map((p) => (values[p.name] === undefined ? null : values[p.name]));
+  return record.parameters.map((p) => (Object.hasOwn(values, p.name) && values[p.name] !== undefined ? values[p.name] : null));
 }
 
 function refused(ctx: CallContext, sql: string, ruleId: string, reason: string): CallOutcome {
