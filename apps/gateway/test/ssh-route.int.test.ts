@@ -19,7 +19,7 @@ afterAll(async () => {
   await bastion?.stop();
 });
 
-async function setHop(key: SshClientKey): Promise<void> {
+async function setHop(key: SshClientKey, hostKeySha256 = bastion.hostKeyFingerprint): Promise<void> {
   const keyring = getKeyring(world.secretKeys);
   const data = {
     host: bastion.host,
@@ -27,7 +27,7 @@ async function setHop(key: SshClientKey): Promise<void> {
     username: bastion.username,
     privateKeyCiphertext: sealSshSecret(keyring, world.connectionId, 0, "key", key.privateKey),
     passphraseCiphertext: key.passphrase ? sealSshSecret(keyring, world.connectionId, 0, "passphrase", key.passphrase) : null,
-    hostKeySha256: bastion.hostKeyFingerprint,
+    hostKeySha256,
   };
   await world.prisma.connectionSshHop.upsert({
     where: { connectionId_position: { connectionId: world.connectionId, position: 0 } },
@@ -81,11 +81,33 @@ test("a tunnel dropped mid-statement fails that call in words, the gateway lives
   expect(Date.now() - started).toBeLessThan(5_000);
   expect(dropped.isError).toBe(true);
   const text = toolText(dropped);
-  expect(text).toMatch(/unreachable right now/);
+  expect(text).toMatch(/unreachable right now \(the SSH tunnel to the database failed\)/);
   expect(text).not.toMatch(/127\.0\.0\.1|:\d{4,5}/);
 
   await bastion.restart();
   expect(toolJson(await client.callTool({ name: "execute_sql", arguments: { sql: TEN_ALBUMS } })).rowCount).toBe(10);
   expect(await bastion.connections()).toBe(1);
   await client.close();
+}, 60_000);
+
+test("a bastion whose host key is not the confirmed one: the call is refused as unavailable, in words naming no host or key", async () => {
+  const other = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+  await setHop(bastion.clientKeys.ed25519, other);
+  try {
+    const { url } = await world.startGateway(onlyBastion());
+    const link = await world.addLink({ access: "read" });
+    const client = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+    const logBefore = bastion.log().length;
+    const refused = await client.callTool({ name: "execute_sql", arguments: { sql: TEN_ALBUMS } });
+    expect(refused.isError).toBe(true);
+    const text = toolText(refused);
+    expect(text).toMatch(/unreachable right now \(the SSH server's host key is not the one confirmed for this connection/);
+    expect(text).toContain('"code":"target_unavailable"');
+    expect(text).not.toMatch(/127\.0\.0\.1|SHA256|:\d{4,5}/);
+    // The client hung up before authenticating to a server it does not trust.
+    expect(bastion.log().slice(logBefore)).not.toMatch(/Accepted publickey/);
+    await client.close();
+  } finally {
+    await setHop(bastion.clientKeys.ed25519);
+  }
 }, 60_000);

@@ -37,16 +37,26 @@ export interface GateRefusal {
 /** Whether an error is the target database being unreachable (rather than a bug or a SQL error). */
 export function isConnectionFailure(error: unknown): boolean {
   const e = error as { code?: string; message?: string };
-  if (e?.code === "target_refused") return true;
+  // The SSH route's typed failures (packages/db/src/ssh/errors.ts): the database is as unreachable.
+  if (e?.code === "target_refused" || e?.code === "ssh" || e?.code === "ssh_auth" || e?.code === "ssh_host_key") return true;
   if (typeof e?.code === "string" && /^(ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EPIPE|EHOSTUNREACH|28P01|28000|57P0[123]|08\w{3})$/.test(e.code)) return true;
   return /Connection terminated|timeout exceeded when trying to connect|connection timeout/i.test(e?.message ?? "");
 }
+
+// The SSH route's failures, in words that name no bastion, port, user or fingerprint.
+const SSH_WORDS: Record<string, string> = {
+  ssh_host_key: "the SSH server's host key is not the one confirmed for this connection; a team admin must check it",
+  ssh_auth: "the SSH server did not accept the stored key",
+  ssh: "the SSH tunnel to the database failed",
+};
 
 /** Connection-level failures, in words that never name the host, port, user or database. */
 export function describeConnectionFailure(error: unknown): string {
   const e = error as { code?: string; message?: string };
   if (e?.code === "target_refused")
     return "This link's database connection is refused by this Portcullis's target policy (its address is not allowed, or its role can reach the database server's programs or files). Nothing was run; a team admin must fix the connection (its settings page explains why).";
+  const ssh = e.code ? SSH_WORDS[e.code] : undefined;
+  if (ssh) return `The database is unreachable right now (${ssh}). Nothing was run; try again shortly.`;
   const why =
     e.code === "ECONNREFUSED"
       ? "connection refused"
