@@ -200,6 +200,9 @@ describe("the save-time check", () => {
     // A "$1" in a string literal or a comment is not a placeholder.
     await expectRefused({ name: "in_text", description: "d", sql: "SELECT '$1' AS t /* $1 */", parameters: [{ name: "a", type: "string" }] }, /declares 1 parameter but the SQL uses no placeholder/);
     await expectRefused({ name: "execute_sql", description: "d", sql: "SELECT 1", parameters: [] }, /built-in tool/);
+    // A declared type that can never bind where the statement uses it: the call would always fail.
+    await expectRefused({ name: "bool_id", description: "d", sql: "SELECT name FROM genre WHERE genre_id = $1", parameters: [{ name: "a", type: "boolean" }] }, /\$1 \(a\) is declared boolean but the statement uses it as integer/);
+    await expectRefused({ name: "uuid_day", description: "d", sql: "SELECT count(*) FROM invoice WHERE invoice_date > $1", parameters: [{ name: "a", type: "uuid" }] }, /declared uuid but the statement uses it as timestamp/);
     await expectRefused({ name: "Bad-Name", description: "d", sql: "SELECT 1", parameters: [] }, /lower case/);
     await expectRefused({ name: "dup", description: "d", sql: "SELECT $1::int + $2::int", parameters: [{ name: "a", type: "integer" }, { name: "a", type: "integer" }] }, /two parameters are named a/);
     await expectRefused({ name: "db_param", description: "d", sql: "SELECT $1::text", parameters: [{ name: "database", type: "string" }] }, /reserved/);

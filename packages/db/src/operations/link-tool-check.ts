@@ -100,6 +100,29 @@ async function parameterTypes(client: pg.Client, sql: string): Promise<{ ok: tru
   }
 }
 
+// Built-in types PostgreSQL may infer for a placeholder, and the declared types whose JSON values it
+// takes. Text types take any value (they are text anyway); a type not listed (a domain, an enum, json)
+// is left to the server at run time rather than refused on a guess.
+const NUMERIC = ["smallint", "integer", "bigint", "numeric", "real", "double precision"];
+const TAKES: Record<string, readonly string[]> = {
+  ...Object.fromEntries(NUMERIC.map((t) => [t, ["integer", "number"]])),
+  boolean: ["boolean"],
+  date: ["date", "timestamp"],
+  "timestamp without time zone": ["date", "timestamp"],
+  "timestamp with time zone": ["date", "timestamp"],
+  uuid: ["uuid"],
+};
+
+/** A parameter whose declared type can never bind where the statement uses it (the call would always fail). */
+function typeMismatch(parameters: readonly { name: string; type: string }[], inferred: readonly string[]): string | null {
+  for (const [i, p] of parameters.entries()) {
+    const takes = TAKES[inferred[i] ?? ""];
+    if (p.type === "string" || !takes || takes.includes(p.type)) continue;
+    return `$${i + 1} (${p.name}) is declared ${p.type} but the statement uses it as ${inferred[i]}: declare it ${takes[0]}, or cast it in the SQL ($${i + 1}::${p.type === "timestamp" ? "timestamptz" : p.type})`;
+  }
+  return null;
+}
+
 /**
  * The save-time check of a curated tool: the statement, checked by the policy against the scope of the
  * database it runs on and that database's catalog read now (the same checker execute_sql uses), must
@@ -144,6 +167,8 @@ export async function checkSavedTool(
           ? `the SQL uses $${used} but the tool declares ${declared} parameter${declared === 1 ? "" : "s"}: declare one per placeholder, in order`
           : `the tool declares ${declared} parameter${declared === 1 ? "" : "s"} but the SQL uses ${used === 0 ? "no placeholder" : `only $1..$${used}`}: each parameter is bound to its placeholder ($1 for the first)`,
       );
+    const mismatch = typeMismatch(input.tool.parameters, described.types);
+    if (mismatch) return refuse(mismatch);
     return { ok: true, databaseName: database.name, classes: [...verdict.classes], readOnly: verdict.readOnly, parameterTypes: described.types };
   } finally {
     await client.end().catch(() => {});
