@@ -5,7 +5,7 @@ import { targetPolicyFromEnv } from "@portcullis/db/target";
 import { withClient } from "@portcullis/db/testing";
 import * as policy from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { GatewayWorld, auditEvents, toolJson, toolText, waitFor, type LinkFixture, type SqlResult } from "./fixtures.js";
+import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor, type LinkFixture, type SqlResult } from "./fixtures.js";
 
 /**
  * Curated tools (issue 17 point 5) end to end: saved through the db operation (its save-time check
@@ -136,6 +136,20 @@ describe("listing and calling", () => {
     expect(event.sql).toContain("WHERE g.name = $1 AND t.milliseconds < $2");
     expect(event.sql).not.toContain("Jazz");
     expect(event.linkId).toBe(link.linkId);
+  });
+
+  test("a 2025-era client (1.x SDK, which validates results against outputSchema) lists and calls them the same way", async () => {
+    const legacy = await connectClient(link.url, link.key, "saved-tools-legacy");
+    try {
+      const modern = (await client.listTools()).tools.map((t) => t.name);
+      expect((await legacy.listTools()).tools.map((t) => t.name)).toEqual(modern);
+      const ok = await legacy.callTool({ name: "genre_named", arguments: { name: "Jazz" } });
+      expect(toolJson<SqlResult>(ok).rows).toEqual([[2, "Jazz"]]);
+      const bad = await legacy.callTool({ name: "genre_named", arguments: { name: 5 } });
+      expect(toolJson<{ failure: { code: string } }>(bad).failure.code).toBe("invalid_arguments");
+    } finally {
+      await legacy.close();
+    }
   });
 
   test("parameters are bound, never spliced: injection text is only a value", async () => {
