@@ -94,5 +94,10 @@ test("a re-pinned host key (an edited hop) gets a new pool and the old chain is 
   const wrong: TargetConnectionRow = { ...first, sshHops: first.sshHops!.map((h) => ({ ...h, hostKeySha256: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" })) };
   await expect(pools.get(wrong)).rejects.toMatchObject({ name: "SshHostKeyError", offered: bastion.hostKeyFingerprint });
   expect(await settle(() => bastion.connections(), 0)).toBe(0);
+  // Remembered briefly: a burst of calls does not dial the bastion again for each one.
+  const dialled = () => (bastion.log().match(/Connection from 127\.0\.0\.1/g) ?? []).length;
+  const before = dialled();
+  for (let i = 0; i < 5; i++) await expect(pools.get(wrong)).rejects.toMatchObject({ name: "SshHostKeyError" });
+  expect(dialled()).toBe(before);
   pools.close(first.id);
 });

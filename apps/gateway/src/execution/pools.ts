@@ -2,6 +2,7 @@ import pg from "pg";
 import { explainPowerfulRole } from "@portcullis/db/operations";
 import { TARGET_SESSION_PIN, TargetAddressError, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
 import { openTargetRoute, type TargetRoute } from "@portcullis/db/target-route";
+import { SshAuthError, SshHostKeyError } from "@portcullis/db/ssh";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type { Logger } from "../logger.js";
 
@@ -118,7 +119,11 @@ export class TargetPools {
         return pool;
       },
       (error: Error) => {
-        if (error instanceof TargetRefusedError && this.pools.get(key) === entry) entry.refusedAt = Date.now();
+        // A refusal that only an edit of the connection can lift (policy, role, an SSH host key or key the
+        // hop rejects) is remembered briefly: calls in a burst do not each dial the bastion again. The edit
+        // changes the fingerprint, which replaces the entry at once.
+        const refused = error instanceof TargetRefusedError || error instanceof SshHostKeyError || error instanceof SshAuthError;
+        if (refused && this.pools.get(key) === entry) entry.refusedAt = Date.now();
         // Anything else (the target is down) is not remembered: the next call tries again.
         else if (this.pools.get(key) === entry) this.pools.delete(key);
         throw error;
