@@ -3,7 +3,8 @@ import { ingestAuditBatch } from "@portcullis/db/audit";
 import { sharedReplicationPair, type ReplicationPair } from "@portcullis/db/testing";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
-import { useReplicaTiming } from "../src/execution/replica-router.js";
+import { replicaRouter, useReplicaTiming } from "../src/execution/replica-router.js";
+import type { Gateway } from "../src/gateway.js";
 import { GatewayWorld, auditEvents, connectClient, toolJson, toolText, waitFor } from "./fixtures.js";
 
 // Issue 17, read replicas: a real primary and two streaming replicas (pg_basebackup), the gateway as it
@@ -18,6 +19,7 @@ let pair: ReplicationPair;
 let world: GatewayWorld;
 let client: Client;
 let meta: pg.Pool;
+let firstGateway: Gateway;
 
 beforeAll(async () => {
   pair = await sharedReplicationPair({ replicas: 2 });
@@ -35,6 +37,7 @@ beforeAll(async () => {
   }
   await meta.query(`UPDATE connections SET replica_max_lag_ms = $2 WHERE id = $1`, [world.connectionId, MAX_LAG_MS]);
   const { gateway, url } = await world.startGateway();
+  firstGateway = gateway;
   useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000 });
   const link = await world.addLink({ access: "read", tables: { artist: { access: "write" } } });
   client = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
@@ -67,7 +70,7 @@ async function storedServers(sqlLike: string, count: number): Promise<(string | 
   return waitFor(
     async () => {
       await ingestAuditBatch(meta, await auditEvents(world));
-      const { rows } = await meta.query(`SELECT target_server FROM audit_events WHERE tool = 'execute_sql' AND sql LIKE $1 ORDER BY time, seq`, [sqlLike]);
+      const { rows } = await meta.query(`SELECT target_server FROM audit_events WHERE tool IN ('execute_sql', 'explain_query') AND sql LIKE $1 ORDER BY time, seq`, [sqlLike]);
       return rows.map((r) => r.target_server as string | null);
     },
     (servers) => servers.length >= count,
@@ -162,3 +165,96 @@ test("replicas stopped: reads go to the other replica, then the primary, with no
     100,
   );
 }, 90_000);
+
+test("EXPLAIN runs on the primary: a plain EXPLAIN of a write is a read by the verdict (the approval dry run's plan is one)", async () => {
+  // (EXPLAIN ANALYZE of a write is refused outright on non-admin links.)
+  const write = await client.callTool({ name: "explain_query", arguments: { sql: "UPDATE artist SET name = name WHERE artist_id = 1" } });
+  expect(write.isError, toolText(write)).toBeFalsy();
+  const read = await client.callTool({ name: "explain_query", arguments: { sql: "SELECT name FROM artist WHERE artist_id = 2" } });
+  expect(read.isError, toolText(read)).toBeFalsy();
+  expect(await storedServers("EXPLAIN UPDATE artist%", 1)).toEqual(["primary"]);
+  expect(await storedServers("EXPLAIN SELECT name FROM artist WHERE artist_id = 2", 1)).toEqual(["primary"]);
+}, 30_000);
+
+/** When the probe of each replica last ran, as the replica itself shows it (its sessions' last statement). */
+async function lastProbeAt(replicaIndex: number): Promise<number | null> {
+  const admin = new pg.Client({ connectionString: pair.replicas[replicaIndex]!.url() });
+  await admin.connect();
+  try {
+    const { rows } = await admin.query<{ at: Date | null }>(
+      `SELECT max(state_change) AS at FROM pg_stat_activity WHERE application_name = 'portcullis' AND query LIKE '%pg_last_wal_receive_lsn%'`,
+    );
+    return rows[0]?.at ? rows[0].at.getTime() : null;
+  } finally {
+    await admin.end();
+  }
+}
+
+test("probes run only while the connection is in use, and stop with the gateway's pools", async () => {
+  // Only this test's gateway probes from here on (the first one's probes would show on the replica too).
+  replicaRouter(firstGateway.services).stop();
+  const { gateway, url } = await world.startGateway();
+  useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000, activeWindowMs: 600 });
+  const link = await world.addLink({ access: "read" });
+  const own = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+  const read = () => own.callTool({ name: "execute_sql", arguments: { sql: "SELECT inet_server_port() AS port" } });
+  await waitFor(async () => Number((toolJson(await read()).rows[0] as [number])[0]), (port) => port !== pair.primary.port, 10_000, 50);
+  // In use: the probe keeps running (its session's last statement moves on).
+  const first = await waitFor(() => lastProbeAt(0), (at) => at !== null, 5_000, 100);
+  const later = await waitFor(() => lastProbeAt(0), (at) => at !== null && at > first! + 150, 5_000, 100);
+  expect(later).toBeGreaterThan(first!);
+  // Idle past the window: it stops (nothing more runs on the replica for this gateway).
+  await new Promise((r) => setTimeout(r, 1_200));
+  const idle = await lastProbeAt(0);
+  await new Promise((r) => setTimeout(r, 800));
+  expect(await lastProbeAt(0)).toBe(idle);
+  // Used again: it starts again.
+  await read();
+  await waitFor(() => lastProbeAt(0), (at) => at !== null && at > idle!, 5_000, 100);
+  // The gateway stops: its pools close, the probes stop and open nothing new.
+  await own.close();
+  await gateway.stop();
+  await new Promise((r) => setTimeout(r, 500));
+  const admin = new pg.Client({ connectionString: pair.replicas[0]!.url() });
+  await admin.connect();
+  try {
+    const count = async () => Number((await admin.query(`SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'portcullis' AND query LIKE '%pg_last_wal_receive_lsn%' AND state_change > now() - interval '300 milliseconds'`)).rows[0].n);
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await count()).toBe(0);
+  } finally {
+    await admin.end();
+  }
+}, 60_000);
+
+test("latency: a 10-row read on the primary vs through a replica (median of 100 calls each)", async () => {
+  // A team whose connection to the same primary has no replicas: the primary path as before.
+  const plain = await world.addTeam(`plain-${Date.now()}`, pair.primary.url(pair.database));
+  const { url } = await world.startGateway();
+  const primaryLink = await world.addLink({ access: "read" }, plain);
+  const replicaLink = await world.addLink({ access: "read" });
+  const onPrimary = await connectClient(`${url}/mcp/${primaryLink.linkId}`, primaryLink.key);
+  const onReplica = await connectClient(`${url}/mcp/${replicaLink.linkId}`, replicaLink.key);
+  const sql = (i: number) => `SELECT track_id, name, inet_server_port() AS port FROM track WHERE track_id > ${i % 50} ORDER BY track_id LIMIT 10`;
+  const call = async (c: Client, i: number, expectReplica: boolean) => {
+    const started = performance.now();
+    const result = await c.callTool({ name: "execute_sql", arguments: { sql: sql(i) } });
+    const ms = performance.now() - started;
+    const rows = toolJson(result).rows as [number, string, number][];
+    expect(rows).toHaveLength(10);
+    expect(rows[0]![2] !== pair.primary.port).toBe(expectReplica);
+    return ms;
+  };
+  await waitFor(async () => Number((toolJson(await onReplica.callTool({ name: "execute_sql", arguments: { sql: sql(0) } })).rows[0] as number[])[2]), (p) => p !== pair.primary.port, 10_000, 50);
+  for (let i = 0; i < 20; i++) await Promise.all([call(onPrimary, 1000 + i, false), call(onReplica, 1000 + i, true)]);
+  // Interleaved, so a busy moment on this shared machine weighs on both sides alike.
+  const primary: number[] = [];
+  const replica: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    primary.push(await call(onPrimary, i, false));
+    replica.push(await call(onReplica, i, true));
+  }
+  const pct = (times: number[], p: number) => [...times].sort((x, y) => x - y)[Math.floor((times.length * p) / 100)]!.toFixed(2);
+  console.log(`10-row read, 100 calls each: primary p50 ${pct(primary, 50)} ms p90 ${pct(primary, 90)} ms; through a replica p50 ${pct(replica, 50)} ms p90 ${pct(replica, 90)} ms`);
+  await onPrimary.close();
+  await onReplica.close();
+}, 120_000);

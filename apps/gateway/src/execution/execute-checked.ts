@@ -201,6 +201,7 @@ export async function executeChecked(
   // Pure reads may go to a replica (issue 17); everything else, and anything guarded, to the primary.
   const routed = await runRouted(services, link, verdict, {
     guarded: input.guard !== undefined,
+    explain: isExplain(input.sql),
     sql: runSql,
     ...(gate ? { preflight: gate.preflight() } : {}),
     ...(input.guard ? { guard: input.guard.sql } : {}),

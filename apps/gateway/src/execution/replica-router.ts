@@ -21,12 +21,21 @@ const FIRST_PROBE_WAIT_MS = 250;
 
 /**
  * Whether a checked statement may run on a replica: a pure read (every statement class "read", which
- * also makes it READ ONLY), not VACUUM/ANALYZE, and not part of a write request's execution (those carry
- * a guard). Writes, DDL, admin statements, the dry run and cost gate of a write, and EXPLAIN ANALYZE of
- * a write are not reads by the verdict, so they stay on the primary.
+ * also makes it READ ONLY), not VACUUM/ANALYZE, not part of a write request's execution (those carry a
+ * guard), and not an EXPLAIN. Writes, DDL, admin statements and the cost gate of a write are not reads
+ * by the verdict. A plain EXPLAIN of a write IS a read by the verdict (nothing executes) — and the
+ * approval dry run's plan is one: every EXPLAIN stays on the primary, so a write is planned where it
+ * would run (a replica's plan could be of a schema it has not replayed yet).
  */
-export function replicaEligible(verdict: Verdict, options: { guarded: boolean; outsideTransaction: boolean }): boolean {
-  return verdict.readOnly && verdict.classes.length > 0 && verdict.classes.every((c) => c === "read") && !options.guarded && !options.outsideTransaction;
+export function replicaEligible(verdict: Verdict, options: { guarded: boolean; outsideTransaction: boolean; explain: boolean }): boolean {
+  return (
+    verdict.readOnly &&
+    verdict.classes.length > 0 &&
+    verdict.classes.every((c) => c === "read") &&
+    !options.guarded &&
+    !options.outsideTransaction &&
+    !options.explain
+  );
 }
 
 /**

@@ -21,11 +21,11 @@ export async function runRouted(
   services: Services,
   link: LinkRecord,
   verdictAllowsReplica: Parameters<typeof replicaEligible>[0],
-  options: RunOptions & { guarded: boolean },
+  options: RunOptions & { guarded: boolean; explain: boolean },
 ): Promise<Routed> {
-  const { guarded, ...run } = options;
+  const { guarded, explain, ...run } = options;
   const onReplica =
-    link.connection.replicas?.length && replicaEligible(verdictAllowsReplica, { guarded, outsideTransaction: run.outsideTransaction === true });
+    link.connection.replicas?.length && replicaEligible(verdictAllowsReplica, { guarded, explain, outsideTransaction: run.outsideTransaction === true });
   const servers: ServerChoice[] = onReplica ? await replicaRouter(services).readOrder(link) : [{ name: PRIMARY, pool: () => services.poolFor(link) }];
   // The chosen replica, one more, then the primary: a failing replica costs at most two tries.
   const tries = servers.length > 3 ? [...servers.slice(0, 2), servers[servers.length - 1]!] : servers;
