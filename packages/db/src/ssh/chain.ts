@@ -123,13 +123,16 @@ export class SshChain {
    * A channel from the last hop to `host:port`, and a function that tells, once the channel closed,
    * whether it closed because the chain dropped (the error to give the statement that was running).
    */
-  async open(host: string, port: number): Promise<{ channel: ClientChannel; dropped: () => Error | undefined }> {
+  async open(host: string, port: number, retried = false): Promise<{ channel: ClientChannel; dropped: () => Error | undefined }> {
     const generation = await this.generation();
     const last = this.plans[this.plans.length - 1]!;
     let channel: ClientChannel;
     try {
       channel = await forward(generation.clients[generation.clients.length - 1]!, host, port);
     } catch (error) {
+      // The chain was found dead by this very session (no statement was running on it): one fresh chain
+      // is tried before the session fails.
+      if (generation.dropped && !retried && !this.closed) return this.open(host, port, true);
       if (generation.dropped) throw generation.dropped;
       throw new SshConnectError(
         last,
