@@ -18,6 +18,7 @@ import { addConnection, createApiKey, createLink, createUser, parseTargetUrlForT
 let world: GatewayWorld;
 let crm: TestDatabase;
 let gateway = "";
+let internal = "";
 const ids = { link: "", single: "", crmConnection: "", otherTeam: "", member: "" };
 const keys = { owner: "", member: "", single: "" };
 
@@ -59,7 +60,9 @@ beforeAll(async () => {
   ids.member = member.id;
   keys.member = (await createApiKey(world.prisma, { teamId: world.teamId, linkId: ids.link, userId: member.id, name: "member" })).key;
 
-  gateway = (await world.startGateway()).url;
+  const started = await world.startGateway();
+  gateway = started.url;
+  internal = started.internalUrl!;
 }, 120_000);
 
 afterAll(async () => {
@@ -237,4 +240,22 @@ test("get_schema's text names each database and says how to pick one", async () 
   expect(t).toContain('=== database "music"');
   expect(t).toContain('=== database "crm"');
   expect(t).not.toMatch(/secrets|api_token/);
+});
+
+test("the Playground runs on the database it names, and refuses a name the link does not have", async () => {
+  const ask = (body: Record<string, unknown>) =>
+    fetch(`${internal}/internal/links/${ids.link}/playground`, {
+      method: "POST",
+      headers: { authorization: "Bearer internal-test-token", "content-type": "application/json" },
+      body: JSON.stringify({ sql: "SELECT account_name FROM accounts ORDER BY account_id", userId: world.userId, ...body }),
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { verdict: { allowed: boolean; ruleId?: string }; result?: { rows: unknown[][] } } }));
+  const onCrm = await ask({ database: "crm" });
+  expect(onCrm.status).toBe(200);
+  expect(onCrm.body.result?.rows).toEqual([["Acme"], ["Globex"], ["Initech"]]);
+  const onMusic = await ask({});
+  expect(onMusic.body.verdict.allowed).toBe(false);
+  const unknown = await ask({ database: "elsewhere" });
+  expect(unknown.body.verdict).toMatchObject({ allowed: false, ruleId: "database_not_found" });
+  expect(JSON.stringify(unknown.body)).not.toContain("Acme");
+  expect((await ask({ database: ["crm"] })).status).toBe(422);
 });
