@@ -42,8 +42,9 @@ async function decide(services: Services, ctx: CallContext, requestId: string, d
   }
 }
 
-export async function confirmAndExecute(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>): Promise<CallOutcome> {
-  return runAuditedCall(services, ctx, "execute_sql", async () => {
+/** `tool`: the name the call was made under (a saved tool's writes are confirmed too), for its audit event. */
+export async function confirmAndExecute(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>, tool = "execute_sql"): Promise<CallOutcome> {
+  return runAuditedCall(services, ctx, tool, async () => {
     const parsed = confirmArgs.safeParse(args);
     if (!parsed.success) return { kind: "failed", failure: { code: "invalid_arguments", message: "the confirmed call's sql and params are not valid", retryable: false }, audit: { verdict: "error", error: "invalid confirmed arguments" } };
     const stopped = await decide(services, ctx, requestId, "approve");
@@ -52,8 +53,8 @@ export async function confirmAndExecute(services: Services, ctx: CallContext, re
   });
 }
 
-export async function declineConfirmation(services: Services, ctx: CallContext, requestId: string): Promise<CallOutcome> {
-  return runAuditedCall(services, ctx, "execute_sql", async () => {
+export async function declineConfirmation(services: Services, ctx: CallContext, requestId: string, tool = "execute_sql"): Promise<CallOutcome> {
+  return runAuditedCall(services, ctx, tool, async () => {
     const stopped = await decide(services, ctx, requestId, "reject");
     if (stopped) return stopped;
     return refused(ctx, "write_request_not_approved", `You declined write request ${requestId}; it is rejected and nothing was run.`, requestId);

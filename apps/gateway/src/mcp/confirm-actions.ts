@@ -9,6 +9,6 @@ import type { Services } from "../services.js";
  * nothing ran). Bound here, in one place, so the protocol layer never decides or runs anything itself.
  */
 export const confirmActions: {
-  confirm(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>): Promise<CallOutcome>;
-  decline(services: Services, ctx: CallContext, requestId: string): Promise<CallOutcome>;
+  confirm(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>, tool?: string): Promise<CallOutcome>;
+  decline(services: Services, ctx: CallContext, requestId: string, tool?: string): Promise<CallOutcome>;
 } = { confirm: confirmAndExecute, decline: declineConfirmation };
