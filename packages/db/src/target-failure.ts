@@ -74,7 +74,9 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
         ? `${hopName(error)} did not accept the private key for ${who}: add its public key to ~${error.username}/.ssh/authorized_keys there, or check the user name`
         : error.reason === "passphrase"
           ? `the passphrase does not open the private key for ${who} at ${error.host}:${error.port}: enter the key's passphrase again`
-          : `the private key for ${who} at ${error.host}:${error.port} cannot be read: paste it in OpenSSH or PEM form (ssh-keygen -p -m PEM converts one)`;
+          : /secret (failed authentication|was sealed with key|is not in the v1)/.test(error.message)
+            ? `the stored private key for ${who} at ${error.host}:${error.port} cannot be opened (${/\((secret[^)]*)\)/.exec(error.message)?.[1] ?? "sealed secret"}): enter the key again`
+            : `the private key for ${who} at ${error.host}:${error.port} cannot be read: paste it in OpenSSH or PEM form (ssh-keygen -p -m PEM converts one)`;
     return { stage: "ssh_auth", message };
   }
   if (error instanceof SshConnectError) {
