@@ -258,3 +258,23 @@ test("latency: a 10-row read on the primary vs through a replica (median of 100 
   await onPrimary.close();
   await onReplica.close();
 }, 120_000);
+
+test("a replica whose address the target policy refuses is never reached: reads use the others, with no error", async () => {
+  // Only the primary and replica2 are allowed targets here; replica1 (say, an address of the stack's own
+  // network) is refused like a database host would be.
+  const allowed = `127.0.0.1:${pair.primary.port},127.0.0.1:${pair.replicas[1]!.port}`;
+  const { gateway, url } = await world.startGateway({ TARGET_NETWORKS: "public", TARGET_ALLOW_ADDRESSES: allowed });
+  useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000 });
+  const link = await world.addLink({ access: "read" });
+  const own = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+  const ports = new Set<number>();
+  for (let i = 0; i < 12; i++) {
+    const result = await own.callTool({ name: "execute_sql", arguments: { sql: `SELECT inet_server_port() AS port, ${i} AS i` } });
+    expect(result.isError, toolText(result)).toBeFalsy();
+    ports.add(Number((toolJson(result).rows[0] as [number])[0]));
+  }
+  expect(ports.has(pair.replicas[0]!.port)).toBe(false);
+  expect(ports.has(pair.replicas[1]!.port)).toBe(true);
+  await own.close();
+  await gateway.stop();
+}, 60_000);
