@@ -70,7 +70,8 @@ async function withLockedLink<T>(db: Db, teamId: string, linkId: string, fn: (tx
     if (!rows[0]) throw new PortcullisError("not_found", "link not found");
     return fn(tx, { databaseName: rows[0].database_name });
   };
-  // A caller already in a transaction (to record its config change with it) passes that client.
+  // A caller already in a transaction (to record its config change with it) may pass that client:
+  // Prisma 7 runs a nested $transaction inside the outer one (same txid, checked), so the lock is theirs.
   return "$transaction" in db ? (db as PrismaClient).$transaction(run) : run(db);
 }
 
