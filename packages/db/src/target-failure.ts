@@ -98,6 +98,7 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
       return { stage: "ssh", message: `${hop} refused to forward the connection onward (${scrub(error.message)}): its sshd must allow TCP forwarding (AllowTcpForwarding, PermitOpen)` };
     }
     if (error.stage === "closed") return { stage: "ssh", message: `the SSH tunnel through ${error.host}:${error.port} closed: the next attempt opens it again (${scrub(error.message)})` };
+    if (error.stage === "handshake") return { stage: "ssh", message: `${scrub(error.message)}: check that ${error.host}:${error.port} is an SSH server` };
     return { stage: "ssh", message: `the SSH session with ${hop} failed: ${scrub(error.message)}` };
   }
 
@@ -106,7 +107,12 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
   const text = scrub(typeof e.message === "string" ? e.message : String(error));
 
   if (code === "target_refused") return { stage: "policy", message: text.replace(/^connection \S+ refused: /, "") };
-  if (DNS.has(code)) return { stage: "dns", message: `the host name "${fields.host}" does not resolve: check the name (and that this server can resolve it)` };
+  if (DNS.has(code)) {
+    // A route's first SSH hop is resolved here too (TargetAddressError names the host it checked).
+    const named = typeof (e as { host?: unknown }).host === "string" ? (e as { host: string }).host : fields.host;
+    const ssh = named !== fields.host && fields.sshHops?.some((h) => h.host === named);
+    return { stage: "dns", message: `the ${ssh ? "SSH " : ""}host name "${named}" does not resolve: check the name (and that this server can resolve it)` };
+  }
   if (TCP.has(code))
     return {
       stage: "tcp",
