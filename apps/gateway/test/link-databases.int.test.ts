@@ -229,9 +229,26 @@ describe("write requests bind to their database", () => {
     expect(again.refusal?.ruleId).toBe("write_request_used");
     const events = await waitFor(
       () => auditEvents(world),
-      (all) => all.some((e) => e.writeRequestId === requestId && e.verdict === "allowed"),
+      (all) => all.some((e) => e.writeRequestId === requestId && e.verdict === "allowed" && e.tool === "execute_sql"),
     );
-    expect(events.find((e) => e.writeRequestId === requestId && e.verdict === "allowed")!.databaseName).toBe("crm");
+    expect(events.find((e) => e.writeRequestId === requestId && e.verdict === "allowed" && e.tool === "execute_sql")!.databaseName).toBe("crm");
+    // get_write_request named no database but followed the request's: audited there too.
+    expect(events.find((e) => e.writeRequestId === requestId && e.tool === "get_write_request")!.databaseName).toBe("crm");
+  });
+
+  test("an approved request executed without naming a database runs on its own (as the confirmation path does), never on the first", async () => {
+    const sql = "INSERT INTO notes (body) VALUES ('followed to crm')";
+    const pending = await data("execute_sql", { sql, database: "crm" }, keys.member);
+    const requestId = pending.requestId as string;
+    await decideWriteRequest(world.prisma, { teamId: world.teamId, id: requestId, deciderId: world.userId, decision: "approve", via: "dashboard" });
+    const ran = await data("execute_sql", { sql, requestId }, keys.member);
+    expect(ran.status).toBe("ok");
+    expect(await count(crm.url, "SELECT count(*)::int AS n FROM notes WHERE body = 'followed to crm'")).toBe(1);
+    const events = await waitFor(
+      () => auditEvents(world),
+      (all) => all.some((e) => e.writeRequestId === requestId && e.verdict === "allowed" && e.tool === "execute_sql"),
+    );
+    expect(events.find((e) => e.writeRequestId === requestId && e.verdict === "allowed" && e.tool === "execute_sql")!.databaseName).toBe("crm");
   });
 });
 

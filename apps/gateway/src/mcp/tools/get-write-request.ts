@@ -102,6 +102,7 @@ export const getWriteRequestTool: TypedTool<typeof input> = {
       next: nextWords(r, database),
       ...(database ? { database } : {}),
     };
-    return { kind: "ok", data, audit: { verdict: "allowed", writeRequestId: r.id } };
+    // Audited on the request's database, which the call followed.
+    return { kind: "ok", data, audit: { verdict: "allowed", writeRequestId: r.id, ...(on && on !== ctx ? { databaseName: on.link.databaseName ?? null } : {}) } };
   },
 };
