@@ -6,16 +6,18 @@ const nextConfig: NextConfig = {
   // or with another run's build in the shared working tree.
   distDir: process.env.PORTCULLIS_NEXT_DIST_DIR || ".next",
   // libpg-query loads a .wasm next to its JS and argon2 is a native addon: bundling breaks both,
-  // so Node loads them from node_modules at run time. ssh2 requires its optional native helpers
-  // (cpu-features, sshcrypto) inside try/catch; webpack fails on the missing .node files instead.
-  serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer", "ssh2"],
+  // so Node loads them from node_modules at run time.
+  serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer"],
   // Workspace packages are exported as TypeScript source (no dist/), so Next compiles them.
   transpilePackages: ["@portcullis/db", "@portcullis/jobs", "@portcullis/policy", "@portcullis/oauth", "@portcullis/worker"],
   poweredByHeader: false,
   // Workspace packages use NodeNext-style "./x.js" specifiers for ".ts" files. Turbopack cannot map
   // those yet (vercel/next.js#82945), so the app builds with webpack and this alias.
-  webpack(config: { resolve: { extensionAlias?: Record<string, string[]> } }) {
+  webpack(config: { resolve: { extensionAlias?: Record<string, string[]>; alias?: Record<string, string | false | string[]> } }) {
     config.resolve.extensionAlias = { ".js": [".ts", ".tsx", ".js"], ".mjs": [".mts", ".mjs"] };
+    // ssh2 (SSH tunnels, through @portcullis/db) tries the optional native `cpu-features` inside a
+    // try/catch; bundled, its unbuilt .node file fails the build. An empty module: ssh2's catch runs.
+    config.resolve.alias = { ...config.resolve.alias, "cpu-features": false };
     return config;
   },
   typedRoutes: false,
