@@ -1,4 +1,4 @@
-import type pg from "pg";
+import pg from "pg";
 import type { TargetConnectionRow } from "@portcullis/db/target";
 import type { Logger } from "../logger.js";
 
@@ -34,9 +34,12 @@ export class ReplicaHealth {
   lagMs = Number.POSITIVE_INFINITY;
   private lastUsed = Date.now();
   private timer: NodeJS.Timeout | undefined;
+  /** Bumped by every start and stop: a probe of an earlier run schedules nothing (one chain at a time). */
+  private generation = 0;
   private running = false;
   private firstProbe: Promise<void> | undefined;
   private pool: pg.Pool | undefined;
+  private client: pg.Client | undefined;
 
   constructor(
     /** The row reaching this replica (forServer): its pool is `pools.get(row)`. Updated on each use. */
@@ -51,7 +54,7 @@ export class ReplicaHealth {
     this.lastUsed = Date.now();
     if (!this.running) {
       this.running = true;
-      this.firstProbe = this.probe();
+      this.firstProbe = this.probe(++this.generation);
     }
     return this.up === undefined ? this.firstProbe : undefined;
   }
@@ -67,29 +70,63 @@ export class ReplicaHealth {
 
   stop(): void {
     this.running = false;
+    this.generation++;
     clearTimeout(this.timer);
     this.timer = undefined;
+    this.dropClient();
   }
 
-  private async probe(): Promise<void> {
+  private async probe(generation: number): Promise<void> {
     if (this.poolClosed()) return this.reset();
     try {
       // The pool it probed last, while open: asking the pools again after they were all closed (the
-      // gateway stopping) would open a new one.
+      // gateway stopping) would open a new one. Getting it checks the replica's address against the
+      // target policy and its role, like the primary's.
       const pool = this.pool ?? (await this.poolOf(this.row));
       this.pool = pool;
-      const { rows } = await withTimeout(pool.query<{ recovering: boolean; lag_ms: number | string | null }>(PROBE_SQL), this.timing.timeoutMs);
+      const client = this.client ?? (await this.connect(pool));
+      const { rows } = await withTimeout(client.query<{ recovering: boolean; lag_ms: number | string | null }>(PROBE_SQL), this.timing.timeoutMs);
+      if (generation !== this.generation) return;
       const row = rows[0];
       const lag = row?.lag_ms === null || row?.lag_ms === undefined ? Number.POSITIVE_INFINITY : Number(row.lag_ms);
       this.up = row?.recovering === true;
       this.lagMs = Number.isFinite(lag) ? Math.max(0, lag) : Number.POSITIVE_INFINITY;
       if (row && !row.recovering) this.logger.warn({ connectionId: this.row.id, server: this.row.server }, "replica is not in recovery: not used for reads");
     } catch (error) {
+      if (generation !== this.generation) return;
       if (this.up !== false) this.logger.warn({ connectionId: this.row.id, server: this.row.server, err: (error as Error).message }, "replica probe failed: reads skip it");
       this.up = false;
       this.lagMs = Number.POSITIVE_INFINITY;
+      this.dropClient();
     }
-    this.schedule();
+    this.schedule(generation);
+  }
+
+  /**
+   * The probe's own session, with the pool's settings (address, route, credentials, TLS) but outside
+   * it: reads filling the pool must not make the probe wait for a session and call the replica down.
+   */
+  private async connect(pool: pg.Pool): Promise<pg.Client> {
+    const options = (pool as unknown as { options: pg.ClientConfig }).options;
+    // pg keeps the pool's password non-enumerable: a spread alone would drop it.
+    const client = new pg.Client({ ...options, password: options.password, connectionTimeoutMillis: this.timing.timeoutMs });
+    client.on("error", () => {
+      if (this.client === client) this.client = undefined;
+    });
+    this.client = client;
+    try {
+      await client.connect();
+    } catch (error) {
+      this.dropClient();
+      throw error;
+    }
+    return client;
+  }
+
+  private dropClient(): void {
+    const client = this.client;
+    this.client = undefined;
+    client?.end().catch(() => {});
   }
 
   private poolClosed(): boolean {
@@ -104,10 +141,10 @@ export class ReplicaHealth {
     this.pool = undefined;
   }
 
-  private schedule(): void {
-    if (!this.running) return;
+  private schedule(generation: number): void {
+    if (!this.running || generation !== this.generation) return;
     if (Date.now() - this.lastUsed > this.timing.activeWindowMs || this.poolClosed()) return this.reset();
-    this.timer = setTimeout(() => void this.probe(), this.timing.intervalMs);
+    this.timer = setTimeout(() => void this.probe(generation), this.timing.intervalMs);
     this.timer.unref();
   }
 }
