@@ -126,6 +126,7 @@ describe("exports", () => {
     tool: "execute_sql", sql: 'SELECT "a,b"\nFROM t', tables: ["public.t"], verdict: "blocked", rule_id: "undefined_column",
     reason: "=HYPERLINK(\"http://evil\")", duration_ms: 1.5, rows: null, bytes: null, error: null, source_ip: "127.0.0.1", kind: "tool_call", detail: null,
     protocol_version: "2026-07-28", trace_id: "4bf92f3577b34da6a3ce929d0e0e4736",
+    database_name: null, target_server: null,
   };
 
   test("CSV quotes commas, quotes and newlines, and defuses spreadsheet formulas", () => {
