@@ -7,6 +7,7 @@ import type { TargetRoute } from "../target-route.js";
 import { SshChain, type ChainTimings, type HopPlan } from "./chain.js";
 import { SshAuthError } from "./errors.js";
 import { ForwardedSocket } from "./forwarded-socket.js";
+import { parseHopKey } from "./key.js";
 import { openSshSecret } from "./secrets.js";
 
 export const SSH_TIMINGS: ChainTimings = {
@@ -18,7 +19,7 @@ export const SSH_TIMINGS: ChainTimings = {
 };
 
 /** The hop's key, opened and parsed now, so a wrong passphrase is refused in words before any dialling. */
-function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyring): { privateKey: ParsedKey } {
+async function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyring): Promise<{ privateKey: ParsedKey }> {
   const ref = { position: hop.position, host: hop.host, port: hop.port, username: hop.username };
   let privateKey: string;
   let passphrase: string | undefined;
@@ -28,17 +29,15 @@ function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyr
   } catch (error) {
     throw new SshAuthError(ref, "key_unreadable", (error as Error).message);
   }
-  const parsed = utils.parseKey(privateKey, passphrase);
+  const parsed = await parseHopKey(privateKey, passphrase);
   if (parsed instanceof Error) {
     // ssh2 words these "Encrypted private OpenSSH key detected, but no passphrase given" and "…bad
     // passphrase?"/"Failed to decrypt…": both are a passphrase problem, anything else is the key itself.
-    const passphraseProblem = /passphrase|decrypt/i.test(parsed.message);
+    const passphraseProblem = !/bcrypt rounds/.test(parsed.message) && /passphrase|decrypt/i.test(parsed.message);
     throw new SshAuthError(ref, passphraseProblem ? "passphrase" : "key_unreadable", passphraseProblem && !passphrase ? "the key is encrypted and no passphrase is stored" : parsed.message);
   }
-  // A file may hold several keys; OpenSSH uses the first.
-  const key = Array.isArray(parsed) ? (parsed as ParsedKey[])[0] : parsed;
-  if (!key || key.isPrivateKey() !== true) throw new SshAuthError(ref, "key_unreadable", "it is not a private key");
-  return { privateKey: key };
+  if (parsed.isPrivateKey() !== true) throw new SshAuthError(ref, "key_unreadable", "it is not a private key");
+  return { privateKey: parsed };
 }
 
 /**
@@ -55,15 +54,17 @@ export async function openSshRoute(
   const hops = [...(row.sshHops ?? [])].sort((a, b) => a.position - b.position);
   const first = hops[0]!;
   const firstAddress = await checkedTargetAddress(row.id, first.host, first.port, options.policy, options.resolve);
-  const plans: HopPlan[] = hops.map((hop, index) => ({
-    position: hop.position,
-    host: hop.host,
-    port: hop.port,
-    username: hop.username,
-    dialHost: index === 0 ? firstAddress : hop.host,
-    expectedHostKey: hop.hostKeySha256,
-    ...hopKey(row, hop, options.keyring),
-  }));
+  const plans: HopPlan[] = [];
+  for (const [index, hop] of hops.entries())
+    plans.push({
+      position: hop.position,
+      host: hop.host,
+      port: hop.port,
+      username: hop.username,
+      dialHost: index === 0 ? firstAddress : hop.host,
+      expectedHostKey: hop.hostKeySha256,
+      ...(await hopKey(row, hop, options.keyring)),
+    });
   const timings = options.timings ?? SSH_TIMINGS;
   const chain = new SshChain(plans, timings);
   const base = targetClientConfig(row, options.keyring);

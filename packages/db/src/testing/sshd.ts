@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
@@ -29,6 +29,8 @@ export interface TestSshd {
     /** ed25519, NOT in authorized_keys. */
     unauthorized: SshClientKey;
   };
+  /** Adds a public key line (`ssh-… AAAA… comment`) to authorized_keys; sshd reads it at each login. */
+  authorize(publicKey: string): Promise<void>;
   /** Everything sshd wrote (-e: its log goes to stderr), across restarts. */
   log(): string;
   /** Established TCP connections to this sshd right now (server side, from /proc/net/tcp{,6}). */
@@ -213,6 +215,7 @@ export async function startSshd(options: { listenAddress?: string } = {}): Promi
     username,
     hostKeyFingerprint,
     clientKeys: { ed25519, rsaWithPassphrase: rsa, unauthorized },
+    authorize: (publicKey) => appendFile(path.join(dir, "authorized_keys"), `${publicKey.trim()}\n`),
     log: () => log,
     connections: () => establishedTo(port),
     kill: () => killAll("SIGKILL"),
