@@ -152,6 +152,8 @@ export async function listConnections(ctx: TeamContext) {
     select: {
       id: true, name: true, host: true, port: true, database: true, username: true, sslMode: true, status: true,
       lastTestedAt: true, lastTestResult: true, createdAt: true,
+      sshHops: { orderBy: { position: "asc" }, select: { host: true, port: true, hostKeySha256: true } },
+      replicas: { orderBy: { position: "asc" }, select: { name: true } },
       // A member counts only the links they were granted: the others are not theirs to know about.
       _count: { select: { links: ctx.role === "member" ? { where: { access: { some: { userId: ctx.user.userId } } } } : true } },
     },

@@ -49,7 +49,16 @@ export default async function ConnectionsPage({ params }: { params: Promise<{ sl
                     <td className={td}>
                       <Link href={`/t/${slug}/connections/${c.id}`} className="font-medium text-zinc-900 hover:text-brand-700">{c.name}</Link>
                     </td>
-                    <td className={td}><span className="font-mono text-xs">{c.username}@{c.host}:{c.port}/{c.database}</span></td>
+                    <td className={td}>
+                      <span className="font-mono text-xs">{c.username}@{c.host}:{c.port}/{c.database}</span>
+                      {c.sshHops.length ? (
+                        <span className="block text-xs text-zinc-500" data-testid="connection-route">
+                          via SSH {c.sshHops.map((h) => `${h.host}:${h.port}`).join(" → ")}
+                          {c.sshHops.some((h) => !h.hostKeySha256) ? <span className="text-amber-700"> · host key to confirm</span> : null}
+                        </span>
+                      ) : null}
+                      {c.replicas.length ? <span className="block text-xs text-zinc-500">replicas: {c.replicas.map((r) => r.name).join(", ")}</span> : null}
+                    </td>
                     <td className={td}>
                       {c.status === "ok" ? <Badge tone="green">OK{result?.serverVersion ? ` · PG ${result.serverVersion.split(" ")[0]}` : ""}</Badge> : c.status === "error" ? <Badge tone="red" >Error</Badge> : <Badge>Untested</Badge>}
                     </td>
