@@ -1,6 +1,6 @@
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ingestAuditBatch } from "@portcullis/db/audit";
-import { sharedReplicationPair, type ReplicationPair } from "@portcullis/db/testing";
+import { sharedReplicationPair, startReplicationPair, type ReplicationPair } from "@portcullis/db/testing";
 import pg from "pg";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { replicaRouter, useReplicaTiming } from "../src/execution/replica-router.js";
@@ -278,3 +278,32 @@ test("a replica whose address the target policy refuses is never reached: reads 
   await own.close();
   await gateway.stop();
 }, 60_000);
+
+test("a replica that is no longer in recovery (promoted) is not used for reads", async () => {
+  const own = await startReplicationPair({ replicas: 1 });
+  try {
+    const team = await world.addTeam(`promoted-${Date.now()}`, own.primary.url(own.database));
+    await meta.query(`INSERT INTO connection_replicas (connection_id, team_id, name, host, port) VALUES ($1, $2, 'promoted', '127.0.0.1', $3)`, [
+      team.connectionId,
+      team.teamId,
+      own.replicas[0]!.port,
+    ]);
+    const { gateway, url } = await world.startGateway();
+    useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000 });
+    const link = await world.addLink({ access: "read" }, team);
+    const c = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+    const port = async () => Number((toolJson(await c.callTool({ name: "execute_sql", arguments: { sql: "SELECT inet_server_port() AS port" } })).rows[0] as [number])[0]);
+    await waitFor(port, (p) => p === own.replicas[0]!.port, 10_000, 50);
+    const admin = new pg.Client({ connectionString: own.replicas[0]!.url() });
+    await admin.connect();
+    await admin.query("SELECT pg_promote(true, 30)");
+    await admin.end();
+    // A server out of recovery may take writes of its own: its data is no longer the primary's.
+    await waitFor(port, (p) => p === own.primary.port, 10_000, 50);
+    for (let i = 0; i < 5; i++) expect(await port()).toBe(own.primary.port);
+    await c.close();
+    await gateway.stop();
+  } finally {
+    await own.destroy();
+  }
+}, 90_000);
