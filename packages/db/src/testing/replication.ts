@@ -156,7 +156,7 @@ export async function startReplicationPair(options: { replicas?: number } = {}):
     return r;
   };
   const waitForReplay = async (index = 0, timeoutMs = 30_000) => {
-    const [{ lsn }] = await query<{ lsn: string }>(primaryUrl(), "SELECT pg_current_wal_lsn()::text AS lsn");
+    const lsn = (await query<{ lsn: string }>(primaryUrl(), "SELECT pg_current_wal_lsn()::text AS lsn"))[0]!.lsn;
     await until(`replica ${index + 1} replays ${lsn}`, timeoutMs, async () => {
       const [row] = await query<{ done: boolean }>(replica(index).server.url(), "SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS done", [lsn]);
       return row?.done === true;
@@ -191,7 +191,7 @@ export async function startReplicationPair(options: { replicas?: number } = {}):
 
   try {
     // A row written on the primary after every replica started, seen on each: streaming works.
-    const [{ id }] = await query<{ id: number }>(primaryUrl("chinook"), "INSERT INTO replication_marker (note) VALUES ('ready') RETURNING id");
+    const id = (await query<{ id: number }>(primaryUrl("chinook"), "INSERT INTO replication_marker (note) VALUES ('ready') RETURNING id"))[0]!.id;
     for (let i = 0; i < replicas.length; i++) {
       const url = replica(i).server.url("chinook");
       await until(`replica ${i + 1} streams`, 60_000, async () => {
