@@ -30,7 +30,7 @@ const pendingConfirmSchema = z.object({
 export type PendingConfirm = z.infer<typeof pendingConfirmSchema>;
 
 /**
- * The pending outcome of a write the caller must confirm (execute_sql, approval "confirm"), or null for
+ * The pending outcome of a write the caller must confirm (execute_sql or a saved tool, approval "confirm"), or null for
  * anything else — including a lead's approval, which the caller cannot give.
  */
 export function pendingConfirmation(outcome: CallOutcome): PendingConfirm | null {
@@ -97,7 +97,7 @@ export function answerOf(response: unknown): "confirm" | "decline" {
   return parsed.success && parsed.data.action === "accept" && parsed.data.content?.confirm === true ? "confirm" : "decline";
 }
 
-/** sha256 of `[sql, params]` — the same text and values, or it is another statement. */
+/** sha256 of `[sql, params]` — the same text and values, or it is another statement (a saved tool's: its text and bound values). */
 export function statementHashOf(args: unknown): string {
   const a = (args ?? {}) as { sql?: unknown; params?: unknown };
   return createHash("sha256")
@@ -113,6 +113,8 @@ export interface StateBinding {
   /** Principal.subject: the API key or OAuth grant that made the call. */
   subject: string;
   statementHash: string;
+  /** The tool the statement was called through (issue 17: a saved tool's writes confirm too); absent: execute_sql. */
+  tool?: string;
 }
 
 /**
@@ -126,6 +128,8 @@ export interface StateClaims {
   statementHash: string;
   nonce: string;
   exp: number;
+  /** Absent in states minted before saved tools could ask: those were execute_sql's. */
+  tool?: string;
 }
 
 /** The digest of the caller a state is bound to. */
@@ -139,6 +143,7 @@ const claimsSchema = z.object({
   statementHash: z.string().regex(/^[0-9a-f]{64}$/),
   nonce: z.string().regex(/^[A-Za-z0-9_-]{22}$/),
   exp: z.number().int().positive(),
+  tool: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/).optional(),
 });
 
 export type StateCheck = { ok: true; claims: StateClaims } | { ok: false; reason: "malformed" | "forged" | "expired" };
@@ -168,6 +173,7 @@ export class RequestStateCodec {
       statementHash: binding.statementHash,
       nonce: randomBytes(16).toString("base64url"),
       exp: Math.floor(expiresAtMs),
+      ...(binding.tool === undefined ? {} : { tool: binding.tool }),
     };
     const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
     return { token: `${STATE_PREFIX}.${this.keyId}.${payload}.${this.sign(payload)}`, claims };

@@ -4,7 +4,7 @@ import { renderMcp } from "../calls/render-mcp.js";
 import { runCall } from "../calls/run-call.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
-import { applyAnswer, inputRequiredFor, resumeConfirmation } from "./confirm-flow.js";
+import { applyAnswer, confirmedCall, inputRequiredFor, resumeConfirmation, type ConfirmedCall } from "./confirm-flow.js";
 import type { ConfirmationBroker, WaitResult } from "./confirmation-broker.js";
 import { declaresFormElicitation, elicitationParams, pendingConfirmation } from "./confirmation.js";
 import { SERVER_INFO, protocolErrorOf } from "./handlers.js";
@@ -50,10 +50,13 @@ export async function answerToolCall(services: Services, ctx: CallContext, messa
     } else {
       let outcome = await runCall(services, ctx, params.name, argv);
       const pending = (outcome as { kind: string }).kind === "pending" ? pendingConfirmation(outcome) : null;
-      if (pending && modern && confirm.broker && declaresFormElicitation(params._meta?.["io.modelcontextprotocol/clientCapabilities"])) {
-        return { jsonrpc: "2.0", id, result: { ...inputRequiredFor(confirm.broker, ctx, pending, argv), _meta: SERVER_INFO_META } } as JSONRPCMessage;
+      // The statement the pending request holds, named by this call's tool and arguments (execute_sql's
+      // sql and params, or a saved tool's text and bound values); none: the request stays as it is.
+      const call = pending ? confirmedCall(ctx.link, params.name, argv) : null;
+      if (pending && call && modern && confirm.broker && declaresFormElicitation(params._meta?.["io.modelcontextprotocol/clientCapabilities"])) {
+        return { jsonrpc: "2.0", id, result: { ...inputRequiredFor(confirm.broker, ctx, pending, call), _meta: SERVER_INFO_META } } as JSONRPCMessage;
       }
-      if (pending && !modern && confirm.elicit) outcome = await askOnStream(services, ctx, confirm.elicit, pending, argv, outcome);
+      if (pending && call && !modern && confirm.elicit) outcome = await askOnStream(services, ctx, confirm.elicit, pending, call, outcome);
       result = renderMcp(params.name, outcome);
     }
   } catch (error) {
@@ -78,10 +81,10 @@ async function askOnStream(
   ctx: CallContext,
   elicit: NonNullable<ConfirmOptions["elicit"]>,
   pending: NonNullable<ReturnType<typeof pendingConfirmation>>,
-  args: Record<string, unknown>,
+  call: ConfirmedCall,
   outcome: CallOutcome,
 ): Promise<CallOutcome> {
-  const waited = await elicit(elicitationParams(pending, String(args.sql ?? "")), Date.parse(pending.expiresAt) || 0, ctx.signal);
+  const waited = await elicit(elicitationParams(pending, call.sql ?? ""), Date.parse(pending.expiresAt) || 0, ctx.signal);
   if (waited.kind !== "answered") return outcome;
-  return applyAnswer(services, ctx, pending.requestId, args, waited.response);
+  return applyAnswer(services, ctx, pending.requestId, call, waited.response);
 }

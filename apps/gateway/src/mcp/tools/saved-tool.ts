@@ -109,6 +109,14 @@ export function savedTool(record: SavedToolRecord): TypedTool {
 }
 
 /**
+ * A confirmed or declined call of a saved tool (mcp/confirm-flow.ts runs it through the call path's
+ * confirmation, which knows execute_sql's words): answered as the tool's own run answers.
+ */
+export function savedToolAnswer(name: string, outcome: CallOutcome): CallOutcome {
+  return markedUntrusted(saidForThisTool(outcome, name));
+}
+
+/**
  * The statement a call of a saved tool runs — its text and its arguments bound as execute_sql's
  * `params` — or null when `name` is not a saved tool of the link or the arguments do not parse. For
  * code that binds a confirmation to the statement (mcp/confirm-flow.ts keys on execute_sql's sql and
