@@ -20,7 +20,9 @@ export const emptyHop = (): HopState => ({ host: "", port: "22", username: "", p
  * jump host" puts one before it, as ssh's ProxyJump does.
  */
 export function SshSection({ hops, onChange, errors }: { hops: HopState[]; onChange: (hops: HopState[]) => void; errors: Record<string, string> }) {
-  const set = (i: number, patch: Partial<HopState>) => onChange(hops.map((h, j) => (j === i ? { ...h, ...patch } : h)));
+  // A pinned key belongs to the server it was confirmed for: another host or port starts unconfirmed.
+  const set = (i: number, patch: Partial<HopState>) =>
+    onChange(hops.map((h, j) => (j === i ? { ...h, ...patch, ...("host" in patch || "port" in patch ? { hostKeySha256: undefined } : {}) } : h)));
   return (
     <details open={hops.length > 0} className="rounded-lg border border-zinc-200 px-4 py-3" data-section="ssh">
       <summary className="cursor-pointer text-sm font-medium text-zinc-800">SSH tunnel {hops.length ? `· ${hops.length} hop${hops.length === 1 ? "" : "s"}` : ""}</summary>
