@@ -2,7 +2,7 @@ import { selectDatabase } from "../access/link-database.js";
 import { AuditUnavailableError } from "../audit/producer.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
-import { TOOLS, toolByName } from "../mcp/tools/index.js";
+import { toolByName, toolNames } from "../mcp/tools/index.js";
 import type { Services } from "../services.js";
 import { toolCallEvent } from "./audit-event.js";
 import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
@@ -24,7 +24,7 @@ export async function runCall(services: Services, ctx: CallContext, name: string
     const started = performance.now();
     const error = `unknown tool ${name}`;
     await record(services, ctx, name.slice(0, 100), started, { kind: "failed", failure: { code: "invalid_arguments", message: error, retryable: false }, audit: { verdict: "error", error } });
-    throw new UnknownToolError(name, TOOLS.map((t) => t.name));
+    throw new UnknownToolError(name, toolNames(ctx.link));
   }
   return runTypedCall(services, ctx, tool, args);
 }
