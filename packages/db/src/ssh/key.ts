@@ -1,7 +1,10 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import { utils, type ParsedKey } from "ssh2";
+import ssh2, { type ParsedKey } from "ssh2";
+
+// ssh2 is CommonJS: Node's ESM loader (tsx, plain node) finds no named `utils` export in it.
+const { utils } = ssh2;
 
 /**
  * An encrypted OpenSSH key is opened with bcrypt_pbkdf, whose round count the key file itself chooses,

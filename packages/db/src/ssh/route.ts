@@ -1,6 +1,4 @@
-import ssh2, { type ParsedKey } from "ssh2";
-// ssh2 is CommonJS: Node's ESM loader (tsx, plain node) finds no named `utils` export in it.
-const { utils } = ssh2;
+import type { ParsedKey } from "ssh2";
 import type { SecretKeyring } from "../secrets/index.js";
 import { checkedTargetAddress, targetClientConfig, type Resolver, type TargetConnectionRow, type TargetPolicy, type TargetSshHop } from "../target.js";
 import type { TargetRoute } from "../target-route.js";
