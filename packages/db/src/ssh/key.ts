@@ -40,7 +40,14 @@ export function opensshKdfRounds(text: string): number | undefined {
   return options.readUInt32BE(4 + saltLength);
 }
 
-const ssh2Path = createRequire(import.meta.url).resolve("ssh2");
+/** Where the worker loads ssh2 from; undefined where it cannot be found on disk (a bundle without it). */
+function ssh2Path(): string | undefined {
+  try {
+    return createRequire(import.meta.url).resolve("ssh2");
+  } catch {
+    return undefined;
+  }
+}
 
 // Runs in the worker: opens the key and hands back what the main thread can re-parse cheaply.
 const WORKER_SOURCE = `
@@ -59,9 +66,9 @@ interface Opened {
   publicSSH?: Uint8Array;
 }
 
-function openOnWorker(text: string, passphrase: string): Promise<Opened> {
+function openOnWorker(ssh2: string, text: string, passphrase: string): Promise<Opened> {
   return new Promise((resolve) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ssh2: ssh2Path, text, passphrase } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ssh2, text, passphrase } });
     const timer = setTimeout(() => {
       void worker.terminate();
       resolve({ error: "opening the key took too long" });
@@ -104,6 +111,11 @@ function unencryptedEd25519(pem: string, publicSSH: Buffer): string {
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
+function parseHopKeyHere(text: string, passphrase: string | undefined): ParsedKey | Error {
+  const parsed = utils.parseKey(text, passphrase);
+  return Array.isArray(parsed) ? ((parsed as ParsedKey[])[0] ?? new Error("no key")) : parsed;
+}
+
 /**
  * Parses a hop's private key: cheap formats on this thread; an encrypted OpenSSH key (bcrypt) on a
  * worker thread, refused beyond MAX_KDF_ROUNDS. Returns an Error in ssh2's words when it cannot be
@@ -111,13 +123,13 @@ function unencryptedEd25519(pem: string, publicSSH: Buffer): string {
  */
 export async function parseHopKey(text: string, passphrase: string | undefined): Promise<ParsedKey | Error> {
   const rounds = opensshKdfRounds(text);
-  if (rounds === undefined || !passphrase) {
-    const parsed = utils.parseKey(text, passphrase);
-    return Array.isArray(parsed) ? ((parsed as ParsedKey[])[0] ?? new Error("no key")) : parsed;
-  }
+  if (rounds === undefined || !passphrase) return parseHopKeyHere(text, passphrase);
   if (rounds > MAX_KDF_ROUNDS)
     return new Error(`the key's passphrase uses ${rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted (ssh-keygen -p -a 64 -f KEY re-encrypts it)`);
-  const opened = await openOnWorker(text, passphrase);
+  const modulePath = ssh2Path();
+  // Without ssh2 on disk (a bundled dashboard) the key is opened here: the round cap bounds the stall.
+  if (!modulePath) return parseHopKeyHere(text, passphrase);
+  const opened = await openOnWorker(modulePath, text, passphrase);
   if (opened.error || !opened.pem || !opened.publicSSH) return new Error(opened.error ?? "the key could not be opened");
   const publicSSH = Buffer.from(opened.publicSSH);
   const reparsed = utils.parseKey(opened.type === "ssh-ed25519" ? unencryptedEd25519(opened.pem, publicSSH) : opened.pem);
