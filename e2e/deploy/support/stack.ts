@@ -109,7 +109,8 @@ export function tcpOpen(port: number): Promise<boolean> {
 export function webDistDir(env: Record<string, string>): string {
   const web = path.join(ROOT, "apps", "web");
   for (const dir of [".next", ".next-e2e"]) if (existsSync(path.join(web, dir, "BUILD_ID"))) return dir;
-  const dir = ".next-deploy";
+  // Named like the e2e builds: git and ESLint ignore .next-e2e*.
+  const dir = ".next-e2e-deploy";
   if (!existsSync(path.join(web, dir, "BUILD_ID"))) {
     execFileSync(process.execPath, [path.join(web, "node_modules", "next", "dist", "bin", "next"), "build", "--webpack"], {
       cwd: web,
