@@ -1,11 +1,11 @@
-import { mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../../packages/db/src/testing/index.js";
 import { lookup, values } from "./support/chart.js";
 import { composeSecrets, resolvedCompose, serviceEnv } from "./support/compose.js";
-import { ROOT } from "./support/paths.js";
+import { IMAGE_NODE_BIN, ROOT } from "./support/paths.js";
 import { chartProbes } from "./support/probes.js";
 import { runRole, startRole, startThrowawayServices, tcpOpen, waitFor, webDistDir, type EntrypointProcess, type Throwaway } from "./support/stack.js";
 
@@ -40,8 +40,8 @@ function localEnv(service: string): Record<string, string> {
   if ("WORKER_METRICS_PORT" in moved) moved.WORKER_METRICS_PORT = String(ports.worker);
   if ("WEB_PORT" in moved) moved.WEB_PORT = String(ports.web);
   if ("GATEWAY_AUDIT_SPOOL_DIR" in moved) moved.GATEWAY_AUDIT_SPOOL_DIR = path.join(services.dir, "spool");
-  // What a container has besides its compose environment: PATH, a HOME, a /tmp.
-  return { ...moved, PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: services.dir, TMPDIR: path.join(services.dir, `tmp-${service}`) };
+  // What a container has besides its compose environment: the image's Node.js first on PATH, a HOME, a /tmp.
+  return { ...moved, PATH: `${IMAGE_NODE_BIN}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: services.dir, TMPDIR: path.join(services.dir, `tmp-${service}`) };
 }
 
 beforeAll(async () => {
@@ -109,10 +109,12 @@ describe("scripts/docker-entrypoint.sh, run as the image runs it", () => {
       // The exact command Docker runs in the container, with the container's environment.
       await waitFor(`${role} healthy`, () => runRole(test.slice(2), envOf[role]!, 10_000).status === 0, 180_000, apps[role]);
     }
-    // exec: the entrypoint became the app, so the container's PID 1 is node and gets SIGTERM itself.
+    // exec: the entrypoint became the app, so the container's PID 1 is node (the image's Node.js 24)
+    // and gets SIGTERM itself.
     for (const role of ["gateway", "worker", "web"]) {
       const cmdline = readFileSync(`/proc/${apps[role]!.child.pid}/cmdline`, "utf8").split("\0");
-      expect(path.basename(cmdline[0]!), role).toBe("node");
+      expect(cmdline[0], role).toBe("node");
+      expect(readlinkSync(`/proc/${apps[role]!.child.pid}/exe`), role).toBe(realpathSync(path.join(IMAGE_NODE_BIN, "node")));
     }
   }, 400_000);
 
