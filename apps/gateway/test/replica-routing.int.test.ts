@@ -307,3 +307,48 @@ test("a replica that is no longer in recovery (promoted) is not used for reads",
     await own.destroy();
   }
 }, 90_000);
+
+test("a replica that has not replayed the schema the policy decided against serves no reads (a hidden table dropped and created again stays hidden)", async () => {
+  const primaryAdmin = new pg.Client({ connectionString: pair.primary.url(pair.database) });
+  await primaryAdmin.connect();
+  await primaryAdmin.query("DROP TABLE IF EXISTS secret_t; CREATE TABLE secret_t (id int, pin text); INSERT INTO secret_t VALUES (1, '4242')");
+  await pair.waitForReplay(0);
+  // A team whose only replica is replica1, with a lag limit no test pause reaches: only the schema
+  // position can keep reads off it.
+  const team = await world.addTeam(`schema-${Date.now()}`, pair.primary.url(pair.database));
+  await meta.query(`INSERT INTO connection_replicas (connection_id, team_id, name, host, port) VALUES ($1, $2, 'replica1', '127.0.0.1', $3)`, [
+    team.connectionId,
+    team.teamId,
+    pair.replicas[0]!.port,
+  ]);
+  await meta.query(`UPDATE connections SET replica_max_lag_ms = 600000 WHERE id = $1`, [team.connectionId]);
+  const { gateway, url } = await world.startGateway();
+  useReplicaTiming(gateway.services, { intervalMs: 100, timeoutMs: 1_000 });
+  const link = await world.addLink({ access: "read", tables: { secret_t: { access: "none" } } }, team);
+  const c = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
+  const probe = async () => {
+    const result = await c.callTool({ name: "execute_sql", arguments: { sql: "SELECT count(*) AS n, inet_server_port() AS port FROM pg_class WHERE relname = 'secret_t'" } });
+    expect(result.isError, toolText(result)).toBeFalsy();
+    const [n, port] = toolJson(result).rows[0] as [string, number];
+    return { n: Number(n), port: Number(port) };
+  };
+  try {
+    await waitFor(probe, (r) => r.port === pair.replicas[0]!.port, 10_000, 50);
+    expect(await probe()).toEqual({ n: 0, port: pair.replicas[0]!.port });
+    await pair.pauseReplay(0);
+    // The hidden table is dropped and created again (a new oid) while replica1 still has the old one;
+    // the gateway then loads the new catalog (as after a DDL notification).
+    await primaryAdmin.query("DROP TABLE secret_t; CREATE TABLE secret_t (id int, pin text)");
+    gateway.services.catalogs.invalidate(team.connectionId);
+    // On replica1 the old secret_t is an object the new catalog does not know: it would be listed.
+    for (let i = 0; i < 3; i++) expect(await probe()).toEqual({ n: 0, port: pair.primary.port });
+    await pair.resumeReplay(0);
+    await waitFor(probe, (r) => r.port === pair.replicas[0]!.port, 10_000, 100);
+    expect(await probe()).toEqual({ n: 0, port: pair.replicas[0]!.port });
+  } finally {
+    await pair.resumeReplay(0).catch(() => {});
+    await c.close();
+    await gateway.stop();
+    await primaryAdmin.end();
+  }
+}, 60_000);

@@ -201,6 +201,7 @@ export async function executeChecked(
   // Pure reads may go to a replica (issue 17); everything else, and anything guarded, to the primary.
   const routed = await runRouted(services, link, verdict, {
     guarded: input.guard !== undefined,
+    catalog,
     // Only asked where there is a replica to choose (the hot path of other connections pays nothing).
     explain: link.connection.replicas?.length ? isExplain(input.sql) : false,
     sql: runSql,

@@ -1,6 +1,7 @@
 import pg from "pg";
 import type { TargetConnectionRow } from "@portcullis/db/target";
 import type { Logger } from "../logger.js";
+import { parseLsn } from "./replica-catalog.js";
 
 /**
  * Lag is the contract's (docs/design/reach.md): 0 when everything received is replayed, else how long
@@ -8,7 +9,7 @@ import type { Logger } from "../logger.js";
  * primary's first write after a long pause counts the whole pause until it is replayed). A server not
  * in recovery is no replica (promoted, or the wrong address): never used for reads.
  */
-const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovering,
+const PROBE_SQL = `SELECT pg_is_in_recovery() AS recovering, pg_last_wal_replay_lsn()::text AS replay_lsn,
   CASE WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
        ELSE EXTRACT(EPOCH FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000 END AS lag_ms`;
 
@@ -32,6 +33,8 @@ export class ReplicaHealth {
   /** undefined until the first probe answered. */
   up: boolean | undefined;
   lagMs = Number.POSITIVE_INFINITY;
+  /** How far it has replayed, at the last probe (see replica-catalog.ts). */
+  replayLsn: bigint | null = null;
   private lastUsed = Date.now();
   private timer: NodeJS.Timeout | undefined;
   /** Bumped by every start and stop: a probe of an earlier run schedules nothing (one chain at a time). */
@@ -59,8 +62,9 @@ export class ReplicaHealth {
     return this.up === undefined ? this.firstProbe : undefined;
   }
 
-  usable(maxLagMs: number): boolean {
-    return this.up === true && this.lagMs <= maxLagMs;
+  /** Up, within the lag limit, and (when given) replayed at least to `minLsn`. */
+  usable(maxLagMs: number, minLsn?: bigint): boolean {
+    return this.up === true && this.lagMs <= maxLagMs && (minLsn === undefined || (this.replayLsn !== null && this.replayLsn >= minLsn));
   }
 
   /** A statement could not reach it: skipped until a probe says otherwise. */
@@ -85,18 +89,20 @@ export class ReplicaHealth {
       const pool = this.pool ?? (await this.poolOf(this.row));
       this.pool = pool;
       const client = this.client ?? (await this.connect(pool));
-      const { rows } = await withTimeout(client.query<{ recovering: boolean; lag_ms: number | string | null }>(PROBE_SQL), this.timing.timeoutMs);
+      const { rows } = await withTimeout(client.query<{ recovering: boolean; replay_lsn: string | null; lag_ms: number | string | null }>(PROBE_SQL), this.timing.timeoutMs);
       if (generation !== this.generation) return;
       const row = rows[0];
       const lag = row?.lag_ms === null || row?.lag_ms === undefined ? Number.POSITIVE_INFINITY : Number(row.lag_ms);
       this.up = row?.recovering === true;
       this.lagMs = Number.isFinite(lag) ? Math.max(0, lag) : Number.POSITIVE_INFINITY;
+      this.replayLsn = parseLsn(row?.replay_lsn);
       if (row && !row.recovering) this.logger.warn({ connectionId: this.row.id, server: this.row.server }, "replica is not in recovery: not used for reads");
     } catch (error) {
       if (generation !== this.generation) return;
       if (this.up !== false) this.logger.warn({ connectionId: this.row.id, server: this.row.server, err: (error as Error).message }, "replica probe failed: reads skip it");
       this.up = false;
       this.lagMs = Number.POSITIVE_INFINITY;
+      this.replayLsn = null;
       this.dropClient();
     }
     this.schedule(generation);

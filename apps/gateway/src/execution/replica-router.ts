@@ -57,7 +57,7 @@ export class ReplicaRouter {
    * The servers to try for a read, in order: usable replicas from the round robin's position, then
    * the primary. Only the primary when the connection has no replicas (nothing else paid).
    */
-  async readOrder(link: LinkRecord): Promise<ServerChoice[]> {
+  async readOrder(link: LinkRecord, minLsn?: bigint): Promise<ServerChoice[]> {
     const primary = this.primary(link);
     const replicas = link.connection.replicas;
     if (!replicas?.length) return [primary];
@@ -65,7 +65,7 @@ export class ReplicaRouter {
     const firstProbes = healths.map((h) => h.touch()).filter((p): p is Promise<void> => p !== undefined);
     if (firstProbes.length) await Promise.race([Promise.all(firstProbes), delay(FIRST_PROBE_WAIT_MS)]);
     const maxLag = link.connection.replicaMaxLagMs ?? DEFAULT_MAX_LAG_MS;
-    const usable = healths.filter((h) => h.usable(maxLag));
+    const usable = healths.filter((h) => h.usable(maxLag, minLsn));
     if (!usable.length) return [primary];
     const cursor = this.cursors.get(link.connection.id) ?? 0;
     this.cursors.set(link.connection.id, (cursor + 1) % 1_000_000);

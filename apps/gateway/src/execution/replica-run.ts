@@ -1,5 +1,7 @@
+import type { Catalog } from "@portcullis/policy";
 import type { LinkRecord } from "../context.js";
 import type { Services } from "../services.js";
+import { catalogPosition } from "./replica-catalog.js";
 import { PRIMARY, replicaEligible, replicaRouter, type ServerChoice } from "./replica-router.js";
 import { runStatement, type RunOptions, type RunOutcome } from "./run-statement.js";
 
@@ -21,12 +23,18 @@ export async function runRouted(
   services: Services,
   link: LinkRecord,
   verdictAllowsReplica: Parameters<typeof replicaEligible>[0],
-  options: RunOptions & { guarded: boolean; explain: boolean },
+  options: RunOptions & { guarded: boolean; explain: boolean; catalog: Catalog },
 ): Promise<Routed> {
-  const { guarded, explain, ...run } = options;
+  const { guarded, explain, catalog, ...run } = options;
   const onReplica =
     link.connection.replicas?.length && replicaEligible(verdictAllowsReplica, { guarded, explain, outsideTransaction: run.outsideTransaction === true });
-  const servers: ServerChoice[] = onReplica ? await replicaRouter(services).readOrder(link) : [{ name: PRIMARY, pool: () => services.poolFor(link) }];
+  const primary: ServerChoice = { name: PRIMARY, pool: () => services.poolFor(link) };
+  let servers = [primary];
+  if (onReplica) {
+    // Only replicas that have replayed the schema the policy decided against (replica-catalog.ts).
+    const position = await catalogPosition(services, link, catalog);
+    if (position !== null) servers = await replicaRouter(services).readOrder(link, position);
+  }
   // The chosen replica, one more, then the primary: a failing replica costs at most two tries.
   const tries = servers.length > 3 ? [...servers.slice(0, 2), servers[servers.length - 1]!] : servers;
   for (let i = 0; ; i++) {
