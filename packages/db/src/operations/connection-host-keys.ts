@@ -40,7 +40,8 @@ export async function confirmHostKey(
 
   const candidate = { ...target, sshHops: target.sshHops!.map((h) => (h.position === position ? { ...h, hostKeySha256: wanted } : h)) };
   const test = await testConnectionRow(candidate, keyring, { metadata: prisma, ...testOptions });
-  const laterFirstUse = !test.ok && test.stage === "ssh_host_key" && (test.hostKeys ?? []).every((k) => k.position > position && k.pinned === null);
+  const met = test.hostKeys ?? [];
+  const laterFirstUse = !test.ok && test.stage === "ssh_host_key" && met.length > 0 && met.every((k) => k.position > position && k.pinned === null);
   const pinned = test.ok || laterFirstUse;
   const now = new Date();
   if (pinned) {
