@@ -7,7 +7,8 @@ import { targetPolicyFromEnv } from "@portcullis/db/target";
 import * as policy from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { BUMP, bumps, chainOf, confirmWorld, requestsOf, writeRequestRow, type ConfirmWorld } from "./confirm-support.js";
-import { MODERN, modernEnvelope, modernHeaders, modernRequest, rawPost, waitFor } from "./fixtures.js";
+import { CONFIRM_SCOPE } from "./confirm-support.js";
+import { MODERN, modernEnvelope, modernHeaders, modernRequest, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
 
 /**
  * approval "confirm" through a curated tool (issue 17): the caller confirms a saved tool's write in
@@ -37,7 +38,7 @@ beforeAll(async () => {
 });
 afterAll(() => w?.world.close());
 
-async function v2Client(answer: () => { action: "accept" | "decline" | "cancel"; content?: Record<string, boolean> }, elicitation = true) {
+async function v2Client(answer: () => { action: "accept" | "decline" | "cancel"; content?: Record<string, boolean> }, elicitation = true, on: LinkFixture = w.link) {
   const v2 = await import("@modelcontextprotocol/client");
   const client = new v2.Client(
     { name: "v2-saved-confirm", version: "2.4.0" },
@@ -49,14 +50,14 @@ async function v2Client(answer: () => { action: "accept" | "decline" | "cancel";
       asked.push((request.params as { message: string }).message);
       return answer();
     });
-  await client.connect(new v2.StreamableHTTPClientTransport(new URL(w.link.url), { requestInit: { headers: { authorization: `Bearer ${w.link.key}` } } }));
+  await client.connect(new v2.StreamableHTTPClientTransport(new URL(on.url), { requestInit: { headers: { authorization: `Bearer ${on.key}` } } }));
   return { client, asked };
 }
 
-async function v1Client(handler: (message: string) => Promise<ElicitResult>) {
+async function v1Client(handler: (message: string) => Promise<ElicitResult>, on: LinkFixture = w.link) {
   const client = new ClientV1({ name: "sdk-1.x-saved-confirm", version: "1.32.2" }, { capabilities: { elicitation: {} } });
   client.setRequestHandler(ElicitRequestSchema, (request) => handler(request.params.message));
-  await client.connect(new TransportV1(new URL(w.link.url), { requestInit: { headers: { authorization: `Bearer ${w.link.key}` } } }));
+  await client.connect(new TransportV1(new URL(on.url), { requestInit: { headers: { authorization: `Bearer ${on.key}` } } }));
   return client;
 }
 
@@ -237,5 +238,38 @@ describe("1.x SDK client with elicitation (2025-11-25)", () => {
       ["bump_genre", "blocked", "write_request_not_approved"],
     ]);
     await client.close();
+  });
+});
+
+describe("a saved tool on the second database of a link", () => {
+  test("both eras confirm it there, under that database's scope; the request and its execution name it", async () => {
+    // The first database may only read genre: the write can run only on "second", where it needs a yes.
+    const multi = await w.world.addLink({ access: "read", schemas: ["public"] }, undefined, w.url);
+    await w.world.prisma.linkDatabase.create({ data: { linkId: multi.linkId, teamId: multi.teamId, name: "second", connectionId: w.world.connectionId, position: 1, scope: CONFIRM_SCOPE } });
+    await createLinkTool(w.world.prisma, { teamId: multi.teamId, linkId: multi.linkId, createdById: multi.userId, tool: { ...bumpTool("bump_second"), databaseName: "second" } }, deps);
+    const before = [await bumps(w.world, 14), await bumps(w.world, 15)];
+    const v2 = await v2Client(() => ({ action: "accept", content: { confirm: true } }), true, multi);
+    await waitFor(async () => (await v2.client.listTools()).tools.map((t) => t.name), (names) => names.includes("bump_second"));
+    const modern = await v2.client.callTool({ name: "bump_second", arguments: { id: 14 } });
+    expect(modern.structuredContent).toMatchObject({ status: "ok", affected: 1 });
+    expect(v2.asked).toHaveLength(1);
+    await v2.client.close();
+    const v1 = await v1Client(async () => ({ action: "accept", content: { confirm: true } }), multi);
+    const legacy = await v1.callTool({ name: "bump_second", arguments: { id: 15 } });
+    expect(legacy.structuredContent).toMatchObject({ status: "ok", affected: 1 });
+    await v1.close();
+    expect([await bumps(w.world, 14), await bumps(w.world, 15)]).toEqual([before[0]! + 1, before[1]! + 1]);
+    const requests = await requestsOf(w.world, multi.linkId);
+    expect(requests.map((r) => [r.status, r.databaseName])).toEqual([
+      ["executed", "second"],
+      ["executed", "second"],
+    ]);
+    for (const request of requests) {
+      const chain = await waitFor(() => chainOf(w.world, request.id), (events) => events.length >= 2);
+      expect(chain.map((e) => [e.tool, e.verdict, e.databaseName]).sort()).toEqual([
+        ["bump_second", "allowed", "second"],
+        ["bump_second", "blocked", "second"],
+      ]);
+    }
   });
 });

@@ -388,6 +388,12 @@ describe("run time", () => {
       expect(moved.isError).toBe(true);
       expect(toolJson<{ status: string; refusal: { ruleId: string } }>(moved).refusal.ruleId).toBe("database_not_found");
       expect(toolJson<SqlResult>(await c.callTool({ name: "staff_count", arguments: { database: "second" } })).rows).toEqual([[8]]);
+      // Its audit events name the database it ran on, whether or not the call named it.
+      const events = await waitFor(
+        async () => (await auditEvents(world)).filter((e) => e.tool === "staff_count" && e.verdict === "allowed"),
+        (es) => es.length >= 2,
+      );
+      expect(events.map((e) => e.databaseName)).toEqual(["second", "second"]);
     } finally {
       await c.close();
     }

@@ -93,7 +93,10 @@ function buildSavedTool(record: SavedToolRecord): TypedTool {
       const outcome = await executeSqlTool.run({ sql: record.sql, params: params as never, requestId: values.requestId as string | undefined }, call, services);
       // The step-up the statement asked for is answered by the protocol layer, which holds `ctx`.
       if (call !== ctx && call.insufficientScope) ctx.insufficientScope = call.insufficientScope;
-      return markedUntrusted(saidForThisTool(outcome, record.name));
+      // The call path audits under the record it chose (the first database when no `database` was
+      // named): the event names the database this tool ran on instead.
+      const placed = call === ctx || outcome.audit.databaseName !== undefined ? outcome : ({ ...outcome, audit: { ...outcome.audit, databaseName: target.databaseName ?? null } } as CallOutcome);
+      return markedUntrusted(saidForThisTool(placed, record.name));
     },
   };
 }
