@@ -153,7 +153,7 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
   }
   if (/does not support SSL/i.test(text)) return { stage: "tls", message: `the server at ${where} does not support SSL: set SSL mode to "disable" or enable SSL on the server` };
   if (/client certificate without its key|key without its certificate/i.test(text)) return { stage: "tls", message: `${text}: give both the client certificate and its key` };
-  if (/timeout|timed out/i.test(text)) return { stage: "timeout", message: `connecting to ${where} timed out after 5 s: the server is slow to answer or a firewall drops the traffic` };
+  if (/timeout|timed out/i.test(text)) return { stage: "timeout", message: `connecting to ${where} timed out: the server is slow to answer or a firewall drops the traffic` };
   return { stage: "other", message: text };
 }
 
