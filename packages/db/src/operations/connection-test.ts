@@ -279,8 +279,9 @@ async function testReplica(
 
 /**
  * Tests fields that are not stored (the dashboard's Test button, the CLI before saving): their secrets
- * are sealed in memory with a keyring that lives for this test only. `connectionId`: the stored
- * connection's id when an edit is tested (only for the words; nothing is read or written).
+ * are sealed in memory with a keyring that lives for this test only. An edit that keeps stored secrets
+ * (a blank key or password) goes through completeFieldsFromStored first: a hop without its key fails
+ * here, before any network traffic.
  */
 export async function testConnectionFields(fields: ConnectionFields, options: ConnectionTestOptions = {}): Promise<ConnectionTestResult> {
   const keyring = ephemeralKeyring();
