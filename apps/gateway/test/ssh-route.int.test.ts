@@ -99,13 +99,15 @@ test("a bastion whose host key is not the confirmed one: the call is refused as 
     const client = await connectClient(`${url}/mcp/${link.linkId}`, link.key);
     const logBefore = bastion.log().length;
     const refused = await client.callTool({ name: "execute_sql", arguments: { sql: TEN_ALBUMS } });
-    expect(refused.isError).toBe(true);
     const text = toolText(refused);
+    // Messages carry the answer and the log, so a failure says what happened.
+    expect(refused.isError, text).toBe(true);
     expect(text).toMatch(/unreachable right now \(the SSH server's host key is not the one confirmed for this connection/);
     expect(text).toContain('"code":"target_unavailable"');
     expect(text).not.toMatch(/127\.0\.0\.1|SHA256|:\d{4,5}/);
     // The client hung up before authenticating to a server it does not trust.
-    expect(bastion.log().slice(logBefore)).not.toMatch(/Accepted publickey/);
+    const logged = bastion.log().slice(logBefore);
+    expect(logged, logged).not.toMatch(/Accepted publickey/);
     await client.close();
   } finally {
     await setHop(bastion.clientKeys.ed25519);
