@@ -66,10 +66,15 @@ export function LinkToolsPanel({
     const next = new Set(disabled);
     if (on) next.delete(name);
     else next.add(name);
+    const previous = disabled;
     setError(undefined);
-    const result = await setLinkBuiltInToolsAction({ teamId, linkId, disabledTools: [...next].filter(isBuiltInToolName).sort() });
-    if (!result.ok) return setError(result.error);
+    // The switch moves at once; a refused change puts it back and says why.
     setDisabled(next);
+    const result = await setLinkBuiltInToolsAction({ teamId, linkId, disabledTools: [...next].filter(isBuiltInToolName).sort() });
+    if (!result.ok) {
+      setDisabled(previous);
+      return setError(result.error);
+    }
     setNotice(`${name} is ${on ? "offered" : "no longer offered"} to AI clients.`);
     router.refresh();
   }
