@@ -109,6 +109,29 @@ test("a second database and a saved tool in the dashboard, then a real MCP clien
   expect(cells).toEqual([["1", "AC/DC"], ["2", "Accept"], ["3", "Aerosmith"]]);
   await screenshot(page, "link-tools", true);
 
+  // ── A tool on the second database: Try it runs it there (the music database has no entry table) ──
+  await page.getByRole("button", { name: "New tool" }).click();
+  const ledgerForm = page.getByTestId("saved-tool-form");
+  await ledgerForm.getByLabel("Tool name").fill("entries_of");
+  await ledgerForm.getByLabel("Description").fill("Ledger entries of one account.");
+  await ledgerForm.getByLabel("SQL", { exact: true }).fill("SELECT id, amount FROM entry WHERE account = $1 ORDER BY id");
+  await ledgerForm.getByRole("button", { name: "Add a parameter" }).click();
+  await ledgerForm.getByLabel("Parameter 1 name").fill("account");
+  await ledgerForm.getByLabel("Runs on database").selectOption("ledger");
+  await ledgerForm.getByRole("button", { name: "Save tool" }).click();
+  const ledgerTool = page.getByTestId("saved-tool-entries_of");
+  await expect(ledgerTool).toContainText("ledger");
+  await ledgerTool.getByRole("button", { name: "Try it" }).click();
+  const ledgerTry = page.getByTestId("try-entries_of");
+  // Bound as a value: this text matches no account and runs nothing else.
+  await ledgerTry.getByLabel(/^account/).fill("sales' OR '1'='1");
+  await ledgerTry.getByRole("button", { name: "Run tool" }).click();
+  await expect(ledgerTry.getByTestId("playground-result").getByText("0 rows")).toBeVisible();
+  await ledgerTry.getByLabel(/^account/).fill("sales");
+  await ledgerTry.getByRole("button", { name: "Run tool" }).click();
+  await expect(ledgerTry.getByTestId("playground-result").locator("tbody tr")).toHaveCount(1);
+  await expect(ledgerTry.getByTestId("playground-result").locator("tbody tr td").nth(1)).toHaveText("5400.50");
+
   // ── A key, then the v2 client (2026-07-28) ──────────────────────────────────────────────────────
   await page.goto(webUrl(linkPath));
   await expect(page.getByTestId("connect-databases")).toContainText("ledger");
@@ -119,6 +142,7 @@ test("a second database and a saved tool in the dashboard, then a real MCP clien
   try {
     const names = await client.listTools();
     expect(names).toContain("artists_upto");
+    expect(names).toContain("entries_of");
     expect(names).toContain("execute_sql");
     const tool = await client.callTool("artists_upto", { max_id: 2 });
     expect(tool.isError, tool.text).toBe(false);
