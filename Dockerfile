@@ -44,16 +44,41 @@ RUN bash scripts/prisma-generate.sh
 RUN cd apps/web && node_modules/.bin/next build --webpack \
  && rm -rf .next/cache
 
-# ── runtime: the built tree, owned by root and read-only to the app's user ────────────────────────────
+# ── prod-deps: production dependencies only (from the store the deps stage filled), plus tsx ──────
+# The apps run from their TypeScript sources through tsx, a root devDependency: its directories (and
+# esbuild's) are kept aside, the tree is reinstalled with --prod, and they are put back. About 240 MB
+# less than the full install; e2e/deploy ran every role from a tree assembled this way.
+FROM deps AS prod-deps
+RUN KEEP="$(mktemp -d)" \
+ && cp -a node_modules/.pnpm/tsx@* node_modules/.pnpm/esbuild@* node_modules/.pnpm/@esbuild+linux-* "$KEEP/" \
+ && TSX_LINK="$(readlink node_modules/tsx)" \
+ && rm -rf node_modules apps/*/node_modules packages/*/node_modules \
+ && npx -y pnpm@${PNPM_VERSION} install --frozen-lockfile --prod --offline --filter '!@portcullis/e2e' --reporter=append-only \
+ && cp -an "$KEEP/." node_modules/.pnpm/ \
+ && ln -sfn "$TSX_LINK" node_modules/tsx \
+ && rm -rf "$KEEP" \
+ && node --import tsx -e 'process.exit(0)'
+
+# ── runtime: production dependencies, the sources, the generated client and the dashboard build ──────
 FROM base AS runtime
 ENV NODE_ENV=production \
     GATEWAY_AUDIT_SPOOL_DIR=/var/lib/portcullis/spool \
     PORTCULLIS_DATA_DIR=/var/lib/portcullis \
     WEB_HOST=0.0.0.0 \
     GATEWAY_HOST=0.0.0.0
-COPY --from=build /app /app
+COPY --from=prod-deps /app /app
+# Sources from the build context (.dockerignore keeps node_modules and builds out, so the production
+# node_modules above stay), then what the build stage made.
+COPY tsconfig.base.json prisma.config.ts ./
+COPY prisma prisma
+COPY scripts scripts
+COPY packages packages
+COPY apps apps
+COPY --from=build /app/packages/db/src/generated /app/packages/db/src/generated
+COPY --from=build /app/apps/web/.next /app/apps/web/.next
 # The only places the apps write: the gateway's audit journal (mount a persistent volume on it), the
-# demo seed's key file, Next.js's runtime cache and tsx's compile cache (under /tmp).
+# demo seed's key file, Next.js's runtime cache and tsx's compile cache (under /tmp). The tree itself
+# stays root's and read-only to the app's user.
 RUN mkdir -p /var/lib/portcullis/spool /app/apps/web/.next/cache \
  && chown -R 1000:1000 /var/lib/portcullis /app/apps/web/.next/cache \
  && chmod 0700 /var/lib/portcullis /var/lib/portcullis/spool

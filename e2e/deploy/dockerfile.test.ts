@@ -25,7 +25,7 @@ function workspaceManifests(): string[] {
 describe("Dockerfile", () => {
   it("builds on node:24-bookworm-slim in named stages, each FROM an earlier stage or that image", () => {
     expect(args.NODE_IMAGE).toBe("node:24-bookworm-slim");
-    expect(stages.map((s) => s.name)).toEqual(["base", "deps", "build", "runtime"]);
+    expect(stages.map((s) => s.name)).toEqual(["base", "deps", "build", "prod-deps", "runtime"]);
     stages.forEach((s, i) => {
       const earlier = stages.slice(0, i).map((x) => x.name);
       expect(s.from === "node:24-bookworm-slim" || earlier.includes(s.from), `${s.name} FROM ${s.from}`).toBe(true);

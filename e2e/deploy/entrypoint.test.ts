@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync } from "node:fs";
 import path from "node:path";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -7,16 +7,20 @@ import { lookup, values } from "./support/chart.js";
 import { composeSecrets, resolvedCompose, serviceEnv } from "./support/compose.js";
 import { IMAGE_NODE_BIN, ROOT } from "./support/paths.js";
 import { chartProbes } from "./support/probes.js";
-import { runRole, startRole, startThrowawayServices, tcpOpen, waitFor, webDistDir, type EntrypointProcess, type Throwaway } from "./support/stack.js";
+import { assembleImageTree } from "./support/image-tree.js";
+import { runRole, startRole, startThrowawayServices, tcpOpen, useEntrypoint, waitFor, type EntrypointProcess, type Throwaway } from "./support/stack.js";
 
-// The image's entrypoint outside a container, exactly as the image runs it: the compose stack's own
-// environment (docker-compose config), its PostgreSQL init script on a fresh cluster, `migrate`,
-// then web, gateway and worker; every health check of compose and every probe of the chart is asked
-// of the running apps. Hosts and ports are moved to loopback and free ports; nothing else changes.
+// The image's entrypoint outside a container, exactly as the image runs it: from the image's /app
+// assembled by the Dockerfile's own instructions (production dependencies only, plus tsx; see
+// support/image-tree.ts), on the image's Node.js 24, with the compose stack's own environment
+// (docker-compose config): its PostgreSQL init script on a fresh cluster, `migrate`, then web,
+// gateway and worker; every health check of compose and every probe of the chart is asked of the
+// running apps. Hosts and ports are moved to loopback and free ports; nothing else changes.
 const secrets = composeSecrets();
 // The demo's Chinook lives on the metadata server: the operator allows it by name in .env.
 const compose = resolvedCompose({ ...secrets, TARGET_STACK_DATABASES: "chinook" });
 let services: Throwaway;
+let image: ReturnType<typeof assembleImageTree> | undefined;
 let logDir: string;
 const envOf: Record<string, Record<string, string>> = {};
 const apps: Record<string, EntrypointProcess> = {};
@@ -45,6 +49,8 @@ function localEnv(service: string): Record<string, string> {
 }
 
 beforeAll(async () => {
+  image = assembleImageTree();
+  useEntrypoint(path.join(image.root, "scripts", "docker-entrypoint.sh"));
   for (const name of ["pg", "redis", "gateway", "internal", "worker", "web"]) ports[name] = await freePort();
   services = startThrowawayServices({ pgPort: ports.pg!, redisPort: ports.redis!, superuserPassword: secrets.POSTGRES_PASSWORD!, redisPassword: secrets.REDIS_PASSWORD! });
   logDir = path.join(services.dir, "logs");
@@ -53,12 +59,12 @@ beforeAll(async () => {
     envOf[service] = localEnv(service);
     mkdirSync(envOf[service]!.TMPDIR!);
   }
-  envOf.web!.PORTCULLIS_NEXT_DIST_DIR = webDistDir(envOf.web!);
 }, 600_000);
 
 afterAll(async () => {
   for (const app of Object.values(apps)) if (app.child.exitCode === null) app.child.kill("SIGKILL");
   services?.stop();
+  image?.cleanup();
 });
 
 const superuser = () => `postgresql://portcullis:${encodeURIComponent(secrets.POSTGRES_PASSWORD!)}@127.0.0.1:${services.pgPort}/postgres`;
@@ -74,6 +80,20 @@ async function query<T extends pg.QueryResultRow>(url: string, sql: string): Pro
 }
 
 describe("scripts/docker-entrypoint.sh, run as the image runs it", () => {
+  it("runs from a tree with production dependencies only, and tsx", () => {
+    const root = image!.root;
+    // The root project's devDependencies are gone but tsx, which runs the apps' TypeScript sources.
+    expect(readdirSync(path.join(root, "node_modules")).filter((n) => !n.startsWith("."))).toEqual(["tsx"]);
+    for (const devOnly of ["apps/gateway/node_modules/@bytebase", "packages/db/node_modules/prisma", "e2e/node_modules"]) {
+      expect(existsSync(path.join(root, devOnly)), devOnly).toBe(false);
+    }
+    for (const needed of ["apps/web/node_modules/next", "apps/gateway/node_modules/@modelcontextprotocol/server", "apps/web/.next/BUILD_ID", "packages/db/src/generated/prisma/client.ts"]) {
+      expect(existsSync(path.join(root, needed)), needed).toBe(true);
+    }
+    // Nothing the .dockerignore keeps out: no local data, no .env.
+    for (const absent of [".data", ".env", ".git"]) expect(existsSync(path.join(root, absent)), absent).toBe(false);
+  });
+
   it("deploy/compose/postgres-init.sh gives the apps their own role, no superuser, owner of `portcullis`", async () => {
     const r = runRole([], {}); // no role: usage, exit 64
     expect(r.status).toBe(64);

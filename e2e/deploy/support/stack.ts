@@ -54,6 +54,12 @@ export function startThrowawayServices(opts: { pgPort: number; redisPort: number
   };
 }
 
+let entrypoint = ENTRYPOINT;
+/** Start roles from another tree's entrypoint (the assembled image tree) from now on. */
+export function useEntrypoint(file: string): void {
+  entrypoint = file;
+}
+
 /** One app started through scripts/docker-entrypoint.sh, as the image's ENTRYPOINT runs it. */
 export interface EntrypointProcess {
   role: string;
@@ -66,7 +72,7 @@ export interface EntrypointProcess {
 export function startRole(role: string, env: Record<string, string>, logDir: string): EntrypointProcess {
   const log = path.join(logDir, `${role}.log`);
   const fd = openSync(log, "a");
-  const child = spawn(ENTRYPOINT, [role], { cwd: "/", env, stdio: ["ignore", fd, fd] });
+  const child = spawn(entrypoint, [role], { cwd: "/", env, stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   return {
@@ -80,7 +86,7 @@ export function startRole(role: string, env: Record<string, string>, logDir: str
 
 /** Runs a one-shot role (migrate, seed-demo) or a health check to its end. */
 export function runRole(args: string[], env: Record<string, string>, timeoutMs = 120_000): { status: number | null; output: string } {
-  const r = spawnSync(ENTRYPOINT, args, { cwd: "/", env, encoding: "utf8", timeout: timeoutMs });
+  const r = spawnSync(entrypoint, args, { cwd: "/", env, encoding: "utf8", timeout: timeoutMs });
   return { status: r.status, output: `${r.stdout ?? ""}${r.stderr ?? ""}` };
 }
 
@@ -103,20 +109,4 @@ export function tcpOpen(port: number): Promise<boolean> {
     });
     socket.once("error", () => resolve(false));
   });
-}
-
-/** A dashboard build to serve: the quick start's, else the e2e suite's, else one built here. */
-export function webDistDir(env: Record<string, string>): string {
-  const web = path.join(ROOT, "apps", "web");
-  for (const dir of [".next", ".next-e2e"]) if (existsSync(path.join(web, dir, "BUILD_ID"))) return dir;
-  // Named like the e2e builds: git and ESLint ignore .next-e2e*.
-  const dir = ".next-e2e-deploy";
-  if (!existsSync(path.join(web, dir, "BUILD_ID"))) {
-    execFileSync(process.execPath, [path.join(web, "node_modules", "next", "dist", "bin", "next"), "build", "--webpack"], {
-      cwd: web,
-      env: { ...env, PORTCULLIS_NEXT_DIST_DIR: dir },
-      stdio: ["ignore", "ignore", "inherit"],
-    });
-  }
-  return dir;
 }
