@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectionReachSchema, sshHopSchema, tlsFieldsSchema, sshKeyProblem } from "../src/operations/connection-fields.js";
+import { sshKeyProblemAsync } from "../src/operations/connection-key-check.js";
 
 // Real keys and certificates (ssh-keygen, openssl): the schemas parse them as the dashboard and CLI will.
 let dir: string;
@@ -30,10 +31,13 @@ describe("SSH hop fields", () => {
     expect(sshHopSchema.safeParse(hop({ privateKey: pem.locked, passphrase: "open sesame" })).success).toBe(true);
   });
 
-  it("says a protected key needs its passphrase, and when the passphrase is wrong", () => {
+  it("says a protected key needs its passphrase, and (awaited, off the event loop) when the passphrase is wrong", async () => {
     expect(messages(sshHopSchema.safeParse(hop({ privateKey: pem.locked })))).toMatch(/protected by a passphrase: enter the passphrase/);
-    expect(messages(sshHopSchema.safeParse(hop({ privateKey: pem.locked, passphrase: "nope" })))).toMatch(/passphrase does not open/);
-  });
+    // The synchronous schema never opens a protected key: its passphrase is the operations' awaited check.
+    expect(sshHopSchema.safeParse(hop({ privateKey: pem.locked, passphrase: "nope" })).success).toBe(true);
+    expect(await sshKeyProblemAsync(pem.locked!, "nope")).toMatch(/passphrase does not open/);
+    expect(await sshKeyProblemAsync(pem.locked!, "open sesame")).toBeUndefined();
+  }, 30_000);
 
   it("refuses a public key, garbage, a bad user or host, and a malformed fingerprint", () => {
     expect(messages(sshHopSchema.safeParse(hop({ privateKey: pem["plain.pub"] })))).toMatch(/public key|not a private key/);

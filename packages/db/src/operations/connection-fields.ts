@@ -1,12 +1,12 @@
 import { X509Certificate, createPrivateKey, randomBytes } from "node:crypto";
 import { isIP } from "node:net";
-import ssh2 from "ssh2";
 import { z } from "zod";
 import type { SslMode } from "../client.js";
 import { SecretKeyring } from "../secrets/index.js";
 import { normalizeFingerprint } from "../ssh/fingerprint.js";
 import { sealSshSecret } from "../ssh/secrets.js";
 import { sealClientKey } from "../target-tls.js";
+import { sshHopKeysProblem, sshKeyShapeProblem } from "./connection-key-check.js";
 import type { TargetConnectionRow } from "../target.js";
 
 /** One SSH hop as the dashboard and CLI give it; the private key is absent on an edit that keeps the stored one. */
@@ -39,7 +39,6 @@ export interface ConnectionFields {
 // Names as the migration's CHECK constraints have them.
 export const REPLICA_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62})(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,62}))*\.?$/;
-// ssh2 is CommonJS: Node's ESM loader (tsx, the CLI) sees only its default export.
 const SSH_USER = /^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,63}$/;
 
 const host = z
@@ -76,19 +75,12 @@ const certificatePem = (what: string) =>
       }
     });
 
-/** Why an SSH private key cannot be used, or undefined; the key text never appears in the answer. */
-export function sshKeyProblem(privateKey: string, passphrase?: string | null): string | undefined {
-  const parsed = ssh2.utils.parseKey(privateKey, passphrase ?? undefined);
-  const key = Array.isArray(parsed) ? parsed[0] : parsed;
-  if (key instanceof Error || !key) {
-    const message = key instanceof Error ? key.message : "";
-    if (/passphrase/i.test(message) && !passphrase) return "this private key is protected by a passphrase: enter the passphrase too";
-    if (/passphrase|decrypt|bad decrypt/i.test(message)) return "the passphrase does not open this private key";
-    return "this is not a private key ssh can read: paste it in OpenSSH or PEM form (-----BEGIN OPENSSH PRIVATE KEY-----…)";
-  }
-  if (!key.isPrivateKey()) return "this is a public key: paste the private key (the file without .pub)";
-  return undefined;
-}
+/**
+ * Why an SSH private key cannot be used, as far as the synchronous schema can tell without costly work;
+ * a passphrase-protected OpenSSH key is only checked for its shape and round count here, its passphrase
+ * by the operations (sshKeyProblemAsync, on a worker thread). The key text never appears in the answer.
+ */
+export const sshKeyProblem = sshKeyShapeProblem;
 
 export const sshHopSchema = z
   .strictObject({
@@ -110,8 +102,8 @@ export const sshHopSchema = z
   })
   .superRefine((hop, ctx) => {
     if (hop.privateKey === undefined || hop.privateKey === "") return;
-    const problem = sshKeyProblem(hop.privateKey, hop.passphrase);
-    if (problem) ctx.addIssue({ code: "custom", path: [problem.includes("passphrase") ? "passphrase" : "privateKey"], message: problem });
+    const problem = sshKeyShapeProblem(hop.privateKey, hop.passphrase);
+    if (problem) ctx.addIssue({ code: "custom", path: [problem.includes("passphrase") && !problem.includes("rounds") ? "passphrase" : "privateKey"], message: problem });
   });
 
 export const sshRouteSchema = z.strictObject({ hops: z.array(sshHopSchema).min(1, "an SSH route has at least one hop").max(8, "at most 8 SSH hops") });
@@ -168,9 +160,10 @@ export type ConnectionReachInput = z.input<typeof connectionReachSchema>;
 
 /**
  * Refuses fields no parse at the boundary let through (operations are called by scripts too): the same
- * schema, so the dashboard, the CLI and the shared operation agree.
+ * schema, so the dashboard, the CLI and the shared operation agree, and then what the synchronous
+ * schema leaves to an awaited check: a protected key's passphrase, opened off the event loop.
  */
-export function assertReachFields(fields: ConnectionFields, options: { keysRequired: boolean }): void {
+export async function assertReachFields(fields: ConnectionFields, options: { keysRequired: boolean }): Promise<void> {
   const parsed = connectionReachSchema.safeParse({
     ssh: fields.ssh ?? null,
     tls: fields.tls ?? null,
@@ -182,6 +175,8 @@ export function assertReachFields(fields: ConnectionFields, options: { keysRequi
   if (options.keysRequired)
     for (const [i, hop] of (fields.ssh?.hops ?? []).entries()) if (!hop.privateKey) throw new Error(`ssh.hops.${i}.privateKey: enter the private key for ${hop.username}@${hop.host}`);
   if (options.keysRequired && fields.tls?.clientCert && !fields.tls.clientKey) throw new Error("tls.clientKey: a client certificate needs its key");
+  const keyProblem = await sshHopKeysProblem(fields.ssh?.hops ?? []);
+  if (keyProblem) throw new Error(keyProblem);
 }
 
 /** The sealed form of a connection's issue-17 secrets and settings, as stored. */

@@ -5,10 +5,12 @@ import type { PrismaClient } from "../client.js";
 import { getDbEnv } from "../env.js";
 import type { SecretKeyring } from "../secrets/index.js";
 import { SshHostKeyError } from "../ssh/errors.js";
+import { openSshSecret } from "../ssh/secrets.js";
 import { describeTargetFailure, type TargetFailureStage } from "../target-failure.js";
 import { openTargetRoute, type TargetRoute } from "../target-route.js";
 import { checkTargetAddress, forServer, targetPolicyFromEnv, type Resolver, type TargetConnectionRow, type TargetPolicy } from "../target.js";
 import { ephemeralKeyring, rowFromFields, type ConnectionFields } from "./connection-fields.js";
+import { sshHopKeysProblem, sshKeyShapeProblem } from "./connection-key-check.js";
 import { explainPowerfulRole, type RolePrivileges } from "./connection-roles.js";
 
 export interface ConnectionTestOptions {
@@ -187,6 +189,8 @@ export async function testConnectionRow(
   const policy = options.policy ?? targetPolicyFromEnv();
   const words = { host: row.host, port: row.port, database: row.database, username: row.username, sshHops: row.sshHops };
   const routeKind = row.sshHops && row.sshHops.length > 0 ? "ssh" : "direct";
+  const keyProblem = storedKeyProblem(row, keyring);
+  if (keyProblem) return { ok: false, stage: "ssh_auth", message: keyProblem, error: keyProblem, code: "invalid_input", route: routeKind };
   let opened: { client: pg.Client; route: TargetRoute } | undefined;
   try {
     opened = await connect(row, policy, keyring, options.resolve);
@@ -234,6 +238,27 @@ export async function testConnectionRow(
     if (opened) await endQuietly(opened.client);
     await opened?.route.close().catch(() => {});
   }
+}
+
+/**
+ * A stored hop key whose passphrase protection asks for more bcrypt work than accepted (or that ssh2
+ * and the route's gate would read differently) is refused before the route would open it: keys saved
+ * before the check existed, or written by scripts. Cheap: a protected key is not opened here.
+ */
+function storedKeyProblem(row: TargetConnectionRow, keyring: SecretKeyring): string | undefined {
+  for (const hop of row.sshHops ?? []) {
+    let key: string;
+    let passphrase: string | undefined;
+    try {
+      key = openSshSecret(keyring, row.id, hop.position, "key", hop.privateKeyCiphertext);
+      passphrase = hop.passphraseCiphertext ? openSshSecret(keyring, row.id, hop.position, "passphrase", hop.passphraseCiphertext) : undefined;
+    } catch {
+      continue; // the route says in words that the stored key cannot be opened
+    }
+    const problem = sshKeyShapeProblem(key, passphrase);
+    if (problem) return `the private key for user "${hop.username}" at ${hop.host}:${hop.port}: ${problem}`;
+  }
+  return undefined;
 }
 
 // Lag as the gateway's probe measures it: nothing to replay means no lag, whatever the last commit's age.
@@ -284,6 +309,9 @@ async function testReplica(
  * here, before any network traffic.
  */
 export async function testConnectionFields(fields: ConnectionFields, options: ConnectionTestOptions = {}): Promise<ConnectionTestResult> {
+  // The passphrase of a protected key is checked off the event loop, before anything is dialled.
+  const keyProblem = await sshHopKeysProblem(fields.ssh?.hops ?? []);
+  if (keyProblem) return { ok: false, stage: "ssh_auth", message: keyProblem, error: keyProblem, code: "invalid_input", route: "ssh" };
   const keyring = ephemeralKeyring();
   let row: TargetConnectionRow;
   try {

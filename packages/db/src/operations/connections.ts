@@ -81,7 +81,7 @@ export async function addConnection(
     );
   }
   try {
-    assertReachFields(input.fields, { keysRequired: true });
+    await assertReachFields(input.fields, { keysRequired: true });
   } catch (error) {
     invalid(error);
   }
@@ -146,7 +146,7 @@ export async function updateConnection(
   let fields: ConnectionFields;
   try {
     fields = await completeFieldsFromStored(prisma, input.teamId, input.connectionId, input.fields, keyring);
-    assertReachFields(fields, { keysRequired: true });
+    await assertReachFields(fields, { keysRequired: true });
   } catch (error) {
     if (error instanceof PortcullisError) throw error;
     invalid(error);

@@ -1,0 +1,100 @@
+import ssh2 from "ssh2";
+import { MAX_KDF_ROUNDS, opensshKdfRounds, parseHopKey } from "../ssh/key.js";
+
+/**
+ * SSH private keys as users paste them, checked without ever opening a passphrase-protected OpenSSH key
+ * on the calling thread: ssh2 derives its cipher key with synchronous pure-JS bcrypt_pbkdf, and the round
+ * count is whatever the key file says (~57 ms a round here), so a crafted file would stall the dashboard
+ * or CLI process — every tenant of it — for minutes. The zod schemas use the synchronous shape check;
+ * operations await `sshKeyProblemAsync`, which opens such keys on R's worker thread (parseHopKey).
+ */
+
+const UNREADABLE = "this is not a private key ssh can read: paste it in OpenSSH or PEM form (-----BEGIN OPENSSH PRIVATE KEY-----…)";
+const NEEDS_PASSPHRASE = "this private key is protected by a passphrase: enter the passphrase too";
+const WRONG_PASSPHRASE = "the passphrase does not open this private key";
+
+// Exactly ssh2's own recogniser (lib/protocol/keyParser.js, on the trimmed text): anything it would
+// treat as a new-format OpenSSH key is read here the same way, so no second key block, stray marker or
+// base64 quirk can make this reader see "unencrypted" where ssh2 then runs bcrypt.
+const SSH2_OPENSSH = /^-----BEGIN OPENSSH PRIVATE KEY-----(?:\r\n|\n)([\s\S]+)(?:\r\n|\n)-----END OPENSSH PRIVATE KEY-----$/;
+
+type Kdf = { kind: "other" } | { kind: "plain" } | { kind: "bcrypt"; rounds: number | undefined };
+
+function readString(data: Buffer, at: number): { value: Buffer; next: number } | undefined {
+  if (at < 0 || at >= data.length || data.length - at < 4) return undefined;
+  const length = data.readUInt32BE(at);
+  if (data.length - at < 4 + length) return undefined;
+  return { value: data.subarray(at + 4, at + 4 + length), next: at + 4 + length };
+}
+
+/** How ssh2 would derive the key's cipher key: not an OpenSSH key, no KDF, or bcrypt with this many rounds. */
+export function opensshKdf(text: string): Kdf {
+  const match = SSH2_OPENSSH.exec(text.trim());
+  if (!match) return { kind: "other" };
+  const data = Buffer.from(match[1]!, "base64");
+  const cipher = readString(data, 15);
+  const kdf = cipher && readString(data, cipher.next);
+  if (!kdf) return { kind: "plain" }; // ssh2 answers "malformed" before any KDF
+  if (kdf.value.toString("utf8") !== "bcrypt") return { kind: "plain" };
+  const options = readString(data, kdf.next);
+  const salt = options && readString(options.value, 0);
+  if (!options || !salt || salt.next + 4 > options.value.length) return { kind: "bcrypt", rounds: undefined };
+  return { kind: "bcrypt", rounds: options.value.readUInt32BE(salt.next) };
+}
+
+function roundsRefusal(rounds: number): string {
+  return `this key's passphrase protection asks for ${rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted: re-encrypt it with ssh-keygen -p -a 64 -f <key file>`;
+}
+
+/**
+ * What can be said of a key without any costly work: undefined when nothing is wrong so far. A
+ * passphrase-protected OpenSSH key is never parsed here (its passphrase is checked by the async check).
+ */
+export function sshKeyShapeProblem(privateKey: string, passphrase?: string | null): string | undefined {
+  const kdf = opensshKdf(privateKey);
+  if (kdf.kind === "bcrypt") {
+    if (kdf.rounds === undefined) return UNREADABLE;
+    if (kdf.rounds > MAX_KDF_ROUNDS) return roundsRefusal(kdf.rounds);
+    // The route's own gate (parseHopKey) must see the same count, or it would open the key in-process.
+    if (opensshKdfRounds(privateKey) !== kdf.rounds) return UNREADABLE;
+    if (!passphrase) return NEEDS_PASSPHRASE;
+    return undefined;
+  }
+  // No bcrypt (unencrypted OpenSSH, PEM — encrypted or not, one MD5 pass —, PuTTY v2): cheap to parse here.
+  return problemOf(ssh2.utils.parseKey(privateKey, passphrase ?? undefined), passphrase);
+}
+
+function problemOf(parsed: ReturnType<typeof ssh2.utils.parseKey>, passphrase?: string | null): string | undefined {
+  const key = Array.isArray(parsed) ? parsed[0] : parsed;
+  if (key instanceof Error || !key) {
+    const message = key instanceof Error ? key.message : "";
+    if (/no passphrase given/i.test(message) || (/passphrase/i.test(message) && !passphrase)) return NEEDS_PASSPHRASE;
+    if (/passphrase|decrypt|integrity/i.test(message)) return WRONG_PASSPHRASE;
+    return UNREADABLE;
+  }
+  if (!key.isPrivateKey()) return "this is a public key: paste the private key (the file without .pub)";
+  return undefined;
+}
+
+/** The full check: the shape, then a protected OpenSSH key opened off this thread with its passphrase. */
+export async function sshKeyProblemAsync(privateKey: string, passphrase?: string | null): Promise<string | undefined> {
+  const shape = sshKeyShapeProblem(privateKey, passphrase);
+  if (shape || opensshKdf(privateKey).kind !== "bcrypt") return shape;
+  const opened = await parseHopKey(privateKey, passphrase ?? undefined);
+  if (opened instanceof Error) {
+    if (/bcrypt rounds/.test(opened.message)) return roundsRefusal(opensshKdfRounds(privateKey) ?? 0);
+    if (/too long/.test(opened.message)) return "opening this key took too long: re-encrypt it with ssh-keygen -p -a 64 -f <key file>";
+    return problemOf(opened, passphrase);
+  }
+  return problemOf(opened, passphrase);
+}
+
+/** Every hop key of the fields, in words naming the hop; keys absent (kept from storage) are skipped. */
+export async function sshHopKeysProblem(hops: readonly { host: string; username: string; privateKey?: string | null; passphrase?: string | null }[]): Promise<string | undefined> {
+  for (const [i, hop] of hops.entries()) {
+    if (!hop.privateKey) continue;
+    const problem = await sshKeyProblemAsync(hop.privateKey, hop.passphrase);
+    if (problem) return `ssh.hops.${i}.${problem.includes("passphrase") && !problem.includes("rounds") ? "passphrase" : "privateKey"}: hop ${i + 1} (${hop.username}@${hop.host}): ${problem}`;
+  }
+  return undefined;
+}
