@@ -72,7 +72,8 @@ describe("connection add --ssh, test, host-key confirm", () => {
     expect(body.test.ok).toBe(false);
     expect(body.test.stage).toBe("ssh_host_key");
     // The fingerprint ssh-keygen printed for the server's key file, not one we computed.
-    expect(body.test.hostKeys).toEqual([expect.objectContaining({ position: 0, offered: bastion.hostKeyFingerprint, pinned: null })]);
+    // `hop` is the number --hop takes (counting from 1), next to the stored 0-based position.
+    expect(body.test.hostKeys).toEqual([expect.objectContaining({ position: 0, hop: 1, offered: bastion.hostKeyFingerprint, pinned: null })]);
     expect(added.stdout).not.toMatch(/PRIVATE KEY|v1\.k1\./);
     const hop = await prisma.connectionSshHop.findFirstOrThrow({ where: { connection: { name: "via-bastion" } } });
     expect(hop).toMatchObject({ position: 0, host: bastion.host, port: bastion.port, hostKeySha256: null, hostKeySeenSha256: bastion.hostKeyFingerprint });
@@ -90,6 +91,13 @@ describe("connection add --ssh, test, host-key confirm", () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toContain("is not the key");
     expect((await prisma.connectionSshHop.findFirstOrThrow({ where: { connectionId: hop.connectionId } })).hostKeySha256).toBeNull();
+    // The right key under the stored position (0) instead of the printed hop number: refused in words, nothing pinned.
+    const zero = await cli(["connection", "host-key", "confirm", "--team", "tunnels", "via-bastion", "--hop", "0", "--fingerprint", bastion.hostKeyFingerprint]);
+    expect(zero.code).toBe(1);
+    expect(zero.stderr).toContain("--hop counts from 1");
+    expect((await prisma.connectionSshHop.findFirstOrThrow({ where: { connectionId: hop.connectionId } })).hostKeySha256).toBeNull();
+    const help = await cli(["connection", "host-key", "confirm", "--help"]);
+    expect(help.stdout.replace(/\s+/g, " ")).toContain("counting from 1 (1: dialled first");
 
     const logins = accepted(bastion);
     const confirmed = await cli(["connection", "host-key", "confirm", "--team", "tunnels", "via-bastion", "--hop", "1", "--fingerprint", bastion.hostKeyFingerprint, "--json"]);

@@ -134,6 +134,16 @@ export interface TestView {
   replicas?: { name: string; ok: boolean; lagMs?: number | null; message?: string }[];
 }
 
+/**
+ * `--hop` counts from 1 (1: the hop dialled first, the first --ssh-jump or else the bastion), as the
+ * text output prints it; the stored `position` counts from 0. JSON output gives each host key its `hop`
+ * too, so a script passes that on rather than the position.
+ */
+export function withHopNumbers<T extends { hostKeys?: { position: number }[] } | null | undefined>(result: T): T {
+  if (!result?.hostKeys) return result;
+  return { ...result, hostKeys: result.hostKeys.map((key) => ({ ...key, hop: key.position + 1 })) };
+}
+
 /** The connection test in words: the stage, what happened, each host key offered and how to confirm it. */
 export function describeTest(result: TestView, confirm: (hop: number, fingerprint: string) => string): string {
   const lines: string[] = [];

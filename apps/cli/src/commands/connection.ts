@@ -7,7 +7,7 @@ import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
 import { findConnection } from "./resolve.js";
-import { FINGERPRINT, caBundle, collect, describeTest, reachFromOptions, type ReachOptions, type TestView } from "./connection-reach.js";
+import { FINGERPRINT, caBundle, collect, describeTest, reachFromOptions, withHopNumbers, type ReachOptions, type TestView } from "./connection-reach.js";
 
 const SSL_MODES = ["disable", "prefer", "require", "verify_ca", "verify_full"];
 
@@ -133,7 +133,7 @@ export function registerConnectionCommands(program: Command): void {
         const retested = awaitingHostKey ? tested : undefined;
         const row = await withReach(saved.id);
         const test = row.lastTestResult as { serverVersion?: string; latencyMs?: number } | null;
-        emit(options, { connection: publicConnection(row), ...(retested ? { test: retested } : {}) }, () =>
+        emit(options, { connection: publicConnection(row), ...(retested ? { test: withHopNumbers(retested) } : {}) }, () =>
           retested
             ? `added connection ${row.name} (${row.id}), not usable yet:\n${describeTest(retested, confirmCommand(options.team, row.name))}`
             : `added connection ${row.name} (${row.id})${test ? `: PostgreSQL ${test.serverVersion}, ${test.latencyMs} ms` : " (not tested)"}`,
@@ -153,7 +153,7 @@ export function registerConnectionCommands(program: Command): void {
         const team = await findTeam(db(), options.team);
         const row = await findConnection(team.id, name);
         const result = (await retestConnection(db(), row.id)) as TestView & Awaited<ReturnType<typeof retestConnection>>;
-        emit(options, { result }, () => describeTest(result, confirmCommand(options.team, row.name)));
+        emit(options, { result: withHopNumbers(result) }, () => describeTest(result, confirmCommand(options.team, row.name)));
         if (!result.ok) process.exitCode = 1;
       } catch (error) {
         fail(options, error);
@@ -166,14 +166,14 @@ export function registerConnectionCommands(program: Command): void {
     .description("pin the host key a hop offered in the last test (refused unless it is exactly that key)")
     .requiredOption("--team <slug|id>")
     .argument("<connection>", "name or id")
-    .requiredOption("--hop <n>", "the hop as `connection test` numbers it (1: dialled first)")
+    .requiredOption("--hop <n>", "the hop number `connection test` prints, counting from 1 (1: dialled first, i.e. the first --ssh-jump, or the bastion when there is none)")
     .requiredOption("--fingerprint <SHA256:…>", "the fingerprint you checked, as `connection test` printed it")
     .option("--json", "print JSON")
     .action(async (name: string, options: OutputOptions & { team: string; hop: string; fingerprint: string }) => {
       try {
         const team = await findTeam(db(), options.team);
         const hop = Number(options.hop);
-        if (!Number.isInteger(hop) || hop < 1 || hop > 8) throw new PortcullisError("invalid_input", `--hop wants a hop number from 1 to 8, got "${options.hop}"`);
+        if (!Number.isInteger(hop) || hop < 1 || hop > 8) throw new PortcullisError("invalid_input", `--hop counts from 1 (1: the hop dialled first, as \`connection test\` prints it) up to 8, got "${options.hop}"`);
         if (!FINGERPRINT.test(options.fingerprint)) throw new PortcullisError("invalid_input", "--fingerprint wants SHA256:… as `connection test` printed it");
         const row = await findConnection(team.id, name);
         // Pinned only if it is exactly what the hop offered to the last test, and kept only if the test
@@ -186,7 +186,7 @@ export function registerConnectionCommands(program: Command): void {
               : [],
         );
         const view = test as TestView;
-        emit(options, { connection: { id: row.id, name: row.name }, hop, pinned, hostKeySha256: pinned ? options.fingerprint : null, test }, () =>
+        emit(options, { connection: { id: row.id, name: row.name }, hop, pinned, hostKeySha256: pinned ? options.fingerprint : null, test: withHopNumbers(test as TestView) }, () =>
           `${pinned ? `pinned hop ${hop}'s host key ${options.fingerprint}` : `not pinned: the test with that key failed`}\n${describeTest(view, confirmCommand(options.team, row.name))}`,
         );
         if (!view.ok) process.exitCode = 1;
