@@ -124,13 +124,12 @@ async function establishedTo(port: number): Promise<number> {
 }
 
 /**
- * A real OpenSSH server on a free loopback port, with its own host key and an authorized_keys for
+ * A real OpenSSH server on a free loopback port (or the one the caller reserved), with its own host key and an authorized_keys for
  * generated client keys, allowing TCP forwarding anywhere (it plays the bastion or the jump host).
  * Runs as the current user; as root it needs a privilege-separation directory and StrictModes off (the
  * temp directory is not root-owned 0755 all the way up).
  */
-export async function startSshd(options: { listenAddress?: string } = {}): Promise<TestSshd> {
-  // Loopback unless told otherwise (the e2e stack's target policy allows private networks, not loopback).
+export async function startSshd(options: { listenAddress?: string; port?: number } = {}): Promise<TestSshd> {
   const listen = options.listenAddress ?? "127.0.0.1";
   const dir = await mkdtemp(path.join(tmpdir(), "portcullis-sshd-"));
   await mkdir("/run/sshd", { recursive: true, mode: 0o755 }).catch(() => {});
@@ -145,7 +144,9 @@ export async function startSshd(options: { listenAddress?: string } = {}): Promi
   const unauthorized = { privateKey: await keygen(path.join(dir, "client_other"), "ed25519") };
   const authorized = await Promise.all(["client_ed25519.pub", "client_rsa.pub"].map((f) => readFile(path.join(dir, f), "utf8")));
   await writeFile(path.join(dir, "authorized_keys"), authorized.join(""), { mode: 0o600 });
-  const port = await freePort();
+  // A given port is one the caller reserved ahead (the e2e stack allows exactly that loopback address
+  // and port as a target before any spec runs); otherwise any free one.
+  const port = options.port ?? (await freePort());
   const username = userInfo().username;
   const config = path.join(dir, "sshd_config");
   await writeFile(
