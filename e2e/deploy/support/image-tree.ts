@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { copyParts, dockerIgnored, parseDockerfile } from "./dockerfile.js";
@@ -49,8 +49,8 @@ export function assembleImageTree(): { root: string; cleanup(): void } {
             copy(path.join(ROOT, src), inImage(dir, dest), dest, (file) => !ignored(path.relative(ROOT, file)));
           } else if (from === "build") {
             const origin = path.join(ROOT, src.slice(IMAGE_ROOT.length));
-            if (!existsSync(origin)) buildOutput(src);
-            copy(origin, inImage(dir, dest), dest);
+            if (!existsSync(origin) || (src.endsWith("/.next") && !existsSync(path.join(origin, "BUILD_ID")))) buildOutput(src);
+            copyStable(origin, inImage(dir, dest), () => copy(origin, inImage(dir, dest), dest));
           } else if (src === IMAGE_ROOT && dest === IMAGE_ROOT && readdirSync(dir).length === 0 && !usedAfter(from, index)) {
             rmSync(dir, { recursive: true });
             renameSync(dirs.get(from)!, dir);
@@ -68,6 +68,26 @@ export function assembleImageTree(): { root: string; cleanup(): void } {
     }
   });
   return { root: dirs.get(stages.at(-1)!.name)!, cleanup: () => rmSync(work, { recursive: true, force: true }) };
+}
+
+/**
+ * A dashboard build in the shared checkout can be rebuilt while it is copied (scripts/up.sh rebuilds
+ * when sources change): the copy counts only when the BUILD_ID is the same before, after and in it.
+ */
+function copyStable(origin: string, target: string, run: () => void): void {
+  const idFile = path.join(origin, "BUILD_ID");
+  if (!existsSync(idFile)) return run();
+  for (let attempt = 0; attempt < 40; attempt++) {
+    const before = existsSync(idFile) ? readFileSync(idFile, "utf8") : undefined;
+    if (before !== undefined) {
+      rmSync(target, { recursive: true, force: true });
+      run();
+      const copied = path.join(target, "BUILD_ID");
+      if (existsSync(idFile) && readFileSync(idFile, "utf8") === before && existsSync(copied) && readFileSync(copied, "utf8") === before) return;
+    }
+    execFileSync("sleep", ["10"]);
+  }
+  throw new Error(`${origin} kept changing while it was copied (a build running?)`);
 }
 
 /** The build stage's outputs, made in the checkout with the build stage's own commands when absent. */
