@@ -84,6 +84,8 @@ export async function sshKeyProblemAsync(privateKey: string, passphrase?: string
   if (opened instanceof Error) {
     if (/bcrypt rounds/.test(opened.message)) return roundsRefusal(opensshKdfRounds(privateKey) ?? 0);
     if (/too long/.test(opened.message)) return "opening this key took too long: re-encrypt it with ssh-keygen -p -a 64 -f <key file>";
+    // The worker itself failed (ssh2 not loadable beside a bundle): refused, but not blamed on the key.
+    if (/Cannot find module|ERR_WORKER|MODULE_NOT_FOUND/i.test(opened.message)) return "this passphrase-protected key could not be checked on this server (its key worker did not start): tell the operator";
     return problemOf(opened, passphrase);
   }
   return problemOf(opened, passphrase);
