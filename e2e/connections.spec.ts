@@ -11,9 +11,9 @@ import { startSshd, type TestSshd } from "../packages/db/src/testing/sshd";
  * real OpenSSH bastion. The first test stops at the bastion's host key and shows the fingerprint
  * (ssh-keygen's, from the server's key file); Confirm pins exactly that one and tests again; a wrong
  * database password is explained at the PostgreSQL login stage; the saved route is in the database with
- * the key pinned and the private key sealed. The bastion listens on this machine's unique-local address:
- * the stack's target policy allows private networks (the first hop is what the gateway dials), and the
- * database behind it is dialled by the bastion.
+ * the key pinned and the private key sealed. The bastion listens on loopback, on the port global setup
+ * reserved and added to the stack's TARGET_ALLOW_ADDRESSES (the first hop is what the dashboard dials;
+ * the database behind it is dialled by the bastion). Test traffic stays on loopback.
  */
 test.describe.configure({ mode: "serial" });
 
@@ -22,18 +22,15 @@ let slug: string;
 let email: string;
 let teamId: string;
 
-/** This machine's unique-local IPv6 address, if it has one (the stack refuses loopback targets). */
-async function privateAddress(): Promise<string | undefined> {
-  const { networkInterfaces } = await import("node:os");
-  for (const list of Object.values(networkInterfaces()))
-    for (const a of list ?? []) if (!a.internal && ((a.family === "IPv6" && /^fd/i.test(a.address)) || (a.family === "IPv4" && /^(10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.)/.test(a.address)))) return a.address;
-  return undefined;
+/** The loopback port global setup reserved for the bastion and allowed as a target; no port, no test run. */
+function bastionPort(): number {
+  const port = Number(process.env.E2E_SSH_BASTION_PORT);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new Error(`E2E_SSH_BASTION_PORT is not a port ("${process.env.E2E_SSH_BASTION_PORT ?? ""}"): e2e/support/global-setup.ts reserves it`);
+  return port;
 }
 
 test.beforeAll(async () => {
-  const address = await privateAddress();
-  test.skip(!address, "no private address on this machine for the bastion to listen on");
-  sshd = await startSshd({ listenAddress: address });
+  sshd = await startSshd({ listenAddress: "127.0.0.1", port: bastionPort() });
   const { createPrismaClient } = await import("@portcullis/db/client");
   const { createTeam, createUser } = await import("@portcullis/db/operations");
   const prisma = createPrismaClient(process.env.DATABASE_URL!);

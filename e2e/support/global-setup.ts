@@ -55,7 +55,10 @@ export default async function globalSetup(): Promise<void> {
   const [meta, chinook] = await Promise.all([createMetadataDatabase(), createChinookDatabase()]);
   const chinookUrl = await chinookAsOrdinaryRole(chinook.url);
 
-  const [webPort, gatewayPort, workerPort, internalPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  // The SSH bastion of e2e/connections.spec.ts gets its loopback port now, so the target policy below
+  // can allow exactly that address (the stack refuses loopback targets otherwise, and test traffic
+  // stays on loopback: never this machine's private-range addresses).
+  const [webPort, gatewayPort, workerPort, internalPort, sshBastionPort] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
   const webUrl = `http://localhost:${webPort}`;
   const gatewayUrl = `http://localhost:${gatewayPort}`;
   // A private Redis key space per run: BullMQ queues and rate limits of other runs never mix in.
@@ -92,8 +95,9 @@ export default async function globalSetup(): Promise<void> {
     REDIS_KEY_PREFIX: queuePrefix,
     // The specs' target databases live on the test cluster, which also holds this run's metadata
     // database: that one server is allowed as a target, and any of its databases but the metadata one
-    // (which the target policy refuses whatever this says).
-    TARGET_ALLOW_ADDRESSES: `127.0.0.1:${new URL(process.env.TEST_PG_URL!).port || "5432"}`,
+    // (which the target policy refuses whatever this says); and the specs' SSH bastion, the first hop
+    // the dashboard dials (the database behind it is dialled by the bastion).
+    TARGET_ALLOW_ADDRESSES: `127.0.0.1:${new URL(process.env.TEST_PG_URL!).port || "5432"},127.0.0.1:${sshBastionPort}`,
     TARGET_STACK_DATABASES: "*",
   };
 
@@ -172,6 +176,8 @@ export default async function globalSetup(): Promise<void> {
     E2E_WEB_URL: webUrl,
     E2E_GATEWAY_URL: gatewayUrl,
     E2E_CHINOOK_URL: chinookUrl,
+    // startSshd({ port }) in the spec: the one loopback port TARGET_ALLOW_ADDRESSES lets through.
+    E2E_SSH_BASTION_PORT: String(sshBastionPort),
     // Specs that save connections themselves (through @portcullis/db) apply the same target policy.
     TARGET_ALLOW_ADDRESSES: env.TARGET_ALLOW_ADDRESSES,
     TARGET_STACK_DATABASES: env.TARGET_STACK_DATABASES,
