@@ -6,7 +6,7 @@ import { SecretKeyring } from "../secrets/index.js";
 import { normalizeFingerprint } from "../ssh/fingerprint.js";
 import { sealSshSecret } from "../ssh/secrets.js";
 import { sealClientKey } from "../target-tls.js";
-import { sshHopKeysProblem, sshKeyShapeProblem } from "./connection-key-check.js";
+import { keyProblemField, sshHopKeysProblem, sshKeyShapeProblem } from "./connection-key-check.js";
 import type { TargetConnectionRow } from "../target.js";
 
 /** One SSH hop as the dashboard and CLI give it; the private key is absent on an edit that keeps the stored one. */
@@ -103,7 +103,7 @@ export const sshHopSchema = z
   .superRefine((hop, ctx) => {
     if (hop.privateKey === undefined || hop.privateKey === "") return;
     const problem = sshKeyShapeProblem(hop.privateKey, hop.passphrase);
-    if (problem) ctx.addIssue({ code: "custom", path: [problem.includes("passphrase") && !problem.includes("rounds") ? "passphrase" : "privateKey"], message: problem });
+    if (problem) ctx.addIssue({ code: "custom", path: [keyProblemField(problem)], message: problem });
   });
 
 export const sshRouteSchema = z.strictObject({ hops: z.array(sshHopSchema).min(1, "an SSH route has at least one hop").max(8, "at most 8 SSH hops") });

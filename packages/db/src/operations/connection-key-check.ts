@@ -18,6 +18,11 @@ const WRONG_PASSPHRASE = "the passphrase does not open this private key";
 // base64 quirk can make this reader see "unencrypted" where ssh2 then runs bcrypt.
 const SSH2_OPENSSH = /^-----BEGIN OPENSSH PRIVATE KEY-----(?:\r\n|\n)([\s\S]+)(?:\r\n|\n)-----END OPENSSH PRIVATE KEY-----$/;
 
+/** The form field a key problem belongs to: the passphrase only when it is missing or does not open the key. */
+export function keyProblemField(problem: string): "passphrase" | "privateKey" {
+  return problem === NEEDS_PASSPHRASE || problem === WRONG_PASSPHRASE ? "passphrase" : "privateKey";
+}
+
 type Kdf = { kind: "other" } | { kind: "plain" } | { kind: "bcrypt"; rounds: number | undefined };
 
 function readString(data: Buffer, at: number): { value: Buffer; next: number } | undefined {
@@ -96,7 +101,7 @@ export async function sshHopKeysProblem(hops: readonly { host: string; username:
   for (const [i, hop] of hops.entries()) {
     if (!hop.privateKey) continue;
     const problem = await sshKeyProblemAsync(hop.privateKey, hop.passphrase);
-    if (problem) return `ssh.hops.${i}.${problem.includes("passphrase") && !problem.includes("rounds") ? "passphrase" : "privateKey"}: hop ${i + 1} (${hop.username}@${hop.host}): ${problem}`;
+    if (problem) return `ssh.hops.${i}.${keyProblemField(problem)}: hop ${i + 1} (${hop.username}@${hop.host}): ${problem}`;
   }
   return undefined;
 }
