@@ -172,7 +172,7 @@ describe("a legitimate 64-round key", () => {
   it("with a wrong passphrase is refused in words by both operations, the loop still ticking", async () => {
     const added = await ticking(() => refusal(addConnection(prisma, { teamId, name: `bad-${randomBytes(3).toString("hex")}`, fields: fields(key64, "wrong"), test: false }, keyring)));
     expect(added.worstGap).toBeLessThan(250);
-    expect(added.value?.message).toMatch(/ssh\.hops\.0\.passphrase: hop 1 \(deploy@bastion\.example\.com\): the passphrase does not open this private key/);
+    expect(added.value?.message).toMatch(/ssh\.hops\.0\.passphrase: hop 1 \(deploy@bastion\.example\.com:22\): the passphrase does not open the private key/);
     const tested = await ticking(() => testConnectionFields(fields(key64, "wrong")));
     expect(tested.took).toBeGreaterThan(500);
     expect(tested.worstGap).toBeLessThan(250);

@@ -176,7 +176,7 @@ export async function assertReachFields(fields: ConnectionFields, options: { key
     for (const [i, hop] of (fields.ssh?.hops ?? []).entries()) if (!hop.privateKey) throw new Error(`ssh.hops.${i}.privateKey: enter the private key for ${hop.username}@${hop.host}`);
   if (options.keysRequired && fields.tls?.clientCert && !fields.tls.clientKey) throw new Error("tls.clientKey: a client certificate needs its key");
   const keyProblem = await sshHopKeysProblem(fields.ssh?.hops ?? []);
-  if (keyProblem) throw new Error(keyProblem);
+  if (keyProblem) throw new Error(`${keyProblem.field}: ${keyProblem.message}`);
 }
 
 /** The sealed form of a connection's issue-17 secrets and settings, as stored. */

@@ -11,7 +11,7 @@ import { MAX_KDF_ROUNDS, opensshKdfRounds, parseHopKey } from "../ssh/key.js";
 
 const UNREADABLE = "this is not a private key ssh can read: paste it in OpenSSH or PEM form (-----BEGIN OPENSSH PRIVATE KEY-----…)";
 const NEEDS_PASSPHRASE = "this private key is protected by a passphrase: enter the passphrase too";
-const WRONG_PASSPHRASE = "the passphrase does not open this private key";
+const WRONG_PASSPHRASE = "the passphrase does not open the private key";
 
 // Exactly ssh2's own recogniser (lib/protocol/keyParser.js, on the trimmed text): anything it would
 // treat as a new-format OpenSSH key is read here the same way, so no second key block, stray marker or
@@ -96,12 +96,17 @@ export async function sshKeyProblemAsync(privateKey: string, passphrase?: string
   return problemOf(opened, passphrase);
 }
 
-/** Every hop key of the fields, in words naming the hop; keys absent (kept from storage) are skipped. */
-export async function sshHopKeysProblem(hops: readonly { host: string; username: string; privateKey?: string | null; passphrase?: string | null }[]): Promise<string | undefined> {
+/**
+ * The first hop key of the fields that cannot be used: the form field it belongs to and words naming the
+ * hop. Keys absent (kept from storage) are skipped: they were checked when stored.
+ */
+export async function sshHopKeysProblem(
+  hops: readonly { host: string; port: number; username: string; privateKey?: string | null; passphrase?: string | null }[],
+): Promise<{ field: string; message: string } | undefined> {
   for (const [i, hop] of hops.entries()) {
     if (!hop.privateKey) continue;
     const problem = await sshKeyProblemAsync(hop.privateKey, hop.passphrase);
-    if (problem) return `ssh.hops.${i}.${keyProblemField(problem)}: hop ${i + 1} (${hop.username}@${hop.host}): ${problem}`;
+    if (problem) return { field: `ssh.hops.${i}.${keyProblemField(problem)}`, message: `hop ${i + 1} (${hop.username}@${hop.host}:${hop.port}): ${problem}` };
   }
   return undefined;
 }

@@ -311,7 +311,7 @@ async function testReplica(
 export async function testConnectionFields(fields: ConnectionFields, options: ConnectionTestOptions = {}): Promise<ConnectionTestResult> {
   // The passphrase of a protected key is checked off the event loop, before anything is dialled.
   const keyProblem = await sshHopKeysProblem(fields.ssh?.hops ?? []);
-  if (keyProblem) return { ok: false, stage: "ssh_auth", message: keyProblem, error: keyProblem, code: "invalid_input", route: "ssh" };
+  if (keyProblem) return { ok: false, stage: "ssh_auth", message: keyProblem.message, error: keyProblem.message, code: "invalid_input", route: "ssh" };
   const keyring = ephemeralKeyring();
   let row: TargetConnectionRow;
   try {
