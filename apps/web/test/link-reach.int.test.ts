@@ -1,9 +1,13 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { randomUUID } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import path from "node:path";
+import { Queue } from "bullmq";
+import { AUDIT_JOBS, QUEUES, type AuditEvent } from "@portcullis/jobs";
 import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
 import { BUILT_IN_TOOL_NAMES } from "@portcullis/db/operations";
-import { createChinookDatabase, type TestDatabase } from "@portcullis/db/testing";
+import { createChinookDatabase, testRedisUrl, withClient, type TestDatabase } from "@portcullis/db/testing";
 import { createActionWorld, loadActions, type ActionWorld, type Result, type Who } from "./support/action-world";
 
 /**
@@ -188,8 +192,8 @@ describe("Tools tab", () => {
     expect(BUILT_IN_TOOLS.map((t) => t.name)).toEqual([...BUILT_IN_TOOL_NAMES]);
   });
 
-  test("Try it binds typed values in order and refuses a value that is not of its type before anything is sent", async () => {
-    const { bindToolArguments } = await import("../src/features/links/link-tools");
+  test("Try it sends the typed values by name and refuses text that cannot be of its type before anything is sent", async () => {
+    const { toolArgumentValues } = await import("../src/features/links/link-tools");
     const tool = {
       id: randomUUID(), name: "t", title: null, description: "d", sql: "SELECT $1, $2, $3, $4", databaseName: null,
       parameters: [
@@ -199,12 +203,13 @@ describe("Tools tab", () => {
         { name: "day", type: "date" as const, description: "", required: false },
       ],
     };
-    expect(bindToolArguments(tool, { n: "42", s: "' OR 1=1 --" })).toEqual([42, "' OR 1=1 --", true, null]);
-    expect(bindToolArguments(tool, { n: "7", s: "x", flag: "false", day: "2024-02-29" })).toEqual([7, "x", false, "2024-02-29"]);
-    expect(() => bindToolArguments(tool, { n: "1; DROP TABLE artist", s: "x" })).toThrow(/n must be a whole number/);
-    expect(() => bindToolArguments(tool, { s: "x" })).toThrow(/n is required/);
-    expect(() => bindToolArguments(tool, { n: "1", s: "x", day: "yesterday" })).toThrow(/day must be/);
-    expect(() => bindToolArguments(tool, { n: "1", s: "x", sql: "DELETE FROM artist" })).toThrow(/no parameter sql/);
+    // Empty optional values are left out: the tool's default (or NULL) is the gateway's to apply.
+    expect(toolArgumentValues(tool, { n: "42", s: "' OR 1=1 --", flag: "" })).toEqual({ n: 42, s: "' OR 1=1 --" });
+    expect(toolArgumentValues(tool, { n: "7", s: "x", flag: "false", day: "2024-02-29" })).toEqual({ n: 7, s: "x", flag: false, day: "2024-02-29" });
+    expect(() => toolArgumentValues(tool, { n: "1; DROP TABLE artist", s: "x" })).toThrow(/n must be a whole number/);
+    expect(() => toolArgumentValues(tool, { s: "x" })).toThrow(/n is required/);
+    expect(() => toolArgumentValues(tool, { n: "1", s: "x", day: "yesterday" })).toThrow(/day must be/);
+    expect(() => toolArgumentValues(tool, { n: "1", s: "x", sql: "DELETE FROM artist" })).toThrow(/no parameter sql/);
 
     const saved = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, name: "try_me" });
     const toolId = (saved as { data: { id: string } }).data.id;
@@ -212,5 +217,103 @@ describe("Tools tab", () => {
     expect(await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "three" } })).toMatchObject({ ok: false, code: "invalid_input", error: expect.stringMatching(/the parameter max_id must be a whole number/i) });
     expect(await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "3" } })).toMatchObject({ ok: false, code: "unavailable" });
     expect(await call("viewer", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "3" } })).toMatchObject({ ok: false, code: "forbidden" });
+  });
+});
+
+describe("Try it through a real gateway", () => {
+  let gateway: { stop(): Promise<void>; internalUrl: string | undefined } | undefined;
+  let spool: string;
+  let dashboard: { GATEWAY_INTERNAL_TOKEN?: string; gatewayInternalUrl: string };
+  let saved: { GATEWAY_INTERNAL_TOKEN?: string; gatewayInternalUrl: string };
+  const queuePrefix = `trygw${randomUUID().slice(0, 6)}`;
+
+  /** The audit events the gateway journalled, as the worker would receive them. */
+  async function auditEvents(): Promise<AuditEvent[]> {
+    const queue = new Queue(QUEUES.audit, { connection: { url: testRedisUrl() }, prefix: queuePrefix });
+    try {
+      const jobs = await queue.getJobs(["wait", "delayed", "prioritized", "active", "completed", "failed"], 0, -1);
+      return jobs.flatMap((j) => (j.name === AUDIT_JOBS.batch ? (j.data as { events: AuditEvent[] }).events : [j.data as AuditEvent]));
+    } finally {
+      await queue.close();
+    }
+  }
+
+  async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean): Promise<T> {
+    const deadline = Date.now() + 10_000;
+    let v = await fn();
+    while (!ok(v) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      v = await fn();
+    }
+    return v;
+  }
+
+  beforeAll(async () => {
+    // The gateway of this dashboard: its metadata database and secret keys, its own audit queue.
+    // Through a computed specifier: type-checking the gateway's sources under the dashboard's settings
+    // (Next's ProcessEnv) is not this project's; vitest loads them as the gateway's own tests do.
+    const from = (file: string) => import(/* @vite-ignore */ `../../gateway/src/${file}`) as Promise<Record<string, (...args: never[]) => never>>;
+    const { createGateway } = (await from("gateway")) as unknown as { createGateway(env: unknown): { start(): Promise<string>; stop(): Promise<void>; internalUrl: string | undefined } };
+    const { parseGatewayEnv } = (await from("env")) as unknown as { parseGatewayEnv(source: Record<string, string | undefined>): unknown };
+    spool = await mkdtemp(path.join(tmpdir(), "try-spool-"));
+    const g = createGateway(
+      parseGatewayEnv({
+        DATABASE_URL: world.meta.url, REDIS_URL: testRedisUrl(), PORTCULLIS_SECRET_KEYS: process.env.PORTCULLIS_SECRET_KEYS, GATEWAY_PORT: "0", GATEWAY_HOST: "127.0.0.1",
+        GATEWAY_PUBLIC_URL: "http://localhost:3001", WEB_PUBLIC_URL: "http://localhost:3999", GATEWAY_AUDIT_SPOOL_DIR: spool, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: "silent",
+        GATEWAY_INTERNAL_TOKEN: "try-it-token", GATEWAY_INTERNAL_PORT: "0", TARGET_NETWORKS: "any", TARGET_ALLOW_POWERFUL_ROLES: "true",
+      }),
+    );
+    await g.start();
+    gateway = g;
+    // The dashboard read its settings once, without a gateway: point that same object at this one.
+    dashboard = (await import("../src/lib/env")).env();
+    saved = { GATEWAY_INTERNAL_TOKEN: dashboard.GATEWAY_INTERNAL_TOKEN, gatewayInternalUrl: dashboard.gatewayInternalUrl };
+    Object.assign(dashboard, { GATEWAY_INTERNAL_TOKEN: "try-it-token", gatewayInternalUrl: g.internalUrl });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (dashboard) Object.assign(dashboard, saved);
+    await gateway?.stop();
+    if (spool) await rm(spool, { recursive: true, force: true });
+  });
+
+  test("the saved tool runs under its own name, with execute_sql switched off; a value its type refuses at the gateway comes back in words", async () => {
+    const tool = await call("admin", "saveLinkToolAction", { teamId: world.teamA, linkId: world.linkA, ...TOOL, name: "try_live" });
+    const toolId = (tool as { data: { id: string } }).data.id;
+    const when = await call("admin", "saveLinkToolAction", {
+      teamId: world.teamA, linkId: world.linkA, name: "invoices_before", description: "Invoices before a time", databaseName: null,
+      sql: "SELECT count(*)::int AS n FROM invoice WHERE invoice_date < $1", parameters: [{ name: "until", type: "timestamp", description: "", required: true }],
+    });
+    const whenId = (when as { data: { id: string } }).data.id;
+    // A saved tool is the link's answer even when it offers no free SQL: the try must not need execute_sql.
+    expect(await call("admin", "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: ["execute_sql"] })).toMatchObject({ ok: true });
+    const ran = await eventually(
+      () => call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId, arguments: { max_id: "3" } }),
+      (r) => r.ok,
+    );
+    expect(ran).toMatchObject({ ok: true, data: { verdict: { allowed: true }, result: { rows: [["AC/DC"], ["Accept"], ["Aerosmith"]] } } });
+
+    // Text the form converts (a time without its offset) that the tool's own parse refuses.
+    const refused = await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId: whenId, arguments: { until: "2010-01-01 00:00" } });
+    expect(refused).toMatchObject({ ok: false, code: "invalid_input", error: expect.stringMatching(/^Invalid arguments for invoices_before: until: /) });
+    // The midpoint of the invoices' dates: a count that only the bound value gives.
+    const direct = await withClient(world.chinook.url, async (c) => {
+      const mid = (await c.query("SELECT to_char(to_timestamp((extract(epoch FROM min(invoice_date)) + extract(epoch FROM max(invoice_date))) / 2), 'YYYY-MM-DD\"T00:00:00Z\"') AS at FROM invoice")).rows[0].at as string;
+      return { mid, n: (await c.query("SELECT count(*)::int AS n FROM invoice WHERE invoice_date < $1::timestamptz", [mid])).rows[0].n as number };
+    });
+    expect(direct.n).toBeGreaterThan(0);
+    expect(await call("member", "tryLinkToolAction", { teamId: world.teamA, linkId: world.linkA, toolId: whenId, arguments: { until: direct.mid } })).toMatchObject({ ok: true, data: { result: { rows: [[direct.n]] } } });
+
+    const events = await eventually(auditEvents, (es) => es.filter((e) => e.tool === "invoices_before").length >= 2 && es.some((e) => e.tool === "try_live"));
+    const mine = events.filter((e) => e.kind === "tool_call" && e.linkId === world.linkA);
+    expect(mine.filter((e) => e.verdict === "allowed").map((e) => [e.tool, e.userId, e.clientName, e.sql])).toEqual(
+      expect.arrayContaining([
+        ["try_live", world.users.member, "portcullis-playground", TOOL.sql],
+        ["invoices_before", world.users.member, "portcullis-playground", "SELECT count(*)::int AS n FROM invoice WHERE invoice_date < $1"],
+      ]),
+    );
+    expect(mine.find((e) => e.tool === "invoices_before" && e.verdict === "error")?.error).toMatch(/Invalid arguments for invoices_before/);
+    expect(mine.some((e) => e.tool === "execute_sql")).toBe(false);
+    await call("admin", "setLinkBuiltInToolsAction", { teamId: world.teamA, linkId: world.linkA, disabledTools: [] });
   });
 });

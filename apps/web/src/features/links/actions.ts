@@ -145,5 +145,5 @@ export const setLinkBuiltInToolsAction = teamAction("admin", builtInToolsInput, 
   return stored;
 });
 
-/** A saved tool run through the gateway's Playground path as the caller (members who may use the link too). */
+/** A saved tool called by its name through the gateway's Playground path as the caller (members who may use the link too). */
 export const tryLinkToolAction = teamAction("member", tryToolInput, (ctx, parsed) => tools.tryLinkTool(ctx, parsed));

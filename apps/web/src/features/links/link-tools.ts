@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { PortcullisError } from "@portcullis/db/errors";
 import type { PrismaClient } from "@portcullis/db/client";
-import { createLinkTool, deleteLinkTool, savedToolValueSchema, setLinkDisabledTools, updateLinkTool, type SavedToolInput } from "@portcullis/db/operations";
+import { createLinkTool, deleteLinkTool, setLinkDisabledTools, updateLinkTool, type SavedToolInput } from "@portcullis/db/operations";
 import * as policy from "@portcullis/policy";
 import { recordConfigChange } from "../../lib/config-audit";
 import { requireRole, type TeamContext } from "../../lib/authz";
@@ -33,35 +33,38 @@ export async function linkToolsFor(ctx: TeamContext, linkId: string): Promise<Sa
 export const toolArgumentsSchema = z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/), z.string().max(10_000)).refine((r) => Object.keys(r).length <= 20, "at most 20 arguments");
 
 /**
- * Binds the typed values in the tool's parameter order ($1..$n), a missing optional one as its default
- * (or NULL). Refused in words when a value is not of its type or a required one is missing; a name the
- * tool does not have is refused too (a typo must not silently run with the default).
+ * The form's text as the JSON values an AI client would send, by parameter name; an empty optional
+ * one is left out (the tool's default, or NULL, applies at the gateway). Text that cannot be of its
+ * type, a missing required value and a name the tool does not have are refused here in words (the
+ * gateway's parse ignores unknown names: a typo must not silently run with the default); whether a
+ * value is valid for its type beyond that is the gateway's parse of the tool's own input.
  */
-export function bindToolArguments(tool: SavedToolView, args: Record<string, string>): unknown[] {
+export function toolArgumentValues(tool: SavedToolView, args: Record<string, string>): Record<string, string | number | boolean> {
   const known = new Set(tool.parameters.map((p) => p.name));
   const unknown = Object.keys(args).filter((k) => !known.has(k));
   if (unknown.length) throw new PortcullisError("invalid_input", `the tool ${tool.name} has no parameter ${unknown.join(", ")}`);
-  return tool.parameters.map((p) => {
+  const values: Record<string, string | number | boolean> = {};
+  for (const p of tool.parameters) {
     const text = args[p.name];
     if (text === undefined || text === "") {
       if (p.required) throw new PortcullisError("invalid_input", `the parameter ${p.name} is required`, { fieldErrors: { [`arguments.${p.name}`]: "required" } });
-      return p.default ?? null;
+      continue;
     }
-    // The form's text as the JSON value an AI client would send, then the gateway's own check of it.
     const typed = typedValue(p.type, text);
-    const checked = typed.ok ? savedToolValueSchema(p.type).safeParse(typed.value) : undefined;
-    if (!typed.ok || !checked?.success) {
-      const words = typed.ok ? `a valid ${p.type}` : typed.error;
-      throw new PortcullisError("invalid_input", `the parameter ${p.name} must be ${words}`, { fieldErrors: { [`arguments.${p.name}`]: words } });
-    }
-    return checked.data;
-  });
+    if (!typed.ok) throw new PortcullisError("invalid_input", `the parameter ${p.name} must be ${typed.error}`, { fieldErrors: { [`arguments.${p.name}`]: typed.error } });
+    values[p.name] = typed.value;
+  }
+  return values;
 }
 
+/** What the gateway's Playground endpoint answers when it ran nothing, as the dashboard's error codes. */
+const REFUSAL_CODES: Record<number, "invalid_input" | "forbidden" | "not_found"> = { 403: "forbidden", 404: "not_found", 422: "invalid_input" };
+
 /**
- * Runs a saved tool's statement with these values through the gateway's Playground endpoint, as the
- * signed-in user: the gateway checks the user may use the link, decides with the scope of the tool's
- * database as it is now and records the call. The SQL is the stored one, never the browser's.
+ * Calls a saved tool by its name with these values through the gateway's Playground endpoint, as the
+ * signed-in user: the gateway checks the user may use the link, parses the arguments with the tool's
+ * own input schema, runs its stored statement on its database under the scope as it is now, and records
+ * the call under the tool's name. The browser sends values only, never SQL.
  */
 export async function tryLinkTool(ctx: TeamContext, input: { linkId: string; toolId: string; arguments: Record<string, string> }) {
   requireRole(ctx, "member");
@@ -72,7 +75,7 @@ export async function tryLinkTool(ctx: TeamContext, input: { linkId: string; too
   if (!row) throw new PortcullisError("not_found", "tool not found");
   if (link.status !== "active") throw new PortcullisError("forbidden", `the link "${link.name}" is disabled; enable it on its Scope tab to run tools`);
   const tool = view(row);
-  const params = bindToolArguments(tool, input.arguments);
+  const values = toolArgumentValues(tool, input.arguments);
   const { GATEWAY_INTERNAL_TOKEN, gatewayInternalUrl } = env();
   if (!GATEWAY_INTERNAL_TOKEN) throw new PortcullisError("unavailable", "trying tools is off: set GATEWAY_INTERNAL_TOKEN for the dashboard and the gateway");
   let response: Response;
@@ -80,7 +83,7 @@ export async function tryLinkTool(ctx: TeamContext, input: { linkId: string; too
     response = await fetch(`${gatewayInternalUrl}/internal/links/${link.id}/playground`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${GATEWAY_INTERNAL_TOKEN}` },
-      body: JSON.stringify({ sql: tool.sql, params, userId: ctx.user.userId, ...(tool.databaseName ? { database: tool.databaseName } : {}) }),
+      body: JSON.stringify({ tool: tool.name, arguments: values, userId: ctx.user.userId }),
       signal: AbortSignal.timeout(30_000),
     });
   } catch (error) {
@@ -89,7 +92,10 @@ export async function tryLinkTool(ctx: TeamContext, input: { linkId: string; too
   const body = await response.json().catch(() => null);
   const parsed = playgroundResponseSchema.safeParse(body);
   if (!parsed.success) {
-    throw new PortcullisError("unavailable", `the gateway answered ${response.status} ${typeof body === "object" && body && "error" in body ? String((body as { error: unknown }).error) : "unexpectedly"}`);
+    const said = typeof body === "object" && body && "error" in body ? String((body as { error: unknown }).error).slice(0, 2000) : undefined;
+    const code = REFUSAL_CODES[response.status];
+    if (code && said) throw new PortcullisError(code, said);
+    throw new PortcullisError("unavailable", `the gateway answered ${response.status} ${said ?? "unexpectedly"}`);
   }
   return parsed.data;
 }

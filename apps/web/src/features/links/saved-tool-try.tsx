@@ -8,8 +8,9 @@ import { tryLinkToolAction } from "./actions";
 import type { SavedToolView } from "./tool-shapes";
 
 /**
- * Runs a saved tool through the gateway's Playground path, as the signed-in user, with the values
- * typed here: the same policy check, transaction, limits and audit as an AI client's call.
+ * Calls a saved tool by its name through the gateway's Playground path, as the signed-in user, with the
+ * values typed here: the tool's own input parse, its database, the policy, approvals, limits and an
+ * audit event under its name, as an AI client's call of it.
  */
 export function SavedToolTry({ teamId, linkId, tool }: { teamId: string; linkId: string; tool: SavedToolView }) {
   const slug = useParams<{ slug: string }>().slug;
