@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ROOT } from "./paths.js";
@@ -33,12 +33,16 @@ export function composeConfig(vars: Record<string, string>, args: string[] = [])
   const dir = mkdtempSync(path.join(tmpdir(), "pc-compose-"));
   const envFile = path.join(dir, "env");
   writeFileSync(envFile, Object.entries(vars).map(([k, v]) => `${k}=${v}\n`).join(""), { mode: 0o600 });
-  const r = spawnSync("docker-compose", ["--env-file", envFile, "-f", "docker-compose.yml", ...args, "config"], {
-    cwd: ROOT,
-    encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
-  });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  try {
+    const r = spawnSync("docker-compose", ["--env-file", envFile, "-f", "docker-compose.yml", ...args, "config"], {
+      cwd: ROOT,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
+    });
+    return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface ComposeService {
