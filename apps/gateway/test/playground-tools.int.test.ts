@@ -65,6 +65,21 @@ test("Try it of a saved tool runs its statement with the bound value and is audi
   expect(events.some((e) => e.tool === "execute_sql")).toBe(false);
 });
 
+test("a saved tool's statement error reads as PostgreSQL's words, as execute_sql's does, without the model's untrusted-data boundary", async () => {
+  await createLinkTool(
+    world.prisma,
+    { teamId: link.teamId, linkId: link.linkId, createdById: link.userId, tool: { name: "ratio", description: "100 over n", sql: "SELECT 100 / $1::int AS r", parameters: [{ name: "n", type: "integer", description: "", required: true }] } },
+    deps,
+  );
+  const ok = await waitFor(() => ask(link.linkId, { tool: "ratio", arguments: { n: 4 } }), (r) => r.status === 200, 10_000, 100);
+  expect(ok.body.result?.rows).toEqual([[25]]);
+  const failed = await ask(link.linkId, { tool: "ratio", arguments: { n: 0 } });
+  const plain = await ask(link.linkId, { sql: "SELECT 100 / $1::int AS r", params: [0] });
+  expect(failed.status).toBe(200);
+  expect((failed.body as { error?: string }).error).toMatch(/division by zero/);
+  expect((failed.body as { error?: string }).error).toBe((plain.body as { error?: string }).error);
+});
+
 test("arguments of the wrong type are refused in the tool's words; nothing runs, the refusal is audited under its name", async () => {
   for (const bad of [{ max_id: "3" }, { max_id: "1; DROP TABLE artist" }, { max_id: 1.5 }, {}, { max_id: [1] }]) {
     const r = await ask(link.linkId, { tool: "artists_upto", arguments: bad });

@@ -179,6 +179,18 @@ export async function handlePlayground(req: IncomingMessage, res: ServerResponse
     sendJson(res, 422, { error: outcome.failure.message });
     return;
   }
-  const rendered = renderPlayground(outcome);
+  const rendered = renderPlayground(plainFailure(outcome));
   sendJson(res, rendered.status, JSON.stringify(rendered.body));
+}
+
+const UNTRUSTED_BOUNDARY = /^Below is the [^\n]*\n<(untrusted-data-[0-9a-f-]{36})>\n([\s\S]*)\n<\/\1>\n[^\n]*$/;
+
+/**
+ * A saved tool marks PostgreSQL's error as untrusted for the model reading it (render-mcp's boundary);
+ * the dashboard shows it as text to a person, as it shows execute_sql's, so without the boundary.
+ */
+function plainFailure(outcome: CallOutcome): CallOutcome {
+  if (outcome.kind !== "failed") return outcome;
+  const inner = UNTRUSTED_BOUNDARY.exec(outcome.failure.message)?.[2];
+  return inner === undefined ? outcome : { ...outcome, failure: { ...outcome.failure, message: inner } };
 }
