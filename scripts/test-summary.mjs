@@ -15,6 +15,9 @@ const addVitest = (file) => {
 const vitestFile = path.join(dir, "vitest.json");
 if (existsSync(vitestFile)) addVitest(vitestFile);
 else missing.push("vitest");
+const deployFile = path.join(dir, "vitest-deploy.json");
+if (existsSync(deployFile)) addVitest(deployFile);
+else missing.push("deployment artifacts (vitest)");
 // The protocol and client suites again on Node 22 and 24 (scripts/test-node-versions.sh).
 for (const version of [22, 24]) {
   const file = path.join(dir, `vitest-node${version}.json`);
