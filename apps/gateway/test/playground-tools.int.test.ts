@@ -27,7 +27,7 @@ const ARTISTS: SavedToolInput = {
   parameters: [{ name: "max_id", type: "integer", description: "highest id", required: true }],
 };
 
-type Answer = { status: number; body: { error?: string; verdict?: { allowed: boolean; ruleId?: string }; result?: { rows: unknown[][] } } };
+type Answer = { status: number; body: { error?: string; verdict?: { allowed: boolean; ruleId?: string }; result?: { rows: unknown[][]; rowCount: number } } };
 
 async function ask(linkId: string, body: Record<string, unknown>): Promise<Answer> {
   const r = await fetch(`${internal}/internal/links/${linkId}/playground`, {
