@@ -1,7 +1,7 @@
 import { createPrivateKey, randomBytes } from "node:crypto";
-import { createRequire } from "node:module";
-import { Worker } from "node:worker_threads";
 import ssh2, { type ParsedKey } from "ssh2";
+import { opensshKdf } from "./kdf.js";
+import { openKeyOnWorker } from "./key-worker.js";
 
 // ssh2 is CommonJS: Node's ESM loader (tsx, plain node) finds no named `utils` export in it.
 const { utils } = ssh2;
@@ -10,80 +10,19 @@ const { utils } = ssh2;
  * An encrypted OpenSSH key is opened with bcrypt_pbkdf, whose round count the key file itself chooses,
  * and ssh2 runs it synchronously in pure JavaScript: ~57 ms per round here (ssh-keygen's default 16:
  * 0.9 s). On the gateway's event loop one tenant's key would stall every tenant's calls — a key made
- * with `-a 1000` for about a minute. So such keys are opened on a worker thread, and round counts beyond
- * what anyone uses are refused.
+ * with `-a 1000` for about a minute. So every key given with a passphrase is opened on a worker thread,
+ * and round counts beyond what anyone uses are refused before that.
  */
 export const MAX_KDF_ROUNDS = 256;
-const WORKER_TIMEOUT_MS = 60_000;
 
-/** The bcrypt round count of an encrypted OpenSSH private key; undefined for any other key. */
+/** The bcrypt round count ssh2 would use for this key (read as ssh2 reads it); undefined for any other key. */
 export function opensshKdfRounds(text: string): number | undefined {
-  const match = /-----BEGIN OPENSSH PRIVATE KEY-----\r?\n([\s\S]+?)\r?\n-----END OPENSSH PRIVATE KEY-----/.exec(text);
-  if (!match) return undefined;
-  const data = Buffer.from(match[1]!.replace(/\s+/g, ""), "base64");
-  if (data.subarray(0, 15).toString("latin1") !== "openssh-key-v1\0") return undefined;
-  let at = 15;
-  const field = (): Buffer | undefined => {
-    if (at + 4 > data.length) return undefined;
-    const length = data.readUInt32BE(at);
-    if (at + 4 + length > data.length) return undefined;
-    const out = data.subarray(at + 4, at + 4 + length);
-    at += 4 + length;
-    return out;
-  };
-  field(); // cipher name
-  const kdf = field()?.toString("latin1");
-  const options = field();
-  if (kdf !== "bcrypt" || !options || options.length < 4) return undefined;
-  const saltLength = options.readUInt32BE(0);
-  if (4 + saltLength + 4 > options.length) return undefined;
-  return options.readUInt32BE(4 + saltLength);
+  const kdf = opensshKdf(text);
+  return kdf.kind === "bcrypt" ? kdf.rounds : undefined;
 }
 
-/** Where the worker loads ssh2 from; undefined where it cannot be found on disk (a bundle without it). */
-function ssh2Path(): string | undefined {
-  try {
-    return createRequire(import.meta.url).resolve("ssh2");
-  } catch {
-    return undefined;
-  }
-}
-
-// Runs in the worker: opens the key and hands back what the main thread can re-parse cheaply.
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require("node:worker_threads");
-const { utils } = require(workerData.ssh2);
-const parsed = utils.parseKey(workerData.text, workerData.passphrase);
-const key = Array.isArray(parsed) ? parsed[0] : parsed;
-if (!key || key instanceof Error) parentPort.postMessage({ error: key ? key.message : "no key" });
-else parentPort.postMessage({ type: key.type, pem: key.getPrivatePEM(), publicSSH: key.getPublicSSH() });
-`;
-
-interface Opened {
-  error?: string;
-  type?: string;
-  pem?: string;
-  publicSSH?: Uint8Array;
-}
-
-function openOnWorker(ssh2: string, text: string, passphrase: string): Promise<Opened> {
-  return new Promise((resolve) => {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ssh2, text, passphrase } });
-    const timer = setTimeout(() => {
-      void worker.terminate();
-      resolve({ error: "opening the key took too long" });
-    }, WORKER_TIMEOUT_MS);
-    worker.once("message", (message: Opened) => {
-      clearTimeout(timer);
-      void worker.terminate();
-      resolve(message);
-    });
-    worker.once("error", (error) => {
-      clearTimeout(timer);
-      resolve({ error: error.message });
-    });
-  });
-}
+/** Words for a key worker that could not run; they name no passphrase (the key was not looked at). */
+export const KEY_WORKER_FAILED = "the key worker did not start on this server, so this protected key was not opened";
 
 const sshString = (value: Buffer | string) => {
   const bytes = typeof value === "string" ? Buffer.from(value, "latin1") : value;
@@ -111,27 +50,29 @@ function unencryptedEd25519(pem: string, publicSSH: Buffer): string {
   return `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines}\n-----END OPENSSH PRIVATE KEY-----\n`;
 }
 
-function parseHopKeyHere(text: string, passphrase: string | undefined): ParsedKey | Error {
-  const parsed = utils.parseKey(text, passphrase);
-  return Array.isArray(parsed) ? ((parsed as ParsedKey[])[0] ?? new Error("no key")) : parsed;
-}
-
 /**
- * Parses a hop's private key: cheap formats on this thread; an encrypted OpenSSH key (bcrypt) on a
- * worker thread, refused beyond MAX_KDF_ROUNDS. Returns an Error in ssh2's words when it cannot be
+ * Parses a hop's private key. Without a passphrase ssh2 refuses every encrypted format before any key
+ * derivation, so that parse is cheap and runs here. With one, the key is opened on a worker thread —
+ * whatever its format, so no file this module misjudges can make ssh2 run bcrypt on this thread — after
+ * refusing bcrypt round counts (read as ssh2 reads them) beyond MAX_KDF_ROUNDS. When no worker can run,
+ * the key is refused: never opened here instead. Returns an Error in ssh2's words when it cannot be
  * opened (wrong or missing passphrase, unsupported format).
  */
 export async function parseHopKey(text: string, passphrase: string | undefined): Promise<ParsedKey | Error> {
-  const rounds = opensshKdfRounds(text);
-  if (rounds === undefined || !passphrase) return parseHopKeyHere(text, passphrase);
-  if (rounds > MAX_KDF_ROUNDS)
-    return new Error(`the key's passphrase uses ${rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted (ssh-keygen -p -a 64 -f KEY re-encrypts it)`);
-  const modulePath = ssh2Path();
-  // Without ssh2 on disk (a bundled dashboard) the key is opened here: the round cap bounds the stall.
-  if (!modulePath) return parseHopKeyHere(text, passphrase);
-  const opened = await openOnWorker(modulePath, text, passphrase);
+  if (!passphrase) {
+    // ssh2 treats "" as a passphrase (and would run bcrypt with it): give it none at all.
+    const parsed = utils.parseKey(text);
+    return Array.isArray(parsed) ? ((parsed as ParsedKey[])[0] ?? new Error("no key")) : parsed;
+  }
+  const kdf = opensshKdf(text);
+  if (kdf.kind === "bcrypt" && kdf.rounds === undefined) return new Error("Malformed OpenSSH private key");
+  if (kdf.kind === "bcrypt" && kdf.rounds! > MAX_KDF_ROUNDS)
+    return new Error(`the key's passphrase uses ${kdf.rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted (ssh-keygen -p -a 64 -f KEY re-encrypts it)`);
+  const opened = await openKeyOnWorker(text, passphrase);
+  if (opened.workerFailed) return new Error(`${KEY_WORKER_FAILED} (${opened.error ?? "no answer"})`);
   if (opened.error || !opened.pem || !opened.publicSSH) return new Error(opened.error ?? "the key could not be opened");
   const publicSSH = Buffer.from(opened.publicSSH);
+  // What comes back is unencrypted: parsing it here derives nothing.
   const reparsed = utils.parseKey(opened.type === "ssh-ed25519" ? unencryptedEd25519(opened.pem, publicSSH) : opened.pem);
   const key = Array.isArray(reparsed) ? (reparsed as ParsedKey[])[0] : reparsed;
   if (!key || key instanceof Error) return new Error(`the key could not be re-read after opening (${key ? key.message : "no key"})`);
