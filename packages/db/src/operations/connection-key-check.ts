@@ -1,4 +1,5 @@
 import ssh2 from "ssh2";
+import { opensshKdf } from "../ssh/kdf.js";
 import { MAX_KDF_ROUNDS, opensshKdfRounds, parseHopKey } from "../ssh/key.js";
 
 /**
@@ -13,39 +14,13 @@ const UNREADABLE = "this is not a private key ssh can read: paste it in OpenSSH 
 const NEEDS_PASSPHRASE = "this private key is protected by a passphrase: enter the passphrase too";
 const WRONG_PASSPHRASE = "the passphrase does not open the private key";
 
-// Exactly ssh2's own recogniser (lib/protocol/keyParser.js, on the trimmed text): anything it would
-// treat as a new-format OpenSSH key is read here the same way, so no second key block, stray marker or
-// base64 quirk can make this reader see "unencrypted" where ssh2 then runs bcrypt.
-const SSH2_OPENSSH = /^-----BEGIN OPENSSH PRIVATE KEY-----(?:\r\n|\n)([\s\S]+)(?:\r\n|\n)-----END OPENSSH PRIVATE KEY-----$/;
-
 /** The form field a key problem belongs to: the passphrase only when it is missing or does not open the key. */
 export function keyProblemField(problem: string): "passphrase" | "privateKey" {
   return problem === NEEDS_PASSPHRASE || problem === WRONG_PASSPHRASE ? "passphrase" : "privateKey";
 }
 
-type Kdf = { kind: "other" } | { kind: "plain" } | { kind: "bcrypt"; rounds: number | undefined };
-
-function readString(data: Buffer, at: number): { value: Buffer; next: number } | undefined {
-  if (at < 0 || at >= data.length || data.length - at < 4) return undefined;
-  const length = data.readUInt32BE(at);
-  if (data.length - at < 4 + length) return undefined;
-  return { value: data.subarray(at + 4, at + 4 + length), next: at + 4 + length };
-}
-
-/** How ssh2 would derive the key's cipher key: not an OpenSSH key, no KDF, or bcrypt with this many rounds. */
-export function opensshKdf(text: string): Kdf {
-  const match = SSH2_OPENSSH.exec(text.trim());
-  if (!match) return { kind: "other" };
-  const data = Buffer.from(match[1]!, "base64");
-  const cipher = readString(data, 15);
-  const kdf = cipher && readString(data, cipher.next);
-  if (!kdf) return { kind: "plain" }; // ssh2 answers "malformed" before any KDF
-  if (kdf.value.toString("utf8") !== "bcrypt") return { kind: "plain" };
-  const options = readString(data, kdf.next);
-  const salt = options && readString(options.value, 0);
-  if (!options || !salt || salt.next + 4 > options.value.length) return { kind: "bcrypt", rounds: undefined };
-  return { kind: "bcrypt", rounds: options.value.readUInt32BE(salt.next) };
-}
+// The reader lives beside the route's own gate (ssh/kdf.ts), so both always see the count ssh2 uses.
+export { opensshKdf };
 
 function roundsRefusal(rounds: number): string {
   return `this key's passphrase protection asks for ${rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted: re-encrypt it with ssh-keygen -p -a 64 -f <key file>`;
