@@ -87,6 +87,10 @@ describe("saved tools in tools/list", () => {
     expect(input.safeParse({ ...good, i: "1; DROP TABLE x" }).success).toBe(false);
     expect(input.safeParse({ ...good, u: "' OR 1=1 --" }).success).toBe(false);
     expect(input.parse(good)).toMatchObject({ ...good, b: true });
+    // A misspelt or unknown argument is refused, not dropped (the tool would run with the default).
+    expect(input.safeParse({ ...good, ii: 5 }).success).toBe(false);
+    expect(input.safeParse({ ...good, sql: "DROP TABLE x" }).success).toBe(false);
+    expect(validate({ ...good, ii: 5 })).toBe(false);
   });
 
   test("the listing follows edits: a changed saved tool or disabled list lists anew; the same link record is cached", () => {
@@ -119,8 +123,11 @@ describe("saved tools in tools/list", () => {
 
   test("the statement a call runs: the saved text, arguments bound in parameter order, defaults and NULLs filled", () => {
     const l = link({ savedTools: [typed] });
-    const args = { u: "0e9bc1c6-5b1c-4f2e-8d8e-3a1f0c9d2b7a", d: "2024-02-29", i: 7, s: "x'; DROP TABLE t; --", sql: "DELETE FROM t" };
+    const args = { u: "0e9bc1c6-5b1c-4f2e-8d8e-3a1f0c9d2b7a", d: "2024-02-29", i: 7, s: "x'; DROP TABLE t; --" };
     expect(savedToolStatement(l, "typed", args)).toEqual({ sql: "SELECT 1", params: ["x'; DROP TABLE t; --", 7, null, true, "2024-02-29", null, "0e9bc1c6-5b1c-4f2e-8d8e-3a1f0c9d2b7a"] });
+    // The call's database choice is not an argument of the tool; anything else it does not take is refused.
+    expect(savedToolStatement(l, "typed", { ...args, database: "main" })).not.toBeNull();
+    expect(savedToolStatement(l, "typed", { ...args, sql: "DELETE FROM t" })).toBeNull();
     expect(savedToolStatement(l, "typed", { ...args, i: "7" })).toBeNull();
     expect(savedToolStatement(l, "execute_sql", { sql: "SELECT 1" })).toBeNull();
     expect(savedToolStatement(link(), "typed", args)).toBeNull();

@@ -34,11 +34,13 @@ describe("confirmedCall", () => {
     expect(statementHashOf(call)).toBe(statementHashOf(args));
   });
 
-  test("a saved tool: its text with the arguments bound in placeholder order, defaults applied; the caller's sql ignored", () => {
+  test("a saved tool: its text with the arguments bound in placeholder order, defaults applied; arguments it does not take refused", () => {
     const l = link({ savedTools: [rename] });
     expect(confirmedCall(l, "rename_genre", { id: 3, name: "Jazz" })).toEqual({ tool: "rename_genre", sql: RENAME, params: [3, "Jazz"] });
     expect(confirmedCall(l, "rename_genre", { id: 3 })).toEqual({ tool: "rename_genre", sql: RENAME, params: [3, "Unnamed"] });
-    expect(confirmedCall(l, "rename_genre", { id: 3, sql: "DROP TABLE genre", params: [1] })).toEqual({ tool: "rename_genre", sql: RENAME, params: [3, "Unnamed"] });
+    // Its input is strict (a misspelt argument must not run with the default): a caller's sql is no
+    // argument of the tool, so nothing is confirmed.
+    expect(confirmedCall(l, "rename_genre", { id: 3, sql: "DROP TABLE genre", params: [1] })).toBeNull();
     // The same statement through execute_sql hashes alike: the tool claim, not the hash, tells them apart.
     expect(statementHashOf(confirmedCall(l, "rename_genre", { id: 3, name: "Jazz" }))).toBe(statementHashOf({ sql: RENAME, params: [3, "Jazz"] }));
   });

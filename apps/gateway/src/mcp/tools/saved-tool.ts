@@ -32,8 +32,9 @@ function argumentSchema(p: SavedToolParameter): z.ZodType {
 function inputOf(record: SavedToolRecord) {
   const shape: Record<string, z.ZodType> = {};
   for (const p of record.parameters) shape[p.name] = argumentSchema(p);
-  // Parameter names are lower case (SAVED_TOOL_NAME): `requestId` cannot collide with one.
-  return z.object({ ...shape, requestId });
+  // Parameter names are lower case (SAVED_TOOL_NAME): `requestId` cannot collide with one. Strict: a
+  // misspelt argument must be refused, not dropped (the tool would run with the default instead).
+  return z.object({ ...shape, requestId }).strict();
 }
 
 /** Pending answers name execute_sql as the way to run an approved request; here it is this tool. */
@@ -128,6 +129,8 @@ export function savedToolAnswer(name: string, outcome: CallOutcome): CallOutcome
 export function savedToolStatement(link: LinkRecord, name: string, args: unknown): { sql: string; params: unknown[] } | null {
   const record = link.savedTools?.find((t) => t.name === name);
   if (!record) return null;
-  const parsed = savedTool(record).input.safeParse(args ?? {});
+  // `database` is the call's choice of database (run-call's), never a parameter of the tool.
+  const { database: _database, ...rest } = (args ?? {}) as Record<string, unknown>;
+  const parsed = savedTool(record).input.safeParse(rest);
   return parsed.success ? { sql: record.sql, params: boundParams(record, parsed.data as Record<string, unknown>) } : null;
 }

@@ -50,7 +50,7 @@ export function typedValue(type: ParameterType, text: string): { ok: true; value
   if (type === "integer") return /^-?\d{1,18}$/.test(t) ? { ok: true, value: Number(t) } : { ok: false, error: "a whole number" };
   if (type === "number") return t !== "" && Number.isFinite(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, error: "a number" };
   if (type === "boolean") return t === "true" || t === "false" ? { ok: true, value: t === "true" } : { ok: false, error: "true or false" };
-  if (type === "uuid") return z.uuid().safeParse(t).success ? { ok: true, value: t } : { ok: false, error: "a uuid" };
+  if (type === "uuid") return z.guid().safeParse(t).success ? { ok: true, value: t } : { ok: false, error: "a uuid" };
   if (type === "date") return /^\d{4}-\d{2}-\d{2}$/.test(t) ? { ok: true, value: t } : { ok: false, error: "a date like 2024-01-31" };
   if (type === "timestamp") return !Number.isNaN(Date.parse(t)) ? { ok: true, value: t } : { ok: false, error: "a date and time like 2024-01-31T12:00:00Z" };
   return { ok: true, value: text };
