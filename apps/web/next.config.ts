@@ -9,7 +9,7 @@ const nextConfig: NextConfig = {
   // so Node loads them from node_modules at run time.
   serverExternalPackages: ["libpg-query", "@node-rs/argon2", "pg", "bullmq", "ioredis", "nodemailer"],
   // Workspace packages are exported as TypeScript source (no dist/), so Next compiles them.
-  transpilePackages: ["@portcullis/db", "@portcullis/jobs", "@portcullis/policy", "@portcullis/oauth", "@portcullis/worker"],
+  transpilePackages: ["@portcullis/db", "@portcullis/jobs", "@portcullis/policy", "@portcullis/oauth"],
   poweredByHeader: false,
   // Workspace packages use NodeNext-style "./x.js" specifiers for ".ts" files. Turbopack cannot map
   // those yet (vercel/next.js#82945), so the app builds with webpack and this alias.

@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { getKeyring } from "@portcullis/db/secrets";
-import { QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
+import { HOUSEKEEPING_JOB, INTROSPECT_ALL_JOB, QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
 import { Worker, type Job } from "bullmq";
 import pg from "pg";
 import { createDescriber } from "./describe/index.js";
@@ -182,9 +182,9 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
 
   if (options.schedules !== false) {
     for (const [task, every] of Object.entries(HOUSEKEEPING_EVERY) as [HousekeepingJob["task"], number][]) {
-      await queues.housekeeping.upsertJobScheduler(`housekeeping-${task}`, { every }, { name: task, data: { task } });
+      await queues.housekeeping.upsertJobScheduler(`housekeeping-${task}`, { every }, { name: task, data: HOUSEKEEPING_JOB.schema.parse({ task }), opts: HOUSEKEEPING_JOB.options });
     }
-    await queues.introspection.upsertJobScheduler(INTROSPECT_ALL, { pattern: env.INTROSPECTION_CRON, tz: "UTC" }, { name: INTROSPECT_ALL, data: {} });
+    await queues.introspection.upsertJobScheduler(INTROSPECT_ALL, { pattern: env.INTROSPECTION_CRON, tz: "UTC" }, { name: INTROSPECT_ALL, data: {}, opts: INTROSPECT_ALL_JOB.options });
   }
 
   // Queue lag and sizes for /metrics, and the dead-letter sweep, on one timer.

@@ -27,20 +27,6 @@ export const auditBatchJobSchema = z.object({ events: z.array(z.unknown()).min(1
 export type AuditBatchJob = z.infer<typeof auditBatchJobSchema>;
 
 /**
- * Audit events as batch jobs of at most `perJob` events. The job id derives from the first event's id,
- * so resending the same chunk while the first is still queued adds nothing; any other repeat is dropped
- * by the worker, which stores each event id once.
- */
-export function auditBatchJobs<E extends { id: string }>(events: E[], perJob = AUDIT_BATCH_MAX_EVENTS): { name: string; data: { events: E[] }; opts: { jobId: string } }[] {
-  const jobs = [];
-  for (let i = 0; i < events.length; i += perJob) {
-    const chunk = events.slice(i, i + perJob);
-    jobs.push({ name: AUDIT_JOBS.batch, data: { events: chunk }, opts: { jobId: `batch-${chunk[0]!.id}` } });
-  }
-  return jobs;
-}
-
-/**
  * Whether an audit job carries a batch: by name, or by shape (an `events` array and no event `id`),
  * since a batch dead-lettered by an older worker is replayed as an event job whose data is the batch.
  */
@@ -87,21 +73,3 @@ export const LAST_USED_HASH = "portcullis:last-used:api-keys";
 /** A delivery's job: the row holds the target and the attempts; the job only names it (and its team, checked). */
 export const notificationJobSchema = z.object({ deliveryId: z.string().uuid(), teamId: z.string().uuid() });
 export type NotificationJob = z.infer<typeof notificationJobSchema>;
-
-/** Attempts per delivery: with a 2 s base the last retry comes about a minute after the first try. */
-export const NOTIFICATION_ATTEMPTS = 6;
-
-/**
- * Options of a delivery's job. The job id is the delivery id, so enqueueing the same delivery twice (the
- * fan-out and the re-enqueue pass racing, two workers) adds one job while the first is kept.
- */
-export function notificationJobOptions(deliveryId: string, backoffBaseMs: number) {
-  return {
-    jobId: deliveryId,
-    attempts: NOTIFICATION_ATTEMPTS,
-    backoff: { type: "exponential" as const, delay: backoffBaseMs },
-    // Kept for a day after completion so a late re-enqueue of the same id is still a no-op.
-    removeOnComplete: { age: 86_400, count: 10_000 },
-    removeOnFail: { age: 7 * 86_400 },
-  };
-}

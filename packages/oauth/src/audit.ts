@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { AUDIT_JOBS, QUEUES, auditEventSchema, type AuditEventInput } from "@portcullis/jobs";
+import { AUDIT_EVENT_JOB, AUDIT_JOB_OPTIONS, QUEUES, enqueue, type AuditEventInput } from "@portcullis/jobs";
 import { nowOf, type AuditSink, type OAuthContext } from "./context.js";
 
 
@@ -14,14 +14,12 @@ export function createQueueAuditSink(connection: Redis, options: { prefix?: stri
   const queue = new Queue(QUEUES.audit, {
     connection,
     ...(options.prefix ? { prefix: options.prefix } : {}),
-    defaultJobOptions: { attempts: 10, backoff: { type: "exponential", delay: 1000 }, removeOnComplete: true, removeOnFail: false },
+    defaultJobOptions: AUDIT_JOB_OPTIONS,
   });
   queue.on("error", () => {});
   return {
-    sink: async (event) => {
-      const parsed = auditEventSchema.parse(event);
-      await queue.add(AUDIT_JOBS.event, parsed, { jobId: parsed.id });
-    },
+    // Parsed by the event's schema before it is added; job id = event id (AUDIT_EVENT_JOB's rule).
+    sink: async (event) => void (await enqueue(queue, AUDIT_EVENT_JOB, event)),
     close: () => queue.close(),
   };
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import { QUEUES, auditBatchJobs, type AuditEventInput } from "@portcullis/jobs";
+import { AUDIT_JOB_OPTIONS, QUEUES, auditBatchJobs, type AuditEventInput } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { GatewayMetrics } from "../metrics.js";
 import { AuditJournal, JOURNAL_DEFAULTS, JournalWriteError, type JournalOptions } from "./journal.js";
@@ -82,12 +82,8 @@ export class AuditProducer {
     this.queue = new Queue(QUEUES.audit, {
       connection: redis,
       prefix: options.prefix,
-      defaultJobOptions: {
-        attempts: 10,
-        backoff: { type: "exponential", delay: 1000 },
-        removeOnComplete: true,
-        removeOnFail: false,
-      },
+      // Each batch job carries these itself (auditBatchJobs); the default covers any other add.
+      defaultJobOptions: AUDIT_JOB_OPTIONS,
     });
     this.queue.on("error", (error: Error) => logger.debug({ err: error.message }, "audit queue error"));
     this.journal = new AuditJournal(

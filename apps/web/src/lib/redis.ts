@@ -1,7 +1,7 @@
 import { Queue } from "bullmq";
 import { Redis } from "ioredis";
 import { QUEUES, REVOCATION_CHANNEL, type DescriptionsJob, type IntrospectionJob, type RevocationMessage } from "@portcullis/jobs";
-import * as producer from "@portcullis/worker/enqueue";
+import * as producer from "@portcullis/jobs";
 import { PortcullisError } from "@portcullis/db/errors";
 import { env } from "./env";
 
@@ -36,7 +36,7 @@ export function queue(name: string): Queue {
   return q;
 }
 
-// The worker's own producer helpers, so these jobs carry the retries and history the worker expects.
+// The contract's producer helpers: the payload is parsed and the job carries its kind's retries and history.
 export async function enqueueIntrospection(job: IntrospectionJob): Promise<string> {
   return producer.enqueueIntrospection(queue(QUEUES.introspection), job);
 }

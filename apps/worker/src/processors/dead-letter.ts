@@ -1,16 +1,10 @@
 import type { Job, Queue } from "bullmq";
-import { isAuditBatchJob } from "@portcullis/jobs";
+import { DEAD_LETTER_JOB, isAuditBatchJob, type DeadLetter } from "@portcullis/jobs";
 import type { Logger } from "../logger.js";
 import type { Metrics } from "../metrics.js";
 
-/** What a dead-lettered audit job holds: the event as produced, and why it could not be stored. */
-export interface DeadLetter {
-  event: unknown;
-  failedReason: string;
-  attemptsMade: number;
-  failedAt: string;
-  sourceQueue: string;
-}
+/** What a dead-lettered audit job holds: the contract is in @portcullis/jobs (the dashboard lists and replays them). */
+export type { DeadLetter };
 
 /**
  * Dead-letters events of one audit job, one letter each: the dashboard shows letters per team, and a
@@ -28,7 +22,7 @@ export async function deadLetterEvents(
       const id = (event as { id?: unknown } | null)?.id;
       const letter: DeadLetter = { event, failedReason: reason, attemptsMade: origin.attemptsMade, failedAt: origin.failedAt, sourceQueue };
       const jobId = typeof id === "string" && /^[0-9a-f-]{36}$/i.test(id) ? id.toLowerCase() : `${origin.jobId}-${index}`;
-      return { name: "dead-letter", data: letter, opts: { jobId, removeOnComplete: false, removeOnFail: false } };
+      return { name: DEAD_LETTER_JOB.name, data: letter, opts: { ...DEAD_LETTER_JOB.options, jobId } };
     }),
   );
 }
@@ -49,7 +43,7 @@ function eventsOf(job: Job): unknown[] {
  * (one letter per event, see `deadLetterEvents`, so a second sweep of the same job adds nothing).
  * The failed set itself is the source of truth, so an event whose final failure happened while this process died is still moved
  * by the next sweep. Dead letters have no consumer: the dashboard lists them and an operator replays
- * them (`replayDeadLetters` in ../enqueue.ts) once the cause is fixed.
+ * them (`replayDeadLetters` in @portcullis/jobs) once the cause is fixed.
  */
 export async function sweepFailedAuditJobs(audit: Queue, deadLetter: Queue, metrics?: Metrics, logger?: Logger): Promise<number> {
   let moved = 0;

@@ -1,6 +1,6 @@
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import { pinTargetSession } from "@portcullis/db/target";
-import { descriptionsJobSchema } from "@portcullis/jobs";
+import { DESCRIPTIONS_JOB, parseJob, type DescriptionsProgress } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import { loadCatalog } from "@portcullis/policy";
 import { isGoverned, parseScope } from "@portcullis/policy/scope";
@@ -13,19 +13,8 @@ import { sampleableColumns } from "../schema/visibility.js";
 import { backoffDelay, sleep } from "../retry.js";
 import { introspectConnection, latestSnapshot } from "./introspection.js";
 
-/** Shown by the dashboard while a descriptions job runs (BullMQ job progress). */
-export interface DescriptionsProgress {
-  total: number;
-  done: number;
-  /** "schema.table" being described now. */
-  current: string | null;
-  /** Tables finished by this job, kept across retries so a retry resumes where it failed. */
-  completed: string[];
-  source: "ai" | "heuristic";
-  model: string | null;
-  /** The last failed attempt on the current table while it is being retried. */
-  lastError?: string;
-}
+/** Shown by the dashboard while a descriptions job runs (BullMQ job progress); the contract is in @portcullis/jobs. */
+export type { DescriptionsProgress };
 
 export interface DescriptionsDeps {
   pool: pg.Pool;
@@ -189,7 +178,7 @@ export async function storeDescriptions(
 /** The processor of QUEUES.descriptions: one model call per table, progress after each. */
 export function descriptionsProcessor(deps: DescriptionsDeps) {
   return async (job: Job): Promise<{ described: number; tables: number }> => {
-    const parsed = descriptionsJobSchema.safeParse(job.data);
+    const parsed = parseJob(DESCRIPTIONS_JOB, job);
     if (!parsed.success) throw new UnrecoverableError(`invalid descriptions job: ${parsed.error.message}`);
     const connection = await loadConnection(deps.pool, parsed.data.connectionId);
     if (!connection) throw new UnrecoverableError(`connection ${parsed.data.connectionId} no longer exists`);

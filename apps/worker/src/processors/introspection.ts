@@ -1,5 +1,6 @@
 import type { SecretKeyring } from "@portcullis/db/secrets";
-import { introspectionJobSchema, type IntrospectionJob } from "@portcullis/jobs";
+import { DESCRIPTIONS_JOB, INTROSPECTION_JOB, INTROSPECT_ALL_JOB, enqueue, enqueueBulk, parseJob, scheduledIntrospectionJobId } from "@portcullis/jobs";
+import type { IntrospectionJob } from "@portcullis/jobs";
 import { UnrecoverableError, type Job, type Queue } from "bullmq";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
@@ -10,7 +11,7 @@ import { type SchemaSnapshotDoc, takeSnapshot } from "../schema/snapshot.js";
 /** Snapshots kept per connection; older ones are deleted as new ones arrive. */
 export const SNAPSHOTS_KEPT = 30;
 /** Job name of the scheduled fan-out (one introspection job per connection). */
-export const INTROSPECT_ALL = "introspect-all";
+export const INTROSPECT_ALL = INTROSPECT_ALL_JOB.name;
 
 export interface IntrospectionDeps {
   pool: pg.Pool;
@@ -59,11 +60,7 @@ export async function introspectConnection(deps: IntrospectionDeps, job: Introsp
   // A new connection gets descriptions for everything; later, only tables that appeared.
   const toDescribe = diff.initial ? undefined : diff.tablesAdded;
   if (deps.descriptions && (toDescribe === undefined || toDescribe.length > 0)) {
-    await deps.descriptions.add(
-      "describe",
-      { connectionId: connection.id, ...(toDescribe ? { tables: toDescribe } : {}) },
-      { attempts: 5, backoff: { type: "exponential", delay: 5000 }, removeOnComplete: { count: 200 }, removeOnFail: { count: 500 } },
-    );
+    await enqueue(deps.descriptions, DESCRIPTIONS_JOB, { connectionId: connection.id, ...(toDescribe ? { tables: toDescribe } : {}) });
   }
   deps.logger?.info({ connectionId: connection.id, reason: job.reason, tables: snapshot.tables.length, summary: diff.summary }, "schema snapshot stored");
   return { snapshotId: rows[0]!.id, tableCount: snapshot.tables.length, diff };
@@ -74,18 +71,15 @@ export function introspectionProcessor(deps: IntrospectionDeps & { introspection
   return async (job: Job): Promise<unknown> => {
     if (job.name === INTROSPECT_ALL) {
       const { rows } = await deps.pool.query<{ id: string }>(`SELECT id FROM connections ORDER BY created_at`);
-      const hour = new Date().toISOString().slice(0, 13);
-      await deps.introspection.addBulk(
-        rows.map((r) => ({
-          name: "introspect",
-          data: { connectionId: r.id, reason: "scheduled" } satisfies IntrospectionJob,
-          // One scheduled run per connection per hour, however many workers fire the fan-out.
-          opts: { jobId: `scheduled-${r.id}-${hour}`, attempts: 3, backoff: { type: "exponential", delay: 10_000 }, removeOnComplete: { count: 500 }, removeOnFail: { count: 500 } },
-        })),
+      const now = new Date();
+      await enqueueBulk(
+        deps.introspection,
+        INTROSPECTION_JOB,
+        rows.map((r) => ({ data: { connectionId: r.id, reason: "scheduled" } satisfies IntrospectionJob, extras: { jobId: scheduledIntrospectionJobId(r.id, now) } })),
       );
       return { queued: rows.length };
     }
-    const parsed = introspectionJobSchema.safeParse(job.data);
+    const parsed = parseJob(INTROSPECTION_JOB, job);
     if (!parsed.success) throw new UnrecoverableError(`invalid introspection job: ${parsed.error.message}`);
     return introspectConnection(deps, parsed.data);
   };

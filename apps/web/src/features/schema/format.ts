@@ -1,5 +1,5 @@
 /** Pure formatting for the Schema page (unit-tested; no I/O). */
-import type { DescriptionsStatus } from "@portcullis/worker/enqueue";
+import type { DescriptionsStatus } from "@portcullis/jobs";
 
 /** One sentence for where the job is; the worker's progress names the table it is on. */
 export function describeStatus(status: DescriptionsStatus | null): string {

@@ -4,8 +4,7 @@ import { PortcullisError } from "@portcullis/db/errors";
 import { idOrNotFound, requireRole, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
 import { getPrisma } from "../../lib/db";
-import { QUEUES, descriptionsJobSchema } from "@portcullis/jobs";
-import { getDescriptionsStatus, type DescriptionsStatus } from "@portcullis/worker/enqueue";
+import { QUEUES, descriptionsJobSchema, getDescriptionsStatus, type DescriptionsStatus } from "@portcullis/jobs";
 import { enqueueDescriptions, enqueueIntrospection, queue, withQueueTimeout } from "../../lib/redis";
 import { snapshotDiff } from "./format";
 

@@ -1,7 +1,7 @@
 "use client";
 import { useRouter } from "next/navigation";
 import { useEffect, useState } from "react";
-import type { DescriptionsStatus } from "@portcullis/worker/enqueue";
+import type { DescriptionsStatus } from "@portcullis/jobs";
 import { Button } from "../../components/ui";
 import { descriptionsStatusAction, regenerateDescriptionsAction } from "./actions";
 import { describeStatus } from "./format";

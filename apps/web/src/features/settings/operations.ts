@@ -1,5 +1,4 @@
-import { QUEUES } from "@portcullis/jobs";
-import { listDeadLetters, replayDeadLetters, type DeadLetter } from "@portcullis/worker/enqueue";
+import { QUEUES, listDeadLetters, replayDeadLetters, type DeadLetter } from "@portcullis/jobs";
 import type { Queue } from "bullmq";
 import { requireRole, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
