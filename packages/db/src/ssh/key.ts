@@ -69,7 +69,11 @@ export async function parseHopKey(text: string, passphrase: string | undefined):
   if (kdf.kind === "bcrypt" && kdf.rounds! > MAX_KDF_ROUNDS)
     return new Error(`the key's passphrase uses ${kdf.rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted (ssh-keygen -p -a 64 -f KEY re-encrypts it)`);
   const opened = await openKeyOnWorker(text, passphrase);
-  if (opened.workerFailed) return new Error(`${KEY_WORKER_FAILED} (${opened.error ?? "no answer"})`);
+  if (opened.workerFailed) {
+    // The detail names this server's paths: kept as the cause (for the operator), out of the words a tenant sees.
+    const missing = /Cannot find module|MODULE_NOT_FOUND/.test(opened.error ?? "");
+    return new Error(`${KEY_WORKER_FAILED} (ERR_WORKER${missing ? ": Cannot find module 'ssh2'" : ""})`, { cause: opened.error });
+  }
   if (opened.error || !opened.pem || !opened.publicSSH) return new Error(opened.error ?? "the key could not be opened");
   const publicSSH = Buffer.from(opened.publicSSH);
   // What comes back is unencrypted: parsing it here derives nothing.
