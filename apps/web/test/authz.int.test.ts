@@ -15,9 +15,9 @@ let meta: TestDatabase;
 let chinook: TestDatabase;
 
 type Actor = { userId: string };
-type Who = "owner" | "admin" | "member" | "viewer" | "outsider";
-const ROLES: Who[] = ["owner", "admin", "member", "viewer", "outsider"];
-const RANK: Record<Role, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
+type Who = "owner" | "admin" | "member" | "viewer" | "auditor" | "outsider";
+const ROLES: Who[] = ["owner", "admin", "member", "viewer", "auditor", "outsider"];
+const RANK: Record<Exclude<Role, "auditor">, number> = { viewer: 0, member: 1, admin: 2, owner: 3 };
 
 let actors: Record<Who, Actor>;
 let teamId: string;
@@ -87,7 +87,7 @@ beforeAll(async () => {
   const team = await ops.teams.createTeamForUser({ userId: owner.id }, { name: "Team A" });
   teamId = team.id;
   actors = { owner: { userId: owner.id } } as Record<Who, Actor>;
-  for (const role of ["admin", "member", "viewer"] as const) {
+  for (const role of ["admin", "member", "viewer", "auditor"] as const) {
     const u = await user(role);
     await addMember(prisma, { teamId, userId: u.id, role });
     actors[role] = { userId: u.id };
@@ -116,7 +116,9 @@ const unique = (p: string) => `${p}-${++counter}`;
 
 interface Case {
   name: string;
-  min: Role;
+  min: Exclude<Role, "auditor">;
+  /** What an auditor gets: outside a rank, "ok" only where a named permission lists it. */
+  auditor?: "ok";
   /** What a role below `min` gets (default forbidden). */
   below?: string;
   run: (actor: Actor, team: string) => Promise<unknown>;
@@ -226,18 +228,19 @@ const CASES: Case[] = [
       return ops.schema.descriptionsStatus(await as(a, t), { connectionId, jobId });
     },
   },
-  { name: "see whether the audit trail is verified", min: "viewer", run: async (a, t) => ops.auditChain.auditChainStatus(a, t) },
+  { name: "see whether the audit trail is verified", min: "viewer", auditor: "ok", run: async (a, t) => ops.auditChain.auditChainStatus(a, t) },
   { name: "list dead letters", min: "admin", run: async (a, t) => ops.settings.teamDeadLetters(await as(a, t)) },
   { name: "replay dead letters", min: "admin", run: async (a, t) => ops.settings.replayTeamDeadLetters(await as(a, t)) },
-  { name: "read activity", min: "viewer", run: async (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
-  { name: "export activity", min: "viewer", run: async (a, t) => { for await (const _ of ops.activity.iterateEvents(a, t, { range: "7d" })) break; } },
+  { name: "read activity", min: "viewer", auditor: "ok", run: async (a, t) => ops.activity.listEvents(a, t, { range: "7d" }) },
+  { name: "export activity", min: "viewer", auditor: "ok", run: async (a, t) => { for await (const _ of ops.activity.iterateEvents(a, t, { range: "7d" })) break; } },
 ];
 
 describe.each(CASES)("$name (needs $min)", (c) => {
   test.each(ROLES)("as %s", async (who) => {
     const got = await outcome(async () => c.run(actors[who], teamId));
     if (who === "outsider") expect(got).toBe("not_found");
-    else if (RANK[who as Role] >= RANK[c.min]) expect(got).toBe("ok");
+    else if (who === "auditor") expect(got).toBe(c.auditor ?? "forbidden");
+    else if (RANK[who] >= RANK[c.min]) expect(got).toBe("ok");
     else expect(got).toBe(c.below ?? "forbidden");
   });
 
@@ -340,9 +343,9 @@ describe("visibility", () => {
   });
 });
 
-describe("roles: only owners act on owners and admins; admins manage members and viewers", () => {
-  const TARGETS: Role[] = ["owner", "admin", "member", "viewer"];
-  const allowed = (actor: "owner" | "admin", ...roles: Role[]) => actor === "owner" || roles.every((r) => r === "member" || r === "viewer");
+describe("roles: only owners act on owners and admins; admins manage members, viewers and auditors", () => {
+  const TARGETS: Role[] = ["owner", "admin", "member", "viewer", "auditor"];
+  const allowed = (actor: "owner" | "admin", ...roles: Role[]) => actor === "owner" || roles.every((r) => r === "member" || r === "viewer" || r === "auditor");
 
   async function memberWith(role: Role) {
     const u = await user(`t-${role}`);

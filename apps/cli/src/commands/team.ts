@@ -1,9 +1,16 @@
 import type { Command } from "commander";
+import { z } from "zod";
+import { Role } from "@portcullis/db/client";
 import { addMember, createTeam, findTeam, slugify } from "@portcullis/db/operations";
 import { findUserByEmail } from "@portcullis/db/operations";
 import { audited } from "../audited.js";
 import { db } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
+
+const ROLES = Object.values(Role);
+const roleSchema = z.enum(Role, { error: () => `unknown role; one of ${ROLES.join(" | ")}` });
+/** The roles that use links; moving someone out of them takes their keys and OAuth grants at once. */
+const LINK_ROLES: readonly Role[] = ["owner", "admin", "member"];
 
 export function registerTeamCommands(program: Command): void {
   const team = program.command("team").description("manage teams");
@@ -41,16 +48,31 @@ export function registerTeamCommands(program: Command): void {
     .description("add an existing user to a team with a role")
     .requiredOption("--team <slug|id>")
     .requiredOption("--email <email>")
-    .option("--role <role>", "owner | admin | member | viewer", "member")
+    .option("--role <role>", `${ROLES.join(" | ")} (auditor: reads and exports all activity, changes nothing, holds no keys)`, "member")
     .option("--json", "print JSON")
     .action(async (options: OutputOptions & { team: string; email: string; role: string }) => {
       try {
-        if (!["owner", "admin", "member", "viewer"].includes(options.role)) throw new Error(`unknown role "${options.role}"`);
+        const parsed = roleSchema.safeParse(options.role);
+        if (!parsed.success) throw new Error(`unknown role "${options.role}"; one of ${ROLES.join(" | ")}`);
+        const role = parsed.data;
         const t = await findTeam(db(), options.team);
         const user = await findUserByEmail(db(), options.email);
         const previous = await db().membership.findUnique({ where: { teamId_userId: { teamId: t.id, userId: user.id } } });
         const membership = await audited(
-          (tx) => addMember(tx, { teamId: t.id, userId: user.id, role: options.role as "member" }),
+          async (tx) => {
+            const m = await addMember(tx, { teamId: t.id, userId: user.id, role });
+            // As the dashboard does: a viewer or auditor holds no keys, grants or (auditor) link access.
+            // Gateways learn of the revocations from PostgreSQL's notification on commit.
+            if (previous && LINK_ROLES.includes(previous.role) && !LINK_ROLES.includes(role)) {
+              const now = new Date();
+              await tx.apiKey.updateMany({ where: { teamId: t.id, userId: user.id, revokedAt: null }, data: { revokedAt: now } });
+              const grants = await tx.oAuthGrant.findMany({ where: { teamId: t.id, userId: user.id, revokedAt: null }, select: { id: true } });
+              await tx.oAuthToken.updateMany({ where: { grantId: { in: grants.map((g) => g.id) }, revokedAt: null }, data: { revokedAt: now } });
+              await tx.oAuthGrant.updateMany({ where: { id: { in: grants.map((g) => g.id) } }, data: { revokedAt: now } });
+            }
+            if (role === "auditor") await tx.linkAccess.deleteMany({ where: { userId: user.id, link: { teamId: t.id } } });
+            return m;
+          },
           (m) => [
             {
               teamId: t.id,

@@ -18,12 +18,13 @@ const ITEMS = [
 /** Counts shown beside nav items (Approvals: open requests the viewer can act on). */
 export type NavCounts = Partial<Record<"/approvals", number>>;
 
-export function TeamNav({ slug, horizontal = false, counts = {} }: { slug: string; horizontal?: boolean; counts?: NavCounts }) {
+/** `pages` is what the role may open (lib/permissions `visiblePages`); the rest are not shown. */
+export function TeamNav({ slug, pages, horizontal = false, counts = {} }: { slug: string; pages: readonly string[]; horizontal?: boolean; counts?: NavCounts }) {
   const pathname = usePathname();
   const base = `/t/${slug}`;
   return (
     <nav aria-label="Team" className={horizontal ? "flex gap-1 whitespace-nowrap" : "space-y-0.5"}>
-      {ITEMS.map((item) => {
+      {ITEMS.filter((item) => pages.includes(item.href)).map((item) => {
         const href = base + item.href;
         const active = item.href === "" ? pathname === base : pathname.startsWith(href);
         return (

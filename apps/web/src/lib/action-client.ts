@@ -1,9 +1,9 @@
 import { headers } from "next/headers";
 import { createSafeActionClient } from "next-safe-action";
 import { z } from "zod";
-import type { Role } from "@portcullis/db/client";
 import { clientIp } from "./auth";
 import { resolveTeam, uuidSchema, type TeamContext } from "./authz";
+import type { Need } from "./permissions";
 import { toActionError, type ActionError, type ActionResult } from "./errors";
 import { requireUser, type SessionUser } from "./session";
 
@@ -15,7 +15,8 @@ import { requireUser, type SessionUser } from "./session";
  *   publicAction  signed out (sign-up, password reset)
  *   userAction    the session resolved on the server (never taken from the input)
  *   teamAction    the session, then the team and the caller's role resolved once from the parsed
- *                 `teamId`, checked against the minimum role the action declares, handed on as ctx
+ *                 `teamId`, checked against what the action declares it needs (a rank, which an
+ *                 auditor never passes, or a permission of ./permissions), handed on as ctx
  * Every failure goes through `toActionError` (typed codes shown, anything else hidden).
  */
 const client = createSafeActionClient({
@@ -37,9 +38,9 @@ export function userAction<S extends Schema, T>(schema: S, run: (ctx: { user: Se
   return asResult<[input: z.input<S>], T>(signedIn.inputSchema(schema).action(async ({ ctx, parsedInput }) => run(ctx, parsedInput as z.output<S>)));
 }
 
-export function teamAction<S extends TeamSchema, T>(minimum: Role, schema: S, run: (ctx: TeamActionContext, input: z.output<S>) => Promise<T>) {
+export function teamAction<S extends TeamSchema, T>(need: Need, schema: S, run: (ctx: TeamActionContext, input: z.output<S>) => Promise<T>) {
   const withTeam = signedIn.inputSchema(schema as TeamSchema).useValidated(async ({ parsedInput, ctx, next }) => {
-    const team = await resolveTeam(ctx.user, parsedInput.teamId, minimum);
+    const team = await resolveTeam(ctx.user, parsedInput.teamId, need);
     return next({ ctx: { ...team, user: ctx.user, sourceIp: ctx.sourceIp } });
   });
   return asResult<[input: z.input<S>], T>(withTeam.action(async ({ ctx, parsedInput }) => run(ctx, parsedInput as z.output<S>)));

@@ -1,10 +1,10 @@
 import { cookies, headers } from "next/headers";
 import { redirect, notFound } from "next/navigation";
 import { getToken } from "next-auth/jwt";
-import type { Role } from "@portcullis/db/client";
 import { isPortcullisError } from "@portcullis/db/errors";
 import { clientIp } from "./auth";
 import { authorizeTeamSlug } from "./authz";
+import { can, landingPage, type Need } from "./permissions";
 import { getPrisma } from "./db";
 import { env } from "./env";
 import { UnauthenticatedError } from "./errors";
@@ -59,13 +59,22 @@ export async function requirePageUser(): Promise<SessionUser> {
   return user;
 }
 
-export async function requireTeamPage(slug: string, minimum: Role = "viewer") {
+/**
+ * A page's check: not a member → 404. A member whose role lacks the page's need → 404 as well,
+ * except an auditor, who is sent to the one page they have (Activity) rather than a dead end.
+ */
+export async function requireTeamPage(slug: string, need: Need = "viewer") {
   const user = await requirePageUser();
+  let ctx;
   try {
-    const ctx = await authorizeTeamSlug(user, slug, minimum);
-    return { ...ctx, user };
+    ctx = await authorizeTeamSlug(user, slug, "team:open");
   } catch (error) {
     if (isPortcullisError(error) && (error.code === "not_found" || error.code === "forbidden")) notFound();
     throw error;
   }
+  if (!can(ctx.role, need)) {
+    if (ctx.role === "auditor") redirect(`/t/${ctx.team.slug}${landingPage(ctx.role)}`);
+    notFound();
+  }
+  return { ...ctx, user };
 }

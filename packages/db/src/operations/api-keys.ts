@@ -19,7 +19,11 @@ export async function createApiKey(
     where: { teamId_userId: { teamId: input.teamId, userId: input.userId } },
   });
   if (!membership) throw new PortcullisError("not_found", "that user is not a member of this team");
-  if (membership.role === "viewer") throw new PortcullisError("forbidden", "viewers cannot hold keys; change their role first");
+  // Only the roles that use links hold keys (the gateway's key check says the same); a role added
+  // later holds none until it is named here.
+  if (membership.role !== "owner" && membership.role !== "admin" && membership.role !== "member") {
+    throw new PortcullisError("forbidden", `${membership.role}s cannot hold keys; change their role first`);
+  }
   if (membership.role === "member") {
     const granted = await prisma.linkAccess.findUnique({ where: { linkId_userId: { linkId: input.linkId, userId: input.userId } } });
     if (!granted) throw new PortcullisError("forbidden", "this member has not been granted access to the link");

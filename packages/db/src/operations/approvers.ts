@@ -106,8 +106,8 @@ export async function setLinkApprovers(
     const byId = new Map(members.map((m) => [m.userId, m]));
     const missing = wanted.filter((id) => !byId.has(id));
     if (missing.length) throw new PortcullisError("not_found", `not a member of this team: ${missing.join(", ")}`);
-    const viewers = members.filter((m) => m.role === "viewer");
-    if (viewers.length) throw new PortcullisError("forbidden", `viewers cannot approve; change their role first: ${viewers.map((v) => v.email).join(", ")}`);
+    const viewers = members.filter((m) => m.role !== "owner" && m.role !== "admin" && m.role !== "member");
+    if (viewers.length) throw new PortcullisError("forbidden", `viewers and auditors cannot approve; change their role first: ${viewers.map((v) => v.email).join(", ")}`);
     const before = await approversOf(q, teamId, linkId);
     await q("DELETE FROM link_approvers WHERE link_id = $1::uuid AND NOT (user_id = ANY($2::uuid[]))", [linkId, wanted]);
     if (wanted.length) {

@@ -28,7 +28,7 @@ const cache = (globalForChain.portcullisAuditChainCache ??= new Map());
  * answer holds no event content, only whether the trail is intact and how long it is.
  */
 export async function auditChainStatus(actor: Actor, teamId: string, now = Date.now()): Promise<AuditChainStatus> {
-  await authorizeTeam(actor, teamId, "viewer");
+  await authorizeTeam(actor, teamId, "activity:verify");
   const hit = cache.get(teamId);
   if (hit && hit.expires > now) return hit.result;
   const result = verifyTeamChain(teamId).then((v) => ({ ...v, verifiedAt: new Date().toISOString() }));

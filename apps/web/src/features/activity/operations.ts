@@ -1,5 +1,6 @@
 import { PortcullisError } from "@portcullis/db/errors";
-import { authorizeTeam, roleAtLeast, type Actor } from "../../lib/authz";
+import { authorizeTeam, type Actor } from "../../lib/authz";
+import { can, type Permission } from "../../lib/permissions";
 import { getPrisma } from "../../lib/db";
 import { MAX_BUCKETS, buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
 
@@ -47,12 +48,13 @@ const COLUMNS = `id, time, link_id, api_key_id, oauth_client_id, user_id, client
 export const PAGE_SIZE = 50;
 
 /**
- * Members see the activity of their own keys; viewers, admins and owners (the "leads") see the
- * whole team's. The restriction is part of the WHERE clause, not a filter applied after reading.
+ * Roles with "activity:read-all" (owners, admins, viewers, auditors) see the whole team's activity;
+ * everyone else (members) sees that of their own keys. The restriction is part of the WHERE clause,
+ * not a filter applied after reading, and it is the default: a role not listed sees only its own.
  */
-async function scopedFilters(actor: Actor, teamId: string, filters: ActivityFilters): Promise<ActivityFilters> {
-  const { role } = await authorizeTeam(actor, teamId, "viewer");
-  if (role === "member") return { ...filters, member: actor.userId };
+async function scopedFilters(actor: Actor, teamId: string, filters: ActivityFilters, need: Permission = "activity:read"): Promise<ActivityFilters> {
+  const { role } = await authorizeTeam(actor, teamId, need);
+  if (!can(role, "activity:read-all")) return { ...filters, member: actor.userId };
   return filters;
 }
 
@@ -77,12 +79,13 @@ export async function listEvents(actor: Actor, teamId: string, filters: Activity
 }
 
 export async function getEvent(actor: Actor, teamId: string, eventId: string) {
-  const { role } = await authorizeTeam(actor, teamId, "viewer");
+  const { role } = await authorizeTeam(actor, teamId, "activity:read");
+  const own = !can(role, "activity:read-all");
   if (!/^[0-9a-f-]{36}$/i.test(eventId)) throw new PortcullisError("not_found", "event not found");
   const [row] = await getPrisma().$queryRawUnsafe<AuditRow[]>(
     // The rewritten text (up to 100 000 characters) is read for the one event shown, not for lists.
-    `SELECT ${COLUMNS}, rewritten_sql, attribute_names FROM audit_events WHERE team_id = $1::uuid AND id = $2::uuid${role === "member" ? " AND user_id = $3::uuid" : ""}`,
-    ...[teamId, eventId, ...(role === "member" ? [actor.userId] : [])],
+    `SELECT ${COLUMNS}, rewritten_sql, attribute_names FROM audit_events WHERE team_id = $1::uuid AND id = $2::uuid${own ? " AND user_id = $3::uuid" : ""}`,
+    ...[teamId, eventId, ...(own ? [actor.userId] : [])],
   );
   if (!row) throw new PortcullisError("not_found", "event not found");
   return row;
@@ -169,7 +172,7 @@ export const EXPORT_MAX_ROWS = 200_000;
  * The caller learns that the export was cut by the generator's return value (true: rows were left).
  */
 export async function* iterateEvents(actor: Actor, teamId: string, filters: ActivityFilters, batch = 1000, maxRows = EXPORT_MAX_ROWS): AsyncGenerator<AuditRow, boolean> {
-  const f = await scopedFilters(actor, teamId, filters);
+  const f = await scopedFilters(actor, teamId, filters, "activity:export");
   const where = buildWhere(teamId, f);
   let after: { time: Date; id: string } | null = null;
   let sent = 0;
@@ -196,9 +199,9 @@ export async function* iterateEvents(actor: Actor, teamId: string, filters: Acti
 
 /** Names for ids in the filter menus and the table (links, keys, members, clients, tools). */
 export async function activityLookups(actor: Actor, teamId: string) {
-  const { role } = await authorizeTeam(actor, teamId, "viewer");
+  const { role } = await authorizeTeam(actor, teamId, "activity:read");
   const prisma = getPrisma();
-  const own = role === "member";
+  const own = !can(role, "activity:read-all");
   const [links, keys, members, clients, tools, servers] = await Promise.all([
     // Members know only the links they were granted: not even the names of the others.
     prisma.link.findMany({ where: { teamId, ...(own ? { access: { some: { userId: actor.userId } } } : {}) }, select: { id: true, name: true }, orderBy: { name: "asc" } }),
@@ -216,7 +219,7 @@ export async function activityLookups(actor: Actor, teamId: string) {
   ]);
   return {
     role,
-    canSeeEveryone: roleAtLeast(role, "viewer") && role !== "member",
+    canSeeEveryone: !own,
     links,
     keys,
     members: members.map((m) => ({ id: m.user.id, label: m.user.name ?? m.user.email, email: m.user.email })),

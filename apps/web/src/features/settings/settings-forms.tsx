@@ -12,8 +12,9 @@ import {
   revokeInvitationAction,
   updateTeamSettingsAction,
 } from "../teams/actions";
+import { assignableRoles, can, mayManageRole } from "../../lib/permissions";
+import type { Role } from "@portcullis/db/client";
 
-type Role = "owner" | "admin" | "member" | "viewer";
 
 export function GeneralSettingsForm({ teamId, name, retention, canEdit }: { teamId: string; name: string; retention: number; canEdit: boolean }) {
   const router = useRouter();
@@ -71,6 +72,7 @@ export function InviteForm({ teamId, canInviteAdmins }: { teamId: string; canInv
             {canInviteAdmins ? <option value="admin">Admin — manages connections, links, members</option> : null}
             <option value="member">Member — own keys on granted links</option>
             <option value="viewer">Viewer — reads activity</option>
+            <option value="auditor">Auditor — reads and exports all activity, changes nothing</option>
           </Select>
         </Field>
         <div className="sm:col-span-3">
@@ -94,8 +96,7 @@ export function InviteForm({ teamId, canInviteAdmins }: { teamId: string; canInv
 export function MemberRow({ teamId, member, actorRole, isSelf }: { teamId: string; member: { userId: string; label: string; email: string; role: Role }; actorRole: Role; isSelf: boolean }) {
   const router = useRouter();
   const [error, setError] = useState<string>();
-  const rank = { viewer: 0, member: 1, admin: 2, owner: 3 };
-  const canManage = rank[actorRole] >= 2 && rank[actorRole] >= rank[member.role];
+  const canManage = can(actorRole, "admin") && (isSelf || mayManageRole(actorRole, member.role));
   return (
     <li className="flex flex-wrap items-center gap-3 px-5 py-3">
       <div className="min-w-0 flex-1">
@@ -119,7 +120,7 @@ export function MemberRow({ teamId, member, actorRole, isSelf }: { teamId: strin
               router.refresh();
             }}
           >
-            {(actorRole === "owner" ? (["owner", "admin", "member", "viewer"] as const) : (["member", "viewer"] as const)).map((r) => (
+            {assignableRoles(actorRole).map((r) => (
               <option key={r} value={r}>{r}</option>
             ))}
           </Select>

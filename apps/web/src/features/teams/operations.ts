@@ -5,6 +5,7 @@ import { randomToken, sha256Hex } from "@portcullis/db/keys";
 import { addMember, createTeam, normalizeEmail } from "@portcullis/db/operations";
 import { mayManageRole, requireRole, roleAtLeast, type Actor, type TeamContext } from "../../lib/authz";
 import { recordConfigChange } from "../../lib/config-audit";
+import { mayUseLinks } from "../../lib/permissions";
 import { getPrisma } from "../../lib/db";
 import { env } from "../../lib/env";
 import { sendMail } from "../../lib/mail";
@@ -32,7 +33,8 @@ function audit(ctx: TeamContext, tx: Prisma.TransactionClient, action: string, t
 
 /**
  * Invites by email (the link is mailed, or printed to the log without SMTP) or as a shareable link
- * (email omitted). Admins may invite members and viewers; only owners may invite owners and admins.
+ * (email omitted). Admins may invite members, viewers and auditors; only owners may invite owners and
+ * admins.
  */
 export async function inviteMember(ctx: TeamContext, input: { email?: string | null; role: Role }) {
   requireRole(ctx, "admin");
@@ -109,7 +111,7 @@ export async function acceptInvitation(actor: Actor, input: { token: string }) {
     // removed or demoted admin must not walk back in (or hand a seat out) through a link they kept.
     if (invitation.invitedById) {
       const inviter = await tx.membership.findUnique({ where: { teamId_userId: { teamId: invitation.teamId, userId: invitation.invitedById } } });
-      if (!inviter || !roleAtLeast(inviter.role, "admin") || !roleAtLeast(inviter.role, invitation.role)) {
+      if (!inviter || !roleAtLeast(inviter.role, "admin") || !mayManageRole(inviter.role, invitation.role)) {
         throw new PortcullisError("not_found", "this invitation is no longer valid: the person who sent it may no longer invite to this team");
       }
     }
@@ -165,8 +167,11 @@ export async function changeMemberRole(ctx: TeamContext, input: { userId: string
       throw new PortcullisError("conflict", "a team needs at least one owner; make someone else an owner first");
     }
     const updated = await tx.membership.update({ where: { id: target.id }, data: { role } });
-    // Viewers hold no keys and no OAuth grants: a demotion to viewer takes them away at once.
-    const taken = role === "viewer" && target.role !== "viewer" ? await revokeHoldings(tx, teamId, target.userId, new Date()) : { keys: [], grantIds: [] };
+    // Viewers and auditors hold no keys, no OAuth grants and no link access: a change to either
+    // role takes them away at once (the gateway refuses them anyway; nothing should linger).
+    const losesLinks = mayUseLinks(target.role) && !mayUseLinks(role);
+    const taken = losesLinks ? await revokeHoldings(tx, teamId, target.userId, new Date()) : { keys: [], grantIds: [] };
+    if (role === "auditor" && target.role !== "auditor") await tx.linkAccess.deleteMany({ where: { userId: target.userId, link: { teamId } } });
     await audit(ctx, tx, "member.role.update", { type: "member", id: target.userId, name: target.user.email }, {
       before: { role: target.role },
       after: { role, ...(taken.keys.length || taken.grantIds.length ? { revokedKeyIds: taken.keys.map((k) => k.id), revokedGrantIds: taken.grantIds } : {}) },

@@ -5,13 +5,16 @@ import { SignOutButton, TeamNav, TeamSwitcher } from "@/components/team-nav";
 import { Badge } from "@/components/ui";
 import { countActionable } from "@/features/approvals/operations";
 import { listMyTeams } from "@/features/teams/operations";
+import { visiblePages } from "@/lib/permissions";
 import { requireTeamPage } from "@/lib/session";
 
 export default async function TeamLayout({ children, params }: { children: React.ReactNode; params: Promise<{ slug: string }> }) {
   const { slug } = await params;
-  const ctx = await requireTeamPage(slug);
+  // The shell opens for every role; each page checks its own need (an auditor's is Activity only).
+  const ctx = await requireTeamPage(slug, "team:open");
   const { user, team, role } = ctx;
-  const [teams, waiting] = await Promise.all([listMyTeams(user), countActionable(ctx)]);
+  const pages = visiblePages(role);
+  const [teams, waiting] = await Promise.all([listMyTeams(user), pages.includes("/approvals") ? countActionable(ctx) : 0]);
   const counts = { "/approvals": waiting };
   return (
     <div className="flex min-h-screen">
@@ -24,7 +27,7 @@ export default async function TeamLayout({ children, params }: { children: React
         </Link>
         <TeamSwitcher current={team} teams={teams.map((m) => ({ name: m.team.name, slug: m.team.slug, role: m.role }))} />
         <div className="mt-3 flex-1">
-          <TeamNav slug={slug} counts={counts} />
+          <TeamNav slug={slug} pages={pages} counts={counts} />
         </div>
         <div className="border-t border-zinc-200 px-2.5 pt-3">
           <Link href="/account" className="block truncate text-xs font-medium text-zinc-800 hover:text-brand-700" title={`${user.email} — your account and sessions`}>{user.name ?? user.email}</Link>
@@ -39,7 +42,7 @@ export default async function TeamLayout({ children, params }: { children: React
           <Link href="/" className="flex items-center gap-2 text-sm font-semibold"><Logo className="h-6 w-6" /> {team.name}</Link>
           <SignOutButton />
         </header>
-        <div className="overflow-x-auto border-b border-zinc-200 bg-white px-2 py-1 md:hidden"><TeamNav slug={slug} horizontal counts={counts} /></div>
+        <div className="overflow-x-auto border-b border-zinc-200 bg-white px-2 py-1 md:hidden"><TeamNav slug={slug} pages={pages} horizontal counts={counts} /></div>
         <main id="main" className="mx-auto max-w-6xl px-4 py-8 md:px-8"><HealthBanner />{children}</main>
       </div>
     </div>

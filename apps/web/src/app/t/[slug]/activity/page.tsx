@@ -18,7 +18,7 @@ export const metadata = { title: "Activity" };
 export default async function ActivityPage({ params, searchParams }: { params: Promise<{ slug: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> }) {
   const { slug } = await params;
   const sp = await searchParams;
-  const { user, team } = await requireTeamPage(slug);
+  const { user, team } = await requireTeamPage(slug, "activity:read");
   const filters = parseFilters(sp);
   const cursor = typeof sp.cursor === "string" ? sp.cursor : undefined;
   const eventId = typeof sp.event === "string" ? sp.event : undefined;

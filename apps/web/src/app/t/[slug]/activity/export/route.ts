@@ -18,7 +18,7 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
   if (!user) return Response.json({ error: "sign in first" }, { status: 401 });
   let teamId: string;
   try {
-    teamId = (await authorizeTeamSlug(user, slug, "viewer")).team.id;
+    teamId = (await authorizeTeamSlug(user, slug, "activity:export")).team.id;
   } catch (error) {
     if (isPortcullisError(error)) return Response.json({ error: "not found" }, { status: 404 });
     throw error;
