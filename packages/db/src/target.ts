@@ -152,7 +152,7 @@ const policyEnv = z.object({
  * that tests a connection (dashboard, CLI, seed) shares this one reading of them.
  */
 // eslint-disable-next-line no-restricted-properties
-export function targetPolicyFromEnv(source: NodeJS.ProcessEnv = process.env): TargetPolicy {
+export function targetPolicyFromEnv(source: Readonly<Record<string, string | undefined>> = process.env): TargetPolicy {
   const parsed = policyEnv.safeParse(source);
   if (!parsed.success) throw new Error(`Invalid environment: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
   const env = parsed.data;
