@@ -24,7 +24,7 @@ vi.mock("next/headers", () => ({
 }));
 vi.mock("next/cache", () => ({ revalidatePath: () => {}, revalidateTag: () => {} }));
 
-type Who = "owner" | "admin" | "member" | "viewer" | "outsider";
+type Who = "owner" | "admin" | "member" | "viewer" | "auditor" | "outsider";
 type Result = { ok: true; data: unknown } | { ok: false; code: string; error: string };
 type Action = (input: unknown) => Promise<Result>;
 
@@ -277,14 +277,14 @@ beforeAll(async () => {
   const mk = async (label: string) => createUser(prisma, { email: `${label}-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
   users = {} as Record<Who, string>;
   tokens = {} as Record<Who, string>;
-  for (const who of ["owner", "admin", "member", "viewer", "outsider"] as const) {
+  for (const who of ["owner", "admin", "member", "viewer", "auditor", "outsider"] as const) {
     const u = await mk(who);
     users[who] = u.id;
     const session = await prisma.session.create({ data: { userId: u.id, expiresAt: new Date(Date.now() + 86_400_000), userAgent: "vitest boundary" } });
     tokens[who] = await encode({ token: { uid: u.id, sid: session.id }, secret: process.env.NEXTAUTH_SECRET! });
   }
   teamA = (await createTeam(prisma, { name: "Victim", ownerId: users.owner })).id;
-  for (const role of ["admin", "member", "viewer"] as const) await addMember(prisma, { teamId: teamA, userId: users[role], role });
+  for (const role of ["admin", "member", "viewer", "auditor"] as const) await addMember(prisma, { teamId: teamA, userId: users[role], role });
   teamB = (await createTeam(prisma, { name: "Attacker", ownerId: users.outsider })).id;
 
   const { resolveTeam } = await import("../src/lib/authz");
@@ -404,6 +404,53 @@ describe.each(Object.entries(CASES))("%s", (name, c) => {
       expect(result, `${name} as ${who}`).toMatchObject({ ok: false, code: c.below ?? "forbidden" });
       expect(await snapshot(), `${name} as ${who}`).toBe(before);
     }
+  });
+});
+
+describe("the auditor (issue 16): reads and exports Activity, changes nothing", () => {
+  // Activity has no server action (its reads are pages and the export route, tested in
+  // auditor.int): every action here changes something, so every one refuses an auditor.
+  test("every team action refuses an auditor, whatever its minimum, and writes nothing", async () => {
+    const refused: string[] = [];
+    for (const [name, c] of Object.entries(CASES)) {
+      if (c.userOnly) continue;
+      const valid = await c.valid();
+      const before = await snapshot();
+      const result = await call("auditor", name, valid);
+      expect(result, `${name} as auditor`).toMatchObject({ ok: false, code: "forbidden" });
+      expect(await snapshot(), `${name} as auditor`).toBe(before);
+      refused.push(name);
+    }
+    expect(refused.length).toBe(Object.values(CASES).filter((c) => !c.userOnly).length);
+  });
+
+  test("an auditor cannot hand themselves power: role changes, invitations, link access for themselves", async () => {
+    const before = await snapshot();
+    for (const [name, input] of [
+      ["changeMemberRoleAction", { teamId: teamA, userId: users.auditor, role: "owner" }],
+      ["inviteMemberAction", { teamId: teamA, email: null, role: "admin" }],
+      ["setLinkAccessAction", { teamId: teamA, linkId: linkA, userId: users.auditor, granted: true }],
+      ["issueKeyAction", { teamId: teamA, linkId: linkA, name: "mine", expiresInDays: 1 }],
+      ["runPlaygroundAction", { teamId: teamA, linkId: linkA, sql: "SELECT 1" }],
+      ["removeMemberAction", { teamId: teamA, userId: users.member }],
+    ] as const) {
+      expect(await call("auditor", name, input), name).toMatchObject({ ok: false, code: "forbidden" });
+    }
+    expect(await snapshot()).toBe(before);
+  });
+
+  test("owners and admins may make someone an auditor; the action takes their keys", async () => {
+    const id = await freshMember("member");
+    await prisma.linkAccess.create({ data: { linkId: linkA, userId: id } });
+    const { issueKey } = await import("../src/features/keys/operations");
+    const { resolveTeam } = await import("../src/lib/authz");
+    const key = await issueKey(await resolveTeam({ userId: id }, teamA), { linkId: linkA, name: "k", expiresInDays: 1 });
+    expect(await call("admin", "changeMemberRoleAction", { teamId: teamA, userId: id, role: "auditor" })).toMatchObject({ ok: true });
+    expect((await prisma.membership.findFirstOrThrow({ where: { teamId: teamA, userId: id } })).role).toBe("auditor");
+    expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: key.id } })).revokedAt).not.toBeNull();
+    const invited = await call("admin", "inviteMemberAction", { teamId: teamA, email: null, role: "auditor" });
+    expect(invited).toMatchObject({ ok: true });
+    expect(await prisma.invitation.count({ where: { teamId: teamA, role: "auditor" } })).toBeGreaterThan(0);
   });
 });
 
