@@ -158,8 +158,9 @@ export const DESCRIPTIONS_JOB = defineJob({
 });
 
 /**
- * Housekeeping tasks, only ever from the worker's own schedulers (job name = task). Not retried:
- * the next tick runs the same task; bounded history, as the worker kept it.
+ * Housekeeping tasks, only ever from the worker's own schedulers, which name each job after its task
+ * (the processor dispatches on the payload, so `name` here is only the default). Not retried: the next
+ * tick runs the same task; bounded history, as the worker's own options kept it.
  */
 export const HOUSEKEEPING_JOB = defineJob({
   queue: QUEUES.housekeeping,
