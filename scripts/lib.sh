@@ -30,6 +30,7 @@ ensure_system_packages() {
     # installing the package starts no daemon where there is no init system, and the tests never use one.
     [ -x /usr/sbin/sshd ] || want+=(openssh-server)
     command -v docker-compose >/dev/null || want+=(docker-compose) # e2e/deploy: `docker-compose config`, PyYAML
+    [ -x /usr/sbin/haproxy ] || want+=(haproxy) # apps/gateway/test/scale-out: two gateways behind a real load balancer
   fi
   if [ ${#want[@]} -gt 0 ]; then
     say "installing Debian packages: ${want[*]}"

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { z } from "zod";
 import { trustProxySchema } from "@portcullis/db/client-ip";
 
@@ -22,6 +23,16 @@ const schema = z.object({
   REDIS_URL: z.string({ error: "REDIS_URL is not set" }).url(),
   PORTCULLIS_SECRET_KEYS: z.string({ error: "PORTCULLIS_SECRET_KEYS is not set (see .env.example)" }).min(1),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(3001),
+  /**
+   * Gateway processes sharing the port (node:cluster): 1 (unset) runs in this process; "auto" = one per
+   * core (os.availableParallelism()). Read by main.ts only; each process is a whole gateway.
+   */
+  GATEWAY_PROCESSES: z
+    .preprocess(
+      (v) => (typeof v === "string" ? (v.trim() === "" ? undefined : v.trim()) : v),
+      z.union([z.literal("auto"), z.coerce.number().int().min(1).max(256)]).optional(),
+    )
+    .transform((v) => (v === "auto" ? availableParallelism() : v)),
   GATEWAY_HOST: z.string().default("0.0.0.0"),
   GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   WEB_PUBLIC_URL: z.string().url().default("http://localhost:3000"),
