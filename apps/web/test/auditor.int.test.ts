@@ -196,6 +196,10 @@ describe("what an auditor cannot do", () => {
     const { setLinkApprovers, mayApprove } = await import("@portcullis/db/operations");
     expect(await outcome(() => setLinkApprovers(prisma, { teamId, linkId, userIds: [users.auditor], actorUserId: users.owner }))).toBe("forbidden");
     expect(await prisma.linkApprover.count({ where: { linkId } })).toBe(0);
+    const links = await import("../src/features/links/operations");
+    const owner = await authz.resolveTeam(actor("owner"), teamId);
+    expect(await outcome(() => links.setLinkAccess(owner, { linkId, userId: users.auditor, granted: true }))).toBe("forbidden");
+    expect(await prisma.linkAccess.count({ where: { linkId, userId: users.auditor } })).toBe(0);
     await prisma.linkApprover.create({ data: { linkId, userId: users.auditor } });
     await prisma.linkAccess.create({ data: { linkId, userId: users.auditor } });
     try {

@@ -36,8 +36,8 @@ export function LinkAccessList({
               </div>
               {always ? (
                 <span className="text-xs text-zinc-500">Always has access</span>
-              ) : m.role === "viewer" ? (
-                <span className="text-xs text-zinc-500">Viewers cannot hold keys</span>
+              ) : m.role !== "member" ? (
+                <span className="text-xs text-zinc-500">{m.role === "auditor" ? "Auditors" : "Viewers"} cannot hold keys</span>
               ) : (
                 <label className="flex items-center gap-2 text-sm">
                   <input

@@ -185,6 +185,8 @@ export async function setLinkAccess(ctx: TeamContext, input: { linkId: string; u
   // Owners and admins use every link; grants are about members (withdrawing one from an admin would
   // only have revoked their keys, which is not what "access" means for them).
   if (roleAtLeast(member.role, "admin")) return;
+  // Viewers and auditors never use links (the gateway refuses them whatever the grant says).
+  if (input.granted && member.role !== "member") throw new PortcullisError("forbidden", `${member.role}s cannot use links; change their role first`);
   if (input.granted) {
     await prisma.$transaction(async (tx) => {
       await tx.linkAccess.upsert({
