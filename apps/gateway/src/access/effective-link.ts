@@ -47,13 +47,26 @@ export function effectiveLink(link: LinkRecord, grants: readonly ActiveGrant[], 
 
 /**
  * The grants that apply to one database's record (issue 17): those naming it, and for the link's first
- * database those naming none (grants made before a link had several databases).
+ * database those naming none (grants made before a link had several databases) — and only when the
+ * record's connection is the one the grant was asked for (attack finding 2): a database removed and
+ * added again under the same name, or moved to another connection, inherits nothing. Memoised per
+ * (grant array, record) so the verdict caches keyed by array see one array per state.
  */
 function grantsOf(record: LinkRecord, grants: readonly ActiveGrant[], first: boolean): readonly ActiveGrant[] {
-  if (grants.every((g) => (g.databaseName ?? null) === null) && first) return grants;
-  const matching = grants.filter((g) => ((g.databaseName ?? null) === null ? first : g.databaseName === record.databaseName));
-  return matching.length === grants.length ? grants : matching;
+  let perRecord = filtered.get(grants);
+  const hit = perRecord?.get(record);
+  if (hit) return hit;
+  const connectionId = record.connection.id.toLowerCase();
+  const applies = (g: ActiveGrant) =>
+    ((g.databaseName ?? null) === null ? first : g.databaseName === record.databaseName) && typeof g.connectionId === "string" && g.connectionId.toLowerCase() === connectionId;
+  const matching = grants.filter(applies);
+  const answer = matching.length === grants.length ? grants : Object.freeze(matching);
+  if (!perRecord) filtered.set(grants, (perRecord = new WeakMap()));
+  perRecord.set(record, answer);
+  return answer;
 }
+
+const filtered = new WeakMap<readonly ActiveGrant[], WeakMap<LinkRecord, readonly ActiveGrant[]>>();
 
 // Per member grant array, per link's first record: the effective record list (stable objects, so the
 // caches keyed by record see one object per state), valid until the next of the grants ends.

@@ -12,10 +12,15 @@ export interface ActiveGrant {
   expiresAt: number;
   /** Which of the link's databases the table is in (issue 17); null: the link's first. */
   databaseName?: string | null;
+  /**
+   * The connection that database was when the grant was asked for (attack finding 2): it applies only to
+   * a record of this connection; null (a row bound to nothing) applies nowhere.
+   */
+  connectionId?: string | null;
 }
 
 // Grants whose window has not closed as of the query; the caller re-checks expires_at on every call.
-const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at, database_name
+const ACTIVE_QUERY = `SELECT id::text, table_key, access, expires_at, database_name, connection_id::text
   FROM access_grants
   WHERE link_id = $1::uuid AND user_id = $2::uuid AND status = 'granted' AND starts_at <= now() AND expires_at > now()
   ORDER BY id`;
@@ -59,5 +64,6 @@ function toGrant(row: Record<string, unknown>): ActiveGrant | null {
   // A row the schema's CHECKs should have refused is not applied (never an elevation we cannot read).
   if ((access !== "read" && access !== "write" && access !== "admin") || !Number.isFinite(expiresAt) || typeof row.table_key !== "string") return null;
   if (row.database_name != null && typeof row.database_name !== "string") return null;
-  return { id: String(row.id), tableKey: row.table_key, access, expiresAt, databaseName: (row.database_name as string | null | undefined) ?? null };
+  const connectionId = typeof row.connection_id === "string" ? row.connection_id : null;
+  return { id: String(row.id), tableKey: row.table_key, access, expiresAt, databaseName: (row.database_name as string | null | undefined) ?? null, connectionId };
 }

@@ -1,8 +1,9 @@
-import { selectDatabase } from "../access/link-database.js";
+import { databaseRecord, selectDatabase } from "../access/link-database.js";
 import { AuditUnavailableError } from "../audit/producer.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
 import { toolByName, toolNames } from "../mcp/tools/index.js";
+import { savedTool } from "../mcp/tools/saved-tool.js";
 import type { Services } from "../services.js";
 import { toolCallEvent } from "./audit-event.js";
 import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
@@ -90,7 +91,7 @@ async function execute(services: Services, ctx: CallContext, tool: TypedTool, ar
     return {
       kind: "failed",
       failure: { code: "invalid_arguments", message, retryable: false },
-      audit: { verdict: "error", error: message, ...(typeof sql === "string" ? { sql: sql.slice(0, 100_000) } : {}) },
+      audit: { verdict: "error", error: message, ...(typeof sql === "string" ? { sql: sql.slice(0, 100_000) } : {}), ...savedToolDatabase(ctx, tool) },
     };
   }
   try {
@@ -112,6 +113,17 @@ async function execute(services: Services, ctx: CallContext, tool: TypedTool, ar
       audit: { ...statement, verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" },
     };
   }
+}
+
+/**
+ * A saved tool runs on its own database whatever the call defaulted to: a call refused before its run
+ * (bad arguments) is audited under that database too, not the link's first. Found by definition, not
+ * name (savedTool memoises one definition per record).
+ */
+function savedToolDatabase(ctx: CallContext, tool: TypedTool): { databaseName?: string | null } {
+  const record = ctx.link.savedTools?.find((t) => savedTool(t) === tool);
+  if (!record) return {};
+  return { databaseName: databaseRecord(ctx.link, record.databaseName)?.databaseName ?? record.databaseName };
 }
 
 /**

@@ -126,8 +126,10 @@ export async function requestDecision(services: Services, ctx: CallContext, args
     preview: dry.preview,
     expiresAt: new Date(Date.now() + minutes * 60_000),
     requestAuditId: eventId,
-    // Issue 17: the request runs on this database only.
+    // Issue 17: the request runs on this database only, and (attack finding 2) only while that name
+    // is this connection: the one the dry run ran on.
     databaseName: storedDatabaseName(ctx.link),
+    connectionId: ctx.link.connection.id,
   });
   const ruleId = approvalRuleId(requirement);
   const message = pendingMessage({ ...request, databaseName: ctx.link.databaseName ?? null }, dry.preview, isMultiDatabase(ctx.link));
@@ -160,11 +162,15 @@ function requestDatabase(ctx: CallContext, request: WriteRequestRow): string | u
 /**
  * The caller's context moved to the record of the request's database (issue 17): a request runs, and is
  * shown, under the scope of the database it was made on, whatever database the call defaulted to. Null
- * when the link no longer has that database (renamed or removed): the request cannot run.
+ * when the link no longer has that database (renamed or removed) or the name is another connection now:
+ * the request cannot run.
  */
 export function onRequestDatabase(ctx: CallContext, request: WriteRequestRow): CallContext | null {
   const record = databaseRecord(ctx.link, request.databaseName);
   if (!record) return null;
+  // Attack finding 2: the name now pointing at another connection (removed and added again, moved) is
+  // not the database the request was made and approved for; a request bound to none runs nowhere.
+  if (!request.connectionId || request.connectionId.toLowerCase() !== record.connection.id.toLowerCase()) return null;
   return record === ctx.link ? ctx : { ...ctx, link: record };
 }
 
@@ -268,7 +274,13 @@ export async function executeApproved(services: Services, callCtx: CallContext, 
   // a call naming another one found no request above), or nowhere once the link no longer has it.
   const ctx = onRequestDatabase(callCtx, request);
   if (!ctx)
-    return refuse(callCtx, args, id, "write_request_mismatch", `Write request ${id} was made on database "${request.databaseName}", which this link no longer has.`);
+    return refuse(
+      callCtx,
+      args,
+      id,
+      "write_request_mismatch",
+      `Write request ${id} was made on ${request.databaseName ? `database "${request.databaseName}"` : "the link's first database"}, which this link no longer has (the database was removed, or the name is another connection now).`,
+    );
   const outcome = await executeOnDatabase(services, ctx, request, args);
   if (ctx !== callCtx && ctx.insufficientScope) callCtx.insufficientScope = ctx.insufficientScope;
   return ctx === callCtx ? outcome : ({ ...outcome, audit: { ...outcome.audit, databaseName: ctx.link.databaseName ?? null } } as CallOutcome);
@@ -284,7 +296,16 @@ async function executeOnDatabase(services: Services, ctx: CallContext, request: 
   if (request.status === "approved") services.catalogs.invalidate(ctx.link.connection.id);
   const catalog = await services.catalogFor(ctx.link);
   const verdict = services.checker.check(args.sql, ctx.link.scope, catalog);
-  const binding = { teamId: ctx.link.teamId, id, linkId: ctx.link.id, statementHash: hash, principalSubject: ctx.principal.subject, userId: ctx.principal.userId, catalogVersion: catalog.version };
+  const binding = {
+    teamId: ctx.link.teamId,
+    id,
+    linkId: ctx.link.id,
+    statementHash: hash,
+    principalSubject: ctx.principal.subject,
+    userId: ctx.principal.userId,
+    catalogVersion: catalog.version,
+    connectionId: ctx.link.connection.id,
+  };
   // A token whose scopes no longer cover it steps up first; the request stays approved.
   const scopeRefusal = verdict.allowed && ctx.principal.grantedScopes !== null ? insufficientScope(ctx, verdict.classes) : null;
   if (scopeRefusal) return refusedOrFailed({ verdict, refusal: scopeRefusal }, args.sql, ctx)!;

@@ -29,6 +29,10 @@ export interface AccessGrantRow {
   requestExpiresAt: Date;
   createdAt: Date;
   updatedAt: Date;
+  /** Which of the link's databases (issue 17); null: the link's first. */
+  databaseName: string | null;
+  /** The connection that database was when asked for (attack finding 2); null: unbound, never applies. */
+  connectionId: string | null;
 }
 
 export interface AccessGrantListItem extends AccessGrantRow {
@@ -42,7 +46,8 @@ export const ACCESS_GRANT_COLUMNS = `
   g.id::text AS id, g.team_id::text AS team_id, g.link_id::text AS link_id, g.user_id::text AS user_id, g.table_key, g.access,
   g.minutes, g.reason, g.status::text AS status, g.requested_via, g.requested_by::text AS requested_by,
   g.api_key_id::text AS api_key_id, g.oauth_client_id, g.decided_by::text AS decided_by, g.decided_at, g.decision_comment,
-  g.starts_at, g.expires_at, g.revoked_by::text AS revoked_by, g.revoked_at, g.request_expires_at, g.created_at, g.updated_at`;
+  g.starts_at, g.expires_at, g.revoked_by::text AS revoked_by, g.revoked_at, g.request_expires_at, g.created_at, g.updated_at,
+  g.database_name, g.connection_id::text AS connection_id`;
 
 type Raw = Record<string, unknown>;
 const text = (v: unknown): string | null => (v == null ? null : String(v));
@@ -72,6 +77,8 @@ export function toAccessGrant(r: Raw): AccessGrantRow {
     requestExpiresAt: toDate(r.request_expires_at)!,
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
+    databaseName: text(r.database_name),
+    connectionId: text(r.connection_id),
   };
 }
 
@@ -83,4 +90,14 @@ export function toAccessGrantListItem(r: Raw): AccessGrantListItem {
     deciderEmail: text(r.decider_email),
     revokerEmail: text(r.revoker_email),
   };
+}
+
+/**
+ * The connection a link's database name points at now ($link uuid, $name text; NULL name: the first),
+ * NULL when the link has no database of that name. What a grant or write request is bound to when made.
+ */
+export function databaseConnectionSql(link: string, name: string): string {
+  return `COALESCE(
+    (SELECT l0.connection_id FROM links l0 WHERE l0.id = ${link} AND (${name}::text IS NULL OR l0.database_name = ${name}::text)),
+    (SELECT d0.connection_id FROM link_databases d0 WHERE d0.link_id = ${link} AND d0.name = ${name}::text))`;
 }

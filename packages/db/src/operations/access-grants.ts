@@ -7,6 +7,7 @@ import {
   type AccessGrantLevel,
   type AccessGrantListItem,
   type AccessGrantRow,
+  databaseConnectionSql,
   toAccessGrant,
   toAccessGrantListItem,
 } from "./access-grant-rows.js";
@@ -60,6 +61,8 @@ export const requestAccessGrantInput = z.strictObject({
   sourceIp: z.string().max(64).nullish(),
   /** Which of the link's databases the table is in (issue 17); null or absent: the link's first. */
   databaseName: z.string().min(1).max(63).nullish(),
+  /** The connection the caller's record of that database uses; the grant applies only there (attack finding 2). */
+  connectionId: uuidSchema.nullish(),
 });
 
 async function usesLink(q: Query, teamId: string, linkId: string, userId: string): Promise<boolean> {
@@ -78,25 +81,30 @@ export async function requestAccessGrant(db: OperationsDb, input: z.input<typeof
     const link = await q<{ name: string }>("SELECT name FROM links WHERE id = $1::uuid AND team_id = $2::uuid", [v.linkId, v.teamId]);
     if (!link[0]) return new AccessGrantError("not_found", "link not found");
     if (!(await usesLink(q, v.teamId, v.linkId, v.userId))) return new AccessGrantError("not_member", "only a member who uses this link can ask for more access on it");
+    const bound = await q<{ id: string | null }>(`SELECT ${databaseConnectionSql("$1::uuid", "$2")}::text AS id`, [v.linkId, v.databaseName ?? null]);
+    const connectionId = bound[0]?.id ?? null;
+    if (!connectionId || (v.connectionId && connectionId !== v.connectionId.toLowerCase())) {
+      return new AccessGrantError("not_found", `this link's database ${v.databaseName ? `"${v.databaseName}" ` : ""}changed while access was asked for`);
+    }
     // Two identical requests at once: the second waits here and then finds the first.
     await q("SELECT count(*)::int AS n FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 15))) AS l", [`${v.linkId}|${v.userId}|${v.tableKey}|${v.access}`]);
     const open = await q(
       `SELECT ${ACCESS_GRANT_COLUMNS} FROM access_grants g
        WHERE g.team_id = $1::uuid AND g.link_id = $2::uuid AND g.user_id = $3::uuid AND g.table_key = $4 AND g.access = $5
-         AND g.status = 'pending' AND g.request_expires_at > clock_timestamp() AND g.database_name IS NOT DISTINCT FROM $6
+         AND g.status = 'pending' AND g.request_expires_at > clock_timestamp() AND g.database_name IS NOT DISTINCT FROM $6 AND g.connection_id = $7::uuid
        ORDER BY g.created_at DESC LIMIT 1`,
-      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.databaseName ?? null],
+      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.databaseName ?? null, connectionId],
     );
     if (open[0]) return toAccessGrant(open[0]);
     const rows = await q(
       `WITH g AS (
          INSERT INTO access_grants (team_id, link_id, user_id, table_key, access, minutes, reason, requested_via, requested_by,
-           api_key_id, oauth_client_id, request_expires_at, database_name)
+           api_key_id, oauth_client_id, request_expires_at, database_name, connection_id)
          VALUES ($1::uuid, $2::uuid, $3::uuid, $4, $5, $6::int, $7, $8, $9::uuid, $10::uuid, $11,
-           clock_timestamp() + make_interval(mins => $12::int), $13)
+           clock_timestamp() + make_interval(mins => $12::int), $13, $14::uuid)
          RETURNING *)
        SELECT ${ACCESS_GRANT_COLUMNS} FROM g`,
-      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.minutes, v.reason, v.via, v.requestedBy ?? null, v.apiKeyId ?? null, v.oauthClientId ?? null, ACCESS_REQUEST_WAIT_MINUTES, v.databaseName ?? null],
+      [v.teamId, v.linkId, v.userId, v.tableKey, v.access, v.minutes, v.reason, v.via, v.requestedBy ?? null, v.apiKeyId ?? null, v.oauthClientId ?? null, ACCESS_REQUEST_WAIT_MINUTES, v.databaseName ?? null, connectionId],
     );
     const grant = toAccessGrant(rows[0]!);
     // The tool's request is audited as its tool call; a person asking in the dashboard or CLI, here.
@@ -315,4 +323,57 @@ export async function expireAccessGrants(db: OperationsDb, now?: Date): Promise<
     [now?.toISOString() ?? null],
   );
   return rows.length;
+}
+
+/** One database of a link whose name no longer points where it did (removed, renamed, moved). */
+export const databaseAccessEndSchema = z.strictObject({
+  teamId: uuidSchema,
+  linkId: uuidSchema,
+  databaseName: z.string().min(1).max(63),
+  /** The link's own (first) database: rows stored without a name (null) are its too. */
+  first: z.boolean(),
+  actorUserId: uuidSchema.nullish(),
+  via: z.enum(["dashboard", "cli"]).default("dashboard"),
+  sourceIp: z.string().max(64).nullish(),
+});
+export type DatabaseAccessEnd = z.input<typeof databaseAccessEndSchema>;
+
+/**
+ * Attack finding 2: ends the grants in force and the pending requests made for one database of a link,
+ * in the caller's transaction (the one that changes the database), each audited as access_grant.revoked
+ * as revokeAccessGrant does. Whatever later takes the name inherits nothing.
+ */
+export async function revokeDatabaseAccessGrants(q: Query, input: DatabaseAccessEnd): Promise<AccessGrantRow[]> {
+  const v = parseInput(databaseAccessEndSchema, input);
+  const rows = await q(
+    `WITH old AS (
+       SELECT id, status::text AS status, expires_at FROM access_grants
+       WHERE team_id = $1::uuid AND link_id = $2::uuid AND (database_name = $3 OR ($4 AND database_name IS NULL))
+         AND (status = 'pending' OR (status = 'granted' AND expires_at > clock_timestamp()))
+       FOR UPDATE),
+     g AS (
+       UPDATE access_grants SET status = 'revoked', revoked_by = $5::uuid, revoked_at = clock_timestamp(), updated_at = clock_timestamp()
+       FROM old WHERE access_grants.id = old.id
+       RETURNING access_grants.*, old.status AS old_status, old.expires_at AS old_expires_at)
+     SELECT ${ACCESS_GRANT_COLUMNS}, g.old_status, g.old_expires_at FROM g`,
+    [v.teamId, v.linkId, v.databaseName, v.first, v.actorUserId ?? null],
+  );
+  const name = rows.length ? await linkName(q, v.linkId) : null;
+  const revoked: AccessGrantRow[] = [];
+  for (const row of rows) {
+    const grant = toAccessGrant(row);
+    revoked.push(grant);
+    await recordConfigChangeSql(q, {
+      teamId: v.teamId,
+      actorUserId: v.actorUserId ?? null,
+      action: "access_grant.revoked",
+      target: { type: "access_grant", id: grant.id, name },
+      before: { status: String(row.old_status), expiresAt: toDate(row.old_expires_at)?.toISOString() ?? null },
+      after: { status: "revoked", userId: grant.userId, table: grant.tableKey, access: grant.access, database: v.databaseName, why: "the link's database was removed, renamed or moved to another connection" },
+      sourceIp: v.sourceIp ?? null,
+      via: v.via,
+      accessGrantId: grant.id,
+    });
+  }
+  return revoked;
 }

@@ -1,7 +1,10 @@
 import { z } from "zod";
 import type { Prisma, PrismaClient } from "../client.js";
 import { PortcullisError, isUniqueViolation } from "../errors.js";
+import { revokeDatabaseAccessGrants } from "./access-grants.js";
 import { assertScopeAllowedForConnection, type ScopeAccessLevels } from "./connections.js";
+import type { Query } from "./sql-db.js";
+import { expireDatabaseWriteRequests } from "./write-request-transitions.js";
 
 /**
  * A link's further databases (issue 17, docs/design/reach.md): the link's own connection and scope are
@@ -25,6 +28,13 @@ export type ScopeParser = (raw: unknown) => { ok: true; scope: unknown } | { ok:
 
 const uuid = z.string().uuid();
 
+/** Who changes the database: named on the access grants the change revokes (absent: nobody named). */
+const changedBy = {
+  actorUserId: uuid.nullish(),
+  via: z.enum(["dashboard", "cli"]).optional(),
+  sourceIp: z.string().max(64).nullish(),
+};
+
 export const listLinkDatabasesInput = z.strictObject({ teamId: uuid, linkId: uuid });
 export const addLinkDatabaseInput = z.strictObject({ teamId: uuid, linkId: uuid, name: databaseNameSchema, connectionId: uuid, scope: z.unknown() });
 export const updateLinkDatabaseInput = z.strictObject({
@@ -35,8 +45,9 @@ export const updateLinkDatabaseInput = z.strictObject({
   newName: databaseNameSchema.optional(),
   connectionId: uuid.optional(),
   scope: z.unknown().optional(),
+  ...changedBy,
 });
-export const removeLinkDatabaseInput = z.strictObject({ teamId: uuid, linkId: uuid, name: databaseNameSchema });
+export const removeLinkDatabaseInput = z.strictObject({ teamId: uuid, linkId: uuid, name: databaseNameSchema, ...changedBy });
 
 export interface LinkDatabaseView {
   name: string;
@@ -50,6 +61,10 @@ export interface LinkDatabaseView {
 }
 
 type Db = PrismaClient | Prisma.TransactionClient;
+
+function by(v: { actorUserId?: string | null; via?: "dashboard" | "cli"; sourceIp?: string | null }) {
+  return { actorUserId: v.actorUserId ?? null, ...(v.via ? { via: v.via } : {}), sourceIp: v.sourceIp ?? null };
+}
 
 function parse<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
   const parsed = schema.safeParse(input);
@@ -85,6 +100,23 @@ async function teamConnection(tx: Prisma.TransactionClient, teamId: string, conn
 async function nameTaken(tx: Prisma.TransactionClient, linkId: string, first: string, name: string): Promise<boolean> {
   if (first === name) return true;
   return (await tx.linkDatabase.count({ where: { linkId, name } })) > 0;
+}
+
+/**
+ * Attack finding 2: a database whose name stops pointing where it did (removed, renamed, moved to
+ * another connection — or the link's own connection changed) takes its grants and write requests with
+ * it, in the transaction that changes it: grants in force and pending requests are revoked (audited),
+ * pending and approved write requests expire (notified). Nothing is inherited by the next holder of the
+ * name. Exported for the link's edit path, should it ever change the link's own connection.
+ */
+export async function endLinkDatabaseAccess(
+  tx: Prisma.TransactionClient,
+  change: { teamId: string; linkId: string; name: string; first: boolean; actorUserId?: string | null; via?: "dashboard" | "cli"; sourceIp?: string | null },
+): Promise<void> {
+  const q: Query = async <R>(text: string, values: unknown[] = []) => tx.$queryRawUnsafe<R[]>(text, ...values);
+  const at = { teamId: change.teamId, linkId: change.linkId, databaseName: change.name, first: change.first };
+  await revokeDatabaseAccessGrants(q, { ...at, actorUserId: change.actorUserId ?? null, via: change.via ?? "dashboard", sourceIp: change.sourceIp ?? null });
+  await expireDatabaseWriteRequests(q, at);
 }
 
 /** Every database of the link, its own first. */
@@ -134,6 +166,7 @@ export async function updateLinkDatabase(db: Db, input: z.input<typeof updateLin
       if (v.name === link.databaseName) {
         if (v.connectionId !== undefined || scope !== undefined) throw new PortcullisError("invalid_input", "the first database's connection and scope are the link's own: edit the link itself");
         const updated = await tx.link.update({ where: { id: v.linkId }, data: { databaseName: v.newName ?? v.name }, include: { connection: { select: { name: true } } } });
+        if (renaming) await endLinkDatabaseAccess(tx, { teamId: v.teamId, linkId: v.linkId, name: v.name, first: true, ...by(v) });
         return { name: updated.databaseName, connectionId: updated.connectionId, connectionName: updated.connection.name, scope: updated.scope, position: 0, first: true };
       }
       const current = await tx.linkDatabase.findFirst({ where: { linkId: v.linkId, teamId: v.teamId, name: v.name } });
@@ -145,6 +178,7 @@ export async function updateLinkDatabase(db: Db, input: z.input<typeof updateLin
         where: { linkId_name: { linkId: v.linkId, name: v.name } },
         data: { name: v.newName ?? v.name, connectionId: connection.id, ...(scope !== undefined ? { scope } : {}) },
       });
+      if (renaming || connection.id !== current.connectionId) await endLinkDatabaseAccess(tx, { teamId: v.teamId, linkId: v.linkId, name: v.name, first: false, ...by(v) });
       return { name: updated.name, connectionId: updated.connectionId, connectionName: connection.name, scope: updated.scope, position: updated.position, first: false };
     });
   } catch (error) {
@@ -160,5 +194,6 @@ export async function removeLinkDatabase(db: Db, input: z.input<typeof removeLin
     if (v.name === link.databaseName) throw new PortcullisError("invalid_input", "the first database is the link's own; delete the link to remove it");
     const { count } = await tx.linkDatabase.deleteMany({ where: { linkId: v.linkId, teamId: v.teamId, name: v.name } });
     if (count === 0) throw new PortcullisError("not_found", `this link has no database named "${v.name}"`);
+    await endLinkDatabaseAccess(tx, { teamId: v.teamId, linkId: v.linkId, name: v.name, first: false, ...by(v) });
   });
 }

@@ -40,6 +40,8 @@ export interface WriteRequestRow {
   executionAuditId: string | null;
   /** Which of the link's databases it was made on and runs on (issue 17); null: the link's first. */
   databaseName: string | null;
+  /** The connection that database was when the request was made (attack finding 2); null: unbound, never runs. */
+  connectionId: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -58,7 +60,7 @@ export const WRITE_REQUEST_COLUMNS = `
   r.user_id::text AS user_id, r.api_key_id::text AS api_key_id, r.oauth_client_id, r.principal_subject, r.client_name,
   r.preview::text AS preview, r.expires_at, r.execute_before, r.decided_by::text AS decided_by, r.decided_at, r.decision_comment,
   r.executed_at, r.result::text AS result, r.error, r.request_audit_id::text AS request_audit_id,
-  r.execution_audit_id::text AS execution_audit_id, r.database_name, r.created_at, r.updated_at`;
+  r.execution_audit_id::text AS execution_audit_id, r.database_name, r.connection_id::text AS connection_id, r.created_at, r.updated_at`;
 
 type Raw = Record<string, unknown>;
 
@@ -99,6 +101,7 @@ export function toWriteRequest(r: Raw): WriteRequestRow {
     requestAuditId: text(r.request_audit_id),
     executionAuditId: text(r.execution_audit_id),
     databaseName: text(r.database_name),
+    connectionId: text(r.connection_id),
     createdAt: toDate(r.created_at)!,
     updatedAt: toDate(r.updated_at)!,
   };

@@ -129,6 +129,8 @@ export const claimWriteRequestInput = z.strictObject({
   principalSubject: z.string().min(1).max(2048),
   userId: uuidSchema.nullable(),
   catalogVersion: z.string().min(1).max(200),
+  /** The connection of the record it is about to run on (attack finding 2): only the one it was made for. */
+  connectionId: uuidSchema.optional(),
 });
 
 export type ClaimWriteRequestResult =
@@ -149,15 +151,17 @@ export async function claimWriteRequest(db: OperationsDb, input: z.input<typeof 
        WHERE id = $1::uuid AND team_id = $2::uuid AND status = 'approved' AND execute_before > clock_timestamp()
          AND link_id = $3::uuid AND statement_hash = $4 AND principal_subject = $5
          AND user_id IS NOT DISTINCT FROM $6::uuid AND catalog_version = $7
+         AND ($8::uuid IS NULL OR connection_id = $8::uuid)
        RETURNING *)
      SELECT ${WRITE_REQUEST_COLUMNS} FROM r`,
-    [v.id, v.teamId, v.linkId, v.statementHash, v.principalSubject, v.userId, v.catalogVersion],
+    [v.id, v.teamId, v.linkId, v.statementHash, v.principalSubject, v.userId, v.catalogVersion, v.connectionId ?? null],
   );
   if (rows[0]) return { ok: true, request: toWriteRequest(rows[0]) };
   const request = await readRequest(q, v.teamId, v.id);
   if (!request) return { ok: false, code: "not_found" };
   const sameCaller = request.linkId === v.linkId.toLowerCase() && request.principalSubject === v.principalSubject && request.userId === (v.userId?.toLowerCase() ?? null);
   if (!sameCaller || request.statementHash !== v.statementHash) return { ok: false, code: "mismatch" };
+  if (v.connectionId && request.connectionId !== v.connectionId.toLowerCase()) return { ok: false, code: "mismatch" };
   switch (request.status) {
     case "pending":
     case "rejected":
@@ -201,9 +205,13 @@ export async function finishWriteRequest(db: OperationsDb, input: z.input<typeof
  * notification in the same statement: the expiry and the requester's notice commit together or not at all.
  */
 function expireOneSql(condition: string): string {
+  return expireWhereSql(`id = $1::uuid AND team_id = $2::uuid AND ${condition}`);
+}
+
+function expireWhereSql(where: string): string {
   return `WITH e AS (
        UPDATE write_requests SET status = 'expired', updated_at = clock_timestamp()
-       WHERE id = $1::uuid AND team_id = $2::uuid AND ${condition}
+       WHERE ${where}
        RETURNING id, team_id),
      n AS (INSERT INTO notification_outbox (team_id, event, subject_id) SELECT team_id, 'write_request.expired', id FROM e)
      SELECT id::text AS id FROM e`;
@@ -228,4 +236,26 @@ export async function expireWriteRequests(db: OperationsDb, now?: Date): Promise
     [now?.toISOString() ?? null],
   );
   return rows.length;
+}
+
+export const expireDatabaseWriteRequestsInput = z.strictObject({
+  teamId: uuidSchema,
+  linkId: uuidSchema,
+  databaseName: z.string().min(1).max(63),
+  /** The link's own (first) database: requests stored without a name (null) are its too. */
+  first: z.boolean(),
+});
+
+/**
+ * Attack finding 2: pending and approved requests made for one database of a link → expired, with their
+ * write_request.expired notifications, in the caller's transaction (the one that removes, renames or
+ * moves the database). Nothing whatever later takes the name can run them.
+ */
+export async function expireDatabaseWriteRequests(q: Query, input: z.input<typeof expireDatabaseWriteRequestsInput>): Promise<string[]> {
+  const v = parseInput(expireDatabaseWriteRequestsInput, input);
+  const rows = await q<{ id: string }>(
+    expireWhereSql("team_id = $1::uuid AND link_id = $2::uuid AND (database_name = $3 OR ($4 AND database_name IS NULL)) AND status IN ('pending', 'approved')"),
+    [v.teamId, v.linkId, v.databaseName, v.first],
+  );
+  return rows.map((r) => r.id);
 }

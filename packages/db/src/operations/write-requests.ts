@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { PortcullisError } from "../errors.js";
+import { databaseConnectionSql } from "./access-grant-rows.js";
 import { recordNotification } from "./audit-sql.js";
 import { inTransaction, jsonParam, type OperationsDb, parseInput, queryOf, uuidSchema } from "./sql-db.js";
 import {
@@ -53,6 +54,11 @@ export const createWriteRequestInput = z.strictObject({
   requestAuditId: uuidSchema.nullish(),
   /** Which of the link's databases it runs on (issue 17); null or absent: the link's first. */
   databaseName: z.string().min(1).max(63).nullish(),
+  /**
+   * The connection the caller's record of that database uses (what the dry run ran on). Stored as the
+   * binding; when the name points elsewhere by now, nothing is stored (attack finding 2).
+   */
+  connectionId: uuidSchema.nullish(),
 });
 export type CreateWriteRequestInput = z.input<typeof createWriteRequestInput>;
 
@@ -66,10 +72,11 @@ export async function createWriteRequest(db: OperationsDb, input: CreateWriteReq
     const rows = await q(
       `WITH r AS (
          INSERT INTO write_requests (team_id, link_id, kind, mode, tables, reason, sql, params, statement_hash, catalog_version,
-           scope_hash, user_id, api_key_id, oauth_client_id, principal_subject, client_name, preview, expires_at, request_audit_id, database_name)
+           scope_hash, user_id, api_key_id, oauth_client_id, principal_subject, client_name, preview, expires_at, request_audit_id, database_name, connection_id)
          SELECT l.team_id, l.id, $3::"WriteRequestKind", $4, $5::text[], $6, $7, $8::jsonb, $9, $10, $11, $12::uuid, $13::uuid, $14,
-           $15, $16, $17::jsonb, $18::timestamptz, $19::uuid, $20
-         FROM links l WHERE l.id = $2::uuid AND l.team_id = $1::uuid
+           $15, $16, $17::jsonb, $18::timestamptz, $19::uuid, $20, c.id
+         FROM links l CROSS JOIN LATERAL (SELECT ${databaseConnectionSql("l.id", "$20")} AS id) c
+         WHERE l.id = $2::uuid AND l.team_id = $1::uuid AND c.id IS NOT NULL AND ($21::uuid IS NULL OR c.id = $21::uuid)
          RETURNING *)
        SELECT ${WRITE_REQUEST_COLUMNS} FROM r`,
       [
@@ -93,9 +100,15 @@ export async function createWriteRequest(db: OperationsDb, input: CreateWriteReq
         expiresAt,
         v.requestAuditId ?? null,
         v.databaseName ?? null,
+        v.connectionId ?? null,
       ],
     );
-    if (!rows[0]) throw new PortcullisError("not_found", "link not found");
+    if (!rows[0]) {
+      const link = await q("SELECT 1 FROM links WHERE id = $1::uuid AND team_id = $2::uuid", [v.linkId, v.teamId]);
+      if (!link[0]) throw new PortcullisError("not_found", "link not found");
+      // Removed, renamed or moved to another connection since the caller's record was loaded.
+      throw new PortcullisError("conflict", `this link's database ${v.databaseName ? `"${v.databaseName}" ` : ""}changed while the request was made; nothing was stored — ask again`);
+    }
     const request = toWriteRequest(rows[0]);
     await recordNotification(q, request.teamId, "write_request.created", request.id);
     return request;

@@ -99,6 +99,8 @@ export const requestAccessTool: TypedTool<typeof input> = {
         sourceIp: ctx.sourceIp?.slice(0, 64) ?? null,
         // Issue 17: the grant applies to this database's record only (null: the link's first).
         databaseName: storedDatabaseName(link),
+        // Attack finding 2: and only while that name is this connection.
+        connectionId: link.connection.id,
       });
     } catch (error) {
       if (!(error instanceof AccessGrantError)) throw error;
