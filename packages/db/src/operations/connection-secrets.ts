@@ -5,15 +5,19 @@ import { normalizeFingerprint } from "../ssh/fingerprint.js";
 import { openSshSecret, sealSshSecret } from "../ssh/secrets.js";
 import { openClientKey, sealClientKey } from "../target-tls.js";
 import type { ConnectionFields } from "./connection-fields.js";
+import { matchingHopPrefix, routeChange } from "./connection-route-match.js";
 import { reencryptMaskSecrets } from "./mask-secrets.js";
 import { reencryptWebhookSecrets } from "./notification-settings.js";
 
 /**
  * Fills the secrets an edit left blank from the stored connection — a blank means "keep" — but only
- * where they were stored for: the password for the same server, database and user; a hop's key for the
- * same SSH server and user; the client key for the same certificate. Sent anywhere else, a stored secret
- * would be handed (or its use lent) to whoever runs the new server. Pinned host keys stay with their
- * host:port unless the edit gives one.
+ * where everything that decides where a secret goes and how it is protected is as stored: the password
+ * and the client key only for the same server, database, user, TLS mode, CA, server name, client
+ * certificate, SSH hops (with their pinned keys) and no replica added or moved; a hop's key only for the
+ * same SSH server and user reached through the same hops before it. Anything else would hand a secret
+ * nobody can read back (or its use) to whoever runs the new route. While any stored secret is kept, a
+ * host key pin from the form is not trusted: pins then come only through confirmHostKey, which pins what
+ * a hop really offered. An edit that types every secret again may pin in the form (nothing stored leaks).
  */
 export async function completeFieldsFromStored(
   prisma: PrismaClient,
@@ -22,27 +26,48 @@ export async function completeFieldsFromStored(
   fields: ConnectionFields,
   keyring: SecretKeyring,
 ): Promise<ConnectionFields> {
-  const stored = await prisma.connection.findFirst({ where: { id: connectionId, teamId }, include: { sshHops: true } });
+  const stored = await prisma.connection.findFirst({ where: { id: connectionId, teamId }, include: { sshHops: { orderBy: { position: "asc" } }, replicas: true } });
   if (!stored) throw new PortcullisError("not_found", "connection not found");
+  const change = routeChange(fields, stored);
+  const sameBefore = matchingHopPrefix(fields, stored);
+  const formHops = fields.ssh?.hops ?? [];
+  const keepsClientKey = Boolean(fields.tls?.clientCert && !fields.tls.clientKey);
+  const keepsStored = !fields.password || keepsClientKey || formHops.some((hop) => !hop.privateKey);
+
   let password = fields.password;
   if (!password) {
-    const same = fields.host === stored.host && fields.port === stored.port && fields.database === stored.database && fields.username === stored.username;
-    if (!same) throw new PortcullisError("invalid_input", "enter the password again: the stored one is only ever sent to the server, database and user it was saved for");
+    if (change) {
+      const message = `re-enter the password: the connection's route changed (${change}); the stored password is only sent where it was saved for`;
+      throw new PortcullisError("invalid_input", message, { fieldErrors: { password: message } });
+    }
     password = keyring.open(stored.secretCiphertext, stored.id);
   }
-  const hops = (fields.ssh?.hops ?? []).map((hop, i) => {
-    const previous = stored.sshHops.find((h) => h.host === hop.host.trim() && h.port === hop.port && h.username === hop.username.trim());
-    const hostKeySha256 = hop.hostKeySha256 !== undefined ? hop.hostKeySha256 : (previous?.hostKeySha256 ?? null);
+  const hops = formHops.map((hop, i) => {
+    const previous = sameBefore[i] ? stored.sshHops[i] : undefined;
+    const formPin = normalizeFingerprint(hop.hostKeySha256);
+    let hostKeySha256: string | null;
+    if (keepsStored) {
+      if (formPin !== null && formPin !== previous?.hostKeySha256)
+        throw new PortcullisError(
+          "invalid_input",
+          `hop ${i + 1} (${hop.host}:${hop.port}): a host key from the form is not trusted while stored secrets are kept — confirm the key the server offered on the saved connection, or enter the password and keys again`,
+        );
+      hostKeySha256 = previous?.hostKeySha256 ?? null;
+    } else hostKeySha256 = hop.hostKeySha256 !== undefined ? formPin : (previous?.hostKeySha256 ?? null);
     if (hop.privateKey) return { ...hop, hostKeySha256 };
-    if (!previous) throw new PortcullisError("invalid_input", `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): no key is stored for that server and user`);
+    if (!previous)
+      throw new PortcullisError(
+        "invalid_input",
+        `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): a stored key is only used for the same SSH server and user, reached through the same hops before it`,
+      );
     const passphrase =
       hop.passphrase ?? (previous.passphraseCiphertext ? openSshSecret(keyring, stored.id, previous.position, "passphrase", previous.passphraseCiphertext) : null);
     return { ...hop, privateKey: openSshSecret(keyring, stored.id, previous.position, "key", previous.privateKeyCiphertext), passphrase, hostKeySha256 };
   });
   let tls = fields.tls;
   if (tls?.clientCert && !tls.clientKey) {
-    if (!stored.sslClientKeyCiphertext || tls.clientCert.trim() !== stored.sslClientCert?.trim())
-      throw new PortcullisError("invalid_input", "enter the client key: the stored one belongs to another certificate");
+    if (!stored.sslClientKeyCiphertext || change)
+      throw new PortcullisError("invalid_input", `re-enter the client key: ${change ? `the connection's route changed (${change})` : "no key is stored for this certificate"}`);
     tls = { ...tls, clientKey: openClientKey(keyring, stored.id, stored.sslClientKeyCiphertext) };
   }
   return { ...fields, password, ssh: fields.ssh ? { hops } : fields.ssh, tls };
