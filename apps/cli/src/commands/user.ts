@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { Role } from "@portcullis/db/client";
 import { addMember, createUser, findTeam } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
 import { audited } from "../audited.js";
@@ -15,14 +16,14 @@ export function registerUserCommands(program: Command): void {
     .option("--password <password>", "at least 10 characters; prefer PORTCULLIS_PASSWORD to keep it out of shell history")
     .option("--name <name>")
     .option("--team <slug|id>", "also add the user to this team")
-    .option("--role <role>", "role in --team", "member")
+    .option("--role <role>", `role in --team: ${Object.values(Role).join(" | ")}`, "member")
     .option("--json", "print JSON")
     .action(async (options: OutputOptions & { email: string; password?: string; name?: string; team?: string; role: string }) => {
       try {
         const password = options.password ?? process.env.PORTCULLIS_PASSWORD;
         if (!password) throw new PortcullisError("invalid_input", "give a password with --password or PORTCULLIS_PASSWORD");
         const team = options.team ? await findTeam(db(), options.team) : undefined;
-        if (team && !["owner", "admin", "member", "viewer"].includes(options.role)) {
+        if (team && !(Object.values(Role) as string[]).includes(options.role)) {
           throw new PortcullisError("invalid_input", `unknown role "${options.role}"`);
         }
         // A user belongs to no team's chain until added to one: with --team, both are recorded there.
