@@ -54,7 +54,7 @@ describe("resources/list", () => {
   });
 
   test("templates for tables and schemas", () => {
-    expect(listResourceTemplates().resourceTemplates.map((t) => t.uriTemplate)).toEqual(["portcullis://tables/{schema}/{table}", "portcullis://schemas/{schema}"]);
+    expect(listResourceTemplates(world.ctx.link).resourceTemplates.map((t) => t.uriTemplate)).toEqual(["portcullis://tables/{schema}/{table}", "portcullis://schemas/{schema}"]);
   });
 });
 

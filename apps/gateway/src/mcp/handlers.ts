@@ -50,7 +50,7 @@ export function registerHandlers(server: Server, services: Services, lookup: Con
   server.setRequestHandler("tools/list", (_request, ctx) => ({ tools: toolsFor(callerOf(lookup, ctx).link) as Tool[] }));
   // tools/call is answered by mcp/tool-call.ts without the SDK's dispatch (the hot path; see there).
   server.setRequestHandler("resources/list", (request, ctx) => listResources(services, callerOf(lookup, ctx), request.params?.cursor));
-  server.setRequestHandler("resources/templates/list", () => listResourceTemplates());
+  server.setRequestHandler("resources/templates/list", (_request, ctx) => listResourceTemplates(callerOf(lookup, ctx).link));
   server.setRequestHandler("resources/read", async (request, ctx) => {
     const caller = callerOf(lookup, ctx);
     caller.signal = ctx.mcpReq.signal;
