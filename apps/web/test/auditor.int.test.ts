@@ -193,7 +193,8 @@ describe("what an auditor cannot do", () => {
   });
 
   test("never an approver, never a link user through OAuth — even with a link_access row written behind the dashboard's back", async () => {
-    const { setLinkApprovers, mayApprove } = await import("@portcullis/db/operations");
+    const { setLinkApprovers, mayApprove, setMemberAttributes } = await import("@portcullis/db/operations");
+    expect(await outcome(() => setMemberAttributes(prisma, { teamId, actorUserId: users.owner, via: "dashboard" }, { linkId, userId: users.auditor, values: { rep_id: "1" } }))).toBe("forbidden");
     expect(await outcome(() => setLinkApprovers(prisma, { teamId, linkId, userIds: [users.auditor], actorUserId: users.owner }))).toBe("forbidden");
     expect(await prisma.linkApprover.count({ where: { linkId } })).toBe(0);
     const links = await import("../src/features/links/operations");

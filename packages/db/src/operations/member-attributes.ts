@@ -88,7 +88,8 @@ async function lockAccess(tx: Tx, teamId: string, linkId: string, userId: string
     FOR SHARE OF m`;
   const member = rows[0];
   if (!member) throw new PortcullisError("not_found", "that user is not a member of this team");
-  if (member.role === "viewer") throw new PortcullisError("forbidden", "viewers use no link; change their role before setting attributes");
+  // Only the roles that use links have attributes on one (viewers and auditors never do).
+  if (member.role !== "owner" && member.role !== "admin" && member.role !== "member") throw new PortcullisError("forbidden", `${member.role}s use no link; change their role before setting attributes`);
   if (member.role === "member") {
     const granted = await tx.$queryRaw<unknown[]>`
       SELECT 1 FROM link_access WHERE link_id = ${linkId}::uuid AND user_id = ${userId}::uuid FOR SHARE`;

@@ -69,7 +69,7 @@ export default async function SettingsPage({ params }: { params: Promise<{ slug:
           </div>
         </Card>
         <Card>
-          <CardHeader title="Members" description="Owners and admins manage connections, links and members. Members hold keys on links they are granted. Viewers read activity." />
+          <CardHeader title="Members" description="Owners and admins manage connections, links and members. Members hold keys on links they are granted. Viewers read activity. Auditors read and export all activity, see nothing else and change nothing." />
           {isAdmin ? (
             <div className="border-b border-zinc-100 p-5">
               <InviteForm teamId={team.id} canInviteAdmins={role === "owner"} />
