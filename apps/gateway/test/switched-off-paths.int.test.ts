@@ -19,6 +19,7 @@ import { insideBoundary } from "./untrusted-boundary.js";
 let world: GatewayWorld;
 let crm: TestDatabase;
 let base = "";
+let internal = "";
 const SCHEMA_TOOLS = ["get_schema", "describe_table", "list_tables", "search_objects"];
 const SCOPE = { access: "read", tables: { employee: { access: "none" }, fx3_log: { access: "write" } } };
 const CRM_SCOPE = { access: "read", tables: { secrets: { access: "none" } } };
@@ -44,7 +45,9 @@ beforeAll(async () => {
   await updateLinkDatabase(world.prisma, { teamId: world.teamId, linkId: multi.linkId, name: first!.name, newName: "music" }, { parseScope });
   const crmConnection = await addConnection(world.prisma, { teamId: world.teamId, name: "fx3-crm", fields: parseTargetUrlForTests(crm.url), test: false }, getKeyring(world.secretKeys));
   await addLinkDatabase(world.prisma, { teamId: world.teamId, linkId: multi.linkId, name: "crm", connectionId: crmConnection.id, scope: CRM_SCOPE }, { parseScope });
-  base = (await world.startGateway()).url;
+  const started = await world.startGateway();
+  base = started.url;
+  internal = started.internalUrl!;
 }, 120_000);
 
 afterAll(async () => {
@@ -238,5 +241,50 @@ describe("explain_query's analyze runs the statement: refused where execute_sql 
     expect(blocked).toHaveLength(2);
     expect(blocked.every((e) => e.ruleId === "analyze_needs_execute_sql" && e.rows == null && e.sql?.startsWith("EXPLAIN (ANALYZE"))).toBe(true);
     expect(events.filter((e) => e.verdict === "allowed")).toHaveLength(1);
+  });
+});
+
+test("explain_query on a named database of a multi-database link with execute_sql off: analyze refused there too", async () => {
+  await setLinkDisabledTools(world.prisma, { teamId: multi.teamId, linkId: multi.linkId, disabledTools: ["execute_sql"] });
+  const call = (args: Record<string, unknown>) => mcpRequest(url(multi), multi.key, "2026-07-28", "tools/call", { name: "explain_query", arguments: args });
+  await waitFor(() => mcpRequest(url(multi), multi.key, "2026-07-28", "tools/list"), (a) => !JSON.stringify(a.json).includes('"execute_sql"'), 10_000, 100);
+  const refused = await call({ database: "crm", sql: "SELECT count(*) FROM accounts", analyze: true });
+  expect(refused.json.result.structuredContent.refusal.ruleId).toBe("analyze_needs_execute_sql");
+  const plain = await call({ database: "crm", sql: "SELECT count(*) FROM accounts" });
+  expect(plain.json.result.structuredContent.plan).toContain("accounts");
+});
+
+describe("the Playground (the dashboard's Try it) reaches no switched-off tool", () => {
+  type Answer = { status: number; text: string };
+  const ask = async (l: LinkFixture, body: Record<string, unknown>): Promise<Answer> => {
+    const r = await fetch(`${internal}/internal/links/${l.linkId}/playground`, {
+      method: "POST",
+      headers: { authorization: "Bearer internal-test-token", "content-type": "application/json" },
+      body: JSON.stringify({ userId: world.userId, ...body }),
+    });
+    return { status: r.status, text: await r.text() };
+  };
+
+  test("schema tools off: named, they are 404 'switched off'; on, the same names are 422 (no rows to show) — nothing of the schema either way", async () => {
+    for (const [tool, args] of [["get_schema", {}], ["describe_table", { table: "invoice" }], ["list_tables", {}], ["search_objects", { query: "invoice" }]] as const) {
+      const answer = await ask(off, { tool, arguments: args });
+      expect(answer.status, answer.text).toBe(404);
+      expect(answer.text).toContain(`${tool} is switched off on this link`);
+      const control = await ask(on, { tool, arguments: args });
+      expect(control.status, control.text).toBe(422);
+      expect(answer.text + control.text).not.toMatch(/invoice_id|billing_city/);
+    }
+  });
+
+  test("execute_sql off: explain_query with analyze runs nothing through the Playground either", async () => {
+    const l = await world.addLink(SCOPE);
+    await setLinkDisabledTools(world.prisma, { teamId: l.teamId, linkId: l.linkId, disabledTools: ["execute_sql"] });
+    const off404 = await waitFor(() => ask(l, { sql: "SELECT 1 AS one" }), (a) => a.status !== 200, 10_000, 100);
+    expect(off404.status).toBe(404);
+    const explained = await ask(l, { tool: "explain_query", arguments: { sql: "SELECT count(*) FROM invoice", analyze: true } });
+    expect(explained.status).toBe(422);
+    expect(explained.text).not.toMatch(/actual time|Execution Time|Aggregate/);
+    const events = (await auditEvents(world)).filter((e) => e.linkId === l.linkId && e.tool === "explain_query" && e.verdict === "allowed");
+    expect(events).toEqual([]);
   });
 });
