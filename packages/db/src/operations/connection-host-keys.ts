@@ -2,6 +2,8 @@ import type { PrismaClient } from "../client.js";
 import { PortcullisError } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
 import { normalizeFingerprint } from "../ssh/fingerprint.js";
+import type { ConnectionFields } from "./connection-fields.js";
+import { matchingHopPrefix } from "./connection-route-match.js";
 import { loadTargetRow, recordOfferedHostKeys, storedResult } from "./connection-stored.js";
 import { testConnectionRow, type ConnectionTestOptions, type ConnectionTestResult } from "./connection-test.js";
 
@@ -63,4 +65,23 @@ export async function confirmHostKey(
   });
   await recordOfferedHostKeys(prisma, teamId, stored.id, test);
   return { pinned, test };
+}
+
+/**
+ * After a test of an edit that is not saved (the dashboard's Test button): keeps what each hop offered,
+ * as a retest would, so confirmHostKey can pin it — but only for hops that are the stored ones, reached
+ * through the stored hops before them: a key offered on another route says nothing about the stored hop.
+ */
+export async function recordOfferedForStoredHops(
+  prisma: PrismaClient,
+  teamId: string,
+  connectionId: string,
+  fields: ConnectionFields,
+  result: ConnectionTestResult,
+): Promise<void> {
+  const stored = await prisma.connection.findFirst({ where: { id: connectionId, teamId }, include: { sshHops: { orderBy: { position: "asc" } }, replicas: true } });
+  if (!stored || !result.hostKeys?.length) return;
+  const same = matchingHopPrefix(fields, stored);
+  const hostKeys = result.hostKeys.filter((k) => same[k.position] === true);
+  if (hostKeys.length) await recordOfferedHostKeys(prisma, teamId, connectionId, { ...result, hostKeys });
 }

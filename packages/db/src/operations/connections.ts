@@ -13,7 +13,7 @@ export * from "./connection-fields.js";
 export * from "./connection-roles.js";
 export * from "./connection-test.js";
 export { completeFieldsFromStored, reencryptSecrets } from "./connection-secrets.js";
-export { confirmHostKey } from "./connection-host-keys.js";
+export { confirmHostKey, recordOfferedForStoredHops } from "./connection-host-keys.js";
 export { loadTargetRow } from "./connection-stored.js";
 
 /** Turns driver errors into a sentence that says what to fix, without echoing the password (see describeTargetFailure). */
