@@ -108,12 +108,24 @@ describe("SSH tunnel in the connection form", () => {
     expect(kept).toMatchObject({ ok: true, data: { id } });
 
     const before = await rows();
-    // Same key text left blank, but the hop now names another server: the stored key is not lent to it.
+    // Same key text left blank, but the hop now names another server: the stored key is not lent to it
+    // (the password typed, so the key is what is refused).
     const moved = await call("admin", "updateConnectionAction", {
-      teamId: world.teamA, connectionId: id, values: { ...values("kept", { privateKey: undefined, host: "localhost", hostKeySha256: sshd.hostKeyFingerprint }), password: "" },
+      teamId: world.teamA, connectionId: id, values: values("kept", { privateKey: undefined, host: "localhost", hostKeySha256: null }),
     });
     expect(moved).toMatchObject({ ok: false, code: "invalid_input" });
     expect((moved as { error: string }).error).toMatch(/private key/);
+    expect(await rows()).toBe(before);
+    // FX1: with the password blank, a changed route (hop moved, a replica added) never gets the stored one.
+    for (const edit of [
+      { ...values("kept", { privateKey: undefined, host: "localhost", hostKeySha256: null }), password: "" },
+      { ...values("kept", { privateKey: undefined, hostKeySha256: sshd.hostKeyFingerprint }), password: "", replicas: [{ name: "r1", host: "127.0.0.1", port: sshd.port }] },
+    ]) {
+      for (const action of ["testConnectionAction", "updateConnectionAction"]) {
+        const refused = await call("admin", action, { teamId: world.teamA, connectionId: id, values: edit });
+        expect(refused, action).toMatchObject({ ok: false, code: "invalid_input", fieldErrors: { password: expect.stringMatching(/^re-enter the password: the connection's route changed/i) } });
+      }
+    }
     expect(await rows()).toBe(before);
   }, 60_000);
 

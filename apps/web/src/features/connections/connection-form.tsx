@@ -2,7 +2,7 @@
 import { useRouter } from "next/navigation";
 import { useState } from "react";
 import { Alert, Button, Field, Input, Select, Textarea, cx } from "../../components/ui";
-import { createConnectionAction, testConnectionAction, updateConnectionAction } from "./actions";
+import { confirmHostKeyAction, createConnectionAction, testConnectionAction, updateConnectionAction } from "./actions";
 import type { ConnectionInput } from "./operations";
 import { SshSection, type HopState } from "./ssh-section";
 import { TestResultView, type ConnectionTestView, type HostKeySeen } from "./test-result";
@@ -76,10 +76,29 @@ export function ConnectionForm({ teamId, slug, existing }: { teamId: string; slu
     };
   }
 
-  /** Pins exactly the fingerprint the test showed for that hop, then tests again: the route checks it. */
+  /**
+   * Pins exactly the fingerprint the test showed for that hop, then tests again: the route checks it.
+   * A hop of the saved connection (and the saved hops before it) is confirmed on the stored row: while
+   * stored secrets are kept, a pin from the form is not trusted (confirmHostKey pins only what was offered).
+   */
   async function confirmHostKey(key: HostKeySeen, form: HTMLFormElement | null) {
     if (!form) return;
     const pinned = hops.map((h, i) => (i === key.position ? { ...h, hostKeySha256: key.offered } : h));
+    const saved = existing?.sshHops;
+    const storedHop = saved && hops.slice(0, key.position + 1).every((h, i) => saved[i] && saved[i].host === h.host.trim() && String(saved[i].port) === String(h.port).trim() && saved[i].username === h.username.trim());
+    if (existing && storedHop) {
+      setPending("test");
+      setFormError(undefined);
+      const result = await confirmHostKeyAction({ teamId, connectionId: existing.id, position: key.position, fingerprint: key.offered });
+      setPending(null);
+      if (!result.ok) {
+        setFormError(result.error);
+        return;
+      }
+      if (result.data.pinned) setHops(pinned);
+      setTest(result.data.test);
+      return;
+    }
     setHops(pinned);
     await run("test", form, pinned);
   }

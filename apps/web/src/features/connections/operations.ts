@@ -5,6 +5,7 @@ import {
   addConnection,
   completeFieldsFromStored,
   confirmHostKey,
+  recordOfferedForStoredHops,
   testConnectionFields,
   updateConnection as updateStoredConnection,
   type ConnectionFields,
@@ -60,9 +61,9 @@ export type ConnectionValues = z.output<typeof connectionInputSchema>;
 type StoredConnection = { id: string; host: string; port: number; database: string; username: string; secretCiphertext: string };
 
 /**
- * Resolves the form to concrete fields. A blank password on edit falls back to the stored one, but
- * only for the server, database and user it was stored for: sent anywhere else it would hand the
- * secret (which nobody can read back) to whoever runs that server.
+ * Resolves the form to concrete fields. A blank password, key or client key on edit falls back to the
+ * stored one only where completeFieldsFromStored allows it (the whole route unchanged): decided there
+ * alone, so the dashboard cannot reuse a secret the shared rule refuses.
  */
 async function toFields(input: z.output<typeof connectionInputSchema>, stored?: StoredConnection | null, teamId?: string): Promise<ConnectionFields> {
   let fields: Omit<ConnectionFields, "sslMode" | "sslCaCert"> & { sslMode?: ConnectionFields["sslMode"] };
@@ -73,20 +74,9 @@ async function toFields(input: z.output<typeof connectionInputSchema>, stored?: 
   } else {
     fields = { host: input.host!, port: input.port ?? 5432, database: input.database!, username: input.username!, password: input.password ?? "" };
   }
-  let password = fields.password;
-  if (!password && stored) {
-    const same = fields.host === stored.host && fields.port === stored.port && fields.database === stored.database && fields.username === stored.username;
-    if (!same) {
-      throw new PortcullisError("invalid_input", "enter the password again: the stored one is only ever sent to the server, database and user it was saved for", {
-        fieldErrors: { [input.mode === "url" ? "url" : "password"]: "enter the password again: the stored one is only sent to the server, database and user it was saved for" },
-      });
-    }
-    password = getKeyring().open(stored.secretCiphertext, stored.id);
-  }
   const hops = input.sshHops ?? [];
   const complete: ConnectionFields = {
     ...fields,
-    password,
     sslMode: fields.sslMode ?? input.sslMode,
     sslCaCert: input.sslCaCert || null,
     ssh: hops.length ? { hops: hops.map((h) => ({ ...h, privateKey: h.privateKey || undefined, passphrase: h.passphrase || undefined })) } : null,
@@ -94,8 +84,15 @@ async function toFields(input: z.output<typeof connectionInputSchema>, stored?: 
     replicas: input.replicas ?? [],
     replicaMaxLagMs: input.replicaMaxLagSeconds !== undefined ? input.replicaMaxLagSeconds * 1000 : undefined,
   };
-  // A blank key keeps the stored one, only for the SSH server and user (or certificate) it was stored for.
-  return stored && teamId ? completeFieldsFromStored(getPrisma(), teamId, stored.id, complete, getKeyring()) : complete;
+  if (!stored || !teamId) return complete;
+  try {
+    return await completeFieldsFromStored(getPrisma(), teamId, stored.id, complete, getKeyring());
+  } catch (error) {
+    // In URL mode the password is part of the URL: the refusal is shown there.
+    const refusal = error instanceof PortcullisError ? (error.details?.fieldErrors as Record<string, string> | undefined)?.password : undefined;
+    if (refusal && input.mode === "url") throw new PortcullisError("invalid_input", (error as PortcullisError).message, { fieldErrors: { url: refusal } });
+    throw error;
+  }
 }
 
 /** What the audit trail records of the route: where it goes and what is pinned, never a key. */
@@ -175,7 +172,10 @@ export async function testConnection(ctx: TeamContext, input: { connectionId?: s
   requireRole(ctx, "admin");
   const stored = input.connectionId ? await storedConnection(ctx.team.id, input.connectionId) : null;
   const fields = await toFields(input.values, stored, ctx.team.id);
-  return view(await runTest(fields));
+  const result = await runTest(fields);
+  // A key a stored hop offered is kept (as a retest keeps it) so the form can confirm it through confirmHostKey.
+  if (stored) await recordOfferedForStoredHops(getPrisma(), ctx.team.id, stored.id, fields, result);
+  return view(result);
 }
 
 export async function createConnection(ctx: TeamContext, input: { values: ConnectionValues }) {
