@@ -10,11 +10,21 @@ import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPrismaClient, type PrismaClient } from "../src/client.js";
 import { PortcullisError } from "../src/errors.js";
-import { addConnection, completeFieldsFromStored, createTeam, testConnectionFields, updateConnection, type ConnectionFields } from "../src/operations/index.js";
+import {
+  addConnection,
+  completeFieldsFromStored,
+  confirmHostKey,
+  createTeam,
+  recordOfferedForStoredHops,
+  testConnectionFields,
+  updateConnection,
+  type ConnectionFields,
+} from "../src/operations/index.js";
 import { generateSecretKey, SecretKeyring } from "../src/secrets/index.js";
 import { hostKeyFingerprint } from "../src/ssh/fingerprint.js";
 import { parseTargetUrl, type TargetPolicy } from "../src/target.js";
 import { createEmptyDatabase, createMetadataDatabase, type TestDatabase } from "../src/testing/index.js";
+import { startSshd, type TestSshd } from "../src/testing/sshd.js";
 
 // Attack finding 1: a team admin edits a stored connection, leaves the password blank ("keep it") and
 // changes where it goes — a replica, an SSH hop in front, the TLS protection. Every such edit must be
@@ -113,11 +123,12 @@ let bastion: ssh2.Server;
 let bastionPort: number;
 let bastionFingerprint: string;
 let bastionLogins = 0;
+let sshd: TestSshd;
 const attackerKey = ssh2.utils.generateKeyPairSync("ed25519").private;
 const storedHopKey = ssh2.utils.generateKeyPairSync("ed25519").private;
 
 beforeAll(async () => {
-  [meta, target, certs] = await Promise.all([createMetadataDatabase(), createEmptyDatabase("reuse"), certificates()]);
+  [meta, target, certs, sshd] = await Promise.all([createMetadataDatabase(), createEmptyDatabase("reuse"), certificates(), startSshd()]);
   [plain, forged, evil] = await Promise.all([startFakePostgres(), startFakePostgres(certs.forged), startFakePostgres(certs.evil)]);
   // The attacker's bastion: any login is welcome, and every forward, whatever it asks for, reaches the fake.
   const hostKey = ssh2.utils.generateKeyPairSync("ed25519");
@@ -143,7 +154,7 @@ beforeAll(async () => {
   const real = parseTargetUrl(target.url);
   policy = {
     networks: "public",
-    allowAddresses: new Set([plain, forged, evil].map((f) => `127.0.0.1:${f.port}`).concat(`127.0.0.1:${bastionPort}`, `127.0.0.1:${real.port}`)),
+    allowAddresses: new Set([plain, forged, evil].map((f) => `127.0.0.1:${f.port}`).concat(`127.0.0.1:${bastionPort}`, `127.0.0.1:${real.port}`, `127.0.0.1:${sshd.port}`)),
     stackDatabases: new Set([target.name]),
     allowPowerfulRoles: true,
   };
@@ -153,7 +164,7 @@ afterAll(async () => {
   await prisma?.$disconnect();
   for (const fake of [plain, forged, evil]) fake?.close();
   bastion?.close();
-  await Promise.all([meta?.drop(), target?.drop()]);
+  await Promise.all([meta?.drop(), target?.drop(), sshd?.stop()]);
 });
 
 /** The real test database, reachable directly with its real password: the stored connection. */
@@ -256,4 +267,26 @@ describe("the legitimate edit", () => {
     const complete = await completeFieldsFromStored(prisma, teamId, row.id, fields, keyring);
     expect(complete.ssh?.hops[0]?.hostKeySha256).toBe(bastionFingerprint);
   });
+});
+
+describe("confirming a saved hop's key from the edit form", () => {
+  it("the Test of the unchanged route records what the stored hop offered; confirmHostKey pins only that, and the kept secrets then work", async () => {
+    const viaSshd = (hostKeySha256: string | null, privateKey?: string) =>
+      primary({ password: privateKey ? primary().password : "", ssh: { hops: [{ host: sshd.host, port: sshd.port, username: sshd.username, privateKey, hostKeySha256 }] } });
+    const row = await store(viaSshd(null, sshd.clientKeys.ed25519.privateKey));
+    const edit = viaSshd(null);
+    const first = await testConnectionFields(await completeFieldsFromStored(prisma, teamId, row.id, edit, keyring), { policy, metadata: prisma });
+    expect(first).toMatchObject({ ok: false, stage: "ssh_host_key", hostKeys: [{ position: 0, offered: sshd.hostKeyFingerprint, pinned: null }] });
+    // A key offered on another route (the hop moved to the attacker's bastion) is not recorded for this hop.
+    const moved = { ...first, hostKeys: [{ position: 0, host: "127.0.0.1", offered: bastionFingerprint, pinned: null }] };
+    await recordOfferedForStoredHops(prisma, teamId, row.id, primary({ ssh: { hops: [{ host: "127.0.0.1", port: bastionPort, username: "deploy" }] } }), moved);
+    expect((await prisma.connectionSshHop.findFirstOrThrow({ where: { connectionId: row.id } })).hostKeySeenSha256).toBeNull();
+
+    await recordOfferedForStoredHops(prisma, teamId, row.id, edit, first);
+    expect((await prisma.connectionSshHop.findFirstOrThrow({ where: { connectionId: row.id } })).hostKeySeenSha256).toBe(sshd.hostKeyFingerprint);
+    expect(await confirmHostKey(prisma, teamId, row.id, 0, sshd.hostKeyFingerprint, keyring, { policy })).toMatchObject({ pinned: true, test: { ok: true } });
+    // The form now sends the pinned key back with blank secrets: the same route, so the stored ones are used.
+    const again = await testConnectionFields(await completeFieldsFromStored(prisma, teamId, row.id, viaSshd(sshd.hostKeyFingerprint), keyring), { policy, metadata: prisma });
+    expect(again).toMatchObject({ ok: true, route: "ssh" });
+  }, 60_000);
 });
