@@ -58,7 +58,7 @@ export async function completeFieldsFromStored(
     if (!previous)
       throw new PortcullisError(
         "invalid_input",
-        `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): a stored key is only used for the same SSH server and user, reached through the same hops before it`,
+        `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): no key is stored for that server and user reached through the same hops before it`,
       );
     const passphrase =
       hop.passphrase ?? (previous.passphraseCiphertext ? openSshSecret(keyring, stored.id, previous.position, "passphrase", previous.passphraseCiphertext) : null);
