@@ -8,7 +8,7 @@ import { findLink } from "./resolve.js";
 type TeamOptions = OutputOptions & { team: string };
 
 const line = (g: AccessGrantListItem) =>
-  `${g.id}  ${g.status.padEnd(8)}  ${g.userEmail}  ${g.access} on ${g.tableKey}  link ${g.linkName}  ${g.minutes} min` +
+  `${g.id}  ${g.status.padEnd(8)}  ${g.userEmail}  ${g.access} on ${g.tableKey}  link ${g.linkName}${g.databaseLabel ? `  database ${g.databaseLabel}` : ""}  ${g.minutes} min` +
   (g.expiresAt && g.status === "granted" ? `  until ${g.expiresAt.toISOString()}` : "") +
   `\n  why: ${g.reason}`;
 

@@ -43,9 +43,12 @@ function previewLines(preview: unknown): string[] {
   return lines;
 }
 
-function describe(r: WriteRequestRow & { linkName?: string; requesterEmail?: string | null; deciderEmail?: string | null }): string {
+/** "  database ledger" when the link has several databases or the request names one (attack finding 2). */
+const onDatabase = (label: string | null | undefined) => (label ? `  database ${label}` : "");
+
+function describe(r: WriteRequestRow & { linkName?: string; requesterEmail?: string | null; deciderEmail?: string | null; databaseLabel?: string | null }): string {
   const lines = [
-    `${r.id}  ${r.status}  ${r.kind} (${r.mode})  link ${r.linkName ?? r.linkId}`,
+    `${r.id}  ${r.status}  ${r.kind} (${r.mode})  link ${r.linkName ?? r.linkId}${onDatabase(r.databaseLabel)}`,
     `  asked by ${r.requesterEmail ?? r.userId ?? "a key"} at ${r.createdAt.toISOString()}; expires ${r.expiresAt.toISOString()}`,
     `  why: ${r.reason}`,
     `  sql: ${r.sql}`,
@@ -61,9 +64,10 @@ async function showOne(teamId: string, id: string) {
   const row = await getWriteRequest(db(), { teamId, id });
   if (!row) throw new PortcullisError("not_found", "write request not found in this team");
   const emails = await db().user.findMany({ where: { id: { in: [row.userId, row.decidedBy].filter((x): x is string => !!x) } }, select: { id: true, email: true } });
-  const link = await db().link.findFirst({ where: { id: row.linkId, teamId }, select: { name: true } });
+  const link = await db().link.findFirst({ where: { id: row.linkId, teamId }, select: { name: true, databaseName: true, _count: { select: { databases: true } } } });
   const email = (id: string | null) => emails.find((e) => e.id === id)?.email ?? null;
-  return { ...row, linkName: link?.name ?? row.linkId, requesterEmail: email(row.userId), deciderEmail: email(row.decidedBy) };
+  const databaseLabel = row.databaseName ?? (link && link._count.databases > 0 ? link.databaseName : null);
+  return { ...row, linkName: link?.name ?? row.linkId, requesterEmail: email(row.userId), deciderEmail: email(row.decidedBy), databaseLabel };
 }
 
 export function registerApprovalCommands(program: Command): void {
@@ -82,7 +86,7 @@ export function registerApprovalCommands(program: Command): void {
         const link = options.link ? await findLink(team.id, options.link) : undefined;
         const limit = Number(options.limit);
         const rows = await listWriteRequests(db(), { teamId: team.id, status, linkId: link?.id, limit });
-        emit(options, { requests: rows }, () => rows.map((r) => `${r.id}  ${r.status.padEnd(9)}  ${r.kind.padEnd(8)}  ${r.linkName}  ${r.requesterEmail ?? "-"}  ${r.createdAt.toISOString()}  ${r.sql.replace(/\s+/g, " ").slice(0, 80)}`).join("\n") || "no write requests");
+        emit(options, { requests: rows }, () => rows.map((r) => `${r.id}  ${r.status.padEnd(9)}  ${r.kind.padEnd(8)}  ${r.linkName}${r.databaseLabel ? `/${r.databaseLabel}` : ""}  ${r.requesterEmail ?? "-"}  ${r.createdAt.toISOString()}  ${r.sql.replace(/\s+/g, " ").slice(0, 80)}`).join("\n") || "no write requests");
       } catch (error) {
         fail(options, error);
       }

@@ -99,6 +99,8 @@ export function portcullisPayload(facts: NotificationFacts, deliveryId: string, 
     createdAt,
     team: { id: facts.team.id, slug: facts.team.slug },
     link: { id: facts.link.id, name: facts.link.name },
+    // Which of the link's databases (attack finding 2): present when the link has several or the row names one.
+    ...(facts.database ? { database: facts.database } : {}),
     ...(s.type === "write_request" ? { request: writeRequestBody(s, true) } : { grant: accessGrantBody(s) }),
     url: facts.url,
   };
@@ -116,7 +118,8 @@ const fenced = (sql: string) => "```" + slackEscape(cut(sql, SQL_SHOWN)).replace
 export function slackPayload(facts: NotificationFacts) {
   const s = facts.subject;
   const title = headline(facts);
-  const lines = [`*Team:* ${slackEscape(facts.team.name)}  ·  *Link:* ${slackEscape(facts.link.name)}`, `*Requested by:* ${slackEscape(who(s.requester))}`];
+  const on = facts.database ? `  ·  *Database:* ${slackEscape(facts.database)}` : "";
+  const lines = [`*Team:* ${slackEscape(facts.team.name)}  ·  *Link:* ${slackEscape(facts.link.name)}${on}`, `*Requested by:* ${slackEscape(who(s.requester))}`];
   lines.push(`*Why:* ${slackEscape(cut(s.reason, 500))}`);
   if (s.type === "write_request") {
     lines.push(`*Affected:* ${rows(s.affected)}  ·  *Rule:* ${s.mode}`);
@@ -143,13 +146,14 @@ export function slackPayload(facts: NotificationFacts) {
       },
     ],
   });
-  return { text: `${title} — ${facts.link.name}`, blocks };
+  return { text: `${title} — ${facts.link.name}${facts.database ? ` (database ${facts.database})` : ""}`, blocks };
 }
 
 /** An e-mail: subject = the headline, a plain-text body with the same facts and the dashboard URL; no parameters. */
 export function emailMessage(facts: NotificationFacts): { subject: string; text: string } {
   const s = facts.subject;
   const lines = [headline(facts), "", `Team: ${facts.team.name}`, `Link: ${facts.link.name}`, `Requested by: ${who(s.requester)}`, `Why: ${s.reason}`];
+  if (facts.database) lines.splice(4, 0, `Database: ${facts.database}`);
   if (s.type === "write_request") {
     lines.push(`Affected: ${rows(s.affected)}`, `Rule: ${s.mode}`, `Status: ${s.status}`);
     if (s.status === "pending") lines.push(`Expires: ${s.expiresAt}`);

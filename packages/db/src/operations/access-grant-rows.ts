@@ -40,6 +40,11 @@ export interface AccessGrantListItem extends AccessGrantRow {
   userEmail: string;
   deciderEmail: string | null;
   revokerEmail: string | null;
+  /**
+   * The database a person reads it as on: its name, or the link's first database's when it names none
+   * and the link has several; null on a single-database link for a row naming none (attack finding 2).
+   */
+  databaseLabel: string | null;
 }
 
 export const ACCESS_GRANT_COLUMNS = `
@@ -89,6 +94,7 @@ export function toAccessGrantListItem(r: Raw): AccessGrantListItem {
     userEmail: String(r.user_email),
     deciderEmail: text(r.decider_email),
     revokerEmail: text(r.revoker_email),
+    databaseLabel: databaseLabelOf(r),
   };
 }
 
@@ -100,4 +106,13 @@ export function databaseConnectionSql(link: string, name: string): string {
   return `COALESCE(
     (SELECT l0.connection_id FROM links l0 WHERE l0.id = ${link} AND (${name}::text IS NULL OR l0.database_name = ${name}::text)),
     (SELECT d0.connection_id FROM link_databases d0 WHERE d0.link_id = ${link} AND d0.name = ${name}::text))`;
+}
+
+/** The columns databaseLabelOf reads, for a list joined with `links l`. */
+export const DATABASE_LABEL_COLUMNS = `l.database_name AS link_first_database,
+  (SELECT count(*) FROM link_databases ld WHERE ld.link_id = l.id)::int AS link_more_databases`;
+
+export function databaseLabelOf(r: Raw): string | null {
+  if (r.database_name != null) return String(r.database_name);
+  return Number(r.link_more_databases ?? 0) > 0 && r.link_first_database != null ? String(r.link_first_database) : null;
 }

@@ -7,6 +7,7 @@ import {
   type AccessGrantLevel,
   type AccessGrantListItem,
   type AccessGrantRow,
+  DATABASE_LABEL_COLUMNS,
   databaseConnectionSql,
   toAccessGrant,
   toAccessGrantListItem,
@@ -283,7 +284,8 @@ export const listAccessGrantsInput = z.strictObject({
 export async function listAccessGrants(db: OperationsDb, input: z.input<typeof listAccessGrantsInput>): Promise<AccessGrantListItem[]> {
   const v = parseInput(listAccessGrantsInput, input);
   const rows = await queryOf(db)(
-    `SELECT ${ACCESS_GRANT_COLUMNS}, l.name AS link_name, u.email AS user_email, du.email AS decider_email, ru.email AS revoker_email
+    `SELECT ${ACCESS_GRANT_COLUMNS}, l.name AS link_name, u.email AS user_email, du.email AS decider_email, ru.email AS revoker_email,
+       ${DATABASE_LABEL_COLUMNS}
      FROM access_grants g
      JOIN links l ON l.id = g.link_id
      JOIN users u ON u.id = g.user_id

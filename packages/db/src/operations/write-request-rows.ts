@@ -1,3 +1,4 @@
+import { databaseLabelOf } from "./access-grant-rows.js";
 import { toDate } from "./sql-db.js";
 
 export const WRITE_REQUEST_STATUSES = ["pending", "approved", "rejected", "expired", "executing", "executed", "failed"] as const;
@@ -51,6 +52,8 @@ export interface WriteRequestListItem extends WriteRequestRow {
   linkName: string;
   requesterEmail: string | null;
   deciderEmail: string | null;
+  /** The database a person reads it as on (access-grant-rows' databaseLabelOf); null on a single-database link. */
+  databaseLabel: string | null;
 }
 
 /** Every column, cast so pg and Prisma decode them alike; `r` is the table's alias. */
@@ -108,5 +111,5 @@ export function toWriteRequest(r: Raw): WriteRequestRow {
 }
 
 export function toWriteRequestListItem(r: Raw): WriteRequestListItem {
-  return { ...toWriteRequest(r), linkName: String(r.link_name), requesterEmail: text(r.requester_email), deciderEmail: text(r.decider_email) };
+  return { ...toWriteRequest(r), linkName: String(r.link_name), requesterEmail: text(r.requester_email), deciderEmail: text(r.decider_email), databaseLabel: databaseLabelOf(r) };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { PortcullisError } from "../errors.js";
-import { databaseConnectionSql } from "./access-grant-rows.js";
+import { DATABASE_LABEL_COLUMNS, databaseConnectionSql } from "./access-grant-rows.js";
 import { recordNotification } from "./audit-sql.js";
 import { inTransaction, jsonParam, type OperationsDb, parseInput, queryOf, uuidSchema } from "./sql-db.js";
 import {
@@ -138,7 +138,7 @@ export async function listWriteRequests(db: OperationsDb, input: z.input<typeof 
   const v = parseInput(listWriteRequestsInput, input);
   const before = v.before instanceof Date ? v.before.toISOString() : (v.before ?? null);
   const rows = await queryOf(db)(
-    `SELECT ${WRITE_REQUEST_COLUMNS}, l.name AS link_name, ru.email AS requester_email, du.email AS decider_email
+    `SELECT ${WRITE_REQUEST_COLUMNS}, l.name AS link_name, ru.email AS requester_email, du.email AS decider_email, ${DATABASE_LABEL_COLUMNS}
      FROM write_requests r
      JOIN links l ON l.id = r.link_id
      LEFT JOIN users ru ON ru.id = r.user_id

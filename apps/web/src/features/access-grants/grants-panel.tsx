@@ -8,6 +8,8 @@ import { decideAccessGrantAction, revokeAccessGrantAction } from "./actions";
 export interface GrantView {
   id: string;
   member: string;
+  /** Which of the link's databases (attack finding 2); null on a single-database link for a row naming none. */
+  databaseLabel: string | null;
   tableKey: string;
   access: string;
   minutes: number;
@@ -38,7 +40,7 @@ function PendingRow({ teamId, grant, onError }: { teamId: string; grant: GrantVi
   return (
     <li className="space-y-1 py-2" data-testid={`grant-request-${grant.id}`}>
       <p className="text-sm text-zinc-900">
-        <span className="font-medium">{grant.member}</span> asks for <Badge tone="blue">{grant.access}</Badge> on <code className="font-mono">{grant.tableKey}</code> for {grant.minutes} min
+        <span className="font-medium">{grant.member}</span> asks for <Badge tone="blue">{grant.access}</Badge> on <code className="font-mono">{grant.tableKey}</code>{grant.databaseLabel ? <> in database <code className="font-mono">{grant.databaseLabel}</code></> : null} for {grant.minutes} min
       </p>
       <p className="text-xs text-zinc-600">“{grant.reason}” · asked {formatDate(grant.createdAt)}{grant.requestExpiresAt ? ` · the request lapses ${formatDate(grant.requestExpiresAt)}` : ""}</p>
       <div className="flex flex-wrap items-center gap-2">
@@ -83,7 +85,7 @@ export function AccessGrantsPanel({ teamId, grants }: { teamId: string; grants: 
               {active.map((g) => (
                 <tr key={g.id}>
                   <td className="py-1.5">{g.member}</td>
-                  <td><code className="font-mono text-xs">{g.tableKey}</code></td>
+                  <td><code className="font-mono text-xs">{g.tableKey}</code>{g.databaseLabel ? <span className="text-xs text-zinc-500"> in database <code className="font-mono">{g.databaseLabel}</code></span> : null}</td>
                   <td><Badge tone="blue">{g.access}</Badge></td>
                   <td className="text-xs text-zinc-600">{formatDate(g.expiresAt)}</td>
                   <td className="text-right">
@@ -112,7 +114,7 @@ export function AccessGrantsPanel({ teamId, grants }: { teamId: string; grants: 
             {history.map((g) => (
               <li key={g.id} className="flex flex-wrap items-center gap-2 py-1.5">
                 <Badge tone={STATUS_TONE[g.status] ?? "zinc"}>{g.status}</Badge>
-                <span className="text-zinc-800">{g.member}: {g.access} on <code className="font-mono">{g.tableKey}</code> for {g.minutes} min</span>
+                <span className="text-zinc-800">{g.member}: {g.access} on <code className="font-mono">{g.tableKey}</code>{g.databaseLabel ? <> in database <code className="font-mono">{g.databaseLabel}</code></> : null} for {g.minutes} min</span>
                 <span className="text-zinc-500">{g.decidedBy ? `by ${g.decidedBy} ` : ""}{formatDate(g.decidedAt ?? g.createdAt)}{g.comment ? ` — “${g.comment}”` : ""}</span>
               </li>
             ))}

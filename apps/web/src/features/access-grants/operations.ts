@@ -36,6 +36,7 @@ export async function linkAccessGrants(ctx: TeamContext, linkId: string): Promis
   return rows.map((g) => ({
     id: g.id,
     member: g.userEmail,
+    databaseLabel: g.databaseLabel,
     tableKey: g.tableKey,
     access: g.access,
     minutes: g.minutes,

@@ -20,7 +20,7 @@ export function AccessRequests({ teamId, pending, active, highlight }: { teamId:
           <li key={g.id} {...mark(g.id)} className={cx("grid gap-3 px-5 py-4 md:grid-cols-[minmax(0,1fr)_20rem]", g.id === highlight && "bg-amber-50 outline-none ring-2 ring-inset ring-amber-400")} data-testid="access-request">
             <div className="space-y-1 text-sm">
               <p>
-                <span className="font-medium text-zinc-900">{g.member}</span> asks for <Badge tone="amber">{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span> through{" "}
+                <span className="font-medium text-zinc-900">{g.member}</span> asks for <Badge tone="amber">{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span>{g.databaseLabel ? <> in database <code className="font-mono">{g.databaseLabel}</code></> : null} through{" "}
                 <span className="font-medium">{g.linkName}</span> for {g.minutes} min
               </p>
               <p className="text-zinc-600">“{g.reason}”</p>
@@ -32,7 +32,7 @@ export function AccessRequests({ teamId, pending, active, highlight }: { teamId:
         {active.map((g) => (
           <li key={g.id} {...mark(g.id)} className={cx("flex flex-wrap items-center justify-between gap-3 px-5 py-3", g.id === highlight && "bg-amber-50 outline-none ring-2 ring-inset ring-amber-400")} data-testid="active-grant">
             <div className="text-sm">
-              <Badge tone="green">granted</Badge> <span className="font-medium">{g.member}</span> has <Badge>{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span> ({g.linkName})
+              <Badge tone="green">granted</Badge> <span className="font-medium">{g.member}</span> has <Badge>{g.access}</Badge> on <span className="font-mono">{g.tableKey}</span>{g.databaseLabel ? <> in database <code className="font-mono">{g.databaseLabel}</code></> : null} ({g.linkName})
               <span className="ml-2 text-xs text-zinc-500" title={formatDate(g.expiresAt)}>{g.expiresAt ? timeLeft(g.expiresAt) : ""}</span>
               {g.decider ? <span className="ml-2 text-xs text-zinc-500">granted by {g.decider}</span> : null}
             </div>

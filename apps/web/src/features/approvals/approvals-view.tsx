@@ -23,7 +23,7 @@ function PastGrant({ grant: g }: { grant: GrantLocation }) {
   return (
     <div id={`grant-${g.id}`} tabIndex={-1} className="mb-4 rounded-md outline-none ring-2 ring-amber-400" data-testid="past-grant" data-highlighted="true">
       <Alert tone="blue" title={`Access request: ${g.status}`}>
-        {g.member} asked for {g.access} on <span className="font-mono">{g.tableKey}</span> through {g.linkName}.
+        {g.member} asked for {g.access} on <span className="font-mono">{g.tableKey}</span>{g.databaseLabel ? <> in database <code className="font-mono">{g.databaseLabel}</code></> : null} through {g.linkName}.
         {g.decider ? ` Decided by ${g.decider}${g.comment ? `: “${g.comment}”` : "."}` : null}
       </Alert>
     </div>

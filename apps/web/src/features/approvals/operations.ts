@@ -43,6 +43,8 @@ export interface WriteRequestView {
   params: unknown;
   linkId: string;
   linkName: string;
+  /** Which of the link's databases (attack finding 2): shown when the link has several or the row names one. */
+  databaseLabel: string | null;
   requester: string | null;
   requesterId: string | null;
   clientName: string | null;
@@ -65,12 +67,23 @@ export interface WriteRequestView {
   chain: { id: string; kind: string; tool: string | null; verdict: string | null; ruleId: string | null; time: Date }[];
 }
 
+/** What databaseLabel reads: the link's first database's name and whether it has further ones. */
+const LINK_DATABASES = { databaseName: true, _count: { select: { databases: true } } } as const;
+
 const include = {
-  link: { select: { name: true, scope: true } },
+  link: { select: { name: true, scope: true, ...LINK_DATABASES } },
   user: { select: { email: true } },
   decider: { select: { email: true } },
 } satisfies Prisma.WriteRequestInclude;
 type Row = Prisma.WriteRequestGetPayload<{ include: typeof include }>;
+
+/**
+ * The database a person reads a request or grant as made on: its own name, or the link's first's when
+ * it names none and the link has several; null on a single-database link for a row naming none.
+ */
+export function databaseLabel(row: { databaseName: string | null }, link: { databaseName: string; _count: { databases: number } }): string | null {
+  return row.databaseName ?? (link._count.databases > 0 ? link.databaseName : null);
+}
 
 function selfApprovalAllowed(scope: unknown): boolean {
   const options = (scope as { approvalOptions?: { selfApproval?: unknown } } | null)?.approvalOptions;
@@ -95,7 +108,7 @@ function toView(ctx: TeamContext, row: Row, links: string[] | null, current: boo
   const preview = parsePreview(row.preview);
   return {
     id: row.id, kind: row.kind, status: row.status, mode: row.mode, tables: row.tables, reason: row.reason, sql: row.sql, params: row.params,
-    linkId: row.linkId, linkName: row.link.name, requester: row.user?.email ?? null, requesterId: row.userId, clientName: row.clientName,
+    linkId: row.linkId, linkName: row.link.name, databaseLabel: databaseLabel(row, row.link), requester: row.user?.email ?? null, requesterId: row.userId, clientName: row.clientName,
     createdAt: row.createdAt, expiresAt: row.expiresAt, executeBefore: row.executeBefore, decider: row.decider?.email ?? null,
     decidedAt: row.decidedAt, comment: row.decisionComment, executedAt: row.executedAt, result: resultCounts(row.result), error: row.error,
     preview: preview && !current ? withholdRows(preview) : preview, previewWithheld: preview !== null && !current, may, chain,
@@ -197,6 +210,7 @@ export interface AccessGrantView {
   status: string;
   linkId: string;
   linkName: string;
+  databaseLabel: string | null;
   member: string;
   memberId: string;
   tableKey: string;
@@ -217,7 +231,7 @@ export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: A
   const links = await approverLinkIds(ctx);
   const now = new Date();
   const where = visibleGrants(ctx, links);
-  const grantInclude = { link: { select: { name: true } }, user: { select: { email: true } }, decider: { select: { email: true } } } as const;
+  const grantInclude = { link: { select: { name: true, ...LINK_DATABASES } }, user: { select: { email: true } }, decider: { select: { email: true } } } as const;
   const prisma = getPrisma();
   const [pending, active] = await Promise.all([
     prisma.accessGrant.findMany({ where: { ...where, status: "pending", requestExpiresAt: { gt: now } }, orderBy: { createdAt: "asc" }, take: 200, include: grantInclude }),
@@ -228,7 +242,7 @@ export async function listAccessRequests(ctx: TeamContext): Promise<{ pending: A
     const own = g.userId === ctx.user.userId;
     const decide = g.status === "pending" && approver && !own;
     return {
-      id: g.id, status: g.status, linkId: g.linkId, linkName: g.link.name, member: g.user.email, memberId: g.userId, tableKey: g.tableKey,
+      id: g.id, status: g.status, linkId: g.linkId, linkName: g.link.name, databaseLabel: databaseLabel(g, g.link), member: g.user.email, memberId: g.userId, tableKey: g.tableKey,
       access: g.access, minutes: g.minutes, reason: g.reason, via: g.requestedVia, createdAt: g.createdAt, requestExpiresAt: g.requestExpiresAt,
       expiresAt: g.expiresAt, decider: g.decider?.email ?? null, comment: g.decisionComment,
       may: { decide, revoke: g.status === "granted" && (approver || own), why: g.status === "pending" && !decide ? (own ? "you cannot grant your own request" : "you are not an approver of this link") : null },
@@ -247,6 +261,7 @@ export interface GrantLocation {
   access: string;
   member: string;
   linkName: string;
+  databaseLabel: string | null;
   decider: string | null;
   comment: string | null;
 }
@@ -256,7 +271,7 @@ export async function locateGrant(ctx: TeamContext, id: string): Promise<GrantLo
   const links = await approverLinkIds(ctx);
   const g = await getPrisma().accessGrant.findFirst({
     where: { AND: [visibleGrants(ctx, links), { id }] },
-    include: { link: { select: { name: true } }, user: { select: { email: true } }, decider: { select: { email: true } } },
+    include: { link: { select: { name: true, ...LINK_DATABASES } }, user: { select: { email: true } }, decider: { select: { email: true } } },
   });
   if (!g) return null;
   const now = Date.now();
@@ -265,7 +280,7 @@ export async function locateGrant(ctx: TeamContext, id: string): Promise<GrantLo
   const over = (g.status === "pending" || g.status === "granted") && !pendingOpen && !inForce;
   return {
     id: g.id, listed: pendingOpen || inForce, status: over ? "expired" : g.status, tableKey: g.tableKey, access: g.access, member: g.user.email,
-    linkName: g.link.name, decider: g.decider?.email ?? null, comment: g.decisionComment,
+    linkName: g.link.name, databaseLabel: databaseLabel(g, g.link), decider: g.decider?.email ?? null, comment: g.decisionComment,
   };
 }
 

@@ -67,6 +67,7 @@ export function RequestCard({ request: r, teamId, slug, open, highlighted = fals
         <div className="space-y-4">
           <dl className="grid grid-cols-2 gap-3 lg:grid-cols-1">
             <Meta label="Link">{r.linkName}</Meta>
+            {r.databaseLabel ? <Meta label="Database">{r.databaseLabel}</Meta> : null}
             <Meta label="Member">{r.requester ?? "—"}</Meta>
             <Meta label="Client">{r.clientName ?? "—"}</Meta>
             <Meta label="Asked"><span title={formatDate(r.createdAt)}>{timeAgo(r.createdAt)}</span></Meta>
