@@ -56,10 +56,18 @@ export interface NotificationFacts {
   event: string;
   team: { id: string; slug: string; name: string };
   link: { id: string; name: string };
+  /**
+   * Which of the link's databases (attack finding 2): the row's, or the link's first when it names none
+   * and the link has several; null on a single-database link for a row naming none.
+   */
+  database?: string | null;
   subject: WriteRequestFacts | AccessGrantFacts;
   /** The dashboard page where the lead decides (or reads the outcome). */
   url: string;
 }
+
+/** The row's database_name, or the link's first's when the link has further databases (`alias`: the row's table alias). */
+const databaseLabel = (alias: string) => `COALESCE(${alias}.database_name, CASE WHEN EXISTS (SELECT 1 FROM link_databases ld WHERE ld.link_id = l.id) THEN l.database_name END) AS database_label`;
 
 const iso = (value: Date | string | null): string | null => (value === null ? null : new Date(value).toISOString());
 
@@ -78,7 +86,7 @@ export async function loadFacts(pool: pg.Pool, input: { teamId: string; event: s
   const base = input.webPublicUrl.replace(/\/+$/, "");
   if (input.event.startsWith("write_request.")) {
     const { rows } = await pool.query(
-      `SELECT w.*, t.slug AS team_slug, t.name AS team_name, l.name AS link_name,
+      `SELECT w.*, t.slug AS team_slug, t.name AS team_name, l.name AS link_name, ${databaseLabel("w")},
               ru.email AS requester_email, ru.name AS requester_name, du.email AS decider_email, du.name AS decider_name
          FROM write_requests w
          JOIN teams t ON t.id = w.team_id
@@ -95,6 +103,7 @@ export async function loadFacts(pool: pg.Pool, input: { teamId: string; event: s
       event: input.event,
       team: { id: r.team_id, slug: r.team_slug, name: r.team_name },
       link: { id: r.link_id, name: r.link_name },
+      database: r.database_label ?? null,
       url: `${base}/t/${encodeURIComponent(r.team_slug)}/approvals?request=${r.id}`,
       subject: {
         type: "write_request",
@@ -122,7 +131,7 @@ export async function loadFacts(pool: pg.Pool, input: { teamId: string; event: s
   }
   if (input.event.startsWith("access_grant.")) {
     const { rows } = await pool.query(
-      `SELECT g.*, t.slug AS team_slug, t.name AS team_name, l.name AS link_name,
+      `SELECT g.*, t.slug AS team_slug, t.name AS team_name, l.name AS link_name, ${databaseLabel("g")},
               ru.email AS requester_email, ru.name AS requester_name, du.email AS decider_email, du.name AS decider_name
          FROM access_grants g
          JOIN teams t ON t.id = g.team_id
@@ -138,6 +147,7 @@ export async function loadFacts(pool: pg.Pool, input: { teamId: string; event: s
       event: input.event,
       team: { id: r.team_id, slug: r.team_slug, name: r.team_name },
       link: { id: r.link_id, name: r.link_name },
+      database: r.database_label ?? null,
       url: `${base}/t/${encodeURIComponent(r.team_slug)}/approvals?grant=${r.id}`,
       subject: {
         type: "access_grant",
