@@ -195,6 +195,8 @@ try {
 } finally {
   // No worker consumes these rounds' audit jobs: their queues are dropped with the rest.
   const redis = createRedis(testRedisUrl(), "producer");
+  // A producer connection queues nothing while connecting: wait until it is ready.
+  await new Promise((resolve) => (redis.status === "ready" ? resolve(null) : redis.once("ready", resolve)));
   for (const prefix of prefixes) {
     for (let cursor = "0", n = 0; n < 10_000; n++) {
       const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);

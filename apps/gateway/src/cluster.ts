@@ -15,6 +15,12 @@ const METRICS_REPLY = "portcullis:metrics-reply";
 const STABLE_AFTER_MS = 30_000;
 const BACKOFF_FIRST_MS = 250;
 const BACKOFF_MAX_MS = 15_000;
+/**
+ * Processes that died before ever listening, in a row, after which the primary gives up and exits 1:
+ * a configuration or environment fault (port taken, database refused) is the orchestrator's to see,
+ * not something to retry forever behind a live primary.
+ */
+export const MAX_FAILED_STARTS = 3;
 
 export interface PrimaryOptions {
   processes: number;
@@ -30,14 +36,15 @@ export function restartDelayMs(crashes: number): number {
 
 export function runPrimary({ processes, logger, shutdownGraceMs }: PrimaryOptions): void {
   const aggregator = new AggregatorRegistry();
-  const slots = new Map<number, { slot: number; startedAt: number }>();
+  const slots = new Map<number, { slot: number; startedAt: number; listened: boolean }>();
   const crashes = new Array<number>(processes).fill(0);
+  let failedStarts = 0;
   let stopping = false;
   let exitCode = 0;
 
   const fork = (slot: number) => {
     const worker = cluster.fork();
-    slots.set(worker.id, { slot, startedAt: Date.now() });
+    slots.set(worker.id, { slot, startedAt: Date.now(), listened: false });
     worker.on("message", (message: unknown) => void answerMetrics(worker, message));
   };
 
@@ -48,6 +55,34 @@ export function runPrimary({ processes, logger, shutdownGraceMs }: PrimaryOption
       (error: Error) => ({ type: METRICS_REPLY, id: message.id, error: error.message }),
     );
     if (worker.isConnected()) worker.send(reply);
+  };
+
+  cluster.on("listening", (worker) => {
+    const entry = slots.get(worker.id);
+    if (entry && !entry.listened) {
+      entry.listened = true;
+      failedStarts = 0;
+    }
+  });
+
+  const stop = (signal: string) => {
+    // Each signal is passed on as SIGTERM: the first drains, a second makes the workers exit now
+    // (their own handler), as for a single process.
+    const first = !stopping;
+    stopping = true;
+    logger.info(
+      { signal, processes: slots.size },
+      first ? "stopping gateway processes" : "second signal: passing it on",
+    );
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    if (slots.size === 0) process.exit(exitCode);
+    if (first) {
+      setTimeout(() => {
+        logger.error("gateway processes outlived the shutdown grace; killing them");
+        for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
+        process.exit(1);
+      }, shutdownGraceMs + 15_000).unref();
+    }
   };
 
   cluster.on("exit", (worker, code, signal) => {
@@ -62,6 +97,15 @@ export function runPrimary({ processes, logger, shutdownGraceMs }: PrimaryOption
     }
     // A crash (or an exit nobody asked for): the listening port stays open in the primary, so only this
     // process's connections were lost; its journal is adopted by a sibling or by its replacement.
+    if (!entry.listened && ++failedStarts >= MAX_FAILED_STARTS) {
+      logger.fatal(
+        { failedStarts },
+        "gateway processes keep failing before they listen (their errors are above); giving up",
+      );
+      exitCode = 1;
+      stop("failed starts");
+      return;
+    }
     crashes[entry.slot] = Date.now() - entry.startedAt > STABLE_AFTER_MS ? 1 : crashes[entry.slot]! + 1;
     const delay = restartDelayMs(crashes[entry.slot]!);
     logger.error(
@@ -73,27 +117,7 @@ export function runPrimary({ processes, logger, shutdownGraceMs }: PrimaryOption
     }, delay);
   });
 
-  for (const signal of ["SIGTERM", "SIGINT"] as const) {
-    process.on(signal, () => {
-      // Each signal is passed on as SIGTERM: the first drains, a second makes the workers exit now
-      // (their own handler), as for a single process.
-      const first = !stopping;
-      stopping = true;
-      logger.info(
-        { signal, processes: slots.size },
-        first ? "stopping gateway processes" : "second signal: passing it on",
-      );
-      for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
-      if (slots.size === 0) process.exit(exitCode);
-      if (first) {
-        setTimeout(() => {
-          logger.error("gateway processes outlived the shutdown grace; killing them");
-          for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGKILL");
-          process.exit(1);
-        }, shutdownGraceMs + 15_000).unref();
-      }
-    });
-  }
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => stop(signal));
 
   logger.info({ processes }, "starting gateway processes");
   for (let slot = 0; slot < processes; slot++) fork(slot);
