@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
 import { getKeyring } from "@portcullis/db/secrets";
+import { targetPolicyFromEnv } from "@portcullis/db/target";
+import * as policy from "@portcullis/policy";
 import {
   addLinkDatabase,
   addMember,
+  createLinkTool,
   decideAccessGrant,
   decideWriteRequest,
   listAccessGrants,
@@ -13,7 +16,7 @@ import {
 import { createEmptyDatabase, withClient, type TestDatabase } from "@portcullis/db/testing";
 import { parseScope } from "@portcullis/policy";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
-import { GatewayWorld, waitFor } from "./fixtures.js";
+import { auditEvents, GatewayWorld, waitFor } from "./fixtures.js";
 import { mcpRequest } from "./mcp-wire.js";
 import { addConnection, createApiKey, createUser, parseTargetUrlForTests } from "./operations.js";
 
@@ -220,4 +223,21 @@ test("the lists an approver reads name the database of every grant and request",
   const requests = await listWriteRequests(world.prisma, { teamId: world.teamId, linkId: ids.link });
   expect(requests.length).toBeGreaterThan(0);
   expect(requests.every((r) => r.databaseName === "ledger")).toBe(true);
+});
+
+test("a saved tool of ledger refused for bad arguments is audited under ledger, not the link's first database", async () => {
+  await reset();
+  await addLedger(ids.b, "B");
+  const deps = { policy, route: { policy: targetPolicyFromEnv({ TARGET_NETWORKS: "any", TARGET_ALLOW_POWERFUL_ROLES: "true" }), keyring: getKeyring(world.secretKeys) } };
+  const tool = { name: "balance_of", description: "An account's balance", sql: "SELECT balance FROM accounts WHERE account_id = $1", databaseName: "ledger", parameters: [{ name: "id", type: "integer" as const, description: "", required: true }] };
+  await createLinkTool(world.prisma, { teamId: world.teamId, linkId: ids.link, createdById: world.userId, tool }, deps);
+  const ok = await waitFor(() => call("balance_of", { id: 1 }), (d) => d?.status === "ok", 10_000, 50);
+  expect(ok.rows).toEqual([[100]]);
+  await call("balance_of", { id: "one" });
+  const events = await waitFor(
+    () => auditEvents(world),
+    (all) => all.some((e) => e.tool === "balance_of" && e.verdict === "error"),
+  );
+  const refused = events.filter((e) => e.tool === "balance_of" && e.verdict === "error");
+  expect(refused.map((e) => e.databaseName)).toEqual(["ledger"]);
 });
