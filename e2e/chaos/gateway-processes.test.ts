@@ -16,9 +16,8 @@ import {
   testRedisUrl,
   type TestDatabase,
 } from "@portcullis/db/testing";
-import { createRedis } from "../../packages/jobs/src/index.js";
 import { NodeApp, ROOT } from "./processes.js";
-import { callOnce, childPids, getFresh, metricSum, until } from "./scale-out-support.js";
+import { callOnce, childPids, dropQueueKeys, getFresh, metricSum, until } from "./scale-out-support.js";
 
 /**
  * GATEWAY_PROCESSES=N: one gateway on one port as N processes under a primary (apps/gateway/src/cluster.ts),
@@ -58,16 +57,7 @@ afterAll(async () => {
   await prisma?.$disconnect();
   await Promise.all([meta?.drop(), target?.drop().catch(() => {})]);
   // The audit jobs nobody consumed in this file.
-  const redis = createRedis(testRedisUrl(), "producer");
-  // A producer connection queues nothing while connecting: wait until it is ready.
-  await new Promise((resolve) => (redis.status === "ready" ? resolve(null) : redis.once("ready", resolve)));
-  for (let cursor = "0", n = 0; n < 10_000; n++) {
-    const [next, keys] = await redis.scan(cursor, "MATCH", `${queuePrefix}:*`, "COUNT", 500);
-    if (keys.length) await redis.del(...keys);
-    cursor = next;
-    if (cursor === "0") break;
-  }
-  await redis.quit();
+  await dropQueueKeys(testRedisUrl(), queuePrefix);
   if (process.env.CHAOS_KEEP_LOGS !== "1") await rm(work, { recursive: true, force: true });
 }, 60_000);
 

@@ -19,9 +19,8 @@ import {
   freePort,
   testRedisUrl,
 } from "@portcullis/db/testing";
-import { createRedis } from "../../packages/jobs/src/index.js";
 import { NodeApp } from "./processes.js";
-import { childPids, sleep, until } from "./scale-out-support.js";
+import { childPids, dropQueueKeys, sleep, until } from "./scale-out-support.js";
 
 const CLIENTS = 16;
 const SECONDS = 5;
@@ -194,18 +193,7 @@ try {
   }
 } finally {
   // No worker consumes these rounds' audit jobs: their queues are dropped with the rest.
-  const redis = createRedis(testRedisUrl(), "producer");
-  // A producer connection queues nothing while connecting: wait until it is ready.
-  await new Promise((resolve) => (redis.status === "ready" ? resolve(null) : redis.once("ready", resolve)));
-  for (const prefix of prefixes) {
-    for (let cursor = "0", n = 0; n < 10_000; n++) {
-      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
-      if (keys.length) await redis.del(...keys);
-      cursor = next;
-      if (cursor === "0") break;
-    }
-  }
-  await redis.quit();
+  for (const prefix of prefixes) await dropQueueKeys(testRedisUrl(), prefix);
   await Promise.all([meta.drop(), target.drop().catch(() => {})]);
   await rm(work, { recursive: true, force: true });
 }

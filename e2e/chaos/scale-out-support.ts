@@ -162,3 +162,21 @@ export function getFresh(url: string): Promise<{ status: number; text: string }>
     req.end();
   });
 }
+
+/** Removes a test's BullMQ keys (`prefix:*`) from the shared test Redis; bounded. */
+export async function dropQueueKeys(redisUrl: string, prefix: string): Promise<void> {
+  const { createRedis } = await import("../../packages/jobs/src/index.js");
+  const redis = createRedis(redisUrl, "producer");
+  try {
+    // A producer connection queues nothing while connecting: wait until it is ready.
+    await new Promise((resolve) => (redis.status === "ready" ? resolve(null) : redis.once("ready", resolve)));
+    for (let cursor = "0", n = 0; n < 10_000; n++) {
+      const [next, keys] = await redis.scan(cursor, "MATCH", `${prefix}:*`, "COUNT", 500);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+      if (cursor === "0") break;
+    }
+  } finally {
+    await redis.quit();
+  }
+}

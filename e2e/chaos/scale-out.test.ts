@@ -27,7 +27,7 @@ import { LoadBalancer } from "./haproxy.js";
 import { Load } from "./load.js";
 import { NodeApp } from "./processes.js";
 import { type AuditRowSeen, summarise } from "./summary.js";
-import { callOnce, metricSum, post, sleep, until } from "./scale-out-support.js";
+import { callOnce, dropQueueKeys, metricSum, post, sleep, until } from "./scale-out-support.js";
 
 /**
  * Issue 16 point 2: two gateway processes and two workers behind a real HAProxy (round robin), every
@@ -155,6 +155,7 @@ afterAll(async () => {
   await lb?.stop();
   await Promise.all([...gateways, ...workers].map((app) => app.stop()));
   await publisher.quit();
+  await dropQueueKeys(testRedisUrl(), queuePrefix);
   await prisma?.$disconnect();
   await Promise.all([meta?.drop(), target?.drop().catch(() => {})]);
   if (process.env.CHAOS_KEEP_LOGS !== "1") await rm(work, { recursive: true, force: true });
