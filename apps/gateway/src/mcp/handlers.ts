@@ -5,6 +5,7 @@ import type { CallContext, LinkRecord } from "../context.js";
 import type { Services } from "../services.js";
 import { listResourceTemplates, listResources, readResourceContents, readResourceDefinition } from "./resources.js";
 import { toolsFor } from "./tool-catalog.js";
+import { savedToolsOf, toolNames } from "./tools/index.js";
 
 export const SERVER_INFO = { name: "portcullis", title: "Portcullis PostgreSQL gateway", version: "0.1.0" } as const;
 
@@ -17,10 +18,22 @@ export const AUDIT_UNAVAILABLE_AFTER_WRITE_CODE = -32051;
 export type ContextLookup = (ctx: ServerContext) => CallContext | undefined;
 
 export function instructionsFor(link: LinkRecord): string {
+  const on = new Set(toolNames(link));
+  const databases = link.databases && link.databases.length > 1 ? link.databases.map((d) => d.databaseName ?? "") : [];
+  const saved = savedToolsOf(link).map((t) => t.name);
+  // Only the tools this link offers are named (issue 17: built-ins may be switched off, curated tools added).
+  const explore = on.has("get_schema") ? (on.has("list_tables") && on.has("describe_table") ? "get_schema (or list_tables and describe_table)" : "get_schema") : ["list_tables", "describe_table", "search_objects"].filter((t) => on.has(t)).join(" and ");
+  const steps = [
+    explore ? `Start with ${explore}` : "",
+    on.has("get_permissions") ? "check get_permissions for what this link may do" : "",
+    on.has("execute_sql") ? "then run one statement per execute_sql call, with $1-style params for values" : "",
+  ].filter(Boolean);
   return (
     `Portcullis gives you SQL access to a PostgreSQL database through the link "${link.name}". ` +
-    "Start with get_schema (or list_tables and describe_table), check get_permissions for what this link may do, " +
-    "then run one statement per execute_sql call, with $1-style params for values. Refused statements come back with the reason and what is allowed."
+    (databases.length ? `It reaches ${databases.length} databases (${databases.join(", ")}): pass database to choose one (default: ${databases[0]}). ` : "") +
+    (steps.length ? `${steps.join(", ")}. ` : "") +
+    (saved.length ? `Curated tools: ${saved.slice(0, 20).join(", ")}${saved.length > 20 ? ` and ${saved.length - 20} more` : ""}; call them with their typed arguments. ` : "") +
+    "Refused statements come back with the reason and what is allowed."
   );
 }
 
