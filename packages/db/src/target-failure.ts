@@ -120,7 +120,7 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
         ? `the SSH tunnel reached ${lastHop!.host}:${lastHop!.port}, but nothing is accepting connections at ${where} from there: check the database host and port as that server sees them`
         : `nothing is accepting connections at ${where}: check the host and port, and that PostgreSQL listens there`,
     };
-  if (TIMEOUT.has(code)) return { stage: "timeout", message: `connecting to ${where} timed out: a firewall may be dropping the traffic` };
+  if (TIMEOUT.has(code)) return timedOut(where, fields, "a firewall may be dropping the traffic");
 
   switch (code) {
     case "28P01":
@@ -153,8 +153,20 @@ export function describeTargetFailure(error: unknown, fields: TargetFailureField
   }
   if (/does not support SSL/i.test(text)) return { stage: "tls", message: `the server at ${where} does not support SSL: set SSL mode to "disable" or enable SSL on the server` };
   if (/client certificate without its key|key without its certificate/i.test(text)) return { stage: "tls", message: `${text}: give both the client certificate and its key` };
-  if (/timeout|timed out/i.test(text)) return { stage: "timeout", message: `connecting to ${where} timed out: the server is slow to answer or a firewall drops the traffic` };
+  if (/timeout|timed out/i.test(text)) return timedOut(where, fields, "the server is slow to answer or a firewall drops the traffic");
   return { stage: "other", message: text };
+}
+
+/**
+ * Through a tunnel the database session waits on the SSH route first: a bastion that accepts TCP and
+ * then says nothing times the session out before SSH's own handshake timeout. Name the route, not just
+ * the database, or the operator looks in the wrong place.
+ */
+function timedOut(where: string, fields: Parameters<typeof describeTargetFailure>[1], why: string): TargetFailure {
+  const first = fields.sshHops?.[0];
+  if (!first) return { stage: "timeout", message: `connecting to ${where} timed out: ${why}` };
+  const route = fields.sshHops!.map((h) => `${h.host}:${h.port}`).join(" → ");
+  return { stage: "timeout", message: `connecting to ${where} through the SSH route (${route}) timed out: an SSH server that accepts the connection but does not answer, a hop that cannot reach the next, or ${why}` };
 }
 
 /** OpenSSL's alert text without the pointer and file noise ("…:tlsv1 alert unknown ca:…"). */

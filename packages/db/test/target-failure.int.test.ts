@@ -138,6 +138,12 @@ describe("the SSH stages, against a real sshd", () => {
     failedAt(await run(viaBastion({ port: pgPort })), "ssh", new RegExp(`SSH handshake with 127\\.0\\.0\\.1:${pgPort}.*failed.*check that 127\\.0\\.0\\.1:${pgPort} is an SSH server`));
   });
 
+  it("timeout: an SSH server that accepts and never answers is named, not just the database", async () => {
+    const result = await run(viaBastion({ port: silentPort }));
+    expect(result, JSON.stringify(result)).toMatchObject({ ok: false, stage: "timeout" });
+    expect(result.message).toMatch(new RegExp(`SSH route \\(127\\.0\\.0\\.1:${silentPort}\\) timed out|SSH server at 127\\.0\\.0\\.1:${silentPort}.*did not complete the handshake`));
+  }, 30_000);
+
   it("dns for the SSH host", async () => {
     failedAt(await run(viaBastion({ host: "no-such-bastion.invalid" })), "dns", /the SSH host name "no-such-bastion\.invalid" does not resolve/);
   });
