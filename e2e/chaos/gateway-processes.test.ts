@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { createServer } from "node:net";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -184,5 +185,45 @@ test(`processes that keep failing before they listen make the primary give up wi
     expect(stderr).toMatch(/EADDRINUSE/);
   } finally {
     squatter.close();
+  }
+}, 120_000);
+
+test("a stop signal to the whole process group (Ctrl-C, scripts/supervise.mjs) drains every process once: exit 0", async () => {
+  const port = await freePort();
+  const logFile = path.join(work, "gateway-group.log");
+  const log = openSync(logFile, "a");
+  // Its own process group, as supervise.mjs starts apps; the group is then signalled as a whole.
+  const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "apps/gateway/src/main.ts")], {
+    cwd: ROOT,
+    env: { ...process.env, ...gatewayEnv(port, path.join(work, "spool-group")) },
+    stdio: ["ignore", log, log],
+    detached: true,
+  });
+  closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    await until(
+      "the gateway answered",
+      async () => (await getFresh(`http://127.0.0.1:${port}/readyz`)).status === 200,
+      60_000,
+    );
+    await until("two gateway processes", async () => (await childPids(child.pid!)).length === 2, 30_000);
+    const { key } = await newKey("group");
+    expect(
+      (await callOnce(`http://127.0.0.1:${port}/mcp/${ids.linkId}`, key, "SELECT 1 AS one", { fresh: true }))
+        .status,
+    ).toBe(200);
+    process.kill(-child.pid!, "SIGTERM");
+    const code = await Promise.race([
+      exited,
+      new Promise<string>((r) => setTimeout(() => r("still running after 40 s"), 40_000)),
+    ]);
+    const text = await readFile(logFile, "utf8");
+    expect(code, text.slice(-3_000)).toBe(0);
+    // Each process drained once: the primary's request did not count as a second signal.
+    expect(text).not.toMatch(/exiting now/);
+    expect(text.match(/"msg":"stopped"/g)?.length).toBe(2);
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, "SIGKILL");
   }
 }, 120_000);

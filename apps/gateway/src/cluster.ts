@@ -10,6 +10,9 @@ import type { Logger } from "./logger.js";
  */
 
 const METRICS_REQUEST = "portcullis:metrics-request";
+/** Primary → gateway process: drain and exit (the first stop signal), exit now (the second). */
+export const PRIMARY_STOP = "portcullis:stop";
+export const PRIMARY_FORCE = "portcullis:force-stop";
 const METRICS_REPLY = "portcullis:metrics-reply";
 /** A worker that lived this long before crashing starts the backoff afresh. */
 const STABLE_AFTER_MS = 30_000;
@@ -66,15 +69,19 @@ export function runPrimary({ processes, logger, shutdownGraceMs }: PrimaryOption
   });
 
   const stop = (signal: string) => {
-    // Each signal is passed on as SIGTERM: the first drains, a second makes the workers exit now
-    // (their own handler), as for a single process.
+    // Passed on over IPC (see main.ts): the first drains, a second makes the processes exit now, as for
+    // a single process. A process whose IPC channel is gone gets SIGTERM instead.
     const first = !stopping;
     stopping = true;
     logger.info(
       { signal, processes: slots.size },
       first ? "stopping gateway processes" : "second signal: passing it on",
     );
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill("SIGTERM");
+    for (const worker of Object.values(cluster.workers ?? {})) {
+      if (!worker) continue;
+      if (worker.isConnected()) worker.send({ type: first ? PRIMARY_STOP : PRIMARY_FORCE });
+      else worker.process.kill("SIGTERM");
+    }
     if (slots.size === 0) process.exit(exitCode);
     if (first) {
       setTimeout(() => {

@@ -1,5 +1,5 @@
 import cluster from "node:cluster";
-import { runPrimary, serveAggregatedMetrics } from "./cluster.js";
+import { PRIMARY_FORCE, PRIMARY_STOP, runPrimary, serveAggregatedMetrics } from "./cluster.js";
 import { loadGatewayEnv } from "./env.js";
 import { createGateway } from "./gateway.js";
 import { createLogger } from "./logger.js";
@@ -29,33 +29,42 @@ async function startGateway(): Promise<void> {
   const started = gateway.start();
 
   let stopping = false;
-  // In a cluster the primary turns SIGINT and SIGTERM into SIGTERM for each process; a terminal's Ctrl-C
-  // also reaches the workers directly (same process group), which would count as a second signal.
-  if (inCluster) process.on("SIGINT", () => {});
-  for (const signal of inCluster ? (["SIGTERM"] as const) : (["SIGTERM", "SIGINT"] as const)) {
-    process.on(signal, () => {
-      // A second signal, or a stop that outlives the grace, still exits: every answered call's audit
-      // event is already fdatasync'd in the journal, which the next instance adopts.
-      if (stopping) {
-        gateway.logger.warn({ signal }, "second signal: exiting now");
+  const shutdown = (reason: string) => {
+    // A second signal, or a stop that outlives the grace, still exits: every answered call's audit
+    // event is already fdatasync'd in the journal, which the next instance adopts.
+    if (stopping) {
+      gateway.logger.warn({ reason }, "second stop request: exiting now");
+      process.exit(1);
+    }
+    stopping = true;
+    setTimeout(() => {
+      gateway.logger.error("shutdown outlived its grace; exiting");
+      process.exit(1);
+    }, env.GATEWAY_SHUTDOWN_GRACE_MS + 10_000).unref();
+    gateway.logger.info({ reason }, "shutting down");
+    started
+      .catch(() => {})
+      .then(() => gateway.stop())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          gateway.logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
+  };
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => shutdown(signal));
+  if (inCluster) {
+    // The primary asks over IPC, not by signal: a signal to the whole process group (a terminal's
+    // Ctrl-C, scripts/supervise.mjs, tini -g) already reached this process, and the primary's request
+    // must not count as the second signal that means "exit now".
+    process.on("message", (message: unknown) => {
+      const type = (message as { type?: unknown } | null)?.type;
+      if (type === PRIMARY_STOP && !stopping) shutdown("primary: stop");
+      else if (type === PRIMARY_FORCE) {
+        gateway.logger.warn("primary: second signal: exiting now");
         process.exit(1);
       }
-      stopping = true;
-      setTimeout(() => {
-        gateway.logger.error("shutdown outlived its grace; exiting");
-        process.exit(1);
-      }, env.GATEWAY_SHUTDOWN_GRACE_MS + 10_000).unref();
-      gateway.logger.info({ signal }, "shutting down");
-      started
-        .catch(() => {})
-        .then(() => gateway.stop())
-        .then(
-          () => process.exit(0),
-          (error: unknown) => {
-            gateway.logger.error({ err: error }, "shutdown failed");
-            process.exit(1);
-          },
-        );
     });
   }
   await started;
