@@ -76,7 +76,7 @@ export function registerLinkDatabaseCommands(link: Command): void {
         const scope = options.scope === undefined ? undefined : await readScope(options.scope);
         const parseScope = await scopeParser();
         const updated = await audited(
-          (tx) => updateLinkDatabase(tx, { teamId: team.id, linkId: row.id, name: options.name, ...(options.rename !== undefined ? { newName: options.rename } : {}), ...(scope !== undefined ? { scope } : {}) }, { parseScope }),
+          (tx) => updateLinkDatabase(tx, { teamId: team.id, linkId: row.id, name: options.name, ...(options.rename !== undefined ? { newName: options.rename } : {}), ...(scope !== undefined ? { scope } : {}), via: "cli" }, { parseScope }),
           (d) => [{ teamId: team.id, action: options.rename !== undefined ? "link.database.rename" : "link.database.update", target: { type: "link", id: row.id, name: row.name }, before: { name: options.name }, after: { name: d.name, connectionId: d.connectionId, scope: d.scope } }],
         );
         emit(options, { database: updated }, () => `updated database ${updated.name} of link ${row.name}`);
@@ -95,7 +95,7 @@ export function registerLinkDatabaseCommands(link: Command): void {
         const team = await findTeam(db(), options.team);
         const row = await findLink(team.id, linkRef);
         await audited(
-          (tx) => removeLinkDatabase(tx, { teamId: team.id, linkId: row.id, name: options.name }),
+          (tx) => removeLinkDatabase(tx, { teamId: team.id, linkId: row.id, name: options.name, via: "cli" }),
           () => [{ teamId: team.id, action: "link.database.remove", target: { type: "link", id: row.id, name: row.name }, before: { name: options.name } }],
         );
         emit(options, { removed: options.name }, () => `removed database ${options.name} from link ${row.name}`);

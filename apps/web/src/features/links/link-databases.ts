@@ -71,7 +71,10 @@ export async function updateDatabaseOfLink(ctx: TeamContext, input: { linkId: st
     const before = (await listLinkDatabases(tx, { teamId: ctx.team.id, linkId: link.id })).find((d) => d.name === input.name);
     const updated = await updateLinkDatabase(
       tx,
-      { teamId: ctx.team.id, linkId: link.id, name: input.name, ...(input.newName !== undefined ? { newName: input.newName } : {}), ...(scope !== undefined ? { scope } : {}) },
+      {
+        teamId: ctx.team.id, linkId: link.id, name: input.name, ...(input.newName !== undefined ? { newName: input.newName } : {}), ...(scope !== undefined ? { scope } : {}),
+        actorUserId: ctx.user.userId, via: "dashboard", sourceIp: ctx.sourceIp,
+      },
       { parseScope },
     );
     await recordConfigChange(tx, {
@@ -91,7 +94,7 @@ export async function removeDatabaseFromLink(ctx: TeamContext, input: { linkId: 
   await getPrisma().$transaction(async (tx) => {
     const link = await linkName(tx, ctx, input.linkId);
     const before = (await listLinkDatabases(tx, { teamId: ctx.team.id, linkId: link.id })).find((d) => d.name === input.name);
-    await removeLinkDatabase(tx, { teamId: ctx.team.id, linkId: link.id, name: input.name });
+    await removeLinkDatabase(tx, { teamId: ctx.team.id, linkId: link.id, name: input.name, actorUserId: ctx.user.userId, via: "dashboard", sourceIp: ctx.sourceIp });
     await recordConfigChange(tx, {
       teamId: ctx.team.id, actorUserId: ctx.user.userId, action: "link.database.remove",
       target: { type: "link", id: link.id, name: link.name }, before: before ? { name: before.name, connectionId: before.connectionId, scope: before.scope } : null, sourceIp: ctx.sourceIp,
