@@ -55,21 +55,30 @@ const { key } = await createApiKey(prisma, {
 await prisma.$disconnect();
 
 /** CPU seconds (user + system) of a process and its live children, from /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
+async function cpuSeconds(pid: number): Promise<{ total: number; own: number }> {
   const { readFile } = await import("node:fs/promises");
   const one = async (p: number) => {
     const stat = await readFile(`/proc/${p}/stat`, "utf8").catch(() => "");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(fields[11]) + Number(fields[12])) / 100 || 0;
   };
-  let total = await one(pid);
+  const own = await one(pid);
+  let total = own;
   for (const child of await childPids(pid)) total += await one(child);
-  return total;
+  return { total, own };
 }
 
 async function round(
   processes: number,
-): Promise<{ callsPerSecond: number; p50: number; p99: number; errors: number; cpuMsPerCall: number }> {
+): Promise<{
+  callsPerSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  cpuMsPerCall: number;
+  primaryMsPerCall: number;
+  clientMsPerCall: number;
+}> {
   const port = await freePort();
   const app = new NodeApp(
     `gateway-${processes}`,
@@ -141,6 +150,7 @@ async function round(
   const latencies: number[] = [];
   let errors = 0;
   const cpuBefore = await cpuSeconds(app.pid!);
+  const clientBefore = process.cpuUsage();
   const started = performance.now();
   const end = Date.now() + SECONDS * 1000;
   await Promise.all(
@@ -153,7 +163,10 @@ async function round(
     }),
   );
   const elapsed = (performance.now() - started) / 1000;
-  const cpu = (await cpuSeconds(app.pid!)) - cpuBefore;
+  const cpuAfter = await cpuSeconds(app.pid!);
+  const client = process.cpuUsage(clientBefore);
+  const cpu = cpuAfter.total - cpuBefore.total;
+  const calls = Math.max(1, latencies.length);
   agent.destroy();
   await app.stop();
   latencies.sort((a, b) => a - b);
@@ -164,7 +177,10 @@ async function round(
     p50: at(0.5),
     p99: at(0.99),
     errors,
-    cpuMsPerCall: (cpu * 1000) / Math.max(1, latencies.length),
+    cpuMsPerCall: (cpu * 1000) / calls,
+    // With GATEWAY_PROCESSES=1 the "primary" is the gateway itself.
+    primaryMsPerCall: ((cpuAfter.own - cpuBefore.own) * 1000) / calls,
+    clientMsPerCall: (client.user + client.system) / 1000 / calls,
   };
 }
 
@@ -176,7 +192,7 @@ try {
       results[processes]!.push(result);
       console.log(
         `round ${r + 1} GATEWAY_PROCESSES=${processes}: ${result.callsPerSecond.toFixed(0)} calls/s, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, ` +
-          `gateway CPU ${result.cpuMsPerCall.toFixed(3)} ms/call, errors ${result.errors}, load ${loadavg()
+          `gateway CPU ${result.cpuMsPerCall.toFixed(3)} ms/call (primary process ${result.primaryMsPerCall.toFixed(3)}), client CPU ${result.clientMsPerCall.toFixed(3)} ms/call, errors ${result.errors}, load ${loadavg()
             .map((l) => l.toFixed(2))
             .join(" ")}`,
       );
