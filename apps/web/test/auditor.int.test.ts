@@ -215,7 +215,7 @@ describe("what an auditor cannot do", () => {
     }
   });
 
-  test("a member made auditor loses keys and link access at once", async () => {
+  test("a member made auditor loses keys, link access and named-approver rows at once", async () => {
     const { createUser, addMember } = await import("@portcullis/db/operations");
     const u = await createUser(prisma, { email: `m2-${randomBytes(4).toString("hex")}@example.com`, password: "a long enough password" });
     await addMember(prisma, { teamId, userId: u.id, role: "member" });
@@ -224,8 +224,10 @@ describe("what an auditor cannot do", () => {
     const keys = await import("../src/features/keys/operations");
     await links.setLinkAccess(owner, { linkId, userId: u.id, granted: true });
     const key = await keys.issueKey(await authz.resolveTeam({ userId: u.id }, teamId), { linkId, name: "laptop", expiresInDays: 1 });
+    await prisma.linkApprover.create({ data: { linkId, userId: u.id } });
     const teams = await import("../src/features/teams/operations");
     await teams.changeMemberRole(owner, { userId: u.id, role: "auditor" });
+    expect(await prisma.linkApprover.count({ where: { userId: u.id } })).toBe(0);
     expect((await prisma.apiKey.findUniqueOrThrow({ where: { id: key.id } })).revokedAt).not.toBeNull();
     expect(await prisma.linkAccess.count({ where: { userId: u.id } })).toBe(0);
     expect((await prisma.membership.findUniqueOrThrow({ where: { teamId_userId: { teamId, userId: u.id } } })).role).toBe("auditor");

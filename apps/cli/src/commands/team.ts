@@ -69,6 +69,7 @@ export function registerTeamCommands(program: Command): void {
               const grants = await tx.oAuthGrant.findMany({ where: { teamId: t.id, userId: user.id, revokedAt: null }, select: { id: true } });
               await tx.oAuthToken.updateMany({ where: { grantId: { in: grants.map((g) => g.id) }, revokedAt: null }, data: { revokedAt: now } });
               await tx.oAuthGrant.updateMany({ where: { id: { in: grants.map((g) => g.id) } }, data: { revokedAt: now } });
+              await tx.linkApprover.deleteMany({ where: { userId: user.id, link: { teamId: t.id } } });
             }
             if (role === "auditor") await tx.linkAccess.deleteMany({ where: { userId: user.id, link: { teamId: t.id } } });
             return m;

@@ -172,6 +172,8 @@ export async function changeMemberRole(ctx: TeamContext, input: { userId: string
     const losesLinks = mayUseLinks(target.role) && !mayUseLinks(role);
     const taken = losesLinks ? await revokeHoldings(tx, teamId, target.userId, new Date()) : { keys: [], grantIds: [] };
     if (role === "auditor" && target.role !== "auditor") await tx.linkAccess.deleteMany({ where: { userId: target.userId, link: { teamId } } });
+    // Nor do they decide anything: named-approver rows would otherwise wait for a promotion back.
+    if (losesLinks) await tx.linkApprover.deleteMany({ where: { userId: target.userId, link: { teamId } } });
     await audit(ctx, tx, "member.role.update", { type: "member", id: target.userId, name: target.user.email }, {
       before: { role: target.role },
       after: { role, ...(taken.keys.length || taken.grantIds.length ? { revokedKeyIds: taken.keys.map((k) => k.id), revokedGrantIds: taken.grantIds } : {}) },
@@ -197,6 +199,7 @@ export async function removeMember(ctx: TeamContext, input: { userId: string }) 
     // Their keys and OAuth grants for this team's links stop working with the membership.
     const taken = await revokeHoldings(tx, teamId, target.userId, new Date());
     await tx.linkAccess.deleteMany({ where: { userId: target.userId, link: { teamId } } });
+    await tx.linkApprover.deleteMany({ where: { userId: target.userId, link: { teamId } } });
     await tx.membership.delete({ where: { id: target.id } });
     await audit(ctx, tx, self ? "member.leave" : "member.remove", { type: "member", id: target.userId, name: target.user.email }, {
       before: { role: target.role },
