@@ -290,3 +290,57 @@ describe("confirming a saved hop's key from the edit form", () => {
     expect(again).toMatchObject({ ok: true, route: "ssh" });
   }, 60_000);
 });
+
+// Round 2, L1: the password typed again, hop 1 kept with its key blank, and where the bastion forwards
+// changed. The stored key would then open the bastion towards any host and port it reaches (the Test's
+// stages turning that into a scan of the inside network). The real sshd must see no login at all.
+describe("a kept hop key opens only the route it was saved for", () => {
+  const logins = () => (sshd.log().match(/Accepted publickey/g) ?? []).length;
+  const viaSshd = (privateKey: string | undefined, overrides: Partial<ConnectionFields> = {}, later: ReturnType<typeof hop>[] = []) =>
+    primary({ ...overrides, ssh: { hops: [{ host: sshd.host, port: sshd.port, username: sshd.username, privateKey, hostKeySha256: sshd.hostKeyFingerprint }, ...later] } });
+  const storedViaSshd = () => store(viaSshd(sshd.clientKeys.ed25519.privateKey));
+
+  async function refusedWithoutLogin(edit: ConnectionFields, words: RegExp) {
+    const row = await storedViaSshd();
+    const before = logins();
+    plain.passwords.length = 0;
+    const tested = completeFieldsFromStored(prisma, teamId, row.id, edit, keyring).then((f) => testConnectionFields(f, { policy, metadata: prisma }));
+    expect(await refused(tested)).toMatch(words);
+    expect(await refused(updateConnection(prisma, { teamId, connectionId: row.id, fields: edit }, keyring, { policy }))).toMatch(words);
+    // Give a login that slipped through time to reach sshd's log before counting.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(logins()).toBe(before);
+    expect(plain.passwords).toEqual([]);
+  }
+
+  it("the database port changed to another service the bastion reaches", async () => {
+    await refusedWithoutLogin(viaSshd(undefined, { host: "127.0.0.1", port: plain.port }), /^re-enter the SSH key for hop 1: where it leads changed \(the database server changed\)/);
+  }, 30_000);
+
+  it("the database host changed", async () => {
+    await refusedWithoutLogin(viaSshd(undefined, { host: "localhost" }), /^re-enter the SSH key for hop 1: where it leads changed \(the database server changed\)/);
+  }, 30_000);
+
+  it("a later hop added after the kept one", async () => {
+    // No pin for the new hop: the form's pins are refused while keys are kept, so an attacker leaves it blank.
+    const later = [hop("127.0.0.1", bastionPort, { username: "mallory", privateKey: attackerKey })];
+    const attackerLogins = bastionLogins;
+    await refusedWithoutLogin(viaSshd(undefined, {}, later), /^re-enter the SSH key for hop 1: where it leads changed \(the SSH hops changed\)/);
+    expect(bastionLogins).toBe(attackerLogins);
+  }, 30_000);
+
+  it("a replica added behind the kept hop", async () => {
+    await refusedWithoutLogin(viaSshd(undefined, { replicas: [{ name: "r1", host: "127.0.0.1", port: plain.port }] }), /^re-enter the SSH key for hop 1: where it leads changed \(replica r1 is new or moved\)/);
+  }, 30_000);
+
+  it("unchanged route, password typed, key blank: the stored key logs in and the renamed connection tests ok", async () => {
+    const row = await storedViaSshd();
+    const before = logins();
+    const edit = viaSshd(undefined);
+    expect(await testConnectionFields(await completeFieldsFromStored(prisma, teamId, row.id, edit, keyring), { policy, metadata: prisma })).toMatchObject({ ok: true, route: "ssh" });
+    const { connection, test } = await updateConnection(prisma, { teamId, connectionId: row.id, name: `kept-${serial}`, fields: edit }, keyring, { policy });
+    expect(test).toMatchObject({ ok: true });
+    expect(connection).toMatchObject({ status: "ok" });
+    expect(logins()).toBeGreaterThan(before);
+  }, 30_000);
+});

@@ -37,6 +37,21 @@ export function matchingHopPrefix(fields: ConnectionFields, stored: StoredRoute)
 }
 
 /**
+ * Why a stored hop key may not be used for this edit even though its hop is the stored one (null when it
+ * may): the key opens the bastion, and the bastion then forwards wherever the route after it says — so
+ * every later hop (with its pin), the database server and each replica must be as stored, or the key
+ * becomes a way to dial any host and port the bastion reaches.
+ */
+export function hopOnwardChange(fields: ConnectionFields, stored: StoredRoute): string | null {
+  if (fields.host.trim() !== stored.host || fields.port !== stored.port) return "the database server changed";
+  const hops = matchingHopPrefix(fields, stored);
+  if (hops.length !== stored.sshHops.length || hops.some((same) => !same)) return "the SSH hops changed";
+  for (const replica of fields.replicas ?? [])
+    if (!stored.replicas.some((r) => r.host === replica.host.trim() && r.port === replica.port)) return `replica ${replica.name} is new or moved`;
+  return null;
+}
+
+/**
  * Why the edit's route is not the stored one, in words (null when it is): the server, database and
  * user, the TLS mode, CA, server name and client certificate, every SSH hop with its pinned key, and
  * each replica (one added or moved would receive the password). A replica removed or renamed is no

@@ -5,7 +5,7 @@ import { normalizeFingerprint } from "../ssh/fingerprint.js";
 import { openSshSecret, sealSshSecret } from "../ssh/secrets.js";
 import { openClientKey, sealClientKey } from "../target-tls.js";
 import type { ConnectionFields } from "./connection-fields.js";
-import { matchingHopPrefix, routeChange } from "./connection-route-match.js";
+import { hopOnwardChange, matchingHopPrefix, routeChange } from "./connection-route-match.js";
 import { reencryptMaskSecrets } from "./mask-secrets.js";
 import { reencryptWebhookSecrets } from "./notification-settings.js";
 
@@ -14,7 +14,8 @@ import { reencryptWebhookSecrets } from "./notification-settings.js";
  * where everything that decides where a secret goes and how it is protected is as stored: the password
  * and the client key only for the same server, database, user, TLS mode, CA, server name, client
  * certificate, SSH hops (with their pinned keys) and no replica added or moved; a hop's key only for the
- * same SSH server and user reached through the same hops before it. Anything else would hand a secret
+ * same SSH server and user reached through the same hops before it, and only while everything after it
+ * (later hops, the database server, the replicas) is as stored too. Anything else would hand a secret
  * nobody can read back (or its use) to whoever runs the new route. While any stored secret is kept, a
  * host key pin from the form is not trusted: pins then come only through confirmHostKey, which pins what
  * a hop really offered. An edit that types every secret again may pin in the form (nothing stored leaks).
@@ -30,6 +31,7 @@ export async function completeFieldsFromStored(
   if (!stored) throw new PortcullisError("not_found", "connection not found");
   const change = routeChange(fields, stored);
   const sameBefore = matchingHopPrefix(fields, stored);
+  const onward = hopOnwardChange(fields, stored);
   const formHops = fields.ssh?.hops ?? [];
   const keepsClientKey = Boolean(fields.tls?.clientCert && !fields.tls.clientKey);
   const keepsStored = !fields.password || keepsClientKey || formHops.some((hop) => !hop.privateKey);
@@ -60,6 +62,10 @@ export async function completeFieldsFromStored(
         "invalid_input",
         `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): no key is stored for that server and user reached through the same hops before it`,
       );
+    if (onward) {
+      const message = `re-enter the SSH key for hop ${i + 1}: where it leads changed (${onward}); the stored key only opens the route it was saved for`;
+      throw new PortcullisError("invalid_input", message, { fieldErrors: { ssh: message } });
+    }
     const passphrase =
       hop.passphrase ?? (previous.passphraseCiphertext ? openSshSecret(keyring, stored.id, previous.position, "passphrase", previous.passphraseCiphertext) : null);
     return { ...hop, privateKey: openSshSecret(keyring, stored.id, previous.position, "key", previous.privateKeyCiphertext), passphrase, hostKeySha256 };
