@@ -2,7 +2,7 @@ import pg from "pg";
 import { explainPowerfulRole } from "@portcullis/db/operations";
 import { TARGET_SESSION_PIN, TargetAddressError, type TargetConnectionRow, type TargetPolicy } from "@portcullis/db/target";
 import { openTargetRoute, type TargetRoute } from "@portcullis/db/target-route";
-import { SshAuthError, SshHostKeyError } from "@portcullis/db/ssh";
+import { SshAuthError, SshConnectError, SshHostKeyError } from "@portcullis/db/ssh";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type { Logger } from "../logger.js";
 
@@ -16,6 +16,8 @@ interface PoolEntry {
   route?: TargetRoute;
   /** When the pool was refused (kept briefly so a refused connection is not re-checked per call). */
   refusedAt?: number;
+  /** How long that refusal is remembered. */
+  refusalMs?: number;
   /** Changes when anything that reaches the database changes (host, credentials, TLS, SSH route). */
   fingerprint: string;
   lastUsed: number;
@@ -76,6 +78,12 @@ const ROLE_FACTS = `SELECT current_user AS role, r.rolsuper, r.rolcreaterole,
   FROM pg_roles r WHERE r.rolname = current_user`;
 const SERVER_ROLES = ["pg_execute_server_program", "pg_read_server_files", "pg_write_server_files"];
 const REFUSAL_MEMORY_MS = 5_000;
+// A route that could not be dialled (a bastion down, a hop's forward refused, a timeout) is remembered
+// for less: long enough that a burst of calls, or the replica probes, do not each reopen the hops' keys
+// and redial, short enough that a recovered bastion is used again within seconds.
+const DOWN_MEMORY_MS = 3_000;
+
+const expired = (entry: PoolEntry, now: number) => entry.refusedAt !== undefined && now - entry.refusedAt >= (entry.refusalMs ?? REFUSAL_MEMORY_MS);
 
 /**
  * One bounded pool per target connection and server (primary or a replica), shared by every link on
@@ -106,7 +114,7 @@ export class TargetPools {
     const key = poolKey(row);
     const existing = this.pools.get(key);
     const now = Date.now();
-    if (existing && existing.fingerprint === fingerprint && (existing.refusedAt === undefined || now - existing.refusedAt < REFUSAL_MEMORY_MS)) {
+    if (existing && existing.fingerprint === fingerprint && !expired(existing, now)) {
       existing.lastUsed = now;
       return existing.ready;
     }
@@ -123,8 +131,12 @@ export class TargetPools {
         // hop rejects) is remembered briefly: calls in a burst do not each dial the bastion again. The edit
         // changes the fingerprint, which replaces the entry at once.
         const refused = error instanceof TargetRefusedError || error instanceof SshHostKeyError || error instanceof SshAuthError;
-        if (refused && this.pools.get(key) === entry) entry.refusedAt = Date.now();
-        // Anything else (the target is down) is not remembered: the next call tries again.
+        const down = error instanceof SshConnectError;
+        if ((refused || down) && this.pools.get(key) === entry) {
+          entry.refusedAt = Date.now();
+          entry.refusalMs = refused ? REFUSAL_MEMORY_MS : DOWN_MEMORY_MS;
+        }
+        // Anything else (the database itself is down) is not remembered: the next call tries again.
         else if (this.pools.get(key) === entry) this.pools.delete(key);
         throw error;
       },
@@ -206,7 +218,7 @@ export class TargetPools {
     const cutoff = Date.now() - this.options.idleMs;
     for (const [key, entry] of this.pools) {
       const pool = entry.pool;
-      if (entry.refusedAt !== undefined && Date.now() - entry.refusedAt >= REFUSAL_MEMORY_MS) this.closeKey(key);
+      if (expired(entry, Date.now())) this.closeKey(key);
       else if (pool && entry.lastUsed < cutoff && pool.waitingCount === 0 && pool.idleCount === pool.totalCount) this.closeKey(key);
     }
   }

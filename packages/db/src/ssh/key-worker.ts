@@ -88,21 +88,96 @@ export interface OpenedKey {
   error?: string;
   /** Set when no worker could run: the key was not looked at. */
   workerFailed?: boolean;
+  /** Set when the key was refused for want of a worker (queue full or waited too long), not looked at. */
+  busy?: boolean;
   type?: string;
   pem?: string;
   publicSSH?: Uint8Array;
 }
 
-let running = 0;
-const waiting: (() => void)[] = [];
+/** Refused at once: this owner already has MAX_QUEUED_PER_OWNER keys waiting for a worker. */
+export const KEY_QUEUE_FULL = "too many SSH keys being opened for this connection; try again";
+/** Refused after waiting QUEUE_WAIT_MS for a worker without getting one. */
+export const KEY_QUEUE_TIMEOUT = "the SSH key waited too long for a key worker on this server; try again";
 
-async function slot(): Promise<() => void> {
-  if (running >= MAX_WORKERS) await new Promise<void>((resolve) => waiting.push(resolve));
+// The two workers are shared by every tenant: one owner's keys may not hold them for the others. Each
+// owner (a connection) has its own queue, bounded, and a freed worker serves the waiting owner with the
+// fewest jobs on the workers (in turn among equals): a newcomer's key waits for about one key's work,
+// never behind another owner's burst.
+const MAX_QUEUED_PER_OWNER = 8;
+const QUEUE_WAIT_MS = 20_000;
+
+interface Waiter {
+  grant: (release: () => void) => void;
+  timer: NodeJS.Timeout;
+}
+
+let running = 0;
+let started = 0;
+// Jobs on a worker now, per owner: a freed worker goes to the waiting owner with the fewest.
+const runningBy = new Map<string, number>();
+// Ties go in map order, the round-robin order: an owner served goes to the back (see next()).
+const queues = new Map<string, Waiter[]>();
+
+/** Worker jobs started by this process (tests count them to prove one open per cached key). */
+export function keyWorkerJobsStarted(): number {
+  return started;
+}
+
+function take(owner: string): () => void {
   running++;
+  runningBy.set(owner, (runningBy.get(owner) ?? 0) + 1);
+  let released = false;
   return () => {
+    if (released) return;
+    released = true;
     running--;
-    waiting.shift()?.();
+    const left = runningBy.get(owner)! - 1;
+    if (left > 0) runningBy.set(owner, left);
+    else runningBy.delete(owner);
+    next();
   };
+}
+
+function next(): void {
+  while (running < MAX_WORKERS && queues.size > 0) {
+    let chosen: string | undefined;
+    let fewest = Infinity;
+    for (const owner of queues.keys()) {
+      const busy = runningBy.get(owner) ?? 0;
+      if (busy < fewest) [chosen, fewest] = [owner, busy];
+    }
+    const queue = queues.get(chosen!)!;
+    queues.delete(chosen!);
+    const waiter = queue.shift()!;
+    if (queue.length > 0) queues.set(chosen!, queue);
+    clearTimeout(waiter.timer);
+    waiter.grant(take(chosen!));
+  }
+}
+
+/** A worker slot for `owner` (released by the returned function), or the words of a refusal. */
+function slot(owner: string): Promise<(() => void) | string> {
+  if (running < MAX_WORKERS && queues.size === 0) return Promise.resolve(take(owner));
+  const queue = queues.get(owner) ?? [];
+  if (queue.length >= MAX_QUEUED_PER_OWNER) return Promise.resolve(KEY_QUEUE_FULL);
+  return new Promise((resolve) => {
+    const waiter: Waiter = {
+      grant: (release) => resolve(release),
+      timer: setTimeout(() => {
+        const mine = queues.get(owner);
+        const at = mine?.indexOf(waiter) ?? -1;
+        if (mine && at >= 0) {
+          mine.splice(at, 1);
+          if (mine.length === 0) queues.delete(owner);
+        }
+        resolve(KEY_QUEUE_TIMEOUT);
+      }, QUEUE_WAIT_MS),
+    };
+    waiter.timer.unref?.();
+    queue.push(waiter);
+    if (!queues.has(owner)) queues.set(owner, queue);
+  });
 }
 
 function runWorker(ssh2: string, text: string, passphrase: string): Promise<OpenedKey> {
@@ -130,11 +205,16 @@ function runWorker(ssh2: string, text: string, passphrase: string): Promise<Open
   });
 }
 
-/** Opens the key on a worker thread (at most MAX_WORKERS at a time); never on the calling thread. */
-export async function openKeyOnWorker(text: string, passphrase: string): Promise<OpenedKey> {
+/**
+ * Opens the key on a worker thread (at most MAX_WORKERS at a time, owners served in turn); never on the
+ * calling thread. `owner` is whose queue the job waits in (a connection id); keys without one share a queue.
+ */
+export async function openKeyOnWorker(text: string, passphrase: string, owner = ""): Promise<OpenedKey> {
   const ssh2 = ssh2Location();
   if (ssh2 instanceof Error) return { workerFailed: true, error: ssh2.message };
-  const release = await slot();
+  const release = await slot(owner);
+  if (typeof release === "string") return { error: release, busy: true };
+  started++;
   try {
     return await runWorker(ssh2, text, passphrase);
   } finally {

@@ -24,6 +24,11 @@ export function opensshKdfRounds(text: string): number | undefined {
 /** Words for a key worker that could not run; they name no passphrase (the key was not looked at). */
 export const KEY_WORKER_FAILED = "the key worker did not start on this server, so this protected key was not opened";
 
+/** The key was not looked at: no worker was free for its owner in time (or its queue is full). Try again. */
+export class KeyBusyError extends Error {
+  readonly code = "ssh_key_busy";
+}
+
 const sshString = (value: Buffer | string) => {
   const bytes = typeof value === "string" ? Buffer.from(value, "latin1") : value;
   const length = Buffer.alloc(4);
@@ -56,9 +61,10 @@ function unencryptedEd25519(pem: string, publicSSH: Buffer): string {
  * whatever its format, so no file this module misjudges can make ssh2 run bcrypt on this thread — after
  * refusing bcrypt round counts (read as ssh2 reads them) beyond MAX_KDF_ROUNDS. When no worker can run,
  * the key is refused: never opened here instead. Returns an Error in ssh2's words when it cannot be
- * opened (wrong or missing passphrase, unsupported format).
+ * opened (wrong or missing passphrase, unsupported format), or a KeyBusyError when `options.owner`'s
+ * queue for the key workers is full or the key waited too long for one.
  */
-export async function parseHopKey(text: string, passphrase: string | undefined): Promise<ParsedKey | Error> {
+export async function parseHopKey(text: string, passphrase: string | undefined, options: { owner?: string } = {}): Promise<ParsedKey | Error> {
   if (!passphrase) {
     // ssh2 treats "" as a passphrase (and would run bcrypt with it): give it none at all.
     const parsed = utils.parseKey(text);
@@ -68,7 +74,8 @@ export async function parseHopKey(text: string, passphrase: string | undefined):
   if (kdf.kind === "bcrypt" && kdf.rounds === undefined) return new Error("Malformed OpenSSH private key");
   if (kdf.kind === "bcrypt" && kdf.rounds! > MAX_KDF_ROUNDS)
     return new Error(`the key's passphrase uses ${kdf.rounds} bcrypt rounds; at most ${MAX_KDF_ROUNDS} are accepted (ssh-keygen -p -a 64 -f KEY re-encrypts it)`);
-  const opened = await openKeyOnWorker(text, passphrase);
+  const opened = await openKeyOnWorker(text, passphrase, options.owner);
+  if (opened.busy) return new KeyBusyError(opened.error!);
   if (opened.workerFailed) {
     // The detail names this server's paths: kept as the cause (for the operator), out of the words a tenant sees.
     const missing = /Cannot find module|MODULE_NOT_FOUND/.test(opened.error ?? "");

@@ -1,12 +1,9 @@
-import type { ParsedKey } from "ssh2";
 import type { SecretKeyring } from "../secrets/index.js";
-import { checkedTargetAddress, targetClientConfig, type Resolver, type TargetConnectionRow, type TargetPolicy, type TargetSshHop } from "../target.js";
+import { checkedTargetAddress, targetClientConfig, type Resolver, type TargetConnectionRow, type TargetPolicy } from "../target.js";
 import type { TargetRoute } from "../target-route.js";
 import { SshChain, type ChainTimings, type HopPlan } from "./chain.js";
-import { SshAuthError } from "./errors.js";
 import { ForwardedSocket } from "./forwarded-socket.js";
-import { parseHopKey } from "./key.js";
-import { openSshSecret } from "./secrets.js";
+import { openHopKey } from "./key-cache.js";
 
 export const SSH_TIMINGS: ChainTimings = {
   readyTimeoutMs: 10_000,
@@ -15,28 +12,6 @@ export const SSH_TIMINGS: ChainTimings = {
   keepaliveIntervalMs: 15_000,
   keepaliveCountMax: 3,
 };
-
-/** The hop's key, opened and parsed now, so a wrong passphrase is refused in words before any dialling. */
-async function hopKey(row: TargetConnectionRow, hop: TargetSshHop, keyring: SecretKeyring): Promise<{ privateKey: ParsedKey }> {
-  const ref = { position: hop.position, host: hop.host, port: hop.port, username: hop.username };
-  let privateKey: string;
-  let passphrase: string | undefined;
-  try {
-    privateKey = openSshSecret(keyring, row.id, hop.position, "key", hop.privateKeyCiphertext);
-    passphrase = hop.passphraseCiphertext ? openSshSecret(keyring, row.id, hop.position, "passphrase", hop.passphraseCiphertext) : undefined;
-  } catch (error) {
-    throw new SshAuthError(ref, "key_unreadable", (error as Error).message);
-  }
-  const parsed = await parseHopKey(privateKey, passphrase);
-  if (parsed instanceof Error) {
-    // ssh2 words these "Encrypted private OpenSSH key detected, but no passphrase given" and "…bad
-    // passphrase?"/"Failed to decrypt…": both are a passphrase problem, anything else is the key itself.
-    const passphraseProblem = !/bcrypt rounds/.test(parsed.message) && /passphrase|decrypt/i.test(parsed.message);
-    throw new SshAuthError(ref, passphraseProblem ? "passphrase" : "key_unreadable", passphraseProblem && !passphrase ? "the key is encrypted and no passphrase is stored" : parsed.message);
-  }
-  if (parsed.isPrivateKey() !== true) throw new SshAuthError(ref, "key_unreadable", "it is not a private key");
-  return { privateKey: parsed };
-}
 
 /**
  * The SSH route: this machine dials only the first hop, at an address checked against the operator's
@@ -61,7 +36,7 @@ export async function openSshRoute(
       username: hop.username,
       dialHost: index === 0 ? firstAddress : hop.host,
       expectedHostKey: hop.hostKeySha256,
-      ...(await hopKey(row, hop, options.keyring)),
+      privateKey: await openHopKey(row, hop, options.keyring),
     });
   const timings = options.timings ?? SSH_TIMINGS;
   const chain = new SshChain(plans, timings);
