@@ -43,6 +43,8 @@ export interface SavedToolRecord {
   parameters: readonly SavedToolParameter[];
   /** Which of the link's databases it runs on; null: the first. */
   databaseName: string | null;
+  /** The connection that database had when the tool was saved; it runs only there (null: never). */
+  connectionId: string | null;
 }
 
 export interface SavedToolParameter {

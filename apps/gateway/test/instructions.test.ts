@@ -11,7 +11,7 @@ function link(extra: Partial<LinkRecord> = {}): LinkRecord {
   return { id: crypto.randomUUID(), teamId: crypto.randomUUID(), name: "fixture", status: "active", scope: parsed.scope, connection: {} as LinkRecord["connection"], ...extra };
 }
 
-const saved: SavedToolRecord = Object.freeze({ id: crypto.randomUUID(), name: "tracks_by_genre", title: null, description: "d", sql: "SELECT $1::text", parameters: [], databaseName: null });
+const saved: SavedToolRecord = Object.freeze({ id: crypto.randomUUID(), name: "tracks_by_genre", title: null, description: "d", sql: "SELECT $1::text", parameters: [], databaseName: null, connectionId: null });
 
 describe("instructionsFor", () => {
   test("a link with every built-in and one database reads as it always did", () => {

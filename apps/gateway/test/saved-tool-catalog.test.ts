@@ -9,14 +9,17 @@ import { savedToolStatement } from "../src/mcp/tools/saved-tool.js";
 
 /** Curated tools in the listing and the lookup (issue 17), on hand-built link records: no servers. */
 
+// The connection the fixtures' tools were saved on (saved tools run only on their database's connection).
+const CONNECTION = crypto.randomUUID();
+
 function link(extra: Partial<LinkRecord> = {}): LinkRecord {
   const parsed = parseScope({ access: "read", tables: { employee: { access: "none" } } });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return { id: crypto.randomUUID(), teamId: crypto.randomUUID(), name: "fixture", status: "active", scope: parsed.scope, connection: {} as LinkRecord["connection"], ...extra };
+  return { id: crypto.randomUUID(), teamId: crypto.randomUUID(), name: "fixture", status: "active", scope: parsed.scope, connection: { id: CONNECTION } as LinkRecord["connection"], ...extra };
 }
 
 function tool(name: string, parameters: SavedToolRecord["parameters"] = [], sql = "SELECT 1"): SavedToolRecord {
-  return Object.freeze({ id: crypto.randomUUID(), name, title: null, description: `the ${name} tool`, sql, parameters, databaseName: null });
+  return Object.freeze({ id: crypto.randomUUID(), name, title: null, description: `the ${name} tool`, sql, parameters, databaseName: null, connectionId: CONNECTION });
 }
 
 const typed = tool("typed", [

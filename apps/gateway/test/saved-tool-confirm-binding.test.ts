@@ -10,14 +10,17 @@ import { RequestStateCodec, statementHashOf } from "../src/mcp/confirmation.js";
  * records: the statement named by a call's tool and arguments, and the tool claim in the signed state.
  */
 
+// The connection the fixtures' tools were saved on (saved tools run only on their database's connection).
+const CONNECTION = crypto.randomUUID();
+
 function link(extra: Partial<LinkRecord> = {}): LinkRecord {
   const parsed = parseScope({ access: "read", tables: { genre: { access: "write", approval: "confirm" } } });
   if (!parsed.ok) throw new Error(JSON.stringify(parsed.errors));
-  return { id: crypto.randomUUID(), teamId: crypto.randomUUID(), name: "fixture", status: "active", scope: parsed.scope, connection: {} as LinkRecord["connection"], ...extra };
+  return { id: crypto.randomUUID(), teamId: crypto.randomUUID(), name: "fixture", status: "active", scope: parsed.scope, connection: { id: CONNECTION } as LinkRecord["connection"], ...extra };
 }
 
 function tool(name: string, sql: string, parameters: SavedToolRecord["parameters"]): SavedToolRecord {
-  return Object.freeze({ id: crypto.randomUUID(), name, title: null, description: name, sql, parameters, databaseName: null });
+  return Object.freeze({ id: crypto.randomUUID(), name, title: null, description: name, sql, parameters, databaseName: null, connectionId: CONNECTION });
 }
 
 const RENAME = "UPDATE genre SET name = $2 WHERE genre_id = $1";
@@ -53,6 +56,12 @@ describe("confirmedCall", () => {
     expect(confirmedCall(l, "get_schema", {})).toBeNull();
     expect(confirmedCall(l, "explain_query", { sql: RENAME })).toBeNull();
     expect(confirmedCall(link({ disabledTools: ["execute_sql"] }), "execute_sql", { sql: RENAME, params: [1, "x"] })).toBeNull();
+  });
+
+  test("a tool whose database now has another connection (or was never bound) confirms nothing", () => {
+    const moved = link({ savedTools: [rename], connection: { id: crypto.randomUUID() } as LinkRecord["connection"] });
+    expect(confirmedCall(moved, "rename_genre", { id: 3, name: "Jazz" })).toBeNull();
+    expect(confirmedCall(link({ savedTools: [{ ...rename, connectionId: null }] }), "rename_genre", { id: 3, name: "Jazz" })).toBeNull();
   });
 });
 

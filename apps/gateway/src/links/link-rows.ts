@@ -29,7 +29,7 @@ export const LINK_QUERY = `SELECT l.id, l.team_id, l.name, l.status::text AS sta
                FROM link_databases ld JOIN connections c ON c.id = ld.connection_id AND c.team_id = ld.team_id
               WHERE ld.link_id = l.id AND ld.team_id = l.team_id) d) AS databases,
     (SELECT coalesce(json_agg(json_build_object('id', t.id, 'name', t.name, 'title', t.title, 'description', t.description, 'sql', t.sql,
-        'parameters', t.parameters, 'database_name', t.database_name) ORDER BY t.name), '[]'::json)
+        'parameters', t.parameters, 'database_name', t.database_name, 'connection_id', t.connection_id) ORDER BY t.name), '[]'::json)
        FROM link_tools t WHERE t.link_id = l.id AND t.team_id = l.team_id) AS tools
   FROM links l JOIN connections c ON c.id = l.connection_id AND c.team_id = l.team_id
   WHERE l.id = $1`;
@@ -117,6 +117,7 @@ const toolJson = z.object({
     }),
   ),
   database_name: z.string().nullable(),
+  connection_id: z.string().nullable(),
 });
 
 /** A stored tool we cannot read is left out (and said), never exposed with guessed parameters. */
@@ -132,5 +133,6 @@ export function savedToolOf(raw: unknown): SavedToolRecord | null {
     sql: t.sql,
     parameters: Object.freeze(t.parameters.map((p) => Object.freeze({ ...p }))),
     databaseName: t.database_name,
+    connectionId: t.connection_id,
   });
 }

@@ -34,7 +34,8 @@ export interface SavedToolCheckDeps {
 }
 
 export type SavedToolCheck =
-  | { ok: true; databaseName: string; classes: string[]; readOnly: boolean; parameterTypes: string[] }
+  /** connectionId: the connection the statement was checked on — the one the saved tool is bound to. */
+  | { ok: true; databaseName: string; connectionId: string; classes: string[]; readOnly: boolean; parameterTypes: string[] }
   | { ok: false; databaseName: string; reason: string };
 
 /** A link's database as the check needs it: its name, its scope document and the connection that reaches it. */
@@ -169,7 +170,7 @@ export async function checkSavedTool(
       );
     const mismatch = typeMismatch(input.tool.parameters, described.types);
     if (mismatch) return refuse(mismatch);
-    return { ok: true, databaseName: database.name, classes: [...verdict.classes], readOnly: verdict.readOnly, parameterTypes: described.types };
+    return { ok: true, databaseName: database.name, connectionId: row.id, classes: [...verdict.classes], readOnly: verdict.readOnly, parameterTypes: described.types };
   } finally {
     await client.end().catch(() => {});
     await route.close().catch(() => {});

@@ -80,7 +80,8 @@ export async function createLinkTool(
   const ref = parseInput(linkRef, { teamId: input.teamId, linkId: input.linkId });
   const tool = parseInput(savedToolSchema, input.tool);
   await assertLink(prisma, ref);
-  await checked(prisma, ref, tool, deps);
+  // Bound to the connection it was checked on: the same name on another connection later is not it.
+  const { connectionId } = await checked(prisma, ref, tool, deps);
   try {
     const row = await prisma.linkTool.create({
       data: {
@@ -92,6 +93,7 @@ export async function createLinkTool(
         sql: tool.sql,
         parameters: tool.parameters,
         databaseName: tool.databaseName,
+        connectionId,
         createdById: input.createdById ?? null,
       },
     });
@@ -112,11 +114,11 @@ export async function updateLinkTool(
   const tool = parseInput(savedToolSchema, input.tool);
   const existing = await prisma.linkTool.findFirst({ where: { id: ref.id, linkId: ref.linkId, teamId: ref.teamId }, select: { id: true } });
   if (!existing) throw new PortcullisError("not_found", "tool not found");
-  await checked(prisma, ref, tool, deps);
+  const { connectionId } = await checked(prisma, ref, tool, deps);
   try {
     const { count } = await prisma.linkTool.updateMany({
       where: { id: ref.id, linkId: ref.linkId, teamId: ref.teamId },
-      data: { name: tool.name, title: tool.title, description: tool.description, sql: tool.sql, parameters: tool.parameters, databaseName: tool.databaseName },
+      data: { name: tool.name, title: tool.title, description: tool.description, sql: tool.sql, parameters: tool.parameters, databaseName: tool.databaseName, connectionId },
     });
     if (count === 0) throw new PortcullisError("not_found", "tool not found");
   } catch (error) {

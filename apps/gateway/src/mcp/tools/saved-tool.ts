@@ -67,6 +67,11 @@ function refused(ctx: CallContext, sql: string, ruleId: string, reason: string):
   return { kind: "refused", refusal: { ruleId, reason, allows: linkAllowance(ctx.link) }, audit: { verdict: "blocked", ruleId, reason, sql } };
 }
 
+/** Whether the database `record` names still has the connection the tool was saved (and checked) on. */
+function boundHere(record: SavedToolRecord, target: LinkRecord): boolean {
+  return record.connectionId !== null && record.connectionId === target.connection.id;
+}
+
 function buildSavedTool(record: SavedToolRecord): TypedTool {
   const input = inputOf(record);
   return {
@@ -89,6 +94,10 @@ function buildSavedTool(record: SavedToolRecord): TypedTool {
           : `${record.name} runs on database ${target.databaseName}; it takes no other database. Nothing was run. [rule database_not_found]`;
         return refused(ctx, record.sql, "database_not_found", reason);
       }
+      // The SQL was checked on the connection the database had at save time; the same name on another
+      // connection (removed and added again, or moved) is another server with another catalog.
+      if (!boundHere(record, target))
+        return refused(ctx, record.sql, "saved_tool_database_changed", `the database this tool was saved for changed; an admin must save it again. Nothing was run. [rule saved_tool_database_changed]`);
       const params = boundParams(record, values);
       const call = target === ctx.link ? ctx : { ...ctx, link: target };
       const outcome = await executeSqlTool.run({ sql: record.sql, params: params as never, requestId: values.requestId as string | undefined }, call, services);
@@ -129,6 +138,9 @@ export function savedToolAnswer(name: string, outcome: CallOutcome): CallOutcome
 export function savedToolStatement(link: LinkRecord, name: string, args: unknown): { sql: string; params: unknown[] } | null {
   const record = link.savedTools?.find((t) => t.name === name);
   if (!record) return null;
+  // A tool that would be refused for its database binding confirms nothing either.
+  const target = databaseRecord(link, record.databaseName);
+  if (!target || !boundHere(record, target)) return null;
   // `database` is the call's choice of database (run-call's), never a parameter of the tool.
   const { database: _database, ...rest } = (args ?? {}) as Record<string, unknown>;
   const parsed = savedTool(record).input.safeParse(rest);
