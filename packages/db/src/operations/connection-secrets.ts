@@ -63,8 +63,8 @@ export async function completeFieldsFromStored(
         `enter the private key for ${hop.username}@${hop.host}:${hop.port} (hop ${i + 1}): no key is stored for that server and user reached through the same hops before it`,
       );
     if (onward) {
-      const message = `re-enter the SSH key for hop ${i + 1}: where it leads changed (${onward}); the stored key only opens the route it was saved for`;
-      throw new PortcullisError("invalid_input", message, { fieldErrors: { ssh: message } });
+      // No field error: the form shows those only under fields it knows, and this one must be read.
+      throw new PortcullisError("invalid_input", `re-enter the SSH key for hop ${i + 1}: where it leads changed (${onward}); the stored key only opens the route it was saved for`);
     }
     const passphrase =
       hop.passphrase ?? (previous.passphraseCiphertext ? openSshSecret(keyring, stored.id, previous.position, "passphrase", previous.passphraseCiphertext) : null);
