@@ -8,7 +8,7 @@ import type { ParsedKey } from "ssh2";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { generateSecretKey, SecretKeyring } from "../src/secrets/index.js";
 import { clearOpenedHopKeys, openHopKey } from "../src/ssh/key-cache.js";
-import { KEY_QUEUE_FULL, keyWorkerJobsStarted } from "../src/ssh/key-worker.js";
+import { KEY_QUEUE_FULL, KEY_QUEUE_TIMEOUT, keyWorkerJobsStarted } from "../src/ssh/key-worker.js";
 import { KeyBusyError, parseHopKey, sealSshSecret } from "../src/ssh/index.js";
 import type { TargetConnectionRow, TargetSshHop } from "../src/target.js";
 
@@ -80,7 +80,8 @@ test("B's 16-round key opens within about one cap-key's time while A has 20 cap-
     expect(r).toBeInstanceOf(KeyBusyError);
     expect((r as Error).message).toBe(KEY_QUEUE_FULL);
   }
-  for (const r of results.slice(0, 10)) expect(r instanceof Error ? r.message : "opened").not.toBe(KEY_QUEUE_FULL);
+  // The taken ones were opened, or (on a loaded machine) refused in words after waiting 20 s for a worker.
+  for (const r of results.slice(0, 10)) expect(["opened", KEY_QUEUE_TIMEOUT]).toContain(r instanceof Error ? r.message : "opened");
 }, 120_000);
 
 test("17 routes opening the same hop key at once run ONE worker job; the next open is a cache hit (< 5 ms); a resealed key is opened again", async () => {
