@@ -69,12 +69,15 @@ export async function startSmtpSink() {
   const mails: ReceivedMail[] = [];
   /** Recipients refused with an SMTP code: 550 (no such mailbox, final) or 451 (try later). */
   const refuse = new Map<string, number>();
+  /** How often each recipient was refused, so a test can lift a 451 only after it was met. */
+  const refused = new Map<string, number>();
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS", "AUTH"],
     logger: false,
     onRcptTo(address, _session, callback) {
       const code = refuse.get(address.address);
+      if (code) refused.set(address.address, (refused.get(address.address) ?? 0) + 1);
       if (code) return callback(Object.assign(new Error(code >= 500 ? "no such mailbox" : "try again later"), { responseCode: code }));
       callback();
     },
@@ -91,7 +94,7 @@ export async function startSmtpSink() {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
   const port = (server.server.address() as AddressInfo).port;
-  return { url: `smtp://127.0.0.1:${port}`, mails, refuse, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { url: `smtp://127.0.0.1:${port}`, mails, refuse, refused, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 export interface SeededTeam {
