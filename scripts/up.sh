@@ -109,6 +109,9 @@ fi
 # Chinook as the apps do.
 (umask 077; {
   printf 'DATABASE_URL=%s\nREDIS_URL=%s\n' "$DATABASE_URL" "$REDIS_URL"
+  # The links the CLI prints point at this stack's gateway, not the default port.
+  if [ -n "${GATEWAY_PUBLIC_URL:-}" ]; then printf 'GATEWAY_PUBLIC_URL=%s\n' "$GATEWAY_PUBLIC_URL"; fi
+  if [ -n "${TARGET_NETWORKS:-}" ]; then printf 'TARGET_NETWORKS=%s\n' "$TARGET_NETWORKS"; fi
   if [ -n "${TARGET_ALLOW_ADDRESSES:-}" ]; then printf 'TARGET_ALLOW_ADDRESSES=%s\n' "$TARGET_ALLOW_ADDRESSES"; fi
   if [ -n "${TARGET_STACK_DATABASES:-}" ]; then printf 'TARGET_STACK_DATABASES=%s\n' "$TARGET_STACK_DATABASES"; fi
 } > "$DATA/stack.env")
