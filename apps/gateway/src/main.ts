@@ -29,14 +29,22 @@ async function startGateway(): Promise<void> {
   const started = gateway.start();
 
   let stopping = false;
-  const shutdown = (reason: string) => {
+  let signalled = false;
+  const shutdown = (reason: string, bySignal: boolean) => {
     // A second signal, or a stop that outlives the grace, still exits: every answered call's audit
-    // event is already fdatasync'd in the journal, which the next instance adopts.
+    // event is already fdatasync'd in the journal, which the next instance adopts. Only a second
+    // SIGNAL counts: in a cluster the primary's stop message and a signal to the whole process group
+    // are one stop, and they arrive in either order.
     if (stopping) {
-      gateway.logger.warn({ reason }, "second stop request: exiting now");
-      process.exit(1);
+      if (bySignal && signalled) {
+        gateway.logger.warn({ reason }, "second stop request: exiting now");
+        process.exit(1);
+      }
+      signalled ||= bySignal;
+      return;
     }
     stopping = true;
+    signalled = bySignal;
     setTimeout(() => {
       gateway.logger.error("shutdown outlived its grace; exiting");
       process.exit(1);
@@ -53,14 +61,14 @@ async function startGateway(): Promise<void> {
         },
       );
   };
-  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => shutdown(signal));
+  for (const signal of ["SIGTERM", "SIGINT"] as const) process.on(signal, () => shutdown(signal, true));
   if (inCluster) {
     // The primary asks over IPC, not by signal: a signal to the whole process group (a terminal's
     // Ctrl-C, scripts/supervise.mjs, tini -g) already reached this process, and the primary's request
     // must not count as the second signal that means "exit now".
     process.on("message", (message: unknown) => {
       const type = (message as { type?: unknown } | null)?.type;
-      if (type === PRIMARY_STOP && !stopping) shutdown("primary: stop");
+      if (type === PRIMARY_STOP && !stopping) shutdown("primary: stop", false);
       else if (type === PRIMARY_FORCE) {
         gateway.logger.warn("primary: second signal: exiting now");
         process.exit(1);

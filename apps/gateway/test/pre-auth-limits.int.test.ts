@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { GatewayWorld, auditEvents, rawPost, waitFor } from "./fixtures.js";
+import { awayFromMinuteEnd } from "./minute-window.js";
 
 /**
  * Requests with random keys: limited per source address and per link before any lookup, counted across
@@ -26,11 +27,6 @@ const randomKey = () => `pck_${randomBytes(24).toString("base64url")}`;
 const freshSource = () => `2001:db8:${randomBytes(2).toString("hex")}:${randomBytes(2).toString("hex")}::7`;
 const from = (ip: string, token: string) => ({ authorization: `Bearer ${token}`, "x-forwarded-for": ip });
 
-/** Counters are per minute: do not start a burst in the last seconds of one. */
-async function awayFromMinuteEnd() {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < 12_000) await new Promise((r) => setTimeout(r, left + 200));
-}
 
 test("failed authentications from one address, spread over two instances, end in 429 before any lookup", async () => {
   await awayFromMinuteEnd();

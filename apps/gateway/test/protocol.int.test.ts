@@ -4,6 +4,7 @@ import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import { TOOLS } from "../src/mcp/tools/index.js";
 import { GatewayWorld, auditEvents, connectClient, rawPost, toolText, waitFor, type LinkFixture } from "./fixtures.js";
 import { revokeApiKey } from "./operations.js";
+import { awayFromMinuteEnd } from "./minute-window.js";
 
 /** The HTTP/JSON-RPC surface: refusals, authentication answers, transports, operational endpoints. */
 let world: GatewayWorld;
@@ -238,6 +239,7 @@ describe("operation", () => {
   test("per-key rate limit answers 429 with Retry-After", async () => {
     const { url: limited } = await world.startGateway({ GATEWAY_RATE_LIMIT_PER_MINUTE: "5" });
     const l = await world.addLink({ access: "read" });
+    await awayFromMinuteEnd();
     const statuses: number[] = [];
     for (let i = 0; i < 12; i++) {
       statuses.push((await rawPost(`${limited}/mcp/${l.linkId}`, call(), auth(l.key))).status);

@@ -1,6 +1,7 @@
 import { freePort } from "@portcullis/db/testing";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { GatewayWorld, rawPost, type LinkFixture } from "./fixtures.js";
+import { awayFromMinuteEnd } from "./minute-window.js";
 
 /**
  * Redis unreachable for the gateway's whole life (nothing listens on its port): the per-key rate
@@ -31,6 +32,7 @@ const call = (key: string, n: number) =>
   rawPost(`${url}/mcp/${link.linkId}`, { jsonrpc: "2.0", id: n, method: "tools/call", params: { name: "execute_sql", arguments: { sql: `SELECT ${n} AS n` } } }, { authorization: `Bearer ${key}` });
 
 test("with Redis down the per-key and per-link limits are enforced locally: 200s, then 429 with Retry-After; never a 500", async () => {
+  await awayFromMinuteEnd();
   const statuses: number[] = [];
   for (let n = 1; n <= 7; n++) {
     const r = await call(link.key, n);
