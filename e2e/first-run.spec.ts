@@ -192,7 +192,10 @@ test("README contract: every command it shows runs as written; every MCP URL ans
 
   // Illustrative blocks are rare and say why.
   const notRun = blocks.filter((b) => b.notRun);
-  expect(notRun.length, notRun.map((b) => `README.md:${b.line}: ${b.notRun}`).join("\n")).toBeLessThanOrEqual(2);
+  // Four, each for something no test machine has: the claude CLI, an SSH bastion and replica of your
+  // own, a container engine, a Kubernetes cluster (their content is checked elsewhere: URLs, the CLI
+  // tests against a real sshd and replication, e2e/deploy).
+  expect(notRun.length, notRun.map((b) => `README.md:${b.line}: ${b.notRun}`).join("\n")).toBeLessThanOrEqual(4);
 
   const shellBlocks = blocks.filter((b) => isShell(b) && !b.notRun);
   expect(shellBlocks.length).toBeGreaterThanOrEqual(3);
