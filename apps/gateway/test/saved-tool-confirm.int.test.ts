@@ -32,11 +32,22 @@ beforeAll(async () => {
   const { teamId, linkId, userId } = w.link;
   // Two tools with the very same statement: a state for one must not confirm the other.
   for (const tool of [bumpTool("bump_genre"), bumpTool("bump_genre_too"), bumpTool("edited_bump")]) await createLinkTool(w.world.prisma, { teamId, linkId, createdById: userId, tool }, deps);
-  const v2 = await v2Client(() => ({ action: "decline" }), false);
-  await waitFor(async () => (await v2.client.listTools()).tools.map((t) => t.name), (names) => names.includes("edited_bump"));
-  await v2.client.close();
+  await waitFor(async () => (await listedNow()).map((t) => t.name), (names) => names.includes("edited_bump"));
 });
 afterAll(() => w?.world.close());
+
+/**
+ * What tools/list says NOW: a fresh client per look, since the v2 client keeps a tools/list answer for
+ * its cache hint (a first look taken before the gateway heard of an edit would be kept, not re-asked).
+ */
+async function listedNow(on: LinkFixture = w.link) {
+  const v2 = await v2Client(() => ({ action: "decline" }), false, on);
+  try {
+    return (await v2.client.listTools()).tools;
+  } finally {
+    await v2.client.close();
+  }
+}
 
 async function v2Client(answer: () => { action: "accept" | "decline" | "cancel"; content?: Record<string, boolean> }, elicitation = true, on: LinkFixture = w.link) {
   const v2 = await import("@modelcontextprotocol/client");
@@ -190,9 +201,7 @@ describe("the requestState binds the saved tool and its statement (raw 2026-07-2
     await updateLinkTool(w.world.prisma, { teamId, linkId, id: saved.id, tool: { ...bumpTool("edited_bump", edited), description: "Marks a genre twice" } }, deps);
     // The gateway hears of the edit by NOTIFY: the retry goes only once the listing shows it (before,
     // the old statement would still match and run — not what this test is about).
-    const v2 = await v2Client(() => ({ action: "decline" }), false);
-    await waitFor(async () => (await v2.client.listTools()).tools.find((t) => t.name === "edited_bump")?.description ?? "", (d) => d.startsWith("Marks a genre twice"));
-    await v2.client.close();
+    await waitFor(async () => (await listedNow()).find((t) => t.name === "edited_bump")?.description ?? "", (d) => d.startsWith("Marks a genre twice"));
     const refused = await post(call("edited_bump", { id: 9 }, { inputResponses: yes, requestState: state }));
     expect(refused.structuredContent.refusal!.ruleId).toBe("write_request_mismatch");
     expect(refused.structuredContent.refusal!.reason).toMatch(/differ/);
@@ -248,8 +257,8 @@ describe("a saved tool on the second database of a link", () => {
     await w.world.prisma.linkDatabase.create({ data: { linkId: multi.linkId, teamId: multi.teamId, name: "second", connectionId: w.world.connectionId, position: 1, scope: CONFIRM_SCOPE } });
     await createLinkTool(w.world.prisma, { teamId: multi.teamId, linkId: multi.linkId, createdById: multi.userId, tool: { ...bumpTool("bump_second"), databaseName: "second" } }, deps);
     const before = [await bumps(w.world, 14), await bumps(w.world, 15)];
+    await waitFor(async () => (await listedNow(multi)).map((t) => t.name), (names) => names.includes("bump_second"));
     const v2 = await v2Client(() => ({ action: "accept", content: { confirm: true } }), true, multi);
-    await waitFor(async () => (await v2.client.listTools()).tools.map((t) => t.name), (names) => names.includes("bump_second"));
     const modern = await v2.client.callTool({ name: "bump_second", arguments: { id: 14 } });
     expect(modern.structuredContent).toMatchObject({ status: "ok", affected: 1 });
     expect(v2.asked).toHaveLength(1);

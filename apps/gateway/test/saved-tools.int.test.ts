@@ -376,9 +376,20 @@ describe("run time", () => {
     await expectSaveRefused(multi, { name: "genres_two", description: "d", sql: "SELECT count(*) FROM genre", parameters: [], databaseName: "second" });
     await expectSaveRefused(multi, { name: "staff_main", description: "d", sql: "SELECT count(*) FROM employee", parameters: [] });
     await save(multi, { name: "staff_count", description: "How many employees", sql: "SELECT count(*)::int AS n FROM employee", parameters: [], databaseName: "second" });
+    // A fresh client per look: the v2 client keeps a tools/list answer for its cache hint.
+    const listed = await waitFor(
+      async () => {
+        const fresh = await connect(multi.url, multi.key);
+        try {
+          return (await fresh.listTools()).tools;
+        } finally {
+          await fresh.close();
+        }
+      },
+      (ts) => ts.some((t) => t.name === "staff_count"),
+    );
     const c = await connect(multi.url, multi.key);
     try {
-      const listed = await waitFor(async () => (await c.listTools()).tools, (ts) => ts.some((t) => t.name === "staff_count"));
       const execute = listed.find((t) => t.name === "execute_sql")!.inputSchema.properties as Record<string, { enum?: string[] }>;
       expect(execute.database!.enum).toEqual([expect.any(String), "second"]);
       expect((listed.find((t) => t.name === "staff_count")!.inputSchema.properties as Record<string, unknown>).database).toBeUndefined();
