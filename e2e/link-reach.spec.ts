@@ -171,9 +171,19 @@ test("a second database and a saved tool in the dashboard, then a real MCP clien
   await page.goto(webUrl(`${linkPath}?tab=tools`));
   await page.getByRole("switch", { name: "Offer execute_sql" }).uncheck();
   await expect(page.getByText("execute_sql is no longer offered to AI clients.")).toBeVisible();
+  // A fresh client per look: the v2 client keeps a tools/list answer for its cache hint, so a look taken
+  // before the gateway heard of the switch would be kept.
+  const offered = async () => {
+    const fresh = await connectV2(linkUrl, key, "pinned");
+    try {
+      return await fresh.listTools();
+    } finally {
+      await fresh.close();
+    }
+  };
+  await expect.poll(async () => (await offered()).includes("execute_sql"), { timeout: 10_000 }).toBe(false);
   const curated = await connectV2(linkUrl, key, "pinned");
   try {
-    await expect.poll(async () => (await curated.listTools()).includes("execute_sql"), { timeout: 10_000 }).toBe(false);
     expect(await curated.listTools()).toContain("artists_upto");
     // A tool the link does not offer is an unknown tool (a protocol error, as MCP has it), not a refusal.
     await expect(curated.callTool("execute_sql", { sql: "SELECT 1" })).rejects.toThrow(/Unknown tool: execute_sql/);
