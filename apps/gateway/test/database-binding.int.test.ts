@@ -231,7 +231,8 @@ test("a saved tool of ledger refused for bad arguments is audited under ledger, 
   const deps = { policy, route: { policy: targetPolicyFromEnv({ TARGET_NETWORKS: "any", TARGET_ALLOW_POWERFUL_ROLES: "true" }), keyring: getKeyring(world.secretKeys) } };
   const tool = { name: "balance_of", description: "An account's balance", sql: "SELECT balance FROM accounts WHERE account_id = $1", databaseName: "ledger", parameters: [{ name: "id", type: "integer" as const, description: "", required: true }] };
   await createLinkTool(world.prisma, { teamId: world.teamId, linkId: ids.link, createdById: world.userId, tool }, deps);
-  const ok = await waitFor(() => call("balance_of", { id: 1 }), (d) => d?.status === "ok", 10_000, 50);
+  // Until the gateway hears of the new tool (NOTIFY), the call is an unknown tool: a JSON-RPC error, no result.
+  const ok = await waitFor(() => call("balance_of", { id: 1 }).catch(() => undefined), (d) => d?.status === "ok", 10_000, 50);
   expect(ok.rows).toEqual([[100]]);
   await call("balance_of", { id: "one" });
   const events = await waitFor(
