@@ -233,7 +233,7 @@ test("a saved tool of ledger refused for bad arguments is audited under ledger, 
   await createLinkTool(world.prisma, { teamId: world.teamId, linkId: ids.link, createdById: world.userId, tool }, deps);
   // Until the gateway hears of the new tool (NOTIFY), the call is an unknown tool: a JSON-RPC error, no result.
   const ok = await waitFor(() => call("balance_of", { id: 1 }).catch(() => undefined), (d) => d?.status === "ok", 10_000, 50);
-  expect(ok.rows).toEqual([[100]]);
+  expect(ok!.rows).toEqual([[100]]);
   await call("balance_of", { id: "one" });
   const events = await waitFor(
     () => auditEvents(world),
