@@ -2,8 +2,7 @@ import { databaseRecord, selectDatabase } from "../access/link-database.js";
 import { AuditUnavailableError } from "../audit/producer.js";
 import type { CallContext } from "../context.js";
 import { describeConnectionFailure, isConnectionFailure } from "../execution/execute-checked.js";
-import { toolByName, toolNames } from "../mcp/tools/index.js";
-import { savedTool } from "../mcp/tools/saved-tool.js";
+import { TOOLS_BY_NAME, toolByName, toolNames } from "../mcp/tools/index.js";
 import type { Services } from "../services.js";
 import { toolCallEvent } from "./audit-event.js";
 import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
@@ -121,7 +120,9 @@ async function execute(services: Services, ctx: CallContext, tool: TypedTool, ar
  * name (savedTool memoises one definition per record).
  */
 function savedToolDatabase(ctx: CallContext, tool: TypedTool): { databaseName?: string | null } {
-  const record = ctx.link.savedTools?.find((t) => savedTool(t) === tool);
+  // By name (unique per link; built-ins shadow a stored namesake): identity can miss when the record
+  // was rebuilt by a link reload between the lookup and the audit.
+  const record = TOOLS_BY_NAME.has(tool.name) ? undefined : ctx.link.savedTools?.find((t) => t.name === tool.name);
   if (!record) return {};
   return { databaseName: databaseRecord(ctx.link, record.databaseName)?.databaseName ?? record.databaseName };
 }
