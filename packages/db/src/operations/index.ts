@@ -13,3 +13,7 @@ export * from "./access-grants.js";
 export * from "./replay.js";
 export * from "./notifications.js";
 export * from "./link-tools.js";
+export * from "./audit-sinks.js";
+export * from "./audit-sinks-address.js";
+export * from "./audit-sinks-events.js";
+export * from "./audit-sinks-delivery.js";

@@ -1,0 +1,114 @@
+import { type OperationsDb, queryOf, toDate } from "./sql-db.js";
+
+/**
+ * The worker's side of audit sinks. A sink is delivered by one worker at a time: `claimDueAuditSinks`
+ * takes a lease (owner + expiry) on due sinks in one UPDATE, so two workers never hold the same sink;
+ * a killed worker's lease simply expires. The cursor only moves through `advanceAuditSinkCursor`,
+ * which checks the lease is still ours and the cursor is still where the batch started — a worker
+ * whose lease lapsed mid-delivery cannot move it, and the next holder re-sends from the cursor
+ * (at-least-once; the receiver dedups by seq or by the batch's idempotency key).
+ */
+
+export interface ClaimedAuditSink {
+  id: string;
+  teamId: string;
+  name: string;
+  kind: "webhook" | "file";
+  url: string | null;
+  secretCiphertext: string | null;
+  status: "active" | "paused";
+  cursorSeq: string;
+  failures: number;
+  failingSince: Date | null;
+  /** A test was asked for (it runs whether the sink is active or paused). */
+  testRequested: boolean;
+  /** An ordinary delivery is due (active and past next_attempt_at). */
+  due: boolean;
+}
+
+export async function claimDueAuditSinks(db: OperationsDb, input: { owner: string; leaseMs: number; limit: number }): Promise<ClaimedAuditSink[]> {
+  const rows = await queryOf(db)<Record<string, unknown>>(
+    `WITH due AS (
+       SELECT id FROM audit_sinks
+        WHERE ((status = 'active' AND next_attempt_at <= now()) OR test_requested_at IS NOT NULL)
+          AND (lease_until IS NULL OR lease_until < now())
+        ORDER BY next_attempt_at
+        LIMIT $3::int
+        FOR UPDATE SKIP LOCKED)
+     UPDATE audit_sinks s SET lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond')
+       FROM due WHERE s.id = due.id
+     RETURNING s.id::text AS id, s.team_id::text AS team_id, s.name, s.kind, s.url, s.secret_ciphertext, s.status,
+       s.cursor_seq::text AS cursor_seq, s.failures, s.failing_since, s.test_requested_at IS NOT NULL AS test_requested,
+       (s.status = 'active' AND s.next_attempt_at <= now()) AS due`,
+    [input.owner, input.leaseMs, input.limit],
+  );
+  return rows.map((r) => ({
+    id: r.id as string,
+    teamId: r.team_id as string,
+    name: r.name as string,
+    kind: r.kind as "webhook" | "file",
+    url: (r.url as string | null) ?? null,
+    secretCiphertext: (r.secret_ciphertext as string | null) ?? null,
+    status: r.status as "active" | "paused",
+    cursorSeq: r.cursor_seq as string,
+    failures: Number(r.failures),
+    failingSince: toDate(r.failing_since),
+    testRequested: Boolean(r.test_requested),
+    due: Boolean(r.due),
+  }));
+}
+
+/** Extends our lease before a long delivery step; false when it is no longer ours (stop, do not deliver). */
+export async function renewAuditSinkLease(db: OperationsDb, input: { sinkId: string; owner: string; leaseMs: number }): Promise<boolean> {
+  const rows = await queryOf(db)(
+    "UPDATE audit_sinks SET lease_until = now() + ($3::int * interval '1 millisecond') WHERE id = $1::uuid AND lease_owner = $2 AND lease_until >= now() RETURNING 1",
+    [input.sinkId, input.owner, input.leaseMs],
+  );
+  return rows.length === 1;
+}
+
+/** Moves the cursor past a delivered batch; false (nothing changed) if the lease or the cursor moved meanwhile. */
+export async function advanceAuditSinkCursor(
+  db: OperationsDb,
+  input: { sinkId: string; owner: string; fromSeq: string; toSeq: string; toHash: string; count: number },
+): Promise<boolean> {
+  const rows = await queryOf(db)(
+    `UPDATE audit_sinks SET cursor_seq = $4::int8, cursor_hash = $5, delivered_count = delivered_count + $6::int,
+        failures = 0, failing_since = NULL, last_error = NULL, last_status = NULL, last_attempt_at = now(), last_delivered_at = now(), updated_at = now()
+      WHERE id = $1::uuid AND lease_owner = $2 AND lease_until >= now() AND cursor_seq = $3::int8
+      RETURNING 1`,
+    [input.sinkId, input.owner, input.fromSeq, input.toSeq, input.toHash, input.count],
+  );
+  return rows.length === 1;
+}
+
+/**
+ * A failed attempt: the error, the next attempt's time, and — when `pauseReason` is given — the sink
+ * paused with that reason shown to the team. Only the lease holder records it.
+ */
+export async function recordAuditSinkFailure(
+  db: OperationsDb,
+  input: { sinkId: string; owner: string; error: string; status: number | null; nextAttemptAt: Date; pauseReason?: string | null },
+): Promise<void> {
+  await queryOf(db)(
+    `UPDATE audit_sinks SET failures = failures + 1, failing_since = COALESCE(failing_since, now()), last_error = $3, last_status = $4::int,
+        last_attempt_at = now(), next_attempt_at = $5::timestamptz,
+        status = CASE WHEN $6::text IS NULL THEN status ELSE 'paused' END, paused_reason = COALESCE($6::text, paused_reason), updated_at = now()
+      WHERE id = $1::uuid AND lease_owner = $2`,
+    [input.sinkId, input.owner, input.error.slice(0, 1000), input.status, input.nextAttemptAt, input.pauseReason ?? null],
+  );
+}
+
+/** The outcome of a requested test (clears the request). */
+export async function recordAuditSinkTest(db: OperationsDb, input: { sinkId: string; owner: string; ok: boolean; error: string | null }): Promise<void> {
+  await queryOf(db)(
+    `UPDATE audit_sinks SET test_requested_at = NULL, last_test_at = now(), last_test_ok = $3, last_test_error = $4
+      WHERE id = $1::uuid AND lease_owner = $2`,
+    [input.sinkId, input.owner, input.ok, input.error?.slice(0, 1000) ?? null],
+  );
+}
+
+/** Gives the lease back (a sink with more to send is due again at once). */
+export async function releaseAuditSink(db: OperationsDb, input: { sinkId: string; owner: string }): Promise<void> {
+  await queryOf(db)("UPDATE audit_sinks SET lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND lease_owner = $2", [input.sinkId, input.owner]);
+}
