@@ -191,6 +191,18 @@ export const NOTIFICATION_JOB = defineJob({
   jobId: (data) => data.deliveryId,
 });
 
+/**
+ * The audit sinks' tick (no payload): every AUDIT_EXPORT_POLL_MS the worker's scheduler adds one, and
+ * whichever worker takes it delivers the due sinks it can lease. Not retried and kept briefly: the next
+ * tick is the retry, and each sink's own backoff lives in its row, not in Redis.
+ */
+export const AUDIT_EXPORT_TICK_JOB = defineJob({
+  queue: QUEUES.auditExport,
+  name: "audit-export-tick",
+  schema: z.object({}),
+  options: Object.freeze({ removeOnComplete: { count: 20 }, removeOnFail: { count: 100 } }),
+});
+
 export const JOB_DEFINITIONS = [
   AUDIT_BATCH_JOB,
   AUDIT_EVENT_JOB,
@@ -201,6 +213,7 @@ export const JOB_DEFINITIONS = [
   DESCRIPTIONS_JOB,
   HOUSEKEEPING_JOB,
   NOTIFICATION_JOB,
+  AUDIT_EXPORT_TICK_JOB,
 ] as const;
 
 /** The options of a delivery's job, with the worker's configured backoff base. */

@@ -15,6 +15,8 @@ export const QUEUES = {
   housekeeping: "housekeeping",
   /** One job per notification delivery (job id = notification_deliveries.id): a webhook POST or an e-mail. */
   notifications: "notifications",
+  /** Audit sinks: a repeatable tick; each run delivers the due sinks it can lease (issue 16). */
+  auditExport: "audit-export",
 } as const;
 
 export const AUDIT_JOBS = { event: "audit-event", batch: "audit-batch" } as const;
