@@ -20,6 +20,17 @@ export interface WebhookResult {
   /** The response's status, null when none came (refused, timed out, connection error). */
   status: number | null;
   error: string | null;
+  /** The receiver's Retry-After (429/503…), in ms from now, when it sent a usable one. */
+  retryAfterMs?: number | null;
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in ms from `now`; null when absent or unreadable. */
+export function parseRetryAfter(value: string | string[] | undefined, now: number = Date.now()): number | null {
+  const raw = (Array.isArray(value) ? value[0] : value)?.trim();
+  if (!raw) return null;
+  if (/^\d{1,10}$/.test(raw)) return Number(raw) * 1000;
+  const at = Date.parse(raw);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
 }
 
 export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>;
@@ -35,6 +46,8 @@ export interface WebhookRequest {
   /** PORTCULLIS_WEBHOOK_ALLOW_PRIVATE: also private, loopback and link-local addresses (tests, closed networks). */
   allowPrivate: boolean;
   resolve?: Resolver;
+  /** Further headers (audit sinks: Idempotency-Key); they cannot replace the signature's. */
+  extraHeaders?: Record<string, string>;
   now?: () => number;
 }
 
@@ -99,6 +112,7 @@ export async function sendWebhook(req: WebhookRequest): Promise<WebhookResult> {
 
   const t = Math.floor((req.now ?? Date.now)() / 1000);
   const headers = {
+    ...req.extraHeaders,
     "Content-Type": "application/json",
     "Content-Length": String(Buffer.byteLength(req.body)),
     "User-Agent": WEBHOOK_USER_AGENT,
@@ -130,14 +144,15 @@ export async function sendWebhook(req: WebhookRequest): Promise<WebhookResult> {
         size += chunk.length;
       });
       // Cut off mid-body (deadline, reset): the status already decided the outcome.
-      const early = () => finish({ outcome, status, error: outcome === "delivered" ? null : `HTTP ${status}` });
+      const retryAfterMs = outcome === "retry" ? parseRetryAfter(response.headers["retry-after"]) : null;
+      const early = () => finish({ outcome, status, error: outcome === "delivered" ? null : `HTTP ${status}`, retryAfterMs });
       response.on("error", early);
       response.on("close", early);
       response.on("end", () => {
         if (outcome === "delivered") return finish({ outcome, status, error: null });
         const text = Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY).replace(/\s+/g, " ").trim();
         const redirect = status >= 300 && status < 400 ? " (redirects are not followed)" : "";
-        finish({ outcome, status, error: `HTTP ${status}${redirect}${text ? `: ${text.slice(0, 300)}` : ""}` });
+        finish({ outcome, status, error: `HTTP ${status}${redirect}${text ? `: ${text.slice(0, 300)}` : ""}`, retryAfterMs });
       });
     });
     // One deadline for the whole exchange: a receiver trickling bytes cannot hold a worker slot.
