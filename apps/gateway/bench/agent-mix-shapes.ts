@@ -29,8 +29,10 @@ const WORDS = ["love", "night", "blue", "rock", "day", "heart", "time", "life", 
 const COUNTRIES = ["USA", "Canada", "Brazil", "France", "Germany", "United Kingdom", "Portugal", "India", "Czech Republic", "Chile", "Ireland", "Hungary", "Austria", "Finland", "Netherlands", "Norway", "Sweden", "Spain", "Poland", "Italy", "Denmark", "Belgium", "Australia", "Argentina"] as const;
 const LETTERS = "abcdefghijklmnopqrstuvwxyz";
 
-/** A two-letter name prefix: 676 values. */
-const prefix = (s: Slots) => LETTERS[s.int(0, 25)]! + LETTERS[s.int(0, 25)]!;
+/** A two-letter name prefix as people write names (676 values): for ranges and prefixes that need not match. */
+const prefix = (s: Slots) => LETTERS[s.int(0, 25)]!.toUpperCase() + LETTERS[s.int(0, 25)]!;
+/** An initial (26 values): a prefix most of whose values match some name. */
+const initial = (s: Slots) => LETTERS[s.int(0, 25)]!.toUpperCase();
 const money = (s: Slots, lo: number, hi: number) => (s.int(lo, hi) / 100).toFixed(2);
 
 function sqlCall(sql: string): Built {
@@ -109,14 +111,14 @@ function pointShapes(): Shape[] {
     ...family("playlist-tracks", "point", [["track_id", "playlist_id, track_id"]], (s, [cols]) =>
       `SELECT ${cols} FROM playlist_track WHERE playlist_id = ${s.int(1, 18)} AND track_id > ${s.int(0, 3400)} ORDER BY track_id LIMIT ${s.int(5, 100)}`),
     ...family("employee-find", "point", [["employee_id, first_name, last_name, title", "*"], ["last_name", "city"]], (s, [cols, col]) =>
-      `SELECT ${cols} FROM employee WHERE ${col} ILIKE '${prefix(s)}%' OR hire_date >= '${s.date()}' LIMIT ${s.int(5, 100)}`),
+      `SELECT ${cols} FROM employee WHERE ${col} ILIKE '${prefix(s)}%' OR hire_date >= '${s.date()}'::date - interval '20 years' LIMIT ${s.int(5, 100)}`),
   ];
 }
 
 function joinShapes(): Shape[] {
   return [
     ...family("track-album-artist", "join", [["t.name, al.title, ar.name AS artist", "t.track_id, t.name, t.milliseconds, ar.name AS artist", "al.title, count(*) OVER () AS n, t.name"], ["t.track_id", "t.milliseconds DESC", "ar.name, t.name"]], (s, [cols, order]) =>
-      `SELECT ${cols} FROM track t JOIN album al ON al.album_id = t.album_id JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name ILIKE '${prefix(s)}%' AND t.milliseconds > ${s.int(30_000, 300_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
+      `SELECT ${cols} FROM track t JOIN album al ON al.album_id = t.album_id JOIN artist ar ON ar.artist_id = al.artist_id WHERE ar.name ILIKE '${initial(s)}%' AND t.milliseconds > ${s.int(30_000, 300_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
     ...family("invoice-customer", "join", [["i.invoice_id, i.invoice_date, i.total, c.first_name, c.last_name", "c.email, i.total", "i.*, c.country"], ["i.invoice_date DESC", "i.total DESC", "c.last_name"]], (s, [cols, order]) =>
       `SELECT ${cols} FROM invoice i JOIN customer c ON c.customer_id = i.customer_id WHERE c.country = '${s.pick(COUNTRIES)}' AND i.invoice_date >= '${s.date()}' AND i.total > ${money(s, 0, 1500)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
     ...family("sales-lines", "join", [["c.first_name, c.last_name, t.name, il.unit_price * il.quantity AS amount", "i.invoice_date, t.name, g.name AS genre", "c.country, g.name AS genre, il.quantity"]], (s, [cols]) =>
@@ -124,13 +126,13 @@ function joinShapes(): Shape[] {
     ...family("track-genre-media", "join", [["t.name, g.name AS genre, m.name AS media", "t.track_id, g.name, m.name, t.unit_price"], ["g.name", "m.name"], ["t.name", "t.bytes DESC"]], (s, [cols, where, order]) =>
       `SELECT ${cols} FROM track t JOIN genre g ON g.genre_id = t.genre_id JOIN media_type m ON m.media_type_id = t.media_type_id WHERE ${where} ILIKE '%${LETTERS[s.int(0, 25)]}%' AND t.track_id BETWEEN ${s.int(1, 3000)} AND ${s.int(3000, 3503)} AND t.milliseconds > ${s.int(1000, 200_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
     ...family("playlist-content", "join", [["p.name AS playlist, t.name", "t.track_id, t.name, t.composer"], ["t.name", "t.track_id DESC"]], (s, [cols, order]) =>
-      `SELECT ${cols} FROM playlist p JOIN playlist_track pt ON pt.playlist_id = p.playlist_id JOIN track t ON t.track_id = pt.track_id WHERE p.playlist_id = ${s.int(1, 18)} AND t.name ILIKE '${prefix(s)}%' AND t.milliseconds > ${s.int(0, 300_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
+      `SELECT ${cols} FROM playlist p JOIN playlist_track pt ON pt.playlist_id = p.playlist_id JOIN track t ON t.track_id = pt.track_id WHERE p.playlist_id = ${s.int(1, 18)} AND t.name ILIKE '${initial(s)}%' AND t.milliseconds > ${s.int(0, 300_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
     ...family("album-tracks", "join", [["al.title, t.name, t.milliseconds", "t.track_id, t.name, al.title", "al.album_id, al.title, count(*) OVER (PARTITION BY al.album_id) AS tracks"], ["t.track_id", "t.milliseconds DESC", "al.title, t.name"]], (s, [cols, order]) =>
       `SELECT ${cols} FROM album al JOIN track t ON t.album_id = al.album_id WHERE (al.title ILIKE '${prefix(s)}%' OR al.album_id = ${s.int(1, 347)}) AND t.milliseconds > ${s.int(0, 300_000)} ORDER BY ${order} LIMIT ${s.int(5, 100)}`),
     ...family("customer-rep", "join", [["c.first_name, c.last_name, e.first_name AS rep_first, e.last_name AS rep_last", "c.email, e.email AS rep_email, e.title"]], (s, [cols]) =>
       `SELECT ${cols} FROM customer c JOIN employee e ON e.employee_id = c.support_rep_id WHERE e.employee_id = ${s.int(1, 8)} OR c.city ILIKE '${prefix(s)}%' OR c.customer_id = ${s.int(1, 59)} ORDER BY c.last_name LIMIT ${s.int(5, 100)}`),
     ...family("employee-manager", "join", [["e.first_name, e.last_name, m.first_name AS manager", "e.title, m.title AS manager_title"]], (s, [cols]) =>
-      `SELECT ${cols} FROM employee e LEFT JOIN employee m ON m.employee_id = e.reports_to WHERE e.employee_id >= ${s.int(1, 8)} OR e.hire_date > '${s.date()}' OR e.last_name ILIKE '${prefix(s)}%' LIMIT ${s.int(5, 100)}`),
+      `SELECT ${cols} FROM employee e LEFT JOIN employee m ON m.employee_id = e.reports_to WHERE e.employee_id >= ${s.int(1, 8)} OR e.hire_date > '${s.date()}'::date - interval '20 years' OR e.last_name ILIKE '${prefix(s)}%' LIMIT ${s.int(5, 100)}`),
   ];
 }
 
@@ -171,7 +173,7 @@ function windowShapes(): Shape[] {
 function cteShapes(): Shape[] {
   return [
     ...family("top-customers", "cte", [["sum(total)", "count(*)", "max(total)"], ["c.first_name, c.last_name, c.email", "c.country, c.city"]], (s, [agg, cols]) =>
-      `WITH spend AS (SELECT customer_id, ${agg} AS amount FROM invoice WHERE invoice_date >= '${s.date()}' GROUP BY customer_id) SELECT ${cols}, spend.amount FROM spend JOIN customer c USING (customer_id) WHERE spend.amount > ${s.int(0, 60)} ORDER BY spend.amount DESC LIMIT ${s.int(5, 50)}`),
+      `WITH spend AS (SELECT customer_id, ${agg} AS amount FROM invoice WHERE invoice_date >= '${s.date()}' GROUP BY customer_id) SELECT ${cols}, spend.amount FROM spend JOIN customer c USING (customer_id) WHERE spend.amount > ${money(s, 0, 600)} ORDER BY spend.amount DESC LIMIT ${s.int(5, 50)}`),
     ...family("long-tracks-by-genre", "cte", [["g.name", "m.name"]], (s, [group]) =>
       `WITH long_tracks AS (SELECT * FROM track WHERE milliseconds > ${s.int(100_000, 600_000)} AND track_id > ${s.int(0, 2000)}) SELECT ${group} AS bucket, count(*) AS n FROM long_tracks lt JOIN genre g ON g.genre_id = lt.genre_id JOIN media_type m ON m.media_type_id = lt.media_type_id GROUP BY 1 ORDER BY n DESC LIMIT ${s.int(5, 30)}`),
     ...family("org-chart", "cte", [["first_name || ' ' || last_name", "title"]], (s, [label]) =>
