@@ -1,6 +1,6 @@
 import type { Server } from "node:http";
 import { getKeyring } from "@portcullis/db/secrets";
-import { HOUSEKEEPING_JOB, INTROSPECT_ALL_JOB, QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
+import { AUDIT_EXPORT_TICK_JOB, HOUSEKEEPING_JOB, INTROSPECT_ALL_JOB, QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
 import { Worker, type Job } from "bullmq";
 import pg from "pg";
 import { createDescriber } from "./describe/index.js";
@@ -8,6 +8,7 @@ import type { WorkerEnv } from "./env.js";
 import { type Logger, createLogger } from "./logger.js";
 import { type Metrics, createMetrics, startMetricsServer } from "./metrics.js";
 import { createAuditWorker } from "./processors/audit-ingest.js";
+import { auditExportWorker } from "./processors/audit-export-worker.js";
 import { sweepFailedAuditJobs } from "./processors/dead-letter.js";
 import { descriptionsProcessor } from "./processors/descriptions.js";
 import { HOUSEKEEPING_EVERY, housekeepingProcessor } from "./processors/housekeeping.js";
@@ -152,7 +153,8 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     ),
     QUEUES.notifications,
   );
-  const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker];
+  const exportWorker = withEvents(auditExportWorker(env, { pool: notifyPool, keyring, logger, connection: redis, prefix }), QUEUES.auditExport);
+  const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker, exportWorker];
 
   // The notification outbox is polled (every NOTIFY_POLL_MS, at most 2 s); a pass drains full batches.
   const fanOutDeps = { pool: notifyPool, queue: queues.notifications, metrics, logger, keyring, backoffBaseMs: env.NOTIFY_RETRY_BASE_MS };
@@ -184,6 +186,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     for (const [task, every] of Object.entries(HOUSEKEEPING_EVERY) as [HousekeepingJob["task"], number][]) {
       await queues.housekeeping.upsertJobScheduler(`housekeeping-${task}`, { every }, { name: task, data: HOUSEKEEPING_JOB.schema.parse({ task }), opts: HOUSEKEEPING_JOB.options });
     }
+    await queues.auditExport.upsertJobScheduler(AUDIT_EXPORT_TICK_JOB.name, { every: env.AUDIT_EXPORT_POLL_MS }, { name: AUDIT_EXPORT_TICK_JOB.name, data: {}, opts: AUDIT_EXPORT_TICK_JOB.options });
     await queues.introspection.upsertJobScheduler(INTROSPECT_ALL, { pattern: env.INTROSPECTION_CRON, tz: "UTC" }, { name: INTROSPECT_ALL, data: {}, opts: INTROSPECT_ALL_JOB.options });
   }
 

@@ -65,6 +65,20 @@ export const workerEnvSchema = z
       .enum(["", "0", "1", "true", "false"])
       .optional()
       .transform((v) => v === "1" || v === "true"),
+    /** Audit sinks (issue 16): the root under which file sinks write <team id>/<sink name>/*.jsonl; unset, file sinks wait. */
+    AUDIT_EXPORT_DIR: optionalString,
+    /** How often due audit sinks are looked for (ms), events per webhook batch, bytes per file. */
+    AUDIT_EXPORT_POLL_MS: int(1000, 50),
+    AUDIT_EXPORT_BATCH_EVENTS: int(500, 1).refine((v) => v <= 10_000, "AUDIT_EXPORT_BATCH_EVENTS is at most 10000"),
+    AUDIT_EXPORT_FILE_MAX_BYTES: int(8 * 1024 * 1024, 1024),
+    AUDIT_EXPORT_TIMEOUT_MS: int(10_000, 100),
+    /** A failing sink's retries: exponential from the base with jitter, capped; paused after failing this long. */
+    AUDIT_EXPORT_RETRY_BASE_MS: int(1000, 10),
+    AUDIT_EXPORT_RETRY_MAX_MS: int(300_000, 10),
+    AUDIT_EXPORT_PAUSE_AFTER_MS: int(24 * 3_600_000, 1000),
+    /** The gateway's URLs, so audit sinks can refuse them (with the database, Redis, dashboard and metrics). */
+    GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
+    GATEWAY_INTERNAL_PORT: int(3003, 1),
     /** How often pending write requests and access grants past their time are expired (ms). */
     APPROVAL_SWEEP_EVERY_MS: int(15_000, 100),
   })

@@ -8,6 +8,7 @@ export interface QueueSet {
   descriptions: Queue;
   housekeeping: Queue;
   notifications: Queue;
+  auditExport: Queue;
   all: Queue[];
   close(): Promise<void>;
 }
@@ -22,6 +23,7 @@ export function createQueues(connection: ConnectionOptions, prefix: string): Que
     descriptions: make(QUEUES.descriptions),
     housekeeping: make(QUEUES.housekeeping),
     notifications: make(QUEUES.notifications),
+    auditExport: make(QUEUES.auditExport),
   };
   const all = Object.values(set);
   return { ...set, all, close: async () => void (await Promise.all(all.map((q) => q.close()))) };

@@ -88,14 +88,14 @@ export async function advanceAuditSinkCursor(
  */
 export async function recordAuditSinkFailure(
   db: OperationsDb,
-  input: { sinkId: string; owner: string; error: string; status: number | null; nextAttemptAt: Date; pauseReason?: string | null },
+  input: { sinkId: string; owner: string; error: string; status: number | null; retryInMs: number; pauseReason?: string | null },
 ): Promise<void> {
   await queryOf(db)(
     `UPDATE audit_sinks SET failures = failures + 1, failing_since = COALESCE(failing_since, now()), last_error = $3, last_status = $4::int,
-        last_attempt_at = now(), next_attempt_at = $5::timestamptz,
+        last_attempt_at = now(), next_attempt_at = now() + ($5::int * interval '1 millisecond'),
         status = CASE WHEN $6::text IS NULL THEN status ELSE 'paused' END, paused_reason = COALESCE($6::text, paused_reason), updated_at = now()
       WHERE id = $1::uuid AND lease_owner = $2`,
-    [input.sinkId, input.owner, input.error.slice(0, 1000), input.status, input.nextAttemptAt, input.pauseReason ?? null],
+    [input.sinkId, input.owner, input.error.slice(0, 1000), input.status, Math.min(Math.round(input.retryInMs), 2_000_000_000), input.pauseReason ?? null],
   );
 }
 
