@@ -2,7 +2,8 @@ import { PortcullisError } from "@portcullis/db/errors";
 import { authorizeTeam, type Actor } from "../../lib/authz";
 import { can, type Permission } from "../../lib/permissions";
 import { getPrisma } from "../../lib/db";
-import { MAX_BUCKETS, buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
+import { buildWhere, decodeCursor, encodeCursor, type ActivityFilters } from "./filters";
+import { computeStats, type ActivityStats } from "./stats";
 
 export interface AuditRow {
   id: string;
@@ -91,77 +92,11 @@ export async function getEvent(actor: Actor, teamId: string, eventId: string) {
   return row;
 }
 
-/** Chart bucket width: a readable step, widened (whole days) so no window has more than MAX_BUCKETS. */
-export function bucketFor(from: Date, to: Date): { interval: string; ms: number } {
-  const span = Math.max(0, to.getTime() - from.getTime());
-  if (span <= 2 * 3_600_000) return { interval: "5 minutes", ms: 300_000 };
-  if (span <= 2 * 86_400_000) return { interval: "1 hour", ms: 3_600_000 };
-  if (span <= 14 * 86_400_000) return { interval: "6 hours", ms: 6 * 3_600_000 };
-  const days = Math.max(1, Math.ceil(span / 86_400_000 / (MAX_BUCKETS - 1)));
-  return { interval: days === 1 ? "1 day" : `${days} days`, ms: days * 86_400_000 };
-}
-
-export interface ActivityStats {
-  series: { t: string; allowed: number; blocked: number; error: number; p50: number | null; p95: number | null; p99: number | null }[];
-  totals: { allowed: number; blocked: number; error: number };
-  topRules: { rule: string; count: number }[];
-  topTables: { table: string; count: number }[];
-}
+export { bucketFor, type ActivityStats } from "./stats";
 
 export async function activityStats(actor: Actor, teamId: string, filters: ActivityFilters): Promise<ActivityStats> {
   const f = await scopedFilters(actor, teamId, filters);
-  const where = buildWhere(teamId, f);
-  const { from, to } = timeWindow(f);
-  const bucket = bucketFor(from, to);
-  const prisma = getPrisma();
-  const [series, rules, tables] = await Promise.all([
-    // Buckets are computed as an index from the window start (not date_bin on a timestamp
-    // parameter), so the JS side can rebuild the axis without any time zone interpretation.
-    prisma.$queryRawUnsafe<{ b: number; allowed: bigint; blocked: bigint; error: bigint; p50: number | null; p95: number | null; p99: number | null }[]>(
-      `SELECT floor((extract(epoch FROM time) * 1000 - ${from.getTime()}) / ${bucket.ms})::int AS b,
-              count(*) FILTER (WHERE verdict = 'allowed') AS allowed,
-              count(*) FILTER (WHERE verdict = 'blocked') AS blocked,
-              count(*) FILTER (WHERE verdict = 'error') AS error,
-              percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p50,
-              percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p95,
-              percentile_cont(0.99) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE verdict = 'allowed') AS p99
-         FROM audit_events WHERE ${where.sql} GROUP BY 1 ORDER BY 1`,
-      ...where.params,
-    ),
-    prisma.$queryRawUnsafe<{ rule: string; count: bigint }[]>(
-      `SELECT rule_id AS rule, count(*) AS count FROM audit_events WHERE ${where.sql} AND verdict = 'blocked' AND rule_id IS NOT NULL
-        GROUP BY 1 ORDER BY 2 DESC LIMIT 8`,
-      ...where.params,
-    ),
-    prisma.$queryRawUnsafe<{ table: string; count: bigint }[]>(
-      `SELECT t AS table, count(*) AS count FROM audit_events, unnest(tables) AS t WHERE ${where.sql}
-        GROUP BY 1 ORDER BY 2 DESC LIMIT 8`,
-      ...where.params,
-    ),
-  ]);
-  // Fill empty buckets so the chart's time axis is continuous.
-  const byBucket = new Map(series.map((s) => [Number(s.b), s]));
-  const count = Math.min(Math.floor((to.getTime() - from.getTime()) / bucket.ms) + 1, MAX_BUCKETS);
-  const filled: ActivityStats["series"] = [];
-  for (let i = 0; i < count; i++) {
-    const s = byBucket.get(i);
-    filled.push({
-      t: new Date(from.getTime() + i * bucket.ms).toISOString(),
-      allowed: Number(s?.allowed ?? 0),
-      blocked: Number(s?.blocked ?? 0),
-      error: Number(s?.error ?? 0),
-      p50: s?.p50 ?? null,
-      p95: s?.p95 ?? null,
-      p99: s?.p99 ?? null,
-    });
-  }
-  const totals = filled.reduce((acc, s) => ({ allowed: acc.allowed + s.allowed, blocked: acc.blocked + s.blocked, error: acc.error + s.error }), { allowed: 0, blocked: 0, error: 0 });
-  return {
-    series: filled,
-    totals,
-    topRules: rules.map((r) => ({ rule: r.rule, count: Number(r.count) })),
-    topTables: tables.map((r) => ({ table: r.table, count: Number(r.count) })),
-  };
+  return computeStats(teamId, f);
 }
 
 /** Most events one export carries; narrow the filters or the range for more. */

@@ -1,0 +1,172 @@
+import { LATENCY_BUCKET_ERROR, histogramPercentile } from "@portcullis/db/audit/rollups";
+import { getPrisma } from "../../lib/db";
+import { MAX_BUCKETS, buildWhere, timeWindow, type ActivityFilters } from "./filters";
+
+/**
+ * Activity's charts. Counting and percentile_cont over a week of a big team reads millions of events
+ * (seconds), so whole UTC hours come from the hourly rollups (migration 20261210100000_audit_rollups)
+ * and only the partial hours at the window's two edges from audit_events. Filters the rollups do not
+ * slice by (search text, kind, revision, server, database, or two of link/key/member/tool/client
+ * together) read the events themselves, through the same indexes as the list. Either way latency
+ * percentiles come from the same log-scale histogram, so the two paths answer alike.
+ */
+
+export interface ActivityStats {
+  series: { t: string; allowed: number; blocked: number; error: number; p50: number | null; p95: number | null; p99: number | null }[];
+  totals: { allowed: number; blocked: number; error: number };
+  topRules: { rule: string; count: number }[];
+  topTables: { table: string; count: number }[];
+  /** Percentiles are read from a log-scale histogram: each is within this share (≈0.12) of its bucket's values. */
+  latencyError: number;
+}
+
+const HOUR = 3_600_000;
+const TOP = 8;
+
+/**
+ * Chart bucket width: a readable step, widened (whole days) so no window has more than MAX_BUCKETS.
+ * Buckets are aligned to multiples of their width since the epoch (UTC), not to the window's start, so
+ * each whole hour falls in exactly one bucket and the hourly rollups can fill them.
+ */
+export function bucketFor(from: Date, to: Date): { interval: string; ms: number } {
+  const span = Math.max(0, to.getTime() - from.getTime());
+  if (span <= 2 * HOUR) return { interval: "5 minutes", ms: 300_000 };
+  if (span <= 2 * 86_400_000) return { interval: "1 hour", ms: HOUR };
+  if (span <= 14 * 86_400_000) return { interval: "6 hours", ms: 6 * HOUR };
+  // Two buckets of slack: the aligned first bucket starts before the window.
+  const days = Math.max(1, Math.ceil(span / 86_400_000 / (MAX_BUCKETS - 2)));
+  return { interval: days === 1 ? "1 day" : `${days} days`, ms: days * 86_400_000 };
+}
+
+const SLICES = [
+  ["link", "l"],
+  ["key", "k"],
+  ["member", "m"],
+  ["tool", "t"],
+  ["client", "c"],
+] as const;
+
+/**
+ * The rollup slice that answers exactly these filters, or null when only the events can. The slice
+ * comes from the filters after the member restriction was applied (a member's own view is the 'm'
+ * slice), and every rollup read is bounded by team_id: no path reads another team's or person's rows.
+ */
+export function rollupSlice(f: ActivityFilters): { dim: string; val: string } | null {
+  if (f.kind || f.revision || f.server || f.database || f.q?.trim()) return null;
+  const set = SLICES.filter(([k]) => Boolean(f[k]));
+  if (set.length > 1) return null;
+  if (set.length === 0) return { dim: "", val: "" };
+  const [k, dim] = set[0]!;
+  const value = f[k]!;
+  // Ids are stored as uuid::text (lower case); the filters' uuids are compared as uuids elsewhere.
+  return { dim, val: k === "tool" || k === "client" ? value : value.toLowerCase() };
+}
+
+interface Cell {
+  b: number;
+  verdict: "allowed" | "blocked" | "error";
+  rule: string;
+  lb: number;
+  n: bigint | number;
+}
+interface TableCell {
+  table: string;
+  n: bigint | number;
+}
+
+export async function computeStats(teamId: string, f: ActivityFilters, now = new Date()): Promise<ActivityStats> {
+  const { from, to } = timeWindow(f, now);
+  const bucket = bucketFor(from, to);
+  const origin = Math.floor(from.getTime() / bucket.ms) * bucket.ms;
+  const count = Math.min(Math.floor((to.getTime() - origin) / bucket.ms) + 1, MAX_BUCKETS);
+  const bucketOf = (column: string) => `floor((extract(epoch FROM ${column}) * 1000 - ${origin}) / ${bucket.ms})::int`;
+  const prisma = getPrisma();
+
+  const slice = rollupSlice(f);
+  const firstHour = Math.ceil(from.getTime() / HOUR) * HOUR;
+  const lastHour = Math.floor(to.getTime() / HOUR) * HOUR;
+  const rolled = slice !== null && bucket.ms >= HOUR && firstHour < lastHour;
+  // Times are stored to the millisecond: [from, firstHour - 1 ms] and [lastHour, to] are the edges.
+  const rawRanges: [Date, Date][] = rolled
+    ? ([[from, new Date(firstHour - 1)], [new Date(lastHour), to]] as [Date, Date][]).filter(([a, b]) => a <= b)
+    : [[from, to]];
+
+  const queries: Promise<{ cells: Cell[]; tables: TableCell[] }>[] = rawRanges.map(async ([a, b]) => {
+    const where = buildWhere(teamId, f, now);
+    where.params[1] = a;
+    where.params[2] = b;
+    const [cells, tables] = await Promise.all([
+      prisma.$queryRawUnsafe<Cell[]>(
+        `SELECT ${bucketOf("time")} AS b, verdict::text AS verdict,
+                CASE WHEN verdict = 'blocked' THEN coalesce(rule_id, '') ELSE '' END AS rule,
+                (CASE WHEN verdict = 'allowed' THEN audit_latency_bucket(duration_ms) ELSE -1 END)::int AS lb,
+                count(*) AS n
+           FROM audit_events WHERE ${where.sql} GROUP BY 1, 2, 3, 4`,
+        ...where.params,
+      ),
+      prisma.$queryRawUnsafe<TableCell[]>(
+        `SELECT t.name AS table, count(*) AS n
+           FROM audit_events CROSS JOIN LATERAL (SELECT DISTINCT x AS name FROM unnest(tables) x WHERE x IS NOT NULL) t
+          WHERE ${where.sql} GROUP BY 1`,
+        ...where.params,
+      ),
+    ]);
+    return { cells, tables };
+  });
+  if (rolled) {
+    const params: unknown[] = [teamId, slice.dim, slice.val, new Date(firstHour), new Date(lastHour)];
+    let verdict = "";
+    if (f.verdict) {
+      params.push(f.verdict);
+      verdict = ` AND verdict = $6::"AuditVerdict"`;
+    }
+    const range = `team_id = $1::uuid AND dim = $2 AND val = $3 AND hour >= $4 AND hour < $5${verdict}`;
+    queries.push(
+      Promise.all([
+        prisma.$queryRawUnsafe<Cell[]>(
+          `SELECT ${bucketOf("hour")} AS b, verdict::text AS verdict, rule_id AS rule, lb::int AS lb, sum(n)::bigint AS n
+             FROM audit_rollups WHERE ${range} GROUP BY 1, 2, 3, 4`,
+          ...params,
+        ),
+        prisma.$queryRawUnsafe<TableCell[]>(`SELECT table_name AS table, sum(n)::bigint AS n FROM audit_rollup_tables WHERE ${range} GROUP BY 1`, ...params),
+      ]).then(([cells, tables]) => ({ cells, tables })),
+    );
+  }
+  const parts = await Promise.all(queries);
+  return assemble(parts, origin, bucket.ms, count);
+}
+
+function assemble(parts: { cells: Cell[]; tables: TableCell[] }[], origin: number, bucketMs: number, count: number): ActivityStats {
+  const buckets = Array.from({ length: count }, () => ({ allowed: 0, blocked: 0, error: 0, histogram: new Map<number, number>() }));
+  const rules = new Map<string, number>();
+  const tables = new Map<string, number>();
+  for (const part of parts) {
+    for (const cell of part.cells) {
+      const into = buckets[cell.b];
+      if (!into) continue;
+      const n = Number(cell.n);
+      into[cell.verdict] += n;
+      if (cell.verdict === "allowed" && cell.lb >= 0) into.histogram.set(cell.lb, (into.histogram.get(cell.lb) ?? 0) + n);
+      if (cell.verdict === "blocked" && cell.rule) rules.set(cell.rule, (rules.get(cell.rule) ?? 0) + n);
+    }
+    for (const t of part.tables) tables.set(t.table, (tables.get(t.table) ?? 0) + Number(t.n));
+  }
+  const series = buckets.map((b, i) => ({
+    t: new Date(origin + i * bucketMs).toISOString(),
+    allowed: b.allowed,
+    blocked: b.blocked,
+    error: b.error,
+    p50: histogramPercentile(b.histogram, 0.5),
+    p95: histogramPercentile(b.histogram, 0.95),
+    p99: histogramPercentile(b.histogram, 0.99),
+  }));
+  const totals = series.reduce((acc, s) => ({ allowed: acc.allowed + s.allowed, blocked: acc.blocked + s.blocked, error: acc.error + s.error }), { allowed: 0, blocked: 0, error: 0 });
+  const top = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)).slice(0, TOP);
+  return {
+    series,
+    totals,
+    topRules: top(rules).map(([rule, count]) => ({ rule, count })),
+    topTables: top(tables).map(([table, count]) => ({ table, count })),
+    latencyError: LATENCY_BUCKET_ERROR,
+  };
+}
