@@ -12,7 +12,9 @@
  * AUDIT_CHAIN_KEY "k1:" ‖ HMAC-SHA-256(key, same), prev_hash of a team's first event = 64 zeros,
  * seq = 1, 2, 3… per team (see canonical.ts). Keyed verification and the head checkpoints kept in
  * Redis: `verifyAuditChain(db, teamId, { key, checkpoint, diverged })` (chain-key.ts, checkpoint.ts).
- * Configuration changes: `recordConfigChange(tx, …)` (config-change.ts).
+ * Configuration changes: `recordConfigChange(tx, …)` (config-change.ts). audit_events is partitioned
+ * by month; `ensurePartitions` creates the coming months and `dropExpiredPartitions` is retention by
+ * DROP that keeps every chain verifiable (partitions.ts).
  */
 export { CHAIN_FORMAT, GENESIS_HASH, canonicalAuditContent, canonicalTime, chainHash, sanitizeText, type AuditRow } from "./canonical.js";
 export {
@@ -26,6 +28,18 @@ export {
   type WriteOptions,
 } from "./ingest.js";
 export { pruneAuditEvents, type PruneOptions, type PruneResult } from "./retention.js";
+export {
+  DEFAULT_PARTITION,
+  dropExpiredPartitions,
+  ensurePartitions,
+  listAuditPartitions,
+  partitionOf,
+  type AuditPartition,
+  type DropOptions,
+  type DroppedPartition,
+  type EnsureOptions,
+  type EnsureResult,
+} from "./partitions.js";
 export { verifyAuditChain, type AuditVerification, type VerifyOptions } from "./verify.js";
 export { KEYED_PREFIX, auditChainKeySchema, isKeyedHash, parseAuditChainKey, type ChainKey } from "./chain-key.js";
 export { loadAuditChainKey } from "./env.js";

@@ -177,6 +177,8 @@ interface PreparedRow {
   lineMiddle: string;
   /** The event as received: what audit_orphans keeps when its team is gone. */
   source: AuditEventInput;
+  /** Its time in epoch ms: the batch's range prunes the duplicate check to the partitions it covers. */
+  timeMs: number;
 }
 
 export interface PreparedAuditBatch {
@@ -220,6 +222,7 @@ function prepareRow(event: AuditEventInput): PreparedRow {
     lineHead: `${copyField(row.id)}\t${copyField(row.teamId)}\t${copyField(row.time)}\t`,
     lineMiddle: `\t${middle.map(copyField).join("\t")}\t`,
     source: event,
+    timeMs: Date.parse(row.time),
   };
 }
 
@@ -313,7 +316,19 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
         head.set(tail.team_id, from);
       }
     }
-    const existing = await client.query<{ id: string }>(`SELECT id FROM audit_events WHERE id = ANY($1::uuid[])`, [[...rows.keys()]]);
+    // audit_events is partitioned by the producer's time, which is fixed per event id: a replayed event
+    // is stored in the partition its time names, so the batch's time range is where its duplicates can
+    // be, and PostgreSQL reads only those months' primary-key indexes (a live batch: one).
+    let minMs = Infinity;
+    let maxMs = -Infinity;
+    for (const row of rows.values()) {
+      if (row.timeMs < minMs) minMs = row.timeMs;
+      if (row.timeMs > maxMs) maxMs = row.timeMs;
+    }
+    const existing = await client.query<{ id: string }>(
+      `SELECT id FROM audit_events WHERE id = ANY($1::uuid[]) AND time >= $2::timestamptz AND time <= $3::timestamptz`,
+      [[...rows.keys()], new Date(minMs).toISOString(), new Date(maxMs).toISOString()],
+    );
     const stored = new Set(existing.rows.map((r) => r.id));
 
     const orphans: PreparedRow[] = [];

@@ -108,7 +108,7 @@ export async function pruneAuditEvents(pool: pg.Pool, teamId: string, before: Da
  * ingesting batch holds that lock while its trigger re-uses existing texts: without it, a text could
  * be deleted under an event that is being committed with it.
  */
-async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<string>): Promise<void> {
+export async function pruneStatementTexts(pool: pg.Pool, teamId: string, hashes: Set<string>): Promise<void> {
   if (hashes.size === 0) return;
   const candidates = [...hashes];
   hashes.clear();

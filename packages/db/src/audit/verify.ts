@@ -142,6 +142,11 @@ function toAuditRow(r: StoredRow): AuditRow {
 export async function verifyAuditChain(db: AuditDatabase, teamId: string, options: VerifyOptions = {}): Promise<AuditVerification> {
   const { key } = options;
   return withSnapshot(db, async (query) => {
+    // Before the snapshot is taken (LOCK takes none): a partition dropped by retention (partitions.ts)
+    // leaves the table's catalog at once, whatever a snapshot says, so a walk that read the anchor
+    // before such a drop committed would find its events gone. Holding the table, the walk sees the
+    // partition and the old anchor, or neither; the drop waits for it.
+    await query("LOCK TABLE audit_events IN ACCESS SHARE MODE", []);
     const [anchor] = await query<{ seq: string; hash: string; mac: string | null }>(
       `SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash, pruned_mac AS mac FROM audit_chain_anchors WHERE team_id = $1::uuid`,
       [teamId],
