@@ -105,6 +105,8 @@ const schema = z.object({
   TARGET_ALLOW_ADDRESSES: z.string().optional(),
   TARGET_STACK_DATABASES: z.string().optional(),
   TARGET_ALLOW_POWERFUL_ROLES: z.string().optional(),
+  /** SQLCommenter tags (link, team, traceparent) on executed statements; off unless 1/true (telemetry/call-spans.ts). */
+  PORTCULLIS_SQLCOMMENTER: z.string().optional().transform((v) => ["1", "true", "yes", "on"].includes((v ?? "").trim().toLowerCase())),
 });
 
 export type GatewayEnv = z.infer<typeof schema>;
@@ -121,4 +123,9 @@ export function parseGatewayEnv(source: Record<string, string | undefined>): Gat
 
 export function loadGatewayEnv(): GatewayEnv {
   return parseGatewayEnv(process.env);
+}
+
+/** The OTEL_* variables, for @portcullis/telemetry (which validates the ones it decides on). */
+export function loadOtelEnv(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_")));
 }

@@ -1,8 +1,9 @@
 import cluster from "node:cluster";
 import { PRIMARY_FORCE, PRIMARY_STOP, runPrimary, serveAggregatedMetrics } from "./cluster.js";
-import { loadGatewayEnv } from "./env.js";
+import { loadGatewayEnv, loadOtelEnv } from "./env.js";
 import { createGateway } from "./gateway.js";
 import { createLogger } from "./logger.js";
+import { startGatewayTelemetry } from "./telemetry/start.js";
 
 const env = loadGatewayEnv();
 const processes = env.GATEWAY_PROCESSES ?? 1;
@@ -19,6 +20,7 @@ if (processes > 1 && cluster.isPrimary) {
 
 async function startGateway(): Promise<void> {
   const inCluster = cluster.isWorker;
+  const telemetry = startGatewayTelemetry(env, loadOtelEnv());
   const gateway = createGateway(
     env,
     inCluster ? { logger: createLogger(env.LOG_LEVEL, { process: cluster.worker?.id }) } : {},
@@ -53,6 +55,7 @@ async function startGateway(): Promise<void> {
     started
       .catch(() => {})
       .then(() => gateway.stop())
+      .then(() => telemetry.shutdown())
       .then(
         () => process.exit(0),
         (error: unknown) => {

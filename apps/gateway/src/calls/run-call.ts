@@ -5,6 +5,7 @@ import { describeConnectionFailure, isConnectionFailure } from "../execution/exe
 import { TOOLS_BY_NAME, toolByName, toolNames } from "../mcp/tools/index.js";
 import type { Services } from "../services.js";
 import { toolCallEvent } from "./audit-event.js";
+import { tracedAudit } from "../telemetry/index.js";
 import { CallAuditUnavailableError, UnknownToolError, type CallAudit, type CallOutcome, type TypedTool } from "./call-outcome.js";
 
 const INTERNAL_MESSAGE = "The gateway could not complete this call (internal error). It has been logged; try again.";
@@ -137,7 +138,7 @@ async function record(services: Services, ctx: CallContext, tool: string, starte
   services.metrics.toolCalls.inc({ tool, verdict: audit.verdict });
   services.metrics.toolDuration.observe({ tool }, durationMs / 1000);
   try {
-    await services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs));
+    await tracedAudit(audit, outcome.kind !== "ok", () => services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs)));
   } catch (error) {
     if (!(error instanceof AuditUnavailableError)) throw error;
     services.metrics.refused.inc({ reason: "audit_unavailable" });

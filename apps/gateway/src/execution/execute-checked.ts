@@ -5,6 +5,7 @@ import { costGate, firstWordAt, type CostEstimate } from "./cost-gate.js";
 import { isPlanResult, redactPlanRows, type BoundConstant } from "./plan-redaction.js";
 import { bindRewrite, describeAttributeError, rowFilterViolation } from "./rewrite-binding.js";
 import { runRouted } from "./replica-run.js";
+import { tracedExecution, tracedPolicy } from "../telemetry/index.js";
 import type { RunOutcome } from "./run-statement.js";
 import { encodeParam } from "./values.js";
 
@@ -167,7 +168,7 @@ export async function executeChecked(
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
   const checkSql = input.checkSql ?? input.sql;
-  const verdict = services.checker.check(checkSql, link.scope, catalog);
+  const verdict = tracedPolicy(() => services.checker.check(checkSql, link.scope, catalog));
   if (!verdict.allowed) return { verdict };
   if (verdict.statementCount !== 1) {
     return {
@@ -199,12 +200,12 @@ export async function executeChecked(
   const gate = costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
   if (gate?.upfront) return { verdict, refusal: gate.upfront };
   // Pure reads may go to a replica (issue 17); everything else, and anything guarded, to the primary.
-  const routed = await runRouted(services, link, verdict, {
+  const routed = await tracedExecution(link, verdict, input.sql, (comment) => runRouted(services, link, verdict, {
     guarded: input.guard !== undefined,
     catalog,
     // Only asked where there is a replica to choose (the hot path of other connections pays nothing).
     explain: link.connection.replicas?.length ? isExplain(input.sql) : false,
-    sql: runSql,
+    sql: runSql + comment,
     ...(gate ? { preflight: gate.preflight() } : {}),
     ...(input.guard ? { guard: input.guard.sql } : {}),
     values,
@@ -221,7 +222,7 @@ export async function executeChecked(
     maxRows: input.maxRows ?? link.scope.limits.maxRows,
     maxBytes: services.maxResultBytes,
     signal: input.signal,
-  });
+  }));
   const targetServer = routed.server;
   if ("failure" in routed) return { verdict, error: describeConnectionFailure(routed.failure), targetServer };
   let outcome: RunOutcome = routed.outcome;

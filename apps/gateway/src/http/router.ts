@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import type { HttpDeps } from "./deps.js";
 import { handleMcpDelete, handleMcpGet, handleMcpOptions, handleMcpPost } from "./mcp/endpoint.js";
+import { traceMcpPost } from "../telemetry/index.js";
 import { resourceMetadataUrl } from "./mcp/refusal.js";
 import type { RequestMeta } from "./request-meta.js";
 import { handlePlayground } from "./playground.js";
@@ -75,7 +76,7 @@ export function createRouter(deps: HttpDeps) {
       if ((match = MCP_PATH.exec(path))) {
         routeName = "mcp";
         const linkId = decodeSegment(match[1]!);
-        if (method === "POST") await handleMcpPost(req, res, deps, linkId, m);
+        if (method === "POST") await traceMcpPost(req, res, () => handleMcpPost(req, res, deps, linkId, m));
         else if (method === "GET") await handleMcpGet(req, res, deps, linkId, m);
         else if (method === "DELETE") await handleMcpDelete(req, res, deps, linkId, m);
         else if (method === "OPTIONS") handleMcpOptions(req, res, deps);

@@ -15,6 +15,7 @@ import { corsHeaders } from "./cors.js";
 import { decodeSessionId, encodeSessionId, type SessionInfo } from "./legacy-session.js";
 import { authRefusal, edgeRefusal, insufficientScopeRefusal, sendRefusal, type HttpRefusal } from "./refusal.js";
 import { SseReply, acceptable, sendReply, statusOf, wantsSse, type Era } from "./respond.js";
+import { notedCall, requestTraceId, tracedAuth } from "../../telemetry/index.js";
 
 const SESSION_HEADER = "mcp-session-id";
 
@@ -37,7 +38,7 @@ async function admit(req: IncomingMessage, res: ServerResponse, deps: HttpDeps, 
     sendRefusal(req, res, deps, meta, blocked);
     return null;
   }
-  const auth = await authenticateRequest(deps, { token: bearerToken(req.headers.authorization), rawLinkId, sourceIp: meta.sourceIp });
+  const auth = await tracedAuth(() => authenticateRequest(deps, { token: bearerToken(req.headers.authorization), rawLinkId, sourceIp: meta.sourceIp }));
   if (!auth.ok) {
     sendRefusal(req, res, deps, meta, authRefusal(deps, auth.failure, rawLinkId));
     return null;
@@ -112,7 +113,7 @@ export async function handleMcpPost(req: IncomingMessage, res: ServerResponse, d
     return refuse(400, -32700, "Parse error: body is not valid JSON", "parse_error", "body is not JSON");
   }
 
-  const classified = classifyMcpPost(req.headers, body);
+  const classified = notedCall(req, classifyMcpPost(req.headers, body));
   const cors = corsHeaders(req, deps);
   switch (classified.kind) {
     case "reject": {
@@ -153,7 +154,7 @@ function callContext(meta: RequestMeta, caller: Caller, fields: Pick<CallContext
     clientName: fields.clientName ?? caller.principal.clientName?.slice(0, 100) ?? null,
     clientVersion: fields.clientVersion,
     protocolVersion: fields.protocolVersion,
-    traceId: fields.traceId,
+    traceId: requestTraceId(fields.traceId),
     sourceIp: meta.sourceIp,
   };
 }

@@ -7,6 +7,7 @@ import type { HttpDeps } from "../deps.js";
 import { sendJson } from "../respond.js";
 import type { EdgeRejection } from "./classify.js";
 import { corsHeaders } from "./cors.js";
+import { requestTraceId } from "../../telemetry/index.js";
 import type { RequestMeta } from "../request-meta.js";
 
 /**
@@ -126,7 +127,7 @@ export function sendRefusal(req: IncomingMessage, res: ServerResponse, deps: Htt
     clientName: refusal.clientName ?? null,
     clientVersion: refusal.clientVersion ?? null,
     protocolVersion: refusal.protocolVersion ?? null,
-    traceId: refusal.traceId ?? null,
+    traceId: requestTraceId(refusal.traceId ?? null),
   };
   if (refusal.audit === "coalesced" && refusal.linkId) deps.refusals.refuse({ ...event, linkId: refusal.linkId });
   else if (refusal.audit === "record" && refusal.link) services.audit.record(refusedRequestEvent(refusal.link, event));

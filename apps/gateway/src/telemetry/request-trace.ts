@@ -1,0 +1,171 @@
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { IncomingMessage } from "node:http";
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@portcullis/telemetry";
+import { W3CTraceContextPropagator, otperformance } from "@portcullis/telemetry";
+import type { Telemetry } from "@portcullis/telemetry";
+import { instrumentsFor } from "./instruments.js";
+
+const propagator = new W3CTraceContextPropagator();
+const getter = {
+  get: (carrier: Record<string, unknown>, key: string): string | undefined => {
+    const value = carrier[key];
+    return typeof value === "string" ? value : Array.isArray(value) && typeof value[0] === "string" ? value[0] : undefined;
+  },
+  keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
+};
+
+const now = (): number => otperformance.timeOrigin + otperformance.now();
+
+/** What the protocol layer learned about the request once its body was classified. */
+export interface McpCallFacts {
+  method: string | null;
+  tool: string | null;
+  requestId: string | number | null;
+  protocolVersion: string | null;
+  sessionId: string | null;
+  /** `params._meta` of the (first) request: the 2026-07-28 carrier of traceparent/tracestate. */
+  meta: Record<string, unknown> | null;
+  /** 2026-07-28: trace context from `_meta` first, the HTTP header as fallback; 2025: the header. */
+  modern: boolean;
+  batch: boolean;
+}
+
+/**
+ * One MCP HTTP POST while telemetry is on. The SERVER span is created lazily: its parent may sit in the
+ * body's `_meta`, which is read after authentication, so authentication's timing is kept and its span
+ * written afterwards with the times it really had.
+ */
+export class McpRequestTrace {
+  private readonly startedAt = now();
+  private readonly startedPerf = performance.now();
+  private span: Span | null = null;
+  private parent: Context | null = null;
+  private auth: { start: number; end: number; ok: boolean } | null = null;
+  private facts: McpCallFacts | null = null;
+  private verdict: string | null = null;
+  private ruleId: string | null = null;
+  private toolError = false;
+
+  constructor(
+    private readonly telemetry: Telemetry,
+    private readonly req: IncomingMessage,
+  ) {}
+
+  authenticated(start: number, ok: boolean): void {
+    this.auth = { start, end: now(), ok };
+  }
+
+  classified(facts: McpCallFacts): void {
+    this.facts = facts;
+    const fromMeta = facts.modern && facts.meta ? propagator.extract(ROOT_CONTEXT, facts.meta, getter) : ROOT_CONTEXT;
+    this.parent = trace.getSpanContext(fromMeta) ? fromMeta : null;
+    if (this.span) {
+      // Created early (a refusal asked for the trace id): the facts still land, the parent cannot.
+      this.span.updateName(this.spanName());
+      this.span.setAttributes(this.callAttributes());
+    }
+    this.ensureSpan();
+  }
+
+  /** The outcome of a tool call (several in a 2025 batch: the worst wins). */
+  outcome(verdict: string, ruleId: string | undefined, failed: boolean): void {
+    const rank = (v: string | null) => (v === "error" ? 2 : v === "blocked" ? 1 : v === "allowed" ? 0 : -1);
+    if (rank(verdict) >= rank(this.verdict)) {
+      this.verdict = verdict;
+      this.ruleId = ruleId ?? this.ruleId;
+    }
+    this.toolError ||= failed;
+  }
+
+  /** The trace id every span of this request carries (the client's when it sent one), or null. */
+  traceId(): string | null {
+    const span = this.ensureSpan();
+    return span ? span.spanContext().traceId : null;
+  }
+
+  child(name: string, kind: SpanKind, attributes: Attributes): Span | null {
+    const parent = this.ensureSpan();
+    if (!parent) return null;
+    return this.telemetry.tracer!.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
+  }
+
+  end(httpStatus: number, thrown?: unknown): void {
+    const errorType = thrown !== undefined ? "internal" : httpStatus >= 400 ? String(httpStatus) : this.toolError ? "tool_error" : null;
+    const f = this.facts;
+    const span = this.ensureSpan();
+    if (span) {
+      span.setAttribute("http.response.status_code", httpStatus);
+      if (this.verdict) span.setAttribute("portcullis.verdict", this.verdict);
+      if (this.ruleId) span.setAttribute("portcullis.rule_id", this.ruleId);
+      if (errorType) {
+        span.setAttribute("error.type", errorType);
+        span.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      span.end();
+    }
+    const metrics = this.telemetry.meter && instrumentsFor(this.telemetry.meter);
+    if (metrics) {
+      const attributes: Attributes = { "mcp.method.name": f?.method ?? "unknown" };
+      if (f?.tool) attributes["gen_ai.tool.name"] = f.tool;
+      if (f?.protocolVersion) attributes["mcp.protocol.version"] = f.protocolVersion;
+      if (this.verdict) attributes["portcullis.verdict"] = this.verdict;
+      if (errorType) attributes["error.type"] = errorType;
+      metrics.serverDuration.record((performance.now() - this.startedPerf) / 1000, attributes);
+    }
+  }
+
+  private spanName(): string {
+    const f = this.facts;
+    if (!f?.method) return "mcp";
+    return f.tool ? `${f.method} ${f.tool}` : f.method;
+  }
+
+  private ensureSpan(): Span | null {
+    if (this.span) return this.span;
+    const tracer = this.telemetry.tracer;
+    if (!tracer) return null;
+    const parent = this.parent ?? propagator.extract(ROOT_CONTEXT, this.req.headers as Record<string, unknown>, getter);
+    const attributes: Attributes = { "network.transport": "tcp", "network.protocol.name": "http", "http.request.method": "POST", ...this.callAttributes() };
+    this.span = tracer.startSpan(this.spanName(), { kind: SpanKind.SERVER, startTime: this.startedAt, attributes }, parent);
+    if (this.auth) {
+      const auth = tracer.startSpan("portcullis.auth", { kind: SpanKind.INTERNAL, startTime: this.auth.start }, trace.setSpan(ROOT_CONTEXT, this.span));
+      if (!this.auth.ok) {
+        auth.setAttribute("error.type", "unauthenticated");
+        auth.setStatus({ code: SpanStatusCode.ERROR });
+      }
+      auth.end(this.auth.end);
+    }
+    return this.span;
+  }
+
+  private callAttributes(): Attributes {
+    const f = this.facts;
+    const attributes: Attributes = {};
+    if (f?.method) attributes["mcp.method.name"] = f.method;
+    if (f?.tool) {
+      attributes["gen_ai.tool.name"] = f.tool;
+      attributes["gen_ai.operation.name"] = "execute_tool";
+    }
+    if (f?.requestId !== null && f?.requestId !== undefined) attributes["jsonrpc.request.id"] = String(f.requestId);
+    if (f?.protocolVersion) attributes["mcp.protocol.version"] = f.protocolVersion;
+    if (f?.sessionId) attributes["mcp.session.id"] = f.sessionId;
+    if (f?.batch) attributes["portcullis.batch"] = true;
+    return attributes;
+  }
+}
+
+let storage: AsyncLocalStorage<McpRequestTrace> | null = null;
+
+/** The MCP request being served, when telemetry is on; null always when it is off (no storage exists). */
+export function currentRequestTrace(): McpRequestTrace | null {
+  return storage?.getStore() ?? null;
+}
+
+/** Runs the request inside its trace; created on the first traced request only. */
+export function runTraced(telemetry: Telemetry, req: IncomingMessage, work: (trace: McpRequestTrace) => Promise<void>): Promise<void> {
+  storage ??= new AsyncLocalStorage();
+  const requestTrace = new McpRequestTrace(telemetry, req);
+  return storage.run(requestTrace, () => work(requestTrace));
+}
+
+export { now as telemetryNow };
