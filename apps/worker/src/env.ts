@@ -9,6 +9,7 @@ const optionalString = z
   .optional()
   .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+const auditRetentionDays = int(0);
 
 export const workerEnvSchema = z
   .object({
@@ -34,6 +35,11 @@ export const workerEnvSchema = z
      */
     AUDIT_LOCK_DURATION_MS: int(30_000, 1000),
     AUDIT_STALLED_INTERVAL_MS: int(30_000, 500),
+    /**
+     * Instance-wide audit retention (days): whole monthly partitions older than this are dropped (0:
+     * keep everything). A team's own audit_retention_days, when shorter, still applies row by row.
+     */
+    AUDIT_RETENTION_DAYS: auditRetentionDays,
 
     AI_PROVIDER: z.enum(["openai", "anthropic", "openai-compatible", "none"]).default("none"),
     AI_MODEL: optionalString,
@@ -76,6 +82,8 @@ export const workerEnvSchema = z
     AUDIT_EXPORT_RETRY_BASE_MS: int(1000, 10),
     AUDIT_EXPORT_RETRY_MAX_MS: int(300_000, 10),
     AUDIT_EXPORT_PAUSE_AFTER_MS: int(24 * 3_600_000, 1000),
+    /** How long a worker holds a sink without renewing (default 3 timeouts, at least 30 s); a killed worker's sinks wait this long. */
+    AUDIT_EXPORT_LEASE_MS: z.coerce.number().int().min(500).optional(),
     /** The gateway's URLs, so audit sinks can refuse them (with the database, Redis, dashboard and metrics). */
     GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
     GATEWAY_INTERNAL_PORT: int(3003, 1),
@@ -104,6 +112,11 @@ export function loadWorkerEnv(source: NodeJS.ProcessEnv = process.env): WorkerEn
   return parsed.data;
 }
 
+/** AUDIT_RETENTION_DAYS alone, for housekeeping when it is not handed the parsed environment. */
+export function loadAuditRetentionDays(source: NodeJS.ProcessEnv = process.env): number {
+  return auditRetentionDays.parse(source.AUDIT_RETENTION_DAYS === "" ? undefined : source.AUDIT_RETENTION_DAYS);
+}
+
 /** What is safe to log about the configuration: no URLs with passwords, no keys. */
 export function describeEnv(env: WorkerEnv): Record<string, unknown> {
   return {
@@ -111,6 +124,7 @@ export function describeEnv(env: WorkerEnv): Record<string, unknown> {
     queuePrefix: env.QUEUE_PREFIX,
     auditBatchSize: env.AUDIT_BATCH_SIZE,
     auditWriters: env.AUDIT_WRITERS,
+    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     aiProvider: env.AI_PROVIDER,
     aiModel: env.AI_MODEL ?? null,
     aiBaseUrl: env.AI_BASE_URL ? new URL(env.AI_BASE_URL).origin : null,

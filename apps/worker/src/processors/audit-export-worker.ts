@@ -32,6 +32,7 @@ export function auditExportConfig(env: WorkerEnv): AuditExportConfig {
     stack: workerStack(env),
     sinksPerTick: 8,
     batchesPerTurn: 20,
+    leaseMs: env.AUDIT_EXPORT_LEASE_MS,
   };
 }
 

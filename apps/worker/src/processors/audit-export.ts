@@ -54,6 +54,9 @@ export interface AuditExportDeps {
   random?: () => number;
 }
 
+/** A receiver's Retry-After is followed up to an hour (a larger one is a receiver's mistake, not a plan). */
+const RETRY_AFTER_MAX_MS = 3_600_000;
+
 type Attempt = { ok: true } | { ok: false; error: string; status: number | null; retryAfterMs?: number | null; permanent: boolean };
 
 export function auditExportProcessor(deps: AuditExportDeps): () => Promise<void> {
@@ -176,7 +179,7 @@ async function recordFailure(deps: AuditExportDeps, owner: string, sink: Claimed
   let pauseReason: string | null = null;
   if (attempt.permanent) pauseReason = `paused: ${attempt.error} — fix it and resume the sink`;
   else if (failingFor >= config.pauseAfterMs) pauseReason = `paused after failing for ${Math.round(failingFor / 60_000)} minutes: ${attempt.error}`;
-  const delay = attempt.retryAfterMs != null ? Math.min(attempt.retryAfterMs, config.retryMaxMs * 4) : backoffMs(sink.failures, config.retryBaseMs, config.retryMaxMs, deps.random);
+  const delay = attempt.retryAfterMs != null ? Math.min(attempt.retryAfterMs, RETRY_AFTER_MAX_MS) : backoffMs(sink.failures, config.retryBaseMs, config.retryMaxMs, deps.random);
   await recordAuditSinkFailure(deps.pool, { sinkId: sink.id, owner, error: attempt.error, status: attempt.status, retryInMs: delay, pauseReason });
   deps.logger.info({ sink: sink.id, status: attempt.status, paused: Boolean(pauseReason), retryInMs: delay }, "audit sink delivery refused or failed");
 }

@@ -22,7 +22,8 @@ const LINE_SQL = `SELECT seq::text AS seq, id::text AS id, time, team_id::text A
   fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, request_id,
   detail, protocol_version, trace_id, rewritten_sql, write_request_id::text AS write_request_id,
   access_grant_id::text AS access_grant_id, database_name, target_server, attribute_names, prev_hash, hash
-  FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY seq LIMIT $3::int`;
+  FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT $3::int`;
+// (ORDER BY names the table: the bare name would be the text alias above and sort "10" before "2".)
 
 /** The largest seq a cursor may name (PostgreSQL bigint). */
 export const MAX_SEQ = 9_223_372_036_854_775_807n;

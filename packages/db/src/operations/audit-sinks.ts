@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { isIP } from "node:net";
 import { z } from "zod";
 import { PortcullisError } from "../errors.js";
 import { getKeyring, type SecretKeyring } from "../secrets/index.js";
@@ -133,7 +134,9 @@ export interface AuditSinkOptions {
 function checkLiteralTarget(url: string, stack: StackEndpoint[]): void {
   const u = new URL(url);
   const host = u.hostname.replace(/^\[|\]$/g, "");
-  const refusal = auditSinkAddressRefusal(host, host === "localhost" ? "127.0.0.1" : host, urlPort(u), stack);
+  const literal = isIP(host) ? host : /^localhost\.?$/i.test(host) ? "127.0.0.1" : null;
+  if (!literal) return;
+  const refusal = auditSinkAddressRefusal(host, literal, urlPort(u), stack);
   if (refusal) throw new PortcullisError("invalid_input", refusal);
 }
 
