@@ -1,8 +1,9 @@
-import { type ChainKey, loadAuditChainKey, pruneAuditEvents } from "@portcullis/db/audit";
+import { type ChainKey, dropExpiredPartitions, ensurePartitions, loadAuditChainKey, pruneAuditEvents } from "@portcullis/db/audit";
 import { type HousekeepingJob, LAST_USED_HASH, REVOCATION_CHANNEL, housekeepingJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
 import type pg from "pg";
+import { loadAuditRetentionDays } from "../env.js";
 import type { Logger } from "../logger.js";
 
 export interface HousekeepingDeps {
@@ -14,7 +15,17 @@ export interface HousekeepingDeps {
   signal?: AbortSignal;
   /** AUDIT_CHAIN_KEY, to sign retention's cut points; undefined: read from the environment, null: none. */
   chainKey?: ChainKey | null;
+  /** AUDIT_RETENTION_DAYS (0: keep); undefined: read from the environment. */
+  retentionDays?: number;
+  /** Months of audit_events partitions created ahead of the current one (default 3). */
+  partitionsAhead?: number;
+  /** The clock (tests). */
+  now?: () => Date;
 }
+
+const chainKeyOf = (deps: HousekeepingDeps) => (deps.chainKey === undefined ? loadAuditChainKey() : (deps.chainKey ?? undefined));
+const retentionDaysOf = (deps: HousekeepingDeps) => deps.retentionDays ?? loadAuditRetentionDays();
+const nowOf = (deps: HousekeepingDeps) => deps.now?.() ?? new Date();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -122,20 +133,78 @@ export async function flushLastUsed(deps: HousekeepingDeps): Promise<{ updated: 
   return { updated };
 }
 
-/** Each team's audit events older than its retention (teams.audit_retention_days), in bounded chunks. */
+/**
+ * Each team's audit events older than its retention, in bounded chunks: teams.audit_retention_days, or
+ * AUDIT_RETENTION_DAYS when that is shorter (or the team keeps forever), so the stragglers a partition
+ * drop moved to DEFAULT are pruned once they lead their chain.
+ */
 export async function applyAuditRetention(deps: HousekeepingDeps): Promise<{ deleted: number; teams: number }> {
+  const instanceDays = retentionDaysOf(deps);
   const { rows } = await deps.pool.query<{ id: string; days: number }>(
-    `SELECT id, audit_retention_days AS days FROM teams WHERE audit_retention_days > 0 ORDER BY id`,
+    `SELECT id, CASE WHEN audit_retention_days > 0 AND ($1::int = 0 OR audit_retention_days < $1::int) THEN audit_retention_days ELSE $1::int END AS days
+     FROM teams WHERE audit_retention_days > 0 OR $1::int > 0 ORDER BY id`,
+    [instanceDays],
   );
   let deleted = 0;
-  const key = deps.chainKey === undefined ? loadAuditChainKey() : (deps.chainKey ?? undefined);
+  const key = chainKeyOf(deps);
   for (const team of rows) {
     if (deps.signal?.aborted) break;
-    const cutoff = new Date(Date.now() - team.days * 86_400_000);
+    const cutoff = new Date(nowOf(deps).getTime() - team.days * 86_400_000);
     const result = await pruneAuditEvents(deps.pool, team.id, cutoff, { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal, key });
     deleted += result.deleted;
   }
   return { deleted, teams: rows.length };
+}
+
+/** The coming months' partitions of audit_events (hourly, and at worker start). */
+export async function ensureAuditPartitions(deps: HousekeepingDeps): Promise<{ created: string[]; moved: number }> {
+  const result = await ensurePartitions(deps.pool, { ahead: deps.partitionsAhead ?? 3, now: nowOf(deps) });
+  if (result.created.length > 0) {
+    deps.logger?.info({ created: result.created, movedFromDefault: result.moved }, "audit partitions created");
+  }
+  return result;
+}
+
+/**
+ * Retention by DROP (AUDIT_RETENTION_DAYS): monthly partitions wholly older than it. Each drop is
+ * logged with the events it removed and the stragglers it kept (moved to DEFAULT).
+ */
+export async function dropExpiredAuditPartitions(deps: HousekeepingDeps): Promise<{ dropped: { name: string; events: number; stragglers: number; anchors: number }[] }> {
+  const days = retentionDaysOf(deps);
+  if (days <= 0) return { dropped: [] };
+  const before = new Date(nowOf(deps).getTime() - days * 86_400_000);
+  const dropped = await dropExpiredPartitions(deps.pool, { before, key: chainKeyOf(deps), signal: deps.signal });
+  for (const p of dropped) {
+    deps.logger?.info(
+      { partition: p.name, events: p.events, stragglers: p.stragglers, anchorsMoved: p.anchors, retentionDays: days },
+      "audit partition dropped by retention",
+    );
+  }
+  return { dropped };
+}
+
+/**
+ * The hourly audit retention job: partitions first (the months ahead exist before anything else
+ * fails), then the partition drop, then the per-team chunked pruning. Each step runs even when an
+ * earlier one failed (a lock not granted this hour); the job then fails with the first error.
+ */
+export async function auditRetention(deps: HousekeepingDeps): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  let failure: unknown;
+  for (const [name, step] of [
+    ["partitions", ensureAuditPartitions],
+    ["dropped", dropExpiredAuditPartitions],
+    ["pruned", applyAuditRetention],
+  ] as const) {
+    try {
+      out[name] = await step(deps);
+    } catch (error) {
+      deps.logger?.warn({ step: name, err: (error as Error).message }, "audit retention step failed; retried next run");
+      failure ??= error;
+    }
+  }
+  if (failure) throw failure;
+  return out;
 }
 
 const TASKS: Record<HousekeepingJob["task"], (deps: HousekeepingDeps) => Promise<unknown>> = {
@@ -143,10 +212,16 @@ const TASKS: Record<HousekeepingJob["task"], (deps: HousekeepingDeps) => Promise
   prune_sessions: pruneSessions,
   prune_oauth: pruneOAuth,
   flush_last_used: flushLastUsed,
-  audit_retention: applyAuditRetention,
+  audit_retention: auditRetention,
 };
 
+/**
+ * The worker builds this once, at start: the coming months' partitions are ensured then too, since a
+ * scheduler that already exists waits a full hour before its next run (events of a month without its
+ * partition would land in DEFAULT meanwhile, to be moved later under a table lock).
+ */
 export function housekeepingProcessor(deps: HousekeepingDeps) {
+  void ensureAuditPartitions(deps).catch((error) => deps.logger?.warn({ err: (error as Error).message }, "audit partitions not ensured at start; retried hourly"));
   return async (job: Job): Promise<unknown> => {
     const parsed = housekeepingJobSchema.safeParse(job.data);
     if (!parsed.success) throw new UnrecoverableError(`invalid housekeeping job: ${parsed.error.message}`);
