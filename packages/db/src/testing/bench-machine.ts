@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 
 /**
@@ -123,4 +123,22 @@ export function printTable(title: string, headers: readonly string[], rows: stri
   console.log(`|${headers.map(() => "---").join("|")}|`);
   for (const row of rows) console.log(`| ${row.join(" | ")} |`);
   console.log("");
+}
+
+/** A process and all its descendants (Linux /proc/<pid>/task/<tid>/children), e.g. a cluster primary's workers. */
+export function processTree(pid: number | undefined): number[] {
+  if (!pid) return [];
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      const tasks = readdirSync(`/proc/${out[i]}/task`);
+      for (const tid of tasks) {
+        const children = readFileSync(`/proc/${out[i]}/task/${tid}/children`, "utf8").trim();
+        if (children) out.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

@@ -141,4 +141,4 @@ export async function readChinookScript(): Promise<string> {
 }
 export { seedToolCallEvents, type SeedToolCallsOptions } from "./audit-seed.js";
 export { sharedReplicationPair, startReplicationPair, type ReplicaServer, type ReplicationPair } from "./replication.js";
-export { MACHINE_HEADERS, machineCells, machineTimes, median, mib, percentile, printTable, processCpuMs, processMemory, resetPeakMemory, startRound, type MachineTimes, type RoundMachine } from "./bench-machine.js";
+export { MACHINE_HEADERS, machineCells, machineTimes, median, mib, percentile, printTable, processCpuMs, processMemory, processTree, resetPeakMemory, startRound, type MachineTimes, type RoundMachine } from "./bench-machine.js";
