@@ -43,12 +43,15 @@ function sqlCall(sql: string): Built {
  * Every combination of the variant lists becomes a shape. `write` gets the chosen variant texts and
  * must call the slots identically for every combination.
  */
-function family(name: string, kind: CallKind, variants: readonly (readonly string[])[], write: (s: Slots, v: string[]) => string): Shape[] {
+/** The chosen variant texts, one per list (a family has at most three lists). */
+type Chosen = [string, string, string];
+
+function family(name: string, kind: CallKind, variants: readonly (readonly string[])[], write: (s: Slots, v: Chosen) => string): Shape[] {
   const combos: number[][] = variants.reduce<number[][]>((acc, list) => acc.flatMap((c) => list.map((_, j) => [...c, j])), [[]]);
   return combos.map((c) => ({
     id: `${name}:${c.join(".")}`,
     kind,
-    build: (s) => sqlCall(write(s, c.map((j, k) => variants[k]![j]!))),
+    build: (s) => sqlCall(write(s, c.map((j, k) => variants[k]![j]!) as Chosen)),
   }));
 }
 

@@ -3,37 +3,71 @@ import { Client as ClientV2, StreamableHTTPClientTransport as TransportV2 } from
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import pg from "pg";
+import { createMix, type Dialect, type MixCall } from "./agent-mix.js";
+import { record, rowsOf, type Outcomes } from "./outcomes.js";
 
 /**
  * A serializable description of how to reach a target, so load-generating child processes can too.
- * `sql` may hold `{n}`: each call replaces it with a per-client counter, so the statement text differs
- * on every call (no cache keyed by the text can answer it) while the work stays the same.
+ * Every target sends the agent mix of `seed` in its own dialect; a client sends calls first, first+1, …
  * Raw targets speak one MCP revision: `legacy` (2025-11-25: no initialize needed by a stateless server)
  * or `modern` (2026-07-28: Mcp-Method/Mcp-Name headers and the per-request `_meta` envelope with
  * protocol version, client info and capabilities on every call).
  */
 export type TargetSpec =
-  | { kind: "pg"; name: string; url: string; sql: string }
-  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; tool: string; sql: string; era?: "legacy" | "modern" }
-  | { kind: "raw"; name: string; url: string; headers: Record<string, string>; tool: string; sql: string; method?: string; era?: "legacy" | "modern" };
-
-/** The statement of call `n`: `{n}` replaced by a number that keeps the result the same size. */
-export function sqlFor(template: string, n: number): string {
-  return template.replace("{n}", String(n % 3000));
-}
+  | { kind: "pg"; name: string; url: string; seed: number }
+  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; era?: "legacy" | "modern" }
+  | { kind: "raw"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; era?: "legacy" | "modern" };
 
 export interface BenchClient {
+  /** Sends the next call of the mix; never throws: the outcome is counted. */
   call(): Promise<void>;
+  /** The outcomes since the last take. */
+  takeOutcomes(): Outcomes;
   close(): Promise<void>;
 }
 
-export async function connectClient(spec: TargetSpec): Promise<BenchClient> {
+type Send = (call: MixCall) => Promise<{ answered: boolean; rows?: number; detail?: string }>;
+
+function counting(spec: TargetSpec, first: number, send: Send, close: () => Promise<void>): BenchClient {
+  const mix = createMix(spec.seed, spec.kind === "pg" ? "sql" : spec.dialect);
+  let next = first;
+  let outcomes: Outcomes = {};
+  return {
+    async call() {
+      const call = mix.nextCall(next++);
+      let answer: Awaited<ReturnType<Send>>;
+      try {
+        answer = await send(call);
+      } catch (error) {
+        answer = { answered: false, detail: String(error) };
+      }
+      record(outcomes, call, answer.answered, answer.rows, answer.detail);
+    },
+    takeOutcomes() {
+      const taken = outcomes;
+      outcomes = {};
+      return taken;
+    },
+    close,
+  };
+}
+
+export async function connectClient(spec: TargetSpec, first: number): Promise<BenchClient> {
   switch (spec.kind) {
     case "pg": {
-      const client = new pg.Client({ connectionString: spec.url });
+      // Read-only by default, as a read link: the mix's writes fail here as a read-only server refuses them.
+      const client = new pg.Client({ connectionString: spec.url, options: "-c default_transaction_read_only=on" });
       await client.connect();
-      let n = Math.floor(Math.random() * 3000);
-      return { call: async () => void (await client.query(sqlFor(spec.sql, n++))), close: () => client.end() };
+      return counting(
+        spec,
+        first,
+        async (call) => {
+          const result = await client.query(call.sql);
+          const last = Array.isArray(result) ? result[result.length - 1] : result;
+          return { answered: true, rows: last?.rows?.length };
+        },
+        () => client.end(),
+      );
     }
     case "sdk": {
       const client =
@@ -44,17 +78,18 @@ export async function connectClient(spec: TargetSpec): Promise<BenchClient> {
             new Client({ name: "portcullis-bench", version: "1.0.0" });
       if (client instanceof ClientV2) await client.connect(new TransportV2(new URL(spec.url), { requestInit: { headers: spec.headers } }));
       else await client.connect(new StreamableHTTPClientTransport(new URL(spec.url), { requestInit: { headers: spec.headers } }));
-      let n = Math.floor(Math.random() * 3000);
-      return {
-        async call() {
-          const result = await client.callTool({ name: spec.tool, arguments: { sql: sqlFor(spec.sql, n++) } });
-          if (result.isError) throw new Error(`${spec.name}: ${JSON.stringify(result.content)}`);
+      return counting(
+        spec,
+        first,
+        async (call) => {
+          const result = (await client.callTool({ name: call.tool, arguments: call.args })) as Parameters<typeof rowsOf>[0];
+          return result.isError ? { answered: false, detail: JSON.stringify(result.content) } : { answered: true, rows: rowsOf(result) };
         },
-        close: () => client.close(),
-      };
+        () => client.close(),
+      );
     }
     case "raw":
-      return rawClient(spec);
+      return rawClient(spec, first);
   }
 }
 
@@ -62,10 +97,9 @@ export async function connectClient(spec: TargetSpec): Promise<BenchClient> {
  * The same call as plain JSON-RPC over one keep-alive HTTP connection (no SDK client): shows how much
  * of each number is the client library rather than the server. Reported separately, never mixed in.
  */
-function rawClient(spec: Extract<TargetSpec, { kind: "raw" }>): BenchClient {
+function rawClient(spec: Extract<TargetSpec, { kind: "raw" }>, first: number): BenchClient {
   const target = new URL(spec.url);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const method = spec.method ?? "tools/call";
   const modern = spec.era === "modern";
   // One client identity per connection, sent with every request as a 2026-07-28 client does.
   const envelope = {
@@ -74,8 +108,7 @@ function rawClient(spec: Extract<TargetSpec, { kind: "raw" }>): BenchClient {
     "io.modelcontextprotocol/clientCapabilities": {},
   };
   let id = 0;
-  let n = Math.floor(Math.random() * 3000);
-  const post = (payload: unknown, eraHeaders: Record<string, string>): Promise<string> =>
+  const post = (payload: unknown, eraHeaders: Record<string, string>): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
       const body = JSON.stringify(payload);
       const req = http.request(
@@ -96,25 +129,32 @@ function rawClient(spec: Extract<TargetSpec, { kind: "raw" }>): BenchClient {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks).toString()) : reject(new Error(`${spec.name}: HTTP ${res.statusCode} ${Buffer.concat(chunks).toString().slice(0, 300)}`))));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
         },
       );
       req.on("error", reject);
       req.end(body);
     });
-  return {
-    async call() {
-      const params: Record<string, unknown> | undefined = method === "tools/call" ? { name: spec.tool, arguments: { sql: sqlFor(spec.sql, n++) } } : undefined;
+  return counting(
+    spec,
+    first,
+    async (call) => {
+      const params = { name: call.tool, arguments: call.args };
       const headers: Record<string, string> = modern
-        ? { "mcp-protocol-version": "2026-07-28", "mcp-method": method, ...(method === "tools/call" ? { "mcp-name": spec.tool } : {}) }
+        ? { "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": call.tool }
         : { "mcp-protocol-version": "2025-11-25" };
-      const message = modern ? { jsonrpc: "2.0", id: ++id, method, params: { ...params, _meta: envelope } } : { jsonrpc: "2.0", id: ++id, method, ...(params ? { params } : {}) };
-      const text = await post(message, headers);
-      // A JSON-RPC error can come with HTTP 200: only a result counts as a call served.
-      if (text.includes('"isError":true') || !text.includes('"result"')) throw new Error(`${spec.name}: ${text.slice(0, 300)}`);
+      const message = modern ? { jsonrpc: "2.0", id: ++id, method: "tools/call", params: { ...params, _meta: envelope } } : { jsonrpc: "2.0", id: ++id, method: "tools/call", params };
+      const { status, text } = await post(message, headers);
+      if (status !== 200) return { answered: false, detail: `HTTP ${status} ${text.slice(0, 200)}` };
+      // A server may answer in SSE framing: the JSON-RPC message is the data line.
+      const json = text.startsWith("{") ? text : (text.split("\n").find((l) => l.startsWith("data: "))?.slice(6) ?? "");
+      const parsed = JSON.parse(json) as { result?: Parameters<typeof rowsOf>[0]; error?: unknown };
+      // A JSON-RPC error can come with HTTP 200: only a result that is not an error counts as answered.
+      if (!parsed.result || parsed.result.isError) return { answered: false, detail: json.slice(0, 300) };
+      return { answered: true, rows: rowsOf(parsed.result) };
     },
-    close: async () => agent.destroy(),
-  };
+    async () => agent.destroy(),
+  );
 }
 
 /** Runs `clients` back to back until `deadline` (epoch ms); returns the number of completed calls. */
