@@ -14,7 +14,13 @@ const getter = {
   keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
 };
 
-const now = (): number => otperformance.timeOrigin + otperformance.now();
+// Wall-clock milliseconds at performance resolution, anchored like the SDK's own span clock (Date.now()
+// at the span's start plus elapsed monotonic time), so retroactive times line up with SDK-made spans.
+let anchor = Date.now() - otperformance.now();
+const now = (): number => anchor + otperformance.now();
+const reanchor = (): void => {
+  anchor = Date.now() - otperformance.now();
+};
 
 /** What the protocol layer learned about the request once its body was classified. */
 export interface McpCallFacts {
@@ -36,7 +42,7 @@ export interface McpCallFacts {
  * written afterwards with the times it really had.
  */
 export class McpRequestTrace {
-  private readonly startedAt = now();
+  private readonly startedAt = (reanchor(), now());
   private readonly startedPerf = performance.now();
   private span: Span | null = null;
   private parent: Context | null = null;
