@@ -1,6 +1,7 @@
 import { ACCESS_LEVELS } from "@portcullis/policy/scope";
 import { z } from "zod";
 import type { CallOutcome } from "./call-outcome.js";
+import { copyWithLazyRows } from "./lazy-rows.js";
 import { pendingWriteSchema } from "./pending-write.js";
 
 const access = z.enum(ACCESS_LEVELS);
@@ -61,7 +62,7 @@ export const ROWS_JSON = Symbol("rowsJson");
 export function structuredContentOf(outcome: CallOutcome): Record<string, unknown> {
   switch (outcome.kind) {
     case "ok":
-      return { status: "ok", ...outcome.data };
+      return copyWithLazyRows({ status: "ok" }, outcome.data);
     case "pending":
       return { ...outcome.data };
     case "refused":

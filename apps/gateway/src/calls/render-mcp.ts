@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { CallOutcome } from "./call-outcome.js";
+import { jsonWithRawKey, lazyRowsJson } from "./lazy-rows.js";
 import { ROWS_JSON, structuredContentOf } from "./outcome-schema.js";
 
 export interface McpToolResult {
@@ -33,6 +34,8 @@ export const SCHEMA_TEXT_NOTE =
  * were serialized once, while reading, to enforce the byte cap) instead of being serialized again.
  */
 export function compactJson(structured: Record<string, unknown>): string {
+  const lazy = lazyRowsJson(structured);
+  if (lazy !== undefined) return jsonWithRawKey(structured, "rows", lazy);
   const rows = structured.rows as { [ROWS_JSON]?: string } | undefined;
   const raw = rows?.[ROWS_JSON];
   if (raw === undefined) return JSON.stringify(structured);

@@ -5,6 +5,7 @@ import type { RunOutcome } from "../execution/run-statement.js";
 import { columnTypeNames } from "../mcp/tools/column-types.js";
 import type { CallContext } from "../context.js";
 import type { Services } from "../services.js";
+import { defineLazyRows } from "./lazy-rows.js";
 import { ROWS_JSON } from "./outcome-schema.js";
 
 /**
@@ -95,6 +96,12 @@ export function rowsData(outcome: RunOutcome): unknown[][] {
   return rows;
 }
 
+/**
+ * Below this many bytes of rows, parsing them back costs less than keeping them lazy (two property
+ * definitions and a copy): measured crossover ~1.5 KB (10 rows: 14 vs 16 µs; 100: 56 vs 31; 1,000: 430 vs 215).
+ */
+const LAZY_ROWS_MIN_BYTES = 1024;
+
 /** The data of a statement that ran, and the numbers its audit event carries. */
 export async function sqlResultOf(
   services: Services,
@@ -109,12 +116,14 @@ export async function sqlResultOf(
   const affected = statementClass in DML_CLASSES && command !== null ? { affected: outcome.commandRowCount ?? 0 } : {};
   const data: SqlResultData = {
     columns: outcome.columns.map((c, i) => ({ name: c.name, type: types[i]! })),
-    rows: rowsData(outcome),
+    // Small results are parsed now; bigger ones stay text until read (below).
+    rows: outcome.bytes < LAZY_ROWS_MIN_BYTES ? rowsData(outcome) : (undefined as unknown as unknown[][]),
     rowCount: outcome.rowCount,
     truncated: truncationOf(outcome, ctx.link.scope.limits.maxRows, services.maxResultBytes),
     statementClass,
     ...(command ? { command } : {}),
     ...affected,
   };
+  if (outcome.bytes >= LAZY_ROWS_MIN_BYTES) defineLazyRows(data, `[${outcome.rowsJson.join(",")}]`);
   return { data, rows: outcome.columns.length ? outcome.rowCount : (outcome.commandRowCount ?? 0), bytes: outcome.bytes };
 }

@@ -1,4 +1,4 @@
-import { classifyInboundRequest, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, isJSONRPCRequest, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/server";
 import type { ProtocolRevision } from "../../context.js";
 
 export const MODERN_VERSION = "2026-07-28";
@@ -180,19 +180,40 @@ function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
   return m.id !== undefined && ("result" in m || "error" in m);
 }
 
+const PLAIN_LEGACY: ReturnType<typeof classifyInboundRequest> = { kind: "legacy", reason: "no-claim" };
+
+/**
+ * The SDK's answer for the common 2025 call, without asking it: one JSON-RPC request (its own strict
+ * schema check, so no result/error key) that is not `initialize`, whose params carry no `_meta` (so no
+ * envelope claim) and whose version header is absent or exactly a 2025 revision — for such a body
+ * classifyInboundRequest can only answer legacy/no-claim. It first tries the body as a result and as an
+ * error response (two failing zod parses, whose error objects were ~3% of the gateway's CPU per call);
+ * anything else still goes to it.
+ */
+function plainLegacyRequest(versionHeader: string | undefined, body: unknown): boolean {
+  if (versionHeader !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader)) return false;
+  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
+  const { method, params } = body as { method?: unknown; params?: unknown };
+  if (method === "initialize") return false;
+  if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params) || "_meta" in params)) return false;
+  return isJSONRPCRequest(body);
+}
+
 /**
  * Decides the era of one parsed POST body and applies every edge rule of 2026-07-28 (design §2.3),
  * returning a value; the endpoint turns rejections into HTTP through the one refusal mapper.
  */
 export function classifyMcpPost(headers: InboundHeaders, body: unknown): Classified {
   const versionHeader = single(headers["mcp-protocol-version"]);
-  const outcome = classifyInboundRequest({
-    httpMethod: "POST",
-    protocolVersionHeader: versionHeader,
-    mcpMethodHeader: single(headers["mcp-method"]),
-    mcpNameHeader: single(headers["mcp-name"]),
-    body,
-  });
+  const outcome = plainLegacyRequest(versionHeader, body)
+    ? PLAIN_LEGACY
+    : classifyInboundRequest({
+        httpMethod: "POST",
+        protocolVersionHeader: versionHeader,
+        mcpMethodHeader: single(headers["mcp-method"]),
+        mcpNameHeader: single(headers["mcp-name"]),
+        body,
+      });
   if (outcome.kind === "reject") {
     const id = bodyId(body);
     // A 2025-shaped body with a version header we do not know: -32022 listing every revision we

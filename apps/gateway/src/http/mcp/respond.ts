@@ -1,6 +1,20 @@
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
+import { compactJson } from "../../calls/render-mcp.js";
+import { jsonWithRawKey, lazyRowsJson } from "../../calls/lazy-rows.js";
 import { sendJson } from "../respond.js";
+
+/**
+ * JSON-RPC message(s) as JSON text. A result whose structuredContent still holds its rows as the text
+ * they were read as (calls/lazy-rows.ts) has them spliced in rather than parsed and serialized again.
+ */
+export function serializeMessage(body: JSONRPCMessage | JSONRPCMessage[]): string {
+  if (Array.isArray(body)) return `[${body.map((m) => serializeMessage(m)).join(",")}]`;
+  const result = (body as { result?: unknown }).result as Record<string, unknown> | undefined;
+  const structured = result?.structuredContent;
+  if (typeof structured !== "object" || structured === null || lazyRowsJson(structured) === undefined) return JSON.stringify(body);
+  return jsonWithRawKey(body, "result", jsonWithRawKey(result!, "structuredContent", compactJson(structured as Record<string, unknown>)));
+}
 
 export type Era = "modern" | "legacy";
 
@@ -48,7 +62,7 @@ export class SseReply {
       this.opened = true;
       this.res.writeHead(status, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive", "x-accel-buffering": "no", ...this.headers });
     }
-    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    this.res.write(`event: message\ndata: ${serializeMessage(message)}\n\n`);
   };
 
   /** An SSE comment: keeps an idle stream (a question waiting for a person) open through proxies; clients ignore it. */
@@ -68,5 +82,5 @@ export class SseReply {
 
 export function sendReply(res: ServerResponse, status: number, body: JSONRPCMessage | JSONRPCMessage[], headers: Record<string, string>): void {
   if (res.writableEnded || res.destroyed) return;
-  sendJson(res, status, JSON.stringify(body), headers);
+  sendJson(res, status, serializeMessage(body), headers);
 }
