@@ -180,7 +180,8 @@ export async function ingestCurve(): Promise<void> {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+// BENCH_SCALE=0 skips the scale curves (gateway and worker alike).
+if (import.meta.url === `file://${process.argv[1]}` && process.env.BENCH_SCALE !== "0") {
   await ingestCurve();
   process.exit(0);
 }
