@@ -32,8 +32,8 @@ export interface OtlpReceiver {
   url: string;
   spans: ReceivedSpan[];
   points: ReceivedPoint[];
-  /** Content types seen per path, to tell the encodings apart. */
-  requests: { path: string; contentType: string }[];
+  /** Each export request: path, content type (tells the encodings apart) and headers. */
+  requests: { path: string; contentType: string; headers: Record<string, string | string[] | undefined> }[];
   close(): Promise<void>;
 }
 
@@ -141,7 +141,7 @@ function jsonPoints(body: string): ReceivedPoint[] {
 export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const points: ReceivedPoint[] = [];
-  const requests: { path: string; contentType: string }[] = [];
+  const requests: OtlpReceiver["requests"] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
@@ -149,7 +149,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       const body = Buffer.concat(chunks);
       const contentType = String(req.headers["content-type"] ?? "");
       const json = contentType.includes("json");
-      requests.push({ path: req.url ?? "", contentType });
+      requests.push({ path: req.url ?? "", contentType, headers: req.headers });
       try {
         if (req.url === "/v1/traces") spans.push(...(json ? jsonSpans(body.toString("utf8")) : protoSpans(body)));
         else if (req.url === "/v1/metrics") points.push(...(json ? jsonPoints(body.toString("utf8")) : protoPoints(body)));
