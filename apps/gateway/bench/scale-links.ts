@@ -7,7 +7,6 @@
  * after one and two passes over all links, pools open (gateway gauge and target sessions), and the p50
  * of a call spread over every link vs the same call on one link.
  */
-import pg from "pg";
 import { MACHINE_HEADERS, createChinookDatabase, machineCells, median, mib, percentile, printTable, startRound, withClient } from "@portcullis/db/testing";
 import { mustCall, setupScale, startGateway } from "./scale-support.js";
 
