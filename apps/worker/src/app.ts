@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { getKeyring } from "@portcullis/db/secrets";
 import { AUDIT_EXPORT_TICK_JOB, HOUSEKEEPING_JOB, INTROSPECT_ALL_JOB, QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
+import { traceJobs } from "@portcullis/telemetry";
 import { Worker, type Job } from "bullmq";
 import pg from "pg";
 import { createDescriber } from "./describe/index.js";
@@ -88,6 +89,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     },
   });
 
+  traceJobs(auditWorker, QUEUES.audit);
   const describer = createDescriber(env, metrics);
   const common = (queue: string) => ({
     connection: redis,
@@ -95,6 +97,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     name: queue,
   });
   const withEvents = (worker: Worker, queue: string) => {
+    traceJobs(worker, queue);
     worker.on("completed", () => metrics.jobsCompleted.inc({ queue }));
     worker.on("failed", (job: Job | undefined, error: Error) => {
       metrics.jobsFailed.inc({ queue });

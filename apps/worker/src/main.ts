@@ -1,6 +1,7 @@
 import { startWorker } from "./app.js";
 import { describeEnv, loadWorkerEnv } from "./env.js";
 import { createLogger } from "./logger.js";
+import { otelEnvironment, startTelemetry } from "@portcullis/telemetry";
 
 // Entry point: `tsx apps/worker/src/main.ts`. Invalid configuration stops here with a readable list.
 let env;
@@ -12,6 +13,12 @@ try {
 }
 const logger = createLogger(env.LOG_LEVEL);
 logger.info(describeEnv(env), "configuration");
+// OpenTelemetry when an OTLP endpoint is set (OTEL_* variables); before the workers, whose jobs it traces.
+const telemetry = startTelemetry({
+  serviceName: "portcullis-worker",
+  env: otelEnvironment(),
+  warn: (message) => logger.warn(message),
+});
 const worker = await startWorker(env, { logger });
 
 // SIGTERM/SIGINT: finish the batches in flight, then exit. A second signal exits at once; a stuck
@@ -26,13 +33,16 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
       process.exit(1);
     }, 30_000);
     force.unref();
-    worker.close().then(
-      () => process.exit(0),
-      (error) => {
-        logger.error({ err: error }, "shutdown failed");
-        process.exit(1);
-      },
-    );
+    worker
+      .close()
+      .then(() => telemetry?.shutdown())
+      .then(
+        () => process.exit(0),
+        (error) => {
+          logger.error({ err: error }, "shutdown failed");
+          process.exit(1);
+        },
+      );
   });
 }
 process.on("unhandledRejection", (error) => logger.error({ err: error }, "unhandled rejection"));

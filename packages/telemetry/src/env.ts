@@ -112,3 +112,8 @@ export function telemetryPlan(source: Record<string, string | undefined>): Telem
     warnings,
   };
 }
+
+/** This process's OTEL_* variables (for apps whose own env.ts does not hand them over). */
+export function otelEnvironment(): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith("OTEL_")));
+}

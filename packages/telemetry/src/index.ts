@@ -7,3 +7,5 @@ export { sqlCommentFor, sqlCommenterEnabled } from "./sqlcommenter.js";
 // (the apps declare no OpenTelemetry dependency of their own, so there is one global registry).
 export { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Histogram, type Meter, type Span } from "@opentelemetry/api";
 export { W3CTraceContextPropagator, otperformance } from "@opentelemetry/core";
+export { otelEnvironment } from "./env.js";
+export { traceJobs } from "./job-spans.js";
