@@ -157,6 +157,14 @@ describe("Helm chart deploy/helm/portcullis", () => {
     expect([...roles].sort()).toEqual([...APP_ROLES, "migrate"].sort());
   });
 
+  it("points the dashboard's health check at the gateway's Service, not at the public URL", () => {
+    const web = byKind("Deployment").find((d) => d.file === "web-deployment.yaml")!;
+    const service = byKind("Service").find((s) => s.metadata?.name?.endsWith("-gateway"))!;
+    const ports = service.spec?.ports as Array<{ port: number }>;
+    const env = Object.fromEntries((podTemplate(web).spec?.containers?.[0]?.env ?? []).map((e) => [e.name, String(e.value ?? "")]));
+    expect(env.GATEWAY_HEALTH_URL).toBe(`http://${service.metadata?.name}:${ports[0]!.port}`);
+  });
+
   it("lets only the dashboard's pods reach the gateway's internal (Playground) port", () => {
     const policy = byKind("NetworkPolicy")[0]!;
     const rules = policy.spec?.ingress as Array<{ from?: Array<{ podSelector: { matchLabels: Record<string, string> } }>; ports: Array<{ port: string }> }>;

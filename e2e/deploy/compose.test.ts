@@ -67,6 +67,9 @@ describe("docker-compose.yml", () => {
     // The dashboard reaches the Playground listener on the compose network, with the same token.
     expect(serviceEnv(model.services.web!).GATEWAY_INTERNAL_URL).toBe("http://gateway:3003");
     expect(serviceEnv(model.services.web!).GATEWAY_INTERNAL_TOKEN).toBe(serviceEnv(model.services.gateway!).GATEWAY_INTERNAL_TOKEN);
+    // The health banner reads the gateway's /readyz on the compose network: the public URL is the
+    // outside's name for it, which a container may not resolve.
+    expect(serviceEnv(model.services.web!).GATEWAY_HEALTH_URL).toBe("http://gateway:3001");
   });
 
   it("keeps the demo seed behind the `demo` profile, with the superuser URL only there", () => {

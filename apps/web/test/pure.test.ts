@@ -211,4 +211,10 @@ describe("settings", () => {
     expect(parseWebEnv({ ...base, GATEWAY_INTERNAL_PORT: "3204", GATEWAY_PUBLIC_URL: "http://localhost:3202" }).gatewayInternalUrl).toBe("http://127.0.0.1:3204");
     expect(parseWebEnv({ ...base, GATEWAY_INTERNAL_URL: "http://gw.internal:9000/" }).gatewayInternalUrl).toBe("http://gw.internal:9000");
   });
+
+  test("reads the gateway's readiness from GATEWAY_HEALTH_URL, else from its public URL", () => {
+    expect(parseWebEnv({ ...base, GATEWAY_PUBLIC_URL: "https://mcp.example.com/" }).gatewayHealthUrl).toBe("https://mcp.example.com");
+    expect(parseWebEnv({ ...base, GATEWAY_PUBLIC_URL: "https://mcp.example.com", GATEWAY_HEALTH_URL: "http://gateway:3001/" }).gatewayHealthUrl).toBe("http://gateway:3001");
+    expect(() => parseWebEnv({ ...base, GATEWAY_HEALTH_URL: "gateway:3001" })).toThrow(/GATEWAY_HEALTH_URL/);
+  });
 });

@@ -23,6 +23,12 @@ const schema = z.object({
   WEB_PORT: z.coerce.number().int().positive().default(3000),
   GATEWAY_PUBLIC_URL: z.string().url().default("http://localhost:3001"),
   GATEWAY_INTERNAL_URL: optional,
+  /**
+   * Where the dashboard's health check reads the gateway's /readyz; defaults to GATEWAY_PUBLIC_URL. In a
+   * container network the public URL is often a name only the outside resolves (behind TLS and a load
+   * balancer), so Compose and the Helm chart point it at the gateway's service instead.
+   */
+  GATEWAY_HEALTH_URL: z.url({ protocol: /^https?$/, error: "GATEWAY_HEALTH_URL must be an http(s):// URL" }).optional(),
   GATEWAY_INTERNAL_PORT: z.coerce.number().int().min(1).max(65535).default(3003),
   GATEWAY_INTERNAL_TOKEN: optional,
   SMTP_URL: optional,
@@ -50,7 +56,7 @@ const schema = z.object({
   PORTCULLIS_PEER_HEADER: optional,
 });
 
-export type WebEnv = z.infer<typeof schema> & { publicUrl: string; gatewayInternalUrl: string };
+export type WebEnv = z.infer<typeof schema> & { publicUrl: string; gatewayInternalUrl: string; gatewayHealthUrl: string };
 
 let cached: WebEnv | undefined;
 
@@ -76,5 +82,6 @@ export function parseWebEnv(source: Record<string, string | undefined>): WebEnv 
     // a stack started on other ports never sends the internal token to whatever holds the default one.
     gatewayInternalUrl: (data.GATEWAY_INTERNAL_URL ?? `http://127.0.0.1:${data.GATEWAY_INTERNAL_PORT}`).replace(/\/$/, ""),
     GATEWAY_PUBLIC_URL: data.GATEWAY_PUBLIC_URL.replace(/\/$/, ""),
+    gatewayHealthUrl: (data.GATEWAY_HEALTH_URL ?? data.GATEWAY_PUBLIC_URL).replace(/\/$/, ""),
   };
 }

@@ -46,7 +46,7 @@ async function look(): Promise<HealthReport> {
 
 /** The gateway's /readyz (503 has a body too: it says what is not ready). */
 async function gatewayReady(): Promise<GatewayReady | undefined> {
-  const response = await fetch(`${env().GATEWAY_PUBLIC_URL}/readyz`, { signal: AbortSignal.timeout(1_500), cache: "no-store" });
+  const response = await fetch(`${env().gatewayHealthUrl}/readyz`, { signal: AbortSignal.timeout(1_500), cache: "no-store" });
   const parsed = gatewayReadySchema.safeParse(await response.json());
   if (!parsed.success) throw new Error(`unexpected /readyz answer (HTTP ${response.status})`);
   return parsed.data;
