@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { converterFor, encodeParam, parseArray } from "../src/execution/values.js";
+import { converterFor, encodeParam, jsonEncoderFor, parseArray } from "../src/execution/values.js";
 
 describe("type-faithful values", () => {
   test("exact numbers stay strings; small integers and floats are numbers", () => {
@@ -48,5 +48,36 @@ describe("type-faithful values", () => {
     expect(encodeParam(true)).toBe("true");
     expect(encodeParam([1, "a,b", null, 'q"'])).toBe('{"1","a,b",NULL,"q\\""}');
     expect(encodeParam({ k: 1 })).toBe('{"k":1}');
+  });
+
+  test("a value's JSON text is exactly the JSON of its converted value, for every kind of column", () => {
+    const samples: [number, string[]][] = [
+      [21, ["0", "-32768", "32767"]],
+      [23, ["0", "42", "-2147483648", "2147483647"]],
+      [26, ["0", "4294967295"]],
+      [20, ["9007199254740993", "-1"]],
+      [1700, ["1.10", "NaN", "-0.000001"]],
+      [700, ["2.5", "Infinity", "-Infinity", "NaN", "1e+20", "-0"]],
+      [701, ["1.7976931348623157e+308", "5e-324", "0.1"]],
+      [16, ["t", "f"]],
+      [17, ["\\x00ff10", "\\x"]],
+      [114, ['{"a": [1, "x"], "b": null}', "3", '"s"']],
+      [3802, ['{"a": [1, "x"]}']],
+      [1184, ["2024-05-06 07:08:09.123456+00", "infinity"]],
+      [1114, ["2024-05-06 07:08:09"]],
+      [1082, ["2024-05-06"]],
+      [1007, ["{1,2,NULL}", "{{1,2},{3,4}}", "{broken"]],
+      [1009, ['{"a b","c\\"d",NULL,"NULL"}']],
+      [25, ["plain", 'quote " backslash \\ newline \n tab \t', "\u2028\u2029 ü 😀 \u0000 \u001f", "</script>"]],
+      [1043, [""]],
+      [99999, ["unknown type text"]],
+    ];
+    for (const [oid, texts] of samples) {
+      for (const text of texts) {
+        const json = jsonEncoderFor(oid)(text);
+        expect(json, `oid ${oid} ${text}`).toBe(JSON.stringify(converterFor(oid)(text)));
+        expect(() => JSON.parse(json)).not.toThrow();
+      }
+    }
   });
 });

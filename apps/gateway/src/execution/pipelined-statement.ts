@@ -1,4 +1,4 @@
-import { converterFor } from "./values.js";
+import { jsonEncoderFor, type JsonEncoder } from "./values.js";
 
 /** The subset of pg's Connection a submittable drives (pg calls `submit(connection)`). */
 interface PgStream {
@@ -181,7 +181,7 @@ export class PipelinedStatement {
   readonly done: Promise<StatementResult>;
   private resolve!: (result: StatementResult) => void;
   private connection: PgConnection | undefined;
-  private converters: ((text: string) => unknown)[] = [];
+  private encoders: JsonEncoder[] = [];
   /** Preamble statements completed so far: the caller's statement starts after the last one. */
   private preambleCompleted = 0;
   /** Whether the messages arriving now belong to the caller's statement (not the preamble). */
@@ -312,7 +312,7 @@ export class PipelinedStatement {
 
   handleRowDescription(msg: { fields: PgField[] }): void {
     this.result.columns = msg.fields.map((f) => ({ name: f.name, typeOid: f.dataTypeID }));
-    this.converters = msg.fields.map((f) => converterFor(f.dataTypeID));
+    this.encoders = msg.fields.map((f) => jsonEncoderFor(f.dataTypeID));
   }
 
   handleDataRow(msg: { fields: (string | null)[] }): void {
@@ -328,12 +328,13 @@ export class PipelinedStatement {
       return;
     }
     const fields = msg.fields;
-    const row = new Array<unknown>(fields.length);
+    let json = "[";
     for (let i = 0; i < fields.length; i++) {
       const text = fields[i];
-      row[i] = text === null || text === undefined ? null : this.converters[i]!(text);
+      if (i > 0) json += ",";
+      json += text === null || text === undefined ? "null" : this.encoders[i]!(text);
     }
-    const json = JSON.stringify(row);
+    json += "]";
     // +1 for the separating comma in the final array.
     if (r.bytes + json.length + 1 > this.options.maxBytes) {
       r.truncated = true;
