@@ -26,6 +26,7 @@ COPY packages/db/package.json packages/db/
 COPY packages/jobs/package.json packages/jobs/
 COPY packages/oauth/package.json packages/oauth/
 COPY packages/policy/package.json packages/policy/
+COPY packages/telemetry/package.json packages/telemetry/
 COPY e2e/package.json e2e/
 # The e2e package (Playwright, two Node binaries, MCP inspectors: several hundred MB) is left out; the
 # root project stays in: tsx, which runs the apps from their TypeScript sources, is a root devDependency.
