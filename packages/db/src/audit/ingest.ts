@@ -227,7 +227,8 @@ function prepareRow(event: AuditEventInput): PreparedRow {
 }
 
 // The newest stored event of each team (or, when retention removed them all, where it cut): what the
-// chain head must be. One index probe per team, on (team_id, seq).
+// chain head must be. One index probe per team and partition, on (team_id, seq): a straggler can put a
+// team's newest seq in any month, so no partition can be skipped.
 const TAIL_SQL = `
 SELECT t.id::text AS team_id, coalesce(e.seq, a.pruned_through_seq, 0)::text AS seq, coalesce(e.hash, a.pruned_through_hash, $2) AS hash
 FROM unnest($1::uuid[]) AS t(id)
@@ -296,7 +297,10 @@ export async function writePreparedBatch(pool: pg.Pool, batch: PreparedAuditBatc
       h.hash = hash;
     };
     if (head.size > 0) {
-      const tails = await client.query<{ team_id: string; seq: string; hash: string }>(TAIL_SQL, [[...head.keys()], GENESIS_HASH]);
+      // Named, so each connection plans it once: with audit_events partitioned, seq (not the partition
+      // key) cannot prune, and planning over every month's indexes was most of this query's cost
+      // (measured: 41 partitions, 17 ms unnamed vs 12 ms named per batch, on 2 cores at load 16).
+      const tails = await client.query<{ team_id: string; seq: string; hash: string }>({ name: "pc-audit-tail", text: TAIL_SQL, values: [[...head.keys()], GENESIS_HASH] });
       for (const tail of tails.rows) {
         const h = head.get(tail.team_id)!;
         const stored = { seq: BigInt(tail.seq), hash: tail.hash };
