@@ -32,7 +32,8 @@ export const MAX_SEQ = 9_223_372_036_854_775_807n;
 export const seqCursorSchema = z
   .string()
   .regex(/^(0|[1-9][0-9]{0,18})$/, "the cursor is a non-negative whole number (a seq)")
-  .refine((v) => BigInt(v) <= MAX_SEQ, "the cursor is beyond the largest seq");
+  // zod runs refinements after a failed regex too: only digits reach BigInt.
+  .refine((v) => !/^[0-9]+$/.test(v) || BigInt(v) <= MAX_SEQ, "the cursor is beyond the largest seq");
 
 function toLine(r: Record<string, unknown>): AuditExportLine {
   const line: Record<string, unknown> = {};

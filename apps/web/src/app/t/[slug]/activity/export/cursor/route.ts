@@ -1,9 +1,9 @@
 import { isPortcullisError } from "@portcullis/db/errors";
 import { readAuditEventsAfter } from "@portcullis/db/operations";
-import { parseCursorQuery } from "@/features/audit-export/cursor-query";
-import { requireRole, authorizeTeamSlug } from "@/lib/authz";
-import { getPrisma } from "@/lib/db";
-import { getSessionUser } from "@/lib/session";
+import { parseCursorQuery } from "../../../../../../features/audit-export/cursor-query";
+import { requireRole, authorizeTeamSlug } from "../../../../../../lib/authz";
+import { getPrisma } from "../../../../../../lib/db";
+import { getSessionUser } from "../../../../../../lib/session";
 
 export const dynamic = "force-dynamic";
 
