@@ -118,11 +118,24 @@ describe("OpenTelemetry export", () => {
     expect(events.find((e) => e.traceId === traceId)?.verdict).toBe("blocked");
   });
 
-  it("metrics arrive over OTLP: request duration by method/tool/verdict and db.client.operation.duration", async () => {
+  it("metrics arrive over OTLP: request duration by method/tool/verdict and db.client.operation.duration; invented names stay out", async () => {
+    // A client inventing tool names must not grow the meter's series: they are counted as _OTHER.
+    const invented = `made_up_${hex(6)}`;
+    const client = await legacyClient({});
+    try {
+      await client.callTool({ name: invented, arguments: {} }).catch(() => undefined);
+    } finally {
+      await client.close();
+    }
     const points = await waitFor(
       async () => receiver.points,
-      (p) => p.some((x) => x.metric === "mcp.server.operation.duration" && x.attributes["portcullis.verdict"] === "blocked") && p.some((x) => x.metric === "db.client.operation.duration"),
+      (p) =>
+        p.some((x) => x.metric === "mcp.server.operation.duration" && x.attributes["portcullis.verdict"] === "blocked") &&
+        p.some((x) => x.metric === "db.client.operation.duration") &&
+        p.some((x) => x.attributes["gen_ai.tool.name"] === "_OTHER"),
     );
+    expect(points.some((p) => Object.values(p.attributes).includes(invented))).toBe(false);
+    expect(receiver.spans.some((s) => s.attributes["gen_ai.tool.name"] === invented)).toBe(true);
     const allowed = points.find((p) => p.metric === "mcp.server.operation.duration" && p.attributes["portcullis.verdict"] === "allowed");
     expect(allowed?.attributes).toMatchObject({ "mcp.method.name": "tools/call", "gen_ai.tool.name": "execute_sql" });
     expect(allowed?.count).toBeGreaterThanOrEqual(1);

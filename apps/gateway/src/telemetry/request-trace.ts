@@ -3,7 +3,27 @@ import type { IncomingMessage } from "node:http";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@portcullis/telemetry";
 import { W3CTraceContextPropagator, otperformance } from "@portcullis/telemetry";
 import type { Telemetry } from "@portcullis/telemetry";
+import { SUPPORTED_VERSIONS } from "../http/mcp/classify.js";
+import { TOOLS_BY_NAME } from "../mcp/tools/index.js";
 import { instrumentsFor } from "./instruments.js";
+
+const MCP_METHODS = new Set([
+  "initialize",
+  "ping",
+  "server/discover",
+  "tools/list",
+  "tools/call",
+  "resources/list",
+  "resources/read",
+  "resources/templates/list",
+  "resources/subscribe",
+  "resources/unsubscribe",
+  "prompts/list",
+  "prompts/get",
+  "completion/complete",
+  "logging/setLevel",
+  "subscriptions/listen",
+]);
 
 const propagator = new W3CTraceContextPropagator();
 const getter = {
@@ -111,9 +131,11 @@ export class McpRequestTrace {
     }
     const metrics = this.telemetry.meter && instrumentsFor(this.telemetry.meter);
     if (metrics) {
-      const attributes: Attributes = { "mcp.method.name": f?.method ?? "unknown" };
-      if (f?.tool) attributes["gen_ai.tool.name"] = f.tool;
-      if (f?.protocolVersion) attributes["mcp.protocol.version"] = f.protocolVersion;
+      // Metric attributes are bounded sets (a client inventing method or tool names must not grow the
+      // meter's memory): names we serve, everything else "_OTHER". Spans keep the name as sent.
+      const attributes: Attributes = { "mcp.method.name": f?.method && MCP_METHODS.has(f.method) ? f.method : "_OTHER" };
+      if (f?.tool) attributes["gen_ai.tool.name"] = TOOLS_BY_NAME.has(f.tool) ? f.tool : "_OTHER";
+      if (f?.protocolVersion && SUPPORTED_VERSIONS.includes(f.protocolVersion)) attributes["mcp.protocol.version"] = f.protocolVersion;
       if (this.verdict) attributes["portcullis.verdict"] = this.verdict;
       if (errorType) attributes["error.type"] = errorType;
       metrics.serverDuration.record((performance.now() - this.startedPerf) / 1000, attributes);
