@@ -32,7 +32,13 @@ export function ActivityCharts({ stats }: { stats: ActivityStats }) {
         </div>
       </figure>
       <figure className="rounded-lg bg-white p-4 ring-1 ring-zinc-200">
-        <figcaption className="mb-2 text-sm font-medium text-zinc-800">Latency of allowed calls (ms)</figcaption>
+        <figcaption className="mb-2 text-sm font-medium text-zinc-800">
+          Latency of allowed calls (ms)
+          {/* Percentiles come from hourly log-scale histograms (the rollups), not from every event. */}
+          <span className="ml-1 text-xs font-normal text-zinc-500" title="p50/p95/p99 are read from a log-scale histogram whose buckets are 1.25x wide">
+            ≈ ±{Math.round(stats.latencyError * 100)}%
+          </span>
+        </figcaption>
         <div className="h-48">
           {hasLatency ? (
             <ResponsiveContainer width="100%" height="100%">
@@ -40,7 +46,7 @@ export function ActivityCharts({ stats }: { stats: ActivityStats }) {
                 <CartesianGrid strokeDasharray="3 3" stroke="#e4e4e7" vertical={false} />
                 <XAxis dataKey="t" tickFormatter={(v) => tick(v, span)} tick={{ fontSize: 11, fill: "#71717a" }} minTickGap={24} />
                 <YAxis tick={{ fontSize: 11, fill: "#71717a" }} />
-                <Tooltip formatter={(v) => (typeof v === "number" ? `${v.toFixed(1)} ms` : "—")} labelFormatter={(v) => new Date(String(v)).toISOString().slice(0, 16).replace("T", " ")} />
+                <Tooltip formatter={(v) => (typeof v === "number" ? `${v.toFixed(1)} ms (±${Math.round(stats.latencyError * 100)}%)` : "—")} labelFormatter={(v) => new Date(String(v)).toISOString().slice(0, 16).replace("T", " ")} />
                 <Legend wrapperStyle={{ fontSize: 12 }} />
                 <Line type="monotone" dataKey="p50" stroke="#6366f1" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
                 <Line type="monotone" dataKey="p95" stroke="#a855f7" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
