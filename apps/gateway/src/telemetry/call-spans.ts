@@ -3,7 +3,7 @@ import type { Verdict } from "@portcullis/policy";
 import { activeTelemetry, sqlCommentFor } from "@portcullis/telemetry";
 import type { LinkRecord } from "../context.js";
 import { instrumentsFor } from "./instruments.js";
-import { currentRequestTrace } from "./request-trace.js";
+import { currentRequestTrace, type McpRequestTrace } from "./request-trace.js";
 
 let sqlCommenter = false;
 
@@ -50,9 +50,19 @@ interface RoutedLike {
  * db.client.operation.duration metric, and the SQLCommenter tail. `run` gets the comment to append
  * ("" when off): it names our ids only (link, team, this span), never anything the client sent.
  */
-export async function tracedExecution<R extends RoutedLike>(link: LinkRecord, verdict: Verdict, callerSql: string, run: (comment: string) => Promise<R>): Promise<R> {
+export function tracedExecution<R extends RoutedLike>(link: LinkRecord, verdict: Verdict, callerSql: string, run: (comment: string) => Promise<R>): Promise<R> {
   const requestTrace = currentRequestTrace();
-  if (!requestTrace && !sqlCommenter) return run("");
+  // Not async itself: with telemetry and SQLCommenter off the caller awaits run's own promise.
+  return requestTrace || sqlCommenter ? observedExecution(requestTrace, link, verdict, callerSql, run) : run("");
+}
+
+async function observedExecution<R extends RoutedLike>(
+  requestTrace: McpRequestTrace | null,
+  link: LinkRecord,
+  verdict: Verdict,
+  callerSql: string,
+  run: (comment: string) => Promise<R>,
+): Promise<R> {
   const telemetry = activeTelemetry();
   const operation = operationOf(callerSql);
   const tables = verdict.tables;
@@ -110,9 +120,12 @@ export async function tracedExecution<R extends RoutedLike>(link: LinkRecord, ve
 }
 
 /** Recording the call's audit event (journal + enqueue), a child span; notes the call's verdict. */
-export async function tracedAudit<T>(audit: { verdict: string; ruleId?: string }, failed: boolean, record: () => Promise<T>): Promise<T> {
+export function tracedAudit<T>(audit: { verdict: string; ruleId?: string }, failed: boolean, record: () => Promise<T>): Promise<T> {
   const requestTrace = currentRequestTrace();
-  if (!requestTrace) return record();
+  return requestTrace ? auditSpan(requestTrace, audit, failed, record) : record();
+}
+
+async function auditSpan<T>(requestTrace: McpRequestTrace, audit: { verdict: string; ruleId?: string }, failed: boolean, record: () => Promise<T>): Promise<T> {
   requestTrace.outcome(audit.verdict, audit.ruleId, failed);
   const span = requestTrace.child("portcullis.audit", SpanKind.INTERNAL, { "portcullis.verdict": audit.verdict });
   try {

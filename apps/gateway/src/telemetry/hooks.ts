@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { activeTelemetry } from "@portcullis/telemetry";
 import type { Classified } from "../http/mcp/classify.js";
-import { currentRequestTrace, runTraced, telemetryNow } from "./request-trace.js";
+import { currentRequestTrace, runTraced, telemetryNow, type McpRequestTrace } from "./request-trace.js";
 
 /*
  * The one-line hooks the request path calls. With telemetry off each is a null check and a direct call:
@@ -25,9 +25,13 @@ export function traceMcpPost(req: IncomingMessage, res: ServerResponse, handle: 
 }
 
 /** Authentication, timed for its span (written once the request's parent is known). */
-export async function tracedAuth<T extends { ok: boolean }>(authenticate: () => Promise<T>): Promise<T> {
+export function tracedAuth<T extends { ok: boolean }>(authenticate: () => Promise<T>): Promise<T> {
   const requestTrace = currentRequestTrace();
-  if (!requestTrace) return authenticate();
+  // Not async itself: with telemetry off the caller awaits the very same promise (no extra tick).
+  return requestTrace ? timedAuth(requestTrace, authenticate) : authenticate();
+}
+
+async function timedAuth<T extends { ok: boolean }>(requestTrace: McpRequestTrace, authenticate: () => Promise<T>): Promise<T> {
   const start = telemetryNow();
   const result = await authenticate();
   requestTrace.authenticated(start, result.ok);
