@@ -5,6 +5,7 @@ import type { AuditVerification } from "@portcullis/db/audit";
 import { z } from "zod";
 import { db, withRedis } from "../context.js";
 import { emit, fail, type OutputOptions } from "../output.js";
+import { registerAuditSinkCommands } from "./audit-sinks.js";
 
 /**
  * Audit fields hold what clients sent (tool names, SQL, client names): on a terminal an ESC sequence
@@ -33,6 +34,7 @@ function serialise(row: AuditRow): Record<string, unknown> {
 
 export function registerAuditCommands(program: Command): void {
   const audit = program.command("audit").description("read and verify the audit trail");
+  registerAuditSinkCommands(audit);
   audit
     .command("tail")
     .description("print the newest audit events (JSON lines with --json); --follow keeps printing")
