@@ -130,7 +130,8 @@ async function dropIndexes(client: pg.Client): Promise<Definition[]> {
   for (const i of indexes) await client.query(`DROP INDEX ${i.name}`);
   return [
     ...constraints.map((c) => ({ name: c.name, sql: `ALTER TABLE audit_events ADD CONSTRAINT ${pg.escapeIdentifier(c.name)} ${c.def}` })),
-    ...indexes.map((i) => ({ name: i.name, sql: i.def })),
+    // pg_get_indexdef names a partitioned parent "ON ONLY": that builds no partition's index.
+    ...indexes.map((i) => ({ name: i.name, sql: i.def.replace(" ON ONLY ", " ON ") })),
   ];
 }
 
