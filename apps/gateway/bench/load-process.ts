@@ -17,10 +17,10 @@ process.on("message", (message: Command) => {
     try {
       if (message.cmd === "setup") {
         clients = await Promise.all(message.firsts.map((first) => connectClient(message.spec, first)));
-        // Warm up connections, JIT and the server's caches; these calls are not counted.
+        // Open the connections (each target has served a warm-up stretch before the first round); not counted.
         await Promise.all(
           clients.map(async (c) => {
-            for (let i = 0; i < 20; i++) await c.call();
+            for (let i = 0; i < 5; i++) await c.call();
           }),
         );
         takeAll();
