@@ -23,7 +23,10 @@ export interface StartOptions {
   /** Default `service.name`; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over it. */
   serviceName: string;
   serviceVersion?: string;
-  /** The OTEL_* variables (the app's env.ts hands them over; the exporters read theirs from the process too). */
+  /**
+   * The OTEL_* variables deciding what is on (the app hands over its process's own): endpoints, headers
+   * and timeouts are then read by the OTLP exporters from the process environment, so both must agree.
+   */
   env: Record<string, string | undefined>;
   /** Start-up notes (unsupported protocol …); console.warn when not given. */
   warn?: (message: string) => void;
