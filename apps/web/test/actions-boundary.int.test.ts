@@ -83,6 +83,7 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.teamNotificationSettings.findMany({ where: team, orderBy: { teamId: "asc" } }),
       prisma.linkDatabase.findMany({ where: team, orderBy: [{ linkId: "asc" }, { name: "asc" }] }),
       prisma.linkTool.findMany({ where: team, orderBy: { id: "asc" } }),
+      prisma.auditSink.findMany({ where: team, orderBy: { id: "asc" } }).then((rows) => rows.map((r) => ({ ...r, cursorSeq: String(r.cursorSeq), deliveredCount: String(r.deliveredCount) }))),
       prisma.team.count(),
     ]),
   );
@@ -207,7 +208,22 @@ const CASES: Record<string, Case> = {
   tryLinkToolAction: { min: "member", valid: async () => ({ ...(await freshTool(linkA)), arguments: { max_id: "3" } }) },
   saveNotificationSettingsAction: { min: "admin", nullable: ["webhookUrl"], valid: async () => ({ teamId: teamA, webhookUrl: "https://hooks.example.com/portcullis", webhookFormat: "portcullis", emailApprovers: true }) },
   rotateWebhookSecretAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
+  // Audit sinks (issue 16): every change is an admin's; each destructive case gets a fresh sink of team A.
+  addAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, kind: "file", name: `f${randomBytes(4).toString("hex")}` }) },
+  pauseAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
+  resumeAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
+  deleteAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
+  rotateAuditSinkSecretAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink("webhook") }) },
+  testAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
 };
+
+/** A sink of team A (a file sink unless asked for a webhook), as an admin adds it. */
+async function freshSink(kind: "file" | "webhook" = "file") {
+  const { createAuditSink } = await import("@portcullis/db/operations");
+  const name = `s${randomBytes(4).toString("hex")}`;
+  const base = { teamId: teamA, actorUserId: users.owner, name };
+  return (await createAuditSink(prisma, kind === "file" ? { ...base, kind } : { ...base, kind, url: "https://siem.example.com/in" })).sink.id;
+}
 
 /** A fresh link of team A with a further database named "extra" (on connection A). */
 async function freshLinkWithDatabase() {
