@@ -29,6 +29,7 @@ async function main(): Promise<void> {
   const configs: [string, Record<string, string>][] = [
     ["off", {}],
     ["otel on", { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url }],
+    ["metrics only", { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_EXPORTER: "none" }],
     ["otel + sqlcommenter", { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, PORTCULLIS_SQLCOMMENTER: "1" }],
   ];
   const gateways = [];
