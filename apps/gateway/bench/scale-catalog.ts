@@ -17,6 +17,9 @@ import { mustCall, setupScale, startGateway } from "./scale-support.js";
 
 const SIZES = (process.env.BENCH_CATALOG_SIZES ?? "100,1000,10000").split(",").map(Number);
 const WARM_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 30);
+// Opt-in (seconds): wait that long after the warm calls and time one more list_tables, to see what a
+// call pays when the gateway's catalog cache entry has expired (gateway.ts: 5 min TTL, so 305).
+const EXPIRY_S = Number(process.env.BENCH_CATALOG_EXPIRY_S ?? 0);
 const WORDS = ["orders", "customers", "invoices", "payments", "shipments", "products", "accounts", "events", "tickets", "refunds"];
 
 function tableName(i: number): string {
@@ -57,6 +60,9 @@ interface Row {
   listTotal: number;
   heapBefore: number;
   heapAfter: number;
+  secondLinkMs: number;
+  heapAfterSecond: number;
+  afterExpiryMs?: number;
   rssBefore: number;
   rssAfter: number;
   listP50: number;
@@ -114,6 +120,17 @@ async function measureSize(size: number): Promise<Row> {
       search.push((await mustCall(gw.base, link.linkId, link.key, "search_objects", { query: `${WORDS[i % WORDS.length]} ${randomBytes(1).readUInt8() % 10}` })).ms);
     }
     const after = await gw.liveHeap();
+    // A second link with another scope on the same connection: does it share the loaded catalog?
+    const other = await setup.addLink(connectionId, `catalog-${size}-b`, { access: "read", schemas: ["public"], tables: { [tableName(1)]: { access: "none" } } });
+    const secondList = await mustCall(gw.base, other.linkId, other.key, "list_tables", {});
+    if (Number(secondList.structured?.total) !== size - 1) throw new Error(`second link lists ${String(secondList.structured?.total)} tables, expected ${size - 1}`);
+    await mustCall(gw.base, other.linkId, other.key, "search_objects", { query: "refunds region" });
+    const afterSecond = await gw.liveHeap();
+    let afterExpiryMs: number | undefined;
+    if (EXPIRY_S > 0) {
+      await new Promise((r) => setTimeout(r, EXPIRY_S * 1000));
+      afterExpiryMs = (await mustCall(gw.base, link.linkId, link.key, "list_tables", {})).ms;
+    }
     return {
       size,
       buildS,
@@ -124,6 +141,9 @@ async function measureSize(size: number): Promise<Row> {
       listTotal,
       heapBefore: before.heapUsed,
       heapAfter: after.heapUsed,
+      secondLinkMs: secondList.ms,
+      heapAfterSecond: afterSecond.heapUsed,
+      afterExpiryMs,
       rssBefore: before.rss,
       rssAfter: after.rss,
       listP50: median(list),
@@ -147,7 +167,7 @@ export async function catalogCurve(): Promise<void> {
   }
   printTable(
     "Catalog scale (one fresh gateway per size; heap = live heap after a full GC; first call = link just created, catalog cold)",
-    ["tables", "build target (s)", "worker introspection (s)", "policy loadCatalog alone (ms)", "first list_tables (ms)", "first search_objects (ms)", "heap before → after (MiB)", "RSS before → after (MiB)", "list_tables p50 (ms)", "search_objects p50 (ms)", ...MACHINE_HEADERS],
+    ["tables", "build target (s)", "worker introspection (s)", "policy loadCatalog alone (ms)", "first list_tables (ms)", "first search_objects (ms)", "heap before → after (MiB)", "RSS before → after (MiB)", "list_tables p50 (ms)", "search_objects p50 (ms)", "2nd link, same connection: first list_tables (ms) / heap +MiB", ...(EXPIRY_S > 0 ? [`list_tables after ${EXPIRY_S} s idle (ms)`] : []), ...MACHINE_HEADERS],
     rows.map((r) => [
       String(r.size),
       r.buildS.toFixed(1),
@@ -159,6 +179,8 @@ export async function catalogCurve(): Promise<void> {
       `${mib(r.rssBefore)} → ${mib(r.rssAfter)}`,
       r.listP50.toFixed(2),
       r.searchP50.toFixed(2),
+      `${r.secondLinkMs.toFixed(0)} / +${mib(r.heapAfterSecond - r.heapAfter)}`,
+      ...(EXPIRY_S > 0 ? [r.afterExpiryMs?.toFixed(0) ?? ""] : []),
       ...machineCells(r.machine),
     ]),
   );
