@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { classifyMcpPost, decodeMcpName, legacyRevision, type Classified } from "../src/http/mcp/classify.js";
+import { classifyMcpPost, decodeMcpName, legacyRevision, plainLegacyRequest, type Classified } from "../src/http/mcp/classify.js";
 
 const MODERN = "2026-07-28";
 const ALL = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
@@ -173,5 +173,56 @@ describe("2025-era requests", () => {
     expect(legacyRevision(null, "2025-11-25")).toBe("2025-11-25");
     expect(legacyRevision(null, "2099-01-01")).toBe("2025-03-26");
     expect(legacyRevision(null, null)).toBe("2025-03-26");
+  });
+});
+
+describe("the plain 2025 request, classified without the SDK", () => {
+  const base = { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "execute_sql", arguments: { sql: "SELECT 1" } } };
+  const bodies: [string, unknown][] = [
+    ["plain call", base],
+    ["string id", { ...base, id: "a" }],
+    ["no params", { jsonrpc: "2.0", id: 2, method: "tools/list" }],
+    ["params with other keys", { ...base, params: { name: "x", cursor: "c", extra: { a: 1 } } }],
+    ["initialize", { ...base, method: "initialize", params: { protocolVersion: "2025-11-25" } }],
+    ["initialize with a modern envelope", { ...base, method: "initialize", params: { _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } } }],
+    ["_meta without a claim", { ...base, params: { ...base.params, _meta: { progressToken: 1 } } }],
+    ["_meta with a claim", { ...base, params: { ...base.params, _meta: { "io.modelcontextprotocol/protocolVersion": "2026-07-28" } } }],
+    ["_meta not an object", { ...base, params: { _meta: 5 } }],
+    ["null id", { ...base, id: null }],
+    ["fractional id", { ...base, id: 1.5 }],
+    ["unsafe integer id", { ...base, id: 2 ** 60 }],
+    ["no id (a notification)", { jsonrpc: "2.0", method: "notifications/initialized" }],
+    ["extra key", { ...base, extra: 1 }],
+    ["result key (a response)", { jsonrpc: "2.0", id: 1, result: {} }],
+    ["error key", { ...base, error: { code: 1, message: "x" } }],
+    ["wrong jsonrpc", { ...base, jsonrpc: "1.0" }],
+    ["method not a string", { ...base, method: 5 }],
+    ["params an array", { ...base, params: [1] }],
+    ["params null", { ...base, params: null }],
+    ["a batch", [base]],
+    ["a string", "x"],
+  ];
+  const headerCases: (string | undefined)[] = [undefined, "2025-11-25", "2025-06-18", "2025-03-26", "2026-07-28", " 2025-11-25", "1999-01-01"];
+
+  test("whenever it answers, the SDK's classifier answers legacy/no-claim for the same request, and the gateway's outcome is the same", async () => {
+    const { classifyInboundRequest } = await import("@modelcontextprotocol/server");
+    let fast = 0;
+    for (const [label, body] of bodies) {
+      for (const header of headerCases) {
+        if (!plainLegacyRequest(header, body)) continue;
+        fast++;
+        const sdk = classifyInboundRequest({ httpMethod: "POST", protocolVersionHeader: header, mcpMethodHeader: undefined, mcpNameHeader: undefined, body });
+        expect(sdk, `${label} / ${header}`).toMatchObject({ kind: "legacy", reason: "no-claim" });
+      }
+    }
+    // Only the first four bodies, under an absent or 2025 header.
+    expect(fast).toBe(4 * 4);
+    expect(classifyMcpPost({ "mcp-protocol-version": "2025-11-25" }, base)).toMatchObject({ kind: "legacy", batch: false, headerVersion: "2025-11-25" });
+  });
+
+  test("a modern header, an envelope or initialize always goes to the SDK", () => {
+    expect(plainLegacyRequest("2026-07-28", base)).toBe(false);
+    expect(plainLegacyRequest(undefined, { ...base, method: "initialize" })).toBe(false);
+    expect(plainLegacyRequest(undefined, { ...base, params: { _meta: {} } })).toBe(false);
   });
 });

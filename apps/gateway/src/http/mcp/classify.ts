@@ -1,4 +1,4 @@
-import { classifyInboundRequest, isJSONRPCRequest, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/server";
+import { classifyInboundRequest, type JSONRPCMessage, type JSONRPCRequest, type RequestId } from "@modelcontextprotocol/server";
 import type { ProtocolRevision } from "../../context.js";
 
 export const MODERN_VERSION = "2026-07-28";
@@ -182,21 +182,26 @@ function isJsonRpcMessage(value: unknown): value is JSONRPCMessage {
 
 const PLAIN_LEGACY: ReturnType<typeof classifyInboundRequest> = { kind: "legacy", reason: "no-claim" };
 
+const REQUEST_KEYS = new Set(["jsonrpc", "id", "method", "params"]);
+
 /**
- * The SDK's answer for the common 2025 call, without asking it: one JSON-RPC request (its own strict
- * schema check, so no result/error key) that is not `initialize`, whose params carry no `_meta` (so no
- * envelope claim) and whose version header is absent or exactly a 2025 revision — for such a body
- * classifyInboundRequest can only answer legacy/no-claim. It first tries the body as a result and as an
- * error response (two failing zod parses, whose error objects were ~3% of the gateway's CPU per call);
- * anything else still goes to it.
+ * The SDK's answer for the common 2025 call, without asking it: a body that its strict JSON-RPC request
+ * schema accepts (only these four keys, jsonrpc "2.0", a string or safe-integer id, a string method,
+ * params absent or an object) — so no result/error key —, that is not `initialize`, whose params carry
+ * no `_meta` (so no envelope claim) and whose version header is absent or exactly a 2025 revision: for
+ * such a body classifyInboundRequest can only answer legacy/no-claim. It first tries the body as a
+ * result and as an error response, and then as a request (three zod parses, two failing, whose error
+ * objects were ~3% of the gateway's CPU per call). Anything else — any doubt — still goes to it.
  */
-function plainLegacyRequest(versionHeader: string | undefined, body: unknown): boolean {
+export function plainLegacyRequest(versionHeader: string | undefined, body: unknown): boolean {
   if (versionHeader !== undefined && !(LEGACY_VERSIONS as readonly string[]).includes(versionHeader)) return false;
-  if (typeof body !== "object" || body === null || Array.isArray(body)) return false;
-  const { method, params } = body as { method?: unknown; params?: unknown };
-  if (method === "initialize") return false;
-  if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params) || "_meta" in params)) return false;
-  return isJSONRPCRequest(body);
+  if (typeof body !== "object" || body === null || Array.isArray(body) || Object.getPrototypeOf(body) !== Object.prototype) return false;
+  const { jsonrpc, id, method, params } = body as { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+  if (jsonrpc !== "2.0" || typeof method !== "string" || method === "initialize") return false;
+  if (typeof id !== "string" && !Number.isSafeInteger(id)) return false;
+  if (params !== undefined && (typeof params !== "object" || params === null || Array.isArray(params) || Object.getPrototypeOf(params) !== Object.prototype || "_meta" in params)) return false;
+  for (const key of Object.keys(body)) if (!REQUEST_KEYS.has(key)) return false;
+  return true;
 }
 
 /**
