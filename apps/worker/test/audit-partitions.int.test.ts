@@ -48,8 +48,15 @@ test("the hourly audit_retention job drops expired months, keeps stragglers, pru
   await fixture.pool.query(`UPDATE teams SET audit_retention_days = 30 WHERE id = $1`, [u]);
   await ingestAuditBatch(fixture.pool, [ev(u, monthsAgo(2)), ev(u, new Date(Date.now() - 60_000))], { key });
 
-  const { logger, lines } = capturingLogger();
+  // V keeps forever itself; its event is just past AUDIT_RETENTION_DAYS but in a month not wholly
+  // expired: it waits for that month's DROP, it is not deleted row by row.
   const days = 400;
+  const v = await createTeamRow(fixture.pool);
+  await fixture.pool.query(`UPDATE teams SET audit_retention_days = 0 WHERE id = $1`, [v]);
+  const waiting = ev(v, new Date(Date.now() - days * DAY - 60_000));
+  await ingestAuditBatch(fixture.pool, [waiting], { key });
+
+  const { logger, lines } = capturingLogger();
   const result = await auditRetention({ pool: fixture.pool, redis, retentionDays: days, chainKey: key, logger, chunkSize: 100 });
   const cutoff = Date.now() - days * DAY;
   const remaining = await listAuditPartitions(fixture.pool);
@@ -74,6 +81,8 @@ test("the hourly audit_retention job drops expired months, keeps stragglers, pru
   ]);
   expect(await verifyAuditChain(fixture.pool, t, { key })).toMatchObject({ ok: true, checked: 2, prunedThroughSeq: "5" });
   expect(await verifyAuditChain(fixture.pool, u, { key })).toMatchObject({ ok: true, checked: 1, prunedThroughSeq: "1" });
+  const { rows: kept } = await fixture.pool.query(`SELECT tableoid::regclass::text AS part FROM audit_events WHERE id = $1`, [waiting.id]);
+  expect(kept).toEqual([{ part: partitionOf(new Date(waiting.time)).name }]);
 });
 
 test("a starting worker creates the coming months' partitions", async () => {

@@ -1,4 +1,4 @@
-import { type ChainKey, dropExpiredPartitions, ensurePartitions, loadAuditChainKey, pruneAuditEvents } from "@portcullis/db/audit";
+import { type ChainKey, dropExpiredPartitions, ensurePartitions, listAuditPartitions, loadAuditChainKey, pruneAuditEvents } from "@portcullis/db/audit";
 import { type HousekeepingJob, LAST_USED_HASH, REVOCATION_CHANNEL, housekeepingJobSchema } from "@portcullis/jobs";
 import { UnrecoverableError, type Job } from "bullmq";
 import type { Redis } from "ioredis";
@@ -134,23 +134,31 @@ export async function flushLastUsed(deps: HousekeepingDeps): Promise<{ updated: 
 }
 
 /**
- * Each team's audit events older than its retention, in bounded chunks: teams.audit_retention_days, or
- * AUDIT_RETENTION_DAYS when that is shorter (or the team keeps forever), so the stragglers a partition
- * drop moved to DEFAULT are pruned once they lead their chain.
+ * Each team's audit events older than its retention, in bounded chunks (a chain prefix, anchored).
+ * teams.audit_retention_days applies as it always did. AUDIT_RETENTION_DAYS reaches the chunked pruner
+ * only below the oldest monthly partition still attached: there live the stragglers a partition drop
+ * moved to DEFAULT (pruned once they lead their chain) and events older than any month, while the rows
+ * of a month that is not wholly expired yet wait for its DROP rather than being deleted one by one.
  */
 export async function applyAuditRetention(deps: HousekeepingDeps): Promise<{ deleted: number; teams: number }> {
   const instanceDays = retentionDaysOf(deps);
+  const now = nowOf(deps).getTime();
+  let instanceCutoff: number | undefined;
+  if (instanceDays > 0) {
+    const oldest = (await listAuditPartitions(deps.pool))[0];
+    instanceCutoff = Math.min(now - instanceDays * 86_400_000, oldest?.from.getTime() ?? Infinity);
+  }
   const { rows } = await deps.pool.query<{ id: string; days: number }>(
-    `SELECT id, CASE WHEN audit_retention_days > 0 AND ($1::int = 0 OR audit_retention_days < $1::int) THEN audit_retention_days ELSE $1::int END AS days
-     FROM teams WHERE audit_retention_days > 0 OR $1::int > 0 ORDER BY id`,
-    [instanceDays],
+    `SELECT id, audit_retention_days AS days FROM teams WHERE audit_retention_days > 0 OR $1 ORDER BY id`,
+    [instanceCutoff !== undefined],
   );
   let deleted = 0;
   const key = chainKeyOf(deps);
   for (const team of rows) {
     if (deps.signal?.aborted) break;
-    const cutoff = new Date(nowOf(deps).getTime() - team.days * 86_400_000);
-    const result = await pruneAuditEvents(deps.pool, team.id, cutoff, { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal, key });
+    // The later cutoff wins: whichever retention is shorter.
+    const cutoff = Math.max(team.days > 0 ? now - team.days * 86_400_000 : -Infinity, instanceCutoff ?? -Infinity);
+    const result = await pruneAuditEvents(deps.pool, team.id, new Date(cutoff), { chunkSize: deps.chunkSize ?? 5000, signal: deps.signal, key });
     deleted += result.deleted;
   }
   return { deleted, teams: rows.length };
