@@ -16,7 +16,9 @@ export async function spawnTracedGateway(env: GatewayEnv, extra: Record<string, 
   const vars: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith("OTEL_")) vars[k] = v;
   for (const [k, v] of Object.entries(env)) if (v !== undefined) vars[k] = Array.isArray(v) ? v.join(",") : String(v);
-  const child = spawn(process.execPath, ["--import", "tsx", MAIN], {
+  // OTEL_BENCH_NODE_ARGS: extra node flags for measurements by hand (e.g. --cpu-prof, refused in NODE_OPTIONS).
+  const nodeArgs = process.env.OTEL_BENCH_NODE_ARGS?.split(" ").filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, "--import", "tsx", MAIN], {
     env: { ...vars, ...extra, GATEWAY_PORT: String(port), GATEWAY_HOST: "127.0.0.1" },
     stdio: ["ignore", "ignore", "inherit"],
   });
