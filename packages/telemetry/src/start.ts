@@ -33,6 +33,7 @@ export interface StartOptions {
 }
 
 let current: Telemetry | null = null;
+const SHUTDOWN_BOUND_MS = 5_000;
 
 /** The process's telemetry, or null when it is off (the common case: callers test this and do nothing). */
 export function activeTelemetry(): Telemetry | null {
@@ -84,8 +85,11 @@ export function startTelemetry(options: StartOptions): Telemetry | null {
     meter: meterProvider?.getMeter("portcullis", options.serviceVersion) ?? null,
     plan,
     shutdown() {
-      // Each provider flushes on shutdown; one failing (collector gone) must not keep the other's data.
-      stopped ??= Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]).then(() => undefined);
+      // Each provider flushes on shutdown; one failing (collector gone) must not keep the other's data,
+      // and an unreachable collector must not hold a stopping process past a few seconds.
+      const flushed = Promise.allSettled([tracerProvider?.shutdown(), meterProvider?.shutdown()]).then(() => undefined);
+      const bounded = new Promise<void>((resolve) => setTimeout(resolve, SHUTDOWN_BOUND_MS).unref());
+      stopped ??= Promise.race([flushed, bounded]);
       return stopped;
     },
   };
