@@ -10,7 +10,6 @@ const optionalString = z
   .transform((v) => (v && v.trim() !== "" ? v.trim() : undefined));
 const int = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
 const auditRetentionDays = int(0);
-const auditRetentionDays = int(0);
 
 export const workerEnvSchema = z
   .object({
@@ -36,11 +35,6 @@ export const workerEnvSchema = z
      */
     AUDIT_LOCK_DURATION_MS: int(30_000, 1000),
     AUDIT_STALLED_INTERVAL_MS: int(30_000, 500),
-    /**
-     * Instance-wide audit retention (days): whole monthly partitions older than this are dropped (0:
-     * keep everything). A team's own audit_retention_days, when shorter, still applies row by row.
-     */
-    AUDIT_RETENTION_DAYS: auditRetentionDays,
     /**
      * Instance-wide audit retention (days): whole monthly partitions older than this are dropped (0:
      * keep everything). A team's own audit_retention_days, when shorter, still applies row by row.
@@ -123,11 +117,6 @@ export function loadAuditRetentionDays(source: NodeJS.ProcessEnv = process.env):
   return auditRetentionDays.parse(source.AUDIT_RETENTION_DAYS === "" ? undefined : source.AUDIT_RETENTION_DAYS);
 }
 
-/** AUDIT_RETENTION_DAYS alone, for housekeeping when it is not handed the parsed environment. */
-export function loadAuditRetentionDays(source: NodeJS.ProcessEnv = process.env): number {
-  return auditRetentionDays.parse(source.AUDIT_RETENTION_DAYS === "" ? undefined : source.AUDIT_RETENTION_DAYS);
-}
-
 /** What is safe to log about the configuration: no URLs with passwords, no keys. */
 export function describeEnv(env: WorkerEnv): Record<string, unknown> {
   return {
@@ -135,7 +124,6 @@ export function describeEnv(env: WorkerEnv): Record<string, unknown> {
     queuePrefix: env.QUEUE_PREFIX,
     auditBatchSize: env.AUDIT_BATCH_SIZE,
     auditWriters: env.AUDIT_WRITERS,
-    auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     auditRetentionDays: env.AUDIT_RETENTION_DAYS,
     aiProvider: env.AI_PROVIDER,
     aiModel: env.AI_MODEL ?? null,
