@@ -265,3 +265,22 @@ export async function waitForAuditSinkTest(
   }
   return null;
 }
+
+/** Re-seals every audit sink's signing secret under the keyring's primary key (part of `secrets reencrypt`). */
+export async function reencryptAuditSinkSecrets(db: OperationsDb, keyring: SecretKeyring = getKeyring()): Promise<{ reencrypted: number; remaining: number }> {
+  const q = queryOf(db);
+  const stale = await q<{ id: string; team_id: string; c: string }>(
+    "SELECT id::text AS id, team_id::text AS team_id, secret_ciphertext AS c FROM audit_sinks WHERE secret_ciphertext IS NOT NULL AND secret_key_id <> $1",
+    [keyring.primary.id],
+  );
+  let reencrypted = 0;
+  for (const row of stale) {
+    const context = auditSinkSecretContext(row.team_id, row.id);
+    const sealed = keyring.seal(keyring.open(row.c, context), context);
+    // Guarded on the old ciphertext: a rotation at the same moment is not overwritten with the stale secret.
+    const done = await q("UPDATE audit_sinks SET secret_ciphertext = $1, secret_key_id = $2 WHERE id = $3::uuid AND secret_ciphertext = $4 RETURNING 1", [sealed.ciphertext, sealed.keyId, row.id, row.c]);
+    reencrypted += done.length;
+  }
+  const left = await q<{ n: number }>("SELECT count(*)::int AS n FROM audit_sinks WHERE secret_ciphertext IS NOT NULL AND secret_key_id <> $1", [keyring.primary.id]);
+  return { reencrypted, remaining: Number(left[0]!.n) };
+}

@@ -8,6 +8,7 @@ import type { ConnectionFields } from "./connection-fields.js";
 import { hopOnwardChange, matchingHopPrefix, routeChange } from "./connection-route-match.js";
 import { reencryptMaskSecrets } from "./mask-secrets.js";
 import { reencryptWebhookSecrets } from "./notification-settings.js";
+import { reencryptAuditSinkSecrets } from "./audit-sinks.js";
 
 /**
  * Fills the secrets an edit left blank from the stored connection — a blank means "keep" — but only
@@ -127,14 +128,16 @@ export async function reencryptSecrets(prisma: PrismaClient, keyring: SecretKeyr
   const masks = await reencryptMaskSecrets({ query: async (sql, values) => ({ rows: await prisma.$queryRawUnsafe<Record<string, unknown>[]>(sql, ...values) }) }, keyring);
   // And the webhook signing secrets of the teams' approval notifications (issue 15).
   const webhooks = await reencryptWebhookSecrets(prisma, keyring);
+  // And the audit sinks' signing secrets (issue 16).
+  const sinks = await reencryptAuditSinkSecrets(prisma, keyring);
   const staleClientKeys = (await prisma.connection.findMany({ where: { sslClientKeyCiphertext: { not: null } }, select: { sslClientKeyCiphertext: true } })).filter(
     (r) => keyIdOf(r.sslClientKeyCiphertext!) !== primary,
   ).length;
   const staleHops = (await prisma.connectionSshHop.findMany({ select: { privateKeyCiphertext: true, passphraseCiphertext: true } })).filter(
     (h) => keyIdOf(h.privateKeyCiphertext) !== primary || (h.passphraseCiphertext !== null && keyIdOf(h.passphraseCiphertext) !== primary),
   ).length;
-  const remaining = (await prisma.connection.count({ where: { secretKeyId: { not: primary } } })) + staleClientKeys + staleHops + masks.remaining + webhooks.remaining;
-  return { reencrypted: reencrypted + masks.reencrypted + webhooks.reencrypted, remaining, primaryKeyId: primary };
+  const remaining = (await prisma.connection.count({ where: { secretKeyId: { not: primary } } })) + staleClientKeys + staleHops + masks.remaining + webhooks.remaining + sinks.remaining;
+  return { reencrypted: reencrypted + masks.reencrypted + webhooks.reencrypted + sinks.reencrypted, remaining, primaryKeyId: primary };
 }
 
 /** Whether a pasted fingerprint is the same key as another, whatever its spelling. */
