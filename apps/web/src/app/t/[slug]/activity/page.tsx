@@ -51,6 +51,7 @@ export default async function ActivityPage({ params, searchParams }: { params: P
             <LiveRefresh enabled={!cursor} />
             <ButtonLink variant="secondary" href={exportHref("csv")} prefetch={false}>Export CSV</ButtonLink>
             <ButtonLink variant="secondary" href={exportHref("jsonl")} prefetch={false}>Export JSON lines</ButtonLink>
+            {lookups.canSeeEveryone ? <ButtonLink variant="ghost" href={`/t/${slug}/activity/sinks`}>Audit export</ButtonLink> : null}
           </>
         }
       />
