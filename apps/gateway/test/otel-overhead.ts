@@ -32,7 +32,22 @@ async function main(): Promise<void> {
     ["metrics only", { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_TRACES_EXPORTER: "none" }],
     ["otel + sqlcommenter", { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, PORTCULLIS_SQLCOMMENTER: "1" }],
   ];
-  const gateways = [];
+  const gateways: { name: string; gw: Awaited<ReturnType<typeof spawnTracedGateway>> }[] = [];
+  try {
+    await measureAll(world, receiver, configs, gateways);
+  } finally {
+    // Never leave a gateway behind, whatever failed.
+    await Promise.all(gateways.map(({ gw }) => gw.stop()));
+    await Promise.all([world.close(), receiver.close()]);
+  }
+}
+
+async function measureAll(
+  world: GatewayWorld,
+  receiver: Awaited<ReturnType<typeof startOtlpReceiver>>,
+  configs: [string, Record<string, string>][],
+  gateways: { name: string; gw: Awaited<ReturnType<typeof spawnTracedGateway>> }[],
+): Promise<void> {
   // The per-key rate limit (1,200/min by default) would refuse a measurement this long.
   const env = world.env({ GATEWAY_RATE_LIMIT_PER_MINUTE: "1000000" });
   for (const [name, extra] of configs) gateways.push({ name, gw: await spawnTracedGateway(env, extra) });
@@ -72,8 +87,6 @@ async function main(): Promise<void> {
   console.log("gateway                 p50 ms   p99 ms   CPU ms/call");
   for (const [name, r] of results) console.log(`${name.padEnd(22)} ${median(r.p50).toFixed(3).padStart(7)} ${median(r.p99).toFixed(3).padStart(8)} ${median(r.cpu).toFixed(3).padStart(12)}`);
   console.log(`spans received: ${receiver.spans.length}, metric points: ${receiver.points.length}`);
-  await Promise.all(gateways.map(({ gw }) => gw.stop()));
-  await Promise.all([world.close(), receiver.close()]);
 }
 
 await main();

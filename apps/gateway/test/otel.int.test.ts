@@ -4,7 +4,7 @@ import { StreamableHTTPClientTransport as LegacyTransport } from "@modelcontextp
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from "@portcullis/telemetry/testing";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { GatewayWorld, auditEvents, waitFor, type LinkFixture } from "./fixtures.js";
+import { GatewayWorld, auditEvents, modernCall, modernEnvelope, modernHeaders, rawPost, waitFor, type LinkFixture } from "./fixtures.js";
 import { spawnTracedGateway } from "./otel-support.js";
 
 // Issue 16 point 3: spans, attributes, the client's trace context, the audit event's trace id, metrics
@@ -96,6 +96,23 @@ describe("OpenTelemetry export", () => {
     expect(events.filter((e) => e.traceId === traceId)).toHaveLength(1);
   });
 
+  it("2026-07-28: _meta wins over the HTTP header; the header is the fallback when _meta has none", async () => {
+    const [metaTrace, headerTrace, onlyHeader] = [hex(16), hex(16), hex(16)];
+    const [metaSpan, headerSpan, onlySpan] = [hex(8), hex(8), hex(8)];
+    const sql = "SELECT 1 AS one";
+    const both = await rawPost(link.url, modernCall(sql, 7, modernEnvelope(undefined, { traceparent: `00-${metaTrace}-${metaSpan}-01` })), {
+      ...modernHeaders(link.key, "tools/call", "execute_sql"),
+      traceparent: `00-${headerTrace}-${headerSpan}-01`,
+    });
+    const fallback = await rawPost(link.url, modernCall(sql, 8), { ...modernHeaders(link.key, "tools/call", "execute_sql"), traceparent: `00-${onlyHeader}-${onlySpan}-01` });
+    expect([both.status, fallback.status]).toEqual([200, 200]);
+    expect((await traceOf(metaTrace, 4)).server.parentSpanId).toBe(metaSpan);
+    expect((await traceOf(onlyHeader, 4)).server).toMatchObject({ parentSpanId: onlySpan, attributes: { "jsonrpc.request.id": "8" } });
+    expect(receiver.spans.some((s) => s.traceId === headerTrace)).toBe(false);
+    const events = await waitFor(() => auditEvents(world), (e) => e.some((x) => x.traceId === onlyHeader));
+    expect(events.some((e) => e.traceId === metaTrace)).toBe(true);
+  });
+
   it("2025-11-25: the HTTP traceparent header is the parent; a refused statement is a blocked span", async () => {
     const traceId = hex(16);
     const parentSpanId = hex(8);
@@ -171,6 +188,25 @@ describe("OpenTelemetry export", () => {
     } finally {
       await client.close();
       await target.end();
+    }
+  });
+});
+
+describe("OpenTelemetry off", () => {
+  it("OTEL_SDK_DISABLED: nothing is exported, and the audit event keeps the client's own trace id", async () => {
+    const own = await startOtlpReceiver();
+    const quiet = await spawnTracedGateway(world.env(), { OTEL_EXPORTER_OTLP_ENDPOINT: own.url, OTEL_BSP_SCHEDULE_DELAY: "50", OTEL_METRIC_EXPORT_INTERVAL: "100", OTEL_SDK_DISABLED: "true" });
+    try {
+      const traceId = hex(16);
+      const answer = await rawPost(`${quiet.url}/mcp/${link.linkId}`, modernCall("SELECT 2 AS two", 1, modernEnvelope(undefined, { traceparent: `00-${traceId}-${hex(8)}-01` })), modernHeaders(link.key, "tools/call", "execute_sql"));
+      expect(answer.status).toBe(200);
+      await waitFor(() => auditEvents(world), (e) => e.some((x) => x.traceId === traceId));
+      // Well past the batch delay and the metric interval it would have used.
+      await new Promise((r) => setTimeout(r, 600));
+      expect(own.requests).toEqual([]);
+    } finally {
+      await quiet.stop();
+      await own.close();
     }
   });
 });

@@ -168,6 +168,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     spans,
     points,
     requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        // Exporters keep their connections alive: close() alone would wait for them.
+        server.closeAllConnections();
+      }),
   };
 }
