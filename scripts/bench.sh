@@ -9,7 +9,7 @@ ensure_node_modules
 source scripts/test-services.sh
 # Besides each package's main benchmark, the scale curves (issue 16): catalog size, 1,000 links, a
 # million-row result, GATEWAY_PROCESSES 1 vs 2 (apps/gateway/bench/scale-curves.ts) and audit ingestion
-# with 1 and 2 workers (apps/worker/bench/scale-ingest.ts), about 5 minutes together. BENCH_SCALE=0
+# with 1 and 2 workers (apps/worker/bench/scale-ingest.ts): 2.5 min on a quiet machine, ~9 on a busy one. BENCH_SCALE=0
 # skips them, BENCH_SCALE_CURVES=catalog,links,rows,processes picks some; each file names its size knobs.
 npx turbo run bench --concurrency=1 --output-logs=full "$@"
 # The quick start's wall time, cold (a fresh clone: install, build, initdb, seed) and warm (run again).
