@@ -14,8 +14,9 @@ export function configureSqlCommenter(enabled: boolean): void {
 
 /** The policy check, as a child span of the request (sync: the checker is). */
 export function tracedPolicy(check: () => Verdict): Verdict {
-  const span = currentRequestTrace()?.child("portcullis.policy", SpanKind.INTERNAL, {});
-  if (!span) return check();
+  const requestTrace = currentRequestTrace();
+  const span = requestTrace?.child("portcullis.policy", SpanKind.INTERNAL, {});
+  if (!requestTrace || !span) return check();
   try {
     const verdict = check();
     span.setAttribute("portcullis.verdict", verdict.allowed ? "allowed" : "blocked");
@@ -27,7 +28,7 @@ export function tracedPolicy(check: () => Verdict): Verdict {
     span.setStatus({ code: SpanStatusCode.ERROR });
     throw error;
   } finally {
-    span.end();
+    requestTrace.finish(span);
   }
 }
 
@@ -108,7 +109,7 @@ async function observedExecution<R extends RoutedLike>(
         span.setAttribute("error.type", errorType);
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
-      span.end();
+      requestTrace!.finish(span);
     }
     if (telemetry?.meter) {
       const metric: Attributes = { "db.system.name": "postgresql" };
@@ -135,6 +136,6 @@ async function auditSpan<T>(requestTrace: McpRequestTrace, audit: { verdict: str
     span?.setStatus({ code: SpanStatusCode.ERROR });
     throw error;
   } finally {
-    span?.end();
+    if (span) requestTrace.finish(span);
   }
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
 import { activeTelemetry } from "@portcullis/telemetry";
 import type { Classified } from "../http/mcp/classify.js";
-import { currentRequestTrace, runTraced, telemetryNow, type McpRequestTrace } from "./request-trace.js";
+import { currentRequestTrace, runTraced, type McpRequestTrace } from "./request-trace.js";
 
 /*
  * The one-line hooks the request path calls. With telemetry off each is a null check and a direct call:
@@ -32,7 +32,7 @@ export function tracedAuth<T extends { ok: boolean }>(authenticate: () => Promis
 }
 
 async function timedAuth<T extends { ok: boolean }>(requestTrace: McpRequestTrace, authenticate: () => Promise<T>): Promise<T> {
-  const start = telemetryNow();
+  const start = requestTrace.now();
   const result = await authenticate();
   requestTrace.authenticated(start, result.ok);
   return result;

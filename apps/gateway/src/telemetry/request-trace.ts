@@ -34,13 +34,9 @@ const getter = {
   keys: (carrier: Record<string, unknown>) => Object.keys(carrier),
 };
 
-// Wall-clock milliseconds at performance resolution, anchored like the SDK's own span clock (Date.now()
-// at the span's start plus elapsed monotonic time), so retroactive times line up with SDK-made spans.
-let anchor = Date.now() - otperformance.now();
-const now = (): number => anchor + otperformance.now();
-const reanchor = (): void => {
-  anchor = Date.now() - otperformance.now();
-};
+// Every span of a request is timed on one clock: wall-clock milliseconds anchored once per request,
+// advanced by the monotonic clock (the SDK's own default start is Date.now(), whole milliseconds, which
+// could put a child a fraction of a millisecond outside its parent).
 
 /** What the protocol layer learned about the request once its body was classified. */
 export interface McpCallFacts {
@@ -62,7 +58,8 @@ export interface McpCallFacts {
  * written afterwards with the times it really had.
  */
 export class McpRequestTrace {
-  private readonly startedAt = (reanchor(), now());
+  private readonly anchor = Date.now() - otperformance.now();
+  private readonly startedAt = this.now();
   private readonly startedPerf = performance.now();
   private span: Span | null = null;
   private parent: Context | null = null;
@@ -77,8 +74,18 @@ export class McpRequestTrace {
     private readonly req: IncomingMessage,
   ) {}
 
+  /** This request's clock (epoch milliseconds, sub-millisecond resolution). */
+  now(): number {
+    return this.anchor + otperformance.now();
+  }
+
   authenticated(start: number, ok: boolean): void {
-    this.auth = { start, end: now(), ok };
+    this.auth = { start, end: this.now(), ok };
+  }
+
+  /** Ends a child span on this request's clock. */
+  finish(span: Span): void {
+    span.end(this.now());
   }
 
   classified(facts: McpCallFacts): void {
@@ -112,7 +119,7 @@ export class McpRequestTrace {
   child(name: string, kind: SpanKind, attributes: Attributes): Span | null {
     const parent = this.ensureSpan();
     if (!parent) return null;
-    return this.telemetry.tracer!.startSpan(name, { kind, attributes }, trace.setSpan(ROOT_CONTEXT, parent));
+    return this.telemetry.tracer!.startSpan(name, { kind, attributes, startTime: this.now() }, trace.setSpan(ROOT_CONTEXT, parent));
   }
 
   end(httpStatus: number, thrown?: unknown): void {
@@ -127,7 +134,7 @@ export class McpRequestTrace {
         span.setAttribute("error.type", errorType);
         span.setStatus({ code: SpanStatusCode.ERROR });
       }
-      span.end();
+      span.end(this.now());
     }
     const metrics = this.telemetry.meter && instrumentsFor(this.telemetry.meter);
     if (metrics) {
@@ -196,4 +203,4 @@ export function runTraced(telemetry: Telemetry, req: IncomingMessage, work: (tra
   return storage.run(requestTrace, () => work(requestTrace));
 }
 
-export { now as telemetryNow };
+
