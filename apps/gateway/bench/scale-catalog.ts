@@ -13,7 +13,7 @@ import { getKeyring } from "@portcullis/db/secrets";
 import { loadCatalog } from "@portcullis/policy";
 import { MACHINE_HEADERS, createEmptyDatabase, machineCells, withClient, median, mib, printTable, startRound, type RoundMachine } from "@portcullis/db/testing";
 import { introspectConnection } from "../../worker/src/processors/introspection.js";
-import { mustCall, setupScale, startGateway } from "./scale-support.js";
+import { dropBounded, mustCall, setupScale, startGateway } from "./scale-support.js";
 
 const SIZES = (process.env.BENCH_CATALOG_SIZES ?? "100,1000,10000").split(",").map(Number);
 const WARM_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 30);
@@ -153,8 +153,8 @@ async function measureSize(size: number): Promise<Row> {
   } finally {
     await gateway.stop?.();
     await setup.close();
-    await target.drop();
-    await small.drop();
+    await dropBounded(target);
+    await dropBounded(small);
   }
 }
 
@@ -186,4 +186,7 @@ export async function catalogCurve(): Promise<void> {
   );
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await catalogCurve();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await catalogCurve();
+  process.exit(0);
+}

@@ -8,7 +8,7 @@
  * of a call spread over every link vs the same call on one link.
  */
 import { MACHINE_HEADERS, createChinookDatabase, machineCells, median, mib, percentile, printTable, startRound, withClient } from "@portcullis/db/testing";
-import { mustCall, setupScale, startGateway } from "./scale-support.js";
+import { dropBounded, mustCall, setupScale, startGateway } from "./scale-support.js";
 
 const LINKS = Number(process.env.BENCH_LINKS ?? 1000);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100);
@@ -101,8 +101,11 @@ export async function linksCurve(): Promise<void> {
   } finally {
     await stop?.();
     await setup.close();
-    await chinook.drop();
+    await dropBounded(chinook);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await linksCurve();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await linksCurve();
+  process.exit(0);
+}

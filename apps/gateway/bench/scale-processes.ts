@@ -11,7 +11,7 @@ import { fork, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MACHINE_HEADERS, createChinookDatabase, machineCells, median, percentile, printTable, processCpuMs, processTree, startRound, type RoundMachine } from "@portcullis/db/testing";
-import { mustCall, setupScale, startGateway, type BenchGateway } from "./scale-support.js";
+import { dropBounded, mustCall, setupScale, startGateway, type BenchGateway } from "./scale-support.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROUNDS = Number(process.env.BENCH_PROC_ROUNDS ?? 4);
@@ -107,8 +107,11 @@ export async function processesCurve(): Promise<void> {
     for (const l of loaders) if (l.connected) l.send({ cmd: "exit" });
     for (const gw of gateways) await gw.stop();
     await setup.close();
-    await chinook.drop();
+    await dropBounded(chinook);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await processesCurve();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await processesCurve();
+  process.exit(0);
+}

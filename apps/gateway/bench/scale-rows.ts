@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { MACHINE_HEADERS, createEmptyDatabase, machineCells, median, mib, printTable, processMemory, resetPeakMemory, startRound, withClient, type RoundMachine } from "@portcullis/db/testing";
-import { mustCall, setupScale, startGateway } from "./scale-support.js";
+import { dropBounded, mustCall, setupScale, startGateway } from "./scale-support.js";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const TOTAL = Number(process.env.BENCH_ROWS_TOTAL ?? 1_000_000);
@@ -115,8 +115,11 @@ export async function rowsCurve(): Promise<void> {
   } finally {
     await stop?.();
     await setup.close();
-    await target.drop();
+    await dropBounded(target);
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await rowsCurve();
+if (import.meta.url === `file://${process.argv[1]}`) {
+  await rowsCurve();
+  process.exit(0);
+}

@@ -23,6 +23,18 @@ export const GATEWAY_DIR = path.resolve(HERE, "..");
 // other benches and the tests do.
 const TARGET_ENV = { TARGET_NETWORKS: "any", TARGET_ALLOW_POWERFUL_ROLES: "true", TARGET_STACK_DATABASES: "*" };
 
+/**
+ * Drops a bench database, waiting at most 30 s: on the shared test cluster a DROP DATABASE can wait
+ * minutes on ProcSignalBarrier behind another suite's long COPY, and a curve's numbers are already out.
+ */
+export async function dropBounded(db: { name: string; drop(): Promise<void> }): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const waited = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), 30_000)));
+  const outcome = await Promise.race([db.drop().then(() => "done" as const), waited]);
+  clearTimeout(timer);
+  if (outcome === "late") console.warn(`(drop of ${db.name} still waiting on the cluster after 30 s; left to finish on its own)`);
+}
+
 export interface ScaleSetup {
   meta: TestDatabase;
   prisma: ReturnType<typeof createPrismaClient>;
@@ -67,7 +79,7 @@ export async function setupScale(): Promise<ScaleSetup> {
     async close() {
       await prisma.$disconnect();
       await rm(spoolDir, { recursive: true, force: true });
-      await meta.drop();
+      await dropBounded(meta);
     },
   };
 }
