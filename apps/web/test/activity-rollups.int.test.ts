@@ -28,14 +28,17 @@ const linkB = randomUUID();
 /** Team A's events over ~10 days from 4 connections at once (same team, same hours: the same rollup rows). */
 const insertA = (count: number, seq0: number, memberId: string, ownerId: string) =>
   pool.query(
-    `INSERT INTO audit_events (id, team_id, time, seq, link_id, api_key_id, user_id, client_name, tool, sql, tables, verdict, rule_id, duration_ms, prev_hash, hash)
+    `INSERT INTO audit_events (id, team_id, time, seq, link_id, api_key_id, user_id, client_name, tool, sql, tables, verdict, rule_id, duration_ms, prev_hash, hash,
+                               kind, protocol_version, target_server, database_name)
      SELECT gen_random_uuid(), $1::uuid, now() - random() * interval '10 days', $2::bigint + g,
             ($3::uuid[])[1 + g % 3], ($4::uuid[])[1 + g % 6], CASE WHEN g % 4 = 0 THEN $5::uuid ELSE $6::uuid END,
             (ARRAY['cursor', 'claude-code', NULL])[1 + g % 3], (ARRAY['execute_sql', 'describe_table', 'list_tables', 'explain_query'])[1 + g % 4],
             'SELECT * FROM t WHERE id = ' || g, CASE WHEN g % 5 = 0 THEN ARRAY['public.a', 'public.b'] WHEN g % 5 = 1 THEN '{}'::text[] ELSE ARRAY['public.a'] END,
             (CASE WHEN g % 10 = 0 THEN 'blocked' WHEN g % 23 = 0 THEN 'error' ELSE 'allowed' END)::"AuditVerdict",
             CASE WHEN g % 10 = 0 THEN (ARRAY['rule_x', 'rule_y', NULL])[1 + g % 3] END,
-            exp(ln(3) + 1.2 * sqrt(-2 * ln(greatest(random(), 1e-9))) * cos(2 * pi() * random())), '', ''
+            exp(ln(3) + 1.2 * sqrt(-2 * ln(greatest(random(), 1e-9))) * cos(2 * pi() * random())), '', '',
+            CASE WHEN g % 97 = 0 THEN 'config_change' ELSE 'tool_call' END, (ARRAY['2026-07-28', '2025-11-25', NULL])[1 + g % 3],
+            (ARRAY['primary', 'replica1'])[1 + g % 2], (ARRAY['main', 'analytics', NULL, 'main'])[1 + g % 4]
        FROM generate_series(1, $7::int) g`,
     [teamA, seq0, links, keys, memberId, ownerId, count],
   );
@@ -145,7 +148,8 @@ async function expectRollupsEqualEvents() {
     WITH r AS (SELECT team_id, dim, val, verdict, sum(n)::bigint AS n FROM audit_rollups GROUP BY 1, 2, 3, 4),
     e AS (
       SELECT team_id, d.dim, d.val, verdict, count(*)::bigint AS n FROM audit_events
-        CROSS JOIN LATERAL (VALUES ('', ''), ('l', link_id::text), ('k', api_key_id::text), ('m', user_id::text), ('t', tool), ('c', client_name)) d(dim, val)
+        CROSS JOIN LATERAL (VALUES ('', ''), ('l', link_id::text), ('k', api_key_id::text), ('m', user_id::text), ('t', tool), ('c', client_name),
+                                   ('o', kind), ('v', protocol_version), ('s', target_server), ('d', database_name)) d(dim, val)
        WHERE d.val IS NOT NULL GROUP BY 1, 2, 3, 4)
     SELECT count(*)::int AS differ FROM ((SELECT * FROM r EXCEPT SELECT * FROM e) UNION ALL (SELECT * FROM e EXCEPT SELECT * FROM r)) x`);
   expect(rows[0].differ).toBe(0);
@@ -183,12 +187,17 @@ describe("activity rollups", () => {
       { range: "7d", client: "claude-code" },
       { range: "7d", verdict: "blocked" },
       { range: "7d", link: links[0], verdict: "allowed" },
+      { range: "7d", kind: "config_change" },
+      { range: "7d", revision: "2025-11-25" },
+      { range: "30d", server: "replica1", verdict: "blocked" },
+      { range: "7d", database: "analytics" },
       // Not sliced by the rollups: answered from the events alone.
       { range: "7d", link: links[0], tool: "execute_sql" },
       { range: "7d", q: "WHERE id = 1" },
       { range: "1h" },
     ] as F[]) {
       expect(stats.rollupSlice(f) === null).toBe(Boolean(f.q) || (Boolean(f.link) && Boolean(f.tool)));
+      if (f.kind || f.server) expect(stats.rollupSlice(f)).toEqual({ dim: f.kind ? "o" : "s", val: f.kind ?? f.server });
       percentiles += (await expectAgrees(teamA, f, now)).percentiles;
     }
     expect(percentiles).toBeGreaterThan(300);

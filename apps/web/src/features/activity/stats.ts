@@ -6,8 +6,8 @@ import { MAX_BUCKETS, buildWhere, timeWindow, type ActivityFilters } from "./fil
  * Activity's charts. Counting and percentile_cont over a week of a big team reads millions of events
  * (seconds), so whole UTC hours come from the hourly rollups (migration 20261210100000_audit_rollups)
  * and only the partial hours at the window's two edges from audit_events. Filters the rollups do not
- * slice by (search text, kind, revision, server, database, or two of link/key/member/tool/client
- * together) read the events themselves, through the same indexes as the list. Either way latency
+ * slice by (search text, or two of the sliced filters together) read the events themselves, through
+ * the same indexes as the list. Either way latency
  * percentiles come from the same log-scale histogram, so the two paths answer alike.
  */
 
@@ -44,6 +44,10 @@ const SLICES = [
   ["member", "m"],
   ["tool", "t"],
   ["client", "c"],
+  ["kind", "o"],
+  ["revision", "v"],
+  ["server", "s"],
+  ["database", "d"],
 ] as const;
 
 /**
@@ -52,14 +56,14 @@ const SLICES = [
  * slice), and every rollup read is bounded by team_id: no path reads another team's or person's rows.
  */
 export function rollupSlice(f: ActivityFilters): { dim: string; val: string } | null {
-  if (f.kind || f.revision || f.server || f.database || f.q?.trim()) return null;
+  if (f.q?.trim()) return null;
   const set = SLICES.filter(([k]) => Boolean(f[k]));
   if (set.length > 1) return null;
   if (set.length === 0) return { dim: "", val: "" };
   const [k, dim] = set[0]!;
   const value = f[k]!;
   // Ids are stored as uuid::text (lower case); the filters' uuids are compared as uuids elsewhere.
-  return { dim, val: k === "tool" || k === "client" ? value : value.toLowerCase() };
+  return { dim, val: k === "link" || k === "key" || k === "member" ? value.toLowerCase() : value };
 }
 
 interface Cell {
