@@ -2,19 +2,24 @@
  * Scale curve 1 — catalog load time and memory at 100 / 1,000 / 10,000 tables (BENCH_CATALOG_SIZES).
  * Per size: a target database with that many tables (6 columns each, a foreign key on every fifth,
  * comments on tables and columns), then
- *   - the worker's introspection of it (introspectConnection, in this process, as the job runs it),
+ *   - the worker's introspection of it (apps/worker/bench/introspect-once.ts: the job's own function, in
+ *     a process of its own, since apps do not import each other; the time is measured inside it),
  *   - a fresh gateway process: time from "link created, catalog cold" to the first answer of
  *     list_tables and of search_objects, the gateway's live heap (after a full GC) and RSS before/after,
  *   - p50 of one list_tables / search_objects call once the catalog is warm.
  */
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import pg from "pg";
-import { getKeyring } from "@portcullis/db/secrets";
 import { loadCatalog } from "@portcullis/policy";
 import { MACHINE_HEADERS, createEmptyDatabase, machineCells, withClient, median, mib, printTable, startRound, type RoundMachine } from "@portcullis/db/testing";
-import { introspectConnection } from "../../worker/src/processors/introspection.js";
 import { dropBounded, mustCall, setupScale, startGateway } from "./scale-support.js";
 
+const run = promisify(execFile);
+const INTROSPECT_ONCE = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../worker/bench/introspect-once.ts");
 const SIZES = (process.env.BENCH_CATALOG_SIZES ?? "100,1000,10000").split(",").map(Number);
 const WARM_CALLS = Number(process.env.BENCH_CATALOG_CALLS ?? 30);
 // Opt-in (seconds): wait that long after the warm calls and time one more list_tables, to see what a
@@ -84,11 +89,12 @@ async function measureSize(size: number): Promise<Row> {
     const connectionId = await setup.addTarget(target.url, `catalog-${size}`);
     const smallConnection = await setup.addTarget(small.url, "warm-up");
 
-    const metaPool = new pg.Pool({ connectionString: setup.meta.url, max: 2 });
-    const t1 = performance.now();
-    const introspected = await introspectConnection({ pool: metaPool, keyring: getKeyring(setup.secretKeys) }, { connectionId, reason: "created" });
-    const introspectS = (performance.now() - t1) / 1000;
-    await metaPool.end();
+    const { stdout } = await run(process.execPath, ["--import", "tsx", INTROSPECT_ONCE, connectionId], {
+      cwd: path.dirname(INTROSPECT_ONCE),
+      env: { ...process.env, META_URL: setup.meta.url, PORTCULLIS_SECRET_KEYS: setup.secretKeys },
+    });
+    const introspected = JSON.parse(stdout.trim().split("\n").pop()!) as { seconds: number; tableCount: number };
+    const introspectS = introspected.seconds;
     if (introspected.tableCount !== size) throw new Error(`introspection saw ${introspected.tableCount} tables, built ${size}`);
 
     // The policy catalog load alone (what the gateway's first call waits for), in this process: the
