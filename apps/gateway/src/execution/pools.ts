@@ -160,29 +160,33 @@ export class TargetPools {
     }
     entry.route = route;
     const config = route.config;
+    const logger = this.logger;
     const pool = new pg.Pool({
       ...config,
       max: this.options.max,
       idleTimeoutMillis: Math.min(this.options.idleMs, 30_000),
       allowExitOnIdle: true,
+      // pg-pool awaits this before it hands a new session out (a query sent from the "connect" event
+      // instead overlaps the first statement, which pg 8 warns about and pg 9 refuses). A session whose
+      // setup failed may read statements differently from the checker: the hook's error ends it, and
+      // the checkout that wanted it fails with that error instead of running on it.
+      onConnect: async (client: pg.ClientBase) => {
+        // A checked-out client whose socket closes mid-statement (the server reset it, the SSH chain
+        // dropped, or the statement runner closed it to abandon an oversized row) emits "error" while
+        // the pool's idle listener is detached: without this the process would crash. The statement
+        // sees the failure itself.
+        client.on("error", (error: Error) => logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
+        try {
+          await client.query(SESSION_SETUP);
+        } catch (error) {
+          logger.warn({ connectionId: row.id, err: (error as Error).message }, "session setup failed: closing the session");
+          throw error;
+        }
+      },
     });
     // Idle clients die when the target restarts (or the SSH chain drops); the pool replaces them.
     // Without a listener the process would crash on that event.
     pool.on("error", (error) => this.logger.warn({ connectionId: row.id, err: error.message }, "idle target connection failed"));
-    // pg runs a client's queries in order, so this completes before the first statement it serves.
-    pool.on("connect", (client) => {
-      // A checked-out client whose socket closes mid-statement (the server reset it, the SSH chain
-      // dropped, or the statement runner closed it to abandon an oversized row) emits "error" while the
-      // pool's idle listener is detached: without this the process would crash. The statement sees the
-      // failure itself.
-      client.on("error", (error: Error) => this.logger.debug({ connectionId: row.id, err: error.message }, "target connection closed while in use"));
-      // A session whose setup failed may read statements differently from the checker: it is closed,
-      // so the statement queued behind the setup fails instead of running on it.
-      client.query(SESSION_SETUP).catch((error: Error) => {
-        this.logger.warn({ connectionId: row.id, err: error.message }, "session setup failed: closing the session");
-        (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
-      });
-    });
     try {
       const { rows } = await pool.query<{ role: string; rolsuper: boolean; rolcreaterole: boolean; server_roles: string[] }>(ROLE_FACTS, [SERVER_ROLES]);
       const facts = rows[0];
