@@ -221,11 +221,15 @@ describe("schema.prisma agrees with the migrations", () => {
     await expect(prisma.user.create({ data: { email: "owner@example.com" } })).rejects.toMatchObject({ code: "P2002" });
     await expect(prisma.team.create({ data: { name: "Other", slug: "acme" } })).rejects.toMatchObject({ code: "P2002" });
     const team = await prisma.team.findUniqueOrThrow({ where: { slug: "acme" } });
+    // audit_events is partitioned by time: its key is (id, time), so an event stored twice (a replay
+    // carrying the same id and time, even under another seq) is refused by the primary key.
+    const stored = await prisma.auditEvent.findFirstOrThrow({ where: { teamId: team.id, seq: 1n } });
     await expect(
       prisma.auditEvent.create({
-        data: { id: "00000000-0000-4000-8000-000000000001", teamId: team.id, time: new Date(), seq: 1n, verdict: "allowed", prevHash: "x", hash: "y" },
+        data: { id: stored.id, teamId: team.id, time: stored.time, seq: 2n, verdict: "allowed", prevHash: "x", hash: "y" },
       }),
     ).rejects.toMatchObject({ code: "P2002" });
+    expect(await prisma.auditEvent.count({ where: { teamId: team.id } })).toBe(1);
   });
 
   it("cascades a team's deletion to everything it owns", async () => {
