@@ -115,7 +115,7 @@ try {
     ["charts 7d member's own", () => ops.activityStats(member, big.id, f({}))],
     ["charts 7d link + client (raw)", () => ops.activityStats(owner, big.id, f({ link, client: "claude-code" }))],
     ["charts 7d search (raw)", () => ops.activityStats(owner, big.id, f({ q: "WHERE id = 4242" }))],
-    ["charts 7d server replica1 (raw)", () => ops.activityStats(owner, big.id, f({ server: "replica1" }))],
+    ["charts 7d server replica1", () => ops.activityStats(owner, big.id, f({ server: "replica1" }))],
   ];
   const counted = await prisma.$queryRawUnsafe<{ n: string }[]>(`SELECT count(*)::text AS n FROM audit_events WHERE team_id = $1::uuid AND time > now() - interval '7 days'`, big.id);
   console.log(`\nthe big team holds ${big.events.toLocaleString()} events, ${Number(counted[0]!.n).toLocaleString()} in the last 7 days; ${RUNS} runs per query after one warm-up`);
