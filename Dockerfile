@@ -79,11 +79,12 @@ COPY apps apps
 COPY --from=build /app/packages/db/src/generated /app/packages/db/src/generated
 COPY --from=build /app/apps/web/.next /app/apps/web/.next
 # The only places the apps write: the gateway's audit journal (mount a persistent volume on it), the
-# demo seed's key file, Next.js's runtime cache and tsx's compile cache (under /tmp). The tree itself
+# worker's file audit sinks (AUDIT_EXPORT_DIR, for a SIEM agent), the demo seed's key file, Next.js's runtime cache and tsx's compile cache (under /tmp). The tree itself
 # stays root's and read-only to the app's user.
-RUN mkdir -p /var/lib/portcullis/spool /app/apps/web/.next/cache \
+RUN mkdir -p /var/lib/portcullis/spool /var/lib/portcullis/audit-export /app/apps/web/.next/cache \
  && chown -R 1000:1000 /var/lib/portcullis /app/apps/web/.next/cache \
- && chmod 0700 /var/lib/portcullis /var/lib/portcullis/spool
+ && chmod 0700 /var/lib/portcullis /var/lib/portcullis/spool \
+ && chmod 0750 /var/lib/portcullis/audit-export
 # `node` (uid 1000) of the base image, by number so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
 EXPOSE 3000 3001 3002 3003

@@ -72,6 +72,17 @@ describe("docker-compose.yml", () => {
     expect(serviceEnv(model.services.web!).GATEWAY_HEALTH_URL).toBe("http://gateway:3001");
   });
 
+  it("hands the OpenTelemetry settings to the gateway and the worker, and gives file audit sinks a volume", () => {
+    for (const name of ["gateway", "worker"]) {
+      const env = serviceEnv(model.services[name]!);
+      for (const key of ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_TRACES_SAMPLER"]) expect(env, `${name} ${key}`).toHaveProperty(key);
+    }
+    expect(serviceEnv(model.services.gateway!)).toHaveProperty("PORTCULLIS_SQLCOMMENTER");
+    const worker = model.services.worker!;
+    expect(serviceEnv(worker).AUDIT_EXPORT_DIR).toBe("/var/lib/portcullis/audit-export");
+    expect(JSON.stringify(worker.volumes)).toContain("/var/lib/portcullis/audit-export");
+  });
+
   it("keeps the demo seed behind the `demo` profile, with the superuser URL only there", () => {
     // `up` leaves a profiled service out unless its profile is asked for.
     const seed = model.services["seed-demo"]!;
