@@ -146,6 +146,20 @@ describe("audit_events partitioned by month", () => {
     }
     expect(await anchor(b)).toMatchObject({ seq: "0", count: "0" });
     for (const team of [a, b, c, d]) expect(await verifyAuditChain(suite.pool, team, { key })).toMatchObject({ ok: true });
+    // Activity's rollups of the dropped months count exactly what is left there (the stragglers), per
+    // team, in every slice: no chart keeps counting dropped events.
+    const { rows: rolled } = await suite.pool.query<{ team: string; dim: string; n: number }>(
+      `SELECT team_id::text AS team, dim, sum(n)::int AS n FROM audit_rollups
+        WHERE team_id = ANY($1::uuid[]) AND hour >= '2025-01-01' AND hour < '2025-03-01' AND dim IN ('', 'l') GROUP BY 1, 2 ORDER BY 1, 2`,
+      [[a, b, c, d]],
+    );
+    const { rows: left } = await suite.pool.query<{ team: string; n: number }>(
+      `SELECT team_id::text AS team, count(*)::int AS n FROM audit_events
+        WHERE team_id = ANY($1::uuid[]) AND time >= '2025-01-01' AND time < '2025-03-01' GROUP BY 1`,
+      [[a, b, c, d]],
+    );
+    expect(left.map((r) => r.n).reduce((x, y) => x + y, 0)).toBe(3);
+    expect(rolled.filter((r) => r.dim === "")).toEqual(left.map((r) => ({ team: r.team, dim: "", n: r.n })).sort((x, y) => x.team.localeCompare(y.team)));
 
     // D's straggler now leads its chain: the chunked pruner removes it, signed, and D still verifies.
     expect(await pruneAuditEvents(suite.pool, d, new Date("2025-03-01T00:00:00Z"), { key, pauseMs: 0 })).toMatchObject({ deleted: 1, prunedThroughSeq: "2" });

@@ -263,6 +263,9 @@ async function dropPartition(pool: pg.Pool, p: AuditPartition, options: DropOpti
       );
     }
     await client.query(`DROP TABLE ${part}`);
+    // Dropping a partition fires no delete trigger: Activity's rollups of that month are recomputed
+    // from what is left there (the stragglers, now in DEFAULT), in the same transaction as the drop.
+    await client.query(`SELECT audit_rollups_rebuild($1::timestamptz, $2::timestamptz)`, range);
     await client.query("COMMIT");
     result = { name: part, events, stragglers: moved.rowCount ?? 0, anchors: cut.size };
   } catch (error) {
