@@ -62,7 +62,9 @@ fi
 if ! given GATEWAY_AUDIT_SPOOL_DIR && { [ -z "${GATEWAY_AUDIT_SPOOL_DIR:-}" ] || [ "$GATEWAY_AUDIT_SPOOL_DIR" = .data/spool ]; }; then
   GATEWAY_AUDIT_SPOOL_DIR="$DATA/spool"
 fi
-export WEB_PUBLIC_URL NEXTAUTH_URL GATEWAY_PUBLIC_URL GATEWAY_AUDIT_SPOOL_DIR
+# File audit sinks write under the data directory too, unless .env or the caller names another root.
+[ -n "${AUDIT_EXPORT_DIR:-}" ] || AUDIT_EXPORT_DIR="$DATA/audit-export"
+export WEB_PUBLIC_URL NEXTAUTH_URL GATEWAY_PUBLIC_URL GATEWAY_AUDIT_SPOOL_DIR AUDIT_EXPORT_DIR
 [ -n "${GATEWAY_INTERNAL_URL:-}" ] && export GATEWAY_INTERNAL_URL
 
 STARTED_PG=0; STARTED_REDIS=0; LOCAL_PG=0; LOCAL_REDIS=0
