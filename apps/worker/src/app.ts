@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { getKeyring } from "@portcullis/db/secrets";
+import { auditSinkGauges } from "@portcullis/db/operations";
 import { AUDIT_EXPORT_TICK_JOB, HOUSEKEEPING_JOB, INTROSPECT_ALL_JOB, QUEUES, createRedis, startHeartbeat, type HousekeepingJob } from "@portcullis/jobs";
 import { traceJobs } from "@portcullis/telemetry";
 import { Worker, type Job } from "bullmq";
@@ -125,7 +126,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
   );
   const stop = new AbortController();
   const housekeepingWorker = withEvents(
-    new Worker(QUEUES.housekeeping, housekeepingProcessor({ pool, redis, logger, signal: stop.signal }), {
+    new Worker(QUEUES.housekeeping, housekeepingProcessor({ pool, redis, logger, signal: stop.signal, retentionDays: env.AUDIT_RETENTION_DAYS, metrics }), {
       ...common(QUEUES.housekeeping),
       concurrency: 1,
       removeOnComplete: { count: 50 },
@@ -156,7 +157,7 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
     ),
     QUEUES.notifications,
   );
-  const exportWorker = withEvents(auditExportWorker(env, { pool: notifyPool, keyring, logger, connection: redis, prefix }), QUEUES.auditExport);
+  const exportWorker = withEvents(auditExportWorker(env, { pool: notifyPool, keyring, logger, metrics, connection: redis, prefix }), QUEUES.auditExport);
   const workers = [auditWorker, introspectionWorker, descriptionsWorker, housekeepingWorker, notificationsWorker, exportWorker];
 
   // The notification outbox is polled (every NOTIFY_POLL_MS, at most 2 s); a pass drains full batches.
@@ -206,6 +207,14 @@ export async function startWorker(env: WorkerEnv, options: WorkerOptions = {}): 
       } catch {
         // Redis unreachable: the gauges keep their last values; readiness reports the outage.
       }
+    }
+    try {
+      for (const g of await auditSinkGauges(notifyPool)) {
+        metrics.auditSinkLag.set({ kind: g.kind }, g.maxLag);
+        metrics.auditSinkPaused.set({ kind: g.kind }, g.paused);
+      }
+    } catch {
+      // PostgreSQL unreachable: as above, the last values stay and readiness says why.
     }
   };
   const tick = () => void Promise.all([measure(), sweep()]);

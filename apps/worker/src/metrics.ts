@@ -86,6 +86,41 @@ export function createMetrics() {
       labelNames: ["kind"] as const,
       registers: [registry],
     }),
+    auditPartitionsDropped: new Counter({
+      name: "portcullis_audit_partitions_dropped_total",
+      help: "Monthly audit_events partitions dropped by retention (AUDIT_RETENTION_DAYS)",
+      registers: [registry],
+    }),
+    auditPartitionStragglers: new Counter({
+      name: "portcullis_audit_partition_stragglers_total",
+      help: "Events of a dropped partition kept (moved to DEFAULT) because they lie past their team's prunable prefix",
+      registers: [registry],
+    }),
+    // Sinks are labelled by kind only (webhook, file): never by team or sink, so the series stay few.
+    auditSinkLag: new Gauge({
+      name: "portcullis_audit_sink_lag_events",
+      help: "Largest number of events not yet delivered to one sink (team head seq minus the sink's cursor), by sink kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    auditSinkPaused: new Gauge({
+      name: "portcullis_audit_sink_paused",
+      help: "Audit sinks paused (by a team or after failing), by sink kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
+    auditSinkDeliveries: new Counter({
+      name: "portcullis_audit_sink_deliveries_total",
+      help: "Audit sink batch attempts by kind and outcome (delivered, failed: retried later, paused: the sink was paused)",
+      labelNames: ["kind", "outcome"] as const,
+      registers: [registry],
+    }),
+    auditSinkSkippedEvents: new Counter({
+      name: "portcullis_audit_sink_skipped_events_total",
+      help: "Events retention removed before a sink got them (each gap is told to the receiver), by sink kind",
+      labelNames: ["kind"] as const,
+      registers: [registry],
+    }),
     aiCalls: new Counter({
       name: "portcullis_ai_calls_total",
       help: "Model calls for schema descriptions by outcome",

@@ -5,6 +5,7 @@ import { type ConnectionOptions, Worker } from "bullmq";
 import type pg from "pg";
 import type { WorkerEnv } from "../env.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import { type AuditExportConfig, auditExportProcessor } from "./audit-export.js";
 
 /** The stack's own services, which no audit sink may target (whatever PORTCULLIS_WEBHOOK_ALLOW_PRIVATE says). */
@@ -42,9 +43,9 @@ export function auditExportConfig(env: WorkerEnv): AuditExportConfig {
  */
 export function auditExportWorker(
   env: WorkerEnv,
-  deps: { pool: pg.Pool; keyring: SecretKeyring; logger: Logger; connection: ConnectionOptions; prefix: string },
+  deps: { pool: pg.Pool; keyring: SecretKeyring; logger: Logger; metrics?: Metrics; connection: ConnectionOptions; prefix: string },
 ): Worker {
-  const tick = auditExportProcessor({ pool: deps.pool, keyring: deps.keyring, logger: deps.logger, config: auditExportConfig(env) });
+  const tick = auditExportProcessor({ pool: deps.pool, keyring: deps.keyring, logger: deps.logger, metrics: deps.metrics, config: auditExportConfig(env) });
   return new Worker(
     QUEUES.auditExport,
     async (job) => {

@@ -6,7 +6,7 @@ import {
   auditSinkAddressRefusal,
   auditSinkSecretContext,
   claimDueAuditSinks,
-  readAuditEventsAfter,
+  readAuditExportBatch,
   recordAuditSinkFailure,
   recordAuditSinkTest,
   releaseAuditSink,
@@ -16,6 +16,7 @@ import {
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 import { type WebhookResult, resolveWebhookAddress, sendWebhook } from "../notify/webhook.js";
 import { batchFileName, cutFileBatch, probeDirectory, sinkDirectory, writeFileAtomically } from "./audit-export-file.js";
 
@@ -50,6 +51,8 @@ export interface AuditExportDeps {
   keyring: SecretKeyring;
   logger: Logger;
   config: AuditExportConfig;
+  /** The worker's Prometheus metrics (deliveries by outcome, skipped events); none in some tests. */
+  metrics?: Pick<Metrics, "auditSinkDeliveries" | "auditSinkSkippedEvents">;
   /** Tests: the jitter's random source. */
   random?: () => number;
 }
@@ -87,7 +90,7 @@ function openSecret(keyring: SecretKeyring, sink: ClaimedAuditSink): string | nu
   }
 }
 
-async function post(deps: AuditExportDeps, sink: ClaimedAuditSink, body: string, idempotencyKey: string, event: string): Promise<Attempt> {
+async function post(deps: AuditExportDeps, sink: ClaimedAuditSink, body: string, idempotencyKey: string, event: string, headers: Record<string, string> = {}): Promise<Attempt> {
   const secret = openSecret(deps.keyring, sink);
   if (!secret) return { ok: false, permanent: true, status: null, error: "the signing secret cannot be opened (wrong PORTCULLIS_SECRET_KEYS?); rotate it and resume" };
   const url = new URL(sink.url!);
@@ -106,7 +109,7 @@ async function post(deps: AuditExportDeps, sink: ClaimedAuditSink, body: string,
     timeoutMs: deps.config.timeoutMs,
     allowPrivate: deps.config.allowPrivate,
     resolve: async () => [{ address: target.address, family: target.family }],
-    extraHeaders: { "Idempotency-Key": idempotencyKey },
+    extraHeaders: { ...headers, "Idempotency-Key": idempotencyKey },
   });
   if (result.outcome === "delivered") return { ok: true };
   return { ok: false, permanent: result.outcome === "failed", status: result.status, error: result.error ?? "failed", retryAfterMs: result.retryAfterMs };
@@ -135,26 +138,33 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number, rando
   return Math.round(raw * (0.5 + random()));
 }
 
+/** What the receiver is told of a retention gap: the header (unsigned, cheap to route on) next to the signed record. */
+export const GAP_HEADER = "Portcullis-Gap";
+
 async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, sink: ClaimedAuditSink): Promise<void> {
   const { config } = deps;
   let cursor = sink.cursorSeq;
   for (let turn = 0; turn < config.batchesPerTurn; turn++) {
     if (turn > 0 && !(await renewAuditSinkLease(deps.pool, { sinkId: sink.id, owner, leaseMs }))) return;
-    const lines = await readAuditEventsAfter(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents });
-    if (lines.length === 0) return;
+    const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents });
+    if (lines.length === 0 && !gap) return;
     let sent = lines;
     let attempt: Attempt;
+    // The batch spans the gap too: its key and file name start where the receiver's knowledge stops.
+    const first = gap?.from_seq ?? lines[0]!.seq;
     try {
       if (sink.kind === "file") {
         if (!config.dir) throw new Error("AUDIT_EXPORT_DIR is not set on the worker: file sinks wait until it is");
-        const cut = cutFileBatch(lines, config.fileMaxBytes);
+        const gapLine = gap ? `${JSON.stringify(gap)}\n` : "";
+        const cut = lines.length > 0 ? cutFileBatch(lines, Math.max(1, config.fileMaxBytes - Buffer.byteLength(gapLine))) : { lines: [], text: "" };
         sent = cut.lines;
-        await writeFileAtomically(sinkDirectory(config.dir, sink.teamId, sink.name), batchFileName(sent[0]!.seq, sent.at(-1)!.seq), cut.text);
+        const last = sent.at(-1)?.seq ?? gap!.to_seq;
+        await writeFileAtomically(sinkDirectory(config.dir, sink.teamId, sink.name), batchFileName(first, last), gapLine + cut.text);
         attempt = { ok: true };
       } else {
-        const first = lines[0]!.seq;
-        const last = lines.at(-1)!.seq;
-        attempt = await post(deps, sink, JSON.stringify(lines), `${sink.id}:${first}-${last}`, "audit.batch");
+        const last = lines.at(-1)?.seq ?? gap!.to_seq;
+        const body = JSON.stringify(gap ? [gap, ...lines] : lines);
+        attempt = await post(deps, sink, body, `${sink.id}:${first}-${last}`, "audit.batch", gap ? { [GAP_HEADER]: `${gap.from_seq}-${gap.to_seq}` } : {});
       }
     } catch (error) {
       attempt = { ok: false, permanent: false, status: null, error: (error as Error).message };
@@ -163,11 +173,28 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
       await recordFailure(deps, owner, sink, attempt);
       return;
     }
-    const last = sent.at(-1)!;
-    const moved = await advanceAuditSinkCursor(deps.pool, { sinkId: sink.id, owner, fromSeq: cursor, toSeq: last.seq, toHash: last.hash, count: sent.length });
+    const toSeq = sent.at(-1)?.seq ?? gap!.to_seq;
+    const toHash = sent.at(-1)?.hash ?? gap!.anchor_hash;
+    const moved = await advanceAuditSinkCursor(deps.pool, {
+      sinkId: sink.id,
+      owner,
+      fromSeq: cursor,
+      toSeq,
+      toHash,
+      count: sent.length,
+      gap: gap ? { fromSeq: gap.from_seq, toSeq: gap.to_seq } : null,
+    });
     // Our lease lapsed (or another holder moved the cursor): stop; the holder re-sends from the cursor.
     if (!moved) return;
-    cursor = last.seq;
+    deps.metrics?.auditSinkDeliveries.inc({ kind: sink.kind, outcome: "delivered" });
+    if (gap) {
+      deps.metrics?.auditSinkSkippedEvents.inc({ kind: sink.kind }, gap.events);
+      deps.logger.warn(
+        { sink: sink.id, team: sink.teamId, kind: sink.kind, fromSeq: gap.from_seq, toSeq: gap.to_seq, events: gap.events },
+        "audit sink skipped events removed by retention",
+      );
+    }
+    cursor = toSeq;
     sink.failures = 0;
     sink.failingSince = null;
   }
@@ -181,5 +208,6 @@ async function recordFailure(deps: AuditExportDeps, owner: string, sink: Claimed
   else if (failingFor >= config.pauseAfterMs) pauseReason = `paused after failing for ${Math.round(failingFor / 60_000)} minutes: ${attempt.error}`;
   const delay = attempt.retryAfterMs != null ? Math.min(attempt.retryAfterMs, RETRY_AFTER_MAX_MS) : backoffMs(sink.failures, config.retryBaseMs, config.retryMaxMs, deps.random);
   await recordAuditSinkFailure(deps.pool, { sinkId: sink.id, owner, error: attempt.error, status: attempt.status, retryInMs: delay, pauseReason });
+  deps.metrics?.auditSinkDeliveries.inc({ kind: sink.kind, outcome: pauseReason ? "paused" : "failed" });
   deps.logger.info({ sink: sink.id, status: attempt.status, paused: Boolean(pauseReason), retryInMs: delay }, "audit sink delivery refused or failed");
 }

@@ -5,6 +5,7 @@ import type { Redis } from "ioredis";
 import type pg from "pg";
 import { loadAuditRetentionDays } from "../env.js";
 import type { Logger } from "../logger.js";
+import type { Metrics } from "../metrics.js";
 
 export interface HousekeepingDeps {
   pool: pg.Pool;
@@ -21,6 +22,8 @@ export interface HousekeepingDeps {
   partitionsAhead?: number;
   /** The clock (tests). */
   now?: () => Date;
+  /** The worker's Prometheus counters for partition drops. */
+  metrics?: Pick<Metrics, "auditPartitionsDropped" | "auditPartitionStragglers">;
 }
 
 const chainKeyOf = (deps: HousekeepingDeps) => (deps.chainKey === undefined ? loadAuditChainKey() : (deps.chainKey ?? undefined));
@@ -183,6 +186,8 @@ export async function dropExpiredAuditPartitions(deps: HousekeepingDeps): Promis
   const before = new Date(nowOf(deps).getTime() - days * 86_400_000);
   const dropped = await dropExpiredPartitions(deps.pool, { before, key: chainKeyOf(deps), signal: deps.signal });
   for (const p of dropped) {
+    deps.metrics?.auditPartitionsDropped.inc();
+    deps.metrics?.auditPartitionStragglers.inc(p.stragglers);
     deps.logger?.info(
       { partition: p.name, events: p.events, stragglers: p.stragglers, anchorsMoved: p.anchors, retentionDays: days },
       "audit partition dropped by retention",

@@ -67,17 +67,25 @@ export async function renewAuditSinkLease(db: OperationsDb, input: { sinkId: str
   return rows.length === 1;
 }
 
-/** Moves the cursor past a delivered batch; false (nothing changed) if the lease or the cursor moved meanwhile. */
+/**
+ * Moves the cursor past a delivered batch; false (nothing changed) if the lease or the cursor moved
+ * meanwhile. `gap`: the batch told the receiver that retention removed these seqs; they are counted
+ * as skipped and the last gap is kept for the team to see.
+ */
 export async function advanceAuditSinkCursor(
   db: OperationsDb,
-  input: { sinkId: string; owner: string; fromSeq: string; toSeq: string; toHash: string; count: number },
+  input: { sinkId: string; owner: string; fromSeq: string; toSeq: string; toHash: string; count: number; gap?: { fromSeq: string; toSeq: string } | null },
 ): Promise<boolean> {
+  const gap = input.gap ?? null;
   const rows = await queryOf(db)(
     `UPDATE audit_sinks SET cursor_seq = $4::int8, cursor_hash = $5, delivered_count = delivered_count + $6::int,
-        failures = 0, failing_since = NULL, last_error = NULL, last_status = NULL, last_attempt_at = now(), last_delivered_at = now(), updated_at = now()
+        failures = 0, failing_since = NULL, last_error = NULL, last_status = NULL, last_attempt_at = now(), last_delivered_at = now(), updated_at = now(),
+        skipped_events = skipped_events + COALESCE($8::int8 - $7::int8 + 1, 0),
+        last_gap_from = COALESCE($7::int8, last_gap_from), last_gap_to = COALESCE($8::int8, last_gap_to),
+        last_gap_at = CASE WHEN $7::int8 IS NULL THEN last_gap_at ELSE now() END
       WHERE id = $1::uuid AND lease_owner = $2 AND lease_until >= now() AND cursor_seq = $3::int8
       RETURNING 1`,
-    [input.sinkId, input.owner, input.fromSeq, input.toSeq, input.toHash, input.count],
+    [input.sinkId, input.owner, input.fromSeq, input.toSeq, input.toHash, input.count, gap?.fromSeq ?? null, gap?.toSeq ?? null],
   );
   return rows.length === 1;
 }
@@ -111,4 +119,20 @@ export async function recordAuditSinkTest(db: OperationsDb, input: { sinkId: str
 /** Gives the lease back (a sink with more to send is due again at once). */
 export async function releaseAuditSink(db: OperationsDb, input: { sinkId: string; owner: string }): Promise<void> {
   await queryOf(db)("UPDATE audit_sinks SET lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND lease_owner = $2", [input.sinkId, input.owner]);
+}
+
+/**
+ * Per sink kind, for /metrics: the largest lag (team head seq − cursor) of any sink and how many are
+ * paused. Kinds without sinks are reported as 0, so a gauge falls back when its last sink goes.
+ */
+export async function auditSinkGauges(db: OperationsDb): Promise<{ kind: "webhook" | "file"; maxLag: number; paused: number }[]> {
+  const rows = await queryOf(db)<{ kind: "webhook" | "file"; max_lag: string; paused: number }>(
+    `SELECT k.kind, COALESCE(max(GREATEST(COALESCE(h.last_seq, 0) - s.cursor_seq, 0)), 0)::text AS max_lag,
+            count(*) FILTER (WHERE s.status = 'paused')::int AS paused
+       FROM (VALUES ('webhook'), ('file')) AS k(kind)
+       LEFT JOIN audit_sinks s ON s.kind = k.kind
+       LEFT JOIN audit_chain_heads h ON h.team_id = s.team_id
+      GROUP BY k.kind ORDER BY k.kind`,
+  );
+  return rows.map((r) => ({ kind: r.kind, maxLag: Number(r.max_lag), paused: Number(r.paused) }));
 }

@@ -47,28 +47,74 @@ function toLine(r: Record<string, unknown>): AuditExportLine {
 }
 
 /**
- * The team's events after `afterSeq`, in seq order, at most `limit`. Only a gap-free run is returned
- * (it stops before a missing seq), so a cursor advanced to the last line never skips an event; a run
- * may start past a gap only where retention removed the whole beginning (nothing at or below the gap).
+ * Events retention removed before a reader got them: seqs `from_seq`..`to_seq` of the team are gone
+ * for good (a chunked prune or a partition DROP moved the team's anchor there). `anchor_hash` is the
+ * hash of event `to_seq`, so the next line's prev_hash still links to it and a receiver checking the
+ * chain carries on. Webhooks get it as the batch's first element (and the Portcullis-Gap header),
+ * files as their first line: the same record in both.
  */
-export async function readAuditEventsAfter(db: OperationsDb, input: { teamId: string; afterSeq: string; limit: number }): Promise<AuditExportLine[]> {
-  const v = parseInput(z.strictObject({ teamId: uuidSchema, afterSeq: seqCursorSchema, limit: z.number().int().min(1).max(10_000) }), input);
+export interface AuditExportGap {
+  type: "portcullis.audit_gap";
+  team_id: string;
+  from_seq: string;
+  to_seq: string;
+  events: number;
+  reason: "retention";
+  anchor_hash: string;
+}
+
+export interface AuditExportBatch {
+  /** Set when the team's anchor lies past the cursor: the run below starts after `gap.to_seq`. */
+  gap: AuditExportGap | null;
+  lines: AuditExportLine[];
+}
+
+const batchInput = z.strictObject({ teamId: uuidSchema, afterSeq: seqCursorSchema, limit: z.number().int().min(1).max(10_000) });
+
+/**
+ * The team's next batch after `afterSeq`: a gap-free run in seq order, at most `limit` events. The
+ * only way past a missing seq is the team's retention anchor: when it lies beyond the cursor, the
+ * events up to it were removed for good, so the batch says so (`gap`) and the run starts after it.
+ * Any other missing seq (a commit not visible yet) ends the run, and the reader waits for it: a
+ * cursor advanced to the last line never skips an event without a gap record.
+ */
+export async function readAuditExportBatch(db: OperationsDb, input: { teamId: string; afterSeq: string; limit: number }): Promise<AuditExportBatch> {
+  const v = parseInput(batchInput, input);
   const q = queryOf(db);
-  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, v.afterSeq, v.limit])).map(toLine);
-  if (rows.length === 0) return rows;
-  let expected = BigInt(v.afterSeq) + 1n;
-  if (BigInt(rows[0]!.seq) !== expected) {
-    // The first event is not the next seq: either retention dropped the events in between (nothing of
-    // the team at or below the cursor+1 remains) or an earlier seq is not visible yet — then wait.
-    const older = await q<{ n: number }>("SELECT count(*)::int AS n FROM audit_events WHERE team_id = $1::uuid AND seq <= $2::int8", [v.teamId, v.afterSeq]);
-    if (BigInt(v.afterSeq) > 0n && older[0]!.n > 0) return [];
-    expected = BigInt(rows[0]!.seq);
+  // The anchor first: a prune committed after this read only shows as a hole in the run (then we wait
+  // and see its anchor on the next read), never as a skip.
+  const anchor = (
+    await q<{ seq: string; hash: string }>("SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash FROM audit_chain_anchors WHERE team_id = $1::uuid", [v.teamId])
+  )[0];
+  let start = BigInt(v.afterSeq);
+  let gap: AuditExportGap | null = null;
+  if (anchor && BigInt(anchor.seq) > start) {
+    gap = {
+      type: "portcullis.audit_gap",
+      team_id: v.teamId,
+      from_seq: String(start + 1n),
+      to_seq: anchor.seq,
+      events: Number(BigInt(anchor.seq) - start),
+      reason: "retention",
+      anchor_hash: anchor.hash,
+    };
+    start = BigInt(anchor.seq);
   }
+  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit])).map(toLine);
   const run: AuditExportLine[] = [];
+  let expected = start + 1n;
   for (const line of rows) {
     if (BigInt(line.seq) !== expected) break;
     run.push(line);
     expected += 1n;
   }
-  return run;
+  return { gap, lines: run };
+}
+
+/**
+ * The pull API's and the CLI's read: the lines of `readAuditExportBatch`. Past a retention gap the
+ * first line's seq is beyond `afterSeq` + 1 (the reader sees the jump; its prev_hash is the anchor's).
+ */
+export async function readAuditEventsAfter(db: OperationsDb, input: { teamId: string; afterSeq: string; limit: number }): Promise<AuditExportLine[]> {
+  return (await readAuditExportBatch(db, input)).lines;
 }

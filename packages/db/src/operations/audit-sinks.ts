@@ -50,6 +50,11 @@ export interface AuditSinkView {
   lastTestAt: Date | null;
   lastTestOk: boolean | null;
   lastTestError: string | null;
+  /** Events retention removed before the sink got them (each gap was told to the receiver). */
+  skippedEvents: string;
+  lastGapFrom: string | null;
+  lastGapTo: string | null;
+  lastGapAt: Date | null;
   createdAt: Date | null;
 }
 
@@ -59,7 +64,8 @@ const COLUMNS = `s.id::text AS id, s.team_id::text AS team_id, s.name, s.kind, s
   s.cursor_seq::text AS cursor_seq, s.cursor_hash, s.delivered_count::text AS delivered_count,
   GREATEST(COALESCE(h.last_seq, 0) - s.cursor_seq, 0)::text AS lag, s.failures, s.last_error, s.last_status,
   s.last_attempt_at, s.last_delivered_at, s.next_attempt_at, s.test_requested_at, s.last_test_at, s.last_test_ok,
-  s.last_test_error, s.created_at`;
+  s.last_test_error, s.skipped_events::text AS skipped_events, s.last_gap_from::text AS last_gap_from,
+  s.last_gap_to::text AS last_gap_to, s.last_gap_at, s.created_at`;
 const FROM = "audit_sinks s LEFT JOIN audit_chain_heads h ON h.team_id = s.team_id";
 
 function toView(r: Raw): AuditSinkView {
@@ -85,6 +91,10 @@ function toView(r: Raw): AuditSinkView {
     lastTestAt: toDate(r.last_test_at),
     lastTestOk: r.last_test_ok === null || r.last_test_ok === undefined ? null : Boolean(r.last_test_ok),
     lastTestError: (r.last_test_error as string | null) ?? null,
+    skippedEvents: (r.skipped_events as string | undefined) ?? "0",
+    lastGapFrom: (r.last_gap_from as string | null) ?? null,
+    lastGapTo: (r.last_gap_to as string | null) ?? null,
+    lastGapAt: toDate(r.last_gap_at),
     createdAt: toDate(r.created_at),
   };
 }
