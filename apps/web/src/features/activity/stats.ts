@@ -6,9 +6,9 @@ import { MAX_BUCKETS, buildWhere, timeWindow, type ActivityFilters } from "./fil
  * Activity's charts. Counting and percentile_cont over a week of a big team reads millions of events
  * (seconds), so whole UTC hours come from the hourly rollups (migration 20261210100000_audit_rollups)
  * and only the partial hours at the window's two edges from audit_events. Filters the rollups do not
- * slice by (search text, or two of the sliced filters together) read the events themselves, through
- * the same indexes as the list. Either way latency
- * percentiles come from the same log-scale histogram, so the two paths answer alike.
+ * slice by (search text, two sliced filters together, or a filter without a slice: see SLICES) read
+ * the events themselves, bounded by the window, through the same indexes as the list. Either way
+ * latency percentiles come from the same log-scale histogram, so the two paths answer alike.
  */
 
 export interface ActivityStats {
@@ -38,32 +38,38 @@ export function bucketFor(from: Date, to: Date): { interval: string; ms: number 
   return { interval: days === 1 ? "1 day" : `${days} days`, ms: days * 86_400_000 };
 }
 
+/**
+ * The filters the rollups slice by, and whether that slice also keeps per-table counts (migration
+ * 20261210100400_audit_rollups_proportionate). Each slice multiplies the rows every event writes, so
+ * only the filters whose charts would otherwise read a large share of a big team's events keep one:
+ * the whole team, a link, a member (every member's own view is this slice) and a tool. Key, client,
+ * kind, MCP revision, server and database read the events in the window (team/time index, monthly
+ * partitions pruned). Top tables, the widest fan-out (one row per table per event), only for the team
+ * and a link; other slices count their tables from the events.
+ */
 const SLICES = [
-  ["link", "l"],
-  ["key", "k"],
-  ["member", "m"],
-  ["tool", "t"],
-  ["client", "c"],
-  ["kind", "o"],
-  ["revision", "v"],
-  ["server", "s"],
-  ["database", "d"],
+  ["link", "l", true],
+  ["member", "m", false],
+  ["tool", "t", false],
 ] as const;
+const UNSLICED = ["key", "client", "kind", "revision", "server", "database"] as const;
 
 /**
  * The rollup slice that answers exactly these filters, or null when only the events can. The slice
  * comes from the filters after the member restriction was applied (a member's own view is the 'm'
  * slice), and every rollup read is bounded by team_id: no path reads another team's or person's rows.
+ * `tables` says whether the slice's top tables come from audit_rollup_tables too.
  */
-export function rollupSlice(f: ActivityFilters): { dim: string; val: string } | null {
+export function rollupSlice(f: ActivityFilters): { dim: string; val: string; tables: boolean } | null {
   if (f.q?.trim()) return null;
+  if (UNSLICED.some((k) => Boolean(f[k]))) return null;
   const set = SLICES.filter(([k]) => Boolean(f[k]));
   if (set.length > 1) return null;
-  if (set.length === 0) return { dim: "", val: "" };
-  const [k, dim] = set[0]!;
+  if (set.length === 0) return { dim: "", val: "", tables: true };
+  const [k, dim, tables] = set[0]!;
   const value = f[k]!;
   // Ids are stored as uuid::text (lower case); the filters' uuids are compared as uuids elsewhere.
-  return { dim, val: k === "link" || k === "key" || k === "member" ? value.toLowerCase() : value };
+  return { dim, val: k === "link" || k === "member" ? value.toLowerCase() : value, tables };
 }
 
 interface Cell {
@@ -95,28 +101,35 @@ export async function computeStats(teamId: string, f: ActivityFilters, now = new
     ? ([[from, new Date(firstHour - 1)], [new Date(lastHour), to]] as [Date, Date][]).filter(([a, b]) => a <= b)
     : [[from, to]];
 
-  const queries: Promise<{ cells: Cell[]; tables: TableCell[] }>[] = rawRanges.map(async ([a, b]) => {
+  // A slice without table counts reads its top tables from the events over the whole window, once.
+  const tablesFromEvents = !rolled || !slice.tables;
+  const rawQuery = (a: Date, b: Date, what: { cells: boolean; tables: boolean }) => {
     const where = buildWhere(teamId, f, now);
     where.params[1] = a;
     where.params[2] = b;
-    const [cells, tables] = await Promise.all([
-      prisma.$queryRawUnsafe<Cell[]>(
-        `SELECT ${bucketOf("time")} AS b, verdict::text AS verdict,
-                CASE WHEN verdict = 'blocked' THEN coalesce(rule_id, '') ELSE '' END AS rule,
-                (CASE WHEN verdict = 'allowed' THEN audit_latency_bucket(duration_ms) ELSE -1 END)::int AS lb,
-                count(*) AS n
-           FROM audit_events WHERE ${where.sql} GROUP BY 1, 2, 3, 4`,
-        ...where.params,
-      ),
-      prisma.$queryRawUnsafe<TableCell[]>(
-        `SELECT t.name AS table, count(*) AS n
-           FROM audit_events CROSS JOIN LATERAL (SELECT DISTINCT x AS name FROM unnest(tables) x WHERE x IS NOT NULL) t
-          WHERE ${where.sql} GROUP BY 1`,
-        ...where.params,
-      ),
-    ]);
-    return { cells, tables };
-  });
+    return Promise.all([
+      what.cells
+        ? prisma.$queryRawUnsafe<Cell[]>(
+            `SELECT ${bucketOf("time")} AS b, verdict::text AS verdict,
+                    CASE WHEN verdict = 'blocked' THEN coalesce(rule_id, '') ELSE '' END AS rule,
+                    (CASE WHEN verdict = 'allowed' THEN audit_latency_bucket(duration_ms) ELSE -1 END)::int AS lb,
+                    count(*) AS n
+               FROM audit_events WHERE ${where.sql} GROUP BY 1, 2, 3, 4`,
+            ...where.params,
+          )
+        : Promise.resolve([] as Cell[]),
+      what.tables
+        ? prisma.$queryRawUnsafe<TableCell[]>(
+            `SELECT t.name AS table, count(*) AS n
+               FROM audit_events CROSS JOIN LATERAL (SELECT DISTINCT x AS name FROM unnest(tables) x WHERE x IS NOT NULL) t
+              WHERE ${where.sql} GROUP BY 1`,
+            ...where.params,
+          )
+        : Promise.resolve([] as TableCell[]),
+    ]).then(([cells, tables]) => ({ cells, tables }));
+  };
+  const queries: Promise<{ cells: Cell[]; tables: TableCell[] }>[] = rawRanges.map(([a, b]) => rawQuery(a, b, { cells: true, tables: !tablesFromEvents }));
+  if (tablesFromEvents) queries.push(rawQuery(from, to, { cells: false, tables: true }));
   if (rolled) {
     const params: unknown[] = [teamId, slice.dim, slice.val, new Date(firstHour), new Date(lastHour)];
     let verdict = "";
@@ -132,7 +145,9 @@ export async function computeStats(teamId: string, f: ActivityFilters, now = new
              FROM audit_rollups WHERE ${range} GROUP BY 1, 2, 3, 4`,
           ...params,
         ),
-        prisma.$queryRawUnsafe<TableCell[]>(`SELECT table_name AS table, sum(n)::bigint AS n FROM audit_rollup_tables WHERE ${range} GROUP BY 1`, ...params),
+        slice.tables
+          ? prisma.$queryRawUnsafe<TableCell[]>(`SELECT table_name AS table, sum(n)::bigint AS n FROM audit_rollup_tables WHERE ${range} GROUP BY 1`, ...params)
+          : Promise.resolve([] as TableCell[]),
       ]).then(([cells, tables]) => ({ cells, tables })),
     );
   }
