@@ -83,7 +83,13 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
     { max: env.GATEWAY_POOL_MAX, idleMs: env.GATEWAY_POOL_IDLE_MS, keyring, policy: targetPolicy, onCountChange: (n) => metrics.pools.set(n) },
     logger,
   );
-  const catalogs = new CatalogCache({ ttlMs: 5 * 60_000 });
+  // Reloaded in the background from 3 minutes on, never served past 5 (see CatalogCache on why stale is bounded).
+  const catalogs = new CatalogCache({
+    ttlMs: 5 * 60_000,
+    refreshAfterMs: 3 * 60_000,
+    maxColumns: 2_000_000,
+    onRefreshError: (connectionId, error) => logger.warn({ connectionId, err: (error as Error).message }, "catalog reload failed; serving the cached catalog"),
+  });
   const audit = new AuditProducer(
     redis,
     metadata,

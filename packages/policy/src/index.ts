@@ -24,7 +24,7 @@ export type { VisibleObjects, VisibleRelation, VisibleColumn } from "./scope/vis
 export { searchPathFor, searchPathSchemas, accessView, scopeHidesObjects } from "./scope/access.js";
 export type { AccessView, RelationAccess, VisibleAccess } from "./scope/access.js";
 export { loadCatalog } from "./catalog/load.js";
-export { CatalogCache } from "./catalog/cache.js";
+export { CatalogCache, catalogWeight } from "./catalog/cache.js";
 export type { CatalogCacheOptions } from "./catalog/cache.js";
 export type { Catalog, CatalogRelation, CatalogColumn, CatalogFunction, ForeignKey, RelationKind, Volatility } from "./catalog/types.js";
 export { createPolicyChecker } from "./decide/checker.js";
