@@ -137,8 +137,15 @@ export function SinkStatus({ sink }: { sink: SinkRow }) {
         <span>cursor <code>{sink.cursorSeq}</code></span>
         <span>delivered {sink.deliveredCount}</span>
         <span>lag {sink.lag}</span>
+        {sink.skippedEvents !== "0" ? <span>skipped {sink.skippedEvents}</span> : null}
         {sink.lastDeliveredAt ? <span>last delivery {formatDate(sink.lastDeliveredAt)}</span> : null}
       </div>
+      {sink.skippedEvents !== "0" && sink.lastGapFrom && sink.lastGapTo ? (
+        <p className="text-amber-800" data-testid="sink-gap">
+          Retention removed {sink.skippedEvents} events before this sink received them; last gap: seq {sink.lastGapFrom}–{sink.lastGapTo}
+          {sink.lastGapAt ? ` (${formatDate(sink.lastGapAt)})` : ""}. The receiver was sent a gap record for each.
+        </p>
+      ) : null}
       {sink.pausedReason ? <p className="text-red-700" data-testid="sink-paused-reason">{sink.pausedReason}</p> : null}
       {sink.lastError && sink.status === "active" ? <p className="text-amber-800">Last error: {sink.lastError}{sink.nextAttemptAt ? ` — next attempt ${formatDate(sink.nextAttemptAt)}` : ""}</p> : null}
       {sink.lastTestAt ? <p>Last test {formatDate(sink.lastTestAt)}: {sink.lastTestOk ? "delivered" : `failed — ${sink.lastTestError ?? "unknown error"}`}</p> : null}
