@@ -43,6 +43,8 @@ interface Segment {
   sealed: boolean;
   /** When its oldest pending event was journalled (ms). */
   oldest: number;
+  /** Earliest and latest event time (ms; ±Infinity once one did not parse), so the "stored yet?" check reads only those months' partitions. */
+  times: { from: number; to: number };
   checkAt: number;
   checkEvery: number;
   resendAt: number;
@@ -183,7 +185,10 @@ export class AuditProducer {
       segment = newSegment(file, Date.now());
       this.segments.set(file, segment);
     }
-    for (const event of events) segment.pending.add(event.id.toLowerCase());
+    for (const event of events) {
+      segment.pending.add(event.id.toLowerCase());
+      widen(segment, event.time);
+    }
     this.metrics.auditJournalPending.inc(events.length);
     if (this.bufferSegment !== file) this.flush();
     this.bufferSegment = file;
@@ -249,6 +254,7 @@ export class AuditProducer {
       for (const event of found) {
         segment.pending.add(event.id.toLowerCase());
         segment.oldest = Math.min(segment.oldest, Date.parse(event.time) || segment.oldest);
+        widen(segment, event.time);
       }
       this.segments.set(file, segment);
       events += segment.pending.size;
@@ -291,7 +297,11 @@ export class AuditProducer {
     if (due.length === 0) return;
     let missing: Set<string>;
     try {
-      missing = await missingFromStore(this.metadata, due.flatMap((s) => [...s.pending]));
+      missing = await missingFromStore(
+        this.metadata,
+        due.flatMap((s) => [...s.pending]),
+        due.flatMap((s) => [isoOrUnbounded(s.times.from), isoOrUnbounded(s.times.to)]),
+      );
     } catch (error) {
       for (const segment of due) segment.checkAt = now + 5_000;
       this.logger.debug({ err: (error as Error).message }, "metadata database unreachable; audit journal check postponed");
@@ -408,6 +418,7 @@ function newSegment(file: string, now: number): Segment {
     batches: [],
     sealed: false,
     oldest: now,
+    times: { from: Infinity, to: -Infinity },
     checkAt: Infinity,
     checkEvery: CHECK_AFTER_MS,
     resendAt: now + RESEND_AFTER_MS,
@@ -431,3 +442,18 @@ function bounded<T>(work: Promise<T>): Promise<T> {
     }),
   ]).finally(() => clearTimeout(timer));
 }
+
+function widen(segment: Segment, time: string): void {
+  const { times } = segment;
+  const ms = Date.parse(time);
+  if (Number.isNaN(ms)) {
+    times.from = -Infinity;
+    times.to = Infinity;
+  } else {
+    times.from = Math.min(times.from, ms);
+    times.to = Math.max(times.to, ms);
+  }
+}
+
+/** Undefined leaves the check unbounded (storedIdsParams), the safe side for a time that did not parse. */
+const isoOrUnbounded = (ms: number): string | undefined => (Number.isFinite(ms) ? new Date(ms).toISOString() : undefined);
