@@ -3,7 +3,9 @@ import type pg from "pg";
 /**
  * Activity's hourly rollups (migration 20261210100000_audit_rollups): triggers on audit_events fold
  * every inserted or deleted batch into audit_rollups / audit_rollup_tables, so the charts read a few
- * thousand rollup rows for a week instead of millions of events. What lives here is what readers and
+ * thousand rollup rows for a week instead of millions of events. Since 20261210100400 only the slices
+ * that earn their rows are kept: the whole team, link, member and tool (table counts: team and link
+ * only); the other filters' charts read the events of their window. What lives here is what readers and
  * operators need next to that: the latency histogram's arithmetic (the same buckets as the SQL
  * function audit_latency_bucket) and the rebuild after partitions were dropped, which fires no trigger.
  */
