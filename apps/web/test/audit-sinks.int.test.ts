@@ -181,4 +181,24 @@ describe("the pull cursor", () => {
     expect(other.status).toBe(404);
     expect(await other.text()).not.toContain("SELECT");
   });
+
+  test("events retention removed are announced once (gap line and header) and the cursor moves past them", async () => {
+    // What retention leaves behind: the team's first five events gone, its anchor at 5.
+    await db.query("DELETE FROM audit_events WHERE team_id = $1 AND seq <= 5", [world.teamA]);
+    await db.query(
+      `INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash) VALUES ($1, 5, md5('h5'))
+       ON CONFLICT (team_id) DO UPDATE SET pruned_through_seq = 5, pruned_through_hash = md5('h5')`,
+      [world.teamA],
+    );
+    const res = await get("auditor", slugA, "?after=2&limit=3");
+    expect(res.headers.get("portcullis-gap")).toBe("3-5");
+    const [gap, ...lines] = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+    expect(gap).toMatchObject({ type: "portcullis.audit_gap", from_seq: "3", to_seq: "5", events: 3, reason: "retention" });
+    expect(lines.map((l) => l.seq)).toEqual(["6", "7", "8"]);
+    expect(res.headers.get("portcullis-next-cursor")).toBe("8");
+    // Past the anchor there is nothing to announce.
+    const next = await get("auditor", slugA, "?after=8&limit=2");
+    expect(next.headers.get("portcullis-gap")).toBeNull();
+    expect(await seqs(next)).toEqual(["9", "10"]);
+  });
 });

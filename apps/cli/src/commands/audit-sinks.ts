@@ -6,7 +6,7 @@ import {
   findTeam,
   listAuditSinks,
   pauseAuditSink,
-  readAuditEventsAfter,
+  readAuditExportBatch,
   resumeAuditSink,
   seqCursorSchema,
   shownSinkUrl,
@@ -113,11 +113,14 @@ export function registerAuditSinkCommands(audit: Command): void {
         for (;;) {
           const page = Math.min(5000, limit > 0 ? limit - sent : 5000);
           if (page <= 0) break;
-          const lines = await readAuditEventsAfter(db(), { teamId: team.id, afterSeq: cursor, limit: page });
-          if (lines.length === 0) break;
-          if (!process.stdout.write(lines.map((l) => `${JSON.stringify(l)}\n`).join(""))) await new Promise((r) => process.stdout.once("drain", r));
+          const { gap, lines } = await readAuditExportBatch(db(), { teamId: team.id, afterSeq: cursor, limit: page });
+          if (!gap && lines.length === 0) break;
+          // Events retention removed before they were exported: said once, as the sinks say it (README,
+          // Audit export), and the cursor moves past them.
+          const out = [...(gap ? [gap] : []), ...lines];
+          if (!process.stdout.write(out.map((l) => `${JSON.stringify(l)}\n`).join(""))) await new Promise((r) => process.stdout.once("drain", r));
           sent += lines.length;
-          cursor = lines.at(-1)!.seq;
+          cursor = lines.at(-1)?.seq ?? gap!.to_seq;
         }
         process.stderr.write(`next cursor: ${cursor} (${sent} events)\n`);
       } catch (error) {

@@ -1,5 +1,5 @@
 import { isPortcullisError } from "@portcullis/db/errors";
-import { readAuditEventsAfter } from "@portcullis/db/operations";
+import { readAuditExportBatch } from "@portcullis/db/operations";
 import { parseCursorQuery } from "../../../../../../features/audit-export/cursor-query";
 import { requireRole, authorizeTeamSlug } from "../../../../../../lib/authz";
 import { getPrisma } from "../../../../../../lib/db";
@@ -12,7 +12,8 @@ export const dynamic = "force-dynamic";
  * seq, hash and prev_hash, at most `limit`. `Portcullis-Next-Cursor` is the seq to pass as `after`
  * next (the same value when nothing new: poll again later). For whoever reads and exports the whole
  * team's Activity (owners, admins, viewers, auditors); a member, an outsider or an unknown team gets
- * the same 404. Only a gap-free run is returned, so following the cursor never skips an event.
+ * the same 404. Only a gap-free run is returned, so following the cursor never skips an event (events
+ * retention removed are announced by a first `portcullis.audit_gap` line and a Portcullis-Gap header).
  */
 export async function GET(request: Request, context: { params: Promise<{ slug: string }> }) {
   const { slug } = await context.params;
@@ -30,14 +31,18 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
   const parsed = parseCursorQuery(new URL(request.url).searchParams);
   if (!parsed.ok) return Response.json({ error: parsed.error }, { status: 400 });
   const { after, limit } = parsed.query;
-  const lines = await readAuditEventsAfter(getPrisma(), { teamId, afterSeq: after, limit });
-  const next = lines.at(-1)?.seq ?? after;
-  return new Response(lines.map((l) => `${JSON.stringify(l)}\n`).join(""), {
+  const { gap, lines } = await readAuditExportBatch(getPrisma(), { teamId, afterSeq: after, limit });
+  // Events retention removed after `after`: the first line says so (the sinks' gap record) and the
+  // cursor moves past them; any other missing seq ends the run instead (it is waited for, never skipped).
+  const next = lines.at(-1)?.seq ?? gap?.to_seq ?? after;
+  const body = [...(gap ? [gap] : []), ...lines].map((l) => `${JSON.stringify(l)}\n`).join("");
+  return new Response(body, {
     headers: {
       "content-type": "application/x-ndjson; charset=utf-8",
       "cache-control": "no-store",
       "portcullis-next-cursor": next,
       "portcullis-events": String(lines.length),
+      ...(gap ? { "portcullis-gap": `${gap.from_seq}-${gap.to_seq}` } : {}),
     },
   });
 }
