@@ -19,7 +19,7 @@ const AFTER_WRITE_MESSAGE =
  * Throws CallAuditUnavailableError when the call cannot be audited: before running when the journal is
  * known to fail (nothing ran), or after, with whether a write ran (then it must not be retried).
  */
-export async function runCall(services: Services, ctx: CallContext, name: string, args: unknown): Promise<CallOutcome> {
+export async function runCall(services: Services, ctx: CallContext, name: string, args: unknown, whileRecording?: WhileRecording): Promise<CallOutcome> {
   const tool = toolByName(ctx.link, name);
   if (!tool) {
     const started = performance.now();
@@ -27,11 +27,11 @@ export async function runCall(services: Services, ctx: CallContext, name: string
     await record(services, ctx, name.slice(0, 100), started, { kind: "failed", failure: { code: "invalid_arguments", message: error, retryable: false }, audit: { verdict: "error", error } });
     throw new UnknownToolError(name, toolNames(ctx.link));
   }
-  return runTypedCall(services, ctx, tool, args);
+  return runTypedCall(services, ctx, tool, args, whileRecording);
 }
 
 /** The same for a caller holding a definition (resources/read audits its reads through this). */
-export async function runTypedCall(services: Services, ctx: CallContext, tool: TypedTool, args: unknown): Promise<CallOutcome> {
+export async function runTypedCall(services: Services, ctx: CallContext, tool: TypedTool, args: unknown, whileRecording?: WhileRecording): Promise<CallOutcome> {
   const started = performance.now();
   // Nothing runs while the journal is known to be failing: the statement could otherwise take effect
   // and its answer then be withheld (a retry would run it twice). Nothing has run, so retrying is safe.
@@ -45,7 +45,7 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   // database for the tools that cover all); an unknown name is refused here, before anything runs.
   const selection = selectDatabase(ctx.link, tool.name, args);
   if (!selection.ok) {
-    await record(services, ctx, tool.name, started, selection.outcome);
+    await record(services, ctx, tool.name, started, selection.outcome, whileRecording);
     return selection.outcome;
   }
   const callCtx: CallContext =
@@ -57,7 +57,7 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   if (callCtx.allDatabases && outcome.audit.databaseName === undefined) outcome = { ...outcome, audit: { ...outcome.audit, databaseName: null } } as CallOutcome;
   // A step-up the tool asked for is answered by the protocol layer, which holds the original context.
   if (callCtx !== ctx && callCtx.insufficientScope) ctx.insufficientScope = callCtx.insufficientScope;
-  await record(services, callCtx, tool.name, started, outcome);
+  await record(services, callCtx, tool.name, started, outcome, whileRecording);
   return outcome;
 }
 
@@ -129,16 +129,36 @@ function savedToolDatabase(ctx: CallContext, tool: TypedTool): { databaseName?: 
 }
 
 /**
+ * Work on the final outcome (rendering the answer) done while its audit event is being written: the
+ * call still resolves only once the event is durable, so nothing can leave before it; if the write
+ * fails the call throws and whatever this prepared is dropped. It must not send anything itself.
+ */
+export type WhileRecording = (outcome: CallOutcome) => void;
+
+/**
  * Metrics and exactly one audit event, resolved once the event is durably journalled, so an answer
  * never leaves without it.
  */
-async function record(services: Services, ctx: CallContext, tool: string, started: number, outcome: CallOutcome): Promise<void> {
+async function record(services: Services, ctx: CallContext, tool: string, started: number, outcome: CallOutcome, whileRecording?: WhileRecording): Promise<void> {
   const durationMs = performance.now() - started;
   const audit: CallAudit = outcome.audit;
   services.metrics.toolCalls.inc({ tool, verdict: audit.verdict });
   services.metrics.toolDuration.observe({ tool }, durationMs / 1000);
   try {
-    await tracedAudit(audit, outcome.kind !== "ok", () => services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs)));
+    const durable = tracedAudit(audit, outcome.kind !== "ok", () => services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs)));
+    if (whileRecording) {
+      // Observed here, awaited below: a rejection during the yield must not count as unhandled.
+      durable.catch(() => {});
+      // The journal hands its write to the thread pool from a microtask; setImmediate runs after all
+      // of them, so the render below overlaps the O_DSYNC write instead of preceding it.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      try {
+        whileRecording(outcome);
+      } catch {
+        // Its caller does the work again after the write, and meets the error there, in order.
+      }
+    }
+    await durable;
   } catch (error) {
     if (!(error instanceof AuditUnavailableError)) throw error;
     services.metrics.refused.inc({ reason: "audit_unavailable" });

@@ -8,6 +8,7 @@ import { applyAnswer, confirmedCall, inputRequiredFor, resumeConfirmation, type 
 import type { ConfirmationBroker, WaitResult } from "./confirmation-broker.js";
 import { declaresFormElicitation, elicitationParams, pendingConfirmation } from "./confirmation.js";
 import { SERVER_INFO, protocolErrorOf } from "./handlers.js";
+import { serializeAhead } from "./wire-json.js";
 
 const SERVER_INFO_META = { "io.modelcontextprotocol/serverInfo": SERVER_INFO };
 
@@ -44,11 +45,21 @@ export async function answerToolCall(services: Services, ctx: CallContext, messa
   }
   const argv = (args ?? {}) as Record<string, unknown>;
   let result: Record<string, unknown>;
+  let prepared: { outcome: CallOutcome; message: JSONRPCMessage } | undefined;
   try {
     if (modern && (params.requestState !== undefined || params.inputResponses !== undefined)) {
       result = renderMcp(params.name, await resumeConfirmation(services, confirm.broker, ctx, params.name, argv, params));
     } else {
-      let outcome = await runCall(services, ctx, params.name, argv);
+      // The answer to a settled outcome is rendered and serialized while its audit write is in flight
+      // (runCall still resolves only once the event is durable); a pending one may change below.
+      const name = params.name;
+      const early = (settled: CallOutcome) => {
+        if (settled.kind === "pending") return;
+        prepared = { outcome: settled, message: answer(id, renderMcp(name, settled), modern) };
+        serializeAhead(prepared.message);
+      };
+      let outcome = await runCall(services, ctx, name, argv, early);
+      if (prepared?.outcome === outcome) return prepared.message;
       const pending = (outcome as { kind: string }).kind === "pending" ? pendingConfirmation(outcome) : null;
       // The statement the pending request holds, named by this call's tool and arguments (execute_sql's
       // sql and params, or a saved tool's text and bound values); none: the request stays as it is.
@@ -64,6 +75,11 @@ export async function answerToolCall(services: Services, ctx: CallContext, messa
     if (!protocolError) throw error;
     return { jsonrpc: "2.0", id, error: protocolError };
   }
+  return answer(id, result, modern);
+}
+
+/** 2026-07-28 results carry `resultType` and the serverInfo `_meta`, as the SDK's codec stamps them. */
+function answer(id: RequestId, result: Record<string, unknown>, modern: boolean): JSONRPCMessage {
   if (modern) {
     result.resultType = "complete";
     result._meta = SERVER_INFO_META;

@@ -1,20 +1,9 @@
 import type { ServerResponse } from "node:http";
 import type { JSONRPCMessage } from "@modelcontextprotocol/server";
-import { compactJson } from "../../calls/render-mcp.js";
-import { jsonWithRawKey, lazyRowsJson } from "../../calls/lazy-rows.js";
+import { serializeMessage } from "../../mcp/wire-json.js";
 import { sendJson } from "../respond.js";
 
-/**
- * JSON-RPC message(s) as JSON text. A result whose structuredContent still holds its rows as the text
- * they were read as (calls/lazy-rows.ts) has them spliced in rather than parsed and serialized again.
- */
-export function serializeMessage(body: JSONRPCMessage | JSONRPCMessage[]): string {
-  if (Array.isArray(body)) return `[${body.map((m) => serializeMessage(m)).join(",")}]`;
-  const result = (body as { result?: unknown }).result as Record<string, unknown> | undefined;
-  const structured = result?.structuredContent;
-  if (typeof structured !== "object" || structured === null || lazyRowsJson(structured) === undefined) return JSON.stringify(body);
-  return jsonWithRawKey(body, "result", jsonWithRawKey(result!, "structuredContent", compactJson(structured as Record<string, unknown>)));
-}
+export { serializeMessage };
 
 export type Era = "modern" | "legacy";
 
