@@ -113,6 +113,23 @@ describe("OpenTelemetry export", () => {
     expect(events.some((e) => e.traceId === metaTrace)).toBe(true);
   });
 
+  it("what a client chooses (request id, tool name) is cut short in span names and attributes", async () => {
+    const traceId = hex(16);
+    const hugeId = `id-${"x".repeat(200_000)}`;
+    // (the tool name also travels in the Mcp-Name header, which Node caps at 16 KiB in all)
+    const hugeTool = `tool_${"y".repeat(10_000)}`;
+    const body = modernCall("SELECT 1", hugeId, modernEnvelope(undefined, { traceparent: `00-${traceId}-${hex(8)}-01` }), hugeTool);
+    const res = await rawPost(link.url, body, modernHeaders(link.key, "tools/call", hugeTool));
+    expect(res.status).toBeLessThan(500);
+    const server = await waitFor(
+      async () => receiver.spans.find((s) => s.traceId === traceId && s.kind === SERVER),
+      (span) => span !== undefined,
+    );
+    expect(server!.name.length).toBeLessThanOrEqual(200);
+    for (const [key, value] of Object.entries(server!.attributes)) expect(String(value).length, key).toBeLessThanOrEqual(4_096);
+    expect(String(server!.attributes["jsonrpc.request.id"]).length).toBeLessThanOrEqual(130);
+  });
+
   it("2025-11-25: the HTTP traceparent header is the parent; a refused statement is a blocked span", async () => {
     const traceId = hex(16);
     const parentSpanId = hex(8);

@@ -43,6 +43,12 @@ const schema = z.object({
   OTEL_BSP_MAX_QUEUE_SIZE: positiveMs(2_048),
   OTEL_BSP_EXPORT_TIMEOUT: positiveMs(30_000),
   /**
+   * Longest string attribute a span keeps (the spec's default is unlimited): values a client chooses
+   * (request ids, tool names) must not let one request fill the exporter's queue with megabytes.
+   */
+  OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT: positiveMs(4_096),
+  OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), z.coerce.number().int().positive().optional()),
+  /**
    * Portcullis' own opt-in (named OTEL_* so every pass-through of OTEL_* carries it): database spans get
    * `db.query.text`, the caller's statement as sent. Off by default: the text can carry literals.
    */
@@ -63,6 +69,8 @@ export interface TelemetryPlan {
   metricTimeoutMs: number;
   batch: { scheduledDelayMillis: number; maxExportBatchSize: number; maxQueueSize: number; exportTimeoutMillis: number };
   dbQueryText: boolean;
+  /** Longest string attribute value on a span (characters). */
+  attributeValueLengthLimit: number;
   /** Why a signal the operator seems to want is off (an unsupported protocol); logged at start. */
   warnings: string[];
 }
@@ -109,6 +117,7 @@ export function telemetryPlan(source: Record<string, string | undefined>): Telem
       exportTimeoutMillis: env.OTEL_BSP_EXPORT_TIMEOUT,
     },
     dbQueryText: env.OTEL_PORTCULLIS_DB_QUERY_TEXT,
+    attributeValueLengthLimit: env.OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT ?? env.OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT,
     warnings,
   };
 }

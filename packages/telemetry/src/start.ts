@@ -65,6 +65,7 @@ export function startTelemetry(options: StartOptions): Telemetry | null {
     tracerProvider = new TracerProvider({
       resource,
       sampler: samplerFrom(plan.sampler.name, plan.sampler.arg),
+      spanLimits: { attributeValueLengthLimit: plan.attributeValueLengthLimit, attributeCountLimit: 128 },
       spanProcessors: [new BatchSpanProcessor({ exporter, ...plan.batch })],
     });
     trace.setGlobalTracerProvider(tracerProvider);

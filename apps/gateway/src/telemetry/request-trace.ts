@@ -168,7 +168,10 @@ export class McpRequestTrace {
   private spanName(): string {
     const f = this.facts;
     if (!f?.method) return "mcp";
-    return f.tool ? `${f.method} ${f.tool}` : f.method;
+    // The name is not an attribute, so the SDK's length limit does not cut it: what a client sent is
+    // cut here (span names stay short; the audit keeps tool names to 100 characters too).
+    const method = clip(f.method, 64);
+    return f.tool ? `${method} ${clip(f.tool, 100)}` : method;
   }
 
   private ensureSpan(): Span | null {
@@ -192,17 +195,22 @@ export class McpRequestTrace {
   private callAttributes(): Attributes {
     const f = this.facts;
     const attributes: Attributes = {};
-    if (f?.method) attributes["mcp.method.name"] = f.method;
+    // Everything here but the batch flag is the client's text: each is cut to a sane length.
+    if (f?.method) attributes["mcp.method.name"] = clip(f.method, 64);
     if (f?.tool) {
-      attributes["gen_ai.tool.name"] = f.tool;
+      attributes["gen_ai.tool.name"] = clip(f.tool, 100);
       attributes["gen_ai.operation.name"] = "execute_tool";
     }
-    if (f?.requestId !== null && f?.requestId !== undefined) attributes["jsonrpc.request.id"] = String(f.requestId);
-    if (f?.protocolVersion) attributes["mcp.protocol.version"] = f.protocolVersion;
-    if (f?.sessionId) attributes["mcp.session.id"] = f.sessionId;
+    if (f?.requestId !== null && f?.requestId !== undefined) attributes["jsonrpc.request.id"] = clip(String(f.requestId), 128);
+    if (f?.protocolVersion) attributes["mcp.protocol.version"] = clip(f.protocolVersion, 32);
+    if (f?.sessionId) attributes["mcp.session.id"] = clip(f.sessionId, 128);
     if (f?.batch) attributes["portcullis.batch"] = true;
     return attributes;
   }
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }
 
 let storage: AsyncLocalStorage<McpRequestTrace> | null = null;
