@@ -26,21 +26,35 @@ export interface ClaimedAuditSink {
   due: boolean;
 }
 
-export async function claimDueAuditSinks(db: OperationsDb, input: { owner: string; leaseMs: number; limit: number }): Promise<ClaimedAuditSink[]> {
+/**
+ * Leases up to `limit` sinks that have work: a requested test, or (active and past next_attempt_at)
+ * the team's chain head or retention anchor beyond the cursor. Idle sinks are never leased, so they
+ * cannot fill the claim; the oldest next_attempt_at goes first and `releaseAuditSink` moves a served
+ * sink's next_attempt_at to now (the back of the line), so every sink with work gets a turn. At most
+ * `perTeam` sinks of one team per claim: a team with many busy sinks cannot take every slot.
+ */
+export async function claimDueAuditSinks(db: OperationsDb, input: { owner: string; leaseMs: number; limit: number; perTeam?: number }): Promise<ClaimedAuditSink[]> {
   const rows = await queryOf(db)<Record<string, unknown>>(
-    `WITH due AS (
-       SELECT id FROM audit_sinks
-        WHERE ((status = 'active' AND next_attempt_at <= now()) OR test_requested_at IS NOT NULL)
-          AND (lease_until IS NULL OR lease_until < now())
-        ORDER BY next_attempt_at
-        LIMIT $3::int
-        FOR UPDATE SKIP LOCKED)
+    `WITH ready AS (
+       SELECT s.id, s.next_attempt_at, row_number() OVER (PARTITION BY s.team_id ORDER BY s.next_attempt_at, s.id) AS rn
+         FROM audit_sinks s
+         LEFT JOIN audit_chain_heads h ON h.team_id = s.team_id
+         LEFT JOIN audit_chain_anchors a ON a.team_id = s.team_id
+        WHERE (s.lease_until IS NULL OR s.lease_until < now())
+          AND (s.test_requested_at IS NOT NULL
+               OR (s.status = 'active' AND s.next_attempt_at <= now()
+                   AND GREATEST(COALESCE(h.last_seq, 0), COALESCE(a.pruned_through_seq, 0)) > s.cursor_seq))),
+     picked AS (SELECT id FROM ready WHERE rn <= $4::int ORDER BY next_attempt_at, id LIMIT $3::int),
+     due AS (
+       SELECT s.id FROM audit_sinks s JOIN picked p ON p.id = s.id
+        WHERE s.lease_until IS NULL OR s.lease_until < now()
+        FOR UPDATE OF s SKIP LOCKED)
      UPDATE audit_sinks s SET lease_owner = $1, lease_until = now() + ($2::int * interval '1 millisecond')
        FROM due WHERE s.id = due.id
      RETURNING s.id::text AS id, s.team_id::text AS team_id, s.name, s.kind, s.url, s.secret_ciphertext, s.status,
        s.cursor_seq::text AS cursor_seq, s.failures, s.failing_since, s.test_requested_at IS NOT NULL AS test_requested,
        (s.status = 'active' AND s.next_attempt_at <= now()) AS due`,
-    [input.owner, input.leaseMs, input.limit],
+    [input.owner, input.leaseMs, input.limit, input.perTeam ?? 2],
   );
   return rows.map((r) => ({
     id: r.id as string,
@@ -116,9 +130,15 @@ export async function recordAuditSinkTest(db: OperationsDb, input: { sinkId: str
   );
 }
 
-/** Gives the lease back (a sink with more to send is due again at once). */
+/**
+ * Gives the lease back. A served sink is due again at once but behind every sink that waited longer
+ * (next_attempt_at = now); a failure's backoff (a later next_attempt_at) is kept.
+ */
 export async function releaseAuditSink(db: OperationsDb, input: { sinkId: string; owner: string }): Promise<void> {
-  await queryOf(db)("UPDATE audit_sinks SET lease_owner = NULL, lease_until = NULL WHERE id = $1::uuid AND lease_owner = $2", [input.sinkId, input.owner]);
+  await queryOf(db)(
+    "UPDATE audit_sinks SET lease_owner = NULL, lease_until = NULL, next_attempt_at = GREATEST(next_attempt_at, now()) WHERE id = $1::uuid AND lease_owner = $2",
+    [input.sinkId, input.owner],
+  );
 }
 
 /**

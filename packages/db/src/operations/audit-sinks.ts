@@ -166,6 +166,9 @@ async function audit(q: Query, v: { teamId: string; actorUserId?: string | null;
 const shown = (s: AuditSinkView) => ({ name: s.name, kind: s.kind, url: shownSinkUrl(s.url), status: s.status });
 
 /** Adds a sink (its cursor at 0: the team's whole retained trail is delivered first). Webhooks get a secret, returned once. */
+/** Sinks per team (the team row lock in createAuditSink makes the count exact). */
+export const MAX_SINKS_PER_TEAM = 10;
+
 export async function createAuditSink(db: OperationsDb, input: CreateAuditSinkInput, options: AuditSinkOptions = {}): Promise<{ sink: AuditSinkView; secret: string | null }> {
   const v = parseInput(createSchema(), input);
   if (v.kind === "webhook") checkLiteralTarget(v.url, options.stack ?? []);
@@ -175,6 +178,10 @@ export async function createAuditSink(db: OperationsDb, input: CreateAuditSinkIn
     if (!team[0]) throw new PortcullisError("not_found", "team not found");
     const taken = await q("SELECT 1 FROM audit_sinks WHERE team_id = $1::uuid AND name = $2", [v.teamId, v.name]);
     if (taken.length) throw new PortcullisError("conflict", `this team already has a sink named ${v.name}`);
+    // Each sink costs the worker a delivery turn; the cap keeps one team from crowding the others' turns.
+    const count = (await q<{ n: number }>("SELECT count(*)::int AS n FROM audit_sinks WHERE team_id = $1::uuid", [v.teamId]))[0]!.n;
+    if (count >= MAX_SINKS_PER_TEAM)
+      throw new PortcullisError("conflict", `a team has at most ${MAX_SINKS_PER_TEAM} audit sinks; delete one before adding another`);
     const id = (await q<{ id: string }>("SELECT gen_random_uuid()::text AS id"))[0]!.id;
     const secret = v.kind === "webhook" ? randomBytes(32).toString("base64url") : null;
     const sealed = secret ? keyring.seal(secret, auditSinkSecretContext(v.teamId, id)) : null;
