@@ -113,6 +113,20 @@ describe("OpenTelemetry export", () => {
     expect(events.some((e) => e.traceId === metaTrace)).toBe(true);
   });
 
+  it("2025-11-25: a client that carries traceparent only in _meta is continued too (the header wins when both)", async () => {
+    const [traceId, spanId, headerTrace, headerSpan] = [hex(16), hex(8), hex(16), hex(8)];
+    const onlyMeta = await legacyClient({});
+    const both = await legacyClient({ traceparent: `00-${headerTrace}-${headerSpan}-01` });
+    try {
+      await onlyMeta.callTool({ name: "execute_sql", arguments: { sql: "SELECT 2 AS two" }, _meta: { traceparent: `00-${traceId}-${spanId}-01` } });
+      await both.callTool({ name: "execute_sql", arguments: { sql: "SELECT 3 AS three" }, _meta: { traceparent: `00-${hex(16)}-${hex(8)}-01` } });
+    } finally {
+      await Promise.all([onlyMeta.close(), both.close()]);
+    }
+    expect((await traceOf(traceId, 3)).server.parentSpanId).toBe(spanId);
+    expect((await traceOf(headerTrace, 3)).server.parentSpanId).toBe(headerSpan);
+  });
+
   it("what a client chooses (request id, tool name) is cut short in span names and attributes", async () => {
     const traceId = hex(16);
     const hugeId = `id-${"x".repeat(200_000)}`;

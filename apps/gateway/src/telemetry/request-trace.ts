@@ -63,7 +63,7 @@ export interface McpCallFacts {
   sessionId: string | null;
   /** `params._meta` of the (first) request: the 2026-07-28 carrier of traceparent/tracestate. */
   meta: Record<string, unknown> | null;
-  /** 2026-07-28: trace context from `_meta` first, the HTTP header as fallback; 2025: the header. */
+  /** 2026-07-28: trace context from `_meta` first, the HTTP header as fallback; 2025: the other way round. */
   modern: boolean;
   batch: boolean;
 }
@@ -106,8 +106,17 @@ export class McpRequestTrace {
 
   classified(facts: McpCallFacts): void {
     this.facts = facts;
-    const fromMeta = facts.modern && facts.meta ? propagator.extract(ROOT_CONTEXT, facts.meta, getter) : ROOT_CONTEXT;
-    this.parent = trace.getSpanContext(fromMeta) ? fromMeta : null;
+    const fromMeta = facts.meta ? propagator.extract(ROOT_CONTEXT, facts.meta, getter) : ROOT_CONTEXT;
+    const metaParent = trace.getSpanContext(fromMeta) ? fromMeta : null;
+    if (facts.modern) {
+      this.parent = metaParent;
+    } else {
+      // 2025 revisions carry trace context in the HTTP header; clients instrumented for MCP often put
+      // it in `_meta` as well (or only there, when the transport hides its headers): used when the
+      // header has none.
+      const fromHeader = propagator.extract(ROOT_CONTEXT, this.req.headers as Record<string, unknown>, getter);
+      this.parent = trace.getSpanContext(fromHeader) ? fromHeader : metaParent;
+    }
     if (this.span) {
       // Created early (a refusal asked for the trace id): the facts still land, the parent cannot.
       this.span.updateName(this.spanName());
