@@ -1,5 +1,6 @@
+import { classifyInboundRequest } from "@modelcontextprotocol/server";
 import { describe, expect, test } from "vitest";
-import { classifyMcpPost, decodeMcpName, legacyRevision, plainLegacyRequest, type Classified } from "../src/http/mcp/classify.js";
+import { classifyMcpPost, decodeMcpName, forgetAcceptedEnvelopes, legacyRevision, modernEnvelopeOf, plainLegacyRequest, type Classified } from "../src/http/mcp/classify.js";
 
 const MODERN = "2026-07-28";
 const ALL = ["2026-07-28", "2025-11-25", "2025-06-18", "2025-03-26"];
@@ -205,7 +206,6 @@ describe("the plain 2025 request, classified without the SDK", () => {
   const headerCases: (string | undefined)[] = [undefined, "2025-11-25", "2025-06-18", "2025-03-26", "2026-07-28", " 2025-11-25", "1999-01-01"];
 
   test("whenever it answers, the SDK's classifier answers legacy/no-claim for the same request, and the gateway's outcome is the same", async () => {
-    const { classifyInboundRequest } = await import("@modelcontextprotocol/server");
     let fast = 0;
     for (const [label, body] of bodies) {
       for (const header of headerCases) {
@@ -224,5 +224,102 @@ describe("the plain 2025 request, classified without the SDK", () => {
     expect(plainLegacyRequest("2026-07-28", base)).toBe(false);
     expect(plainLegacyRequest(undefined, { ...base, method: "initialize" })).toBe(false);
     expect(plainLegacyRequest(undefined, { ...base, params: { _meta: {} } })).toBe(false);
+  });
+});
+
+describe("the 2026-07-28 fast path (a known envelope skips the SDK's classifier)", () => {
+  const V = "io.modelcontextprotocol/protocolVersion";
+  const INFO = "io.modelcontextprotocol/clientInfo";
+  const CAPS = "io.modelcontextprotocol/clientCapabilities";
+  const metas: [string, Record<string, unknown>][] = [
+    ["valid", envelope()],
+    ["no clientInfo", { [V]: MODERN, [CAPS]: {} }],
+    ["elicitation", envelope({ [CAPS]: { elicitation: { form: {} } } })],
+    ["sampling + roots", envelope({ [CAPS]: { sampling: {}, roots: { listChanged: true } } })],
+    ["extensions", envelope({ [CAPS]: { extensions: { "io.example/x": {} } } })],
+    ["roots wrong type", envelope({ [CAPS]: { roots: 5 } })],
+    ["elicitation wrong type", envelope({ [CAPS]: { elicitation: "yes" } })],
+    ["capabilities an array", envelope({ [CAPS]: [] })],
+    ["capabilities null", envelope({ [CAPS]: null })],
+    ["capabilities missing", { [V]: MODERN, [INFO]: { name: "a", version: "1" } }],
+    ["clientInfo name a number", envelope({ [INFO]: { name: 5, version: "1" } })],
+    ["clientInfo without version", envelope({ [INFO]: { name: "a" } })],
+    ["logLevel valid", envelope({ "io.modelcontextprotocol/logLevel": "info" })],
+    ["logLevel invalid", envelope({ "io.modelcontextprotocol/logLevel": "loud" })],
+    ["progressToken string", envelope({ progressToken: "t" })],
+    ["progressToken integer", envelope({ progressToken: 5 })],
+    ["progressToken fraction", envelope({ progressToken: 1.5 })],
+    ["progressToken object", envelope({ progressToken: {} })],
+    ["related task valid", envelope({ "io.modelcontextprotocol/related-task": { taskId: "t" } })],
+    ["related task invalid", envelope({ "io.modelcontextprotocol/related-task": { taskId: 5 } })],
+    ["foreign keys", envelope({ "x-vendor": { deep: [1, 2] }, traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01" })],
+    ["2025 claim", envelope({ [V]: "2025-11-25" })],
+    ["unknown claim", envelope({ [V]: "2099-01-01" })],
+    ["claim a number", envelope({ [V]: 20260728 })],
+  ];
+  const bodies: [string, (meta: Record<string, unknown>) => unknown][] = [
+    ["tools/call", (m) => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "execute_sql", arguments: { sql: "SELECT 1" }, _meta: m } })],
+    ["string id", (m) => ({ jsonrpc: "2.0", id: "a-1", method: "tools/call", params: { name: "execute_sql", arguments: {}, _meta: m } })],
+    ["tools/list", (m) => ({ jsonrpc: "2.0", id: 1, method: "tools/list", params: { _meta: m } })],
+    ["initialize", (m) => ({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: MODERN, capabilities: {}, clientInfo: { name: "a", version: "1" }, _meta: m } })],
+    ["fractional id", (m) => ({ jsonrpc: "2.0", id: 1.5, method: "tools/call", params: { name: "execute_sql", _meta: m } })],
+    ["null id", (m) => ({ jsonrpc: "2.0", id: null, method: "tools/call", params: { name: "execute_sql", _meta: m } })],
+    ["huge id", (m) => ({ jsonrpc: "2.0", id: 2 ** 60, method: "tools/call", params: { name: "execute_sql", _meta: m } })],
+    ["no id (notification)", (m) => ({ jsonrpc: "2.0", method: "tools/call", params: { name: "execute_sql", _meta: m } })],
+    ["extra key", (m) => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "execute_sql", _meta: m }, extra: 1 })],
+    ["result key", (m) => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "execute_sql", _meta: m }, result: {} })],
+    ["jsonrpc 1.0", (m) => ({ jsonrpc: "1.0", id: 7, method: "tools/call", params: { name: "execute_sql", _meta: m } })],
+    ["method a number", (m) => ({ jsonrpc: "2.0", id: 7, method: 5, params: { _meta: m } })],
+    ["_meta an array", () => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "execute_sql", _meta: [] } })],
+    ["params an array", () => ({ jsonrpc: "2.0", id: 7, method: "tools/call", params: [] })],
+    ["a batch", (m) => [{ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "execute_sql", _meta: m } }]],
+  ];
+  const methodOf = (b: unknown) => (typeof (b as { method?: unknown })?.method === "string" ? ((b as { method: string }).method) : "tools/call");
+  const headerSets: [string, (b: unknown) => Record<string, string | undefined>][] = [
+    ["exact", (b) => ({ "mcp-protocol-version": MODERN, "mcp-method": methodOf(b), "mcp-name": "execute_sql" })],
+    ["no Mcp-Name", (b) => ({ "mcp-protocol-version": MODERN, "mcp-method": methodOf(b) })],
+    ["version with whitespace", (b) => ({ "mcp-protocol-version": ` ${MODERN}`, "mcp-method": methodOf(b), "mcp-name": "execute_sql" })],
+    ["2025 version", (b) => ({ "mcp-protocol-version": "2025-11-25", "mcp-method": methodOf(b), "mcp-name": "execute_sql" })],
+    ["no version", (b) => ({ "mcp-method": methodOf(b), "mcp-name": "execute_sql" })],
+    ["no method", () => ({ "mcp-protocol-version": MODERN, "mcp-name": "execute_sql" })],
+    ["other method", () => ({ "mcp-protocol-version": MODERN, "mcp-method": "tools/list", "mcp-name": "execute_sql" })],
+    ["method with whitespace", (b) => ({ "mcp-protocol-version": MODERN, "mcp-method": `${methodOf(b)} `, "mcp-name": "execute_sql" })],
+  ];
+  const cases = metas.flatMap(([m, meta]) => bodies.flatMap(([b, body]) => headerSets.map(([h, hs]) => ({ label: `${m} / ${b} / ${h}`, body: JSON.parse(JSON.stringify(body(meta))) as unknown, headers: hs(body(meta)) }))));
+
+  test("every body gets the SDK's answer, with the envelopes cached and without", () => {
+    const viaSdk = cases.map((c) => {
+      forgetAcceptedEnvelopes();
+      return JSON.stringify(classifyMcpPost(c.headers, c.body));
+    });
+    // Twice over, so every envelope the SDK accepted is cached before it is looked up again.
+    for (let round = 0; round < 2; round++) {
+      cases.forEach((c, i) => expect(JSON.stringify(classifyMcpPost(c.headers, c.body)), c.label).toBe(viaSdk[i]));
+    }
+    let fast = 0;
+    for (const c of cases) {
+      const meta = modernEnvelopeOf(c.headers["mcp-protocol-version"], c.headers["mcp-method"], c.body);
+      if (!meta) continue;
+      const sdk = classifyInboundRequest({ httpMethod: "POST", protocolVersionHeader: c.headers["mcp-protocol-version"], mcpMethodHeader: c.headers["mcp-method"], mcpNameHeader: c.headers["mcp-name"], body: c.body });
+      // A shape the fast path takes is answered by the SDK from its _meta alone: modern for a valid one.
+      const valid = ["valid", "no clientInfo", "elicitation", "sampling + roots", "extensions", "logLevel valid", "progressToken string", "progressToken integer", "related task valid", "foreign keys"].some((l) => c.label.startsWith(`${l} /`));
+      if (valid) {
+        fast++;
+        expect(sdk, c.label).toMatchObject({ kind: "modern", messageKind: "request" });
+      } else expect(sdk.kind === "modern" && sdk.messageKind === "request", c.label).toBe(false);
+    }
+    // Valid envelopes × ((tools/call, string id, tools/list) × (exact, no Mcp-Name) + tools/list under "other method").
+    expect(fast).toBe(10 * (3 * 2 + 1));
+  });
+
+  test("a cached envelope does not carry over to a body the fast path does not take", () => {
+    forgetAcceptedEnvelopes();
+    expect(classifyMcpPost(headers(), call()).kind).toBe("modern");
+    expect(rejected(classifyMcpPost(headers({ "mcp-method": "tools/list" }), call())).code).toBe(-32020);
+    expect(rejected(classifyMcpPost(headers({ "mcp-protocol-version": "2025-11-25" }), call())).code).toBe(-32020);
+    expect(rejected(classifyMcpPost(headers({ "mcp-name": "get_schema" }), call())).code).toBe(-32020);
+    expect(rejected(classifyMcpPost(headers(), { ...call(), result: {} })).kind).toBe("reject");
+    const init = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "a", version: "1" } } };
+    expect(classifyMcpPost({}, init)).toMatchObject({ kind: "legacy" });
   });
 });
