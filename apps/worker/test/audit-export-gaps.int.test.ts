@@ -37,6 +37,8 @@ const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => ({
   stack: [],
   sinksPerTick: 8,
   batchesPerTurn: 20,
+  chainKey,
+  holeGraceMs: 20,
   ...over,
 });
 
@@ -131,33 +133,73 @@ async function rawEvents(teamId: string, seqs: number[]): Promise<void> {
   );
 }
 
-test("a seq missing without retention is waited for, never skipped; only the anchor moves a cursor over missing events", async () => {
+test("a seq deleted below a visible seq (no retention) is delivered as a 'missing' gap, recorded on the sink and logged; the stream goes on", async () => {
   const team = await createTeamRow(fixture.pool);
   receiver = await startReceiver();
   process.env.PORTCULLIS_WEBHOOK_ALLOW_HTTP = "1";
   const created = await createAuditSink(fixture.pool, { teamId: team, kind: "webhook", name: "siem", url: receiver.url, via: "cli" }, { keyring });
   receiver.secret = created.secret!;
   await rawEvents(team, [1, 2]);
-  const tick = auditExportProcessor({ pool: fixture.pool, keyring, logger: capturingLogger().logger, config: config() });
+  const { logger, lines: logs } = capturingLogger();
+  const tick = auditExportProcessor({ pool: fixture.pool, keyring, logger, config: config() });
   await tick();
   expect((await sinkRow(created.sink)).cursorSeq).toBe("2");
-  // 3 is not visible, 4 and 5 are: the run from the cursor is broken, so nothing is sent.
-  await rawEvents(team, [4, 5]);
-  for (let i = 0; i < 3; i++) await tick();
-  expect((await sinkRow(created.sink)).cursorSeq).toBe("2");
-  // Even with nothing of the team left at or below the cursor: no anchor, no skip.
-  await fixture.pool.query("DELETE FROM audit_events WHERE team_id = $1 AND seq <= 2", [team]);
-  for (let i = 0; i < 2; i++) await tick();
-  expect(await sinkRow(created.sink)).toMatchObject({ cursorSeq: "2", skippedEvents: "0", lastGapFrom: null });
-  expect(receiver.receipts.filter((r) => r.status === 200)).toHaveLength(1);
-  // 3 arrives: 3..5 follow, with no gap anywhere.
-  await rawEvents(team, [3]);
+  // 3..5 committed (seqs commit in order under the head lock), then 3 deleted behind the exporter's back.
+  await rawEvents(team, [3, 4, 5]);
+  await fixture.pool.query("DELETE FROM audit_events WHERE team_id = $1 AND seq = 3", [team]);
   await waitFor(async () => {
     await tick();
     return (await sinkRow(created.sink)).cursorSeq === "5";
-  }, 15_000, "the run after 3 arrived", 20);
-  expect(receiver.accepted()).toEqual(["1", "2", "3", "4", "5"]);
-  expect(receiver.receipts.flatMap((r) => r.lines).some((l) => l.type === "portcullis.audit_gap")).toBe(false);
+  }, 15_000, "the sink past the missing event", 20);
+  const batches = receiver.receipts.filter((r) => r.status === 200);
+  expect(batches).toHaveLength(2);
+  const [gap, ...events] = batches[1]!.lines;
+  expect(gap).toEqual({ type: "portcullis.audit_gap", team_id: team, from_seq: "3", to_seq: "3", events: 1, reason: "missing", anchor_hash: events[0]!.prev_hash });
+  expect(events.map((l) => l.seq)).toEqual(["4", "5"]);
+  expect(await sinkRow(created.sink)).toMatchObject({ skippedEvents: "1", lastGapFrom: "3", lastGapTo: "3", lastError: "events 3..3 missing from the chain: run `portcullis audit verify`" });
+  expect(logs.filter((l) => String(l.msg).startsWith("audit sink skipped events missing from the chain"))).toEqual([expect.objectContaining({ fromSeq: "3", toSeq: "3", reason: "missing" })]);
+  // The next delivered batch keeps the warning (only a failure replaces it).
+  await rawEvents(team, [6]);
+  await waitFor(async () => {
+    await tick();
+    return (await sinkRow(created.sink)).cursorSeq === "6";
+  }, 15_000, "the next batch", 20);
+  expect((await sinkRow(created.sink)).lastError).toContain("events 3..3 missing");
+  // The tail deleted too (nothing visible above, but the head says 7..8 were committed): a gap up to the head.
+  await rawEvents(team, [7, 8]);
+  await fixture.pool.query("DELETE FROM audit_events WHERE team_id = $1 AND seq >= 7", [team]);
+  await waitFor(async () => {
+    await tick();
+    return (await sinkRow(created.sink)).cursorSeq === "8";
+  }, 15_000, "the sink past the deleted tail", 20);
+  const last = receiver.receipts.filter((r) => r.status === 200).at(-1)!;
+  expect(last.lines).toEqual([expect.objectContaining({ type: "portcullis.audit_gap", from_seq: "7", to_seq: "8", reason: "missing" })]);
+});
+
+test("an anchor moved without the chain key (no valid MAC) is not trusted as retention: the deleted events are a 'missing' gap", async () => {
+  const team = await createTeamRow(fixture.pool);
+  await ingestAuditBatch(fixture.pool, [1, 2, 3, 4, 5, 6].map((i) => ev(team, new Date(Date.now() - i * 1000))), { key: chainKey });
+  const { sink } = await createAuditSink(fixture.pool, { teamId: team, kind: "file", name: "archive", via: "cli" }, { keyring });
+  const tick = auditExportProcessor({ pool: fixture.pool, keyring, logger: capturingLogger().logger, config: config({ dir: root, batchEvents: 2, batchesPerTurn: 1, chainKey }) });
+  await tick();
+  expect((await sinkRow(sink)).cursorSeq).toBe("2");
+  // Someone with database access deletes 3..5 and moves the anchor to 5 with its real hash, unsigned.
+  const five = (await fixture.pool.query<{ hash: string }>("SELECT hash FROM audit_events WHERE team_id = $1 AND seq = 5", [team])).rows[0]!;
+  await fixture.pool.query("DELETE FROM audit_events WHERE team_id = $1 AND seq BETWEEN 3 AND 5", [team]);
+  await fixture.pool.query(
+    "INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash, pruned_mac) VALUES ($1, 5, $2, 'forged') ON CONFLICT (team_id) DO UPDATE SET pruned_through_seq = 5, pruned_through_hash = $2, pruned_mac = 'forged'",
+    [team, five.hash],
+  );
+  await waitFor(async () => {
+    await tick();
+    return (await sinkRow(sink)).cursorSeq === "6";
+  }, 15_000, "the sink past the forged anchor", 20);
+  const dir = sinkDirectory(root, team, "archive");
+  const text = (await Promise.all((await readdir(dir)).sort().map((n) => readFile(join(dir, n), "utf8")))).join("");
+  const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.find((l) => l.type === "portcullis.audit_gap")).toMatchObject({ from_seq: "3", to_seq: "5", reason: "missing" });
+  expect(lines.filter((l) => l.seq !== undefined).map((l) => l.seq)).toEqual(["1", "2", "6"]);
+  expect((await sinkRow(sink)).lastError).toBe("events 3..5 missing from the chain: run `portcullis audit verify`");
 });
 
 test("files: a partition DROP past the cursor writes a gap line first in the next file, its name spans the gap; a straggler kept in DEFAULT still follows", async () => {

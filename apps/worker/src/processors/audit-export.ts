@@ -13,6 +13,7 @@ import {
   renewAuditSinkLease,
   urlPort,
 } from "@portcullis/db/operations";
+import type { ChainKey } from "@portcullis/db/audit";
 import type { SecretKeyring } from "@portcullis/db/secrets";
 import type pg from "pg";
 import type { Logger } from "../logger.js";
@@ -42,6 +43,10 @@ export interface AuditExportConfig {
   /** Sinks leased per tick, and batches sent per sink before giving the others a turn. */
   sinksPerTick: number;
   batchesPerTurn: number;
+  /** AUDIT_CHAIN_KEY, to check a retention anchor's MAC before skipping to it (default: from the environment). */
+  chainKey?: ChainKey | null;
+  /** The pause before a hole in the chain is looked at a second time and reported missing (default 250 ms). */
+  holeGraceMs?: number;
   /** How long a leased sink stays ours without renewal (default: 3 timeouts, at least 30 s). */
   leaseMs?: number;
 }
@@ -146,7 +151,7 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
   let cursor = sink.cursorSeq;
   for (let turn = 0; turn < config.batchesPerTurn; turn++) {
     if (turn > 0 && !(await renewAuditSinkLease(deps.pool, { sinkId: sink.id, owner, leaseMs }))) return;
-    const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents });
+    const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents }, { key: config.chainKey, holeGraceMs: config.holeGraceMs });
     if (lines.length === 0 && !gap) return;
     let sent = lines;
     let attempt: Attempt;
@@ -182,7 +187,7 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
       toSeq,
       toHash,
       count: sent.length,
-      gap: gap ? { fromSeq: gap.from_seq, toSeq: gap.to_seq } : null,
+      gap: gap ? { fromSeq: gap.from_seq, toSeq: gap.to_seq, reason: gap.reason } : null,
     });
     // Our lease lapsed (or another holder moved the cursor): stop; the holder re-sends from the cursor.
     if (!moved) return;
@@ -190,8 +195,8 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
     if (gap) {
       deps.metrics?.auditSinkSkippedEvents.inc({ kind: sink.kind }, gap.events);
       deps.logger.warn(
-        { sink: sink.id, team: sink.teamId, kind: sink.kind, fromSeq: gap.from_seq, toSeq: gap.to_seq, events: gap.events },
-        "audit sink skipped events removed by retention",
+        { sink: sink.id, team: sink.teamId, kind: sink.kind, fromSeq: gap.from_seq, toSeq: gap.to_seq, events: gap.events, reason: gap.reason },
+        gap.reason === "retention" ? "audit sink skipped events removed by retention" : "audit sink skipped events missing from the chain (not retention): run portcullis audit verify",
       );
     }
     cursor = toSeq;

@@ -88,20 +88,31 @@ export async function renewAuditSinkLease(db: OperationsDb, input: { sinkId: str
  */
 export async function advanceAuditSinkCursor(
   db: OperationsDb,
-  input: { sinkId: string; owner: string; fromSeq: string; toSeq: string; toHash: string; count: number; gap?: { fromSeq: string; toSeq: string } | null },
+  input: { sinkId: string; owner: string; fromSeq: string; toSeq: string; toHash: string; count: number; gap?: { fromSeq: string; toSeq: string; reason?: "retention" | "missing" } | null },
 ): Promise<boolean> {
   const gap = input.gap ?? null;
+  // Missing events (not retention) stay in last_error until a failure replaces it: the team must see
+  // it and run verify, and the next delivered batch must not wipe it.
+  const missing = gap?.reason === "missing" ? missingEventsError(gap.fromSeq, gap.toSeq) : null;
   const rows = await queryOf(db)(
     `UPDATE audit_sinks SET cursor_seq = $4::int8, cursor_hash = $5, delivered_count = delivered_count + $6::int,
-        failures = 0, failing_since = NULL, last_error = NULL, last_status = NULL, last_attempt_at = now(), last_delivered_at = now(), updated_at = now(),
+        failures = 0, failing_since = NULL,
+        last_error = CASE WHEN $9::text IS NOT NULL THEN $9::text WHEN last_error LIKE '${MISSING_MARK}' THEN last_error ELSE NULL END, last_status = NULL, last_attempt_at = now(), last_delivered_at = now(), updated_at = now(),
         skipped_events = skipped_events + COALESCE($8::int8 - $7::int8 + 1, 0),
         last_gap_from = COALESCE($7::int8, last_gap_from), last_gap_to = COALESCE($8::int8, last_gap_to),
         last_gap_at = CASE WHEN $7::int8 IS NULL THEN last_gap_at ELSE now() END
       WHERE id = $1::uuid AND lease_owner = $2 AND lease_until >= now() AND cursor_seq = $3::int8
       RETURNING 1`,
-    [input.sinkId, input.owner, input.fromSeq, input.toSeq, input.toHash, input.count, gap?.fromSeq ?? null, gap?.toSeq ?? null],
+    [input.sinkId, input.owner, input.fromSeq, input.toSeq, input.toHash, input.count, gap?.fromSeq ?? null, gap?.toSeq ?? null, missing],
   );
   return rows.length === 1;
+}
+
+const MISSING_MARK = "events % missing from the chain%";
+
+/** What a sink shows after skipping events that were not removed by retention. */
+export function missingEventsError(fromSeq: string, toSeq: string): string {
+  return `events ${fromSeq}..${toSeq} missing from the chain: run \`portcullis audit verify\``;
 }
 
 /**

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { type ChainKey, anchorMac, isKeyedHash } from "../audit/chain-key.js";
+import { loadAuditChainKey } from "../audit/env.js";
 import { type OperationsDb, parseInput, queryOf, toIso, uuidSchema } from "./sql-db.js";
 
 /**
@@ -47,11 +49,15 @@ function toLine(r: Record<string, unknown>): AuditExportLine {
 }
 
 /**
- * Events retention removed before a reader got them: seqs `from_seq`..`to_seq` of the team are gone
- * for good (a chunked prune or a partition DROP moved the team's anchor there). `anchor_hash` is the
- * hash of event `to_seq`, so the next line's prev_hash still links to it and a receiver checking the
- * chain carries on. Webhooks get it as the batch's first element (and the Portcullis-Gap header),
- * files as their first line: the same record in both.
+ * Events a reader will never get: seqs `from_seq`..`to_seq` of the team are gone for good.
+ * - reason "retention": a chunked prune or a partition DROP moved the team's anchor there (and, with
+ *   AUDIT_CHAIN_KEY, the anchor's MAC verifies). `anchor_hash` is the hash of event `to_seq`.
+ * - reason "missing": the events are absent below a seq that is visible (or below the chain head),
+ *   and no valid anchor covers them — deleted outside retention, or an anchor moved without the key.
+ *   Run `portcullis audit verify`. `anchor_hash` is the next event's prev_hash as stored (unverified).
+ * In both, the next line's prev_hash equals `anchor_hash`, so a receiver checking the chain carries
+ * on. Webhooks get it as the batch's first element (and the Portcullis-Gap header), files as their
+ * first line: the same record in both.
  */
 export interface AuditExportGap {
   type: "portcullis.audit_gap";
@@ -59,51 +65,95 @@ export interface AuditExportGap {
   from_seq: string;
   to_seq: string;
   events: number;
-  reason: "retention";
+  reason: "retention" | "missing";
   anchor_hash: string;
 }
 
 export interface AuditExportBatch {
-  /** Set when the team's anchor lies past the cursor: the run below starts after `gap.to_seq`. */
+  /** Set when events after the cursor are gone for good: the run below starts after `gap.to_seq`. */
   gap: AuditExportGap | null;
   lines: AuditExportLine[];
 }
 
+export interface AuditExportReadOptions {
+  /** AUDIT_CHAIN_KEY: a keyed anchor past the cursor must carry its MAC. Default: from the environment; null: none. */
+  key?: ChainKey | null;
+  /** Pause before the second look at a hole (default 250 ms). */
+  holeGraceMs?: number;
+}
+
 const batchInput = z.strictObject({ teamId: uuidSchema, afterSeq: seqCursorSchema, limit: z.number().int().min(1).max(10_000) });
 
+type Anchor = { seq: string; hash: string; mac: string | null };
+const ANCHOR_SQL = "SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash, pruned_mac AS mac FROM audit_chain_anchors WHERE team_id = $1::uuid";
+
+/** An anchor retention wrote: in the keyed part of the chain, its MAC verifies with the key (when we have it). */
+function anchorTrusted(teamId: string, a: Anchor, key: ChainKey | null): boolean {
+  if (!isKeyedHash(a.hash) || a.seq === "0" || !key) return true;
+  return a.mac === anchorMac(key, teamId, a.seq, a.hash);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * The team's next batch after `afterSeq`: a gap-free run in seq order, at most `limit` events. The
- * only way past a missing seq is the team's retention anchor: when it lies beyond the cursor, the
- * events up to it were removed for good, so the batch says so (`gap`) and the run starts after it.
- * Any other missing seq (a commit not visible yet) ends the run, and the reader waits for it: a
- * cursor advanced to the last line never skips an event without a gap record.
+ * The team's next batch after `afterSeq`: a gap-free run in seq order, at most `limit` events, led by
+ * a gap record when events after the cursor are gone for good.
+ *
+ * Why a hole can be called permanent: ingestion assigns a team's seqs under its chain-head row lock
+ * (FOR UPDATE, ingest.ts) and commits before the next batch can take it, so seqs become visible in
+ * order, and the head is updated in the same commit as the events. A seq missing below a visible seq,
+ * or at or below the head read before the events, was therefore committed and then removed. Only
+ * retention removes events legitimately, and it moves the anchor in the same transaction; so when the
+ * run is broken at its start, the reader looks a second time (after `holeGraceMs`): the anchor and the
+ * hole's rows again. An anchor that now covers the hole means retention (the next read reports it);
+ * rows that appeared mean nothing is skipped; otherwise the hole is a "missing" gap and the stream
+ * goes on. A hole after some lines just ends the run: the next read starts at it.
  */
-export async function readAuditExportBatch(db: OperationsDb, input: { teamId: string; afterSeq: string; limit: number }): Promise<AuditExportBatch> {
+export async function readAuditExportBatch(
+  db: OperationsDb,
+  input: { teamId: string; afterSeq: string; limit: number },
+  options: AuditExportReadOptions = {},
+): Promise<AuditExportBatch> {
   const v = parseInput(batchInput, input);
+  const key = options.key === undefined ? (loadAuditChainKey() ?? null) : options.key;
   const q = queryOf(db);
-  // The anchor first: a prune committed after this read only shows as a hole in the run (then we wait
-  // and see its anchor on the next read), never as a skip.
-  const anchor = (
-    await q<{ seq: string; hash: string }>("SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash FROM audit_chain_anchors WHERE team_id = $1::uuid", [v.teamId])
-  )[0];
+  // The anchor and the head first: a prune committed after this read only shows as a hole in the run
+  // (then the second look sees its anchor), never as a skip.
+  const anchor = (await q<Anchor>(ANCHOR_SQL, [v.teamId]))[0];
+  const head = (await q<{ seq: string; hash: string }>("SELECT last_seq::text AS seq, last_hash AS hash FROM audit_chain_heads WHERE team_id = $1::uuid", [v.teamId]))[0];
   let start = BigInt(v.afterSeq);
   let gap: AuditExportGap | null = null;
-  if (anchor && BigInt(anchor.seq) > start) {
+  if (anchor && BigInt(anchor.seq) > start && anchorTrusted(v.teamId, anchor, key)) {
+    gap = { type: "portcullis.audit_gap", team_id: v.teamId, from_seq: String(start + 1n), to_seq: anchor.seq, events: Number(BigInt(anchor.seq) - start), reason: "retention", anchor_hash: anchor.hash };
+    start = BigInt(anchor.seq);
+  }
+  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit])).map(toLine);
+  const first = rows[0];
+  const headSeq = head ? BigInt(head.seq) : 0n;
+  // A hole at the very start, proven by a later visible seq or by the head (one gap per batch: after a
+  // retention gap, the next read deals with it).
+  if (!gap && (first ? BigInt(first.seq) > start + 1n : headSeq > start)) {
+    const to = first ? BigInt(first.seq) - 1n : headSeq;
+    if (options.holeGraceMs !== 0) await sleep(options.holeGraceMs ?? 250);
+    const again = (await q<Anchor>(ANCHOR_SQL, [v.teamId]))[0];
+    if (again && BigInt(again.seq) > start && anchorTrusted(v.teamId, again, key)) return { gap: null, lines: [] };
+    const filled = await q("SELECT 1 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 AND seq <= $3::int8 LIMIT 1", [v.teamId, String(start), String(to)]);
+    if (filled.length) return { gap: null, lines: [] };
     gap = {
       type: "portcullis.audit_gap",
       team_id: v.teamId,
       from_seq: String(start + 1n),
-      to_seq: anchor.seq,
-      events: Number(BigInt(anchor.seq) - start),
-      reason: "retention",
-      anchor_hash: anchor.hash,
+      to_seq: String(to),
+      events: Number(to - start),
+      reason: "missing",
+      anchor_hash: first ? (first.prev_hash as string) : head!.hash,
     };
-    start = BigInt(anchor.seq);
+    start = to;
   }
-  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit])).map(toLine);
   const run: AuditExportLine[] = [];
   let expected = start + 1n;
   for (const line of rows) {
+    if (BigInt(line.seq) < expected) continue;
     if (BigInt(line.seq) !== expected) break;
     run.push(line);
     expected += 1n;
@@ -112,8 +162,8 @@ export async function readAuditExportBatch(db: OperationsDb, input: { teamId: st
 }
 
 /**
- * The pull API's and the CLI's read: the lines of `readAuditExportBatch`. Past a retention gap the
- * first line's seq is beyond `afterSeq` + 1 (the reader sees the jump; its prev_hash is the anchor's).
+ * The pull API's and the CLI's read: the lines of `readAuditExportBatch`. Past a gap the first line's
+ * seq is beyond `afterSeq` + 1 (the reader sees the jump; its prev_hash is the gap's anchor_hash).
  */
 export async function readAuditEventsAfter(db: OperationsDb, input: { teamId: string; afterSeq: string; limit: number }): Promise<AuditExportLine[]> {
   return (await readAuditExportBatch(db, input)).lines;
