@@ -77,6 +77,8 @@ export const workerEnvSchema = z
     AUDIT_EXPORT_POLL_MS: int(1000, 50),
     AUDIT_EXPORT_BATCH_EVENTS: int(500, 1).refine((v) => v <= 10_000, "AUDIT_EXPORT_BATCH_EVENTS is at most 10000"),
     AUDIT_EXPORT_FILE_MAX_BYTES: int(8 * 1024 * 1024, 1024),
+    /** The JSON bytes of one webhook batch / pull page (at least one event): 500 huge events must not make a 100 MB POST. */
+    AUDIT_EXPORT_BATCH_BYTES: int(4 * 1024 * 1024, 1024).refine((v) => v <= 256 * 1024 * 1024, "AUDIT_EXPORT_BATCH_BYTES is at most 268435456"),
     AUDIT_EXPORT_TIMEOUT_MS: int(10_000, 100),
     /** A failing sink's retries: exponential from the base with jitter, capped; paused after failing this long. */
     AUDIT_EXPORT_RETRY_BASE_MS: int(1000, 10),

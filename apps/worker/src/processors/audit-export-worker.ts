@@ -24,6 +24,7 @@ export function auditExportConfig(env: WorkerEnv): AuditExportConfig {
   return {
     dir: env.AUDIT_EXPORT_DIR,
     batchEvents: env.AUDIT_EXPORT_BATCH_EVENTS,
+    batchBytes: env.AUDIT_EXPORT_BATCH_BYTES,
     fileMaxBytes: env.AUDIT_EXPORT_FILE_MAX_BYTES,
     timeoutMs: env.AUDIT_EXPORT_TIMEOUT_MS,
     retryBaseMs: env.AUDIT_EXPORT_RETRY_BASE_MS,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import {
+  AUDIT_EXPORT_BATCH_BYTES_DEFAULT,
   type ClaimedAuditSink,
   type StackEndpoint,
   advanceAuditSinkCursor,
@@ -33,6 +34,8 @@ export interface AuditExportConfig {
   /** AUDIT_EXPORT_DIR; file sinks fail (and retry) while it is unset. */
   dir: string | undefined;
   batchEvents: number;
+  /** AUDIT_EXPORT_BATCH_BYTES: a batch's JSON bytes (at least one event); default 4 MiB. */
+  batchBytes?: number;
   fileMaxBytes: number;
   timeoutMs: number;
   retryBaseMs: number;
@@ -151,7 +154,7 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
   let cursor = sink.cursorSeq;
   for (let turn = 0; turn < config.batchesPerTurn; turn++) {
     if (turn > 0 && !(await renewAuditSinkLease(deps.pool, { sinkId: sink.id, owner, leaseMs }))) return;
-    const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents }, { key: config.chainKey, holeGraceMs: config.holeGraceMs });
+    const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents }, { key: config.chainKey, holeGraceMs: config.holeGraceMs, maxBytes: config.batchBytes ?? AUDIT_EXPORT_BATCH_BYTES_DEFAULT });
     if (lines.length === 0 && !gap) return;
     let sent = lines;
     let attempt: Attempt;

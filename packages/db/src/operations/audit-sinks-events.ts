@@ -23,9 +23,13 @@ const LINE_SQL = `SELECT seq::text AS seq, id::text AS id, time, team_id::text A
   api_key_id::text AS api_key_id, oauth_client_id, user_id::text AS user_id, client_name, client_version, tool, sql,
   fingerprint, tables, verdict::text AS verdict, rule_id, reason, duration_ms, rows, bytes, error, source_ip, request_id,
   detail, protocol_version, trace_id, rewritten_sql, write_request_id::text AS write_request_id,
-  access_grant_id::text AS access_grant_id, database_name, target_server, attribute_names, prev_hash, hash
-  FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 ORDER BY audit_events.seq LIMIT $3::int`;
-// (ORDER BY names the table: the bare name would be the text alias above and sort "10" before "2".)
+  access_grant_id::text AS access_grant_id, database_name, target_server, attribute_names, prev_hash, hash, run_bytes
+  FROM (SELECT e.*, sum(octet_length(e::text)) OVER (ORDER BY e.seq) AS run_bytes, octet_length(e::text) AS row_bytes
+          FROM audit_events e WHERE e.team_id = $1::uuid AND e.seq > $2::int8 ORDER BY e.seq LIMIT $3::int) AS audit_events
+  WHERE run_bytes <= $4::int8 OR run_bytes = row_bytes ORDER BY run_bytes`;
+// The byte budget is applied in the database (each row's text size, a close stand-in for its JSON),
+// so a run of huge events is never fetched whole; the exact JSON cut follows in readAuditExportBatch.
+// (Ordered by the running total: strictly increasing with seq, and not the text alias "seq".)
 
 /** The largest seq a cursor may name (PostgreSQL bigint). */
 export const MAX_SEQ = 9_223_372_036_854_775_807n;
@@ -42,6 +46,7 @@ function toLine(r: Record<string, unknown>): AuditExportLine {
   for (const [key, value] of Object.entries(r)) {
     if (key === "time") line.time = toIso(value);
     else if (key === "duration_ms") line.duration_ms = Number(value);
+    else if (key === "run_bytes") continue;
     else if (key === "rows" || key === "bytes") line[key] = value === null || value === undefined ? null : Number(value);
     else line[key] = value ?? null;
   }
@@ -80,6 +85,20 @@ export interface AuditExportReadOptions {
   key?: ChainKey | null;
   /** Pause before the second look at a hole (default 250 ms). */
   holeGraceMs?: number;
+  /** The lines' JSON bytes per batch, at least one line (default AUDIT_EXPORT_BATCH_BYTES, 4 MiB). */
+  maxBytes?: number;
+}
+
+export const AUDIT_EXPORT_BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
+export const auditExportBatchBytesSchema = z.coerce.number().int().min(1024).max(256 * 1024 * 1024);
+
+/** AUDIT_EXPORT_BATCH_BYTES from the environment (the worker, the pull route and the CLI read it here). A bad value is an error. */
+export function loadAuditExportBatchBytes(source: NodeJS.ProcessEnv = process.env): number {
+  const raw = source.AUDIT_EXPORT_BATCH_BYTES?.trim();
+  if (!raw) return AUDIT_EXPORT_BATCH_BYTES_DEFAULT;
+  const parsed = auditExportBatchBytesSchema.safeParse(raw);
+  if (!parsed.success) throw new Error("AUDIT_EXPORT_BATCH_BYTES must be a whole number of bytes from 1024 to 268435456");
+  return parsed.data;
 }
 
 const batchInput = z.strictObject({ teamId: uuidSchema, afterSeq: seqCursorSchema, limit: z.number().int().min(1).max(10_000) });
@@ -127,7 +146,8 @@ export async function readAuditExportBatch(
     gap = { type: "portcullis.audit_gap", team_id: v.teamId, from_seq: String(start + 1n), to_seq: anchor.seq, events: Number(BigInt(anchor.seq) - start), reason: "retention", anchor_hash: anchor.hash };
     start = BigInt(anchor.seq);
   }
-  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit])).map(toLine);
+  const maxBytes = options.maxBytes ?? loadAuditExportBatchBytes();
+  const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit, maxBytes])).map(toLine);
   const first = rows[0];
   const headSeq = head ? BigInt(head.seq) : 0n;
   // A hole at the very start, proven by a later visible seq or by the head (one gap per batch: after a
@@ -152,9 +172,12 @@ export async function readAuditExportBatch(
   }
   const run: AuditExportLine[] = [];
   let expected = start + 1n;
+  let bytes = 0;
   for (const line of rows) {
     if (BigInt(line.seq) < expected) continue;
     if (BigInt(line.seq) !== expected) break;
+    bytes += Buffer.byteLength(JSON.stringify(line)) + 1;
+    if (run.length > 0 && bytes > maxBytes) break;
     run.push(line);
     expected += 1n;
   }

@@ -12,8 +12,8 @@ export const dynamic = "force-dynamic";
  * seq, hash and prev_hash, at most `limit`. `Portcullis-Next-Cursor` is the seq to pass as `after`
  * next (the same value when nothing new: poll again later). For whoever reads and exports the whole
  * team's Activity (owners, admins, viewers, auditors); a member, an outsider or an unknown team gets
- * the same 404. Only a gap-free run is returned, so following the cursor never skips an event (events
- * retention removed are announced by a first `portcullis.audit_gap` line and a Portcullis-Gap header).
+ * the same 404. Only a gap-free run is returned, so following the cursor never skips an event unannounced
+ * (events that are gone come as a first `portcullis.audit_gap` line and a Portcullis-Gap header).
  */
 export async function GET(request: Request, context: { params: Promise<{ slug: string }> }) {
   const { slug } = await context.params;
@@ -32,8 +32,9 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
   if (!parsed.ok) return Response.json({ error: parsed.error }, { status: 400 });
   const { after, limit } = parsed.query;
   const { gap, lines } = await readAuditExportBatch(getPrisma(), { teamId, afterSeq: after, limit });
-  // Events retention removed after `after`: the first line says so (the sinks' gap record) and the
-  // cursor moves past them; any other missing seq ends the run instead (it is waited for, never skipped).
+  // Events gone for good after `after` (retention, or "missing": deleted outside it): the first line
+  // says so (the sinks' gap record) and the cursor moves past them. A page stops at
+  // AUDIT_EXPORT_BATCH_BYTES of JSON (at least one event).
   const next = lines.at(-1)?.seq ?? gap?.to_seq ?? after;
   const body = [...(gap ? [gap] : []), ...lines].map((l) => `${JSON.stringify(l)}\n`).join("");
   return new Response(body, {
