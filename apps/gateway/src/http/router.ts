@@ -20,6 +20,8 @@ const UNAVAILABLE_LOG_EVERY_MS = 1_000;
 
 /** Path segments are ids; a malformed escape is just an id that matches nothing. */
 function decodeSegment(segment: string): string {
+  // Only %XX escapes decode: without a '%' the segment is its own decoding (and the call is skipped).
+  if (!segment.includes("%")) return segment;
   try {
     return decodeURIComponent(segment);
   } catch {
