@@ -1,3 +1,6 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { networkInterfaces } from "node:os";
 import { getKeyring } from "@portcullis/db/secrets";
 import { createAuditSink, getAuditSink, type AuditSinkView } from "@portcullis/db/operations";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -182,5 +185,39 @@ describe("where a sink may not go", () => {
     await tickUntil(auditExportProcessor({ pool: fixture.pool, keyring, logger, config: config({ stack }) }), async () => (await sinkRow(b)).status === "paused");
     expect((await sinkRow(b)).pausedReason).toMatch(/own services/);
     expect(receiver.receipts).toHaveLength(0);
+  });
+
+  test("this host through its own non-loopback address (an eth0 address, 0.0.0.0): the stack's ports are refused at creation and at delivery", async () => {
+    const own = Object.values(networkInterfaces())
+      .flatMap((nets) => nets ?? [])
+      .find((n) => n.family === "IPv4" && !n.internal)?.address;
+    // The attack needs one; a machine without any would make this test prove nothing.
+    expect(own, "this machine has a non-loopback IPv4 address").toBeTruthy();
+    // A stack service listening on every interface, as the gateway does.
+    let hits = 0;
+    const service = createServer((_req, res) => {
+      hits++;
+      res.writeHead(200).end("ok");
+    });
+    await new Promise<void>((resolve) => service.listen(0, "0.0.0.0", resolve));
+    const port = (service.address() as AddressInfo).port;
+    try {
+      process.env.PORTCULLIS_WEBHOOK_ALLOW_HTTP = "1";
+      const stack = [{ host: "localhost", port }];
+      for (const url of [`http://${own}:${port}/hook/x`, `http://0.0.0.0:${port}/`]) {
+        await expect(createAuditSink(fixture.pool, { teamId: teamA, kind: "webhook", name: "eth0", url, via: "cli" }, { keyring, stack })).rejects.toMatchObject({
+          code: "invalid_input",
+          message: expect.stringMatching(/own services/),
+        });
+      }
+      // Created while the stack did not name that port (say, the gateway moved there later): refused at delivery.
+      const { sink } = await createAuditSink(fixture.pool, { teamId: teamA, kind: "webhook", name: "eth0", url: `http://${own}:${port}/hook/x`, via: "cli" }, { keyring, stack: [] });
+      await tickUntil(auditExportProcessor({ pool: fixture.pool, keyring, logger, config: config({ stack }) }), async () => (await sinkRow(sink)).status === "paused");
+      expect((await sinkRow(sink)).pausedReason).toMatch(/own services/);
+      expect(hits).toBe(0);
+    } finally {
+      service.closeAllConnections();
+      await new Promise((resolve) => service.close(resolve));
+    }
   });
 });

@@ -1,3 +1,4 @@
+import { networkInterfaces } from "node:os";
 import { classifyAddress, normalizeAddress } from "../target.js";
 
 /**
@@ -40,11 +41,21 @@ export function auditSinkAddressRefusal(host: string, address: string, port: num
   const cls = classifyAddress(normal);
   if (cls === "link-local" || cls === "reserved") return `${host} resolves to ${normal}, a ${cls} address (the cloud metadata service lives there); audit sinks never go there`;
   const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
+  // This machine answers on every interface's address (a public-looking eth0 address too) and on the
+  // unspecified ones: a service bound to 0.0.0.0 is reached through any of them.
+  const thisHost = cls === "loopback" || thisHostAddresses().has(normal);
   for (const own of stack) {
     if (own.port !== port) continue;
     // Same port on this machine, a private neighbour or the very host the stack names: the stack's own service.
-    if (cls !== "public" || own.host === bare || normalizeAddress(own.host) === normal)
+    if (thisHost || cls !== "public" || own.host === bare || normalizeAddress(own.host) === normal)
       return `${host}:${port} is one of this Portcullis stack's own services; audit sinks never go there`;
   }
   return null;
+}
+
+/** The addresses of this host's interfaces, and 0.0.0.0 / :: (read each time: interfaces come and go). */
+export function thisHostAddresses(): Set<string> {
+  const own = new Set<string>(["0.0.0.0", "::"]);
+  for (const nets of Object.values(networkInterfaces())) for (const net of nets ?? []) own.add(normalizeAddress(net.address));
+  return own;
 }
