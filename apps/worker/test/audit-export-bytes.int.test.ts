@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { createAuditSink, getAuditSink, readAuditExportBatch } from "@portcullis/db/operations";
+import { createAuditSink, getAuditSink, loadAuditExportBatchBytes, readAuditExportBatch } from "@portcullis/db/operations";
 import { getKeyring } from "@portcullis/db/secrets";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -73,14 +73,9 @@ test("the pull/CLI read: one event larger than the budget still comes alone (nev
   expect(page.lines.map((l) => l.seq)).toEqual(seqRange(1, page.lines.length));
   expect(page.lines.length).toBeGreaterThanOrEqual(3);
   expect(bytes).toBeLessThanOrEqual(1024 * 1024);
-  // The environment's budget is what the route and the CLI use.
-  process.env.AUDIT_EXPORT_BATCH_BYTES = String(512 * 1024);
-  try {
-    const env = await readAuditExportBatch(fixture.pool, { teamId: team, afterSeq: "0", limit: 10_000 }, { key: null });
-    expect(env.lines.length).toBe(2);
-    process.env.AUDIT_EXPORT_BATCH_BYTES = "lots";
-    await expect(readAuditExportBatch(fixture.pool, { teamId: team, afterSeq: "0", limit: 10 }, { key: null })).rejects.toThrow(/AUDIT_EXPORT_BATCH_BYTES/);
-  } finally {
-    delete process.env.AUDIT_EXPORT_BATCH_BYTES;
-  }
+  // The CLI's setting (the worker and the dashboard parse the same name in their env.ts).
+  const fromEnv = loadAuditExportBatchBytes({ AUDIT_EXPORT_BATCH_BYTES: String(512 * 1024) });
+  expect((await readAuditExportBatch(fixture.pool, { teamId: team, afterSeq: "0", limit: 10_000 }, { maxBytes: fromEnv, key: null })).lines).toHaveLength(2);
+  expect(loadAuditExportBatchBytes({})).toBe(4 * 1024 * 1024);
+  expect(() => loadAuditExportBatchBytes({ AUDIT_EXPORT_BATCH_BYTES: "lots" })).toThrow(/AUDIT_EXPORT_BATCH_BYTES/);
 });

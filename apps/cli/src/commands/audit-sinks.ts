@@ -6,6 +6,7 @@ import {
   findTeam,
   listAuditSinks,
   pauseAuditSink,
+  loadAuditExportBatchBytes,
   readAuditExportBatch,
   resumeAuditSink,
   seqCursorSchema,
@@ -110,10 +111,12 @@ export function registerAuditSinkCommands(audit: Command): void {
         if (Number.isNaN(limit)) throw new PortcullisError("invalid_input", "--limit is a whole number");
         let cursor = parsed.data;
         let sent = 0;
+        // Pages stop at AUDIT_EXPORT_BATCH_BYTES too: a run of huge events is never held whole.
+        const maxBytes = loadAuditExportBatchBytes(process.env);
         for (;;) {
           const page = Math.min(5000, limit > 0 ? limit - sent : 5000);
           if (page <= 0) break;
-          const { gap, lines } = await readAuditExportBatch(db(), { teamId: team.id, afterSeq: cursor, limit: page });
+          const { gap, lines } = await readAuditExportBatch(db(), { teamId: team.id, afterSeq: cursor, limit: page }, { maxBytes });
           if (!gap && lines.length === 0) break;
           // Events retention removed before they were exported: said once, as the sinks say it (README,
           // Audit export), and the cursor moves past them.

@@ -52,6 +52,8 @@ const schema = z.object({
   SIGNUP_MODE: z.enum(["open", "invite-only", "closed"], { error: "SIGNUP_MODE must be open, invite-only or closed" }).default("open"),
   /** Reverse proxies in front of the dashboard that append to X-Forwarded-For (0: believe none). */
   TRUST_PROXY: z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), trustProxySchema),
+  /** The pull route's page size in JSON bytes (at least one event); the worker's webhook batches use the same setting. */
+  AUDIT_EXPORT_BATCH_BYTES: z.coerce.number().int().min(1024).max(256 * 1024 * 1024).default(4 * 1024 * 1024),
   /** Set by scripts/web-server.mjs, which puts the socket's peer address in x-portcullis-peer. */
   PORTCULLIS_PEER_HEADER: optional,
 });

@@ -85,15 +85,15 @@ export interface AuditExportReadOptions {
   key?: ChainKey | null;
   /** Pause before the second look at a hole (default 250 ms). */
   holeGraceMs?: number;
-  /** The lines' JSON bytes per batch, at least one line (default AUDIT_EXPORT_BATCH_BYTES, 4 MiB). */
+  /** The lines' JSON bytes per batch, at least one line (callers pass AUDIT_EXPORT_BATCH_BYTES; default 4 MiB). */
   maxBytes?: number;
 }
 
 export const AUDIT_EXPORT_BATCH_BYTES_DEFAULT = 4 * 1024 * 1024;
 export const auditExportBatchBytesSchema = z.coerce.number().int().min(1024).max(256 * 1024 * 1024);
 
-/** AUDIT_EXPORT_BATCH_BYTES from the environment (the worker, the pull route and the CLI read it here). A bad value is an error. */
-export function loadAuditExportBatchBytes(source: NodeJS.ProcessEnv = process.env): number {
+/** AUDIT_EXPORT_BATCH_BYTES from an environment (the CLI's; the worker and the dashboard parse it in their env.ts). A bad value is an error. */
+export function loadAuditExportBatchBytes(source: Record<string, string | undefined>): number {
   const raw = source.AUDIT_EXPORT_BATCH_BYTES?.trim();
   if (!raw) return AUDIT_EXPORT_BATCH_BYTES_DEFAULT;
   const parsed = auditExportBatchBytesSchema.safeParse(raw);
@@ -146,7 +146,7 @@ export async function readAuditExportBatch(
     gap = { type: "portcullis.audit_gap", team_id: v.teamId, from_seq: String(start + 1n), to_seq: anchor.seq, events: Number(BigInt(anchor.seq) - start), reason: "retention", anchor_hash: anchor.hash };
     start = BigInt(anchor.seq);
   }
-  const maxBytes = options.maxBytes ?? loadAuditExportBatchBytes();
+  const maxBytes = options.maxBytes ?? AUDIT_EXPORT_BATCH_BYTES_DEFAULT;
   const rows = (await q<Record<string, unknown>>(LINE_SQL, [v.teamId, String(start), v.limit, maxBytes])).map(toLine);
   const first = rows[0];
   const headSeq = head ? BigInt(head.seq) : 0n;

@@ -2,17 +2,12 @@ import Link from "next/link";
 import { Card, CardHeader, EmptyState, PageHeader } from "@/components/ui";
 import { listSinks } from "@/features/audit-export/operations";
 import { AddSinkForm, SinkActions, SinkStatus } from "@/features/audit-export/sinks-panel";
+import { VERIFY_SNIPPET } from "@/features/audit-export/verify-snippet";
 import { can } from "@/lib/permissions";
 import { requireTeamPage } from "@/lib/session";
 
 export const metadata = { title: "Audit export" };
 export const dynamic = "force-dynamic";
-
-const VERIFY_SNIPPET = `const [t, v1] = header.split(",").map((p) => p.split("=")[1]);
-const mac = createHmac("sha256", secret).update(\`\${t}.\${rawBody}\`).digest("hex");
-const fresh = Math.abs(Date.now() / 1000 - Number(t)) < 300;
-if (!fresh || !timingSafeEqual(Buffer.from(mac), Buffer.from(v1))) return res.status(401).end();
-for (const e of JSON.parse(rawBody)) if (BigInt(e.seq) > lastSeq) store(e); // dedup by seq`;
 
 /**
  * Audit sinks: where the team's trail is streamed (signed webhook, JSON-lines files) and how far each

@@ -3,6 +3,7 @@ import { readAuditExportBatch } from "@portcullis/db/operations";
 import { parseCursorQuery } from "../../../../../../features/audit-export/cursor-query";
 import { requireRole, authorizeTeamSlug } from "../../../../../../lib/authz";
 import { getPrisma } from "../../../../../../lib/db";
+import { env } from "../../../../../../lib/env";
 import { getSessionUser } from "../../../../../../lib/session";
 
 export const dynamic = "force-dynamic";
@@ -31,7 +32,7 @@ export async function GET(request: Request, context: { params: Promise<{ slug: s
   const parsed = parseCursorQuery(new URL(request.url).searchParams);
   if (!parsed.ok) return Response.json({ error: parsed.error }, { status: 400 });
   const { after, limit } = parsed.query;
-  const { gap, lines } = await readAuditExportBatch(getPrisma(), { teamId, afterSeq: after, limit });
+  const { gap, lines } = await readAuditExportBatch(getPrisma(), { teamId, afterSeq: after, limit }, { maxBytes: env().AUDIT_EXPORT_BATCH_BYTES });
   // Events gone for good after `after` (retention, or "missing": deleted outside it): the first line
   // says so (the sinks' gap record) and the cursor moves past them. A page stops at
   // AUDIT_EXPORT_BATCH_BYTES of JSON (at least one event).
