@@ -71,7 +71,7 @@ describe("sink actions", () => {
   let sinkB: string;
 
   test("an admin adds a webhook sink: the secret comes back once, the audit record names the sink and holds no secret or query string", async () => {
-    const added = await call("admin", actions.addAuditSinkAction, { teamId: world.teamA, kind: "webhook", name: "splunk", url: "https://siem.example.com/hook?token=tok-SECRET" });
+    const added = await call("admin", actions.addAuditSinkAction, { teamId: world.teamA, kind: "webhook", name: "splunk", url: "https://siem.example.com/hook/tok-PATH?token=tok-SECRET" });
     expect(added.ok).toBe(true);
     const { id, secret } = (added as { data: { id: string; secret: string } }).data;
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -81,8 +81,25 @@ describe("sink actions", () => {
     expect(outbox[0].event).toContain("splunk");
     expect(outbox[0].event).not.toContain(secret);
     expect(outbox[0].event).not.toContain("tok-SECRET");
+    // A token in the path stays out of the trail too: the origin only.
+    expect(outbox[0].event).not.toContain("tok-PATH");
+    expect(outbox[0].event).toContain("https://siem.example.com/…");
     const b = await call("outsider", actions.addAuditSinkAction, { teamId: world.teamB, kind: "file", name: "theirs" });
     sinkB = (b as { data: { id: string } }).data.id;
+  });
+
+  test("the list shows a viewer or an auditor the origin only (a path token stays hidden); an admin sees the path, never the query", async () => {
+    const { listSinks } = await import("../src/features/audit-export/operations");
+    const ctx = (role: "viewer" | "auditor" | "admin") => ({ team: { id: world.teamA }, role }) as unknown as Parameters<typeof listSinks>[0];
+    for (const role of ["viewer", "auditor"] as const) {
+      const rows = await listSinks(ctx(role));
+      const url = rows.find((r) => r.id === sinkA)!.url;
+      expect(url, role).toBe("https://siem.example.com/…");
+      expect(JSON.stringify(rows), role).not.toContain("tok-");
+    }
+    const admin = await listSinks(ctx("admin"));
+    expect(admin.find((r) => r.id === sinkA)!.url).toBe("https://siem.example.com/hook/tok-PATH?…");
+    expect(JSON.stringify(admin)).not.toContain("tok-SECRET");
   });
 
   test("an auditor (and a member, a viewer) is refused every change, however the request is forged; nothing changes", async () => {

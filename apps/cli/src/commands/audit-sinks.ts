@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import {
+  adminSinkUrl,
   type AuditSinkView,
   createAuditSink,
   deleteAuditSink,
@@ -10,7 +11,6 @@ import {
   readAuditExportBatch,
   resumeAuditSink,
   seqCursorSchema,
-  shownSinkUrl,
   stackEndpoints,
 } from "@portcullis/db/operations";
 import { PortcullisError } from "@portcullis/db/errors";
@@ -22,10 +22,10 @@ import { emit, fail, type OutputOptions } from "../output.js";
  * audit sinks (issue 16). The same data operations as the dashboard — audited with via "cli", the
  * same name and address rules — so a sink added here is one the dashboard shows, and the reverse.
  */
-const shown = (s: AuditSinkView) => ({ ...s, url: shownSinkUrl(s.url) });
+const shown = (s: AuditSinkView) => ({ ...s, url: adminSinkUrl(s.url) });
 
 function describe(s: AuditSinkView): string {
-  const where = s.kind === "webhook" ? shownSinkUrl(s.url) : "files";
+  const where = s.kind === "webhook" ? adminSinkUrl(s.url) : "files";
   const reason = s.pausedReason ? ` — ${s.pausedReason}` : s.lastError ? ` — last error: ${s.lastError}` : "";
   return `${s.id}  ${s.name.padEnd(16)} ${s.kind.padEnd(7)} ${s.status.padEnd(6)} cursor ${s.cursorSeq} lag ${s.lag}  ${where}${reason}`;
 }

@@ -99,11 +99,23 @@ function toView(r: Raw): AuditSinkView {
   };
 }
 
-/** A URL as the audit trail and lists show it: no query string or fragment (receivers put tokens there). */
+/**
+ * A URL as the audit trail and non-admins see it: the origin only. Receivers put tokens in the path
+ * (Splunk HEC-style /services/collector/<token>, Slack-style hooks) as well as in the query.
+ */
 export function shownSinkUrl(url: string | null): string | null {
-  if (!url || !URL.canParse(url)) return url;
+  if (!url) return url;
+  if (!URL.canParse(url)) return "(unparseable URL)";
   const u = new URL(url);
-  return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
+  return `${u.origin}${u.pathname !== "/" || u.search || u.hash ? "/…" : "/"}`;
+}
+
+/** A URL as the team's admins (who set it) and the operator's CLI see it: the path, never the query or fragment. */
+export function adminSinkUrl(url: string | null): string | null {
+  if (!url) return url;
+  if (!URL.canParse(url)) return "(unparseable URL)";
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}${u.search || u.hash ? "?…" : ""}`;
 }
 
 export async function listAuditSinks(db: OperationsDb, input: { teamId: string }): Promise<AuditSinkView[]> {

@@ -1,5 +1,6 @@
 import {
   type AuditSinkView,
+  adminSinkUrl,
   createAuditSink,
   deleteAuditSink,
   listAuditSinks,
@@ -13,6 +14,7 @@ import {
 } from "@portcullis/db/operations";
 import { requireRole, type TeamContext } from "../../lib/authz";
 import { getPrisma } from "../../lib/db";
+import { can } from "../../lib/permissions";
 import { env } from "../../lib/env";
 
 /**
@@ -33,8 +35,9 @@ export function dashboardStack() {
 export async function listSinks(ctx: TeamContext): Promise<SinkRow[]> {
   requireRole(ctx, "activity:read-all");
   const sinks = await listAuditSinks(getPrisma(), { teamId: ctx.team.id });
-  // The URL's query string may hold a receiver's token: shown without it, to everyone.
-  return sinks.map(({ teamId: _team, url, ...rest }) => ({ ...rest, url: shownSinkUrl(url) }));
+  // A receiver's token may sit in the query (never shown) or the path (shown to admins only, who set it).
+  const show = can(ctx.role, "admin") ? adminSinkUrl : shownSinkUrl;
+  return sinks.map(({ teamId: _team, url, ...rest }) => ({ ...rest, url: show(url) }));
 }
 
 const actor = (ctx: Ctx) => ({ teamId: ctx.team.id, actorUserId: ctx.user.userId, via: "dashboard" as const, sourceIp: ctx.sourceIp ?? null });
