@@ -127,7 +127,12 @@ export interface AgentMix {
   shapes: readonly Shape[];
 }
 
-export function createMix(seed: number, dialect: Dialect, shapes: readonly Shape[] = allShapes()): AgentMix {
+/**
+ * `literals` shifts the literal index only: the same shapes in the same order, other values. Targets that
+ * share a server process (the gateway's four client kinds) each get their own, so no target's statement
+ * text is one another target already sent — or the second would be measured with a warm verdict cache.
+ */
+export function createMix(seed: number, dialect: Dialect, shapes: readonly Shape[] = allShapes(), literals = 0): AgentMix {
   const byKind = new Map<CallKind, Shape[]>();
   for (const s of shapes) byKind.set(s.kind, [...(byKind.get(s.kind) ?? []), s]);
   return {
@@ -144,7 +149,7 @@ export function createMix(seed: number, dialect: Dialect, shapes: readonly Shape
         const pool = byKind.get(kind)!;
         shape = pool[Math.floor(r() * pool.length)]!;
       }
-      const slots = new Slots(scramble(i + (seed % 7919) * 104_729));
+      const slots = new Slots(scramble((i + (seed % 7919) * 104_729 + literals) % LITERAL_SPACE));
       const built = shape.build(slots, dialect);
       return { ...built, kind: shape.kind, expect: shape.kind === "refused" ? "refused" : "ok", shape: shape.id };
     },

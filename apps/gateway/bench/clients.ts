@@ -14,9 +14,9 @@ import { record, rowsOf, type Outcomes } from "./outcomes.js";
  * protocol version, client info and capabilities on every call).
  */
 export type TargetSpec =
-  | { kind: "pg"; name: string; url: string; seed: number }
-  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; era?: "legacy" | "modern" }
-  | { kind: "raw"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; era?: "legacy" | "modern" };
+  | { kind: "pg"; name: string; url: string; seed: number; literals?: number }
+  | { kind: "sdk"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; literals?: number; era?: "legacy" | "modern" }
+  | { kind: "raw"; name: string; url: string; headers: Record<string, string>; dialect: Dialect; seed: number; literals?: number; era?: "legacy" | "modern" };
 
 export interface BenchClient {
   /** Sends the next call of the mix; never throws: the outcome is counted. */
@@ -29,7 +29,7 @@ export interface BenchClient {
 type Send = (call: MixCall) => Promise<{ answered: boolean; rows?: number; detail?: string }>;
 
 function counting(spec: TargetSpec, first: number, send: Send, close: () => Promise<void>): BenchClient {
-  const mix = createMix(spec.seed, spec.kind === "pg" ? "sql" : spec.dialect);
+  const mix = createMix(spec.seed, spec.kind === "pg" ? "sql" : spec.dialect, undefined, spec.literals ?? 0);
   let next = first;
   let outcomes: Outcomes = {};
   return {

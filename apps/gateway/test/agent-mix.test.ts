@@ -15,6 +15,21 @@ describe("agent mix (the benchmark's workload)", () => {
     expect(calls(a).filter((t, i) => t === other[i]).length).toBeLessThan(100);
   });
 
+  it("a literal offset keeps the shapes and their order and shares no statement text with the unshifted mix", () => {
+    const a = createMix(1, "gateway");
+    const b = createMix(1, "gateway", undefined, 400_000);
+    const texts = new Set<string>();
+    for (let i = 0; i < 5_000; i++) {
+      const [x, y] = [a.nextCall(i), b.nextCall(i)];
+      expect(y.shape).toBe(x.shape);
+      if (x.kind !== "schema") texts.add(x.sql);
+    }
+    for (let i = 0; i < 5_000; i++) {
+      const y = b.nextCall(i);
+      if (y.kind !== "schema") expect(texts.has(y.sql)).toBe(false);
+    }
+  });
+
   it("never repeats a statement text in a run of N calls, in any dialect", () => {
     for (const dialect of ["gateway", "dbhub", "sql"] as Dialect[]) {
       const mix = createMix(1, dialect);
