@@ -86,6 +86,8 @@ async function snapshot(teamIds: string[] = [teamA, teamB]) {
       prisma.auditSink.findMany({ where: team, orderBy: { id: "asc" } }).then((rows) => rows.map((r) => ({ ...r, cursorSeq: String(r.cursorSeq), deliveredCount: String(r.deliveredCount) }))),
       prisma.team.count(),
     ]),
+    // BigInt columns (audit_sinks' skipped_events, last_gap_*: FX1) as strings.
+    (_key, value: unknown) => (typeof value === "bigint" ? String(value) : value),
   );
 }
 
@@ -209,7 +211,7 @@ const CASES: Record<string, Case> = {
   saveNotificationSettingsAction: { min: "admin", nullable: ["webhookUrl"], valid: async () => ({ teamId: teamA, webhookUrl: "https://hooks.example.com/portcullis", webhookFormat: "portcullis", emailApprovers: true }) },
   rotateWebhookSecretAction: { min: "admin", valid: async () => ({ teamId: teamA }) },
   // Audit sinks (issue 16): every change is an admin's; each destructive case gets a fresh sink of team A.
-  addAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, kind: "file", name: `f${randomBytes(4).toString("hex")}` }) },
+  addAuditSinkAction: { min: "admin", valid: async () => (await roomForSink(), { teamId: teamA, kind: "file", name: `f${randomBytes(4).toString("hex")}` }) },
   pauseAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
   resumeAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
   deleteAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
@@ -217,8 +219,14 @@ const CASES: Record<string, Case> = {
   testAuditSinkAction: { min: "admin", valid: async () => ({ teamId: teamA, sinkId: await freshSink() }) },
 };
 
+/** A team has at most MAX_SINKS_PER_TEAM sinks (FX3): older cases' sinks go, the newest few stay. */
+async function roomForSink() {
+  await prisma.$executeRaw`DELETE FROM audit_sinks WHERE team_id = ${teamA}::uuid AND id NOT IN (SELECT id FROM audit_sinks WHERE team_id = ${teamA}::uuid ORDER BY created_at DESC LIMIT 4)`;
+}
+
 /** A sink of team A (a file sink unless asked for a webhook), as an admin adds it. */
 async function freshSink(kind: "file" | "webhook" = "file") {
+  await roomForSink();
   const { createAuditSink } = await import("@portcullis/db/operations");
   const name = `s${randomBytes(4).toString("hex")}`;
   const base = { teamId: teamA, actorUserId: users.owner, name };
