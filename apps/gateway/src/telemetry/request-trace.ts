@@ -1,27 +1,16 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { IncomingMessage } from "node:http";
+import { BUILT_IN_TOOL_NAMES } from "@portcullis/db/operations";
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span } from "@portcullis/telemetry";
 import { W3CTraceContextPropagator, otperformance } from "@portcullis/telemetry";
 import type { Telemetry } from "@portcullis/telemetry";
 import { SUPPORTED_VERSIONS } from "../http/mcp/classify.js";
 import { instrumentsFor } from "./instruments.js";
 
-/**
- * The built-in tool names, for bounded metric attributes. A constant, not mcp/tools/index.js: that
- * module pulls in the tools, whose imports reach back here (an import cycle that left TOOLS undefined
- * when a test loaded the renderer first). request-trace-tools.test keeps it equal to the tools list.
- */
-export const BUILT_IN_TOOL_NAMES: ReadonlySet<string> = new Set([
-  "get_schema",
-  "list_tables",
-  "describe_table",
-  "execute_sql",
-  "explain_query",
-  "get_permissions",
-  "search_objects",
-  "get_write_request",
-  "request_access",
-]);
+// The built-in tool names (one list, in @portcullis/db, that saved-tool-catalog.test compares with the
+// gateway's tools): metric attributes name only these. Not mcp/tools/index.js, whose imports reach back
+// here (an import cycle left the list undefined when a test loaded the renderer first).
+const BUILT_IN_TOOLS: ReadonlySet<string> = new Set(BUILT_IN_TOOL_NAMES);
 
 const MCP_METHODS = new Set([
   "initialize",
@@ -166,7 +155,7 @@ export class McpRequestTrace {
       // Metric attributes are bounded sets (a client inventing method or tool names must not grow the
       // meter's memory): names we serve, everything else "_OTHER". Spans keep the name as sent.
       const attributes: Attributes = { "mcp.method.name": f?.method && MCP_METHODS.has(f.method) ? f.method : "_OTHER" };
-      if (f?.tool) attributes["gen_ai.tool.name"] = BUILT_IN_TOOL_NAMES.has(f.tool) ? f.tool : "_OTHER";
+      if (f?.tool) attributes["gen_ai.tool.name"] = BUILT_IN_TOOLS.has(f.tool) ? f.tool : "_OTHER";
       if (f?.protocolVersion && SUPPORTED_VERSIONS.includes(f.protocolVersion)) attributes["mcp.protocol.version"] = f.protocolVersion;
       if (this.verdict) attributes["portcullis.verdict"] = this.verdict;
       if (errorType) attributes["error.type"] = errorType;
