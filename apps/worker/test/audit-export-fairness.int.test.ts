@@ -7,7 +7,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type AuditExportConfig, auditExportProcessor } from "../src/processors/audit-export.js";
 import { sinkDirectory } from "../src/processors/audit-export-file.js";
-import { insertChain } from "./audit-export-support.js";
+import { insertChain, exportTestConfig } from "./audit-export-support.js";
 import { createTeamRow, createWorkerFixture, SECRET_KEYS } from "./support.js";
 
 /**
@@ -20,20 +20,7 @@ let root: string;
 const keyring = getKeyring(SECRET_KEYS);
 const logger = pino({ level: "silent" });
 
-const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => ({
-  dir: root,
-  batchEvents: 500,
-  fileMaxBytes: 1 << 20,
-  timeoutMs: 2000,
-  retryBaseMs: 20,
-  retryMaxMs: 200,
-  pauseAfterMs: 60_000,
-  allowPrivate: true,
-  stack: [],
-  sinksPerTick: 8,
-  batchesPerTurn: 1,
-  ...over,
-});
+const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => exportTestConfig({ dir: root, batchesPerTurn: 1, ...over });
 
 const row = (sink: AuditSinkView) => getAuditSink(fixture.pool, { teamId: sink.teamId, sinkId: sink.id });
 

@@ -9,7 +9,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
 import { type AuditExportConfig, auditExportProcessor } from "../src/processors/audit-export.js";
 import { sinkDirectory } from "../src/processors/audit-export-file.js";
-import { type Receiver, startReceiver } from "./audit-export-support.js";
+import { type Receiver, startReceiver, exportTestConfig } from "./audit-export-support.js";
 import { createTeamRow, createWorkerFixture, SECRET_KEYS, waitFor } from "./support.js";
 
 /**
@@ -25,22 +25,7 @@ const keyring = getKeyring(SECRET_KEYS);
 const chainKey = parseAuditChainKey(randomBytes(32).toString("hex"));
 const DAY = 86_400_000;
 
-const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => ({
-  dir: undefined,
-  batchEvents: 500,
-  fileMaxBytes: 1 << 20,
-  timeoutMs: 2000,
-  retryBaseMs: 20,
-  retryMaxMs: 200,
-  pauseAfterMs: 60_000,
-  allowPrivate: true,
-  stack: [],
-  sinksPerTick: 8,
-  batchesPerTurn: 20,
-  chainKey,
-  holeGraceMs: 20,
-  ...over,
-});
+const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => exportTestConfig({ chainKey, holeGraceMs: 20, ...over });
 
 function capturingLogger() {
   const lines: Record<string, unknown>[] = [];

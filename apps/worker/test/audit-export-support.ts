@@ -2,6 +2,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type pg from "pg";
+import type { AuditExportConfig } from "../src/processors/audit-export.js";
 
 /**
  * A SIEM's webhook receiver, as its documentation tells it to be written: it checks the signature
@@ -98,3 +99,21 @@ export async function insertChain(pool: pg.Pool, teamId: string, n: number, opts
 }
 
 export const seqRange = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => String(from + i));
+
+/** The exporter's settings for tests: fast retries, loopback receivers allowed, the stack's ports none. */
+export function exportTestConfig(over: Partial<AuditExportConfig> = {}): AuditExportConfig {
+  return {
+    dir: undefined,
+    batchEvents: 500,
+    fileMaxBytes: 1 << 20,
+    timeoutMs: 2000,
+    retryBaseMs: 20,
+    retryMaxMs: 200,
+    pauseAfterMs: 60_000,
+    allowPrivate: true,
+    stack: [],
+    sinksPerTick: 8,
+    batchesPerTurn: 20,
+    ...over,
+  };
+}

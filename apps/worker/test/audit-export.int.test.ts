@@ -6,7 +6,7 @@ import { createAuditSink, getAuditSink, type AuditSinkView } from "@portcullis/d
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import { createLogger } from "../src/logger.js";
 import { type AuditExportConfig, auditExportProcessor, backoffMs } from "../src/processors/audit-export.js";
-import { type Receiver, insertChain, seqRange, startReceiver } from "./audit-export-support.js";
+import { type Receiver, insertChain, seqRange, startReceiver, exportTestConfig } from "./audit-export-support.js";
 import { createTeamRow, createWorkerFixture, SECRET_KEYS, waitFor } from "./support.js";
 
 /**
@@ -21,20 +21,7 @@ let receiver: Receiver;
 const keyring = getKeyring(SECRET_KEYS);
 const logger = createLogger(process.env.AUDIT_EXPORT_TEST_LOG ?? "silent");
 
-const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => ({
-  dir: undefined,
-  batchEvents: 500,
-  fileMaxBytes: 1 << 20,
-  timeoutMs: 2000,
-  retryBaseMs: 20,
-  retryMaxMs: 200,
-  pauseAfterMs: 60_000,
-  allowPrivate: true,
-  stack: [],
-  sinksPerTick: 8,
-  batchesPerTurn: 20,
-  ...over,
-});
+const config = (over: Partial<AuditExportConfig> = {}): AuditExportConfig => exportTestConfig(over);
 
 async function addSink(teamId: string, url: string, name = `s${Math.random().toString(36).slice(2, 8)}`): Promise<AuditSinkView> {
   process.env.PORTCULLIS_WEBHOOK_ALLOW_HTTP = "1";
