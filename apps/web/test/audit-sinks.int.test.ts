@@ -200,11 +200,12 @@ describe("the pull cursor", () => {
   });
 
   test("events retention removed are announced once (gap line and header) and the cursor moves past them", async () => {
-    // What retention leaves behind: the team's first five events gone, its anchor at 5.
+    // What retention leaves behind: the team's first five events gone, its anchor at 5 holding the hash
+    // the next event links to (these synthetic events link by prev_hash = md5('p' || seq)).
     await db.query("DELETE FROM audit_events WHERE team_id = $1 AND seq <= 5", [world.teamA]);
     await db.query(
-      `INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash) VALUES ($1, 5, md5('h5'))
-       ON CONFLICT (team_id) DO UPDATE SET pruned_through_seq = 5, pruned_through_hash = md5('h5')`,
+      `INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash) VALUES ($1, 5, md5('p6'))
+       ON CONFLICT (team_id) DO UPDATE SET pruned_through_seq = 5, pruned_through_hash = md5('p6')`,
       [world.teamA],
     );
     const res = await get("auditor", slugA, "?after=2&limit=3");

@@ -187,6 +187,36 @@ test("an anchor moved without the chain key (no valid MAC) is not trusted as ret
   expect((await sinkRow(sink)).lastError).toBe("events 3..5 missing from the chain: run `portcullis audit verify`");
 });
 
+test("an anchor whose hash does not look keyed, or that is moved over live events, is not retention either (attack round 2)", async () => {
+  const team = await createTeamRow(fixture.pool);
+  await ingestAuditBatch(fixture.pool, [1, 2, 3, 4, 5, 6, 7, 8].map((i) => ev(team, new Date(Date.now() - i * 1000))), { key: chainKey });
+  const { sink } = await createAuditSink(fixture.pool, { teamId: team, kind: "file", name: "forged", via: "cli" }, { keyring });
+  const tick = auditExportProcessor({ pool: fixture.pool, keyring, logger: capturingLogger().logger, config: config({ dir: root, batchEvents: 2, batchesPerTurn: 1, chainKey }) });
+  await tick();
+  expect((await sinkRow(sink)).cursorSeq).toBe("2");
+  const anchorAt = (seq: number, hash: string) =>
+    fixture.pool.query(
+      `INSERT INTO audit_chain_anchors (team_id, pruned_through_seq, pruned_through_hash, pruned_mac) VALUES ($1, $2, $3, NULL)
+       ON CONFLICT (team_id) DO UPDATE SET pruned_through_seq = $2, pruned_through_hash = $3, pruned_mac = NULL`,
+      [team, seq, hash],
+    );
+  // Moved over live events (nothing deleted), with a hash that does not look keyed: nothing is skipped.
+  await anchorAt(6, "0".repeat(64));
+  await tick();
+  expect((await sinkRow(sink)).cursorSeq).toBe("4");
+  // Then 5..6 deleted and the same unkeyed-looking anchor: the chain does not continue from it.
+  await fixture.pool.query("DELETE FROM audit_events WHERE team_id = $1 AND seq BETWEEN 5 AND 6", [team]);
+  await waitFor(async () => {
+    await tick();
+    return (await sinkRow(sink)).cursorSeq === "8";
+  }, 15_000, "the sink past the forged anchor", 20);
+  const dir = sinkDirectory(root, team, "forged");
+  const text = (await Promise.all((await readdir(dir)).sort().map((n) => readFile(join(dir, n), "utf8")))).join("");
+  const lines = text.trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(lines.filter((l) => l.type === "portcullis.audit_gap")).toEqual([expect.objectContaining({ from_seq: "5", to_seq: "6", reason: "missing" })]);
+  expect(lines.filter((l) => l.seq !== undefined).map((l) => l.seq)).toEqual(["1", "2", "3", "4", "7", "8"]);
+});
+
 test("files: a partition DROP past the cursor writes a gap line first in the next file, its name spans the gap; a straggler kept in DEFAULT still follows", async () => {
   await ensurePartitions(fixture.pool, { now: monthsAgo(20), ahead: 15 });
   const team = await createTeamRow(fixture.pool);

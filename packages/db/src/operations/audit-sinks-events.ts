@@ -106,10 +106,22 @@ const batchInput = z.strictObject({ teamId: uuidSchema, afterSeq: seqCursorSchem
 type Anchor = { seq: string; hash: string; mac: string | null };
 const ANCHOR_SQL = "SELECT pruned_through_seq::text AS seq, pruned_through_hash AS hash, pruned_mac AS mac FROM audit_chain_anchors WHERE team_id = $1::uuid";
 
-/** An anchor retention wrote: in the keyed part of the chain, its MAC verifies with the key (when we have it). */
-function anchorTrusted(teamId: string, a: Anchor, key: ChainKey | null): boolean {
-  if (!isKeyedHash(a.hash) || a.seq === "0" || !key) return true;
-  return a.mac === anchorMac(key, teamId, a.seq, a.hash);
+/**
+ * An anchor retention wrote, as far as the stored chain can tell — anything else is not announced as
+ * retention (the hole, if any, becomes a "missing" gap):
+ * - retention removes a prefix, so nothing of the team is left between the cursor and the anchor (an
+ *   anchor moved over live events would skip them);
+ * - the chain continues from it: the event after it links to its hash, or it is the head;
+ * - in the keyed part of the chain its MAC verifies with the key (when we have it). Whether the part is
+ *   keyed is read from the anchor's hash, which the continuity check above ties to the stored chain.
+ */
+async function anchorTrusted(q: ReturnType<typeof queryOf>, teamId: string, a: Anchor, after: bigint, head: { seq: string; hash: string } | undefined, key: ChainKey | null): Promise<boolean> {
+  if (key && isKeyedHash(a.hash) && a.mac !== anchorMac(key, teamId, a.seq, a.hash)) return false;
+  const left = await q("SELECT 1 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 AND seq <= $3::int8 LIMIT 1", [teamId, String(after), a.seq]);
+  if (left.length) return false;
+  const next = (await q<{ prev_hash: string }>("SELECT prev_hash FROM audit_events WHERE team_id = $1::uuid AND seq = $2::int8 + 1", [teamId, a.seq]))[0];
+  if (next) return next.prev_hash === a.hash;
+  return head !== undefined && head.seq === a.seq && head.hash === a.hash;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -142,7 +154,7 @@ export async function readAuditExportBatch(
   const head = (await q<{ seq: string; hash: string }>("SELECT last_seq::text AS seq, last_hash AS hash FROM audit_chain_heads WHERE team_id = $1::uuid", [v.teamId]))[0];
   let start = BigInt(v.afterSeq);
   let gap: AuditExportGap | null = null;
-  if (anchor && BigInt(anchor.seq) > start && anchorTrusted(v.teamId, anchor, key)) {
+  if (anchor && BigInt(anchor.seq) > start && (await anchorTrusted(q, v.teamId, anchor, start, head, key))) {
     gap = { type: "portcullis.audit_gap", team_id: v.teamId, from_seq: String(start + 1n), to_seq: anchor.seq, events: Number(BigInt(anchor.seq) - start), reason: "retention", anchor_hash: anchor.hash };
     start = BigInt(anchor.seq);
   }
@@ -156,7 +168,7 @@ export async function readAuditExportBatch(
     const to = first ? BigInt(first.seq) - 1n : headSeq;
     if (options.holeGraceMs !== 0) await sleep(options.holeGraceMs ?? 250);
     const again = (await q<Anchor>(ANCHOR_SQL, [v.teamId]))[0];
-    if (again && BigInt(again.seq) > start && anchorTrusted(v.teamId, again, key)) return { gap: null, lines: [] };
+    if (again && BigInt(again.seq) > start && (await anchorTrusted(q, v.teamId, again, start, head, key))) return { gap: null, lines: [] };
     const filled = await q("SELECT 1 FROM audit_events WHERE team_id = $1::uuid AND seq > $2::int8 AND seq <= $3::int8 LIMIT 1", [v.teamId, String(start), String(to)]);
     if (filled.length) return { gap: null, lines: [] };
     gap = {
