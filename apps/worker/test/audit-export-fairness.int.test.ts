@@ -1,4 +1,6 @@
 import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuditSinkView, MAX_SINKS_PER_TEAM, createAuditSink, getAuditSink } from "@portcullis/db/operations";
@@ -7,13 +9,14 @@ import { pino } from "pino";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { type AuditExportConfig, auditExportProcessor } from "../src/processors/audit-export.js";
 import { sinkDirectory } from "../src/processors/audit-export-file.js";
-import { insertChain, exportTestConfig } from "./audit-export-support.js";
-import { createTeamRow, createWorkerFixture, SECRET_KEYS } from "./support.js";
+import { insertChain, exportTestConfig, startReceiver } from "./audit-export-support.js";
+import { createTeamRow, createWorkerFixture, SECRET_KEYS, waitFor } from "./support.js";
 
 /**
  * Sinks of one team cannot starve another team's: idle sinks are never leased (they used to fill the
  * 8 slots of every claim forever, being the oldest due), a served sink goes to the back of the line,
- * and one claim takes at most two sinks of a team. File sinks, so each delivery is a real file.
+ * and one claim takes at most two sinks of a team. File sinks, so each delivery is a real file
+ * (webhooks where a receiver's pace is the point).
  */
 let fixture: Awaited<ReturnType<typeof createWorkerFixture>>;
 let root: string;
@@ -87,3 +90,101 @@ test(`a team has at most ${MAX_SINKS_PER_TEAM} sinks; the next is refused with a
   });
   expect((await fixture.pool.query("SELECT count(*)::int AS n FROM audit_sinks WHERE team_id = $1", [team])).rows[0].n).toBe(MAX_SINKS_PER_TEAM);
 });
+
+/** A receiver that accepts every batch after `delayMs` (slow, never failing: no backoff ever starts). */
+async function startSlowReceiver(delayMs: number): Promise<{ url: string; batches: () => number; inFlight: () => number; maxInFlight: () => number; close: () => Promise<void> }> {
+  let batches = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const server: Server = createServer((req, res) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    req.resume();
+    req.on("end", () =>
+      setTimeout(() => {
+        inFlight--;
+        batches++;
+        res.writeHead(200).end("ok");
+      }, delayMs),
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`,
+    batches: () => batches,
+    inFlight: () => inFlight,
+    maxInFlight: () => maxInFlight,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+/**
+ * The attack: `slowSinks` webhook sinks of team A on a receiver answering 200 after 1.5 s (timeout
+ * 2 s: nothing fails, nothing backs off), A's events trickling in, `ticks` ticks of one processor
+ * back to back at once (the worker runs two). Then 3 events of team B, whose sink is on a fast
+ * receiver: how long until they arrive, and how many of A's deliveries ever ran at once.
+ */
+async function slowReceiverAttack(input: { slowSinks: number; ticks: number }): Promise<{ waitedMs: number; maxSlowInFlight: number }> {
+  process.env.PORTCULLIS_WEBHOOK_ALLOW_HTTP = "1";
+  const teamA = await createTeamRow(fixture.pool);
+  const teamB = await createTeamRow(fixture.pool);
+  const slow = await startSlowReceiver(1500);
+  const fast = await startReceiver();
+  await insertChain(fixture.pool, teamA, 50);
+  for (let i = 0; i < input.slowSinks; i++) await createAuditSink(fixture.pool, { teamId: teamA, kind: "webhook", name: `slow-${i}`, url: slow.url, via: "cli" }, { keyring });
+  const created = await createAuditSink(fixture.pool, { teamId: teamB, kind: "webhook", name: "fast", url: fast.url, via: "cli" }, { keyring });
+  fast.secret = created.secret!;
+  // Batches of 5 against 3 new events per 100 ms: A always has more than one turn's worth waiting.
+  const tick = auditExportProcessor({ pool: fixture.pool, keyring, logger, config: exportTestConfig({ timeoutMs: 2000, batchEvents: 5 }) });
+  let running = true;
+  const loop = async () => {
+    while (running) {
+      await tick();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const trickle = (async () => {
+    while (running) {
+      await insertChain(fixture.pool, teamA, 3);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  const loops = Array.from({ length: input.ticks }, loop);
+  try {
+    // The ticks had their chance to lease A's sinks; the slow receiver is working.
+    await waitFor(async () => slow.inFlight() > 0, 5_000, "team A's slow deliveries");
+    await new Promise((r) => setTimeout(r, 500));
+    expect(slow.inFlight()).toBeGreaterThan(0);
+    const t0 = Date.now();
+    await insertChain(fixture.pool, teamB, 3);
+    // Delivered: at the receiver, and the cursor moved past them (just after the receiver's answer).
+    await waitFor(async () => fast.accepted().length === 3 && (await row(created.sink)).cursorSeq === "3", 8_000, "team B's events at its receiver");
+    const waitedMs = Date.now() - t0;
+    expect(fast.accepted()).toEqual(["1", "2", "3"]);
+    return { waitedMs, maxSlowInFlight: slow.maxInFlight() };
+  } finally {
+    running = false;
+    await slow.close();
+    await fast.close();
+    await trickle;
+    await Promise.all(loops);
+  }
+}
+
+test("two ticks at once, four of team A's sinks on a receiver answering after 1.5 s: A holds at most two sinks across both ticks, and B's fast sink gets its events at once", async () => {
+  const { waitedMs, maxSlowInFlight } = await slowReceiverAttack({ slowSinks: 4, ticks: 2 });
+  // Before: the second tick leased A's other two sinks (the per-team cap was per claim), both ticks
+  // sat on 20 batches of 1.5 s each, and B waited ~30 s.
+  expect(maxSlowInFlight).toBeLessThanOrEqual(2);
+  expect(waitedMs).toBeLessThan(3_000);
+}, 60_000);
+
+test("one tick at a time, two of team A's sinks on a receiver answering after 1.5 s: the tick's turn ends by the clock, and B's events follow within a few seconds", async () => {
+  const { waitedMs } = await slowReceiverAttack({ slowSinks: 2, ticks: 1 });
+  // Before: a turn was 20 batches whatever their pace (~30 s here, ~200 s at a 9 s receiver). Now a
+  // turn starts no batch that would end past the 2 s budget: one 1.5 s batch, then B's tick.
+  expect(waitedMs).toBeLessThan(4_000);
+}, 60_000);

@@ -46,6 +46,13 @@ export interface AuditExportConfig {
   /** Sinks leased per tick, and batches sent per sink before giving the others a turn. */
   sinksPerTick: number;
   batchesPerTurn: number;
+  /**
+   * A sink's turn by wall-clock time (default: timeoutMs): no batch is started that would, at the pace
+   * of the last one, end past it. Batch count alone let a slow-but-successful receiver (just under
+   * the timeout, so never failing or backing off) hold its tick for batchesPerTurn timeouts (~200 s);
+   * now a turn lasts at most the budget plus one timeout, and a fast receiver still sends every batch.
+   */
+  turnMs?: number;
   /** AUDIT_CHAIN_KEY, to check a retention anchor's MAC before skipping to it (default: from the environment). */
   chainKey?: ChainKey | null;
   /** The pause before a hole in the chain is looked at a second time and reported missing (default 250 ms). */
@@ -151,8 +158,14 @@ export const GAP_HEADER = "Portcullis-Gap";
 
 async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, sink: ClaimedAuditSink): Promise<void> {
   const { config } = deps;
+  const turnMs = config.turnMs ?? config.timeoutMs;
+  const started = Date.now();
+  let lastBatchMs = 0;
   let cursor = sink.cursorSeq;
   for (let turn = 0; turn < config.batchesPerTurn; turn++) {
+    // Past the budget: the sink goes to the back of the line (released by the tick) and goes on next turn.
+    if (turn > 0 && Date.now() - started + lastBatchMs > turnMs) return;
+    const batchStarted = Date.now();
     if (turn > 0 && !(await renewAuditSinkLease(deps.pool, { sinkId: sink.id, owner, leaseMs }))) return;
     const { gap, lines } = await readAuditExportBatch(deps.pool, { teamId: sink.teamId, afterSeq: cursor, limit: config.batchEvents }, { key: config.chainKey, holeGraceMs: config.holeGraceMs, maxBytes: config.batchBytes ?? AUDIT_EXPORT_BATCH_BYTES_DEFAULT });
     if (lines.length === 0 && !gap) return;
@@ -203,6 +216,7 @@ async function deliver(deps: AuditExportDeps, owner: string, leaseMs: number, si
       );
     }
     cursor = toSeq;
+    lastBatchMs = Date.now() - batchStarted;
     sink.failures = 0;
     sink.failingSince = null;
   }

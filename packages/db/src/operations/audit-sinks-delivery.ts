@@ -31,20 +31,25 @@ export interface ClaimedAuditSink {
  * the team's chain head or retention anchor beyond the cursor. Idle sinks are never leased, so they
  * cannot fill the claim; the oldest next_attempt_at goes first and `releaseAuditSink` moves a served
  * sink's next_attempt_at to now (the back of the line), so every sink with work gets a turn. At most
- * `perTeam` sinks of one team per claim: a team with many busy sinks cannot take every slot.
+ * `perTeam` sinks of one team leased at once, counting the ones other ticks (or workers) still hold:
+ * per claim alone, concurrent ticks would each lease a team's next two and one team with slow
+ * receivers could keep every tick busy while another team's sink waits.
  */
 export async function claimDueAuditSinks(db: OperationsDb, input: { owner: string; leaseMs: number; limit: number; perTeam?: number }): Promise<ClaimedAuditSink[]> {
   const rows = await queryOf(db)<Record<string, unknown>>(
-    `WITH ready AS (
-       SELECT s.id, s.next_attempt_at, row_number() OVER (PARTITION BY s.team_id ORDER BY s.next_attempt_at, s.id) AS rn
+    `WITH held AS (SELECT team_id, count(*)::int AS n FROM audit_sinks WHERE lease_until >= now() GROUP BY team_id),
+     ready AS (
+       SELECT s.id, s.next_attempt_at, COALESCE(l.n, 0) AS held,
+              row_number() OVER (PARTITION BY s.team_id ORDER BY s.next_attempt_at, s.id) AS rn
          FROM audit_sinks s
+         LEFT JOIN held l ON l.team_id = s.team_id
          LEFT JOIN audit_chain_heads h ON h.team_id = s.team_id
          LEFT JOIN audit_chain_anchors a ON a.team_id = s.team_id
         WHERE (s.lease_until IS NULL OR s.lease_until < now())
           AND (s.test_requested_at IS NOT NULL
                OR (s.status = 'active' AND s.next_attempt_at <= now()
                    AND GREATEST(COALESCE(h.last_seq, 0), COALESCE(a.pruned_through_seq, 0)) > s.cursor_seq))),
-     picked AS (SELECT id FROM ready WHERE rn <= $4::int ORDER BY next_attempt_at, id LIMIT $3::int),
+     picked AS (SELECT id FROM ready WHERE rn + held <= $4::int ORDER BY next_attempt_at, id LIMIT $3::int),
      due AS (
        SELECT s.id FROM audit_sinks s JOIN picked p ON p.id = s.id
         WHERE s.lease_until IS NULL OR s.lease_until < now()
