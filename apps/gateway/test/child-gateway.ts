@@ -33,18 +33,7 @@ export async function spawnGateway(env: GatewayEnv, options: { node?: string } =
   let spawnError: Error | undefined;
   child.once("error", (error) => (spawnError = error));
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (spawnError) throw spawnError;
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error("gateway did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHealthz(url, child, () => spawnError);
   return {
     url,
     child,
@@ -60,4 +49,21 @@ export async function spawnGateway(env: GatewayEnv, options: { node?: string } =
       return exited;
     },
   };
+}
+
+/** Until the gateway child answers /healthz (30 s at most); fails at once if it exits or cannot start. */
+export async function waitForHealthz(url: string, child: ChildProcess, spawnError: () => Error | undefined = () => undefined): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const failed = spawnError();
+    if (failed) throw failed;
+    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error("gateway did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }

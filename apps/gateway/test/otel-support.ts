@@ -3,6 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { freePort } from "@portcullis/db/testing";
 import type { GatewayEnv } from "../src/env.js";
+import { waitForHealthz } from "./child-gateway.js";
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../src/main.ts");
 
@@ -23,17 +24,7 @@ export async function spawnTracedGateway(env: GatewayEnv, extra: Record<string, 
     stdio: ["ignore", "ignore", "inherit"],
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`gateway exited with ${child.exitCode}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      // not up yet
-    }
-    if (Date.now() > deadline) throw new Error("gateway did not start");
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitForHealthz(url, child);
   return {
     url,
     child,
