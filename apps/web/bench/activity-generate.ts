@@ -23,6 +23,8 @@ export interface GenerateOptions {
   /** Share of all events the biggest team holds. */
   bigShare: number;
   log: (line: string) => void;
+  /** Connections loading, indexing and folding side by side (teams, indexes and days split between them). */
+  jobs?: number;
 }
 
 export interface GeneratedTeam {
@@ -179,33 +181,60 @@ export async function generateAuditEvents(url: string, o: GenerateOptions): Prom
     const started = performance.now();
     const today = Math.floor(Date.now() / 86_400_000) * 86_400_000;
     const sql = chunkSql();
-    let done = 0;
+    const jobs = Math.max(1, o.jobs ?? 1);
+    // Teams are split between the connections (whole teams: the statement-shape trigger's upserts of
+    // one team never meet another connection's), biggest first onto the least loaded.
+    const groups: GeneratedTeam[][] = Array.from({ length: jobs }, () => []);
+    const loads = new Array<number>(jobs).fill(0);
     for (const team of teams) {
-      let seq = 0;
-      for (let d = o.days - 1; d >= 0; d--) {
-        // Later days a little busier (adoption grows), so the spread is not flat.
-        const share = (1 + (o.days - d) / o.days) / (1.5 * o.days);
-        const count = d === 0 ? team.events - seq : Math.max(0, Math.min(team.events - seq, Math.round(team.events * share)));
-        if (count <= 0) continue;
-        // Today's chunk ends now, so "the last 24 hours" holds a full day.
-        const dayStart = d === 0 ? new Date(Date.now() - 86_400_000) : new Date(today - d * 86_400_000);
-        await client.query(sql, [team.id, dayStart, seq, count, team.keys, team.links, team.members, team.index]);
-        seq += count;
-        done += count;
-      }
-      o.log(`team ${team.index}: ${team.events.toLocaleString()} events (${team.links} links, ${team.keys} keys, ${team.members} members); ${done.toLocaleString()} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+      const i = loads.indexOf(Math.min(...loads));
+      groups[i]!.push(team);
+      loads[i]! += team.events;
     }
+    let done = 0;
+    await Promise.all(
+      groups.map((group) =>
+        withClient(url, async (c) => {
+          for (const team of group) {
+            let seq = 0;
+            for (let d = o.days - 1; d >= 0; d--) {
+              // Later days a little busier (adoption grows), so the spread is not flat.
+              const share = (1 + (o.days - d) / o.days) / (1.5 * o.days);
+              const count = d === 0 ? team.events - seq : Math.max(0, Math.min(team.events - seq, Math.round(team.events * share)));
+              if (count <= 0) continue;
+              // Today's chunk ends now, so "the last 24 hours" holds a full day.
+              const dayStart = d === 0 ? new Date(Date.now() - 86_400_000) : new Date(today - d * 86_400_000);
+              await c.query(sql, [team.id, dayStart, seq, count, team.keys, team.links, team.members, team.index]);
+              seq += count;
+              done += count;
+            }
+            o.log(`team ${team.index}: ${team.events.toLocaleString()} events (${team.links} links, ${team.keys} keys, ${team.members} members); ${done.toLocaleString()} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+          }
+        }),
+      ),
+    );
     const loadSeconds = (performance.now() - started) / 1000;
     const indexStarted = performance.now();
-    await client.query("SET maintenance_work_mem = '1GB'");
-    for (const d of definitions) {
+    // Constraints (ACCESS EXCLUSIVE) one at a time; plain indexes (SHARE locks) side by side.
+    const build = async (c: pg.Client, d: Definition) => {
       const t0 = performance.now();
-      await client.query(d.sql);
+      await c.query(d.sql);
       o.log(`built ${d.name} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
-    }
+    };
+    await client.query("SET maintenance_work_mem = '1GB'");
+    for (const d of definitions.filter((d) => d.sql.startsWith("ALTER TABLE"))) await build(client, d);
+    const queue = definitions.filter((d) => !d.sql.startsWith("ALTER TABLE"));
+    await Promise.all(
+      Array.from({ length: jobs }, () =>
+        withClient(url, async (c) => {
+          await c.query(`SET maintenance_work_mem = '${Math.max(256, Math.floor(1024 / jobs))}MB'`);
+          for (let d = queue.shift(); d; d = queue.shift()) await build(c, d);
+        }),
+      ),
+    );
     const rollupStarted = performance.now();
     await client.query("ALTER TABLE audit_events ENABLE TRIGGER audit_events_rollups_add");
-    await client.query("SELECT audit_rollups_rebuild('-infinity', 'infinity')");
+    await foldRollups(url, client, jobs, o.log);
     o.log(`folded the rollups in ${((performance.now() - rollupStarted) / 1000).toFixed(0)} s`);
     await client.query("VACUUM ANALYZE audit_events");
     await client.query("VACUUM ANALYZE audit_rollups");
@@ -221,4 +250,54 @@ export async function generateAuditEvents(url: string, o: GenerateOptions): Prom
   } finally {
     await client.end();
   }
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * The rollups of the whole loaded trail, folded by the SQL the triggers and audit_rollups_rebuild run
+ * (audit_rollup_slices_sql / audit_rollup_table_slices_sql), one UTC day per statement so each
+ * aggregate sorts in memory, days split between the connections (disjoint hours: no two statements
+ * write the same key). The rollups' primary keys are dropped for the fold and built once after, as
+ * a restore would. Only for a freshly loaded database whose rollups are empty.
+ */
+async function foldRollups(url: string, client: pg.Client, jobs: number, log: (line: string) => void): Promise<void> {
+  const { rows: empty } = await client.query<{ n: string }>("SELECT ((SELECT count(*) FROM audit_rollups) + (SELECT count(*) FROM audit_rollup_tables))::text AS n");
+  if (empty[0]!.n !== "0") throw new Error("foldRollups: the rollups are not empty");
+  const { rows: keys } = await client.query<{ rel: string; name: string; def: string }>(
+    `SELECT conrelid::regclass::text AS rel, conname AS name, pg_get_constraintdef(oid) AS def FROM pg_constraint
+      WHERE conrelid IN ('audit_rollups'::regclass, 'audit_rollup_tables'::regclass) AND contype = 'p'`,
+  );
+  for (const k of keys) await client.query(`ALTER TABLE ${k.rel} DROP CONSTRAINT ${pg.escapeIdentifier(k.name)}`);
+  const { rows: span } = await client.query<{ a: Date | null; b: Date | null }>("SELECT min(time) AS a, max(time) AS b FROM audit_events");
+  const days: Date[] = [];
+  if (span[0]!.a && span[0]!.b) {
+    for (let t = Math.floor(span[0]!.a.getTime() / 86_400_000) * 86_400_000; t <= span[0]!.b.getTime(); t += 86_400_000) days.push(new Date(t));
+  }
+  const started = performance.now();
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: jobs }, () =>
+      withClient(url, async (c) => {
+        await c.query("SET work_mem = '256MB'");
+        for (let day = days.shift(); day; day = days.shift()) {
+          const src = `(SELECT * FROM audit_events WHERE time >= ${pg.escapeLiteral(day.toISOString())} AND time < ${pg.escapeLiteral(new Date(day.getTime() + 86_400_000).toISOString())})`;
+          const { rows } = await c.query<{ a: string; b: string }>("SELECT audit_rollup_slices_sql($1) AS a, audit_rollup_table_slices_sql($1) AS b", [src]);
+          await c.query(`INSERT INTO audit_rollups (team_id, dim, val, hour, verdict, rule_id, lb, n) ${rows[0]!.a}`);
+          await c.query(`INSERT INTO audit_rollup_tables (team_id, dim, val, hour, verdict, table_name, n) ${rows[0]!.b}`);
+          if (++done % 10 === 0) log(`folded ${done} days in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+        }
+      }),
+    ),
+  );
+  await client.query("SET maintenance_work_mem = '1GB'");
+  for (const k of keys) await client.query(`ALTER TABLE ${k.rel} ADD CONSTRAINT ${pg.escapeIdentifier(k.name)} ${k.def}`);
 }

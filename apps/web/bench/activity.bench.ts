@@ -47,7 +47,7 @@ if (!EXISTING) {
   await admin((c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
   console.log(`database ${name}: migrating, then ${EVENTS.toLocaleString()} events over ${DAYS} days`);
   await migrate(url);
-  const result = await generateAuditEvents(url, { events: EVENTS, days: DAYS, teams: 20, bigShare: 0.5, log: (l) => console.log(l) });
+  const result = await generateAuditEvents(url, { events: EVENTS, days: DAYS, teams: 20, bigShare: 0.5, jobs: Number(process.env.BENCH_GENERATE_JOBS ?? 2), log: (l) => console.log(l) });
   big = result.teams[0]!;
   const gb = (b: number) => (b / 1024 ** 3).toFixed(2);
   console.log(
