@@ -2,8 +2,9 @@ import { PortcullisError } from "@portcullis/db/errors";
 import { authorizeTeam, type Actor } from "../../lib/authz";
 import { can, type Permission } from "../../lib/permissions";
 import { getPrisma } from "../../lib/db";
-import { buildWhere, decodeCursor, encodeCursor, type ActivityFilters } from "./filters";
+import { buildWhere, decodeCursor, encodeCursor, timeWindow, type ActivityFilters } from "./filters";
 import { computeStats, type ActivityStats } from "./stats";
+import { hourlyCounts, planSlices, walkSlices, type WalkOptions } from "./walk";
 
 export interface AuditRow {
   id: string;
@@ -59,24 +60,77 @@ async function scopedFilters(actor: Actor, teamId: string, filters: ActivityFilt
   return filters;
 }
 
-/** One page, newest first, by keyset (time, id): constant cost at any depth, unlike OFFSET. */
-export async function listEvents(actor: Actor, teamId: string, filters: ActivityFilters, cursor?: string) {
+/** At most this long reading events for one page of a filter no index answers alone (then: "search further"). */
+export const LIST_BUDGET_MS = 300;
+const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+
+/**
+ * Filters that one (team_id, …, time desc) index answers in order, so a page is its first 51 entries
+ * whatever the team's size: none, or exactly one of link, key, member, tool, verdict, kind. Anything
+ * else (text search, client, revision, server, database, two filters together) filters the walk of
+ * an index, and a rare match means reading the whole window: those pages walk it in bounded slices.
+ */
+function indexAnswers(f: ActivityFilters): boolean {
+  if (f.q?.trim() || f.client || f.revision || f.server || f.database) return false;
+  return [f.link, f.key, f.member, f.tool, f.verdict, f.kind].filter(Boolean).length <= 1;
+}
+
+export interface EventPage {
+  events: AuditRow[];
+  nextCursor: string | null;
+  /**
+   * Set when the page stopped reading before the window's start (its time budget spent): events from
+   * this time on were all read, older ones not yet; nextCursor goes on from here ("search further").
+   */
+  searchedBackTo: Date | null;
+}
+
+/**
+ * One page, newest first, by keyset (time, id): constant cost at any depth, unlike OFFSET. Filters no
+ * single index answers read the window in slices (walk.ts) for at most LIST_BUDGET_MS, and say how far back
+ * they got when they stopped short.
+ */
+export async function listEvents(actor: Actor, teamId: string, filters: ActivityFilters, cursor?: string, walk: WalkOptions = {}): Promise<EventPage> {
   const f = await scopedFilters(actor, teamId, filters);
   const where = buildWhere(teamId, f);
   const after = decodeCursor(cursor);
-  const params = [...where.params];
-  let keyset = "";
-  if (after) {
-    params.push(after.time, after.id);
-    keyset = ` AND (time, id) < ($${params.length - 1}, $${params.length}::uuid)`;
+  // One read of the window, or of [lo, hi) within it when a slice is given.
+  const query = (limit: number, lo?: Date, hi?: Date) => {
+    const params = [...where.params];
+    let sql = `SELECT ${COLUMNS} FROM audit_events WHERE ${where.sql}`;
+    if (after) {
+      params.push(after.time, after.id);
+      sql += ` AND (time, id) < ($${params.length - 1}, $${params.length}::uuid)`;
+    }
+    if (lo) {
+      params.push(lo);
+      sql += ` AND time >= $${params.length}`;
+    }
+    if (hi) {
+      params.push(hi);
+      sql += ` AND time < $${params.length}`;
+    }
+    return getPrisma().$queryRawUnsafe<AuditRow[]>(`${sql} ORDER BY time DESC, id DESC LIMIT ${limit}`, ...params);
+  };
+  let rows: AuditRow[] = [];
+  let searchedBackTo: Date | null = null;
+  if (indexAnswers(f)) rows = await query(PAGE_SIZE + 1);
+  else {
+    const { from, to } = timeWindow(f);
+    const upper = after && after.time < to ? after.time : to;
+    const slices = upper < from ? [] : planSlices(from, upper, await hourlyCounts(teamId, from, upper), walk.firstSlice);
+    searchedBackTo = await walkSlices(slices, walk.budgetMs ?? LIST_BUDGET_MS, async (s) => {
+      const found = await query(PAGE_SIZE + 1 - rows.length, s.from, s.toExclusive ? s.to : undefined);
+      rows.push(...found);
+      return rows.length > PAGE_SIZE;
+    });
   }
-  const rows = await getPrisma().$queryRawUnsafe<AuditRow[]>(
-    `SELECT ${COLUMNS} FROM audit_events WHERE ${where.sql}${keyset} ORDER BY time DESC, id DESC LIMIT ${PAGE_SIZE + 1}`,
-    ...params,
-  );
   const page = rows.slice(0, PAGE_SIZE);
   const last = page[page.length - 1];
-  return { events: page, nextCursor: rows.length > PAGE_SIZE && last ? encodeCursor(last.time, last.id) : null };
+  if (rows.length > PAGE_SIZE && last) return { events: page, nextCursor: encodeCursor(last.time, last.id), searchedBackTo: null };
+  // Stopped short: go on strictly before the last slice's lower bound (all of it was read).
+  if (searchedBackTo) return { events: page, nextCursor: encodeCursor(searchedBackTo, NIL_UUID), searchedBackTo };
+  return { events: page, nextCursor: null, searchedBackTo: null };
 }
 
 export async function getEvent(actor: Actor, teamId: string, eventId: string) {
@@ -94,9 +148,9 @@ export async function getEvent(actor: Actor, teamId: string, eventId: string) {
 
 export { bucketFor, type ActivityStats } from "./stats";
 
-export async function activityStats(actor: Actor, teamId: string, filters: ActivityFilters): Promise<ActivityStats> {
+export async function activityStats(actor: Actor, teamId: string, filters: ActivityFilters, walk: WalkOptions = {}): Promise<ActivityStats> {
   const f = await scopedFilters(actor, teamId, filters);
-  return computeStats(teamId, f);
+  return computeStats(teamId, f, new Date(), walk);
 }
 
 /** Most events one export carries; narrow the filters or the range for more. */

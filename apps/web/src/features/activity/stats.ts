@@ -1,6 +1,7 @@
 import { LATENCY_BUCKET_ERROR, histogramPercentile } from "@portcullis/db/audit/rollups";
 import { getPrisma } from "../../lib/db";
 import { MAX_BUCKETS, buildWhere, timeWindow, type ActivityFilters } from "./filters";
+import { FIRST_SLICE_EVENTS, hourlyCounts, planSlices, walkSlices, type WalkOptions } from "./walk";
 
 /**
  * Activity's charts. Counting and percentile_cont over a week of a big team reads millions of events
@@ -18,10 +19,18 @@ export interface ActivityStats {
   topTables: { table: string; count: number }[];
   /** Percentiles are read from a log-scale histogram: each is within this share (≈0.12) of its bucket's values. */
   latencyError: number;
+  /**
+   * Set when what is read from the events stopped short of the window's start (CHART_BUDGET_MS spent,
+   * walk.ts): from this time (ISO) on everything was counted, nothing before. "all": the series,
+   * totals, rules and tables (the series starts at the bucket holding it); "tables": top tables only.
+   */
+  countedFrom: { time: string; what: "all" | "tables" } | null;
 }
 
 const HOUR = 3_600_000;
 const TOP = 8;
+/** At most this long reading events for one chart answer (the rollups' share is not bounded: it is small). */
+export const CHART_BUDGET_MS = 450;
 
 /**
  * Chart bucket width: a readable step, widened (whole days) so no window has more than MAX_BUCKETS.
@@ -84,7 +93,7 @@ interface TableCell {
   n: bigint | number;
 }
 
-export async function computeStats(teamId: string, f: ActivityFilters, now = new Date()): Promise<ActivityStats> {
+export async function computeStats(teamId: string, f: ActivityFilters, now = new Date(), walk: WalkOptions = {}): Promise<ActivityStats> {
   const { from, to } = timeWindow(f, now);
   const bucket = bucketFor(from, to);
   const origin = Math.floor(from.getTime() / bucket.ms) * bucket.ms;
@@ -103,10 +112,12 @@ export async function computeStats(teamId: string, f: ActivityFilters, now = new
 
   // A slice without table counts reads its top tables from the events over the whole window, once.
   const tablesFromEvents = !rolled || !slice.tables;
-  const rawQuery = (a: Date, b: Date, what: { cells: boolean; tables: boolean }) => {
+  // [a, b], or [a, b) when `open`: the events' cells and/or tables there.
+  const rawQuery = (a: Date, b: Date, what: { cells: boolean; tables: boolean }, open = false) => {
     const where = buildWhere(teamId, f, now);
     where.params[1] = a;
     where.params[2] = b;
+    if (open) where.sql += " AND time < $3";
     return Promise.all([
       what.cells
         ? prisma.$queryRawUnsafe<Cell[]>(
@@ -128,8 +139,40 @@ export async function computeStats(teamId: string, f: ActivityFilters, now = new
         : Promise.resolve([] as TableCell[]),
     ]).then(([cells, tables]) => ({ cells, tables }));
   };
-  const queries: Promise<{ cells: Cell[]; tables: TableCell[] }>[] = rawRanges.map(([a, b]) => rawQuery(a, b, { cells: true, tables: !tablesFromEvents }));
-  if (tablesFromEvents) queries.push(rawQuery(from, to, { cells: false, tables: true }));
+  // The whole window from the events (no slice answers these filters), or the top tables of a slice
+  // that keeps none: walked newest first in slices for at most CHART_BUDGET_MS (walk.ts), which says where
+  // it stopped. The partial hours at a rolled window's edges are under an hour each: read whole.
+  const walked = async (what: { cells: boolean; tables: boolean }) => {
+    const out: { cells: Cell[]; tables: TableCell[] }[] = [];
+    const slices = planSlices(from, to, await hourlyCounts(teamId, from, to), walk.firstSlice ?? 2 * FIRST_SLICE_EVENTS);
+    const cut = await walkSlices(slices, walk.budgetMs ?? CHART_BUDGET_MS, async (s) => {
+      out.push(await rawQuery(s.from, s.to, what, s.toExclusive));
+      return false;
+    });
+    return { cut, parts: out };
+  };
+  const queries: Promise<{ cells: Cell[]; tables: TableCell[] }>[] = [];
+  let countedFrom: ActivityStats["countedFrom"] = null;
+  const noteCut = (cut: Date | null, what: "all" | "tables") => {
+    if (cut) countedFrom = { time: cut.toISOString(), what };
+  };
+  if (!rolled) {
+    queries.push(
+      walked({ cells: true, tables: true }).then(({ cut, parts }) => {
+        noteCut(cut, "all");
+        return { cells: parts.flatMap((p) => p.cells), tables: parts.flatMap((p) => p.tables) };
+      }),
+    );
+  } else {
+    for (const [a, b] of rawRanges) queries.push(rawQuery(a, b, { cells: true, tables: !tablesFromEvents }));
+    if (tablesFromEvents)
+      queries.push(
+        walked({ cells: false, tables: true }).then(({ cut, parts }) => {
+          noteCut(cut, "tables");
+          return { cells: [], tables: parts.flatMap((p) => p.tables) };
+        }),
+      );
+  }
   if (rolled) {
     const params: unknown[] = [teamId, slice.dim, slice.val, new Date(firstHour), new Date(lastHour)];
     let verdict = "";
@@ -152,7 +195,15 @@ export async function computeStats(teamId: string, f: ActivityFilters, now = new
     );
   }
   const parts = await Promise.all(queries);
-  return assemble(parts, origin, bucket.ms, count);
+  const stats = assemble(parts, origin, bucket.ms, count);
+  const counted = countedFrom as ActivityStats["countedFrom"];
+  if (counted?.what === "all") {
+    // Buckets wholly before the cut were not read: leave them out rather than draw them as zero.
+    const cut = new Date(counted.time).getTime();
+    stats.series = stats.series.filter((s) => new Date(s.t).getTime() + bucket.ms > cut);
+  }
+  stats.countedFrom = counted;
+  return stats;
 }
 
 function assemble(parts: { cells: Cell[]; tables: TableCell[] }[], origin: number, bucketMs: number, count: number): ActivityStats {
@@ -187,5 +238,6 @@ function assemble(parts: { cells: Cell[]; tables: TableCell[] }[], origin: numbe
     topRules: top(rules).map(([rule, count]) => ({ rule, count })),
     topTables: top(tables).map(([table, count]) => ({ table, count })),
     latencyError: LATENCY_BUCKET_ERROR,
+    countedFrom: null,
   };
 }

@@ -7,7 +7,7 @@ import { ActivityCharts } from "@/features/activity/charts";
 import { ClientLine } from "@/features/activity/client-label";
 import { EventDetail, VerdictBadge } from "@/features/activity/event-detail";
 import { FilterBar } from "@/features/activity/filter-bar";
-import { filtersToSearch, parseFilters } from "@/features/activity/filters";
+import { filtersToSearch, parseFilters, timeWindow } from "@/features/activity/filters";
 import { ActivityKeyboard } from "@/features/activity/keyboard";
 import { LiveRefresh } from "@/features/activity/live-refresh";
 import { activityLookups, activityStats, getEvent, listEvents } from "@/features/activity/operations";
@@ -36,6 +36,11 @@ export default async function ActivityPage({ params, searchParams }: { params: P
   const search = filtersToSearch(filters);
   const exportHref = (format: string) => `/t/${slug}/activity/export${search ? `${search}&` : "?"}format=${format}`;
   const total = stats.totals.allowed + stats.totals.blocked + stats.totals.error;
+  const utc = (d: Date | string) => new Date(d).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  // "Search further": the page stopped reading at searchedBackTo (its time budget spent); the cursor goes on from there.
+  const furtherHref = page.searchedBackTo && page.nextCursor ? `/t/${slug}/activity${filtersToSearch({ ...filters, cursor: page.nextCursor })}` : null;
+  // The charts counted the events from countedFrom on only: the older part of the window is a range of its own.
+  const olderHref = stats.countedFrom ? `/t/${slug}/activity${filtersToSearch({ ...filters, range: "custom", from: timeWindow(filters).from.toISOString(), to: stats.countedFrom.time, cursor: undefined })}` : null;
 
   return (
     <>
@@ -66,10 +71,23 @@ export default async function ActivityPage({ params, searchParams }: { params: P
             </Link>
           ))}
         </div>
+        {stats.countedFrom ? (
+          <p className="rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-800 ring-1 ring-amber-200" data-testid="activity-counted-from">
+            {stats.countedFrom.what === "all" ? "Totals and charts count" : "Top tables count"} the calls since {utc(stats.countedFrom.time)} only: these filters are counted from the events
+            themselves, and reading further back would take too long.{" "}
+            {olderHref ? <Link href={olderHref} className="font-medium underline">Count the older part</Link> : null}
+          </p>
+        ) : null}
         {total > 0 ? <ActivityCharts stats={stats} /> : null}
         <div className={cx("grid gap-4", event ? "lg:grid-cols-5" : "grid-cols-1")}>
           <div className={event ? "lg:col-span-3" : undefined}>
-            {page.events.length === 0 ? (
+            {page.events.length === 0 && page.searchedBackTo && furtherHref ? (
+              <EmptyState
+                title={`No matches since ${utc(page.searchedBackTo)}`}
+                description="The search read every event from then on and stopped there; older events in the range are not searched yet."
+                action={<ButtonLink variant="secondary" href={furtherHref}>Search further</ButtonLink>}
+              />
+            ) : page.events.length === 0 ? (
               <EmptyState
                 title={cursor ? "No older events" : "No activity in this range"}
                 description={cursor ? "You reached the end of the filtered activity." : "When an AI client calls one of your links, each call shows up here within seconds — allowed or blocked, with the reason. Widen the time range or clear filters if you expected events."}
@@ -117,7 +135,16 @@ export default async function ActivityPage({ params, searchParams }: { params: P
                 </table>
                 <div className="flex items-center justify-between border-t border-zinc-200 px-3 py-2 text-sm">
                   {cursor ? <Link href={`/t/${slug}/activity${search}`} className="text-brand-600 hover:text-brand-700">← Newest</Link> : <span className="text-xs text-zinc-400">Newest first</span>}
-                  {page.nextCursor ? <Link href={`/t/${slug}/activity${filtersToSearch({ ...filters, cursor: page.nextCursor })}`} className="text-brand-600 hover:text-brand-700">Older →</Link> : <span className="text-xs text-zinc-400">End of results</span>}
+                  {furtherHref && page.searchedBackTo ? (
+                    <span className="text-xs text-zinc-500" data-testid="activity-searched-back">
+                      Searched back to {utc(page.searchedBackTo)} ·{" "}
+                      <Link href={furtherHref} className="text-sm text-brand-600 hover:text-brand-700">Search further →</Link>
+                    </span>
+                  ) : page.nextCursor ? (
+                    <Link href={`/t/${slug}/activity${filtersToSearch({ ...filters, cursor: page.nextCursor })}`} className="text-brand-600 hover:text-brand-700">Older →</Link>
+                  ) : (
+                    <span className="text-xs text-zinc-400">End of results</span>
+                  )}
                 </div>
               </Card>
             )}
