@@ -7,6 +7,8 @@
  *   - DBHub 1.4 on Node 24, read-only, max_rows 1000 (its search_objects for the schema calls): raw, SDK;
  *   - the ceiling (HTTP + the statement through pg, nothing else; schema calls as SQL): raw, SDK;
  *   - pg directly.
+ * The gateway and the ceiling run on this process's Node and again on Node 24 (targets ending in -24:
+ * DBHub's runtime and the container image's), so every ratio can be read runtime for runtime.
  * Rounds with the order rotated; per target and round: p50/p99 of sequential calls, calls/s with 16
  * concurrent clients, server CPU per call, machine load and steal. Exits non-zero when a target errors on
  * more than 1% of the calls that should return rows, or when the gateway runs a statement it must refuse.
@@ -15,6 +17,7 @@
  */
 import type { ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -25,22 +28,20 @@ import { generateSecretKey, getKeyring } from "@portcullis/db/secrets";
 import { parseTargetUrl } from "@portcullis/db/target";
 import { createChinookDatabase, createMetadataDatabase, testRedisUrl } from "@portcullis/db/testing";
 import { QUEUES } from "@portcullis/jobs";
+import { LITERAL_SPACE } from "./agent-mix.js";
 import type { TargetSpec } from "./clients.js";
 import { machineTimes, measure, setupClients, startLoadProcess, tellAll, CONCURRENCY, SEQUENTIAL_CALLS, THROUGHPUT_MS, type Measurement } from "./measure.js";
 import { totals } from "./outcomes.js";
 import { printIssueTargets, printMachine, printOutcomes, printTable, MAX_ERROR_SHARE } from "./report.js";
-import { startCeiling, startDbhub, startGateway, startWorker } from "./servers.js";
+import { NODE24, startCeiling, startDbhub, startGateway, startWorker } from "./servers.js";
 
 // Many short rounds with the order rotated, rather than one long stretch per target: the machine is
 // shared (2 cores), and background load then falls on every target alike.
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 3000);
 const SEED = Number(process.env.BENCH_SEED ?? 1);
-// Each target's share of the mix's literal space (LITERAL_SPACE / 9 targets, rounded down): far more calls
-// than a run sends per target, so no text repeats within a target or across targets.
-const LITERALS_PER_TARGET = 400_000;
 const CLIENT_PROCESSES = Number(process.env.BENCH_CLIENT_PROCESSES ?? 2);
-const DEFAULT_TARGETS = "pg,gateway-raw,gateway-modern-raw,gateway-sdk,gateway-modern-sdk,dbhub-raw,dbhub-sdk,bare-raw,bare-sdk";
+const DEFAULT_TARGETS = "pg,gateway-raw,gateway-modern-raw,gateway-sdk,gateway-modern-sdk,dbhub-raw,dbhub-sdk,bare-raw,bare-sdk,gateway-raw-24,gateway-modern-raw-24,bare-raw-24";
 
 async function main(): Promise<number> {
   const children: ChildProcess[] = [];
@@ -60,11 +61,18 @@ async function main(): Promise<number> {
     const { key } = await createApiKey(prisma, { teamId: team.id, linkId: link.id, userId: user.id, name: "bench" });
 
     const env = { metaUrl: meta.url, secretKeys, spoolDir: path.join(workDir, "spool"), queuePrefix };
+    const keys = (process.env.BENCH_TARGETS ?? DEFAULT_TARGETS).split(",").map((t) => t.trim());
+    const wants = (prefix: string, suffix = "") => keys.some((k) => k.startsWith(prefix) && k.endsWith(suffix));
+    // The same gateway and ceiling on Node 24 as well: DBHub's runtime and the container image's
+    // (Dockerfile), so the issue's ratios are also taken runtime for runtime.
+    const has24 = existsSync(NODE24);
     const gateway = await startGateway(env, link.id, children);
+    const gateway24 = has24 && wants("gateway", "-24") ? await startGateway(env, link.id, children, NODE24) : undefined;
     if (process.env.BENCH_WORKER !== "0") await startWorker(env, children);
     const dbhub = await startDbhub(chinook.url, workDir, children);
     const ceiling = await startCeiling(chinook.url, children);
-    console.log(`DBHub runs on Node ${dbhub.node}; the gateway on ${process.version}; agent mix seed ${SEED}`);
+    const ceiling24 = has24 && wants("bare", "-24") ? await startCeiling(chinook.url, children, NODE24) : undefined;
+    console.log(`DBHub runs on Node ${dbhub.node}; the gateway and the ceiling on ${gateway.node}${gateway24 ? ` and ${gateway24.node} (targets …-24)` : ""}; agent mix seed ${SEED}`);
 
     const bearer = { authorization: `Bearer ${key}` };
     const all: Record<string, TargetSpec & { pid?: number }> = {
@@ -77,12 +85,21 @@ async function main(): Promise<number> {
       "dbhub-sdk": { kind: "sdk", name: "DBHub 1.4, SDK 1.x client", url: dbhub.url, headers: {}, dialect: "dbhub", seed: SEED, pid: dbhub.child.pid },
       "bare-raw": { kind: "raw", name: "ceiling (HTTP + pg), raw", url: ceiling.url, headers: {}, dialect: "sql", seed: SEED, pid: ceiling.child.pid },
       "bare-sdk": { kind: "sdk", name: "ceiling (HTTP + pg), SDK 1.x", url: ceiling.url, headers: {}, dialect: "sql", seed: SEED, pid: ceiling.child.pid },
+      ...(gateway24 && {
+        "gateway-raw-24": { kind: "raw", name: "gateway on Node 24, raw 2025-11-25", url: gateway24.url, headers: bearer, dialect: "gateway", seed: SEED, pid: gateway24.child.pid },
+        "gateway-modern-raw-24": { kind: "raw", era: "modern", name: "gateway on Node 24, raw 2026-07-28", url: gateway24.url, headers: bearer, dialect: "gateway", seed: SEED, pid: gateway24.child.pid },
+      }),
+      ...(ceiling24 && {
+        "bare-raw-24": { kind: "raw", name: "ceiling on Node 24, raw", url: ceiling24.url, headers: {}, dialect: "sql", seed: SEED, pid: ceiling24.child.pid },
+      }),
     };
     // Each target its own literals (the same shapes in the same order): the gateway's four client kinds
     // share one process, and a statement text one of them already sent would be answered from the
     // verdict cache — every gateway row after the first in a round measured warm.
-    Object.values(all).forEach((spec, n) => (spec.literals = n * LITERALS_PER_TARGET));
-    const keys = (process.env.BENCH_TARGETS ?? DEFAULT_TARGETS).split(",").map((t) => t.trim());
+    // Each target its share of the mix's literal space: far more calls than a run sends per target, so
+    // no text repeats within a target or across targets.
+    const share = Math.floor(LITERAL_SPACE / Object.keys(all).length);
+    Object.values(all).forEach((spec, n) => (spec.literals = n * share));
     for (const k of keys) if (!all[k]) throw new Error(`unknown bench target ${k} (known: ${Object.keys(all).join(", ")})`);
     const targets = keys.map((k) => ({ key: k, name: all[k]!.name }));
     const names = new Map(targets.map((t) => [t.key, t.name]));

@@ -77,21 +77,28 @@ function ratioLine(label: string, value: number | undefined, bar: string, ok: bo
 export function printIssueTargets(results: Map<string, Measurement[]>, names: Map<string, string>): void {
   const med = (key: string, pick: (m: Measurement) => number | undefined) => (results.has(key) ? medianOf(results.get(key)!, pick) : undefined);
   console.log("\nIssue 16 targets (medians of the rounds)\n");
-  const gwCpu = med("gateway-raw", (m) => m.serverCpuUs);
   const hubCpu = med("dbhub-raw", (m) => m.serverCpuUs);
-  if (gwCpu !== undefined && hubCpu !== undefined) {
-    const r = gwCpu / hubCpu;
-    ratioLine("gateway server CPU per call vs DBHub's (raw clients)", r, "target ≤ 0.50×", r <= 0.5, `${gwCpu.toFixed(0)} / ${hubCpu.toFixed(0)} µs = ${r.toFixed(2)}×`);
-  }
-  const gwTp = med("gateway-raw", (m) => m.throughput);
   const hubTp = med("dbhub-raw", (m) => m.throughput);
-  if (gwTp !== undefined && hubTp !== undefined) {
-    const r = gwTp / hubTp;
-    ratioLine("gateway calls/s vs DBHub's (raw clients, 16 concurrent)", r, "target ≥ 1.80×", r >= 1.8, `${gwTp.toFixed(0)} / ${hubTp.toFixed(0)} = ${r.toFixed(2)}×`);
+  // The gateway on this process's Node, and on Node 24: DBHub's runtime and the container image's.
+  for (const [suffix, runtime] of [
+    ["", `the gateway on Node ${process.versions.node.split(".")[0]}, DBHub on 24`],
+    ["-24", "both on Node 24"],
+  ] as const) {
+    const gwCpu = med(`gateway-raw${suffix}`, (m) => m.serverCpuUs);
+    if (gwCpu !== undefined && hubCpu !== undefined) {
+      const r = gwCpu / hubCpu;
+      ratioLine(`gateway server CPU per call vs DBHub's (raw clients; ${runtime})`, r, "target ≤ 0.50×", r <= 0.5, `${gwCpu.toFixed(0)} / ${hubCpu.toFixed(0)} µs = ${r.toFixed(2)}×`);
+    }
+    const gwTp = med(`gateway-raw${suffix}`, (m) => m.throughput);
+    if (gwTp !== undefined && hubTp !== undefined) {
+      const r = gwTp / hubTp;
+      ratioLine(`gateway calls/s vs DBHub's (raw clients, 16 concurrent; ${runtime})`, r, "target ≥ 1.80×", r >= 1.8, `${gwTp.toFixed(0)} / ${hubTp.toFixed(0)} = ${r.toFixed(2)}×`);
+    }
   }
   for (const [gw, ceiling, label] of [
     ["gateway-raw", "bare-raw", "raw clients"],
     ["gateway-sdk", "bare-sdk", "SDK 1.x clients"],
+    ["gateway-raw-24", "bare-raw-24", "raw clients, both on Node 24"],
   ] as const) {
     const a = med(gw, (m) => m.p50);
     const b = med(ceiling, (m) => m.p50);
@@ -99,8 +106,10 @@ export function printIssueTargets(results: Map<string, Measurement[]>, names: Ma
     const d = a - b;
     ratioLine(`gateway p50 over the ceiling's (${label})`, d, "target ≤ +0.50 ms", d <= 0.5, `${a.toFixed(3)} − ${b.toFixed(3)} = ${d >= 0 ? "+" : ""}${d.toFixed(3)} ms`);
   }
-  const modern = med("gateway-modern-raw", (m) => m.serverCpuUs);
-  if (modern !== undefined && hubCpu !== undefined) console.log(`(for reference: ${names.get("gateway-modern-raw")} server CPU per call ${modern.toFixed(0)} µs = ${(modern / hubCpu).toFixed(2)}× DBHub's)`);
+  for (const key of ["gateway-modern-raw", "gateway-modern-raw-24"]) {
+    const modern = med(key, (m) => m.serverCpuUs);
+    if (modern !== undefined && hubCpu !== undefined) console.log(`(for reference: ${names.get(key)} server CPU per call ${modern.toFixed(0)} µs = ${(modern / hubCpu).toFixed(2)}× DBHub's)`);
+  }
 }
 
 export async function printMachine(stealPct: number | undefined): Promise<void> {

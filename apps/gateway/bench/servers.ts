@@ -13,7 +13,10 @@ import { freePort, testRedisUrl } from "@portcullis/db/testing";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const GATEWAY_DIR = path.resolve(HERE, "..");
 // DBHub 1.4 requires Node >= 22.5: the Node 24 binary e2e/ installs from npm, unless told otherwise.
-const DBHUB_NODE = process.env.BENCH_DBHUB_NODE ?? path.resolve(GATEWAY_DIR, "../../e2e/node_modules/node24/bin/node");
+/** The Node 24 binary e2e/ installs from npm (DBHub's runtime, and the container image's: Dockerfile). */
+export const NODE24 = process.env.BENCH_NODE24 ?? path.resolve(GATEWAY_DIR, "../../e2e/node_modules/node24/bin/node");
+const DBHUB_NODE = process.env.BENCH_DBHUB_NODE ?? NODE24;
+const nodeVersion = (binary: string) => execFileSync(binary, ["--version"]).toString().trim();
 
 export async function waitForHttp(url: string, child: ChildProcess, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -36,10 +39,11 @@ export interface GatewayEnv {
   queuePrefix: string;
 }
 
-export async function startGateway(env: GatewayEnv, linkId: string, children: ChildProcess[]): Promise<{ child: ChildProcess; url: string }> {
+/** `node`: the binary to run it on (default BENCH_GATEWAY_NODE, else this process's Node). */
+export async function startGateway(env: GatewayEnv, linkId: string, children: ChildProcess[], node?: string): Promise<{ child: ChildProcess; url: string; node: string }> {
   const port = await freePort();
-  // BENCH_GATEWAY_NODE: another Node binary for the gateway (e.g. the Node 24 DBHub runs on).
-  const child = spawn(process.env.BENCH_GATEWAY_NODE || process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", path.join(GATEWAY_DIR, "src/main.ts")], {
+  const binary = node ?? (process.env.BENCH_GATEWAY_NODE || process.execPath);
+  const child = spawn(binary, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(" ").filter(Boolean) ?? []), "--import", "tsx", path.join(GATEWAY_DIR, "src/main.ts")], {
     cwd: GATEWAY_DIR,
     env: {
       ...process.env,
@@ -63,7 +67,7 @@ export async function startGateway(env: GatewayEnv, linkId: string, children: Ch
   });
   children.push(child);
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
-  return { child, url: `http://127.0.0.1:${port}/mcp/${linkId}` };
+  return { child, url: `http://127.0.0.1:${port}/mcp/${linkId}`, node: nodeVersion(binary) };
 }
 
 export async function startWorker(env: GatewayEnv, children: ChildProcess[]): Promise<void> {
@@ -108,13 +112,13 @@ export async function startDbhub(databaseUrl: string, workDir: string, children:
   });
   children.push(child);
   await waitForHttp(`http://127.0.0.1:${port}/healthz`, child);
-  return { child, url: `http://127.0.0.1:${port}/mcp`, node: execFileSync(node, ["--version"]).toString().trim() };
+  return { child, url: `http://127.0.0.1:${port}/mcp`, node: nodeVersion(node) };
 }
 
 /** The ceiling: HTTP + the statement through pg, and nothing else (no auth, policy, audit, SDK). */
-export async function startCeiling(databaseUrl: string, children: ChildProcess[]): Promise<{ child: ChildProcess; url: string }> {
+export async function startCeiling(databaseUrl: string, children: ChildProcess[], node: string = process.execPath): Promise<{ child: ChildProcess; url: string }> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(HERE, "bare-pg-server.ts"), String(port), databaseUrl], { cwd: GATEWAY_DIR, stdio: ["ignore", "ignore", "inherit"] });
+  const child = spawn(node, ["--import", "tsx", path.join(HERE, "bare-pg-server.ts"), String(port), databaseUrl], { cwd: GATEWAY_DIR, stdio: ["ignore", "ignore", "inherit"] });
   children.push(child);
   await waitForHttp(`http://127.0.0.1:${port}/`, child);
   return { child, url: `http://127.0.0.1:${port}/mcp` };
