@@ -4,7 +4,8 @@ import { createMix, LITERAL_SPACE, Slots, type CallKind, type Dialect } from "..
 const N = 20_000;
 const KINDS: CallKind[] = ["schema", "point", "join", "aggregate", "window", "cte", "order-limit", "large", "refused"];
 
-describe("agent mix (the benchmark's workload)", () => {
+// Tens of thousands of generated calls per test: seconds on a loaded 2-core machine, past the unit default.
+describe("agent mix (the benchmark's workload)", { timeout: 30_000 }, () => {
   it("is deterministic by seed and differs between seeds", () => {
     const a = createMix(7, "gateway");
     const b = createMix(7, "gateway");
@@ -30,20 +31,23 @@ describe("agent mix (the benchmark's workload)", () => {
     }
   });
 
+  // 60,000 calls: one expect per property per call took 12 s on a loaded machine; mismatches are collected.
   it("never repeats a statement text in a run of N calls, in any dialect", () => {
     for (const dialect of ["gateway", "dbhub", "sql"] as Dialect[]) {
       const mix = createMix(1, dialect);
       const texts = new Set<string>();
+      const malformed: unknown[] = [];
       let statements = 0;
       for (let i = 0; i < N; i++) {
         const call = mix.nextCall(i);
         // Schema tool calls carry table names and search words, which repeat as an agent's do.
         if (call.kind === "schema") continue;
         statements++;
-        expect(call.tool).toBe("execute_sql");
-        expect(call.args).toEqual({ sql: call.sql });
+        const args = call.args as Record<string, unknown>;
+        if (call.tool !== "execute_sql" || Object.keys(args).length !== 1 || args.sql !== call.sql) malformed.push(call);
         texts.add(call.sql);
       }
+      expect(malformed.slice(0, 3)).toEqual([]);
       expect(statements).toBeGreaterThan(N * 0.8);
       expect(texts.size).toBe(statements);
     }
