@@ -8,8 +8,10 @@ import { FIRST_SLICE_EVENTS, hourlyCounts, planSlices, walkSlices, type WalkOpti
  * (seconds), so whole UTC hours come from the hourly rollups (migration 20261210100000_audit_rollups)
  * and only the partial hours at the window's two edges from audit_events. Filters the rollups do not
  * slice by (search text, two sliced filters together, or a filter without a slice: see SLICES) read
- * the events themselves, bounded by the window, through the same indexes as the list. Either way
- * latency percentiles come from the same log-scale histogram, so the two paths answer alike.
+ * the events themselves, bounded by the window, through the same indexes as the list, newest first in
+ * slices and for at most CHART_BUDGET_MS (walk.ts): on a big team they count the recent part and say
+ * from when (countedFrom). Either way latency percentiles come from the same log-scale histogram, so
+ * the two paths answer alike.
  */
 
 export interface ActivityStats {
