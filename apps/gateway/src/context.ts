@@ -1,6 +1,7 @@
 import type { Scope } from "@portcullis/policy";
 import type { TargetConnectionRow } from "@portcullis/db/target";
 import type { ActiveGrant } from "./access/grant-directory.js";
+import type { CallAudit } from "./calls/call-outcome.js";
 
 /** A link as the gateway needs it, with its connection row (secret still sealed). */
 export interface LinkRecord {
@@ -107,4 +108,11 @@ export interface CallContext {
    */
   databaseNamed?: string;
   allDatabases?: boolean;
+  /**
+   * Set by the call path in sync audit durability: journals the call's intent (its audit event as far
+   * as it is known before the statement runs) and resolves once that is on disk. executeChecked calls it
+   * right before the statement goes out, through the tool: a statement that may write waits for it, a
+   * read runs while it is written (run-call waits for it before answering).
+   */
+  auditAhead?: (audit: CallAudit) => Promise<void>;
 }

@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import type { JSONRPCRequest } from "@modelcontextprotocol/server";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, expect, test } from "vitest";
-import { AuditUnavailableError } from "../src/audit/producer.js";
+import { AuditUnavailableError, OUTCOME_NOT_RECORDED } from "../src/audit/producer.js";
+import { JournalWriteError } from "../src/audit/journal.js";
+import { withClient } from "@portcullis/db/testing";
 import { runCall } from "../src/calls/run-call.js";
 import type { CallContext, LinkRecord } from "../src/context.js";
 import type { Gateway } from "../src/gateway.js";
@@ -12,23 +14,35 @@ import { answerToolCall } from "../src/mcp/tool-call.js";
 import { GatewayWorld, auditEvents, waitFor, type LinkFixture } from "./fixtures.js";
 
 /**
- * The answer is rendered while its audit event is being written, and still leaves only once the event
- * is durable: the real journal's write is held back by a gate, and the call must stay unanswered until
- * it opens; a write that fails after the answer was rendered must turn the answer into the audit error.
+ * An answer leaves only once its call is durably on record. A call that sends a statement journals its
+ * intent right before the statement goes out (a write waits for it; a read runs while it is written)
+ * and its complete event after, without the answer waiting for that; a call that sends none (schema
+ * tools, refusals) renders its answer while its one event is written. The real journal's writes are
+ * held back by gates: the call must stay unanswered until they open, and a failed write must turn the
+ * answer into the audit error.
  */
 let world: GatewayWorld;
 let gateway: Gateway;
 let metadata: pg.Pool;
 let link: LinkRecord;
 let fixture: LinkFixture;
+let writer: LinkFixture;
+let writerLink: LinkRecord;
+// Created before the gateway first loads the catalog (a table made later is unknown until it reloads).
+const AHEAD_TABLE = `write_ahead_${randomUUID().slice(0, 8)}`;
+const AHEAD_FAIL_TABLE = `write_ahead_fail_${randomUUID().slice(0, 8)}`;
 let restore: (() => void) | undefined;
 
 beforeAll(async () => {
   world = await GatewayWorld.create();
+  await withClient(world.target.url, (c) => c.query(`CREATE TABLE ${AHEAD_TABLE} (id int); CREATE TABLE ${AHEAD_FAIL_TABLE} (id int)`));
   ({ gateway } = await world.startGateway());
   metadata = new pg.Pool({ connectionString: world.meta.url, max: 2 });
   fixture = await world.addLink({ access: "read", schemas: ["public"] });
-  link = (await new LinkStore(metadata, 60_000, gateway.logger).get(fixture.linkId))!;
+  writer = await world.addLink({ access: "write", schemas: ["public"] });
+  const store = new LinkStore(metadata, 60_000, gateway.logger);
+  link = (await store.get(fixture.linkId))!;
+  writerLink = (await store.get(writer.linkId))!;
 });
 afterEach(() => {
   restore?.();
@@ -39,11 +53,11 @@ afterAll(async () => {
   await world?.close();
 });
 
-function ctx(): CallContext {
+function ctx(on: LinkRecord = link, key: LinkFixture = fixture): CallContext {
   return {
     requestId: randomUUID(),
-    principal: { kind: "api_key", teamId: link.teamId, linkId: link.id, userId: world.userId, apiKeyId: fixture.apiKeyId, oauthClientId: null, subject: "test", grantedScopes: null, email: null, attributes: {} },
-    link,
+    principal: { kind: "api_key", teamId: on.teamId, linkId: on.id, userId: world.userId, apiKeyId: key.apiKeyId, oauthClientId: null, subject: "test", grantedScopes: null, email: null, attributes: {} },
+    link: on,
     clientName: "while-recording-test",
     clientVersion: "1",
     protocolVersion: "2025-11-25",
@@ -77,10 +91,36 @@ function toolsCall(sql: string, id = 1): JSONRPCRequest {
   return { jsonrpc: "2.0", id, method: "tools/call", params: { name: "execute_sql", arguments: { sql } } };
 }
 
-test("runCall gives the settled outcome to the render before its event is durable, and resolves only after", async () => {
+/**
+ * The real intent write runs at once; the call learns it is durable only when the gate opens. `fail`:
+ * the intent never reaches the disk (as when the journal cannot write) and the call learns it then.
+ */
+function gateIntent(fail = false) {
+  const audit = gateway.services.audit;
+  const real = audit.recordIntent.bind(audit);
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  let written = 0;
+  audit.recordIntent = (input) => {
+    written++;
+    if (fail) {
+      const durable = gate.then(() => Promise.reject(new AuditUnavailableError(new Error("disk gone (test)"))));
+      durable.catch(() => {});
+      return { id: randomUUID(), time: new Date().toISOString(), durable };
+    }
+    const intent = real(input);
+    return { ...intent, durable: intent.durable.then(() => gate) };
+  };
+  restore = () => (audit.recordIntent = real);
+  return { open, written: () => written };
+}
+
+const marked = async (marker: string) => (await auditEvents(world)).filter((e) => String(e.sql ?? "").includes(marker));
+
+test("a call that sends no statement: runCall gives the settled outcome to the render before its event is durable, and resolves only after", async () => {
   const gate = gateDurable();
   const seen: string[] = [];
-  const call = runCall(gateway.services, ctx(), "execute_sql", { sql: "SELECT 1 AS n /* while-recording */" }, (outcome) => seen.push(outcome.kind));
+  const call = runCall(gateway.services, ctx(), "list_tables", {}, (outcome) => seen.push(outcome.kind));
   await waitFor(async () => seen.length, (n) => n > 0, 10_000, 10);
   expect(await settled(call)).toBe(false);
   // The journal wrote the event, the render ran, and the call is still not answered.
@@ -92,9 +132,9 @@ test("runCall gives the settled outcome to the render before its event is durabl
   expect(seen).toEqual(["ok"]);
 });
 
-test("a tools/call answer (both eras) waits for the durable write; its wire form is the one rendered after", async () => {
+test("a tools/call answer (both eras) waits for its intent to be durable; the one event stored is the complete one", async () => {
   for (const modern of [false, true]) {
-    const gate = gateDurable();
+    const gate = gateIntent();
     const marker = `while-recording-${modern ? "modern" : "legacy"}`;
     const answer = answerToolCall(gateway.services, ctx(), toolsCall(`SELECT track_id, name FROM track ORDER BY track_id LIMIT 3 /* ${marker} */`, 7), modern);
     await waitFor(async () => gate.written(), (n) => n > 0, 10_000, 10);
@@ -114,14 +154,33 @@ test("a tools/call answer (both eras) waits for the durable write; its wire form
     expect(JSON.parse(inner![2]!)).toEqual(wire.result.structuredContent);
     expect(wire.result.resultType).toBe(modern ? "complete" : undefined);
     expect(wire.result._meta !== undefined).toBe(modern);
-    // Exactly one event for the call, on its way to PostgreSQL.
-    const events = await waitFor(() => auditEvents(world), (all) => all.some((e) => String(e.sql ?? "").includes(marker)), 20_000, 100);
-    expect(events.filter((e) => String(e.sql ?? "").includes(marker))).toHaveLength(1);
+    // Exactly one event for the call on its way to PostgreSQL: the outcome (rows), never the bare intent.
+    const events = await waitFor(() => marked(marker), (all) => all.length > 0, 20_000, 100);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await marked(marker)).toHaveLength(1);
+    expect(events[0]).toMatchObject({ verdict: "allowed", rows: 3 });
+    expect(events[0]!.error ?? null).toBeNull();
   }
 });
 
-test("an audit write that fails after the answer was rendered answers the audit error, never the rows", async () => {
-  const gate = gateDurable(true);
+test("a write runs only once its intent is on disk (write-ahead); its answer follows", async () => {
+  const table = AHEAD_TABLE;
+  const count = () => withClient(world.target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number);
+  const gate = gateIntent();
+  const answer = answerToolCall(gateway.services, ctx(writerLink, writer), toolsCall(`INSERT INTO ${table} VALUES (1)`, 11), false);
+  await waitFor(async () => gate.written(), (n) => n > 0, 10_000, 10);
+  await new Promise((r) => setTimeout(r, 300));
+  // Judged by effect: while its record is not on disk the write has not run.
+  expect(await count()).toBe(0);
+  expect(await settled(answer)).toBe(false);
+  gate.open();
+  const message = (await answer) as { result?: { structuredContent?: { status?: string } } };
+  expect(message.result?.structuredContent?.status).toBe("ok");
+  expect(await count()).toBe(1);
+});
+
+test("an intent that cannot be journalled: a read is answered with the audit error, never the rows; a write never runs", async () => {
+  const gate = gateIntent(true);
   const answer = answerToolCall(gateway.services, ctx(), toolsCall("SELECT 42 AS secret_value /* while-recording-fail */", 9), false);
   await waitFor(async () => gate.written(), (n) => n > 0, 10_000, 10);
   expect(await settled(answer)).toBe(false);
@@ -132,4 +191,36 @@ test("an audit write that fails after the answer was rendered answers the audit 
   const wire = serializeMessage(message as never);
   expect(wire).not.toContain("42");
   expect(wire).not.toContain("secret_value");
+
+  const table = AHEAD_FAIL_TABLE;
+  const write = answerToolCall(gateway.services, ctx(writerLink, writer), toolsCall(`INSERT INTO ${table} VALUES (1)`, 12), false);
+  const refused = (await write) as { error?: { code: number; message: string; data?: unknown } };
+  expect(refused.error).toMatchObject({ code: -32050, data: { retryable: true } });
+  expect(refused.error!.message).toMatch(/nothing was run/);
+  expect(await withClient(world.target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n)).toBe(0);
 });
+
+test("an outcome that cannot be journalled after the answer left: the intent is shipped as the call's event, saying so", async () => {
+  // The journal refuses the next outcome write only (intents still go to disk).
+  const journal = (gateway.services.audit as unknown as { journal: { append: (event: unknown, intent?: boolean) => Promise<void> } }).journal;
+  const real = journal.append.bind(journal);
+  let failed = 0;
+  journal.append = (event, intent = false) => {
+    if (!intent && failed === 0) {
+      failed++;
+      return Promise.reject(new JournalWriteError(new Error("disk gone after the answer (test)")));
+    }
+    return real(event, intent);
+  };
+  restore = () => (journal.append = real);
+  const marker = "outcome-lost";
+  const message = (await answerToolCall(gateway.services, ctx(), toolsCall(`SELECT 7 AS n /* ${marker} */`, 13), false)) as { result?: { structuredContent?: { rows?: unknown[] } } };
+  // Answered: its intent was on disk before the statement's result came back.
+  expect(message.result?.structuredContent?.rows).toEqual([[7]]);
+  expect(failed).toBe(1);
+  // The segment's re-send ships the intent as the event (after the journal's re-send delay).
+  const events = await waitFor(() => marked(marker), (all) => all.length > 0, 30_000, 250);
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({ verdict: "allowed", error: OUTCOME_NOT_RECORDED });
+  expect(events[0]!.rows ?? null).toBeNull();
+}, 40_000);

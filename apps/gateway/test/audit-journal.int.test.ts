@@ -9,6 +9,7 @@ import { ThrowawayRedis, callSql, journalSegments, rowsPerCall, startAuditWorker
 import { GatewayWorld, auditEvents, waitFor, type LinkFixture } from "./fixtures.js";
 import { withClient } from "@portcullis/db/testing";
 import type { Gateway } from "../src/gateway.js";
+import { OUTCOME_NOT_RECORDED } from "../src/audit/producer.js";
 import type { RunningWorker } from "../../worker/src/app.js";
 
 /**
@@ -252,43 +253,63 @@ test("a journal that cannot write fails the call with a retryable error instead 
   expect(Object.fromEntries(counts)).toEqual({ 1: 1, 3: 1 });
 }, 90_000);
 
-test("a write that ran but could not be journalled is answered as NOT retryable (a retry would apply it twice)", async () => {
+test("a write whose record cannot be journalled first is not run: answered as retryable, and the retry runs it once", async () => {
   const table = `journal_write_${randomBytes(3).toString("hex")}`;
   await withClient(world.target.url, (c) => c.query(`CREATE TABLE ${table} (id int)`));
   const writer = await world.addLink({ access: "write" });
   const { url, dir } = await startGateway();
+  await worker();
+  const writerUrl = url.replace(link.linkId, writer.linkId);
   await new Promise((r) => setTimeout(r, 1_200));
   const journalDir = path.join(world.spoolDir, dir);
   await rm(journalDir, { recursive: true, force: true });
   await writeFile(journalDir, "not a directory");
-  const wrote = await callSql(url.replace(link.linkId, writer.linkId), writer.key, `INSERT INTO ${table} VALUES (1)`);
-  expect(wrote.error).toMatchObject({ code: -32051 });
-  expect(wrote.error!.message).toMatch(/ran.*do not retry/);
-  // Judged by effect: it did run, once.
-  expect(await withClient(world.target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n)).toBe(1);
+  const count = () => withClient(world.target.url, async (c) => (await c.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0].n as number);
+  const wrote = await callSql(writerUrl, writer.key, `INSERT INTO ${table} VALUES (1) /* write-ahead */`);
+  expect(wrote.error).toMatchObject({ code: -32050 });
+  expect(wrote.error!.message).toMatch(/nothing was run.*retry/);
+  // Judged by effect: the write's record goes to disk before the write, so without it nothing ran.
+  expect(await count()).toBe(0);
   await rm(journalDir, { force: true });
   await mkdir(world.spoolDir, { recursive: true });
+  const base = url.slice(0, url.indexOf("/mcp/"));
+  await waitFor(async () => (await fetch(`${base}/readyz`)).status, (status) => status === 200, 10_000, 100);
+  expect((await callSql(writerUrl, writer.key, `INSERT INTO ${table} VALUES (1) /* write-ahead */`)).ok).toBe(true);
+  expect(await count()).toBe(1);
+  // One event, the complete one (not its intent): rows written and no error.
+  const stored = () => withClient(world.meta.url, async (c) => (await c.query(`SELECT verdict, rows, error FROM audit_events WHERE sql LIKE '%' || $1 || '%'`, [table])).rows);
+  const mine = await waitFor(stored, (rows) => rows.length > 0, 30_000, 250);
+  await new Promise((r) => setTimeout(r, 500));
+  expect(await stored()).toEqual([{ verdict: "allowed", rows: 1, error: null }]);
+  expect(mine).toHaveLength(1);
 }, 60_000);
 
 test("group commit: 64 calls completing together cost far fewer than 64 synchronous writes", async () => {
   const { gateway, url } = await startGateway({ GATEWAY_POOL_MAX: "64" });
+  await worker();
   const syncs = async () => (await gateway.services.metrics.auditFsyncSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
   const journalled = async () => (await gateway.services.metrics.auditEvents.get()).values.find((v) => v.labels.outcome === "journalled")?.value ?? 0;
-  // Warm the link's caches and pool first. Then 64 calls wait on one lock and, released together,
-  // reach the journal within a few milliseconds of each other: what a burst of traffic looks like.
+  // Warm the link's caches and pool first. Then 64 calls wait on one lock (each call's intent is on
+  // disk by then) and, released together, reach the journal within a few milliseconds of each other:
+  // what a burst of traffic looks like.
   expect((await callSql(url, link.key, "SELECT 0 AS n FROM genre LIMIT 1 /* group */")).ok).toBe(true);
   const release = await lockTable("genre");
-  const [syncsBefore, eventsBefore] = [await syncs(), await journalled()];
   const calls = Promise.all(Array.from({ length: 64 }, (_, i) => callSql(url, link.key, `SELECT ${i + 1} AS n FROM genre LIMIT 1 /* group */`)));
   await new Promise((r) => setTimeout(r, 500));
+  const [syncsBefore, eventsBefore] = [await syncs(), await journalled()];
   await release();
   const results = await calls;
   expect(results.every((r) => r.ok)).toBe(true);
-  const [syncsAfter, eventsAfter] = [await syncs(), await journalled()];
+  // The answers did not wait for their events (their intents were on disk): those follow at once.
+  const eventsAfter = await waitFor(journalled, (n) => n - eventsBefore >= 64, 10_000, 20);
+  const syncsAfter = await syncs();
   expect(eventsAfter - eventsBefore).toBe(64);
   expect(syncsAfter - syncsBefore).toBeGreaterThan(0);
   expect(syncsAfter - syncsBefore).toBeLessThanOrEqual(32);
   console.log(`group commit: 64 calls, ${syncsAfter - syncsBefore} synchronous writes`);
+  // Exactly one complete event per call.
+  const counts = await waitFor(() => rowsPerCall(world, "group"), (c) => c.size >= 65, 30_000, 250);
+  expect([...counts.values()].every((n) => n === 1)).toBe(true);
 }, 60_000);
 
 test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; no answered call goes unaudited", async () => {
@@ -366,3 +387,41 @@ test("spool files of the previous format are imported once; a torn last line (ne
   expect(Object.fromEntries(counts)).toEqual({ 1: 1, 2: 1, 3: 1 });
   await waitFor(() => Promise.resolve(gateway.services.audit.backlog().pending), (n) => n === 0, 20_000, 250);
 }, 60_000);
+
+test("a dead instance's intents: one whose event it journalled is stored once, complete; one whose event never came is stored saying its outcome was not recorded", async () => {
+  const event = (n: number) => ({
+    id: randomUUID(),
+    time: new Date().toISOString(),
+    teamId: world.teamId,
+    kind: "tool_call",
+    linkId: link.linkId,
+    tool: "execute_sql",
+    sql: `SELECT ${n} AS n /* dead-intents */`,
+    verdict: "allowed",
+    durationMs: 0,
+  });
+  const [answered, lost, split] = [event(1), event(2), event(3)];
+  // As a journal leaves them: intent, then (for some) the event under the same id, maybe in a later segment.
+  const dead = `424242-${randomBytes(4).toString("hex")}`;
+  const dir = path.join(world.spoolDir, dead);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, "owner.json"), JSON.stringify({ instanceId: dead, pid: 424242, hostname: "elsewhere", startedAt: new Date().toISOString(), released: true }));
+  const line = (record: unknown) => JSON.stringify(record) + "\n";
+  await writeFile(
+    path.join(dir, "seg-00000000000001-000000.jsonl"),
+    line({ intent: answered }) + line({ intent: lost }) + line({ ...answered, rows: 1, durationMs: 3 }) + line({ intent: split }),
+  );
+  await writeFile(path.join(dir, "seg-00000000000002-000001.jsonl"), line({ ...split, rows: 1, durationMs: 4 }));
+  const { gateway } = await startGateway();
+  await worker();
+  const rows = () =>
+    withClient(world.meta.url, async (c) => (await c.query(`SELECT sql, rows, error FROM audit_events WHERE sql LIKE '%dead-intents%' ORDER BY sql`)).rows);
+  await waitFor(rows, (r) => r.length >= 3, 30_000, 250);
+  await waitFor(() => Promise.resolve(gateway.services.audit.backlog().pending), (n) => n === 0, 20_000, 250);
+  expect(await rows()).toEqual([
+    { sql: answered.sql, rows: 1, error: null },
+    { sql: lost.sql, rows: null, error: OUTCOME_NOT_RECORDED },
+    { sql: split.sql, rows: 1, error: null },
+  ]);
+}, 60_000);
+

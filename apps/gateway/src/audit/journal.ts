@@ -7,6 +7,12 @@ import path from "node:path";
 import { z } from "zod";
 import type { AuditEventInput } from "@portcullis/jobs";
 
+/** What a segment holds: complete events, and intents (see `AuditJournal.append`) by id. */
+export interface SegmentContents {
+  events: AuditEventInput[];
+  intents: AuditEventInput[];
+}
+
 /** The journal could not make an event durable (disk full, read-only, I/O error). */
 export class JournalWriteError extends Error {
   constructor(cause: unknown) {
@@ -16,11 +22,14 @@ export class JournalWriteError extends Error {
 }
 
 export interface JournalHooks {
-  /** After each group commit: the segment file and the events now on disk in it, in order. */
-  committed(segment: string, events: AuditEventInput[]): void;
+  /**
+   * After each group commit: the segment file, the events now on disk in it, in order, and the intents
+   * (records written before a statement runs, whose event follows under the same id: see `append`).
+   */
+  committed(segment: string, events: AuditEventInput[], intents: AuditEventInput[]): void;
   /** A segment will receive no more events (rotated, or abandoned after a failed write). */
   sealed(segment: string): void;
-  /** Duration of one synchronous (O_DSYNC) write, in seconds, and how many events it made durable. */
+  /** Duration of one synchronous (O_DSYNC) write, in seconds, and how many events (not intents) it made durable. */
   synced(seconds: number, events: number): void;
 }
 
@@ -56,6 +65,7 @@ const LIVE_IN_PROCESS = new Set<string>();
 interface Pending {
   line: string;
   event: AuditEventInput;
+  intent: boolean;
   resolve(): void;
   reject(error: Error): void;
 }
@@ -117,11 +127,18 @@ export class AuditJournal {
     return this.opened;
   }
 
-  /** Resolves once `event` is on disk (O_DSYNC write); rejects with JournalWriteError otherwise. */
-  append(event: AuditEventInput): Promise<void> {
+  /**
+   * Resolves once `event` is on disk (O_DSYNC write); rejects with JournalWriteError otherwise.
+   * `intent`: the record of a call written before its statement runs (who, which link, the statement,
+   * the verdict), whose complete event follows under the same id once it ran. Written as
+   * `{"intent": …}` so that nothing reading segments for events ever takes one for an event; an intent
+   * left without its event (the process died in between) is what the trail keeps of that call.
+   */
+  append(event: AuditEventInput, intent = false): Promise<void> {
     if (this.closed) return Promise.reject(new JournalWriteError(new Error("journal closed")));
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ line: JSON.stringify(event) + "\n", event, resolve, reject });
+      const json = JSON.stringify(event);
+      this.queue.push({ line: intent ? `{"intent":${json}}\n` : json + "\n", event, intent, resolve, reject });
       this.kick();
     });
   }
@@ -149,9 +166,12 @@ export class AuditJournal {
         const started = performance.now();
         let written = 0;
         while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
-        this.hooks.synced((performance.now() - started) / 1000, group.length);
+        const events: AuditEventInput[] = [];
+        const intents: AuditEventInput[] = [];
+        for (const p of group) (p.intent ? intents : events).push(p.event);
+        this.hooks.synced((performance.now() - started) / 1000, events.length);
         segment.events += group.length;
-        this.hooks.committed(segment.file, group.map((p) => p.event));
+        this.hooks.committed(segment.file, events, intents);
         for (const p of group) p.resolve();
       } catch (error) {
         // A failed write may have left part of a line behind: never append after it. The next group
@@ -304,21 +324,22 @@ export class AuditJournal {
     return now - last.changedAt > this.options.staleOwnerMs;
   }
 
-  /** The events in a segment; a torn last line (a crash mid-write, never acknowledged) is skipped. */
-  async read(segment: string): Promise<AuditEventInput[]> {
-    const events: AuditEventInput[] = [];
+  /** The events and intents in a segment; a torn last line (a crash mid-write, never acknowledged) is skipped. */
+  async read(segment: string): Promise<SegmentContents> {
+    const contents: SegmentContents = { events: [], intents: [] };
     for (const line of (await readFile(segment, "utf8")).split("\n")) {
       if (!line.trim()) continue;
       try {
         // After a power loss a file can end in NUL bytes where an unacknowledged write was under way.
-        const event = JSON.parse(line.replace(/\0+$/, "")) as AuditEventInput;
+        const record = JSON.parse(line.replace(/\0+$/, "")) as AuditEventInput & { intent?: AuditEventInput };
         // Only this code writes segments, but a line without an id could never be retired.
-        if (typeof event?.id === "string") events.push(event);
+        if (typeof record?.id === "string") contents.events.push(record);
+        else if (record?.intent && typeof record.intent === "object" && typeof record.intent.id === "string") contents.intents.push(record.intent);
       } catch {
         // torn line
       }
     }
-    return events;
+    return contents;
   }
 
   async remove(segment: string): Promise<void> {

@@ -26,6 +26,22 @@ const SHUTDOWN_SHIP_MS = 3_000;
 export type AuditRecord = Omit<AuditEventInput, "id" | "time"> & { id?: string; time?: string };
 export type AuditDurability = "sync" | "async";
 
+/**
+ * What the audit event of a call says when only its intent reached the disk: the statement went out
+ * and the gateway stopped (or its disk failed) before the outcome was written.
+ */
+export const OUTCOME_NOT_RECORDED =
+  "the gateway stopped before recording this call's outcome (rows, duration, errors): the statement was sent to the database and may have run";
+
+/** A journalled intent whose event has not been journalled yet (see `recordIntent`). */
+interface OpenIntent {
+  event: AuditEventInput;
+  /** The segment holding the intent, once committed. */
+  segment?: string;
+  /** Its event will not come (its write failed): the intent is the call's record. */
+  orphan: boolean;
+}
+
 /** The event could not be journalled: the call must not be answered as if audited (retry it). */
 export class AuditUnavailableError extends Error {
   constructor(cause: unknown) {
@@ -73,6 +89,8 @@ export class AuditProducer {
   private readonly adoptTimer: NodeJS.Timeout;
   private closed = false;
   private failure: string | undefined;
+  /** Intents journalled by this instance whose event has not been, by lower-cased id. */
+  private readonly intents = new Map<string, OpenIntent>();
 
   constructor(
     private readonly redis: Redis,
@@ -91,7 +109,7 @@ export class AuditProducer {
     this.journal = new AuditJournal(
       options.spoolDir,
       {
-        committed: (file, events) => this.committed(file, events),
+        committed: (file, events, intents) => this.committed(file, events, intents),
         sealed: (file) => {
           const segment = this.segments.get(file);
           if (segment) {
@@ -155,6 +173,43 @@ export class AuditProducer {
     return event.id;
   }
 
+  /**
+   * Whether calls journal their intent before the statement runs (`recordIntent`): in sync durability.
+   * In async nothing waits for the disk, so there is nothing for it to take off an answer's path.
+   */
+  get writesAhead(): boolean {
+    return this.options.durability === "sync";
+  }
+
+  /**
+   * Journals the record of a call before its statement runs (who, which link, the statement, the
+   * verdict): `durable` resolves once it is on disk and rejects with AuditUnavailableError otherwise.
+   * Its outcome follows through `recordOutcome` under the same id and time, and nobody waits for that
+   * write: the call is on record once its intent is, so the O_DSYNC write runs while the database does,
+   * not after it. Should the outcome never reach the disk (the process dies in between, the disk fails),
+   * the intent becomes the call's event, saying so (OUTCOME_NOT_RECORDED).
+   */
+  recordIntent(input: AuditRecord): { id: string; time: string; durable: Promise<void> } {
+    const event = this.complete(input);
+    const key = event.id.toLowerCase();
+    this.intents.set(key, { event, orphan: false });
+    const durable = this.append(event, true).catch((error: unknown) => {
+      this.intents.delete(key);
+      throw new AuditUnavailableError(error);
+    });
+    return { id: event.id, time: event.time, durable };
+  }
+
+  /** The outcome of a call whose intent was journalled (same id and time); journalled and shipped like any event. */
+  recordOutcome(input: AuditRecord & { id: string; time: string }): void {
+    const event = this.complete(input);
+    this.append(event).catch(() => {
+      // Its intent is the call's record now: shipped by the next re-send of the intent's segment.
+      const open = this.intents.get(event.id.toLowerCase());
+      if (open) open.orphan = true;
+    });
+  }
+
   private complete(input: AuditRecord): AuditEventInput {
     const event = input as AuditEventInput;
     event.id ??= randomUUID();
@@ -167,9 +222,9 @@ export class AuditProducer {
     return this.failure;
   }
 
-  private async append(event: AuditEventInput): Promise<void> {
+  private async append(event: AuditEventInput, intent = false): Promise<void> {
     try {
-      await this.journal.append(event);
+      await this.journal.append(event, intent);
     } catch (error) {
       this.failure = (error as Error).message;
       this.metrics.auditEvents.inc({ outcome: "journal_failed" });
@@ -178,18 +233,34 @@ export class AuditProducer {
     }
   }
 
-  private committed(file: string, events: AuditEventInput[]): void {
+  private committed(file: string, events: AuditEventInput[], intents: AuditEventInput[]): void {
     this.failure = undefined;
     let segment = this.segments.get(file);
     if (!segment) {
       segment = newSegment(file, Date.now());
       this.segments.set(file, segment);
     }
+    const before = segment.pending.size;
+    // An intent keeps its segment until its call's event is stored (or, never coming, it is shipped itself).
+    for (const intent of intents) {
+      const key = intent.id.toLowerCase();
+      const open = this.intents.get(key);
+      if (open) open.segment = file;
+      segment.pending.add(key);
+      widen(segment, intent.time);
+    }
     for (const event of events) {
-      segment.pending.add(event.id.toLowerCase());
+      const key = event.id.toLowerCase();
+      const open = this.intents.get(key);
+      if (open) {
+        this.intents.delete(key);
+        // The event is the call's record: its intent's segment (if another) no longer waits for this id.
+        if (open.segment && open.segment !== file && this.segments.get(open.segment)?.pending.delete(key)) this.metrics.auditJournalPending.dec();
+      }
+      segment.pending.add(key);
       widen(segment, event.time);
     }
-    this.metrics.auditJournalPending.inc(events.length);
+    this.metrics.auditJournalPending.inc(segment.pending.size - before);
     if (this.bufferSegment !== file) this.flush();
     this.bufferSegment = file;
     for (const event of events) this.buffer.push(event);
@@ -244,15 +315,27 @@ export class AuditProducer {
   private async adoptOrphans(): Promise<void> {
     const files = await this.journal.adopt();
     if (files.length === 0) return;
-    let events = 0;
+    // A dead instance's intents whose event it journalled (in any of its segments, all adopted together)
+    // are done; the others are all that is left of their calls and are shipped themselves (resend).
+    const found: { file: string; records: { id: string; time: string }[] }[] = [];
+    const recorded = new Set<string>();
+    const intents: { file: string; id: string; time: string }[] = [];
     for (const file of files) {
-      const found = await this.journal.read(file);
+      const contents = await this.journal.read(file);
+      const records = contents.events.map((e) => ({ id: e.id.toLowerCase(), time: e.time }));
+      for (const r of records) recorded.add(r.id);
+      for (const i of contents.intents) intents.push({ file, id: i.id.toLowerCase(), time: i.time });
+      found.push({ file, records });
+    }
+    for (const intent of intents) if (!recorded.has(intent.id)) found.find((f) => f.file === intent.file)!.records.push(intent);
+    let events = 0;
+    for (const { file, records } of found) {
       const segment = newSegment(file, Date.now());
       segment.sealed = true;
       segment.checkAt = 0;
       segment.resendAt = 0;
-      for (const event of found) {
-        segment.pending.add(event.id.toLowerCase());
+      for (const event of records) {
+        segment.pending.add(event.id);
         segment.oldest = Math.min(segment.oldest, Date.parse(event.time) || segment.oldest);
         widen(segment, event.time);
       }
@@ -339,10 +422,23 @@ export class AuditProducer {
       await this.removeSegment(segment);
       return;
     }
-    const events = new Map((await this.journal.read(segment.file)).map((e) => [e.id.toLowerCase(), e]));
-    // Batches as first sent keep their job ids (BullMQ ignores an id it still holds); adopted segments
-    // have no batches and go out in fresh chunks. The worker stores each event id once either way.
-    const batches = segment.batches.length > 0 ? segment.batches.filter((b) => b.some((id) => segment.pending.has(id))) : chunk([...segment.pending], BATCH_MAX);
+    const contents = await this.journal.read(segment.file);
+    const events = new Map(contents.events.map((e) => [e.id.toLowerCase(), e]));
+    for (const intent of contents.intents) {
+      const key = intent.id.toLowerCase();
+      if (events.has(key) || !segment.pending.has(key)) continue;
+      const open = this.intents.get(key);
+      // Its call is still running (its event will come), or its event is elsewhere: not this intent's turn.
+      if (open && !open.orphan) continue;
+      this.intents.delete(key);
+      events.set(key, { ...intent, error: intent.error ?? OUTCOME_NOT_RECORDED });
+    }
+    // Batches as first sent keep their job ids (BullMQ ignores an id it still holds); ids no batch
+    // carried (adopted segments, intents whose event never came) go out in fresh chunks. The worker
+    // stores each event id once either way.
+    const carried = new Set(segment.batches.flat());
+    const uncarried = [...segment.pending].filter((id) => !carried.has(id));
+    const batches = [...segment.batches.filter((b) => b.some((id) => segment.pending.has(id))), ...chunk(uncarried, BATCH_MAX)];
     // A batch whose job Redis still holds (waiting for a worker that is down, say) is not sent again:
     // over a long outage that would upload every pending event once per re-send for nothing.
     const jobKey = (batch: string[]) => `${this.options.prefix}:${QUEUES.audit}:${auditBatchJobs([{ id: batch[0]! }])[0]!.opts.jobId}`;
@@ -355,7 +451,7 @@ export class AuditProducer {
       await this.send(found);
       sent += found.length;
     }
-    if (segment.batches.length === 0) segment.batches = batches;
+    segment.batches = batches;
     segment.resendAt = now + segment.resendEvery;
     segment.resendEvery = Math.min(segment.resendEvery * 2, RESEND_MAX_MS);
     this.metrics.auditEvents.inc({ outcome: "resent" }, sent);

@@ -48,18 +48,47 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
     await record(services, ctx, tool.name, started, selection.outcome, whileRecording);
     return selection.outcome;
   }
-  const callCtx: CallContext =
+  let callCtx: CallContext =
     selection.named === undefined && !selection.all && selection.link === ctx.link
       ? ctx
       : { ...ctx, link: selection.link, ...(selection.named !== undefined ? { databaseNamed: selection.named } : {}), ...(selection.all ? { allDatabases: true } : {}) };
-  let outcome = await execute(services, callCtx, tool, selection.args);
+  // Sync durability: a statement's call is journalled as an intent right before it goes out (the tool
+  // calls auditAhead through executeChecked), so the O_DSYNC write runs while the database works, and
+  // the outcome is journalled after without the answer waiting for it. Calls that send no statement
+  // (refusals, schema tools) are journalled once, after, as before.
+  let intent: Intent | undefined;
+  if (services.audit.writesAhead) {
+    const base = callCtx;
+    callCtx = {
+      ...base,
+      auditAhead: (audit) => {
+        if (!intent) {
+          intent = services.audit.recordIntent(toolCallEvent(base, tool.name, audit, 0));
+          // Observed here, awaited by record (or by executeChecked, for a write).
+          intent.durable.catch(() => {});
+        }
+        return intent.durable;
+      },
+    };
+  }
+  let outcome: CallOutcome;
+  try {
+    outcome = await execute(services, callCtx, tool, selection.args);
+  } catch (error) {
+    // A write's intent could not be journalled: nothing ran, so retrying is safe.
+    if (!(error instanceof AuditUnavailableError)) throw error;
+    services.metrics.refused.inc({ reason: "audit_unavailable" });
+    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+  }
   // A call that covered every database ran on none in particular: its audit event names none.
   if (callCtx.allDatabases && outcome.audit.databaseName === undefined) outcome = { ...outcome, audit: { ...outcome.audit, databaseName: null } } as CallOutcome;
   // A step-up the tool asked for is answered by the protocol layer, which holds the original context.
   if (callCtx !== ctx && callCtx.insufficientScope) ctx.insufficientScope = callCtx.insufficientScope;
-  await record(services, callCtx, tool.name, started, outcome, whileRecording);
+  await record(services, callCtx, tool.name, started, outcome, whileRecording, intent);
   return outcome;
 }
+
+type Intent = ReturnType<Services["audit"]["recordIntent"]>;
 
 /**
  * A call whose work is not a tool's `run` (the confirmation round trip's yes or no, issue 15): the same
@@ -97,6 +126,7 @@ async function execute(services: Services, ctx: CallContext, tool: TypedTool, ar
   try {
     return await tool.run(parsed.data, ctx, services);
   } catch (error) {
+    if (error instanceof AuditUnavailableError) throw error;
     // The statement stays on the audit row even when the call failed before the policy saw it.
     const sql = (parsed.data as { sql?: unknown } | null)?.sql;
     const statement = typeof sql === "string" ? { sql } : {};
@@ -136,15 +166,21 @@ function savedToolDatabase(ctx: CallContext, tool: TypedTool): { databaseName?: 
 export type WhileRecording = (outcome: CallOutcome) => void;
 
 /**
- * Metrics and exactly one audit event, resolved once the event is durably journalled, so an answer
- * never leaves without it.
+ * Metrics and exactly one audit event, resolved once the call is durably on record, so an answer never
+ * leaves without it: the event itself is journalled, or, when the call's intent was (`intent`), the
+ * intent is on disk and the event follows it under the same id without the answer waiting.
  */
-async function record(services: Services, ctx: CallContext, tool: string, started: number, outcome: CallOutcome, whileRecording?: WhileRecording): Promise<void> {
+async function record(services: Services, ctx: CallContext, tool: string, started: number, outcome: CallOutcome, whileRecording?: WhileRecording, intent?: Intent): Promise<void> {
   const durationMs = performance.now() - started;
   const audit: CallAudit = outcome.audit;
   services.metrics.toolCalls.inc({ tool, verdict: audit.verdict });
   services.metrics.toolDuration.observe({ tool }, durationMs / 1000);
   try {
+    if (intent) {
+      await tracedAudit(audit, outcome.kind !== "ok", () => intent.durable);
+      services.audit.recordOutcome({ ...toolCallEvent(ctx, tool, audit, durationMs), id: intent.id, time: intent.time });
+      return;
+    }
     const durable = tracedAudit(audit, outcome.kind !== "ok", () => services.audit.recordDurable(toolCallEvent(ctx, tool, audit, durationMs)));
     if (whileRecording) {
       // Observed here, awaited below: a rejection during the yield must not count as unhandled.

@@ -164,6 +164,8 @@ export async function executeChecked(
      * error naming `marker` when the statement must not run; the call is then refused with `refusal`.
      */
     guard?: { sql: string; marker: string; refusal: GateRefusal };
+    /** Journals the call's intent (CallContext.auditAhead), called once right before the statement goes out. */
+    ahead?: (verdict: Verdict) => Promise<void>;
   },
 ): Promise<CheckedExecution> {
   const catalog = await services.catalogFor(link);
@@ -199,6 +201,10 @@ export async function executeChecked(
   // explain_query's EXPLAIN ANALYZE (forceRollback) runs its statement too: gated on the inner plan.
   const gate = costGate(link.scope, verdict, runSql, { showEstimate: !rewrite && !governsTables(link.scope) });
   if (gate?.upfront) return { verdict, refusal: gate.upfront };
+  // The call's intent goes to the audit journal now. A statement that may write runs only once it is on
+  // disk (write-ahead: a crash cannot leave a write without its record); a read runs while it is written.
+  const ahead = input.ahead?.(verdict);
+  if (ahead && !verdict.readOnly) await ahead;
   // Pure reads may go to a replica (issue 17); everything else, and anything guarded, to the primary.
   const routed = await tracedExecution(link, verdict, input.sql, (comment) => runRouted(services, link, verdict, {
     guarded: input.guard !== undefined,

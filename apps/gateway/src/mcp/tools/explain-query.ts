@@ -1,3 +1,4 @@
+import type { Verdict } from "@portcullis/policy";
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
@@ -59,6 +60,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
       maxRows: 10_000,
       signal: ctx.signal,
       gate: stepUpGate(ctx),
+      ...(ctx.auditAhead ? { ahead: (verdict: Verdict) => ctx.auditAhead!({ ...auditBase(sql, verdict, ctx.link), verdict: "allowed" }) } : {}),
     });
     const stopped = refusedOrFailed(execution, sql, ctx);
     if (stopped) return stopped;
