@@ -117,6 +117,17 @@ async function ticking<T>(work: () => Promise<T>): Promise<{ value: T; took: num
   }
 }
 
+/**
+ * The loop kept turning while `took` ms of bcrypt ran elsewhere. On this thread the bcrypt is one gap
+ * of nearly the whole call (2,310 ms of a 64-round key with the parse moved back onto the loop); off it,
+ * the worst gap is scheduling: well under 250 ms on a quiet machine, but a loaded 2-core machine can
+ * keep the process off the CPU for longer (a full run at nice 19 under load 13 failed both cases here).
+ * So: under 250 ms, or under a third of the call.
+ */
+function expectLoopKeptTurning({ worstGap, took }: { worstGap: number; took: number }): void {
+  expect(worstGap, `worst loop gap ${worstGap} ms of a ${took} ms call`).toBeLessThan(Math.max(250, took / 3));
+}
+
 const refusal = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as PortcullisError);
 
 describe("keys asking for too much bcrypt work", () => {
@@ -161,22 +172,23 @@ describe("keys asking for too much bcrypt work", () => {
 });
 
 describe("a legitimate 64-round key", () => {
-  it("is opened by addConnection off the event loop (seconds of bcrypt, no gap over 250 ms) and stored", async () => {
+  it("is opened by addConnection off the event loop (seconds of bcrypt; no loop gap over 250 ms, or a third of the call on a loaded machine) and stored", async () => {
     const name = `ok-${randomBytes(3).toString("hex")}`;
     const { value: row, took, worstGap } = await ticking(() => addConnection(prisma, { teamId, name, fields: fields(key64), test: false }, keyring));
     // 64 rounds is seconds of CPU here: on the event loop it would be one gap of seconds.
     expect(took).toBeGreaterThan(500);
-    expect(worstGap).toBeLessThan(250);
+    expectLoopKeptTurning({ worstGap, took });
     expect(await prisma.connectionSshHop.count({ where: { connectionId: row.id, teamId } })).toBe(1);
   }, 60_000);
 
   it("with a wrong passphrase is refused in words by both operations, the loop still ticking", async () => {
     const added = await ticking(() => refusal(addConnection(prisma, { teamId, name: `bad-${randomBytes(3).toString("hex")}`, fields: fields(key64, "wrong"), test: false }, keyring)));
-    expect(added.worstGap).toBeLessThan(250);
+    expect(added.took).toBeGreaterThan(500);
+    expectLoopKeptTurning(added);
     expect(added.value?.message).toMatch(/ssh\.hops\.0\.passphrase: hop 1 \(deploy@bastion\.example\.com:22\): the passphrase does not open the private key/);
     const tested = await ticking(() => testConnectionFields(fields(key64, "wrong")));
     expect(tested.took).toBeGreaterThan(500);
-    expect(tested.worstGap).toBeLessThan(250);
+    expectLoopKeptTurning(tested);
     expect(tested.value).toMatchObject({ ok: false, stage: "ssh_auth", code: "invalid_input" });
     expect(tested.value.message).toMatch(/passphrase does not open/);
   }, 60_000);

@@ -107,7 +107,9 @@ describe("parseHopKey's gate against bcrypt on the calling thread", () => {
     expect(value).toBeInstanceOf(Error);
     expect((value as Error).message).toMatch(/passphrase|decrypt/i);
     expect(took).toBeGreaterThan(300); // the bcrypt work did run — elsewhere
-    expect(worstGap).toBeLessThan(250);
+    // On this thread the bcrypt is one gap of nearly the whole call; off it, scheduling noise — under
+    // 250 ms on a quiet machine, longer on a loaded one (then still far under the call's length).
+    expect(worstGap, `worst loop gap ${worstGap} ms of a ${took} ms call`).toBeLessThan(Math.max(250, took / 3));
   }, 60_000);
 
   it("garbage where the round count should be: refused at once, nothing derived", async () => {
