@@ -100,7 +100,7 @@ afterAll(async () => {
 
 async function auditRows(runId: string): Promise<AuditRowSeen[]> {
   const { rows } = await withClient(metaPg.url("portcullis"), (c) =>
-    c.query<AuditRowSeen>("SELECT request_id, sql, verdict::text AS verdict, kind FROM audit_events WHERE team_id = $1 AND request_id LIKE $2", [teamId, `chaos-${runId}-%`]),
+    c.query<AuditRowSeen>("SELECT request_id, sql, verdict::text AS verdict, kind, error FROM audit_events WHERE team_id = $1 AND request_id LIKE $2", [teamId, `chaos-${runId}-%`]),
   );
   return rows;
 }

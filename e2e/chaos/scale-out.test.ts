@@ -64,7 +64,7 @@ async function newKey(name: string): Promise<{ key: string; apiKeyId: string }> 
 async function auditRows(where: string, args: unknown[]): Promise<AuditRowSeen[]> {
   const { rows } = await withClient(meta.url, (c) =>
     c.query<AuditRowSeen>(
-      `SELECT request_id, sql, verdict::text AS verdict, kind FROM audit_events WHERE team_id = $1 AND ${where}`,
+      `SELECT request_id, sql, verdict::text AS verdict, kind, error FROM audit_events WHERE team_id = $1 AND ${where}`,
       [ids.teamId, ...args],
     ),
   );

@@ -5,7 +5,15 @@ export interface AuditRowSeen {
   sql: string | null;
   verdict: string;
   kind: string;
+  error?: string | null;
 }
+
+/**
+ * The start of the error a stored intent carries when its gateway was killed between answering and
+ * journalling the outcome (OUTCOME_NOT_RECORDED in apps/gateway/src/audit/producer.ts): the statement
+ * was allowed and sent; whether the database answered rows or an error is what was not recorded.
+ */
+const OUTCOME_NOT_RECORDED = "the gateway stopped before recording this call's outcome";
 
 export interface ChaosSummary {
   attempts: number;
@@ -21,6 +29,8 @@ export interface ChaosSummary {
   failedWithRow: number;
   answeredWithoutRow: string[];
   wrongRow: string[];
+  /** Rows stored from an intent whose outcome its killed gateway never journalled (allowed, outcome unknown). */
+  outcomeNotRecorded: number;
   duplicated: string[];
   unknownRows: string[];
   echoMismatch: number;
@@ -45,6 +55,7 @@ export function summarise(attempts: Attempt[], rows: AuditRowSeen[], gaveUp: num
     failedWithRow: 0,
     answeredWithoutRow: [],
     wrongRow: [],
+    outcomeNotRecorded: 0,
     duplicated: [],
     unknownRows: [],
     echoMismatch: 0,
@@ -76,7 +87,11 @@ export function summarise(attempts: Attempt[], rows: AuditRowSeen[], gaveUp: num
     }
     if (mine.length > 1) s.duplicated.push(`${a.requestId} ×${mine.length}`);
     for (const row of mine) {
-      if (row.sql !== a.sql || row.verdict !== a.expected) {
+      // An intent stored without its outcome records the policy's verdict (allowed) for a statement the
+      // database then answered with rows or with an error.
+      const outcomeLost = row.verdict === "allowed" && (a.expected === "allowed" || a.expected === "error") && row.error?.startsWith(OUTCOME_NOT_RECORDED) === true;
+      if (outcomeLost) s.outcomeNotRecorded++;
+      if (row.sql !== a.sql || (row.verdict !== a.expected && !outcomeLost)) {
         s.wrongRow.push(`${a.requestId}: row (${row.kind}, ${row.verdict}, ${JSON.stringify(row.sql?.slice(0, 80))}) for a ${a.expected} call of ${JSON.stringify(a.sql.slice(0, 80))}`);
       }
     }
@@ -115,6 +130,7 @@ export function formatSummary(
     ["failed attempts with a row", String(s.failedWithRow)],
     ["answered without a row", String(s.answeredWithoutRow.length)],
     ["rows not matching the call", String(s.wrongRow.length)],
+    ["rows whose outcome a killed gateway never recorded (allowed, outcome unknown)", String(s.outcomeNotRecorded)],
     ["request ids with 2+ rows", String(s.duplicated.length)],
     ["rows of unknown request ids", String(s.unknownRows.length)],
     ["failed audit jobs / dead letters", `${extra.ingestion.failedJobs} / ${extra.ingestion.deadLettered}`],
