@@ -163,6 +163,7 @@ async function slowReceiverAttack(input: { slowSinks: number; ticks: number }): 
     // Delivered: at the receiver, and the cursor moved past them (just after the receiver's answer).
     await waitFor(async () => fast.accepted().length === 3 && (await row(created.sink)).cursorSeq === "3", 8_000, "team B's events at its receiver");
     const waitedMs = Date.now() - t0;
+    console.log(`slow-receiver attack (${input.slowSinks} slow sinks, ${input.ticks} tick(s)): B waited ${waitedMs} ms; at most ${slow.maxInFlight()} of A's deliveries at once`);
     expect(fast.accepted()).toEqual(["1", "2", "3"]);
     return { waitedMs, maxSlowInFlight: slow.maxInFlight() };
   } finally {
