@@ -36,8 +36,11 @@ function spawnWorker(extra: Record<string, string> = {}): ChildProcess {
       AUDIT_EXPORT_POLL_MS: "100",
       AUDIT_EXPORT_BATCH_EVENTS: "50",
       AUDIT_EXPORT_RETRY_BASE_MS: "50",
-      // Short, so a killed worker's sink is taken over within seconds (the default is 30 s or more).
-      AUDIT_EXPORT_LEASE_MS: "1500",
+      // Short, so a killed worker's sink is taken over within seconds (the default is 30 s or more); not
+      // shorter: a lease that lapses between a batch's POST and its cursor move has the batch sent again
+      // (at-least-once, by design), and this test counts every receipt — a loaded 2-core machine can
+      // stall a process 1.5 s, which the earlier 1,500 ms lease did not survive.
+      AUDIT_EXPORT_LEASE_MS: "5000",
       ...extra,
     },
     stdio: ["ignore", "ignore", "inherit"],
