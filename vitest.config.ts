@@ -13,6 +13,10 @@ export default defineConfig({
           include: ["{apps,packages}/*/{src,test}/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
           environment: "node",
+          // Not vitest's 5 s: several unit suites are CPU-bound walks of a 3,000-table catalog or the
+          // attack corpus (write-effects 3.0 s, list-tables-pages 5.8 s measured in a full run on this
+          // 2-core machine under load), and a timeout is no assertion of speed — none of them means one.
+          testTimeout: 20_000,
         },
       },
       {
