@@ -122,8 +122,10 @@ test("a call that sends no statement: runCall gives the settled outcome to the r
   const seen: string[] = [];
   const call = runCall(gateway.services, ctx(), "list_tables", {}, (outcome) => seen.push(outcome.kind));
   await waitFor(async () => seen.length, (n) => n > 0, 10_000, 10);
+  // The journal wrote the event (the real write: on a loaded machine it may take longer than the
+  // 200 ms below, so waited for rather than assumed), the render ran, and the call is still not answered.
+  await waitFor(async () => gate.written(), (n) => n > 0, 10_000, 10);
   expect(await settled(call)).toBe(false);
-  // The journal wrote the event, the render ran, and the call is still not answered.
   expect(gate.written()).toBe(1);
   expect(seen).toEqual(["ok"]);
   gate.open();
