@@ -13,7 +13,7 @@ export interface AuditRowSeen {
  * journalling the outcome (OUTCOME_NOT_RECORDED in apps/gateway/src/audit/producer.ts): the statement
  * was allowed and sent; whether the database answered rows or an error is what was not recorded.
  */
-const OUTCOME_NOT_RECORDED = "the gateway stopped before recording this call's outcome";
+const OUTCOME_NOT_RECORDED = "outcome not recorded:";
 
 export interface ChaosSummary {
   attempts: number;

@@ -202,6 +202,40 @@ describe("executing an approved request", () => {
     expect(row.execution_audit_id).toBe(mine.find((e) => e.verdict === "allowed")!.id);
   });
 
+  it("its execution is written ahead under the event id the request links to: held back until that record is durable", async () => {
+    const start = await totalOf(11);
+    const { text, id } = await approvedInvoiceUpdate(11);
+    // The journal's intent writes are held until the gate opens (the real write runs at once).
+    const audit = gateway.services.audit;
+    const real = audit.recordIntent.bind(audit);
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const intents: string[] = [];
+    audit.recordIntent = (input) => {
+      const intent = real(input);
+      intents.push(intent.id);
+      return { ...intent, durable: intent.durable.then(() => gate) };
+    };
+    try {
+      const running = sql(links.one, m.a.keyOne, text, [11], id);
+      await waitFor(async () => intents.length, (n) => n > 0, 10_000, 10);
+      await new Promise((r) => setTimeout(r, 300));
+      // Judged by effect: the approved UPDATE has not run while its record is not on disk.
+      expect(await totalOf(11)).toBe(start);
+      open();
+      expect(data(await running)).toMatchObject({ status: "ok", affected: 1 });
+    } finally {
+      audit.recordIntent = real;
+    }
+    expect(await totalOf(11)).toBe((Number(start) + 1).toFixed(2));
+    const row = await requestRow(id);
+    expect(row.execution_audit_id).toBe(intents[0]);
+    const events = await waitFor(() => auditEvents(world), (es) => es.some((e) => e.id === intents[0]));
+    const executions = events.filter((e) => e.id === intents[0]);
+    expect(executions).toHaveLength(1);
+    expect(executions[0]).toMatchObject({ verdict: "allowed", writeRequestId: id, rows: 1 });
+  });
+
   it("other text, other params, another key, member or link is refused as a mismatch and nothing runs", async () => {
     const start = await totalOf(11);
     const start12 = await totalOf(12);

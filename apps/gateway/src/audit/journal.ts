@@ -88,7 +88,7 @@ export class AuditJournal {
   private queue: Pending[] = [];
   private committing: Promise<void> | undefined;
   private handle: FileHandle | undefined;
-  private segment: { file: string; openedAt: number; events: number } | undefined;
+  private segment: { file: string; openedAt: number; events: number; bytes: number } | undefined;
   private segmentSeq = 0;
   private heartbeat: NodeJS.Timeout | undefined;
   private opened: Promise<void> | undefined;
@@ -171,12 +171,15 @@ export class AuditJournal {
         for (const p of group) (p.intent ? intents : events).push(p.event);
         this.hooks.synced((performance.now() - started) / 1000, events.length);
         segment.events += group.length;
+        segment.bytes += bytes.length;
         this.hooks.committed(segment.file, events, intents);
         for (const p of group) p.resolve();
       } catch (error) {
-        // A failed write may have left part of a line behind: never append after it. The next group
-        // starts a fresh segment; readers skip the torn line (it was never acknowledged). A segment
-        // that never held an event is removed rather than left for nobody to retire.
+        // A failed write may have left part of the group behind, even whole lines (an intent whose call
+        // is answered "nothing was run"): cut the file back to what was acknowledged, where the disk
+        // still allows it, and never append after it. The next group starts a fresh segment; readers
+        // skip a torn line. A segment that never held an event is removed rather than left for nobody.
+        if (this.handle && this.segment) await this.handle.truncate(this.segment.bytes).catch(() => {});
         const empty = this.segment?.events === 0 ? this.segment.file : undefined;
         await this.sealSegment();
         if (empty) await unlink(empty).catch(() => {});
@@ -199,7 +202,7 @@ export class AuditJournal {
       this.handle = await open(file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC, 0o600);
       // The new file's directory entry must be durable too, or a crash could lose the whole file.
       await syncDir(this.dir);
-      this.segment = { file, openedAt: Date.now(), events: 0 };
+      this.segment = { file, openedAt: Date.now(), events: 0, bytes: 0 };
     }
     return this.handle;
   }

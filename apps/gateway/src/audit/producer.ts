@@ -27,11 +27,11 @@ export type AuditRecord = Omit<AuditEventInput, "id" | "time"> & { id?: string; 
 export type AuditDurability = "sync" | "async";
 
 /**
- * What the audit event of a call says when only its intent reached the disk: the statement went out
- * and the gateway stopped (or its disk failed) before the outcome was written.
+ * What the audit event of a call says when only its intent reached the disk: the statement went out,
+ * and the outcome was never written (the gateway stopped, or its journal failed that write).
  */
 export const OUTCOME_NOT_RECORDED =
-  "the gateway stopped before recording this call's outcome (rows, duration, errors): the statement was sent to the database and may have run";
+  "outcome not recorded: the statement was sent to the database and may have run, but the gateway stopped or could not write its journal before recording the rows, duration or error";
 
 /** A journalled intent whose event has not been journalled yet (see `recordIntent`). */
 interface OpenIntent {
@@ -441,13 +441,15 @@ export class AuditProducer {
     const batches = [...segment.batches.filter((b) => b.some((id) => segment.pending.has(id))), ...chunk(uncarried, BATCH_MAX)];
     // A batch whose job Redis still holds (waiting for a worker that is down, say) is not sent again:
     // over a long outage that would upload every pending event once per re-send for nothing.
-    const jobKey = (batch: string[]) => `${this.options.prefix}:${QUEUES.audit}:${auditBatchJobs([{ id: batch[0]! }])[0]!.opts.jobId}`;
-    const held = await bounded(this.redis.pipeline(batches.map((batch) => ["exists", jobKey(batch)])).exec());
+    // Keyed by the first event actually sent, as `send` names the job.
+    const jobKey = (first: AuditEventInput) => `${this.options.prefix}:${QUEUES.audit}:${auditBatchJobs([first])[0]!.opts.jobId}`;
+    const sendable = batches
+      .map((batch) => batch.map((id) => events.get(id)).filter((e): e is AuditEventInput => e !== undefined))
+      .filter((found) => found.length > 0);
+    const held = await bounded(this.redis.pipeline(sendable.map((found) => ["exists", jobKey(found[0]!)])).exec());
     let sent = 0;
-    for (const [index, batch] of batches.entries()) {
+    for (const [index, found] of sendable.entries()) {
       if (held?.[index]?.[1] === 1) continue;
-      const found = batch.map((id) => events.get(id)).filter((e): e is AuditEventInput => e !== undefined);
-      if (found.length === 0) continue;
       await this.send(found);
       sent += found.length;
     }

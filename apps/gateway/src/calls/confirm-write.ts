@@ -44,7 +44,7 @@ async function decide(services: Services, ctx: CallContext, requestId: string, d
 
 /** `tool`: the name the call was made under (a saved tool's writes are confirmed too), for its audit event. */
 export async function confirmAndExecute(services: Services, ctx: CallContext, requestId: string, args: Record<string, unknown>, tool = "execute_sql"): Promise<CallOutcome> {
-  return runAuditedCall(services, ctx, tool, async () => {
+  return runAuditedCall(services, ctx, tool, async (ctx) => {
     const parsed = confirmArgs.safeParse(args);
     if (!parsed.success) return { kind: "failed", failure: { code: "invalid_arguments", message: "the confirmed call's sql and params are not valid", retryable: false }, audit: { verdict: "error", error: "invalid confirmed arguments" } };
     const stopped = await decide(services, ctx, requestId, "approve");
@@ -54,7 +54,7 @@ export async function confirmAndExecute(services: Services, ctx: CallContext, re
 }
 
 export async function declineConfirmation(services: Services, ctx: CallContext, requestId: string, tool = "execute_sql"): Promise<CallOutcome> {
-  return runAuditedCall(services, ctx, tool, async () => {
+  return runAuditedCall(services, ctx, tool, async (ctx) => {
     const stopped = await decide(services, ctx, requestId, "reject");
     if (stopped) return stopped;
     return refused(ctx, "write_request_not_approved", `You declined write request ${requestId}; it is rejected and nothing was run.`, requestId);

@@ -52,25 +52,8 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
     selection.named === undefined && !selection.all && selection.link === ctx.link
       ? ctx
       : { ...ctx, link: selection.link, ...(selection.named !== undefined ? { databaseNamed: selection.named } : {}), ...(selection.all ? { allDatabases: true } : {}) };
-  // Sync durability: a statement's call is journalled as an intent right before it goes out (the tool
-  // calls auditAhead through executeChecked), so the O_DSYNC write runs while the database works, and
-  // the outcome is journalled after without the answer waiting for it. Calls that send no statement
-  // (refusals, schema tools) are journalled once, after, as before.
-  let intent: Intent | undefined;
-  if (services.audit.writesAhead) {
-    const base = callCtx;
-    callCtx = {
-      ...base,
-      auditAhead: (audit) => {
-        if (!intent) {
-          intent = services.audit.recordIntent(toolCallEvent(base, tool.name, audit, 0));
-          // Observed here, awaited by record (or by executeChecked, for a write).
-          intent.durable.catch(() => {});
-        }
-        return intent.durable;
-      },
-    };
-  }
+  const ahead = writeAhead(services, callCtx, tool.name);
+  callCtx = ahead.ctx;
   let outcome: CallOutcome;
   try {
     outcome = await execute(services, callCtx, tool, selection.args);
@@ -84,31 +67,61 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   if (callCtx.allDatabases && outcome.audit.databaseName === undefined) outcome = { ...outcome, audit: { ...outcome.audit, databaseName: null } } as CallOutcome;
   // A step-up the tool asked for is answered by the protocol layer, which holds the original context.
   if (callCtx !== ctx && callCtx.insufficientScope) ctx.insufficientScope = callCtx.insufficientScope;
-  await record(services, callCtx, tool.name, started, outcome, whileRecording, intent);
+  await record(services, callCtx, tool.name, started, outcome, whileRecording, ahead.intent());
   return outcome;
 }
 
 type Intent = ReturnType<Services["audit"]["recordIntent"]>;
 
 /**
+ * Sync durability: a call that sends a statement is journalled as an intent right before the statement
+ * goes out (the tool calls `ctx.auditAhead` through executeChecked), so the O_DSYNC write runs while the
+ * database works, and the outcome is journalled after without the answer waiting for it. Calls that send
+ * no statement (refusals, schema tools) are journalled once, after. The intent takes the event id the
+ * tool names (`eventId`: an approved write's execution, which its request links to).
+ */
+function writeAhead(services: Services, ctx: CallContext, tool: string): { ctx: CallContext; intent: () => Intent | undefined } {
+  if (!services.audit.writesAhead) return { ctx, intent: () => undefined };
+  let intent: Intent | undefined;
+  const ahead: CallContext = {
+    ...ctx,
+    auditAhead: (audit) => {
+      if (!intent) {
+        intent = services.audit.recordIntent(toolCallEvent(ctx, tool, audit, 0));
+        // Observed here, awaited by record (or by executeChecked, for a write).
+        intent.durable.catch(() => {});
+      }
+      return intent.durable;
+    },
+  };
+  return { ctx: ahead, intent: () => intent };
+}
+
+/**
  * A call whose work is not a tool's `run` (the confirmation round trip's yes or no, issue 15): the same
  * journal gate before, and exactly one audit event after, as every tool call.
  */
-export async function runAuditedCall(services: Services, ctx: CallContext, toolName: string, work: () => Promise<CallOutcome>): Promise<CallOutcome> {
+export async function runAuditedCall(services: Services, ctx: CallContext, toolName: string, work: (ctx: CallContext) => Promise<CallOutcome>): Promise<CallOutcome> {
   const started = performance.now();
   const journalFailure = services.audit.journalFailure();
   if (journalFailure) {
     services.metrics.refused.inc({ reason: "audit_unavailable" });
     throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
   }
+  const ahead = writeAhead(services, ctx, toolName);
   let outcome: CallOutcome;
   try {
-    outcome = await work();
+    outcome = await work(ahead.ctx);
   } catch (error) {
+    if (error instanceof AuditUnavailableError) {
+      // The write's intent could not be journalled: nothing ran.
+      services.metrics.refused.inc({ reason: "audit_unavailable" });
+      throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+    }
     services.logger.error({ err: error, tool: toolName, requestId: ctx.requestId }, "tool failed");
     outcome = { kind: "failed", failure: { code: "internal", message: INTERNAL_MESSAGE, retryable: false }, audit: { verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" } };
   }
-  await record(services, ctx, toolName, started, outcome);
+  await record(services, ahead.ctx, toolName, started, outcome, undefined, ahead.intent());
   return outcome;
 }
 
@@ -178,6 +191,8 @@ async function record(services: Services, ctx: CallContext, tool: string, starte
   try {
     if (intent) {
       await tracedAudit(audit, outcome.kind !== "ok", () => intent.durable);
+      // The id is the intent's (which took the tool's eventId when it named one): what is on disk.
+      if (audit.eventId && audit.eventId !== intent.id) services.logger.error({ eventId: audit.eventId, intentId: intent.id, requestId: ctx.requestId }, "a call's outcome names another event id than its intent; kept the intent's");
       services.audit.recordOutcome({ ...toolCallEvent(ctx, tool, audit, durationMs), id: intent.id, time: intent.time });
       return;
     }

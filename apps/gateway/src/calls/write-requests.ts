@@ -334,6 +334,10 @@ async function executeOnDatabase(services: Services, ctx: CallContext, request: 
       signal: ctx.signal,
       gate: stepUpGate(ctx, "approved"),
       ...(guard ? { guard } : {}),
+      // Written ahead under the event id the request will link to as its execution.
+      ...(ctx.auditAhead
+        ? { ahead: (v: Verdict) => ctx.auditAhead!({ ...auditBase(args.sql, v, ctx.link), verdict: "allowed", wrote: !v.readOnly, eventId, writeRequestId: id, databaseName: ctx.link.databaseName }) }
+        : {}),
     });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) outcome = stopped;

@@ -79,7 +79,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     // anything runs) and dry-run instead; nothing else can reach the database without passing this gate.
     let requirement: ApprovalRequirement | null = null;
     const gate = stepUpGate(ctx, { capture: (r) => (requirement = r) });
-    const ahead = ctx.auditAhead && ((verdict: Verdict) => ctx.auditAhead!({ ...auditBase(args.sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly }));
+    const ahead = ctx.auditAhead && ((verdict: Verdict) => ctx.auditAhead!({ ...auditBase(args.sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly, databaseName: ctx.link.databaseName }));
     const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate, ...(ahead ? { ahead } : {}) });
     if (requirement && execution.refusal && !execution.outcome) return requestDecision(services, ctx, args, execution.verdict, requirement);
     const stopped = refusedOrFailed(execution, args.sql, ctx);

@@ -60,7 +60,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
       maxRows: 10_000,
       signal: ctx.signal,
       gate: stepUpGate(ctx),
-      ...(ctx.auditAhead ? { ahead: (verdict: Verdict) => ctx.auditAhead!({ ...auditBase(sql, verdict, ctx.link), verdict: "allowed" }) } : {}),
+      ...(ctx.auditAhead ? { ahead: (verdict: Verdict) => ctx.auditAhead!({ ...auditBase(sql, verdict, ctx.link), verdict: "allowed", databaseName: ctx.link.databaseName }) } : {}),
     });
     const stopped = refusedOrFailed(execution, sql, ctx);
     if (stopped) return stopped;
