@@ -225,13 +225,15 @@ describe("operation", () => {
   });
 
   test("target pools are created on first use, shared by links of a connection, and closed when idle", async () => {
-    const { url: idle } = await world.startGateway({ GATEWAY_POOL_IDLE_MS: "300" });
+    // Idle after 2 s, not 300 ms: the pool must still be open when the metrics are read after both
+    // calls, and on a loaded 2-core machine those steps took longer than 300 ms (the pool read 0).
+    const { url: idle } = await world.startGateway({ GATEWAY_POOL_IDLE_MS: "2000" });
     const pools = async () => Number(/^portcullis_gateway_target_pools (\d+)/m.exec(await (await fetch(`${idle}/metrics`)).text())?.[1] ?? 0);
     expect(await pools()).toBe(0);
     expect((await rawPost(`${idle}/mcp/${link.linkId}`, call(), auth(link.key))).status).toBe(200);
     expect((await rawPost(`${idle}/mcp/${other.linkId}`, call(), auth(other.key))).status).toBe(200);
     expect(await pools()).toBe(1);
-    await waitFor(pools, (n) => n === 0, 5_000, 100);
+    await waitFor(pools, (n) => n === 0, 15_000, 100);
     const again = await rawPost(`${idle}/mcp/${link.linkId}`, call(), auth(link.key));
     expect(again.json.result.content[0].text).toContain("[[1]]");
   });
