@@ -108,9 +108,11 @@ describe("passphrase-protected OpenSSH keys", () => {
     worstGap = Math.max(worstGap, Date.now() - last);
     clearInterval(ticker);
     await route.close();
-    // 64 rounds is seconds of CPU on this machine; on the event loop that would be one gap of seconds.
+    // 64 rounds is seconds of CPU on this machine; on the event loop that would be one gap of seconds
+    // (nearly all of the call). Off it the worst gap is scheduling: under 250 ms on a quiet machine,
+    // longer on a loaded one (a full run at nice 19 under load 13 failed here), still far under the call.
     expect(took).toBeGreaterThan(500);
-    expect(worstGap).toBeLessThan(250);
+    expect(worstGap, `worst loop gap ${worstGap} ms of a ${took} ms call`).toBeLessThan(Math.max(250, took / 3));
   }, 60_000);
 
   it(`a key asking for more than ${MAX_KDF_ROUNDS} bcrypt rounds is refused at once, in words`, async () => {
@@ -133,5 +135,5 @@ describe("passphrase-protected OpenSSH keys", () => {
     const error = (await openTargetRoute(r, { policy: policy(), keyring }).catch((e: unknown) => e)) as SshAuthError;
     expect(error).toBeInstanceOf(SshAuthError);
     expect(error.reason).toBe("passphrase");
-  }, 30_000);
+  }, 60_000);
 });
