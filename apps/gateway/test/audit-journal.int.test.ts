@@ -323,6 +323,23 @@ test("group commit: 64 calls completing together cost far fewer than 64 synchron
   expect([...counts.values()].every((n) => n === 1)).toBe(true);
 }, 60_000);
 
+test("calls one by one cost about one synchronous write each: a call's outcome rides with the next call's intent", async () => {
+  const { gateway, url } = await startGateway();
+  await worker();
+  const syncs = async () => (await gateway.services.metrics.auditFsyncSeconds.get()).values.find((v) => v.metricName?.endsWith("_count"))?.value ?? 0;
+  expect((await callSql(url, link.key, "SELECT 0 AS n /* one-by-one */")).ok).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  const before = await syncs();
+  for (let i = 1; i <= 30; i++) expect((await callSql(url, link.key, `SELECT ${i} AS n /* one-by-one */`)).ok).toBe(true);
+  await new Promise((r) => setTimeout(r, 100));
+  const writes = (await syncs()) - before;
+  console.log(`30 calls one by one: ${writes} synchronous writes`);
+  // An intent and an outcome per call: 60 writes if each went alone.
+  expect(writes).toBeLessThanOrEqual(45);
+  const counts = await waitFor(() => rowsPerCall(world, "one-by-one"), (c) => c.size === 31, 30_000, 250);
+  expect([...counts.values()].every((n) => n === 1)).toBe(true);
+}, 60_000);
+
 test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; no answered call goes unaudited", async () => {
   const env = world.env({ REDIS_URL: redis.url, GATEWAY_SHUTDOWN_GRACE_MS: "5000" });
   const answered: number[] = [];

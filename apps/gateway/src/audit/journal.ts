@@ -55,6 +55,8 @@ const ownerSchema = z.object({
 type Owner = z.infer<typeof ownerSchema>;
 
 const OWNER_FILE = "owner.json";
+/** How long a lazy append (see `append`) waits at most for a group to ride with. */
+const LAZY_MS = 10;
 const SEGMENT = /^(?:adopted-.+-)?seg-.*\.jsonl$/;
 const CLAIM = /^\.claim-([^-]+-[^-]+)-(.+)$/;
 const LEGACY = /^audit-.*\.jsonl(?:\.replaying-.*)?$/;
@@ -86,6 +88,10 @@ export class AuditJournal {
   private readonly host = hostname();
   private readonly startedAt = new Date().toISOString();
   private queue: Pending[] = [];
+  /** Appends in the queue someone waits for; lazy ones (outcomes) ride along with them, or with the timer. */
+  private eager = 0;
+  private lazyDue = false;
+  private lazyTimer: NodeJS.Timeout | undefined;
   private committing: Promise<void> | undefined;
   private handle: FileHandle | undefined;
   private segment: { file: string; openedAt: number; events: number; bytes: number } | undefined;
@@ -134,17 +140,30 @@ export class AuditJournal {
    * `{"intent": …}` so that nothing reading segments for events ever takes one for an event; an intent
    * left without its event (the process died in between) is what the trail keeps of that call.
    */
-  append(event: AuditEventInput, intent = false): Promise<void> {
+  append(event: AuditEventInput, intent = false, lazy = false): Promise<void> {
     if (this.closed) return Promise.reject(new JournalWriteError(new Error("journal closed")));
     return new Promise<void>((resolve, reject) => {
       const json = JSON.stringify(event);
       this.queue.push({ line: intent ? `{"intent":${json}}\n` : json + "\n", event, intent, resolve, reject });
+      if (!lazy) this.eager++;
+      // Lazy (an outcome nobody waits for, its intent already on disk): written with the next group
+      // someone waits for — one synchronous write per call instead of two when calls come one by
+      // one — or after LAZY_MS at the latest.
+      else this.lazyTimer ??= setTimeout(() => {
+        this.lazyTimer = undefined;
+        this.lazyDue = true;
+        this.kick();
+      }, LAZY_MS);
       this.kick();
     });
   }
 
+  private due(): boolean {
+    return this.queue.length > 0 && (this.eager > 0 || this.lazyDue);
+  }
+
   private kick(): void {
-    if (this.committing || this.queue.length === 0) return;
+    if (this.committing || !this.due()) return;
     this.committing = this.commitLoop().finally(() => {
       this.committing = undefined;
       this.kick();
@@ -154,9 +173,13 @@ export class AuditJournal {
   private async commitLoop(): Promise<void> {
     // Appends made in the same tick as the first one join its group.
     await null;
-    while (this.queue.length > 0) {
+    while (this.due()) {
       const group = this.queue;
       this.queue = [];
+      this.eager = 0;
+      this.lazyDue = false;
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
       try {
         const handle = await this.currentHandle();
         const segment = this.segment!;
@@ -363,6 +386,8 @@ export class AuditJournal {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.lazyDue = true;
+    this.kick();
     while (this.committing) await this.committing;
     await this.sealSegment();
     clearInterval(this.heartbeat);

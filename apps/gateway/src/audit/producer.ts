@@ -203,7 +203,7 @@ export class AuditProducer {
   /** The outcome of a call whose intent was journalled (same id and time); journalled and shipped like any event. */
   recordOutcome(input: AuditRecord & { id: string; time: string }): void {
     const event = this.complete(input);
-    this.append(event).catch(() => {
+    this.append(event, false, true).catch(() => {
       // Its intent is the call's record now: shipped by the next re-send of the intent's segment.
       const open = this.intents.get(event.id.toLowerCase());
       if (open) open.orphan = true;
@@ -222,9 +222,9 @@ export class AuditProducer {
     return this.failure;
   }
 
-  private async append(event: AuditEventInput, intent = false): Promise<void> {
+  private async append(event: AuditEventInput, intent = false, lazy = false): Promise<void> {
     try {
-      await this.journal.append(event, intent);
+      await this.journal.append(event, intent, lazy);
     } catch (error) {
       this.failure = (error as Error).message;
       this.metrics.auditEvents.inc({ outcome: "journal_failed" });
