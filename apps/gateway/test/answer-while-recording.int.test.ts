@@ -66,8 +66,8 @@ function ctx(on: LinkRecord = link, key: LinkFixture = fixture): CallContext {
   };
 }
 
-/** The real durable write runs at once; its result reaches the call only when the gate opens (or fails then). */
-function gateDurable(fail = false) {
+/** The real durable write runs at once; its result reaches the call only when the gate opens. */
+function gateDurable() {
   const audit = gateway.services.audit;
   const real = audit.recordDurable.bind(audit);
   let open!: () => void;
@@ -77,7 +77,6 @@ function gateDurable(fail = false) {
     const id = await real(input);
     written++;
     await gate;
-    if (fail) throw new AuditUnavailableError(new Error("disk gone (test)"));
     return id;
   };
   restore = () => (audit.recordDurable = real);

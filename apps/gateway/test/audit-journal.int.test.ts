@@ -394,18 +394,21 @@ test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; 
   await expectChainVerifies();
 }, 120_000);
 
+/** An event as a journal line holds it, for spool files a test writes by hand. */
+const spooledEvent = (marker: string, n: number) => ({
+  id: randomUUID(),
+  time: new Date().toISOString(),
+  teamId: world.teamId,
+  kind: "tool_call",
+  linkId: link.linkId,
+  tool: "execute_sql",
+  sql: `SELECT ${n} AS n /* ${marker} */`,
+  verdict: "allowed",
+  durationMs: 1,
+});
+
 test("spool files of the previous format are imported once; a torn last line (never acknowledged) is skipped", async () => {
-  const event = (n: number) => ({
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    teamId: world.teamId,
-    kind: "tool_call",
-    linkId: link.linkId,
-    tool: "execute_sql",
-    sql: `SELECT ${n} AS n /* legacy-spool */`,
-    verdict: "allowed",
-    durationMs: 1,
-  });
+  const event = (n: number) => spooledEvent("legacy-spool", n);
   const lines = [event(1), event(2), event(3)].map((e) => JSON.stringify(e)).join("\n") + "\n" + JSON.stringify(event(4)).slice(0, 40);
   await writeFile(path.join(world.spoolDir, `audit-12345-abcd-${Date.now()}-0.jsonl`), lines);
   const { gateway } = await startGateway();
@@ -417,17 +420,7 @@ test("spool files of the previous format are imported once; a torn last line (ne
 }, 60_000);
 
 test("a dead instance's intents: one whose event it journalled is stored once, complete; one whose event never came is stored saying its outcome was not recorded", async () => {
-  const event = (n: number) => ({
-    id: randomUUID(),
-    time: new Date().toISOString(),
-    teamId: world.teamId,
-    kind: "tool_call",
-    linkId: link.linkId,
-    tool: "execute_sql",
-    sql: `SELECT ${n} AS n /* dead-intents */`,
-    verdict: "allowed",
-    durationMs: 0,
-  });
+  const event = (n: number) => spooledEvent("dead-intents", n);
   const [answered, lost, split] = [event(1), event(2), event(3)];
   // As a journal leaves them: intent, then (for some) the event under the same id, maybe in a later segment.
   const dead = `424242-${randomBytes(4).toString("hex")}`;
