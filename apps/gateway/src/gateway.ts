@@ -32,6 +32,9 @@ import { createMcpServers, type McpServers } from "./mcp/servers.js";
 import { createMetrics } from "./metrics.js";
 import type { Services } from "./services.js";
 
+/** After the grace: how long calls whose connection was closed get to record their outcome. */
+const SETTLE_AFTER_GRACE_MS = 2_000;
+
 export interface Gateway {
   /**
    * Listens on GATEWAY_HOST:GATEWAY_PORT (port 0 = any free port), and on
@@ -321,6 +324,14 @@ export function createGateway(env: GatewayEnv, options: { logger?: Logger; trust
         }
         http.closeAllConnections();
         internalHttp?.closeAllConnections();
+        // Closing a call's connection cancels its statement: give those calls a moment to finish and
+        // journal their outcome before the journal closes (else only their intent would be on record).
+        if (active > 0) {
+          await Promise.race([
+            new Promise<void>((resolve) => (idleResolve = resolve)),
+            new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_GRACE_MS).unref()),
+          ]);
+        }
         await closed;
         refusals.close();
         preAuth.close();

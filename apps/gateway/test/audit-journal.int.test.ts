@@ -394,6 +394,31 @@ test("SIGTERM drains in-flight calls and exits; a second SIGTERM exits at once; 
   await expectChainVerifies();
 }, 120_000);
 
+test("a call still running when the shutdown grace ends is cancelled and recorded with its real outcome, not as an unrecorded one", async () => {
+  const env = world.env({ REDIS_URL: redis.url, GATEWAY_SHUTDOWN_GRACE_MS: "1000" });
+  const child = await spawnGateway(env);
+  const url = `${child.url}/mcp/${link.linkId}`;
+  expect((await callSql(url, link.key, "SELECT 0 AS n FROM media_type LIMIT 1 /* past-grace */")).ok).toBe(true);
+  const release = await lockTable("media_type");
+  const held = callSql(url, link.key, "SELECT 1 AS n FROM media_type LIMIT 1 /* past-grace */").catch(() => ({ ok: false }));
+  await new Promise((r) => setTimeout(r, 300));
+  const exited = new Promise<number | null>((r) => child.child.once("exit", (code) => r(code)));
+  child.child.kill("SIGTERM");
+  // Held well past the grace: the gateway cancels it when it closes the call's connection.
+  await new Promise((r) => setTimeout(r, 2_500));
+  await release();
+  expect(await exited).toBe(0);
+  expect((await held).ok).toBe(false);
+  await startGateway();
+  await worker();
+  const stored = () =>
+    withClient(world.meta.url, async (c) => (await c.query(`SELECT sql, error FROM audit_events WHERE sql LIKE '%past-grace%' ORDER BY sql`)).rows as { sql: string; error: string | null }[]);
+  const rows = await waitFor(stored, (r) => r.length >= 2, 30_000, 250);
+  expect(rows).toHaveLength(2);
+  expect(rows[1]!.error).toBeTruthy();
+  expect(rows[1]!.error).not.toBe(OUTCOME_NOT_RECORDED);
+}, 90_000);
+
 /** An event as a journal line holds it, for spool files a test writes by hand. */
 const spooledEvent = (marker: string, n: number) => ({
   id: randomUUID(),
