@@ -58,17 +58,30 @@ export function planSlices(from: Date, to: Date, counts: Map<number, number>, fi
   return slices;
 }
 
-/** The team's events per whole UTC hour in [from, to], from the rollups' whole-team slice (bounded by team_id). */
+/** Hours of counts hourlyCounts reads at most (reading 90 days of them cost a 90-day chart's time). */
+export const COUNTED_HOURS = 72;
+
+/**
+ * The team's events per whole UTC hour in [from, to], from the rollups' whole-team slice (bounded by
+ * team_id): the newest COUNTED_HOURS are read, older hours are taken at the mean of those (the plan
+ * only sizes the slices; what is read is exact whatever it says).
+ */
 export async function hourlyCounts(teamId: string, from: Date, to: Date): Promise<Map<number, number>> {
+  const first = Math.floor(from.getTime() / HOUR) * HOUR;
+  const last = Math.floor(to.getTime() / HOUR) * HOUR;
+  const readFrom = Math.max(first, last - (COUNTED_HOURS - 1) * HOUR);
   const rows = await getPrisma().$queryRawUnsafe<{ h: Date; n: bigint | number }[]>(
     `SELECT hour AS h, sum(n)::bigint AS n FROM audit_rollups
-      WHERE team_id = $1::uuid AND dim = '' AND val = '' AND hour >= date_trunc('hour', $2::timestamptz, 'UTC') AND hour <= $3
+      WHERE team_id = $1::uuid AND dim = '' AND val = '' AND hour >= $2 AND hour <= $3
       GROUP BY hour`,
     teamId,
-    from,
+    new Date(readFrom),
     to,
   );
-  return new Map(rows.map((r) => [r.h.getTime(), Number(r.n)]));
+  const counts = new Map(rows.map((r) => [r.h.getTime(), Number(r.n)]));
+  const mean = [...counts.values()].reduce((a, b) => a + b, 0) / ((last - readFrom) / HOUR + 1);
+  for (let h = readFrom - HOUR; h >= first; h -= HOUR) counts.set(h, mean);
+  return counts;
 }
 
 /**
