@@ -6,10 +6,15 @@ import path from "node:path";
 import { promisify } from "node:util";
 import { Redis } from "ioredis";
 import pg from "pg";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { checkpointHoldsIn, ingestAuditBatch, parseAuditChainKey, readConfigOutbox, writeCheckpoints, type AuditEventInput } from "@portcullis/db/audit";
 import { generateSecretKey } from "@portcullis/db/secrets";
 import { createChinookDatabase, createMetadataDatabase, testRedisUrl, type TestDatabase } from "@portcullis/db/testing";
+
+// Each cli() run is a Node process loading the CLI through tsx (~1.7 s of CPU): a case of six or seven
+// took 33-35 s on a loaded 2-core machine and passed 60 s at nice 19, failing on the timeout (and the
+// next case on what the cut one left). No speed is judged here.
+vi.setConfig({ testTimeout: 180_000 });
 
 /** The CLI's side of issue 12: its changes land in the team's chain, and `audit verify` / `audit orphans` report truthfully. */
 const run = promisify(execFile);

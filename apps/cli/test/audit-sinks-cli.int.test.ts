@@ -1,11 +1,16 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it, vi } from "vitest";
 import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { createTeam, createUser } from "@portcullis/db/operations";
 import { generateSecretKey } from "@portcullis/db/secrets";
 import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+
+// Each cli() run is a Node process loading the CLI through tsx (~1.7 s of CPU): a case of six or seven
+// took 33-35 s on a loaded 2-core machine and passed 60 s at nice 19, failing on the timeout (and the
+// next case on what the cut one left). No speed is judged here.
+vi.setConfig({ testTimeout: 180_000 });
 
 /**
  * `audit sink add|list|pause|resume|delete` and `audit export --after N`, as separate processes on a

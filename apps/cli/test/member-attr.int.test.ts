@@ -1,7 +1,7 @@
 import { execFile } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { randomUUID } from "node:crypto";
 import pg from "pg";
 import { ingestAuditBatch } from "@portcullis/db/audit";
@@ -9,6 +9,11 @@ import { createPrismaClient, type PrismaClient } from "@portcullis/db/client";
 import { addConnection, addMember, createLink, createTeam, createUser } from "@portcullis/db/operations";
 import { generateSecretKey, SecretKeyring } from "@portcullis/db/secrets";
 import { createMetadataDatabase, type TestDatabase } from "@portcullis/db/testing";
+
+// Each cli() run is a Node process loading the CLI through tsx (~1.7 s of CPU): a case of six or seven
+// took 33-35 s on a loaded 2-core machine and passed 60 s at nice 19, failing on the timeout (and the
+// next case on what the cut one left). No speed is judged here.
+vi.setConfig({ testTimeout: 180_000 });
 
 /** `portcullis member attr …` as an operator runs it: a separate process on a real metadata database. */
 const run = promisify(execFile);
