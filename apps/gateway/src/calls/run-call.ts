@@ -37,9 +37,8 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   // and its answer then be withheld (a retry would run it twice). Nothing has run, so retrying is safe.
   const journalFailure = services.audit.journalFailure();
   if (journalFailure) {
-    services.metrics.refused.inc({ reason: "audit_unavailable" });
     services.logger.warn({ requestId: ctx.requestId, tool: tool.name, reason: journalFailure }, "call refused before running: audit journal failing");
-    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+    throw nothingRan(services);
   }
   // Issue 17: the call runs under the record of the database it names (absent: the first, or every
   // database for the tools that cover all); an unknown name is refused here, before anything runs.
@@ -60,8 +59,7 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
   } catch (error) {
     // A write's intent could not be journalled: nothing ran, so retrying is safe.
     if (!(error instanceof AuditUnavailableError)) throw error;
-    services.metrics.refused.inc({ reason: "audit_unavailable" });
-    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+    throw nothingRan(services);
   }
   // A call that covered every database ran on none in particular: its audit event names none.
   if (callCtx.allDatabases && outcome.audit.databaseName === undefined) outcome = { ...outcome, audit: { ...outcome.audit, databaseName: null } } as CallOutcome;
@@ -72,6 +70,12 @@ export async function runTypedCall(services: Services, ctx: CallContext, tool: T
 }
 
 type Intent = ReturnType<Services["audit"]["recordIntent"]>;
+
+/** The call cannot be audited and nothing of it ran: a retryable refusal, counted. */
+function nothingRan(services: Services): CallAuditUnavailableError {
+  services.metrics.refused.inc({ reason: "audit_unavailable" });
+  return new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
+}
 
 /**
  * Sync durability: a call that sends a statement is journalled as an intent right before the statement
@@ -103,21 +107,14 @@ function writeAhead(services: Services, ctx: CallContext, tool: string): { ctx: 
  */
 export async function runAuditedCall(services: Services, ctx: CallContext, toolName: string, work: (ctx: CallContext) => Promise<CallOutcome>): Promise<CallOutcome> {
   const started = performance.now();
-  const journalFailure = services.audit.journalFailure();
-  if (journalFailure) {
-    services.metrics.refused.inc({ reason: "audit_unavailable" });
-    throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
-  }
+  if (services.audit.journalFailure()) throw nothingRan(services);
   const ahead = writeAhead(services, ctx, toolName);
   let outcome: CallOutcome;
   try {
     outcome = await work(ahead.ctx);
   } catch (error) {
-    if (error instanceof AuditUnavailableError) {
-      // The write's intent could not be journalled: nothing ran.
-      services.metrics.refused.inc({ reason: "audit_unavailable" });
-      throw new CallAuditUnavailableError(JOURNAL_FAILING_MESSAGE, false);
-    }
+    // The write's intent could not be journalled: nothing ran.
+    if (error instanceof AuditUnavailableError) throw nothingRan(services);
     services.logger.error({ err: error, tool: toolName, requestId: ctx.requestId }, "tool failed");
     outcome = { kind: "failed", failure: { code: "internal", message: INTERNAL_MESSAGE, retryable: false }, audit: { verdict: "error", error: (error as Error)?.message?.slice(0, 4000) || "internal error" } };
   }

@@ -8,7 +8,7 @@ import { dryRunWrite } from "../execution/dry-run.js";
 import { CODE_CHANGED_MARKER, CODE_DIGEST_SQL, codeDigestValues, codeGuardSql, codeReach, reachesCode } from "../execution/code-digest.js";
 import { executeChecked, ranOn } from "../execution/execute-checked.js";
 import { THROUGH_NOTE } from "../execution/tables-changed.js";
-import { approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
+import { aheadOf, approvalNeeded, approvalRuleId, auditBase, refusedOrFailed, stepUpGate } from "../mcp/tools/sql-outcome.js";
 import type { Services } from "../services.js";
 import type { CallOutcome, WritePreview } from "./call-outcome.js";
 import { linkAllowance } from "./link-allowance.js";
@@ -335,9 +335,7 @@ async function executeOnDatabase(services: Services, ctx: CallContext, request: 
       gate: stepUpGate(ctx, "approved"),
       ...(guard ? { guard } : {}),
       // Written ahead under the event id the request will link to as its execution.
-      ...(ctx.auditAhead
-        ? { ahead: (v: Verdict) => ctx.auditAhead!({ ...auditBase(args.sql, v, ctx.link), verdict: "allowed", wrote: !v.readOnly, eventId, writeRequestId: id, databaseName: ctx.link.databaseName }) }
-        : {}),
+      ...aheadOf(ctx, args.sql, { eventId, writeRequestId: id }),
     });
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) outcome = stopped;

@@ -1,4 +1,4 @@
-import type { ApprovalRequirement, Verdict } from "@portcullis/policy";
+import type { ApprovalRequirement } from "@portcullis/policy";
 import { z } from "zod";
 import type { TypedTool } from "../../calls/call-outcome.js";
 import { accessLevels, tablesWith } from "../../calls/link-allowance.js";
@@ -6,7 +6,7 @@ import { sqlResultOf, sqlResultSchema } from "../../calls/sql-result.js";
 import { executeApproved, requestDecision } from "../../calls/write-requests.js";
 import { executeChecked, ranOn } from "../../execution/execute-checked.js";
 import type { LinkRecord } from "../../context.js";
-import { refusedOrFailed, stepUpGate, auditBase } from "./sql-outcome.js";
+import { aheadOf, refusedOrFailed, stepUpGate, auditBase } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
 // Moved to calls/sql-result.ts (shared with the execution of approved write requests); kept importable here.
@@ -79,8 +79,7 @@ export const executeSqlTool: TypedTool<typeof input> = {
     // anything runs) and dry-run instead; nothing else can reach the database without passing this gate.
     let requirement: ApprovalRequirement | null = null;
     const gate = stepUpGate(ctx, { capture: (r) => (requirement = r) });
-    const ahead = ctx.auditAhead && ((verdict: Verdict) => ctx.auditAhead!({ ...auditBase(args.sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly, databaseName: ctx.link.databaseName }));
-    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate, ...(ahead ? { ahead } : {}) });
+    const execution = await executeChecked(services, ctx.link, { sql: args.sql, params: args.params, principal: ctx.principal, signal: ctx.signal, gate, ...aheadOf(ctx, args.sql) });
     if (requirement && execution.refusal && !execution.outcome) return requestDecision(services, ctx, args, execution.verdict, requirement);
     const stopped = refusedOrFailed(execution, args.sql, ctx);
     if (stopped) return stopped;

@@ -1,10 +1,9 @@
-import type { Verdict } from "@portcullis/policy";
 import { z } from "zod";
 import type { CallOutcome, TypedTool } from "../../calls/call-outcome.js";
 import { linkAllowance } from "../../calls/link-allowance.js";
 import type { LinkRecord } from "../../context.js";
 import { executeChecked, ranOn } from "../../execution/execute-checked.js";
-import { auditBase, refusedOrFailed, stepUpGate } from "./sql-outcome.js";
+import { aheadOf, auditBase, refusedOrFailed, stepUpGate } from "./sql-outcome.js";
 import { sqlParams, sqlText } from "./sql-input.js";
 
 const input = z.object({
@@ -60,7 +59,7 @@ export const explainQueryTool: TypedTool<typeof input> = {
       maxRows: 10_000,
       signal: ctx.signal,
       gate: stepUpGate(ctx),
-      ...(ctx.auditAhead ? { ahead: (verdict: Verdict) => ctx.auditAhead!({ ...auditBase(sql, verdict, ctx.link), verdict: "allowed", databaseName: ctx.link.databaseName }) } : {}),
+      ...aheadOf(ctx, sql),
     });
     const stopped = refusedOrFailed(execution, sql, ctx);
     if (stopped) return stopped;

@@ -22,6 +22,16 @@ export function auditBase(sql: string, verdict: Verdict, link?: LinkRecord): Aud
   };
 }
 
+/**
+ * executeChecked's `ahead` for a call on `ctx` (nothing when the call path writes no intents): the
+ * call's intent as far as it is known before the statement runs, on the database the tool runs on.
+ */
+export function aheadOf(ctx: CallContext, sql: string, extra: Partial<CallAudit> = {}): { ahead?: (verdict: Verdict) => Promise<void> } {
+  const journal = ctx.auditAhead;
+  if (!journal) return {};
+  return { ahead: (verdict) => journal({ ...auditBase(sql, verdict, ctx.link), verdict: "allowed", wrote: !verdict.readOnly, databaseName: ctx.link.databaseName, ...extra }) };
+}
+
 /** The gate rule id of a statement that needs a decision, by who decides. */
 export const approvalRuleId = (requirement: ApprovalRequirement): "approval_required" | "confirmation_required" =>
   requirement.kind === "approval" ? "approval_required" : "confirmation_required";
